@@ -1,0 +1,34 @@
+/* Shared pieces of the command shells. */
+#ifndef PEREGRINE_CMD_CLI_H
+#define PEREGRINE_CMD_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+#include "lib/common.h"
+#include "lib/json.h"
+
+#define CMD(name, summary) int cmd_##name(int argc, char **argv);
+#include "cmd/commands.def"
+#undef CMD
+
+struct bench_opts {
+	bool json;		/* figures go into the result object only */
+	int argc;		/* options after the bench name */
+	char **argv;
+};
+
+#define BENCH(name, summary) int bench_##name(const struct bench_opts *o, json_t *res);
+#include "cmd/benches.def"
+#undef BENCH
+
+/* Print "peregrine: <msg>" to stderr and return 2 (usage errors) or 1. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) PRINTF(2, 3);
+int cli_error(const char *fmt, ...) PRINTF(1, 2);
+
+/* Human-readable "yes"/"no". */
+static inline const char *yesno(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+#endif

@@ -1,0 +1,79 @@
+/* peregrine: one binary, one subcommand per component or tool. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cli.h"
+#include "lib/log.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+#define CMD(name, summary) { #name, cmd_##name, summary },
+#include "cmd/commands.def"
+#undef CMD
+};
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "peregrine %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nTry 'peregrine %s --help'.\n", cmd);
+	va_end(ap);
+	return 2;
+}
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("peregrine: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: peregrine COMMAND [ARGS...]\n\n"
+		   "Peregrine: a data-center network fabric for multi-tenant clouds on\n"
+		   "commodity Ethernet switches.\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'peregrine COMMAND --help' describes each; docs/ has the manual.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *name;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	name = argv[1];
+	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+		if (argc > 2 && strcmp(name, "help") == 0) {
+			char *hargv[] = { argv[2], "--help", NULL };
+
+			for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+				if (!strcmp(commands[i].name, argv[2]))
+					return commands[i].fn(2, hargv);
+		}
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "peregrine: unknown command '%s'\n\n", name);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,186 @@
+/* Unit tests of lib/: hash map against a naive table, arena, parsing,
+ * rate limiting, YAML config errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lib/arena.h"
+#include "lib/hash.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/rng.h"
+#include "lib/yconf.h"
+
+/* hmap against a plain array of (key, present, value) over random
+ * operations on a small key space, so that deletes hit long clusters. */
+static void test_hmap_vs_naive(void **state)
+{
+	enum { KEYS = 512, OPS = 200000 };
+	static uint64_t val[KEYS];
+	static bool present[KEYS];
+	struct hmap m;
+	struct rng r;
+	size_t count = 0;
+
+	(void)state;
+	rng_seed(&r, 42);
+	hmap_init(&m, 4, 7);
+	for (int i = 0; i < OPS; i++) {
+		uint64_t k = rng_below(&r, KEYS) * 0x10000ull; /* clustered hashes */
+		uint32_t idx = (uint32_t)(k / 0x10000);
+		uint32_t op = rng_below(&r, 3);
+
+		if (op == 0) {
+			uint64_t v = rng_next(&r);
+
+			count += !present[idx];
+			present[idx] = true;
+			val[idx] = v;
+			hmap_put(&m, k, v);
+		} else if (op == 1) {
+			assert_int_equal(hmap_del(&m, k), present[idx]);
+			count -= present[idx];
+			present[idx] = false;
+		} else {
+			uint64_t *v = hmap_get(&m, k);
+
+			assert_int_equal(v != NULL, present[idx]);
+			if (v)
+				assert_int_equal(*v, val[idx]);
+		}
+		assert_int_equal(m.count, count);
+	}
+	/* Iteration visits exactly the present keys. */
+	{
+		size_t it = 0, seen = 0;
+		uint64_t k, v;
+
+		while (hmap_next(&m, &it, &k, &v)) {
+			assert_true(present[k / 0x10000]);
+			assert_int_equal(v, val[k / 0x10000]);
+			seen++;
+		}
+		assert_int_equal(seen, count);
+	}
+	hmap_free(&m);
+}
+
+static void test_arena(void **state)
+{
+	struct arena a;
+	char *big;
+
+	(void)state;
+	arena_init(&a, 1024);
+	for (int i = 0; i < 1000; i++) {
+		uint64_t *p = arena_new(&a, uint64_t, 3);
+
+		assert_int_equal((uintptr_t)p % 16, 0);
+		assert_int_equal(p[0] | p[1] | p[2], 0);
+		p[0] = p[1] = p[2] = UINT64_MAX;
+	}
+	big = arena_alloc(&a, 100000);	/* larger than a chunk */
+	memset(big, 1, 100000);
+	arena_reset(&a);
+	assert_int_equal(a.allocated, 0);
+	assert_int_equal(*(uint64_t *)arena_alloc(&a, 8), 0);
+	arena_free(&a);
+}
+
+static void test_parse_numbers(void **state)
+{
+	uint32_t v;
+	uint64_t w;
+	double d;
+
+	(void)state;
+	assert_true(parse_u32("0", 10, &v) && v == 0);
+	assert_true(parse_u32("4294967295", UINT32_MAX, &v) && v == UINT32_MAX);
+	assert_false(parse_u32("4294967296", UINT32_MAX, &v));
+	assert_false(parse_u32("11", 10, &v));
+	assert_false(parse_u32("-1", 10, &v));
+	assert_false(parse_u32(" 1", 10, &v));
+	assert_false(parse_u32("1x", 10, &v));
+	assert_false(parse_u32("", 10, &v));
+	assert_false(parse_u64("99999999999999999999999", UINT64_MAX, &w));
+	assert_true(parse_double("2.5", &d) && d == 2.5);
+	assert_false(parse_double("nan", &d));
+	assert_false(parse_double("1e999", &d));
+}
+
+static void test_kv(void **state)
+{
+	struct kv kv;
+	char err[128];
+
+	(void)state;
+	assert_true(kv_parse("a=1,b=two", &kv, err, sizeof(err)));
+	assert_int_equal(kv.n, 2);
+	assert_string_equal(kv_get(&kv, "b"), "two");
+	assert_string_equal(kv_unused(&kv), "a");
+	assert_string_equal(kv_get(&kv, "a"), "1");
+	assert_null(kv_unused(&kv));
+	assert_null(kv_get(&kv, "c"));
+	assert_true(kv_parse("", &kv, err, sizeof(err)) && kv.n == 0);
+	assert_false(kv_parse("a", &kv, err, sizeof(err)));
+	assert_false(kv_parse("=1", &kv, err, sizeof(err)));
+	assert_false(kv_parse("a=1,", &kv, err, sizeof(err)));
+	assert_false(kv_parse("a=1,a=2", &kv, err, sizeof(err)));
+	assert_non_null(strstr(err, "twice"));
+}
+
+static void test_ratelimit(void **state)
+{
+	struct log_rl rl = LOG_RL_INIT(1000, 3);
+	int allowed = 0;
+
+	(void)state;
+	log_set_level(LOG_ERR);	/* keep the suppression report quiet */
+	for (int i = 0; i < 10; i++)
+		allowed += log_rl_allow(&rl, 1000000000ull + (uint64_t)i);
+	assert_int_equal(allowed, 3);
+	assert_int_equal(rl.suppressed, 7);
+	/* A new window opens a second later. */
+	assert_true(log_rl_allow(&rl, 2000000001ull));
+	assert_int_equal(rl.suppressed, 0);
+}
+
+static void test_yconf_errors(void **state)
+{
+	static const char ok[] = "a: 1\nb:\n  - x\n  - y\n";
+	static const char bad_syntax[] = "a: [1, 2\n";
+	struct yconf yc;
+	uint32_t v;
+
+	(void)state;
+	assert_int_equal(yconf_load_buf(&yc, "t.yaml", ok, sizeof(ok) - 1), 0);
+	assert_true(yconf_u32(&yc, yconf_get(&yc, yconf_root(&yc), "a"), "a", 0, 5, &v));
+	assert_int_equal(v, 1);
+	assert_int_equal(yconf_seq_len(yconf_get(&yc, yconf_root(&yc), "b")), 2);
+	assert_false(yconf_u32(&yc, yconf_seq_at(&yc, yconf_get(&yc, yconf_root(&yc), "b"), 1),
+			       "b[1]", 0, 5, &v));
+	assert_string_equal(yc.err, "t.yaml:4: b[1]: expected an integer from 0 to 5, got 'y'");
+	yconf_free(&yc);
+
+	assert_int_not_equal(yconf_load_buf(&yc, "s.yaml", bad_syntax, sizeof(bad_syntax) - 1), 0);
+	assert_non_null(strstr(yc.err, "s.yaml:"));
+	yconf_free(&yc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hmap_vs_naive),
+		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_parse_numbers),
+		cmocka_unit_test(test_kv),
+		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_yconf_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Run every Peregrine test and print one closing line: "N passed, N failed,
+# N skipped".  Called by `make check` with the lists from the module.mk files:
+#
+#   ASAN_BIN   the sanitizer build directory (unit tests in $ASAN_BIN/tests/)
+#   FUZZ_BIN   the fuzzer build directory
+#   TESTS      unit test names (cmocka binaries): each case counts once
+#   FUZZERS    libFuzzer targets: each runs over its corpus, counts once
+#   SH_TESTS   shell tests: exit 0 passes, 77 skips, anything else fails
+#
+# FILTER=regex runs only the tests whose name matches.
+set -u
+cd "$(dirname "$0")/.."
+
+passed=0 failed=0 skipped=0
+failures=()
+log_dir=${ASAN_BIN:-build/asan}/test-logs
+mkdir -p "$log_dir"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export PEREGRINE_BIN=${PEREGRINE_BIN:-$ASAN_BIN/peregrine}
+
+want() { [ -z "${FILTER:-}" ] || [[ $1 =~ $FILTER ]]; }
+
+# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)".
+run_unit() {
+	local t=$1 log="$log_dir/$(echo "$1" | tr / _).log" p f rc
+	timeout 600 "$ASAN_BIN/tests/$t" >"$log" 2>&1
+	rc=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	p=${p:-0} f=${f:-0}
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed or sanitizer
+	passed=$((passed + p)) failed=$((failed + f))
+	if [ "$f" -ne 0 ]; then
+		failures+=("$t (log: $log)")
+		printf 'FAIL %-40s %d passed, %d failed\n' "$t" "$p" "$f"
+		grep -E '^\[  (FAILED|ERROR)|ERROR: |runtime error|Assertion|FAIL' "$log" | head -20 | sed 's/^/     /'
+	else
+		printf 'ok   %-40s %d passed\n' "$t" "$p"
+	fi
+}
+
+run_fuzz_corpus() {
+	local f=$1 corpus log="$log_dir/$(echo "$1" | tr / _).log"
+	corpus="$(dirname "$f")/corpus/$(basename "$f")"
+	if [ ! -d "$corpus" ]; then
+		failed=$((failed + 1)); failures+=("$f (no corpus at $corpus)")
+		printf 'FAIL %-40s no corpus at %s\n' "$f" "$corpus"
+		return
+	fi
+	# Every corpus file, then 10 s of fresh mutations.
+	if timeout 120 "$FUZZ_BIN/$f" -max_total_time=10 -timeout=10 \
+		"$(mktemp -d)" "$corpus" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		printf 'ok   %-40s %s\n' "$f" "$(grep -o 'Done [0-9]* runs' "$log" | tail -1)"
+	else
+		failed=$((failed + 1)); failures+=("$f (log: $log)")
+		printf 'FAIL %-40s\n' "$f"
+		grep -E 'ERROR|SUMMARY' "$log" | head -5 | sed 's/^/     /'
+	fi
+}
+
+run_shell() {
+	local t=$1 log="$log_dir/$(echo "$1" | tr / _).log" rc
+	timeout 900 bash "$t" >"$log" 2>&1
+	rc=$?
+	case $rc in
+	0) passed=$((passed + 1)); printf 'ok   %-40s\n' "$t" ;;
+	77) skipped=$((skipped + 1)); printf 'skip %-40s %s\n' "$t" "$(tail -1 "$log")" ;;
+	*) failed=$((failed + 1)); failures+=("$t (log: $log)")
+	   printf 'FAIL %-40s exit %d\n' "$t" "$rc"; tail -15 "$log" | sed 's/^/     /' ;;
+	esac
+}
+
+for t in ${TESTS:-}; do want "$t" && run_unit "$t"; done
+for f in ${FUZZERS:-}; do want "$f" && run_fuzz_corpus "$f"; done
+for s in ${SH_TESTS:-}; do want "$s" && run_shell "$s"; done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo
+	echo "Failures:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
