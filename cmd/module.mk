@@ -1,1 +1,1 @@
-CMD_SRCS += cmd/main.c cmd/topo.c cmd/bench.c cmd/keygen.c
+CMD_SRCS += cmd/main.c cmd/topo.c cmd/bench.c cmd/keygen.c cmd/sim.c
