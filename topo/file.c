@@ -70,6 +70,33 @@ static bool read_defaults(struct yconf *yc, ynode *root, struct defaults *d)
 	return true;
 }
 
+/* The part every switch and server entry shares: a bare name, or a mapping
+ * with `name` and only the allowed keys. */
+static bool node_head(struct yconf *yc, struct topo *t, ynode *it, const char *what,
+		      const char *const *keys, const char **name)
+{
+	ynode *n = it;
+
+	if (t->nnodes >= TOPO_MAX_NODES)
+		return yconf_fail(yc, it, "%s: more than %u nodes", what, TOPO_MAX_NODES);
+	if (!yconf_is_scalar(it)) {
+		if (!yconf_only_keys(yc, it, what, keys))
+			return false;
+		if (!(n = yconf_get(yc, it, "name")))
+			return yconf_fail(yc, it, "%s: missing 'name'", what);
+	}
+	return node_name(yc, t, n, what, name);
+}
+
+/* An optional integer field of a mapping entry; absent leaves *out alone. */
+static bool opt_u32(struct yconf *yc, ynode *it, const char *key, uint32_t min,
+		    uint32_t max, uint32_t *out)
+{
+	ynode *v = yconf_is_map(it) ? yconf_get(yc, it, key) : NULL;
+
+	return !v || yconf_u32(yc, v, key, min, max, out);
+}
+
 static bool read_switches(struct yconf *yc, ynode *seq, struct topo *t,
 			  const struct defaults *d)
 {
@@ -77,63 +104,37 @@ static bool read_switches(struct yconf *yc, ynode *seq, struct topo *t,
 	char what[64];
 
 	for (size_t i = 0; i < yconf_seq_len(seq); i++) {
-		ynode *it = yconf_seq_at(yc, seq, i), *v;
+		ynode *it = yconf_seq_at(yc, seq, i);
 		uint32_t ports = d->ports, fib = d->fib, level = 1;
 		const char *name;
 
 		snprintf(what, sizeof(what), "switches[%zu]", i);
-		if (yconf_is_scalar(it)) {
-			if (!node_name(yc, t, it, what, &name))
-				return false;
-		} else {
-			if (!yconf_only_keys(yc, it, what, keys) ||
-			    !node_name(yc, t, yconf_get(yc, it, "name") ? yconf_get(yc, it, "name") : it,
-				       what, &name))
-				return false;
-			if ((v = yconf_get(yc, it, "ports")) &&
-			    !yconf_u32(yc, v, "ports", 1, TOPO_MAX_PORTS, &ports))
-				return false;
-			if ((v = yconf_get(yc, it, "fib")) &&
-			    !yconf_u32(yc, v, "fib", 0, UINT32_MAX, &fib))
-				return false;
-			if ((v = yconf_get(yc, it, "level")) &&
-			    !yconf_u32(yc, v, "level", 1, 7, &level))
-				return false;
-		}
-		if (t->nnodes >= TOPO_MAX_NODES)
-			return yconf_fail(yc, it, "%s: more than %u nodes", what, TOPO_MAX_NODES);
+		if (!node_head(yc, t, it, what, keys, &name) ||
+		    !opt_u32(yc, it, "ports", 1, TOPO_MAX_PORTS, &ports) ||
+		    !opt_u32(yc, it, "fib", 0, UINT32_MAX, &fib) ||
+		    !opt_u32(yc, it, "level", 1, 7, &level))
+			return false;
 		topo_add_switch(t, ROLE_SWITCH, (uint8_t)level, (uint16_t)ports, fib, name);
 	}
 	return true;
 }
 
 /* Servers whose NIC count is not given get their link count (set later);
- * explicit counts are kept in `nics` so the checker can hold them to it. */
+ * explicit counts are remembered so that `topo check` holds them to it. */
 static bool read_servers(struct yconf *yc, ynode *seq, struct topo *t, bool *explicit_nics)
 {
 	static const char *const keys[] = { "name", "nics", NULL };
 	char what[64];
 
 	for (size_t i = 0; i < yconf_seq_len(seq); i++) {
-		ynode *it = yconf_seq_at(yc, seq, i), *v;
+		ynode *it = yconf_seq_at(yc, seq, i);
 		uint32_t nics = 0;
 		const char *name;
 
 		snprintf(what, sizeof(what), "servers[%zu]", i);
-		if (yconf_is_scalar(it)) {
-			if (!node_name(yc, t, it, what, &name))
-				return false;
-		} else {
-			if (!yconf_only_keys(yc, it, what, keys) ||
-			    !node_name(yc, t, yconf_get(yc, it, "name") ? yconf_get(yc, it, "name") : it,
-				       what, &name))
-				return false;
-			if ((v = yconf_get(yc, it, "nics")) &&
-			    !yconf_u32(yc, v, "nics", 1, TOPO_MAX_SERVER_NICS, &nics))
-				return false;
-		}
-		if (t->nnodes >= TOPO_MAX_NODES)
-			return yconf_fail(yc, it, "%s: more than %u nodes", what, TOPO_MAX_NODES);
+		if (!node_head(yc, t, it, what, keys, &name) ||
+		    !opt_u32(yc, it, "nics", 1, TOPO_MAX_SERVER_NICS, &nics))
+			return false;
 		explicit_nics[t->nservers] = nics != 0;
 		topo_add_server(t, (uint16_t)nics, name);
 	}

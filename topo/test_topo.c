@@ -395,6 +395,7 @@ static void test_file_errors(void **state)
 		{ "switches: [a]\nlinks: []\n", "servers: expected a list" },
 		{ "switches: [a]\nservers: []\n", "links: expected a list" },
 		{ "switches: [a]\nservers: []\nlinks: [[a]]\n", "expected [A, B]" },
+		{ "switches: [{ports: 3}]\nservers: []\nlinks: []\n", "switches[0]: missing 'name'" },
 		{ "switches: [a]\nservers: []\nlinks: [{a: a}]\n", "needs 'a' and 'b'" },
 		{ "switches: ['a b']\nservers: []\nlinks: []\n", "not a valid name" },
 		{ "switches: [a]\nservers: [{name: h, nics: 9}]\nlinks: []\n", "nics: expected an integer from 1 to 8" },
