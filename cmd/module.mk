@@ -1,1 +1,2 @@
-CMD_SRCS += cmd/main.c cmd/topo.c cmd/bench.c cmd/keygen.c cmd/sim.c
+CMD_SRCS += cmd/main.c cmd/topo.c cmd/bench.c cmd/keygen.c cmd/sim.c cmd/probe.c
+SH_TESTS += cmd/test_probe.sh

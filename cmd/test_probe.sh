@@ -1,0 +1,52 @@
+#!/bin/bash
+# peregrine probe over loopback: loss gaps, arrival gaps, bad arguments.
+set -eu
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+need_cmd python3
+P=$PEREGRINE_BIN
+tmp=$(mktemp -d)
+rpid=
+cleanup() { [ -n "$rpid" ] && kill "$rpid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+jget() { python3 -c "import json,sys; d=json.load(open('$1')); print(d$2)"; }
+
+# run_pair OUT SEND-ARGS...: a receiver on a free loopback port, then the sender.
+run_pair() {
+	local out=$1 port
+	shift
+	port=$((40000 + RANDOM % 20000))
+	$P probe recv --listen 127.0.0.1:$port --duration 20 --idle 1 --json > "$out" &
+	rpid=$!
+	sleep 0.3
+	$P probe send --to 127.0.0.1:$port "$@" 2>/dev/null
+	wait "$rpid"
+	rpid=
+}
+
+# 50 datagrams skipped at 10,000/s: 50 lost and a loss gap of about 5.1 ms
+# (the sender's clock; loaded machines stretch it, never shrink it).
+run_pair "$tmp/drop.json" --rate 10000 --count 3000 --drop-at 1000 --drop-count 50
+[ "$(jget "$tmp/drop.json" "['lost']")" = 50 ] || fail "lost: $(cat "$tmp/drop.json")"
+python3 - "$tmp/drop.json" <<'PY' || fail "loss gap: $(cat "$tmp/drop.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+g = d["loss_gaps"][0]
+assert g["seq_before"] == 999 and g["seq_after"] == 1050, g
+assert 5.0 <= d["max_loss_gap_ms"] < 60, d["max_loss_gap_ms"]
+PY
+
+# A 40 ms stall of the sender loses nothing: an arrival gap, no loss gap.
+run_pair "$tmp/pause.json" --rate 10000 --count 2000 --pause-at 500 --pause-ms 40
+[ "$(jget "$tmp/pause.json" "['lost']")" = 0 ] || fail "pause lost"
+[ "$(jget "$tmp/pause.json" "['max_loss_gap_ms']")" = 0.0 ] || fail "pause loss gap"
+python3 -c "import json; d=json.load(open('$tmp/pause.json')); assert d['max_gap_ms'] >= 39, d" \
+	|| fail "pause arrival gap"
+
+expect_fail "no --to" $P probe send --count 1
+expect_fail "bad rate" $P probe send --to 127.0.0.1:9 --rate 0
+expect_fail "bad size" $P probe send --to 127.0.0.1:9 --size 4000
+expect_fail "bad address" $P probe recv --listen nowhere
+expect_fail "bad subcommand" $P probe frob
+echo "probe: all checks passed"
