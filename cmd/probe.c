@@ -5,7 +5,7 @@
  * the moment a link was cut.
  *
  * Datagram: magic "PGPR", u32 sequence, u64 send time (CLOCK_REALTIME ns),
- * then padding to --size.  Everything is bounded: the sender by --count and
+ * u32 the sender's interval in ns, then padding to --size.  Everything is bounded: the sender by --count and
  * --rate, the receiver by --duration, --count and --idle.
  */
 #include <arpa/inet.h>
@@ -23,7 +23,7 @@
 enum probe_limits {
 	PROBE_MAX_COUNT = 10000000,
 	PROBE_MAX_RATE = 1000000,
-	PROBE_MIN_SIZE = 16,
+	PROBE_MIN_SIZE = 24,
 	PROBE_MAX_SIZE = 1472,
 	PROBE_MAX_DURATION_S = 3600,
 	PROBE_TOP_GAPS = 16,
@@ -35,6 +35,8 @@ struct probe_hdr {
 	uint32_t magic;
 	uint32_t seq;
 	uint64_t sent_ns;
+	uint32_t interval_ns;	/* the sender's pace */
+	uint32_t pad;
 };
 
 static const char probe_help[] =
@@ -47,7 +49,7 @@ static const char probe_help[] =
 	"A paced UDP stream with sequence numbers, and a receiver that measures it.\n"
 	"\n"
 	"send   sends N datagrams (default 10000) at PPS per second (default 10000)\n"
-	"       of B bytes (default 64, 16..1472).  --pause-at/--pause-ms stop the\n"
+	"       of B bytes (default 64, 24..1472).  --pause-at/--pause-ms stop the\n"
 	"       sender for a while at one sequence number; --drop-at/--drop-count\n"
 	"       skip N sequence numbers as a lossy network would (both are there to\n"
 	"       check the receiver).\n"
@@ -56,11 +58,11 @@ static const char probe_help[] =
 	"       (default 2) after the first one.  It reports received, lost,\n"
 	"       duplicated and reordered datagrams, the K (default 5) longest gaps\n"
 	"       between consecutive arrivals, and the K longest loss gaps: for a run\n"
-	"       of lost datagrams, the sender's time from the last one received\n"
-	"       before it to the first one after it.  Loss gaps are what the network\n"
-	"       dropped; stalls of the sender or receiver lose nothing and do not\n"
-	"       show there.  Each gap has its wall-clock start (ns since the epoch)\n"
-	"       and the sequence numbers around it.\n"
+	"       of lost datagrams, (sequence after - sequence before) times the\n"
+	"       sender's interval.  Loss gaps are what the network dropped; stalls\n"
+	"       of the sender or receiver lose nothing and do not show there.  Each\n"
+	"       gap has its wall-clock start (ns since the epoch) and the sequence\n"
+	"       numbers around it.\n"
 	"\n"
 	"Send only to addresses of your own lab or to loopback.\n";
 
@@ -89,8 +91,9 @@ struct send_opts {
 static int probe_send(const struct send_opts *o)
 {
 	uint8_t buf[PROBE_MAX_SIZE] = { 0 };
-	struct probe_hdr h = { .magic = htonl(PROBE_MAGIC) };
 	uint64_t interval = 1000000000ull / o->rate, start, next;
+	struct probe_hdr h = { .magic = htonl(PROBE_MAGIC),
+			       .interval_ns = htonl((uint32_t)interval) };
 	uint32_t errors = 0;
 	int fd = udp_open(&o->bind, 1 << 20);
 
@@ -99,8 +102,10 @@ static int probe_send(const struct send_opts *o)
 	start = mono_ns();
 	next = start;
 	for (uint32_t seq = 0; seq < o->count; seq++) {
+		/* A pause stops the sender for pause_ms from now, and the pace
+		 * starts again after it (no burst to catch up). */
 		if (o->have_pause && seq == o->pause_at)
-			next += (uint64_t)o->pause_ms * 1000000ull;
+			next = mono_ns() + (uint64_t)o->pause_ms * 1000000ull;
 		sleep_until(next);
 		next += interval;
 		if (seq >= o->drop_at && seq - o->drop_at < o->drop_count)
@@ -134,7 +139,7 @@ struct recv_state {
 	struct gap loss[PROBE_TOP_GAPS];	/* send-time spans of lost runs */
 	int ntop, nloss, want_top;
 	uint32_t hi_seq;			/* highest sequence received */
-	uint64_t hi_sent;			/* its send time */
+	uint64_t hi_at;				/* its arrival time */
 };
 
 /* Keep the `want` longest gaps in top[], longest first. */
@@ -181,11 +186,13 @@ static void on_datagram(struct recv_state *s, const uint8_t *p, size_t len, uint
 		if (seq < s->last_seq)
 			s->reordered++;
 		note_gap(s->top, &s->ntop, s->want_top, &g);
-		/* A run of lost datagrams: how long, in the sender's time, the
-		 * network delivered nothing.  Sender or receiver stalls lose
-		 * nothing, so they do not show here. */
-		if (seq > s->hi_seq + 1 && h.sent_ns > s->hi_sent) {
-			struct gap l = { h.sent_ns - s->hi_sent, s->hi_sent, s->hi_seq, seq };
+		/* A run of lost datagrams: how long the network delivered
+		 * nothing, counted in the sender's pace (the datagrams it lost
+		 * times its interval).  Stalls of the sender or the receiver
+		 * lose nothing, so they cannot inflate this. */
+		if (seq > s->hi_seq + 1) {
+			struct gap l = { (uint64_t)(seq - s->hi_seq) * ntohl(h.interval_ns),
+					 s->hi_at, s->hi_seq, seq };
 
 			note_gap(s->loss, &s->nloss, s->want_top, &l);
 		}
@@ -195,7 +202,7 @@ static void on_datagram(struct recv_state *s, const uint8_t *p, size_t len, uint
 	}
 	if (seq >= s->hi_seq) {
 		s->hi_seq = seq;
-		s->hi_sent = h.sent_ns;
+		s->hi_at = at;
 	}
 	s->max_seq = seq > s->max_seq ? seq : s->max_seq;
 	s->last_ns = at;

@@ -1,0 +1,225 @@
+#include "wire/rasproto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/hash.h"
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* Header, then `body` bytes already in place at buf + RASP_HDR_BYTES, then
+ * the tag.  Returns the total length. */
+static size_t finish(uint8_t *buf, const struct rasp_hdr *h, uint8_t type, size_t body,
+		     const struct auth_key *key)
+{
+	put16(buf, RASP_MAGIC);
+	buf[2] = RASP_VERSION;
+	buf[3] = type;
+	put32(buf + 4, h->sender);
+	put64(buf + 8, h->seq);
+	put64(buf + 16, h->time_ns);
+	auth_tag(key, buf, RASP_HDR_BYTES + body, buf + RASP_HDR_BYTES + body);
+	return RASP_HDR_BYTES + body + AUTH_TAG_BYTES;
+}
+
+static bool fits(size_t cap, size_t body)
+{
+	return RASP_HDR_BYTES + body + AUTH_TAG_BYTES <= cap;
+}
+
+size_t rasp_enc_traffic(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
+			uint32_t interval_ms, uint16_t part, uint16_t parts,
+			const struct rasp_flow *flows, uint16_t n, const struct auth_key *key)
+{
+	size_t body = RASP_TRAFFIC_FIXED + (size_t)n * RASP_FLOW_BYTES;
+	uint8_t *p = buf + RASP_HDR_BYTES;
+
+	if (n > RASP_MAX_FLOWS || parts == 0 || part >= parts || !fits(cap, body))
+		return 0;
+	put32(p, interval_ms);
+	put16(p + 4, part);
+	put16(p + 6, parts);
+	p += RASP_TRAFFIC_FIXED;
+	for (uint16_t i = 0; i < n; i++, p += RASP_FLOW_BYTES) {
+		if (flows[i].src_id > RASP_ID_MAX || flows[i].dst_id > RASP_ID_MAX)
+			return 0;
+		put32(p, flows[i].src_id);
+		put32(p + 4, flows[i].dst_id);
+		put64(p + 8, flows[i].bytes);
+		put64(p + 16, flows[i].packets);
+	}
+	return finish(buf, h, RASP_TRAFFIC, body, key);
+}
+
+size_t rasp_enc_moved(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
+		      const struct rasp_moved *mv, const struct auth_key *key)
+{
+	uint8_t *p = buf + RASP_HDR_BYTES;
+
+	if (!fits(cap, 12) || mv->vm_id > RASP_ID_MAX)
+		return 0;
+	put32(p, mv->vm_id);
+	put32(p + 4, mv->old_server);
+	put32(p + 8, mv->new_server);
+	return finish(buf, h, RASP_MOVED, 12, key);
+}
+
+size_t rasp_enc_ack(uint8_t *buf, size_t cap, const struct rasp_hdr *h, uint64_t acked,
+		    const struct auth_key *key)
+{
+	if (!fits(cap, 8))
+		return 0;
+	put64(buf + RASP_HDR_BYTES, acked);
+	return finish(buf, h, RASP_ACK, 8, key);
+}
+
+static int decode_body(const uint8_t *p, size_t body, struct rasp_msg *m)
+{
+	switch (m->h.type) {
+	case RASP_TRAFFIC:
+		if (body < RASP_TRAFFIC_FIXED || (body - RASP_TRAFFIC_FIXED) % RASP_FLOW_BYTES)
+			return -RASP_E_LENGTH;
+		m->u.traffic.interval_ms = get32(p);
+		m->u.traffic.part = get16(p + 4);
+		m->u.traffic.parts = get16(p + 6);
+		m->u.traffic.n = (uint16_t)((body - RASP_TRAFFIC_FIXED) / RASP_FLOW_BYTES);
+		m->u.traffic.flows = p + RASP_TRAFFIC_FIXED;
+		if (m->u.traffic.parts == 0 || m->u.traffic.part >= m->u.traffic.parts)
+			return -RASP_E_FIELD;
+		for (uint16_t i = 0; i < m->u.traffic.n; i++) {
+			const uint8_t *f = m->u.traffic.flows + (size_t)i * RASP_FLOW_BYTES;
+
+			if (get32(f) > RASP_ID_MAX || get32(f + 4) > RASP_ID_MAX)
+				return -RASP_E_FIELD;
+		}
+		return 0;
+	case RASP_MOVED:
+		if (body != 12)
+			return -RASP_E_LENGTH;
+		m->u.moved.vm_id = get32(p);
+		m->u.moved.old_server = get32(p + 4);
+		m->u.moved.new_server = get32(p + 8);
+		return m->u.moved.vm_id > RASP_ID_MAX ? -RASP_E_FIELD : 0;
+	case RASP_ACK:
+		if (body != 8)
+			return -RASP_E_LENGTH;
+		m->u.ack.acked = get64(p);
+		return 0;
+	}
+	return -RASP_E_TYPE;
+}
+
+int rasp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
+		struct rasp_msg *out)
+{
+	size_t body;
+
+	memset(out, 0, sizeof(*out));
+	if (len < RASP_HDR_BYTES + AUTH_TAG_BYTES || len > RASP_MAX_DGRAM)
+		return -RASP_E_SHORT;
+	if (get16(buf) != RASP_MAGIC)
+		return -RASP_E_MAGIC;
+	if (buf[2] != RASP_VERSION)
+		return -RASP_E_VERSION;
+	if (buf[3] == 0 || buf[3] > RASP_TYPE_MAX)
+		return -RASP_E_TYPE;
+	body = len - RASP_HDR_BYTES - AUTH_TAG_BYTES;
+	if (!auth_verify(key, buf, RASP_HDR_BYTES + body, buf + RASP_HDR_BYTES + body))
+		return -RASP_E_AUTH;
+	out->h.type = buf[3];
+	out->h.sender = get32(buf + 4);
+	out->h.seq = get64(buf + 8);
+	out->h.time_ns = get64(buf + 16);
+	return decode_body(buf + RASP_HDR_BYTES, body, out);
+}
+
+void rasp_flow_at(const struct rasp_msg *m, uint16_t i, struct rasp_flow *f)
+{
+	const uint8_t *p = m->u.traffic.flows + (size_t)i * RASP_FLOW_BYTES;
+
+	f->src_id = get32(p);
+	f->dst_id = get32(p + 4);
+	f->bytes = get64(p + 8);
+	f->packets = get64(p + 16);
+}
+
+const char *rasp_err_name(int err)
+{
+	static const char *const names[RASP_E_COUNT] = {
+		[RASP_E_SHORT] = "short", [RASP_E_MAGIC] = "bad-magic",
+		[RASP_E_VERSION] = "bad-version", [RASP_E_TYPE] = "bad-type",
+		[RASP_E_AUTH] = "bad-tag", [RASP_E_LENGTH] = "bad-length",
+		[RASP_E_FIELD] = "bad-field",
+	};
+
+	err = err < 0 ? -err : err;
+	return err > 0 && err < RASP_E_COUNT ? names[err] : "?";
+}
+
+const char *rasp_type_name(uint8_t type)
+{
+	static const char *const names[] = { "?", "TRAFFIC", "MOVED", "ACK" };
+
+	return type <= RASP_TYPE_MAX ? names[type] : "?";
+}
+
+struct rasp_replay {
+	struct hmap highest;	/* sender -> highest accepted seq */
+};
+
+struct rasp_replay *rasp_replay_new(void)
+{
+	struct rasp_replay *r = xcalloc(1, sizeof(*r));
+
+	hmap_init(&r->highest, 64, 0x7261737072706c79ull);
+	return r;
+}
+
+void rasp_replay_free(struct rasp_replay *r)
+{
+	if (!r)
+		return;
+	hmap_free(&r->highest);
+	free(r);
+}
+
+bool rasp_replay_accept(struct rasp_replay *r, uint32_t sender, uint64_t seq)
+{
+	uint64_t *hi = hmap_get(&r->highest, sender);
+
+	if (hi && seq <= *hi)
+		return false;
+	hmap_put(&r->highest, sender, seq);
+	return true;
+}
