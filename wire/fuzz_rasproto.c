@@ -21,12 +21,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data + 1, len);
 	if ((data[0] & 1) && len >= RASP_HDR_BYTES + AUTH_TAG_BYTES)
 		auth_tag(&key, buf, len - AUTH_TAG_BYTES, buf + len - AUTH_TAG_BYTES);
-	if (rasp_decode(buf, len, &key, &m) == 0 && m.h.type == RASP_TRAFFIC) {
-		for (uint16_t i = 0; i < m.u.traffic.n; i++) {
-			struct rasp_flow f;
+	if (rasp_decode(buf, len, &key, &m) != 0)
+		return 0;
+	for (uint16_t i = 0; m.h.type == RASP_TRAFFIC && i < m.u.traffic.n; i++) {
+		struct rasp_flow f;
 
-			rasp_flow_at(&m, i, &f);
-		}
+		rasp_flow_at(&m, i, &f);
+	}
+	for (uint16_t i = 0; m.h.type == RASP_DIRECT && i < m.u.direct.n; i++) {
+		struct rasp_direct d;
+
+		rasp_direct_at(&m, i, &d);
 	}
 	return 0;
 }

@@ -104,6 +104,37 @@ size_t rasp_enc_ack(uint8_t *buf, size_t cap, const struct rasp_hdr *h, uint64_t
 	return finish(buf, h, RASP_ACK, 8, key);
 }
 
+size_t rasp_enc_direct(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
+		       const struct rasp_direct *d, uint16_t n, const struct auth_key *key)
+{
+	size_t body = (size_t)n * RASP_DIRECT_BYTES;
+	uint8_t *p = buf + RASP_HDR_BYTES;
+
+	if (n == 0 || n > RASP_MAX_DIRECT || !fits(cap, body))
+		return 0;
+	for (uint16_t i = 0; i < n; i++, p += RASP_DIRECT_BYTES) {
+		if (d[i].vm_id > RASP_ID_MAX || d[i].tree > 1 || d[i].on > 1)
+			return 0;
+		put32(p, d[i].vm_id);
+		p[4] = d[i].tree;
+		p[5] = d[i].on;
+		put16(p + 6, 0);
+	}
+	return finish(buf, h, RASP_DIRECT, body, key);
+}
+
+static int decode_direct(const uint8_t *p, size_t body, struct rasp_msg *m)
+{
+	if (body == 0 || body % RASP_DIRECT_BYTES)
+		return -RASP_E_LENGTH;
+	m->u.direct.n = (uint16_t)(body / RASP_DIRECT_BYTES);
+	m->u.direct.recs = p;
+	for (uint16_t i = 0; i < m->u.direct.n; i++, p += RASP_DIRECT_BYTES)
+		if (get32(p) > RASP_ID_MAX || p[4] > 1 || p[5] > 1 || get16(p + 6))
+			return -RASP_E_FIELD;
+	return 0;
+}
+
 static int decode_body(const uint8_t *p, size_t body, struct rasp_msg *m)
 {
 	switch (m->h.type) {
@@ -136,6 +167,8 @@ static int decode_body(const uint8_t *p, size_t body, struct rasp_msg *m)
 			return -RASP_E_LENGTH;
 		m->u.ack.acked = get64(p);
 		return 0;
+	case RASP_DIRECT:
+		return decode_direct(p, body, m);
 	}
 	return -RASP_E_TYPE;
 }
@@ -174,6 +207,15 @@ void rasp_flow_at(const struct rasp_msg *m, uint16_t i, struct rasp_flow *f)
 	f->packets = get64(p + 16);
 }
 
+void rasp_direct_at(const struct rasp_msg *m, uint16_t i, struct rasp_direct *d)
+{
+	const uint8_t *p = m->u.direct.recs + (size_t)i * RASP_DIRECT_BYTES;
+
+	d->vm_id = get32(p);
+	d->tree = p[4];
+	d->on = p[5];
+}
+
 const char *rasp_err_name(int err)
 {
 	static const char *const names[RASP_E_COUNT] = {
@@ -189,7 +231,7 @@ const char *rasp_err_name(int err)
 
 const char *rasp_type_name(uint8_t type)
 {
-	static const char *const names[] = { "?", "TRAFFIC", "MOVED", "ACK" };
+	static const char *const names[] = { "?", "TRAFFIC", "MOVED", "ACK", "DIRECT" };
 
 	return type <= RASP_TYPE_MAX ? names[type] : "?";
 }

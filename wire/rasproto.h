@@ -16,7 +16,10 @@
  *             `interval_ms`; a large matrix spans several datagrams
  *             (`part` of `parts`).
  *   MOVED     lab/orchestrator -> RAS: a VM now lives on another server.
- *   ACK       RAS -> sender: `acked` = the seq it accepted.
+ *   DIRECT    RAS -> agent: send to these destination VMs direct (on their
+ *             tree-t MAC, which the RAS has installed along a load-balanced
+ *             tree) or stop doing so; the agent acknowledges with ACK.
+ *   ACK       RAS -> sender, or agent -> RAS: `acked` = the seq it accepted.
  */
 #ifndef PEREGRINE_WIRE_RASPROTO_H
 #define PEREGRINE_WIRE_RASPROTO_H
@@ -34,13 +37,17 @@ enum rasp_limits {
 	RASP_MAX_FLOWS = (RASP_MAX_DGRAM - RASP_HDR_BYTES - RASP_TRAFFIC_FIXED -
 			  AUTH_TAG_BYTES) / RASP_FLOW_BYTES,	/* 373 */
 	RASP_ID_MAX = 0xffffff,		/* VM and server ids are 24-bit */
+	RASP_DIRECT_BYTES = 8,
+	RASP_MAX_DIRECT = (RASP_MAX_DGRAM - RASP_HDR_BYTES - AUTH_TAG_BYTES) /
+			  RASP_DIRECT_BYTES,	/* 1120 */
 };
 
 enum rasp_type {
 	RASP_TRAFFIC = 1,
 	RASP_MOVED = 2,
 	RASP_ACK = 3,
-	RASP_TYPE_MAX = 3,
+	RASP_DIRECT = 4,
+	RASP_TYPE_MAX = 4,
 };
 
 enum rasp_err {
@@ -71,6 +78,13 @@ struct rasp_moved {
 	uint32_t old_server, new_server;	/* node ids */
 };
 
+/* One destination VM to send direct to (on = 1) or no longer (on = 0). */
+struct rasp_direct {
+	uint32_t vm_id;		/* the destination VM's primary id */
+	uint8_t tree;		/* 0: its primary MAC's tree, 1: its backup's */
+	uint8_t on;
+};
+
 struct rasp_msg {
 	struct rasp_hdr h;
 	union {
@@ -82,6 +96,10 @@ struct rasp_msg {
 		} traffic;
 		struct rasp_moved moved;
 		struct { uint64_t acked; } ack;
+		struct {
+			uint16_t n;
+			const uint8_t *recs;	/* n * RASP_DIRECT_BYTES, in place */
+		} direct;
 	} u;
 };
 
@@ -89,6 +107,7 @@ struct rasp_msg {
 int rasp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
 		struct rasp_msg *out);
 void rasp_flow_at(const struct rasp_msg *m, uint16_t i, struct rasp_flow *f);
+void rasp_direct_at(const struct rasp_msg *m, uint16_t i, struct rasp_direct *d);
 const char *rasp_err_name(int err);
 const char *rasp_type_name(uint8_t type);
 
@@ -101,6 +120,8 @@ size_t rasp_enc_moved(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
 		      const struct rasp_moved *mv, const struct auth_key *key);
 size_t rasp_enc_ack(uint8_t *buf, size_t cap, const struct rasp_hdr *h, uint64_t acked,
 		    const struct auth_key *key);
+size_t rasp_enc_direct(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
+		       const struct rasp_direct *d, uint16_t n, const struct auth_key *key);
 
 /* Replay check kept by a receiver: the highest seq accepted per sender. */
 struct rasp_replay;

@@ -70,6 +70,36 @@ static void test_moved_and_ack(void **state)
 	assert_int_equal(rasp_enc_ack(buf, 30, &h, 1, &key), 0);	/* too small */
 }
 
+static void test_direct(void **state)
+{
+	static struct rasp_direct d[RASP_MAX_DIRECT + 1];
+	static uint8_t buf[RASP_MAX_DGRAM];
+	struct rasp_hdr h = { .sender = 2, .seq = 9 };
+	struct rasp_msg m;
+	size_t len;
+
+	(void)state;
+	for (int i = 0; i <= RASP_MAX_DIRECT; i++)
+		d[i] = (struct rasp_direct){ (uint32_t)i * 7, (uint8_t)(i & 1), (uint8_t)(i % 3 == 0) };
+	len = rasp_enc_direct(buf, sizeof(buf), &h, d, RASP_MAX_DIRECT, &key);
+	assert_true(len > 0 && len <= RASP_MAX_DGRAM);
+	assert_int_equal(rasp_decode(buf, len, &key, &m), 0);
+	assert_int_equal(m.h.type, RASP_DIRECT);
+	assert_int_equal(m.u.direct.n, RASP_MAX_DIRECT);
+	for (uint16_t i = 0; i < m.u.direct.n; i++) {
+		struct rasp_direct got;
+
+		rasp_direct_at(&m, i, &got);
+		assert_int_equal(got.vm_id, d[i].vm_id);
+		assert_int_equal(got.tree, d[i].tree);
+		assert_int_equal(got.on, d[i].on);
+	}
+	assert_int_equal(rasp_enc_direct(buf, sizeof(buf), &h, d, RASP_MAX_DIRECT + 1, &key), 0);
+	assert_int_equal(rasp_enc_direct(buf, sizeof(buf), &h, d, 0, &key), 0);
+	d[0].tree = 2;
+	assert_int_equal(rasp_enc_direct(buf, sizeof(buf), &h, d, 1, &key), 0);
+}
+
 static void test_refusals(void **state)
 {
 	uint8_t buf[256], bad[256];
@@ -118,6 +148,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_traffic_round_trip),
 		cmocka_unit_test(test_moved_and_ack),
+		cmocka_unit_test(test_direct),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_replay),
 	};
