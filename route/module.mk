@@ -1,0 +1,2 @@
+LIB_SRCS += route/trees.c route/failover.c route/verify.c
+TESTS    += route/test_trees
