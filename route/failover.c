@@ -79,6 +79,8 @@ static void rt_sort_unique(uint32_t *v, uint32_t *n)
 {
 	uint32_t o = 0;
 
+	if (!*n)
+		return;
 	qsort(v, *n, sizeof(*v), rt_cmp_u32);
 	for (uint32_t i = 0; i < *n; i++)
 		if (!o || v[o - 1] != v[i])
@@ -180,6 +182,29 @@ static void rt_diff(const struct route_trees *rt, const struct rt_group *g, cons
 	}
 }
 
+/* Whether some single-homed source's tree reach changed with g's trees
+ * (their NIC is fixed, but it stops or starts being usable). */
+static bool rt_single_reach_changed(const struct route_trees *rt, uint32_t gi,
+				    const uint16_t *old, uint32_t ev, bool ev_alive)
+{
+	const struct rt_group *g = &rt->groups[gi];
+
+	for (uint32_t hi = 0; hi < rt->ngroups; hi++) {
+		const struct rt_group *h = &rt->groups[hi];
+
+		if (h->natt != 1 || !h->nmem)
+			continue;
+		for (unsigned tr = 0; tr < ROUTE_TREES; tr++) {
+			uint32_t a = h->att[0];
+			uint16_t oe = rt_old_code(rt, old + (size_t)tr * rt->nrelay, a, ev, ev_alive);
+
+			if ((oe == ROUTE_NO_PORT) != (rt_view(rt, g, tr, a) == ROUTE_NO_PORT))
+				return true;
+		}
+	}
+	return false;
+}
+
 static void rt_refresh(struct route_trees *rt, uint32_t gi, uint32_t ev, bool ev_alive,
 		       struct route_delta *d)
 {
@@ -201,11 +226,12 @@ static void rt_refresh(struct route_trees *rt, uint32_t gi, uint32_t ev, bool ev
 		d->recomputed++;
 	if (!same || ev != RT_NONE)
 		rt_diff(rt, g, old, ev, ev_alive, d);
-	if (old != g->base && old != g->cur)
-		free(old);
-	if (!same && !rt->relay && rt_choices_of(rt, gi) && d)
+	if (!same && !rt->relay &&
+	    (rt_choices_of(rt, gi) | rt_single_reach_changed(rt, gi, old, ev, ev_alive)) && d)
 		for (uint32_t m = 0; m < g->nmem; m++)
 			rt_list_add(&d->nic_dsts, &d->nnic_dsts, &d->cap_dsts, g->mem[m]);
+	if (old != g->base && old != g->cur)
+		free(old);
 }
 
 /* Groups to look at after relay links go down (links[]) or come up: every
@@ -292,8 +318,10 @@ static void rt_move(struct route_trees *rt, uint32_t s, struct route_delta *d)
 		rt_group_del(rt, go, s);
 	if (gn != RT_NONE)
 		rt_group_add(rt, gn, s);
-	if (d)
+	if (d) {	/* its NICs toward everyone, and everyone's toward it */
 		rt_list_add(&d->nic_srcs, &d->nnic_srcs, &d->cap_srcs, s);
+		rt_list_add(&d->nic_dsts, &d->nnic_dsts, &d->cap_dsts, s);
+	}
 }
 
 static bool rt_is_access(const struct route_trees *rt, uint32_t l)
@@ -335,14 +363,15 @@ void route_link_up(struct route_trees *rt, uint32_t l, struct route_delta *d)
 		rt_link_event(rt, l, false, d);
 }
 
-/* Entries a relay node holds in groups not being recomputed appear or vanish
- * with it. */
-static void rt_node_entries(struct route_trees *rt, uint32_t v, bool add, struct route_delta *d)
+/* Entries a relay node holds in groups not being recomputed (skip[g] == 0)
+ * appear or vanish with it. */
+static void rt_node_entries(struct route_trees *rt, uint32_t v, bool add, const uint8_t *skip,
+			    struct route_delta *d)
 {
 	for (uint32_t gi = 0; gi < rt->ngroups; gi++) {
 		const struct rt_group *g = &rt->groups[gi];
 
-		if (add && g->cur)
+		if (skip && skip[gi])
 			continue;	/* recomputed groups diff themselves */
 		for (unsigned tr = 0; g->nmem && tr < ROUTE_TREES; tr++) {
 			uint16_t e = rt_view(rt, g, tr, v);
@@ -352,6 +381,59 @@ static void rt_node_entries(struct route_trees *rt, uint32_t v, bool add, struct
 			for (uint32_t m = 0; m < g->nmem; m++)
 				rt_emit(d, rt->node_of_rel[v], g->mem[m], tr,
 					rt_resolve(rt, e, v, g->mem[m]), add ? ROUTE_OP_ADD : ROUTE_OP_DEL);
+		}
+	}
+}
+
+/* Groups to recompute when relay node v comes back: the recomputed ones,
+ * and base groups in which v itself sends over a link that is still down. */
+static uint8_t *rt_up_candidates(struct route_trees *rt, uint32_t v)
+{
+	uint8_t *c = xcalloc(rt->ngroups ? rt->ngroups : 1, 1);
+	uint32_t node = rt->node_of_rel[v];
+
+	for (uint32_t gi = 0; gi < rt->ngroups; gi++) {
+		const struct rt_group *g = &rt->groups[gi];
+
+		if (g->cur) {
+			c[gi] = 1;
+			continue;
+		}
+		for (unsigned tr = 0; tr < ROUTE_TREES && !c[gi]; tr++) {
+			uint16_t e = g->base[(size_t)tr * rt->nrelay + v];
+			uint32_t l;
+
+			if (e == ROUTE_NO_PORT || (RT_IS_DELIVER(e) && !rt->relay))
+				continue;
+			l = RT_IS_DELIVER(e) ? topo_port(rt->t, g->server, e - RT_DELIVER0)->link
+					     : topo_port(rt->t, node, e)->link;
+			c[gi] = !rt_link_alive(rt, l);
+		}
+	}
+	return c;
+}
+
+/* Multi-homed source groups attached to relay node v: their NIC choices
+ * toward every group depend on whether v is alive. */
+static void rt_recheck_choices(struct route_trees *rt, uint32_t v, struct route_delta *d)
+{
+	for (uint32_t m = 0; m < rt->nmulti; m++) {
+		const struct rt_group *h = &rt->groups[rt->multi[m]];
+		bool has = false;
+
+		for (uint32_t k = 0; k < h->natt; k++)
+			has |= h->att[k] == v;
+		if (!has)
+			continue;
+		for (uint32_t gi = 0; gi < rt->ngroups; gi++) {
+			uint8_t c = rt_choice(rt, gi, rt->multi[m]);
+			struct rt_group *g = &rt->groups[gi];
+
+			if (c == g->choice[m])
+				continue;
+			g->choice[m] = c;
+			for (uint32_t i = 0; d && h->nmem && i < g->nmem; i++)
+				rt_list_add(&d->nic_dsts, &d->nnic_dsts, &d->cap_dsts, g->mem[i]);
 		}
 	}
 }
@@ -398,9 +480,11 @@ void route_node_down(struct route_trees *rt, uint32_t w, struct route_delta *d)
 	}
 	links = xmalloc(((size_t)rt->t->nodes[w].degree + 1) * sizeof(uint32_t));
 	nl = rt_node_links(rt, w, links);
-	rt_node_entries(rt, v, false, d);
+	rt_node_entries(rt, v, false, NULL, d);
 	rt->node_dead[w] = 1;
 	rt_refresh_all(rt, links, nl, RT_NONE, false, d);
+	if (!rt->relay)
+		rt_recheck_choices(rt, v, d);
 	rt_move_neighbours(rt, w, d);
 	free(links);
 	if (d)
@@ -412,6 +496,7 @@ void route_node_up(struct route_trees *rt, uint32_t w, struct route_delta *d)
 {
 	size_t start = d ? d->nops : 0;
 	uint32_t v = rt->rel_of_node[w];
+	uint8_t *cand;
 
 	assert(w < rt->t->nnodes);
 	if (!rt->node_dead[w])
@@ -422,8 +507,14 @@ void route_node_up(struct route_trees *rt, uint32_t w, struct route_delta *d)
 		rt_finish_lists(d);
 		return;
 	}
-	rt_node_entries(rt, v, true, d);
-	rt_refresh_all(rt, NULL, 0, v, false, d);
+	cand = rt_up_candidates(rt, v);
+	rt_node_entries(rt, v, true, cand, d);
+	for (uint32_t gi = 0, n = rt->ngroups; gi < n; gi++)
+		if (cand[gi])
+			rt_refresh(rt, gi, v, false, d);
+	free(cand);
+	if (!rt->relay)
+		rt_recheck_choices(rt, v, d);
 	rt_move_neighbours(rt, w, d);
 	if (d)
 		rt_compact(d, start);

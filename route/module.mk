@@ -1,2 +1,3 @@
 LIB_SRCS += route/trees.c route/failover.c route/verify.c
 TESTS    += route/test_trees
+TESTS    += route/test_failover

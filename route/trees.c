@@ -540,7 +540,7 @@ static bool rt_walk(struct route_trees *rt, const struct rt_group *g, unsigned t
 /* NIC pair (ka for tree 0, kb for tree 1) for servers of multi group h
  * toward destination group g: fewest shared links, then shortest, then the
  * lowest indices. */
-static uint8_t rt_choice(struct route_trees *rt, uint32_t gi, uint32_t hi)
+uint8_t rt_choice(struct route_trees *rt, uint32_t gi, uint32_t hi)
 {
 	const struct rt_group *g = &rt->groups[gi], *h = &rt->groups[hi];
 	uint64_t best = UINT64_MAX;

@@ -126,6 +126,8 @@ void rt_group_del(struct route_trees *rt, uint32_t g, uint32_t server);
 /* Recompute the NIC choices of destination group g for every multi group;
  * returns whether any changed. */
 bool rt_choices_of(struct route_trees *rt, uint32_t g);
+/* The NIC choice (ka << 4 | kb, or RT_NOCHOICE) of multi group h toward g. */
+uint8_t rt_choice(struct route_trees *rt, uint32_t g, uint32_t h);
 void rt_set_repaired(struct route_trees *rt, uint32_t g, uint16_t *cur);
 /* Canonical live links of server s (sorted by peer, then NIC) into links. */
 uint8_t rt_server_links(const struct route_trees *rt, uint32_t s, uint32_t *links);
