@@ -227,7 +227,10 @@ static int rt_edge_at(const struct route_trees *rt, const struct rt_group *g, ui
 	j = it - nv;
 	if (j >= deg)
 		return -1;
-	e = &rt->radj[rt->radj_start[v] + (j + rot) % deg];
+	j += rot;
+	if (j >= deg)
+		j -= deg;
+	e = &rt->radj[rt->radj_start[v] + j];
 	if (rt->relay && rt->node_of_rel[e->peer] == g->server)
 		return 0;	/* P's links are the virtual links */
 	if (wf && !rt_link_alive(rt, e->link))
@@ -364,28 +367,53 @@ static inline uint32_t rt_eblock(const struct route_trees *rt, uint32_t v, uint3
 
 /* Best neighbour of v in block b below (down) or above its number: the
  * shortest path onwards, ties broken by a hash of the group and the link. */
+static inline void rt_consider(const struct route_trees *rt, const struct rt_group *g,
+			       uint32_t b, uint32_t v, uint32_t u, uint32_t eid, bool down,
+			       const uint32_t *depth, uint64_t *best, uint32_t *best_eid)
+{
+	uint32_t nu, nv = rt->num[v];
+	uint64_t key;
+
+	if (rt_eblock(rt, v, u) != b)
+		return;
+	nu = rt_numb(rt, b, u);
+	if (down ? nu >= nv : nu <= nv)
+		return;
+	if ((uint64_t)depth[u] << 32 > *best)
+		return;
+	key = (uint64_t)depth[u] << 32 | (uint32_t)hash_u64(eid, g->salt);
+	if (key < *best) {
+		*best = key;
+		*best_eid = eid;
+	}
+}
+
+/* Best neighbour of v in block b below (down) or above its number: the
+ * shortest path onwards, ties broken by a hash of the group and the link.
+ * (The same edges as rt_edge_at, walked directly: this is the inner loop.) */
 static uint32_t rt_best(struct route_trees *rt, const struct rt_group *g, bool wf,
 			uint32_t b, uint32_t v, bool down, uint32_t skip_eid,
 			const uint32_t *depth, uint32_t *best_depth)
 {
 	uint64_t best = UINT64_MAX;
-	uint32_t best_eid = RT_NONE, nv = rt->num[v], u, eid;
-	int r;
+	uint32_t best_eid = RT_NONE, nl = rt->t->nlinks;
 
-	for (uint32_t it = 0; (r = rt_edge_at(rt, g, v, it, 0, wf, &u, &eid)) >= 0; it++) {
-		uint32_t nu;
-		uint64_t key;
+	if (rt->stamp[v] == rt->cur_stamp)
+		for (uint32_t m = rt->mask[v]; m; m &= m - 1) {
+			uint32_t k = (uint32_t)__builtin_ctz(m);
 
-		if (r == 0 || eid == skip_eid || rt_eblock(rt, v, u) != b)
-			continue;
-		nu = rt_numb(rt, b, u);
-		if (down ? nu >= nv : nu <= nv)
-			continue;
-		key = (uint64_t)depth[u] << 32 | (uint32_t)hash_u64(eid, g->salt);
-		if (key < best) {
-			best = key;
-			best_eid = eid;
+			if (nl + k != skip_eid && rt_virt_alive(rt, g, k, wf))
+				rt_consider(rt, g, b, v, rt->nrelay, nl + k, down, depth, &best,
+					    &best_eid);
 		}
+	for (uint32_t i = rt->radj_start[v]; i < rt->radj_start[v + 1]; i++) {
+		const struct rt_edge *e = &rt->radj[i];
+
+		if (e->link == skip_eid || (wf && !rt_link_alive(rt, e->link)))
+			continue;
+		if (rt->relay && rt->node_of_rel[e->peer] == g->server)
+			continue;
+		rt_consider(rt, g, b, v, e->peer, e->link, down, depth, &best, &best_eid);
 	}
 	assert(best_eid != RT_NONE);
 	*best_depth = (uint32_t)(best >> 32) + 1;
