@@ -1,3 +1,4 @@
-LIB_SRCS += route/trees.c route/failover.c route/verify.c
+LIB_SRCS += route/trees.c route/failover.c route/verify.c route/lbtree.c
 TESTS    += route/test_trees
 TESTS    += route/test_failover
+TESTS    += route/test_lbtree

@@ -31,15 +31,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void rt_vec_push(struct rt_vec *v, uint32_t x)
-{
-	if (v->n == v->cap) {
-		v->cap = v->cap ? 2 * v->cap : 4;
-		v->v = xreallocarray(v->v, v->cap, sizeof(*v->v));
-	}
-	v->v[v->n++] = x;
-}
-
 static uint32_t rt_next_stamp(uint32_t *stamp_counter, uint32_t *stamps, size_t n)
 {
 	if (++*stamp_counter == 0) {

@@ -44,6 +44,15 @@ struct rt_vec {
 	uint32_t n, cap;
 };
 
+static inline void rt_vec_push(struct rt_vec *v, uint32_t x)
+{
+	if (v->n == v->cap) {
+		v->cap = v->cap ? 2 * v->cap : 4;
+		v->v = xreallocarray(v->v, v->cap, sizeof(*v->v));
+	}
+	v->v[v->n++] = x;
+}
+
 struct rt_frame {
 	uint32_t node, it;
 };
