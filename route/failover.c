@@ -226,10 +226,13 @@ static void rt_refresh(struct route_trees *rt, uint32_t gi, uint32_t ev, bool ev
 		d->recomputed++;
 	if (!same || ev != RT_NONE)
 		rt_diff(rt, g, old, ev, ev_alive, d);
-	if (!same && !rt->relay &&
-	    (rt_choices_of(rt, gi) | rt_single_reach_changed(rt, gi, old, ev, ev_alive)) && d)
-		for (uint32_t m = 0; m < g->nmem; m++)
+	if (!same && !rt->relay) {
+		bool nics = rt_choices_of(rt, gi);
+
+		nics = rt_single_reach_changed(rt, gi, old, ev, ev_alive) || nics;
+		for (uint32_t m = 0; nics && d && m < g->nmem; m++)
 			rt_list_add(&d->nic_dsts, &d->nnic_dsts, &d->cap_dsts, g->mem[m]);
+	}
 	if (old != g->base && old != g->cur)
 		free(old);
 }

@@ -2,3 +2,4 @@ LIB_SRCS += route/trees.c route/failover.c route/verify.c route/lbtree.c
 TESTS    += route/test_trees
 TESTS    += route/test_failover
 TESTS    += route/test_lbtree
+SH_TESTS += route/test_routes_cli.sh
