@@ -360,7 +360,8 @@ static inline uint32_t rt_eblock(const struct route_trees *rt, uint32_t v, uint3
  * shortest path onwards, ties broken by a hash of the group and the link. */
 static inline void rt_consider(const struct route_trees *rt, const struct rt_group *g,
 			       uint32_t b, uint32_t v, uint32_t u, uint32_t eid, bool down,
-			       const uint32_t *depth, uint64_t *best, uint32_t *best_eid)
+			       uint32_t pref, const uint32_t *depth, uint64_t *best,
+			       uint32_t *best_eid)
 {
 	uint32_t nu, nv = rt->num[v];
 	uint64_t key;
@@ -370,9 +371,10 @@ static inline void rt_consider(const struct route_trees *rt, const struct rt_gro
 	nu = rt_numb(rt, b, u);
 	if (down ? nu >= nv : nu <= nv)
 		return;
-	if ((uint64_t)depth[u] << 32 > *best)
+	if ((uint64_t)depth[u] << 33 > *best)
 		return;
-	key = (uint64_t)depth[u] << 32 | (uint32_t)hash_u64(eid, g->salt);
+	key = (uint64_t)depth[u] << 33 | (uint64_t)(eid != pref) << 32 |
+	      (uint32_t)hash_u64(eid, g->salt);
 	if (key < *best) {
 		*best = key;
 		*best_eid = eid;
@@ -380,10 +382,11 @@ static inline void rt_consider(const struct route_trees *rt, const struct rt_gro
 }
 
 /* Best neighbour of v in block b below (down) or above its number: the
- * shortest path onwards, ties broken by a hash of the group and the link.
+ * shortest path onwards; among equals the link v used in the base trees
+ * (pref: fewer changes after a failure), then a hash of the group and link.
  * (The same edges as rt_edge_at, walked directly: this is the inner loop.) */
 static uint32_t rt_best(struct route_trees *rt, const struct rt_group *g, bool wf,
-			uint32_t b, uint32_t v, bool down, uint32_t skip_eid,
+			uint32_t b, uint32_t v, bool down, uint32_t skip_eid, uint32_t pref,
 			const uint32_t *depth, uint32_t *best_depth)
 {
 	uint64_t best = UINT64_MAX;
@@ -394,8 +397,8 @@ static uint32_t rt_best(struct route_trees *rt, const struct rt_group *g, bool w
 			uint32_t k = (uint32_t)__builtin_ctz(m);
 
 			if (nl + k != skip_eid && rt_virt_alive(rt, g, k, wf))
-				rt_consider(rt, g, b, v, rt->nrelay, nl + k, down, depth, &best,
-					    &best_eid);
+				rt_consider(rt, g, b, v, rt->nrelay, nl + k, down, pref, depth,
+					    &best, &best_eid);
 		}
 	for (uint32_t i = rt->radj_start[v]; i < rt->radj_start[v + 1]; i++) {
 		const struct rt_edge *e = &rt->radj[i];
@@ -404,11 +407,27 @@ static uint32_t rt_best(struct route_trees *rt, const struct rt_group *g, bool w
 			continue;
 		if (rt->relay && rt->node_of_rel[e->peer] == g->server)
 			continue;
-		rt_consider(rt, g, b, v, e->peer, e->link, down, depth, &best, &best_eid);
+		rt_consider(rt, g, b, v, e->peer, e->link, down, pref, depth, &best, &best_eid);
 	}
 	assert(best_eid != RT_NONE);
-	*best_depth = (uint32_t)(best >> 32) + 1;
+	*best_depth = (uint32_t)(best >> 33) + 1;
 	return best_eid;
+}
+
+/* The edge v sends over in g's base tree tr, when recomputing for failures. */
+static uint32_t rt_pref(const struct route_trees *rt, const struct rt_group *g, bool wf,
+			unsigned tr, uint32_t v)
+{
+	uint16_t e;
+
+	if (!wf || !g->base)
+		return RT_NONE;
+	e = g->base[(size_t)tr * rt->nrelay + v];
+	if (e == ROUTE_NO_PORT)
+		return RT_NONE;
+	if (RT_IS_DELIVER(e))
+		return rt->t->nlinks + (e - RT_DELIVER0);
+	return topo_port(rt->t, rt->node_of_rel[v], e)->link;
 }
 
 static void rt_choose_block(struct route_trees *rt, const struct rt_group *g, bool wf,
@@ -417,8 +436,8 @@ static void rt_choose_block(struct route_trees *rt, const struct rt_group *g, bo
 	uint32_t H0 = rt->nrelay + 1, c = rt->broot[b], t = rt->bstart[b], eid;
 
 	for (uint32_t v = rt->nxt[H0 + b]; v != RT_NONE; v = rt->nxt[v]) {
-		eid = rt_best(rt, g, wf, b, v, true, v == t ? rt->pedge[t] : RT_NONE, rt->d1,
-			      &rt->d1[v]);
+		eid = rt_best(rt, g, wf, b, v, true, v == t ? rt->pedge[t] : RT_NONE,
+			      rt_pref(rt, g, wf, 0, v), rt->d1, &rt->d1[v]);
 		out0[v] = rt_code(rt, v, eid);
 	}
 	for (uint32_t v = rt->btail[b]; v != H0 + b; v = rt->prv[v]) {
@@ -426,7 +445,8 @@ static void rt_choose_block(struct route_trees *rt, const struct rt_group *g, bo
 			out1[v] = rt_code(rt, v, rt->pedge[t]);
 			rt->d2[v] = rt->d2[c] + 1;
 		} else {
-			eid = rt_best(rt, g, wf, b, v, false, RT_NONE, rt->d2, &rt->d2[v]);
+			eid = rt_best(rt, g, wf, b, v, false, RT_NONE, rt_pref(rt, g, wf, 1, v),
+				      rt->d2, &rt->d2[v]);
 			out1[v] = rt_code(rt, v, eid);
 		}
 	}
