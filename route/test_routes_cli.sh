@@ -50,5 +50,6 @@ expect_fail "unknown server" $P topo routes fattree:k=4 --server nosuch
 expect_fail "switch is not a server" $P topo routes fattree:k=4 --server core0
 expect_fail "--server elsewhere" $P topo stats fattree:k=4 --server srv0
 expect_fail "bad spec" $P topo routes fattree:k=3
+expect_fail "BCube too large to hold" $P topo routes bcube:n=16,k=3
 $P topo --help | grep -q 'routes' || fail "help lists routes"
 echo "ok"

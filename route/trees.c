@@ -761,6 +761,14 @@ static int rt_check_topo(const struct topo *t, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	if (topo_servers_relay(t) &&
+	    (uint64_t)t->nservers * t->nnodes * 2 * ROUTE_TREES > ROUTE_MAX_TREE_BYTES) {
+		snprintf(err, errlen, "%u relaying servers x %u nodes: the tree pairs would need "
+			 "%.1f GiB (limit %.0f)", t->nservers, t->nnodes,
+			 (double)t->nservers * t->nnodes * 4 / (1 << 30),
+			 (double)(ROUTE_MAX_TREE_BYTES >> 30));
+		return -EINVAL;
+	}
 	if (t->nservers > ROUTE_MAX_GROUPS) {
 		snprintf(err, errlen, "%u servers: routing handles at most %u", t->nservers,
 			 ROUTE_MAX_GROUPS);

@@ -32,6 +32,10 @@ enum route_limits {
 	ROUTE_SHOW_ERRORS = 160,		/* length of the first error text */
 };
 
+/* Trees take 4 bytes per relay node per group; where every server is its own
+ * group (BCube) refuse topologies that would need more than this. */
+#define ROUTE_MAX_TREE_BYTES (4ull << 30)
+
 #define ROUTE_NO_PORT 0xFFFFu
 
 struct route_trees;
