@@ -283,6 +283,105 @@ static void test_spreads_hot_link(void **state)
 	topo_free(t);
 }
 
+/* The weighted cost of a path from src, with loads and the pair's rate. */
+static double path_cost(const struct topo *t, const double *load, uint32_t src,
+			const uint32_t *links, uint32_t n, double rate)
+{
+	double c = 0;
+	uint32_t v = src;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t l = links[i];
+
+		c += (load[2 * l + (t->links[l].a == v ? 0 : 1)] + rate) / t->links[l].mbps + 1e-6;
+		v = topo_other(t, l, v);
+	}
+	return c;
+}
+
+/* Naive Bellman-Ford: cheapest cost from src to dst with servers other than
+ * the two ends not relaying (unless the family relays). */
+static double naive_cheapest(const struct topo *t, const double *load, uint32_t src,
+			     uint32_t dst, double rate)
+{
+	double *d = xmalloc(t->nnodes * sizeof(double)), best;
+
+	for (uint32_t v = 0; v < t->nnodes; v++)
+		d[v] = INFINITY;
+	d[src] = 0;
+	for (uint32_t round = 0; round < t->nnodes; round++)
+		for (uint32_t l = 0; l < t->nlinks; l++)
+			for (int dir = 0; dir < 2; dir++) {
+				uint32_t a = dir ? t->links[l].b : t->links[l].a, b = topo_other(t, l, a);
+
+				if (a != src && topo_is_server(t, a) && !topo_servers_relay(t))
+					continue;
+				if (d[a] + (load[2 * l + dir] + rate) / t->links[l].mbps + 1e-6 < d[b])
+					d[b] = d[a] + (load[2 * l + dir] + rate) / t->links[l].mbps + 1e-6;
+			}
+	best = d[dst];
+	free(d);
+	return best;
+}
+
+/* The heaviest pair, routed first onto empty direct trees, takes a cheapest
+ * path (Dijkstra from the destination against Bellman-Ford from the source). */
+static void test_first_route_is_cheapest(void **state)
+{
+	struct rng r;
+	uint32_t checked = 0;
+
+	(void)state;
+	rng_seed(&r, 123);
+	for (size_t s = 0; s < ARRAY_SIZE(lb_specs); s++) {
+		struct topo *t = tc_spec(lb_specs[s]);
+		struct route_trees *rt = tc_trees(t, NULL, NULL);
+
+		for (int round = 0; round < 30; round++) {
+			uint32_t n = 2 + rng_below(&r, 30), top = 0;
+			struct route_lb_pair *p = random_pairs(&r, t, n);
+			struct route_lb_opts o = { .max_pairs = 1, .base = round & 1 };
+			struct route_lb_result res;
+			double *load = xcalloc((size_t)t->nlinks * 2, sizeof(double));
+			char err[128];
+
+			for (uint32_t i = 1; i < n; i++)
+				if (p[i].rate > p[top].rate)
+					top = i;
+			assert_int_equal(route_lb(rt, p, n, &o, &res, err, sizeof(err)), 0);
+			if (res.direct[top]) {
+				/* loads when it was routed: everyone else's (base) route */
+				for (uint32_t i = 0; i < n; i++) {
+					uint32_t v = p[i].src;
+
+					for (uint32_t k = res.path_start[i];
+					     i != top && k < res.path_start[i + 1]; k++) {
+						uint32_t l = res.path[k];
+
+						load[2 * l + (t->links[l].a == v ? 0 : 1)] += p[i].rate;
+						v = topo_other(t, l, v);
+					}
+				}
+				double got = path_cost(t, load, p[top].src, res.path + res.path_start[top],
+						       res.path_start[top + 1] - res.path_start[top],
+						       p[top].rate);
+				double want = naive_cheapest(t, load, p[top].src, p[top].dst, p[top].rate);
+
+				if (fabs(got - want) > 1e-9 * (1 + want))
+					fail_msg("%s: first direct route costs %.9f, cheapest %.9f",
+						 t->spec, got, want);
+				checked++;
+			}
+			route_lb_result_free(&res);
+			free(load);
+			free(p);
+		}
+		route_trees_free(rt);
+		topo_free(t);
+	}
+	assert_true(checked > 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_fib_capacity),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_spreads_hot_link),
+		cmocka_unit_test(test_first_route_is_cheapest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
