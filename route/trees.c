@@ -12,7 +12,7 @@
  *      the block numbered lower and one numbered higher;
  *   3. tree 0 steps to a lower-numbered neighbour, tree 1 to a higher one
  *      (t steps straight to s), choosing the one with the shortest path
- *      onwards.  Tree-0 paths only fall and tree-1 paths only rise, so they
+ *      onwards (after a failure: the link used before, if still allowed).  Tree-0 paths only fall and tree-1 paths only rise, so they
  *      meet only at the block root and never share a link; a bridge is the
  *      one link both must use.
  */
@@ -371,9 +371,7 @@ static inline void rt_consider(const struct route_trees *rt, const struct rt_gro
 	nu = rt_numb(rt, b, u);
 	if (down ? nu >= nv : nu <= nv)
 		return;
-	if ((uint64_t)depth[u] << 33 > *best)
-		return;
-	key = (uint64_t)depth[u] << 33 | (uint64_t)(eid != pref) << 32 |
+	key = (uint64_t)(eid != pref) << 63 | (uint64_t)depth[u] << 32 |
 	      (uint32_t)hash_u64(eid, g->salt);
 	if (key < *best) {
 		*best = key;
@@ -381,9 +379,10 @@ static inline void rt_consider(const struct route_trees *rt, const struct rt_gro
 	}
 }
 
-/* Best neighbour of v in block b below (down) or above its number: the
- * shortest path onwards; among equals the link v used in the base trees
- * (pref: fewer changes after a failure), then a hash of the group and link.
+/* Best neighbour of v in block b below (down) or above its number: when
+ * recomputing for failures, the link v used in the base trees if it is
+ * allowed (pref: fewer changes); then the shortest path onwards; then a hash
+ * of the group and link.
  * (The same edges as rt_edge_at, walked directly: this is the inner loop.) */
 static uint32_t rt_best(struct route_trees *rt, const struct rt_group *g, bool wf,
 			uint32_t b, uint32_t v, bool down, uint32_t skip_eid, uint32_t pref,
@@ -410,7 +409,7 @@ static uint32_t rt_best(struct route_trees *rt, const struct rt_group *g, bool w
 		rt_consider(rt, g, b, v, e->peer, e->link, down, pref, depth, &best, &best_eid);
 	}
 	assert(best_eid != RT_NONE);
-	*best_depth = (uint32_t)(best >> 33) + 1;
+	*best_depth = (uint32_t)(best >> 32 & 0x7fffffff) + 1;
 	return best_eid;
 }
 
