@@ -150,6 +150,7 @@ static void rt_alloc_scratch(struct route_trees *rt)
 	rt->stack = xmalloc(n * sizeof(*rt->stack));
 	rt->mark = xcalloc((size_t)rt->t->nlinks + ROUTE_MAX_ATT, sizeof(uint32_t));
 	rt->tmp = xmalloc((size_t)ROUTE_TREES * rt->nrelay * sizeof(uint16_t) + 2);
+	rt->eok = xmalloc((size_t)rt->radj_start[rt->nrelay] + 1);
 }
 
 /* ---- one computation ----------------------------------------------------------- */
@@ -222,13 +223,28 @@ static int rt_edge_at(const struct route_trees *rt, const struct rt_group *g, ui
 	if (j >= deg)
 		j -= deg;
 	e = &rt->radj[rt->radj_start[v] + j];
-	if (rt->relay && rt->node_of_rel[e->peer] == g->server)
-		return 0;	/* P's links are the virtual links */
-	if (wf && !rt_link_alive(rt, e->link))
-		return 0;
+	if (!rt->eok[e - rt->radj])
+		return 0;	/* dead, or one of P's links (the virtual links) */
 	*peer = e->peer;
 	*eid = e->link;
 	return 1;
+}
+
+/* Which relay-graph edges this computation may use. */
+static void rt_mark_edges(struct route_trees *rt, const struct rt_group *g, bool wf)
+{
+	uint32_t ne = rt->radj_start[rt->nrelay];
+
+	if (!wf && !rt->relay) {
+		memset(rt->eok, 1, ne);
+		return;
+	}
+	for (uint32_t i = 0; i < ne; i++) {
+		const struct rt_edge *e = &rt->radj[i];
+
+		rt->eok[i] = !(wf && !rt_link_alive(rt, e->link)) &&
+			     !(rt->relay && rt->node_of_rel[e->peer] == g->server);
+	}
 }
 
 static uint32_t rt_dfs(struct route_trees *rt, const struct rt_group *g, bool wf)
@@ -293,13 +309,14 @@ static void rt_insert(struct route_trees *rt, uint32_t v, uint32_t p, bool befor
  * sentinel standing for the block's root. */
 static uint32_t rt_blocks(struct route_trees *rt, uint32_t cnt)
 {
-	uint32_t H0 = rt->nrelay + 1, nblk = 0;
+	uint32_t H0 = rt->nrelay + 1, nblk = 0, bridges = 0;
 
 	for (uint32_t i = 1; i < cnt; i++) {
 		uint32_t v = rt->order[i], p = rt->par[v], b, a;
 
 		if (rt->low[v] >= rt->pre[v]) {
 			rt->blk[v] = RT_BRIDGE;
+			bridges++;
 			continue;
 		}
 		if (rt->low[v] >= rt->pre[p]) {
@@ -325,6 +342,10 @@ static uint32_t rt_blocks(struct route_trees *rt, uint32_t cnt)
 			rt->sign[p] = RT_MINUS;
 		}
 	}
+	/* One block holding every node (a 2-connected relay graph, the usual
+	 * case): every edge is in it and the root R numbers 0. */
+	rt->one_block = nblk == 1 && !bridges;
+	rt->num[rt->nrelay] = 0;
 	for (uint32_t b = 0; b < nblk; b++) {
 		uint32_t n = 0, last = RT_NONE;
 
@@ -358,25 +379,38 @@ static inline uint32_t rt_eblock(const struct route_trees *rt, uint32_t v, uint3
 
 /* Best neighbour of v in block b below (down) or above its number: the
  * shortest path onwards, ties broken by a hash of the group and the link. */
+/* The running best choice of rt_best: (not the preferred link, depth) first,
+ * the hash only computed to break a tie. */
+struct rt_pick {
+	uint64_t rank;		/* not-preferred << 32 | depth */
+	uint32_t hash, eid;
+	bool hashed;
+};
+
 static inline void rt_consider(const struct route_trees *rt, const struct rt_group *g,
 			       uint32_t b, uint32_t v, uint32_t u, uint32_t eid, bool down,
-			       uint32_t pref, const uint32_t *depth, uint64_t *best,
-			       uint32_t *best_eid)
+			       uint32_t pref, const uint32_t *depth, struct rt_pick *pk)
 {
-	uint32_t nu, nv = rt->num[v];
-	uint64_t key;
+	uint32_t nu, nv = rt->num[v], h;
+	uint64_t rank;
 
-	if (rt_eblock(rt, v, u) != b)
+	if (!rt->one_block && rt_eblock(rt, v, u) != b)
 		return;
-	nu = rt_numb(rt, b, u);
+	nu = rt->one_block ? rt->num[u] : rt_numb(rt, b, u);
 	if (down ? nu >= nv : nu <= nv)
 		return;
-	key = (uint64_t)(eid != pref) << 63 | (uint64_t)depth[u] << 32 |
-	      (uint32_t)hash_u64(eid, g->salt);
-	if (key < *best) {
-		*best = key;
-		*best_eid = eid;
+	rank = (uint64_t)(eid != pref) << 32 | depth[u];
+	if (rank > pk->rank)
+		return;
+	h = (uint32_t)hash_u64(eid, g->salt);
+	if (rank == pk->rank) {
+		if (!pk->hashed)
+			pk->hash = (uint32_t)hash_u64(pk->eid, g->salt);
+		pk->hashed = true;
+		if (h >= pk->hash)
+			return;
 	}
+	*pk = (struct rt_pick){ rank, h, eid, true };
 }
 
 /* Best neighbour of v in block b below (down) or above its number: when
@@ -388,29 +422,26 @@ static uint32_t rt_best(struct route_trees *rt, const struct rt_group *g, bool w
 			uint32_t b, uint32_t v, bool down, uint32_t skip_eid, uint32_t pref,
 			const uint32_t *depth, uint32_t *best_depth)
 {
-	uint64_t best = UINT64_MAX;
-	uint32_t best_eid = RT_NONE, nl = rt->t->nlinks;
+	struct rt_pick pk = { UINT64_MAX, 0, RT_NONE, false };
+	uint32_t nl = rt->t->nlinks;
 
 	if (rt->stamp[v] == rt->cur_stamp)
 		for (uint32_t m = rt->mask[v]; m; m &= m - 1) {
 			uint32_t k = (uint32_t)__builtin_ctz(m);
 
 			if (nl + k != skip_eid && rt_virt_alive(rt, g, k, wf))
-				rt_consider(rt, g, b, v, rt->nrelay, nl + k, down, pref, depth,
-					    &best, &best_eid);
+				rt_consider(rt, g, b, v, rt->nrelay, nl + k, down, pref, depth, &pk);
 		}
 	for (uint32_t i = rt->radj_start[v]; i < rt->radj_start[v + 1]; i++) {
 		const struct rt_edge *e = &rt->radj[i];
 
-		if (e->link == skip_eid || (wf && !rt_link_alive(rt, e->link)))
+		if (e->link == skip_eid || !rt->eok[i])
 			continue;
-		if (rt->relay && rt->node_of_rel[e->peer] == g->server)
-			continue;
-		rt_consider(rt, g, b, v, e->peer, e->link, down, pref, depth, &best, &best_eid);
+		rt_consider(rt, g, b, v, e->peer, e->link, down, pref, depth, &pk);
 	}
-	assert(best_eid != RT_NONE);
-	*best_depth = (uint32_t)(best >> 32 & 0x7fffffff) + 1;
-	return best_eid;
+	assert(pk.eid != RT_NONE);
+	*best_depth = (uint32_t)pk.rank + 1;
+	return pk.eid;
 }
 
 /* The edge v sends over in g's base tree tr, when recomputing for failures. */
@@ -458,6 +489,7 @@ void rt_compute(struct route_trees *rt, const struct rt_group *g, bool wf, uint1
 
 	memset(out, 0xff, (size_t)ROUTE_TREES * n * sizeof(uint16_t));
 	rt_mark_att(rt, g);
+	rt_mark_edges(rt, g, wf);
 	cnt = rt_dfs(rt, g, wf);
 	rt_blocks(rt, cnt);
 	rt->d1[R] = rt->d2[R] = 0;
@@ -853,7 +885,7 @@ void route_trees_free(struct route_trees *rt)
 	free(rt->blk); free(rt->num); free(rt->d1); free(rt->d2); free(rt->rot);
 	free(rt->broot); free(rt->bstart); free(rt->btail); free(rt->stamp);
 	free(rt->nxt); free(rt->prv); free(rt->sign); free(rt->mask); free(rt->stack);
-	free(rt->mark); free(rt->tmp);
+	free(rt->mark); free(rt->tmp); free(rt->eok);
 	free(rt);
 }
 

@@ -82,8 +82,10 @@ struct route_trees {
 	uint32_t *pre, *low, *par, *pedge, *order, *blk, *nxt, *prv, *num;
 	uint32_t *d1, *d2, *broot, *bstart, *btail, *stamp, *rot;
 	uint8_t *sign, *mask;
+	uint8_t *eok;			/* per relay-graph edge: usable now */
 	struct rt_frame *stack;
 	uint32_t cur_stamp;
+	bool one_block;			/* the last DFS found one block, no bridge */
 	uint32_t *mark;			/* [nlinks + ROUTE_MAX_ATT] */
 	uint32_t mark_stamp;
 	uint16_t *tmp;			/* [ROUTE_TREES * nrelay] */
