@@ -149,7 +149,6 @@ static void rt_alloc_scratch(struct route_trees *rt)
 	rt->mask = xmalloc(n);
 	rt->stack = xmalloc(n * sizeof(*rt->stack));
 	rt->mark = xcalloc((size_t)rt->t->nlinks + ROUTE_MAX_ATT, sizeof(uint32_t));
-	rt->tmp = xmalloc((size_t)ROUTE_TREES * rt->nrelay * sizeof(uint16_t) + 2);
 	rt->eok = xmalloc((size_t)rt->radj_start[rt->nrelay] + 1);
 }
 
@@ -885,7 +884,7 @@ void route_trees_free(struct route_trees *rt)
 	free(rt->blk); free(rt->num); free(rt->d1); free(rt->d2); free(rt->rot);
 	free(rt->broot); free(rt->bstart); free(rt->btail); free(rt->stamp);
 	free(rt->nxt); free(rt->prv); free(rt->sign); free(rt->mask); free(rt->stack);
-	free(rt->mark); free(rt->tmp); free(rt->eok);
+	free(rt->mark); free(rt->eok);
 	free(rt);
 }
 

@@ -88,7 +88,6 @@ struct route_trees {
 	bool one_block;			/* the last DFS found one block, no bridge */
 	uint32_t *mark;			/* [nlinks + ROUTE_MAX_ATT] */
 	uint32_t mark_stamp;
-	uint16_t *tmp;			/* [ROUTE_TREES * nrelay] */
 };
 
 /* The current egress codes of group g in tree t at relay node v (dead nodes
