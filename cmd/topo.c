@@ -5,6 +5,7 @@
 #include "cmd/cli.h"
 #include "topo/analyze.h"
 #include "topo/dot.h"
+#include "cmd/topo_routes.h"
 
 /* Bridges printed by the human output before "and N more". */
 #define TOPO_SHOW_BRIDGES 20
@@ -13,6 +14,7 @@ static const char topo_help[] =
 	"Usage: peregrine topo stats SPEC [--json]\n"
 	"       peregrine topo check SPEC [--json]\n"
 	"       peregrine topo dot SPEC\n"
+	"       peregrine topo routes SPEC [--server P] [--json]\n"
 	"\n"
 	"Build a data-center topology and inspect it.\n"
 	"\n"
@@ -21,6 +23,10 @@ static const char topo_help[] =
 	"  check   connectivity, port counts, 2-edge-connectivity and the links\n"
 	"          that are single points of failure (bridges)\n"
 	"  dot     a Graphviz graph on standard output (peregrine topo dot S | dot -Tsvg)\n"
+	"  routes  every server's pair of edge-independent spanning trees: verified,\n"
+	"          with shared links, FIB use and per-switch forwarding entries\n"
+	"          (listed for small topologies, or for one server with --server P,\n"
+	"          P a server name or index); exit 1 if verification fails\n"
 	"\n"
 	"SPEC is one of\n"
 	"  leafspine:spines=S,leaves=L,servers=M[,homing=1|2]\n"
@@ -35,6 +41,7 @@ static const char topo_help[] =
 	"\n"
 	"Options:\n"
 	"  --json    machine-readable output\n"
+	"  --server P   routes: show only server P's entries (name or index)\n"
 	"  -h, --help\n";
 
 static void print_stats_human(const struct topo *t, const struct topo_stats *st)
@@ -127,19 +134,21 @@ int cmd_topo(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "server", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *sub;
+	const char *sub, *server = NULL;
 	struct topo *t;
 	char err[512];
 	bool json = false;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hjs:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 's': server = optarg; break;
 		case 'h': fputs(topo_help, stdout); return 0;
 		default: return cli_usage_error("topo", "bad option");
 		}
@@ -147,12 +156,22 @@ int cmd_topo(int argc, char **argv)
 	if (argc - optind != 2)
 		return cli_usage_error("topo", "expected a subcommand and a SPEC");
 	sub = argv[optind];
-	if (strcmp(sub, "stats") && strcmp(sub, "check") && strcmp(sub, "dot"))
+	if (strcmp(sub, "stats") && strcmp(sub, "check") && strcmp(sub, "dot") &&
+	    strcmp(sub, "routes"))
 		return cli_usage_error("topo", "unknown subcommand '%s'", sub);
 	if (topo_from_spec(argv[optind + 1], &t, err, sizeof(err)))
 		return cli_error("%s", err);
+	if (server && strcmp(sub, "routes")) {
+		topo_free(t);
+		return cli_usage_error("topo", "--server applies to routes only");
+	}
 
-	if (!strcmp(sub, "stats")) {
+	if (!strcmp(sub, "routes")) {
+		int rc = topo_routes(t, server, json);
+
+		topo_free(t);
+		return rc;
+	} else if (!strcmp(sub, "stats")) {
 		struct topo_stats st;
 
 		topo_stats(t, &st);
