@@ -1,0 +1,126 @@
+#include "sim/net.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "topo/analyze.h"
+
+static void mark_top(struct sim_net *n)
+{
+	const struct topo *t = n->t;
+	uint8_t top = 0;
+	bool levels_differ = false;
+
+	for (uint32_t i = 0; i < t->nswitches; i++) {
+		uint8_t l = t->nodes[t->switches[i]].level;
+
+		levels_differ |= i && l != top;
+		top = MAX(top, l);
+	}
+	/* Builders give tiers levels; a file does not, so there the top tier
+	 * is every switch without servers, or every switch if none is. */
+	for (uint32_t i = 0; i < t->nswitches; i++) {
+		uint32_t s = t->switches[i];
+
+		n->is_top[s] = levels_differ ? t->nodes[s].level == top : !n->attached[s];
+	}
+	n->ntop = 0;
+	for (uint32_t i = 0; i < t->nswitches; i++)
+		n->ntop += n->is_top[t->switches[i]];
+	if (!n->ntop) {
+		for (uint32_t i = 0; i < t->nswitches; i++)
+			n->is_top[t->switches[i]] = 1;
+		n->ntop = t->nswitches;
+	}
+}
+
+int sim_net_init(struct sim_net *n, const struct topo *t, char *err, size_t errlen)
+{
+	memset(n, 0, sizeof(*n));
+	n->t = t;
+	n->relay = topo_servers_relay(t);
+	n->attached = xcalloc(t->nnodes, sizeof(*n->attached));
+	n->edge_of = xcalloc(t->nservers, sizeof(*n->edge_of));
+	n->is_top = xcalloc(t->nnodes, 1);
+	for (uint32_t i = 0; i < t->nservers; i++) {
+		uint32_t s = t->servers[i];
+		const struct topo_node *ns = &t->nodes[s];
+
+		if (!ns->degree || topo_is_server(t, topo_port(t, s, 0)->peer)) {
+			snprintf(err, errlen, "server %s has no switch on NIC 0", ns->name);
+			sim_net_free(n);
+			return -EINVAL;
+		}
+		n->edge_of[i] = topo_port(t, s, 0)->peer;
+		for (uint32_t p = 0; p < ns->degree; p++) {
+			uint32_t sw = topo_port(t, s, p)->peer;
+
+			if (!topo_is_server(t, sw))
+				n->attached[sw]++;
+		}
+	}
+	for (uint32_t i = 0; i < t->nswitches; i++)
+		n->nedge += n->attached[t->switches[i]] > 0;
+	mark_top(n);
+	return 0;
+}
+
+void sim_net_free(struct sim_net *n)
+{
+	free(n->attached);
+	free(n->edge_of);
+	free(n->is_top);
+	memset(n, 0, sizeof(*n));
+}
+
+uint32_t sim_net_growth_unit(const struct sim_net *n)
+{
+	const struct topo *t = n->t;
+	uint32_t per = 0;
+
+	for (uint32_t i = 0; i < t->nswitches; i++) {
+		uint32_t a = n->attached[t->switches[i]];
+
+		if (!a)
+			continue;
+		if (per && a != per)
+			return 1;
+		per = a;
+	}
+	/* A dual-homed server counts on both of its switches. */
+	return per && n->nedge && (uint64_t)per * n->nedge == t->nservers ? per : 1;
+}
+
+void sim_tree_toward(const struct sim_net *n, uint32_t root, const uint8_t *dead,
+		     bool prefer_high, uint32_t *hop, uint32_t *dist, uint32_t *queue)
+{
+	const struct topo *t = n->t;
+	uint32_t reached = topo_bfs(t, root, dead, n->relay, dist, queue);
+
+	for (uint32_t i = 0; i < t->nnodes; i++)
+		hop[i] = SIM_NONE;
+	/* queue[0..reached) holds the reached nodes in BFS order. */
+	for (uint32_t q = 1; q < reached; q++) {
+		uint32_t v = queue[q];
+		const struct topo_node *nv = &t->nodes[v];
+
+		for (uint32_t k = 0; k < nv->degree; k++) {
+			uint32_t p = prefer_high ? nv->degree - 1 - k : k;
+			const struct topo_adj *a = topo_port(t, v, p);
+			uint32_t u = a->peer;
+
+			if (dead && dead[a->link])
+				continue;
+			if (dist[u] + 1 != dist[v])
+				continue;
+			if (u != root && topo_is_server(t, u) && !n->relay)
+				continue;
+			hop[v] = u;
+			break;
+		}
+		assert(hop[v] != SIM_NONE);
+	}
+}
