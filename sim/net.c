@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
 #include "topo/analyze.h"
 
 static void mark_top(struct sim_net *n)
@@ -94,8 +95,8 @@ uint32_t sim_net_growth_unit(const struct sim_net *n)
 	return per && n->nedge && (uint64_t)per * n->nedge == t->nservers ? per : 1;
 }
 
-void sim_tree_toward(const struct sim_net *n, uint32_t root, const uint8_t *dead,
-		     bool prefer_high, uint32_t *hop, uint32_t *dist, uint32_t *queue)
+uint32_t sim_tree_toward(const struct sim_net *n, uint32_t root, const uint8_t *dead,
+			 uint32_t rot, uint32_t *hop, uint32_t *dist, uint32_t *queue)
 {
 	const struct topo *t = n->t;
 	uint32_t reached = topo_bfs(t, root, dead, n->relay, dist, queue);
@@ -104,23 +105,46 @@ void sim_tree_toward(const struct sim_net *n, uint32_t root, const uint8_t *dead
 		hop[i] = SIM_NONE;
 	/* queue[0..reached) holds the reached nodes in BFS order. */
 	for (uint32_t q = 1; q < reached; q++) {
-		uint32_t v = queue[q];
+		uint32_t v = queue[q], ncand = 0, pick = 0, want = 0;
 		const struct topo_node *nv = &t->nodes[v];
 
-		for (uint32_t k = 0; k < nv->degree; k++) {
-			uint32_t p = prefer_high ? nv->degree - 1 - k : k;
-			const struct topo_adj *a = topo_port(t, v, p);
-			uint32_t u = a->peer;
+		/* Two passes: count the candidates, then take the chosen one. */
+		for (uint32_t pass = 0; pass < 2; pass++, want = rot == SIM_NONE ? 0 :
+				(uint32_t)(hash_u64((uint64_t)rot << 8 | (dist[v] & 0xff), 0) %
+					   MAX(ncand, 1u)))
+			for (uint32_t p = 0; p < nv->degree; p++) {
+				const struct topo_adj *a = topo_port(t, v, p);
+				uint32_t u = a->peer;
 
-			if (dead && dead[a->link])
-				continue;
-			if (dist[u] + 1 != dist[v])
-				continue;
-			if (u != root && topo_is_server(t, u) && !n->relay)
-				continue;
-			hop[v] = u;
-			break;
-		}
+				if ((dead && dead[a->link]) || dist[u] + 1 != dist[v] ||
+				    (u != root && topo_is_server(t, u) && !n->relay))
+					continue;
+				if (pass == 0)
+					ncand++;
+				else if (pick++ == want)
+					hop[v] = u;
+			}
 		assert(hop[v] != SIM_NONE);
+	}
+	return reached;
+}
+
+void sim_tree_carries(const struct sim_net *n, const uint32_t *hop, const uint32_t *queue,
+		      uint32_t reached, uint8_t *carries)
+{
+	const struct topo *t = n->t;
+
+	for (uint32_t q = 0; q < reached; q++)
+		carries[queue[q]] = 0;
+	/* Backwards through the BFS order: children before parents. */
+	for (uint32_t q = reached; q-- > 1;) {
+		uint32_t v = queue[q];
+
+		if (topo_is_server(t, v))
+			continue;
+		if (n->attached[v])
+			carries[v] = 1;
+		if (carries[v] && hop[v] != SIM_NONE)
+			carries[hop[v]] |= 1;
 	}
 }

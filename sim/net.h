@@ -34,10 +34,23 @@ uint32_t sim_net_growth_unit(const struct sim_net *n);
 
 /* A BFS tree towards root: hop[v] is the node id v forwards to (SIM_NONE
  * for the root and unreached nodes), dist[v] the hop count.  Servers other
- * than the root relay only when n->relay.  Ties go to the lowest port, or
- * the highest with prefer_high (a second, mostly different tree in a Clos).
- * dead (may be NULL) marks failed links.  queue: nnodes of scratch. */
-void sim_tree_toward(const struct sim_net *n, uint32_t root, const uint8_t *dead,
-		     bool prefer_high, uint32_t *hop, uint32_t *dist, uint32_t *queue);
+ * than the root relay only when n->relay.  Among equally near next hops a
+ * node takes the one numbered hash(rot, its distance) mod their count, in
+ * port order: every node of a tier makes the same choice, so the tree
+ * towards a root funnels through one switch of each tier above it (as a
+ * spanning tree in a Clos naturally does), while different roots (rot =
+ * the root's number) spread over the fabric as a load-balancing route
+ * server would spread them.  rot = SIM_NONE takes the lowest port, as
+ * 802.1D does.
+ * dead (may be NULL) marks failed links.  queue: nnodes of scratch, left
+ * holding the reached nodes in BFS order; returns their number. */
+uint32_t sim_tree_toward(const struct sim_net *n, uint32_t root, const uint8_t *dead,
+			 uint32_t rot, uint32_t *hop, uint32_t *dist, uint32_t *queue);
+
+/* After sim_tree_toward (its hop, queue and return value): carries[v] = 1
+ * when the link from switch v to hop[v] lies on the path of some switch
+ * with servers, i.e. carries traffic towards the root. */
+void sim_tree_carries(const struct sim_net *n, const uint32_t *hop, const uint32_t *queue,
+		      uint32_t reached, uint8_t *carries);
 
 #endif
