@@ -38,6 +38,30 @@ static void mark_top(struct sim_net *n)
 	}
 }
 
+/* Every model assumes one fabric: every node reachable from every other. */
+static bool connected(const struct sim_net *n, char *err, size_t errlen)
+{
+	const struct topo *t = n->t;
+	uint32_t *dist, *queue, far = SIM_NONE;
+
+	if (!t->nswitches || !t->nservers) {
+		snprintf(err, errlen, "the topology needs switches and servers");
+		return false;
+	}
+	dist = xmalloc(t->nnodes * sizeof(*dist));
+	queue = xmalloc(t->nnodes * sizeof(*queue));
+	topo_bfs(t, t->switches[0], NULL, n->relay, dist, queue);
+	for (uint32_t v = 0; v < t->nnodes && far == SIM_NONE; v++)
+		if (dist[v] == TOPO_UNREACHED)
+			far = v;
+	if (far != SIM_NONE)
+		snprintf(err, errlen, "the topology is not connected: %s cannot reach %s",
+			 t->nodes[t->switches[0]].name, t->nodes[far].name);
+	free(dist);
+	free(queue);
+	return far == SIM_NONE;
+}
+
 int sim_net_init(struct sim_net *n, const struct topo *t, char *err, size_t errlen)
 {
 	memset(n, 0, sizeof(*n));
@@ -66,6 +90,10 @@ int sim_net_init(struct sim_net *n, const struct topo *t, char *err, size_t errl
 	for (uint32_t i = 0; i < t->nswitches; i++)
 		n->nedge += n->attached[t->switches[i]] > 0;
 	mark_top(n);
+	if (!connected(n, err, errlen)) {
+		sim_net_free(n);
+		return -EINVAL;
+	}
 	return 0;
 }
 
