@@ -259,28 +259,35 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Points on the recovery curve: enough for its shape, few enough to keep
+ * the SVG small. */
+#define FO_PLOT_POINTS 200
+
 static int plot_cdf(const struct fo_opts *o, const struct sim_fo_result *r)
 {
-	uint32_t n = r->clients ? r->clients : 1;
-	double *x = xmalloc(n * sizeof(double)), *y = xmalloc(n * sizeof(double));
+	double x[FO_PLOT_POINTS + 1], y[FO_PLOT_POINTS + 1];
 	struct sim_plot pl = { .title = "Agents switched to the backup after a failure",
 			       .xlabel = "ms since the failure",
 			       .ylabel = "share of the agents told" };
+	uint32_t n = 0;
 	char err[256];
-	int ret = 0;
 
-	for (uint32_t i = 0; i < r->clients; i++) {
-		x[i] = (double)r->agent_ns[i] / 1e6;
-		y[i] = (double)(i + 1) / r->clients;
+	/* Evenly spaced ranks, always ending with the last agent. */
+	for (uint32_t k = 1; k <= FO_PLOT_POINTS && r->clients; k++) {
+		uint32_t i = (uint32_t)(((uint64_t)k * r->clients + FO_PLOT_POINTS - 1) /
+					FO_PLOT_POINTS) - 1;
+
+		if (n && x[n - 1] == (double)r->agent_ns[i] / 1e6 && y[n - 1] == (double)(i + 1) / r->clients)
+			continue;
+		x[n] = (double)r->agent_ns[i] / 1e6;
+		y[n++] = (double)(i + 1) / r->clients;
 	}
-	if (!r->clients)
-		x[0] = (double)r->recovery_ns / 1e6, y[0] = 1;
+	if (!n)
+		x[n] = (double)r->recovery_ns / 1e6, y[n++] = 1;
 	sim_plot_add(&pl, sim_scheme_name(o->p.scheme), n, x, y);
 	if (sim_plot_write(&pl, o->plot, err, sizeof(err)))
-		ret = sim_exp_error(EXP, "%s", err);
-	free(x);
-	free(y);
-	return ret;
+		return sim_exp_error(EXP, "%s", err);
+	return 0;
 }
 
 static int run(const struct fo_opts *o, const struct sim_net *n)
