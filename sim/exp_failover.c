@@ -26,7 +26,8 @@ static const char fo_help[] =
 	"  --runs N                    N runs with seeds N0, N0+1, ...; prints each and\n"
 	"                              the median (default 1)\n"
 	"  --json, --plot FILE         machine output; the share of agents recovered\n"
-	"                              against time (.svg or .png)\n"
+	"                              against time in the first run (.svg or .png)\n"
+	"  --compare-scopes            plot that failure under both --scope values\n"
 	"Peregrine (defaults and sources in docs/experiments.md):\n"
 	"  --vms-per-server V          VMs per server (20): GARP entries per server\n"
 	"  --peers P                   VMs whose entries each agent caches (10)\n"
@@ -57,14 +58,14 @@ enum {
 	O_TOPO = 256, O_SCHEME, O_FAIL, O_TARGET, O_SEED, O_RUNS, O_JSON, O_PLOT, O_VMS,
 	O_PEERS, O_DIRS, O_TRAPS, O_DETECT, O_HOP, O_RAS, O_DSE, O_FANOUT, O_AGENT,
 	O_RETRY, O_RECOMP, O_LOSS, O_JITTER, O_STP, O_SILENT, O_HELLO, O_MAXAGE, O_FWD,
-	O_BPDU, O_SCOPE,
+	O_BPDU, O_SCOPE, O_COMPARE,
 };
 
 struct fo_opts {
 	const char *topo, *plot;
 	struct sim_fo_params p;
 	uint32_t runs;
-	bool json, have_scheme;
+	bool json, have_scheme, compare;
 };
 
 static bool parse_us(const char *opt, const char *arg, double *out)
@@ -172,6 +173,7 @@ static int parse(int argc, char **argv, struct fo_opts *o)
 		{ "fwd-delay-s", required_argument, NULL, O_FWD },
 		{ "bpdu-hop-us", required_argument, NULL, O_BPDU },
 		{ "scope", required_argument, NULL, O_SCOPE },
+		{ "compare-scopes", no_argument, NULL, O_COMPARE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -189,6 +191,8 @@ static int parse(int argc, char **argv, struct fo_opts *o)
 			o->json = true;
 		else if (c == O_PLOT)
 			o->plot = optarg;
+		else if (c == O_COMPARE)
+			o->compare = true;
 		else if (c == '?')
 			return sim_exp_usage(EXP, "bad option");
 		else if (!parse_one(o, c, optarg))
@@ -263,31 +267,59 @@ static int cmp_double(const void *a, const void *b)
  * the SVG small. */
 #define FO_PLOT_POINTS 200
 
-static int plot_cdf(const struct fo_opts *o, const struct sim_fo_result *r)
+/* One curve's points: evenly spaced ranks, always ending with the last
+ * agent. */
+static uint32_t cdf_points(const struct sim_fo_result *r, double *x, double *y)
 {
-	double x[FO_PLOT_POINTS + 1], y[FO_PLOT_POINTS + 1];
-	struct sim_plot pl = { .title = "Agents switched to the backup after a failure",
-			       .xlabel = "ms since the failure",
-			       .ylabel = "share of the agents told" };
 	uint32_t n = 0;
-	char err[256];
 
-	/* Evenly spaced ranks, always ending with the last agent. */
 	for (uint32_t k = 1; k <= FO_PLOT_POINTS && r->clients; k++) {
 		uint32_t i = (uint32_t)(((uint64_t)k * r->clients + FO_PLOT_POINTS - 1) /
 					FO_PLOT_POINTS) - 1;
 
-		if (n && x[n - 1] == (double)r->agent_ns[i] / 1e6 && y[n - 1] == (double)(i + 1) / r->clients)
-			continue;
 		x[n] = (double)r->agent_ns[i] / 1e6;
 		y[n++] = (double)(i + 1) / r->clients;
 	}
 	if (!n)
 		x[n] = (double)r->recovery_ns / 1e6, y[n++] = 1;
-	sim_plot_add(&pl, sim_scheme_name(o->p.scheme), n, x, y);
+	return n;
+}
+
+static const char *scope_name(enum sim_fo_scope s)
+{
+	return s == SIM_SCOPE_TREE ? "tree" : "sources";
+}
+
+/* The first run's curve; with --compare-scopes the same failure under the
+ * other scope as well. */
+static int plot_cdf(const struct fo_opts *o, const struct sim_net *n,
+		    const struct sim_fo_params *p, const struct sim_fo_result *r)
+{
+	double x[2][FO_PLOT_POINTS + 1], y[2][FO_PLOT_POINTS + 1];
+	struct sim_plot pl = { .title = "Agents switched to the backup after a failure",
+			       .xlabel = "ms since the failure",
+			       .ylabel = "share of the agents told", .logx = o->compare };
+	static char titles[2][64];
+	struct sim_fo_params q = *p;
+	struct sim_fo_result other;
+	char err[256];
+	int ret = 0;
+
+	snprintf(titles[0], sizeof(titles[0]), "%s, scope %s", sim_scheme_name(p->scheme),
+		 scope_name(p->scope));
+	sim_plot_add(&pl, titles[0], cdf_points(r, x[0], y[0]), x[0], y[0]);
+	if (o->compare && p->scheme != SCHEME_L2) {
+		q.scope = p->scope == SIM_SCOPE_TREE ? SIM_SCOPE_SOURCES : SIM_SCOPE_TREE;
+		if (sim_failover_run(n, &q, &other, err, sizeof(err)))
+			return sim_exp_error(EXP, "%s", err);
+		snprintf(titles[1], sizeof(titles[1]), "%s, scope %s", sim_scheme_name(q.scheme),
+			 scope_name(q.scope));
+		sim_plot_add(&pl, titles[1], cdf_points(&other, x[1], y[1]), x[1], y[1]);
+		sim_fo_result_free(&other);
+	}
 	if (sim_plot_write(&pl, o->plot, err, sizeof(err)))
-		return sim_exp_error(EXP, "%s", err);
-	return 0;
+		ret = sim_exp_error(EXP, "%s", err);
+	return ret;
 }
 
 static int run(const struct fo_opts *o, const struct sim_net *n)
@@ -312,7 +344,7 @@ static int run(const struct fo_opts *o, const struct sim_net *n)
 		else
 			print_run(&p, &r);
 		if (o->plot && i == 0)
-			ret = plot_cdf(o, &r);
+			ret = plot_cdf(o, n, &p, &r);
 		sim_fo_result_free(&r);
 	}
 	if (!ret) {

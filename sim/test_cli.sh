@@ -60,7 +60,7 @@ done
 out=$($P sim failover --topo leafspine:spines=4,leaves=20,servers=10 --scheme l2 --json)
 [ "$(echo "$out" | jget "['recovery_ms'] >= 30000")" = True ] || fail "802.1D timers"
 out=$($P sim failover --topo leafspine:spines=4,leaves=20,servers=10 --scheme peregrine \
-	--runs 3 --json --plot "$tmp/fo.svg")
+	--runs 3 --json --compare-scopes --plot "$tmp/fo.svg")
 [ "$(echo "$out" | jget "['runs'].__len__()")" = 3 ] || fail "failover runs"
 grep -q '<svg' "$tmp/fo.svg" || fail "failover plot"
 
