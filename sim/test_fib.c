@@ -24,12 +24,22 @@
 #include "sim/vlans.h"
 #include "topo/analyze.h"
 
+/* A topology file without tiers: a ring of four switches, two with
+ * servers, one dual-homed; the top tier is then the switches without
+ * servers (s2, s4). */
+static const char ring[] =
+	"switches: [s1, s2, s3, s4]\n"
+	"servers: [h1, h2, h3]\n"
+	"links: [[s1, s2], [s2, s3], [s3, s4], [s4, s1], [h1, s1], [h2, s3],\n"
+	"        [h3, s1], [h3, s3]]\n";
+
 static struct topo *spec(const char *s)
 {
 	struct topo *t;
 	char err[512];
 
-	if (topo_from_spec(s, &t, err, sizeof(err)))
+	if (!strcmp(s, "ring") ? topo_load_buf("ring", ring, strlen(ring), &t, err, sizeof(err))
+			       : topo_from_spec(s, &t, err, sizeof(err)))
 		fail_msg("%s: %s", s, err);
 	return t;
 }
@@ -657,6 +667,7 @@ static void test_explicit(void **state)
 		"vl2:da=4,di=4,per_tor=3",
 		"vl2:da=6,di=4,per_tor=2",
 		"fattree:k=4",
+		"ring",
 	};
 	static const enum sim_scheme schemes[] = {
 		SCHEME_L2, SCHEME_SPAIN, SCHEME_NETLORD, SCHEME_VL2, SCHEME_PEREGRINE,
