@@ -11,8 +11,8 @@
 
 #include "lib/common.h"
 #include "lib/rng.h"
+#include "sim/limits.h"
 
-enum sim_event_limits { SIM_EVENTS_MAX = 1u << 26 };
 
 struct sim_event {
 	uint64_t at;		/* ns since the start of the run */

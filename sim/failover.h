@@ -16,6 +16,7 @@
 #ifndef PEREGRINE_SIM_FAILOVER_H
 #define PEREGRINE_SIM_FAILOVER_H
 
+#include "sim/limits.h"
 #include "sim/net.h"
 #include "sim/scheme.h"
 
@@ -40,15 +41,6 @@ enum sim_fo_scope { SIM_SCOPE_TREE, SIM_SCOPE_SOURCES };
 #define SIM_FO_RETRY_US 10000.0		/* resend after an unanswered message */
 #define SIM_FO_RECOMPUTE_US_PER_TREE 20.0 /* RAS recomputes one tree */
 #define SIM_FO_BPDU_HOP_US 1000.0	/* a BPDU processed and relayed */
-
-enum sim_fo_limits {
-	SIM_FO_MAX_PEERS = 1024,
-	SIM_FO_MAX_TRAPS = 16,
-	SIM_FO_MAX_DIRECTORIES = 1024,
-	SIM_FO_DEFAULT_VMS = 20,
-	SIM_FO_DEFAULT_PEERS = 10,	/* VL2: median 10 concurrent flows a server */
-	SIM_FO_DEFAULT_TRAPS = 2,
-};
 
 struct sim_fo_params {
 	enum sim_scheme scheme;

@@ -17,14 +17,9 @@
 #ifndef PEREGRINE_SIM_FIB_H
 #define PEREGRINE_SIM_FIB_H
 
+#include "sim/limits.h"
 #include "sim/net.h"
 #include "sim/scheme.h"
-
-enum sim_fib_limits {
-	SIM_FIB_MAX_VMS_PER_SERVER = 1u << 20,
-	SIM_FIB_MAX_HEAVY = 1024,	/* heavy pairs per server (peregrine-dual) */
-	SIM_FIB_DEFAULT_HEAVY = 4,
-};
 
 struct sim_fib_params {
 	enum sim_scheme scheme;

@@ -17,17 +17,9 @@
 #ifndef PEREGRINE_SIM_FLOOD_H
 #define PEREGRINE_SIM_FLOOD_H
 
+#include "sim/limits.h"
 #include "sim/net.h"
 #include "sim/scheme.h"
-
-enum sim_flood_limits {
-	SIM_FLOOD_MAX_PACKETS = 1u << 30,
-	SIM_FLOOD_MAX_PEERS = 64,
-	SIM_FLOOD_MAX_FLOWS = 1u << 26,
-	SIM_FLOOD_DEFAULT_PACKETS = 1000000,
-	SIM_FLOOD_DEFAULT_PEERS = 2,
-	SIM_FLOOD_DEFAULT_WARMUP = 2,	/* packets per flow before counting */
-};
 
 struct sim_flood_params {
 	enum sim_scheme scheme;

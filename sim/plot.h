@@ -5,8 +5,7 @@
 #define PEREGRINE_SIM_PLOT_H
 
 #include "lib/common.h"
-
-enum sim_plot_limits { SIM_PLOT_MAX_SERIES = 16 };
+#include "sim/limits.h"
 
 struct sim_plot_series {
 	const char *title;
