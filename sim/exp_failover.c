@@ -73,6 +73,15 @@ static bool parse_us(const char *opt, const char *arg, double *out)
 	return sim_exp_double(EXP, opt, arg, 0, 1e9, out);
 }
 
+static bool positive(const char *opt, const char *arg, uint32_t max, uint32_t *out)
+{
+	if (!sim_exp_u32(EXP, opt, arg, max, out))
+		return false;
+	if (!*out)
+		sim_exp_usage(EXP, "--%s: at least 1", opt);
+	return *out > 0;
+}
+
 static bool parse_one(struct fo_opts *o, int c, const char *arg)
 {
 	struct sim_fo_params *p = &o->p;
@@ -99,14 +108,11 @@ static bool parse_one(struct fo_opts *o, int c, const char *arg)
 		return true;
 	case O_TARGET: p->target = arg; return true;
 	case O_SEED: return sim_exp_u64(EXP, "seed", arg, UINT64_MAX / 2, &p->seed);
-	case O_RUNS: return sim_exp_u32(EXP, "runs", arg, 10000, &o->runs) && o->runs;
+	case O_RUNS: return positive("runs", arg, 10000, &o->runs);
 	case O_VMS: return sim_exp_u32(EXP, "vms-per-server", arg, 1u << 20, &p->vms_per_server);
 	case O_PEERS: return sim_exp_u32(EXP, "peers", arg, SIM_FO_MAX_PEERS, &p->peers);
-	case O_DIRS:
-		return sim_exp_u32(EXP, "directories", arg, SIM_FO_MAX_DIRECTORIES,
-				   &p->directories) && p->directories;
-	case O_TRAPS:
-		return sim_exp_u32(EXP, "traps", arg, SIM_FO_MAX_TRAPS, &p->traps) && p->traps;
+	case O_DIRS: return positive("directories", arg, SIM_FO_MAX_DIRECTORIES, &p->directories);
+	case O_TRAPS: return positive("traps", arg, SIM_FO_MAX_TRAPS, &p->traps);
 	case O_DETECT: return parse_us("detect-us", arg, &p->detect_us);
 	case O_HOP: return parse_us("hop-us", arg, &p->hop_us);
 	case O_RAS: return parse_us("ras-us-per-route", arg, &p->ras_us_per_route);

@@ -346,8 +346,15 @@ int sim_fib_model(const struct sim_net *n, const struct sim_fib_params *p,
 			return ret;
 		r->vlans = c.vl.k;
 	}
-	if (p->scheme == SCHEME_PEREGRINE_DUAL)
+	if (p->scheme == SCHEME_PEREGRINE_DUAL) {
+		/* Direct entries are keyed by VM number and switch number. */
+		if ((uint64_t)t->nservers * p->vms_per_server >= SIM_FIB_MAX_DUAL_VMS) {
+			snprintf(err, errlen, "peregrine-dual models at most %llu VMs",
+				 (unsigned long long)SIM_FIB_MAX_DUAL_VMS);
+			return -EINVAL;
+		}
 		direct_entries(&c);
+	}
 	r->nswitches = t->nswitches;
 	r->coef = xcalloc(t->nswitches, sizeof(*r->coef));
 	r->entries = xcalloc(t->nswitches, sizeof(*r->entries));

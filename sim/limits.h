@@ -27,4 +27,7 @@ enum sim_limits {
 	SIM_FO_DEFAULT_TRAPS = 2,
 };
 
+/* peregrine-dual: VM numbers in direct-entry keys (too wide for an enum). */
+#define SIM_FIB_MAX_DUAL_VMS (1ull << 40)
+
 #endif
