@@ -123,11 +123,42 @@ uint32_t sim_net_growth_unit(const struct sim_net *n)
 	return per && n->nedge && (uint64_t)per * n->nedge == t->nservers ? per : 1;
 }
 
+/* BFS hop counts from root.  Where servers do not relay they are end
+ * points only, so they are left out altogether (a tree's entries live on
+ * switches): in a large Clos that skips nine nodes in ten. */
+static uint32_t bfs(const struct sim_net *n, uint32_t root, const uint8_t *dead,
+		    uint32_t *dist, uint32_t *queue)
+{
+	const struct topo *t = n->t;
+	uint32_t head = 0, tail = 0;
+
+	memset(dist, 0xff, (size_t)t->nnodes * sizeof(*dist));
+	dist[root] = 0;
+	queue[tail++] = root;
+	while (head < tail) {
+		uint32_t u = queue[head++];
+		const struct topo_node *nu = &t->nodes[u];
+
+		if (u != root && nu->kind == TOPO_SERVER && !n->relay)
+			continue;
+		for (uint32_t p = 0; p < nu->degree; p++) {
+			const struct topo_adj *a = &t->adj[nu->adj_start + p];
+
+			if ((dead && dead[a->link]) || dist[a->peer] != TOPO_UNREACHED ||
+			    (!n->relay && t->nodes[a->peer].kind == TOPO_SERVER))
+				continue;
+			dist[a->peer] = dist[u] + 1;
+			queue[tail++] = a->peer;
+		}
+	}
+	return tail;
+}
+
 uint32_t sim_tree_toward(const struct sim_net *n, uint32_t root, const uint8_t *dead,
 			 uint32_t rot, uint32_t *hop, uint32_t *dist, uint32_t *queue)
 {
 	const struct topo *t = n->t;
-	uint32_t reached = topo_bfs(t, root, dead, n->relay, dist, queue);
+	uint32_t reached = bfs(n, root, dead, dist, queue);
 
 	for (uint32_t i = 0; i < t->nnodes; i++)
 		hop[i] = SIM_NONE;

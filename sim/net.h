@@ -33,8 +33,9 @@ void sim_net_free(struct sim_net *n);
 uint32_t sim_net_growth_unit(const struct sim_net *n);
 
 /* A BFS tree towards root: hop[v] is the node id v forwards to (SIM_NONE
- * for the root and unreached nodes), dist[v] the hop count.  Servers other
- * than the root relay only when n->relay.  Among equally near next hops a
+ * for the root and unreached nodes), dist[v] the hop count.  Unless
+ * n->relay (BCube), servers other than the root are not part of the tree
+ * (their hop is SIM_NONE): a tree's entries live on switches.  Among equally near next hops a
  * node takes the one numbered hash(rot, its distance) mod their count, in
  * port order: every node of a tier makes the same choice, so the tree
  * towards a root funnels through one switch of each tier above it (as a
