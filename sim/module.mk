@@ -1,1 +1,5 @@
-LIB_SRCS += sim/scheme.c
+LIB_SRCS += sim/scheme.c sim/net.c sim/vlans.c sim/fib.c sim/plot.c sim/exp.c \
+            sim/exp_fib.c sim/event.c sim/failover.c sim/exp_failover.c sim/lru.c sim/flood.c sim/exp_flood.c
+TESTS    += sim/test_fib
+TESTS    += sim/test_event sim/test_failover sim/test_flood
+SH_TESTS += sim/test_cli.sh
