@@ -1,0 +1,128 @@
+#!/bin/bash
+# The data plane end to end: two VMs on two servers joined by a bridge that
+# learns nothing and floods nothing, only static forwarding entries.
+#
+#   pgdp-t-vm1          pgdp-t-s1              pgdp-t-sw              pgdp-t-s2          pgdp-t-vm2
+#  +----------+   +------------------+   +-----------------+   +------------------+   +----------+
+#  | eth0     |---| vm1       nic0   |---| p1    br0    p2 |---|   nic0      vm2  |---|     eth0 |
+#  | 10.0.0.1 |   | from_vm  from_net|   | static fdb only |   |from_net  from_vm |   | 10.0.0.2 |
+#  +----------+   +------------------+   +-----------------+   +------------------+   +----------+
+#   node 10          node 1 (server)                              node 2 (server)        node 11
+#
+# MTU 1500 everywhere.  Checks: ARP answered by the data plane, ping and
+# iperf3 indirect (the bridge knows only the servers' MACs), then direct (the
+# bridge also knows the VMs' MACs), spoofed source dropped, counters.
+set -e
+. "$(dirname "$0")/../tests/lib.sh"
+need_root
+need_cmd ip
+need_cmd bridge
+need_cmd iperf3
+
+P=pgdp-t
+BIN=$PEREGRINE_BIN
+IPERF_PID=
+
+# mac NODE TREE: the Peregrine MAC of a node's primary (0) or backup (1) MAC
+# (wire/pgr.h numbering; nodes below 32768).
+mac() { local i=$(($1 * 2 + $2)); printf '02:00:00:02:%02x:%02x' $((i >> 8)) $((i & 255)); }
+S1P=$(mac 1 0) S1B=$(mac 1 1) S2P=$(mac 2 0) S2B=$(mac 2 1)
+V1P=$(mac 10 0) V1B=$(mac 10 1) V2P=$(mac 11 0) V2B=$(mac 11 1)
+
+cleanup() {
+	set +e
+	[ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null
+	for s in s1 s2; do rm -rf "/sys/fs/bpf/peregrine/$P-$s"; done
+	for n in vm1 s1 sw s2 vm2; do ip netns del "$P-$n" 2>/dev/null; done
+}
+trap cleanup EXIT
+cleanup
+
+in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
+dp() { "$BIN" dp "$@"; }
+counter() {	# counter SERVER NAME: packets
+	dp stats "$P-$1" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['counters']['$2']['packets'])"
+}
+
+for n in vm1 s1 sw s2 vm2; do ip netns add "$P-$n"; in_ns "$n" ip link set lo up; done
+
+# The switch: learning and flooding off on every port.
+in_ns sw ip link add br0 type bridge
+in_ns sw ip link set br0 up
+for i in 1 2; do
+	ip link add nic0 netns "$P-s$i" type veth peer name p$i netns "$P-sw"
+	in_ns sw ip link set p$i master br0
+	in_ns sw bridge link set dev p$i learning off flood off mcast_flood off bcast_flood off
+	in_ns sw ip link set p$i up
+	in_ns s$i ip link set nic0 address "$(mac "$i" 0)" up
+	ip link add eth0 netns "$P-vm$i" type veth peer name vm$i netns "$P-s$i"
+	in_ns s$i ip link set vm$i up
+done
+in_ns vm1 ip link set eth0 address "$V1P" mtu 1500 up
+in_ns vm2 ip link set eth0 address "$V2P" mtu 1500 up
+in_ns vm1 ip addr add 10.0.0.1/24 dev eth0
+in_ns vm2 ip addr add 10.0.0.2/24 dev eth0
+for m in "$S1P p1" "$S1B p1" "$S2P p2" "$S2B p2"; do
+	set -- $m
+	in_ns sw bridge fdb add "$1" dev "$2" master static
+done
+
+# The data planes and their tables.
+dp load "$P-s1" --netns "$P-s1" --server-mac "$S1P,$S1B" --nic nic0
+dp load "$P-s2" --netns "$P-s2" --server-mac "$S2P,$S2B" --nic nic0
+dp port "$P-s1" --netns "$P-s1" --port vm1 --mac "$V1P" --backup-mac "$V1B" --ip 10.0.0.1 --vdc 7
+dp port "$P-s2" --netns "$P-s2" --port vm2 --mac "$V2P" --backup-mac "$V2B" --ip 10.0.0.2 --vdc 7
+garp() {	# garp SERVER EXTRA...: each server's entry for the other's VM
+	dp garp "$P-s1" --netns "$P-s1" --vdc 7 --ip 10.0.0.2 --vm-mac "$V2P,$V2B" \
+		--im-mac "$S2P,$S2B" --nic nic0,nic0 "$@"
+	dp garp "$P-s2" --netns "$P-s2" --vdc 7 --ip 10.0.0.1 --vm-mac "$V1P,$V1B" \
+		--im-mac "$S1P,$S1B" --nic nic0,nic0 "$@"
+}
+garp
+
+echo "== indirect: ping (ARP answered by the data plane)"
+in_ns vm1 ping -c 3 -i 0.2 -W 2 10.0.0.2
+[ "$(in_ns vm1 ip neigh show 10.0.0.2 | awk '{print $5}')" = "$V2P" ] ||
+	fail "VM 1 resolved 10.0.0.2 to something other than VM 2's primary MAC"
+[ "$(counter s1 vm_arp_reply)" -ge 1 ] || fail "no ARP reply counted"
+[ "$(counter s1 vm_indirect)" -ge 3 ] || fail "s1 sent no indirect frames"
+[ "$(counter s2 net_decap)" -ge 3 ] || fail "s2 decapsulated nothing"
+
+echo "== indirect: 1500-byte packets, no fragmentation"
+in_ns vm1 ping -c 2 -i 0.2 -W 2 -M do -s 1472 10.0.0.2
+
+echo "== indirect: iperf3"
+in_ns vm2 iperf3 -s -1 -B 10.0.0.2 >/dev/null 2>&1 &
+IPERF_PID=$!
+sleep 0.5
+in_ns vm1 timeout 20 iperf3 -c 10.0.0.2 -t 2 -f g | tail -4
+wait "$IPERF_PID" || fail "iperf3 server failed"
+IPERF_PID=
+
+echo "== backup tree: primary intermediary marked unavailable"
+before=$(counter s2 net_decap)
+garp --avail vm-pri,vm-bak,im-bak
+in_ns sw bridge fdb del "$S2P" dev p2 master static
+in_ns sw bridge fdb del "$S1P" dev p1 master static
+in_ns vm1 ping -c 3 -i 0.2 -W 2 10.0.0.2
+[ "$(counter s2 net_decap)" -ge $((before + 3)) ] || fail "backup tree not used"
+
+echo "== direct: the bridge learns the VMs' MACs (and only those)"
+in_ns sw bridge fdb add "$V2P" dev p2 master static
+in_ns sw bridge fdb add "$V1P" dev p1 master static
+garp --direct
+in_ns vm1 ping -c 3 -i 0.2 -W 2 10.0.0.2
+[ "$(counter s1 vm_direct)" -ge 3 ] || fail "s1 sent no direct frames"
+[ "$(counter s2 net_direct)" -ge 3 ] || fail "s2 received no direct frames"
+
+echo "== spoofed source address dropped"
+before=$(counter s1 vm_drop_src_ip)
+in_ns vm1 ip addr add 10.0.0.9/24 dev eth0
+if in_ns vm1 ping -c 2 -i 0.2 -W 1 -I 10.0.0.9 10.0.0.2; then fail "spoofed ping went through"; fi
+[ "$(counter s1 vm_drop_src_ip)" -ge $((before + 2)) ] || fail "spoofed source not counted"
+
+echo "== stats"
+dp stats "$P-s1" --traffic
+dp unload "$P-s1" --netns "$P-s1" --nic nic0 --port vm1
+[ ! -e "/sys/fs/bpf/peregrine/$P-s1" ] || fail "unload left pins"
+echo "ok"
