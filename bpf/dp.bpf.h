@@ -42,4 +42,14 @@ static __always_inline int pgr_deliver(uint32_t ifindex)
 	return (int)bpf_redirect(ifindex, 0);
 }
 
+/* Send a frame out of a NIC.  When the NICs are veths (the lab), the frame
+ * goes straight to the ingress of the far end, which is what the wire would
+ * deliver, without a second pass through the backlog queue. */
+static __always_inline int pgr_transmit(uint32_t ifindex)
+{
+	if (pgr_cfg.flags & PGR_CFG_NIC_PEER)
+		return (int)bpf_redirect_peer(ifindex, 0);
+	return (int)bpf_redirect(ifindex, 0);
+}
+
 #endif

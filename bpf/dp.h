@@ -104,6 +104,7 @@ _Static_assert(sizeof(struct pgr_event) == 24, "event");
 
 #define PGR_CFG_PASS_FOREIGN 0x01	/* NIC: pass frames not for us to the stack */
 #define PGR_CFG_PEER 0x02	/* deliver with bpf_redirect_peer (VM ports are veths) */
+#define PGR_CFG_NIC_PEER 0x04	/* NICs are veths: transmit with bpf_redirect_peer */
 
 struct pgr_config {
 	uint8_t server_mac[PGR_TREES][WIRE_MAC_LEN];

@@ -106,11 +106,11 @@ static __always_inline int send_out(struct __sk_buff *skb, struct wire_eth *e,
 	}
 	if (direct) {
 		wire_mac_copy(e->dst, vm_mac);
-		return pgr_verdict(skb, PGR_STAT_VM_DIRECT, (int)bpf_redirect(ifindex, 0));
+		return pgr_verdict(skb, PGR_STAT_VM_DIRECT, pgr_transmit(ifindex));
 	}
 	if (pgr_encap(e, im_mac, vm_mac))
 		PGR_DROP(VM_DROP_BAD_ENTRY);
-	return pgr_verdict(skb, PGR_STAT_VM_INDIRECT, (int)bpf_redirect(ifindex, 0));
+	return pgr_verdict(skb, PGR_STAT_VM_INDIRECT, pgr_transmit(ifindex));
 }
 
 static __always_inline int from_vm_ipv4(struct __sk_buff *skb, struct wire_eth *e,

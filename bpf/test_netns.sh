@@ -69,7 +69,9 @@ done
 
 # The data planes and their tables.
 dp load "$P-s1" --netns "$P-s1" --server-mac "$S1P,$S1B" --nic nic0
-dp load "$P-s2" --netns "$P-s2" --server-mac "$S2P,$S2B" --nic nic0
+# s2 hands frames straight to the far end of its veth NIC (--veth-nics), s1
+# transmits out of its NIC: both ways are exercised.
+dp load "$P-s2" --netns "$P-s2" --server-mac "$S2P,$S2B" --nic nic0 --veth-nics
 dp port "$P-s1" --netns "$P-s1" --port vm1 --mac "$V1P" --backup-mac "$V1B" --ip 10.0.0.1 --vdc 7
 dp port "$P-s2" --netns "$P-s2" --port vm2 --mac "$V2P" --backup-mac "$V2B" --ip 10.0.0.2 --vdc 7
 garp() {	# garp SERVER EXTRA...: each server's entry for the other's VM

@@ -20,7 +20,7 @@
 
 static const char dp_help[] =
 	"Usage: peregrine dp load NAME --server-mac MAC,MAC [--nic IF]... [--pass-foreign]\n"
-	"                   [--no-peer] [--netns NS]\n"
+	"                   [--no-peer] [--veth-nics] [--netns NS]\n"
 	"       peregrine dp port NAME --port IF --mac MAC --backup-mac MAC --ip IP --vdc N\n"
 	"                   [--netns NS]\n"
 	"       peregrine dp garp NAME --vdc N --ip IP --vm-mac MAC,MAC --im-mac MAC,MAC\n"
@@ -48,6 +48,8 @@ static const char dp_help[] =
 	"  --local         the destination VM is on this server\n"
 	"  --pass-foreign  NIC frames not for this server go to the stack, not dropped\n"
 	"  --no-peer       deliver to VMs with bpf_redirect, not bpf_redirect_peer\n"
+	"  --veth-nics     the NICs are veths (a lab): transmit with bpf_redirect_peer\n"
+	"                  straight to the far end's ingress\n"
 	"  --json          machine-readable output\n"
 	"  -h, --help\n";
 
@@ -63,7 +65,7 @@ struct dp_args {
 	bool have_mac, have_backup, have_macs, have_im, have_ip, have_vdc;
 	uint32_t ip, vdc;
 	uint8_t avail, flags;
-	bool json, traffic, pass_foreign, no_peer;
+	bool json, traffic, pass_foreign, no_peer, veth_nics;
 };
 
 static int usage(const char *fmt, const char *arg)
@@ -153,6 +155,7 @@ static int parse_opt(int c, const char *arg, struct dp_args *a)
 	case 't': a->traffic = true; return 0;
 	case 'P': a->pass_foreign = true; return 0;
 	case 'N': a->no_peer = true; return 0;
+	case 'E': a->veth_nics = true; return 0;
 	}
 	return -1;
 }
@@ -169,7 +172,8 @@ static int parse_args(int argc, char **argv, struct dp_args *a)
 		{ "avail", required_argument, 0, 'A' }, { "direct", no_argument, 0, 'd' },
 		{ "local", no_argument, 0, 'l' }, { "json", no_argument, 0, 'j' },
 		{ "traffic", no_argument, 0, 't' }, { "pass-foreign", no_argument, 0, 'P' },
-		{ "no-peer", no_argument, 0, 'N' }, { 0, 0, 0, 0 },
+		{ "no-peer", no_argument, 0, 'N' }, { "veth-nics", no_argument, 0, 'E' },
+		{ 0, 0, 0, 0 },
 	};
 	int c, idx;
 
@@ -246,7 +250,8 @@ static int dp_load(struct dp_args *a)
 	if (access(dir, F_OK) == 0)
 		return cli_error("%s exists: unload it first", dir);
 	memcpy(o.cfg.server_mac, a->macs, sizeof(o.cfg.server_mac));
-	o.cfg.flags = (a->pass_foreign ? PGR_CFG_PASS_FOREIGN : 0) | (a->no_peer ? 0 : PGR_CFG_PEER);
+	o.cfg.flags = (a->pass_foreign ? PGR_CFG_PASS_FOREIGN : 0) | (a->no_peer ? 0 : PGR_CFG_PEER) |
+		      (a->veth_nics ? PGR_CFG_NIC_PEER : 0);
 	o.pin_dir = dir;
 	if (pgr_dp_open(&dp, &o, err, sizeof(err)))
 		return cli_error("%s", err);
