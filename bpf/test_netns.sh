@@ -2,13 +2,14 @@
 # The data plane end to end: two VMs on two servers joined by a bridge that
 # learns nothing and floods nothing, only static forwarding entries.
 #
-#   pgdp-t-vm1          pgdp-t-s1              pgdp-t-sw              pgdp-t-s2          pgdp-t-vm2
-#  +----------+   +------------------+   +-----------------+   +------------------+   +----------+
-#  | eth0     |---| vm1       nic0   |---| p1    br0    p2 |---|   nic0      vm2  |---|     eth0 |
-#  | 10.0.0.1 |   | from_vm  from_net|   | static fdb only |   |from_net  from_vm |   | 10.0.0.2 |
-#  +----------+   +------------------+   +-----------------+   +------------------+   +----------+
-#   node 10          node 1 (server)                              node 2 (server)        node 11
+#   $P-vm1           $P-s1                  $P-sw                    $P-s2           $P-vm2
+#  +---------+   +-------------------+   +------------------------+   +-------------------+   +---------+
+#  | pgdpeth |---| pgdpvm1   pgdpnic |---| pgdpp1  pgdpbr  pgdpp2 |---| pgdpnic   pgdpvm2 |---| pgdpeth |
+#  | 10.0.0.1|   | from_vm  from_net |   |    static fdb only     |   | from_net  from_vm |   | 10.0.0.2|
+#  +---------+   +-------------------+   +------------------------+   +-------------------+   +---------+
+#    node 10       node 1 (server)                                     node 2 (server)          node 11
 #
+# $P is pgdp-t<pid>, so that two runs on one machine do not collide.
 # MTU 1500 everywhere.  Checks: ARP answered by the data plane, ping and
 # iperf3 indirect (the bridge knows only the servers' MACs), then direct (the
 # bridge also knows the VMs' MACs), spoofed source dropped, counters.
@@ -19,7 +20,7 @@ need_cmd ip
 need_cmd bridge
 need_cmd iperf3
 
-P=pgdp-t
+P=pgdp-t$$
 BIN=$PEREGRINE_BIN
 IPERF_PID=
 
@@ -47,38 +48,38 @@ counter() {	# counter SERVER NAME: packets
 for n in vm1 s1 sw s2 vm2; do ip netns add "$P-$n"; in_ns "$n" ip link set lo up; done
 
 # The switch: learning and flooding off on every port.
-in_ns sw ip link add br0 type bridge
-in_ns sw ip link set br0 up
+in_ns sw ip link add pgdpbr type bridge
+in_ns sw ip link set pgdpbr up
 for i in 1 2; do
-	ip link add nic0 netns "$P-s$i" type veth peer name p$i netns "$P-sw"
-	in_ns sw ip link set p$i master br0
-	in_ns sw bridge link set dev p$i learning off flood off mcast_flood off bcast_flood off
-	in_ns sw ip link set p$i up
-	in_ns s$i ip link set nic0 address "$(mac "$i" 0)" up
-	ip link add eth0 netns "$P-vm$i" type veth peer name vm$i netns "$P-s$i"
-	in_ns s$i ip link set vm$i up
+	ip link add pgdpnic netns "$P-s$i" type veth peer name pgdpp$i netns "$P-sw"
+	in_ns sw ip link set pgdpp$i master pgdpbr
+	in_ns sw bridge link set dev pgdpp$i learning off flood off mcast_flood off bcast_flood off
+	in_ns sw ip link set pgdpp$i up
+	in_ns s$i ip link set pgdpnic address "$(mac "$i" 0)" up
+	ip link add pgdpeth netns "$P-vm$i" type veth peer name pgdpvm$i netns "$P-s$i"
+	in_ns s$i ip link set pgdpvm$i up
 done
-in_ns vm1 ip link set eth0 address "$V1P" mtu 1500 up
-in_ns vm2 ip link set eth0 address "$V2P" mtu 1500 up
-in_ns vm1 ip addr add 10.0.0.1/24 dev eth0
-in_ns vm2 ip addr add 10.0.0.2/24 dev eth0
-for m in "$S1P p1" "$S1B p1" "$S2P p2" "$S2B p2"; do
+in_ns vm1 ip link set pgdpeth address "$V1P" mtu 1500 up
+in_ns vm2 ip link set pgdpeth address "$V2P" mtu 1500 up
+in_ns vm1 ip addr add 10.0.0.1/24 dev pgdpeth
+in_ns vm2 ip addr add 10.0.0.2/24 dev pgdpeth
+for m in "$S1P pgdpp1" "$S1B pgdpp1" "$S2P pgdpp2" "$S2B pgdpp2"; do
 	set -- $m
 	in_ns sw bridge fdb add "$1" dev "$2" master static
 done
 
 # The data planes and their tables.
-dp load "$P-s1" --netns "$P-s1" --server-mac "$S1P,$S1B" --nic nic0
+dp load "$P-s1" --netns "$P-s1" --server-mac "$S1P,$S1B" --nic pgdpnic
 # s2 hands frames straight to the far end of its veth NIC (--veth-nics), s1
 # transmits out of its NIC: both ways are exercised.
-dp load "$P-s2" --netns "$P-s2" --server-mac "$S2P,$S2B" --nic nic0 --veth-nics
-dp port "$P-s1" --netns "$P-s1" --port vm1 --mac "$V1P" --backup-mac "$V1B" --ip 10.0.0.1 --vdc 7
-dp port "$P-s2" --netns "$P-s2" --port vm2 --mac "$V2P" --backup-mac "$V2B" --ip 10.0.0.2 --vdc 7
+dp load "$P-s2" --netns "$P-s2" --server-mac "$S2P,$S2B" --nic pgdpnic --veth-nics
+dp port "$P-s1" --netns "$P-s1" --port pgdpvm1 --mac "$V1P" --backup-mac "$V1B" --ip 10.0.0.1 --vdc 7
+dp port "$P-s2" --netns "$P-s2" --port pgdpvm2 --mac "$V2P" --backup-mac "$V2B" --ip 10.0.0.2 --vdc 7
 garp() {	# garp SERVER EXTRA...: each server's entry for the other's VM
 	dp garp "$P-s1" --netns "$P-s1" --vdc 7 --ip 10.0.0.2 --vm-mac "$V2P,$V2B" \
-		--im-mac "$S2P,$S2B" --nic nic0,nic0 "$@"
+		--im-mac "$S2P,$S2B" --nic pgdpnic,pgdpnic "$@"
 	dp garp "$P-s2" --netns "$P-s2" --vdc 7 --ip 10.0.0.1 --vm-mac "$V1P,$V1B" \
-		--im-mac "$S1P,$S1B" --nic nic0,nic0 "$@"
+		--im-mac "$S1P,$S1B" --nic pgdpnic,pgdpnic "$@"
 }
 garp
 
@@ -104,14 +105,14 @@ IPERF_PID=
 echo "== backup tree: primary intermediary marked unavailable"
 before=$(counter s2 net_decap)
 garp --avail vm-pri,vm-bak,im-bak
-in_ns sw bridge fdb del "$S2P" dev p2 master static
-in_ns sw bridge fdb del "$S1P" dev p1 master static
+in_ns sw bridge fdb del "$S2P" dev pgdpp2 master static
+in_ns sw bridge fdb del "$S1P" dev pgdpp1 master static
 in_ns vm1 ping -c 3 -i 0.2 -W 2 10.0.0.2
 [ "$(counter s2 net_decap)" -ge $((before + 3)) ] || fail "backup tree not used"
 
 echo "== direct: the bridge learns the VMs' MACs (and only those)"
-in_ns sw bridge fdb add "$V2P" dev p2 master static
-in_ns sw bridge fdb add "$V1P" dev p1 master static
+in_ns sw bridge fdb add "$V2P" dev pgdpp2 master static
+in_ns sw bridge fdb add "$V1P" dev pgdpp1 master static
 garp --direct
 in_ns vm1 ping -c 3 -i 0.2 -W 2 10.0.0.2
 [ "$(counter s1 vm_direct)" -ge 3 ] || fail "s1 sent no direct frames"
@@ -119,12 +120,12 @@ in_ns vm1 ping -c 3 -i 0.2 -W 2 10.0.0.2
 
 echo "== spoofed source address dropped"
 before=$(counter s1 vm_drop_src_ip)
-in_ns vm1 ip addr add 10.0.0.9/24 dev eth0
+in_ns vm1 ip addr add 10.0.0.9/24 dev pgdpeth
 if in_ns vm1 ping -c 2 -i 0.2 -W 1 -I 10.0.0.9 10.0.0.2; then fail "spoofed ping went through"; fi
 [ "$(counter s1 vm_drop_src_ip)" -ge $((before + 2)) ] || fail "spoofed source not counted"
 
 echo "== stats"
 dp stats "$P-s1" --traffic
-dp unload "$P-s1" --netns "$P-s1" --nic nic0 --port vm1
+dp unload "$P-s1" --netns "$P-s1" --nic pgdpnic --port pgdpvm1
 [ ! -e "/sys/fs/bpf/peregrine/$P-s1" ] || fail "unload left pins"
 echo "ok"

@@ -235,82 +235,82 @@ static int bench_cost(const struct bench_opts *o, json_t *res)
 }
 
 /* ---- throughput: three setups, iperf3, alternating -------------------------
- * Every namespace is called pgdp-b-*; teardown removes them (and the pins) at
- * the start, at the end and on failure. */
+ * Every namespace is called $P-* with P = pgdp-b<pid>, every link pgdp*;
+ * teardown removes them (and the pins) at the end and on failure. */
 
 static const char tput_teardown[] =
-	"for n in vm1 s1 sw s2 vm2 pv1 pv2 psw xv1 xv2 xsw; do ip netns del pgdp-b-$n 2>/dev/null; done\n"
-	"rm -rf /sys/fs/bpf/peregrine/pgdp-b-s1 /sys/fs/bpf/peregrine/pgdp-b-s2\n"
+	"for n in vm1 s1 sw s2 vm2 pv1 pv2 psw xv1 xv2 xsw; do ip netns del $P-$n 2>/dev/null; done\n"
+	"rm -rf /sys/fs/bpf/peregrine/$P-s1 /sys/fs/bpf/peregrine/$P-s2\n"
 	"true\n";
 
-/* $BIN is this binary.  Topologies (MTU 1500 everywhere but VXLAN's overlay):
+/* $BIN is this binary, $P the namespace prefix.  Topologies, namespaces
+ * $P-NAME (MTU 1500 everywhere but VXLAN's overlay, 1450):
  *  peregrine  vm1 -- s1 [from_vm|from_net] -- sw (bridge) -- s2 -- vm2
  *  bridge     pv1 -- psw (bridge) -- pv2
- *  vxlan      xv1 [vxlan0 over eth0] -- xsw (bridge) -- xv2 [vxlan0 over eth0]
+ *  vxlan      xv1 [pgdpvx over pgdpeth] -- xsw (bridge) -- xv2 [pgdpvx over pgdpeth]
  * Every bridge learns and floods nothing: static entries only, and static
  * neighbours where the data plane does not answer ARP itself. */
 static const char tput_setup[] =
 	"set -e\n"
-	"P=pgdp-b\n"
 	"mac() { local i=$(($1 * 2 + $2)); printf '02:00:00:02:%02x:%02x' $((i >> 8)) $((i & 255)); }\n"
 	"ns() { local n=$1; shift; ip netns exec $P-$n \"$@\"; }\n"
 	"for n in vm1 s1 sw s2 vm2 pv1 pv2 psw xv1 xv2 xsw; do ip netns add $P-$n; ns $n ip link set lo up; done\n"
 	"bridge_ns() {\n"
-	"  ns $1 ip link add br0 type bridge; ns $1 ip link set br0 up\n"
+	"  ns $1 ip link add pgdpbr type bridge; ns $1 ip link set pgdpbr up\n"
 	"}\n"
 	"port() {  # port SWITCH PORT\n"
-	"  ns $1 ip link set $2 master br0\n"
+	"  ns $1 ip link set $2 master pgdpbr\n"
 	"  ns $1 bridge link set dev $2 learning off flood off mcast_flood off bcast_flood off\n"
 	"  ns $1 ip link set $2 up\n"
 	"}\n"
 	"# Peregrine\n"
 	"bridge_ns sw\n"
 	"for i in 1 2; do\n"
-	"  ip link add nic0 netns $P-s$i type veth peer name p$i netns $P-sw\n"
-	"  port sw p$i\n"
-	"  ns s$i ip link set nic0 address $(mac $i 0) up\n"
-	"  ip link add eth0 netns $P-vm$i type veth peer name vm$i netns $P-s$i\n"
-	"  ns s$i ip link set vm$i up\n"
-	"  ns vm$i ip link set eth0 address $(mac $((9 + i)) 0) up\n"
-	"  ns vm$i ip addr add 10.0.0.$i/24 dev eth0\n"
-	"  ns sw bridge fdb add $(mac $i 0) dev p$i master static\n"
-	"  ns sw bridge fdb add $(mac $i 1) dev p$i master static\n"
-	"  $BIN dp load $P-s$i --netns $P-s$i --server-mac $(mac $i 0),$(mac $i 1) --nic nic0 --veth-nics >/dev/null\n"
-	"  $BIN dp port $P-s$i --netns $P-s$i --port vm$i --mac $(mac $((9 + i)) 0)"
+	"  ip link add pgdpnic netns $P-s$i type veth peer name pgdpp$i netns $P-sw\n"
+	"  port sw pgdpp$i\n"
+	"  ns s$i ip link set pgdpnic address $(mac $i 0) up\n"
+	"  ip link add pgdpeth netns $P-vm$i type veth peer name pgdpvm$i netns $P-s$i\n"
+	"  ns s$i ip link set pgdpvm$i up\n"
+	"  ns vm$i ip link set pgdpeth address $(mac $((9 + i)) 0) up\n"
+	"  ns vm$i ip addr add 10.0.0.$i/24 dev pgdpeth\n"
+	"  ns sw bridge fdb add $(mac $i 0) dev pgdpp$i master static\n"
+	"  ns sw bridge fdb add $(mac $i 1) dev pgdpp$i master static\n"
+	"  $BIN dp load $P-s$i --netns $P-s$i --server-mac $(mac $i 0),$(mac $i 1) --nic pgdpnic --veth-nics >/dev/null\n"
+	"  $BIN dp port $P-s$i --netns $P-s$i --port pgdpvm$i --mac $(mac $((9 + i)) 0)"
 	" --backup-mac $(mac $((9 + i)) 1) --ip 10.0.0.$i --vdc 1\n"
 	"done\n"
 	"for i in 1 2; do j=$((3 - i))\n"
 	"  $BIN dp garp $P-s$i --netns $P-s$i --vdc 1 --ip 10.0.0.$j --vm-mac $(mac $((9 + j)) 0),$(mac $((9 + j)) 1)"
-	" --im-mac $(mac $j 0),$(mac $j 1) --nic nic0,nic0\n"
+	" --im-mac $(mac $j 0),$(mac $j 1) --nic pgdpnic,pgdpnic\n"
 	"done\n"
 	"# plain bridge\n"
 	"bridge_ns psw\n"
 	"for i in 1 2; do\n"
-	"  ip link add eth0 netns $P-pv$i type veth peer name p$i netns $P-psw\n"
-	"  port psw p$i\n"
-	"  ns pv$i ip link set eth0 address $(mac $((9 + i)) 0) up\n"
-	"  ns pv$i ip addr add 10.0.0.$i/24 dev eth0\n"
-	"  ns psw bridge fdb add $(mac $((9 + i)) 0) dev p$i master static\n"
+	"  ip link add pgdpeth netns $P-pv$i type veth peer name pgdpp$i netns $P-psw\n"
+	"  port psw pgdpp$i\n"
+	"  ns pv$i ip link set pgdpeth address $(mac $((9 + i)) 0) up\n"
+	"  ns pv$i ip addr add 10.0.0.$i/24 dev pgdpeth\n"
+	"  ns psw bridge fdb add $(mac $((9 + i)) 0) dev pgdpp$i master static\n"
 	"done\n"
-	"ns pv1 ip neigh replace 10.0.0.2 lladdr $(mac 11 0) dev eth0 nud permanent\n"
-	"ns pv2 ip neigh replace 10.0.0.1 lladdr $(mac 10 0) dev eth0 nud permanent\n"
+	"ns pv1 ip neigh replace 10.0.0.2 lladdr $(mac 11 0) dev pgdpeth nud permanent\n"
+	"ns pv2 ip neigh replace 10.0.0.1 lladdr $(mac 10 0) dev pgdpeth nud permanent\n"
 	"# VXLAN\n"
 	"bridge_ns xsw\n"
 	"for i in 1 2; do j=$((3 - i))\n"
-	"  ip link add eth0 netns $P-xv$i type veth peer name p$i netns $P-xsw\n"
-	"  port xsw p$i\n"
-	"  ns xv$i ip link set eth0 address $(mac $i 0) up\n"
-	"  ns xv$i ip addr add 192.168.77.$i/24 dev eth0\n"
-	"  ns xsw bridge fdb add $(mac $i 0) dev p$i master static\n"
-	"  ns xv$i ip link add vxlan0 type vxlan id 42 local 192.168.77.$i remote 192.168.77.$j"
-	" dstport 4789 dev eth0\n"
-	"  ns xv$i ip link set vxlan0 address $(mac $((9 + i)) 0) mtu 1450 up\n"
-	"  ns xv$i ip addr add 10.0.0.$i/24 dev vxlan0\n"
+	"  ip link add pgdpeth netns $P-xv$i type veth peer name pgdpp$i netns $P-xsw\n"
+	"  port xsw pgdpp$i\n"
+	"  ns xv$i ip link set pgdpeth address $(mac $i 0) up\n"
+	"  ns xv$i ip addr add 192.168.77.$i/24 dev pgdpeth\n"
+	"  ns xsw bridge fdb add $(mac $i 0) dev pgdpp$i master static\n"
+	"  ns xv$i ip link add pgdpvx type vxlan id 42 local 192.168.77.$i remote 192.168.77.$j"
+	" dstport 4789 dev pgdpeth\n"
+	"  ns xv$i ip link set pgdpvx address $(mac $((9 + i)) 0) mtu 1450 up\n"
+	"  ns xv$i ip addr add 10.0.0.$i/24 dev pgdpvx\n"
 	"done\n"
-	"ns xv1 ip neigh replace 192.168.77.2 lladdr $(mac 2 0) dev eth0 nud permanent\n"
-	"ns xv2 ip neigh replace 192.168.77.1 lladdr $(mac 1 0) dev eth0 nud permanent\n"
-	"ns xv1 ip neigh replace 10.0.0.2 lladdr $(mac 11 0) dev vxlan0 nud permanent\n"
-	"ns xv2 ip neigh replace 10.0.0.1 lladdr $(mac 10 0) dev vxlan0 nud permanent\n"
+	"ns xv1 ip neigh replace 192.168.77.2 lladdr $(mac 2 0) dev pgdpeth nud permanent\n"
+	"ns xv2 ip neigh replace 192.168.77.1 lladdr $(mac 1 0) dev pgdpeth nud permanent\n"
+	"ns xv1 ip neigh replace 10.0.0.2 lladdr $(mac 11 0) dev pgdpvx nud permanent\n"
+	"ns xv2 ip neigh replace 10.0.0.1 lladdr $(mac 10 0) dev pgdpvx nud permanent\n"
 	"# every path works before anything is measured\n"
 	"ns vm1 ping -c 2 -i 0.2 -W 2 10.0.0.2 >/dev/null\n"
 	"ns pv1 ping -c 2 -i 0.2 -W 2 10.0.0.2 >/dev/null\n"
@@ -328,9 +328,9 @@ static double iperf_once(const char *client, const char *server)
 	FILE *p;
 
 	snprintf(cmd, sizeof(cmd),
-		 "timeout %d ip netns exec pgdp-b-%s iperf3 -s -1 -B 10.0.0.2 >/dev/null 2>&1 &\n"
+		 "timeout %d ip netns exec $P-%s iperf3 -s -1 -B 10.0.0.2 >/dev/null 2>&1 &\n"
 		 "sleep 0.3\n"
-		 "timeout %d ip netns exec pgdp-b-%s iperf3 -c 10.0.0.2 -t %d -J\n"
+		 "timeout %d ip netns exec $P-%s iperf3 -c 10.0.0.2 -t %d -J\n"
 		 "wait\n", BENCH_DP_TPUT_SECONDS + 15, server, BENCH_DP_TPUT_SECONDS + 10,
 		 client, BENCH_DP_TPUT_SECONDS);
 	p = popen(cmd, "r");
@@ -354,6 +354,15 @@ static double iperf_once(const char *client, const char *server)
 	return gbps;
 }
 
+/* SIGINT/SIGTERM during the throughput runs: finish the current step, then
+ * tear down and stop. */
+static volatile sig_atomic_t tput_stop;
+
+static void on_stop(int sig)
+{
+	tput_stop = sig;
+}
+
 static int run_script(const char *script, const char *bin)
 {
 	pid_t pid = fork();
@@ -366,8 +375,9 @@ static int run_script(const char *script, const char *bin)
 		execl("/bin/bash", "bash", "-c", script, (char *)NULL);
 		_exit(127);
 	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
@@ -384,14 +394,18 @@ static int bench_tput(const struct bench_opts *o, json_t *res)
 		{ "vxlan", "xv1", "xv2" },
 	};
 	double g[3][BENCH_DP_TPUT_ROUNDS], med[3], rb[BENCH_DP_TPUT_ROUNDS], rv[BENCH_DP_TPUT_ROUNDS];
-	char bin[4096];
+	struct sigaction stop_action = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
+	char bin[4096], prefix[32];
 	ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
 	bool ok;
 
 	if (n <= 0)
 		return 1;
 	bin[n] = '\0';
-	run_script(tput_teardown, bin);
+	snprintf(prefix, sizeof(prefix), "pgdp-b%d", (int)getpid());
+	setenv("P", prefix, 1);	/* for the scripts and iperf_once's shell */
+	sigaction(SIGINT, &stop_action, NULL);
+	sigaction(SIGTERM, &stop_action, NULL);
 	if (run_script(tput_setup, bin)) {
 		fprintf(stderr, "bench dataplane: namespace setup failed\n");
 		run_script(tput_teardown, bin);
@@ -402,10 +416,10 @@ static int bench_tput(const struct bench_opts *o, json_t *res)
 		       BENCH_DP_TPUT_SECONDS, BENCH_DP_TPUT_ROUNDS);
 	for (int r = 0; r < BENCH_DP_TPUT_ROUNDS; r++) {
 		for (int s = 0; s < 3; s++) {
-			g[s][r] = iperf_once(setups[s].client, setups[s].server);
+			g[s][r] = tput_stop ? -1 : iperf_once(setups[s].client, setups[s].server);
 			if (g[s][r] < 0) {
-				fprintf(stderr, "bench dataplane: iperf3 over %s failed\n",
-					setups[s].name);
+				fprintf(stderr, "bench dataplane: iperf3 over %s %s\n",
+					setups[s].name, tput_stop ? "interrupted" : "failed");
 				run_script(tput_teardown, bin);
 				return 1;
 			}
