@@ -135,6 +135,32 @@ static void test_encap_decap_roundtrip(void **state)
 	}
 }
 
+/* The example of docs/wire-format.md, byte by byte: VM node 10 sends to VM
+ * node 11 through server node 2's primary MAC. */
+static void test_encap_golden(void **state)
+{
+	static const uint8_t sent[12] = { 0x02, 0x00, 0x00, 0x02, 0x00, 0x16,
+					  0x02, 0x00, 0x00, 0x02, 0x00, 0x14 };
+	static const uint8_t wire[12] = { 0x02, 0x00, 0x00, 0x02, 0x00, 0x04,
+					  0x02, 0x00, 0x16, 0x02, 0x00, 0x14 };
+	uint8_t buf[60], im[6];
+	struct wire_frame f;
+
+	(void)state;
+	pgr_mac_make(im, pgr_id_of(2, PGR_PRIMARY));
+	assert_int_equal(pgr_id_of(10, 0), 0x020014);
+	assert_int_equal(pgr_id_of(11, 0), 0x020016);
+	wire_build_eth(buf, sizeof(buf), sent, sent + 6, WIRE_ETH_P_IPV4, NULL, 0);
+	assert_int_equal(pgr_encap((struct wire_eth *)buf, im, sent), 0);
+	assert_memory_equal(buf, wire, 12);
+	assert_int_equal(buf[12], 0x08);	/* the rest is untouched */
+	/* 46 zero bytes after the header: not a valid IPv4 header */
+	assert_int_equal(wire_frame_parse(buf, sizeof(buf), &f), WIRE_ERR_IPV4_HEADER);
+	assert_int_equal(f.addr_kind, WIRE_ADDR_INDIRECT);
+	assert_int_equal(pgr_decap((struct wire_eth *)buf), 0);
+	assert_memory_equal(buf, sent, 12);
+}
+
 static void test_encap_refuses(void **state)
 {
 	uint8_t buf[64], im[6], vm[6], foreign[6] = { 0x00, 0x1b, 0x21, 1, 2, 3 };
@@ -239,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_node_numbering),
 		cmocka_unit_test(test_src_kind),
 		cmocka_unit_test(test_encap_decap_roundtrip),
+		cmocka_unit_test(test_encap_golden),
 		cmocka_unit_test(test_encap_refuses),
 		cmocka_unit_test(test_arp_reply),
 		cmocka_unit_test(test_parse_errors),
