@@ -9,10 +9,15 @@
 #  +---------+   +-------------------+   +------------------------+   +-------------------+   +---------+
 #    node 10       node 1 (server)                                     node 2 (server)          node 11
 #
+# Two more VMs join later: $P-vm3 (node 12, 10.0.0.3, VDC 7) beside vm1 on s1,
+# and $P-vm4 (node 13) on s2 in VDC 8, reusing VM 1's address 10.0.0.1.
+#
 # $P is pgdp-t<pid>, so that two runs on one machine do not collide.
 # MTU 1500 everywhere.  Checks: ARP answered by the data plane, ping and
-# iperf3 indirect (the bridge knows only the servers' MACs), then direct (the
-# bridge also knows the VMs' MACs), spoofed source dropped, counters.
+# iperf3 indirect (the bridge knows only the servers' MACs), the backup tree,
+# direct (the bridge also knows the VMs' MACs), same-server delivery, tenant
+# isolation between VDCs with overlapping addresses, spoofed source dropped,
+# counters.
 set -e
 . "$(dirname "$0")/../tests/lib.sh"
 need_root
@@ -34,7 +39,7 @@ cleanup() {
 	set +e
 	[ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null
 	for s in s1 s2; do rm -rf "/sys/fs/bpf/peregrine/$P-$s"; done
-	for n in vm1 s1 sw s2 vm2; do ip netns del "$P-$n" 2>/dev/null; done
+	for n in vm1 s1 sw s2 vm2 vm3 vm4; do ip netns del "$P-$n" 2>/dev/null; done
 }
 trap cleanup EXIT
 cleanup
@@ -117,6 +122,45 @@ garp --direct
 in_ns vm1 ping -c 3 -i 0.2 -W 2 10.0.0.2
 [ "$(counter s1 vm_direct)" -ge 3 ] || fail "s1 sent no direct frames"
 [ "$(counter s2 net_direct)" -ge 3 ] || fail "s2 received no direct frames"
+
+# add_vm NAME SERVER NODE IP VDC: a VM namespace behind SERVER
+add_vm() {
+	ip netns add "$P-$1"
+	in_ns "$1" ip link set lo up
+	ip link add pgdpeth netns "$P-$1" type veth peer name "pgdp$1" netns "$P-$2"
+	in_ns "$2" ip link set "pgdp$1" up
+	in_ns "$1" ip link set pgdpeth address "$(mac "$3" 0)" mtu 1500 up
+	in_ns "$1" ip addr add "$4/24" dev pgdpeth
+	dp port "$P-$2" --netns "$P-$2" --port "pgdp$1" --mac "$(mac "$3" 0)" \
+		--backup-mac "$(mac "$3" 1)" --ip "$4" --vdc "$5"
+}
+
+echo "== same server: vm1 and vm3 on s1, delivered without leaving it"
+add_vm vm3 s1 12 10.0.0.3 7
+for m in "10.0.0.3 12" "10.0.0.1 10"; do
+	set -- $m
+	dp garp "$P-s1" --netns "$P-s1" --vdc 7 --ip "$1" --vm-mac "$(mac "$2" 0),$(mac "$2" 1)" \
+		--im-mac "$S1P,$S1B" --nic pgdpnic,pgdpnic --local
+done
+sent=$(counter s1 vm_direct)
+in_ns vm1 ping -c 3 -i 0.2 -W 2 10.0.0.3
+[ "$(counter s1 vm_local)" -ge 6 ] || fail "s1 delivered fewer than 6 frames locally"
+[ "$(counter s1 vm_direct)" -eq "$sent" ] || fail "same-server traffic left the server"
+
+echo "== isolation: VDC 8 reuses 10.0.0.1 and cannot reach VDC 7"
+add_vm vm4 s2 13 10.0.0.1 8
+# VDC 8 has its own 10.0.0.2 (node 14, on s1).
+dp garp "$P-s2" --netns "$P-s2" --vdc 8 --ip 10.0.0.2 --vm-mac "$(mac 14 0),$(mac 14 1)" \
+	--im-mac "$S1P,$S1B" --nic pgdpnic,pgdpnic
+in_ns vm4 ip neigh replace 10.0.0.2 lladdr "$V2P" dev pgdpeth nud permanent
+before=$(counter s2 vm_drop_dst_mac)
+if in_ns vm4 ping -c 2 -i 0.2 -W 1 10.0.0.2; then fail "VDC 8 reached VDC 7's VM"; fi
+[ "$(counter s2 vm_drop_dst_mac)" -ge $((before + 2)) ] || fail "cross-VDC frames not counted"
+before=$(counter s2 vm_arp_miss)
+if in_ns vm4 ping -c 1 -W 1 10.0.0.77; then fail "unresolved address answered"; fi
+[ "$(counter s2 vm_arp_miss)" -gt "$before" ] || fail "ARP miss not counted"
+# VDC 7's 10.0.0.1 is still VM 1.
+in_ns vm2 ping -c 2 -i 0.2 -W 2 10.0.0.1
 
 echo "== spoofed source address dropped"
 before=$(counter s1 vm_drop_src_ip)
