@@ -28,6 +28,7 @@ need_cmd iperf3
 P=pgdp-t$$
 BIN=$PEREGRINE_BIN
 IPERF_PID=
+EVENTS=$(mktemp)
 
 # mac NODE TREE: the Peregrine MAC of a node's primary (0) or backup (1) MAC
 # (wire/pgr.h numbering; nodes below 32768).
@@ -38,6 +39,7 @@ V1P=$(mac 10 0) V1B=$(mac 10 1) V2P=$(mac 11 0) V2B=$(mac 11 1)
 cleanup() {
 	set +e
 	[ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null
+	rm -f "$EVENTS"
 	for s in s1 s2; do rm -rf "/sys/fs/bpf/peregrine/$P-$s"; done
 	for n in vm1 s1 sw s2 vm2 vm3 vm4; do ip netns del "$P-$n" 2>/dev/null; done
 }
@@ -159,6 +161,9 @@ if in_ns vm4 ping -c 2 -i 0.2 -W 1 10.0.0.2; then fail "VDC 8 reached VDC 7's VM
 before=$(counter s2 vm_arp_miss)
 if in_ns vm4 ping -c 1 -W 1 10.0.0.77; then fail "unresolved address answered"; fi
 [ "$(counter s2 vm_arp_miss)" -gt "$before" ] || fail "ARP miss not counted"
+dp events "$P-s2" --count 100 --timeout 500 --json > "$EVENTS" || true
+grep -q '"type": "arp_miss", "vdc": 8, "ip": "10.0.0.77", "vm_id": '$((0x02001a)) "$EVENTS" ||
+	fail "no ARP-miss event for (VDC 8, 10.0.0.77) from VM 4: $(cat "$EVENTS")"
 # VDC 7's 10.0.0.1 is still VM 1.
 in_ns vm2 ping -c 2 -i 0.2 -W 2 10.0.0.1
 

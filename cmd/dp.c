@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 
+#include <bpf/libbpf.h>
+
 #include "bpf/loader.h"
 #include "cmd/cli.h"
 #include "lib/parse.h"
@@ -26,6 +28,7 @@ static const char dp_help[] =
 	"       peregrine dp garp NAME --vdc N --ip IP --vm-mac MAC,MAC --im-mac MAC,MAC\n"
 	"                   --nic IF[,IF] [--avail BITS] [--direct] [--local] [--netns NS]\n"
 	"       peregrine dp stats [NAME] [--json] [--traffic]\n"
+	"       peregrine dp events NAME [--count N] [--timeout MS] [--json]\n"
 	"       peregrine dp unload NAME [--nic IF]... [--port IF]... [--netns NS]\n"
 	"\n"
 	"The Peregrine eBPF data plane of one server, pinned under\n"
@@ -38,6 +41,10 @@ static const char dp_help[] =
 	"          backup), intermediary MACs, egress NIC per tree\n"
 	"  stats   every verdict counter (packets, bytes); --traffic adds the\n"
 	"          traffic matrix.  NAME may be left out when only one is pinned\n"
+	"  events  read the miss events of the ring buffer (ARP or IPv4 to an\n"
+	"          unresolved address) until N arrived (default 1) or MS passed\n"
+	"          (default 1000); exit 1 if none came.  The host agent is their\n"
+	"          normal reader: do not run both\n"
 	"  unload  detach from the given interfaces and remove the pins\n"
 	"\n"
 	"Options:\n"
@@ -63,7 +70,7 @@ struct dp_args {
 	uint8_t macs[2][6];		/* --server-mac / --vm-mac */
 	uint8_t im[2][6];
 	bool have_mac, have_backup, have_macs, have_im, have_ip, have_vdc;
-	uint32_t ip, vdc;
+	uint32_t ip, vdc, count, timeout_ms;
 	uint8_t avail, flags;
 	bool json, traffic, pass_foreign, no_peer, veth_nics;
 };
@@ -156,6 +163,8 @@ static int parse_opt(int c, const char *arg, struct dp_args *a)
 	case 'P': a->pass_foreign = true; return 0;
 	case 'N': a->no_peer = true; return 0;
 	case 'E': a->veth_nics = true; return 0;
+	case 'c': return parse_u32(arg, 1000000, &a->count) && a->count ? 0 : -1;
+	case 'T': return parse_u32(arg, 3600000, &a->timeout_ms) ? 0 : -1;
 	}
 	return -1;
 }
@@ -173,11 +182,14 @@ static int parse_args(int argc, char **argv, struct dp_args *a)
 		{ "local", no_argument, 0, 'l' }, { "json", no_argument, 0, 'j' },
 		{ "traffic", no_argument, 0, 't' }, { "pass-foreign", no_argument, 0, 'P' },
 		{ "no-peer", no_argument, 0, 'N' }, { "veth-nics", no_argument, 0, 'E' },
+		{ "count", required_argument, 0, 'c' }, { "timeout", required_argument, 0, 'T' },
 		{ 0, 0, 0, 0 },
 	};
 	int c, idx;
 
 	a->avail = 0x0f;
+	a->count = 1;
+	a->timeout_ms = 1000;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
@@ -477,6 +489,67 @@ static int dp_stats(struct dp_args *a)
 	return 0;
 }
 
+/* ---- events ------------------------------------------------------------------ */
+
+struct events_out {
+	bool json;
+	uint32_t seen;
+};
+
+static int print_event(void *ctx, void *data, size_t size)
+{
+	struct events_out *o = ctx;
+	struct pgr_event ev;
+	char ip[INET_ADDRSTRLEN];
+	const char *type;
+
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	inet_ntop(AF_INET, &ev.ip, ip, sizeof(ip));
+	type = ev.type == PGR_EV_ARP_MISS ? "arp_miss" : ev.type == PGR_EV_IP_MISS ? "ip_miss" : "?";
+	if (o->json)
+		printf("{\"type\": \"%s\", \"vdc\": %u, \"ip\": \"%s\", \"vm_id\": %u, "
+		       "\"ifindex\": %u}\n", type, ev.vdc, ip, ev.vm_id, ev.ifindex);
+	else
+		printf("%-8s vdc %u ip %s from VM %06x (port ifindex %u)\n", type, ev.vdc, ip,
+		       ev.vm_id, ev.ifindex);
+	o->seen++;
+	return 0;
+}
+
+static int dp_events(struct dp_args *a)
+{
+	struct events_out out = { .json = a->json };
+	char dir[PGR_DP_PATH_MAX];
+	struct ring_buffer *rb;
+	struct pgr_dp_maps m;
+	uint64_t deadline;
+	int ret;
+
+	if ((ret = pin_dir(a->name, dir, sizeof(dir))) || (ret = open_maps(dir, &m)))
+		return ret;
+	rb = ring_buffer__new(m.events, print_event, &out, NULL);
+	if (!rb) {
+		pgr_dp_maps_close(&m);
+		return cli_error("ring buffer: %s", strerror(errno));
+	}
+	deadline = mono_ns() + (uint64_t)a->timeout_ms * 1000000;
+	while (out.seen < a->count) {
+		uint64_t now = mono_ns();
+
+		if (now >= deadline)
+			break;
+		ret = ring_buffer__poll(rb, (int)MIN((deadline - now) / 1000000 + 1, 100));
+		if (ret < 0 && ret != -EINTR)
+			break;
+		fflush(stdout);
+	}
+	ring_buffer__free(rb);
+	pgr_dp_maps_close(&m);
+	return out.seen ? 0 : 1;
+}
+
 int cmd_dp(int argc, char **argv)
 {
 	static const struct {
@@ -484,13 +557,14 @@ int cmd_dp(int argc, char **argv)
 		int (*fn)(struct dp_args *);
 	} subs[] = {
 		{ "load", dp_load }, { "unload", dp_unload }, { "port", dp_port },
-		{ "garp", dp_garp }, { "stats", dp_stats },
+		{ "garp", dp_garp }, { "stats", dp_stats }, { "events", dp_events },
 	};
 	struct dp_args a = { 0 };
 	int ret;
 
 	if (argc < 2)
-		return cli_usage_error("dp", "expected a command: load, port, garp, stats, unload");
+		return cli_usage_error("dp", "expected a command: load, port, garp, stats, events, "
+				       "unload");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fputs(dp_help, stdout);
 		return 0;
