@@ -49,7 +49,7 @@ cleanup
 in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
 dp() { "$BIN" dp "$@"; }
 counter() {	# counter SERVER NAME: packets
-	dp stats "$P-$1" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['counters']['$2']['packets'])"
+	dp stats "$P-$1" | awk -v n="$2" '$1 == n { print $2; found = 1 } END { exit !found }'
 }
 
 for n in vm1 s1 sw s2 vm2; do ip netns add "$P-$n"; in_ns "$n" ip link set lo up; done
