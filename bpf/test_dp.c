@@ -531,6 +531,284 @@ static void test_traffic_matrix(void **state)
 	assert_int_equal(before.packets, after.packets);
 }
 
+/* ---- random frames against a naive model ------------------------------------
+ * The model decides with plain byte compares, in the order the rules are
+ * written in docs/dataplane.md, reading the same tables through the syscall
+ * interface; the programs must agree on verdict, counter and output frame. */
+
+struct expect {
+	int verdict;
+	enum pgr_stat stat;
+};
+
+static bool mac_is(const uint8_t *a, struct mac b)
+{
+	return memcmp(a, b.b, 6) == 0;
+}
+
+static bool model_garp(uint32_t vdc, uint32_t ip, struct pgr_garp_entry *g)
+{
+	struct pgr_garp_key k = { .vdc = vdc, .ip = ip }, s = { .vdc = 0, .ip = ip };
+	int fd = pgr_dp_maps(dp1)->garp;
+
+	return !bpf_map_lookup_elem(fd, &k, g) || !bpf_map_lookup_elem(fd, &s, g);
+}
+
+static bool model_vm(const uint8_t *id3, struct pgr_vm *vm)
+{
+	uint32_t id = (uint32_t)id3[0] << 16 | (uint32_t)id3[1] << 8 | id3[2];
+
+	return !bpf_map_lookup_elem(pgr_dp_maps(dp1)->vms, &id, vm);
+}
+
+static bool peregrine_mac(const uint8_t *m)
+{
+	uint32_t id = (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5];
+
+	return m[0] == 2 && m[1] == 0 && m[2] == 0 && (m[3] & 3) == 2 && id != 0x020000;
+}
+
+static bool id_shaped(const uint8_t *p)
+{
+	return (p[0] & 3) == 2 && !(p[0] == 2 && p[1] == 0 && p[2] == 0);
+}
+
+static struct expect model_ipv4(uint8_t *f, struct pgr_vm *a)
+{
+	struct pgr_garp_entry g;
+	struct pgr_vm d;
+	uint32_t saddr, daddr;
+	int t;
+
+	if ((f[14] >> 4) != 4 || (f[14] & 15) < 5)
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_IP_BAD };
+	if (f[0] & 1)
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_GROUP };
+	if (memcmp(f + 6, a->mac, 6))
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_SRC_MAC };
+	memcpy(&saddr, f + 26, 4);
+	memcpy(&daddr, f + 30, 4);
+	if (saddr != a->ip)
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_SRC_IP };
+	if (!model_garp(a->vdc, daddr, &g))
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_NO_GARP };
+	if (memcmp(f, g.vm_mac[0], 6) && memcmp(f, g.vm_mac[1], 6))
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_DST_MAC };
+	if (g.flags & PGR_GARP_LOCAL) {
+		if (!model_vm(g.vm_mac[0] + 3, &d))
+			return (struct expect){ SHOT, PGR_STAT_VM_DROP_LOCAL_MISS };
+		memcpy(f, d.mac, 6);
+		return (struct expect){ REDIR, PGR_STAT_VM_LOCAL };
+	}
+	if (g.flags & PGR_GARP_DIRECT) {
+		t = g.avail & PGR_AVAIL_VM_PRI ? 0 : g.avail & PGR_AVAIL_VM_BAK ? 1 : -1;
+		if (t < 0)
+			return (struct expect){ SHOT, PGR_STAT_VM_DROP_NO_ROUTE };
+		memcpy(f, g.vm_mac[t], 6);
+		return (struct expect){ REDIR, PGR_STAT_VM_DIRECT };
+	}
+	t = g.avail & PGR_AVAIL_IM_PRI ? 0 : g.avail & PGR_AVAIL_IM_BAK ? 1 : -1;
+	if (t < 0)
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_NO_ROUTE };
+	if (!peregrine_mac(g.im_mac[t]) || !peregrine_mac(g.vm_mac[t]) || !peregrine_mac(f + 6))
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_BAD_ENTRY };
+	memcpy(f, g.im_mac[t], 6);
+	memcpy(f + 6, g.vm_mac[t] + 3, 3);
+	return (struct expect){ REDIR, PGR_STAT_VM_INDIRECT };
+}
+
+static struct expect model_arp(uint8_t *f, struct pgr_vm *a)
+{
+	uint8_t req[28];
+	struct pgr_garp_entry g;
+	uint32_t spa, tpa;
+
+	memcpy(req, f + 14, 28);
+	memcpy(&spa, req + 14, 4);
+	memcpy(&tpa, req + 24, 4);
+	if (memcmp(req, "\0\1\x08\0\6\4\0\1", 8) || memcmp(f + 6, a->mac, 6) ||
+	    memcmp(req + 8, a->mac, 6) || spa != a->ip || tpa == a->ip)
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_ARP_BAD };
+	if (!model_garp(a->vdc, tpa, &g))
+		return (struct expect){ SHOT, PGR_STAT_VM_ARP_MISS };
+	memcpy(f, a->mac, 6);			/* to the asker */
+	memcpy(f + 6, g.vm_mac[0], 6);		/* from the answer */
+	f[21] = 2;				/* reply */
+	memcpy(f + 14 + 8, g.vm_mac[0], 6);	/* sha */
+	memcpy(f + 14 + 14, &tpa, 4);		/* spa */
+	memcpy(f + 14 + 18, a->mac, 6);		/* tha */
+	memcpy(f + 14 + 24, &spa, 4);		/* tpa */
+	return (struct expect){ REDIR, PGR_STAT_VM_ARP_REPLY };
+}
+
+static struct expect model_from_vm(uint8_t *f)
+{
+	uint32_t port = PORT_A;
+	struct pgr_vm a;
+	uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+
+	assert_int_equal(bpf_map_lookup_elem(pgr_dp_maps(dp1)->ports, &port, &a), 0);
+	if (type == WIRE_ETH_P_IPV4)
+		return model_ipv4(f, &a);
+	if (type == WIRE_ETH_P_ARP)
+		return model_arp(f, &a);
+	if (type == WIRE_ETH_P_IPV6)
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_IPV6 };
+	if (f[0] & 1)
+		return (struct expect){ SHOT, PGR_STAT_VM_DROP_GROUP };
+	return (struct expect){ SHOT, PGR_STAT_VM_DROP_ETHERTYPE };
+}
+
+static struct expect model_from_net(uint8_t *f)
+{
+	struct pgr_vm vm;
+	bool src_plain = peregrine_mac(f + 6);
+	bool src_encap = id_shaped(f + 6) && (f[9] & 3) == 2 &&
+			 !(f[9] == 2 && f[10] == 0 && f[11] == 0);
+
+	if (f[0] & 1)
+		return (struct expect){ SHOT, PGR_STAT_NET_DROP_GROUP };
+	if (mac_is(f, M(S1, 0)) || mac_is(f, M(S1, 1))) {
+		if (!src_encap)
+			return (struct expect){ SHOT, PGR_STAT_NET_DROP_BAD_ENCAP };
+		if (!model_vm(f + 6, &vm))
+			return (struct expect){ SHOT, PGR_STAT_NET_DROP_NO_VM };
+		memcpy(f, vm.mac, 6);
+		f[6] = 2, f[7] = 0, f[8] = 0;
+		return (struct expect){ REDIR, PGR_STAT_NET_DECAP };
+	}
+	if (!(f[0] == 2 && f[1] == 0 && f[2] == 0) || !model_vm(f + 3, &vm))
+		return (struct expect){ SHOT, PGR_STAT_NET_DROP_FOREIGN };
+	if (!src_plain)
+		return (struct expect){ SHOT, PGR_STAT_NET_DROP_BAD_SRC };
+	memcpy(f, vm.mac, 6);
+	return (struct expect){ REDIR, PGR_STAT_NET_DIRECT };
+}
+
+static struct mac pick_mac(struct rng *r)
+{
+	const struct mac pool[] = {
+		M(VA, 0), M(VA, 1), M(VB, 0), M(VB, 1), M(VC, 0), M(VC, 1), M(VD, 0), M(VE, 0),
+		M(VE, 1), M(VX, 0), M(VX, 1), M(VG, 0), M(VG, 1), M(VH, 0), M(VF, 0), M(VSVC, 0),
+		M(S1, 0), M(S1, 1), M(S2, 0), M(S2, 1), FOREIGN_MAC, BCAST,
+		ENC(VA, 0, VB), ENC(VA, 1, VB), ENC(VB, 0, VA), ENC(VC, 0, VB), ENC(VC, 1, VA),
+		{ { 0x01, 0x00, 0x5e, 0, 0, 1 } }, { { 0x02, 0x00, 0x00, 0x02, 0x00, 0x00 } },
+		{ { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 } },
+	};
+
+	return pool[rng_below(r, ARRAY_SIZE(pool))];
+}
+
+static uint32_t pick_ip(struct rng *r)
+{
+	static const uint32_t pool[] = {
+		IP(10, 0, 0, 1), IP(10, 0, 0, 2), IP(10, 0, 0, 3), IP(10, 0, 0, 5), IP(10, 0, 0, 6),
+		IP(10, 0, 0, 7), IP(10, 0, 0, 8), IP(10, 0, 0, 9), IP(10, 0, 0, 99),
+		IP(10, 255, 0, 1), IP(10, 0, 0, 77),
+	};
+
+	return pool[rng_below(r, ARRAY_SIZE(pool))];
+}
+
+static struct mac pick_of(struct rng *r, const struct mac *pool, size_t n)
+{
+	return pool[rng_below(r, (uint32_t)n)];
+}
+
+/* A random frame, leaning towards what a VM or the fabric would send so that
+ * the deep paths are reached as well as the early drops. */
+static struct pkt random_pkt(struct rng *r, bool from_vm)
+{
+	static const uint8_t ver_ihl[] = { 0x45, 0x45, 0x45, 0x45, 0x45, 0x46, 0x44, 0x65 };
+	const struct mac servers[] = { M(S1, 0), M(S1, 1) };
+	const struct mac encs[] = { ENC(VA, 0, VB), ENC(VA, 1, VB), ENC(VB, 0, VA),
+				    ENC(VC, 0, VB), ENC(VC, 1, VA) };
+	const struct mac locals[] = { M(VA, 0), M(VA, 1), M(VC, 0), M(VC, 1) };
+	uint32_t kind = rng_below(r, 8);
+	struct pkt p = { .dst = pick_mac(r), .src = pick_mac(r) };
+	struct pgr_garp_entry g;
+
+	if (from_vm && rng_below(r, 4))
+		p.src = M(VA, 0);
+	if (!from_vm && rng_below(r, 3) == 0) {
+		p.dst = pick_of(r, servers, ARRAY_SIZE(servers));
+		if (rng_below(r, 4))
+			p.src = pick_of(r, encs, ARRAY_SIZE(encs));
+	} else if (!from_vm && rng_below(r, 2)) {
+		p.dst = pick_of(r, locals, ARRAY_SIZE(locals));
+	}
+	if (kind < 4) {
+		p.kind = PKT_UDP;
+		p.saddr = rng_below(r, 4) ? IP(10, 0, 0, 1) : pick_ip(r);
+		p.daddr = pick_ip(r);
+		p.ver_ihl = ver_ihl[rng_below(r, ARRAY_SIZE(ver_ihl))];
+		if (from_vm && rng_below(r, 4) && model_garp(VDC1, p.daddr, &g))
+			memcpy(p.dst.b, g.vm_mac[rng_below(r, 2)], 6);
+	} else if (kind < 6) {
+		p.kind = PKT_ARP;
+		p.op = rng_below(r, 4) ? WIRE_ARP_REQUEST : WIRE_ARP_REPLY;
+		p.sha = rng_below(r, 4) ? p.src : pick_mac(r);
+		p.tha = pick_mac(r);
+		p.saddr = rng_below(r, 4) ? IP(10, 0, 0, 1) : pick_ip(r);
+		p.daddr = pick_ip(r);
+	} else {
+		p.kind = PKT_ETH;
+		p.op = kind == 6 ? WIRE_ETH_P_IPV6 : 0x1234;
+	}
+	return p;
+}
+
+static void test_random_vs_model(void **state)
+{
+	struct pgr_counter before[PGR_STAT_COUNT], after[PGR_STAT_COUNT];
+	unsigned hits[PGR_STAT_COUNT] = { 0 };
+	struct ring_buffer *rb;
+	struct pgr_event ev;
+	struct rng r;
+
+	(void)state;
+	if (!have_root)
+		skip();
+	rb = ring_buffer__new(pgr_dp_maps(dp1)->events, on_event, &ev, NULL);
+	assert_non_null(rb);
+	rng_seed(&r, 2024);
+	for (int i = 0; i < 4000; i++) {
+		bool vm = i & 1;
+		struct pkt p = random_pkt(&r, vm);
+		uint8_t in[WIRE_FRAME_MAX], want[WIRE_FRAME_MAX];
+		size_t len = build(&p, in);
+		struct expect x;
+		struct run out;
+
+		memcpy(want, in, len);
+		x = vm ? model_from_vm(want) : model_from_net(want);
+		assert_int_equal(pgr_dp_stats_read(pgr_dp_maps(dp1), before), 0);
+		run_prog(vm ? pgr_dp_from_vm_fd(dp1) : pgr_dp_from_net_fd(dp1), in, len, PORT_A, 1,
+			 &out);
+		assert_int_equal(pgr_dp_stats_read(pgr_dp_maps(dp1), after), 0);
+		if (out.retval != x.verdict || after[x.stat].packets != before[x.stat].packets + 1 ||
+		    out.out_len != len || memcmp(out.out, want, len))
+			fail_msg("frame %d (%s): program %d/%s, model %d/%s, output %s", i,
+				 vm ? "from_vm" : "from_net", out.retval,
+				 pgr_dp_stat_name(after[x.stat].packets == before[x.stat].packets + 1
+						  ? x.stat : PGR_STAT_COUNT),
+				 x.verdict, pgr_dp_stat_name(x.stat),
+				 out.out_len == len && !memcmp(out.out, want, len) ? "equal" : "differs");
+		hits[x.stat]++;
+		ring_buffer__consume(rb);
+	}
+	ring_buffer__free(rb);
+	for (int st = 0; st < PGR_STAT_COUNT; st++)
+		if (hits[st])
+			print_message("  %-20s %u\n", pgr_dp_stat_name(st), hits[st]);
+	/* The random frames reached the deep paths, not only the early drops. */
+	assert_true(hits[PGR_STAT_VM_INDIRECT] > 20 && hits[PGR_STAT_VM_ARP_REPLY] > 20 &&
+		    hits[PGR_STAT_NET_DECAP] > 20 && hits[PGR_STAT_VM_LOCAL] > 5 &&
+		    hits[PGR_STAT_VM_DIRECT] > 5 && hits[PGR_STAT_NET_DIRECT] > 20 &&
+		    hits[PGR_STAT_VM_DROP_DST_MAC] > 20 && hits[PGR_STAT_VM_DROP_NO_ROUTE] > 5 &&
+		    hits[PGR_STAT_VM_DROP_BAD_ENTRY] > 5 && hits[PGR_STAT_NET_DROP_NO_VM] > 5);
+}
+
 static void test_stat_names(void **state)
 {
 	(void)state;
@@ -550,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_from_net_pass_foreign),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_traffic_matrix),
+		cmocka_unit_test(test_random_vs_model),
 	};
 
 	if (geteuid() != 0)
