@@ -1,3 +1,3 @@
-LIB_SRCS += wire/rasproto.c
-TESTS    += wire/test_rasproto
-FUZZERS  += wire/fuzz_rasproto
+LIB_SRCS += wire/rasproto.c wire/frame.c
+TESTS    += wire/test_rasproto wire/test_wire
+FUZZERS  += wire/fuzz_rasproto wire/fuzz_frame

@@ -1,0 +1,203 @@
+/* The Peregrine data plane: every struct, map key, map and constant shared by
+ * the eBPF programs (from_vm.bpf.c, from_net.bpf.c) and user space (the
+ * loader, `peregrine dp`, the host agent).  docs/dataplane.md describes the
+ * layout; the user-space agent fills the maps.
+ *
+ * Map definitions are compiled only for eBPF (__bpf__); user space reaches
+ * the same maps through the skeletons or the pinned files, and sizes the keys
+ * and values from the structs below, whose sizes are asserted. */
+#ifndef PEREGRINE_BPF_DP_H
+#define PEREGRINE_BPF_DP_H
+
+#include "wire/pgr.h"
+
+enum pgr_dp_limits {
+	PGR_DP_GARP_MAX = 65536,	/* cached (VDC, IP) entries per server */
+	PGR_DP_VMS_MAX = 4096,		/* local VM IDs (two per VM) */
+	PGR_DP_PORTS_MAX = 2048,	/* local VM ports */
+	PGR_DP_TRAFFIC_MAX = 65536,	/* (src VM, dst VM) pairs counted (LRU) */
+	PGR_DP_EVENTS_BYTES = 256 * 1024,	/* ring buffer to user space */
+	PGR_DP_NICS = 2,		/* NICs per server */
+};
+
+/* VDC 0 is the shared service-node range: a (VDC, IP) miss falls back to
+ * (PGR_VDC_SERVICE, IP). */
+#define PGR_VDC_SERVICE 0
+
+/* ---- GARP map: (VDC, IPv4) -> where the destination is ------------------- */
+
+struct pgr_garp_key {
+	uint32_t vdc;
+	uint32_t ip;		/* network order */
+};
+
+/* avail bits: which MACs may be used now (the directory's availability). */
+#define PGR_AVAIL_VM_PRI 0x01	/* vm_mac[0] */
+#define PGR_AVAIL_VM_BAK 0x02	/* vm_mac[1] */
+#define PGR_AVAIL_IM_PRI 0x04	/* im_mac[0] */
+#define PGR_AVAIL_IM_BAK 0x08	/* im_mac[1] */
+
+/* flags */
+#define PGR_GARP_DIRECT 0x01	/* send direct (heavy pair) instead of indirect */
+#define PGR_GARP_LOCAL 0x02	/* the destination VM is on this server */
+
+struct pgr_garp_entry {
+	uint8_t vm_mac[PGR_TREES][WIRE_MAC_LEN];	/* primary, backup */
+	uint8_t im_mac[PGR_TREES][WIRE_MAC_LEN];	/* its server's primary, backup */
+	uint32_t egress_ifindex[PGR_TREES];	/* this server's NIC toward each tree */
+	uint8_t avail;
+	uint8_t flags;
+	uint16_t pad;
+	uint32_t version;	/* the directory's version (user space only) */
+};
+
+_Static_assert(sizeof(struct pgr_garp_key) == 8, "garp key");
+_Static_assert(sizeof(struct pgr_garp_entry) == 40, "garp entry");
+
+/* ---- local VMs: by ID (both of a VM's IDs) and by port ifindex ---------- */
+
+struct pgr_vm {
+	uint8_t mac[WIRE_MAC_LEN];	/* the VM's interface MAC (its primary) */
+	uint16_t flags;			/* none yet: must be 0 */
+	uint32_t ifindex;		/* the server-side end of its veth */
+	uint32_t vdc;
+	uint32_t ip;			/* network order */
+	uint32_t id;			/* primary ID: traffic-matrix key */
+};
+
+_Static_assert(sizeof(struct pgr_vm) == 24, "vm");
+
+/* ---- traffic matrix: (source VM, destination VM) primary IDs ------------ */
+
+struct pgr_pair {
+	uint32_t src_id;
+	uint32_t dst_id;
+};
+
+struct pgr_counter {
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+_Static_assert(sizeof(struct pgr_pair) == 8, "pair");
+_Static_assert(sizeof(struct pgr_counter) == 16, "counter");
+
+/* ---- events to user space (ring buffer) ---------------------------------- */
+
+enum pgr_event_type {
+	PGR_EV_ARP_MISS = 1,	/* a VM asked for (vdc, ip) and the GARP map missed */
+	PGR_EV_IP_MISS = 2,	/* a VM sent IPv4 to (vdc, ip) with no entry */
+};
+
+struct pgr_event {
+	uint32_t type;
+	uint32_t vdc;
+	uint32_t ip;		/* network order */
+	uint32_t vm_id;		/* the asking VM's primary ID */
+	uint32_t ifindex;	/* its port */
+	uint32_t pad;
+};
+
+_Static_assert(sizeof(struct pgr_event) == 24, "event");
+
+/* ---- read-only configuration (set by the loader before load) ------------ */
+
+#define PGR_CFG_PASS_FOREIGN 0x01	/* NIC: pass frames not for us to the stack */
+#define PGR_CFG_PEER 0x02	/* deliver with bpf_redirect_peer (VM ports are veths) */
+#define PGR_CFG_NIC_PEER 0x04	/* NICs are veths: transmit with bpf_redirect_peer */
+
+struct pgr_config {
+	uint8_t server_mac[PGR_TREES][WIRE_MAC_LEN];
+	uint32_t flags;
+};
+
+_Static_assert(sizeof(struct pgr_config) == 16, "config");
+
+/* ---- counters: one per verdict -------------------------------------------
+ * X(name, description).  Index into the per-CPU array map pgr_stats. */
+#define PGR_STATS(X)                                                                 \
+	X(VM_ARP_REPLY, "vm: ARP request answered from the GARP map")                \
+	X(VM_ARP_MISS, "vm: ARP request missed, event to user space")                \
+	X(VM_INDIRECT, "vm: sent indirect (encapsulated)")                           \
+	X(VM_DIRECT, "vm: sent direct")                                              \
+	X(VM_LOCAL, "vm: delivered to a VM on this server")                          \
+	X(VM_DROP_NO_PORT, "vm drop: port is not a known VM")                        \
+	X(VM_DROP_SHORT, "vm drop: truncated header")                                \
+	X(VM_DROP_SRC_MAC, "vm drop: source MAC is not the VM's own")                \
+	X(VM_DROP_SRC_IP, "vm drop: source IP is not the VM's own")                  \
+	X(VM_DROP_DST_MAC, "vm drop: destination MAC does not match the GARP entry") \
+	X(VM_DROP_NO_GARP, "vm drop: no GARP entry for the destination IP")          \
+	X(VM_DROP_NO_ROUTE, "vm drop: no available MAC for the destination")         \
+	X(VM_DROP_BAD_ENTRY, "vm drop: GARP entry or VM MAC is not Peregrine's")     \
+	X(VM_DROP_LOCAL_MISS, "vm drop: local destination VM not in the VM table")   \
+	X(VM_DROP_ARP_BAD, "vm drop: ARP not a well-formed request from the VM")     \
+	X(VM_DROP_IP_BAD, "vm drop: malformed IPv4 header")                          \
+	X(VM_DROP_GROUP, "vm drop: broadcast/multicast other than ARP")              \
+	X(VM_DROP_IPV6, "vm drop: IPv6 (not supported yet)")                         \
+	X(VM_DROP_ETHERTYPE, "vm drop: other EtherType")                             \
+	X(NET_DECAP, "net: indirect frame decapsulated and delivered")               \
+	X(NET_DIRECT, "net: direct frame delivered")                                 \
+	X(NET_PASS, "net: foreign frame passed to the stack")                        \
+	X(NET_DROP_SHORT, "net drop: truncated header")                              \
+	X(NET_DROP_GROUP, "net drop: broadcast/multicast destination")               \
+	X(NET_DROP_BAD_ENCAP, "net drop: to a server MAC but not encapsulated")      \
+	X(NET_DROP_NO_VM, "net drop: destination ID is not a VM here")               \
+	X(NET_DROP_BAD_SRC, "net drop: direct frame with a non-Peregrine source")    \
+	X(NET_DROP_FOREIGN, "net drop: not addressed to this server or its VMs")     \
+	X(EVENT_LOST, "events lost: ring buffer full")
+
+enum pgr_stat {
+#define PGR_STAT_ENUM(name, desc) PGR_STAT_##name,
+	PGR_STATS(PGR_STAT_ENUM)
+#undef PGR_STAT_ENUM
+	PGR_STAT_COUNT
+};
+
+/* ---- the maps (eBPF side) ----------------------------------------------- */
+#ifdef __bpf__
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PGR_DP_GARP_MAX);
+	__type(key, struct pgr_garp_key);
+	__type(value, struct pgr_garp_entry);
+} pgr_garp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PGR_DP_VMS_MAX);
+	__type(key, uint32_t);			/* ID */
+	__type(value, struct pgr_vm);
+} pgr_vms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PGR_DP_PORTS_MAX);
+	__type(key, uint32_t);			/* ifindex */
+	__type(value, struct pgr_vm);
+} pgr_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, PGR_DP_TRAFFIC_MAX);
+	__type(key, struct pgr_pair);
+	__type(value, struct pgr_counter);
+} pgr_traffic SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PGR_STAT_COUNT);
+	__type(key, uint32_t);
+	__type(value, struct pgr_counter);
+} pgr_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PGR_DP_EVENTS_BYTES);
+} pgr_events SEC(".maps");
+
+#endif /* __bpf__ */
+
+#endif
