@@ -1,0 +1,669 @@
+/* peregrine lab: build, inspect, break and remove an emulated data center. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmd/cli.h"
+#include "cmd/swctl.h"
+#include "lab/run.h"
+#include "lib/parse.h"
+
+static const char lab_help[] =
+	"Usage: peregrine lab up [FILE] [--prefix P]\n"
+	"       peregrine lab down [--prefix P]\n"
+	"       peregrine lab status [--prefix P] [--json]\n"
+	"       peregrine lab exec NODE [--prefix P] -- CMD [ARGS...]\n"
+	"       peregrine lab link down|up A B [--prefix P]\n"
+	"       peregrine lab node down|up NAME [--prefix P]\n"
+	"       peregrine lab logs [NODE] [--prefix P]\n"
+	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
+	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
+	"       peregrine lab fib dump SWITCH [--json]\n"
+	"\n"
+	"Build a data center in network namespaces: a namespace per switch (a Linux\n"
+	"bridge that learns and floods nothing, run by switchd), per server and per\n"
+	"VM, and a management network.  FILE is a lab file (docs/lab.md); without\n"
+	"one, the default: leafspine:spines=2,leaves=4,servers=2,homing=2, VDCs red\n"
+	"and blue both on 10.0.0.0/24, one VM of each on every server.\n"
+	"\n"
+	"  up       build it and start its daemons (rolls back on failure)\n"
+	"  down     remove everything the lab made, also after a crash\n"
+	"  status   daemons, link states, FIB use per switch\n"
+	"  exec     run a command in a node's namespace (NODE may be mgmt or a VM)\n"
+	"  link     take the link between A and B down or up (both ends)\n"
+	"  node     a switch failure: its daemons stop and its ports go down; up\n"
+	"           restarts it with an empty FIB\n"
+	"  logs     daemon logs, of one node or all\n"
+	"  fib      install, remove and list entries through the switch's switchd\n"
+	"\n"
+	"Options:\n"
+	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
+	"               a-z 0-9); default pg.  Labs with different prefixes coexist\n"
+	"  --json       machine-readable output\n"
+	"  -h, --help\n";
+
+struct lab_cli {
+	const char *prefix;
+	bool json;
+	int argc;		/* positional arguments */
+	char **argv;
+	char **cmd;		/* after "--" */
+	int ncmd;
+};
+
+static int parse_cli(int argc, char **argv, struct lab_cli *c)
+{
+	c->prefix = "pg";
+	c->argv = xcalloc((size_t)argc + 1, sizeof(char *));
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			c->cmd = argv + i + 1;
+			c->ncmd = argc - i - 1;
+			break;
+		} else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) {
+			c->prefix = argv[++i];
+		} else if (!strncmp(argv[i], "--prefix=", 9)) {
+			c->prefix = argv[i] + 9;
+		} else if (!strcmp(argv[i], "--json")) {
+			c->json = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(lab_help, stdout);
+			return -1;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return cli_usage_error("lab", "unknown option '%s'", argv[i]);
+		} else {
+			c->argv[c->argc++] = argv[i];
+		}
+	}
+	if (!lab_prefix_ok(c->prefix))
+		return cli_usage_error("lab", "--prefix '%s': 1 to %d of a-z 0-9, starting "
+				       "with a letter", c->prefix, LAB_MAX_PREFIX);
+	return 0;
+}
+
+static bool need_root(void)
+{
+	if (geteuid() == 0)
+		return true;
+	cli_error("lab: needs root (network namespaces)");
+	return false;
+}
+
+/* ---- up / down ------------------------------------------------------------------ */
+static char *read_all(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) || st.st_size > (1 << 24)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static int do_up(struct lab_cli *c)
+{
+	const char *file = c->argc > 1 ? c->argv[1] : NULL;
+	char err[1024], *text;
+	size_t len;
+	struct lab l;
+	uint64_t t0 = mono_ns();
+	int rc;
+
+	if (c->argc > 2)
+		return cli_usage_error("lab", "up: at most one FILE");
+	if (file) {
+		if (!(text = read_all(file, &len)))
+			return cli_error("%s: %s", file, strerror(errno ? errno : EIO));
+	} else {
+		text = xstrdup(lab_default_yaml);
+		len = strlen(text);
+	}
+	if (lab_load_buf(&l, file ? file : "default", text, len, c->prefix, err, sizeof(err))) {
+		free(text);
+		return cli_error("%s", err);
+	}
+	if (!need_root()) {
+		free(text);
+		lab_free(&l);
+		return 1;
+	}
+	rc = lab_up(&l, text, len, err, sizeof(err));
+	if (rc)
+		cli_error("lab up: %s (everything it made is removed)", err);
+	else
+		printf("lab %s (prefix %s): %u switches, %u servers, %u VMs, %u VDCs up in %.2f s\n",
+		       l.name, l.prefix, l.topo->nswitches, l.topo->nservers, l.nvms, l.nvdcs,
+		       (double)(mono_ns() - t0) / 1e9);
+	free(text);
+	lab_free(&l);
+	return rc ? 1 : 0;
+}
+
+static int do_down(struct lab_cli *c)
+{
+	unsigned procs, ns;
+	uint64_t t0 = mono_ns();
+
+	if (!need_root())
+		return 1;
+	lab_down(c->prefix, &procs, &ns);
+	printf("lab %s down: %u processes stopped, %u namespaces removed in %.2f s\n",
+	       c->prefix, procs, ns, (double)(mono_ns() - t0) / 1e9);
+	return 0;
+}
+
+/* ---- helpers that need the running lab --------------------------------------------- */
+static int load(struct lab_cli *c, struct lab *l)
+{
+	char err[1024];
+
+	if (lab_load_running(c->prefix, l, err, sizeof(err)))
+		return cli_error("%s", err);
+	return 0;
+}
+
+/* A switch or server by name, with an error if not. */
+static uint32_t node_arg(const struct lab *l, const char *name, bool switch_only)
+{
+	int vm;
+	uint32_t n = lab_find(l, name, &vm);
+
+	if (n == UINT32_MAX || (switch_only && topo_is_server(l->topo, n))) {
+		cli_error("lab: '%s' is not a %s of this lab", name,
+			  switch_only ? "switch" : "switch or server");
+		return UINT32_MAX;
+	}
+	return n;
+}
+
+static int enter_mgmt(const struct lab *l)
+{
+	char ns[128];
+	int rc;
+
+	lab_ns(l, "mgmt", ns, sizeof(ns));
+	if ((rc = lab_enter_ns(ns)))
+		return cli_error("lab: cannot enter %s: %s", ns, strerror(-rc));
+	return 0;
+}
+
+static int open_switch(const struct lab *l, uint32_t node, struct swc *sc)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	char path[512], dir[256], err[256];
+	struct auth_key key;
+
+	lab_state_dir(l->prefix, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/key", dir);
+	if (auth_key_load(path, &key, err, sizeof(err)))
+		return cli_error("%s", err);
+	to.sin_addr.s_addr = htonl(lab_mgmt_ip(l, node));
+	to.sin_port = htons(l->switchd_port);
+	if (swc_open(sc, &to, &key, 0xffffff00u))
+		return cli_error("lab: socket: %s", strerror(errno));
+	return 0;
+}
+
+/* ---- status ------------------------------------------------------------------------- */
+/* Interface name -> "up"/"down"/"absent" of one namespace, from `ip -j link`. */
+static json_t *ns_links(const struct lab *l, const char *node)
+{
+	char ns[128], out[1 << 16], *argv[] = { "ip", "-j", "-n", ns, "link", "show", NULL };
+	json_t *arr, *res = json_object(), *it;
+	json_error_t je;
+	size_t i;
+	int pfd[2];
+	pid_t pid;
+	ssize_t n, got = 0;
+
+	lab_ns(l, node, ns, sizeof(ns));
+	if (pipe(pfd) || (pid = fork()) < 0)
+		return res;
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while ((size_t)got < sizeof(out) - 1 && (n = read(pfd[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(pfd[0]);
+	waitpid(pid, NULL, 0);
+	out[got] = 0;
+	if (!(arr = json_loads(out, 0, &je)))
+		return res;
+	json_array_foreach(arr, i, it) {
+		const char *name = json_string_value(json_object_get(it, "ifname"));
+		json_t *flags = json_object_get(it, "flags"), *f;
+		bool up = false, carrier = true;
+		size_t k;
+
+		json_array_foreach(flags, k, f) {
+			up |= !strcmp(json_string_value(f) ? json_string_value(f) : "", "UP");
+			carrier &= strcmp(json_string_value(f) ? json_string_value(f) : "", "NO-CARRIER") != 0;
+		}
+		if (name)
+			JSET(res, name, JSTR(up && carrier ? "up" : "down"));
+	}
+	json_decref(arr);
+	return res;
+}
+
+static json_t *status_daemons(const struct lab *l, uint32_t node)
+{
+	json_t *d = json_object();
+	const char *name = node == LAB_NS_MGMT ? "mgmt" : l->topo->nodes[node].name;
+
+	for (size_t i = 0; i < lab_ndaemons; i++) {
+		bool here = node == LAB_NS_MGMT ? lab_daemons[i].where == LAB_ON_MGMT
+			: topo_is_server(l->topo, node) ? lab_daemons[i].where == LAB_ON_SERVER
+			: lab_daemons[i].where == LAB_ON_SWITCH;
+		pid_t pid;
+
+		if (!here)
+			continue;
+		pid = lab_daemon_pid(l, name, lab_daemons[i].name);
+		JSET(d, lab_daemons[i].name, pid ? JINT(pid) : json_null());
+	}
+	return d;
+}
+
+static json_t *status_json(const struct lab *l)
+{
+	json_t *j = json_object(), *nodes = json_array(), *links = json_array();
+	json_t **ifs = xcalloc(l->topo->nnodes, sizeof(*ifs));
+	const struct topo *t = l->topo;
+	char ns[128], ifn[LAB_IFNAMSIZ];
+
+	JSET(j, "name", JSTR(l->name));
+	JSET(j, "prefix", JSTR(l->prefix));
+	JSET(j, "topology", JSTR(t->spec));
+	for (uint32_t n = 0; n < t->nnodes; n++) {
+		json_t *o = json_object();
+
+		lab_ns(l, t->nodes[n].name, ns, sizeof(ns));
+		ifs[n] = ns_links(l, t->nodes[n].name);
+		JSET(o, "name", JSTR(t->nodes[n].name));
+		JSET(o, "kind", JSTR(topo_is_server(t, n) ? "server" : "switch"));
+		JSET(o, "namespace", lab_ns_exists(ns) ? JSTR(ns) : json_null());
+		JSET(o, "daemons", status_daemons(l, n));
+		if (!topo_is_server(t, n)) {
+			struct swc sc;
+			uint32_t used, cap;
+
+			JSET(o, "fib_capacity", JINT(lab_switch_fib(l, n)));
+			if (open_switch(l, n, &sc) == 0) {
+				sc.tries = 2;
+				if (swc_fib_use(&sc, &used, &cap) == 0)
+					JSET(o, "fib_used", JINT(used));
+				else
+					JSET(o, "fib_used", json_null());
+				swc_close(&sc);
+			}
+		}
+		json_array_append_new(nodes, o);
+	}
+	for (uint32_t i = 0; i < t->nlinks; i++) {
+		const struct topo_link *k = &t->links[i];
+		json_t *o = json_object();
+		const char *sa, *sb;
+
+		lab_port_ifname(l, k->a, k->pa, ifn);
+		sa = json_string_value(json_object_get(ifs[k->a], ifn));
+		lab_port_ifname(l, k->b, k->pb, ifn);
+		sb = json_string_value(json_object_get(ifs[k->b], ifn));
+		JSET(o, "a", JSTR(t->nodes[k->a].name));
+		JSET(o, "a_port", JINT(k->pa));
+		JSET(o, "b", JSTR(t->nodes[k->b].name));
+		JSET(o, "b_port", JINT(k->pb));
+		JSET(o, "state", JSTR(sa && sb && !strcmp(sa, "up") && !strcmp(sb, "up") ? "up"
+				      : sa && sb ? "down" : "absent"));
+		json_array_append_new(links, o);
+	}
+	for (uint32_t n = 0; n < t->nnodes; n++)
+		json_decref(ifs[n]);
+	free(ifs);
+	JSET(j, "mgmt_daemons", status_daemons(l, LAB_NS_MGMT));
+	JSET(j, "nodes", nodes);
+	JSET(j, "links", links);
+	JSET(j, "vms", JINT(l->nvms));
+	return j;
+}
+
+static void print_status(const json_t *j)
+{
+	json_t *nodes = json_object_get(j, "nodes"), *links = json_object_get(j, "links"), *o;
+	size_t i, down = 0;
+
+	printf("lab %s (prefix %s): %s, %lld VMs\n", json_string_value(json_object_get(j, "name")),
+	       json_string_value(json_object_get(j, "prefix")),
+	       json_string_value(json_object_get(j, "topology")),
+	       (long long)json_integer_value(json_object_get(j, "vms")));
+	printf("%-12s %-7s %-10s %s\n", "node", "kind", "fib", "daemons");
+	json_array_foreach(nodes, i, o) {
+		json_t *d = json_object_get(o, "daemons"), *v;
+		const char *k;
+		char fib[32] = "-";
+
+		if (json_object_get(o, "fib_capacity")) {
+			json_t *u = json_object_get(o, "fib_used");
+			long long cap = (long long)json_integer_value(json_object_get(o, "fib_capacity"));
+
+			if (json_is_integer(u))
+				snprintf(fib, sizeof(fib), "%lld/%lld", (long long)json_integer_value(u), cap);
+			else
+				snprintf(fib, sizeof(fib), "?/%lld", cap);
+		}
+		printf("%-12s %-7s %-10s", json_string_value(json_object_get(o, "name")),
+		       json_string_value(json_object_get(o, "kind")), fib);
+		json_object_foreach(d, k, v) {
+			if (json_is_integer(v))
+				printf(" %s(%lld)", k, (long long)json_integer_value(v));
+			else
+				printf(" %s(stopped)", k);
+		}
+		if (json_is_null(json_object_get(o, "namespace")))
+			printf(" [no namespace]");
+		printf("\n");
+	}
+	json_array_foreach(links, i, o) {
+		if (strcmp(json_string_value(json_object_get(o, "state")), "up")) {
+			if (!down++)
+				printf("links down:\n");
+			printf("  %s:%lld -- %s:%lld (%s)\n",
+			       json_string_value(json_object_get(o, "a")),
+			       (long long)json_integer_value(json_object_get(o, "a_port")),
+			       json_string_value(json_object_get(o, "b")),
+			       (long long)json_integer_value(json_object_get(o, "b_port")),
+			       json_string_value(json_object_get(o, "state")));
+		}
+	}
+	printf("links: %zu, %zu down\n", json_array_size(links), down);
+}
+
+static int do_status(struct lab_cli *c)
+{
+	struct lab l;
+	json_t *j;
+	int self;
+
+	if (!need_root() || load(c, &l))
+		return 1;
+	/* The switchds answer on the management network only. */
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (enter_mgmt(&l)) {
+		lab_free(&l);
+		return 1;
+	}
+	j = status_json(&l);
+	if (self >= 0) {
+		setns(self, CLONE_NEWNET);
+		close(self);
+	}
+	if (c->json)
+		json_print(stdout, j);
+	else {
+		print_status(j);
+		json_decref(j);
+	}
+	lab_free(&l);
+	return 0;
+}
+
+/* ---- exec, link, node, logs -------------------------------------------------------- */
+static int do_exec(struct lab_cli *c)
+{
+	struct lab l;
+	char ns[128];
+	int vm, rc;
+
+	if (c->argc != 2 || !c->cmd || c->ncmd == 0)
+		return cli_usage_error("lab", "exec NODE -- CMD [ARGS...]");
+	if (!need_root() || load(c, &l))
+		return 1;
+	if (strcmp(c->argv[1], "mgmt") && lab_find(&l, c->argv[1], &vm) == UINT32_MAX && vm < 0) {
+		lab_free(&l);
+		return cli_error("lab: no node, VM or 'mgmt' called '%s'", c->argv[1]);
+	}
+	lab_ns(&l, c->argv[1], ns, sizeof(ns));
+	lab_free(&l);
+	if ((rc = lab_enter_ns(ns)))
+		return cli_error("lab: cannot enter %s: %s", ns, strerror(-rc));
+	execvp(c->cmd[0], c->cmd);
+	return cli_error("lab exec: %s: %s", c->cmd[0], strerror(errno));
+}
+
+static int do_link(struct lab_cli *c)
+{
+	struct lab l;
+	uint32_t a, b;
+	bool up, found = false;
+	char err[1024];
+	int rc = 0;
+
+	if (c->argc != 4 || (strcmp(c->argv[1], "down") && strcmp(c->argv[1], "up")))
+		return cli_usage_error("lab", "link down|up A B");
+	if (!need_root() || load(c, &l))
+		return 1;
+	up = !strcmp(c->argv[1], "up");
+	if ((a = node_arg(&l, c->argv[2], false)) == UINT32_MAX ||
+	    (b = node_arg(&l, c->argv[3], false)) == UINT32_MAX) {
+		lab_free(&l);
+		return 1;
+	}
+	for (uint32_t p = 0; p < l.topo->nodes[a].degree; p++)
+		found |= topo_port(l.topo, a, p)->peer == b;
+	if (!found)
+		rc = cli_error("lab: no link between %s and %s", c->argv[2], c->argv[3]);
+	else if (lab_set_links(&l, a, b, up, err, sizeof(err)) ||
+		 lab_set_links(&l, b, a, up, err, sizeof(err)))
+		rc = cli_error("lab link: %s", err);
+	lab_free(&l);
+	return rc;
+}
+
+static int do_node(struct lab_cli *c)
+{
+	struct lab l;
+	uint32_t n;
+	char err[1024];
+	int rc = 0;
+	bool up;
+
+	if (c->argc != 3 || (strcmp(c->argv[1], "down") && strcmp(c->argv[1], "up")))
+		return cli_usage_error("lab", "node down|up NAME");
+	if (!need_root() || load(c, &l))
+		return 1;
+	up = !strcmp(c->argv[1], "up");
+	if ((n = node_arg(&l, c->argv[2], false)) == UINT32_MAX) {
+		lab_free(&l);
+		return 1;
+	}
+	if (!up) {
+		lab_stop_daemons(&l, l.topo->nodes[n].name);
+		if (lab_set_links(&l, n, UINT32_MAX, false, err, sizeof(err)))
+			rc = cli_error("lab node: %s", err);
+	} else if (lab_set_links(&l, n, UINT32_MAX, true, err, sizeof(err))) {
+		rc = cli_error("lab node: %s", err);
+	} else {
+		lab_stop_daemons(&l, l.topo->nodes[n].name);
+		if (lab_start_daemons(&l, n, true, err, sizeof(err)))
+			rc = cli_error("lab node: %s", err);
+		else if (!topo_is_server(l.topo, n) && lab_wait_switchd(&l, n, LAB_READY_WAIT_MS))
+			rc = cli_error("lab node: switchd on %s does not answer", c->argv[2]);
+	}
+	lab_free(&l);
+	return rc;
+}
+
+static int cat_file(const char *path, const char *title)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	printf("==> %s <==\n", title);
+	fflush(stdout);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(1, buf, (size_t)n) != n)
+			break;
+	close(fd);
+	return 0;
+}
+
+static int do_logs(struct lab_cli *c)
+{
+	struct lab l;
+	char dir[256], path[512], title[256];
+	int shown = 0;
+
+	if (c->argc > 2)
+		return cli_usage_error("lab", "logs [NODE]");
+	if (load(c, &l))
+		return 1;
+	lab_state_dir(l.prefix, dir, sizeof(dir));
+	for (uint32_t n = 0; n <= l.topo->nnodes; n++) {
+		const char *name = n == l.topo->nnodes ? "mgmt" : l.topo->nodes[n].name;
+
+		if (c->argc == 2 && strcmp(c->argv[1], name))
+			continue;
+		for (size_t i = 0; i < lab_ndaemons; i++) {
+			snprintf(path, sizeof(path), "%s/logs/%s.%s.log", dir, name,
+				 lab_daemons[i].name);
+			snprintf(title, sizeof(title), "%s %s", name, lab_daemons[i].name);
+			shown += cat_file(path, title) == 0;
+		}
+	}
+	lab_free(&l);
+	if (c->argc == 2 && !shown)
+		return cli_error("lab: no logs for '%s'", c->argv[1]);
+	return 0;
+}
+
+/* ---- fib ---------------------------------------------------------------------------- */
+/* PORT as a number, or the name of the neighbour on the other end. */
+static bool port_arg(const struct lab *l, uint32_t sw, const char *s, uint16_t *port)
+{
+	uint32_t v, peer;
+	int vm;
+
+	if (parse_u32(s, SWP_MAX_PORT, &v)) {
+		*port = (uint16_t)v;
+		return true;
+	}
+	if ((peer = lab_find(l, s, &vm)) == UINT32_MAX)
+		return false;
+	for (uint32_t p = 0; p < l->topo->nodes[sw].degree; p++) {
+		if (topo_port(l->topo, sw, p)->peer == peer) {
+			*port = (uint16_t)p;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int fib_ops(struct lab_cli *c, const struct lab *l, uint32_t sw, bool add,
+		   struct swc *sc)
+{
+	int step = add ? 2 : 1, nargs = c->argc - 3, n = 0, rc;
+	struct swp_op *ops;
+
+	if (nargs <= 0 || nargs % step)
+		return cli_usage_error("lab", add ? "fib add SWITCH MAC PORT [MAC PORT...]"
+				       : "fib del SWITCH MAC [MAC...]");
+	ops = xcalloc((size_t)nargs + 1, sizeof(*ops));
+	for (int i = 3; i < c->argc; i += step, n++) {
+		ops[n].kind = add ? SWP_OP_ADD : SWP_OP_DEL;
+		if (!swp_mac_parse(c->argv[i], ops[n].mac) ||
+		    (add && !port_arg(l, sw, c->argv[i + 1], &ops[n].port))) {
+			free(ops);
+			return cli_usage_error("lab", "'%s%s%s': expected a MAC%s", c->argv[i],
+					       add ? " " : "", add ? c->argv[i + 1] : "",
+					       add ? " and a port number or neighbour of the switch" : "");
+		}
+	}
+	rc = swctl_apply(sc, ops, (uint32_t)n, c->json);
+	free(ops);
+	return rc;
+}
+
+static int do_fib(struct lab_cli *c)
+{
+	const char *sub = c->argc > 1 ? c->argv[1] : "";
+	struct lab l;
+	struct swc sc;
+	uint32_t sw;
+	int rc;
+
+	if (c->argc < 3 || (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "dump")))
+		return cli_usage_error("lab", "fib add|del|dump SWITCH ...");
+	if (!need_root() || load(c, &l))
+		return 1;
+	if ((sw = node_arg(&l, c->argv[2], true)) == UINT32_MAX || enter_mgmt(&l) ||
+	    open_switch(&l, sw, &sc)) {
+		lab_free(&l);
+		return 1;
+	}
+	if (!strcmp(sub, "dump"))
+		rc = c->argc == 3 ? swctl_dump(&sc, false, c->json)
+				  : cli_usage_error("lab", "fib dump SWITCH");
+	else
+		rc = fib_ops(c, &l, sw, !strcmp(sub, "add"), &sc);
+	swc_close(&sc);
+	lab_free(&l);
+	return rc;
+}
+
+int cmd_lab(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct lab_cli *);
+	} subs[] = {
+		{ "up", do_up }, { "down", do_down }, { "status", do_status },
+		{ "exec", do_exec }, { "link", do_link }, { "node", do_node },
+		{ "logs", do_logs }, { "fib", do_fib },
+	};
+	struct lab_cli c = { 0 };
+	int rc;
+
+	if ((rc = parse_cli(argc, argv, &c))) {
+		free(c.argv);
+		return rc < 0 ? 0 : rc;
+	}
+	if (c.argc == 0) {
+		free(c.argv);
+		return cli_usage_error("lab", "expected a subcommand");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+		if (!strcmp(subs[i].name, c.argv[0])) {
+			rc = subs[i].fn(&c);
+			free(c.argv);
+			return rc;
+		}
+	}
+	rc = cli_usage_error("lab", "unknown subcommand '%s'", c.argv[0]);
+	free(c.argv);
+	return rc;
+}

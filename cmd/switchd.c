@@ -1,0 +1,579 @@
+/* peregrine switchd: the shell around switchd/switchd.h.
+ *
+ * It owns three descriptors: the management UDP socket, a netlink socket for
+ * commands (links and forwarding entries, request/ack) and a netlink socket
+ * subscribed to RTNLGRP_LINK, so that a port going down reaches the core, and
+ * the RAS, in the same loop iteration.  Ports are the bridge's members whose
+ * name is PORT_PREFIX followed by the port number.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/cli.h"
+#include "lib/hash.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "lib/parse.h"
+#include "lib/udp.h"
+#include "switchd/switchd.h"
+
+enum swd_limits {
+	SWD_NL_BUF = 64 * 1024,		/* one netlink batch */
+	SWD_TICK_NS = 5 * 1000 * 1000,	/* retransmission timer */
+	SWD_RCVBUF = 1 << 20,
+};
+
+struct swd {
+	struct sw *core;
+	struct sw_out *out;
+	struct loop *loop;
+	struct mnl_socket *cmd, *events;
+	uint32_t cmd_seq;
+	int udp;
+	struct udp_batch *in, *tx;
+	char bridge[IFNAMSIZ];
+	char port_prefix[IFNAMSIZ];
+	int bridge_ifindex;
+	int32_t *port_ifindex;		/* port -> ifindex, 0 if absent */
+	struct hmap ifindex_port;	/* ifindex -> port */
+	bool flush;
+	uint64_t nl_errors, resyncs;
+	uint8_t *nlbuf;
+	struct log_rl rl;
+};
+
+static const char switchd_help[] =
+	"Usage: peregrine switchd --listen ADDR:PORT --key FILE --bridge NAME\n"
+	"                         --port-prefix STR [options]\n"
+	"\n"
+	"The switch-side daemon: installs the forwarding entries it is sent as\n"
+	"static entries on a Linux bridge, refuses entries beyond its FIB capacity,\n"
+	"and reports ports going up or down to the RAS within milliseconds.  The\n"
+	"protocol is in docs/switchd-protocol.md.  Run it in the switch's network\n"
+	"namespace; `peregrine lab up` does.\n"
+	"\n"
+	"Options:\n"
+	"  --listen ADDR:PORT   management address to answer on\n"
+	"  --key FILE           shared key (peregrine keygen)\n"
+	"  --bridge NAME        the bridge that is this switch\n"
+	"  --port-prefix STR    bridge members named STR<N> are port N\n"
+	"  --id N               this switch's node id (sender of its messages); 0\n"
+	"  --fib N              FIB capacity in entries; 65536\n"
+	"  --ras ADDR:PORT      where to report link changes (none: not reported)\n"
+	"  --flush              delete the bridge's static entries at start (a\n"
+	"                       rebooted switch); default: adopt them\n"
+	"  --name NAME          name in log lines\n"
+	"  --log-level LEVEL    err, warn, info, debug; info\n"
+	"  -h, --help\n";
+
+/* ---- netlink: links -------------------------------------------------------- */
+static int port_of_name(const struct swd *d, const char *name)
+{
+	size_t n = strlen(d->port_prefix);
+	uint32_t port;
+
+	if (strncmp(name, d->port_prefix, n) || !parse_u32(name + n, SWP_MAX_PORT, &port))
+		return -1;
+	return (int)port;
+}
+
+struct link_info {
+	int ifindex, master;
+	unsigned flags;
+	const char *name;
+};
+
+static int link_attr_cb(const struct nlattr *a, void *data)
+{
+	struct link_info *li = data;
+
+	if (mnl_attr_get_type(a) == IFLA_IFNAME && !mnl_attr_validate(a, MNL_TYPE_STRING))
+		li->name = mnl_attr_get_str(a);
+	else if (mnl_attr_get_type(a) == IFLA_MASTER && !mnl_attr_validate(a, MNL_TYPE_U32))
+		li->master = (int)mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+static void set_port(struct swd *d, int port, int ifindex, bool present, bool up)
+{
+	uint64_t now = mono_ns();
+
+	if (present) {
+		d->port_ifindex[port] = ifindex;
+		hmap_put(&d->ifindex_port, (uint64_t)ifindex, (uint64_t)port);
+	} else if (d->port_ifindex[port] == ifindex) {
+		d->port_ifindex[port] = 0;
+		hmap_del(&d->ifindex_port, (uint64_t)ifindex);
+	} else {
+		return;
+	}
+	sw_port(d->core, (uint16_t)port, present, up, now, d->out);
+}
+
+/* RTM_NEWLINK / RTM_DELLINK, from a dump or from the subscription. */
+static void on_link_msg(struct swd *d, const struct nlmsghdr *nlh)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct link_info li = { .ifindex = ifi->ifi_index, .flags = ifi->ifi_flags };
+	int port;
+
+	if (ifi->ifi_family != AF_UNSPEC)
+		return;		/* AF_BRIDGE port-state notes: not ours */
+	mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, &li);
+	if (!li.name)
+		return;
+	if (!strcmp(li.name, d->bridge)) {
+		d->bridge_ifindex = nlh->nlmsg_type == RTM_DELLINK ? 0 : li.ifindex;
+		return;
+	}
+	if ((port = port_of_name(d, li.name)) < 0)
+		return;
+	if (nlh->nlmsg_type == RTM_DELLINK ||
+	    (d->bridge_ifindex && li.master != d->bridge_ifindex)) {
+		set_port(d, port, li.ifindex, false, false);
+		return;
+	}
+	set_port(d, port, li.ifindex, true,
+		 (li.flags & IFF_UP) && (li.flags & IFF_LOWER_UP));
+}
+
+/* ---- netlink: requests ----------------------------------------------------- */
+static struct nlmsghdr *put_req(struct swd *d, void *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = ++d->cmd_seq;
+	return nlh;
+}
+
+/* Run a dump and hand every message to cb. */
+static int nl_dump(struct swd *d, uint16_t type, uint8_t family,
+		   void (*cb)(struct swd *, const struct nlmsghdr *))
+{
+	struct nlmsghdr *nlh = put_req(d, d->nlbuf, type, NLM_F_DUMP);
+	uint32_t seq = nlh->nlmsg_seq;
+
+	if (type == RTM_GETNEIGH) {
+		struct ndmsg *ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+
+		ndm->ndm_family = family;
+	} else {
+		struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+		ifi->ifi_family = family;
+	}
+	if (mnl_socket_sendto(d->cmd, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(d->cmd, d->nlbuf, SWD_NL_BUF);
+		const struct nlmsghdr *m = (const struct nlmsghdr *)d->nlbuf;
+		int len = (int)n;
+
+		if (n < 0)
+			return -errno;
+		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+			if (m->nlmsg_seq != seq)
+				continue;
+			if (m->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (m->nlmsg_type == NLMSG_ERROR)
+				return -EIO;
+			cb(d, m);
+		}
+	}
+}
+
+static void put_fdb(struct swd *d, struct nlmsghdr *nlh, int ifindex, const uint8_t mac[6])
+{
+	struct ndmsg *ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+
+	ndm->ndm_family = AF_BRIDGE;
+	ndm->ndm_ifindex = ifindex;
+	ndm->ndm_state = NUD_NOARP;	/* "static": forwards, never ages */
+	ndm->ndm_flags = NTF_MASTER;
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	(void)d;
+}
+
+/* Send the ops in one batch, then collect one ack per op. */
+static void nl_apply(struct swd *d, struct sw_nl_op *ops, uint16_t n)
+{
+	size_t off = 0;
+	uint32_t base = d->cmd_seq + 1, got = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct nlmsghdr *nlh;
+		int ifx = d->port_ifindex[ops[i].port];
+
+		ops[i].err = -ENODEV;
+		nlh = put_req(d, d->nlbuf + off, ops[i].kind == SW_NL_ADD ? RTM_NEWNEIGH
+			      : RTM_DELNEIGH, NLM_F_ACK | (ops[i].kind == SW_NL_ADD ?
+			      NLM_F_CREATE | NLM_F_REPLACE : 0));
+		put_fdb(d, nlh, ifx, ops[i].mac);
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+		assert(off + 128 < SWD_NL_BUF);
+	}
+	if (n == 0 || mnl_socket_sendto(d->cmd, d->nlbuf, off) < 0)
+		return;
+	while (got < n) {
+		static uint8_t rb[SWD_NL_BUF];
+		ssize_t r = mnl_socket_recvfrom(d->cmd, rb, sizeof(rb));
+		const struct nlmsghdr *m = (const struct nlmsghdr *)rb;
+		int len = (int)r;
+
+		if (r < 0) {
+			log_err("netlink: %s", strerror(errno));
+			return;
+		}
+		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+			uint32_t i = m->nlmsg_seq - base;
+
+			if (m->nlmsg_type != NLMSG_ERROR || i >= n)
+				continue;
+			ops[i].err = e->error;
+			got++;
+			if (e->error) {
+				d->nl_errors++;
+				log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "kernel refused entry on port %u: %s",
+					   ops[i].port, strerror(-e->error));
+			}
+		}
+	}
+}
+
+/* ---- start-up: entries already on the bridge -------------------------------- */
+static int fdb_attr_cb(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == NDA_LLADDR && mnl_attr_get_payload_len(a) == 6)
+		*(const uint8_t **)data = mnl_attr_get_payload(a);
+	return MNL_CB_OK;
+}
+
+static struct sw_nl_op *flush_ops;
+static uint16_t nflush;
+
+static void on_fdb_msg(struct swd *d, const struct nlmsghdr *nlh)
+{
+	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+	const uint8_t *mac = NULL;
+	uint64_t *port;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH || ndm->ndm_family != AF_BRIDGE ||
+	    !(ndm->ndm_state & NUD_NOARP) || (ndm->ndm_state & NUD_PERMANENT))
+		return;
+	if (!(port = hmap_get(&d->ifindex_port, (uint64_t)ndm->ndm_ifindex)))
+		return;
+	mnl_attr_parse(nlh, sizeof(*ndm), fdb_attr_cb, &mac);
+	if (!mac || !swp_mac_ok(mac))
+		return;
+	if (!d->flush) {
+		sw_adopt(d->core, mac, (uint16_t)*port);
+		return;
+	}
+	if (nflush < SWP_MAX_OPS) {
+		flush_ops[nflush] = (struct sw_nl_op){ .kind = SW_NL_DEL, .port = (uint16_t)*port };
+		memcpy(flush_ops[nflush++].mac, mac, 6);
+	}
+}
+
+static int load_fdb(struct swd *d)
+{
+	int err;
+
+	flush_ops = xcalloc(SWP_MAX_OPS, sizeof(*flush_ops));
+	do {	/* flush in batches of SWP_MAX_OPS until nothing is left */
+		nflush = 0;
+		if ((err = nl_dump(d, RTM_GETNEIGH, AF_BRIDGE, on_fdb_msg)))
+			break;
+		nl_apply(d, flush_ops, nflush);
+	} while (d->flush && nflush == SWP_MAX_OPS);
+	free(flush_ops);
+	return err;
+}
+
+/* ---- I/O --------------------------------------------------------------------- */
+static void send_out(struct swd *d)
+{
+	for (int i = 0; i < d->out->ndg; i++) {
+		struct sw_dgram *g = &d->out->dg[i];
+		struct sockaddr_in to = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(g->to.ip),
+					  .sin_port = htons(g->to.port) };
+		uint8_t *b = udp_batch_add(d->tx, &to, g->len);
+
+		if (!b) {
+			udp_flush(d->udp, d->tx);
+			b = udp_batch_add(d->tx, &to, g->len);
+		}
+		memcpy(b, g->buf, g->len);
+	}
+	if (d->tx->n)
+		udp_flush(d->udp, d->tx);
+	sw_out_reset(d->out);
+}
+
+static void on_udp(void *arg, int fd)
+{
+	struct swd *d = arg;
+	int n;
+
+	while ((n = udp_recv_batch(fd, d->in)) > 0) {
+		uint64_t now = loop_now_ns(d->loop);
+
+		for (int i = 0; i < n; i++) {
+			struct sw_addr from = { ntohl(d->in->addrs[i].sin_addr.s_addr),
+						ntohs(d->in->addrs[i].sin_port) };
+
+			sw_input(d->core, from, d->in->bufs[i], d->in->msgs[i].msg_len, now, d->out);
+			if (d->out->pending) {
+				nl_apply(d, d->out->nl, d->out->nnl);
+				sw_commit(d->core, d->out);
+			}
+			send_out(d);
+		}
+	}
+}
+
+static void resync_links(struct swd *d)
+{
+	d->resyncs++;
+	if (nl_dump(d, RTM_GETLINK, AF_UNSPEC, on_link_msg))
+		log_err("netlink: link dump failed");
+}
+
+static void on_events(void *arg, int fd)
+{
+	struct swd *d = arg;
+	static uint8_t buf[SWD_NL_BUF];
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		const struct nlmsghdr *m = (const struct nlmsghdr *)buf;
+		int len = (int)n;
+
+		if (n < 0) {
+			if (errno == ENOBUFS) {	/* missed events: read the truth */
+				log_warn("netlink: event overrun, re-reading links");
+				resync_links(d);
+				continue;
+			}
+			break;
+		}
+		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len))
+			if (m->nlmsg_type == RTM_NEWLINK || m->nlmsg_type == RTM_DELLINK)
+				on_link_msg(d, m);
+	}
+	send_out(d);
+}
+
+static void on_tick(void *arg)
+{
+	struct swd *d = arg;
+
+	sw_tick(d->core, loop_now_ns(d->loop), d->out);
+	send_out(d);
+}
+
+static void log_stats(const struct swd *d)
+{
+	const struct sw_stats *st = sw_stats(d->core);
+
+	log_info("fib %u/%u; %llu requests (%llu duplicates), %llu ops ok, %llu full, "
+		 "%llu dumps; %llu link reports (%llu retransmitted, %llu given up); "
+		 "%llu kernel errors", sw_fib_used(d->core), sw_fib_cap(d->core),
+		 (unsigned long long)st->requests, (unsigned long long)st->duplicates,
+		 (unsigned long long)st->ops_ok, (unsigned long long)st->ops_refused[SWP_FULL],
+		 (unsigned long long)st->dumps, (unsigned long long)st->link_reports,
+		 (unsigned long long)st->link_retransmits,
+		 (unsigned long long)st->link_given_up, (unsigned long long)d->nl_errors);
+	for (int r = 1; r < SW_DROP_COUNT; r++)
+		if (st->drops[r])
+			log_info("dropped %llu datagrams: %s", (unsigned long long)st->drops[r],
+				 sw_drop_name(r));
+}
+
+/* ---- set-up ------------------------------------------------------------------- */
+struct swd_opts {
+	const char *listen, *key, *bridge, *prefix, *ras, *name;
+	uint32_t id, fib;
+	bool flush;
+	int level;
+};
+
+static int parse_opts(int argc, char **argv, struct swd_opts *o)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "bridge", required_argument, NULL, 'b' },
+		{ "port-prefix", required_argument, NULL, 'p' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "fib", required_argument, NULL, 'f' },
+		{ "ras", required_argument, NULL, 'r' },
+		{ "flush", no_argument, NULL, 'F' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	*o = (struct swd_opts){ .fib = 65536, .level = LOG_INFO, .name = "switchd" };
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': o->listen = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'b': o->bridge = optarg; break;
+		case 'p': o->prefix = optarg; break;
+		case 'r': o->ras = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'F': o->flush = true; break;
+		case 'i':
+			if (!parse_u32(optarg, UINT32_MAX, &o->id))
+				return cli_usage_error("switchd", "--id: '%s' is not a number", optarg);
+			break;
+		case 'f':
+			if (!parse_u32(optarg, UINT32_MAX, &o->fib))
+				return cli_usage_error("switchd", "--fib: '%s' is not a number", optarg);
+			break;
+		case 'L':
+			if ((o->level = log_level_parse(optarg)) < 0)
+				return cli_usage_error("switchd", "--log-level: '%s'?", optarg);
+			break;
+		case 'h': fputs(switchd_help, stdout); return -1;
+		default: return cli_usage_error("switchd", "bad option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("switchd", "unexpected argument '%s'", argv[optind]);
+	if (!o->listen || !o->key || !o->bridge || !o->prefix)
+		return cli_usage_error("switchd", "--listen, --key, --bridge and --port-prefix are required");
+	if (strlen(o->bridge) >= IFNAMSIZ || strlen(o->prefix) >= IFNAMSIZ || !*o->prefix)
+		return cli_usage_error("switchd", "interface names are at most %d characters",
+				       IFNAMSIZ - 1);
+	return 0;
+}
+
+static int open_netlink(struct swd *d)
+{
+	int one = 1;
+
+	d->cmd = mnl_socket_open(NETLINK_ROUTE);
+	d->events = mnl_socket_open(NETLINK_ROUTE);
+	if (!d->cmd || !d->events || mnl_socket_bind(d->cmd, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_bind(d->events, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	/* Short acks: the kernel need not echo each request back. */
+	mnl_socket_setsockopt(d->cmd, NETLINK_CAP_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(d->cmd, NETLINK_EXT_ACK, &one, sizeof(one));
+	return 0;
+}
+
+static int setup(struct swd *d, const struct swd_opts *o)
+{
+	struct sw_config c = { .id = o->id, .fib_cap = o->fib, .seq_base = wall_ns() };
+	struct sockaddr_in la, ra;
+	char err[256];
+	int e;
+
+	if (udp_parse_addr(o->listen, &la, err, sizeof(err)) ||
+	    (o->ras && udp_parse_addr(o->ras, &ra, err, sizeof(err))) ||
+	    auth_key_load(o->key, &c.key, err, sizeof(err)))
+		return cli_error("switchd: %s", err);
+	if (o->ras) {
+		c.has_ras = true;
+		c.ras = (struct sw_addr){ ntohl(ra.sin_addr.s_addr), ntohs(ra.sin_port) };
+	}
+	snprintf(d->bridge, sizeof(d->bridge), "%s", o->bridge);
+	snprintf(d->port_prefix, sizeof(d->port_prefix), "%s", o->prefix);
+	d->flush = o->flush;
+	d->core = sw_new(&c);
+	d->out = xcalloc(1, sizeof(*d->out));
+	d->in = xmalloc(sizeof(*d->in));
+	d->tx = xmalloc(sizeof(*d->tx));
+	udp_batch_init(d->in);
+	udp_batch_init(d->tx);
+	d->nlbuf = xmalloc(SWD_NL_BUF);
+	d->port_ifindex = xcalloc(SW_MAX_PORTS, sizeof(*d->port_ifindex));
+	hmap_init(&d->ifindex_port, 64, c.seq_base);
+	d->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
+	if ((e = open_netlink(d)))
+		return cli_error("switchd: netlink: %s", strerror(-e));
+	/* Twice: the bridge's ifindex is known only after the first pass. */
+	if (nl_dump(d, RTM_GETLINK, AF_UNSPEC, on_link_msg) ||
+	    nl_dump(d, RTM_GETLINK, AF_UNSPEC, on_link_msg))
+		return cli_error("switchd: netlink: cannot list links");
+	if (!d->bridge_ifindex)
+		return cli_error("switchd: no bridge '%s' here", d->bridge);
+	if (load_fdb(d))
+		return cli_error("switchd: netlink: cannot list forwarding entries");
+	sw_out_reset(d->out);	/* nothing to report about the first sighting */
+	if ((d->udp = udp_open(&la, SWD_RCVBUF)) < 0)
+		return cli_error("switchd: %s: %s", o->listen, strerror(-d->udp));
+	return 0;
+}
+
+static void teardown(struct swd *d)
+{
+	if (d->udp > 0)
+		close(d->udp);
+	if (d->cmd)
+		mnl_socket_close(d->cmd);
+	if (d->events)
+		mnl_socket_close(d->events);
+	if (d->loop)
+		loop_free(d->loop);
+	sw_free(d->core);
+	hmap_free(&d->ifindex_port);
+	free(d->port_ifindex);
+	free(d->nlbuf);
+	free(d->in);
+	free(d->tx);
+	free(d->out);
+}
+
+int cmd_switchd(int argc, char **argv)
+{
+	struct swd d = { .udp = -1 };
+	struct swd_opts o;
+	int rc, ports = 0;
+
+	if ((rc = parse_opts(argc, argv, &o)))
+		return rc < 0 ? 0 : rc;
+	log_set_ident(o.name);
+	log_set_level((enum log_level)o.level);
+	if ((rc = setup(&d, &o))) {
+		teardown(&d);
+		return rc;
+	}
+	for (uint32_t p = 0; p < SW_MAX_PORTS; p++)
+		ports += d.port_ifindex[p] != 0;
+	d.loop = loop_new();
+	loop_stop_on_signals(d.loop);
+	loop_io_add(d.loop, d.udp, on_udp, &d);
+	loop_io_add(d.loop, mnl_socket_get_fd(d.events), on_events, &d);
+	loop_timer_add(d.loop, SWD_TICK_NS, SWD_TICK_NS, on_tick, &d);
+	log_info("listening on %s, bridge %s, %d ports, fib %u/%u%s%s", o.listen, d.bridge,
+		 ports, sw_fib_used(d.core), o.fib, o.ras ? ", reporting to " : "",
+		 o.ras ? o.ras : "");
+	loop_run(d.loop);
+	log_stats(&d);
+	log_info("stopped");
+	teardown(&d);
+	return 0;
+}

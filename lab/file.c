@@ -1,0 +1,505 @@
+/* Lab files: YAML read through lib/yconf (format in docs/lab.md).  Every
+ * check happens here, before `lab up` creates anything. */
+#include "lab/lab.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/yconf.h"
+
+const char lab_default_yaml[] =
+	"# The default lab: 8 dual-homed servers under a 2x4 leaf-spine, two\n"
+	"# tenants that use the same addresses, one VM of each on every server.\n"
+	"name: default\n"
+	"topology: leafspine:spines=2,leaves=4,servers=2,homing=2\n"
+	"vdcs:\n"
+	"  - {name: red, id: 1, subnet: 10.0.0.0/24}\n"
+	"  - {name: blue, id: 2, subnet: 10.0.0.0/24}\n"
+	"placement:\n"
+	"  per_server: 1\n";
+
+bool lab_prefix_ok(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n > LAB_MAX_PREFIX || !(p[0] >= 'a' && p[0] <= 'z'))
+		return false;
+	for (; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
+static bool name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* "a.b.c.d/len" */
+static bool parse_subnet(const char *s, uint32_t *net, uint8_t *plen)
+{
+	char buf[32];
+	const char *slash = strchr(s, '/');
+	struct in_addr a;
+	char *end;
+	long len;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = 0;
+	len = strtol(slash + 1, &end, 10);
+	if (inet_pton(AF_INET, buf, &a) != 1 || *end || end == slash + 1 || len < 8 || len > 30)
+		return false;
+	*net = ntohl(a.s_addr);
+	*plen = (uint8_t)len;
+	return (*net & ~(0xffffffffu << (32 - len))) == 0;
+}
+
+static bool parse_ip(const char *s, uint32_t *ip)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	*ip = ntohl(a.s_addr);
+	return true;
+}
+
+/* ---- the topology ---------------------------------------------------------- */
+/* Re-emit a YAML subtree as flow-style text whose line numbers are those of
+ * the lab file, so that topo/file.c's errors point at the right line. */
+static void emit(FILE *f, yaml_document_t *doc, yaml_node_t *n, int *line)
+{
+	while (*line < (int)n->start_mark.line) {
+		fputc('\n', f);
+		(*line)++;
+	}
+	if (n->type == YAML_SCALAR_NODE) {
+		fputc('"', f);
+		for (size_t i = 0; i < n->data.scalar.length; i++) {
+			unsigned char c = n->data.scalar.value[i];
+
+			if (c == '"' || c == '\\')
+				fprintf(f, "\\%c", c);
+			else if (c < 0x20)
+				fprintf(f, "\\x%02x", c);
+			else
+				fputc(c, f);
+		}
+		fputc('"', f);
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		fputc('[', f);
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++) {
+			if (it != n->data.sequence.items.start)
+				fputc(',', f);
+			emit(f, doc, yaml_document_get_node(doc, *it), line);
+		}
+		fputc(']', f);
+	} else if (n->type == YAML_MAPPING_NODE) {
+		fputc('{', f);
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
+			if (p != n->data.mapping.pairs.start)
+				fputc(',', f);
+			emit(f, doc, yaml_document_get_node(doc, p->key), line);
+			fputc(':', f);
+			emit(f, doc, yaml_document_get_node(doc, p->value), line);
+		}
+		fputc('}', f);
+	}
+}
+
+static bool read_topology(struct yconf *yc, ynode *n, struct lab *l)
+{
+	char err[512];
+	char *text = NULL;
+	size_t len = 0;
+	int line = 0, rc;
+	FILE *f;
+
+	if (yconf_is_scalar(n)) {
+		if (topo_from_spec(yconf_scalar(n), &l->topo, err, sizeof(err)))
+			return yconf_fail(yc, n, "topology: %s", err);
+		return true;
+	}
+	if (!yconf_is_map(n))
+		return yconf_fail(yc, n, "topology: expected a spec or a topology mapping");
+	if (!(f = open_memstream(&text, &len)))
+		die("out of memory");
+	emit(f, &yc->doc, n, &line);
+	fclose(f);
+	rc = topo_load_buf(yc->name, text, len, &l->topo, err, sizeof(err));
+	free(text);
+	if (rc) {
+		/* topo's message already names the file and line */
+		snprintf(yc->err, sizeof(yc->err), "%s", err);
+		yc->failed = true;
+		return false;
+	}
+	return true;
+}
+
+/* ---- sections -------------------------------------------------------------- */
+static bool read_links(struct yconf *yc, ynode *m, struct lab *l)
+{
+	static const char *const keys[] = { "mbps", "delay_ms", NULL };
+	ynode *v;
+
+	if (!yconf_is_map(m))
+		return yconf_fail(yc, m, "links: expected a mapping");
+	if (!yconf_only_keys(yc, m, "links", keys))
+		return false;
+	if ((v = yconf_get(yc, m, "mbps")) &&
+	    !yconf_u32(yc, v, "links.mbps", 1, 100000, &l->mbps))
+		return false;
+	if ((v = yconf_get(yc, m, "delay_ms")) &&
+	    !yconf_double(yc, v, "links.delay_ms", 0, 10000, &l->delay_ms))
+		return false;
+	return true;
+}
+
+static bool read_mgmt(struct yconf *yc, ynode *m, struct lab *l)
+{
+	static const char *const keys[] = { "subnet", "switchd_port", "ras_port", NULL };
+	ynode *v;
+	const char *s;
+	uint32_t port;
+
+	if (!yconf_is_map(m))
+		return yconf_fail(yc, m, "mgmt: expected a mapping");
+	if (!yconf_only_keys(yc, m, "mgmt", keys))
+		return false;
+	if ((v = yconf_get(yc, m, "subnet"))) {
+		if (!yconf_str(yc, v, "mgmt.subnet", &s))
+			return false;
+		if (!parse_subnet(s, &l->mgmt_net, &l->mgmt_plen))
+			return yconf_fail(yc, v, "mgmt.subnet: '%s' is not a subnet a.b.c.d/8..30", s);
+	}
+	if ((v = yconf_get(yc, m, "switchd_port"))) {
+		if (!yconf_u32(yc, v, "mgmt.switchd_port", 1, 65535, &port))
+			return false;
+		l->switchd_port = (uint16_t)port;
+	}
+	if ((v = yconf_get(yc, m, "ras_port"))) {
+		if (!yconf_u32(yc, v, "mgmt.ras_port", 1, 65535, &port))
+			return false;
+		l->ras_port = (uint16_t)port;
+	}
+	return true;
+}
+
+static bool read_vdc(struct yconf *yc, ynode *it, size_t i, struct lab *l)
+{
+	static const char *const keys[] = { "name", "id", "subnet", NULL };
+	struct lab_vdc *d = &l->vdcs[i];
+	char what[48];
+	const char *s;
+	ynode *v;
+
+	snprintf(what, sizeof(what), "vdcs[%zu]", i);
+	if (!yconf_is_map(it))
+		return yconf_fail(yc, it, "%s: expected {name, id, subnet}", what);
+	if (!yconf_only_keys(yc, it, what, keys))
+		return false;
+	if (!(v = yconf_get(yc, it, "name")) || !yconf_str(yc, v, what, &s))
+		return yconf_fail(yc, it, "%s: needs a name", what);
+	if (!name_ok(s, LAB_MAX_VDC_NAME))
+		return yconf_fail(yc, v, "%s.name: '%s': 1 to %d of A-Z a-z 0-9 - _ .",
+				  what, s, LAB_MAX_VDC_NAME);
+	snprintf(d->name, sizeof(d->name), "%s", s);
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(l->vdcs[j].name, s))
+			return yconf_fail(yc, v, "%s.name: '%s' used twice", what, s);
+	if (!(v = yconf_get(yc, it, "id")) || !yconf_u32(yc, v, "id", 1, 0xffffff, &d->id))
+		return yconf_fail(yc, it, "%s: needs an id from 1 to 16777215", what);
+	for (size_t j = 0; j < i; j++)
+		if (l->vdcs[j].id == d->id)
+			return yconf_fail(yc, v, "%s.id: %u used twice", what, d->id);
+	if (!(v = yconf_get(yc, it, "subnet")) || !yconf_str(yc, v, what, &s) ||
+	    !parse_subnet(s, &d->net, &d->plen))
+		return yconf_fail(yc, v ? v : it, "%s.subnet: expected a.b.c.d/8..30", what);
+	d->next_host = 1;
+	return true;
+}
+
+static bool read_vdcs(struct yconf *yc, ynode *seq, struct lab *l)
+{
+	if (!yconf_is_seq(seq))
+		return yconf_fail(yc, seq, "vdcs: expected a list");
+	if (yconf_seq_len(seq) > LAB_MAX_VDCS)
+		return yconf_fail(yc, seq, "vdcs: at most %d", LAB_MAX_VDCS);
+	l->nvdcs = (uint32_t)yconf_seq_len(seq);
+	l->vdcs = xcalloc(l->nvdcs + 1, sizeof(*l->vdcs));
+	for (size_t i = 0; i < l->nvdcs; i++)
+		if (!read_vdc(yc, yconf_seq_at(yc, seq, i), i, l))
+			return false;
+	return true;
+}
+
+/* ---- VMs ------------------------------------------------------------------- */
+static int find_vdc(const struct lab *l, const char *name)
+{
+	for (uint32_t i = 0; i < l->nvdcs; i++)
+		if (!strcmp(l->vdcs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static bool vm_name_taken(const struct lab *l, const char *name)
+{
+	if (topo_find(l->topo, name) != UINT32_MAX || !strcmp(name, "mgmt"))
+		return true;
+	for (uint32_t i = 0; i < l->nvms; i++)
+		if (!strcmp(l->vms[i].name, name))
+			return true;
+	return false;
+}
+
+static bool ip_in(const struct lab_vdc *d, uint32_t ip)
+{
+	uint32_t mask = 0xffffffffu << (32 - d->plen);
+
+	return (ip & mask) == d->net && ip != d->net && ip != (d->net | ~mask);
+}
+
+static bool ip_taken(const struct lab *l, uint16_t vdc, uint32_t ip)
+{
+	for (uint32_t i = 0; i < l->nvms; i++)
+		if (l->vms[i].vdc == vdc && l->vms[i].ip == ip)
+			return true;
+	return false;
+}
+
+/* Next free address of a VDC, or 0 when the subnet is full. */
+static uint32_t next_ip(struct lab *l, uint16_t vdc)
+{
+	struct lab_vdc *d = &l->vdcs[vdc];
+
+	for (; d->next_host < (1u << (32 - d->plen)) - 1; d->next_host++)
+		if (!ip_taken(l, vdc, d->net + d->next_host))
+			return d->net + d->next_host++;
+	return 0;
+}
+
+static struct lab_vm *add_vm(struct yconf *yc, ynode *at, struct lab *l, const char *name,
+			     uint16_t vdc, uint32_t server)
+{
+	struct lab_vm *vm;
+
+	if (l->nvms == LAB_MAX_VMS)
+		return yconf_fail(yc, at, "at most %d VMs", LAB_MAX_VMS), NULL;
+	if (vm_name_taken(l, name))
+		return yconf_fail(yc, at, "VM name '%s' is already a node or VM", name), NULL;
+	vm = &l->vms[l->nvms];
+	*vm = (struct lab_vm){ .vdc = vdc, .server = server, .id = l->nvms + 1 };
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	l->nvms++;
+	return vm;
+}
+
+static bool read_vm(struct yconf *yc, ynode *it, size_t i, struct lab *l)
+{
+	static const char *const keys[] = { "name", "vdc", "server", "ip", NULL };
+	const char *name, *vdc, *server, *ip = NULL;
+	char what[48];
+	struct lab_vm *vm;
+	uint32_t node;
+	ynode *v;
+	int di;
+
+	snprintf(what, sizeof(what), "vms[%zu]", i);
+	if (!yconf_is_map(it))
+		return yconf_fail(yc, it, "%s: expected {name, vdc, server[, ip]}", what);
+	if (!yconf_only_keys(yc, it, what, keys))
+		return false;
+	if (!(v = yconf_get(yc, it, "name")) || !yconf_str(yc, v, what, &name) ||
+	    !name_ok(name, LAB_MAX_VM_NAME))
+		return yconf_fail(yc, v ? v : it, "%s.name: 1 to %d of A-Z a-z 0-9 - _ .",
+				  what, LAB_MAX_VM_NAME);
+	if (!(v = yconf_get(yc, it, "vdc")) || !yconf_str(yc, v, what, &vdc) ||
+	    (di = find_vdc(l, vdc)) < 0)
+		return yconf_fail(yc, v ? v : it, "%s.vdc: not a VDC of this lab", what);
+	if (!(v = yconf_get(yc, it, "server")) || !yconf_str(yc, v, what, &server) ||
+	    (node = topo_find(l->topo, server)) == UINT32_MAX || !topo_is_server(l->topo, node))
+		return yconf_fail(yc, v ? v : it, "%s.server: not a server of the topology", what);
+	if (!(vm = add_vm(yc, it, l, name, (uint16_t)di, node)))
+		return false;
+	if ((v = yconf_get(yc, it, "ip"))) {
+		if (!yconf_str(yc, v, what, &ip) || !parse_ip(ip, &vm->ip) ||
+		    !ip_in(&l->vdcs[di], vm->ip))
+			return yconf_fail(yc, v, "%s.ip: not a host address of VDC %s", what, vdc);
+		l->nvms--;
+		if (ip_taken(l, (uint16_t)di, vm->ip))
+			return yconf_fail(yc, v, "%s.ip: %s used twice in VDC %s", what, ip, vdc);
+		l->nvms++;
+	}
+	return true;
+}
+
+static bool read_vms(struct yconf *yc, ynode *seq, struct lab *l)
+{
+	if (!yconf_is_seq(seq))
+		return yconf_fail(yc, seq, "vms: expected a list");
+	for (size_t i = 0; i < yconf_seq_len(seq); i++)
+		if (!read_vm(yc, yconf_seq_at(yc, seq, i), i, l))
+			return false;
+	return true;
+}
+
+static bool place_per_server(struct yconf *yc, ynode *m, struct lab *l)
+{
+	static const char *const keys[] = { "per_server", NULL };
+	uint32_t per;
+	ynode *v;
+
+	if (!yconf_is_map(m))
+		return yconf_fail(yc, m, "placement: expected {per_server: N}");
+	if (!yconf_only_keys(yc, m, "placement", keys))
+		return false;
+	if (!(v = yconf_get(yc, m, "per_server")))
+		return yconf_fail(yc, m, "placement: needs per_server");
+	if (!yconf_u32(yc, v, "placement.per_server", 0, LAB_MAX_PER_SERVER, &per))
+		return false;
+	for (uint32_t s = 0; s < l->topo->nservers; s++) {
+		uint32_t node = l->topo->servers[s];
+
+		for (uint16_t d = 0; d < l->nvdcs; d++) {
+			for (uint32_t k = 0; k < per; k++) {
+				char name[LAB_MAX_VM_NAME + 16];
+				struct lab_vm *vm;
+
+				if (per == 1)
+					snprintf(name, sizeof(name), "%s-%s", l->vdcs[d].name,
+						 l->topo->nodes[node].name);
+				else
+					snprintf(name, sizeof(name), "%s-%s-%u", l->vdcs[d].name,
+						 l->topo->nodes[node].name, k);
+				if (strlen(name) > LAB_MAX_VM_NAME)
+					return yconf_fail(yc, v, "VM name '%s' too long", name);
+				if (!(vm = add_vm(yc, v, l, name, d, node)))
+					return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Addresses for VMs that did not name one, in order. */
+static bool assign_ips(struct yconf *yc, ynode *root, struct lab *l)
+{
+	for (uint32_t i = 0; i < l->nvms; i++) {
+		struct lab_vm *vm = &l->vms[i];
+
+		if (vm->ip)
+			continue;
+		if (!(vm->ip = next_ip(l, vm->vdc)))
+			return yconf_fail(yc, root, "VDC %s: subnet too small for its VMs",
+					  l->vdcs[vm->vdc].name);
+	}
+	return true;
+}
+
+/* ---- the whole file -------------------------------------------------------- */
+static bool check_size(struct yconf *yc, ynode *root, struct lab *l)
+{
+	uint64_t hosts = 1ull << (32 - l->mgmt_plen);
+
+	if (l->topo->nnodes > LAB_MAX_NODES)
+		return yconf_fail(yc, root, "topology: %u nodes; a lab holds at most %d",
+				  l->topo->nnodes, LAB_MAX_NODES);
+	if (l->topo->nnodes + 3 > hosts)
+		return yconf_fail(yc, root, "mgmt.subnet: too small for %u nodes", l->topo->nnodes);
+	return true;
+}
+
+static bool read_root(struct yconf *yc, struct lab *l)
+{
+	static const char *const keys[] = { "name", "topology", "fib", "links", "mgmt",
+					     "vdcs", "vms", "placement", NULL };
+	ynode *root = yconf_root(yc), *v;
+	const char *s;
+
+	if (!root || !yconf_is_map(root))
+		return yconf_fail(yc, root, "expected a mapping with topology, vdcs, ...");
+	if (!yconf_only_keys(yc, root, "lab", keys))
+		return false;
+	if ((v = yconf_get(yc, root, "name"))) {
+		if (!yconf_str(yc, v, "name", &s) || !name_ok(s, 63))
+			return yconf_fail(yc, v, "name: 1 to 63 of A-Z a-z 0-9 - _ .");
+		snprintf(l->name, sizeof(l->name), "%s", s);
+	}
+	if (!(v = yconf_get(yc, root, "topology")))
+		return yconf_fail(yc, root, "topology: missing");
+	if (!read_topology(yc, v, l))
+		return false;
+	if ((v = yconf_get(yc, root, "fib")) && !yconf_u32(yc, v, "fib", 0, UINT32_MAX, &l->fib))
+		return false;
+	if ((v = yconf_get(yc, root, "links")) && !read_links(yc, v, l))
+		return false;
+	if ((v = yconf_get(yc, root, "mgmt")) && !read_mgmt(yc, v, l))
+		return false;
+	if (!check_size(yc, root, l))
+		return false;
+	if ((v = yconf_get(yc, root, "vdcs")) && !read_vdcs(yc, v, l))
+		return false;
+	l->vms = xcalloc(LAB_MAX_VMS, sizeof(*l->vms));
+	if ((v = yconf_get(yc, root, "vms")) && !read_vms(yc, v, l))
+		return false;
+	if ((v = yconf_get(yc, root, "placement")) && !place_per_server(yc, v, l))
+		return false;
+	return assign_ips(yc, root, l);
+}
+
+int lab_load_buf(struct lab *l, const char *name, const void *buf, size_t len,
+		 const char *prefix, char *err, size_t errlen)
+{
+	struct yconf yc;
+	bool ok;
+
+	memset(l, 0, sizeof(*l));
+	if (!lab_prefix_ok(prefix)) {
+		snprintf(err, errlen, "prefix '%s': 1 to %d of a-z 0-9, starting with a letter",
+			 prefix, LAB_MAX_PREFIX);
+		return -EINVAL;
+	}
+	snprintf(l->prefix, sizeof(l->prefix), "%s", prefix);
+	snprintf(l->name, sizeof(l->name), "lab");
+	l->mgmt_net = LAB_MGMT_NET;
+	l->mgmt_plen = LAB_MGMT_PLEN;
+	l->switchd_port = LAB_SWITCHD_PORT;
+	l->ras_port = LAB_RAS_PORT;
+	if (yconf_load_buf(&yc, name, buf, len)) {
+		snprintf(err, errlen, "%s", yc.err);
+		yconf_free(&yc);
+		return -EINVAL;
+	}
+	ok = read_root(&yc, l);
+	if (!ok)
+		snprintf(err, errlen, "%s", yc.err);
+	yconf_free(&yc);
+	if (!ok) {
+		lab_free(l);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void lab_free(struct lab *l)
+{
+	topo_free(l->topo);
+	free(l->vdcs);
+	free(l->vms);
+	memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,115 @@
+/* The lab: a data center emulated in network namespaces on one machine.
+ *
+ * A lab is a topology plus tenants (VDCs), VMs placed on servers, a FIB
+ * capacity, link shaping and a management network (docs/lab.md).  This
+ * header has the model read from a lab file (lab/file.c), the naming and
+ * addressing rules every other part of Peregrine may rely on (lab/addr.c),
+ * the setup scripts (lab/script.c, pure text generation) and the runner that
+ * carries them out and keeps the state directory (lab/run.c).
+ */
+#ifndef PEREGRINE_LAB_LAB_H
+#define PEREGRINE_LAB_LAB_H
+
+#include <stdio.h>
+#include "lib/common.h"
+#include "topo/topo.h"
+
+enum lab_limits {
+	LAB_MAX_PREFIX = 5,		/* so that "<prefix>-v1234567" fits IFNAMSIZ */
+	LAB_MAX_NODES = 1000,		/* switches + servers */
+	LAB_MAX_VMS = 4000,
+	LAB_MAX_VDCS = 64,
+	LAB_MAX_VDC_NAME = 31,
+	LAB_MAX_VM_NAME = 63,
+	LAB_MAX_PER_SERVER = 64,	/* VMs of one VDC on one server */
+	LAB_MAX_VM_ID = 0x7fffff,	/* VM ids are 23 bits: see lab_nic_mac */
+	LAB_IFNAMSIZ = 16,
+	LAB_SWITCHD_PORT = 7400,	/* default management ports */
+	LAB_RAS_PORT = 7500,
+};
+
+/* The MAC prefix of every VM and server NIC: locally administered (0x02),
+ * unicast, then "PG".  The low three bytes are the node's id. */
+#define LAB_MAC_PREFIX { 0x02, 0x50, 0x47 }
+/* Server NIC ids have the top bit of the id set: 0x800000 | server << 3 | nic. */
+#define LAB_NIC_ID_BIT 0x800000u
+/* Server NIC n has 10.(200+n).0.0/16; server s takes host number s+1. */
+#define LAB_NIC_NET 0x0ac80000u		/* 10.200.0.0 */
+#define LAB_NIC_PLEN 16
+#define LAB_MGMT_NET 0xac1f0000u	/* 172.31.0.0/16 */
+#define LAB_MGMT_PLEN 16
+
+/* The embedded default lab (`peregrine lab up` with no file). */
+extern const char lab_default_yaml[];
+
+struct lab_vdc {
+	char name[LAB_MAX_VDC_NAME + 1];
+	uint32_t id;		/* 1 .. 2^24-1 */
+	uint32_t net;		/* host order */
+	uint8_t plen;
+	uint32_t next_host;	/* auto addresses: next host number */
+};
+
+struct lab_vm {
+	char name[LAB_MAX_VM_NAME + 1];
+	uint16_t vdc;		/* index into vdcs */
+	uint32_t server;	/* topology node id */
+	uint32_t id;		/* 1 .. LAB_MAX_VM_ID */
+	uint32_t ip;		/* host order */
+};
+
+struct lab {
+	char name[64];
+	char prefix[LAB_MAX_PREFIX + 1];
+	struct topo *topo;
+	uint32_t fib;		/* every switch's capacity; 0: the topology's */
+	uint32_t mbps;		/* shaping of fabric links; 0: none */
+	double delay_ms;	/* one-way delay per fabric link; 0: none */
+	uint32_t mgmt_net;
+	uint8_t mgmt_plen;
+	uint16_t switchd_port, ras_port;
+	uint32_t nvdcs, nvms;
+	struct lab_vdc *vdcs;
+	struct lab_vm *vms;
+};
+
+/* ---- lab files (lab/file.c) ------------------------------------------------ */
+/* Parse a lab file.  `prefix` must pass lab_prefix_ok.  0, or -EINVAL with
+ * "FILE:LINE: field: reason" in err. */
+int lab_load_buf(struct lab *l, const char *name, const void *buf, size_t len,
+		 const char *prefix, char *err, size_t errlen);
+void lab_free(struct lab *l);
+bool lab_prefix_ok(const char *prefix);
+
+/* ---- names and addresses (lab/addr.c) ---------------------------------------- */
+/* Namespace of a node, a VM or the management network ("mgmt"). */
+void lab_ns(const struct lab *l, const char *node, char *buf, size_t len);
+void lab_ifname(const struct lab *l, char buf[LAB_IFNAMSIZ], const char *fmt, ...) PRINTF(3, 4);
+/* The interface of `node` on `port` (a switch port or a server NIC). */
+void lab_port_ifname(const struct lab *l, uint32_t node, uint32_t port, char buf[LAB_IFNAMSIZ]);
+uint32_t lab_mgmt_ip(const struct lab *l, uint32_t node);	/* node id */
+uint32_t lab_mgmt_self_ip(const struct lab *l);			/* the mgmt namespace */
+void lab_vm_mac(const struct lab_vm *vm, uint8_t mac[6]);
+void lab_nic_mac(uint32_t server_index, uint32_t nic, uint8_t mac[6]);
+uint32_t lab_nic_ip(uint32_t server_index, uint32_t nic);
+uint32_t lab_switch_fib(const struct lab *l, uint32_t node);
+const char *lab_ip_str(uint32_t ip, char buf[16]);
+/* A node (switch, server) by name: node id, or UINT32_MAX; a VM: its index
+ * through *vm (else -1). */
+uint32_t lab_find(const struct lab *l, const char *name, int *vm);
+
+/* ---- setup scripts (lab/script.c) ------------------------------------------- */
+/* Every namespace of the lab, management first. */
+typedef void (*lab_ns_fn)(void *arg, const char *ns);
+void lab_each_ns(const struct lab *l, lab_ns_fn fn, void *arg);
+/* `ip -batch` input run in the host namespace: the namespaces and every veth
+ * pair, each end created directly in its namespace. */
+void lab_script_host(const struct lab *l, FILE *f);
+/* `ip -n NS -batch` input for one namespace: bridges, addresses, links up,
+ * neighbour entries.  `which`: a node id, LAB_NS_MGMT, or LAB_NS_VM + vm. */
+enum { LAB_NS_MGMT = 0x40000000, LAB_NS_VM = 0x20000000 };
+void lab_script_ns(const struct lab *l, uint32_t which, FILE *f);
+/* `tc -n NS -batch` input for a node's fabric links; false if nothing to do. */
+bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f);
+
+#endif

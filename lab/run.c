@@ -1,0 +1,813 @@
+/* Running a lab (see run.h and docs/lab.md). */
+#define _XOPEN_SOURCE 700
+#include "lab/run.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab/swclient.h"
+#include "lib/auth.h"
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+void lab_state_dir(const char *prefix, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/lab-%s", LAB_RUN_DIR, prefix);
+}
+
+static void state_path(const struct lab *l, char *buf, size_t len, const char *fmt, ...)
+	PRINTF(4, 5);
+static void state_path(const struct lab *l, char *buf, size_t len, const char *fmt, ...)
+{
+	char dir[256];
+	va_list ap;
+	int n;
+
+	lab_state_dir(l->prefix, dir, sizeof(dir));
+	n = snprintf(buf, len, "%s/", dir);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, data, len) == (ssize_t)len;
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+int lab_run(char *const argv[], char *err, size_t errlen)
+{
+	int pfd[2], status = 0;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -1;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(pfd[1], 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (err && errlen)
+		err[0] = 0;
+	while (err && (size_t)got + 1 < errlen &&
+	       (n = read(pfd[0], err + got, errlen - (size_t)got - 1)) > 0)
+		got += n;
+	if (err && errlen) {
+		err[got] = 0;
+		while (got > 0 && err[got - 1] == '\n')
+			err[--got] = 0;
+	}
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* Run `TOOL [-n NS] -batch FILE` on a script kept in setup/. */
+static int run_batch(const struct lab *l, const char *tool, const char *ns, const char *name,
+		     const char *text, size_t len, char *err, size_t errlen)
+{
+	char path[512], out[1024];
+	char *argv[] = { (char *)tool, "-n", (char *)ns, "-batch", path, NULL };
+	char *argv_host[] = { (char *)tool, "-batch", path, NULL };
+
+	state_path(l, path, sizeof(path), "setup/%s.%s", name, tool);
+	if (write_file(path, text, len)) {
+		snprintf(err, errlen, "%s: cannot write", path);
+		return -1;
+	}
+	if (lab_run(ns ? argv : argv_host, out, sizeof(out))) {
+		snprintf(err, errlen, "%s %s: %s", tool, path, out);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- namespaces -------------------------------------------------------------- */
+static int open_ns(const char *ns)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int lab_enter_ns(const char *ns)
+{
+	int fd = open_ns(ns), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = setns(fd, CLONE_NEWNET);
+	close(fd);
+	return rc ? -errno : 0;
+}
+
+bool lab_ns_exists(const char *ns)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	return access(path, F_OK) == 0;
+}
+
+static int write_sysctl(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/* In a child: enter each namespace and switch IPv6 off, so that nothing
+ * but what a test sends (router solicitations, DAD, MLD) ever moves. */
+static void quiet_one(void *arg, const char *ns)
+{
+	int *bad = arg;
+
+	if (lab_enter_ns(ns) ||
+	    write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1") ||
+	    write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"))
+		(*bad)++;
+}
+
+static int quiet_namespaces(const struct lab *l)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int bad = 0;
+
+		lab_each_ns(l, quiet_one, &bad);
+		_exit(bad ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* ---- processes ----------------------------------------------------------------- */
+static bool self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
+/* Does /proc/PID/cmdline hold "--name" followed by `name`? */
+static bool proc_is(pid_t pid, const char *name)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+		if (!strcmp(p, "--name") && p + strlen(p) + 1 < buf + n &&
+		    !strcmp(p + strlen(p) + 1, name))
+			return true;
+	return false;
+}
+
+static bool alive(pid_t pid)
+{
+	int st;
+
+	/* Our own children linger as zombies until reaped. */
+	if (waitpid(pid, &st, WNOHANG) == pid)
+		return false;
+	return kill(pid, 0) == 0;
+}
+
+/* SIGTERM, wait, SIGKILL. */
+static void stop_pids(const pid_t *pids, size_t n)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)LAB_STOP_WAIT_MS * 1000000;
+	bool any;
+
+	for (size_t i = 0; i < n; i++)
+		kill(pids[i], SIGTERM);
+	do {
+		any = false;
+		for (size_t i = 0; i < n; i++)
+			any |= alive(pids[i]);
+		if (any)
+			msleep(10);
+	} while (any && mono_ns() < deadline);
+	for (size_t i = 0; i < n; i++)
+		if (alive(pids[i]))
+			kill(pids[i], SIGKILL);
+}
+
+static pid_t read_pidfile(const char *path)
+{
+	char buf[32] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? (pid_t)atoi(buf) : 0;
+}
+
+pid_t lab_daemon_pid(const struct lab *l, const char *node, const char *daemon)
+{
+	char path[512], ns[128];
+	pid_t pid;
+
+	state_path(l, path, sizeof(path), "pids/%s.%s", node, daemon);
+	lab_ns(l, node, ns, sizeof(ns));
+	pid = read_pidfile(path);
+	return pid > 0 && alive(pid) && proc_is(pid, ns) ? pid : 0;
+}
+
+static pid_t spawn(const struct lab *l, const char *ns, const char *node,
+		   const struct lab_daemon *d, char **args, int nargs)
+{
+	char exe[512], logp[512], pidp[512], pidbuf[32];
+	char *argv[LAB_MAX_ARGS + 3];
+	pid_t pid;
+
+	if (!self_exe(exe, sizeof(exe)))
+		return -1;
+	argv[0] = "peregrine";
+	argv[1] = (char *)d->name;
+	memcpy(argv + 2, args, (size_t)nargs * sizeof(char *));
+	argv[nargs + 2] = NULL;
+	state_path(l, logp, sizeof(logp), "logs/%s.%s.log", node, d->name);
+	state_path(l, pidp, sizeof(pidp), "pids/%s.%s", node, d->name);
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int devnull = open("/dev/null", O_RDONLY);
+
+		if (log < 0 || devnull < 0 || lab_enter_ns(ns))
+			_exit(127);
+		setsid();
+		dup2(devnull, 0);
+		dup2(log, 1);
+		dup2(log, 2);
+		execv(exe, argv);
+		_exit(127);
+	}
+	snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)pid);
+	write_file(pidp, pidbuf, strlen(pidbuf));
+	return pid;
+}
+
+static bool runs_on(const struct lab *l, const struct lab_daemon *d, uint32_t node)
+{
+	if (node == LAB_NS_MGMT)
+		return d->where == LAB_ON_MGMT;
+	if (topo_is_server(l->topo, node))
+		return d->where == LAB_ON_SERVER;
+	return d->where == LAB_ON_SWITCH;
+}
+
+int lab_start_daemons(const struct lab *l, uint32_t node, bool fresh, char *err,
+		      size_t errlen)
+{
+	const char *name = node == LAB_NS_MGMT ? "mgmt" : l->topo->nodes[node].name;
+	char dir[256], ns[128], bufs[LAB_MAX_ARGS][128];
+	char *args[LAB_MAX_ARGS];
+
+	(void)fresh;
+	lab_state_dir(l->prefix, dir, sizeof(dir));
+	lab_ns(l, name, ns, sizeof(ns));
+	for (size_t i = 0; i < lab_ndaemons; i++) {
+		const struct lab_daemon *d = &lab_daemons[i];
+		int n;
+
+		if (!runs_on(l, d, node))
+			continue;
+		n = d->args(l, dir, node, args, bufs);
+		if (spawn(l, ns, name, d, args, n) < 0) {
+			snprintf(err, errlen, "%s: cannot start %s: %s", name, d->name,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void lab_stop_daemons(const struct lab *l, const char *node)
+{
+	pid_t pids[LAB_MAX_DAEMONS_PER_NODE];
+	size_t n = 0;
+
+	for (size_t i = 0; i < lab_ndaemons && n < ARRAY_SIZE(pids); i++) {
+		pid_t p = lab_daemon_pid(l, node, lab_daemons[i].name);
+		char path[512];
+
+		if (p)
+			pids[n++] = p;
+		state_path(l, path, sizeof(path), "pids/%s.%s", node, lab_daemons[i].name);
+		unlink(path);
+	}
+	stop_pids(pids, n);
+}
+
+/* ---- waiting for switchd --------------------------------------------------------- */
+static int load_key(const struct lab *l, struct auth_key *key)
+{
+	char path[512], err[256];
+
+	state_path(l, path, sizeof(path), "key");
+	return auth_key_load(path, key, err, sizeof(err));
+}
+
+/* Run fn inside the management namespace, then come back. */
+static int in_mgmt(const struct lab *l, int (*fn)(const struct lab *, void *), void *arg)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
+	char ns[128];
+
+	lab_ns(l, "mgmt", ns, sizeof(ns));
+	if (self < 0)
+		return -errno;
+	if ((rc = lab_enter_ns(ns)) == 0) {
+		rc = fn(l, arg);
+		if (setns(self, CLONE_NEWNET))
+			die("cannot return to the original network namespace");
+	}
+	close(self);
+	return rc;
+}
+
+struct wait_arg {
+	uint32_t node;
+	int timeout_ms;
+};
+
+static int wait_fn(const struct lab *l, void *arg)
+{
+	struct wait_arg *w = arg;
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint64_t deadline = mono_ns() + (uint64_t)w->timeout_ms * 1000000;
+	struct auth_key key;
+	struct swc c;
+	uint32_t used, cap;
+	int rc;
+
+	if (load_key(l, &key))
+		return -ENOENT;
+	to.sin_addr.s_addr = htonl(lab_mgmt_ip(l, w->node));
+	to.sin_port = htons(l->switchd_port);
+	if ((rc = swc_open(&c, &to, &key, 0xffffff00u)))
+		return rc;
+	c.tries = 1;
+	c.timeout_ms = 50;
+	do {
+		rc = swc_fib_use(&c, &used, &cap);
+	} while (rc && mono_ns() < deadline);
+	swc_close(&c);
+	return rc;
+}
+
+int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms)
+{
+	struct wait_arg w = { node, timeout_ms };
+
+	return in_mgmt(l, wait_fn, &w);
+}
+
+/* ---- links -------------------------------------------------------------------- */
+int lab_set_links(const struct lab *l, uint32_t node, uint32_t peer, bool up,
+		  char *err, size_t errlen)
+{
+	char *text = NULL, ns[128], ifn[LAB_IFNAMSIZ];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	for (uint32_t p = 0; p < l->topo->nodes[node].degree; p++) {
+		if (peer != UINT32_MAX && topo_port(l->topo, node, p)->peer != peer)
+			continue;
+		lab_port_ifname(l, node, p, ifn);
+		fprintf(f, "link set %s %s\n", ifn, up ? "up" : "down");
+	}
+	fclose(f);
+	lab_ns(l, l->topo->nodes[node].name, ns, sizeof(ns));
+	rc = len ? run_batch(l, "ip", ns, "links", text, len, err, errlen) : 0;
+	free(text);
+	return rc;
+}
+
+/* ---- up ----------------------------------------------------------------------- */
+static int mkdirs(const struct lab *l)
+{
+	static const char *const sub[] = { "", "pids", "logs", "setup" };
+	char path[512];
+
+	if (mkdir(LAB_RUN_DIR, 0755) && errno != EEXIST)
+		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
+		state_path(l, path, sizeof(path), "%s", sub[i]);
+		if (mkdir(path, 0700) && (i > 0 || errno != EEXIST))
+			return -errno;
+	}
+	return 0;
+}
+
+/* netem is optional in kernels: try it in a scratch namespace first. */
+static int probe_netem(const struct lab *l, char *err, size_t errlen)
+{
+	char ns[128], out[512];
+	int rc;
+
+	lab_ns(l, "probe", ns, sizeof(ns));
+	{
+		char *add[] = { "ip", "netns", "add", ns, NULL };
+		char *veth[] = { "ip", "-n", ns, "link", "add", "probe0", "type", "veth",
+				 "peer", "name", "probe1", NULL };
+		char *tc[] = { "tc", "-n", ns, "qdisc", "add", "dev", "probe0", "root",
+			       "netem", "delay", "1ms", NULL };
+		char *del[] = { "ip", "netns", "del", ns, NULL };
+
+		if (lab_run(add, out, sizeof(out))) {
+			snprintf(err, errlen, "cannot create namespace %s: %s", ns, out);
+			return -1;
+		}
+		rc = lab_run(veth, out, sizeof(out)) || lab_run(tc, out, sizeof(out));
+		lab_run(del, NULL, 0);
+	}
+	if (rc)
+		snprintf(err, errlen, "links.delay_ms needs the netem qdisc, which this "
+			 "kernel lacks (%s); drop delay_ms or use links.mbps alone", out);
+	return rc ? -1 : 0;
+}
+
+struct setup_ctx {
+	const struct lab *l;
+	char *err;
+	size_t errlen;
+};
+
+static int script_and_run(const struct lab *l, const char *tool, uint32_t which,
+			  char *err, size_t errlen)
+{
+	const char *name;
+	char ns[128], *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	bool any = true;
+	int rc;
+
+	if (which == LAB_NS_MGMT)
+		name = "mgmt";
+	else if (which & LAB_NS_VM)
+		name = l->vms[which & ~(uint32_t)LAB_NS_VM].name;
+	else
+		name = l->topo->nodes[which].name;
+	if (!strcmp(tool, "tc"))
+		any = lab_script_tc(l, which, f);
+	else
+		lab_script_ns(l, which, f);
+	fclose(f);
+	lab_ns(l, name, ns, sizeof(ns));
+	rc = any ? run_batch(l, tool, ns, name, text, len, err, errlen) : 0;
+	free(text);
+	return rc;
+}
+
+static int build(const struct lab *l, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if (l->delay_ms > 0 && probe_netem(l, err, errlen))
+		return -1;
+	f = open_memstream(&text, &len);
+	lab_script_host(l, f);
+	fclose(f);
+	rc = run_batch(l, "ip", NULL, "host", text, len, err, errlen);
+	free(text);
+	if (rc)
+		return -1;
+	if (quiet_namespaces(l)) {
+		snprintf(err, errlen, "cannot switch IPv6 off in the lab's namespaces");
+		return -1;
+	}
+	if (script_and_run(l, "ip", LAB_NS_MGMT, err, errlen))
+		return -1;
+	for (uint32_t n = 0; n < l->topo->nnodes; n++)
+		if (script_and_run(l, "ip", n, err, errlen) ||
+		    script_and_run(l, "tc", n, err, errlen))
+			return -1;
+	for (uint32_t v = 0; v < l->nvms; v++)
+		if (script_and_run(l, "ip", LAB_NS_VM | v, err, errlen))
+			return -1;
+	return 0;
+}
+
+static int start_all(const struct lab *l, char *err, size_t errlen)
+{
+	if (lab_start_daemons(l, LAB_NS_MGMT, true, err, errlen))
+		return -1;
+	for (uint32_t n = 0; n < l->topo->nnodes; n++)
+		if (lab_start_daemons(l, n, true, err, errlen))
+			return -1;
+	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
+		if (topo_is_server(l->topo, n))
+			continue;
+		if (lab_wait_switchd(l, n, LAB_READY_WAIT_MS)) {
+			snprintf(err, errlen, "switchd on %s did not answer within %d ms "
+				 "(see peregrine lab logs %s)", l->topo->nodes[n].name,
+				 LAB_READY_WAIT_MS, l->topo->nodes[n].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool any_prefixed_ns(const char *prefix);
+
+int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t errlen)
+{
+	char dir[256], path[512];
+	int e;
+
+	lab_state_dir(l->prefix, dir, sizeof(dir));
+	if (access(dir, F_OK) == 0 || any_prefixed_ns(l->prefix)) {
+		snprintf(err, errlen, "a lab with prefix '%s' exists (or its remains): "
+			 "run 'peregrine lab down --prefix %s' first", l->prefix, l->prefix);
+		return -1;
+	}
+	if ((e = mkdirs(l))) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(-e));
+		return -1;
+	}
+	state_path(l, path, sizeof(path), "lab.yaml");
+	if (write_file(path, yaml, len)) {
+		snprintf(err, errlen, "%s: cannot write", path);
+		goto fail;
+	}
+	state_path(l, path, sizeof(path), "key");
+	if (auth_key_generate(path, err, errlen))
+		goto fail;
+	if (build(l, err, errlen) || start_all(l, err, errlen))
+		goto fail;
+	return 0;
+fail:
+	lab_down(l->prefix, NULL, NULL);
+	return -1;
+}
+
+/* ---- down --------------------------------------------------------------------- */
+struct ns_list {
+	char (*names)[128];
+	size_t n, cap;
+};
+
+static void ns_list_add(void *arg, const char *ns)
+{
+	struct ns_list *nl = arg;
+
+	for (size_t i = 0; i < nl->n; i++)
+		if (!strcmp(nl->names[i], ns))
+			return;
+	if (nl->n == nl->cap) {
+		nl->cap = nl->cap ? 2 * nl->cap : 64;
+		nl->names = xreallocarray(nl->names, nl->cap, sizeof(*nl->names));
+	}
+	snprintf(nl->names[nl->n++], 128, "%s", ns);
+}
+
+/* Namespaces named "<prefix>-...": everything under the prefix is the lab's. */
+static void sweep_prefixed(const char *prefix, struct ns_list *nl)
+{
+	DIR *d = opendir("/run/netns");
+	struct dirent *e;
+	size_t n = strlen(prefix);
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, n) && e->d_name[n] == '-')
+			ns_list_add(nl, e->d_name);
+	closedir(d);
+}
+
+static bool any_prefixed_ns(const char *prefix)
+{
+	struct ns_list nl = { 0 };
+
+	sweep_prefixed(prefix, &nl);
+	free(nl.names);
+	return nl.n > 0;
+}
+
+/* Every process whose network namespace is one of the lab's. */
+static size_t procs_in(const struct ns_list *nl, pid_t **out)
+{
+	ino_t *inos = xcalloc(nl->n + 1, sizeof(*inos));
+	size_t n = 0, cap = 0;
+	pid_t *pids = NULL;
+	struct dirent *e;
+	DIR *d;
+
+	for (size_t i = 0; i < nl->n; i++) {
+		char path[256];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/run/netns/%s", nl->names[i]);
+		inos[i] = stat(path, &st) ? 0 : st.st_ino;
+	}
+	if ((d = opendir("/proc"))) {
+		while ((e = readdir(d))) {
+			char path[300];
+			struct stat st;
+			pid_t pid = (pid_t)atoi(e->d_name);
+
+			if (pid <= 1 || pid == getpid())
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+			if (stat(path, &st))
+				continue;
+			for (size_t i = 0; i < nl->n; i++) {
+				if (inos[i] && inos[i] == st.st_ino) {
+					if (n == cap)
+						pids = xreallocarray(pids, cap = cap ? 2 * cap : 32,
+								     sizeof(*pids));
+					pids[n++] = pid;
+					break;
+				}
+			}
+		}
+		closedir(d);
+	}
+	free(inos);
+	*out = pids;
+	return n;
+}
+
+/* Stop the recorded daemons first (they shut down cleanly), then anything
+ * else still running inside the lab (started by `lab exec`). */
+static unsigned stop_everything(const char *dir, const struct ns_list *nl)
+{
+	pid_t *pids = NULL;
+	size_t n = 0, cap = 0, more;
+	char path[512];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/pids", dir);
+	if ((d = opendir(path))) {
+		while ((e = readdir(d))) {
+			char pf[800], name[256], *dot;
+			pid_t pid;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(pf, sizeof(pf), "%s/%s", path, e->d_name);
+			snprintf(name, sizeof(name), "%s", e->d_name);
+			if ((dot = strrchr(name, '.')))
+				*dot = 0;
+			pid = read_pidfile(pf);
+			if (n == cap)
+				pids = xreallocarray(pids, cap = cap ? 2 * cap : 32, sizeof(*pids));
+			if (pid > 0 && alive(pid))
+				pids[n++] = pid;
+		}
+		closedir(d);
+	}
+	/* Only processes that run in one of the lab's namespaces are ours; a
+	 * stale pid file must not kill a stranger. */
+	{
+		pid_t *inside;
+		size_t ni = procs_in(nl, &inside), k = 0;
+
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < ni; j++)
+				if (pids[i] == inside[j]) {
+					pids[k++] = pids[i];
+					break;
+				}
+		stop_pids(pids, k);
+		free(inside);
+		free(pids);
+		n = k;
+	}
+	more = procs_in(nl, &pids);
+	stop_pids(pids, more);
+	free(pids);
+	return (unsigned)(n + more);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen)
+{
+	char dir[256], path[512], *buf;
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	if (!lab_prefix_ok(prefix)) {
+		snprintf(err, errlen, "prefix '%s': 1 to %d of a-z 0-9", prefix, LAB_MAX_PREFIX);
+		return -EINVAL;
+	}
+	lab_state_dir(prefix, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/lab.yaml", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st)) {
+		snprintf(err, errlen, "no lab with prefix '%s' is up (%s missing)", prefix, path);
+		if (fd >= 0)
+			close(fd);
+		return -ENOENT;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	rc = n == st.st_size ? lab_load_buf(l, path, buf, (size_t)n, prefix, err, errlen) : -EIO;
+	if (rc == -EIO)
+		snprintf(err, errlen, "%s: cannot read", path);
+	free(buf);
+	return rc;
+}
+
+int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns)
+{
+	struct ns_list nl = { 0 };
+	char dir[256], err[512];
+	struct lab l;
+	unsigned procs;
+
+	lab_state_dir(prefix, dir, sizeof(dir));
+	if (lab_load_running(prefix, &l, err, sizeof(err)) == 0) {
+		lab_each_ns(&l, ns_list_add, &nl);
+		lab_free(&l);
+	}
+	sweep_prefixed(prefix, &nl);
+	procs = stop_everything(dir, &nl);
+	for (size_t i = 0; i < nl.n; i++) {
+		char *del[] = { "ip", "netns", "del", nl.names[i], NULL };
+
+		if (lab_ns_exists(nl.names[i]))
+			lab_run(del, NULL, 0);
+	}
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (nprocs)
+		*nprocs = procs;
+	if (nns)
+		*nns = (unsigned)nl.n;
+	free(nl.names);
+	return 0;
+}

@@ -1,0 +1,75 @@
+/* Running a lab: the state directory, namespaces, processes.
+ *
+ * A lab with prefix P keeps everything it needs to find and remove itself in
+ * LAB_RUN_DIR/lab-P/ (written before anything else is created):
+ *
+ *   lab.yaml          the lab file it was built from (the plan is derived
+ *                     from it again by every command)
+ *   key               the management network's shared key
+ *   pids/NODE.DAEMON  one pid file per daemon started
+ *   logs/NODE.DAEMON.log
+ *   setup/            the batch scripts `up` ran (for debugging)
+ */
+#ifndef PEREGRINE_LAB_RUN_H
+#define PEREGRINE_LAB_RUN_H
+
+#include <sys/types.h>
+#include "lab/lab.h"
+
+#define LAB_RUN_DIR "/run/peregrine"
+
+enum lab_run_limits {
+	LAB_STOP_WAIT_MS = 3000,	/* SIGTERM, then SIGKILL after this */
+	LAB_READY_WAIT_MS = 10000,	/* daemons must answer within this */
+	LAB_MAX_DAEMONS_PER_NODE = 4,
+};
+
+/* Where a daemon runs. */
+enum lab_where { LAB_ON_SWITCH, LAB_ON_SERVER, LAB_ON_MGMT };
+
+/* A daemon the lab starts.  The table in lab/daemons.c lists those that
+ * exist; the directory, the RAS and the host agent join it as they land. */
+struct lab_daemon {
+	const char *name;		/* the peregrine subcommand */
+	enum lab_where where;
+	/* argv after "peregrine NAME"; returns argc (at most LAB_MAX_ARGS). */
+	int (*args)(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		    char (*bufs)[128]);
+};
+enum { LAB_MAX_ARGS = 24 };
+
+extern const struct lab_daemon lab_daemons[];
+extern const size_t lab_ndaemons;
+
+void lab_state_dir(const char *prefix, char *buf, size_t len);
+
+/* Build the lab.  On failure everything created is removed again.  `yaml`
+ * is the lab file's text (saved to the state directory).  Returns 0 or -1
+ * with a one-line reason in err. */
+int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t errlen);
+/* Remove a lab: its daemons, anything else running in its namespaces, its
+ * namespaces, its state directory.  Works on a half-built or crashed lab;
+ * finds namespaces by the plan and by the prefix.  Returns what it removed
+ * through the counters (may be NULL). */
+int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns);
+/* Load the lab that is up under `prefix`. */
+int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen);
+
+/* Processes. */
+int lab_start_daemons(const struct lab *l, uint32_t node, bool fresh, char *err, size_t errlen);
+void lab_stop_daemons(const struct lab *l, const char *node);
+/* Pid of a running daemon or 0. */
+pid_t lab_daemon_pid(const struct lab *l, const char *node, const char *daemon);
+
+/* Namespaces and commands. */
+int lab_enter_ns(const char *ns);
+bool lab_ns_exists(const char *ns);
+/* Run argv (no shell), stderr captured into err.  Returns the exit status. */
+int lab_run(char *const argv[], char *err, size_t errlen);
+/* Set a node's fabric interfaces up or down (all, or the one to `peer`). */
+int lab_set_links(const struct lab *l, uint32_t node, uint32_t peer, bool up,
+		  char *err, size_t errlen);
+/* Wait until a switch's switchd answers a dump (from the mgmt namespace). */
+int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
+
+#endif

@@ -1,0 +1,3 @@
+# switchd/: the switch-side core; wire/swproto.*: its protocol (the rest of
+# wire/ lists itself in wire/module.mk).
+LIB_SRCS += switchd/switchd.c wire/swproto.c

@@ -1,0 +1,495 @@
+/* The switch-side core (see switchd.h). */
+#include "switchd/switchd.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/hash.h"
+
+enum { PORT_ABSENT = 0, PORT_DOWN = 1, PORT_UP = 2 };
+
+struct sw_peer {
+	bool used;
+	uint32_t sender;
+	uint64_t last_seq;	/* highest FIB_OPS seq handled */
+	uint64_t last_seen;	/* for eviction */
+	struct sw_addr addr;
+	size_t ack_len;
+	uint8_t ack[SW_ACK_CACHE];
+};
+
+struct sw_link_report {
+	uint64_t seq, at_ns, sent_ns;
+	uint16_t port;
+	uint8_t state;
+	uint8_t tries;
+};
+
+/* What the pending FIB_OPS needs at commit time. */
+struct sw_pending {
+	struct sw_peer *peer;
+	struct sw_hdr_copy { uint32_t sender; uint64_t seq; } h;
+	uint16_t nops;
+	uint8_t status[SWP_MAX_OPS];
+	/* Per netlink op: the table's entry for its MAC before the op. */
+	bool had[SWP_MAX_OPS];
+	uint16_t old_port[SWP_MAX_OPS];
+};
+
+struct sw {
+	struct sw_config c;
+	struct hmap fib;		/* mac (u64) -> port */
+	uint8_t *ports;			/* SW_MAX_PORTS states */
+	uint64_t gen;			/* bumped on every FIB change */
+	struct swp_fib_entry *snap;	/* sorted FIB for dumps */
+	uint32_t nsnap;
+	uint64_t snap_gen;
+	struct sw_peer peers[SW_MAX_PEERS];
+	struct sw_link_report links[SW_MAX_PENDING_LINK];
+	uint32_t nlinks;
+	uint64_t link_seq;
+	struct sw_pending pend;
+	struct sw_stats st;
+};
+
+struct sw *sw_new(const struct sw_config *c)
+{
+	struct sw *s = xcalloc(1, sizeof(*s));
+
+	s->c = *c;
+	hmap_init(&s->fib, MIN(c->fib_cap, 1u << 16) + 16, c->seq_base ^ c->id);
+	s->ports = xcalloc(SW_MAX_PORTS, 1);
+	s->link_seq = c->seq_base;
+	s->snap_gen = UINT64_MAX;
+	return s;
+}
+
+void sw_free(struct sw *s)
+{
+	if (!s)
+		return;
+	hmap_free(&s->fib);
+	free(s->ports);
+	free(s->snap);
+	free(s);
+}
+
+void sw_out_reset(struct sw_out *o)
+{
+	o->nnl = 0;
+	o->pending = false;
+	o->ndg = 0;
+}
+
+uint32_t sw_fib_used(const struct sw *s)
+{
+	return (uint32_t)s->fib.count;
+}
+
+uint32_t sw_fib_cap(const struct sw *s)
+{
+	return s->c.fib_cap;
+}
+
+int sw_port_state(const struct sw *s, uint16_t port)
+{
+	return s->ports[port] == PORT_ABSENT ? -1 : s->ports[port] == PORT_UP;
+}
+
+int sw_fib_lookup(const struct sw *s, const uint8_t mac[6])
+{
+	uint64_t *v = hmap_get(&s->fib, swp_mac_u64(mac));
+
+	return v ? (int)*v : -1;
+}
+
+const struct sw_stats *sw_stats(const struct sw *s)
+{
+	return &s->st;
+}
+
+uint32_t sw_pending_links(const struct sw *s)
+{
+	return s->nlinks;
+}
+
+const char *sw_drop_name(int reason)
+{
+	switch (reason) {
+	case SW_DROP_UNEXPECTED: return "unexpected type";
+	case SW_DROP_REPLAY: return "replayed request";
+	case SW_DROP_STALE_ACK: return "stale link ack";
+	default: return swp_err_name(reason);
+	}
+}
+
+void sw_adopt(struct sw *s, const uint8_t mac[6], uint16_t port)
+{
+	hmap_put(&s->fib, swp_mac_u64(mac), port);
+	s->gen++;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+static struct sw_dgram *out_dgram(struct sw_out *o, struct sw_addr to)
+{
+	struct sw_dgram *d;
+
+	if (o->ndg == SW_OUT_DGRAMS)
+		return NULL;
+	d = &o->dg[o->ndg];
+	d->to = to;
+	d->len = 0;
+	return d;
+}
+
+static struct swp_hdr my_hdr(const struct sw *s, uint64_t seq)
+{
+	return (struct swp_hdr){ .sender = s->c.id, .seq = seq };
+}
+
+/* ---- link reports ---------------------------------------------------------- */
+static void send_link(struct sw *s, struct sw_link_report *r, uint64_t now,
+		      struct sw_out *o)
+{
+	struct swp_hdr h = my_hdr(s, r->seq);
+	struct sw_dgram *d = out_dgram(o, s->c.ras);
+
+	if (!d)
+		return;		/* the next tick retries */
+	d->len = swp_enc_link(d->buf, sizeof(d->buf), &h, r->port, r->state, r->at_ns,
+			      &s->c.key);
+	assert(d->len);
+	o->ndg++;
+	r->sent_ns = now;
+	r->tries++;
+}
+
+static void report_link(struct sw *s, uint16_t port, bool up, uint64_t now,
+			struct sw_out *o)
+{
+	struct sw_link_report *r;
+
+	if (!s->c.has_ras)
+		return;
+	if (s->nlinks == SW_MAX_PENDING_LINK) {
+		/* The oldest report is the least useful: a newer one supersedes
+		 * it on the same port, and the RAS can always dump. */
+		memmove(s->links, s->links + 1, (SW_MAX_PENDING_LINK - 1) * sizeof(*r));
+		s->nlinks--;
+		s->st.link_given_up++;
+	}
+	r = &s->links[s->nlinks++];
+	*r = (struct sw_link_report){ .seq = ++s->link_seq, .at_ns = now, .port = port,
+				      .state = up ? SWP_PORT_UP : SWP_PORT_DOWN };
+	s->st.link_reports++;
+	send_link(s, r, now, o);
+}
+
+void sw_port(struct sw *s, uint16_t port, bool present, bool up, uint64_t now,
+	     struct sw_out *o)
+{
+	uint8_t old = s->ports[port], cur = !present ? PORT_ABSENT : up ? PORT_UP : PORT_DOWN;
+
+	s->ports[port] = cur;
+	if (old == PORT_ABSENT || cur == old)
+		return;
+	/* A vanished port is down as far as forwarding goes. */
+	if ((old == PORT_UP) != (cur == PORT_UP))
+		report_link(s, port, cur == PORT_UP, now, o);
+}
+
+static void drop_link_report(struct sw *s, uint32_t i)
+{
+	memmove(&s->links[i], &s->links[i + 1], (s->nlinks - i - 1) * sizeof(s->links[0]));
+	s->nlinks--;
+}
+
+void sw_tick(struct sw *s, uint64_t now, struct sw_out *o)
+{
+	for (uint32_t i = 0; i < s->nlinks;) {
+		struct sw_link_report *r = &s->links[i];
+
+		if (now - r->sent_ns < SW_LINK_RETRY_NS) {
+			i++;
+			continue;
+		}
+		if (r->tries >= SW_LINK_RETRIES) {
+			s->st.link_given_up++;
+			drop_link_report(s, i);
+			continue;
+		}
+		if (o->ndg == SW_OUT_DGRAMS)
+			return;
+		send_link(s, r, now, o);
+		s->st.link_retransmits++;
+		i++;
+	}
+}
+
+static void on_link_ack(struct sw *s, const struct swp_msg *m)
+{
+	for (uint32_t i = 0; i < s->nlinks; i++) {
+		if (s->links[i].seq == m->u.link_ack.acked) {
+			drop_link_report(s, i);
+			return;
+		}
+	}
+	s->st.drops[SW_DROP_STALE_ACK]++;
+}
+
+/* ---- peers ----------------------------------------------------------------- */
+static struct sw_peer *find_peer(struct sw *s, uint32_t sender, uint64_t now)
+{
+	struct sw_peer *victim = &s->peers[0];
+
+	for (int i = 0; i < SW_MAX_PEERS; i++) {
+		struct sw_peer *p = &s->peers[i];
+
+		if (p->used && p->sender == sender)
+			return p;
+		if (!p->used || (victim->used && p->last_seen < victim->last_seen))
+			victim = p;
+	}
+	memset(victim, 0, sizeof(*victim));
+	victim->used = true;
+	victim->sender = sender;
+	victim->last_seen = now;
+	return victim;
+}
+
+/* ---- FIB operations -------------------------------------------------------- */
+static uint8_t check_op(struct sw *s, const struct swp_op *op, bool had)
+{
+	if (!swp_mac_ok(op->mac))
+		return SWP_BAD_MAC;
+	if (op->kind == SWP_OP_DEL)
+		return had ? SWP_OK : SWP_NOT_FOUND;
+	if (s->ports[op->port] == PORT_ABSENT)
+		return SWP_NO_PORT;
+	if (!had && s->fib.count >= s->c.fib_cap)
+		return SWP_FULL;
+	return SWP_OK;
+}
+
+static void apply_op(struct sw *s, const struct swp_op *op, uint16_t idx, struct sw_out *o)
+{
+	uint64_t key = swp_mac_u64(op->mac), *cur = hmap_get(&s->fib, key);
+	struct sw_pending *p = &s->pend;
+	uint8_t st = check_op(s, op, cur != NULL);
+	struct sw_nl_op *nl;
+
+	p->status[idx] = st;
+	if (st != SWP_OK)
+		return;
+	nl = &o->nl[o->nnl];
+	p->had[o->nnl] = cur != NULL;
+	p->old_port[o->nnl] = cur ? (uint16_t)*cur : 0;
+	/* A delete names the port that holds the entry, whatever the request
+	 * said: that is where the kernel keeps it. */
+	*nl = (struct sw_nl_op){ .kind = op->kind == SWP_OP_ADD ? SW_NL_ADD : SW_NL_DEL,
+				 .port = op->kind == SWP_OP_ADD ? op->port : (uint16_t)*cur,
+				 .op_index = idx };
+	memcpy(nl->mac, op->mac, 6);
+	o->nnl++;
+	if (op->kind == SWP_OP_ADD)
+		hmap_put(&s->fib, key, op->port);
+	else
+		hmap_del(&s->fib, key);
+	s->gen++;
+}
+
+static void on_fib_ops(struct sw *s, struct sw_addr from, const struct swp_msg *m,
+		       uint64_t now, struct sw_out *o)
+{
+	struct sw_peer *peer = find_peer(s, m->h.sender, now);
+	struct sw_dgram *d;
+
+	if (peer->ack_len && m->h.seq == peer->last_seq) {
+		s->st.duplicates++;
+		if ((d = out_dgram(o, from))) {
+			memcpy(d->buf, peer->ack, peer->ack_len);
+			d->len = peer->ack_len;
+			o->ndg++;
+		}
+		return;
+	}
+	if (peer->ack_len && m->h.seq < peer->last_seq) {
+		s->st.drops[SW_DROP_REPLAY]++;
+		return;
+	}
+	s->st.requests++;
+	peer->last_seq = m->h.seq;
+	peer->last_seen = now;
+	peer->addr = from;
+	s->pend.peer = peer;
+	s->pend.h.sender = m->h.sender;
+	s->pend.h.seq = m->h.seq;
+	s->pend.nops = m->u.fib_ops.n;
+	for (uint16_t i = 0; i < m->u.fib_ops.n; i++) {
+		struct swp_op op;
+
+		swp_op_at(m, i, &op);
+		apply_op(s, &op, i, o);
+	}
+	o->pending = true;
+}
+
+/* The table's state for the MAC of nl op i if only the ops the kernel took
+ * had happened: start from the state before the first op on that MAC in this
+ * request and replay the successful ones. */
+static void redo_mac(struct sw *s, const struct sw_out *o, uint16_t i)
+{
+	const uint8_t *mac = o->nl[i].mac;
+	uint64_t key = swp_mac_u64(mac);
+	uint16_t first = i;
+	bool had;
+	uint16_t port;
+
+	for (uint16_t j = 0; j < i; j++)
+		if (!memcmp(o->nl[j].mac, mac, 6)) {
+			first = j;
+			break;
+		}
+	had = s->pend.had[first];
+	port = s->pend.old_port[first];
+	for (uint16_t j = first; j < o->nnl; j++) {
+		if (memcmp(o->nl[j].mac, mac, 6) || o->nl[j].err)
+			continue;
+		had = o->nl[j].kind == SW_NL_ADD;
+		port = o->nl[j].port;
+	}
+	if (had)
+		hmap_put(&s->fib, key, port);
+	else
+		hmap_del(&s->fib, key);
+	s->gen++;
+}
+
+void sw_commit(struct sw *s, struct sw_out *o)
+{
+	struct sw_pending *p = &s->pend;
+	struct swp_hdr h = my_hdr(s, p->h.seq);
+	struct sw_dgram *d;
+
+	if (!o->pending)
+		return;
+	o->pending = false;
+	for (uint16_t i = 0; i < o->nnl; i++) {
+		if (o->nl[i].err) {
+			p->status[o->nl[i].op_index] = SWP_KERNEL;
+			redo_mac(s, o, i);
+		}
+	}
+	for (uint16_t i = 0; i < p->nops; i++) {
+		if (p->status[i] == SWP_OK)
+			s->st.ops_ok++;
+		else
+			s->st.ops_refused[p->status[i]]++;
+	}
+	p->peer->ack_len = swp_enc_fib_ack(p->peer->ack, sizeof(p->peer->ack), &h,
+					   sw_fib_used(s), s->c.fib_cap, p->status, p->nops,
+					   &s->c.key);
+	assert(p->peer->ack_len);
+	if ((d = out_dgram(o, p->peer->addr))) {
+		memcpy(d->buf, p->peer->ack, p->peer->ack_len);
+		d->len = p->peer->ack_len;
+		o->ndg++;
+	}
+}
+
+/* ---- dumps ----------------------------------------------------------------- */
+static int cmp_entry(const void *a, const void *b)
+{
+	uint64_t x = swp_mac_u64(((const struct swp_fib_entry *)a)->mac);
+	uint64_t y = swp_mac_u64(((const struct swp_fib_entry *)b)->mac);
+
+	return x < y ? -1 : x > y;
+}
+
+/* A sorted copy of the FIB, rebuilt only when it changed, so that the pages
+ * of one dump are consistent while the table is quiet. */
+static void refresh_snapshot(struct sw *s)
+{
+	uint64_t k, v;
+	uint32_t n = 0;
+
+	if (s->snap_gen == s->gen)
+		return;
+	s->snap = xreallocarray(s->snap, s->fib.count + 1, sizeof(*s->snap));
+	for (size_t it = 0; hmap_next(&s->fib, &it, &k, &v);) {
+		swp_u64_mac(k, s->snap[n].mac);
+		s->snap[n++].port = (uint16_t)v;
+	}
+	qsort(s->snap, n, sizeof(*s->snap), cmp_entry);
+	s->nsnap = n;
+	s->snap_gen = s->gen;
+}
+
+static void dump_fib(struct sw *s, const struct swp_hdr *h, uint32_t off,
+		     struct sw_dgram *d)
+{
+	uint32_t n;
+
+	refresh_snapshot(s);
+	off = MIN(off, s->nsnap);
+	n = MIN(s->nsnap - off, (uint32_t)SWP_MAX_DUMP_FIB);
+	d->len = swp_enc_dump_fib(d->buf, sizeof(d->buf), h, sw_fib_used(s), s->c.fib_cap,
+				  off, s->snap + off, (uint16_t)n, &s->c.key);
+}
+
+static void dump_ports(struct sw *s, const struct swp_hdr *h, uint32_t off,
+		       struct sw_dgram *d)
+{
+	struct swp_port pages[SWP_MAX_DUMP_PORTS];
+	uint32_t total = 0;
+	uint16_t n = 0;
+
+	for (uint32_t p = 0; p < SW_MAX_PORTS; p++) {
+		if (s->ports[p] == PORT_ABSENT)
+			continue;
+		if (total >= off && n < SWP_MAX_DUMP_PORTS)
+			pages[n++] = (struct swp_port){ .port = (uint16_t)p,
+				.state = s->ports[p] == PORT_UP ? SWP_PORT_UP : SWP_PORT_DOWN };
+		total++;
+	}
+	d->len = swp_enc_dump_ports(d->buf, sizeof(d->buf), h, total, off, pages, n,
+				    &s->c.key);
+}
+
+static void on_dump(struct sw *s, struct sw_addr from, const struct swp_msg *m,
+		    struct sw_out *o)
+{
+	struct swp_hdr h = my_hdr(s, m->h.seq);
+	struct sw_dgram *d = out_dgram(o, from);
+
+	if (!d)
+		return;
+	s->st.dumps++;
+	if (m->u.dump_req.what == SWP_WHAT_FIB)
+		dump_fib(s, &h, m->u.dump_req.offset, d);
+	else
+		dump_ports(s, &h, m->u.dump_req.offset, d);
+	assert(d->len);
+	o->ndg++;
+}
+
+/* ---- input ----------------------------------------------------------------- */
+void sw_input(struct sw *s, struct sw_addr from, const uint8_t *buf, size_t len,
+	      uint64_t now, struct sw_out *o)
+{
+	struct swp_msg m;
+	int err = swp_decode(buf, len, &s->c.key, &m);
+
+	assert(!o->pending);
+	if (err) {
+		s->st.drops[SW_DROP_DECODE - err]++;
+		return;
+	}
+	switch (m.h.type) {
+	case SWP_FIB_OPS: on_fib_ops(s, from, &m, now, o); break;
+	case SWP_DUMP_REQ: on_dump(s, from, &m, o); break;
+	case SWP_LINK_ACK: on_link_ack(s, &m); break;
+	default: s->st.drops[SW_DROP_UNEXPECTED]++; break;
+	}
+}
