@@ -147,7 +147,7 @@ static int do_up(struct lab_cli *c)
 	}
 	rc = lab_up(&l, text, len, err, sizeof(err));
 	if (rc)
-		cli_error("lab up: %s (everything it made is removed)", err);
+		cli_error("lab up: %s", err);
 	else
 		printf("lab %s (prefix %s): %u switches, %u servers, %u VMs, %u VDCs up in %.2f s\n",
 		       l.name, l.prefix, l.topo->nswitches, l.topo->nservers, l.nvms, l.nvdcs,

@@ -602,6 +602,11 @@ int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t 
 	return 0;
 fail:
 	lab_down(l->prefix, NULL, NULL);
+	{
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n, " (rolled back: everything it made is removed)");
+	}
 	return -1;
 }
 

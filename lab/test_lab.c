@@ -1,0 +1,234 @@
+/* Unit tests of the lab's model: lab files (good and bad), names and
+ * addresses, and the setup scripts, without creating anything. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+
+#include "lab/lab.h"
+
+static struct lab load_ok(const char *text, const char *prefix)
+{
+	struct lab l;
+	char err[512];
+	int rc = lab_load_buf(&l, "t.yaml", text, strlen(text), prefix, err, sizeof(err));
+
+	if (rc)
+		fail_msg("unexpected error: %s", err);
+	return l;
+}
+
+static void expect_err(const char *text, const char *prefix, const char *want)
+{
+	struct lab l;
+	char err[512];
+
+	assert_int_not_equal(lab_load_buf(&l, "t.yaml", text, strlen(text), prefix, err,
+					  sizeof(err)), 0);
+	if (!strstr(err, want))
+		fail_msg("error '%s' lacks '%s'", err, want);
+}
+
+static void test_default(void **state)
+{
+	struct lab l = load_ok(lab_default_yaml, "pg");
+	uint8_t mac[6];
+
+	(void)state;
+	assert_int_equal(l.topo->nswitches, 6);
+	assert_int_equal(l.topo->nservers, 8);
+	assert_int_equal(l.nvdcs, 2);
+	assert_int_equal(l.nvms, 16);
+	/* both VDCs use 10.0.0.1 .. 10.0.0.8, one VM each per server */
+	for (uint32_t i = 0; i < l.nvms; i++) {
+		assert_true(topo_is_server(l.topo, l.vms[i].server));
+		assert_int_equal(l.vms[i].ip >> 8, 0x0a0000);
+		assert_int_equal(l.vms[i].id, i + 1);
+		for (uint32_t j = 0; j < i; j++) {
+			assert_string_not_equal(l.vms[i].name, l.vms[j].name);
+			if (l.vms[i].vdc == l.vms[j].vdc)
+				assert_int_not_equal(l.vms[i].ip, l.vms[j].ip);
+		}
+	}
+	assert_string_equal(l.vms[0].name, "red-srv0");
+	assert_string_equal(l.vms[1].name, "blue-srv0");
+	assert_int_equal(l.vms[0].ip, l.vms[1].ip);
+	lab_vm_mac(&l.vms[0], mac);
+	assert_memory_equal(mac, ((uint8_t[6]){ 0x02, 0x50, 0x47, 0, 0, 1 }), 6);
+	lab_nic_mac(3, 1, mac);
+	assert_memory_equal(mac, ((uint8_t[6]){ 0x02, 0x50, 0x47, 0x80, 0x00, 0x19 }), 6);
+	assert_int_equal(lab_nic_ip(3, 1), 0x0ac90004);	/* 10.201.0.4 */
+	assert_int_equal(lab_mgmt_ip(&l, 0), 0xac1f0002);
+	assert_int_equal(lab_switch_fib(&l, 0), TOPO_DEFAULT_FIB);
+	lab_free(&l);
+}
+
+static void test_full_file(void **state)
+{
+	static const char text[] =
+		"name: small\n"
+		"topology:\n"
+		"  switches: [s1, {name: s2, fib: 5}]\n"
+		"  servers: [h1, h2]\n"
+		"  links: [[s1, s2], [h1, s1], [h2, s2]]\n"
+		"fib: 8\n"
+		"links: {mbps: 100, delay_ms: 0.5}\n"
+		"mgmt: {subnet: 192.168.77.0/24, switchd_port: 7000, ras_port: 7001}\n"
+		"vdcs:\n"
+		"  - {name: a, id: 10, subnet: 192.168.1.0/29}\n"
+		"vms:\n"
+		"  - {name: web, vdc: a, server: h1, ip: 192.168.1.1}\n"
+		"  - {name: db, vdc: a, server: h2}\n";
+	struct lab l = load_ok(text, "x1");
+
+	(void)state;
+	assert_string_equal(l.name, "small");
+	assert_int_equal(l.topo->nnodes, 4);
+	assert_int_equal(l.fib, 8);
+	assert_int_equal(lab_switch_fib(&l, 1), 8);
+	assert_int_equal(l.mbps, 100);
+	assert_true(l.delay_ms == 0.5);
+	assert_int_equal(l.mgmt_net, 0xc0a84d00);
+	assert_int_equal(l.switchd_port, 7000);
+	assert_int_equal(l.nvms, 2);
+	assert_int_equal(l.vms[1].ip, 0xc0a80102);	/* .1 is web's */
+	lab_free(&l);
+}
+
+static void test_bad_files(void **state)
+{
+	(void)state;
+	expect_err("topology: leafspine:spines=2\n", "pg", "t.yaml:1: topology:");
+	expect_err("topology: fattree:k=4\nbogus: 1\n", "pg", "t.yaml:2: ");
+	expect_err("topology: fattree:k=4\n", "PG", "prefix");
+	expect_err("topology: fattree:k=4\n", "toolong", "prefix");
+	expect_err("vdcs: []\n", "pg", "topology: missing");
+	expect_err("topology: fattree:k=4\nvdcs:\n  - {name: a, id: 1, subnet: 10.0.0.1/24}\n",
+		   "pg", "t.yaml:3: vdcs[0].subnet");
+	expect_err("topology: fattree:k=4\nvdcs:\n  - {name: a, id: 1, subnet: 10.0.0.0/24}\n"
+		   "  - {name: a, id: 2, subnet: 10.0.0.0/24}\n", "pg", "used twice");
+	expect_err("topology: fattree:k=4\nvdcs: [{name: a, id: 1, subnet: 10.0.0.0/30}]\n"
+		   "placement: {per_server: 1}\n", "pg", "subnet too small");
+	expect_err("topology: fattree:k=4\nvdcs: [{name: a, id: 1, subnet: 10.0.0.0/24}]\n"
+		   "vms: [{name: x, vdc: a, server: core0}]\n", "pg", "vms[0].server");
+	expect_err("topology: fattree:k=4\nvdcs: [{name: a, id: 1, subnet: 10.0.0.0/24}]\n"
+		   "vms: [{name: srv1, vdc: a, server: srv0}]\n", "pg", "already a node");
+	expect_err("topology: fattree:k=4\nvdcs: [{name: a, id: 1, subnet: 10.0.0.0/24}]\n"
+		   "vms: [{name: x, vdc: a, server: srv0, ip: 10.0.1.1}]\n", "pg", "vms[0].ip");
+	expect_err("topology: fattree:k=4\nlinks: {mbps: 0}\n", "pg", "links.mbps");
+	expect_err("topology: fattree:k=4\nmgmt: {subnet: 10.0.0.0/30}\n", "pg", "too small");
+	expect_err("topology: fattree:k=64\n", "pg", "at most");
+	/* an inline topology's errors keep the lab file's line numbers */
+	expect_err("name: x\n"
+		   "topology:\n"
+		   "  switches: [s1]\n"
+		   "  servers: [h1]\n"
+		   "  links:\n"
+		   "    - [h1, s9]\n", "pg", "t.yaml:6:");
+	expect_err("topology: [1, 2\n", "pg", "t.yaml:");
+}
+
+/* Each interface name in a script fits IFNAMSIZ and carries the prefix;
+ * every namespace a line names was created first. */
+static void check_script_names(const char *text, const char *prefix)
+{
+	char *copy = strdup(text), *save = NULL;
+	char created[64][128];
+	int ncreated = 0;
+	size_t plen = strlen(prefix);
+
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char w[12][128];
+		int n = sscanf(line, "%127s %127s %127s %127s %127s %127s %127s %127s %127s "
+			       "%127s %127s %127s", w[0], w[1], w[2], w[3], w[4], w[5], w[6],
+			       w[7], w[8], w[9], w[10], w[11]);
+
+		if (n == 3 && !strcmp(w[0], "netns")) {
+			assert_true(ncreated < 64);
+			assert_true(!strncmp(w[2], prefix, plen) && w[2][plen] == '-');
+			snprintf(created[ncreated++], 128, "%s", w[2]);
+			continue;
+		}
+		assert_int_equal(n, 12);
+		assert_string_equal(w[6], "veth");
+		for (int k = 0; k < 2; k++) {
+			const char *name = k ? w[9] : w[2], *ns = k ? w[11] : w[4];
+			bool found = false;
+
+			assert_true(strlen(name) <= 15);
+			assert_true(!strncmp(name, prefix, plen));
+			for (int c = 0; c < ncreated; c++)
+				found |= !strcmp(created[c], ns);
+			assert_true(found);
+		}
+	}
+	free(copy);
+}
+
+static void test_scripts(void **state)
+{
+	struct lab l = load_ok(lab_default_yaml, "abcde");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int veths = 0, nets = 0;
+
+	(void)state;
+	lab_script_host(&l, f);
+	fclose(f);
+	check_script_names(text, "abcde");
+	for (char *p = text; (p = strstr(p, "type veth")); p++)
+		veths++;
+	for (char *p = text; (p = strstr(p, "netns add")); p++)
+		nets++;
+	/* 24 fabric links, 14 management legs, 16 VMs; 1 + 14 + 16 namespaces */
+	assert_int_equal(veths, 24 + 14 + 16);
+	assert_int_equal(nets, 31);
+	free(text);
+
+	/* a leaf: a bridge, every port without learning or flooding */
+	text = NULL;
+	f = open_memstream(&text, &len);
+	lab_script_ns(&l, topo_find(l.topo, "leaf0"), f);
+	fclose(f);
+	assert_non_null(strstr(text, "link add abcde-br type bridge"));
+	assert_non_null(strstr(text, "link set abcde-p5 type bridge_slave learning off flood off "
+				     "mcast_flood off bcast_flood off"));
+	assert_null(strstr(text, "abcde-p6"));
+	assert_non_null(strstr(text, "addr add 172.31.0.4/16 dev abcde-mgmt"));
+	free(text);
+
+	/* a server: NIC MACs and addresses, neighbours for the other 7 */
+	text = NULL;
+	f = open_memstream(&text, &len);
+	lab_script_ns(&l, topo_find(l.topo, "srv0"), f);
+	fclose(f);
+	assert_non_null(strstr(text, "link set abcde-nic1 address 02:50:47:80:00:01"));
+	assert_non_null(strstr(text, "addr add 10.200.0.1/16 dev abcde-nic0"));
+	assert_non_null(strstr(text, "neigh replace 10.201.0.8 lladdr 02:50:47:80:00:39 dev abcde-nic1"));
+	free(text);
+
+	/* no shaping asked: no tc script */
+	f = open_memstream(&text, &len);
+	assert_false(lab_script_tc(&l, 0, f));
+	fclose(f);
+	free(text);
+	lab_free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default),
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_scripts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,118 @@
+#!/bin/bash
+# peregrine lab up / down: the default lab comes up in under 20 s and down
+# leaves nothing behind; a bad lab file creates nothing; two labs with
+# different prefixes coexist.
+#
+#            spine0        spine1                 (lab "pgt": the default)
+#          /  |   \  \    /  |   \  \
+#      leaf0 leaf1 leaf2 leaf3  (pairs 0-1, 2-3)
+#       srv0..srv3   srv4..srv7  (dual-homed; a red and a blue VM on each)
+#      mgmt: pgt-mgmt bridge, a leg into every switch and server
+#
+#      lab "pgu": s1 -- s2, h1 on s1, h2 on s2 (its own file)
+set -eu
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+need_root
+need_cmd ip
+need_cmd python3
+P=$PEREGRINE_BIN
+tmp=$(mktemp -d)
+cleanup() {
+	$P lab down --prefix pgt >/dev/null 2>&1 || true
+	$P lab down --prefix pgu >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Namespaces, links of the host namespace (the lab makes none there; other
+# people's test links, pgdp-*, come and go), and processes of the lab (every
+# daemon carries --name <prefix>-<node>; lab exec children run in its
+# namespaces, which must be gone).
+snapshot() {
+	ip netns list | awk '{print $1}' | grep -E '^pg[tu]-' | sort || true
+	ip -o link show | awk -F': ' '{print $2}' | grep -v '^pgdp' | sort
+	ps -e -o pid=,args= | grep -E -- '(--name |lab exec [a-z0-9-]+ --prefix )pg[tu]-?' \
+		| grep -v grep | sort || true
+}
+jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+snapshot >"$tmp/before"
+
+# A bad lab file: a clear error naming the line, and nothing created.
+cat >"$tmp/bad.yaml" <<EOF
+topology: leafspine:spines=2,leaves=2,servers=1
+vdcs:
+  - {name: red, id: 1, subnet: 10.0.0.0/24}
+vms:
+  - {name: vm1, vdc: red, server: srv9}
+EOF
+expect_fail "bad lab file" $P lab up "$tmp/bad.yaml" --prefix pgt
+out=$($P lab up "$tmp/bad.yaml" --prefix pgt 2>&1 || true)
+echo "$out" | grep -q "bad.yaml:5: vms\[0\].server" || fail "error does not name the line: $out"
+[ ! -e /run/peregrine/lab-pgt ] || fail "bad file left a state directory"
+[ -z "$(ip netns list | grep '^pgt-' || true)" ] || fail "bad file created namespaces"
+expect_fail "bad prefix" $P lab up --prefix PG
+expect_fail "status of a lab that is not up" $P lab status --prefix pgt
+
+# The default lab, timed.
+t0=$(date +%s%N)
+$P lab up --prefix pgt
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+echo "lab up (default lab, 31 namespaces, 6 switchd): $ms ms"
+[ "$ms" -lt 20000 ] || fail "lab up took $ms ms (limit 20000)"
+[ "$(ip netns list | grep -c '^pgt-')" -eq 31 ] || fail "expected 31 namespaces"
+expect_fail "a second up on the same prefix" $P lab up --prefix pgt
+
+st=$($P lab status --prefix pgt --json)
+[ "$(echo "$st" | jget "sum(1 for n in d['nodes'] if n['kind']=='switch' and n['daemons']['switchd'])")" = 6 ] \
+	|| fail "not every switchd runs: $st"
+[ "$(echo "$st" | jget "sum(1 for n in d['nodes'] if n.get('fib_used') == 0)")" = 6 ] \
+	|| fail "switchds do not answer: $st"
+[ "$(echo "$st" | jget "len(d['links'])")" = 24 ] || fail "links"
+$P lab status --prefix pgt
+# every VM has its address and MAC; the two VDCs share addresses
+[ "$($P lab exec red-srv3 --prefix pgt -- ip -j addr show pgt-eth0 | jget "d[0]['addr_info'][0]['local']")" = 10.0.0.4 ] \
+	|| fail "red-srv3 address"
+[ "$($P lab exec blue-srv3 --prefix pgt -- ip -j addr show pgt-eth0 | jget "d[0]['addr_info'][0]['local']")" = 10.0.0.4 ] \
+	|| fail "blue-srv3 address"
+[ "$($P lab exec blue-srv3 --prefix pgt -- ip -j link show pgt-eth0 | jget "d[0]['address']")" = 02:50:47:00:00:08 ] \
+	|| fail "blue-srv3 MAC"
+$P lab logs leaf0 --prefix pgt | grep -q "listening on 172.31.0.4:7400" || fail "leaf0 log"
+
+# A second lab beside it.
+cat >"$tmp/small.yaml" <<EOF
+name: small
+topology:
+  switches: [s1, s2]
+  servers: [h1, h2]
+  links: [[s1, s2], [h1, s1], [h2, s2]]
+vdcs: [{name: t, id: 5, subnet: 10.9.0.0/24}]
+placement: {per_server: 2}
+EOF
+$P lab up "$tmp/small.yaml" --prefix pgu
+[ "$(ip netns list | grep -c '^pgu-')" -eq 9 ] || fail "pgu namespaces"
+$P lab status --prefix pgu --json | jget "d['name']" | grep -q small || fail "pgu status"
+# a process left running inside the lab is stopped by down too
+$P lab exec h1 --prefix pgu -- sleep 600 &
+sleep 0.2
+$P lab down --prefix pgu
+wait || true
+[ -z "$(ip netns list | grep '^pgu-' || true)" ] || fail "pgu namespaces remain"
+[ "$(ip netns list | grep -c '^pgt-')" -eq 31 ] || fail "down of pgu touched pgt"
+$P lab status --prefix pgt >/dev/null || fail "pgt broken by pgu's down"
+
+# Down, and compare.
+$P lab down --prefix pgt
+snapshot >"$tmp/after"
+diff "$tmp/before" "$tmp/after" || fail "up + down left something behind (diff above)"
+[ ! -e /run/peregrine/lab-pgt ] || fail "state directory remains"
+
+# A crashed lab: namespaces and a daemon, but the state directory lost.
+$P lab up --prefix pgt >/dev/null
+rm -rf /run/peregrine/lab-pgt
+$P lab down --prefix pgt
+snapshot >"$tmp/after2"
+diff "$tmp/before" "$tmp/after2" || fail "down after a lost state directory left something"
+echo "ok"

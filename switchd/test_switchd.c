@@ -1,0 +1,369 @@
+/* Unit tests of the switchd core: capacity, ports, retransmissions, replays,
+ * kernel refusals, link reports, dumps, and random operations against a
+ * naive model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <errno.h>
+
+#include "lib/rng.h"
+#include "switchd/switchd.h"
+
+static const struct auth_key key = { { 7, 7, 7 } };
+static const struct sw_addr ctl = { 0x7f000001, 9000 }, ras = { 0xac1f0001, 7500 };
+static struct sw_out out;
+
+static struct sw *mk(uint32_t cap, uint16_t nports)
+{
+	struct sw_config c = { .id = 5, .fib_cap = cap, .has_ras = true, .ras = ras,
+			       .seq_base = 1000, .key = key };
+	struct sw *s = sw_new(&c);
+
+	sw_out_reset(&out);
+	for (uint16_t p = 0; p < nports; p++)
+		sw_port(s, p, true, true, 0, &out);
+	assert_int_equal(out.ndg, 0);	/* first sightings are not reported */
+	return s;
+}
+
+static void mac_of(uint32_t i, uint8_t mac[6])
+{
+	swp_u64_mac(0x025047000000ull | i, mac);
+}
+
+/* Send ops as one request with seq, "apply" them (kernel accepts all
+ * unless fail_at matches an nl index), commit, decode the ack. */
+static void request(struct sw *s, uint64_t seq, const struct swp_op *ops, uint16_t n,
+		    int fail_at, struct swp_msg *ack, uint8_t *ackbuf)
+{
+	uint8_t buf[SWP_MAX_DGRAM];
+	struct swp_hdr h = { .sender = 1, .seq = seq };
+	size_t len = swp_enc_fib_ops(buf, sizeof(buf), &h, ops, n, &key);
+
+	sw_out_reset(&out);
+	sw_input(s, ctl, buf, len, 0, &out);
+	for (int i = 0; i < out.nnl; i++)
+		out.nl[i].err = i == fail_at ? -EINVAL : 0;
+	sw_commit(s, &out);
+	assert_int_equal(out.ndg, 1);
+	assert_int_equal(out.dg[0].to.ip, ctl.ip);
+	memcpy(ackbuf, out.dg[0].buf, out.dg[0].len);
+	assert_int_equal(swp_decode(ackbuf, out.dg[0].len, &key, ack), 0);
+	assert_int_equal(ack->h.type, SWP_FIB_ACK);
+	assert_true(ack->h.seq == seq);
+}
+
+static void test_capacity(void **state)
+{
+	struct sw *s = mk(4, 8);
+	struct swp_op ops[6];
+	uint8_t ab[SWP_MAX_DGRAM];
+	struct swp_msg ack;
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		ops[i] = (struct swp_op){ .kind = SWP_OP_ADD, .port = (uint16_t)i };
+		mac_of((uint32_t)i + 1, ops[i].mac);
+	}
+	request(s, 10, ops, 6, -1, &ack, ab);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ack.u.fib_ack.status[i], SWP_OK);
+	assert_int_equal(ack.u.fib_ack.status[4], SWP_FULL);
+	assert_int_equal(ack.u.fib_ack.status[5], SWP_FULL);
+	assert_int_equal(ack.u.fib_ack.used, 4);
+	assert_int_equal(ack.u.fib_ack.cap, 4);
+	assert_int_equal(out.nnl, 4);		/* only accepted entries reach the kernel */
+	/* moving an existing entry needs no room; a delete makes room */
+	ops[0].port = 7;
+	ops[1].kind = SWP_OP_DEL;
+	request(s, 11, ops, 6, -1, &ack, ab);
+	assert_int_equal(ack.u.fib_ack.status[0], SWP_OK);
+	assert_int_equal(ack.u.fib_ack.status[1], SWP_OK);
+	assert_int_equal(ack.u.fib_ack.status[2], SWP_OK);
+	assert_int_equal(ack.u.fib_ack.status[4], SWP_OK);	/* took the freed slot */
+	assert_int_equal(ack.u.fib_ack.status[5], SWP_FULL);
+	assert_int_equal(sw_fib_lookup(s, ops[0].mac), 7);
+	assert_int_equal(sw_fib_lookup(s, ops[1].mac), -1);
+	assert_int_equal(sw_fib_used(s), 4);
+	assert_int_equal(sw_stats(s)->ops_refused[SWP_FULL], 3);
+	sw_free(s);
+}
+
+static void test_bad_ops(void **state)
+{
+	struct sw *s = mk(10, 2);
+	struct swp_op ops[3] = { { SWP_OP_ADD, 5, { 0 } }, { SWP_OP_ADD, 1, { 0 } },
+				 { SWP_OP_DEL, 0, { 0 } } };
+	uint8_t ab[SWP_MAX_DGRAM];
+	struct swp_msg ack;
+
+	(void)state;
+	mac_of(1, ops[0].mac);
+	memcpy(ops[1].mac, (uint8_t[6]){ 0x01, 0, 0x5e, 0, 0, 1 }, 6);
+	mac_of(2, ops[2].mac);
+	request(s, 1, ops, 3, -1, &ack, ab);
+	assert_int_equal(ack.u.fib_ack.status[0], SWP_NO_PORT);
+	assert_int_equal(ack.u.fib_ack.status[1], SWP_BAD_MAC);
+	assert_int_equal(ack.u.fib_ack.status[2], SWP_NOT_FOUND);
+	assert_int_equal(out.nnl, 0);
+	/* a vanished port takes no new entries */
+	sw_out_reset(&out);
+	sw_port(s, 1, false, false, 0, &out);
+	ops[0].port = 1;
+	request(s, 2, ops, 1, -1, &ack, ab);
+	assert_int_equal(ack.u.fib_ack.status[0], SWP_NO_PORT);
+	sw_free(s);
+}
+
+static void test_retransmit_and_replay(void **state)
+{
+	struct sw *s = mk(10, 4);
+	struct swp_op op = { SWP_OP_ADD, 1, { 0 } };
+	uint8_t ab[SWP_MAX_DGRAM], buf[SWP_MAX_DGRAM];
+	struct swp_hdr h = { .sender = 1, .seq = 50 };
+	struct swp_msg ack;
+	size_t len;
+
+	(void)state;
+	mac_of(9, op.mac);
+	request(s, 50, &op, 1, -1, &ack, ab);
+	/* the same request again (its ack was lost): same ack, nothing applied */
+	len = swp_enc_fib_ops(buf, sizeof(buf), &h, &op, 1, &key);
+	sw_out_reset(&out);
+	sw_input(s, ctl, buf, len, 0, &out);
+	assert_false(out.pending);
+	assert_int_equal(out.nnl, 0);
+	assert_int_equal(out.ndg, 1);
+	assert_memory_equal(out.dg[0].buf, ab, out.dg[0].len);
+	assert_int_equal(sw_stats(s)->duplicates, 1);
+	/* an older one is a replay */
+	h.seq = 49;
+	len = swp_enc_fib_ops(buf, sizeof(buf), &h, &op, 1, &key);
+	sw_out_reset(&out);
+	sw_input(s, ctl, buf, len, 0, &out);
+	assert_int_equal(out.ndg, 0);
+	assert_int_equal(sw_stats(s)->drops[SW_DROP_REPLAY], 1);
+	/* a wrong key is dropped and counted */
+	{
+		struct auth_key k2 = { { 1 } };
+
+		h.seq = 60;
+		len = swp_enc_fib_ops(buf, sizeof(buf), &h, &op, 1, &k2);
+		sw_out_reset(&out);
+		sw_input(s, ctl, buf, len, 0, &out);
+		assert_int_equal(out.ndg, 0);
+		assert_int_equal(sw_stats(s)->drops[SW_DROP_DECODE + SWP_E_AUTH], 1);
+	}
+	sw_free(s);
+}
+
+static void test_kernel_refusal(void **state)
+{
+	struct sw *s = mk(10, 4);
+	struct swp_op ops[3];
+	uint8_t ab[SWP_MAX_DGRAM];
+	struct swp_msg ack;
+
+	(void)state;
+	ops[0] = (struct swp_op){ SWP_OP_ADD, 1, { 0 } };
+	mac_of(1, ops[0].mac);
+	request(s, 1, ops, 1, -1, &ack, ab);
+	/* move it to port 2 (refused), then add another (ok) */
+	ops[0].port = 2;
+	ops[1] = (struct swp_op){ SWP_OP_ADD, 3, { 0 } };
+	mac_of(2, ops[1].mac);
+	request(s, 2, ops, 2, 0, &ack, ab);
+	assert_int_equal(ack.u.fib_ack.status[0], SWP_KERNEL);
+	assert_int_equal(ack.u.fib_ack.status[1], SWP_OK);
+	assert_int_equal(sw_fib_lookup(s, ops[0].mac), 1);	/* as the kernel has it */
+	/* add then delete the same MAC, the add refused: it stays absent and
+	 * the delete (which the kernel "did") leaves nothing */
+	ops[0] = (struct swp_op){ SWP_OP_ADD, 1, { 0 } };
+	mac_of(3, ops[0].mac);
+	ops[1] = (struct swp_op){ SWP_OP_DEL, 0, { 0 } };
+	mac_of(3, ops[1].mac);
+	request(s, 3, ops, 2, 0, &ack, ab);
+	assert_int_equal(ack.u.fib_ack.status[0], SWP_KERNEL);
+	assert_int_equal(sw_fib_lookup(s, ops[0].mac), -1);
+	assert_int_equal(sw_fib_used(s), 2);
+	sw_free(s);
+}
+
+static void test_link_reports(void **state)
+{
+	struct sw *s = mk(10, 4);
+	uint8_t ackb[128];
+	struct swp_hdr h = { .sender = 0, .seq = 1 };
+	struct swp_msg m;
+	uint64_t seq;
+	size_t len;
+
+	(void)state;
+	sw_out_reset(&out);
+	sw_port(s, 2, true, false, 1000, &out);	/* carrier lost */
+	assert_int_equal(out.ndg, 1);
+	assert_int_equal(out.dg[0].to.ip, ras.ip);
+	assert_int_equal(swp_decode(out.dg[0].buf, out.dg[0].len, &key, &m), 0);
+	assert_int_equal(m.h.type, SWP_LINK);
+	assert_int_equal(m.h.sender, 5);
+	assert_int_equal(m.u.link.port, 2);
+	assert_int_equal(m.u.link.state, SWP_PORT_DOWN);
+	assert_true(m.u.link.at_ns == 1000);
+	seq = m.h.seq;
+	assert_int_equal(sw_port_state(s, 2), 0);
+	/* the same state again is no news */
+	sw_out_reset(&out);
+	sw_port(s, 2, true, false, 2000, &out);
+	assert_int_equal(out.ndg, 0);
+	/* not acknowledged: resent after the retry interval, not before */
+	sw_out_reset(&out);
+	sw_tick(s, 1000 + SW_LINK_RETRY_NS - 1, &out);
+	assert_int_equal(out.ndg, 0);
+	sw_tick(s, 1000 + SW_LINK_RETRY_NS, &out);
+	assert_int_equal(out.ndg, 1);
+	/* acknowledged: no more */
+	len = swp_enc_link_ack(ackb, sizeof(ackb), &h, seq, &key);
+	sw_out_reset(&out);
+	sw_input(s, ras, ackb, len, 0, &out);
+	assert_int_equal(sw_pending_links(s), 0);
+	sw_tick(s, 10 * SW_LINK_RETRY_NS, &out);
+	assert_int_equal(out.ndg, 0);
+	/* never acknowledged: given up after SW_LINK_RETRIES sends */
+	sw_port(s, 3, false, false, 0, &out);	/* vanished: reported down */
+	assert_int_equal(out.ndg, 1);
+	for (int i = 1; i <= SW_LINK_RETRIES + 2; i++) {
+		sw_out_reset(&out);
+		sw_tick(s, (uint64_t)i * SW_LINK_RETRY_NS, &out);
+	}
+	assert_int_equal(sw_pending_links(s), 0);
+	assert_int_equal(sw_stats(s)->link_retransmits, 1 + SW_LINK_RETRIES - 1);
+	assert_int_equal(sw_stats(s)->link_given_up, 1);
+	sw_free(s);
+}
+
+static void test_dump_pages(void **state)
+{
+	enum { N = 2500 };
+	struct sw *s = mk(N, 16);
+	uint8_t buf[64], seen[N] = { 0 };
+	struct swp_hdr h = { .sender = 1, .seq = 5 };
+	uint64_t last = 0;
+	uint32_t off = 0, total = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < N; i++) {
+		uint8_t mac[6];
+
+		mac_of(i * 7919 % N + 1, mac);
+		sw_adopt(s, mac, (uint16_t)(i % 16));
+	}
+	for (;;) {
+		struct swp_msg m;
+		size_t len = swp_enc_dump_req(buf, sizeof(buf), &h, SWP_WHAT_FIB, off, &key);
+
+		sw_out_reset(&out);
+		sw_input(s, ctl, buf, len, 0, &out);
+		assert_int_equal(out.ndg, 1);
+		assert_int_equal(swp_decode(out.dg[0].buf, out.dg[0].len, &key, &m), 0);
+		assert_int_equal(m.u.dump_fib.used, N);
+		if (m.u.dump_fib.n == 0)
+			break;
+		for (uint16_t i = 0; i < m.u.dump_fib.n; i++) {
+			struct swp_fib_entry e;
+			uint64_t v;
+
+			swp_fib_entry_at(&m, i, &e);
+			v = swp_mac_u64(e.mac);
+			assert_true(v > last);	/* sorted, no repeats across pages */
+			last = v;
+			seen[(v & 0xffffff) - 1]++;
+			assert_int_equal(sw_fib_lookup(s, e.mac), e.port);
+		}
+		off += m.u.dump_fib.n;
+		total += m.u.dump_fib.n;
+	}
+	assert_int_equal(total, N);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(seen[i], 1);
+	sw_free(s);
+}
+
+/* Random requests against a plain array: same statuses, same table. */
+static void test_vs_naive(void **state)
+{
+	enum { MACS = 64, PORTS = 6, CAP = 20, ROUNDS = 3000 };
+	int model[MACS];	/* port or -1 */
+	bool port_up[PORTS + 2];
+	struct sw *s = mk(CAP, PORTS);
+	uint8_t ab[SWP_MAX_DGRAM];
+	struct rng r;
+	uint64_t seq = 1;
+
+	(void)state;
+	rng_seed(&r, 99);
+	for (int i = 0; i < MACS; i++)
+		model[i] = -1;
+	for (int p = 0; p < PORTS + 2; p++)
+		port_up[p] = p < PORTS;
+	for (int round = 0; round < ROUNDS; round++) {
+		struct swp_op ops[8];
+		uint8_t want[8];
+		uint16_t n = (uint16_t)(1 + rng_below(&r, 8));
+		int used = 0;
+		struct swp_msg ack;
+
+		for (int i = 0; i < MACS; i++)
+			used += model[i] >= 0;
+		for (uint16_t i = 0; i < n; i++) {
+			uint32_t mi = rng_below(&r, MACS);
+			uint16_t port = (uint16_t)rng_below(&r, PORTS + 2);
+
+			ops[i] = (struct swp_op){ .kind = rng_below(&r, 3) ? SWP_OP_ADD : SWP_OP_DEL,
+						  .port = port };
+			mac_of(mi + 1, ops[i].mac);
+			if (ops[i].kind == SWP_OP_DEL) {
+				want[i] = model[mi] >= 0 ? SWP_OK : SWP_NOT_FOUND;
+				if (model[mi] >= 0)
+					used--;
+				model[mi] = -1;
+			} else if (!port_up[port]) {
+				want[i] = SWP_NO_PORT;
+			} else if (model[mi] < 0 && used >= CAP) {
+				want[i] = SWP_FULL;
+			} else {
+				want[i] = SWP_OK;
+				used += model[mi] < 0;
+				model[mi] = port;
+			}
+		}
+		request(s, seq++, ops, n, -1, &ack, ab);
+		assert_memory_equal(ack.u.fib_ack.status, want, n);
+		for (int i = 0; i < MACS; i++) {
+			uint8_t mac[6];
+
+			mac_of((uint32_t)i + 1, mac);
+			assert_int_equal(sw_fib_lookup(s, mac), model[i]);
+		}
+	}
+	sw_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_bad_ops),
+		cmocka_unit_test(test_retransmit_and_replay),
+		cmocka_unit_test(test_kernel_refusal),
+		cmocka_unit_test(test_link_reports),
+		cmocka_unit_test(test_dump_pages),
+		cmocka_unit_test(test_vs_naive),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
