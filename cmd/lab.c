@@ -474,8 +474,11 @@ static int do_link(struct lab_cli *c)
 		found |= topo_port(l.topo, a, p)->peer == b;
 	if (!found)
 		rc = cli_error("lab: no link between %s and %s", c->argv[2], c->argv[3]);
-	else if (lab_set_links(&l, a, b, up, err, sizeof(err)) ||
-		 lab_set_links(&l, b, a, up, err, sizeof(err)))
+	/* Switch ends only: the far end loses carrier, as when a cable is cut
+	 * (a server's own interface going admin-down would also flush its
+	 * neighbour table, which no cable cut does). */
+	else if ((!topo_is_server(l.topo, a) && lab_set_links(&l, a, b, up, err, sizeof(err))) ||
+		 (!topo_is_server(l.topo, b) && lab_set_links(&l, b, a, up, err, sizeof(err))))
 		rc = cli_error("lab link: %s", err);
 	lab_free(&l);
 	return rc;
@@ -502,7 +505,8 @@ static int do_node(struct lab_cli *c)
 		lab_stop_daemons(&l, l.topo->nodes[n].name);
 		if (lab_set_links(&l, n, UINT32_MAX, false, err, sizeof(err)))
 			rc = cli_error("lab node: %s", err);
-	} else if (lab_set_links(&l, n, UINT32_MAX, true, err, sizeof(err))) {
+	} else if (lab_set_links(&l, n, UINT32_MAX, true, err, sizeof(err)) ||
+		   (topo_is_server(l.topo, n) && lab_restore_neighbours(&l, n, err, sizeof(err)))) {
 		rc = cli_error("lab node: %s", err);
 	} else {
 		lab_stop_daemons(&l, l.topo->nodes[n].name);

@@ -185,7 +185,26 @@ static int parse_ops(char **argv, int argc, bool add, struct swp_op **out)
 	return n;
 }
 
-/* ---- listen --------------------------------------------------------------------- */
+/* ---- listen ---------------------------------------------------------------------
+ * A report is retransmitted until acknowledged, so the same (switch, seq)
+ * may arrive twice: print it once. */
+enum { SWCTL_SEEN = 256 };
+
+static bool seen_before(uint32_t sender, uint64_t seq)
+{
+	static struct { uint32_t sender; uint64_t seq; } seen[SWCTL_SEEN];
+	static unsigned next;
+
+	for (unsigned i = 0; i < SWCTL_SEEN; i++)
+		if (seen[i].seq == seq && seen[i].sender == sender && seq)
+			return true;
+	seen[next].sender = sender;
+	seen[next].seq = seq;
+	next = (next + 1) % SWCTL_SEEN;
+	return false;
+}
+
+/* ---- listen (the loop) --------------------------------------------------------------------- */
 static int listen_reports(const char *addr, const struct auth_key *key, long count,
 			  long timeout_ms, bool json)
 {
@@ -221,6 +240,13 @@ static int listen_reports(const char *addr, const struct auth_key *key, long cou
 		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
 		if (n < 0 || swp_decode(buf, (size_t)n, key, &m) || m.h.type != SWP_LINK)
 			continue;
+		if (seen_before(m.h.sender, m.h.seq)) {	/* a retransmission */
+			struct swp_hdr h = { .sender = 0, .seq = ++ack_seq };
+			size_t len = swp_enc_link_ack(ack, sizeof(ack), &h, m.h.seq, key);
+
+			sendto(fd, ack, len, 0, (struct sockaddr *)&from, fl);
+			continue;
+		}
 		{
 			uint64_t now = wall_ns();
 			struct swp_hdr h = { .sender = 0, .seq = ++ack_seq };

@@ -332,7 +332,7 @@ static void on_udp(void *arg, int fd)
 	int n;
 
 	while ((n = udp_recv_batch(fd, d->in)) > 0) {
-		uint64_t now = loop_now_ns(d->loop);
+		uint64_t now = mono_ns();
 
 		for (int i = 0; i < n; i++) {
 			struct sw_addr from = { ntohl(d->in->addrs[i].sin_addr.s_addr),
@@ -384,7 +384,7 @@ static void on_tick(void *arg)
 {
 	struct swd *d = arg;
 
-	sw_tick(d->core, loop_now_ns(d->loop), d->out);
+	sw_tick(d->core, mono_ns(), d->out);
 	send_out(d);
 }
 

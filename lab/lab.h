@@ -109,6 +109,9 @@ void lab_script_host(const struct lab *l, FILE *f);
  * neighbour entries.  `which`: a node id, LAB_NS_MGMT, or LAB_NS_VM + vm. */
 enum { LAB_NS_MGMT = 0x40000000, LAB_NS_VM = 0x20000000 };
 void lab_script_ns(const struct lab *l, uint32_t which, FILE *f);
+/* A server's permanent neighbour entries for every other server's NICs
+ * (part of lab_script_ns; again after its NICs were down). */
+void lab_script_neigh(const struct lab *l, uint32_t node, FILE *f);
 /* `tc -n NS -batch` input for a node's fabric links; false if nothing to do. */
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f);
 

@@ -443,6 +443,21 @@ int lab_set_links(const struct lab *l, uint32_t node, uint32_t peer, bool up,
 	return rc;
 }
 
+int lab_restore_neighbours(const struct lab *l, uint32_t node, char *err, size_t errlen)
+{
+	char *text = NULL, ns[128];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	lab_script_neigh(l, node, f);
+	fclose(f);
+	lab_ns(l, l->topo->nodes[node].name, ns, sizeof(ns));
+	rc = len ? run_batch(l, "ip", ns, "neigh", text, len, err, errlen) : 0;
+	free(text);
+	return rc;
+}
+
 /* ---- up ----------------------------------------------------------------------- */
 static int mkdirs(const struct lab *l)
 {

@@ -69,6 +69,8 @@ int lab_run(char *const argv[], char *err, size_t errlen);
 /* Set a node's fabric interfaces up or down (all, or the one to `peer`). */
 int lab_set_links(const struct lab *l, uint32_t node, uint32_t peer, bool up,
 		  char *err, size_t errlen);
+/* Write a server's neighbour entries again (they go when its NICs go down). */
+int lab_restore_neighbours(const struct lab *l, uint32_t node, char *err, size_t errlen);
 /* Wait until a switch's switchd answers a dump (from the mgmt namespace). */
 int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
 

@@ -95,7 +95,7 @@ static void script_switch(const struct lab *l, uint32_t node, FILE *f)
 	fprintf(f, "link set %s up\n", br);
 }
 
-static void server_neighbours(const struct lab *l, uint32_t node, FILE *f)
+void lab_script_neigh(const struct lab *l, uint32_t node, FILE *f)
 {
 	const struct topo *t = l->topo;
 	char ifn[LAB_IFNAMSIZ], ip[16], macs[18];
@@ -132,7 +132,7 @@ static void script_server(const struct lab *l, uint32_t node, FILE *f)
 			LAB_NIC_PLEN, ifn);
 		fprintf(f, "link set %s up\n", ifn);
 	}
-	server_neighbours(l, node, f);
+	lab_script_neigh(l, node, f);
 	for (uint32_t v = 0; v < l->nvms; v++) {
 		if (l->vms[v].server != node)
 			continue;
