@@ -510,7 +510,7 @@ static int do_node(struct lab_cli *c)
 		rc = cli_error("lab node: %s", err);
 	} else {
 		lab_stop_daemons(&l, l.topo->nodes[n].name);
-		if (lab_start_daemons(&l, n, true, err, sizeof(err)))
+		if (lab_start_daemons(&l, n, err, sizeof(err)))
 			rc = cli_error("lab node: %s", err);
 		else if (!topo_is_server(l.topo, n) && lab_wait_switchd(&l, n, LAB_READY_WAIT_MS))
 			rc = cli_error("lab node: switchd on %s does not answer", c->argv[2]);

@@ -49,7 +49,9 @@ struct swd {
 	struct hmap ifindex_port;	/* ifindex -> port */
 	bool flush;
 	uint64_t nl_errors, resyncs;
-	uint8_t *nlbuf;
+	uint8_t *nlbuf, *nlrecv;
+	struct sw_nl_op *flush_ops;	/* start-up only */
+	uint16_t nflush;
 	struct log_rl rl;
 };
 
@@ -196,7 +198,7 @@ static int nl_dump(struct swd *d, uint16_t type, uint8_t family,
 	}
 }
 
-static void put_fdb(struct swd *d, struct nlmsghdr *nlh, int ifindex, const uint8_t mac[6])
+static void put_fdb(struct nlmsghdr *nlh, int ifindex, const uint8_t mac[6])
 {
 	struct ndmsg *ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 
@@ -205,7 +207,6 @@ static void put_fdb(struct swd *d, struct nlmsghdr *nlh, int ifindex, const uint
 	ndm->ndm_state = NUD_NOARP;	/* "static": forwards, never ages */
 	ndm->ndm_flags = NTF_MASTER;
 	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
-	(void)d;
 }
 
 /* Send the ops in one batch, then collect one ack per op. */
@@ -222,16 +223,15 @@ static void nl_apply(struct swd *d, struct sw_nl_op *ops, uint16_t n)
 		nlh = put_req(d, d->nlbuf + off, ops[i].kind == SW_NL_ADD ? RTM_NEWNEIGH
 			      : RTM_DELNEIGH, NLM_F_ACK | (ops[i].kind == SW_NL_ADD ?
 			      NLM_F_CREATE | NLM_F_REPLACE : 0));
-		put_fdb(d, nlh, ifx, ops[i].mac);
+		put_fdb(nlh, ifx, ops[i].mac);
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		assert(off + 128 < SWD_NL_BUF);
 	}
 	if (n == 0 || mnl_socket_sendto(d->cmd, d->nlbuf, off) < 0)
 		return;
 	while (got < n) {
-		static uint8_t rb[SWD_NL_BUF];
-		ssize_t r = mnl_socket_recvfrom(d->cmd, rb, sizeof(rb));
-		const struct nlmsghdr *m = (const struct nlmsghdr *)rb;
+		ssize_t r = mnl_socket_recvfrom(d->cmd, d->nlrecv, SWD_NL_BUF);
+		const struct nlmsghdr *m = (const struct nlmsghdr *)d->nlrecv;
 		int len = (int)r;
 
 		if (r < 0) {
@@ -263,9 +263,6 @@ static int fdb_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static struct sw_nl_op *flush_ops;
-static uint16_t nflush;
-
 static void on_fdb_msg(struct swd *d, const struct nlmsghdr *nlh)
 {
 	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
@@ -284,9 +281,10 @@ static void on_fdb_msg(struct swd *d, const struct nlmsghdr *nlh)
 		sw_adopt(d->core, mac, (uint16_t)*port);
 		return;
 	}
-	if (nflush < SWP_MAX_OPS) {
-		flush_ops[nflush] = (struct sw_nl_op){ .kind = SW_NL_DEL, .port = (uint16_t)*port };
-		memcpy(flush_ops[nflush++].mac, mac, 6);
+	if (d->nflush < SWP_MAX_OPS) {
+		d->flush_ops[d->nflush] = (struct sw_nl_op){ .kind = SW_NL_DEL,
+							     .port = (uint16_t)*port };
+		memcpy(d->flush_ops[d->nflush++].mac, mac, 6);
 	}
 }
 
@@ -294,14 +292,15 @@ static int load_fdb(struct swd *d)
 {
 	int err;
 
-	flush_ops = xcalloc(SWP_MAX_OPS, sizeof(*flush_ops));
+	d->flush_ops = xcalloc(SWP_MAX_OPS, sizeof(*d->flush_ops));
 	do {	/* flush in batches of SWP_MAX_OPS until nothing is left */
-		nflush = 0;
+		d->nflush = 0;
 		if ((err = nl_dump(d, RTM_GETNEIGH, AF_BRIDGE, on_fdb_msg)))
 			break;
-		nl_apply(d, flush_ops, nflush);
-	} while (d->flush && nflush == SWP_MAX_OPS);
-	free(flush_ops);
+		nl_apply(d, d->flush_ops, d->nflush);
+	} while (d->flush && d->nflush == SWP_MAX_OPS);
+	free(d->flush_ops);
+	d->flush_ops = NULL;
 	return err;
 }
 
@@ -343,8 +342,13 @@ static void on_udp(void *arg, int fd)
 				nl_apply(d, d->out->nl, d->out->nnl);
 				sw_commit(d->core, d->out);
 			}
-			send_out(d);
+			d->out->nnl = 0;
+			/* replies go out in one sendmmsg per batch, unless the
+			 * next input could find no room */
+			if (d->out->ndg >= SW_OUT_DGRAMS - 1)
+				send_out(d);
 		}
+		send_out(d);
 	}
 }
 
@@ -358,11 +362,10 @@ static void resync_links(struct swd *d)
 static void on_events(void *arg, int fd)
 {
 	struct swd *d = arg;
-	static uint8_t buf[SWD_NL_BUF];
 
 	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		const struct nlmsghdr *m = (const struct nlmsghdr *)buf;
+		ssize_t n = recv(fd, d->nlrecv, SWD_NL_BUF, MSG_DONTWAIT);
+		const struct nlmsghdr *m = (const struct nlmsghdr *)d->nlrecv;
 		int len = (int)n;
 
 		if (n < 0) {
@@ -509,6 +512,7 @@ static int setup(struct swd *d, const struct swd_opts *o)
 	udp_batch_init(d->in);
 	udp_batch_init(d->tx);
 	d->nlbuf = xmalloc(SWD_NL_BUF);
+	d->nlrecv = xmalloc(SWD_NL_BUF);
 	d->port_ifindex = xcalloc(SW_MAX_PORTS, sizeof(*d->port_ifindex));
 	hmap_init(&d->ifindex_port, 64, c.seq_base);
 	d->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
@@ -542,6 +546,7 @@ static void teardown(struct swd *d)
 	hmap_free(&d->ifindex_port);
 	free(d->port_ifindex);
 	free(d->nlbuf);
+	free(d->nlrecv);
 	free(d->in);
 	free(d->tx);
 	free(d->out);

@@ -95,6 +95,22 @@ int lab_run(char *const argv[], char *err, size_t errlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+/* Fault injection for the rollback test: PEREGRINE_LAB_FAIL_AFTER=N makes
+ * the (N+1)th setup step of `up` fail (steps: each batch script, then each
+ * daemon start, then each readiness wait). */
+static int fail_step(char *err, size_t errlen)
+{
+	static long left = -2;
+	const char *s;
+
+	if (left == -2)
+		left = (s = getenv("PEREGRINE_LAB_FAIL_AFTER")) ? atol(s) : -1;
+	if (left < 0 || left-- > 0)
+		return 0;
+	snprintf(err, errlen, "injected failure (PEREGRINE_LAB_FAIL_AFTER)");
+	return -1;
+}
+
 /* Run `TOOL [-n NS] -batch FILE` on a script kept in setup/. */
 static int run_batch(const struct lab *l, const char *tool, const char *ns, const char *name,
 		     const char *text, size_t len, char *err, size_t errlen)
@@ -104,6 +120,8 @@ static int run_batch(const struct lab *l, const char *tool, const char *ns, cons
 	char *argv_host[] = { (char *)tool, "-batch", path, NULL };
 
 	state_path(l, path, sizeof(path), "setup/%s.%s", name, tool);
+	if (fail_step(err, errlen))
+		return -1;
 	if (write_file(path, text, len)) {
 		snprintf(err, errlen, "%s: cannot write", path);
 		return -1;
@@ -314,14 +332,13 @@ static bool runs_on(const struct lab *l, const struct lab_daemon *d, uint32_t no
 	return d->where == LAB_ON_SWITCH;
 }
 
-int lab_start_daemons(const struct lab *l, uint32_t node, bool fresh, char *err,
+int lab_start_daemons(const struct lab *l, uint32_t node, char *err,
 		      size_t errlen)
 {
 	const char *name = node == LAB_NS_MGMT ? "mgmt" : l->topo->nodes[node].name;
 	char dir[256], ns[128], bufs[LAB_MAX_ARGS][128];
 	char *args[LAB_MAX_ARGS];
 
-	(void)fresh;
 	lab_state_dir(l->prefix, dir, sizeof(dir));
 	lab_ns(l, name, ns, sizeof(ns));
 	for (size_t i = 0; i < lab_ndaemons; i++) {
@@ -331,6 +348,8 @@ int lab_start_daemons(const struct lab *l, uint32_t node, bool fresh, char *err,
 		if (!runs_on(l, d, node))
 			continue;
 		n = d->args(l, dir, node, args, bufs);
+		if (fail_step(err, errlen))
+			return -1;
 		if (spawn(l, ns, name, d, args, n) < 0) {
 			snprintf(err, errlen, "%s: cannot start %s: %s", name, d->name,
 				 strerror(errno));
@@ -569,14 +588,16 @@ static int build(const struct lab *l, char *err, size_t errlen)
 
 static int start_all(const struct lab *l, char *err, size_t errlen)
 {
-	if (lab_start_daemons(l, LAB_NS_MGMT, true, err, errlen))
+	if (lab_start_daemons(l, LAB_NS_MGMT, err, errlen))
 		return -1;
 	for (uint32_t n = 0; n < l->topo->nnodes; n++)
-		if (lab_start_daemons(l, n, true, err, errlen))
+		if (lab_start_daemons(l, n, err, errlen))
 			return -1;
 	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
 		if (topo_is_server(l->topo, n))
 			continue;
+		if (fail_step(err, errlen))
+			return -1;
 		if (lab_wait_switchd(l, n, LAB_READY_WAIT_MS)) {
 			snprintf(err, errlen, "switchd on %s did not answer within %d ms "
 				 "(see peregrine lab logs %s)", l->topo->nodes[n].name,

@@ -56,7 +56,7 @@ int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns);
 int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen);
 
 /* Processes. */
-int lab_start_daemons(const struct lab *l, uint32_t node, bool fresh, char *err, size_t errlen);
+int lab_start_daemons(const struct lab *l, uint32_t node, char *err, size_t errlen);
 void lab_stop_daemons(const struct lab *l, const char *node);
 /* Pid of a running daemon or 0. */
 pid_t lab_daemon_pid(const struct lab *l, const char *node, const char *daemon);

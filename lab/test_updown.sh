@@ -55,6 +55,21 @@ echo "$out" | grep -q "bad.yaml:5: vms\[0\].server" || fail "error does not name
 expect_fail "bad prefix" $P lab up --prefix PG
 expect_fail "status of a lab that is not up" $P lab status --prefix pgt
 
+# A failure halfway through `up` rolls back: after the 4th setup script
+# (namespaces and veths exist), after 2 of 6 switchds started, and while
+# waiting for the switchds (all running).  The default lab's steps: 32 batch
+# scripts, 6 daemon starts, 6 readiness checks.
+for n in 3 34 40; do
+	if out=$(PEREGRINE_LAB_FAIL_AFTER=$n $P lab up --prefix pgt 2>&1); then
+		fail "up with an injected failure after step $n succeeded"
+	fi
+	echo "$out" | grep -q "injected failure.*rolled back" || fail "rollback message: $out"
+	snapshot >"$tmp/after-fail"
+	diff "$tmp/before" "$tmp/after-fail" || fail "failure after step $n left something behind"
+	[ ! -e /run/peregrine/lab-pgt ] || fail "failure after step $n left the state directory"
+	echo "ok: failure after step $n rolled back"
+done
+
 # The default lab, timed.
 t0=$(date +%s%N)
 $P lab up --prefix pgt
