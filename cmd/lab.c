@@ -15,8 +15,8 @@
 #include "lib/parse.h"
 
 static const char lab_help[] =
-	"Usage: peregrine lab up [FILE] [--prefix P]\n"
-	"       peregrine lab down [--prefix P]\n"
+	"Usage: peregrine lab up [FILE] [--prefix P] [--json]\n"
+	"       peregrine lab down [--prefix P] [--json]\n"
 	"       peregrine lab status [--prefix P] [--json]\n"
 	"       peregrine lab exec NODE [--prefix P] -- CMD [ARGS...]\n"
 	"       peregrine lab link down|up A B [--prefix P]\n"
@@ -148,10 +148,22 @@ static int do_up(struct lab_cli *c)
 	rc = lab_up(&l, text, len, err, sizeof(err));
 	if (rc)
 		cli_error("lab up: %s", err);
-	else
+	else if (c->json) {
+		json_t *j = json_object();
+
+		JSET(j, "name", JSTR(l.name));
+		JSET(j, "prefix", JSTR(l.prefix));
+		JSET(j, "switches", JINT(l.topo->nswitches));
+		JSET(j, "servers", JINT(l.topo->nservers));
+		JSET(j, "vms", JINT(l.nvms));
+		JSET(j, "vdcs", JINT(l.nvdcs));
+		JSET(j, "seconds", JREAL((double)(mono_ns() - t0) / 1e9));
+		json_print(stdout, j);
+	} else {
 		printf("lab %s (prefix %s): %u switches, %u servers, %u VMs, %u VDCs up in %.2f s\n",
 		       l.name, l.prefix, l.topo->nswitches, l.topo->nservers, l.nvms, l.nvdcs,
 		       (double)(mono_ns() - t0) / 1e9);
+	}
 	free(text);
 	lab_free(&l);
 	return rc ? 1 : 0;
@@ -165,8 +177,18 @@ static int do_down(struct lab_cli *c)
 	if (!need_root())
 		return 1;
 	lab_down(c->prefix, &procs, &ns);
-	printf("lab %s down: %u processes stopped, %u namespaces removed in %.2f s\n",
-	       c->prefix, procs, ns, (double)(mono_ns() - t0) / 1e9);
+	if (c->json) {
+		json_t *j = json_object();
+
+		JSET(j, "prefix", JSTR(c->prefix));
+		JSET(j, "processes_stopped", JINT(procs));
+		JSET(j, "namespaces_removed", JINT(ns));
+		JSET(j, "seconds", JREAL((double)(mono_ns() - t0) / 1e9));
+		json_print(stdout, j);
+	} else {
+		printf("lab %s down: %u processes stopped, %u namespaces removed in %.2f s\n",
+		       c->prefix, procs, ns, (double)(mono_ns() - t0) / 1e9);
+	}
 	return 0;
 }
 

@@ -129,8 +129,21 @@ $P lab link up srv0 leaf0 $L
 sleep 0.2
 pings srv0 10.200.0.5 3 || fail "no traffic after link up"
 
+# Junk on the management network (wrong lengths, no valid tag) is counted
+# and dropped; switchd keeps answering.
+ip netns exec pgt-mgmt python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for n in range(300):
+    s.sendto(bytes((n * 7 + i) % 256 for i in range(n % 120)) + b"PS\x01\x01" * (n % 5),
+             ("172.31.0.2", 7400))
+'
+$P lab fib dump spine0 $L >/dev/null || fail "spine0's switchd stopped answering after junk"
+
 # A switch failure: spine0 down stops traffic; back up it starts empty.
 $P lab node down spine0 $L
+$P lab logs spine0 $L | grep -q "dropped [0-9]* datagrams" || fail "junk not counted in spine0's log"
+$P lab logs spine0 $L | grep -q "stopped" || fail "spine0's switchd did not stop cleanly"
 $P lab status $L --json | jget "[n['daemons']['switchd'] for n in d['nodes'] if n['name']=='spine0'][0]" \
 	| grep -q None || fail "spine0's switchd still runs"
 if pings srv0 10.200.0.5 1; then fail "ping through a failed switch"; fi

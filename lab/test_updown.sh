@@ -105,8 +105,21 @@ topology:
   links: [[s1, s2], [h1, s1], [h2, s2]]
 vdcs: [{name: t, id: 5, subnet: 10.9.0.0/24}]
 placement: {per_server: 2}
+links: {mbps: 100}
 EOF
+# Delay needs netem: where the kernel lacks it, a clear error and nothing made.
+sed 's/mbps: 100/mbps: 100, delay_ms: 2/' "$tmp/small.yaml" >"$tmp/delay.yaml"
+if out=$($P lab up "$tmp/delay.yaml" --prefix pgu 2>&1); then
+	tc -n pgu-s1 qdisc show dev pgu-p0 | grep -q "netem.*delay 2ms" || fail "no netem delay"
+	$P lab down --prefix pgu
+else
+	echo "$out" | grep -q netem || fail "delay failure does not name netem: $out"
+	[ -z "$(ip netns list | grep '^pgu-' || true)" ] || fail "delay failure left namespaces"
+	echo "ok: no netem here: $out"
+fi
 $P lab up "$tmp/small.yaml" --prefix pgu
+tc -n pgu-s1 qdisc show dev pgu-p0 | grep -q "tbf.*rate 100Mbit" || fail "no tbf on s1's port"
+tc -n pgu-h2 qdisc show dev pgu-nic0 | grep -q "tbf.*rate 100Mbit" || fail "no tbf on h2's NIC"
 [ "$(ip netns list | grep -c '^pgu-')" -eq 9 ] || fail "pgu namespaces"
 $P lab status --prefix pgu --json | jget "d['name']" | grep -q small || fail "pgu status"
 # a process left running inside the lab is stopped by down too
