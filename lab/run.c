@@ -561,8 +561,6 @@ static int build(const struct lab *l, char *err, size_t errlen)
 	FILE *f;
 	int rc;
 
-	if (l->delay_ms > 0 && probe_netem(l, err, errlen))
-		return -1;
 	f = open_memstream(&text, &len);
 	lab_script_host(l, f);
 	fclose(f);
@@ -621,6 +619,9 @@ int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t 
 			 "run 'peregrine lab down --prefix %s' first", l->prefix, l->prefix);
 		return -1;
 	}
+	/* A kernel without netem is found out before anything is made. */
+	if (l->delay_ms > 0 && probe_netem(l, err, errlen))
+		return -1;
 	if ((e = mkdirs(l))) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(-e));
 		return -1;
