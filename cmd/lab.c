@@ -229,18 +229,10 @@ static int enter_mgmt(const struct lab *l)
 
 static int open_switch(const struct lab *l, uint32_t node, struct swc *sc)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET };
-	char path[512], dir[256], err[256];
-	struct auth_key key;
+	int rc = lab_switch_client(l, node, sc);
 
-	lab_state_dir(l->prefix, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/key", dir);
-	if (auth_key_load(path, &key, err, sizeof(err)))
-		return cli_error("%s", err);
-	to.sin_addr.s_addr = htonl(lab_mgmt_ip(l, node));
-	to.sin_port = htons(l->switchd_port);
-	if (swc_open(sc, &to, &key, 0xffffff00u))
-		return cli_error("lab: socket: %s", strerror(errno));
+	if (rc)
+		return cli_error("lab: switchd client: %s", strerror(-rc));
 	return 0;
 }
 

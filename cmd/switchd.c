@@ -32,6 +32,7 @@ enum swd_limits {
 	SWD_NL_BUF = 64 * 1024,		/* one netlink batch */
 	SWD_TICK_NS = 5 * 1000 * 1000,	/* retransmission timer */
 	SWD_RCVBUF = 1 << 20,
+	SWD_NL_CHUNK = 64,		/* netlink requests per sendmsg */
 };
 
 struct swd {
@@ -209,8 +210,10 @@ static void put_fdb(struct nlmsghdr *nlh, int ifindex, const uint8_t mac[6])
 	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
 }
 
-/* Send the ops in one batch, then collect one ack per op. */
-static void nl_apply(struct swd *d, struct sw_nl_op *ops, uint16_t n)
+/* Send up to SWD_NL_CHUNK ops in one sendmsg, then collect their acks: the
+ * kernel queues one ack per message, and a chunk's acks always fit the
+ * socket's receive buffer (all 800 of a full request would not). */
+static void nl_apply_chunk(struct swd *d, struct sw_nl_op *ops, uint16_t n)
 {
 	size_t off = 0;
 	uint32_t base = d->cmd_seq + 1, got = 0;
@@ -219,7 +222,7 @@ static void nl_apply(struct swd *d, struct sw_nl_op *ops, uint16_t n)
 		struct nlmsghdr *nlh;
 		int ifx = d->port_ifindex[ops[i].port];
 
-		ops[i].err = -ENODEV;
+		ops[i].err = -EIO;	/* until its ack says otherwise */
 		nlh = put_req(d, d->nlbuf + off, ops[i].kind == SW_NL_ADD ? RTM_NEWNEIGH
 			      : RTM_DELNEIGH, NLM_F_ACK | (ops[i].kind == SW_NL_ADD ?
 			      NLM_F_CREATE | NLM_F_REPLACE : 0));
@@ -227,8 +230,10 @@ static void nl_apply(struct swd *d, struct sw_nl_op *ops, uint16_t n)
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		assert(off + 128 < SWD_NL_BUF);
 	}
-	if (n == 0 || mnl_socket_sendto(d->cmd, d->nlbuf, off) < 0)
+	if (mnl_socket_sendto(d->cmd, d->nlbuf, off) < 0) {
+		log_err("netlink: send: %s", strerror(errno));
 		return;
+	}
 	while (got < n) {
 		ssize_t r = mnl_socket_recvfrom(d->cmd, d->nlrecv, SWD_NL_BUF);
 		const struct nlmsghdr *m = (const struct nlmsghdr *)d->nlrecv;
@@ -253,6 +258,12 @@ static void nl_apply(struct swd *d, struct sw_nl_op *ops, uint16_t n)
 			}
 		}
 	}
+}
+
+static void nl_apply(struct swd *d, struct sw_nl_op *ops, uint16_t n)
+{
+	for (uint16_t off = 0; off < n; off += SWD_NL_CHUNK)
+		nl_apply_chunk(d, ops + off, (uint16_t)MIN(n - off, SWD_NL_CHUNK));
 }
 
 /* ---- start-up: entries already on the bridge -------------------------------- */

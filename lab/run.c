@@ -386,7 +386,7 @@ static int load_key(const struct lab *l, struct auth_key *key)
 }
 
 /* Run fn inside the management namespace, then come back. */
-static int in_mgmt(const struct lab *l, int (*fn)(const struct lab *, void *), void *arg)
+int lab_in_mgmt(const struct lab *l, int (*fn)(const struct lab *, void *), void *arg)
 {
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
 	char ns[128];
@@ -408,21 +408,27 @@ struct wait_arg {
 	int timeout_ms;
 };
 
+int lab_switch_client(const struct lab *l, uint32_t node, struct swc *c)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	struct auth_key key;
+
+	if (load_key(l, &key))
+		return -ENOENT;
+	to.sin_addr.s_addr = htonl(lab_mgmt_ip(l, node));
+	to.sin_port = htons(l->switchd_port);
+	return swc_open(c, &to, &key, LAB_TOOL_ID);
+}
+
 static int wait_fn(const struct lab *l, void *arg)
 {
 	struct wait_arg *w = arg;
-	struct sockaddr_in to = { .sin_family = AF_INET };
 	uint64_t deadline = mono_ns() + (uint64_t)w->timeout_ms * 1000000;
-	struct auth_key key;
 	struct swc c;
 	uint32_t used, cap;
 	int rc;
 
-	if (load_key(l, &key))
-		return -ENOENT;
-	to.sin_addr.s_addr = htonl(lab_mgmt_ip(l, w->node));
-	to.sin_port = htons(l->switchd_port);
-	if ((rc = swc_open(&c, &to, &key, 0xffffff00u)))
+	if ((rc = lab_switch_client(l, w->node, &c)))
 		return rc;
 	c.tries = 1;
 	c.timeout_ms = 50;
@@ -437,7 +443,7 @@ int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms)
 {
 	struct wait_arg w = { node, timeout_ms };
 
-	return in_mgmt(l, wait_fn, &w);
+	return lab_in_mgmt(l, wait_fn, &w);
 }
 
 /* ---- links -------------------------------------------------------------------- */

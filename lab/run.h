@@ -71,6 +71,14 @@ int lab_set_links(const struct lab *l, uint32_t node, uint32_t peer, bool up,
 		  char *err, size_t errlen);
 /* Write a server's neighbour entries again (they go when its NICs go down). */
 int lab_restore_neighbours(const struct lab *l, uint32_t node, char *err, size_t errlen);
+/* Run fn inside the management namespace (sockets it opens stay there),
+ * then return to the caller's namespace. */
+int lab_in_mgmt(const struct lab *l, int (*fn)(const struct lab *, void *), void *arg);
+/* A switchd client for a switch of the lab (call inside the mgmt namespace). */
+struct swc;
+int lab_switch_client(const struct lab *l, uint32_t node, struct swc *c);
+/* The sender id of lab tools in switchd messages. */
+#define LAB_TOOL_ID 0xffffff00u
 /* Wait until a switch's switchd answers a dump (from the mgmt namespace). */
 int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
 

@@ -95,6 +95,14 @@ $P lab status --prefix pgt
 [ "$($P lab exec blue-srv3 --prefix pgt -- ip -j link show pgt-eth0 | jget "d[0]['address']")" = 02:50:47:00:00:08 ] \
 	|| fail "blue-srv3 MAC"
 $P lab logs leaf0 --prefix pgt | grep -q "listening on 172.31.0.4:7400" || fail "leaf0 log"
+# A full request (800 entries) lands whole, in switchd's answer and in the
+# kernel; and a dump returns every one.
+args=$(python3 -c "print(' '.join('02:50:47:10:%02x:%02x %d' % (i >> 8, i & 255, i % 6) for i in range(800)))")
+# shellcheck disable=SC2086
+out=$($P lab fib add leaf0 $args --prefix pgt --json)
+[ "$(echo "$out" | jget "sum(o['status'] == 'ok' for o in d['ops'])")" = 800 ] || fail "800 adds"
+[ "$(ip netns exec pgt-leaf0 bridge fdb show br pgt-br | grep -c static)" = 800 ] || fail "kernel count"
+[ "$($P lab fib dump leaf0 --prefix pgt --json | jget "len(d['entries'])")" = 800 ] || fail "dump count"
 
 # A second lab beside it.
 cat >"$tmp/small.yaml" <<EOF
