@@ -414,6 +414,9 @@ static void log_stats(const struct swd *d)
 		 (unsigned long long)st->dumps, (unsigned long long)st->link_reports,
 		 (unsigned long long)st->link_retransmits,
 		 (unsigned long long)st->link_given_up, (unsigned long long)d->nl_errors);
+	if (st->entries_lost)
+		log_info("%llu entries went with ports that vanished",
+			 (unsigned long long)st->entries_lost);
 	for (int r = 1; r < SW_DROP_COUNT; r++)
 		if (st->drops[r])
 			log_info("dropped %llu datagrams: %s", (unsigned long long)st->drops[r],

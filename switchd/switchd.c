@@ -186,12 +186,34 @@ static void report_link(struct sw *s, uint16_t port, bool up, uint64_t now,
 	send_link(s, r, now, o);
 }
 
+/* The kernel drops a port's entries with the port: so does the table. */
+static void forget_port(struct sw *s, uint16_t port)
+{
+	uint64_t k, v, *keys = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t it = 0; hmap_next(&s->fib, &it, &k, &v);) {
+		if (v != port)
+			continue;
+		if (n == cap)
+			keys = xreallocarray(keys, cap = cap ? 2 * cap : 64, sizeof(*keys));
+		keys[n++] = k;
+	}
+	for (size_t i = 0; i < n; i++)
+		hmap_del(&s->fib, keys[i]);
+	s->gen += n > 0;
+	s->st.entries_lost += n;
+	free(keys);
+}
+
 void sw_port(struct sw *s, uint16_t port, bool present, bool up, uint64_t now,
 	     struct sw_out *o)
 {
 	uint8_t old = s->ports[port], cur = !present ? PORT_ABSENT : up ? PORT_UP : PORT_DOWN;
 
 	s->ports[port] = cur;
+	if (old != PORT_ABSENT && cur == PORT_ABSENT)
+		forget_port(s, port);
 	if (old == PORT_ABSENT || cur == old)
 		return;
 	/* A vanished port is down as far as forwarding goes. */

@@ -93,6 +93,7 @@ struct sw_stats {
 	uint64_t requests, duplicates, dumps;
 	uint64_t ops_ok, ops_refused[SWP_STATUS_MAX + 1];
 	uint64_t link_reports, link_retransmits, link_given_up;
+	uint64_t entries_lost;	/* dropped with a port that vanished */
 };
 
 struct sw;
@@ -104,7 +105,8 @@ void sw_out_reset(struct sw_out *o);
 /* An entry found in the kernel at start-up (counts towards the capacity). */
 void sw_adopt(struct sw *s, const uint8_t mac[6], uint16_t port);
 /* A port appeared, changed or vanished.  The first sighting of a port is
- * not reported; every later change of its up/down state is. */
+ * not reported; every later change of its up/down state is.  A port that
+ * vanishes takes its entries with it (the bridge flushes them too). */
 void sw_port(struct sw *s, uint16_t port, bool present, bool up, uint64_t now,
 	     struct sw_out *o);
 /* A datagram from `from`.  Bad ones are counted and dropped. */

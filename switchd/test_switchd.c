@@ -111,11 +111,18 @@ static void test_bad_ops(void **state)
 	assert_int_equal(ack.u.fib_ack.status[1], SWP_BAD_MAC);
 	assert_int_equal(ack.u.fib_ack.status[2], SWP_NOT_FOUND);
 	assert_int_equal(out.nnl, 0);
-	/* a vanished port takes no new entries */
+	/* a vanished port takes its entries with it, and no new ones */
+	ops[0].port = 1;
+	mac_of(1, ops[0].mac);
+	request(s, 2, ops, 1, -1, &ack, ab);
+	assert_int_equal(ack.u.fib_ack.status[0], SWP_OK);
+	assert_int_equal(sw_fib_used(s), 1);
 	sw_out_reset(&out);
 	sw_port(s, 1, false, false, 0, &out);
-	ops[0].port = 1;
-	request(s, 2, ops, 1, -1, &ack, ab);
+	assert_int_equal(sw_fib_used(s), 0);
+	assert_int_equal(sw_fib_lookup(s, ops[0].mac), -1);
+	assert_int_equal(sw_stats(s)->entries_lost, 1);
+	request(s, 3, ops, 1, -1, &ack, ab);
 	assert_int_equal(ack.u.fib_ack.status[0], SWP_NO_PORT);
 	sw_free(s);
 }
