@@ -140,8 +140,19 @@ for n in range(300):
 '
 $P lab fib dump spine0 $L >/dev/null || fail "spine0's switchd stopped answering after junk"
 
-# A switch failure: spine0 down stops traffic; back up it starts empty.
+# A switch failure: spine0 down stops traffic; its four neighbours witness
+# it (each reports its port 0 down); back up it starts empty.
+$P lab exec mgmt $L -- $P swctl --key /run/peregrine/lab-pgt/key listen 172.31.0.1:7500 \
+	--count 4 --timeout 10000 >"$tmp/witness" &
+listener=$!
+sleep 0.5
 $P lab node down spine0 $L
+wait "$listener" || true
+listener=
+cat "$tmp/witness"
+for sw in 2 3 4 5; do	# leaf0..leaf3; spine0 is port 0 of each
+	grep -q "switch=$sw port=0 state=down" "$tmp/witness" || fail "leaf (node $sw) did not witness"
+done
 $P lab logs spine0 $L | grep -q "dropped [0-9]* datagrams" || fail "junk not counted in spine0's log"
 $P lab logs spine0 $L | grep -q "stopped" || fail "spine0's switchd did not stop cleanly"
 $P lab status $L --json | jget "[n['daemons']['switchd'] for n in d['nodes'] if n['name']=='spine0'][0]" \
