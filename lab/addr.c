@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "wire/pgr.h"
+
 void lab_ns(const struct lab *l, const char *node, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s-%s", l->prefix, node);
@@ -42,27 +44,30 @@ uint32_t lab_mgmt_ip(const struct lab *l, uint32_t node)
 	return l->mgmt_net + 2 + node;
 }
 
-void lab_vm_mac(const struct lab_vm *vm, uint8_t mac[6])
+uint32_t lab_server_node(uint32_t server_index)
 {
-	static const uint8_t prefix[3] = LAB_MAC_PREFIX;
+	return server_index + 1;
+}
 
-	assert(vm->id && vm->id <= LAB_MAX_VM_ID);
-	memcpy(mac, prefix, 3);
-	mac[3] = (uint8_t)(vm->id >> 16);
-	mac[4] = (uint8_t)(vm->id >> 8);
-	mac[5] = (uint8_t)vm->id;
+uint32_t lab_vm_node(const struct lab *l, const struct lab_vm *vm)
+{
+	return l->topo->nservers + vm->id;
+}
+
+void lab_vm_mac(const struct lab *l, const struct lab_vm *vm, uint8_t mac[6])
+{
+	uint32_t id = pgr_id_of(lab_vm_node(l, vm), PGR_PRIMARY);
+
+	assert(id);	/* the lab's limits keep nodes far below PGR_NODE_MAX */
+	pgr_mac_make(mac, id);
 }
 
 void lab_nic_mac(uint32_t server_index, uint32_t nic, uint8_t mac[6])
 {
-	static const uint8_t prefix[3] = LAB_MAC_PREFIX;
-	uint32_t id = LAB_NIC_ID_BIT | server_index << 3 | nic;
+	uint32_t id = pgr_id_of(lab_server_node(server_index), nic & 1);
 
-	assert(nic < TOPO_MAX_SERVER_NICS && server_index < (1u << 20));
-	memcpy(mac, prefix, 3);
-	mac[3] = (uint8_t)(id >> 16);
-	mac[4] = (uint8_t)(id >> 8);
-	mac[5] = (uint8_t)id;
+	assert(id && nic < TOPO_MAX_SERVER_NICS);
+	pgr_mac_make(mac, id);
 }
 
 uint32_t lab_nic_ip(uint32_t server_index, uint32_t nic)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/yconf.h"
+#include "wire/pgr.h"
 
 const char lab_default_yaml[] =
 	"# The default lab: 8 dual-homed servers under a 2x4 leaf-spine, two\n"
@@ -416,6 +417,7 @@ static bool check_size(struct yconf *yc, ynode *root, struct lab *l)
 {
 	uint64_t hosts = 1ull << (32 - l->mgmt_plen);
 
+	_Static_assert(LAB_MAX_NODES + LAB_MAX_VMS < PGR_NODE_MAX, "node numbers fit a MAC");
 	if (l->topo->nnodes > LAB_MAX_NODES)
 		return yconf_fail(yc, root, "topology: %u nodes; a lab holds at most %d",
 				  l->topo->nnodes, LAB_MAX_NODES);

@@ -22,17 +22,17 @@ enum lab_limits {
 	LAB_MAX_VDC_NAME = 31,
 	LAB_MAX_VM_NAME = 63,
 	LAB_MAX_PER_SERVER = 64,	/* VMs of one VDC on one server */
-	LAB_MAX_VM_ID = 0x7fffff,	/* VM ids are 23 bits: see lab_nic_mac */
 	LAB_IFNAMSIZ = 16,
 	LAB_SWITCHD_PORT = 7400,	/* default management ports */
 	LAB_RAS_PORT = 7500,
 };
 
-/* The MAC prefix of every VM and server NIC: locally administered (0x02),
- * unicast, then "PG".  The low three bytes are the node's id. */
-#define LAB_MAC_PREFIX { 0x02, 0x50, 0x47 }
-/* Server NIC ids have the top bit of the id set: 0x800000 | server << 3 | nic. */
-#define LAB_NIC_ID_BIT 0x800000u
+/* MACs follow docs/wire-format.md (wire/pgr.h): the Peregrine prefix and
+ * the ID of (node, tree).  Peregrine node numbers: server s is node s + 1,
+ * VM v (id v, from 1) is node nservers + v.  A VM's interface has its
+ * primary MAC; a server's NIC n has the server's primary MAC when n is even
+ * and its backup MAC when n is odd (tree 1 is routed through the second NIC
+ * of a dual-homed server). */
 /* Server NIC n has 10.(200+n).0.0/16; server s takes host number s+1. */
 #define LAB_NIC_NET 0x0ac80000u		/* 10.200.0.0 */
 #define LAB_NIC_PLEN 16
@@ -89,7 +89,9 @@ void lab_ifname(const struct lab *l, char buf[LAB_IFNAMSIZ], const char *fmt, ..
 void lab_port_ifname(const struct lab *l, uint32_t node, uint32_t port, char buf[LAB_IFNAMSIZ]);
 uint32_t lab_mgmt_ip(const struct lab *l, uint32_t node);	/* node id */
 uint32_t lab_mgmt_self_ip(const struct lab *l);			/* the mgmt namespace */
-void lab_vm_mac(const struct lab_vm *vm, uint8_t mac[6]);
+uint32_t lab_server_node(uint32_t server_index);
+uint32_t lab_vm_node(const struct lab *l, const struct lab_vm *vm);
+void lab_vm_mac(const struct lab *l, const struct lab_vm *vm, uint8_t mac[6]);
 void lab_nic_mac(uint32_t server_index, uint32_t nic, uint8_t mac[6]);
 uint32_t lab_nic_ip(uint32_t server_index, uint32_t nic);
 uint32_t lab_switch_fib(const struct lab *l, uint32_t node);

@@ -148,7 +148,7 @@ static void script_vm(const struct lab *l, uint32_t v, FILE *f)
 	uint8_t mac[6];
 
 	lab_ifname(l, ifn, "eth0");
-	lab_vm_mac(vm, mac);
+	lab_vm_mac(l, vm, mac);
 	fprintf(f, "link set lo up\n");
 	fprintf(f, "link set %s address %s\n", ifn, swp_mac_str(mac, macs));
 	fprintf(f, "addr add %s/%u dev %s\n", lab_ip_str(vm->ip, ip),

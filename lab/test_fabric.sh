@@ -45,8 +45,8 @@ $P lab up "$tmp/lab.yaml" $L
 
 M0=$(mac srv0 0)
 M4=$(mac srv4 0)
-[ "$M0" = 02:50:47:80:00:00 ] || fail "srv0 nic0 MAC $M0"
-[ "$M4" = 02:50:47:80:00:20 ] || fail "srv4 nic0 MAC $M4"
+[ "$M0" = 02:00:00:02:00:02 ] || fail "srv0 nic0 MAC $M0"   # node 1, primary
+[ "$M4" = 02:00:00:02:00:0a ] || fail "srv4 nic0 MAC $M4"   # node 5, primary
 
 # Nothing is installed: nothing passes.
 if pings srv0 10.200.0.5 2; then fail "srv0 reached srv4 with empty FIBs"; fi

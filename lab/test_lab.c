@@ -58,10 +58,13 @@ static void test_default(void **state)
 	assert_string_equal(l.vms[0].name, "red-srv0");
 	assert_string_equal(l.vms[1].name, "blue-srv0");
 	assert_int_equal(l.vms[0].ip, l.vms[1].ip);
-	lab_vm_mac(&l.vms[0], mac);
-	assert_memory_equal(mac, ((uint8_t[6]){ 0x02, 0x50, 0x47, 0, 0, 1 }), 6);
-	lab_nic_mac(3, 1, mac);
-	assert_memory_equal(mac, ((uint8_t[6]){ 0x02, 0x50, 0x47, 0x80, 0x00, 0x19 }), 6);
+	/* docs/wire-format.md: node n, tree t -> 02:00:00 : ID of index 2n+t */
+	lab_vm_mac(&l, &l.vms[0], mac);		/* VM 1 = node 9, primary */
+	assert_memory_equal(mac, ((uint8_t[6]){ 0x02, 0, 0, 0x02, 0x00, 0x12 }), 6);
+	lab_nic_mac(3, 1, mac);			/* srv3 = node 4, NIC 1: backup */
+	assert_memory_equal(mac, ((uint8_t[6]){ 0x02, 0, 0, 0x02, 0x00, 0x09 }), 6);
+	lab_nic_mac(3, 0, mac);			/* NIC 0: primary */
+	assert_memory_equal(mac, ((uint8_t[6]){ 0x02, 0, 0, 0x02, 0x00, 0x08 }), 6);
 	assert_int_equal(lab_nic_ip(3, 1), 0x0ac90004);	/* 10.201.0.4 */
 	assert_int_equal(lab_mgmt_ip(&l, 0), 0xac1f0002);
 	assert_int_equal(lab_switch_fib(&l, 0), TOPO_DEFAULT_FIB);
@@ -208,9 +211,9 @@ static void test_scripts(void **state)
 	f = open_memstream(&text, &len);
 	lab_script_ns(&l, topo_find(l.topo, "srv0"), f);
 	fclose(f);
-	assert_non_null(strstr(text, "link set abcde-nic1 address 02:50:47:80:00:01"));
+	assert_non_null(strstr(text, "link set abcde-nic1 address 02:00:00:02:00:03"));
 	assert_non_null(strstr(text, "addr add 10.200.0.1/16 dev abcde-nic0"));
-	assert_non_null(strstr(text, "neigh replace 10.201.0.8 lladdr 02:50:47:80:00:39 dev abcde-nic1"));
+	assert_non_null(strstr(text, "neigh replace 10.201.0.8 lladdr 02:00:00:02:00:11 dev abcde-nic1"));
 	free(text);
 
 	/* no shaping asked: no tc script */

@@ -92,7 +92,7 @@ $P lab status --prefix pgt
 	|| fail "red-srv3 address"
 [ "$($P lab exec blue-srv3 --prefix pgt -- ip -j addr show pgt-eth0 | jget "d[0]['addr_info'][0]['local']")" = 10.0.0.4 ] \
 	|| fail "blue-srv3 address"
-[ "$($P lab exec blue-srv3 --prefix pgt -- ip -j link show pgt-eth0 | jget "d[0]['address']")" = 02:50:47:00:00:08 ] \
+[ "$($P lab exec blue-srv3 --prefix pgt -- ip -j link show pgt-eth0 | jget "d[0]['address']")" = 02:00:00:02:00:20 ] \
 	|| fail "blue-srv3 MAC"
 $P lab logs leaf0 --prefix pgt | grep -q "listening on 172.31.0.4:7400" || fail "leaf0 log"
 # A full request (800 entries) lands whole, in switchd's answer and in the
