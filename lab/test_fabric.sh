@@ -21,7 +21,8 @@ need_cmd ip
 need_cmd ping
 need_cmd python3
 P=$PEREGRINE_BIN
-L="--prefix pgt"
+PT=$(test_prefix t)
+L="--prefix ${PT}"
 tmp=$(mktemp -d)
 listener=
 cleanup() {
@@ -32,9 +33,9 @@ cleanup() {
 trap cleanup EXIT
 
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-mac() { ip -n "pgt-$1" -j link show "pgt-nic$2" | jget "d[0]['address']"; }
-rx() { ip -n "pgt-$1" -s -j link show "pgt-nic$2" | jget "d[0]['stats64']['rx']['packets']"; }
-pings() { ip netns exec "pgt-$1" ping -c "$3" -i 0.2 -W 1 -I pgt-nic0 "$2" >/dev/null 2>&1; }
+mac() { ip -n "${PT}-$1" -j link show "${PT}-nic$2" | jget "d[0]['address']"; }
+rx() { ip -n "${PT}-$1" -s -j link show "${PT}-nic$2" | jget "d[0]['stats64']['rx']['packets']"; }
+pings() { ip netns exec "${PT}-$1" ping -c "$3" -i 0.2 -W 1 -I ${PT}-nic0 "$2" >/dev/null 2>&1; }
 
 cat >"$tmp/lab.yaml" <<EOF
 name: fabric
@@ -56,7 +57,7 @@ $P lab fib add leaf0 "$M4" spine0 "$M0" srv0 $L
 $P lab fib add spine0 "$M4" leaf2 "$M0" leaf0 $L
 $P lab fib add leaf2 "$M4" srv4 "$M0" spine0 $L
 $P lab fib dump leaf2 $L --json | jget "d['entries']" | grep -q "'port': 2" || fail "dump"
-ip netns exec pgt-leaf2 bridge fdb show br pgt-br | grep -q "$M4 dev pgt-p2 master pgt-br static" \
+ip netns exec ${PT}-leaf2 bridge fdb show br ${PT}-br | grep -q "$M4 dev ${PT}-p2 master ${PT}-br static" \
 	|| fail "the kernel bridge lacks the entry"
 
 declare -A before
@@ -83,7 +84,7 @@ echo "$out"
 [ "$(echo "$out" | jget "[o['status'] for o in d['ops']]")" = "['ok', 'ok', 'fib full']" ] \
 	|| fail "capacity: $out"
 [ "$(echo "$out" | jget "d['fib_used']")" = 4 ] || fail "fib_used"
-[ "$(ip netns exec pgt-leaf0 bridge fdb show br pgt-br | grep -c static)" = 4 ] \
+[ "$(ip netns exec ${PT}-leaf0 bridge fdb show br ${PT}-br | grep -c static)" = 4 ] \
 	|| fail "the kernel holds other than 4 entries"
 $P lab fib del leaf0 02:50:47:00:01:01 $L >/dev/null
 $P lab fib add leaf0 02:50:47:00:01:03 2 $L >/dev/null || fail "a delete did not free a slot"
@@ -91,20 +92,20 @@ echo "ok: FIB capacity enforced"
 
 # Link reports: a stand-in RAS in the management namespace; take a port of
 # leaf2 down from the server's side and time it.
-$P lab exec mgmt $L -- $P swctl --key /run/peregrine/lab-pgt/key listen 172.31.0.1:7500 \
+$P lab exec mgmt $L -- $P swctl --key /run/peregrine/lab-${PT}/key listen 172.31.0.1:7500 \
 	--count 2 --timeout 10000 >"$tmp/reports" &
 listener=$!
 # `ip` reads its commands from a pipe and is already running, so the time
 # measured is the kernel's, switchd's and the network's, not a process start.
 mkfifo "$tmp/ipcmds"
-ip -n pgt-srv5 -batch - <"$tmp/ipcmds" &
+ip -n ${PT}-srv5 -batch - <"$tmp/ipcmds" &
 ipb=$!
 exec 7>"$tmp/ipcmds"
 sleep 0.5
 t0=$(date +%s%N)
-echo "link set pgt-nic0 down" >&7
+echo "link set ${PT}-nic0 down" >&7
 sleep 0.3
-echo "link set pgt-nic0 up" >&7
+echo "link set ${PT}-nic0 up" >&7
 exec 7>&-
 wait "$ipb" || fail "ip -batch failed"
 wait "$listener" || true
@@ -131,7 +132,7 @@ pings srv0 10.200.0.5 3 || fail "no traffic after link up"
 
 # Junk on the management network (wrong lengths, no valid tag) is counted
 # and dropped; switchd keeps answering.
-ip netns exec pgt-mgmt python3 -c '
+ip netns exec ${PT}-mgmt python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for n in range(300):
@@ -142,7 +143,7 @@ $P lab fib dump spine0 $L >/dev/null || fail "spine0's switchd stopped answering
 
 # A switch failure: spine0 down stops traffic; its four neighbours witness
 # it (each reports its port 0 down); back up it starts empty.
-$P lab exec mgmt $L -- $P swctl --key /run/peregrine/lab-pgt/key listen 172.31.0.1:7500 \
+$P lab exec mgmt $L -- $P swctl --key /run/peregrine/lab-${PT}/key listen 172.31.0.1:7500 \
 	--count 4 --timeout 10000 >"$tmp/witness" &
 listener=$!
 sleep 0.5

@@ -17,10 +17,12 @@ need_root
 need_cmd ip
 need_cmd python3
 P=$PEREGRINE_BIN
+PT=$(test_prefix t)
+PU=$(test_prefix u)
 tmp=$(mktemp -d)
 cleanup() {
-	$P lab down --prefix pgt >/dev/null 2>&1 || true
-	$P lab down --prefix pgu >/dev/null 2>&1 || true
+	$P lab down --prefix ${PT} >/dev/null 2>&1 || true
+	$P lab down --prefix ${PU} >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -30,9 +32,9 @@ trap cleanup EXIT
 # daemon carries --name <prefix>-<node>; lab exec children run in its
 # namespaces, which must be gone).
 snapshot() {
-	ip netns list | awk '{print $1}' | grep -E '^pg[tu]-' | sort || true
+	ip netns list | awk '{print $1}' | grep -E "^($PT|$PU)-" | sort || true
 	ip -o link show | awk -F': ' '{print $2}' | grep -v '^pgdp' | sort
-	ps -e -o pid=,args= | grep -E -- '(--name |lab exec [a-z0-9-]+ --prefix )pg[tu]-?' \
+	ps -e -o pid=,args= | grep -E -- "(--name |lab exec [a-z0-9-]+ --prefix )($PT|$PU)-?" \
 		| grep -v grep | sort || true
 }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -47,62 +49,62 @@ vdcs:
 vms:
   - {name: vm1, vdc: red, server: srv9}
 EOF
-expect_fail "bad lab file" $P lab up "$tmp/bad.yaml" --prefix pgt
-out=$($P lab up "$tmp/bad.yaml" --prefix pgt 2>&1 || true)
+expect_fail "bad lab file" $P lab up "$tmp/bad.yaml" --prefix ${PT}
+out=$($P lab up "$tmp/bad.yaml" --prefix ${PT} 2>&1 || true)
 echo "$out" | grep -q "bad.yaml:5: vms\[0\].server" || fail "error does not name the line: $out"
-[ ! -e /run/peregrine/lab-pgt ] || fail "bad file left a state directory"
-[ -z "$(ip netns list | grep '^pgt-' || true)" ] || fail "bad file created namespaces"
+[ ! -e /run/peregrine/lab-${PT} ] || fail "bad file left a state directory"
+[ -z "$(ip netns list | grep "^$PT-" || true)" ] || fail "bad file created namespaces"
 expect_fail "bad prefix" $P lab up --prefix PG
-expect_fail "status of a lab that is not up" $P lab status --prefix pgt
+expect_fail "status of a lab that is not up" $P lab status --prefix ${PT}
 
 # A failure halfway through `up` rolls back: after the 4th setup script
 # (namespaces and veths exist), after 2 of 6 switchds started, and while
 # waiting for the switchds (all running).  The default lab's steps: 32 batch
 # scripts, 6 daemon starts, 6 readiness checks.
 for n in 3 34 40; do
-	if out=$(PEREGRINE_LAB_FAIL_AFTER=$n $P lab up --prefix pgt 2>&1); then
+	if out=$(PEREGRINE_LAB_FAIL_AFTER=$n $P lab up --prefix ${PT} 2>&1); then
 		fail "up with an injected failure after step $n succeeded"
 	fi
 	echo "$out" | grep -q "injected failure.*rolled back" || fail "rollback message: $out"
 	snapshot >"$tmp/after-fail"
 	diff "$tmp/before" "$tmp/after-fail" || fail "failure after step $n left something behind"
-	[ ! -e /run/peregrine/lab-pgt ] || fail "failure after step $n left the state directory"
+	[ ! -e /run/peregrine/lab-${PT} ] || fail "failure after step $n left the state directory"
 	echo "ok: failure after step $n rolled back"
 done
 
 # The default lab, timed.
 t0=$(date +%s%N)
-$P lab up --prefix pgt
+$P lab up --prefix ${PT}
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 echo "lab up (default lab, 31 namespaces, 6 switchd): $ms ms"
 [ "$ms" -lt 20000 ] || fail "lab up took $ms ms (limit 20000)"
-[ "$(ip netns list | grep -c '^pgt-')" -eq 31 ] || fail "expected 31 namespaces"
-expect_fail "a second up on the same prefix" $P lab up --prefix pgt
+[ "$(ip netns list | grep -c "^$PT-")" -eq 31 ] || fail "expected 31 namespaces"
+expect_fail "a second up on the same prefix" $P lab up --prefix ${PT}
 
-st=$($P lab status --prefix pgt --json)
+st=$($P lab status --prefix ${PT} --json)
 [ "$(echo "$st" | jget "sum(1 for n in d['nodes'] if n['kind']=='switch' and n['daemons']['switchd'])")" = 6 ] \
 	|| fail "not every switchd runs: $st"
 [ "$(echo "$st" | jget "sum(1 for n in d['nodes'] if n.get('fib_used') == 0)")" = 6 ] \
 	|| fail "switchds do not answer: $st"
 [ "$(echo "$st" | jget "len(d['links'])")" = 24 ] || fail "links"
-$P lab status --prefix pgt
+$P lab status --prefix ${PT}
 # every VM has its address and MAC; the two VDCs share addresses
-[ "$($P lab exec red-srv3 --prefix pgt -- ip -j addr show pgt-eth0 | jget "d[0]['addr_info'][0]['local']")" = 10.0.0.4 ] \
+[ "$($P lab exec red-srv3 --prefix ${PT} -- ip -j addr show ${PT}-eth0 | jget "d[0]['addr_info'][0]['local']")" = 10.0.0.4 ] \
 	|| fail "red-srv3 address"
-[ "$($P lab exec blue-srv3 --prefix pgt -- ip -j addr show pgt-eth0 | jget "d[0]['addr_info'][0]['local']")" = 10.0.0.4 ] \
+[ "$($P lab exec blue-srv3 --prefix ${PT} -- ip -j addr show ${PT}-eth0 | jget "d[0]['addr_info'][0]['local']")" = 10.0.0.4 ] \
 	|| fail "blue-srv3 address"
-[ "$($P lab exec blue-srv3 --prefix pgt -- ip -j link show pgt-eth0 | jget "d[0]['address']")" = 02:00:00:02:00:20 ] \
+[ "$($P lab exec blue-srv3 --prefix ${PT} -- ip -j link show ${PT}-eth0 | jget "d[0]['address']")" = 02:00:00:02:00:20 ] \
 	|| fail "blue-srv3 MAC"
-$P lab logs leaf0 --prefix pgt | grep -q "listening on 172.31.0.4:7400" || fail "leaf0 log"
+$P lab logs leaf0 --prefix ${PT} | grep -q "listening on 172.31.0.4:7400" || fail "leaf0 log"
 # A full request (800 entries) lands whole, in switchd's answer and in the
 # kernel; and a dump returns every one.
 args=$(python3 -c "print(' '.join('02:50:47:10:%02x:%02x %d' % (i >> 8, i & 255, i % 6) for i in range(800)))")
 # shellcheck disable=SC2086
-out=$($P lab fib add leaf0 $args --prefix pgt --json)
+out=$($P lab fib add leaf0 $args --prefix ${PT} --json)
 [ "$(echo "$out" | jget "sum(o['status'] == 'ok' for o in d['ops'])")" = 800 ] || fail "800 adds"
-[ "$(ip netns exec pgt-leaf0 bridge fdb show br pgt-br | grep -c static)" = 800 ] || fail "kernel count"
-[ "$($P lab fib dump leaf0 --prefix pgt --json | jget "len(d['entries'])")" = 800 ] || fail "dump count"
+[ "$(ip netns exec ${PT}-leaf0 bridge fdb show br ${PT}-br | grep -c static)" = 800 ] || fail "kernel count"
+[ "$($P lab fib dump leaf0 --prefix ${PT} --json | jget "len(d['entries'])")" = 800 ] || fail "dump count"
 
 # A second lab beside it.
 cat >"$tmp/small.yaml" <<EOF
@@ -117,38 +119,38 @@ links: {mbps: 100}
 EOF
 # Delay needs netem: where the kernel lacks it, a clear error and nothing made.
 sed 's/mbps: 100/mbps: 100, delay_ms: 2/' "$tmp/small.yaml" >"$tmp/delay.yaml"
-if out=$($P lab up "$tmp/delay.yaml" --prefix pgu 2>&1); then
-	tc -n pgu-s1 qdisc show dev pgu-p0 | grep -q "netem.*delay 2ms" || fail "no netem delay"
-	$P lab down --prefix pgu
+if out=$($P lab up "$tmp/delay.yaml" --prefix ${PU} 2>&1); then
+	tc -n ${PU}-s1 qdisc show dev ${PU}-p0 | grep -q "netem.*delay 2ms" || fail "no netem delay"
+	$P lab down --prefix ${PU}
 else
 	echo "$out" | grep -q netem || fail "delay failure does not name netem: $out"
-	[ -z "$(ip netns list | grep '^pgu-' || true)" ] || fail "delay failure left namespaces"
+	[ -z "$(ip netns list | grep "^$PU-" || true)" ] || fail "delay failure left namespaces"
 	echo "ok: no netem here: $out"
 fi
-$P lab up "$tmp/small.yaml" --prefix pgu
-tc -n pgu-s1 qdisc show dev pgu-p0 | grep -q "tbf.*rate 100Mbit" || fail "no tbf on s1's port"
-tc -n pgu-h2 qdisc show dev pgu-nic0 | grep -q "tbf.*rate 100Mbit" || fail "no tbf on h2's NIC"
-[ "$(ip netns list | grep -c '^pgu-')" -eq 9 ] || fail "pgu namespaces"
-$P lab status --prefix pgu --json | jget "d['name']" | grep -q small || fail "pgu status"
+$P lab up "$tmp/small.yaml" --prefix ${PU}
+tc -n ${PU}-s1 qdisc show dev ${PU}-p0 | grep -q "tbf.*rate 100Mbit" || fail "no tbf on s1's port"
+tc -n ${PU}-h2 qdisc show dev ${PU}-nic0 | grep -q "tbf.*rate 100Mbit" || fail "no tbf on h2's NIC"
+[ "$(ip netns list | grep -c "^$PU-")" -eq 9 ] || fail "${PU} namespaces"
+$P lab status --prefix ${PU} --json | jget "d['name']" | grep -q small || fail "${PU} status"
 # a process left running inside the lab is stopped by down too
-$P lab exec h1 --prefix pgu -- sleep 600 &
+$P lab exec h1 --prefix ${PU} -- sleep 600 &
 sleep 0.2
-$P lab down --prefix pgu
+$P lab down --prefix ${PU}
 wait || true
-[ -z "$(ip netns list | grep '^pgu-' || true)" ] || fail "pgu namespaces remain"
-[ "$(ip netns list | grep -c '^pgt-')" -eq 31 ] || fail "down of pgu touched pgt"
-$P lab status --prefix pgt >/dev/null || fail "pgt broken by pgu's down"
+[ -z "$(ip netns list | grep "^$PU-" || true)" ] || fail "${PU} namespaces remain"
+[ "$(ip netns list | grep -c "^$PT-")" -eq 31 ] || fail "down of ${PU} touched ${PT}"
+$P lab status --prefix ${PT} >/dev/null || fail "${PT} broken by ${PU}'s down"
 
 # Down, and compare.
-$P lab down --prefix pgt
+$P lab down --prefix ${PT}
 snapshot >"$tmp/after"
 diff "$tmp/before" "$tmp/after" || fail "up + down left something behind (diff above)"
-[ ! -e /run/peregrine/lab-pgt ] || fail "state directory remains"
+[ ! -e /run/peregrine/lab-${PT} ] || fail "state directory remains"
 
 # A crashed lab: namespaces and a daemon, but the state directory lost.
-$P lab up --prefix pgt >/dev/null
-rm -rf /run/peregrine/lab-pgt
-$P lab down --prefix pgt
+$P lab up --prefix ${PT} >/dev/null
+rm -rf /run/peregrine/lab-${PT}
+$P lab down --prefix ${PT}
 snapshot >"$tmp/after2"
 diff "$tmp/before" "$tmp/after2" || fail "down after a lost state directory left something"
 echo "ok"

@@ -18,3 +18,7 @@ expect_fail() {
 	[ -n "$out" ] || fail "$what: no error message: $*"
 	echo "ok: $what: $out"
 }
+
+# A lab prefix unique to this run: LETTER and four hex digits of the PID, so
+# that two checkouts running the tests at once never share namespaces.
+test_prefix() { printf '%s%04x' "$1" $(($$ & 0xffff)); }
