@@ -1138,6 +1138,8 @@ static void retransmit(struct dir *d, struct dir_now now, struct dir_out *o)
 	struct dir_send *s = NULL;
 	uint32_t cur = NONE;
 
+	if (!n)
+		return;
 	qsort(d->scratch, n, sizeof(uint64_t), cmp_u64);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t ei = (uint32_t)(d->scratch[i] >> 32), pi = (uint32_t)d->scratch[i];
