@@ -1,3 +1,4 @@
 # The directory server: wire format, core state machine, client library.
 LIB_SRCS += wire/dirproto.c dir/dir.c dir/client.c dir/client_udp.c
 TESTS    += dir/test_dir
+FUZZERS  += wire/fuzz_dirproto dir/fuzz_dir
