@@ -34,6 +34,9 @@ static const char dirctl_help[] =
 	"  move VDC IP SERVER SRV_MAC SRV_MAC2\n"
 	"                      move a VM to another server\n"
 	"  stats               the server's counters\n"
+	"  batch               read commands from standard input, one per line, and\n"
+	"                      run them in order on one socket; a failing command\n"
+	"                      prints its error and the batch goes on\n"
 	"\n"
 	"Options:\n"
 	"  --server ADDR:PORT  the directory (default 127.0.0.1:7400)\n"
@@ -115,7 +118,7 @@ static json_t *entry_json(const struct dirp_entry *e, const char *event)
 	JSET(j, "status", JSTR(dirp_status_name(e->status)));
 	JSET(j, "version", JINT(e->version));
 	JSET(j, "lease_ms", JINT(e->lease_ms));
-	if (e->status == DIRP_OK && !(event && !strcmp(event, "invalidate"))) {
+	if (e->status == DIRP_OK && dirp_mac_ok(e->mac[0])) {
 		JSET(j, "server", JINT(e->server));
 		for (int s = 0; s < DIRP_NMACS; s++) {
 			JSET(j, slot_names[s], JSTR(mac_str(e->mac[s], b)));
@@ -135,7 +138,9 @@ static void entry_print(const struct dirp_entry *e, const char *event)
 	if (event)
 		printf("%s ", event);
 	printf("vdc %u ip %s: %s", e->vdc, ip_str(e->ip, ip), dirp_status_name(e->status));
-	if (e->status == DIRP_OK && !(event && !strcmp(event, "invalidate"))) {
+	if (e->status == DIRP_OK && !dirp_mac_ok(e->mac[0])) {
+		printf(" version %u (removed)", e->version);	/* an unregister reply */
+	} else if (e->status == DIRP_OK) {
 		for (int s = 0; s < DIRP_NMACS; s++)
 			mac_str(e->mac[s], m[s]);
 		printf(" version %u lease %u ms server %u vm %s%s backup %s%s via %s%s backup %s%s",
@@ -383,6 +388,33 @@ static int do_stats(struct ctl *c)
 	return 0;
 }
 
+static int run(struct ctl *c, int argc, char **argv);
+
+enum { DIRCTL_BATCH_ARGS = 64 };
+
+static int do_batch(struct ctl *c)
+{
+	char line[1024], *argv[DIRCTL_BATCH_ARGS], *save;
+	int fails = 0;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		int argc = 0;
+
+		for (char *t = strtok_r(line, " \t\n", &save); t && argc < DIRCTL_BATCH_ARGS;
+		     t = strtok_r(NULL, " \t\n", &save))
+			argv[argc++] = t;
+		if (!argc || argv[0][0] == '#')
+			continue;
+		if (!strcmp(argv[0], "batch") || !strcmp(argv[0], "watch")) {
+			fails += cli_error("dirctl batch: '%s' cannot be batched", argv[0]) != 0;
+			continue;
+		}
+		fails += run(c, argc, argv) != 0;
+		fflush(stdout);
+	}
+	return fails ? 1 : 0;
+}
+
 static int run(struct ctl *c, int argc, char **argv)
 {
 	const char *cmd = argv[0];
@@ -401,6 +433,8 @@ static int run(struct ctl *c, int argc, char **argv)
 		return do_avail(c, argc, argv);
 	if (!strcmp(cmd, "move"))
 		return do_move(c, argc, argv);
+	if (!strcmp(cmd, "batch"))
+		return argc ? cli_usage_error("dirctl", "batch takes no arguments") : do_batch(c);
 	if (!strcmp(cmd, "stats"))
 		return argc ? cli_usage_error("dirctl", "stats takes no arguments") : do_stats(c);
 	return cli_usage_error("dirctl", "unknown command '%s'", cmd);

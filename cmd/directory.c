@@ -436,6 +436,11 @@ int cmd_directory(int argc, char **argv)
 		cli_error("listen %s: %s", o.listen, strerror(-fd));
 		goto out;
 	}
+	{
+		socklen_t alen = sizeof(addr);
+
+		getsockname(fd, (struct sockaddr *)&addr, &alen);	/* the real port */
+	}
 	log_info("serving %s, %ld entries from %s", udp_addr_str(&addr, buf, sizeof(buf)), n, o.db);
 	ret = directory_serve(d, fd, store);
 	close(fd);

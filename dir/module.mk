@@ -2,3 +2,5 @@
 LIB_SRCS += wire/dirproto.c dir/dir.c dir/client.c dir/client_udp.c
 TESTS    += dir/test_dir
 FUZZERS  += wire/fuzz_dirproto dir/fuzz_dir
+SH_TESTS += dir/test_directory.sh
+SH_TESTS += dir/test_crash.sh
