@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <lmdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ enum directory_limits {
 	DS_TX_BATCH = 256,		/* datagrams per sendmmsg */
 	DS_MAP_BYTES = 1u << 30,	/* LMDB map: about 10M entries */
 	DS_SOCKBUF = 8 << 20,
+	DS_TX_WAITS = 200,		/* 1 ms waits for buffer space per flush */
 };
 
 /* ---- the store ---------------------------------------------------------------- */
@@ -146,6 +148,7 @@ struct server {
 	struct sockaddr_in to[DS_TX_BATCH];
 	int failed;
 	struct log_rl rl;
+	volatile struct dserve_timing *timing;
 };
 
 static struct dir_now now_sys(void)
@@ -155,14 +158,22 @@ static struct dir_now now_sys(void)
 
 static void tx_flush(struct server *s, unsigned n)
 {
-	unsigned sent = 0;
+	unsigned sent = 0, waits = 0;
 
 	while (sent < n) {
-		int r = sendmmsg(s->fd, s->tx + sent, n - sent, 0);
+		int r = sendmmsg(s->fd, s->tx + sent, n - sent, MSG_DONTWAIT);
 
 		if (r < 0) {
+			struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+
 			if (errno == EINTR)
 				continue;
+			/* A burst (a fan-out of pushes) filled the socket buffer:
+			 * give the kernel a moment to drain it, within a bound. */
+			if ((errno == EAGAIN || errno == ENOBUFS) && waits++ < DS_TX_WAITS) {
+				poll(&pfd, 1, 1);
+				continue;
+			}
 			/* UDP: skip the datagram the kernel refused; pushes are
 			 * retransmitted and clients retry requests. */
 			log_rl_msg(&s->rl, mono_ns(), LOG_WARN, "send: %s", strerror(errno));
@@ -173,10 +184,12 @@ static void tx_flush(struct server *s, unsigned n)
 	}
 }
 
-/* Make the batch's store writes durable, then send its datagrams. */
-static void flush_out(struct server *s)
+/* Make the batch's store writes durable, then send its datagrams; returns
+ * how many were sent. */
+static uint64_t flush_out(struct server *s)
 {
 	struct dir_out *o = &s->out;
+	uint64_t total = 0;
 	unsigned n = 0;
 
 	if (o->nops && s->store && dstore_apply(s->store, o->ops, o->nops)) {
@@ -185,7 +198,7 @@ static void flush_out(struct server *s)
 		s->failed = 1;
 		loop_stop(s->loop);
 		dir_out_reset(o);
-		return;
+		return 0;
 	}
 	for (size_t i = 0; i < o->nsends; i++) {
 		const struct dir_send *snd = &o->sends[i];
@@ -198,6 +211,7 @@ static void flush_out(struct server *s)
 			s->to[n].sin_port = htons((uint16_t)a);
 			s->iov[n].iov_base = o->buf + snd->off;
 			s->iov[n].iov_len = snd->len;
+			total++;
 			if (++n == DS_TX_BATCH) {
 				tx_flush(s, n);
 				n = 0;
@@ -206,6 +220,7 @@ static void flush_out(struct server *s)
 	}
 	tx_flush(s, n);
 	dir_out_reset(o);
+	return total;
 }
 
 static void arm_timer(struct server *s, uint64_t next)
@@ -233,6 +248,7 @@ static void on_readable(void *arg, int fd)
 	for (int b = 0; b < DS_RX_BATCHES; b++) {
 		int n = udp_recv_batch(fd, &s->rx);
 		struct dir_now now = now_sys();
+		uint64_t sent;
 
 		if (n <= 0)
 			break;
@@ -243,7 +259,11 @@ static void on_readable(void *arg, int fd)
 				  s->rx.bufs[i], s->rx.msgs[i].msg_len, &s->out);
 		}
 		pushes_armed |= s->out.nops > 0;
-		flush_out(s);
+		sent = flush_out(s);
+		if (s->timing && sent > s->timing->max_sent) {
+			s->timing->max_sent = sent;
+			s->timing->max_sent_ns = mono_ns() - now.ns;
+		}
 		if (s->failed || n < UDP_BATCH)
 			break;
 	}
@@ -256,15 +276,21 @@ static void on_readable(void *arg, int fd)
 	}
 }
 
-int directory_serve(struct dir *d, int fd, struct dstore *store)
+int directory_serve(struct dir *d, int fd, struct dstore *store,
+		    volatile struct dserve_timing *timing)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
 	struct loop_io *io;
-	int ret;
+	int ret, buf = DS_SOCKBUF;
+
+	/* Past the sysctl caps when we may (root): fan-outs send in bursts. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
 
 	s->d = d;
 	s->fd = fd;
 	s->store = store;
+	s->timing = timing;
 	s->rl = (struct log_rl)LOG_RL_INIT(1000, 5);
 	dir_out_init(&s->out);
 	udp_batch_init(&s->rx);
@@ -442,7 +468,7 @@ int cmd_directory(int argc, char **argv)
 		getsockname(fd, (struct sockaddr *)&addr, &alen);	/* the real port */
 	}
 	log_info("serving %s, %ld entries from %s", udp_addr_str(&addr, buf, sizeof(buf)), n, o.db);
-	ret = directory_serve(d, fd, store);
+	ret = directory_serve(d, fd, store, NULL);
 	close(fd);
 	log_info("stopped%s", ret ? " after a store failure" : "");
 out:

@@ -29,15 +29,19 @@ static void send_cb(void *arg, const uint8_t *buf, size_t len)
 
 struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg *cfg, int *err)
 {
-	struct sockaddr_in any = { .sin_family = AF_INET };
 	struct dirc_udp *u = xcalloc(1, sizeof(*u));
+	int buf = 1 << 20;
 
-	u->fd = udp_open(&any, 1 << 20);
+	/* Not udp_open(): it sets SO_REUSEADDR, with which an ephemeral port
+	 * may be one a server already listens on, and the client would take
+	 * that server's traffic.  connect() picks a free port. */
+	u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (u->fd < 0) {
-		*err = u->fd;
+		*err = -errno;
 		free(u);
 		return NULL;
 	}
+	setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (connect(u->fd, (const struct sockaddr *)server, sizeof(*server)) < 0) {
 		*err = -errno;
 		close(u->fd);

@@ -2,7 +2,10 @@
  *
  * Tables, all arrays indexed by u32 with free lists, owned by struct dir:
  *   entries   (vdc, ip) -> MACs, server, availability, version, lease list
- *   leases    one per (entry, client): expiry; singly linked from the entry
+ *   leases    one per (entry, client): client and expiry, kept in one
+ *             contiguous vector per entry (power-of-two size classes carved
+ *             from one slab), so that finding a client's lease on an entry
+ *             or walking every holder for a push reads adjacent memory
  *   clients   addresses holding leases, with their lease count
  *   pushes    pending UPDATE/INVALIDATE per (entry, client), on FIFO queues
  *             by retransmission level (each level has one timeout, so a
@@ -19,12 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/rng.h"
 
 #define NONE UINT32_MAX
+#define HUGE_SZ ((size_t)2 << 20)
 
 enum entry_state { E_FREE = 0, E_LIVE = 1, E_DRAINING = 2 };
 
@@ -33,18 +38,22 @@ struct entry {
 	uint8_t mac[DIRP_NMACS][6];
 	uint32_t server;
 	uint32_t version;
+	uint32_t lv;			/* lease vector: first slot in the slab */
+	uint16_t nl;			/* leases in it */
 	uint8_t avail;
-	uint8_t state;
-	uint16_t pad;
-	uint32_t leases;		/* head of the lease list */
+	uint8_t state : 4;
+	uint8_t lcls : 4;		/* vector capacity 1 << lcls */
 	uint32_t mac_next[DIRP_NMACS];	/* MAC index chains; [0] is the free list */
 };
+_Static_assert(sizeof(struct entry) == 64, "one cache line per entry");
 
+/* 8 bytes: 10 million leases fit in 80 MB plus the vectors' slack. */
 struct lease {
-	uint32_t client;
-	uint32_t next;			/* next lease on the entry, or free list */
-	uint64_t expiry;		/* monotonic ns */
+	uint32_t client;		/* free block: next free block of its class */
+	uint32_t expiry;		/* ms since d->t0 (see lease_ms_now) */
 };
+
+enum { LEASE_CLASSES = 16 };		/* vectors of 1 .. 32768 leases */
 
 struct client {
 	uint64_t addr;
@@ -52,7 +61,7 @@ struct client {
 };
 
 struct push {
-	uint32_t entry, client, lease;
+	uint32_t entry, client;
 	uint32_t prev, next;		/* queue of its level, or free list */
 	uint8_t level;
 	uint64_t due;
@@ -76,7 +85,12 @@ struct dir {
 	uint64_t seq, push_seq;
 
 	POOL(struct entry) e;
-	POOL(struct lease) l;
+	struct {
+		struct lease *a;
+		uint32_t n, cap;		/* slots carved, slots allocated */
+		uint32_t free[LEASE_CLASSES];	/* free blocks per size class */
+		uint32_t used;			/* leases held */
+	} l;
 	POOL(struct client) c;
 	POOL(struct push) p;
 	POOL(struct session) s;
@@ -87,6 +101,8 @@ struct dir {
 	struct hmap by_session;		/* session id -> session */
 	uint32_t qhead[DIR_PUSH_LEVELS], qtail[DIR_PUSH_LEVELS];
 	uint32_t vclock;		/* last version handed out */
+	uint64_t t0;			/* origin of lease times (ns); moved by rebase() */
+	bool t0_set;
 	uint32_t sweep_e, sweep_s;	/* sweep cursors */
 	uint64_t *scratch;		/* retransmission grouping */
 	size_t scratch_cap;
@@ -105,6 +121,17 @@ _Static_assert(DIR_PUSH_RTO_MS == 20 && DIR_PUSH_RTO_MAX_MS == 1000, "rto table"
 #define POOL_FREE(pool, i, link) do { \
 	(pool).a[i].link = (pool).free; (pool).free = (i); (pool).used--; } while (0)
 
+/* Big tables are read at random: back them with huge pages where the kernel
+ * offers them (fewer TLB misses, which dominate a lookup's cost). */
+static void advise_huge(void *p, size_t len)
+{
+	uintptr_t lo = ((uintptr_t)p + HUGE_SZ - 1) & ~(uintptr_t)(HUGE_SZ - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(HUGE_SZ - 1);
+
+	if (len >= 4 * HUGE_SZ && hi > lo)
+		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
 static uint32_t pool_alloc_(void **a, size_t size, uint32_t *n, uint32_t *cap,
 			    uint32_t *free_head, uint32_t *used, size_t link_off)
 {
@@ -117,6 +144,7 @@ static uint32_t pool_alloc_(void **a, size_t size, uint32_t *n, uint32_t *cap,
 		if (*n == *cap) {
 			*cap = *cap ? *cap + *cap / 2 : 64;
 			*a = xreallocarray(*a, *cap, size);
+			advise_huge(*a, (size_t)*cap * size);
 		}
 		i = (*n)++;
 	}
@@ -260,7 +288,9 @@ struct dir *dir_new(const struct dir_cfg *cfg)
 	hmap_init(&d->by_addr, 64, rng_next(&r));
 	hmap_init(&d->by_push, 64, rng_next(&r));
 	hmap_init(&d->by_session, 64, rng_next(&r));
-	d->e.free = d->l.free = d->c.free = d->p.free = d->s.free = NONE;
+	d->e.free = d->c.free = d->p.free = d->s.free = NONE;
+	for (int i = 0; i < LEASE_CLASSES; i++)
+		d->l.free[i] = NONE;
 	for (int i = 0; i < DIR_PUSH_LEVELS; i++)
 		d->qhead[i] = d->qtail[i] = NONE;
 	d->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
@@ -445,7 +475,7 @@ static uint32_t entry_add(struct dir *d, uint64_t key)
 {
 	uint32_t ei = POOL_ALLOC(d, d->e, mac_next[0]);
 
-	d->e.a[ei].leases = NONE;
+	d->e.a[ei].lv = NONE;
 	d->e.a[ei].vdc = (uint32_t)(key >> 32);
 	d->e.a[ei].ip = (uint32_t)key;
 	hmap_put(&d->by_key, key, ei);
@@ -562,10 +592,10 @@ static void push_remove(struct dir *d, uint32_t pi)
 	POOL_FREE(d->p, pi, next);
 }
 
-/* (Re)start the push of entry ei to the holder of lease li. */
-static void push_arm(struct dir *d, uint32_t ei, uint32_t li, uint64_t now)
+/* (Re)start the push of entry ei to client ci. */
+static void push_arm(struct dir *d, uint32_t ei, uint32_t ci, uint64_t now)
 {
-	uint32_t ci = d->l.a[li].client, pi = push_find(d, ei, ci);
+	uint32_t pi = push_find(d, ei, ci);
 
 	if (pi != NONE) {
 		push_unqueue(d, pi);
@@ -575,7 +605,6 @@ static void push_arm(struct dir *d, uint32_t ei, uint32_t li, uint64_t now)
 		d->p.a[pi].client = ci;
 		hmap_put(&d->by_push, push_key(ei, ci), pi);
 	}
-	d->p.a[pi].lease = li;
 	push_enqueue(d, pi, 0, now);
 }
 
@@ -583,7 +612,7 @@ static void entry_maybe_free(struct dir *d, uint32_t ei)
 {
 	struct entry *e = &d->e.a[ei];
 
-	if (e->state != E_DRAINING || e->leases != NONE)
+	if (e->state != E_DRAINING || e->nl)
 		return;
 	hmap_del(&d->by_key, (uint64_t)e->vdc << 32 | e->ip);
 	e->state = E_FREE;
@@ -591,57 +620,145 @@ static void entry_maybe_free(struct dir *d, uint32_t ei)
 	POOL_FREE(d->e, ei, mac_next[0]);
 }
 
-/* Unlink lease li (whose predecessor link is *link) and whatever hangs off it. */
-static void lease_drop(struct dir *d, uint32_t ei, uint32_t *link)
+/* ---- lease vectors ---- */
+
+/* Lease times are u32 milliseconds since d->t0, which rebase() moves
+ * forward every 2^31 ms (24 days) so they never wrap. */
+static uint32_t lease_ms_now(struct dir *d, uint64_t now_ns)
 {
-	uint32_t li = *link, ci = d->l.a[li].client, pi = push_find(d, ei, ci);
+	if (!d->t0_set) {
+		d->t0 = now_ns;
+		d->t0_set = true;
+	}
+	return now_ns <= d->t0 ? 0 : (uint32_t)MIN((now_ns - d->t0) / 1000000ull, (uint64_t)UINT32_MAX);
+}
+
+static void rebase(struct dir *d, uint64_t now_ns)
+{
+	uint32_t delta = lease_ms_now(d, now_ns);
+
+	if (delta < (1u << 31))
+		return;
+	delta -= 1u << 20;	/* keep a margin below now */
+	for (uint32_t ei = 0; ei < d->e.n; ei++) {
+		const struct entry *e = &d->e.a[ei];
+
+		for (uint32_t i = 0; e->state != E_FREE && i < e->nl; i++) {
+			struct lease *l = &d->l.a[e->lv + i];
+
+			l->expiry = l->expiry > delta ? l->expiry - delta : 0;
+		}
+	}
+	d->t0 += (uint64_t)delta * 1000000ull;
+}
+
+static uint32_t lv_alloc(struct dir *d, unsigned cls)
+{
+	uint32_t off = d->l.free[cls], len = 1u << cls;
+
+	if (off != NONE) {
+		d->l.free[cls] = d->l.a[off].client;
+		return off;
+	}
+	if (d->l.n + len > d->l.cap) {
+		d->l.cap = MAX(d->l.cap + d->l.cap / 2, d->l.n + len);
+		d->l.cap = MAX(d->l.cap, 1024u);
+		d->l.a = xreallocarray(d->l.a, d->l.cap, sizeof(*d->l.a));
+		advise_huge(d->l.a, (size_t)d->l.cap * sizeof(*d->l.a));
+	}
+	off = d->l.n;
+	d->l.n += len;
+	return off;
+}
+
+static void lv_free(struct dir *d, uint32_t off, unsigned cls)
+{
+	d->l.a[off].client = d->l.free[cls];
+	d->l.free[cls] = off;
+}
+
+/* Index in the slab of client ci's lease on entry ei, or NONE. */
+static uint32_t lease_find(const struct dir *d, uint32_t ei, uint32_t ci)
+{
+	const struct entry *e = &d->e.a[ei];
+
+	for (uint32_t i = 0; i < e->nl; i++)
+		if (d->l.a[e->lv + i].client == ci)
+			return e->lv + i;
+	return NONE;
+}
+
+static bool lease_add(struct dir *d, uint32_t ei, uint32_t ci, uint32_t expiry)
+{
+	struct entry *e = &d->e.a[ei];
+	struct lease *l;
+
+	if (e->lv == NONE) {
+		e->lv = lv_alloc(d, 0);
+		e->lcls = 0;
+	} else if (e->nl == 1u << e->lcls) {
+		uint32_t off;
+
+		if (e->lcls == LEASE_CLASSES - 1)
+			return false;
+		off = lv_alloc(d, e->lcls + 1u);
+		e = &d->e.a[ei];
+		memcpy(&d->l.a[off], &d->l.a[e->lv], sizeof(struct lease) * e->nl);
+		lv_free(d, e->lv, e->lcls);
+		e->lv = off;
+		e->lcls++;
+	}
+	l = &d->l.a[e->lv + e->nl++];
+	l->client = ci;
+	l->expiry = (uint32_t)expiry;
+	d->l.used++;
+	d->c.a[ci].nleases++;
+	return true;
+}
+
+/* Remove the lease at slot i of entry ei's vector and its pending push. */
+static void lease_drop(struct dir *d, uint32_t ei, uint32_t i)
+{
+	struct entry *e = &d->e.a[ei];
+	uint32_t ci = d->l.a[e->lv + i].client, pi = push_find(d, ei, ci);
 
 	if (pi != NONE) {
 		push_remove(d, pi);
 		d->st[DIR_STAT_push_lease_ended]++;
 	}
-	*link = d->l.a[li].next;
-	POOL_FREE(d->l, li, next);
+	d->l.a[e->lv + i] = d->l.a[e->lv + e->nl - 1];
+	if (--e->nl == 0) {
+		lv_free(d, e->lv, e->lcls);
+		e->lv = NONE;
+	}
+	d->l.used--;
 	client_unref(d, ci);
 }
 
 /* Drop the expired leases of an entry; free it if it was draining and done. */
-static void entry_expire(struct dir *d, uint32_t ei, uint64_t now)
+static void entry_expire(struct dir *d, uint32_t ei, uint32_t now)
 {
-	uint32_t *link = &d->e.a[ei].leases;
-
-	while (*link != NONE) {
-		if (d->l.a[*link].expiry <= now)
-			lease_drop(d, ei, link);
-		else
-			link = &d->l.a[*link].next;
-	}
+	for (uint32_t i = d->e.a[ei].nl; i-- > 0;)
+		if (d->l.a[d->e.a[ei].lv + i].expiry <= now)
+			lease_drop(d, ei, i);
 	entry_maybe_free(d, ei);
 }
 
 /* Give client ci a lease on entry ei until `expiry`; false if no room.  A
  * pending push to this client is settled: the reply carries the entry. */
-static bool lease_grant(struct dir *d, uint32_t ei, uint32_t ci, uint64_t expiry)
+static bool lease_grant(struct dir *d, uint32_t ei, uint32_t ci, uint32_t expiry)
 {
-	uint32_t li, pi;
+	uint32_t li = lease_find(d, ei, ci), pi;
 
-	for (li = d->e.a[ei].leases; li != NONE; li = d->l.a[li].next) {
-		if (d->l.a[li].client == ci) {
-			d->l.a[li].expiry = expiry;
-			if ((pi = push_find(d, ei, ci)) != NONE)
-				push_remove(d, pi);
-			return true;
-		}
+	if (li != NONE) {
+		d->l.a[li].expiry = expiry;
+		if ((pi = push_find(d, ei, ci)) != NONE)
+			push_remove(d, pi);
+		return true;
 	}
 	if (d->l.used >= d->cfg.max_leases)
 		return false;
-	li = POOL_ALLOC(d, d->l, next);
-	d->l.a[li].client = ci;
-	d->l.a[li].expiry = expiry;
-	d->l.a[li].next = d->e.a[ei].leases;
-	d->e.a[ei].leases = li;
-	d->c.a[ci].nleases++;
-	return true;
+	return lease_add(d, ei, ci, expiry);
 }
 
 /* ---- messages out ------------------------------------------------------------------------ */
@@ -684,16 +801,17 @@ static struct dir_send *push_msg(struct dir *d, uint32_t ei, struct dir_now now,
 static void entry_changed(struct dir *d, uint32_t ei, struct dir_now now, struct dir_out *o)
 {
 	struct dir_send *s = NULL;
-	uint32_t li;
 
-	entry_expire(d, ei, now.ns);
+	entry_expire(d, ei, lease_ms_now(d, now.ns));
 	if (d->e.a[ei].state == E_FREE)
 		return;
-	for (li = d->e.a[ei].leases; li != NONE; li = d->l.a[li].next) {
+	for (uint32_t i = 0; i < d->e.a[ei].nl; i++) {
+		uint32_t ci = d->l.a[d->e.a[ei].lv + i].client;
+
 		if (!s)
 			s = push_msg(d, ei, now, o);
-		out_dst(o, s, d->c.a[d->l.a[li].client].addr);
-		push_arm(d, ei, li, now.ns);
+		out_dst(o, s, d->c.a[ci].addr);
+		push_arm(d, ei, ci, now.ns);
 		d->st[DIR_STAT_pushes]++;
 	}
 }
@@ -737,19 +855,51 @@ static void reply_end(struct req *q)
 	out_dst(q->o, s, q->from);
 }
 
+/* A request's lookups are independent: start every memory access of one
+ * stage for all of them before using any (hash slots, then entries, then
+ * lease vectors), so that the cache misses overlap instead of queueing. */
+static void lookup_prefetch(const struct dir *d, const struct dirp_msg *m, uint32_t *eis)
+{
+	const struct hmap *h = &d->by_key;
+	unsigned n = m->h.count;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct dirp_key k;
+		size_t slot;
+
+		dirp_get_key(m, i, &k);
+		slot = (size_t)hash_u64(norm_key(d, k.vdc, k.ip), h->seed) & (h->cap - 1);
+		__builtin_prefetch(&h->slots[slot]);
+		__builtin_prefetch(&h->used[slot]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct dirp_key k;
+
+		dirp_get_key(m, i, &k);
+		eis[i] = find_entry(d, k.vdc, k.ip);
+		if (eis[i] != NONE)
+			__builtin_prefetch(&d->e.a[eis[i]]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (eis[i] != NONE && d->e.a[eis[i]].nl)
+			__builtin_prefetch(&d->l.a[d->e.a[eis[i]].lv], 1);
+}
+
 static void do_lookup(struct req *q)
 {
 	struct dir *d = q->d;
-	uint32_t ci = client_get(d, q->from, true);
-	uint64_t expiry = q->now.ns + (uint64_t)d->cfg.lease_ms * 1000000ull;
+	uint32_t ci = client_get(d, q->from, true), eis[DIRP_MAX_RECORDS];
+	/* Rounded up: the directory never ends a lease before its holder does
+	 * (holders count from when they sent the request). */
+	uint32_t expiry = lease_ms_now(d, q->now.ns) + d->cfg.lease_ms + 1;
 
+	lookup_prefetch(d, q->m, eis);
 	for (unsigned i = 0; i < q->m->h.count; i++) {
 		struct dirp_key k;
 		struct dirp_entry r;
-		uint32_t ei;
+		uint32_t ei = eis[i];
 
 		dirp_get_key(q->m, i, &k);
-		ei = find_entry(d, k.vdc, k.ip);
 		d->st[DIR_STAT_lookups]++;
 		if (ei == NONE || d->e.a[ei].state != E_LIVE) {
 			memset(&r, 0, sizeof(r));
@@ -969,7 +1119,7 @@ static void do_ack(struct req *q)
 
 	for (unsigned i = 0; i < q->m->h.count && ci != NONE; i++) {
 		struct dirp_ack a;
-		uint32_t ei, pi, *link;
+		uint32_t ei, pi, li;
 
 		dirp_get_ack(q->m, i, &a);
 		ei = find_entry(d, a.vdc, a.ip);
@@ -981,12 +1131,12 @@ static void do_ack(struct req *q)
 		if (d->e.a[ei].state != E_DRAINING)
 			continue;
 		/* The client dropped the entry: so do we. */
-		for (link = &d->e.a[ei].leases; *link != NONE; link = &d->l.a[*link].next) {
-			if (d->l.a[*link].client == ci) {
-				ci = d->c.a[ci].nleases == 1 ? NONE : ci;
-				lease_drop(d, ei, link);
-				break;
-			}
+		if ((li = lease_find(d, ei, ci)) != NONE) {
+			uint32_t last = d->c.a[ci].nleases == 1;
+
+			lease_drop(d, ei, li - d->e.a[ei].lv);
+			if (last)
+				ci = NONE;	/* the client record is gone */
 		}
 		entry_maybe_free(d, ei);
 	}
@@ -1106,6 +1256,7 @@ static int cmp_u64(const void *a, const void *b)
  * (entry << 32 | push); returns how many. */
 static size_t collect_due(struct dir *d, uint64_t now)
 {
+	uint32_t now_ms = lease_ms_now(d, now);
 	size_t n = 0;
 
 	for (int lv = 0; lv < DIR_PUSH_LEVELS; lv++) {
@@ -1113,12 +1264,14 @@ static size_t collect_due(struct dir *d, uint64_t now)
 		       n < DIR_RETX_PER_TICK) {
 			uint32_t pi = d->qhead[lv];
 			struct push *p = &d->p.a[pi];
+			uint32_t li = lease_find(d, p->entry, p->client);
 
+			assert(li != NONE);	/* a push goes when its lease goes */
 			push_unqueue(d, pi);
-			if (d->l.a[p->lease].expiry <= now) {
+			if (d->l.a[li].expiry <= now_ms) {
 				/* The lease ran out: the client stops using the entry. */
 				push_enqueue(d, pi, p->level, now);
-				entry_expire(d, p->entry, now);
+				entry_expire(d, p->entry, now_ms);
 				continue;
 			}
 			push_enqueue(d, pi, (uint8_t)MIN(lv + 1, DIR_PUSH_LEVELS - 1), now);
@@ -1165,7 +1318,7 @@ static void sweep(struct dir *d, uint64_t now_ns, uint64_t wall_ms)
 		uint32_t ei = d->sweep_e++ % d->e.n;
 
 		if (d->e.a[ei].state != E_FREE)
-			entry_expire(d, ei, now_ns);
+			entry_expire(d, ei, lease_ms_now(d, now_ns));
 	}
 	d->sweep_e %= MAX(d->e.n, 1u);
 	for (int i = 0; i < DIR_SWEEP_PER_TICK && d->s.n; i++) {
@@ -1185,6 +1338,7 @@ uint64_t dir_tick(struct dir *d, struct dir_now now, struct dir_out *out)
 {
 	uint64_t next = now.ns + (uint64_t)DIR_TICK_MS * 1000000ull;
 
+	rebase(d, now.ns);
 	retransmit(d, now, out);
 	sweep(d, now.ns, now.wall_ms);
 	for (int lv = 0; lv < DIR_PUSH_LEVELS; lv++)
