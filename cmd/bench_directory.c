@@ -609,10 +609,11 @@ static int memory_case(void *arg, double *fig, int nfig)
 		uint64_t seq = 0;
 
 		for (uint32_t i = 0; i < entries;) {
-			struct dirp_hdr h = { .type = DIRP_LOOKUP, .session = 900 + c, .seq = ++seq,
-					      .time_ms = now_sys().wall_ms, .req_id = seq };
+			struct dirp_hdr h = { .type = DIRP_LOOKUP, .session = 900 + c, .seq = seq + 1,
+					      .time_ms = now_sys().wall_ms, .req_id = seq + 1 };
 			struct dirp_writer w;
 
+			seq++;
 			dirp_begin(&w, buf, sizeof(buf), &h);
 			for (; i < entries && dirp_room(&w); i++) {
 				struct dirp_key k;
