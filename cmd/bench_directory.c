@@ -41,6 +41,7 @@ enum bench_dir_limits {
 	BD_LEASES = 10000000,		/* memory case: 10 leases per entry */
 	BD_SLOTS = 4096,		/* send-time slots per socket (power of two) */
 	BD_LAT_MAX = 1 << 22,		/* latency samples kept */
+	BD_VERIFY_EVERY = 16,		/* replies the load generator authenticates */
 };
 
 static const struct auth_key bench_key = { { 0x42, 0x17 } };
@@ -66,9 +67,14 @@ static int client_socket(int bufsize)
 	return fd;
 }
 
+/* Pin to a core and, when allowed (root), run at nice -10: on a shared
+ * machine this keeps other work from adding its time slices to our
+ * latencies.  Both sides of every comparison get the same treatment. */
 static void pin(int cpu)
 {
 	cpu_set_t set;
+
+	(void)!setpriority(PRIO_PROCESS, 0, -10);
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &set);
@@ -331,14 +337,17 @@ static unsigned lg_recv(struct lg *g, int si)
 
 		for (int i = 0; i < n; i++) {
 			struct dirp_msg m;
+			/* Authenticate one reply in BD_VERIFY_EVERY (and check the
+			 * shape of all): the load generator must not be the bottleneck;
+			 * the server tags every reply regardless. */
+			const struct auth_key *k = ++g->replies % BD_VERIFY_EVERY ? NULL : &bench_key;
 
-			if (dirp_decode(g->rx.bufs[i], g->rx.msgs[i].msg_len, &bench_key, &m) ||
+			if (dirp_decode(g->rx.bufs[i], g->rx.msgs[i].msg_len, k, &m) ||
 			    m.h.type != (DIRP_LOOKUP | DIRP_REPLY_BIT)) {
 				g->bad++;
 				continue;
 			}
 			g->lookups += m.h.count;
-			g->replies++;
 			if (g->nlat < BD_LAT_MAX)
 				g->lat_ns[g->nlat++] = (uint32_t)MIN(now - s->sent[m.h.req_id & (BD_SLOTS - 1)],
 								     (uint64_t)UINT32_MAX);
@@ -803,7 +812,7 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	bool vs_redis = false, ok = true, human = !o->json, late_json = false;
 	uint32_t entries = BD_ENTRIES, per_msg = BD_PER_MSG;
 	double rate[BD_RUNS], p50s[BD_RUNS], p99s[BD_RUNS], p50, p99, hp50, hp99, half, fan;
-	double mem[3] = { 0 }, fan_core[5] = { 0 }, lps, fan_srv = -1, cpu_rate[BD_RUNS], util[BD_RUNS];
+	double mem[3] = { 0 }, fan_core[5] = { 0 }, lg_util[BD_RUNS], lps, fan_srv = -1, cpu_rate[BD_RUNS], util[BD_RUNS];
 	uint64_t rss = 0, rss2 = 0;
 	json_t *runs = json_array();
 
@@ -846,6 +855,7 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	}
 	for (int r = 0; r < BD_RUNS; r++) {
 		double c0 = proc_cpu_s(sc.pid), w0 = (double)mono_ns() / 1e9, c1, w1;
+		double l0 = proc_cpu_s(getpid());
 		uint64_t n;
 
 		rate[r] = lg_saturate(g, &p50s[r], &p99s[r]);
@@ -854,13 +864,14 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 		w1 = (double)mono_ns() / 1e9;
 		n = g->lookups;
 		util[r] = (c1 - c0) / (w1 - w0);
+		lg_util[r] = (proc_cpu_s(getpid()) - l0) / (w1 - w0);
 		cpu_rate[r] = c1 > c0 ? (double)n / (c1 - c0) : 0;
 		json_array_append_new(runs, JREAL(rate[r]));
 		if (human)
 			printf("  run %d: %.0f lookups/s (%.0f requests/s), p50 %.0f us, p99 %.0f us; "
-			       "server busy %.0f%% of its core: %.0f lookups per server CPU second\n",
-			       r + 1, rate[r], rate[r] / per_msg, p50s[r], p99s[r], 100 * util[r],
-			       cpu_rate[r]);
+			       "server busy %.0f%% of its core (load generator %.0f%%): %.0f lookups "
+			       "per server CPU second\n", r + 1, rate[r], rate[r] / per_msg, p50s[r],
+			       p99s[r], 100 * util[r], 100 * lg_util[r], cpu_rate[r]);
 	}
 	lps = median(rate, BD_RUNS);
 	p50 = median(p50s, BD_RUNS);
@@ -894,6 +905,7 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	JSET(res, "runs", runs);
 	JSET(res, "lookups_per_server_cpu_s", JREAL(median(cpu_rate, BD_RUNS)));
 	JSET(res, "server_cpu_utilisation", JREAL(median(util, BD_RUNS)));
+	JSET(res, "loadgen_cpu_utilisation", JREAL(median(lg_util, BD_RUNS)));
 	JSET(res, "p50_us", JREAL(hp50));
 	JSET(res, "p99_us", JREAL(hp99));
 	JSET(res, "half_load_lookups_per_s", JREAL(half));
