@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -451,13 +452,17 @@ static double lg_paced(struct lg *g, double rate, double *p50, double *p99)
 			rr = (rr + 1) % BD_SOCKETS;
 			owed -= n;
 		}
-		if (poll(pfd, BD_SOCKETS, 0) > 0 || 1) {
-			for (int i = 0; i < BD_SOCKETS; i++)
-				lg_recv(g, i);
+		for (int i = 0; i < BD_SOCKETS; i++)
+			lg_recv(g, i);
+		/* Wait for a reply or until the next request is due, whichever
+		 * comes first (a sleep would add itself to the latencies). */
+		if (owed < 1) {
+			uint64_t wait = (uint64_t)((1 - owed) / msgs_per_ns);
+			struct timespec ts = { .tv_sec = (time_t)(wait / 1000000000ull),
+					       .tv_nsec = (long)(wait % 1000000000ull) };
+
+			ppoll(pfd, BD_SOCKETS, &ts, NULL);
 		}
-		/* Sleep a little when nothing is owed for a while. */
-		if (owed + 200000 * msgs_per_ns < 1)
-			usleep(100);
 	}
 	lg_percentiles(g, p50, p99);
 	lg_drain(g);
@@ -836,6 +841,7 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 		}
 	}
 	pin(1);
+	prctl(PR_SET_TIMERSLACK, 1UL);	/* wake-ups on time, not 50 us late */
 	human = human && !late_json;
 	if (start_server(&sc, entries)) {
 		fprintf(stderr, "bench directory: cannot start the server\n");
