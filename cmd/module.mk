@@ -2,3 +2,4 @@ CMD_SRCS += cmd/main.c cmd/topo.c cmd/bench.c cmd/keygen.c cmd/sim.c cmd/probe.c
 SH_TESTS += cmd/test_probe.sh
 CMD_SRCS += cmd/dp.c cmd/bench_dp.c
 CMD_SRCS += cmd/switchd.c cmd/swctl.c cmd/lab.c cmd/bench_lab.c
+CMD_SRCS += cmd/directory.c cmd/dirctl.c cmd/bench_directory.c

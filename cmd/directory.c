@@ -1,0 +1,478 @@
+/* peregrine directory: the directory server daemon.
+ *
+ * The shell around dir/ (the core): a UDP socket read and written in
+ * batches, an LMDB store, a timer, signals.  Per batch of received datagrams:
+ * feed each to the core, write the core's store operations in ONE durable
+ * transaction, and only then send the core's datagrams.  A reply that
+ * acknowledges a registration therefore never leaves before the registration
+ * is on disk (docs/directory.md).
+ */
+#include "cmd/directory.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <lmdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cli.h"
+#include "lib/auth.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "lib/parse.h"
+#include "lib/udp.h"
+
+enum directory_limits {
+	DS_RX_BATCHES = 16,		/* recvmmsg batches per readable event */
+	DS_TX_BATCH = 256,		/* datagrams per sendmmsg */
+	DS_MAP_BYTES = 1u << 30,	/* LMDB map: about 10M entries */
+	DS_SOCKBUF = 8 << 20,
+	DS_TX_WAITS = 200,		/* 1 ms waits for buffer space per flush */
+};
+
+/* ---- the store ---------------------------------------------------------------- */
+
+struct dstore {
+	MDB_env *env;
+	MDB_dbi dbi;
+};
+
+struct dstore *dstore_open(const char *path, size_t map_bytes, char *err, size_t errlen)
+{
+	struct dstore *s = xcalloc(1, sizeof(*s));
+	MDB_txn *txn;
+	int rc;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&s->env)) ||
+	    (rc = mdb_env_set_mapsize(s->env, map_bytes)) ||
+	    (rc = mdb_env_open(s->env, path, 0, 0600))) {
+		snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
+		goto fail_env;
+	}
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) ||
+	    (rc = mdb_dbi_open(txn, NULL, 0, &s->dbi)) || (rc = mdb_txn_commit(txn))) {
+		snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
+		goto fail_env;
+	}
+	return s;
+fail_env:
+	mdb_env_close(s->env);
+fail:
+	free(s);
+	return NULL;
+}
+
+void dstore_close(struct dstore *s)
+{
+	if (!s)
+		return;
+	mdb_env_close(s->env);
+	free(s);
+}
+
+long dstore_load(struct dstore *s, struct dir *d)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	long n = 0, bad = 0;
+	int rc;
+
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+		return -1;
+	if (mdb_cursor_open(txn, s->dbi, &cur)) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (dir_restore(d, k.mv_data, k.mv_size, v.mv_data, v.mv_size) == 0)
+			n++;
+		else
+			bad++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (bad)
+		log_warn("store: skipped %ld records this version cannot read", bad);
+	return rc == MDB_NOTFOUND ? n : -1;
+}
+
+int dstore_apply(struct dstore *s, const struct dir_op *ops, size_t n)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k = { DIR_STORE_KEY_LEN, (void *)ops[i].key };
+		MDB_val v = { DIR_STORE_VAL_LEN, (void *)ops[i].val };
+
+		rc = ops[i].del ? mdb_del(txn, s->dbi, &k, NULL) : mdb_put(txn, s->dbi, &k, &v, 0);
+		if (rc && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)))	/* durable: LMDB syncs on commit */
+		goto fail;
+	return 0;
+fail:
+	log_err("store: %s", mdb_strerror(rc));
+	return -EIO;
+}
+
+/* ---- serving -------------------------------------------------------------------- */
+
+struct server {
+	struct dir *d;
+	int fd;
+	struct dstore *store;
+	struct loop *loop;
+	struct loop_timer *timer;
+	uint64_t timer_due;		/* when the timer fires next */
+	struct dir_out out;
+	struct udp_batch rx;
+	struct mmsghdr tx[DS_TX_BATCH];
+	struct iovec iov[DS_TX_BATCH];
+	struct sockaddr_in to[DS_TX_BATCH];
+	int failed;
+	struct log_rl rl;
+	volatile struct dserve_timing *timing;
+};
+
+static struct dir_now now_sys(void)
+{
+	return (struct dir_now){ .ns = mono_ns(), .wall_ms = wall_ns() / 1000000ull };
+}
+
+static void tx_flush(struct server *s, unsigned n)
+{
+	unsigned sent = 0, waits = 0;
+
+	while (sent < n) {
+		int r = sendmmsg(s->fd, s->tx + sent, n - sent, MSG_DONTWAIT);
+
+		if (r < 0) {
+			struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+
+			if (errno == EINTR)
+				continue;
+			/* A burst (a fan-out of pushes) filled the socket buffer:
+			 * give the kernel a moment to drain it, within a bound. */
+			if ((errno == EAGAIN || errno == ENOBUFS) && waits++ < DS_TX_WAITS) {
+				poll(&pfd, 1, 1);
+				continue;
+			}
+			/* UDP: skip the datagram the kernel refused; pushes are
+			 * retransmitted and clients retry requests. */
+			log_rl_msg(&s->rl, mono_ns(), LOG_WARN, "send: %s", strerror(errno));
+			sent++;
+			continue;
+		}
+		sent += (unsigned)r;
+	}
+}
+
+/* Make the batch's store writes durable, then send its datagrams; returns
+ * how many were sent. */
+static uint64_t flush_out(struct server *s)
+{
+	struct dir_out *o = &s->out;
+	uint64_t total = 0;
+	unsigned n = 0;
+
+	if (o->nops && s->store && dstore_apply(s->store, o->ops, o->nops)) {
+		/* Nothing of this batch may be acknowledged: stop; a restart
+		 * reloads the last durable state. */
+		s->failed = 1;
+		loop_stop(s->loop);
+		dir_out_reset(o);
+		return 0;
+	}
+	for (size_t i = 0; i < o->nsends; i++) {
+		const struct dir_send *snd = &o->sends[i];
+
+		for (uint32_t j = 0; j < snd->ndst; j++) {
+			uint64_t a = o->dsts[snd->dst + j];
+
+			s->to[n].sin_family = AF_INET;
+			s->to[n].sin_addr.s_addr = htonl((uint32_t)(a >> 16));
+			s->to[n].sin_port = htons((uint16_t)a);
+			s->iov[n].iov_base = o->buf + snd->off;
+			s->iov[n].iov_len = snd->len;
+			total++;
+			if (++n == DS_TX_BATCH) {
+				tx_flush(s, n);
+				n = 0;
+			}
+		}
+	}
+	tx_flush(s, n);
+	dir_out_reset(o);
+	return total;
+}
+
+static void arm_timer(struct server *s, uint64_t next)
+{
+	uint64_t now = mono_ns();
+
+	s->timer_due = next;
+	loop_timer_set(s->loop, s->timer, next > now ? next - now : 0);
+}
+
+static void on_timer(void *arg)
+{
+	struct server *s = arg;
+	uint64_t next = dir_tick(s->d, now_sys(), &s->out);
+
+	flush_out(s);
+	arm_timer(s, next);
+}
+
+static void on_readable(void *arg, int fd)
+{
+	struct server *s = arg;
+	bool pushes_armed = false;
+
+	for (int b = 0; b < DS_RX_BATCHES; b++) {
+		int n = udp_recv_batch(fd, &s->rx);
+		struct dir_now now = now_sys();
+		uint64_t sent;
+
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			const struct sockaddr_in *a = &s->rx.addrs[i];
+
+			dir_input(s->d, now, dir_addr(ntohl(a->sin_addr.s_addr), ntohs(a->sin_port)),
+				  s->rx.bufs[i], s->rx.msgs[i].msg_len, &s->out);
+		}
+		pushes_armed |= s->out.nops > 0;
+		sent = flush_out(s);
+		if (s->timing && sent > s->timing->max_sent) {
+			s->timing->max_sent = sent;
+			s->timing->max_sent_ns = mono_ns() - now.ns;
+		}
+		if (s->failed || n < UDP_BATCH)
+			break;
+	}
+	/* A change may have armed push retransmissions: run the timer soon. */
+	if (pushes_armed) {
+		uint64_t due = mono_ns() + (uint64_t)DIR_PUSH_RTO_MS * 1000000ull;
+
+		if (due < s->timer_due)
+			arm_timer(s, due);
+	}
+}
+
+int directory_serve(struct dir *d, int fd, struct dstore *store,
+		    volatile struct dserve_timing *timing)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+	struct loop_io *io;
+	int ret, buf = DS_SOCKBUF;
+
+	/* Past the sysctl caps when we may (root): fan-outs send in bursts. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+
+	s->d = d;
+	s->fd = fd;
+	s->store = store;
+	s->timing = timing;
+	s->rl = (struct log_rl)LOG_RL_INIT(1000, 5);
+	dir_out_init(&s->out);
+	udp_batch_init(&s->rx);
+	for (int i = 0; i < DS_TX_BATCH; i++) {
+		s->tx[i].msg_hdr.msg_name = &s->to[i];
+		s->tx[i].msg_hdr.msg_namelen = sizeof(s->to[i]);
+		s->tx[i].msg_hdr.msg_iov = &s->iov[i];
+		s->tx[i].msg_hdr.msg_iovlen = 1;
+	}
+	s->loop = loop_new();
+	loop_stop_on_signals(s->loop);
+	io = loop_io_add(s->loop, fd, on_readable, s);
+	s->timer = loop_timer_add(s->loop, 0, 0, on_timer, s);
+	loop_run(s->loop);
+	loop_timer_del(s->loop, s->timer);
+	loop_io_del(s->loop, io);
+	loop_free(s->loop);
+	dir_out_free(&s->out);
+	ret = s->failed;
+	free(s);
+	return ret;
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+static const char directory_help[] =
+	"Usage: peregrine directory --listen ADDR:PORT --db PATH --key FILE [OPTIONS]\n"
+	"\n"
+	"Run the directory server: the generalized ARP service that maps (VDC, IP)\n"
+	"to a VM's primary and backup MAC and its server's two MACs, hands out\n"
+	"leases, and pushes changes to the clients caching an entry.  The protocol\n"
+	"is in docs/directory-protocol.md, the design in docs/directory.md.\n"
+	"\n"
+	"  --listen ADDR:PORT   UDP address to serve on (for example 127.0.0.1:7400)\n"
+	"  --db PATH            LMDB directory holding the registrations (created if\n"
+	"                       missing); every registration is on disk before it is\n"
+	"                       acknowledged\n"
+	"  --key FILE           shared key authenticating every message\n"
+	"                       (made by `peregrine keygen FILE`)\n"
+	"  --lease SECONDS      lease on a found entry (default 30)\n"
+	"  --neg-lease MS       lease on NOT FOUND, in milliseconds (default 1000)\n"
+	"  --service CIDR       the service-node range shared by every VDC\n"
+	"                       (default 10.254.0.0/16; 'none' for no shared range)\n"
+	"  --skew SECONDS       accepted clock difference for replay protection\n"
+	"                       (default 30)\n"
+	"  --max-entries N      cap on entries (default 16777216)\n"
+	"  --max-leases N       cap on leases (default 33554432); past it lookups\n"
+	"                       are answered with lease 0 (do not cache)\n"
+	"  --db-size MIB        LMDB map size (default 1024)\n"
+	"  --log-level LEVEL    err, warn, info (default) or debug\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"SIGTERM or SIGINT stops it cleanly.  Leases are soft state: after a\n"
+	"restart, clients keep what they cached until their leases end.\n";
+
+struct ds_opts {
+	const char *listen, *db, *key;
+	struct dir_cfg cfg;
+	size_t map_bytes;
+};
+
+static int parse_opts(int argc, char **argv, struct ds_opts *o)
+{
+	static const struct option longs[] = {
+		{ "listen", required_argument, NULL, 'l' }, { "db", required_argument, NULL, 'd' },
+		{ "key", required_argument, NULL, 'k' }, { "lease", required_argument, NULL, 'L' },
+		{ "neg-lease", required_argument, NULL, 'N' },
+		{ "service", required_argument, NULL, 's' }, { "skew", required_argument, NULL, 'S' },
+		{ "max-entries", required_argument, NULL, 'E' },
+		{ "max-leases", required_argument, NULL, 'M' },
+		{ "db-size", required_argument, NULL, 'z' },
+		{ "log-level", required_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint32_t v;
+	int c, lvl;
+
+	o->map_bytes = DS_MAP_BYTES;
+	dir_parse_cidr("10.254.0.0/16", &o->cfg.service_net, &o->cfg.service_mask);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'l': o->listen = optarg; break;
+		case 'd': o->db = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'L':
+			if (!parse_u32(optarg, 86400, &v) || !v)
+				return cli_usage_error("directory", "--lease: 1..86400 seconds");
+			o->cfg.lease_ms = v * 1000;
+			break;
+		case 'N':
+			if (!parse_u32(optarg, 600000, &v) || !v)
+				return cli_usage_error("directory", "--neg-lease: 1..600000 ms");
+			o->cfg.neg_lease_ms = v;
+			break;
+		case 'S':
+			if (!parse_u32(optarg, 3600, &v) || !v)
+				return cli_usage_error("directory", "--skew: 1..3600 seconds");
+			o->cfg.skew_ms = v * 1000;
+			break;
+		case 's':
+			if (!strcmp(optarg, "none"))
+				o->cfg.service_net = o->cfg.service_mask = 0;
+			else if (!dir_parse_cidr(optarg, &o->cfg.service_net, &o->cfg.service_mask))
+				return cli_usage_error("directory", "--service: expected A.B.C.D/LEN or none");
+			break;
+		case 'E':
+			if (!parse_u32(optarg, UINT32_MAX - 1, &v) || !v)
+				return cli_usage_error("directory", "--max-entries: a positive number");
+			o->cfg.max_entries = v;
+			break;
+		case 'M':
+			if (!parse_u32(optarg, UINT32_MAX - 1, &v) || !v)
+				return cli_usage_error("directory", "--max-leases: a positive number");
+			o->cfg.max_leases = v;
+			break;
+		case 'z':
+			if (!parse_u32(optarg, 1 << 20, &v) || v < 1)
+				return cli_usage_error("directory", "--db-size: MiB, 1..1048576");
+			o->map_bytes = (size_t)v << 20;
+			break;
+		case 'v':
+			if ((lvl = log_level_parse(optarg)) < 0)
+				return cli_usage_error("directory", "--log-level: err, warn, info or debug");
+			log_set_level(lvl);
+			break;
+		case 'h':
+			fputs(directory_help, stdout);
+			return -1;
+		default:
+			return cli_usage_error("directory", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("directory", "unexpected argument '%s'", argv[optind]);
+	if (!o->listen || !o->db || !o->key)
+		return cli_usage_error("directory", "--listen, --db and --key are required");
+	return 0;
+}
+
+int cmd_directory(int argc, char **argv)
+{
+	struct ds_opts o = { 0 };
+	struct sockaddr_in addr;
+	struct auth_key key;
+	struct dstore *store;
+	struct dir *d;
+	char err[256], buf[64];
+	long n;
+	int fd, rc, ret = 1;
+
+	if ((rc = parse_opts(argc, argv, &o)))
+		return rc < 0 ? 0 : rc;
+	log_set_ident("directory");
+	if (udp_parse_addr(o.listen, &addr, err, sizeof(err)))
+		return cli_usage_error("directory", "--listen %s", err);
+	if (auth_key_load(o.key, &key, err, sizeof(err)))
+		return cli_error("%s", err);
+	o.cfg.key = &key;
+	o.cfg.seed = wall_ns() ^ ((uint64_t)getpid() << 32);
+	if (!(store = dstore_open(o.db, o.map_bytes, err, sizeof(err))))
+		return cli_error("store %s", err);
+	d = dir_new(&o.cfg);
+	if ((n = dstore_load(store, d)) < 0) {
+		cli_error("store %s: cannot read it", o.db);
+		goto out;
+	}
+	if ((fd = udp_open(&addr, DS_SOCKBUF)) < 0) {
+		cli_error("listen %s: %s", o.listen, strerror(-fd));
+		goto out;
+	}
+	{
+		socklen_t alen = sizeof(addr);
+
+		getsockname(fd, (struct sockaddr *)&addr, &alen);	/* the real port */
+	}
+	log_info("serving %s, %ld entries from %s", udp_addr_str(&addr, buf, sizeof(buf)), n, o.db);
+	ret = directory_serve(d, fd, store, NULL);
+	close(fd);
+	log_info("stopped%s", ret ? " after a store failure" : "");
+out:
+	dir_free(d);
+	dstore_close(store);
+	return ret;
+}

@@ -1,0 +1,32 @@
+/* The directory daemon's shell, shared by `peregrine directory` and the
+ * directory benchmark (which runs the same serving loop on a prepared core). */
+#ifndef PEREGRINE_CMD_DIRECTORY_H
+#define PEREGRINE_CMD_DIRECTORY_H
+
+#include "dir/dir.h"
+
+struct dstore;
+
+/* Open (creating) the LMDB store at directory `path`; NULL with a reason. */
+struct dstore *dstore_open(const char *path, size_t map_bytes, char *err, size_t errlen);
+void dstore_close(struct dstore *s);
+/* Feed every stored entry to dir_restore; returns how many, -1 on error. */
+long dstore_load(struct dstore *s, struct dir *d);
+/* Apply a batch of writes in one durable transaction; 0 or -errno. */
+int dstore_apply(struct dstore *s, const struct dir_op *ops, size_t n);
+
+/* What the benchmark reads from a serving loop (may live in shared memory):
+ * the batch that sent the most datagrams, and how long it took from the
+ * first datagram read to the last one handed to the kernel. */
+struct dserve_timing {
+	uint64_t max_sent;
+	uint64_t max_sent_ns;
+};
+
+/* Serve datagrams on fd until SIGINT/SIGTERM.  store may be NULL (memory
+ * only: the benchmark), and so may timing.  Returns 0, or 1 if the store
+ * failed. */
+int directory_serve(struct dir *d, int fd, struct dstore *store,
+		    volatile struct dserve_timing *timing);
+
+#endif

@@ -1,0 +1,305 @@
+#include "dir/client.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/rng.h"
+
+#define NONE UINT32_MAX
+
+struct pending {
+	bool used;
+	uint8_t tries;
+	uint64_t req_id;
+	uint64_t due;
+	uint32_t prev, next;		/* the in-flight list */
+	dirc_reply_fn cb;
+	void *arg;
+	size_t len;
+	uint8_t buf[DIRP_MAX_DGRAM];
+};
+
+struct srv_session {
+	uint64_t id, top, bits, last_ms;
+};
+
+struct dirc {
+	struct dirc_cfg cfg;
+	uint64_t session, seq, next_req;
+	struct pending *p;		/* DIRC_MAX_PENDING slots */
+	uint32_t head, tail;		/* in-flight list, oldest first */
+	unsigned nflight;
+	struct srv_session srv[DIRC_SESSIONS];
+	struct dirc_stats st;
+};
+
+struct dirc *dirc_new(const struct dirc_cfg *cfg)
+{
+	struct dirc *c = xcalloc(1, sizeof(*c));
+	struct rng r;
+
+	assert(cfg->key && cfg->send);
+	c->cfg = *cfg;
+	if (!c->cfg.rto_ms)
+		c->cfg.rto_ms = DIRC_RTO_MS;
+	if (!c->cfg.tries)
+		c->cfg.tries = DIRC_TRIES;
+	if (!c->cfg.skew_ms)
+		c->cfg.skew_ms = DIR_SKEW_MS;
+	rng_seed(&r, cfg->seed);
+	c->session = rng_next(&r) | 1;
+	c->next_req = (rng_next(&r) >> 16) | 1;
+	c->p = xcalloc(DIRC_MAX_PENDING, sizeof(*c->p));
+	c->head = c->tail = NONE;
+	return c;
+}
+
+void dirc_free(struct dirc *c)
+{
+	if (!c)
+		return;
+	free(c->p);
+	free(c);
+}
+
+unsigned dirc_in_flight(const struct dirc *c)
+{
+	return c->nflight;
+}
+
+const struct dirc_stats *dirc_get_stats(const struct dirc *c)
+{
+	return &c->st;
+}
+
+static void flight_unlink(struct dirc *c, uint32_t i)
+{
+	struct pending *p = &c->p[i];
+
+	if (p->prev != NONE)
+		c->p[p->prev].next = p->next;
+	else
+		c->head = p->next;
+	if (p->next != NONE)
+		c->p[p->next].prev = p->prev;
+	else
+		c->tail = p->prev;
+	p->used = false;
+	c->nflight--;
+}
+
+static void flight_append(struct dirc *c, uint32_t i)
+{
+	c->p[i].used = true;
+	c->p[i].next = NONE;
+	c->p[i].prev = c->tail;
+	if (c->tail != NONE)
+		c->p[c->tail].next = i;
+	else
+		c->head = i;
+	c->tail = i;
+	c->nflight++;
+}
+
+static void put_records(struct dirp_writer *w, uint8_t type, const void *recs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		switch (type) {
+		case DIRP_REGISTER:
+			dirp_put_entry(w, (const struct dirp_entry *)recs + i);
+			break;
+		case DIRP_LOOKUP:
+		case DIRP_RENEW:
+		case DIRP_UNREGISTER:
+			dirp_put_key(w, (const struct dirp_key *)recs + i);
+			break;
+		case DIRP_SET_AVAIL:
+			dirp_put_avail(w, (const struct dirp_avail *)recs + i);
+			break;
+		case DIRP_MOVE:
+			dirp_put_move(w, (const struct dirp_move *)recs + i);
+			break;
+		default:
+			assert(!"checked by dirc_request");
+		}
+	}
+}
+
+static uint64_t rto_ns(const struct dirc *c, unsigned tries)
+{
+	uint64_t ms = (uint64_t)c->cfg.rto_ms << MIN(tries, 10u);
+
+	return MIN(ms, (uint64_t)MAX(DIRC_RTO_MAX_MS, c->cfg.rto_ms)) * 1000000ull;
+}
+
+int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
+		     const void *recs, unsigned n, dirc_reply_fn cb, void *arg)
+{
+	struct dirp_hdr h = { .type = type, .session = c->session, .time_ms = now.wall_ms };
+	struct dirp_writer w;
+	struct pending *p;
+	uint32_t i;
+
+	if (type < DIRP_REGISTER || type > DIRP_STATS || type == DIRP_ACK ||
+	    n > dirp_max_records(type) || (n && !recs))
+		return -EINVAL;
+	h.req_id = c->next_req;
+	i = (uint32_t)(h.req_id & (DIRC_MAX_PENDING - 1));
+	if (c->p[i].used)
+		return -EBUSY;
+	c->next_req++;
+	h.seq = ++c->seq;
+	p = &c->p[i];
+	dirp_begin(&w, p->buf, sizeof(p->buf), &h);
+	put_records(&w, type, recs, n);
+	p->len = dirp_finish(&w, c->cfg.key);
+	p->req_id = h.req_id;
+	p->tries = 1;
+	p->due = now.ns + rto_ns(c, 0);
+	p->cb = cb;
+	p->arg = arg;
+	flight_append(c, i);
+	c->st.requests++;
+	c->cfg.send(c->cfg.send_arg, p->buf, p->len);
+	return (int64_t)h.req_id;
+}
+
+/* ---- input ----------------------------------------------------------------- */
+
+static void on_reply(struct dirc *c, const struct dirp_msg *m)
+{
+	uint32_t i = (uint32_t)(m->h.req_id & (DIRC_MAX_PENDING - 1));
+	struct pending *p = &c->p[i];
+	dirc_reply_fn cb;
+	void *arg;
+
+	if (!p->used || p->req_id != m->h.req_id || (p->buf[3] | DIRP_REPLY_BIT) != m->h.type) {
+		c->st.dropped++;	/* a duplicate, late or forged reply */
+		return;
+	}
+	cb = p->cb;
+	arg = p->arg;
+	flight_unlink(c, i);
+	c->st.replies++;
+	if (cb)
+		cb(arg, m->h.req_id, m);
+}
+
+/* The replay window for pushes of one server session. */
+static bool push_fresh(struct dirc *c, const struct dirp_hdr *h, struct dir_now now)
+{
+	struct srv_session *s = NULL, *oldest = &c->srv[0];
+	uint64_t off;
+
+	if (h->time_ms > now.wall_ms + c->cfg.skew_ms || h->time_ms + c->cfg.skew_ms < now.wall_ms)
+		return false;
+	for (int i = 0; i < DIRC_SESSIONS; i++) {
+		if (c->srv[i].id == h->session)
+			s = &c->srv[i];
+		if (c->srv[i].last_ms < oldest->last_ms)
+			oldest = &c->srv[i];
+	}
+	if (!s) {
+		/* Forgetting a session is safe once its pushes are stale. */
+		if (oldest->id && oldest->last_ms + 2ull * c->cfg.skew_ms >= now.wall_ms)
+			return false;
+		s = oldest;
+		memset(s, 0, sizeof(*s));
+		s->id = h->session;
+	}
+	if (h->seq > s->top) {
+		off = h->seq - s->top;
+		s->bits = off >= 64 ? 0 : s->bits << off;
+		s->bits |= 1;
+		s->top = h->seq;
+	} else {
+		off = s->top - h->seq;
+		if (off >= 64 || (s->bits & (1ull << off)))
+			return false;
+		s->bits |= 1ull << off;
+	}
+	s->last_ms = now.wall_ms;
+	return true;
+}
+
+static void on_push(struct dirc *c, const struct dirp_msg *m, struct dir_now now)
+{
+	struct dirp_hdr h = { .type = DIRP_ACK, .session = c->session, .seq = ++c->seq,
+			      .time_ms = now.wall_ms };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+
+	if (!push_fresh(c, &m->h, now)) {
+		c->st.dropped++;
+		return;
+	}
+	c->st.pushes++;
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	for (unsigned i = 0; i < m->h.count; i++) {
+		struct dirp_entry e;
+		struct dirp_ack a;
+
+		dirp_get_entry(m, i, &e);
+		if (c->cfg.on_push)
+			c->cfg.on_push(c->cfg.push_arg, m->h.type, &e);
+		a = (struct dirp_ack){ .vdc = e.vdc, .ip = e.ip, .version = e.version };
+		dirp_put_ack(&w, &a);
+		c->st.push_records++;
+	}
+	c->cfg.send(c->cfg.send_arg, buf, dirp_finish(&w, c->cfg.key));
+	c->st.acks_sent++;
+}
+
+void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len)
+{
+	struct dirp_msg m;
+
+	if (dirp_decode(buf, len, c->cfg.key, &m) < 0) {
+		c->st.dropped++;
+		return;
+	}
+	if (m.h.type == DIRP_UPDATE || m.h.type == DIRP_INVALIDATE)
+		on_push(c, &m, now);
+	else if (m.h.type & DIRP_REPLY_BIT)
+		on_reply(c, &m);
+	else
+		c->st.dropped++;
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+uint64_t dirc_tick(struct dirc *c, struct dir_now now)
+{
+	uint64_t next = UINT64_MAX;
+	uint32_t i = c->head;
+
+	while (i != NONE) {
+		struct pending *p = &c->p[i];
+		uint32_t nx = p->next;
+
+		if (p->due <= now.ns) {
+			if (p->tries >= c->cfg.tries) {
+				dirc_reply_fn cb = p->cb;
+				void *arg = p->arg;
+				uint64_t id = p->req_id;
+
+				flight_unlink(c, i);
+				c->st.timeouts++;
+				if (cb)
+					cb(arg, id, NULL);
+				i = nx;
+				continue;
+			}
+			dirp_restamp(p->buf, p->len, ++c->seq, now.wall_ms, c->cfg.key);
+			p->due = now.ns + rto_ns(c, p->tries);
+			p->tries++;
+			c->st.retransmits++;
+			c->cfg.send(c->cfg.send_arg, p->buf, p->len);
+		}
+		next = MIN(next, p->due);
+		i = nx;
+	}
+	return next;
+}

@@ -1,0 +1,81 @@
+/* The directory client library: what an agent (or the RAS, or dirctl) uses to
+ * talk to the directory server.
+ *
+ * The core (struct dirc) does no I/O: requests go out through a send
+ * callback, datagrams come in through dirc_input(), time through struct
+ * dir_now, and dirc_tick() retransmits.  dir/client_udp.h wires it to a
+ * non-blocking UDP socket for programs with an event loop (one fd, one timer).
+ *
+ * What it does for the caller:
+ *   - request ids, retransmission with backoff, matching replies (a reply
+ *     calls the request's callback once; giving up calls it with m == NULL);
+ *   - pushes: checks them (tag, timestamp, replay window per server
+ *     session), hands every record to on_push, then acknowledges them.
+ * What it leaves to the caller: the cache itself.  A pushed record carries
+ * the entry's version: apply it only if it is newer than what you hold, and
+ * keep your lease expiry (pushes do not extend leases).  Pushes for entries
+ * in the shared service range carry VDC DIR_VDC_SERVICE (0xffffffff): they
+ * apply to that address in every VDC.
+ */
+#ifndef PEREGRINE_DIR_CLIENT_H
+#define PEREGRINE_DIR_CLIENT_H
+
+#include "dir/dir.h"
+#include "wire/dirproto.h"
+
+enum dirc_limits {
+	DIRC_MAX_PENDING = 1024,	/* requests in flight (power of two) */
+	DIRC_RTO_MS = 100,		/* first retransmission */
+	DIRC_RTO_MAX_MS = 1000,
+	DIRC_TRIES = 6,			/* transmissions before giving up */
+	DIRC_SESSIONS = 4,		/* server sessions remembered (restarts) */
+};
+
+typedef void (*dirc_send_fn)(void *arg, const uint8_t *buf, size_t len);
+/* The reply to request req_id, or m == NULL when it timed out. */
+typedef void (*dirc_reply_fn)(void *arg, uint64_t req_id, const struct dirp_msg *m);
+/* One pushed record (type DIRP_UPDATE or DIRP_INVALIDATE). */
+typedef void (*dirc_push_fn)(void *arg, uint8_t type, const struct dirp_entry *e);
+
+struct dirc_cfg {
+	const struct auth_key *key;
+	uint64_t seed;			/* session id and first request id */
+	dirc_send_fn send;
+	void *send_arg;
+	dirc_push_fn on_push;		/* may be NULL: pushes are still acked */
+	void *push_arg;
+	uint32_t rto_ms;		/* 0: DIRC_RTO_MS */
+	uint32_t tries;			/* 0: DIRC_TRIES */
+	uint32_t skew_ms;		/* 0: DIR_SKEW_MS */
+};
+
+struct dirc_stats {
+	uint64_t requests, replies, retransmits, timeouts;
+	uint64_t pushes, push_records, acks_sent;
+	uint64_t dropped;		/* bad, unmatched, stale or replayed input */
+};
+
+struct dirc;
+
+struct dirc *dirc_new(const struct dirc_cfg *cfg);
+void dirc_free(struct dirc *c);
+
+/* Send a request of `type` with n records: struct dirp_entry for REGISTER,
+ * struct dirp_key for LOOKUP, RENEW and UNREGISTER, struct dirp_avail for
+ * SET_AVAIL, struct dirp_move for MOVE, none for STATS.  Returns the request
+ * id (> 0), -EINVAL for a bad type or count, -EBUSY when DIRC_MAX_PENDING
+ * requests are in flight. */
+int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
+		     const void *recs, unsigned n, dirc_reply_fn cb, void *arg);
+
+/* A datagram from the server. */
+void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len);
+
+/* Retransmit or give up on due requests; returns the next deadline (ns),
+ * or UINT64_MAX when nothing is in flight. */
+uint64_t dirc_tick(struct dirc *c, struct dir_now now);
+
+unsigned dirc_in_flight(const struct dirc *c);
+const struct dirc_stats *dirc_get_stats(const struct dirc *c);
+
+#endif

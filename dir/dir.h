@@ -1,0 +1,160 @@
+/* The directory server's core: an I/O-free state machine.
+ *
+ * Events in: a datagram from an address at a time (dir_input), the timer
+ * (dir_tick), entries restored from the store at start-up (dir_restore).
+ * Actions out, in a struct dir_out: datagrams to send (each to one or many
+ * addresses) and store writes.  The caller must make the store writes durable
+ * BEFORE it sends any datagram of the same dir_out: that is what lets a reply
+ * acknowledge a registration (docs/directory.md).
+ *
+ * Time comes in as a struct dir_now (monotonic ns for leases and timers, wall
+ * ms for the replay window); randomness as a seed in the config.
+ */
+#ifndef PEREGRINE_DIR_DIR_H
+#define PEREGRINE_DIR_DIR_H
+
+#include "lib/auth.h"
+#include "lib/common.h"
+#include "wire/dirproto.h"
+
+enum dir_limits {
+	DIR_LEASE_MS = 30000,		/* default lease on a found entry */
+	DIR_NEG_LEASE_MS = 1000,	/* default lease on NOT FOUND */
+	DIR_SKEW_MS = 30000,		/* accepted |sender clock - ours| */
+	DIR_REPLAY_WINDOW = 64,		/* sequence numbers remembered per session */
+	DIR_MAX_ENTRIES = 1 << 24,	/* default cap on entries (live + draining) */
+	DIR_MAX_LEASES = 1 << 25,	/* default cap on leases */
+	DIR_MAX_CLIENTS = 1 << 20,	/* addresses holding leases */
+	DIR_MAX_SESSIONS = 1 << 20,	/* replay windows */
+	DIR_PUSH_RTO_MS = 20,		/* first retransmission of a push */
+	DIR_PUSH_RTO_MAX_MS = 1000,	/* backoff cap: retried until the lease ends */
+	DIR_PUSH_LEVELS = 7,		/* 20, 40, ... 640, 1000 ms */
+	DIR_RETX_PER_TICK = 1 << 16,	/* pushes retransmitted per dir_tick */
+	DIR_SWEEP_PER_TICK = 4096,	/* entries checked for expired leases per tick */
+	DIR_TICK_MS = 50,		/* longest sleep between ticks */
+	DIR_STORE_KEY_LEN = 8,
+	DIR_STORE_VAL_LEN = 40,
+	DIR_STORE_FORMAT = 1,
+};
+
+/* The normalised VDC of the shared service-node range. */
+#define DIR_VDC_SERVICE 0xffffffffu
+
+struct dir_cfg {
+	const struct auth_key *key;
+	uint64_t seed;			/* session id, hash seeds */
+	uint32_t lease_ms;		/* 0: DIR_LEASE_MS */
+	uint32_t neg_lease_ms;		/* 0: DIR_NEG_LEASE_MS */
+	uint32_t skew_ms;		/* 0: DIR_SKEW_MS */
+	uint32_t service_net;		/* shared range (host order); mask 0: none */
+	uint32_t service_mask;
+	uint32_t max_entries;		/* 0: DIR_MAX_ENTRIES */
+	uint32_t max_leases;		/* 0: DIR_MAX_LEASES */
+};
+
+struct dir_now {
+	uint64_t ns;			/* monotonic */
+	uint64_t wall_ms;		/* ms since the epoch */
+};
+
+/* A peer address: IPv4 (host order) << 16 | port. */
+static inline uint64_t dir_addr(uint32_t ip, uint16_t port)
+{
+	return (uint64_t)ip << 16 | port;
+}
+
+struct dir_send {
+	uint32_t off, len;		/* the datagram in out->buf */
+	uint32_t dst, ndst;		/* its destinations in out->dsts */
+};
+
+struct dir_op {
+	bool del;
+	uint8_t key[DIR_STORE_KEY_LEN];
+	uint8_t val[DIR_STORE_VAL_LEN];
+};
+
+struct dir_out {
+	uint8_t *buf;
+	size_t len, cap;
+	struct dir_send *sends;
+	size_t nsends, sends_cap;
+	uint64_t *dsts;
+	size_t ndsts, dsts_cap;
+	struct dir_op *ops;
+	size_t nops, ops_cap;
+};
+
+void dir_out_init(struct dir_out *o);
+void dir_out_reset(struct dir_out *o);
+void dir_out_free(struct dir_out *o);
+
+/* Why datagrams were dropped (counted, logged rate-limited). */
+enum dir_drop {
+	DIR_DROP_SHORT = DIRP_E_SHORT,
+	DIR_DROP_OVERSIZE = DIRP_E_OVERSIZE,
+	DIR_DROP_MAGIC = DIRP_E_MAGIC,
+	DIR_DROP_VERSION = DIRP_E_VERSION,
+	DIR_DROP_TYPE = DIRP_E_TYPE,
+	DIR_DROP_LENGTH = DIRP_E_LENGTH,
+	DIR_DROP_TAG = DIRP_E_TAG,
+	DIR_DROP_FIELD = DIRP_E_FIELD,
+	DIR_DROP_STALE = DIRP_E_COUNT,	/* timestamp outside the skew */
+	DIR_DROP_REPLAY,		/* sequence number seen before */
+	DIR_DROP_TOO_OLD,		/* below the replay window */
+	DIR_DROP_SESSIONS,		/* replay table full */
+	DIR_DROP_UNEXPECTED,		/* a reply or push type sent to us */
+	DIR_DROP_COUNT
+};
+
+const char *dir_drop_name(int reason);
+
+/* Counters, in the order the STATS reply carries them. */
+#define DIR_STATS(X) \
+	X(rx) X(tx_datagrams) X(dropped) \
+	X(lookups) X(lookup_hits) X(lookup_misses) X(leases_refused) \
+	X(registers) X(unregisters) X(moves) X(avail_changes) X(invalid_records) \
+	X(pushes) X(push_retx) X(push_acked) X(push_lease_ended) \
+	X(entries) X(draining) X(leases) X(clients) X(pending_pushes) X(sessions) \
+	X(drop_short) X(drop_oversize) X(drop_magic) X(drop_version) X(drop_type) \
+	X(drop_length) X(drop_tag) X(drop_field) X(drop_stale) X(drop_replay) \
+	X(drop_too_old) X(drop_sessions) X(drop_unexpected)
+
+enum dir_stat {
+#define X(n) DIR_STAT_##n,
+	DIR_STATS(X)
+#undef X
+	DIR_STAT_COUNT
+};
+_Static_assert((int)DIR_STAT_COUNT <= (int)DIRP_MAX_STATS, "stats fit one reply");
+
+const char *dir_stat_name(int i);
+
+struct dir;
+
+struct dir *dir_new(const struct dir_cfg *cfg);
+void dir_free(struct dir *d);
+
+/* Start-up: an entry as the store holds it (key and value from a dir_op).
+ * 0, or -EINVAL for a record this version cannot read. */
+int dir_restore(struct dir *d, const uint8_t *key, size_t klen,
+		const uint8_t *val, size_t vlen);
+
+/* A datagram from `from` (dir_addr()). */
+void dir_input(struct dir *d, struct dir_now now, uint64_t from,
+	       const uint8_t *buf, size_t len, struct dir_out *out);
+
+/* Retransmit due pushes, expire leases and replay windows.  Returns when it
+ * wants to be called next (monotonic ns). */
+uint64_t dir_tick(struct dir *d, struct dir_now now, struct dir_out *out);
+
+/* Snapshot of the counters (indexed by enum dir_stat). */
+void dir_get_stats(const struct dir *d, uint64_t stats[DIR_STAT_COUNT]);
+
+/* Bytes of memory the tables hold now (for the memory figures). */
+size_t dir_mem_bytes(const struct dir *d);
+
+/* Shared range test: "10.254.0.0/16" -> net, mask.  False on bad syntax. */
+bool dir_parse_cidr(const char *s, uint32_t *net, uint32_t *mask);
+
+#endif

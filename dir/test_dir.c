@@ -1,0 +1,1032 @@
+/* The directory core: leases, pushes, retransmission, expiry, VDC isolation,
+ * the shared service range, availability, migration, replay protection, the
+ * store, and a randomized run against a deliberately naive model. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir/client.h"
+#include "dir/dir.h"
+#include "lib/rng.h"
+
+#define MS 1000000ull
+#define T0_WALL 1700000000000ull
+#define LEASE_MS 1000
+#define SVC_NET 0x0afe0000u		/* 10.254.0.0/16 */
+#define A1 dir_addr(0x7f000001, 1001)
+#define A2 dir_addr(0x7f000001, 1002)
+#define A3 dir_addr(0x7f000001, 1003)
+#define RAS dir_addr(0x7f000001, 2000)
+
+static struct auth_key key = { { 1, 2, 3, 4, 5, 6, 7, 8 } };
+
+/* ---- harness ------------------------------------------------------------------ */
+
+struct h {
+	struct dir *d;
+	struct dir_out out;
+	uint64_t t;			/* ns since start */
+	uint64_t seq;
+	uint64_t req;
+};
+
+static struct dir_now now_of(const struct h *h)
+{
+	return (struct dir_now){ .ns = h->t + 1, .wall_ms = T0_WALL + h->t / MS };
+}
+
+static void h_init_lease(struct h *h, uint32_t max_leases, uint32_t lease_ms)
+{
+	struct dir_cfg cfg = { .key = &key, .seed = 42, .lease_ms = lease_ms,
+			       .neg_lease_ms = 100, .service_net = SVC_NET,
+			       .service_mask = 0xffff0000u, .max_leases = max_leases };
+
+	memset(h, 0, sizeof(*h));
+	h->d = dir_new(&cfg);
+	dir_out_init(&h->out);
+}
+
+static void h_init(struct h *h, uint32_t max_leases)
+{
+	h_init_lease(h, max_leases, LEASE_MS);
+}
+
+static void h_fini(struct h *h)
+{
+	dir_free(h->d);
+	dir_out_free(&h->out);
+}
+
+/* Encode a request from session `from` (one session per address). */
+static size_t h_msg(struct h *h, uint64_t from, uint8_t type, const void *recs, unsigned n,
+		    uint8_t *buf)
+{
+	struct dirp_hdr hd = { .type = type, .session = from, .seq = ++h->seq,
+			       .time_ms = now_of(h).wall_ms, .req_id = ++h->req };
+	struct dirp_writer w;
+
+	dirp_begin(&w, buf, DIRP_MAX_DGRAM, &hd);
+	for (unsigned i = 0; i < n; i++) {
+		switch (type) {
+		case DIRP_REGISTER: dirp_put_entry(&w, (const struct dirp_entry *)recs + i); break;
+		case DIRP_ACK: dirp_put_ack(&w, (const struct dirp_ack *)recs + i); break;
+		case DIRP_SET_AVAIL: dirp_put_avail(&w, (const struct dirp_avail *)recs + i); break;
+		case DIRP_MOVE: dirp_put_move(&w, (const struct dirp_move *)recs + i); break;
+		default: dirp_put_key(&w, (const struct dirp_key *)recs + i); break;
+		}
+	}
+	return dirp_finish(&w, &key);
+}
+
+/* Send a request; out is reset first so it holds only this request's output. */
+static void h_send(struct h *h, uint64_t from, uint8_t type, const void *recs, unsigned n)
+{
+	uint8_t buf[DIRP_MAX_DGRAM];
+	size_t len = h_msg(h, from, type, recs, n, buf);
+
+	dir_out_reset(&h->out);
+	dir_input(h->d, now_of(h), from, buf, len, &h->out);
+}
+
+static void h_tick(struct h *h, uint64_t advance_ms)
+{
+	h->t += advance_ms * MS;
+	dir_out_reset(&h->out);
+	dir_tick(h->d, now_of(h), &h->out);
+}
+
+/* The reply (the datagram sent to `to` with a reply type), decoded. */
+static bool h_reply(struct h *h, uint64_t to, struct dirp_msg *m)
+{
+	for (size_t i = 0; i < h->out.nsends; i++) {
+		const struct dir_send *s = &h->out.sends[i];
+
+		if (s->ndst != 1 || h->out.dsts[s->dst] != to)
+			continue;
+		assert_int_equal(dirp_decode(h->out.buf + s->off, s->len, &key, m), 0);
+		if (m->h.type & DIRP_REPLY_BIT)
+			return true;
+	}
+	return false;
+}
+
+/* Count pushes (UPDATE/INVALIDATE) to `to` in the last output; the last one
+ * decoded into m if not NULL. */
+static int h_pushes(struct h *h, uint64_t to, struct dirp_msg *m)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < h->out.nsends; i++) {
+		const struct dir_send *s = &h->out.sends[i];
+		struct dirp_msg x;
+
+		assert_int_equal(dirp_decode(h->out.buf + s->off, s->len, &key, &x), 0);
+		if (x.h.type != DIRP_UPDATE && x.h.type != DIRP_INVALIDATE)
+			continue;
+		for (uint32_t j = 0; j < s->ndst; j++) {
+			if (h->out.dsts[s->dst + j] == to) {
+				n++;
+				if (m)
+					*m = x;
+			}
+		}
+	}
+	return n;
+}
+
+static uint64_t h_stat(struct h *h, int which)
+{
+	uint64_t st[DIR_STAT_COUNT];
+
+	dir_get_stats(h->d, st);
+	return st[which];
+}
+
+static struct dirp_entry vm(uint32_t vdc, uint32_t ip, uint32_t vmid, uint32_t server)
+{
+	struct dirp_entry e = { .vdc = vdc, .ip = ip, .avail = DIRP_AVAIL_ALL, .server = server };
+
+	dirp_mac_from_u64(0x020000000000ull | (uint64_t)vmid << 1, e.mac[DIRP_VM_PRI]);
+	dirp_mac_from_u64(0x020000000001ull | (uint64_t)vmid << 1, e.mac[DIRP_VM_BAK]);
+	dirp_mac_from_u64(0x0a0000000000ull | (uint64_t)server << 1, e.mac[DIRP_IM_PRI]);
+	dirp_mac_from_u64(0x0a0000000001ull | (uint64_t)server << 1, e.mac[DIRP_IM_BAK]);
+	return e;
+}
+
+static void reg(struct h *h, struct dirp_entry e, uint8_t want)
+{
+	struct dirp_msg m;
+	struct dirp_entry r;
+
+	h_send(h, RAS, DIRP_REGISTER, &e, 1);
+	assert_true(h_reply(h, RAS, &m));
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.status, want);
+}
+
+static struct dirp_entry lookup(struct h *h, uint64_t from, uint32_t vdc, uint32_t ip)
+{
+	struct dirp_key k = { vdc, ip };
+	struct dirp_entry r;
+	struct dirp_msg m;
+
+	h_send(h, from, DIRP_LOOKUP, &k, 1);
+	assert_true(h_reply(h, from, &m));
+	assert_int_equal(m.h.count, 1);
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.vdc, vdc);
+	assert_int_equal(r.ip, ip);
+	return r;
+}
+
+static void ack_entry(struct h *h, uint64_t from, const struct dirp_entry *e)
+{
+	struct dirp_ack a = { e->vdc, e->ip, e->version };
+
+	h_send(h, from, DIRP_ACK, &a, 1);
+	assert_int_equal(h->out.nsends, 0);	/* acks get no reply */
+}
+
+/* m must point at the last output (it is read before anything is sent). */
+static void ack(struct h *h, uint64_t from, const struct dirp_msg *push)
+{
+	struct dirp_entry e;
+
+	dirp_get_entry(push, 0, &e);
+	ack_entry(h, from, &e);
+}
+
+/* ---- cases --------------------------------------------------------------------- */
+
+static void test_not_found_negative_lease(void **st)
+{
+	struct h h;
+	struct dirp_entry r;
+
+	(void)st;
+	h_init(&h, 0);
+	r = lookup(&h, A1, 1, 0x0a000001);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	assert_int_equal(r.lease_ms, 100);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_clients), 0);
+	h_fini(&h);
+}
+
+static void test_register_lookup_lease(void **st)
+{
+	struct h h;
+	struct dirp_entry e = vm(1, 0x0a000001, 5, 9), r;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, e, DIRP_OK);
+	assert_int_equal(h.out.nops, 1);	/* written to the store */
+	assert_false(h.out.ops[0].del);
+	r = lookup(&h, A1, 1, 0x0a000001);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.lease_ms, LEASE_MS);
+	assert_int_equal(r.server, 9);
+	assert_memory_equal(r.mac, e.mac, sizeof(e.mac));
+	assert_int_equal(r.avail, DIRP_AVAIL_ALL);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 1);
+	/* The same client again: one lease, renewed. */
+	lookup(&h, A1, 1, 0x0a000001);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 1);
+	lookup(&h, A2, 1, 0x0a000001);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 2);
+	assert_int_equal(h_stat(&h, DIR_STAT_clients), 2);
+	/* A retransmitted registration changes nothing. */
+	reg(&h, e, DIRP_OK);
+	assert_int_equal(h.out.nops, 0);
+	assert_int_equal(h_pushes(&h, A1, NULL), 0);
+	h_fini(&h);
+}
+
+static void test_invalid_registrations(void **st)
+{
+	struct h h;
+	struct dirp_entry e = vm(1, 0x0a000001, 5, 9);
+
+	(void)st;
+	h_init(&h, 0);
+	e.mac[DIRP_VM_BAK][0] |= 1;			/* group bit */
+	reg(&h, e, DIRP_INVALID);
+	e = vm(1, 0x0a000001, 5, 9);
+	memcpy(e.mac[DIRP_IM_BAK], e.mac[DIRP_IM_PRI], 6);	/* not distinct */
+	reg(&h, e, DIRP_INVALID);
+	e = vm(DIR_VDC_SERVICE, 0x0a000001, 5, 9);	/* reserved VDC */
+	reg(&h, e, DIRP_INVALID);
+	assert_int_equal(h.out.nops, 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_entries), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_invalid_records), 3);
+	h_fini(&h);
+}
+
+static void test_vdc_isolation(void **st)
+{
+	struct h h;
+	struct dirp_entry r;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	reg(&h, vm(2, 0x0a000001, 6, 10), DIRP_OK);
+	r = lookup(&h, A1, 1, 0x0a000001);
+	assert_int_equal(r.server, 9);
+	r = lookup(&h, A1, 2, 0x0a000001);
+	assert_int_equal(r.server, 10);
+	r = lookup(&h, A1, 3, 0x0a000001);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	/* Changing VDC 2's entry pushes nothing to holders of VDC 1's. */
+	h_send(&h, RAS, DIRP_UNREGISTER, &(struct dirp_key){ 2, 0x0a000001 }, 1);
+	assert_int_equal(h_pushes(&h, A1, NULL), 1);	/* A1 holds both */
+	lookup(&h, A2, 1, 0x0a000001);
+	h_send(&h, RAS, DIRP_UNREGISTER, &(struct dirp_key){ 1, 0x0a000001 }, 1);
+	assert_int_equal(h_pushes(&h, A2, NULL), 1);
+	assert_int_equal(lookup(&h, A3, 1, 0x0a000001).status, DIRP_NOT_FOUND);
+	h_fini(&h);
+}
+
+static void test_service_range_shared(void **st)
+{
+	struct h h;
+	struct dirp_entry r;
+	struct dirp_msg m;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, vm(7, SVC_NET | 5, 5, 9), DIRP_OK);
+	r = lookup(&h, A1, 1, SVC_NET | 5);	/* any VDC sees it */
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.server, 9);
+	r = lookup(&h, A2, 2, SVC_NET | 5);
+	assert_int_equal(r.status, DIRP_OK);
+	/* Registering it again from another VDC is the same entry. */
+	reg(&h, vm(8, SVC_NET | 5, 5, 11), DIRP_OK);
+	assert_int_equal(h_stat(&h, DIR_STAT_entries), 1);
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.vdc, DIR_VDC_SERVICE);	/* pushed in shared terms */
+	assert_int_equal(r.server, 11);
+	/* Outside the range, VDCs are separate. */
+	reg(&h, vm(7, 0x0afd0005, 5, 9), DIRP_OK);
+	assert_int_equal(lookup(&h, A1, 8, 0x0afd0005).status, DIRP_NOT_FOUND);
+	h_fini(&h);
+}
+
+static void test_push_ack_stops_retransmission(void **st)
+{
+	struct h h;
+	struct dirp_entry e = vm(1, 0x0a000001, 5, 9), r;
+	struct dirp_msg m;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, e, DIRP_OK);
+	lookup(&h, A1, 1, 0x0a000001);
+	lookup(&h, A2, 1, 0x0a000001);
+	e.server = 10;
+	reg(&h, e, DIRP_OK);
+	/* One datagram, two destinations. */
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	assert_int_equal(h_pushes(&h, A2, NULL), 1);
+	assert_int_equal(m.h.type, DIRP_UPDATE);
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.server, 10);
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), 2);
+	dirp_get_entry(&m, 0, &r);
+	ack(&h, A1, &m);
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), 1);
+	h_tick(&h, DIR_PUSH_RTO_MS);
+	assert_int_equal(h_pushes(&h, A1, NULL), 0);
+	assert_int_equal(h_pushes(&h, A2, NULL), 1);	/* retransmitted */
+	/* An ack for an older version does not settle a newer push. */
+	e.server = 11;
+	reg(&h, e, DIRP_OK);
+	ack_entry(&h, A2, &r);
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), 2);
+	/* A lookup settles it: the reply carries the entry. */
+	lookup(&h, A2, 1, 0x0a000001);
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), 1);
+	h_fini(&h);
+}
+
+static void test_retransmit_until_lease_ends(void **st)
+{
+	struct h h;
+	struct dirp_entry e = vm(1, 0x0a000001, 5, 9);
+	uint64_t sent_at[32];
+	int n = 0;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, e, DIRP_OK);
+	lookup(&h, A1, 1, 0x0a000001);		/* lease until t + 1000 ms */
+	e.server = 10;
+	reg(&h, e, DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, NULL), 1);
+	for (int ms = 0; ms < 1500; ms++) {
+		h_tick(&h, 1);
+		if (h_pushes(&h, A1, NULL))
+			sent_at[n++] = h.t / MS;
+	}
+	/* 20, 40, 80, 160, 320 ms apart, and nothing after the lease ends. */
+	assert_int_equal(n, 5);
+	assert_in_range(sent_at[0], 20, 22);
+	for (int i = 1; i < n; i++)
+		assert_in_range(sent_at[i] - sent_at[i - 1], 20u << i, (20u << i) + 2);
+	assert_true(sent_at[n - 1] < LEASE_MS + 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_push_lease_ended), 1);
+	h_fini(&h);
+}
+
+static void test_lease_expiry_sweep(void **st)
+{
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	lookup(&h, A1, 1, 0x0a000001);
+	h_tick(&h, LEASE_MS - 10);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 1);
+	h_tick(&h, 20);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_clients), 0);
+	/* A change after expiry pushes to nobody. */
+	reg(&h, vm(1, 0x0a000001, 5, 10), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, NULL), 0);
+	h_fini(&h);
+}
+
+static void test_unregister_invalidate_drains(void **st)
+{
+	struct h h;
+	struct dirp_msg m;
+	struct dirp_entry r;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	lookup(&h, A1, 1, 0x0a000001);
+	h_send(&h, RAS, DIRP_UNREGISTER, &(struct dirp_key){ 1, 0x0a000001 }, 1);
+	assert_int_equal(h.out.nops, 1);
+	assert_true(h.out.ops[0].del);
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	assert_int_equal(m.h.type, DIRP_INVALIDATE);
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(h_stat(&h, DIR_STAT_draining), 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_entries), 0);
+	assert_int_equal(lookup(&h, A2, 1, 0x0a000001).status, DIRP_NOT_FOUND);
+	ack_entry(&h, A1, &r);
+	assert_int_equal(h_stat(&h, DIR_STAT_draining), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 0);
+	/* Unregister, then register again before the client acked: UPDATE. */
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	lookup(&h, A1, 1, 0x0a000001);
+	h_send(&h, RAS, DIRP_UNREGISTER, &(struct dirp_key){ 1, 0x0a000001 }, 1);
+	reg(&h, vm(1, 0x0a000001, 5, 12), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	assert_int_equal(m.h.type, DIRP_UPDATE);
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.server, 12);
+	assert_int_equal(h_stat(&h, DIR_STAT_entries), 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_draining), 0);
+	h_fini(&h);
+}
+
+static void test_availability(void **st)
+{
+	struct h h;
+	struct dirp_avail a = { .scope = DIRP_SCOPE_INTERMEDIARY, .avail = 0 };
+	struct dirp_avail_res res;
+	struct dirp_entry r;
+	struct dirp_msg m;
+
+	(void)st;
+	h_init(&h, 0);
+	for (uint32_t i = 0; i < 3; i++)
+		reg(&h, vm(1, 0x0a000001 + i, 5 + i, 9), DIRP_OK);	/* on server 9 */
+	reg(&h, vm(1, 0x0a000010, 20, 10), DIRP_OK);		/* on server 10 */
+	lookup(&h, A1, 1, 0x0a000001);
+	lookup(&h, A1, 1, 0x0a000002);
+	lookup(&h, A1, 1, 0x0a000010);
+	r = vm(1, 0, 0, 9);
+	memcpy(a.mac, r.mac[DIRP_IM_PRI], 6);
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.status, DIRP_OK);
+	assert_int_equal(res.affected, 3);
+	assert_int_equal(h.out.nops, 3);
+	assert_int_equal(h_pushes(&h, A1, NULL), 2);	/* the two it caches */
+	r = lookup(&h, A2, 1, 0x0a000003);
+	assert_int_equal(r.avail, DIRP_AVAIL_ALL & ~(1 << DIRP_IM_PRI));
+	assert_int_equal(lookup(&h, A2, 1, 0x0a000010).avail, DIRP_AVAIL_ALL);
+	/* Again: nothing changes. */
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.affected, 0);
+	/* The VM scope does not touch server MACs, and vice versa. */
+	a.scope = DIRP_SCOPE_VM;
+	a.avail = 1;
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.affected, 0);
+	r = vm(1, 0, 6, 0);
+	memcpy(a.mac, r.mac[DIRP_VM_BAK], 6);		/* 10.0.0.2's backup */
+	a.avail = 0;
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.affected, 1);
+	r = lookup(&h, A2, 1, 0x0a000002);
+	assert_int_equal(r.avail, DIRP_AVAIL_ALL & ~(1 << DIRP_IM_PRI) & ~(1 << DIRP_VM_BAK));
+	/* Unknown MAC. */
+	a.mac[5] ^= 0x80;
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.status, DIRP_NOT_FOUND);
+	h_fini(&h);
+}
+
+static void test_migration(void **st)
+{
+	struct h h;
+	struct dirp_entry e = vm(1, 0x0a000001, 5, 9), to = vm(1, 0, 0, 30), r;
+	struct dirp_move mv = { .vdc = 1, .ip = 0x0a000001, .server = 30 };
+	struct dirp_avail a = { .scope = DIRP_SCOPE_INTERMEDIARY };
+	struct dirp_avail_res res;
+	struct dirp_msg m;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, e, DIRP_OK);
+	lookup(&h, A1, 1, 0x0a000001);
+	memcpy(mv.im[0], to.mac[DIRP_IM_PRI], 6);
+	memcpy(mv.im[1], to.mac[DIRP_IM_BAK], 6);
+	h_send(&h, RAS, DIRP_MOVE, &mv, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.server, 30);
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	dirp_get_entry(&m, 0, &r);
+	assert_memory_equal(r.mac[DIRP_IM_PRI], to.mac[DIRP_IM_PRI], 6);
+	assert_memory_equal(r.mac[DIRP_VM_PRI], e.mac[DIRP_VM_PRI], 6);	/* VM keeps its MACs */
+	/* The MAC index follows: the old server no longer covers it. */
+	memcpy(a.mac, e.mac[DIRP_IM_PRI], 6);
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.status, DIRP_NOT_FOUND);
+	memcpy(a.mac, to.mac[DIRP_IM_PRI], 6);
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.affected, 1);
+	/* Moving an unknown VM. */
+	mv.ip = 0x0a000099;
+	h_send(&h, RAS, DIRP_MOVE, &mv, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	h_fini(&h);
+}
+
+static void test_replay_and_bad_input(void **st)
+{
+	struct h h;
+	struct dirp_key k = { 1, 1 };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	size_t len;
+
+	(void)st;
+	h_init(&h, 0);
+	len = h_msg(&h, A1, DIRP_LOOKUP, &k, 1, buf);
+	dir_input(h.d, now_of(&h), A1, buf, len, &h.out);
+	assert_int_equal(h.out.nsends, 1);
+	dir_out_reset(&h.out);
+	dir_input(h.d, now_of(&h), A1, buf, len, &h.out);	/* replayed */
+	assert_int_equal(h.out.nsends, 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_drop_replay), 1);
+	/* Far below the window. */
+	h.seq += 100;
+	h_send(&h, A1, DIRP_LOOKUP, &k, 1);
+	dir_input(h.d, now_of(&h), A1, buf, len, &h.out);
+	assert_int_equal(h_stat(&h, DIR_STAT_drop_too_old), 1);
+	/* Stale: 31 s later the same bytes are refused by their timestamp. */
+	h.t += 31000 * MS;
+	dir_out_reset(&h.out);
+	dir_input(h.d, now_of(&h), A1, buf, len, &h.out);
+	assert_int_equal(h_stat(&h, DIR_STAT_drop_stale), 1);
+	/* Forged: one bit of the body flipped. */
+	len = h_msg(&h, A1, DIRP_LOOKUP, &k, 1, buf);
+	buf[DIRP_HDR_LEN] ^= 1;
+	dir_input(h.d, now_of(&h), A1, buf, len, &h.out);
+	assert_int_equal(h_stat(&h, DIR_STAT_drop_tag), 1);
+	/* Too short, too long, a reply type. */
+	dir_input(h.d, now_of(&h), A1, buf, 10, &h.out);
+	assert_int_equal(h_stat(&h, DIR_STAT_drop_short), 1);
+	memset(buf, 0, sizeof(buf));
+	dir_input(h.d, now_of(&h), A1, buf, DIRP_MAX_DGRAM + 1, &h.out);
+	assert_int_equal(h_stat(&h, DIR_STAT_drop_oversize), 1);
+	len = h_msg(&h, A1, DIRP_LOOKUP | DIRP_REPLY_BIT, NULL, 0, buf);
+	dir_input(h.d, now_of(&h), A1, buf, len, &h.out);
+	assert_int_equal(h_stat(&h, DIR_STAT_drop_unexpected), 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_dropped), 7);
+	assert_int_equal(h.out.nsends, 0);
+	h_fini(&h);
+}
+
+static void test_lease_limit(void **st)
+{
+	struct h h;
+
+	(void)st;
+	h_init(&h, 1);
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	assert_int_equal(lookup(&h, A1, 1, 0x0a000001).lease_ms, LEASE_MS);
+	assert_int_equal(lookup(&h, A2, 1, 0x0a000001).lease_ms, 0);	/* do not cache */
+	assert_int_equal(h_stat(&h, DIR_STAT_leases_refused), 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_clients), 1);
+	h_fini(&h);
+}
+
+static void test_restore_from_store(void **st)
+{
+	struct h h, h2;
+	struct dir_op ops[8];
+	size_t n = 0;
+	struct dirp_entry r;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	ops[n++] = h.out.ops[0];
+	reg(&h, vm(2, 0x0a000001, 6, 9), DIRP_OK);
+	ops[n++] = h.out.ops[0];
+	h_send(&h, RAS, DIRP_UNREGISTER, &(struct dirp_key){ 2, 0x0a000001 }, 1);
+	ops[n++] = h.out.ops[0];
+	h_init(&h2, 0);
+	for (size_t i = 0; i < n; i++)	/* replay the ops as a store would hold them */
+		if (!ops[i].del && !(i + 1 < n && ops[i + 1].del &&
+				     !memcmp(ops[i].key, ops[i + 1].key, 8)))
+			assert_int_equal(dir_restore(h2.d, ops[i].key, 8, ops[i].val,
+						     DIR_STORE_VAL_LEN), 0);
+	r = lookup(&h2, A1, 1, 0x0a000001);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.version, 1);
+	assert_int_equal(lookup(&h2, A1, 2, 0x0a000001).status, DIRP_NOT_FOUND);
+	/* Versions continue above what was stored. */
+	reg(&h2, vm(1, 0x0a000001, 5, 10), DIRP_OK);
+	assert_int_equal(lookup(&h2, A1, 1, 0x0a000001).version, 2);
+	/* Garbage is refused. */
+	ops[0].val[0] = 99;
+	assert_int_equal(dir_restore(h2.d, ops[0].key, 8, ops[0].val, DIR_STORE_VAL_LEN), -EINVAL);
+	assert_int_equal(dir_restore(h2.d, ops[0].key, 7, ops[0].val, DIR_STORE_VAL_LEN), -EINVAL);
+	h_fini(&h);
+	h_fini(&h2);
+}
+
+static void test_multi_lookup(void **st)
+{
+	struct h h;
+	struct dirp_key keys[DIRP_MAX_RECORDS];
+	struct dirp_msg m;
+
+	(void)st;
+	h_init(&h, 0);
+	for (uint32_t i = 0; i < DIRP_MAX_RECORDS; i++) {
+		keys[i] = (struct dirp_key){ 1, 0x0a000001 + i };
+		if (i % 2)
+			reg(&h, vm(1, 0x0a000001 + i, i, 9), DIRP_OK);
+	}
+	h_send(&h, A1, DIRP_LOOKUP, keys, DIRP_MAX_RECORDS);
+	assert_true(h_reply(&h, A1, &m));
+	assert_int_equal(m.h.count, DIRP_MAX_RECORDS);
+	for (unsigned i = 0; i < m.h.count; i++) {
+		struct dirp_entry r;
+
+		dirp_get_entry(&m, i, &r);
+		assert_int_equal(r.ip, 0x0a000001 + i);
+		assert_int_equal(r.status, i % 2 ? DIRP_OK : DIRP_NOT_FOUND);
+	}
+	assert_true(h.out.sends[0].len <= DIRP_MAX_DGRAM);
+	h_fini(&h);
+}
+
+/* ---- the client library against the core ------------------------------------------------ */
+
+struct wire {
+	struct h *h;
+	uint64_t addr;
+	int pushes, replies, timeouts;
+	struct dirp_entry last_push;
+	bool drop_next;
+};
+
+static void wire_send(void *arg, const uint8_t *buf, size_t len)
+{
+	struct wire *w = arg;
+
+	if (w->drop_next) {
+		w->drop_next = false;
+		return;
+	}
+	dir_input(w->h->d, now_of(w->h), w->addr, buf, len, &w->h->out);
+}
+
+static void wire_push(void *arg, uint8_t type, const struct dirp_entry *e)
+{
+	struct wire *w = arg;
+
+	(void)type;
+	w->pushes++;
+	w->last_push = *e;
+}
+
+static void wire_reply(void *arg, uint64_t id, const struct dirp_msg *m)
+{
+	struct wire *w = arg;
+
+	(void)id;
+	if (m)
+		w->replies++;
+	else
+		w->timeouts++;
+}
+
+/* Deliver everything the core sent to w's address, then clear the output. */
+static void wire_deliver(struct wire *w, struct dirc *c)
+{
+	struct dir_out o = w->h->out;
+
+	dir_out_init(&w->h->out);
+	for (size_t i = 0; i < o.nsends; i++)
+		for (uint32_t j = 0; j < o.sends[i].ndst; j++)
+			if (o.dsts[o.sends[i].dst + j] == w->addr)
+				dirc_input(c, now_of(w->h), o.buf + o.sends[i].off, o.sends[i].len);
+	dir_out_free(&o);
+}
+
+static void test_client_library(void **st)
+{
+	struct h h;
+	struct wire w = { .h = &h, .addr = A1 };
+	struct dirc_cfg cfg = { .key = &key, .seed = 7, .send = wire_send, .send_arg = &w,
+				.on_push = wire_push, .push_arg = &w };
+	struct dirp_entry e = vm(1, 0x0a000001, 5, 9);
+	struct dirp_key k = { 1, 0x0a000001 };
+	struct dirc *c;
+	uint64_t pushed;
+
+	(void)st;
+	h_init(&h, 0);
+	c = dirc_new(&cfg);
+	assert_true(dirc_request(c, now_of(&h), DIRP_REGISTER, &e, 1, wire_reply, &w) > 0);
+	wire_deliver(&w, c);
+	assert_int_equal(w.replies, 1);
+	/* A lost request is retransmitted and answered once. */
+	w.drop_next = true;
+	assert_true(dirc_request(c, now_of(&h), DIRP_LOOKUP, &k, 1, wire_reply, &w) > 0);
+	assert_int_equal(dirc_in_flight(c), 1);
+	h.t += DIRC_RTO_MS * MS;
+	dirc_tick(c, now_of(&h));
+	wire_deliver(&w, c);
+	assert_int_equal(w.replies, 2);
+	assert_int_equal(dirc_in_flight(c), 0);
+	assert_int_equal(dirc_get_stats(c)->retransmits, 1);
+	/* A change is pushed, handed over and acknowledged. */
+	e.server = 10;
+	dir_out_reset(&h.out);
+	h_send(&h, RAS, DIRP_REGISTER, &e, 1);
+	pushed = h_stat(&h, DIR_STAT_pending_pushes);
+	assert_int_equal(pushed, 1);
+	wire_deliver(&w, c);
+	assert_int_equal(w.pushes, 1);
+	assert_int_equal(w.last_push.server, 10);
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), 0);
+	/* A request nobody answers times out. */
+	w.drop_next = true;
+	dirc_request(c, now_of(&h), DIRP_STATS, NULL, 0, wire_reply, &w);
+	for (int i = 0; i < 20 && dirc_in_flight(c); i++) {
+		w.drop_next = true;
+		h.t += 1000 * MS;
+		dirc_tick(c, now_of(&h));
+	}
+	assert_int_equal(w.timeouts, 1);
+	assert_int_equal(dirc_request(c, now_of(&h), DIRP_ACK, NULL, 0, NULL, NULL), -EINVAL);
+	dirc_free(c);
+	h_fini(&h);
+}
+
+/* ---- randomized: the core against a naive model --------------------------------------------- */
+
+#define NKEYS 24
+#define NCLIENTS 5
+#define RND_LEASE_MS 5000	/* longer than a settling round (1.1 s) */
+
+struct model_entry {
+	bool live;
+	uint32_t vdc, ip;	/* normalised */
+	struct dirp_entry e;
+};
+
+struct cache {			/* what a client believes */
+	bool valid;
+	uint64_t expiry;	/* ns */
+	uint32_t version;
+	bool live;
+	struct dirp_entry e;
+};
+
+struct rnd {
+	struct h h;
+	struct rng r;
+	struct model_entry m[NKEYS * 4];
+	int nm;
+	struct cache cache[NCLIENTS][NKEYS * 4];
+	uint32_t keys_vdc[NKEYS], keys_ip[NKEYS];
+};
+
+static uint64_t caddr(int c)
+{
+	return dir_addr(0x7f000002, (uint16_t)(3000 + c));
+}
+
+static struct model_entry *model_find(struct rnd *x, uint32_t vdc, uint32_t ip, bool create)
+{
+	if ((ip & 0xffff0000u) == SVC_NET)
+		vdc = DIR_VDC_SERVICE;
+	for (int i = 0; i < x->nm; i++)
+		if (x->m[i].vdc == vdc && x->m[i].ip == ip)
+			return &x->m[i];
+	if (!create)
+		return NULL;
+	x->m[x->nm] = (struct model_entry){ .vdc = vdc, .ip = ip };
+	return &x->m[x->nm++];
+}
+
+static int model_index(struct rnd *x, const struct model_entry *me)
+{
+	return (int)(me - x->m);
+}
+
+static bool same(const struct dirp_entry *a, const struct dirp_entry *b)
+{
+	return a->server == b->server && a->avail == b->avail && !memcmp(a->mac, b->mac, sizeof(a->mac));
+}
+
+/* Deliver the core's output to the simulated clients, losing each push with
+ * probability loss; clients apply pushes and acknowledge. */
+static void rnd_deliver(struct rnd *x, double loss)
+{
+	struct dir_out o = x->h.out;
+
+	dir_out_init(&x->h.out);
+	for (size_t i = 0; i < o.nsends; i++) {
+		struct dirp_msg m;
+		struct dirp_entry e;
+		struct model_entry *me;
+
+		assert_int_equal(dirp_decode(o.buf + o.sends[i].off, o.sends[i].len, &key, &m), 0);
+		if (m.h.type != DIRP_UPDATE && m.h.type != DIRP_INVALIDATE)
+			continue;
+		dirp_get_entry(&m, 0, &e);
+		me = model_find(x, e.vdc, e.ip, false);
+		assert_non_null(me);
+		for (uint32_t j = 0; j < o.sends[i].ndst; j++) {
+			int c = (int)((o.dsts[o.sends[i].dst + j] & 0xffff) - 3000);
+			struct cache *ca = &x->cache[c][model_index(x, me)];
+			struct dirp_ack a = { e.vdc, e.ip, e.version };
+			struct dir_out save;
+
+			assert_in_range(c, 0, NCLIENTS - 1);
+			if (rng_double(&x->r) < loss)
+				continue;
+			if (ca->valid && e.version > ca->version) {
+				/* INVALIDATE: the client drops the entry. */
+				ca->valid = m.h.type == DIRP_UPDATE;
+				ca->version = e.version;
+				ca->live = true;
+				ca->e = e;
+			}
+			save = x->h.out;
+			dir_out_init(&x->h.out);
+			h_send(&x->h, caddr(c), DIRP_ACK, &a, 1);
+			assert_int_equal(x->h.out.nsends, 0);
+			dir_out_free(&x->h.out);
+			x->h.out = save;
+		}
+	}
+	dir_out_free(&o);
+}
+
+static void rnd_step(struct rnd *x)
+{
+	int k = (int)rng_below(&x->r, NKEYS), op = (int)rng_below(&x->r, 100);
+	uint32_t vdc = x->keys_vdc[k], ip = x->keys_ip[k];
+	struct model_entry *me = model_find(x, vdc, ip, true);
+	struct dirp_msg m;
+	struct dirp_entry r;
+
+	if (op < 45) {			/* lookup from a random client */
+		int c = (int)rng_below(&x->r, NCLIENTS);
+		struct cache *ca = &x->cache[c][model_index(x, me)];
+
+		r = lookup(&x->h, caddr(c), vdc, ip);
+		assert_int_equal(r.status, me->live ? DIRP_OK : DIRP_NOT_FOUND);
+		ca->valid = false;		/* NOT FOUND: the client forgets it */
+		if (me->live) {
+			assert_true(same(&r, &me->e));
+			*ca = (struct cache){ .valid = true, .expiry = x->h.t + RND_LEASE_MS * MS,
+					      .version = r.version, .live = true, .e = r };
+		}
+		rnd_deliver(x, 0);
+	} else if (op < 65) {		/* register or change */
+		struct dirp_entry e = vm(vdc, ip, rng_below(&x->r, 40), rng_below(&x->r, 6));
+
+		e.avail = (uint8_t)rng_below(&x->r, 16);
+		h_send(&x->h, RAS, DIRP_REGISTER, &e, 1);
+		assert_true(h_reply(&x->h, RAS, &m));
+		dirp_get_entry(&m, 0, &r);
+		assert_int_equal(r.status, DIRP_OK);
+		me->live = true;
+		me->e = e;
+		rnd_deliver(x, 0.3);
+	} else if (op < 75) {		/* unregister */
+		h_send(&x->h, RAS, DIRP_UNREGISTER, &(struct dirp_key){ vdc, ip }, 1);
+		assert_true(h_reply(&x->h, RAS, &m));
+		dirp_get_entry(&m, 0, &r);
+		assert_int_equal(r.status, me->live ? DIRP_OK : DIRP_NOT_FOUND);
+		me->live = false;
+		rnd_deliver(x, 0.3);
+	} else if (op < 85) {		/* an intermediary goes down or up */
+		struct dirp_entry s = vm(0, 0, 0, rng_below(&x->r, 6));
+		struct dirp_avail a = { .scope = DIRP_SCOPE_INTERMEDIARY,
+					.avail = (uint8_t)rng_below(&x->r, 2) };
+		int slot = DIRP_IM_PRI + (int)rng_below(&x->r, 2);
+		uint32_t changed = 0;
+		struct dirp_avail_res res;
+
+		memcpy(a.mac, s.mac[slot], 6);
+		for (int i = 0; i < x->nm; i++) {
+			struct dirp_entry *e = &x->m[i].e;
+			uint8_t bits = e->avail;
+
+			if (!x->m[i].live || memcmp(e->mac[slot], a.mac, 6))
+				continue;
+			bits = a.avail ? bits | (uint8_t)(1 << slot) : bits & (uint8_t)~(1 << slot);
+			changed += bits != e->avail;
+			e->avail = bits;
+		}
+		h_send(&x->h, RAS, DIRP_SET_AVAIL, &a, 1);
+		assert_true(h_reply(&x->h, RAS, &m));
+		dirp_get_avail_res(&m, 0, &res);
+		assert_int_equal(res.affected, changed);
+		rnd_deliver(x, 0.3);
+	} else {			/* time passes */
+		x->h.t += rng_below(&x->r, 300) * MS;
+		dir_out_reset(&x->h.out);
+		dir_tick(x->h.d, now_of(&x->h), &x->h.out);
+		rnd_deliver(x, 0.3);
+	}
+}
+
+/* Every client's unexpired belief matches the directory, after the pushes
+ * have had their chance (a loss-free round of retransmissions). */
+static void rnd_settle_and_check(struct rnd *x)
+{
+	int checked = 0;
+
+	for (int i = 0; i < 44; i++) {
+		x->h.t += 25 * MS;
+		dir_out_reset(&x->h.out);
+		dir_tick(x->h.d, now_of(&x->h), &x->h.out);
+		rnd_deliver(x, 0);
+	}
+	for (int c = 0; c < NCLIENTS; c++) {
+		for (int i = 0; i < x->nm; i++) {
+			struct cache *ca = &x->cache[c][i];
+
+			if (!ca->valid || ca->expiry <= x->h.t)
+				continue;
+			assert_int_equal(ca->live, x->m[i].live);
+			if (ca->live)
+				assert_true(same(&ca->e, &x->m[i].e));
+			checked++;
+		}
+	}
+	assert_true(checked > 0);	/* the check saw live caches */
+}
+
+static void test_randomized_against_model(void **st)
+{
+	struct rnd *x = calloc(1, sizeof(*x));
+
+	(void)st;
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		memset(x, 0, sizeof(*x));
+		h_init_lease(&x->h, 0, RND_LEASE_MS);
+		rng_seed(&x->r, seed);
+		for (int k = 0; k < NKEYS; k++) {
+			/* Few VDCs, few IPs, some in the shared range: collisions. */
+			x->keys_vdc[k] = 1 + rng_below(&x->r, 3);
+			x->keys_ip[k] = (rng_below(&x->r, 4) ? 0x0a000000u : SVC_NET) |
+					rng_below(&x->r, 6);
+		}
+		for (int i = 0; i < 2000; i++) {
+			rnd_step(x);
+			if (i % 250 == 249)
+				rnd_settle_and_check(x);
+		}
+		rnd_settle_and_check(x);
+		/* After every lease ends, the directory holds none. */
+		x->h.t += (RND_LEASE_MS + 10) * MS;
+		for (int i = 0; i < 1000; i++) {
+			dir_out_reset(&x->h.out);
+			dir_tick(x->h.d, now_of(&x->h), &x->h.out);
+		}
+		assert_int_equal(h_stat(&x->h, DIR_STAT_leases), 0);
+		assert_int_equal(h_stat(&x->h, DIR_STAT_pending_pushes), 0);
+		assert_int_equal(h_stat(&x->h, DIR_STAT_draining), 0);
+		h_fini(&x->h);
+	}
+	free(x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_not_found_negative_lease),
+		cmocka_unit_test(test_register_lookup_lease),
+		cmocka_unit_test(test_invalid_registrations),
+		cmocka_unit_test(test_vdc_isolation),
+		cmocka_unit_test(test_service_range_shared),
+		cmocka_unit_test(test_push_ack_stops_retransmission),
+		cmocka_unit_test(test_retransmit_until_lease_ends),
+		cmocka_unit_test(test_lease_expiry_sweep),
+		cmocka_unit_test(test_unregister_invalidate_drains),
+		cmocka_unit_test(test_availability),
+		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_replay_and_bad_input),
+		cmocka_unit_test(test_lease_limit),
+		cmocka_unit_test(test_restore_from_store),
+		cmocka_unit_test(test_multi_lookup),
+		cmocka_unit_test(test_client_library),
+		cmocka_unit_test(test_randomized_against_model),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

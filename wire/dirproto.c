@@ -1,0 +1,401 @@
+#include "wire/dirproto.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* ---- byte order helpers ------------------------------------------------- */
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* ---- the type table --------------------------------------------------------- */
+
+struct type_info {
+	uint8_t type;
+	uint8_t rec_len;
+	uint8_t max;
+	const char *name;
+};
+
+static const struct type_info types[] = {
+	{ DIRP_REGISTER, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "register" },
+	{ DIRP_UNREGISTER, DIRP_KEY_LEN, DIRP_MAX_RECORDS, "unregister" },
+	{ DIRP_LOOKUP, DIRP_KEY_LEN, DIRP_MAX_RECORDS, "lookup" },
+	{ DIRP_RENEW, DIRP_KEY_LEN, DIRP_MAX_RECORDS, "renew" },
+	{ DIRP_ACK, DIRP_ACK_LEN, DIRP_MAX_RECORDS, "ack" },
+	{ DIRP_SET_AVAIL, DIRP_AVAIL_LEN, DIRP_MAX_RECORDS, "set-avail" },
+	{ DIRP_MOVE, DIRP_MOVE_LEN, DIRP_MAX_RECORDS, "move" },
+	{ DIRP_STATS, DIRP_STAT_LEN, 0, "stats" },
+	{ DIRP_REGISTER | DIRP_REPLY_BIT, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "register-reply" },
+	{ DIRP_UNREGISTER | DIRP_REPLY_BIT, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "unregister-reply" },
+	{ DIRP_LOOKUP | DIRP_REPLY_BIT, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "lookup-reply" },
+	{ DIRP_RENEW | DIRP_REPLY_BIT, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "renew-reply" },
+	{ DIRP_SET_AVAIL | DIRP_REPLY_BIT, DIRP_AVAIL_RES_LEN, DIRP_MAX_RECORDS, "set-avail-reply" },
+	{ DIRP_MOVE | DIRP_REPLY_BIT, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "move-reply" },
+	{ DIRP_STATS | DIRP_REPLY_BIT, DIRP_STAT_LEN, DIRP_MAX_STATS, "stats-reply" },
+	{ DIRP_UPDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "update" },
+	{ DIRP_INVALIDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "invalidate" },
+};
+
+static const struct type_info *type_info(uint8_t type)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (types[i].type == type)
+			return &types[i];
+	return NULL;
+}
+
+size_t dirp_record_len(uint8_t type)
+{
+	const struct type_info *t = type_info(type);
+
+	return t ? t->rec_len : 0;
+}
+
+unsigned dirp_max_records(uint8_t type)
+{
+	const struct type_info *t = type_info(type);
+
+	return t ? t->max : 0;
+}
+
+const char *dirp_type_name(uint8_t type)
+{
+	const struct type_info *t = type_info(type);
+
+	return t ? t->name : "unknown";
+}
+
+const char *dirp_err_name(int err)
+{
+	static const char *const names[DIRP_E_COUNT] = {
+		[DIRP_E_SHORT] = "short", [DIRP_E_OVERSIZE] = "oversize",
+		[DIRP_E_MAGIC] = "bad-magic", [DIRP_E_VERSION] = "bad-version",
+		[DIRP_E_TYPE] = "bad-type", [DIRP_E_LENGTH] = "bad-length",
+		[DIRP_E_TAG] = "bad-tag", [DIRP_E_FIELD] = "bad-field",
+	};
+
+	err = -err;
+	return err > 0 && err < DIRP_E_COUNT ? names[err] : "ok";
+}
+
+const char *dirp_status_name(uint8_t status)
+{
+	static const char *const names[] = { "ok", "not-found", "try-later", "full", "invalid" };
+
+	return status <= DIRP_STATUS_MAX ? names[status] : "unknown";
+}
+
+/* ---- MACs ---------------------------------------------------------------------- */
+
+bool dirp_mac_ok(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
+}
+
+uint64_t dirp_mac_u64(const uint8_t mac[6])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 6; i++)
+		v = v << 8 | mac[i];
+	return v;
+}
+
+void dirp_mac_from_u64(uint64_t v, uint8_t mac[6])
+{
+	for (int i = 5; i >= 0; i--, v >>= 8)
+		mac[i] = (uint8_t)v;
+}
+
+/* ---- decoding ---------------------------------------------------------------------- */
+
+/* Wire-level rules of one record: reserved bytes zero, small fields in range.
+ * What a record means (valid MACs and so on) is the directory's business. */
+static bool record_ok(uint8_t type, const uint8_t *r)
+{
+	switch (type & ~DIRP_REPLY_BIT) {
+	case DIRP_UPDATE:
+	case DIRP_INVALIDATE:
+	case DIRP_REGISTER:
+	case DIRP_LOOKUP:
+	case DIRP_RENEW:
+	case DIRP_UNREGISTER:
+	case DIRP_MOVE:
+		if (dirp_record_len(type) != DIRP_ENTRY_LEN)
+			return true;	/* key and move records: any value */
+		return r[8] <= DIRP_STATUS_MAX && r[9] <= DIRP_AVAIL_ALL && get16(r + 10) == 0;
+	case DIRP_SET_AVAIL:
+		if (type & DIRP_REPLY_BIT)
+			return r[6] <= DIRP_STATUS_MAX && r[7] == 0;
+		return r[6] <= DIRP_SCOPE_INTERMEDIARY && r[7] <= 1;
+	default:
+		return true;
+	}
+}
+
+int dirp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
+		struct dirp_msg *m)
+{
+	const struct type_info *t;
+	size_t body;
+
+	if (len < DIRP_HDR_LEN + DIRP_TAG_LEN)
+		return -DIRP_E_SHORT;
+	if (len > DIRP_MAX_DGRAM)
+		return -DIRP_E_OVERSIZE;
+	if (get16(buf) != DIRP_MAGIC)
+		return -DIRP_E_MAGIC;
+	if (buf[2] != DIRP_VERSION)
+		return -DIRP_E_VERSION;
+	if (!(t = type_info(buf[3])))
+		return -DIRP_E_TYPE;
+	m->h.type = buf[3];
+	m->h.count = get16(buf + 4);
+	body = len - DIRP_HDR_LEN - DIRP_TAG_LEN;
+	if (m->h.count > t->max || body != (size_t)m->h.count * t->rec_len)
+		return -DIRP_E_LENGTH;
+	if (key && !auth_verify(key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN))
+		return -DIRP_E_TAG;
+	if (get16(buf + 6) != 0)
+		return -DIRP_E_FIELD;
+	m->h.session = get64(buf + 8);
+	m->h.seq = get64(buf + 16);
+	m->h.time_ms = get64(buf + 24);
+	m->h.req_id = get64(buf + 32);
+	m->body = buf + DIRP_HDR_LEN;
+	m->rec_len = t->rec_len;
+	for (unsigned i = 0; i < m->h.count; i++)
+		if (!record_ok(m->h.type, m->body + i * m->rec_len))
+			return -DIRP_E_FIELD;
+	return 0;
+}
+
+static const uint8_t *rec(const struct dirp_msg *m, unsigned i)
+{
+	assert(i < m->h.count);
+	return m->body + (size_t)i * m->rec_len;
+}
+
+void dirp_get_key(const struct dirp_msg *m, unsigned i, struct dirp_key *k)
+{
+	const uint8_t *r = rec(m, i);
+
+	k->vdc = get32(r);
+	k->ip = get32(r + 4);
+}
+
+void dirp_get_entry(const struct dirp_msg *m, unsigned i, struct dirp_entry *e)
+{
+	const uint8_t *r = rec(m, i);
+
+	e->vdc = get32(r);
+	e->ip = get32(r + 4);
+	e->status = r[8];
+	e->avail = r[9];
+	e->version = get32(r + 12);
+	e->lease_ms = get32(r + 16);
+	e->server = get32(r + 20);
+	memcpy(e->mac, r + 24, sizeof(e->mac));
+}
+
+void dirp_get_ack(const struct dirp_msg *m, unsigned i, struct dirp_ack *a)
+{
+	const uint8_t *r = rec(m, i);
+
+	a->vdc = get32(r);
+	a->ip = get32(r + 4);
+	a->version = get32(r + 8);
+}
+
+void dirp_get_avail(const struct dirp_msg *m, unsigned i, struct dirp_avail *a)
+{
+	const uint8_t *r = rec(m, i);
+
+	memcpy(a->mac, r, 6);
+	a->scope = r[6];
+	a->avail = r[7];
+}
+
+void dirp_get_avail_res(const struct dirp_msg *m, unsigned i, struct dirp_avail_res *a)
+{
+	const uint8_t *r = rec(m, i);
+
+	memcpy(a->mac, r, 6);
+	a->status = r[6];
+	a->affected = get32(r + 8);
+}
+
+void dirp_get_move(const struct dirp_msg *m, unsigned i, struct dirp_move *mv)
+{
+	const uint8_t *r = rec(m, i);
+
+	mv->vdc = get32(r);
+	mv->ip = get32(r + 4);
+	mv->server = get32(r + 8);
+	memcpy(mv->im, r + 12, sizeof(mv->im));
+}
+
+uint64_t dirp_get_stat(const struct dirp_msg *m, unsigned i)
+{
+	return get64(rec(m, i));
+}
+
+/* ---- encoding ---------------------------------------------------------------------- */
+
+static void put_hdr(uint8_t *p, const struct dirp_hdr *h)
+{
+	put16(p, DIRP_MAGIC);
+	p[2] = DIRP_VERSION;
+	p[3] = h->type;
+	put16(p + 4, 0);
+	put16(p + 6, 0);
+	put64(p + 8, h->session);
+	put64(p + 16, h->seq);
+	put64(p + 24, h->time_ms);
+	put64(p + 32, h->req_id);
+}
+
+void dirp_begin(struct dirp_writer *w, uint8_t *buf, size_t cap, const struct dirp_hdr *h)
+{
+	assert(cap >= DIRP_HDR_LEN + DIRP_TAG_LEN && type_info(h->type));
+	w->buf = buf;
+	w->cap = MIN(cap, (size_t)DIRP_MAX_DGRAM);
+	w->type = h->type;
+	w->count = 0;
+	w->len = DIRP_HDR_LEN;
+	put_hdr(buf, h);
+}
+
+bool dirp_room(const struct dirp_writer *w)
+{
+	const struct type_info *t = type_info(w->type);
+
+	return w->count < t->max && w->len + t->rec_len + DIRP_TAG_LEN <= w->cap;
+}
+
+static uint8_t *next_rec(struct dirp_writer *w, size_t len)
+{
+	uint8_t *r = w->buf + w->len;
+
+	assert(dirp_room(w) && dirp_record_len(w->type) == len);
+	w->len += len;
+	w->count++;
+	return r;
+}
+
+void dirp_put_key(struct dirp_writer *w, const struct dirp_key *k)
+{
+	uint8_t *r = next_rec(w, DIRP_KEY_LEN);
+
+	put32(r, k->vdc);
+	put32(r + 4, k->ip);
+}
+
+void dirp_put_entry(struct dirp_writer *w, const struct dirp_entry *e)
+{
+	uint8_t *r = next_rec(w, DIRP_ENTRY_LEN);
+
+	put32(r, e->vdc);
+	put32(r + 4, e->ip);
+	r[8] = e->status;
+	r[9] = e->avail;
+	put16(r + 10, 0);
+	put32(r + 12, e->version);
+	put32(r + 16, e->lease_ms);
+	put32(r + 20, e->server);
+	memcpy(r + 24, e->mac, sizeof(e->mac));
+}
+
+void dirp_put_ack(struct dirp_writer *w, const struct dirp_ack *a)
+{
+	uint8_t *r = next_rec(w, DIRP_ACK_LEN);
+
+	put32(r, a->vdc);
+	put32(r + 4, a->ip);
+	put32(r + 8, a->version);
+}
+
+void dirp_put_avail(struct dirp_writer *w, const struct dirp_avail *a)
+{
+	uint8_t *r = next_rec(w, DIRP_AVAIL_LEN);
+
+	memcpy(r, a->mac, 6);
+	r[6] = a->scope;
+	r[7] = a->avail;
+}
+
+void dirp_put_avail_res(struct dirp_writer *w, const struct dirp_avail_res *a)
+{
+	uint8_t *r = next_rec(w, DIRP_AVAIL_RES_LEN);
+
+	memcpy(r, a->mac, 6);
+	r[6] = a->status;
+	r[7] = 0;
+	put32(r + 8, a->affected);
+}
+
+void dirp_put_move(struct dirp_writer *w, const struct dirp_move *mv)
+{
+	uint8_t *r = next_rec(w, DIRP_MOVE_LEN);
+
+	put32(r, mv->vdc);
+	put32(r + 4, mv->ip);
+	put32(r + 8, mv->server);
+	memcpy(r + 12, mv->im, sizeof(mv->im));
+}
+
+void dirp_put_stat(struct dirp_writer *w, uint64_t v)
+{
+	put64(next_rec(w, DIRP_STAT_LEN), v);
+}
+
+size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key)
+{
+	put16(w->buf + 4, w->count);
+	auth_tag(key, w->buf, w->len, w->buf + w->len);
+	w->len += DIRP_TAG_LEN;
+	return w->len;
+}
+
+void dirp_restamp(uint8_t *buf, size_t len, uint64_t seq, uint64_t time_ms,
+		  const struct auth_key *key)
+{
+	put64(buf + 16, seq);
+	put64(buf + 24, time_ms);
+	auth_tag(key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN);
+}

@@ -1,0 +1,200 @@
+/* The directory protocol: messages between agents, the RAS and the directory
+ * server (docs/directory-protocol.md has the byte layouts and the rules).
+ *
+ * Pure encode/decode on byte buffers.  Every message is
+ *
+ *     header (40 bytes) | records (count x record size) | tag (16 bytes)
+ *
+ * all integers big-endian, the tag an HMAC (lib/auth.h) over everything
+ * before it.  Each message type has one record shape, so a message's length
+ * is fixed by its type and count: anything else is malformed.
+ */
+#ifndef PEREGRINE_WIRE_DIRPROTO_H
+#define PEREGRINE_WIRE_DIRPROTO_H
+
+#include "lib/auth.h"
+#include "lib/common.h"
+
+enum dirp_limits {
+	DIRP_MAGIC = 0x5044,		/* "PD" */
+	DIRP_VERSION = 1,
+	DIRP_HDR_LEN = 40,
+	DIRP_TAG_LEN = AUTH_TAG_BYTES,
+	DIRP_MAX_DGRAM = 1472,		/* one unfragmented datagram on a 1500 MTU */
+	DIRP_KEY_LEN = 8,		/* vdc, ip */
+	DIRP_ENTRY_LEN = 48,		/* see struct dirp_entry */
+	DIRP_ACK_LEN = 12,		/* vdc, ip, version */
+	DIRP_AVAIL_LEN = 8,		/* mac, scope, avail */
+	DIRP_AVAIL_RES_LEN = 12,	/* mac, status, pad, affected */
+	DIRP_MOVE_LEN = 24,		/* vdc, ip, server, im pri, im bak */
+	DIRP_STAT_LEN = 8,		/* one u64 counter */
+	/* The most records of the largest shape that fit one datagram. */
+	DIRP_MAX_RECORDS = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_ENTRY_LEN,
+	DIRP_MAX_STATS = 64,
+};
+
+_Static_assert(DIRP_MAX_RECORDS == 29, "records per datagram");
+
+enum dirp_type {
+	/* agent -> directory */
+	DIRP_REGISTER = 1,	/* entry records */
+	DIRP_UNREGISTER = 2,	/* key records */
+	DIRP_LOOKUP = 3,	/* key records */
+	DIRP_RENEW = 4,		/* key records */
+	DIRP_ACK = 5,		/* ack records; no reply */
+	/* RAS -> directory */
+	DIRP_SET_AVAIL = 6,	/* avail records */
+	DIRP_MOVE = 7,		/* move records */
+	/* anyone -> directory */
+	DIRP_STATS = 8,		/* no records */
+	/* directory -> requester: request type | DIRP_REPLY_BIT, same req_id */
+	DIRP_REPLY_BIT = 0x80,
+	/* directory -> caching clients */
+	DIRP_UPDATE = 0x40,	/* entry records */
+	DIRP_INVALIDATE = 0x41,	/* entry records (key and version only meaningful) */
+};
+
+/* Per-record status in replies. */
+enum dirp_status {
+	DIRP_OK = 0,
+	DIRP_NOT_FOUND = 1,	/* lease_ms is the negative lease */
+	DIRP_TRY_LATER = 2,	/* the directory cannot take the change yet */
+	DIRP_FULL = 3,		/* a table limit was hit */
+	DIRP_INVALID = 4,	/* the record breaks a rule (see the docs) */
+	DIRP_STATUS_MAX = 4,
+};
+
+/* Which of an entry's four MACs; also bit positions in dirp_entry.avail. */
+enum dirp_mac_slot {
+	DIRP_VM_PRI = 0,
+	DIRP_VM_BAK = 1,
+	DIRP_IM_PRI = 2,	/* the server's primary MAC: primary intermediary */
+	DIRP_IM_BAK = 3,
+	DIRP_NMACS = 4,
+};
+#define DIRP_AVAIL_ALL 0x0f
+
+/* set-availability scope */
+enum dirp_scope {
+	DIRP_SCOPE_VM = 0,		/* the entries whose VM MAC this is */
+	DIRP_SCOPE_INTERMEDIARY = 1,	/* every entry behind this server MAC */
+};
+
+enum dirp_err {
+	DIRP_E_SHORT = 1,	/* shorter than header + tag */
+	DIRP_E_OVERSIZE,	/* longer than DIRP_MAX_DGRAM */
+	DIRP_E_MAGIC,
+	DIRP_E_VERSION,
+	DIRP_E_TYPE,
+	DIRP_E_LENGTH,		/* length does not match type and count */
+	DIRP_E_TAG,		/* not authenticated by our key */
+	DIRP_E_FIELD,		/* a reserved field set or a value out of range */
+	DIRP_E_COUNT
+};
+
+struct dirp_hdr {
+	uint8_t type;
+	uint16_t count;		/* records */
+	uint64_t session;	/* sender's random session id */
+	uint64_t seq;		/* per-datagram, increasing within a session */
+	uint64_t time_ms;	/* sender's wall clock, ms since the epoch */
+	uint64_t req_id;	/* matches replies (and acks) to requests */
+};
+
+struct dirp_key {
+	uint32_t vdc;
+	uint32_t ip;		/* host byte order */
+};
+
+struct dirp_entry {
+	uint32_t vdc;
+	uint32_t ip;
+	uint8_t status;		/* enum dirp_status (replies); 0 elsewhere */
+	uint8_t avail;		/* bit i: MAC slot i available */
+	uint32_t version;
+	uint32_t lease_ms;	/* how long the reader may use it */
+	uint32_t server;	/* the server the VM lives on */
+	uint8_t mac[DIRP_NMACS][6];
+};
+
+struct dirp_ack {
+	uint32_t vdc, ip, version;
+};
+
+struct dirp_avail {
+	uint8_t mac[6];
+	uint8_t scope;		/* enum dirp_scope */
+	uint8_t avail;		/* 0 or 1 */
+};
+
+struct dirp_avail_res {
+	uint8_t mac[6];
+	uint8_t status;
+	uint32_t affected;	/* entries whose bit changed */
+};
+
+struct dirp_move {
+	uint32_t vdc, ip, server;
+	uint8_t im[2][6];	/* new primary and backup intermediary */
+};
+
+/* A decoded message: the header plus a view of the records in the buffer. */
+struct dirp_msg {
+	struct dirp_hdr h;
+	const uint8_t *body;
+	size_t rec_len;
+};
+
+/* Record size for a type, or 0 if the type is unknown. */
+size_t dirp_record_len(uint8_t type);
+/* Most records a message of this type may carry. */
+unsigned dirp_max_records(uint8_t type);
+const char *dirp_type_name(uint8_t type);
+const char *dirp_err_name(int err);		/* for -DIRP_E_* */
+const char *dirp_status_name(uint8_t status);
+
+/* Check length, header, tag and every record; 0 or -DIRP_E_*.  On success m
+ * points into buf.  key NULL skips the tag check (tests and fuzzers only). */
+int dirp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
+		struct dirp_msg *m);
+
+void dirp_get_key(const struct dirp_msg *m, unsigned i, struct dirp_key *k);
+void dirp_get_entry(const struct dirp_msg *m, unsigned i, struct dirp_entry *e);
+void dirp_get_ack(const struct dirp_msg *m, unsigned i, struct dirp_ack *a);
+void dirp_get_avail(const struct dirp_msg *m, unsigned i, struct dirp_avail *a);
+void dirp_get_avail_res(const struct dirp_msg *m, unsigned i, struct dirp_avail_res *a);
+void dirp_get_move(const struct dirp_msg *m, unsigned i, struct dirp_move *mv);
+uint64_t dirp_get_stat(const struct dirp_msg *m, unsigned i);
+
+/* Building a message: begin, put records, finish. */
+struct dirp_writer {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	uint8_t type;
+	uint16_t count;
+};
+
+/* cap must hold at least the header and the tag. */
+void dirp_begin(struct dirp_writer *w, uint8_t *buf, size_t cap, const struct dirp_hdr *h);
+/* Room for one more record of the message's type? */
+bool dirp_room(const struct dirp_writer *w);
+void dirp_put_key(struct dirp_writer *w, const struct dirp_key *k);
+void dirp_put_entry(struct dirp_writer *w, const struct dirp_entry *e);
+void dirp_put_ack(struct dirp_writer *w, const struct dirp_ack *a);
+void dirp_put_avail(struct dirp_writer *w, const struct dirp_avail *a);
+void dirp_put_avail_res(struct dirp_writer *w, const struct dirp_avail_res *a);
+void dirp_put_move(struct dirp_writer *w, const struct dirp_move *mv);
+void dirp_put_stat(struct dirp_writer *w, uint64_t v);
+/* Fill in count, tag the message; returns its length. */
+size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key);
+/* Rewrite seq and time of a finished message and re-tag it (retransmission). */
+void dirp_restamp(uint8_t *buf, size_t len, uint64_t seq, uint64_t time_ms,
+		  const struct auth_key *key);
+
+/* A MAC usable as a unicast address: group bit clear, not all zero. */
+bool dirp_mac_ok(const uint8_t mac[6]);
+uint64_t dirp_mac_u64(const uint8_t mac[6]);
+void dirp_mac_from_u64(uint64_t v, uint8_t mac[6]);
+
+#endif

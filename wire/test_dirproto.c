@@ -1,0 +1,155 @@
+/* The directory protocol byte by byte: the layout of docs/directory-protocol.md
+ * and every reason the decoder refuses a message. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "wire/dirproto.h"
+
+static const struct auth_key key = { { 3, 1, 4, 1, 5, 9, 2, 6 } };
+
+static size_t lookup_msg(uint8_t *buf)
+{
+	struct dirp_hdr h = { .type = DIRP_LOOKUP, .session = 0x0102030405060708ull,
+			      .seq = 0x1112131415161718ull, .time_ms = 0x2122232425262728ull,
+			      .req_id = 0x3132333435363738ull };
+	struct dirp_key k = { .vdc = 0xa1a2a3a4, .ip = 0x0a000001 };
+	struct dirp_writer w;
+
+	dirp_begin(&w, buf, DIRP_MAX_DGRAM, &h);
+	dirp_put_key(&w, &k);
+	return dirp_finish(&w, &key);
+}
+
+static void test_header_and_key_layout(void **st)
+{
+	static const uint8_t want[] = {
+		0x50, 0x44, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00,		/* magic ver type count rsvd */
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,		/* session */
+		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,		/* seq */
+		0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,		/* time_ms */
+		0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38,		/* req_id */
+		0xa1, 0xa2, 0xa3, 0xa4, 0x0a, 0x00, 0x00, 0x01,		/* vdc, ip */
+	};
+	uint8_t buf[DIRP_MAX_DGRAM], tag[AUTH_TAG_BYTES];
+	struct dirp_msg m;
+	struct dirp_key k;
+	size_t len = lookup_msg(buf);
+
+	(void)st;
+	assert_int_equal(len, sizeof(want) + DIRP_TAG_LEN);
+	assert_memory_equal(buf, want, sizeof(want));
+	auth_tag(&key, buf, sizeof(want), tag);
+	assert_memory_equal(buf + sizeof(want), tag, sizeof(tag));
+	assert_int_equal(dirp_decode(buf, len, &key, &m), 0);
+	assert_int_equal(m.h.type, DIRP_LOOKUP);
+	assert_int_equal(m.h.count, 1);
+	assert_true(m.h.session == 0x0102030405060708ull && m.h.req_id == 0x3132333435363738ull);
+	dirp_get_key(&m, 0, &k);
+	assert_int_equal(k.vdc, 0xa1a2a3a4);
+	assert_int_equal(k.ip, 0x0a000001);
+}
+
+static void test_entry_layout(void **st)
+{
+	struct dirp_hdr h = { .type = DIRP_UPDATE };
+	struct dirp_entry e = { .vdc = 7, .ip = 0xc0a80105, .status = DIRP_OK, .avail = 0x0b,
+				.version = 0x01020304, .lease_ms = 30000, .server = 12 };
+	uint8_t buf[DIRP_MAX_DGRAM], *r = buf + DIRP_HDR_LEN;
+	struct dirp_writer w;
+	struct dirp_entry back;
+	struct dirp_msg m;
+
+	(void)st;
+	for (int s = 0; s < DIRP_NMACS; s++)
+		dirp_mac_from_u64(0x020000000010ull + (uint64_t)s, e.mac[s]);
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	dirp_put_entry(&w, &e);
+	assert_int_equal(dirp_finish(&w, &key), DIRP_HDR_LEN + DIRP_ENTRY_LEN + DIRP_TAG_LEN);
+	assert_memory_equal(r, "\x00\x00\x00\x07\xc0\xa8\x01\x05\x00\x0b\x00\x00", 12);
+	assert_memory_equal(r + 12, "\x01\x02\x03\x04\x00\x00\x75\x30\x00\x00\x00\x0c", 12);
+	assert_memory_equal(r + 24, "\x02\x00\x00\x00\x00\x10", 6);	/* vm_mac */
+	assert_memory_equal(r + 42, "\x02\x00\x00\x00\x00\x13", 6);	/* server_mac_backup */
+	assert_int_equal(dirp_decode(buf, w.len, &key, &m), 0);
+	dirp_get_entry(&m, 0, &back);
+	assert_true(back.vdc == e.vdc && back.ip == e.ip && back.status == e.status &&
+		    back.avail == e.avail && back.version == e.version &&
+		    back.lease_ms == e.lease_ms && back.server == e.server);
+	assert_memory_equal(back.mac, e.mac, sizeof(e.mac));
+}
+
+static void test_decode_refusals(void **st)
+{
+	uint8_t buf[DIRP_MAX_DGRAM + 8], bad[DIRP_MAX_DGRAM + 8];
+	struct auth_key other = { { 9 } };
+	struct dirp_msg m;
+	size_t len;
+
+	(void)st;
+	len = lookup_msg(buf);
+	assert_int_equal(dirp_decode(buf, DIRP_HDR_LEN + DIRP_TAG_LEN - 1, &key, &m), -DIRP_E_SHORT);
+	memset(bad, 0, sizeof(bad));
+	assert_int_equal(dirp_decode(bad, DIRP_MAX_DGRAM + 1, &key, &m), -DIRP_E_OVERSIZE);
+	memcpy(bad, buf, len);
+	bad[0] = 0x51;
+	assert_int_equal(dirp_decode(bad, len, &key, &m), -DIRP_E_MAGIC);
+	memcpy(bad, buf, len);
+	bad[2] = 2;
+	assert_int_equal(dirp_decode(bad, len, &key, &m), -DIRP_E_VERSION);
+	memcpy(bad, buf, len);
+	bad[3] = 0x33;
+	assert_int_equal(dirp_decode(bad, len, &key, &m), -DIRP_E_TYPE);
+	memcpy(bad, buf, len);
+	bad[5] = 2;					/* count 2, one record */
+	assert_int_equal(dirp_decode(bad, len, &key, &m), -DIRP_E_LENGTH);
+	assert_int_equal(dirp_decode(buf, len - 1, &key, &m), -DIRP_E_LENGTH);
+	assert_int_equal(dirp_decode(buf, len, &other, &m), -DIRP_E_TAG);
+	memcpy(bad, buf, len);
+	bad[DIRP_HDR_LEN + 7] ^= 1;			/* a body bit */
+	assert_int_equal(dirp_decode(bad, len, &key, &m), -DIRP_E_TAG);
+	memcpy(bad, buf, len);
+	bad[7] = 1;					/* reserved, re-tagged */
+	auth_tag(&key, bad, len - DIRP_TAG_LEN, bad + len - DIRP_TAG_LEN);
+	assert_int_equal(dirp_decode(bad, len, &key, &m), -DIRP_E_FIELD);
+	assert_string_equal(dirp_err_name(-DIRP_E_TAG), "bad-tag");
+}
+
+static void test_limits_and_restamp(void **st)
+{
+	struct dirp_hdr h = { .type = DIRP_LOOKUP, .seq = 1 };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+	struct dirp_key k = { 1, 2 };
+	struct dirp_msg m;
+	unsigned n = 0;
+
+	(void)st;
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	while (dirp_room(&w)) {
+		dirp_put_key(&w, &k);
+		n++;
+	}
+	assert_int_equal(n, DIRP_MAX_RECORDS);
+	assert_int_equal(dirp_max_records(DIRP_STATS), 0);
+	assert_int_equal(dirp_record_len(0x99), 0);
+	dirp_finish(&w, &key);
+	dirp_restamp(buf, w.len, 77, 88, &key);
+	assert_int_equal(dirp_decode(buf, w.len, &key, &m), 0);
+	assert_true(m.h.seq == 77 && m.h.time_ms == 88);
+	/* A reply of 29 entries still fits one unfragmented datagram. */
+	assert_true(DIRP_HDR_LEN + DIRP_MAX_RECORDS * DIRP_ENTRY_LEN + DIRP_TAG_LEN <= DIRP_MAX_DGRAM);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_and_key_layout),
+		cmocka_unit_test(test_entry_layout),
+		cmocka_unit_test(test_decode_refusals),
+		cmocka_unit_test(test_limits_and_restamp),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
