@@ -341,6 +341,8 @@ static const char directory_help[] =
 	"                       are answered with lease 0 (do not cache)\n"
 	"  --db-size MIB        LMDB map size (default 1024)\n"
 	"  --log-level LEVEL    err, warn, info (default) or debug\n"
+	"  --name NAME          name in log lines (the lab also finds its daemons\n"
+	"                       by it)\n"
 	"  -h, --help           this text\n"
 	"\n"
 	"SIGTERM or SIGINT stops it cleanly.  Leases are soft state: after a\n"
@@ -363,6 +365,7 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o)
 		{ "max-leases", required_argument, NULL, 'M' },
 		{ "db-size", required_argument, NULL, 'z' },
 		{ "log-level", required_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+		{ "name", required_argument, NULL, 'n' },
 		{ 0 },
 	};
 	uint32_t v;
@@ -416,6 +419,9 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o)
 			if ((lvl = log_level_parse(optarg)) < 0)
 				return cli_usage_error("directory", "--log-level: err, warn, info or debug");
 			log_set_level(lvl);
+			break;
+		case 'n':
+			log_set_ident(optarg);
 			break;
 		case 'h':
 			fputs(directory_help, stdout);

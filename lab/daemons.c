@@ -44,9 +44,33 @@ static int switchd_args(const struct lab *l, const char *dir, uint32_t node, cha
 	return n;
 }
 
+/* The directory, in the management namespace: its registrations persist in
+ * the lab's state directory, so a restarted directory keeps them. */
+static int directory_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+			  char (*b)[128])
+{
+	char ip[16];
+	int n = 0;
+
+	(void)node;
+	snprintf(b[0], 128, "%s:%u", lab_ip_str(lab_mgmt_self_ip(l), ip), LAB_DIR_PORT);
+	snprintf(b[1], 128, "%s/directory.db", dir);
+	snprintf(b[2], 128, "%s/key", dir);
+	lab_ns(l, "mgmt", b[3], 128);
+	argv[n++] = "--listen";
+	argv[n++] = b[0];
+	argv[n++] = "--db";
+	argv[n++] = b[1];
+	argv[n++] = "--key";
+	argv[n++] = b[2];
+	argv[n++] = "--name";
+	argv[n++] = b[3];
+	return n;
+}
+
 const struct lab_daemon lab_daemons[] = {
+	{ "directory", LAB_ON_MGMT, directory_args },
 	{ "switchd", LAB_ON_SWITCH, switchd_args },
-	/* { "directory", LAB_ON_MGMT, directory_args },   issue: directory */
 	/* { "ras", LAB_ON_MGMT, ras_args },               issue: end to end */
 	/* { "agent", LAB_ON_SERVER, agent_args },         issue: end to end */
 };

@@ -25,6 +25,7 @@ enum lab_limits {
 	LAB_IFNAMSIZ = 16,
 	LAB_SWITCHD_PORT = 7400,	/* default management ports */
 	LAB_RAS_PORT = 7500,
+	LAB_DIR_PORT = 7300,
 };
 
 /* MACs follow docs/wire-format.md (wire/pgr.h): the Peregrine prefix and
