@@ -22,6 +22,7 @@ static const char lab_help[] =
 	"       peregrine lab link down|up A B [--prefix P]\n"
 	"       peregrine lab node down|up NAME [--prefix P]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
+	"       peregrine lab migrate VM SERVER [--prefix P]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
 	"       peregrine lab fib dump SWITCH [--json]\n"
@@ -41,6 +42,9 @@ static const char lab_help[] =
 	"           restarts it with an empty FIB\n"
 	"  logs     daemon logs, of one node or all\n"
 	"  fib      install, remove and list entries through the switch's switchd\n"
+	"  migrate  move a VM to another server: its port moves into the new\n"
+	"           server, both agents re-read their VMs, the RAS is told; the\n"
+	"           new agent registers it and the directory pushes the change\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
@@ -533,6 +537,30 @@ static int do_node(struct lab_cli *c)
 	return rc;
 }
 
+static int do_migrate(struct lab_cli *c)
+{
+	struct lab l;
+	char err[1024];
+	uint64_t t0;
+	int rc = 0;
+
+	if (c->argc != 3)
+		return cli_usage_error("lab", "migrate VM SERVER");
+	if (!need_root() || load(c, &l))
+		return 1;
+	t0 = mono_ns();
+	if (lab_migrate(&l, c->argv[1], c->argv[2], err, sizeof(err)))
+		rc = cli_error("lab migrate: %s", err);
+	else if (c->json)
+		json_print(stdout, json_pack("{s:s, s:s, s:f}", "vm", c->argv[1], "server",
+					     c->argv[2], "seconds", (double)(mono_ns() - t0) / 1e9));
+	else
+		printf("%s now runs on %s (%.1f ms)\n", c->argv[1], c->argv[2],
+		       (double)(mono_ns() - t0) / 1e6);
+	lab_free(&l);
+	return rc;
+}
+
 static int cat_file(const char *path, const char *title)
 {
 	char buf[4096];
@@ -661,7 +689,7 @@ int cmd_lab(int argc, char **argv)
 	} subs[] = {
 		{ "up", do_up }, { "down", do_down }, { "status", do_status },
 		{ "exec", do_exec }, { "link", do_link }, { "node", do_node },
-		{ "logs", do_logs }, { "fib", do_fib },
+		{ "logs", do_logs }, { "fib", do_fib }, { "migrate", do_migrate },
 	};
 	struct lab_cli c = { 0 };
 	int rc;

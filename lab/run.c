@@ -828,6 +828,8 @@ int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen
 	if (rc == -EIO)
 		snprintf(err, errlen, "%s: cannot read", path);
 	free(buf);
+	if (rc == 0 && (rc = lab_placement_load(l, err, errlen)))
+		lab_free(l);
 	return rc;
 }
 

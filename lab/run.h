@@ -82,4 +82,11 @@ int lab_switch_client(const struct lab *l, uint32_t node, struct swc *c);
 /* Wait until a switch's switchd answers a dump (from the mgmt namespace). */
 int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
 
+/* ---- migration (lab/migrate.c) -------------------------------------------- */
+/* Apply STATE/placement (VMs that migrated) to a loaded lab.  0 or -errno. */
+int lab_placement_load(struct lab *l, char *err, size_t errlen);
+/* Move a VM to another server: its port into the new server's namespace,
+ * the placement saved, both agents told (SIGHUP), the RAS told (MOVED). */
+int lab_migrate(struct lab *l, const char *vm, const char *server, char *err, size_t errlen);
+
 #endif
