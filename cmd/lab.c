@@ -23,6 +23,7 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
+	"       peregrine lab demo [--prefix P] [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
 	"       peregrine lab fib dump SWITCH [--json]\n"
@@ -45,6 +46,10 @@ static const char lab_help[] =
 	"  migrate  move a VM to another server: its port moves into the new\n"
 	"           server, both agents re-read their VMs, the RAS is told; the\n"
 	"           new agent registers it and the directory pushes the change\n"
+	"  demo     build the default lab, start everything and measure it:\n"
+	"           reachability and isolation, throughput, fail-over and migration\n"
+	"           gaps, forwarding entries per switch; then tear it down\n"
+	"           (scripts/lab-demo.sh; about a minute)\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
@@ -305,6 +310,28 @@ static json_t *status_daemons(const struct lab *l, uint32_t node)
 	return d;
 }
 
+/* Every VM with its VDC, address, MAC and current server (after migrations). */
+static json_t *vm_list(const struct lab *l)
+{
+	json_t *a = json_array();
+
+	for (uint32_t v = 0; v < l->nvms; v++) {
+		const struct lab_vm *vm = &l->vms[v];
+		char ip[16], mac[18];
+		uint8_t m[6];
+
+		lab_vm_mac(l, vm, m);
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+			 m[3], m[4], m[5]);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "name",
+						   vm->name, "vdc", l->vdcs[vm->vdc].name,
+						   "vdc_id", (int)l->vdcs[vm->vdc].id, "ip",
+						   lab_ip_str(vm->ip, ip), "mac", mac, "server",
+						   l->topo->nodes[vm->server].name));
+	}
+	return a;
+}
+
 static json_t *status_json(const struct lab *l)
 {
 	json_t *j = json_object(), *nodes = json_array(), *links = json_array();
@@ -364,6 +391,7 @@ static json_t *status_json(const struct lab *l)
 	JSET(j, "nodes", nodes);
 	JSET(j, "links", links);
 	JSET(j, "vms", JINT(l->nvms));
+	JSET(j, "vm_list", vm_list(l));
 	return j;
 }
 
@@ -561,6 +589,35 @@ static int do_migrate(struct lab_cli *c)
 	return rc;
 }
 
+/* The demo is a script (scripts/lab-demo.sh) beside the binary's tree: it
+ * orchestrates commands and measures, which is what shell is for. */
+static int do_demo(struct lab_cli *c)
+{
+	char exe[4096], script[4200], *dir;
+	ssize_t n;
+
+	if (c->argc != 1)
+		return cli_usage_error("lab", "demo takes no arguments");
+	if (!need_root())
+		return 1;
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
+		return cli_error("lab demo: cannot find my own binary");
+	exe[n] = 0;
+	dir = strrchr(exe, '/');
+	*dir = 0;
+	snprintf(script, sizeof(script), "%s/../scripts/lab-demo.sh", exe);
+	if (access(script, R_OK)) {
+		snprintf(script, sizeof(script), "%s/../../scripts/lab-demo.sh", exe);
+		if (access(script, R_OK))
+			return cli_error("lab demo: scripts/lab-demo.sh not found near %s", exe);
+	}
+	*dir = '/';
+	setenv("PEREGRINE", exe, 1);
+	setenv("PREFIX", c->prefix, 1);
+	execl("/bin/bash", "bash", script, c->json ? "--json" : NULL, (char *)NULL);
+	return cli_error("lab demo: cannot run %s: %s", script, strerror(errno));
+}
+
 static int cat_file(const char *path, const char *title)
 {
 	char buf[4096];
@@ -690,6 +747,7 @@ int cmd_lab(int argc, char **argv)
 		{ "up", do_up }, { "down", do_down }, { "status", do_status },
 		{ "exec", do_exec }, { "link", do_link }, { "node", do_node },
 		{ "logs", do_logs }, { "fib", do_fib }, { "migrate", do_migrate },
+		{ "demo", do_demo },
 	};
 	struct lab_cli c = { 0 };
 	int rc;

@@ -1,0 +1,150 @@
+#!/bin/bash
+# The Peregrine demo: the default lab with every daemon running, measured.
+#
+#          spine0        spine1
+#         / |   \ \     / |   \ \
+#     leaf0 leaf1  leaf2 leaf3       leaf pairs (0,1) and (2,3)
+#     srv0..srv3   srv4..srv7        dual-homed servers
+#     red-srvN and blue-srvN on every server: VDCs red and blue, both 10.0.0.0/24
+#
+# 1. reachability: every VM pings every VM of its VDC; the other VDC's VM with
+#    the same address hears nothing; a spoofed source is dropped
+# 2. throughput: iperf3 between VMs on different leaf pairs
+# 3. fail-over: a 10,000 packet/s stream while a link on its primary path is
+#    cut, then while the spine it then crosses fails; the longest loss gap
+# 4. migration: the loss gap of a stream to a VM that moves to another server
+# 5. forwarding entries per switch
+#
+# Usage: lab-demo.sh [--json] (PEREGRINE = the binary, PREFIX = the lab's prefix)
+# Bounded: every stream has a fixed count, every wait a timeout.
+set -euo pipefail
+P=${PEREGRINE:-build/peregrine}
+X=${PREFIX:-pg}
+JSON=0
+[ "${1:-}" = --json ] && JSON=1
+tmp=$(mktemp -d)
+bg=()
+cleanup() {
+	for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
+	$P lab down --prefix "$X" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+say() { if [ $JSON = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
+now_ns() { date +%s%N; }
+ex() { $P lab exec "$1" --prefix "$X" -- "${@:2}"; }
+vms() { $P lab status --prefix "$X" --json | jq -r ".vm_list[] | select(.vdc == \"$1\") | \"\(.name) \(.ip)\""; }
+t_start=$(now_ns)
+
+say "== building the default lab (prefix $X)"
+$P lab down --prefix "$X" >/dev/null 2>&1 || true
+$P lab up --prefix "$X" >&2
+# The RAS programs every switch: 2 entries per server (8 servers).
+for _ in $(seq 100); do
+	used=$($P lab status --prefix "$X" --json | jq '[.nodes[] | select(.kind == "switch") | .fib_used // 0] | min')
+	[ "$used" -ge 16 ] && break
+	sleep 0.1
+done
+[ "$used" -ge 16 ] || { echo "lab demo: the RAS did not program the switches (min FIB $used)" >&2; exit 1; }
+
+say "== 1. reachability and isolation"
+rx_of() { # rx packets of every VM of a VDC
+	for vm in $(vms "$1" | cut -d' ' -f1); do
+		ex "$vm" cat "/sys/class/net/$X-eth0/statistics/rx_packets"
+	done | paste -sd' '
+}
+pairs_ok=0 pairs_total=0 violations=0
+for vdc in red blue; do
+	other=$([ $vdc = red ] && echo blue || echo red)
+	before=$(rx_of "$other")
+	mapfile -t list < <(vms $vdc)
+	for s in "${list[@]}"; do
+		src=${s% *}
+		for d in "${list[@]}"; do
+			[ "$d" = "$s" ] && continue
+			( ex "$src" ping -c 1 -W 2 "${d#* }" >/dev/null 2>&1 && echo ok || echo fail ) \
+				>> "$tmp/ping-$vdc" &
+		done
+		wait
+	done
+	pairs_total=$((pairs_total + $(wc -l < "$tmp/ping-$vdc")))
+	pairs_ok=$((pairs_ok + $(grep -c ok "$tmp/ping-$vdc" || true)))
+	after=$(rx_of "$other")
+	read -ra b <<< "$before"; read -ra a <<< "$after"
+	for i in "${!b[@]}"; do [ "${a[$i]}" -gt "${b[$i]}" ] && violations=$((violations + 1)); done
+done
+say "   $pairs_ok of $pairs_total pairs reachable within their VDC; $violations isolation violations"
+
+# A spoofed source address: red-srv0 sends from 10.0.0.99, which is not its own.
+srv0=$($P lab status --prefix "$X" --json | jq -r '.vm_list[] | select(.name == "red-srv0") | .server')
+drops() { $P dp stats "$X-$srv0" --json | jq '.counters.vm_drop_src_ip.packets'; }
+d0=$(drops)
+ex red-srv0 ip addr add 10.0.0.99/32 dev "$X-eth0"
+ex red-srv0 ping -c 3 -i 0.2 -W 1 -I 10.0.0.99 10.0.0.5 >/dev/null 2>&1 || true
+ex red-srv0 ip addr del 10.0.0.99/32 dev "$X-eth0"
+spoof_dropped=$(( $(drops) - d0 ))
+say "   spoofed source: 3 sent, $spoof_dropped dropped by the agent's data plane"
+
+say "== 2. throughput (iperf3, red-srv0 -> red-srv4, 3 s)"
+ex red-srv4 iperf3 -s -1 -p 5201 >/dev/null 2>&1 & bg+=($!)
+sleep 0.5
+gbps=$(ex red-srv0 iperf3 -c 10.0.0.5 -p 5201 -t 3 -J 2>/dev/null | jq '.end.sum_received.bits_per_second / 1e9' || echo 0)
+say "   $gbps Gbit/s"
+
+# stream FROM TO_IP PORT COUNT -> receiver JSON in $tmp/NAME.json
+stream() {
+	local name=$1 from=$2 to_vm=$3 ip=$4 count=$5
+	ex "$to_vm" "$P" probe recv --listen "$ip:9000" --duration 40 --idle 3 --gaps 8 --json \
+		> "$tmp/$name.json" & bg+=($!)
+	sleep 0.3
+	ex "$from" "$P" probe send --to "$ip:9000" --rate 10000 --count "$count" 2>/dev/null & bg+=($!)
+}
+# gap_after FILE T_NS: the longest loss gap that starts within 1 s after T_NS (ms)
+gap_after() {
+	jq --argjson t "$2" '[.loss_gaps[] | select(.start_ns >= $t - 20000000 and .start_ns <= $t + 1000000000) | .gap_ms] | max // 0' "$1"
+}
+
+say "== 3. fail-over (10,000 packets/s red-srv0 -> red-srv4)"
+stream fo red-srv0 red-srv4 10.0.0.5 60000
+sleep 1.5
+path=$($P trace red 10.0.0.1 10.0.0.5 --prefix "$X" --json)
+leaf=$(echo "$path" | jq -r '.hops[0].node'); spine=$(echo "$path" | jq -r '.hops[0].next')
+t_link=$(now_ns)
+$P lab link down "$leaf" "$spine" --prefix "$X"
+say "   cut $leaf -- $spine"
+sleep 2
+path=$($P trace red 10.0.0.1 10.0.0.5 --prefix "$X" --json)
+spine2=$(echo "$path" | jq -r '.hops[1].node // empty')
+t_node=$(now_ns)
+$P lab node down "${spine2:-spine1}" --prefix "$X"
+say "   failed switch ${spine2:-spine1}"
+wait "${bg[@]: -1}" 2>/dev/null || true
+sleep 3.5
+gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
+say "   longest gap: link cut $gap_link ms, switch failure $gap_node ms ($(jq .lost "$tmp/fo.json") of 60000 lost)"
+$P lab node up "${spine2:-spine1}" --prefix "$X"
+$P lab link up "$leaf" "$spine" --prefix "$X"
+
+say "== 4. migration (stream to red-srv7, which moves to srv2)"
+stream mig red-srv0 red-srv7 10.0.0.8 40000
+sleep 1.5
+t_mig=$(now_ns)
+$P lab migrate red-srv7 srv2 --prefix "$X" >&2
+wait "${bg[@]: -1}" 2>/dev/null || true
+sleep 3.5
+gap_mig=$(gap_after "$tmp/mig.json" "$t_mig")
+say "   longest gap: $gap_mig ms ($(jq .lost "$tmp/mig.json") of 40000 lost)"
+
+say "== 5. forwarding entries per switch"
+fib=$($P lab status --prefix "$X" --json | jq -c '[.nodes[] | select(.kind == "switch") | {(.name): .fib_used}] | add')
+say "   $fib"
+secs=$(( ($(now_ns) - t_start) / 1000000000 ))
+say "== done in $secs s"
+if [ $JSON = 1 ]; then
+	jq -n --argjson ok "$pairs_ok" --argjson total "$pairs_total" --argjson v "$violations" \
+	      --argjson sp "$spoof_dropped" --argjson g "${gbps:-0}" --argjson gl "$gap_link" \
+	      --argjson gn "$gap_node" --argjson gm "$gap_mig" --argjson fib "$fib" --argjson s "$secs" \
+	   '{pairs_ok: $ok, pairs_total: $total, isolation_violations: $v, spoofed_dropped: $sp,
+	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], migration_gap_ms: $gm, fib: $fib, seconds: $s}'
+fi
+[ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ]
