@@ -136,6 +136,8 @@ static uint32_t pair_paths(struct dijkstra *d, uint32_t *uses, uint32_t a, uint3
 struct vlan {
 	uint32_t *uf;		/* union-find over node ids */
 	uint64_t *has;		/* link bitset */
+	uint64_t *on;		/* node bitset: nodes the VLAN spans */
+	uint32_t nlinks;
 };
 
 static uint32_t uf_find(uint32_t *uf, uint32_t x)
@@ -147,16 +149,28 @@ static uint32_t uf_find(uint32_t *uf, uint32_t x)
 	return x;
 }
 
-static bool has_link(const struct vlan *v, uint32_t l)
+static bool bit(const uint64_t *set, uint32_t i)
 {
-	return v->has[l / 64] >> (l % 64) & 1;
+	return set[i / 64] >> (i % 64) & 1;
 }
 
-/* Whether path p can join VLAN v without closing a loop.  The path's nodes
+static bool has_link(const struct vlan *v, uint32_t l)
+{
+	return bit(v->has, l);
+}
+
+/* Whether path p can join VLAN v and leave it a tree: it must touch the
+ * VLAN (unless the VLAN is empty) and close no loop.  The path's nodes
  * already joined in v form classes; each new link must join two classes. */
 static bool fits(struct vlan *v, const struct route_path *p)
 {
 	uint32_t root[ROUTE_PATH_MAX_LINKS + 1], cls[ROUTE_PATH_MAX_LINKS + 1];
+	bool touches = !v->nlinks;
+
+	for (uint32_t i = 0; i <= p->len && !touches; i++)
+		touches = bit(v->on, p->nodes[i]);
+	if (!touches)
+		return false;
 
 	for (uint32_t i = 0; i <= p->len; i++) {
 		root[i] = uf_find(v->uf, p->nodes[i]);
@@ -187,8 +201,11 @@ static void join(struct vlan *v, const struct route_path *p)
 		if (has_link(v, l))
 			continue;
 		v->has[l / 64] |= 1ull << (l % 64);
+		v->nlinks++;
 		v->uf[uf_find(v->uf, p->nodes[i])] = uf_find(v->uf, p->nodes[i + 1]);
 	}
+	for (uint32_t i = 0; i <= p->len; i++)
+		v->on[p->nodes[i] / 64] |= 1ull << (p->nodes[i] % 64);
 }
 
 static void vlan_open(const struct topo *t, struct vlan *v)
@@ -197,6 +214,8 @@ static void vlan_open(const struct topo *t, struct vlan *v)
 	for (uint32_t i = 0; i < t->nnodes; i++)
 		v->uf[i] = i;
 	v->has = xcalloc((t->nlinks + 63) / 64, sizeof(*v->has));
+	v->on = xcalloc((t->nnodes + 63) / 64, sizeof(*v->on));
+	v->nlinks = 0;
 }
 
 /* Pack paths[order[i]] in turn; order NULL means 0, 1, 2, .. */
@@ -226,6 +245,7 @@ static uint32_t pack(const struct topo *t, const struct route_path *paths,
 	for (uint32_t j = 0; j < nv; j++) {
 		free(v[j].uf);
 		free(v[j].has);
+		free(v[j].on);
 	}
 	free(v);
 	return ok ? nv : 0;

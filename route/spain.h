@@ -9,11 +9,11 @@
  * links is not taken.  Servers never relay.
  *
  * The paths are then packed greedily into VLANs: each path goes into the
- * first VLAN in which it closes no loop, or opens a new one.  A VLAN is
- * therefore loop-free: a forest whose components are trees (two paths of a
- * pair never share one, as together they would close a loop).  Paths are
- * packed in rounds, every pair's first path, then every pair's second, so
- * the first VLANs hold the shortest paths. */
+ * first VLAN that it touches (shares a switch with) and in which it closes
+ * no loop, or opens a new one.  Every VLAN is therefore a tree: connected
+ * and loop-free (two paths of a pair never share one, as together they would
+ * close a loop).  Paths are packed in rounds, every pair's first path, then
+ * every pair's second, so the first VLANs hold the shortest paths. */
 #ifndef PEREGRINE_ROUTE_SPAIN_H
 #define PEREGRINE_ROUTE_SPAIN_H
 

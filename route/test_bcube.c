@@ -213,6 +213,8 @@ static void check_trees(const struct topo *t, uint32_t root)
 				if (++steps > N)
 					fail_msg("tree %u: loop above server %u", j, x);
 			}
+			/* depth bound stated in docs/routing-paths.md */
+			assert_true(steps <= (t->p.n - 1) * (t->p.k + 1) + 1);
 			if (x == root)
 				continue;
 			route_path_start(&p, t->servers[par[x]]);
