@@ -1,4 +1,5 @@
 CMD_SRCS += cmd/main.c cmd/topo.c cmd/bench.c cmd/keygen.c cmd/sim.c cmd/probe.c cmd/topo_routes.c cmd/bench_routes.c cmd/bench_sim_fib.c
+CMD_SRCS += cmd/bench_sim_abt.c
 SH_TESTS += cmd/test_probe.sh
 CMD_SRCS += cmd/dp.c cmd/bench_dp.c
 CMD_SRCS += cmd/switchd.c cmd/swctl.c cmd/lab.c cmd/bench_lab.c
