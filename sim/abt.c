@@ -17,7 +17,7 @@
 static const char *const routing_names[SIM_ROUTE_COUNT] = {
 	[SIM_ROUTE_DEFAULT] = "default", [SIM_ROUTE_BSR] = "bsr", [SIM_ROUTE_VLB] = "vlb",
 	[SIM_ROUTE_ECMP] = "ecmp", [SIM_ROUTE_TWO_LEVEL] = "two-level",
-	[SIM_ROUTE_TREE] = "tree", [SIM_ROUTE_SPAIN] = "spain",
+	[SIM_ROUTE_TREE] = "tree", [SIM_ROUTE_SPAIN] = "spain", [SIM_ROUTE_TREES] = "trees",
 };
 
 static const char *const fail_names[] = {
@@ -59,6 +59,7 @@ static void kill_node(struct sim_paths *n, uint32_t node)
 
 	for (uint32_t p = 0; p < t->nodes[node].degree; p++)
 		n->link_dead[topo_port(t, node, p)->link] = 1;
+	n->node_dead[node] = 1;
 	if (topo_is_server(t, node) && !n->server_dead[t->nodes[node].index]) {
 		n->server_dead[t->nodes[node].index] = 1;
 		n->live_servers--;
@@ -108,6 +109,8 @@ static enum sim_routing default_routing(enum sim_scheme s)
 	case SCHEME_L2: return SIM_ROUTE_TREE;
 	case SCHEME_SPAIN:
 	case SCHEME_NETLORD: return SIM_ROUTE_SPAIN;
+	case SCHEME_PEREGRINE:
+	case SCHEME_PEREGRINE_DUAL: return SIM_ROUTE_TREES;
 	default: return SIM_ROUTE_DEFAULT;
 	}
 }
@@ -207,6 +210,9 @@ static int setup_routing(struct sim_paths *n, char *err, size_t errlen)
 		for (uint32_t i = 0; i < n->spain.nends; i++)
 			n->end_index[n->spain.ends[i]] = i;
 		return 0;
+	case SIM_ROUTE_TREES:
+		return route_trees_new(t, n->link_dead, n->node_dead, &n->trees, err, errlen)
+		       ? -EINVAL : 0;
 	default:
 		snprintf(err, errlen, "no routing given and the scheme has none for this "
 			 "experiment (use --routing)");
@@ -236,6 +242,7 @@ int sim_paths_init(struct sim_paths *n, const struct topo *t, enum sim_scheme sc
 	}
 	n->link_dead = xcalloc(t->nlinks ? t->nlinks : 1, 1);
 	n->server_dead = xcalloc(t->nservers ? t->nservers : 1, 1);
+	n->node_dead = xcalloc(t->nnodes ? t->nnodes : 1, 1);
 	n->live_servers = t->nservers;
 	n->dist = xmalloc(sizeof(*n->dist) * t->nnodes);
 	n->queue = xmalloc(sizeof(*n->queue) * t->nnodes);
@@ -264,6 +271,9 @@ void sim_paths_free(struct sim_paths *n)
 	free(n->tree_depth);
 	free(n->link_dead);
 	free(n->server_dead);
+	free(n->node_dead);
+	if (n->trees)
+		route_trees_free(n->trees);
 	free(n->dist);
 	free(n->queue);
 	free(n->cap);
@@ -507,6 +517,21 @@ static bool spain_path(struct sim_paths *n, uint32_t s, uint32_t d, struct route
 	return route_path_step_link(t, p, ld);
 }
 
+/* Peregrine: the primary tree of the destination, from the source's NIC. */
+static bool trees_path(struct sim_paths *n, uint32_t s, uint32_t d, struct route_path *p)
+{
+	uint32_t links[ROUTE_PATH_MAX_LINKS];
+	uint32_t len = route_path(n->trees, s, d, 0, links, ROUTE_PATH_MAX_LINKS);
+
+	if (len == UINT32_MAX || !len)
+		return false;
+	route_path_start(p, s);
+	for (uint32_t i = 0; i < len; i++)
+		if (!route_path_step_link(n->t, p, links[i]))
+			return false;
+	return route_path_last(p) == d && live(n, p);
+}
+
 bool sim_paths_route(struct sim_paths *n, uint32_t src, uint32_t dst, struct route_path *p)
 {
 	const struct topo *t = n->t;
@@ -529,6 +554,8 @@ bool sim_paths_route(struct sim_paths *n, uint32_t src, uint32_t dst, struct rou
 		return tree_path(n, t->servers[src], t->servers[dst], p);
 	case SIM_ROUTE_SPAIN:
 		return spain_path(n, t->servers[src], t->servers[dst], p);
+	case SIM_ROUTE_TREES:
+		return trees_path(n, t->servers[src], t->servers[dst], p);
 	default:
 		return false;
 	}
@@ -718,10 +745,11 @@ static const char abt_help[] =
 	"\n"
 	"  --topo SPEC       a topology (peregrine topo --help)\n"
 	"  --scheme S        bcube (BCube source routing), vl2 (VLB), l2 (one\n"
-	"                    spanning tree), spain or netlord (SPAIN paths)\n"
+	"                    spanning tree), spain or netlord (SPAIN paths),\n"
+	"                    peregrine or peregrine-dual (primary trees)\n"
 	"  --routing R       override the scheme's path choice: bsr, vlb, ecmp\n"
 	"                    (random shortest path), two-level (fat-tree,\n"
-	"                    destination-based), tree, spain\n"
+	"                    destination-based), tree, spain, trees\n"
 	"  --fail KIND       fail random servers, switches or links; without --rate\n"
 	"                    sweep 0, 2, .., 20 %% (graceful degradation)\n"
 	"  --rate R          fraction failed, 0 .. 1\n"

@@ -11,6 +11,7 @@
 #include "lib/json.h"
 #include "lib/rng.h"
 #include "route/spain.h"
+#include "route/trees.h"
 #include "route/vlb.h"
 #include "sim/maxmin.h"
 #include "sim/scheme.h"
@@ -35,6 +36,8 @@ enum sim_routing {
 	SIM_ROUTE_TWO_LEVEL,	/* fat-tree: destination-based, deterministic */
 	SIM_ROUTE_TREE,		/* plain Ethernet: one spanning tree */
 	SIM_ROUTE_SPAIN,	/* SPAIN: a random live path of the switch pair */
+	SIM_ROUTE_TREES,	/* Peregrine: the destination's primary tree, as
+				 * the RAS computes it for the failures */
 	SIM_ROUTE_COUNT
 };
 
@@ -48,6 +51,7 @@ struct sim_paths {
 	enum sim_routing routing;
 	uint8_t *link_dead;	/* nlinks */
 	uint8_t *server_dead;	/* nservers */
+	uint8_t *node_dead;	/* nnodes: failed servers and switches */
 	uint32_t live_servers;
 	uint32_t failed;	/* elements failed */
 	struct rng rng;
@@ -57,6 +61,7 @@ struct sim_paths {
 	/* per routing */
 	struct route_vlb vlb;
 	struct route_spain spain;
+	struct route_trees *trees;	/* TREES */
 	uint32_t *end_index;	/* SPAIN: node -> index in spain.ends */
 	uint32_t *tree_up;	/* TREE: node -> link to its parent, UINT32_MAX */
 	uint32_t *tree_depth;	/* TREE: UINT32_MAX if off the tree */

@@ -138,9 +138,10 @@ static const char shuffle_help[] =
 	"time (every server NIC saturated throughout) over the simulated one.\n"
 	"\n"
 	"  --topo SPEC     a topology (peregrine topo --help); at most 1,024 servers\n"
-	"  --scheme S      vl2 (VLB), l2, spain, netlord, bcube\n"
+	"  --scheme S      vl2 (VLB), l2, spain, netlord, bcube, peregrine,\n"
+	"                  peregrine-dual\n"
 	"  --routing R     override the path choice: ecmp (shortest paths, random\n"
-	"                  next hop), vlb, two-level, tree, spain, bsr\n"
+	"                  next hop), vlb, two-level, tree, spain, bsr, trees\n"
 	"  --size MB       per server pair (default 500, as VL2's testbed)\n"
 	"  --seed N        random path choices (default 1)\n"
 	"  --json          machine-readable: efficiency, seconds, ideal_seconds, ...\n";

@@ -52,7 +52,7 @@ expect_fail "abt bad rate" $P sim abt --topo fattree:k=4 --scheme vl2 --fail lin
 expect_fail "abt bad fail" $P sim abt --topo fattree:k=4 --scheme vl2 --fail disks
 expect_fail "abt plot without sweep" $P sim abt --topo fattree:k=4 --scheme vl2 --plot "$tmp/x.svg"
 expect_fail "abt plot quote" $P sim abt --topo fattree:k=4 --scheme vl2 --fail links --plot "$tmp/a'b.svg"
-expect_fail "abt no routing" $P sim abt --topo fattree:k=4 --scheme peregrine
+$P sim abt --topo fattree:k=4 --scheme peregrine | grep -q 'peregrine, trees routing' || fail "peregrine trees"
 expect_fail "shuffle too big" $P sim shuffle --topo vl2:da=144,di=144 --scheme vl2
 expect_fail "shuffle bad size" $P sim shuffle --topo fattree:k=4 --scheme vl2 --size 0
 $P sim abt --help | grep -q 'Usage: peregrine sim abt' || fail "abt help"
