@@ -3,3 +3,6 @@ LIB_SRCS += sim/scheme.c sim/net.c sim/vlans.c sim/fib.c sim/plot.c sim/exp.c \
 TESTS    += sim/test_fib
 TESTS    += sim/test_event sim/test_failover sim/test_flood
 SH_TESTS += sim/test_cli.sh
+LIB_SRCS += sim/maxmin.c sim/abt.c sim/shuffle.c
+TESTS    += sim/test_maxmin sim/test_abt
+SH_TESTS += sim/test_throughput.sh
