@@ -238,6 +238,12 @@ static void test_udp_batch_loopback(void **state)
 		memset(p, i, 4 + (size_t)i);
 	}
 	assert_null(udp_batch_add(&tx, &b, 1));
+	/* A second socket cannot take a port that is in use. */
+	{
+		int fc = udp_open(&b, 0);
+
+		assert_true(fc < 0);
+	}
 	assert_int_equal(udp_flush(fa, &tx), UDP_BATCH);
 	for (int tries = 0; got < UDP_BATCH && tries < 1000; tries++) {
 		int n = udp_recv_batch(fb, &rx);

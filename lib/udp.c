@@ -45,11 +45,12 @@ const char *udp_addr_str(const struct sockaddr_in *a, char *buf, size_t len)
 int udp_open(const struct sockaddr_in *bind_addr, int rcvbuf)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
 
+	/* No SO_REUSEADDR: UDP has no TIME_WAIT to wait out, and with it an
+	 * ephemeral bind (port 0) can be handed a port a server already holds,
+	 * and take that server's traffic. */
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (rcvbuf > 0) {
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof(rcvbuf));
