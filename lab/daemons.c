@@ -68,10 +68,29 @@ static int directory_args(const struct lab *l, const char *dir, uint32_t node, c
 	return n;
 }
 
+/* The RAS, in the management namespace: it reads the lab from its state
+ * directory, listens on lab_mgmt_self_ip:ras_port (where switchd reports
+ * links) and programs every switch (docs/ras.md). */
+static int ras_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		    char (*b)[128])
+{
+	int n = 0;
+
+	(void)dir;
+	(void)node;
+	snprintf(b[0], 128, "%s", l->prefix);
+	lab_ns(l, "mgmt", b[1], 128);
+	argv[n++] = "--lab";
+	argv[n++] = b[0];
+	argv[n++] = "--name";
+	argv[n++] = b[1];
+	return n;
+}
+
 const struct lab_daemon lab_daemons[] = {
 	{ "directory", LAB_ON_MGMT, directory_args },
 	{ "switchd", LAB_ON_SWITCH, switchd_args },
-	/* { "ras", LAB_ON_MGMT, ras_args },               issue: end to end */
+	{ "ras", LAB_ON_MGMT, ras_args },
 	/* { "agent", LAB_ON_SERVER, agent_args },         issue: end to end */
 };
 const size_t lab_ndaemons = ARRAY_SIZE(lab_daemons);

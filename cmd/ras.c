@@ -1,0 +1,522 @@
+/* peregrine ras: the Route Algorithm Server daemon.
+ *
+ * The shell around ras/ (the core): one UDP socket toward the switches
+ * (link reports come in on it too), a directory client (dir/client_udp.h),
+ * a timer, signals.  After every call into the core it sends the core's
+ * availability changes to the directory first, then its datagrams to the
+ * switches: a MAC is marked unavailable before any switch is reprogrammed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cmd/cli.h"
+#include "dir/client_udp.h"
+#include "lab/run.h"
+#include "lib/auth.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "lib/udp.h"
+#include "ras/ras.h"
+#include "route/failover.h"
+
+enum ras_cmd_limits { RC_SOCKBUF = 4 << 20, RC_RX_BATCHES = 16, RC_MAX_SWITCH_OPTS = 4096 };
+
+struct rasd {
+	struct ras *r;
+	struct loop *loop;
+	struct loop_timer *timer, *dtimer;
+	int fd;
+	struct dirc_udp *du;
+	struct ras_out out;
+	struct udp_batch rx, tx;
+	uint64_t last_done, dir_sent_ns;
+	uint64_t t0_ns;
+	struct log_rl rl;
+};
+
+static void dir_arm(struct rasd *d);
+
+static void on_avail_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
+{
+	struct rasd *d = arg;
+
+	(void)req_id;
+	if (!m || m->h.type != (DIRP_SET_AVAIL | DIRP_REPLY_BIT)) {
+		log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "directory: SET_AVAIL %s",
+			   m ? "answered oddly" : "timed out");
+		return;
+	}
+	log_info("directory: availability marked %.3f ms after the event",
+		 (double)(mono_ns() - d->t0_ns) / 1e6);
+}
+
+/* The core's availability changes, in order, in as few requests as fit. */
+static void send_avail(struct rasd *d)
+{
+	struct ras_out *o = &d->out;
+	unsigned max = dirp_max_records(DIRP_SET_AVAIL);
+
+	for (size_t i = 0; i < o->navail; i += max) {
+		struct dirp_avail recs[DIRP_MAX_RECORDS * 2];
+		unsigned n = (unsigned)(o->navail - i < max ? o->navail - i : max);
+
+		for (unsigned k = 0; k < n; k++) {
+			memcpy(recs[k].mac, o->avail[i + k].mac, 6);
+			recs[k].scope = DIRP_SCOPE_INTERMEDIARY;
+			recs[k].avail = o->avail[i + k].avail;
+		}
+		if (dirc_request(dirc_udp_client(d->du), dir_now_sys(), DIRP_SET_AVAIL, recs, n,
+				 on_avail_reply, d) < 0)
+			log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "directory: too many requests");
+	}
+	if (o->navail)
+		dir_arm(d);
+}
+
+static void send_dgrams(struct rasd *d)
+{
+	for (size_t i = 0; i < d->out.ndg; i++) {
+		const struct ras_dgram *g = &d->out.dg[i];
+		struct sockaddr_in to = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(g->to.ip),
+					  .sin_port = htons(g->to.port) };
+		uint8_t *b = udp_batch_add(&d->tx, &to, g->len);
+
+		if (!b) {
+			udp_flush(d->fd, &d->tx);
+			b = udp_batch_add(&d->tx, &to, g->len);
+		}
+		memcpy(b, g->buf, g->len);
+	}
+	udp_flush(d->fd, &d->tx);
+}
+
+static void flush_out(struct rasd *d)
+{
+	const struct ras_stats *st = ras_stats(d->r);
+
+	send_avail(d);		/* the directory first */
+	send_dgrams(d);
+	ras_out_reset(&d->out);
+	if (st->converged && st->ev_done_ns != d->last_done) {
+		d->last_done = st->ev_done_ns;
+		log_info("fabric programmed: %" PRIu64 " forwarding changes, %u pairs held, "
+			 "%.3f ms after the event (%" PRIu64 " ops sent, %" PRIu64
+			 " retransmits so far)",
+			 st->ev_ops, st->ev_pairs, (double)(st->ev_done_ns - st->ev_at_ns) / 1e6,
+			 st->ops_sent, st->retransmits);
+	}
+}
+
+static void arm(struct rasd *d, uint64_t next)
+{
+	uint64_t now = mono_ns();
+
+	if (next == UINT64_MAX)
+		next = now + 1000000000ull;
+	loop_timer_set(d->loop, d->timer, next > now ? next - now : 0);
+}
+
+static void on_timer(void *arg)
+{
+	struct rasd *d = arg;
+	uint64_t next = ras_tick(d->r, mono_ns(), &d->out);
+
+	flush_out(d);
+	arm(d, next);
+}
+
+static void on_readable(void *arg, int fd)
+{
+	struct rasd *d = arg;
+
+	for (int b = 0; b < RC_RX_BATCHES; b++) {
+		int n = udp_recv_batch(fd, &d->rx);
+
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			const struct sockaddr_in *a = &d->rx.addrs[i];
+			struct ras_addr from = { ntohl(a->sin_addr.s_addr), ntohs(a->sin_port) };
+			uint64_t now = mono_ns();
+			uint64_t before = ras_stats(d->r)->link_events;
+
+			ras_input(d->r, from, d->rx.bufs[i], d->rx.msgs[i].msg_len, now, &d->out);
+			if (ras_stats(d->r)->link_events != before)
+				d->t0_ns = now;
+			flush_out(d);
+		}
+		if (n < UDP_BATCH)
+			break;
+	}
+	arm(d, ras_tick(d->r, mono_ns(), &d->out));
+	flush_out(d);
+}
+
+static void dir_arm(struct rasd *d)
+{
+	uint64_t next = dirc_udp_tick(d->du), now = mono_ns();
+
+	if (next == UINT64_MAX)
+		return;
+	loop_timer_set(d->loop, d->dtimer, next > now ? next - now : 0);
+}
+
+static void on_dir_timer(void *arg)
+{
+	dir_arm(arg);
+}
+
+static void on_dir_readable(void *arg, int fd)
+{
+	struct rasd *d = arg;
+
+	(void)fd;
+	dirc_udp_readable(d->du);
+	dir_arm(d);
+}
+
+/* ---- configuration ------------------------------------------------------------- */
+static const char ras_help[] =
+	"Usage: peregrine ras --lab PREFIX [OPTIONS]\n"
+	"       peregrine ras --topo SPEC --key FILE --listen ADDR:PORT --directory ADDR:PORT\n"
+	"                     --switch NAME=ADDR:PORT ... [OPTIONS]\n"
+	"       peregrine ras (--lab PREFIX | --topo SPEC) --print-fib [--json]\n"
+	"\n"
+	"Run the Route Algorithm Server: compute every server's two trees, program\n"
+	"every switch through its switchd (the primary MAC along tree 0, the backup\n"
+	"MAC along tree 1), tell the directory the servers' MACs are available, and\n"
+	"on a link or switch failure reported by a switchd mark the affected MACs\n"
+	"unavailable, reprogram the switches and mark them available again.  At\n"
+	"start it reads every switch's table and changes only what differs, so a\n"
+	"restart does not disturb traffic.  docs/ras.md has the details.\n"
+	"\n"
+	"  --lab PREFIX          the lab that is up under PREFIX: its topology, key,\n"
+	"                        switchd addresses, the directory at 172.31.0.1:7300,\n"
+	"                        listening on 172.31.0.1:7500 (run it in the lab's\n"
+	"                        management namespace)\n"
+	"  --topo SPEC           a topology spec or file (docs/topologies.md)\n"
+	"  --switch NAME=ADDR:PORT  a switch's switchd (repeat; switches without one\n"
+	"                        are not programmed)\n"
+	"  --key FILE            shared key of the management network\n"
+	"  --listen ADDR:PORT    where switchds send link reports\n"
+	"  --directory ADDR:PORT the directory server\n"
+	"  --print-fib           print the computed forwarding tables and exit\n"
+	"  --fail-link A,B       with --print-fib: the link between nodes A and B\n"
+	"                        is down (repeat)\n"
+	"  --fail-node NAME      with --print-fib: the switch NAME has failed (repeat)\n"
+	"  --json                with --print-fib: JSON\n"
+	"  --log-level LEVEL     err, warn, info (default) or debug\n"
+	"  --name NAME           name in log lines (the lab finds its daemons by it)\n"
+	"  -h, --help            this text\n"
+	"\n"
+	"SIGTERM or SIGINT stops it cleanly.\n";
+
+struct rc_opts {
+	const char *lab, *topo, *key, *listen, *directory, *name;
+	const char *switches[RC_MAX_SWITCH_OPTS];
+	int nswitches;
+	const char *fails[RC_MAX_SWITCH_OPTS];
+	int nfails;
+	bool print, json;
+};
+
+static int parse_opts(int argc, char **argv, struct rc_opts *o)
+{
+	static const struct option longs[] = {
+		{ "lab", required_argument, NULL, 'L' }, { "topo", required_argument, NULL, 't' },
+		{ "switch", required_argument, NULL, 's' }, { "key", required_argument, NULL, 'k' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "directory", required_argument, NULL, 'd' },
+		{ "print-fib", no_argument, NULL, 'p' },
+		{ "fail-link", required_argument, NULL, 'F' },
+		{ "fail-node", required_argument, NULL, 'N' }, { "json", no_argument, NULL, 'j' },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "name", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c, lvl;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'L': o->lab = optarg; break;
+		case 't': o->topo = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'd': o->directory = optarg; break;
+		case 'p': o->print = true; break;
+		case 'j': o->json = true; break;
+		case 'n': o->name = optarg; break;
+		case 's':
+			if (o->nswitches == RC_MAX_SWITCH_OPTS)
+				return cli_usage_error("ras", "too many --switch options");
+			o->switches[o->nswitches++] = optarg;
+			break;
+		case 'F':
+		case 'N':
+			if (o->nfails == RC_MAX_SWITCH_OPTS)
+				return cli_usage_error("ras", "too many failures");
+			/* links keep their comma, nodes get none */
+			o->fails[o->nfails++] = optarg;
+			if ((c == 'N') != !strchr(optarg, ','))
+				return cli_usage_error("ras", "--fail-link A,B or --fail-node NAME");
+			break;
+		case 'v':
+			if ((lvl = log_level_parse(optarg)) < 0)
+				return cli_usage_error("ras", "bad log level '%s'", optarg);
+			log_set_level((enum log_level)lvl);
+			break;
+		case 'h': fputs(ras_help, stdout); exit(0);
+		default: return cli_usage_error("ras", "see --help");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("ras", "unexpected argument '%s'", argv[optind]);
+	if (!o->lab == !o->topo)
+		return cli_usage_error("ras", "give exactly one of --lab and --topo");
+	if (o->topo && !o->print && (!o->key || !o->listen || !o->directory))
+		return cli_usage_error("ras", "--topo needs --key, --listen and --directory");
+	return 0;
+}
+
+/* Everything the daemon needs, from a lab or from the options. */
+struct rc_setup {
+	struct lab lab;
+	bool have_lab;
+	struct topo *t;
+	struct ras_addr *sw;
+	struct auth_key key;
+	struct sockaddr_in listen, dir;
+};
+
+static int setup_lab(const struct rc_opts *o, struct rc_setup *s, char *err, size_t n)
+{
+	char dir[256], path[300];
+
+	if (lab_load_running(o->lab, &s->lab, err, n))
+		return -1;
+	s->have_lab = true;
+	s->t = s->lab.topo;
+	s->sw = xcalloc(s->t->nnodes, sizeof(*s->sw));
+	for (uint32_t i = 0; i < s->t->nnodes; i++)
+		if (!topo_is_server(s->t, i))
+			s->sw[i] = (struct ras_addr){ lab_mgmt_ip(&s->lab, i), s->lab.switchd_port };
+	lab_state_dir(o->lab, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/key", dir);
+	if (!o->print && auth_key_load(path, &s->key, err, n))
+		return -1;
+	s->listen = (struct sockaddr_in){ .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(lab_mgmt_self_ip(&s->lab)),
+					  .sin_port = htons(s->lab.ras_port) };
+	s->dir = s->listen;
+	s->dir.sin_port = htons(LAB_DIR_PORT);
+	return 0;
+}
+
+static int setup_generic(const struct rc_opts *o, struct rc_setup *s, char *err, size_t n)
+{
+	if (topo_from_spec(o->topo, &s->t, err, n))
+		return -1;
+	s->sw = xcalloc(s->t->nnodes, sizeof(*s->sw));
+	for (int i = 0; i < o->nswitches; i++) {
+		char name[128];
+		const char *eq = strchr(o->switches[i], '=');
+		struct sockaddr_in a;
+		uint32_t node;
+
+		if (!eq || (size_t)(eq - o->switches[i]) >= sizeof(name)) {
+			snprintf(err, n, "--switch '%s': want NAME=ADDR:PORT", o->switches[i]);
+			return -1;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - o->switches[i]), o->switches[i]);
+		node = topo_find(s->t, name);
+		if (node == UINT32_MAX || topo_is_server(s->t, node)) {
+			snprintf(err, n, "--switch: no switch '%s' in the topology", name);
+			return -1;
+		}
+		if (udp_parse_addr(eq + 1, &a, err, n))
+			return -1;
+		s->sw[node] = (struct ras_addr){ ntohl(a.sin_addr.s_addr), ntohs(a.sin_port) };
+	}
+	if (o->print)
+		return 0;
+	if (auth_key_load(o->key, &s->key, err, n) || udp_parse_addr(o->listen, &s->listen, err, n) ||
+	    udp_parse_addr(o->directory, &s->dir, err, n))
+		return -1;
+	return 0;
+}
+
+static void setup_free(struct rc_setup *s)
+{
+	if (s->have_lab)
+		lab_free(&s->lab);
+	else
+		topo_free(s->t);
+	free(s->sw);
+}
+
+/* ---- --print-fib ---------------------------------------------------------------- */
+struct pf_arg {
+	const struct topo *t;
+	json_t *arr;
+	uint32_t sw;
+};
+
+static void pf_entry(void *arg, uint32_t sw, uint32_t owner, unsigned tree, uint16_t port)
+{
+	struct pf_arg *a = arg;
+	uint8_t mac[6];
+	char mb[18];
+
+	ras_server_mac(a->t->nodes[owner].index, tree, mac);
+	swp_mac_str(mac, mb);
+	if (a->arr)
+		json_array_append_new(a->arr, json_pack("{s:s,s:i}", "mac", mb, "port", port));
+	else
+		printf("%s %s %u\n", a->t->nodes[sw].name, mb, port);
+}
+
+/* The failures named on the command line into link_dead / node_dead. */
+static int parse_fails(const struct topo *t, const struct rc_opts *o, uint8_t *ld, uint8_t *nd)
+{
+	for (int i = 0; i < o->nfails; i++) {
+		char a[128], *b;
+		uint32_t na, nb = UINT32_MAX;
+		bool found = false;
+
+		snprintf(a, sizeof(a), "%s", o->fails[i]);
+		if ((b = strchr(a, ',')))
+			*b++ = 0;
+		na = topo_find(t, a);
+		if (b)
+			nb = topo_find(t, b);
+		if (na == UINT32_MAX || (b && nb == UINT32_MAX))
+			return cli_usage_error("ras", "'%s': no such node", o->fails[i]);
+		if (!b) {
+			nd[na] = 1;
+			continue;
+		}
+		for (uint32_t p = 0; p < t->nodes[na].degree; p++) {
+			const struct topo_adj *adj = topo_port(t, na, p);
+
+			if (adj->peer == nb) {
+				ld[adj->link] = 1;
+				found = true;
+			}
+		}
+		if (!found)
+			return cli_usage_error("ras", "'%s': no such link", o->fails[i]);
+	}
+	return 0;
+}
+
+static int print_fib(const struct topo *t, const struct rc_opts *o)
+{
+	struct route_trees *rt;
+	bool json = o->json;
+	json_t *root = json ? json_object() : NULL;
+	uint8_t *ld = xcalloc(t->nlinks + 1, 1), *nd = xcalloc(t->nnodes, 1);
+	char err[256];
+	int rc = parse_fails(t, o, ld, nd);
+
+	if (!rc && route_trees_new(t, ld, nd, &rt, err, sizeof(err)))
+		rc = cli_error("ras: %s", err);
+	free(ld);
+	free(nd);
+	if (rc) {
+		json_decref(root);
+		return rc;
+	}
+	for (uint32_t i = 0; i < t->nnodes; i++) {
+		struct pf_arg a = { t, json ? json_array() : NULL, i };
+
+		if (topo_is_server(t, i) || route_node_dead(rt)[i])
+			continue;
+		route_fib_foreach(rt, i, pf_entry, &a);
+		if (root)
+			json_object_set_new(root, t->nodes[i].name, a.arr);
+	}
+	if (root) {
+		json_print(stdout, root);
+	}
+	route_trees_free(rt);
+	return 0;
+}
+
+/* ---- running ------------------------------------------------------------------ */
+static int serve(struct rc_setup *s)
+{
+	struct rasd d = { .rl = LOG_RL_INIT(1000, 5) };
+	struct ras_cfg c = { .t = s->t, .sw = s->sw, .key = s->key, .seq_base = wall_ns() };
+	struct dirc_cfg dc = { .key = &s->key, .seed = wall_ns() ^ (uint64_t)getpid() << 32 };
+	struct loop_io *io, *dio;
+	char err[256], ab[32];
+	int e, buf = RC_SOCKBUF;
+
+	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err)))
+		return cli_error("ras: %s", err);
+	if ((d.fd = udp_open(&s->listen, RC_SOCKBUF)) < 0) {
+		ras_free(d.r);
+		return cli_error("ras: listen %s: %s", udp_addr_str(&s->listen, ab, sizeof(ab)),
+				 strerror(-d.fd));
+	}
+	setsockopt(d.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	if (!(d.du = dirc_udp_open(&s->dir, &dc, &e))) {
+		close(d.fd);
+		ras_free(d.r);
+		return cli_error("ras: directory socket: %s", strerror(-e));
+	}
+	ras_out_init(&d.out);
+	udp_batch_init(&d.rx);
+	udp_batch_init(&d.tx);
+	d.loop = loop_new();
+	loop_stop_on_signals(d.loop);
+	io = loop_io_add(d.loop, d.fd, on_readable, &d);
+	dio = loop_io_add(d.loop, dirc_udp_fd(d.du), on_dir_readable, &d);
+	d.timer = loop_timer_add(d.loop, 0, 0, on_timer, &d);
+	d.dtimer = loop_timer_add(d.loop, 1000000000ull, 0, on_dir_timer, &d);
+	log_info("listening on %s, %u switches, %u servers",
+		 udp_addr_str(&s->listen, ab, sizeof(ab)), s->t->nswitches, s->t->nservers);
+	d.t0_ns = mono_ns();
+	ras_start(d.r, mono_ns(), &d.out);
+	flush_out(&d);
+	loop_run(d.loop);
+	log_info("stopping: %" PRIu64 " link reports, %" PRIu64 " ops sent, %" PRIu64
+		 " retransmits", ras_stats(d.r)->link_reports, ras_stats(d.r)->ops_sent,
+		 ras_stats(d.r)->retransmits);
+	loop_timer_del(d.loop, d.timer);
+	loop_timer_del(d.loop, d.dtimer);
+	loop_io_del(d.loop, io);
+	loop_io_del(d.loop, dio);
+	loop_free(d.loop);
+	dirc_udp_close(d.du);
+	close(d.fd);
+	ras_out_free(&d.out);
+	ras_free(d.r);
+	return 0;
+}
+
+int cmd_ras(int argc, char **argv)
+{
+	struct rc_opts o = { 0 };
+	struct rc_setup s = { 0 };
+	char err[256];
+	int rc;
+
+	if ((rc = parse_opts(argc, argv, &o)))
+		return rc;
+	log_set_ident(o.name ? o.name : "ras");
+	if ((o.lab ? setup_lab(&o, &s, err, sizeof(err)) : setup_generic(&o, &s, err, sizeof(err)))) {
+		setup_free(&s);
+		return cli_error("ras: %s", err);
+	}
+	rc = o.print ? print_fib(s.t, &o) : serve(&s);
+	setup_free(&s);
+	return rc;
+}

@@ -1,0 +1,3 @@
+LIB_SRCS += ras/ras.c
+TESTS    += ras/test_ras
+SH_TESTS += ras/test_ras.sh

@@ -1,0 +1,723 @@
+/* The Route Algorithm Server core (ras/ras.h, docs/ras.md). */
+#include "ras/ras.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/log.h"
+#include "route/failover.h"
+#include "wire/pgr.h"
+
+enum ras_sw_state {
+	RS_NONE = 0,	/* not a switch, or no address: never programmed */
+	RS_DUMPING,	/* reading its table */
+	RS_READY,	/* its table is known: reconcile dirty entries */
+	RS_LOST,	/* stopped answering: dumped again later */
+	RS_DEAD,	/* failed (route_node_down) */
+};
+
+enum { RS_IDLE = 0, RS_FIB_OPS, RS_DUMP, RS_AUDIT };
+#define RAS_FOREIGN UINT32_MAX	/* op on an entry that is no server's */
+
+struct ras_sw {
+	uint8_t state;
+	uint8_t busy;			/* RS_IDLE, RS_FIB_OPS, RS_DUMP */
+	uint16_t *have;			/* per (server, tree): its port or NO_PORT */
+	uint32_t nhave;			/* entries in have[] */
+	uint64_t audit_at;
+	uint8_t *is_dirty;
+	uint32_t *dirty, ndirty;
+	uint64_t *port_seq;		/* per port: the newest link report's seq */
+	uint64_t *foreign;		/* entries of no server: to delete */
+	uint32_t nforeign;
+	uint32_t dump_offset;
+	uint64_t seq, due, resync_at;
+	uint32_t tries;
+	uint16_t nops;
+	uint32_t op_idx[SWP_MAX_OPS];
+	struct swp_op ops[SWP_MAX_OPS];
+	size_t len;
+	uint8_t buf[SWP_MAX_DGRAM];
+};
+
+struct ras {
+	struct ras_cfg c;
+	const struct topo *t;
+	struct route_trees *rt;
+	struct route_delta delta;
+	uint32_t nidx;			/* 2 per server */
+	struct ras_sw **sw;		/* per node id; NULL for servers */
+	uint8_t *held;			/* per (server, tree): marked unavailable */
+	uint64_t seq;
+	struct ras_stats st;
+	struct log_rl rl;
+};
+
+/* ---- small helpers --------------------------------------------------------- */
+void ras_server_mac(uint32_t s, unsigned tree, uint8_t mac[6])
+{
+	pgr_mac_make(mac, pgr_id_of(s + 1, tree));
+}
+
+/* The (server, tree) index of a MAC, or RAS_FOREIGN. */
+static uint32_t mac_index(const struct ras *r, const uint8_t mac[6])
+{
+	uint32_t node;
+
+	if (!pgr_mac_valid(mac))
+		return RAS_FOREIGN;
+	node = pgr_id_node(pgr_mac_id(mac));
+	if (node < 1 || node > r->t->nservers)
+		return RAS_FOREIGN;
+	return (node - 1) * 2 + pgr_id_tree(pgr_mac_id(mac));
+}
+
+static uint32_t idx_owner(const struct ras *r, uint32_t idx)
+{
+	return r->t->servers[idx / 2];
+}
+
+static uint16_t want_port(const struct ras *r, uint32_t sw, uint32_t idx)
+{
+	return route_egress(r->rt, sw, idx_owner(r, idx), idx % 2);
+}
+
+void ras_out_init(struct ras_out *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+void ras_out_reset(struct ras_out *o)
+{
+	o->ndg = 0;
+	o->navail = 0;
+}
+
+void ras_out_free(struct ras_out *o)
+{
+	free(o->dg);
+	free(o->avail);
+	ras_out_init(o);
+}
+
+static struct ras_dgram *out_dgram(struct ras_out *o, struct ras_addr to)
+{
+	if (o->ndg == o->cap_dg) {
+		o->cap_dg = o->cap_dg ? o->cap_dg * 2 : 16;
+		o->dg = xreallocarray(o->dg, o->cap_dg, sizeof(*o->dg));
+	}
+	o->dg[o->ndg].to = to;
+	o->dg[o->ndg].len = 0;
+	return &o->dg[o->ndg++];
+}
+
+static void out_avail(struct ras *r, struct ras_out *o, uint32_t idx, bool avail)
+{
+	if (o->navail == o->cap_avail) {
+		o->cap_avail = o->cap_avail ? o->cap_avail * 2 : 64;
+		o->avail = xreallocarray(o->avail, o->cap_avail, sizeof(*o->avail));
+	}
+	ras_server_mac(idx / 2, idx % 2, o->avail[o->navail].mac);
+	o->avail[o->navail++].avail = avail;
+	if (avail)
+		r->st.avail_up++;
+	else
+		r->st.avail_down++;
+}
+
+const char *ras_drop_name(int reason)
+{
+	if (reason >= RAS_DROP_DECODE && reason < RAS_DROP_UNEXPECTED)
+		return swp_err_name(reason - RAS_DROP_DECODE);
+	switch (reason) {
+	case RAS_DROP_UNEXPECTED: return "unexpected type";
+	case RAS_DROP_SENDER: return "unknown sender";
+	case RAS_DROP_PORT: return "port without a link";
+	case RAS_DROP_STALE: return "stale reply";
+	default: return "?";
+	}
+}
+
+static void drop(struct ras *r, int reason, uint64_t now)
+{
+	assert(reason >= 0 && reason < RAS_DROP_COUNT);
+	r->st.drops[reason]++;
+	log_rl_msg(&r->rl, now, LOG_WARN, "dropped a datagram: %s", ras_drop_name(reason));
+}
+
+/* ---- sending ----------------------------------------------------------------- */
+static void transmit(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+	struct ras_dgram *d = out_dgram(o, r->c.sw[node]);
+	uint32_t backoff = s->tries < 4 ? 1u << s->tries : 8;
+
+	memcpy(d->buf, s->buf, s->len);
+	d->len = s->len;
+	s->tries++;
+	s->due = now + (uint64_t)r->c.rto_ms * backoff * 1000000ull;
+}
+
+static void send_dump(struct ras *r, uint32_t node, uint8_t kind, uint64_t now,
+		      struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+	struct swp_hdr h = { .type = SWP_DUMP_REQ, .sender = r->c.id, .seq = ++r->seq };
+
+	s->len = swp_enc_dump_req(s->buf, sizeof(s->buf), &h, SWP_WHAT_FIB,
+				  kind == RS_AUDIT ? 0 : s->dump_offset, &r->c.key);
+	assert(s->len);
+	s->seq = h.seq;
+	s->busy = kind;
+	s->tries = 0;
+	r->st.dumps++;
+	transmit(r, node, now, o);
+}
+
+static void begin_dump(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	s->state = RS_DUMPING;
+	s->dump_offset = 0;
+	s->nforeign = 0;
+	for (uint32_t i = 0; i < r->nidx; i++)
+		s->have[i] = ROUTE_NO_PORT;
+	s->nhave = 0;
+	r->st.converged = false;
+	send_dump(r, node, RS_DUMP, now, o);
+}
+
+/* ---- reconciling ----------------------------------------------------------- */
+static void set_have(struct ras_sw *s, uint32_t idx, uint16_t port)
+{
+	s->nhave += (port != ROUTE_NO_PORT) - (s->have[idx] != ROUTE_NO_PORT);
+	s->have[idx] = port;
+}
+
+static void mark_dirty(struct ras_sw *s, uint32_t idx)
+{
+	if (s->is_dirty[idx])
+		return;
+	s->is_dirty[idx] = 1;
+	s->dirty[s->ndirty++] = idx;
+}
+
+static void add_op(struct ras_sw *s, uint32_t idx, uint8_t kind, uint16_t port,
+		   const uint8_t mac[6])
+{
+	struct swp_op *op = &s->ops[s->nops];
+
+	op->kind = kind;
+	op->port = kind == SWP_OP_ADD ? port : 0;
+	memcpy(op->mac, mac, 6);
+	s->op_idx[s->nops++] = idx;
+}
+
+/* One pass over the dirty list: deletes (adds == false) or adds.  Entries
+ * already right leave the list; entries put in the batch too. */
+static void collect(struct ras *r, uint32_t node, bool adds)
+{
+	struct ras_sw *s = r->sw[node];
+	uint32_t keep = 0;
+
+	for (uint32_t k = 0; k < s->ndirty; k++) {
+		uint32_t idx = s->dirty[k];
+		uint16_t want = want_port(r, node, idx), have = s->have[idx];
+		bool del = want == ROUTE_NO_PORT;
+		uint8_t mac[6];
+
+		if (want == have) {
+			s->is_dirty[idx] = 0;
+			continue;
+		}
+		if (del != adds && s->nops < SWP_MAX_OPS) {
+			ras_server_mac(idx / 2, idx % 2, mac);
+			add_op(s, idx, del ? SWP_OP_DEL : SWP_OP_ADD, want, mac);
+			s->is_dirty[idx] = 0;
+			continue;
+		}
+		s->dirty[keep++] = idx;
+	}
+	s->ndirty = keep;
+}
+
+/* Send the next batch of a ready, idle switch, if it needs one. */
+static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+	struct swp_hdr h = { .type = SWP_FIB_OPS, .sender = r->c.id };
+
+	if (!s || s->state != RS_READY)
+		return;
+	/* An audit in flight must not delay a change: its reply is dropped. */
+	if (s->busy == RS_AUDIT && (s->ndirty || s->nforeign))
+		s->busy = RS_IDLE;
+	if (s->busy)
+		return;
+	s->nops = 0;
+	while (s->nforeign && s->nops < SWP_MAX_OPS) {
+		uint8_t mac[6];
+
+		swp_u64_mac(s->foreign[--s->nforeign], mac);
+		add_op(s, RAS_FOREIGN, SWP_OP_DEL, 0, mac);
+	}
+	collect(r, node, false);
+	collect(r, node, true);
+	if (!s->nops)
+		return;
+	h.seq = ++r->seq;
+	s->len = swp_enc_fib_ops(s->buf, sizeof(s->buf), &h, s->ops, s->nops, &r->c.key);
+	assert(s->len);
+	s->seq = h.seq;
+	s->busy = RS_FIB_OPS;
+	s->tries = 0;
+	r->st.batches++;
+	r->st.ops_sent += s->nops;
+	r->st.converged = false;
+	transmit(r, node, now, o);
+}
+
+/* A (server, tree) pair is usable if some live neighbour switch of the
+ * server forwards it. */
+static bool reachable(const struct ras *r, uint32_t idx)
+{
+	uint32_t owner = idx_owner(r, idx);
+	const struct topo_node *n = &r->t->nodes[owner];
+	const uint8_t *ldead = route_link_dead(r->rt);
+
+	for (uint32_t p = 0; p < n->degree; p++) {
+		const struct topo_adj *a = topo_port(r->t, owner, p);
+
+		if (!ldead[a->link] && route_egress(r->rt, a->peer, owner, idx % 2) != ROUTE_NO_PORT)
+			return true;
+	}
+	return false;
+}
+
+/* When every live switch holds what it should: release the held MACs. */
+static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
+{
+	if (r->st.converged)
+		return;
+	for (uint32_t i = 0; i < r->t->nnodes; i++) {
+		const struct ras_sw *s = r->sw[i];
+
+		if (s && (s->state == RS_DUMPING ||
+			  (s->state == RS_READY &&
+			   ((s->busy && s->busy != RS_AUDIT) || s->ndirty || s->nforeign))))
+			return;
+	}
+	r->st.converged = true;
+	r->st.ev_done_ns = now;
+	for (uint32_t idx = 0; idx < r->nidx; idx++) {
+		if (r->held[idx] && reachable(r, idx)) {
+			r->held[idx] = 0;
+			out_avail(r, o, idx, true);
+		}
+	}
+}
+
+/* ---- replies from switches --------------------------------------------------- */
+/* The switch says how many entries it holds: if that is not what we
+ * believe (its switchd restarted with an empty table, someone else changed
+ * it), read the whole table again. */
+static bool audit_ok(struct ras *r, uint32_t node, uint32_t used, uint64_t now,
+		     struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	if (used == s->nhave + s->nforeign)
+		return true;
+	r->st.audits_failed++;
+	log_rl_msg(&r->rl, now, LOG_WARN, "switch %s holds %u entries, not %u: reading it again",
+		   r->t->nodes[node].name, used, s->nhave + s->nforeign);
+	begin_dump(r, node, now, o);
+	return false;
+}
+
+static void on_fib_ack(struct ras *r, uint32_t node, const struct swp_msg *m, uint64_t now,
+		       struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	if (s->busy != RS_FIB_OPS || m->h.seq != s->seq || m->u.fib_ack.n != s->nops) {
+		drop(r, RAS_DROP_STALE, now);
+		return;
+	}
+	for (uint16_t i = 0; i < s->nops; i++) {
+		uint8_t st = m->u.fib_ack.status[i];
+		const struct swp_op *op = &s->ops[i];
+		uint32_t idx = s->op_idx[i];
+		char mb[18];
+
+		if (st == SWP_OK || (st == SWP_NOT_FOUND && op->kind == SWP_OP_DEL)) {
+			r->st.ops_ok++;
+			if (idx != RAS_FOREIGN)
+				set_have(s, idx, op->kind == SWP_OP_ADD ? op->port : ROUTE_NO_PORT);
+			continue;
+		}
+		/* Refused: left as it is until an event touches it again. */
+		r->st.ops_refused[st <= SWP_STATUS_MAX ? st : SWP_KERNEL]++;
+		log_rl_msg(&r->rl, now, LOG_WARN, "switch %s refused %s %s port %u: %s",
+			   r->t->nodes[node].name, op->kind == SWP_OP_ADD ? "add" : "del",
+			   swp_mac_str(op->mac, mb), op->port, swp_status_name(st));
+	}
+	s->busy = RS_IDLE;
+	if (!audit_ok(r, node, m->u.fib_ack.used, now, o))
+		return;
+	reconcile(r, node, now, o);
+}
+
+static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint64_t now,
+		    struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	if (s->busy == RS_AUDIT && m->h.seq == s->seq) {
+		s->busy = RS_IDLE;
+		if (audit_ok(r, node, m->u.dump_fib.used, now, o))
+			reconcile(r, node, now, o);
+		return;
+	}
+	if (s->busy != RS_DUMP || m->h.seq != s->seq || m->u.dump_fib.offset != s->dump_offset) {
+		drop(r, RAS_DROP_STALE, now);
+		return;
+	}
+	for (uint16_t i = 0; i < m->u.dump_fib.n; i++) {
+		struct swp_fib_entry e;
+		uint32_t idx;
+
+		swp_fib_entry_at(m, i, &e);
+		idx = mac_index(r, e.mac);
+		if (idx != RAS_FOREIGN)
+			set_have(s, idx, e.port);
+		else if (s->nforeign < RAS_MAX_FOREIGN)
+			s->foreign[s->nforeign++] = swp_mac_u64(e.mac);
+	}
+	s->dump_offset += m->u.dump_fib.n;
+	s->busy = RS_IDLE;
+	if (m->u.dump_fib.n && s->dump_offset < m->u.dump_fib.used) {
+		send_dump(r, node, RS_DUMP, now, o);
+		return;
+	}
+	s->state = RS_READY;
+	for (uint32_t idx = 0; idx < r->nidx; idx++)
+		mark_dirty(s, idx);
+	reconcile(r, node, now, o);
+}
+
+/* ---- failures ------------------------------------------------------------------ */
+static void hold_pair(void *arg, uint32_t owner, unsigned tree)
+{
+	struct ras *r = arg;
+	uint32_t idx = r->t->nodes[owner].index * 2 + tree;
+
+	if (!r->held[idx]) {
+		r->held[idx] = 2;	/* 2: newly held, announced below */
+		r->st.ev_pairs++;
+	}
+}
+
+static void announce_held(struct ras *r, struct ras_out *o)
+{
+	for (uint32_t idx = 0; idx < r->nidx; idx++) {
+		if (r->held[idx] == 2) {
+			r->held[idx] = 1;
+			out_avail(r, o, idx, false);
+		}
+	}
+}
+
+/* A switch has failed when every link to another switch is down: only
+ * switches report links, so its server links are never heard of. */
+static bool switch_links_dead(const struct ras *r, uint32_t node)
+{
+	const uint8_t *ldead = route_link_dead(r->rt);
+	uint32_t nsw = 0;
+
+	for (uint32_t p = 0; p < r->t->nodes[node].degree; p++) {
+		const struct topo_adj *a = topo_port(r->t, node, p);
+
+		if (topo_is_server(r->t, a->peer))
+			continue;
+		nsw++;
+		if (!ldead[a->link])
+			return false;
+	}
+	return nsw > 0;
+}
+
+/* Apply the delta: every touched entry is dirty, then reconcile. */
+static void apply_delta(struct ras *r, uint64_t now, struct ras_out *o)
+{
+	struct route_delta *d = &r->delta;
+
+	for (size_t i = 0; i < d->nops; i++) {
+		const struct route_fib_op *op = &d->ops[i];
+		struct ras_sw *s = r->sw[op->sw];
+
+		hold_pair(r, op->owner, op->tree);
+		if (s && s->state != RS_NONE)
+			mark_dirty(s, r->t->nodes[op->owner].index * 2 + op->tree);
+	}
+	announce_held(r, o);	/* to the directory before the switches */
+	r->st.ev_ops = d->nops;
+	r->st.converged = false;
+	for (uint32_t n = 0; n < r->t->nnodes; n++)
+		reconcile(r, n, now, o);
+}
+
+static void switch_dead(struct ras *r, uint32_t node)
+{
+	struct ras_sw *s = r->sw[node];
+
+	route_node_down(r->rt, node, &r->delta);
+	r->st.node_events++;
+	log_info("switch %s failed: every link to a switch is down", r->t->nodes[node].name);
+	if (s && s->state != RS_NONE) {
+		s->state = RS_DEAD;
+		s->busy = RS_IDLE;
+	}
+}
+
+static void switch_back(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	route_node_up(r->rt, node, &r->delta);
+	r->st.node_events++;
+	log_info("switch %s is back: reading its table", r->t->nodes[node].name);
+	if (s && s->state != RS_NONE)
+		begin_dump(r, node, now, o);
+}
+
+static void link_event(struct ras *r, uint32_t l, bool up, uint64_t now, struct ras_out *o)
+{
+	const struct topo_link *lk = &r->t->links[l];
+	uint32_t ends[2] = { lk->a, lk->b };
+
+	if (!route_link_dead(r->rt)[l] == up)
+		return;
+	r->st.link_events++;
+	r->st.ev_at_ns = now;
+	r->st.ev_pairs = 0;
+	route_delta_reset(&r->delta);
+	if (up) {
+		for (int i = 0; i < 2; i++)
+			if (route_node_dead(r->rt)[ends[i]])
+				switch_back(r, ends[i], now, o);
+		route_link_up(r->rt, l, &r->delta);
+	} else {
+		route_link_users(r->rt, l, hold_pair, r);
+		route_link_down(r->rt, l, &r->delta);
+		for (int i = 0; i < 2; i++)
+			if (!topo_is_server(r->t, ends[i]) && !route_node_dead(r->rt)[ends[i]] &&
+			    switch_links_dead(r, ends[i]))
+				switch_dead(r, ends[i]);
+	}
+	apply_delta(r, now, o);
+	log_info("link %s:%u - %s:%u %s: %zu forwarding changes, %u more pairs held",
+		 r->t->nodes[lk->a].name, lk->pa, r->t->nodes[lk->b].name, lk->pb,
+		 up ? "up" : "down", r->delta.nops, r->st.ev_pairs);
+	check_converged(r, now, o);
+}
+
+static void on_link(struct ras *r, struct ras_addr from, uint32_t node,
+		    const struct swp_msg *m, uint64_t now, struct ras_out *o)
+{
+	struct swp_hdr h = { .type = SWP_LINK_ACK, .sender = r->c.id, .seq = m->h.seq };
+	struct ras_dgram *d;
+
+	if (m->u.link.port >= r->t->nodes[node].degree) {
+		drop(r, RAS_DROP_PORT, now);
+		return;
+	}
+	r->st.link_reports++;
+	d = out_dgram(o, from);
+	d->len = swp_enc_link_ack(d->buf, sizeof(d->buf), &h, m->h.seq, &r->c.key);
+	assert(d->len);
+	/* A retransmitted older report (its ack was lost) must not undo a
+	 * newer one: acknowledged, not applied. */
+	if (m->h.seq <= r->sw[node]->port_seq[m->u.link.port]) {
+		r->st.old_reports++;
+		return;
+	}
+	r->sw[node]->port_seq[m->u.link.port] = m->h.seq;
+	link_event(r, topo_port(r->t, node, m->u.link.port)->link,
+		   m->u.link.state == SWP_PORT_UP, now, o);
+}
+
+void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
+	       uint64_t now, struct ras_out *o)
+{
+	struct swp_msg m;
+	uint32_t node;
+	int e = swp_decode(buf, len, &r->c.key, &m);
+
+	if (e < 0) {
+		drop(r, RAS_DROP_DECODE + -e, now);
+		return;
+	}
+	node = m.h.sender;
+	if (node >= r->t->nnodes || !r->sw[node] || r->c.sw[node].ip != from.ip) {
+		drop(r, RAS_DROP_SENDER, now);
+		return;
+	}
+	switch (m.h.type) {
+	case SWP_FIB_ACK:
+		on_fib_ack(r, node, &m, now, o);
+		break;
+	case SWP_DUMP_FIB:
+		on_dump(r, node, &m, now, o);
+		break;
+	case SWP_LINK:
+		on_link(r, from, node, &m, now, o);
+		break;
+	default:
+		drop(r, RAS_DROP_UNEXPECTED, now);
+		return;
+	}
+	check_converged(r, now, o);
+}
+
+/* ---- time ------------------------------------------------------------------------ */
+static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	if (s->state == RS_LOST)
+		return now >= s->resync_at ? (begin_dump(r, node, now, o), s->due) : s->resync_at;
+	if (!s->busy && s->state == RS_READY && now >= s->audit_at) {
+		s->audit_at = now + (uint64_t)RAS_AUDIT_MS * 1000000ull;
+		r->st.audits++;
+		send_dump(r, node, RS_AUDIT, now, o);
+		return s->due;
+	}
+	if (!s->busy)
+		return s->state == RS_READY ? s->audit_at : UINT64_MAX;
+	if (now < s->due)
+		return s->due;
+	if (s->tries < r->c.tries) {
+		r->st.retransmits++;
+		transmit(r, node, now, o);
+		return s->due;
+	}
+	log_rl_msg(&r->rl, now, LOG_WARN, "switch %s does not answer: reading it again in %u ms",
+		   r->t->nodes[node].name, RAS_RESYNC_MS);
+	r->st.lost++;
+	s->busy = RS_IDLE;
+	s->state = RS_LOST;
+	s->ndirty = 0;
+	memset(s->is_dirty, 0, r->nidx);
+	s->resync_at = now + (uint64_t)RAS_RESYNC_MS * 1000000ull;
+	return s->resync_at;
+}
+
+uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (uint32_t n = 0; n < r->t->nnodes; n++) {
+		uint64_t due;
+
+		if (!r->sw[n] || r->sw[n]->state == RS_NONE || r->sw[n]->state == RS_DEAD)
+			continue;
+		due = tick_switch(r, n, now, o);
+		if (due < next)
+			next = due;
+	}
+	check_converged(r, now, o);
+	return next;
+}
+
+void ras_start(struct ras *r, uint64_t now, struct ras_out *o)
+{
+	r->st.ev_at_ns = now;
+	for (uint32_t n = 0; n < r->t->nnodes; n++)
+		if (r->sw[n] && r->sw[n]->state != RS_NONE)
+			begin_dump(r, n, now, o);
+	check_converged(r, now, o);
+}
+
+/* ---- life ----------------------------------------------------------------------- */
+int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, size_t errlen)
+{
+	struct ras *r = xcalloc(1, sizeof(*r));
+	const struct topo *t = c->t;
+	int rc;
+
+	(void)now;
+	r->c = *c;
+	r->c.id = c->id ? c->id : RAS_SENDER_ID;
+	r->c.rto_ms = c->rto_ms ? c->rto_ms : RAS_RTO_MS;
+	r->c.tries = c->tries ? c->tries : RAS_TRIES;
+	r->t = t;
+	r->seq = c->seq_base;
+	r->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
+	if (t->nservers > PGR_NODE_MAX - 1) {
+		snprintf(err, errlen, "%u servers: more than Peregrine MACs can number",
+			 t->nservers);
+		free(r);
+		return -EINVAL;
+	}
+	if ((rc = route_trees_new(t, NULL, NULL, &r->rt, err, errlen))) {
+		free(r);
+		return rc;
+	}
+	route_delta_init(&r->delta);
+	r->nidx = t->nservers * 2;
+	r->held = xmalloc(r->nidx ? r->nidx : 1);
+	memset(r->held, 1, r->nidx);	/* announced available once programmed */
+	r->sw = xcalloc(t->nnodes, sizeof(*r->sw));
+	for (uint32_t n = 0; n < t->nnodes; n++) {
+		struct ras_sw *s;
+
+		if (topo_is_server(t, n))
+			continue;
+		s = r->sw[n] = xcalloc(1, sizeof(*s));
+		s->have = xcalloc(r->nidx + 1, sizeof(*s->have));
+		s->is_dirty = xcalloc(r->nidx + 1, 1);
+		s->dirty = xcalloc(r->nidx + 1, sizeof(*s->dirty));
+		s->foreign = xcalloc(RAS_MAX_FOREIGN, sizeof(*s->foreign));
+		s->port_seq = xcalloc(t->nodes[n].degree + 1u, sizeof(*s->port_seq));
+		s->state = c->sw[n].ip ? RS_READY : RS_NONE;
+	}
+	*out = r;
+	return 0;
+}
+
+void ras_free(struct ras *r)
+{
+	if (!r)
+		return;
+	for (uint32_t n = 0; n < r->t->nnodes; n++) {
+		struct ras_sw *s = r->sw[n];
+
+		if (!s)
+			continue;
+		free(s->have);
+		free(s->is_dirty);
+		free(s->dirty);
+		free(s->foreign);
+		free(s->port_seq);
+		free(s);
+	}
+	free(r->sw);
+	free(r->held);
+	route_delta_free(&r->delta);
+	route_trees_free(r->rt);
+	free(r);
+}
+
+const struct ras_stats *ras_stats(const struct ras *r)
+{
+	return &r->st;
+}
+
+const struct route_trees *ras_routes(const struct ras *r)
+{
+	return r->rt;
+}

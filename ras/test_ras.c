@@ -1,0 +1,551 @@
+/* Unit tests of the RAS core against the real switchd core (switchd/) as
+ * fake switches, with a recorded directory:
+ *   - start-up programs every switch with exactly a fresh computation and
+ *     announces every server MAC available once that is done;
+ *   - a link failure marks its users unavailable before any switch applies
+ *     an operation, and available again only after the last one;
+ *   - random link and switch failures and recoveries, with datagram loss,
+ *     leave every live switch's table equal to a fresh computation with the
+ *     same failure set;
+ *   - a restart from the switches' dumps sends no operation when nothing
+ *     changed, and exactly the repairs when something did;
+ *   - a switch whose table was lost unseen is found by the entry-count
+ *     audit and refilled;
+ *   - bad datagrams are counted and change nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lib/log.h"
+#include "lib/rng.h"
+#include "ras/ras.h"
+#include "route/failover.h"
+#include "switchd/switchd.h"
+#include "wire/pgr.h"
+
+static const struct auth_key key = { { 9, 1, 4 } };
+#define RAS_IP 0xac1f0001u
+
+struct dir_rec {
+	uint8_t mac[6];
+	uint8_t avail;
+	uint64_t applied;	/* switch operations applied before it was sent */
+};
+
+struct net {
+	struct topo *t;
+	struct ras_addr *addr;
+	struct sw **sw;		/* per node; NULL for servers and failed switches */
+	struct ras *r;
+	struct ras_out o;
+	struct sw_out *so;
+	uint64_t now, applied;
+	struct dir_rec *dir;
+	size_t ndir, capdir;
+	struct rng rng;
+	uint32_t loss_pct;
+	uint8_t *cut;		/* per link: cut by the test */
+	uint8_t *dead;		/* per node: switch failed by the test */
+	/* datagrams from switches to the RAS */
+	struct { struct ras_addr from; size_t len; uint8_t buf[SWP_MAX_DGRAM]; } *q;
+	size_t nq, capq;
+};
+
+static struct topo *spec(const char *s)
+{
+	struct topo *t;
+	char err[256];
+
+	if (topo_from_spec(s, &t, err, sizeof(err)))
+		fail_msg("%s: %s", s, err);
+	return t;
+}
+
+static struct sw *new_switch(struct net *n, uint32_t node)
+{
+	struct sw_config c = { .id = node, .fib_cap = 1u << 20, .has_ras = true,
+			       .ras = { RAS_IP, 7500 }, .seq_base = n->now, .key = key };
+	struct sw *s = sw_new(&c);
+	sw_out_reset(n->so);
+	for (uint16_t p = 0; p < n->t->nodes[node].degree; p++) {
+		const struct topo_adj *a = topo_port(n->t, node, p);
+		bool up = !n->cut[a->link] && !n->dead[a->peer];
+
+		sw_port(s, p, true, up, n->now, n->so);
+	}
+	assert_int_equal(n->so->ndg, 0);
+	return s;
+}
+
+static void queue_sw_out(struct net *n, uint32_t node)
+{
+	for (int i = 0; i < n->so->ndg; i++) {
+		if (n->nq == n->capq) {
+			n->capq = n->capq ? n->capq * 2 : 64;
+			n->q = realloc(n->q, n->capq * sizeof(*n->q));
+		}
+		assert_int_equal(n->so->dg[i].to.ip, RAS_IP);
+		n->q[n->nq].from = n->addr[node];
+		n->q[n->nq].len = n->so->dg[i].len;
+		memcpy(n->q[n->nq].buf, n->so->dg[i].buf, n->so->dg[i].len);
+		n->nq++;
+	}
+	sw_out_reset(n->so);
+}
+
+static bool lost(struct net *n)
+{
+	return n->loss_pct && rng_below(&n->rng, 100) < n->loss_pct;
+}
+
+/* Carry out the RAS's output: the directory first, then the switches. */
+static void deliver(struct net *n)
+{
+	for (size_t i = 0; i < n->o.navail; i++) {
+		struct dir_rec *d;
+
+		if (n->ndir == n->capdir) {
+			n->capdir = n->capdir ? n->capdir * 2 : 64;
+			n->dir = realloc(n->dir, n->capdir * sizeof(*n->dir));
+		}
+		d = &n->dir[n->ndir++];
+		memcpy(d->mac, n->o.avail[i].mac, 6);
+		d->avail = n->o.avail[i].avail;
+		d->applied = n->applied;
+	}
+	for (size_t i = 0; i < n->o.ndg; i++) {
+		const struct ras_dgram *g = &n->o.dg[i];
+		uint32_t node = UINT32_MAX;
+
+		for (uint32_t k = 0; k < n->t->nnodes; k++)
+			if (n->addr[k].ip == g->to.ip)
+				node = k;
+		assert_int_not_equal(node, UINT32_MAX);
+		if (!n->sw[node] || lost(n))
+			continue;
+		sw_out_reset(n->so);
+		sw_input(n->sw[node], (struct sw_addr){ RAS_IP, 7500 }, g->buf, g->len, n->now,
+			 n->so);
+		if (n->so->pending) {
+			for (uint16_t k = 0; k < n->so->nnl; k++)
+				n->so->nl[k].err = 0;
+			n->applied += n->so->nnl;
+			sw_commit(n->sw[node], n->so);
+		}
+		queue_sw_out(n, node);
+	}
+	ras_out_reset(&n->o);
+}
+
+/* Run until nothing moves: every datagram delivered, retransmissions done. */
+static void settle(struct net *n)
+{
+	for (int round = 0; round < 20000; round++) {
+		deliver(n);
+		if (n->nq) {
+			size_t k = --n->nq;
+
+			if (!lost(n))
+				ras_input(n->r, n->q[k].from, n->q[k].buf, n->q[k].len, n->now, &n->o);
+			continue;
+		}
+		if (ras_stats(n->r)->converged && !n->o.ndg) {
+			bool pending = false;
+
+			for (uint32_t i = 0; i < n->t->nnodes; i++)
+				pending |= n->sw[i] && sw_pending_links(n->sw[i]);
+			if (!pending)
+				return;
+		}
+		n->now += 10 * 1000000ull;
+		ras_tick(n->r, n->now, &n->o);
+		for (uint32_t i = 0; i < n->t->nnodes; i++) {
+			if (!n->sw[i])
+				continue;
+			sw_out_reset(n->so);
+			sw_tick(n->sw[i], n->now, n->so);
+			queue_sw_out(n, i);
+		}
+	}
+	fail_msg("the RAS did not settle");
+}
+
+static void start_ras(struct net *n)
+{
+	struct ras_cfg c = { .t = n->t, .sw = n->addr, .key = key, .seq_base = n->now + 1 };
+	char err[256];
+
+	assert_int_equal(ras_new(&c, n->now, &n->r, err, sizeof(err)), 0);
+	ras_start(n->r, n->now, &n->o);
+}
+
+static void net_init(struct net *n, const char *s, uint64_t seed)
+{
+	memset(n, 0, sizeof(*n));
+	n->t = spec(s);
+	n->so = malloc(sizeof(*n->so));
+	n->addr = calloc(n->t->nnodes, sizeof(*n->addr));
+	n->sw = calloc(n->t->nnodes, sizeof(*n->sw));
+	n->cut = calloc(n->t->nlinks, 1);
+	n->dead = calloc(n->t->nnodes, 1);
+	n->now = 1000000000ull;
+	rng_seed(&n->rng, seed);
+	ras_out_init(&n->o);
+	for (uint32_t i = 0; i < n->t->nnodes; i++) {
+		if (topo_is_server(n->t, i))
+			continue;
+		n->addr[i] = (struct ras_addr){ 0xac1f0002u + i, 7400 };
+		n->sw[i] = new_switch(n, i);
+	}
+	start_ras(n);
+	settle(n);
+}
+
+static void net_free(struct net *n)
+{
+	for (uint32_t i = 0; i < n->t->nnodes; i++)
+		sw_free(n->sw[i]);
+	ras_free(n->r);
+	ras_out_free(&n->o);
+	topo_free(n->t);
+	free(n->so);
+	free(n->addr);
+	free(n->sw);
+	free(n->cut);
+	free(n->dead);
+	free(n->dir);
+	free(n->q);
+}
+
+/* Every live switch holds exactly a fresh computation's table. */
+static void check_fibs(struct net *n)
+{
+	const struct route_trees *cur = ras_routes(n->r);
+	struct route_trees *fresh;
+	char err[256];
+
+	assert_int_equal(route_trees_new(n->t, route_link_dead(cur), route_node_dead(cur), &fresh,
+					 err, sizeof(err)), 0);
+	for (uint32_t sw = 0; sw < n->t->nnodes; sw++) {
+		/* A switch cut off from every other switch counts as failed; its
+		 * table is read again when it comes back. */
+		if (!n->sw[sw] || route_node_dead(cur)[sw])
+			continue;
+		for (uint32_t s = 0; s < n->t->nservers; s++) {
+			for (unsigned tr = 0; tr < 2; tr++) {
+				uint8_t mac[6];
+				uint16_t want = route_egress(fresh, sw, n->t->servers[s], tr);
+
+				ras_server_mac(s, tr, mac);
+				if (sw_fib_lookup(n->sw[sw], mac) !=
+				    (want == ROUTE_NO_PORT ? -1 : (int)want))
+					fail_msg("%s: server %u tree %u: port %d, want %u",
+						 n->t->nodes[sw].name, s, tr,
+						 sw_fib_lookup(n->sw[sw], mac), want);
+			}
+		}
+		assert_int_equal(sw_fib_used(n->sw[sw]), route_fib_count(fresh, sw));
+	}
+	route_trees_free(fresh);
+}
+
+/* A port of a live switch changes: it reports it. */
+static void port_event(struct net *n, uint32_t node, uint32_t link, bool up)
+{
+	const struct topo_link *l = &n->t->links[link];
+
+	if (!n->sw[node])
+		return;
+	sw_out_reset(n->so);
+	sw_port(n->sw[node], node == l->a ? l->pa : l->pb, true, up, n->now, n->so);
+	queue_sw_out(n, node);
+}
+
+static void link_set(struct net *n, uint32_t link, bool up)
+{
+	n->cut[link] = !up;
+	port_event(n, n->t->links[link].a, link, up);
+	port_event(n, n->t->links[link].b, link, up);
+}
+
+/* A switch fails (its table is gone) or comes back empty. */
+static void switch_set(struct net *n, uint32_t node, bool up)
+{
+	const struct topo_node *nd = &n->t->nodes[node];
+
+	n->dead[node] = !up;
+	if (!up) {
+		sw_free(n->sw[node]);
+		n->sw[node] = NULL;
+	} else {
+		/* A restarted switchd numbers its reports from the wall clock. */
+		n->now += 1000000000ull;
+		n->sw[node] = new_switch(n, node);
+	}
+	for (uint32_t p = 0; p < nd->degree; p++) {
+		const struct topo_adj *a = topo_port(n->t, node, p);
+
+		if (!n->cut[a->link])
+			port_event(n, a->peer, a->link, up);
+	}
+}
+
+static void test_programs_fabric(void **state)
+{
+	struct net n;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 1);
+	check_fibs(&n);
+	for (uint32_t i = 0; i < n.t->nnodes; i++)
+		if (n.sw[i])
+			assert_int_equal(sw_fib_used(n.sw[i]), 2 * n.t->nservers);
+	/* Every server MAC announced available, after the last operation. */
+	assert_int_equal(n.ndir, 2 * n.t->nservers);
+	for (size_t i = 0; i < n.ndir; i++) {
+		assert_int_equal(n.dir[i].avail, 1);
+		assert_int_equal(n.dir[i].applied, n.applied);
+	}
+	assert_int_equal(ras_stats(n.r)->ops_sent, n.applied);
+	net_free(&n);
+}
+
+struct users {
+	struct net *n;
+	uint8_t *mask;
+	uint32_t count;
+};
+
+static void user(void *arg, uint32_t owner, unsigned tree)
+{
+	struct users *u = arg;
+
+	u->mask[u->n->t->nodes[owner].index * 2 + tree] = 1;
+	u->count++;
+}
+
+static void test_failover_order(void **state)
+{
+	struct net n;
+	struct users u;
+	uint64_t before;
+	uint32_t link = UINT32_MAX, downs = 0, ups = 0;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 2);
+	/* The first spine link. */
+	for (uint32_t l = 0; l < n.t->nlinks && link == UINT32_MAX; l++)
+		if (!topo_is_server(n.t, n.t->links[l].a) && !topo_is_server(n.t, n.t->links[l].b))
+			link = l;
+	u = (struct users){ &n, calloc(2 * n.t->nservers, 1), 0 };
+	route_link_users(ras_routes(n.r), link, user, &u);
+	assert_true(u.count > 0);
+	n.ndir = 0;
+	before = n.applied;
+	link_set(&n, link, false);
+	settle(&n);
+	assert_true(n.applied > before);
+	for (size_t i = 0; i < n.ndir; i++) {
+		uint32_t id = pgr_mac_id(n.dir[i].mac);
+		uint32_t idx = (pgr_id_node(id) - 1) * 2 + pgr_id_tree(id);
+
+		if (!n.dir[i].avail) {
+			downs++;
+			/* before the first switch changed anything */
+			assert_int_equal(n.dir[i].applied, before);
+			u.mask[idx] = u.mask[idx] ? 2 : 3;
+		} else {
+			ups++;
+			/* after the last */
+			assert_int_equal(n.dir[i].applied, n.applied);
+		}
+	}
+	/* every user of the link was marked unavailable, and each came back */
+	for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
+		assert_int_not_equal(u.mask[i], 1);
+	assert_int_equal(downs, ups);
+	assert_true(downs >= u.count);
+	check_fibs(&n);
+	link_set(&n, link, true);
+	settle(&n);
+	check_fibs(&n);
+	free(u.mask);
+	net_free(&n);
+}
+
+static void random_run(const char *s, uint64_t seed, uint32_t loss, int events)
+{
+	struct net n;
+	uint8_t *down;
+
+	net_init(&n, s, seed);
+	n.loss_pct = loss;
+	down = n.dead;
+	for (int e = 0; e < events; e++) {
+		uint32_t pick = rng_below(&n.rng, 4);
+
+		if (pick == 0) {
+			uint32_t sw = n.t->switches[rng_below(&n.rng, n.t->nswitches)];
+
+			switch_set(&n, sw, down[sw]);
+		} else {
+			uint32_t l = rng_below(&n.rng, n.t->nlinks);
+			bool up = n.cut[l];
+
+			if (down[n.t->links[l].a] || down[n.t->links[l].b])
+				continue;
+			link_set(&n, l, up);
+		}
+		settle(&n);
+		check_fibs(&n);
+	}
+	/* Everything back: the tables of a failure-free computation. */
+	for (uint32_t i = 0; i < n.t->nnodes; i++)
+		if (down[i])
+			switch_set(&n, i, true);
+	settle(&n);
+	for (uint32_t l = 0; l < n.t->nlinks; l++)
+		if (n.cut[l])
+			link_set(&n, l, true);
+	settle(&n);
+	for (uint32_t l = 0; l < n.t->nlinks; l++)
+		if (route_link_dead(ras_routes(n.r))[l])
+			fail_msg("%s seed %llu: link %s-%s still down", s, (unsigned long long)seed,
+				 n.t->nodes[n.t->links[l].a].name, n.t->nodes[n.t->links[l].b].name);
+	check_fibs(&n);
+	net_free(&n);
+}
+
+static void test_random_failures(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		random_run("leafspine:spines=2,leaves=4,servers=2,homing=2", seed, 0, 40);
+		random_run("leafspine:spines=3,leaves=4,servers=3,homing=2", seed, 15, 30);
+		random_run("fattree:k=4", seed, 10, 30);
+	}
+}
+
+static void restart(struct net *n)
+{
+	ras_free(n->r);
+	n->r = NULL;
+	n->now += 1000000000ull;
+	start_ras(n);
+	settle(n);
+}
+
+static void test_restart(void **state)
+{
+	struct net n;
+	uint64_t before;
+	uint8_t buf[SWP_MAX_DGRAM], mac[6];
+	struct swp_op ops[2];
+	uint32_t leaf = UINT32_MAX;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 3);
+	before = n.applied;
+	n.ndir = 0;
+	restart(&n);
+	assert_int_equal(ras_stats(n.r)->ops_sent, 0);
+	assert_int_equal(ras_stats(n.r)->batches, 0);
+	assert_int_equal(n.applied, before);
+	check_fibs(&n);
+	/* Someone changed a switch meanwhile: a foreign entry and a wrong port. */
+	for (uint32_t i = 0; i < n.t->nnodes && leaf == UINT32_MAX; i++)
+		if (n.sw[i] && n.t->nodes[i].degree > 2)
+			leaf = i;
+	ras_server_mac(0, 0, mac);
+	ops[0] = (struct swp_op){ .kind = SWP_OP_ADD,
+				  .port = (uint16_t)((sw_fib_lookup(n.sw[leaf], mac) + 1) %
+						     n.t->nodes[leaf].degree) };
+	memcpy(ops[0].mac, mac, 6);
+	ops[1] = (struct swp_op){ .kind = SWP_OP_ADD, .port = 0,
+				  .mac = { 0x02, 0x50, 0x47, 0, 0, 1 } };
+	{
+		struct swp_hdr h = { .type = SWP_FIB_OPS, .sender = 77, .seq = 1 };
+		size_t len = swp_enc_fib_ops(buf, sizeof(buf), &h, ops, 2, &key);
+
+		sw_out_reset(n.so);
+		sw_input(n.sw[leaf], (struct sw_addr){ 1, 1 }, buf, len, n.now, n.so);
+		sw_commit(n.sw[leaf], n.so);
+	}
+	restart(&n);
+	assert_int_equal(ras_stats(n.r)->ops_sent, 2);	/* the repair, the delete */
+	check_fibs(&n);
+	/* A switchd restarts empty and nobody reports it: the periodic count
+	 * check finds it and the table is read and refilled. */
+	sw_free(n.sw[leaf]);
+	n.now += 1000000000ull;
+	n.sw[leaf] = new_switch(&n, leaf);
+	assert_int_equal(sw_fib_used(n.sw[leaf]), 0);
+	n.now += (RAS_AUDIT_MS + 100) * 1000000ull;
+	ras_tick(n.r, n.now, &n.o);
+	settle(&n);
+	assert_int_equal(ras_stats(n.r)->audits_failed, 1);
+	check_fibs(&n);
+	net_free(&n);
+}
+
+static void test_bad_input(void **state)
+{
+	struct net n;
+	uint8_t buf[SWP_MAX_DGRAM] = { 0x50, 0x53, 1, SWP_LINK };
+	struct auth_key other = { { 1 } };
+	struct swp_hdr h = { .type = SWP_LINK, .sender = 0, .seq = 5 };
+	const struct ras_stats *st;
+	uint64_t decode_drops = 0;
+	size_t len;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=2,servers=1", 4);
+	st = ras_stats(n.r);
+	ras_input(n.r, n.addr[0], buf, 3, n.now, &n.o);
+	ras_input(n.r, n.addr[0], buf, 40, n.now, &n.o);
+	len = swp_enc_link(buf, sizeof(buf), &h, 0, SWP_PORT_DOWN, 1, &other);
+	ras_input(n.r, n.addr[0], buf, len, n.now, &n.o);	/* wrong key */
+	len = swp_enc_link(buf, sizeof(buf), &h, 0, SWP_PORT_DOWN, 1, &key);
+	ras_input(n.r, (struct ras_addr){ 0x01020304, 1 }, buf, len, n.now, &n.o);
+	h.sender = 4000;
+	len = swp_enc_link(buf, sizeof(buf), &h, 0, SWP_PORT_DOWN, 1, &key);
+	ras_input(n.r, n.addr[0], buf, len, n.now, &n.o);	/* no such node */
+	h.sender = 0;
+	len = swp_enc_link(buf, sizeof(buf), &h, 999, SWP_PORT_DOWN, 1, &key);
+	ras_input(n.r, n.addr[0], buf, len, n.now, &n.o);	/* no such port */
+	h.type = SWP_FIB_ACK;
+	len = swp_enc_fib_ack(buf, sizeof(buf), &h, 0, 10, (const uint8_t *)"\0", 1, &key);
+	ras_input(n.r, n.addr[0], buf, len, n.now, &n.o);	/* acks nothing */
+	assert_int_equal(st->drops[RAS_DROP_DECODE + SWP_E_SHORT], 1);
+	assert_true(st->drops[RAS_DROP_DECODE + SWP_E_AUTH] >= 1);
+	for (int i = 0; i < SWP_E_COUNT; i++)
+		decode_drops += st->drops[RAS_DROP_DECODE + i];
+	assert_int_equal(decode_drops, 3);
+	assert_int_equal(st->drops[RAS_DROP_SENDER], 2);
+	assert_int_equal(st->drops[RAS_DROP_PORT], 1);
+	assert_int_equal(st->drops[RAS_DROP_STALE], 1);
+	assert_int_equal(st->link_reports, 0);
+	assert_int_equal(n.o.ndg + n.o.navail, 0);
+	check_fibs(&n);
+	net_free(&n);
+}
+
+int main(void)
+{
+	log_set_level(LOG_WARN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_programs_fabric),
+		cmocka_unit_test(test_failover_order),
+		cmocka_unit_test(test_random_failures),
+		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_bad_input),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
