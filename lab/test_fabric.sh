@@ -21,6 +21,8 @@ need_cmd ip
 need_cmd ping
 need_cmd python3
 P=$PEREGRINE_BIN
+# A bare fabric, programmed by hand: the lab starts no RAS (docs/ras.md).
+export PEREGRINE_NO_RAS=1
 PT=$(test_prefix t)
 L="--prefix ${PT}"
 tmp=$(mktemp -d)

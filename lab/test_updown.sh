@@ -17,6 +17,8 @@ need_root
 need_cmd ip
 need_cmd python3
 P=$PEREGRINE_BIN
+# A bare fabric, programmed by hand: the lab starts no RAS (docs/ras.md).
+export PEREGRINE_NO_RAS=1
 PT=$(test_prefix t)
 PU=$(test_prefix u)
 tmp=$(mktemp -d)

@@ -18,7 +18,7 @@ enum ras_sw_state {
 	RS_DEAD,	/* failed (route_node_down) */
 };
 
-enum { RS_IDLE = 0, RS_FIB_OPS, RS_DUMP, RS_AUDIT };
+enum { RS_IDLE = 0, RS_FIB_OPS, RS_DUMP, RS_AUDIT, RS_PORTS };
 #define RAS_FOREIGN UINT32_MAX	/* op on an entry that is no server's */
 
 struct ras_sw {
@@ -26,6 +26,7 @@ struct ras_sw {
 	uint8_t busy;			/* RS_IDLE, RS_FIB_OPS, RS_DUMP */
 	uint16_t *have;			/* per (server, tree): its port or NO_PORT */
 	uint32_t nhave;			/* entries in have[] */
+	bool ports_known;		/* start-up: its port states are read */
 	uint64_t audit_at;
 	uint8_t *is_dirty;
 	uint32_t *dirty, ndirty;
@@ -50,6 +51,7 @@ struct ras {
 	uint32_t nidx;			/* 2 per server */
 	struct ras_sw **sw;		/* per node id; NULL for servers */
 	uint8_t *held;			/* per (server, tree): marked unavailable */
+	uint32_t ports_pending;		/* start-up: switches whose ports are unknown */
 	uint64_t seq;
 	struct ras_stats st;
 	struct log_rl rl;
@@ -166,7 +168,8 @@ static void send_dump(struct ras *r, uint32_t node, uint8_t kind, uint64_t now,
 	struct ras_sw *s = r->sw[node];
 	struct swp_hdr h = { .type = SWP_DUMP_REQ, .sender = r->c.id, .seq = ++r->seq };
 
-	s->len = swp_enc_dump_req(s->buf, sizeof(s->buf), &h, SWP_WHAT_FIB,
+	s->len = swp_enc_dump_req(s->buf, sizeof(s->buf), &h,
+				  kind == RS_PORTS ? SWP_WHAT_PORTS : SWP_WHAT_FIB,
 				  kind == RS_AUDIT ? 0 : s->dump_offset, &r->c.key);
 	assert(s->len);
 	s->seq = h.seq;
@@ -250,7 +253,7 @@ static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out
 	struct ras_sw *s = r->sw[node];
 	struct swp_hdr h = { .type = SWP_FIB_OPS, .sender = r->c.id };
 
-	if (!s || s->state != RS_READY)
+	if (!s || s->state != RS_READY || r->ports_pending)
 		return;
 	/* An audit in flight must not delay a change: its reply is dropped. */
 	if (s->busy == RS_AUDIT && (s->ndirty || s->nforeign))
@@ -409,6 +412,79 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 	reconcile(r, node, now, o);
 }
 
+/* ---- start-up: port states ---------------------------------------------------- */
+static void switch_dead(struct ras *r, uint32_t node);
+static bool switch_links_dead(const struct ras *r, uint32_t node);
+
+/* A switch's ports are known (or it will not tell): once every switch's
+ * are, the tables may be changed. */
+static void ports_settled(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	if (s->ports_known)
+		return;
+	s->ports_known = true;
+	assert(r->ports_pending > 0);
+	if (--r->ports_pending)
+		return;
+	for (uint32_t n = 0; n < r->t->nnodes; n++)
+		reconcile(r, n, now, o);
+}
+
+/* A port found down at start-up: the link is down before anything is
+ * programmed, so there is nothing to hold. */
+static void startup_link_down(struct ras *r, uint32_t l, uint64_t now, struct ras_out *o)
+{
+	const struct topo_link *lk = &r->t->links[l];
+	uint32_t ends[2] = { lk->a, lk->b };
+
+	if (route_link_dead(r->rt)[l])
+		return;
+	route_delta_reset(&r->delta);
+	route_link_down(r->rt, l, &r->delta);
+	log_info("link %s:%u - %s:%u is down at start-up", r->t->nodes[lk->a].name, lk->pa,
+		 r->t->nodes[lk->b].name, lk->pb);
+	for (int i = 0; i < 2; i++) {
+		uint32_t e = ends[i];
+
+		if (topo_is_server(r->t, e) || route_node_dead(r->rt)[e] || !switch_links_dead(r, e))
+			continue;
+		switch_dead(r, e);
+		if (r->sw[e] && r->sw[e]->state != RS_NONE)
+			ports_settled(r, e, now, o);
+	}
+}
+
+static void on_ports(struct ras *r, uint32_t node, const struct swp_msg *m, uint64_t now,
+		     struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	if (s->busy != RS_PORTS || m->h.seq != s->seq ||
+	    m->u.dump_ports.offset != s->dump_offset) {
+		drop(r, RAS_DROP_STALE, now);
+		return;
+	}
+	s->busy = RS_IDLE;
+	for (uint16_t i = 0; i < m->u.dump_ports.n; i++) {
+		struct swp_port p;
+
+		swp_port_at(m, i, &p);
+		if (p.port < r->t->nodes[node].degree && p.state == SWP_PORT_DOWN)
+			startup_link_down(r, topo_port(r->t, node, p.port)->link, now, o);
+	}
+	if (s->state == RS_DEAD)
+		return;
+	s->dump_offset += m->u.dump_ports.n;
+	if (m->u.dump_ports.n && s->dump_offset < m->u.dump_ports.total) {
+		send_dump(r, node, RS_PORTS, now, o);
+		return;
+	}
+	begin_dump(r, node, now, o);
+	ports_settled(r, node, now, o);
+}
+
 /* ---- failures ------------------------------------------------------------------ */
 static void hold_pair(void *arg, uint32_t owner, unsigned tree)
 {
@@ -515,8 +591,11 @@ static void link_event(struct ras *r, uint32_t l, bool up, uint64_t now, struct 
 		route_link_down(r->rt, l, &r->delta);
 		for (int i = 0; i < 2; i++)
 			if (!topo_is_server(r->t, ends[i]) && !route_node_dead(r->rt)[ends[i]] &&
-			    switch_links_dead(r, ends[i]))
+			    switch_links_dead(r, ends[i])) {
 				switch_dead(r, ends[i]);
+				if (r->sw[ends[i]] && r->sw[ends[i]]->state == RS_DEAD)
+					ports_settled(r, ends[i], now, o);
+			}
 	}
 	apply_delta(r, now, o);
 	log_info("link %s:%u - %s:%u %s: %zu forwarding changes, %u more pairs held",
@@ -573,6 +652,9 @@ void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t l
 	case SWP_DUMP_FIB:
 		on_dump(r, node, &m, now, o);
 		break;
+	case SWP_DUMP_PORTS:
+		on_ports(r, node, &m, now, o);
+		break;
 	case SWP_LINK:
 		on_link(r, from, node, &m, now, o);
 		break;
@@ -609,6 +691,7 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 		   r->t->nodes[node].name, RAS_RESYNC_MS);
 	r->st.lost++;
 	s->busy = RS_IDLE;
+	ports_settled(r, node, now, o);
 	s->state = RS_LOST;
 	s->ndirty = 0;
 	memset(s->is_dirty, 0, r->nidx);
@@ -636,9 +719,21 @@ uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o)
 void ras_start(struct ras *r, uint64_t now, struct ras_out *o)
 {
 	r->st.ev_at_ns = now;
+	r->st.converged = false;
+	for (uint32_t n = 0; n < r->t->nnodes; n++) {
+		struct ras_sw *s = r->sw[n];
+
+		if (s && s->state != RS_NONE) {
+			r->ports_pending++;
+			s->state = RS_DUMPING;
+			s->dump_offset = 0;
+		} else if (s) {
+			s->ports_known = true;
+		}
+	}
 	for (uint32_t n = 0; n < r->t->nnodes; n++)
-		if (r->sw[n] && r->sw[n]->state != RS_NONE)
-			begin_dump(r, n, now, o);
+		if (r->sw[n] && !r->sw[n]->ports_known)
+			send_dump(r, n, RS_PORTS, now, o);
 	check_converged(r, now, o);
 }
 

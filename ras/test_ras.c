@@ -8,7 +8,8 @@
  *     leave every live switch's table equal to a fresh computation with the
  *     same failure set;
  *   - a restart from the switches' dumps sends no operation when nothing
- *     changed, and exactly the repairs when something did;
+ *     changed (also with links down: their ports are read first), and
+ *     exactly the repairs when something did;
  *   - a switch whose table was lost unseen is found by the entry-count
  *     audit and refilled;
  *   - bad datagrams are counted and change nothing.
@@ -480,6 +481,34 @@ static void test_restart(void **state)
 	restart(&n);
 	assert_int_equal(ras_stats(n.r)->ops_sent, 2);	/* the repair, the delete */
 	check_fibs(&n);
+	/* Restarted while a spine link and a server link are down: the ports
+	 * are read first, so again nothing changes. */
+	{
+		uint32_t cutl[2] = { UINT32_MAX, UINT32_MAX };
+
+		for (uint32_t l = 0; l < n.t->nlinks; l++) {
+			bool srv = topo_is_server(n.t, n.t->links[l].a) ||
+				   topo_is_server(n.t, n.t->links[l].b);
+
+			if (cutl[srv] == UINT32_MAX)
+				cutl[srv] = l;
+		}
+		link_set(&n, cutl[0], false);
+		link_set(&n, cutl[1], false);
+		settle(&n);
+		check_fibs(&n);
+		before = n.applied;
+		restart(&n);
+		assert_true(route_link_dead(ras_routes(n.r))[cutl[0]]);
+		assert_true(route_link_dead(ras_routes(n.r))[cutl[1]]);
+		assert_int_equal(ras_stats(n.r)->ops_sent, 0);
+		assert_int_equal(n.applied, before);
+		check_fibs(&n);
+		link_set(&n, cutl[0], true);
+		link_set(&n, cutl[1], true);
+		settle(&n);
+		check_fibs(&n);
+	}
 	/* A switchd restarts empty and nobody reports it: the periodic count
 	 * check finds it and the table is read and refilled. */
 	sw_free(n.sw[leaf]);
