@@ -436,10 +436,11 @@ static int print_fib(const struct topo *t, const struct rc_opts *o)
 		return rc;
 	}
 	for (uint32_t i = 0; i < t->nnodes; i++) {
-		struct pf_arg a = { t, json ? json_array() : NULL, i };
+		struct pf_arg a = { t, NULL, i };
 
 		if (topo_is_server(t, i) || route_node_dead(rt)[i])
 			continue;
+		a.arr = json ? json_array() : NULL;
 		route_fib_foreach(rt, i, pf_entry, &a);
 		if (root)
 			json_object_set_new(root, t->nodes[i].name, a.arr);
