@@ -4,7 +4,7 @@
  * pinned one a previous run left), reads the miss events from the ring
  * buffer, talks UDP to the directory and the RAS, watches the NICs through
  * netlink, sends ARP replies through AF_PACKET and re-reads its
- * configuration on SIGHUP.  On SIGTERM it leaves the programs attached and
+ * configuration on SIGHUP.  On SIGUSR1 it leaves the programs attached and
  * the maps pinned, so that traffic flows on while it is away. */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +43,9 @@ static const char agent_help[] =
 	"and IPv4 misses, applies the directory's pushes (fail-over), renews the\n"
 	"leases of entries in use, and reports the traffic matrix to the RAS.\n"
 	"SIGHUP re-reads FILE and attaches/detaches VMs to match it.  SIGTERM\n"
-	"stops it and leaves the data plane running and pinned; the next start\n"
-	"reuses it (`peregrine dp unload NAME` removes it).  docs/agent.md.\n"
+	"or SIGINT stop it and remove the data plane.  SIGUSR1 (or a crash)\n"
+	"stops it and leaves the data plane forwarding and pinned: the next\n"
+	"start reuses it without disturbing traffic.  docs/agent.md.\n"
 	"\n"
 	"Options:\n"
 	"  --config FILE      the configuration (YAML, docs/agent.md)\n"
@@ -75,6 +76,9 @@ struct shell {
 	int ras_fd, pkt_fd, nl_fd;
 	struct loop *loop;
 	struct agent *agent;
+	char pin_dir[PGR_DP_PATH_MAX];
+	bool nics_attached;
+	bool keep;			/* SIGUSR1: exit, leave the data plane */
 };
 
 /* ---- agent_ops ------------------------------------------------------------ */
@@ -287,7 +291,6 @@ static void adopt_garp(struct shell *s)
 static int dp_setup(struct shell *s)
 {
 	char dir[PGR_DP_PATH_MAX];
-	bool created;
 	int ret;
 
 	if (!pgr_dp_pin_path(s->name, dir, sizeof(dir))) {
@@ -300,13 +303,39 @@ static int dp_setup(struct shell *s)
 	}
 	if (open_pinned(s, dir) && (ret = load_fresh(s, dir)))
 		return ret;
+	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", dir);
+	prune_ports(s);
+	return 0;
+}
+
+/* from_net on the NICs once the server has a VM: a server without VMs
+ * leaves its NICs to the stack (the lab's underlay tests ping across). */
+static int nics_attach(struct shell *s)
+{
+	bool created;
+	int ret;
+
+	if (s->nics_attached || !s->cfg.nvms)
+		return 0;
 	for (unsigned i = 0; i < s->cfg.nnics; i++)
 		if ((ret = pgr_dp_tc_attach(s->from_net, s->cfg.nic_ifindex[i], &created))) {
 			log_err("attach %s: %s", s->cfg.nic[i], strerror(-ret));
 			return ret;
 		}
-	prune_ports(s);
+	s->nics_attached = true;
 	return 0;
+}
+
+/* SIGTERM: detach from every interface and remove the pins. */
+static void dp_remove(struct shell *s)
+{
+	for (unsigned i = 0; s->nics_attached && i < s->cfg.nnics; i++)
+		pgr_dp_tc_detach(s->cfg.nic_ifindex[i], false);
+	for (unsigned i = 0; i < s->cfg.nvms; i++)
+		if (s->cfg.vms[i].ifindex)
+			pgr_dp_tc_detach(s->cfg.vms[i].ifindex, false);
+	if (s->pin_dir[0])
+		pgr_dp_unpin(s->pin_dir);
 }
 
 /* ---- events ------------------------------------------------------------------ */
@@ -450,7 +479,17 @@ static void on_hup(void *arg, int signo)
 	agent_config_free(&s->cfg);
 	s->cfg = c;
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
+	nics_attach(s);
 	log_info("SIGHUP: %zu VMs attached", agent_vm_count(s->agent));
+}
+
+static void on_keep(void *arg, int signo)
+{
+	struct shell *s = arg;
+
+	(void)signo;
+	s->keep = true;
+	loop_stop(s->loop);
 }
 
 /* ---- sockets ------------------------------------------------------------------- */
@@ -559,6 +598,8 @@ static int setup(struct shell *s)
 	s->loop = loop_new();
 	nic_initial(s);
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
+	if (nics_attach(s))
+		return -1;
 	adopt_garp(s);
 	loop_io_add(s->loop, ring_buffer__epoll_fd(s->rb), on_ring, s);
 	loop_io_add(s->loop, dirc_udp_fd(s->du), on_dir, s);
@@ -569,6 +610,7 @@ static int setup(struct shell *s)
 	loop_timer_add(s->loop, AGENT_TRAFFIC_MS * 1000000ull, AGENT_TRAFFIC_MS * 1000000ull,
 		       on_second, s);
 	loop_signal_add(s->loop, SIGHUP, on_hup, s);
+	loop_signal_add(s->loop, SIGUSR1, on_keep, s);
 	loop_stop_on_signals(s->loop);
 	return 0;
 }
@@ -584,8 +626,11 @@ static void print_stat(void *arg, const char *name, const char *desc, uint64_t v
 static void teardown(struct shell *s)
 {
 	if (s->agent) {
-		log_info("stopping; the data plane stays attached and pinned:");
+		log_info("stopping; the data plane %s:", s->keep ? "stays attached and pinned"
+								  : "is removed");
 		agent_stats_foreach(s->agent, print_stat, NULL);
+		if (!s->keep)
+			dp_remove(s);
 	}
 	if (s->loop)
 		loop_free(s->loop);
