@@ -8,6 +8,7 @@
  * the maps pinned, so that traffic flows on while it is away. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@
 
 static const char agent_help[] =
 	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
-	"                       [--log-level LEVEL]\n"
+	"                       [--netns NS] [--log-level LEVEL]\n"
 	"\n"
 	"The host agent of one server: attaches the data plane to the server's\n"
 	"NICs and VM ports, registers its VMs with the directory, resolves ARP\n"
@@ -53,13 +54,16 @@ static const char agent_help[] =
 	"                     configuration's server name)\n"
 	"  --veth-nics        the NICs are veths (a lab): transmit with\n"
 	"                     bpf_redirect_peer\n"
+	"  --netns NS         run in network namespace NS (/run/netns/NS); only the\n"
+	"                     network namespace: the pins stay in the host's bpffs\n"
+	"                     (`ip netns exec` would mount a private one)\n"
 	"  --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help\n";
 
 enum { AGENT_DIRC_TICK_MS = 10, AGENT_NL_BUF = 8192 };
 
 struct shell {
-	const char *config_path;
+	const char *config_path, *netns;
 	char name[64];
 	bool veth_nics;
 	struct agent_config cfg;
@@ -212,8 +216,10 @@ static int open_pinned(struct shell *s, const char *dir)
 {
 	char err[256];
 
-	if (pgr_dp_maps_open_pinned(dir, &s->maps, err, sizeof(err)))
+	if (pgr_dp_maps_open_pinned(dir, &s->maps, err, sizeof(err))) {
+		log_debug("no pinned data plane: %s", err);
 		return -ENOENT;
+	}
 	s->from_vm = pgr_dp_prog_open_pinned(dir, "from_vm");
 	s->from_net = pgr_dp_prog_open_pinned(dir, "from_net");
 	if (s->from_vm < 0 || s->from_net < 0) {
@@ -222,6 +228,7 @@ static int open_pinned(struct shell *s, const char *dir)
 		if (s->from_net >= 0)
 			close(s->from_net);
 		pgr_dp_maps_close(&s->maps);
+		log_debug("no pinned programs in %s", dir);
 		return -ENOENT;
 	}
 	s->maps_owned = true;
@@ -250,24 +257,45 @@ static int load_fresh(struct shell *s, const char *dir)
 	return 0;
 }
 
-/* Port entries a previous run left for interfaces that are not our VMs'. */
-static void prune_ports(struct shell *s)
+static bool our_port(const struct agent_config *c, uint32_t ifindex)
+{
+	for (unsigned i = 0; i < c->nvms; i++)
+		if (c->vms[i].ifindex == ifindex)
+			return true;
+	return false;
+}
+
+static bool our_id(const struct agent_config *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->nvms; i++)
+		if (pgr_id_of(c->vms[i].node, PGR_PRIMARY) == id ||
+		    pgr_id_of(c->vms[i].node, PGR_BACKUP) == id)
+			return true;
+	return false;
+}
+
+/* Delete the entries of a u32-keyed map that keep() refuses. */
+static void prune_map(int fd, const struct agent_config *c,
+		      bool (*keep)(const struct agent_config *, uint32_t))
 {
 	uint32_t key, next, *prev = NULL;
 
-	while (!bpf_map_get_next_key(s->maps.ports, prev, &next)) {
-		bool ours = false;
-
-		for (unsigned i = 0; i < s->cfg.nvms; i++)
-			ours |= s->cfg.vms[i].ifindex == next;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
-		if (!ours) {
-			bpf_map_delete_elem(s->maps.ports, &key);
+		if (!keep(c, key)) {
+			bpf_map_delete_elem(fd, &key);
 			prev = NULL;	/* restart: the walk order changed */
 			continue;
 		}
 		prev = &key;
 	}
+}
+
+/* VM and port entries a previous run left that are not our VMs'. */
+static void prune_ports(struct shell *s)
+{
+	prune_map(s->maps.ports, &s->cfg, our_port);
+	prune_map(s->maps.vms, &s->cfg, our_id);
 }
 
 static void adopt_garp(struct shell *s)
@@ -536,6 +564,24 @@ static int sockets_open(struct shell *s)
 	return 0;
 }
 
+static int enter_netns(const char *ns)
+{
+	char path[256];
+	int fd, err = 0;
+
+	if (!ns)
+		return 0;
+	if (strchr(ns, '/') || snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
+		return cli_error("bad namespace name '%s'", ns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_error("%s: %s", path, strerror(errno));
+	if (setns(fd, CLONE_NEWNET))
+		err = cli_error("setns %s: %s", ns, strerror(errno));
+	close(fd);
+	return err;
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static int parse_args(int argc, char **argv, struct shell *s)
@@ -543,6 +589,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "name", required_argument, 0, 'n' },
 		{ "veth-nics", no_argument, 0, 'E' }, { "log-level", required_argument, 0, 'l' },
+		{ "netns", required_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	int c, lvl;
@@ -557,6 +604,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 			strcpy(s->name, optarg);
 			break;
 		case 'E': s->veth_nics = true; break;
+		case 'N': s->netns = optarg; break;
 		case 'l':
 			if ((lvl = log_level_parse(optarg)) < 0)
 				return cli_usage_error("agent", "--log-level: '%s'", optarg);
@@ -666,7 +714,7 @@ int cmd_agent(int argc, char **argv)
 			   .from_net = -1 };
 	int ret;
 
-	if ((ret = parse_args(argc, argv, &s)))
+	if ((ret = parse_args(argc, argv, &s)) || (ret = enter_netns(s.netns)))
 		return ret;
 	log_set_ident("agent");
 	signal(SIGPIPE, SIG_IGN);
