@@ -112,25 +112,30 @@ static void agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 	}
 }
 
-/* STATE/agents/NAME.yaml, written when missing (a restarted server keeps
- * what `lab migrate` wrote). */
-static void agent_config_file(const struct lab *l, const char *dir, uint32_t node, char *path,
-			      size_t len)
+/* STATE/agents/NAME.yaml from the lab plan (with STATE/placement applied),
+ * written to a temporary file and renamed, so that an agent never reads
+ * half of it.  0 or -errno. */
+int lab_agent_config_write(const struct lab *l, uint32_t node)
 {
+	char dir[200], path[320], tmp[330];
 	struct agent_config c;
+	int ret = 0;
 	FILE *f;
 
-	snprintf(path, len, "%s/agents", dir);
+	lab_state_dir(l->prefix, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/agents", dir);
 	mkdir(path, 0755);
-	snprintf(path, len, "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
-	if (!access(path, R_OK))
-		return;
+	snprintf(path, sizeof(path), "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	agent_config_of(l, dir, node, &c);
-	if ((f = fopen(path, "w"))) {
-		agent_config_write(&c, f);
-		fclose(f);
-	}
+	if (!(f = fopen(tmp, "w")))
+		ret = -errno;
+	else if (agent_config_write(&c, f) | fclose(f))
+		ret = -EIO;
+	else if (rename(tmp, path))
+		ret = -errno;
 	agent_config_free(&c);
+	return ret;
 }
 
 /* The host agent, in every server namespace, pinned as P-NAME. */
@@ -139,7 +144,8 @@ static int agent_args(const struct lab *l, const char *dir, uint32_t node, char 
 {
 	int n = 0;
 
-	agent_config_file(l, dir, node, b[0], 128);
+	lab_agent_config_write(l, node);
+	snprintf(b[0], 128, "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
 	lab_ns(l, l->topo->nodes[node].name, b[1], 128);
 	argv[n++] = "--config";
 	argv[n++] = b[0];
