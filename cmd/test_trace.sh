@@ -29,6 +29,16 @@ trap cleanup EXIT
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 $P lab up --prefix "$X" >/dev/null
+# This test fills srv0's data plane by hand: stop the agent the lab started
+# there once it is up (SIGTERM removes its data plane).
+ST=/run/peregrine/lab-$X
+for i in $(seq 100); do
+	grep -q "NICs" "$ST/logs/srv0.agent.log" 2>/dev/null && break
+	sleep 0.1
+done
+apid=$(cat "$ST/pids/srv0.agent")
+kill -TERM "$apid"
+while kill -0 "$apid" 2>/dev/null; do sleep 0.05; done
 SRV0=02:00:00:02:00:02,02:00:00:02:00:03      # server 0 = node 1
 SRV4=02:00:00:02:00:0a,02:00:00:02:00:0b      # server 4 = node 5
 VM=$($P lab exec red-srv4 --prefix "$X" -- ip -j link show "$X-eth0" | jget "d[0]['address']")

@@ -8,7 +8,16 @@
  */
 #include "lab/run.h"
 
+#include <assert.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+
+#include "agent/config.h"
 
 static int switchd_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
 			char (*b)[128])
@@ -87,10 +96,88 @@ static int ras_args(const struct lab *l, const char *dir, uint32_t node, char **
 	return n;
 }
 
+/* A server's agent configuration (docs/agent.md) from the lab plan. */
+static void agent_config_of(const struct lab *l, const char *dir, uint32_t node,
+			    struct agent_config *c)
+{
+	const struct topo_node *n = &l->topo->nodes[node];
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->server, sizeof(c->server), "%s", n->name);
+	c->node = lab_server_node(n->index);
+	c->nnics = MIN((unsigned)n->ports, (unsigned)AGENT_MAX_NICS);
+	for (unsigned i = 0; i < c->nnics; i++)
+		lab_ifname(l, c->nic[i], "nic%u", i);
+	c->directory = (struct sockaddr_in){ .sin_family = AF_INET,
+		.sin_port = htons(LAB_DIR_PORT), .sin_addr.s_addr = htonl(lab_mgmt_self_ip(l)) };
+	c->ras = c->directory;
+	c->ras.sin_port = htons(l->ras_port);
+	snprintf(c->key, sizeof(c->key), "%s/key", dir);
+	snprintf(c->topology, sizeof(c->topology), "%s", l->topo->spec);
+	c->vms = calloc(l->nvms ? l->nvms : 1, sizeof(*c->vms));
+	assert(c->vms);
+	for (uint32_t v = 0; v < l->nvms; v++) {
+		const struct lab_vm *vm = &l->vms[v];
+		struct agent_vm_cfg *a;
+
+		if (vm->server != node)
+			continue;
+		a = &c->vms[c->nvms++];
+		snprintf(a->name, sizeof(a->name), "%s", vm->name);
+		a->vdc = l->vdcs[vm->vdc].id;
+		a->ip = vm->ip;
+		a->node = lab_vm_node(l, vm);
+		lab_ifname(l, a->port, "v%u", vm->id);
+	}
+}
+
+/* STATE/agents/NAME.yaml from the lab plan (with STATE/placement applied),
+ * written to a temporary file and renamed, so that an agent never reads
+ * half of it.  0 or -errno. */
+int lab_agent_config_write(const struct lab *l, uint32_t node)
+{
+	char dir[200], path[320], tmp[330];
+	struct agent_config c;
+	int ret = 0;
+	FILE *f;
+
+	lab_state_dir(l->prefix, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/agents", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	agent_config_of(l, dir, node, &c);
+	if (!(f = fopen(tmp, "w")))
+		ret = -errno;
+	else if (agent_config_write(&c, f) | fclose(f))
+		ret = -EIO;
+	else if (rename(tmp, path))
+		ret = -errno;
+	agent_config_free(&c);
+	return ret;
+}
+
+/* The host agent, in every server namespace, pinned as P-NAME. */
+static int agent_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		      char (*b)[128])
+{
+	int n = 0;
+
+	lab_agent_config_write(l, node);
+	snprintf(b[0], 128, "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
+	lab_ns(l, l->topo->nodes[node].name, b[1], 128);
+	argv[n++] = "--config";
+	argv[n++] = b[0];
+	argv[n++] = "--name";
+	argv[n++] = b[1];
+	argv[n++] = "--veth-nics";
+	return n;
+}
+
 const struct lab_daemon lab_daemons[] = {
 	{ "directory", LAB_ON_MGMT, directory_args },
 	{ "switchd", LAB_ON_SWITCH, switchd_args },
 	{ "ras", LAB_ON_MGMT, ras_args },
-	/* { "agent", LAB_ON_SERVER, agent_args },         issue: end to end */
+	{ "agent", LAB_ON_SERVER, agent_args },
 };
 const size_t lab_ndaemons = ARRAY_SIZE(lab_daemons);

@@ -153,6 +153,7 @@ static void lab_agents_reconfigure(const struct lab *l, uint32_t from, uint32_t 
 	for (int i = 0; i < 2; i++) {
 		pid_t pid = lab_daemon_pid(l, l->topo->nodes[nodes[i]].name, "agent");
 
+		lab_agent_config_write(l, nodes[i]);
 		if (pid > 0)
 			kill(pid, SIGHUP);
 	}

@@ -83,6 +83,9 @@ int lab_switch_client(const struct lab *l, uint32_t node, struct swc *c);
 int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
 
 /* ---- migration (lab/migrate.c) -------------------------------------------- */
+/* Write STATE/agents/NAME.yaml for server `node` from the plan
+ * (docs/agent.md).  0 or -errno. */
+int lab_agent_config_write(const struct lab *l, uint32_t node);
 /* Apply STATE/placement (VMs that migrated) to a loaded lab.  0 or -errno. */
 int lab_placement_load(struct lab *l, char *err, size_t errlen);
 /* Move a VM to another server: its port into the new server's namespace,

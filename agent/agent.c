@@ -1,0 +1,896 @@
+/* The host agent's core (agent/agent.h): the cache of directory entries
+ * behind the GARP map, the local VMs, leases, pushes, NIC state and the
+ * traffic reports.  No I/O: everything goes through struct agent_ops and the
+ * caller's directory client. */
+#include "agent/agent.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/hash.h"
+#include "lib/log.h"
+#include "wire/pgr.h"
+#include "wire/rasproto.h"
+
+enum entry_state { E_FREE, E_PENDING, E_VALID, E_NEGATIVE };
+
+struct waiter {
+	uint32_t ifindex;
+	uint8_t mac[6];
+	uint32_t ip;		/* host order */
+};
+
+struct entry {
+	uint8_t state;
+	bool used;		/* traffic since the last renewal */
+	bool direct;
+	uint8_t direct_tree;
+	uint8_t dir_avail;	/* the directory's availability */
+	uint8_t nwait;
+	int8_t nic[PGR_TREES];	/* NIC index per tree, -1: none */
+	uint32_t vdc, ip;	/* host order */
+	uint32_t dst_id;	/* the destination VM's primary ID */
+	int64_t req;		/* LOOKUP/RENEW in flight, 0: none */
+	uint64_t sent_ns;	/* when that request went out */
+	uint64_t expire_ns, renew_ns;
+	struct pgr_garp_entry g;	/* as written to the map */
+	struct waiter wait[AGENT_WAITERS];
+};
+
+struct local_vm {
+	struct agent_vm_cfg c;
+	bool registered;
+	bool seen;		/* in the configuration being applied */
+};
+
+struct prev {
+	uint64_t key;		/* src << 32 | dst */
+	uint64_t packets, bytes;
+	uint32_t round;
+};
+
+struct agent {
+	struct agent_ops ops;
+	struct dirc *dirc;
+	const struct auth_key *key;
+	struct agent_stats st;
+	struct log_rl rl;
+	uint64_t now_ns;
+
+	/* the configuration */
+	uint32_t node;
+	unsigned nnics;
+	uint32_t nic_ifindex[AGENT_MAX_NICS];
+	bool nic_down[AGENT_MAX_NICS];
+
+	struct local_vm *vms;
+	unsigned nvms, cap_vms;
+	uint64_t next_register_ns;
+	bool configured;
+
+	/* the cache */
+	struct entry *ent;	/* AGENT_CACHE_MAX slots */
+	uint32_t *free_list;
+	uint32_t nfree;
+	struct hmap by_key;	/* vdc << 32 | ip -> slot */
+	struct hmap by_dst;	/* destination VM id -> slot */
+	struct hmap direct;	/* destination VM id -> tree + 1 (RAS DIRECT) */
+	uint32_t *queue;	/* slots waiting for a LOOKUP */
+	uint32_t nqueue;
+
+	/* traffic */
+	struct hmap prev_at;	/* src << 32 | dst -> index into prev */
+	struct prev *prev;
+	uint32_t nprev, cap_prev, round;
+	struct rasp_flow *flows;
+	uint32_t nflows, cap_flows;
+	uint64_t ras_seq;
+	struct rasp_replay *ras_replay;
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static uint64_t key64(uint32_t vdc, uint32_t ip)
+{
+	return (uint64_t)vdc << 32 | ip;
+}
+
+static void bad(struct agent *a, uint64_t *counter, const char *fmt, const char *what)
+{
+	(*counter)++;
+	log_rl_msg(&a->rl, a->now_ns, LOG_WARN, fmt, what);
+}
+
+static struct entry *find(const struct agent *a, uint32_t vdc, uint32_t ip)
+{
+	uint64_t *v = hmap_get(&a->by_key, key64(vdc, ip));
+
+	return v ? &a->ent[*v] : NULL;
+}
+
+static struct entry *alloc_entry(struct agent *a, uint32_t vdc, uint32_t ip)
+{
+	struct entry *e;
+	uint32_t slot;
+
+	if (!a->nfree)
+		return NULL;
+	slot = a->free_list[--a->nfree];
+	e = &a->ent[slot];
+	memset(e, 0, sizeof(*e));
+	e->vdc = vdc;
+	e->ip = ip;
+	e->nic[0] = e->nic[1] = -1;
+	hmap_put(&a->by_key, key64(vdc, ip), slot);
+	return e;
+}
+
+static void garp_key(const struct entry *e, struct pgr_garp_key *k)
+{
+	k->vdc = e->vdc;
+	k->ip = htonl(e->ip);
+}
+
+static void free_entry(struct agent *a, struct entry *e)
+{
+	uint32_t slot = (uint32_t)(e - a->ent);
+	uint64_t *d;
+
+	if (e->state == E_VALID) {
+		struct pgr_garp_key k;
+
+		garp_key(e, &k);
+		int ret = a->ops.garp_del(a->ops.arg, &k);
+
+		if (ret && ret != -ENOENT)
+			a->st.map_errors++;
+		d = hmap_get(&a->by_dst, e->dst_id);
+		if (d && *d == slot)
+			hmap_del(&a->by_dst, e->dst_id);
+	}
+	hmap_del(&a->by_key, key64(e->vdc, e->ip));
+	e->state = E_FREE;
+	a->free_list[a->nfree++] = slot;
+}
+
+static struct local_vm *vm_by_port(struct agent *a, uint32_t ifindex)
+{
+	for (unsigned i = 0; i < a->nvms; i++)
+		if (a->vms[i].c.ifindex == ifindex)
+			return &a->vms[i];
+	return NULL;
+}
+
+/* ---- writing an entry ------------------------------------------------------ */
+
+static const uint8_t tree_bits[PGR_TREES] = {
+	PGR_AVAIL_VM_PRI | PGR_AVAIL_IM_PRI,
+	PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_BAK,
+};
+
+/* The directory's availability, less the trees whose NIC is down or
+ * missing, less the primary when the RAS routes this pair direct on tree 1. */
+static uint8_t effective_avail(const struct agent *a, const struct entry *e)
+{
+	uint8_t avail = e->dir_avail;
+
+	if (e->g.flags & PGR_GARP_LOCAL)
+		return avail;
+	for (unsigned t = 0; t < PGR_TREES; t++)
+		if (e->nic[t] < 0 || a->nic_down[e->nic[t]])
+			avail &= (uint8_t)~tree_bits[t];
+	if (e->direct && e->direct_tree == 1)
+		avail &= (uint8_t)~PGR_AVAIL_VM_PRI;
+	return avail;
+}
+
+static void write_entry(struct agent *a, struct entry *e)
+{
+	struct pgr_garp_key k;
+
+	e->g.avail = effective_avail(a, e);
+	e->g.flags = (uint8_t)((e->g.flags & PGR_GARP_LOCAL) | (e->direct ? PGR_GARP_DIRECT : 0));
+	for (unsigned t = 0; t < PGR_TREES; t++)
+		e->g.egress_ifindex[t] = e->nic[t] >= 0 ? a->nic_ifindex[e->nic[t]] : 0;
+	garp_key(e, &k);
+	if (a->ops.garp_set(a->ops.arg, &k, &e->g))
+		a->st.map_errors++;
+}
+
+/* Take a directory record (status OK) into e: MACs, availability, NICs. */
+static bool take_record(struct agent *a, struct entry *e, const struct dirp_entry *r)
+{
+	uint32_t im_node, dst, slot = (uint32_t)(e - a->ent);
+	uint64_t *dir;
+
+	for (unsigned i = 0; i < DIRP_NMACS; i++)
+		if (!pgr_mac_valid(r->mac[i])) {
+			bad(a, &a->st.dir_bad, "directory: %s: a MAC is not Peregrine's", "record");
+			return false;
+		}
+	memcpy(e->g.vm_mac, r->mac[DIRP_VM_PRI], sizeof(e->g.vm_mac));
+	memcpy(e->g.im_mac, r->mac[DIRP_IM_PRI], sizeof(e->g.im_mac));
+	e->g.version = r->version;
+	e->dir_avail = r->avail & DIRP_AVAIL_ALL;
+	im_node = pgr_id_node(pgr_mac_id(r->mac[DIRP_IM_PRI]));
+	e->g.flags = im_node == a->node ? PGR_GARP_LOCAL : 0;
+	dst = a->ops.server_node(a->ops.arg, im_node);
+	for (unsigned t = 0; t < PGR_TREES; t++) {
+		int nic = dst == UINT32_MAX || im_node == a->node ? -1 : a->ops.egress(a->ops.arg, dst, t);
+
+		e->nic[t] = (int8_t)(nic >= 0 && (unsigned)nic < a->nnics ? nic : -1);
+	}
+	if (e->state == E_VALID && e->dst_id != pgr_mac_id(e->g.vm_mac[PGR_PRIMARY])) {
+		uint64_t *d = hmap_get(&a->by_dst, e->dst_id);
+
+		if (d && *d == slot)
+			hmap_del(&a->by_dst, e->dst_id);
+	}
+	e->dst_id = pgr_mac_id(e->g.vm_mac[PGR_PRIMARY]);
+	hmap_put(&a->by_dst, e->dst_id, slot);
+	dir = hmap_get(&a->direct, e->dst_id);
+	e->direct = dir != NULL;
+	e->direct_tree = dir ? (uint8_t)(*dir - 1) : 0;
+	return true;
+}
+
+/* ---- ARP replies ----------------------------------------------------------- */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+/* "target ip is at target_mac", to the asker. */
+static void arp_reply(struct agent *a, const struct entry *e, const struct waiter *w)
+{
+	uint8_t f[AGENT_ARP_LEN];
+	const uint8_t *mac = e->g.vm_mac[PGR_PRIMARY];
+
+	memcpy(f, w->mac, 6);
+	memcpy(f + 6, mac, 6);
+	put16(f + 12, 0x0806);
+	put16(f + 14, 1);
+	put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 2);
+	memcpy(f + 22, mac, 6);
+	put32(f + 28, e->ip);
+	memcpy(f + 32, w->mac, 6);
+	put32(f + 38, w->ip);
+	if (a->ops.arp_reply(a->ops.arg, w->ifindex, f, sizeof(f)))
+		a->st.map_errors++;
+	else
+		a->st.arp_replies++;
+}
+
+/* ---- lookups ----------------------------------------------------------------- */
+
+static void lookup_record(struct agent *a, const struct dirp_entry *r)
+{
+	struct entry *e = find(a, r->vdc, r->ip);
+	bool was_valid;
+
+	if (!e || e->state == E_FREE || !e->req) {
+		a->st.pushes_stale++;	/* an answer nobody waits for any more */
+		return;
+	}
+	was_valid = e->state == E_VALID;
+	if (r->status != DIRP_OK) {
+		a->st.not_found++;
+		if (was_valid) {
+			free_entry(a, e);
+			return;
+		}
+		e->state = E_NEGATIVE;
+		e->req = 0;
+		e->nwait = 0;
+		e->expire_ns = e->sent_ns + (uint64_t)(r->lease_ms ? r->lease_ms : DIR_NEG_LEASE_MS) * 1000000;
+		return;
+	}
+	if (was_valid && r->version < e->g.version) {
+		e->req = 0;	/* a push got here first; keep it, extend the lease */
+	} else if (!take_record(a, e, r)) {
+		if (!was_valid) {
+			free_entry(a, e);
+			return;
+		}
+	}
+	e->expire_ns = e->sent_ns + (uint64_t)r->lease_ms * 1000000;
+	e->renew_ns = e->expire_ns - (uint64_t)r->lease_ms * 1000000 / AGENT_RENEW_FRACTION;
+	e->req = 0;
+	e->state = E_VALID;
+	write_entry(a, e);
+	if (!was_valid)
+		a->st.filled++;
+	for (unsigned i = 0; i < e->nwait; i++)
+		arp_reply(a, e, &e->wait[i]);
+	e->nwait = 0;
+}
+
+static void on_lookup_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
+{
+	struct agent *a = arg;
+
+	if (!m) {
+		a->st.lookup_timeouts++;
+		for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++) {
+			struct entry *e = &a->ent[i];
+
+			if (e->state == E_FREE || e->req != (int64_t)req_id)
+				continue;
+			e->req = 0;
+			if (e->state == E_PENDING)
+				free_entry(a, e);	/* the next miss asks again */
+		}
+		return;
+	}
+	for (unsigned i = 0; i < m->h.count; i++) {
+		struct dirp_entry r;
+
+		dirp_get_entry(m, i, &r);
+		lookup_record(a, &r);
+	}
+}
+
+static void send_lookups(struct agent *a, struct dir_now now, uint8_t type, uint32_t *slots,
+			 uint32_t n)
+{
+	struct dirp_key keys[DIRP_MAX_RECORDS];
+
+	for (uint32_t done = 0; done < n;) {
+		uint32_t k = MIN(n - done, (uint32_t)DIRP_MAX_RECORDS);
+		int64_t id;
+
+		for (uint32_t i = 0; i < k; i++) {
+			keys[i].vdc = a->ent[slots[done + i]].vdc;
+			keys[i].ip = a->ent[slots[done + i]].ip;
+		}
+		id = dirc_request(a->dirc, now, type, keys, k, on_lookup_reply, a);
+		for (uint32_t i = 0; i < k; i++) {
+			struct entry *e = &a->ent[slots[done + i]];
+
+			e->req = id > 0 ? id : 0;
+			e->sent_ns = now.ns;
+		}
+		if (id <= 0) {
+			a->st.lookup_timeouts++;
+			for (uint32_t i = 0; i < k; i++)
+				if (a->ent[slots[done + i]].state == E_PENDING)
+					free_entry(a, &a->ent[slots[done + i]]);
+		} else if (type == DIRP_LOOKUP) {
+			a->st.lookups++;
+			a->st.lookup_keys += k;
+		} else {
+			a->st.renews += k;
+		}
+		done += k;
+	}
+}
+
+void agent_flush(struct agent *a, struct dir_now now)
+{
+	a->now_ns = now.ns;
+	send_lookups(a, now, DIRP_LOOKUP, a->queue, a->nqueue);
+	a->nqueue = 0;
+}
+
+static bool valid_event(const struct pgr_event *ev, const struct local_vm *vm)
+{
+	return (ev->type == PGR_EV_ARP_MISS || ev->type == PGR_EV_IP_MISS) && vm &&
+	       ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY) && ev->vdc == vm->c.vdc &&
+	       ev->ip != 0;
+}
+
+void agent_miss(struct agent *a, const struct pgr_event *ev, struct dir_now now)
+{
+	struct local_vm *vm = vm_by_port(a, ev->ifindex);
+	uint32_t ip = ntohl(ev->ip);
+	struct entry *e;
+
+	a->now_ns = now.ns;
+	a->st.misses++;
+	if (!valid_event(ev, vm)) {
+		bad(a, &a->st.miss_bad, "miss event dropped: %s", "bad type, port or VM");
+		return;
+	}
+	e = find(a, ev->vdc, ip);
+	if (e && e->state == E_NEGATIVE && now.ns >= e->expire_ns)
+		free_entry(a, e), e = NULL;
+	if (!e) {
+		if (!(e = alloc_entry(a, ev->vdc, ip))) {
+			bad(a, &a->st.miss_bad, "miss event dropped: %s", "cache full");
+			return;
+		}
+		e->state = E_PENDING;
+		a->queue[a->nqueue++] = (uint32_t)(e - a->ent);
+	}
+	if (ev->type != PGR_EV_ARP_MISS || e->state == E_NEGATIVE)
+		return;
+	struct waiter w = { .ifindex = vm->c.ifindex, .ip = vm->c.ip };
+
+	pgr_mac_make(w.mac, pgr_id_of(vm->c.node, PGR_PRIMARY));
+	if (e->state == E_VALID) {
+		arp_reply(a, e, &w);	/* raced with the map write: answer now */
+		return;
+	}
+	for (unsigned i = 0; i < e->nwait; i++)
+		if (e->wait[i].ifindex == w.ifindex)
+			return;
+	if (e->nwait < AGENT_WAITERS)
+		e->wait[e->nwait++] = w;
+}
+
+/* ---- pushes ------------------------------------------------------------------ */
+
+static void push_one(struct agent *a, struct entry *e, uint8_t type, const struct dirp_entry *r)
+{
+	if (!e || e->state != E_VALID || r->version <= e->g.version) {
+		a->st.pushes_stale++;
+		return;
+	}
+	a->st.pushes_applied++;
+	if (type == DIRP_INVALIDATE) {
+		free_entry(a, e);
+		return;
+	}
+	if (take_record(a, e, r))
+		write_entry(a, e);
+}
+
+void agent_on_push(struct agent *a, uint8_t type, const struct dirp_entry *r, struct dir_now now)
+{
+	a->now_ns = now.ns;
+	if (r->vdc != DIR_VDC_SERVICE) {
+		push_one(a, find(a, r->vdc, r->ip), type, r);
+		return;
+	}
+	/* the shared service range: that address in every VDC */
+	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++)
+		if (a->ent[i].state == E_VALID && a->ent[i].ip == r->ip)
+			push_one(a, &a->ent[i], type, r);
+}
+
+/* ---- registration and configuration ------------------------------------------ */
+
+static void vm_struct(const struct agent *a, const struct local_vm *v, struct pgr_vm *out)
+{
+	(void)a;
+	memset(out, 0, sizeof(*out));
+	out->id = pgr_id_of(v->c.node, PGR_PRIMARY);
+	pgr_mac_make(out->mac, out->id);
+	out->ifindex = v->c.ifindex;
+	out->vdc = v->c.vdc;
+	out->ip = htonl(v->c.ip);
+}
+
+static void on_register_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
+{
+	struct agent *a = arg;
+
+	(void)req_id;
+	if (!m) {
+		a->st.register_fail++;
+		a->next_register_ns = a->now_ns;	/* try again at the next tick */
+		return;
+	}
+	for (unsigned i = 0; i < m->h.count; i++) {
+		struct dirp_entry r;
+
+		dirp_get_entry(m, i, &r);
+		if (r.status != DIRP_OK) {
+			a->st.register_fail++;
+			log_rl_msg(&a->rl, a->now_ns, LOG_WARN, "register %u/%08x: %s", r.vdc, r.ip,
+				   dirp_status_name(r.status));
+			a->next_register_ns = a->now_ns + 1000000000ull;
+		}
+	}
+}
+
+static void register_all(struct agent *a, struct dir_now now)
+{
+	struct dirp_entry recs[DIRP_MAX_RECORDS];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i <= a->nvms; i++) {
+		if (i < a->nvms && a->vms[i].c.ifindex) {
+			const struct agent_vm_cfg *v = &a->vms[i].c;
+			struct dirp_entry *r = &recs[n++];
+
+			memset(r, 0, sizeof(*r));
+			r->vdc = v->vdc;
+			r->ip = v->ip;
+			r->avail = DIRP_AVAIL_ALL;
+			r->server = a->node;
+			for (unsigned t = 0; t < PGR_TREES; t++) {
+				pgr_mac_make(r->mac[DIRP_VM_PRI + t], pgr_id_of(v->node, t));
+				pgr_mac_make(r->mac[DIRP_IM_PRI + t], pgr_id_of(a->node, t));
+			}
+		}
+		if (n && (n == DIRP_MAX_RECORDS || i == a->nvms)) {
+			if (dirc_request(a->dirc, now, DIRP_REGISTER, recs, n, on_register_reply, a) <= 0)
+				a->st.register_fail += n;
+			else
+				a->st.registers++;
+			n = 0;
+		}
+	}
+	a->next_register_ns = now.ns + (uint64_t)AGENT_REREG_MS * 1000000;
+}
+
+static const struct agent_vm_cfg *cfg_vm(const struct agent_config *cfg, const char *port)
+{
+	for (unsigned i = 0; i < cfg->nvms; i++)
+		if (!strcmp(cfg->vms[i].port, port))
+			return &cfg->vms[i];
+	return NULL;
+}
+
+static bool same_vm(const struct agent_vm_cfg *x, const struct agent_vm_cfg *y)
+{
+	return x->vdc == y->vdc && x->ip == y->ip && x->node == y->node &&
+	       x->ifindex == y->ifindex && !strcmp(x->port, y->port);
+}
+
+static void vm_detach(struct agent *a, struct local_vm *v)
+{
+	struct pgr_vm pv;
+
+	vm_struct(a, v, &pv);
+	if (v->c.ifindex && a->ops.vm_del(a->ops.arg, &pv, pgr_id_of(v->c.node, PGR_BACKUP)))
+		a->st.map_errors++;
+}
+
+static void vm_attach(struct agent *a, struct local_vm *v)
+{
+	struct pgr_vm pv;
+
+	vm_struct(a, v, &pv);
+	if (v->c.ifindex && a->ops.vm_add(a->ops.arg, &pv, pgr_id_of(v->c.node, PGR_BACKUP)))
+		a->st.map_errors++;
+}
+
+void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir_now now)
+{
+	unsigned kept = 0;
+
+	a->now_ns = now.ns;
+	a->node = cfg->node;
+	a->nnics = cfg->nnics;
+	memcpy(a->nic_ifindex, cfg->nic_ifindex, sizeof(a->nic_ifindex));
+	/* detach what is gone or changed */
+	for (unsigned i = 0; i < a->nvms; i++) {
+		const struct agent_vm_cfg *c = cfg_vm(cfg, a->vms[i].c.port);
+
+		if (c && same_vm(c, &a->vms[i].c) && a->configured)
+			a->vms[kept++] = a->vms[i];
+		else
+			vm_detach(a, &a->vms[i]);
+	}
+	a->nvms = kept;
+	if (cfg->nvms > a->cap_vms) {
+		struct local_vm *n = realloc(a->vms, cfg->nvms * sizeof(*n));
+
+		assert(n);	/* out of memory in a daemon is fatal */
+		a->vms = n;
+		a->cap_vms = cfg->nvms;
+	}
+	/* attach what is new (and, the first time, everything: maps may be
+	 * stale from a previous run) */
+	for (unsigned i = 0; i < cfg->nvms; i++) {
+		bool have = false;
+
+		for (unsigned j = 0; j < kept; j++)
+			have |= !strcmp(a->vms[j].c.port, cfg->vms[i].port);
+		if (have)
+			continue;
+		a->vms[a->nvms] = (struct local_vm){ .c = cfg->vms[i] };
+		vm_attach(a, &a->vms[a->nvms++]);
+	}
+	a->configured = true;
+	register_all(a, now);
+}
+
+/* ---- leases -------------------------------------------------------------------- */
+
+void agent_tick(struct agent *a, struct dir_now now)
+{
+	uint32_t renew[AGENT_CACHE_MAX < 4096 ? AGENT_CACHE_MAX : 4096];
+	uint32_t nrenew = 0;
+
+	a->now_ns = now.ns;
+	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++) {
+		struct entry *e = &a->ent[i];
+
+		if (e->state == E_NEGATIVE && now.ns >= e->expire_ns) {
+			free_entry(a, e);
+		} else if (e->state == E_VALID && !e->req) {
+			if (e->used && now.ns >= e->renew_ns && nrenew < ARRAY_SIZE(renew)) {
+				e->used = false;
+				renew[nrenew++] = i;
+			} else if (!e->used && now.ns >= e->expire_ns) {
+				a->st.expired++;
+				free_entry(a, e);
+			}
+		}
+	}
+	send_lookups(a, now, DIRP_RENEW, renew, nrenew);
+	if (a->configured && now.ns >= a->next_register_ns)
+		register_all(a, now);
+}
+
+/* ---- NIC state ----------------------------------------------------------------- */
+
+void agent_nic_state(struct agent *a, unsigned nic, bool up)
+{
+	if (nic >= a->nnics || a->nic_down[nic] == !up)
+		return;
+	a->nic_down[nic] = !up;
+	a->st.nic_changes++;
+	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++) {
+		struct entry *e = &a->ent[i];
+
+		if (e->state == E_VALID && (e->nic[0] == (int)nic || e->nic[1] == (int)nic))
+			write_entry(a, e);
+	}
+}
+
+/* ---- traffic --------------------------------------------------------------------- */
+
+void agent_traffic_begin(struct agent *a)
+{
+	a->round++;
+	a->nflows = 0;
+}
+
+static void grow(void **p, uint32_t *cap, size_t size)
+{
+	uint32_t ncap = *cap ? *cap * 2 : 64;
+	void *n = realloc(*p, ncap * size);
+
+	assert(n);
+	*p = n;
+	*cap = ncap;
+}
+
+void agent_traffic_pair(struct agent *a, const struct pgr_pair *p, const struct pgr_counter *c)
+{
+	uint64_t k = (uint64_t)p->src_id << 32 | p->dst_id;
+	uint64_t *at = hmap_get(&a->prev_at, k);
+	struct prev *pv;
+	uint64_t dp, db;
+
+	if (!at) {
+		if (a->nprev == a->cap_prev)
+			grow((void **)&a->prev, &a->cap_prev, sizeof(*a->prev));
+		a->prev[a->nprev] = (struct prev){ .key = k };
+		hmap_put(&a->prev_at, k, a->nprev);
+		pv = &a->prev[a->nprev++];
+	} else {
+		pv = &a->prev[*at];
+	}
+	/* an LRU eviction restarts a counter: count it from zero */
+	dp = c->packets >= pv->packets ? c->packets - pv->packets : c->packets;
+	db = c->bytes >= pv->bytes ? c->bytes - pv->bytes : c->bytes;
+	pv->packets = c->packets;
+	pv->bytes = c->bytes;
+	pv->round = a->round;
+	if (!dp)
+		return;
+	at = hmap_get(&a->by_dst, p->dst_id);
+	if (at)
+		a->ent[*at].used = true;
+	if (a->nflows == a->cap_flows)
+		grow((void **)&a->flows, &a->cap_flows, sizeof(*a->flows));
+	a->flows[a->nflows++] = (struct rasp_flow){ p->src_id, p->dst_id, db, dp };
+}
+
+/* Forget pairs the map no longer holds. */
+static void prune_prev(struct agent *a)
+{
+	uint32_t kept = 0;
+
+	hmap_clear(&a->prev_at);
+	for (uint32_t i = 0; i < a->nprev; i++)
+		if (a->prev[i].round == a->round) {
+			a->prev[kept] = a->prev[i];
+			hmap_put(&a->prev_at, a->prev[kept].key, kept);
+			kept++;
+		}
+	a->nprev = kept;
+}
+
+static uint64_t ras_seq(struct agent *a)
+{
+	return ++a->ras_seq;
+}
+
+void agent_traffic_end(struct agent *a, struct dir_now now)
+{
+	uint16_t parts = (uint16_t)((a->nflows + RASP_MAX_FLOWS - 1) / RASP_MAX_FLOWS);
+	uint8_t buf[RASP_MAX_DGRAM];
+
+	a->now_ns = now.ns;
+	if (a->nprev > 2 * a->nflows + 4096)
+		prune_prev(a);
+	for (uint16_t part = 0; part < parts; part++) {
+		uint32_t off = (uint32_t)part * RASP_MAX_FLOWS;
+		uint16_t n = (uint16_t)MIN(a->nflows - off, (uint32_t)RASP_MAX_FLOWS);
+		struct rasp_hdr h = { RASP_TRAFFIC, a->node, ras_seq(a), now.wall_ms * 1000000 };
+		size_t len = rasp_enc_traffic(buf, sizeof(buf), &h, AGENT_TRAFFIC_MS, part, parts,
+					      a->flows + off, n, a->key);
+
+		if (len && !a->ops.ras_send(a->ops.arg, buf, len))
+			a->st.ras_sent++;
+	}
+}
+
+/* ---- the RAS ---------------------------------------------------------------------- */
+
+static void apply_direct(struct agent *a, const struct rasp_direct *d)
+{
+	uint64_t *at;
+
+	if (d->on)
+		hmap_put(&a->direct, d->vm_id, (uint64_t)d->tree + 1);
+	else
+		hmap_del(&a->direct, d->vm_id);
+	a->st.direct_applied++;
+	if (!(at = hmap_get(&a->by_dst, d->vm_id)))
+		return;
+	a->ent[*at].direct = d->on;
+	a->ent[*at].direct_tree = d->tree;
+	write_entry(a, &a->ent[*at]);
+}
+
+void agent_ras_input(struct agent *a, const uint8_t *buf, size_t len, struct dir_now now)
+{
+	struct rasp_msg m;
+	uint8_t out[RASP_HDR_BYTES + 8 + AUTH_TAG_BYTES + 8];
+	int err;
+
+	a->now_ns = now.ns;
+	if ((err = rasp_decode(buf, len, a->key, &m))) {
+		bad(a, &a->st.ras_bad, "RAS datagram dropped: %s", rasp_err_name(err));
+		return;
+	}
+	if (m.h.type == RASP_ACK)
+		return;		/* our TRAFFIC arrived; nothing is retransmitted */
+	if (m.h.type != RASP_DIRECT) {
+		bad(a, &a->st.ras_bad, "RAS datagram dropped: unexpected %s",
+		    rasp_type_name(m.h.type));
+		return;
+	}
+	if (!rasp_replay_accept(a->ras_replay, m.h.sender, m.h.seq)) {
+		/* a retransmission of what we applied: acknowledge it again */
+		a->st.ras_bad++;
+	} else {
+		for (uint16_t i = 0; i < m.u.direct.n; i++) {
+			struct rasp_direct d;
+
+			rasp_direct_at(&m, i, &d);
+			apply_direct(a, &d);
+		}
+	}
+	struct rasp_hdr h = { RASP_ACK, a->node, ras_seq(a), now.wall_ms * 1000000 };
+	size_t n = rasp_enc_ack(out, sizeof(out), &h, m.h.seq, a->key);
+
+	if (n && !a->ops.ras_send(a->ops.arg, out, n))
+		a->st.ras_sent++;
+}
+
+/* ---- life --------------------------------------------------------------------------- */
+
+struct agent *agent_new(const struct agent_ops *ops, struct dirc *dirc,
+			const struct auth_key *key, struct dir_now now)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+
+	assert(a);
+	a->ops = *ops;
+	a->dirc = dirc;
+	a->key = key;
+	a->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
+	a->ent = calloc(AGENT_CACHE_MAX, sizeof(*a->ent));
+	a->free_list = malloc(AGENT_CACHE_MAX * sizeof(*a->free_list));
+	a->queue = malloc(AGENT_CACHE_MAX * sizeof(*a->queue));
+	a->ras_replay = rasp_replay_new();
+	assert(a->ent && a->free_list && a->queue && a->ras_replay);
+	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++)
+		a->free_list[i] = AGENT_CACHE_MAX - 1 - i;
+	a->nfree = AGENT_CACHE_MAX;
+	hmap_init(&a->by_key, 1024, 0x5eed);
+	hmap_init(&a->by_dst, 1024, 0x5eee);
+	hmap_init(&a->direct, 64, 0x5eef);
+	hmap_init(&a->prev_at, 1024, 0x5ef0);
+	/* sequence numbers start at our start time (ns) and only grow */
+	a->ras_seq = now.wall_ms * 1000000;
+	a->now_ns = now.ns;
+	return a;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	hmap_free(&a->by_key);
+	hmap_free(&a->by_dst);
+	hmap_free(&a->direct);
+	hmap_free(&a->prev_at);
+	rasp_replay_free(a->ras_replay);
+	free(a->ent);
+	free(a->free_list);
+	free(a->queue);
+	free(a->vms);
+	free(a->prev);
+	free(a->flows);
+	free(a);
+}
+
+void agent_adopt(struct agent *a, const struct pgr_garp_key *k, const struct pgr_garp_entry *g,
+		 struct dir_now now)
+{
+	struct entry *e;
+	uint32_t ip = ntohl(k->ip);
+
+	a->now_ns = now.ns;
+	if (find(a, k->vdc, ip) || !pgr_mac_valid(g->vm_mac[0]) || !(e = alloc_entry(a, k->vdc, ip)))
+		return;
+	e->state = E_VALID;
+	e->g = *g;
+	e->dir_avail = g->avail;
+	e->dst_id = pgr_mac_id(g->vm_mac[PGR_PRIMARY]);
+	for (unsigned t = 0; t < PGR_TREES; t++)
+		for (unsigned n = 0; n < a->nnics; n++)
+			if (g->egress_ifindex[t] && g->egress_ifindex[t] == a->nic_ifindex[n])
+				e->nic[t] = (int8_t)n;
+	hmap_put(&a->by_dst, e->dst_id, (uint32_t)(e - a->ent));
+	e->used = true;		/* refresh it now; it expires if nothing uses it */
+	e->renew_ns = now.ns;
+	e->expire_ns = now.ns + (uint64_t)AGENT_ADOPT_MS * 1000000;
+}
+
+void agent_clock(struct agent *a, struct dir_now now)
+{
+	a->now_ns = now.ns;
+}
+
+const struct agent_stats *agent_get_stats(const struct agent *a)
+{
+	return &a->st;
+}
+
+size_t agent_cache_size(const struct agent *a)
+{
+	return AGENT_CACHE_MAX - a->nfree;
+}
+
+size_t agent_vm_count(const struct agent *a)
+{
+	return a->nvms;
+}
+
+const struct pgr_garp_entry *agent_cached(const struct agent *a, uint32_t vdc, uint32_t ip)
+{
+	const struct entry *e = find(a, vdc, ip);
+
+	return e && e->state == E_VALID ? &e->g : NULL;
+}
+
+void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg)
+{
+#define AGENT_STAT_CALL(name, desc) fn(arg, #name, desc, a->st.name);
+	AGENT_STATS(AGENT_STAT_CALL)
+#undef AGENT_STAT_CALL
+}

@@ -1,0 +1,137 @@
+/* The host agent's core: one server's view of the fabric, with no I/O.
+ *
+ * Events in: the configuration (agent_configure, again on SIGHUP), data-plane
+ * miss events (agent_miss), directory replies and pushes (through the dirc
+ * the caller gives it), the one-second timer with the traffic matrix
+ * (agent_traffic_* and agent_tick), NIC link state (agent_nic_state) and
+ * datagrams from the RAS (agent_ras_input).  Actions out: directory requests
+ * (through the dirc), map writes, ARP replies and RAS datagrams through the
+ * callbacks of struct agent_ops.  Time comes in as struct dir_now.
+ * docs/agent.md describes the behaviour; agent/config.h the file.
+ */
+#ifndef PEREGRINE_AGENT_AGENT_H
+#define PEREGRINE_AGENT_AGENT_H
+
+#include "agent/config.h"
+#include "bpf/dp.h"
+#include "dir/client.h"
+#include "lib/auth.h"
+
+enum agent_limits {
+	AGENT_CACHE_MAX = PGR_DP_GARP_MAX,	/* GARP entries held */
+	AGENT_WAITERS = 4,		/* VMs answered per pending lookup */
+	AGENT_REREG_MS = 10000,		/* REGISTER again this often */
+	AGENT_RENEW_FRACTION = 2,	/* renew when 1/2 of the lease is left */
+	AGENT_LOOKUP_RETRY_MS = 200,	/* a miss for an entry given up on */
+	AGENT_TRAFFIC_MS = 1000,	/* traffic report interval */
+	AGENT_ARP_LEN = 42,		/* an Ethernet ARP reply */
+	AGENT_ADOPT_MS = 3000,		/* an entry found in the map at start */
+};
+
+/* What the core asks of its shell.  Each returns 0 or -errno; failures are
+ * counted by the core. */
+struct agent_ops {
+	void *arg;
+	int (*garp_set)(void *arg, const struct pgr_garp_key *k, const struct pgr_garp_entry *g);
+	int (*garp_del)(void *arg, const struct pgr_garp_key *k);
+	/* A local VM (both IDs) into the VM tables and from_vm on its port. */
+	int (*vm_add)(void *arg, const struct pgr_vm *vm, uint32_t backup_id);
+	int (*vm_del)(void *arg, const struct pgr_vm *vm, uint32_t backup_id);
+	/* Transmit frame into the VM behind port ifindex. */
+	int (*arp_reply)(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len);
+	int (*ras_send)(void *arg, const uint8_t *buf, size_t len);
+	/* The NIC (index into cfg nics) this server sends on toward server
+	 * `dst` (topology node id) in tree t, or -1 if none. */
+	int (*egress)(void *arg, uint32_t dst, unsigned tree);
+	/* The topology node id of the server with Peregrine node number n, or
+	 * UINT32_MAX. */
+	uint32_t (*server_node)(void *arg, uint32_t pgr_node);
+};
+
+#define AGENT_STATS(X)                                                        \
+	X(misses, "miss events from the data plane")                        \
+	X(miss_bad, "miss events dropped: malformed or from an unknown port") \
+	X(lookups, "LOOKUP requests sent")                                  \
+	X(lookup_keys, "keys looked up")                                    \
+	X(lookup_timeouts, "LOOKUP requests the directory never answered")  \
+	X(not_found, "lookups answered NOT FOUND")                          \
+	X(filled, "GARP entries written from a lookup")                     \
+	X(arp_replies, "ARP replies sent to waiting VMs")                   \
+	X(renews, "leases renewed (keys)")                                  \
+	X(expired, "idle entries expired and removed")                      \
+	X(pushes_applied, "pushed records applied")                         \
+	X(pushes_stale, "pushed records ignored: not newer or not cached")  \
+	X(registers, "REGISTER requests sent")                              \
+	X(register_fail, "REGISTER records refused or timed out")           \
+	X(map_errors, "map writes that failed")                             \
+	X(dir_bad, "directory answers dropped: malformed record")           \
+	X(ras_sent, "datagrams sent to the RAS")                            \
+	X(ras_bad, "RAS datagrams dropped: bad, replayed or unexpected")    \
+	X(direct_applied, "DIRECT records applied")                         \
+	X(nic_changes, "NIC link state changes")
+
+struct agent_stats {
+#define AGENT_STAT_FIELD(name, desc) uint64_t name;
+	AGENT_STATS(AGENT_STAT_FIELD)
+#undef AGENT_STAT_FIELD
+};
+
+struct agent;
+
+/* `dirc` is the caller's directory client (its pushes go to
+ * agent_on_push); `key` authenticates RAS messages.  Both outlive the
+ * agent.  now: the agent's start (it seeds the RAS sequence numbers). */
+struct agent *agent_new(const struct agent_ops *ops, struct dirc *dirc,
+			const struct auth_key *key, struct dir_now now);
+void agent_free(struct agent *a);
+
+/* Apply a configuration: attach the VMs it lists that are not attached,
+ * detach those it no longer lists, register the new ones.  ifindex of each
+ * VM must be filled in (0: its port is missing; the VM is skipped and
+ * counted).  The first call also registers everything. */
+void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir_now now);
+
+/* A data-plane miss event. */
+void agent_miss(struct agent *a, const struct pgr_event *ev, struct dir_now now);
+/* Send the LOOKUPs the misses since the last flush call for, batched. */
+void agent_flush(struct agent *a, struct dir_now now);
+
+/* A pushed record (dirc's on_push). */
+void agent_on_push(struct agent *a, uint8_t type, const struct dirp_entry *e, struct dir_now now);
+
+/* The traffic matrix: begin, one call per (src, dst) pair with the
+ * cumulative counter, end (sends the deltas to the RAS). */
+void agent_traffic_begin(struct agent *a);
+void agent_traffic_pair(struct agent *a, const struct pgr_pair *p, const struct pgr_counter *c);
+void agent_traffic_end(struct agent *a, struct dir_now now);
+
+/* Leases (renew used entries, expire idle ones), re-registration.  Call at
+ * least every AGENT_TRAFFIC_MS, after a traffic round. */
+void agent_tick(struct agent *a, struct dir_now now);
+
+/* NIC i (index in the configuration) went up or down. */
+void agent_nic_state(struct agent *a, unsigned nic, bool up);
+
+/* An entry found in the (pinned) GARP map at start: held as if looked up,
+ * refreshed at the next tick, expired after AGENT_ADOPT_MS if unused.
+ * Call after agent_configure. */
+void agent_adopt(struct agent *a, const struct pgr_garp_key *k, const struct pgr_garp_entry *g,
+		 struct dir_now now);
+
+/* The time, before feeding the directory client (replies have no clock). */
+void agent_clock(struct agent *a, struct dir_now now);
+
+/* A datagram from the RAS. */
+void agent_ras_input(struct agent *a, const uint8_t *buf, size_t len, struct dir_now now);
+
+const struct agent_stats *agent_get_stats(const struct agent *a);
+/* Entries held, VMs attached. */
+size_t agent_cache_size(const struct agent *a);
+size_t agent_vm_count(const struct agent *a);
+/* The entry held for (vdc, ip host order), or NULL. */
+const struct pgr_garp_entry *agent_cached(const struct agent *a, uint32_t vdc, uint32_t ip);
+/* Each counter's name and description, for printing. */
+typedef void (*agent_stat_fn)(void *arg, const char *name, const char *desc, uint64_t v);
+void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg);
+
+#endif

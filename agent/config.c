@@ -1,0 +1,224 @@
+/* The host agent's configuration file, read through lib/yconf (format in
+ * docs/agent.md).  Every check happens here: the core trusts what it gets. */
+#include "agent/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/parse.h"
+#include "lib/yconf.h"
+#include "wire/pgr.h"
+
+static bool read_name(struct yconf *yc, ynode *n, const char *what, char *out, size_t cap)
+{
+	const char *s;
+
+	if (!yconf_str(yc, n, what, &s))
+		return false;
+	if (!*s || strlen(s) >= cap)
+		return yconf_fail(yc, n, "%s: empty or longer than %zu", what, cap - 1);
+	strcpy(out, s);
+	return true;
+}
+
+static bool read_ip(struct yconf *yc, ynode *n, const char *what, uint32_t *out)
+{
+	struct in_addr a;
+	const char *s;
+
+	if (!yconf_str(yc, n, what, &s))
+		return false;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return yconf_fail(yc, n, "%s: '%s' is not an IPv4 address", what, s);
+	*out = ntohl(a.s_addr);
+	return true;
+}
+
+/* "A.B.C.D:PORT" */
+static bool read_addr(struct yconf *yc, ynode *n, const char *what, struct sockaddr_in *out)
+{
+	char host[32];
+	const char *s, *colon;
+	uint32_t port;
+
+	if (!yconf_str(yc, n, what, &s))
+		return false;
+	colon = strrchr(s, ':');
+	if (!colon || (size_t)(colon - s) >= sizeof(host) || !parse_u32(colon + 1, 65535, &port) ||
+	    !port)
+		return yconf_fail(yc, n, "%s: expected ADDRESS:PORT, got '%s'", what, s);
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &out->sin_addr) != 1)
+		return yconf_fail(yc, n, "%s: '%s' is not an IPv4 address", what, host);
+	return true;
+}
+
+static bool read_nics(struct yconf *yc, ynode *n, struct agent_config *c)
+{
+	size_t len = yconf_seq_len(n);
+
+	if (!yconf_is_seq(n) || len < 1 || len > AGENT_MAX_NICS)
+		return yconf_fail(yc, n, "nics: expected a list of 1 to %d interface names",
+				  AGENT_MAX_NICS);
+	for (size_t i = 0; i < len; i++)
+		if (!read_name(yc, yconf_seq_at(yc, n, i), "nics[]", c->nic[i], AGENT_IFNAMSIZ))
+			return false;
+	c->nnics = (unsigned)len;
+	return true;
+}
+
+static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
+{
+	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", NULL };
+	ynode *v;
+
+	if (!yconf_is_map(n))
+		return yconf_fail(yc, n, "vms[]: expected a mapping");
+	if (!yconf_only_keys(yc, n, "vms[]", keys))
+		return false;
+	for (size_t i = 0; keys[i]; i++)
+		if (!yconf_get(yc, n, keys[i]))
+			return yconf_fail(yc, n, "vms[].%s: missing", keys[i]);
+	if (!read_name(yc, yconf_get(yc, n, "name"), "vms[].name", vm->name, sizeof(vm->name)) ||
+	    !yconf_u32(yc, yconf_get(yc, n, "vdc"), "vms[].vdc", 1, 0xffffff, &vm->vdc) ||
+	    !read_ip(yc, yconf_get(yc, n, "ip"), "vms[].ip", &vm->ip) ||
+	    !yconf_u32(yc, yconf_get(yc, n, "node"), "vms[].node", 1, PGR_NODE_MAX, &vm->node) ||
+	    !read_name(yc, yconf_get(yc, n, "port"), "vms[].port", vm->port, AGENT_IFNAMSIZ))
+		return false;
+	v = yconf_get(yc, n, "ip");
+	if (vm->ip == 0 || vm->ip == 0xffffffffu)
+		return yconf_fail(yc, v, "vms[].ip: not a host address");
+	return true;
+}
+
+static bool read_vms(struct yconf *yc, ynode *n, struct agent_config *c)
+{
+	size_t len;
+
+	if (!n) {
+		c->nvms = 0;
+		return true;
+	}
+	len = yconf_seq_len(n);
+	if (!yconf_is_seq(n) || len > AGENT_MAX_VMS)
+		return yconf_fail(yc, n, "vms: expected a list of at most %d VMs", AGENT_MAX_VMS);
+	c->vms = calloc(len ? len : 1, sizeof(*c->vms));
+	if (!c->vms)
+		return yconf_fail(yc, n, "vms: out of memory");
+	for (size_t i = 0; i < len; i++) {
+		if (!read_vm(yc, yconf_seq_at(yc, n, i), &c->vms[i]))
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (c->vms[j].node == c->vms[i].node ||
+			    !strcmp(c->vms[j].port, c->vms[i].port) ||
+			    (c->vms[j].vdc == c->vms[i].vdc && c->vms[j].ip == c->vms[i].ip))
+				return yconf_fail(yc, yconf_seq_at(yc, n, i),
+						  "vms[%zu]: same node, port or (vdc, ip) as vms[%zu]",
+						  i, j);
+	}
+	c->nvms = (unsigned)len;
+	return true;
+}
+
+static bool read_root(struct yconf *yc, ynode *root, struct agent_config *c)
+{
+	static const char *const keys[] = { "server", "node", "nics", "directory", "ras",
+					    "key", "topology", "vms", NULL };
+
+	if (!root || !yconf_is_map(root))
+		return yconf_fail(yc, root, "expected a mapping with server, node, nics, ...");
+	if (!yconf_only_keys(yc, root, "agent configuration", keys))
+		return false;
+	for (size_t i = 0; keys[i + 1]; i++)	/* all but vms are required */
+		if (!yconf_get(yc, root, keys[i]))
+			return yconf_fail(yc, root, "%s: missing", keys[i]);
+	return read_name(yc, yconf_get(yc, root, "server"), "server", c->server,
+			 sizeof(c->server)) &&
+	       yconf_u32(yc, yconf_get(yc, root, "node"), "node", 1, PGR_NODE_MAX, &c->node) &&
+	       read_nics(yc, yconf_get(yc, root, "nics"), c) &&
+	       read_addr(yc, yconf_get(yc, root, "directory"), "directory", &c->directory) &&
+	       read_addr(yc, yconf_get(yc, root, "ras"), "ras", &c->ras) &&
+	       read_name(yc, yconf_get(yc, root, "key"), "key", c->key, sizeof(c->key)) &&
+	       read_name(yc, yconf_get(yc, root, "topology"), "topology", c->topology,
+			 sizeof(c->topology)) &&
+	       read_vms(yc, yconf_get(yc, root, "vms"), c);
+}
+
+static int finish(struct yconf *yc, struct agent_config *c, bool ok, char *err, size_t errlen)
+{
+	if (!ok) {
+		snprintf(err, errlen, "%s", yc->err);
+		yconf_free(yc);
+		agent_config_free(c);
+		return -EINVAL;
+	}
+	yconf_free(yc);
+	return 0;
+}
+
+int agent_config_load_buf(struct agent_config *c, const char *name, const void *buf,
+			  size_t len, char *err, size_t errlen)
+{
+	struct yconf yc;
+
+	memset(c, 0, sizeof(*c));
+	if (yconf_load_buf(&yc, name, buf, len))
+		return finish(&yc, c, false, err, errlen);
+	return finish(&yc, c, read_root(&yc, yconf_root(&yc), c), err, errlen);
+}
+
+int agent_config_load_file(struct agent_config *c, const char *path, char *err,
+			   size_t errlen)
+{
+	struct yconf yc;
+
+	memset(c, 0, sizeof(*c));
+	if (yconf_load_file(&yc, path))
+		return finish(&yc, c, false, err, errlen);
+	return finish(&yc, c, read_root(&yc, yconf_root(&yc), c), err, errlen);
+}
+
+void agent_config_free(struct agent_config *c)
+{
+	free(c->vms);
+	c->vms = NULL;
+	c->nvms = 0;
+}
+
+static const char *addr_str(const struct sockaddr_in *a, char *buf, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
+	return buf;
+}
+
+int agent_config_write(const struct agent_config *c, FILE *f)
+{
+	char b1[32], b2[32], ip[INET_ADDRSTRLEN];
+
+	fprintf(f, "# peregrine agent configuration (docs/agent.md)\n");
+	fprintf(f, "server: %s\nnode: %u\nnics: [", c->server, c->node);
+	for (unsigned i = 0; i < c->nnics; i++)
+		fprintf(f, "%s%s", i ? ", " : "", c->nic[i]);
+	fprintf(f, "]\ndirectory: \"%s\"\nras: \"%s\"\nkey: %s\ntopology: \"%s\"\nvms:%s\n",
+		addr_str(&c->directory, b1, sizeof(b1)), addr_str(&c->ras, b2, sizeof(b2)),
+		c->key, c->topology, c->nvms ? "" : " []");
+	for (unsigned i = 0; i < c->nvms; i++) {
+		const struct agent_vm_cfg *v = &c->vms[i];
+		struct in_addr a = { htonl(v->ip) };
+
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		fprintf(f, "  - { name: %s, vdc: %u, ip: %s, node: %u, port: %s }\n", v->name,
+			v->vdc, ip, v->node, v->port);
+	}
+	return ferror(f) ? -EIO : 0;
+}

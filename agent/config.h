@@ -1,0 +1,51 @@
+/* The host agent's configuration file (YAML, docs/agent.md): which server it
+ * is, its NICs, where the directory and the RAS are, the topology and its
+ * VMs.  The lab writes one per server (STATE/agents/NAME.yaml); `lab
+ * migrate` rewrites them and sends SIGHUP. */
+#ifndef PEREGRINE_AGENT_CONFIG_H
+#define PEREGRINE_AGENT_CONFIG_H
+
+#include <stdio.h>
+#include <netinet/in.h>
+#include "lib/common.h"
+
+enum agent_config_limits {
+	AGENT_MAX_NICS = 2,
+	AGENT_MAX_VMS = 1024,
+	AGENT_IFNAMSIZ = 16,
+	AGENT_NAME_MAX = 63,
+	AGENT_PATH_MAX = 255,
+};
+
+struct agent_vm_cfg {
+	char name[AGENT_NAME_MAX + 1];
+	uint32_t vdc;			/* 1 .. 2^24-1 */
+	uint32_t ip;			/* host order */
+	uint32_t node;			/* Peregrine node number (MACs: pgr_id_of) */
+	char port[AGENT_IFNAMSIZ];	/* server end of its veth */
+	uint32_t ifindex;		/* filled in by the shell; 0: missing */
+};
+
+struct agent_config {
+	char server[AGENT_NAME_MAX + 1];	/* topology node name */
+	uint32_t node;				/* Peregrine node number */
+	unsigned nnics;
+	char nic[AGENT_MAX_NICS][AGENT_IFNAMSIZ];
+	uint32_t nic_ifindex[AGENT_MAX_NICS];	/* filled in by the shell */
+	struct sockaddr_in directory, ras;
+	char key[AGENT_PATH_MAX + 1];
+	char topology[256];			/* a topology spec */
+	unsigned nvms;
+	struct agent_vm_cfg *vms;		/* owned */
+};
+
+/* Parse a configuration.  0, or -EINVAL with "FILE:LINE: field: reason". */
+int agent_config_load_buf(struct agent_config *c, const char *name, const void *buf,
+			  size_t len, char *err, size_t errlen);
+int agent_config_load_file(struct agent_config *c, const char *path, char *err,
+			   size_t errlen);
+void agent_config_free(struct agent_config *c);
+/* Write c in the same format (the lab and `lab migrate` use this). */
+int agent_config_write(const struct agent_config *c, FILE *f);
+
+#endif

@@ -1,0 +1,827 @@
+/* The host agent's core against the real directory core (dir/dir.h) over an
+ * in-memory network, with fake maps: miss -> lookup -> map fill -> ARP
+ * reply, isolation, pushes, lease renewal and expiry, NIC state,
+ * reconfiguration, restart, the traffic report, RAS DIRECT, bad input, and
+ * the configuration file. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "dir/dir.h"
+#include "wire/pgr.h"
+#include "wire/rasproto.h"
+
+#define MS 1000000ull
+#define T0_WALL 1700000000000ull
+#define LEASE_MS 1000
+#define NAGENTS 2
+#define IP(d) (0x0a000000u | (d))	/* 10.0.0.d */
+
+static struct auth_key key = { { 9, 8, 7, 6, 5, 4, 3, 2 } };
+
+/* ---- the fake server: maps, ports, RAS socket -------------------------- */
+
+enum { FAKE_GARP = 64, FAKE_VMS = 16, FAKE_FRAMES = 16, FAKE_RAS = 16 };
+
+struct fake {
+	struct pgr_garp_key gk[FAKE_GARP];
+	struct pgr_garp_entry gv[FAKE_GARP];
+	bool gused[FAKE_GARP];
+	struct pgr_vm vms[FAKE_VMS];
+	bool vused[FAKE_VMS];
+	unsigned vm_adds, vm_dels, garp_sets;
+	uint8_t frames[FAKE_FRAMES][AGENT_ARP_LEN];
+	uint32_t frame_if[FAKE_FRAMES];
+	unsigned nframes;
+	uint8_t ras[FAKE_RAS][RASP_MAX_DGRAM];
+	size_t ras_len[FAKE_RAS];
+	unsigned nras;
+};
+
+static int garp_slot(struct fake *f, const struct pgr_garp_key *k)
+{
+	for (int i = 0; i < FAKE_GARP; i++)
+		if (f->gused[i] && !memcmp(&f->gk[i], k, sizeof(*k)))
+			return i;
+	return -1;
+}
+
+static int f_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr_garp_entry *g)
+{
+	struct fake *f = arg;
+	int i = garp_slot(f, k);
+
+	for (int j = 0; i < 0 && j < FAKE_GARP; j++)
+		if (!f->gused[j])
+			i = j;
+	assert_true(i >= 0);
+	f->gused[i] = true;
+	f->gk[i] = *k;
+	f->gv[i] = *g;
+	f->garp_sets++;
+	return 0;
+}
+
+static int f_garp_del(void *arg, const struct pgr_garp_key *k)
+{
+	struct fake *f = arg;
+	int i = garp_slot(f, k);
+
+	if (i < 0)
+		return -ENOENT;
+	f->gused[i] = false;
+	return 0;
+}
+
+static const struct pgr_garp_entry *f_garp(struct fake *f, uint32_t vdc, uint32_t ip)
+{
+	struct pgr_garp_key k = { vdc, htonl(ip) };
+	int i = garp_slot(f, &k);
+
+	return i < 0 ? NULL : &f->gv[i];
+}
+
+static int f_vm_add(void *arg, const struct pgr_vm *vm, uint32_t backup_id)
+{
+	struct fake *f = arg;
+
+	assert_int_equal(backup_id, pgr_id_of(pgr_id_node(vm->id), PGR_BACKUP));
+	for (int i = 0; i < FAKE_VMS; i++)
+		if (!f->vused[i]) {
+			f->vused[i] = true;
+			f->vms[i] = *vm;
+			f->vm_adds++;
+			return 0;
+		}
+	fail();
+	return -ENOSPC;
+}
+
+static int f_vm_del(void *arg, const struct pgr_vm *vm, uint32_t backup_id)
+{
+	struct fake *f = arg;
+
+	(void)backup_id;
+	for (int i = 0; i < FAKE_VMS; i++)
+		if (f->vused[i] && f->vms[i].id == vm->id) {
+			f->vused[i] = false;
+			f->vm_dels++;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int f_arp(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
+{
+	struct fake *f = arg;
+
+	assert_int_equal(len, AGENT_ARP_LEN);
+	assert_true(f->nframes < FAKE_FRAMES);
+	memcpy(f->frames[f->nframes], frame, len);
+	f->frame_if[f->nframes++] = ifindex;
+	return 0;
+}
+
+static int f_ras(void *arg, const uint8_t *buf, size_t len)
+{
+	struct fake *f = arg;
+
+	if (f->nras == FAKE_RAS)
+		return -ENOBUFS;
+	memcpy(f->ras[f->nras], buf, len);
+	f->ras_len[f->nras++] = len;
+	return 0;
+}
+
+/* tree t leaves on NIC t; Peregrine node n is topology node 100 + n */
+static int f_egress(void *arg, uint32_t dst, unsigned tree)
+{
+	(void)arg;
+	assert_true(dst > 100);
+	return (int)tree;
+}
+
+static uint32_t f_server_node(void *arg, uint32_t n)
+{
+	(void)arg;
+	return 100 + n;
+}
+
+/* ---- the harness: directory core + agents on an in-memory network ------ */
+
+struct h;
+
+struct node {
+	struct h *h;
+	uint64_t addr;
+	struct dirc *c;
+	struct agent *a;
+	struct fake f;
+	struct agent_config cfg;
+	struct agent_vm_cfg vms[4];
+};
+
+struct h {
+	struct dir *d;
+	struct dir_out out;
+	uint64_t t;
+	struct node n[NAGENTS];
+	/* datagrams from clients to the directory, queued */
+	uint8_t q[64][DIRP_MAX_DGRAM];
+	size_t qlen[64];
+	uint64_t qfrom[64];
+	unsigned nq;
+	bool drop_to_dir;
+};
+
+static struct dir_now now_of(const struct h *h)
+{
+	return (struct dir_now){ .ns = h->t + 1, .wall_ms = T0_WALL + h->t / MS };
+}
+
+static void c_send(void *arg, const uint8_t *buf, size_t len)
+{
+	struct node *n = arg;
+	struct h *h = n->h;
+
+	if (h->drop_to_dir)
+		return;
+	assert_true(h->nq < 64);
+	memcpy(h->q[h->nq], buf, len);
+	h->qlen[h->nq] = len;
+	h->qfrom[h->nq++] = n->addr;
+}
+
+static void c_push(void *arg, uint8_t type, const struct dirp_entry *e)
+{
+	struct node *n = arg;
+
+	agent_on_push(n->a, type, e, now_of(n->h));
+}
+
+static void deliver_out(struct h *h)
+{
+	for (size_t i = 0; i < h->out.nsends; i++) {
+		const struct dir_send *s = &h->out.sends[i];
+
+		for (uint32_t j = 0; j < s->ndst; j++)
+			for (int k = 0; k < NAGENTS; k++)
+				if (h->out.dsts[s->dst + j] == h->n[k].addr) {
+					agent_clock(h->n[k].a, now_of(h));
+					dirc_input(h->n[k].c, now_of(h), h->out.buf + s->off, s->len);
+				}
+	}
+	dir_out_reset(&h->out);
+}
+
+/* Deliver everything in flight until the network is quiet. */
+static void pump(struct h *h)
+{
+	for (int round = 0; round < 50 && h->nq; round++) {
+		unsigned n = h->nq;
+		uint8_t (*q)[DIRP_MAX_DGRAM] = malloc(sizeof(h->q));
+		size_t len[64];
+		uint64_t from[64];
+
+		memcpy(q, h->q, sizeof(h->q));
+		memcpy(len, h->qlen, sizeof(len));
+		memcpy(from, h->qfrom, sizeof(from));
+		h->nq = 0;
+		for (unsigned i = 0; i < n; i++) {
+			dir_input(h->d, now_of(h), from[i], q[i], len[i], &h->out);
+			deliver_out(h);
+		}
+		free(q);
+	}
+	assert_int_equal(h->nq, 0);
+}
+
+static void node_client(struct node *n, uint64_t seed)
+{
+	struct dirc_cfg dc = { .key = &key, .seed = seed, .send = c_send, .send_arg = n,
+			       .on_push = c_push, .push_arg = n };
+
+	n->c = dirc_new(&dc);
+}
+
+static void node_agent(struct h *h, struct node *n)
+{
+	struct agent_ops ops = { &n->f, f_garp_set, f_garp_del, f_vm_add, f_vm_del, f_arp,
+				 f_ras, f_egress, f_server_node };
+
+	n->a = agent_new(&ops, n->c, &key, now_of(h));
+}
+
+/* Server pgr node `node` with VMs (vdc, host, vm node, ifindex)... */
+static void node_config(struct node *n, uint32_t node, unsigned nvms, const uint32_t (*vms)[4])
+{
+	memset(&n->cfg, 0, sizeof(n->cfg));
+	snprintf(n->cfg.server, sizeof(n->cfg.server), "srv%u", node - 1);
+	n->cfg.node = node;
+	n->cfg.nnics = 2;
+	n->cfg.nic_ifindex[0] = 10 * node + 1;
+	n->cfg.nic_ifindex[1] = 10 * node + 2;
+	n->cfg.nvms = nvms;
+	n->cfg.vms = n->vms;
+	for (unsigned i = 0; i < nvms; i++) {
+		struct agent_vm_cfg *v = &n->vms[i];
+
+		memset(v, 0, sizeof(*v));
+		snprintf(v->name, sizeof(v->name), "vm%u", vms[i][2]);
+		snprintf(v->port, sizeof(v->port), "p%u", vms[i][3]);
+		v->vdc = vms[i][0];
+		v->ip = IP(vms[i][1]);
+		v->node = vms[i][2];
+		v->ifindex = vms[i][3];
+	}
+}
+
+/* Agent 0 on server node 1 with red (vdc 1) 10.0.0.1 = VM node 9 on port
+ * 101; agent 1 on server node 5 with red 10.0.0.5 (node 13, port 201), red
+ * 10.0.0.6 (node 14, port 202) and blue (vdc 2) 10.0.0.7 (node 15). */
+static const uint32_t vms0[][4] = { { 1, 1, 9, 101 } };
+static const uint32_t vms1[][4] = { { 1, 5, 13, 201 }, { 1, 6, 14, 202 }, { 2, 7, 15, 203 } };
+
+static void h_init(struct h *h)
+{
+	struct dir_cfg dc = { .key = &key, .seed = 7, .lease_ms = LEASE_MS, .neg_lease_ms = 100 };
+
+	memset(h, 0, sizeof(*h));
+	h->d = dir_new(&dc);
+	dir_out_init(&h->out);
+	for (int i = 0; i < NAGENTS; i++) {
+		h->n[i].h = h;
+		h->n[i].addr = dir_addr(0x7f000001, (uint16_t)(1000 + i));
+		node_client(&h->n[i], 100 + (uint64_t)i);
+		node_agent(h, &h->n[i]);
+	}
+	node_config(&h->n[0], 1, 1, vms0);
+	node_config(&h->n[1], 5, 3, vms1);
+	for (int i = 0; i < NAGENTS; i++)
+		agent_configure(h->n[i].a, &h->n[i].cfg, now_of(h));
+	pump(h);
+}
+
+static void h_fini(struct h *h)
+{
+	for (int i = 0; i < NAGENTS; i++) {
+		agent_free(h->n[i].a);
+		dirc_free(h->n[i].c);
+	}
+	dir_free(h->d);
+	dir_out_free(&h->out);
+}
+
+/* Advance time by ms in steps of 10 ms: client retransmissions, directory
+ * pushes. */
+static void h_advance(struct h *h, uint64_t ms)
+{
+	for (uint64_t i = 0; i < ms; i += 10) {
+		h->t += 10 * MS;
+		for (int k = 0; k < NAGENTS; k++) {
+			agent_clock(h->n[k].a, now_of(h));
+			dirc_tick(h->n[k].c, now_of(h));
+		}
+		dir_tick(h->d, now_of(h), &h->out);
+		deliver_out(h);
+		pump(h);
+	}
+}
+
+static void miss(struct h *h, int agent, uint32_t type, uint32_t vdc, uint32_t ip,
+		 uint32_t vm_node, uint32_t port)
+{
+	struct pgr_event ev = { .type = type, .vdc = vdc, .ip = htonl(ip),
+				.vm_id = pgr_id_of(vm_node, PGR_PRIMARY), .ifindex = port };
+
+	agent_miss(h->n[agent].a, &ev, now_of(h));
+}
+
+static void mac_of(uint32_t node, uint32_t tree, uint8_t mac[6])
+{
+	pgr_mac_make(mac, pgr_id_of(node, tree));
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_register_and_attach(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	assert_int_equal(h.n[0].f.vm_adds, 1);
+	assert_int_equal(h.n[1].f.vm_adds, 3);
+	assert_int_equal(h.n[0].f.vms[0].ifindex, 101);
+	assert_int_equal(h.n[0].f.vms[0].ip, htonl(IP(1)));
+	assert_int_equal(h.n[0].f.vms[0].id, pgr_id_of(9, 0));
+	assert_int_equal(agent_get_stats(h.n[1].a)->registers, 1);
+	assert_int_equal(agent_get_stats(h.n[1].a)->register_fail, 0);
+	h_fini(&h);
+}
+
+/* miss -> LOOKUP -> GARP entry -> ARP reply into the asking VM's port */
+static void test_miss_fills_and_answers(void **state)
+{
+	const struct pgr_garp_entry *g;
+	uint8_t m[6], im[6];
+	const uint8_t *f;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(5), 9, 101);
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(5), 9, 101);	/* the VM asks again */
+	miss(&h, 0, PGR_EV_IP_MISS, 1, IP(6), 9, 101);
+	assert_null(f_garp(&h.n[0].f, 1, IP(5)));
+	agent_flush(h.n[0].a, now_of(&h));
+	assert_int_equal(agent_get_stats(h.n[0].a)->lookups, 1);	/* one batch */
+	assert_int_equal(agent_get_stats(h.n[0].a)->lookup_keys, 2);
+	pump(&h);
+	g = f_garp(&h.n[0].f, 1, IP(5));
+	assert_non_null(g);
+	mac_of(13, 0, m);
+	assert_memory_equal(g->vm_mac[0], m, 6);
+	mac_of(13, 1, m);
+	assert_memory_equal(g->vm_mac[1], m, 6);
+	mac_of(5, 0, im);
+	assert_memory_equal(g->im_mac[0], im, 6);
+	mac_of(5, 1, im);
+	assert_memory_equal(g->im_mac[1], im, 6);
+	assert_int_equal(g->avail, PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_PRI |
+					   PGR_AVAIL_IM_BAK);
+	assert_int_equal(g->egress_ifindex[0], 11);
+	assert_int_equal(g->egress_ifindex[1], 12);
+	assert_int_equal(g->flags, 0);
+	assert_non_null(f_garp(&h.n[0].f, 1, IP(6)));
+	/* exactly one ARP reply (the ARP miss; not the IP miss), well formed */
+	assert_int_equal(h.n[0].f.nframes, 1);
+	assert_int_equal(h.n[0].f.frame_if[0], 101);
+	f = h.n[0].f.frames[0];
+	mac_of(9, 0, m);
+	assert_memory_equal(f, m, 6);			/* to the asking VM */
+	mac_of(13, 0, m);
+	assert_memory_equal(f + 6, m, 6);		/* from the target's MAC */
+	assert_int_equal(f[12] << 8 | f[13], 0x0806);
+	assert_int_equal(f[20] << 8 | f[21], 2);	/* reply */
+	assert_memory_equal(f + 22, m, 6);
+	assert_int_equal((uint32_t)f[28] << 24 | (uint32_t)f[29] << 16 | f[30] << 8 | f[31], IP(5));
+	assert_int_equal((uint32_t)f[38] << 24 | (uint32_t)f[39] << 16 | f[40] << 8 | f[41], IP(1));
+	/* an ARP miss for a cached entry (racing the map) is answered at once */
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(5), 9, 101);
+	assert_int_equal(h.n[0].f.nframes, 2);
+	h_fini(&h);
+}
+
+/* red 10.0.0.1 asking for 10.0.0.7 finds nothing (blue's VM is not red's);
+ * nothing is written, nobody is answered. */
+static void test_isolation(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(7), 9, 101);
+	agent_flush(h.n[0].a, now_of(&h));
+	pump(&h);
+	assert_null(f_garp(&h.n[0].f, 1, IP(7)));
+	assert_int_equal(h.n[0].f.nframes, 0);
+	assert_int_equal(agent_get_stats(h.n[0].a)->not_found, 1);
+	/* a repeated miss inside the negative lease does not ask again */
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(7), 9, 101);
+	agent_flush(h.n[0].a, now_of(&h));
+	assert_int_equal(agent_get_stats(h.n[0].a)->lookups, 1);
+	/* after it, it does */
+	h_advance(&h, 200);
+	agent_tick(h.n[0].a, now_of(&h));
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(7), 9, 101);
+	agent_flush(h.n[0].a, now_of(&h));
+	assert_int_equal(agent_get_stats(h.n[0].a)->lookups, 2);
+	h_fini(&h);
+}
+
+static void fill(struct h *h, uint32_t ip)
+{
+	miss(h, 0, PGR_EV_IP_MISS, 1, ip, 9, 101);
+	agent_flush(h->n[0].a, now_of(h));
+	pump(h);
+	assert_non_null(f_garp(&h->n[0].f, 1, ip));
+}
+
+/* A SET_AVAIL at the directory reaches the map through a push, before any
+ * timer runs. */
+static void test_push_changes_availability(void **state)
+{
+	struct dirp_avail av = { .scope = DIRP_SCOPE_INTERMEDIARY, .avail = 0 };
+	struct dirp_hdr hd = { .type = DIRP_SET_AVAIL, .session = 999, .seq = 1, .req_id = 1 };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+	struct h h;
+	size_t len;
+
+	(void)state;
+	h_init(&h);
+	fill(&h, IP(5));
+	mac_of(5, 0, av.mac);
+	hd.time_ms = now_of(&h).wall_ms;
+	dirp_begin(&w, buf, sizeof(buf), &hd);
+	dirp_put_avail(&w, &av);
+	len = dirp_finish(&w, &key);
+	dir_input(h.d, now_of(&h), dir_addr(0x7f000001, 2000), buf, len, &h.out);
+	deliver_out(&h);
+	pump(&h);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail,
+			 PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_BAK);
+	assert_int_equal(agent_get_stats(h.n[0].a)->pushes_applied, 1);
+	/* the same push again (a retransmission) changes nothing */
+	assert_int_equal(agent_get_stats(h.n[0].a)->pushes_stale, 0);
+	h_fini(&h);
+}
+
+static int walk_used(struct h *h, uint64_t *pkts)
+{
+	struct pgr_pair p = { pgr_id_of(9, 0), pgr_id_of(13, 0) };
+	struct pgr_counter c;
+
+	*pkts += 10;
+	c = (struct pgr_counter){ *pkts, *pkts * 100 };
+	agent_traffic_begin(h->n[0].a);
+	agent_traffic_pair(h->n[0].a, &p, &c);
+	agent_traffic_end(h->n[0].a, now_of(h));
+	return 0;
+}
+
+/* Leases: the used entry (10.0.0.5) is renewed and stays; the idle one
+ * (10.0.0.6) expires and leaves the map. */
+static void test_leases(void **state)
+{
+	uint64_t pkts = 0;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	fill(&h, IP(5));
+	fill(&h, IP(6));
+	for (int s = 0; s < 30; s++) {	/* 3 s: three leases */
+		h_advance(&h, 100);
+		walk_used(&h, &pkts);
+		agent_tick(h.n[0].a, now_of(&h));
+		pump(&h);
+	}
+	assert_non_null(f_garp(&h.n[0].f, 1, IP(5)));
+	assert_null(f_garp(&h.n[0].f, 1, IP(6)));
+	assert_true(agent_get_stats(h.n[0].a)->renews >= 3);
+	assert_int_equal(agent_get_stats(h.n[0].a)->expired, 1);
+	assert_int_equal(agent_cache_size(h.n[0].a), 1);
+	/* a push still reaches the renewed entry: its lease at the directory is live */
+	{
+		uint32_t recs[1][4] = { { 1, 5, 13, 201 } };
+
+		node_config(&h.n[1], 5, 1, (const uint32_t(*)[4])recs);
+		h.n[1].vms[0].node = 16;	/* a new VM takes 10.0.0.5 */
+		agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+		pump(&h);
+	}
+	{
+		uint8_t m[6];
+
+		mac_of(16, 0, m);
+		assert_memory_equal(f_garp(&h.n[0].f, 1, IP(5))->vm_mac[0], m, 6);
+	}
+	h_fini(&h);
+}
+
+/* Every traffic second sends the deltas to the RAS, decodable. */
+static void test_traffic_report(void **state)
+{
+	struct rasp_msg m;
+	struct rasp_flow fl;
+	uint64_t pkts = 0;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	walk_used(&h, &pkts);
+	walk_used(&h, &pkts);
+	assert_int_equal(h.n[0].f.nras, 2);
+	assert_int_equal(rasp_decode(h.n[0].f.ras[1], h.n[0].f.ras_len[1], &key, &m), 0);
+	assert_int_equal(m.h.type, RASP_TRAFFIC);
+	assert_int_equal(m.h.sender, 1);
+	assert_int_equal(m.u.traffic.n, 1);
+	rasp_flow_at(&m, 0, &fl);
+	assert_int_equal(fl.packets, 10);	/* the delta, not the total (20) */
+	assert_int_equal(fl.bytes, 1000);
+	assert_int_equal(fl.dst_id, pgr_id_of(13, 0));
+	/* no traffic: nothing sent */
+	agent_traffic_begin(h.n[0].a);
+	agent_traffic_end(h.n[0].a, now_of(&h));
+	assert_int_equal(h.n[0].f.nras, 2);
+	h_fini(&h);
+}
+
+/* A NIC going down moves the entries whose tree leaves on it to the other
+ * tree, locally; coming back restores them. */
+static void test_nic_down(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	fill(&h, IP(5));
+	agent_nic_state(h.n[0].a, 0, false);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_BAK);
+	agent_nic_state(h.n[0].a, 0, true);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, 0x0f);
+	h_fini(&h);
+}
+
+/* SIGHUP: a removed VM is detached, a new one attached and registered, an
+ * unchanged one left alone. */
+static void test_reconfigure(void **state)
+{
+	const uint32_t now_vms[][4] = { { 1, 5, 13, 201 }, { 1, 8, 17, 204 } };
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	node_config(&h.n[1], 5, 2, now_vms);
+	agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+	pump(&h);
+	assert_int_equal(h.n[1].f.vm_adds, 4);	/* 3 at start + 1 */
+	assert_int_equal(h.n[1].f.vm_dels, 2);
+	assert_int_equal(agent_vm_count(h.n[1].a), 2);
+	fill(&h, IP(8));
+	{
+		uint8_t m[6];
+
+		mac_of(17, 0, m);
+		assert_memory_equal(f_garp(&h.n[0].f, 1, IP(8))->vm_mac[0], m, 6);
+	}
+	h_fini(&h);
+}
+
+/* A restarted agent adopts what the pinned map holds, registers again, and
+ * keeps the entries that are in use; the directory losing its state is
+ * repaired by the periodic registration. */
+static void test_restart(void **state)
+{
+	struct dir_cfg dc = { .key = &key, .seed = 8, .lease_ms = LEASE_MS, .neg_lease_ms = 100 };
+	struct pgr_garp_key k = { 1, htonl(IP(5)) };
+	struct pgr_garp_entry g;
+	uint64_t pkts = 0;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	fill(&h, IP(5));
+	g = *f_garp(&h.n[0].f, 1, IP(5));
+	/* the agent goes away; the map stays */
+	agent_free(h.n[0].a);
+	dirc_free(h.n[0].c);
+	node_client(&h.n[0], 555);
+	node_agent(&h, &h.n[0]);
+	agent_configure(h.n[0].a, &h.n[0].cfg, now_of(&h));
+	agent_adopt(h.n[0].a, &k, &g, now_of(&h));
+	assert_int_equal(agent_get_stats(h.n[0].a)->registers, 1);
+	pump(&h);
+	assert_int_equal(agent_get_stats(h.n[0].a)->register_fail, 0);
+	for (int s = 0; s < 40; s++) {
+		h_advance(&h, 100);
+		walk_used(&h, &pkts);
+		agent_tick(h.n[0].a, now_of(&h));
+		pump(&h);
+	}
+	assert_memory_equal(f_garp(&h.n[0].f, 1, IP(5)), &g, offsetof(struct pgr_garp_entry, version));
+	assert_true(agent_get_stats(h.n[0].a)->renews >= 1);
+	/* the directory restarts empty: the agents register again within
+	 * AGENT_REREG_MS and lookups find them */
+	dir_free(h.d);
+	h.d = dir_new(&dc);
+	h_advance(&h, AGENT_REREG_MS);
+	for (int i = 0; i < NAGENTS; i++)
+		agent_tick(h.n[i].a, now_of(&h));
+	pump(&h);
+	fill(&h, IP(6));
+	h_fini(&h);
+}
+
+/* The directory does not answer: the lookup gives up, the next miss asks
+ * again and then succeeds. */
+static void test_lookup_timeout(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	h.drop_to_dir = true;
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(5), 9, 101);
+	agent_flush(h.n[0].a, now_of(&h));
+	h_advance(&h, 10000);
+	assert_int_equal(agent_get_stats(h.n[0].a)->lookup_timeouts, 1);
+	assert_int_equal(agent_cache_size(h.n[0].a), 0);
+	h.drop_to_dir = false;
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(5), 9, 101);
+	agent_flush(h.n[0].a, now_of(&h));
+	pump(&h);
+	assert_non_null(f_garp(&h.n[0].f, 1, IP(5)));
+	assert_int_equal(h.n[0].f.nframes, 1);
+	h_fini(&h);
+}
+
+/* DIRECT from the RAS sets the flag (and for tree 1 keeps the primary off),
+ * is acknowledged, and a replay is acknowledged but not applied twice. */
+static void test_ras_direct(void **state)
+{
+	struct rasp_direct d = { pgr_id_of(13, 0), 1, 1 };
+	struct rasp_hdr hd = { RASP_DIRECT, 0, 5000, 0 };
+	uint8_t buf[256];
+	struct rasp_msg m;
+	struct h h;
+	size_t len;
+
+	(void)state;
+	h_init(&h);
+	fill(&h, IP(5));
+	hd.time_ns = now_of(&h).wall_ms * MS;
+	len = rasp_enc_direct(buf, sizeof(buf), &hd, &d, 1, &key);
+	agent_ras_input(h.n[0].a, buf, len, now_of(&h));
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->flags, PGR_GARP_DIRECT);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, 0x0e);
+	assert_int_equal(h.n[0].f.nras, 1);
+	assert_int_equal(rasp_decode(h.n[0].f.ras[0], h.n[0].f.ras_len[0], &key, &m), 0);
+	assert_int_equal(m.h.type, RASP_ACK);
+	assert_int_equal(m.u.ack.acked, 5000);
+	agent_ras_input(h.n[0].a, buf, len, now_of(&h));
+	assert_int_equal(agent_get_stats(h.n[0].a)->direct_applied, 1);
+	assert_int_equal(h.n[0].f.nras, 2);
+	/* off again */
+	d.on = 0;
+	hd.seq++;
+	len = rasp_enc_direct(buf, sizeof(buf), &hd, &d, 1, &key);
+	agent_ras_input(h.n[0].a, buf, len, now_of(&h));
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->flags, 0);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, 0x0f);
+	/* garbage and a wrong key are counted, never applied */
+	buf[30] ^= 1;
+	agent_ras_input(h.n[0].a, buf, len, now_of(&h));
+	agent_ras_input(h.n[0].a, buf, 3, now_of(&h));
+	assert_int_equal(agent_get_stats(h.n[0].a)->ras_bad, 3);
+	h_fini(&h);
+}
+
+/* Miss events that do not match a local VM are dropped and counted. */
+static void test_bad_misses(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(5), 9, 999);	/* unknown port */
+	miss(&h, 0, PGR_EV_ARP_MISS, 2, IP(5), 9, 101);	/* not the VM's VDC */
+	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(5), 10, 101);	/* not the port's VM */
+	miss(&h, 0, 77, 1, IP(5), 9, 101);			/* unknown type */
+	agent_flush(h.n[0].a, now_of(&h));
+	assert_int_equal(agent_get_stats(h.n[0].a)->miss_bad, 4);
+	assert_int_equal(agent_get_stats(h.n[0].a)->lookups, 0);
+	h_fini(&h);
+}
+
+/* ---- the configuration file -------------------------------------------------- */
+
+static const char good_cfg[] =
+	"server: srv0\nnode: 1\nnics: [p-nic0, p-nic1]\n"
+	"directory: \"172.31.0.1:7300\"\nras: 172.31.0.1:7500\nkey: /tmp/key\n"
+	"topology: leafspine:spines=2,leaves=4,servers=2,homing=2\n"
+	"vms:\n  - { name: red-srv0, vdc: 1, ip: 10.0.0.1, node: 9, port: p-v1 }\n"
+	"  - { name: blue-srv0, vdc: 2, ip: 10.0.0.1, node: 10, port: p-v2 }\n";
+
+static void test_config_round_trip(void **state)
+{
+	struct agent_config c, d;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(agent_config_load_buf(&c, "a.yaml", good_cfg, strlen(good_cfg), err,
+					       sizeof(err)), 0);
+	assert_string_equal(c.server, "srv0");
+	assert_int_equal(c.nnics, 2);
+	assert_int_equal(c.nvms, 2);
+	assert_int_equal(c.vms[1].vdc, 2);
+	assert_int_equal(c.vms[1].ip, IP(1));
+	assert_int_equal(ntohs(c.ras.sin_port), 7500);
+	f = open_memstream(&buf, &len);
+	assert_int_equal(agent_config_write(&c, f), 0);
+	fclose(f);
+	assert_int_equal(agent_config_load_buf(&d, "b.yaml", buf, len, err, sizeof(err)), 0);
+	assert_int_equal(d.nvms, 2);
+	assert_memory_equal(d.vms, c.vms, sizeof(*c.vms) * 2);
+	assert_memory_equal(&d.directory, &c.directory, sizeof(c.directory));
+	assert_string_equal(d.topology, c.topology);
+	free(buf);
+	agent_config_free(&c);
+	agent_config_free(&d);
+}
+
+static void test_config_errors(void **state)
+{
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "server: a\n", "missing" },
+		{ "[1, 2]\n", "expected a mapping" },
+		{ "server: srv0\nnode: 1\nnics: []\ndirectory: 1.2.3.4:1\nras: 1.2.3.4:2\n"
+		  "key: k\ntopology: t\n", "nics" },
+		{ "server: srv0\nnode: 1\nnics: [a]\ndirectory: 1.2.3.4\nras: 1.2.3.4:2\n"
+		  "key: k\ntopology: t\n", "directory" },
+		{ "server: srv0\nnode: 1\nnics: [a]\ndirectory: 1.2.3.4:1\nras: 1.2.3.4:2\n"
+		  "key: k\ntopology: t\nvms:\n  - { name: x, vdc: 0, ip: 10.0.0.1, node: 9, port: p }\n",
+		  "a.yaml:9: vms[].vdc" },
+		{ "server: srv0\nnode: 1\nnics: [a]\ndirectory: 1.2.3.4:1\nras: 1.2.3.4:2\n"
+		  "key: k\ntopology: t\nvms:\n  - { name: x, vdc: 1, ip: 10.0.0.1, node: 9, port: p }\n"
+		  "  - { name: y, vdc: 1, ip: 10.0.0.1, node: 10, port: q }\n", "same node" },
+		{ "server: srv0\nnode: 1\nnics: [a]\ndirectory: 1.2.3.4:1\nras: 1.2.3.4:2\n"
+		  "key: k\ntopology: t\nbogus: 1\n", "bogus" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct agent_config c;
+		char err[256];
+
+		assert_int_equal(agent_config_load_buf(&c, "a.yaml", bad[i].text,
+						       strlen(bad[i].text), err, sizeof(err)),
+				 -EINVAL);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].msg);
+		assert_null(c.vms);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_register_and_attach),
+		cmocka_unit_test(test_miss_fills_and_answers),
+		cmocka_unit_test(test_isolation),
+		cmocka_unit_test(test_push_changes_availability),
+		cmocka_unit_test(test_leases),
+		cmocka_unit_test(test_traffic_report),
+		cmocka_unit_test(test_nic_down),
+		cmocka_unit_test(test_reconfigure),
+		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_lookup_timeout),
+		cmocka_unit_test(test_ras_direct),
+		cmocka_unit_test(test_bad_misses),
+		cmocka_unit_test(test_config_round_trip),
+		cmocka_unit_test(test_config_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,730 @@
+/* peregrine agent: the host agent of one server (docs/agent.md).
+ *
+ * The shell around agent/agent.h: it loads the data plane (or reuses the
+ * pinned one a previous run left), reads the miss events from the ring
+ * buffer, talks UDP to the directory and the RAS, watches the NICs through
+ * netlink, sends ARP replies through AF_PACKET and re-reads its
+ * configuration on SIGHUP.  On SIGUSR1 it leaves the programs attached and
+ * the maps pinned, so that traffic flows on while it is away. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/agent.h"
+#include "bpf/loader.h"
+#include "cmd/cli.h"
+#include "dir/client_udp.h"
+#include "lib/log.h"
+#include "lib/loop.h"
+#include "route/trees.h"
+#include "topo/topo.h"
+#include "wire/rasproto.h"
+
+static const char agent_help[] =
+	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
+	"                       [--netns NS] [--log-level LEVEL]\n"
+	"\n"
+	"The host agent of one server: attaches the data plane to the server's\n"
+	"NICs and VM ports, registers its VMs with the directory, resolves ARP\n"
+	"and IPv4 misses, applies the directory's pushes (fail-over), renews the\n"
+	"leases of entries in use, and reports the traffic matrix to the RAS.\n"
+	"SIGHUP re-reads FILE and attaches/detaches VMs to match it.  SIGTERM\n"
+	"or SIGINT stop it and remove the data plane.  SIGUSR1 (or a crash)\n"
+	"stops it and leaves the data plane forwarding and pinned: the next\n"
+	"start reuses it without disturbing traffic.  docs/agent.md.\n"
+	"\n"
+	"Options:\n"
+	"  --config FILE      the configuration (YAML, docs/agent.md)\n"
+	"  --name NAME        pin under /sys/fs/bpf/peregrine/NAME (default: the\n"
+	"                     configuration's server name)\n"
+	"  --veth-nics        the NICs are veths (a lab): transmit with\n"
+	"                     bpf_redirect_peer\n"
+	"  --netns NS         run in network namespace NS (/run/netns/NS); only the\n"
+	"                     network namespace: the pins stay in the host's bpffs\n"
+	"                     (`ip netns exec` would mount a private one)\n"
+	"  --log-level LEVEL  error, warn, info (default) or debug\n"
+	"  -h, --help\n";
+
+enum { AGENT_DIRC_TICK_MS = 10, AGENT_NL_BUF = 8192 };
+
+struct shell {
+	const char *config_path, *netns;
+	char name[64];
+	bool veth_nics;
+	struct agent_config cfg;
+	struct auth_key key;
+	struct topo *topo;
+	struct route_trees *rt;
+	uint32_t self;			/* topology node id */
+	struct pgr_dp *dp;		/* loaded here, or NULL when reused */
+	struct pgr_dp_maps maps;
+	bool maps_owned;
+	int from_vm, from_net;
+	struct ring_buffer *rb;
+	struct dirc_udp *du;
+	int ras_fd, pkt_fd, nl_fd;
+	struct loop *loop;
+	struct agent *agent;
+	char pin_dir[PGR_DP_PATH_MAX];
+	bool nics_attached;
+	bool keep;			/* SIGUSR1: exit, leave the data plane */
+};
+
+/* ---- agent_ops ------------------------------------------------------------ */
+
+static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr_garp_entry *g)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_garp_set(&s->maps, k, g);
+}
+
+static int op_garp_del(void *arg, const struct pgr_garp_key *k)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_garp_del(&s->maps, k);
+}
+
+static int op_vm_add(void *arg, const struct pgr_vm *vm, uint32_t backup_id)
+{
+	struct shell *s = arg;
+	bool created;
+	int ret;
+
+	if ((ret = pgr_dp_vm_add(&s->maps, vm, backup_id)))
+		return ret;
+	return pgr_dp_tc_attach(s->from_vm, vm->ifindex, &created);
+}
+
+static int op_vm_del(void *arg, const struct pgr_vm *vm, uint32_t backup_id)
+{
+	struct shell *s = arg;
+
+	pgr_dp_tc_detach(vm->ifindex, false);
+	return pgr_dp_vm_del(&s->maps, vm, backup_id);
+}
+
+static int op_arp_reply(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
+{
+	struct shell *s = arg;
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = (int)ifindex,
+				  .sll_halen = 6 };
+
+	memcpy(to.sll_addr, frame, 6);
+	if (sendto(s->pkt_fd, frame, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int op_ras_send(void *arg, const uint8_t *buf, size_t len)
+{
+	struct shell *s = arg;
+
+	/* the RAS may not run: ECONNREFUSED and friends are not our problem */
+	if (send(s->ras_fd, buf, len, MSG_DONTWAIT) < 0)
+		return -errno;
+	return 0;
+}
+
+static int op_egress(void *arg, uint32_t dst, unsigned tree)
+{
+	struct shell *s = arg;
+	uint16_t port = route_egress(s->rt, s->self, dst, tree);
+
+	return port == ROUTE_NO_PORT ? -1 : port;
+}
+
+static uint32_t op_server_node(void *arg, uint32_t pgr_node)
+{
+	struct shell *s = arg;
+
+	if (pgr_node < 1 || pgr_node > s->topo->nservers)
+		return UINT32_MAX;
+	return s->topo->servers[pgr_node - 1];
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+/* Interface indexes; a missing VM port leaves 0 (the core skips it). */
+static int resolve(struct agent_config *c)
+{
+	for (unsigned i = 0; i < c->nnics; i++)
+		if (!(c->nic_ifindex[i] = if_nametoindex(c->nic[i]))) {
+			log_err("NIC %s: %s", c->nic[i], strerror(errno));
+			return -ENODEV;
+		}
+	for (unsigned i = 0; i < c->nvms; i++)
+		if (!(c->vms[i].ifindex = if_nametoindex(c->vms[i].port)))
+			log_warn("VM %s: port %s: %s (skipped)", c->vms[i].name, c->vms[i].port,
+				 strerror(errno));
+	return 0;
+}
+
+static int load_config(struct shell *s, struct agent_config *c)
+{
+	char err[600];
+
+	if (agent_config_load_file(c, s->config_path, err, sizeof(err))) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	if (resolve(c)) {
+		agent_config_free(c);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int load_topology(struct shell *s)
+{
+	char err[256];
+
+	if (topo_from_spec(s->cfg.topology, &s->topo, err, sizeof(err)) ||
+	    route_trees_new(s->topo, NULL, NULL, &s->rt, err, sizeof(err))) {
+		log_err("topology %s: %s", s->cfg.topology, err);
+		return -EINVAL;
+	}
+	s->self = topo_find(s->topo, s->cfg.server);
+	if (s->self == UINT32_MAX || !topo_is_server(s->topo, s->self) ||
+	    s->self != s->topo->servers[s->cfg.node - 1]) {
+		log_err("server %s is not server node %u of %s", s->cfg.server, s->cfg.node,
+			  s->cfg.topology);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- the data plane -------------------------------------------------------- */
+
+static int open_pinned(struct shell *s, const char *dir)
+{
+	char err[256];
+
+	if (pgr_dp_maps_open_pinned(dir, &s->maps, err, sizeof(err))) {
+		log_debug("no pinned data plane: %s", err);
+		return -ENOENT;
+	}
+	s->from_vm = pgr_dp_prog_open_pinned(dir, "from_vm");
+	s->from_net = pgr_dp_prog_open_pinned(dir, "from_net");
+	if (s->from_vm < 0 || s->from_net < 0) {
+		if (s->from_vm >= 0)
+			close(s->from_vm);
+		if (s->from_net >= 0)
+			close(s->from_net);
+		pgr_dp_maps_close(&s->maps);
+		log_debug("no pinned programs in %s", dir);
+		return -ENOENT;
+	}
+	s->maps_owned = true;
+	log_info("reusing the data plane pinned in %s", dir);
+	return 0;
+}
+
+static int load_fresh(struct shell *s, const char *dir)
+{
+	struct pgr_dp_opts o = { .pin_dir = dir };
+	char err[256];
+	int ret;
+
+	for (unsigned t = 0; t < PGR_TREES; t++)
+		pgr_mac_make(o.cfg.server_mac[t], pgr_id_of(s->cfg.node, t));
+	o.cfg.flags = PGR_CFG_PEER | (s->veth_nics ? PGR_CFG_NIC_PEER : 0);
+	pgr_dp_unpin(dir);	/* a half-pinned leftover */
+	if ((ret = pgr_dp_open(&s->dp, &o, err, sizeof(err)))) {
+		log_err("data plane: %s", err);
+		return ret;
+	}
+	s->maps = *pgr_dp_maps(s->dp);
+	s->from_vm = pgr_dp_from_vm_fd(s->dp);
+	s->from_net = pgr_dp_from_net_fd(s->dp);
+	log_info("data plane loaded and pinned in %s", dir);
+	return 0;
+}
+
+static bool our_port(const struct agent_config *c, uint32_t ifindex)
+{
+	for (unsigned i = 0; i < c->nvms; i++)
+		if (c->vms[i].ifindex == ifindex)
+			return true;
+	return false;
+}
+
+static bool our_id(const struct agent_config *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->nvms; i++)
+		if (pgr_id_of(c->vms[i].node, PGR_PRIMARY) == id ||
+		    pgr_id_of(c->vms[i].node, PGR_BACKUP) == id)
+			return true;
+	return false;
+}
+
+/* Delete the entries of a u32-keyed map that keep() refuses. */
+static void prune_map(int fd, const struct agent_config *c,
+		      bool (*keep)(const struct agent_config *, uint32_t))
+{
+	uint32_t key, next, *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		if (!keep(c, key)) {
+			bpf_map_delete_elem(fd, &key);
+			prev = NULL;	/* restart: the walk order changed */
+			continue;
+		}
+		prev = &key;
+	}
+}
+
+/* VM and port entries a previous run left that are not our VMs'. */
+static void prune_ports(struct shell *s)
+{
+	prune_map(s->maps.ports, &s->cfg, our_port);
+	prune_map(s->maps.vms, &s->cfg, our_id);
+}
+
+static void adopt_garp(struct shell *s)
+{
+	struct pgr_garp_key key, next, *prev = NULL;
+	struct pgr_garp_entry g;
+	unsigned n = 0;
+
+	while (!bpf_map_get_next_key(s->maps.garp, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(s->maps.garp, &key, &g)) {
+			agent_adopt(s->agent, &key, &g, dir_now_sys());
+			n++;
+		}
+	}
+	if (n)
+		log_info("adopted %u GARP entries from the pinned map", n);
+}
+
+static int dp_setup(struct shell *s)
+{
+	char dir[PGR_DP_PATH_MAX];
+	int ret;
+
+	if (!pgr_dp_pin_path(s->name, dir, sizeof(dir))) {
+		log_err("bad --name '%s'", s->name);
+		return -EINVAL;
+	}
+	if ((ret = pgr_dp_mount_bpffs())) {
+		log_err("bpffs: %s", strerror(-ret));
+		return ret;
+	}
+	if (open_pinned(s, dir) && (ret = load_fresh(s, dir)))
+		return ret;
+	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", dir);
+	prune_ports(s);
+	return 0;
+}
+
+/* from_net on the NICs once the server has a VM: a server without VMs
+ * leaves its NICs to the stack (the lab's underlay tests ping across). */
+static int nics_attach(struct shell *s)
+{
+	bool created;
+	int ret;
+
+	if (s->nics_attached || !s->cfg.nvms)
+		return 0;
+	for (unsigned i = 0; i < s->cfg.nnics; i++)
+		if ((ret = pgr_dp_tc_attach(s->from_net, s->cfg.nic_ifindex[i], &created))) {
+			log_err("attach %s: %s", s->cfg.nic[i], strerror(-ret));
+			return ret;
+		}
+	s->nics_attached = true;
+	return 0;
+}
+
+/* SIGTERM: detach from every interface and remove the pins. */
+static void dp_remove(struct shell *s)
+{
+	for (unsigned i = 0; s->nics_attached && i < s->cfg.nnics; i++)
+		pgr_dp_tc_detach(s->cfg.nic_ifindex[i], false);
+	for (unsigned i = 0; i < s->cfg.nvms; i++)
+		if (s->cfg.vms[i].ifindex)
+			pgr_dp_tc_detach(s->cfg.vms[i].ifindex, false);
+	if (s->pin_dir[0])
+		pgr_dp_unpin(s->pin_dir);
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct shell *s = ctx;
+	struct pgr_event ev;
+
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	agent_miss(s->agent, &ev, dir_now_sys());
+	return 0;
+}
+
+static void on_ring(void *arg, int fd)
+{
+	struct shell *s = arg;
+
+	(void)fd;
+	ring_buffer__consume(s->rb);
+	agent_flush(s->agent, dir_now_sys());
+}
+
+static void on_dir(void *arg, int fd)
+{
+	struct shell *s = arg;
+
+	(void)fd;
+	agent_clock(s->agent, dir_now_sys());
+	dirc_udp_readable(s->du);
+}
+
+static void on_push(void *arg, uint8_t type, const struct dirp_entry *e)
+{
+	struct shell *s = arg;
+
+	agent_on_push(s->agent, type, e, dir_now_sys());
+}
+
+static void on_ras(void *arg, int fd)
+{
+	struct shell *s = arg;
+	uint8_t buf[RASP_MAX_DGRAM];
+
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		agent_ras_input(s->agent, buf, (size_t)n, dir_now_sys());
+	}
+}
+
+static void on_dirc_tick(void *arg)
+{
+	struct shell *s = arg;
+
+	agent_clock(s->agent, dir_now_sys());
+	dirc_udp_tick(s->du);
+}
+
+static int traffic_pair(const struct pgr_pair *p, const struct pgr_counter *c, void *arg)
+{
+	agent_traffic_pair(arg, p, c);
+	return 0;
+}
+
+static void on_second(void *arg)
+{
+	struct shell *s = arg;
+	struct dir_now now = dir_now_sys();
+
+	agent_traffic_begin(s->agent);
+	pgr_dp_traffic_walk(&s->maps, traffic_pair, s->agent);
+	agent_traffic_end(s->agent, now);
+	agent_tick(s->agent, now);
+}
+
+static void nic_changed(struct shell *s, int ifindex, unsigned flags)
+{
+	for (unsigned i = 0; i < s->cfg.nnics; i++)
+		if ((int)s->cfg.nic_ifindex[i] == ifindex) {
+			bool up = (flags & IFF_UP) && (flags & IFF_RUNNING);
+
+			agent_nic_state(s->agent, i, up);
+		}
+}
+
+static void on_netlink(void *arg, int fd)
+{
+	struct shell *s = arg;
+	char buf[AGENT_NL_BUF] __attribute__((aligned(4)));
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (unsigned)n);
+		     h = NLMSG_NEXT(h, n)) {
+			struct ifinfomsg *ifi = NLMSG_DATA(h);
+
+			if ((h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK) &&
+			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifi)))
+				nic_changed(s, ifi->ifi_index,
+					    h->nlmsg_type == RTM_DELLINK ? 0 : ifi->ifi_flags);
+		}
+	}
+}
+
+static void nic_initial(struct shell *s)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	for (unsigned i = 0; fd >= 0 && i < s->cfg.nnics; i++) {
+		struct ifreq r = { 0 };
+
+		snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", s->cfg.nic[i]);
+		if (!ioctl(fd, SIOCGIFFLAGS, &r))
+			nic_changed(s, (int)s->cfg.nic_ifindex[i], (unsigned)r.ifr_flags);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void on_hup(void *arg, int signo)
+{
+	struct shell *s = arg;
+	struct agent_config c;
+
+	(void)signo;
+	if (load_config(s, &c)) {
+		log_warn("SIGHUP: keeping the configuration in force");
+		return;
+	}
+	if (c.node != s->cfg.node || strcmp(c.server, s->cfg.server) ||
+	    strcmp(c.topology, s->cfg.topology)) {
+		log_warn("SIGHUP: server, node or topology changed: restart instead");
+		agent_config_free(&c);
+		return;
+	}
+	agent_config_free(&s->cfg);
+	s->cfg = c;
+	agent_configure(s->agent, &s->cfg, dir_now_sys());
+	nics_attach(s);
+	log_info("SIGHUP: %zu VMs attached", agent_vm_count(s->agent));
+}
+
+static void on_keep(void *arg, int signo)
+{
+	struct shell *s = arg;
+
+	(void)signo;
+	s->keep = true;
+	loop_stop(s->loop);
+}
+
+/* ---- sockets ------------------------------------------------------------------- */
+
+static int udp_to(const struct sockaddr_in *a)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)a, sizeof(*a))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int netlink_open(void)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int sockets_open(struct shell *s)
+{
+	struct dirc_cfg dc = { .key = &s->key, .seed = (uint64_t)getpid() << 32 ^ dir_now_sys().ns,
+			       .on_push = on_push, .push_arg = s };
+	int err = 0;
+
+	s->ras_fd = udp_to(&s->cfg.ras);
+	s->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	s->nl_fd = netlink_open();
+	s->du = dirc_udp_open(&s->cfg.directory, &dc, &err);
+	if (s->ras_fd < 0 || s->pkt_fd < 0 || s->nl_fd < 0 || !s->du) {
+		log_err("sockets: %s", strerror(err ? -err : errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int enter_netns(const char *ns)
+{
+	char path[256];
+	int fd, err = 0;
+
+	if (!ns)
+		return 0;
+	if (strchr(ns, '/') || snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
+		return cli_error("bad namespace name '%s'", ns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_error("%s: %s", path, strerror(errno));
+	if (setns(fd, CLONE_NEWNET))
+		err = cli_error("setns %s: %s", ns, strerror(errno));
+	close(fd);
+	return err;
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+static int parse_args(int argc, char **argv, struct shell *s)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "name", required_argument, 0, 'n' },
+		{ "veth-nics", no_argument, 0, 'E' }, { "log-level", required_argument, 0, 'l' },
+		{ "netns", required_argument, 0, 'N' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+	};
+	int c, lvl;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': s->config_path = optarg; break;
+		case 'n':
+			if (strlen(optarg) >= sizeof(s->name))
+				return cli_usage_error("agent", "--name: too long");
+			strcpy(s->name, optarg);
+			break;
+		case 'E': s->veth_nics = true; break;
+		case 'N': s->netns = optarg; break;
+		case 'l':
+			if ((lvl = log_level_parse(optarg)) < 0)
+				return cli_usage_error("agent", "--log-level: '%s'", optarg);
+			log_set_level((enum log_level)lvl);
+			break;
+		case 'h': fputs(agent_help, stdout); exit(0);
+		default: return cli_usage_error("agent", "see --help");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("agent", "unexpected '%s'", argv[optind]);
+	if (!s->config_path)
+		return cli_usage_error("agent", "--config FILE is required");
+	return 0;
+}
+
+static int setup(struct shell *s)
+{
+	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
+				 op_arp_reply, op_ras_send, op_egress, op_server_node };
+	char err[256];
+
+	if (load_config(s, &s->cfg) || load_topology(s))
+		return -1;
+	if (!s->name[0])
+		snprintf(s->name, sizeof(s->name), "%s", s->cfg.server);
+	if (auth_key_load(s->cfg.key, &s->key, err, sizeof(err))) {
+		log_err("key: %s", err);
+		return -1;
+	}
+	if (dp_setup(s) || sockets_open(s))
+		return -1;
+	s->rb = ring_buffer__new(s->maps.events, on_event, s, NULL);
+	if (!s->rb) {
+		log_err("ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	s->agent = agent_new(&ops, dirc_udp_client(s->du), &s->key, dir_now_sys());
+	s->loop = loop_new();
+	nic_initial(s);
+	agent_configure(s->agent, &s->cfg, dir_now_sys());
+	if (nics_attach(s))
+		return -1;
+	adopt_garp(s);
+	loop_io_add(s->loop, ring_buffer__epoll_fd(s->rb), on_ring, s);
+	loop_io_add(s->loop, dirc_udp_fd(s->du), on_dir, s);
+	loop_io_add(s->loop, s->ras_fd, on_ras, s);
+	loop_io_add(s->loop, s->nl_fd, on_netlink, s);
+	loop_timer_add(s->loop, AGENT_DIRC_TICK_MS * 1000000ull, AGENT_DIRC_TICK_MS * 1000000ull,
+		       on_dirc_tick, s);
+	loop_timer_add(s->loop, AGENT_TRAFFIC_MS * 1000000ull, AGENT_TRAFFIC_MS * 1000000ull,
+		       on_second, s);
+	loop_signal_add(s->loop, SIGHUP, on_hup, s);
+	loop_signal_add(s->loop, SIGUSR1, on_keep, s);
+	loop_stop_on_signals(s->loop);
+	return 0;
+}
+
+static void print_stat(void *arg, const char *name, const char *desc, uint64_t v)
+{
+	(void)arg;
+	(void)desc;
+	if (v)
+		log_info("  %s %llu", name, (unsigned long long)v);
+}
+
+static void teardown(struct shell *s)
+{
+	if (s->agent) {
+		log_info("stopping; the data plane %s:", s->keep ? "stays attached and pinned"
+								  : "is removed");
+		agent_stats_foreach(s->agent, print_stat, NULL);
+		if (!s->keep)
+			dp_remove(s);
+	}
+	if (s->loop)
+		loop_free(s->loop);
+	agent_free(s->agent);
+	if (s->rb)
+		ring_buffer__free(s->rb);
+	if (s->du)
+		dirc_udp_close(s->du);
+	if (s->ras_fd > 0)
+		close(s->ras_fd);
+	if (s->pkt_fd > 0)
+		close(s->pkt_fd);
+	if (s->nl_fd > 0)
+		close(s->nl_fd);
+	if (s->dp) {
+		pgr_dp_keep(s->dp);
+		pgr_dp_close(s->dp);
+	} else if (s->maps_owned) {
+		pgr_dp_maps_close(&s->maps);
+		close(s->from_vm);
+		close(s->from_net);
+	}
+	if (s->rt)
+		route_trees_free(s->rt);
+	if (s->topo)
+		topo_free(s->topo);
+	agent_config_free(&s->cfg);
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	struct shell s = { .ras_fd = -1, .pkt_fd = -1, .nl_fd = -1, .from_vm = -1,
+			   .from_net = -1 };
+	int ret;
+
+	if ((ret = parse_args(argc, argv, &s)) || (ret = enter_netns(s.netns)))
+		return ret;
+	log_set_ident("agent");
+	signal(SIGPIPE, SIG_IGN);
+	if (setup(&s)) {
+		teardown(&s);
+		return 1;
+	}
+	log_info("%s (node %u): %zu VMs, %u NICs, directory and RAS as configured", s.cfg.server,
+		 s.cfg.node, agent_vm_count(s.agent), s.cfg.nnics);
+	loop_run(s.loop);
+	teardown(&s);
+	return 0;
+}
