@@ -118,6 +118,7 @@ bench: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/peregrine
 	./scripts/demo.sh $(BUILD)/peregrine
+	$(BUILD)/peregrine lab demo
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then ./scripts/deps.sh; fi

@@ -1,6 +1,7 @@
 #!/bin/bash
-# make demo: the main job.  Shows the data-center topologies Peregrine
-# builds and analyses (the lab demo takes over as the lab lands).
+# make demo, part one: the data-center topologies Peregrine builds and
+# analyses.  Part two is `peregrine lab demo` (scripts/lab-demo.sh): the
+# default lab running, measured, torn down.
 set -eu
 P=${1:-build/peregrine}
 
@@ -25,3 +26,5 @@ section "BCube(16,3): server-centric, every server has 4 NICs"
 
 section "Building and checking at scale (make bench runs all benchmarks)"
 "$P" bench topo
+
+section "The emulated data center (peregrine lab demo, as root)"

@@ -50,7 +50,7 @@ done
 say "== 1. reachability and isolation"
 rx_of() { # rx packets of every VM of a VDC
 	for vm in $(vms "$1" | cut -d' ' -f1); do
-		ex "$vm" cat "/sys/class/net/$X-eth0/statistics/rx_packets"
+		ex "$vm" ip -s -j link show "$X-eth0" | jq '.[0].stats64.rx.packets'
 	done | paste -sd' '
 }
 pairs_ok=0 pairs_total=0 violations=0
