@@ -1,0 +1,1 @@
+SH_TESTS += scripts/test_demo.sh

@@ -1,0 +1,30 @@
+#!/bin/bash
+# peregrine lab demo as a test: its correctness checks become assertions.
+# Timing figures (gaps, throughput) are reported by the demo, not asserted:
+# they are benchmark figures on a shared machine.
+set -eu
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+need_root
+need_cmd jq
+need_cmd iperf3
+P=$PEREGRINE_BIN
+X=$(test_prefix d)
+out=$(mktemp)
+cleanup() { $P lab down --prefix "$X" >/dev/null 2>&1 || true; rm -f "$out"; }
+trap cleanup EXIT
+
+$P lab demo --prefix "$X" --json > "$out"
+cat "$out"
+j() { jq -r "$1" "$out"; }
+[ "$(j .pairs_total)" = 112 ] || fail "pairs_total"
+[ "$(j .pairs_ok)" = 112 ] || fail "not every pair reachable"
+[ "$(j .isolation_violations)" = 0 ] || fail "isolation violated"
+[ "$(j .spoofed_dropped)" = 3 ] || fail "spoofed frames not all dropped"
+[ "$(j '[.fib[]] | min')" -ge 16 ] || fail "a switch lacks the 16 server entries"
+[ "$(j '.failover_gap_ms | length')" = 2 ] || fail "fail-over gaps"
+# Every stream got through in the end: the fail-over stream lost under 10%.
+[ "$(j '.failover_lost_ms < 600')" = true ] || fail "fail-over stream mostly lost"
+[ "$(j '.iperf_gbps > 0')" = true ] || fail "iperf3"
+[ -z "$(ip netns list | grep "^$X-" || true)" ] || fail "the demo left namespaces"
+echo "demo: all checks passed"
