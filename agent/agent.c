@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "wire/pgr.h"
 #include "wire/rasproto.h"
+#include "wire/be.h"
 
 enum entry_state { E_FREE, E_PENDING, E_VALID, E_NEGATIVE };
 
@@ -239,18 +240,6 @@ static bool take_record(struct agent *a, struct entry *e, const struct dirp_entr
 
 /* ---- ARP replies ----------------------------------------------------------- */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /* "target ip is at target_mac", to the asker. */
 static void arp_reply(struct agent *a, const struct entry *e, const struct waiter *w)
 {
@@ -259,16 +248,16 @@ static void arp_reply(struct agent *a, const struct entry *e, const struct waite
 
 	memcpy(f, w->mac, 6);
 	memcpy(f + 6, mac, 6);
-	put16(f + 12, 0x0806);
-	put16(f + 14, 1);
-	put16(f + 16, 0x0800);
+	wire_put16(f + 12, 0x0806);
+	wire_put16(f + 14, 1);
+	wire_put16(f + 16, 0x0800);
 	f[18] = 6;
 	f[19] = 4;
-	put16(f + 20, 2);
+	wire_put16(f + 20, 2);
 	memcpy(f + 22, mac, 6);
-	put32(f + 28, e->ip);
+	wire_put32(f + 28, e->ip);
 	memcpy(f + 32, w->mac, 6);
-	put32(f + 38, w->ip);
+	wire_put32(f + 38, w->ip);
 	if (a->ops.arp_reply(a->ops.arg, w->ifindex, f, sizeof(f)))
 		a->st.map_errors++;
 	else

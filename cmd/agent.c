@@ -564,24 +564,6 @@ static int sockets_open(struct shell *s)
 	return 0;
 }
 
-static int enter_netns(const char *ns)
-{
-	char path[256];
-	int fd, err = 0;
-
-	if (!ns)
-		return 0;
-	if (strchr(ns, '/') || snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
-		return cli_error("bad namespace name '%s'", ns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cli_error("%s: %s", path, strerror(errno));
-	if (setns(fd, CLONE_NEWNET))
-		err = cli_error("setns %s: %s", ns, strerror(errno));
-	close(fd);
-	return err;
-}
-
 /* ---- main ------------------------------------------------------------------------ */
 
 static int parse_args(int argc, char **argv, struct shell *s)
@@ -714,7 +696,7 @@ int cmd_agent(int argc, char **argv)
 			   .from_net = -1 };
 	int ret;
 
-	if ((ret = parse_args(argc, argv, &s)) || (ret = enter_netns(s.netns)))
+	if ((ret = parse_args(argc, argv, &s)) || (ret = cli_enter_netns(s.netns)))
 		return ret;
 	log_set_ident("agent");
 	/* Tests of the bare fabric (server-to-server traffic on the underlay,

@@ -24,6 +24,9 @@ struct bench_opts {
 /* Print "peregrine: <msg>" to stderr and return 2 (usage errors) or 1. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) PRINTF(2, 3);
 int cli_error(const char *fmt, ...) PRINTF(1, 2);
+/* Move this process into network namespace /run/netns/NS (NULL: stay).
+ * 0, or 1 after printing why not. */
+int cli_enter_netns(const char *ns);
 
 /* Human-readable "yes"/"no". */
 static inline const char *yesno(bool b)

@@ -205,24 +205,6 @@ static int parse_args(int argc, char **argv, struct dp_args *a)
 	return 0;
 }
 
-static int enter_netns(const char *ns)
-{
-	char path[256];
-	int fd, err = 0;
-
-	if (!ns)
-		return 0;
-	if (strchr(ns, '/') || snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
-		return cli_error("bad namespace name '%s'", ns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cli_error("%s: %s", path, strerror(errno));
-	if (setns(fd, CLONE_NEWNET))
-		err = cli_error("setns %s: %s", ns, strerror(errno));
-	close(fd);
-	return err;
-}
-
 static int ifindex_of(const char *name, uint32_t *out)
 {
 	*out = if_nametoindex(name);
@@ -255,7 +237,7 @@ static int dp_load(struct dp_args *a)
 		return usage("%s", "load needs --server-mac MAC,MAC");
 	if (!pgr_mac_valid(a->macs[0]) || !pgr_mac_valid(a->macs[1]))
 		return usage("%s", "server MACs must be Peregrine MACs (02:00:00:ID)");
-	if ((ret = enter_netns(a->netns)))
+	if ((ret = cli_enter_netns(a->netns)))
 		return ret;
 	if ((ret = pgr_dp_mount_bpffs()))
 		return cli_error("bpffs on /sys/fs/bpf: %s", strerror(-ret));
@@ -289,7 +271,7 @@ static int dp_unload(struct dp_args *a)
 	char dir[PGR_DP_PATH_MAX];
 	int ret, fails = 0;
 
-	if ((ret = pin_dir(a->name, dir, sizeof(dir))) || (ret = enter_netns(a->netns)))
+	if ((ret = pin_dir(a->name, dir, sizeof(dir))) || (ret = cli_enter_netns(a->netns)))
 		return ret;
 	for (int i = 0; i < a->nnics + a->nports; i++) {
 		const char *ifname = i < a->nnics ? a->nics[i] : a->ports[i - a->nnics];
@@ -328,7 +310,7 @@ static int dp_port(struct dp_args *a)
 		return usage("%s", "port needs --port, --mac, --backup-mac, --ip and --vdc");
 	if (!pgr_mac_valid(a->mac) || !pgr_mac_valid(a->backup_mac))
 		return usage("%s", "VM MACs must be Peregrine MACs (02:00:00:ID)");
-	if ((ret = enter_netns(a->netns)) || (ret = ifindex_of(a->port, &vm.ifindex)) ||
+	if ((ret = cli_enter_netns(a->netns)) || (ret = ifindex_of(a->port, &vm.ifindex)) ||
 	    (ret = open_maps(dir, &m)))
 		return ret;
 	memcpy(vm.mac, a->mac, 6);
@@ -362,7 +344,7 @@ static int dp_garp(struct dp_args *a)
 		return ret;
 	if (!a->have_vdc || !a->have_ip || !a->have_macs || !a->have_im || !a->nnics)
 		return usage("%s", "garp needs --vdc, --ip, --vm-mac, --im-mac and --nic");
-	if ((ret = enter_netns(a->netns)))
+	if ((ret = cli_enter_netns(a->netns)))
 		return ret;
 	for (int t = 0; t < PGR_TREES; t++) {
 		char nic[IF_NAMESIZE + 1];

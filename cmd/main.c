@@ -1,7 +1,11 @@
 /* peregrine: one binary, one subcommand per component or tool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cli.h"
 #include "lib/log.h"
@@ -38,6 +42,24 @@ int cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	return 1;
+}
+
+int cli_enter_netns(const char *ns)
+{
+	char path[256];
+	int fd, err = 0;
+
+	if (!ns)
+		return 0;
+	if (strchr(ns, '/') || snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path))
+		return cli_error("bad namespace name '%s'", ns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_error("%s: %s", path, strerror(errno));
+	if (setns(fd, CLONE_NEWNET))
+		err = cli_error("setns %s: %s", ns, strerror(errno));
+	close(fd);
+	return err;
 }
 
 static void usage(FILE *f)

@@ -10,13 +10,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "bpf/dp.h"
@@ -59,22 +56,6 @@ static const char trace_help[] =
 	"\n"
 	"  --prefix P   the lab (default pg)\n"
 	"  --json       machine-readable output\n";
-
-/* Run fn in network namespace ns and come back. */
-static int in_ns(const char *ns, int (*fn)(struct trace *), struct trace *t)
-{
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
-
-	if (self < 0)
-		return -errno;
-	if ((rc = lab_enter_ns(ns)) == 0) {
-		rc = fn(t);
-		if (setns(self, CLONE_NEWNET))
-			die("cannot return to the original network namespace");
-	}
-	close(self);
-	return rc;
-}
 
 static const char *mac_str(const uint8_t *m, char *buf)
 {
@@ -131,14 +112,15 @@ static void decide(struct trace *t)
 }
 
 /* In the source server's namespace: its pinned GARP table and its NICs. */
-static int read_agent(struct trace *t)
+static int read_agent(const struct lab *l, void *arg)
 {
+	struct trace *t = arg;
 	uint32_t srv = t->src->server;
 	struct pgr_garp_key k = { .vdc = t->vdc_id, .ip = htonl(t->dst_ip) };
 	struct pgr_dp_maps m;
 	char ns[128], dir[256], err[256];
 
-	lab_ns(&t->l, t->l.topo->nodes[srv].name, ns, sizeof(ns));
+	lab_ns(l, l->topo->nodes[srv].name, ns, sizeof(ns));
 	if (!pgr_dp_pin_path(ns, dir, sizeof(dir)) ||
 	    pgr_dp_maps_open_pinned(dir, &m, err, sizeof(err)))
 		return -ENOENT;
@@ -329,7 +311,7 @@ static int run_trace(struct trace *t, const char *vdc, const char *sip, const ch
 	t->dst_ip = ntohl(a.s_addr);
 	t->dst = find_vm(&t->l, (uint32_t)v, t->dst_ip);
 	lab_ns(&t->l, t->l.topo->nodes[t->src->server].name, ns, sizeof(ns));
-	if (in_ns(ns, read_agent, t))
+	if (lab_in_ns(&t->l, ns, read_agent, t))
 		return cli_error("trace: no data plane pinned for %s (is its agent running?)", ns);
 	if (t->human)
 		print_agent(t);

@@ -388,10 +388,17 @@ static int load_key(const struct lab *l, struct auth_key *key)
 /* Run fn inside the management namespace, then come back. */
 int lab_in_mgmt(const struct lab *l, int (*fn)(const struct lab *, void *), void *arg)
 {
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
 	char ns[128];
 
 	lab_ns(l, "mgmt", ns, sizeof(ns));
+	return lab_in_ns(l, ns, fn, arg);
+}
+
+int lab_in_ns(const struct lab *l, const char *ns, int (*fn)(const struct lab *, void *),
+	      void *arg)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
+
 	if (self < 0)
 		return -errno;
 	if ((rc = lab_enter_ns(ns)) == 0) {

@@ -74,6 +74,9 @@ int lab_restore_neighbours(const struct lab *l, uint32_t node, char *err, size_t
 /* Run fn inside the management namespace (sockets it opens stay there),
  * then return to the caller's namespace. */
 int lab_in_mgmt(const struct lab *l, int (*fn)(const struct lab *, void *), void *arg);
+/* The same in any namespace of the lab (its full name, "P-srv0"). */
+int lab_in_ns(const struct lab *l, const char *ns, int (*fn)(const struct lab *, void *),
+	      void *arg);
 /* A switchd client for a switch of the lab (call inside the mgmt namespace). */
 struct swc;
 int lab_switch_client(const struct lab *l, uint32_t node, struct swc *c);

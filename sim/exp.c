@@ -1,4 +1,5 @@
 #include "sim/exp.h"
+#include "sim/net.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -127,6 +128,19 @@ struct topo *sim_exp_topo(const char *exp, const char *spec)
 
 	if (topo_from_spec(spec, &t, err, sizeof(err))) {
 		sim_exp_error(exp, "--topo %s: %s", spec, err);
+		return NULL;
+	}
+	return t;
+}
+
+struct topo *sim_exp_net(const char *exp, const char *spec, struct sim_net *n)
+{
+	struct topo *t = sim_exp_topo(exp, spec);
+	char err[512];
+
+	if (t && sim_net_init(n, t, err, sizeof(err))) {
+		sim_exp_error(exp, "%s", err);
+		topo_free(t);
 		return NULL;
 	}
 	return t;

@@ -35,6 +35,10 @@ bool sim_exp_u32_list(const char *exp, const char *opt, const char *s, uint32_t 
 
 /* Build the topology; NULL after printing the reason. */
 struct topo *sim_exp_topo(const char *exp, const char *spec);
+/* Build the topology and its simulated network; NULL after printing the
+ * reason.  The caller frees both: sim_net_free(n), then topo_free(). */
+struct sim_net;
+struct topo *sim_exp_net(const char *exp, const char *spec, struct sim_net *n);
 
 /* 1234567 -> "1,234,567" in buf. */
 const char *sim_exp_commas(uint64_t v, char *buf, size_t len);

@@ -223,17 +223,12 @@ int sim_exp_flood(int argc, char **argv)
 	struct flood_opts o = { 0 };
 	struct sim_net n;
 	struct topo *t;
-	char err[512];
 	int ret = parse(argc, argv, &o);
 
 	if (ret >= 0)
 		return ret;
-	if (!(t = sim_exp_topo(EXP, o.topo)))
+	if (!(t = sim_exp_net(EXP, o.topo, &n)))
 		return 1;
-	if (sim_net_init(&n, t, err, sizeof(err))) {
-		topo_free(t);
-		return sim_exp_error(EXP, "%s", err);
-	}
 	if (!o.json)
 		printf("topology %s (%u servers, %u switches), %llu packets per run\n\n", t->spec,
 		       t->nservers, t->nswitches, (unsigned long long)o.p.packets);

@@ -3,42 +3,7 @@
 #include <assert.h>
 #include <string.h>
 
-/* ---- byte order helpers ------------------------------------------------- */
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
+#include "wire/be.h"
 
 /* ---- the type table --------------------------------------------------------- */
 
@@ -158,7 +123,7 @@ static bool record_ok(uint8_t type, const uint8_t *r)
 	case DIRP_MOVE:
 		if (dirp_record_len(type) != DIRP_ENTRY_LEN)
 			return true;	/* key and move records: any value */
-		return r[8] <= DIRP_STATUS_MAX && r[9] <= DIRP_AVAIL_ALL && get16(r + 10) == 0;
+		return r[8] <= DIRP_STATUS_MAX && r[9] <= DIRP_AVAIL_ALL && wire_get16(r + 10) == 0;
 	case DIRP_SET_AVAIL:
 		if (type & DIRP_REPLY_BIT)
 			return r[6] <= DIRP_STATUS_MAX && r[7] == 0;
@@ -178,25 +143,25 @@ int dirp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
 		return -DIRP_E_SHORT;
 	if (len > DIRP_MAX_DGRAM)
 		return -DIRP_E_OVERSIZE;
-	if (get16(buf) != DIRP_MAGIC)
+	if (wire_get16(buf) != DIRP_MAGIC)
 		return -DIRP_E_MAGIC;
 	if (buf[2] != DIRP_VERSION)
 		return -DIRP_E_VERSION;
 	if (!(t = type_info(buf[3])))
 		return -DIRP_E_TYPE;
 	m->h.type = buf[3];
-	m->h.count = get16(buf + 4);
+	m->h.count = wire_get16(buf + 4);
 	body = len - DIRP_HDR_LEN - DIRP_TAG_LEN;
 	if (m->h.count > t->max || body != (size_t)m->h.count * t->rec_len)
 		return -DIRP_E_LENGTH;
 	if (key && !auth_verify(key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN))
 		return -DIRP_E_TAG;
-	if (get16(buf + 6) != 0)
+	if (wire_get16(buf + 6) != 0)
 		return -DIRP_E_FIELD;
-	m->h.session = get64(buf + 8);
-	m->h.seq = get64(buf + 16);
-	m->h.time_ms = get64(buf + 24);
-	m->h.req_id = get64(buf + 32);
+	m->h.session = wire_get64(buf + 8);
+	m->h.seq = wire_get64(buf + 16);
+	m->h.time_ms = wire_get64(buf + 24);
+	m->h.req_id = wire_get64(buf + 32);
 	m->body = buf + DIRP_HDR_LEN;
 	m->rec_len = t->rec_len;
 	for (unsigned i = 0; i < m->h.count; i++)
@@ -215,21 +180,21 @@ void dirp_get_key(const struct dirp_msg *m, unsigned i, struct dirp_key *k)
 {
 	const uint8_t *r = rec(m, i);
 
-	k->vdc = get32(r);
-	k->ip = get32(r + 4);
+	k->vdc = wire_get32(r);
+	k->ip = wire_get32(r + 4);
 }
 
 void dirp_get_entry(const struct dirp_msg *m, unsigned i, struct dirp_entry *e)
 {
 	const uint8_t *r = rec(m, i);
 
-	e->vdc = get32(r);
-	e->ip = get32(r + 4);
+	e->vdc = wire_get32(r);
+	e->ip = wire_get32(r + 4);
 	e->status = r[8];
 	e->avail = r[9];
-	e->version = get32(r + 12);
-	e->lease_ms = get32(r + 16);
-	e->server = get32(r + 20);
+	e->version = wire_get32(r + 12);
+	e->lease_ms = wire_get32(r + 16);
+	e->server = wire_get32(r + 20);
 	memcpy(e->mac, r + 24, sizeof(e->mac));
 }
 
@@ -237,9 +202,9 @@ void dirp_get_ack(const struct dirp_msg *m, unsigned i, struct dirp_ack *a)
 {
 	const uint8_t *r = rec(m, i);
 
-	a->vdc = get32(r);
-	a->ip = get32(r + 4);
-	a->version = get32(r + 8);
+	a->vdc = wire_get32(r);
+	a->ip = wire_get32(r + 4);
+	a->version = wire_get32(r + 8);
 }
 
 void dirp_get_avail(const struct dirp_msg *m, unsigned i, struct dirp_avail *a)
@@ -257,37 +222,37 @@ void dirp_get_avail_res(const struct dirp_msg *m, unsigned i, struct dirp_avail_
 
 	memcpy(a->mac, r, 6);
 	a->status = r[6];
-	a->affected = get32(r + 8);
+	a->affected = wire_get32(r + 8);
 }
 
 void dirp_get_move(const struct dirp_msg *m, unsigned i, struct dirp_move *mv)
 {
 	const uint8_t *r = rec(m, i);
 
-	mv->vdc = get32(r);
-	mv->ip = get32(r + 4);
-	mv->server = get32(r + 8);
+	mv->vdc = wire_get32(r);
+	mv->ip = wire_get32(r + 4);
+	mv->server = wire_get32(r + 8);
 	memcpy(mv->im, r + 12, sizeof(mv->im));
 }
 
 uint64_t dirp_get_stat(const struct dirp_msg *m, unsigned i)
 {
-	return get64(rec(m, i));
+	return wire_get64(rec(m, i));
 }
 
 /* ---- encoding ---------------------------------------------------------------------- */
 
 static void put_hdr(uint8_t *p, const struct dirp_hdr *h)
 {
-	put16(p, DIRP_MAGIC);
+	wire_put16(p, DIRP_MAGIC);
 	p[2] = DIRP_VERSION;
 	p[3] = h->type;
-	put16(p + 4, 0);
-	put16(p + 6, 0);
-	put64(p + 8, h->session);
-	put64(p + 16, h->seq);
-	put64(p + 24, h->time_ms);
-	put64(p + 32, h->req_id);
+	wire_put16(p + 4, 0);
+	wire_put16(p + 6, 0);
+	wire_put64(p + 8, h->session);
+	wire_put64(p + 16, h->seq);
+	wire_put64(p + 24, h->time_ms);
+	wire_put64(p + 32, h->req_id);
 }
 
 void dirp_begin(struct dirp_writer *w, uint8_t *buf, size_t cap, const struct dirp_hdr *h)
@@ -322,22 +287,22 @@ void dirp_put_key(struct dirp_writer *w, const struct dirp_key *k)
 {
 	uint8_t *r = next_rec(w, DIRP_KEY_LEN);
 
-	put32(r, k->vdc);
-	put32(r + 4, k->ip);
+	wire_put32(r, k->vdc);
+	wire_put32(r + 4, k->ip);
 }
 
 void dirp_put_entry(struct dirp_writer *w, const struct dirp_entry *e)
 {
 	uint8_t *r = next_rec(w, DIRP_ENTRY_LEN);
 
-	put32(r, e->vdc);
-	put32(r + 4, e->ip);
+	wire_put32(r, e->vdc);
+	wire_put32(r + 4, e->ip);
 	r[8] = e->status;
 	r[9] = e->avail;
-	put16(r + 10, 0);
-	put32(r + 12, e->version);
-	put32(r + 16, e->lease_ms);
-	put32(r + 20, e->server);
+	wire_put16(r + 10, 0);
+	wire_put32(r + 12, e->version);
+	wire_put32(r + 16, e->lease_ms);
+	wire_put32(r + 20, e->server);
 	memcpy(r + 24, e->mac, sizeof(e->mac));
 }
 
@@ -345,9 +310,9 @@ void dirp_put_ack(struct dirp_writer *w, const struct dirp_ack *a)
 {
 	uint8_t *r = next_rec(w, DIRP_ACK_LEN);
 
-	put32(r, a->vdc);
-	put32(r + 4, a->ip);
-	put32(r + 8, a->version);
+	wire_put32(r, a->vdc);
+	wire_put32(r + 4, a->ip);
+	wire_put32(r + 8, a->version);
 }
 
 void dirp_put_avail(struct dirp_writer *w, const struct dirp_avail *a)
@@ -366,27 +331,27 @@ void dirp_put_avail_res(struct dirp_writer *w, const struct dirp_avail_res *a)
 	memcpy(r, a->mac, 6);
 	r[6] = a->status;
 	r[7] = 0;
-	put32(r + 8, a->affected);
+	wire_put32(r + 8, a->affected);
 }
 
 void dirp_put_move(struct dirp_writer *w, const struct dirp_move *mv)
 {
 	uint8_t *r = next_rec(w, DIRP_MOVE_LEN);
 
-	put32(r, mv->vdc);
-	put32(r + 4, mv->ip);
-	put32(r + 8, mv->server);
+	wire_put32(r, mv->vdc);
+	wire_put32(r + 4, mv->ip);
+	wire_put32(r + 8, mv->server);
 	memcpy(r + 12, mv->im, sizeof(mv->im));
 }
 
 void dirp_put_stat(struct dirp_writer *w, uint64_t v)
 {
-	put64(next_rec(w, DIRP_STAT_LEN), v);
+	wire_put64(next_rec(w, DIRP_STAT_LEN), v);
 }
 
 size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key)
 {
-	put16(w->buf + 4, w->count);
+	wire_put16(w->buf + 4, w->count);
 	auth_tag(key, w->buf, w->len, w->buf + w->len);
 	w->len += DIRP_TAG_LEN;
 	return w->len;
@@ -395,7 +360,7 @@ size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key)
 void dirp_restamp(uint8_t *buf, size_t len, uint64_t seq, uint64_t time_ms,
 		  const struct auth_key *key)
 {
-	put64(buf + 16, seq);
-	put64(buf + 24, time_ms);
+	wire_put64(buf + 16, seq);
+	wire_put64(buf + 24, time_ms);
 	auth_tag(key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN);
 }

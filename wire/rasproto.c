@@ -4,51 +4,19 @@
 #include <string.h>
 
 #include "lib/hash.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
+#include "wire/be.h"
 
 /* Header, then `body` bytes already in place at buf + RASP_HDR_BYTES, then
  * the tag.  Returns the total length. */
 static size_t finish(uint8_t *buf, const struct rasp_hdr *h, uint8_t type, size_t body,
 		     const struct auth_key *key)
 {
-	put16(buf, RASP_MAGIC);
+	wire_put16(buf, RASP_MAGIC);
 	buf[2] = RASP_VERSION;
 	buf[3] = type;
-	put32(buf + 4, h->sender);
-	put64(buf + 8, h->seq);
-	put64(buf + 16, h->time_ns);
+	wire_put32(buf + 4, h->sender);
+	wire_put64(buf + 8, h->seq);
+	wire_put64(buf + 16, h->time_ns);
 	auth_tag(key, buf, RASP_HDR_BYTES + body, buf + RASP_HDR_BYTES + body);
 	return RASP_HDR_BYTES + body + AUTH_TAG_BYTES;
 }
@@ -67,17 +35,17 @@ size_t rasp_enc_traffic(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
 
 	if (n > RASP_MAX_FLOWS || parts == 0 || part >= parts || !fits(cap, body))
 		return 0;
-	put32(p, interval_ms);
-	put16(p + 4, part);
-	put16(p + 6, parts);
+	wire_put32(p, interval_ms);
+	wire_put16(p + 4, part);
+	wire_put16(p + 6, parts);
 	p += RASP_TRAFFIC_FIXED;
 	for (uint16_t i = 0; i < n; i++, p += RASP_FLOW_BYTES) {
 		if (flows[i].src_id > RASP_ID_MAX || flows[i].dst_id > RASP_ID_MAX)
 			return 0;
-		put32(p, flows[i].src_id);
-		put32(p + 4, flows[i].dst_id);
-		put64(p + 8, flows[i].bytes);
-		put64(p + 16, flows[i].packets);
+		wire_put32(p, flows[i].src_id);
+		wire_put32(p + 4, flows[i].dst_id);
+		wire_put64(p + 8, flows[i].bytes);
+		wire_put64(p + 16, flows[i].packets);
 	}
 	return finish(buf, h, RASP_TRAFFIC, body, key);
 }
@@ -89,9 +57,9 @@ size_t rasp_enc_moved(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
 
 	if (!fits(cap, 12) || mv->vm_id > RASP_ID_MAX)
 		return 0;
-	put32(p, mv->vm_id);
-	put32(p + 4, mv->old_server);
-	put32(p + 8, mv->new_server);
+	wire_put32(p, mv->vm_id);
+	wire_put32(p + 4, mv->old_server);
+	wire_put32(p + 8, mv->new_server);
 	return finish(buf, h, RASP_MOVED, 12, key);
 }
 
@@ -100,7 +68,7 @@ size_t rasp_enc_ack(uint8_t *buf, size_t cap, const struct rasp_hdr *h, uint64_t
 {
 	if (!fits(cap, 8))
 		return 0;
-	put64(buf + RASP_HDR_BYTES, acked);
+	wire_put64(buf + RASP_HDR_BYTES, acked);
 	return finish(buf, h, RASP_ACK, 8, key);
 }
 
@@ -115,10 +83,10 @@ size_t rasp_enc_direct(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
 	for (uint16_t i = 0; i < n; i++, p += RASP_DIRECT_BYTES) {
 		if (d[i].vm_id > RASP_ID_MAX || d[i].tree > 1 || d[i].on > 1)
 			return 0;
-		put32(p, d[i].vm_id);
+		wire_put32(p, d[i].vm_id);
 		p[4] = d[i].tree;
 		p[5] = d[i].on;
-		put16(p + 6, 0);
+		wire_put16(p + 6, 0);
 	}
 	return finish(buf, h, RASP_DIRECT, body, key);
 }
@@ -130,7 +98,7 @@ static int decode_direct(const uint8_t *p, size_t body, struct rasp_msg *m)
 	m->u.direct.n = (uint16_t)(body / RASP_DIRECT_BYTES);
 	m->u.direct.recs = p;
 	for (uint16_t i = 0; i < m->u.direct.n; i++, p += RASP_DIRECT_BYTES)
-		if (get32(p) > RASP_ID_MAX || p[4] > 1 || p[5] > 1 || get16(p + 6))
+		if (wire_get32(p) > RASP_ID_MAX || p[4] > 1 || p[5] > 1 || wire_get16(p + 6))
 			return -RASP_E_FIELD;
 	return 0;
 }
@@ -141,9 +109,9 @@ static int decode_body(const uint8_t *p, size_t body, struct rasp_msg *m)
 	case RASP_TRAFFIC:
 		if (body < RASP_TRAFFIC_FIXED || (body - RASP_TRAFFIC_FIXED) % RASP_FLOW_BYTES)
 			return -RASP_E_LENGTH;
-		m->u.traffic.interval_ms = get32(p);
-		m->u.traffic.part = get16(p + 4);
-		m->u.traffic.parts = get16(p + 6);
+		m->u.traffic.interval_ms = wire_get32(p);
+		m->u.traffic.part = wire_get16(p + 4);
+		m->u.traffic.parts = wire_get16(p + 6);
 		m->u.traffic.n = (uint16_t)((body - RASP_TRAFFIC_FIXED) / RASP_FLOW_BYTES);
 		m->u.traffic.flows = p + RASP_TRAFFIC_FIXED;
 		if (m->u.traffic.parts == 0 || m->u.traffic.part >= m->u.traffic.parts)
@@ -151,21 +119,21 @@ static int decode_body(const uint8_t *p, size_t body, struct rasp_msg *m)
 		for (uint16_t i = 0; i < m->u.traffic.n; i++) {
 			const uint8_t *f = m->u.traffic.flows + (size_t)i * RASP_FLOW_BYTES;
 
-			if (get32(f) > RASP_ID_MAX || get32(f + 4) > RASP_ID_MAX)
+			if (wire_get32(f) > RASP_ID_MAX || wire_get32(f + 4) > RASP_ID_MAX)
 				return -RASP_E_FIELD;
 		}
 		return 0;
 	case RASP_MOVED:
 		if (body != 12)
 			return -RASP_E_LENGTH;
-		m->u.moved.vm_id = get32(p);
-		m->u.moved.old_server = get32(p + 4);
-		m->u.moved.new_server = get32(p + 8);
+		m->u.moved.vm_id = wire_get32(p);
+		m->u.moved.old_server = wire_get32(p + 4);
+		m->u.moved.new_server = wire_get32(p + 8);
 		return m->u.moved.vm_id > RASP_ID_MAX ? -RASP_E_FIELD : 0;
 	case RASP_ACK:
 		if (body != 8)
 			return -RASP_E_LENGTH;
-		m->u.ack.acked = get64(p);
+		m->u.ack.acked = wire_get64(p);
 		return 0;
 	case RASP_DIRECT:
 		return decode_direct(p, body, m);
@@ -181,7 +149,7 @@ int rasp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
 	memset(out, 0, sizeof(*out));
 	if (len < RASP_HDR_BYTES + AUTH_TAG_BYTES || len > RASP_MAX_DGRAM)
 		return -RASP_E_SHORT;
-	if (get16(buf) != RASP_MAGIC)
+	if (wire_get16(buf) != RASP_MAGIC)
 		return -RASP_E_MAGIC;
 	if (buf[2] != RASP_VERSION)
 		return -RASP_E_VERSION;
@@ -191,9 +159,9 @@ int rasp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
 	if (!auth_verify(key, buf, RASP_HDR_BYTES + body, buf + RASP_HDR_BYTES + body))
 		return -RASP_E_AUTH;
 	out->h.type = buf[3];
-	out->h.sender = get32(buf + 4);
-	out->h.seq = get64(buf + 8);
-	out->h.time_ns = get64(buf + 16);
+	out->h.sender = wire_get32(buf + 4);
+	out->h.seq = wire_get64(buf + 8);
+	out->h.time_ns = wire_get64(buf + 16);
 	return decode_body(buf + RASP_HDR_BYTES, body, out);
 }
 
@@ -201,17 +169,17 @@ void rasp_flow_at(const struct rasp_msg *m, uint16_t i, struct rasp_flow *f)
 {
 	const uint8_t *p = m->u.traffic.flows + (size_t)i * RASP_FLOW_BYTES;
 
-	f->src_id = get32(p);
-	f->dst_id = get32(p + 4);
-	f->bytes = get64(p + 8);
-	f->packets = get64(p + 16);
+	f->src_id = wire_get32(p);
+	f->dst_id = wire_get32(p + 4);
+	f->bytes = wire_get64(p + 8);
+	f->packets = wire_get64(p + 16);
 }
 
 void rasp_direct_at(const struct rasp_msg *m, uint16_t i, struct rasp_direct *d)
 {
 	const uint8_t *p = m->u.direct.recs + (size_t)i * RASP_DIRECT_BYTES;
 
-	d->vm_id = get32(p);
+	d->vm_id = wire_get32(p);
 	d->tree = p[4];
 	d->on = p[5];
 }

@@ -6,39 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- byte order ----------------------------------------------------------- */
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
+#include "wire/be.h"
 
 /* ---- names ----------------------------------------------------------------- */
 const char *swp_err_name(int err)
@@ -85,11 +53,11 @@ static size_t seal(uint8_t *buf, size_t cap, const struct swp_hdr *h, size_t bod
 
 	if (len + AUTH_TAG_BYTES > cap || len + AUTH_TAG_BYTES > SWP_MAX_DGRAM)
 		return 0;
-	put16(buf, SWP_MAGIC);
+	wire_put16(buf, SWP_MAGIC);
 	buf[2] = SWP_VERSION;
 	buf[3] = h->type;
-	put32(buf + 4, h->sender);
-	put64(buf + 8, h->seq);
+	wire_put32(buf + 4, h->sender);
+	wire_put64(buf + 8, h->seq);
 	auth_tag(key, buf, len, buf + len);
 	return len + AUTH_TAG_BYTES;
 }
@@ -117,14 +85,14 @@ size_t swp_enc_fib_ops(uint8_t *buf, size_t cap, const struct swp_hdr *h,
 
 	if (n > SWP_MAX_OPS || !fits(cap, body))
 		return 0;
-	put16(p, n);
-	put16(p + 2, 0);
+	wire_put16(p, n);
+	wire_put16(p + 2, 0);
 	for (uint16_t i = 0; i < n; i++) {
 		uint8_t *o = p + 4 + (size_t)i * SWP_OP_BYTES;
 
 		o[0] = ops[i].kind;
 		o[1] = 0;
-		put16(o + 2, ops[i].port);
+		wire_put16(o + 2, ops[i].port);
 		memcpy(o + 4, ops[i].mac, 6);
 	}
 	return seal(buf, cap, &t, body, key);
@@ -140,10 +108,10 @@ size_t swp_enc_fib_ack(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint32
 
 	if (n > SWP_MAX_OPS || !fits(cap, body))
 		return 0;
-	put32(p, used);
-	put32(p + 4, fib_cap);
-	put16(p + 8, n);
-	put16(p + 10, 0);
+	wire_put32(p, used);
+	wire_put32(p + 4, fib_cap);
+	wire_put16(p + 8, n);
+	wire_put16(p + 10, 0);
 	memcpy(p + 12, status, n);
 	return seal(buf, cap, &t, body, key);
 }
@@ -158,7 +126,7 @@ size_t swp_enc_dump_req(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint8
 		return 0;
 	p[0] = what;
 	p[1] = p[2] = p[3] = 0;
-	put32(p + 4, offset);
+	wire_put32(p + 4, offset);
 	return seal(buf, cap, &t, 8, key);
 }
 
@@ -173,16 +141,16 @@ size_t swp_enc_dump_fib(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint3
 
 	if (n > SWP_MAX_DUMP_FIB || !fits(cap, body))
 		return 0;
-	put32(p, used);
-	put32(p + 4, fib_cap);
-	put32(p + 8, offset);
-	put16(p + 12, n);
-	put16(p + 14, 0);
+	wire_put32(p, used);
+	wire_put32(p + 4, fib_cap);
+	wire_put32(p + 8, offset);
+	wire_put16(p + 12, n);
+	wire_put16(p + 14, 0);
 	for (uint16_t i = 0; i < n; i++) {
 		uint8_t *o = p + 16 + (size_t)i * SWP_FIB_ENTRY_BYTES;
 
 		memcpy(o, e[i].mac, 6);
-		put16(o + 6, e[i].port);
+		wire_put16(o + 6, e[i].port);
 	}
 	return seal(buf, cap, &t, body, key);
 }
@@ -197,14 +165,14 @@ size_t swp_enc_dump_ports(uint8_t *buf, size_t cap, const struct swp_hdr *h,
 
 	if (n > SWP_MAX_DUMP_PORTS || !fits(cap, body))
 		return 0;
-	put32(p, total);
-	put32(p + 4, offset);
-	put16(p + 8, n);
-	put16(p + 10, 0);
+	wire_put32(p, total);
+	wire_put32(p + 4, offset);
+	wire_put16(p + 8, n);
+	wire_put16(p + 10, 0);
 	for (uint16_t i = 0; i < n; i++) {
 		uint8_t *o = p + 12 + (size_t)i * SWP_PORT_BYTES;
 
-		put16(o, ports[i].port);
+		wire_put16(o, ports[i].port);
 		o[2] = ports[i].state;
 		o[3] = 0;
 	}
@@ -219,10 +187,10 @@ size_t swp_enc_link(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint16_t 
 
 	if (!fits(cap, 12))
 		return 0;
-	put16(p, port);
+	wire_put16(p, port);
 	p[2] = state;
 	p[3] = 0;
-	put64(p + 4, at_ns);
+	wire_put64(p + 4, at_ns);
 	return seal(buf, cap, &t, 12, key);
 }
 
@@ -233,7 +201,7 @@ size_t swp_enc_link_ack(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint6
 
 	if (!fits(cap, 8))
 		return 0;
-	put64(buf + SWP_HDR_BYTES, acked);
+	wire_put64(buf + SWP_HDR_BYTES, acked);
 	return seal(buf, cap, &t, 8, key);
 }
 
@@ -244,8 +212,8 @@ static int dec_fib_ops(const uint8_t *p, size_t len, struct swp_msg *m)
 
 	if (len < 4)
 		return -SWP_E_LENGTH;
-	n = get16(p);
-	if (get16(p + 2) || n > SWP_MAX_OPS)
+	n = wire_get16(p);
+	if (wire_get16(p + 2) || n > SWP_MAX_OPS)
 		return -SWP_E_FIELD;
 	if (len != 4 + (size_t)n * SWP_OP_BYTES)
 		return -SWP_E_LENGTH;
@@ -253,7 +221,7 @@ static int dec_fib_ops(const uint8_t *p, size_t len, struct swp_msg *m)
 		const uint8_t *o = p + 4 + (size_t)i * SWP_OP_BYTES;
 
 		if ((o[0] != SWP_OP_ADD && o[0] != SWP_OP_DEL) || o[1] ||
-		    get16(o + 2) > SWP_MAX_PORT)
+		    wire_get16(o + 2) > SWP_MAX_PORT)
 			return -SWP_E_FIELD;
 	}
 	m->u.fib_ops.n = n;
@@ -267,16 +235,16 @@ static int dec_fib_ack(const uint8_t *p, size_t len, struct swp_msg *m)
 
 	if (len < 12)
 		return -SWP_E_LENGTH;
-	n = get16(p + 8);
-	if (get16(p + 10) || n > SWP_MAX_OPS)
+	n = wire_get16(p + 8);
+	if (wire_get16(p + 10) || n > SWP_MAX_OPS)
 		return -SWP_E_FIELD;
 	if (len != 12 + (size_t)n)
 		return -SWP_E_LENGTH;
 	for (uint16_t i = 0; i < n; i++)
 		if (p[12 + i] > SWP_STATUS_MAX)
 			return -SWP_E_FIELD;
-	m->u.fib_ack.used = get32(p);
-	m->u.fib_ack.cap = get32(p + 4);
+	m->u.fib_ack.used = wire_get32(p);
+	m->u.fib_ack.cap = wire_get32(p + 4);
 	m->u.fib_ack.n = n;
 	m->u.fib_ack.status = p + 12;
 	return 0;
@@ -289,7 +257,7 @@ static int dec_dump_req(const uint8_t *p, size_t len, struct swp_msg *m)
 	if ((p[0] != SWP_WHAT_FIB && p[0] != SWP_WHAT_PORTS) || p[1] || p[2] || p[3])
 		return -SWP_E_FIELD;
 	m->u.dump_req.what = p[0];
-	m->u.dump_req.offset = get32(p + 4);
+	m->u.dump_req.offset = wire_get32(p + 4);
 	return 0;
 }
 
@@ -299,14 +267,14 @@ static int dec_dump_fib(const uint8_t *p, size_t len, struct swp_msg *m)
 
 	if (len < 16)
 		return -SWP_E_LENGTH;
-	n = get16(p + 12);
-	if (get16(p + 14) || n > SWP_MAX_DUMP_FIB)
+	n = wire_get16(p + 12);
+	if (wire_get16(p + 14) || n > SWP_MAX_DUMP_FIB)
 		return -SWP_E_FIELD;
 	if (len != 16 + (size_t)n * SWP_FIB_ENTRY_BYTES)
 		return -SWP_E_LENGTH;
-	m->u.dump_fib.used = get32(p);
-	m->u.dump_fib.cap = get32(p + 4);
-	m->u.dump_fib.offset = get32(p + 8);
+	m->u.dump_fib.used = wire_get32(p);
+	m->u.dump_fib.cap = wire_get32(p + 4);
+	m->u.dump_fib.offset = wire_get32(p + 8);
 	m->u.dump_fib.n = n;
 	m->u.dump_fib.entries = p + 16;
 	return 0;
@@ -318,8 +286,8 @@ static int dec_dump_ports(const uint8_t *p, size_t len, struct swp_msg *m)
 
 	if (len < 12)
 		return -SWP_E_LENGTH;
-	n = get16(p + 8);
-	if (get16(p + 10) || n > SWP_MAX_DUMP_PORTS)
+	n = wire_get16(p + 8);
+	if (wire_get16(p + 10) || n > SWP_MAX_DUMP_PORTS)
 		return -SWP_E_FIELD;
 	if (len != 12 + (size_t)n * SWP_PORT_BYTES)
 		return -SWP_E_LENGTH;
@@ -329,8 +297,8 @@ static int dec_dump_ports(const uint8_t *p, size_t len, struct swp_msg *m)
 		if (o[2] > SWP_PORT_UP || o[3])
 			return -SWP_E_FIELD;
 	}
-	m->u.dump_ports.total = get32(p);
-	m->u.dump_ports.offset = get32(p + 4);
+	m->u.dump_ports.total = wire_get32(p);
+	m->u.dump_ports.offset = wire_get32(p + 4);
 	m->u.dump_ports.n = n;
 	m->u.dump_ports.ports = p + 12;
 	return 0;
@@ -340,11 +308,11 @@ static int dec_link(const uint8_t *p, size_t len, struct swp_msg *m)
 {
 	if (len != 12)
 		return -SWP_E_LENGTH;
-	if (p[2] > SWP_PORT_UP || p[3] || get16(p) > SWP_MAX_PORT)
+	if (p[2] > SWP_PORT_UP || p[3] || wire_get16(p) > SWP_MAX_PORT)
 		return -SWP_E_FIELD;
-	m->u.link.port = get16(p);
+	m->u.link.port = wire_get16(p);
 	m->u.link.state = p[2];
-	m->u.link.at_ns = get64(p + 4);
+	m->u.link.at_ns = wire_get64(p + 4);
 	return 0;
 }
 
@@ -352,7 +320,7 @@ static int dec_link_ack(const uint8_t *p, size_t len, struct swp_msg *m)
 {
 	if (len != 8)
 		return -SWP_E_LENGTH;
-	m->u.link_ack.acked = get64(p);
+	m->u.link_ack.acked = wire_get64(p);
 	return 0;
 }
 
@@ -370,7 +338,7 @@ int swp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
 	memset(m, 0, sizeof(*m));
 	if (len < SWP_HDR_BYTES + AUTH_TAG_BYTES || len > SWP_MAX_DGRAM)
 		return -SWP_E_SHORT;
-	if (get16(buf) != SWP_MAGIC)
+	if (wire_get16(buf) != SWP_MAGIC)
 		return -SWP_E_MAGIC;
 	if (buf[2] != SWP_VERSION)
 		return -SWP_E_VERSION;
@@ -380,8 +348,8 @@ int swp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
 	if (!auth_verify(key, buf, len - AUTH_TAG_BYTES, buf + len - AUTH_TAG_BYTES))
 		return -SWP_E_AUTH;
 	m->h.type = buf[3];
-	m->h.sender = get32(buf + 4);
-	m->h.seq = get64(buf + 8);
+	m->h.sender = wire_get32(buf + 4);
+	m->h.seq = wire_get64(buf + 8);
 	return body[buf[3]](buf + SWP_HDR_BYTES, blen, m);
 }
 
@@ -391,7 +359,7 @@ void swp_op_at(const struct swp_msg *m, uint16_t i, struct swp_op *op)
 
 	assert(i < m->u.fib_ops.n);
 	op->kind = o[0];
-	op->port = get16(o + 2);
+	op->port = wire_get16(o + 2);
 	memcpy(op->mac, o + 4, 6);
 }
 
@@ -401,7 +369,7 @@ void swp_fib_entry_at(const struct swp_msg *m, uint16_t i, struct swp_fib_entry 
 
 	assert(i < m->u.dump_fib.n);
 	memcpy(e->mac, o, 6);
-	e->port = get16(o + 6);
+	e->port = wire_get16(o + 6);
 }
 
 void swp_port_at(const struct swp_msg *m, uint16_t i, struct swp_port *p)
@@ -409,7 +377,7 @@ void swp_port_at(const struct swp_msg *m, uint16_t i, struct swp_port *p)
 	const uint8_t *o = m->u.dump_ports.ports + (size_t)i * SWP_PORT_BYTES;
 
 	assert(i < m->u.dump_ports.n);
-	p->port = get16(o);
+	p->port = wire_get16(o);
 	p->state = o[2];
 }
 
