@@ -87,15 +87,14 @@ static int move_port(const struct lab *l, const struct lab_vm *vm, uint32_t from
 		     uint32_t to, char *err, size_t errlen)
 {
 	char port[LAB_IFNAMSIZ], ns_from[128], ns_to[128];
-	char *mv[] = { "ip", "-n", ns_from, "link", "set", port, "netns", ns_to, NULL };
-	char *up[] = { "ip", "-n", ns_to, "link", "set", port, "up", NULL };
+	/* One request: the kernel moves the port, then sets it up in its new
+	 * namespace, so the VM is off the network for one command only. */
+	char *mv[] = { "ip", "-n", ns_from, "link", "set", port, "netns", ns_to, "up", NULL };
 
 	lab_ifname(l, port, "v%u", vm->id);
 	lab_ns(l, l->topo->nodes[from].name, ns_from, sizeof(ns_from));
 	lab_ns(l, l->topo->nodes[to].name, ns_to, sizeof(ns_to));
-	if (lab_run(mv, err, errlen) || lab_run(up, err, errlen))
-		return -EIO;
-	return 0;
+	return lab_run(mv, err, errlen) ? -EIO : 0;
 }
 
 struct moved_arg {
@@ -144,29 +143,43 @@ static int tell_ras(const struct lab *l, void *arg)
 	return 0;
 }
 
-/* Both servers' agents re-read their configuration (they attach or detach
- * the VM); an agent that is not running picks it up when it starts. */
+/* Record where every VM runs: the placement file and both servers' agent
+ * configurations (an agent that is not running reads it when it starts). */
+static int placement_record(const struct lab *l, uint32_t from, uint32_t to)
+{
+	int rc = placement_save(l);
+
+	lab_agent_config_write(l, from);
+	lab_agent_config_write(l, to);
+	return rc;
+}
+
+/* Both servers' agents re-read their configuration: the new one attaches
+ * and registers the VM, the old one lets it go. */
 static void lab_agents_reconfigure(const struct lab *l, uint32_t from, uint32_t to)
 {
-	uint32_t nodes[2] = { from, to };
+	uint32_t nodes[2] = { to, from };
 
 	for (int i = 0; i < 2; i++) {
 		pid_t pid = lab_daemon_pid(l, l->topo->nodes[nodes[i]].name, "agent");
 
-		lab_agent_config_write(l, nodes[i]);
 		if (pid > 0)
 			kill(pid, SIGHUP);
 	}
 }
 
-int lab_migrate(struct lab *l, const char *vm_name, const char *server, char *err,
-		size_t errlen)
+int lab_migrate(struct lab *l, const char *vm_name, const char *server,
+		struct lab_migration *res, char *err, size_t errlen)
 {
+	struct lab_migration none;
 	struct moved_arg m = { 0 };
 	uint32_t to, from;
 	int v = -1;
 	pid_t pid;
 
+	if (!res)
+		res = &none;
+	memset(res, 0, sizeof(*res));
 	lab_find(l, vm_name, &v);
 	if (v < 0) {
 		snprintf(err, errlen, "no VM '%s' in the lab", vm_name);
@@ -182,18 +195,30 @@ int lab_migrate(struct lab *l, const char *vm_name, const char *server, char *er
 		snprintf(err, errlen, "%s already runs on %s", vm_name, server);
 		return -EINVAL;
 	}
-	if (move_port(l, &l->vms[v], from, to, err, errlen))
-		return -EIO;
+	/* Everything slow (files synced to disk) before the VM leaves its
+	 * server; from the move to the agents' signal nothing waits. */
 	l->vms[v].server = to;
-	if (placement_save(l)) {
-		snprintf(err, errlen, "the VM moved but its placement could not be saved");
+	if (placement_record(l, from, to)) {
+		l->vms[v].server = from;
+		placement_record(l, to, from);
+		snprintf(err, errlen, "the placement could not be saved; nothing moved");
 		return -EIO;
 	}
+	res->detach_ns = wall_ns();
+	if (move_port(l, &l->vms[v], from, to, err, errlen)) {
+		l->vms[v].server = from;
+		placement_record(l, to, from);
+		return -EIO;
+	}
+	res->attach_ns = wall_ns();
 	lab_agents_reconfigure(l, from, to);
+	res->signal_ns = wall_ns();
 	m.mv = (struct rasp_moved){ .vm_id = pgr_id_of(lab_vm_node(l, &l->vms[v]), 0),
 				    .old_server = from, .new_server = to };
 	if ((pid = lab_daemon_pid(l, "mgmt", "ras")) > 0) {
 		lab_in_mgmt(l, tell_ras, &m);
+		res->ras_told = true;
+		res->ras_acked = m.acked;
 		if (!m.acked)
 			fprintf(stderr, "lab migrate: the RAS (pid %d) did not acknowledge "
 				"the move\n", (int)pid);

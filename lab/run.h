@@ -91,8 +91,19 @@ int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
 int lab_agent_config_write(const struct lab *l, uint32_t node);
 /* Apply STATE/placement (VMs that migrated) to a loaded lab.  0 or -errno. */
 int lab_placement_load(struct lab *l, char *err, size_t errlen);
-/* Move a VM to another server: its port into the new server's namespace,
- * the placement saved, both agents told (SIGHUP), the RAS told (MOVED). */
-int lab_migrate(struct lab *l, const char *vm, const char *server, char *err, size_t errlen);
+/* When each step of a migration happened (wall clock, ns since the epoch),
+ * so that a stream's loss can be set against them. */
+struct lab_migration {
+	uint64_t detach_ns;	/* the port leaves the old server */
+	uint64_t attach_ns;	/* it is up in the new server */
+	uint64_t signal_ns;	/* both agents signalled */
+	bool ras_told, ras_acked;
+};
+
+/* Move a VM to another server: the placement saved, its port into the new
+ * server's namespace, both agents told (SIGHUP), the RAS told (MOVED).
+ * *m (may be NULL) gets the times. */
+int lab_migrate(struct lab *l, const char *vm, const char *server, struct lab_migration *m,
+		char *err, size_t errlen);
 
 #endif

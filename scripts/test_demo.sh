@@ -25,6 +25,9 @@ j() { jq -r "$1" "$out"; }
 [ "$(j '.failover_gap_ms | length')" = 2 ] || fail "fail-over gaps"
 # Every stream got through in the end: the fail-over stream lost under 10%.
 [ "$(j '.failover_lost_ms < 600')" = true ] || fail "fail-over stream mostly lost"
+# ... and so did the stream to the VM that migrated (it lost under 10%).
+[ "$(j '.migration_lost_ms < 400')" = true ] || fail "migration stream mostly lost"
+[ "$(j '.migration_port_move_ms > 0')" = true ] || fail "lab migrate reported no port move"
 [ "$(j '.iperf_gbps > 0')" = true ] || fail "iperf3"
 [ -z "$(ip netns list | grep "^$X-" || true)" ] || fail "the demo left namespaces"
 echo "demo: all checks passed"
