@@ -677,21 +677,48 @@ static void lv_free(struct dir *d, uint32_t off, unsigned cls)
 	d->l.free[cls] = off;
 }
 
+/* An entry's lease vector is sorted by client index, so that finding one
+ * holder of an entry every agent caches (a gateway, a service node) is a
+ * binary search, not a walk over 100,000 holders on every renewal.  Short
+ * vectors are scanned: that is faster than searching them. */
+enum { LEASE_SCAN = 16 };
+
+/* Position of client ci in entry e's vector, or where it would go. */
+static uint32_t lease_pos(const struct dir *d, const struct entry *e, uint32_t ci)
+{
+	const struct lease *v = &d->l.a[e->lv];
+	uint32_t lo = 0, hi = e->nl;
+
+	while (hi - lo > LEASE_SCAN) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].client < ci)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo < hi && v[lo].client < ci)
+		lo++;
+	return lo;
+}
+
 /* Index in the slab of client ci's lease on entry ei, or NONE. */
 static uint32_t lease_find(const struct dir *d, uint32_t ei, uint32_t ci)
 {
 	const struct entry *e = &d->e.a[ei];
+	uint32_t i;
 
-	for (uint32_t i = 0; i < e->nl; i++)
-		if (d->l.a[e->lv + i].client == ci)
-			return e->lv + i;
-	return NONE;
+	if (e->nl == 0)
+		return NONE;
+	i = lease_pos(d, e, ci);
+	return i < e->nl && d->l.a[e->lv + i].client == ci ? e->lv + i : NONE;
 }
 
 static bool lease_add(struct dir *d, uint32_t ei, uint32_t ci, uint32_t expiry)
 {
 	struct entry *e = &d->e.a[ei];
 	struct lease *l;
+	uint32_t pos;
 
 	if (e->lv == NONE) {
 		e->lv = lv_alloc(d, 0);
@@ -708,7 +735,10 @@ static bool lease_add(struct dir *d, uint32_t ei, uint32_t ci, uint32_t expiry)
 		e->lv = off;
 		e->lcls++;
 	}
-	l = &d->l.a[e->lv + e->nl++];
+	pos = lease_pos(d, e, ci);
+	l = &d->l.a[e->lv + pos];
+	memmove(l + 1, l, sizeof(*l) * (e->nl - pos));
+	e->nl++;
 	l->client = ci;
 	l->expiry = (uint32_t)expiry;
 	d->l.used++;
@@ -716,31 +746,58 @@ static bool lease_add(struct dir *d, uint32_t ei, uint32_t ci, uint32_t expiry)
 	return true;
 }
 
-/* Remove the lease at slot i of entry ei's vector and its pending push. */
-static void lease_drop(struct dir *d, uint32_t ei, uint32_t i)
+/* Client ci no longer holds a lease on entry ei: its pending push goes, and
+ * its count.  The caller takes the lease out of the vector. */
+static void lease_release(struct dir *d, uint32_t ei, uint32_t ci)
 {
-	struct entry *e = &d->e.a[ei];
-	uint32_t ci = d->l.a[e->lv + i].client, pi = push_find(d, ei, ci);
+	uint32_t pi = push_find(d, ei, ci);
 
 	if (pi != NONE) {
 		push_remove(d, pi);
 		d->st[DIR_STAT_push_lease_ended]++;
 	}
-	d->l.a[e->lv + i] = d->l.a[e->lv + e->nl - 1];
-	if (--e->nl == 0) {
-		lv_free(d, e->lv, e->lcls);
-		e->lv = NONE;
-	}
 	d->l.used--;
 	client_unref(d, ci);
 }
 
-/* Drop the expired leases of an entry; free it if it was draining and done. */
+static void lease_vector_shrunk(struct dir *d, struct entry *e)
+{
+	if (e->nl == 0 && e->lv != NONE) {
+		lv_free(d, e->lv, e->lcls);
+		e->lv = NONE;
+	}
+}
+
+/* Remove the lease at slot i of entry ei's vector and its pending push. */
+static void lease_drop(struct dir *d, uint32_t ei, uint32_t i)
+{
+	struct entry *e = &d->e.a[ei];
+	struct lease *l = &d->l.a[e->lv + i];
+	uint32_t ci = l->client;
+
+	memmove(l, l + 1, sizeof(*l) * (e->nl - i - 1));
+	e->nl--;
+	lease_vector_shrunk(d, e);
+	lease_release(d, ei, ci);
+}
+
+/* Drop the expired leases of an entry (one pass that keeps the order);
+ * free the entry if it was draining and done. */
 static void entry_expire(struct dir *d, uint32_t ei, uint32_t now)
 {
-	for (uint32_t i = d->e.a[ei].nl; i-- > 0;)
-		if (d->l.a[d->e.a[ei].lv + i].expiry <= now)
-			lease_drop(d, ei, i);
+	struct entry *e = &d->e.a[ei];
+	uint32_t kept = 0;
+
+	for (uint32_t i = 0; i < e->nl; i++) {
+		struct lease l = d->l.a[e->lv + i];
+
+		if (l.expiry > now)
+			d->l.a[e->lv + kept++] = l;
+		else
+			lease_release(d, ei, l.client);
+	}
+	e->nl = kept;
+	lease_vector_shrunk(d, e);
 	entry_maybe_free(d, ei);
 }
 

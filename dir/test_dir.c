@@ -1006,6 +1006,84 @@ static void test_randomized_against_model(void **st)
 	free(x);
 }
 
+/* Thousands of agents caching one entry (its lease vector is searched, not
+ * scanned): lookups in random order, renewals of a random part, expiry of
+ * the rest, then a change pushed to exactly the holders whose leases run,
+ * acks and lease ends, all against a plain array of who holds what. */
+static void test_many_holders(void **st)
+{
+	enum { N = 3000, NONE_HELD = 0, HELD = 1, RENEWED = 2 };
+	static uint8_t holds[N];
+	static uint32_t order[N];
+	struct dirp_key k = { 1, 0x0a000001 };
+	unsigned held = 0, renewed = 0, acked = 0;
+	struct dirp_entry r;
+	struct dirp_msg m;
+	struct rng x;
+	struct h h;
+
+	(void)st;
+	rng_seed(&x, 7);
+	h_init(&h, 0);
+	reg(&h, vm(1, k.ip, 5, 9), DIRP_OK);
+	for (uint32_t i = 0; i < N; i++)
+		order[i] = i;
+	for (uint32_t i = N - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)rng_below(&x, i + 1), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	memset(holds, NONE_HELD, sizeof(holds));
+	for (uint32_t i = 0; i < N; i++) {
+		if (rng_below(&x, 3) == 0)
+			continue;
+		r = lookup(&h, caddr((int)order[i]), k.vdc, k.ip);
+		assert_int_equal(r.status, DIRP_OK);
+		holds[order[i]] = HELD;
+		held++;
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), held);
+	assert_int_equal(h_stat(&h, DIR_STAT_clients), held);
+
+	h_tick(&h, LEASE_MS / 2);
+	for (uint32_t c = 0; c < N; c++) {
+		if (holds[c] != HELD || rng_below(&x, 2))
+			continue;
+		h_send(&h, caddr((int)c), DIRP_RENEW, &k, 1);
+		assert_true(h_reply(&h, caddr((int)c), &m));
+		dirp_get_entry(&m, 0, &r);
+		assert_int_equal(r.status, DIRP_OK);
+		holds[c] = RENEWED;
+		renewed++;
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), held);	/* renewals add none */
+	h_tick(&h, LEASE_MS / 2 + 10);	/* the leases not renewed end */
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), renewed);
+	assert_int_equal(h_stat(&h, DIR_STAT_clients), renewed);
+
+	reg(&h, vm(1, k.ip, 5, 10), DIRP_OK);	/* it moves: one push per holder */
+	for (uint32_t c = 0; c < N; c++)
+		assert_int_equal(h_pushes(&h, caddr((int)c), NULL), holds[c] == RENEWED);
+	for (uint32_t c = 0; c < N; c++)	/* the pushed record, to acknowledge */
+		if (holds[c] == RENEWED && h_pushes(&h, caddr((int)c), &m))
+			break;
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.server, 10);
+	for (uint32_t c = 0; c < N; c++) {
+		if (holds[c] == RENEWED && rng_below(&x, 2)) {
+			ack_entry(&h, caddr((int)c), &r);
+			acked++;
+		}
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), renewed - acked);
+	h_tick(&h, LEASE_MS + 10);	/* every lease ends, and its push */
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_clients), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), 0);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1026,6 +1104,7 @@ int main(void)
 		cmocka_unit_test(test_multi_lookup),
 		cmocka_unit_test(test_client_library),
 		cmocka_unit_test(test_randomized_against_model),
+		cmocka_unit_test(test_many_holders),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
