@@ -153,7 +153,10 @@ stream() {	# stream NAME ACTION SIGNAL: 3000 datagrams at 1000/s red-srv0 -> red
 	vm red-srv4 $P probe recv --listen 10.0.0.5:$port --duration 20 --idle 2 --json \
 		>"$tmp/$1.json" &
 	rpid=$!
-	sleep 0.3
+	for _ in $(seq 100); do	# until the receiver listens (5 s at most)
+		vm red-srv4 ss -Hlun "sport = :$port" | grep -q . && break
+		sleep 0.05
+	done
 	vm red-srv0 $P probe send --to 10.0.0.5:$port --rate 1000 --count 3000 2>/dev/null &
 	local spid=$!
 	sleep 1

@@ -5,8 +5,9 @@
  * the moment a link was cut.
  *
  * Datagram: magic "PGPR", u32 sequence, u64 send time (CLOCK_REALTIME ns),
- * u32 the sender's interval in ns, then padding to --size.  Everything is bounded: the sender by --count and
- * --rate, the receiver by --duration, --count and --idle.
+ * u32 the sender's interval in ns, u32 how many datagrams the stream has
+ * (0: not said), then padding to --size.  Everything is bounded: the sender
+ * by --count and --rate, the receiver by --duration, --count and --idle.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,7 +37,7 @@ struct probe_hdr {
 	uint32_t seq;
 	uint64_t sent_ns;
 	uint32_t interval_ns;	/* the sender's pace */
-	uint32_t pad;
+	uint32_t total;		/* datagrams in the stream; 0: not said */
 };
 
 static const char probe_help[] =
@@ -62,7 +63,9 @@ static const char probe_help[] =
 	"       sender's interval.  Loss gaps are what the network dropped; stalls\n"
 	"       of the sender or receiver lose nothing and do not show there.  Each\n"
 	"       gap has its wall-clock start (ns since the epoch) and the sequence\n"
-	"       numbers around it.\n"
+	"       numbers around it.  Datagrams lost before the first arrival (no\n"
+	"       path yet) count as lost and show in first_seq; so do those lost\n"
+	"       after the last arrival (the sender says how many it sends).\n"
 	"\n"
 	"Send only to addresses of your own lab or to loopback.\n";
 
@@ -93,7 +96,8 @@ static int probe_send(const struct send_opts *o)
 	uint8_t buf[PROBE_MAX_SIZE] = { 0 };
 	uint64_t interval = 1000000000ull / o->rate, start, next;
 	struct probe_hdr h = { .magic = htonl(PROBE_MAGIC),
-			       .interval_ns = htonl((uint32_t)interval) };
+			       .interval_ns = htonl((uint32_t)interval),
+			       .total = htonl(o->count) };
 	uint32_t errors = 0;
 	int fd = udp_open(&o->bind, 1 << 20);
 
@@ -131,8 +135,11 @@ struct gap {
 struct recv_state {
 	uint64_t received, dups, reordered, bad;
 	uint32_t max_seq;
+	uint32_t total;			/* the sender's count, if it said */
 	bool any;
 	uint64_t first_ns, last_ns;	/* wall clock of arrivals */
+	uint32_t first_seq;		/* of the first arrival: seqs below it were
+					 * lost at the start (before a path existed) */
 	uint32_t last_seq;
 	uint8_t *seen;			/* bitmap of sequence numbers */
 	struct gap top[PROBE_TOP_GAPS];		/* arrival gaps */
@@ -180,6 +187,7 @@ static void on_datagram(struct recv_state *s, const uint8_t *p, size_t len, uint
 	}
 	s->seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
 	s->received++;
+	s->total = MIN(MAX(s->total, ntohl(h.total)), (uint32_t)PROBE_MAX_COUNT);
 	if (s->any) {
 		struct gap g = { at - s->last_ns, s->last_ns, s->last_seq, seq };
 
@@ -198,6 +206,7 @@ static void on_datagram(struct recv_state *s, const uint8_t *p, size_t len, uint
 		}
 	} else {
 		s->first_ns = at;
+		s->first_seq = seq;
 		s->any = true;
 	}
 	if (seq >= s->hi_seq) {
@@ -227,7 +236,9 @@ static json_t *gaps_json(const struct gap *g, int n)
 
 static void recv_report(const struct recv_state *s, bool json)
 {
-	uint64_t expected = s->any ? (uint64_t)s->max_seq + 1 : 0;
+	/* What the sender said it sends: datagrams lost after the last
+	 * arrival count too. */
+	uint64_t expected = s->any ? MAX((uint64_t)s->max_seq + 1, (uint64_t)s->total) : 0;
 	uint64_t lost = expected > s->received ? expected - s->received : 0;
 
 	if (json) {
@@ -239,6 +250,7 @@ static void recv_report(const struct recv_state *s, bool json)
 		JSET(j, "reordered", JINT(s->reordered));
 		JSET(j, "malformed", JINT(s->bad));
 		JSET(j, "first_ns", JINT(s->first_ns));
+		JSET(j, "first_seq", JINT(s->first_seq));
 		JSET(j, "last_ns", JINT(s->last_ns));
 		JSET(j, "max_gap_ms", JREAL(s->ntop ? (double)s->top[0].len_ns / 1e6 : 0.0));
 		JSET(j, "max_loss_gap_ms",
@@ -252,6 +264,9 @@ static void recv_report(const struct recv_state *s, bool json)
 	       (unsigned long long)s->received, (unsigned long long)lost,
 	       (unsigned long long)s->dups, (unsigned long long)s->reordered,
 	       (unsigned long long)s->bad);
+	if (s->any && s->first_seq)
+		printf("first arrival: seq %u (the %u before it were lost)\n", s->first_seq,
+		       s->first_seq);
 	for (int i = 0; i < s->ntop; i++)
 		printf("arrival gap %2d: %9.3f ms after seq %u (next seq %u)\n", i + 1,
 		       (double)s->top[i].len_ns / 1e6, s->top[i].seq_before, s->top[i].seq_after);

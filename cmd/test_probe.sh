@@ -37,6 +37,14 @@ assert g["seq_before"] == 999 and g["seq_after"] == 1050, g
 assert abs(d["max_loss_gap_ms"] - 5.1) < 1e-6, d["max_loss_gap_ms"]
 PY
 
+# Loss at both ends of the stream: the first 20 (first_seq says so) and the
+# last 30 (the sender says how many it sends) count as lost.
+run_pair "$tmp/ends.json" --rate 10000 --count 1000 --drop-at 0 --drop-count 20
+[ "$(jget "$tmp/ends.json" "['lost']")" = 20 ] || fail "loss at the start: $(cat "$tmp/ends.json")"
+[ "$(jget "$tmp/ends.json" "['first_seq']")" = 20 ] || fail "first_seq: $(cat "$tmp/ends.json")"
+run_pair "$tmp/tail.json" --rate 10000 --count 1000 --drop-at 970 --drop-count 30
+[ "$(jget "$tmp/tail.json" "['lost']")" = 30 ] || fail "loss at the end: $(cat "$tmp/tail.json")"
+
 # A 40 ms stall of the sender loses nothing: an arrival gap, no loss gap.
 run_pair "$tmp/pause.json" --rate 10000 --count 2000 --pause-at 500 --pause-ms 40
 [ "$(jget "$tmp/pause.json" "['lost']")" = 0 ] || fail "pause lost"
