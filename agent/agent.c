@@ -173,16 +173,31 @@ static const uint8_t tree_bits[PGR_TREES] = {
 };
 
 /* The directory's availability, less the trees whose NIC is down or
- * missing, less the primary when the RAS routes this pair direct on tree 1. */
-static uint8_t effective_avail(const struct agent *a, const struct entry *e)
+ * missing, less the primary when the RAS routes this pair direct on tree 1.
+ *
+ * The directory marks a tree unavailable while the RAS changes its routes:
+ * "use the other one".  When it holds both of a destination's trees at once
+ * (a recovery that moves both), sending on a tree being reprogrammed may
+ * well arrive, while dropping surely loses everything: the entry then uses
+ * what its own NICs allow (counted in both_held). */
+static uint8_t effective_avail(struct agent *a, const struct entry *e)
 {
+	static const uint8_t pairs[2] = { PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK,
+					  PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK };
+	uint8_t usable = PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK;
 	uint8_t avail = e->dir_avail;
 
 	if (e->g.flags & PGR_GARP_LOCAL)
 		return avail;
 	for (unsigned t = 0; t < PGR_TREES; t++)
 		if (e->nic[t] < 0 || a->nic_down[e->nic[t]])
-			avail &= (uint8_t)~tree_bits[t];
+			usable &= (uint8_t)~tree_bits[t];
+	if (!(e->dir_avail & pairs[0]) || !(e->dir_avail & pairs[1]))
+		a->st.both_held++;
+	for (unsigned i = 0; i < 2; i++)
+		if (!(e->dir_avail & pairs[i]))
+			avail |= pairs[i];
+	avail &= usable;
 	if (e->direct && e->direct_tree == 1)
 		avail &= (uint8_t)~PGR_AVAIL_VM_PRI;
 	return avail;

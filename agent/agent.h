@@ -68,7 +68,8 @@ struct agent_ops {
 	X(ras_sent, "datagrams sent to the RAS")                            \
 	X(ras_bad, "RAS datagrams dropped: bad, replayed or unexpected")    \
 	X(direct_applied, "DIRECT records applied")                         \
-	X(nic_changes, "NIC link state changes")
+	X(nic_changes, "NIC link state changes")                            \
+	X(both_held, "entries written while the directory held both trees")
 
 struct agent_stats {
 #define AGENT_STAT_FIELD(name, desc) uint64_t name;

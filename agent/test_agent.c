@@ -179,6 +179,7 @@ struct h {
 	uint64_t qfrom[64];
 	unsigned nq;
 	bool drop_to_dir;
+	uint64_t ras_seq;		/* SET_AVAIL requests sent as the RAS */
 };
 
 static struct dir_now now_of(const struct h *h)
@@ -482,6 +483,53 @@ static void test_push_changes_availability(void **state)
 	assert_int_equal(agent_get_stats(h.n[0].a)->pushes_applied, 1);
 	/* the same push again (a retransmission) changes nothing */
 	assert_int_equal(agent_get_stats(h.n[0].a)->pushes_stale, 0);
+	h_fini(&h);
+}
+
+/* SET_AVAIL of one of the server's MACs (tree t) as the RAS sends it. */
+static void set_im_avail(struct h *h, uint32_t node, unsigned t, uint8_t avail)
+{
+	struct dirp_avail av = { .scope = DIRP_SCOPE_INTERMEDIARY, .avail = avail };
+	struct dirp_hdr hd = { .type = DIRP_SET_AVAIL, .session = 999, .seq = ++h->ras_seq,
+			       .req_id = h->ras_seq };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+	size_t len;
+
+	mac_of(node, t, av.mac);
+	hd.time_ms = now_of(h).wall_ms;
+	dirp_begin(&w, buf, sizeof(buf), &hd);
+	dirp_put_avail(&w, &av);
+	len = dirp_finish(&w, &key);
+	dir_input(h->d, now_of(h), dir_addr(0x7f000001, 2000), buf, len, &h->out);
+	deliver_out(h);
+	pump(h);
+}
+
+/* Both trees held by the directory (a recovery moving both): the entry
+ * keeps sending on what its NICs allow instead of dropping; one tree
+ * released: back to the normal choice. */
+static void test_both_trees_held(void **state)
+{
+	const uint8_t all = PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	fill(&h, IP(5));
+	set_im_avail(&h, 5, 0, 0);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, all & ~PGR_AVAIL_IM_PRI);
+	assert_int_equal(agent_get_stats(h.n[0].a)->both_held, 0);
+	set_im_avail(&h, 5, 1, 0);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, all);
+	assert_true(agent_get_stats(h.n[0].a)->both_held > 0);
+	agent_nic_state(h.n[0].a, 0, false);	/* and our tree-0 NIC goes down */
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_BAK);
+	agent_nic_state(h.n[0].a, 0, true);
+	set_im_avail(&h, 5, 0, 1);		/* tree 0 released, tree 1 still held */
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, all & ~PGR_AVAIL_IM_BAK);
+	set_im_avail(&h, 5, 1, 1);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, all);
 	h_fini(&h);
 }
 
@@ -814,6 +862,7 @@ int main(void)
 		cmocka_unit_test(test_leases),
 		cmocka_unit_test(test_traffic_report),
 		cmocka_unit_test(test_nic_down),
+		cmocka_unit_test(test_both_trees_held),
 		cmocka_unit_test(test_reconfigure),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_lookup_timeout),
