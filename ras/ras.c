@@ -51,6 +51,11 @@ struct ras {
 	uint32_t nidx;			/* 2 per server */
 	struct ras_sw **sw;		/* per node id; NULL for servers */
 	uint8_t *held;			/* per (server, tree): marked unavailable */
+	/* A recovery's tree-1 changes of servers whose tree 0 changes too,
+	 * applied once tree 0 is programmed (see apply_delta). */
+	struct route_fib_op *deferred;
+	size_t ndeferred, capdeferred;
+	uint8_t *owner_t0;		/* per server, scratch: tree 0 changes now */
 	uint32_t ports_pending;		/* start-up: switches whose ports are unknown */
 	uint64_t seq;
 	struct ras_stats st;
@@ -300,7 +305,10 @@ static bool reachable(const struct ras *r, uint32_t idx)
 	return false;
 }
 
-/* When every live switch holds what it should: release the held MACs. */
+static void apply_deferred(struct ras *r, uint64_t now, struct ras_out *o);
+
+/* When every live switch holds what it should: release the held MACs, then
+ * start the recovery's deferred tree-1 changes if there are any. */
 static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 {
 	if (r->st.converged)
@@ -313,14 +321,18 @@ static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 			   ((s->busy && s->busy != RS_AUDIT) || s->ndirty || s->nforeign))))
 			return;
 	}
-	r->st.converged = true;
-	r->st.ev_done_ns = now;
 	for (uint32_t idx = 0; idx < r->nidx; idx++) {
 		if (r->held[idx] && reachable(r, idx)) {
 			r->held[idx] = 0;
 			out_avail(r, o, idx, true);
 		}
 	}
+	if (r->ndeferred) {
+		apply_deferred(r, now, o);
+		return;
+	}
+	r->st.converged = true;
+	r->st.ev_done_ns = now;
 }
 
 /* ---- replies from switches --------------------------------------------------- */
@@ -526,24 +538,94 @@ static bool switch_links_dead(const struct ras *r, uint32_t node)
 	return nsw > 0;
 }
 
-/* Apply the delta: every touched entry is dirty, then reconcile. */
-static void apply_delta(struct ras *r, uint64_t now, struct ras_out *o)
+static void take_op(struct ras *r, const struct route_fib_op *op)
+{
+	struct ras_sw *s = r->sw[op->sw];
+
+	hold_pair(r, op->owner, op->tree);
+	if (s && s->state != RS_NONE)
+		mark_dirty(s, r->t->nodes[op->owner].index * 2 + op->tree);
+}
+
+static void defer_op(struct ras *r, const struct route_fib_op *op)
+{
+	if (r->ndeferred == r->capdeferred) {
+		r->capdeferred = r->capdeferred ? r->capdeferred * 2 : 256;
+		r->deferred = xreallocarray(r->deferred, r->capdeferred, sizeof(*r->deferred));
+	}
+	r->deferred[r->ndeferred++] = *op;
+	r->st.deferred_ops++;
+}
+
+/* Take ops now, or defer those that would leave a server with both trees
+ * held: an op whose other tree is held (and will be released), and a tree-1
+ * op whose tree 0 changes now.  Tree-0 ops go first, so each phase makes
+ * progress. */
+static void schedule(struct ras *r, const struct route_fib_op *ops, size_t n)
+{
+	memset(r->owner_t0, 0, r->t->nservers);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t si = r->t->nodes[ops[i].owner].index;
+
+		if (ops[i].tree == 0 && !(r->held[si * 2 + 1] && reachable(r, si * 2 + 1)))
+			r->owner_t0[si] = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t si = r->t->nodes[ops[i].owner].index;
+		uint32_t other = si * 2 + !ops[i].tree;
+
+		if ((r->held[other] && reachable(r, other)) || (ops[i].tree == 1 && r->owner_t0[si]))
+			defer_op(r, &ops[i]);
+		else
+			take_op(r, &ops[i]);
+	}
+}
+
+/* Apply the delta: every touched entry is dirty (its pair held at the
+ * directory), then reconcile.
+ *
+ * A pair is held while its tree's entries change, and the agents send on
+ * the other tree.  A failure breaks one of a server's two trees at most (they
+ * are disjoint), but a recovery (a link or a switch back) may move both
+ * trees of many servers at once: held together, those servers would be
+ * unreachable until every switch answered.  Nothing is broken in a
+ * recovery, so it goes in phases (schedule()): no server has both trees
+ * held, the changes that would do that wait until the fabric is programmed
+ * (apply_deferred).  Every server keeps a tree it may use all along. */
+static void apply_delta(struct ras *r, bool recovery, uint64_t now, struct ras_out *o)
 {
 	struct route_delta *d = &r->delta;
 
-	for (size_t i = 0; i < d->nops; i++) {
-		const struct route_fib_op *op = &d->ops[i];
-		struct ras_sw *s = r->sw[op->sw];
-
-		hold_pair(r, op->owner, op->tree);
-		if (s && s->state != RS_NONE)
-			mark_dirty(s, r->t->nodes[op->owner].index * 2 + op->tree);
+	if (recovery) {
+		schedule(r, d->ops, d->nops);
+	} else {
+		/* What a failure broke is held and reprogrammed now, also in
+		 * the middle of a recovery. */
+		for (size_t i = 0; i < d->nops; i++)
+			take_op(r, &d->ops[i]);
 	}
 	announce_held(r, o);	/* to the directory before the switches */
 	r->st.ev_ops = d->nops;
 	r->st.converged = false;
 	for (uint32_t n = 0; n < r->t->nnodes; n++)
 		reconcile(r, n, now, o);
+}
+
+/* The next phase of a recovery: the fabric is programmed, the held pairs
+ * released. */
+static void apply_deferred(struct ras *r, uint64_t now, struct ras_out *o)
+{
+	struct route_fib_op *ops = r->deferred;
+	size_t n = r->ndeferred;
+
+	r->deferred = NULL;
+	r->ndeferred = r->capdeferred = 0;
+	schedule(r, ops, n);
+	free(ops);
+	announce_held(r, o);
+	r->st.converged = false;
+	for (uint32_t node = 0; node < r->t->nnodes; node++)
+		reconcile(r, node, now, o);
 }
 
 static void switch_dead(struct ras *r, uint32_t node)
@@ -597,7 +679,7 @@ static void link_event(struct ras *r, uint32_t l, bool up, uint64_t now, struct 
 					ports_settled(r, ends[i], now, o);
 			}
 	}
-	apply_delta(r, now, o);
+	apply_delta(r, up, now, o);
 	log_info("link %s:%u - %s:%u %s: %zu forwarding changes, %u more pairs held",
 		 r->t->nodes[lk->a].name, lk->pa, r->t->nodes[lk->b].name, lk->pb,
 		 up ? "up" : "down", r->delta.nops, r->st.ev_pairs);
@@ -766,6 +848,7 @@ int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, 
 	r->nidx = t->nservers * 2;
 	r->held = xmalloc(r->nidx ? r->nidx : 1);
 	memset(r->held, 1, r->nidx);	/* announced available once programmed */
+	r->owner_t0 = xcalloc(r->t->nservers ? r->t->nservers : 1, 1);
 	r->sw = xcalloc(t->nnodes, sizeof(*r->sw));
 	for (uint32_t n = 0; n < t->nnodes; n++) {
 		struct ras_sw *s;
@@ -788,6 +871,8 @@ void ras_free(struct ras *r)
 {
 	if (!r)
 		return;
+	free(r->deferred);
+	free(r->owner_t0);
 	for (uint32_t n = 0; n < r->t->nnodes; n++) {
 		struct ras_sw *s = r->sw[n];
 

@@ -19,7 +19,10 @@
  * unavailable (ras_out.avail, avail = 0: the shell sends these to the
  * directory BEFORE the datagrams of the same call), then applies the route
  * change, reprograms the switches and, once every live switch acknowledged
- * everything, marks them available again.  A switch whose every link is
+ * everything, marks them available again.  A recovery (link or switch
+ * back) runs in phases so that no server ever has both trees held: changes
+ * that would hold a server's second tree wait until the first phase is
+ * programmed (ras_stats.deferred_ops).  A switch whose every link is
  * down is failed (route_node_down); a report of one of its links coming back
  * revives it and its table is read again from a dump.
  */
@@ -91,6 +94,7 @@ struct ras_stats {
 	uint64_t batches, retransmits, lost;
 	uint64_t ops_sent, ops_ok, ops_refused[SWP_STATUS_MAX + 1];
 	uint64_t dumps, avail_down, avail_up;
+	uint64_t deferred_ops;		/* recovery tree-1 changes run second */
 	uint64_t audits, audits_failed;	/* entry counts checked, found wrong */
 	/* The last event: when it came in and when the fabric was programmed. */
 	uint64_t ev_at_ns, ev_done_ns, ev_ops;

@@ -380,6 +380,65 @@ static void test_failover_order(void **state)
 	net_free(&n);
 }
 
+static uint32_t link_between(const struct topo *t, const char *a, const char *b)
+{
+	uint32_t na = topo_find(t, a), nb = topo_find(t, b);
+
+	for (uint32_t l = 0; l < t->nlinks; l++)
+		if ((t->links[l].a == na && t->links[l].b == nb) ||
+		    (t->links[l].a == nb && t->links[l].b == na))
+			return l;
+	fail_msg("no link %s - %s", a, b);
+	return UINT32_MAX;
+}
+
+/* A recovery never holds both trees of a server at once.  The case: leaf0's
+ * uplink to spine0 is cut and spine1 fails, so leaf0 counts as failed too;
+ * then both come back, which moves both trees of many servers.  Tree 0 is
+ * reprogrammed first, tree 1 after; the availability changes the directory
+ * receives never leave a server without a tree, and every FIB ends equal to
+ * a fresh computation. */
+static void test_recovery_keeps_a_tree(void **state)
+{
+	struct net n;
+	uint32_t uplink, spine1, leaf0, both = 0;
+	uint8_t *held;
+	size_t from;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 5);
+	uplink = link_between(n.t, "leaf0", "spine0");
+	spine1 = topo_find(n.t, "spine1");
+	leaf0 = topo_find(n.t, "leaf0");
+	held = calloc(2 * n.t->nservers, 1);
+	link_set(&n, uplink, false);
+	settle(&n);
+	switch_set(&n, spine1, false);
+	settle(&n);
+	assert_true(route_node_dead(ras_routes(n.r))[leaf0]);
+	check_fibs(&n);
+
+	from = n.ndir;
+	switch_set(&n, spine1, true);
+	link_set(&n, uplink, true);
+	settle(&n);
+	assert_true(ras_stats(n.r)->deferred_ops > 0);
+	for (size_t i = from; i < n.ndir; i++) {
+		uint32_t id = pgr_mac_id(n.dir[i].mac);
+		uint32_t s = pgr_id_node(id) - 1;
+
+		held[s * 2 + pgr_id_tree(id)] = !n.dir[i].avail;
+		if (held[s * 2] && held[s * 2 + 1])
+			both++;
+	}
+	assert_int_equal(both, 0);
+	for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
+		assert_int_equal(held[i], 0);	/* all released in the end */
+	check_fibs(&n);
+	free(held);
+	net_free(&n);
+}
+
 static void random_run(const char *s, uint64_t seed, uint32_t loss, int events)
 {
 	struct net n;
@@ -571,6 +630,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_programs_fabric),
 		cmocka_unit_test(test_failover_order),
+		cmocka_unit_test(test_recovery_keeps_a_tree),
 		cmocka_unit_test(test_random_failures),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_bad_input),
