@@ -54,6 +54,14 @@ struct swd {
 	struct sw_nl_op *flush_ops;	/* start-up only */
 	uint16_t nflush;
 	struct log_rl rl;
+	/* uplink tracking (--uplinks) */
+	uint8_t *uplink;		/* per port: leads to another switch */
+	uint8_t *port_up;		/* per port: present and up */
+	uint8_t *shut;			/* per port: taken down by the tracking */
+	uint16_t nuplinks;
+	bool isolated;			/* every uplink down, server ports shut */
+	uint64_t restore_delay_ns;	/* uplinks up this long before restoring */
+	uint64_t restore_at;		/* 0: no restore pending */
 };
 
 static const char switchd_help[] =
@@ -76,6 +84,15 @@ static const char switchd_help[] =
 	"  --ras ADDR:PORT      where to report link changes (none: not reported)\n"
 	"  --flush              delete the bridge's static entries at start (a\n"
 	"                       rebooted switch); default: adopt them\n"
+	"  --uplinks N,N,...    the ports that lead to other switches.  When all\n"
+	"                       of them are down, the other ports (to servers) are\n"
+	"                       set down too, so that dual-homed servers see their\n"
+	"                       NIC lose its link and leave by their other NIC;\n"
+	"                       they come up again once an uplink has been up for\n"
+	"                       --uplink-delay MS (default 1000: the time for the\n"
+	"                       RAS to program this switch and the one beyond).\n"
+	"                       Default: no tracking\n"
+	"  --uplink-delay MS    see --uplinks; 1000\n"
 	"  --name NAME          name in log lines\n"
 	"  --log-level LEVEL    err, warn, info, debug; info\n"
 	"  -h, --help\n";
@@ -108,6 +125,8 @@ static int link_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+static struct nlmsghdr *put_req(struct swd *d, void *buf, uint16_t type, uint16_t flags);
+
 static void set_port(struct swd *d, int port, int ifindex, bool present, bool up)
 {
 	uint64_t now = mono_ns();
@@ -121,7 +140,88 @@ static void set_port(struct swd *d, int port, int ifindex, bool present, bool up
 	} else {
 		return;
 	}
+	d->port_up[port] = present && up;
 	sw_port(d->core, (uint16_t)port, present, up, now, d->out);
+}
+
+/* Set a port administratively up or down; 0 or -errno. */
+static int port_admin(struct swd *d, int ifindex, bool up)
+{
+	struct nlmsghdr *nlh = put_req(d, d->nlbuf, RTM_NEWLINK, NLM_F_ACK);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	uint32_t seq = nlh->nlmsg_seq;
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_change = IFF_UP;
+	ifi->ifi_flags = up ? IFF_UP : 0;
+	if (mnl_socket_sendto(d->cmd, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(d->cmd, d->nlrecv, SWD_NL_BUF);
+		const struct nlmsghdr *m = (const struct nlmsghdr *)d->nlrecv;
+		int len = (int)n;
+
+		if (n < 0)
+			return -errno;
+		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len))
+			if (m->nlmsg_seq == seq && m->nlmsg_type == NLMSG_ERROR)
+				return ((const struct nlmsgerr *)mnl_nlmsg_get_payload(m))->error;
+	}
+}
+
+/* Uplink tracking: a switch cut off from every other switch still has
+ * live links to its servers, and a dual-homed server would go on sending
+ * into it (its NIC is up) and lose everything that leaves the switch.  So
+ * when every uplink is down the server ports go down, the servers' agents
+ * see their NIC lose its link and send by their other NIC.  The ports we
+ * took down come back once an uplink has stayed up for the restore delay:
+ * until the RAS has reprogrammed this switch (the RAS stops programming a
+ * switch cut off from every other) and the one its uplink leads to (maybe
+ * just restarted, empty), traffic sent into it would be lost. */
+static void track_uplinks(struct swd *d)
+{
+	uint64_t now = mono_ns();
+	bool any = false;
+
+	if (!d->nuplinks)
+		return;
+	for (uint32_t p = 0; p < SW_MAX_PORTS; p++)
+		any |= d->uplink[p] && d->port_up[p];
+	if (!any)
+		d->restore_at = 0;
+	else if (d->isolated && !d->restore_at)
+		d->restore_at = now + d->restore_delay_ns;
+	if (!any && !d->isolated) {
+		unsigned n = 0;
+
+		d->isolated = true;
+		for (uint32_t p = 0; p < SW_MAX_PORTS; p++) {
+			int e;
+
+			if (d->uplink[p] || !d->port_ifindex[p] || !d->port_up[p])
+				continue;
+			if ((e = port_admin(d, d->port_ifindex[p], false)))
+				log_warn("uplink tracking: port %u: %s", p, strerror(-e));
+			else
+				d->shut[p] = 1, n++;
+		}
+		log_warn("every uplink is down: %u server ports taken down", n);
+	} else if (any && d->isolated && now >= d->restore_at) {
+		unsigned n = 0;
+
+		d->isolated = false;
+		d->restore_at = 0;
+		for (uint32_t p = 0; p < SW_MAX_PORTS; p++) {
+			if (!d->shut[p])
+				continue;
+			d->shut[p] = 0;
+			if (d->port_ifindex[p] && !port_admin(d, d->port_ifindex[p], true))
+				n++;
+		}
+		log_info("an uplink is back (for %.0f ms): %u server ports up again",
+			 (double)d->restore_delay_ns / 1e6, n);
+	}
 }
 
 /* RTM_NEWLINK / RTM_DELLINK, from a dump or from the subscription. */
@@ -391,6 +491,7 @@ static void on_events(void *arg, int fd)
 			if (m->nlmsg_type == RTM_NEWLINK || m->nlmsg_type == RTM_DELLINK)
 				on_link_msg(d, m);
 	}
+	track_uplinks(d);
 	send_out(d);
 }
 
@@ -399,6 +500,8 @@ static void on_tick(void *arg)
 	struct swd *d = arg;
 
 	sw_tick(d->core, mono_ns(), d->out);
+	if (d->restore_at)
+		track_uplinks(d);
 	send_out(d);
 }
 
@@ -425,8 +528,8 @@ static void log_stats(const struct swd *d)
 
 /* ---- set-up ------------------------------------------------------------------- */
 struct swd_opts {
-	const char *listen, *key, *bridge, *prefix, *ras, *name;
-	uint32_t id, fib;
+	const char *listen, *key, *bridge, *prefix, *ras, *name, *uplinks;
+	uint32_t id, fib, uplink_delay_ms;
 	bool flush;
 	int level;
 };
@@ -442,6 +545,8 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 		{ "fib", required_argument, NULL, 'f' },
 		{ "ras", required_argument, NULL, 'r' },
 		{ "flush", no_argument, NULL, 'F' },
+		{ "uplinks", required_argument, NULL, 'u' },
+		{ "uplink-delay", required_argument, NULL, 'D' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -449,7 +554,8 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 	};
 	int c;
 
-	*o = (struct swd_opts){ .fib = 65536, .level = LOG_INFO, .name = "switchd" };
+	*o = (struct swd_opts){ .fib = 65536, .level = LOG_INFO, .name = "switchd",
+				.uplink_delay_ms = 1000 };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -460,6 +566,12 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 		case 'r': o->ras = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'F': o->flush = true; break;
+		case 'u': o->uplinks = optarg; break;
+		case 'D':
+			if (!parse_u32(optarg, 600000, &o->uplink_delay_ms))
+				return cli_usage_error("switchd", "--uplink-delay: '%s' is not a number "
+						       "of ms (0-600000)", optarg);
+			break;
 		case 'i':
 			if (!parse_u32(optarg, UINT32_MAX, &o->id))
 				return cli_usage_error("switchd", "--id: '%s' is not a number", optarg);
@@ -501,6 +613,28 @@ static int open_netlink(struct swd *d)
 	return 0;
 }
 
+/* --uplinks 0,1,5: port numbers. */
+static int parse_uplinks(struct swd *d, const char *list)
+{
+	char buf[1024], *save, *tok;
+
+	if (strlen(list) >= sizeof(buf))
+		return cli_usage_error("switchd", "--uplinks: list too long");
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint32_t p;
+
+		if (!parse_u32(tok, SWP_MAX_PORT, &p))
+			return cli_usage_error("switchd", "--uplinks: '%s' is not a port number "
+					       "(0-%u)", tok, (unsigned)SWP_MAX_PORT);
+		d->nuplinks += !d->uplink[p];
+		d->uplink[p] = 1;
+	}
+	if (!d->nuplinks)
+		return cli_usage_error("switchd", "--uplinks: no port given");
+	return 0;
+}
+
 static int setup(struct swd *d, const struct swd_opts *o)
 {
 	struct sw_config c = { .id = o->id, .fib_cap = o->fib, .seq_base = wall_ns() };
@@ -528,6 +662,12 @@ static int setup(struct swd *d, const struct swd_opts *o)
 	d->nlbuf = xmalloc(SWD_NL_BUF);
 	d->nlrecv = xmalloc(SWD_NL_BUF);
 	d->port_ifindex = xcalloc(SW_MAX_PORTS, sizeof(*d->port_ifindex));
+	d->uplink = xcalloc(SW_MAX_PORTS, 1);
+	d->port_up = xcalloc(SW_MAX_PORTS, 1);
+	d->shut = xcalloc(SW_MAX_PORTS, 1);
+	if (o->uplinks && parse_uplinks(d, o->uplinks))
+		return 1;
+	d->restore_delay_ns = (uint64_t)o->uplink_delay_ms * 1000000ull;
 	hmap_init(&d->ifindex_port, 64, c.seq_base);
 	d->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
 	if ((e = open_netlink(d)))
@@ -541,6 +681,7 @@ static int setup(struct swd *d, const struct swd_opts *o)
 	if (load_fdb(d))
 		return cli_error("switchd: netlink: cannot list forwarding entries");
 	sw_out_reset(d->out);	/* nothing to report about the first sighting */
+	track_uplinks(d);	/* started cut off: the server ports go down */
 	if ((d->udp = udp_open(&la, SWD_RCVBUF)) < 0)
 		return cli_error("switchd: %s: %s", o->listen, strerror(-d->udp));
 	return 0;
@@ -548,6 +689,11 @@ static int setup(struct swd *d, const struct swd_opts *o)
 
 static void teardown(struct swd *d)
 {
+	/* Ports the tracking took down come back up: nobody would know to
+	 * raise them once this daemon is gone. */
+	for (uint32_t p = 0; d->cmd && d->shut && p < SW_MAX_PORTS; p++)
+		if (d->shut[p] && d->port_ifindex[p])
+			port_admin(d, d->port_ifindex[p], true);
 	if (d->udp > 0)
 		close(d->udp);
 	if (d->cmd)
@@ -559,6 +705,9 @@ static void teardown(struct swd *d)
 	sw_free(d->core);
 	hmap_free(&d->ifindex_port);
 	free(d->port_ifindex);
+	free(d->uplink);
+	free(d->port_up);
+	free(d->shut);
 	free(d->nlbuf);
 	free(d->nlrecv);
 	free(d->in);

@@ -19,6 +19,27 @@
 
 #include "agent/config.h"
 
+/* "0,1": the ports of switch `node` that lead to other switches, if it
+ * also has servers; false (no tracking) otherwise. */
+static bool switch_uplinks(const struct topo *t, uint32_t node, char *buf, size_t len)
+{
+	bool servers = false;
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (uint32_t p = 0; p < t->nodes[node].degree; p++) {
+		const struct topo_adj *a = topo_port(t, node, p);
+
+		if (topo_is_server(t, a->peer)) {
+			servers = true;
+			continue;
+		}
+		if (off + 12 < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%u", off ? "," : "", p);
+	}
+	return servers && off > 0;
+}
+
 static int switchd_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
 			char (*b)[128])
 {
@@ -50,6 +71,13 @@ static int switchd_args(const struct lab *l, const char *dir, uint32_t node, cha
 	argv[n++] = "--name";	/* also how `lab down` recognises it */
 	argv[n++] = b[7];
 	argv[n++] = "--flush";	/* a (re)started switch begins empty */
+	/* A switch with servers and other switches below it tracks its
+	 * uplinks: cut off from every switch, it takes its server ports down
+	 * so that dual-homed servers leave by their other NIC. */
+	if (switch_uplinks(l->topo, node, b[8], 128)) {
+		argv[n++] = "--uplinks";
+		argv[n++] = b[8];
+	}
 	return n;
 }
 
