@@ -3,7 +3,8 @@
 # never the other VDC's VM with the same address; a spoofed source is
 # dropped and counted; killing and restarting an agent under a stream loses
 # nothing, and so does killing and restarting the directory; SIGHUP detaches
-# and attaches a VM.
+# and attaches a VM; a leaf cut off from both spines takes its server ports
+# down and its servers leave by their other NIC.
 #
 #            spine0        spine1
 #           /  |   \      /  |   \          (server MACs installed in the
@@ -212,6 +213,23 @@ vm blue-srv0 ping -c 3 -i 0.2 -W 2 -q 10.0.0.2 >/dev/null ||
 	fail "blue-srv0 not attached again after SIGHUP"
 
 echo "SIGHUP: blue-srv0 detached and attached again"
+
+# ---- a leaf cut off from both spines (uplink tracking) -------------------------
+nic0_up() { ip -n ${PT}-srv0 link show ${PT}-nic0 | grep -q LOWER_UP; }
+$P lab link down leaf0 spine0 $L
+$P lab node down spine1 $L
+for i in $(seq 50); do nic0_up || break; sleep 0.1; done
+nic0_up && fail "leaf0 is cut off, but srv0's NIC to it kept its link"
+for d in 5 8; do	# VMs behind other leaves, by srv0's other NIC
+	vm red-srv0 ping -c 3 -i 0.2 -W 2 -q 10.0.0.$d >/dev/null ||
+		fail "leaf0 cut off: red-srv0 cannot reach 10.0.0.$d"
+done
+$P lab node up spine1 $L
+$P lab link up leaf0 spine0 $L
+for i in $(seq 50); do nic0_up && break; sleep 0.1; done
+nic0_up || fail "leaf0 rejoined, but srv0's NIC to it stayed down"
+vm red-srv0 ping -c 3 -i 0.2 -W 2 -q 10.0.0.8 >/dev/null || fail "after leaf0 rejoined"
+echo "leaf0 cut off: its server ports went down and srv0 left by its other NIC; back after it rejoined"
 
 # ---- SIGTERM removes the data plane -------------------------------------------
 pid=$(agent_pid srv7)
