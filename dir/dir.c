@@ -29,7 +29,8 @@
 #include "lib/rng.h"
 
 #define NONE UINT32_MAX
-#define HUGE_SZ ((size_t)2 << 20)
+#define DIR_BIG_TABLE ((size_t)4 << 20)	/* tables from this size on are mappings */
+#define DIR_TABLE_RESERVE ((size_t)16 << 30)	/* address space per big table */
 
 enum entry_state { E_FREE = 0, E_LIVE = 1, E_DRAINING = 2 };
 
@@ -121,15 +122,53 @@ _Static_assert(DIR_PUSH_RTO_MS == 20 && DIR_PUSH_RTO_MAX_MS == 1000, "rto table"
 #define POOL_FREE(pool, i, link) do { \
 	(pool).a[i].link = (pool).free; (pool).free = (i); (pool).used--; } while (0)
 
-/* Big tables are read at random: back them with huge pages where the kernel
- * offers them (fewer TLB misses, which dominate a lookup's cost). */
-static void advise_huge(void *p, size_t len)
+/* Grow a table from old_n to new_n elements of `size` bytes.  Small tables
+ * live on the heap.  From DIR_BIG_TABLE bytes on, a table gets its own
+ * mapping of DIR_TABLE_RESERVE bytes of address space (pages exist only once
+ * touched), so growing it within that costs nothing: no copy and no stall of
+ * the serving loop (growing a 100 MB lease slab by realloc takes tens of
+ * milliseconds), and the table never moves, so the huge pages it asks for
+ * stay whole (big tables are read at random; TLB misses dominate a lookup's
+ * cost).  Past the reservation, mremap moves page tables, not data. */
+static size_t table_span(size_t bytes)
 {
-	uintptr_t lo = ((uintptr_t)p + HUGE_SZ - 1) & ~(uintptr_t)(HUGE_SZ - 1);
-	uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(HUGE_SZ - 1);
+	return MAX(bytes, DIR_TABLE_RESERVE);
+}
 
-	if (len >= 4 * HUGE_SZ && hi > lo)
-		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+static void *table_grow(void *a, size_t old_n, size_t new_n, size_t size)
+{
+	size_t old_b = old_n * size, new_b = new_n * size;
+	void *p;
+
+	assert(new_n >= old_n && new_n <= SIZE_MAX / size);
+	if (new_b < DIR_BIG_TABLE)
+		return xreallocarray(a, new_n, size);
+	if (old_b < DIR_BIG_TABLE) {
+		p = mmap(NULL, table_span(new_b), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			die("out of memory (%zu bytes): %s", new_b, strerror(errno));
+		madvise(p, table_span(new_b), MADV_HUGEPAGE);
+		if (old_b)
+			memcpy(p, a, old_b);
+		free(a);
+		return p;
+	}
+	if (new_b <= table_span(old_b))
+		return a;
+	p = mremap(a, table_span(old_b), new_b, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		die("out of memory (%zu bytes): %s", new_b, strerror(errno));
+	madvise(p, new_b, MADV_HUGEPAGE);
+	return p;
+}
+
+static void table_free(void *a, size_t n, size_t size)
+{
+	if (n * size < DIR_BIG_TABLE)
+		free(a);
+	else
+		munmap(a, table_span(n * size));
 }
 
 static uint32_t pool_alloc_(void **a, size_t size, uint32_t *n, uint32_t *cap,
@@ -142,9 +181,10 @@ static uint32_t pool_alloc_(void **a, size_t size, uint32_t *n, uint32_t *cap,
 		memcpy(free_head, (uint8_t *)*a + (size_t)i * size + link_off, sizeof(uint32_t));
 	} else {
 		if (*n == *cap) {
+			uint32_t old = *cap;
+
 			*cap = *cap ? *cap + *cap / 2 : 64;
-			*a = xreallocarray(*a, *cap, size);
-			advise_huge(*a, (size_t)*cap * size);
+			*a = table_grow(*a, old, *cap, size);
 		}
 		i = (*n)++;
 	}
@@ -306,11 +346,11 @@ void dir_free(struct dir *d)
 	hmap_free(&d->by_addr);
 	hmap_free(&d->by_push);
 	hmap_free(&d->by_session);
-	free(d->e.a);
-	free(d->l.a);
-	free(d->c.a);
-	free(d->p.a);
-	free(d->s.a);
+	table_free(d->e.a, d->e.cap, sizeof(*d->e.a));
+	table_free(d->l.a, d->l.cap, sizeof(*d->l.a));
+	table_free(d->c.a, d->c.cap, sizeof(*d->c.a));
+	table_free(d->p.a, d->p.cap, sizeof(*d->p.a));
+	table_free(d->s.a, d->s.cap, sizeof(*d->s.a));
 	free(d->scratch);
 	free(d);
 }
@@ -661,10 +701,11 @@ static uint32_t lv_alloc(struct dir *d, unsigned cls)
 		return off;
 	}
 	if (d->l.n + len > d->l.cap) {
+		uint32_t old = d->l.cap;
+
 		d->l.cap = MAX(d->l.cap + d->l.cap / 2, d->l.n + len);
 		d->l.cap = MAX(d->l.cap, 1024u);
-		d->l.a = xreallocarray(d->l.a, d->l.cap, sizeof(*d->l.a));
-		advise_huge(d->l.a, (size_t)d->l.cap * sizeof(*d->l.a));
+		d->l.a = table_grow(d->l.a, old, d->l.cap, sizeof(*d->l.a));
 	}
 	off = d->l.n;
 	d->l.n += len;

@@ -639,6 +639,56 @@ static void test_restore_from_store(void **st)
 	h_fini(&h2);
 }
 
+/* Tables past the size where they move to mappings of their own (entries:
+ * 64 B each, 4 MB from 65,536 on; the lease slab likewise): every entry
+ * registered is still found with its content after the tables grew, and
+ * every lookup from several clients gets its lease. */
+static void test_big_tables(void **st)
+{
+	enum { N = 100000, CLIENTS = 6 };
+	struct dirp_entry e[DIRP_MAX_RECORDS];
+	struct dirp_key keys[DIRP_MAX_RECORDS];
+	struct dirp_msg m;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	for (uint32_t i = 0; i < N;) {
+		unsigned n = 0;
+
+		for (; n < DIRP_MAX_RECORDS && i < N; n++, i++)
+			e[n] = vm(1 + i % 3, 0x0a000000 + i, i, i / 7);
+		h_send(&h, RAS, DIRP_REGISTER, e, n);
+		assert_true(h_reply(&h, RAS, &m));
+		assert_int_equal(m.h.count, n);
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_entries), N);
+	for (uint64_t c = 0; c < CLIENTS; c++) {
+		for (uint32_t i = 0; i < N;) {
+			uint32_t first = i;
+			unsigned n = 0;
+
+			for (; n < DIRP_MAX_RECORDS && i < N; n++, i++)
+				keys[n] = (struct dirp_key){ 1 + i % 3, 0x0a000000 + i };
+			h_send(&h, A1 + c, DIRP_LOOKUP, keys, n);
+			assert_true(h_reply(&h, A1 + c, &m));
+			assert_int_equal(m.h.count, n);
+			for (unsigned j = 0; j < n; j++) {
+				struct dirp_entry r, want = vm(1 + (first + j) % 3, 0x0a000000 + first + j,
+							      first + j, (first + j) / 7);
+
+				dirp_get_entry(&m, j, &r);
+				assert_int_equal(r.status, DIRP_OK);
+				assert_int_equal(r.server, want.server);
+				assert_memory_equal(r.mac, want.mac, sizeof(want.mac));
+				assert_int_equal(r.lease_ms, LEASE_MS);
+			}
+		}
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), (uint64_t)N * CLIENTS);
+	h_fini(&h);
+}
+
 static void test_multi_lookup(void **st)
 {
 	struct h h;
@@ -1102,6 +1152,7 @@ int main(void)
 		cmocka_unit_test(test_lease_limit),
 		cmocka_unit_test(test_restore_from_store),
 		cmocka_unit_test(test_multi_lookup),
+		cmocka_unit_test(test_big_tables),
 		cmocka_unit_test(test_client_library),
 		cmocka_unit_test(test_randomized_against_model),
 		cmocka_unit_test(test_many_holders),

@@ -1,3 +1,3 @@
 LIB_SRCS += lib/common.c lib/log.c lib/loop.c lib/arena.c lib/hash.c \
             lib/parse.c lib/json.c lib/yconf.c lib/auth.c lib/udp.c
-TESTS    += lib/test_lib
+TESTS    += lib/test_lib lib/test_auth
