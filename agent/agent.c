@@ -697,7 +697,10 @@ void agent_traffic_pair(struct agent *a, const struct pgr_pair *p, const struct 
 		a->ent[*at].used = true;
 	if (a->nflows == a->cap_flows)
 		grow((void **)&a->flows, &a->cap_flows, sizeof(*a->flows));
-	a->flows[a->nflows++] = (struct rasp_flow){ p->src_id, p->dst_id, db, dp };
+	/* the destination's server: the node of its intermediary MAC */
+	a->flows[a->nflows++] = (struct rasp_flow){
+		p->src_id, p->dst_id, db, dp,
+		at ? pgr_id_node(pgr_mac_id(a->ent[*at].g.im_mac[PGR_PRIMARY])) : RASP_NO_SERVER };
 }
 
 /* Forget pairs the map no longer holds. */

@@ -607,10 +607,18 @@ static void test_traffic_report(void **state)
 	assert_int_equal(fl.packets, 10);	/* the delta, not the total (20) */
 	assert_int_equal(fl.bytes, 1000);
 	assert_int_equal(fl.dst_id, pgr_id_of(13, 0));
+	assert_int_equal(fl.dst_server, RASP_NO_SERVER);	/* not looked up yet */
+	/* once the destination is cached, its server (node 5) goes with it */
+	fill(&h, IP(5));
+	walk_used(&h, &pkts);
+	assert_int_equal(h.n[0].f.nras, 3);
+	assert_int_equal(rasp_decode(h.n[0].f.ras[2], h.n[0].f.ras_len[2], &key, &m), 0);
+	rasp_flow_at(&m, 0, &fl);
+	assert_int_equal(fl.dst_server, 5);
 	/* no traffic: nothing sent */
 	agent_traffic_begin(h.n[0].a);
 	agent_traffic_end(h.n[0].a, now_of(&h));
-	assert_int_equal(h.n[0].f.nras, 2);
+	assert_int_equal(h.n[0].f.nras, 3);
 	h_fini(&h);
 }
 

@@ -40,12 +40,14 @@ size_t rasp_enc_traffic(uint8_t *buf, size_t cap, const struct rasp_hdr *h,
 	wire_put16(p + 6, parts);
 	p += RASP_TRAFFIC_FIXED;
 	for (uint16_t i = 0; i < n; i++, p += RASP_FLOW_BYTES) {
-		if (flows[i].src_id > RASP_ID_MAX || flows[i].dst_id > RASP_ID_MAX)
+		if (flows[i].src_id > RASP_ID_MAX || flows[i].dst_id > RASP_ID_MAX ||
+		    flows[i].dst_server > RASP_ID_MAX)
 			return 0;
 		wire_put32(p, flows[i].src_id);
 		wire_put32(p + 4, flows[i].dst_id);
 		wire_put64(p + 8, flows[i].bytes);
 		wire_put64(p + 16, flows[i].packets);
+		wire_put32(p + 24, flows[i].dst_server);
 	}
 	return finish(buf, h, RASP_TRAFFIC, body, key);
 }
@@ -119,7 +121,8 @@ static int decode_body(const uint8_t *p, size_t body, struct rasp_msg *m)
 		for (uint16_t i = 0; i < m->u.traffic.n; i++) {
 			const uint8_t *f = m->u.traffic.flows + (size_t)i * RASP_FLOW_BYTES;
 
-			if (wire_get32(f) > RASP_ID_MAX || wire_get32(f + 4) > RASP_ID_MAX)
+			if (wire_get32(f) > RASP_ID_MAX || wire_get32(f + 4) > RASP_ID_MAX ||
+			    wire_get32(f + 24) > RASP_ID_MAX)
 				return -RASP_E_FIELD;
 		}
 		return 0;
@@ -173,6 +176,7 @@ void rasp_flow_at(const struct rasp_msg *m, uint16_t i, struct rasp_flow *f)
 	f->dst_id = wire_get32(p + 4);
 	f->bytes = wire_get64(p + 8);
 	f->packets = wire_get64(p + 16);
+	f->dst_server = wire_get32(p + 24);
 }
 
 void rasp_direct_at(const struct rasp_msg *m, uint16_t i, struct rasp_direct *d)

@@ -12,8 +12,8 @@
  * from that sender (replays), even across the sender's restarts.
  *
  *   TRAFFIC   agent -> RAS: one slice of the server's traffic matrix,
- *             (source VM id, destination VM id, bytes, packets) over
- *             `interval_ms`; a large matrix spans several datagrams
+ *             (source VM id, destination VM id, bytes, packets, the
+ *             destination's server) over `interval_ms`; a large matrix spans several datagrams
  *             (`part` of `parts`).
  *   MOVED     lab/orchestrator -> RAS: a VM now lives on another server.
  *   DIRECT    RAS -> agent: send to these destination VMs direct (on their
@@ -29,13 +29,13 @@
 
 enum rasp_limits {
 	RASP_MAGIC = 0x5052,		/* "PR" */
-	RASP_VERSION = 1,
+	RASP_VERSION = 2,		/* 2: flows carry the destination server */
 	RASP_HDR_BYTES = 24,
 	RASP_MAX_DGRAM = 9000,
-	RASP_FLOW_BYTES = 24,
+	RASP_FLOW_BYTES = 28,
 	RASP_TRAFFIC_FIXED = 8,		/* interval_ms u32, part u16, parts u16 */
 	RASP_MAX_FLOWS = (RASP_MAX_DGRAM - RASP_HDR_BYTES - RASP_TRAFFIC_FIXED -
-			  AUTH_TAG_BYTES) / RASP_FLOW_BYTES,	/* 373 */
+			  AUTH_TAG_BYTES) / RASP_FLOW_BYTES,	/* 320 */
 	RASP_ID_MAX = 0xffffff,		/* VM and server ids are 24-bit */
 	RASP_DIRECT_BYTES = 8,
 	RASP_MAX_DIRECT = (RASP_MAX_DGRAM - RASP_HDR_BYTES - AUTH_TAG_BYTES) /
@@ -71,7 +71,11 @@ struct rasp_hdr {
 struct rasp_flow {
 	uint32_t src_id, dst_id;	/* VM primary ids */
 	uint64_t bytes, packets;
+	uint32_t dst_server;	/* Peregrine node number of the server the
+				 * destination VM lives on; RASP_NO_SERVER */
 };
+
+#define RASP_NO_SERVER 0u	/* the reporting server does not know it */
 
 struct rasp_moved {
 	uint32_t vm_id;			/* the VM's primary id */

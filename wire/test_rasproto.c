@@ -25,7 +25,8 @@ static void test_traffic_round_trip(void **state)
 	for (int i = 0; i < RASP_MAX_FLOWS; i++)
 		flows[i] = (struct rasp_flow){ rng_below(&r, RASP_ID_MAX + 1),
 					       rng_below(&r, RASP_ID_MAX + 1),
-					       rng_next(&r), rng_next(&r) };
+					       rng_next(&r), rng_next(&r),
+					       rng_below(&r, RASP_ID_MAX + 1) };
 	len = rasp_enc_traffic(buf, sizeof(buf), &h, 1000, 2, 3, flows, RASP_MAX_FLOWS, &key);
 	assert_true(len > 0 && len <= RASP_MAX_DGRAM);
 	assert_int_equal(rasp_decode(buf, len, &key, &m), 0);
@@ -41,8 +42,20 @@ static void test_traffic_round_trip(void **state)
 		struct rasp_flow f;
 
 		rasp_flow_at(&m, i, &f);
-		assert_memory_equal(&f, &flows[i], sizeof(f));
+		assert_int_equal(f.src_id, flows[i].src_id);
+		assert_int_equal(f.dst_id, flows[i].dst_id);
+		assert_int_equal(f.bytes, flows[i].bytes);
+		assert_int_equal(f.packets, flows[i].packets);
+		assert_int_equal(f.dst_server, flows[i].dst_server);
 	}
+	/* A destination server above 24 bits is not encoded, nor decoded. */
+	flows[0].dst_server = RASP_ID_MAX + 1;
+	assert_int_equal(rasp_enc_traffic(buf, sizeof(buf), &h, 1, 0, 1, flows, 1, &key), 0);
+	flows[0].dst_server = 5;
+	len = rasp_enc_traffic(buf, sizeof(buf), &h, 1, 0, 1, flows, 1, &key);
+	buf[RASP_HDR_BYTES + RASP_TRAFFIC_FIXED + 24] = 1;	/* server id 0x01000005 */
+	auth_tag(&key, buf, len - AUTH_TAG_BYTES, buf + len - AUTH_TAG_BYTES);
+	assert_int_equal(rasp_decode(buf, len, &key, &m), -RASP_E_FIELD);
 	/* One flow more does not fit. */
 	assert_int_equal(rasp_enc_traffic(buf, sizeof(buf), &h, 1, 0, 1, flows,
 					  RASP_MAX_FLOWS + 1, &key), 0);
@@ -105,7 +118,7 @@ static void test_refusals(void **state)
 	uint8_t buf[256], bad[256];
 	struct rasp_hdr h = { .sender = 1, .seq = 5 };
 	struct auth_key other = { { 9 } };
-	struct rasp_flow f = { 1, 2, 3, 4 };
+	struct rasp_flow f = { 1, 2, 3, 4, 5 };
 	struct rasp_msg m;
 	size_t len = rasp_enc_traffic(buf, sizeof(buf), &h, 10, 0, 1, &f, 1, &key);
 
