@@ -1,4 +1,4 @@
-LIB_SRCS += ras/ras.c
-TESTS    += ras/test_ras
+LIB_SRCS += ras/ras.c ras/direct.c
+TESTS    += ras/test_ras ras/test_direct
 SH_TESTS += ras/test_ras.sh
 FUZZERS  += ras/fuzz_ras

@@ -1,5 +1,6 @@
 /* The Route Algorithm Server core (ras/ras.h, docs/ras.md). */
 #include "ras/ras.h"
+#include "ras/ras_int.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -8,59 +9,8 @@
 #include <string.h>
 #include "lib/log.h"
 #include "route/failover.h"
+#include "wire/be.h"
 #include "wire/pgr.h"
-
-enum ras_sw_state {
-	RS_NONE = 0,	/* not a switch, or no address: never programmed */
-	RS_DUMPING,	/* reading its table */
-	RS_READY,	/* its table is known: reconcile dirty entries */
-	RS_LOST,	/* stopped answering: dumped again later */
-	RS_DEAD,	/* failed (route_node_down) */
-};
-
-enum { RS_IDLE = 0, RS_FIB_OPS, RS_DUMP, RS_AUDIT, RS_PORTS };
-#define RAS_FOREIGN UINT32_MAX	/* op on an entry that is no server's */
-
-struct ras_sw {
-	uint8_t state;
-	uint8_t busy;			/* RS_IDLE, RS_FIB_OPS, RS_DUMP */
-	uint16_t *have;			/* per (server, tree): its port or NO_PORT */
-	uint32_t nhave;			/* entries in have[] */
-	bool ports_known;		/* start-up: its port states are read */
-	uint64_t audit_at;
-	uint8_t *is_dirty;
-	uint32_t *dirty, ndirty;
-	uint64_t *port_seq;		/* per port: the newest link report's seq */
-	uint64_t *foreign;		/* entries of no server: to delete */
-	uint32_t nforeign;
-	uint32_t dump_offset;
-	uint64_t seq, due, resync_at;
-	uint32_t tries;
-	uint16_t nops;
-	uint32_t op_idx[SWP_MAX_OPS];
-	struct swp_op ops[SWP_MAX_OPS];
-	size_t len;
-	uint8_t buf[SWP_MAX_DGRAM];
-};
-
-struct ras {
-	struct ras_cfg c;
-	const struct topo *t;
-	struct route_trees *rt;
-	struct route_delta delta;
-	uint32_t nidx;			/* 2 per server */
-	struct ras_sw **sw;		/* per node id; NULL for servers */
-	uint8_t *held;			/* per (server, tree): marked unavailable */
-	/* A recovery's tree-1 changes of servers whose tree 0 changes too,
-	 * applied once tree 0 is programmed (see apply_delta). */
-	struct route_fib_op *deferred;
-	size_t ndeferred, capdeferred;
-	uint8_t *owner_t0;		/* per server, scratch: tree 0 changes now */
-	uint32_t ports_pending;		/* start-up: switches whose ports are unknown */
-	uint64_t seq;
-	struct ras_stats st;
-	struct log_rl rl;
-};
 
 /* ---- small helpers --------------------------------------------------------- */
 void ras_server_mac(uint32_t s, unsigned tree, uint8_t mac[6])
@@ -109,7 +59,7 @@ void ras_out_free(struct ras_out *o)
 	ras_out_init(o);
 }
 
-static struct ras_dgram *out_dgram(struct ras_out *o, struct ras_addr to)
+struct ras_dgram *ras_out_dgram(struct ras_out *o, struct ras_addr to)
 {
 	if (o->ndg == o->cap_dg) {
 		o->cap_dg = o->cap_dg ? o->cap_dg * 2 : 16;
@@ -143,11 +93,19 @@ const char *ras_drop_name(int reason)
 	case RAS_DROP_SENDER: return "unknown sender";
 	case RAS_DROP_PORT: return "port without a link";
 	case RAS_DROP_STALE: return "stale reply";
-	default: return "?";
+	case RAS_DROP_REPLAY: return "replayed";
+	case RAS_DROP_AGENT: return "not a server";
+	case RAS_DROP_VM: return "bad VM or server";
+	case RAS_DROP_RASP_TYPE: return "unexpected RAS-protocol type";
+	case RAS_DROP_ACK: return "stale ACK";
+	default: break;
 	}
+	if (reason > RAS_DROP_RASP && reason < RAS_DROP_REPLAY)
+		return rasp_err_name(reason - RAS_DROP_RASP);
+	return "?";
 }
 
-static void drop(struct ras *r, int reason, uint64_t now)
+void ras_drop(struct ras *r, int reason, uint64_t now)
 {
 	assert(reason >= 0 && reason < RAS_DROP_COUNT);
 	r->st.drops[reason]++;
@@ -158,7 +116,7 @@ static void drop(struct ras *r, int reason, uint64_t now)
 static void transmit(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
 {
 	struct ras_sw *s = r->sw[node];
-	struct ras_dgram *d = out_dgram(o, r->c.sw[node]);
+	struct ras_dgram *d = ras_out_dgram(o, r->c.sw[node]);
 	uint32_t backoff = s->tries < 4 ? 1u << s->tries : 8;
 
 	memcpy(d->buf, s->buf, s->len);
@@ -184,6 +142,12 @@ static void send_dump(struct ras *r, uint32_t node, uint8_t kind, uint64_t now,
 	transmit(r, node, now, o);
 }
 
+static void dclear(struct ras_sw *s)
+{
+	hmap_clear(&s->dmark);
+	s->nddirty = 0;
+}
+
 static void begin_dump(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
 {
 	struct ras_sw *s = r->sw[node];
@@ -194,6 +158,9 @@ static void begin_dump(struct ras *r, uint32_t node, uint64_t now, struct ras_ou
 	for (uint32_t i = 0; i < r->nidx; i++)
 		s->have[i] = ROUTE_NO_PORT;
 	s->nhave = 0;
+	r->st.entries_direct -= (uint32_t)s->dhave.count;
+	hmap_clear(&s->dhave);
+	dclear(s);
 	r->st.converged = false;
 	send_dump(r, node, RS_DUMP, now, o);
 }
@@ -211,6 +178,38 @@ static void mark_dirty(struct ras_sw *s, uint32_t idx)
 		return;
 	s->is_dirty[idx] = 1;
 	s->dirty[s->ndirty++] = idx;
+}
+
+void ras_dmark(struct ras *r, uint32_t node, uint32_t vm_id)
+{
+	struct ras_sw *s = r->sw[node];
+
+	if (!s || s->state == RS_NONE || hmap_get(&s->dmark, vm_id))
+		return;
+	hmap_put(&s->dmark, vm_id, 1);
+	if (s->nddirty == s->capddirty) {
+		s->capddirty = s->capddirty ? s->capddirty * 2 : 64;
+		s->ddirty = xreallocarray(s->ddirty, s->capddirty, sizeof(*s->ddirty));
+	}
+	s->ddirty[s->nddirty++] = vm_id;
+}
+
+static uint16_t dhave_port(const struct ras_sw *s, uint32_t vm_id)
+{
+	uint64_t *v = hmap_get(&s->dhave, vm_id);
+
+	return v ? (uint16_t)(*v - 1) : ROUTE_NO_PORT;
+}
+
+static void dset_have(struct ras *r, struct ras_sw *s, uint32_t vm_id, uint16_t port)
+{
+	bool had = hmap_get(&s->dhave, vm_id) != NULL;
+
+	if (port == ROUTE_NO_PORT)
+		hmap_del(&s->dhave, vm_id);
+	else
+		hmap_put(&s->dhave, vm_id, (uint64_t)port + 1);
+	r->st.entries_direct += (port != ROUTE_NO_PORT) - had;
 }
 
 static void add_op(struct ras_sw *s, uint32_t idx, uint8_t kind, uint16_t port,
@@ -252,6 +251,34 @@ static void collect(struct ras *r, uint32_t node, bool adds)
 	s->ndirty = keep;
 }
 
+/* The same for direct entries (VM MACs). */
+static void dcollect(struct ras *r, uint32_t node, bool adds)
+{
+	struct ras_sw *s = r->sw[node];
+	uint32_t keep = 0;
+
+	for (uint32_t k = 0; k < s->nddirty; k++) {
+		uint32_t id = s->ddirty[k];
+		uint16_t want = rd_want(r, node, id), have = dhave_port(s, id);
+		bool del = want == ROUTE_NO_PORT;
+		uint8_t mac[6];
+
+		if (want == have) {
+			hmap_del(&s->dmark, id);
+			continue;
+		}
+		if (del != adds && s->nops < SWP_MAX_OPS) {
+			pgr_mac_make(mac, id);
+			add_op(s, RAS_DOP | id, del ? SWP_OP_DEL : SWP_OP_ADD, want, mac);
+			hmap_del(&s->dmark, id);
+			r->st.dops_sent++;
+			continue;
+		}
+		s->ddirty[keep++] = id;
+	}
+	s->nddirty = keep;
+}
+
 /* Send the next batch of a ready, idle switch, if it needs one. */
 static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out *o)
 {
@@ -261,7 +288,7 @@ static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out
 	if (!s || s->state != RS_READY || r->ports_pending)
 		return;
 	/* An audit in flight must not delay a change: its reply is dropped. */
-	if (s->busy == RS_AUDIT && (s->ndirty || s->nforeign))
+	if (s->busy == RS_AUDIT && (s->ndirty || s->nforeign || s->nddirty))
 		s->busy = RS_IDLE;
 	if (s->busy)
 		return;
@@ -273,7 +300,9 @@ static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out
 		add_op(s, RAS_FOREIGN, SWP_OP_DEL, 0, mac);
 	}
 	collect(r, node, false);
+	dcollect(r, node, false);
 	collect(r, node, true);
+	dcollect(r, node, true);
 	if (!s->nops)
 		return;
 	h.seq = ++r->seq;
@@ -318,7 +347,8 @@ static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 
 		if (s && (s->state == RS_DUMPING ||
 			  (s->state == RS_READY &&
-			   ((s->busy && s->busy != RS_AUDIT) || s->ndirty || s->nforeign))))
+			   ((s->busy && s->busy != RS_AUDIT) || s->ndirty || s->nforeign ||
+			    s->nddirty))))
 			return;
 	}
 	for (uint32_t idx = 0; idx < r->nidx; idx++) {
@@ -344,11 +374,11 @@ static bool audit_ok(struct ras *r, uint32_t node, uint32_t used, uint64_t now,
 {
 	struct ras_sw *s = r->sw[node];
 
-	if (used == s->nhave + s->nforeign)
+	if (used == s->nhave + s->nforeign + s->dhave.count)
 		return true;
 	r->st.audits_failed++;
 	log_rl_msg(&r->rl, now, LOG_WARN, "switch %s holds %u entries, not %u: reading it again",
-		   r->t->nodes[node].name, used, s->nhave + s->nforeign);
+		   r->t->nodes[node].name, used, s->nhave + s->nforeign + (uint32_t)s->dhave.count);
 	begin_dump(r, node, now, o);
 	return false;
 }
@@ -359,7 +389,7 @@ static void on_fib_ack(struct ras *r, uint32_t node, const struct swp_msg *m, ui
 	struct ras_sw *s = r->sw[node];
 
 	if (s->busy != RS_FIB_OPS || m->h.seq != s->seq || m->u.fib_ack.n != s->nops) {
-		drop(r, RAS_DROP_STALE, now);
+		ras_drop(r, RAS_DROP_STALE, now);
 		return;
 	}
 	for (uint16_t i = 0; i < s->nops; i++) {
@@ -370,10 +400,15 @@ static void on_fib_ack(struct ras *r, uint32_t node, const struct swp_msg *m, ui
 
 		if (st == SWP_OK || (st == SWP_NOT_FOUND && op->kind == SWP_OP_DEL)) {
 			r->st.ops_ok++;
-			if (idx != RAS_FOREIGN)
+			if (idx != RAS_FOREIGN && (idx & RAS_DOP))
+				dset_have(r, s, idx & ~RAS_DOP, op->kind == SWP_OP_ADD ? op->port
+										: ROUTE_NO_PORT);
+			else if (idx != RAS_FOREIGN)
 				set_have(s, idx, op->kind == SWP_OP_ADD ? op->port : ROUTE_NO_PORT);
 			continue;
 		}
+		if (idx != RAS_FOREIGN && (idx & RAS_DOP))
+			r->st.dops_refused++;	/* tried again at the next computation */
 		/* Refused: left as it is until an event touches it again. */
 		r->st.ops_refused[st <= SWP_STATUS_MAX ? st : SWP_KERNEL]++;
 		log_rl_msg(&r->rl, now, LOG_WARN, "switch %s refused %s %s port %u: %s",
@@ -398,7 +433,7 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 		return;
 	}
 	if (s->busy != RS_DUMP || m->h.seq != s->seq || m->u.dump_fib.offset != s->dump_offset) {
-		drop(r, RAS_DROP_STALE, now);
+		ras_drop(r, RAS_DROP_STALE, now);
 		return;
 	}
 	for (uint16_t i = 0; i < m->u.dump_fib.n; i++) {
@@ -409,7 +444,11 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 		idx = mac_index(r, e.mac);
 		if (idx != RAS_FOREIGN)
 			set_have(s, idx, e.port);
-		else if (s->nforeign < RAS_MAX_FOREIGN)
+		else if (pgr_mac_valid(e.mac) &&
+			 pgr_id_node(pgr_mac_id(e.mac)) > r->t->nservers) {
+			dset_have(r, s, pgr_mac_id(e.mac), e.port);
+			rd_dumped(r, node, pgr_mac_id(e.mac), e.port);
+		} else if (s->nforeign < RAS_MAX_FOREIGN)
 			s->foreign[s->nforeign++] = swp_mac_u64(e.mac);
 	}
 	s->dump_offset += m->u.dump_fib.n;
@@ -421,6 +460,7 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 	s->state = RS_READY;
 	for (uint32_t idx = 0; idx < r->nidx; idx++)
 		mark_dirty(s, idx);
+	rd_dump_done(r, node);
 	reconcile(r, node, now, o);
 }
 
@@ -475,7 +515,7 @@ static void on_ports(struct ras *r, uint32_t node, const struct swp_msg *m, uint
 
 	if (s->busy != RS_PORTS || m->h.seq != s->seq ||
 	    m->u.dump_ports.offset != s->dump_offset) {
-		drop(r, RAS_DROP_STALE, now);
+		ras_drop(r, RAS_DROP_STALE, now);
 		return;
 	}
 	s->busy = RS_IDLE;
@@ -680,6 +720,7 @@ static void link_event(struct ras *r, uint32_t l, bool up, uint64_t now, struct 
 			}
 	}
 	apply_delta(r, up, now, o);
+	rd_routes_changed(r, now, o);
 	log_info("link %s:%u - %s:%u %s: %zu forwarding changes, %u more pairs held",
 		 r->t->nodes[lk->a].name, lk->pa, r->t->nodes[lk->b].name, lk->pb,
 		 up ? "up" : "down", r->delta.nops, r->st.ev_pairs);
@@ -693,11 +734,11 @@ static void on_link(struct ras *r, struct ras_addr from, uint32_t node,
 	struct ras_dgram *d;
 
 	if (m->u.link.port >= r->t->nodes[node].degree) {
-		drop(r, RAS_DROP_PORT, now);
+		ras_drop(r, RAS_DROP_PORT, now);
 		return;
 	}
 	r->st.link_reports++;
-	d = out_dgram(o, from);
+	d = ras_out_dgram(o, from);
 	d->len = swp_enc_link_ack(d->buf, sizeof(d->buf), &h, m->h.seq, &r->c.key);
 	assert(d->len);
 	/* A retransmitted older report (its ack was lost) must not undo a
@@ -716,15 +757,22 @@ void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t l
 {
 	struct swp_msg m;
 	uint32_t node;
-	int e = swp_decode(buf, len, &r->c.key, &m);
+	int e;
 
+	if (len >= 2 && wire_get16(buf) == RASP_MAGIC) {
+		rd_input(r, from, buf, len, now, o);
+		check_converged(r, now, o);
+		rd_step(r, now, o);
+		return;
+	}
+	e = swp_decode(buf, len, &r->c.key, &m);
 	if (e < 0) {
-		drop(r, RAS_DROP_DECODE + -e, now);
+		ras_drop(r, RAS_DROP_DECODE + -e, now);
 		return;
 	}
 	node = m.h.sender;
 	if (node >= r->t->nnodes || !r->sw[node] || r->c.sw[node].ip != from.ip) {
-		drop(r, RAS_DROP_SENDER, now);
+		ras_drop(r, RAS_DROP_SENDER, now);
 		return;
 	}
 	switch (m.h.type) {
@@ -741,10 +789,11 @@ void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t l
 		on_link(r, from, node, &m, now, o);
 		break;
 	default:
-		drop(r, RAS_DROP_UNEXPECTED, now);
+		ras_drop(r, RAS_DROP_UNEXPECTED, now);
 		return;
 	}
 	check_converged(r, now, o);
+	rd_step(r, now, o);
 }
 
 /* ---- time ------------------------------------------------------------------------ */
@@ -777,17 +826,16 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 	s->state = RS_LOST;
 	s->ndirty = 0;
 	memset(s->is_dirty, 0, r->nidx);
+	dclear(s);
 	s->resync_at = now + (uint64_t)RAS_RESYNC_MS * 1000000ull;
 	return s->resync_at;
 }
 
 uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = UINT64_MAX, due;
 
 	for (uint32_t n = 0; n < r->t->nnodes; n++) {
-		uint64_t due;
-
 		if (!r->sw[n] || r->sw[n]->state == RS_NONE || r->sw[n]->state == RS_DEAD)
 			continue;
 		due = tick_switch(r, n, now, o);
@@ -795,7 +843,8 @@ uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o)
 			next = due;
 	}
 	check_converged(r, now, o);
-	return next;
+	due = rd_step(r, now, o);
+	return due < next ? due : next;
 }
 
 void ras_start(struct ras *r, uint64_t now, struct ras_out *o)
@@ -826,11 +875,13 @@ int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, 
 	const struct topo *t = c->t;
 	int rc;
 
-	(void)now;
 	r->c = *c;
 	r->c.id = c->id ? c->id : RAS_SENDER_ID;
 	r->c.rto_ms = c->rto_ms ? c->rto_ms : RAS_RTO_MS;
 	r->c.tries = c->tries ? c->tries : RAS_TRIES;
+	r->c.lb_ms = c->lb_ms ? c->lb_ms : RAS_LB_MS;
+	r->c.max_pairs = c->max_pairs ? c->max_pairs : RAS_MAX_PAIRS;
+	r->c.min_mbps = c->min_mbps > 0 ? c->min_mbps : RAS_MIN_MBPS;
 	r->t = t;
 	r->seq = c->seq_base;
 	r->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
@@ -861,8 +912,11 @@ int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, 
 		s->dirty = xcalloc(r->nidx + 1, sizeof(*s->dirty));
 		s->foreign = xcalloc(RAS_MAX_FOREIGN, sizeof(*s->foreign));
 		s->port_seq = xcalloc(t->nodes[n].degree + 1u, sizeof(*s->port_seq));
+		hmap_init(&s->dhave, 16, 0x6468ull + n);
+		hmap_init(&s->dmark, 16, 0x646dull + n);
 		s->state = c->sw[n].ip ? RS_READY : RS_NONE;
 	}
+	r->d = rd_new(r, now);
 	*out = r;
 	return 0;
 }
@@ -883,8 +937,12 @@ void ras_free(struct ras *r)
 		free(s->dirty);
 		free(s->foreign);
 		free(s->port_seq);
+		hmap_free(&s->dhave);
+		hmap_free(&s->dmark);
+		free(s->ddirty);
 		free(s);
 	}
+	rd_free(r->d);
 	free(r->sw);
 	free(r->held);
 	route_delta_free(&r->delta);
@@ -900,4 +958,18 @@ const struct ras_stats *ras_stats(const struct ras *r)
 const struct route_trees *ras_routes(const struct ras *r)
 {
 	return r->rt;
+}
+
+void ras_reconcile_all(struct ras *r, uint64_t now, struct ras_out *o)
+{
+	for (uint32_t n = 0; n < r->t->nnodes; n++)
+		reconcile(r, n, now, o);
+	check_converged(r, now, o);
+}
+
+bool ras_sw_usable(const struct ras *r, uint32_t node)
+{
+	const struct ras_sw *s = r->sw[node];
+
+	return s && s->state != RS_NONE && s->state != RS_DEAD && !route_node_dead(r->rt)[node];
 }

@@ -25,6 +25,14 @@
  * programmed (ras_stats.deferred_ops).  A switch whose every link is
  * down is failed (route_node_down); a report of one of its links coming back
  * revives it and its table is read again from a dump.
+ *
+ * Direct routes (ras/direct.c): agents' TRAFFIC reports (wire/rasproto.h)
+ * come in on the same socket and build the traffic matrix; every lb_ms the
+ * heaviest pairs are routed by route_lb() and their entries (destination VM
+ * MAC -> port) join what every switch should have.  Agents are told
+ * (DIRECT on) only once every entry of that VM is acknowledged, told to stop
+ * (DIRECT off) before any of its entries is removed or changed, and a route
+ * a failure breaks is withdrawn that way.  MOVED updates where a VM lives.
  */
 #ifndef PEREGRINE_RAS_RAS_H
 #define PEREGRINE_RAS_RAS_H
@@ -32,6 +40,7 @@
 #include "lib/auth.h"
 #include "lib/common.h"
 #include "route/trees.h"
+#include "wire/rasproto.h"
 #include "wire/swproto.h"
 
 enum ras_limits {
@@ -40,7 +49,13 @@ enum ras_limits {
 	RAS_RESYNC_MS = 1000,		/* a lost switch is dumped again this often */
 	RAS_AUDIT_MS = 2000,		/* an idle switch's entry count is checked */
 	RAS_MAX_FOREIGN = 4096,	/* unknown entries remembered per switch */
+	RAS_LB_MS = 2000,		/* direct routes recomputed this often */
+	RAS_MAX_PAIRS = 1000,		/* route_lb: at most this many heaviest pairs */
+	RAS_DIRECT_RTO_MS = 50,		/* first DIRECT retransmission */
+	RAS_MOVED_HOLD_MS = 5000,	/* after MOVED, reports of the old place are ignored */
+	RAS_REPLAN_MS = 1000,		/* after a move or a broken route: recomputed this soon */
 };
+#define RAS_MIN_MBPS 1.0		/* pairs below are never routed direct */
 
 /* Controller id in switchd messages (lab tools use 0xffffff00). */
 #define RAS_SENDER_ID 0xfffffe00u
@@ -57,6 +72,12 @@ struct ras_cfg {
 	uint32_t id;			/* sender id; 0: RAS_SENDER_ID */
 	uint64_t seq_base;		/* first seq (the shell: wall clock ns) */
 	uint32_t rto_ms, tries;		/* 0: the defaults above */
+	/* direct routes; 0: the defaults above */
+	uint32_t lb_ms;			/* period of route_lb */
+	uint32_t max_pairs;		/* route_lb's N */
+	double min_mbps;		/* lighter pairs are never direct */
+	double share;			/* route_lb's Z (0: no limit) */
+	bool no_direct;			/* count traffic, route nothing direct */
 };
 
 struct ras_dgram {
@@ -84,6 +105,12 @@ enum ras_drop {
 	RAS_DROP_SENDER,		/* not a switch of the topology, or wrong address */
 	RAS_DROP_PORT,			/* link report for a port without a link */
 	RAS_DROP_STALE,			/* reply to nothing in flight */
+	RAS_DROP_RASP,			/* + rasp_err: a RAS-protocol datagram */
+	RAS_DROP_REPLAY = RAS_DROP_RASP + RASP_E_COUNT,	/* seq not above the last */
+	RAS_DROP_AGENT,			/* TRAFFIC or ACK from no server of the topology */
+	RAS_DROP_VM,			/* a VM id that is no VM, a server that is none */
+	RAS_DROP_RASP_TYPE,		/* a type the RAS does not take (DIRECT) */
+	RAS_DROP_ACK,			/* ACK of no DIRECT in flight */
 	RAS_DROP_COUNT
 };
 
@@ -100,6 +127,22 @@ struct ras_stats {
 	uint64_t ev_at_ns, ev_done_ns, ev_ops;
 	uint32_t ev_pairs;		/* (server, tree) pairs it marked unavailable */
 	bool converged;			/* every live switch holds what it should */
+	/* traffic and direct routes (ras/direct.c) */
+	uint64_t traffic_reports, traffic_flows, moved, acks_sent;
+	uint64_t lb_runs, lb_ns;	/* route_lb runs, the last one's duration */
+	uint32_t lb_considered, lb_routed, lb_skipped_fib, lb_kept;	/* the last run */
+	uint32_t lb_no_attach;		/* last run: pairs whose source NIC could not join */
+	uint64_t direct_sent, direct_retransmits, direct_acked;	/* DIRECT datagrams */
+	uint64_t direct_on, direct_off;	/* records acknowledged */
+	uint64_t agents_lost, agent_restarts;
+	uint64_t withdrawn_broken, withdrawn_moved, replans;
+	uint64_t dops_sent, dops_refused;	/* direct entry operations */
+	/* now */
+	uint32_t matrix_pairs;		/* (source VM, destination VM) pairs in the window */
+	uint32_t vms_direct;		/* destination VMs some agent sends direct to */
+	uint32_t pairs_direct;		/* (source server, VM) pairs acknowledged on */
+	uint32_t entries_direct;	/* direct entries the switches hold */
+	uint32_t agents_known;
 };
 
 struct ras;
@@ -114,7 +157,8 @@ void ras_out_free(struct ras_out *o);
 
 /* Begin: ask every switch for its table (start-up and restart alike). */
 void ras_start(struct ras *r, uint64_t now, struct ras_out *o);
-/* A datagram from a switchd.  Bad ones are counted and dropped. */
+/* A datagram from a switchd, an agent or a tool (the RAS protocol, told
+ * apart by its magic).  Bad ones are counted and dropped. */
 void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
 	       uint64_t now, struct ras_out *o);
 /* Retransmit and resynchronise; returns the next deadline (ns). */
@@ -123,6 +167,21 @@ uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o);
 const struct ras_stats *ras_stats(const struct ras *r);
 const struct route_trees *ras_routes(const struct ras *r);
 const char *ras_drop_name(int reason);
+/* The direct routes now, for status output: one call per destination VM
+ * with its server, its entries (switch node, port), the servers told to
+ * send direct (acknowledged) and its rate at the last computation. */
+struct ras_direct_info {
+	uint32_t vm_id, server;		/* VM primary id, topology node */
+	double mbps;
+	uint32_t nentries, nsources;
+	const uint32_t *entry_sw;
+	const uint16_t *entry_port;
+	const uint32_t *sources;	/* topology nodes, acknowledged on */
+	bool installed;			/* every entry acknowledged */
+};
+typedef void (*ras_direct_fn)(void *arg, const struct ras_direct_info *i);
+void ras_direct_foreach(const struct ras *r, ras_direct_fn fn, void *arg);
+
 /* The MAC of server index s on tree. */
 void ras_server_mac(uint32_t s, unsigned tree, uint8_t mac[6]);
 
