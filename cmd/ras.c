@@ -5,6 +5,9 @@
  * a timer, signals.  After every call into the core it sends the core's
  * availability changes to the directory first, then its datagrams to the
  * switches: a MAC is marked unavailable before any switch is reprogrammed.
+ * Agents' TRAFFIC and ACK, and MOVED from tools, come in on the same socket;
+ * DIRECT and ACK go out of it.  Every second the counters and the direct
+ * routes are written to a JSON status file (`--status` prints it).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,22 +17,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "lib/json.h"
 #include "cmd/cli.h"
 #include "dir/client_udp.h"
 #include "lab/run.h"
 #include "lib/auth.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "lib/loop.h"
 #include "lib/udp.h"
 #include "ras/ras.h"
 #include "route/failover.h"
+#include "wire/pgr.h"
 
-enum ras_cmd_limits { RC_SOCKBUF = 4 << 20, RC_RX_BATCHES = 16, RC_MAX_SWITCH_OPTS = 4096 };
+enum ras_cmd_limits {
+	RC_SOCKBUF = 4 << 20,
+	RC_RX_BATCHES = 16,
+	RC_MAX_SWITCH_OPTS = 4096,
+	RC_STATUS_MS = 1000,		/* the status file is rewritten this often */
+};
 
 struct rasd {
 	struct ras *r;
 	struct loop *loop;
-	struct loop_timer *timer, *dtimer;
+	struct loop_timer *timer, *dtimer, *stimer;
+	const struct topo *t;
+	const char *status_path;
 	int fd;
 	struct dirc_udp *du;
 	struct ras_out out;
@@ -181,6 +194,135 @@ static void on_dir_readable(void *arg, int fd)
 	dir_arm(d);
 }
 
+/* ---- status ---------------------------------------------------------------------- */
+struct st_arg {
+	const struct topo *t;
+	json_t *arr;
+};
+
+static void st_route(void *arg, const struct ras_direct_info *i)
+{
+	struct st_arg *a = arg;
+	json_t *ents = json_array(), *srcs = json_array();
+	uint8_t mac[6];
+	char mb[18];
+
+	for (uint32_t k = 0; k < i->nentries; k++)
+		json_array_append_new(ents, json_pack("{s:s,s:i}", "switch",
+						      a->t->nodes[i->entry_sw[k]].name, "port",
+						      i->entry_port[k]));
+	for (uint32_t k = 0; k < i->nsources; k++)
+		json_array_append_new(srcs, json_string(a->t->nodes[i->sources[k]].name));
+	pgr_mac_make(mac, i->vm_id);
+	json_array_append_new(a->arr, json_pack(
+		"{s:s,s:s,s:f,s:b,s:o,s:o}", "vm_mac", swp_mac_str(mac, mb), "server",
+		i->server < a->t->nnodes ? a->t->nodes[i->server].name : "?", "mbps", i->mbps,
+		"installed", i->installed, "entries", ents, "senders", srcs));
+}
+
+#define RC_COUNTERS(X)                                                              \
+	X(link_reports) X(link_events) X(node_events) X(old_reports) X(batches)      \
+	X(retransmits) X(lost) X(ops_sent) X(ops_ok) X(dumps) X(avail_down)          \
+	X(avail_up) X(audits) X(audits_failed) X(traffic_reports) X(traffic_flows)   \
+	X(moved) X(acks_sent) X(lb_runs) X(direct_sent) X(direct_retransmits)         \
+	X(direct_acked) X(direct_on) X(direct_off) X(agents_lost) X(agent_restarts)  \
+	X(withdrawn_broken) X(withdrawn_moved) X(dops_sent) X(dops_refused)          \
+	X(lb_considered) X(lb_routed) X(lb_kept) X(lb_skipped_fib) X(lb_no_attach)   \
+	X(matrix_pairs) X(vms_direct) X(pairs_direct) X(entries_direct) X(agents_known)
+
+static json_t *status_json(const struct ras *r, const struct topo *t)
+{
+	const struct ras_stats *st = ras_stats(r);
+	json_t *o = json_object(), *drops = json_object();
+	struct st_arg a = { t, json_array() };
+
+#define RC_SET(name) json_object_set_new(o, #name, json_integer((json_int_t)st->name));
+	RC_COUNTERS(RC_SET)
+#undef RC_SET
+	json_object_set_new(o, "converged", json_boolean(st->converged));
+	json_object_set_new(o, "lb_ms", json_real((double)st->lb_ns / 1e6));
+	for (int i = 0; i < RAS_DROP_COUNT; i++)
+		if (st->drops[i])
+			json_object_set_new(drops, ras_drop_name(i), json_integer((json_int_t)st->drops[i]));
+	json_object_set_new(o, "drops", drops);
+	ras_direct_foreach(r, st_route, &a);
+	json_object_set_new(o, "direct_routes", a.arr);
+	return o;
+}
+
+/* Written to a temporary file and renamed: readers never see half of it. */
+static void write_status(struct rasd *d)
+{
+	char tmp[512];
+	json_t *j;
+	FILE *f;
+
+	if (!d->status_path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->status_path);
+	if (!(f = fopen(tmp, "w"))) {
+		log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "status %s: %s", tmp, strerror(errno));
+		return;
+	}
+	j = status_json(d->r, d->t);
+	json_print(f, j);
+	json_decref(j);
+	if (fclose(f) || rename(tmp, d->status_path))
+		log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "status %s: %s", d->status_path,
+			   strerror(errno));
+}
+
+static void on_status_timer(void *arg)
+{
+	write_status(arg);
+}
+
+/* --status: the running RAS's status file, printed. */
+static int print_status(const char *path, bool json)
+{
+	json_error_t e;
+	json_t *j = json_load_file(path, 0, &e), *v, *routes;
+	const char *k;
+
+	if (!j)
+		return cli_error("ras: %s: %s (is the RAS running?)", path, e.text);
+	if (json) {
+		json_print(stdout, j);
+		json_decref(j);
+		return 0;
+	}
+	json_object_foreach(j, k, v) {
+		if (json_is_integer(v))
+			printf("%-20s %lld\n", k, (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			printf("%-20s %.3f\n", k, json_real_value(v));
+		else if (json_is_boolean(v))
+			printf("%-20s %s\n", k, json_is_true(v) ? "yes" : "no");
+	}
+	json_object_foreach(json_object_get(j, "drops"), k, v)
+		printf("dropped %-12s %lld\n", k, (long long)json_integer_value(v));
+	routes = json_object_get(j, "direct_routes");
+	for (size_t i = 0; i < json_array_size(routes); i++) {
+		json_t *r = json_array_get(routes, i), *x;
+		size_t n;
+
+		printf("direct %s on %s, %.1f Mbit/s, %s, senders", 
+		       json_string_value(json_object_get(r, "vm_mac")),
+		       json_string_value(json_object_get(r, "server")),
+		       json_real_value(json_object_get(r, "mbps")),
+		       json_is_true(json_object_get(r, "installed")) ? "installed" : "pending");
+		json_array_foreach(json_object_get(r, "senders"), n, x)
+			printf(" %s", json_string_value(x));
+		printf(", entries");
+		json_array_foreach(json_object_get(r, "entries"), n, x)
+			printf(" %s:%lld", json_string_value(json_object_get(x, "switch")),
+			       (long long)json_integer_value(json_object_get(x, "port")));
+		printf("\n");
+	}
+	json_decref(j);
+	return 0;
+}
+
 /* ---- configuration ------------------------------------------------------------- */
 static const char ras_help[] =
 	"Usage: peregrine ras --lab PREFIX [OPTIONS]\n"
@@ -207,10 +349,25 @@ static const char ras_help[] =
 	"  --listen ADDR:PORT    where switchds send link reports\n"
 	"  --directory ADDR:PORT the directory server\n"
 	"  --print-fib           print the computed forwarding tables and exit\n"
+	"  --status              print the running RAS's status (counters, direct\n"
+	"                        routes) from its status file and exit\n"
+	"  --status-file FILE    where the status is written every second (with --lab\n"
+	"                        default /run/peregrine/lab-PREFIX/ras-status.json)\n"
+	"\n"
+	"Direct routes (traffic reported by the agents):\n"
+	"  --lb-interval MS      recompute the direct routes this often (default %u)\n"
+	"  --max-pairs N         route at most the N heaviest pairs direct (default %u)\n"
+	"  --min-mbps X          pairs below X Mbit/s are never direct (default %.0f)\n"
+	"  --share Z             stop once the pairs taken carry this fraction of all\n"
+	"                        traffic (0 < Z < 1; default: no limit)\n"
+	"  --fib-capacity N      every switch holds at most N entries (default: the\n"
+	"                        topology's or lab's capacity; none: no limit)\n"
+	"  --no-direct           count traffic, route nothing direct\n"
+	"\n"
 	"  --fail-link A,B       with --print-fib: the link between nodes A and B\n"
 	"                        is down (repeat)\n"
 	"  --fail-node NAME      with --print-fib: the switch NAME has failed (repeat)\n"
-	"  --json                with --print-fib: JSON\n"
+	"  --json                with --print-fib or --status: JSON\n"
 	"  --log-level LEVEL     err, warn, info (default) or debug\n"
 	"  --name NAME           name in log lines (the lab finds its daemons by it)\n"
 	"  -h, --help            this text\n"
@@ -225,7 +382,10 @@ struct rc_opts {
 	int nswitches;
 	const char *fails[RC_MAX_SWITCH_OPTS];
 	int nfails;
-	bool print, json;
+	bool print, json, status, no_direct;
+	const char *status_file;
+	uint32_t lb_ms, max_pairs, fib_cap;
+	double min_mbps, share;
 };
 
 static int parse_opts(int argc, char **argv, struct rc_opts *o)
@@ -240,6 +400,14 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 		{ "fail-node", required_argument, NULL, 'N' }, { "json", no_argument, NULL, 'j' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "name", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+		{ "status", no_argument, NULL, 'S' },
+		{ "status-file", required_argument, NULL, 'f' },
+		{ "lb-interval", required_argument, NULL, 'i' },
+		{ "max-pairs", required_argument, NULL, 'm' },
+		{ "min-mbps", required_argument, NULL, 'M' },
+		{ "share", required_argument, NULL, 'z' },
+		{ "fib-capacity", required_argument, NULL, 'c' },
+		{ "no-direct", no_argument, NULL, 'D' },
 		{ 0 },
 	};
 	int c, lvl;
@@ -274,7 +442,31 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 				return cli_usage_error("ras", "bad log level '%s'", optarg);
 			log_set_level((enum log_level)lvl);
 			break;
-		case 'h': fputs(ras_help, stdout); exit(0);
+		case 'S': o->status = true; break;
+		case 'f': o->status_file = optarg; break;
+		case 'D': o->no_direct = true; break;
+		case 'i':
+			if (!parse_u32(optarg, 3600000, &o->lb_ms) || o->lb_ms < 10)
+				return cli_usage_error("ras", "--lb-interval: 10 to 3600000 ms");
+			break;
+		case 'm':
+			if (!parse_u32(optarg, 10000000, &o->max_pairs) || !o->max_pairs)
+				return cli_usage_error("ras", "--max-pairs: 1 to 10000000");
+			break;
+		case 'c':
+			if (!parse_u32(optarg, 100000000, &o->fib_cap) || !o->fib_cap)
+				return cli_usage_error("ras", "--fib-capacity: 1 to 100000000");
+			break;
+		case 'M':
+			if (!parse_double(optarg, &o->min_mbps) || !(o->min_mbps > 0) ||
+			    o->min_mbps > 1e9)
+				return cli_usage_error("ras", "--min-mbps: a positive number");
+			break;
+		case 'z':
+			if (!parse_double(optarg, &o->share) || !(o->share > 0 && o->share < 1))
+				return cli_usage_error("ras", "--share: between 0 and 1");
+			break;
+		case 'h': printf(ras_help, RAS_LB_MS, RAS_MAX_PAIRS, RAS_MIN_MBPS); exit(0);
 		default: return cli_usage_error("ras", "see --help");
 		}
 	}
@@ -282,7 +474,9 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 		return cli_usage_error("ras", "unexpected argument '%s'", argv[optind]);
 	if (!o->lab == !o->topo)
 		return cli_usage_error("ras", "give exactly one of --lab and --topo");
-	if (o->topo && !o->print && (!o->key || !o->listen || !o->directory))
+	if (o->status && !o->lab && !o->status_file)
+		return cli_usage_error("ras", "--status needs --lab or --status-file");
+	if (o->topo && !o->print && !o->status && (!o->key || !o->listen || !o->directory))
 		return cli_usage_error("ras", "--topo needs --key, --listen and --directory");
 	return 0;
 }
@@ -295,6 +489,8 @@ struct rc_setup {
 	struct ras_addr *sw;
 	struct auth_key key;
 	struct sockaddr_in listen, dir;
+	char status_buf[300];
+	const char *status_path;
 };
 
 static int setup_lab(const struct rc_opts *o, struct rc_setup *s, char *err, size_t n)
@@ -318,6 +514,11 @@ static int setup_lab(const struct rc_opts *o, struct rc_setup *s, char *err, siz
 					  .sin_port = htons(s->lab.ras_port) };
 	s->dir = s->listen;
 	s->dir.sin_port = htons(LAB_DIR_PORT);
+	for (uint32_t i = 0; i < s->t->nnodes; i++)
+		if (!topo_is_server(s->t, i))
+			s->t->nodes[i].fib_cap = lab_switch_fib(&s->lab, i);
+	snprintf(s->status_buf, sizeof(s->status_buf), "%s/ras-status.json", dir);
+	s->status_path = o->status_file ? o->status_file : s->status_buf;
 	return 0;
 }
 
@@ -346,6 +547,7 @@ static int setup_generic(const struct rc_opts *o, struct rc_setup *s, char *err,
 			return -1;
 		s->sw[node] = (struct ras_addr){ ntohl(a.sin_addr.s_addr), ntohs(a.sin_port) };
 	}
+	s->status_path = o->status_file;
 	if (o->print)
 		return 0;
 	if (auth_key_load(o->key, &s->key, err, n) || udp_parse_addr(o->listen, &s->listen, err, n) ||
@@ -453,10 +655,12 @@ static int print_fib(const struct topo *t, const struct rc_opts *o)
 }
 
 /* ---- running ------------------------------------------------------------------ */
-static int serve(struct rc_setup *s)
+static int serve(struct rc_setup *s, const struct rc_opts *o)
 {
-	struct rasd d = { .rl = LOG_RL_INIT(1000, 5) };
-	struct ras_cfg c = { .t = s->t, .sw = s->sw, .key = s->key, .seq_base = wall_ns() };
+	struct rasd d = { .rl = LOG_RL_INIT(1000, 5), .t = s->t, .status_path = s->status_path };
+	struct ras_cfg c = { .t = s->t, .sw = s->sw, .key = s->key, .seq_base = wall_ns(),
+			     .lb_ms = o->lb_ms, .max_pairs = o->max_pairs, .min_mbps = o->min_mbps,
+			     .share = o->share, .no_direct = o->no_direct };
 	struct dirc_cfg dc = { .key = &s->key, .seed = wall_ns() ^ (uint64_t)getpid() << 32 };
 	struct loop_io *io, *dio;
 	char err[256], ab[32];
@@ -484,6 +688,8 @@ static int serve(struct rc_setup *s)
 	dio = loop_io_add(d.loop, dirc_udp_fd(d.du), on_dir_readable, &d);
 	d.timer = loop_timer_add(d.loop, 0, 0, on_timer, &d);
 	d.dtimer = loop_timer_add(d.loop, 1000000000ull, 0, on_dir_timer, &d);
+	d.stimer = loop_timer_add(d.loop, RC_STATUS_MS * 1000000ull, RC_STATUS_MS * 1000000ull,
+				  on_status_timer, &d);
 	log_info("listening on %s, %u switches, %u servers",
 		 udp_addr_str(&s->listen, ab, sizeof(ab)), s->t->nswitches, s->t->nservers);
 	d.t0_ns = mono_ns();
@@ -495,6 +701,8 @@ static int serve(struct rc_setup *s)
 		 ras_stats(d.r)->retransmits);
 	loop_timer_del(d.loop, d.timer);
 	loop_timer_del(d.loop, d.dtimer);
+	loop_timer_del(d.loop, d.stimer);
+	write_status(&d);
 	loop_io_del(d.loop, io);
 	loop_io_del(d.loop, dio);
 	loop_free(d.loop);
@@ -520,11 +728,24 @@ int cmd_ras(int argc, char **argv)
 		log_info("PEREGRINE_NO_RAS is set: not running");
 		return 0;
 	}
+	if (o.status) {
+		char path[300];
+
+		if (o.status_file)
+			return print_status(o.status_file, o.json);
+		lab_state_dir(o.lab, path, sizeof(path) - 20);
+		strcat(path, "/ras-status.json");
+		return print_status(path, o.json);
+	}
 	if ((o.lab ? setup_lab(&o, &s, err, sizeof(err)) : setup_generic(&o, &s, err, sizeof(err)))) {
 		setup_free(&s);
 		return cli_error("ras: %s", err);
 	}
-	rc = o.print ? print_fib(s.t, &o) : serve(&s);
+	if (o.fib_cap)
+		for (uint32_t i = 0; i < s.t->nnodes; i++)
+			if (!topo_is_server(s.t, i))
+				s.t->nodes[i].fib_cap = o.fib_cap;
+	rc = o.print ? print_fib(s.t, &o) : serve(&s, &o);
 	setup_free(&s);
 	return rc;
 }

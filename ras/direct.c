@@ -437,6 +437,10 @@ static void on_agent_ack(struct ras *r, uint32_t srv, const struct rasp_msg *m, 
 		struct rd_src *s = vm ? src_find(vm, srv) : NULL;
 
 		assert(s && s->sent);
+		if (s->have != s->sent_on)
+			log_rl_msg(&r->rl, now, LOG_INFO, "%s %s direct to VM %06x",
+				   r->t->nodes[r->t->servers[srv]].name,
+				   s->sent_on ? "sends" : "no longer sends", vm->id);
 		s->have = s->sent_on;
 		s->sent = 0;
 		s->maybe = 0;

@@ -1,4 +1,4 @@
 LIB_SRCS += ras/ras.c ras/direct.c
 TESTS    += ras/test_ras ras/test_direct
-SH_TESTS += ras/test_ras.sh
+SH_TESTS += ras/test_ras.sh ras/test_direct.sh
 FUZZERS  += ras/fuzz_ras
