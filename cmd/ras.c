@@ -43,6 +43,7 @@ struct rasd {
 	struct loop_timer *timer, *dtimer, *stimer;
 	const struct topo *t;
 	const char *status_path;
+	double lb_last_ms;		/* the last computation of direct routes */
 	int fd;
 	struct dirc_udp *du;
 	struct ras_out out;
@@ -138,7 +139,11 @@ static void arm(struct rasd *d, uint64_t next)
 static void on_timer(void *arg)
 {
 	struct rasd *d = arg;
-	uint64_t next = ras_tick(d->r, mono_ns(), &d->out);
+	uint64_t runs = ras_stats(d->r)->lb_runs, t0 = mono_ns();
+	uint64_t next = ras_tick(d->r, t0, &d->out);
+
+	if (ras_stats(d->r)->lb_runs != runs)
+		d->lb_last_ms = (double)(mono_ns() - t0) / 1e6;
 
 	flush_out(d);
 	arm(d, next);
@@ -230,7 +235,7 @@ static void st_route(void *arg, const struct ras_direct_info *i)
 	X(lb_considered) X(lb_routed) X(lb_kept) X(lb_skipped_fib) X(lb_no_attach)   \
 	X(matrix_pairs) X(vms_direct) X(pairs_direct) X(entries_direct) X(agents_known)
 
-static json_t *status_json(const struct ras *r, const struct topo *t)
+static json_t *status_json(const struct ras *r, const struct topo *t, double lb_last_ms)
 {
 	const struct ras_stats *st = ras_stats(r);
 	json_t *o = json_object(), *drops = json_object();
@@ -240,7 +245,7 @@ static json_t *status_json(const struct ras *r, const struct topo *t)
 	RC_COUNTERS(RC_SET)
 #undef RC_SET
 	json_object_set_new(o, "converged", json_boolean(st->converged));
-	json_object_set_new(o, "lb_ms", json_real((double)st->lb_ns / 1e6));
+	json_object_set_new(o, "lb_last_ms", json_real(lb_last_ms));
 	for (int i = 0; i < RAS_DROP_COUNT; i++)
 		if (st->drops[i])
 			json_object_set_new(drops, ras_drop_name(i), json_integer((json_int_t)st->drops[i]));
@@ -264,7 +269,7 @@ static void write_status(struct rasd *d)
 		log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "status %s: %s", tmp, strerror(errno));
 		return;
 	}
-	j = status_json(d->r, d->t);
+	j = status_json(d->r, d->t, d->lb_last_ms);
 	json_print(f, j);
 	json_decref(j);
 	if (fclose(f) || rename(tmp, d->status_path))

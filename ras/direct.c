@@ -984,10 +984,7 @@ uint64_t rd_step(struct ras *r, uint64_t now, struct ras_out *o)
 	uint64_t next;
 
 	if (now >= d->lb_due) {
-		uint64_t t0 = now;
-
 		lb_run(r, now);
-		r->st.lb_ns = now - t0;
 		d->lb_due = now + (uint64_t)r->c.lb_ms * RD_MS;
 		/* entries a switch refused (full) are tried again */
 		for (uint32_t i = 0; i < d->nvms; i++)

@@ -7,7 +7,13 @@
  *   op % 4 == 2  a correctly signed FIB_ACK or DUMP_FIB answering the
  *                switch's request in flight (or not), with counts and
  *                entries from the payload
- *   op % 4 == 3  time passes (payload[0] * 8 ms) and the timer runs
+ *   op % 8 == 3  time passes (payload[0] * 8 ms) and the timer runs
+ *   op % 8 == 4  a signed TRAFFIC from agent `who`: 4 payload bytes a flow
+ *                (source VM, destination VM, Mbit, destination server)
+ *   op % 8 == 5  a signed MOVED: payload[0] VM, payload[1] node
+ *   op % 8 == 6  a signed ACK from agent `who` of its DIRECT in flight
+ *                (payload[0] odd) or of a seq from the payload
+ *   op % 8 == 7  time passes (payload[0] * 64 ms): direct routes computed
  * The core must never crash; its routes must stay what route/ computes. */
 #include <assert.h>
 #include <stdlib.h>
@@ -16,6 +22,8 @@
 #include "lib/log.h"
 #include "ras/ras.h"
 #include "route/failover.h"
+#include "wire/pgr.h"
+#include "wire/rasproto.h"
 
 static const struct auth_key key = { { 3, 1, 4 } };
 
@@ -24,8 +32,67 @@ struct fz {
 	struct ras_addr *addr;
 	struct ras *r;
 	struct ras_out o;
-	uint64_t now, seq[64];
+	uint64_t now, seq[64], aseq;
 };
+
+#define AGENT_IP 0x0b000001u
+
+static uint32_t fz_vm(const struct fz *f, uint8_t b)
+{
+	return pgr_id_of(f->t->nservers + 1 + b % 20, 0);
+}
+
+static void traffic(struct fz *f, uint32_t srv, const uint8_t *p, size_t n)
+{
+	struct rasp_flow fl[64];
+	struct rasp_hdr h = { RASP_TRAFFIC, srv + 1, ++f->aseq, 0 };
+	uint8_t buf[RASP_MAX_DGRAM];
+	uint16_t k = 0;
+	size_t len;
+
+	for (size_t i = 0; i + 3 < n && k < 64; i += 4, k++)
+		fl[k] = (struct rasp_flow){ fz_vm(f, p[i]), fz_vm(f, p[i + 1]),
+					    (uint64_t)p[i + 2] * 125000, 100,
+					    p[i + 3] % (f->t->nservers + 2) };
+	len = rasp_enc_traffic(buf, sizeof(buf), &h, 1000, 0, 1, fl, k, &key);
+	if (len)
+		ras_input(f->r, (struct ras_addr){ AGENT_IP + srv, 9000 }, buf, len, f->now, &f->o);
+}
+
+static void moved(struct fz *f, const uint8_t *p, size_t n)
+{
+	struct rasp_hdr h = { RASP_MOVED, 0xffffff00u, ++f->aseq, 0 };
+	struct rasp_moved mv;
+	uint8_t buf[256];
+	size_t len;
+
+	if (n < 2)
+		return;
+	mv = (struct rasp_moved){ fz_vm(f, p[0]), 0, p[1] % (f->t->nnodes + 1) };
+	len = rasp_enc_moved(buf, sizeof(buf), &h, &mv, &key);
+	ras_input(f->r, (struct ras_addr){ 0x0c000001, 4000 }, buf, len, f->now, &f->o);
+}
+
+static void agent_ack(struct fz *f, uint32_t srv, const uint8_t *p, size_t n)
+{
+	struct rasp_hdr h = { RASP_ACK, srv + 1, ++f->aseq, 0 };
+	uint64_t acked = n > 1 ? p[1] : 0;
+	uint8_t buf[256];
+	size_t len;
+
+	for (size_t i = f->o.ndg; n && (p[0] & 1) && i-- > 0;) {
+		struct rasp_msg m;
+
+		if (f->o.dg[i].to.ip == AGENT_IP + srv &&
+		    !rasp_decode(f->o.dg[i].buf, f->o.dg[i].len, &key, &m) &&
+		    m.h.type == RASP_DIRECT) {
+			acked = m.h.seq;
+			break;
+		}
+	}
+	len = rasp_enc_ack(buf, sizeof(buf), &h, acked, &key);
+	ras_input(f->r, (struct ras_addr){ AGENT_IP + srv, 9000 }, buf, len, f->now, &f->o);
+}
 
 static void answer(struct fz *f, uint32_t sw, const uint8_t *p, size_t n)
 {
@@ -33,6 +100,7 @@ static void answer(struct fz *f, uint32_t sw, const uint8_t *p, size_t n)
 	struct swp_fib_entry e[64];
 	struct swp_hdr h = { .sender = sw };
 	uint16_t k = 0;
+	bool ports = false;
 	size_t len;
 
 	/* Answer the last datagram sent to this switch, by its seq. */
@@ -45,11 +113,21 @@ static void answer(struct fz *f, uint32_t sw, const uint8_t *p, size_t n)
 		h.seq = m.h.seq;
 		if (m.h.type == SWP_FIB_OPS)
 			k = m.u.fib_ops.n;
+		ports = m.h.type == SWP_DUMP_REQ && m.u.dump_req.what == SWP_WHAT_PORTS;
 		break;
 	}
 	if (n < 2)
 		return;
-	if (p[0] & 1) {
+	if (ports) {
+		/* its port states: payload[1] bit i set = port i down */
+		struct swp_port ps[8];
+		uint16_t np = (uint16_t)MIN(f->t->nodes[sw].degree, 8u);
+
+		h.type = SWP_DUMP_PORTS;
+		for (uint16_t i = 0; i < np; i++)
+			ps[i] = (struct swp_port){ i, (p[1] >> i) & 1 ? SWP_PORT_DOWN : SWP_PORT_UP };
+		len = swp_enc_dump_ports(buf, sizeof(buf), &h, np, 0, ps, np, &key);
+	} else if (p[0] & 1) {
 		h.type = SWP_FIB_ACK;
 		for (uint16_t i = 0; i < k; i++)
 			st[i] = i + 2 < n ? p[i + 2] % (SWP_STATUS_MAX + 1) : 0;
@@ -113,22 +191,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size >= 3) {
 		uint8_t op = data[0], len = data[2];
 		uint32_t sw = f.t->switches[data[1] % f.t->nswitches];
+		uint32_t srv = data[1] % f.t->nservers;
 
 		data += 3;
 		size -= 3;
 		if (len > size)
 			len = (uint8_t)size;
-		switch (op % 4) {
+		switch (op % 8) {
 		case 0: ras_input(f.r, f.addr[sw], data, len, f.now, &f.o); break;
 		case 1: link_report(&f, sw, data, len); break;
 		case 2: answer(&f, sw, data, len); break;
+		case 4: traffic(&f, srv, data, len); break;
+		case 5: moved(&f, data, len); break;
+		case 6: agent_ack(&f, srv, data, len); break;
 		default:
-			f.now += (uint64_t)(len ? data[0] : 1) * 8000000ull;
+			f.now += (uint64_t)(len ? data[0] : 1) * (op % 8 == 7 ? 64 : 8) * 1000000ull;
 			ras_tick(f.r, f.now, &f.o);
 			break;
 		}
 		if (f.o.ndg > 256)
 			ras_out_reset(&f.o);
+		assert(ras_stats(f.r)->pairs_direct <= 20u * f.t->nservers);
 		data += len;
 		size -= len;
 	}

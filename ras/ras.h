@@ -129,7 +129,7 @@ struct ras_stats {
 	bool converged;			/* every live switch holds what it should */
 	/* traffic and direct routes (ras/direct.c) */
 	uint64_t traffic_reports, traffic_flows, moved, acks_sent;
-	uint64_t lb_runs, lb_ns;	/* route_lb runs, the last one's duration */
+	uint64_t lb_runs;		/* direct routes computed (route_lb runs) */
 	uint32_t lb_considered, lb_routed, lb_skipped_fib, lb_kept;	/* the last run */
 	uint32_t lb_no_attach;		/* last run: pairs whose source NIC could not join */
 	uint64_t direct_sent, direct_retransmits, direct_acked;	/* DIRECT datagrams */
