@@ -334,6 +334,7 @@ static const char ras_help[] =
 	"       peregrine ras --topo SPEC --key FILE --listen ADDR:PORT --directory ADDR:PORT\n"
 	"                     --switch NAME=ADDR:PORT ... [OPTIONS]\n"
 	"       peregrine ras (--lab PREFIX | --topo SPEC) --print-fib [--json]\n"
+	"       peregrine ras (--lab PREFIX | --status-file FILE) --status [--json]\n"
 	"\n"
 	"Run the Route Algorithm Server: compute every server's two trees, program\n"
 	"every switch through its switchd (the primary MAC along tree 0, the backup\n"
@@ -341,7 +342,10 @@ static const char ras_help[] =
 	"on a link or switch failure reported by a switchd mark the affected MACs\n"
 	"unavailable, reprogram the switches and mark them available again.  At\n"
 	"start it reads every switch's table and changes only what differs, so a\n"
-	"restart does not disturb traffic.  docs/ras.md has the details.\n"
+	"restart does not disturb traffic.  From the agents' traffic reports it\n"
+	"routes the heaviest VM pairs direct (route_lb, within the switches' FIB\n"
+	"capacity) and tells their agents (DIRECT) once the entries are in place;\n"
+	"it follows VM moves (MOVED).  docs/ras.md has the details.\n"
 	"\n"
 	"  --lab PREFIX          the lab that is up under PREFIX: its topology, key,\n"
 	"                        switchd addresses, the directory at 172.31.0.1:7300,\n"
@@ -477,10 +481,10 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 	}
 	if (optind < argc)
 		return cli_usage_error("ras", "unexpected argument '%s'", argv[optind]);
-	if (!o->lab == !o->topo)
-		return cli_usage_error("ras", "give exactly one of --lab and --topo");
 	if (o->status && !o->lab && !o->status_file)
 		return cli_usage_error("ras", "--status needs --lab or --status-file");
+	if (!o->status && !o->lab == !o->topo)
+		return cli_usage_error("ras", "give exactly one of --lab and --topo");
 	if (o->topo && !o->print && !o->status && (!o->key || !o->listen || !o->directory))
 		return cli_usage_error("ras", "--topo needs --key, --listen and --directory");
 	return 0;
