@@ -270,8 +270,7 @@ static void write_status(struct rasd *d)
 		return;
 	}
 	j = status_json(d->r, d->t, d->lb_last_ms);
-	json_print(f, j);
-	json_decref(j);
+	json_print(f, j);	/* takes the reference */
 	if (fclose(f) || rename(tmp, d->status_path))
 		log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "status %s: %s", d->status_path,
 			   strerror(errno));
@@ -292,8 +291,7 @@ static int print_status(const char *path, bool json)
 	if (!j)
 		return cli_error("ras: %s: %s (is the RAS running?)", path, e.text);
 	if (json) {
-		json_print(stdout, j);
-		json_decref(j);
+		json_print(stdout, j);	/* takes the reference */
 		return 0;
 	}
 	json_object_foreach(j, k, v) {

@@ -137,5 +137,8 @@ after=$(jq "[.loss_gaps[] | select(.start_ns > $t_mig0)] | map(.gap_ms) | max //
 [ "$last" -gt $((t_mig0 + 3000000000)) ] || fail "the stream stopped at the move"
 [ "$got" -ge 90000 ] || fail "migration stream: only $got of 100000"
 echo "ok: migration: MOVED acknowledged, direct toward srv6 again ${t_redirect} ms after, stream lost $lost of 100000 (longest loss gap after the move ${after} ms)"
-status | jq -e '.drops | length == 0' >/dev/null || fail "drops: $(status | jq -c .drops)"
-echo "ok: nothing dropped"
+# late replies (a retransmission's second answer) may be dropped as stale;
+# nothing the agents or lab migrate sent may be refused
+status | jq -e '.drops | del(."stale reply", ."stale ACK") | length == 0' >/dev/null ||
+	fail "drops: $(status | jq -c .drops)"
+echo "ok: nothing refused ($(status | jq -c .drops))"
