@@ -845,10 +845,14 @@ static void choose(struct ras *r, const struct route_lb_pair *lp, const uint32_t
 				ent_push(&base, &nbase, &capbase, (struct rd_ent){ le->node, le->port });
 			}
 			n = candidate(r, &v[k], lp, order, base, nbase, &e, &cap, ok);
-			got = n && memchr(ok, 1, v[k].n) != NULL && fits(r, used, e, n);
+			got = n && memchr(ok, 1, v[k].n) != NULL;
+			if (got && !fits(r, used, e, n)) {
+				r->st.lb_skipped_fib++;	/* no room */
+				continue;
+			}
 		}
 		if (!got) {
-			r->st.lb_skipped_fib++;
+			r->st.lb_no_attach += v[k].n;	/* no source can join */
 			continue;
 		}
 		for (uint32_t i = 0; i < v[k].n; i++)
