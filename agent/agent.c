@@ -220,6 +220,7 @@ static void write_entry(struct agent *a, struct entry *e)
 static bool take_record(struct agent *a, struct entry *e, const struct dirp_entry *r)
 {
 	uint32_t im_node, dst, slot = (uint32_t)(e - a->ent);
+	uint32_t old_im = e->state == E_VALID ? pgr_id_node(pgr_mac_id(e->g.im_mac[PGR_PRIMARY])) : 0;
 	uint64_t *dir;
 
 	for (unsigned i = 0; i < DIRP_NMACS; i++)
@@ -232,6 +233,10 @@ static bool take_record(struct agent *a, struct entry *e, const struct dirp_entr
 	e->g.version = r->version;
 	e->dir_avail = r->avail & DIRP_AVAIL_ALL;
 	im_node = pgr_id_node(pgr_mac_id(r->mac[DIRP_IM_PRI]));
+	/* The VM moved to another server: its direct route leads to the old
+	 * one, so indirect at once, until the RAS routes it again. */
+	if (old_im && old_im != im_node && hmap_del(&a->direct, pgr_mac_id(r->mac[DIRP_VM_PRI])))
+		a->st.direct_moved++;
 	e->g.flags = im_node == a->node ? PGR_GARP_LOCAL : 0;
 	dst = a->ops.server_node(a->ops.arg, im_node);
 	for (unsigned t = 0; t < PGR_TREES; t++) {

@@ -68,6 +68,7 @@ struct agent_ops {
 	X(ras_sent, "datagrams sent to the RAS")                            \
 	X(ras_bad, "RAS datagrams dropped: bad, replayed or unexpected")    \
 	X(direct_applied, "DIRECT records applied")                         \
+	X(direct_moved, "direct routes dropped: the VM moved to another server") \
 	X(nic_changes, "NIC link state changes")                            \
 	X(both_held, "entries written while the directory held both trees")
 

@@ -732,7 +732,8 @@ static void test_lookup_timeout(void **state)
 }
 
 /* DIRECT from the RAS sets the flag (and for tree 1 keeps the primary off),
- * is acknowledged, and a replay is acknowledged but not applied twice. */
+ * is acknowledged, and a replay is acknowledged but not applied twice; a
+ * push that moves the VM to another server drops it at once. */
 static void test_ras_direct(void **state)
 {
 	struct rasp_direct d = { pgr_id_of(13, 0), 1, 1 };
@@ -764,6 +765,31 @@ static void test_ras_direct(void **state)
 	agent_ras_input(h.n[0].a, buf, len, now_of(&h));
 	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->flags, 0);
 	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->avail, 0x0f);
+	/* on again, then the VM moves to another server (the directory pushes
+	 * its new intermediary): direct is dropped at once, the RAS's DIRECT
+	 * off that follows changes nothing */
+	d.on = 1;
+	hd.seq++;
+	len = rasp_enc_direct(buf, sizeof(buf), &hd, &d, 1, &key);
+	agent_ras_input(h.n[0].a, buf, len, now_of(&h));
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->flags, PGR_GARP_DIRECT);
+	{
+		const uint32_t here[][4] = { { 1, 1, 9, 101 }, { 1, 5, 13, 201 } };
+		const uint32_t left[][4] = { { 1, 6, 14, 202 }, { 2, 7, 15, 203 } };
+
+		node_config(&h.n[1], 5, 2, left);	/* VM 13 leaves node 5 ... */
+		agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+		node_config(&h.n[0], 1, 2, here);	/* ... for node 1 */
+		agent_configure(h.n[0].a, &h.n[0].cfg, now_of(&h));
+		pump(&h);
+	}
+	assert_int_equal(agent_get_stats(h.n[0].a)->direct_moved, 1);
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->flags & PGR_GARP_DIRECT, 0);
+	d.on = 0;
+	hd.seq++;
+	len = rasp_enc_direct(buf, sizeof(buf), &hd, &d, 1, &key);
+	agent_ras_input(h.n[0].a, buf, len, now_of(&h));
+	assert_int_equal(f_garp(&h.n[0].f, 1, IP(5))->flags & PGR_GARP_DIRECT, 0);
 	/* garbage and a wrong key are counted, never applied */
 	buf[30] ^= 1;
 	agent_ras_input(h.n[0].a, buf, len, now_of(&h));
