@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf/loader.h"
 #include "lab/swclient.h"
 #include "lib/auth.h"
 
@@ -809,6 +810,29 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path);
 }
 
+/* Data planes the lab's agents pinned (PIN_ROOT/P-srvN) and left behind:
+ * an agent stopped with SIGKILL, or one that died, keeps its pins (that is
+ * how a restarted agent takes over without disturbing traffic), so once
+ * the lab is gone they are removed here. */
+static void sweep_pins(const char *prefix)
+{
+	DIR *d = opendir(PGR_DP_PIN_ROOT);
+	struct dirent *e;
+	size_t n = strlen(prefix);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[512];
+
+		if (strncmp(e->d_name, prefix, n) || e->d_name[n] != '-')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", PGR_DP_PIN_ROOT, e->d_name);
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	closedir(d);
+}
+
 int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen)
 {
 	char dir[256], path[512], *buf;
@@ -861,6 +885,7 @@ int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns)
 			lab_run(del, NULL, 0);
 	}
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sweep_pins(prefix);
 	if (nprocs)
 		*nprocs = procs;
 	if (nns)
