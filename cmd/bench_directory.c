@@ -201,7 +201,7 @@ struct server_child {
 	double fill_s;
 };
 
-static int start_server(struct server_child *sc, uint32_t entries)
+static int start_server(struct server_child *sc, uint32_t entries, bool prefault)
 {
 	struct sockaddr_in any = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(sc->addr);
@@ -220,11 +220,17 @@ static int start_server(struct server_child *sc, uint32_t entries)
 		return -1;
 	if (sc->pid == 0) {
 		struct dir_cfg cfg = { .key = &bench_key, .seed = 1 };
+		struct prefault *pf = NULL;
 		struct dir *d;
 		uint64_t t0 = mono_ns();
 
 		close(p[0]);
 		pin(0);
+		if (prefault) {	/* the helper shares the server's core */
+			pf = prefault_start("dir-prefault");
+			cfg.table_moving = prefault_forget;
+			cfg.table_arg = pf;
+		}
 		d = dir_new(&cfg);
 		fill(d, entries);
 		fig[0] = (double)dir_mem_bytes(d);
@@ -233,7 +239,8 @@ static int start_server(struct server_child *sc, uint32_t entries)
 			_exit(3);
 		close(p[1]);
 		realtime(true);
-		directory_serve(d, fd, NULL, sc->timing);
+		directory_serve(d, fd, NULL, pf, sc->timing);
+		prefault_stop(pf);
 		dir_free(d);
 		_exit(0);
 	}
@@ -262,7 +269,7 @@ static void stop_server(struct server_child *sc)
 struct lg_sock {
 	int fd;
 	uint64_t session, seq, req;
-	uint64_t sent[BD_SLOTS];
+	uint64_t sent[BD_SLOTS];	/* CLOCK_REALTIME ns, as the kernel's stamps */
 	unsigned inflight;
 };
 
@@ -271,11 +278,14 @@ struct lg {
 	struct rng rng;
 	unsigned per_msg;
 	uint32_t entries;
-	uint32_t *lat_ns;		/* latency samples */
+	/* Latency samples: until the kernel queued the reply on our socket
+	 * (SO_TIMESTAMPNS), and until this process read it. */
+	uint32_t *lat_ns, *app_ns;
 	size_t nlat;
-	uint64_t lookups, replies, bad;
-	double p999;			/* of the last run, us */
+	uint64_t lookups, replies, bad, unstamped;
+	double p999, app_p50, app_p99;	/* of the last run, us */
 	struct udp_batch rx;
+	uint8_t cmsg[UDP_BATCH][CMSG_SPACE(sizeof(struct timespec))];
 	struct mmsghdr tx[UDP_BATCH];
 	struct iovec txiov[UDP_BATCH];
 	uint8_t txbuf[UDP_BATCH][DIRP_MAX_DGRAM];
@@ -288,10 +298,14 @@ static int lg_open(struct lg *g, const struct sockaddr_in *srv, unsigned per_msg
 	g->per_msg = per_msg;
 	g->entries = entries;
 	g->lat_ns = xmalloc(sizeof(uint32_t) * BD_LAT_MAX);
+	g->app_ns = xmalloc(sizeof(uint32_t) * BD_LAT_MAX);
 	udp_batch_init(&g->rx);
 	for (int i = 0; i < BD_SOCKETS; i++) {
+		int on = 1;
+
 		g->s[i].fd = client_socket(8 << 20);
-		if (g->s[i].fd < 0 || connect(g->s[i].fd, (const struct sockaddr *)srv, sizeof(*srv)))
+		if (g->s[i].fd < 0 || connect(g->s[i].fd, (const struct sockaddr *)srv, sizeof(*srv)) ||
+		    setsockopt(g->s[i].fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)))
 			return -1;
 		g->s[i].session = 1000 + (uint64_t)i + (uint64_t)getpid() * 100;
 		g->s[i].req = 1;
@@ -309,6 +323,7 @@ static void lg_close(struct lg *g)
 	for (int i = 0; i < BD_SOCKETS; i++)
 		close(g->s[i].fd);
 	free(g->lat_ns);
+	free(g->app_ns);
 }
 
 /* Send n lookup requests on socket si in one sendmmsg. */
@@ -316,6 +331,7 @@ static void lg_send(struct lg *g, int si, unsigned n)
 {
 	struct lg_sock *s = &g->s[si];
 	struct dir_now now = now_sys();
+	uint64_t wall = wall_ns();
 	unsigned k = 0;
 
 	n = MIN(n, (unsigned)UDP_BATCH);
@@ -332,7 +348,7 @@ static void lg_send(struct lg *g, int si, unsigned n)
 			dirp_put_key(&w, &key);
 		}
 		g->txiov[k].iov_len = dirp_finish(&w, &bench_key);
-		s->sent[h.req_id & (BD_SLOTS - 1)] = now.ns;
+		s->sent[h.req_id & (BD_SLOTS - 1)] = wall;
 	}
 	for (unsigned done = 0; done < k;) {
 		int r = sendmmsg(s->fd, g->tx + done, k - done, 0);
@@ -344,22 +360,54 @@ static void lg_send(struct lg *g, int si, unsigned n)
 	s->inflight += k;
 }
 
-/* Read replies on socket si; returns how many. */
+/* The kernel's receive time of datagram i of the last batch (CLOCK_REALTIME
+ * ns), 0 if it has none. */
+static uint64_t rx_stamp(const struct mmsghdr *m)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg_hdr); c; c = CMSG_NXTHDR((struct msghdr *)&m->msg_hdr, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		}
+	}
+	return 0;
+}
+
+/* Read replies on socket si; returns how many.  Each reply's latency is
+ * taken twice: to the kernel's receive stamp (the server and the path to
+ * us: what the directory costs a client) and to when this process read it
+ * (adds the load generator's own scheduling: it shares a 2-core machine). */
 static unsigned lg_recv(struct lg *g, int si)
 {
 	struct lg_sock *s = &g->s[si];
 	unsigned got = 0;
 	int n;
 
-	while ((n = udp_recv_batch(s->fd, &g->rx)) > 0) {
-		uint64_t now = mono_ns();
+	for (;;) {
+		uint64_t now;
 
+		for (int i = 0; i < UDP_BATCH; i++) {
+			struct msghdr *h = &g->rx.msgs[i].msg_hdr;
+
+			g->rx.iov[i].iov_len = UDP_MAX_DGRAM;
+			h->msg_namelen = sizeof(g->rx.addrs[i]);
+			h->msg_control = g->cmsg[i];
+			h->msg_controllen = sizeof(g->cmsg[i]);
+			h->msg_flags = 0;
+		}
+		n = recvmmsg(s->fd, g->rx.msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		now = wall_ns();
 		for (int i = 0; i < n; i++) {
 			struct dirp_msg m;
 			/* Authenticate one reply in BD_VERIFY_EVERY (and check the
 			 * shape of all): the load generator must not be the bottleneck;
 			 * the server tags every reply regardless. */
 			const struct auth_key *k = ++g->replies % BD_VERIFY_EVERY ? NULL : &bench_key;
+			uint64_t sent, kt;
 
 			if (dirp_decode(g->rx.bufs[i], g->rx.msgs[i].msg_len, k, &m) ||
 			    m.h.type != (DIRP_LOOKUP | DIRP_REPLY_BIT)) {
@@ -367,9 +415,17 @@ static unsigned lg_recv(struct lg *g, int si)
 				continue;
 			}
 			g->lookups += m.h.count;
-			if (g->nlat < BD_LAT_MAX)
-				g->lat_ns[g->nlat++] = (uint32_t)MIN(now - s->sent[m.h.req_id & (BD_SLOTS - 1)],
+			sent = s->sent[m.h.req_id & (BD_SLOTS - 1)];
+			if (!(kt = rx_stamp(&g->rx.msgs[i]))) {
+				g->unstamped++;
+				kt = now;
+			}
+			if (g->nlat < BD_LAT_MAX) {
+				g->lat_ns[g->nlat] = (uint32_t)MIN(kt > sent ? kt - sent : 0,
+								   (uint64_t)UINT32_MAX);
+				g->app_ns[g->nlat++] = (uint32_t)MIN(now > sent ? now - sent : 0,
 								     (uint64_t)UINT32_MAX);
+			}
 			got++;
 		}
 	}
@@ -380,7 +436,7 @@ static unsigned lg_recv(struct lg *g, int si)
 static void lg_reset(struct lg *g)
 {
 	g->nlat = 0;
-	g->lookups = g->replies = g->bad = 0;
+	g->lookups = g->replies = g->bad = g->unstamped = 0;
 }
 
 static void lg_drain(struct lg *g)
@@ -399,13 +455,16 @@ static void lg_drain(struct lg *g)
 static void lg_percentiles(struct lg *g, double *p50, double *p99)
 {
 	if (!g->nlat) {
-		*p50 = *p99 = g->p999 = 0;
+		*p50 = *p99 = g->p999 = g->app_p50 = g->app_p99 = 0;
 		return;
 	}
 	qsort(g->lat_ns, g->nlat, sizeof(uint32_t), cmp_u32);
 	*p50 = g->lat_ns[g->nlat / 2] / 1e3;
 	*p99 = g->lat_ns[g->nlat * 99 / 100] / 1e3;
 	g->p999 = g->lat_ns[g->nlat * 999 / 1000] / 1e3;
+	qsort(g->app_ns, g->nlat, sizeof(uint32_t), cmp_u32);
+	g->app_p50 = g->app_ns[g->nlat / 2] / 1e3;
+	g->app_p99 = g->app_ns[g->nlat * 99 / 100] / 1e3;
 }
 
 /* Closed loop: keep BD_WINDOW requests in flight per socket; lookups/s. */
@@ -913,9 +972,10 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 {
 	struct server_child sc;
 	struct lg *g = xcalloc(1, sizeof(*g));
-	bool vs_redis = false, ok = true, human = !o->json, late_json = false;
+	bool vs_redis = false, ok = true, human = !o->json, late_json = false, prefault = true;
 	uint32_t entries = BD_ENTRIES, per_msg = BD_PER_MSG;
 	double rate[BD_RUNS] = { 0 }, p50s[BD_RUNS] = { 0 }, p99s[BD_RUNS] = { 0 }, p50, p99, hp50, hp99, hp999, half, fan;
+	double app_p50 = 0, app_p99 = 0;
 	double mem[3] = { 0 }, fan_core[5] = { 0 }, stalls[2] = { 0 }, lg_util[BD_RUNS] = { 0 }, lps, fan_srv = -1, fan_floor = -1, cpu_rate[BD_RUNS] = { 0 }, util[BD_RUNS] = { 0 };
 	uint64_t rss = 0, rss2 = 0;
 	json_t *runs = json_array();
@@ -925,6 +985,8 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	for (int i = 0; i < o->argc; i++) {
 		if (!strcmp(o->argv[i], "--vs-redis"))
 			vs_redis = true;
+		else if (!strcmp(o->argv[i], "--no-prefault"))
+			prefault = false;
 		else if (!strcmp(o->argv[i], "--json") && !o->json)
 			late_json = true;	/* after our options: see the end */
 		else if (!strcmp(o->argv[i], "--per-msg") && i + 1 < o->argc &&
@@ -938,7 +1000,8 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 			i++;
 		else {
 			fprintf(stderr, "bench directory: unknown option '%s' "
-				"(--vs-redis, --per-msg N, --entries N, --only load|fanout)\n", o->argv[i]);
+				"(--vs-redis, --per-msg N, --entries N, --only load|fanout, "
+				"--no-prefault)\n", o->argv[i]);
 			json_decref(runs);
 			free(g);
 			return 1;
@@ -947,7 +1010,7 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	pin(1);
 	prctl(PR_SET_TIMERSLACK, 1UL);	/* wake-ups on time, not 50 us late */
 	human = human && !late_json;
-	if (start_server(&sc, entries)) {
+	if (start_server(&sc, entries, prefault)) {
 		fprintf(stderr, "bench directory: cannot start the server\n");
 		json_decref(runs);
 		free(g);
@@ -991,9 +1054,20 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	if (!only || !strcmp(only, "load"))
 		half = lg_paced(g, lps / 2, &hp50, &hp99);
 	hp999 = g->p999;
+	app_p50 = g->app_p50;
+	app_p99 = g->app_p99;
 	if (human)
-		printf("  at half load (%.0f lookups/s offered, %.0f answered): p50 %.0f us, "
-		       "p99 %.0f us, p99.9 %.0f us\n", lps / 2, half, hp50, hp99, g->p999);
+		printf("  at half load (%.0f lookups/s offered, %.0f answered), to the kernel's "
+		       "receive stamp: p50 %.0f us, p99 %.0f us, p99.9 %.0f us; to the load "
+		       "generator reading it: p50 %.0f us, p99 %.0f us\n", lps / 2, half, hp50,
+		       hp99, g->p999, app_p50, app_p99);
+	if (g->unstamped)
+		fprintf(stderr, "bench directory: %llu replies without a receive stamp (timed "
+			"when read)\n", (unsigned long long)g->unstamped);
+	if (human)
+		printf("  the server's prefault helper%s faulted in %.0f MiB ahead of its tables\n",
+		       prefault ? "" : " (off: --no-prefault)",
+		       (double)sc.timing->prefault_bytes / (1 << 20));
 	lg_close(g);
 	fan = !only || !strcmp(only, "fanout") ? fanout(&sc, &fan_srv, &fan_floor) : -1;
 	realtime(false);
@@ -1024,6 +1098,8 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	JSET(res, "entries", JINT(entries));
 	JSET(res, "lookups_per_msg", JINT(per_msg));
 	JSET(res, "realtime", JBOOL(rt));
+	JSET(res, "prefault", JBOOL(prefault));
+	JSET(res, "prefault_mib", JREAL((double)sc.timing->prefault_bytes / (1 << 20)));
 	JSET(res, "lookups_per_s", JREAL(lps));
 	JSET(res, "runs", runs);
 	JSET(res, "lookups_per_server_cpu_s", JREAL(median(cpu_rate, BD_RUNS)));
@@ -1033,6 +1109,8 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	JSET(res, "p99_us", JREAL(hp99));
 	JSET(res, "half_load_lookups_per_s", JREAL(half));
 	JSET(res, "p999_us", JREAL(hp999));
+	JSET(res, "p50_read_us", JREAL(app_p50));
+	JSET(res, "p99_read_us", JREAL(app_p99));
 	JSET(res, "saturated_p50_us", JREAL(p50));
 	JSET(res, "saturated_p99_us", JREAL(p99));
 	JSET(res, "stall_probe_stalls", JREAL(stalls[0]));

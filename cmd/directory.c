@@ -148,6 +148,7 @@ struct server {
 	struct sockaddr_in to[DS_TX_BATCH];
 	int failed;
 	struct log_rl rl;
+	struct prefault *pf;
 	volatile struct dserve_timing *timing;
 };
 
@@ -231,12 +232,26 @@ static void arm_timer(struct server *s, uint64_t next)
 	loop_timer_set(s->loop, s->timer, next > now ? next - now : 0);
 }
 
+/* Tell the prefault helper where the tables' high-water marks are now. */
+static void publish_spans(struct server *s)
+{
+	struct prefault_span sp[DIR_SPANS];
+
+	if (!s->pf)
+		return;
+	dir_big_tables(s->d, sp);
+	prefault_publish(s->pf, sp, DIR_SPANS);
+	if (s->timing)
+		s->timing->prefault_bytes = prefault_bytes(s->pf);
+}
+
 static void on_timer(void *arg)
 {
 	struct server *s = arg;
 	uint64_t next = dir_tick(s->d, now_sys(), &s->out);
 
 	flush_out(s);
+	publish_spans(s);
 	arm_timer(s, next);
 }
 
@@ -267,6 +282,7 @@ static void on_readable(void *arg, int fd)
 		if (s->failed || n < UDP_BATCH)
 			break;
 	}
+	publish_spans(s);
 	/* A change may have armed push retransmissions: run the timer soon. */
 	if (pushes_armed) {
 		uint64_t due = mono_ns() + (uint64_t)DIR_PUSH_RTO_MS * 1000000ull;
@@ -276,7 +292,7 @@ static void on_readable(void *arg, int fd)
 	}
 }
 
-int directory_serve(struct dir *d, int fd, struct dstore *store,
+int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
 		    volatile struct dserve_timing *timing)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
@@ -291,6 +307,7 @@ int directory_serve(struct dir *d, int fd, struct dstore *store,
 	s->fd = fd;
 	s->store = store;
 	s->timing = timing;
+	s->pf = pf;
 	s->rl = (struct log_rl)LOG_RL_INIT(1000, 5);
 	dir_out_init(&s->out);
 	udp_batch_init(&s->rx);
@@ -444,6 +461,7 @@ int cmd_directory(int argc, char **argv)
 	struct auth_key key;
 	struct dstore *store;
 	struct dir *d;
+	struct prefault *pf;
 	char err[256], buf[64];
 	long n;
 	int fd, rc, ret = 1;
@@ -455,10 +473,15 @@ int cmd_directory(int argc, char **argv)
 		return cli_usage_error("directory", "--listen %s", err);
 	if (auth_key_load(o.key, &key, err, sizeof(err)))
 		return cli_error("%s", err);
+	pf = prefault_start("dir-prefault");
 	o.cfg.key = &key;
+	o.cfg.table_moving = prefault_forget;
+	o.cfg.table_arg = pf;
 	o.cfg.seed = wall_ns() ^ ((uint64_t)getpid() << 32);
-	if (!(store = dstore_open(o.db, o.map_bytes, err, sizeof(err))))
+	if (!(store = dstore_open(o.db, o.map_bytes, err, sizeof(err)))) {
+		prefault_stop(pf);
 		return cli_error("store %s", err);
+	}
 	d = dir_new(&o.cfg);
 	if ((n = dstore_load(store, d)) < 0) {
 		cli_error("store %s: cannot read it", o.db);
@@ -474,10 +497,11 @@ int cmd_directory(int argc, char **argv)
 		getsockname(fd, (struct sockaddr *)&addr, &alen);	/* the real port */
 	}
 	log_info("serving %s, %ld entries from %s", udp_addr_str(&addr, buf, sizeof(buf)), n, o.db);
-	ret = directory_serve(d, fd, store, NULL);
+	ret = directory_serve(d, fd, store, pf, NULL);
 	close(fd);
 	log_info("stopped%s", ret ? " after a store failure" : "");
 out:
+	prefault_stop(pf);	/* before the tables it may be touching go */
 	dir_free(d);
 	dstore_close(store);
 	return ret;

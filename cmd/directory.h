@@ -21,12 +21,14 @@ int dstore_apply(struct dstore *s, const struct dir_op *ops, size_t n);
 struct dserve_timing {
 	uint64_t max_sent;
 	uint64_t max_sent_ns;
+	uint64_t prefault_bytes;	/* faulted in ahead of the tables */
 };
 
 /* Serve datagrams on fd until SIGINT/SIGTERM.  store may be NULL (memory
- * only: the benchmark), and so may timing.  Returns 0, or 1 if the store
- * failed. */
-int directory_serve(struct dir *d, int fd, struct dstore *store,
+ * only: the benchmark), and so may pf (the prefault helper d's cfg names in
+ * table_moving; it is told the tables' spans after each batch) and timing.
+ * Returns 0, or 1 if the store failed. */
+int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
 		    volatile struct dserve_timing *timing);
 
 #endif

@@ -116,7 +116,7 @@ _Static_assert(DIR_PUSH_RTO_MS == 20 && DIR_PUSH_RTO_MAX_MS == 1000, "rto table"
 
 /* ---- pools ------------------------------------------------------------------ */
 
-#define POOL_ALLOC(d, pool, link) pool_alloc_((void **)&(pool).a, sizeof(*(pool).a), \
+#define POOL_ALLOC(d, pool, link) pool_alloc_(&(d)->cfg, (void **)&(pool).a, sizeof(*(pool).a), \
 	&(pool).n, &(pool).cap, &(pool).free, &(pool).used, \
 	offsetof(__typeof__(*(pool).a), link))
 #define POOL_FREE(pool, i, link) do { \
@@ -135,7 +135,8 @@ static size_t table_span(size_t bytes)
 	return MAX(bytes, DIR_TABLE_RESERVE);
 }
 
-static void *table_grow(void *a, size_t old_n, size_t new_n, size_t size)
+static void *table_grow(const struct dir_cfg *cfg, void *a, size_t old_n, size_t new_n,
+			size_t size)
 {
 	size_t old_b = old_n * size, new_b = new_n * size;
 	void *p;
@@ -156,6 +157,8 @@ static void *table_grow(void *a, size_t old_n, size_t new_n, size_t size)
 	}
 	if (new_b <= table_span(old_b))
 		return a;
+	if (cfg->table_moving)	/* see dir_big_tables */
+		cfg->table_moving(cfg->table_arg);
 	p = mremap(a, table_span(old_b), new_b, MREMAP_MAYMOVE);
 	if (p == MAP_FAILED)
 		die("out of memory (%zu bytes): %s", new_b, strerror(errno));
@@ -171,8 +174,8 @@ static void table_free(void *a, size_t n, size_t size)
 		munmap(a, table_span(n * size));
 }
 
-static uint32_t pool_alloc_(void **a, size_t size, uint32_t *n, uint32_t *cap,
-			    uint32_t *free_head, uint32_t *used, size_t link_off)
+static uint32_t pool_alloc_(const struct dir_cfg *cfg, void **a, size_t size, uint32_t *n,
+			    uint32_t *cap, uint32_t *free_head, uint32_t *used, size_t link_off)
 {
 	uint32_t i;
 
@@ -184,7 +187,7 @@ static uint32_t pool_alloc_(void **a, size_t size, uint32_t *n, uint32_t *cap,
 			uint32_t old = *cap;
 
 			*cap = *cap ? *cap + *cap / 2 : 64;
-			*a = table_grow(*a, old, *cap, size);
+			*a = table_grow(cfg, *a, old, *cap, size);
 		}
 		i = (*n)++;
 	}
@@ -367,6 +370,23 @@ size_t dir_mem_bytes(const struct dir *d)
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
 		n += maps[i]->cap * (sizeof(struct hmap_slot) + 1);
 	return n;
+}
+
+static struct prefault_span span_of(void *a, uint32_t n, uint32_t cap, size_t size)
+{
+	if ((size_t)cap * size < DIR_BIG_TABLE)
+		return (struct prefault_span){ 0 };
+	return (struct prefault_span){ .base = a, .used = (size_t)n * size,
+				       .reserved = table_span((size_t)cap * size) };
+}
+
+void dir_big_tables(const struct dir *d, struct prefault_span out[DIR_SPANS])
+{
+	out[0] = span_of(d->e.a, d->e.n, d->e.cap, sizeof(*d->e.a));
+	out[1] = span_of(d->l.a, d->l.n, d->l.cap, sizeof(*d->l.a));
+	out[2] = span_of(d->c.a, d->c.n, d->c.cap, sizeof(*d->c.a));
+	out[3] = span_of(d->p.a, d->p.n, d->p.cap, sizeof(*d->p.a));
+	out[4] = span_of(d->s.a, d->s.n, d->s.cap, sizeof(*d->s.a));
 }
 
 void dir_get_stats(const struct dir *d, uint64_t st[DIR_STAT_COUNT])
@@ -705,7 +725,7 @@ static uint32_t lv_alloc(struct dir *d, unsigned cls)
 
 		d->l.cap = MAX(d->l.cap + d->l.cap / 2, d->l.n + len);
 		d->l.cap = MAX(d->l.cap, 1024u);
-		d->l.a = table_grow(d->l.a, old, d->l.cap, sizeof(*d->l.a));
+		d->l.a = table_grow(&d->cfg, d->l.a, old, d->l.cap, sizeof(*d->l.a));
 	}
 	off = d->l.n;
 	d->l.n += len;
@@ -1434,7 +1454,9 @@ static void sweep(struct dir *d, uint64_t now_ns, uint64_t wall_ms)
 
 uint64_t dir_tick(struct dir *d, struct dir_now now, struct dir_out *out)
 {
-	uint64_t next = now.ns + (uint64_t)DIR_TICK_MS * 1000000ull;
+	/* Tables one slice sweeps whole need no more than the slow tick. */
+	bool big = (d->l.used && d->e.n > DIR_SWEEP_PER_TICK) || d->s.n > DIR_SWEEP_PER_TICK;
+	uint64_t next = now.ns + (uint64_t)(big ? DIR_SWEEP_TICK_MS : DIR_TICK_MS) * 1000000ull;
 
 	rebase(d, now.ns);
 	retransmit(d, now, out);

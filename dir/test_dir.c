@@ -1060,6 +1060,56 @@ static void test_randomized_against_model(void **st)
  * scanned): lookups in random order, renewals of a random part, expiry of
  * the rest, then a change pushed to exactly the holders whose leases run,
  * acks and lease ends, all against a plain array of who holds what. */
+/* Big tables live in their own mappings, which dir_big_tables reports for
+ * the prefault helper; a big table's leases are swept in small slices on a
+ * fast tick, a small one's on the slow tick. */
+static void test_big_tables_and_sweep(void **st)
+{
+	enum { N = 29 * 3000 };	/* 5.6 MB of entries: past the 4 MB of a big table */
+	struct prefault_span sp[DIR_SPANS];
+	struct dirp_entry e[29];
+	struct dirp_key k[29];
+	uint64_t next;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	dir_big_tables(h.d, sp);
+	for (int i = 0; i < DIR_SPANS; i++)
+		assert_null(sp[i].base);	/* all small, on the heap */
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	h_send(&h, A1, DIRP_LOOKUP, &(struct dirp_key){ 1, 0x0a000001 }, 1);
+	next = dir_tick(h.d, now_of(&h), &h.out);	/* one entry, one lease: slow tick */
+	assert_int_equal(next - now_of(&h).ns, (uint64_t)DIR_TICK_MS * MS);
+	for (uint32_t i = 0; i < N; i += 29) {
+		for (uint32_t j = 0; j < 29; j++)
+			e[j] = vm(1, 0x0b000000 + i + j, 100000 + i + j, 7);
+		h_send(&h, A2, DIRP_REGISTER, e, 29);
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_entries), N + 1);
+	dir_big_tables(h.d, sp);
+	assert_non_null(sp[0].base);		/* entries */
+	assert_true(sp[0].used >= (size_t)N * 64 && sp[0].used <= sp[0].reserved);
+	assert_true(sp[0].reserved >= ((size_t)1 << 30));	/* reserved address space */
+	/* A3 holds a lease on every entry: the sweep has more than a slice. */
+	for (uint32_t i = 0; i < N; i += 29) {
+		for (uint32_t j = 0; j < 29; j++)
+			k[j] = (struct dirp_key){ 1, 0x0b000000 + i + j };
+		h_send(&h, A3, DIRP_LOOKUP, k, 29);
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), N + 1);
+	next = dir_tick(h.d, now_of(&h), &h.out);
+	assert_int_equal(next - now_of(&h).ns, (uint64_t)DIR_SWEEP_TICK_MS * MS);
+	/* Past the leases' end, the fast ticks sweep every entry. */
+	h_tick(&h, LEASE_MS + 1);
+	for (uint32_t t = 0; t < N / DIR_SWEEP_PER_TICK + 1; t++)
+		h_tick(&h, DIR_SWEEP_TICK_MS);
+	assert_int_equal(h_stat(&h, DIR_STAT_leases), 0);
+	next = dir_tick(h.d, now_of(&h), &h.out);
+	assert_int_equal(next - now_of(&h).ns, (uint64_t)DIR_TICK_MS * MS);
+	h_fini(&h);
+}
+
 static void test_many_holders(void **st)
 {
 	enum { N = 3000, NONE_HELD = 0, HELD = 1, RENEWED = 2 };
@@ -1156,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_client_library),
 		cmocka_unit_test(test_randomized_against_model),
 		cmocka_unit_test(test_many_holders),
+		cmocka_unit_test(test_big_tables_and_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
