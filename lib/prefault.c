@@ -29,6 +29,16 @@ struct prefault {
 	atomic_bool stop;
 	struct pf_pub pub[PREFAULT_SPANS];
 	_Atomic(uint64_t) bytes;
+	/* Waking the helper: the owner bumps gen when a span has grown by a
+	 * step or more since it last did (so about once per 2 MiB of growth)
+	 * and signals; the helper sleeps while gen is what it last saw.  wmu
+	 * is never held across a populate, so the owner never waits long. */
+	_Atomic(uint64_t) gen;
+	pthread_mutex_t wmu;
+	pthread_cond_t wcv;
+	/* The owner's own: */
+	uintptr_t told_base[PREFAULT_SPANS];
+	size_t told_want[PREFAULT_SPANS];
 	/* The helper's own: */
 	uintptr_t seen[PREFAULT_SPANS];	/* base it last worked on */
 	size_t done[PREFAULT_SPANS];	/* populated up to here (from base) */
@@ -88,6 +98,7 @@ static void *helper(void *arg)
 	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	pthread_setname_np(pthread_self(), pf->name);
 	while (!atomic_load(&pf->stop)) {
+		uint64_t gen = atomic_load(&pf->gen);
 		bool worked = false;
 
 		for (int i = 0; i < PREFAULT_SPANS; i++) {
@@ -103,12 +114,28 @@ static void *helper(void *arg)
 			worked |= r > 0;
 		}
 		if (!worked) {
-			struct timespec ts = { 0, PREFAULT_IDLE_US * 1000L };
+			/* Every span has its headroom: sleep until the owner
+			 * says one grew (the timeout is only a safety net). */
+			struct timespec ts;
 
-			nanosleep(&ts, NULL);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += PREFAULT_IDLE_S;
+			pthread_mutex_lock(&pf->wmu);
+			while (atomic_load(&pf->gen) == gen && !atomic_load(&pf->stop))
+				if (pthread_cond_timedwait(&pf->wcv, &pf->wmu, &ts))
+					break;
+			pthread_mutex_unlock(&pf->wmu);
 		}
 	}
 	return NULL;
+}
+
+static void wake(struct prefault *pf)
+{
+	atomic_fetch_add(&pf->gen, 1);
+	pthread_mutex_lock(&pf->wmu);
+	pthread_cond_signal(&pf->wcv);
+	pthread_mutex_unlock(&pf->wmu);
 }
 
 struct prefault *prefault_start(const char *name)
@@ -118,6 +145,8 @@ struct prefault *prefault_start(const char *name)
 	int rc;
 
 	pthread_mutex_init(&pf->mu, NULL);
+	pthread_mutex_init(&pf->wmu, NULL);
+	pthread_cond_init(&pf->wcv, NULL);
 	snprintf(pf->name, sizeof(pf->name), "%s", name ? name : "prefault");
 	/* Process-directed signals must go to the owner's thread (which takes
 	 * them through its event loop), never to the helper. */
@@ -128,6 +157,8 @@ struct prefault *prefault_start(const char *name)
 	if (rc) {
 		log_warn("prefault: cannot start a thread: %s", strerror(rc));
 		pthread_mutex_destroy(&pf->mu);
+		pthread_mutex_destroy(&pf->wmu);
+		pthread_cond_destroy(&pf->wcv);
 		free(pf);
 		return NULL;
 	}
@@ -136,6 +167,8 @@ struct prefault *prefault_start(const char *name)
 
 void prefault_publish(struct prefault *pf, const struct prefault_span *spans, size_t n)
 {
+	bool grew = false;
+
 	if (!pf)
 		return;
 	for (size_t i = 0; i < PREFAULT_SPANS; i++) {
@@ -143,11 +176,20 @@ void prefault_publish(struct prefault *pf, const struct prefault_span *spans, si
 		uintptr_t b = i < n ? (uintptr_t)spans[i].base : 0;
 
 		if (b) {
+			size_t want = spans[i].used + ahead(spans[i].used);
+
 			atomic_store_explicit(&p->used, spans[i].used, memory_order_relaxed);
 			atomic_store_explicit(&p->reserved, spans[i].reserved, memory_order_relaxed);
+			if (b != pf->told_base[i] || want >= pf->told_want[i] + PREFAULT_STEP) {
+				pf->told_want[i] = want;
+				grew = true;
+			}
 		}
+		pf->told_base[i] = b;
 		atomic_store_explicit(&p->base, b, memory_order_release);
 	}
+	if (grew)
+		wake(pf);
 }
 
 void prefault_forget(void *arg)
@@ -157,8 +199,10 @@ void prefault_forget(void *arg)
 	if (!pf)
 		return;
 	pthread_mutex_lock(&pf->mu);
-	for (int i = 0; i < PREFAULT_SPANS; i++)
+	for (int i = 0; i < PREFAULT_SPANS; i++) {
 		atomic_store(&pf->pub[i].base, 0);
+		pf->told_base[i] = 0;
+	}
 	pthread_mutex_unlock(&pf->mu);
 }
 
@@ -172,7 +216,10 @@ void prefault_stop(struct prefault *pf)
 	if (!pf)
 		return;
 	atomic_store(&pf->stop, true);
+	wake(pf);
 	pthread_join(pf->th, NULL);
 	pthread_mutex_destroy(&pf->mu);
+	pthread_mutex_destroy(&pf->wmu);
+	pthread_cond_destroy(&pf->wcv);
 	free(pf);
 }

@@ -29,7 +29,7 @@ enum prefault_limits {
 	PREFAULT_STEP = 2 << 20,		/* bytes per populate call */
 	PREFAULT_MIN_AHEAD = 8 << 20,		/* headroom: used / 8, within these */
 	PREFAULT_MAX_AHEAD = 64 << 20,
-	PREFAULT_IDLE_US = 2000,		/* sleep when every span has its headroom */
+	PREFAULT_IDLE_S = 1,			/* longest sleep without being told */
 };
 
 struct prefault_span {
@@ -48,8 +48,9 @@ struct prefault *prefault_start(const char *name);
  * the rest are dropped). */
 void prefault_publish(struct prefault *pf, const struct prefault_span *spans, size_t n);
 
-/* The owner is about to unmap or move a published span: drop every span,
- * after the helper's current step.  void * so it can serve as a callback. */
+/* From the owner thread, about to unmap or move a published span: drop
+ * every span, after the helper's current step.  void * so it can serve as a
+ * callback. */
 void prefault_forget(void *pf);
 
 /* Bytes the helper has populated so far. */
