@@ -368,7 +368,7 @@ size_t dir_mem_bytes(const struct dir *d)
 	n += (size_t)d->c.cap * sizeof(*d->c.a) + (size_t)d->p.cap * sizeof(*d->p.a);
 	n += (size_t)d->s.cap * sizeof(*d->s.a) + d->scratch_cap * sizeof(uint64_t);
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
-		n += maps[i]->cap * (sizeof(struct hmap_slot) + 1);
+		n += hmap_bytes(maps[i]);
 	return n;
 }
 
@@ -983,12 +983,9 @@ static void lookup_prefetch(const struct dir *d, const struct dirp_msg *m, uint3
 
 	for (unsigned i = 0; i < n; i++) {
 		struct dirp_key k;
-		size_t slot;
 
 		dirp_get_key(m, i, &k);
-		slot = (size_t)hash_u64(norm_key(d, k.vdc, k.ip), h->seed) & (h->cap - 1);
-		__builtin_prefetch(&h->slots[slot]);
-		__builtin_prefetch(&h->used[slot]);
+		hmap_prefetch(h, norm_key(d, k.vdc, k.ip));
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct dirp_key k;

@@ -74,6 +74,72 @@ static void test_hmap_vs_naive(void **state)
 	hmap_free(&m);
 }
 
+/* Growth moves the old table over a step at a time: a map grown to 100,000
+ * keys by mixed puts, deletes and gets agrees with a plain array after every
+ * operation checked, while a move is in progress too (checked: it happens),
+ * and iteration mid-move visits each key once. */
+static void test_hmap_incremental_growth(void **state)
+{
+	enum { KEYS = 100000, OPS = 400000 };
+	static uint64_t val[KEYS];
+	static bool present[KEYS];
+	static uint8_t seen[KEYS];
+	struct hmap m;
+	struct rng r;
+	size_t count = 0, checks_mid_move = 0;
+
+	(void)state;
+	rng_seed(&r, 9);
+	hmap_init(&m, 4, 11);
+	for (int i = 0; i < OPS; i++) {
+		uint32_t idx = (uint32_t)rng_below(&r, KEYS), op = (uint32_t)rng_below(&r, 8);
+		uint64_t k = (uint64_t)idx << 32 | (uint32_t)(idx * 2654435761u);
+
+		if (op < 5) {	/* mostly puts: the map keeps growing */
+			uint64_t v = rng_next(&r);
+
+			count += !present[idx];
+			present[idx] = true;
+			val[idx] = v;
+			hmap_put(&m, k, v);
+		} else if (op == 5) {
+			assert_int_equal(hmap_del(&m, k), present[idx]);
+			count -= present[idx];
+			present[idx] = false;
+		} else {
+			uint64_t *v = hmap_get(&m, k);
+
+			assert_int_equal(v != NULL, present[idx]);
+			if (v)
+				assert_int_equal(*v, val[idx]);
+		}
+		assert_int_equal(m.count, count);
+		if (m.old.cap && i % 97 == 0) {
+			size_t it = 0, n = 0;
+			uint64_t key, v;
+
+			checks_mid_move++;
+			memset(seen, 0, sizeof(seen));
+			while (hmap_next(&m, &it, &key, &v)) {
+				uint32_t j = (uint32_t)(key >> 32);
+
+				assert_true(j < KEYS && present[j] && v == val[j] && !seen[j]);
+				seen[j] = 1;
+				n++;
+			}
+			assert_int_equal(n, count);
+		}
+	}
+	assert_true(checks_mid_move > 10);
+	for (uint32_t idx = 0; idx < KEYS; idx++) {
+		uint64_t *v = hmap_get(&m, (uint64_t)idx << 32 | (uint32_t)(idx * 2654435761u));
+
+		assert_int_equal(v != NULL, present[idx]);
+	}
+	assert_true(hmap_bytes(&m) >= count * sizeof(struct hmap_slot));
+	hmap_free(&m);
+}
+
 static void test_arena(void **state)
 {
 	struct arena a;
@@ -266,6 +332,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hmap_vs_naive),
+		cmocka_unit_test(test_hmap_incremental_growth),
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_kv),
