@@ -20,6 +20,40 @@
 #include "lib/rng.h"
 #include "lib/yconf.h"
 
+/* A plain-array model of an hmap: key idx's value and whether it is there. */
+struct hmodel {
+	uint64_t *val;
+	bool *present;
+	size_t count;
+};
+
+enum hop { HOP_PUT, HOP_DEL, HOP_GET };
+
+/* Apply one operation on key k (model slot idx) to both, and compare. */
+static void hmodel_step(struct hmap *m, struct hmodel *md, uint32_t idx, uint64_t k,
+			enum hop op, struct rng *r)
+{
+	if (op == HOP_PUT) {
+		uint64_t v = rng_next(r);
+
+		md->count += !md->present[idx];
+		md->present[idx] = true;
+		md->val[idx] = v;
+		hmap_put(m, k, v);
+	} else if (op == HOP_DEL) {
+		assert_int_equal(hmap_del(m, k), md->present[idx]);
+		md->count -= md->present[idx];
+		md->present[idx] = false;
+	} else {
+		uint64_t *v = hmap_get(m, k);
+
+		assert_int_equal(v != NULL, md->present[idx]);
+		if (v)
+			assert_int_equal(*v, md->val[idx]);
+	}
+	assert_int_equal(m->count, md->count);
+}
+
 /* hmap against a plain array of (key, present, value) over random
  * operations on a small key space, so that deletes hit long clusters. */
 static void test_hmap_vs_naive(void **state)
@@ -27,38 +61,20 @@ static void test_hmap_vs_naive(void **state)
 	enum { KEYS = 512, OPS = 200000 };
 	static uint64_t val[KEYS];
 	static bool present[KEYS];
+	struct hmodel md = { val, present, 0 };
 	struct hmap m;
 	struct rng r;
-	size_t count = 0;
+	size_t count;
 
 	(void)state;
 	rng_seed(&r, 42);
 	hmap_init(&m, 4, 7);
 	for (int i = 0; i < OPS; i++) {
 		uint64_t k = rng_below(&r, KEYS) * 0x10000ull; /* clustered hashes */
-		uint32_t idx = (uint32_t)(k / 0x10000);
-		uint32_t op = rng_below(&r, 3);
 
-		if (op == 0) {
-			uint64_t v = rng_next(&r);
-
-			count += !present[idx];
-			present[idx] = true;
-			val[idx] = v;
-			hmap_put(&m, k, v);
-		} else if (op == 1) {
-			assert_int_equal(hmap_del(&m, k), present[idx]);
-			count -= present[idx];
-			present[idx] = false;
-		} else {
-			uint64_t *v = hmap_get(&m, k);
-
-			assert_int_equal(v != NULL, present[idx]);
-			if (v)
-				assert_int_equal(*v, val[idx]);
-		}
-		assert_int_equal(m.count, count);
+		hmodel_step(&m, &md, (uint32_t)(k / 0x10000), k, (enum hop)rng_below(&r, 3), &r);
 	}
+	count = md.count;
 	/* Iteration visits exactly the present keys. */
 	{
 		size_t it = 0, seen = 0;
@@ -84,9 +100,10 @@ static void test_hmap_incremental_growth(void **state)
 	static uint64_t val[KEYS];
 	static bool present[KEYS];
 	static uint8_t seen[KEYS];
+	struct hmodel md = { val, present, 0 };
 	struct hmap m;
 	struct rng r;
-	size_t count = 0, checks_mid_move = 0;
+	size_t checks_mid_move = 0;
 
 	(void)state;
 	rng_seed(&r, 9);
@@ -95,25 +112,8 @@ static void test_hmap_incremental_growth(void **state)
 		uint32_t idx = (uint32_t)rng_below(&r, KEYS), op = (uint32_t)rng_below(&r, 8);
 		uint64_t k = (uint64_t)idx << 32 | (uint32_t)(idx * 2654435761u);
 
-		if (op < 5) {	/* mostly puts: the map keeps growing */
-			uint64_t v = rng_next(&r);
-
-			count += !present[idx];
-			present[idx] = true;
-			val[idx] = v;
-			hmap_put(&m, k, v);
-		} else if (op == 5) {
-			assert_int_equal(hmap_del(&m, k), present[idx]);
-			count -= present[idx];
-			present[idx] = false;
-		} else {
-			uint64_t *v = hmap_get(&m, k);
-
-			assert_int_equal(v != NULL, present[idx]);
-			if (v)
-				assert_int_equal(*v, val[idx]);
-		}
-		assert_int_equal(m.count, count);
+		/* Mostly puts: the map keeps growing. */
+		hmodel_step(&m, &md, idx, k, op < 5 ? HOP_PUT : op == 5 ? HOP_DEL : HOP_GET, &r);
 		if (m.old.cap && i % 97 == 0) {
 			size_t it = 0, n = 0;
 			uint64_t key, v;
@@ -127,7 +127,7 @@ static void test_hmap_incremental_growth(void **state)
 				seen[j] = 1;
 				n++;
 			}
-			assert_int_equal(n, count);
+			assert_int_equal(n, md.count);
 		}
 	}
 	assert_true(checks_mid_move > 10);
@@ -136,7 +136,7 @@ static void test_hmap_incremental_growth(void **state)
 
 		assert_int_equal(v != NULL, present[idx]);
 	}
-	assert_true(hmap_bytes(&m) >= count * sizeof(struct hmap_slot));
+	assert_true(hmap_bytes(&m) >= md.count * sizeof(struct hmap_slot));
 	hmap_free(&m);
 }
 
