@@ -300,6 +300,8 @@ static int lg_open(struct lg *g, const struct sockaddr_in *srv, unsigned per_msg
 	g->lat_ns = xmalloc(sizeof(uint32_t) * BD_LAT_MAX);
 	g->app_ns = xmalloc(sizeof(uint32_t) * BD_LAT_MAX);
 	udp_batch_init(&g->rx);
+	for (int i = 0; i < UDP_BATCH; i++)
+		g->rx.msgs[i].msg_hdr.msg_control = g->cmsg[i];
 	for (int i = 0; i < BD_SOCKETS; i++) {
 		int on = 1;
 
@@ -330,14 +332,13 @@ static void lg_close(struct lg *g)
 static void lg_send(struct lg *g, int si, unsigned n)
 {
 	struct lg_sock *s = &g->s[si];
-	struct dir_now now = now_sys();
-	uint64_t wall = wall_ns();
+	uint64_t wall = wall_ns();	/* CLOCK_REALTIME, like the receive stamps */
 	unsigned k = 0;
 
 	n = MIN(n, (unsigned)UDP_BATCH);
 	for (; k < n; k++) {
 		struct dirp_hdr h = { .type = DIRP_LOOKUP, .session = s->session, .seq = ++s->seq,
-				      .time_ms = now.wall_ms, .req_id = s->req++ };
+				      .time_ms = wall / 1000000ull, .req_id = s->req++ };
 		struct dirp_writer w;
 
 		dirp_begin(&w, g->txbuf[k], DIRP_MAX_DGRAM, &h);
@@ -360,8 +361,8 @@ static void lg_send(struct lg *g, int si, unsigned n)
 	s->inflight += k;
 }
 
-/* The kernel's receive time of datagram i of the last batch (CLOCK_REALTIME
- * ns), 0 if it has none. */
+/* A received datagram's kernel receive stamp (CLOCK_REALTIME ns), 0 if it
+ * has none. */
 static uint64_t rx_stamp(const struct mmsghdr *m)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg_hdr); c; c = CMSG_NXTHDR((struct msghdr *)&m->msg_hdr, c)) {
@@ -388,17 +389,9 @@ static unsigned lg_recv(struct lg *g, int si)
 	for (;;) {
 		uint64_t now;
 
-		for (int i = 0; i < UDP_BATCH; i++) {
-			struct msghdr *h = &g->rx.msgs[i].msg_hdr;
-
-			g->rx.iov[i].iov_len = UDP_MAX_DGRAM;
-			h->msg_namelen = sizeof(g->rx.addrs[i]);
-			h->msg_control = g->cmsg[i];
-			h->msg_controllen = sizeof(g->cmsg[i]);
-			h->msg_flags = 0;
-		}
-		n = recvmmsg(s->fd, g->rx.msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
+		for (int i = 0; i < UDP_BATCH; i++)	/* the kernel shrank them */
+			g->rx.msgs[i].msg_hdr.msg_controllen = sizeof(g->cmsg[i]);
+		if ((n = udp_recv_batch(s->fd, &g->rx)) <= 0)
 			break;
 		now = wall_ns();
 		for (int i = 0; i < n; i++) {

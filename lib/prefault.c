@@ -57,8 +57,8 @@ static size_t page_up(size_t n)
 	return (n + 4095) & ~(size_t)4095;
 }
 
-/* One populate step on span i, under pf->mu; false if it has its headroom
- * (or no span), -1 if the kernel cannot populate. */
+/* One populate step on span i, under pf->mu: 1 after a step, 0 if the span
+ * has its headroom (or there is none), -1 if the kernel cannot populate. */
 static int step(struct prefault *pf, int i)
 {
 	uintptr_t b = atomic_load_explicit(&pf->pub[i].base, memory_order_acquire);
