@@ -40,6 +40,7 @@ enum directory_limits {
 struct dstore {
 	MDB_env *env;
 	MDB_dbi dbi;
+	bool unsynced;	/* a soft batch was committed without a sync */
 };
 
 struct dstore *dstore_open(const char *path, size_t map_bytes, char *err, size_t errlen)
@@ -75,6 +76,7 @@ void dstore_close(struct dstore *s)
 {
 	if (!s)
 		return;
+	dstore_sync(s);
 	mdb_env_close(s->env);
 	free(s);
 }
@@ -107,11 +109,17 @@ long dstore_load(struct dstore *s, struct dir *d)
 	return rc == MDB_NOTFOUND ? n : -1;
 }
 
+/* One transaction for a batch.  Durable (LMDB syncs on commit) unless every
+ * operation is soft: then it is committed without a sync, and
+ * dstore_sync() makes it durable shortly after, off the critical path. */
 int dstore_apply(struct dstore *s, const struct dir_op *ops, size_t n)
 {
+	bool soft = true;
 	MDB_txn *txn;
 	int rc;
 
+	for (size_t i = 0; i < n; i++)
+		soft &= ops[i].soft;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -124,12 +132,35 @@ int dstore_apply(struct dstore *s, const struct dir_op *ops, size_t n)
 			goto fail;
 		}
 	}
-	if ((rc = mdb_txn_commit(txn)))	/* durable: LMDB syncs on commit */
+	if (soft && (rc = mdb_env_set_flags(s->env, MDB_NOSYNC, 1))) {
+		mdb_txn_abort(txn);
 		goto fail;
+	}
+	rc = mdb_txn_commit(txn);
+	if (soft)
+		mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
+	if (rc)
+		goto fail;
+	s->unsynced = soft;	/* a synced commit syncs every one before it */
 	return 0;
 fail:
 	log_err("store: %s", mdb_strerror(rc));
 	return -EIO;
+}
+
+/* Sync what soft batches committed; 0 or -EIO. */
+int dstore_sync(struct dstore *s)
+{
+	int rc;
+
+	if (!s->unsynced)
+		return 0;
+	if ((rc = mdb_env_sync(s->env, 1))) {
+		log_err("store: sync: %s", mdb_strerror(rc));
+		return -EIO;
+	}
+	s->unsynced = false;
+	return 0;
 }
 
 /* ---- serving -------------------------------------------------------------------- */
@@ -250,6 +281,13 @@ static void on_timer(void *arg)
 	struct server *s = arg;
 	uint64_t next = dir_tick(s->d, now_sys(), &s->out);
 
+	/* Availability written without a sync (the pushes went first) is
+	 * made durable here, at most a push retransmission later. */
+	if (s->store && dstore_sync(s->store)) {
+		s->failed = 1;
+		loop_stop(s->loop);
+		return;
+	}
 	flush_out(s);
 	publish_spans(s);
 	arm_timer(s, next);

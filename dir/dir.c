@@ -509,7 +509,7 @@ static uint32_t get_be32(const uint8_t *p)
 }
 
 /* Value: format u8, avail u8, pad u16, version u32, server u32, 4 MACs, pad. */
-static void store_put(struct dir_out *o, const struct entry *e)
+static struct dir_op *store_put(struct dir_out *o, const struct entry *e)
 {
 	struct dir_op *op = out_op(o);
 
@@ -520,6 +520,7 @@ static void store_put(struct dir_out *o, const struct entry *e)
 	put_be32(op->val + 4, e->version);
 	put_be32(op->val + 8, e->server);
 	memcpy(op->val + 12, e->mac, sizeof(e->mac));
+	return op;
 }
 
 static void store_del(struct dir_out *o, const struct entry *e)
@@ -1194,7 +1195,10 @@ static uint32_t set_avail(struct req *q, const struct dirp_avail *a)
 		if (bits != e->avail) {
 			e->avail = bits;
 			bump(d, ei);
-			store_put(q->o, e);
+			/* Availability is the RAS's soft state (it marks every
+			 * MAC again when it starts): the push must not wait for
+			 * a disk sync, it is the fail-over's critical path. */
+			store_put(q->o, e)->soft = true;
 			entry_changed(d, ei, q->now, q->o);
 			changed++;
 		}

@@ -5,7 +5,10 @@
  * Actions out, in a struct dir_out: datagrams to send (each to one or many
  * addresses) and store writes.  The caller must make the store writes durable
  * BEFORE it sends any datagram of the same dir_out: that is what lets a reply
- * acknowledge a registration (docs/directory.md).
+ * acknowledge a registration (docs/directory.md).  The one exception is a
+ * batch whose every write is `soft` (availability bits only, soft state that
+ * the RAS asserts again): it must be written before the datagrams, but need
+ * not be synced to disk first, so that a fail-over never waits on a disk.
  *
  * Time comes in as a struct dir_now (monotonic ns for leases and timers, wall
  * ms for the replay window); randomness as a seed in the config.
@@ -81,6 +84,7 @@ struct dir_send {
 
 struct dir_op {
 	bool del;
+	bool soft;	/* availability only: written, not synced, before sending */
 	uint8_t key[DIR_STORE_KEY_LEN];
 	uint8_t val[DIR_STORE_VAL_LEN];
 };

@@ -227,6 +227,7 @@ static void test_register_lookup_lease(void **st)
 	reg(&h, e, DIRP_OK);
 	assert_int_equal(h.out.nops, 1);	/* written to the store */
 	assert_false(h.out.ops[0].del);
+	assert_false(h.out.ops[0].soft);	/* durable before the reply */
 	r = lookup(&h, A1, 1, 0x0a000001);
 	assert_int_equal(r.status, DIRP_OK);
 	assert_int_equal(r.lease_ms, LEASE_MS);
@@ -466,6 +467,9 @@ static void test_availability(void **st)
 	assert_int_equal(res.status, DIRP_OK);
 	assert_int_equal(res.affected, 3);
 	assert_int_equal(h.out.nops, 3);
+	/* Availability is soft: the pushes need not wait for a disk sync. */
+	for (size_t i = 0; i < h.out.nops; i++)
+		assert_true(h.out.ops[i].soft);
 	assert_int_equal(h_pushes(&h, A1, NULL), 2);	/* the two it caches */
 	r = lookup(&h, A2, 1, 0x0a000003);
 	assert_int_equal(r.avail, DIRP_AVAIL_ALL & ~(1 << DIRP_IM_PRI));
