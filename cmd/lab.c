@@ -19,8 +19,8 @@ static const char lab_help[] =
 	"       peregrine lab down [--prefix P] [--json]\n"
 	"       peregrine lab status [--prefix P] [--json]\n"
 	"       peregrine lab exec NODE [--prefix P] -- CMD [ARGS...]\n"
-	"       peregrine lab link down|up A B [--prefix P]\n"
-	"       peregrine lab node down|up NAME [--prefix P]\n"
+	"       peregrine lab link down|up A B [--prefix P] [--json]\n"
+	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
 	"       peregrine lab demo [--prefix P] [--json]\n"
@@ -40,7 +40,9 @@ static const char lab_help[] =
 	"  exec     run a command in a node's namespace (NODE may be mgmt or a VM)\n"
 	"  link     take the link between A and B down or up (both ends)\n"
 	"  node     a switch failure: its daemons stop and its ports go down; up\n"
-	"           restarts it with an empty FIB\n"
+	"           restarts it with an empty FIB.  With --json, link and node\n"
+	"           print when the links changed (at_ns: wall clock, ns, just\n"
+	"           before the first one; done_ns: after the last)\n"
 	"  logs     daemon logs, of one node or all\n"
 	"  fib      install, remove and list entries through the switch's switchd\n"
 	"  migrate  move a VM to another server: its port moves into the new\n"
@@ -498,12 +500,24 @@ static int do_exec(struct lab_cli *c)
 	return cli_error("lab exec: %s: %s", c->cmd[0], strerror(errno));
 }
 
+/* What `lab link` and `lab node` print with --json: when the links changed,
+ * so that a measurement can match loss to the moment of the failure (for
+ * `node down` that is after its daemons stopped, which takes a while). */
+static void print_change(const struct lab_cli *c, const char *what, uint64_t at_ns)
+{
+	if (c->json)
+		json_print(stdout, json_pack("{s:s, s:s, s:I, s:I}", what, c->argv[2],
+					     "state", c->argv[1], "at_ns", (json_int_t)at_ns,
+					     "done_ns", (json_int_t)wall_ns()));
+}
+
 static int do_link(struct lab_cli *c)
 {
 	struct lab l;
 	uint32_t a, b;
 	bool up, found = false;
 	char err[1024];
+	uint64_t at_ns;
 	int rc = 0;
 
 	if (c->argc != 4 || (strcmp(c->argv[1], "down") && strcmp(c->argv[1], "up")))
@@ -518,6 +532,7 @@ static int do_link(struct lab_cli *c)
 	}
 	for (uint32_t p = 0; p < l.topo->nodes[a].degree; p++)
 		found |= topo_port(l.topo, a, p)->peer == b;
+	at_ns = wall_ns();
 	if (!found)
 		rc = cli_error("lab: no link between %s and %s", c->argv[2], c->argv[3]);
 	/* Switch ends only: the far end loses carrier, as when a cable is cut
@@ -526,6 +541,8 @@ static int do_link(struct lab_cli *c)
 	else if ((!topo_is_server(l.topo, a) && lab_set_links(&l, a, b, up, err, sizeof(err))) ||
 		 (!topo_is_server(l.topo, b) && lab_set_links(&l, b, a, up, err, sizeof(err))))
 		rc = cli_error("lab link: %s", err);
+	else
+		print_change(c, "link", at_ns);
 	lab_free(&l);
 	return rc;
 }
@@ -535,6 +552,7 @@ static int do_node(struct lab_cli *c)
 	struct lab l;
 	uint32_t n;
 	char err[1024];
+	uint64_t at_ns;
 	int rc = 0;
 	bool up;
 
@@ -547,20 +565,21 @@ static int do_node(struct lab_cli *c)
 		lab_free(&l);
 		return 1;
 	}
-	if (!up) {
+	if (!up)
 		lab_stop_daemons(&l, l.topo->nodes[n].name);
-		if (lab_set_links(&l, n, UINT32_MAX, false, err, sizeof(err)))
-			rc = cli_error("lab node: %s", err);
-	} else if (lab_set_links(&l, n, UINT32_MAX, true, err, sizeof(err)) ||
-		   (topo_is_server(l.topo, n) && lab_restore_neighbours(&l, n, err, sizeof(err)))) {
+	at_ns = wall_ns();
+	if (lab_set_links(&l, n, UINT32_MAX, up, err, sizeof(err)) ||
+	    (up && topo_is_server(l.topo, n) && lab_restore_neighbours(&l, n, err, sizeof(err)))) {
 		rc = cli_error("lab node: %s", err);
-	} else {
+	} else if (up) {
 		lab_stop_daemons(&l, l.topo->nodes[n].name);
 		if (lab_start_daemons(&l, n, err, sizeof(err)))
 			rc = cli_error("lab node: %s", err);
 		else if (!topo_is_server(l.topo, n) && lab_wait_switchd(&l, n, LAB_READY_WAIT_MS))
 			rc = cli_error("lab node: switchd on %s does not answer", c->argv[2]);
 	}
+	if (!rc)
+		print_change(c, "node", at_ns);
 	lab_free(&l);
 	return rc;
 }

@@ -12,10 +12,15 @@
 # 2. throughput: iperf3 between VMs on different leaf pairs
 # 3. fail-over: a 10,000 packet/s stream while a link on its primary path is
 #    cut, then while the spine it then crosses fails; the longest loss gap
+#    after each failure (from the moment its links went down, as `lab link`
+#    and `lab node` report it: a switch failure first stops the switch's
+#    daemons, which takes a while)
 # 4. migration: the loss gap of a stream to a VM that moves to another server,
 #    and the part of it after the VM's port is up in the new server
-#    (each stream also reports all it lost, lost datagrams x 0.1 ms, so a
-#    second outage outside the measured window cannot hide)
+#    (each stream also reports all it lost, lost datagrams x 0.1 ms, and the
+#    part of that no failure's gap accounts for, so a second outage outside
+#    the measured window cannot hide; and whether each failure fell inside
+#    its stream, which a failure after the stream ended would not)
 # 5. forwarding entries per switch
 #
 # Usage: lab-demo.sh [--json] (PEREGRINE = the binary, PREFIX = the lab's prefix)
@@ -101,7 +106,7 @@ stream() {
 	# first packets of a pair whose entry is not cached are dropped while
 	# the agent asks the directory; that is not what the events measure)
 	ex "$from" ping -c 3 -i 0.2 -W 1 -q "$ip" >/dev/null 2>&1 || true
-	ex "$to_vm" "$P" probe recv --listen "$ip:9000" --duration 40 --idle 3 --gaps 8 --json \
+	ex "$to_vm" "$P" probe recv --listen "$ip:9000" --duration 40 --idle 3 --gaps 16 --json \
 		> "$tmp/$name.json" & bg+=($!)
 	# the sender starts once the receiver listens (5 s at most): datagrams
 	# sent before that would count as lost
@@ -111,52 +116,74 @@ stream() {
 	done
 	ex "$from" "$P" probe send --to "$ip:9000" --rate 10000 --count "$count" 2>/dev/null & bg+=($!)
 }
-# gap_after FILE T_NS: the longest loss gap that starts within 1 s after T_NS (ms)
+# Loss gaps that start within 1 s after a failure at $t belong to it (the
+# last arrival before a gap comes just before the failure: 20 ms margin).
+in_window='($g.start_ns >= $t - 20000000 and $g.start_ns <= $t + 1000000000)'
+# gap_after FILE T_NS: the longest gap of the failure at T_NS (ms)
 gap_after() {
-	jq --argjson t "$2" '[.loss_gaps[] | select(.start_ns >= $t - 20000000 and .start_ns <= $t + 1000000000) | .gap_ms] | max // 0' "$1"
+	jq --argjson t "$2" "[.loss_gaps[] | . as \$g | select($in_window) | .gap_ms] | max // 0" "$1"
+}
+# unattributed FILE T_NS...: ms of the stream lost that no failure's gaps
+# account for (lost datagrams x 0.1 ms minus the gaps of the failures)
+unattributed() {
+	local f=$1 ts
+	shift
+	ts=$(printf '%s\n' "$@" | jq -s -c .)
+	jq --argjson ts "$ts" "[.loss_gaps[] | . as \$g | select(any(\$ts[]; . as \$t | $in_window))
+		| .gap_ms] as \$mine | (.lost / 10) - (\$mine | add // 0)
+		| if . < 0 then 0 else . end | . * 10 | round / 10" "$f"
+}
+# during FILE T_NS: whether T_NS fell inside the stream, at least 0.5 s
+# after its first arrival and 0.5 s before its last
+during() {
+	jq --argjson t "$2" '.first_ns + 500000000 < $t and $t + 500000000 < .last_ns' "$1"
 }
 
 say "== 3. fail-over (10,000 packets/s red-srv0 -> red-srv4)"
-stream fo red-srv0 red-srv4 10.0.0.5 60000
+stream fo red-srv0 red-srv4 10.0.0.5 100000
 sleep 1.5
 path=$($P trace red 10.0.0.1 10.0.0.5 --prefix "$X" --json)
 leaf=$(echo "$path" | jq -r '.hops[0].node'); spine=$(echo "$path" | jq -r '.hops[0].next')
-t_link=$(now_ns)
-$P lab link down "$leaf" "$spine" --prefix "$X"
+t_link=$($P lab link down "$leaf" "$spine" --prefix "$X" --json | jq .at_ns)
 say "   cut $leaf -- $spine"
 sleep 2
 path=$($P trace red 10.0.0.1 10.0.0.5 --prefix "$X" --json)
 spine2=$(echo "$path" | jq -r '.hops[1].node // empty')
-t_node=$(now_ns)
-$P lab node down "${spine2:-spine1}" --prefix "$X"
+t_node=$($P lab node down "${spine2:-spine1}" --prefix "$X" --json | jq .at_ns)
 say "   failed switch ${spine2:-spine1}"
 wait "${bg[@]: -1}" 2>/dev/null || true
 sleep 3.5
 gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
-say "   longest gap: link cut $gap_link ms, switch failure $gap_node ms ($(jq .lost "$tmp/fo.json") of 60000 lost)"
+other_fo_ms=$(unattributed "$tmp/fo.json" "$t_link" "$t_node")
+fo_during=$( [ "$(during "$tmp/fo.json" "$t_link")" = true ] && during "$tmp/fo.json" "$t_node" || echo false)
+say "   longest gap: link cut $gap_link ms, switch failure $gap_node ms"
+say "   in all $lost_fo_ms ms of the stream lost ($(jq .lost "$tmp/fo.json") of 100000), $other_fo_ms ms of it outside both failures"
+[ "$fo_during" = true ] || say "   (a failure fell outside the stream: the gaps above say nothing)"
 $P lab node up "${spine2:-spine1}" --prefix "$X"
 $P lab link up "$leaf" "$spine" --prefix "$X"
 
 say "== 4. migration (stream to red-srv7, which moves to srv2)"
 stream mig red-srv0 red-srv7 10.0.0.8 40000
 sleep 1.5
-t_mig=$(now_ns)
 $P lab migrate red-srv7 srv2 --prefix "$X" --json > "$tmp/migrate.json"
+t_mig=$(jq .detach_ns "$tmp/migrate.json")
 wait "${bg[@]: -1}" 2>/dev/null || true
 sleep 3.5
 gap_mig=$(gap_after "$tmp/mig.json" "$t_mig")
 lost_mig_ms=$(jq '.lost / 10' "$tmp/mig.json")
+other_mig_ms=$(unattributed "$tmp/mig.json" "$t_mig")
+mig_during=$(during "$tmp/mig.json" "$t_mig")
 # The part of the gap after the VM's port is up in its new server: what the
 # fabric (agent, directory, senders) adds to the move itself.
 t_att=$(jq .attach_ns "$tmp/migrate.json")
 move_ms=$(jq '.port_move_ms * 10 | round / 10' "$tmp/migrate.json")
-after_mig=$(jq --argjson t "$t_mig" --argjson a "$t_att" '[.loss_gaps[]
-	| select(.start_ns >= $t - 20000000 and .start_ns <= $t + 1000000000)
-	| (.start_ns + .gap_ms * 1e6 - $a) / 1e6 | if . < 0 then 0 else . end] | max // 0
-	| . * 10 | round / 10' "$tmp/mig.json")
+after_mig=$(jq --argjson t "$t_mig" --argjson a "$t_att" "[.loss_gaps[] | . as \$g | select($in_window)
+	| (.start_ns + .gap_ms * 1e6 - \$a) / 1e6 | if . < 0 then 0 else . end] | max // 0
+	| . * 10 | round / 10" "$tmp/mig.json")
 say "   longest gap: $gap_mig ms, of which $after_mig ms after the port was up in srv2"
-say "   (moving the port took $move_ms ms); in all $lost_mig_ms ms of the stream lost ($(jq .lost "$tmp/mig.json") of 40000)"
+say "   (moving the port took $move_ms ms); in all $lost_mig_ms ms of the stream lost ($(jq .lost "$tmp/mig.json") of 40000), $other_mig_ms ms of it outside the move"
+[ "$mig_during" = true ] || say "   (the move fell outside the stream: the gap above says nothing)"
 
 say "== 5. forwarding entries per switch"
 fib=$($P lab status --prefix "$X" --json | jq -c '[.nodes[] | select(.kind == "switch") | {(.name): .fib_used}] | add')
@@ -169,9 +196,13 @@ if [ $JSON = 1 ]; then
 	      --argjson gn "$gap_node" --argjson gm "$gap_mig" --argjson fib "$fib" --argjson s "$secs" \
 	      --argjson lf "$lost_fo_ms" --argjson lm "$lost_mig_ms" \
 	      --argjson am "$after_mig" --argjson mm "$move_ms" \
+	      --argjson of "$other_fo_ms" --argjson om "$other_mig_ms" \
+	      --argjson fd "$fo_during" --argjson md "$mig_during" \
 	   '{pairs_ok: $ok, pairs_total: $total, isolation_violations: $v, spoofed_dropped: $sp,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
+	     failover_unattributed_ms: $of, failover_during_stream: $fd,
 	     migration_gap_ms: $gm, migration_after_attach_ms: $am, migration_port_move_ms: $mm,
-	     migration_lost_ms: $lm, fib: $fib, seconds: $s}'
+	     migration_lost_ms: $lm, migration_unattributed_ms: $om, migration_during_stream: $md,
+	     fib: $fib, seconds: $s}'
 fi
 [ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ]

@@ -1,7 +1,9 @@
 #!/bin/bash
-# peregrine lab demo as a test: its correctness checks become assertions.
-# Timing figures (gaps, throughput) are reported by the demo, not asserted:
-# they are benchmark figures on a shared machine.
+# peregrine lab demo as a test: its checks become assertions, and so do the
+# interruption targets the README states: every fail-over gap under 10 ms,
+# the migration under 50 ms, counted both as the longest gap and as all the
+# stream lost (lost datagrams x 0.1 ms), with each failure inside its
+# stream.  Throughput is reported, not asserted.
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -22,11 +24,18 @@ j() { jq -r "$1" "$out"; }
 [ "$(j .isolation_violations)" = 0 ] || fail "isolation violated"
 [ "$(j .spoofed_dropped)" = 3 ] || fail "spoofed frames not all dropped"
 [ "$(j '[.fib[]] | min')" -ge 16 ] || fail "a switch lacks the 16 server entries"
+# Each failure happened while its stream ran (after it, a gap would be 0).
+[ "$(j .failover_during_stream)" = true ] || fail "a failure fell outside the fail-over stream"
+[ "$(j .migration_during_stream)" = true ] || fail "the move fell outside the migration stream"
 [ "$(j '.failover_gap_ms | length')" = 2 ] || fail "fail-over gaps"
-# Every stream got through in the end: the fail-over stream lost under 10%.
-[ "$(j '.failover_lost_ms < 600')" = true ] || fail "fail-over stream mostly lost"
-# ... and so did the stream to the VM that migrated (it lost under 10%).
-[ "$(j '.migration_lost_ms < 400')" = true ] || fail "migration stream mostly lost"
+[ "$(j '[.failover_gap_ms[] | select(. < 10)] | length')" = 2 ] ||
+	fail "a fail-over gap of 10 ms or more: $(j -c .failover_gap_ms)"
+# All the fail-over stream lost: two failures, under 10 ms each.
+[ "$(j '.failover_lost_ms < 20')" = true ] ||
+	fail "the fail-over stream lost $(j .failover_lost_ms) ms in all"
+[ "$(j '.migration_gap_ms < 50')" = true ] || fail "migration gap $(j .migration_gap_ms) ms"
+[ "$(j '.migration_lost_ms < 50')" = true ] ||
+	fail "the migration stream lost $(j .migration_lost_ms) ms in all"
 [ "$(j '.migration_port_move_ms > 0')" = true ] || fail "lab migrate reported no port move"
 [ "$(j '.iperf_gbps > 0')" = true ] || fail "iperf3"
 [ -z "$(ip netns list | grep "^$X-" || true)" ] || fail "the demo left namespaces"
