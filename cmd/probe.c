@@ -6,11 +6,15 @@
  *
  * Datagram: magic "PGPR", u32 sequence, u64 send time (CLOCK_REALTIME ns),
  * u32 the sender's interval in ns, u32 how many datagrams the stream has
- * (0: not said), then padding to --size.  Everything is bounded: the sender
- * by --count and --rate, the receiver by --duration, --count and --idle.
+ * (0: not said), then padding to --size.  A sender stopped early (SIGINT or
+ * SIGTERM) says so: three END datagrams (magic "PGPE") whose sequence and
+ * count are the number it sent, so that the receiver does not count the
+ * rest as lost.  Everything is bounded: the sender by --count and --rate,
+ * the receiver by --duration, --count and --idle.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +32,11 @@ enum probe_limits {
 	PROBE_MAX_SIZE = 1472,
 	PROBE_MAX_DURATION_S = 3600,
 	PROBE_TOP_GAPS = 16,
+	PROBE_END_COPIES = 3,	/* END datagrams a stopped sender sends */
 };
 
 #define PROBE_MAGIC 0x50475052u	/* "PGPR" */
+#define PROBE_END_MAGIC 0x50475045u	/* "PGPE": the sender stopped early */
 
 struct probe_hdr {
 	uint32_t magic;
@@ -53,7 +59,8 @@ static const char probe_help[] =
 	"       of B bytes (default 64, 24..1472).  --pause-at/--pause-ms stop the\n"
 	"       sender for a while at one sequence number; --drop-at/--drop-count\n"
 	"       skip N sequence numbers as a lossy network would (both are there to\n"
-	"       check the receiver).\n"
+	"       check the receiver).  SIGINT or SIGTERM stops it early; it then\n"
+	"       tells the receiver how many it sent.\n"
 	"recv   counts what arrives until --duration S (default 30) has passed,\n"
 	"       --count N datagrams have arrived, or nothing has arrived for --idle S\n"
 	"       (default 2) after the first one.  It reports received, lost,\n"
@@ -69,6 +76,14 @@ static const char probe_help[] =
 	"\n"
 	"Send only to addresses of your own lab or to loopback.\n";
 
+static volatile sig_atomic_t probe_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	probe_stop = 1;
+}
+
 static uint64_t now_real(void)
 {
 	return wall_ns();
@@ -81,7 +96,7 @@ static void sleep_until(uint64_t mono_deadline)
 		.tv_nsec = (long)(mono_deadline % 1000000000ull),
 	};
 
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !probe_stop)
 		;
 }
 
@@ -91,6 +106,20 @@ struct send_opts {
 	bool have_pause;
 };
 
+/* A stopped sender's last word: it sent `sent` datagrams, 0 .. sent-1. */
+static void send_end(int fd, const struct sockaddr_in *to, uint32_t sent)
+{
+	struct probe_hdr h = { .magic = htonl(PROBE_END_MAGIC), .seq = htonl(sent),
+			       .total = htonl(sent) };
+
+	for (int i = 0; i < PROBE_END_COPIES; i++) {
+		h.sent_ns = now_real();
+		if (sendto(fd, &h, sizeof(h), 0, (const struct sockaddr *)to, sizeof(*to)) < 0)
+			break;
+		sleep_until(mono_ns() + 1000000ull);
+	}
+}
+
 static int probe_send(const struct send_opts *o)
 {
 	uint8_t buf[PROBE_MAX_SIZE] = { 0 };
@@ -98,14 +127,17 @@ static int probe_send(const struct send_opts *o)
 	struct probe_hdr h = { .magic = htonl(PROBE_MAGIC),
 			       .interval_ns = htonl((uint32_t)interval),
 			       .total = htonl(o->count) };
-	uint32_t errors = 0;
+	struct sigaction sa = { .sa_handler = on_stop };	/* no SA_RESTART */
+	uint32_t errors = 0, seq;
 	int fd = udp_open(&o->bind, 1 << 20);
 
 	if (fd < 0)
 		return cli_error("probe send: socket: %s", strerror(-fd));
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	start = mono_ns();
 	next = start;
-	for (uint32_t seq = 0; seq < o->count; seq++) {
+	for (seq = 0; seq < o->count && !probe_stop; seq++) {
 		/* A pause stops the sender for pause_ms from now, and the pace
 		 * starts again after it (no burst to catch up). */
 		if (o->have_pause && seq == o->pause_at)
@@ -121,9 +153,11 @@ static int probe_send(const struct send_opts *o)
 			   sizeof(o->to)) < 0)
 			errors++;	/* no route for a moment during a fail-over */
 	}
+	if (seq < o->count)
+		send_end(fd, &o->to, seq);
 	close(fd);
-	fprintf(stderr, "probe send: %u datagrams in %.3f s, %u send errors\n", o->count,
-		(double)(mono_ns() - start) / 1e9, errors);
+	fprintf(stderr, "probe send: %u datagrams in %.3f s, %u send errors%s\n", seq,
+		(double)(mono_ns() - start) / 1e9, errors, seq < o->count ? " (stopped)" : "");
 	return 0;
 }
 
@@ -136,7 +170,7 @@ struct recv_state {
 	uint64_t received, dups, reordered, bad;
 	uint32_t max_seq;
 	uint32_t total;			/* the sender's count, if it said */
-	bool any;
+	bool any, ended;		/* ended: an END said the final count */
 	uint64_t first_ns, last_ns;	/* wall clock of arrivals */
 	uint32_t first_seq;		/* of the first arrival: seqs below it were
 					 * lost at the start (before a path existed) */
@@ -177,6 +211,11 @@ static void on_datagram(struct recv_state *s, const uint8_t *p, size_t len, uint
 	}
 	memcpy(&h, p, sizeof(h));
 	seq = ntohl(h.seq);
+	if (ntohl(h.magic) == PROBE_END_MAGIC && seq <= PROBE_MAX_COUNT) {
+		s->total = seq;
+		s->ended = true;
+		return;
+	}
 	if (ntohl(h.magic) != PROBE_MAGIC || seq >= PROBE_MAX_COUNT) {
 		s->bad++;
 		return;
@@ -187,7 +226,8 @@ static void on_datagram(struct recv_state *s, const uint8_t *p, size_t len, uint
 	}
 	s->seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
 	s->received++;
-	s->total = MIN(MAX(s->total, ntohl(h.total)), (uint32_t)PROBE_MAX_COUNT);
+	if (!s->ended)
+		s->total = MIN(MAX(s->total, ntohl(h.total)), (uint32_t)PROBE_MAX_COUNT);
 	if (s->any) {
 		struct gap g = { at - s->last_ns, s->last_ns, s->last_seq, seq };
 
@@ -236,8 +276,8 @@ static json_t *gaps_json(const struct gap *g, int n)
 
 static void recv_report(const struct recv_state *s, bool json)
 {
-	/* What the sender said it sends: datagrams lost after the last
-	 * arrival count too. */
+	/* What the sender said it sends (or, stopped early, sent): datagrams
+	 * lost after the last arrival count too. */
 	uint64_t expected = s->any ? MAX((uint64_t)s->max_seq + 1, (uint64_t)s->total) : 0;
 	uint64_t lost = expected > s->received ? expected - s->received : 0;
 
@@ -249,6 +289,7 @@ static void recv_report(const struct recv_state *s, bool json)
 		JSET(j, "duplicates", JINT(s->dups));
 		JSET(j, "reordered", JINT(s->reordered));
 		JSET(j, "malformed", JINT(s->bad));
+		JSET(j, "sender_stopped", json_boolean(s->ended));
 		JSET(j, "first_ns", JINT(s->first_ns));
 		JSET(j, "first_seq", JINT(s->first_seq));
 		JSET(j, "last_ns", JINT(s->last_ns));
@@ -302,6 +343,8 @@ static int probe_recv(const struct recv_opts *o)
 			return cli_error("probe recv: %s", strerror(-n));
 		}
 		if (n == 0) {
+			if (s.ended)
+				break;	/* the sender stopped and all it sent is read */
 			if (s.any && mono_ns() - last_mono > (uint64_t)o->idle_s * 1000000000ull)
 				break;
 			usleep(50);	/* 20 kHz polling keeps arrival times exact */

@@ -52,6 +52,28 @@ run_pair "$tmp/pause.json" --rate 10000 --count 2000 --pause-at 500 --pause-ms 4
 python3 -c "import json; d=json.load(open('$tmp/pause.json')); assert d['max_gap_ms'] >= 39, d" \
 	|| fail "pause arrival gap"
 
+# A sender stopped by SIGINT tells the receiver how many it sent: nothing
+# it never sent counts as lost, and the receiver ends at once.
+port=$((40000 + RANDOM % 20000))
+$P probe recv --listen 127.0.0.1:$port --duration 20 --idle 10 --json > "$tmp/stop.json" &
+rpid=$!
+sleep 0.3
+$P probe send --to 127.0.0.1:$port --rate 10000 --count 1000000 2>"$tmp/stop.err" &
+spid=$!
+sleep 0.5
+kill -INT "$spid"
+wait "$spid" || fail "the stopped sender failed: $(cat "$tmp/stop.err")"
+t0=$(date +%s%N)
+wait "$rpid"
+rpid=
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 5000 ] || fail "the receiver waited for --idle after END"
+grep -q "(stopped)" "$tmp/stop.err" || fail "sender: $(cat "$tmp/stop.err")"
+sent=$(sed -n 's/^probe send: \([0-9]*\) datagrams.*/\1/p' "$tmp/stop.err")
+[ "$(jget "$tmp/stop.json" "['sender_stopped']")" = True ] || fail "no END seen: $(cat "$tmp/stop.json")"
+[ "$(jget "$tmp/stop.json" "['lost']")" = 0 ] || fail "stopped stream: $(cat "$tmp/stop.json")"
+[ "$(jget "$tmp/stop.json" "['received']")" = "$sent" ] || fail "received != $sent sent"
+[ "$sent" -gt 1000 ] && [ "$sent" -lt 1000000 ] || fail "sent $sent"
+
 expect_fail "no --to" $P probe send --count 1
 expect_fail "bad rate" $P probe send --to 127.0.0.1:9 --rate 0
 expect_fail "bad size" $P probe send --to 127.0.0.1:9 --size 4000
