@@ -23,6 +23,12 @@ enum lab_limits {
 	LAB_MAX_VM_NAME = 63,
 	LAB_MAX_PER_SERVER = 64,	/* VMs of one VDC on one server */
 	LAB_IFNAMSIZ = 16,
+	/* Every veth end gets its own interface index, from here up, two per
+	 * veth: the kernel's linkwatch delays a carrier change by up to 1 s on
+	 * a device whose index equals its peer's (it takes it for a device
+	 * without a lower link), which veths in two fresh namespaces often
+	 * are.  Indexes the kernel picks itself (lo, bridges) stay below. */
+	LAB_IFINDEX_BASE = 100,
 	LAB_SWITCHD_PORT = 7400,	/* default management ports */
 	LAB_RAS_PORT = 7500,
 	LAB_DIR_PORT = 7300,

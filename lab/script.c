@@ -32,38 +32,44 @@ static void add_ns_line(void *arg, const char *ns)
 	fprintf(arg, "netns add %s\n", ns);
 }
 
-static void veth(FILE *f, const char *a_if, const char *a_ns, const char *b_if,
+/* Veth number k: ends at interface indexes LAB_IFINDEX_BASE + 2k and + 2k+1,
+ * unique in the lab, so no end has its peer's index (lab.h says why). */
+static void veth(FILE *f, uint32_t k, const char *a_if, const char *a_ns, const char *b_if,
 		 const char *b_ns)
 {
-	fprintf(f, "link add %s netns %s type veth peer name %s netns %s\n", a_if, a_ns,
-		b_if, b_ns);
+	uint32_t idx = LAB_IFINDEX_BASE + 2 * k;
+
+	fprintf(f, "link add %s netns %s index %u type veth peer name %s netns %s index %u\n",
+		a_if, a_ns, idx, b_if, b_ns, idx + 1);
 }
 
 void lab_script_host(const struct lab *l, FILE *f)
 {
 	char a_ns[128], b_ns[128], a_if[LAB_IFNAMSIZ], b_if[LAB_IFNAMSIZ];
 	const struct topo *t = l->topo;
+	uint32_t k = 0;
 
 	lab_each_ns(l, add_ns_line, f);
 	for (uint32_t i = 0; i < t->nlinks; i++) {
-		const struct topo_link *k = &t->links[i];
+		const struct topo_link *lk = &t->links[i];
 
-		lab_port_ifname(l, k->a, k->pa, a_if);
-		lab_port_ifname(l, k->b, k->pb, b_if);
-		veth(f, a_if, ns_of_node(l, k->a, a_ns, sizeof(a_ns)), b_if,
-		     ns_of_node(l, k->b, b_ns, sizeof(b_ns)));
+		lab_port_ifname(l, lk->a, lk->pa, a_if);
+		lab_port_ifname(l, lk->b, lk->pb, b_if);
+		veth(f, k++, a_if, ns_of_node(l, lk->a, a_ns, sizeof(a_ns)), b_if,
+		     ns_of_node(l, lk->b, b_ns, sizeof(b_ns)));
 	}
 	lab_ns(l, "mgmt", b_ns, sizeof(b_ns));
 	for (uint32_t n = 0; n < t->nnodes; n++) {
 		lab_ifname(l, a_if, "mgmt");
 		lab_ifname(l, b_if, "m%u", n);
-		veth(f, a_if, ns_of_node(l, n, a_ns, sizeof(a_ns)), b_if, b_ns);
+		veth(f, k++, a_if, ns_of_node(l, n, a_ns, sizeof(a_ns)), b_if, b_ns);
 	}
 	for (uint32_t v = 0; v < l->nvms; v++) {
 		lab_ifname(l, a_if, "v%u", l->vms[v].id);
 		lab_ifname(l, b_if, "eth0");
 		lab_ns(l, l->vms[v].name, b_ns, sizeof(b_ns));
-		veth(f, a_if, ns_of_node(l, l->vms[v].server, a_ns, sizeof(a_ns)), b_if, b_ns);
+		veth(f, k++, a_if, ns_of_node(l, l->vms[v].server, a_ns, sizeof(a_ns)), b_if,
+		     b_ns);
 	}
 }
 

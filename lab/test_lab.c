@@ -142,14 +142,15 @@ static void check_script_names(const char *text, const char *prefix)
 {
 	char *copy = strdup(text), *save = NULL;
 	char created[64][128];
-	int ncreated = 0;
+	int ncreated = 0, next_index = LAB_IFINDEX_BASE;
 	size_t plen = strlen(prefix);
 
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char w[12][128];
+		char w[16][128];
 		int n = sscanf(line, "%127s %127s %127s %127s %127s %127s %127s %127s %127s "
-			       "%127s %127s %127s", w[0], w[1], w[2], w[3], w[4], w[5], w[6],
-			       w[7], w[8], w[9], w[10], w[11]);
+			       "%127s %127s %127s %127s %127s %127s %127s", w[0], w[1], w[2], w[3],
+			       w[4], w[5], w[6], w[7], w[8], w[9], w[10], w[11], w[12], w[13],
+			       w[14], w[15]);
 
 		if (n == 3 && !strcmp(w[0], "netns")) {
 			assert_true(ncreated < 64);
@@ -157,10 +158,18 @@ static void check_script_names(const char *text, const char *prefix)
 			snprintf(created[ncreated++], 128, "%s", w[2]);
 			continue;
 		}
-		assert_int_equal(n, 12);
-		assert_string_equal(w[6], "veth");
+		/* link add A netns NS index I type veth peer name B netns NS index J */
+		assert_int_equal(n, 16);
+		assert_string_equal(w[8], "veth");
+		assert_string_equal(w[5], "index");
+		assert_string_equal(w[14], "index");
+		/* each end its own index, the next pair's after it: no end ever
+		 * has its peer's index, nor another veth's */
+		assert_int_equal(atoi(w[6]), next_index);
+		assert_int_equal(atoi(w[15]), next_index + 1);
+		next_index += 2;
 		for (int k = 0; k < 2; k++) {
-			const char *name = k ? w[9] : w[2], *ns = k ? w[11] : w[4];
+			const char *name = k ? w[11] : w[2], *ns = k ? w[13] : w[4];
 			bool found = false;
 
 			assert_true(strlen(name) <= 15);
@@ -191,6 +200,7 @@ static void test_scripts(void **state)
 		nets++;
 	/* 24 fabric links, 14 management legs, 16 VMs; 1 + 14 + 16 namespaces */
 	assert_int_equal(veths, 24 + 14 + 16);
+
 	assert_int_equal(nets, 31);
 	free(text);
 
