@@ -207,6 +207,15 @@ static double proc_cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The calling thread's CPU time, ns. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static double median(double *v, int n)
 {
 	for (int i = 1; i < n; i++)
@@ -814,7 +823,7 @@ static void fan_change(struct fan *f, uint8_t avail)
  * to the kernel (the serving loop times it), ms; -1 if not every push
  * arrived.  Nothing waits on the client sockets meanwhile: this process
  * sleeps until the server reports the batch, then reads them. */
-static double fan_server_round(struct fan *f, uint8_t round, uint8_t avail)
+static double fan_server_round(struct fan *f, uint8_t round, uint8_t avail, double *cpu_ms)
 {
 	uint64_t end = mono_ns() + 3000000000ull;
 	double ms;
@@ -824,6 +833,7 @@ static double fan_server_round(struct fan *f, uint8_t round, uint8_t avail)
 	while (f->sc->timing->max_sent < BD_FANOUT && mono_ns() < end)
 		usleep(1000);
 	ms = f->sc->timing->max_sent >= BD_FANOUT ? (double)f->sc->timing->max_sent_ns / 1e6 : -1;
+	*cpu_ms = (double)f->sc->timing->max_sent_cpu_ns / 1e6;
 	got = fan_collect_idle(f, round, avail, 2000000000ull);
 	if (got != BD_FANOUT) {
 		fprintf(stderr, "bench directory: fan-out: %d of %d pushes arrived\n", got, BD_FANOUT);
@@ -833,7 +843,8 @@ static double fan_server_round(struct fan *f, uint8_t round, uint8_t avail)
 	return ms;
 }
 
-/* figures: [0] ms the kernel alone takes to send the server's last push to
+/* figures: [0] ms (and [1] ms of this thread's CPU time) the kernel alone
+ * takes to send the server's last push to
  * every client: a bare socket on the server's core, at its priority, with
  * its send buffer, sendmmsg in its batches (BD_TX_BATCH), one destination
  * address per datagram.  Over loopback the sender's core also runs each
@@ -846,7 +857,7 @@ static int fan_floor_case(void *arg, double *fig, int nfig)
 	struct mmsghdr msgs[BD_TX_BATCH];
 	struct iovec iov = { .iov_base = f->push, .iov_len = f->push_len };
 	int fd, sent = 0, buf = BD_SOCKBUF;
-	uint64_t t0;
+	uint64_t t0, cpu0;
 
 	(void)nfig;
 	pin(0);
@@ -859,6 +870,7 @@ static int fan_floor_case(void *arg, double *fig, int nfig)
 
 		getsockname(f->fds[i], (struct sockaddr *)&to[i], &alen);
 	}
+	cpu0 = thread_cpu_ns();
 	t0 = mono_ns();
 	while (sent < BD_FANOUT) {
 		int k = MIN(BD_TX_BATCH, BD_FANOUT - sent), r;
@@ -875,6 +887,7 @@ static int fan_floor_case(void *arg, double *fig, int nfig)
 		sent += r;
 	}
 	fig[0] = (double)(mono_ns() - t0) / 1e6;
+	fig[1] = (double)(thread_cpu_ns() - cpu0) / 1e6;
 	close(fd);
 	return 0;
 }
@@ -882,26 +895,30 @@ static int fan_floor_case(void *arg, double *fig, int nfig)
 /* The kernel floor's figure, ms, -1 if not every client got the datagram.
  * Like the server's: nothing waits on the client sockets while it sends;
  * they are read afterwards. */
-static double fan_floor_round(struct fan *f, uint8_t round, uint8_t avail)
+static double fan_floor_round(struct fan *f, uint8_t round, uint8_t avail, double *cpu_ms)
 {
-	double ms = -1;
+	double fig[2] = { -1, -1 };
 	uint64_t rss;
 	int got;
 
-	if (bench_in_child(fan_floor_case, f, &ms, 1, &rss))
+	if (bench_in_child(fan_floor_case, f, fig, 2, &rss))
 		return -1;
+	*cpu_ms = fig[1];
 	got = fan_collect_idle(f, round, avail, 2000000000ull);
 	if (got != BD_FANOUT) {
 		fprintf(stderr, "bench directory: fan-out floor: %d of %d datagrams arrived\n",
 			got, BD_FANOUT);
 		return -1;
 	}
-	return ms;
+	return fig[0];
 }
 
 struct fan_result {
 	double e2e_ms, reader_ms;	/* round 0, with this process reading */
 	double server_ms[BD_FANOUT_ROUNDS], floor_ms[BD_FANOUT_ROUNDS], ratio[BD_FANOUT_ROUNDS];
+	/* the same, in CPU time of the sending thread */
+	double server_cpu_ms[BD_FANOUT_ROUNDS], floor_cpu_ms[BD_FANOUT_ROUNDS];
+	double cpu_ratio[BD_FANOUT_ROUNDS];
 	int rounds;
 };
 
@@ -984,16 +1001,17 @@ static int fanout(const struct server_child *sc, int rounds, struct fan_result *
 		 * availability the entry has now (cur). */
 		if (i % 2 == 0) {
 			cur = (uint8_t)!cur;
-			r->server_ms[i] = fan_server_round(f, rs, cur);
-			r->floor_ms[i] = fan_floor_round(f, rf, cur);
+			r->server_ms[i] = fan_server_round(f, rs, cur, &r->server_cpu_ms[i]);
+			r->floor_ms[i] = fan_floor_round(f, rf, cur, &r->floor_cpu_ms[i]);
 		} else {
-			r->floor_ms[i] = fan_floor_round(f, rf, cur);
+			r->floor_ms[i] = fan_floor_round(f, rf, cur, &r->floor_cpu_ms[i]);
 			cur = (uint8_t)!cur;
-			r->server_ms[i] = fan_server_round(f, rs, cur);
+			r->server_ms[i] = fan_server_round(f, rs, cur, &r->server_cpu_ms[i]);
 		}
 		if (r->server_ms[i] < 0 || r->floor_ms[i] <= 0)
 			goto out;
 		r->ratio[i] = r->server_ms[i] / r->floor_ms[i];
+		r->cpu_ratio[i] = r->floor_cpu_ms[i] > 0 ? r->server_cpu_ms[i] / r->floor_cpu_ms[i] : 0;
 		r->rounds = i + 1;
 	}
 	ret = 0;
@@ -1574,7 +1592,7 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	double app_p50s[BD_RUNS], app_p99s[BD_RUNS], pf_mib[BD_RUNS], p16[BD_RUNS];
 	double lps = 0, hp50 = 0, hp99 = 0, hp999 = 0, half = 0, app_p50 = 0, app_p99 = 0;
 	double mem[3] = { 0 }, fan_core[5] = { 0 }, stalls[2] = { 0 }, ratio = 0, redis_best = 0;
-	double fan_srv = -1, fan_floor = -1, fan_ratio = -1, redis_p16 = -1;
+	double fan_srv = -1, fan_floor = -1, fan_ratio = -1, fan_cpu_ratio = -1, redis_p16 = -1;
 	uint64_t rss = 0, rss2 = 0;
 	json_t *runs = json_array(), *rounds = json_array(), *half_runs = json_array();
 	json_t *fan_runs = json_array(), *ratio_runs = json_array(), *p16_runs = json_array();
@@ -1743,11 +1761,17 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 			JSET(one, "server_ms", JREAL(fr.server_ms[i]));
 			JSET(one, "floor_ms", JREAL(fr.floor_ms[i]));
 			JSET(one, "ratio", JREAL(fr.ratio[i]));
+			JSET(one, "server_cpu_ms", JREAL(fr.server_cpu_ms[i]));
+			JSET(one, "floor_cpu_ms", JREAL(fr.floor_cpu_ms[i]));
+			JSET(one, "cpu_ratio", JREAL(fr.cpu_ratio[i]));
 			json_array_append_new(fan_runs, one);
 			if (human)
 				printf("  fan-out round %d: server %.2f ms, kernel floor %.2f ms, ratio "
-				       "%.3f\n", i + 1, fr.server_ms[i], fr.floor_ms[i], fr.ratio[i]);
+				       "%.3f; CPU time %.2f ms and %.2f ms, ratio %.3f\n", i + 1,
+				       fr.server_ms[i], fr.floor_ms[i], fr.ratio[i], fr.server_cpu_ms[i],
+				       fr.floor_cpu_ms[i], fr.cpu_ratio[i]);
 		}
+		fan_cpu_ratio = median(fr.cpu_ratio, fr.rounds);
 		fan_srv = median(fr.server_ms, fr.rounds);
 		fan_floor = median(fr.floor_ms, fr.rounds);
 		fan_ratio = median(fr.ratio, fr.rounds);
@@ -1756,9 +1780,9 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 		printf("  fan-out of one change to %d caching clients, medians of %d rounds with "
 		       "nobody waiting on the clients: %.2f ms in the server (change read -> last "
 		       "push sent), %.2f ms for the kernel alone (same datagram, same batches, "
-		       "same core); ratio %.3f\n"
+		       "same core); ratio %.3f (in CPU time %.3f)\n"
 		       "  with one process reading all %d clients: %.2f ms in the server, %.2f ms "
-		       "until all had it\n", BD_FANOUT, fr.rounds, fan_srv, fan_floor, fan_ratio,
+		       "until all had it\n", BD_FANOUT, fr.rounds, fan_srv, fan_floor, fan_ratio, fan_cpu_ratio,
 		       BD_FANOUT, fr.reader_ms, fr.e2e_ms);
 	if (bench_in_child(stall_case, NULL, stalls, 2, &rss2))
 		ok = false;
@@ -1809,6 +1833,7 @@ int bench_directory(const struct bench_opts *o, json_t *res)
 	JSET(res, "fanout_ms", JREAL(fan_srv));
 	JSET(res, "fanout_kernel_floor_ms", JREAL(fan_floor));
 	JSET(res, "fanout_floor_ratio", JREAL(fan_ratio));
+	JSET(res, "fanout_floor_ratio_cpu", JREAL(fan_cpu_ratio));
 	JSET(res, "fanout_runs", fan_runs);
 	JSET(res, "fanout_ms_with_reader", JREAL(fr.reader_ms));
 	JSET(res, "fanout_e2e_ms", JREAL(fr.e2e_ms));
