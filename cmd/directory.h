@@ -24,6 +24,7 @@ int dstore_sync(struct dstore *s);
 struct dserve_timing {
 	uint64_t max_sent;
 	uint64_t max_sent_ns;
+	uint64_t max_sent_cpu_ns;	/* the serving thread's CPU time in that batch */
 	uint64_t prefault_bytes;	/* faulted in ahead of the tables */
 };
 

@@ -4,3 +4,4 @@ TESTS    += dir/test_dir wire/test_dirproto
 FUZZERS  += wire/fuzz_dirproto dir/fuzz_dir
 SH_TESTS += dir/test_directory.sh
 SH_TESTS += dir/test_crash.sh
+SH_TESTS += dir/test_bench_directory.sh
