@@ -2,4 +2,5 @@ LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/swcli
 TESTS    += lab/test_lab
 SH_TESTS += lab/test_updown.sh
 SH_TESTS += lab/test_fabric.sh
+SH_TESTS += lab/test_recovery.sh
 FUZZERS  += lab/fuzz_lab_file
