@@ -136,11 +136,14 @@ static int run_batch(const struct lab *l, const char *tool, const char *ns, cons
 }
 
 /* ---- batches in parallel --------------------------------------------------------
- * A namespace's `ip -n NS -batch` costs little CPU but a process start, a
- * mount namespace and a sysfs mount: run one after another, hundreds of
- * them make a large lab's bring-up (docs/lab.md, "Bring-up at scale").
- * Up to LAB_SETUP_JOBS run at once; each one's stderr comes back through a
- * pipe, whose end-of-file says the process is done. */
+ * A namespace's script costs little CPU but a process start: run one after
+ * another, hundreds of them made a large lab's bring-up slow (docs/lab.md,
+ * "Lab at scale").  Up to LAB_SETUP_JOBS run at once; each one's stderr comes back through a
+ * pipe, whose end-of-file says the process is done.  The child enters the
+ * namespace itself and runs `ip -batch`, not `ip -n NS -batch`: `-n` makes
+ * ip unshare the mount namespace, copying every mount, and the host holds
+ * one per network namespace (/run/netns/...): a cost that grows with the
+ * lab, paid once per namespace. */
 struct batch_job {
 	pid_t pid;
 	int fd;			/* its stderr */
@@ -210,7 +213,8 @@ static int pool_finish(struct batch_pool *p)
 	return p->failed ? -1 : 0;
 }
 
-static int pool_start(struct batch_pool *p, char *const argv[], const char *what)
+static int pool_start(struct batch_pool *p, const char *ns, char *const argv[],
+		      const char *what)
 {
 	struct batch_job *b;
 	int pfd[2];
@@ -231,6 +235,10 @@ static int pool_start(struct batch_pool *p, char *const argv[], const char *what
 		dup2(devnull, 0);
 		dup2(devnull, 1);
 		dup2(pfd[1], 2);
+		if (lab_enter_ns(ns)) {
+			fprintf(stderr, "cannot enter namespace %s\n", ns);
+			_exit(126);
+		}
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -247,7 +255,7 @@ static int pool_batch(struct batch_pool *p, const struct lab *l, const char *too
 		      const char *ns, const char *name, const char *text, size_t len)
 {
 	char path[512], what[600];
-	char *argv[] = { (char *)tool, "-n", (char *)ns, "-batch", path, NULL };
+	char *argv[] = { (char *)tool, "-batch", path, NULL };
 	bool failed = p->failed;
 
 	if (failed)
@@ -262,7 +270,7 @@ static int pool_batch(struct batch_pool *p, const struct lab *l, const char *too
 	}
 	snprintf(what, sizeof(what), "%s %s", tool, path);
 	p->failed = failed;
-	if (pool_start(p, argv, what)) {
+	if (pool_start(p, ns, argv, what)) {
 		p->failed = true;
 		snprintf(p->err, p->errlen, "%s: cannot start: %s", what, strerror(errno));
 		return -1;
