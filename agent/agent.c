@@ -74,8 +74,12 @@ struct agent {
 
 	/* the cache */
 	struct entry *ent;	/* AGENT_CACHE_MAX slots */
-	uint32_t *free_list;
+	uint32_t *free_list;	/* slots are taken lowest first */
 	uint32_t nfree;
+	uint32_t nslots;	/* slots ever taken: every slot from here up is
+				 * free, so walks stop here (an idle agent with
+				 * a few entries touches a few pages, not 10 MB
+				 * a second) */
 	struct hmap by_key;	/* vdc << 32 | ip -> slot */
 	struct hmap by_dst;	/* destination VM id -> slot */
 	struct hmap direct;	/* destination VM id -> tree + 1 (RAS DIRECT) */
@@ -120,6 +124,7 @@ static struct entry *alloc_entry(struct agent *a, uint32_t vdc, uint32_t ip)
 	if (!a->nfree)
 		return NULL;
 	slot = a->free_list[--a->nfree];
+	a->nslots = MAX(a->nslots, slot + 1);
 	e = &a->ent[slot];
 	memset(e, 0, sizeof(*e));
 	e->vdc = vdc;
@@ -334,7 +339,7 @@ static void on_lookup_reply(void *arg, uint64_t req_id, const struct dirp_msg *m
 
 	if (!m) {
 		a->st.lookup_timeouts++;
-		for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++) {
+		for (uint32_t i = 0; i < a->nslots; i++) {
 			struct entry *e = &a->ent[i];
 
 			if (e->state == E_FREE || e->req != (int64_t)req_id)
@@ -466,7 +471,7 @@ void agent_on_push(struct agent *a, uint8_t type, const struct dirp_entry *r, st
 		return;
 	}
 	/* the shared service range: that address in every VDC */
-	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++)
+	for (uint32_t i = 0; i < a->nslots; i++)
 		if (a->ent[i].state == E_VALID && a->ent[i].ip == r->ip)
 			push_one(a, &a->ent[i], type, r);
 }
@@ -619,7 +624,7 @@ void agent_tick(struct agent *a, struct dir_now now)
 	uint32_t nrenew = 0;
 
 	a->now_ns = now.ns;
-	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++) {
+	for (uint32_t i = 0; i < a->nslots; i++) {
 		struct entry *e = &a->ent[i];
 
 		if (e->state == E_NEGATIVE && now.ns >= e->expire_ns) {
@@ -647,7 +652,7 @@ void agent_nic_state(struct agent *a, unsigned nic, bool up)
 		return;
 	a->nic_down[nic] = !up;
 	a->st.nic_changes++;
-	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++) {
+	for (uint32_t i = 0; i < a->nslots; i++) {
 		struct entry *e = &a->ent[i];
 
 		if (e->state == E_VALID && (e->nic[0] == (int)nic || e->nic[1] == (int)nic))

@@ -15,7 +15,9 @@ enum pgr_dp_limits {
 	PGR_DP_GARP_MAX = 65536,	/* cached (VDC, IP) entries per server */
 	PGR_DP_VMS_MAX = 4096,		/* local VM IDs (two per VM) */
 	PGR_DP_PORTS_MAX = 2048,	/* local VM ports */
-	PGR_DP_TRAFFIC_MAX = 65536,	/* (src VM, dst VM) pairs counted (LRU) */
+	PGR_DP_TRAFFIC_MAX = 65536,	/* (src VM, dst VM) pairs counted (LRU); the
+					 * loader may size it down (a lab's agents) */
+	PGR_DP_TRAFFIC_MIN = 1024,	/* ... but not below this */
 	PGR_DP_EVENTS_BYTES = 256 * 1024,	/* ring buffer to user space */
 	PGR_DP_NICS = 2,		/* NICs per server */
 };
@@ -153,7 +155,12 @@ enum pgr_stat {
 	PGR_STAT_COUNT
 };
 
-/* ---- the maps (eBPF side) ----------------------------------------------- */
+/* ---- the maps (eBPF side) -----------------------------------------------
+ * Hash maps written only by user space are not preallocated: a lab runs
+ * hundreds of agents, and a preallocated 65,536-entry GARP map costs each
+ * about 7 MB of kernel memory before it holds anything (docs/lab.md).  The
+ * traffic matrix is an LRU map, which the kernel always preallocates; its
+ * size is set at load time (pgr_dp_opts.traffic_max). */
 #ifdef __bpf__
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -161,6 +168,7 @@ enum pgr_stat {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PGR_DP_GARP_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory as entries come */
 	__type(key, struct pgr_garp_key);
 	__type(value, struct pgr_garp_entry);
 } pgr_garp SEC(".maps");
@@ -168,6 +176,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PGR_DP_VMS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory as entries come */
 	__type(key, uint32_t);			/* ID */
 	__type(value, struct pgr_vm);
 } pgr_vms SEC(".maps");
@@ -175,6 +184,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PGR_DP_PORTS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory as entries come */
 	__type(key, uint32_t);			/* ifindex */
 	__type(value, struct pgr_vm);
 } pgr_ports SEC(".maps");

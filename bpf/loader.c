@@ -108,6 +108,14 @@ int pgr_dp_open(struct pgr_dp **out, const struct pgr_dp_opts *o, char *err, siz
 	if (!dp->vm)
 		goto fail;
 	dp->vm->rodata->pgr_cfg = o->cfg;
+	step = "size the traffic matrix";
+	ret = -EINVAL;
+	if (o->traffic_max && (o->traffic_max < PGR_DP_TRAFFIC_MIN ||
+			       o->traffic_max > PGR_DP_TRAFFIC_MAX))
+		goto fail;
+	if (o->traffic_max &&
+	    (ret = bpf_map__set_max_entries(dp->vm->maps.pgr_traffic, o->traffic_max)))
+		goto fail;
 	step = "load from_vm";
 	ret = from_vm__load(dp->vm);
 	if (ret)

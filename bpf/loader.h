@@ -25,6 +25,8 @@ struct pgr_dp_maps {
 struct pgr_dp_opts {
 	struct pgr_config cfg;	/* server MACs, PGR_CFG_* flags */
 	const char *pin_dir;	/* pin maps and programs here; NULL: no pins */
+	uint32_t traffic_max;	/* traffic matrix pairs, PGR_DP_TRAFFIC_MIN to
+				 * PGR_DP_TRAFFIC_MAX; 0: PGR_DP_TRAFFIC_MAX */
 };
 
 struct pgr_dp;

@@ -8,6 +8,7 @@
  * the maps pinned, so that traffic flows on while it is away. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,13 +32,14 @@
 #include "dir/client_udp.h"
 #include "lib/log.h"
 #include "lib/loop.h"
+#include "lib/parse.h"
 #include "route/trees.h"
 #include "topo/topo.h"
 #include "wire/rasproto.h"
 
 static const char agent_help[] =
 	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
-	"                       [--netns NS] [--log-level LEVEL]\n"
+	"                       [--traffic-pairs N] [--netns NS] [--log-level LEVEL]\n"
 	"\n"
 	"The host agent of one server: attaches the data plane to the server's\n"
 	"NICs and VM ports, registers its VMs with the directory, resolves ARP\n"
@@ -54,18 +56,28 @@ static const char agent_help[] =
 	"                     configuration's server name)\n"
 	"  --veth-nics        the NICs are veths (a lab): transmit with\n"
 	"                     bpf_redirect_peer\n"
+	"  --traffic-pairs N  size of the traffic matrix (an LRU map the kernel\n"
+	"                     preallocates): 1024 to 65536 (default) (source VM,\n"
+	"                     destination VM) pairs; a lab sizes it to its VMs\n"
 	"  --netns NS         run in network namespace NS (/run/netns/NS); only the\n"
 	"                     network namespace: the pins stay in the host's bpffs\n"
 	"                     (`ip netns exec` would mount a private one)\n"
 	"  --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help\n";
 
-enum { AGENT_DIRC_TICK_MS = 10, AGENT_NL_BUF = 8192 };
+enum {
+	AGENT_NL_BUF = 8192,
+	/* The directory client's retransmission timer is armed for its next
+	 * deadline only (dirc_udp_tick), never polled: an idle agent wakes
+	 * once per AGENT_TRAFFIC_MS.  This bounds how early it may fire. */
+	AGENT_DIRC_SLACK_NS = 1000000,
+};
 
 struct shell {
 	const char *config_path, *netns;
 	char name[64];
 	bool veth_nics;
+	uint32_t traffic_pairs;		/* 0: PGR_DP_TRAFFIC_MAX */
 	struct agent_config cfg;
 	struct auth_key key;
 	struct topo *topo;
@@ -79,6 +91,7 @@ struct shell {
 	struct dirc_udp *du;
 	int ras_fd, pkt_fd, nl_fd;
 	struct loop *loop;
+	struct loop_timer *dirc_timer;	/* one-shot: dirc's next deadline */
 	struct agent *agent;
 	char pin_dir[PGR_DP_PATH_MAX];
 	bool nics_attached;
@@ -238,7 +251,7 @@ static int open_pinned(struct shell *s, const char *dir)
 
 static int load_fresh(struct shell *s, const char *dir)
 {
-	struct pgr_dp_opts o = { .pin_dir = dir };
+	struct pgr_dp_opts o = { .pin_dir = dir, .traffic_max = s->traffic_pairs };
 	char err[256];
 	int ret;
 
@@ -253,6 +266,9 @@ static int load_fresh(struct shell *s, const char *dir)
 	s->maps = *pgr_dp_maps(s->dp);
 	s->from_vm = pgr_dp_from_vm_fd(s->dp);
 	s->from_net = pgr_dp_from_net_fd(s->dp);
+	/* Loading parsed the kernel's BTF (several MB of heap, freed but kept
+	 * by malloc): give it back, a lab runs hundreds of agents. */
+	malloc_trim(0);
 	log_info("data plane loaded and pinned in %s", dir);
 	return 0;
 }
@@ -368,6 +384,28 @@ static void dp_remove(struct shell *s)
 
 /* ---- events ------------------------------------------------------------------ */
 
+/* Retransmit what is due and arm the one-shot timer for the directory
+ * client's next deadline.  Called after every event that may have sent a
+ * request, and by the timer itself; with nothing in flight the timer stays
+ * unarmed (a stale arming fires once and finds nothing due). */
+static void dirc_rearm(struct shell *s)
+{
+	struct dir_now now = dir_now_sys();
+	uint64_t next;
+
+	agent_clock(s->agent, now);
+	next = dirc_udp_tick(s->du);
+	if (next == UINT64_MAX)
+		return;
+	next = next > now.ns ? next - now.ns : 0;
+	loop_timer_set(s->loop, s->dirc_timer, next + AGENT_DIRC_SLACK_NS);
+}
+
+static void on_dirc_tick(void *arg)
+{
+	dirc_rearm(arg);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct shell *s = ctx;
@@ -387,6 +425,7 @@ static void on_ring(void *arg, int fd)
 	(void)fd;
 	ring_buffer__consume(s->rb);
 	agent_flush(s->agent, dir_now_sys());
+	dirc_rearm(s);
 }
 
 static void on_dir(void *arg, int fd)
@@ -396,6 +435,7 @@ static void on_dir(void *arg, int fd)
 	(void)fd;
 	agent_clock(s->agent, dir_now_sys());
 	dirc_udp_readable(s->du);
+	dirc_rearm(s);
 }
 
 static void on_push(void *arg, uint8_t type, const struct dirp_entry *e)
@@ -417,14 +457,7 @@ static void on_ras(void *arg, int fd)
 			break;
 		agent_ras_input(s->agent, buf, (size_t)n, dir_now_sys());
 	}
-}
-
-static void on_dirc_tick(void *arg)
-{
-	struct shell *s = arg;
-
-	agent_clock(s->agent, dir_now_sys());
-	dirc_udp_tick(s->du);
+	dirc_rearm(s);
 }
 
 static int traffic_pair(const struct pgr_pair *p, const struct pgr_counter *c, void *arg)
@@ -442,6 +475,7 @@ static void on_second(void *arg)
 	pgr_dp_traffic_walk(&s->maps, traffic_pair, s->agent);
 	agent_traffic_end(s->agent, now);
 	agent_tick(s->agent, now);
+	dirc_rearm(s);
 }
 
 static void nic_changed(struct shell *s, int ifindex, unsigned flags)
@@ -510,6 +544,7 @@ static void on_hup(void *arg, int signo)
 	t1 = mono_ns();
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
 	nics_attach(s);
+	dirc_rearm(s);
 	log_info("SIGHUP: %zu VMs attached (configuration read in %.1f ms, applied in %.1f ms)",
 		 agent_vm_count(s->agent), (double)(t1 - t0) / 1e6, (double)(mono_ns() - t1) / 1e6);
 }
@@ -575,6 +610,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 		{ "config", required_argument, 0, 'c' }, { "name", required_argument, 0, 'n' },
 		{ "veth-nics", no_argument, 0, 'E' }, { "log-level", required_argument, 0, 'l' },
 		{ "netns", required_argument, 0, 'N' },
+		{ "traffic-pairs", required_argument, 0, 'T' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	int c, lvl;
@@ -590,6 +626,12 @@ static int parse_args(int argc, char **argv, struct shell *s)
 			break;
 		case 'E': s->veth_nics = true; break;
 		case 'N': s->netns = optarg; break;
+		case 'T':
+			if (!parse_u32(optarg, PGR_DP_TRAFFIC_MAX, &s->traffic_pairs) ||
+			    s->traffic_pairs < PGR_DP_TRAFFIC_MIN)
+				return cli_usage_error("agent", "--traffic-pairs: %d to %d",
+						       PGR_DP_TRAFFIC_MIN, PGR_DP_TRAFFIC_MAX);
+			break;
 		case 'l':
 			if ((lvl = log_level_parse(optarg)) < 0)
 				return cli_usage_error("agent", "--log-level: '%s'", optarg);
@@ -638,8 +680,7 @@ static int setup(struct shell *s)
 	loop_io_add(s->loop, dirc_udp_fd(s->du), on_dir, s);
 	loop_io_add(s->loop, s->ras_fd, on_ras, s);
 	loop_io_add(s->loop, s->nl_fd, on_netlink, s);
-	loop_timer_add(s->loop, AGENT_DIRC_TICK_MS * 1000000ull, AGENT_DIRC_TICK_MS * 1000000ull,
-		       on_dirc_tick, s);
+	s->dirc_timer = loop_timer_add(s->loop, 0, 0, on_dirc_tick, s);	/* the registrations */
 	loop_timer_add(s->loop, AGENT_TRAFFIC_MS * 1000000ull, AGENT_TRAFFIC_MS * 1000000ull,
 		       on_second, s);
 	loop_signal_add(s->loop, SIGHUP, on_hup, s);
@@ -665,8 +706,10 @@ static void teardown(struct shell *s)
 		if (!s->keep)
 			dp_remove(s);
 	}
-	if (s->loop)
+	if (s->loop) {
+		loop_timer_del(s->loop, s->dirc_timer);
 		loop_free(s->loop);
+	}
 	agent_free(s->agent);
 	if (s->rb)
 		ring_buffer__free(s->rb);

@@ -152,9 +152,15 @@ int cmd_bench(int argc, char **argv)
 		} else if (!which && argv[i][0] != '-') {
 			which = argv[i];
 		} else {
-			/* Everything else belongs to the benchmark. */
+			/* Everything else belongs to the benchmark, but --json is
+			 * the driver's wherever it stands (`bench lab --servers 64
+			 * --json`). */
 			o.argv = &argv[i];
-			o.argc = argc - i;
+			for (int j = i; j < argc; j++)
+				if (!strcmp(argv[j], "--json"))
+					o.json = true;
+				else
+					argv[i + o.argc++] = argv[j];
 			break;
 		}
 	}

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 
 #include "agent/config.h"
+#include "bpf/dp.h"
 
 /* "0,1": the ports of switch `node` that lead to other switches, if it
  * also has servers; false (no tracking) otherwise. */
@@ -185,6 +186,17 @@ int lab_agent_config_write(const struct lab *l, uint32_t node)
 	return ret;
 }
 
+/* The traffic matrix of each agent is an LRU map the kernel preallocates:
+ * 65,536 pairs cost about 7 MB per agent.  Room for four local VMs with
+ * every VM of the lab (a migration may bring more VMs to a server) is
+ * enough; LRU eviction covers the rest. */
+uint32_t lab_traffic_pairs(const struct lab *l)
+{
+	uint64_t n = (uint64_t)l->nvms * 4;
+
+	return (uint32_t)MIN(MAX(n, (uint64_t)PGR_DP_TRAFFIC_MIN), (uint64_t)PGR_DP_TRAFFIC_MAX);
+}
+
 /* The host agent, in every server namespace, pinned as P-NAME. */
 static int agent_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
 		      char (*b)[128])
@@ -194,11 +206,14 @@ static int agent_args(const struct lab *l, const char *dir, uint32_t node, char 
 	lab_agent_config_write(l, node);
 	snprintf(b[0], 128, "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
 	lab_ns(l, l->topo->nodes[node].name, b[1], 128);
+	snprintf(b[2], 128, "%u", lab_traffic_pairs(l));
 	argv[n++] = "--config";
 	argv[n++] = b[0];
 	argv[n++] = "--name";
 	argv[n++] = b[1];
 	argv[n++] = "--veth-nics";
+	argv[n++] = "--traffic-pairs";	/* kernel memory: docs/lab.md */
+	argv[n++] = b[2];
 	return n;
 }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -129,6 +130,149 @@ static int run_batch(const struct lab *l, const char *tool, const char *ns, cons
 	}
 	if (lab_run(ns ? argv : argv_host, out, sizeof(out))) {
 		snprintf(err, errlen, "%s %s: %s", tool, path, out);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- batches in parallel --------------------------------------------------------
+ * A namespace's script costs little CPU but a process start: run one after
+ * another, hundreds of them made a large lab's bring-up slow (docs/lab.md,
+ * "Lab at scale").  Up to LAB_SETUP_JOBS run at once; each one's stderr comes back through a
+ * pipe, whose end-of-file says the process is done.  The child enters the
+ * namespace itself and runs `ip -batch`, not `ip -n NS -batch`: `-n` makes
+ * ip unshare the mount namespace, copying every mount, and the host holds
+ * one per network namespace (/run/netns/...): a cost that grows with the
+ * lab, paid once per namespace. */
+struct batch_job {
+	pid_t pid;
+	int fd;			/* its stderr */
+	char what[600];		/* "tool path", for the error */
+	char out[512];
+	size_t got;
+};
+
+struct batch_pool {
+	struct batch_job job[LAB_SETUP_JOBS];
+	int n;
+	bool failed;
+	char *err;
+	size_t errlen;
+};
+
+/* Read what job j wrote; at end-of-file reap it.  true when it is done. */
+static bool job_drain(struct batch_pool *p, int j)
+{
+	struct batch_job *b = &p->job[j];
+	char sink[256];
+	ssize_t n;
+	int status = 0;
+
+	if (b->got + 1 < sizeof(b->out))
+		n = read(b->fd, b->out + b->got, sizeof(b->out) - b->got - 1);
+	else
+		n = read(b->fd, sink, sizeof(sink));
+	if (n > 0 && b->got + 1 < sizeof(b->out))
+		b->got += (size_t)n;
+	if (n > 0 || (n < 0 && errno == EINTR))
+		return false;
+	close(b->fd);
+	waitpid(b->pid, &status, 0);
+	b->out[b->got] = 0;
+	while (b->got > 0 && b->out[b->got - 1] == '\n')
+		b->out[--b->got] = 0;
+	if ((!WIFEXITED(status) || WEXITSTATUS(status)) && !p->failed) {
+		p->failed = true;
+		snprintf(p->err, p->errlen, "%s: %s", b->what, b->out);
+	}
+	p->job[j] = p->job[--p->n];
+	return true;
+}
+
+/* Wait until at least one job is done. */
+static void pool_wait_one(struct batch_pool *p)
+{
+	struct pollfd pf[LAB_SETUP_JOBS];
+
+	for (;;) {
+		for (int j = 0; j < p->n; j++)
+			pf[j] = (struct pollfd){ .fd = p->job[j].fd, .events = POLLIN };
+		if (poll(pf, (nfds_t)p->n, -1) < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		for (int j = p->n - 1; j >= 0; j--)
+			if (pf[j].revents && job_drain(p, j))
+				return;
+	}
+}
+
+/* Wait for every job; 0, or -1 with the first failure in p->err. */
+static int pool_finish(struct batch_pool *p)
+{
+	while (p->n)
+		pool_wait_one(p);
+	return p->failed ? -1 : 0;
+}
+
+static int pool_start(struct batch_pool *p, const char *ns, char *const argv[],
+		      const char *what)
+{
+	struct batch_job *b;
+	int pfd[2];
+	pid_t pid;
+
+	while (p->n == LAB_SETUP_JOBS)
+		pool_wait_one(p);
+	if (pipe2(pfd, O_CLOEXEC))
+		return -1;
+	if ((pid = fork()) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(pfd[1], 2);
+		if (lab_enter_ns(ns)) {
+			fprintf(stderr, "cannot enter namespace %s\n", ns);
+			_exit(126);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	b = &p->job[p->n++];
+	*b = (struct batch_job){ .pid = pid, .fd = pfd[0] };
+	snprintf(b->what, sizeof(b->what), "%s", what);
+	return 0;
+}
+
+/* Like run_batch, in the pool: the script is written now, the tool started
+ * when a slot is free; failures are found by pool_finish. */
+static int pool_batch(struct batch_pool *p, const struct lab *l, const char *tool,
+		      const char *ns, const char *name, const char *text, size_t len)
+{
+	char path[512], what[600];
+	char *argv[] = { (char *)tool, "-batch", path, NULL };
+	bool failed = p->failed;
+
+	if (failed)
+		return -1;
+	state_path(l, path, sizeof(path), "setup/%s.%s", name, tool);
+	p->failed = true;	/* until it started: the first error stays in err */
+	if (fail_step(p->err, p->errlen))
+		return -1;
+	if (write_file(path, text, len)) {
+		snprintf(p->err, p->errlen, "%s: cannot write", path);
+		return -1;
+	}
+	snprintf(what, sizeof(what), "%s %s", tool, path);
+	p->failed = failed;
+	if (pool_start(p, ns, argv, what)) {
+		p->failed = true;
+		snprintf(p->err, p->errlen, "%s: cannot start: %s", what, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -541,8 +685,8 @@ struct setup_ctx {
 	size_t errlen;
 };
 
-static int script_and_run(const struct lab *l, const char *tool, uint32_t which,
-			  char *err, size_t errlen)
+static int script_and_run(const struct lab *l, struct batch_pool *p, const char *tool,
+			  uint32_t which)
 {
 	const char *name;
 	char ns[128], *text = NULL;
@@ -563,13 +707,17 @@ static int script_and_run(const struct lab *l, const char *tool, uint32_t which,
 		lab_script_ns(l, which, f);
 	fclose(f);
 	lab_ns(l, name, ns, sizeof(ns));
-	rc = any ? run_batch(l, tool, ns, name, text, len, err, errlen) : 0;
+	rc = any ? pool_batch(p, l, tool, ns, name, text, len) : 0;
 	free(text);
 	return rc;
 }
 
+/* The namespaces' scripts are independent of each other (each touches
+ * only its own namespace), so they run in parallel; a node's tc script
+ * needs its links, so it runs after every ip script. */
 static int build(const struct lab *l, char *err, size_t errlen)
 {
+	struct batch_pool p = { .err = err, .errlen = errlen };
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -586,15 +734,17 @@ static int build(const struct lab *l, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot switch IPv6 off in the lab's namespaces");
 		return -1;
 	}
-	if (script_and_run(l, "ip", LAB_NS_MGMT, err, errlen))
+	rc = script_and_run(l, &p, "ip", LAB_NS_MGMT);
+	for (uint32_t n = 0; !rc && n < l->topo->nnodes; n++)
+		rc = script_and_run(l, &p, "ip", n);
+	for (uint32_t v = 0; !rc && v < l->nvms; v++)
+		rc = script_and_run(l, &p, "ip", LAB_NS_VM | v);
+	if (pool_finish(&p) || rc)
 		return -1;
-	for (uint32_t n = 0; n < l->topo->nnodes; n++)
-		if (script_and_run(l, "ip", n, err, errlen) ||
-		    script_and_run(l, "tc", n, err, errlen))
-			return -1;
-	for (uint32_t v = 0; v < l->nvms; v++)
-		if (script_and_run(l, "ip", LAB_NS_VM | v, err, errlen))
-			return -1;
+	for (uint32_t n = 0; !rc && n < l->topo->nnodes; n++)
+		rc = script_and_run(l, &p, "tc", n);
+	if (pool_finish(&p) || rc)
+		return -1;
 	return 0;
 }
 
@@ -864,6 +1014,35 @@ int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen
 	return rc;
 }
 
+/* One `ip -force -batch` for all of them: a process per namespace made
+ * `down` of a large lab take seconds. */
+static void del_namespaces(const struct ns_list *nl)
+{
+	char path[] = LAB_RUN_DIR "/netns-del.XXXXXX";
+	char *argv[] = { "ip", "-force", "-batch", path, NULL };
+	FILE *f;
+	int fd;
+
+	mkdir(LAB_RUN_DIR, 0755);
+	if ((fd = mkstemp(path)) < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		for (size_t i = 0; i < nl->n; i++) {
+			char *del[] = { "ip", "netns", "del", nl->names[i], NULL };
+
+			if (lab_ns_exists(nl->names[i]))
+				lab_run(del, NULL, 0);
+		}
+		return;
+	}
+	for (size_t i = 0; i < nl->n; i++)
+		if (lab_ns_exists(nl->names[i]))
+			fprintf(f, "netns del %s\n", nl->names[i]);
+	fclose(f);
+	lab_run(argv, NULL, 0);
+	unlink(path);
+}
+
 int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns)
 {
 	struct ns_list nl = { 0 };
@@ -878,12 +1057,7 @@ int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns)
 	}
 	sweep_prefixed(prefix, &nl);
 	procs = stop_everything(dir, &nl);
-	for (size_t i = 0; i < nl.n; i++) {
-		char *del[] = { "ip", "netns", "del", nl.names[i], NULL };
-
-		if (lab_ns_exists(nl.names[i]))
-			lab_run(del, NULL, 0);
-	}
+	del_namespaces(&nl);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	sweep_pins(prefix);
 	if (nprocs)

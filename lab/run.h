@@ -22,6 +22,7 @@ enum lab_run_limits {
 	LAB_STOP_WAIT_MS = 3000,	/* SIGTERM, then SIGKILL after this */
 	LAB_READY_WAIT_MS = 10000,	/* daemons must answer within this */
 	LAB_MAX_DAEMONS_PER_NODE = 4,
+	LAB_SETUP_JOBS = 8,		/* setup scripts running at once */
 };
 
 /* Where a daemon runs. */
@@ -40,6 +41,8 @@ enum { LAB_MAX_ARGS = 24 };
 
 extern const struct lab_daemon lab_daemons[];
 extern const size_t lab_ndaemons;
+/* Traffic-matrix pairs of each of the lab's agents (agent --traffic-pairs). */
+uint32_t lab_traffic_pairs(const struct lab *l);
 
 void lab_state_dir(const char *prefix, char *buf, size_t len);
 
