@@ -521,7 +521,7 @@ static bool spain_path(struct sim_paths *n, uint32_t s, uint32_t d, struct route
 static bool trees_path(struct sim_paths *n, uint32_t s, uint32_t d, struct route_path *p)
 {
 	uint32_t links[ROUTE_PATH_MAX_LINKS];
-	uint32_t len = route_path(n->trees, s, d, 0, links, ROUTE_PATH_MAX_LINKS);
+	uint32_t len = route_tree_path(n->trees, s, d, 0, links, ROUTE_PATH_MAX_LINKS);
 
 	if (len == UINT32_MAX || !len)
 		return false;
