@@ -37,7 +37,7 @@
 
 static const char agent_help[] =
 	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
-	"                       [--netns NS] [--log-level LEVEL]\n"
+	"                       [--netns NS] [--lab PREFIX] [--log-level LEVEL]\n"
 	"\n"
 	"The host agent of one server: attaches the data plane to the server's\n"
 	"NICs and VM ports, registers its VMs with the directory, resolves ARP\n"
@@ -57,6 +57,10 @@ static const char agent_help[] =
 	"  --netns NS         run in network namespace NS (/run/netns/NS); only the\n"
 	"                     network namespace: the pins stay in the host's bpffs\n"
 	"                     (`ip netns exec` would mount a private one)\n"
+	"  --lab PREFIX       run as a server of lab PREFIX (`peregrine lab up`\n"
+	"                     passes it); only then does the environment variable\n"
+	"                     PEREGRINE_NO_AGENT make it exit at once (a lab\n"
+	"                     whose tests send plain traffic between servers)\n"
 	"  --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help\n";
 
@@ -64,6 +68,7 @@ enum { AGENT_DIRC_TICK_MS = 10, AGENT_NL_BUF = 8192 };
 
 struct shell {
 	const char *config_path, *netns;
+	const char *lab;		/* --lab: the lab this agent is a server of */
 	char name[64];
 	bool veth_nics;
 	struct agent_config cfg;
@@ -574,7 +579,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "name", required_argument, 0, 'n' },
 		{ "veth-nics", no_argument, 0, 'E' }, { "log-level", required_argument, 0, 'l' },
-		{ "netns", required_argument, 0, 'N' },
+		{ "netns", required_argument, 0, 'N' }, { "lab", required_argument, 0, 'L' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	int c, lvl;
@@ -590,9 +595,11 @@ static int parse_args(int argc, char **argv, struct shell *s)
 			break;
 		case 'E': s->veth_nics = true; break;
 		case 'N': s->netns = optarg; break;
+		case 'L': s->lab = optarg; break;
 		case 'l':
 			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("agent", "--log-level: '%s'", optarg);
+				return cli_usage_error("agent", "--log-level: '%s' is not "
+						       LOG_LEVELS, optarg);
 			log_set_level((enum log_level)lvl);
 			break;
 		case 'h': fputs(agent_help, stdout); exit(0);
@@ -703,10 +710,15 @@ int cmd_agent(int argc, char **argv)
 		return ret;
 	log_set_ident("agent");
 	/* Tests of the bare fabric (server-to-server traffic on the underlay,
-	 * which the data plane would not pass) run a lab without agents. */
+	 * which the data plane would not pass) run a lab without agents.  A
+	 * production agent (no --lab) ignores the variable: a stray one in its
+	 * environment must not turn a server's data plane off. */
 	if (getenv("PEREGRINE_NO_AGENT")) {
-		log_info("PEREGRINE_NO_AGENT is set: not running");
-		return 0;
+		if (s.lab) {
+			log_info("PEREGRINE_NO_AGENT is set in lab %s: not running", s.lab);
+			return 0;
+		}
+		log_warn("PEREGRINE_NO_AGENT is ignored outside a lab (no --lab)");
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&s)) {

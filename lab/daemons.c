@@ -194,6 +194,9 @@ static int agent_args(const struct lab *l, const char *dir, uint32_t node, char 
 	lab_agent_config_write(l, node);
 	snprintf(b[0], 128, "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
 	lab_ns(l, l->topo->nodes[node].name, b[1], 128);
+	snprintf(b[2], 128, "%s", l->prefix);
+	argv[n++] = "--lab";
+	argv[n++] = b[2];
 	argv[n++] = "--config";
 	argv[n++] = b[0];
 	argv[n++] = "--name";

@@ -227,6 +227,21 @@ static void test_ratelimit(void **state)
 	assert_int_equal(rl.suppressed, 0);
 }
 
+/* --log-level: the names the daemons document, and the short ones. */
+static void test_log_level_names(void **state)
+{
+	(void)state;
+	assert_int_equal(log_level_parse("error"), LOG_ERR);
+	assert_int_equal(log_level_parse("err"), LOG_ERR);
+	assert_int_equal(log_level_parse("warn"), LOG_WARN);
+	assert_int_equal(log_level_parse("warning"), LOG_WARN);
+	assert_int_equal(log_level_parse("info"), LOG_INFO);
+	assert_int_equal(log_level_parse("debug"), LOG_DEBUG);
+	assert_int_equal(log_level_parse("ERROR"), -1);
+	assert_int_equal(log_level_parse("errors"), -1);
+	assert_int_equal(log_level_parse(""), -1);
+}
+
 static void test_yconf_errors(void **state)
 {
 	static const char ok[] = "a: 1\nb:\n  - x\n  - y\n";
@@ -452,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_kv),
 		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_log_level_names),
 		cmocka_unit_test(test_yconf_errors),
 		cmocka_unit_test(test_yconf_depth),
 		cmocka_unit_test(test_yconf_memory),
