@@ -19,8 +19,10 @@
 # 5. forwarding entries per switch
 #
 # Usage: lab-demo.sh [--json] (PEREGRINE = the binary, PREFIX = the lab's prefix)
+# Figures for people are rounded (scripts/human.sh); --json keeps them whole.
 # Bounded: every stream has a fixed count, every wait a timeout.
 set -euo pipefail
+. "$(dirname "$0")/human.sh"
 P=${PEREGRINE:-build/peregrine}
 X=${PREFIX:-pg}
 JSON=0
@@ -92,7 +94,7 @@ say "== 2. throughput (iperf3, red-srv0 -> red-srv4, 3 s)"
 ex red-srv4 iperf3 -s -1 -p 5201 >/dev/null 2>&1 & bg+=($!)
 sleep 0.5
 gbps=$(ex red-srv0 iperf3 -c 10.0.0.5 -p 5201 -t 3 -J 2>/dev/null | jq '.end.sum_received.bits_per_second / 1e9' || echo 0)
-say "   $gbps Gbit/s"
+say "   $(human_round "$gbps" 1) Gbit/s"
 
 # stream FROM TO_IP PORT COUNT -> receiver JSON in $tmp/NAME.json
 stream() {
@@ -134,7 +136,8 @@ wait "${bg[@]: -1}" 2>/dev/null || true
 sleep 3.5
 gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
-say "   longest gap: link cut $gap_link ms, switch failure $gap_node ms ($(jq .lost "$tmp/fo.json") of 60000 lost)"
+say "   longest gap: link cut $(human_round "$gap_link" 1) ms, switch failure" \
+    "$(human_round "$gap_node" 1) ms ($(jq .lost "$tmp/fo.json") of 60000 lost)"
 $P lab node up "${spine2:-spine1}" --prefix "$X"
 $P lab link up "$leaf" "$spine" --prefix "$X"
 
@@ -155,7 +158,7 @@ after_mig=$(jq --argjson t "$t_mig" --argjson a "$t_att" '[.loss_gaps[]
 	| select(.start_ns >= $t - 20000000 and .start_ns <= $t + 1000000000)
 	| (.start_ns + .gap_ms * 1e6 - $a) / 1e6 | if . < 0 then 0 else . end] | max // 0
 	| . * 10 | round / 10' "$tmp/mig.json")
-say "   longest gap: $gap_mig ms, of which $after_mig ms after the port was up in srv2"
+say "   longest gap: $(human_round "$gap_mig" 1) ms, of which $after_mig ms after the port was up in srv2"
 say "   (moving the port took $move_ms ms); in all $lost_mig_ms ms of the stream lost ($(jq .lost "$tmp/mig.json") of 40000)"
 
 say "== 5. forwarding entries per switch"
