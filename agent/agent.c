@@ -15,6 +15,7 @@
 #include "wire/pgr.h"
 #include "wire/rasproto.h"
 #include "wire/be.h"
+#include "wire/frame.h"
 
 enum entry_state { E_FREE, E_PENDING, E_VALID, E_NEGATIVE };
 
@@ -269,21 +270,12 @@ static bool take_record(struct agent *a, struct entry *e, const struct dirp_entr
 static void arp_reply(struct agent *a, const struct entry *e, const struct waiter *w)
 {
 	uint8_t f[AGENT_ARP_LEN];
-	const uint8_t *mac = e->g.vm_mac[PGR_PRIMARY];
+	size_t len = wire_build_arp(f, sizeof(f), WIRE_ARP_REPLY, w->mac,
+				    e->g.vm_mac[PGR_PRIMARY], htonl(e->ip), w->mac,
+				    htonl(w->ip));
 
-	memcpy(f, w->mac, 6);
-	memcpy(f + 6, mac, 6);
-	wire_put16(f + 12, 0x0806);
-	wire_put16(f + 14, 1);
-	wire_put16(f + 16, 0x0800);
-	f[18] = 6;
-	f[19] = 4;
-	wire_put16(f + 20, 2);
-	memcpy(f + 22, mac, 6);
-	wire_put32(f + 28, e->ip);
-	memcpy(f + 32, w->mac, 6);
-	wire_put32(f + 38, w->ip);
-	if (a->ops.arp_reply(a->ops.arg, w->ifindex, f, sizeof(f)))
+	assert(len == sizeof(f));
+	if (a->ops.arp_reply(a->ops.arg, w->ifindex, f, len))
 		a->st.map_errors++;
 	else
 		a->st.arp_replies++;

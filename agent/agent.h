@@ -24,7 +24,8 @@ enum agent_limits {
 	AGENT_RENEW_FRACTION = 2,	/* renew when 1/2 of the lease is left */
 	AGENT_LOOKUP_RETRY_MS = 200,	/* a miss for an entry given up on */
 	AGENT_TRAFFIC_MS = 1000,	/* traffic report interval */
-	AGENT_ARP_LEN = 42,		/* an Ethernet ARP reply */
+	AGENT_ARP_LEN = 60,		/* an ARP reply padded to the Ethernet
+					 * minimum, as wire_build_arp makes it */
 	AGENT_ADOPT_MS = 3000,		/* an entry found in the map at start */
 };
 

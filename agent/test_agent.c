@@ -411,10 +411,18 @@ static void test_miss_fills_and_answers(void **state)
 	mac_of(13, 0, m);
 	assert_memory_equal(f + 6, m, 6);		/* from the target's MAC */
 	assert_int_equal(f[12] << 8 | f[13], 0x0806);
+	assert_int_equal(f[14] << 8 | f[15], 1);	/* Ethernet */
+	assert_int_equal(f[16] << 8 | f[17], 0x0800);	/* IPv4 */
+	assert_int_equal(f[18], 6);
+	assert_int_equal(f[19], 4);
 	assert_int_equal(f[20] << 8 | f[21], 2);	/* reply */
 	assert_memory_equal(f + 22, m, 6);
 	assert_int_equal((uint32_t)f[28] << 24 | (uint32_t)f[29] << 16 | f[30] << 8 | f[31], IP(5));
+	mac_of(9, 0, m);
+	assert_memory_equal(f + 32, m, 6);		/* the asker's MAC and IP */
 	assert_int_equal((uint32_t)f[38] << 24 | (uint32_t)f[39] << 16 | f[40] << 8 | f[41], IP(1));
+	for (int i = 42; i < AGENT_ARP_LEN; i++)
+		assert_int_equal(f[i], 0);		/* padding */
 	/* an ARP miss for a cached entry (racing the map) is answered at once */
 	miss(&h, 0, PGR_EV_ARP_MISS, 1, IP(5), 9, 101);
 	assert_int_equal(h.n[0].f.nframes, 2);

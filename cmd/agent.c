@@ -39,7 +39,8 @@
 
 static const char agent_help[] =
 	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
-	"                       [--traffic-pairs N] [--netns NS] [--log-level LEVEL]\n"
+	"                       [--traffic-pairs N] [--netns NS] [--lab PREFIX]\n"
+	"                       [--log-level LEVEL]\n"
 	"\n"
 	"The host agent of one server: attaches the data plane to the server's\n"
 	"NICs and VM ports, registers its VMs with the directory, resolves ARP\n"
@@ -62,6 +63,10 @@ static const char agent_help[] =
 	"  --netns NS         run in network namespace NS (/run/netns/NS); only the\n"
 	"                     network namespace: the pins stay in the host's bpffs\n"
 	"                     (`ip netns exec` would mount a private one)\n"
+	"  --lab PREFIX       run as a server of lab PREFIX (`peregrine lab up`\n"
+	"                     passes it); only then does the environment variable\n"
+	"                     PEREGRINE_NO_AGENT make it exit at once (a lab\n"
+	"                     whose tests send plain traffic between servers)\n"
 	"  --log-level LEVEL  error, warn, info (default) or debug\n"
 	"  -h, --help\n";
 
@@ -75,6 +80,7 @@ enum {
 
 struct shell {
 	const char *config_path, *netns;
+	const char *lab;		/* --lab: the lab this agent is a server of */
 	char name[64];
 	bool veth_nics;
 	uint32_t traffic_pairs;		/* 0: PGR_DP_TRAFFIC_MAX */
@@ -609,7 +615,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "name", required_argument, 0, 'n' },
 		{ "veth-nics", no_argument, 0, 'E' }, { "log-level", required_argument, 0, 'l' },
-		{ "netns", required_argument, 0, 'N' },
+		{ "netns", required_argument, 0, 'N' }, { "lab", required_argument, 0, 'L' },
 		{ "traffic-pairs", required_argument, 0, 'T' },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
 	};
@@ -632,9 +638,11 @@ static int parse_args(int argc, char **argv, struct shell *s)
 				return cli_usage_error("agent", "--traffic-pairs: %d to %d",
 						       PGR_DP_TRAFFIC_MIN, PGR_DP_TRAFFIC_MAX);
 			break;
+		case 'L': s->lab = optarg; break;
 		case 'l':
 			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("agent", "--log-level: '%s'", optarg);
+				return cli_usage_error("agent", "--log-level: '%s' is not "
+						       LOG_LEVELS, optarg);
 			log_set_level((enum log_level)lvl);
 			break;
 		case 'h': fputs(agent_help, stdout); exit(0);
@@ -746,10 +754,15 @@ int cmd_agent(int argc, char **argv)
 		return ret;
 	log_set_ident("agent");
 	/* Tests of the bare fabric (server-to-server traffic on the underlay,
-	 * which the data plane would not pass) run a lab without agents. */
+	 * which the data plane would not pass) run a lab without agents.  A
+	 * production agent (no --lab) ignores the variable: a stray one in its
+	 * environment must not turn a server's data plane off. */
 	if (getenv("PEREGRINE_NO_AGENT")) {
-		log_info("PEREGRINE_NO_AGENT is set: not running");
-		return 0;
+		if (s.lab) {
+			log_info("PEREGRINE_NO_AGENT is set in lab %s: not running", s.lab);
+			return 0;
+		}
+		log_warn("PEREGRINE_NO_AGENT is ignored outside a lab (no --lab)");
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&s)) {

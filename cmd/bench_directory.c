@@ -133,10 +133,10 @@ static void bench_entry_of(uint32_t i, struct dirp_entry *e)
 	e->ip = k.ip;
 	e->avail = DIRP_AVAIL_ALL;
 	e->server = i / 40;
-	dirp_mac_from_u64(0x020000000000ull | (uint64_t)i << 1, e->mac[DIRP_VM_PRI]);
-	dirp_mac_from_u64(0x020000000001ull | (uint64_t)i << 1, e->mac[DIRP_VM_BAK]);
-	dirp_mac_from_u64(0x0a0000000000ull | (uint64_t)(i / 40) << 1, e->mac[DIRP_IM_PRI]);
-	dirp_mac_from_u64(0x0a0000000001ull | (uint64_t)(i / 40) << 1, e->mac[DIRP_IM_BAK]);
+	wire_put48(e->mac[DIRP_VM_PRI], 0x020000000000ull | (uint64_t)i << 1);
+	wire_put48(e->mac[DIRP_VM_BAK], 0x020000000001ull | (uint64_t)i << 1);
+	wire_put48(e->mac[DIRP_IM_PRI], 0x0a0000000000ull | (uint64_t)(i / 40) << 1);
+	wire_put48(e->mac[DIRP_IM_BAK], 0x0a0000000001ull | (uint64_t)(i / 40) << 1);
 }
 
 /* The entry a client asks for as lookup j of its request `req`: a hash of

@@ -69,7 +69,7 @@ static int fib_fill(const struct lab *l, void *arg)
 
 		for (uint16_t i = 0; i < k; i++) {
 			ops[i] = (struct swp_op){ .kind = SWP_OP_ADD, .port = (uint16_t)(i % 6) };
-			swp_u64_mac(0x025047100000ull + done + i, ops[i].mac);
+			wire_put48(ops[i].mac, 0x025047100000ull + done + i);
 		}
 		if (swc_fib_ops(&c, ops, k, status, &used, &cap) || memchr(status, SWP_FULL, k)) {
 			swc_close(&c);
@@ -522,7 +522,7 @@ static void sw_round(struct sw_out *out, double *ops_per_s, double *dump_s)
 
 		for (uint16_t i = 0; i < n; i++) {
 			ops[i] = (struct swp_op){ .kind = SWP_OP_ADD, .port = (uint16_t)(i % 64) };
-			swp_u64_mac(0x025047000000ull + ((done + i) * 2654435761u & 0xffffff), ops[i].mac);
+			wire_put48(ops[i].mac, 0x025047000000ull + ((done + i) * 2654435761u & 0xffffff));
 		}
 		len = swp_enc_fib_ops(buf, sizeof(buf), &h, ops, n, &bench_key);
 		sw_out_reset(out);

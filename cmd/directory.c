@@ -406,7 +406,7 @@ static const char directory_help[] =
 	"  --max-leases N       cap on leases (default 33554432); past it lookups\n"
 	"                       are answered with lease 0 (do not cache)\n"
 	"  --db-size MIB        LMDB map size (default 1024)\n"
-	"  --log-level LEVEL    err, warn, info (default) or debug\n"
+	"  --log-level LEVEL    error, warn, info (default) or debug\n"
 	"  --name NAME          name in log lines (the lab also finds its daemons\n"
 	"                       by it)\n"
 	"  -h, --help           this text\n"
@@ -483,7 +483,8 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o)
 			break;
 		case 'v':
 			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("directory", "--log-level: err, warn, info or debug");
+				return cli_usage_error("directory", "--log-level: '%s' is not "
+						       LOG_LEVELS, optarg);
 			log_set_level(lvl);
 			break;
 		case 'n':

@@ -375,7 +375,7 @@ static const char ras_help[] =
 	"                        is down (repeat)\n"
 	"  --fail-node NAME      with --print-fib: the switch NAME has failed (repeat)\n"
 	"  --json                with --print-fib or --status: JSON\n"
-	"  --log-level LEVEL     err, warn, info (default) or debug\n"
+	"  --log-level LEVEL     error, warn, info (default) or debug\n"
 	"  --name NAME           name in log lines (the lab finds its daemons by it)\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -446,7 +446,8 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 			break;
 		case 'v':
 			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("ras", "bad log level '%s'", optarg);
+				return cli_usage_error("ras", "--log-level: '%s' is not "
+						       LOG_LEVELS, optarg);
 			log_set_level((enum log_level)lvl);
 			break;
 		case 'S': o->status = true; break;

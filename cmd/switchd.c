@@ -94,7 +94,7 @@ static const char switchd_help[] =
 	"                       Default: no tracking\n"
 	"  --uplink-delay MS    see --uplinks; 1000\n"
 	"  --name NAME          name in log lines\n"
-	"  --log-level LEVEL    err, warn, info, debug; info\n"
+	"  --log-level LEVEL    error, warn, info (default) or debug\n"
 	"  -h, --help\n";
 
 /* ---- netlink: links -------------------------------------------------------- */
@@ -582,7 +582,8 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 			break;
 		case 'L':
 			if ((o->level = log_level_parse(optarg)) < 0)
-				return cli_usage_error("switchd", "--log-level: '%s'?", optarg);
+				return cli_usage_error("switchd", "--log-level: '%s' is not "
+						       LOG_LEVELS, optarg);
 			break;
 		case 'h': fputs(switchd_help, stdout); return -1;
 		default: return cli_usage_error("switchd", "bad option");

@@ -426,7 +426,7 @@ static uint32_t find_entry(const struct dir *d, uint32_t vdc, uint32_t ip)
 static int mac_slot(const struct entry *e, uint64_t mac)
 {
 	for (int s = 0; s < DIRP_NMACS; s++)
-		if (dirp_mac_u64(e->mac[s]) == mac)
+		if (wire_get48(e->mac[s]) == mac)
 			return s;
 	return -1;
 }
@@ -434,7 +434,7 @@ static int mac_slot(const struct entry *e, uint64_t mac)
 static void mac_link(struct dir *d, uint32_t ei, int slot)
 {
 	struct entry *e = &d->e.a[ei];
-	uint64_t mac = dirp_mac_u64(e->mac[slot]);
+	uint64_t mac = wire_get48(e->mac[slot]);
 	uint64_t *head = hmap_get(&d->by_mac, mac);
 
 	e->mac_next[slot] = head ? (uint32_t)*head : NONE;
@@ -443,7 +443,7 @@ static void mac_link(struct dir *d, uint32_t ei, int slot)
 
 static void mac_unlink(struct dir *d, uint32_t ei, int slot)
 {
-	uint64_t mac = dirp_mac_u64(d->e.a[ei].mac[slot]);
+	uint64_t mac = wire_get48(d->e.a[ei].mac[slot]);
 	uint64_t *head = hmap_get(&d->by_mac, mac);
 	uint32_t *link, i;
 
@@ -495,30 +495,17 @@ static bool macs_ok(const uint8_t mac[DIRP_NMACS][6])
 
 /* ---- the store ---------------------------------------------------------------------- */
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Value: format u8, avail u8, pad u16, version u32, server u32, 4 MACs, pad. */
 static struct dir_op *store_put(struct dir_out *o, const struct entry *e)
 {
 	struct dir_op *op = out_op(o);
 
-	put_be32(op->key, e->vdc);
-	put_be32(op->key + 4, e->ip);
+	wire_put32(op->key, e->vdc);
+	wire_put32(op->key + 4, e->ip);
 	op->val[0] = DIR_STORE_FORMAT;
 	op->val[1] = e->avail;
-	put_be32(op->val + 4, e->version);
-	put_be32(op->val + 8, e->server);
+	wire_put32(op->val + 4, e->version);
+	wire_put32(op->val + 8, e->server);
 	memcpy(op->val + 12, e->mac, sizeof(e->mac));
 	return op;
 }
@@ -528,8 +515,8 @@ static void store_del(struct dir_out *o, const struct entry *e)
 	struct dir_op *op = out_op(o);
 
 	op->del = true;
-	put_be32(op->key, e->vdc);
-	put_be32(op->key + 4, e->ip);
+	wire_put32(op->key, e->vdc);
+	wire_put32(op->key + 4, e->ip);
 }
 
 static uint32_t entry_add(struct dir *d, uint64_t key)
@@ -552,15 +539,15 @@ int dir_restore(struct dir *d, const uint8_t *key, size_t klen, const uint8_t *v
 	if (klen != DIR_STORE_KEY_LEN || vlen != DIR_STORE_VAL_LEN || val[0] != DIR_STORE_FORMAT ||
 	    val[1] > DIRP_AVAIL_ALL)
 		return -EINVAL;
-	k = (uint64_t)get_be32(key) << 32 | get_be32(key + 4);
+	k = (uint64_t)wire_get32(key) << 32 | wire_get32(key + 4);
 	if (hmap_get(&d->by_key, k) || d->e.used >= d->cfg.max_entries)
 		return -EINVAL;
 	ei = entry_add(d, k);
 	e = &d->e.a[ei];
 	e->state = E_LIVE;
 	e->avail = val[1];
-	e->version = get_be32(val + 4);
-	e->server = get_be32(val + 8);
+	e->version = wire_get32(val + 4);
+	e->server = wire_get32(val + 8);
 	memcpy(e->mac, val + 12, sizeof(e->mac));
 	if (!macs_ok(e->mac)) {
 		hmap_del(&d->by_key, k);
@@ -1180,7 +1167,7 @@ static void do_move(struct req *q)
 static uint32_t set_avail(struct req *q, const struct dirp_avail *a)
 {
 	struct dir *d = q->d;
-	uint64_t mac = dirp_mac_u64(a->mac), *head = hmap_get(&d->by_mac, mac);
+	uint64_t mac = wire_get48(a->mac), *head = hmap_get(&d->by_mac, mac);
 	uint32_t ei = head ? (uint32_t)*head : NONE, changed = 0;
 
 	while (ei != NONE) {
@@ -1215,7 +1202,7 @@ static void do_set_avail(struct req *q)
 
 		dirp_get_avail(q->m, i, &a);
 		memcpy(res.mac, a.mac, 6);
-		res.status = hmap_get(&q->d->by_mac, dirp_mac_u64(a.mac)) ? DIRP_OK : DIRP_NOT_FOUND;
+		res.status = hmap_get(&q->d->by_mac, wire_get48(a.mac)) ? DIRP_OK : DIRP_NOT_FOUND;
 		res.affected = set_avail(q, &a);
 		q->d->st[DIR_STAT_avail_changes] += res.affected;
 		dirp_put_avail_res(&q->w, &res);

@@ -150,10 +150,10 @@ static struct dirp_entry vm(uint32_t vdc, uint32_t ip, uint32_t vmid, uint32_t s
 {
 	struct dirp_entry e = { .vdc = vdc, .ip = ip, .avail = DIRP_AVAIL_ALL, .server = server };
 
-	dirp_mac_from_u64(0x020000000000ull | (uint64_t)vmid << 1, e.mac[DIRP_VM_PRI]);
-	dirp_mac_from_u64(0x020000000001ull | (uint64_t)vmid << 1, e.mac[DIRP_VM_BAK]);
-	dirp_mac_from_u64(0x0a0000000000ull | (uint64_t)server << 1, e.mac[DIRP_IM_PRI]);
-	dirp_mac_from_u64(0x0a0000000001ull | (uint64_t)server << 1, e.mac[DIRP_IM_BAK]);
+	wire_put48(e.mac[DIRP_VM_PRI], 0x020000000000ull | (uint64_t)vmid << 1);
+	wire_put48(e.mac[DIRP_VM_BAK], 0x020000000001ull | (uint64_t)vmid << 1);
+	wire_put48(e.mac[DIRP_IM_PRI], 0x0a0000000000ull | (uint64_t)server << 1);
+	wire_put48(e.mac[DIRP_IM_BAK], 0x0a0000000001ull | (uint64_t)server << 1);
 	return e;
 }
 

@@ -207,6 +207,9 @@ static int agent_args(const struct lab *l, const char *dir, uint32_t node, char 
 	snprintf(b[0], 128, "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
 	lab_ns(l, l->topo->nodes[node].name, b[1], 128);
 	snprintf(b[2], 128, "%u", lab_traffic_pairs(l));
+	snprintf(b[3], 128, "%s", l->prefix);
+	argv[n++] = "--lab";
+	argv[n++] = b[3];
 	argv[n++] = "--config";
 	argv[n++] = b[0];
 	argv[n++] = "--name";

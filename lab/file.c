@@ -80,16 +80,20 @@ static bool parse_ip(const char *s, uint32_t *ip)
 /* ---- the topology ---------------------------------------------------------- */
 /* Re-emit a YAML subtree as flow-style text whose line numbers are those of
  * the lab file, so that topo/file.c's errors point at the right line. */
-static void emit(FILE *f, yaml_document_t *doc, yaml_node_t *n, int *line)
+static void emit(FILE *f, struct yconf *yc, ynode *n, int *line)
 {
-	while (*line < (int)n->start_mark.line) {
+	ynode *k, *v;
+
+	while (*line < yconf_line(n) - 1) {
 		fputc('\n', f);
 		(*line)++;
 	}
-	if (n->type == YAML_SCALAR_NODE) {
+	if (yconf_is_scalar(n)) {
+		const char *s = yconf_scalar(yc, n);
+
 		fputc('"', f);
-		for (size_t i = 0; i < n->data.scalar.length; i++) {
-			unsigned char c = n->data.scalar.value[i];
+		for (size_t i = 0; i < yconf_scalar_len(n); i++) {
+			unsigned char c = (unsigned char)s[i];
 
 			if (c == '"' || c == '\\')
 				fprintf(f, "\\%c", c);
@@ -99,24 +103,22 @@ static void emit(FILE *f, yaml_document_t *doc, yaml_node_t *n, int *line)
 				fputc(c, f);
 		}
 		fputc('"', f);
-	} else if (n->type == YAML_SEQUENCE_NODE) {
+	} else if (yconf_is_seq(n)) {
 		fputc('[', f);
-		for (yaml_node_item_t *it = n->data.sequence.items.start;
-		     it < n->data.sequence.items.top; it++) {
-			if (it != n->data.sequence.items.start)
+		for (size_t i = 0; i < yconf_seq_len(n); i++) {
+			if (i)
 				fputc(',', f);
-			emit(f, doc, yaml_document_get_node(doc, *it), line);
+			emit(f, yc, yconf_seq_at(yc, n, i), line);
 		}
 		fputc(']', f);
-	} else if (n->type == YAML_MAPPING_NODE) {
+	} else {
 		fputc('{', f);
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-		     p < n->data.mapping.pairs.top; p++) {
-			if (p != n->data.mapping.pairs.start)
+		for (size_t i = 0; yconf_map_at(yc, n, i, &k, &v); i++) {
+			if (i)
 				fputc(',', f);
-			emit(f, doc, yaml_document_get_node(doc, p->key), line);
+			emit(f, yc, k, line);
 			fputc(':', f);
-			emit(f, doc, yaml_document_get_node(doc, p->value), line);
+			emit(f, yc, v, line);
 		}
 		fputc('}', f);
 	}
@@ -131,7 +133,7 @@ static bool read_topology(struct yconf *yc, ynode *n, struct lab *l)
 	FILE *f;
 
 	if (yconf_is_scalar(n)) {
-		if (topo_from_spec(yconf_scalar(n), &l->topo, err, sizeof(err)))
+		if (topo_from_spec(yconf_scalar(yc, n), &l->topo, err, sizeof(err)))
 			return yconf_fail(yc, n, "topology: %s", err);
 		return true;
 	}
@@ -139,7 +141,7 @@ static bool read_topology(struct yconf *yc, ynode *n, struct lab *l)
 		return yconf_fail(yc, n, "topology: expected a spec or a topology mapping");
 	if (!(f = open_memstream(&text, &len)))
 		die("out of memory");
-	emit(f, &yc->doc, n, &line);
+	emit(f, yc, n, &line);
 	fclose(f);
 	rc = topo_load_buf(yc->name, text, len, &l->topo, err, sizeof(err));
 	free(text);

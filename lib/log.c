@@ -22,9 +22,17 @@ enum log_level log_get_level(void)
 
 int log_level_parse(const char *s)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(level_names); i++)
-		if (strcmp(s, level_names[i]) == 0)
-			return (int)i;
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} names[] = {
+		{ "error", LOG_ERR }, { "err", LOG_ERR }, { "warning", LOG_WARN },
+		{ "warn", LOG_WARN }, { "info", LOG_INFO }, { "debug", LOG_DEBUG },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(s, names[i].name) == 0)
+			return (int)names[i].level;
 	return -1;
 }
 

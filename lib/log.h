@@ -14,7 +14,9 @@ enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* Parse "err", "warn", "info", "debug"; -1 on anything else. */
+/* Parse a --log-level: "error" (or "err"), "warn" (or "warning"), "info",
+ * "debug"; -1 on anything else.  Every daemon documents it as LOG_LEVELS. */
+#define LOG_LEVELS "error, warn, info or debug"
 int log_level_parse(const char *s);
 /* Prefix every line with this name (for instance "directory"). */
 void log_set_ident(const char *ident);

@@ -1,9 +1,12 @@
 /* Unit tests of lib/: hash map against a naive table, arena, parsing,
- * rate limiting, YAML config errors. */
+ * rate limiting, YAML config errors and limits.  Built with AddressSanitizer,
+ * whose allocator counts the bytes the YAML tree keeps. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -19,6 +22,10 @@
 #include "lib/parse.h"
 #include "lib/rng.h"
 #include "lib/yconf.h"
+
+/* AddressSanitizer's allocator (sanitizer/allocator_interface.h, which gcc
+ * does not install): bytes the program holds right now. */
+size_t __sanitizer_get_current_allocated_bytes(void);
 
 /* A plain-array model of an hmap: key idx's value and whether it is there. */
 struct hmodel {
@@ -220,6 +227,21 @@ static void test_ratelimit(void **state)
 	assert_int_equal(rl.suppressed, 0);
 }
 
+/* --log-level: the names the daemons document, and the short ones. */
+static void test_log_level_names(void **state)
+{
+	(void)state;
+	assert_int_equal(log_level_parse("error"), LOG_ERR);
+	assert_int_equal(log_level_parse("err"), LOG_ERR);
+	assert_int_equal(log_level_parse("warn"), LOG_WARN);
+	assert_int_equal(log_level_parse("warning"), LOG_WARN);
+	assert_int_equal(log_level_parse("info"), LOG_INFO);
+	assert_int_equal(log_level_parse("debug"), LOG_DEBUG);
+	assert_int_equal(log_level_parse("ERROR"), -1);
+	assert_int_equal(log_level_parse("errors"), -1);
+	assert_int_equal(log_level_parse(""), -1);
+}
+
 static void test_yconf_errors(void **state)
 {
 	static const char ok[] = "a: 1\nb:\n  - x\n  - y\n";
@@ -239,6 +261,114 @@ static void test_yconf_errors(void **state)
 
 	assert_int_not_equal(yconf_load_buf(&yc, "s.yaml", bad_syntax, sizeof(bad_syntax) - 1), 0);
 	assert_non_null(strstr(yc.err, "s.yaml:"));
+	yconf_free(&yc);
+}
+
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *s = malloc(hl + ul * n + tl + 1), *p = s;
+
+	assert_non_null(s);
+	memcpy(p, head, hl);
+	p += hl;
+	for (size_t i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return s;
+}
+
+/* Nesting past YCONF_MAX_DEPTH is refused at the collection that crosses it,
+ * in flow and in block style, and 100 KB of '[' gets the same answer. */
+static void test_yconf_depth(void **state)
+{
+	char *ok = repeat("", "[", YCONF_MAX_DEPTH, "");
+	char *deep = repeat("", "[", YCONF_MAX_DEPTH + 1, "");
+	char *brackets = repeat("", "[", 100000, "");
+	struct yconf yc;
+	char want[128];
+	size_t n;
+
+	(void)state;
+	/* close the brackets of `ok` so that it is a valid document */
+	n = strlen(ok);
+	ok = realloc(ok, 2 * n + 1);
+	memset(ok + n, ']', n);
+	ok[2 * n] = 0;
+	assert_int_equal(yconf_load_buf(&yc, "d.yaml", ok, 2 * n), 0);
+	assert_true(yconf_is_seq(yconf_root(&yc)));
+	yconf_free(&yc);
+
+	snprintf(want, sizeof(want), "d.yaml:1: nested deeper than %d levels", YCONF_MAX_DEPTH);
+	assert_int_equal(yconf_load_buf(&yc, "d.yaml", deep, strlen(deep)), -EINVAL);
+	assert_string_equal(yc.err, want);
+	assert_null(yconf_root(&yc));
+	yconf_free(&yc);
+	assert_int_equal(yconf_load_buf(&yc, "d.yaml", brackets, strlen(brackets)), -EINVAL);
+	assert_string_equal(yc.err, want);
+	yconf_free(&yc);
+
+	/* block style: level d opens on line d, so the error names the line of the first level too deep */
+	char block[4096], *p = block;
+
+	for (int i = 0; i <= YCONF_MAX_DEPTH; i++)
+		p += sprintf(p, "%*sk:\n", i, "");
+	sprintf(p, "%*s1\n", YCONF_MAX_DEPTH + 1, "");
+	snprintf(want, sizeof(want), "b.yaml:%d: nested deeper than %d levels",
+		 YCONF_MAX_DEPTH + 1, YCONF_MAX_DEPTH);
+	assert_int_equal(yconf_load_buf(&yc, "b.yaml", block, strlen(block)), -EINVAL);
+	assert_string_equal(yc.err, want);
+	yconf_free(&yc);
+	free(ok);
+	free(deep);
+	free(brackets);
+}
+
+/* A flat list keeps a tree of at most 10 bytes per byte of file (12-byte
+ * nodes, 4-byte references, the scalars' text): libyaml's own document
+ * took about 80 (a 96-byte node and two small allocations per scalar). */
+static void test_yconf_memory(void **state)
+{
+	enum { N = 100000 };
+	char *flat = repeat("[", "1,", N, "1]");
+	size_t len = strlen(flat), before, kept;
+	struct yconf yc;
+
+	(void)state;
+	before = __sanitizer_get_current_allocated_bytes();
+	assert_int_equal(yconf_load_buf(&yc, "f.yaml", flat, len), 0);
+	kept = __sanitizer_get_current_allocated_bytes() - before;
+	assert_int_equal(yconf_seq_len(yconf_root(&yc)), N + 1);
+	assert_string_equal(yconf_scalar(&yc, yconf_seq_at(&yc, yconf_root(&yc), N)), "1");
+	print_message("flat list of %zu bytes keeps %zu bytes\n", len, kept);
+	assert_true(kept <= 10 * len);
+	yconf_free(&yc);
+	assert_int_equal(__sanitizer_get_current_allocated_bytes(), before);
+	free(flat);
+}
+
+/* The size limit is checked before parsing; aliases are refused. */
+static void test_yconf_refusals(void **state)
+{
+	static const char alias[] = "a: &x [1, 2]\nb: *x\n";
+	char *big = calloc(1, (size_t)YCONF_MAX_BYTES + 1);
+	struct yconf yc;
+	char want[128];
+
+	(void)state;
+	assert_non_null(big);
+	snprintf(want, sizeof(want), "g.yaml: larger than %u bytes", (unsigned)YCONF_MAX_BYTES);
+	assert_int_equal(yconf_load_buf(&yc, "g.yaml", big, (size_t)YCONF_MAX_BYTES + 1), -EFBIG);
+	assert_string_equal(yc.err, want);
+	yconf_free(&yc);
+	free(big);
+
+	assert_int_equal(yconf_load_buf(&yc, "a.yaml", alias, sizeof(alias) - 1), -EINVAL);
+	assert_string_equal(yc.err, "a.yaml:2: aliases (*x) are not supported");
+	yconf_free(&yc);
+
+	assert_int_equal(yconf_load_buf(&yc, "e.yaml", "# nothing\n", 10), -EINVAL);
+	assert_string_equal(yc.err, "e.yaml: empty document");
 	yconf_free(&yc);
 }
 
@@ -337,7 +467,11 @@ int main(void)
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_kv),
 		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_log_level_names),
 		cmocka_unit_test(test_yconf_errors),
+		cmocka_unit_test(test_yconf_depth),
+		cmocka_unit_test(test_yconf_memory),
+		cmocka_unit_test(test_yconf_refusals),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_udp_batch_loopback),
 	};

@@ -296,7 +296,7 @@ static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out
 	while (s->nforeign && s->nops < SWP_MAX_OPS) {
 		uint8_t mac[6];
 
-		swp_u64_mac(s->foreign[--s->nforeign], mac);
+		wire_put48(mac, s->foreign[--s->nforeign]);
 		add_op(s, RAS_FOREIGN, SWP_OP_DEL, 0, mac);
 	}
 	collect(r, node, false);
@@ -449,7 +449,7 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 			dset_have(r, s, pgr_mac_id(e.mac), e.port);
 			rd_dumped(r, node, pgr_mac_id(e.mac), e.port);
 		} else if (s->nforeign < RAS_MAX_FOREIGN)
-			s->foreign[s->nforeign++] = swp_mac_u64(e.mac);
+			s->foreign[s->nforeign++] = wire_get48(e.mac);
 	}
 	s->dump_offset += m->u.dump_fib.n;
 	s->busy = RS_IDLE;

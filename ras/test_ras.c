@@ -382,14 +382,11 @@ static void test_failover_order(void **state)
 
 static uint32_t link_between(const struct topo *t, const char *a, const char *b)
 {
-	uint32_t na = topo_find(t, a), nb = topo_find(t, b);
+	uint32_t l = topo_link_between(t, topo_find(t, a), topo_find(t, b));
 
-	for (uint32_t l = 0; l < t->nlinks; l++)
-		if ((t->links[l].a == na && t->links[l].b == nb) ||
-		    (t->links[l].a == nb && t->links[l].b == na))
-			return l;
-	fail_msg("no link %s - %s", a, b);
-	return UINT32_MAX;
+	if (l == UINT32_MAX)
+		fail_msg("no link %s - %s", a, b);
+	return l;
 }
 
 /* A recovery never holds both trees of a server at once.  The case: leaf0's

@@ -123,9 +123,9 @@ static uint32_t lb_base_path(struct lb *b, const struct route_lb_pair *p, enum r
 	uint32_t n = 0, v = p->src, max = b->t->nnodes + 1;
 
 	if (base == ROUTE_LB_TREES) {
-		n = route_path(b->rt, p->src, p->dst, 0, out, max);
+		n = route_tree_path(b->rt, p->src, p->dst, 0, out, max);
 		if (n == UINT32_MAX)
-			n = route_path(b->rt, p->src, p->dst, 1, out, max);
+			n = route_tree_path(b->rt, p->src, p->dst, 1, out, max);
 		return n;
 	}
 	if (par[v] == RT_NONE)

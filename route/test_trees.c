@@ -49,8 +49,8 @@ static void check_paths_to(const struct topo *t, const struct route_trees *rt, u
 
 		if (v == P)
 			continue;
-		n0 = route_path(rt, v, P, 0, s->p0, t->nnodes + 1);
-		n1 = route_path(rt, v, P, 1, s->p1, t->nnodes + 1);
+		n0 = route_tree_path(rt, v, P, 0, s->p0, t->nnodes + 1);
+		n1 = route_tree_path(rt, v, P, 1, s->p1, t->nnodes + 1);
 		if ((n0 != UINT32_MAX) != conn || (n1 != UINT32_MAX) != conn)
 			fail_msg("%s: %s -> %s connected=%d but tree paths %d/%d", t->spec,
 				 t->nodes[v].name, t->nodes[P].name, conn, n0 != UINT32_MAX,
@@ -86,8 +86,8 @@ static void check_failover_to(const struct topo *t, const struct route_trees *rt
 
 		if (v == P || s->dist[v] == TOPO_UNREACHED)
 			continue;
-		n0 = route_path(rt, v, P, 0, s->p0, t->nnodes + 1);
-		n1 = route_path(rt, v, P, 1, s->p1, t->nnodes + 1);
+		n0 = route_tree_path(rt, v, P, 0, s->p0, t->nnodes + 1);
+		n1 = route_tree_path(rt, v, P, 1, s->p1, t->nnodes + 1);
 		if ((n0 == UINT32_MAX || tc_has(s->p0, n0, e)) &&
 		    (n1 == UINT32_MAX || tc_has(s->p1, n1, e)))
 			fail_msg("%s: without %s-%s, %s still reaches %s but neither tree does",

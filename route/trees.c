@@ -936,8 +936,8 @@ uint16_t route_egress(const struct route_trees *rt, uint32_t node, uint32_t dst,
 	return rt_resolve(rt, rt_view(rt, &rt->groups[gi], tree, v), v, dst);
 }
 
-uint32_t route_path(const struct route_trees *rt, uint32_t src, uint32_t dst, unsigned tree,
-		    uint32_t *links, uint32_t max)
+uint32_t route_tree_path(const struct route_trees *rt, uint32_t src, uint32_t dst,
+			 unsigned tree, uint32_t *links, uint32_t max)
 {
 	uint32_t n = 0, node = src;
 

@@ -64,8 +64,8 @@ uint16_t route_egress(const struct route_trees *rt, uint32_t node, uint32_t dst,
 /* The links of the tree path from src to dst, in order, into links[max].
  * Returns the number of links, or UINT32_MAX if src does not reach dst in
  * that tree (or the path is longer than max). */
-uint32_t route_path(const struct route_trees *rt, uint32_t src, uint32_t dst,
-		    unsigned tree, uint32_t *links, uint32_t max);
+uint32_t route_tree_path(const struct route_trees *rt, uint32_t src, uint32_t dst,
+			 unsigned tree, uint32_t *links, uint32_t max);
 
 /* The forwarding table of a switch: one entry per (owner server, tree). */
 typedef void route_fib_fn(void *arg, uint32_t sw, uint32_t owner, unsigned tree,

@@ -24,8 +24,10 @@
 # 5. forwarding entries per switch
 #
 # Usage: lab-demo.sh [--json] (PEREGRINE = the binary, PREFIX = the lab's prefix)
+# Figures for people are rounded (scripts/human.sh); --json keeps them whole.
 # Bounded: every stream has a fixed count, every wait a timeout.
 set -euo pipefail
+. "$(dirname "$0")/human.sh"
 P=${PEREGRINE:-build/peregrine}
 X=${PREFIX:-pg}
 JSON=0
@@ -97,7 +99,7 @@ say "== 2. throughput (iperf3, red-srv0 -> red-srv4, 3 s)"
 ex red-srv4 iperf3 -s -1 -p 5201 >/dev/null 2>&1 & bg+=($!)
 sleep 0.5
 gbps=$(ex red-srv0 iperf3 -c 10.0.0.5 -p 5201 -t 3 -J 2>/dev/null | jq '.end.sum_received.bits_per_second / 1e9' || echo 0)
-say "   $gbps Gbit/s"
+say "   $(human_round "$gbps" 1) Gbit/s"
 
 # stream NAME FROM TO_VM TO_IP: 10,000 datagrams/s until stop_stream (at
 # most 30 s) -> receiver JSON in $tmp/NAME.json.  The stream lasts as long
@@ -168,7 +170,7 @@ gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.js
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
 other_fo_ms=$(unattributed "$tmp/fo.json" "$t_link" "$t_node")
 fo_during=$( [ "$(during "$tmp/fo.json" "$t_link")" = true ] && during "$tmp/fo.json" "$t_node" || echo false)
-say "   longest gap: link cut $gap_link ms, switch failure $gap_node ms"
+say "   longest gap: link cut $(human_round "$gap_link" 1) ms, switch failure $(human_round "$gap_node" 1) ms"
 say "   in all $lost_fo_ms ms of the stream lost ($(jq .lost "$tmp/fo.json") of $(jq '.received + .lost' "$tmp/fo.json")), $other_fo_ms ms of it outside both failures"
 [ "$fo_during" = true ] || say "   (a failure fell outside the stream: the gaps above say nothing)"
 $P lab node up "${spine2:-spine1}" --prefix "$X"
@@ -191,7 +193,7 @@ move_ms=$(jq '.port_move_ms * 10 | round / 10' "$tmp/migrate.json")
 after_mig=$(jq --argjson t "$t_mig" --argjson a "$t_att" "[.loss_gaps[] | . as \$g | select($in_window)
 	| (.start_ns + .gap_ms * 1e6 - \$a) / 1e6 | if . < 0 then 0 else . end] | max // 0
 	| . * 10 | round / 10" "$tmp/mig.json")
-say "   longest gap: $gap_mig ms, of which $after_mig ms after the port was up in srv2"
+say "   longest gap: $(human_round "$gap_mig" 1) ms, of which $after_mig ms after the port was up in srv2"
 say "   (moving the port took $move_ms ms); in all $lost_mig_ms ms of the stream lost ($(jq .lost "$tmp/mig.json") of $(jq '.received + .lost' "$tmp/mig.json")), $other_mig_ms ms of it outside the move"
 [ "$mig_during" = true ] || say "   (the move fell outside the stream: the gap above says nothing)"
 

@@ -1,1 +1,2 @@
 SH_TESTS += scripts/test_demo.sh
+SH_TESTS += scripts/test_human.sh

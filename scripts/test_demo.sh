@@ -13,11 +13,12 @@ need_cmd iperf3
 P=$PEREGRINE_BIN
 X=$(test_prefix d)
 out=$(mktemp)
-cleanup() { $P lab down --prefix "$X" >/dev/null 2>&1 || true; rm -f "$out"; }
+human=$(mktemp)
+cleanup() { $P lab down --prefix "$X" >/dev/null 2>&1 || true; rm -f "$out" "$human"; }
 trap cleanup EXIT
 
-$P lab demo --prefix "$X" --json > "$out"
-cat "$out"
+$P lab demo --prefix "$X" --json > "$out" 2> "$human"
+cat "$human" "$out"
 j() { jq -r "$1" "$out"; }
 [ "$(j .pairs_total)" = 112 ] || fail "pairs_total"
 [ "$(j .pairs_ok)" = 112 ] || fail "not every pair reachable"
@@ -39,4 +40,8 @@ j() { jq -r "$1" "$out"; }
 [ "$(j '.migration_port_move_ms > 0')" = true ] || fail "lab migrate reported no port move"
 [ "$(j '.iperf_gbps > 0')" = true ] || fail "iperf3"
 [ -z "$(ip netns list | grep "^$X-" || true)" ] || fail "the demo left namespaces"
+# People read rounded figures ("14.1 Gbit/s"); --json keeps full precision.
+grep -Eq '^   [0-9]+\.[0-9] Gbit/s$' "$human" || fail "throughput not rounded for people"
+grep -Eq '^   longest gap: link cut [0-9]+\.[0-9] ms, switch failure [0-9]+\.[0-9] ms' "$human" ||
+	fail "fail-over gaps not rounded for people"
 echo "demo: all checks passed"

@@ -382,21 +382,13 @@ static bool bsr_path(struct sim_paths *n, uint32_t src, uint32_t dst, struct rou
 	return best != UINT32_MAX || bfs_path(n, t->servers[src], t->servers[dst], p);
 }
 
-static uint32_t link_between(const struct topo *t, uint32_t a, uint32_t b)
-{
-	for (uint32_t p = 0; p < t->nodes[a].degree; p++)
-		if (topo_port(t, a, p)->peer == b)
-			return topo_port(t, a, p)->link;
-	return UINT32_MAX;
-}
-
 /* Walk the node list, failing on a missing or dead link. */
 static bool through_nodes(const struct sim_paths *n, const uint32_t *nodes, uint32_t cnt,
 			  struct route_path *p)
 {
 	route_path_start(p, nodes[0]);
 	for (uint32_t i = 1; i < cnt; i++) {
-		uint32_t l = link_between(n->t, nodes[i - 1], nodes[i]);
+		uint32_t l = topo_link_between(n->t, nodes[i - 1], nodes[i]);
 
 		if (l == UINT32_MAX || n->link_dead[l] || !route_path_step_link(n->t, p, l))
 			return false;
@@ -521,7 +513,7 @@ static bool spain_path(struct sim_paths *n, uint32_t s, uint32_t d, struct route
 static bool trees_path(struct sim_paths *n, uint32_t s, uint32_t d, struct route_path *p)
 {
 	uint32_t links[ROUTE_PATH_MAX_LINKS];
-	uint32_t len = route_path(n->trees, s, d, 0, links, ROUTE_PATH_MAX_LINKS);
+	uint32_t len = route_tree_path(n->trees, s, d, 0, links, ROUTE_PATH_MAX_LINKS);
 
 	if (len == UINT32_MAX || !len)
 		return false;

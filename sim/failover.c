@@ -51,14 +51,6 @@ static bool fabric_link(const struct topo *t, uint32_t l)
 	return !topo_is_server(t, t->links[l].a) && !topo_is_server(t, t->links[l].b);
 }
 
-static uint32_t link_between(const struct topo *t, uint32_t a, uint32_t b)
-{
-	for (uint32_t p = 0; p < t->nodes[a].degree; p++)
-		if (topo_port(t, a, p)->peer == b)
-			return topo_port(t, a, p)->link;
-	return SIM_NONE;
-}
-
 static int named_target(const struct topo *t, const struct sim_fo_params *p,
 			struct failure *f, char *err, size_t errlen)
 {
@@ -86,7 +78,7 @@ static int named_target(const struct topo *t, const struct sim_fo_params *p,
 		x = topo_find(t, a);
 		y = topo_find(t, dash + 1);
 		if (x != UINT32_MAX && y != UINT32_MAX &&
-		    (f->link = link_between(t, x, y)) != SIM_NONE && fabric_link(t, f->link))
+		    (f->link = topo_link_between(t, x, y)) != SIM_NONE && fabric_link(t, f->link))
 			return 0;
 	}
 	snprintf(err, errlen, "--target %s: not SWITCH-SWITCH naming two linked switches",

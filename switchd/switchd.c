@@ -99,7 +99,7 @@ int sw_port_state(const struct sw *s, uint16_t port)
 
 int sw_fib_lookup(const struct sw *s, const uint8_t mac[6])
 {
-	uint64_t *v = hmap_get(&s->fib, swp_mac_u64(mac));
+	uint64_t *v = hmap_get(&s->fib, wire_get48(mac));
 
 	return v ? (int)*v : -1;
 }
@@ -126,7 +126,7 @@ const char *sw_drop_name(int reason)
 
 void sw_adopt(struct sw *s, const uint8_t mac[6], uint16_t port)
 {
-	hmap_put(&s->fib, swp_mac_u64(mac), port);
+	hmap_put(&s->fib, wire_get48(mac), port);
 	s->gen++;
 }
 
@@ -296,7 +296,7 @@ static uint8_t check_op(struct sw *s, const struct swp_op *op, bool had)
 
 static void apply_op(struct sw *s, const struct swp_op *op, uint16_t idx, struct sw_out *o)
 {
-	uint64_t key = swp_mac_u64(op->mac), *cur = hmap_get(&s->fib, key);
+	uint64_t key = wire_get48(op->mac), *cur = hmap_get(&s->fib, key);
 	struct sw_pending *p = &s->pend;
 	uint8_t st = check_op(s, op, cur != NULL);
 	struct sw_nl_op *nl;
@@ -363,7 +363,7 @@ static void on_fib_ops(struct sw *s, struct sw_addr from, const struct swp_msg *
 static void redo_mac(struct sw *s, const struct sw_out *o, uint16_t i)
 {
 	const uint8_t *mac = o->nl[i].mac;
-	uint64_t key = swp_mac_u64(mac);
+	uint64_t key = wire_get48(mac);
 	uint16_t first = i;
 	bool had;
 	uint16_t port;
@@ -423,8 +423,8 @@ void sw_commit(struct sw *s, struct sw_out *o)
 /* ---- dumps ----------------------------------------------------------------- */
 static int cmp_entry(const void *a, const void *b)
 {
-	uint64_t x = swp_mac_u64(((const struct swp_fib_entry *)a)->mac);
-	uint64_t y = swp_mac_u64(((const struct swp_fib_entry *)b)->mac);
+	uint64_t x = wire_get48(((const struct swp_fib_entry *)a)->mac);
+	uint64_t y = wire_get48(((const struct swp_fib_entry *)b)->mac);
 
 	return x < y ? -1 : x > y;
 }
@@ -440,7 +440,7 @@ static void refresh_snapshot(struct sw *s)
 		return;
 	s->snap = xreallocarray(s->snap, s->fib.count + 1, sizeof(*s->snap));
 	for (size_t it = 0; hmap_next(&s->fib, &it, &k, &v);) {
-		swp_u64_mac(k, s->snap[n].mac);
+		wire_put48(s->snap[n].mac, k);
 		s->snap[n++].port = (uint16_t)v;
 	}
 	qsort(s->snap, n, sizeof(*s->snap), cmp_entry);

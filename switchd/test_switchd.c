@@ -33,7 +33,7 @@ static struct sw *mk(uint32_t cap, uint16_t nports)
 
 static void mac_of(uint32_t i, uint8_t mac[6])
 {
-	swp_u64_mac(0x025047000000ull | i, mac);
+	wire_put48(mac, 0x025047000000ull | i);
 }
 
 /* Send ops as one request with seq, "apply" them (kernel accepts all
@@ -285,7 +285,7 @@ static void test_dump_pages(void **state)
 			uint64_t v;
 
 			swp_fib_entry_at(&m, i, &e);
-			v = swp_mac_u64(e.mac);
+			v = wire_get48(e.mac);
 			assert_true(v > last);	/* sorted, no repeats across pages */
 			last = v;
 			seen[(v & 0xffffff) - 1]++;

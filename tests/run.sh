@@ -4,7 +4,8 @@
 #
 #   ASAN_BIN   the sanitizer build directory (unit tests in $ASAN_BIN/tests/)
 #   FUZZ_BIN   the fuzzer build directory
-#   TESTS      unit test names (cmocka binaries): each case counts once
+#   TESTS      unit test names (cmocka binaries): each case counts once, as
+#              passed, failed or skipped (cmocka's skip())
 #   FUZZERS    libFuzzer targets: each runs over its corpus, counts once
 #   SH_TESTS   shell tests: exit 0 passes, 77 skips, anything else fails
 #
@@ -22,20 +23,28 @@ export PEREGRINE_BIN=${PEREGRINE_BIN:-$ASAN_BIN/peregrine}
 
 want() { [ -z "${FILTER:-}" ] || [[ $1 =~ $FILTER ]]; }
 
-# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)".
+# cmocka prints "[  PASSED  ] N test(s).", "[  FAILED  ] N test(s)" and
+# "[  SKIPPED ] N test(s), listed below:" (each skipped case is also listed on
+# a "[  SKIPPED ] name" line, which a name cannot be mistaken for: it does not
+# start with a digit).
+cmocka_count() { sed -n "s/^\[  $1 *\] \([0-9][0-9]*\) test.*/\1/p" "$2" | tail -1; }
+
 run_unit() {
-	local t=$1 log="$log_dir/$(echo "$1" | tr / _).log" p f rc
+	local t=$1 log="$log_dir/$(echo "$1" | tr / _).log" p f s rc
 	timeout 600 "$ASAN_BIN/tests/$t" >"$log" 2>&1
 	rc=$?
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
-	p=${p:-0} f=${f:-0}
+	p=$(cmocka_count PASSED "$log")
+	f=$(cmocka_count FAILED "$log")
+	s=$(cmocka_count SKIPPED "$log")
+	p=${p:-0} f=${f:-0} s=${s:-0}
 	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed or sanitizer
-	passed=$((passed + p)) failed=$((failed + f))
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 	if [ "$f" -ne 0 ]; then
 		failures+=("$t (log: $log)")
-		printf 'FAIL %-40s %d passed, %d failed\n' "$t" "$p" "$f"
+		printf 'FAIL %-40s %d passed, %d failed, %d skipped\n' "$t" "$p" "$f" "$s"
 		grep -E '^\[  (FAILED|ERROR)|ERROR: |runtime error|Assertion|FAIL' "$log" | head -20 | sed 's/^/     /'
+	elif [ "$s" -ne 0 ]; then
+		printf 'ok   %-40s %d passed, %d skipped\n' "$t" "$p" "$s"
 	else
 		printf 'ok   %-40s %d passed\n' "$t" "$p"
 	fi

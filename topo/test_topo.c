@@ -371,6 +371,11 @@ static void test_file_good(void **state)
 	assert_int_equal(t->links[0].mbps, 25000);
 	assert_int_equal(t->links[1].mbps, 100000);
 	assert_int_equal(topo_find(t, "nope"), UINT32_MAX);
+	/* links in file order: [h2, l2] is link 5, seen from either end */
+	assert_int_equal(topo_link_between(t, topo_find(t, "h2"), topo_find(t, "l2")), 5);
+	assert_int_equal(topo_link_between(t, topo_find(t, "l2"), topo_find(t, "h2")), 5);
+	assert_int_equal(topo_link_between(t, topo_find(t, "l1"), topo_find(t, "l2")), UINT32_MAX);
+	assert_int_equal(topo_link_between(t, UINT32_MAX, topo_find(t, "l2")), UINT32_MAX);
 	topo_check(t, &c);
 	assert_true(c.connected);
 	assert_true(c.ports_ok);

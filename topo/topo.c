@@ -74,6 +74,16 @@ uint32_t topo_find(const struct topo *t, const char *name)
 	}
 }
 
+uint32_t topo_link_between(const struct topo *t, uint32_t a, uint32_t b)
+{
+	if (a >= t->nnodes)
+		return UINT32_MAX;
+	for (uint32_t p = 0; p < t->nodes[a].degree; p++)
+		if (topo_port(t, a, p)->peer == b)
+			return topo_port(t, a, p)->link;
+	return UINT32_MAX;
+}
+
 static void index_name(struct topo *t, uint32_t id)
 {
 	const char *name = t->nodes[id].name;

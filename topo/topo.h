@@ -146,6 +146,9 @@ static inline uint32_t topo_other(const struct topo *t, uint32_t l, uint32_t n)
 
 /* Node id by name, or UINT32_MAX. */
 uint32_t topo_find(const struct topo *t, const char *name);
+/* The first link (in a's port order) joining nodes a and b, or UINT32_MAX
+ * (also when a is not a node, e.g. topo_find's UINT32_MAX). */
+uint32_t topo_link_between(const struct topo *t, uint32_t a, uint32_t b);
 /* A BCube server's address digits, least significant first (digits[0..k]). */
 void topo_bcube_digits(const struct topo *t, uint32_t server_index, uint8_t *digits);
 const char *topo_role_name(enum topo_role role);

@@ -92,21 +92,6 @@ bool dirp_mac_ok(const uint8_t mac[6])
 	return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
 }
 
-uint64_t dirp_mac_u64(const uint8_t mac[6])
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v = v << 8 | mac[i];
-	return v;
-}
-
-void dirp_mac_from_u64(uint64_t v, uint8_t mac[6])
-{
-	for (int i = 5; i >= 0; i--, v >>= 8)
-		mac[i] = (uint8_t)v;
-}
-
 /* ---- decoding ---------------------------------------------------------------------- */
 
 /* Wire-level rules of one record: reserved bytes zero, small fields in range.

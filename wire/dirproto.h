@@ -14,6 +14,7 @@
 
 #include "lib/auth.h"
 #include "lib/common.h"
+#include "wire/be.h"
 
 enum dirp_limits {
 	DIRP_MAGIC = 0x5044,		/* "PD" */
@@ -194,7 +195,5 @@ void dirp_restamp(uint8_t *buf, size_t len, uint64_t seq, uint64_t time_ms,
 
 /* A MAC usable as a unicast address: group bit clear, not all zero. */
 bool dirp_mac_ok(const uint8_t mac[6]);
-uint64_t dirp_mac_u64(const uint8_t mac[6]);
-void dirp_mac_from_u64(uint64_t v, uint8_t mac[6]);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "lib/auth.h"
 #include "lib/common.h"
+#include "wire/be.h"
 
 enum swp_limits {
 	SWP_MAGIC = 0x5053,		/* "PS" */
@@ -153,26 +154,10 @@ size_t swp_enc_link(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint16_t 
 size_t swp_enc_link_ack(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint64_t acked,
 			const struct auth_key *key);
 
-/* MAC helpers shared by switchd and its clients. */
-static inline uint64_t swp_mac_u64(const uint8_t mac[6])
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v = v << 8 | mac[i];
-	return v;
-}
-
-static inline void swp_u64_mac(uint64_t v, uint8_t mac[6])
-{
-	for (int i = 5; i >= 0; i--, v >>= 8)
-		mac[i] = (uint8_t)v;
-}
-
 /* A unicast, non-zero MAC: what a forwarding entry may hold. */
 static inline bool swp_mac_ok(const uint8_t mac[6])
 {
-	return !(mac[0] & 1) && swp_mac_u64(mac) != 0;
+	return !(mac[0] & 1) && wire_get48(mac) != 0;
 }
 
 /* "aa:bb:cc:dd:ee:ff" <-> bytes.  Parse returns false on anything else. */

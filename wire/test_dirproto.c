@@ -64,7 +64,7 @@ static void test_entry_layout(void **st)
 
 	(void)st;
 	for (int s = 0; s < DIRP_NMACS; s++)
-		dirp_mac_from_u64(0x020000000010ull + (uint64_t)s, e.mac[s]);
+		wire_put48(e.mac[s], 0x020000000010ull + (uint64_t)s);
 	dirp_begin(&w, buf, sizeof(buf), &h);
 	dirp_put_entry(&w, &e);
 	assert_int_equal(dirp_finish(&w, &key), DIRP_HDR_LEN + DIRP_ENTRY_LEN + DIRP_TAG_LEN);

@@ -27,7 +27,7 @@ static void test_fib_ops_roundtrip(void **state)
 	for (int i = 0; i < SWP_MAX_OPS; i++) {
 		ops[i].kind = rng_below(&r, 2) ? SWP_OP_ADD : SWP_OP_DEL;
 		ops[i].port = (uint16_t)rng_below(&r, SWP_MAX_PORT + 1);
-		swp_u64_mac(rng_next(&r) & 0xfeffffffffffull, ops[i].mac);
+		wire_put48(ops[i].mac, rng_next(&r) & 0xfeffffffffffull);
 	}
 	len = swp_enc_fib_ops(buf, sizeof(buf), &h, ops, SWP_MAX_OPS, &key);
 	assert_int_equal(len, 16 + 4 + SWP_MAX_OPS * 10 + 16);

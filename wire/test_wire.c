@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "lib/rng.h"
+#include "wire/be.h"
 #include "wire/frame.h"
 
 static const uint8_t ip_a[4] = { 10, 0, 0, 1 }, ip_b[4] = { 10, 0, 0, 2 };
@@ -239,6 +240,23 @@ static void test_parse_errors(void **state)
 	assert_int_equal(wire_build_eth(buf, 59, vm, vm, 1, NULL, 0), 0);
 }
 
+/* wire/be.h: big-endian bytes, and a MAC address as a 48-bit number. */
+static void test_be(void **state)
+{
+	static const uint8_t want[14] = { 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0,
+					  0x02, 0x50, 0x47, 0x00, 0x00, 0x2a };
+	uint8_t b[14];
+
+	(void)state;
+	wire_put64(b, 0x123456789abcdef0ull);
+	wire_put48(b + 8, 0xffff02504700002aull);	/* bits above 48 are dropped */
+	assert_memory_equal(b, want, sizeof(b));
+	assert_int_equal(wire_get16(b), 0x1234);
+	assert_int_equal(wire_get32(b + 4), 0x9abcdef0u);
+	assert_true(wire_get64(b) == 0x123456789abcdef0ull);
+	assert_true(wire_get48(b + 8) == 0x02504700002aull);
+}
+
 static void test_mac_text(void **state)
 {
 	uint8_t mac[6], back[6];
@@ -270,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_arp_reply),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_mac_text),
+		cmocka_unit_test(test_be),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

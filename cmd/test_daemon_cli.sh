@@ -1,0 +1,40 @@
+#!/bin/bash
+# The daemons' command lines: every daemon takes the --log-level names its
+# --help documents (and the short ones), and names the accepted ones when
+# refusing; a production agent (no --lab) ignores PEREGRINE_NO_AGENT.
+# Nothing here opens a socket: --help stops each daemon after its options,
+# and the agent stops at its (missing) configuration file.
+set -eu
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+P=$PEREGRINE_BIN
+tmp=$(mktemp -d)
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+
+for d in agent directory ras switchd; do
+	$P $d --help | grep -q -- '--log-level LEVEL *error, warn, info (default) or debug' ||
+		fail "$d --help does not document error, warn, info, debug"
+	for lvl in error err warn warning info debug; do
+		out=$($P $d --log-level $lvl --help 2>&1) || fail "$d --log-level $lvl: exit $?"
+		echo "$out" | grep -q '^Usage: peregrine '"$d" || fail "$d --log-level $lvl: $out"
+	done
+	if out=$($P $d --log-level loud --help 2>&1); then
+		fail "$d accepted --log-level loud"
+	fi
+	echo "$out" | grep -q "'loud' is not error, warn, info or debug" ||
+		fail "$d --log-level loud: $out"
+	echo "ok: $d --log-level"
+done
+
+# PEREGRINE_NO_AGENT stops only an agent that a lab started (--lab).
+missing="$tmp/none.yaml"
+out=$(PEREGRINE_NO_AGENT=1 $P agent --lab t0 --config "$missing" 2>&1) ||
+	fail "agent --lab with PEREGRINE_NO_AGENT: exit $?: $out"
+echo "$out" | grep -q 'PEREGRINE_NO_AGENT is set in lab t0: not running' || fail "lab agent: $out"
+if out=$(PEREGRINE_NO_AGENT=1 $P agent --config "$missing" 2>&1); then
+	fail "a production agent obeyed PEREGRINE_NO_AGENT: $out"
+fi
+echo "$out" | grep -q 'PEREGRINE_NO_AGENT is ignored outside a lab' || fail "no warning: $out"
+echo "$out" | grep -q "$missing" || fail "the agent did not go on to read its configuration: $out"
+echo "ok: PEREGRINE_NO_AGENT outside a lab is ignored"

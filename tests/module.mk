@@ -1,0 +1,2 @@
+# The runner's own test (it builds a throw-away cmocka program).
+SH_TESTS += tests/test_run.sh
