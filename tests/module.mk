@@ -1,0 +1,1 @@
+SH_TESTS += tests/test_logcheck.sh
