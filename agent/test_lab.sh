@@ -248,7 +248,9 @@ $P lab node up spine1 $L
 $P lab link up leaf0 spine0 $L
 for i in $(seq 50); do nic0_up && break; sleep 0.1; done
 nic0_up || fail "leaf0 rejoined, but srv0's NIC to it stayed down"
-vm red-srv0 ping -c 3 -i 0.2 -W 2 -q 10.0.0.8 >/dev/null || fail "after leaf0 rejoined"
+before0=$($P dp stats ${PT}-srv0 --json)
+vm red-srv0 ping -c 3 -i 0.2 -W 2 -q 10.0.0.8 >"$tmp/rejoin" 2>&1 ||
+	fail "after leaf0 rejoined: $(cat "$tmp/rejoin"; dp_moved srv0 "$before0"; tail -n 5 "$ST"/logs/srv0.agent.log "$ST"/logs/mgmt.ras.log)"
 echo "leaf0 cut off: its server ports went down and srv0 left by its other NIC; back after it rejoined"
 
 # ---- SIGTERM removes the data plane -------------------------------------------

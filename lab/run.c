@@ -135,7 +135,6 @@ static int run_batch(const struct lab *l, const char *tool, const char *ns, cons
 	char path[512], out[1024];
 	char *argv[] = { (char *)tool, "-n", (char *)ns, "-batch", path, NULL };
 	char *argv_host[] = { (char *)tool, "-batch", path, NULL };
-
 	char kind[32];
 
 	state_path(l, path, sizeof(path), "setup/%s.%s", name, tool);
@@ -363,12 +362,11 @@ int lab_start_daemons(const struct lab *l, uint32_t node, char *err,
 	lab_ns(l, name, ns, sizeof(ns));
 	for (size_t i = 0; i < lab_ndaemons; i++) {
 		const struct lab_daemon *d = &lab_daemons[i];
+		char kind[32];
 		int n;
 
 		if (!runs_on(l, d, node))
 			continue;
-		char kind[32];
-
 		n = d->args(l, dir, node, args, bufs);
 		snprintf(kind, sizeof(kind), "start-%s", d->name);
 		if (fail_step(kind, name, err, errlen))

@@ -30,13 +30,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Namespaces, links of the host namespace (the lab makes none there; other
-# people's test links, pgdp-*, come and go), and processes of the lab (every
-# daemon carries --name <prefix>-<node>; lab exec children run in its
-# namespaces, which must be gone).
+# Namespaces, links of the host namespace with the labs' prefixes (the lab
+# makes none there, and every name it makes starts with its prefix; other
+# tests on the machine add and delete host links of their own at any time),
+# and processes of the lab (every daemon carries --name <prefix>-<node>;
+# lab exec children run in its namespaces, which must be gone).
 snapshot() {
 	ip netns list | awk '{print $1}' | grep -E "^($PT|$PU)-" | sort || true
-	ip -o link show | awk -F': ' '{print $2}' | grep -v '^pgdp' | sort
+	ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E "^($PT|$PU)-" | sort || true
 	ps -e -o pid=,args= | grep -E -- "(--name |lab exec [a-z0-9-]+ --prefix )($PT|$PU)-?" \
 		| grep -v grep | sort || true
 	# the agents' pinned data planes, and state directories
