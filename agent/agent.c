@@ -683,6 +683,17 @@ void agent_traffic_pair(struct agent *a, const struct pgr_pair *p, const struct 
 		a->prev[a->nprev] = (struct prev){ .key = k };
 		hmap_put(&a->prev_at, k, a->nprev);
 		pv = &a->prev[a->nprev++];
+		/* The first round after a start only takes the counters as they
+		 * are: a data plane reused from a previous run holds its totals,
+		 * which are not this second's traffic (reported as one second
+		 * they made a 0.8 Mbit/s stream look like several Mbit/s and
+		 * sent it direct at every agent restart). */
+		if (a->round == 1) {
+			pv->packets = c->packets;
+			pv->bytes = c->bytes;
+			pv->round = a->round;
+			return;
+		}
 	} else {
 		pv = &a->prev[*at];
 	}

@@ -2,9 +2,10 @@
 # The host agents in the default lab: every VM reaches every VM of its VDC,
 # never the other VDC's VM with the same address; a spoofed source is
 # dropped and counted; killing and restarting an agent under a stream loses
-# nothing, and so does killing and restarting the directory; SIGHUP detaches
-# and attaches a VM; a leaf cut off from both spines takes its server ports
-# down and its servers leave by their other NIC.
+# nothing (nor makes the stream look heavy to the RAS), and so does killing
+# and restarting the directory; SIGHUP detaches and attaches a VM; a leaf
+# cut off from both spines takes its server ports down and its servers
+# leave by their other NIC.
 #
 #            spine0        spine1
 #           /  |   \      /  |   \          (server MACs installed in the
@@ -147,6 +148,14 @@ restart_directory() {	# restart_directory SIGNAL: same command line, same store
 	ip netns exec ${PT}-mgmt $P "${args[@]:1}" >>"$ST/logs/mgmt.directory.log" 2>&1 &
 	echo $! >"$ST/pids/mgmt.directory"
 }
+dp_moved() {	# dp_moved SERVER STATS-JSON-BEFORE: the counters that moved since
+	$P dp stats ${PT}-$1 --json | python3 -c '
+import json, sys
+a = json.loads(sys.argv[2])["counters"]
+b = json.load(sys.stdin)["counters"]
+print(sys.argv[1] + ":", " ".join("%s+%d" % (k, v["packets"] - a.get(k, {"packets": 0})["packets"])
+      for k, v in sorted(b.items()) if v["packets"] != a.get(k, {"packets": 0})["packets"]))' "$1" "$2"
+}
 stream() {	# stream NAME ACTION SIGNAL: 3000 datagrams at 1000/s red-srv0 -> red-srv4
 	local port=$((40000 + RANDOM % 20000))
 	# established traffic: the pair is resolved at both ends before the stream
@@ -158,14 +167,20 @@ stream() {	# stream NAME ACTION SIGNAL: 3000 datagrams at 1000/s red-srv0 -> red
 		vm red-srv4 ss -Hlun "sport = :$port" | grep -q . && break
 		sleep 0.05
 	done
-	vm red-srv0 $P probe send --to 10.0.0.5:$port --rate 1000 --count 3000 2>/dev/null &
+	local before0 before4
+	before0=$($P dp stats ${PT}-srv0 --json)
+	before4=$($P dp stats ${PT}-srv4 --json)
+	# 24-byte datagrams: 66-byte frames, 0.53 Mbit/s, half the RAS's
+	# --min-mbps (1), so the pair is never routed direct (checked below)
+	vm red-srv0 $P probe send --to 10.0.0.5:$port --rate 1000 --count 3000 --size 24 \
+		2>"$tmp/$1.send" &
 	local spid=$!
 	sleep 1
 	"$2" "$3"
 	wait $spid
 	wait $rpid
 	rpid=
-	python3 - "$tmp/$1.json" "$1" <<'PY' || fail "$1: the stream lost datagrams: $(cat "$tmp/$1.json")"
+	python3 - "$tmp/$1.json" "$1" <<'PY' || fail "$1: the stream lost datagrams: $(cat "$tmp/$1.json" "$tmp/$1.send"; dp_moved srv0 "$before0"; dp_moved srv4 "$before4"; tail -n 12 "$ST"/logs/srv[04].agent.log)"
 import json, sys
 d = json.load(open(sys.argv[1]))
 print("%s: received %d, lost %d" % (sys.argv[2], d["received"], d["lost"]))
@@ -174,6 +189,11 @@ PY
 }
 stream kill9 restart_agents KILL
 stream usr1 restart_agents USR1
+# A restarted agent finds the previous run's counters in the pinned data
+# plane; reported as one second of traffic they made this light stream look
+# heavy, and the RAS routed it direct (and back) at every restart.
+! grep "sends direct" "$ST/logs/mgmt.ras.log" ||
+	fail "the RAS routed the light stream direct after an agent restart"
 grep -q "reusing the data plane" "$ST/logs/srv0.agent.log" || fail "the restarted agent did not reuse the pins"
 grep -q "adopted" "$ST/logs/srv0.agent.log" || fail "the restarted agent adopted no entries"
 # (the VM's neighbour entry for 10.0.0.8 is older than the agent's cache, so
@@ -228,7 +248,9 @@ $P lab node up spine1 $L
 $P lab link up leaf0 spine0 $L
 for i in $(seq 50); do nic0_up && break; sleep 0.1; done
 nic0_up || fail "leaf0 rejoined, but srv0's NIC to it stayed down"
-vm red-srv0 ping -c 3 -i 0.2 -W 2 -q 10.0.0.8 >/dev/null || fail "after leaf0 rejoined"
+before0=$($P dp stats ${PT}-srv0 --json)
+vm red-srv0 ping -c 3 -i 0.2 -W 2 -q 10.0.0.8 >"$tmp/rejoin" 2>&1 ||
+	fail "after leaf0 rejoined: $(cat "$tmp/rejoin"; dp_moved srv0 "$before0"; tail -n 5 "$ST"/logs/srv0.agent.log "$ST"/logs/mgmt.ras.log)"
 echo "leaf0 cut off: its server ports went down and srv0 left by its other NIC; back after it rejoined"
 
 # ---- SIGTERM removes the data plane -------------------------------------------

@@ -12,6 +12,7 @@ set -eu
 . "$(dirname "$0")/../tests/lib.sh"
 
 tmp=$(mktemp -d /tmp/pgdir-e2e.XXXXXX)
+logs=$(test_logs "$tmp")	# the daemon's log (kept by run.sh when the test fails)
 ds_pid=""
 watch_pid=""
 cleanup() {
@@ -28,16 +29,17 @@ P=$PEREGRINE_BIN
 
 # start_ds LISTEN: start the daemon, wait for its "serving" line, set $port.
 start_ds() {
-	: >"$tmp/ds.log"
+	[ ! -s "$logs/ds.log" ] || cat "$logs/ds.log" >>"$logs/ds-before.log"
+	: >"$logs/ds.log"
 	"$P" directory --listen "$1" --db "$tmp/db" --key "$tmp/key" --lease 5 \
-		--service 10.254.0.0/16 2>"$tmp/ds.log" &
+		--service 10.254.0.0/16 2>"$logs/ds.log" &
 	ds_pid=$!
 	for _ in $(seq 100); do
-		grep -q serving "$tmp/ds.log" && break
+		grep -q serving "$logs/ds.log" && break
 		sleep 0.05
 	done
-	port=$(sed -n 's/.*serving 127.0.0.1:\([0-9]*\),.*/\1/p' "$tmp/ds.log")
-	[ -n "$port" ] || fail "directory did not start: $(cat "$tmp/ds.log")"
+	port=$(sed -n 's/.*serving 127.0.0.1:\([0-9]*\),.*/\1/p' "$logs/ds.log")
+	[ -n "$port" ] || fail "directory did not start: $(cat "$logs/ds.log")"
 }
 ctl() { "$P" dirctl --server "127.0.0.1:$port" --key "$tmp/key" --timeout 2000 "$@"; }
 
@@ -48,7 +50,10 @@ expect_fail "bad lease" "$P" directory --listen 127.0.0.1:0 --db "$tmp/x" --key 
 expect_fail "bad service range" "$P" directory --listen 127.0.0.1:0 --db "$tmp/x" --key "$tmp/key" --service 10.0.0.0/99
 expect_fail "missing key file" "$P" directory --listen 127.0.0.1:0 --db "$tmp/x" --key "$tmp/nokey"
 
-start_ds 127.0.0.1:0
+# A port below the ephemeral range, so that nothing else is given it while
+# the daemon restarts on it below.
+need_cmd ss
+start_ds "127.0.0.1:$(udp_port)"
 echo "directory on port $port"
 
 expect_fail "bad MAC" ctl register 1 10.0.0.1 01:00:00:00:00:01 02:00:00:00:00:02 0a:00:00:00:00:01 0a:00:00:00:00:02 7
@@ -97,9 +102,9 @@ grep -q '"push_acked": [1-9]' "$tmp/stats" || fail "no acks counted"
 kill -TERM "$ds_pid"
 wait "$ds_pid" || fail "directory exited with $? on SIGTERM"
 ds_pid=""
-grep -q "stopped" "$tmp/ds.log" || fail "no clean stop"
+grep -q "stopped" "$logs/ds.log" || fail "no clean stop"
 start_ds "127.0.0.1:$port"
-grep -q "2 entries" "$tmp/ds.log" || fail "restart: $(cat "$tmp/ds.log")"
+grep -q "2 entries" "$logs/ds.log" || fail "restart: $(cat "$logs/ds.log")"
 ctl lookup 2 10.0.0.1 | grep -q "server 8" || fail "lost a registration across restart"
 if ctl lookup 1 10.0.0.1 >/dev/null; then fail "an unregistered VM came back"; fi
 echo "PASS"

@@ -97,19 +97,35 @@ int lab_run(char *const argv[], char *err, size_t errlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-/* Fault injection for the rollback test: PEREGRINE_LAB_FAIL_AFTER=N makes
- * the (N+1)th setup step of `up` fail (steps: each batch script, then each
- * daemon start, then each readiness wait). */
-static int fail_step(char *err, size_t errlen)
+/* The steps of `up`, numbered from 1 and written to setup/steps as they
+ * start ("N KIND NAME": "3 script-ip leaf0", "33 start-switchd spine0",
+ * "49 wait-switchd leaf3"), so that a test can fail any of them.
+ *
+ * Fault injection for the rollback test: PEREGRINE_LAB_FAIL_AFTER=N makes
+ * step N+1 fail (steps: each batch script, then each daemon start, then
+ * each readiness wait). */
+static struct {
+	FILE *log;		/* setup/steps while `up` runs */
+	unsigned n;
+	long fail_after;	/* -2: not read yet, -1: none */
+} steps = { NULL, 0, -2 };
+
+static int fail_step(const char *kind, const char *name, char *err, size_t errlen)
 {
-	static long left = -2;
 	const char *s;
 
-	if (left == -2)
-		left = (s = getenv("PEREGRINE_LAB_FAIL_AFTER")) ? atol(s) : -1;
-	if (left < 0 || left-- > 0)
+	steps.n++;
+	if (steps.log) {
+		fprintf(steps.log, "%u %s %s\n", steps.n, kind, name);
+		fflush(steps.log);
+	}
+	if (steps.fail_after == -2)
+		steps.fail_after = (s = getenv("PEREGRINE_LAB_FAIL_AFTER")) ? atol(s) : -1;
+	if (steps.fail_after < 0 || steps.n <= (unsigned long)steps.fail_after)
 		return 0;
-	snprintf(err, errlen, "injected failure (PEREGRINE_LAB_FAIL_AFTER)");
+	snprintf(err, errlen, "injected failure at step %u, %s %s (PEREGRINE_LAB_FAIL_AFTER)",
+		 steps.n, kind, name);
+	steps.fail_after = -1;
 	return -1;
 }
 
@@ -120,9 +136,11 @@ static int run_batch(const struct lab *l, const char *tool, const char *ns, cons
 	char path[512], out[1024];
 	char *argv[] = { (char *)tool, "-n", (char *)ns, "-batch", path, NULL };
 	char *argv_host[] = { (char *)tool, "-batch", path, NULL };
+	char kind[32];
 
 	state_path(l, path, sizeof(path), "setup/%s.%s", name, tool);
-	if (fail_step(err, errlen))
+	snprintf(kind, sizeof(kind), "script-%s", tool);
+	if (fail_step(kind, name, err, errlen))
 		return -1;
 	if (write_file(path, text, len)) {
 		snprintf(err, errlen, "%s: cannot write", path);
@@ -254,7 +272,7 @@ static int pool_start(struct batch_pool *p, const char *ns, char *const argv[],
 static int pool_batch(struct batch_pool *p, const struct lab *l, const char *tool,
 		      const char *ns, const char *name, const char *text, size_t len)
 {
-	char path[512], what[600];
+	char path[512], what[600], kind[32];
 	char *argv[] = { (char *)tool, "-batch", path, NULL };
 	bool failed = p->failed;
 
@@ -262,7 +280,8 @@ static int pool_batch(struct batch_pool *p, const struct lab *l, const char *too
 		return -1;
 	state_path(l, path, sizeof(path), "setup/%s.%s", name, tool);
 	p->failed = true;	/* until it started: the first error stays in err */
-	if (fail_step(p->err, p->errlen))
+	snprintf(kind, sizeof(kind), "script-%s", tool);
+	if (fail_step(kind, name, p->err, p->errlen))
 		return -1;
 	if (write_file(path, text, len)) {
 		snprintf(p->err, p->errlen, "%s: cannot write", path);
@@ -488,12 +507,14 @@ int lab_start_daemons(const struct lab *l, uint32_t node, char *err,
 	lab_ns(l, name, ns, sizeof(ns));
 	for (size_t i = 0; i < lab_ndaemons; i++) {
 		const struct lab_daemon *d = &lab_daemons[i];
+		char kind[32];
 		int n;
 
 		if (!runs_on(l, d, node))
 			continue;
 		n = d->args(l, dir, node, args, bufs);
-		if (fail_step(err, errlen))
+		snprintf(kind, sizeof(kind), "start-%s", d->name);
+		if (fail_step(kind, name, err, errlen))
 			return -1;
 		if (spawn(l, ns, name, d, args, n) < 0) {
 			snprintf(err, errlen, "%s: cannot start %s: %s", name, d->name,
@@ -758,7 +779,7 @@ static int start_all(const struct lab *l, char *err, size_t errlen)
 	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
 		if (topo_is_server(l->topo, n))
 			continue;
-		if (fail_step(err, errlen))
+		if (fail_step("wait-switchd", l->topo->nodes[n].name, err, errlen))
 			return -1;
 		if (lab_wait_switchd(l, n, LAB_READY_WAIT_MS)) {
 			snprintf(err, errlen, "switchd on %s did not answer within %d ms "
@@ -798,10 +819,18 @@ int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t 
 	state_path(l, path, sizeof(path), "key");
 	if (auth_key_generate(path, err, errlen))
 		goto fail;
+	state_path(l, path, sizeof(path), "setup/steps");
+	steps.log = fopen(path, "we");
 	if (build(l, err, errlen) || start_all(l, err, errlen))
 		goto fail;
+	if (steps.log)
+		fclose(steps.log);
+	steps.log = NULL;
 	return 0;
 fail:
+	if (steps.log)
+		fclose(steps.log);
+	steps.log = NULL;
 	lab_down(l->prefix, NULL, NULL);
 	{
 		size_t n = strlen(err);
@@ -983,6 +1012,60 @@ static void sweep_pins(const char *prefix)
 	closedir(d);
 }
 
+/* Copy one file; best effort (the copy is for people reading a failure). */
+static void copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1;
+	char buf[16384];
+	ssize_t n;
+
+	if (in >= 0)
+		out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+}
+
+/* PEREGRINE_LAB_SAVE_LOGS=DIR: before the state directory goes, copy its
+ * daemon logs to DIR/lab-P.N/ (N = 1, 2, ...: a test may bring a prefix up
+ * and down several times), so that a test can look for sanitizer reports
+ * in them and keep them when it fails (docs/building.md). */
+static void save_logs(const char *prefix, const char *dir)
+{
+	const char *dest = getenv("PEREGRINE_LAB_SAVE_LOGS");
+	char from[512], to[512];
+	struct dirent *e;
+	DIR *d;
+	int n = snprintf(from, sizeof(from), "%s/logs", dir);
+
+	if (!dest || !dest[0] || n < 0 || (size_t)n >= sizeof(from) || !(d = opendir(from)))
+		return;
+	mkdir(dest, 0755);
+	for (unsigned i = 1; i <= LAB_SAVE_LOGS_MAX; i++) {
+		snprintf(to, sizeof(to), "%s/lab-%s.%u", dest, prefix, i);
+		if (!mkdir(to, 0755))
+			break;
+		if (errno != EEXIST || i == LAB_SAVE_LOGS_MAX) {
+			closedir(d);
+			return;
+		}
+	}
+	while ((e = readdir(d))) {
+		char src[800], dst[800];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", from, e->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", to, e->d_name);
+		copy_file(src, dst);
+	}
+	closedir(d);
+}
+
 int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen)
 {
 	char dir[256], path[512], *buf;
@@ -1058,6 +1141,7 @@ int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns)
 	sweep_prefixed(prefix, &nl);
 	procs = stop_everything(dir, &nl);
 	del_namespaces(&nl);
+	save_logs(prefix, dir);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	sweep_pins(prefix);
 	if (nprocs)

@@ -23,6 +23,7 @@ enum lab_run_limits {
 	LAB_READY_WAIT_MS = 10000,	/* daemons must answer within this */
 	LAB_MAX_DAEMONS_PER_NODE = 4,
 	LAB_SETUP_JOBS = 8,		/* setup scripts running at once */
+	LAB_SAVE_LOGS_MAX = 1000,	/* lab-P.1 .. lab-P.1000 under PEREGRINE_LAB_SAVE_LOGS */
 };
 
 /* Where a daemon runs. */
@@ -51,9 +52,10 @@ void lab_state_dir(const char *prefix, char *buf, size_t len);
  * with a one-line reason in err. */
 int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t errlen);
 /* Remove a lab: its daemons, anything else running in its namespaces, its
- * namespaces, its state directory.  Works on a half-built or crashed lab;
- * finds namespaces by the plan and by the prefix.  Returns what it removed
- * through the counters (may be NULL). */
+ * namespaces, its state directory (whose daemon logs are first copied to
+ * $PEREGRINE_LAB_SAVE_LOGS/lab-P.N/ when that is set).  Works on a
+ * half-built or crashed lab; finds namespaces by the plan and by the
+ * prefix.  Returns what it removed through the counters (may be NULL). */
 int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns);
 /* Load the lab that is up under `prefix`. */
 int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # peregrine lab up / down: the default lab comes up in under 20 s and down
-# leaves nothing behind; a bad lab file creates nothing; two labs with
-# different prefixes coexist.
+# leaves nothing behind; a bad lab file creates nothing; a failure at any
+# step of up rolls back completely; two labs with different prefixes
+# coexist.
 #
 #            spine0        spine1                 (lab "pgt": the default)
 #          /  |   \  \    /  |   \  \
@@ -29,15 +30,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Namespaces, links of the host namespace (the lab makes none there; other
-# people's test links, pgdp-*, come and go), and processes of the lab (every
-# daemon carries --name <prefix>-<node>; lab exec children run in its
-# namespaces, which must be gone).
+# Namespaces, links of the host namespace with the labs' prefixes (the lab
+# makes none there, and every name it makes starts with its prefix; other
+# tests on the machine add and delete host links of their own at any time),
+# and processes of the lab (every daemon carries --name <prefix>-<node>;
+# lab exec children run in its namespaces, which must be gone).
 snapshot() {
 	ip netns list | awk '{print $1}' | grep -E "^($PT|$PU)-" | sort || true
-	ip -o link show | awk -F': ' '{print $2}' | grep -v '^pgdp' | sort
+	ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E "^($PT|$PU)-" | sort || true
 	ps -e -o pid=,args= | grep -E -- "(--name |lab exec [a-z0-9-]+ --prefix )($PT|$PU)-?" \
 		| grep -v grep | sort || true
+	# the agents' pinned data planes, and state directories
+	ls /sys/fs/bpf/peregrine 2>/dev/null | grep -E "^($PT|$PU)-" | sed 's/^/pinned: /' || true
+	ls /run/peregrine 2>/dev/null | grep -E "^lab-($PT|$PU)$" | sed 's/^/state: /' || true
 }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -59,21 +64,6 @@ echo "$out" | grep -q "bad.yaml:5: vms\[0\].server" || fail "error does not name
 expect_fail "bad prefix" $P lab up --prefix PG
 expect_fail "status of a lab that is not up" $P lab status --prefix ${PT}
 
-# A failure halfway through `up` rolls back: after the 4th setup script
-# (namespaces and veths exist), after 2 of 6 switchds started, and while
-# waiting for the switchds (all running).  The default lab's steps: 32 batch
-# scripts, 6 daemon starts, 6 readiness checks.
-for n in 3 34 40; do
-	if out=$(PEREGRINE_LAB_FAIL_AFTER=$n $P lab up --prefix ${PT} 2>&1); then
-		fail "up with an injected failure after step $n succeeded"
-	fi
-	echo "$out" | grep -q "injected failure.*rolled back" || fail "rollback message: $out"
-	snapshot >"$tmp/after-fail"
-	diff "$tmp/before" "$tmp/after-fail" || fail "failure after step $n left something behind"
-	[ ! -e /run/peregrine/lab-${PT} ] || fail "failure after step $n left the state directory"
-	echo "ok: failure after step $n rolled back"
-done
-
 # The default lab, timed.
 t0=$(date +%s%N)
 $P lab up --prefix ${PT}
@@ -82,6 +72,7 @@ ms=$(( (t1 - t0) / 1000000 ))
 echo "lab up (default lab, 31 namespaces, 6 switchd): $ms ms"
 [ "$ms" -lt 20000 ] || fail "lab up took $ms ms (limit 20000)"
 [ "$(ip netns list | grep -c "^$PT-")" -eq 31 ] || fail "expected 31 namespaces"
+cp /run/peregrine/lab-${PT}/setup/steps "$tmp/steps"
 expect_fail "a second up on the same prefix" $P lab up --prefix ${PT}
 
 st=$($P lab status --prefix ${PT} --json)
@@ -130,6 +121,7 @@ else
 	echo "ok: no netem here: $out"
 fi
 $P lab up "$tmp/small.yaml" --prefix ${PU}
+cp /run/peregrine/lab-${PU}/setup/steps "$tmp/steps-small"
 tc -n ${PU}-s1 qdisc show dev ${PU}-p0 | grep -q "tbf.*rate 100Mbit" || fail "no tbf on s1's port"
 tc -n ${PU}-h2 qdisc show dev ${PU}-nic0 | grep -q "tbf.*rate 100Mbit" || fail "no tbf on h2's NIC"
 [ "$(ip netns list | grep -c "^$PU-")" -eq 9 ] || fail "${PU} namespaces"
@@ -148,6 +140,36 @@ $P lab down --prefix ${PT}
 snapshot >"$tmp/after"
 diff "$tmp/before" "$tmp/after" || fail "up + down left something behind (diff above)"
 [ ! -e /run/peregrine/lab-${PT} ] || fail "state directory remains"
+
+# A failure at any step of `up` rolls back and leaves nothing: no
+# namespace, host link, process, pinned data plane or state directory.  The
+# steps are those the two labs above went through (setup/steps): the first
+# and the last of every kind (batch scripts, each daemon's starts, the
+# readiness waits), so that a step added to `up` is covered too.
+echo "default lab: $(wc -l <"$tmp/steps") steps:" $(awk '{print $2}' "$tmp/steps" | uniq -c | awk '{print $1 " " $2}')
+for k in script-ip start-directory start-switchd start-ras start-agent wait-switchd; do
+	grep -q "^[0-9]* $k " "$tmp/steps" || fail "the default lab has no $k step: $(cat "$tmp/steps")"
+done
+grep -q "^[0-9]* script-tc " "$tmp/steps-small" || fail "the shaped lab has no script-tc step"
+# first and last step of each kind: "N KIND NAME"
+ends() { awk '!($2 in first) { first[$2] = $0; order[++n] = $2 } { last[$2] = $0 }
+	END { for (i = 1; i <= n; i++) { k = order[i]; print first[k]; if (last[k] != first[k]) print last[k] } }' "$1"; }
+inject() {	# inject STEPS-FILE KINDS [LAB-FILE]: fail each chosen step in turn
+	local n kind name prefix=$PT out
+	[ $# -gt 2 ] && prefix=$PU
+	while read -r n kind name; do
+		if out=$(PEREGRINE_LAB_FAIL_AFTER=$((n - 1)) $P lab up "${@:3}" --prefix $prefix 2>&1); then
+			fail "up with a failure injected at step $n ($kind $name) succeeded"
+		fi
+		echo "$out" | grep -q "injected failure at step $n, $kind $name .*rolled back" ||
+			fail "step $n ($kind $name): $out"
+		snapshot >"$tmp/after-fail"
+		diff "$tmp/before" "$tmp/after-fail" || fail "a failure at step $n ($kind $name) left something behind"
+		echo "ok: failure at step $n ($kind $name) rolled back"
+	done < <(ends "$1" | grep -E "^[0-9]+ ($2) ")
+}
+inject "$tmp/steps" '[a-z-]+'
+inject "$tmp/steps-small" script-tc "$tmp/small.yaml"	# the default lab is unshaped
 
 # A crashed lab: namespaces and a daemon, but the state directory lost.
 $P lab up --prefix ${PT} >/dev/null

@@ -2,18 +2,28 @@
 
 #include <ev.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #define LOOP_MAX_SIGNALS 8
 
+/* The loop owns every watcher it hands out: those still registered when
+ * it is freed go with it, so a daemon need not keep each handle to exit
+ * without leaks. */
+struct loop_link {
+	struct loop_link *prev, *next;
+};
+
 struct loop_io {
-	ev_io w;
+	ev_io w;		/* first: libev hands back this pointer */
+	struct loop_link link;
 	loop_io_cb cb;
 	void *arg;
 };
 
 struct loop_timer {
-	ev_timer w;
+	ev_timer w;		/* first, likewise */
+	struct loop_link link;
 	loop_timer_cb cb;
 	void *arg;
 	double repeat;
@@ -29,7 +39,24 @@ struct loop {
 	struct ev_loop *ev;
 	struct loop_sig sigs[LOOP_MAX_SIGNALS];
 	int nsigs;
+	struct loop_link ios, timers;	/* circular lists, heads */
 };
+
+static void link_add(struct loop_link *head, struct loop_link *n)
+{
+	n->next = head->next;
+	n->prev = head;
+	head->next->prev = n;
+	head->next = n;
+}
+
+static void link_del(struct loop_link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+}
+
+#define LINK_OWNER(p, type) ((type *)((char *)(p) - offsetof(type, link)))
 
 struct loop *loop_new(void)
 {
@@ -38,6 +65,8 @@ struct loop *loop_new(void)
 	l->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_SIGNALFD);
 	if (!l->ev)
 		die("cannot create event loop");
+	l->ios.next = l->ios.prev = &l->ios;
+	l->timers.next = l->timers.prev = &l->timers;
 	return l;
 }
 
@@ -47,6 +76,10 @@ void loop_free(struct loop *l)
 		return;
 	for (int i = 0; i < l->nsigs; i++)
 		ev_signal_stop(l->ev, &l->sigs[i].w);
+	while (l->ios.next != &l->ios)
+		loop_io_del(l, LINK_OWNER(l->ios.next, struct loop_io));
+	while (l->timers.next != &l->timers)
+		loop_timer_del(l, LINK_OWNER(l->timers.next, struct loop_timer));
 	ev_loop_destroy(l->ev);
 	free(l);
 }
@@ -84,6 +117,7 @@ struct loop_io *loop_io_add(struct loop *l, int fd, loop_io_cb cb, void *arg)
 	io->arg = arg;
 	ev_io_init(&io->w, io_thunk, fd, EV_READ);
 	ev_io_start(l->ev, &io->w);
+	link_add(&l->ios, &io->link);
 	return io;
 }
 
@@ -92,6 +126,7 @@ void loop_io_del(struct loop *l, struct loop_io *io)
 	if (!io)
 		return;
 	ev_io_stop(l->ev, &io->w);
+	link_del(&io->link);
 	free(io);
 }
 
@@ -114,6 +149,7 @@ struct loop_timer *loop_timer_add(struct loop *l, uint64_t after_ns,
 	t->repeat = (double)repeat_ns / 1e9;
 	ev_timer_init(&t->w, timer_thunk, (double)after_ns / 1e9, t->repeat);
 	ev_timer_start(l->ev, &t->w);
+	link_add(&l->timers, &t->link);
 	return t;
 }
 
@@ -129,6 +165,7 @@ void loop_timer_del(struct loop *l, struct loop_timer *t)
 	if (!t)
 		return;
 	ev_timer_stop(l->ev, &t->w);
+	link_del(&t->link);
 	free(t);
 }
 

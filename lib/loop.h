@@ -18,6 +18,7 @@ typedef void (*loop_timer_cb)(void *arg);
 typedef void (*loop_signal_cb)(void *arg, int signo);
 
 struct loop *loop_new(void);
+/* Also frees every io and timer still registered. */
 void loop_free(struct loop *l);
 
 /* Run until loop_stop(); returns 0. */

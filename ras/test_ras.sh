@@ -140,12 +140,13 @@ pp=$!
 sleep 0.5
 kill "$oldpid"
 for _ in $(seq 30); do kill -0 "$oldpid" 2>/dev/null || break; sleep 0.1; done
-ip netns exec ${PR}-mgmt $P ras --lab ${PR} --name ${PR}-mgmt 2>"$tmp/ras.log" &
+raslog="$(test_logs "$tmp")/ras-restarted.log"	# kept by run.sh on failure
+ip netns exec ${PR}-mgmt $P ras --lab ${PR} --name ${PR}-mgmt 2>"$raslog" &
 raspid=$!
 wait "$pp" || true
-for _ in $(seq 30); do grep -q "fabric programmed" "$tmp/ras.log" && break; sleep 0.1; done
-cat "$tmp/ras.log"
-grep -q "fabric programmed: .*(0 ops sent" "$tmp/ras.log" || fail "the restarted RAS changed FIBs"
+for _ in $(seq 30); do grep -q "fabric programmed" "$raslog" && break; sleep 0.1; done
+cat "$raslog"
+grep -q "fabric programmed: .*(0 ops sent" "$raslog" || fail "the restarted RAS changed FIBs"
 grep -q ' 0% packet loss' "$tmp/ping2" || fail "loss across the RAS restart: $(grep loss "$tmp/ping2")"
 wait_fibs || fail "FIBs after the restart"
 echo "ok: RAS restart: no FIB operation, $(grep 'packet loss' "$tmp/ping2")"

@@ -22,3 +22,51 @@ expect_fail() {
 # A lab prefix unique to this run: LETTER and four hex digits of the PID, so
 # that two checkouts running the tests at once never share namespaces.
 test_prefix() { printf '%s%04x' "$1" $(($$ & 0xffff)); }
+
+# ---- sanitizer reports of the daemons a test starts -------------------------
+# tests/run.sh gives every shell test a directory of its own,
+# build/asan/test-logs/TEST/ (TEST: the test's path with / as _), exported as
+# PEREGRINE_TEST_LOGS, and points everything the test starts at it:
+#   ASAN_OPTIONS/UBSAN_OPTIONS log_path=DIR/sanitizer: every sanitized process
+#     writes its report to DIR/sanitizer.PID, wherever its stderr goes (gcc's
+#     UBSan ignores log_path and keeps writing to stderr);
+#   PEREGRINE_LAB_SAVE_LOGS=DIR: `lab down` copies the lab's daemon logs to
+#     DIR/lab-P.N/ before it deletes the state directory.
+# After the test, run.sh fails it if sanitizer_reports finds anything there
+# or in the test's own output, and keeps the directory; a clean pass
+# removes it.  docs/building.md.
+
+# A daemon a test starts itself logs into test_logs's directory:
+#   logs=$(test_logs "$tmp"); peregrine directory ... 2>>"$logs/ds.log"
+# (the test's own scratch directory when it runs outside run.sh).
+test_logs() { echo "${PEREGRINE_TEST_LOGS:-$1}"; }
+
+SANITIZER_RE='(ERROR|WARNING): (Address|Leak|UndefinedBehavior|Thread|Memory)Sanitizer|runtime error:'
+
+# sanitizer_reports PATH...: for every file under PATH (files or
+# directories) holding a sanitizer report, print "FILE: first report line".
+# Status 0 when it found one, 1 when there is none.
+sanitizer_reports() {
+	local f found=1
+
+	while IFS= read -r -d '' f; do
+		echo "$f: $(grep -m1 -aE -- "$SANITIZER_RE" "$f")"
+		found=0
+	done < <(grep -rlaEZ -- "$SANITIZER_RE" "$@" 2>/dev/null)
+	return $found
+}
+
+# ---- ports -------------------------------------------------------------------
+# udp_port: a UDP port on loopback that nothing holds now, chosen at random
+# below the kernel's ephemeral range, so that no client socket of another
+# program can be given it while a test's daemon restarts on it.
+udp_port() {
+	local lo _hi p
+	read -r lo _hi </proc/sys/net/ipv4/ip_local_port_range
+	[ "$lo" -gt 11024 ] || lo=11024
+	for _ in $(seq 50); do
+		p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
+		[ -z "$(ss -Hanu "sport = :$p")" ] && { echo "$p"; return 0; }
+	done
+	fail "no free UDP port below $lo"
+}

@@ -20,6 +20,8 @@ mkdir -p "$log_dir"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export PEREGRINE_BIN=${PEREGRINE_BIN:-$ASAN_BIN/peregrine}
+abs_log_dir=$(cd "$log_dir" && pwd)	# daemons run elsewhere: log_path must be absolute
+. tests/lib.sh				# sanitizer_reports
 
 want() { [ -z "${FILTER:-}" ] || [[ $1 =~ $FILTER ]]; }
 
@@ -70,16 +72,34 @@ run_fuzz_corpus() {
 	fi
 }
 
+# A shell test's daemons log into $keep (tests/lib.sh: test_logs, sanitizer
+# log_path, PEREGRINE_LAB_SAVE_LOGS); a sanitizer report there or in the
+# test's output fails the test, whatever its exit status, and $keep stays.
 run_shell() {
-	local t=$1 log="$log_dir/$(echo "$1" | tr / _).log" rc
-	timeout 900 bash "$t" >"$log" 2>&1
+	local t=$1 log="$log_dir/$(echo "$1" | tr / _).log" rc reports
+	local keep="$abs_log_dir/$(echo "$1" | tr / _)"
+
+	rm -rf "$keep"
+	mkdir -p "$keep"
+	PEREGRINE_TEST_LOGS=$keep PEREGRINE_LAB_SAVE_LOGS=$keep \
+	ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$keep/sanitizer" \
+	UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$keep/sanitizer" \
+		timeout 900 bash "$t" >"$log" 2>&1
 	rc=$?
+	if reports=$(sanitizer_reports "$keep" "$log"); then
+		failed=$((failed + 1)); failures+=("$t (sanitizer reports, logs: $keep/)")
+		printf 'FAIL %-40s exit %d, sanitizer reports:\n' "$t" "$rc"
+		echo "$reports" | head -20 | sed 's/^/     /'
+		return
+	fi
 	case $rc in
 	0) passed=$((passed + 1)); printf 'ok   %-40s\n' "$t" ;;
 	77) skipped=$((skipped + 1)); printf 'skip %-40s %s\n' "$t" "$(tail -1 "$log")" ;;
-	*) failed=$((failed + 1)); failures+=("$t (log: $log)")
-	   printf 'FAIL %-40s exit %d\n' "$t" "$rc"; tail -15 "$log" | sed 's/^/     /' ;;
+	*) failed=$((failed + 1)); failures+=("$t (log: $log, daemon logs: $keep/)")
+	   printf 'FAIL %-40s exit %d\n' "$t" "$rc"; tail -15 "$log" | sed 's/^/     /'
+	   return ;;
 	esac
+	rm -rf "$keep"
 }
 
 for t in ${TESTS:-}; do want "$t" && run_unit "$t"; done
