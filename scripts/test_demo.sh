@@ -30,7 +30,7 @@ j() { jq -r "$1" "$out"; }
 [ "$(j .migration_during_stream)" = true ] || fail "the move fell outside the migration stream"
 [ "$(j '.failover_gap_ms | length')" = 2 ] || fail "fail-over gaps"
 [ "$(j '[.failover_gap_ms[] | select(. < 10)] | length')" = 2 ] ||
-	fail "a fail-over gap of 10 ms or more: $(j -c .failover_gap_ms)"
+	fail "a fail-over gap of 10 ms or more: $(jq -c .failover_gap_ms "$out")"
 # All the fail-over stream lost: two failures, under 10 ms each.
 [ "$(j '.failover_lost_ms < 20')" = true ] ||
 	fail "the fail-over stream lost $(j .failover_lost_ms) ms in all"
