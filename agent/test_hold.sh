@@ -26,8 +26,13 @@ PT=$(test_prefix h)
 L="--prefix ${PT}"
 ST=/run/peregrine/lab-${PT}
 TOPO=leafspine:spines=2,leaves=4,servers=2,homing=2
-LEASE_S=2		# directory lease: entries expire within LEASE_S + 1 s idle
-IDLE_S=4
+# The directory's lease.  An entry used at T is seen used by the traffic
+# report (once a second: T + 1 s at the latest), renewed when half its lease
+# is left (a lease from T + 1 s at the latest: expires by T + 1 + LEASE_S),
+# and removed by the next lease walk (once a second): gone by T + 2 +
+# LEASE_S.  IDLE_S waits a second more than that.
+LEASE_S=2
+IDLE_S=5
 TRIES=5
 PORT=7700
 tmp=$(mktemp -d)
