@@ -12,12 +12,24 @@
 
 #include "lib/hash.h"
 #include "lib/log.h"
+#include "wire/frame.h"
 #include "wire/pgr.h"
 #include "wire/rasproto.h"
 #include "wire/be.h"
 #include "wire/frame.h"
 
 enum entry_state { E_FREE, E_PENDING, E_VALID, E_NEGATIVE };
+
+#define HOLD_NONE UINT32_MAX
+
+/* A held frame: one slot of the pool, in its entry's queue (oldest first). */
+struct held {
+	uint32_t next;		/* next slot in the queue, HOLD_NONE: last */
+	uint32_t ifindex;	/* the port it came from */
+	uint64_t t_ns;		/* when it missed */
+	uint16_t len;
+	uint8_t frame[PGR_DP_HOLD_FRAME];
+};
 
 struct waiter {
 	uint32_t ifindex;
@@ -32,7 +44,9 @@ struct entry {
 	uint8_t direct_tree;
 	uint8_t dir_avail;	/* the directory's availability */
 	uint8_t nwait;
+	uint8_t nhold;		/* frames held */
 	int8_t nic[PGR_TREES];	/* NIC index per tree, -1: none */
+	uint32_t hold_head, hold_tail;	/* held frames, HOLD_NONE: none */
 	uint32_t vdc, ip;	/* host order */
 	uint32_t dst_id;	/* the destination VM's primary ID */
 	int64_t req;		/* LOOKUP/RENEW in flight, 0: none */
@@ -87,6 +101,12 @@ struct agent {
 	uint32_t *queue;	/* slots waiting for a LOOKUP */
 	uint32_t nqueue;
 
+	/* held frames */
+	struct held *hold;	/* AGENT_HOLD_MAX slots */
+	uint32_t *hold_free;
+	uint32_t nhold_free;
+	size_t hold_bytes;
+
 	/* traffic */
 	struct hmap prev_at;	/* src << 32 | dst -> index into prev */
 	struct prev *prev;
@@ -131,8 +151,112 @@ static struct entry *alloc_entry(struct agent *a, uint32_t vdc, uint32_t ip)
 	e->vdc = vdc;
 	e->ip = ip;
 	e->nic[0] = e->nic[1] = -1;
+	e->hold_head = e->hold_tail = HOLD_NONE;
 	hmap_put(&a->by_key, key64(vdc, ip), slot);
 	return e;
+}
+
+/* ---- held frames ------------------------------------------------------------ */
+
+/* Take the oldest frame off e's queue; the caller releases its slot. */
+static struct held *hold_pop(struct agent *a, struct entry *e)
+{
+	struct held *h = &a->hold[e->hold_head];
+
+	e->hold_head = h->next;
+	if (e->hold_head == HOLD_NONE)
+		e->hold_tail = HOLD_NONE;
+	e->nhold--;
+	return h;
+}
+
+static void hold_release(struct agent *a, struct held *h)
+{
+	a->hold_bytes -= h->len;
+	a->hold_free[a->nhold_free++] = (uint32_t)(h - a->hold);
+}
+
+/* Drop every frame e holds, counted under *why. */
+static void hold_drop_all(struct agent *a, struct entry *e, uint64_t *why)
+{
+	while (e->nhold) {
+		hold_release(a, hold_pop(a, e));
+		(*why)++;
+	}
+}
+
+/* Drop the frames older than AGENT_HOLD_MS from the front of e's queue. */
+static void hold_expire(struct agent *a, struct entry *e, uint64_t now_ns)
+{
+	while (e->nhold && now_ns - a->hold[e->hold_head].t_ns > AGENT_HOLD_MS * 1000000ull) {
+		hold_release(a, hold_pop(a, e));
+		a->st.held_drop_age++;
+	}
+}
+
+static void hold_push(struct agent *a, struct entry *e, uint32_t ifindex, const uint8_t *frame,
+		      size_t len, uint64_t now_ns)
+{
+	struct held *h;
+	uint32_t slot;
+
+	hold_expire(a, e, now_ns);
+	if (e->nhold == AGENT_HOLD_PER_DST) {
+		hold_release(a, hold_pop(a, e));
+		a->st.held_drop_full++;
+	}
+	if (!a->nhold_free || a->hold_bytes + len > AGENT_HOLD_BYTES) {
+		a->st.held_drop_pool++;
+		return;
+	}
+	slot = a->hold_free[--a->nhold_free];
+	h = &a->hold[slot];
+	h->next = HOLD_NONE;
+	h->ifindex = ifindex;
+	h->t_ns = now_ns;
+	h->len = (uint16_t)len;
+	memcpy(h->frame, frame, len);
+	a->hold_bytes += len;
+	if (e->hold_tail == HOLD_NONE)
+		e->hold_head = slot;
+	else
+		a->hold[e->hold_tail].next = slot;
+	e->hold_tail = slot;
+	e->nhold++;
+	a->st.held++;
+}
+
+/* One frame back into the data plane, its checksum completed if the VM left
+ * it to offload (the copy carries only the pseudo-header sum then). */
+static void hold_send_one(struct agent *a, uint32_t ifindex, uint8_t *frame, size_t len)
+{
+	if (wire_l4_csum_complete(frame, len) == WIRE_L4_CSUM_COMPLETED)
+		a->st.held_csum++;
+	if (a->ops.resend(a->ops.arg, ifindex, frame, len))
+		a->st.held_drop_send++;
+	else
+		a->st.held_sent++;
+}
+
+/* The entry is in the map now: send what it holds, oldest first. */
+static void hold_flush(struct agent *a, struct entry *e)
+{
+	hold_expire(a, e, a->now_ns);
+	while (e->nhold) {
+		struct held *h = hold_pop(a, e);
+
+		hold_send_one(a, h->ifindex, h->frame, h->len);
+		hold_release(a, h);
+	}
+}
+
+/* A frame the event says missed (vdc, ip): IPv4, to that address. */
+static bool hold_frame_ok(const uint8_t *frame, size_t len, uint32_t ip_be)
+{
+	struct wire_frame f;
+
+	return len <= PGR_DP_HOLD_FRAME && wire_frame_parse(frame, len, &f) == WIRE_OK && f.ip &&
+	       f.ip->daddr == ip_be;
 }
 
 static void garp_key(const struct entry *e, struct pgr_garp_key *k)
@@ -158,6 +282,7 @@ static void free_entry(struct agent *a, struct entry *e)
 		if (d && *d == slot)
 			hmap_del(&a->by_dst, e->dst_id);
 	}
+	hold_drop_all(a, e, &a->st.held_drop_unresolved);
 	hmap_del(&a->by_key, key64(e->vdc, e->ip));
 	e->state = E_FREE;
 	a->free_list[a->nfree++] = slot;
@@ -302,6 +427,7 @@ static void lookup_record(struct agent *a, const struct dirp_entry *r)
 		e->state = E_NEGATIVE;
 		e->req = 0;
 		e->nwait = 0;
+		hold_drop_all(a, e, &a->st.held_drop_unresolved);
 		e->expire_ns = e->sent_ns + (uint64_t)(r->lease_ms ? r->lease_ms : DIR_NEG_LEASE_MS) * 1000000;
 		return;
 	}
@@ -323,6 +449,7 @@ static void lookup_record(struct agent *a, const struct dirp_entry *r)
 	for (unsigned i = 0; i < e->nwait; i++)
 		arp_reply(a, e, &e->wait[i]);
 	e->nwait = 0;
+	hold_flush(a, e);
 }
 
 static void on_lookup_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
@@ -399,7 +526,30 @@ static bool valid_event(const struct pgr_event *ev, const struct local_vm *vm)
 	       ev->ip != 0;
 }
 
-void agent_miss(struct agent *a, const struct pgr_event *ev, struct dir_now now)
+/* The frame of an IPv4 miss: held while the entry is pending, sent at once
+ * if the entry is already written (the miss raced with the map write),
+ * dropped if the directory said NOT FOUND. */
+static void miss_frame(struct agent *a, struct entry *e, const struct pgr_event *ev,
+		       const uint8_t *frame, size_t len)
+{
+	uint8_t copy[PGR_DP_HOLD_FRAME];
+
+	if (!hold_frame_ok(frame, len, ev->ip)) {
+		bad(a, &a->st.held_bad, "held frame dropped: %s", "not IPv4 to the missed address");
+		return;
+	}
+	if (e->state == E_PENDING) {
+		hold_push(a, e, ev->ifindex, frame, len, a->now_ns);
+	} else if (e->state == E_VALID) {
+		memcpy(copy, frame, len);
+		hold_send_one(a, ev->ifindex, copy, len);
+	} else {
+		a->st.held_drop_unresolved++;
+	}
+}
+
+void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *frame, size_t len,
+		struct dir_now now)
 {
 	struct local_vm *vm = vm_by_port(a, ev->ifindex);
 	uint32_t ip = ntohl(ev->ip);
@@ -422,6 +572,8 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, struct dir_now now)
 		e->state = E_PENDING;
 		a->queue[a->nqueue++] = (uint32_t)(e - a->ent);
 	}
+	if (ev->type == PGR_EV_IP_MISS && frame && len)
+		miss_frame(a, e, ev, frame, len);
 	if (ev->type != PGR_EV_ARP_MISS || e->state == E_NEGATIVE)
 		return;
 	struct waiter w = { .ifindex = vm->c.ifindex, .ip = vm->c.ip };
@@ -619,6 +771,8 @@ void agent_tick(struct agent *a, struct dir_now now)
 	for (uint32_t i = 0; i < a->nslots; i++) {
 		struct entry *e = &a->ent[i];
 
+		if (e->nhold)
+			hold_expire(a, e, now.ns);
 		if (e->state == E_NEGATIVE && now.ns >= e->expire_ns) {
 			free_entry(a, e);
 		} else if (e->state == E_VALID && !e->req) {
@@ -826,7 +980,12 @@ struct agent *agent_new(const struct agent_ops *ops, struct dirc *dirc,
 	a->free_list = malloc(AGENT_CACHE_MAX * sizeof(*a->free_list));
 	a->queue = malloc(AGENT_CACHE_MAX * sizeof(*a->queue));
 	a->ras_replay = rasp_replay_new();
-	assert(a->ent && a->free_list && a->queue && a->ras_replay);
+	a->hold = malloc(AGENT_HOLD_MAX * sizeof(*a->hold));
+	a->hold_free = malloc(AGENT_HOLD_MAX * sizeof(*a->hold_free));
+	assert(a->ent && a->free_list && a->queue && a->ras_replay && a->hold && a->hold_free);
+	for (uint32_t i = 0; i < AGENT_HOLD_MAX; i++)
+		a->hold_free[i] = AGENT_HOLD_MAX - 1 - i;
+	a->nhold_free = AGENT_HOLD_MAX;
 	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++)
 		a->free_list[i] = AGENT_CACHE_MAX - 1 - i;
 	a->nfree = AGENT_CACHE_MAX;
@@ -852,6 +1011,8 @@ void agent_free(struct agent *a)
 	free(a->ent);
 	free(a->free_list);
 	free(a->queue);
+	free(a->hold);
+	free(a->hold_free);
 	free(a->vms);
 	free(a->prev);
 	free(a->flows);
@@ -894,6 +1055,16 @@ const struct agent_stats *agent_get_stats(const struct agent *a)
 size_t agent_cache_size(const struct agent *a)
 {
 	return AGENT_CACHE_MAX - a->nfree;
+}
+
+size_t agent_held_frames(const struct agent *a)
+{
+	return AGENT_HOLD_MAX - a->nhold_free;
+}
+
+size_t agent_held_bytes(const struct agent *a)
+{
+	return a->hold_bytes;
 }
 
 size_t agent_vm_count(const struct agent *a)

@@ -27,6 +27,15 @@ enum agent_limits {
 	AGENT_ARP_LEN = 60,		/* an ARP reply padded to the Ethernet
 					 * minimum, as wire_build_arp makes it */
 	AGENT_ADOPT_MS = 3000,		/* an entry found in the map at start */
+	/* Held frames: the IPv4 frames of a miss, kept until the directory
+	 * answers and then sent back through the data plane (docs/agent.md). */
+	AGENT_HOLD_PER_DST = 4,		/* frames per destination, oldest dropped
+					 * first: a SYN or two, a few parallel
+					 * connects (Linux's neighbour queue held 3) */
+	AGENT_HOLD_MAX = 256,		/* frames held in all: the preallocated slots */
+	AGENT_HOLD_BYTES = 128 * 1024,	/* bytes held in all (86 full frames) */
+	AGENT_HOLD_MS = 1000,		/* age: older frames are dropped; by then
+					 * the VM's TCP has sent its SYN again */
 };
 
 /* What the core asks of its shell.  Each returns 0 or -errno; failures are
@@ -40,6 +49,9 @@ struct agent_ops {
 	int (*vm_del)(void *arg, const struct pgr_vm *vm, uint32_t backup_id);
 	/* Transmit frame into the VM behind port ifindex. */
 	int (*arp_reply)(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len);
+	/* Send a held frame back into the data plane as if the VM behind port
+	 * ifindex sent it now (from_vm checks and forwards it). */
+	int (*resend)(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len);
 	int (*ras_send)(void *arg, const uint8_t *buf, size_t len);
 	/* The NIC (index into cfg nics) this server sends on toward server
 	 * `dst` (topology node id) in tree t, or -1 if none. */
@@ -71,7 +83,16 @@ struct agent_ops {
 	X(direct_applied, "DIRECT records applied")                         \
 	X(direct_moved, "direct routes dropped: the VM moved to another server") \
 	X(nic_changes, "NIC link state changes")                            \
-	X(both_held, "entries written while the directory held both trees")
+	X(both_held, "entries written while the directory held both trees") \
+	X(held, "frames of IPv4 misses held until the directory answers")    \
+	X(held_sent, "held frames sent back through the data plane")         \
+	X(held_csum, "held frames whose TCP/UDP checksum was completed")     \
+	X(held_bad, "held frames dropped: not IPv4 to the missed address")  \
+	X(held_drop_full, "held frames dropped: destination's queue full (oldest)") \
+	X(held_drop_pool, "held frames dropped: all slots or bytes in use")  \
+	X(held_drop_age, "held frames dropped: older than AGENT_HOLD_MS")   \
+	X(held_drop_unresolved, "held frames dropped: NOT FOUND, no answer or entry gone") \
+	X(held_drop_send, "held frames the shell failed to send")
 
 struct agent_stats {
 #define AGENT_STAT_FIELD(name, desc) uint64_t name;
@@ -94,8 +115,12 @@ void agent_free(struct agent *a);
  * counted).  The first call also registers everything. */
 void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir_now now);
 
-/* A data-plane miss event. */
-void agent_miss(struct agent *a, const struct pgr_event *ev, struct dir_now now);
+/* A data-plane miss event; an IPv4 miss may carry its frame (frame, len;
+ * NULL, 0: none), which is held until the directory answers: sent back
+ * through resend() once the entry is written, dropped on NOT FOUND, on no
+ * answer and after AGENT_HOLD_MS. */
+void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *frame, size_t len,
+		struct dir_now now);
 /* Send the LOOKUPs the misses since the last flush call for, batched. */
 void agent_flush(struct agent *a, struct dir_now now);
 
@@ -128,8 +153,10 @@ void agent_clock(struct agent *a, struct dir_now now);
 void agent_ras_input(struct agent *a, const uint8_t *buf, size_t len, struct dir_now now);
 
 const struct agent_stats *agent_get_stats(const struct agent *a);
-/* Entries held, VMs attached. */
+/* Entries held, VMs attached, frames and bytes held. */
 size_t agent_cache_size(const struct agent *a);
+size_t agent_held_frames(const struct agent *a);
+size_t agent_held_bytes(const struct agent *a);
 size_t agent_vm_count(const struct agent *a);
 /* The entry held for (vdc, ip host order), or NULL. */
 const struct pgr_garp_entry *agent_cached(const struct agent *a, uint32_t vdc, uint32_t ip);

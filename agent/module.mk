@@ -2,4 +2,4 @@
 LIB_SRCS += agent/config.c agent/agent.c
 TESTS    += agent/test_agent
 FUZZERS  += agent/fuzz_config
-SH_TESTS += agent/test_lab.sh
+SH_TESTS += agent/test_lab.sh agent/test_hold.sh

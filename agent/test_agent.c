@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "dir/dir.h"
+#include "wire/frame.h"
 #include "wire/pgr.h"
 #include "wire/rasproto.h"
 
@@ -28,7 +29,7 @@ static struct auth_key key = { { 9, 8, 7, 6, 5, 4, 3, 2 } };
 
 /* ---- the fake server: maps, ports, RAS socket -------------------------- */
 
-enum { FAKE_GARP = 64, FAKE_VMS = 16, FAKE_FRAMES = 16, FAKE_RAS = 16 };
+enum { FAKE_GARP = 64, FAKE_VMS = 16, FAKE_FRAMES = 16, FAKE_RAS = 16, FAKE_SENT = 16 };
 
 struct fake {
 	struct pgr_garp_key gk[FAKE_GARP];
@@ -43,6 +44,13 @@ struct fake {
 	uint8_t ras[FAKE_RAS][RASP_MAX_DGRAM];
 	size_t ras_len[FAKE_RAS];
 	unsigned nras;
+	/* held frames sent back: bytes, port, and whether the map held the
+	 * destination's entry at that moment */
+	uint8_t sent[FAKE_SENT][WIRE_FRAME_MAX];
+	size_t sent_len[FAKE_SENT];
+	uint32_t sent_if[FAKE_SENT];
+	bool sent_mapped[FAKE_SENT];
+	unsigned nsent;
 };
 
 static int garp_slot(struct fake *f, const struct pgr_garp_key *k)
@@ -129,6 +137,22 @@ static int f_arp(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
 	return 0;
 }
 
+static const struct pgr_garp_entry *f_garp(struct fake *f, uint32_t vdc, uint32_t ip);
+
+/* A held frame sent back; the destination (VDC 1) is the frame's. */
+static int f_resend(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
+{
+	struct fake *f = arg;
+	uint32_t dst = (uint32_t)frame[30] << 24 | (uint32_t)frame[31] << 16 | frame[32] << 8 | frame[33];
+
+	assert_true(f->nsent < FAKE_SENT);
+	memcpy(f->sent[f->nsent], frame, len);
+	f->sent_len[f->nsent] = len;
+	f->sent_if[f->nsent] = ifindex;
+	f->sent_mapped[f->nsent++] = f_garp(f, 1, dst) != NULL;
+	return 0;
+}
+
 static int f_ras(void *arg, const uint8_t *buf, size_t len)
 {
 	struct fake *f = arg;
@@ -152,6 +176,11 @@ static uint32_t f_server_node(void *arg, uint32_t n)
 {
 	(void)arg;
 	return 100 + n;
+}
+
+static void mac_of(uint32_t node, uint32_t tree, uint8_t mac[6])
+{
+	pgr_mac_make(mac, pgr_id_of(node, tree));
 }
 
 /* ---- the harness: directory core + agents on an in-memory network ------ */
@@ -255,7 +284,7 @@ static void node_client(struct node *n, uint64_t seed)
 static void node_agent(struct h *h, struct node *n)
 {
 	struct agent_ops ops = { &n->f, f_garp_set, f_garp_del, f_vm_add, f_vm_del, f_arp,
-				 f_ras, f_egress, f_server_node };
+				 f_resend, f_ras, f_egress, f_server_node };
 
 	n->a = agent_new(&ops, n->c, &key, now_of(h));
 }
@@ -342,13 +371,38 @@ static void miss(struct h *h, int agent, uint32_t type, uint32_t vdc, uint32_t i
 	struct pgr_event ev = { .type = type, .vdc = vdc, .ip = htonl(ip),
 				.vm_id = pgr_id_of(vm_node, PGR_PRIMARY), .ifindex = port };
 
-	agent_miss(h->n[agent].a, &ev, now_of(h));
+	agent_miss(h->n[agent].a, &ev, NULL, 0, now_of(h));
 }
 
-static void mac_of(uint32_t node, uint32_t tree, uint8_t mac[6])
+/* A UDP frame from red 10.0.0.1 (VM node 9) to ip whose first payload byte
+ * is tag, of len bytes in all (at least 60). */
+static size_t udp_frame(uint8_t *f, uint32_t ip, uint8_t tag, size_t len)
 {
-	pgr_mac_make(mac, pgr_id_of(node, tree));
+	uint8_t payload[WIRE_FRAME_MAX] = { tag }, src[6], dst[6];
+
+	mac_of(9, 0, src);
+	mac_of(13, 0, dst);
+	return wire_build_udp4(f, WIRE_FRAME_MAX, dst, src, htonl(IP(1)), htonl(ip), 4000, 5000,
+			       payload, len < 60 ? 18 : len - 42);
 }
+
+/* An IPv4 miss of red 10.0.0.1 (port 101) to ip carrying a frame. */
+static void miss_frame(struct h *h, uint32_t ip, uint8_t tag, size_t len)
+{
+	struct pgr_event ev = { .type = PGR_EV_IP_MISS, .vdc = 1, .ip = htonl(ip),
+				.vm_id = pgr_id_of(9, PGR_PRIMARY), .ifindex = 101 };
+	uint8_t f[WIRE_FRAME_MAX];
+	size_t n = udp_frame(f, ip, tag, len);
+
+	ev.frame_len = (uint32_t)n;
+	agent_miss(h->n[0].a, &ev, f, n, now_of(h));
+}
+
+static uint8_t sent_tag(const struct h *h, unsigned i)
+{
+	return h->n[0].f.sent[i][42];
+}
+
 
 /* ---- tests ------------------------------------------------------------------ */
 
@@ -778,6 +832,174 @@ static void test_lookup_timeout(void **state)
 	h_fini(&h);
 }
 
+/* The frames of a miss are held until the answer is in the map, then sent
+ * back in order on the VM's port; nothing is sent before. */
+static void test_hold_flush_on_answer(void **state)
+{
+	const struct agent_stats *st;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	st = agent_get_stats(h.n[0].a);
+	for (uint8_t t = 1; t <= 3; t++)
+		miss_frame(&h, IP(5), t, 80);
+	assert_int_equal(agent_held_frames(h.n[0].a), 3);
+	agent_flush(h.n[0].a, now_of(&h));
+	assert_int_equal(st->lookup_keys, 1);	/* one lookup for the three */
+	assert_int_equal(h.n[0].f.nsent, 0);
+	pump(&h);
+	assert_int_equal(h.n[0].f.nsent, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(sent_tag(&h, i), i + 1);
+		assert_int_equal(h.n[0].f.sent_if[i], 101);
+		assert_true(h.n[0].f.sent_mapped[i]);
+		assert_int_equal(h.n[0].f.sent_len[i], 80);
+	}
+	assert_int_equal(st->held, 3);
+	assert_int_equal(st->held_sent, 3);
+	assert_int_equal(agent_held_frames(h.n[0].a), 0);
+	assert_int_equal(agent_held_bytes(h.n[0].a), 0);
+	/* a frame that missed while the map was being written goes at once */
+	miss_frame(&h, IP(5), 9, 80);
+	assert_int_equal(h.n[0].f.nsent, 4);
+	assert_int_equal(sent_tag(&h, 3), 9);
+	h_fini(&h);
+}
+
+/* Per destination the newest AGENT_HOLD_PER_DST frames are kept; in all, no
+ * more than AGENT_HOLD_MAX frames and AGENT_HOLD_BYTES bytes. */
+static void test_hold_bounds(void **state)
+{
+	const struct agent_stats *st;
+	struct h h;
+	unsigned n;
+
+	(void)state;
+	h_init(&h);
+	st = agent_get_stats(h.n[0].a);
+	for (uint8_t t = 1; t <= AGENT_HOLD_PER_DST + 2; t++)
+		miss_frame(&h, IP(5), t, 100);
+	assert_int_equal(agent_held_frames(h.n[0].a), AGENT_HOLD_PER_DST);
+	assert_int_equal(st->held_drop_full, 2);
+	agent_flush(h.n[0].a, now_of(&h));
+	pump(&h);
+	assert_int_equal(h.n[0].f.nsent, AGENT_HOLD_PER_DST);
+	for (unsigned i = 0; i < AGENT_HOLD_PER_DST; i++)
+		assert_int_equal(sent_tag(&h, i), i + 3);	/* the oldest two went */
+	/* full frames to many destinations: the byte limit */
+	for (n = 0; n < 100; n++)
+		miss_frame(&h, 0x0a010000u + n, 1, WIRE_FRAME_MAX);
+	assert_int_equal(agent_held_frames(h.n[0].a), AGENT_HOLD_BYTES / WIRE_FRAME_MAX);
+	assert_true(agent_held_bytes(h.n[0].a) <= AGENT_HOLD_BYTES);
+	assert_int_equal(st->held_drop_pool, 100 - AGENT_HOLD_BYTES / WIRE_FRAME_MAX);
+	h_fini(&h);
+
+	h_init(&h);
+	st = agent_get_stats(h.n[0].a);
+	for (n = 0; n < AGENT_HOLD_MAX + 10; n++)	/* small frames: the slot limit */
+		miss_frame(&h, 0x0a010000u + n / 2, (uint8_t)n, 60);
+	assert_int_equal(agent_held_frames(h.n[0].a), AGENT_HOLD_MAX);
+	assert_int_equal(st->held_drop_pool, 10);
+	h_fini(&h);
+}
+
+/* A frame older than AGENT_HOLD_MS is dropped, a younger one kept and sent. */
+static void test_hold_expiry(void **state)
+{
+	const struct agent_stats *st;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	st = agent_get_stats(h.n[0].a);
+	h.drop_to_dir = true;	/* the first LOOKUPs get lost */
+	miss_frame(&h, IP(5), 1, 80);
+	agent_flush(h.n[0].a, now_of(&h));
+	h_advance(&h, 800);
+	miss_frame(&h, IP(5), 2, 80);
+	h_advance(&h, AGENT_HOLD_MS - 800 + 100);
+	agent_tick(h.n[0].a, now_of(&h));
+	assert_int_equal(st->held_drop_age, 1);
+	assert_int_equal(agent_held_frames(h.n[0].a), 1);
+	h.drop_to_dir = false;	/* a retransmission gets through */
+	h_advance(&h, 1000);
+	assert_int_equal(h.n[0].f.nsent, 1);
+	assert_int_equal(sent_tag(&h, 0), 2);
+	assert_int_equal(agent_held_frames(h.n[0].a), 0);
+	h_fini(&h);
+}
+
+/* NOT FOUND (another VDC's address) drops what is held, and what comes while
+ * the negative answer holds; so does a lookup nobody answers. */
+static void test_hold_dropped_unresolved(void **state)
+{
+	const struct agent_stats *st;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	st = agent_get_stats(h.n[0].a);
+	miss_frame(&h, IP(7), 1, 80);
+	miss_frame(&h, IP(7), 2, 80);
+	agent_flush(h.n[0].a, now_of(&h));
+	pump(&h);
+	assert_int_equal(st->not_found, 1);
+	assert_int_equal(st->held_drop_unresolved, 2);
+	miss_frame(&h, IP(7), 3, 80);
+	assert_int_equal(st->held_drop_unresolved, 3);
+	assert_int_equal(h.n[0].f.nsent, 0);
+	assert_int_equal(agent_held_frames(h.n[0].a), 0);
+	h.drop_to_dir = true;
+	miss_frame(&h, IP(5), 4, 80);
+	agent_flush(h.n[0].a, now_of(&h));
+	h_advance(&h, 10000);
+	assert_int_equal(st->lookup_timeouts, 1);
+	assert_int_equal(st->held_drop_age + st->held_drop_unresolved, 4);
+	assert_int_equal(agent_held_frames(h.n[0].a), 0);
+	assert_int_equal(h.n[0].f.nsent, 0);
+	h_fini(&h);
+}
+
+/* A frame whose TCP/UDP checksum the VM left to offload is sent completed;
+ * a frame that is not IPv4 to the missed address is refused. */
+static void test_hold_frame_checks(void **state)
+{
+	struct pgr_event ev = { .type = PGR_EV_IP_MISS, .vdc = 1, .ip = htonl(IP(5)),
+				.vm_id = pgr_id_of(9, PGR_PRIMARY), .ifindex = 101 };
+	const struct agent_stats *st;
+	uint8_t f[WIRE_FRAME_MAX];
+	size_t n;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	st = agent_get_stats(h.n[0].a);
+	n = udp_frame(f, IP(6), 1, 80);	/* to 10.0.0.6, the event says .5 */
+	agent_miss(h.n[0].a, &ev, f, n, now_of(&h));
+	assert_int_equal(st->held_bad, 1);
+	agent_miss(h.n[0].a, &ev, f, 10, now_of(&h));	/* truncated */
+	assert_int_equal(st->held_bad, 2);
+	n = udp_frame(f, IP(5), 1, 80);
+	f[40] = 0x12;	/* the checksum field holds the pseudo-header sum */
+	f[41] = 0x34;
+	{
+		uint32_t sum = 0x0a00 + 1 + 0x0a00 + 5 + 17 + (uint32_t)(n - 34);
+
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		f[40] = (uint8_t)(sum >> 8);
+		f[41] = (uint8_t)sum;
+	}
+	agent_miss(h.n[0].a, &ev, f, n, now_of(&h));
+	agent_flush(h.n[0].a, now_of(&h));
+	pump(&h);
+	assert_int_equal(h.n[0].f.nsent, 1);
+	assert_int_equal(st->held_csum, 1);
+	assert_int_equal(wire_l4_csum_complete(h.n[0].f.sent[0], n), WIRE_L4_CSUM_GOOD);
+	h_fini(&h);
+}
+
 /* DIRECT from the RAS sets the flag (and for tree 1 keeps the primary off),
  * is acknowledged, and a replay is acknowledged but not applied twice; a
  * push that moves the VM to another server drops it at once. */
@@ -948,6 +1170,11 @@ int main(void)
 		cmocka_unit_test(test_reconfigure),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_lookup_timeout),
+		cmocka_unit_test(test_hold_flush_on_answer),
+		cmocka_unit_test(test_hold_bounds),
+		cmocka_unit_test(test_hold_expiry),
+		cmocka_unit_test(test_hold_dropped_unresolved),
+		cmocka_unit_test(test_hold_frame_checks),
 		cmocka_unit_test(test_ras_direct),
 		cmocka_unit_test(test_bad_misses),
 		cmocka_unit_test(test_config_round_trip),

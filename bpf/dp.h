@@ -20,7 +20,20 @@ enum pgr_dp_limits {
 	PGR_DP_TRAFFIC_MIN = 1024,	/* ... but not below this */
 	PGR_DP_EVENTS_BYTES = 256 * 1024,	/* ring buffer to user space */
 	PGR_DP_NICS = 2,		/* NICs per server */
+	/* bytes: the longest frame an IPv4 miss copies to user space, a full
+	 * frame of a VM's 1500-byte MTU; GSO super-frames are not copied */
+	PGR_DP_HOLD_FRAME = 1514,
+	/* bytes: a miss copies its frame only while the ring holds less than
+	 * this unread, so that a flood of misses still leaves room for the
+	 * plain events of other VMs */
+	PGR_DP_HOLD_RING_FILL = PGR_DP_EVENTS_BYTES / 2,
 };
+
+/* skb->mark of a held frame the agent sends back (AF_PACKET, SO_MARK) out of
+ * a VM's port: to_vm turns it back to the port's ingress, where from_vm
+ * checks it as it checks every frame.  A VM cannot set it: the mark is
+ * scrubbed when a frame crosses from the VM's namespace. */
+#define PGR_MARK_RESEND 0x50475248u	/* "PGRH" */
 
 /* VDC 0 is the shared service-node range: a (VDC, IP) miss falls back to
  * (PGR_VDC_SERVICE, IP). */
@@ -97,10 +110,19 @@ struct pgr_event {
 	uint32_t ip;		/* network order */
 	uint32_t vm_id;		/* the asking VM's primary ID */
 	uint32_t ifindex;	/* its port */
-	uint32_t pad;
+	uint32_t frame_len;	/* bytes of the missed frame that follow (0: none) */
 };
 
 _Static_assert(sizeof(struct pgr_event) == 24, "event");
+
+/* An IPv4 miss with its frame: the record in the ring is the event followed
+ * by frame_len bytes (the scratch buffer from_vm builds it in). */
+struct pgr_held {
+	struct pgr_event ev;
+	uint8_t frame[PGR_DP_HOLD_FRAME];
+};
+
+_Static_assert(sizeof(struct pgr_held) == 24 + PGR_DP_HOLD_FRAME + 2, "held frame record");
 
 /* ---- read-only configuration (set by the loader before load) ------------ */
 
@@ -120,6 +142,7 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 #define PGR_STATS(X)                                                                 \
 	X(VM_ARP_REPLY, "vm: ARP request answered from the GARP map")                \
 	X(VM_ARP_MISS, "vm: ARP request missed, event to user space")                \
+	X(VM_MISS_HELD, "vm: IPv4 miss, frame copied to user space to send once resolved") \
 	X(VM_INDIRECT, "vm: sent indirect (encapsulated)")                           \
 	X(VM_DIRECT, "vm: sent direct")                                              \
 	X(VM_LOCAL, "vm: delivered to a VM on this server")                          \
@@ -129,6 +152,7 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(VM_DROP_SRC_IP, "vm drop: source IP is not the VM's own")                  \
 	X(VM_DROP_DST_MAC, "vm drop: destination MAC does not match the GARP entry") \
 	X(VM_DROP_NO_GARP, "vm drop: no GARP entry for the destination IP")          \
+	X(VM_DROP_RESEND_MISS, "vm drop: a held frame sent back missed again")       \
 	X(VM_DROP_NO_ROUTE, "vm drop: no available MAC for the destination")         \
 	X(VM_DROP_BAD_ENTRY, "vm drop: GARP entry or VM MAC is not Peregrine's")     \
 	X(VM_DROP_LOCAL_MISS, "vm drop: local destination VM not in the VM table")   \
@@ -146,6 +170,8 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(NET_DROP_NO_VM, "net drop: destination ID is not a VM here")               \
 	X(NET_DROP_BAD_SRC, "net drop: direct frame with a non-Peregrine source")    \
 	X(NET_DROP_FOREIGN, "net drop: not addressed to this server or its VMs")     \
+	X(PORT_RESEND, "port: a held frame the agent sent back, to from_vm again")  \
+	X(PORT_OUT, "port: a frame to the VM")                                      \
 	X(EVENT_LOST, "events lost: ring buffer full")
 
 enum pgr_stat {
@@ -202,6 +228,14 @@ struct {
 	__type(key, uint32_t);
 	__type(value, struct pgr_counter);
 } pgr_stats SEC(".maps");
+
+/* from_vm's scratch space for a held frame's ring record (one per CPU) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, uint32_t);
+	__type(value, struct pgr_held);
+} pgr_hold_buf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

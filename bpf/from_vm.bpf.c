@@ -3,8 +3,16 @@
  * ARP requests are answered from the GARP map; IPv4 is checked against the
  * VM's own addresses and the GARP entry of its destination (tenant
  * isolation), counted in the traffic matrix, then delivered locally or sent
- * direct or indirect through the NIC of the chosen tree.  Everything else is
- * dropped and counted.  docs/dataplane.md. */
+ * direct or indirect through the NIC of the chosen tree.  An IPv4 frame whose
+ * destination misses is copied to the agent, which holds it until the
+ * directory answers and then sends it back through the port's egress, where
+ * pgr_to_vm turns it around to this program again.  Everything else is
+ * dropped and counted.  docs/dataplane.md.
+ *
+ * The file holds the port's two hooks: pgr_to_vm (egress) exists only to
+ * bring held frames back here, and shares this program's maps and counters;
+ * a file of its own would be a third object whose maps must be shared by
+ * hand. */
 #include "bpf/dp.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -30,6 +38,34 @@ static __always_inline void miss_event(struct __sk_buff *skb, uint32_t type,
 
 	if (bpf_ringbuf_output(&pgr_events, &ev, sizeof(ev), 0))
 		pgr_count(skb, PGR_STAT_EVENT_LOST);
+}
+
+/* An IPv4 miss: copy the frame to the agent with the event, so that it is
+ * sent once the directory answers instead of being lost.  Frames longer than
+ * a full frame (GSO), frames while the ring is half full, and held frames
+ * that come back and miss again get the plain event and are dropped. */
+static __always_inline int hold_miss(struct __sk_buff *skb, const struct pgr_vm *vm, uint32_t ip,
+				     bool resent)
+{
+	uint32_t zero = 0, len = skb->len;
+	struct pgr_held *h;
+
+	if (resent)
+		PGR_DROP(VM_DROP_RESEND_MISS);
+	h = bpf_map_lookup_elem(&pgr_hold_buf, &zero);
+	if (!h || len < sizeof(struct wire_eth) || len > PGR_DP_HOLD_FRAME ||
+	    bpf_ringbuf_query(&pgr_events, BPF_RB_AVAIL_DATA) >= PGR_DP_HOLD_RING_FILL)
+		goto plain;
+	h->ev = (struct pgr_event){ .type = PGR_EV_IP_MISS, .vdc = vm->vdc, .ip = ip,
+				    .vm_id = vm->id, .ifindex = skb->ifindex, .frame_len = len };
+	if (bpf_skb_load_bytes(skb, 0, h->frame, len))
+		goto plain;
+	if (bpf_ringbuf_output(&pgr_events, h, sizeof(h->ev) + len, 0))
+		goto plain;
+	return pgr_verdict(skb, PGR_STAT_VM_MISS_HELD, TC_ACT_SHOT);
+plain:
+	miss_event(skb, PGR_EV_IP_MISS, vm, ip);
+	PGR_DROP(VM_DROP_NO_GARP);
 }
 
 static __always_inline void count_pair(struct __sk_buff *skb, uint32_t src, uint32_t dst)
@@ -114,7 +150,7 @@ static __always_inline int send_out(struct __sk_buff *skb, struct wire_eth *e,
 }
 
 static __always_inline int from_vm_ipv4(struct __sk_buff *skb, struct wire_eth *e,
-					void *end, const struct pgr_vm *vm)
+					void *end, const struct pgr_vm *vm, bool resent)
 {
 	struct wire_ipv4 *ip = (void *)(e + 1);
 	struct pgr_garp_entry *g;
@@ -130,10 +166,8 @@ static __always_inline int from_vm_ipv4(struct __sk_buff *skb, struct wire_eth *
 	if (ip->saddr != vm->ip)
 		PGR_DROP(VM_DROP_SRC_IP);
 	g = garp_lookup(vm->vdc, ip->daddr);
-	if (!g) {
-		miss_event(skb, PGR_EV_IP_MISS, vm, ip->daddr);
-		PGR_DROP(VM_DROP_NO_GARP);
-	}
+	if (!g)
+		return hold_miss(skb, vm, ip->daddr, resent);
 	if (!wire_mac_eq(e->dst, g->vm_mac[PGR_PRIMARY]) &&
 	    !wire_mac_eq(e->dst, g->vm_mac[PGR_BACKUP]))
 		PGR_DROP(VM_DROP_DST_MAC);
@@ -150,14 +184,20 @@ int pgr_from_vm(struct __sk_buff *skb)
 	struct wire_eth *e = data;
 	uint32_t ifindex = skb->ifindex;
 	struct pgr_vm *vm;
+	bool resent;
 
 	if ((void *)(e + 1) > end)
 		PGR_DROP(VM_DROP_SHORT);
 	vm = bpf_map_lookup_elem(&pgr_ports, &ifindex);
 	if (!vm)
 		PGR_DROP(VM_DROP_NO_PORT);
+	resent = skb->mark == PGR_MARK_RESEND;
+	if (resent)
+		skb->mark = 0;	/* it must not follow the frame to a local VM's egress */
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV4))
-		return from_vm_ipv4(skb, e, end, vm);
+		return from_vm_ipv4(skb, e, end, vm, resent);
+	if (resent)	/* the agent sends back IPv4 only */
+		PGR_DROP(VM_DROP_ETHERTYPE);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_ARP))
 		return from_vm_arp(skb, e, end, vm);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV6))
@@ -165,4 +205,16 @@ int pgr_from_vm(struct __sk_buff *skb)
 	if (wire_mac_is_group(e->dst))
 		PGR_DROP(VM_DROP_GROUP);
 	PGR_DROP(VM_DROP_ETHERTYPE);
+}
+
+/* tc egress on the same port: what goes to the VM.  A frame the agent sends
+ * back with PGR_MARK_RESEND (a held frame, see hold_miss) turns around to the
+ * port's ingress, where pgr_from_vm checks and forwards it as if the VM had
+ * sent it now; everything else goes on to the VM. */
+SEC("tc")
+int pgr_to_vm(struct __sk_buff *skb)
+{
+	if (skb->mark != PGR_MARK_RESEND)
+		return pgr_verdict(skb, PGR_STAT_PORT_OUT, TC_ACT_OK);
+	return pgr_verdict(skb, PGR_STAT_PORT_RESEND, (int)bpf_redirect(skb->ifindex, BPF_F_INGRESS));
 }

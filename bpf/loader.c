@@ -92,6 +92,9 @@ static int pin_all(struct pgr_dp *dp, const char *dir)
 	snprintf(path, sizeof(path), "%s/from_net", dir);
 	if (bpf_obj_pin(pgr_dp_from_net_fd(dp), path))
 		return -errno;
+	snprintf(path, sizeof(path), "%s/to_vm", dir);
+	if (bpf_obj_pin(pgr_dp_to_vm_fd(dp), path))
+		return -errno;
 	return 0;
 }
 
@@ -178,11 +181,17 @@ int pgr_dp_from_net_fd(const struct pgr_dp *dp)
 	return bpf_program__fd(dp->net->progs.pgr_from_net);
 }
 
+int pgr_dp_to_vm_fd(const struct pgr_dp *dp)
+{
+	return bpf_program__fd(dp->vm->progs.pgr_to_vm);
+}
+
 /* ---- tc ------------------------------------------------------------------ */
 
-int pgr_dp_tc_attach(int prog_fd, uint32_t ifindex, bool *created_hook)
+static int tc_attach(int prog_fd, uint32_t ifindex, enum bpf_tc_attach_point where,
+		     bool *created_hook)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = where);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .handle = PGR_DP_TC_HANDLE,
 		    .priority = PGR_DP_TC_PRIO, .flags = BPF_TC_F_REPLACE);
 	int err = bpf_tc_hook_create(&hook);
@@ -196,11 +205,34 @@ int pgr_dp_tc_attach(int prog_fd, uint32_t ifindex, bool *created_hook)
 	return err;
 }
 
+int pgr_dp_tc_attach(int prog_fd, uint32_t ifindex, bool *created_hook)
+{
+	return tc_attach(prog_fd, ifindex, BPF_TC_INGRESS, created_hook);
+}
+
+int pgr_dp_tc_attach_port(int from_vm_fd, int to_vm_fd, uint32_t ifindex, bool *created_hook)
+{
+	bool dummy;
+	int err = tc_attach(from_vm_fd, ifindex, BPF_TC_INGRESS, created_hook);
+
+	if (err)
+		return err;
+	err = tc_attach(to_vm_fd, ifindex, BPF_TC_EGRESS, &dummy);
+	if (err)
+		pgr_dp_tc_detach(ifindex, *created_hook);
+	return err;
+}
+
 int pgr_dp_tc_detach(uint32_t ifindex, bool destroy_hook)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PGR_DP_TC_HANDLE, .priority = PGR_DP_TC_PRIO);
-	int err = bpf_tc_detach(&hook, &opts);
+	int err;
+
+	/* a VM port's egress hook (to_vm); a NIC has none */
+	bpf_tc_detach(&hook, &opts);
+	hook.attach_point = BPF_TC_INGRESS;
+	err = bpf_tc_detach(&hook, &opts);
 
 	if (destroy_hook) {
 		/* Both hooks of the clsact qdisc go with it. */
@@ -210,14 +242,15 @@ int pgr_dp_tc_detach(uint32_t ifindex, bool destroy_hook)
 	return err;
 }
 
-static int attach(struct pgr_dp *dp, int prog_fd, uint32_t ifindex)
+static int attach(struct pgr_dp *dp, int prog_fd, int egress_fd, uint32_t ifindex)
 {
 	bool created;
 	int err;
 
 	if (dp->nhooks == PGR_DP_ATTACH_MAX)
 		return -ENOSPC;
-	err = pgr_dp_tc_attach(prog_fd, ifindex, &created);
+	err = egress_fd >= 0 ? pgr_dp_tc_attach_port(prog_fd, egress_fd, ifindex, &created)
+			     : pgr_dp_tc_attach(prog_fd, ifindex, &created);
 	if (err)
 		return err;
 	dp->hooks[dp->nhooks++] = (struct pgr_dp_hook){ .ifindex = ifindex, .created = created };
@@ -226,12 +259,12 @@ static int attach(struct pgr_dp *dp, int prog_fd, uint32_t ifindex)
 
 int pgr_dp_attach_vm(struct pgr_dp *dp, uint32_t ifindex)
 {
-	return attach(dp, pgr_dp_from_vm_fd(dp), ifindex);
+	return attach(dp, pgr_dp_from_vm_fd(dp), pgr_dp_to_vm_fd(dp), ifindex);
 }
 
 int pgr_dp_attach_nic(struct pgr_dp *dp, uint32_t ifindex)
 {
-	return attach(dp, pgr_dp_from_net_fd(dp), ifindex);
+	return attach(dp, pgr_dp_from_net_fd(dp), -1, ifindex);
 }
 
 /* ---- pins ---------------------------------------------------------------- */
@@ -307,7 +340,7 @@ int pgr_dp_prog_open_pinned(const char *dir, const char *prog)
 
 int pgr_dp_unpin(const char *dir)
 {
-	static const char *const progs[] = { "from_vm", "from_net" };
+	static const char *const progs[] = { "from_vm", "from_net", "to_vm" };
 	char path[PGR_DP_PATH_MAX];
 
 	for (size_t i = 0; i < ARRAY_SIZE(map_names); i++) {

@@ -43,14 +43,18 @@ void pgr_dp_keep(struct pgr_dp *dp);
 const struct pgr_dp_maps *pgr_dp_maps(const struct pgr_dp *dp);
 int pgr_dp_from_vm_fd(const struct pgr_dp *dp);
 int pgr_dp_from_net_fd(const struct pgr_dp *dp);
+int pgr_dp_to_vm_fd(const struct pgr_dp *dp);
 
-/* tc ingress: from_vm on a VM port, from_net on a NIC.  0 or -errno. */
+/* tc: from_vm (ingress) and to_vm (egress) on a VM port, from_net (ingress)
+ * on a NIC.  0 or -errno. */
 int pgr_dp_attach_vm(struct pgr_dp *dp, uint32_t ifindex);
 int pgr_dp_attach_nic(struct pgr_dp *dp, uint32_t ifindex);
 
-/* Attach a program fd (for instance a pinned one) to tc ingress, and remove
- * our filter again.  0 or -errno. */
+/* Attach a program fd (for instance a pinned one) to tc ingress; a VM port's
+ * two programs to its ingress and egress; remove our filters (both hooks)
+ * again.  0 or -errno. */
 int pgr_dp_tc_attach(int prog_fd, uint32_t ifindex, bool *created_hook);
+int pgr_dp_tc_attach_port(int from_vm_fd, int to_vm_fd, uint32_t ifindex, bool *created_hook);
 int pgr_dp_tc_detach(uint32_t ifindex, bool destroy_hook);
 
 /* ---- pinned data planes: /sys/fs/bpf/peregrine/NAME/ ------------------- */
@@ -63,7 +67,7 @@ int pgr_dp_mount_bpffs(void);
 int pgr_dp_maps_open_pinned(const char *dir, struct pgr_dp_maps *m, char *err,
 			    size_t errlen);
 void pgr_dp_maps_close(struct pgr_dp_maps *m);
-/* A pinned program ("from_vm" or "from_net"): fd or -errno. */
+/* A pinned program ("from_vm", "from_net" or "to_vm"): fd or -errno. */
 int pgr_dp_prog_open_pinned(const char *dir, const char *prog);
 /* Remove dir's pins and dir itself.  0 or -errno. */
 int pgr_dp_unpin(const char *dir);

@@ -200,35 +200,52 @@ static int teardown(void **state)
 
 /* ---- running one frame ------------------------------------------------------ */
 
+enum { BIG = 2048 };	/* test frames longer than a full frame (GSO) */
+
 struct run {
 	int retval;
-	uint8_t out[WIRE_FRAME_MAX];
+	uint8_t out[BIG];
 	uint32_t out_len;
+	uint32_t mark;		/* skb->mark afterwards */
 };
 
-static void run_prog(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
-		     uint32_t repeat, struct run *r)
+static void run_prog_mark(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
+			  uint32_t mark, uint32_t repeat, struct run *r)
 {
-	struct __sk_buff ctx = { .ifindex = ifindex };
+	struct __sk_buff ctx = { .ifindex = ifindex, .mark = mark }, ctx_out = { 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = r->out, .data_size_out = sizeof(r->out), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = repeat);
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx_out,
+		    .ctx_size_out = sizeof(ctx_out), .repeat = repeat);
 
 	assert_int_equal(bpf_prog_test_run_opts(prog_fd, &opts), 0);
 	r->retval = (int)opts.retval;
 	r->out_len = opts.data_size_out;
+	r->mark = ctx_out.mark;
 }
+
+static void run_prog(int prog_fd, const uint8_t *in, size_t len, uint32_t ifindex,
+		     uint32_t repeat, struct run *r)
+{
+	run_prog_mark(prog_fd, in, len, ifindex, 0, repeat, r);
+}
+
+/* The last event read from the ring, with the frame an IPv4 miss carries. */
+static struct pgr_held last_ev;
 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct pgr_event *out = ctx;
 
-	assert_int_equal(size, sizeof(*out));
+	assert_true(size >= sizeof(*out));
 	memcpy(out, data, sizeof(*out));
+	assert_int_equal(size, sizeof(*out) + out->frame_len);
+	assert_true(out->frame_len <= PGR_DP_HOLD_FRAME);
+	memcpy(&last_ev, data, size);
 	return 0;
 }
 
-enum prog { FROM_VM, FROM_NET };
+enum prog { FROM_VM, FROM_NET, TO_VM };
 
 struct dp_case {
 	const char *desc;
@@ -239,15 +256,18 @@ struct dp_case {
 	struct pkt out;			/* PKT_NONE: unchanged */
 	uint32_t event;			/* PGR_EV_* expected in the ring, or 0 */
 	uint32_t event_ip;
+	uint32_t mark;			/* skb->mark going in */
 };
 
 static void run_case(struct pgr_dp *dp, const struct dp_case *c)
 {
 	struct pgr_counter before[PGR_STAT_COUNT], after[PGR_STAT_COUNT];
-	uint8_t in[WIRE_FRAME_MAX], want[WIRE_FRAME_MAX];
+	uint8_t in[BIG] = { 0 }, want[BIG];
 	struct pgr_event ev = { 0 };
 	struct ring_buffer *rb;
 	size_t inlen = build(&c->in, in), wantlen;
+	int fd = c->prog == FROM_VM ? pgr_dp_from_vm_fd(dp) :
+		 c->prog == FROM_NET ? pgr_dp_from_net_fd(dp) : pgr_dp_to_vm_fd(dp);
 	struct run r;
 
 	print_message("  %s\n", c->desc);
@@ -256,9 +276,10 @@ static void run_case(struct pgr_dp *dp, const struct dp_case *c)
 	ring_buffer__consume(rb);
 	memset(&ev, 0, sizeof(ev));
 	assert_int_equal(pgr_dp_stats_read(pgr_dp_maps(dp), before), 0);
-	run_prog(c->prog == FROM_VM ? pgr_dp_from_vm_fd(dp) : pgr_dp_from_net_fd(dp), in,
-		 inlen, PORT_A, 1, &r);
+	run_prog_mark(fd, in, inlen, PORT_A, c->mark, 1, &r);
 	assert_int_equal(r.retval, c->verdict);
+	/* from_vm takes the mark off a frame sent back; to_vm leaves it */
+	assert_int_equal(r.mark, c->prog == TO_VM ? c->mark : 0);
 	if (c->out.kind == PKT_NONE) {
 		memcpy(want, in, inlen);
 		wantlen = inlen;
@@ -283,6 +304,9 @@ static void run_case(struct pgr_dp *dp, const struct dp_case *c)
 		assert_int_equal(ev.vdc, VDC1);
 		assert_int_equal(ev.vm_id, pgr_id_of(VA, 0));
 		assert_int_equal(ev.ifindex, PORT_A);
+		/* a held miss carries the whole frame; a plain one nothing */
+		assert_int_equal(ev.frame_len, c->stat == PGR_STAT_VM_MISS_HELD ? inlen : 0);
+		assert_memory_equal(last_ev.frame, in, ev.frame_len);
 	}
 	ring_buffer__free(rb);
 }
@@ -354,9 +378,32 @@ static void test_from_vm(void **state)
 		  UDP(M(VB, 0), M(VC, 0), A_IP, B_IP), SHOT, PGR_STAT_VM_DROP_SRC_MAC },
 		{ "spoofed source IP", FROM_VM,
 		  UDP(M(VB, 0), M(VA, 0), IP(10, 0, 0, 3), B_IP), SHOT, PGR_STAT_VM_DROP_SRC_IP },
-		{ "unresolved destination IP: dropped, event", FROM_VM,
-		  UDP(M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77)), SHOT, PGR_STAT_VM_DROP_NO_GARP,
+		{ "unresolved destination IP: frame and event to user space", FROM_VM,
+		  UDP(M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77)), SHOT, PGR_STAT_VM_MISS_HELD,
 		  .event = PGR_EV_IP_MISS, .event_ip = IP(10, 0, 0, 77) },
+		{ "unresolved, longer than a full frame (GSO): plain event, dropped", FROM_VM,
+		  { .kind = PKT_UDP, .dst = M(VB, 0), .src = M(VA, 0), .saddr = A_IP,
+		    .daddr = IP(10, 0, 0, 77), .trunc = PGR_DP_HOLD_FRAME + 1 }, SHOT,
+		  PGR_STAT_VM_DROP_NO_GARP, .event = PGR_EV_IP_MISS, .event_ip = IP(10, 0, 0, 77) },
+		{ "a held frame sent back, still unresolved: dropped, no event", FROM_VM,
+		  UDP(M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77)), SHOT,
+		  PGR_STAT_VM_DROP_RESEND_MISS, .mark = PGR_MARK_RESEND },
+		{ "a held frame sent back, resolved: forwarded like any frame, mark gone", FROM_VM,
+		  UDP(M(VB, 0), M(VA, 0), A_IP, B_IP), REDIR, PGR_STAT_VM_INDIRECT,
+		  UDP(M(S2, 0), ENC(VB, 0, VA), A_IP, B_IP), .mark = PGR_MARK_RESEND },
+		{ "a held frame sent back still meets the isolation checks", FROM_VM,
+		  UDP(M(VD, 0), M(VA, 0), A_IP, B_IP), SHOT, PGR_STAT_VM_DROP_DST_MAC,
+		  .mark = PGR_MARK_RESEND },
+		{ "a frame sent back that is not IPv4: dropped", FROM_VM,
+		  ARPQ(M(VA, 0), A_IP, B_IP), SHOT, PGR_STAT_VM_DROP_ETHERTYPE,
+		  .mark = PGR_MARK_RESEND },
+		{ "port egress: a frame to the VM passes", TO_VM,
+		  UDP(M(VA, 0), M(VB, 0), B_IP, A_IP), TC_ACT_OK, PGR_STAT_PORT_OUT },
+		{ "port egress: a held frame sent back turns to the port's ingress", TO_VM,
+		  UDP(M(VB, 0), M(VA, 0), A_IP, B_IP), REDIR, PGR_STAT_PORT_RESEND,
+		  .mark = PGR_MARK_RESEND },
+		{ "port egress: another mark passes", TO_VM,
+		  UDP(M(VA, 0), M(VB, 0), B_IP, A_IP), TC_ACT_OK, PGR_STAT_PORT_OUT, .mark = 7 },
 		{ "GARP entry with a foreign intermediary", FROM_VM,
 		  UDP(M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 99)), SHOT, PGR_STAT_VM_DROP_BAD_ENTRY },
 		{ "IPv4 broadcast", FROM_VM,
@@ -591,7 +638,7 @@ static struct expect model_ipv4(uint8_t *f, struct pgr_vm *a)
 	if (saddr != a->ip)
 		return (struct expect){ SHOT, PGR_STAT_VM_DROP_SRC_IP };
 	if (!model_garp(a->vdc, daddr, &g))
-		return (struct expect){ SHOT, PGR_STAT_VM_DROP_NO_GARP };
+		return (struct expect){ SHOT, PGR_STAT_VM_MISS_HELD };
 	if (memcmp(f, g.vm_mac[0], 6) && memcmp(f, g.vm_mac[1], 6))
 		return (struct expect){ SHOT, PGR_STAT_VM_DROP_DST_MAC };
 	if (g.flags & PGR_GARP_LOCAL) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -92,10 +93,10 @@ struct shell {
 	struct pgr_dp *dp;		/* loaded here, or NULL when reused */
 	struct pgr_dp_maps maps;
 	bool maps_owned;
-	int from_vm, from_net;
+	int from_vm, from_net, to_vm;
 	struct ring_buffer *rb;
 	struct dirc_udp *du;
-	int ras_fd, pkt_fd, nl_fd;
+	int ras_fd, pkt_fd, resend_fd, nl_fd;
 	struct loop *loop;
 	struct loop_timer *dirc_timer;	/* one-shot: dirc's next deadline */
 	struct agent *agent;
@@ -128,7 +129,7 @@ static int op_vm_add(void *arg, const struct pgr_vm *vm, uint32_t backup_id)
 
 	if ((ret = pgr_dp_vm_add(&s->maps, vm, backup_id)))
 		return ret;
-	return pgr_dp_tc_attach(s->from_vm, vm->ifindex, &created);
+	return pgr_dp_tc_attach_port(s->from_vm, s->to_vm, vm->ifindex, &created);
 }
 
 static int op_vm_del(void *arg, const struct pgr_vm *vm, uint32_t backup_id)
@@ -147,6 +148,20 @@ static int op_arp_reply(void *arg, uint32_t ifindex, const uint8_t *frame, size_
 
 	memcpy(to.sll_addr, frame, 6);
 	if (sendto(s->pkt_fd, frame, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A held frame, out of the VM's port with PGR_MARK_RESEND (the socket's
+ * SO_MARK): to_vm turns it back to the port's ingress, into from_vm. */
+static int op_resend(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
+{
+	struct shell *s = arg;
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = (int)ifindex,
+				  .sll_protocol = htons(ETH_P_IP), .sll_halen = 6 };
+
+	memcpy(to.sll_addr, frame, 6);
+	if (sendto(s->resend_fd, frame, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) < 0)
 		return -errno;
 	return 0;
 }
@@ -241,11 +256,15 @@ static int open_pinned(struct shell *s, const char *dir)
 	}
 	s->from_vm = pgr_dp_prog_open_pinned(dir, "from_vm");
 	s->from_net = pgr_dp_prog_open_pinned(dir, "from_net");
-	if (s->from_vm < 0 || s->from_net < 0) {
+	s->to_vm = pgr_dp_prog_open_pinned(dir, "to_vm");
+	if (s->from_vm < 0 || s->from_net < 0 || s->to_vm < 0) {
 		if (s->from_vm >= 0)
 			close(s->from_vm);
 		if (s->from_net >= 0)
 			close(s->from_net);
+		if (s->to_vm >= 0)
+			close(s->to_vm);
+		s->from_vm = s->from_net = s->to_vm = -1;
 		pgr_dp_maps_close(&s->maps);
 		log_debug("no pinned programs in %s", dir);
 		return -ENOENT;
@@ -272,6 +291,7 @@ static int load_fresh(struct shell *s, const char *dir)
 	s->maps = *pgr_dp_maps(s->dp);
 	s->from_vm = pgr_dp_from_vm_fd(s->dp);
 	s->from_net = pgr_dp_from_net_fd(s->dp);
+	s->to_vm = pgr_dp_to_vm_fd(s->dp);
 	/* Loading parsed the kernel's BTF (several MB of heap, freed but kept
 	 * by malloc): give it back, a lab runs hundreds of agents. */
 	malloc_trim(0);
@@ -416,11 +436,14 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct shell *s = ctx;
 	struct pgr_event ev;
+	const uint8_t *frame = (const uint8_t *)data + sizeof(ev);
 
 	if (size < sizeof(ev))
 		return 0;
 	memcpy(&ev, data, sizeof(ev));
-	agent_miss(s->agent, &ev, dir_now_sys());
+	if (ev.frame_len > size - sizeof(ev))
+		ev.frame_len = 0;	/* the core counts a frame that does not parse */
+	agent_miss(s->agent, &ev, ev.frame_len ? frame : NULL, ev.frame_len, dir_now_sys());
 	return 0;
 }
 
@@ -595,13 +618,20 @@ static int sockets_open(struct shell *s)
 {
 	struct dirc_cfg dc = { .key = &s->key, .seed = (uint64_t)getpid() << 32 ^ dir_now_sys().ns,
 			       .on_push = on_push, .push_arg = s };
+	uint32_t mark = PGR_MARK_RESEND;
 	int err = 0;
 
 	s->ras_fd = udp_to(&s->cfg.ras);
 	s->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	s->resend_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	s->nl_fd = netlink_open();
 	s->du = dirc_udp_open(&s->cfg.directory, &dc, &err);
-	if (s->ras_fd < 0 || s->pkt_fd < 0 || s->nl_fd < 0 || !s->du) {
+	if (s->resend_fd >= 0 &&
+	    setsockopt(s->resend_fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
+		close(s->resend_fd);
+		s->resend_fd = -1;
+	}
+	if (s->ras_fd < 0 || s->pkt_fd < 0 || s->resend_fd < 0 || s->nl_fd < 0 || !s->du) {
 		log_err("sockets: %s", strerror(err ? -err : errno));
 		return -1;
 	}
@@ -659,7 +689,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
-				 op_arp_reply, op_ras_send, op_egress, op_server_node };
+				 op_arp_reply, op_resend, op_ras_send, op_egress, op_server_node };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))
@@ -727,6 +757,8 @@ static void teardown(struct shell *s)
 		close(s->ras_fd);
 	if (s->pkt_fd > 0)
 		close(s->pkt_fd);
+	if (s->resend_fd > 0)
+		close(s->resend_fd);
 	if (s->nl_fd > 0)
 		close(s->nl_fd);
 	if (s->dp) {
@@ -736,6 +768,7 @@ static void teardown(struct shell *s)
 		pgr_dp_maps_close(&s->maps);
 		close(s->from_vm);
 		close(s->from_net);
+		close(s->to_vm);
 	}
 	if (s->rt)
 		route_trees_free(s->rt);
@@ -746,8 +779,8 @@ static void teardown(struct shell *s)
 
 int cmd_agent(int argc, char **argv)
 {
-	struct shell s = { .ras_fd = -1, .pkt_fd = -1, .nl_fd = -1, .from_vm = -1,
-			   .from_net = -1 };
+	struct shell s = { .ras_fd = -1, .pkt_fd = -1, .resend_fd = -1, .nl_fd = -1,
+			   .from_vm = -1, .from_net = -1, .to_vm = -1 };
 	int ret;
 
 	if ((ret = parse_args(argc, argv, &s)) || (ret = cli_enter_netns(s.netns)))

@@ -301,7 +301,7 @@ static int dp_port(struct dp_args *a)
 	char dir[PGR_DP_PATH_MAX];
 	struct pgr_dp_maps m;
 	struct pgr_vm vm = { 0 };
-	int prog, ret;
+	int prog, egress, ret;
 	bool created;
 
 	if ((ret = pin_dir(a->name, dir, sizeof(dir))))
@@ -325,7 +325,13 @@ static int dp_port(struct dp_args *a)
 	prog = pgr_dp_prog_open_pinned(dir, "from_vm");
 	if (prog < 0)
 		return cli_error("%s/from_vm: %s", dir, strerror(-prog));
-	ret = pgr_dp_tc_attach(prog, vm.ifindex, &created);
+	egress = pgr_dp_prog_open_pinned(dir, "to_vm");
+	if (egress < 0) {
+		close(prog);
+		return cli_error("%s/to_vm: %s", dir, strerror(-egress));
+	}
+	ret = pgr_dp_tc_attach_port(prog, egress, vm.ifindex, &created);
+	close(egress);
 	close(prog);
 	if (ret)
 		return cli_error("attach %s: %s", a->port, strerror(-ret));
@@ -492,10 +498,11 @@ static int print_event(void *ctx, void *data, size_t size)
 	type = ev.type == PGR_EV_ARP_MISS ? "arp_miss" : ev.type == PGR_EV_IP_MISS ? "ip_miss" : "?";
 	if (o->json)
 		printf("{\"type\": \"%s\", \"vdc\": %u, \"ip\": \"%s\", \"vm_id\": %u, "
-		       "\"ifindex\": %u}\n", type, ev.vdc, ip, ev.vm_id, ev.ifindex);
+		       "\"ifindex\": %u, \"frame_len\": %u}\n", type, ev.vdc, ip, ev.vm_id,
+		       ev.ifindex, ev.frame_len);
 	else
-		printf("%-8s vdc %u ip %s from VM %06x (port ifindex %u)\n", type, ev.vdc, ip,
-		       ev.vm_id, ev.ifindex);
+		printf("%-8s vdc %u ip %s from VM %06x (port ifindex %u, %u bytes of frame)\n", type,
+		       ev.vdc, ip, ev.vm_id, ev.ifindex, ev.frame_len);
 	o->seen++;
 	return 0;
 }

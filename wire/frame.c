@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "wire/frame.h"
+#include "wire/be.h"
 
 static const char *const err_names[WIRE_ERR_COUNT] = {
 	[WIRE_OK] = "ok",
@@ -196,4 +197,60 @@ size_t wire_build_udp4(uint8_t *buf, size_t cap, const uint8_t *dst, const uint8
 	if (plen)
 		memcpy(l3 + sizeof(ip) + sizeof(udp), payload, plen);
 	return wire_build_eth(buf, cap, dst, src, WIRE_ETH_P_IPV4, l3, tot);
+}
+
+/* ---- TCP/UDP checksum ----------------------------------------------------- */
+
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold16(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+enum wire_l4_csum wire_l4_csum_complete(uint8_t *buf, size_t len)
+{
+	const struct wire_ipv4 *ip = (const void *)(buf + WIRE_ETH_HLEN);
+	uint32_t hlen, tot, l4len, pseudo;
+	uint16_t field, partial, csum;
+	size_t off;
+	uint8_t *l4;
+
+	if (len < WIRE_ETH_HLEN + WIRE_IPV4_HLEN || wire_get16(buf + 12) != WIRE_ETH_P_IPV4 ||
+	    !wire_ipv4_valid(ip, (uint32_t)(len - WIRE_ETH_HLEN)) || (WIRE_NTOHS(ip->frag) & 0x3fff))
+		return WIRE_L4_CSUM_NONE;
+	hlen = wire_ipv4_hlen(ip);
+	tot = WIRE_NTOHS(ip->tot_len);
+	l4len = tot - hlen;
+	l4 = buf + WIRE_ETH_HLEN + hlen;
+	if (ip->proto == WIRE_IPPROTO_TCP && l4len >= 20)
+		off = 16;
+	else if (ip->proto == WIRE_IPPROTO_UDP && l4len >= 8)
+		off = 6;
+	else
+		return WIRE_L4_CSUM_NONE;
+	field = wire_get16(l4 + off);
+	if (ip->proto == WIRE_IPPROTO_UDP && !field)
+		return WIRE_L4_CSUM_NONE;
+	pseudo = sum16((const uint8_t *)ip + 12, 8, 0) + ip->proto + l4len;
+	if (fold16(sum16(l4, l4len, pseudo)) == 0xffff)
+		return WIRE_L4_CSUM_GOOD;
+	partial = fold16(pseudo);
+	if (field != partial && !(field == 0 && partial == 0xffff))
+		return WIRE_L4_CSUM_BAD;
+	wire_put16(l4 + off, 0);
+	csum = (uint16_t)~fold16(sum16(l4, l4len, pseudo));
+	if (ip->proto == WIRE_IPPROTO_UDP && !csum)
+		csum = 0xffff;
+	wire_put16(l4 + off, csum);
+	return WIRE_L4_CSUM_COMPLETED;
 }

@@ -57,6 +57,23 @@ void wire_mac_str(const uint8_t *mac, char out[18]);
 /* Strict "xx:xx:xx:xx:xx:xx"; false on anything else. */
 bool wire_mac_parse(const char *s, uint8_t *mac);
 
+/* ---- the TCP/UDP checksum of a frame a VM sent ---------------------------
+ * A VM's stack may leave the TCP or UDP checksum to offload (Linux's
+ * CHECKSUM_PARTIAL): the field then holds the folded pseudo-header sum, and
+ * the frame is only correct once something completes it, as a NIC would.
+ * A copy of such a frame (a held frame, docs/agent.md) must be completed
+ * before it is sent again as plain bytes. */
+enum wire_l4_csum {
+	WIRE_L4_CSUM_NONE,	/* not an unfragmented TCP/UDP IPv4 frame, or UDP without checksum */
+	WIRE_L4_CSUM_GOOD,	/* the checksum is right: left alone */
+	WIRE_L4_CSUM_COMPLETED,	/* it held the pseudo-header sum: completed */
+	WIRE_L4_CSUM_BAD,	/* neither: left alone (the receiver drops it) */
+};
+
+/* Complete the TCP/UDP checksum of an Ethernet/IPv4 frame in place when it
+ * holds only the pseudo-header sum.  Reads and writes within len only. */
+enum wire_l4_csum wire_l4_csum_complete(uint8_t *buf, size_t len);
+
 /* ---- building frames (tests, probes, benchmarks) --------------------------
  * Each returns the frame length (padded to 60 bytes), or 0 if cap is too
  * small.  IPv4 addresses are in network order. */

@@ -276,6 +276,84 @@ static void test_mac_text(void **state)
 	assert_false(wire_mac_parse("", back));
 }
 
+/* The receiver's check, written out on its own: the one's complement sum of
+ * the pseudo header and the segment is all ones. */
+static bool naive_l4_ok(const uint8_t *f)
+{
+	unsigned hlen = (f[14] & 15) * 4, tot = (unsigned)(f[16] << 8 | f[17]);
+	unsigned l4len = tot - hlen;
+	uint64_t sum = 0;
+
+	for (unsigned i = 26; i < 34; i += 2)
+		sum += (unsigned)(f[i] << 8 | f[i + 1]);
+	sum += f[23] + l4len;
+	for (unsigned i = 0; i < l4len; i++)
+		sum += i & 1 ? f[14 + hlen + i] : (unsigned)f[14 + hlen + i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/* A UDP (or, with the protocol byte changed, TCP) frame whose checksum field
+ * holds what a VM leaving the checksum to offload writes there: the folded
+ * pseudo-header sum. */
+static size_t partial_frame(uint8_t *f, uint8_t proto, size_t plen)
+{
+	static const uint8_t mac[6] = { 2, 0, 0, 2, 0, 0x12 };
+	uint8_t payload[64];
+	size_t n, off = proto == WIRE_IPPROTO_TCP ? 16 : 6;
+	uint32_t sum;
+
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 37 + 1);
+	n = wire_build_udp4(f, WIRE_FRAME_MAX, mac, mac, 0x0100000a, 0x0500000a, 4000, 80,
+			    payload, plen);
+	f[23] = proto;
+	sum = (10u << 8) + 1 + (10u << 8) + 5 + proto + 8 + (uint32_t)plen;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	f[34 + off] = (uint8_t)(sum >> 8);
+	f[34 + off + 1] = (uint8_t)sum;
+	return n;
+}
+
+static void test_l4_csum(void **state)
+{
+	uint8_t f[WIRE_FRAME_MAX], g[WIRE_FRAME_MAX];
+	size_t n;
+
+	(void)state;
+	for (unsigned plen = 12; plen < 40; plen += 7) {	/* odd and even lengths */
+		n = partial_frame(f, WIRE_IPPROTO_TCP, plen);
+		assert_false(naive_l4_ok(f));
+		assert_int_equal(wire_l4_csum_complete(f, n), WIRE_L4_CSUM_COMPLETED);
+		assert_true(naive_l4_ok(f));
+		memcpy(g, f, n);	/* complete: left alone */
+		assert_int_equal(wire_l4_csum_complete(f, n), WIRE_L4_CSUM_GOOD);
+		assert_memory_equal(f, g, n);
+		n = partial_frame(f, WIRE_IPPROTO_UDP, plen);
+		assert_int_equal(wire_l4_csum_complete(f, n), WIRE_L4_CSUM_COMPLETED);
+		assert_true(naive_l4_ok(f));
+	}
+	/* a wrong checksum stays wrong: the receiver drops it as before */
+	n = partial_frame(f, WIRE_IPPROTO_TCP, 20);
+	f[34 + 17] ^= 0x40;
+	memcpy(g, f, n);
+	assert_int_equal(wire_l4_csum_complete(f, n), WIRE_L4_CSUM_BAD);
+	assert_memory_equal(f, g, n);
+	/* UDP without a checksum, a fragment, ICMP, a truncated frame */
+	n = partial_frame(f, WIRE_IPPROTO_UDP, 20);
+	f[40] = f[41] = 0;
+	assert_int_equal(wire_l4_csum_complete(f, n), WIRE_L4_CSUM_NONE);
+	n = partial_frame(f, WIRE_IPPROTO_TCP, 20);
+	f[20] = 0x20;	/* more fragments */
+	assert_int_equal(wire_l4_csum_complete(f, n), WIRE_L4_CSUM_NONE);
+	n = partial_frame(f, WIRE_IPPROTO_ICMP, 20);
+	assert_int_equal(wire_l4_csum_complete(f, n), WIRE_L4_CSUM_NONE);
+	n = partial_frame(f, WIRE_IPPROTO_TCP, 20);
+	assert_int_equal(wire_l4_csum_complete(f, 40), WIRE_L4_CSUM_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_mac_text),
 		cmocka_unit_test(test_be),
+		cmocka_unit_test(test_l4_csum),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
