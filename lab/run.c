@@ -13,7 +13,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -481,8 +480,6 @@ static pid_t spawn(const struct lab *l, const char *ns, const char *node,
 		if (log < 0 || devnull < 0 || lab_enter_ns(ns))
 			_exit(127);
 		setsid();
-		/* the fabric before the tenants' work: docs/lab.md, "Daemons" */
-		(void)!setpriority(PRIO_PROCESS, 0, LAB_DAEMON_NICE);
 		dup2(devnull, 0);
 		dup2(log, 1);
 		dup2(log, 2);

@@ -22,10 +22,6 @@ enum lab_run_limits {
 	LAB_STOP_WAIT_MS = 3000,	/* SIGTERM, then SIGKILL after this */
 	LAB_READY_WAIT_MS = 10000,	/* daemons must answer within this */
 	LAB_MAX_DAEMONS_PER_NODE = 4,
-	/* Every daemon runs at this nice value: each stands for a device with
-	 * a CPU of its own, which the lab's processes share with the tenants'
-	 * (docs/lab.md, "Daemons") */
-	LAB_DAEMON_NICE = -10,
 	LAB_SETUP_JOBS = 8,		/* setup scripts running at once */
 	LAB_SAVE_LOGS_MAX = 1000,	/* lab-P.1 .. lab-P.1000 under PEREGRINE_LAB_SAVE_LOGS */
 };
