@@ -491,9 +491,6 @@ static void on_events(void *arg, int fd)
 			if (m->nlmsg_type == RTM_NEWLINK || m->nlmsg_type == RTM_DELLINK)
 				on_link_msg(d, m);
 	}
-	/* The RAS hears of the links first: uplink tracking's requests take a
-	 * netlink round trip per server port (0.1-1 ms each). */
-	send_out(d);
 	track_uplinks(d);
 	send_out(d);
 }

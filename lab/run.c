@@ -18,10 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libmnl/libmnl.h>
-#include <linux/rtnetlink.h>
-#include <net/if.h>
-
 #include "bpf/loader.h"
 #include "lab/swclient.h"
 #include "lib/auth.h"
@@ -624,121 +620,24 @@ int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms)
 }
 
 /* ---- links -------------------------------------------------------------------- */
-/* lab_set_links: every port's RTM_NEWLINK in one buffer, sent in one
- * sendmsg on a socket opened in the node's namespace, by a task raised to
- * SCHED_FIFO for the send.  A switch that fails loses all its links at
- * once; taken down one `ip` command after another they went down over
- * 2-7 ms while the daemons woken by the first (each a sanitizer build
- * under `make check`) held both cores, and traffic rerouted around the
- * first link ran into the next: a second loss gap that a real failure
- * does not have.  The kernel still handles the requests one by one (each
- * close waits for an RCU grace period), but no user-space task runs
- * before this one between them. */
-struct links_arg {
-	char *buf;
-	size_t len;
-	unsigned n;		/* requests */
-	const char *const *names;
-	char *err;
-	size_t errlen;
-};
-
-static int links_fn(const struct lab *l, void *arg)
-{
-	struct links_arg *a = arg;
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	struct sched_param fifo = { .sched_priority = 1 }, old_param;
-	int old_policy = sched_getscheduler(0), rc = 0;
-	char rbuf[8192] __attribute__((aligned(4)));
-	unsigned acked = 0;
-
-	(void)l;
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		snprintf(a->err, a->errlen, "netlink: %s", strerror(errno));
-		if (nl)
-			mnl_socket_close(nl);
-		return 1;
-	}
-	sched_getparam(0, &old_param);
-	(void)!sched_setscheduler(0, SCHED_FIFO, &fifo);	/* best effort */
-	if (mnl_socket_sendto(nl, a->buf, a->len) < 0) {
-		snprintf(a->err, a->errlen, "netlink: send: %s", strerror(errno));
-		rc = 1;
-	}
-	(void)!sched_setscheduler(0, old_policy, &old_param);
-	while (!rc && acked < a->n) {
-		ssize_t n = mnl_socket_recvfrom(nl, rbuf, sizeof(rbuf));
-		const struct nlmsghdr *m = (const struct nlmsghdr *)rbuf;
-		int len = (int)n;
-
-		if (n < 0) {
-			snprintf(a->err, a->errlen, "netlink: %s", strerror(errno));
-			rc = 1;
-			break;
-		}
-		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
-			int e;
-
-			if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_seq == 0 || m->nlmsg_seq > a->n)
-				continue;
-			acked++;
-			e = ((const struct nlmsgerr *)mnl_nlmsg_get_payload(m))->error;
-			if (e && !rc) {
-				snprintf(a->err, a->errlen, "%s: %s", a->names[m->nlmsg_seq - 1],
-					 strerror(-e));
-				rc = 1;
-			}
-		}
-	}
-	mnl_socket_close(nl);
-	return rc;
-}
-
 int lab_set_links(const struct lab *l, uint32_t node, uint32_t peer, bool up,
 		  char *err, size_t errlen)
 {
-	uint32_t degree = l->topo->nodes[node].degree;
-	size_t cap = (size_t)degree * MNL_ALIGN(sizeof(struct nlmsghdr) + sizeof(struct ifinfomsg) +
-						 MNL_ATTR_HDRLEN + LAB_IFNAMSIZ) + 1;
-	char (*names)[LAB_IFNAMSIZ] = calloc(degree ? degree : 1, sizeof(*names));
-	const char **np = calloc(degree ? degree : 1, sizeof(*np));
-	char *buf = calloc(1, cap), ns[128];
-	struct links_arg a = { .buf = buf, .names = np, .err = err, .errlen = errlen };
-	int rc = 0;
+	char *text = NULL, ns[128], ifn[LAB_IFNAMSIZ];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
 
-	if (!names || !np || !buf) {
-		snprintf(err, errlen, "out of memory");
-		rc = -1;
-		goto out;
-	}
-	for (uint32_t p = 0; p < degree; p++) {
-		struct nlmsghdr *nlh;
-		struct ifinfomsg *ifi;
-
+	for (uint32_t p = 0; p < l->topo->nodes[node].degree; p++) {
 		if (peer != UINT32_MAX && topo_port(l->topo, node, p)->peer != peer)
 			continue;
-		lab_port_ifname(l, node, p, names[a.n]);
-		np[a.n] = names[a.n];
-		nlh = mnl_nlmsg_put_header(buf + a.len);
-		nlh->nlmsg_type = RTM_NEWLINK;
-		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-		nlh->nlmsg_seq = ++a.n;
-		ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-		ifi->ifi_family = AF_UNSPEC;
-		ifi->ifi_change = IFF_UP;
-		ifi->ifi_flags = up ? IFF_UP : 0;
-		mnl_attr_put_strz(nlh, IFLA_IFNAME, names[a.n - 1]);
-		a.len += nlh->nlmsg_len;
+		lab_port_ifname(l, node, p, ifn);
+		fprintf(f, "link set %s %s\n", ifn, up ? "up" : "down");
 	}
+	fclose(f);
 	lab_ns(l, l->topo->nodes[node].name, ns, sizeof(ns));
-	/* links_fn: 0, or 1 with err set; lab_in_ns: -errno if it cannot enter */
-	if (a.n && (rc = lab_in_ns(l, ns, links_fn, &a)) < 0)
-		snprintf(err, errlen, "%s: cannot enter: %s", ns, strerror(-rc));
-	rc = rc ? -1 : 0;
-out:
-	free(buf);
-	free(np);
-	free(names);
+	rc = len ? run_batch(l, "ip", ns, "links", text, len, err, errlen) : 0;
+	free(text);
 	return rc;
 }
 
