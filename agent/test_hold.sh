@@ -93,18 +93,7 @@ for i in $(seq 100); do	# every agent attached (10 s at most)
 	sleep 0.1
 done
 [ "$n" = 8 ] || fail "only $n of 8 agents started"
-$P topo routes $TOPO --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for sw, ents in d["fib"].items():
-    args = []
-    for e in ents:
-        i = (int(e["owner"][3:]) + 1) * 2 + e["tree"]   # pgr_id_of(server + 1, tree)
-        args += ["02:00:00:02:%02x:%02x" % (i >> 8, i & 255), str(e["port"])]
-    print(sw, " ".join(args))' >"$tmp/fib"
-while read -r sw rest; do
-	$P lab fib add "$sw" $rest $L >/dev/null
-done <"$tmp/fib"
+lab_tree_fib $TOPO "$PT" || fail "cannot install the tree FIBs"
 
 # The directory again, on its store, with a short lease (it is ours: the lab's)
 pid=$(cat "$ST/pids/mgmt.directory")

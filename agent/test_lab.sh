@@ -56,18 +56,7 @@ done
 [ "$n" = 8 ] || fail "only $n of 8 agents started: $(cat "$ST"/logs/srv*.agent.log)"
 # Until the RAS programs them: every server's primary MAC along tree 0 and
 # its backup MAC along tree 1, on every switch, from the routing core.
-$P topo routes $TOPO --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for sw, ents in d["fib"].items():
-    args = []
-    for e in ents:
-        i = (int(e["owner"][3:]) + 1) * 2 + e["tree"]   # pgr_id_of(server + 1, tree)
-        args += ["02:00:00:02:%02x:%02x" % (i >> 8, i & 255), str(e["port"])]
-    print(sw, " ".join(args))' >"$tmp/fib"
-while read -r sw rest; do
-	$P lab fib add "$sw" $rest $L >/dev/null
-done <"$tmp/fib"
+lab_tree_fib $TOPO "$PT" || fail "cannot install the tree FIBs"
 
 # ---- all pairs, both VDCs, and isolation --------------------------------
 for vdc in red blue; do

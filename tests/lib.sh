@@ -56,6 +56,27 @@ sanitizer_reports() {
 	return $found
 }
 
+# ---- labs without a RAS ------------------------------------------------------
+# lab_tree_fib TOPO PREFIX: what the RAS would program, from the routing
+# core: every server's primary MAC along tree 0 and its backup MAC along
+# tree 1, on every switch of the lab PREFIX built from TOPO.
+lab_tree_fib() {
+	local sw rest fib
+
+	fib=$("$PEREGRINE_BIN" topo routes "$1" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for sw, ents in d["fib"].items():
+    args = []
+    for e in ents:
+        i = (int(e["owner"][3:]) + 1) * 2 + e["tree"]   # pgr_id_of(server + 1, tree)
+        args += ["02:00:00:02:%02x:%02x" % (i >> 8, i & 255), str(e["port"])]
+    print(sw, " ".join(args))') || return 1
+	while read -r sw rest; do
+		"$PEREGRINE_BIN" lab fib add "$sw" $rest --prefix "$2" >/dev/null || return 1
+	done <<<"$fib"
+}
+
 # ---- ports -------------------------------------------------------------------
 # udp_port: a UDP port on loopback that nothing holds now, chosen at random
 # below the kernel's ephemeral range, so that no client socket of another
