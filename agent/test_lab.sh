@@ -29,10 +29,7 @@ tmp=$(mktemp -d)
 rpid=
 cleanup() {
 	[ -n "$rpid" ] && kill "$rpid" 2>/dev/null
-	$P lab down $L >/dev/null 2>&1 || true
-	for n in 0 1 2 3 4 5 6 7; do
-		[ -d /sys/fs/bpf/peregrine/${PT}-srv$n ] && $P dp unload ${PT}-srv$n 2>/dev/null
-	done
+	$P lab down $L >/dev/null 2>&1 || true	# also the agents' pinned data planes
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
