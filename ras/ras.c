@@ -50,12 +50,14 @@ void ras_out_reset(struct ras_out *o)
 {
 	o->ndg = 0;
 	o->navail = 0;
+	o->ndir = 0;
 }
 
 void ras_out_free(struct ras_out *o)
 {
 	free(o->dg);
 	free(o->avail);
+	free(o->dir);
 	ras_out_init(o);
 }
 
@@ -78,6 +80,7 @@ static void out_avail(struct ras *r, struct ras_out *o, uint32_t idx, bool avail
 	}
 	ras_server_mac(idx / 2, idx % 2, o->avail[o->navail].mac);
 	o->avail[o->navail++].avail = avail;
+	ra_want(r, idx, avail);
 	if (avail)
 		r->st.avail_up++;
 	else
@@ -98,6 +101,7 @@ const char *ras_drop_name(int reason)
 	case RAS_DROP_VM: return "bad VM or server";
 	case RAS_DROP_RASP_TYPE: return "unexpected RAS-protocol type";
 	case RAS_DROP_ACK: return "stale ACK";
+	case RAS_DROP_DIR: return "bad or unmatched directory reply";
 	default: break;
 	}
 	if (reason > RAS_DROP_RASP && reason < RAS_DROP_REPLAY)
@@ -752,13 +756,15 @@ static void on_link(struct ras *r, struct ras_addr from, uint32_t node,
 		   m->u.link.state == SWP_PORT_UP, now, o);
 }
 
-void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
-	       uint64_t now, struct ras_out *o)
+static void input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
+		  uint64_t now, struct ras_out *o)
 {
 	struct swp_msg m;
 	uint32_t node;
 	int e;
 
+	if (ra_input(r, from, buf, len, now, o))
+		return;
 	if (len >= 2 && wire_get16(buf) == RASP_MAGIC) {
 		rd_input(r, from, buf, len, now, o);
 		check_converged(r, now, o);
@@ -831,6 +837,13 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 	return s->resync_at;
 }
 
+void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
+	       uint64_t now, struct ras_out *o)
+{
+	input(r, from, buf, len, now, o);
+	ra_flush(r, now, o);	/* the changes it made, to the directory */
+}
+
 uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o)
 {
 	uint64_t next = UINT64_MAX, due;
@@ -844,7 +857,8 @@ uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o)
 	}
 	check_converged(r, now, o);
 	due = rd_step(r, now, o);
-	return due < next ? due : next;
+	next = MIN(next, due);
+	return MIN(next, ra_step(r, now, o));
 }
 
 void ras_start(struct ras *r, uint64_t now, struct ras_out *o)
@@ -866,6 +880,7 @@ void ras_start(struct ras *r, uint64_t now, struct ras_out *o)
 		if (r->sw[n] && !r->sw[n]->ports_known)
 			send_dump(r, n, RS_PORTS, now, o);
 	check_converged(r, now, o);
+	ra_flush(r, now, o);
 }
 
 /* ---- life ----------------------------------------------------------------------- */
@@ -917,6 +932,7 @@ int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, 
 		s->state = c->sw[n].ip ? RS_READY : RS_NONE;
 	}
 	r->d = rd_new(r, now);
+	r->av = ra_new(r);
 	*out = r;
 	return 0;
 }
@@ -943,6 +959,7 @@ void ras_free(struct ras *r)
 		free(s);
 	}
 	rd_free(r->d);
+	ra_free(r->av);
 	free(r->sw);
 	free(r->held);
 	route_delta_free(&r->delta);
