@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "lib/hash.h"
-#include "lib/log.h"
+#include "lib/core.h"
 #include "wire/frame.h"
 #include "wire/pgr.h"
 #include "wire/rasproto.h"
@@ -133,7 +133,7 @@ static uint64_t key64(uint32_t vdc, uint32_t ip)
 static void bad(struct agent *a, uint64_t *counter, const char *fmt, const char *what)
 {
 	(*counter)++;
-	log_rl_msg(&a->rl, a->now_ns, LOG_WARN, fmt, what);
+	core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN, fmt, what);
 }
 
 static struct entry *find(const struct agent *a, uint32_t vdc, uint32_t ip)
@@ -654,7 +654,7 @@ static void on_register_reply(void *arg, uint64_t req_id, const struct dirp_msg 
 		dirp_get_entry(m, i, &r);
 		if (r.status != DIRP_OK) {
 			a->st.register_fail++;
-			log_rl_msg(&a->rl, a->now_ns, LOG_WARN, "register %u/%08x: %s", r.vdc, r.ip,
+			core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN, "register %u/%08x: %s", r.vdc, r.ip,
 				   dirp_status_name(r.status));
 			a->next_register_ns = a->now_ns + 1000000000ull;
 		}

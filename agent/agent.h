@@ -18,6 +18,7 @@
 #include "bpf/dp.h"
 #include "dir/client.h"
 #include "lib/auth.h"
+#include "lib/core.h"
 #include "route/trees.h"
 
 enum agent_limits {
@@ -56,6 +57,7 @@ struct agent_ops {
 	 * ifindex sent it now (from_vm checks and forwards it). */
 	int (*resend)(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len);
 	int (*ras_send)(void *arg, const uint8_t *buf, size_t len);
+	struct core_log log;	/* lib/core.h; zero: no log lines */
 };
 
 #define AGENT_STATS(X)                                                        \

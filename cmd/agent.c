@@ -664,7 +664,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
-				 op_arp_reply, op_resend, op_ras_send };
+				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))

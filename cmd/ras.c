@@ -619,7 +619,8 @@ static int serve(struct rc_setup *s, const struct rc_opts *o)
 			     .share = o->share, .no_direct = o->no_direct,
 			     .dir = { ntohl(s->dir.sin_addr.s_addr), ntohs(s->dir.sin_port) },
 			     .wall_offset_ms = (int64_t)(wall_ns() / 1000000) -
-					       (int64_t)(mono_ns() / 1000000) };
+					       (int64_t)(mono_ns() / 1000000),
+			     .log = CORE_LOG_STDERR };
 	struct loop_io *io;
 	char err[256], ab[32];
 	int buf = RC_SOCKBUF;

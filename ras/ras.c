@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lib/log.h"
+#include "lib/core.h"
 #include "route/failover.h"
 #include "wire/be.h"
 #include "wire/pgr.h"
@@ -113,7 +113,7 @@ void ras_drop(struct ras *r, int reason, uint64_t now)
 {
 	assert(reason >= 0 && reason < RAS_DROP_COUNT);
 	r->st.drops[reason]++;
-	log_rl_msg(&r->rl, now, LOG_WARN, "dropped a datagram: %s", ras_drop_name(reason));
+	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "dropped a datagram: %s", ras_drop_name(reason));
 }
 
 /* ---- sending ----------------------------------------------------------------- */
@@ -381,7 +381,7 @@ static bool audit_ok(struct ras *r, uint32_t node, uint32_t used, uint64_t now,
 	if (used == s->nhave + s->nforeign + s->dhave.count)
 		return true;
 	r->st.audits_failed++;
-	log_rl_msg(&r->rl, now, LOG_WARN, "switch %s holds %u entries, not %u: reading it again",
+	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s holds %u entries, not %u: reading it again",
 		   r->t->nodes[node].name, used, s->nhave + s->nforeign + (uint32_t)s->dhave.count);
 	begin_dump(r, node, now, o);
 	return false;
@@ -415,7 +415,7 @@ static void on_fib_ack(struct ras *r, uint32_t node, const struct swp_msg *m, ui
 			r->st.dops_refused++;	/* tried again at the next computation */
 		/* Refused: left as it is until an event touches it again. */
 		r->st.ops_refused[st <= SWP_STATUS_MAX ? st : SWP_KERNEL]++;
-		log_rl_msg(&r->rl, now, LOG_WARN, "switch %s refused %s %s port %u: %s",
+		core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s refused %s %s port %u: %s",
 			   r->t->nodes[node].name, op->kind == SWP_OP_ADD ? "add" : "del",
 			   swp_mac_str(op->mac, mb), op->port, swp_status_name(st));
 	}
@@ -499,7 +499,7 @@ static void startup_link_down(struct ras *r, uint32_t l, uint64_t now, struct ra
 		return;
 	route_delta_reset(&r->delta);
 	route_link_down(r->rt, l, &r->delta);
-	log_info("link %s:%u - %s:%u is down at start-up", r->t->nodes[lk->a].name, lk->pa,
+	core_log(&r->c.log, LOG_INFO, "link %s:%u - %s:%u is down at start-up", r->t->nodes[lk->a].name, lk->pa,
 		 r->t->nodes[lk->b].name, lk->pb);
 	for (int i = 0; i < 2; i++) {
 		uint32_t e = ends[i];
@@ -678,7 +678,7 @@ static void switch_dead(struct ras *r, uint32_t node)
 
 	route_node_down(r->rt, node, &r->delta);
 	r->st.node_events++;
-	log_info("switch %s failed: every link to a switch is down", r->t->nodes[node].name);
+	core_log(&r->c.log, LOG_INFO, "switch %s failed: every link to a switch is down", r->t->nodes[node].name);
 	if (s && s->state != RS_NONE) {
 		s->state = RS_DEAD;
 		s->busy = RS_IDLE;
@@ -691,7 +691,7 @@ static void switch_back(struct ras *r, uint32_t node, uint64_t now, struct ras_o
 
 	route_node_up(r->rt, node, &r->delta);
 	r->st.node_events++;
-	log_info("switch %s is back: reading its table", r->t->nodes[node].name);
+	core_log(&r->c.log, LOG_INFO, "switch %s is back: reading its table", r->t->nodes[node].name);
 	if (s && s->state != RS_NONE)
 		begin_dump(r, node, now, o);
 }
@@ -725,7 +725,7 @@ static void link_event(struct ras *r, uint32_t l, bool up, uint64_t now, struct 
 	}
 	apply_delta(r, up, now, o);
 	rd_routes_changed(r, now, o);
-	log_info("link %s:%u - %s:%u %s: %zu forwarding changes, %u more pairs held",
+	core_log(&r->c.log, LOG_INFO, "link %s:%u - %s:%u %s: %zu forwarding changes, %u more pairs held",
 		 r->t->nodes[lk->a].name, lk->pa, r->t->nodes[lk->b].name, lk->pb,
 		 up ? "up" : "down", r->delta.nops, r->st.ev_pairs);
 	check_converged(r, now, o);
@@ -824,7 +824,7 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 		transmit(r, node, now, o);
 		return s->due;
 	}
-	log_rl_msg(&r->rl, now, LOG_WARN, "switch %s does not answer: reading it again in %u ms",
+	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s does not answer: reading it again in %u ms",
 		   r->t->nodes[node].name, RAS_RESYNC_MS);
 	r->st.lost++;
 	s->busy = RS_IDLE;

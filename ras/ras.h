@@ -49,6 +49,7 @@
 
 #include "lib/auth.h"
 #include "lib/common.h"
+#include "lib/core.h"
 #include "route/trees.h"
 #include "wire/rasproto.h"
 #include "wire/swproto.h"
@@ -102,6 +103,7 @@ struct ras_cfg {
 	/* Message timestamps for the directory: wall clock ms = now / 1e6 +
 	 * wall_offset_ms (the shell: wall clock minus monotonic clock). */
 	int64_t wall_offset_ms;
+	struct core_log log;		/* lib/core.h; zero: no log lines */
 };
 
 struct ras_dgram {

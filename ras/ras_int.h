@@ -5,7 +5,7 @@
 #define PEREGRINE_RAS_RAS_INT_H
 
 #include "lib/hash.h"
-#include "lib/log.h"
+#include "lib/core.h"
 #include "ras/ras.h"
 #include "route/failover.h"
 #include "wire/rasproto.h"
