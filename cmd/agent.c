@@ -88,8 +88,6 @@ struct shell {
 	struct agent_config cfg;
 	struct auth_key key;
 	struct topo *topo;
-	struct route_trees *rt;
-	uint32_t self;			/* topology node id */
 	struct pgr_dp *dp;		/* loaded here, or NULL when reused */
 	struct pgr_dp_maps maps;
 	bool maps_owned;
@@ -176,23 +174,6 @@ static int op_ras_send(void *arg, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int op_egress(void *arg, uint32_t dst, unsigned tree)
-{
-	struct shell *s = arg;
-	uint16_t port = route_egress(s->rt, s->self, dst, tree);
-
-	return port == ROUTE_NO_PORT ? -1 : port;
-}
-
-static uint32_t op_server_node(void *arg, uint32_t pgr_node)
-{
-	struct shell *s = arg;
-
-	if (pgr_node < 1 || pgr_node > s->topo->nservers)
-		return UINT32_MAX;
-	return s->topo->servers[pgr_node - 1];
-}
-
 /* ---- configuration ------------------------------------------------------- */
 
 /* Interface indexes; a missing VM port leaves 0 (the core skips it). */
@@ -225,20 +206,14 @@ static int load_config(struct shell *s, struct agent_config *c)
 	return 0;
 }
 
+/* The file is read here; the trees are the core's (agent_topology, once
+ * the agent exists). */
 static int load_topology(struct shell *s)
 {
 	char err[256];
 
-	if (topo_from_spec(s->cfg.topology, &s->topo, err, sizeof(err)) ||
-	    route_trees_new(s->topo, NULL, NULL, &s->rt, err, sizeof(err))) {
+	if (topo_from_spec(s->cfg.topology, &s->topo, err, sizeof(err))) {
 		log_err("topology %s: %s", s->cfg.topology, err);
-		return -EINVAL;
-	}
-	s->self = topo_find(s->topo, s->cfg.server);
-	if (s->self == UINT32_MAX || !topo_is_server(s->topo, s->self) ||
-	    s->self != s->topo->servers[s->cfg.node - 1]) {
-		log_err("server %s is not server node %u of %s", s->cfg.server, s->cfg.node,
-			  s->cfg.topology);
 		return -EINVAL;
 	}
 	return 0;
@@ -689,7 +664,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
-				 op_arp_reply, op_resend, op_ras_send, op_egress, op_server_node };
+				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))
@@ -708,6 +683,10 @@ static int setup(struct shell *s)
 		return -1;
 	}
 	s->agent = agent_new(&ops, dirc_udp_client(s->du), &s->key, dir_now_sys());
+	if (agent_topology(s->agent, s->topo, s->cfg.server, s->cfg.node, err, sizeof(err))) {
+		log_err("topology %s: %s", s->cfg.topology, err);
+		return -1;
+	}
 	s->loop = loop_new();
 	nic_initial(s);
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
@@ -770,8 +749,6 @@ static void teardown(struct shell *s)
 		close(s->from_net);
 		close(s->to_vm);
 	}
-	if (s->rt)
-		route_trees_free(s->rt);
 	if (s->topo)
 		topo_free(s->topo);
 	agent_config_free(&s->cfg);

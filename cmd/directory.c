@@ -528,6 +528,7 @@ int cmd_directory(int argc, char **argv)
 	o.cfg.table_moving = prefault_forget;
 	o.cfg.table_arg = pf;
 	o.cfg.seed = wall_ns() ^ ((uint64_t)getpid() << 32);
+	o.cfg.log = CORE_LOG_STDERR;
 	if (!(store = dstore_open(o.db, o.map_bytes, err, sizeof(err)))) {
 		prefault_stop(pf);
 		return cli_error("store %s", err);

@@ -54,14 +54,7 @@ struct swd {
 	struct sw_nl_op *flush_ops;	/* start-up only */
 	uint16_t nflush;
 	struct log_rl rl;
-	/* uplink tracking (--uplinks) */
-	uint8_t *uplink;		/* per port: leads to another switch */
-	uint8_t *port_up;		/* per port: present and up */
-	uint8_t *shut;			/* per port: taken down by the tracking */
-	uint16_t nuplinks;
-	bool isolated;			/* every uplink down, server ports shut */
-	uint64_t restore_delay_ns;	/* uplinks up this long before restoring */
-	uint64_t restore_at;		/* 0: no restore pending */
+	uint64_t restore_delay_ns;	/* --uplink-delay, for log lines */
 };
 
 static const char switchd_help[] =
@@ -140,7 +133,6 @@ static void set_port(struct swd *d, int port, int ifindex, bool present, bool up
 	} else {
 		return;
 	}
-	d->port_up[port] = present && up;
 	sw_port(d->core, (uint16_t)port, present, up, now, d->out);
 }
 
@@ -170,58 +162,31 @@ static int port_admin(struct swd *d, int ifindex, bool up)
 	}
 }
 
-/* Uplink tracking: a switch cut off from every other switch still has
- * live links to its servers, and a dual-homed server would go on sending
- * into it (its NIC is up) and lose everything that leaves the switch.  So
- * when every uplink is down the server ports go down, the servers' agents
- * see their NIC lose its link and send by their other NIC.  The ports we
- * took down come back once an uplink has stayed up for the restore delay:
- * until the RAS has reprogrammed this switch (the RAS stops programming a
- * switch cut off from every other) and the one its uplink leads to (maybe
- * just restarted, empty), traffic sent into it would be lost. */
-static void track_uplinks(struct swd *d)
+/* Carry out the core's port up/down requests (uplink tracking, in the
+ * core: switchd/switchd.h) and tell it what failed. */
+static void apply_admin(struct swd *d)
 {
-	uint64_t now = mono_ns();
-	bool any = false;
+	unsigned down = 0, up = 0;
+	struct sw_out *o = d->out;
 
-	if (!d->nuplinks)
-		return;
-	for (uint32_t p = 0; p < SW_MAX_PORTS; p++)
-		any |= d->uplink[p] && d->port_up[p];
-	if (!any)
-		d->restore_at = 0;
-	else if (d->isolated && !d->restore_at)
-		d->restore_at = now + d->restore_delay_ns;
-	if (!any && !d->isolated) {
-		unsigned n = 0;
+	for (uint16_t i = 0; i < o->nadmin; i++) {
+		struct sw_admin_op *a = &o->admin[i];
+		int ifx = d->port_ifindex[a->port];
 
-		d->isolated = true;
-		for (uint32_t p = 0; p < SW_MAX_PORTS; p++) {
-			int e;
-
-			if (d->uplink[p] || !d->port_ifindex[p] || !d->port_up[p])
-				continue;
-			if ((e = port_admin(d, d->port_ifindex[p], false)))
-				log_warn("uplink tracking: port %u: %s", p, strerror(-e));
-			else
-				d->shut[p] = 1, n++;
-		}
-		log_warn("every uplink is down: %u server ports taken down", n);
-	} else if (any && d->isolated && now >= d->restore_at) {
-		unsigned n = 0;
-
-		d->isolated = false;
-		d->restore_at = 0;
-		for (uint32_t p = 0; p < SW_MAX_PORTS; p++) {
-			if (!d->shut[p])
-				continue;
-			d->shut[p] = 0;
-			if (d->port_ifindex[p] && !port_admin(d, d->port_ifindex[p], true))
-				n++;
-		}
-		log_info("an uplink is back (for %.0f ms): %u server ports up again",
-			 (double)d->restore_delay_ns / 1e6, n);
+		a->err = ifx ? port_admin(d, ifx, a->up) : -ENODEV;
+		if (a->err)
+			log_warn("uplink tracking: port %u %s: %s", a->port, a->up ? "up" : "down",
+				 strerror(-a->err));
+		else
+			*(a->up ? &up : &down) += 1;
 	}
+	if (down)
+		log_warn("every uplink is down: %u server ports taken down", down);
+	if (up)
+		log_info("an uplink is back (for %.0f ms): %u server ports up again",
+			 (double)d->restore_delay_ns / 1e6, up);
+	sw_admin_done(d->core, o);
+	o->nadmin = 0;
 }
 
 /* RTM_NEWLINK / RTM_DELLINK, from a dump or from the subscription. */
@@ -418,6 +383,8 @@ static int load_fdb(struct swd *d)
 /* ---- I/O --------------------------------------------------------------------- */
 static void send_out(struct swd *d)
 {
+	if (d->out->nadmin)
+		apply_admin(d);
 	for (int i = 0; i < d->out->ndg; i++) {
 		struct sw_dgram *g = &d->out->dg[i];
 		struct sockaddr_in to = { .sin_family = AF_INET,
@@ -491,7 +458,6 @@ static void on_events(void *arg, int fd)
 			if (m->nlmsg_type == RTM_NEWLINK || m->nlmsg_type == RTM_DELLINK)
 				on_link_msg(d, m);
 	}
-	track_uplinks(d);
 	send_out(d);
 }
 
@@ -500,8 +466,6 @@ static void on_tick(void *arg)
 	struct swd *d = arg;
 
 	sw_tick(d->core, mono_ns(), d->out);
-	if (d->restore_at)
-		track_uplinks(d);
 	send_out(d);
 }
 
@@ -618,6 +582,7 @@ static int open_netlink(struct swd *d)
 static int parse_uplinks(struct swd *d, const char *list)
 {
 	char buf[1024], *save, *tok;
+	unsigned n = 0;
 
 	if (strlen(list) >= sizeof(buf))
 		return cli_usage_error("switchd", "--uplinks: list too long");
@@ -628,17 +593,18 @@ static int parse_uplinks(struct swd *d, const char *list)
 		if (!parse_u32(tok, SWP_MAX_PORT, &p))
 			return cli_usage_error("switchd", "--uplinks: '%s' is not a port number "
 					       "(0-%u)", tok, (unsigned)SWP_MAX_PORT);
-		d->nuplinks += !d->uplink[p];
-		d->uplink[p] = 1;
+		sw_uplink(d->core, (uint16_t)p);
+		n++;
 	}
-	if (!d->nuplinks)
+	if (!n)
 		return cli_usage_error("switchd", "--uplinks: no port given");
 	return 0;
 }
 
 static int setup(struct swd *d, const struct swd_opts *o)
 {
-	struct sw_config c = { .id = o->id, .fib_cap = o->fib, .seq_base = wall_ns() };
+	struct sw_config c = { .id = o->id, .fib_cap = o->fib, .seq_base = wall_ns(),
+			       .uplink_delay_ns = (uint64_t)o->uplink_delay_ms * 1000000ull };
 	struct sockaddr_in la, ra;
 	char err[256];
 	int e;
@@ -663,12 +629,9 @@ static int setup(struct swd *d, const struct swd_opts *o)
 	d->nlbuf = xmalloc(SWD_NL_BUF);
 	d->nlrecv = xmalloc(SWD_NL_BUF);
 	d->port_ifindex = xcalloc(SW_MAX_PORTS, sizeof(*d->port_ifindex));
-	d->uplink = xcalloc(SW_MAX_PORTS, 1);
-	d->port_up = xcalloc(SW_MAX_PORTS, 1);
-	d->shut = xcalloc(SW_MAX_PORTS, 1);
 	if (o->uplinks && parse_uplinks(d, o->uplinks))
 		return 1;
-	d->restore_delay_ns = (uint64_t)o->uplink_delay_ms * 1000000ull;
+	d->restore_delay_ns = c.uplink_delay_ns;
 	hmap_init(&d->ifindex_port, 64, c.seq_base);
 	d->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
 	if ((e = open_netlink(d)))
@@ -682,7 +645,8 @@ static int setup(struct swd *d, const struct swd_opts *o)
 	if (load_fdb(d))
 		return cli_error("switchd: netlink: cannot list forwarding entries");
 	sw_out_reset(d->out);	/* nothing to report about the first sighting */
-	track_uplinks(d);	/* started cut off: the server ports go down */
+	sw_start(d->core, mono_ns(), d->out);	/* started cut off: server ports go down */
+	apply_admin(d);
 	if ((d->udp = udp_open(&la, SWD_RCVBUF)) < 0)
 		return cli_error("switchd: %s: %s", o->listen, strerror(-d->udp));
 	return 0;
@@ -692,9 +656,17 @@ static void teardown(struct swd *d)
 {
 	/* Ports the tracking took down come back up: nobody would know to
 	 * raise them once this daemon is gone. */
-	for (uint32_t p = 0; d->cmd && d->shut && p < SW_MAX_PORTS; p++)
-		if (d->shut[p] && d->port_ifindex[p])
-			port_admin(d, d->port_ifindex[p], true);
+	if (d->cmd && d->core && d->out && d->port_ifindex) {
+		bool done;
+		uint16_t n;
+
+		do {
+			sw_out_reset(d->out);
+			done = sw_release(d->core, d->out);
+			n = d->out->nadmin;
+			apply_admin(d);
+		} while (!done && n);
+	}
 	if (d->udp > 0)
 		close(d->udp);
 	if (d->cmd)
@@ -706,9 +678,6 @@ static void teardown(struct swd *d)
 	sw_free(d->core);
 	hmap_free(&d->ifindex_port);
 	free(d->port_ifindex);
-	free(d->uplink);
-	free(d->port_up);
-	free(d->shut);
 	free(d->nlbuf);
 	free(d->nlrecv);
 	free(d->in);

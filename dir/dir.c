@@ -25,7 +25,7 @@
 #include <sys/mman.h>
 
 #include "lib/hash.h"
-#include "lib/log.h"
+#include "lib/core.h"
 #include "lib/rng.h"
 
 #define NONE UINT32_MAX
@@ -1257,10 +1257,11 @@ static void drop(struct dir *d, struct dir_now now, uint64_t from, int reason)
 
 	d->st[DIR_STAT_dropped]++;
 	d->st[DIR_STAT_drop_short + reason - 1]++;
-	if (log_rl_allow(&d->rl, now.ns)) {
+	if (d->cfg.log.fn) {
 		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		log_warn("directory: dropped a datagram from %s:%u: %s", ip,
-			 (unsigned)(from & 0xffff), dir_drop_name(reason));
+		core_log_rl(&d->cfg.log, &d->rl, now.ns, LOG_WARN,
+			    "directory: dropped a datagram from %s:%u: %s", ip,
+			    (unsigned)(from & 0xffff), dir_drop_name(reason));
 	}
 }
 

@@ -18,6 +18,7 @@
 
 #include "lib/auth.h"
 #include "lib/common.h"
+#include "lib/core.h"
 #include "lib/prefault.h"
 #include "wire/dirproto.h"
 
@@ -64,6 +65,7 @@ struct dir_cfg {
 	 * NULL: nothing to tell. */
 	void (*table_moving)(void *arg);
 	void *table_arg;
+	struct core_log log;		/* lib/core.h; zero: no log lines */
 };
 
 struct dir_now {
