@@ -721,10 +721,7 @@ static void teardown(struct shell *s)
 		if (!s->keep)
 			dp_remove(s);
 	}
-	if (s->loop) {
-		loop_timer_del(s->loop, s->dirc_timer);
-		loop_free(s->loop);
-	}
+	/* the loop (and its timers) is the scaffold's: daemon_free */
 	agent_free(s->agent);
 	if (s->rb)
 		ring_buffer__free(s->rb);
