@@ -801,6 +801,16 @@ static void test_client_library(void **st)
 	assert_int_equal(w.replies, 2);
 	assert_int_equal(dirc_in_flight(c), 0);
 	assert_int_equal(dirc_get_stats(c)->retransmits, 1);
+	/* A slow answer: the request is retransmitted before its reply
+	 * arrives, both are answered; the second reply is late, not bad. */
+	assert_true(dirc_request(c, now_of(&h), DIRP_LOOKUP, &k, 1, wire_reply, &w) > 0);
+	h.t += DIRC_RTO_MS * MS;
+	dirc_tick(c, now_of(&h));
+	assert_int_equal(dirc_get_stats(c)->retransmits, 2);
+	wire_deliver(&w, c);
+	assert_int_equal(w.replies, 3);
+	assert_int_equal(dirc_get_stats(c)->late_replies, 1);
+	assert_int_equal(dirc_get_stats(c)->dropped, 0);
 	/* A change is pushed, handed over and acknowledged. */
 	e.server = 10;
 	dir_out_reset(&h.out);

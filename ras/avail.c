@@ -171,17 +171,20 @@ bool ra_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t le
 	      uint64_t now, struct ras_out *o)
 {
 	struct ras_avq *av = r->av;
-	uint64_t dropped;
+	uint64_t dropped, late;
 
 	if (!r->c.dir.ip || from.ip != r->c.dir.ip || from.port != r->c.dir.port)
 		return false;
 	dropped = dirc_get_stats(av->c)->dropped;
+	late = dirc_get_stats(av->c)->late_replies;
 	av->o = o;
 	av->now = now;
 	dirc_input(av->c, dnow(r, now), buf, len);
 	av->o = NULL;
 	if (dirc_get_stats(av->c)->dropped != dropped)
 		ras_drop(r, RAS_DROP_DIR, now);
+	else if (dirc_get_stats(av->c)->late_replies != late)
+		ras_drop(r, RAS_DROP_STALE, now);	/* a retransmission's second reply */
 	return true;
 }
 

@@ -139,7 +139,7 @@ enum ras_drop {
 	RAS_DROP_VM,			/* a VM id that is no VM, a server that is none */
 	RAS_DROP_RASP_TYPE,		/* a type the RAS does not take (DIRECT) */
 	RAS_DROP_ACK,			/* ACK of no DIRECT in flight */
-	RAS_DROP_DIR,			/* from the directory: bad, stale or unmatched */
+	RAS_DROP_DIR,			/* from the directory: bad or stale (a late reply: STALE) */
 	RAS_DROP_COUNT
 };
 
