@@ -30,6 +30,7 @@
 #include "agent/agent.h"
 #include "bpf/loader.h"
 #include "cmd/cli.h"
+#include "cmd/daemon.h"
 #include "dir/client_udp.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -615,16 +616,16 @@ static int sockets_open(struct shell *s)
 
 /* ---- main ------------------------------------------------------------------------ */
 
-static int parse_args(int argc, char **argv, struct shell *s)
+static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "name", required_argument, 0, 'n' },
-		{ "veth-nics", no_argument, 0, 'E' }, { "log-level", required_argument, 0, 'l' },
+		{ "veth-nics", no_argument, 0, 'E' },
 		{ "netns", required_argument, 0, 'N' }, { "lab", required_argument, 0, 'L' },
 		{ "traffic-pairs", required_argument, 0, 'T' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "help", no_argument, 0, 'h' }, DAEMON_OPTION_LOG_LEVEL, { 0, 0, 0, 0 }
 	};
-	int c, lvl;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -644,14 +645,13 @@ static int parse_args(int argc, char **argv, struct shell *s)
 						       PGR_DP_TRAFFIC_MIN, PGR_DP_TRAFFIC_MAX);
 			break;
 		case 'L': s->lab = optarg; break;
-		case 'l':
-			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("agent", "--log-level: '%s' is not "
-						       LOG_LEVELS, optarg);
-			log_set_level((enum log_level)lvl);
-			break;
 		case 'h': fputs(agent_help, stdout); exit(0);
-		default: return cli_usage_error("agent", "see --help");
+		default: {
+			int rc = daemon_opt(dm, c, optarg);
+
+			if (rc != 1)
+				return rc;
+		}
 		}
 	}
 	if (optind < argc)
@@ -687,7 +687,6 @@ static int setup(struct shell *s)
 		log_err("topology %s: %s", s->cfg.topology, err);
 		return -1;
 	}
-	s->loop = loop_new();
 	nic_initial(s);
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
 	if (nics_attach(s))
@@ -702,7 +701,6 @@ static int setup(struct shell *s)
 		       on_second, s);
 	loop_signal_add(s->loop, SIGHUP, on_hup, s);
 	loop_signal_add(s->loop, SIGUSR1, on_keep, s);
-	loop_stop_on_signals(s->loop);
 	return 0;
 }
 
@@ -723,10 +721,7 @@ static void teardown(struct shell *s)
 		if (!s->keep)
 			dp_remove(s);
 	}
-	if (s->loop) {
-		loop_timer_del(s->loop, s->dirc_timer);
-		loop_free(s->loop);
-	}
+	/* the loop (and its timers) is the scaffold's: daemon_free */
 	agent_free(s->agent);
 	if (s->rb)
 		ring_buffer__free(s->rb);
@@ -758,11 +753,13 @@ int cmd_agent(int argc, char **argv)
 {
 	struct shell s = { .ras_fd = -1, .pkt_fd = -1, .resend_fd = -1, .nl_fd = -1,
 			   .from_vm = -1, .from_net = -1, .to_vm = -1 };
+	struct daemon dm;
 	int ret;
 
-	if ((ret = parse_args(argc, argv, &s)) || (ret = cli_enter_netns(s.netns)))
+	daemon_init(&dm, "agent");
+	if ((ret = parse_args(argc, argv, &s, &dm)) || (ret = cli_enter_netns(s.netns)))
 		return ret;
-	log_set_ident("agent");
+	log_set_ident(dm.name);
 	/* Tests of the bare fabric (server-to-server traffic on the underlay,
 	 * which the data plane would not pass) run a lab without agents.  A
 	 * production agent (no --lab) ignores the variable: a stray one in its
@@ -774,14 +771,17 @@ int cmd_agent(int argc, char **argv)
 		}
 		log_warn("PEREGRINE_NO_AGENT is ignored outside a lab (no --lab)");
 	}
-	signal(SIGPIPE, SIG_IGN);
+	daemon_start(&dm);	/* SIGPIPE ignored, SIGINT and SIGTERM stop the loop */
+	s.loop = dm.loop;
 	if (setup(&s)) {
 		teardown(&s);
+		daemon_free(&dm);
 		return 1;
 	}
 	log_info("%s (node %u): %zu VMs, %u NICs, directory and RAS as configured", s.cfg.server,
 		 s.cfg.node, agent_vm_count(s.agent), s.cfg.nnics);
-	loop_run(s.loop);
+	daemon_run(&dm);
 	teardown(&s);
+	daemon_free(&dm);
 	return 0;
 }

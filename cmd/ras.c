@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "lib/json.h"
 #include "cmd/cli.h"
+#include "cmd/daemon.h"
 #include "lab/run.h"
 #include "lib/auth.h"
 #include "lib/log.h"
@@ -39,8 +40,8 @@ enum ras_cmd_limits {
 
 struct rasd {
 	struct ras *r;
+	struct daemon *dm;
 	struct loop *loop;
-	struct loop_timer *timer, *stimer;
 	const struct topo *t;
 	const char *status_path;
 	double lb_last_ms;		/* the last computation of direct routes */
@@ -97,26 +98,17 @@ static void flush_out(struct rasd *d)
 	}
 }
 
-static void arm(struct rasd *d, uint64_t next)
-{
-	uint64_t now = mono_ns();
-
-	if (next == UINT64_MAX)
-		next = now + 1000000000ull;
-	loop_timer_set(d->loop, d->timer, next > now ? next - now : 0);
-}
-
-static void on_timer(void *arg)
+static uint64_t on_timer(void *arg, uint64_t t0)
 {
 	struct rasd *d = arg;
-	uint64_t runs = ras_stats(d->r)->lb_runs, t0 = mono_ns();
+	uint64_t runs = ras_stats(d->r)->lb_runs;
 	uint64_t next = ras_tick(d->r, t0, &d->out);
 
 	if (ras_stats(d->r)->lb_runs != runs)
 		d->lb_last_ms = (double)(mono_ns() - t0) / 1e6;
 
 	flush_out(d);
-	arm(d, next);
+	return next;
 }
 
 static void on_readable(void *arg, int fd)
@@ -142,7 +134,7 @@ static void on_readable(void *arg, int fd)
 		if (n < UDP_BATCH)
 			break;
 	}
-	arm(d, ras_tick(d->r, mono_ns(), &d->out));
+	daemon_arm(d->dm, ras_tick(d->r, mono_ns(), &d->out));
 	flush_out(d);
 }
 
@@ -224,7 +216,8 @@ static void write_status(struct rasd *d)
 			   strerror(errno));
 }
 
-static void on_status_timer(void *arg)
+
+static void on_status(void *arg)
 {
 	write_status(arg);
 }
@@ -332,7 +325,7 @@ static const char ras_help[] =
 	"the switches by hand).\n";
 
 struct rc_opts {
-	const char *lab, *topo, *key, *listen, *directory, *name;
+	const char *lab, *topo, *key, *listen, *directory;
 	const char *switches[RC_MAX_SWITCH_OPTS];
 	int nswitches;
 	const char *fails[RC_MAX_SWITCH_OPTS];
@@ -343,7 +336,7 @@ struct rc_opts {
 	double min_mbps, share;
 };
 
-static int parse_opts(int argc, char **argv, struct rc_opts *o)
+static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *dm)
 {
 	static const struct option longs[] = {
 		{ "lab", required_argument, NULL, 'L' }, { "topo", required_argument, NULL, 't' },
@@ -353,8 +346,7 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 		{ "print-fib", no_argument, NULL, 'p' },
 		{ "fail-link", required_argument, NULL, 'F' },
 		{ "fail-node", required_argument, NULL, 'N' }, { "json", no_argument, NULL, 'j' },
-		{ "log-level", required_argument, NULL, 'v' },
-		{ "name", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+		{ "help", no_argument, NULL, 'h' }, DAEMON_OPTIONS,
 		{ "status", no_argument, NULL, 'S' },
 		{ "status-file", required_argument, NULL, 'f' },
 		{ "lb-interval", required_argument, NULL, 'i' },
@@ -365,7 +357,7 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 		{ "no-direct", no_argument, NULL, 'D' },
 		{ 0 },
 	};
-	int c, lvl;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -377,7 +369,6 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 		case 'd': o->directory = optarg; break;
 		case 'p': o->print = true; break;
 		case 'j': o->json = true; break;
-		case 'n': o->name = optarg; break;
 		case 's':
 			if (o->nswitches == RC_MAX_SWITCH_OPTS)
 				return cli_usage_error("ras", "too many --switch options");
@@ -391,12 +382,6 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 			o->fails[o->nfails++] = optarg;
 			if ((c == 'N') != !strchr(optarg, ','))
 				return cli_usage_error("ras", "--fail-link A,B or --fail-node NAME");
-			break;
-		case 'v':
-			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("ras", "--log-level: '%s' is not "
-						       LOG_LEVELS, optarg);
-			log_set_level((enum log_level)lvl);
 			break;
 		case 'S': o->status = true; break;
 		case 'f': o->status_file = optarg; break;
@@ -423,7 +408,12 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 				return cli_usage_error("ras", "--share: between 0 and 1");
 			break;
 		case 'h': printf(ras_help, RAS_LB_MS, RAS_MAX_PAIRS, RAS_MIN_MBPS); exit(0);
-		default: return cli_usage_error("ras", "see --help");
+		default: {
+			int rc = daemon_opt(dm, c, optarg);
+
+			if (rc != 1)
+				return rc;
+		}
 		}
 	}
 	if (optind < argc)
@@ -611,9 +601,10 @@ static int print_fib(const struct topo *t, const struct rc_opts *o)
 }
 
 /* ---- running ------------------------------------------------------------------ */
-static int serve(struct rc_setup *s, const struct rc_opts *o)
+static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 {
-	struct rasd d = { .rl = LOG_RL_INIT(1000, 5), .t = s->t, .status_path = s->status_path };
+	struct rasd d = { .rl = LOG_RL_INIT(1000, 5), .t = s->t, .status_path = s->status_path,
+			  .dm = dm };
 	struct ras_cfg c = { .t = s->t, .sw = s->sw, .key = s->key, .seq_base = wall_ns(),
 			     .lb_ms = o->lb_ms, .max_pairs = o->max_pairs, .min_mbps = o->min_mbps,
 			     .share = o->share, .no_direct = o->no_direct,
@@ -636,26 +627,23 @@ static int serve(struct rc_setup *s, const struct rc_opts *o)
 	ras_out_init(&d.out);
 	udp_batch_init(&d.rx);
 	udp_batch_init(&d.tx);
-	d.loop = loop_new();
-	loop_stop_on_signals(d.loop);
+	daemon_start(dm);
+	d.loop = dm->loop;
 	io = loop_io_add(d.loop, d.fd, on_readable, &d);
-	d.timer = loop_timer_add(d.loop, 0, 0, on_timer, &d);
-	d.stimer = loop_timer_add(d.loop, RC_STATUS_MS * 1000000ull, RC_STATUS_MS * 1000000ull,
-				  on_status_timer, &d);
+	daemon_every(dm, RC_STATUS_MS, on_status, &d);
 	log_info("listening on %s, %u switches, %u servers",
 		 udp_addr_str(&s->listen, ab, sizeof(ab)), s->t->nswitches, s->t->nservers);
 	d.t0_ns = mono_ns();
 	ras_start(d.r, mono_ns(), &d.out);
 	flush_out(&d);
-	loop_run(d.loop);
+	daemon_core_timer(dm, on_timer, &d);
+	daemon_run(dm);
 	log_info("stopping: %" PRIu64 " link reports, %" PRIu64 " ops sent, %" PRIu64
 		 " retransmits", ras_stats(d.r)->link_reports, ras_stats(d.r)->ops_sent,
 		 ras_stats(d.r)->retransmits);
-	loop_timer_del(d.loop, d.timer);
-	loop_timer_del(d.loop, d.stimer);
 	write_status(&d);
 	loop_io_del(d.loop, io);
-	loop_free(d.loop);
+	daemon_free(dm);
 	close(d.fd);
 	ras_out_free(&d.out);
 	ras_free(d.r);
@@ -666,12 +654,14 @@ int cmd_ras(int argc, char **argv)
 {
 	struct rc_opts o = { 0 };
 	struct rc_setup s = { 0 };
+	struct daemon dm;
 	char err[256];
 	int rc;
 
-	if ((rc = parse_opts(argc, argv, &o)))
+	daemon_init(&dm, "ras");
+	if ((rc = parse_opts(argc, argv, &o, &dm)))
 		return rc;
-	log_set_ident(o.name ? o.name : "ras");
+	log_set_ident(dm.name);
 	/* Tests of a bare fabric program the switches by hand. */
 	if (o.lab && !o.print && getenv("PEREGRINE_NO_RAS")) {
 		log_info("PEREGRINE_NO_RAS is set: not running");
@@ -694,7 +684,7 @@ int cmd_ras(int argc, char **argv)
 		for (uint32_t i = 0; i < s.t->nnodes; i++)
 			if (!topo_is_server(s.t, i))
 				s.t->nodes[i].fib_cap = o.fib_cap;
-	rc = o.print ? print_fib(s.t, &o) : serve(&s, &o);
+	rc = o.print ? print_fib(s.t, &o) : serve(&s, &o, &dm);
 	setup_free(&s);
 	return rc;
 }

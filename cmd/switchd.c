@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/daemon.h"
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -30,7 +31,6 @@
 
 enum swd_limits {
 	SWD_NL_BUF = 64 * 1024,		/* one netlink batch */
-	SWD_TICK_NS = 5 * 1000 * 1000,	/* retransmission timer */
 	SWD_RCVBUF = 1 << 20,
 	SWD_NL_CHUNK = 64,		/* netlink requests per sendmsg */
 };
@@ -38,6 +38,7 @@ enum swd_limits {
 struct swd {
 	struct sw *core;
 	struct sw_out *out;
+	struct daemon *dm;
 	struct loop *loop;
 	struct mnl_socket *cmd, *events;
 	uint32_t cmd_seq;
@@ -403,6 +404,13 @@ static void send_out(struct swd *d)
 	sw_out_reset(d->out);
 }
 
+/* After inputs: the core may have a new deadline (lib/core.h). */
+static void core_tick(struct swd *d)
+{
+	daemon_arm(d->dm, sw_tick(d->core, mono_ns(), d->out));
+	send_out(d);
+}
+
 static void on_udp(void *arg, int fd)
 {
 	struct swd *d = arg;
@@ -428,7 +436,9 @@ static void on_udp(void *arg, int fd)
 		}
 		send_out(d);
 	}
+	core_tick(d);
 }
+
 
 static void resync_links(struct swd *d)
 {
@@ -459,14 +469,16 @@ static void on_events(void *arg, int fd)
 				on_link_msg(d, m);
 	}
 	send_out(d);
+	core_tick(d);
 }
 
-static void on_tick(void *arg)
+static uint64_t on_tick(void *arg, uint64_t now)
 {
 	struct swd *d = arg;
+	uint64_t next = sw_tick(d->core, now, d->out);
 
-	sw_tick(d->core, mono_ns(), d->out);
 	send_out(d);
+	return next;
 }
 
 static void log_stats(const struct swd *d)
@@ -492,13 +504,12 @@ static void log_stats(const struct swd *d)
 
 /* ---- set-up ------------------------------------------------------------------- */
 struct swd_opts {
-	const char *listen, *key, *bridge, *prefix, *ras, *name, *uplinks;
+	const char *listen, *key, *bridge, *prefix, *ras, *uplinks;
 	uint32_t id, fib, uplink_delay_ms;
 	bool flush;
-	int level;
 };
 
-static int parse_opts(int argc, char **argv, struct swd_opts *o)
+static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *dm)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -511,15 +522,13 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 		{ "flush", no_argument, NULL, 'F' },
 		{ "uplinks", required_argument, NULL, 'u' },
 		{ "uplink-delay", required_argument, NULL, 'D' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
+		DAEMON_OPTIONS,
 		{ 0 }
 	};
 	int c;
 
-	*o = (struct swd_opts){ .fib = 65536, .level = LOG_INFO, .name = "switchd",
-				.uplink_delay_ms = 1000 };
+	*o = (struct swd_opts){ .fib = 65536, .uplink_delay_ms = 1000 };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -528,7 +537,6 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 		case 'b': o->bridge = optarg; break;
 		case 'p': o->prefix = optarg; break;
 		case 'r': o->ras = optarg; break;
-		case 'n': o->name = optarg; break;
 		case 'F': o->flush = true; break;
 		case 'u': o->uplinks = optarg; break;
 		case 'D':
@@ -544,13 +552,13 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 			if (!parse_u32(optarg, UINT32_MAX, &o->fib))
 				return cli_usage_error("switchd", "--fib: '%s' is not a number", optarg);
 			break;
-		case 'L':
-			if ((o->level = log_level_parse(optarg)) < 0)
-				return cli_usage_error("switchd", "--log-level: '%s' is not "
-						       LOG_LEVELS, optarg);
-			break;
 		case 'h': fputs(switchd_help, stdout); return -1;
-		default: return cli_usage_error("switchd", "bad option");
+		default: {
+			int rc = daemon_opt(dm, c, optarg);
+
+			if (rc != 1)
+				return rc;
+		}
 		}
 	}
 	if (optind != argc)
@@ -673,8 +681,7 @@ static void teardown(struct swd *d)
 		mnl_socket_close(d->cmd);
 	if (d->events)
 		mnl_socket_close(d->events);
-	if (d->loop)
-		loop_free(d->loop);
+	daemon_free(d->dm);
 	sw_free(d->core);
 	hmap_free(&d->ifindex_port);
 	free(d->port_ifindex);
@@ -687,29 +694,29 @@ static void teardown(struct swd *d)
 
 int cmd_switchd(int argc, char **argv)
 {
-	struct swd d = { .udp = -1 };
+	struct daemon dm;
+	struct swd d = { .udp = -1, .dm = &dm };
 	struct swd_opts o;
 	int rc, ports = 0;
 
-	if ((rc = parse_opts(argc, argv, &o)))
+	daemon_init(&dm, "switchd");
+	if ((rc = parse_opts(argc, argv, &o, &dm)))
 		return rc < 0 ? 0 : rc;
-	log_set_ident(o.name);
-	log_set_level((enum log_level)o.level);
+	daemon_start(&dm);
+	d.loop = dm.loop;
 	if ((rc = setup(&d, &o))) {
 		teardown(&d);
 		return rc;
 	}
 	for (uint32_t p = 0; p < SW_MAX_PORTS; p++)
 		ports += d.port_ifindex[p] != 0;
-	d.loop = loop_new();
-	loop_stop_on_signals(d.loop);
 	loop_io_add(d.loop, d.udp, on_udp, &d);
 	loop_io_add(d.loop, mnl_socket_get_fd(d.events), on_events, &d);
-	loop_timer_add(d.loop, SWD_TICK_NS, SWD_TICK_NS, on_tick, &d);
+	daemon_core_timer(&dm, on_tick, &d);
 	log_info("listening on %s, bridge %s, %d ports, fib %u/%u%s%s", o.listen, d.bridge,
 		 ports, sw_fib_used(d.core), o.fib, o.ras ? ", reporting to " : "",
 		 o.ras ? o.ras : "");
-	loop_run(d.loop);
+	daemon_run(&dm);
 	log_stats(&d);
 	log_info("stopped");
 	teardown(&d);
