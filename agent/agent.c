@@ -767,8 +767,10 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 
 /* ---- leases -------------------------------------------------------------------- */
 
-void agent_tick(struct agent *a, struct dir_now now)
+uint64_t agent_tick(struct agent *a, struct dir_now now)
 {
+	uint64_t next = now.ns + AGENT_TRAFFIC_MS * 1000000ull;
+
 	uint32_t renew[AGENT_CACHE_MAX < 4096 ? AGENT_CACHE_MAX : 4096];
 	uint32_t nrenew = 0;
 
@@ -793,6 +795,9 @@ void agent_tick(struct agent *a, struct dir_now now)
 	send_lookups(a, now, DIRP_RENEW, renew, nrenew);
 	if (a->configured && now.ns >= a->next_register_ns)
 		register_all(a, now);
+	if (a->configured && a->next_register_ns < next)
+		next = a->next_register_ns;
+	return next;
 }
 
 /* ---- NIC state ----------------------------------------------------------------- */

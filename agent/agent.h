@@ -144,9 +144,12 @@ void agent_traffic_begin(struct agent *a);
 void agent_traffic_pair(struct agent *a, const struct pgr_pair *p, const struct pgr_counter *c);
 void agent_traffic_end(struct agent *a, struct dir_now now);
 
-/* Leases (renew used entries, expire idle ones), re-registration.  Call at
- * least every AGENT_TRAFFIC_MS, after a traffic round. */
-void agent_tick(struct agent *a, struct dir_now now);
+/* Leases (renew used entries, expire idle ones), held frames' age,
+ * re-registration.  Call at least every AGENT_TRAFFIC_MS, after a traffic
+ * round: entries' renewals and expiries are judged at that granularity (an
+ * entry is renewed if it was used since the last tick).  Returns the next
+ * deadline: the next round or the next registration, whichever is first. */
+uint64_t agent_tick(struct agent *a, struct dir_now now);
 
 /* NIC i (index in the configuration) went up or down. */
 void agent_nic_state(struct agent *a, unsigned nic, bool up);

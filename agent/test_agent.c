@@ -1218,10 +1218,28 @@ static void test_trees_from_topology(void **state)
 	check_tree_nics("vl2:da=4,di=4,per_tor=2");
 }
 
+/* agent_tick returns its next deadline (lib/core.h): the next round, or the
+ * re-registration when that comes first. */
+static void test_tick_deadline(void **state)
+{
+	struct h h;
+	uint64_t next;
+
+	(void)state;
+	h_init(&h);
+	next = agent_tick(h.n[0].a, now_of(&h));
+	assert_true(next == now_of(&h).ns + AGENT_TRAFFIC_MS * MS);
+	h.t += (AGENT_REREG_MS - AGENT_TRAFFIC_MS / 2) * MS;
+	next = agent_tick(h.n[0].a, now_of(&h));
+	assert_true(next > now_of(&h).ns && next < now_of(&h).ns + AGENT_TRAFFIC_MS * MS);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trees_from_topology),
+		cmocka_unit_test(test_tick_deadline),
 		cmocka_unit_test(test_register_and_attach),
 		cmocka_unit_test(test_miss_fills_and_answers),
 		cmocka_unit_test(test_isolation),
