@@ -4,5 +4,6 @@ TESTS    += sim/test_fib
 TESTS    += sim/test_event sim/test_failover sim/test_flood
 SH_TESTS += sim/test_cli.sh
 LIB_SRCS += sim/maxmin.c sim/abt.c sim/shuffle.c
+LIB_SRCS += sim/chaos.c sim/chaos_host.c sim/chaos_glue.c sim/chaos_check.c sim/exp_chaos.c
 TESTS    += sim/test_maxmin sim/test_abt
 SH_TESTS += sim/test_throughput.sh
