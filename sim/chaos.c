@@ -24,6 +24,27 @@ static const char *const inv_descs[] = {
 #undef X
 };
 
+static const char *const fault_names[] = {
+#define X(name, desc) #name,
+	CHAOS_FAULTS(X)
+#undef X
+};
+static const char *const fault_descs[] = {
+#define X(name, desc) desc,
+	CHAOS_FAULTS(X)
+#undef X
+};
+
+const char *chaos_fault_name(int f)
+{
+	return f >= 0 && f < CHAOS_F_COUNT ? fault_names[f] : "?";
+}
+
+const char *chaos_fault_desc(int f)
+{
+	return f >= 0 && f < CHAOS_F_COUNT ? fault_descs[f] : "?";
+}
+
 const char *chaos_invariant_name(int inv)
 {
 	return inv >= 0 && inv < CHAOS_INV_COUNT ? inv_names[inv] : "?";
@@ -276,7 +297,7 @@ static void dir_deliver(struct chaos *c)
 	struct dir_out *o = &c->dout;
 	uint64_t from = chaos_ep_addr(CHAOS_EP_DIR, CHAOS_PORT);
 
-	if (o->nops && c->faults && sim_chance(&c->q, c->p_garbage / 4)) {
+	if (o->nops && c->faults && sim_chance(&c->q, c->p_tear)) {
 		/* the process dies around the commit: before it, or after it
 		 * and before any datagram leaves */
 		bool committed = rng_below(&c->q.rng, 2);
@@ -593,7 +614,8 @@ static void fault_partition(struct chaos *c)
 	c->part = 1 + rng_below(&c->q.rng, 2);
 	c->res->partitions++;
 	chaos_trace(c, "partition (%s)", c->part == 1 ? "both ways" : "one way");
-	sim_event_after(&c->q, draw_ms(c, 50, 3000), CEV_PART, 0, 0, 0);
+	sim_event_after(&c->q, draw_ms(c, 20, c->o->partition_ms ? c->o->partition_ms :
+					  CHAOS_PARTITION_MS), CEV_PART, 0, 0, 0);
 }
 
 static void fault_migrate(struct chaos *c)
@@ -607,7 +629,7 @@ static void fault_migrate(struct chaos *c)
 
 static void fault(struct chaos *c, unsigned kind)
 {
-	if (!c->faults && kind != F_TRAFFIC)
+	if (!fault_mean_ms(c, kind) || (!c->faults && kind != F_TRAFFIC))
 		return;
 	switch (kind) {
 	case F_LINK: {
@@ -658,19 +680,43 @@ static void draw_rates(struct chaos *c)
 {
 	struct rng *r = &c->q.rng;
 	static const uint32_t means[] = { 0, 200, 1000, 4000 };
+	uint32_t on = c->o->faults ? c->o->faults : (1u << CHAOS_F_COUNT) - 1;
 
+	/* every rate is drawn, then the kinds left out are zeroed: the same
+	 * seed draws the same rates whatever --faults says */
 	c->delay_ns = (20 + rng_below(r, 500)) * 1000ull;
 	c->jitter_ns = rng_below(r, 3) ? (1 + rng_below(r, 2000)) * 1000ull : 0;
-	if (c->o->no_faults)
-		return;
 	c->p_loss = rng_below(r, 4) ? rng_double(r) * 0.2 : 0;
 	c->p_dup = rng_below(r, 3) ? rng_double(r) * 0.1 : 0;
 	c->p_garbage = rng_below(r, 2) ? 0.02 : 0;
+	c->p_tear = rng_below(r, 2) ? 0.005 : 0;
 	c->ms_link = means[rng_below(r, 4)];
 	c->ms_switch = means[rng_below(r, 4)] * 2;
 	c->ms_crash = means[rng_below(r, 4)] * 2;
 	c->ms_part = means[rng_below(r, 4)] * 2;
 	c->ms_migrate = means[rng_below(r, 4)];
+	if (c->o->no_faults)
+		on = 0;
+	if (!(on & 1u << CHAOS_F_reorder))
+		c->jitter_ns = 0;
+	if (!(on & 1u << CHAOS_F_loss))
+		c->p_loss = 0;
+	if (!(on & 1u << CHAOS_F_dup))
+		c->p_dup = 0;
+	if (!(on & 1u << CHAOS_F_garbage))
+		c->p_garbage = 0;
+	if (!(on & 1u << CHAOS_F_tear))
+		c->p_tear = 0;
+	if (!(on & 1u << CHAOS_F_link))
+		c->ms_link = 0;
+	if (!(on & 1u << CHAOS_F_switch))
+		c->ms_switch = 0;
+	if (!(on & 1u << CHAOS_F_crash))
+		c->ms_crash = 0;
+	if (!(on & 1u << CHAOS_F_partition))
+		c->ms_part = 0;
+	if (!(on & 1u << CHAOS_F_migrate))
+		c->ms_migrate = 0;
 	c->res->rate_loss = c->p_loss;
 	c->res->rate_dup = c->p_dup;
 }
@@ -826,7 +872,8 @@ static void step(struct chaos *c, const struct sim_event *ev)
 			break;
 		c->link_cut[ev->a] = !ev->b;
 		c->res->link_faults += !ev->b;
-		chaos_trace(c, "link %u %s", ev->a, ev->b ? "up" : "fails");
+		chaos_trace(c, "link %u (%s - %s) %s", ev->a, c->t->nodes[c->t->links[ev->a].a].name,
+			    c->t->nodes[c->t->links[ev->a].b].name, ev->b ? "up" : "fails");
 		link_ends_changed(c, ev->a);
 		break;
 	case CEV_SWITCH:

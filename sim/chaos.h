@@ -27,6 +27,7 @@
 enum chaos_limits {
 	CHAOS_FAULT_MS = 20000,		/* default: faults for this long */
 	CHAOS_SETTLE_MS = 10000,	/* then this long to converge */
+	CHAOS_PARTITION_MS = 3000,	/* default: longest partition */
 	CHAOS_PROBE_TRIES = 5,		/* pair probes after settling, 1 s apart */
 	CHAOS_VMS_PER_SERVER = 2,
 	CHAOS_VDCS = 3,
@@ -56,6 +57,29 @@ enum chaos_invariant {
 const char *chaos_invariant_name(int inv);
 const char *chaos_invariant_desc(int inv);
 
+/* The kinds of fault, each with a rate drawn per seed. */
+#define CHAOS_FAULTS(X)                                                              \
+	X(loss, "datagrams lost")                                                    \
+	X(dup, "datagrams duplicated")                                               \
+	X(reorder, "delay jitter, which reorders datagrams")                         \
+	X(partition, "management-network partitions, both ways or one way")          \
+	X(crash, "crashes and restarts of any daemon (the directory: power loss too)") \
+	X(tear, "the directory dying around a store commit")                         \
+	X(link, "link failures and recoveries")                                      \
+	X(switch, "switch failures and recoveries (the table is lost)")              \
+	X(migrate, "VM migrations")                                                  \
+	X(garbage, "garbage datagrams to every daemon")
+
+enum chaos_fault {
+#define CHAOS_F_ENUM(name, desc) CHAOS_F_##name,
+	CHAOS_FAULTS(CHAOS_F_ENUM)
+#undef CHAOS_F_ENUM
+	CHAOS_F_COUNT
+};
+
+const char *chaos_fault_name(int f);
+const char *chaos_fault_desc(int f);
+
 struct chaos_opts {
 	const char *topo;		/* topology spec */
 	uint64_t seed;
@@ -63,7 +87,10 @@ struct chaos_opts {
 	uint32_t settle_ms;		/* 0: CHAOS_SETTLE_MS */
 	uint32_t vms_per_server;	/* 0: CHAOS_VMS_PER_SERVER */
 	uint32_t vdcs;			/* 0: CHAOS_VDCS */
+	uint32_t partition_ms;		/* 0: CHAOS_PARTITION_MS */
 	bool no_faults;			/* a quiet run: traffic only */
+	uint32_t faults;		/* 1 << CHAOS_F_*; 0: every kind */
+	bool strict_loops;		/* a loop while the RAS reprograms is a violation too */
 	FILE *trace;			/* NULL: no readable trace */
 };
 
@@ -76,7 +103,7 @@ struct chaos_result {
 	uint64_t hash;			/* of every event processed, in order */
 	uint64_t messages, lost, duplicated, garbage;
 	uint64_t packets, delivered;
-	uint64_t loops_withdrawn;	/* packets looping on a tree the RAS withdrew */
+	uint64_t loops_transient;	/* loops while the RAS reprograms or on withdrawn trees */
 	uint64_t crashes, link_faults, switch_faults, partitions, migrations;
 	double rate_loss, rate_dup;	/* the rates this seed drew */
 };

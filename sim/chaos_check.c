@@ -15,6 +15,7 @@
 
 #include "wire/be.h"
 #include "wire/dirproto.h"
+#include "route/failover.h"
 #include "wire/pgr.h"
 
 struct check {
@@ -126,6 +127,18 @@ static void check_tables(struct chaos *c)
 	}
 	if (route_trees_new(c->t, ldead, ndead, &fresh, err, sizeof(err)))
 		die("chaos: fresh routes: %s", err);
+	if (c->ras) {
+		const struct route_trees *cur = ras_routes(c->ras);
+
+		for (uint32_t l = 0; l < c->t->nlinks; l++)
+			if (route_link_dead(cur)[l] != ldead[l])
+				chaos_trace(c, "the RAS has link %u %s", l,
+					    ldead[l] ? "up, it is down" : "down, it is up");
+		for (uint32_t n = 0; n < c->t->nnodes; n++)
+			if (route_node_dead(cur)[n] != ndead[n])
+				chaos_trace(c, "the RAS has %s %s", c->t->nodes[n].name,
+					    ndead[n] ? "up, it is down" : "down, it is up");
+	}
 	for (uint32_t i = 0; i < c->t->nswitches && !c->stop; i++) {
 		uint32_t n = c->t->switches[i];
 
@@ -137,12 +150,18 @@ static void check_tables(struct chaos *c)
 				uint16_t have = c->sw[n].fib[s * 2 + tr];
 
 				if (want != have) {
+					int ras = c->ras ? route_egress(ras_routes(c->ras), n,
+									c->t->servers[s], tr) : -2;
+
 					chaos_violation(c, CHAOS_INV_tables, "%s: %s tree %u: port %d, "
-							"a fresh computation says %d",
+							"a fresh computation says %d (the RAS's "
+							"routes %d, converged %d)",
 							c->t->nodes[n].name,
 							c->t->nodes[c->t->servers[s]].name, tr,
 							have == ROUTE_NO_PORT ? -1 : have,
-							want == ROUTE_NO_PORT ? -1 : want);
+							want == ROUTE_NO_PORT ? -1 : want,
+							ras == ROUTE_NO_PORT ? -1 : ras,
+							c->ras ? ras_stats(c->ras)->converged : -1);
 					break;
 				}
 			}

@@ -159,6 +159,8 @@ void chaos_glue_ras_avail(struct chaos *c, const struct ras_out *o)
 		uint32_t s = (node - 1) * 2 + pgr_id_tree(id);
 
 		g->intent[s] = (int8_t)(o->avail[i].avail ? 1 : 0);
+		chaos_trace(c, "ras: %s tree %u %savailable", c->t->nodes[c->t->servers[node - 1]].name,
+			    pgr_id_tree(id), o->avail[i].avail ? "" : "un");
 		g->gen[s]++;
 		g->pending[s] = 1;
 	}

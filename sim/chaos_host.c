@@ -370,11 +370,12 @@ static uint32_t walk(struct chaos *c, uint32_t from, uint16_t port, const uint8_
 			for (uint32_t i = 0; i < hops - 1 && i < WALK_SHOWN && n < sizeof(buf) - 20; i++)
 				n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s",
 						      c->t->nodes[path[i]].name);
-			if (chaos_glue_intent(c, owner - 1, pgr_id_tree(id)) == 0) {
-				/* a tree the RAS has withdrawn while it reprograms it:
-				 * counted, not a violation (docs/chaos.md) */
-				c->res->loops_withdrawn++;
-				chaos_trace(c, "loop on a withdrawn tree: %s tree %u:%s",
+			if (!c->o->strict_loops && (!c->ras || !ras_stats(c->ras)->converged ||
+			    chaos_glue_intent(c, owner - 1, pgr_id_tree(id)) == 0)) {
+				/* while the RAS reprograms the fabric, or on a tree it
+				 * withdrew: counted, not a violation (docs/chaos.md) */
+				c->res->loops_transient++;
+				chaos_trace(c, "transient loop: %s tree %u:%s",
 					    c->t->nodes[c->t->servers[owner - 1]].name,
 					    pgr_id_tree(id), buf);
 				return UINT32_MAX;

@@ -127,7 +127,7 @@ struct chaos {
 	/* the management network */
 	uint8_t *side;		/* per endpoint, in a partition */
 	int part;		/* 0 none, 1 two-way, 2 one-way (side 0 cannot send) */
-	double p_loss, p_dup, p_garbage;
+	double p_loss, p_dup, p_garbage, p_tear;
 	uint64_t delay_ns, jitter_ns;
 	/* fault rates: mean ms between faults of each kind (0: never) */
 	uint32_t ms_link, ms_switch, ms_crash, ms_part, ms_migrate;

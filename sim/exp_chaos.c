@@ -13,7 +13,8 @@
 static const char chaos_help[] =
 	"Usage: peregrine sim chaos [--topo SPEC] [--seed S] [--seeds N | --for SECONDS]\n"
 	"                           [--fault-ms MS] [--settle-ms MS] [--vms-per-server V]\n"
-	"                           [--vdcs K] [--no-faults] [--trace] [--json]\n"
+	"                           [--vdcs K] [--partition-ms MS] [--faults LIST]\n"
+	"                           [--strict-loops] [--no-faults] [--trace] [--json]\n"
 	"\n"
 	"Runs the real directory, RAS, switchd and agent cores of a whole data center\n"
 	"in one process, on a simulated clock, management network and fabric, under\n"
@@ -38,6 +39,14 @@ static const char chaos_help[] =
 	"  --settle-ms MS       then MS to converge before the final checks (default 10000)\n"
 	"  --vms-per-server V   default 2\n"
 	"  --vdcs K             tenants, VMs assigned round-robin (default 3)\n"
+	"  --partition-ms MS    longest partition (default 3000)\n"
+	"  --faults LIST        the kinds of fault, comma-separated: all (default),\n"
+	"                       or a list, or -LIST for all but those: loss, dup,\n"
+	"                       reorder, partition, crash, tear, link, switch,\n"
+	"                       migrate, garbage\n"
+	"  --strict-loops       a loop while the RAS reprograms the fabric (it has not\n"
+	"                       reported every switch programmed) or on a tree it\n"
+	"                       withdrew is a violation too; by default it is counted\n"
 	"  --no-faults          traffic only\n"
 	"  --trace              a readable trace of every event on stderr (one seed)\n"
 	"  --json               seeds_run, violations [{seed, invariant, sim_time_ms,\n"
@@ -45,7 +54,7 @@ static const char chaos_help[] =
 
 enum {
 	O_TOPO = 256, O_SEED, O_SEEDS, O_FOR, O_FAULT, O_SETTLE, O_VMS, O_VDCS, O_QUIET,
-	O_TRACE, O_JSON,
+	O_TRACE, O_JSON, O_PART, O_FAULTS, O_STRICT,
 };
 
 struct chaos_cli {
@@ -54,6 +63,41 @@ struct chaos_cli {
 	uint32_t seeds, for_s;
 	bool json, trace;
 };
+
+/* "loss,crash" or "all" or "-switch,link" (all but those). */
+static bool parse_faults(const char *arg, uint32_t *mask)
+{
+	char buf[256], *save = NULL;
+	bool minus = arg[0] == '-';
+	uint32_t m = 0;
+
+	if (!strcmp(arg, "all")) {
+		*mask = (1u << CHAOS_F_COUNT) - 1;
+		return true;
+	}
+	snprintf(buf, sizeof(buf), "%s", arg + minus);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int f = 0;
+
+		while (f < CHAOS_F_COUNT && strcmp(t, chaos_fault_name(f)))
+			f++;
+		if (f == CHAOS_F_COUNT) {
+			sim_exp_usage(EXP, "--faults: no fault kind '%s'", t);
+			return false;
+		}
+		m |= 1u << f;
+	}
+	if (!m) {
+		sim_exp_usage(EXP, "--faults: empty list");
+		return false;
+	}
+	*mask = minus ? ((1u << CHAOS_F_COUNT) - 1) & ~m : m;
+	if (!*mask) {
+		sim_exp_usage(EXP, "--faults: every kind left out (use --no-faults)");
+		return false;
+	}
+	return true;
+}
 
 static bool parse_one(struct chaos_cli *a, int c, const char *arg)
 {
@@ -91,6 +135,15 @@ static bool parse_one(struct chaos_cli *a, int c, const char *arg)
 		if (!a->o.vdcs)
 			sim_exp_usage(EXP, "--vdcs: at least 1");
 		return a->o.vdcs > 0;
+	case O_PART:
+		if (!sim_exp_u32(EXP, "--partition-ms", arg, CHAOS_MAX_MS, &a->o.partition_ms))
+			return false;
+		if (a->o.partition_ms < 20)
+			sim_exp_usage(EXP, "--partition-ms: at least 20");
+		return a->o.partition_ms >= 20;
+	case O_FAULTS:
+		return parse_faults(arg, &a->o.faults);
+	case O_STRICT: a->o.strict_loops = true; return true;
 	case O_QUIET: a->o.no_faults = true; return true;
 	case O_TRACE: a->trace = true; return true;
 	case O_JSON: a->json = true; return true;
@@ -110,6 +163,9 @@ static int parse(int argc, char **argv, struct chaos_cli *a)
 		{ "settle-ms", required_argument, NULL, O_SETTLE },
 		{ "vms-per-server", required_argument, NULL, O_VMS },
 		{ "vdcs", required_argument, NULL, O_VDCS },
+		{ "partition-ms", required_argument, NULL, O_PART },
+		{ "faults", required_argument, NULL, O_FAULTS },
+		{ "strict-loops", no_argument, NULL, O_STRICT },
 		{ "no-faults", no_argument, NULL, O_QUIET },
 		{ "trace", no_argument, NULL, O_TRACE },
 		{ "json", no_argument, NULL, O_JSON },
@@ -151,14 +207,13 @@ static void print_seed(uint64_t seed, const struct chaos_result *r)
 	else
 		printf("seed %llu: ok  %llu events  hash %016llx  (loss %.3f, dup %.3f; %llu "
 		       "crashes, %llu link and %llu switch failures, %llu partitions, %llu "
-		       "migrations; %llu/%llu packets delivered, %llu looped on withdrawn "
-		       "trees)\n",
+		       "migrations; %llu/%llu packets delivered, %llu transient loops)\n",
 		       (unsigned long long)seed, (unsigned long long)r->events,
 		       (unsigned long long)r->hash, r->rate_loss, r->rate_dup,
 		       (unsigned long long)r->crashes, (unsigned long long)r->link_faults,
 		       (unsigned long long)r->switch_faults, (unsigned long long)r->partitions,
 		       (unsigned long long)r->migrations, (unsigned long long)r->delivered,
-		       (unsigned long long)r->packets, (unsigned long long)r->loops_withdrawn);
+		       (unsigned long long)r->packets, (unsigned long long)r->loops_transient);
 	fflush(stdout);
 }
 
