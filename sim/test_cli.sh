@@ -70,6 +70,8 @@ for e in fib flood failover; do
 done
 $P sim --help | grep -q failover || fail "sim help lists failover"
 $P bench --help | grep -q sim_fib || fail "bench lists sim_fib"
+expect_fail "bench failover --runs 0" $P bench failover --runs 0
+expect_fail "bench failover stray option" $P bench failover --fast
 expect_fail "unknown scheme" $P sim fib --topo fattree:k=4 --scheme nope --vms-per-server 1
 expect_fail "missing V" $P sim fib --topo fattree:k=4 --scheme l2
 expect_fail "bad V" $P sim fib --topo fattree:k=4 --scheme l2 --vms-per-server -3
