@@ -7,3 +7,13 @@ LIB_SRCS += sim/maxmin.c sim/abt.c sim/shuffle.c
 LIB_SRCS += sim/chaos.c sim/chaos_host.c sim/chaos_glue.c sim/chaos_check.c sim/exp_chaos.c
 TESTS    += sim/test_maxmin sim/test_abt
 SH_TESTS += sim/test_throughput.sh
+SH_TESTS += sim/test_chaos.sh
+
+# make chaos: seeds with every kind of fault for CHAOS_SECONDS, failing
+# seeds' traces kept in $(BUILD)/chaos/ (docs/chaos.md).
+CHAOS_SECONDS ?= 600
+CHAOS_ARGS ?=
+.PHONY: chaos
+chaos:
+	@$(MAKE) --no-print-directory $(BUILD)/peregrine
+	./scripts/chaos.sh $(BUILD)/peregrine $(CHAOS_SECONDS) $(BUILD)/chaos "$(CHAOS_SEED)" $(CHAOS_ARGS)
