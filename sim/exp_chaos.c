@@ -14,7 +14,8 @@ static const char chaos_help[] =
 	"Usage: peregrine sim chaos [--topo SPEC] [--seed S] [--seeds N | --for SECONDS]\n"
 	"                           [--fault-ms MS] [--settle-ms MS] [--vms-per-server V]\n"
 	"                           [--vdcs K] [--partition-ms MS] [--faults LIST]\n"
-	"                           [--strict-loops] [--no-faults] [--trace] [--json]\n"
+	"                           [--strict-loops] [--until-violation] [--no-faults]\n"
+	"                           [--trace] [--json]\n"
 	"\n"
 	"Runs the real directory, RAS, switchd and agent cores of a whole data center\n"
 	"in one process, on a simulated clock, management network and fabric, under\n"
@@ -47,6 +48,7 @@ static const char chaos_help[] =
 	"  --strict-loops       a loop while the RAS reprograms the fabric (it has not\n"
 	"                       reported every switch programmed) or on a tree it\n"
 	"                       withdrew is a violation too; by default it is counted\n"
+	"  --until-violation    stop after the first seed that fails\n"
 	"  --no-faults          traffic only\n"
 	"  --trace              a readable trace of every event on stderr (one seed)\n"
 	"  --json               seeds_run, violations [{seed, invariant, sim_time_ms,\n"
@@ -54,14 +56,14 @@ static const char chaos_help[] =
 
 enum {
 	O_TOPO = 256, O_SEED, O_SEEDS, O_FOR, O_FAULT, O_SETTLE, O_VMS, O_VDCS, O_QUIET,
-	O_TRACE, O_JSON, O_PART, O_FAULTS, O_STRICT,
+	O_TRACE, O_JSON, O_PART, O_FAULTS, O_STRICT, O_UNTIL,
 };
 
 struct chaos_cli {
 	struct chaos_opts o;
 	uint64_t seed;
 	uint32_t seeds, for_s;
-	bool json, trace;
+	bool json, trace, until;
 };
 
 /* "loss,crash" or "all" or "-switch,link" (all but those). */
@@ -144,6 +146,7 @@ static bool parse_one(struct chaos_cli *a, int c, const char *arg)
 	case O_FAULTS:
 		return parse_faults(arg, &a->o.faults);
 	case O_STRICT: a->o.strict_loops = true; return true;
+	case O_UNTIL: a->until = true; return true;
 	case O_QUIET: a->o.no_faults = true; return true;
 	case O_TRACE: a->trace = true; return true;
 	case O_JSON: a->json = true; return true;
@@ -166,6 +169,7 @@ static int parse(int argc, char **argv, struct chaos_cli *a)
 		{ "partition-ms", required_argument, NULL, O_PART },
 		{ "faults", required_argument, NULL, O_FAULTS },
 		{ "strict-loops", no_argument, NULL, O_STRICT },
+		{ "until-violation", no_argument, NULL, O_UNTIL },
 		{ "no-faults", no_argument, NULL, O_QUIET },
 		{ "trace", no_argument, NULL, O_TRACE },
 		{ "json", no_argument, NULL, O_JSON },
@@ -267,6 +271,8 @@ int sim_exp_chaos(int argc, char **argv)
 		}
 		if (!a.json)
 			print_seed(a.o.seed, &r);
+		if (r.violated && a.until)
+			break;
 	}
 	if (a.json) {
 		json_t *j = json_object();
