@@ -18,13 +18,12 @@
 #include "route/failover.h"
 #include "wire/pgr.h"
 
-struct check {
+struct chaos_check {
 	uint8_t *found;		/* per VM: the directory's lookup found it */
 	uint8_t *pair_ok;	/* per (src, dst): delivered after settling */
 	uint32_t lookups_sent;
 };
 
-static struct check ck_store;	/* one run at a time per process */
 
 static void chk_send(void *arg, const uint8_t *buf, size_t len)
 {
@@ -39,11 +38,11 @@ void chaos_check_init(struct chaos *c)
 	struct dirc_cfg dc = { .key = &c->key, .seed = rng_next(&c->q.rng), .send = chk_send,
 			       .send_arg = c };
 
-	memset(&ck_store, 0, sizeof(ck_store));
-	ck_store.found = calloc(c->nvms, 1);
-	ck_store.pair_ok = calloc((size_t)c->nvms * c->nvms, 1);
+	c->ck = xcalloc(1, sizeof(*c->ck));
+	c->ck->found = xcalloc(c->nvms, 1);
+	c->ck->pair_ok = xcalloc((size_t)c->nvms * c->nvms, 1);
 	c->chk = dirc_new(&dc);
-	if (!ck_store.found || !ck_store.pair_ok || !c->chk)
+	if (!c->chk)
 		die("out of memory");
 }
 
@@ -52,9 +51,12 @@ void chaos_check_free(struct chaos *c)
 	if (c->chk)
 		dirc_free(c->chk);
 	c->chk = NULL;
-	free(ck_store.found);
-	free(ck_store.pair_ok);
-	memset(&ck_store, 0, sizeof(ck_store));
+	if (c->ck) {
+		free(c->ck->found);
+		free(c->ck->pair_ok);
+		free(c->ck);
+		c->ck = NULL;
+	}
 }
 
 /* ---- durability: an acknowledgement follows the store write ----------------------------- */
@@ -171,8 +173,36 @@ static void check_tables(struct chaos *c)
 	free(ndead);
 }
 
+/* The directory's records as stored: each intermediary bit is the RAS's. */
+static void check_store_avail(struct chaos *c)
+{
+	for (uint32_t i = 0; i < c->store.n && !c->stop; i++) {
+		const uint8_t *val = c->store.val[i];
+
+		for (unsigned tr = 0; tr < 2; tr++) {
+			const uint8_t *mac = val + 12 + 6 * (DIRP_IM_PRI + tr);
+			uint32_t owner = pgr_mac_valid(mac) ? pgr_id_node(pgr_mac_id(mac)) : 0;
+			int want, have = !!(val[1] & (1 << (DIRP_IM_PRI + tr)));
+
+			if (owner < 1 || owner > c->t->nservers)
+				continue;
+			want = chaos_glue_intent(c, owner - 1, pgr_id_tree(pgr_mac_id(mac)));
+			if (want >= 0 && want != have) {
+				chaos_violation(c, CHAOS_INV_availability, "the directory holds (vdc "
+						"%u, %08x) with %s's tree %u MAC %savailable; the RAS "
+						"says %savailable", wire_get32(c->store.key[i]),
+						wire_get32(c->store.key[i] + 4),
+						c->t->nodes[c->t->servers[owner - 1]].name, tr,
+						have ? "" : "un", want ? "" : "un");
+				return;
+			}
+		}
+	}
+}
+
 static void check_avail(struct chaos *c)
 {
+	check_store_avail(c);
 	for (uint32_t s = 0; s < c->t->nservers && !c->stop; s++) {
 		const struct chaos_host *h = &c->host[s];
 
@@ -226,7 +256,7 @@ static void on_lookup(void *arg, uint64_t req_id, const struct dirp_msg *m)
 		dirp_get_entry(m, i, &e);
 		vm = chaos_vm_by_key(c, e.vdc, e.ip);
 		if (e.status == DIRP_OK && vm != UINT32_MAX)
-			ck_store.found[vm] = 1;
+			c->ck->found[vm] = 1;
 	}
 }
 
@@ -252,15 +282,15 @@ void chaos_check_probe(struct chaos *c, bool last)
 {
 	uint32_t nv = c->nvms;
 
-	if (!last && ck_store.lookups_sent++ == 0)
+	if (!last && c->ck->lookups_sent++ == 0)
 		for (uint32_t v = 0; v < nv && !c->stop; v++)
-			if (c->vm_acked[v] && !ck_store.found[v])
+			if (c->vm_acked[v] && !c->ck->found[v])
 				chaos_violation(c, CHAOS_INV_registration, "vm%u (vdc %u, %08x): "
 						"registration acknowledged, directory does not "
 						"find it", v, c->vm_vdc[v], c->vm_ip[v]);
 	for (uint32_t s = 0; s < nv && !c->stop; s++)
 		for (uint32_t d = 0; d < nv && !c->stop; d++) {
-			uint8_t *ok = &ck_store.pair_ok[(size_t)s * nv + d];
+			uint8_t *ok = &c->ck->pair_ok[(size_t)s * nv + d];
 
 			if (s == d || c->vm_vdc[s] != c->vm_vdc[d] || *ok)
 				continue;

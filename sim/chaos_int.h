@@ -89,6 +89,7 @@ struct chaos_store {
 };
 
 struct chaos_glue;
+struct chaos_check;
 
 struct chaos {
 	const struct chaos_opts *o;
@@ -118,6 +119,7 @@ struct chaos {
 	uint8_t *link_cut;	/* per link: failed by a fault */
 	struct chaos_glue *glue;
 	struct dirc *chk;	/* the checker's client */
+	struct chaos_check *ck;
 
 	/* VMs: vdc, ip, where their port is now */
 	uint32_t nvms, vdcs;

@@ -17,3 +17,10 @@ CHAOS_ARGS ?=
 chaos:
 	@$(MAKE) --no-print-directory $(BUILD)/peregrine
 	./scripts/chaos.sh $(BUILD)/peregrine $(CHAOS_SECONDS) $(BUILD)/chaos "$(CHAOS_SEED)" $(CHAOS_ARGS)
+
+# make mutants: deliberate bugs in a scratch copy of the cores, one at a
+# time, each to be flagged by sim chaos within 200 seeds (docs/chaos.md).
+.PHONY: mutants
+mutants:
+	@$(MAKE) --no-print-directory $(BUILD)/peregrine
+	./scripts/mutants.py $(BUILD) $(MUTANTS)
