@@ -28,7 +28,7 @@ MUTANTS = [
     ("dir-push-not-sent", "the directory never sends a push to a lease holder",
      "dir/dir.c",
      "\t\tout_dst(o, s, d->c.a[ci].addr);\n\t\tpush_arm(d, ei, ci, now.ns);\n",
-     "\t\t(void)ci;\n"),
+     "\t\t(void)ci;\n\t\t(void)push_arm;\n"),
     ("dir-lease-not-renewed", "a RENEW or LOOKUP of a held lease does not extend it",
      "dir/dir.c",
      "\tif (li != NONE) {\n\t\td->l.a[li].expiry = expiry;\n",
@@ -80,6 +80,18 @@ MUTANTS = [
      "agent/agent.c",
      "\tif (nic >= a->nnics || a->nic_down[nic] == !up)\n\t\treturn;\n",
      "\tif (nic >= a->nnics || a->nic_down[nic] == !up || 1)\n\t\treturn;\n"),
+    ("sw-replay-accepted", "switchd applies a FIB_OPS older than the last it took",
+     "switchd/switchd.c",
+     "\tif (peer->ack_len && m->h.seq < peer->last_seq) {\n",
+     "\tif (0 && peer->ack_len && m->h.seq < peer->last_seq) {\n"),
+    ("ras-old-report-applied", "the RAS applies a link report older than one it applied",
+     "ras/ras.c",
+     "\tif (m->h.seq <= r->sw[node]->port_seq[m->u.link.port]) {\n",
+     "\tif (m->h.seq == r->sw[node]->port_seq[m->u.link.port]) {\n"),
+    ("agent-key-ignores-vdc", "the agent's cache key drops the VDC",
+     "agent/agent.c",
+     "key64(uint32_t vdc, uint32_t ip)\n{\n\treturn (uint64_t)vdc << 32 | ip;\n}",
+     "key64(uint32_t vdc, uint32_t ip)\n{\n\treturn (uint64_t)(vdc != 0) << 32 | ip;\n}"),
 ]
 
 

@@ -822,6 +822,30 @@ static void migrate(struct chaos *c, uint32_t vm, uint32_t to)
 	chaos_host_reconfigure(c, from);
 }
 
+/* The faults are over and the fabric has settled: one link fails, chosen by
+ * the seed among those whose loss leaves every server connected. */
+static void quiet_fail(struct chaos *c)
+{
+	uint32_t l, tries = 0;
+
+	do {
+		const struct topo_link *k;
+
+		l = rng_below(&c->q.rng, c->t->nlinks);
+		k = &c->t->links[l];
+		if ((!topo_is_server(c->t, k->a) || c->t->nodes[k->a].degree > 1) &&
+		    (!topo_is_server(c->t, k->b) || c->t->nodes[k->b].degree > 1))
+			break;
+	} while (++tries < 1000);
+	c->quiet_at = c->q.now;
+	c->link_cut[l] = 1;
+	chaos_trace(c, "quiet failure: link %u (%s - %s)", l, c->t->nodes[c->t->links[l].a].name,
+		    c->t->nodes[c->t->links[l].b].name);
+	link_ends_changed(c, l);
+	chaos_check_probe(c, false, -1);	/* forget which pairs delivered */
+	sim_event_after(&c->q, 0, CEV_QUIET_SAMPLE, 0, 0, 0);
+}
+
 static void hash_event(struct chaos *c, const struct sim_event *ev)
 {
 	uint64_t h = c->hash;
@@ -898,7 +922,7 @@ static void step(struct chaos *c, const struct sim_event *ev)
 			migrate(c, ev->a, ev->b);
 		break;
 	case CEV_PACKET:
-		chaos_packet(c, ev->a, ev->b);
+		chaos_packet(c, ev->a, ev->b, true);
 		break;
 	case CEV_GARBAGE:
 		if (c->faults)
@@ -912,8 +936,22 @@ static void step(struct chaos *c, const struct sim_event *ev)
 			chaos_check_final(c);
 			chaos_check_final_send(c);
 		} else {
-			chaos_check_probe(c, ev->b == CHAOS_PROBE_TRIES);
+			chaos_check_probe(c, ev->b == CHAOS_PROBE_TRIES, CHAOS_INV_delivery);
 		}
+		break;
+	case CEV_QUIET_FAIL:
+		quiet_fail(c);
+		break;
+	case CEV_QUIET_SAMPLE:
+		if (chaos_check_cached_pairs(c))
+			c->res->failover_ns = c->q.now - c->quiet_at;
+		else if (ev->b < CHAOS_FAILOVER_SAMPLE_MS)
+			sim_event_after(&c->q, CHAOS_MS, CEV_QUIET_SAMPLE, 0, ev->b + 1, 0);
+		else
+			c->res->failover_ns = UINT64_MAX;
+		break;
+	case CEV_QUIET_PROBE:
+		chaos_check_probe(c, ev->b == CHAOS_PROBE_TRIES, CHAOS_INV_failover);
 		break;
 	case CEV_NEXT_FAULT:
 		fault(c, ev->a);
@@ -1059,9 +1097,14 @@ static void world_start(struct chaos *c)
 		if (c->faults || k == F_TRAFFIC)
 			sim_event_at(&c->q, 500 * CHAOS_MS, CEV_NEXT_FAULT, k, 0, 0);
 	sim_event_at(&c->q, 500 * CHAOS_MS + fault_ns, CEV_FAULTS_END, 0, 0, 0);
+	uint64_t end = 500 * CHAOS_MS + fault_ns + settle_ns;
+
 	for (uint32_t i = 0; i <= CHAOS_PROBE_TRIES; i++)
-		sim_event_at(&c->q, 500 * CHAOS_MS + fault_ns + settle_ns + i * 1000 * CHAOS_MS,
-			     CEV_CHECK, 0, i, 0);
+		sim_event_at(&c->q, end + i * 1000 * CHAOS_MS, CEV_CHECK, 0, i, 0);
+	end += (CHAOS_PROBE_TRIES + 1) * 1000 * CHAOS_MS;
+	sim_event_at(&c->q, end, CEV_QUIET_FAIL, 0, 0, 0);
+	for (uint32_t i = 1; i <= CHAOS_PROBE_TRIES; i++)
+		sim_event_at(&c->q, end + (uint64_t)i * 1000 * CHAOS_MS, CEV_QUIET_PROBE, 0, i, 0);
 }
 
 int chaos_run(const struct chaos_opts *o, struct chaos_result *r, char *err, size_t errlen)
@@ -1080,7 +1123,7 @@ int chaos_run(const struct chaos_opts *o, struct chaos_result *r, char *err, siz
 		hash_event(&c, &ev);
 		trace_event(&c, &ev);
 		step(&c, &ev);
-		if (ev.type == CEV_CHECK && ev.b == CHAOS_PROBE_TRIES)
+		if (ev.type == CEV_QUIET_PROBE && ev.b == CHAOS_PROBE_TRIES)
 			break;
 	}
 	r->events = c.q.processed;

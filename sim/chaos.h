@@ -29,6 +29,7 @@ enum chaos_limits {
 	CHAOS_SETTLE_MS = 10000,	/* then this long to converge */
 	CHAOS_PARTITION_MS = 3000,	/* default: longest partition */
 	CHAOS_PROBE_TRIES = 5,		/* pair probes after settling, 1 s apart */
+	CHAOS_FAILOVER_SAMPLE_MS = 1000,	/* fail-over time measured up to this */
 	CHAOS_VMS_PER_SERVER = 2,
 	CHAOS_VDCS = 3,
 	CHAOS_MAX_VMS = 1 << 16,	/* VMs in one run (small fabrics) */
@@ -45,7 +46,8 @@ enum chaos_limits {
 	X(registration, "an acknowledged registration is gone after the faults")        \
 	X(tables, "a switch's table differs from a fresh computation after settling")   \
 	X(availability, "an agent's availability bits differ from the RAS's after settling") \
-	X(delivery, "a same-VDC pair does not deliver after settling")
+	X(delivery, "a same-VDC pair does not deliver after settling")                  \
+	X(failover, "after one link failure in a settled fabric, a same-VDC pair does not deliver")
 
 enum chaos_invariant {
 #define CHAOS_INV_ENUM(name, desc) CHAOS_INV_##name,
@@ -103,6 +105,8 @@ struct chaos_result {
 	uint64_t hash;			/* of every event processed, in order */
 	uint64_t messages, lost, duplicated, garbage;
 	uint64_t packets, delivered;
+	uint64_t failover_ns;		/* quiet failure to every cached pair delivering;
+					 * UINT64_MAX: not within CHAOS_FAILOVER_SAMPLE_MS */
 	uint64_t loops_transient;	/* loops while the RAS reprograms or on withdrawn trees */
 	uint64_t crashes, link_faults, switch_faults, partitions, migrations;
 	double rate_loss, rate_dup;	/* the rates this seed drew */

@@ -278,11 +278,31 @@ void chaos_check_final_send(struct chaos *c)
 
 /* ---- after settling: every same-VDC pair delivers ------------------------------------------- */
 
-void chaos_check_probe(struct chaos *c, bool last)
+bool chaos_check_cached_pairs(struct chaos *c)
+{
+	for (uint32_t s = 0; s < c->nvms; s++) {
+		const struct chaos_host *h = &c->host[c->vm_at[s]];
+
+		for (uint32_t d = 0; d < c->nvms; d++)
+			if (s != d && c->vm_vdc[s] == c->vm_vdc[d] &&
+			    chaos_host_garp(h, c->vm_vdc[s], c->vm_ip[d]) &&
+			    !chaos_packet(c, s, d, false))
+				return false;
+	}
+	return true;
+}
+
+/* A round of probes between every same-VDC pair not yet delivered; the
+ * last round's failures break inv.  inv < 0: forget the pairs delivered. */
+void chaos_check_probe(struct chaos *c, bool last, int inv)
 {
 	uint32_t nv = c->nvms;
 
-	if (!last && c->ck->lookups_sent++ == 0)
+	if (inv < 0) {
+		memset(c->ck->pair_ok, 0, (size_t)nv * nv);
+		return;
+	}
+	if (inv == CHAOS_INV_delivery && c->ck->lookups_sent++ == 0)
 		for (uint32_t v = 0; v < nv && !c->stop; v++)
 			if (c->vm_acked[v] && !c->ck->found[v])
 				chaos_violation(c, CHAOS_INV_registration, "vm%u (vdc %u, %08x): "
@@ -294,14 +314,17 @@ void chaos_check_probe(struct chaos *c, bool last)
 
 			if (s == d || c->vm_vdc[s] != c->vm_vdc[d] || *ok)
 				continue;
-			*ok = chaos_packet(c, s, d);
+			*ok = chaos_packet(c, s, d, true);
 			if (!*ok && last)
-				chaos_violation(c, CHAOS_INV_delivery, "vm%u (on %s) does not reach "
-						"vm%u (on %s) %u s after the faults stopped", s,
+				chaos_violation(c, inv, "vm%u (on %s) does not reach vm%u (on %s) "
+						"%u s after the %s", s,
 						c->t->nodes[c->t->servers[c->vm_at[s]]].name, d,
 						c->t->nodes[c->t->servers[c->vm_at[d]]].name,
-						(c->o->settle_ms ? c->o->settle_ms : CHAOS_SETTLE_MS) /
-						1000 + CHAOS_PROBE_TRIES);
+						inv == CHAOS_INV_delivery ? (c->o->settle_ms ?
+						c->o->settle_ms : CHAOS_SETTLE_MS) / 1000 +
+						CHAOS_PROBE_TRIES : CHAOS_PROBE_TRIES,
+						inv == CHAOS_INV_delivery ? "faults stopped" :
+						"quiet failure");
 		}
 }
 

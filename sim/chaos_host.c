@@ -404,7 +404,7 @@ static void miss(struct chaos *c, struct chaos_host *h, uint32_t src, uint32_t v
 	agent_flush(h->a, chaos_now(c));
 }
 
-bool chaos_packet(struct chaos *c, uint32_t src, uint32_t dst_any)
+bool chaos_packet(struct chaos *c, uint32_t src, uint32_t dst_any, bool resolve)
 {
 	struct chaos_host *h = &c->host[c->vm_at[src]];
 	uint32_t vdc = c->vm_vdc[src], ip = c->vm_ip[dst_any];
@@ -418,7 +418,8 @@ bool chaos_packet(struct chaos *c, uint32_t src, uint32_t dst_any)
 	if (!vm_here(c, h, pgr_id_of(chaos_vm_node(c, src), PGR_PRIMARY)))
 		return false;	/* its port is not attached yet */
 	if (!(g = chaos_host_garp(h, vdc, ip))) {
-		miss(c, h, src, vdc, ip);
+		if (resolve)
+			miss(c, h, src, vdc, ip);
 		return false;
 	}
 	if (g->flags & PGR_GARP_LOCAL) {

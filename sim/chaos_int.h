@@ -47,6 +47,9 @@ enum chaos_ev {
 	CEV_FAULTS_END,
 	CEV_CHECK,		/* b: phase */
 	CEV_NEXT_FAULT,
+	CEV_QUIET_FAIL,		/* one link fails in a quiet network */
+	CEV_QUIET_SAMPLE,	/* every ms: have all cached pairs recovered? */
+	CEV_QUIET_PROBE,	/* b: round */
 };
 
 struct chaos_msg {
@@ -133,6 +136,7 @@ struct chaos {
 	uint64_t delay_ns, jitter_ns;
 	/* fault rates: mean ms between faults of each kind (0: never) */
 	uint32_t ms_link, ms_switch, ms_crash, ms_part, ms_migrate;
+	uint64_t quiet_at;	/* when the quiet failure happened */
 };
 
 uint32_t chaos_neps(const struct chaos *c);
@@ -163,8 +167,9 @@ void chaos_host_timer(struct chaos *c, uint32_t s);
 void chaos_host_nic(struct chaos *c, uint32_t s, unsigned nic, bool up);
 void chaos_host_reconfigure(struct chaos *c, uint32_t s);
 /* A packet from VM src to VM dst's (VDC, IP), as src's VDC names it.
- * Returns true when it was delivered. */
-bool chaos_packet(struct chaos *c, uint32_t src, uint32_t dst);
+ * Returns true when it was delivered.  resolve: a miss goes to the agent
+ * (false: a probe that changes nothing). */
+bool chaos_packet(struct chaos *c, uint32_t src, uint32_t dst, bool resolve);
 const struct pgr_garp_entry *chaos_host_garp(const struct chaos_host *h, uint32_t vdc,
 					     uint32_t ip);
 
@@ -185,7 +190,10 @@ void chaos_check_dir_out(struct chaos *c, const struct dir_out *o);
 void chaos_check_final_send(struct chaos *c);
 void chaos_check_final(struct chaos *c);
 void chaos_check_chk_input(struct chaos *c, const uint8_t *buf, size_t len);
-void chaos_check_probe(struct chaos *c, bool last);
+void chaos_check_probe(struct chaos *c, bool last, int inv);
+/* After the quiet failure: true once every same-VDC pair whose source
+ * holds an entry delivers. */
+bool chaos_check_cached_pairs(struct chaos *c);
 void chaos_check_init(struct chaos *c);
 void chaos_check_free(struct chaos *c);
 

@@ -28,6 +28,8 @@ static const char chaos_help[] =
 	"store write, and once the faults stop and the fabric settles: every switch\n"
 	"table equals a fresh computation, the agents' availability bits agree with\n"
 	"the RAS, no acknowledged registration is lost, every same-VDC pair delivers.\n"
+	"Then one link fails in the settled fabric: every pair must deliver again, and\n"
+	"the time until every pair whose source holds an entry delivers is reported.\n"
 	"A run stops at its first violation.  The same seed gives the same run: each\n"
 	"prints the hash of its event trace.  Exit status 1 when a seed fails.\n"
 	"\n"
@@ -52,7 +54,8 @@ static const char chaos_help[] =
 	"  --no-faults          traffic only\n"
 	"  --trace              a readable trace of every event on stderr (one seed)\n"
 	"  --json               seeds_run, violations [{seed, invariant, sim_time_ms,\n"
-	"                       detail}], events, trace_hashes, seconds\n";
+	"                       detail}], events, trace_hashes, seconds, failover_ms\n"
+	"                       (per passing seed: the quiet failure's fail-over time)\n";
 
 enum {
 	O_TOPO = 256, O_SEED, O_SEEDS, O_FOR, O_FAULT, O_SETTLE, O_VMS, O_VDCS, O_QUIET,
@@ -203,17 +206,28 @@ static int parse(int argc, char **argv, struct chaos_cli *a)
 	return -1;
 }
 
+static const char *fo_text(const struct chaos_result *r, char *buf, size_t len)
+{
+	if (r->failover_ns == UINT64_MAX)
+		snprintf(buf, len, ">%u", CHAOS_FAILOVER_SAMPLE_MS);
+	else
+		snprintf(buf, len, "%.0f", (double)r->failover_ns / 1e6);
+	return buf;
+}
+
 static void print_seed(uint64_t seed, const struct chaos_result *r)
 {
+	char fo[24];
+
 	if (r->violated)
 		printf("seed %llu: VIOLATION %s at %.3f ms: %s\n", (unsigned long long)seed,
 		       chaos_invariant_name(r->invariant), (double)r->at_ns / 1e6, r->detail);
 	else
-		printf("seed %llu: ok  %llu events  hash %016llx  (loss %.3f, dup %.3f; %llu "
+		printf("seed %llu: ok  %llu events  hash %016llx  fail-over %s ms  (loss %.3f, dup %.3f; %llu "
 		       "crashes, %llu link and %llu switch failures, %llu partitions, %llu "
 		       "migrations; %llu/%llu packets delivered, %llu transient loops)\n",
 		       (unsigned long long)seed, (unsigned long long)r->events,
-		       (unsigned long long)r->hash, r->rate_loss, r->rate_dup,
+		       (unsigned long long)r->hash, fo_text(r, fo, sizeof(fo)), r->rate_loss, r->rate_dup,
 		       (unsigned long long)r->crashes, (unsigned long long)r->link_faults,
 		       (unsigned long long)r->switch_faults, (unsigned long long)r->partitions,
 		       (unsigned long long)r->migrations, (unsigned long long)r->delivered,
@@ -235,7 +249,7 @@ static json_t *violation_json(uint64_t seed, const struct chaos_result *r)
 int sim_exp_chaos(int argc, char **argv)
 {
 	struct chaos_cli a;
-	json_t *viol = json_array(), *hashes = json_array();
+	json_t *viol = json_array(), *hashes = json_array(), *fo = json_array();
 	uint64_t t0 = mono_ns(), events = 0;
 	uint32_t run = 0, failed = 0;
 	int rc = parse(argc, argv, &a);
@@ -243,6 +257,7 @@ int sim_exp_chaos(int argc, char **argv)
 	if (rc >= 0) {
 		json_decref(viol);
 		json_decref(hashes);
+		json_decref(fo);
 		return rc;
 	}
 	a.o.trace = a.trace ? stderr : NULL;
@@ -259,12 +274,16 @@ int sim_exp_chaos(int argc, char **argv)
 		if (chaos_run(&a.o, &r, err, sizeof(err))) {
 			json_decref(viol);
 			json_decref(hashes);
+			json_decref(fo);
 			return sim_exp_error(EXP, "%s", err);
 		}
 		run++;
 		events += r.events;
 		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)r.hash);
 		json_array_append_new(hashes, JSTR(hex));
+		if (!r.violated)
+			json_array_append_new(fo, r.failover_ns == UINT64_MAX ? json_null() :
+					      JREAL((double)r.failover_ns / 1e6));
 		if (r.violated) {
 			failed++;
 			json_array_append_new(viol, violation_json(a.o.seed, &r));
@@ -282,6 +301,7 @@ int sim_exp_chaos(int argc, char **argv)
 		JSET(j, "violations", viol);
 		JSET(j, "events", JINT(events));
 		JSET(j, "trace_hashes", hashes);
+		JSET(j, "failover_ms", fo);
 		JSET(j, "seconds", JREAL((double)(mono_ns() - t0) / 1e9));
 		json_print(stdout, j);
 	} else {
@@ -289,6 +309,7 @@ int sim_exp_chaos(int argc, char **argv)
 		       (unsigned long long)events, (double)(mono_ns() - t0) / 1e9);
 		json_decref(viol);
 		json_decref(hashes);
+		json_decref(fo);
 	}
 	return failed ? 1 : 0;
 }
