@@ -321,7 +321,7 @@ static void dir_deliver(struct chaos *c)
 
 static void dir_start(struct chaos *c)
 {
-	struct dir_cfg cfg = { .key = &c->key, .seed = rng_next(&c->q.rng), .lease_ms = 2000,
+	struct dir_cfg cfg = { .key = &c->key, .seed = rng_next(&c->q.rng), .lease_ms = CHAOS_LEASE_MS,
 			       .neg_lease_ms = 200 };
 
 	c->dir = dir_new(&cfg);
@@ -727,6 +727,7 @@ static void faults_end(struct chaos *c)
 	chaos_trace(c, "faults stop");
 	c->faults = false;
 	c->p_loss = c->p_dup = 0;
+	c->jitter_ns = 0;
 	c->part = 0;
 	for (uint32_t l = 0; l < c->t->nlinks; l++)
 		if (c->link_cut[l]) {
@@ -844,6 +845,7 @@ static void quiet_fail(struct chaos *c)
 	link_ends_changed(c, l);
 	chaos_check_probe(c, false, -1);	/* forget which pairs delivered */
 	sim_event_after(&c->q, 0, CEV_QUIET_SAMPLE, 0, 0, 0);
+	sim_event_after(&c->q, CHAOS_FRESH_MS * CHAOS_MS, CEV_QUIET_WATCH, 0, 0, 0);
 }
 
 static void hash_event(struct chaos *c, const struct sim_event *ev)
@@ -868,9 +870,26 @@ static void trace_event(struct chaos *c, const struct sim_event *ev)
 		return;
 	if (ev->type == CEV_MSG) {
 		const struct chaos_msg *m = &c->msgs[ev->c];
+		struct dirp_msg d;
+		char recs[160] = "";
+		size_t n = 0;
 
-		chaos_trace(c, "msg %u -> %u (%u bytes, type %u)", chaos_addr_ep(c, m->from),
-			    chaos_addr_ep(c, m->to), m->len, m->len > 2 ? m->buf[2] : 0);
+		/* directory messages: their type and first records */
+		if (!dirp_decode(m->buf, m->len, &c->key, &d)) {
+			for (unsigned i = 0; i < d.h.count && i < 4 && d.rec_len == DIRP_ENTRY_LEN; i++) {
+				struct dirp_entry e;
+
+				dirp_get_entry(&d, i, &e);
+				n += (size_t)snprintf(recs + n, sizeof(recs) - n, " (%u, %08x) v%u avail %x",
+						      e.vdc, e.ip, e.version, e.avail);
+			}
+			chaos_trace(c, "msg %u -> %u: %s%s%s", chaos_addr_ep(c, m->from),
+				    chaos_addr_ep(c, m->to), dirp_type_name(d.h.type & 0x7f),
+				    d.h.type & DIRP_REPLY_BIT ? " reply" : "", recs);
+			return;
+		}
+		chaos_trace(c, "msg %u -> %u (%u bytes)", chaos_addr_ep(c, m->from),
+			    chaos_addr_ep(c, m->to), m->len);
 	} else if (ev->type != CEV_TIMER && ev->type != CEV_NEXT_FAULT) {
 		chaos_trace(c, "event %u (%u, %u)", ev->type, ev->a, ev->b);
 	}
@@ -949,6 +968,9 @@ static void step(struct chaos *c, const struct sim_event *ev)
 			sim_event_after(&c->q, CHAOS_MS, CEV_QUIET_SAMPLE, 0, ev->b + 1, 0);
 		else
 			c->res->failover_ns = UINT64_MAX;
+		break;
+	case CEV_QUIET_WATCH:
+		chaos_check_fresh(c);
 		break;
 	case CEV_QUIET_PROBE:
 		chaos_check_probe(c, ev->b == CHAOS_PROBE_TRIES, CHAOS_INV_failover);

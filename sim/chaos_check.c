@@ -10,6 +10,7 @@
  * same-VDC pair delivers within CHAOS_PROBE_TRIES rounds. */
 #include "sim/chaos_int.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -277,6 +278,36 @@ void chaos_check_final_send(struct chaos *c)
 }
 
 /* ---- after settling: every same-VDC pair delivers ------------------------------------------- */
+
+void chaos_check_fresh(struct chaos *c)
+{
+	for (uint32_t s = 0; s < c->t->nservers && !c->stop; s++) {
+		const struct chaos_host *h = &c->host[s];
+
+		for (uint32_t i = 0; i < h->ngent && !c->stop; i++) {
+			uint8_t k[DIR_STORE_KEY_LEN];
+			uint64_t v, *slot;
+			uint32_t want;
+
+			/* only entries whose lease the directory surely still
+			 * holds: written by a reply well within a lease ago */
+			if (h->gkey[i] == UINT64_MAX ||
+			    h->gset[i] + (CHAOS_LEASE_MS - 500) * CHAOS_MS < c->q.now)
+				continue;
+			wire_put32(k, (uint32_t)(h->gkey[i] >> 32));
+			wire_put32(k + 4, ntohl((uint32_t)h->gkey[i]));
+			memcpy(&v, k, sizeof(v));
+			slot = hmap_get(&c->store.idx, v);
+			want = slot ? wire_get32(c->store.val[*slot] + 4) : 0;
+			if (slot && h->gent[i].version != want)
+				chaos_violation(c, CHAOS_INV_failover, "%u ms after the quiet failure, %s "
+						"holds (vdc %u, %08x) at version %u, the directory's "
+						"is %u", CHAOS_FRESH_MS, c->t->nodes[h->node].name,
+						wire_get32(k), wire_get32(k + 4), h->gent[i].version,
+						want);
+		}
+	}
+}
 
 bool chaos_check_cached_pairs(struct chaos *c)
 {

@@ -34,8 +34,11 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 	uint64_t key = garp_key(k->vdc, k->ip), *slot = hmap_get(&h->garp, key);
 	uint32_t i;
 
+
 	if (slot) {
 		h->gent[*slot] = *g;
+		if (!h->in_push)	/* a push does not extend the lease */
+			h->gset[*slot] = h->c->q.now;
 		return 0;
 	}
 	if (h->ngfree) {
@@ -46,13 +49,15 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 			h->gent = realloc(h->gent, h->gcap * sizeof(*h->gent));
 			h->gkey = realloc(h->gkey, h->gcap * sizeof(*h->gkey));
 			h->gfree = realloc(h->gfree, h->gcap * sizeof(*h->gfree));
-			if (!h->gent || !h->gkey || !h->gfree)
+			h->gset = realloc(h->gset, h->gcap * sizeof(*h->gset));
+			if (!h->gent || !h->gkey || !h->gfree || !h->gset)
 				die("out of memory");
 		}
 		i = h->ngent++;
 	}
 	h->gent[i] = *g;
 	h->gkey[i] = key;
+	h->gset[i] = h->c->q.now;
 	hmap_put(&h->garp, key, i);
 	return 0;
 }
@@ -137,8 +142,11 @@ static void dc_push(void *arg, uint8_t type, const struct dirp_entry *e)
 {
 	struct chaos_host *h = arg;
 
-	if (h->a)
+	if (h->a) {
+		h->in_push = true;
 		agent_on_push(h->a, type, e, chaos_now(h->c));
+		h->in_push = false;
+	}
 }
 
 /* ---- the agent ------------------------------------------------------------------------------ */
@@ -298,6 +306,7 @@ void chaos_hosts_free(struct chaos *c)
 		free(h->gent);
 		free(h->gkey);
 		free(h->gfree);
+		free(h->gset);
 		hmap_free(&h->garp);
 		hmap_free(&h->vmtab);
 	}

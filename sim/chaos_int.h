@@ -50,6 +50,7 @@ enum chaos_ev {
 	CEV_QUIET_FAIL,		/* one link fails in a quiet network */
 	CEV_QUIET_SAMPLE,	/* every ms: have all cached pairs recovered? */
 	CEV_QUIET_PROBE,	/* b: round */
+	CEV_QUIET_WATCH,	/* every cached entry is the directory's version */
 };
 
 struct chaos_msg {
@@ -76,6 +77,8 @@ struct chaos_host {
 	struct hmap garp;	/* vdc << 32 | ip -> slot */
 	struct pgr_garp_entry *gent;
 	uint64_t *gkey;
+	uint64_t *gset;		/* when each entry was last written by a reply */
+	bool in_push;
 	uint32_t ngent, gcap, *gfree, ngfree;
 	struct hmap vmtab;	/* VM primary id -> 1 */
 };
@@ -194,6 +197,8 @@ void chaos_check_probe(struct chaos *c, bool last, int inv);
 /* After the quiet failure: true once every same-VDC pair whose source
  * holds an entry delivers. */
 bool chaos_check_cached_pairs(struct chaos *c);
+/* Every entry an agent holds is the directory's current version. */
+void chaos_check_fresh(struct chaos *c);
 void chaos_check_init(struct chaos *c);
 void chaos_check_free(struct chaos *c);
 

@@ -32,15 +32,15 @@ $P sim chaos --seed 1 --seeds 30 --faults=-link,switch --json >"$tmp/a.json" ||
 	fail "profile 1: $(cat "$tmp/a.json")"
 [ "$(jget "['seeds_run']" <"$tmp/a.json")" = 30 ] || fail "profile 1 ran $(jget "['seeds_run']" <"$tmp/a.json") seeds"
 [ "$(jget "['violations'].__len__()" <"$tmp/a.json")" = 0 ] || fail "profile 1 violations"
-for k in seeds_run violations events trace_hashes seconds; do
+for k in seeds_run violations events trace_hashes seconds failover_ms; do
 	jget "['$k']" <"$tmp/a.json" >/dev/null || fail "JSON lacks $k"
 done
 [ "$(jget "['trace_hashes'].__len__()" <"$tmp/a.json")" = 30 ] || fail "a hash per seed"
 [ "$(jget "['events']" <"$tmp/a.json")" -gt 300000 ] || fail "too few events"
 
 # Link failures and recoveries with every network fault, migrations and
-# garbage, no partitions, crashes or switch failures.
-$P sim chaos --seed 101 --seeds 20 --faults=-switch,partition,crash --json >"$tmp/b.json" ||
+# garbage, no partitions, crashes, switch failures or directory deaths.
+$P sim chaos --seed 101 --seeds 20 --faults=-switch,partition,crash,tear --json >"$tmp/b.json" ||
 	fail "profile 2: $(cat "$tmp/b.json")"
 [ "$(jget "['violations'].__len__()" <"$tmp/b.json")" = 0 ] || fail "profile 2 violations"
 
