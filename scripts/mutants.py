@@ -34,6 +34,10 @@ MUTANTS = [
      "dir/dir.c",
      "\tif (li != NONE) {\n\t\td->l.a[li].expiry = expiry;\n",
      "\tif (li != NONE) {\n\t\t(void)expiry;\n"),
+    ("dir-lease-shortened", "the directory ends a lease at a quarter of what it told the holder",
+     "dir/dir.c",
+     "\tuint32_t expiry = lease_ms_now(d, q->now.ns) + d->cfg.lease_ms + 1;\n",
+     "\tuint32_t expiry = lease_ms_now(d, q->now.ns) + d->cfg.lease_ms / 4 + 1;\n"),
     ("dir-ack-before-store", "a REGISTER is acknowledged with no store write",
      "dir/dir.c",
      "\tbump(d, ei);\n\tstore_put(q->o, &d->e.a[ei]);\n\tentry_changed(d, ei, q->now, q->o);\n"
