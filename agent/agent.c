@@ -8,10 +8,11 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/hash.h"
-#include "lib/log.h"
+#include "lib/core.h"
 #include "wire/frame.h"
 #include "wire/pgr.h"
 #include "wire/rasproto.h"
@@ -76,6 +77,11 @@ struct agent {
 	struct log_rl rl;
 	uint64_t now_ns;
 
+	/* the fabric (agent_topology) */
+	const struct topo *t;
+	struct route_trees *rt;
+	uint32_t self;			/* topology node id */
+
 	/* the configuration */
 	uint32_t node;
 	unsigned nnics;
@@ -127,7 +133,7 @@ static uint64_t key64(uint32_t vdc, uint32_t ip)
 static void bad(struct agent *a, uint64_t *counter, const char *fmt, const char *what)
 {
 	(*counter)++;
-	log_rl_msg(&a->rl, a->now_ns, LOG_WARN, fmt, what);
+	core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN, fmt, what);
 }
 
 static struct entry *find(const struct agent *a, uint32_t vdc, uint32_t ip)
@@ -350,7 +356,7 @@ static void write_entry(struct agent *a, struct entry *e)
 /* Take a directory record (status OK) into e: MACs, availability, NICs. */
 static bool take_record(struct agent *a, struct entry *e, const struct dirp_entry *r)
 {
-	uint32_t im_node, dst, slot = (uint32_t)(e - a->ent);
+	uint32_t im_node, slot = (uint32_t)(e - a->ent);
 	uint32_t old_im = e->state == E_VALID ? pgr_id_node(pgr_mac_id(e->g.im_mac[PGR_PRIMARY])) : 0;
 	uint64_t *dir;
 
@@ -369,9 +375,8 @@ static bool take_record(struct agent *a, struct entry *e, const struct dirp_entr
 	if (old_im && old_im != im_node && hmap_del(&a->direct, pgr_mac_id(r->mac[DIRP_VM_PRI])))
 		a->st.direct_moved++;
 	e->g.flags = im_node == a->node ? PGR_GARP_LOCAL : 0;
-	dst = a->ops.server_node(a->ops.arg, im_node);
 	for (unsigned t = 0; t < PGR_TREES; t++) {
-		int nic = dst == UINT32_MAX || im_node == a->node ? -1 : a->ops.egress(a->ops.arg, dst, t);
+		int nic = im_node == a->node ? -1 : agent_tree_nic(a, im_node, t);
 
 		e->nic[t] = (int8_t)(nic >= 0 && (unsigned)nic < a->nnics ? nic : -1);
 	}
@@ -649,7 +654,7 @@ static void on_register_reply(void *arg, uint64_t req_id, const struct dirp_msg 
 		dirp_get_entry(m, i, &r);
 		if (r.status != DIRP_OK) {
 			a->st.register_fail++;
-			log_rl_msg(&a->rl, a->now_ns, LOG_WARN, "register %u/%08x: %s", r.vdc, r.ip,
+			core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN, "register %u/%08x: %s", r.vdc, r.ip,
 				   dirp_status_name(r.status));
 			a->next_register_ns = a->now_ns + 1000000000ull;
 		}
@@ -966,6 +971,39 @@ void agent_ras_input(struct agent *a, const uint8_t *buf, size_t len, struct dir
 
 /* ---- life --------------------------------------------------------------------------- */
 
+int agent_topology(struct agent *a, const struct topo *t, const char *server, uint32_t node,
+		   char *err, size_t errlen)
+{
+	uint32_t self = topo_find(t, server);
+	struct route_trees *rt;
+	int rc;
+
+	if (self == UINT32_MAX || !topo_is_server(t, self) || node < 1 || node > t->nservers ||
+	    t->servers[node - 1] != self) {
+		snprintf(err, errlen, "server %s is not server node %u of the topology", server,
+			 node);
+		return -EINVAL;
+	}
+	if ((rc = route_trees_new(t, NULL, NULL, &rt, err, errlen)))
+		return rc;
+	route_trees_free(a->rt);
+	a->rt = rt;
+	a->t = t;
+	a->self = self;
+	return 0;
+}
+
+int agent_tree_nic(const struct agent *a, uint32_t pgr_node, unsigned tree)
+{
+	uint16_t port;
+
+	if (!a->rt || pgr_node < 1 || pgr_node > a->t->nservers)
+		return -1;
+	/* A server's ports are its NICs, in the configuration's order. */
+	port = route_egress(a->rt, a->self, a->t->servers[pgr_node - 1], tree);
+	return port == ROUTE_NO_PORT ? -1 : port;
+}
+
 struct agent *agent_new(const struct agent_ops *ops, struct dirc *dirc,
 			const struct auth_key *key, struct dir_now now)
 {
@@ -1003,6 +1041,7 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	route_trees_free(a->rt);
 	hmap_free(&a->by_key);
 	hmap_free(&a->by_dst);
 	hmap_free(&a->direct);

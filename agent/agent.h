@@ -1,6 +1,8 @@
 /* The host agent's core: one server's view of the fabric, with no I/O.
  *
- * Events in: the configuration (agent_configure, again on SIGHUP), data-plane
+ * Events in: the topology (agent_topology: the core computes the routing
+ * trees and picks the NIC of each tree toward each server itself), the
+ * configuration (agent_configure, again on SIGHUP), data-plane
  * miss events (agent_miss), directory replies and pushes (through the dirc
  * the caller gives it), the one-second timer with the traffic matrix
  * (agent_traffic_* and agent_tick), NIC link state (agent_nic_state) and
@@ -16,6 +18,8 @@
 #include "bpf/dp.h"
 #include "dir/client.h"
 #include "lib/auth.h"
+#include "lib/core.h"
+#include "route/trees.h"
 
 enum agent_limits {
 	AGENT_CACHE_MAX = PGR_DP_GARP_MAX,	/* GARP entries held */
@@ -53,12 +57,7 @@ struct agent_ops {
 	 * ifindex sent it now (from_vm checks and forwards it). */
 	int (*resend)(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len);
 	int (*ras_send)(void *arg, const uint8_t *buf, size_t len);
-	/* The NIC (index into cfg nics) this server sends on toward server
-	 * `dst` (topology node id) in tree t, or -1 if none. */
-	int (*egress)(void *arg, uint32_t dst, unsigned tree);
-	/* The topology node id of the server with Peregrine node number n, or
-	 * UINT32_MAX. */
-	uint32_t (*server_node)(void *arg, uint32_t pgr_node);
+	struct core_log log;	/* lib/core.h; zero: no log lines */
 };
 
 #define AGENT_STATS(X)                                                        \
@@ -108,6 +107,18 @@ struct agent;
 struct agent *agent_new(const struct agent_ops *ops, struct dirc *dirc,
 			const struct auth_key *key, struct dir_now now);
 void agent_free(struct agent *a);
+
+/* The fabric this server is part of: `server` (its name in t) must be
+ * server number `node` (the configuration's).  The core computes the routing
+ * trees of t (route/trees.h, no failures: the directory's availability bits
+ * carry the failures) and sends toward a server in tree k on the NIC that
+ * tree leaves by.  t must outlive the agent.  0, or -EINVAL with a reason.
+ * Without a topology no entry gets a NIC. */
+int agent_topology(struct agent *a, const struct topo *t, const char *server, uint32_t node,
+		   char *err, size_t errlen);
+/* The NIC (index into the configuration's) toward server Peregrine node
+ * number `pgr_node` in tree t, or -1. */
+int agent_tree_nic(const struct agent *a, uint32_t pgr_node, unsigned tree);
 
 /* Apply a configuration: attach the VMs it lists that are not attached,
  * detach those it no longer lists, register the new ones.  ifindex of each

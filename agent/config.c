@@ -3,6 +3,7 @@
 #include "agent/config.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,7 @@ static bool read_nics(struct yconf *yc, ynode *n, struct agent_config *c)
 
 static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 {
+	/* messages say vms[] for a workload file too: its lines are the same */
 	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", NULL };
 	ynode *v;
 
@@ -98,6 +100,16 @@ static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	return true;
 }
 
+/* The index of a VM before i sharing i's node, port or (vdc, ip); -1. */
+static int vm_clash(const struct agent_vm_cfg *vms, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (vms[j].node == vms[i].node || !strcmp(vms[j].port, vms[i].port) ||
+		    (vms[j].vdc == vms[i].vdc && vms[j].ip == vms[i].ip))
+			return (int)j;
+	return -1;
+}
+
 static bool read_vms(struct yconf *yc, ynode *n, struct agent_config *c)
 {
 	size_t len;
@@ -113,15 +125,13 @@ static bool read_vms(struct yconf *yc, ynode *n, struct agent_config *c)
 	if (!c->vms)
 		return yconf_fail(yc, n, "vms: out of memory");
 	for (size_t i = 0; i < len; i++) {
+		int j;
+
 		if (!read_vm(yc, yconf_seq_at(yc, n, i), &c->vms[i]))
 			return false;
-		for (size_t j = 0; j < i; j++)
-			if (c->vms[j].node == c->vms[i].node ||
-			    !strcmp(c->vms[j].port, c->vms[i].port) ||
-			    (c->vms[j].vdc == c->vms[i].vdc && c->vms[j].ip == c->vms[i].ip))
-				return yconf_fail(yc, yconf_seq_at(yc, n, i),
-						  "vms[%zu]: same node, port or (vdc, ip) as vms[%zu]",
-						  i, j);
+		if ((j = vm_clash(c->vms, i)) >= 0)
+			return yconf_fail(yc, yconf_seq_at(yc, n, i),
+					  "vms[%zu]: same node, port or (vdc, ip) as vms[%d]", i, j);
 	}
 	c->nvms = (unsigned)len;
 	return true;
@@ -130,15 +140,19 @@ static bool read_vms(struct yconf *yc, ynode *n, struct agent_config *c)
 static bool read_root(struct yconf *yc, ynode *root, struct agent_config *c)
 {
 	static const char *const keys[] = { "server", "node", "nics", "directory", "ras",
-					    "key", "topology", "vms", NULL };
+					    "key", "topology", "vms", "workloads", NULL };
+	ynode *w;
 
 	if (!root || !yconf_is_map(root))
 		return yconf_fail(yc, root, "expected a mapping with server, node, nics, ...");
 	if (!yconf_only_keys(yc, root, "agent configuration", keys))
 		return false;
-	for (size_t i = 0; keys[i + 1]; i++)	/* all but vms are required */
+	for (size_t i = 0; keys[i + 2]; i++)	/* all but vms and workloads are required */
 		if (!yconf_get(yc, root, keys[i]))
 			return yconf_fail(yc, root, "%s: missing", keys[i]);
+	if ((w = yconf_get(yc, root, "workloads")) &&
+	    !read_name(yc, w, "workloads", c->workloads, sizeof(c->workloads)))
+		return false;
 	return read_name(yc, yconf_get(yc, root, "server"), "server", c->server,
 			 sizeof(c->server)) &&
 	       yconf_u32(yc, yconf_get(yc, root, "node"), "node", 1, PGR_NODE_MAX, &c->node) &&
@@ -174,15 +188,116 @@ int agent_config_load_buf(struct agent_config *c, const char *name, const void *
 	return finish(&yc, c, read_root(&yc, yconf_root(&yc), c), err, errlen);
 }
 
+int agent_workload_parse(struct agent_vm_cfg *vm, const char *name, const void *buf,
+			 size_t len, char *err, size_t errlen)
+{
+	struct yconf yc;
+	bool ok;
+
+	memset(vm, 0, sizeof(*vm));
+	ok = !yconf_load_buf(&yc, name, buf, len) && read_vm(&yc, yconf_root(&yc), vm);
+	if (!ok)
+		snprintf(err, errlen, "%s", yc.err);
+	yconf_free(&yc);
+	return ok ? 0 : -EINVAL;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* NAME.yaml, not hidden (a writer's temporary file is .NAME.tmp) */
+static int workload_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".yaml");
+}
+
+/* Read one workload file (bounded) into vm. */
+static int read_workload(const char *path, struct agent_vm_cfg *vm, char *err, size_t errlen)
+{
+	char buf[AGENT_WORKLOAD_MAX_BYTES];
+	size_t len;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	len = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f) || (len == sizeof(buf) && fgetc(f) != EOF)) {
+		snprintf(err, errlen, "%s: unreadable or larger than %d bytes", path,
+			 AGENT_WORKLOAD_MAX_BYTES - 1);
+		fclose(f);
+		return -EINVAL;
+	}
+	fclose(f);
+	return agent_workload_parse(vm, path, buf, len, err, errlen);
+}
+
+/* Append the workloads directory's VMs to c. */
+static int load_workloads(struct agent_config *c, char *err, size_t errlen)
+{
+	struct dirent **names;
+	struct agent_vm_cfg *vms;
+	int n, ret = 0;
+
+	n = scandir(c->workloads, &names, workload_filter, by_name);
+	if (n < 0) {
+		if (errno == ENOENT)	/* nothing attached yet */
+			return 0;
+		snprintf(err, errlen, "workloads: %s: %s", c->workloads, strerror(errno));
+		return -EINVAL;
+	}
+	if ((size_t)c->nvms + (size_t)n > AGENT_MAX_VMS) {
+		snprintf(err, errlen, "workloads: %s: %d workloads and %u VMs are more than %d",
+			 c->workloads, n, c->nvms, AGENT_MAX_VMS);
+		ret = -EINVAL;
+	} else if (!(vms = realloc(c->vms, ((size_t)c->nvms + (size_t)n + 1) * sizeof(*vms)))) {
+		snprintf(err, errlen, "workloads: out of memory");
+		ret = -EINVAL;
+	} else {
+		c->vms = vms;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[AGENT_PATH_MAX + 300];
+		int j;
+
+		if (!ret) {
+			snprintf(path, sizeof(path), "%s/%s", c->workloads, names[i]->d_name);
+			ret = read_workload(path, &c->vms[c->nvms], err, errlen);
+			if (!ret && (j = vm_clash(c->vms, c->nvms)) >= 0) {
+				snprintf(err, errlen, "%s: same node, port or (vdc, ip) as %s", path,
+					 c->vms[j].name);
+				ret = -EINVAL;
+			}
+			if (!ret) {
+				c->nvms++;
+				c->nworkloads++;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return ret;
+}
+
 int agent_config_load_file(struct agent_config *c, const char *path, char *err,
 			   size_t errlen)
 {
 	struct yconf yc;
+	int ret;
 
 	memset(c, 0, sizeof(*c));
 	if (yconf_load_file(&yc, path))
 		return finish(&yc, c, false, err, errlen);
-	return finish(&yc, c, read_root(&yc, yconf_root(&yc), c), err, errlen);
+	if ((ret = finish(&yc, c, read_root(&yc, yconf_root(&yc), c), err, errlen)))
+		return ret;
+	if (c->workloads[0] && (ret = load_workloads(c, err, errlen)))
+		agent_config_free(c);
+	return ret;
 }
 
 void agent_config_free(struct agent_config *c)
@@ -190,6 +305,7 @@ void agent_config_free(struct agent_config *c)
 	free(c->vms);
 	c->vms = NULL;
 	c->nvms = 0;
+	c->nworkloads = 0;
 }
 
 static const char *addr_str(const struct sockaddr_in *a, char *buf, size_t len)
@@ -201,24 +317,35 @@ static const char *addr_str(const struct sockaddr_in *a, char *buf, size_t len)
 	return buf;
 }
 
+int agent_workload_write(const struct agent_vm_cfg *v, FILE *f)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a = { htonl(v->ip) };
+
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	fprintf(f, "{ name: %s, vdc: %u, ip: %s, node: %u, port: %s }\n", v->name, v->vdc, ip,
+		v->node, v->port);
+	return ferror(f) ? -EIO : 0;
+}
+
 int agent_config_write(const struct agent_config *c, FILE *f)
 {
-	char b1[32], b2[32], ip[INET_ADDRSTRLEN];
+	unsigned own = c->nvms - c->nworkloads;
+	char b1[32], b2[32];
 
 	fprintf(f, "# peregrine agent configuration (docs/agent.md)\n");
 	fprintf(f, "server: %s\nnode: %u\nnics: [", c->server, c->node);
 	for (unsigned i = 0; i < c->nnics; i++)
 		fprintf(f, "%s%s", i ? ", " : "", c->nic[i]);
-	fprintf(f, "]\ndirectory: \"%s\"\nras: \"%s\"\nkey: %s\ntopology: \"%s\"\nvms:%s\n",
+	fprintf(f, "]\ndirectory: \"%s\"\nras: \"%s\"\nkey: %s\ntopology: \"%s\"\n",
 		addr_str(&c->directory, b1, sizeof(b1)), addr_str(&c->ras, b2, sizeof(b2)),
-		c->key, c->topology, c->nvms ? "" : " []");
-	for (unsigned i = 0; i < c->nvms; i++) {
-		const struct agent_vm_cfg *v = &c->vms[i];
-		struct in_addr a = { htonl(v->ip) };
-
-		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		fprintf(f, "  - { name: %s, vdc: %u, ip: %s, node: %u, port: %s }\n", v->name,
-			v->vdc, ip, v->node, v->port);
+		c->key, c->topology);
+	if (c->workloads[0])
+		fprintf(f, "workloads: \"%s\"\n", c->workloads);
+	fprintf(f, "vms:%s\n", own ? "" : " []");
+	for (unsigned i = 0; i < own; i++) {
+		fputs("  - ", f);
+		agent_workload_write(&c->vms[i], f);
 	}
 	return ferror(f) ? -EIO : 0;
 }

@@ -1,7 +1,10 @@
 /* The host agent's configuration file (YAML, docs/agent.md): which server it
  * is, its NICs, where the directory and the RAS are, the topology and its
  * VMs.  The lab writes one per server (STATE/agents/NAME.yaml); `lab
- * migrate` rewrites them and sends SIGHUP. */
+ * migrate` rewrites them and sends SIGHUP.  Workloads attached at run time
+ * (containers, by the CNI plugin: docs/cni.md) are one file each in the
+ * directory the `workloads` key names, so that attaching one never
+ * rewrites the file the lab or an operator owns. */
 #ifndef PEREGRINE_AGENT_CONFIG_H
 #define PEREGRINE_AGENT_CONFIG_H
 
@@ -15,6 +18,8 @@ enum agent_config_limits {
 	AGENT_IFNAMSIZ = 16,
 	AGENT_NAME_MAX = 63,
 	AGENT_PATH_MAX = 255,
+	/* a workload file holds one VM: a few hundred bytes */
+	AGENT_WORKLOAD_MAX_BYTES = 4096,
 };
 
 struct agent_vm_cfg {
@@ -35,15 +40,28 @@ struct agent_config {
 	struct sockaddr_in directory, ras;
 	char key[AGENT_PATH_MAX + 1];
 	char topology[256];			/* a topology spec */
+	char workloads[AGENT_PATH_MAX + 1];	/* directory of workload files; "" none */
 	unsigned nvms;
 	struct agent_vm_cfg *vms;		/* owned */
+	/* The last nworkloads of vms came from the workloads directory
+	 * (agent_config_load_file); agent_config_write leaves them out. */
+	unsigned nworkloads;
 };
 
-/* Parse a configuration.  0, or -EINVAL with "FILE:LINE: field: reason". */
+/* Parse a configuration.  0, or -EINVAL with "FILE:LINE: field: reason".
+ * load_buf parses only; load_file also reads the workloads directory (every
+ * *.yaml in it, in name order, each one VM mapping as in `vms`) and appends
+ * its VMs, checked against the others like them. */
 int agent_config_load_buf(struct agent_config *c, const char *name, const void *buf,
 			  size_t len, char *err, size_t errlen);
 int agent_config_load_file(struct agent_config *c, const char *path, char *err,
 			   size_t errlen);
+/* Parse one workload file's text (a VM mapping).  0, or -EINVAL with
+ * "NAME:LINE: field: reason". */
+int agent_workload_parse(struct agent_vm_cfg *vm, const char *name, const void *buf,
+			 size_t len, char *err, size_t errlen);
+/* Write one workload file's text. */
+int agent_workload_write(const struct agent_vm_cfg *vm, FILE *f);
 void agent_config_free(struct agent_config *c);
 /* Write c in the same format (the lab and `lab migrate` use this). */
 int agent_config_write(const struct agent_config *c, FILE *f);

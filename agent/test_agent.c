@@ -164,20 +164,6 @@ static int f_ras(void *arg, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* tree t leaves on NIC t; Peregrine node n is topology node 100 + n */
-static int f_egress(void *arg, uint32_t dst, unsigned tree)
-{
-	(void)arg;
-	assert_true(dst > 100);
-	return (int)tree;
-}
-
-static uint32_t f_server_node(void *arg, uint32_t n)
-{
-	(void)arg;
-	return 100 + n;
-}
-
 static void mac_of(uint32_t node, uint32_t tree, uint8_t mac[6])
 {
 	pgr_mac_make(mac, pgr_id_of(node, tree));
@@ -198,6 +184,7 @@ struct node {
 };
 
 struct h {
+	struct topo *topo;	/* H_TOPO: server node n is srv<n-1>, tree t leaves on NIC t */
 	struct dir *d;
 	struct dir_out out;
 	uint64_t t;
@@ -284,9 +271,14 @@ static void node_client(struct node *n, uint64_t seed)
 static void node_agent(struct h *h, struct node *n)
 {
 	struct agent_ops ops = { &n->f, f_garp_set, f_garp_del, f_vm_add, f_vm_del, f_arp,
-				 f_resend, f_ras, f_egress, f_server_node };
+				 f_resend, f_ras, { NULL, NULL } };
+
+	char err[256];
 
 	n->a = agent_new(&ops, n->c, &key, now_of(h));
+	if (n->cfg.node)	/* a restart: the server is known */
+		assert_int_equal(agent_topology(n->a, h->topo, n->cfg.server, n->cfg.node, err,
+						sizeof(err)), 0);
 }
 
 /* Server pgr node `node` with VMs (vdc, host, vm node, ifindex)... */
@@ -319,11 +311,25 @@ static void node_config(struct node *n, uint32_t node, unsigned nvms, const uint
 static const uint32_t vms0[][4] = { { 1, 1, 9, 101 } };
 static const uint32_t vms1[][4] = { { 1, 5, 13, 201 }, { 1, 6, 14, 202 }, { 2, 7, 15, 203 } };
 
+#define H_TOPO "leafspine:spines=2,leaves=2,servers=4,homing=2"
+
+static struct topo *spec(const char *sp)
+{
+	struct topo *t;
+	char err[256];
+
+	if (topo_from_spec(sp, &t, err, sizeof(err)))
+		fail_msg("%s: %s", sp, err);
+	return t;
+}
+
 static void h_init(struct h *h)
 {
 	struct dir_cfg dc = { .key = &key, .seed = 7, .lease_ms = LEASE_MS, .neg_lease_ms = 100 };
+	char err[256];
 
 	memset(h, 0, sizeof(*h));
+	h->topo = spec(H_TOPO);
 	h->d = dir_new(&dc);
 	dir_out_init(&h->out);
 	for (int i = 0; i < NAGENTS; i++) {
@@ -334,8 +340,11 @@ static void h_init(struct h *h)
 	}
 	node_config(&h->n[0], 1, 1, vms0);
 	node_config(&h->n[1], 5, 3, vms1);
-	for (int i = 0; i < NAGENTS; i++)
+	for (int i = 0; i < NAGENTS; i++) {
+		assert_int_equal(agent_topology(h->n[i].a, h->topo, h->n[i].cfg.server,
+						h->n[i].cfg.node, err, sizeof(err)), 0);
 		agent_configure(h->n[i].a, &h->n[i].cfg, now_of(h));
+	}
 	pump(h);
 }
 
@@ -347,6 +356,7 @@ static void h_fini(struct h *h)
 	}
 	dir_free(h->d);
 	dir_out_free(&h->out);
+	topo_free(h->topo);
 }
 
 /* Advance time by ms in steps of 10 ms: client retransmissions, directory
@@ -1155,9 +1165,63 @@ static void test_config_errors(void **state)
 	}
 }
 
+/* The routing trees are the core's: for every pair of servers the NIC it
+ * sends on in tree t is the one route/ computes, on a dual-homed fabric and
+ * on a single-homed one (both trees on NIC 0); a server that is not the
+ * configuration's node is refused, and with no topology nothing gets a NIC. */
+static void check_tree_nics(const char *sp)
+{
+	struct agent_ops ops = { NULL, f_garp_set, f_garp_del, f_vm_add, f_vm_del, f_arp,
+				 f_resend, f_ras, { NULL, NULL } };
+	struct dir_now now = { 1, T0_WALL };
+	struct topo *t = spec(sp);
+	struct route_trees *rt;
+	char err[256], name[32];
+	unsigned nic1 = 0;
+
+	assert_int_equal(route_trees_new(t, NULL, NULL, &rt, err, sizeof(err)), 0);
+	for (uint32_t s = 0; s < t->nservers; s++) {
+		struct agent *a = agent_new(&ops, NULL, &key, now);
+
+		assert_int_equal(agent_tree_nic(a, 1, 0), -1);
+		snprintf(name, sizeof(name), "%s", t->nodes[t->servers[s]].name);
+		assert_int_equal(agent_topology(a, t, name, s + 2 > t->nservers ? 1 : s + 2, err,
+						sizeof(err)), -EINVAL);
+		assert_int_equal(agent_topology(a, t, "nosuch", s + 1, err, sizeof(err)), -EINVAL);
+		assert_int_equal(agent_topology(a, t, name, s + 1, err, sizeof(err)), 0);
+		for (uint32_t d = 0; d < t->nservers; d++) {
+			for (unsigned tr = 0; tr < 2; tr++) {
+				uint16_t p = route_egress(rt, t->servers[s], t->servers[d], tr);
+
+				assert_int_equal(agent_tree_nic(a, d + 1, tr),
+						 p == ROUTE_NO_PORT ? -1 : (int)p);
+				nic1 += p == 1;
+			}
+		}
+		assert_int_equal(agent_tree_nic(a, 0, 0), -1);
+		assert_int_equal(agent_tree_nic(a, t->nservers + 1, 0), -1);
+		agent_free(a);
+	}
+	if (t->nodes[t->servers[0]].degree > 1)
+		assert_true(nic1 > 0);
+	else
+		assert_int_equal(nic1, 0);
+	route_trees_free(rt);
+	topo_free(t);
+}
+
+static void test_trees_from_topology(void **state)
+{
+	(void)state;
+	check_tree_nics(H_TOPO);
+	check_tree_nics("leafspine:spines=2,leaves=4,servers=2,homing=2");
+	check_tree_nics("vl2:da=4,di=4,per_tor=2");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_trees_from_topology),
 		cmocka_unit_test(test_register_and_attach),
 		cmocka_unit_test(test_miss_fills_and_answers),
 		cmocka_unit_test(test_isolation),

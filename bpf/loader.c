@@ -223,6 +223,18 @@ int pgr_dp_tc_attach_port(int from_vm_fd, int to_vm_fd, uint32_t ifindex, bool *
 	return err;
 }
 
+bool pgr_dp_tc_attached(uint32_t ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PGR_DP_TC_HANDLE, .priority = PGR_DP_TC_PRIO);
+	/* "not there" is an answer here, not something for libbpf to log */
+	libbpf_print_fn_t was = libbpf_set_print(NULL);
+	bool yes = bpf_tc_query(&hook, &opts) == 0 && opts.prog_id != 0;
+
+	libbpf_set_print(was);
+	return yes;
+}
+
 int pgr_dp_tc_detach(uint32_t ifindex, bool destroy_hook)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_EGRESS);

@@ -55,6 +55,9 @@ int pgr_dp_attach_nic(struct pgr_dp *dp, uint32_t ifindex);
  * again.  0 or -errno. */
 int pgr_dp_tc_attach(int prog_fd, uint32_t ifindex, bool *created_hook);
 int pgr_dp_tc_attach_port(int from_vm_fd, int to_vm_fd, uint32_t ifindex, bool *created_hook);
+/* Whether a Peregrine program is attached at ifindex's tc ingress (in the
+ * calling thread's network namespace): a VM port the agent has taken. */
+bool pgr_dp_tc_attached(uint32_t ifindex);
 int pgr_dp_tc_detach(uint32_t ifindex, bool destroy_hook);
 
 /* ---- pinned data planes: /sys/fs/bpf/peregrine/NAME/ ------------------- */

@@ -30,6 +30,7 @@
 #include "agent/agent.h"
 #include "bpf/loader.h"
 #include "cmd/cli.h"
+#include "cmd/daemon.h"
 #include "dir/client_udp.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -88,8 +89,6 @@ struct shell {
 	struct agent_config cfg;
 	struct auth_key key;
 	struct topo *topo;
-	struct route_trees *rt;
-	uint32_t self;			/* topology node id */
 	struct pgr_dp *dp;		/* loaded here, or NULL when reused */
 	struct pgr_dp_maps maps;
 	bool maps_owned;
@@ -176,23 +175,6 @@ static int op_ras_send(void *arg, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int op_egress(void *arg, uint32_t dst, unsigned tree)
-{
-	struct shell *s = arg;
-	uint16_t port = route_egress(s->rt, s->self, dst, tree);
-
-	return port == ROUTE_NO_PORT ? -1 : port;
-}
-
-static uint32_t op_server_node(void *arg, uint32_t pgr_node)
-{
-	struct shell *s = arg;
-
-	if (pgr_node < 1 || pgr_node > s->topo->nservers)
-		return UINT32_MAX;
-	return s->topo->servers[pgr_node - 1];
-}
-
 /* ---- configuration ------------------------------------------------------- */
 
 /* Interface indexes; a missing VM port leaves 0 (the core skips it). */
@@ -225,20 +207,14 @@ static int load_config(struct shell *s, struct agent_config *c)
 	return 0;
 }
 
+/* The file is read here; the trees are the core's (agent_topology, once
+ * the agent exists). */
 static int load_topology(struct shell *s)
 {
 	char err[256];
 
-	if (topo_from_spec(s->cfg.topology, &s->topo, err, sizeof(err)) ||
-	    route_trees_new(s->topo, NULL, NULL, &s->rt, err, sizeof(err))) {
+	if (topo_from_spec(s->cfg.topology, &s->topo, err, sizeof(err))) {
 		log_err("topology %s: %s", s->cfg.topology, err);
-		return -EINVAL;
-	}
-	s->self = topo_find(s->topo, s->cfg.server);
-	if (s->self == UINT32_MAX || !topo_is_server(s->topo, s->self) ||
-	    s->self != s->topo->servers[s->cfg.node - 1]) {
-		log_err("server %s is not server node %u of %s", s->cfg.server, s->cfg.node,
-			  s->cfg.topology);
 		return -EINVAL;
 	}
 	return 0;
@@ -640,16 +616,16 @@ static int sockets_open(struct shell *s)
 
 /* ---- main ------------------------------------------------------------------------ */
 
-static int parse_args(int argc, char **argv, struct shell *s)
+static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "name", required_argument, 0, 'n' },
-		{ "veth-nics", no_argument, 0, 'E' }, { "log-level", required_argument, 0, 'l' },
+		{ "veth-nics", no_argument, 0, 'E' },
 		{ "netns", required_argument, 0, 'N' }, { "lab", required_argument, 0, 'L' },
 		{ "traffic-pairs", required_argument, 0, 'T' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "help", no_argument, 0, 'h' }, DAEMON_OPTION_LOG_LEVEL, { 0, 0, 0, 0 }
 	};
-	int c, lvl;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -669,14 +645,13 @@ static int parse_args(int argc, char **argv, struct shell *s)
 						       PGR_DP_TRAFFIC_MIN, PGR_DP_TRAFFIC_MAX);
 			break;
 		case 'L': s->lab = optarg; break;
-		case 'l':
-			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("agent", "--log-level: '%s' is not "
-						       LOG_LEVELS, optarg);
-			log_set_level((enum log_level)lvl);
-			break;
 		case 'h': fputs(agent_help, stdout); exit(0);
-		default: return cli_usage_error("agent", "see --help");
+		default: {
+			int rc = daemon_opt(dm, c, optarg);
+
+			if (rc != 1)
+				return rc;
+		}
 		}
 	}
 	if (optind < argc)
@@ -689,7 +664,7 @@ static int parse_args(int argc, char **argv, struct shell *s)
 static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
-				 op_arp_reply, op_resend, op_ras_send, op_egress, op_server_node };
+				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))
@@ -708,7 +683,10 @@ static int setup(struct shell *s)
 		return -1;
 	}
 	s->agent = agent_new(&ops, dirc_udp_client(s->du), &s->key, dir_now_sys());
-	s->loop = loop_new();
+	if (agent_topology(s->agent, s->topo, s->cfg.server, s->cfg.node, err, sizeof(err))) {
+		log_err("topology %s: %s", s->cfg.topology, err);
+		return -1;
+	}
 	nic_initial(s);
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
 	if (nics_attach(s))
@@ -723,7 +701,6 @@ static int setup(struct shell *s)
 		       on_second, s);
 	loop_signal_add(s->loop, SIGHUP, on_hup, s);
 	loop_signal_add(s->loop, SIGUSR1, on_keep, s);
-	loop_stop_on_signals(s->loop);
 	return 0;
 }
 
@@ -744,10 +721,7 @@ static void teardown(struct shell *s)
 		if (!s->keep)
 			dp_remove(s);
 	}
-	if (s->loop) {
-		loop_timer_del(s->loop, s->dirc_timer);
-		loop_free(s->loop);
-	}
+	/* the loop (and its timers) is the scaffold's: daemon_free */
 	agent_free(s->agent);
 	if (s->rb)
 		ring_buffer__free(s->rb);
@@ -770,8 +744,6 @@ static void teardown(struct shell *s)
 		close(s->from_net);
 		close(s->to_vm);
 	}
-	if (s->rt)
-		route_trees_free(s->rt);
 	if (s->topo)
 		topo_free(s->topo);
 	agent_config_free(&s->cfg);
@@ -781,11 +753,13 @@ int cmd_agent(int argc, char **argv)
 {
 	struct shell s = { .ras_fd = -1, .pkt_fd = -1, .resend_fd = -1, .nl_fd = -1,
 			   .from_vm = -1, .from_net = -1, .to_vm = -1 };
+	struct daemon dm;
 	int ret;
 
-	if ((ret = parse_args(argc, argv, &s)) || (ret = cli_enter_netns(s.netns)))
+	daemon_init(&dm, "agent");
+	if ((ret = parse_args(argc, argv, &s, &dm)) || (ret = cli_enter_netns(s.netns)))
 		return ret;
-	log_set_ident("agent");
+	log_set_ident(dm.name);
 	/* Tests of the bare fabric (server-to-server traffic on the underlay,
 	 * which the data plane would not pass) run a lab without agents.  A
 	 * production agent (no --lab) ignores the variable: a stray one in its
@@ -797,14 +771,17 @@ int cmd_agent(int argc, char **argv)
 		}
 		log_warn("PEREGRINE_NO_AGENT is ignored outside a lab (no --lab)");
 	}
-	signal(SIGPIPE, SIG_IGN);
+	daemon_start(&dm);	/* SIGPIPE ignored, SIGINT and SIGTERM stop the loop */
+	s.loop = dm.loop;
 	if (setup(&s)) {
 		teardown(&s);
+		daemon_free(&dm);
 		return 1;
 	}
 	log_info("%s (node %u): %zu VMs, %u NICs, directory and RAS as configured", s.cfg.server,
 		 s.cfg.node, agent_vm_count(s.agent), s.cfg.nnics);
-	loop_run(s.loop);
+	daemon_run(&dm);
 	teardown(&s);
+	daemon_free(&dm);
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/daemon.h"
 #include "lib/auth.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -420,7 +421,7 @@ struct ds_opts {
 	size_t map_bytes;
 };
 
-static int parse_opts(int argc, char **argv, struct ds_opts *o)
+static int parse_opts(int argc, char **argv, struct ds_opts *o, struct daemon *dm)
 {
 	static const struct option longs[] = {
 		{ "listen", required_argument, NULL, 'l' }, { "db", required_argument, NULL, 'd' },
@@ -430,12 +431,11 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o)
 		{ "max-entries", required_argument, NULL, 'E' },
 		{ "max-leases", required_argument, NULL, 'M' },
 		{ "db-size", required_argument, NULL, 'z' },
-		{ "log-level", required_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
-		{ "name", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' }, DAEMON_OPTIONS,
 		{ 0 },
 	};
 	uint32_t v;
-	int c, lvl;
+	int c;
 
 	o->map_bytes = DS_MAP_BYTES;
 	dir_parse_cidr("10.254.0.0/16", &o->cfg.service_net, &o->cfg.service_mask);
@@ -481,20 +481,15 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o)
 				return cli_usage_error("directory", "--db-size: MiB, 1..1048576");
 			o->map_bytes = (size_t)v << 20;
 			break;
-		case 'v':
-			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("directory", "--log-level: '%s' is not "
-						       LOG_LEVELS, optarg);
-			log_set_level(lvl);
-			break;
-		case 'n':
-			log_set_ident(optarg);
-			break;
 		case 'h':
 			fputs(directory_help, stdout);
 			return -1;
-		default:
-			return cli_usage_error("directory", "unknown option");
+		default: {
+			int rc = daemon_opt(dm, c, optarg);
+
+			if (rc != 1)
+				return rc;
+		}
 		}
 	}
 	if (optind < argc)
@@ -507,6 +502,7 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o)
 int cmd_directory(int argc, char **argv)
 {
 	struct ds_opts o = { 0 };
+	struct daemon dm;
 	struct sockaddr_in addr;
 	struct auth_key key;
 	struct dstore *store;
@@ -516,9 +512,10 @@ int cmd_directory(int argc, char **argv)
 	long n;
 	int fd, rc, ret = 1;
 
-	if ((rc = parse_opts(argc, argv, &o)))
+	daemon_init(&dm, "directory");
+	if ((rc = parse_opts(argc, argv, &o, &dm)))
 		return rc < 0 ? 0 : rc;
-	log_set_ident("directory");
+	log_set_ident(dm.name);
 	if (udp_parse_addr(o.listen, &addr, err, sizeof(err)))
 		return cli_usage_error("directory", "--listen %s", err);
 	if (auth_key_load(o.key, &key, err, sizeof(err)))
@@ -528,6 +525,7 @@ int cmd_directory(int argc, char **argv)
 	o.cfg.table_moving = prefault_forget;
 	o.cfg.table_arg = pf;
 	o.cfg.seed = wall_ns() ^ ((uint64_t)getpid() << 32);
+	o.cfg.log = CORE_LOG_STDERR;
 	if (!(store = dstore_open(o.db, o.map_bytes, err, sizeof(err)))) {
 		prefault_stop(pf);
 		return cli_error("store %s", err);

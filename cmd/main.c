@@ -74,8 +74,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *name;
+	const char *name, *self = strrchr(argv[0], '/');
 
+	/* a container runtime runs the CNI plugin by its file name */
+	if (!strcmp(self ? self + 1 : argv[0], "peregrine-cni"))
+		return cmd_cni(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -1,10 +1,11 @@
 /* peregrine ras: the Route Algorithm Server daemon.
  *
- * The shell around ras/ (the core): one UDP socket toward the switches
- * (link reports come in on it too), a directory client (dir/client_udp.h),
- * a timer, signals.  After every call into the core it sends the core's
- * availability changes to the directory first, then its datagrams to the
- * switches: a MAC is marked unavailable before any switch is reprogrammed.
+ * The shell around ras/ (the core): one UDP socket toward the switches,
+ * the agents and the directory (their datagrams come in on it too), a
+ * timer, signals.  After every call into the core it sends the core's
+ * datagrams to the directory first (SET_AVAIL: the core retransmits them
+ * until answered), then its datagrams to the switches: a MAC is marked
+ * unavailable before any switch is reprogrammed.
  * Agents' TRAFFIC and ACK, and MOVED from tools, come in on the same socket;
  * DIRECT and ACK go out of it.  Every second the counters and the direct
  * routes are written to a JSON status file (`--status` prints it).
@@ -19,7 +20,7 @@
 #include <unistd.h>
 #include "lib/json.h"
 #include "cmd/cli.h"
-#include "dir/client_udp.h"
+#include "cmd/daemon.h"
 #include "lab/run.h"
 #include "lib/auth.h"
 #include "lib/log.h"
@@ -39,63 +40,23 @@ enum ras_cmd_limits {
 
 struct rasd {
 	struct ras *r;
+	struct daemon *dm;
 	struct loop *loop;
-	struct loop_timer *timer, *dtimer, *stimer;
 	const struct topo *t;
 	const char *status_path;
 	double lb_last_ms;		/* the last computation of direct routes */
 	int fd;
-	struct dirc_udp *du;
 	struct ras_out out;
 	struct udp_batch rx, tx;
-	uint64_t last_done, dir_sent_ns;
+	uint64_t last_done, last_acked, dir_restarts;
 	uint64_t t0_ns;
 	struct log_rl rl;
 };
 
-static void dir_arm(struct rasd *d);
-
-static void on_avail_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
+static void send_dgrams(struct rasd *d, const struct ras_dgram *dg, size_t n)
 {
-	struct rasd *d = arg;
-
-	(void)req_id;
-	if (!m || m->h.type != (DIRP_SET_AVAIL | DIRP_REPLY_BIT)) {
-		log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "directory: SET_AVAIL %s",
-			   m ? "answered oddly" : "timed out");
-		return;
-	}
-	log_info("directory: availability marked %.3f ms after the event",
-		 (double)(mono_ns() - d->t0_ns) / 1e6);
-}
-
-/* The core's availability changes, in order, in as few requests as fit. */
-static void send_avail(struct rasd *d)
-{
-	struct ras_out *o = &d->out;
-	unsigned max = dirp_max_records(DIRP_SET_AVAIL);
-
-	for (size_t i = 0; i < o->navail; i += max) {
-		struct dirp_avail recs[DIRP_MAX_RECORDS * 2];
-		unsigned n = (unsigned)(o->navail - i < max ? o->navail - i : max);
-
-		for (unsigned k = 0; k < n; k++) {
-			memcpy(recs[k].mac, o->avail[i + k].mac, 6);
-			recs[k].scope = DIRP_SCOPE_INTERMEDIARY;
-			recs[k].avail = o->avail[i + k].avail;
-		}
-		if (dirc_request(dirc_udp_client(d->du), dir_now_sys(), DIRP_SET_AVAIL, recs, n,
-				 on_avail_reply, d) < 0)
-			log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "directory: too many requests");
-	}
-	if (o->navail)
-		dir_arm(d);
-}
-
-static void send_dgrams(struct rasd *d)
-{
-	for (size_t i = 0; i < d->out.ndg; i++) {
-		const struct ras_dgram *g = &d->out.dg[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct ras_dgram *g = &dg[i];
 		struct sockaddr_in to = { .sin_family = AF_INET,
 					  .sin_addr.s_addr = htonl(g->to.ip),
 					  .sin_port = htons(g->to.port) };
@@ -114,9 +75,19 @@ static void flush_out(struct rasd *d)
 {
 	const struct ras_stats *st = ras_stats(d->r);
 
-	send_avail(d);		/* the directory first */
-	send_dgrams(d);
+	send_dgrams(d, d->out.dir, d->out.ndir);	/* the directory first */
+	send_dgrams(d, d->out.dg, d->out.ndg);
 	ras_out_reset(&d->out);
+	if (st->avail_acked_ns != d->last_acked) {
+		d->last_acked = st->avail_acked_ns;
+		if (d->last_acked > d->t0_ns)
+			log_info("directory: availability marked %.3f ms after the event",
+				 (double)(d->last_acked - d->t0_ns) / 1e6);
+	}
+	if (st->dir_restarts != d->dir_restarts) {
+		d->dir_restarts = st->dir_restarts;
+		log_warn("directory restarted: every availability bit is sent again");
+	}
 	if (st->converged && st->ev_done_ns != d->last_done) {
 		d->last_done = st->ev_done_ns;
 		log_info("fabric programmed: %" PRIu64 " forwarding changes, %u pairs held, "
@@ -127,26 +98,17 @@ static void flush_out(struct rasd *d)
 	}
 }
 
-static void arm(struct rasd *d, uint64_t next)
-{
-	uint64_t now = mono_ns();
-
-	if (next == UINT64_MAX)
-		next = now + 1000000000ull;
-	loop_timer_set(d->loop, d->timer, next > now ? next - now : 0);
-}
-
-static void on_timer(void *arg)
+static uint64_t on_timer(void *arg, uint64_t t0)
 {
 	struct rasd *d = arg;
-	uint64_t runs = ras_stats(d->r)->lb_runs, t0 = mono_ns();
+	uint64_t runs = ras_stats(d->r)->lb_runs;
 	uint64_t next = ras_tick(d->r, t0, &d->out);
 
 	if (ras_stats(d->r)->lb_runs != runs)
 		d->lb_last_ms = (double)(mono_ns() - t0) / 1e6;
 
 	flush_out(d);
-	arm(d, next);
+	return next;
 }
 
 static void on_readable(void *arg, int fd)
@@ -172,34 +134,10 @@ static void on_readable(void *arg, int fd)
 		if (n < UDP_BATCH)
 			break;
 	}
-	arm(d, ras_tick(d->r, mono_ns(), &d->out));
+	daemon_arm(d->dm, ras_tick(d->r, mono_ns(), &d->out));
 	flush_out(d);
 }
 
-static void dir_arm(struct rasd *d)
-{
-	uint64_t next = dirc_udp_tick(d->du), now = mono_ns();
-
-	if (next == UINT64_MAX)
-		return;
-	loop_timer_set(d->loop, d->dtimer, next > now ? next - now : 0);
-}
-
-static void on_dir_timer(void *arg)
-{
-	dir_arm(arg);
-}
-
-static void on_dir_readable(void *arg, int fd)
-{
-	struct rasd *d = arg;
-
-	(void)fd;
-	dirc_udp_readable(d->du);
-	dir_arm(d);
-}
-
-/* ---- status ---------------------------------------------------------------------- */
 struct st_arg {
 	const struct topo *t;
 	json_t *arr;
@@ -233,7 +171,9 @@ static void st_route(void *arg, const struct ras_direct_info *i)
 	X(direct_acked) X(direct_on) X(direct_off) X(agents_lost) X(agent_restarts)  \
 	X(withdrawn_broken) X(withdrawn_moved) X(dops_sent) X(dops_refused)          \
 	X(lb_considered) X(lb_routed) X(lb_kept) X(lb_skipped_fib) X(lb_no_attach)   \
-	X(matrix_pairs) X(vms_direct) X(pairs_direct) X(entries_direct) X(agents_known)
+	X(matrix_pairs) X(vms_direct) X(pairs_direct) X(entries_direct) X(agents_known) \
+	X(avail_requests) X(avail_records) X(avail_acked) X(avail_timeouts)          \
+	X(dir_restarts) X(avail_pending)
 
 static json_t *status_json(const struct ras *r, const struct topo *t, double lb_last_ms)
 {
@@ -276,7 +216,8 @@ static void write_status(struct rasd *d)
 			   strerror(errno));
 }
 
-static void on_status_timer(void *arg)
+
+static void on_status(void *arg)
 {
 	write_status(arg);
 }
@@ -384,7 +325,7 @@ static const char ras_help[] =
 	"the switches by hand).\n";
 
 struct rc_opts {
-	const char *lab, *topo, *key, *listen, *directory, *name;
+	const char *lab, *topo, *key, *listen, *directory;
 	const char *switches[RC_MAX_SWITCH_OPTS];
 	int nswitches;
 	const char *fails[RC_MAX_SWITCH_OPTS];
@@ -395,7 +336,7 @@ struct rc_opts {
 	double min_mbps, share;
 };
 
-static int parse_opts(int argc, char **argv, struct rc_opts *o)
+static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *dm)
 {
 	static const struct option longs[] = {
 		{ "lab", required_argument, NULL, 'L' }, { "topo", required_argument, NULL, 't' },
@@ -405,8 +346,7 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 		{ "print-fib", no_argument, NULL, 'p' },
 		{ "fail-link", required_argument, NULL, 'F' },
 		{ "fail-node", required_argument, NULL, 'N' }, { "json", no_argument, NULL, 'j' },
-		{ "log-level", required_argument, NULL, 'v' },
-		{ "name", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+		{ "help", no_argument, NULL, 'h' }, DAEMON_OPTIONS,
 		{ "status", no_argument, NULL, 'S' },
 		{ "status-file", required_argument, NULL, 'f' },
 		{ "lb-interval", required_argument, NULL, 'i' },
@@ -417,7 +357,7 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 		{ "no-direct", no_argument, NULL, 'D' },
 		{ 0 },
 	};
-	int c, lvl;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -429,7 +369,6 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 		case 'd': o->directory = optarg; break;
 		case 'p': o->print = true; break;
 		case 'j': o->json = true; break;
-		case 'n': o->name = optarg; break;
 		case 's':
 			if (o->nswitches == RC_MAX_SWITCH_OPTS)
 				return cli_usage_error("ras", "too many --switch options");
@@ -443,12 +382,6 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 			o->fails[o->nfails++] = optarg;
 			if ((c == 'N') != !strchr(optarg, ','))
 				return cli_usage_error("ras", "--fail-link A,B or --fail-node NAME");
-			break;
-		case 'v':
-			if ((lvl = log_level_parse(optarg)) < 0)
-				return cli_usage_error("ras", "--log-level: '%s' is not "
-						       LOG_LEVELS, optarg);
-			log_set_level((enum log_level)lvl);
 			break;
 		case 'S': o->status = true; break;
 		case 'f': o->status_file = optarg; break;
@@ -475,7 +408,12 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o)
 				return cli_usage_error("ras", "--share: between 0 and 1");
 			break;
 		case 'h': printf(ras_help, RAS_LB_MS, RAS_MAX_PAIRS, RAS_MIN_MBPS); exit(0);
-		default: return cli_usage_error("ras", "see --help");
+		default: {
+			int rc = daemon_opt(dm, c, optarg);
+
+			if (rc != 1)
+				return rc;
+		}
 		}
 	}
 	if (optind < argc)
@@ -663,16 +601,20 @@ static int print_fib(const struct topo *t, const struct rc_opts *o)
 }
 
 /* ---- running ------------------------------------------------------------------ */
-static int serve(struct rc_setup *s, const struct rc_opts *o)
+static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 {
-	struct rasd d = { .rl = LOG_RL_INIT(1000, 5), .t = s->t, .status_path = s->status_path };
+	struct rasd d = { .rl = LOG_RL_INIT(1000, 5), .t = s->t, .status_path = s->status_path,
+			  .dm = dm };
 	struct ras_cfg c = { .t = s->t, .sw = s->sw, .key = s->key, .seq_base = wall_ns(),
 			     .lb_ms = o->lb_ms, .max_pairs = o->max_pairs, .min_mbps = o->min_mbps,
-			     .share = o->share, .no_direct = o->no_direct };
-	struct dirc_cfg dc = { .key = &s->key, .seed = wall_ns() ^ (uint64_t)getpid() << 32 };
-	struct loop_io *io, *dio;
+			     .share = o->share, .no_direct = o->no_direct,
+			     .dir = { ntohl(s->dir.sin_addr.s_addr), ntohs(s->dir.sin_port) },
+			     .wall_offset_ms = (int64_t)(wall_ns() / 1000000) -
+					       (int64_t)(mono_ns() / 1000000),
+			     .log = CORE_LOG_STDERR };
+	struct loop_io *io;
 	char err[256], ab[32];
-	int e, buf = RC_SOCKBUF;
+	int buf = RC_SOCKBUF;
 
 	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err)))
 		return cli_error("ras: %s", err);
@@ -682,39 +624,26 @@ static int serve(struct rc_setup *s, const struct rc_opts *o)
 				 strerror(-d.fd));
 	}
 	setsockopt(d.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
-	if (!(d.du = dirc_udp_open(&s->dir, &dc, &e))) {
-		close(d.fd);
-		ras_free(d.r);
-		return cli_error("ras: directory socket: %s", strerror(-e));
-	}
 	ras_out_init(&d.out);
 	udp_batch_init(&d.rx);
 	udp_batch_init(&d.tx);
-	d.loop = loop_new();
-	loop_stop_on_signals(d.loop);
+	daemon_start(dm);
+	d.loop = dm->loop;
 	io = loop_io_add(d.loop, d.fd, on_readable, &d);
-	dio = loop_io_add(d.loop, dirc_udp_fd(d.du), on_dir_readable, &d);
-	d.timer = loop_timer_add(d.loop, 0, 0, on_timer, &d);
-	d.dtimer = loop_timer_add(d.loop, 1000000000ull, 0, on_dir_timer, &d);
-	d.stimer = loop_timer_add(d.loop, RC_STATUS_MS * 1000000ull, RC_STATUS_MS * 1000000ull,
-				  on_status_timer, &d);
+	daemon_every(dm, RC_STATUS_MS, on_status, &d);
 	log_info("listening on %s, %u switches, %u servers",
 		 udp_addr_str(&s->listen, ab, sizeof(ab)), s->t->nswitches, s->t->nservers);
 	d.t0_ns = mono_ns();
 	ras_start(d.r, mono_ns(), &d.out);
 	flush_out(&d);
-	loop_run(d.loop);
+	daemon_core_timer(dm, on_timer, &d);
+	daemon_run(dm);
 	log_info("stopping: %" PRIu64 " link reports, %" PRIu64 " ops sent, %" PRIu64
 		 " retransmits", ras_stats(d.r)->link_reports, ras_stats(d.r)->ops_sent,
 		 ras_stats(d.r)->retransmits);
-	loop_timer_del(d.loop, d.timer);
-	loop_timer_del(d.loop, d.dtimer);
-	loop_timer_del(d.loop, d.stimer);
 	write_status(&d);
 	loop_io_del(d.loop, io);
-	loop_io_del(d.loop, dio);
-	loop_free(d.loop);
-	dirc_udp_close(d.du);
+	daemon_free(dm);
 	close(d.fd);
 	ras_out_free(&d.out);
 	ras_free(d.r);
@@ -725,12 +654,14 @@ int cmd_ras(int argc, char **argv)
 {
 	struct rc_opts o = { 0 };
 	struct rc_setup s = { 0 };
+	struct daemon dm;
 	char err[256];
 	int rc;
 
-	if ((rc = parse_opts(argc, argv, &o)))
+	daemon_init(&dm, "ras");
+	if ((rc = parse_opts(argc, argv, &o, &dm)))
 		return rc;
-	log_set_ident(o.name ? o.name : "ras");
+	log_set_ident(dm.name);
 	/* Tests of a bare fabric program the switches by hand. */
 	if (o.lab && !o.print && getenv("PEREGRINE_NO_RAS")) {
 		log_info("PEREGRINE_NO_RAS is set: not running");
@@ -753,7 +684,7 @@ int cmd_ras(int argc, char **argv)
 		for (uint32_t i = 0; i < s.t->nnodes; i++)
 			if (!topo_is_server(s.t, i))
 				s.t->nodes[i].fib_cap = o.fib_cap;
-	rc = o.print ? print_fib(s.t, &o) : serve(&s, &o);
+	rc = o.print ? print_fib(s.t, &o) : serve(&s, &o, &dm);
 	setup_free(&s);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/daemon.h"
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -30,7 +31,6 @@
 
 enum swd_limits {
 	SWD_NL_BUF = 64 * 1024,		/* one netlink batch */
-	SWD_TICK_NS = 5 * 1000 * 1000,	/* retransmission timer */
 	SWD_RCVBUF = 1 << 20,
 	SWD_NL_CHUNK = 64,		/* netlink requests per sendmsg */
 };
@@ -38,6 +38,7 @@ enum swd_limits {
 struct swd {
 	struct sw *core;
 	struct sw_out *out;
+	struct daemon *dm;
 	struct loop *loop;
 	struct mnl_socket *cmd, *events;
 	uint32_t cmd_seq;
@@ -54,14 +55,7 @@ struct swd {
 	struct sw_nl_op *flush_ops;	/* start-up only */
 	uint16_t nflush;
 	struct log_rl rl;
-	/* uplink tracking (--uplinks) */
-	uint8_t *uplink;		/* per port: leads to another switch */
-	uint8_t *port_up;		/* per port: present and up */
-	uint8_t *shut;			/* per port: taken down by the tracking */
-	uint16_t nuplinks;
-	bool isolated;			/* every uplink down, server ports shut */
-	uint64_t restore_delay_ns;	/* uplinks up this long before restoring */
-	uint64_t restore_at;		/* 0: no restore pending */
+	uint64_t restore_delay_ns;	/* --uplink-delay, for log lines */
 };
 
 static const char switchd_help[] =
@@ -140,7 +134,6 @@ static void set_port(struct swd *d, int port, int ifindex, bool present, bool up
 	} else {
 		return;
 	}
-	d->port_up[port] = present && up;
 	sw_port(d->core, (uint16_t)port, present, up, now, d->out);
 }
 
@@ -170,58 +163,31 @@ static int port_admin(struct swd *d, int ifindex, bool up)
 	}
 }
 
-/* Uplink tracking: a switch cut off from every other switch still has
- * live links to its servers, and a dual-homed server would go on sending
- * into it (its NIC is up) and lose everything that leaves the switch.  So
- * when every uplink is down the server ports go down, the servers' agents
- * see their NIC lose its link and send by their other NIC.  The ports we
- * took down come back once an uplink has stayed up for the restore delay:
- * until the RAS has reprogrammed this switch (the RAS stops programming a
- * switch cut off from every other) and the one its uplink leads to (maybe
- * just restarted, empty), traffic sent into it would be lost. */
-static void track_uplinks(struct swd *d)
+/* Carry out the core's port up/down requests (uplink tracking, in the
+ * core: switchd/switchd.h) and tell it what failed. */
+static void apply_admin(struct swd *d)
 {
-	uint64_t now = mono_ns();
-	bool any = false;
+	unsigned down = 0, up = 0;
+	struct sw_out *o = d->out;
 
-	if (!d->nuplinks)
-		return;
-	for (uint32_t p = 0; p < SW_MAX_PORTS; p++)
-		any |= d->uplink[p] && d->port_up[p];
-	if (!any)
-		d->restore_at = 0;
-	else if (d->isolated && !d->restore_at)
-		d->restore_at = now + d->restore_delay_ns;
-	if (!any && !d->isolated) {
-		unsigned n = 0;
+	for (uint16_t i = 0; i < o->nadmin; i++) {
+		struct sw_admin_op *a = &o->admin[i];
+		int ifx = d->port_ifindex[a->port];
 
-		d->isolated = true;
-		for (uint32_t p = 0; p < SW_MAX_PORTS; p++) {
-			int e;
-
-			if (d->uplink[p] || !d->port_ifindex[p] || !d->port_up[p])
-				continue;
-			if ((e = port_admin(d, d->port_ifindex[p], false)))
-				log_warn("uplink tracking: port %u: %s", p, strerror(-e));
-			else
-				d->shut[p] = 1, n++;
-		}
-		log_warn("every uplink is down: %u server ports taken down", n);
-	} else if (any && d->isolated && now >= d->restore_at) {
-		unsigned n = 0;
-
-		d->isolated = false;
-		d->restore_at = 0;
-		for (uint32_t p = 0; p < SW_MAX_PORTS; p++) {
-			if (!d->shut[p])
-				continue;
-			d->shut[p] = 0;
-			if (d->port_ifindex[p] && !port_admin(d, d->port_ifindex[p], true))
-				n++;
-		}
-		log_info("an uplink is back (for %.0f ms): %u server ports up again",
-			 (double)d->restore_delay_ns / 1e6, n);
+		a->err = ifx ? port_admin(d, ifx, a->up) : -ENODEV;
+		if (a->err)
+			log_warn("uplink tracking: port %u %s: %s", a->port, a->up ? "up" : "down",
+				 strerror(-a->err));
+		else
+			*(a->up ? &up : &down) += 1;
 	}
+	if (down)
+		log_warn("every uplink is down: %u server ports taken down", down);
+	if (up)
+		log_info("an uplink is back (for %.0f ms): %u server ports up again",
+			 (double)d->restore_delay_ns / 1e6, up);
+	sw_admin_done(d->core, o);
+	o->nadmin = 0;
 }
 
 /* RTM_NEWLINK / RTM_DELLINK, from a dump or from the subscription. */
@@ -418,6 +384,8 @@ static int load_fdb(struct swd *d)
 /* ---- I/O --------------------------------------------------------------------- */
 static void send_out(struct swd *d)
 {
+	if (d->out->nadmin)
+		apply_admin(d);
 	for (int i = 0; i < d->out->ndg; i++) {
 		struct sw_dgram *g = &d->out->dg[i];
 		struct sockaddr_in to = { .sin_family = AF_INET,
@@ -434,6 +402,13 @@ static void send_out(struct swd *d)
 	if (d->tx->n)
 		udp_flush(d->udp, d->tx);
 	sw_out_reset(d->out);
+}
+
+/* After inputs: the core may have a new deadline (lib/core.h). */
+static void core_tick(struct swd *d)
+{
+	daemon_arm(d->dm, sw_tick(d->core, mono_ns(), d->out));
+	send_out(d);
 }
 
 static void on_udp(void *arg, int fd)
@@ -461,7 +436,9 @@ static void on_udp(void *arg, int fd)
 		}
 		send_out(d);
 	}
+	core_tick(d);
 }
+
 
 static void resync_links(struct swd *d)
 {
@@ -491,18 +468,17 @@ static void on_events(void *arg, int fd)
 			if (m->nlmsg_type == RTM_NEWLINK || m->nlmsg_type == RTM_DELLINK)
 				on_link_msg(d, m);
 	}
-	track_uplinks(d);
 	send_out(d);
+	core_tick(d);
 }
 
-static void on_tick(void *arg)
+static uint64_t on_tick(void *arg, uint64_t now)
 {
 	struct swd *d = arg;
+	uint64_t next = sw_tick(d->core, now, d->out);
 
-	sw_tick(d->core, mono_ns(), d->out);
-	if (d->restore_at)
-		track_uplinks(d);
 	send_out(d);
+	return next;
 }
 
 static void log_stats(const struct swd *d)
@@ -528,13 +504,12 @@ static void log_stats(const struct swd *d)
 
 /* ---- set-up ------------------------------------------------------------------- */
 struct swd_opts {
-	const char *listen, *key, *bridge, *prefix, *ras, *name, *uplinks;
+	const char *listen, *key, *bridge, *prefix, *ras, *uplinks;
 	uint32_t id, fib, uplink_delay_ms;
 	bool flush;
-	int level;
 };
 
-static int parse_opts(int argc, char **argv, struct swd_opts *o)
+static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *dm)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -547,15 +522,13 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 		{ "flush", no_argument, NULL, 'F' },
 		{ "uplinks", required_argument, NULL, 'u' },
 		{ "uplink-delay", required_argument, NULL, 'D' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
+		DAEMON_OPTIONS,
 		{ 0 }
 	};
 	int c;
 
-	*o = (struct swd_opts){ .fib = 65536, .level = LOG_INFO, .name = "switchd",
-				.uplink_delay_ms = 1000 };
+	*o = (struct swd_opts){ .fib = 65536, .uplink_delay_ms = 1000 };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -564,7 +537,6 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 		case 'b': o->bridge = optarg; break;
 		case 'p': o->prefix = optarg; break;
 		case 'r': o->ras = optarg; break;
-		case 'n': o->name = optarg; break;
 		case 'F': o->flush = true; break;
 		case 'u': o->uplinks = optarg; break;
 		case 'D':
@@ -580,13 +552,13 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o)
 			if (!parse_u32(optarg, UINT32_MAX, &o->fib))
 				return cli_usage_error("switchd", "--fib: '%s' is not a number", optarg);
 			break;
-		case 'L':
-			if ((o->level = log_level_parse(optarg)) < 0)
-				return cli_usage_error("switchd", "--log-level: '%s' is not "
-						       LOG_LEVELS, optarg);
-			break;
 		case 'h': fputs(switchd_help, stdout); return -1;
-		default: return cli_usage_error("switchd", "bad option");
+		default: {
+			int rc = daemon_opt(dm, c, optarg);
+
+			if (rc != 1)
+				return rc;
+		}
 		}
 	}
 	if (optind != argc)
@@ -618,6 +590,7 @@ static int open_netlink(struct swd *d)
 static int parse_uplinks(struct swd *d, const char *list)
 {
 	char buf[1024], *save, *tok;
+	unsigned n = 0;
 
 	if (strlen(list) >= sizeof(buf))
 		return cli_usage_error("switchd", "--uplinks: list too long");
@@ -628,17 +601,18 @@ static int parse_uplinks(struct swd *d, const char *list)
 		if (!parse_u32(tok, SWP_MAX_PORT, &p))
 			return cli_usage_error("switchd", "--uplinks: '%s' is not a port number "
 					       "(0-%u)", tok, (unsigned)SWP_MAX_PORT);
-		d->nuplinks += !d->uplink[p];
-		d->uplink[p] = 1;
+		sw_uplink(d->core, (uint16_t)p);
+		n++;
 	}
-	if (!d->nuplinks)
+	if (!n)
 		return cli_usage_error("switchd", "--uplinks: no port given");
 	return 0;
 }
 
 static int setup(struct swd *d, const struct swd_opts *o)
 {
-	struct sw_config c = { .id = o->id, .fib_cap = o->fib, .seq_base = wall_ns() };
+	struct sw_config c = { .id = o->id, .fib_cap = o->fib, .seq_base = wall_ns(),
+			       .uplink_delay_ns = (uint64_t)o->uplink_delay_ms * 1000000ull };
 	struct sockaddr_in la, ra;
 	char err[256];
 	int e;
@@ -663,12 +637,9 @@ static int setup(struct swd *d, const struct swd_opts *o)
 	d->nlbuf = xmalloc(SWD_NL_BUF);
 	d->nlrecv = xmalloc(SWD_NL_BUF);
 	d->port_ifindex = xcalloc(SW_MAX_PORTS, sizeof(*d->port_ifindex));
-	d->uplink = xcalloc(SW_MAX_PORTS, 1);
-	d->port_up = xcalloc(SW_MAX_PORTS, 1);
-	d->shut = xcalloc(SW_MAX_PORTS, 1);
 	if (o->uplinks && parse_uplinks(d, o->uplinks))
 		return 1;
-	d->restore_delay_ns = (uint64_t)o->uplink_delay_ms * 1000000ull;
+	d->restore_delay_ns = c.uplink_delay_ns;
 	hmap_init(&d->ifindex_port, 64, c.seq_base);
 	d->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
 	if ((e = open_netlink(d)))
@@ -682,7 +653,8 @@ static int setup(struct swd *d, const struct swd_opts *o)
 	if (load_fdb(d))
 		return cli_error("switchd: netlink: cannot list forwarding entries");
 	sw_out_reset(d->out);	/* nothing to report about the first sighting */
-	track_uplinks(d);	/* started cut off: the server ports go down */
+	sw_start(d->core, mono_ns(), d->out);	/* started cut off: server ports go down */
+	apply_admin(d);
 	if ((d->udp = udp_open(&la, SWD_RCVBUF)) < 0)
 		return cli_error("switchd: %s: %s", o->listen, strerror(-d->udp));
 	return 0;
@@ -692,23 +664,27 @@ static void teardown(struct swd *d)
 {
 	/* Ports the tracking took down come back up: nobody would know to
 	 * raise them once this daemon is gone. */
-	for (uint32_t p = 0; d->cmd && d->shut && p < SW_MAX_PORTS; p++)
-		if (d->shut[p] && d->port_ifindex[p])
-			port_admin(d, d->port_ifindex[p], true);
+	if (d->cmd && d->core && d->out && d->port_ifindex) {
+		bool done;
+		uint16_t n;
+
+		do {
+			sw_out_reset(d->out);
+			done = sw_release(d->core, d->out);
+			n = d->out->nadmin;
+			apply_admin(d);
+		} while (!done && n);
+	}
 	if (d->udp > 0)
 		close(d->udp);
 	if (d->cmd)
 		mnl_socket_close(d->cmd);
 	if (d->events)
 		mnl_socket_close(d->events);
-	if (d->loop)
-		loop_free(d->loop);
+	daemon_free(d->dm);
 	sw_free(d->core);
 	hmap_free(&d->ifindex_port);
 	free(d->port_ifindex);
-	free(d->uplink);
-	free(d->port_up);
-	free(d->shut);
 	free(d->nlbuf);
 	free(d->nlrecv);
 	free(d->in);
@@ -718,29 +694,29 @@ static void teardown(struct swd *d)
 
 int cmd_switchd(int argc, char **argv)
 {
-	struct swd d = { .udp = -1 };
+	struct daemon dm;
+	struct swd d = { .udp = -1, .dm = &dm };
 	struct swd_opts o;
 	int rc, ports = 0;
 
-	if ((rc = parse_opts(argc, argv, &o)))
+	daemon_init(&dm, "switchd");
+	if ((rc = parse_opts(argc, argv, &o, &dm)))
 		return rc < 0 ? 0 : rc;
-	log_set_ident(o.name);
-	log_set_level((enum log_level)o.level);
+	daemon_start(&dm);
+	d.loop = dm.loop;
 	if ((rc = setup(&d, &o))) {
 		teardown(&d);
 		return rc;
 	}
 	for (uint32_t p = 0; p < SW_MAX_PORTS; p++)
 		ports += d.port_ifindex[p] != 0;
-	d.loop = loop_new();
-	loop_stop_on_signals(d.loop);
 	loop_io_add(d.loop, d.udp, on_udp, &d);
 	loop_io_add(d.loop, mnl_socket_get_fd(d.events), on_events, &d);
-	loop_timer_add(d.loop, SWD_TICK_NS, SWD_TICK_NS, on_tick, &d);
+	daemon_core_timer(&dm, on_tick, &d);
 	log_info("listening on %s, bridge %s, %d ports, fib %u/%u%s%s", o.listen, d.bridge,
 		 ports, sw_fib_used(d.core), o.fib, o.ras ? ", reporting to " : "",
 		 o.ras ? o.ras : "");
-	loop_run(d.loop);
+	daemon_run(&dm);
 	log_stats(&d);
 	log_info("stopped");
 	teardown(&d);

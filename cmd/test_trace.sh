@@ -11,7 +11,8 @@
 #   red-srv0     red-srv4 (10.0.0.5)
 #
 # trace must follow that path, then explain a port that is down, a missing
-# entry on the backup tree, an uncached destination and bad arguments.
+# entry on the backup tree, the data plane's own drops, an uncached
+# destination and bad arguments.
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -77,6 +78,20 @@ out=$($P trace red 10.0.0.1 10.0.0.5 --prefix "$X" --json)
 	|| fail "backup choice: $out"
 echo "$out" | jget "d['verdict']" | grep -q 'no forwarding entry' || fail "no entry: $out"
 echo "ok: backup tree chosen, its missing entry is named"
+
+# The agent's decision is the data plane's own (bpf/fwd.h): an entry that
+# says local for a VM the server's VM table does not hold is dropped there,
+# and so is an indirect entry without an available intermediary.
+garp --local
+out=$($P trace red 10.0.0.1 10.0.0.5 --prefix "$X" --json)
+echo "$out" | jget "d['verdict']" | grep -q 'dropped by the agent: local destination VM not in the VM table' \
+	|| fail "local miss: $out"
+[ "$(echo "$out" | jget "d['delivered_to']")" = None ] || fail "local miss delivered: $out"
+garp --avail vm-pri,vm-bak
+out=$($P trace red 10.0.0.1 10.0.0.5 --prefix "$X" --json)
+echo "$out" | jget "d['verdict']" | grep -q 'dropped by the agent: no available MAC' \
+	|| fail "nothing available: $out"
+echo "ok: the data plane's drops are named"
 
 out=$($P trace red 10.0.0.1 10.0.0.7 --prefix "$X" --json)
 [ "$(echo "$out" | jget "d['agent']['cached']")" = False ] || fail "uncached: $out"

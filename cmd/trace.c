@@ -2,9 +2,10 @@
  * right now, as ovn-trace does for OVN.
  *
  * It reads what the fabric itself holds, not what it ought to hold: the
- * source agent's GARP entry in its pinned eBPF maps (the same choice the
- * data plane makes: local, direct or indirect, primary or backup by the
- * availability bits, the NIC of that tree), then every switch's forwarding
+ * source agent's GARP entry in its pinned eBPF maps, run through the data
+ * plane's own forwarding decision (bpf/fwd.h, the code the eBPF program
+ * runs: local, direct or indirect, primary or backup by the availability
+ * bits, the NIC of that tree, the rewritten addresses), then every switch's forwarding
  * table and port states through switchd, hop by hop, to the server that
  * decapsulates and the VM it delivers to.
  */
@@ -16,15 +17,19 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "bpf/dp.h"
+#include "bpf/fwd.h"
 #include "bpf/loader.h"
 #include "cmd/cli.h"
 #include "lab/lab.h"
 #include "lab/run.h"
 #include "lab/swclient.h"
+#include "wire/frame.h"
 #include "wire/pgr.h"
 
-enum trace_limits { TRACE_MAX_HOPS = 32 };
+enum trace_limits {
+	TRACE_MAX_HOPS = 32,
+	TRACE_PORT = 1,		/* the source VM's port in the decision's tables */
+};
 
 struct trace {
 	struct lab l;
@@ -33,6 +38,10 @@ struct trace {
 	/* the agent's decision */
 	bool cached, local, direct, dropped;
 	struct pgr_garp_entry g;
+	struct pgr_garp_key gkey;	/* where g was found */
+	struct pgr_vm dst_local;	/* the local VM table's entry for g's VM ... */
+	bool have_dst_local;		/* ... if there is one */
+	uint32_t egress;		/* the NIC's ifindex */
 	int tree;
 	char nic[IF_NAMESIZE];
 	uint32_t nic_port;
@@ -40,6 +49,7 @@ struct trace {
 	/* the walk */
 	json_t *hops;
 	const char *verdict;
+	char why[128];
 	char where[64];
 	bool human;
 };
@@ -82,32 +92,49 @@ static int find_vdc(const struct lab *l, const char *s)
 	return -1;
 }
 
-/* The agent's decision, mirroring bpf/from_vm.bpf.c's send_out(). */
+/* The tables the data plane holds for this frame: the source VM's port, the
+ * GARP entry under the key it was found by, the local VM it names. */
+static void decision_tables(const struct trace *t, struct pgr_fwd_tables *tab,
+			    struct pgr_vm *vm)
+{
+	*vm = (struct pgr_vm){ .ifindex = TRACE_PORT, .vdc = t->vdc_id, .ip = htonl(t->src->ip) };
+	lab_vm_mac(&t->l, t->src, vm->mac);
+	vm->id = pgr_mac_id(vm->mac);
+	pgr_fwd_tables_init(tab);
+	if (pgr_fwd_port_put(tab, TRACE_PORT, vm) || pgr_fwd_garp_put(tab, &t->gkey, &t->g) ||
+	    (t->have_dst_local &&
+	     pgr_fwd_vm_put(tab, pgr_mac_id(t->g.vm_mac[PGR_PRIMARY]), &t->dst_local)))
+		die("trace: tables of three entries full");
+}
+
+/* The agent's decision: the data plane's own (bpf/fwd.h) on the frame the
+ * source VM would send to the destination's primary MAC. */
 static void decide(struct trace *t)
 {
-	bool d = t->g.flags & PGR_GARP_DIRECT;
-	uint8_t pri = d ? PGR_AVAIL_VM_PRI : PGR_AVAIL_IM_PRI;
-	uint8_t bak = d ? PGR_AVAIL_VM_BAK : PGR_AVAIL_IM_BAK;
-	uint8_t src_mac[6];
+	struct pgr_fwd_tables tab;
+	struct pgr_vm vm;
+	uint8_t f[WIRE_FRAME_MAX];
+	size_t len;
+	struct pgr_fwd r;
 
+	decision_tables(t, &tab, &vm);
+	len = wire_build_udp4(f, sizeof(f), t->g.vm_mac[PGR_PRIMARY], vm.mac, vm.ip,
+			      htonl(t->dst_ip), 9, 9, NULL, 0);
+	r = pgr_fwd_from_vm(&tab, f, f + len, (uint32_t)len, TRACE_PORT, false);
+	pgr_fwd_tables_free(&tab);
 	t->local = t->g.flags & PGR_GARP_LOCAL;
-	t->direct = d;
-	if (t->local)
-		return;
-	t->tree = (t->g.avail & pri) ? PGR_PRIMARY : (t->g.avail & bak) ? PGR_BACKUP : -1;
-	if (t->tree < 0) {
+	t->direct = t->g.flags & PGR_GARP_DIRECT;
+	if (r.act == PGR_FWD_TRANSMIT) {
+		t->tree = r.tree;
+		t->egress = r.ifindex;
+		memcpy(t->da, f, 6);
+		memcpy(t->sa, f + 6, 6);
+	} else if (r.act != PGR_FWD_DELIVER) {
+		const char *d = pgr_dp_stat_desc(r.stat), *c = strchr(d, ':');
+
 		t->dropped = true;
-		t->verdict = "dropped by the agent: no available MAC for the destination";
-		return;
-	}
-	lab_vm_mac(&t->l, t->src, src_mac);
-	if (d) {
-		memcpy(t->da, t->g.vm_mac[t->tree], 6);
-		memcpy(t->sa, src_mac, 6);
-	} else {
-		memcpy(t->da, t->g.im_mac[t->tree], 6);
-		pgr_id_put(t->sa, pgr_mac_id(t->g.vm_mac[t->tree]));
-		pgr_id_put(t->sa + 3, pgr_mac_id(src_mac));
+		snprintf(t->why, sizeof(t->why), "dropped by the agent: %s", c ? c + 2 : d);
+		t->verdict = t->why;
 	}
 }
 
@@ -129,13 +156,19 @@ static int read_agent(const struct lab *l, void *arg)
 		k.vdc = PGR_VDC_SERVICE;
 		t->cached = bpf_map_lookup_elem(m.garp, &k, &t->g) == 0;
 	}
+	if (t->cached) {
+		uint32_t id = pgr_mac_id(t->g.vm_mac[PGR_PRIMARY]);
+
+		t->gkey = k;
+		t->have_dst_local = bpf_map_lookup_elem(m.vms, &id, &t->dst_local) == 0;
+	}
 	pgr_dp_maps_close(&m);
 	if (!t->cached)
 		return 0;
 	decide(t);
 	if (t->local || t->dropped)
 		return 0;
-	if_indextoname(t->g.egress_ifindex[t->tree], t->nic);
+	if_indextoname(t->egress, t->nic);
 	t->nic_port = UINT32_MAX;
 	for (uint32_t p = 0; p < t->l.topo->nodes[srv].degree; p++) {
 		char ifn[LAB_IFNAMSIZ];
@@ -256,7 +289,7 @@ static void print_agent(const struct trace *t)
 	       mac_str(t->g.vm_mac[0], m1), mac_str(t->g.vm_mac[1], m2),
 	       mac_str(t->g.im_mac[0], (char[18]){ 0 }), mac_str(t->g.im_mac[1], (char[18]){ 0 }),
 	       t->g.avail, t->local ? "local" : t->direct ? "direct" : "indirect",
-	       t->dropped ? ", nothing available" : "");
+	       t->dropped ? ", dropped" : "");
 	if (t->local || t->dropped)
 		return;
 	printf("           -> tree %d (%s), out of %s\n", t->tree,
@@ -316,7 +349,7 @@ static int run_trace(struct trace *t, const char *vdc, const char *sip, const ch
 	if (t->human)
 		print_agent(t);
 	t->verdict = t->verdict ? t->verdict : "not cached";
-	if (t->cached && t->local) {
+	if (t->cached && t->local && !t->dropped) {
 		snprintf(t->where, sizeof(t->where), "%s", t->l.topo->nodes[t->src->server].name);
 		t->verdict = "delivered on the same server without leaving it";
 	} else if (t->cached && !t->dropped) {

@@ -176,7 +176,7 @@ static void on_reply(struct dirc *c, const struct dirp_msg *m)
 	void *arg;
 
 	if (!p->used || p->req_id != m->h.req_id || (p->buf[3] | DIRP_REPLY_BIT) != m->h.type) {
-		c->st.dropped++;	/* a duplicate, late or forged reply */
+		c->st.late_replies++;	/* authentic (decoded with the key): late */
 		return;
 	}
 	cb = p->cb;

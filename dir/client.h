@@ -52,7 +52,11 @@ struct dirc_cfg {
 struct dirc_stats {
 	uint64_t requests, replies, retransmits, timeouts;
 	uint64_t pushes, push_records, acks_sent;
-	uint64_t dropped;		/* bad, unmatched, stale or replayed input */
+	uint64_t dropped;		/* bad, stale or replayed input */
+	/* authentic replies matching no request in flight: the second answer
+	 * to a retransmitted request, or one that came after the request was
+	 * given up (expected under load; not counted in dropped) */
+	uint64_t late_replies;
 };
 
 struct dirc;

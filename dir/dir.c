@@ -25,7 +25,7 @@
 #include <sys/mman.h>
 
 #include "lib/hash.h"
-#include "lib/log.h"
+#include "lib/core.h"
 #include "lib/rng.h"
 
 #define NONE UINT32_MAX
@@ -68,6 +68,12 @@ struct push {
 	uint64_t due;
 };
 
+/* One client's run of d->batch, and a hash of its entries. */
+struct push_span {
+	uint64_t hash;
+	uint32_t start, len;
+};
+
 struct session {
 	uint64_t id;
 	uint32_t link;			/* free list */
@@ -107,6 +113,13 @@ struct dir {
 	uint32_t sweep_e, sweep_s;	/* sweep cursors */
 	uint64_t *scratch;		/* retransmission grouping */
 	size_t scratch_cap;
+	/* Pushes to send when the call ends, as (client << 32 | entry):
+	 * every change and retransmission of one call go out together, one
+	 * datagram per client with all its entries (push_flush). */
+	uint64_t *batch;
+	size_t nbatch, batch_cap;
+	struct push_span *spans;
+	size_t spans_cap;
 	uint64_t st[DIR_STAT_COUNT];
 	struct log_rl rl;
 };
@@ -355,6 +368,8 @@ void dir_free(struct dir *d)
 	table_free(d->p.a, d->p.cap, sizeof(*d->p.a));
 	table_free(d->s.a, d->s.cap, sizeof(*d->s.a));
 	free(d->scratch);
+	free(d->batch);
+	free(d->spans);
 	free(d);
 }
 
@@ -367,6 +382,7 @@ size_t dir_mem_bytes(const struct dir *d)
 	n += (size_t)d->e.cap * sizeof(*d->e.a) + (size_t)d->l.cap * sizeof(*d->l.a);
 	n += (size_t)d->c.cap * sizeof(*d->c.a) + (size_t)d->p.cap * sizeof(*d->p.a);
 	n += (size_t)d->s.cap * sizeof(*d->s.a) + d->scratch_cap * sizeof(uint64_t);
+	n += d->batch_cap * sizeof(uint64_t) + d->spans_cap * sizeof(struct push_span);
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
 		n += hmap_bytes(maps[i]);
 	return n;
@@ -886,39 +902,143 @@ static void entry_record(const struct dir *d, uint32_t ei, struct dirp_entry *r)
 	memcpy(r->mac, e->mac, sizeof(r->mac));
 }
 
-/* One push datagram for entry ei, shared by every destination. */
-static struct dir_send *push_msg(struct dir *d, uint32_t ei, struct dir_now now,
-				 struct dir_out *o)
+static int cmp_u64(const void *a, const void *b)
 {
-	struct dirp_hdr h = {
-		.type = d->e.a[ei].state == E_LIVE ? DIRP_UPDATE : DIRP_INVALIDATE,
-		.session = d->session, .seq = ++d->push_seq, .time_ms = now.wall_ms,
-	};
-	struct dirp_writer w;
-	struct dirp_entry r;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	entry_record(d, ei, &r);
-	dirp_begin(&w, out_reserve(o), DIRP_MAX_DGRAM, &h);
-	dirp_put_entry(&w, &r);
-	return out_commit(o, dirp_finish(&w, d->cfg.key));
+	return x < y ? -1 : x > y;
+}
+
+/* Queue the push of entry ei to client ci for the end of this call. */
+static void push_later(struct dir *d, uint32_t ci, uint32_t ei)
+{
+	GROW(d->batch, d->nbatch, d->batch_cap);
+	d->batch[d->nbatch++] = (uint64_t)ci << 32 | ei;
 }
 
 /* Entry ei changed: push it to every live lease holder. */
 static void entry_changed(struct dir *d, uint32_t ei, struct dir_now now, struct dir_out *o)
 {
-	struct dir_send *s = NULL;
-
+	(void)o;
 	entry_expire(d, ei, lease_ms_now(d, now.ns));
 	if (d->e.a[ei].state == E_FREE)
 		return;
 	for (uint32_t i = 0; i < d->e.a[ei].nl; i++) {
 		uint32_t ci = d->l.a[d->e.a[ei].lv + i].client;
 
-		if (!s)
-			s = push_msg(d, ei, now, o);
-		out_dst(o, s, d->c.a[ci].addr);
+		push_later(d, ci, ei);
 		push_arm(d, ei, ci, now.ns);
 		d->st[DIR_STAT_pushes]++;
+	}
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct push_span *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The entries of two spans (low 32 bits of their batch items) are equal. */
+static bool span_same(const struct dir *d, const struct push_span *a, const struct push_span *b)
+{
+	if (a->hash != b->hash || a->len != b->len)
+		return false;
+	for (uint32_t i = 0; i < a->len; i++)
+		if ((uint32_t)d->batch[a->start + i] != (uint32_t)d->batch[b->start + i])
+			return false;
+	return true;
+}
+
+/* The datagrams of one group of clients holding the same entries: UPDATEs
+ * for the live ones, then INVALIDATEs, as many records to a datagram as fit;
+ * each datagram is shared by every client of the group. */
+static void push_group(struct dir *d, const struct push_span *g, size_t ng, struct dir_now now,
+		       struct dir_out *o)
+{
+	unsigned max = dirp_max_records(DIRP_UPDATE);
+
+	for (int pass = 0; pass < 2; pass++) {
+		uint8_t type = pass ? DIRP_INVALIDATE : DIRP_UPDATE;
+		uint32_t i = 0;
+
+		while (i < g[0].len) {
+			struct dirp_hdr h = { .type = type, .session = d->session,
+					      .time_ms = now.wall_ms };
+			struct dirp_writer w;
+			struct dir_send *s;
+			unsigned k = 0;
+
+			for (; i < g[0].len && k < max; i++) {
+				uint32_t ei = (uint32_t)d->batch[g[0].start + i];
+				struct dirp_entry r;
+
+				if ((d->e.a[ei].state == E_LIVE) == (bool)pass)
+					continue;
+				if (!k++) {
+					h.seq = ++d->push_seq;
+					dirp_begin(&w, out_reserve(o), DIRP_MAX_DGRAM, &h);
+				}
+				entry_record(d, ei, &r);
+				dirp_put_entry(&w, &r);
+			}
+			if (!k)
+				break;
+			s = out_commit(o, dirp_finish(&w, d->cfg.key));
+			for (size_t j = 0; j < ng; j++)
+				out_dst(o, s, d->c.a[d->batch[g[j].start] >> 32].addr);
+			d->st[DIR_STAT_push_datagrams]++;
+		}
+	}
+}
+
+/* Send the pushes of this call: per client, every entry queued for it (the
+ * latest version of each, once), in as few datagrams as fit them; clients
+ * with the same entries share datagrams (a change to one entry held by N
+ * clients is one datagram to N addresses, as the fan-out benchmark sends
+ * it).  A push settled or dropped since it was queued is not sent. */
+static void push_flush(struct dir *d, struct dir_now now, struct dir_out *o)
+{
+	size_t n = d->nbatch, k = 0, nspans = 0;
+
+	if (!n)
+		return;
+	d->nbatch = 0;
+	qsort(d->batch, n, sizeof(uint64_t), cmp_u64);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = d->batch[i];
+
+		if ((k && d->batch[k - 1] == v) ||
+		    push_find(d, (uint32_t)v, (uint32_t)(v >> 32)) == NONE)
+			continue;
+		d->batch[k++] = v;
+	}
+	for (size_t i = 0; i < k;) {
+		uint32_t ci = (uint32_t)(d->batch[i] >> 32);
+		struct push_span *sp;
+		uint64_t hsh = 0x9e3779b97f4a7c15ull;
+		size_t j = i;
+
+		for (; j < k && (uint32_t)(d->batch[j] >> 32) == ci; j++)
+			hsh = hash_u64(hsh ^ (uint32_t)d->batch[j], 0x7075736873ull);
+		GROW(d->spans, nspans, d->spans_cap);
+		sp = &d->spans[nspans++];
+		*sp = (struct push_span){ .hash = hsh, .start = (uint32_t)i,
+					  .len = (uint32_t)(j - i) };
+		i = j;
+	}
+	qsort(d->spans, nspans, sizeof(*d->spans), cmp_span);
+	for (size_t i = 0; i < nspans;) {
+		size_t j = i + 1;
+
+		while (j < nspans && span_same(d, &d->spans[i], &d->spans[j]))
+			j++;
+		push_group(d, &d->spans[i], j - i, now, o);
+		i = j;
 	}
 }
 
@@ -1257,10 +1377,11 @@ static void drop(struct dir *d, struct dir_now now, uint64_t from, int reason)
 
 	d->st[DIR_STAT_dropped]++;
 	d->st[DIR_STAT_drop_short + reason - 1]++;
-	if (log_rl_allow(&d->rl, now.ns)) {
+	if (d->cfg.log.fn) {
 		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		log_warn("directory: dropped a datagram from %s:%u: %s", ip,
-			 (unsigned)(from & 0xffff), dir_drop_name(reason));
+		core_log_rl(&d->cfg.log, &d->rl, now.ns, LOG_WARN,
+			    "directory: dropped a datagram from %s:%u: %s", ip,
+			    (unsigned)(from & 0xffff), dir_drop_name(reason));
 	}
 }
 
@@ -1333,6 +1454,7 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	}
 	if (m.h.type == DIRP_ACK) {
 		do_ack(&q);
+		push_flush(d, now, out);
 		return;
 	}
 	reply_begin(&q);
@@ -1346,17 +1468,11 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	case DIRP_STATS: do_stats(&q); break;
 	default: assert(!"decoder let an unknown type through");
 	}
+	push_flush(d, now, out);	/* the pushes go before the reply, as they did */
 	reply_end(&q);
 }
 
 /* ---- timers ---------------------------------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Pop due pushes (dropping those whose lease ended) into d->scratch as
  * (entry << 32 | push); returns how many. */
@@ -1394,12 +1510,7 @@ static size_t collect_due(struct dir *d, uint64_t now)
 static void retransmit(struct dir *d, struct dir_now now, struct dir_out *o)
 {
 	size_t n = collect_due(d, now.ns);
-	struct dir_send *s = NULL;
-	uint32_t cur = NONE;
 
-	if (!n)
-		return;
-	qsort(d->scratch, n, sizeof(uint64_t), cmp_u64);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t ei = (uint32_t)(d->scratch[i] >> 32), pi = (uint32_t)d->scratch[i];
 
@@ -1407,13 +1518,10 @@ static void retransmit(struct dir *d, struct dir_now now, struct dir_out *o)
 		 * only if entry_expire ran on their entry; check. */
 		if (push_find(d, ei, d->p.a[pi].client) != pi)
 			continue;
-		if (ei != cur) {
-			s = push_msg(d, ei, now, o);
-			cur = ei;
-		}
-		out_dst(o, s, d->c.a[d->p.a[pi].client].addr);
+		push_later(d, d->p.a[pi].client, ei);
 		d->st[DIR_STAT_push_retx]++;
 	}
+	push_flush(d, now, o);
 }
 
 static void sweep(struct dir *d, uint64_t now_ns, uint64_t wall_ms)
@@ -1449,6 +1557,7 @@ uint64_t dir_tick(struct dir *d, struct dir_now now, struct dir_out *out)
 	rebase(d, now.ns);
 	retransmit(d, now, out);
 	sweep(d, now.ns, now.wall_ms);
+	push_flush(d, now, out);
 	for (int lv = 0; lv < DIR_PUSH_LEVELS; lv++)
 		if (d->qhead[lv] != NONE)
 			next = MIN(next, MAX(d->p.a[d->qhead[lv]].due, now.ns + 1000000ull));

@@ -18,6 +18,7 @@
 
 #include "lib/auth.h"
 #include "lib/common.h"
+#include "lib/core.h"
 #include "lib/prefault.h"
 #include "wire/dirproto.h"
 
@@ -64,6 +65,7 @@ struct dir_cfg {
 	 * NULL: nothing to tell. */
 	void (*table_moving)(void *arg);
 	void *table_arg;
+	struct core_log log;		/* lib/core.h; zero: no log lines */
 };
 
 struct dir_now {
@@ -133,7 +135,7 @@ const char *dir_drop_name(int reason);
 	X(entries) X(draining) X(leases) X(clients) X(pending_pushes) X(sessions) \
 	X(drop_short) X(drop_oversize) X(drop_magic) X(drop_version) X(drop_type) \
 	X(drop_length) X(drop_tag) X(drop_field) X(drop_stale) X(drop_replay) \
-	X(drop_too_old) X(drop_sessions) X(drop_unexpected)
+	X(drop_too_old) X(drop_sessions) X(drop_unexpected) X(push_datagrams)
 
 enum dir_stat {
 #define X(n) DIR_STAT_##n,

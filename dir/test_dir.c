@@ -116,9 +116,12 @@ static bool h_reply(struct h *h, uint64_t to, struct dirp_msg *m)
 
 /* Count pushes (UPDATE/INVALIDATE) to `to` in the last output; the last one
  * decoded into m if not NULL. */
-static int h_pushes(struct h *h, uint64_t to, struct dirp_msg *m)
+/* Records pushed to `to` (m: the last push datagram); *dgrams: datagrams. */
+static int h_pushes_n(struct h *h, uint64_t to, struct dirp_msg *m, int *dgrams)
 {
 	int n = 0;
+
+	*dgrams = 0;
 
 	for (size_t i = 0; i < h->out.nsends; i++) {
 		const struct dir_send *s = &h->out.sends[i];
@@ -129,13 +132,21 @@ static int h_pushes(struct h *h, uint64_t to, struct dirp_msg *m)
 			continue;
 		for (uint32_t j = 0; j < s->ndst; j++) {
 			if (h->out.dsts[s->dst + j] == to) {
-				n++;
+				n += x.h.count;
+				(*dgrams)++;
 				if (m)
 					*m = x;
 			}
 		}
 	}
 	return n;
+}
+
+static int h_pushes(struct h *h, uint64_t to, struct dirp_msg *m)
+{
+	int dgrams;
+
+	return h_pushes_n(h, to, m, &dgrams);
 }
 
 static uint64_t h_stat(struct h *h, int which)
@@ -801,6 +812,16 @@ static void test_client_library(void **st)
 	assert_int_equal(w.replies, 2);
 	assert_int_equal(dirc_in_flight(c), 0);
 	assert_int_equal(dirc_get_stats(c)->retransmits, 1);
+	/* A slow answer: the request is retransmitted before its reply
+	 * arrives, both are answered; the second reply is late, not bad. */
+	assert_true(dirc_request(c, now_of(&h), DIRP_LOOKUP, &k, 1, wire_reply, &w) > 0);
+	h.t += DIRC_RTO_MS * MS;
+	dirc_tick(c, now_of(&h));
+	assert_int_equal(dirc_get_stats(c)->retransmits, 2);
+	wire_deliver(&w, c);
+	assert_int_equal(w.replies, 3);
+	assert_int_equal(dirc_get_stats(c)->late_replies, 1);
+	assert_int_equal(dirc_get_stats(c)->dropped, 0);
 	/* A change is pushed, handed over and acknowledged. */
 	e.server = 10;
 	dir_out_reset(&h.out);
@@ -822,6 +843,59 @@ static void test_client_library(void **st)
 	assert_int_equal(w.timeouts, 1);
 	assert_int_equal(dirc_request(c, now_of(&h), DIRP_ACK, NULL, 0, NULL, NULL), -EINVAL);
 	dirc_free(c);
+	h_fini(&h);
+}
+
+/* Every entry a change touches goes to a client in as few datagrams as fit
+ * them, and clients holding the same entries share those datagrams; the
+ * retransmissions of one tick are batched the same way. */
+static void test_push_batching(void **st)
+{
+	enum { N = 40 };
+	unsigned max = dirp_max_records(DIRP_UPDATE), per = (N + max - 1) / max;
+	struct dirp_avail a = { .scope = DIRP_SCOPE_INTERMEDIARY, .avail = 0 };
+	struct dirp_ack acks[N];
+	struct dirp_entry r;
+	int d1, d2, d3;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	for (uint32_t i = 0; i < N; i++) {
+		reg(&h, vm(1, 0x0a000001 + i, 5 + i, 9), DIRP_OK);	/* all on server 9 */
+		lookup(&h, A1, 1, 0x0a000001 + i);
+		lookup(&h, A2, 1, 0x0a000001 + i);
+	}
+	lookup(&h, A3, 1, 0x0a000001);
+	r = vm(1, 0, 0, 9);
+	memcpy(a.mac, r.mac[DIRP_IM_PRI], 6);
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_int_equal(h_pushes_n(&h, A1, NULL, &d1), N);
+	assert_int_equal(h_pushes_n(&h, A2, NULL, &d2), N);
+	assert_int_equal(h_pushes_n(&h, A3, NULL, &d3), 1);
+	assert_int_equal(d1, per);
+	assert_int_equal(d2, per);
+	assert_int_equal(d3, 1);
+	/* A1 and A2 share theirs: per datagrams of 2 addresses, and A3's */
+	assert_int_equal(h_stat(&h, DIR_STAT_push_datagrams), per + 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_pushes), 2 * N + 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), 2 * N + 1);
+	/* A1 acknowledges everything, as many records to an ACK as fit */
+	for (uint32_t i = 0; i < N; i++) {
+		r = lookup(&h, A3, 1, 0x0a000001 + i);	/* settles A3's push, reads versions */
+		acks[i] = (struct dirp_ack){ r.vdc, r.ip, r.version };
+	}
+	for (unsigned i = 0; i < N; i += dirp_max_records(DIRP_ACK))
+		h_send(&h, A1, DIRP_ACK, acks + i, MIN(N - i, dirp_max_records(DIRP_ACK)));
+	assert_int_equal(h_stat(&h, DIR_STAT_pending_pushes), N);
+	/* A2's are retransmitted, batched: per datagrams to A2 alone */
+	h_tick(&h, 25);
+	assert_int_equal(h_pushes_n(&h, A2, NULL, &d2), N);
+	assert_int_equal(d2, per);
+	assert_int_equal(h_pushes_n(&h, A1, NULL, &d1), 0);
+	assert_int_equal(h_pushes_n(&h, A3, NULL, &d3), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_push_retx), N);
+	assert_int_equal(h_stat(&h, DIR_STAT_push_datagrams), 2 * per + 1);
 	h_fini(&h);
 }
 
@@ -1201,6 +1275,7 @@ int main(void)
 		cmocka_unit_test(test_lease_expiry_sweep),
 		cmocka_unit_test(test_unregister_invalidate_drains),
 		cmocka_unit_test(test_availability),
+		cmocka_unit_test(test_push_batching),
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_replay_and_bad_input),
 		cmocka_unit_test(test_lease_limit),

@@ -143,6 +143,8 @@ static void agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 	c->ras.sin_port = htons(l->ras_port);
 	snprintf(c->key, sizeof(c->key), "%s/key", dir);
 	snprintf(c->topology, sizeof(c->topology), "%s", l->topo->spec);
+	/* containers attached at run time (docs/cni.md) */
+	snprintf(c->workloads, sizeof(c->workloads), "%s/workloads/%s", dir, n->name);
 	c->vms = calloc(l->nvms ? l->nvms : 1, sizeof(*c->vms));
 	assert(c->vms);
 	for (uint32_t v = 0; v < l->nvms; v++) {

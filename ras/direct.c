@@ -438,7 +438,7 @@ static void on_agent_ack(struct ras *r, uint32_t srv, const struct rasp_msg *m, 
 
 		assert(s && s->sent);
 		if (s->have != s->sent_on)
-			log_rl_msg(&r->rl, now, LOG_INFO, "%s %s direct to VM %06x",
+			core_log_rl(&r->c.log, &r->rl, now, LOG_INFO, "%s %s direct to VM %06x",
 				   r->t->nodes[r->t->servers[srv]].name,
 				   s->sent_on ? "sends" : "no longer sends", vm->id);
 		s->have = s->sent_on;
@@ -468,7 +468,7 @@ static uint64_t agents_tick(struct ras *r, uint64_t now, struct ras_out *o)
 			r->st.direct_retransmits++;
 			agent_transmit(r, a, now, o);
 		} else if (now >= a->due) {
-			log_rl_msg(&r->rl, now, LOG_WARN,
+			core_log_rl(&r->c.log, &r->rl, now, LOG_WARN,
 				   "the agent of %s does not acknowledge DIRECT: taken as gone",
 				   r->t->nodes[r->t->servers[srv]].name);
 			r->st.agents_lost++;
@@ -570,7 +570,7 @@ static void on_moved(struct ras *r, struct ras_addr from, const struct rasp_msg 
 	srv = r->t->nodes[mv->new_server].index;
 	hmap_put(&d->loc, mv->vm_id, (uint64_t)srv + 1);
 	hmap_put(&d->hold, mv->vm_id, now + (uint64_t)RAS_MOVED_HOLD_MS * RD_MS);
-	log_info("VM %06x moved to %s", mv->vm_id, r->t->nodes[mv->new_server].name);
+	core_log(&r->c.log, LOG_INFO, "VM %06x moved to %s", mv->vm_id, r->t->nodes[mv->new_server].name);
 	vm = vm_find(d, mv->vm_id);
 	if (vm && vm->nplan && vm->server != srv) {
 		withdraw(vm);
@@ -906,7 +906,7 @@ static void lb_run(struct ras *r, uint64_t now)
 		n = 0;
 	if (route_lb(r->rt, lp, n, &opts, &res, err, sizeof(err))) {
 		/* cannot happen: pairs are servers, one server per MAC */
-		log_rl_msg(&r->rl, now, LOG_ERR, "route_lb: %s", err);
+		core_log_rl(&r->c.log, &r->rl, now, LOG_ERR, "route_lb: %s", err);
 		free(lp);
 		return;
 	}
@@ -933,7 +933,7 @@ void rd_routes_changed(struct ras *r, uint64_t now, struct ras_out *o)
 		struct rd_vm *vm = d->vms[i];
 
 		if (vm->nplan && !plan_alive(r, vm)) {
-			log_rl_msg(&r->rl, now, LOG_INFO,
+			core_log_rl(&r->c.log, &r->rl, now, LOG_INFO,
 				   "direct route to VM %06x broken: withdrawn", vm->id);
 			withdraw(vm);
 			r->st.withdrawn_broken++;

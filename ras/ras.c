@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lib/log.h"
+#include "lib/core.h"
 #include "route/failover.h"
 #include "wire/be.h"
 #include "wire/pgr.h"
@@ -50,12 +50,14 @@ void ras_out_reset(struct ras_out *o)
 {
 	o->ndg = 0;
 	o->navail = 0;
+	o->ndir = 0;
 }
 
 void ras_out_free(struct ras_out *o)
 {
 	free(o->dg);
 	free(o->avail);
+	free(o->dir);
 	ras_out_init(o);
 }
 
@@ -78,6 +80,7 @@ static void out_avail(struct ras *r, struct ras_out *o, uint32_t idx, bool avail
 	}
 	ras_server_mac(idx / 2, idx % 2, o->avail[o->navail].mac);
 	o->avail[o->navail++].avail = avail;
+	ra_want(r, idx, avail);
 	if (avail)
 		r->st.avail_up++;
 	else
@@ -98,6 +101,7 @@ const char *ras_drop_name(int reason)
 	case RAS_DROP_VM: return "bad VM or server";
 	case RAS_DROP_RASP_TYPE: return "unexpected RAS-protocol type";
 	case RAS_DROP_ACK: return "stale ACK";
+	case RAS_DROP_DIR: return "bad or unmatched directory reply";
 	default: break;
 	}
 	if (reason > RAS_DROP_RASP && reason < RAS_DROP_REPLAY)
@@ -109,7 +113,7 @@ void ras_drop(struct ras *r, int reason, uint64_t now)
 {
 	assert(reason >= 0 && reason < RAS_DROP_COUNT);
 	r->st.drops[reason]++;
-	log_rl_msg(&r->rl, now, LOG_WARN, "dropped a datagram: %s", ras_drop_name(reason));
+	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "dropped a datagram: %s", ras_drop_name(reason));
 }
 
 /* ---- sending ----------------------------------------------------------------- */
@@ -377,7 +381,7 @@ static bool audit_ok(struct ras *r, uint32_t node, uint32_t used, uint64_t now,
 	if (used == s->nhave + s->nforeign + s->dhave.count)
 		return true;
 	r->st.audits_failed++;
-	log_rl_msg(&r->rl, now, LOG_WARN, "switch %s holds %u entries, not %u: reading it again",
+	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s holds %u entries, not %u: reading it again",
 		   r->t->nodes[node].name, used, s->nhave + s->nforeign + (uint32_t)s->dhave.count);
 	begin_dump(r, node, now, o);
 	return false;
@@ -411,7 +415,7 @@ static void on_fib_ack(struct ras *r, uint32_t node, const struct swp_msg *m, ui
 			r->st.dops_refused++;	/* tried again at the next computation */
 		/* Refused: left as it is until an event touches it again. */
 		r->st.ops_refused[st <= SWP_STATUS_MAX ? st : SWP_KERNEL]++;
-		log_rl_msg(&r->rl, now, LOG_WARN, "switch %s refused %s %s port %u: %s",
+		core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s refused %s %s port %u: %s",
 			   r->t->nodes[node].name, op->kind == SWP_OP_ADD ? "add" : "del",
 			   swp_mac_str(op->mac, mb), op->port, swp_status_name(st));
 	}
@@ -495,7 +499,7 @@ static void startup_link_down(struct ras *r, uint32_t l, uint64_t now, struct ra
 		return;
 	route_delta_reset(&r->delta);
 	route_link_down(r->rt, l, &r->delta);
-	log_info("link %s:%u - %s:%u is down at start-up", r->t->nodes[lk->a].name, lk->pa,
+	core_log(&r->c.log, LOG_INFO, "link %s:%u - %s:%u is down at start-up", r->t->nodes[lk->a].name, lk->pa,
 		 r->t->nodes[lk->b].name, lk->pb);
 	for (int i = 0; i < 2; i++) {
 		uint32_t e = ends[i];
@@ -674,7 +678,7 @@ static void switch_dead(struct ras *r, uint32_t node)
 
 	route_node_down(r->rt, node, &r->delta);
 	r->st.node_events++;
-	log_info("switch %s failed: every link to a switch is down", r->t->nodes[node].name);
+	core_log(&r->c.log, LOG_INFO, "switch %s failed: every link to a switch is down", r->t->nodes[node].name);
 	if (s && s->state != RS_NONE) {
 		s->state = RS_DEAD;
 		s->busy = RS_IDLE;
@@ -687,7 +691,7 @@ static void switch_back(struct ras *r, uint32_t node, uint64_t now, struct ras_o
 
 	route_node_up(r->rt, node, &r->delta);
 	r->st.node_events++;
-	log_info("switch %s is back: reading its table", r->t->nodes[node].name);
+	core_log(&r->c.log, LOG_INFO, "switch %s is back: reading its table", r->t->nodes[node].name);
 	if (s && s->state != RS_NONE)
 		begin_dump(r, node, now, o);
 }
@@ -721,7 +725,7 @@ static void link_event(struct ras *r, uint32_t l, bool up, uint64_t now, struct 
 	}
 	apply_delta(r, up, now, o);
 	rd_routes_changed(r, now, o);
-	log_info("link %s:%u - %s:%u %s: %zu forwarding changes, %u more pairs held",
+	core_log(&r->c.log, LOG_INFO, "link %s:%u - %s:%u %s: %zu forwarding changes, %u more pairs held",
 		 r->t->nodes[lk->a].name, lk->pa, r->t->nodes[lk->b].name, lk->pb,
 		 up ? "up" : "down", r->delta.nops, r->st.ev_pairs);
 	check_converged(r, now, o);
@@ -752,13 +756,15 @@ static void on_link(struct ras *r, struct ras_addr from, uint32_t node,
 		   m->u.link.state == SWP_PORT_UP, now, o);
 }
 
-void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
-	       uint64_t now, struct ras_out *o)
+static void input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
+		  uint64_t now, struct ras_out *o)
 {
 	struct swp_msg m;
 	uint32_t node;
 	int e;
 
+	if (ra_input(r, from, buf, len, now, o))
+		return;
 	if (len >= 2 && wire_get16(buf) == RASP_MAGIC) {
 		rd_input(r, from, buf, len, now, o);
 		check_converged(r, now, o);
@@ -818,7 +824,7 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 		transmit(r, node, now, o);
 		return s->due;
 	}
-	log_rl_msg(&r->rl, now, LOG_WARN, "switch %s does not answer: reading it again in %u ms",
+	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s does not answer: reading it again in %u ms",
 		   r->t->nodes[node].name, RAS_RESYNC_MS);
 	r->st.lost++;
 	s->busy = RS_IDLE;
@@ -829,6 +835,13 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 	dclear(s);
 	s->resync_at = now + (uint64_t)RAS_RESYNC_MS * 1000000ull;
 	return s->resync_at;
+}
+
+void ras_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
+	       uint64_t now, struct ras_out *o)
+{
+	input(r, from, buf, len, now, o);
+	ra_flush(r, now, o);	/* the changes it made, to the directory */
 }
 
 uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o)
@@ -844,7 +857,8 @@ uint64_t ras_tick(struct ras *r, uint64_t now, struct ras_out *o)
 	}
 	check_converged(r, now, o);
 	due = rd_step(r, now, o);
-	return due < next ? due : next;
+	next = MIN(next, due);
+	return MIN(next, ra_step(r, now, o));
 }
 
 void ras_start(struct ras *r, uint64_t now, struct ras_out *o)
@@ -866,6 +880,7 @@ void ras_start(struct ras *r, uint64_t now, struct ras_out *o)
 		if (r->sw[n] && !r->sw[n]->ports_known)
 			send_dump(r, n, RS_PORTS, now, o);
 	check_converged(r, now, o);
+	ra_flush(r, now, o);
 }
 
 /* ---- life ----------------------------------------------------------------------- */
@@ -917,6 +932,7 @@ int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, 
 		s->state = c->sw[n].ip ? RS_READY : RS_NONE;
 	}
 	r->d = rd_new(r, now);
+	r->av = ra_new(r);
 	*out = r;
 	return 0;
 }
@@ -943,6 +959,7 @@ void ras_free(struct ras *r)
 		free(s);
 	}
 	rd_free(r->d);
+	ra_free(r->av);
 	free(r->sw);
 	free(r->held);
 	route_delta_free(&r->delta);

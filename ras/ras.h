@@ -26,6 +26,16 @@
  * down is failed (route_node_down); a report of one of its links coming back
  * revives it and its table is read again from a dump.
  *
+ * Delivery to the directory (ras/avail.c): the core owns it.  The changes
+ * are also listed in ras_out.avail (for tests and logs), but what carries
+ * them is ras_out.dir: SET_AVAIL datagrams to cfg.dir, which the shell must
+ * send BEFORE the switch datagrams of the same call.  Each request is
+ * retransmitted until the directory answers; one that is never answered is
+ * sent afresh with the latest value of each MAC.  The directory's replies
+ * (to ras_input, from cfg.dir) carry its session id: a new one means it
+ * restarted, and every MAC's latest value is asserted again.  An idle core
+ * asks the directory for its counters every RAS_DIR_PROBE_MS to notice that.
+ *
  * Direct routes (ras/direct.c): agents' TRAFFIC reports (wire/rasproto.h)
  * come in on the same socket and build the traffic matrix; every lb_ms the
  * heaviest pairs are routed by route_lb() and their entries (destination VM
@@ -39,6 +49,7 @@
 
 #include "lib/auth.h"
 #include "lib/common.h"
+#include "lib/core.h"
 #include "route/trees.h"
 #include "wire/rasproto.h"
 #include "wire/swproto.h"
@@ -54,6 +65,15 @@ enum ras_limits {
 	RAS_DIRECT_RTO_MS = 50,		/* first DIRECT retransmission */
 	RAS_MOVED_HOLD_MS = 5000,	/* after MOVED, reports of the old place are ignored */
 	RAS_REPLAN_MS = 1000,		/* after a move or a broken route: recomputed this soon */
+	/* Delivery of availability changes to the directory (ras/avail.c) */
+	RAS_AVAIL_INFLIGHT = 64,	/* SET_AVAIL requests in flight (the
+					 * client holds DIRC_MAX_PENDING) */
+	RAS_AVAIL_RTO_MS = 20,		/* first SET_AVAIL retransmission, as the
+					 * directory's first push retransmission */
+	RAS_AVAIL_TRIES = 8,		/* 20 ms ... 1 s, about 3.3 s: then the
+					 * records are queued and sent afresh */
+	RAS_DIR_PROBE_MS = 1000,	/* idle: the directory is asked (STATS)
+					 * this often, to notice a restart */
 };
 #define RAS_MIN_MBPS 1.0		/* pairs below are never routed direct */
 
@@ -78,6 +98,12 @@ struct ras_cfg {
 	double min_mbps;		/* lighter pairs are never direct */
 	double share;			/* route_lb's Z (0: no limit) */
 	bool no_direct;			/* count traffic, route nothing direct */
+	/* The directory (ip 0: none; changes only listed in ras_out.avail) */
+	struct ras_addr dir;
+	/* Message timestamps for the directory: wall clock ms = now / 1e6 +
+	 * wall_offset_ms (the shell: wall clock minus monotonic clock). */
+	int64_t wall_offset_ms;
+	struct core_log log;		/* lib/core.h; zero: no log lines */
 };
 
 struct ras_dgram {
@@ -93,10 +119,12 @@ struct ras_avail {
 };
 
 struct ras_out {
-	struct ras_dgram *dg;
+	struct ras_dgram *dg;		/* to switches and agents */
 	size_t ndg, cap_dg;
-	struct ras_avail *avail;
+	struct ras_avail *avail;	/* availability changes made (a record) */
 	size_t navail, cap_avail;
+	struct ras_dgram *dir;		/* to the directory: send these first */
+	size_t ndir, cap_dir;
 };
 
 enum ras_drop {
@@ -111,6 +139,7 @@ enum ras_drop {
 	RAS_DROP_VM,			/* a VM id that is no VM, a server that is none */
 	RAS_DROP_RASP_TYPE,		/* a type the RAS does not take (DIRECT) */
 	RAS_DROP_ACK,			/* ACK of no DIRECT in flight */
+	RAS_DROP_DIR,			/* from the directory: bad or stale (a late reply: STALE) */
 	RAS_DROP_COUNT
 };
 
@@ -143,6 +172,14 @@ struct ras_stats {
 	uint32_t pairs_direct;		/* (source server, VM) pairs acknowledged on */
 	uint32_t entries_direct;	/* direct entries the switches hold */
 	uint32_t agents_known;
+	/* delivery to the directory (ras/avail.c) */
+	uint64_t avail_requests;	/* SET_AVAIL requests sent (not counting
+					 * retransmissions) */
+	uint64_t avail_records, avail_acked;	/* records sent, acknowledged */
+	uint64_t avail_timeouts;	/* requests never answered: sent afresh */
+	uint64_t dir_restarts;		/* the directory's session changed */
+	uint64_t avail_acked_ns;	/* when the last SET_AVAIL was answered */
+	uint32_t avail_pending;		/* now: MACs queued or in flight */
 };
 
 struct ras;

@@ -5,7 +5,7 @@
 #define PEREGRINE_RAS_RAS_INT_H
 
 #include "lib/hash.h"
-#include "lib/log.h"
+#include "lib/core.h"
 #include "ras/ras.h"
 #include "route/failover.h"
 #include "wire/rasproto.h"
@@ -65,6 +65,7 @@ struct ras {
 	struct ras_stats st;
 	struct log_rl rl;
 	struct ras_direct *d;		/* ras/direct.c */
+	struct ras_avq *av;		/* ras/avail.c */
 };
 
 #define RAS_DOP 0x80000000u		/* op_idx of a direct entry: | VM id */
@@ -95,5 +96,18 @@ void rd_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t le
 void rd_routes_changed(struct ras *r, uint64_t now, struct ras_out *o);
 /* Move things along after any event; returns the next deadline. */
 uint64_t rd_step(struct ras *r, uint64_t now, struct ras_out *o);
+
+/* ras/avail.c for ras/ras.c: delivery of availability changes */
+struct ras_avq *ra_new(struct ras *r);
+void ra_free(struct ras_avq *av);
+/* MAC (server, tree) idx should now be marked avail in the directory. */
+void ra_want(struct ras *r, uint32_t idx, bool avail);
+/* A datagram from the directory?  Then it is handled: true. */
+bool ra_input(struct ras *r, struct ras_addr from, const uint8_t *buf, size_t len,
+	      uint64_t now, struct ras_out *o);
+/* Send what is queued (after an input). */
+void ra_flush(struct ras *r, uint64_t now, struct ras_out *o);
+/* Retransmit, send what is queued, probe; returns the next deadline. */
+uint64_t ra_step(struct ras *r, uint64_t now, struct ras_out *o);
 
 #endif

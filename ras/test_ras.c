@@ -12,7 +12,10 @@
  *     exactly the repairs when something did;
  *   - a switch whose table was lost unseen is found by the entry-count
  *     audit and refilled;
- *   - bad datagrams are counted and change nothing.
+ *   - bad datagrams are counted and change nothing;
+ *   - with the real directory core behind a lossy network, the directory
+ *     ends holding every availability change the RAS made, also after it
+ *     restarts having lost the writes it had not synced.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "dir/dir.h"
 #include "lib/log.h"
 #include "lib/rng.h"
 #include "ras/ras.h"
@@ -32,6 +36,10 @@
 
 static const struct auth_key key = { { 9, 1, 4 } };
 #define RAS_IP 0xac1f0001u
+#define DIR_IP 0xac1f00feu
+#define DIR_PORT 7600
+#define TOOL_ADDR 0x0a0000090001ull	/* dir_addr() of the test's own lookups */
+#define WALL_MS 1700000000000ull
 
 struct dir_rec {
 	uint8_t mac[6];
@@ -51,9 +59,17 @@ struct net {
 	size_t ndir, capdir;
 	struct rng rng;
 	uint32_t loss_pct;
+	uint32_t dir_loss_pct;	/* datagrams to and from the directory */
+	bool sw_mute;		/* the switches hear nothing from the RAS */
+	uint32_t ras_tries;	/* 0: the default */
 	uint8_t *cut;		/* per link: cut by the test */
 	uint8_t *dead;		/* per node: switch failed by the test */
-	/* datagrams from switches to the RAS */
+	/* the directory core, when the test has one, and its store */
+	struct dir *d;
+	struct dir_out dout;
+	struct dir_op *store;
+	size_t nstore, capstore;
+	/* datagrams from switches (and the directory) to the RAS */
 	struct { struct ras_addr from; size_t len; uint8_t buf[SWP_MAX_DGRAM]; } *q;
 	size_t nq, capq;
 };
@@ -100,14 +116,67 @@ static void queue_sw_out(struct net *n, uint32_t node)
 	sw_out_reset(n->so);
 }
 
+
 static bool lost(struct net *n)
 {
 	return n->loss_pct && rng_below(&n->rng, 100) < n->loss_pct;
 }
 
+static void queue_ras(struct net *n, struct ras_addr from, const uint8_t *buf, size_t len)
+{
+	if (n->nq == n->capq) {
+		n->capq = n->capq ? n->capq * 2 : 64;
+		n->q = realloc(n->q, n->capq * sizeof(*n->q));
+	}
+	n->q[n->nq].from = from;
+	n->q[n->nq].len = len;
+	memcpy(n->q[n->nq].buf, buf, len);
+	n->nq++;
+}
+
+static bool dir_lost(struct net *n)
+{
+	return n->dir_loss_pct && rng_below(&n->rng, 100) < n->dir_loss_pct;
+}
+
+static struct dir_now dnow(const struct net *n)
+{
+	return (struct dir_now){ n->now, WALL_MS + n->now / 1000000 };
+}
+
+/* The directory's output: store writes kept, replies to the RAS queued. */
+static void dir_carry(struct net *n)
+{
+	for (size_t i = 0; i < n->dout.nops; i++) {
+		if (n->nstore == n->capstore) {
+			n->capstore = n->capstore ? n->capstore * 2 : 64;
+			n->store = realloc(n->store, n->capstore * sizeof(*n->store));
+		}
+		n->store[n->nstore++] = n->dout.ops[i];
+	}
+	for (size_t i = 0; i < n->dout.nsends; i++) {
+		const struct dir_send *sd = &n->dout.sends[i];
+
+		for (uint32_t k = 0; k < sd->ndst; k++)
+			if (n->dout.dsts[sd->dst + k] == dir_addr(RAS_IP, 7500) && !dir_lost(n))
+				queue_ras(n, (struct ras_addr){ DIR_IP, DIR_PORT },
+					  n->dout.buf + sd->off, sd->len);
+	}
+	dir_out_reset(&n->dout);
+}
+
+
 /* Carry out the RAS's output: the directory first, then the switches. */
 static void deliver(struct net *n)
 {
+	for (size_t i = 0; i < n->o.ndir; i++) {
+		assert_true(n->o.dir[i].to.ip == DIR_IP && n->o.dir[i].to.port == DIR_PORT);
+		if (!n->d || dir_lost(n))
+			continue;
+		dir_input(n->d, dnow(n), dir_addr(RAS_IP, 7500), n->o.dir[i].buf, n->o.dir[i].len,
+			  &n->dout);
+		dir_carry(n);
+	}
 	for (size_t i = 0; i < n->o.navail; i++) {
 		struct dir_rec *d;
 
@@ -128,7 +197,7 @@ static void deliver(struct net *n)
 			if (n->addr[k].ip == g->to.ip)
 				node = k;
 		assert_int_not_equal(node, UINT32_MAX);
-		if (!n->sw[node] || lost(n))
+		if (!n->sw[node] || n->sw_mute || lost(n))
 			continue;
 		sw_out_reset(n->so);
 		sw_input(n->sw[node], (struct sw_addr){ RAS_IP, 7500 }, g->buf, g->len, n->now,
@@ -144,6 +213,24 @@ static void deliver(struct net *n)
 	ras_out_reset(&n->o);
 }
 
+/* 10 ms pass: every core's timer. */
+static void tick_all(struct net *n)
+{
+	n->now += 10 * 1000000ull;
+	ras_tick(n->r, n->now, &n->o);
+	if (n->d) {
+		dir_tick(n->d, dnow(n), &n->dout);
+		dir_carry(n);
+	}
+	for (uint32_t i = 0; i < n->t->nnodes; i++) {
+		if (!n->sw[i])
+			continue;
+		sw_out_reset(n->so);
+		sw_tick(n->sw[i], n->now, n->so);
+		queue_sw_out(n, i);
+	}
+}
+
 /* Run until nothing moves: every datagram delivered, retransmissions done. */
 static void settle(struct net *n)
 {
@@ -156,7 +243,8 @@ static void settle(struct net *n)
 				ras_input(n->r, n->q[k].from, n->q[k].buf, n->q[k].len, n->now, &n->o);
 			continue;
 		}
-		if (ras_stats(n->r)->converged && !n->o.ndg) {
+		if (ras_stats(n->r)->converged && !n->o.ndg && !n->o.ndir &&
+		    !ras_stats(n->r)->avail_pending) {
 			bool pending = false;
 
 			for (uint32_t i = 0; i < n->t->nnodes; i++)
@@ -164,17 +252,28 @@ static void settle(struct net *n)
 			if (!pending)
 				return;
 		}
-		n->now += 10 * 1000000ull;
-		ras_tick(n->r, n->now, &n->o);
-		for (uint32_t i = 0; i < n->t->nnodes; i++) {
-			if (!n->sw[i])
-				continue;
-			sw_out_reset(n->so);
-			sw_tick(n->sw[i], n->now, n->so);
-			queue_sw_out(n, i);
-		}
+		tick_all(n);
 	}
 	fail_msg("the RAS did not settle");
+}
+
+/* Run for ms of simulated time, whether or not anything settles. */
+static void run_for(struct net *n, uint64_t ms)
+{
+	uint64_t end = n->now + ms * 1000000ull;
+
+	while (n->now < end) {
+		deliver(n);
+		while (n->nq) {
+			size_t k = --n->nq;
+
+			if (!lost(n))
+				ras_input(n->r, n->q[k].from, n->q[k].buf, n->q[k].len, n->now, &n->o);
+			deliver(n);
+		}
+		tick_all(n);
+	}
+	deliver(n);
 }
 
 static void start_ras(struct net *n)
@@ -182,13 +281,25 @@ static void start_ras(struct net *n)
 	struct ras_cfg c = { .t = n->t, .sw = n->addr, .key = key, .seq_base = n->now + 1 };
 	char err[256];
 
+	c.tries = n->ras_tries;
+	if (n->d) {
+		c.dir = (struct ras_addr){ DIR_IP, DIR_PORT };
+		c.wall_offset_ms = (int64_t)WALL_MS;
+	}
 	assert_int_equal(ras_new(&c, n->now, &n->r, err, sizeof(err)), 0);
 	ras_start(n->r, n->now, &n->o);
 }
 
-static void net_init(struct net *n, const char *s, uint64_t seed)
+static void dir_start(struct net *n, uint64_t seed);
+
+static void net_init_dir(struct net *n, const char *s, uint64_t seed, bool with_dir)
 {
 	memset(n, 0, sizeof(*n));
+	dir_out_init(&n->dout);
+	if (with_dir) {
+		dir_start(n, seed);
+		n->ras_tries = 1000;	/* muted switches are not given up on */
+	}
 	n->t = spec(s);
 	n->so = malloc(sizeof(*n->so));
 	n->addr = calloc(n->t->nnodes, sizeof(*n->addr));
@@ -208,12 +319,20 @@ static void net_init(struct net *n, const char *s, uint64_t seed)
 	settle(n);
 }
 
+static void net_init(struct net *n, const char *s, uint64_t seed)
+{
+	net_init_dir(n, s, seed, false);
+}
+
 static void net_free(struct net *n)
 {
 	for (uint32_t i = 0; i < n->t->nnodes; i++)
 		sw_free(n->sw[i]);
 	ras_free(n->r);
 	ras_out_free(&n->o);
+	dir_free(n->d);
+	dir_out_free(&n->dout);
+	free(n->store);
 	topo_free(n->t);
 	free(n->so);
 	free(n->addr);
@@ -621,6 +740,148 @@ static void test_bad_input(void **state)
 	net_free(&n);
 }
 
+/* ---- delivery to the real directory core ------------------------------------- */
+/* A directory (re)started from the store; `synced` only: the writes a crash
+ * may lose (availability, written without a sync) are lost. */
+static void dir_restart(struct net *n, uint64_t seed, bool synced)
+{
+	struct dir_cfg dc = { .key = &key, .seed = seed };
+
+	dir_free(n->d);
+	n->d = dir_new(&dc);
+	for (size_t i = 0; i < n->nstore; i++)
+		if (!n->store[i].del && !(synced && n->store[i].soft))
+			assert_int_equal(dir_restore(n->d, n->store[i].key, DIR_STORE_KEY_LEN,
+						     n->store[i].val, DIR_STORE_VAL_LEN), 0);
+}
+
+static void dir_request(struct net *n, uint8_t type, const void *rec, struct dirp_msg *m,
+			uint8_t *reply)
+{
+	static uint64_t seq, req;
+	struct dirp_hdr h = { .type = type, .session = 77, .seq = ++seq,
+			      .time_ms = dnow(n).wall_ms, .req_id = ++req };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	if (type == DIRP_REGISTER)
+		dirp_put_entry(&w, rec);
+	else
+		dirp_put_key(&w, rec);
+	dir_out_reset(&n->dout);
+	dir_input(n->d, dnow(n), TOOL_ADDR, buf, dirp_finish(&w, &key), &n->dout);
+	for (size_t i = 0; i < n->dout.nsends; i++) {
+		const struct dir_send *sd = &n->dout.sends[i];
+
+		if (sd->ndst != 1 || n->dout.dsts[sd->dst] != TOOL_ADDR)
+			continue;
+		memcpy(reply, n->dout.buf + sd->off, sd->len);
+		assert_int_equal(dirp_decode(reply, sd->len, &key, m), 0);
+		if (m->h.type == (type | DIRP_REPLY_BIT))
+			break;
+	}
+	assert_int_equal(m->h.type, type | DIRP_REPLY_BIT);
+	dir_carry(n);
+}
+
+/* One VM per server (VDC 1, 10.0.x.y), behind the server's two MACs. */
+static void dir_start(struct net *n, uint64_t seed)
+{
+	struct topo *t = spec("leafspine:spines=2,leaves=4,servers=2,homing=2");
+
+	dir_restart(n, seed, false);
+	for (uint32_t s = 0; s < t->nservers; s++) {
+		struct dirp_entry e = { .vdc = 1, .ip = 0x0a000001 + s, .avail = DIRP_AVAIL_ALL,
+					.server = s + 1 };
+		uint8_t buf[DIRP_MAX_DGRAM];
+		struct dirp_msg m;
+
+		wire_put48(e.mac[DIRP_VM_PRI], 0x020000100000ull + 2 * s);
+		wire_put48(e.mac[DIRP_VM_BAK], 0x020000100001ull + 2 * s);
+		ras_server_mac(s, 0, e.mac[DIRP_IM_PRI]);
+		ras_server_mac(s, 1, e.mac[DIRP_IM_BAK]);
+		dir_request(n, DIRP_REGISTER, &e, &m, buf);
+	}
+	topo_free(t);
+}
+
+/* The directory holds, for every server MAC, the last value the RAS gave
+ * it; returns how many are unavailable. */
+static unsigned check_dir_avail(struct net *n)
+{
+	unsigned down = 0;
+
+	for (uint32_t s = 0; s < n->t->nservers; s++) {
+		struct dirp_key k = { 1, 0x0a000001 + s };
+		uint8_t buf[DIRP_MAX_DGRAM];
+		struct dirp_entry e;
+		struct dirp_msg m;
+
+		dir_request(n, DIRP_LOOKUP, &k, &m, buf);
+		dirp_get_entry(&m, 0, &e);
+		for (unsigned tr = 0; tr < 2; tr++) {
+			uint8_t mac[6], want = 1;
+
+			ras_server_mac(s, tr, mac);
+			for (size_t i = 0; i < n->ndir; i++)
+				if (!memcmp(n->dir[i].mac, mac, 6))
+					want = n->dir[i].avail;
+			if (!!(e.avail & (1u << (DIRP_IM_PRI + tr))) != want)
+				fail_msg("server %u tree %u: the directory holds %u, the RAS said %u",
+					 s, tr, !want, want);
+			down += !want;
+		}
+	}
+	return down;
+}
+
+static void test_directory_delivery(void **state)
+{
+	struct net n;
+	unsigned down;
+
+	(void)state;
+	net_init_dir(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 11, true);
+	assert_int_equal(check_dir_avail(&n), 0);
+	assert_true(ras_stats(n.r)->avail_acked >= 2 * n.t->nservers);
+	/* A link fails while the switches hear nothing from the RAS (so the
+	 * MACs stay unavailable) and the directory hears nothing for longer
+	 * than the requests are retransmitted, then loses half of what comes
+	 * and goes: the directory still ends holding every change. */
+	n.sw_mute = true;
+	n.dir_loss_pct = 100;
+	link_set(&n, 0, false);
+	run_for(&n, 4000);
+	n.dir_loss_pct = 50;
+	run_for(&n, 3000);
+	n.dir_loss_pct = 0;
+	run_for(&n, 2000);
+	assert_int_equal(ras_stats(n.r)->avail_pending, 0);
+	assert_true(ras_stats(n.r)->avail_timeouts > 0);
+	down = check_dir_avail(&n);
+	assert_true(down > 0);
+	/* The directory restarts and loses what it had not synced: the RAS
+	 * notices the new session within a probe period and says it all again. */
+	dir_restart(&n, 12, true);
+	run_for(&n, 2 * RAS_DIR_PROBE_MS);
+	assert_int_equal(ras_stats(n.r)->dir_restarts, 1);
+	assert_int_equal(check_dir_avail(&n), down);
+	/* The switches hear again: everything comes back, and the directory
+	 * hears that too. */
+	n.sw_mute = false;
+	settle(&n);
+	assert_int_equal(check_dir_avail(&n), 0);
+	/* Garbage "from the directory" is counted, not taken. */
+	{
+		uint8_t junk[40] = { 0x50, 0x44, 1 };
+
+		ras_input(n.r, (struct ras_addr){ DIR_IP, DIR_PORT }, junk, sizeof(junk), n.now, &n.o);
+		assert_int_equal(ras_stats(n.r)->drops[RAS_DROP_DIR], 1);
+	}
+	net_free(&n);
+}
+
 int main(void)
 {
 	log_set_level(LOG_WARN);
@@ -631,6 +892,7 @@ int main(void)
 		cmocka_unit_test(test_random_failures),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_directory_delivery),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

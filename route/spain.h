@@ -20,7 +20,8 @@
 #include "route/pathseq.h"
 
 enum route_spain_limits {
-	ROUTE_SPAIN_MAX_K = 16,		/* paths per pair */
+	ROUTE_SPAIN_MAX_K = 64,		/* paths per pair: one per spine of a
+					 * leaf-spine of 128-port switches */
 	ROUTE_SPAIN_MAX_VLANS = 4094,	/* 802.1Q VLAN ids 1..4094 */
 	ROUTE_SPAIN_MAX_PAIRS = 1u << 20,
 	ROUTE_SPAIN_PENALTY = 4,	/* extra weight per earlier use of a link */

@@ -33,7 +33,8 @@ static const char flood_help[] =
 	"  --warmup W            packets per flow sent before counting (default 2), so\n"
 	"                        that first-packet floods every learning switch makes\n"
 	"                        are not counted\n"
-	"  --vlans K             spain, netlord: VLANs (default one per top-tier switch)\n"
+	"  --vlans K             spain, netlord: SPAIN paths per edge-switch pair,\n"
+	"                        packed into VLANs (default one per top-tier switch, at most 64)\n"
 	"  --seed N              flows and packet order (default 1)\n"
 	"  --json, --plot FILE   machine output; flooded frames against VMs (.svg/.png)\n"
 	"  -h, --help\n";

@@ -59,15 +59,18 @@ static struct sim_fib_coef coef_for(const struct ctx *c, uint32_t node)
 	case SCHEME_L2:
 		return coef_l2(S);
 	case SCHEME_SPAIN:
-		/* Every MAC is learnt once per VLAN the switch is in. */
-		k = coef_l2(S);
-		k.remote *= vl, k.remote_vm *= vl, k.local *= vl, k.local_vm *= vl;
+		/* Every MAC is learnt once per VLAN the switch is in, if its
+		 * server reaches that VLAN (on a leaf-spine every VLAN reaches
+		 * every server: S per VLAN). */
+		k.remote = (int64_t)c->vl.servers_seen[node];
+		k.remote_vm = k.remote;
 		return k;
 	case SCHEME_NETLORD:
-		/* The fabric sees only edge-switch MACs, once per VLAN; an edge
+		/* The fabric sees only edge-switch MACs, once per VLAN, of the
+		 * edge switches in that VLAN (on a leaf-spine all E); an edge
 		 * switch also holds its own servers' MACs (it delivers to them
 		 * after its L3 lookup), never a VM's. */
-		k.remote = vl * (int64_t)E;
+		k.remote = (int64_t)c->vl.edges_seen[node];
 		k.local = (int64_t)D - (edge ? vl : 0);
 		return k;
 	case SCHEME_VL2:

@@ -181,10 +181,12 @@ static void packet(struct fctx *c, const struct flow *f, bool reverse)
 	uint32_t V = c->p->vms_per_server;
 	uint32_t a = reverse ? f->b : f->a, b = reverse ? f->a : f->b;
 	uint32_t se = n->edge_of[a / V], de = n->edge_of[b / V];
-	/* SPAIN and NetLord pin a flow to a VLAN by hashing it. */
-	uint32_t vlan = c->ntrees > 1 ?
-			(uint32_t)(hash_u64((uint64_t)f->a << 32 | f->b, 0x7a11) % c->ntrees) : 0;
+	/* SPAIN and NetLord pin a flow to a VLAN by hashing it: one of the
+	 * VLANs that hold a path between its edge switches. */
+	uint32_t vlan = c->p->scheme == SCHEME_L2 ? 0 :
+			sim_vlans_pick(&c->vl, se, de, hash_u64((uint64_t)f->a << 32 | f->b, 0x7a11));
 
+	assert(vlan != SIM_NONE);	/* route/spain.c gives every pair a path */
 	c->r->packets += c->count;
 	if (c->p->scheme == SCHEME_NETLORD) {
 		/* The fabric sees edge-switch addresses; a frame between two
@@ -251,7 +253,7 @@ static int build_trees(struct fctx *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* Every switch with servers must be on every tree. */
+/* Every switch a tree must hold is reached by it. */
 static int trees_reach_edges(const struct fctx *c, char *err, size_t errlen)
 {
 	const struct topo *t = c->n->t;
@@ -259,8 +261,13 @@ static int trees_reach_edges(const struct fctx *c, char *err, size_t errlen)
 	for (uint32_t i = 0; i < c->ntrees; i++)
 		for (uint32_t k = 0; k < t->nswitches; k++) {
 			uint32_t s = t->switches[k];
+			/* the spanning tree must hold every edge switch; a SPAIN
+			 * VLAN, the switches of its paths (a flow uses only a
+			 * VLAN that holds both of its edge switches) */
+			bool needed = c->p->scheme == SCHEME_L2 ? c->n->attached[s] > 0 :
+				      sim_vlan_has(&c->vl, i, s);
 
-			if (c->n->attached[s] && c->trees[i].depth[s] == SIM_NONE) {
+			if (needed && c->trees[i].depth[s] == SIM_NONE) {
 				snprintf(err, errlen, "switch %s cannot be reached from the others",
 					 t->nodes[s].name);
 				return -EINVAL;

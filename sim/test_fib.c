@@ -254,15 +254,18 @@ static void test_hand_fattree_spain(void **state)
 	struct run x;
 
 	(void)state;
-	/* fattree:k=4: 4 cores, 8 aggs, 8 edges, 16 servers.  VLAN per core c:
-	 * c, the agg it reaches in each pod (4), all 8 edges.  An agg reaches 2
-	 * cores (2 VLANs); an edge reaches both aggs of its pod (4 VLANs).
-	 * V = 1: 32 MACs.  Edge 4 * 32 = 128, agg 64, core 32. */
+	/* fattree:k=4: 4 cores, 8 aggs, 8 edges, 16 servers, V = 1: 32 MACs.
+	 * SPAIN's 4 paths per pair of edges (one per core) pack into 7 VLAN
+	 * trees (route/spain.c; a later path that would close a loop in a
+	 * VLAN opens another).  Every edge is in all 7 and every server
+	 * reaches all 7: an edge holds 7 * 32 = 224.  core3 is in 4 VLANs
+	 * (128), core2 in 1 (32), as route/test_spain.c's packing gives. */
 	model(&x, "fattree:k=4", SCHEME_SPAIN, 1, 0, 0);
-	assert_int_equal(x.r.vlans, 4);
-	assert_int_equal(at(&x, "edge0"), 128);
-	assert_int_equal(at(&x, "agg5"), 64);
-	assert_int_equal(at(&x, "core3"), 32);
+	assert_int_equal(x.r.vlans, 7);
+	assert_int_equal(at(&x, "edge0"), 224);
+	assert_int_equal(at(&x, "edge7"), 224);
+	assert_int_equal(at(&x, "core3"), 128);
+	assert_int_equal(at(&x, "core2"), 32);
 	done(&x);
 }
 
@@ -279,7 +282,7 @@ static void test_scheme_topology_mismatch(void **state)
 	assert_int_not_equal(sim_fib_model(&n, &p, &r, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "BCube"));
 	p.scheme = SCHEME_SPAIN;
-	p.vlans = 3;	/* only two spines to root VLANs at */
+	p.vlans = ROUTE_SPAIN_MAX_K + 1;	/* more paths per pair than SPAIN takes */
 	assert_int_not_equal(sim_fib_model(&n, &p, &r, err, sizeof(err)), 0);
 	sim_net_free(&n);
 	topo_free(t);
@@ -407,14 +410,6 @@ static void flood(struct fibs *f, const struct tree *tr, uint32_t at_sw, uint32_
 /* Keys: MAC number in the low 40 bits, VLAN above. */
 #define KEY(vlan, mac) ((uint64_t)(vlan) << 40 | (mac))
 
-static uint32_t top_switch_count(const struct topo *t, const uint8_t *is_top)
-{
-	uint32_t k = 0;
-
-	for (uint32_t i = 0; i < t->nswitches; i++)
-		k += is_top[t->switches[i]];
-	return k;
-}
 
 /* A server's MACs: its own (number s) and its VMs'. */
 static void flood_server_macs(struct fibs *f, const struct tree *tr, uint32_t vlan,
@@ -427,25 +422,71 @@ static void flood_server_macs(struct fibs *f, const struct tree *tr, uint32_t vl
 		flood(f, tr, sw, node, KEY(vlan, m == 0 ? s : t->nservers + (uint64_t)s * V + m - 1));
 }
 
-/* VLAN r's members, naively: switches on a shortest path from r to some
- * switch with servers. */
-static void vlan_members(const struct topo *t, const uint32_t *d, uint32_t r, uint8_t *mem)
+/* SPAIN's VLANs, computed here straight from route/spain.c with the
+ * simulator's default (one path per top-tier switch), and a VLAN's tree: its
+ * links, parent links by a search over them from the first member. */
+static void spain_of(const struct topo *t, const struct sim_net *n, struct route_spain *sp)
 {
-	for (uint32_t w = 0; w < t->nnodes; w++) {
-		mem[w] = 0;
-		if (topo_is_server(t, w))
-			continue;
-		for (uint32_t e = 0; e < t->nnodes && !mem[w]; e++) {
-			bool edge = false;
+	char err[256];
 
-			if (topo_is_server(t, e))
-				continue;
-			for (uint32_t p = 0; p < t->nodes[e].degree; p++)
-				edge |= topo_is_server(t, topo_port(t, e, p)->peer);
-			mem[w] = edge && DIST(d, t, r, e) != TOPO_UNREACHED &&
-				 DIST(d, t, r, w) + DIST(d, t, w, e) == DIST(d, t, r, e);
+	assert_int_equal(route_spain_build(t, MIN(n->ntop, (uint32_t)ROUTE_SPAIN_MAX_K), sp, err,
+					   sizeof(err)), 0);
+}
+
+static void tree_of_vlan(struct tree *tr, const struct topo *t, const struct route_spain *sp,
+			 uint32_t v)
+{
+	uint8_t *in_vlan = calloc(t->nlinks, 1);
+	uint32_t *queue = malloc(t->nnodes * sizeof(uint32_t)), head = 0, tail = 0;
+
+	tr->parent = malloc(t->nnodes * sizeof(uint32_t));
+	tr->in = calloc(t->nnodes, 1);
+	for (uint32_t w = 0; w < t->nnodes; w++)
+		tr->parent[w] = UINT32_MAX;
+	for (uint32_t j = sp->vlan_off[v]; j < sp->vlan_off[v + 1]; j++) {
+		in_vlan[sp->vlan_links[j]] = 1;
+		tr->in[t->links[sp->vlan_links[j]].a] = 1;
+		tr->in[t->links[sp->vlan_links[j]].b] = 1;
+	}
+	queue[tail++] = t->links[sp->vlan_links[sp->vlan_off[v]]].a;
+	while (head < tail) {
+		uint32_t u = queue[head++];
+
+		for (uint32_t p = 0; p < t->nodes[u].degree; p++) {
+			const struct topo_adj *a = topo_port(t, u, p);
+
+			if (in_vlan[a->link] && a->peer != queue[0] &&
+			    tr->parent[a->peer] == UINT32_MAX) {
+				tr->parent[a->peer] = u;
+				queue[tail++] = a->peer;
+			}
 		}
 	}
+	free(in_vlan);
+	free(queue);
+}
+
+static uint32_t spain_vlans(const struct topo *t, const struct sim_net *n)
+{
+	struct route_spain sp;
+	uint32_t k;
+
+	spain_of(t, n, &sp);
+	k = sp.nvlans;
+	route_spain_free(&sp);
+	return k;
+}
+
+/* A server's switch in the tree, or UINT32_MAX: it sends on a VLAN only if
+ * one of its switches is in it. */
+static uint32_t server_switch_in(const struct topo *t, const struct tree *tr, uint32_t s)
+{
+	uint32_t node = t->servers[s];
+
+	for (uint32_t p = 0; p < t->nodes[node].degree; p++)
+		if (tr->in[topo_port(t, node, p)->peer])
+			return topo_port(t, node, p)->peer;
+	return UINT32_MAX;
 }
 
 static void install_l2_spain(struct fibs *f, const struct sim_net *n, const uint32_t *d,
@@ -453,7 +494,6 @@ static void install_l2_spain(struct fibs *f, const struct sim_net *n, const uint
 {
 	const struct topo *t = f->t;
 	uint8_t *all = malloc(t->nnodes);
-	uint32_t vlan = 0;
 
 	if (!spain) {
 		/* 802.1D: one tree from the root bridge, switch 0. */
@@ -465,19 +505,24 @@ static void install_l2_spain(struct fibs *f, const struct sim_net *n, const uint
 			flood_server_macs(f, &tr, 0, s, V);
 		tree_free(&tr);
 	}
-	for (uint32_t i = 0; spain && i < t->nswitches; i++) {
-		uint32_t r = t->switches[i];
-		struct tree tr;
+	if (spain) {
+		struct route_spain sp;
 
-		if (!n->is_top[r])
-			continue;
-		vlan_members(t, d, r, all);
-		all[r] = 1;
-		tree_build(&tr, t, r, all, d);
-		for (uint32_t s = 0; s < t->nservers; s++)
-			flood_server_macs(f, &tr, vlan, s, V);
-		tree_free(&tr);
-		vlan++;
+		spain_of(t, n, &sp);
+		for (uint32_t v = 0; v < sp.nvlans; v++) {
+			struct tree tr;
+
+			tree_of_vlan(&tr, t, &sp, v);
+			for (uint32_t s = 0; s < t->nservers; s++) {
+				uint32_t sw = server_switch_in(t, &tr, s);
+
+				for (uint32_t m = 0; sw != UINT32_MAX && m <= V; m++)
+					flood(f, &tr, sw, t->servers[s],
+					      KEY(v, m == 0 ? s : t->nservers + (uint64_t)s * V + m - 1));
+			}
+			tree_free(&tr);
+		}
+		route_spain_free(&sp);
 	}
 	free(all);
 }
@@ -490,39 +535,34 @@ static bool has_servers(const struct topo *t, uint32_t sw)
 	return false;
 }
 
-static void install_netlord(struct fibs *f, const struct sim_net *n, const uint32_t *d)
+static void install_netlord(struct fibs *f, const struct sim_net *n)
 {
 	const struct topo *t = f->t;
-	uint8_t *mem = malloc(t->nnodes);
-	uint32_t vlan = 0;
+	struct route_spain sp;
 
-	for (uint32_t i = 0; i < t->nswitches; i++) {
-		uint32_t r = t->switches[i];
+	spain_of(t, n, &sp);
+	for (uint32_t v = 0; v < sp.nvlans; v++) {
 		struct tree tr;
 
-		if (!n->is_top[r])
-			continue;
-		vlan_members(t, d, r, mem);
-		mem[r] = 1;
-		tree_build(&tr, t, r, mem, d);
+		tree_of_vlan(&tr, t, &sp, v);
 		/* Each edge switch's MAC, flooded from the edge switch itself:
 		 * everyone else on the VLAN learns it; the switch itself does
 		 * not need an entry for its own address. */
 		for (uint32_t e = 0; e < t->nswitches; e++) {
 			uint32_t sw = t->switches[e];
 
-			if (!has_servers(t, sw))
+			if (!has_servers(t, sw) || !tr.in[sw])
 				continue;
 			for (uint32_t p = 0; p < t->nodes[sw].degree; p++) {
 				uint32_t u = topo_port(t, sw, p)->peer;
 
 				if (!topo_is_server(t, u) && tr.in[u] && tree_adjacent(&tr, sw, u))
-					flood(f, &tr, u, sw, KEY(vlan, 1ull << 39 | sw));
+					flood(f, &tr, u, sw, KEY(v, 1ull << 39 | sw));
 			}
 		}
 		tree_free(&tr);
-		vlan++;
 	}
+	route_spain_free(&sp);
 	/* Local servers at their edge switches. */
 	for (uint32_t s = 0; s < t->nservers; s++) {
 		uint32_t node = t->servers[s];
@@ -533,7 +573,6 @@ static void install_netlord(struct fibs *f, const struct sim_net *n, const uint3
 			put(f, sw, KEY(4095, s), port_to(t, sw, node));
 		}
 	}
-	free(mem);
 }
 
 static void install_vl2(struct fibs *f, const struct sim_net *n, uint32_t V)
@@ -636,9 +675,9 @@ static void explicit_vs_model(const char *s, enum sim_scheme sc, uint32_t V)
 	case SCHEME_L2: install_l2_spain(&f, &x.n, d, false, V); break;
 	case SCHEME_SPAIN:
 		install_l2_spain(&f, &x.n, d, true, V);
-		assert_int_equal(x.r.vlans, top_switch_count(x.t, x.n.is_top));
+		assert_int_equal(x.r.vlans, spain_vlans(x.t, &x.n));
 		break;
-	case SCHEME_NETLORD: install_netlord(&f, &x.n, d); break;
+	case SCHEME_NETLORD: install_netlord(&f, &x.n); break;
 	case SCHEME_VL2: install_vl2(&f, &x.n, V); break;
 	case SCHEME_PEREGRINE: install_peregrine(&f); break;
 	case SCHEME_BCUBE: install_bcube(&f); break;
@@ -713,12 +752,15 @@ static void test_peregrine_trees_span(void **state)
 	}
 }
 
-/* VLAN membership by backward marking (sim/vlans.c) against the naive
- * definition on every top-tier root. */
-static void test_vlans_naive(void **state)
+/* sim/vlans.c against route/spain.c read naively: a VLAN's members are the
+ * ends of its links, every member's tree link is one of those links and its
+ * hops reach the root, `carried` counts the VLANs, and a pair of edge
+ * switches is always sent on a VLAN that holds both. */
+static void test_vlans_from_spain(void **state)
 {
 	static const char *const specs[] = {
 		"fattree:k=6", "vl2:da=8,di=6,per_tor=1", "leafspine:spines=3,leaves=2,servers=1",
+		"leafspine:spines=4,leaves=6,servers=2,homing=2",
 	};
 
 	(void)state;
@@ -726,30 +768,52 @@ static void test_vlans_naive(void **state)
 		struct topo *t = spec(specs[i]);
 		struct sim_vlans v;
 		struct sim_net n;
-		uint32_t *d = all_dist(t);
-		uint8_t *mem = malloc(t->nnodes);
+		struct route_spain sp;
+		uint32_t *carried = calloc(t->nnodes, sizeof(uint32_t));
 		char err[256];
 
 		assert_int_equal(sim_net_init(&n, t, err, sizeof(err)), 0);
 		assert_int_equal(sim_vlans_build(&v, &n, 0, true, err, sizeof(err)), 0);
+		spain_of(t, &n, &sp);
+		assert_int_equal(v.k, sp.nvlans);
 		for (uint32_t k = 0; k < v.k; k++) {
-			vlan_members(t, d, v.root[k], mem);
-			mem[v.root[k]] = 1;
-			for (uint32_t w = 0; w < t->nnodes; w++) {
-				assert_int_equal(sim_vlan_has(&v, k, w), mem[w]);
-				if (mem[w] && w != v.root[k]) {
-					uint32_t h = sim_vlan_hop(&v, k, w);
+			struct tree tr;
 
-					assert_true(sim_vlan_has(&v, k, h));
-					assert_int_equal(DIST(d, t, v.root[k], h) + 1,
-							 DIST(d, t, v.root[k], w));
+			tree_of_vlan(&tr, t, &sp, k);
+			assert_true(tr.in[v.root[k]]);
+			for (uint32_t w = 0; w < t->nnodes; w++) {
+				uint32_t h = w, steps = 0;
+
+				assert_int_equal(sim_vlan_has(&v, k, w), tr.in[w]);
+				carried[w] += tr.in[w];
+				if (!tr.in[w])
+					continue;
+				while (h != v.root[k] && steps++ < t->nnodes) {
+					uint32_t up = sim_vlan_hop(&v, k, h);
+
+					assert_true(tree_adjacent(&tr, h, up));
+					h = up;
 				}
+				assert_int_equal(h, v.root[k]);
 			}
+			tree_free(&tr);
 		}
+		for (uint32_t w = 0; w < t->nnodes; w++)
+			assert_int_equal(v.carried[w], carried[w]);
+		for (uint32_t a = 0; a < sp.nends; a++)
+			for (uint32_t b = 0; b < sp.nends; b++)
+				for (uint64_t h = 0; h < 8; h++) {
+					uint32_t k = sim_vlans_pick(&v, sp.ends[a], sp.ends[b],
+								    h * 0x9e3779b97f4a7c15ull);
+
+					assert_int_not_equal(k, SIM_NONE);
+					assert_true(sim_vlan_has(&v, k, sp.ends[a]));
+					assert_true(sim_vlan_has(&v, k, sp.ends[b]));
+				}
+		route_spain_free(&sp);
 		sim_vlans_free(&v);
 		sim_net_free(&n);
-		free(mem);
-		free(d);
+		free(carried);
 		topo_free(t);
 	}
 }
@@ -768,7 +832,7 @@ int main(void)
 		cmocka_unit_test(test_scheme_topology_mismatch),
 		cmocka_unit_test(test_explicit),
 		cmocka_unit_test(test_peregrine_trees_span),
-		cmocka_unit_test(test_vlans_naive),
+		cmocka_unit_test(test_vlans_from_spain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,15 @@ struct sw {
 	uint64_t link_seq;
 	struct sw_pending pend;
 	struct sw_stats st;
+	/* uplink tracking */
+	uint8_t *uplink;		/* per port: leads to another switch */
+	uint8_t *shut;			/* per port: taken down by the tracking */
+	uint16_t *uplinks;		/* the ports with uplink[] set */
+	uint32_t nuplinks, nshut;
+	uint32_t nports;		/* highest port seen + 1 */
+	bool started, isolated;
+	bool admin_more;		/* admin requests left over (out full) */
+	uint64_t restore_at;		/* 0: no restore pending */
 };
 
 struct sw *sw_new(const struct sw_config *c)
@@ -60,6 +69,8 @@ struct sw *sw_new(const struct sw_config *c)
 	s->c = *c;
 	hmap_init(&s->fib, MIN(c->fib_cap, 1u << 16) + 16, c->seq_base ^ c->id);
 	s->ports = xcalloc(SW_MAX_PORTS, 1);
+	s->uplink = xcalloc(SW_MAX_PORTS, 1);
+	s->shut = xcalloc(SW_MAX_PORTS, 1);
 	s->link_seq = c->seq_base;
 	s->snap_gen = UINT64_MAX;
 	return s;
@@ -71,6 +82,9 @@ void sw_free(struct sw *s)
 		return;
 	hmap_free(&s->fib);
 	free(s->ports);
+	free(s->uplink);
+	free(s->shut);
+	free(s->uplinks);
 	free(s->snap);
 	free(s);
 }
@@ -80,6 +94,7 @@ void sw_out_reset(struct sw_out *o)
 	o->nnl = 0;
 	o->pending = false;
 	o->ndg = 0;
+	o->nadmin = 0;
 }
 
 uint32_t sw_fib_used(const struct sw *s)
@@ -206,19 +221,138 @@ static void forget_port(struct sw *s, uint16_t port)
 	free(keys);
 }
 
+/* ---- uplink tracking (switchd.h) ------------------------------------------- */
+void sw_uplink(struct sw *s, uint16_t port)
+{
+	if (s->uplink[port])
+		return;
+	s->uplink[port] = 1;
+	s->uplinks = xreallocarray(s->uplinks, s->nuplinks + 1, sizeof(*s->uplinks));
+	s->uplinks[s->nuplinks++] = port;
+}
+
+bool sw_isolated(const struct sw *s)
+{
+	return s->isolated;
+}
+
+static bool admin_op(struct sw *s, struct sw_out *o, uint16_t port, bool up)
+{
+	if (o->nadmin == SW_OUT_ADMIN) {
+		s->admin_more = true;
+		return false;
+	}
+	o->admin[o->nadmin++] = (struct sw_admin_op){ .port = port, .up = up };
+	return true;
+}
+
+static void raise_shut(struct sw *s, struct sw_out *o)
+{
+	for (uint32_t p = 0; p < s->nports && s->nshut; p++) {
+		if (!s->shut[p])
+			continue;
+		if (!admin_op(s, o, (uint16_t)p, true))
+			return;
+		s->shut[p] = 0;
+		s->nshut--;
+		s->st.ports_raised++;
+	}
+}
+
+/* Bring the ports' administrative state in line with the tracking: while
+ * isolated every server port that is up goes down (also one that comes up
+ * meanwhile); otherwise every port taken down comes back. */
+static void admin_sync(struct sw *s, struct sw_out *o)
+{
+	s->admin_more = false;
+	if (!s->isolated) {
+		raise_shut(s, o);
+		return;
+	}
+	for (uint32_t p = 0; p < s->nports; p++) {
+		if (s->uplink[p] || s->shut[p] || s->ports[p] != PORT_UP)
+			continue;
+		if (!admin_op(s, o, (uint16_t)p, false))
+			return;
+		s->shut[p] = 1;
+		s->nshut++;
+		s->st.ports_shut++;
+	}
+}
+
+static void track_uplinks(struct sw *s, uint64_t now, struct sw_out *o)
+{
+	bool any = false;
+
+	if (!s->nuplinks || !s->started)
+		return;
+	for (uint32_t i = 0; i < s->nuplinks && !any; i++)
+		any = s->ports[s->uplinks[i]] == PORT_UP;
+	if (!any)
+		s->restore_at = 0;
+	else if (s->isolated && !s->restore_at)
+		s->restore_at = MAX(now + s->c.uplink_delay_ns, (uint64_t)1);
+	if (!any && !s->isolated) {
+		s->isolated = true;
+		s->st.isolations++;
+	} else if (any && s->isolated && now >= s->restore_at) {
+		s->isolated = false;
+		s->restore_at = 0;
+		s->st.restores++;
+	}
+	admin_sync(s, o);
+}
+
+void sw_start(struct sw *s, uint64_t now, struct sw_out *o)
+{
+	s->started = true;
+	track_uplinks(s, now, o);
+}
+
+void sw_admin_done(struct sw *s, struct sw_out *o)
+{
+	for (uint16_t i = 0; i < o->nadmin; i++) {
+		const struct sw_admin_op *a = &o->admin[i];
+
+		if (!a->err)
+			continue;
+		s->st.admin_errors++;
+		if (!a->up && s->shut[a->port]) {	/* not ours to raise */
+			s->shut[a->port] = 0;
+			s->nshut--;
+		}
+	}
+}
+
+bool sw_release(struct sw *s, struct sw_out *o)
+{
+	s->isolated = false;
+	s->restore_at = 0;
+	raise_shut(s, o);
+	return !s->nshut;
+}
+
 void sw_port(struct sw *s, uint16_t port, bool present, bool up, uint64_t now,
 	     struct sw_out *o)
 {
 	uint8_t old = s->ports[port], cur = !present ? PORT_ABSENT : up ? PORT_UP : PORT_DOWN;
 
 	s->ports[port] = cur;
-	if (old != PORT_ABSENT && cur == PORT_ABSENT)
+	s->nports = MAX(s->nports, (uint32_t)port + 1);
+	if (old != PORT_ABSENT && cur == PORT_ABSENT) {
 		forget_port(s, port);
+		if (s->shut[port]) {	/* gone: nothing to raise */
+			s->shut[port] = 0;
+			s->nshut--;
+		}
+	}
 	if (old == PORT_ABSENT || cur == old)
 		return;
 	/* A vanished port is down as far as forwarding goes. */
-	if ((old == PORT_UP) != (cur == PORT_UP))
+	if ((old == PORT_UP) != (cur == PORT_UP)) {
 		report_link(s, port, cur == PORT_UP, now, o);
+		track_uplinks(s, now, o);
+	}
 }
 
 static void drop_link_report(struct sw *s, uint32_t i)
@@ -227,7 +361,7 @@ static void drop_link_report(struct sw *s, uint32_t i)
 	s->nlinks--;
 }
 
-void sw_tick(struct sw *s, uint64_t now, struct sw_out *o)
+static void retransmit_links(struct sw *s, uint64_t now, struct sw_out *o)
 {
 	for (uint32_t i = 0; i < s->nlinks;) {
 		struct sw_link_report *r = &s->links[i];
@@ -247,6 +381,22 @@ void sw_tick(struct sw *s, uint64_t now, struct sw_out *o)
 		s->st.link_retransmits++;
 		i++;
 	}
+}
+
+uint64_t sw_tick(struct sw *s, uint64_t now, struct sw_out *o)
+{
+	uint64_t next = UINT64_MAX;
+
+	retransmit_links(s, now, o);
+	if (s->restore_at || s->admin_more)
+		track_uplinks(s, now, o);
+	for (uint32_t i = 0; i < s->nlinks; i++)
+		next = MIN(next, s->links[i].sent_ns + SW_LINK_RETRY_NS);
+	if (s->restore_at)
+		next = MIN(next, s->restore_at);
+	if (s->admin_more || o->ndg == SW_OUT_DGRAMS)
+		next = now;
+	return next;
 }
 
 static void on_link_ack(struct sw *s, const struct swp_msg *m)

@@ -17,6 +17,21 @@
  * without touching the table; older sequence numbers from a sender are
  * dropped as replays.  Port changes are reported to the RAS and retransmitted
  * until it acknowledges them.
+ *
+ * Uplink tracking (sw_uplink): a switch cut off from every other switch still
+ * has live links to its servers, and a dual-homed server would go on sending
+ * into it (its NIC is up) and lose everything that leaves the switch.  So
+ * when every uplink is down the core asks the shell to set the server ports
+ * administratively down (sw_out.admin); the servers' agents see their NIC
+ * lose its link and send by their other NIC.  The ports it took down come
+ * back once an uplink has stayed up for uplink_delay_ns: until the RAS has
+ * reprogrammed this switch (it stops programming a switch cut off from every
+ * other) and the one its uplink leads to (maybe just restarted, empty),
+ * traffic sent into it would be lost.
+ *
+ * The core's contract (lib/core.h): input is (now, event): sw_port for a
+ * link change, sw_input for a datagram, sw_commit for the netlink answers,
+ * sw_tick for the timer, which returns the next deadline.
  */
 #ifndef PEREGRINE_SWITCHD_SWITCHD_H
 #define PEREGRINE_SWITCHD_SWITCHD_H
@@ -32,6 +47,8 @@ enum sw_limits {
 	SW_MAX_PENDING_LINK = 256,	/* unacknowledged link reports */
 	SW_LINK_RETRIES = 50,		/* transmissions of one report */
 	SW_OUT_DGRAMS = 64,		/* datagrams one call may queue */
+	SW_OUT_ADMIN = 512,		/* port up/down requests one call may
+					 * queue; more wait for the next call */
 };
 
 /* Link reports are retransmitted every SW_LINK_RETRY_NS until acknowledged. */
@@ -51,6 +68,8 @@ struct sw_config {
 	struct sw_addr ras;
 	uint64_t seq_base;	/* first link-report seq (the shell: wall clock ns) */
 	struct auth_key key;
+	uint64_t uplink_delay_ns;	/* uplink tracking: up this long before the
+					 * server ports come back */
 };
 
 enum sw_nl_kind { SW_NL_ADD = 1, SW_NL_DEL = 2 };
@@ -71,6 +90,14 @@ struct sw_dgram {
 	uint8_t buf[SWP_MAX_DGRAM];
 };
 
+/* Set a port administratively up or down (uplink tracking).  The shell sets
+ * err (0 or -errno) and calls sw_admin_done(). */
+struct sw_admin_op {
+	uint16_t port;
+	bool up;
+	int err;
+};
+
 /* What one call asks the shell to do. */
 struct sw_out {
 	uint16_t nnl;
@@ -78,6 +105,8 @@ struct sw_out {
 	bool pending;		/* a FIB_OPS waits for sw_commit() */
 	int ndg;
 	struct sw_dgram dg[SW_OUT_DGRAMS];
+	uint16_t nadmin;
+	struct sw_admin_op admin[SW_OUT_ADMIN];
 };
 
 enum sw_drop {
@@ -94,6 +123,10 @@ struct sw_stats {
 	uint64_t ops_ok, ops_refused[SWP_STATUS_MAX + 1];
 	uint64_t link_reports, link_retransmits, link_given_up;
 	uint64_t entries_lost;	/* dropped with a port that vanished */
+	/* uplink tracking */
+	uint64_t isolations;	/* every uplink went down */
+	uint64_t restores;	/* an uplink stayed up: server ports raised */
+	uint64_t ports_shut, ports_raised, admin_errors;
 };
 
 struct sw;
@@ -114,8 +147,24 @@ void sw_input(struct sw *s, struct sw_addr from, const uint8_t *buf, size_t len,
 	      uint64_t now, struct sw_out *o);
 /* After the shell applied o->nl[]: finish the pending FIB_OPS. */
 void sw_commit(struct sw *s, struct sw_out *o);
-/* Retransmit due link reports. */
-void sw_tick(struct sw *s, uint64_t now, struct sw_out *o);
+/* Port `port` leads to another switch (uplink tracking).  Call before
+ * sw_start; a switch with no uplink marked does no tracking. */
+void sw_uplink(struct sw *s, uint16_t port);
+/* After the first sightings of the ports (sw_port at start-up): begin
+ * tracking.  A switch that starts cut off takes its server ports down. */
+void sw_start(struct sw *s, uint64_t now, struct sw_out *o);
+/* After the shell applied o->admin[]: a port it failed to take down is not
+ * raised again by the core. */
+void sw_admin_done(struct sw *s, struct sw_out *o);
+/* Shutting down: raise every port the tracking took down (nobody would know
+ * to raise them once the daemon is gone).  Up to SW_OUT_ADMIN per call;
+ * true when none is left. */
+bool sw_release(struct sw *s, struct sw_out *o);
+/* Retransmit due link reports, raise server ports whose uplink has been up
+ * long enough.  Returns the next deadline (ns; UINT64_MAX: none). */
+uint64_t sw_tick(struct sw *s, uint64_t now, struct sw_out *o);
+/* Uplink tracking: every uplink down, server ports taken down. */
+bool sw_isolated(const struct sw *s);
 
 uint32_t sw_fib_used(const struct sw *s);
 uint32_t sw_fib_cap(const struct sw *s);

@@ -253,6 +253,126 @@ static void test_link_reports(void **state)
 	sw_free(s);
 }
 
+/* Uplink tracking: the switch's ports 0 and 1 lead to other switches, 2-4
+ * to servers. */
+#define DELAY_NS (1000ull * 1000 * 1000)
+
+static struct sw *mk_tracking(bool up0)
+{
+	struct sw_config c = { .id = 5, .fib_cap = 10, .has_ras = true, .ras = ras,
+			       .seq_base = 1000, .key = key, .uplink_delay_ns = DELAY_NS };
+	struct sw *s = sw_new(&c);
+
+	sw_out_reset(&out);
+	for (uint16_t p = 0; p < 5; p++)
+		sw_port(s, p, true, p || up0, 0, &out);
+	sw_uplink(s, 0);
+	sw_uplink(s, 1);
+	return s;
+}
+
+/* o->admin holds exactly ports 2, 3, 4 going `up`. */
+static void expect_servers(bool up)
+{
+	assert_int_equal(out.nadmin, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(out.admin[i].port, 2 + i);
+		assert_int_equal(out.admin[i].up, up);
+	}
+}
+
+static void test_uplink_tracking(void **state)
+{
+	struct sw *s = mk_tracking(true);
+
+	(void)state;
+	sw_start(s, 0, &out);
+	assert_int_equal(out.nadmin, 0);
+	/* one uplink down: still connected */
+	sw_port(s, 0, true, false, 10, &out);
+	assert_int_equal(out.nadmin, 0);
+	assert_false(sw_isolated(s));
+	/* the last one: the server ports go down, and the link is reported */
+	sw_out_reset(&out);
+	sw_port(s, 1, true, false, 20, &out);
+	assert_true(sw_isolated(s));
+	expect_servers(false);
+	assert_int_equal(out.ndg, 1);
+	sw_admin_done(s, &out);
+	/* the kernel tells of the ports going down: nothing more to do */
+	sw_out_reset(&out);
+	for (uint16_t p = 2; p < 5; p++)
+		sw_port(s, p, true, false, 30, &out);
+	assert_int_equal(out.nadmin, 0);
+	assert_int_equal(out.ndg, 3);
+	/* an uplink comes back: the servers wait for the delay */
+	sw_out_reset(&out);
+	sw_port(s, 1, true, true, 100, &out);
+	assert_int_equal(out.nadmin, 0);
+	assert_true(sw_tick(s, 100, &out) <= 100 + DELAY_NS);
+	sw_out_reset(&out);
+	sw_tick(s, 100 + DELAY_NS - 1, &out);
+	assert_int_equal(out.nadmin, 0);
+	/* it flaps: the wait starts again from its last coming up */
+	sw_port(s, 1, true, false, 200, &out);
+	sw_port(s, 1, true, true, 300, &out);
+	sw_out_reset(&out);
+	sw_tick(s, 100 + DELAY_NS, &out);
+	assert_int_equal(out.nadmin, 0);
+	assert_true(sw_isolated(s));
+	sw_out_reset(&out);
+	sw_tick(s, 300 + DELAY_NS, &out);
+	expect_servers(true);
+	assert_false(sw_isolated(s));
+	sw_admin_done(s, &out);
+	assert_int_equal(sw_stats(s)->isolations, 1);
+	assert_int_equal(sw_stats(s)->restores, 1);
+	assert_int_equal(sw_stats(s)->ports_shut, 3);
+	assert_int_equal(sw_stats(s)->ports_raised, 3);
+	/* nothing left to raise at shutdown */
+	sw_out_reset(&out);
+	assert_true(sw_release(s, &out));
+	assert_int_equal(out.nadmin, 0);
+	sw_free(s);
+}
+
+static void test_uplink_start_cut_off(void **state)
+{
+	struct sw *s = mk_tracking(false);
+
+	(void)state;
+	sw_port(s, 1, true, false, 0, &out);	/* first sighting: down */
+	sw_out_reset(&out);
+	sw_start(s, 0, &out);
+	assert_true(sw_isolated(s));
+	expect_servers(false);
+	/* the kernel refused port 3: the core does not raise it later */
+	out.admin[1].err = -EPERM;
+	sw_admin_done(s, &out);
+	assert_int_equal(sw_stats(s)->admin_errors, 1);
+	/* stopping: every port taken down comes back */
+	sw_out_reset(&out);
+	assert_true(sw_release(s, &out));
+	assert_int_equal(out.nadmin, 2);
+	assert_int_equal(out.admin[0].port, 2);
+	assert_int_equal(out.admin[1].port, 4);
+	assert_true(out.admin[0].up && out.admin[1].up);
+	sw_free(s);
+}
+
+static void test_no_uplinks_no_tracking(void **state)
+{
+	struct sw *s = mk(10, 4);
+
+	(void)state;
+	sw_start(s, 0, &out);
+	for (uint16_t p = 0; p < 4; p++)
+		sw_port(s, p, true, false, 10, &out);
+	assert_int_equal(out.nadmin, 0);
+	assert_false(sw_isolated(s));
+	sw_free(s);
+}
+
 static void test_dump_pages(void **state)
 {
 	enum { N = 2500 };
@@ -368,6 +488,9 @@ int main(void)
 		cmocka_unit_test(test_retransmit_and_replay),
 		cmocka_unit_test(test_kernel_refusal),
 		cmocka_unit_test(test_link_reports),
+		cmocka_unit_test(test_uplink_tracking),
+		cmocka_unit_test(test_uplink_start_cut_off),
+		cmocka_unit_test(test_no_uplinks_no_tracking),
 		cmocka_unit_test(test_dump_pages),
 		cmocka_unit_test(test_vs_naive),
 	};

@@ -1,0 +1,173 @@
+/* The agent configuration's workloads directory: one VM per file, read with
+ * the configuration, checked against its VMs, and left out when the
+ * configuration is written back. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/config.h"
+
+static const char base_cfg[] =
+	"server: srv0\nnode: 1\nnics: [p-nic0]\n"
+	"directory: \"172.31.0.1:7300\"\nras: 172.31.0.1:7500\nkey: /tmp/key\n"
+	"topology: leafspine:spines=2,leaves=4,servers=2,homing=2\n"
+	"workloads: \"%s\"\n"
+	"vms:\n  - { name: red-srv0, vdc: 1, ip: 10.0.0.1, node: 9, port: p-v1 }\n";
+
+struct fixture {
+	char dir[64], wdir[96], cfg[96];
+};
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *x = calloc(1, sizeof(*x));
+	char text[1024];
+
+	strcpy(x->dir, "/tmp/pgr-test-config-XXXXXX");
+	if (!x || !mkdtemp(x->dir))
+		return -1;
+	snprintf(x->wdir, sizeof(x->wdir), "%s/w", x->dir);
+	snprintf(x->cfg, sizeof(x->cfg), "%s/a.yaml", x->dir);
+	snprintf(text, sizeof(text), base_cfg, x->wdir);
+	put(x->cfg, text);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *x = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
+	if (system(cmd))
+		return -1;
+	free(x);
+	return 0;
+}
+
+static void wput(struct fixture *x, const char *name, const char *text)
+{
+	char path[160];
+
+	mkdir(x->wdir, 0755);
+	snprintf(path, sizeof(path), "%s/%s", x->wdir, name);
+	put(path, text);
+}
+
+/* No directory yet: nothing attached, not an error. */
+static void test_no_directory(void **state)
+{
+	struct fixture *x = *state;
+	struct agent_config c;
+	char err[512];
+
+	assert_int_equal(agent_config_load_file(&c, x->cfg, err, sizeof(err)), 0);
+	assert_int_equal(c.nvms, 1);
+	assert_int_equal(c.nworkloads, 0);
+	assert_string_equal(c.workloads, x->wdir);
+	agent_config_free(&c);
+}
+
+static void test_workloads_appended(void **state)
+{
+	struct fixture *x = *state;
+	struct agent_config c, d;
+	char err[512], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	wput(x, "b.yaml", "{ name: cni-b, vdc: 1, ip: 10.0.0.20, node: 1001, port: pgc2 }\n");
+	wput(x, "a.yaml", "name: cni-a\nvdc: 2\nip: 10.0.0.1\nnode: 1000\nport: pgc1\n");
+	wput(x, ".c.tmp", "half a fi");	/* a writer's temporary file */
+	wput(x, "notes.txt", "not a workload");
+	assert_int_equal(agent_config_load_file(&c, x->cfg, err, sizeof(err)), 0);
+	assert_int_equal(c.nvms, 3);
+	assert_int_equal(c.nworkloads, 2);
+	assert_string_equal(c.vms[1].name, "cni-a");	/* name order */
+	assert_int_equal(c.vms[1].vdc, 2);
+	assert_string_equal(c.vms[2].name, "cni-b");
+	assert_int_equal(c.vms[2].node, 1001);
+	/* written back: the workloads key, not the workloads */
+	f = open_memstream(&buf, &len);
+	assert_int_equal(agent_config_write(&c, f), 0);
+	fclose(f);
+	assert_null(strstr(buf, "cni-"));
+	assert_int_equal(agent_config_load_buf(&d, "b.yaml", buf, len, err, sizeof(err)), 0);
+	assert_int_equal(d.nvms, 1);
+	assert_string_equal(d.workloads, x->wdir);
+	free(buf);
+	agent_config_free(&c);
+	agent_config_free(&d);
+}
+
+static void test_workload_errors(void **state)
+{
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "{ name: x, vdc: 1, ip: 10.0.0.1, node: 1000, port: q }\n", "same node, port" },
+		{ "{ name: x, vdc: 1, ip: 10.0.0.2, node: 9, port: q }\n", "same node, port" },
+		{ "{ name: x, vdc: 1, ip: 10.0.0.2, node: 1000, port: p-v1 }\n", "same node, port" },
+		{ "{ name: x, vdc: 1, ip: 10.0.0.2, node: 1000 }\n", "vms[].port: missing" },
+		{ "{ name: x, vdc: 1, ip: 10.0.0.2, node: 1000, port: q, extra: 1 }\n", "extra" },
+		{ "[ 1, 2 ]\n", "expected a mapping" },
+		{ "name: x\nvdc: 99999999\nip: 10.0.0.2\nnode: 1000\nport: q\n", "w.yaml:2: vms[].vdc" },
+	};
+	struct fixture *x = *state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct agent_config c;
+		char err[512];
+
+		wput(x, "w.yaml", bad[i].text);
+		assert_int_equal(agent_config_load_file(&c, x->cfg, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].msg) || !strstr(err, "/w/w.yaml"))
+			fail_msg("case %zu: '%s' lacks '%s' or the file's name", i, err,
+				 bad[i].msg);
+		assert_null(c.vms);
+		assert_int_equal(c.nvms, 0);
+	}
+}
+
+static void test_workload_too_big(void **state)
+{
+	struct fixture *x = *state;
+	struct agent_config c;
+	char err[512], *big = malloc(AGENT_WORKLOAD_MAX_BYTES + 2);
+
+	assert_non_null(big);
+	memset(big, ' ', AGENT_WORKLOAD_MAX_BYTES + 1);
+	big[AGENT_WORKLOAD_MAX_BYTES + 1] = 0;
+	wput(x, "w.yaml", big);
+	free(big);
+	assert_int_equal(agent_config_load_file(&c, x->cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "larger than"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_no_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workloads_appended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workload_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workload_too_big, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,626 @@
+/* The forwarding decision of bpf/fwd.h, built for user space, against the
+ * same decision built into the eBPF programs.
+ *
+ * One fixture is written to both the eBPF maps and the user-space tables
+ * (bpf/fwd_tables.h).  test_every_verdict runs a frame for each verdict the
+ * decision can reach through the user-space build alone and checks the
+ * action, counter, tree, ifindex, event and output frame (no root needed).
+ * test_same_as_ebpf (root) runs those frames and many random ones through
+ * both builds, BPF_PROG_TEST_RUN for the programs, and requires the same
+ * verdict, the same counter, the same output bytes and the same event. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/fwd.h"
+#include "bpf/loader.h"
+#include "lib/rng.h"
+#include "wire/frame.h"
+
+#define IP(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+
+/* Nodes (wire numbering): servers 1 (this one) and 2, VMs from 10 on. */
+enum { S1 = 1, S2 = 2, VA = 10, VB = 11, VC = 12, VD = 13, VE = 14, VF = 15,
+       VG = 16, VH = 17, VSVC = 18, VX = 19 };
+enum { PORT_A = 1 /* loopback: test runs need an existing ifindex */, PORT_C = 7,
+       NIC1 = 21, NIC2 = 22 };
+enum { VDC1 = 1, VDC2 = 2 };
+enum { RANDOM_FRAMES = 12000, BIG = 2048 };
+
+#define A_IP IP(10, 0, 0, 1)
+#define B_IP IP(10, 0, 0, 2)
+#define AV_ALL (PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK)
+
+static bool have_root;
+static struct pgr_dp *dp, *dp_pass;
+static struct pgr_fwd_tables tab;
+static struct pgr_config cfg, cfg_pass;
+
+struct mac {
+	uint8_t b[6];
+};
+
+static struct mac M(uint32_t node, uint32_t tree)
+{
+	struct mac m;
+
+	pgr_mac_make(m.b, pgr_id_of(node, tree));
+	return m;
+}
+
+static struct mac ENC(uint32_t dst_node, uint32_t dst_tree, uint32_t src_node)
+{
+	struct mac m;
+
+	pgr_id_put(m.b, pgr_id_of(dst_node, dst_tree));
+	pgr_id_put(m.b + 3, pgr_id_of(src_node, 0));
+	return m;
+}
+
+static const struct mac BCAST = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+static const struct mac FOREIGN_MAC = { { 0x00, 0x1b, 0x21, 0x0a, 0x0b, 0x0c } };
+
+/* ---- the fixture, in both builds --------------------------------------------- */
+
+static void add_vm(uint32_t node, uint32_t ifindex, uint32_t vdc, uint32_t ip)
+{
+	struct pgr_vm v = { .ifindex = ifindex, .vdc = vdc, .ip = ip, .id = pgr_id_of(node, 0) };
+
+	pgr_mac_make(v.mac, v.id);
+	assert_int_equal(pgr_fwd_vm_add(&tab, &v, pgr_id_of(node, 1)), 0);
+	if (have_root) {
+		assert_int_equal(pgr_dp_vm_add(pgr_dp_maps(dp), &v, pgr_id_of(node, 1)), 0);
+		assert_int_equal(pgr_dp_vm_add(pgr_dp_maps(dp_pass), &v, pgr_id_of(node, 1)), 0);
+	}
+}
+
+/* Raw updates: the loader refuses a non-Peregrine MAC, the decision must
+ * cope anyway. */
+static void put_garp(uint32_t vdc, uint32_t ip, const struct pgr_garp_entry *g)
+{
+	struct pgr_garp_key k = { .vdc = vdc, .ip = ip };
+
+	assert_int_equal(pgr_fwd_garp_put(&tab, &k, g), 0);
+	if (have_root) {
+		assert_int_equal(bpf_map_update_elem(pgr_dp_maps(dp)->garp, &k, g, BPF_ANY), 0);
+		assert_int_equal(bpf_map_update_elem(pgr_dp_maps(dp_pass)->garp, &k, g, BPF_ANY), 0);
+	}
+}
+
+static void set_garp(uint32_t vdc, uint32_t ip, uint32_t vm, uint32_t server, uint8_t avail,
+		     uint8_t flags)
+{
+	struct pgr_garp_entry g = { .avail = avail, .flags = flags,
+				    .egress_ifindex = { NIC1, NIC2 } };
+
+	for (int t = 0; t < PGR_TREES; t++) {
+		pgr_mac_make(g.vm_mac[t], pgr_id_of(vm, (uint32_t)t));
+		pgr_mac_make(g.im_mac[t], pgr_id_of(server, (uint32_t)t));
+	}
+	put_garp(vdc, ip, &g);
+}
+
+static struct pgr_dp *open_dp(struct pgr_config *c, uint32_t flags)
+{
+	struct pgr_dp_opts o = { .cfg.flags = flags };
+	struct pgr_dp *d;
+	char err[256];
+
+	pgr_mac_make(o.cfg.server_mac[0], pgr_id_of(S1, 0));
+	pgr_mac_make(o.cfg.server_mac[1], pgr_id_of(S1, 1));
+	*c = o.cfg;
+	if (!have_root)
+		return NULL;
+	if (pgr_dp_open(&d, &o, err, sizeof(err))) {
+		print_error("%s\n", err);
+		return NULL;
+	}
+	return d;
+}
+
+static int setup(void **state)
+{
+	struct pgr_garp_entry bad;
+
+	(void)state;
+	have_root = geteuid() == 0;
+	pgr_fwd_tables_init(&tab);
+	dp = open_dp(&cfg, PGR_CFG_PEER);
+	dp_pass = open_dp(&cfg_pass, PGR_CFG_PEER | PGR_CFG_PASS_FOREIGN);
+	if (have_root && (!dp || !dp_pass))
+		return -1;
+	add_vm(VA, PORT_A, VDC1, A_IP);
+	add_vm(VC, PORT_C, VDC1, IP(10, 0, 0, 3));
+	set_garp(VDC1, B_IP, VB, S2, AV_ALL, 0);
+	set_garp(VDC2, B_IP, VD, S2, AV_ALL, 0);
+	set_garp(VDC1, IP(10, 0, 0, 3), VC, S1, AV_ALL, PGR_GARP_LOCAL);
+	set_garp(VDC1, IP(10, 0, 0, 5), VE, S2, AV_ALL, PGR_GARP_DIRECT);
+	set_garp(VDC1, IP(10, 0, 0, 6), VF, S2, 0, 0);
+	set_garp(VDC1, IP(10, 0, 0, 7), VG, S2, AV_ALL & ~PGR_AVAIL_IM_PRI, 0);
+	set_garp(VDC1, IP(10, 0, 0, 8), VH, S1, AV_ALL, PGR_GARP_LOCAL);
+	set_garp(VDC1, IP(10, 0, 0, 9), VX, S2, AV_ALL & ~PGR_AVAIL_VM_PRI, PGR_GARP_DIRECT);
+	set_garp(VDC1, IP(10, 0, 0, 10), VB, S2, PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_BAK, 0);
+	set_garp(PGR_VDC_SERVICE, IP(10, 255, 0, 1), VSVC, S2, AV_ALL, 0);
+	set_garp(VDC1, IP(10, 0, 0, 99), VB, S2, AV_ALL, 0);
+	bad = *pgr_fwd_garp(&tab, &(struct pgr_garp_key){ .vdc = VDC1, .ip = IP(10, 0, 0, 99) });
+	memcpy(bad.im_mac[0], FOREIGN_MAC.b, 6);
+	put_garp(VDC1, IP(10, 0, 0, 99), &bad);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pgr_fwd_tables_free(&tab);
+	if (have_root) {
+		pgr_dp_close(dp);
+		pgr_dp_close(dp_pass);
+	}
+	return 0;
+}
+
+/* ---- frames ------------------------------------------------------------------ */
+
+enum side { FROM_VM, FROM_NET, FROM_NET_PASS };
+
+struct frame {
+	enum side side;
+	uint8_t b[BIG];
+	size_t len;
+	bool resent;
+	uint32_t port;		/* FROM_VM: the port it came from; 0: VM A's */
+};
+
+static struct frame udp(enum side s, struct mac dst, struct mac src, uint32_t sip, uint32_t dip)
+{
+	struct frame f = { .side = s };
+
+	f.len = wire_build_udp4(f.b, sizeof(f.b), dst.b, src.b, sip, dip, 4000, 5000, "payload", 7);
+	return f;
+}
+
+static struct frame arp(enum side s, uint16_t op, struct mac src, struct mac sha, uint32_t spa,
+			uint32_t tpa)
+{
+	struct frame f = { .side = s };
+
+	f.len = wire_build_arp(f.b, sizeof(f.b), op, BCAST.b, sha.b, spa, M(VA, 0).b, tpa);
+	memcpy(f.b + 6, src.b, 6);
+	return f;
+}
+
+/* What VM A gets back for its request for ip. */
+static struct frame arp_reply(struct mac from, uint32_t ip)
+{
+	struct frame f = { .side = FROM_VM };
+
+	f.len = wire_build_arp(f.b, sizeof(f.b), 2, M(VA, 0).b, from.b, ip, M(VA, 0).b, A_IP);
+	return f;
+}
+
+static struct frame eth(enum side s, struct mac dst, uint16_t type)
+{
+	struct frame f = { .side = s };
+
+	f.len = wire_build_eth(f.b, sizeof(f.b), dst.b, M(VA, 0).b, type, "x", 1);
+	return f;
+}
+
+static struct pgr_fwd decide(struct frame *f)
+{
+	uint8_t *d = f->b;
+
+	if (f->side == FROM_VM)
+		return pgr_fwd_from_vm(&tab, d, d + f->len, (uint32_t)f->len,
+				       f->port ? f->port : PORT_A, f->resent);
+	return pgr_fwd_from_net(&tab, f->side == FROM_NET ? &cfg : &cfg_pass, d, d + f->len);
+}
+
+/* ---- every verdict, user space ------------------------------------------------- */
+
+struct want {
+	enum pgr_fwd_act act;
+	enum pgr_stat stat;
+	uint32_t ifindex;
+	uint8_t tree;
+	uint8_t event;
+};
+
+struct vcase {
+	const char *desc;
+	struct frame in;
+	struct want w;
+	bool has_out;
+	struct frame out;
+};
+
+#define NT PGR_FWD_NO_TREE
+#define DROP(s) { PGR_FWD_DROP, PGR_STAT_##s, 0, NT, 0 }
+
+static void check_case(const struct vcase *c)
+{
+	struct frame f = c->in;
+	struct pgr_fwd r = decide(&f);
+
+	print_message("  %s\n", c->desc);
+	if (r.act != c->w.act || r.stat != c->w.stat || r.ifindex != c->w.ifindex ||
+	    r.tree != c->w.tree || r.event != c->w.event)
+		fail_msg("%s: got act %u %s ifindex %u tree %u event %u", c->desc, r.act,
+			 pgr_dp_stat_name(r.stat), r.ifindex, r.tree, r.event);
+	if (c->has_out) {
+		assert_int_equal(f.len, c->out.len);
+		assert_memory_equal(f.b, c->out.b, f.len);
+	} else {
+		assert_memory_equal(f.b, c->in.b, f.len);
+	}
+}
+
+static struct vcase *verdict_cases(size_t *n)
+{
+	static struct vcase c[64];
+	struct frame tr = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP), big, resent, runt, stray, ihl4;
+	size_t i = 0;
+
+	tr.len = 14 + 10;
+	big = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77));
+	big.len = PGR_DP_HOLD_FRAME + 1;
+	resent = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77));
+	resent.resent = true;
+	runt = udp(FROM_NET, M(VA, 0), M(VB, 0), B_IP, A_IP);
+	runt.len = 13;
+	stray = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP);
+	stray.port = 5;
+	ihl4 = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP);
+	ihl4.b[WIRE_ETH_HLEN] = 0x44;
+#define CASE(d, i_, w_) c[i++] = (struct vcase){ d, i_, w_, false, { 0 } }
+#define CASEO(d, i_, w_, o_) c[i++] = (struct vcase){ d, i_, w_, true, o_ }
+	CASEO("ARP request answered", arp(FROM_VM, 1, M(VA, 0), M(VA, 0), A_IP, B_IP),
+	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_VM_ARP_REPLY, PORT_A, NT, 0 }),
+	      arp_reply(M(VB, 0), B_IP));
+	CASEO("ARP request for a service node", arp(FROM_VM, 1, M(VA, 0), M(VA, 0), A_IP,
+	      IP(10, 255, 0, 1)), ((struct want){ PGR_FWD_DELIVER, PGR_STAT_VM_ARP_REPLY, PORT_A, NT, 0 }),
+	      arp_reply(M(VSVC, 0), IP(10, 255, 0, 1)));
+	CASE("ARP miss", arp(FROM_VM, 1, M(VA, 0), M(VA, 0), A_IP, IP(10, 0, 0, 50)),
+	     ((struct want){ PGR_FWD_DROP, PGR_STAT_VM_ARP_MISS, 0, NT, PGR_EV_ARP_MISS }));
+	CASE("ARP reply from a VM", arp(FROM_VM, 2, M(VA, 0), M(VA, 0), A_IP, B_IP),
+	     ((struct want)DROP(VM_DROP_ARP_BAD)));
+	CASEO("indirect", udp(FROM_VM, M(VB, 1), M(VA, 0), A_IP, B_IP),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_INDIRECT, NIC1, PGR_PRIMARY, 0 }),
+	      udp(FROM_VM, M(S2, 0), ENC(VB, 0, VA), A_IP, B_IP));
+	CASEO("indirect, primary intermediary unavailable: backup tree",
+	      udp(FROM_VM, M(VG, 0), M(VA, 0), A_IP, IP(10, 0, 0, 7)),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_INDIRECT, NIC2, PGR_BACKUP, 0 }),
+	      udp(FROM_VM, M(S2, 1), ENC(VG, 1, VA), A_IP, IP(10, 0, 0, 7)));
+	CASEO("direct", udp(FROM_VM, M(VE, 0), M(VA, 0), A_IP, IP(10, 0, 0, 5)),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_DIRECT, NIC1, PGR_PRIMARY, 0 }),
+	      udp(FROM_VM, M(VE, 0), M(VA, 0), A_IP, IP(10, 0, 0, 5)));
+	CASEO("direct, backup", udp(FROM_VM, M(VX, 0), M(VA, 0), A_IP, IP(10, 0, 0, 9)),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_DIRECT, NIC2, PGR_BACKUP, 0 }),
+	      udp(FROM_VM, M(VX, 1), M(VA, 0), A_IP, IP(10, 0, 0, 9)));
+	CASEO("local", udp(FROM_VM, M(VC, 1), M(VA, 0), A_IP, IP(10, 0, 0, 3)),
+	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_VM_LOCAL, PORT_C, NT, 0 }),
+	      udp(FROM_VM, M(VC, 0), M(VA, 0), A_IP, IP(10, 0, 0, 3)));
+	CASE("local entry, no local VM", udp(FROM_VM, M(VH, 0), M(VA, 0), A_IP, IP(10, 0, 0, 8)),
+	     ((struct want)DROP(VM_DROP_LOCAL_MISS)));
+	CASE("nothing available", udp(FROM_VM, M(VF, 0), M(VA, 0), A_IP, IP(10, 0, 0, 6)),
+	     ((struct want)DROP(VM_DROP_NO_ROUTE)));
+	CASE("another VDC's VM", udp(FROM_VM, M(VD, 0), M(VA, 0), A_IP, B_IP),
+	     ((struct want)DROP(VM_DROP_DST_MAC)));
+	CASE("spoofed source MAC", udp(FROM_VM, M(VB, 0), M(VC, 0), A_IP, B_IP),
+	     ((struct want)DROP(VM_DROP_SRC_MAC)));
+	CASE("spoofed source IP", udp(FROM_VM, M(VB, 0), M(VA, 0), IP(10, 0, 0, 3), B_IP),
+	     ((struct want)DROP(VM_DROP_SRC_IP)));
+	CASE("unresolved: held", udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77)),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_MISS_HELD, 0, NT, PGR_EV_IP_MISS }));
+	CASE("unresolved, longer than a full frame", big,
+	     ((struct want){ PGR_FWD_DROP, PGR_STAT_VM_DROP_NO_GARP, 0, NT, PGR_EV_IP_MISS }));
+	CASE("unresolved again after the resend", resent, ((struct want)DROP(VM_DROP_RESEND_MISS)));
+	CASE("foreign intermediary", udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 99)),
+	     ((struct want)DROP(VM_DROP_BAD_ENTRY)));
+	CASE("IPv4 broadcast", udp(FROM_VM, BCAST, M(VA, 0), A_IP, B_IP), ((struct want)DROP(VM_DROP_GROUP)));
+	CASE("IPv4 header length 4", ihl4, ((struct want)DROP(VM_DROP_IP_BAD)));
+	CASE("truncated IPv4", tr, ((struct want)DROP(VM_DROP_SHORT)));
+	CASE("frame from a port that is not a VM's", stray, ((struct want)DROP(VM_DROP_NO_PORT)));
+	CASE("runt frame from the fabric", runt, ((struct want)DROP(NET_DROP_SHORT)));
+	CASE("IPv6", eth(FROM_VM, M(VB, 0), WIRE_ETH_P_IPV6), ((struct want)DROP(VM_DROP_IPV6)));
+	CASE("other EtherType", eth(FROM_VM, M(VB, 0), 0x1234), ((struct want)DROP(VM_DROP_ETHERTYPE)));
+	CASEO("decapsulated", udp(FROM_NET, M(S1, 1), ENC(VA, 1, VB), B_IP, A_IP),
+	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_NET_DECAP, PORT_A, NT, 0 }),
+	      udp(FROM_NET, M(VA, 0), M(VB, 0), B_IP, A_IP));
+	CASEO("direct delivery", udp(FROM_NET, M(VC, 1), M(VB, 0), B_IP, A_IP),
+	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_NET_DIRECT, PORT_C, NT, 0 }),
+	      udp(FROM_NET, M(VC, 0), M(VB, 0), B_IP, A_IP));
+	CASE("not encapsulated", udp(FROM_NET, M(S1, 0), M(VB, 0), B_IP, A_IP),
+	     ((struct want)DROP(NET_DROP_BAD_ENCAP)));
+	CASE("no such VM", udp(FROM_NET, M(S1, 0), ENC(VB, 0, VA), A_IP, B_IP),
+	     ((struct want)DROP(NET_DROP_NO_VM)));
+	CASE("direct, bad source", udp(FROM_NET, M(VA, 0), FOREIGN_MAC, B_IP, A_IP),
+	     ((struct want)DROP(NET_DROP_BAD_SRC)));
+	CASE("broadcast", udp(FROM_NET, BCAST, M(VB, 0), B_IP, A_IP), ((struct want)DROP(NET_DROP_GROUP)));
+	CASE("foreign", udp(FROM_NET, FOREIGN_MAC, M(VB, 0), B_IP, A_IP),
+	     ((struct want)DROP(NET_DROP_FOREIGN)));
+	CASE("pass mode: foreign", udp(FROM_NET_PASS, FOREIGN_MAC, M(VB, 0), B_IP, A_IP),
+	     ((struct want){ PGR_FWD_PASS, PGR_STAT_NET_PASS, 0, NT, 0 }));
+#undef CASE
+#undef CASEO
+	*n = i;
+	return c;
+}
+
+/* The counters outside the decision: the port's egress hook (no decision
+ * to make) and a full ring. */
+static bool decision_stat(int s)
+{
+	return s != PGR_STAT_PORT_RESEND && s != PGR_STAT_PORT_OUT && s != PGR_STAT_EVENT_LOST;
+}
+
+static void test_every_verdict(void **state)
+{
+	bool seen[PGR_STAT_COUNT] = { false };
+	size_t n;
+	struct vcase *c = verdict_cases(&n);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		check_case(&c[i]);
+		seen[c[i].w.stat] = true;
+	}
+	for (int s = 0; s < PGR_STAT_COUNT; s++)
+		if (decision_stat(s) && !seen[s])
+			fail_msg("no case for %s", pgr_dp_stat_name(s));
+}
+
+static void test_tables(void **state)
+{
+	struct pgr_fwd_tables t;
+	struct pgr_garp_entry g = { .avail = 1 };
+	struct pgr_vm v = { .ifindex = 3, .id = pgr_id_of(5, 0) };
+	uint32_t n = 0;
+
+	(void)state;
+	pgr_fwd_tables_init(&t);
+	pgr_mac_make(v.mac, v.id);
+	for (uint32_t i = 0; i < PGR_DP_GARP_MAX; i++)
+		assert_int_equal(pgr_fwd_garp_put(&t, &(struct pgr_garp_key){ 1, i }, &g), 0);
+	assert_int_equal(pgr_fwd_garp_put(&t, &(struct pgr_garp_key){ 2, 0 }, &g), -E2BIG);
+	g.avail = 2;	/* replacing needs no room */
+	assert_int_equal(pgr_fwd_garp_put(&t, &(struct pgr_garp_key){ 1, 7 }, &g), 0);
+	assert_int_equal(pgr_fwd_garp(&t, &(struct pgr_garp_key){ 1, 7 })->avail, 2);
+	assert_true(pgr_fwd_garp_del(&t, &(struct pgr_garp_key){ 1, 7 }));
+	assert_false(pgr_fwd_garp_del(&t, &(struct pgr_garp_key){ 1, 7 }));
+	assert_null(pgr_fwd_garp(&t, &(struct pgr_garp_key){ 1, 7 }));
+	for (uint32_t i = 0; i < PGR_DP_GARP_MAX; i++)
+		n += pgr_fwd_garp(&t, &(struct pgr_garp_key){ 1, i }) != NULL;
+	assert_int_equal(n, PGR_DP_GARP_MAX - 1);
+	assert_int_equal(pgr_fwd_vm_add(&t, &v, pgr_id_of(5, 1)), 0);
+	assert_ptr_equal(pgr_fwd_port(&t, 3)->id, v.id);
+	assert_ptr_equal(pgr_fwd_vm(&t, pgr_id_of(5, 1))->id, v.id);
+	/* the agent's callbacks: the loader's checks and answers */
+	assert_int_equal(pgr_fwd_op_vm_del(&t, &v, pgr_id_of(5, 1)), 0);
+	assert_null(pgr_fwd_port(&t, 3));
+	assert_null(pgr_fwd_vm(&t, v.id));
+	assert_null(pgr_fwd_vm(&t, pgr_id_of(5, 1)));
+	assert_int_equal(pgr_fwd_op_vm_del(&t, &v, pgr_id_of(5, 1)), -ENOENT);
+	assert_int_equal(pgr_fwd_op_vm_add(&t, &v, pgr_id_of(5, 1)), 0);
+	assert_non_null(pgr_fwd_port(&t, 3));
+	v.mac[0] = 0;
+	assert_int_equal(pgr_fwd_op_vm_add(&t, &v, pgr_id_of(6, 1)), -EINVAL);
+	assert_int_equal(pgr_fwd_op_garp_set(&t, &(struct pgr_garp_key){ 3, 3 }, &g), -EINVAL);
+	for (int i = 0; i < PGR_TREES; i++) {
+		pgr_mac_make(g.vm_mac[i], pgr_id_of(8, (uint32_t)i));
+		pgr_mac_make(g.im_mac[i], pgr_id_of(2, (uint32_t)i));
+	}
+	assert_int_equal(pgr_fwd_garp_del(&t, &(struct pgr_garp_key){ 1, 8 }), true);
+	assert_int_equal(pgr_fwd_op_garp_set(&t, &(struct pgr_garp_key){ 3, 3 }, &g), 0);
+	assert_int_equal(pgr_fwd_op_garp_del(&t, &(struct pgr_garp_key){ 3, 3 }), 0);
+	assert_int_equal(pgr_fwd_op_garp_del(&t, &(struct pgr_garp_key){ 3, 3 }), -ENOENT);
+	pgr_fwd_tables_free(&t);
+}
+
+/* ---- the same frames through the eBPF build ------------------------------------ */
+
+static struct pgr_held last_ev;
+static bool got_ev;
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	assert_true(size >= sizeof(struct pgr_event) && size <= sizeof(last_ev));
+	memset(&last_ev, 0, sizeof(last_ev));
+	memcpy(&last_ev, data, size);
+	got_ev = true;
+	return 0;
+}
+
+static int expected_retval(const struct pgr_fwd *f)
+{
+	switch (f->act) {
+	case PGR_FWD_DELIVER:
+	case PGR_FWD_TRANSMIT:
+		return TC_ACT_REDIRECT;
+	case PGR_FWD_PASS:
+		return TC_ACT_OK;
+	default:
+		return TC_ACT_SHOT;
+	}
+}
+
+/* A test run needs a whole Ethernet header, and for IPv4 or IPv6 a whole
+ * fixed network header after it. */
+static bool kernel_refuses(const struct frame *f)
+{
+	uint16_t type = f->len >= 14 ? (uint16_t)(f->b[12] << 8 | f->b[13]) : 0;
+
+	return f->len < 14 || (type == WIRE_ETH_P_IPV4 && f->len < 14 + 20) ||
+	       (type == WIRE_ETH_P_IPV6 && f->len < 14 + 40);
+}
+
+/* Run f through the eBPF program and the user-space decision; false if the
+ * frame cannot be a test run (a header shorter than the kernel accepts, a
+ * port other than loopback), in which case only the user-space verdict is
+ * checked (test_every_verdict). */
+static bool compare(const struct frame *in, const char *what, struct ring_buffer *rb,
+		    unsigned *hits)
+{
+	struct pgr_dp *d = in->side == FROM_NET_PASS ? dp_pass : dp;
+	const struct pgr_dp_maps *m = pgr_dp_maps(d);
+	int prog = in->side == FROM_VM ? pgr_dp_from_vm_fd(d) : pgr_dp_from_net_fd(d);
+	struct pgr_counter before[PGR_STAT_COUNT], after[PGR_STAT_COUNT];
+	struct frame u = *in;
+	struct pgr_fwd f = decide(&u);
+	uint8_t out[BIG];
+	struct __sk_buff ctx = { .ifindex = PORT_A, .mark = in->resent ? PGR_MARK_RESEND : 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = (uint32_t)in->len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	if (in->port)	/* test runs need a port that exists: loopback is VM A's */
+		return false;
+	assert_int_equal(pgr_dp_stats_read(m, before), 0);
+	got_ev = false;
+	if (bpf_prog_test_run_opts(prog, &o)) {
+		if (errno != EINVAL || !kernel_refuses(in))
+			fail_msg("%s: the kernel refused a test run (%s), %zu bytes, user space %s",
+				 what, strerror(errno), in->len, pgr_dp_stat_name(f.stat));
+		return false;
+	}
+	assert_int_equal(pgr_dp_stats_read(m, after), 0);
+	ring_buffer__consume(rb);
+	if ((int)o.retval != expected_retval(&f) ||
+	    after[f.stat].packets != before[f.stat].packets + 1 || o.data_size_out != u.len ||
+	    memcmp(out, u.b, u.len))
+		fail_msg("%s: eBPF %d, user space %d/%s; counter %s; output %s", what,
+			 (int)o.retval, expected_retval(&f), pgr_dp_stat_name(f.stat),
+			 after[f.stat].packets == before[f.stat].packets + 1 ? "same" : "differs",
+			 o.data_size_out == u.len && !memcmp(out, u.b, u.len) ? "same" : "differs");
+	assert_int_equal(got_ev, f.event != 0);
+	if (f.event) {
+		assert_int_equal(last_ev.ev.type, f.event);
+		assert_int_equal(last_ev.ev.vdc, f.ev_vdc);
+		assert_int_equal(last_ev.ev.ip, f.ev_ip);
+		assert_int_equal(last_ev.ev.vm_id, f.ev_vm_id);
+		assert_int_equal(last_ev.ev.frame_len, f.act == PGR_FWD_HOLD ? in->len : 0);
+	}
+	hits[f.stat]++;
+	return true;
+}
+
+static struct mac pick_mac(struct rng *r)
+{
+	const struct mac pool[] = {
+		M(VA, 0), M(VA, 1), M(VB, 0), M(VB, 1), M(VC, 0), M(VC, 1), M(VD, 0), M(VE, 0),
+		M(VE, 1), M(VX, 0), M(VX, 1), M(VG, 0), M(VG, 1), M(VH, 0), M(VF, 0), M(VSVC, 0),
+		M(S1, 0), M(S1, 1), M(S2, 0), M(S2, 1), FOREIGN_MAC, BCAST,
+		ENC(VA, 0, VB), ENC(VA, 1, VB), ENC(VB, 0, VA), ENC(VC, 0, VB), ENC(VC, 1, VA),
+		{ { 0x01, 0x00, 0x5e, 0, 0, 1 } }, { { 0x02, 0x00, 0x00, 0x02, 0x00, 0x00 } },
+	};
+
+	return pool[rng_below(r, ARRAY_SIZE(pool))];
+}
+
+static uint32_t pick_ip(struct rng *r)
+{
+	static const uint32_t pool[] = {
+		IP(10, 0, 0, 1), IP(10, 0, 0, 2), IP(10, 0, 0, 3), IP(10, 0, 0, 5), IP(10, 0, 0, 6),
+		IP(10, 0, 0, 7), IP(10, 0, 0, 8), IP(10, 0, 0, 9), IP(10, 0, 0, 10), IP(10, 0, 0, 99),
+		IP(10, 255, 0, 1), IP(10, 0, 0, 77),
+	};
+
+	return pool[rng_below(r, ARRAY_SIZE(pool))];
+}
+
+/* A random frame: well-formed ones aimed at the fixture (so that the deep
+ * paths are reached), then with some bytes flipped, cut short or replaced by
+ * noise altogether. */
+static struct frame random_frame(struct rng *r)
+{
+	enum side s = (enum side)rng_below(r, 3);
+	struct mac src = s == FROM_VM && rng_below(r, 4) ? M(VA, 0) : pick_mac(r);
+	struct frame f;
+	uint32_t k = rng_below(r, 10);
+
+	if (k < 5) {
+		f = udp(s, pick_mac(r), src, rng_below(r, 4) ? A_IP : pick_ip(r), pick_ip(r));
+		if (s == FROM_VM && rng_below(r, 2)) {
+			const struct pgr_garp_entry *g = pgr_fwd_garp_lookup(&tab, VDC1,
+									 wire_ip_get(f.b + 30));
+
+			if (g)
+				memcpy(f.b, g->vm_mac[rng_below(r, 2)], 6);
+		}
+	} else if (k < 7) {
+		f = arp(s, rng_below(r, 4) ? 1 : 2, src, rng_below(r, 4) ? src : pick_mac(r),
+			rng_below(r, 4) ? A_IP : pick_ip(r), pick_ip(r));
+	} else if (k < 8) {
+		f = eth(s, pick_mac(r), rng_below(r, 2) ? WIRE_ETH_P_IPV6 : (uint16_t)rng_next(r));
+	} else {
+		f = (struct frame){ .side = s, .len = 14 + rng_below(r, 100) };
+		for (size_t i = 0; i < f.len; i++)
+			f.b[i] = (uint8_t)rng_next(r);
+		if (rng_below(r, 2))
+			memcpy(f.b + 12, "\x08\x00\x45", 3);
+	}
+	for (uint32_t n = rng_below(r, 3) ? 0 : 1 + rng_below(r, 4); n; n--)
+		f.b[rng_below(r, (uint32_t)f.len)] ^= (uint8_t)(1 + rng_below(r, 255));
+	if (rng_below(r, 10) == 0)
+		f.len = 14 + rng_below(r, (uint32_t)f.len - 13);
+	if (rng_below(r, 20) == 0)
+		f.len = PGR_DP_HOLD_FRAME + rng_below(r, 200);	/* zero padding */
+	f.resent = s == FROM_VM && rng_below(r, 8) == 0;
+	return f;
+}
+
+static void test_same_as_ebpf(void **state)
+{
+	unsigned hits[PGR_STAT_COUNT] = { 0 }, refused = 0;
+	struct ring_buffer *rb;
+	size_t n;
+	struct vcase *c = verdict_cases(&n);
+	struct rng r;
+	char what[64];
+
+	(void)state;
+	if (!have_root)
+		skip();
+	rb = ring_buffer__new(pgr_dp_maps(dp)->events, on_event, NULL, NULL);
+	assert_non_null(rb);
+	for (size_t i = 0; i < n; i++)
+		compare(&c[i].in, c[i].desc, rb, hits);
+	rng_seed(&r, 7);
+	for (int i = 0; i < RANDOM_FRAMES; i++) {
+		struct frame f = random_frame(&r);
+
+		snprintf(what, sizeof(what), "random frame %d", i);
+		refused += !compare(&f, what, rb, hits);
+	}
+	ring_buffer__free(rb);
+	for (int s = 0; s < PGR_STAT_COUNT; s++)
+		if (hits[s])
+			print_message("  %-22s %u\n", pgr_dp_stat_name(s), hits[s]);
+	print_message("  refused by the kernel (short headers): %u\n", refused);
+	for (int s = 0; s < PGR_STAT_COUNT; s++)
+		if (decision_stat(s) && s != PGR_STAT_VM_DROP_NO_PORT &&
+		    s != PGR_STAT_NET_DROP_SHORT && hits[s] < 5)
+			fail_msg("random frames reached %s only %u times", pgr_dp_stat_name(s), hits[s]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_every_verdict),
+		cmocka_unit_test(test_same_as_ebpf),
+	};
+
+	if (geteuid() != 0)
+		fprintf(stderr, "SKIP: the eBPF half needs root\n");
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
