@@ -334,12 +334,39 @@ static void dir_start(struct chaos *c)
 
 /* ---- the RAS ------------------------------------------------------------------------ */
 
+int chaos_ras_intent(const struct chaos *c, uint32_t s, unsigned tree)
+{
+	return c->intent[s * 2 + tree];
+}
+
+/* The RAS's availability changes, as a record of its last word on each MAC. */
+static void ras_record_avail(struct chaos *c, const struct ras_out *o)
+{
+	for (size_t i = 0; i < o->navail; i++) {
+		const uint8_t *mac = o->avail[i].mac;
+		uint32_t id, node;
+
+		if (!pgr_mac_valid(mac))
+			continue;
+		id = pgr_mac_id(mac);
+		node = pgr_id_node(id);
+		if (node < 1 || node > c->t->nservers)
+			continue;
+		c->intent[(node - 1) * 2 + pgr_id_tree(id)] = (int8_t)(o->avail[i].avail ? 1 : 0);
+		chaos_trace(c, "ras: %s tree %u %savailable", c->t->nodes[c->t->servers[node - 1]].name,
+			    pgr_id_tree(id), o->avail[i].avail ? "" : "un");
+	}
+}
+
 static void ras_deliver(struct chaos *c)
 {
 	struct ras_out *o = &c->rout;
 	uint64_t from = chaos_ep_addr(CHAOS_EP_RAS, CHAOS_PORT);
 
-	chaos_glue_ras_avail(c, o);	/* the directory first */
+	ras_record_avail(c, o);
+	for (size_t i = 0; i < o->ndir; i++)	/* the directory first */
+		chaos_send(c, from, dir_addr(o->dir[i].to.ip, o->dir[i].to.port), o->dir[i].buf,
+			   o->dir[i].len);
 	for (size_t i = 0; i < o->ndg; i++)
 		chaos_send(c, from, dir_addr(o->dg[i].to.ip, o->dg[i].to.port), o->dg[i].buf,
 			   o->dg[i].len);
@@ -349,12 +376,14 @@ static void ras_deliver(struct chaos *c)
 static void ras_start_core(struct chaos *c)
 {
 	struct ras_cfg cfg = { .t = c->t, .sw = c->swaddr, .key = c->key,
-			       .seq_base = c->q.now + 1, .no_direct = true };
+			       .seq_base = c->q.now + 1, .no_direct = true,
+			       .dir = { CHAOS_NET + CHAOS_EP_DIR, CHAOS_PORT },
+			       .wall_offset_ms = (int64_t)CHAOS_T0_WALL };
 	char err[256];
 
 	if (ras_new(&cfg, c->q.now + 1, &c->ras, err, sizeof(err)))
 		die("chaos: RAS: %s", err);
-	chaos_glue_ras_start(c);
+	memset(c->intent, 0xff, 2 * c->t->nservers);	/* a new RAS has said nothing */
 	ras_start(c->ras, c->q.now + 1, &c->rout);
 	ras_deliver(c);
 	chaos_timer_at(c, CHAOS_EP_RAS, c->q.now + 1);
@@ -362,11 +391,11 @@ static void ras_start_core(struct chaos *c)
 
 /* ---- switches -------------------------------------------------------------------------- */
 
-static bool link_up(const struct chaos *c, uint32_t l)
+bool chaos_link_live(const struct chaos *c, uint32_t l)
 {
 	const struct topo_link *k = &c->t->links[l];
 
-	return !c->link_cut[l] && !(c->sw[k->a].dead) && !(c->sw[k->b].dead);
+	return !c->link_cut[l] && !c->link_admin[l] && !c->sw[k->a].dead && !c->sw[k->b].dead;
 }
 
 static long fib_slot(const struct chaos *c, const uint8_t mac[6])
@@ -382,10 +411,29 @@ static long fib_slot(const struct chaos *c, const uint8_t mac[6])
 	return (long)(node - 1) * 2 + pgr_id_tree(id);
 }
 
+static void link_ends_changed(struct chaos *c, uint32_t l);
+
 static void sw_deliver(struct chaos *c, uint32_t node, struct sw_out *o)
 {
 	struct chaos_switch *s = &c->sw[node];
 	uint64_t from = chaos_ep_addr(CHAOS_EP_NODE + node, CHAOS_PORT);
+	uint32_t changed[SW_OUT_ADMIN], nchanged = 0;
+
+	/* uplink tracking: the switch sets its server ports down or up; both
+	 * ends see the link change once this output is carried out */
+	for (uint16_t i = 0; i < o->nadmin; i++) {
+		uint32_t l = topo_port(c->t, node, o->admin[i].port)->link;
+
+		o->admin[i].err = 0;
+		if (c->link_admin[l] != !o->admin[i].up) {
+			c->link_admin[l] = !o->admin[i].up;
+			changed[nchanged++] = l;
+			chaos_trace(c, "%s sets port %u %s", c->t->nodes[node].name,
+				    o->admin[i].port, o->admin[i].up ? "up" : "down");
+		}
+	}
+	if (o->nadmin)
+		sw_admin_done(s->sw, o);
 
 	if (o->pending) {
 		for (uint16_t i = 0; i < o->nnl; i++) {
@@ -402,6 +450,8 @@ static void sw_deliver(struct chaos *c, uint32_t node, struct sw_out *o)
 		chaos_send(c, from, dir_addr(o->dg[i].to.ip, o->dg[i].to.port), o->dg[i].buf,
 			   o->dg[i].len);
 	sw_out_reset(o);
+	for (uint32_t i = 0; i < nchanged; i++)
+		link_ends_changed(c, changed[i]);
 }
 
 static struct sw_out *sw_scratch(void)
@@ -419,10 +469,14 @@ static void switchd_start(struct chaos *c, uint32_t node)
 	struct chaos_switch *s = &c->sw[node];
 	struct sw_config cfg = { .id = node, .fib_cap = 1u << 20, .has_ras = true,
 				 .ras = { CHAOS_NET + CHAOS_EP_RAS, CHAOS_PORT },
-				 .seq_base = c->q.now + 1, .key = c->key };
+				 .seq_base = c->q.now + 1, .key = c->key,
+				 .uplink_delay_ns = CHAOS_UPLINK_DELAY_MS * CHAOS_MS };
 	struct sw_out *o = sw_scratch();
 
 	s->sw = sw_new(&cfg);
+	for (uint16_t p = 0; p < c->t->nodes[node].degree; p++)
+		if (!topo_is_server(c->t, topo_port(c->t, node, p)->peer))
+			sw_uplink(s->sw, p);
 	for (uint32_t k = 0; k < 2 * c->t->nservers; k++) {
 		uint8_t mac[6];
 
@@ -432,7 +486,9 @@ static void switchd_start(struct chaos *c, uint32_t node)
 		sw_adopt(s->sw, mac, s->fib[k]);
 	}
 	for (uint16_t p = 0; p < c->t->nodes[node].degree; p++)
-		sw_port(s->sw, p, true, link_up(c, topo_port(c->t, node, p)->link), c->q.now + 1, o);
+		sw_port(s->sw, p, true, chaos_link_live(c, topo_port(c->t, node, p)->link),
+			c->q.now + 1, o);
+	sw_start(s->sw, c->q.now + 1, o);
 	sw_deliver(c, node, o);
 	chaos_timer_at(c, CHAOS_EP_NODE + node, c->q.now + 1);
 }
@@ -440,7 +496,7 @@ static void switchd_start(struct chaos *c, uint32_t node)
 /* A link end changed: its switch or server sees it. */
 static void port_change(struct chaos *c, uint32_t node, uint16_t port)
 {
-	bool up = link_up(c, topo_port(c->t, node, port)->link);
+	bool up = chaos_link_live(c, topo_port(c->t, node, port)->link);
 
 	if (topo_is_server(c->t, node)) {
 		chaos_host_nic(c, c->t->nodes[node].index, port, up);
@@ -481,7 +537,7 @@ static void crash(struct chaos *c, uint32_t ep, bool power)
 {
 	uint32_t node = ep - CHAOS_EP_NODE;
 
-	if (!ep_alive(c, ep) || ep == CHAOS_EP_RASDIR || ep == CHAOS_EP_CHECK)
+	if (!ep_alive(c, ep) || ep == CHAOS_EP_SPARE || ep == CHAOS_EP_CHECK)
 		return;
 	c->epgen[ep]++;
 	c->res->crashes++;
@@ -493,7 +549,6 @@ static void crash(struct chaos *c, uint32_t ep, bool power)
 			store_power_loss(&c->store);
 	} else if (ep == CHAOS_EP_RAS) {
 		chaos_trace(c, "crash ras");
-		chaos_glue_ras_stop(c);
 		ras_free(c->ras);
 		c->ras = NULL;
 	} else if (topo_is_server(c->t, node)) {
@@ -538,6 +593,9 @@ static void switch_set(struct chaos *c, uint32_t node, bool up)
 			sw_free(s->sw);
 		s->sw = NULL;
 		s->dead = true;
+		/* a switch that reboots comes back with every port up */
+		for (uint16_t p = 0; p < c->t->nodes[node].degree; p++)
+			c->link_admin[topo_port(c->t, node, p)->link] = 0;
 		for (uint32_t k = 0; k < 2 * c->t->nservers; k++)
 			s->fib[k] = ROUTE_NO_PORT;	/* the table is lost */
 	} else {
@@ -761,10 +819,10 @@ static void deliver_msg(struct chaos *c, const struct chaos_msg *m)
 			ras_input(c->ras, from, m->buf, m->len, c->q.now + 1, &c->rout);
 			ras_deliver(c);
 		}
-	} else if (ep == CHAOS_EP_RASDIR) {
-		chaos_glue_ras_input(c, m->buf, m->len);
 	} else if (ep == CHAOS_EP_CHECK) {
 		chaos_check_chk_input(c, m->buf, m->len);
+	} else if (ep < CHAOS_EP_NODE) {
+		return;		/* nobody listens there */
 	} else if (topo_is_server(c->t, node)) {
 		chaos_host_input(c, c->t->nodes[node].index, port, m->buf, m->len);
 	} else if (c->sw[node].sw) {
@@ -776,6 +834,19 @@ static void deliver_msg(struct chaos *c, const struct chaos_msg *m)
 	}
 }
 
+/* A tick that returns a deadline not after now asks to be called again at
+ * once; a core that keeps doing so would spin its daemon's CPU. */
+static void spin_check(struct chaos *c, uint32_t ep, uint64_t next)
+{
+	if (next > c->q.now + 1) {
+		c->spins[ep] = 0;
+		return;
+	}
+	if (++c->spins[ep] == CHAOS_SPIN_TICKS)
+		chaos_violation(c, CHAOS_INV_spin, "endpoint %u: %u ticks in a row returned a "
+				"deadline not after now", ep, CHAOS_SPIN_TICKS);
+}
+
 static void timer(struct chaos *c, uint32_t ep)
 {
 	uint32_t node = ep - CHAOS_EP_NODE;
@@ -783,15 +854,14 @@ static void timer(struct chaos *c, uint32_t ep)
 
 	if (ep == CHAOS_EP_DIR) {
 		next = dir_tick(c->dir, chaos_now(c), &c->dout);
+		spin_check(c, ep, next);
 		dir_deliver(c);
 		c->store.nundo = 0;	/* the shell syncs soft batches after a tick */
 		next = next < c->q.now + 10 * CHAOS_MS ? next : c->q.now + 10 * CHAOS_MS;
 	} else if (ep == CHAOS_EP_RAS) {
 		next = ras_tick(c->ras, c->q.now + 1, &c->rout);
+		spin_check(c, ep, next);
 		ras_deliver(c);
-		uint64_t g = chaos_glue_ras_tick(c);
-
-		next = next < g ? next : g;
 		next = next < c->q.now + 10 * CHAOS_MS ? next : c->q.now + 10 * CHAOS_MS;
 	} else if (ep == CHAOS_EP_CHECK) {
 		next = dirc_tick(c->chk, chaos_now(c));
@@ -802,9 +872,10 @@ static void timer(struct chaos *c, uint32_t ep)
 	} else {
 		struct sw_out *o = sw_scratch();
 
-		sw_tick(c->sw[node].sw, c->q.now + 1, o);
+		next = sw_tick(c->sw[node].sw, c->q.now + 1, o);
+		spin_check(c, ep, next);
 		sw_deliver(c, node, o);
-		next = c->q.now + SW_LINK_RETRY_NS;
+		next = next < c->q.now + SW_LINK_RETRY_NS ? next : c->q.now + SW_LINK_RETRY_NS;
 	}
 	chaos_timer_at(c, ep, next);
 }
@@ -1040,6 +1111,7 @@ static int world_new(struct chaos *c, char *err, size_t errlen)
 	draw_rates(c);
 	world_vms(c);
 	c->epgen = xcalloc(chaos_neps(c), sizeof(uint32_t));
+	c->spins = xcalloc(chaos_neps(c), sizeof(uint32_t));
 	c->side = xcalloc(chaos_neps(c), 1);
 	c->link_cut = xcalloc(c->t->nlinks, 1);
 	c->sw = xcalloc(c->t->nnodes, sizeof(*c->sw));
@@ -1054,8 +1126,8 @@ static int world_new(struct chaos *c, char *err, size_t errlen)
 		c->sw[n].fib = xcalloc(2 * c->t->nservers, sizeof(uint16_t));
 		memset(c->sw[n].fib, 0xff, 2 * c->t->nservers * sizeof(uint16_t));
 	}
-	if ((rc = chaos_glue_init(c)))
-		return rc;
+	c->intent = xcalloc(2 * c->t->nservers, 1);
+	c->link_admin = xcalloc(c->t->nlinks, 1);
 	if ((rc = chaos_hosts_init(c)))
 		return rc;
 	chaos_check_init(c);
@@ -1066,7 +1138,8 @@ static void world_free(struct chaos *c)
 {
 	chaos_check_free(c);
 	chaos_hosts_free(c);
-	chaos_glue_free(c);
+	free(c->intent);
+	free(c->link_admin);
 	if (c->ras)
 		ras_free(c->ras);
 	if (c->dir)
@@ -1091,6 +1164,7 @@ static void world_free(struct chaos *c)
 	free(c->link_cut);
 	free(c->side);
 	free(c->epgen);
+	free(c->spins);
 	free(c->vm_vdc);
 	free(c->vm_ip);
 	free(c->vm_at);

@@ -30,6 +30,7 @@ enum chaos_limits {
 	CHAOS_PARTITION_MS = 3000,	/* default: longest partition */
 	CHAOS_PROBE_TRIES = 5,		/* pair probes after settling, 1 s apart */
 	CHAOS_FAILOVER_SAMPLE_MS = 1000,	/* fail-over time measured up to this */
+	CHAOS_SPIN_TICKS = 1000,	/* ticks in a row asking for now: a spin */
 	CHAOS_LEASE_MS = 2000,		/* the directory's lease on a found entry */
 	CHAOS_FRESH_MS = 300,		/* after it, every cached entry is current */
 	CHAOS_VMS_PER_SERVER = 2,
@@ -49,6 +50,7 @@ enum chaos_limits {
 	X(tables, "a switch's table differs from a fresh computation after settling")   \
 	X(availability, "an agent's availability bits differ from the RAS's after settling") \
 	X(delivery, "a same-VDC pair does not deliver after settling")                  \
+	X(spin, "a core's next deadline stays in the past (its daemon would spin)")     \
 	X(failover, "after one link failure in a settled fabric, an agent holds an old version of an entry, or a pair does not deliver")
 
 enum chaos_invariant {

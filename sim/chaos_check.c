@@ -103,13 +103,6 @@ void chaos_check_dir_out(struct chaos *c, const struct dir_out *o)
 
 /* ---- after settling: tables and availability --------------------------------------------- */
 
-static bool link_live(const struct chaos *c, uint32_t l)
-{
-	const struct topo_link *k = &c->t->links[l];
-
-	return !c->link_cut[l] && !c->sw[k->a].dead && !c->sw[k->b].dead;
-}
-
 static void check_tables(struct chaos *c)
 {
 	uint8_t *ldead = calloc(c->t->nlinks, 1), *ndead = calloc(c->t->nnodes, 1);
@@ -119,7 +112,7 @@ static void check_tables(struct chaos *c)
 	if (!ldead || !ndead)
 		die("out of memory");
 	for (uint32_t l = 0; l < c->t->nlinks; l++)
-		ldead[l] = !link_live(c, l);
+		ldead[l] = !chaos_link_live(c, l);
 	for (uint32_t i = 0; i < c->t->nswitches; i++) {
 		uint32_t n = c->t->switches[i];
 		bool any = false;
@@ -187,7 +180,7 @@ static void check_store_avail(struct chaos *c)
 
 			if (owner < 1 || owner > c->t->nservers)
 				continue;
-			want = chaos_glue_intent(c, owner - 1, pgr_id_tree(pgr_mac_id(mac)));
+			want = chaos_ras_intent(c, owner - 1, pgr_id_tree(pgr_mac_id(mac)));
 			if (want >= 0 && want != have) {
 				chaos_violation(c, CHAOS_INV_availability, "the directory holds (vdc "
 						"%u, %08x) with %s's tree %u MAC %savailable; the RAS "
@@ -218,7 +211,7 @@ static void check_avail(struct chaos *c)
 			if (owner < 1 || owner > c->t->nservers)
 				continue;
 			for (unsigned tr = 0; tr < 2; tr++) {
-				int want = chaos_glue_intent(c, owner - 1, tr);
+				int want = chaos_ras_intent(c, owner - 1, tr);
 				int have = !!(g->avail & (PGR_AVAIL_IM_PRI << tr));
 
 				if (want >= 0 && want != have) {

@@ -112,21 +112,6 @@ static int op_ras_send(void *arg, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int op_egress(void *arg, uint32_t dst, unsigned tree)
-{
-	struct chaos_host *h = arg;
-
-	return chaos_glue_egress(h->c, h->node, dst, tree);
-}
-
-static uint32_t op_server_node(void *arg, uint32_t pgr_node)
-{
-	struct chaos_host *h = arg;
-
-	if (pgr_node < 1 || pgr_node > h->c->t->nservers)
-		return UINT32_MAX;
-	return h->c->t->servers[pgr_node - 1];
-}
 
 /* ---- the directory client ------------------------------------------------------------------ */
 
@@ -183,25 +168,25 @@ static void host_config(struct chaos *c, struct chaos_host *h)
 
 static bool nic_up(const struct chaos *c, const struct chaos_host *h, unsigned nic)
 {
-	uint32_t l = topo_port(c->t, h->node, (uint16_t)nic)->link;
-	const struct topo_link *k = &c->t->links[l];
-	uint32_t sw = k->a == h->node ? k->b : k->a;
-
-	return !c->link_cut[l] && !c->sw[sw].dead;
+	return chaos_link_live(c, topo_port(c->t, h->node, (uint16_t)nic)->link);
 }
 
 void chaos_host_start(struct chaos *c, uint32_t s)
 {
 	struct chaos_host *h = &c->host[s];
 	struct agent_ops ops = { h, op_garp_set, op_garp_del, op_vm_add, op_vm_del, op_arp_reply,
-				 op_resend, op_ras_send, op_egress, op_server_node };
+				 op_resend, op_ras_send, { NULL, NULL } };
 	struct dirc_cfg dc = { .key = &c->key, .seed = rng_next(&c->q.rng), .send = dc_send,
 			       .send_arg = h, .on_push = dc_push, .push_arg = h };
 
 	h->dc = dirc_new(&dc);
+	char err[256];
+
 	h->a = agent_new(&ops, h->dc, &c->key, chaos_now(c));
 	if (!h->dc || !h->a)
 		die("chaos: agent %u: out of memory", s);
+	if (agent_topology(h->a, c->t, c->t->nodes[h->node].name, s + 1, err, sizeof(err)))
+		die("chaos: agent %u: %s", s, err);
 	host_config(c, h);
 	agent_configure(h->a, &h->cfg, chaos_now(c));
 	for (uint32_t i = 0; i < h->ngent; i++)
@@ -342,13 +327,6 @@ static bool arrive(struct chaos *c, uint32_t src, uint32_t dst, const struct cha
 	return got == dst;
 }
 
-static bool link_live(const struct chaos *c, uint32_t l)
-{
-	const struct topo_link *k = &c->t->links[l];
-
-	return !c->link_cut[l] && !c->sw[k->a].dead && !c->sw[k->b].dead;
-}
-
 /* Across the fabric from server node `from` out of port `port` toward
  * intermediary `im`; the server it reaches, or UINT32_MAX when dropped. */
 static uint32_t walk(struct chaos *c, uint32_t from, uint16_t port, const uint8_t im[6],
@@ -365,7 +343,7 @@ static uint32_t walk(struct chaos *c, uint32_t from, uint16_t port, const uint8_
 		if (port >= c->t->nodes[node].degree)
 			return UINT32_MAX;
 		a = topo_port(c->t, node, port);
-		if (!link_live(c, a->link))
+		if (!chaos_link_live(c, a->link))
 			return UINT32_MAX;
 		node = a->peer;
 		if (topo_is_server(c->t, node))
@@ -380,7 +358,7 @@ static uint32_t walk(struct chaos *c, uint32_t from, uint16_t port, const uint8_
 				n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s",
 						      c->t->nodes[path[i]].name);
 			if (!c->o->strict_loops && (!c->ras || !ras_stats(c->ras)->converged ||
-			    chaos_glue_intent(c, owner - 1, pgr_id_tree(id)) == 0)) {
+			    chaos_ras_intent(c, owner - 1, pgr_id_tree(id)) == 0)) {
 				/* while the RAS reprograms the fabric, or on a tree it
 				 * withdrew: counted, not a violation (docs/chaos.md) */
 				c->res->loops_transient++;

@@ -2,7 +2,6 @@
  *
  *   chaos.c        the world: cores, management network, event loop, faults
  *   chaos_host.c   the servers: agent cores, their maps, the data plane
- *   chaos_glue.c   behaviour that still lives in the daemon shells
  *   chaos_check.c  the invariants
  */
 #ifndef PEREGRINE_SIM_CHAOS_INT_H
@@ -21,12 +20,13 @@
 
 #define CHAOS_MS 1000000ull
 #define CHAOS_T0_WALL 1700000000000ull	/* wall clock at simulated time 0 */
+#define CHAOS_UPLINK_DELAY_MS 1000ull	/* switchd's --uplink-delay default */
 
 /* Management-network endpoints: ip = CHAOS_NET + endpoint. */
 enum chaos_ep {
 	CHAOS_EP_DIR = 0,	/* the directory */
 	CHAOS_EP_RAS = 1,	/* the RAS (switches and agents talk to it) */
-	CHAOS_EP_RASDIR = 2,	/* the RAS shell's directory client */
+	CHAOS_EP_SPARE = 2,	/* unused */
 	CHAOS_EP_CHECK = 3,	/* the checker's directory client */
 	CHAOS_EP_NODE = 4,	/* + topology node: a switchd or an agent */
 };
@@ -94,7 +94,6 @@ struct chaos_store {
 	uint32_t nundo, capundo;
 };
 
-struct chaos_glue;
 struct chaos_check;
 
 struct chaos {
@@ -111,6 +110,7 @@ struct chaos {
 	uint32_t nmsgs, capmsgs, *mfree, nmfree;
 
 	uint32_t *epgen;	/* per endpoint: its timer chain's generation */
+	uint32_t *spins;	/* per endpoint: ticks in a row that asked for now */
 
 	struct dir *dir;	/* NULL while down */
 	struct dir_out dout;
@@ -123,7 +123,9 @@ struct chaos {
 	struct chaos_switch *sw;	/* per node (unused for servers) */
 	struct chaos_host *host;	/* per server index */
 	uint8_t *link_cut;	/* per link: failed by a fault */
-	struct chaos_glue *glue;
+	uint8_t *link_admin;	/* per link: set down by its switch (uplink tracking) */
+	int8_t *intent;		/* per server * 2 + tree: the RAS's last word on
+				 * that MAC (1 available, 0 not, -1 none yet) */
 	struct dirc *chk;	/* the checker's client */
 	struct chaos_check *ck;
 
@@ -176,17 +178,10 @@ bool chaos_packet(struct chaos *c, uint32_t src, uint32_t dst, bool resolve);
 const struct pgr_garp_entry *chaos_host_garp(const struct chaos_host *h, uint32_t vdc,
 					     uint32_t ip);
 
-/* chaos_glue.c: what the daemon shells do today */
-int chaos_glue_init(struct chaos *c);
-void chaos_glue_free(struct chaos *c);
-void chaos_glue_ras_start(struct chaos *c);
-void chaos_glue_ras_stop(struct chaos *c);
-void chaos_glue_ras_avail(struct chaos *c, const struct ras_out *o);
-void chaos_glue_ras_input(struct chaos *c, const uint8_t *buf, size_t len);
-uint64_t chaos_glue_ras_tick(struct chaos *c);
-int chaos_glue_egress(struct chaos *c, uint32_t self, uint32_t dst, unsigned tree);
 /* The RAS's last word on server s's MAC of `tree`: 1 available, 0 not, -1 none. */
-int chaos_glue_intent(const struct chaos *c, uint32_t s, unsigned tree);
+int chaos_ras_intent(const struct chaos *c, uint32_t s, unsigned tree);
+/* A link carries traffic: not failed, not set down, both ends alive. */
+bool chaos_link_live(const struct chaos *c, uint32_t l);
 
 /* chaos_check.c */
 void chaos_check_dir_out(struct chaos *c, const struct dir_out *o);

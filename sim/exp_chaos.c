@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/log.h"
 #include "sim/chaos.h"
 #include "sim/exp.h"
 
@@ -261,9 +260,6 @@ int sim_exp_chaos(int argc, char **argv)
 		return rc;
 	}
 	a.o.trace = a.trace ? stderr : NULL;
-	/* The RAS core still logs each event (docs/chaos.md): thousands a run. */
-	if (log_get_level() < LOG_DEBUG)
-		log_set_level(LOG_ERR);
 	for (uint32_t i = 0; i < a.seeds; i++) {
 		struct chaos_result r;
 		char err[256], hex[20];
