@@ -28,8 +28,8 @@ PROFILES = [("-link,switch", 1, 100), ("-switch,partition,crash,tear", 101, 100)
 MUTANTS = [
     ("dir-push-not-sent", "the directory never sends a push to a lease holder",
      "dir/dir.c",
-     "\t\tout_dst(o, s, d->c.a[ci].addr);\n\t\tpush_arm(d, ei, ci, now.ns);\n",
-     "\t\t(void)ci;\n\t\t(void)push_arm;\n"),
+     "\t\tpush_later(d, ci, ei);\n\t\tpush_arm(d, ei, ci, now.ns);\n",
+     "\t\t(void)ci;\n\t\t(void)push_later;\n\t\t(void)push_arm;\n"),
     ("dir-lease-not-renewed", "a RENEW or LOOKUP of a held lease does not extend it",
      "dir/dir.c",
      "\tif (li != NONE) {\n\t\td->l.a[li].expiry = expiry;\n",
@@ -70,9 +70,9 @@ MUTANTS = [
      "\t\t\tr->held[idx] = 1;\n"),
     ("sw-down-not-reported", "switchd does not report a port going down",
      "switchd/switchd.c",
-     "\tif ((old == PORT_UP) != (cur == PORT_UP))\n\t\treport_link(s, port, cur == PORT_UP, now, o);",
-     "\tif ((old == PORT_UP) != (cur == PORT_UP) && cur == PORT_UP)\n"
-     "\t\treport_link(s, port, cur == PORT_UP, now, o);"),
+     "\tif ((old == PORT_UP) != (cur == PORT_UP)) {\n\t\treport_link(s, port, cur == PORT_UP, now, o);",
+     "\tif ((old == PORT_UP) != (cur == PORT_UP)) {\n\t\tif (cur == PORT_UP)\n"
+     "\t\t\treport_link(s, port, cur == PORT_UP, now, o);"),
     ("sw-ack-not-applied", "switchd acknowledges an entry it never gives the kernel",
      "switchd/switchd.c",
      "\tmemcpy(nl->mac, op->mac, 6);\n\to->nnl++;\n",
