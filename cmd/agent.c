@@ -42,7 +42,7 @@
 static const char agent_help[] =
 	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
 	"                       [--traffic-pairs N] [--netns NS] [--lab PREFIX]\n"
-	"                       [--log-level LEVEL]\n"
+	"                       [--log-level LEVEL] [--metrics A.B.C.D:PORT]\n"
 	"\n"
 	"The host agent of one server: attaches the data plane to the server's\n"
 	"NICs and VM ports, registers its VMs with the directory, resolves ARP\n"
@@ -70,6 +70,7 @@ static const char agent_help[] =
 	"                     PEREGRINE_NO_AGENT make it exit at once (a lab\n"
 	"                     whose tests send plain traffic between servers)\n"
 	"  --log-level LEVEL  error, warn, info (default) or debug\n"
+	DAEMON_HELP_METRICS
 	"  -h, --help\n";
 
 enum {
@@ -623,7 +624,8 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 		{ "veth-nics", no_argument, 0, 'E' },
 		{ "netns", required_argument, 0, 'N' }, { "lab", required_argument, 0, 'L' },
 		{ "traffic-pairs", required_argument, 0, 'T' },
-		{ "help", no_argument, 0, 'h' }, DAEMON_OPTION_LOG_LEVEL, { 0, 0, 0, 0 }
+		{ "help", no_argument, 0, 'h' }, DAEMON_OPTION_LOG_LEVEL,
+		DAEMON_OPTION_METRICS, { 0, 0, 0, 0 }
 	};
 	int c;
 
@@ -749,6 +751,24 @@ static void teardown(struct shell *s)
 	agent_config_free(&s->cfg);
 }
 
+/* The core's counters as Prometheus metrics (docs/metrics.md). */
+static void render_metrics(void *arg, struct metrics_text *t)
+{
+	const struct shell *s = arg;
+	const struct agent_stats *st = agent_get_stats(s->agent);
+
+#define AGENT_METRIC(n, desc) \
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_" #n "_total", desc, \
+		       (double)st->n, NULL);
+	AGENT_STATS(AGENT_METRIC)
+#undef AGENT_METRIC
+	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_cache_entries",
+		       "directory entries the agent caches", (double)agent_cache_size(s->agent),
+		       NULL);
+	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_vms", "VMs attached",
+		       (double)agent_vm_count(s->agent), NULL);
+}
+
 int cmd_agent(int argc, char **argv)
 {
 	struct shell s = { .ras_fd = -1, .pkt_fd = -1, .resend_fd = -1, .nl_fd = -1,
@@ -774,6 +794,11 @@ int cmd_agent(int argc, char **argv)
 	daemon_start(&dm);	/* SIGPIPE ignored, SIGINT and SIGTERM stop the loop */
 	s.loop = dm.loop;
 	if (setup(&s)) {
+		teardown(&s);
+		daemon_free(&dm);
+		return 1;
+	}
+	if (daemon_metrics(&dm, render_metrics, &s)) {
 		teardown(&s);
 		daemon_free(&dm);
 		return 1;

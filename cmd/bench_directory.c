@@ -276,7 +276,7 @@ static int start_server(struct server_child *sc, uint32_t entries, bool prefault
 			_exit(3);
 		close(p[1]);
 		realtime(true);
-		directory_serve(d, fd, NULL, pf, sc->timing);
+		directory_serve(d, fd, NULL, pf, sc->timing, NULL);
 		prefault_stop(pf);
 		dir_free(d);
 		_exit(0);

@@ -24,6 +24,11 @@ int daemon_opt(struct daemon *d, int c, const char *arg)
 					       DAEMON_NAME_MAX - 1);
 		snprintf(d->name, sizeof(d->name), "%s", arg);
 		return 1;
+	case DAEMON_OPT_METRICS:
+		if (strlen(arg) >= sizeof(d->metrics_addr) || !strchr(arg, ':'))
+			return cli_usage_error(d->cmd, "--metrics: '%s' is not ADDRESS:PORT", arg);
+		snprintf(d->metrics_addr, sizeof(d->metrics_addr), "%s", arg);
+		return 1;
 	case DAEMON_OPT_LOG_LEVEL:
 		if ((d->level = log_level_parse(arg)) < 0)
 			return cli_usage_error(d->cmd, "--log-level: '%s' is not " LOG_LEVELS, arg);
@@ -81,6 +86,58 @@ void daemon_every(struct daemon *d, uint32_t ms, daemon_every_fn fn, void *arg)
 	d->every[d->nevery++] = loop_timer_add(d->loop, ns, ns, fn, arg);
 }
 
+static void render(struct daemon *d)
+{
+	struct metrics_server_stats st;
+
+	metrics_text_reset(&d->text);
+	if (d->render)
+		d->render(d->render_arg, &d->text);
+	metrics_sample(&d->text, METRICS_GAUGE, "peregrine_daemon_info",
+		       "the daemon serving these metrics (always 1)", 1, "daemon", d->cmd,
+		       "name", d->name, NULL);
+	metrics_server_stats(d->metrics, &st);
+	metrics_sample(&d->text, METRICS_COUNTER, "peregrine_metrics_requests_total",
+		       "requests to this metrics endpoint, by HTTP status",
+		       (double)st.served, "code", "200", NULL);
+	metrics_sample(&d->text, METRICS_COUNTER, "peregrine_metrics_requests_total",
+		       "requests to this metrics endpoint, by HTTP status",
+		       (double)st.not_found, "code", "404", NULL);
+	metrics_sample(&d->text, METRICS_COUNTER, "peregrine_metrics_requests_total",
+		       "requests to this metrics endpoint, by HTTP status",
+		       (double)st.bad_method, "code", "405", NULL);
+	if (d->text.bad)
+		log_warn("metrics: a metric was refused (bad name or label, or too large)");
+	metrics_publish(d->metrics, &d->text);
+}
+
+static void on_metrics_timer(void *arg)
+{
+	render(arg);
+}
+
+int daemon_metrics(struct daemon *d, daemon_metrics_fn fn, void *arg)
+{
+	char err[256];
+	uint64_t ns = (uint64_t)DAEMON_METRICS_MS * 1000000ull;
+
+	d->render = fn;
+	d->render_arg = arg;
+	if (!d->metrics_addr[0])
+		return 0;
+	if (!(d->metrics = metrics_start(d->metrics_addr, err, sizeof(err))))
+		return cli_error("%s: --metrics: %s", d->cmd, err);
+	render(d);
+	d->metrics_timer = loop_timer_add(d->loop, ns, ns, on_metrics_timer, d);
+	log_info("metrics at http://%s/metrics", d->metrics_addr);
+	return 0;
+}
+
+const char *daemon_metrics_addr(const struct daemon *d)
+{
+	return d->metrics_addr;
+}
+
 int daemon_run(struct daemon *d)
 {
 	return loop_run(d->loop);
@@ -88,6 +145,10 @@ int daemon_run(struct daemon *d)
 
 void daemon_free(struct daemon *d)
 {
+	/* the HTTP thread first: it must not serve while the rest goes */
+	metrics_stop(d->metrics);
+	d->metrics = NULL;
+	metrics_text_free(&d->text);
 	if (d->loop)
 		loop_free(d->loop);	/* and every timer still registered */
 	d->loop = NULL;

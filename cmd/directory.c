@@ -183,6 +183,7 @@ struct server {
 	struct log_rl rl;
 	struct prefault *pf;
 	volatile struct dserve_timing *timing;
+	struct daemon *dm;		/* metrics (NULL: the benchmark) */
 };
 
 static struct dir_now now_sys(void)
@@ -342,8 +343,52 @@ static void on_readable(void *arg, int fd)
 	}
 }
 
+/* The core's counters as Prometheus metrics (docs/metrics.md). */
+static void render_metrics(void *arg, struct metrics_text *t)
+{
+	static const char *const gauges[] = { "entries", "draining", "leases", "clients",
+					      "pending_pushes", "sessions", NULL };
+	const struct server *s = arg;
+	uint64_t st[DIR_STAT_COUNT];
+	char name[128];
+
+	dir_get_stats(s->d, st);
+	for (int i = 0; i < DIR_STAT_COUNT; i++) {
+		const char *n = dir_stat_name(i);
+		bool gauge = false;
+
+		for (int g = 0; gauges[g]; g++)
+			gauge |= !strcmp(n, gauges[g]);
+		if (!strncmp(n, "drop_", 5)) {
+			metrics_sample(t, METRICS_COUNTER, "peregrine_directory_drops_total",
+				       "datagrams dropped, by reason", (double)st[i], "reason", n + 5,
+				       NULL);
+		} else if (!strcmp(n, "dropped")) {
+			continue;	/* the sum of the above */
+		} else if (gauge) {
+			snprintf(name, sizeof(name), "peregrine_directory_%s", n);
+			metrics_sample(t, METRICS_GAUGE, name, "now (dirctl stats)", (double)st[i],
+				       NULL);
+		}
+	}
+	for (int i = 0; i < DIR_STAT_COUNT; i++) {	/* counters, after the drops */
+		const char *n = dir_stat_name(i);
+		bool skip = !strncmp(n, "drop", 4);
+
+		for (int g = 0; gauges[g]; g++)
+			skip |= !strcmp(n, gauges[g]);
+		if (skip)
+			continue;
+		snprintf(name, sizeof(name), "peregrine_directory_%s_total", n);
+		metrics_sample(t, METRICS_COUNTER, name, "since start (dirctl stats)",
+			       (double)st[i], NULL);
+	}
+	metrics_sample(t, METRICS_GAUGE, "peregrine_directory_memory_bytes",
+		       "bytes the core's tables hold", (double)dir_mem_bytes(s->d), NULL);
+}
+
 int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
-		    volatile struct dserve_timing *timing)
+		    volatile struct dserve_timing *timing, struct daemon *dm)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
 	struct loop_io *io;
@@ -369,12 +414,26 @@ int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault
 	}
 	s->loop = loop_new();
 	loop_stop_on_signals(s->loop);
+	if (dm) {	/* the scaffold's metrics, on this loop */
+		dm->loop = s->loop;
+		if (daemon_metrics(dm, render_metrics, s)) {
+			dm->loop = NULL;
+			loop_free(s->loop);
+			dir_out_free(&s->out);
+			free(s);
+			return 1;
+		}
+	}
 	io = loop_io_add(s->loop, fd, on_readable, s);
 	s->timer = loop_timer_add(s->loop, 0, 0, on_timer, s);
 	loop_run(s->loop);
 	loop_timer_del(s->loop, s->timer);
 	loop_io_del(s->loop, io);
-	loop_free(s->loop);
+	if (dm) {
+		daemon_free(dm);	/* the metrics server, and the loop with it */
+	} else {
+		loop_free(s->loop);
+	}
 	dir_out_free(&s->out);
 	ret = s->failed;
 	free(s);
@@ -408,6 +467,7 @@ static const char directory_help[] =
 	"                       are answered with lease 0 (do not cache)\n"
 	"  --db-size MIB        LMDB map size (default 1024)\n"
 	"  --log-level LEVEL    error, warn, info (default) or debug\n"
+	DAEMON_HELP_METRICS
 	"  --name NAME          name in log lines (the lab also finds its daemons\n"
 	"                       by it)\n"
 	"  -h, --help           this text\n"
@@ -545,7 +605,7 @@ int cmd_directory(int argc, char **argv)
 		getsockname(fd, (struct sockaddr *)&addr, &alen);	/* the real port */
 	}
 	log_info("serving %s, %ld entries from %s", udp_addr_str(&addr, buf, sizeof(buf)), n, o.db);
-	ret = directory_serve(d, fd, store, pf, NULL);
+	ret = directory_serve(d, fd, store, pf, NULL, &dm);
 	close(fd);
 	log_info("stopped%s", ret ? " after a store failure" : "");
 out:

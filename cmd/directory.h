@@ -6,6 +6,7 @@
 #include "dir/dir.h"
 
 struct dstore;
+struct daemon;
 
 /* Open (creating) the LMDB store at directory `path`; NULL with a reason. */
 struct dstore *dstore_open(const char *path, size_t map_bytes, char *err, size_t errlen);
@@ -30,9 +31,11 @@ struct dserve_timing {
 
 /* Serve datagrams on fd until SIGINT/SIGTERM.  store may be NULL (memory
  * only: the benchmark), and so may pf (the prefault helper d's cfg names in
- * table_moving; it is told the tables' spans after each batch) and timing.
- * Returns 0, or 1 if the store failed. */
+ * table_moving; it is told the tables' spans after each batch), timing, and
+ * dm (the daemon scaffold: with --metrics, the core's counters are served;
+ * the serving loop becomes the scaffold's and goes with daemon_free).
+ * Returns 0, or 1 if the store failed or the metrics cannot be served. */
 int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
-		    volatile struct dserve_timing *timing);
+		    volatile struct dserve_timing *timing, struct daemon *dm);
 
 #endif

@@ -312,6 +312,23 @@ static json_t *status_daemons(const struct lab *l, uint32_t node)
 	return d;
 }
 
+/* {daemon: its metrics URL} of the daemons that run on node. */
+static json_t *status_metrics(const struct lab *l, uint32_t node)
+{
+	json_t *d = json_object();
+	char url[128];
+
+	for (size_t i = 0; i < lab_ndaemons; i++) {
+		bool here = node == LAB_NS_MGMT ? lab_daemons[i].where == LAB_ON_MGMT
+			: topo_is_server(l->topo, node) ? lab_daemons[i].where == LAB_ON_SERVER
+			: lab_daemons[i].where == LAB_ON_SWITCH;
+
+		if (here && lab_metrics_url(l, &lab_daemons[i], node, url, sizeof(url)))
+			JSET(d, lab_daemons[i].name, JSTR(url));
+	}
+	return d;
+}
+
 /* Every VM with its VDC, address, MAC and current server (after migrations). */
 static json_t *vm_list(const struct lab *l)
 {
@@ -353,6 +370,7 @@ static json_t *status_json(const struct lab *l)
 		JSET(o, "kind", JSTR(topo_is_server(t, n) ? "server" : "switch"));
 		JSET(o, "namespace", lab_ns_exists(ns) ? JSTR(ns) : json_null());
 		JSET(o, "daemons", status_daemons(l, n));
+		JSET(o, "metrics_url", status_metrics(l, n));
 		if (!topo_is_server(t, n)) {
 			struct swc sc;
 			uint32_t used, cap;
@@ -390,6 +408,7 @@ static json_t *status_json(const struct lab *l)
 		json_decref(ifs[n]);
 	free(ifs);
 	JSET(j, "mgmt_daemons", status_daemons(l, LAB_NS_MGMT));
+	JSET(j, "mgmt_metrics_url", status_metrics(l, LAB_NS_MGMT));
 	JSET(j, "nodes", nodes);
 	JSET(j, "links", links);
 	JSET(j, "vms", JINT(l->nvms));

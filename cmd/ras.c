@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,7 @@ static const char ras_help[] =
 	"  --fail-node NAME      with --print-fib: the switch NAME has failed (repeat)\n"
 	"  --json                with --print-fib or --status: JSON\n"
 	"  --log-level LEVEL     error, warn, info (default) or debug\n"
+	DAEMON_HELP_METRICS
 	"  --name NAME           name in log lines (the lab finds its daemons by it)\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -600,6 +602,85 @@ static int print_fib(const struct topo *t, const struct rc_opts *o)
 	return 0;
 }
 
+/* ---- metrics (docs/metrics.md) ----------------------------------------------- */
+struct ras_metric {
+	const char *name, *help;
+	size_t off;
+	bool gauge, u32;
+};
+
+#define RC_C(f, h) { "peregrine_ras_" #f "_total", h, offsetof(struct ras_stats, f), false, false }
+#define RC_G32(f, h) { "peregrine_ras_" #f, h, offsetof(struct ras_stats, f), true, true }
+static const struct ras_metric ras_metrics[] = {
+	RC_C(link_reports, "link reports from switches"),
+	RC_C(link_events, "link state changes applied"),
+	RC_C(node_events, "switch failures and recoveries applied"),
+	RC_C(old_reports, "link reports older than one already applied"),
+	RC_C(batches, "batches of switch operations sent"),
+	RC_C(retransmits, "batches retransmitted"),
+	RC_C(lost, "batches never answered"),
+	RC_C(ops_sent, "forwarding entry operations sent to switches"),
+	RC_C(ops_ok, "operations the switches applied"),
+	RC_C(dumps, "switch tables read back whole"),
+	RC_C(avail_down, "(server, tree) pairs marked unavailable"),
+	RC_C(avail_up, "(server, tree) pairs marked available again"),
+	RC_C(audits, "switch entry counts checked"),
+	RC_C(audits_failed, "switch entry counts found wrong"),
+	RC_C(traffic_reports, "traffic reports from agents"),
+	RC_C(lb_runs, "direct-route computations"),
+	RC_C(direct_sent, "DIRECT datagrams sent to agents"),
+	RC_C(direct_retransmits, "DIRECT datagrams retransmitted"),
+	RC_C(direct_on, "direct routes acknowledged on"),
+	RC_C(direct_off, "direct routes acknowledged off"),
+	RC_C(agents_lost, "agents that stopped reporting"),
+	RC_C(agent_restarts, "agents that restarted"),
+	RC_C(moved, "VM moves told to the RAS"),
+	RC_C(avail_requests, "SET_AVAIL requests sent to the directory"),
+	RC_C(avail_acked, "availability records the directory acknowledged"),
+	RC_C(avail_timeouts, "SET_AVAIL requests never answered (sent afresh)"),
+	RC_C(dir_restarts, "directory restarts seen"),
+	RC_G32(matrix_pairs, "VM pairs in the traffic window"),
+	RC_G32(vms_direct, "destination VMs some agent sends direct to"),
+	RC_G32(entries_direct, "direct entries the switches hold"),
+	RC_G32(agents_known, "agents reporting"),
+	RC_G32(avail_pending, "availability changes queued or in flight to the directory"),
+};
+
+static void render_metrics(void *arg, struct metrics_text *t)
+{
+	static const uint64_t ub_ms[RAS_EV_BUCKETS] = RAS_EV_BUCKETS_MS;
+	const struct rasd *d = arg;
+	const struct ras_stats *st = ras_stats(d->r);
+	double le[RAS_EV_BUCKETS];
+	uint64_t cum[RAS_EV_BUCKETS], c = 0;
+	char reason[64];
+
+	for (int i = 0; i < RAS_DROP_COUNT; i++) {
+		metrics_name_part(ras_drop_name(i), reason, sizeof(reason));
+		metrics_sample(t, METRICS_COUNTER, "peregrine_ras_drops_total",
+			       "datagrams dropped, by reason", (double)st->drops[i], "reason",
+			       reason, NULL);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ras_metrics); i++) {
+		const struct ras_metric *m = &ras_metrics[i];
+		const char *p = (const char *)st + m->off;
+		double v = m->u32 ? (double)*(const uint32_t *)(const void *)p
+				  : (double)*(const uint64_t *)(const void *)p;
+
+		metrics_sample(t, m->gauge ? METRICS_GAUGE : METRICS_COUNTER, m->name, m->help, v,
+			       NULL);
+	}
+	metrics_sample(t, METRICS_GAUGE, "peregrine_ras_converged",
+		       "1 when every live switch holds what it should", st->converged, NULL);
+	for (int b = 0; b < RAS_EV_BUCKETS; b++) {
+		le[b] = (double)ub_ms[b] / 1000.0;
+		cum[b] = (c += st->ev_hist[b]);
+	}
+	metrics_histogram(t, "peregrine_ras_reprogram_seconds",
+			  "time from a link or switch event to the fabric programmed", le, cum,
+			  RAS_EV_BUCKETS, st->ev_count, (double)st->ev_sum_ns / 1e9, NULL);
+}
+
 /* ---- running ------------------------------------------------------------------ */
 static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 {
@@ -631,6 +712,14 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	d.loop = dm->loop;
 	io = loop_io_add(d.loop, d.fd, on_readable, &d);
 	daemon_every(dm, RC_STATUS_MS, on_status, &d);
+	if (daemon_metrics(dm, render_metrics, &d)) {
+		loop_io_del(d.loop, io);
+		daemon_free(dm);
+		close(d.fd);
+		ras_out_free(&d.out);
+		ras_free(d.r);
+		return 1;
+	}
 	log_info("listening on %s, %u switches, %u servers",
 		 udp_addr_str(&s->listen, ab, sizeof(ab)), s->t->nswitches, s->t->nservers);
 	d.t0_ns = mono_ns();

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
@@ -89,6 +90,7 @@ static const char switchd_help[] =
 	"  --uplink-delay MS    see --uplinks; 1000\n"
 	"  --name NAME          name in log lines\n"
 	"  --log-level LEVEL    error, warn, info (default) or debug\n"
+	DAEMON_HELP_METRICS
 	"  -h, --help\n";
 
 /* ---- netlink: links -------------------------------------------------------- */
@@ -692,6 +694,47 @@ static void teardown(struct swd *d)
 	free(d->out);
 }
 
+/* The core's counters as Prometheus metrics (docs/metrics.md). */
+static void render_metrics(void *arg, struct metrics_text *t)
+{
+	static const struct { const char *name, *help; size_t off; } counters[] = {
+#define SWD_C(f, h) { "peregrine_switchd_" #f "_total", h, offsetof(struct sw_stats, f) }
+		SWD_C(requests, "requests from the RAS or swctl"),
+		SWD_C(duplicates, "retransmitted requests answered again"),
+		SWD_C(dumps, "table dumps"),
+		SWD_C(ops_ok, "forwarding entry operations applied"),
+		SWD_C(link_reports, "link reports sent to the RAS"),
+		SWD_C(link_retransmits, "link reports retransmitted"),
+		SWD_C(link_given_up, "link reports never acknowledged"),
+		SWD_C(entries_lost, "entries dropped with a port that vanished"),
+		SWD_C(isolations, "every uplink went down: server ports shut"),
+		SWD_C(restores, "an uplink came back: server ports raised"),
+		SWD_C(ports_shut, "server ports shut by uplink tracking"),
+		SWD_C(ports_raised, "server ports raised by uplink tracking"),
+		SWD_C(admin_errors, "port state changes the kernel refused"),
+#undef SWD_C
+	};
+	const struct swd *d = arg;
+	const struct sw_stats *st = sw_stats(d->core);
+	char reason[64];
+
+	for (int i = 0; i < SW_DROP_COUNT; i++) {
+		metrics_name_part(sw_drop_name(i), reason, sizeof(reason));
+		metrics_sample(t, METRICS_COUNTER, "peregrine_switchd_drops_total",
+			       "datagrams dropped, by reason", (double)st->drops[i], "reason",
+			       reason, NULL);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(counters); i++)
+		metrics_sample(t, METRICS_COUNTER, counters[i].name, counters[i].help,
+			       (double)*(const uint64_t *)(const void *)((const char *)st +
+									 counters[i].off),
+			       NULL);
+	metrics_sample(t, METRICS_GAUGE, "peregrine_switchd_fib_entries",
+		       "forwarding entries the switch holds", sw_fib_used(d->core), NULL);
+	metrics_sample(t, METRICS_GAUGE, "peregrine_switchd_fib_capacity",
+		       "forwarding entries the switch can hold", sw_fib_cap(d->core), NULL);
+}
+
 int cmd_switchd(int argc, char **argv)
 {
 	struct daemon dm;
@@ -713,6 +756,10 @@ int cmd_switchd(int argc, char **argv)
 	loop_io_add(d.loop, d.udp, on_udp, &d);
 	loop_io_add(d.loop, mnl_socket_get_fd(d.events), on_events, &d);
 	daemon_core_timer(&dm, on_tick, &d);
+	if ((rc = daemon_metrics(&dm, render_metrics, &d))) {
+		teardown(&d);
+		return rc;
+	}
 	log_info("listening on %s, bridge %s, %d ports, fib %u/%u%s%s", o.listen, d.bridge,
 		 ports, sw_fib_used(d.core), o.fib, o.ras ? ", reporting to " : "",
 		 o.ras ? o.ras : "");

@@ -222,10 +222,23 @@ static int agent_args(const struct lab *l, const char *dir, uint32_t node, char 
 	return n;
 }
 
+/* Metrics ports (docs/metrics.md). */
 const struct lab_daemon lab_daemons[] = {
-	{ "directory", LAB_ON_MGMT, directory_args },
-	{ "switchd", LAB_ON_SWITCH, switchd_args },
-	{ "ras", LAB_ON_MGMT, ras_args },
-	{ "agent", LAB_ON_SERVER, agent_args },
+	{ "directory", LAB_ON_MGMT, directory_args, 9461 },
+	{ "switchd", LAB_ON_SWITCH, switchd_args, 9463 },
+	{ "ras", LAB_ON_MGMT, ras_args, 9462 },
+	{ "agent", LAB_ON_SERVER, agent_args, 9464 },
 };
+
+bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t node, char *buf,
+		     size_t len)
+{
+	char ip[16];
+
+	if (!d->metrics_port)
+		return false;
+	lab_ip_str(node == LAB_NS_MGMT ? lab_mgmt_self_ip(l) : lab_mgmt_ip(l, node), ip);
+	snprintf(buf, len, "http://%s:%u/metrics", ip, d->metrics_port);
+	return true;
+}
 const size_t lab_ndaemons = ARRAY_SIZE(lab_daemons);

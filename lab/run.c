@@ -513,6 +513,16 @@ int lab_start_daemons(const struct lab *l, uint32_t node, char *err,
 		if (!runs_on(l, d, node))
 			continue;
 		n = d->args(l, dir, node, args, bufs);
+		if (d->metrics_port && n + 2 <= LAB_MAX_ARGS) {
+			/* --metrics A.B.C.D:PORT, from the URL the status shows */
+			char *u = bufs[LAB_MAX_ARGS - 1];
+
+			lab_metrics_url(l, d, node, u, sizeof(bufs[0]));
+			memmove(u, u + strlen("http://"), strlen(u) - strlen("http://") + 1);
+			*strchr(u, '/') = 0;
+			args[n++] = "--metrics";
+			args[n++] = u;
+		}
 		snprintf(kind, sizeof(kind), "start-%s", d->name);
 		if (fail_step(kind, name, err, errlen))
 			return -1;

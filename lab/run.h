@@ -34,11 +34,20 @@ enum lab_where { LAB_ON_SWITCH, LAB_ON_SERVER, LAB_ON_MGMT };
 struct lab_daemon {
 	const char *name;		/* the peregrine subcommand */
 	enum lab_where where;
-	/* argv after "peregrine NAME"; returns argc (at most LAB_MAX_ARGS). */
+	/* argv after "peregrine NAME"; returns argc (at most LAB_MAX_ARGS - 2:
+	 * the lab adds --metrics, in bufs[LAB_MAX_ARGS - 1]). */
 	int (*args)(const struct lab *l, const char *dir, uint32_t node, char **argv,
 		    char (*bufs)[128]);
+	/* its Prometheus metrics port on the node's management address
+	 * (--metrics); 0: none.  One port per daemon kind, so that the
+	 * directory and the RAS can share the management namespace. */
+	uint16_t metrics_port;
 };
 enum { LAB_MAX_ARGS = 24 };
+/* "http://A.B.C.D:PORT/metrics" of daemon d on node (LAB_NS_MGMT or a
+ * topology node) into buf; false if d serves none. */
+bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t node, char *buf,
+		     size_t len);
 
 extern const struct lab_daemon lab_daemons[];
 extern const size_t lab_ndaemons;

@@ -365,6 +365,18 @@ static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 		apply_deferred(r, now, o);
 		return;
 	}
+	if (!r->st.converged && r->st.ev_at_ns && now >= r->st.ev_at_ns) {
+		static const uint64_t ub_ms[RAS_EV_BUCKETS] = RAS_EV_BUCKETS_MS;
+		uint64_t ns = now - r->st.ev_at_ns;
+		unsigned b = 0;
+
+		while (b < RAS_EV_BUCKETS && ns > ub_ms[b] * 1000000ull)
+			b++;
+		if (b < RAS_EV_BUCKETS)
+			r->st.ev_hist[b]++;
+		r->st.ev_count++;
+		r->st.ev_sum_ns += ns;
+	}
 	r->st.converged = true;
 	r->st.ev_done_ns = now;
 }

@@ -143,6 +143,11 @@ enum ras_drop {
 	RAS_DROP_COUNT
 };
 
+/* Upper bounds (ms) of the buckets of the reprogramming-time histogram:
+ * from a link or switch event to the fabric programmed (ev_hist). */
+#define RAS_EV_BUCKETS_MS { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000 }
+enum { RAS_EV_BUCKETS = 11 };
+
 struct ras_stats {
 	uint64_t drops[RAS_DROP_COUNT];
 	uint64_t link_reports, link_events, node_events;
@@ -156,6 +161,9 @@ struct ras_stats {
 	uint64_t ev_at_ns, ev_done_ns, ev_ops;
 	uint32_t ev_pairs;		/* (server, tree) pairs it marked unavailable */
 	bool converged;			/* every live switch holds what it should */
+	/* every event's time to converge: per bucket (not cumulative), count
+	 * and sum */
+	uint64_t ev_hist[RAS_EV_BUCKETS], ev_count, ev_sum_ns;
 	/* traffic and direct routes (ras/direct.c) */
 	uint64_t traffic_reports, traffic_flows, moved, acks_sent;
 	uint64_t lb_runs;		/* direct routes computed (route_lb runs) */

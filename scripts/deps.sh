@@ -6,9 +6,9 @@ set -eu
 
 PKGS="make gcc clang llvm lld libclang-rt-14-dev pkg-config \
 libbpf-dev bpftool libelf-dev zlib1g-dev \
-libev-dev libjansson-dev libyaml-dev libsodium-dev liblmdb-dev libcmocka-dev libmnl-dev \
+libev-dev libmicrohttpd-dev libjansson-dev libyaml-dev libsodium-dev liblmdb-dev libcmocka-dev libmnl-dev \
 iproute2 iperf3 iputils-ping procps python3 jq \
-redis-server redis-tools gnuplot-nox valgrind containernetworking-plugins"
+redis-server redis-tools gnuplot-nox valgrind containernetworking-plugins prometheus"
 
 missing=""
 for p in $PKGS; do
