@@ -255,5 +255,8 @@ uint64_t ra_step(struct ras *r, uint64_t now, struct ras_out *o)
 	}
 	next = dirc_tick(av->c, dnow(r, now));	/* the next deadline */
 	av->o = NULL;
-	return MIN(next, av->probe_at);
+	/* A probe held back by requests in flight is due when they end (an
+	 * input, or dirc_tick's deadline): a probe_at in the past is no
+	 * deadline, or the shell would be called back at once, forever. */
+	return av->probe_at > now ? MIN(next, av->probe_at) : next;
 }
