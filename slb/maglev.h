@@ -15,6 +15,7 @@
 #define PEREGRINE_SLB_MAGLEV_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum slb_maglev_limits {
