@@ -80,14 +80,15 @@ int pgr_slb_dp_prog_fd(const struct pgr_slb_dp *dp)
 	return bpf_program__fd(dp->skel->progs.pgr_slb);
 }
 
-int pgr_slb_dp_attach(struct pgr_slb_dp *dp, uint32_t ifindex)
+int pgr_slb_dp_attach(struct pgr_slb_dp *dp, uint32_t ifindex, bool generic)
 {
 	uint32_t flags = XDP_FLAGS_DRV_MODE;
-	int err;
+	int err = -EOPNOTSUPP;
 
 	if (dp->ifindex)
 		return -EBUSY;
-	err = bpf_xdp_attach((int)ifindex, pgr_slb_dp_prog_fd(dp), flags, NULL);
+	if (!generic)
+		err = bpf_xdp_attach((int)ifindex, pgr_slb_dp_prog_fd(dp), flags, NULL);
 	if (err) {
 		flags = XDP_FLAGS_SKB_MODE;
 		err = bpf_xdp_attach((int)ifindex, pgr_slb_dp_prog_fd(dp), flags, NULL);

@@ -25,8 +25,10 @@ int pgr_slb_dp_open(struct pgr_slb_dp **out, const struct pgr_slb_dp_opts *o, ch
 void pgr_slb_dp_close(struct pgr_slb_dp *dp);
 const struct pgr_slb_maps *pgr_slb_dp_maps(const struct pgr_slb_dp *dp);
 int pgr_slb_dp_prog_fd(const struct pgr_slb_dp *dp);
-/* XDP on ifindex (native if the driver has it, else generic).  0 or -errno. */
-int pgr_slb_dp_attach(struct pgr_slb_dp *dp, uint32_t ifindex);
+/* XDP on ifindex: native if the driver has it, else generic; generic only
+ * when `generic` (a veth whose peer has no XDP program cannot take XDP_TX
+ * frames in native mode).  0 or -errno. */
+int pgr_slb_dp_attach(struct pgr_slb_dp *dp, uint32_t ifindex, bool generic);
 
 /* ---- tables -------------------------------------------------------------- */
 

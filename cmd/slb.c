@@ -2,7 +2,7 @@
  *
  *   slb check FILE [--json]        read VC definitions; refuse with file, line, field
  *   slb run --config FILE --node N --nic IF [--netns NS] [--listen A:P]
- *           [--key FILE] [--status FILE] [--conns N]
+ *           [--key FILE] [--status FILE] [--conns N] [--xdp-generic]
  *                                  load the XDP program on IF, run the core
  *   slb status --status FILE [--json]
  *   slb send --to A:P --key FILE (health|load|drain) --vdc N --ip IP [--a N] [--b N]
@@ -57,6 +57,7 @@ static void usage(FILE *f)
 		"Usage: peregrine slb check FILE [--json]\n"
 		"       peregrine slb run --config FILE --node N --nic IF [--netns NS]\n"
 		"                         [--listen ADDR:PORT] [--key FILE] [--status FILE] [--conns N]\n"
+		"                         [--xdp-generic]\n"
 		"       peregrine slb status --status FILE [--json]\n"
 		"       peregrine slb send --to ADDR:PORT --key FILE health|load|drain\n"
 		"                          --vdc N --ip IP [--a N] [--b N]\n\n"
@@ -173,13 +174,12 @@ static void on_message(struct slbd *d, const uint8_t *buf, size_t len)
 		d->msg_replay++;
 		return;
 	}
-	be = slb_core_find(d->core, m.vdc, m.ip);
+	be = slb_core_find(d->core, m.vdc, m.ip, 0);
 	if (be < 0) {
 		d->msg_unknown++;
 		return;
 	}
 	d->msg_ok++;
-	ev.backend = (uint32_t)be;
 	if (m.type == SLBP_HEALTH) {
 		if (!m.a)	/* a failed probe: silence is what counts */
 			return;
@@ -192,7 +192,11 @@ static void on_message(struct slbd *d, const uint8_t *buf, size_t len)
 		ev.type = SLB_EV_DRAIN;
 		ev.on = m.a;
 	}
-	input(d, &ev);
+	/* the VM backs every VC that lists it */
+	for (; be >= 0; be = slb_core_find(d->core, m.vdc, m.ip, (uint32_t)be + 1)) {
+		ev.backend = (uint32_t)be;
+		input(d, &ev);
+	}
 }
 
 static void on_readable(void *arg, int fd)
@@ -270,6 +274,7 @@ static void on_status_timer(void *arg)
 struct run_opts {
 	const char *config, *nic, *netns, *listen, *key, *status;
 	uint32_t node, conns;
+	bool generic;
 };
 
 static int serve(struct slbd *d, const struct run_opts *o)
@@ -334,7 +339,7 @@ static int run(const struct run_opts *o)
 		cli_error("slb: %s", err);
 		goto out_cfg;
 	}
-	if ((rc = pgr_slb_dp_attach(d.dp, ifindex))) {
+	if ((rc = pgr_slb_dp_attach(d.dp, ifindex, o->generic))) {
 		cli_error("slb: XDP on %s: %s", o->nic, strerror(-rc));
 		rc = 1;
 		goto out_dp;
@@ -434,7 +439,7 @@ int cmd_slb(int argc, char **argv)
 		{ "netns", 1, 0, 'n' }, { "listen", 1, 0, 'l' }, { "key", 1, 0, 'k' },
 		{ "status", 1, 0, 's' }, { "conns", 1, 0, 'C' }, { "json", 0, 0, 'j' },
 		{ "to", 1, 0, 't' }, { "vdc", 1, 0, 'v' }, { "ip", 1, 0, 'I' }, { "a", 1, 0, 'a' },
-		{ "b", 1, 0, 'b' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "b", 1, 0, 'b' }, { "xdp-generic", 0, 0, 'g' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	struct run_opts r = { 0 };
 	struct send_opts s = { 0 };
@@ -468,6 +473,7 @@ int cmd_slb(int argc, char **argv)
 						       PGR_SLB_CONNS_MAX);
 			break;
 		case 'j': json = true; break;
+		case 'g': r.generic = true; break;
 		case 't': s.to = optarg; break;
 		case 'v':
 			if (!parse_u32(optarg, SLBP_VDC_MAX, &s.vdc))

@@ -2,3 +2,4 @@
 # (cmd/slb.c is the shell; docs/slb.md).
 LIB_SRCS += slb/maglev.c slb/vc.c slb/slb.c
 TESTS    += slb/test_maglev slb/test_slb
+SH_TESTS += slb/test_netns.sh

@@ -307,6 +307,14 @@ uint32_t slb_core_nbackends(const struct slb_core *c)
 	return c->nbe;
 }
 
+int64_t slb_core_find(const struct slb_core *c, uint32_t vdc, uint32_t ip, uint32_t from)
+{
+	for (uint32_t i = from; i < c->nbe; i++)
+		if (c->be[i].cfg.ip == ip && c->cfg.vcs[c->be[i].vc].vdc == vdc)
+			return i;
+	return -1;
+}
+
 void slb_core_backend(const struct slb_core *c, uint32_t i, struct slb_backend_view *v)
 {
 	const struct backend *b = &c->be[i];

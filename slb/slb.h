@@ -108,6 +108,9 @@ int slb_input(struct slb_core *c, uint64_t now, const struct slb_event *ev, stru
 void slb_out_free(struct slb_out *out);
 
 uint32_t slb_core_nbackends(const struct slb_core *c);
+/* The first backend (vdc, ip) (ip in network order) at index `from` or
+ * later: its index, or -1.  One VM may back several VCs. */
+int64_t slb_core_find(const struct slb_core *c, uint32_t vdc, uint32_t ip, uint32_t from);
 void slb_core_backend(const struct slb_core *c, uint32_t i, struct slb_backend_view *v);
 uint64_t slb_core_counter(const struct slb_core *c, enum slb_counter k);
 const char *slb_counter_name(enum slb_counter k);
