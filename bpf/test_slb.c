@@ -220,16 +220,21 @@ struct run {
 	uint32_t out_len;
 };
 
-static void run_pkt(const uint8_t *in, size_t len, struct run *r)
+static void run_pkt_on(struct pgr_slb_dp *d, const uint8_t *in, size_t len, struct run *r)
 {
 	struct xdp_md ctx = { .data_end = (uint32_t)len, .ingress_ifindex = IFACE };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = r->out, .data_size_out = sizeof(r->out), .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 
-	assert_int_equal(bpf_prog_test_run_opts(pgr_slb_dp_prog_fd(dp), &opts), 0);
+	assert_int_equal(bpf_prog_test_run_opts(pgr_slb_dp_prog_fd(d), &opts), 0);
 	r->retval = (int)opts.retval;
 	r->out_len = opts.data_size_out;
+}
+
+static void run_pkt(const uint8_t *in, size_t len, struct run *r)
+{
+	run_pkt_on(dp, in, len, r);
 }
 
 /* The backend the Maglev table gives a packet (our copy of the table). */
@@ -531,6 +536,60 @@ static void test_flood_keeps_established(void **state)
 	run_case(&c);
 }
 
+/* An SLB server fails: its flows arrive at another one, which has no
+ * connection entry for them but the same tables, and sends every one to the
+ * backend it had (consistent hashing, no shared state). */
+static void test_other_server_same_backend(void **state)
+{
+	struct pgr_slb_dp_opts o = { .conns_max = PGR_SLB_CONNS_MIN };
+	struct pgr_slb_dp *dp2;
+	const struct pgr_slb_maps *m2;
+	char err[256];
+	uint32_t same = 0, flows = 500, used[2] = { 0 };
+	struct rng r;
+
+	(void)state;
+	if (!have_root)
+		skip();
+	pgr_mac_make(o.cfg.server_mac[0], pgr_id_of(SLB + 1, 0));
+	pgr_mac_make(o.cfg.server_mac[1], pgr_id_of(SLB + 1, 1));
+	assert_int_equal(pgr_slb_dp_open(&dp2, &o, err, sizeof(err)), 0);
+	m2 = pgr_slb_dp_maps(dp2);
+	for (uint32_t i = 0; i < NBE - 1; i++)
+		assert_int_equal(pgr_slb_backend_set(m2, i, &backends[i]), 0);
+	assert_int_equal(pgr_slb_table_set(m2, T_WEB, tables[T_WEB]), 0);
+	{
+		struct pgr_slb_vip_key k = { .ip = VIP1, .port = HTONS(80), .proto = WIRE_IPPROTO_TCP };
+		struct pgr_slb_vip v = { .table = T_WEB, .vdc = VDC1 };
+
+		assert_int_equal(pgr_slb_vip_set(m2, &k, &v), 0);
+	}
+	rng_seed(&r, 77);
+	for (uint32_t i = 0; i < flows; i++) {
+		struct pk p = SYN80(IP(100, 64, 1, 0) | (uint32_t)rng_next(&r) << 24,
+				    (uint16_t)(1024 + rng_below(&r, 60000)), VIP1);
+		uint8_t in[256];
+		struct run a, b;
+		size_t len;
+
+		run_pkt(in, build(&p, in), &a);	/* SYN on the first server */
+		p.flags = ACK;
+		len = build(&p, in);
+		run_pkt(in, len, &a);		/* established there */
+		run_pkt_on(dp2, in, len, &b);	/* the same packet, on the other */
+		assert_int_equal(a.retval, XDP_TX);
+		assert_int_equal(b.retval, XDP_TX);
+		/* same backend: same destination server and VM ID; the source
+		 * ID differs (each server's own) */
+		same += !memcmp(a.out, b.out, 9);
+		used[!memcmp(a.out, backends[BE_B].im_mac[0], 6)]++;
+	}
+	print_message("  %u of %u flows to the same backend on the other server\n", same, flows);
+	assert_int_equal(same, flows);
+	assert_true(used[0] > flows / 4 && used[1] > flows / 4);	/* both backends in use */
+	pgr_slb_dp_close(dp2);
+}
+
 static void test_stat_names(void **state)
 {
 	(void)state;
@@ -548,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_flow_life),
 		cmocka_unit_test(test_sticky),
 		cmocka_unit_test(test_flood_keeps_established),
+		cmocka_unit_test(test_other_server_same_backend),
 	};
 
 	if (geteuid() != 0)
