@@ -5,7 +5,7 @@
  *           [--key FILE] [--status FILE] [--conns N] [--xdp-generic]
  *                                  load the XDP program on IF, run the core
  *   slb status --status FILE [--json]
- *   slb send --to A:P --key FILE (health|load|drain) --vdc N --ip IP [--a N] [--b N]
+ *   slb send --to A:P [--to A:P...] --key FILE (health|load|drain) --vdc N --ip IP [--a N] [--b N]
  *                                  one control message (tests, operators)
  *
  * The shell does the I/O only: it applies the core's actions to the BPF
@@ -59,7 +59,7 @@ static void usage(FILE *f)
 		"                         [--listen ADDR:PORT] [--key FILE] [--status FILE] [--conns N]\n"
 		"                         [--xdp-generic]\n"
 		"       peregrine slb status --status FILE [--json]\n"
-		"       peregrine slb send --to ADDR:PORT --key FILE health|load|drain\n"
+		"       peregrine slb send --to ADDR:PORT [--to ...] --key FILE health|load|drain\n"
 		"                          --vdc N --ip IP [--a N] [--b N]\n\n"
 		"The server load balancer of Internet-facing virtual clusters: Maglev\n"
 		"tables and a connection table in XDP, direct server return through the\n"
@@ -390,8 +390,11 @@ static int status(const char *path, bool json)
 
 /* ---- send ------------------------------------------------------------------- */
 
+enum { SLB_SEND_TO_MAX = 8 };	/* --to given more than once: each gets it */
+
 struct send_opts {
-	const char *to, *key, *type, *ip;
+	const char *to[SLB_SEND_TO_MAX], *key, *type, *ip;
+	unsigned nto;
 	uint32_t vdc, a, b;
 };
 
@@ -399,7 +402,7 @@ static int send_msg(const struct send_opts *o)
 {
 	struct slbp_msg m = { .sender = (uint32_t)getpid(), .vdc = o->vdc, .a = (uint8_t)o->a,
 			      .b = (uint8_t)o->b };
-	struct sockaddr_in to;
+	struct sockaddr_in to[SLB_SEND_TO_MAX];
 	struct auth_key key;
 	struct in_addr ip;
 	uint8_t buf[SLBP_DGRAM_BYTES];
@@ -407,7 +410,7 @@ static int send_msg(const struct send_opts *o)
 	size_t len;
 	int fd;
 
-	if (!o->to || !o->key || !o->type || !o->ip)
+	if (!o->nto || !o->key || !o->type || !o->ip)
 		return cli_usage_error("slb", "send needs --to, --key, a type, --vdc and --ip");
 	m.type = !strcmp(o->type, "health") ? SLBP_HEALTH : !strcmp(o->type, "load") ? SLBP_LOAD
 		 : !strcmp(o->type, "drain") ? SLBP_DRAIN : 0;
@@ -416,16 +419,20 @@ static int send_msg(const struct send_opts *o)
 	m.ip = ip.s_addr;
 	m.time_ns = wall_ns();
 	m.seq = m.time_ns;
-	if (udp_parse_addr(o->to, &to, err, sizeof(err)) || auth_key_load(o->key, &key, err, sizeof(err)))
+	for (unsigned i = 0; i < o->nto; i++)
+		if (udp_parse_addr(o->to[i], &to[i], err, sizeof(err)))
+			return cli_error("slb: --to: %s", err);
+	if (auth_key_load(o->key, &key, err, sizeof(err)))
 		return cli_error("slb: %s", err);
 	if (!(len = slbp_encode(buf, sizeof(buf), &m, &key)))
 		return cli_usage_error("slb", "send: a value out of range");
 	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
 		return cli_error("slb: socket: %s", strerror(errno));
-	if (sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)len) {
-		close(fd);
-		return cli_error("slb: send to %s: %s", o->to, strerror(errno));
-	}
+	for (unsigned i = 0; i < o->nto; i++)
+		if (sendto(fd, buf, len, 0, (struct sockaddr *)&to[i], sizeof(to[i])) != (ssize_t)len) {
+			close(fd);
+			return cli_error("slb: send to %s: %s", o->to[i], strerror(errno));
+		}
 	close(fd);
 	return 0;
 }
@@ -474,7 +481,11 @@ int cmd_slb(int argc, char **argv)
 			break;
 		case 'j': json = true; break;
 		case 'g': r.generic = true; break;
-		case 't': s.to = optarg; break;
+		case 't':
+			if (s.nto == SLB_SEND_TO_MAX)
+				return cli_usage_error("slb", "--to: at most %d", SLB_SEND_TO_MAX);
+			s.to[s.nto++] = optarg;
+			break;
 		case 'v':
 			if (!parse_u32(optarg, SLBP_VDC_MAX, &s.vdc))
 				return cli_usage_error("slb", "--vdc: 1 to %d", SLBP_VDC_MAX);
