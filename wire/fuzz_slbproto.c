@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct auth_key key = { { 0x53 } };
-	uint8_t buf[256], again[SLBP_DGRAM_BYTES];
+	uint8_t buf[SLBP_RING_DGRAM_MAX + 16], again[SLBP_RING_DGRAM_MAX];
 	struct slbp_msg m;
 	size_t len;
 

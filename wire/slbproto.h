@@ -10,6 +10,9 @@
  *           probe (a = 1) or did not (a = 0)
  *   LOAD    backend's agent -> SLB: its CPU (a) and network (b) load, percent
  *   DRAIN   operator -> SLB: drain the backend (a = 1) or stop (a = 0)
+ *   RING    SLB -> SLB: the cluster's messages (slb/ring.h); sender = the
+ *           ring id; body: kind u8 | who u8 | load u8 | zero u8 |
+ *           version u64 | nvips u16 | zero u16 | owner[nvips] (u8 each)
  *
  * Replays: the receiver keeps the highest seq per sender (rasp_replay_*,
  * wire/rasproto.h, the same rule as the RAS protocol). */
@@ -32,7 +35,23 @@ enum slbp_type {
 	SLBP_HEALTH = 1,
 	SLBP_LOAD = 2,
 	SLBP_DRAIN = 3,
-	SLBP_TYPE_MAX = 3,
+	SLBP_RING = 4,
+	SLBP_TYPE_MAX = 4,
+};
+
+enum slbp_ring_limits {
+	SLBP_RING_FIXED = 16,		/* body before the owners */
+	SLBP_RING_VIPS_MAX = 256,
+	SLBP_RING_ID_MAX = 64,
+	SLBP_RING_DGRAM_MAX = SLBP_HDR_BYTES + SLBP_RING_FIXED + SLBP_RING_VIPS_MAX + AUTH_TAG_BYTES,
+};
+
+/* A RING message's body (ids 1 .. SLBP_RING_ID_MAX; who 0 when unused). */
+struct slbp_ring {
+	uint8_t kind, who, load;
+	uint64_t version;
+	uint16_t nvips;
+	uint8_t owner[SLBP_RING_VIPS_MAX];
 };
 
 #define SLBP_ERRORS(X)                                                         \
@@ -59,12 +78,13 @@ struct slbp_msg {
 	uint32_t vdc;		/* 1 .. SLBP_VDC_MAX */
 	uint32_t ip;		/* network order */
 	uint8_t a, b;		/* HEALTH: ok 0/1; LOAD: cpu, net 0..100; DRAIN: on 0/1 */
+	struct slbp_ring ring;	/* RING (vdc, ip, a, b unused) */
 };
 
 /* 0, or -enum slbp_err. */
 int slbp_decode(const uint8_t *buf, size_t len, const struct auth_key *key, struct slbp_msg *out);
-/* The datagram's length (SLBP_DGRAM_BYTES), or 0 if cap is too small or a
- * field is out of range. */
+/* The datagram's length (SLBP_DGRAM_BYTES; RING: its own), or 0 if cap is
+ * too small or a field is out of range. */
 size_t slbp_encode(uint8_t *buf, size_t cap, const struct slbp_msg *m, const struct auth_key *key);
 const char *slbp_err_name(int err);	/* "auth" */
 const char *slbp_type_name(uint8_t type);

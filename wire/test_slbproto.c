@@ -67,7 +67,7 @@ static void test_refused(void **state)
 	bad[2] = 9;
 	assert_int_equal(slbp_decode(bad, SLBP_DGRAM_BYTES, &key, &out), -SLBP_E_VERSION);
 	memcpy(bad, buf, SLBP_DGRAM_BYTES);
-	bad[3] = 4;
+	bad[3] = 5;
 	assert_int_equal(slbp_decode(bad, SLBP_DGRAM_BYTES, &key, &out), -SLBP_E_TYPE);
 	assert_int_equal(slbp_decode(buf, SLBP_DGRAM_BYTES + 1, &key, &out), -SLBP_E_LENGTH);
 	assert_int_equal(slbp_decode(buf, SLBP_DGRAM_BYTES, &other, &out), -SLBP_E_AUTH);
@@ -89,11 +89,41 @@ static void test_refused(void **state)
 	assert_string_equal(slbp_type_name(SLBP_LOAD), "load");
 }
 
+static void test_ring(void **state)
+{
+	struct slbp_msg m = { .type = SLBP_RING, .sender = 3, .seq = 99, .time_ns = 5,
+			      .ring = { .kind = 5, .who = 0, .load = 40, .version = 1ull << 40,
+					.nvips = 3, .owner = { 1, 2, 3 } } }, out;
+	uint8_t buf[SLBP_RING_DGRAM_MAX];
+	size_t len;
+
+	(void)state;
+	len = slbp_encode(buf, sizeof(buf), &m, &key);
+	assert_int_equal(len, SLBP_HDR_BYTES + SLBP_RING_FIXED + 3 + AUTH_TAG_BYTES);
+	assert_int_equal(slbp_decode(buf, len, &key, &out), 0);
+	assert_int_equal(out.type, SLBP_RING);
+	assert_int_equal(out.sender, 3);
+	assert_int_equal(out.ring.kind, 5);
+	assert_int_equal(out.ring.load, 40);
+	assert_int_equal(out.ring.version, 1ull << 40);
+	assert_int_equal(out.ring.nvips, 3);
+	assert_memory_equal(out.ring.owner, m.ring.owner, 3);
+	assert_int_equal(slbp_decode(buf, len - 1, &key, &out), -SLBP_E_LENGTH);
+	buf[SLBP_HDR_BYTES + SLBP_RING_FIXED + 1] = 65;	/* owner out of range, re-signed */
+	auth_tag(&key, buf, len - AUTH_TAG_BYTES, buf + len - AUTH_TAG_BYTES);
+	assert_int_equal(slbp_decode(buf, len, &key, &out), -SLBP_E_FIELD);
+	m.sender = 0;	/* no ring id */
+	assert_int_equal(slbp_encode(buf, sizeof(buf), &m, &key), 0);
+	m.sender = 3;
+	assert_int_equal(slbp_encode(buf, len - 1, &m, &key), 0);	/* no room */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_ring),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
