@@ -3,6 +3,7 @@
  *   slb check FILE [--json]        read VC definitions; refuse with file, line, field
  *   slb run --config FILE --node N --nic IF [--netns NS] [--listen A:P]
  *           [--key FILE] [--status FILE] [--conns N] [--xdp-generic]
+ *           [--ring-id N --ring-peer ID=ADDR:PORT... [--ring-interval-ms MS] [--ring-misses N]]
  *                                  load the XDP program on IF, run the core
  *   slb status --status FILE [--json]
  *   slb send --to A:P [--to A:P...] --key FILE (health|load|drain) --vdc N --ip IP [--a N] [--b N]
@@ -26,6 +27,7 @@
 #include "lib/loop.h"
 #include "lib/parse.h"
 #include "lib/udp.h"
+#include "slb/ring.h"
 #include "slb/slb.h"
 #include "slb/vc.h"
 #include "wire/rasproto.h"
@@ -49,6 +51,14 @@ struct slbd {
 	const char *status_path;
 	uint64_t msg_err[SLBP_E_COUNT], msg_ok, msg_unknown, msg_replay, apply_err;
 	struct log_rl rl;
+	/* the cluster (--ring-id): the ring core, its peers, which VCs are ours */
+	struct slb_ring *ring;
+	struct slb_ring_out rout;
+	struct loop_timer *rtimer;
+	struct sockaddr_in peer[SLB_RING_MAX + 1];
+	uint32_t ring_id;
+	uint64_t ring_seq, scale_asks;
+	const struct slb_config *cfg;
 };
 
 static void usage(FILE *f)
@@ -57,7 +67,8 @@ static void usage(FILE *f)
 		"Usage: peregrine slb check FILE [--json]\n"
 		"       peregrine slb run --config FILE --node N --nic IF [--netns NS]\n"
 		"                         [--listen ADDR:PORT] [--key FILE] [--status FILE] [--conns N]\n"
-		"                         [--xdp-generic]\n"
+		"                         [--xdp-generic] [--ring-id N --ring-peer ID=ADDR:PORT...\n"
+		"                         [--ring-interval-ms 10] [--ring-misses 3]]\n"
 		"       peregrine slb status --status FILE [--json]\n"
 		"       peregrine slb send --to ADDR:PORT [--to ...] --key FILE health|load|drain\n"
 		"                          --vdc N --ip IP [--a N] [--b N]\n\n"
@@ -150,6 +161,81 @@ static void input(struct slbd *d, const struct slb_event *ev)
 	apply(d);
 }
 
+static void on_status_timer(void *arg);
+
+/* The ring core's messages out, its VC changes, its deadline. */
+static void ring_apply(struct slbd *d)
+{
+	uint8_t buf[SLBP_RING_DGRAM_MAX];
+
+	for (size_t i = 0; i < d->rout.n; i++) {
+		const struct slb_ring_send *sd = &d->rout.sends[i];
+		struct slbp_msg m = { .type = SLBP_RING, .sender = d->ring_id,
+				      .time_ns = wall_ns() };
+		size_t len;
+
+		d->ring_seq = MAX(d->ring_seq + 1, m.time_ns);
+		m.seq = d->ring_seq;
+		m.ring = (struct slbp_ring){ .kind = (uint8_t)sd->msg.type, .who = (uint8_t)sd->msg.who,
+					     .load = (uint8_t)sd->msg.load_pct,
+					     .version = sd->msg.version };
+		if (sd->msg.type == SLB_RING_ASSIGN) {
+			m.ring.nvips = (uint16_t)d->cfg->nvcs;
+			memcpy(m.ring.owner, sd->msg.owner, d->cfg->nvcs);
+		}
+		len = slbp_encode(buf, sizeof(buf), &m, &d->key);
+		if (len && d->peer[sd->to].sin_port)
+			sendto(d->fd, buf, len, 0, (struct sockaddr *)&d->peer[sd->to],
+			       sizeof(d->peer[sd->to]));
+	}
+	if (d->rout.scale) {
+		d->scale_asks++;
+		log_info("ring: asks to power %s SLB server %u", d->rout.scale > 0 ? "on" : "off",
+			 d->rout.scale_id);
+	}
+	if (d->rout.vips_changed) {
+		log_info("ring: version %llu, master %u", (unsigned long long)slb_ring_version(d->ring),
+			 slb_ring_master(d->ring));
+		on_status_timer(d);	/* the gateway reads it: now, not in 500 ms */
+	}
+	if (d->rout.deadline_ns != UINT64_MAX) {
+		uint64_t now = loop_now_ns(d->loop);
+
+		loop_timer_set(d->loop, d->rtimer,
+			       d->rout.deadline_ns > now ? d->rout.deadline_ns - now : 0);
+	}
+}
+
+static void ring_input(struct slbd *d, const struct slb_ring_event *ev)
+{
+	slb_ring_input(d->ring, loop_now_ns(d->loop), ev, &d->rout);
+	ring_apply(d);
+}
+
+static void on_ring_timer(void *arg)
+{
+	struct slbd *d = arg;
+	struct slb_ring_event ev = { .type = SLB_RING_EV_TIMER };
+
+	ring_input(d, &ev);
+}
+
+static void on_ring_message(struct slbd *d, const struct slbp_msg *m)
+{
+	struct slb_ring_event ev = { .type = SLB_RING_EV_MSG };
+
+	if (!d->ring || (m->ring.kind == SLB_RING_ASSIGN && m->ring.nvips != d->cfg->nvcs)) {
+		d->msg_unknown++;
+		return;
+	}
+	d->msg_ok++;
+	ev.msg = (struct slb_ring_msg){ .type = m->ring.kind, .from = m->sender,
+					.who = m->ring.who, .load_pct = m->ring.load,
+					.version = m->ring.version };
+	memcpy(ev.msg.owner, m->ring.owner, m->ring.nvips);
+	ring_input(d, &ev);
+}
+
 static void on_timer(void *arg)
 {
 	struct slbd *d = arg;
@@ -170,8 +256,13 @@ static void on_message(struct slbd *d, const uint8_t *buf, size_t len)
 		log_rl_msg(&d->rl, mono_ns(), LOG_WARN, "message refused: %s", slbp_err_name(err));
 		return;
 	}
-	if (!rasp_replay_accept(d->replay, m.sender, m.seq)) {
+	if (!rasp_replay_accept(d->replay, m.type == SLBP_RING ? m.sender | 1u << 31 : m.sender,
+				m.seq)) {
 		d->msg_replay++;
+		return;
+	}
+	if (m.type == SLBP_RING) {
+		on_ring_message(d, &m);
 		return;
 	}
 	be = slb_core_find(d->core, m.vdc, m.ip, 0);
@@ -248,6 +339,28 @@ static json_t *status_json(struct slbd *d)
 	JSET(j, "core", core);
 	JSET(j, "messages", msgs);
 	JSET(j, "map_write_errors", json_integer((json_int_t)d->apply_err));
+	if (d->ring) {
+		json_t *ring = json_object(), *live = json_array(), *vcs = json_array();
+
+		for (uint32_t id = 1; id <= SLB_RING_MAX; id++)
+			if (slb_ring_live(d->ring) & (1ull << (id - 1)))
+				json_array_append_new(live, json_integer(id));
+		for (unsigned v = 0; v < d->cfg->nvcs; v++) {
+			ip_str(d->cfg->vcs[v].vip, ip);
+			json_array_append_new(vcs, json_pack("{s:s, s:s, s:i}", "vc", d->cfg->vcs[v].name,
+				"vip", ip, "owner", (json_int_t)slb_ring_owner(d->ring, v)));
+		}
+		JSET(ring, "id", json_integer(d->ring_id));
+		JSET(ring, "master", json_integer(slb_ring_master(d->ring)));
+		JSET(ring, "version", json_integer((json_int_t)slb_ring_version(d->ring)));
+		JSET(ring, "live", live);
+		JSET(ring, "vcs", vcs);
+		JSET(ring, "scale_asks", json_integer((json_int_t)d->scale_asks));
+		for (int k = 0; k < SLB_RING_CTR_COUNT; k++)
+			JSET(ring, slb_ring_counter_name(k),
+			     json_integer((json_int_t)slb_ring_counter(d->ring, k)));
+		JSET(j, "ring", ring);
+	}
 	return j;
 }
 
@@ -275,7 +388,44 @@ struct run_opts {
 	const char *config, *nic, *netns, *listen, *key, *status;
 	uint32_t node, conns;
 	bool generic;
+	uint32_t ring_id, ring_interval_ms, ring_misses, npeers;
+	const char *peers[SLB_RING_MAX];	/* "ID=ADDR:PORT" */
 };
+
+/* --ring-id and --ring-peer: the ring core and the peers' addresses. */
+static int ring_setup(struct slbd *d, const struct run_opts *o)
+{
+	struct slb_ring_cfg rc = { .self = o->ring_id, .interval_ns = o->ring_interval_ms * 1000000ull,
+				   .misses = o->ring_misses, .nvips = d->cfg->nvcs,
+				   /* no auto scaling: the daemon measures no load yet */
+				   .high_pct = 100, .low_pct = 0, .hold = 100, .min_live = 1 };
+	char err[256];
+
+	if (!o->ring_id)
+		return 0;
+	rc.members = 1ull << (o->ring_id - 1);
+	for (uint32_t i = 0; i < o->npeers; i++) {
+		const char *eq = strchr(o->peers[i], '=');
+		char idbuf[8];
+		uint32_t id;
+
+		if (!eq || (size_t)(eq - o->peers[i]) >= sizeof(idbuf))
+			return cli_usage_error("slb", "--ring-peer: expected ID=ADDR:PORT");
+		memcpy(idbuf, o->peers[i], (size_t)(eq - o->peers[i]));
+		idbuf[eq - o->peers[i]] = 0;
+		if (!parse_u32(idbuf, SLB_RING_MAX, &id) || !id || id == o->ring_id)
+			return cli_usage_error("slb", "--ring-peer: id 1 to %d, not our own", SLB_RING_MAX);
+		if (udp_parse_addr(eq + 1, &d->peer[id], err, sizeof(err)))
+			return cli_usage_error("slb", "--ring-peer: %s", err);
+		rc.members |= 1ull << (id - 1);
+	}
+	rc.live = rc.members;
+	d->ring_id = o->ring_id;
+	d->ring = slb_ring_new(&rc);
+	if (!d->ring)
+		return cli_usage_error("slb", "ring: inconsistent configuration");
+	return 0;
+}
 
 static int serve(struct slbd *d, const struct run_opts *o)
 {
@@ -284,6 +434,8 @@ static int serve(struct slbd *d, const struct run_opts *o)
 	char err[256];
 	struct loop_io *io = NULL;
 
+	if (d->ring && !o->listen)
+		return cli_usage_error("slb", "--ring-id needs --listen");
 	if (o->listen) {
 		if (udp_parse_addr(o->listen, &listen, err, sizeof(err)))
 			return cli_error("slb: --listen: %s", err);
@@ -296,7 +448,13 @@ static int serve(struct slbd *d, const struct run_opts *o)
 		io = loop_io_add(d->loop, d->fd, on_readable, d);
 	d->timer = loop_timer_add(d->loop, UINT64_MAX / 2, 0, on_timer, d);
 	d->stimer = loop_timer_add(d->loop, 0, SLBD_STATUS_MS * 1000000ull, on_status_timer, d);
+	d->rtimer = loop_timer_add(d->loop, UINT64_MAX / 2, 0, on_ring_timer, d);
 	input(d, &start);
+	if (d->ring) {
+		struct slb_ring_event rs = { .type = SLB_RING_EV_START };
+
+		ring_input(d, &rs);
+	}
 	log_info("serving %u backends on %s", slb_core_nbackends(d->core), o->nic);
 	loop_run(d->loop);
 	on_status_timer(d);
@@ -304,6 +462,7 @@ static int serve(struct slbd *d, const struct run_opts *o)
 		loop_io_del(d->loop, io);
 	loop_timer_del(d->loop, d->timer);
 	loop_timer_del(d->loop, d->stimer);
+	loop_timer_del(d->loop, d->rtimer);
 	loop_free(d->loop);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -345,8 +504,13 @@ static int run(const struct run_opts *o)
 		goto out_dp;
 	}
 	d.core = slb_core_new(&cfg);
+	d.cfg = &cfg;
 	d.replay = rasp_replay_new();
-	rc = serve(&d, o);
+	rc = ring_setup(&d, o);
+	if (!rc)
+		rc = serve(&d, o);
+	slb_ring_out_free(&d.rout);
+	slb_ring_free(d.ring);
 	rasp_replay_free(d.replay);
 	slb_out_free(&d.out);
 	slb_core_free(d.core);
@@ -446,9 +610,11 @@ int cmd_slb(int argc, char **argv)
 		{ "netns", 1, 0, 'n' }, { "listen", 1, 0, 'l' }, { "key", 1, 0, 'k' },
 		{ "status", 1, 0, 's' }, { "conns", 1, 0, 'C' }, { "json", 0, 0, 'j' },
 		{ "to", 1, 0, 't' }, { "vdc", 1, 0, 'v' }, { "ip", 1, 0, 'I' }, { "a", 1, 0, 'a' },
-		{ "b", 1, 0, 'b' }, { "xdp-generic", 0, 0, 'g' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "b", 1, 0, 'b' }, { "xdp-generic", 0, 0, 'g' }, { "ring-id", 1, 0, 'R' },
+		{ "ring-peer", 1, 0, 'P' }, { "ring-interval-ms", 1, 0, 'T' },
+		{ "ring-misses", 1, 0, 'M' }, { "help", 0, 0, 'h' }, { 0 },
 	};
-	struct run_opts r = { 0 };
+	struct run_opts r = { .ring_interval_ms = 10, .ring_misses = 3 };
 	struct send_opts s = { 0 };
 	const char *sub;
 	bool json = false;
@@ -481,6 +647,23 @@ int cmd_slb(int argc, char **argv)
 			break;
 		case 'j': json = true; break;
 		case 'g': r.generic = true; break;
+		case 'R':
+			if (!parse_u32(optarg, SLB_RING_MAX, &r.ring_id) || !r.ring_id)
+				return cli_usage_error("slb", "--ring-id: 1 to %d", SLB_RING_MAX);
+			break;
+		case 'P':
+			if (r.npeers == SLB_RING_MAX)
+				return cli_usage_error("slb", "--ring-peer: at most %d", SLB_RING_MAX);
+			r.peers[r.npeers++] = optarg;
+			break;
+		case 'T':
+			if (!parse_u32(optarg, 60000, &r.ring_interval_ms) || !r.ring_interval_ms)
+				return cli_usage_error("slb", "--ring-interval-ms: 1 to 60000");
+			break;
+		case 'M':
+			if (!parse_u32(optarg, 1000, &r.ring_misses) || !r.ring_misses)
+				return cli_usage_error("slb", "--ring-misses: 1 to 1000");
+			break;
 		case 't':
 			if (s.nto == SLB_SEND_TO_MAX)
 				return cli_usage_error("slb", "--to: at most %d", SLB_SEND_TO_MAX);

@@ -432,3 +432,14 @@ uint64_t slb_ring_counter(const struct slb_ring *r, enum slb_ring_counter k)
 {
 	return (unsigned)k < SLB_RING_CTR_COUNT ? r->ctr[k] : 0;
 }
+
+const char *slb_ring_counter_name(enum slb_ring_counter k)
+{
+	static const char *const names[] = {
+#define SLB_RING_CTR_NAME(name, desc) #name,
+		SLB_RING_COUNTERS(SLB_RING_CTR_NAME)
+#undef SLB_RING_CTR_NAME
+	};
+
+	return (unsigned)k < SLB_RING_CTR_COUNT ? names[k] : "?";
+}

@@ -129,5 +129,6 @@ uint64_t slb_ring_live(const struct slb_ring *r);
 uint32_t slb_ring_owner(const struct slb_ring *r, uint32_t v);
 uint64_t slb_ring_version(const struct slb_ring *r);
 uint64_t slb_ring_counter(const struct slb_ring *r, enum slb_ring_counter k);
+const char *slb_ring_counter_name(enum slb_ring_counter k);	/* "hb_sent" */
 
 #endif
