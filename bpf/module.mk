@@ -2,3 +2,7 @@ BPF_PROGS += bpf/from_vm.bpf.c bpf/from_net.bpf.c
 LIB_SRCS  += bpf/loader.c bpf/fwd_tables.c
 TESTS     += bpf/test_dp bpf/test_fwd
 SH_TESTS  += bpf/test_netns.sh
+# The server load balancer's XDP program and its floor (docs/slb.md).
+BPF_PROGS += bpf/slb.bpf.c bpf/slb_floor.bpf.c
+LIB_SRCS  += bpf/slb_loader.c
+TESTS     += bpf/test_slb

@@ -1,3 +1,7 @@
 LIB_SRCS += wire/rasproto.c wire/frame.c
 TESTS    += wire/test_rasproto wire/test_wire
 FUZZERS  += wire/fuzz_rasproto wire/fuzz_frame
+# The load balancer's control messages (docs/slb.md).
+LIB_SRCS += wire/slbproto.c
+TESTS    += wire/test_slbproto
+FUZZERS  += wire/fuzz_slbproto
