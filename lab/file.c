@@ -428,9 +428,33 @@ static bool check_size(struct yconf *yc, ynode *root, struct lab *l)
 	return true;
 }
 
+/* `scheme:` and what the scheme asks of the topology. */
+static bool read_scheme(struct yconf *yc, ynode *v, struct lab *l)
+{
+	char names[128];
+	const char *s;
+
+	pgr_scheme_list(names, sizeof(names));
+	if (!yconf_str(yc, v, "scheme", &s) || !pgr_scheme_parse(s, &l->scheme))
+		return yconf_fail(yc, v, "scheme: '%s' is not one of %s",
+				  yconf_is_scalar(v) ? yconf_scalar(yc, v) : "?", names);
+	return true;
+}
+
+static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
+{
+	ynode *at = yconf_get(yc, root, "scheme");
+
+	if (l->scheme == PGR_SCHEME_VL2 && lab_vl2_check(l->topo) < 0)
+		return yconf_fail(yc, at ? at : root, "scheme: vl2 needs intermediate switches "
+				  "(level 3, as in a vl2: topology) and every server on one "
+				  "switch (its ToR)");
+	return true;
+}
+
 static bool read_root(struct yconf *yc, struct lab *l)
 {
-	static const char *const keys[] = { "name", "topology", "fib", "links", "mgmt",
+	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
 					     "vdcs", "vms", "placement", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
@@ -447,6 +471,10 @@ static bool read_root(struct yconf *yc, struct lab *l)
 	if (!(v = yconf_get(yc, root, "topology")))
 		return yconf_fail(yc, root, "topology: missing");
 	if (!read_topology(yc, v, l))
+		return false;
+	if ((v = yconf_get(yc, root, "scheme")) && !read_scheme(yc, v, l))
+		return false;
+	if (!check_scheme(yc, root, l))
 		return false;
 	if ((v = yconf_get(yc, root, "fib")) && !yconf_u32(yc, v, "fib", 0, UINT32_MAX, &l->fib))
 		return false;

@@ -191,11 +191,16 @@ void lab_script_ns(const struct lab *l, uint32_t which, FILE *f)
 	}
 	fprintf(f, "link set lo up\n");
 	if (topo_is_server(l->topo, which))
-		script_server(l, which, f);
+		lab_schemes[l->scheme].script_server(l, which, f);
 	else
-		script_switch(l, which, f);
+		lab_schemes[l->scheme].script_switch(l, which, f);
 	mgmt_side(l, which, f);
 }
+
+const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT] = {
+	[PGR_SCHEME_PEREGRINE] = { script_switch, script_server, lab_script_neigh },
+	[PGR_SCHEME_VL2] = { lab_vl2_script_switch, lab_vl2_script_server, NULL },
+};
 
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f)
 {

@@ -1,0 +1,162 @@
+/* Running a VL2 lab (docs/vl2.md): kernel settings of the routed
+ * namespaces and the wait for OSPF to converge. */
+#include "lab/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Multipath hash: policy 3 (custom) over the outer addresses and the
+ * innermost 5-tuple (the kernel's flow dissector follows IP-in-IP to the
+ * tenant's packet), so that ECMP spreads flows, not server pairs, over
+ * the intermediates: src ip, dst ip, inner src ip, dst ip, proto, src
+ * port, dst port (include/uapi/linux/... FIB_MULTIPATH_HASH_FIELD_*). */
+#define VL2_HASH_FIELDS "0x0dc3"
+
+static const char *const switch_sysctls[][2] = {
+	{ "/proc/sys/net/ipv4/ip_forward", "1" },
+	{ "/proc/sys/net/ipv4/fib_multipath_hash_policy", "3" },
+	{ "/proc/sys/net/ipv4/fib_multipath_hash_fields", VL2_HASH_FIELDS },
+	{ "/proc/sys/net/ipv4/conf/all/rp_filter", "0" },
+	{ "/proc/sys/net/ipv4/conf/default/rp_filter", "0" },
+	/* a route whose interface lost its carrier is dead at once */
+	{ "/proc/sys/net/ipv4/conf/all/ignore_routes_with_linkdown", "1" },
+	{ "/proc/sys/net/ipv4/conf/default/ignore_routes_with_linkdown", "1" },
+	{ NULL, NULL },
+};
+
+static int put(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/* In a child: each switch's settings in its namespace. */
+static int set_all(const struct lab *l)
+{
+	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
+		char ns[128];
+
+		if (topo_is_server(l->topo, n))
+			continue;
+		lab_ns(l, l->topo->nodes[n].name, ns, sizeof(ns));
+		if (lab_enter_ns(ns))
+			return -1;
+		for (size_t i = 0; switch_sysctls[i][0]; i++)
+			if (put(switch_sysctls[i][0], switch_sysctls[i][1]))
+				return -1;
+	}
+	return 0;
+}
+
+int lab_vl2_prepare(const struct lab *l, char *err, size_t errlen)
+{
+	int status;
+	pid_t pid;
+
+	if (lab_step("sysctl-vl2", "switches", err, errlen))
+		return -1;
+	if ((pid = fork()) == 0)
+		_exit(set_all(l) ? 1 : 0);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		snprintf(err, errlen, "cannot set the switches' forwarding and multipath "
+			 "settings (kernel without fib_multipath_hash_fields?)");
+		return -1;
+	}
+	return 0;
+}
+
+/* `ip -4 -o route show proto ospf` of a namespace into buf. */
+static int ospf_routes(const char *ns, char *buf, size_t len)
+{
+	char *argv[] = { "ip", "-n", (char *)ns, "-4", "-o", "route", "show", "proto", "ospf",
+			 NULL };
+	int pfd[2], status;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -1;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (got + 1 < len && (n = read(pfd[0], buf + got, len - got - 1)) > 0)
+		got += (size_t)n;
+	buf[got] = 0;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Has switch `node` a route to every other switch's LA (and, unless it is
+ * one, to the intermediates' anycast address)? */
+static bool converged(const struct lab *l, uint32_t node, char *buf, size_t len)
+{
+	char ns[128], want[32], ip[16];
+
+	lab_ns(l, l->topo->nodes[node].name, ns, sizeof(ns));
+	if (ospf_routes(ns, buf, len))
+		return false;
+	for (uint32_t m = 0; m < l->topo->nnodes; m++) {
+		if (m == node || topo_is_server(l->topo, m))
+			continue;
+		snprintf(want, sizeof(want), "%s ", lab_ip_str(lab_vl2_switch_la(m), ip));
+		if (!strstr(buf, want))
+			return false;
+	}
+	snprintf(want, sizeof(want), "%s ", lab_ip_str(LAB_VL2_ANYCAST, ip));
+	return lab_vl2_is_int(l->topo, node) || strstr(buf, want);
+}
+
+int lab_vl2_wait_ospf(const struct lab *l, uint32_t node, int timeout_ms)
+{
+	struct timespec ts = { 0, 50 * 1000000 };
+	size_t len = 256 * 1024;
+	char *buf = malloc(len);
+	int waited = 0;
+	bool ok = false;
+
+	if (!buf)
+		return -ENOMEM;
+	while (!(ok = converged(l, node, buf, len)) && waited < timeout_ms) {
+		nanosleep(&ts, NULL);
+		waited += 50;
+	}
+	free(buf);
+	return ok ? 0 : -ETIMEDOUT;
+}
+
+int lab_vl2_ready(const struct lab *l, char *err, size_t errlen)
+{
+	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
+		const char *name = l->topo->nodes[n].name;
+
+		if (topo_is_server(l->topo, n))
+			continue;
+		if (lab_step("wait-ospf", name, err, errlen))
+			return -1;
+		if (lab_vl2_wait_ospf(l, n, LAB_OSPF_WAIT_MS)) {
+			snprintf(err, errlen, "OSPF on %s did not converge within %d ms "
+				 "(see peregrine lab logs %s)", name, LAB_OSPF_WAIT_MS, name);
+			return -1;
+		}
+	}
+	return 0;
+}
