@@ -575,8 +575,9 @@ static int do_node(struct lab_cli *c)
 		lab_stop_daemons(&l, l.topo->nodes[n].name);
 		if (lab_start_daemons(&l, n, err, sizeof(err)))
 			rc = cli_error("lab node: %s", err);
-		else if (!topo_is_server(l.topo, n) && lab_wait_switchd(&l, n, LAB_READY_WAIT_MS))
-			rc = cli_error("lab node: switchd on %s does not answer", c->argv[2]);
+		else if (!topo_is_server(l.topo, n) && lab_wait_switch(&l, n))
+			rc = cli_error("lab node: %s does not forward yet (its %s daemons)",
+				       c->argv[2], pgr_scheme_name(l.scheme));
 	}
 	if (!rc)
 		print_change(c, "node", at_ns);

@@ -3,4 +3,5 @@ TESTS    += lab/test_lab
 SH_TESTS += lab/test_updown.sh
 SH_TESTS += lab/test_fabric.sh
 SH_TESTS += lab/test_recovery.sh
+SH_TESTS += lab/test_vl2_fabric.sh
 FUZZERS  += lab/fuzz_lab_file

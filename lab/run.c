@@ -792,10 +792,20 @@ static int wait_switchds(const struct lab *l, char *err, size_t errlen);
 static const struct {
 	int (*prepare)(const struct lab *l, char *err, size_t errlen);
 	int (*ready)(const struct lab *l, char *err, size_t errlen);
+	/* one switch, after `lab node up`, and for how long */
+	int (*switch_ready)(const struct lab *l, uint32_t node, int timeout_ms);
+	int switch_wait_ms;
 } run_schemes[PGR_SCHEME_COUNT] = {
-	[PGR_SCHEME_PEREGRINE] = { NULL, wait_switchds },
-	[PGR_SCHEME_VL2] = { lab_vl2_prepare, lab_vl2_ready },
+	[PGR_SCHEME_PEREGRINE] = { NULL, wait_switchds, lab_wait_switchd, LAB_READY_WAIT_MS },
+	[PGR_SCHEME_VL2] = { lab_vl2_prepare, lab_vl2_ready, lab_vl2_wait_ospf,
+			     LAB_OSPF_WAIT_MS },
 };
+
+int lab_wait_switch(const struct lab *l, uint32_t node)
+{
+	return run_schemes[l->scheme].switch_ready(l, node,
+						   run_schemes[l->scheme].switch_wait_ms);
+}
 
 static int start_all(const struct lab *l, char *err, size_t errlen)
 {

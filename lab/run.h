@@ -99,6 +99,9 @@ int lab_switch_client(const struct lab *l, uint32_t node, struct swc *c);
 #define LAB_TOOL_ID 0xffffff00u
 /* Wait until a switch's switchd answers a dump (from the mgmt namespace). */
 int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
+/* Wait until a (re)started switch forwards, as its scheme says: its
+ * switchd answers (peregrine), it has its OSPF routes (vl2). */
+int lab_wait_switch(const struct lab *l, uint32_t node);
 
 /* ---- the VL2 scheme (lab/vl2_run.c) --------------------------------------- */
 /* Switch settings (forwarding, multipath hash): one step of `up`. */
