@@ -41,6 +41,8 @@ cat >"$tmp/vl2.yaml" <<'YAML'
 name: vl2-test
 scheme: vl2
 topology: vl2:da=4,di=4,per_tor=2
+vdcs: [{name: red, id: 1, subnet: 10.0.0.0/24}]
+placement: {per_server: 1}
 YAML
 t0=$(date +%s.%N)
 $P lab up "$tmp/vl2.yaml" $L >/dev/null
@@ -55,6 +57,11 @@ for sw in int0 int1 agg0 agg3 tor0 tor3; do
 	done
 done
 grep -q "wait-ospf tor3" "$st/setup/steps" || fail "no wait-ospf step"
+if out=$($P trace $L red 10.0.0.1 10.0.0.2 2>&1); then fail "trace followed a VL2 lab: $out"; fi
+echo "$out" | grep -q "runs scheme vl2, which trace does not follow" || fail "trace: $out"
+if out=$($P trace $L --scheme peregrine red 10.0.0.1 10.0.0.2 2>&1); then fail "trace: $out"; fi
+echo "$out" | grep -q "runs scheme vl2, not peregrine" || fail "trace --scheme: $out"
+echo "ok: trace refuses the VL2 lab and a --scheme it does not run"
 echo "ok: zebra, bfdd, ospfd recorded and running in every switch looked at"
 
 servers="srv0 srv1 srv2 srv3 srv4 srv5 srv6 srv7"
