@@ -13,6 +13,7 @@
 
 enum vl2_limits {
 	VL2_AA_MAX = 65536,		/* cached (tenant, AA) -> ToR LA entries */
+	VL2_EVENTS_BYTES = 64 * 1024,	/* ring buffer of misses to the agent */
 	VL2_PORTS_MAX = 2048,		/* local VM ports */
 	VL2_HDR_BYTES = 2 * WIRE_IPV4_HLEN,	/* what a tenant packet gains */
 	VL2_UNDERLAY_MTU = 1500,
@@ -52,6 +53,18 @@ struct vl2_aa_entry {
 _Static_assert(sizeof(struct vl2_port) == 8, "vl2 port");
 _Static_assert(sizeof(struct vl2_aa_key) == 8, "vl2 aa key");
 _Static_assert(sizeof(struct vl2_aa_entry) == 8, "vl2 aa entry");
+
+/* To the agent (ring buffer vl2_events): a VM asked for an AA of its
+ * tenant that the cache lacks (ARP) or sent to one (IPv4). */
+struct vl2_event {
+	uint32_t vdc;
+	uint32_t aa;		/* network order */
+};
+_Static_assert(sizeof(struct vl2_event) == 8, "vl2 event");
+
+/* The gateway MAC the encapsulation answers ARP with (locally
+ * administered, "VL2"). */
+#define VL2_GW_MAC { 0x02, 0x56, 0x4c, 0x32, 0x00, 0x01 }
 
 struct vl2_counter {
 	uint64_t packets;
@@ -100,6 +113,20 @@ struct {
 	__type(key, struct vl2_aa_key);
 	__type(value, struct vl2_aa_entry);
 } vl2_aa SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VL2_EVENTS_BYTES);
+} vl2_events SEC(".maps");
+
+/* Tell the agent about a miss; a full ring loses the event (the VM asks
+ * again). */
+static __always_inline void vl2_miss(uint32_t vdc, uint32_t aa)
+{
+	struct vl2_event ev = { vdc, aa };
+
+	bpf_ringbuf_output(&vl2_events, &ev, sizeof(ev), 0);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -31,8 +31,10 @@ static __always_inline int arp(struct __sk_buff *skb, struct wire_eth *e, void *
 		VL2_DROP(ENC_ARP_MISS);
 	key.vdc = port->vdc;
 	key.aa = wire_ip_get(a->tpa);
-	if (!bpf_map_lookup_elem(&vl2_aa, &key))
+	if (!bpf_map_lookup_elem(&vl2_aa, &key)) {
+		vl2_miss(key.vdc, key.aa);
 		VL2_DROP(ENC_ARP_MISS);
+	}
 	/* byte by byte through the volatile: a memcpy from the read-only
 	 * section would be folded to its zero initialiser */
 #pragma unroll
@@ -97,8 +99,10 @@ int vl2_encap(struct __sk_buff *skb)
 	key.vdc = port->vdc;
 	key.aa = ip->daddr;
 	ent = bpf_map_lookup_elem(&vl2_aa, &key);
-	if (!ent)
+	if (!ent) {
+		vl2_miss(key.vdc, key.aa);
 		VL2_DROP(ENC_MISS);
+	}
 	tor_la = ent->tor_la;
 	tos = ip->tos;
 	if (bpf_skb_adjust_room(skb, VL2_HDR_BYTES, BPF_ADJ_ROOM_MAC,

@@ -218,6 +218,10 @@ static int agent_args(const struct lab *l, const char *dir, uint32_t node, char 
 	argv[n++] = "--veth-nics";
 	argv[n++] = "--traffic-pairs";	/* kernel memory: docs/lab.md */
 	argv[n++] = b[2];
+	if (l->scheme != PGR_SCHEME_PEREGRINE) {
+		argv[n++] = "--scheme";
+		argv[n++] = (char *)pgr_scheme_name(l->scheme);
+	}
 	return n;
 }
 
@@ -302,7 +306,7 @@ const struct lab_daemon lab_daemons[] = {
 	{ "directory", LAB_ON_MGMT, directory_args, PGR | VL2, NULL },
 	{ "switchd", LAB_ON_SWITCH, switchd_args, PGR, NULL },
 	{ "ras", LAB_ON_MGMT, ras_args, PGR, NULL },
-	{ "agent", LAB_ON_SERVER, agent_args, PGR, NULL },
+	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2, NULL },
 	{ "zebra", LAB_ON_SWITCH, zebra_args, VL2, FRR_DIR "zebra" },
 	{ "bfdd", LAB_ON_SWITCH, bfdd_args, VL2, FRR_DIR "bfdd" },
 	{ "ospfd", LAB_ON_SWITCH, ospfd_args, VL2, FRR_DIR "ospfd" },

@@ -164,6 +164,10 @@ static void test_scheme(void **state)
 	expect_err("scheme: vl2\ntopology:\n  switches: [{name: i, level: 3}, t1, t2]\n"
 		   "  servers: [h]\n  links: [[i, t1], [i, t2], [h, t1], [h, t2]]\n", "pg",
 		   "scheme: vl2 needs");
+	expect_err("scheme: vl2\ntopology: vl2:da=4,di=4,per_tor=2\n"
+		   "vdcs: [{name: a, id: 1, subnet: 10.0.0.0/24}, "
+		   "{name: b, id: 2, subnet: 10.0.0.0/16}]\n", "pg",
+		   "t.yaml:1: scheme: vl2: VDCs a and b overlap");
 	/* a fat-tree's cores are level 3: they serve as intermediates */
 	l = load_ok("scheme: vl2\ntopology: fattree:k=4\n", "pg");
 	lab_free(&l);

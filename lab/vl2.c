@@ -48,6 +48,8 @@ uint32_t lab_vl2_tor(const struct topo *t, uint32_t server_node)
 	return topo_port(t, server_node, 0)->peer;
 }
 
+static void tor_aa_routes(const struct lab *l, uint32_t node, FILE *f);
+
 /* The address across a node's port (the other end of the /31). */
 static uint32_t peer_ip(const struct topo *t, uint32_t node, uint32_t port)
 {
@@ -68,6 +70,7 @@ void lab_vl2_script_switch(const struct lab *l, uint32_t node, FILE *f)
 			lab_ip_str(lab_vl2_link_ip(l->topo, node, p), ip), ifn);
 		fprintf(f, "link set %s up\n", ifn);
 	}
+	tor_aa_routes(l, node, f);
 }
 
 /* NIC 0 with the server's LA, a default route through its ToR. */
@@ -81,11 +84,37 @@ void lab_vl2_script_server(const struct lab *l, uint32_t node, FILE *f)
 	fprintf(f, "link set %s up\n", ifn);
 	fprintf(f, "route add default via %s dev %s\n", lab_ip_str(peer_ip(l->topo, node, 0), ip),
 		ifn);
+	/* what the fabric delivers for a local AA goes out of its port */
 	for (uint32_t v = 0; v < l->nvms; v++) {
+		uint8_t mac[6];
+		char macs[18];
+
 		if (l->vms[v].server != node)
 			continue;
 		lab_ifname(l, ifn, "v%u", l->vms[v].id);
+		lab_vm_mac(l, &l->vms[v], mac);
 		fprintf(f, "link set %s up\n", ifn);
+		fprintf(f, "route add %s/32 dev %s\n", lab_ip_str(l->vms[v].ip, ip), ifn);
+		snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+			 mac[2], mac[3], mac[4], mac[5]);
+		fprintf(f, "neigh replace %s lladdr %s dev %s nud permanent\n", ip, macs, ifn);
+	}
+}
+
+/* A ToR delivers a decapsulated tenant packet by its AA: a route to every
+ * AA on its servers (AAs are unique in a VL2 lab: lab/file.c). */
+static void tor_aa_routes(const struct lab *l, uint32_t node, FILE *f)
+{
+	const struct topo *t = l->topo;
+	char ip[16], via[16];
+
+	for (uint32_t v = 0; v < l->nvms; v++) {
+		uint32_t srv = l->vms[v].server;
+
+		if (lab_vl2_tor(t, srv) != node)
+			continue;
+		fprintf(f, "route add %s/32 via %s\n", lab_ip_str(l->vms[v].ip, ip),
+			lab_ip_str(lab_vl2_server_la(t, srv), via));
 	}
 }
 

@@ -2,6 +2,14 @@
  * namespaces and the wait for OSPF to converge. */
 #include "lab/run.h"
 
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/loader.h"
+#include "bpf/vl2.h"
+#include "vl2_decap.skel.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -29,6 +37,14 @@ static const char *const switch_sysctls[][2] = {
 	{ NULL, NULL },
 };
 
+/* Servers forward what the fabric delivers to their VMs' ports. */
+static const char *const server_sysctls[][2] = {
+	{ "/proc/sys/net/ipv4/ip_forward", "1" },
+	{ "/proc/sys/net/ipv4/conf/all/rp_filter", "0" },
+	{ "/proc/sys/net/ipv4/conf/default/rp_filter", "0" },
+	{ NULL, NULL },
+};
+
 static int put(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -41,20 +57,52 @@ static int put(const char *path, const char *val)
 	return ok ? 0 : -EIO;
 }
 
-/* In a child: each switch's settings in its namespace. */
+/* The decapsulation on every port of a switch (in its namespace): the
+ * tc filters hold the program after this process is gone. */
+static int attach_decap(const struct lab *l, uint32_t node)
+{
+	struct vl2_decap *skel = vl2_decap__open();
+	bool created;
+	int rc = 0;
+
+	if (!skel)
+		return -1;
+	skel->rodata->vl2_cfg.self_la = htonl(lab_vl2_switch_la(node));
+	if (lab_vl2_is_int(l->topo, node))
+		skel->rodata->vl2_cfg.anycast = htonl(LAB_VL2_ANYCAST);
+	if (vl2_decap__load(skel)) {
+		vl2_decap__destroy(skel);
+		return -1;
+	}
+	for (uint32_t p = 0; !rc && p < l->topo->nodes[node].degree; p++) {
+		char ifn[LAB_IFNAMSIZ];
+		uint32_t ifindex;
+
+		lab_port_ifname(l, node, p, ifn);
+		ifindex = if_nametoindex(ifn);
+		rc = ifindex ? pgr_dp_tc_attach(bpf_program__fd(skel->progs.vl2_decap), ifindex,
+						&created) : -1;
+	}
+	vl2_decap__destroy(skel);
+	return rc;
+}
+
+/* In a child: each node's settings in its namespace. */
 static int set_all(const struct lab *l)
 {
 	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
+		bool server = topo_is_server(l->topo, n);
+		const char *const (*kv)[2] = server ? server_sysctls : switch_sysctls;
 		char ns[128];
 
-		if (topo_is_server(l->topo, n))
-			continue;
 		lab_ns(l, l->topo->nodes[n].name, ns, sizeof(ns));
 		if (lab_enter_ns(ns))
 			return -1;
-		for (size_t i = 0; switch_sysctls[i][0]; i++)
-			if (put(switch_sysctls[i][0], switch_sysctls[i][1]))
+		for (size_t i = 0; kv[i][0]; i++)
+			if (put(kv[i][0], kv[i][1]))
 				return -1;
+		if (!server && attach_decap(l, n))
+			return -2;
 	}
 	return 0;
 }
@@ -64,14 +112,16 @@ int lab_vl2_prepare(const struct lab *l, char *err, size_t errlen)
 	int status;
 	pid_t pid;
 
-	if (lab_step("sysctl-vl2", "switches", err, errlen))
+	if (lab_step("settings-vl2", "all", err, errlen))
 		return -1;
 	if ((pid = fork()) == 0)
-		_exit(set_all(l) ? 1 : 0);
+		_exit(-set_all(l));
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
-		snprintf(err, errlen, "cannot set the switches' forwarding and multipath "
-			 "settings (kernel without fib_multipath_hash_fields?)");
+		snprintf(err, errlen, WIFEXITED(status) && WEXITSTATUS(status) == 2
+			 ? "cannot attach the VL2 decapsulation to the switches' ports"
+			 : "cannot set forwarding and multipath settings (kernel without "
+			   "fib_multipath_hash_fields?)");
 		return -1;
 	}
 	return 0;
