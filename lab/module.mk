@@ -4,4 +4,5 @@ SH_TESTS += lab/test_updown.sh
 SH_TESTS += lab/test_fabric.sh
 SH_TESTS += lab/test_recovery.sh
 SH_TESTS += lab/test_vl2_fabric.sh
+SH_TESTS += lab/test_vl2_tenants.sh
 FUZZERS  += lab/fuzz_lab_file
