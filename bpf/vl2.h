@@ -149,6 +149,18 @@ static __always_inline int vl2_verdict(struct __sk_buff *skb, enum vl2_stat s, i
 	return act;
 }
 
+/* An IPv4 header at ip: version 4, option length within the linear data,
+ * total length within the packet (skb->len: a frame from a veth may carry
+ * most of its bytes outside the linear part, which data_end bounds). */
+static __always_inline bool vl2_ipv4_ok(struct __sk_buff *skb, const struct wire_ipv4 *ip,
+					const void *end, uint32_t offset)
+{
+	uint32_t hlen = wire_ipv4_hlen(ip), tot = WIRE_NTOHS(ip->tot_len);
+
+	return hlen && (const uint8_t *)ip + hlen <= (const uint8_t *)end && tot >= hlen &&
+	       offset + tot <= skb->len;
+}
+
 #define VL2_DROP(reason) return vl2_verdict(skb, VL2_STAT_##reason, TC_ACT_SHOT)
 
 /* The checksum of an option-less IPv4 header with these fields (all in

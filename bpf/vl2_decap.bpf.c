@@ -33,7 +33,7 @@ int vl2_decap(struct __sk_buff *skb)
 	if (ip->proto != VL2_IPPROTO_IPIP ||
 	    (ip->daddr != vl2_cfg.self_la && (!vl2_cfg.anycast || ip->daddr != vl2_cfg.anycast)))
 		return vl2_verdict(skb, VL2_STAT_DEC_PASS, TC_ACT_OK);
-	if (!wire_ipv4_valid(ip, (uint32_t)(end - (void *)ip)))
+	if (!vl2_ipv4_ok(skb, ip, end, sizeof(*e)))
 		VL2_DROP(DEC_DROP_BAD_IP);
 	hlen = wire_ipv4_hlen(ip);
 	if (hlen != WIRE_IPV4_HLEN)	/* VL2's agents send no options */
@@ -41,7 +41,7 @@ int vl2_decap(struct __sk_buff *skb)
 	in = (void *)(ip + 1);
 	if ((void *)(in + 1) > end)
 		VL2_DROP(DEC_DROP_SHORT);
-	if (!wire_ipv4_valid(in, (uint32_t)(end - (void *)in)))
+	if (!vl2_ipv4_ok(skb, in, end, sizeof(*e) + WIRE_IPV4_HLEN))
 		VL2_DROP(DEC_DROP_BAD_INNER);
 	if (bpf_skb_adjust_room(skb, -(int32_t)WIRE_IPV4_HLEN, BPF_ADJ_ROOM_MAC, 0))
 		VL2_DROP(DEC_DROP_ROOM);

@@ -89,7 +89,7 @@ int vl2_encap(struct __sk_buff *skb)
 	ip = (void *)(e + 1);
 	if ((void *)(ip + 1) > end)
 		VL2_DROP(ENC_DROP_SHORT);
-	if (!wire_ipv4_valid(ip, (uint32_t)(end - (void *)ip)))
+	if (!vl2_ipv4_ok(skb, ip, end, sizeof(*e)))
 		VL2_DROP(ENC_DROP_BAD_IP);
 	if (ip->saddr != port->aa)
 		VL2_DROP(ENC_DROP_SPOOF);

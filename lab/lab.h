@@ -163,6 +163,9 @@ struct lab_scheme {
 	void (*script_server)(const struct lab *l, uint32_t node, FILE *f);
 	/* a server's neighbour entries after its NICs were down; NULL: none */
 	void (*script_neigh)(const struct lab *l, uint32_t node, FILE *f);
+	/* the VMs' MTU, and their largest GSO packet, when the scheme adds
+	 * bytes on the wire; 0: the kernel's 1500 */
+	unsigned vm_mtu;
 };
 extern const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT];
 
