@@ -39,12 +39,14 @@ struct vl2_shell {
 	int aa_fd;
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, reload;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = 1;
 }
 
 static uint64_t mono(void)
@@ -69,7 +71,7 @@ static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
 		struct dirp_entry e;
 
 		dirp_get_entry(m, i, &e);
-		vl2a_on_entry(&s->core, &e, false, &out);
+		vl2a_on_entry(&s->core, mono(), &e, false, &out);
 	}
 	apply(s, &out);
 }
@@ -85,7 +87,7 @@ static void on_push(void *arg, uint8_t type, const struct dirp_entry *e)
 	 * is acknowledged and nothing more */
 	if (bpf_map_lookup_elem(s->aa_fd, &k, &v))
 		return;
-	vl2a_on_entry(&s->core, e, type == DIRP_INVALIDATE, &out);
+	vl2a_on_entry(&s->core, mono(), e, type == DIRP_INVALIDATE, &out);
 	apply(s, &out);
 }
 
@@ -127,30 +129,96 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Its VMs into the directory: (tenant, AA) -> this server's ToR LA. */
+/* A VM into the directory: (tenant, AA) -> this server's ToR LA.  On a
+ * migration this is VL2's AA -> LA update: the directory pushes the new
+ * entry to every agent that holds the old one. */
+static void register_vm(struct vl2_shell *s, const struct agent_vm_cfg *vm)
+{
+	struct dirp_entry e = { .vdc = vm->vdc, .ip = vm->ip, .avail = 0x0f,
+				.server = s->tor_la };
+
+	for (int t = 0; t < 2; t++) {
+		pgr_mac_make(e.mac[t], pgr_id_of(vm->node, (uint32_t)t));
+		pgr_mac_make(e.mac[2 + t], pgr_id_of(s->cfg.node, (uint32_t)t));
+	}
+	if (dirc_request(dirc_udp_client(s->du), dir_now_sys(), DIRP_REGISTER, &e, 1, NULL,
+			 NULL) < 0)
+		log_warn("register %s: directory busy", vm->name);
+}
+
 static void register_vms(struct vl2_shell *s)
 {
+	for (unsigned i = 0; i < s->cfg.nvms; i++)
+		register_vm(s, &s->cfg.vms[i]);
+}
+
+/* The encapsulation on a VM's port, its tenant and AA in vl2_ports. */
+static int attach_vm(struct vl2_shell *s, const struct agent_vm_cfg *vm)
+{
+	int ports = bpf_map__fd(s->skel->maps.vl2_ports);
+	uint32_t ifindex = if_nametoindex(vm->port);
+	struct vl2_port p = { vm->vdc, htonl(vm->ip) };
+	bool created;
+
+	if (!ifindex || bpf_map_update_elem(ports, &ifindex, &p, BPF_ANY) ||
+	    pgr_dp_tc_attach(bpf_program__fd(s->skel->progs.vl2_encap), ifindex, &created)) {
+		log_err("VM %s: port %s: %s", vm->name, vm->port, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static const struct agent_vm_cfg *find_vm(const struct agent_config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->nvms; i++)
+		if (!strcmp(c->vms[i].name, name))
+			return &c->vms[i];
+	return NULL;
+}
+
+/* SIGHUP: the configuration again.  A VM that arrived is attached and
+ * registered (with this server's ToR LA); one that left is forgotten here
+ * (its port left with it) but not unregistered: its new server registers
+ * it, and an UNREGISTER from here could arrive after that. */
+static void reconfigure(struct vl2_shell *s, const char *config)
+{
+	int ports = bpf_map__fd(s->skel->maps.vl2_ports);
+	struct agent_config next;
+	char err[512];
+
+	if (agent_config_load_file(&next, config, err, sizeof(err))) {
+		log_err("SIGHUP: %s; keeping the running configuration", err);
+		return;
+	}
 	for (unsigned i = 0; i < s->cfg.nvms; i++) {
 		const struct agent_vm_cfg *vm = &s->cfg.vms[i];
-		struct dirp_entry e = { .vdc = vm->vdc, .ip = vm->ip, .avail = 0x0f,
-					.server = s->tor_la };
 
-		for (int t = 0; t < 2; t++) {
-			pgr_mac_make(e.mac[t], pgr_id_of(vm->node, (uint32_t)t));
-			pgr_mac_make(e.mac[2 + t], pgr_id_of(s->cfg.node, (uint32_t)t));
+		if (!find_vm(&next, vm->name)) {
+			uint32_t ifindex = if_nametoindex(vm->port);
+
+			if (ifindex)
+				bpf_map_delete_elem(ports, &ifindex);
+			log_info("VM %s left", vm->name);
 		}
-		if (dirc_request(dirc_udp_client(s->du), dir_now_sys(), DIRP_REGISTER, &e, 1,
-				 NULL, NULL) < 0)
-			log_warn("register %s: directory busy", vm->name);
 	}
+	for (unsigned i = 0; i < next.nvms; i++) {
+		const struct agent_vm_cfg *vm = &next.vms[i];
+
+		if (find_vm(&s->cfg, vm->name))
+			continue;
+		if (!attach_vm(s, vm)) {
+			register_vm(s, vm);
+			log_info("VM %s arrived: registered at ToR LA %08x", vm->name, s->tor_la);
+		}
+	}
+	agent_config_free(&s->cfg);
+	s->cfg = next;
 }
 
 static int attach(struct vl2_shell *s)
 {
 	static const uint8_t gw[6] = VL2_GW_MAC;
 	uint32_t nic = if_nametoindex(s->cfg.nic[0]);
-	bool created;
-	int ports;
 
 	if (!nic) {
 		log_err("NIC %s: %s", s->cfg.nic[0], strerror(errno));
@@ -165,18 +233,9 @@ static int attach(struct vl2_shell *s)
 	if (vl2_encap__load(s->skel))
 		return -1;
 	s->aa_fd = bpf_map__fd(s->skel->maps.vl2_aa);
-	ports = bpf_map__fd(s->skel->maps.vl2_ports);
-	for (unsigned i = 0; i < s->cfg.nvms; i++) {
-		const struct agent_vm_cfg *vm = &s->cfg.vms[i];
-		uint32_t ifindex = if_nametoindex(vm->port);
-		struct vl2_port p = { vm->vdc, htonl(vm->ip) };
-
-		if (!ifindex || bpf_map_update_elem(ports, &ifindex, &p, BPF_ANY) ||
-		    pgr_dp_tc_attach(bpf_program__fd(s->skel->progs.vl2_encap), ifindex, &created)) {
-			log_err("VM %s: port %s: %s", vm->name, vm->port, strerror(errno));
+	for (unsigned i = 0; i < s->cfg.nvms; i++)
+		if (attach_vm(s, &s->cfg.vms[i]))
 			return -1;
-		}
-	}
 	s->ring = ring_buffer__new(bpf_map__fd(s->skel->maps.vl2_events), on_event, s, NULL);
 	return s->ring ? 0 : -1;
 }
@@ -236,6 +295,7 @@ int agent_vl2_run(const char *config)
 		return 1;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	signal(SIGHUP, on_signal);
 	if (setup(s, config)) {
 		teardown(s);
 		free(s);
@@ -244,7 +304,16 @@ int agent_vl2_run(const char *config)
 	register_vms(s);
 	log_info("VL2 agent of %s: LA %08x, ToR LA %08x, %u VMs", s->cfg.server, s->self_la,
 		 s->tor_la, s->cfg.nvms);
+	uint64_t renew_at = 0;
+
 	while (!stop) {
+		if (mono() >= renew_at) {
+			struct vl2a_out out = { 0 };
+
+			vl2a_tick(&s->core, mono(), &out);
+			apply(s, &out);
+			renew_at = mono() + 1000000000ull;	/* a scan a second */
+		}
 		struct pollfd p[2] = { { ring_buffer__epoll_fd(s->ring), POLLIN, 0 },
 				       { dirc_udp_fd(s->du), POLLIN, 0 } };
 		uint64_t due = dirc_udp_tick(s->du), now = mono();
@@ -258,6 +327,10 @@ int agent_vl2_run(const char *config)
 			ring_buffer__consume(s->ring);
 		if (p[1].revents)
 			dirc_udp_readable(s->du);
+		if (reload) {
+			reload = 0;
+			reconfigure(s, config);
+		}
 	}
 	teardown(s);
 	free(s);

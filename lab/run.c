@@ -795,11 +795,23 @@ static const struct {
 	/* one switch, after `lab node up`, and for how long */
 	int (*switch_ready)(const struct lab *l, uint32_t node, int timeout_ms);
 	int switch_wait_ms;
+	/* `lab migrate` moved a VM's port; NULL: nothing more to do */
+	int (*moved)(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		     char *err, size_t errlen);
 } run_schemes[PGR_SCHEME_COUNT] = {
-	[PGR_SCHEME_PEREGRINE] = { NULL, wait_switchds, lab_wait_switchd, LAB_READY_WAIT_MS },
+	[PGR_SCHEME_PEREGRINE] = { NULL, wait_switchds, lab_wait_switchd, LAB_READY_WAIT_MS,
+				   NULL },
 	[PGR_SCHEME_VL2] = { lab_vl2_prepare, lab_vl2_ready, lab_vl2_wait_ospf,
-			     LAB_OSPF_WAIT_MS },
+			     LAB_OSPF_WAIT_MS, lab_vl2_moved },
 };
+
+int lab_scheme_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		     char *err, size_t errlen)
+{
+	if (!run_schemes[l->scheme].moved)
+		return 0;
+	return run_schemes[l->scheme].moved(l, vm, from, to, err, errlen);
+}
 
 int lab_wait_switch(const struct lab *l, uint32_t node)
 {

@@ -102,6 +102,10 @@ int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
 /* Wait until a (re)started switch forwards, as its scheme says: its
  * switchd answers (peregrine), it has its OSPF routes (vl2). */
 int lab_wait_switch(const struct lab *l, uint32_t node);
+/* What the scheme does after `lab migrate` moved a VM's port (VL2: the
+ * AA's routes).  0 or -1 with err. */
+int lab_scheme_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		     char *err, size_t errlen);
 
 /* ---- the VL2 scheme (lab/vl2_run.c) --------------------------------------- */
 /* Switch settings (forwarding, multipath hash): one step of `up`. */
@@ -110,6 +114,10 @@ int lab_vl2_prepare(const struct lab *l, char *err, size_t errlen);
  * step per switch. */
 int lab_vl2_ready(const struct lab *l, char *err, size_t errlen);
 int lab_vl2_wait_ospf(const struct lab *l, uint32_t node, int timeout_ms);
+/* After `lab migrate` moved a VM's port: the AA's routes on the new server
+ * and on both ToRs. */
+int lab_vl2_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		  char *err, size_t errlen);
 
 /* ---- migration (lab/migrate.c) -------------------------------------------- */
 /* Write STATE/agents/NAME.yaml for server `node` from the plan

@@ -202,7 +202,7 @@ void lab_script_ns(const struct lab *l, uint32_t which, FILE *f)
 }
 
 const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT] = {
-	[PGR_SCHEME_PEREGRINE] = { script_switch, script_server, lab_script_neigh },
+	[PGR_SCHEME_PEREGRINE] = { script_switch, script_server, lab_script_neigh, 0 },
 	[PGR_SCHEME_VL2] = { lab_vl2_script_switch, lab_vl2_script_server, NULL,
 			     VL2_TENANT_MTU },
 };

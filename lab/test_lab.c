@@ -201,7 +201,17 @@ static void test_scheme(void **state)
 		snprintf(want, sizeof(want), "route add default via %s dev pg-nic0",
 			 lab_ip_str(la ^ 1, ip));
 		assert_non_null(strstr(text, want));
-		assert_null(strstr(text, "neigh"));
+		/* no neighbour entries for other servers; its VM's AA out of its port */
+		assert_null(strstr(text, "neigh replace 10.96."));
+		assert_non_null(strstr(text, "route add 10.0.0.1/32 dev pg-v1\n"));
+		free(text);
+		/* its ToR routes the AA to the server's LA */
+		text = NULL;
+		f = open_memstream(&text, &len);
+		lab_script_ns(&l, tor, f);
+		fclose(f);
+		snprintf(want, sizeof(want), "route add 10.0.0.1/32 via %s\n", lab_ip_str(la, ip));
+		assert_non_null(strstr(text, want));
 		free(text);
 	}
 	/* ospfd on a ToR: p2p fabric ports with BFD, server ports passive */

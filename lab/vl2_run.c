@@ -109,7 +109,7 @@ static int set_all(const struct lab *l)
 
 int lab_vl2_prepare(const struct lab *l, char *err, size_t errlen)
 {
-	int status;
+	int status = 0;
 	pid_t pid;
 
 	if (lab_step("settings-vl2", "all", err, errlen))
@@ -207,6 +207,43 @@ int lab_vl2_ready(const struct lab *l, char *err, size_t errlen)
 				 "(see peregrine lab logs %s)", name, LAB_OSPF_WAIT_MS, name);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* A VM moved (lab migrate): the new server routes its AA out of the port
+ * (the old server's route went with the port), the old ToR forgets the
+ * AA, the new ToR routes it to the new server.  The directory learns the
+ * new ToR LA from the new server's agent (docs/vl2.md, "Migration"). */
+int lab_vl2_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		  char *err, size_t errlen)
+{
+	const struct topo *t = l->topo;
+	char ns_to[128], ns_old_tor[128], ns_new_tor[128], aa[24], via[16], ifn[LAB_IFNAMSIZ];
+	char macs[18], ip[16];
+	uint8_t mac[6];
+
+	lab_ns(l, t->nodes[to].name, ns_to, sizeof(ns_to));
+	lab_ns(l, t->nodes[lab_vl2_tor(t, from)].name, ns_old_tor, sizeof(ns_old_tor));
+	lab_ns(l, t->nodes[lab_vl2_tor(t, to)].name, ns_new_tor, sizeof(ns_new_tor));
+	snprintf(aa, sizeof(aa), "%s/32", lab_ip_str(vm->ip, ip));
+	lab_ip_str(lab_vl2_server_la(t, to), via);
+	lab_ifname(l, ifn, "v%u", vm->id);
+	lab_vm_mac(l, vm, mac);
+	snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+		 mac[3], mac[4], mac[5]);
+	{
+		char *route[] = { "ip", "-n", ns_to, "route", "replace", aa, "dev", ifn, NULL };
+		char *neigh[] = { "ip", "-n", ns_to, "neigh", "replace", ip, "lladdr", macs,
+				  "dev", ifn, "nud", "permanent", NULL };
+		char *add[] = { "ip", "-n", ns_new_tor, "route", "replace", aa, "via", via, NULL };
+		char *del[] = { "ip", "-n", ns_old_tor, "route", "del", aa, NULL };
+
+		if (lab_run(route, err, errlen) || lab_run(neigh, err, errlen) ||
+		    lab_run(add, err, errlen))
+			return -1;
+		if (strcmp(ns_old_tor, ns_new_tor))
+			lab_run(del, NULL, 0);
 	}
 	return 0;
 }
