@@ -17,8 +17,9 @@
 # answer (the directory has no such AA in blue's space) and a red VM that
 # sends from an address it does not own is dropped; 64 flows between two
 # VMs spread over both intermediates (each carries 30-70% of the bytes);
-# a tenant stream survives the cut of its ToR uplink and the failure of
-# its intermediate, each loss gap under 1 s and printed.
+# a tenant stream survives the cut of its ToR uplink, the failure of its
+# intermediate and the migration of its receiver, each loss gap under 1 s
+# and printed.
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -148,4 +149,15 @@ i0=$(($(int_bytes int0) - i0)); i1=$(($(int_bytes int1) - i1))
 int=$([ "$i0" -gt "$i1" ] && echo int0 || echo int1)
 $P lab node down "$int" $L
 finish int "tenant stream, $int down (its intermediate)"
+$P lab node up "$int" $L
+
+# Migration: red-srv7 (under tor3) moves to srv2 (under tor1) while
+# red-srv0 streams to it; its new agent registers the AA at tor1's LA, the
+# directory pushes that to srv0's agent.
+stream mig
+$P lab migrate red-srv7 srv2 $L >/dev/null
+finish mig "tenant stream, red-srv7 migrated srv7 -> srv2"
+ex red-srv7 ping -c 1 -W 5 -q 10.0.0.2 >/dev/null || ex red-srv7 ping -c 1 -W 5 -q 10.0.0.2 >/dev/null ||
+	fail "red-srv7 on srv2 cannot reach red-srv1"
+echo "ok: red-srv7 on srv2 reaches red-srv1"
 echo "ok: done"
