@@ -146,9 +146,32 @@ $P lab node up "$int" $L
 ex srv0 ping -c 1 -W 1 -q "$s7" >/dev/null || fail "no path after $int came back"
 echo "ok: $int back, OSPF converged again"
 
+cp "$st/setup/steps" "$tmp/steps"
 $P lab down $L >/dev/null
 for f in /proc/[0-9]*/cmdline; do
 	{ tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "-N $X-" &&
 		fail "an FRR process of $X outlived lab down ($f)"
 done
 echo "ok: lab down stopped every FRR daemon"
+
+# Rollback: `up` failing at VL2's own steps (the settings and decapsulation,
+# an FRR daemon's start, the wait for OSPF) leaves no namespace and no FRR
+# process behind.
+no_remains() {	# WHAT
+	ip netns list | grep -q "^$X-" && fail "$1: namespaces of $X remain"
+	for f in /proc/[0-9]*/cmdline; do
+		{ tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q -- "-N $X-" &&
+			fail "$1: an FRR process of $X remains ($f)"
+	done
+	[ ! -e "/run/peregrine/lab-$X" ] || fail "$1: the state directory remains"
+}
+for kind in "settings-vl2 all" "start-ospfd tor3" "wait-ospf int0"; do
+	n=$(grep " $kind\$" "$tmp/steps" | cut -d' ' -f1)
+	[ -n "$n" ] || fail "no step '$kind' in $(tr '\n' ';' <"$tmp/steps")"
+	if out=$(PEREGRINE_LAB_FAIL_AFTER=$((n - 1)) $P lab up "$tmp/vl2.yaml" $L 2>&1); then
+		fail "up did not fail at step $n ($kind)"
+	fi
+	echo "$out" | grep -q "injected failure at step $n, $kind" || fail "step $n: $out"
+	no_remains "failure at step $n ($kind)"
+done
+echo "ok: up failing at settings-vl2, start-ospfd, wait-ospf rolls everything back"
