@@ -96,7 +96,9 @@ done
 sleep 0.5
 got=$(($(counter red-srv7 eth0 rx_packets) - rx0))
 i0=$(($(int_bytes int0) - i0)); i1=$(($(int_bytes int1) - i1))
-[ "$got" -ge 6400 ] || fail "VLB: red-srv7 received $got of 6400 datagrams"
+# (a loaded machine may drop a few at a veth's backlog: 95% is plenty to
+# judge the spreading by)
+[ "$got" -ge 6080 ] || fail "VLB: red-srv7 received $got of 6400 datagrams"
 share=$((100 * i0 / (i0 + i1)))
 echo "   VLB: bytes into int0 $i0, int1 $i1: int0 carried $share%"
 [ "$share" -ge 30 ] && [ "$share" -le 70 ] ||
