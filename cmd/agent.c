@@ -38,11 +38,14 @@
 #include "route/trees.h"
 #include "topo/topo.h"
 #include "wire/rasproto.h"
+#include "wire/scheme.h"
+#include "cmd/agent_vl2.h"
 
 static const char agent_help[] =
 	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
 	"                       [--traffic-pairs N] [--netns NS] [--lab PREFIX]\n"
-	"                       [--log-level LEVEL] [--metrics A.B.C.D:PORT]\n"
+	"                       [--scheme peregrine|vl2] [--log-level LEVEL]\n"
+	"                       [--metrics A.B.C.D:PORT]\n"
 	"\n"
 	"The host agent of one server: attaches the data plane to the server's\n"
 	"NICs and VM ports, registers its VMs with the directory, resolves ARP\n"
@@ -69,6 +72,8 @@ static const char agent_help[] =
 	"                     passes it); only then does the environment variable\n"
 	"                     PEREGRINE_NO_AGENT make it exit at once (a lab\n"
 	"                     whose tests send plain traffic between servers)\n"
+	"  --scheme S         peregrine (default) or vl2: the VL2 agent\n"
+	"                     (docs/vl2.md; same configuration file)\n"
 	"  --log-level LEVEL  error, warn, info (default) or debug\n"
 	DAEMON_HELP_METRICS
 	"  -h, --help\n";
@@ -84,6 +89,7 @@ enum {
 struct shell {
 	const char *config_path, *netns;
 	const char *lab;		/* --lab: the lab this agent is a server of */
+	enum pgr_scheme scheme;		/* --scheme: vl2 runs cmd/agent_vl2.c */
 	char name[64];
 	bool veth_nics;
 	uint32_t traffic_pairs;		/* 0: PGR_DP_TRAFFIC_MAX */
@@ -624,6 +630,7 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 		{ "veth-nics", no_argument, 0, 'E' },
 		{ "netns", required_argument, 0, 'N' }, { "lab", required_argument, 0, 'L' },
 		{ "traffic-pairs", required_argument, 0, 'T' },
+		{ "scheme", required_argument, 0, 'S' },
 		{ "help", no_argument, 0, 'h' }, DAEMON_OPTION_LOG_LEVEL,
 		DAEMON_OPTION_METRICS, { 0, 0, 0, 0 }
 	};
@@ -647,6 +654,11 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 						       PGR_DP_TRAFFIC_MIN, PGR_DP_TRAFFIC_MAX);
 			break;
 		case 'L': s->lab = optarg; break;
+		case 'S':
+			if (!pgr_scheme_parse(optarg, &s->scheme))
+				return cli_usage_error("agent", "--scheme: '%s' is not peregrine or "
+						       "vl2", optarg);
+			break;
 		case 'h': fputs(agent_help, stdout); exit(0);
 		default: {
 			int rc = daemon_opt(dm, c, optarg);
@@ -790,6 +802,10 @@ int cmd_agent(int argc, char **argv)
 			return 0;
 		}
 		log_warn("PEREGRINE_NO_AGENT is ignored outside a lab (no --lab)");
+	}
+	if (s.scheme == PGR_SCHEME_VL2) {
+		signal(SIGPIPE, SIG_IGN);
+		return agent_vl2_run(s.config_path);
 	}
 	daemon_start(&dm);	/* SIGPIPE ignored, SIGINT and SIGTERM stop the loop */
 	s.loop = dm.loop;

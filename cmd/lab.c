@@ -12,6 +12,7 @@
 #include "cmd/cli.h"
 #include "cmd/swctl.h"
 #include "lab/run.h"
+#include "wire/scheme.h"
 #include "lib/parse.h"
 
 static const char lab_help[] =
@@ -23,7 +24,7 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--prefix P] [--json]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2] [--prefix P] [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
 	"       peregrine lab fib dump SWITCH [--json]\n"
@@ -51,16 +52,20 @@ static const char lab_help[] =
 	"  demo     build the default lab, start everything and measure it:\n"
 	"           reachability and isolation, throughput, fail-over and migration\n"
 	"           gaps, forwarding entries per switch; then tear it down\n"
-	"           (scripts/lab-demo.sh; about a minute)\n"
+	"           (scripts/lab-demo.sh; about a minute).  --scheme vl2: the\n"
+	"           same for a VL2 lab (scripts/lab-demo-vl2.sh, docs/vl2.md)\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
 	"               a-z 0-9); default pg.  Labs with different prefixes coexist\n"
 	"  --json       machine-readable output\n"
+	"  --scheme S   demo only: which scheme's demo (the lab file names the\n"
+	"               scheme for everything else)\n"
 	"  -h, --help\n";
 
 struct lab_cli {
 	const char *prefix;
+	enum pgr_scheme scheme;	/* --scheme: which demo */
 	bool json;
 	int argc;		/* positional arguments */
 	char **argv;
@@ -83,6 +88,10 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->prefix = argv[i] + 9;
 		} else if (!strcmp(argv[i], "--json")) {
 			c->json = true;
+		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
+			if (!pgr_scheme_parse(argv[++i], &c->scheme))
+				return cli_usage_error("lab", "--scheme '%s' is not peregrine or vl2",
+						       argv[i]);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(lab_help, stdout);
 			return -1;
@@ -594,8 +603,9 @@ static int do_node(struct lab_cli *c)
 		lab_stop_daemons(&l, l.topo->nodes[n].name);
 		if (lab_start_daemons(&l, n, err, sizeof(err)))
 			rc = cli_error("lab node: %s", err);
-		else if (!topo_is_server(l.topo, n) && lab_wait_switchd(&l, n, LAB_READY_WAIT_MS))
-			rc = cli_error("lab node: switchd on %s does not answer", c->argv[2]);
+		else if (!topo_is_server(l.topo, n) && lab_wait_switch(&l, n))
+			rc = cli_error("lab node: %s does not forward yet (its %s daemons)",
+				       c->argv[2], pgr_scheme_name(l.scheme));
 	}
 	if (!rc)
 		print_change(c, "node", at_ns);
@@ -639,11 +649,17 @@ static int do_migrate(struct lab_cli *c)
 	return rc;
 }
 
-/* The demo is a script (scripts/lab-demo.sh) beside the binary's tree: it
+/* The demo is a script beside the binary's tree, one per scheme: it
  * orchestrates commands and measures, which is what shell is for. */
+static const char *const demo_scripts[PGR_SCHEME_COUNT] = {
+	[PGR_SCHEME_PEREGRINE] = "lab-demo.sh",
+	[PGR_SCHEME_VL2] = "lab-demo-vl2.sh",
+};
+
 static int do_demo(struct lab_cli *c)
 {
 	char exe[4096], script[4200], *dir;
+	const char *name = demo_scripts[c->scheme];
 	ssize_t n;
 
 	if (c->argc != 1)
@@ -655,11 +671,11 @@ static int do_demo(struct lab_cli *c)
 	exe[n] = 0;
 	dir = strrchr(exe, '/');
 	*dir = 0;
-	snprintf(script, sizeof(script), "%s/../scripts/lab-demo.sh", exe);
+	snprintf(script, sizeof(script), "%s/../scripts/%s", exe, name);
 	if (access(script, R_OK)) {
-		snprintf(script, sizeof(script), "%s/../../scripts/lab-demo.sh", exe);
+		snprintf(script, sizeof(script), "%s/../../scripts/%s", exe, name);
 		if (access(script, R_OK))
-			return cli_error("lab demo: scripts/lab-demo.sh not found near %s", exe);
+			return cli_error("lab demo: scripts/%s not found near %s", name, exe);
 	}
 	*dir = '/';
 	setenv("PEREGRINE", exe, 1);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <pwd.h>
 #include <arpa/inet.h>
 
 #include "agent/config.h"
@@ -219,15 +220,98 @@ static int agent_args(const struct lab *l, const char *dir, uint32_t node, char 
 	argv[n++] = "--veth-nics";
 	argv[n++] = "--traffic-pairs";	/* kernel memory: docs/lab.md */
 	argv[n++] = b[2];
+	if (l->scheme != PGR_SCHEME_PEREGRINE) {
+		argv[n++] = "--scheme";
+		argv[n++] = (char *)pgr_scheme_name(l->scheme);
+	}
 	return n;
 }
 
-/* Metrics ports (docs/metrics.md). */
+/* FRR in a VL2 lab's switches (docs/vl2.md): each daemon in the
+ * foreground (the lab records its pid), its configuration, pid file and
+ * sockets in STATE/frr/NODE/, its log on stdout (STATE/logs/), marked with
+ * FRR's pathspace "-N P-NODE" so that the lab knows it.  It runs as FRR's
+ * own user (frr, in group frrvty), which owns STATE/frr/NODE/. */
+static int frr_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		    char (*b)[128], const char *daemon)
+{
+	const char *name = l->topo->nodes[node].name;
+	struct passwd *pw;
+	char path[300];
+	int n = 0;
+	FILE *f;
+
+	/* frr must pass through the state directory (0700) to its own:
+	 * search, not read, for others; the files there stay 0600. */
+	chmod(dir, 0711);
+	snprintf(path, sizeof(path), "%s/frr", dir);
+	mkdir(path, 0755);
+	snprintf(b[0], 128, "%s/frr/%s", dir, name);
+	mkdir(b[0], 0755);
+	if ((pw = getpwnam("frr")))
+		chown(b[0], pw->pw_uid, pw->pw_gid);
+	snprintf(b[1], 128, "%s/frr/%s/%s.conf", dir, name, daemon);
+	snprintf(b[2], 128, "%s/frr/%s/%s.pid", dir, name, daemon);
+	snprintf(b[3], 128, "%s/frr/%s/zserv.api", dir, name);
+	lab_ns(l, name, b[4], 128);
+	snprintf(b[5], 128, "%s/frr/%s/bfdd.sock", dir, name);
+	if ((f = fopen(b[1], "w"))) {
+		lab_vl2_frr_conf(l, node, daemon, f);
+		fclose(f);
+	}
+	argv[n++] = "-N";		/* also how `lab down` recognises it */
+	argv[n++] = b[4];
+	argv[n++] = "-f";
+	argv[n++] = b[1];
+	argv[n++] = "-i";
+	argv[n++] = b[2];
+	argv[n++] = "-z";
+	argv[n++] = b[3];
+	argv[n++] = "--vty_socket";
+	argv[n++] = b[0];
+	argv[n++] = "-P";		/* no vty on TCP */
+	argv[n++] = "0";
+	argv[n++] = "--log";
+	argv[n++] = "stdout";
+	if (!strcmp(daemon, "bfdd")) {
+		argv[n++] = "--bfdctl";
+		argv[n++] = b[5];
+	}
+	return n;
+}
+
+static int zebra_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		      char (*b)[128])
+{
+	return frr_args(l, dir, node, argv, b, "zebra");
+}
+
+static int bfdd_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		     char (*b)[128])
+{
+	return frr_args(l, dir, node, argv, b, "bfdd");
+}
+
+static int ospfd_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		      char (*b)[128])
+{
+	return frr_args(l, dir, node, argv, b, "ospfd");
+}
+
+#define PGR LAB_IN(PGR_SCHEME_PEREGRINE)
+#define VL2 LAB_IN(PGR_SCHEME_VL2)
+#define FRR_DIR "/usr/lib/frr/"
+
+/* In start order; the last field is the metrics port (docs/metrics.md).  A new scheme adds its bit to the daemons it shares and
+ * its own entries. */
 const struct lab_daemon lab_daemons[] = {
-	{ "directory", LAB_ON_MGMT, directory_args, 9461 },
-	{ "switchd", LAB_ON_SWITCH, switchd_args, 9463 },
-	{ "ras", LAB_ON_MGMT, ras_args, 9462 },
-	{ "agent", LAB_ON_SERVER, agent_args, 9464 },
+	{ "directory", LAB_ON_MGMT, directory_args, PGR | VL2, NULL, 9461 },
+	{ "switchd", LAB_ON_SWITCH, switchd_args, PGR, NULL, 9463 },
+	{ "ras", LAB_ON_MGMT, ras_args, PGR, NULL, 9462 },
+	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2, NULL, 9464 },
+	{ "zebra", LAB_ON_SWITCH, zebra_args, VL2, FRR_DIR "zebra", 0 },
+	{ "bfdd", LAB_ON_SWITCH, bfdd_args, VL2, FRR_DIR "bfdd", 0 },
+	{ "ospfd", LAB_ON_SWITCH, ospfd_args, VL2, FRR_DIR "ospfd", 0 },
 };
 
 bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t node, char *buf,
@@ -235,7 +319,9 @@ bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t n
 {
 	char ip[16];
 
-	if (!d->metrics_port)
+	/* not in this lab's scheme; the VL2 agent serves no metrics yet */
+	if (!d->metrics_port || !(d->schemes & LAB_IN(l->scheme)) ||
+	    (l->scheme == PGR_SCHEME_VL2 && !strcmp(d->name, "agent")))
 		return false;
 	lab_ip_str(node == LAB_NS_MGMT ? lab_mgmt_self_ip(l) : lab_mgmt_ip(l, node), ip);
 	snprintf(buf, len, "http://%s:%u/metrics", ip, d->metrics_port);

@@ -428,9 +428,47 @@ static bool check_size(struct yconf *yc, ynode *root, struct lab *l)
 	return true;
 }
 
+/* `scheme:` and what the scheme asks of the topology. */
+static bool read_scheme(struct yconf *yc, ynode *v, struct lab *l)
+{
+	char names[128];
+	const char *s;
+
+	pgr_scheme_list(names, sizeof(names));
+	if (!yconf_str(yc, v, "scheme", &s) || !pgr_scheme_parse(s, &l->scheme))
+		return yconf_fail(yc, v, "scheme: '%s' is not one of %s",
+				  yconf_is_scalar(v) ? yconf_scalar(yc, v) : "?", names);
+	return true;
+}
+
+static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
+{
+	ynode *at = yconf_get(yc, root, "scheme");
+
+	if (l->scheme != PGR_SCHEME_VL2)
+		return true;
+	if (lab_vl2_check(l->topo) < 0)
+		return yconf_fail(yc, at ? at : root, "scheme: vl2 needs intermediate switches "
+				  "(level 3, as in a vl2: topology) and every server on one "
+				  "switch (its ToR)");
+	/* VL2 carries no tenant id: a ToR delivers by AA alone */
+	for (uint32_t i = 0; i < l->nvdcs; i++)
+		for (uint32_t j = 0; j < i; j++) {
+			const struct lab_vdc *a = &l->vdcs[i], *b = &l->vdcs[j];
+			uint8_t plen = MIN(a->plen, b->plen);
+			uint32_t mask = 0xffffffffu << (32 - plen);
+
+			if ((a->net & mask) == (b->net & mask))
+				return yconf_fail(yc, at ? at : root, "scheme: vl2: VDCs %s and %s "
+						  "overlap; VL2's AA spaces must not (docs/vl2.md)",
+						  b->name, a->name);
+		}
+	return true;
+}
+
 static bool read_root(struct yconf *yc, struct lab *l)
 {
-	static const char *const keys[] = { "name", "topology", "fib", "links", "mgmt",
+	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
 					     "vdcs", "vms", "placement", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
@@ -448,6 +486,8 @@ static bool read_root(struct yconf *yc, struct lab *l)
 		return yconf_fail(yc, root, "topology: missing");
 	if (!read_topology(yc, v, l))
 		return false;
+	if ((v = yconf_get(yc, root, "scheme")) && !read_scheme(yc, v, l))
+		return false;
 	if ((v = yconf_get(yc, root, "fib")) && !yconf_u32(yc, v, "fib", 0, UINT32_MAX, &l->fib))
 		return false;
 	if ((v = yconf_get(yc, root, "links")) && !read_links(yc, v, l))
@@ -457,6 +497,8 @@ static bool read_root(struct yconf *yc, struct lab *l)
 	if (!check_size(yc, root, l))
 		return false;
 	if ((v = yconf_get(yc, root, "vdcs")) && !read_vdcs(yc, v, l))
+		return false;
+	if (!check_scheme(yc, root, l))
 		return false;
 	l->vms = xcalloc(LAB_MAX_VMS, sizeof(*l->vms));
 	if ((v = yconf_get(yc, root, "vms")) && !read_vms(yc, v, l))

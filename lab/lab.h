@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include "lib/common.h"
 #include "topo/topo.h"
+#include "wire/scheme.h"
 
 enum lab_limits {
 	LAB_MAX_PREFIX = 5,		/* so that "<prefix>-v1234567" fits IFNAMSIZ */
@@ -68,6 +69,7 @@ struct lab_vm {
 struct lab {
 	char name[64];
 	char prefix[LAB_MAX_PREFIX + 1];
+	enum pgr_scheme scheme;	/* `scheme:`, default peregrine (docs/lab.md) */
 	struct topo *topo;
 	uint32_t fib;		/* every switch's capacity; 0: the topology's */
 	uint32_t mbps;		/* shaping of fabric links; 0: none */
@@ -107,6 +109,36 @@ const char *lab_ip_str(uint32_t ip, char buf[16]);
  * through *vm (else -1). */
 uint32_t lab_find(const struct lab *l, const char *name, int *vm);
 
+/* ---- the VL2 scheme (lab/vl2.c, docs/vl2.md) ---------------------------------- */
+/* Locator addresses (LAs), host order.  Fabric link k is a /31: its end a
+ * (the topology's link a) has LAB_VL2_LINK_NET + 2k, end b + 2k + 1; a
+ * server's LA is the address of its NIC 0.  Switch n has the LA
+ * LAB_VL2_SW_NET + n + 1 on its loopback; every intermediate also has the
+ * anycast address LAB_VL2_ANYCAST. */
+#define LAB_VL2_LINK_NET 0x0a600000u	/* 10.96.0.0/12 */
+#define LAB_VL2_LINK_PLEN 12
+#define LAB_VL2_SW_NET 0x0a700000u	/* 10.112.0.0/16 */
+#define LAB_VL2_SW_PLEN 16
+#define LAB_VL2_ANYCAST 0x0a6ffffeu	/* 10.111.255.254 */
+enum lab_vl2_limits {
+	LAB_VL2_MAX_LINKS = 1u << 19,	/* /31s in 10.96.0.0/12 */
+	LAB_VL2_MAX_NODES = 65534,	/* switch LAs in 10.112.0.0/16 */
+};
+/* Does the topology suit VL2: intermediates (level-3 switches), every
+ * server on exactly one switch (its ToR)?  0 or -EINVAL. */
+int lab_vl2_check(const struct topo *t);
+bool lab_vl2_is_int(const struct topo *t, uint32_t node);
+uint32_t lab_vl2_link_ip(const struct topo *t, uint32_t node, uint32_t port);
+uint32_t lab_vl2_switch_la(uint32_t node);
+/* A server's LA and its ToR (node id). */
+uint32_t lab_vl2_server_la(const struct topo *t, uint32_t node);
+uint32_t lab_vl2_tor(const struct topo *t, uint32_t server_node);
+/* `ip -n NS -batch` text for a switch or a server of a VL2 lab. */
+void lab_vl2_script_switch(const struct lab *l, uint32_t node, FILE *f);
+void lab_vl2_script_server(const struct lab *l, uint32_t node, FILE *f);
+/* FRR's configuration of one switch: zebra, ospfd, bfdd (docs/vl2.md). */
+void lab_vl2_frr_conf(const struct lab *l, uint32_t node, const char *daemon, FILE *f);
+
 /* ---- setup scripts (lab/script.c) ------------------------------------------- */
 /* Every namespace of the lab, management first. */
 typedef void (*lab_ns_fn)(void *arg, const char *ns);
@@ -123,5 +155,18 @@ void lab_script_ns(const struct lab *l, uint32_t which, FILE *f);
 void lab_script_neigh(const struct lab *l, uint32_t node, FILE *f);
 /* `tc -n NS -batch` input for a node's fabric links; false if nothing to do. */
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f);
+
+/* What differs between schemes in a lab's scripts, indexed by enum
+ * pgr_scheme (lab/script.c); lab/run.h has the daemons and readiness. */
+struct lab_scheme {
+	void (*script_switch)(const struct lab *l, uint32_t node, FILE *f);
+	void (*script_server)(const struct lab *l, uint32_t node, FILE *f);
+	/* a server's neighbour entries after its NICs were down; NULL: none */
+	void (*script_neigh)(const struct lab *l, uint32_t node, FILE *f);
+	/* the VMs' MTU, and their largest GSO packet, when the scheme adds
+	 * bytes on the wire; 0: the kernel's 1500 */
+	unsigned vm_mtu;
+};
+extern const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT];
 
 #endif

@@ -211,6 +211,8 @@ int lab_migrate(struct lab *l, const char *vm_name, const char *server,
 		return -EIO;
 	}
 	res->attach_ns = wall_ns();
+	if (lab_scheme_moved(l, &l->vms[v], from, to, err, errlen))
+		fprintf(stderr, "lab migrate: %s: %s\n", pgr_scheme_name(l->scheme), err);
 	lab_agents_reconfigure(l, from, to);
 	res->signal_ns = wall_ns();
 	m.mv = (struct rasp_moved){ .vm_id = pgr_id_of(lab_vm_node(l, &l->vms[v]), 0),

@@ -112,6 +112,11 @@ static struct {
 
 static int fail_step(const char *kind, const char *name, char *err, size_t errlen)
 {
+	return lab_step(kind, name, err, errlen);
+}
+
+int lab_step(const char *kind, const char *name, char *err, size_t errlen)
+{
 	const char *s;
 
 	steps.n++;
@@ -376,7 +381,7 @@ static bool self_exe(char *buf, size_t len)
 	return true;
 }
 
-/* Does /proc/PID/cmdline hold "--name" followed by `name`? */
+/* Does /proc/PID/cmdline hold "--name" (FRR: "-N") followed by `name`? */
 static bool proc_is(pid_t pid, const char *name)
 {
 	char path[64], buf[4096];
@@ -392,7 +397,7 @@ static bool proc_is(pid_t pid, const char *name)
 		return false;
 	buf[n] = 0;
 	for (char *p = buf; p < buf + n; p += strlen(p) + 1)
-		if (!strcmp(p, "--name") && p + strlen(p) + 1 < buf + n &&
+		if ((!strcmp(p, "--name") || !strcmp(p, "-N")) && p + strlen(p) + 1 < buf + n &&
 		    !strcmp(p + strlen(p) + 1, name))
 			return true;
 	return false;
@@ -459,12 +464,19 @@ static pid_t spawn(const struct lab *l, const char *ns, const char *node,
 	char *argv[LAB_MAX_ARGS + 3];
 	pid_t pid;
 
-	if (!self_exe(exe, sizeof(exe)))
-		return -1;
-	argv[0] = "peregrine";
-	argv[1] = (char *)d->name;
-	memcpy(argv + 2, args, (size_t)nargs * sizeof(char *));
-	argv[nargs + 2] = NULL;
+	if (d->exe) {
+		snprintf(exe, sizeof(exe), "%s", d->exe);
+		argv[0] = (char *)d->name;
+		memcpy(argv + 1, args, (size_t)nargs * sizeof(char *));
+		argv[nargs + 1] = NULL;
+	} else {
+		if (!self_exe(exe, sizeof(exe)))
+			return -1;
+		argv[0] = "peregrine";
+		argv[1] = (char *)d->name;
+		memcpy(argv + 2, args, (size_t)nargs * sizeof(char *));
+		argv[nargs + 2] = NULL;
+	}
 	state_path(l, logp, sizeof(logp), "logs/%s.%s.log", node, d->name);
 	state_path(l, pidp, sizeof(pidp), "pids/%s.%s", node, d->name);
 	if ((pid = fork()) < 0)
@@ -489,6 +501,8 @@ static pid_t spawn(const struct lab *l, const char *ns, const char *node,
 
 static bool runs_on(const struct lab *l, const struct lab_daemon *d, uint32_t node)
 {
+	if (!(d->schemes & LAB_IN(l->scheme)))
+		return false;
 	if (node == LAB_NS_MGMT)
 		return d->where == LAB_ON_MGMT;
 	if (topo_is_server(l->topo, node))
@@ -513,11 +527,11 @@ int lab_start_daemons(const struct lab *l, uint32_t node, char *err,
 		if (!runs_on(l, d, node))
 			continue;
 		n = d->args(l, dir, node, args, bufs);
-		if (d->metrics_port && n + 2 <= LAB_MAX_ARGS) {
+		if (n + 2 <= LAB_MAX_ARGS &&
+		    lab_metrics_url(l, d, node, bufs[LAB_MAX_ARGS - 1], sizeof(bufs[0]))) {
 			/* --metrics A.B.C.D:PORT, from the URL the status shows */
 			char *u = bufs[LAB_MAX_ARGS - 1];
 
-			lab_metrics_url(l, d, node, u, sizeof(bufs[0]));
 			memmove(u, u + strlen("http://"), strlen(u) - strlen("http://") + 1);
 			*strchr(u, '/') = 0;
 			args[n++] = "--metrics";
@@ -658,7 +672,8 @@ int lab_restore_neighbours(const struct lab *l, uint32_t node, char *err, size_t
 	FILE *f = open_memstream(&text, &len);
 	int rc;
 
-	lab_script_neigh(l, node, f);
+	if (lab_schemes[l->scheme].script_neigh)
+		lab_schemes[l->scheme].script_neigh(l, node, f);
 	fclose(f);
 	lab_ns(l, l->topo->nodes[node].name, ns, sizeof(ns));
 	rc = len ? run_batch(l, "ip", ns, "neigh", text, len, err, errlen) : 0;
@@ -779,13 +794,55 @@ static int build(const struct lab *l, char *err, size_t errlen)
 	return 0;
 }
 
+static int wait_switchds(const struct lab *l, char *err, size_t errlen);
+
+/* What differs between schemes when a lab runs: settings after the
+ * scripts (NULL: none), then, once the daemons run, the wait until the
+ * fabric forwards.  Indexed by enum pgr_scheme. */
+static const struct {
+	int (*prepare)(const struct lab *l, char *err, size_t errlen);
+	int (*ready)(const struct lab *l, char *err, size_t errlen);
+	/* one switch, after `lab node up`, and for how long */
+	int (*switch_ready)(const struct lab *l, uint32_t node, int timeout_ms);
+	int switch_wait_ms;
+	/* `lab migrate` moved a VM's port; NULL: nothing more to do */
+	int (*moved)(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		     char *err, size_t errlen);
+} run_schemes[PGR_SCHEME_COUNT] = {
+	[PGR_SCHEME_PEREGRINE] = { NULL, wait_switchds, lab_wait_switchd, LAB_READY_WAIT_MS,
+				   NULL },
+	[PGR_SCHEME_VL2] = { lab_vl2_prepare, lab_vl2_ready, lab_vl2_wait_ospf,
+			     LAB_OSPF_WAIT_MS, lab_vl2_moved },
+};
+
+int lab_scheme_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		     char *err, size_t errlen)
+{
+	if (!run_schemes[l->scheme].moved)
+		return 0;
+	return run_schemes[l->scheme].moved(l, vm, from, to, err, errlen);
+}
+
+int lab_wait_switch(const struct lab *l, uint32_t node)
+{
+	return run_schemes[l->scheme].switch_ready(l, node,
+						   run_schemes[l->scheme].switch_wait_ms);
+}
+
 static int start_all(const struct lab *l, char *err, size_t errlen)
 {
+	if (run_schemes[l->scheme].prepare && run_schemes[l->scheme].prepare(l, err, errlen))
+		return -1;
 	if (lab_start_daemons(l, LAB_NS_MGMT, err, errlen))
 		return -1;
 	for (uint32_t n = 0; n < l->topo->nnodes; n++)
 		if (lab_start_daemons(l, n, err, errlen))
 			return -1;
+	return run_schemes[l->scheme].ready(l, err, errlen);
+}
+
+static int wait_switchds(const struct lab *l, char *err, size_t errlen)
+{
 	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
 		if (topo_is_server(l->topo, n))
 			continue;

@@ -21,6 +21,7 @@
 enum lab_run_limits {
 	LAB_STOP_WAIT_MS = 3000,	/* SIGTERM, then SIGKILL after this */
 	LAB_READY_WAIT_MS = 10000,	/* daemons must answer within this */
+	LAB_OSPF_WAIT_MS = 30000,	/* a VL2 fabric converges within this */
 	LAB_MAX_DAEMONS_PER_NODE = 4,
 	LAB_SETUP_JOBS = 8,		/* setup scripts running at once */
 	LAB_SAVE_LOGS_MAX = 1000,	/* lab-P.1 .. lab-P.1000 under PEREGRINE_LAB_SAVE_LOGS */
@@ -32,17 +33,21 @@ enum lab_where { LAB_ON_SWITCH, LAB_ON_SERVER, LAB_ON_MGMT };
 /* A daemon the lab starts.  The table in lab/daemons.c lists those that
  * exist; the directory, the RAS and the host agent join it as they land. */
 struct lab_daemon {
-	const char *name;		/* the peregrine subcommand */
+	const char *name;		/* the peregrine subcommand, or the program's name */
 	enum lab_where where;
-	/* argv after "peregrine NAME"; returns argc (at most LAB_MAX_ARGS - 2:
-	 * the lab adds --metrics, in bufs[LAB_MAX_ARGS - 1]). */
+	/* argv after "peregrine NAME" (or after `exe`); returns argc (at most
+	 * LAB_MAX_ARGS).  Its command line must carry "--name P-NODE" (or
+	 * FRR's "-N P-NODE"): that is how the lab knows its processes. */
 	int (*args)(const struct lab *l, const char *dir, uint32_t node, char **argv,
 		    char (*bufs)[128]);
+	uint32_t schemes;		/* LAB_IN(scheme) bits: the schemes it runs in */
+	const char *exe;		/* NULL: peregrine itself; else a program's path */
 	/* its Prometheus metrics port on the node's management address
 	 * (--metrics); 0: none.  One port per daemon kind, so that the
 	 * directory and the RAS can share the management namespace. */
 	uint16_t metrics_port;
 };
+#define LAB_IN(s) (1u << (s))
 enum { LAB_MAX_ARGS = 24 };
 /* "http://A.B.C.D:PORT/metrics" of daemon d on node (LAB_NS_MGMT or a
  * topology node) into buf; false if d serves none. */
@@ -68,6 +73,10 @@ int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t 
 int lab_down(const char *prefix, unsigned *nprocs, unsigned *nns);
 /* Load the lab that is up under `prefix`. */
 int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen);
+
+/* A numbered step of `up` (KIND NAME in setup/steps); -1 with err set when
+ * PEREGRINE_LAB_FAIL_AFTER says it is to fail. */
+int lab_step(const char *kind, const char *name, char *err, size_t errlen);
 
 /* Processes. */
 int lab_start_daemons(const struct lab *l, uint32_t node, char *err, size_t errlen);
@@ -98,6 +107,25 @@ int lab_switch_client(const struct lab *l, uint32_t node, struct swc *c);
 #define LAB_TOOL_ID 0xffffff00u
 /* Wait until a switch's switchd answers a dump (from the mgmt namespace). */
 int lab_wait_switchd(const struct lab *l, uint32_t node, int timeout_ms);
+/* Wait until a (re)started switch forwards, as its scheme says: its
+ * switchd answers (peregrine), it has its OSPF routes (vl2). */
+int lab_wait_switch(const struct lab *l, uint32_t node);
+/* What the scheme does after `lab migrate` moved a VM's port (VL2: the
+ * AA's routes).  0 or -1 with err. */
+int lab_scheme_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		     char *err, size_t errlen);
+
+/* ---- the VL2 scheme (lab/vl2_run.c) --------------------------------------- */
+/* Switch settings (forwarding, multipath hash): one step of `up`. */
+int lab_vl2_prepare(const struct lab *l, char *err, size_t errlen);
+/* Wait until every switch has OSPF routes to every other switch: one
+ * step per switch. */
+int lab_vl2_ready(const struct lab *l, char *err, size_t errlen);
+int lab_vl2_wait_ospf(const struct lab *l, uint32_t node, int timeout_ms);
+/* After `lab migrate` moved a VM's port: the AA's routes on the new server
+ * and on both ToRs. */
+int lab_vl2_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		  char *err, size_t errlen);
 
 /* ---- migration (lab/migrate.c) -------------------------------------------- */
 /* Write STATE/agents/NAME.yaml for server `node` from the plan

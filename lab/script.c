@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "bpf/vl2.h"
 #include "wire/swproto.h"
 
 static const char *ns_of_node(const struct lab *l, uint32_t node, char *buf, size_t len)
@@ -159,6 +160,9 @@ static void script_vm(const struct lab *l, uint32_t v, FILE *f)
 	fprintf(f, "link set %s address %s\n", ifn, swp_mac_str(mac, macs));
 	fprintf(f, "addr add %s/%u dev %s\n", lab_ip_str(vm->ip, ip),
 		l->vdcs[vm->vdc].plen, ifn);
+	if (lab_schemes[l->scheme].vm_mtu)
+		fprintf(f, "link set %s mtu %u gso_max_size %u\n", ifn,
+			lab_schemes[l->scheme].vm_mtu, lab_schemes[l->scheme].vm_mtu);
 	fprintf(f, "link set %s up\n", ifn);
 }
 
@@ -191,11 +195,17 @@ void lab_script_ns(const struct lab *l, uint32_t which, FILE *f)
 	}
 	fprintf(f, "link set lo up\n");
 	if (topo_is_server(l->topo, which))
-		script_server(l, which, f);
+		lab_schemes[l->scheme].script_server(l, which, f);
 	else
-		script_switch(l, which, f);
+		lab_schemes[l->scheme].script_switch(l, which, f);
 	mgmt_side(l, which, f);
 }
+
+const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT] = {
+	[PGR_SCHEME_PEREGRINE] = { script_switch, script_server, lab_script_neigh, 0 },
+	[PGR_SCHEME_VL2] = { lab_vl2_script_switch, lab_vl2_script_server, NULL,
+			     VL2_TENANT_MTU },
+};
 
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f)
 {

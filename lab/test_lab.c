@@ -136,6 +136,97 @@ static void test_bad_files(void **state)
 	expect_err("topology: [1, 2\n", "pg", "t.yaml:");
 }
 
+static const char vl2_yaml[] =
+	"scheme: vl2\n"
+	"topology: vl2:da=4,di=4,per_tor=2\n"
+	"vdcs: [{name: red, id: 1, subnet: 10.0.0.0/24}]\n"
+	"placement: {per_server: 1}\n";
+
+static void test_scheme(void **state)
+{
+	struct lab l = load_ok(lab_default_yaml, "pg");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(l.scheme, PGR_SCHEME_PEREGRINE);
+	lab_free(&l);
+	l = load_ok("scheme: peregrine\ntopology: fattree:k=4\n", "pg");
+	assert_int_equal(l.scheme, PGR_SCHEME_PEREGRINE);
+	lab_free(&l);
+	expect_err("topology: fattree:k=4\nscheme: bcube9\n", "pg",
+		   "t.yaml:2: scheme: 'bcube9' is not one of peregrine, vl2");
+	expect_err("topology: fattree:k=4\nscheme: [vl2]\n", "pg", "t.yaml:2: scheme:");
+	/* VL2 needs intermediates and single-homed servers */
+	expect_err("scheme: vl2\ntopology: leafspine:spines=2,leaves=2,servers=1\n", "pg",
+		   "t.yaml:1: scheme: vl2 needs intermediate switches");
+	expect_err("scheme: vl2\ntopology:\n  switches: [{name: i, level: 3}, t1, t2]\n"
+		   "  servers: [h]\n  links: [[i, t1], [i, t2], [h, t1], [h, t2]]\n", "pg",
+		   "scheme: vl2 needs");
+	expect_err("scheme: vl2\ntopology: vl2:da=4,di=4,per_tor=2\n"
+		   "vdcs: [{name: a, id: 1, subnet: 10.0.0.0/24}, "
+		   "{name: b, id: 2, subnet: 10.0.0.0/16}]\n", "pg",
+		   "t.yaml:1: scheme: vl2: VDCs a and b overlap");
+	/* a fat-tree's cores are level 3: they serve as intermediates */
+	l = load_ok("scheme: vl2\ntopology: fattree:k=4\n", "pg");
+	lab_free(&l);
+
+	l = load_ok(vl2_yaml, "pg");
+	assert_int_equal(l.scheme, PGR_SCHEME_VL2);
+	/* int0 (node 0): its LA and the anycast address on lo, /31s on ports */
+	f = open_memstream(&text, &len);
+	lab_script_ns(&l, topo_find(l.topo, "int0"), f);
+	fclose(f);
+	assert_non_null(strstr(text, "addr add 10.112.0.1/32 dev lo"));
+	assert_non_null(strstr(text, "addr add 10.111.255.254/32 dev lo"));
+	assert_null(strstr(text, "type bridge"));
+	free(text);
+	/* a server: its LA on NIC 0 (the far end of its ToR's /31), a
+	 * default route through the ToR; no neighbour entries */
+	{
+		uint32_t srv = topo_find(l.topo, "srv0"), tor = lab_vl2_tor(l.topo, srv);
+		uint32_t la = lab_vl2_server_la(l.topo, srv);
+		char want[128], ip[16];
+
+		assert_string_equal(l.topo->nodes[tor].name, "tor0");
+		assert_int_equal(la >> 1, lab_vl2_link_ip(l.topo, tor, 2) >> 1);
+		assert_int_not_equal(la, lab_vl2_link_ip(l.topo, tor, 2));
+		text = NULL;
+		f = open_memstream(&text, &len);
+		lab_script_ns(&l, srv, f);
+		fclose(f);
+		snprintf(want, sizeof(want), "addr add %s/31 dev pg-nic0", lab_ip_str(la, ip));
+		assert_non_null(strstr(text, want));
+		snprintf(want, sizeof(want), "route add default via %s dev pg-nic0",
+			 lab_ip_str(la ^ 1, ip));
+		assert_non_null(strstr(text, want));
+		/* no neighbour entries for other servers; its VM's AA out of its port */
+		assert_null(strstr(text, "neigh replace 10.96."));
+		assert_non_null(strstr(text, "route add 10.0.0.1/32 dev pg-v1\n"));
+		free(text);
+		/* its ToR routes the AA to the server's LA */
+		text = NULL;
+		f = open_memstream(&text, &len);
+		lab_script_ns(&l, tor, f);
+		fclose(f);
+		snprintf(want, sizeof(want), "route add 10.0.0.1/32 via %s\n", lab_ip_str(la, ip));
+		assert_non_null(strstr(text, want));
+		free(text);
+	}
+	/* ospfd on a ToR: p2p fabric ports with BFD, server ports passive */
+	text = NULL;
+	f = open_memstream(&text, &len);
+	lab_vl2_frr_conf(&l, topo_find(l.topo, "tor0"), "ospfd", f);
+	fclose(f);
+	assert_non_null(strstr(text, "interface pg-p0\n ip ospf network point-to-point\n"));
+	assert_non_null(strstr(text, " ip ospf bfd\n"));
+	assert_non_null(strstr(text, "interface pg-p2\n ip ospf passive\n"));
+	assert_non_null(strstr(text, " network 10.96.0.0/12 area 0\n"));
+	free(text);
+	lab_free(&l);
+}
+
 /* Each interface name in a script fits IFNAMSIZ and carries the prefix;
  * every namespace a line names was created first. */
 static void check_script_names(const char *text, const char *prefix)
@@ -241,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_scripts),
+		cmocka_unit_test(test_scheme),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
