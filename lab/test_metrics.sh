@@ -75,6 +75,11 @@ code=$(mg curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${url%/metrics}/o
 [ "$code" = 404 ] || fail "another path: $code"
 code=$(mg curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST -d x "$url")
 [ "$code" = 405 ] || fail "POST: $code"
+# the page is rendered once a second: the count shows within two renders
+for _ in $(seq 25); do
+	get "$url" | grep -q 'peregrine_metrics_requests_total{code="404"} 1' && break
+	sleep 0.1
+done
 get "$url" | grep -q 'peregrine_metrics_requests_total{code="404"} 1' ||
 	fail "the 404 is not counted"
 # bound to the management address only: not on a server's loopback
