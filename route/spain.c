@@ -17,6 +17,18 @@ struct heap_item {
 struct dijkstra {
 	const struct topo *t;
 	uint32_t *dist, *via;		/* per node: distance, link it was reached by */
+	/* per node: the run whose dist and via it holds; a node of another
+	 * run is at infinity.  Saves clearing dist for every search (a
+	 * search touches the switches near its pair; the array spans every
+	 * server too). */
+	uint32_t *stamp, run;
+	uint32_t *touched;		/* links one pair counted: 2k paths' worth */
+	/* Switch-to-switch adjacency, compact: node n's neighbours are
+	 * adj[adj_off[n] .. adj_off[n + 1]).  A ToR's ports are mostly
+	 * servers', which a search never enters: skipping them here, not by
+	 * reading each peer's node, is most of the search's time. */
+	uint32_t *adj_off;
+	struct sp_adj { uint32_t peer, link; } *adj;
 	struct heap_item *heap;
 	uint32_t nheap, cap;
 	const uint32_t *uses;		/* per link: earlier paths of this pair on it */
@@ -66,9 +78,13 @@ static bool weighted_path(struct dijkstra *d, uint32_t a, uint32_t b, struct rou
 	const struct topo *t = d->t;
 	uint32_t hops = 0;
 
-	memset(d->dist, 0xff, sizeof(*d->dist) * t->nnodes);
+	if (++d->run == 0) {	/* wrapped: every stamp is stale again */
+		memset(d->stamp, 0, sizeof(*d->stamp) * t->nnodes);
+		d->run = 1;
+	}
 	d->nheap = 0;
 	d->dist[a] = 0;
+	d->stamp[a] = d->run;
 	heap_push(d, 0, a);
 	while (d->nheap) {
 		struct heap_item it = heap_pop(d);
@@ -77,18 +93,19 @@ static bool weighted_path(struct dijkstra *d, uint32_t a, uint32_t b, struct rou
 			continue;
 		if (it.node == b)
 			break;
-		for (uint32_t p = 0; p < t->nodes[it.node].degree; p++) {
-			const struct topo_adj *adj = topo_port(t, it.node, p);
+		for (uint32_t p = d->adj_off[it.node]; p < d->adj_off[it.node + 1]; p++) {
+			const struct sp_adj *adj = &d->adj[p];
 			uint32_t nd = it.dist + 1 + ROUTE_SPAIN_PENALTY * d->uses[adj->link];
 
-			if (topo_is_server(t, adj->peer) || nd >= d->dist[adj->peer])
+			if (d->stamp[adj->peer] == d->run && nd >= d->dist[adj->peer])
 				continue;
+			d->stamp[adj->peer] = d->run;
 			d->dist[adj->peer] = nd;
 			d->via[adj->peer] = adj->link;
 			heap_push(d, nd, adj->peer);
 		}
 	}
-	if (d->dist[b] == UINT32_MAX)
+	if (d->stamp[b] != d->run)
 		return false;
 	/* Walk back, then reverse into out. */
 	for (uint32_t x = b; x != a; x = topo_other(t, d->via[x], x))
@@ -109,11 +126,14 @@ static bool same_path(const struct route_path *p, const struct route_path *q)
 	return p->len == q->len && !memcmp(p->links, q->links, sizeof(p->links[0]) * p->len);
 }
 
-/* Up to k paths for one pair into out; returns how many. */
+/* Up to k paths for one pair into out; returns how many.  uses is all
+ * zero before and after: only the links this pair counted are cleared
+ * (clearing every link of the fabric per pair cost more than the
+ * searches). */
 static uint32_t pair_paths(struct dijkstra *d, uint32_t *uses, uint32_t a, uint32_t b,
 			   uint32_t k, struct route_path *out)
 {
-	uint32_t n = 0;
+	uint32_t *touched = d->touched, n = 0, nt = 0;
 
 	for (uint32_t tries = 0; n < k && tries < 2 * k; tries++) {
 		struct route_path *p = &out[n];
@@ -122,13 +142,17 @@ static uint32_t pair_paths(struct dijkstra *d, uint32_t *uses, uint32_t a, uint3
 		if (!weighted_path(d, a, b, p) ||
 		    (n && p->len > out[0].len + ROUTE_SPAIN_STRETCH))
 			break;
-		for (uint32_t i = 0; i < p->len; i++)
+		for (uint32_t i = 0; i < p->len; i++) {
 			uses[p->links[i]]++;
+			touched[nt++] = p->links[i];
+		}
 		for (uint32_t i = 0; i < n; i++)
 			dup |= same_path(&out[i], p);
 		n += !dup;
 	}
-	return n;	/* the caller clears uses */
+	for (uint32_t i = 0; i < nt; i++)
+		uses[touched[i]] = 0;
+	return n;
 }
 
 /* ---- greedy packing --------------------------------------------------------- */
@@ -294,6 +318,21 @@ static void compute_paths(const struct topo *t, struct route_spain *s)
 
 	d.dist = xmalloc(sizeof(*d.dist) * t->nnodes);
 	d.via = xmalloc(sizeof(*d.via) * t->nnodes);
+	d.stamp = xcalloc(t->nnodes, sizeof(*d.stamp));
+	d.adj_off = xcalloc((size_t)t->nnodes + 1, sizeof(*d.adj_off));
+	d.adj = xmalloc(sizeof(*d.adj) * (2 * (size_t)t->nlinks + 1));
+	for (uint32_t n = 0, at = 0; n < t->nnodes; n++) {
+		d.adj_off[n] = at;
+		if (!topo_is_server(t, n))
+			for (uint32_t p = 0; p < t->nodes[n].degree; p++) {
+				const struct topo_adj *a = topo_port(t, n, p);
+
+				if (!topo_is_server(t, a->peer))
+					d.adj[at++] = (struct sp_adj){ a->peer, a->link };
+			}
+		d.adj_off[n + 1] = at;
+	}
+	d.touched = xmalloc(sizeof(*d.touched) * 2 * s->k * ROUTE_PATH_MAX_LINKS);
 	d.uses = uses;
 	s->paths = xmalloc(sizeof(*s->paths) * (cap ? cap : 1));
 	s->pair_off = xmalloc(sizeof(*s->pair_off) * (s->npairs + 1));
@@ -303,13 +342,16 @@ static void compute_paths(const struct topo *t, struct route_spain *s)
 			s->pair_off[route_spain_pair(s, i, j)] = s->npaths;
 			s->npaths += pair_paths(&d, uses, s->ends[i], s->ends[j], s->k,
 						&s->paths[s->npaths]);
-			memset(uses, 0, sizeof(*uses) * t->nlinks);
 		}
 	}
 	s->pair_off[s->npairs] = s->npaths;
 	free(uses);
 	free(d.dist);
 	free(d.via);
+	free(d.stamp);
+	free(d.touched);
+	free(d.adj_off);
+	free(d.adj);
 	free(d.heap);
 }
 
