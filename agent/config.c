@@ -13,31 +13,6 @@
 #include "lib/yconf.h"
 #include "wire/pgr.h"
 
-static bool read_name(struct yconf *yc, ynode *n, const char *what, char *out, size_t cap)
-{
-	const char *s;
-
-	if (!yconf_str(yc, n, what, &s))
-		return false;
-	if (!*s || strlen(s) >= cap)
-		return yconf_fail(yc, n, "%s: empty or longer than %zu", what, cap - 1);
-	strcpy(out, s);
-	return true;
-}
-
-static bool read_ip(struct yconf *yc, ynode *n, const char *what, uint32_t *out)
-{
-	struct in_addr a;
-	const char *s;
-
-	if (!yconf_str(yc, n, what, &s))
-		return false;
-	if (inet_pton(AF_INET, s, &a) != 1)
-		return yconf_fail(yc, n, "%s: '%s' is not an IPv4 address", what, s);
-	*out = ntohl(a.s_addr);
-	return true;
-}
-
 /* "A.B.C.D:PORT" */
 static bool read_addr(struct yconf *yc, ynode *n, const char *what, struct sockaddr_in *out)
 {
@@ -69,7 +44,7 @@ static bool read_nics(struct yconf *yc, ynode *n, struct agent_config *c)
 		return yconf_fail(yc, n, "nics: expected a list of 1 to %d interface names",
 				  AGENT_MAX_NICS);
 	for (size_t i = 0; i < len; i++)
-		if (!read_name(yc, yconf_seq_at(yc, n, i), "nics[]", c->nic[i], AGENT_IFNAMSIZ))
+		if (!yconf_name(yc, yconf_seq_at(yc, n, i), "nics[]", c->nic[i], AGENT_IFNAMSIZ))
 			return false;
 	c->nnics = (unsigned)len;
 	return true;
@@ -88,11 +63,11 @@ static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	for (size_t i = 0; keys[i]; i++)
 		if (!yconf_get(yc, n, keys[i]))
 			return yconf_fail(yc, n, "vms[].%s: missing", keys[i]);
-	if (!read_name(yc, yconf_get(yc, n, "name"), "vms[].name", vm->name, sizeof(vm->name)) ||
+	if (!yconf_name(yc, yconf_get(yc, n, "name"), "vms[].name", vm->name, sizeof(vm->name)) ||
 	    !yconf_u32(yc, yconf_get(yc, n, "vdc"), "vms[].vdc", 1, 0xffffff, &vm->vdc) ||
-	    !read_ip(yc, yconf_get(yc, n, "ip"), "vms[].ip", &vm->ip) ||
+	    !yconf_ipv4(yc, yconf_get(yc, n, "ip"), "vms[].ip", &vm->ip) ||
 	    !yconf_u32(yc, yconf_get(yc, n, "node"), "vms[].node", 1, PGR_NODE_MAX, &vm->node) ||
-	    !read_name(yc, yconf_get(yc, n, "port"), "vms[].port", vm->port, AGENT_IFNAMSIZ))
+	    !yconf_name(yc, yconf_get(yc, n, "port"), "vms[].port", vm->port, AGENT_IFNAMSIZ))
 		return false;
 	v = yconf_get(yc, n, "ip");
 	if (vm->ip == 0 || vm->ip == 0xffffffffu)
@@ -151,16 +126,16 @@ static bool read_root(struct yconf *yc, ynode *root, struct agent_config *c)
 		if (!yconf_get(yc, root, keys[i]))
 			return yconf_fail(yc, root, "%s: missing", keys[i]);
 	if ((w = yconf_get(yc, root, "workloads")) &&
-	    !read_name(yc, w, "workloads", c->workloads, sizeof(c->workloads)))
+	    !yconf_name(yc, w, "workloads", c->workloads, sizeof(c->workloads)))
 		return false;
-	return read_name(yc, yconf_get(yc, root, "server"), "server", c->server,
+	return yconf_name(yc, yconf_get(yc, root, "server"), "server", c->server,
 			 sizeof(c->server)) &&
 	       yconf_u32(yc, yconf_get(yc, root, "node"), "node", 1, PGR_NODE_MAX, &c->node) &&
 	       read_nics(yc, yconf_get(yc, root, "nics"), c) &&
 	       read_addr(yc, yconf_get(yc, root, "directory"), "directory", &c->directory) &&
 	       read_addr(yc, yconf_get(yc, root, "ras"), "ras", &c->ras) &&
-	       read_name(yc, yconf_get(yc, root, "key"), "key", c->key, sizeof(c->key)) &&
-	       read_name(yc, yconf_get(yc, root, "topology"), "topology", c->topology,
+	       yconf_name(yc, yconf_get(yc, root, "key"), "key", c->key, sizeof(c->key)) &&
+	       yconf_name(yc, yconf_get(yc, root, "topology"), "topology", c->topology,
 			 sizeof(c->topology)) &&
 	       read_vms(yc, yconf_get(yc, root, "vms"), c);
 }

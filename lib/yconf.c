@@ -1,5 +1,6 @@
 #include "lib/yconf.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -405,6 +406,31 @@ bool yconf_str(struct yconf *yc, ynode *n, const char *what, const char **out)
 	if (!s || !*s)
 		return yconf_fail(yc, n, "%s: expected a non-empty string", what);
 	*out = s;
+	return true;
+}
+
+bool yconf_name(struct yconf *yc, ynode *n, const char *what, char *out, size_t cap)
+{
+	const char *s = NULL;
+
+	if (!yconf_str(yc, n, what, &s))
+		return false;
+	if (strlen(s) >= cap)
+		return yconf_fail(yc, n, "%s: empty or longer than %zu", what, cap - 1);
+	strcpy(out, s);
+	return true;
+}
+
+bool yconf_ipv4(struct yconf *yc, ynode *n, const char *what, uint32_t *out)
+{
+	struct in_addr a;
+	const char *s = NULL;
+
+	if (!yconf_str(yc, n, what, &s))
+		return false;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return yconf_fail(yc, n, "%s: '%s' is not an IPv4 address", what, s);
+	*out = ntohl(a.s_addr);
 	return true;
 }
 

@@ -90,6 +90,10 @@ ynode *yconf_seq_at(struct yconf *yc, ynode *seq, size_t i);
 const char *yconf_scalar(const struct yconf *yc, const ynode *n);
 size_t yconf_scalar_len(const ynode *n);
 bool yconf_str(struct yconf *yc, ynode *n, const char *what, const char **out);
+/* A non-empty string shorter than cap, copied into out. */
+bool yconf_name(struct yconf *yc, ynode *n, const char *what, char *out, size_t cap);
+/* A dotted IPv4 address, in host order. */
+bool yconf_ipv4(struct yconf *yc, ynode *n, const char *what, uint32_t *out);
 bool yconf_u32(struct yconf *yc, ynode *n, const char *what, uint32_t min,
 	       uint32_t max, uint32_t *out);
 bool yconf_double(struct yconf *yc, ynode *n, const char *what, double min,

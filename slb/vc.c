@@ -11,33 +11,17 @@
 #include "lib/yconf.h"
 #include "wire/pgr.h"
 
-static bool read_name(struct yconf *yc, ynode *n, const char *what, char *out, size_t cap)
-{
-	const char *s;
-
-	if (!yconf_str(yc, n, what, &s))
-		return false;
-	if (!*s || strlen(s) >= cap)
-		return yconf_fail(yc, n, "%s: empty or longer than %zu", what, cap - 1);
-	strcpy(out, s);
-	return true;
-}
-
 /* A unicast host address (network order): not 0/8, 127/8, multicast, class E. */
 static bool read_ip(struct yconf *yc, ynode *n, const char *what, uint32_t *out)
 {
-	struct in_addr a;
-	const char *s;
 	uint32_t h;
 
-	if (!yconf_str(yc, n, what, &s))
+	if (!yconf_ipv4(yc, n, what, &h))
 		return false;
-	if (inet_pton(AF_INET, s, &a) != 1)
-		return yconf_fail(yc, n, "%s: '%s' is not an IPv4 address", what, s);
-	h = ntohl(a.s_addr);
 	if (h >> 24 == 0 || h >> 24 == 127 || h >> 24 >= 224)
-		return yconf_fail(yc, n, "%s: '%s' is not a unicast host address", what, s);
-	*out = a.s_addr;
+		return yconf_fail(yc, n, "%s: '%s' is not a unicast host address", what,
+				  yconf_scalar(yc, n));
+	*out = htonl(h);
 	return true;
 }
 
@@ -189,7 +173,7 @@ static bool read_vc(struct yconf *yc, ynode *n, struct slb_vc_cfg *vc)
 			return yconf_fail(yc, n, "vcs[].%s: missing", keys[i]);
 	vc->health_interval_ms = SLB_HEALTH_INTERVAL_DEFAULT_MS;
 	vc->health_fails = SLB_HEALTH_FAILS_DEFAULT;
-	if (!read_name(yc, yconf_get(yc, n, "name"), "vcs[].name", vc->name, sizeof(vc->name)) ||
+	if (!yconf_name(yc, yconf_get(yc, n, "name"), "vcs[].name", vc->name, sizeof(vc->name)) ||
 	    !yconf_u32(yc, yconf_get(yc, n, "vdc"), "vcs[].vdc", 1, 0xffffff, &vc->vdc) ||
 	    !read_ip(yc, yconf_get(yc, n, "vip"), "vcs[].vip", &vc->vip) ||
 	    !read_ports(yc, yconf_get(yc, n, "ports"), vc) ||
