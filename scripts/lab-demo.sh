@@ -27,22 +27,7 @@
 # Figures for people are rounded (scripts/human.sh); --json keeps them whole.
 # Bounded: every stream has a fixed count, every wait a timeout.
 set -euo pipefail
-. "$(dirname "$0")/human.sh"
-P=${PEREGRINE:-build/peregrine}
-X=${PREFIX:-pg}
-JSON=0
-[ "${1:-}" = --json ] && JSON=1
-tmp=$(mktemp -d)
-bg=()
-cleanup() {
-	for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
-	$P lab down --prefix "$X" >/dev/null 2>&1 || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-say() { if [ $JSON = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
-now_ns() { date +%s%N; }
-ex() { $P lab exec "$1" --prefix "$X" -- "${@:2}"; }
+. "$(dirname "$0")/demo-lib.sh"
 vms() { $P lab status --prefix "$X" --json | jq -r ".vm_list[] | select(.vdc == \"$1\") | \"\(.name) \(.ip)\""; }
 t_start=$(now_ns)
 
