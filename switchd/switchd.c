@@ -177,7 +177,8 @@ static void send_link(struct sw *s, struct sw_link_report *r, uint64_t now,
 	assert(d->len);
 	o->ndg++;
 	r->sent_ns = now;
-	r->tries++;
+	if (r->tries < UINT8_MAX)	/* slow retries go on: saturate, never wrap */
+		r->tries++;
 }
 
 static void report_link(struct sw *s, uint16_t port, bool up, uint64_t now,
@@ -361,25 +362,23 @@ static void drop_link_report(struct sw *s, uint32_t i)
 	s->nlinks--;
 }
 
+/* When report r is due again: fast at first, then slowly, never given up. */
+static uint64_t link_due(const struct sw_link_report *r)
+{
+	return r->sent_ns + (r->tries < SW_LINK_RETRIES ? SW_LINK_RETRY_NS : SW_LINK_SLOW_RETRY_NS);
+}
+
 static void retransmit_links(struct sw *s, uint64_t now, struct sw_out *o)
 {
-	for (uint32_t i = 0; i < s->nlinks;) {
+	for (uint32_t i = 0; i < s->nlinks; i++) {
 		struct sw_link_report *r = &s->links[i];
 
-		if (now - r->sent_ns < SW_LINK_RETRY_NS) {
-			i++;
+		if (now < link_due(r))
 			continue;
-		}
-		if (r->tries >= SW_LINK_RETRIES) {
-			s->st.link_given_up++;
-			drop_link_report(s, i);
-			continue;
-		}
 		if (o->ndg == SW_OUT_DGRAMS)
 			return;
 		send_link(s, r, now, o);
 		s->st.link_retransmits++;
-		i++;
 	}
 }
 
@@ -391,7 +390,7 @@ uint64_t sw_tick(struct sw *s, uint64_t now, struct sw_out *o)
 	if (s->restore_at || s->admin_more)
 		track_uplinks(s, now, o);
 	for (uint32_t i = 0; i < s->nlinks; i++)
-		next = MIN(next, s->links[i].sent_ns + SW_LINK_RETRY_NS);
+		next = MIN(next, link_due(&s->links[i]));
 	if (s->restore_at)
 		next = MIN(next, s->restore_at);
 	if (s->admin_more || o->ndg == SW_OUT_DGRAMS)

@@ -45,14 +45,19 @@ enum sw_limits {
 	SW_MAX_PEERS = 64,		/* controllers tracked for replay checks */
 	SW_ACK_CACHE = 1024,		/* bytes: largest ACK (844) fits */
 	SW_MAX_PENDING_LINK = 256,	/* unacknowledged link reports */
-	SW_LINK_RETRIES = 50,		/* transmissions of one report */
+	SW_LINK_RETRIES = 50,		/* fast transmissions of one report */
 	SW_OUT_DGRAMS = 64,		/* datagrams one call may queue */
 	SW_OUT_ADMIN = 512,		/* port up/down requests one call may
 					 * queue; more wait for the next call */
 };
 
-/* Link reports are retransmitted every SW_LINK_RETRY_NS until acknowledged. */
+/* Link reports are retransmitted every SW_LINK_RETRY_NS, SW_LINK_RETRIES
+ * times, then every SW_LINK_SLOW_RETRY_NS, until acknowledged: a report is
+ * never given up (a RAS that cannot hear for a while must still learn the
+ * change when it can; the pending reports are bounded by
+ * SW_MAX_PENDING_LINK, the oldest dropped past it, counted link_given_up). */
 #define SW_LINK_RETRY_NS (20ull * 1000 * 1000)
+#define SW_LINK_SLOW_RETRY_NS (1000ull * 1000 * 1000)
 
 /* An IPv4 address and port, host byte order: the core names peers by these
  * numbers and never sees a socket. */

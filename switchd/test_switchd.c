@@ -240,16 +240,29 @@ static void test_link_reports(void **state)
 	assert_int_equal(sw_pending_links(s), 0);
 	sw_tick(s, 10 * SW_LINK_RETRY_NS, &out);
 	assert_int_equal(out.ndg, 0);
-	/* never acknowledged: given up after SW_LINK_RETRIES sends */
+	/* never acknowledged (a RAS that cannot hear): SW_LINK_RETRIES fast
+	 * sends, then one every SW_LINK_SLOW_RETRY_NS, for as long as it
+	 * takes; never given up */
 	sw_port(s, 3, false, false, 0, &out);	/* vanished: reported down */
 	assert_int_equal(out.ndg, 1);
 	for (int i = 1; i <= SW_LINK_RETRIES + 2; i++) {
 		sw_out_reset(&out);
 		sw_tick(s, (uint64_t)i * SW_LINK_RETRY_NS, &out);
 	}
-	assert_int_equal(sw_pending_links(s), 0);
+	assert_int_equal(sw_pending_links(s), 1);
 	assert_int_equal(sw_stats(s)->link_retransmits, 1 + SW_LINK_RETRIES - 1);
-	assert_int_equal(sw_stats(s)->link_given_up, 1);
+	{
+		uint64_t t = (uint64_t)(SW_LINK_RETRIES + 2) * SW_LINK_RETRY_NS, n0;
+
+		n0 = sw_stats(s)->link_retransmits;
+		for (int i = 1; i <= 600; i++) {	/* ten minutes, a tick a second */
+			sw_out_reset(&out);
+			sw_tick(s, t + (uint64_t)i * SW_LINK_SLOW_RETRY_NS, &out);
+		}
+		assert_int_equal(sw_pending_links(s), 1);
+		assert_int_equal(sw_stats(s)->link_retransmits - n0, 600);
+	}
+	assert_int_equal(sw_stats(s)->link_given_up, 0);
 	sw_free(s);
 }
 
