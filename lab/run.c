@@ -330,7 +330,7 @@ bool lab_ns_exists(const char *ns)
 	return access(path, F_OK) == 0;
 }
 
-static int write_sysctl(const char *path, const char *val)
+int lab_write_sysctl(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	bool ok;
@@ -349,8 +349,8 @@ static void quiet_one(void *arg, const char *ns)
 	int *bad = arg;
 
 	if (lab_enter_ns(ns) ||
-	    write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1") ||
-	    write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"))
+	    lab_write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1") ||
+	    lab_write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"))
 		(*bad)++;
 }
 

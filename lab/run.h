@@ -60,6 +60,9 @@ extern const size_t lab_ndaemons;
 uint32_t lab_traffic_pairs(const struct lab *l);
 
 void lab_state_dir(const char *prefix, char *buf, size_t len);
+/* Write val to the /proc/sys file path (in the caller's network
+ * namespace).  0 or -errno. */
+int lab_write_sysctl(const char *path, const char *val);
 
 /* Build the lab.  On failure everything created is removed again.  `yaml`
  * is the lab file's text (saved to the state directory).  Returns 0 or -1

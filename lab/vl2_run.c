@@ -46,18 +46,6 @@ static const char *const server_sysctls[][2] = {
 	{ NULL, NULL },
 };
 
-static int put(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok ? 0 : -EIO;
-}
-
 /* A multipath hash seed of the switch's own.  Left unset, every namespace
  * hashes with the same boot-time key: a ToR and the agg after it then
  * compute the same hash for a flow, and the agg's choice of intermediate
@@ -69,7 +57,7 @@ static int put_seed(uint32_t node)
 	int rc;
 
 	snprintf(seed, sizeof(seed), "%u", (uint32_t)((node + 1) * 2654435761u) | 1u);
-	rc = put("/proc/sys/net/ipv4/fib_multipath_hash_seed", seed);
+	rc = lab_write_sysctl("/proc/sys/net/ipv4/fib_multipath_hash_seed", seed);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -115,7 +103,7 @@ static int set_all(const struct lab *l)
 		if (lab_enter_ns(ns))
 			return -1;
 		for (size_t i = 0; kv[i][0]; i++)
-			if (put(kv[i][0], kv[i][1]))
+			if (lab_write_sysctl(kv[i][0], kv[i][1]))
 				return -1;
 		if (!server && put_seed(n))
 			return -1;

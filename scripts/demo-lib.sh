@@ -20,3 +20,19 @@ trap cleanup EXIT
 say() { if [ $JSON = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
 now_ns() { date +%s%N; }
 ex() { $P lab exec "$1" --prefix "$X" -- "${@:2}"; }
+# stop_stream: 1.5 s more of the stream, then the sender stops (it tells the
+# receiver how many it sent) and the receiver reports.  The demo's
+# start_stream sets $sender and pushes receiver, then sender, onto bg.
+stop_stream() {
+	sleep 1.5
+	kill -INT "$sender" 2>/dev/null || true
+	wait "$sender" 2>/dev/null || true
+	wait "${bg[@]: -2:1}" 2>/dev/null || true
+}
+# Loss gaps that start within 1 s after a failure at $t belong to it (the
+# last arrival before a gap comes just before the failure: 20 ms margin).
+in_window='($g.start_ns >= $t - 20000000 and $g.start_ns <= $t + 1000000000)'
+# gap_after FILE T_NS: the longest gap of the failure at T_NS (ms)
+gap_after() {
+	jq --argjson t "$2" "[.loss_gaps[] | . as \$g | select($in_window) | .gap_ms] | max // 0" "$1"
+}

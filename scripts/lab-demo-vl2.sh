@@ -101,16 +101,6 @@ stream() {	# NAME: 10,000 datagrams/s red-srv0 -> red-srv7 until stop_stream
 		--bind 10.0.0.1:40000 --rate 10000 --count 300000 2>/dev/null & sender=$!
 	bg+=($sender)
 }
-stop_stream() {
-	sleep 1.5
-	kill -INT "$sender" 2>/dev/null || true
-	wait "$sender" 2>/dev/null || true
-	wait "${bg[@]: -2:1}" 2>/dev/null || true
-}
-in_window='($g.start_ns >= $t - 20000000 and $g.start_ns <= $t + 1000000000)'
-gap_after() {
-	jq --argjson t "$2" "[.loss_gaps[] | . as \$g | select($in_window) | .gap_ms] | max // 0" "$1"
-}
 busier() {	# NODE PORT_A NAME_A PORT_B NAME_B: the port sending more bytes over 0.2 s
 	local a0 b0 a1 b1
 	a0=$(counter "$1" "$2" tx_bytes); b0=$(counter "$1" "$4" tx_bytes)

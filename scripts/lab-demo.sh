@@ -107,21 +107,6 @@ stream() {
 		--count 300000 2>/dev/null & sender=$!
 	bg+=($sender)
 }
-# stop_stream: 1.5 s more of the stream, then the sender stops (it tells the
-# receiver how many it sent) and the receiver reports
-stop_stream() {
-	sleep 1.5
-	kill -INT "$sender" 2>/dev/null || true
-	wait "$sender" 2>/dev/null || true
-	wait "${bg[@]: -2:1}" 2>/dev/null || true
-}
-# Loss gaps that start within 1 s after a failure at $t belong to it (the
-# last arrival before a gap comes just before the failure: 20 ms margin).
-in_window='($g.start_ns >= $t - 20000000 and $g.start_ns <= $t + 1000000000)'
-# gap_after FILE T_NS: the longest gap of the failure at T_NS (ms)
-gap_after() {
-	jq --argjson t "$2" "[.loss_gaps[] | . as \$g | select($in_window) | .gap_ms] | max // 0" "$1"
-}
 # unattributed FILE T_NS...: ms of the stream lost that no failure's gaps
 # account for (lost datagrams x 0.1 ms minus the gaps of the failures)
 unattributed() {
