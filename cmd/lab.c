@@ -16,7 +16,7 @@
 #include "lib/parse.h"
 
 static const char lab_help[] =
-	"Usage: peregrine lab up [FILE] [--prefix P] [--json]\n"
+	"Usage: peregrine lab up [FILE] [--prefix P] [--no-daemons] [--json]\n"
 	"       peregrine lab down [--prefix P] [--json]\n"
 	"       peregrine lab status [--prefix P] [--json]\n"
 	"       peregrine lab exec NODE [--prefix P] -- CMD [ARGS...]\n"
@@ -61,12 +61,16 @@ static const char lab_help[] =
 	"  --json       machine-readable output\n"
 	"  --scheme S   demo only: which scheme's demo (the lab file names the\n"
 	"               scheme for everything else)\n"
+	"  --no-daemons up only: namespaces, links and addresses, no daemon;\n"
+	"               start them from `peregrine fabric gen`'s units\n"
+	"               (docs/deploy.md)\n"
 	"  -h, --help\n";
 
 struct lab_cli {
 	const char *prefix;
 	enum pgr_scheme scheme;	/* --scheme: which demo */
 	bool json;
+	bool no_daemons;	/* up --no-daemons */
 	int argc;		/* positional arguments */
 	char **argv;
 	char **cmd;		/* after "--" */
@@ -88,6 +92,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->prefix = argv[i] + 9;
 		} else if (!strcmp(argv[i], "--json")) {
 			c->json = true;
+		} else if (!strcmp(argv[i], "--no-daemons")) {
+			c->no_daemons = true;
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
 			if (!pgr_scheme_parse(argv[++i], &c->scheme))
 				return cli_usage_error("lab", "--scheme '%s' is not peregrine or vl2",
@@ -165,6 +171,7 @@ static int do_up(struct lab_cli *c)
 		lab_free(&l);
 		return 1;
 	}
+	l.no_daemons = c->no_daemons;
 	rc = lab_up(&l, text, len, err, sizeof(err));
 	if (rc)
 		cli_error("lab up: %s", err);
@@ -825,6 +832,10 @@ int cmd_lab(int argc, char **argv)
 	if (c.argc == 0) {
 		free(c.argv);
 		return cli_usage_error("lab", "expected a subcommand");
+	}
+	if (c.no_daemons && strcmp(c.argv[0], "up")) {
+		free(c.argv);
+		return cli_usage_error("lab", "--no-daemons is an option of 'up' only");
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 		if (!strcmp(subs[i].name, c.argv[0])) {

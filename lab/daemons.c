@@ -23,7 +23,7 @@
 
 /* "0,1": the ports of switch `node` that lead to other switches, if it
  * also has servers; false (no tracking) otherwise. */
-static bool switch_uplinks(const struct topo *t, uint32_t node, char *buf, size_t len)
+bool lab_switch_uplinks(const struct topo *t, uint32_t node, char *buf, size_t len)
 {
 	bool servers = false;
 	size_t off = 0;
@@ -76,7 +76,7 @@ static int switchd_args(const struct lab *l, const char *dir, uint32_t node, cha
 	/* A switch with servers and other switches below it tracks its
 	 * uplinks: cut off from every switch, it takes its server ports down
 	 * so that dual-homed servers leave by their other NIC. */
-	if (switch_uplinks(l->topo, node, b[8], 128)) {
+	if (lab_switch_uplinks(l->topo, node, b[8], 128)) {
 		argv[n++] = "--uplinks";
 		argv[n++] = b[8];
 	}
@@ -126,9 +126,10 @@ static int ras_args(const struct lab *l, const char *dir, uint32_t node, char **
 	return n;
 }
 
-/* A server's agent configuration (docs/agent.md) from the lab plan. */
-static void agent_config_of(const struct lab *l, const char *dir, uint32_t node,
-			    struct agent_config *c)
+/* A server's agent configuration (docs/agent.md) from the lab plan; also
+ * `peregrine fabric gen`'s, which then sets its own paths and addresses. */
+void lab_agent_config_of(const struct lab *l, const char *dir, uint32_t node,
+			 struct agent_config *c)
 {
 	const struct topo_node *n = &l->topo->nodes[node];
 
@@ -178,7 +179,7 @@ int lab_agent_config_write(const struct lab *l, uint32_t node)
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	agent_config_of(l, dir, node, &c);
+	lab_agent_config_of(l, dir, node, &c);
 	if (!(f = fopen(tmp, "w")))
 		ret = -errno;
 	else if (agent_config_write(&c, f) | fclose(f))

@@ -144,7 +144,7 @@ static bool read_topology(struct yconf *yc, ynode *n, struct lab *l)
 	emit(f, yc, n, &line);
 	fclose(f);
 	rc = topo_load_buf(yc->name, text, len, &l->topo, err, sizeof(err));
-	free(text);
+	l->topo_text = text;	/* `fabric gen` writes it out for the daemons */
 	if (rc) {
 		/* topo's message already names the file and line */
 		snprintf(yc->err, sizeof(yc->err), "%s", err);
@@ -469,12 +469,14 @@ static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
 static bool read_root(struct yconf *yc, struct lab *l)
 {
 	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
-					     "vdcs", "vms", "placement", NULL };
+					     "vdcs", "vms", "placement", "deploy", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
 
 	if (!root || !yconf_is_map(root))
 		return yconf_fail(yc, root, "expected a mapping with topology, vdcs, ...");
+	/* `deploy:` is read by `peregrine fabric gen` (cmd/fabric.c,
+	 * docs/deploy.md); the lab itself does not use it. */
 	if (!yconf_only_keys(yc, root, "lab", keys))
 		return false;
 	if ((v = yconf_get(yc, root, "name"))) {
@@ -545,6 +547,7 @@ int lab_load_buf(struct lab *l, const char *name, const void *buf, size_t len,
 void lab_free(struct lab *l)
 {
 	topo_free(l->topo);
+	free(l->topo_text);
 	free(l->vdcs);
 	free(l->vms);
 	memset(l, 0, sizeof(*l));

@@ -80,6 +80,8 @@ struct lab {
 	uint32_t nvdcs, nvms;
 	struct lab_vdc *vdcs;
 	struct lab_vm *vms;
+	char *topo_text;	/* an inline `topology:` as YAML (NULL for a spec) */
+	bool no_daemons;	/* `lab up --no-daemons`: namespaces and links only */
 };
 
 /* ---- lab files (lab/file.c) ------------------------------------------------ */

@@ -517,6 +517,8 @@ int lab_start_daemons(const struct lab *l, uint32_t node, char *err,
 	char dir[256], ns[128], bufs[LAB_MAX_ARGS][128];
 	char *args[LAB_MAX_ARGS];
 
+	if (l->no_daemons)	/* started from elsewhere (docs/deploy.md) */
+		return 0;
 	lab_state_dir(l->prefix, dir, sizeof(dir));
 	lab_ns(l, name, ns, sizeof(ns));
 	for (size_t i = 0; i < lab_ndaemons; i++) {
@@ -886,9 +888,17 @@ int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t 
 	state_path(l, path, sizeof(path), "key");
 	if (auth_key_generate(path, err, errlen))
 		goto fail;
+	if (l->no_daemons) {
+		/* later commands (node up) must not start them either */
+		state_path(l, path, sizeof(path), "no-daemons");
+		if (write_file(path, "", 0)) {
+			snprintf(err, errlen, "%s: cannot write", path);
+			goto fail;
+		}
+	}
 	state_path(l, path, sizeof(path), "setup/steps");
 	steps.log = fopen(path, "we");
-	if (build(l, err, errlen) || start_all(l, err, errlen))
+	if (build(l, err, errlen) || (!l->no_daemons && start_all(l, err, errlen)))
 		goto fail;
 	if (steps.log)
 		fclose(steps.log);
@@ -1161,6 +1171,9 @@ int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen
 	free(buf);
 	if (rc == 0 && (rc = lab_placement_load(l, err, errlen)))
 		lab_free(l);
+	snprintf(path, sizeof(path), "%s/no-daemons", dir);
+	if (rc == 0)
+		l->no_daemons = access(path, F_OK) == 0;
 	return rc;
 }
 

@@ -134,6 +134,13 @@ int lab_vl2_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, u
 /* Write STATE/agents/NAME.yaml for server `node` from the plan
  * (docs/agent.md).  0 or -errno. */
 int lab_agent_config_write(const struct lab *l, uint32_t node);
+/* The agent configuration of server `node` (c owned by the caller:
+ * agent_config_free), its files under the state directory `dir`. */
+/* switchd's --uplinks of switch `node` ("0,1"), false if it tracks none. */
+bool lab_switch_uplinks(const struct topo *t, uint32_t node, char *buf, size_t len);
+struct agent_config;
+void lab_agent_config_of(const struct lab *l, const char *dir, uint32_t node,
+			 struct agent_config *c);
 /* Apply STATE/placement (VMs that migrated) to a loaded lab.  0 or -errno. */
 int lab_placement_load(struct lab *l, char *err, size_t errlen);
 /* When each step of a migration happened (wall clock, ns since the epoch),
