@@ -109,6 +109,9 @@ struct shell {
 	char pin_dir[PGR_DP_PATH_MAX];
 	bool nics_attached;
 	bool keep;			/* SIGUSR1: exit, leave the data plane */
+	struct daemon *dm;		/* events for `peregrine monitor` */
+	uint64_t drops_told[PGR_STAT_COUNT];	/* data-plane counters it was told */
+	bool drops_seen;
 };
 
 /* ---- agent_ops ------------------------------------------------------------ */
@@ -455,6 +458,35 @@ static void on_push(void *arg, uint8_t type, const struct dirp_entry *e)
 	struct shell *s = arg;
 
 	agent_on_push(s->agent, type, e, dir_now_sys());
+	if (daemon_metrics_addr(s->dm)[0]) {
+		char ip[INET_ADDRSTRLEN];
+		struct in_addr a = { htonl(e->ip) };
+
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		daemon_event(s->dm, "push", "\"vdc\":%u,\"ip\":\"%s\",\"avail\":%u,"
+			     "\"server_node\":%u,\"version\":%u", e->vdc, ip, e->avail, e->server,
+			     e->version);
+	}
+}
+
+/* The data plane's drops since the last second, by reason, as events. */
+static void drop_events(struct shell *s)
+{
+	struct pgr_counter c[PGR_STAT_COUNT];
+
+	if (!daemon_metrics_addr(s->dm)[0] || pgr_dp_stats_read(&s->maps, c))
+		return;
+	for (int i = 0; i < PGR_STAT_COUNT; i++) {
+		const char *n = pgr_dp_stat_name((enum pgr_stat)i);
+
+		/* the first second only sets the baseline (a reused data
+		 * plane's counters are not this run's) */
+		if (s->drops_seen && strstr(n, "drop") && c[i].packets > s->drops_told[i])
+			daemon_event(s->dm, "drops", "\"reason\":\"%s\",\"packets\":%llu", n,
+				     (unsigned long long)(c[i].packets - s->drops_told[i]));
+		s->drops_told[i] = c[i].packets;
+	}
+	s->drops_seen = true;
 }
 
 static void on_ras(void *arg, int fd)
@@ -488,6 +520,7 @@ static void on_second(void *arg)
 	agent_traffic_end(s->agent, now);
 	agent_tick(s->agent, now);
 	dirc_rearm(s);
+	drop_events(s);
 }
 
 static void nic_changed(struct shell *s, int ifindex, unsigned flags)
@@ -789,6 +822,7 @@ int cmd_agent(int argc, char **argv)
 	int ret;
 
 	daemon_init(&dm, "agent");
+	s.dm = &dm;
 	if ((ret = parse_args(argc, argv, &s, &dm)) || (ret = cli_enter_netns(s.netns)))
 		return ret;
 	log_set_ident(dm.name);
@@ -814,6 +848,8 @@ int cmd_agent(int argc, char **argv)
 		daemon_free(&dm);
 		return 1;
 	}
+	/* events name the agent by its pin name (its --name) */
+	snprintf(dm.name, sizeof(dm.name), "%s", s.name);
 	if (daemon_metrics(&dm, render_metrics, &s)) {
 		teardown(&s);
 		daemon_free(&dm);

@@ -1,6 +1,7 @@
 /* The daemon shells' scaffold (cmd/daemon.h). */
 #include "cmd/daemon.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,6 +132,26 @@ int daemon_metrics(struct daemon *d, daemon_metrics_fn fn, void *arg)
 	d->metrics_timer = loop_timer_add(d->loop, ns, ns, on_metrics_timer, d);
 	log_info("metrics at http://%s/metrics", d->metrics_addr);
 	return 0;
+}
+
+void daemon_event(struct daemon *d, const char *kind, const char *fmt, ...)
+{
+	char buf[METRICS_EVENT_MAX];
+	int n;
+
+	if (!d || !d->metrics)
+		return;
+	n = snprintf(buf, sizeof(buf), "\"daemon\":\"%s\",\"node\":\"%s\",\"kind\":\"%s\"",
+		     d->cmd, d->name[0] ? d->name : d->cmd, kind);
+	if (fmt && n > 0 && (size_t)n + 1 < sizeof(buf)) {
+		va_list ap;
+
+		buf[n++] = ',';
+		va_start(ap, fmt);
+		vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	metrics_event(d->metrics, buf);
 }
 
 const char *daemon_metrics_addr(const struct daemon *d)

@@ -95,6 +95,11 @@ void daemon_every(struct daemon *d, uint32_t ms, daemon_every_fn fn, void *arg);
  * nothing.  0, or the exit status 1 after printing why (the address is not
  * this host's, or in use). */
 int daemon_metrics(struct daemon *d, daemon_metrics_fn fn, void *arg);
+/* An event for `peregrine monitor` (docs/monitor.md), served at GET
+ * /events next to the metrics: `kind` and more JSON fields (fmt: the inside
+ * of an object, "\"port\":%u,\"up\":%s", or NULL), after "daemon" and
+ * "node" (--name).  Without --metrics: nothing. */
+void daemon_event(struct daemon *d, const char *kind, const char *fmt, ...) PRINTF(3, 4);
 /* The address --metrics gave ("" none), for status files. */
 const char *daemon_metrics_addr(const struct daemon *d);
 int daemon_run(struct daemon *d);

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <lmdb.h>
 #include <poll.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,32 @@ struct server {
 	struct prefault *pf;
 	volatile struct dserve_timing *timing;
 	struct daemon *dm;		/* metrics (NULL: the benchmark) */
+	uint64_t ev_last[DIR_STAT_COUNT];	/* counters `peregrine monitor` was told */
 };
+
+/* Events for `peregrine monitor` (cmd/daemon.h): what changed since the
+ * last call, one event per kind (a fan-out of pushes is one event). */
+static void emit_events(struct server *s)
+{
+	uint64_t st[DIR_STAT_COUNT], *l = s->ev_last;
+
+	if (!s->dm || !daemon_metrics_addr(s->dm)[0])
+		return;
+	dir_get_stats(s->d, st);
+	if (st[DIR_STAT_pushes] != l[DIR_STAT_pushes])
+		daemon_event(s->dm, "push", "\"pushes\":%" PRIu64 ",\"datagrams\":%" PRIu64
+			     ",\"availability_changes\":%" PRIu64,
+			     st[DIR_STAT_pushes] - l[DIR_STAT_pushes],
+			     st[DIR_STAT_push_datagrams] - l[DIR_STAT_push_datagrams],
+			     st[DIR_STAT_avail_changes] - l[DIR_STAT_avail_changes]);
+	if (st[DIR_STAT_moves] != l[DIR_STAT_moves])
+		daemon_event(s->dm, "migration", "\"entries_moved\":%" PRIu64,
+			     st[DIR_STAT_moves] - l[DIR_STAT_moves]);
+	if (st[DIR_STAT_dropped] != l[DIR_STAT_dropped])
+		daemon_event(s->dm, "drops", "\"datagrams\":%" PRIu64,
+			     st[DIR_STAT_dropped] - l[DIR_STAT_dropped]);
+	memcpy(l, st, sizeof(st));
+}
 
 static struct dir_now now_sys(void)
 {
@@ -302,6 +328,7 @@ static void on_timer(void *arg)
 	}
 	flush_out(s);
 	publish_spans(s);
+	emit_events(s);
 	arm_timer(s, next);
 }
 
@@ -334,6 +361,7 @@ static void on_readable(void *arg, int fd)
 			break;
 	}
 	publish_spans(s);
+	emit_events(s);
 	/* A change may have armed push retransmissions: run the timer soon. */
 	if (pushes_armed) {
 		uint64_t due = mono_ns() + (uint64_t)DIR_PUSH_RTO_MS * 1000000ull;
@@ -403,6 +431,7 @@ int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault
 	s->store = store;
 	s->timing = timing;
 	s->pf = pf;
+	s->dm = dm;
 	s->rl = (struct log_rl)LOG_RL_INIT(1000, 5);
 	dir_out_init(&s->out);
 	udp_batch_init(&s->rx);

@@ -50,6 +50,7 @@ struct rasd {
 	struct ras_out out;
 	struct udp_batch rx, tx;
 	uint64_t last_done, last_acked, dir_restarts;
+	uint64_t last_on, last_off, last_moved;	/* what `peregrine monitor` was told */
 	uint64_t t0_ns;
 	struct log_rl rl;
 };
@@ -81,13 +82,17 @@ static void flush_out(struct rasd *d)
 	ras_out_reset(&d->out);
 	if (st->avail_acked_ns != d->last_acked) {
 		d->last_acked = st->avail_acked_ns;
-		if (d->last_acked > d->t0_ns)
+		if (d->last_acked > d->t0_ns) {
 			log_info("directory: availability marked %.3f ms after the event",
 				 (double)(d->last_acked - d->t0_ns) / 1e6);
+			daemon_event(d->dm, "availability", "\"ms\":%.3f",
+				     (double)(d->last_acked - d->t0_ns) / 1e6);
+		}
 	}
 	if (st->dir_restarts != d->dir_restarts) {
 		d->dir_restarts = st->dir_restarts;
 		log_warn("directory restarted: every availability bit is sent again");
+		daemon_event(d->dm, "directory_restarted", NULL);
 	}
 	if (st->converged && st->ev_done_ns != d->last_done) {
 		d->last_done = st->ev_done_ns;
@@ -96,6 +101,19 @@ static void flush_out(struct rasd *d)
 			 " retransmits so far)",
 			 st->ev_ops, st->ev_pairs, (double)(st->ev_done_ns - st->ev_at_ns) / 1e6,
 			 st->ops_sent, st->retransmits);
+		daemon_event(d->dm, "reprogrammed", "\"ms\":%.3f,\"changes\":%" PRIu64
+			     ",\"pairs\":%u", (double)(st->ev_done_ns - st->ev_at_ns) / 1e6,
+			     st->ev_ops, st->ev_pairs);
+	}
+	if (st->direct_on != d->last_on || st->direct_off != d->last_off) {
+		daemon_event(d->dm, "direct", "\"installed\":%" PRIu64 ",\"withdrawn\":%" PRIu64,
+			     st->direct_on - d->last_on, st->direct_off - d->last_off);
+		d->last_on = st->direct_on;
+		d->last_off = st->direct_off;
+	}
+	if (st->moved != d->last_moved) {
+		daemon_event(d->dm, "migration", "\"vms\":%" PRIu64, st->moved - d->last_moved);
+		d->last_moved = st->moved;
 	}
 }
 

@@ -136,7 +136,14 @@ static void set_port(struct swd *d, int port, int ifindex, bool present, bool up
 	} else {
 		return;
 	}
-	sw_port(d->core, (uint16_t)port, present, up, now, d->out);
+	{
+		int before = sw_port_state(d->core, (uint16_t)port);
+
+		sw_port(d->core, (uint16_t)port, present, up, now, d->out);
+		if (sw_port_state(d->core, (uint16_t)port) != before)	/* peregrine monitor */
+			daemon_event(d->dm, "link", "\"port\":%d,\"up\":%s", port,
+				     sw_port_state(d->core, (uint16_t)port) == 1 ? "true" : "false");
+	}
 }
 
 /* Set a port administratively up or down; 0 or -errno. */
@@ -183,8 +190,12 @@ static void apply_admin(struct swd *d)
 		else
 			*(a->up ? &up : &down) += 1;
 	}
-	if (down)
+	if (down) {
 		log_warn("every uplink is down: %u server ports taken down", down);
+		daemon_event(d->dm, "isolated", "\"server_ports_down\":%u", down);
+	}
+	if (up)
+		daemon_event(d->dm, "rejoined", "\"server_ports_up\":%u", up);
 	if (up)
 		log_info("an uplink is back (for %.0f ms): %u server ports up again",
 			 (double)d->restore_delay_ns / 1e6, up);

@@ -5,6 +5,7 @@ SH_TESTS += lab/test_fabric.sh
 SH_TESTS += lab/test_recovery.sh
 SH_TESTS += lab/test_metrics.sh
 SH_TESTS += lab/test_deploy.sh
+SH_TESTS += lab/test_monitor.sh
 SH_TESTS += lab/test_vl2_fabric.sh
 SH_TESTS += lab/test_vl2_tenants.sh
 FUZZERS  += lab/fuzz_lab_file

@@ -3,12 +3,14 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -217,7 +219,59 @@ struct metrics_server {
 	char *page;		/* the published text */
 	size_t len;
 	struct metrics_server_stats st;
+	/* the event ring: seq n is in ev[(n - 1) % METRICS_EVENTS] */
+	char (*ev)[METRICS_EVENT_MAX];
+	uint64_t ev_last;	/* seq of the newest; 0: none yet */
 };
+
+void metrics_event(struct metrics_server *s, const char *fields)
+{
+	struct timespec ts;
+	char line[METRICS_EVENT_MAX];
+	uint64_t seq;
+	int n;
+
+	if (!s)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&s->mu);
+	seq = s->ev_last + 1;
+	n = snprintf(line, sizeof(line), "{\"seq\":%" PRIu64 ",\"ts_ns\":%" PRIu64 ",%s}\n", seq,
+		     (uint64_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec), fields);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		s->st.events_too_long++;
+	} else {
+		memcpy(s->ev[(seq - 1) % METRICS_EVENTS], line, (size_t)n + 1);
+		s->ev_last = seq;
+		s->st.events++;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The events after `after`, as JSON lines; called under s->mu. */
+static char *events_after(struct metrics_server *s, uint64_t after, size_t *len)
+{
+	uint64_t first = s->ev_last > METRICS_EVENTS ? s->ev_last - METRICS_EVENTS + 1 : 1;
+	char *out = NULL;
+	size_t cap = 0;
+	FILE *f = open_memstream(&out, &cap);
+	unsigned n = 0;
+
+	if (!f)
+		die("out of memory");
+	if (after > s->ev_last)		/* a client of an earlier run: from the start */
+		after = 0;
+	if (after + 1 < first && s->ev_last) {
+		fprintf(f, "{\"seq\":%" PRIu64 ",\"kind\":\"lost\",\"count\":%" PRIu64 "}\n",
+			first - 1, first - 1 - after);
+		after = first - 1;
+	}
+	for (uint64_t q = after + 1; q <= s->ev_last && n < METRICS_EVENTS_PER_GET; q++, n++)
+		fputs(s->ev[(q - 1) % METRICS_EVENTS], f);
+	fclose(f);
+	*len = cap;
+	return out;
+}
 
 static enum MHD_Result answer(struct metrics_server *s, struct MHD_Connection *c,
 			      unsigned status, const char *body, size_t len, bool copy)
@@ -243,7 +297,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **ctx)
 {
-	static const char not_found[] = "not found: the metrics are at /metrics\n";
+	static const char not_found[] = "not found: the metrics are at /metrics, events at /events\n";
 	static const char bad_method[] = "method not allowed: GET or HEAD\n";
 	struct metrics_server *s = cls;
 	enum MHD_Result ret;
@@ -258,6 +312,42 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		pthread_mutex_unlock(&s->mu);
 		return answer(s, c, MHD_HTTP_METHOD_NOT_ALLOWED, bad_method,
 			      sizeof(bad_method) - 1, false);
+	}
+	if (!strcmp(url, "/events")) {
+		const char *a = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+		uint64_t after = 0;
+		struct MHD_Response *r;
+		size_t len;
+		char *body;
+
+		if (a && !strcmp(a, "latest")) {	/* where a new reader starts */
+			char line[64];
+			int n;
+
+			pthread_mutex_lock(&s->mu);
+			n = snprintf(line, sizeof(line), "{\"seq\":%" PRIu64 ",\"kind\":\"start\"}\n",
+				     s->ev_last);
+			pthread_mutex_unlock(&s->mu);
+			return answer(s, c, MHD_HTTP_OK, line, (size_t)n, true);
+		}
+		if (a && !parse_u64(a, UINT64_MAX, &after)) {
+			static const char bad[] = "bad request: after=SEQ (a number) or after=latest\n";
+
+			return answer(s, c, MHD_HTTP_BAD_REQUEST, bad, sizeof(bad) - 1, false);
+		}
+		pthread_mutex_lock(&s->mu);
+		s->st.event_gets++;
+		body = events_after(s, after, &len);
+		pthread_mutex_unlock(&s->mu);
+		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		if (!r) {
+			free(body);
+			return MHD_NO;
+		}
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+		ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+		MHD_destroy_response(r);
+		return ret;
 	}
 	if (strcmp(url, "/metrics")) {
 		pthread_mutex_lock(&s->mu);
@@ -292,6 +382,7 @@ struct metrics_server *metrics_start(const char *addr, char *err, size_t errlen)
 	}
 	sa.sin_port = htons((uint16_t)port);
 	s = xcalloc(1, sizeof(*s));
+	s->ev = xcalloc(METRICS_EVENTS, sizeof(*s->ev));
 	pthread_mutex_init(&s->mu, NULL);
 	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, (uint16_t)port,
 				  NULL, NULL, on_request, s,
@@ -307,6 +398,7 @@ struct metrics_server *metrics_start(const char *addr, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot serve metrics on %s (address in use, or not "
 			 "this host's)", addr);
 		pthread_mutex_destroy(&s->mu);
+		free(s->ev);
 		free(s);
 		return NULL;
 	}
@@ -347,5 +439,6 @@ void metrics_stop(struct metrics_server *s)
 	MHD_stop_daemon(s->mhd);
 	pthread_mutex_destroy(&s->mu);
 	free(s->page);
+	free(s->ev);
 	free(s);
 }

@@ -3,10 +3,11 @@
  *
  * A daemon's loop renders its counters into a struct metrics_text (the
  * writer below checks names and escapes label values) and publishes it; a
- * libmicrohttpd thread serves the last published copy at GET /metrics.  The
+ * libmicrohttpd thread serves the last published copy at GET /metrics, and the daemon's recent
+ * events at GET /events (below).  The
  * HTTP side never touches a core: it only copies a buffer under a lock, so a
  * slow or hostile scraper costs the daemon nothing but that copy.  The
- * server answers only GET and HEAD of /metrics (404 for another path, 405
+ * server answers only GET and HEAD of /metrics and /events (404 for another path, 405
  * for another method), caps connections, their time and the request's size
  * (enum metrics_limits), and binds to the address it is given (the
  * management network, never a wildcard unless asked).
@@ -24,6 +25,9 @@ enum metrics_limits {
 	METRICS_TIMEOUT_S = 5,		/* idle connection */
 	METRICS_MAX_REQUEST = 8192,	/* bytes of request line and headers */
 	METRICS_MAX_TEXT = 4 << 20,	/* a published page */
+	METRICS_EVENTS = 4096,		/* the event ring (GET /events) */
+	METRICS_EVENT_MAX = 512,	/* bytes of one event line */
+	METRICS_EVENTS_PER_GET = 1024,	/* lines in one answer */
 };
 
 /* ---- the text ---------------------------------------------------------- */
@@ -72,9 +76,22 @@ uint16_t metrics_port(const struct metrics_server *s);
 void metrics_publish(struct metrics_server *s, const struct metrics_text *t);
 void metrics_stop(struct metrics_server *s);
 
+/* ---- events (GET /events?after=SEQ, `peregrine monitor`) ---------------- */
+/* Append an event: `fields` is the inside of a JSON object ("\"kind\":
+ * \"link\",\"port\":1"); the server adds "seq" (from 1, one more per
+ * event) and "ts_ns" (wall clock) in front.  The ring keeps the last
+ * METRICS_EVENTS; a line longer than METRICS_EVENT_MAX is dropped and
+ * counted.  GET /events?after=N answers the events after N, one JSON object
+ * per line (at most METRICS_EVENTS_PER_GET; the client asks again from the
+ * last seq it got), and when events after N have already left the ring, a
+ * first line {"seq":..,"kind":"lost","count":K}; GET /events?after=latest
+ * answers only {"seq":NEWEST,"kind":"start"}, where a new reader starts. */
+void metrics_event(struct metrics_server *s, const char *fields);
+
 /* Requests answered and refused (for the daemon's own metrics). */
 struct metrics_server_stats {
 	uint64_t served, not_found, bad_method;
+	uint64_t events, events_too_long, event_gets;
 };
 void metrics_server_stats(struct metrics_server *s, struct metrics_server_stats *st);
 

@@ -147,12 +147,72 @@ static void test_server(void **state)
 	metrics_text_free(&t);
 }
 
+/* The event ring behind GET /events (peregrine monitor). */
+static void test_events(void **state)
+{
+	struct metrics_server_stats st;
+	struct metrics_server *s;
+	char err[256], *buf, field[64], big[METRICS_EVENT_MAX + 16];
+	const size_t cap = 1 << 20;
+	uint16_t port;
+
+	(void)state;
+	buf = malloc(cap);
+	assert_non_null(buf);
+	s = metrics_start("127.0.0.1:0", err, sizeof(err));
+	assert_non_null(s);
+	port = metrics_port(s);
+	/* none yet: empty, and `latest` is 0 */
+	http(port, "GET /events?after=0 HTTP/1.0\r\n\r\n", buf, cap);
+	assert_non_null(strstr(buf, "200 OK"));
+	assert_non_null(strstr(buf, "application/x-ndjson"));
+	assert_non_null(strstr(buf, "\r\n\r\n") );
+	assert_string_equal(strstr(buf, "\r\n\r\n") + 4, "");
+	metrics_event(s, "\"kind\":\"link\",\"port\":1");
+	metrics_event(s, "\"kind\":\"link\",\"port\":2");
+	http(port, "GET /events?after=latest HTTP/1.0\r\n\r\n", buf, cap);
+	assert_non_null(strstr(buf, "{\"seq\":2,\"kind\":\"start\"}\n"));
+	http(port, "GET /events?after=1 HTTP/1.0\r\n\r\n", buf, cap);
+	assert_null(strstr(buf, "\"port\":1}"));
+	assert_non_null(strstr(buf, "{\"seq\":2,\"ts_ns\":"));
+	assert_non_null(strstr(buf, ",\"kind\":\"link\",\"port\":2}\n"));
+	/* a bad argument is a 400, not everything */
+	http(port, "GET /events?after=x HTTP/1.0\r\n\r\n", buf, cap);
+	assert_non_null(strstr(buf, "400"));
+	/* too long: dropped and counted */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	metrics_event(s, big);
+	/* overrun the ring: a reader behind it is told how many it lost, then
+	 * gets at most METRICS_EVENTS_PER_GET, from the oldest kept */
+	for (int i = 0; i < METRICS_EVENTS + 10; i++) {
+		snprintf(field, sizeof(field), "\"kind\":\"n\",\"i\":%d", i);
+		metrics_event(s, field);
+	}
+	http(port, "GET /events?after=1 HTTP/1.0\r\n\r\n", buf, cap);
+	snprintf(field, sizeof(field), "{\"seq\":%d,\"kind\":\"lost\",\"count\":%d}\n", 12, 11);
+	assert_non_null(strstr(buf, field));
+	snprintf(field, sizeof(field), "{\"seq\":%d,", 13);
+	assert_non_null(strstr(buf, field));
+	snprintf(field, sizeof(field), "{\"seq\":%d,", 13 + METRICS_EVENTS_PER_GET);
+	assert_null(strstr(buf, field));
+	/* a reader from an earlier run (after > newest) starts over */
+	http(port, "GET /events?after=999999 HTTP/1.0\r\n\r\n", buf, cap);
+	assert_non_null(strstr(buf, "\"kind\":\"lost\""));
+	metrics_server_stats(s, &st);
+	assert_int_equal(st.events, 2 + METRICS_EVENTS + 10);
+	assert_int_equal(st.events_too_long, 1);
+	metrics_stop(s);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_name_part),
 		cmocka_unit_test(test_server),
+		cmocka_unit_test(test_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
