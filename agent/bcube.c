@@ -362,6 +362,25 @@ void bca_on_resolved(struct bca *c, uint64_t now, uint32_t ip, bool found, uint3
 	probe_dest(c, now, d, out);
 }
 
+void bca_on_used(struct bca *c, uint64_t now, uint32_t ip, uint64_t used_ns)
+{
+	struct bca_dest *d = dest_by_ip(c, ip);
+	bool idle;
+
+	if (!d || !d->resolved)
+		return;
+	idle = used_ns < now && now - used_ns > BCA_IDLE_MS * MS;
+	if (d->idle && !idle)	/* in use again: the paths get a fresh period */
+		for (uint32_t i = 0; i < d->npaths; i++)
+			d->paths[i].last_reply_ns = now;
+	d->idle = idle;
+}
+
+uint32_t bca_dest_ip(const struct bca *c, uint32_t i)
+{
+	return i < BCA_DESTS && c->dest[i].resolved ? c->dest[i].ip : 0;
+}
+
 uint64_t bca_tick(struct bca *c, uint64_t now, struct bca_out *out)
 {
 	if (now >= c->next_hello_ns) {
@@ -378,7 +397,7 @@ uint64_t bca_tick(struct bca *c, uint64_t now, struct bca_out *out)
 			struct bca_dest *d = &c->dest[i];
 			bool changed = false;
 
-			if (!d->ip || !d->resolved)
+			if (!d->ip || !d->resolved || d->idle)
 				continue;
 			for (uint32_t p = 0; p < d->npaths; p++)
 				if (d->paths[p].alive &&

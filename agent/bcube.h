@@ -30,6 +30,7 @@ enum bca_limits {
 	BCA_PROBE_MS = 50,
 	BCA_PATH_DEAD_MS = 160,		/* three probes unanswered and a bit */
 	BCA_LOOKUP_RETRY_MS = 500,	/* a lookup unanswered is asked again */
+	BCA_IDLE_MS = 2000,		/* a destination not sent to for this long is not probed */
 	BCA_DESTS = 1024,		/* destinations a server sends to */
 	BCA_GOOD_DIV = 2,
 	BCA_OUT = 512,			/* actions per event */
@@ -67,7 +68,7 @@ struct bca_path {
 struct bca_dest {
 	uint32_t ip;		/* network order; 0: free */
 	uint32_t addr;		/* BCube address */
-	bool resolved;
+	bool resolved, idle;
 	uint64_t asked_ns;
 	uint8_t npaths;
 	uint8_t chosen;		/* bit i: paths[i] carries flows */
@@ -111,6 +112,14 @@ void bca_on_miss(struct bca *c, uint64_t now_ns, uint32_t ip, struct bca_out *ou
 /* The directory's answer: found, and the BCube address; else not found. */
 void bca_on_resolved(struct bca *c, uint64_t now_ns, uint32_t ip, bool found, uint32_t addr,
 		     struct bca_out *out);
+
+/* When a packet last took the route to ip (the data plane's used_ns, on
+ * the same clock as now_ns): a destination idle for BCA_IDLE_MS is not
+ * probed until it is used again; its route stays. */
+void bca_on_used(struct bca *c, uint64_t now_ns, uint32_t ip, uint64_t used_ns);
+/* The resolved destinations' IPs, for the shell's reading of used_ns:
+ * the i-th in use or 0. */
+uint32_t bca_dest_ip(const struct bca *c, uint32_t i);
 
 /* Pure helpers (tested alone). */
 uint32_t bca_addr(const struct bca *c, const uint8_t *digits);

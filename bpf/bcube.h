@@ -37,6 +37,7 @@ enum bcube_limits {
 	 * second pass through bcube_fwd (docs/bcube.md says why two) */
 	BCUBE_MARK_STRIP = 0x0bc0be00,
 };
+#define BCUBE_USED_NS 10000000ull	/* 10 ms */
 
 /* The protocol field: what follows the BCube header. */
 enum bcube_proto {
@@ -122,8 +123,12 @@ struct bcube_route {
 	uint8_t npaths;		/* 1 .. BCUBE_MAX_PATHS */
 	uint8_t pad[3];
 	struct bcube_path paths[BCUBE_MAX_PATHS];
+	/* bcube_send: when a packet last took the route (CLOCK_MONOTONIC ns,
+	 * written at most every BCUBE_USED_NS): the daemon probes only the
+	 * destinations in use */
+	uint64_t used_ns;
 };
-_Static_assert(sizeof(struct bcube_route) == 80, "bcube route");
+_Static_assert(sizeof(struct bcube_route) == 88, "bcube route");
 
 /* To the daemon (ring buffer bcube_events): a packet for an IP it has no
  * route to. */

@@ -71,6 +71,12 @@ int bcube_send(struct __sk_buff *skb)
 	}
 	if (!r->npaths || r->npaths > BCUBE_MAX_PATHS)
 		BCUBE_DROP(SEND_DROP_BAD_ROUTE);
+	{
+		uint64_t now = bpf_ktime_get_ns();
+
+		if (now - r->used_ns > BCUBE_USED_NS)
+			r->used_ns = now;
+	}
 	hash = bpf_get_hash_recalc(skb);
 	p = &r->paths[(hash % r->npaths) & (BCUBE_MAX_PATHS - 1)];
 	if (!p->nha_len || p->nha_len > BCUBE_NHA_MAX)

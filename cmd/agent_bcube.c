@@ -113,6 +113,7 @@ static void apply(struct bcube_shell *s, const struct bca_out *out)
 		const struct bca_act *a = &out->a[i];
 		struct dirp_key dk = { BCUBE_DIR_VDC, ntohl(a->ip) };
 		struct bcube_nbr nb = { .up = a->up };
+		struct bcube_route r, old;
 		uint32_t key;
 
 		switch (a->kind) {
@@ -124,9 +125,13 @@ static void apply(struct bcube_shell *s, const struct bca_out *out)
 				 a->up ? "up" : "down");
 			break;
 		case BCA_ROUTE:
+			/* the route's use goes on (a new route: in use from now) */
+			r = a->route;
+			r.used_ns = bpf_map_lookup_elem(s->routes_fd, &a->ip, &old) ? mono()
+										    : old.used_ns;
 			if (!a->route.npaths)
 				bpf_map_delete_elem(s->routes_fd, &a->ip);
-			else if (bpf_map_update_elem(s->routes_fd, &a->ip, &a->route, BPF_ANY))
+			else if (bpf_map_update_elem(s->routes_fd, &a->ip, &r, BPF_ANY))
 				log_warn("route: %s", strerror(errno));
 			else
 				log_info("route to %08x: %u paths, first hops %02x %02x %02x %02x",
@@ -190,6 +195,18 @@ static void measure(struct bcube_shell *s, uint64_t now)
 	}
 	freeifaddrs(ifa);
 	s->avail_at = now;
+}
+
+/* Which destinations are in use (bcube_send stamps their routes). */
+static void read_use(struct bcube_shell *s, uint64_t now)
+{
+	for (uint32_t i = 0; i < BCA_DESTS; i++) {
+		uint32_t ip = bca_dest_ip(&s->core, i);
+		struct bcube_route r;
+
+		if (ip && !bpf_map_lookup_elem(s->routes_fd, &ip, &r))
+			bca_on_used(&s->core, now, ip, r.used_ns);
+	}
 }
 
 static int nic_mac(const char *name, uint8_t mac[6])
@@ -388,8 +405,10 @@ static int loop(struct bcube_shell *s)
 		uint64_t now = mono(), due;
 		int ms;
 
-		if (now - s->avail_at >= AVAIL_MS * 1000000ull)
+		if (now - s->avail_at >= AVAIL_MS * 1000000ull) {
 			measure(s, now);
+			read_use(s, now);
+		}
 		if (now >= next) {
 			out->n = 0;
 			next = bca_tick(&s->core, now, out);
