@@ -8,12 +8,16 @@
 #include "lab/run.h"
 
 #include <errno.h>
+#include <net/if.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bpf/bcube.h"
+#include "bpf/loader.h"
 #include "wire/swproto.h"
 
 int lab_bcube_check(const struct topo *t)
@@ -128,13 +132,56 @@ int lab_bcube_prepare(const struct lab *l, char *err, size_t errlen)
 	return 0;
 }
 
+static int attached(const struct lab *l, void *arg)
+{
+	char ifn[LAB_IFNAMSIZ];
+	uint32_t ifindex;
+
+	(void)arg;
+	lab_ifname(l, ifn, "nic0");
+	ifindex = if_nametoindex(ifn);
+	return ifindex && pgr_dp_tc_attached(ifindex) ? 0 : -EAGAIN;
+}
+
+/* One server: its agent runs and has attached its programs (NIC 0 carries
+ * them both ways), within LAB_READY_WAIT_MS. */
+static int wait_agent(const struct lab *l, uint32_t node)
+{
+	const char *name = l->topo->nodes[node].name;
+	struct timespec ts = { 0, 50 * 1000000 };
+	char ns[128];
+
+	lab_ns(l, name, ns, sizeof(ns));
+	for (int waited = 0; waited < LAB_READY_WAIT_MS; waited += 50) {
+		pid_t pid = lab_daemon_pid(l, name, "agent");
+
+		if (pid > 0 && !kill(pid, 0) && !lab_in_ns(l, ns, attached, NULL))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
 /* The bridges forward as soon as they are up; the agents find their
- * neighbours by themselves (hellos) and resolve on demand. */
+ * neighbours by themselves (hellos) and resolve on demand: ready when
+ * every agent has attached its programs (one step per server).  A lab
+ * started with PEREGRINE_NO_AGENT (docs/agent.md) has none to wait for. */
 int lab_bcube_ready(const struct lab *l, char *err, size_t errlen)
 {
-	(void)l;
-	(void)err;
-	(void)errlen;
+	if (getenv("PEREGRINE_NO_AGENT"))
+		return 0;
+	for (uint32_t s = 0; s < l->topo->nservers; s++) {
+		uint32_t n = l->topo->servers[s];
+
+		if (lab_step("wait-agent", l->topo->nodes[n].name, err, errlen))
+			return -1;
+		if (wait_agent(l, n)) {
+			snprintf(err, errlen, "the BCube agent on %s did not attach its programs "
+				 "within %d ms (see peregrine lab logs %s)", l->topo->nodes[n].name,
+				 LAB_READY_WAIT_MS, l->topo->nodes[n].name);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -16,7 +16,8 @@
 # carries at least 20% of them); a 10,000 datagram/s stream survives the
 # cut of the link after the relay it uses (a failure in the middle of its
 # path) and then the crash of the relay it uses, each loss gap under 1 s
-# (printed: the figures in docs/bcube.md); `lab down` leaves nothing.
+# (printed: the figures in docs/bcube.md); `lab down` leaves nothing; `up`
+# waits for every agent, and failing at the scheme's steps leaves nothing.
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -50,6 +51,9 @@ YAML
 t0=$(date +%s.%N)
 $P lab up "$tmp/bcube.yaml" $L >/dev/null
 echo "ok: BCube(4,1) lab up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
+grep -c "wait-agent srv" "/run/peregrine/lab-$X/setup/steps" | grep -qx 16 ||
+	fail "up did not wait for each of the 16 agents"
+cp "/run/peregrine/lab-$X/setup/steps" "$tmp/steps"
 [ -z "$(ip netns exec "$X-sw0-0" bridge -d link show | grep -E 'learning off|flood off')" ] ||
 	fail "a BCube switch has learning or flooding off"
 
@@ -147,3 +151,16 @@ finish crash "relay $r down"
 $P lab down $L >/dev/null
 ! ip netns list | grep -q "^$X-" || fail "namespaces left behind"
 echo "ok: lab down"
+
+# `up` failing at the scheme's own steps rolls everything back
+for kind in "settings-bcube all" "wait-agent srv7"; do
+	n=$(grep " $kind\$" "$tmp/steps" | cut -d' ' -f1)
+	[ -n "$n" ] || fail "no step '$kind' in $(tr '\n' ';' <"$tmp/steps")"
+	if out=$(PEREGRINE_LAB_FAIL_AFTER=$((n - 1)) $P lab up "$tmp/bcube.yaml" $L 2>&1); then
+		fail "up did not fail at step $n ($kind)"
+	fi
+	echo "$out" | grep -q "injected failure at step $n, $kind" || fail "step $n: $out"
+	! ip netns list | grep -q "^$X-" || fail "failure at step $n: namespaces remain"
+	[ ! -e "/run/peregrine/lab-$X" ] || fail "failure at step $n: the state directory remains"
+done
+echo "ok: up failing at settings-bcube and wait-agent rolls everything back"
