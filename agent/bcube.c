@@ -199,10 +199,19 @@ static struct bca_dest *dest_by_addr(struct bca *c, uint32_t addr)
 	return NULL;
 }
 
+static bool pending(const struct bca_dest *d, const struct bca_path *p, uint64_t now)
+{
+	return !p->alive && p->last_reply_ns <= d->since_ns &&
+	       now - d->since_ns <= BCA_PATH_DEAD_MS * MS;
+}
+
 /* Install the flows' paths: the alive ones within 1/BCA_GOOD_DIV of the
- * best bandwidth; none alive: all of them (traffic finds out, and the
- * first replies choose again). */
-static void choose(struct bca *c, struct bca_dest *d, struct bca_out *out, bool force)
+ * best bandwidth, and the pending ones (not answered yet since probing
+ * started: no reason to move flows off them before their answer is due);
+ * none: all of them (traffic finds out, and the first replies choose
+ * again). */
+static void choose(struct bca *c, struct bca_dest *d, uint64_t now, struct bca_out *out,
+		   bool force)
 {
 	uint32_t best = 0;
 	uint8_t chosen = 0;
@@ -212,7 +221,8 @@ static void choose(struct bca *c, struct bca_dest *d, struct bca_out *out, bool 
 		if (d->paths[i].alive && d->paths[i].bw_mbps > best)
 			best = d->paths[i].bw_mbps;
 	for (uint32_t i = 0; i < d->npaths; i++)
-		if (d->paths[i].alive && d->paths[i].bw_mbps * BCA_GOOD_DIV >= best)
+		if ((d->paths[i].alive && d->paths[i].bw_mbps * BCA_GOOD_DIV >= best) ||
+		    pending(d, &d->paths[i], now))
 			chosen |= (uint8_t)(1u << i);
 	if (!chosen) {
 		if (d->chosen && !force)
@@ -260,7 +270,7 @@ static void on_reply(struct bca *c, uint64_t now, const struct bcube_hdr *h,
 	p->rtt_ns = now - pr->sent_ns;
 	p->last_reply_ns = now;
 	p->alive = true;
-	choose(c, d, out, false);
+	choose(c, d, now, out, false);
 }
 
 void bca_on_frame(struct bca *c, uint64_t now, uint32_t level, const uint8_t *frame, size_t len,
@@ -358,7 +368,8 @@ void bca_on_resolved(struct bca *c, uint64_t now, uint32_t ip, bool found, uint3
 	d->addr = addr;
 	d->resolved = true;
 	d->chosen = 0;
-	choose(c, d, out, true);	/* every path until the probes tell */
+	d->since_ns = now;
+	choose(c, d, now, out, true);	/* every path until the probes tell */
 	probe_dest(c, now, d, out);
 }
 
@@ -370,9 +381,12 @@ void bca_on_used(struct bca *c, uint64_t now, uint32_t ip, uint64_t used_ns)
 	if (!d || !d->resolved)
 		return;
 	idle = used_ns < now && now - used_ns > BCA_IDLE_MS * MS;
-	if (d->idle && !idle)	/* in use again: the paths get a fresh period */
+	if (d->idle && !idle) {	/* in use again: the paths get a fresh period */
 		for (uint32_t i = 0; i < d->npaths; i++)
-			d->paths[i].last_reply_ns = now;
+			if (d->paths[i].alive)
+				d->paths[i].last_reply_ns = now;
+		d->since_ns = now;
+	}
 	d->idle = idle;
 }
 
@@ -395,7 +409,6 @@ uint64_t bca_tick(struct bca *c, uint64_t now, struct bca_out *out)
 	if (now >= c->next_probe_ns) {
 		for (uint32_t i = 0; i < BCA_DESTS; i++) {
 			struct bca_dest *d = &c->dest[i];
-			bool changed = false;
 
 			if (!d->ip || !d->resolved || d->idle)
 				continue;
@@ -403,10 +416,8 @@ uint64_t bca_tick(struct bca *c, uint64_t now, struct bca_out *out)
 				if (d->paths[p].alive &&
 				    now - d->paths[p].last_reply_ns > BCA_PATH_DEAD_MS * MS) {
 					d->paths[p].alive = false;
-					changed = true;
 				}
-			if (changed)
-				choose(c, d, out, false);
+			choose(c, d, now, out, false);	/* also: pending paths expire */
 			probe_dest(c, now, d, out);
 		}
 		c->next_probe_ns = now + BCA_PROBE_MS * MS;

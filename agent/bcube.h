@@ -70,6 +70,8 @@ struct bca_dest {
 	uint32_t addr;		/* BCube address */
 	bool resolved, idle;
 	uint64_t asked_ns;
+	uint64_t since_ns;	/* probing (re)started: a path not answered since is
+				 * pending, and carries flows, for BCA_PATH_DEAD_MS */
 	uint8_t npaths;
 	uint8_t chosen;		/* bit i: paths[i] carries flows */
 	struct bca_path paths[BCUBE_MAX_PATHS];

@@ -235,11 +235,21 @@ static void test_bsr(void **state)
 		/* to the neighbour's MAC the hello gave (3 or 12) */
 		assert_int_equal(a->frame[5], (h.nha[0] >> 5) ? 12 : 3);
 	}
-	/* answers: path 1 only (500): flows on path 1 alone */
+	/* path 1 answers (500): path 0 has not yet, but its answer is not
+	 * due yet either: both keep carrying */
 	o->n = 0;
 	reply(c, now + 1 * MS, 1, 500, o);
+	assert_int_equal(route_paths(o, &first), 0);
+	/* path 0 never answers: once its answer is overdue, path 1 alone */
+	o->n = 0;
+	bca_tick(c, now + 100 * MS, o);
+	assert_int_equal(route_paths(o, &first), 0);
+	reply(c, now + 150 * MS, 1, 500, o);
+	o->n = 0;
+	bca_tick(c, now + 200 * MS, o);
 	assert_int_equal(route_paths(o, &first), 1);
 	assert_int_equal(first >> 5, 1);
+	now += 200 * MS;
 	/* path 0 answers with 900: 500 is within half of it, both carry */
 	o->n = 0;
 	reply(c, now + 2 * MS, 0, 900, o);

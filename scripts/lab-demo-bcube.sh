@@ -10,7 +10,7 @@
 #
 # 1. reachability: every server pings every other (240 pairs)
 # 2. throughput: iperf3 srv0 -> srv1 (neighbours: no relay), srv0 -> srv15
-#    (through one relaying server), and 4 streams srv0 -> srv15 (how many
+#    (through one relaying server), and 8 streams srv0 -> srv15 (how many
 #    of srv0's NICs carry at least 10% of the bytes: the paths used)
 # 3. fail-over: a 10,000 datagram/s stream srv0 -> srv15 while the link
 #    after its relay is cut, then while the relay it uses goes down
@@ -61,12 +61,12 @@ say "   srv0 -> srv1 (neighbours): $(human_round "$gbps" 2) Gbit/s"
 relay_gbps=$(iperf srv0 srv15 5202 1)
 say "   srv0 -> srv15 (through one relay): $(human_round "$relay_gbps" 2) Gbit/s"
 a0=$(counter srv0 nic0 tx_bytes); b0=$(counter srv0 nic1 tx_bytes)
-par_gbps=$(iperf srv0 srv15 5203 4)
+par_gbps=$(iperf srv0 srv15 5203 8)
 a=$(($(counter srv0 nic0 tx_bytes) - a0)); b=$(($(counter srv0 nic1 tx_bytes) - b0))
 paths_used=0
 [ $((a * 10)) -ge $((a + b)) ] && paths_used=$((paths_used + 1))
 [ $((b * 10)) -ge $((a + b)) ] && paths_used=$((paths_used + 1))
-say "   4 streams srv0 -> srv15: $(human_round "$par_gbps" 2) Gbit/s, $paths_used parallel paths (nic0 $a bytes, nic1 $b bytes)"
+say "   8 streams srv0 -> srv15: $(human_round "$par_gbps" 2) Gbit/s, $paths_used parallel paths (nic0 $a bytes, nic1 $b bytes)"
 
 stream() {	# NAME: 10,000 datagrams/s srv0 -> srv15 until stop_stream
 	local name=$1
