@@ -33,7 +33,10 @@ enum bca_limits {
 	BCA_IDLE_MS = 2000,		/* a destination not sent to for this long is not probed */
 	BCA_DESTS = 1024,		/* destinations a server sends to */
 	BCA_GOOD_DIV = 2,
-	BCA_OUT = 512,			/* actions per event */
+	/* actions per event: a tick's probes to every destination and a
+	 * route each, plus hellos and neighbour changes (about 1.6 MB of
+	 * output, allocated once by the shell) */
+	BCA_OUT = BCA_DESTS * (BCUBE_MAX_PATHS + 1) + BCUBE_MAX_LEVELS * (BCUBE_MAX_N + 1),
 	BCA_FRAME = WIRE_ETH_HLEN + BCUBE_HDR_BYTES + 24,	/* hello, probe, reply */
 };
 

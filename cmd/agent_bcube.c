@@ -52,6 +52,7 @@ struct bcube_shell {
 	struct dirc_udp *du;
 	struct auth_key key;
 	struct bca core;
+	struct bca_out *out;	/* the core's output, one buffer for every event */
 	uint32_t self, node, nlevels, ip;	/* ip: host order */
 	char nic[BCUBE_MAX_LEVELS][IFNAMSIZ];
 	uint32_t ifindex[BCUBE_MAX_LEVELS];
@@ -84,18 +85,15 @@ static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
 {
 	struct bcube_shell *s = the_shell;
 	uint32_t ip = (uint32_t)(uintptr_t)arg;
-	struct bca_out *out = calloc(1, sizeof(*out));
 	struct dirp_entry e;
 
 	(void)req_id;
-	if (!out)
-		abort();
+	s->out->n = 0;
 	if (m && m->h.count >= 1) {
 		dirp_get_entry(m, 0, &e);
-		bca_on_resolved(&s->core, mono(), ip, e.status == DIRP_OK, e.server, out);
+		bca_on_resolved(&s->core, mono(), ip, e.status == DIRP_OK, e.server, s->out);
 	}
-	apply(s, out);
-	free(out);
+	apply(s, s->out);
 }
 
 static void send_frame(struct bcube_shell *s, const struct bca_act *a)
@@ -155,13 +153,12 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct bcube_shell *s = ctx;
 	const struct bcube_event *ev = data;
-	struct bca_out *out;
 
-	if (size < sizeof(*ev) || !(out = calloc(1, sizeof(*out))))
+	if (size < sizeof(*ev))
 		return 0;
-	bca_on_miss(&s->core, mono(), ev->ip, out);
-	apply(s, out);
-	free(out);
+	s->out->n = 0;
+	bca_on_miss(&s->core, mono(), ev->ip, s->out);
+	apply(s, s->out);
 	return 0;
 }
 
@@ -319,6 +316,8 @@ static int setup(struct bcube_shell *s, const char *config_path)
 
 	for (uint32_t l = 0; l < BCUBE_MAX_LEVELS; l++)
 		s->sock[l] = -1;
+	if (!(s->out = calloc(1, sizeof(*s->out))))
+		abort();	/* out of memory in a daemon is fatal */
 	if (agent_config_load_file(&s->cfg, config_path, err, sizeof(err)) ||
 	    topo_from_spec(s->cfg.topology, &s->topo, err, sizeof(err)) ||
 	    auth_key_load(s->cfg.key, &s->key, err, sizeof(err))) {
@@ -379,6 +378,7 @@ static void teardown(struct bcube_shell *s)
 		dirc_udp_close(s->du);
 	topo_free(s->topo);
 	agent_config_free(&s->cfg);
+	free(s->out);
 }
 
 static void read_frames(struct bcube_shell *s, uint32_t l, struct bca_out *out)
@@ -395,12 +395,10 @@ static void read_frames(struct bcube_shell *s, uint32_t l, struct bca_out *out)
 
 static int loop(struct bcube_shell *s)
 {
-	struct bca_out *out = calloc(1, sizeof(*out));
+	struct bca_out *out = s->out;
 	struct pollfd p[2 + BCUBE_MAX_LEVELS];
 	uint64_t next = 0;
 
-	if (!out)
-		abort();
 	while (!stop) {
 		uint64_t now = mono(), due;
 		int ms;
@@ -421,10 +419,8 @@ static int loop(struct bcube_shell *s)
 		p[1] = (struct pollfd){ dirc_udp_fd(s->du), POLLIN, 0 };
 		for (uint32_t l = 0; l < s->nlevels; l++)
 			p[2 + l] = (struct pollfd){ s->sock[l], POLLIN, 0 };
-		if (poll(p, 2 + s->nlevels, ms) < 0 && errno != EINTR) {
-			free(out);
+		if (poll(p, 2 + s->nlevels, ms) < 0 && errno != EINTR)
 			return 1;
-		}
 		if (p[0].revents)
 			ring_buffer__consume(s->ring);
 		if (p[1].revents)
@@ -433,7 +429,6 @@ static int loop(struct bcube_shell *s)
 			if (p[2 + l].revents)
 				read_frames(s, l, out);
 	}
-	free(out);
 	return 0;
 }
 
