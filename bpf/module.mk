@@ -6,3 +6,6 @@ SH_TESTS  += bpf/test_netns.sh
 BPF_PROGS += bpf/slb.bpf.c bpf/slb_floor.bpf.c
 LIB_SRCS  += bpf/slb_loader.c
 TESTS     += bpf/test_slb
+# The BCube scheme (docs/bcube.md).
+BPF_PROGS += bpf/bcube_send.bpf.c bpf/bcube_fwd.bpf.c
+TESTS     += bpf/test_bcube

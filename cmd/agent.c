@@ -39,12 +39,13 @@
 #include "topo/topo.h"
 #include "wire/rasproto.h"
 #include "wire/scheme.h"
+#include "cmd/agent_bcube.h"
 #include "cmd/agent_vl2.h"
 
 static const char agent_help[] =
 	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
 	"                       [--traffic-pairs N] [--netns NS] [--lab PREFIX]\n"
-	"                       [--scheme peregrine|vl2] [--log-level LEVEL]\n"
+	"                       [--scheme peregrine|vl2|bcube] [--log-level LEVEL]\n"
 	"                       [--metrics A.B.C.D:PORT]\n"
 	"\n"
 	"The host agent of one server: attaches the data plane to the server's\n"
@@ -73,7 +74,8 @@ static const char agent_help[] =
 	"                     PEREGRINE_NO_AGENT make it exit at once (a lab\n"
 	"                     whose tests send plain traffic between servers)\n"
 	"  --scheme S         peregrine (default) or vl2: the VL2 agent\n"
-	"                     (docs/vl2.md; same configuration file)\n"
+	"                     (docs/vl2.md; same configuration file); bcube:\n"
+	"                     the BCube server daemon (docs/bcube.md)\n"
 	"  --log-level LEVEL  error, warn, info (default) or debug\n"
 	DAEMON_HELP_METRICS
 	"  -h, --help\n";
@@ -689,8 +691,8 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 		case 'L': s->lab = optarg; break;
 		case 'S':
 			if (!pgr_scheme_parse(optarg, &s->scheme))
-				return cli_usage_error("agent", "--scheme: '%s' is not peregrine or "
-						       "vl2", optarg);
+				return cli_usage_error("agent", "--scheme: '%s' is not peregrine, "
+						       "vl2 or bcube", optarg);
 			break;
 		case 'h': fputs(agent_help, stdout); exit(0);
 		default: {
@@ -840,6 +842,10 @@ int cmd_agent(int argc, char **argv)
 	if (s.scheme == PGR_SCHEME_VL2) {
 		signal(SIGPIPE, SIG_IGN);
 		return agent_vl2_run(s.config_path);
+	}
+	if (s.scheme == PGR_SCHEME_BCUBE) {
+		signal(SIGPIPE, SIG_IGN);
+		return agent_bcube_run(s.config_path);
 	}
 	daemon_start(&dm);	/* SIGPIPE ignored, SIGINT and SIGTERM stop the loop */
 	s.loop = dm.loop;

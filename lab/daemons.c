@@ -301,15 +301,16 @@ static int ospfd_args(const struct lab *l, const char *dir, uint32_t node, char 
 
 #define PGR LAB_IN(PGR_SCHEME_PEREGRINE)
 #define VL2 LAB_IN(PGR_SCHEME_VL2)
+#define BCUBE LAB_IN(PGR_SCHEME_BCUBE)
 #define FRR_DIR "/usr/lib/frr/"
 
 /* In start order; the last field is the metrics port (docs/metrics.md).  A new scheme adds its bit to the daemons it shares and
  * its own entries. */
 const struct lab_daemon lab_daemons[] = {
-	{ "directory", LAB_ON_MGMT, directory_args, PGR | VL2, NULL, 9461 },
+	{ "directory", LAB_ON_MGMT, directory_args, PGR | VL2 | BCUBE, NULL, 9461 },
 	{ "switchd", LAB_ON_SWITCH, switchd_args, PGR, NULL, 9463 },
 	{ "ras", LAB_ON_MGMT, ras_args, PGR, NULL, 9462 },
-	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2, NULL, 9464 },
+	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2 | BCUBE, NULL, 9464 },
 	{ "zebra", LAB_ON_SWITCH, zebra_args, VL2, FRR_DIR "zebra", 0 },
 	{ "bfdd", LAB_ON_SWITCH, bfdd_args, VL2, FRR_DIR "bfdd", 0 },
 	{ "ospfd", LAB_ON_SWITCH, ospfd_args, VL2, FRR_DIR "ospfd", 0 },
@@ -320,9 +321,9 @@ bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t n
 {
 	char ip[16];
 
-	/* not in this lab's scheme; the VL2 agent serves no metrics yet */
+	/* not in this lab's scheme; the VL2 and BCube agents serve no metrics yet */
 	if (!d->metrics_port || !(d->schemes & LAB_IN(l->scheme)) ||
-	    (l->scheme == PGR_SCHEME_VL2 && !strcmp(d->name, "agent")))
+	    (l->scheme != PGR_SCHEME_PEREGRINE && !strcmp(d->name, "agent")))
 		return false;
 	lab_ip_str(node == LAB_NS_MGMT ? lab_mgmt_self_ip(l) : lab_mgmt_ip(l, node), ip);
 	snprintf(buf, len, "http://%s:%u/metrics", ip, d->metrics_port);

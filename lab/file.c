@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf/bcube.h"
 #include "lib/yconf.h"
 #include "wire/pgr.h"
 
@@ -441,10 +442,22 @@ static bool read_scheme(struct yconf *yc, ynode *v, struct lab *l)
 	return true;
 }
 
+/* BCube: a bcube: topology; no VMs (BCube has no tenants: its servers
+ * are the endpoints, docs/bcube.md), checked once they are read. */
+static bool check_bcube(struct yconf *yc, ynode *at, struct lab *l)
+{
+	if (lab_bcube_check(l->topo) < 0)
+		return yconf_fail(yc, at, "scheme: bcube needs a BCube topology (bcube:n=N,k=K, "
+				  "n <= %u, k <= %u)", BCUBE_MAX_N, BCUBE_MAX_LEVELS - 1);
+	return true;
+}
+
 static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
 {
 	ynode *at = yconf_get(yc, root, "scheme");
 
+	if (l->scheme == PGR_SCHEME_BCUBE)
+		return check_bcube(yc, at ? at : root, l);
 	if (l->scheme != PGR_SCHEME_VL2)
 		return true;
 	if (lab_vl2_check(l->topo) < 0)
@@ -507,6 +520,11 @@ static bool read_root(struct yconf *yc, struct lab *l)
 		return false;
 	if ((v = yconf_get(yc, root, "placement")) && !place_per_server(yc, v, l))
 		return false;
+	if (l->scheme == PGR_SCHEME_BCUBE && l->nvms) {
+		v = yconf_get(yc, root, "scheme");
+		return yconf_fail(yc, v ? v : root, "scheme: bcube runs no VMs (BCube has no "
+				  "tenants: its servers are the endpoints); drop vms and placement");
+	}
 	return assign_ips(yc, root, l);
 }
 

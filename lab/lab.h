@@ -141,6 +141,23 @@ void lab_vl2_script_server(const struct lab *l, uint32_t node, FILE *f);
 /* FRR's configuration of one switch: zebra, ospfd, bfdd (docs/vl2.md). */
 void lab_vl2_frr_conf(const struct lab *l, uint32_t node, const char *daemon, FILE *f);
 
+/* ---- the BCube scheme (lab/bcube.c, docs/bcube.md) ---------------------------- */
+/* Server s has the address LAB_BCUBE_NET + s + 1 on `lo`; the range is
+ * routed out of NIC 0 via LAB_BCUBE_GW, a permanent neighbour with
+ * LAB_BCUBE_GW_MAC that only bcube_send sees. */
+#define LAB_BCUBE_NET 0x0ad20000u	/* 10.210.0.0/16 */
+#define LAB_BCUBE_PLEN 16
+#define LAB_BCUBE_GW 0x0ad2fffeu	/* 10.210.255.254 */
+#define LAB_BCUBE_GW_MAC { 0x02, 0x42, 0x43, 0x00, 0x00, 0x01 }
+enum { LAB_BCUBE_MAX_SERVERS = 65533 };
+/* Is it a BCube topology (bcube:) the data plane can address: n <= 32,
+ * k + 1 <= 8 levels?  0 or -EINVAL. */
+int lab_bcube_check(const struct topo *t);
+uint32_t lab_bcube_ip(uint32_t server_index);	/* host order */
+void lab_bcube_script_switch(const struct lab *l, uint32_t node, FILE *f);
+void lab_bcube_script_server(const struct lab *l, uint32_t node, FILE *f);
+void lab_bcube_script_neigh(const struct lab *l, uint32_t node, FILE *f);
+
 /* ---- setup scripts (lab/script.c) ------------------------------------------- */
 /* Every namespace of the lab, management first. */
 typedef void (*lab_ns_fn)(void *arg, const char *ns);

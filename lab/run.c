@@ -815,6 +815,8 @@ static const struct {
 				   NULL },
 	[PGR_SCHEME_VL2] = { lab_vl2_prepare, lab_vl2_ready, lab_vl2_wait_ospf,
 			     LAB_OSPF_WAIT_MS, lab_vl2_moved },
+	[PGR_SCHEME_BCUBE] = { lab_bcube_prepare, lab_bcube_ready, lab_bcube_switch_ready, 0,
+			       NULL },
 };
 
 int lab_scheme_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,

@@ -130,6 +130,13 @@ int lab_vl2_wait_ospf(const struct lab *l, uint32_t node, int timeout_ms);
 int lab_vl2_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
 		  char *err, size_t errlen);
 
+/* ---- the BCube scheme (lab/bcube.c) ---------------------------------------- */
+/* The servers' reverse-path filter off: one step of `up`. */
+int lab_bcube_prepare(const struct lab *l, char *err, size_t errlen);
+/* Nothing to wait for: plain bridges forward at once (docs/bcube.md). */
+int lab_bcube_ready(const struct lab *l, char *err, size_t errlen);
+int lab_bcube_switch_ready(const struct lab *l, uint32_t node, int timeout_ms);
+
 /* ---- migration (lab/migrate.c) -------------------------------------------- */
 /* Write STATE/agents/NAME.yaml for server `node` from the plan
  * (docs/agent.md).  0 or -errno. */

@@ -205,6 +205,8 @@ const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT] = {
 	[PGR_SCHEME_PEREGRINE] = { script_switch, script_server, lab_script_neigh, 0 },
 	[PGR_SCHEME_VL2] = { lab_vl2_script_switch, lab_vl2_script_server, NULL,
 			     VL2_TENANT_MTU },
+	[PGR_SCHEME_BCUBE] = { lab_bcube_script_switch, lab_bcube_script_server,
+			       lab_bcube_script_neigh, 0 },
 };
 
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f)

@@ -325,6 +325,51 @@ static void test_scripts(void **state)
 	lab_free(&l);
 }
 
+/* scheme: bcube: only BCube topologies, no VMs; plain bridges; servers with
+ * k+1 NICs, their address on lo, the range routed out of NIC 0. */
+static void test_scheme_bcube(void **state)
+{
+	struct lab l;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	expect_err("scheme: bcube\ntopology: leafspine:spines=2,leaves=2,servers=1\n", "pg",
+		   "t.yaml:1: scheme: bcube needs a BCube topology");
+	expect_err("scheme: bcube\ntopology: bcube:n=33,k=0\n", "pg",
+		   "scheme: bcube needs a BCube topology");
+	expect_err("scheme: bcube\ntopology: bcube:n=4,k=1\n"
+		   "vdcs: [{name: a, id: 1, subnet: 10.0.0.0/24}]\nplacement: {per_server: 1}\n",
+		   "pg", "t.yaml:1: scheme: bcube runs no VMs");
+	l = load_ok("scheme: bcube\ntopology: bcube:n=4,k=1\n", "pg");
+	assert_int_equal(l.scheme, PGR_SCHEME_BCUBE);
+	assert_string_equal(pgr_scheme_name(l.scheme), "bcube");
+	/* a switch: a bridge that learns and floods (nothing switched off) */
+	f = open_memstream(&text, &len);
+	lab_script_ns(&l, topo_find(l.topo, "sw1-2"), f);
+	fclose(f);
+	assert_non_null(strstr(text, "link add pg-br type bridge stp_state 0\n"));
+	assert_null(strstr(text, "learning off"));
+	assert_null(strstr(text, "flood off"));
+	free(text);
+	/* srv5: two NICs, its address on lo, the range out of NIC 0 */
+	text = NULL;
+	f = open_memstream(&text, &len);
+	lab_script_ns(&l, topo_find(l.topo, "srv5"), f);
+	fclose(f);
+	assert_non_null(strstr(text, "addr add 10.210.0.6/32 dev lo\n"));
+	assert_non_null(strstr(text, "link set pg-nic0 gso_max_segs 1\n"));
+	assert_non_null(strstr(text, "link set pg-nic1 up\n"));
+	assert_null(strstr(text, "pg-nic2"));
+	assert_non_null(strstr(text, "neigh replace 10.210.255.254 lladdr 02:42:43:00:00:01 "
+				     "dev pg-nic0 nud permanent\n"));
+	assert_non_null(strstr(text, "route replace 10.210.0.0/16 via 10.210.255.254 dev pg-nic0 "
+				     "onlink mtu lock 1476 src 10.210.0.6\n"));
+	free(text);
+	lab_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_scripts),
 		cmocka_unit_test(test_scheme),
+		cmocka_unit_test(test_scheme_bcube),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
