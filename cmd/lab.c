@@ -24,7 +24,7 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--scheme peregrine|vl2] [--prefix P] [--json]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2|evpn] [--prefix P] [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
 	"       peregrine lab fib dump SWITCH [--json]\n"
@@ -53,7 +53,9 @@ static const char lab_help[] =
 	"           reachability and isolation, throughput, fail-over and migration\n"
 	"           gaps, forwarding entries per switch; then tear it down\n"
 	"           (scripts/lab-demo.sh; about a minute).  --scheme vl2: the\n"
-	"           same for a VL2 lab (scripts/lab-demo-vl2.sh, docs/vl2.md)\n"
+	"           same for a VL2 lab (scripts/lab-demo-vl2.sh, docs/vl2.md);\n"
+	"           --scheme evpn: for the BGP EVPN baseline (scripts/lab-demo-evpn.sh,\n"
+	"           docs/evpn.md; UNDERLAY_MTU=9000 for a jumbo underlay)\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
@@ -90,7 +92,7 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->json = true;
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
 			if (!pgr_scheme_parse(argv[++i], &c->scheme))
-				return cli_usage_error("lab", "--scheme '%s' is not peregrine or vl2",
+				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2 or evpn",
 						       argv[i]);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(lab_help, stdout);
@@ -654,6 +656,7 @@ static int do_migrate(struct lab_cli *c)
 static const char *const demo_scripts[PGR_SCHEME_COUNT] = {
 	[PGR_SCHEME_PEREGRINE] = "lab-demo.sh",
 	[PGR_SCHEME_VL2] = "lab-demo-vl2.sh",
+	[PGR_SCHEME_EVPN] = "lab-demo-evpn.sh",
 };
 
 static int do_demo(struct lab_cli *c)

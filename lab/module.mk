@@ -6,4 +6,5 @@ SH_TESTS += lab/test_recovery.sh
 SH_TESTS += lab/test_metrics.sh
 SH_TESTS += lab/test_vl2_fabric.sh
 SH_TESTS += lab/test_vl2_tenants.sh
+SH_TESTS += lab/test_evpn_fabric.sh
 FUZZERS  += lab/fuzz_lab_file
