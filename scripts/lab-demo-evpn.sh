@@ -118,28 +118,38 @@ busiest() {
 	done
 	echo "$best"
 }
-# peer NODE PORT: the node across a port (from its BGP neighbour's router id)
-peer_of() {
-	local ip
-	ip=$(ip -n "$X-$1" -j addr show "$X-$2" | jq -r '.[0].addr_info[] | select(.family == "inet") | .local')
-	ip=${ip%.*}.$((${ip##*.} ^ 1))	# the other end of the /31
-	for n in spine0 spine1 leaf0 leaf1 leaf2 leaf3; do
-		ip -n "$X-$n" -j addr show | jq -e --arg ip "$ip" '[.[].addr_info[] | select(.local == $ip)] | length > 0' >/dev/null && { echo "$n"; return; }
+# The fabric's wiring, once: owner[IP] is the node with that address,
+# addr[NODE:PORT] a port's address; the far end of a /31 is the address ^ 1.
+declare -A owner addr
+for n in spine0 spine1 leaf0 leaf1 leaf2 leaf3 srv0 srv1 srv2 srv3 srv4 srv5 srv6 srv7; do
+	while read -r ifn ip; do
+		owner[$ip]=$n; addr[$n:${ifn#"$X-"}]=$ip
+	done < <(ip -n "$X-$n" -j addr show | jq -r --arg x "$X-" '.[] | select(.ifname | startswith($x + "p") or startswith($x + "nic")) |
+		.ifname as $i | .addr_info[] | select(.family == "inet") | "\($i) \(.local)"')
+done
+peer_of() {	# NODE PORT: the node across the port
+	local ip=${addr[$1:$2]}
+	echo "${owner[${ip%.*}.$((${ip##*.} ^ 1))]}"
+}
+uplinks() {	# LEAF: its ports to spines
+	local k
+	for k in "${!addr[@]}"; do
+		[ "${k%%:*}" = "$1" ] || continue
+		case $(peer_of "$1" "${k#*:}") in spine*) echo "${k#*:}";; esac
 	done
 }
-ports_of() { ip -n "$X-$1" -j link show | jq -r --arg x "$X-" '.[].ifname | select(startswith($x + "p") or startswith($x + "nic")) | ltrimstr($x)'; }
 
 say "== 3. fail-over (10,000 datagrams/s red-srv0 -> red-srv4)"
 stream fo red-srv4 10.0.0.5
 sleep 1.5
 nic=$(busiest srv0 nic0 nic1); leaf=$(peer_of srv0 "$nic")
-mapfile -t up < <(for p in $(ports_of "$leaf"); do case $(peer_of "$leaf" "$p") in spine*) echo "$p";; esac; done)
+mapfile -t up < <(uplinks "$leaf")
 spine=$(peer_of "$leaf" "$(busiest "$leaf" "${up[@]}")")
 t_link=$($P lab link down "$leaf" "$spine" --prefix "$X" --json | jq .at_ns)
 say "   cut $leaf -- $spine"
 sleep 2
 nic=$(busiest srv0 nic0 nic1); leaf2=$(peer_of srv0 "$nic")
-mapfile -t up < <(for p in $(ports_of "$leaf2"); do case $(peer_of "$leaf2" "$p") in spine*) echo "$p";; esac; done)
+mapfile -t up < <(uplinks "$leaf2")
 spine2=$(peer_of "$leaf2" "$(busiest "$leaf2" "${up[@]}")")
 # `lab node down` stops the switch's daemons before its links go down (and
 # gives at_ns of the links): a switch's failure starts when it stops
@@ -151,8 +161,10 @@ gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.js
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
 say "   loss gaps (ms after the cut: length): $(jq -c --argjson t "$t_link" '[.loss_gaps[] | "\((.start_ns - $t) / 1e6 | round): \(.gap_ms)"]' "$tmp/fo.json"); the switch failed $(( (t_node - t_link) / 1000000 )) ms after the cut"
 say "   longest gap: link cut $(human_round "$gap_link" 1) ms, switch failure $(human_round "$gap_node" 1) ms; in all $lost_fo_ms ms of the stream lost"
-$P lab node up "$spine2" --prefix "$X" >/dev/null
+# the link first: `node up` waits until the spine has a route to every
+# leaf and server, which it cannot while one of its links is cut
 $P lab link up "$leaf" "$spine" --prefix "$X" >/dev/null
+$P lab node up "$spine2" --prefix "$X" >/dev/null
 
 say "== 4. migration (stream to red-srv7, which moves to srv2)"
 stream mig red-srv7 10.0.0.8
