@@ -35,7 +35,7 @@ ROWS=(
 i=0
 for row in "${ROWS[@]}"; do
 	read -r name scheme env topo <<<"$row"
-	say "== $name: peregrine lab demo --scheme $scheme${env/#-/}"
+	say "== $name: $([ "$env" = - ] || echo "$env ")peregrine lab demo --scheme $scheme"
 	t0=$(date +%s)
 	rc=0
 	( [ "$env" = - ] || export "${env?}"
@@ -45,7 +45,7 @@ for row in "${ROWS[@]}"; do
 	sim='{}'
 	if [ "$topo" != - ]; then
 		sim=$("$P" sim fib --topo "$topo" --scheme "$scheme" --vms-per-server 100 --json |
-			jq -c '.results[0] | {sim_vms: .vms, sim_fib_max: .fib_max, sim_fib_mean: .fib_mean}')
+			jq -c '(.results[0]? // .) | {sim_vms: .vms, sim_fib_max: .fib_max, sim_fib_mean: .fib_mean}')
 	fi
 	jq -c --arg n "$name" --arg s "$scheme" --argjson rc "$rc" --argjson sim "$sim" \
 	      --argjson secs "$(( $(date +%s) - t0 ))" '
