@@ -59,7 +59,7 @@ static const char lab_help[] =
 	"           docs/evpn.md; UNDERLAY_MTU=9000 for a jumbo underlay)\n"
 	"  compare  every scheme's demo, EVPN first, and one table of what each\n"
 	"           costs, with Peregrine's targets against EVPN as ratios\n"
-	"           (scripts/lab-compare.sh, docs/evpn.md; about eight minutes)\n"
+	"           (scripts/lab-compare.sh, docs/evpn.md; about seven minutes)\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"

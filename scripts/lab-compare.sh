@@ -12,7 +12,7 @@
 # Usage: lab-compare.sh [--json] (PEREGRINE = the binary, PREFIX = a prefix
 # of at most 4 characters: row i runs under PREFIX + i).  Each demo is
 # bounded in time and count as its own script says; the whole is about
-# eight minutes on two cores.
+# six to seven minutes on two cores.
 set -euo pipefail
 . "$(dirname "$0")/human.sh"
 P=${PEREGRINE:-build/peregrine}
