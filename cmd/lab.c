@@ -24,7 +24,8 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--scheme peregrine|vl2|bcube] [--prefix P] [--json]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn] [--prefix P] [--json]\n"
+	"       peregrine lab compare [--prefix P] [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
 	"       peregrine lab fib dump SWITCH [--json]\n"
@@ -56,6 +57,11 @@ static const char lab_help[] =
 	"           same for a VL2 lab (scripts/lab-demo-vl2.sh, docs/vl2.md);\n"
 	"           --scheme bcube: a BCube(4,1) lab (scripts/lab-demo-bcube.sh,\n"
 	"           docs/bcube.md)\n"
+	"           --scheme evpn: for the BGP EVPN baseline (scripts/lab-demo-evpn.sh,\n"
+	"           docs/evpn.md; UNDERLAY_MTU=9000 for a jumbo underlay)\n"
+	"  compare  every scheme's demo, EVPN first, and one table of what each\n"
+	"           costs, with Peregrine's targets against EVPN as ratios\n"
+	"           (scripts/lab-compare.sh, docs/evpn.md; about seven minutes)\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
@@ -98,7 +104,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->no_daemons = true;
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
 			if (!pgr_scheme_parse(argv[++i], &c->scheme))
-				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2 or bcube",
+				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2, bcube "
+						       "or evpn",
 						       argv[i]);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(lab_help, stdout);
@@ -664,20 +671,21 @@ static const char *const demo_scripts[PGR_SCHEME_COUNT] = {
 	[PGR_SCHEME_PEREGRINE] = "lab-demo.sh",
 	[PGR_SCHEME_VL2] = "lab-demo-vl2.sh",
 	[PGR_SCHEME_BCUBE] = "lab-demo-bcube.sh",
+	[PGR_SCHEME_EVPN] = "lab-demo-evpn.sh",
 };
 
-static int do_demo(struct lab_cli *c)
+/* Run scripts/NAME (beside the binary's tree) with PEREGRINE and PREFIX. */
+static int run_script(struct lab_cli *c, const char *what, const char *name)
 {
 	char exe[4096], script[4200], *dir;
-	const char *name = demo_scripts[c->scheme];
 	ssize_t n;
 
 	if (c->argc != 1)
-		return cli_usage_error("lab", "demo takes no arguments");
+		return cli_usage_error("lab", "%s takes no arguments", what);
 	if (!need_root())
 		return 1;
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
-		return cli_error("lab demo: cannot find my own binary");
+		return cli_error("lab %s: cannot find my own binary", what);
 	exe[n] = 0;
 	dir = strrchr(exe, '/');
 	*dir = 0;
@@ -685,13 +693,24 @@ static int do_demo(struct lab_cli *c)
 	if (access(script, R_OK)) {
 		snprintf(script, sizeof(script), "%s/../../scripts/%s", exe, name);
 		if (access(script, R_OK))
-			return cli_error("lab demo: scripts/%s not found near %s", name, exe);
+			return cli_error("lab %s: scripts/%s not found near %s", what, name, exe);
 	}
 	*dir = '/';
 	setenv("PEREGRINE", exe, 1);
 	setenv("PREFIX", c->prefix, 1);
 	execl("/bin/bash", "bash", script, c->json ? "--json" : NULL, (char *)NULL);
-	return cli_error("lab demo: cannot run %s: %s", script, strerror(errno));
+	return cli_error("lab %s: cannot run %s: %s", what, script, strerror(errno));
+}
+
+static int do_demo(struct lab_cli *c)
+{
+	return run_script(c, "demo", demo_scripts[c->scheme]);
+}
+
+/* Every scheme's demo and one table (scripts/lab-compare.sh, docs/evpn.md). */
+static int do_compare(struct lab_cli *c)
+{
+	return run_script(c, "compare", "lab-compare.sh");
 }
 
 static int cat_file(const char *path, const char *title)
@@ -823,7 +842,7 @@ int cmd_lab(int argc, char **argv)
 		{ "up", do_up }, { "down", do_down }, { "status", do_status },
 		{ "exec", do_exec }, { "link", do_link }, { "node", do_node },
 		{ "logs", do_logs }, { "fib", do_fib }, { "migrate", do_migrate },
-		{ "demo", do_demo },
+		{ "demo", do_demo }, { "compare", do_compare },
 	};
 	struct lab_cli c = { 0 };
 	int rc;

@@ -257,7 +257,10 @@ static int frr_args(const struct lab *l, const char *dir, uint32_t node, char **
 	lab_ns(l, name, b[4], 128);
 	snprintf(b[5], 128, "%s/frr/%s/bfdd.sock", dir, name);
 	if ((f = fopen(b[1], "w"))) {
-		lab_vl2_frr_conf(l, node, daemon, f);
+		if (l->scheme == PGR_SCHEME_EVPN)
+			lab_evpn_frr_conf(l, node, daemon, f);
+		else
+			lab_vl2_frr_conf(l, node, daemon, f);
 		fclose(f);
 	}
 	argv[n++] = "-N";		/* also how `lab down` recognises it */
@@ -293,6 +296,12 @@ static int bfdd_args(const struct lab *l, const char *dir, uint32_t node, char *
 	return frr_args(l, dir, node, argv, b, "bfdd");
 }
 
+static int bgpd_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		     char (*b)[128])
+{
+	return frr_args(l, dir, node, argv, b, "bgpd");
+}
+
 static int ospfd_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
 		      char (*b)[128])
 {
@@ -302,6 +311,7 @@ static int ospfd_args(const struct lab *l, const char *dir, uint32_t node, char 
 #define PGR LAB_IN(PGR_SCHEME_PEREGRINE)
 #define VL2 LAB_IN(PGR_SCHEME_VL2)
 #define BCUBE LAB_IN(PGR_SCHEME_BCUBE)
+#define EVPN LAB_IN(PGR_SCHEME_EVPN)
 #define FRR_DIR "/usr/lib/frr/"
 
 /* In start order; the last field is the metrics port (docs/metrics.md).  A new scheme adds its bit to the daemons it shares and
@@ -311,9 +321,14 @@ const struct lab_daemon lab_daemons[] = {
 	{ "switchd", LAB_ON_SWITCH, switchd_args, PGR, NULL, 9463 },
 	{ "ras", LAB_ON_MGMT, ras_args, PGR, NULL, 9462 },
 	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2 | BCUBE, NULL, 9464 },
-	{ "zebra", LAB_ON_SWITCH, zebra_args, VL2, FRR_DIR "zebra", 0 },
-	{ "bfdd", LAB_ON_SWITCH, bfdd_args, VL2, FRR_DIR "bfdd", 0 },
+	{ "zebra", LAB_ON_SWITCH, zebra_args, VL2 | EVPN, FRR_DIR "zebra", 0 },
+	{ "bfdd", LAB_ON_SWITCH, bfdd_args, VL2 | EVPN, FRR_DIR "bfdd", 0 },
 	{ "ospfd", LAB_ON_SWITCH, ospfd_args, VL2, FRR_DIR "ospfd", 0 },
+	{ "bgpd", LAB_ON_SWITCH, bgpd_args, EVPN, FRR_DIR "bgpd", 0 },
+	/* an EVPN server is a VTEP with FRR of its own (docs/evpn.md) */
+	{ "zebra", LAB_ON_SERVER, zebra_args, EVPN, FRR_DIR "zebra", 0 },
+	{ "bfdd", LAB_ON_SERVER, bfdd_args, EVPN, FRR_DIR "bfdd", 0 },
+	{ "bgpd", LAB_ON_SERVER, bgpd_args, EVPN, FRR_DIR "bgpd", 0 },
 };
 
 bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t node, char *buf,

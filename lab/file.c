@@ -456,6 +456,13 @@ static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
 {
 	ynode *at = yconf_get(yc, root, "scheme");
 
+	if (l->underlay_mtu && l->scheme != PGR_SCHEME_EVPN)
+		return yconf_fail(yc, yconf_get(yc, root, "underlay_mtu"),
+				  "underlay_mtu: only for scheme: evpn");
+	if (l->scheme == PGR_SCHEME_EVPN && lab_evpn_check(l->topo) < 0)
+		return yconf_fail(yc, at ? at : root, "scheme: evpn needs a two-tier fabric: "
+				  "servers on leaves, spines between leaves only (as in a "
+				  "leafspine: topology)");
 	if (l->scheme == PGR_SCHEME_BCUBE)
 		return check_bcube(yc, at ? at : root, l);
 	if (l->scheme != PGR_SCHEME_VL2)
@@ -482,7 +489,7 @@ static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
 static bool read_root(struct yconf *yc, struct lab *l)
 {
 	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
-					     "vdcs", "vms", "placement", "deploy", NULL };
+					     "vdcs", "vms", "placement", "deploy", "underlay_mtu", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
 
@@ -504,6 +511,9 @@ static bool read_root(struct yconf *yc, struct lab *l)
 	if ((v = yconf_get(yc, root, "scheme")) && !read_scheme(yc, v, l))
 		return false;
 	if ((v = yconf_get(yc, root, "fib")) && !yconf_u32(yc, v, "fib", 0, UINT32_MAX, &l->fib))
+		return false;
+	if ((v = yconf_get(yc, root, "underlay_mtu")) &&
+	    !yconf_u32(yc, v, "underlay_mtu", LAB_EVPN_MTU_MIN, LAB_EVPN_MTU_MAX, &l->underlay_mtu))
 		return false;
 	if ((v = yconf_get(yc, root, "links")) && !read_links(yc, v, l))
 		return false;

@@ -74,6 +74,7 @@ struct lab {
 	uint32_t fib;		/* every switch's capacity; 0: the topology's */
 	uint32_t mbps;		/* shaping of fabric links; 0: none */
 	double delay_ms;	/* one-way delay per fabric link; 0: none */
+	uint32_t underlay_mtu;	/* `underlay_mtu:` (evpn only); 0: 1500 */
 	uint32_t mgmt_net;
 	uint8_t mgmt_plen;
 	uint16_t switchd_port, ras_port;
@@ -157,6 +158,30 @@ uint32_t lab_bcube_ip(uint32_t server_index);	/* host order */
 void lab_bcube_script_switch(const struct lab *l, uint32_t node, FILE *f);
 void lab_bcube_script_server(const struct lab *l, uint32_t node, FILE *f);
 void lab_bcube_script_neigh(const struct lab *l, uint32_t node, FILE *f);
+/* ---- the EVPN scheme (lab/evpn.c, docs/evpn.md) ------------------------------ */
+/* Addresses as in VL2 (above): a /31 per link, every node (servers too:
+ * their VTEP address) lab_vl2_switch_la(node) on its loopback. */
+#define LAB_EVPN_ASN_BASE 4200000000u	/* the spines; leaves, servers + 1 + node */
+enum lab_evpn_limits {
+	LAB_EVPN_HDR_BYTES = 50,	/* outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8 */
+	LAB_EVPN_UDP_PORT = 4789,	/* IANA's VXLAN port */
+	LAB_EVPN_RT_ASN = 65000,	/* route targets 65000:VNI on every VTEP */
+	LAB_EVPN_BFD_MS = 300,		/* BFD tx/rx interval: 100 flapped here (docs/evpn.md) */
+	LAB_EVPN_BFD_MULT = 3,
+	LAB_EVPN_MTU_MIN = 1280,	/* underlay_mtu: bounds */
+	LAB_EVPN_MTU_MAX = 9000,
+};
+/* Two tiers, leaves (a server port) and spines (only leaves around):
+ * 0 or -EINVAL. */
+int lab_evpn_check(const struct topo *t);
+bool lab_evpn_is_leaf(const struct topo *t, uint32_t node);
+uint32_t lab_evpn_asn(const struct topo *t, uint32_t node);
+/* The tenants' MTU: the underlay's less VXLAN's 50 bytes, at most 1500. */
+unsigned lab_evpn_vm_mtu(const struct lab *l);
+void lab_evpn_script_switch(const struct lab *l, uint32_t node, FILE *f);
+void lab_evpn_script_server(const struct lab *l, uint32_t node, FILE *f);
+/* FRR's configuration of a switch or a server: zebra, bfdd, bgpd. */
+void lab_evpn_frr_conf(const struct lab *l, uint32_t node, const char *daemon, FILE *f);
 
 /* ---- setup scripts (lab/script.c) ------------------------------------------- */
 /* Every namespace of the lab, management first. */

@@ -1,4 +1,6 @@
-LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/swclient.c lab/migrate.c lab/vl2.c lab/vl2_run.c lab/bcube.c
+LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/swclient.c lab/migrate.c lab/vl2.c lab/vl2_run.c
+LIB_SRCS += lab/bcube.c
+LIB_SRCS += lab/evpn.c lab/evpn_run.c
 TESTS    += lab/test_lab
 SH_TESTS += lab/test_updown.sh
 SH_TESTS += lab/test_fabric.sh
@@ -9,4 +11,5 @@ SH_TESTS += lab/test_monitor.sh
 SH_TESTS += lab/test_vl2_fabric.sh
 SH_TESTS += lab/test_vl2_tenants.sh
 SH_TESTS += lab/test_bcube_fabric.sh
+SH_TESTS += lab/test_evpn_fabric.sh
 FUZZERS  += lab/fuzz_lab_file

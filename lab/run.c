@@ -559,8 +559,12 @@ void lab_stop_daemons(const struct lab *l, const char *node)
 	for (size_t i = 0; i < lab_ndaemons && n < ARRAY_SIZE(pids); i++) {
 		pid_t p = lab_daemon_pid(l, node, lab_daemons[i].name);
 		char path[512];
+		bool seen = false;
 
-		if (p)
+		/* a name may have two entries (EVPN's FRR on switches and servers) */
+		for (size_t j = 0; j < n; j++)
+			seen |= pids[j] == p;
+		if (p && !seen)
 			pids[n++] = p;
 		state_path(l, path, sizeof(path), "pids/%s.%s", node, lab_daemons[i].name);
 		unlink(path);
@@ -817,6 +821,8 @@ static const struct {
 			     LAB_OSPF_WAIT_MS, lab_vl2_moved },
 	[PGR_SCHEME_BCUBE] = { lab_bcube_prepare, lab_bcube_ready, lab_bcube_switch_ready, 0,
 			       NULL },
+	[PGR_SCHEME_EVPN] = { lab_evpn_prepare, lab_evpn_ready, lab_evpn_wait_bgp,
+			      LAB_BGP_WAIT_MS, lab_evpn_moved },
 };
 
 int lab_scheme_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,

@@ -22,6 +22,7 @@ enum lab_run_limits {
 	LAB_STOP_WAIT_MS = 3000,	/* SIGTERM, then SIGKILL after this */
 	LAB_READY_WAIT_MS = 10000,	/* daemons must answer within this */
 	LAB_OSPF_WAIT_MS = 30000,	/* a VL2 fabric converges within this */
+	LAB_BGP_WAIT_MS = 60000,	/* an EVPN fabric: underlay and EVPN routes */
 	LAB_MAX_DAEMONS_PER_NODE = 4,
 	LAB_SETUP_JOBS = 8,		/* setup scripts running at once */
 	LAB_SAVE_LOGS_MAX = 1000,	/* lab-P.1 .. lab-P.1000 under PEREGRINE_LAB_SAVE_LOGS */
@@ -136,6 +137,19 @@ int lab_bcube_prepare(const struct lab *l, char *err, size_t errlen);
 /* Nothing to wait for: plain bridges forward at once (docs/bcube.md). */
 int lab_bcube_ready(const struct lab *l, char *err, size_t errlen);
 int lab_bcube_switch_ready(const struct lab *l, uint32_t node, int timeout_ms);
+/* ---- the EVPN scheme (lab/evpn_run.c) ------------------------------------- */
+/* Forwarding and multipath settings of every node: one step of `up`. */
+int lab_evpn_prepare(const struct lab *l, char *err, size_t errlen);
+/* Wait until every node has BGP routes to every other node's loopback and
+ * every VTEP floods each VNI to every other VTEP (EVPN type-3 routes): one
+ * step per node. */
+int lab_evpn_ready(const struct lab *l, char *err, size_t errlen);
+int lab_evpn_wait_bgp(const struct lab *l, uint32_t node, int timeout_ms);
+/* After `lab migrate` moved a VM's port: the port joins its VDC's bridge
+ * on the new server and the VM announces itself (a gratuitous ARP, as a
+ * hypervisor does after a move), from which EVPN learns the move. */
+int lab_evpn_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,
+		   char *err, size_t errlen);
 
 /* ---- migration (lab/migrate.c) -------------------------------------------- */
 /* Write STATE/agents/NAME.yaml for server `node` from the plan

@@ -160,7 +160,9 @@ static void script_vm(const struct lab *l, uint32_t v, FILE *f)
 	fprintf(f, "link set %s address %s\n", ifn, swp_mac_str(mac, macs));
 	fprintf(f, "addr add %s/%u dev %s\n", lab_ip_str(vm->ip, ip),
 		l->vdcs[vm->vdc].plen, ifn);
-	if (lab_schemes[l->scheme].vm_mtu)
+	if (l->scheme == PGR_SCHEME_EVPN)
+		fprintf(f, "link set %s mtu %u\n", ifn, lab_evpn_vm_mtu(l));
+	else if (lab_schemes[l->scheme].vm_mtu)
 		fprintf(f, "link set %s mtu %u gso_max_size %u\n", ifn,
 			lab_schemes[l->scheme].vm_mtu, lab_schemes[l->scheme].vm_mtu);
 	fprintf(f, "link set %s up\n", ifn);
@@ -207,6 +209,8 @@ const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT] = {
 			     VL2_TENANT_MTU },
 	[PGR_SCHEME_BCUBE] = { lab_bcube_script_switch, lab_bcube_script_server,
 			       lab_bcube_script_neigh, 0 },
+	/* the VMs' MTU depends on the underlay's: lab_evpn_vm_mtu() */
+	[PGR_SCHEME_EVPN] = { lab_evpn_script_switch, lab_evpn_script_server, NULL, 0 },
 };
 
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f)

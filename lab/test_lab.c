@@ -227,6 +227,106 @@ static void test_scheme(void **state)
 	lab_free(&l);
 }
 
+static char *script_of(const struct lab *l, const char *node)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	lab_script_ns(l, topo_find(l->topo, node), f);
+	fclose(f);
+	return text;
+}
+
+static char *frr_of(const struct lab *l, const char *node, const char *daemon)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	lab_evpn_frr_conf(l, topo_find(l->topo, node), daemon, f);
+	fclose(f);
+	return text;
+}
+
+#define EVPN_YAML "scheme: evpn\ntopology: leafspine:spines=2,leaves=4,servers=2,homing=2\n" \
+	"vdcs: [{name: red, id: 1, subnet: 10.0.0.0/24}, {name: blue, id: 2, subnet: 10.0.0.0/24}]\n" \
+	"placement: {per_server: 1}\n"
+
+/* scheme: evpn (docs/evpn.md): two tiers only, underlay_mtu only for it;
+ * the VTEP's bridges and VXLAN devices, the ASNs, bgpd's and bfdd's
+ * configuration, the tenants' MTU both ways. */
+static void test_evpn(void **state)
+{
+	struct lab l;
+	char *t, want[160];
+
+	(void)state;
+	expect_err("scheme: evpn\ntopology: vl2:da=4,di=4,per_tor=2\n", "pg",
+		   "t.yaml:1: scheme: evpn needs a two-tier fabric");
+	expect_err("scheme: evpn\ntopology: fattree:k=4\n", "pg", "scheme: evpn needs");
+	expect_err("topology: fattree:k=4\nunderlay_mtu: 9000\n", "pg",
+		   "t.yaml:2: underlay_mtu: only for scheme: evpn");
+	expect_err(EVPN_YAML "underlay_mtu: 100\n", "pg", "t.yaml:5: underlay_mtu");
+	l = load_ok(EVPN_YAML, "pg");
+	assert_int_equal(l.scheme, PGR_SCHEME_EVPN);
+	assert_int_equal(lab_evpn_vm_mtu(&l), 1450);
+	/* spines share an ASN, leaves and servers have their own */
+	assert_int_equal(lab_evpn_asn(l.topo, topo_find(l.topo, "spine0")),
+			 lab_evpn_asn(l.topo, topo_find(l.topo, "spine1")));
+	assert_int_not_equal(lab_evpn_asn(l.topo, topo_find(l.topo, "leaf0")),
+			     lab_evpn_asn(l.topo, topo_find(l.topo, "leaf1")));
+	assert_int_not_equal(lab_evpn_asn(l.topo, topo_find(l.topo, "srv0")),
+			     lab_evpn_asn(l.topo, topo_find(l.topo, "leaf0")));
+	/* a VTEP: its loopback, a bridge and a VXLAN device per VDC, its VM
+	 * in its VDC's bridge */
+	t = script_of(&l, "srv0");
+	snprintf(want, sizeof(want), "addr add 10.112.0.%u/32 dev lo\n",
+		 topo_find(l.topo, "srv0") + 1);
+	assert_non_null(strstr(t, want));
+	snprintf(want, sizeof(want), "link add pg-vx2 mtu 1450 type vxlan id 2 local 10.112.0.%u "
+		 "dstport 4789 nolearning\n", topo_find(l.topo, "srv0") + 1);
+	assert_non_null(strstr(t, want));
+	assert_non_null(strstr(t, "link set pg-vx1 master pg-br1\n"));
+	assert_non_null(strstr(t, "link set dev pg-vx1 type bridge_slave learning off\n"));
+	assert_non_null(strstr(t, "link set pg-v1 master pg-br1\n"));
+	assert_non_null(strstr(t, "link set pg-v2 master pg-br2\n"));
+	free(t);
+	t = script_of(&l, "spine0");
+	assert_null(strstr(t, "vxlan"));
+	assert_null(strstr(t, "mtu"));
+	free(t);
+	/* bgpd: eBGP with BFD on every port, EVPN passed on unchanged by a
+	 * switch, announced with fixed route targets by a VTEP */
+	t = frr_of(&l, "leaf0", "bgpd");
+	assert_non_null(strstr(t, " neighbor fabric remote-as external\n"));
+	assert_non_null(strstr(t, " neighbor fabric bfd\n"));
+	assert_non_null(strstr(t, "  maximum-paths 64\n"));
+	assert_non_null(strstr(t, "  neighbor fabric attribute-unchanged next-hop\n"));
+	assert_null(strstr(t, "advertise-all-vni"));
+	free(t);
+	t = frr_of(&l, "srv0", "bgpd");
+	assert_non_null(strstr(t, "  advertise-all-vni\n"));
+	assert_non_null(strstr(t, "  vni 2\n   route-target import 65000:2\n"
+			       "   route-target export 65000:2\n"));
+	assert_null(strstr(t, "attribute-unchanged"));
+	free(t);
+	/* bfdd: the profile and a session per port (srv0: two NICs) */
+	t = frr_of(&l, "srv0", "bfdd");
+	assert_non_null(strstr(t, "  receive-interval 300\n  transmit-interval 300\n"));
+	assert_non_null(strstr(t, " interface pg-nic0\n  profile fabric\n"));
+	assert_non_null(strstr(t, " interface pg-nic1\n  profile fabric\n"));
+	free(t);
+	lab_free(&l);
+	/* a jumbo underlay: tenants keep 1500, the fabric's ports carry 9000 */
+	l = load_ok(EVPN_YAML "underlay_mtu: 9000\n", "pg");
+	assert_int_equal(lab_evpn_vm_mtu(&l), 1500);
+	t = script_of(&l, "spine0");
+	assert_non_null(strstr(t, "link set pg-p0 mtu 9000\n"));
+	free(t);
+	lab_free(&l);
+}
+
 /* Each interface name in a script fits IFNAMSIZ and carries the prefix;
  * every namespace a line names was created first. */
 static void check_script_names(const char *text, const char *prefix)
@@ -379,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_scripts),
 		cmocka_unit_test(test_scheme),
 		cmocka_unit_test(test_scheme_bcube),
+		cmocka_unit_test(test_evpn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -106,6 +106,7 @@ static enum sim_routing default_routing(enum sim_scheme s)
 	switch (s) {
 	case SCHEME_BCUBE: return SIM_ROUTE_BSR;
 	case SCHEME_VL2: return SIM_ROUTE_VLB;
+	case SCHEME_EVPN: return SIM_ROUTE_ECMP;
 	case SCHEME_L2: return SIM_ROUTE_TREE;
 	case SCHEME_SPAIN:
 	case SCHEME_NETLORD: return SIM_ROUTE_SPAIN;

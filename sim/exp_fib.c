@@ -31,6 +31,8 @@ static const char fib_help[] =
 	"  peregrine       two MACs per server on every switch (two spanning trees)\n"
 	"  peregrine-dual  plus direct entries for H heavy VM pairs per server\n"
 	"  bcube           a switch knows only its own servers\n"
+	"  evpn            a route per VTEP (server) and switch loopback, plus its links;\n"
+	"                  tenants' MACs stay in the servers (docs/evpn.md)\n"
 	"S may be a comma-separated list or 'all'.\n"
 	"\n"
 	"Options:\n"

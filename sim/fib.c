@@ -47,6 +47,29 @@ static struct sim_fib_coef coef_l2(uint64_t S)
 	return (struct sim_fib_coef){ .remote = (int64_t)S, .remote_vm = (int64_t)S };
 }
 
+/* EVPN's underlay (docs/evpn.md): a switch routes IP, and its table holds
+ * a /32 per VTEP (every server), the loopback of every leaf but itself and
+ * of every switch above the leaves outside its own tier (a tier shares an
+ * ASN, RFC 7938, and takes none of its peers' routes), and its connected
+ * /31s.  Tenants' MACs stay in the VTEPs: no term grows with V.  Exact on
+ * a leaf-spine, as the lab's switches show (docs/evpn.md). */
+static struct sim_fib_coef coef_evpn(const struct sim_net *n, uint32_t node)
+{
+	const struct topo *t = n->t;
+	uint64_t S = t->nservers, E = n->nedge, upper = t->nswitches - n->nedge, tier = 0;
+	bool edge = n->attached[node] > 0;
+
+	for (uint32_t i = 0; !edge && i < t->nswitches; i++) {
+		uint32_t m = t->switches[i];
+
+		tier += !n->attached[m] && t->nodes[m].level == t->nodes[node].level;
+	}
+	return (struct sim_fib_coef){
+		.remote = (int64_t)(S + E) - edge,
+		.local = (int64_t)t->nodes[node].degree + (int64_t)upper - (int64_t)tier,
+	};
+}
+
 static struct sim_fib_coef coef_for(const struct ctx *c, uint32_t node)
 {
 	const struct sim_net *n = c->n;
@@ -93,6 +116,8 @@ static struct sim_fib_coef coef_for(const struct ctx *c, uint32_t node)
 		/* A BCube switch forwards to next-hop servers only: its own. */
 		k.local = (int64_t)D;
 		return k;
+	case SCHEME_EVPN:
+		return coef_evpn(n, node);
 	case SCHEME_COUNT:
 		break;
 	}

@@ -12,10 +12,12 @@ enum sim_scheme {
 	SCHEME_PEREGRINE,	/* Peregrine, indirect only: two tree MACs per server */
 	SCHEME_PEREGRINE_DUAL,	/* Peregrine with direct entries for heavy pairs */
 	SCHEME_BCUBE,		/* BCube source routing through servers */
+	SCHEME_EVPN,		/* the baseline: VXLAN VTEPs on servers, eBGP underlay */
 	SCHEME_COUNT
 };
 
-/* "l2", "spain", "netlord", "vl2", "peregrine", "peregrine-dual", "bcube";
+/* "l2", "spain", "netlord", "vl2", "peregrine", "peregrine-dual", "bcube",
+ * "evpn";
  * -1 if unknown. */
 int sim_scheme_parse(const char *s);
 const char *sim_scheme_name(enum sim_scheme s);

@@ -29,10 +29,10 @@ out=$($P sim fib --topo vl2:da=50,di=50,per_tor=50 --scheme l2 --vms-per-server 
 [ "$(echo "$out" | jget "['fits']")" = False ] || fail "l2 overflows"
 [ "$(echo "$out" | jget "['fib_max']")" = 1031250 ] || fail "l2 fib_max"
 
-# fib: every scheme at once, bcube skipped on a Clos; a plot
+# fib: every scheme at once (evpn included), bcube skipped on a Clos; a plot
 out=$($P sim fib --topo leafspine:spines=2,leaves=3,servers=2 --scheme all \
 	--vms-per-server 3 --json --plot "$tmp/fib.svg")
-[ "$(echo "$out" | jget "['results'].__len__()")" = 6 ] || fail "all schemes"
+[ "$(echo "$out" | jget "['results'].__len__()")" = 7 ] || fail "all schemes"
 grep -q '<svg' "$tmp/fib.svg" || fail "fib plot"
 $P sim fib --topo bcube:n=4,k=1 --scheme bcube --vms-per-server 9 | grep -q 'max 4 ' \
 	|| fail "bcube human output"

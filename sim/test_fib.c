@@ -249,6 +249,23 @@ static void test_hand_bcube(void **state)
 	done(&x);
 }
 
+static void test_hand_evpn(void **state)
+{
+	struct run x;
+
+	(void)state;
+	/* leafspine:spines=2,leaves=4,servers=2,homing=2 (the default lab's):
+	 * a spine routes 8 VTEPs, 4 leaf loopbacks, its 4 links: 16; a leaf 8
+	 * VTEPs, 3 other leaves, 2 spines, 6 links: 19.  The EVPN lab's
+	 * switches show these plus their management subnet (docs/evpn.md).
+	 * VMs live in the VTEPs' bridges: 500 per server change nothing. */
+	model(&x, "leafspine:spines=2,leaves=4,servers=2,homing=2", SCHEME_EVPN, 500, 0, 0);
+	assert_int_equal(x.r.fib_max, 19);
+	assert_true(x.r.fib_mean == (2 * 16 + 4 * 19) / 6.0);
+	assert_int_equal(x.r.max_vms_per_server, INT64_MAX);
+	done(&x);
+}
+
 static void test_hand_fattree_spain(void **state)
 {
 	struct run x;
@@ -830,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_hand_bcube),
 		cmocka_unit_test(test_hand_fattree_spain),
 		cmocka_unit_test(test_scheme_topology_mismatch),
+		cmocka_unit_test(test_hand_evpn),
 		cmocka_unit_test(test_explicit),
 		cmocka_unit_test(test_peregrine_trees_span),
 		cmocka_unit_test(test_vlans_from_spain),

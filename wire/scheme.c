@@ -8,6 +8,7 @@ static const char *const names[PGR_SCHEME_COUNT] = {
 	[PGR_SCHEME_PEREGRINE] = "peregrine",
 	[PGR_SCHEME_VL2] = "vl2",
 	[PGR_SCHEME_BCUBE] = "bcube",
+	[PGR_SCHEME_EVPN] = "evpn",
 };
 
 const char *pgr_scheme_name(enum pgr_scheme s)
