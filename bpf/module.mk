@@ -1,4 +1,7 @@
 BPF_PROGS += bpf/from_vm.bpf.c bpf/from_net.bpf.c bpf/vl2_encap.bpf.c bpf/vl2_decap.bpf.c
+# NetLord: the commodity switch and the NLA (docs/netlord.md).
+BPF_PROGS += bpf/netlord_switch.bpf.c bpf/netlord_encap.bpf.c bpf/netlord_decap.bpf.c
+TESTS     += bpf/test_netlord
 LIB_SRCS  += bpf/loader.c bpf/fwd_tables.c
 TESTS     += bpf/test_dp bpf/test_fwd bpf/test_vl2
 SH_TESTS  += bpf/test_netns.sh
