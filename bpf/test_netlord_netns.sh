@@ -17,8 +17,9 @@
 #              10.0.0.1 10.0.0.1     10.0.0.2 10.0.0.2 10.0.0.9 (blue only)
 #
 # Every switch runs netlord_switch on every port (no bridge: VLAN-aware
-# forwarding and learning are the program's); VLAN 1 is the tree
-# es1-c1-es2, VLAN 2 the tree es1-c2-es2, the servers' ports are in both.
+# forwarding and learning are the program's).  The VLANs are route/spain.c's
+# (`peregrine netlord plan`): VLAN 1 the tree es1-c1-es2, VLAN 2 the tree
+# es1-c2-es2; the servers' ports are in both.
 # r1 and b1 have the same MAC and address, as have r2 and b2.  The NLA's
 # tables are filled by `peregrine netlord nla` as NL-ARP's answers would be.
 #
@@ -91,20 +92,56 @@ vm s2 red r2 10.0.0.2 $VB
 vm s2 blue b2 10.0.0.2 $VB
 vm s2 blue9 b9 10.0.0.9 $V9
 
-nl es1 switch "$PIN/$P-es1" --mac $ES1 --edge --fib 64 --vlan 1=c1,s1 --vlan 2=c2,s1 --down 1=s1,$N1
-nl es2 switch "$PIN/$P-es2" --mac $ES2 --edge --fib 64 --vlan 1=c1,s3 --vlan 2=c2,s3 --down 3=s3,$N2
-nl c1 switch "$PIN/$P-c1" --mac $C1 --fib 64 --vlan 1=es1,es2
-nl c2 switch "$PIN/$P-c2" --mac $C2 --fib 64 --vlan 2=es1,es2
+# The VLANs from route/spain.c (k = 2) on this fabric; a switch's port
+# towards a neighbour is named after it.
+cat >"$OUT/fabric.yaml" <<EOF
+switches: [es1, es2, c1, c2]
+servers: [s1, s2]
+links: [[es1, c1], [es1, c2], [es2, c1], [es2, c2], [s1, es1], [s2, es2]]
+EOF
+"$BIN" netlord plan "$OUT/fabric.yaml" --k 2 >"$OUT/plan"
+cat "$OUT/plan"
+grep -qx 'vlan 1 es1-c1 es2-c1' "$OUT/plan" && grep -qx 'vlan 2 es1-c2 es2-c2' "$OUT/plan" ||
+	fail "SPAIN's VLANs are not the two trees through c1 and c2"
+# vlans SWITCH [SERVER_PORT]: --vlan VID=PORT,... for every VLAN at the switch;
+# an edge switch's server port is in every VLAN
+vlans() {
+	awk -v sw="$1" -v down="$2" '$1 == "vlan" {
+		m = ""
+		for (i = 3; i <= NF; i++) {
+			split($i, e, "-")
+			if (e[1] == sw) m = m "," e[2]; else if (e[2] == sw) m = m "," e[1]
+		}
+		if (down != "") m = m "," down
+		if (m != "") printf "--vlan %s=%s ", $2, substr(m, 2)
+	}' "$OUT/plan"
+}
+# paths EDGE: --path DST_MAC=VIDS for every other edge switch, from the plan
+paths() {
+	awk -v sw="$1" '$1 == "choice" && $2 == sw { print $3, $4 }' "$OUT/plan" |
+		while read -r dst vids; do
+			case $dst in es1) printf -- '--path %s=%s ' $ES1 "$vids" ;;
+				     es2) printf -- '--path %s=%s ' $ES2 "$vids" ;; esac
+		done
+}
+# shellcheck disable=SC2046
+nl es1 switch "$PIN/$P-es1" --mac $ES1 --edge --fib 64 $(vlans es1 s1) --down 1=s1,$N1
+# shellcheck disable=SC2046
+nl es2 switch "$PIN/$P-es2" --mac $ES2 --edge --fib 64 $(vlans es2 s3) --down 3=s3,$N2
+# shellcheck disable=SC2046
+nl c1 switch "$PIN/$P-c1" --mac $C1 --fib 64 $(vlans c1)
+# shellcheck disable=SC2046
+nl c2 switch "$PIN/$P-c2" --mac $C2 --fib 64 $(vlans c2)
 # NL-ARP's table: (tenant, IP) -> VM MAC, edge switch, port
 DIR="--dir 1,10.0.0.1,$VA,$ES1,1 --dir 1,10.0.0.2,$VB,$ES2,3
      --dir 2,10.0.0.1,$VA,$ES1,1 --dir 2,10.0.0.2,$VB,$ES2,3 --dir 2,10.0.0.9,$V9,$ES2,3"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2046
 nl s1 nla "$PIN/$P-s1" --nic nic --nic-mac $N1 --edge-mac $ES1 --port 1 \
-	--vm red,1,10.0.0.1,$VA --vm blue,2,10.0.0.1,$VA $DIR --path $ES2=1,2
-# shellcheck disable=SC2086
+	--vm red,1,10.0.0.1,$VA --vm blue,2,10.0.0.1,$VA $DIR $(paths es1)
+# shellcheck disable=SC2086,SC2046
 nl s2 nla "$PIN/$P-s2" --nic nic --nic-mac $N2 --edge-mac $ES2 --port 3 \
 	--vm red,1,10.0.0.2,$VB --vm blue,2,10.0.0.2,$VB --vm blue9,2,10.0.0.9,$V9 $DIR \
-	--path $ES1=1,2 --path $ES2=1
+	$(paths es2)
 
 # ---- reachability, with NL-ARP answering ----------------------------------------
 in_ns r1 ping -c 2 -W 2 10.0.0.2 >/dev/null || fail "red 10.0.0.1 -> 10.0.0.2"

@@ -10,6 +10,13 @@
  *                   [--path EDGE_MAC=VID[,VID...]]...
  *   netlord paths DIR EDGE_MAC=VID[,VID...]    (an empty list deletes)
  *   netlord stats DIR [--json]
+ *   netlord plan TOPOLOGY [--k K]
+ *
+ * `plan` prints what route/spain.c and the NLA's plan (agent/netlord.c)
+ * make of a topology: every VLAN's links ("vlan VID A-B ..."), and for
+ * every ordered pair of edge switches the VLANs the first spreads its flows
+ * to the second over ("choice SRC DST VID,..."); the switches' --vlan and
+ * the NLAs' --path arguments follow from it.
  *
  * The lab's bring-up is to call these; today bpf/test_netlord_netns.sh
  * does, on a fabric it builds by hand. */
@@ -25,6 +32,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent/netlord.h"
 #include "bpf/loader.h"
 #include "bpf/netlord.h"
 #include "cmd/cli.h"
@@ -48,7 +56,8 @@ static int usage_to(FILE *f)
 		"                 [--vm IF,TENANT,IP,MAC]... [--dir TENANT,IP,MAC,EDGE_MAC,P]...\n"
 		"                 [--path EDGE_MAC=VID[,VID...]]...\n"
 		"       peregrine netlord paths DIR EDGE_MAC=VID[,VID...]\n"
-		"       peregrine netlord stats DIR [--json]\n");
+		"       peregrine netlord stats DIR [--json]\n"
+		"       peregrine netlord plan TOPOLOGY [--k K]\n");
 	return 2;
 }
 
@@ -440,12 +449,79 @@ static int cmd_stats(int argc, char **argv)
 	return 0;
 }
 
+/* ---- plan ----------------------------------------------------------------------- */
+static void print_plan(const struct topo *t, const struct route_spain *s, const struct nla_plan *p)
+{
+	for (uint32_t j = 0; j < s->nends; j++) {
+		struct nl_vlan_choice c;
+
+		if (j == p->self)
+			continue;
+		nla_plan_choice(p, j, &c);
+		printf("choice %s %s ", t->nodes[s->ends[p->self]].name, t->nodes[s->ends[j]].name);
+		for (uint32_t i = 0; i < c.n; i++)
+			printf("%s%u", i ? "," : "", c.vid[i]);
+		printf("\n");
+	}
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	struct topo *t;
+	struct route_spain s;
+	unsigned long k = 2;
+	char err[256];
+	int rc = 1;
+
+	if (argc == 3 && !strcmp(argv[1], "--k")) {
+		if (!num(argv[2], NL_K_MAX, &k) || !k)
+			return bad("--k", argv[2]);
+	} else if (argc != 1) {
+		return usage();
+	}
+	if (topo_from_spec(argv[0], &t, err, sizeof(err))) {
+		fprintf(stderr, "peregrine netlord: %s\n", err);
+		return 1;
+	}
+	if (route_spain_build(t, (uint32_t)k, &s, err, sizeof(err))) {
+		fprintf(stderr, "peregrine netlord: %s\n", err);
+		goto out_topo;
+	}
+	for (uint32_t v = 0; v < s.nvlans; v++) {
+		printf("vlan %u", v + 1);
+		for (uint32_t i = s.vlan_off[v]; i < s.vlan_off[v + 1]; i++) {
+			const struct topo_link *l = &t->links[s.vlan_links[i]];
+
+			printf(" %s-%s", t->nodes[l->a].name, t->nodes[l->b].name);
+		}
+		printf("\n");
+	}
+	for (uint32_t e = 0; e < s.nends; e++) {
+		struct nla_plan p;
+
+		if (nla_plan_build(&p, t, &s, s.ends[e], err, sizeof(err))) {
+			fprintf(stderr, "peregrine netlord: %s\n", err);
+			goto out;
+		}
+		print_plan(t, &s, &p);
+		nla_plan_free(&p);
+	}
+	rc = 0;
+out:
+	route_spain_free(&s);
+out_topo:
+	topo_free(t);
+	return rc;
+}
+
 int cmd_netlord(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage_to(stdout);
 		return 0;
 	}
+	if (argc >= 3 && !strcmp(argv[1], "plan"))
+		return cmd_plan(argc - 2, argv + 2);
 	if (argc < 3)
 		return usage();
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
