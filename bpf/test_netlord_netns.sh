@@ -198,9 +198,9 @@ for n in c1 c2 es1 es2; do
 done
 
 # ---- a failure and the re-selection ---------------------------------------------------
-# the stream's flows all on VLAN 1 (es2-c1-es1); es2-c1 is cut; the VLAN
-# choice moves to VLAN 2 on both servers, as the NLAs' plans do
-# (agent/netlord.c; here the test applies it with `netlord paths`)
+# the stream's flows all on VLAN 1 (es2-c1-es1); es2-c1 is cut; both NLAs'
+# plans (agent/netlord.c, through `netlord reselect`) take out the VLANs whose
+# path crosses it.  Nothing tells the NLAs of the cut here but the test.
 nl s2 paths "$PIN/$P-s2" $ES1=1
 in_ns r1 "$BIN" probe recv --listen 10.0.0.1:7000 --duration 20 --idle 10 --json >"$OUT/recv" &
 RECV_PID=$!
@@ -211,9 +211,12 @@ sleep 1
 t0=$(date +%s%N)
 in_ns es2 ip link set c1 down
 sleep 0.1
-nl s2 paths "$PIN/$P-s2" $ES1=2
+nl s2 reselect "$PIN/$P-s2" "$OUT/fabric.yaml" --edge es2 --mac es1=$ES1 --down es2-c1 |
+	grep -qx 'choice es2 es1 2' || fail "s2's plan did not move to VLAN 2"
 t1=$(date +%s%N)
-nl s1 paths "$PIN/$P-s1" $ES2=2	# the way back: s1's plan has the link too
+# the way back: s1's plan has the link too
+nl s1 reselect "$PIN/$P-s1" "$OUT/fabric.yaml" --edge es1 --mac es2=$ES2 --down es2-c1 |
+	grep -qx 'choice es1 es2 2' || fail "s1's plan did not move to VLAN 2"
 wait "$SEND_PID"
 wait "$RECV_PID" || true
 RECV_PID=

@@ -11,6 +11,8 @@
  *   netlord paths DIR EDGE_MAC=VID[,VID...]    (an empty list deletes)
  *   netlord stats DIR [--json]
  *   netlord plan TOPOLOGY [--k K]
+ *   netlord reselect DIR TOPOLOGY --edge NAME [--k K] --mac NAME=MAC...
+ *                    [--down A-B]...
  *
  * `plan` prints what route/spain.c and the NLA's plan (agent/netlord.c)
  * make of a topology: every VLAN's links ("vlan VID A-B ..."), and for
@@ -57,7 +59,9 @@ static int usage_to(FILE *f)
 		"                 [--path EDGE_MAC=VID[,VID...]]...\n"
 		"       peregrine netlord paths DIR EDGE_MAC=VID[,VID...]\n"
 		"       peregrine netlord stats DIR [--json]\n"
-		"       peregrine netlord plan TOPOLOGY [--k K]\n");
+		"       peregrine netlord plan TOPOLOGY [--k K]\n"
+		"       peregrine netlord reselect DIR TOPOLOGY --edge NAME [--k K] --mac NAME=MAC...\n"
+		"                 [--down A-B]...\n");
 	return 2;
 }
 
@@ -514,6 +518,128 @@ out_topo:
 	return rc;
 }
 
+/* ---- reselect ------------------------------------------------------------------- */
+struct reselect_args {
+	const char *dir, *topo, *edge;
+	unsigned long k;
+	int argc;
+	char **argv;
+};
+
+/* "A-B": the link between the two nodes named. */
+static uint32_t link_arg(const struct topo *t, const char *arg)
+{
+	char buf[128], *dash;
+
+	if (strlen(arg) >= sizeof(buf) || !(dash = strchr(strcpy(buf, arg), '-')))
+		return UINT32_MAX;
+	*dash = 0;
+	return topo_link_between(t, topo_find(t, buf), topo_find(t, dash + 1));
+}
+
+/* The MAC given for an edge switch's name with --mac NAME=MAC. */
+static bool mac_of(const struct reselect_args *a, const char *name, uint8_t *mac)
+{
+	size_t n = strlen(name);
+
+	for (int i = 0; i + 1 < a->argc; i++)
+		if (!strcmp(a->argv[i], "--mac") && !strncmp(a->argv[i + 1], name, n) &&
+		    a->argv[i + 1][n] == '=')
+			return wire_mac_parse(a->argv[i + 1] + n + 1, mac);
+	return false;
+}
+
+/* Write every destination's choice, with the given links down, into the
+ * NLA's nl_paths. */
+static int apply_plan(const struct reselect_args *a, const struct topo *t, struct nla_plan *p)
+{
+	char path[PATH_MAX];
+	uint32_t changed[64];
+	int fd, rc = 0;
+
+	for (int i = 0; i + 1 < a->argc; i++) {
+		uint32_t l;
+
+		if (strcmp(a->argv[i], "--down"))
+			continue;
+		if ((l = link_arg(t, a->argv[i + 1])) == UINT32_MAX)
+			return bad("--down", a->argv[i + 1]);
+		nla_plan_link(p, l, false, changed, 64);
+	}
+	snprintf(path, sizeof(path), "%s/enc/nl_paths", a->dir);
+	if ((fd = bpf_obj_get(path)) < 0) {
+		fprintf(stderr, "peregrine netlord: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	for (uint32_t j = 0; j < p->s->nends && !rc; j++) {
+		const char *name = t->nodes[p->s->ends[j]].name;
+		struct nl_edge_key k = { 0 };
+		struct nl_vlan_choice c;
+
+		if (j == p->self)
+			continue;
+		if (!mac_of(a, name, k.mac)) {
+			rc = bad("--mac (none for this edge switch)", name);
+			break;
+		}
+		nla_plan_choice(p, j, &c);
+		if (c.n)
+			rc = upd(fd, &k, &c, "nl_paths");
+		else if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+			rc = bad("nl_paths delete", name);
+		printf("choice %s %s", t->nodes[p->s->ends[p->self]].name, name);
+		for (uint32_t i = 0; i < c.n; i++)
+			printf("%s%u", i ? "," : " ", c.vid[i]);
+		printf("\n");
+	}
+	close(fd);
+	return rc;
+}
+
+static int cmd_reselect(int argc, char **argv)
+{
+	struct reselect_args a = { .k = 2 };
+	struct topo *t;
+	struct route_spain s;
+	struct nla_plan p;
+	char err[256];
+	int rc = 1;
+
+	if (argc < 4)
+		return usage();
+	a.dir = argv[0];
+	a.topo = argv[1];
+	a.argc = argc - 2;
+	a.argv = argv + 2;
+	for (int i = 0; i + 1 < a.argc; i += 2) {
+		if (!strcmp(a.argv[i], "--edge"))
+			a.edge = a.argv[i + 1];
+		else if (!strcmp(a.argv[i], "--k") && (!num(a.argv[i + 1], NL_K_MAX, &a.k) || !a.k))
+			return bad("--k", a.argv[i + 1]);
+	}
+	if (!a.edge || a.argc % 2)
+		return usage();
+	if (topo_from_spec(a.topo, &t, err, sizeof(err))) {
+		fprintf(stderr, "peregrine netlord: %s\n", err);
+		return 1;
+	}
+	if (route_spain_build(t, (uint32_t)a.k, &s, err, sizeof(err))) {
+		fprintf(stderr, "peregrine netlord: %s\n", err);
+		goto out_topo;
+	}
+	if (nla_plan_build(&p, t, &s, topo_find(t, a.edge), err, sizeof(err))) {
+		fprintf(stderr, "peregrine netlord: %s\n", err);
+		goto out_spain;
+	}
+	rc = apply_plan(&a, t, &p);
+	nla_plan_free(&p);
+out_spain:
+	route_spain_free(&s);
+out_topo:
+	topo_free(t);
+	return rc;
+}
+
 int cmd_netlord(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -533,5 +659,7 @@ int cmd_netlord(int argc, char **argv)
 		return cmd_paths(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "stats"))
 		return cmd_stats(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "reselect"))
+		return cmd_reselect(argc - 2, argv + 2);
 	return usage();
 }
