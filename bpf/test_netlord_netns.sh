@@ -13,8 +13,8 @@
 #                        $P-s1             $P-s2
 #                      red    blue       red    blue
 #                       |       |         |       |
-#                 $P-r1  $P-b1         $P-r2  $P-b2  $P-b9
-#              10.0.0.1 10.0.0.1     10.0.0.2 10.0.0.2 10.0.0.9 (blue only)
+#                 $P-r1  $P-b1  $P-r3  $P-r2  $P-b2  $P-b9
+#              10.0.0.1 10.0.0.1 .0.3  10.0.0.2 10.0.0.2 10.0.0.9 (blue only)
 #
 # Every switch runs netlord_switch on every port (no bridge: VLAN-aware
 # forwarding and learning are the program's).  The VLANs are route/spain.c's
@@ -23,7 +23,8 @@
 # r1 and b1 have the same MAC and address, as have r2 and b2.  The NLA's
 # tables are filled by `peregrine netlord nla` as NL-ARP's answers would be.
 #
-# Checks: ARP answered by NL-ARP; each tenant reaches its own VM with the
+# Checks: ARP answered by NL-ARP; two VMs of one server reach each other
+# through their edge switch; each tenant reaches its own VM with the
 # reused address and never the other tenant's; an address only blue has is
 # not reachable from red; flows spread over both VLANs; the core switches
 # learn only the two edge switches' MACs; a stream pinned to VLAN 1 survives
@@ -43,7 +44,7 @@ OUT=$(mktemp -d)
 
 ES1=02:4e:4c:00:00:01 ES2=02:4e:4c:00:00:02 C1=02:4e:4c:00:00:11 C2=02:4e:4c:00:00:12
 N1=02:00:00:01:00:01 N2=02:00:00:01:00:02
-VA=02:00:00:0a:00:01 VB=02:00:00:0a:00:02 V9=02:00:00:0b:00:09
+VA=02:00:00:0a:00:01 VB=02:00:00:0a:00:02 V9=02:00:00:0b:00:09 V3=02:00:00:0a:00:03
 
 cleanup() {
 	set +e
@@ -51,7 +52,7 @@ cleanup() {
 	[ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null
 	rm -rf "$OUT"
 	for n in es1 es2 c1 c2 s1 s2; do rm -rf "$PIN/$P-$n"; done
-	for n in es1 es2 c1 c2 s1 s2 r1 b1 r2 b2 b9; do ip netns del "$P-$n" 2>/dev/null; done
+	for n in es1 es2 c1 c2 s1 s2 r1 b1 r2 b2 b9 r3; do ip netns del "$P-$n" 2>/dev/null; done
 }
 trap cleanup EXIT
 
@@ -70,7 +71,7 @@ link() {
 }
 
 mkdir -p "$PIN"
-for n in es1 es2 c1 c2 s1 s2 r1 b1 r2 b2 b9; do ip netns add "$P-$n"; in_ns "$n" ip link set lo up; done
+for n in es1 es2 c1 c2 s1 s2 r1 b1 r2 b2 b9 r3; do ip netns add "$P-$n"; in_ns "$n" ip link set lo up; done
 link es1 c1 c1 es1
 link es1 c2 c2 es1
 link es2 c1 c1 es2
@@ -91,6 +92,7 @@ vm s1 blue b1 10.0.0.1 $VA
 vm s2 red r2 10.0.0.2 $VB
 vm s2 blue b2 10.0.0.2 $VB
 vm s2 blue9 b9 10.0.0.9 $V9
+vm s1 red3 r3 10.0.0.3 $V3
 
 # The VLANs from route/spain.c (k = 2) on this fabric; a switch's port
 # towards a neighbour is named after it.
@@ -134,10 +136,10 @@ nl c1 switch "$PIN/$P-c1" --mac $C1 --fib 64 $(vlans c1)
 nl c2 switch "$PIN/$P-c2" --mac $C2 --fib 64 $(vlans c2)
 # NL-ARP's table: (tenant, IP) -> VM MAC, edge switch, port
 DIR="--dir 1,10.0.0.1,$VA,$ES1,1 --dir 1,10.0.0.2,$VB,$ES2,3
-     --dir 2,10.0.0.1,$VA,$ES1,1 --dir 2,10.0.0.2,$VB,$ES2,3 --dir 2,10.0.0.9,$V9,$ES2,3"
+     --dir 2,10.0.0.1,$VA,$ES1,1 --dir 2,10.0.0.2,$VB,$ES2,3 --dir 2,10.0.0.9,$V9,$ES2,3 --dir 1,10.0.0.3,$V3,$ES1,1"
 # shellcheck disable=SC2086,SC2046
 nl s1 nla "$PIN/$P-s1" --nic nic --nic-mac $N1 --edge-mac $ES1 --port 1 \
-	--vm red,1,10.0.0.1,$VA --vm blue,2,10.0.0.1,$VA $DIR $(paths es1)
+	--vm red,1,10.0.0.1,$VA --vm blue,2,10.0.0.1,$VA --vm red3,1,10.0.0.3,$V3 $DIR $(paths es1)
 # shellcheck disable=SC2086,SC2046
 nl s2 nla "$PIN/$P-s2" --nic nic --nic-mac $N2 --edge-mac $ES2 --port 3 \
 	--vm red,1,10.0.0.2,$VB --vm blue,2,10.0.0.2,$VB --vm blue9,2,10.0.0.9,$V9 $DIR \
@@ -147,6 +149,11 @@ nl s2 nla "$PIN/$P-s2" --nic nic --nic-mac $N2 --edge-mac $ES2 --port 3 \
 in_ns r1 ping -c 2 -W 2 10.0.0.2 >/dev/null || fail "red 10.0.0.1 -> 10.0.0.2"
 in_ns b2 ping -c 2 -W 2 10.0.0.1 >/dev/null || fail "blue 10.0.0.2 -> 10.0.0.1"
 in_ns b1 ping -c 2 -W 2 10.0.0.9 >/dev/null || fail "blue 10.0.0.1 -> 10.0.0.9"
+# two VMs of one server: up to es1, whose router sends it back down port 1
+deliver_before=$(counter es1 SW_DELIVER)
+in_ns r1 ping -c 2 -W 2 10.0.0.3 >/dev/null || fail "red 10.0.0.1 -> 10.0.0.3 (same server)"
+[ "$(counter es1 SW_DELIVER)" -ge $((deliver_before + 4)) ] ||
+	fail "the same-server pings did not go through the edge switch"
 [ "$(in_ns r1 ip neigh show 10.0.0.2 | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }')" = "$VB" ] ||
 	fail "NL-ARP did not give r1 the VM's own MAC"
 echo "reachability: red and blue pairs answer; NL-ARP answered with the VMs' MACs"
@@ -211,11 +218,11 @@ sleep 1
 t0=$(date +%s%N)
 in_ns es2 ip link set c1 down
 sleep 0.1
-nl s2 reselect "$PIN/$P-s2" "$OUT/fabric.yaml" --edge es2 --mac es1=$ES1 --down es2-c1 |
+nl s2 reselect "$PIN/$P-s2" "$OUT/fabric.yaml" --edge es2 --mac es1=$ES1 --mac es2=$ES2 --down es2-c1 |
 	grep -qx 'choice es2 es1 2' || fail "s2's plan did not move to VLAN 2"
 t1=$(date +%s%N)
 # the way back: s1's plan has the link too
-nl s1 reselect "$PIN/$P-s1" "$OUT/fabric.yaml" --edge es1 --mac es2=$ES2 --down es2-c1 |
+nl s1 reselect "$PIN/$P-s1" "$OUT/fabric.yaml" --edge es1 --mac es1=$ES1 --mac es2=$ES2 --down es2-c1 |
 	grep -qx 'choice es1 es2 2' || fail "s1's plan did not move to VLAN 2"
 wait "$SEND_PID"
 wait "$RECV_PID" || true

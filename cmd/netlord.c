@@ -16,8 +16,9 @@
  *
  * `plan` prints what route/spain.c and the NLA's plan (agent/netlord.c)
  * make of a topology: every VLAN's links ("vlan VID A-B ..."), and for
- * every ordered pair of edge switches the VLANs the first spreads its flows
- * to the second over ("choice SRC DST VID,..."); the switches' --vlan and
+ * every pair of edge switches the VLANs the first spreads its flows to the
+ * second over ("choice SRC DST VID,...", and "choice SRC SRC VID" for the
+ * frames between two servers of one edge switch); the switches' --vlan and
  * the NLAs' --path arguments follow from it.
  *
  * The lab's bring-up is to call these; today bpf/test_netlord_netns.sh
@@ -459,8 +460,6 @@ static void print_plan(const struct topo *t, const struct route_spain *s, const 
 	for (uint32_t j = 0; j < s->nends; j++) {
 		struct nl_vlan_choice c;
 
-		if (j == p->self)
-			continue;
 		nla_plan_choice(p, j, &c);
 		printf("choice %s %s ", t->nodes[s->ends[p->self]].name, t->nodes[s->ends[j]].name);
 		for (uint32_t i = 0; i < c.n; i++)
@@ -576,8 +575,6 @@ static int apply_plan(const struct reselect_args *a, const struct topo *t, struc
 		struct nl_edge_key k = { 0 };
 		struct nl_vlan_choice c;
 
-		if (j == p->self)
-			continue;
 		if (!mac_of(a, name, k.mac)) {
 			rc = bad("--mac (none for this edge switch)", name);
 			break;
