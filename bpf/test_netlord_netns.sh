@@ -51,7 +51,7 @@ cleanup() {
 	[ -n "$RECV_PID" ] && kill "$RECV_PID" 2>/dev/null
 	[ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null
 	rm -rf "$OUT"
-	for n in es1 es2 c1 c2 s1 s2; do rm -rf "$PIN/$P-$n"; done
+	for n in es1 es2 c1 c2 s1 s2 bad; do rm -rf "$PIN/$P-$n"; done
 	for n in es1 es2 c1 c2 s1 s2 r1 b1 r2 b2 b9 r3; do ip netns del "$P-$n" 2>/dev/null; done
 }
 trap cleanup EXIT
@@ -126,6 +126,14 @@ paths() {
 				     es2) printf -- '--path %s=%s ' $ES2 "$vids" ;; esac
 		done
 }
+# bad arguments: a clear error, nothing loaded
+expect_fail "a bad MAC" nl es1 switch "$PIN/$P-bad" --mac 02:4e:4c:00:00 --fib 64
+expect_fail "VLAN 4095" nl es1 switch "$PIN/$P-bad" --mac $ES1 --fib 64 --vlan 4095=c1
+expect_fail "an unknown port" nl es1 switch "$PIN/$P-bad" --mac $ES1 --fib 64 --vlan 1=nope
+expect_fail "port 128" nl s1 nla "$PIN/$P-bad" --nic nic --nic-mac $N1 --edge-mac $ES1 --port 128
+expect_fail "tenant 0" nl s1 nla "$PIN/$P-bad" --nic nic --nic-mac $N1 --edge-mac $ES1 --port 1 \
+	--dir 0,10.0.0.1,$VA,$ES1,1
+[ ! -e "$PIN/$P-bad" ] || fail "a refused command left pins behind"
 # shellcheck disable=SC2046
 nl es1 switch "$PIN/$P-es1" --mac $ES1 --edge --fib 64 $(vlans es1 s1) --down 1=s1,$N1
 # shellcheck disable=SC2046
@@ -144,6 +152,8 @@ nl s1 nla "$PIN/$P-s1" --nic nic --nic-mac $N1 --edge-mac $ES1 --port 1 \
 nl s2 nla "$PIN/$P-s2" --nic nic --nic-mac $N2 --edge-mac $ES2 --port 3 \
 	--vm red,1,10.0.0.2,$VB --vm blue,2,10.0.0.2,$VB --vm blue9,2,10.0.0.9,$V9 $DIR \
 	$(paths es2)
+
+expect_fail "nine VLANs" nl s1 paths "$PIN/$P-s1" $ES2=1,2,3,4,5,6,7,8,9
 
 # ---- reachability, with NL-ARP answering ----------------------------------------
 in_ns r1 ping -c 2 -W 2 10.0.0.2 >/dev/null || fail "red 10.0.0.1 -> 10.0.0.2"

@@ -176,12 +176,12 @@ static int vlan_arg(struct netlord_switch *s, const char *arg)
 	for (tok = strtok_r(eq + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (vp.n == NL_VLAN_PORTS_MAX || !ifindex_of(tok, &vp.ifindex[vp.n]))
 			return bad("VLAN port", tok);
-		if (attach(bpf_program__fd(s->progs.netlord_switch), vp.ifindex[vp.n], tok))
+		if (s && attach(bpf_program__fd(s->progs.netlord_switch), vp.ifindex[vp.n], tok))
 			return 1;
 		vp.n++;
 	}
 	key = (uint32_t)vid;
-	return upd(bpf_map__fd(s->maps.nl_vlan_ports), &key, &vp, "nl_vlan_ports");
+	return s ? upd(bpf_map__fd(s->maps.nl_vlan_ports), &key, &vp, "nl_vlan_ports") : 0;
 }
 
 static int down_arg(struct netlord_switch *s, const char *arg)
@@ -203,6 +203,8 @@ static int down_arg(struct netlord_switch *s, const char *arg)
 	    !wire_mac_parse(comma + 1, dl.mac))
 		return bad("--down", arg);
 	key = (uint32_t)p;
+	if (!s)
+		return 0;
 	if (attach(bpf_program__fd(s->progs.netlord_switch), dl.ifindex, eq + 1))
 		return 1;
 	return upd(bpf_map__fd(s->maps.nl_downlinks), &key, &dl, "nl_downlinks");
@@ -233,6 +235,12 @@ static int cmd_switch(int argc, char **argv)
 	}
 	if (!have_mac)
 		return usage();
+	for (int i = 1; i < argc; i++) {	/* every argument checked before loading */
+		if (!strcmp(argv[i], "--vlan") && vlan_arg(NULL, argv[++i]))
+			return 2;
+		if (!strcmp(argv[i], "--down") && down_arg(NULL, argv[++i]))
+			return 2;
+	}
 	if (!(s = netlord_switch__open()))
 		return 1;
 	memcpy((void *)s->rodata->nl_sw_cfg.mac, mac, 6);
@@ -274,6 +282,8 @@ static int vm_arg(struct netlord_encap *e, struct netlord_decap *d, const char *
 		return bad("--vm", arg);
 	port.tenant = vk.tenant = (uint32_t)tenant;
 	memcpy(vk.mac, port.mac, 6);
+	if (!e)
+		return 0;
 	if (upd(bpf_map__fd(e->maps.nl_ports), &ifindex, &port, "nl_ports") ||
 	    upd(bpf_map__fd(d->maps.nl_vms), &vk, &ifindex, "nl_vms"))
 		return 1;
@@ -299,7 +309,7 @@ static int dir_arg(struct netlord_encap *e, const char *arg)
 		return bad("--dir", arg);
 	k.tenant = (uint32_t)tenant;
 	v.port = (uint8_t)port;
-	return upd(bpf_map__fd(e->maps.nl_dir), &k, &v, "nl_dir");
+	return e ? upd(bpf_map__fd(e->maps.nl_dir), &k, &v, "nl_dir") : 0;
 }
 
 static int path_arg(int fd, const char *arg)
@@ -309,6 +319,8 @@ static int path_arg(int fd, const char *arg)
 
 	if (!parse_path(arg, &k, &c))
 		return bad("path", arg);
+	if (fd < 0)
+		return 0;
 	if (!c.n) {
 		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
 			return bad("path", arg);
@@ -362,6 +374,14 @@ static int cmd_nla(int argc, char **argv)
 	if (!nic || !port || (argc - 1) % 2) {
 		rc = usage();
 		goto out;
+	}
+	for (int i = 1; i + 1 < argc; i += 2) {	/* checked before loading */
+		if ((!strcmp(argv[i], "--vm") && vm_arg(NULL, NULL, argv[i + 1])) ||
+		    (!strcmp(argv[i], "--dir") && dir_arg(NULL, argv[i + 1])) ||
+		    (!strcmp(argv[i], "--path") && path_arg(-1, argv[i + 1]))) {
+			rc = 2;
+			goto out;
+		}
 	}
 	memcpy((void *)e->rodata->nl_cfg.edge_mac, edge_mac, 6);
 	e->rodata->nl_cfg.port = (uint8_t)port;
