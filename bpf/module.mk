@@ -1,7 +1,10 @@
 BPF_PROGS += bpf/from_vm.bpf.c bpf/from_net.bpf.c bpf/vl2_encap.bpf.c bpf/vl2_decap.bpf.c
+# NetLord: the commodity switch and the NLA (docs/netlord.md).
+BPF_PROGS += bpf/netlord_switch.bpf.c bpf/netlord_encap.bpf.c bpf/netlord_decap.bpf.c
+TESTS     += bpf/test_netlord
 LIB_SRCS  += bpf/loader.c bpf/fwd_tables.c
 TESTS     += bpf/test_dp bpf/test_fwd bpf/test_vl2
-SH_TESTS  += bpf/test_netns.sh
+SH_TESTS  += bpf/test_netns.sh bpf/test_netlord_netns.sh
 # The server load balancer's XDP program and its floor (docs/slb.md).
 BPF_PROGS += bpf/slb.bpf.c bpf/slb_floor.bpf.c
 LIB_SRCS  += bpf/slb_loader.c

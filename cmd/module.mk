@@ -3,6 +3,8 @@ CMD_SRCS += cmd/fabric.c cmd/monitor.c
 CMD_SRCS += cmd/agent_bcube.c
 SH_TESTS += cmd/test_probe.sh
 SH_TESTS += cmd/test_trace.sh
+# NetLord's data plane by hand (docs/netlord.md).
+CMD_SRCS += cmd/netlord.c
 SH_TESTS += cmd/test_daemon_cli.sh
 SH_TESTS += cmd/test_cni.sh
 SH_TESTS += cmd/test_fabric_gen.sh
