@@ -76,8 +76,13 @@ for n in $nodes; do
 	[ "$est" -eq "$ports" ] || fail "$n: $est of $ports BGP sessions established"
 	est=$(vty "$n" "show bgp l2vpn evpn summary json" | jq '[.peers[] | select(.state == "Established")] | length')
 	[ "$est" -eq "$ports" ] || fail "$n: $est of $ports EVPN sessions established"
-	bfd=$(vty "$n" "show bfd peers json")
-	up=$(echo "$bfd" | jq '[.[] | select(.status == "up" and .["transmit-interval"] == 300 and .["receive-interval"] == 300 and .["detect-multiplier"] == 3)] | length')
+	# BFD comes up after BGP asked for it (slow start at 1 s): 15 s at most
+	for _ in $(seq 30); do
+		bfd=$(vty "$n" "show bfd peers json")
+		up=$(echo "$bfd" | jq '[.[] | select(.status == "up" and .["transmit-interval"] == 300 and .["receive-interval"] == 300 and .["detect-multiplier"] == 3)] | length')
+		[ "$up" -eq "$ports" ] && break
+		sleep 0.5
+	done
 	[ "$up" -eq "$ports" ] || fail "$n: $up of $ports BFD sessions up at 3 x 300 ms: $bfd"
 	sessions=$((sessions + ports))
 done
