@@ -1,5 +1,8 @@
 BPF_PROGS += bpf/from_vm.bpf.c bpf/from_net.bpf.c bpf/vl2_encap.bpf.c bpf/vl2_decap.bpf.c
-LIB_SRCS  += bpf/loader.c bpf/fwd_tables.c
+# Security groups: the check alone, for fixtures and benchmarks (docs/policy.md).
+BPF_PROGS += bpf/policy.bpf.c
+TESTS     += bpf/test_policy
+LIB_SRCS  += bpf/loader.c bpf/fwd_tables.c bpf/policy_maps.c
 TESTS     += bpf/test_dp bpf/test_fwd bpf/test_vl2
 SH_TESTS  += bpf/test_netns.sh
 # The server load balancer's XDP program and its floor (docs/slb.md).
