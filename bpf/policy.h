@@ -107,7 +107,7 @@ enum pgr_ct_state { PGR_CT_OPEN = 1, PGR_CT_CLOSING = 2 };
 #define PGR_CT_SEQ_OUT 0x02
 
 struct pgr_ct {
-	uint64_t seen_ns;	/* last packet (bpf_ktime_get_ns) */
+	uint64_t seen_ns;	/* last packet (bpf_ktime_get_coarse_ns) */
 	uint32_t set;		/* the rule set it was last allowed by */
 	uint8_t origin;		/* enum pgr_pol_dir of its first packet */
 	uint8_t state;		/* enum pgr_ct_state */
@@ -459,7 +459,7 @@ static __always_inline enum pgr_pol_stat pgr_pol_check(void *data, void *end, ui
 	p.k.vm = vm->id;
 	p.k.peer = dir == PGR_POL_OUT ? ip->daddr : ip->saddr;
 	p.k.proto = pgr_pol_proto_key(ip->proto);
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns();	/* a tick is precision enough for timeouts */
 	r = pgr_pol_parse(vm, ip, hlen, end, &p, now, &related);
 	if (r || related)
 		return pgr_pol_count((enum pgr_pol_stat)r, len);
