@@ -244,6 +244,61 @@ int pol_rule_add(struct pol_policy *p, const char *text, uint32_t line, struct p
 	return 0;
 }
 
+static int parse_line(struct pol_policy *p, char *line, uint32_t no, struct pol_error *e)
+{
+	const char *w[PGR_POL_GROUP_MEMBERS_MAX + 2];
+	size_t n = 0;
+	char *t;
+
+	line[strcspn(line, "#")] = '\0';
+	t = line + strspn(line, " \t");
+	if (!*t)
+		return 0;
+	if (strncmp(t, "group", 5) || (t[5] != ' ' && t[5] != '\t'))
+		return pol_rule_add(p, t, no, e);
+	for (char *x = strtok(t + 5, " \t"); x; x = strtok(NULL, " \t")) {
+		if (n == ARRAY_SIZE(w))
+			return fail(e, no, "member", "more than %d members", PGR_POL_GROUP_MEMBERS_MAX);
+		w[n++] = x;
+	}
+	if (!n)
+		return fail(e, no, "group", "a group needs a name");
+	return pol_group_add(p, w[0], w + 1, n - 1, no, e);
+}
+
+int pol_parse_text(struct pol_policy *p, const char *name, const char *buf, size_t len,
+		   char *err, size_t errlen)
+{
+	struct pol_error e = { 0 };
+	uint32_t no = 0;
+	size_t at = 0;
+
+	while (at < len) {
+		const char *nl = memchr(buf + at, '\n', len - at);
+		size_t n = nl ? (size_t)(nl - (buf + at)) : len - at;
+		char *line;
+		int r;
+
+		no++;
+		line = xcalloc(n + 1, 1);
+		memcpy(line, buf + at, n);
+		if (memchr(line, '\0', n)) {
+			free(line);
+			fail(&e, no, "rule", "a NUL byte");
+			goto bad;
+		}
+		r = parse_line(p, line, no, &e);
+		free(line);
+		if (r)
+			goto bad;
+		at += n + 1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "%s:%u: %s: %s", name, e.line, e.field, e.msg);
+	return -1;
+}
+
 /* ---- naive evaluator ------------------------------------------------------- */
 
 static bool in_prefix(const struct pol_prefix *x, uint32_t ip)

@@ -82,6 +82,12 @@ int pol_group_add(struct pol_policy *p, const char *name, const char *const *mem
  * refused: more than PGR_POL_RULES_MAX rules, a duplicate of another rule. */
 int pol_rule_add(struct pol_policy *p, const char *text, uint32_t line, struct pol_error *e);
 
+/* A policy file: one rule per line (as above), `group NAME MEMBER...`
+ * lines, `#` comments and blank lines.  0, or -1 with err filled as
+ * "NAME:LINE: FIELD: reason". */
+int pol_parse_text(struct pol_policy *p, const char *name, const char *buf, size_t len,
+		   char *err, size_t errlen);
+
 /* The naive evaluator: whether a rule of p allows a new flow in dir of proto
  * (WIRE_IPPROTO_*, any number) to port (host order; ignored but for TCP and
  * UDP) with the peer (network order).  Linear in the rules: the reference. */

@@ -104,6 +104,11 @@ static int pin_all(struct pgr_dp *dp, const char *dir)
 		if (err)
 			return -errno;
 	}
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pgr_pol_map_names[i]);
+		if (bpf_obj_pin(*pgr_pol_map_slot(&dp->pol, i), path))
+			return -errno;
+	}
 	snprintf(path, sizeof(path), "%s/from_vm", dir);
 	if (bpf_obj_pin(pgr_dp_from_vm_fd(dp), path))
 		return -errno;
@@ -375,6 +380,10 @@ int pgr_dp_unpin(const char *dir)
 
 	for (size_t i = 0; i < ARRAY_SIZE(map_names); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		unlink(path);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pgr_pol_map_names[i]);
 		unlink(path);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {

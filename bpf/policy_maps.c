@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -20,6 +21,88 @@ int *pgr_pol_map_slot(struct pgr_pol_maps *m, size_t i)
 
 	_Static_assert(ARRAY_SIZE(slots) == ARRAY_SIZE(pgr_pol_map_names), "map table");
 	return slots[i];
+}
+
+int pgr_pol_maps_open_pinned(const char *dir, struct pgr_pol_maps *m, char *err, size_t errlen)
+{
+	char path[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++)
+		*pgr_pol_map_slot(m, i) = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, pgr_pol_map_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			int e = errno;
+
+			snprintf(err, errlen, "%s: %s", path, strerror(e));
+			pgr_pol_maps_close(m);
+			return -e;
+		}
+		*pgr_pol_map_slot(m, i) = fd;
+	}
+	return 0;
+}
+
+void pgr_pol_maps_close(struct pgr_pol_maps *m)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++) {
+		int *fd = pgr_pol_map_slot(m, i);
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
+
+uint32_t pgr_pol_next_set(uint32_t vm_id, uint32_t cur)
+{
+	uint32_t g = (cur & 0xff) % 255 + 1;
+
+	return vm_id << 8 | g;
+}
+
+uint32_t pgr_pol_current_set(const struct pgr_pol_maps *m, uint32_t vm_id)
+{
+	struct pgr_pol_vm v;
+
+	return bpf_map_lookup_elem(m->vms, &vm_id, &v) ? 0 : v.set;
+}
+
+/* Walk one trie (key size ksz, set at offset 4) and delete set's keys:
+ * collected first, since deleting while walking would lose the place. */
+static size_t delete_set_in(int fd, size_t ksz, uint32_t set)
+{
+	uint8_t key[16], next[16], *found = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		uint32_t s;
+
+		memcpy(&s, next + 4, 4);
+		if (s == set) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 256;
+				found = xreallocarray(found, cap, ksz);
+			}
+			memcpy(found + n++ * ksz, next, ksz);
+		}
+		memcpy(key, next, ksz);
+		prev = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, found + i * ksz);
+	free(found);
+	return n;
+}
+
+size_t pgr_pol_delete_set(const struct pgr_pol_maps *m, uint32_t set)
+{
+	return delete_set_in(m->port, sizeof(struct pgr_pol_port_key), set) +
+	       delete_set_in(m->peer, sizeof(struct pgr_pol_peer_key), set);
 }
 
 static void delete_entries(const struct pgr_pol_maps *m, const struct pol_compiled *c,
