@@ -632,3 +632,31 @@ void pol_compiled_free(struct pol_compiled *c)
 	free(c->peer);
 	memset(c, 0, sizeof(*c));
 }
+
+/* ---- bandwidth limits ------------------------------------------------------ */
+
+int pol_tbf_parse(const char *s, struct pol_tbf *t, struct pol_error *e)
+{
+	unsigned long long v, mul = 1;
+	uint64_t bytes_per_ms;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return fail(e, 0, "rate", "'%.40s' is not a rate (bits/s: 500m, 1g)", s);
+	v = strtoull(s, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		mul = 1000;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1000000;
+	else if (*end == 'g' || *end == 'G')
+		mul = 1000000000;
+	if (mul != 1)
+		end++;
+	if (*end || v > 400ull * 1000000000 / mul || v * mul < POL_TBF_RATE_MIN)
+		return fail(e, 0, "rate", "'%.40s' is not a rate from 1m to 400g", s);
+	t->rate_bps = v * mul;
+	bytes_per_ms = t->rate_bps / 8 / 1000;
+	t->burst = (uint32_t)MAX((uint64_t)POL_TBF_BURST_MIN, bytes_per_ms * POL_TBF_BURST_MS);
+	t->limit = (uint32_t)MAX((uint64_t)t->burst + 65536, bytes_per_ms * POL_TBF_QUEUE_MS);
+	return 0;
+}

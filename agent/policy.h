@@ -96,6 +96,26 @@ bool pol_naive_allows(const struct pol_policy *p, uint8_t dir, uint8_t proto, ui
 /* Whether p declares rules of direction dir. */
 bool pol_has_dir(const struct pol_policy *p, uint8_t dir);
 
+/* ---- bandwidth limits -------------------------------------------------------
+ * A VM's egress limit is a tbf qdisc on its interface (docs/policy.md,
+ * "Bandwidth limits").  The bucket and queue for a rate: */
+struct pol_tbf {
+	uint64_t rate_bps;	/* bits per second */
+	uint32_t burst;		/* bytes: the bucket */
+	uint32_t limit;		/* bytes: the queue behind it */
+};
+
+enum pol_tbf_limits {
+	POL_TBF_RATE_MIN = 1000000,		/* 1 Mbit/s */
+	POL_TBF_BURST_MIN = 2 * 65536,	/* two GSO segments: a veth sends 64 KiB ones */
+	POL_TBF_BURST_MS = 4,			/* the bucket holds this much time at the rate */
+	POL_TBF_QUEUE_MS = 20,			/* the queue: this much, then drops */
+};
+
+/* Parse "500m", "1g", "10000000" (bits per second) and size the bucket; 0,
+ * or -1 with e filled (field "rate"). */
+int pol_tbf_parse(const char *s, struct pol_tbf *t, struct pol_error *e);
+
 /* ---- compiled form --------------------------------------------------------- */
 
 struct pol_port_entry {

@@ -575,6 +575,26 @@ static void test_update(void **state)
 	pol_free(&p2);
 }
 
+static void test_rate(void **state)
+{
+	struct pol_tbf t;
+	struct pol_error e;
+
+	assert_int_equal(pol_tbf_parse("1g", &t, &e), 0);
+	assert_true(t.rate_bps == 1000000000ull);
+	assert_int_equal(t.burst, 500000);	/* 4 ms at 125 MB/s */
+	assert_int_equal(t.limit, 2500000);	/* 20 ms */
+	assert_int_equal(pol_tbf_parse("10m", &t, &e), 0);
+	assert_int_equal(t.burst, POL_TBF_BURST_MIN);	/* never below two GSO segments */
+	assert_true(t.limit >= t.burst + 65536);
+	assert_int_equal(pol_tbf_parse("500k", &t, &e), -1);	/* below 1 Mbit/s */
+	assert_string_equal(e.field, "rate");
+	assert_int_equal(pol_tbf_parse("1t", &t, &e), -1);
+	assert_int_equal(pol_tbf_parse("401g", &t, &e), -1);
+	assert_int_equal(pol_tbf_parse("-1g", &t, &e), -1);
+	assert_int_equal(pol_tbf_parse("99999999999999999999g", &t, &e), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_random_vs_naive),
 		cmocka_unit_test(test_tracker),
 		cmocka_unit_test(test_update),
+		cmocka_unit_test(test_rate),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -25,6 +25,7 @@ static const char policy_help[] =
 	"       peregrine policy apply NAME --mac VM_MAC --file FILE [--json]\n"
 	"       peregrine policy remove NAME --mac VM_MAC\n"
 	"       peregrine policy stats NAME [--json]\n"
+	"       peregrine policy rate --dev DEV --rate RATE [--netns NS]\n"
 	"\n"
 	"Security groups on the data plane pinned as NAME (`peregrine dp load`,\n"
 	"or a lab agent's P-SERVER).  A policy file holds one rule per line\n"
@@ -33,10 +34,12 @@ static const char policy_help[] =
 	"compiles only; apply installs the VM's new rules beside the old ones,\n"
 	"switches the VM to them in one map update and deletes the old ones:\n"
 	"connections the new rules still allow go on, the others are dropped at\n"
-	"their next packet.  Errors name FILE:LINE: FIELD.\n";
+	"their next packet.  Errors name FILE:LINE: FIELD.  rate limits what a VM\n"
+	"sends to RATE bits/s (500m, 1g) with a tbf qdisc on DEV, its interface\n"
+	"(in namespace NS); RATE 0 removes the limit.\n";
 
 struct policy_args {
-	const char *name, *file;
+	const char *name, *file, *dev, *rate, *netns;
 	uint8_t mac[6];
 	bool have_mac, json;
 };
@@ -212,11 +215,56 @@ static int policy_stats(struct policy_args *a)
 	return 0;
 }
 
+/* The interface names tc is given: what the kernel allows, nothing a shell
+ * would read. */
+static bool ifname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= 16)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+static int policy_rate(struct policy_args *a)
+{
+	char cmd[256];
+	struct pol_tbf t;
+	struct pol_error e;
+	int ret;
+
+	if (!a->dev || !a->rate)
+		return usage("%s", "rate needs --dev and --rate");
+	if (!ifname_ok(a->dev))
+		return usage("bad interface name '%s'", a->dev);
+	if ((ret = cli_enter_netns(a->netns)))
+		return ret;
+	if (!strcmp(a->rate, "0")) {
+		snprintf(cmd, sizeof(cmd), "tc qdisc del dev %s root 2>/dev/null", a->dev);
+		return system(cmd) ? cli_error("%s has no limit to remove", a->dev) : 0;
+	}
+	if (pol_tbf_parse(a->rate, &t, &e))
+		return usage("%s", e.msg);
+	snprintf(cmd, sizeof(cmd), "tc qdisc replace dev %s root tbf rate %llubit burst %u limit %u",
+		 a->dev, (unsigned long long)t.rate_bps, t.burst, t.limit);
+	if (system(cmd))
+		return cli_error("tc failed: %s", cmd);
+	printf("%s: %llu bit/s, bucket %u bytes, queue %u bytes\n", a->dev,
+	       (unsigned long long)t.rate_bps, t.burst, t.limit);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct policy_args *a)
 {
 	static const struct option opts[] = {
 		{ "mac", required_argument, 0, 'm' }, { "file", required_argument, 0, 'f' },
-		{ "json", no_argument, 0, 'j' }, { 0, 0, 0, 0 },
+		{ "json", no_argument, 0, 'j' }, { "dev", required_argument, 0, 'd' },
+		{ "rate", required_argument, 0, 'r' }, { "netns", required_argument, 0, 'n' },
+		{ 0, 0, 0, 0 },
 	};
 	int c, idx;
 
@@ -231,6 +279,12 @@ static int parse_args(int argc, char **argv, struct policy_args *a)
 			a->file = optarg;
 		} else if (c == 'j') {
 			a->json = true;
+		} else if (c == 'd') {
+			a->dev = optarg;
+		} else if (c == 'r') {
+			a->rate = optarg;
+		} else if (c == 'n') {
+			a->netns = optarg;
 		} else {
 			return usage("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -249,13 +303,13 @@ int cmd_policy(int argc, char **argv)
 		int (*fn)(struct policy_args *);
 	} subs[] = {
 		{ "check", policy_check }, { "apply", policy_apply }, { "remove", policy_remove },
-		{ "stats", policy_stats },
+		{ "stats", policy_stats }, { "rate", policy_rate },
 	};
 	struct policy_args a = { 0 };
 	int ret;
 
 	if (argc < 2)
-		return usage("%s", "expected a command: check, apply, remove, stats");
+		return usage("%s", "expected a command: check, apply, remove, stats, rate");
 	for (int k = 1; k < argc; k++)
 		if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
 			fputs(policy_help, stdout);
