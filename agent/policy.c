@@ -529,18 +529,18 @@ static void act_del(struct sweep *s, size_t i)
 	s->pos[last] = at;
 }
 
-static const struct pol_rule *sort_rules;
-
-static int by_lo(const void *a, const void *b)
+static int by_lo(const void *a, const void *b, void *rules)
 {
-	uint32_t x = sort_rules[*(const size_t *)a].port_lo, y = sort_rules[*(const size_t *)b].port_lo;
+	const struct pol_rule *r = rules;
+	uint32_t x = r[*(const size_t *)a].port_lo, y = r[*(const size_t *)b].port_lo;
 
 	return x < y ? -1 : x > y;
 }
 
-static int by_hi(const void *a, const void *b)
+static int by_hi(const void *a, const void *b, void *rules)
 {
-	uint32_t x = sort_rules[*(const size_t *)a].port_hi, y = sort_rules[*(const size_t *)b].port_hi;
+	const struct pol_rule *r = rules;
+	uint32_t x = r[*(const size_t *)a].port_hi, y = r[*(const size_t *)b].port_hi;
 
 	return x < y ? -1 : x > y;
 }
@@ -569,9 +569,8 @@ static int compile_one(struct sweep *s)
 		if (!u || b[u - 1] != b[j])
 			b[u++] = b[j];
 	nb = u;
-	sort_rules = p->rules;	/* qsort has no argument: one compile at a time */
-	qsort(st, nr, sizeof(*st), by_lo);
-	qsort(en, nr, sizeof(*en), by_hi);
+	qsort_r(st, nr, sizeof(*st), by_lo, (void *)p->rules);
+	qsort_r(en, nr, sizeof(*en), by_hi, (void *)p->rules);
 	while (tabsize < 2 * nb)
 		tabsize <<= 1;
 	s->tab = xcalloc(tabsize, sizeof(*s->tab));
