@@ -48,6 +48,7 @@ enum bench_policy_limits {
 	BENCH_POL_NFT_ROUNDS = 7,
 	BENCH_POL_CMD_MAX = 256,
 	BENCH_POL_EST_NS = 30,		/* target: added for an established flow */
+	BENCH_POL_FRESH = 2001,		/* single runs, each a new flow, for the insert */
 };
 
 #define BENCH_POL_RATIO 0.5	/* target: at most half of nftables' cost */
@@ -57,7 +58,7 @@ enum bench_policy_limits {
 static const int rule_counts[] = { 10, 1000, 10000 };
 
 enum { F_FLOOR, F_NONE, F_NEW0, F_EST0 = F_NEW0 + 3, F_COMPILE0 = F_EST0 + 3, F_NFT = F_COMPILE0 + 3,
-       F_NFT_BASE, F_N };
+       F_NFT_BASE, F_INSERT, F_N };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -121,6 +122,30 @@ static double repeated_ns(int prog, const uint8_t *f, uint32_t vm, bool track, i
 	return ns[BENCH_POL_ROUNDS / 2];
 }
 
+/* Median of single runs, each with its own source port: every one a new
+ * flow that is tracked (the insert included); the same for the floor. */
+static double fresh_ns(int prog, uint8_t *f, uint32_t vm, bool track)
+{
+	double *ns = calloc(BENCH_POL_FRESH, sizeof(*ns)), med;
+
+	for (int i = 0; i < BENCH_POL_FRESH; i++) {
+		struct __sk_buff ctx = { .cb = { PGR_POL_IN, vm, VM_IP, track } };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = 64, .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		wire_put16(f + 14 + 20, (uint16_t)(10000 + i));
+		if (bpf_prog_test_run_opts(prog, &o)) {
+			free(ns);
+			return -1;
+		}
+		ns[i] = o.duration;
+	}
+	qsort(ns, BENCH_POL_FRESH, sizeof(ns[0]), cmp_double);
+	med = ns[BENCH_POL_FRESH / 2];
+	free(ns);
+	return med;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -158,6 +183,12 @@ static int ours_case(struct policy *sk, const struct pgr_pol_maps *m, int k, dou
 	fig[F_NEW0 + k] = repeated_ns(prog, f, vm, false, &rv) - fig[F_FLOOR];
 	if (rv != PGR_POL_STAT_NEW)
 		goto bad_maps;
+	if (k == 1) {	/* 1,000 rules: each run a new flow, tracked */
+		double floor = fresh_ns(bpf_program__fd(sk->progs.pgr_policy_floor), f, vm, false);
+
+		fig[F_INSERT] = fresh_ns(prog, f, vm, true) - floor;
+		frame(f, n, 0x02);
+	}
 	repeated_ns(prog, f, vm, true, &rv);	/* now tracked */
 	frame(f, n, 0x10);	/* ACK */
 	fig[F_EST0 + k] = repeated_ns(prog, f, vm, false, &rv) - fig[F_FLOOR];
@@ -338,6 +369,7 @@ int bench_policy(const struct bench_opts *o, json_t *res)
 		snprintf(key, sizeof(key), "compile_ms_%d", rule_counts[k]);
 		JSET(res, key, JREAL(fig[F_COMPILE0 + k]));
 	}
+	JSET(res, "new_flow_tracked_ns_1000", JREAL(fig[F_INSERT]));
 	JSET(res, "no_policy_ns", JREAL(fig[F_NONE]));
 	JSET(res, "floor_ns", JREAL(fig[F_FLOOR]));
 	JSET(res, "nft_ns_1000", JREAL(fig[F_NFT]));
@@ -353,6 +385,8 @@ int bench_policy(const struct bench_opts *o, json_t *res)
 	for (int k = 0; k < (int)ARRAY_SIZE(rule_counts); k++)
 		printf("  %5d rules: new flow (lookup) %7.1f ns, established %6.1f ns, compile %7.1f ms\n",
 		       rule_counts[k], fig[F_NEW0 + k], fig[F_EST0 + k], fig[F_COMPILE0 + k]);
+	printf("  1000 rules: new flow with the tracker's insert, single runs (median of %d) %.0f ns\n",
+	       BENCH_POL_FRESH, fig[F_INSERT]);
 	printf("nftables: %d rules, netdev ingress, AF_PACKET into a veth, %d frames x %d rounds\n"
 	       "  added by the rules                         %7.1f ns   (path without: %.1f ns)\n"
 	       "  ratio ours (1,000 rules, new flow) / nft   %7.3f     (target <= %.1f)\n"
