@@ -7,3 +7,4 @@ SH_TESTS += lab/test_metrics.sh
 SH_TESTS += lab/test_vl2_fabric.sh
 SH_TESTS += lab/test_vl2_tenants.sh
 FUZZERS  += lab/fuzz_lab_file
+SH_TESTS += lab/test_policy_lab.sh
