@@ -3,7 +3,9 @@
 # policy applied to red-srv4's data plane (srv4's agent, pinned as P-srv4)
 # lets red-srv0 in and keeps red-srv1 out; blue-srv4, the same address in
 # the other VDC, is not affected; an update under a ping train from red-srv0
-# loses nothing.  Prints the demo keys policy_allowed_ok, policy_denied_ok
+# loses nothing.  Then the agent's own: a policy file named in srv4's
+# configuration (vms[].policy) installed on SIGHUP, edited, refused when it
+# does not parse (the old one stays), taken away with its key.  Prints the demo keys policy_allowed_ok, policy_denied_ok
 # and policy_update_ms as JSON.
 #
 #            spine0        spine1
@@ -77,5 +79,35 @@ grep -q ' 0% packet loss' "$tmp/train.txt" || fail "the update lost pings: $(gre
 ms=$(grep -o '"apply_ms": [0-9.]*' "$tmp/apply2.json" | awk '{print $2}')
 vm red-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "red-srv1 (10.0.0.2) still denied after the update"
 ! vm red-srv3 ping -c 1 -W 1 -q 10.0.0.5 >/dev/null || fail "red-srv3 (10.0.0.4) allowed after the update"
+# the agent's own: red-srv4's policy file named in srv4's configuration,
+# installed on SIGHUP, changed on the next, taken away when the key goes
+agent_hup() {	# agent_hup: SIGHUP srv4's agent, wait for its reload's log line
+	local log="$ST/logs/srv4.agent.log" n
+	n=$(grep -c "SIGHUP: " "$log" || true)
+	kill -HUP "$(cat "$ST/pids/srv4.agent")"
+	for i in $(seq 100); do
+		[ "$(grep -c "SIGHUP: " "$log" || true)" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	fail "srv4's agent did not reload"
+}
+printf '%s\n' "in icmp from 10.0.0.2" > "$tmp/agent.pol"
+sed -i "/name: red-srv4,/ s| }\$|, policy: \"$tmp/agent.pol\" }|" "$ST/agents/srv4.yaml"
+grep -q "policy: \"$tmp/agent.pol\"" "$ST/agents/srv4.yaml" || fail "cannot name the policy in srv4's configuration"
+agent_hup
+grep -q "policy of red-srv4: 1 rules" "$ST/logs/srv4.agent.log" || fail "the agent did not install red-srv4's policy"
+vm red-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "agent policy: red-srv1 denied"
+! vm red-srv0 ping -c 1 -W 1 -q 10.0.0.5 >/dev/null || fail "agent policy: red-srv0 allowed"
+printf '%s\n' "in icmp from 10.0.0.1" > "$tmp/agent.pol"
+agent_hup
+vm red-srv0 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "agent policy, edited: red-srv0 denied"
+printf '%s\n' "in icmp from 10.0.0.1" "in tcp 99999 from any" > "$tmp/agent.pol"
+agent_hup
+grep -q "agent.pol:2: ports:" "$ST/logs/srv4.agent.log" || fail "the agent did not name the bad line and field"
+vm red-srv0 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "a bad file replaced the policy in force"
+sed -i "/name: red-srv4,/ s|, policy: \"[^\"]*\"||" "$ST/agents/srv4.yaml"
+agent_hup
+vm red-srv3 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "the policy was not taken away with its key"
+
 echo "{\"policy_allowed_ok\": $allowed, \"policy_denied_ok\": $denied, \"policy_update_ms\": $ms}"
 echo PASS
