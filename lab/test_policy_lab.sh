@@ -1,5 +1,7 @@
 #!/bin/bash
-# Security groups in the default lab, enforced by the lab's own agents: a
+# Security groups in the default lab, enforced by the lab's own agents.  A
+# lab file with a bad rule is refused with its line and field; the lab
+# file's policy for red-srv6 is installed by srv6's agent at start.  Then a
 # policy applied to red-srv4's data plane (srv4's agent, pinned as P-srv4)
 # lets red-srv0 in and keeps red-srv1 out; blue-srv4, the same address in
 # the other VDC, is not affected; an update under a ping train from red-srv0
@@ -40,7 +42,25 @@ mac() { local i=$(($1 * 2)); printf '02:00:00:02:%02x:%02x' $((i >> 8)) $((i & 2
 vm_node() { grep -o "name: $1, vdc: [0-9]*, ip: [0-9.]*, node: [0-9]*" "$ST/agents/$2.yaml" | awk '{print $NF}'; }
 pcount() { $P policy stats "${PT}-$1" | awk -v n="$2" '$1 == n { print $2 }'; }
 
-$P lab up $L >/dev/null
+# the default lab (docs/lab.md) with a policy for red-srv6 in the lab file
+cat > "$tmp/lab.yaml" <<'EOF2'
+name: policy
+topology: leafspine:spines=2,leaves=4,servers=2,homing=2
+vdcs:
+  - {name: red, id: 1, subnet: 10.0.0.0/24}
+  - {name: blue, id: 2, subnet: 10.0.0.0/24}
+placement:
+  per_server: 1
+policy:
+  - vm: red-srv6
+    rules:
+      - in icmp from 10.0.0.1
+      - in tcp 22 from 10.0.0.0/24
+EOF2
+sed 's|in tcp 22 from 10.0.0.0/24|in tcp 22 from 10.0.0.1/24|' "$tmp/lab.yaml" > "$tmp/bad.yaml"
+! $P lab up "$tmp/bad.yaml" $L > "$tmp/bad.txt" 2>&1 || fail "a lab file with a bad rule was accepted"
+grep -q "bad.yaml:12: policy\[\].rules\[\]: peer:" "$tmp/bad.txt" || fail "the bad rule's file, line and field: $(cat "$tmp/bad.txt")"
+$P lab up "$tmp/lab.yaml" $L >/dev/null
 for i in $(seq 100); do	# every agent attached (10 s at most)
 	n=$(cat "$ST"/logs/srv*.agent.log 2>/dev/null | grep -c "VMs, 2 NICs" || true)
 	[ "$n" = 8 ] && break
@@ -48,6 +68,12 @@ for i in $(seq 100); do	# every agent attached (10 s at most)
 done
 [ "$n" = 8 ] || fail "only $n of 8 agents started"
 lab_tree_fib $TOPO "$PT" || fail "cannot install the tree FIBs"
+
+# the lab file's policy, installed by srv6's agent at its start
+grep -q "policy of red-srv6: 2 rules" "$ST/logs/srv6.agent.log" || fail "srv6's agent did not install the lab file's policy"
+vm red-srv0 ping -c 1 -W 2 -q 10.0.0.7 >/dev/null || fail "lab policy: red-srv0 -> red-srv6 denied"
+! vm red-srv1 ping -c 1 -W 1 -q 10.0.0.7 >/dev/null || fail "lab policy: red-srv1 -> red-srv6 allowed"
+vm blue-srv1 ping -c 1 -W 2 -q 10.0.0.7 >/dev/null || fail "lab policy: blue-srv6 affected"
 
 node=$(vm_node red-srv4 srv4)
 [ -n "$node" ] || fail "red-srv4 not in srv4's configuration"
