@@ -53,16 +53,20 @@ static bool read_nics(struct yconf *yc, ynode *n, struct agent_config *c)
 static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 {
 	/* messages say vms[] for a workload file too: its lines are the same */
-	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", NULL };
+	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", "policy", NULL };
+	enum { REQUIRED = 5 };	/* all but policy (docs/policy.md) */
 	ynode *v;
 
 	if (!yconf_is_map(n))
 		return yconf_fail(yc, n, "vms[]: expected a mapping");
 	if (!yconf_only_keys(yc, n, "vms[]", keys))
 		return false;
-	for (size_t i = 0; keys[i]; i++)
+	for (size_t i = 0; i < REQUIRED; i++)
 		if (!yconf_get(yc, n, keys[i]))
 			return yconf_fail(yc, n, "vms[].%s: missing", keys[i]);
+	if ((v = yconf_get(yc, n, "policy")) &&
+	    !yconf_name(yc, v, "vms[].policy", vm->policy, sizeof(vm->policy)))
+		return false;
 	if (!yconf_name(yc, yconf_get(yc, n, "name"), "vms[].name", vm->name, sizeof(vm->name)) ||
 	    !yconf_u32(yc, yconf_get(yc, n, "vdc"), "vms[].vdc", 1, 0xffffff, &vm->vdc) ||
 	    !yconf_ipv4(yc, yconf_get(yc, n, "ip"), "vms[].ip", &vm->ip) ||
@@ -298,8 +302,11 @@ int agent_workload_write(const struct agent_vm_cfg *v, FILE *f)
 	struct in_addr a = { htonl(v->ip) };
 
 	inet_ntop(AF_INET, &a, ip, sizeof(ip));
-	fprintf(f, "{ name: %s, vdc: %u, ip: %s, node: %u, port: %s }\n", v->name, v->vdc, ip,
+	fprintf(f, "{ name: %s, vdc: %u, ip: %s, node: %u, port: %s", v->name, v->vdc, ip,
 		v->node, v->port);
+	if (v->policy[0])
+		fprintf(f, ", policy: \"%s\"", v->policy);
+	fprintf(f, " }\n");
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -29,6 +29,7 @@ struct agent_vm_cfg {
 	uint32_t node;			/* Peregrine node number (MACs: pgr_id_of) */
 	char port[AGENT_IFNAMSIZ];	/* server end of its veth */
 	uint32_t ifindex;		/* filled in by the shell; 0: missing */
+	char policy[AGENT_PATH_MAX + 1];	/* its security group's file; "" none */
 };
 
 struct agent_config {

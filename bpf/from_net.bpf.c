@@ -8,6 +8,7 @@
  * program counts and sends.  docs/dataplane.md, docs/wire-format.md. */
 #include "bpf/dp.bpf.h"
 #include "bpf/fwd.h"
+#include "bpf/policy.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -18,6 +19,8 @@ int pgr_from_net(struct __sk_buff *skb)
 	struct pgr_config cfg = pgr_cfg;	/* a volatile read, never folded */
 	struct pgr_fwd f = pgr_fwd_from_net(NULL, &cfg, data, end);
 
+	if (f.act == PGR_FWD_DELIVER && pgr_pol_drops(skb, 0, f.ifindex))
+		return TC_ACT_SHOT;	/* security groups: counted in pgr_pol_stats */
 	if (f.act == PGR_FWD_DELIVER)
 		return pgr_verdict(skb, f.stat, pgr_deliver(f.ifindex));
 	if (f.act == PGR_FWD_PASS)

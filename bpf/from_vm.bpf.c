@@ -17,6 +17,7 @@
  * hand. */
 #include "bpf/dp.bpf.h"
 #include "bpf/fwd.h"
+#include "bpf/policy.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -84,6 +85,10 @@ int pgr_from_vm(struct __sk_buff *skb)
 	f = pgr_fwd_from_vm(NULL, data, end, skb->len, skb->ifindex, resent);
 	if (f.count)
 		count_pair(skb, f.pair_src, f.pair_dst);
+	/* security groups (docs/policy.md): the sender's out, a local receiver's in */
+	if ((f.act == PGR_FWD_TRANSMIT || f.act == PGR_FWD_DELIVER) &&
+	    pgr_pol_drops(skb, skb->ifindex, f.act == PGR_FWD_DELIVER ? f.ifindex : 0))
+		return TC_ACT_SHOT;
 	if (f.act == PGR_FWD_TRANSMIT)
 		return pgr_verdict(skb, f.stat, pgr_transmit(f.ifindex));
 	if (f.act == PGR_FWD_DELIVER)

@@ -25,6 +25,7 @@ struct pgr_dp {
 	struct from_vm *vm;
 	struct from_net *net;
 	struct pgr_dp_maps maps;
+	struct pgr_pol_maps pol;	/* security groups (bpf/policy.h) */
 	struct pgr_dp_hook hooks[PGR_DP_ATTACH_MAX];
 	int nhooks;
 	bool keep;
@@ -70,7 +71,24 @@ static int share_maps(struct pgr_dp *dp)
 			return err;
 		*map_slot(&dp->maps, i) = bpf_map__fd(a);
 	}
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++) {
+		struct bpf_map *a = bpf_object__find_map_by_name(dp->vm->obj, pgr_pol_map_names[i]);
+		struct bpf_map *b = bpf_object__find_map_by_name(dp->net->obj, pgr_pol_map_names[i]);
+		int err;
+
+		if (!a || !b)
+			return -ENOENT;
+		err = bpf_map__reuse_fd(b, bpf_map__fd(a));
+		if (err)
+			return err;
+		*pgr_pol_map_slot(&dp->pol, i) = bpf_map__fd(a);
+	}
 	return 0;
+}
+
+const struct pgr_pol_maps *pgr_dp_pol_maps(const struct pgr_dp *dp)
+{
+	return &dp->pol;
 }
 
 static int pin_all(struct pgr_dp *dp, const char *dir)
@@ -84,6 +102,11 @@ static int pin_all(struct pgr_dp *dp, const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
 		err = bpf_obj_pin(*map_slot(&dp->maps, i), path);
 		if (err)
+			return -errno;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pgr_pol_map_names[i]);
+		if (bpf_obj_pin(*pgr_pol_map_slot(&dp->pol, i), path))
 			return -errno;
 	}
 	snprintf(path, sizeof(path), "%s/from_vm", dir);
@@ -357,6 +380,10 @@ int pgr_dp_unpin(const char *dir)
 
 	for (size_t i = 0; i < ARRAY_SIZE(map_names); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		unlink(path);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pgr_pol_map_names[i]);
 		unlink(path);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {

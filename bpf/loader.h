@@ -7,6 +7,7 @@
 #define PEREGRINE_BPF_LOADER_H
 
 #include "bpf/dp.h"
+#include "bpf/policy_maps.h"
 
 enum pgr_dp_loader_limits {
 	PGR_DP_ATTACH_MAX = 256,	/* tc hooks one data plane tracks */
@@ -41,6 +42,8 @@ void pgr_dp_close(struct pgr_dp *dp);
 void pgr_dp_keep(struct pgr_dp *dp);
 
 const struct pgr_dp_maps *pgr_dp_maps(const struct pgr_dp *dp);
+/* The security-group maps (bpf/policy.h), shared by both programs. */
+const struct pgr_pol_maps *pgr_dp_pol_maps(const struct pgr_dp *dp);
 int pgr_dp_from_vm_fd(const struct pgr_dp *dp);
 int pgr_dp_from_net_fd(const struct pgr_dp *dp);
 int pgr_dp_to_vm_fd(const struct pgr_dp *dp);

@@ -40,6 +40,7 @@
 #include "wire/rasproto.h"
 #include "wire/scheme.h"
 #include "cmd/agent_bcube.h"
+#include "cmd/agent_policy.h"
 #include "cmd/agent_vl2.h"
 
 static const char agent_help[] =
@@ -115,6 +116,25 @@ struct shell {
 	uint64_t drops_told[PGR_STAT_COUNT];	/* data-plane counters it was told */
 	bool drops_seen;
 };
+
+/* Security groups (docs/policy.md): the VMs' policy files into the data
+ * plane's maps, loaded here or pinned. */
+static void policy_sync(struct shell *s, const struct agent_config *old)
+{
+	struct pgr_pol_maps m;
+	char err[300] = "no data plane";
+
+	if (s->dp) {
+		agent_policy_sync(old, &s->cfg, pgr_dp_pol_maps(s->dp));
+		return;
+	}
+	if (!s->pin_dir[0] || pgr_pol_maps_open_pinned(s->pin_dir, &m, err, sizeof(err))) {
+		log_warn("policy: %s", err);
+		return;
+	}
+	agent_policy_sync(old, &s->cfg, &m);
+	pgr_pol_maps_close(&m);
+}
 
 /* ---- agent_ops ------------------------------------------------------------ */
 
@@ -572,7 +592,7 @@ static void nic_initial(struct shell *s)
 static void on_hup(void *arg, int signo)
 {
 	struct shell *s = arg;
-	struct agent_config c;
+	struct agent_config c, old;
 	uint64_t t0 = mono_ns(), t1;
 
 	(void)signo;
@@ -586,10 +606,12 @@ static void on_hup(void *arg, int signo)
 		agent_config_free(&c);
 		return;
 	}
-	agent_config_free(&s->cfg);
+	old = s->cfg;
 	s->cfg = c;
 	t1 = mono_ns();
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
+	policy_sync(s, &old);
+	agent_config_free(&old);
 	nics_attach(s);
 	dirc_rearm(s);
 	log_info("SIGHUP: %zu VMs attached (configuration read in %.1f ms, applied in %.1f ms)",
@@ -738,6 +760,7 @@ static int setup(struct shell *s)
 	}
 	nic_initial(s);
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
+	policy_sync(s, NULL);
 	if (nics_attach(s))
 		return -1;
 	adopt_garp(s);

@@ -20,6 +20,7 @@
 
 #include "agent/config.h"
 #include "bpf/dp.h"
+#include "lib/log.h"
 
 /* "0,1": the ports of switch `node` that lead to other switches, if it
  * also has servers; false (no tracking) otherwise. */
@@ -161,6 +162,38 @@ void lab_agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 		a->ip = vm->ip;
 		a->node = lab_vm_node(l, vm);
 		lab_ifname(l, a->port, "v%u", vm->id);
+		/* written by lab_agent_config_write; a path that does not fit
+		 * leaves the VM without a policy */
+		if (vm->rules && snprintf(a->policy, sizeof(a->policy), "%s/policy/%s.pol", dir,
+					  vm->name) >= (int)sizeof(a->policy))
+			a->policy[0] = '\0';
+	}
+}
+
+/* STATE/policy/VM.pol for each VM of node with a `policy:` (docs/policy.md):
+ * a server's agent reads only its own VMs' files. */
+static void policy_files_write(const struct lab *l, const char *dir, uint32_t node)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/policy", dir);
+	mkdir(path, 0700);
+	for (uint32_t v = 0; v < l->nvms; v++) {
+		const struct lab_vm *vm = &l->vms[v];
+		FILE *f;
+
+		if (vm->server != node || !vm->rules)
+			continue;
+		snprintf(path, sizeof(path), "%s/policy/%s.pol", dir, vm->name);
+		f = fopen(path, "w");
+		if (!f) {
+			log_warn("%s: %s", path, strerror(errno));
+			continue;
+		}
+		for (uint32_t r = 0; r < vm->nrules; r++)
+			fprintf(f, "%s\n", vm->rules[r]);
+		if (fclose(f))
+			log_warn("%s: %s", path, strerror(errno));
 	}
 }
 
@@ -180,6 +213,7 @@ int lab_agent_config_write(const struct lab *l, uint32_t node)
 	snprintf(path, sizeof(path), "%s/agents/%s.yaml", dir, l->topo->nodes[node].name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	lab_agent_config_of(l, dir, node, &c);
+	policy_files_write(l, dir, node);
 	if (!(f = fopen(tmp, "w")))
 		ret = -errno;
 	else if (agent_config_write(&c, f) | fclose(f))

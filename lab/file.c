@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bpf/bcube.h"
+#include "agent/policy.h"
 #include "lib/yconf.h"
 #include "wire/pgr.h"
 
@@ -486,10 +487,68 @@ static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
 	return true;
 }
 
+/* policy: a list of { vm: NAME, rules: [RULE, ...] } (docs/policy.md);
+ * every rule checked as the agent will check it. */
+static bool read_policy_entry(struct yconf *yc, ynode *it, struct lab *l)
+{
+	static const char *const keys[] = { "vm", "rules", NULL };
+	ynode *v = yconf_get(yc, it, "vm"), *r = yconf_get(yc, it, "rules");
+	struct lab_vm *vm = NULL;
+	struct pol_policy p;
+	struct pol_error e;
+	const char *name, *rule;
+	size_t n;
+
+	if (!yconf_is_map(it) || !yconf_only_keys(yc, it, "policy[]", keys))
+		return yconf_fail(yc, it, "policy[]: expected { vm: NAME, rules: [...] }");
+	if (!v || !yconf_str(yc, v, "policy[].vm", &name))
+		return yconf_fail(yc, it, "policy[].vm: missing");
+	for (uint32_t i = 0; i < l->nvms && !vm; i++)
+		if (!strcmp(l->vms[i].name, name))
+			vm = &l->vms[i];
+	if (!vm)
+		return yconf_fail(yc, v, "policy[].vm: no VM '%s'", name);
+	if (vm->rules)
+		return yconf_fail(yc, v, "policy[].vm: '%s' has a policy already", name);
+	n = r ? yconf_seq_len(r) : 0;
+	if (!r || !yconf_is_seq(r) || n > PGR_POL_RULES_MAX)
+		return yconf_fail(yc, r ? r : it, "policy[].rules: expected a list of at most %d rules",
+				  PGR_POL_RULES_MAX);
+	vm->rules = xcalloc(n ? n : 1, sizeof(*vm->rules));
+	pol_init(&p);
+	for (size_t i = 0; i < n; i++) {
+		ynode *x = yconf_seq_at(yc, r, i);
+
+		if (!yconf_str(yc, x, "policy[].rules[]", &rule))
+			goto bad;
+		if (pol_rule_add(&p, rule, (uint32_t)yconf_line(x), &e)) {
+			yconf_fail(yc, x, "policy[].rules[]: %s: %s", e.field, e.msg);
+			goto bad;
+		}
+		vm->rules[vm->nrules++] = strdup(rule);
+	}
+	pol_free(&p);
+	return true;
+bad:
+	pol_free(&p);
+	return false;
+}
+
+static bool read_policy(struct yconf *yc, ynode *seq, struct lab *l)
+{
+	if (!yconf_is_seq(seq))
+		return yconf_fail(yc, seq, "policy: expected a list of { vm: NAME, rules: [...] }");
+	for (size_t i = 0; i < yconf_seq_len(seq); i++)
+		if (!read_policy_entry(yc, yconf_seq_at(yc, seq, i), l))
+			return false;
+	return true;
+}
+
 static bool read_root(struct yconf *yc, struct lab *l)
 {
 	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
-					     "vdcs", "vms", "placement", "deploy", "underlay_mtu", NULL };
+					     "vdcs", "vms", "placement", "deploy", "underlay_mtu",
+					     "policy", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
 
@@ -535,7 +594,9 @@ static bool read_root(struct yconf *yc, struct lab *l)
 		return yconf_fail(yc, v ? v : root, "scheme: bcube runs no VMs (BCube has no "
 				  "tenants: its servers are the endpoints); drop vms and placement");
 	}
-	return assign_ips(yc, root, l);
+	if (!assign_ips(yc, root, l))
+		return false;
+	return !(v = yconf_get(yc, root, "policy")) || read_policy(yc, v, l);
 }
 
 int lab_load_buf(struct lab *l, const char *name, const void *buf, size_t len,
@@ -577,6 +638,11 @@ void lab_free(struct lab *l)
 	topo_free(l->topo);
 	free(l->topo_text);
 	free(l->vdcs);
+	for (uint32_t i = 0; l->vms && i < LAB_MAX_VMS; i++) {
+		for (uint32_t r = 0; r < l->vms[i].nrules; r++)
+			free(l->vms[i].rules[r]);
+		free(l->vms[i].rules);
+	}
 	free(l->vms);
 	memset(l, 0, sizeof(*l));
 }

@@ -64,6 +64,8 @@ struct lab_vm {
 	uint32_t server;	/* topology node id */
 	uint32_t id;		/* 1 .. LAB_MAX_VM_ID */
 	uint32_t ip;		/* host order */
+	char **rules;		/* its security group (`policy:`), nrules lines */
+	uint32_t nrules;
 };
 
 struct lab {

@@ -13,3 +13,4 @@ SH_TESTS += lab/test_vl2_tenants.sh
 SH_TESTS += lab/test_bcube_fabric.sh
 SH_TESTS += lab/test_evpn_fabric.sh
 FUZZERS  += lab/fuzz_lab_file
+SH_TESTS += lab/test_policy_lab.sh

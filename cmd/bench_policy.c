@@ -1,0 +1,398 @@
+/* `peregrine bench policy`: what the security-group check adds per packet,
+ * and the same rules in nftables, side by side in one run.
+ *
+ * Ours: bpf/policy.bpf.c's fixture under BPF_PROG_TEST_RUN, repeated on one
+ * 64-byte TCP frame, minus the same frame through a program that does
+ * nothing (the floor, same run).  For 10, 1,000 and 10,000 rules of the
+ * form `in tcp PORT from 10.A.B.0/24` (each its own port and prefix):
+ *   new flow:    a SYN that the last rule allows, not tracked (a repeated
+ *                test run cannot make a new flow each time: it measures the
+ *                lookup, the two tries; the tracker's insert comes on top)
+ *   established: an ACK of a tracked connection
+ * nftables: the same 1,000 rules as `ip saddr 10.A.B.0/24 tcp dport PORT
+ * accept` in a netdev ingress chain (policy drop) on a veth in a scratch
+ * namespace, and the same frame sent into it through AF_PACKET; beside it an
+ * empty chain (policy accept) on a second veth.  The frame matches the last
+ * rule and is accepted in both, so what differs is the 1,000 rules' walk:
+ * nft_ns_1000 = (ns per frame with the rules - ns per frame without),
+ * median of alternating rounds.  ratio_nft = new_flow_ns_1000 /
+ * nft_ns_1000.  docs/policy.md, "Cost". */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/policy.h"
+#include "bpf/policy_maps.h"
+#include "cmd/bench.h"
+#include "lib/common.h"
+#include "lib/json.h"
+#include "policy.skel.h"
+#include "wire/be.h"
+#include "wire/eth.h"
+
+enum bench_policy_limits {
+	BENCH_POL_REPEAT = 200000,	/* test-run repetitions per round */
+	BENCH_POL_ROUNDS = 7,		/* rounds; the median is reported */
+	BENCH_POL_NFT_RULES = 1000,
+	BENCH_POL_NFT_FRAMES = 20000, 	/* frames per nft round, per chain */
+	BENCH_POL_NFT_ROUNDS = 7,
+	BENCH_POL_CMD_MAX = 256,
+	BENCH_POL_EST_NS = 30,		/* target: added for an established flow */
+	BENCH_POL_FRESH = 2001,		/* single runs, each a new flow, for the insert */
+};
+
+#define BENCH_POL_RATIO 0.5	/* target: at most half of nftables' cost */
+#define IP4(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define VM_IP IP4(10, 200, 0, 1)
+
+static const int rule_counts[] = { 10, 1000, 10000 };
+
+enum { F_FLOOR, F_NONE, F_NEW0, F_EST0 = F_NEW0 + 3, F_COMPILE0 = F_EST0 + 3, F_NFT = F_COMPILE0 + 3,
+       F_NFT_BASE, F_INSERT, F_N };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* rule i: port 1000 + i, peer 10.(1 + i / 256).(i % 256).0/24 */
+static uint16_t rule_port(int i)
+{
+	return (uint16_t)(1000 + i);
+}
+
+static void rule_net(int i, char *out, size_t n)
+{
+	snprintf(out, n, "10.%d.%d.0/24", 1 + i / 256, i % 256);
+}
+
+/* A 64-byte frame: TCP from the last rule's peer to its port. */
+static void frame(uint8_t *f, int nrules, uint8_t flags)
+{
+	int i = nrules - 1;
+	uint32_t src = IP4(10, 1 + i / 256, i % 256, 7), dst = VM_IP;
+	uint8_t *ip = f + 14, *t = ip + 20;
+
+	memset(f, 0, 64);
+	memcpy(f, (uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x02 }, 6);
+	memcpy(f + 6, (uint8_t[6]){ 0x02, 0, 0, 0, 0, 0x01 }, 6);
+	wire_put16(f + 12, WIRE_ETH_P_IPV4);
+	ip[0] = 0x45;
+	wire_put16(ip + 2, 40);
+	ip[8] = 64;
+	ip[9] = WIRE_IPPROTO_TCP;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &dst, 4);
+	wire_put16(t, 40000);
+	wire_put16(t + 2, rule_port(i));
+	wire_put32(t + 4, flags & 0x10 ? 101 : 100);
+	wire_put32(t + 8, 0);
+	t[12] = 5 << 4;
+	t[13] = flags;
+}
+
+/* Median over rounds of the mean ns per run; -1 on failure. */
+static double repeated_ns(int prog, const uint8_t *f, uint32_t vm, bool track, int *retval)
+{
+	double ns[BENCH_POL_ROUNDS];
+
+	for (int i = 0; i < BENCH_POL_ROUNDS; i++) {
+		struct __sk_buff ctx = { .cb = { PGR_POL_IN, vm, VM_IP, track } };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = 64, .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .repeat = BENCH_POL_REPEAT);
+
+		if (bpf_prog_test_run_opts(prog, &o))
+			return -1;
+		*retval = (int)o.retval;
+		ns[i] = o.duration;
+	}
+	qsort(ns, BENCH_POL_ROUNDS, sizeof(ns[0]), cmp_double);
+	return ns[BENCH_POL_ROUNDS / 2];
+}
+
+/* Median of single runs, each with its own source port: every one a new
+ * flow that is tracked (the insert included); the same for the floor. */
+static double fresh_ns(int prog, uint8_t *f, uint32_t vm, bool track)
+{
+	double *ns = calloc(BENCH_POL_FRESH, sizeof(*ns)), med;
+
+	for (int i = 0; i < BENCH_POL_FRESH; i++) {
+		struct __sk_buff ctx = { .cb = { PGR_POL_IN, vm, VM_IP, track } };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = 64, .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		wire_put16(f + 14 + 20, (uint16_t)(10000 + i));
+		if (bpf_prog_test_run_opts(prog, &o)) {
+			free(ns);
+			return -1;
+		}
+		ns[i] = o.duration;
+	}
+	qsort(ns, BENCH_POL_FRESH, sizeof(ns[0]), cmp_double);
+	med = ns[BENCH_POL_FRESH / 2];
+	free(ns);
+	return med;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* One rule count: compile, install for VM `vm`, time new and established. */
+static int ours_case(struct policy *sk, const struct pgr_pol_maps *m, int k, double *fig)
+{
+	int n = rule_counts[k], prog = bpf_program__fd(sk->progs.pgr_policy_fixture), rv = 0;
+	uint32_t vm = 100 + (uint32_t)k;
+	struct pol_policy p;
+	struct pol_compiled c;
+	struct pol_error e;
+	uint8_t f[64];
+	char rule[80], net[32];
+	double t0;
+
+	pol_init(&p);
+	for (int i = 0; i < n; i++) {
+		rule_net(i, net, sizeof(net));
+		snprintf(rule, sizeof(rule), "in tcp %u from %s", rule_port(i), net);
+		if (pol_rule_add(&p, rule, (uint32_t)i + 1, &e))
+			goto bad;
+	}
+	t0 = now_ms();
+	if (pol_compile(&p, vm, &c, &e))
+		goto bad;
+	fig[F_COMPILE0 + k] = now_ms() - t0;
+	if (pgr_pol_apply(m, vm, &c, NULL))
+		goto bad_maps;
+	frame(f, n, 0x02);	/* SYN */
+	fig[F_NEW0 + k] = repeated_ns(prog, f, vm, false, &rv) - fig[F_FLOOR];
+	if (rv != PGR_POL_STAT_NEW)
+		goto bad_maps;
+	if (k == 1) {	/* 1,000 rules: each run a new flow, tracked */
+		double floor = fresh_ns(bpf_program__fd(sk->progs.pgr_policy_floor), f, vm, false);
+
+		fig[F_INSERT] = fresh_ns(prog, f, vm, true) - floor;
+		frame(f, n, 0x02);
+	}
+	repeated_ns(prog, f, vm, true, &rv);	/* now tracked */
+	frame(f, n, 0x10);	/* ACK */
+	fig[F_EST0 + k] = repeated_ns(prog, f, vm, false, &rv) - fig[F_FLOOR];
+	if (rv != PGR_POL_STAT_ESTABLISHED)
+		goto bad_maps;
+	pgr_pol_remove(m, vm, &c);
+	pol_compiled_free(&c);
+	pol_free(&p);
+	return 0;
+bad:
+	fprintf(stderr, "bench policy: %u rules: line %u: %s: %s\n", n, e.line, e.field, e.msg);
+	pol_free(&p);
+	return -1;
+bad_maps:
+	fprintf(stderr, "bench policy: %d rules: unexpected verdict %s\n", n,
+		pgr_pol_stat_name((enum pgr_pol_stat)rv));
+	pol_compiled_free(&c);
+	pol_free(&p);
+	return -1;
+}
+
+static int ours(double *fig)
+{
+	struct policy *sk = policy__open_and_load();
+	struct pgr_pol_maps m;
+	uint8_t f[64];
+	int rv, ret = 0;
+
+	if (!sk) {
+		fprintf(stderr, "bench policy: cannot load the fixture program\n");
+		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(pgr_pol_map_names); i++)
+		*pgr_pol_map_slot(&m, i) =
+			bpf_map__fd(bpf_object__find_map_by_name(sk->obj, pgr_pol_map_names[i]));
+	frame(f, 1, 0x02);
+	fig[F_FLOOR] = repeated_ns(bpf_program__fd(sk->progs.pgr_policy_floor), f, 1, false, &rv);
+	fig[F_NONE] = repeated_ns(bpf_program__fd(sk->progs.pgr_policy_fixture), f, 1, false, &rv) -
+		      fig[F_FLOOR];
+	for (int k = 0; k < (int)ARRAY_SIZE(rule_counts) && !ret; k++)
+		ret = ours_case(sk, &m, k, fig);
+	policy__destroy(sk);
+	return ret;
+}
+
+/* ---- nftables ---------------------------------------------------------------
+ * Namespace $P (pgpol-b<pid>) with two veth pairs: pgpola0 -> pgpolb0 (an
+ * empty chain), pgpola1 -> pgpolb1 (the rules). */
+
+static int sh(const char *fmt, ...) PRINTF(1, 2);
+static int sh(const char *fmt, ...)
+{
+	char cmd[BENCH_POL_CMD_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) ? -1 : 0;
+}
+
+static int nft_setup(const char *ns)
+{
+	char path[64];
+	FILE *f;
+
+	if (sh("ip netns add %s", ns))
+		return -1;
+	for (int i = 0; i < 2; i++)
+		if (sh("ip -n %s link add pgpola%d type veth peer name pgpolb%d && "
+		       "ip -n %s link set pgpola%d up && ip -n %s link set pgpolb%d up",
+		       ns, i, i, ns, i, ns, i))
+			return -1;
+	snprintf(path, sizeof(path), "/tmp/%s.nft", ns);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "table netdev pgpol {\n"
+		   "  chain empty { type filter hook ingress device pgpolb0 priority 0; policy accept; }\n"
+		   "  chain rules { type filter hook ingress device pgpolb1 priority 0; policy drop;\n");
+	for (int i = 0; i < BENCH_POL_NFT_RULES; i++) {
+		char net[32];
+
+		rule_net(i, net, sizeof(net));
+		fprintf(f, "    ip saddr %s tcp dport %u accept\n", net, rule_port(i));
+	}
+	fprintf(f, "  }\n}\n");
+	fclose(f);
+	return sh("ip netns exec %s nft -f %s", ns, path);
+}
+
+static double send_ns(int fd, int ifindex, const uint8_t *f)
+{
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = ifindex, .sll_halen = 6 };
+	double t0 = now_ms();
+
+	memcpy(to.sll_addr, f, 6);
+	for (int i = 0; i < BENCH_POL_NFT_FRAMES; i++)
+		if (sendto(fd, f, 64, 0, (struct sockaddr *)&to, sizeof(to)) != 64)
+			return -1;
+	return (now_ms() - t0) * 1e6 / BENCH_POL_NFT_FRAMES;
+}
+
+/* In the namespace (a child): alternate the two chains, rounds of frames. */
+static int nft_child(void *arg, double *fig, int nfig)
+{
+	double with[BENCH_POL_NFT_ROUNDS], without[BENCH_POL_NFT_ROUNDS], d[BENCH_POL_NFT_ROUNDS];
+	int fd, a0, a1, one = 1;
+	uint8_t f[64];
+
+	if (cli_enter_netns(arg))
+		return -1;
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
+	a0 = (int)if_nametoindex("pgpola0");
+	a1 = (int)if_nametoindex("pgpola1");
+	if (fd < 0 || !a0 || !a1)
+		return -1;
+	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	frame(f, BENCH_POL_NFT_RULES, 0x02);
+	for (int r = 0; r < BENCH_POL_NFT_ROUNDS; r++) {
+		without[r] = send_ns(fd, a0, f);
+		with[r] = send_ns(fd, a1, f);
+		d[r] = with[r] - without[r];
+	}
+	close(fd);
+	qsort(d, BENCH_POL_NFT_ROUNDS, sizeof(d[0]), cmp_double);
+	qsort(without, BENCH_POL_NFT_ROUNDS, sizeof(without[0]), cmp_double);
+	fig[0] = d[BENCH_POL_NFT_ROUNDS / 2];
+	fig[1] = without[BENCH_POL_NFT_ROUNDS / 2];
+	return 0;
+}
+
+static int nft(double *fig)
+{
+	char ns[32], path[64];
+	double out[2];
+	uint64_t rss;
+	int ret;
+
+	snprintf(ns, sizeof(ns), "pgpol-b%d", (int)getpid());
+	ret = nft_setup(ns);
+	if (!ret)
+		ret = bench_in_child(nft_child, ns, out, 2, &rss);
+	sh("ip netns del %s 2>/dev/null", ns);
+	snprintf(path, sizeof(path), "/tmp/%s.nft", ns);
+	unlink(path);
+	if (ret) {
+		fprintf(stderr, "bench policy: the nftables run failed\n");
+		return -1;
+	}
+	fig[F_NFT] = out[0];
+	fig[F_NFT_BASE] = out[1];
+	return 0;
+}
+
+int bench_policy(const struct bench_opts *o, json_t *res)
+{
+	double fig[F_N] = { 0 }, est = 0, ratio;
+	char key[32];
+	bool ok;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "bench policy: needs root (BPF_PROG_TEST_RUN, namespaces)\n");
+		return 1;
+	}
+	if (ours(fig) || nft(fig))
+		return 1;
+	for (int k = 0; k < (int)ARRAY_SIZE(rule_counts); k++)
+		est = MAX(est, fig[F_EST0 + k]);
+	ratio = fig[F_NFT] > 0 ? fig[F_NEW0 + 1] / fig[F_NFT] : -1;
+	ok = est <= BENCH_POL_EST_NS && ratio >= 0 && ratio <= BENCH_POL_RATIO;
+	JSET(res, "established_ns", JREAL(est));
+	for (int k = 0; k < (int)ARRAY_SIZE(rule_counts); k++) {
+		snprintf(key, sizeof(key), "new_flow_ns_%d", rule_counts[k]);
+		JSET(res, key, JREAL(fig[F_NEW0 + k]));
+		snprintf(key, sizeof(key), "established_ns_%d", rule_counts[k]);
+		JSET(res, key, JREAL(fig[F_EST0 + k]));
+		snprintf(key, sizeof(key), "compile_ms_%d", rule_counts[k]);
+		JSET(res, key, JREAL(fig[F_COMPILE0 + k]));
+	}
+	JSET(res, "new_flow_tracked_ns_1000", JREAL(fig[F_INSERT]));
+	JSET(res, "no_policy_ns", JREAL(fig[F_NONE]));
+	JSET(res, "floor_ns", JREAL(fig[F_FLOOR]));
+	JSET(res, "nft_ns_1000", JREAL(fig[F_NFT]));
+	JSET(res, "nft_path_ns", JREAL(fig[F_NFT_BASE]));
+	JSET(res, "ratio_nft", JREAL(ratio));
+	JSET(res, "meets_targets", JBOOL(ok));
+	if (o->json)
+		return ok ? 0 : 1;
+	printf("policy: ns added per packet, BPF_PROG_TEST_RUN, 64-byte TCP frames, repeat %d, "
+	       "median of %d, floor %.1f ns\n"
+	       "  VM without a policy                        %7.1f ns\n",
+	       BENCH_POL_REPEAT, BENCH_POL_ROUNDS, fig[F_FLOOR], fig[F_NONE]);
+	for (int k = 0; k < (int)ARRAY_SIZE(rule_counts); k++)
+		printf("  %5d rules: new flow (lookup) %7.1f ns, established %6.1f ns, compile %7.1f ms\n",
+		       rule_counts[k], fig[F_NEW0 + k], fig[F_EST0 + k], fig[F_COMPILE0 + k]);
+	printf("  1000 rules: new flow with the tracker's insert, single runs (median of %d) %.0f ns\n",
+	       BENCH_POL_FRESH, fig[F_INSERT]);
+	printf("nftables: %d rules, netdev ingress, AF_PACKET into a veth, %d frames x %d rounds\n"
+	       "  added by the rules                         %7.1f ns   (path without: %.1f ns)\n"
+	       "  ratio ours (1,000 rules, new flow) / nft   %7.3f     (target <= %.1f)\n"
+	       "  established                                %7.1f ns   (target <= %d)\n  %s\n",
+	       BENCH_POL_NFT_RULES, BENCH_POL_NFT_FRAMES, BENCH_POL_NFT_ROUNDS, fig[F_NFT],
+	       fig[F_NFT_BASE], ratio, BENCH_POL_RATIO, est, BENCH_POL_EST_NS,
+	       ok ? "targets met" : "MISSES A TARGET");
+	return ok ? 0 : 1;
+}
