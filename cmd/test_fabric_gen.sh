@@ -63,6 +63,18 @@ grep -v '^#' "$tmp/b/srv0/etc/systemd/network/10-peregrine-pg-nic1.link" | cmp -
 	fail "srv0's NIC rename"
 echo "ok: a deploy section's paths, addresses, key and renames"
 
+# security groups: a file per VM beside agent.yaml, which names it
+printf '%s\n%s\n' "$base" 'policy:
+  - vm: red-srv2
+    rules: ["in icmp from 10.0.0.1", "in tcp 22 from 10.0.0.0/24"]' >"$tmp/pol.yaml"
+$P fabric gen "$tmp/pol.yaml" --out "$tmp/p" >/dev/null
+printf 'in icmp from 10.0.0.1\nin tcp 22 from 10.0.0.0/24\n' | cmp -s - "$tmp/p/srv2/etc/peregrine/policy/red-srv2.pol" ||
+	fail "red-srv2's policy file"
+grep -q 'name: red-srv2, .*policy: "*/etc/peregrine/policy/red-srv2.pol' "$tmp/p/srv2/etc/peregrine/agent.yaml" ||
+	fail "agent.yaml does not name the policy: $(grep red-srv2 "$tmp/p/srv2/etc/peregrine/agent.yaml")"
+[ ! -e "$tmp/p/srv3/etc/peregrine/policy" ] || fail "srv3 got a policy it has no VM for"
+echo "ok: a VM's security group"
+
 # bad input: the file, the line and the field; nothing written
 bad() {
 	local what=$1 body=$2 want=$3 out
