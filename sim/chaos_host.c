@@ -39,6 +39,7 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 		h->gent[*slot] = *g;
 		if (!h->in_push)	/* a push does not extend the lease */
 			h->gset[*slot] = h->c->q.now;
+		chaos_scale_garp(h->c, h, (uint32_t)*slot);
 		return 0;
 	}
 	if (h->ngfree) {
@@ -50,7 +51,8 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 			h->gkey = realloc(h->gkey, h->gcap * sizeof(*h->gkey));
 			h->gfree = realloc(h->gfree, h->gcap * sizeof(*h->gfree));
 			h->gset = realloc(h->gset, h->gcap * sizeof(*h->gset));
-			if (!h->gent || !h->gkey || !h->gfree || !h->gset)
+			h->gsw = realloc(h->gsw, 2 * h->gcap * sizeof(*h->gsw));
+			if (!h->gent || !h->gkey || !h->gfree || !h->gset || !h->gsw)
 				die("out of memory");
 		}
 		i = h->ngent++;
@@ -58,7 +60,9 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 	h->gent[i] = *g;
 	h->gkey[i] = key;
 	h->gset[i] = h->c->q.now;
+	h->gsw[2 * i] = h->gsw[2 * i + 1] = 0;
 	hmap_put(&h->garp, key, i);
+	chaos_scale_garp(h->c, h, i);
 	return 0;
 }
 
@@ -136,10 +140,23 @@ static void dc_push(void *arg, uint8_t type, const struct dirp_entry *e)
 
 /* ---- the agent ------------------------------------------------------------------------------ */
 
+/* Room for one more VM in h's configuration. */
+static void host_vm_room(struct chaos_host *h, uint32_t k)
+{
+	if (k < h->capvms)
+		return;
+	h->capvms = h->capvms ? 2 * h->capvms : 8;
+	h->vms = realloc(h->vms, h->capvms * sizeof(*h->vms));
+	if (!h->vms)
+		die("out of memory");
+}
+
 static void host_config(struct chaos *c, struct chaos_host *h)
 {
 	const struct topo_node *n = &c->t->nodes[h->node];
-	uint32_t k = 0;
+	uint32_t k = 0, per = c->vms_per_server;
+	/* until a VM moves, server s has VMs s * per .. s * per + per - 1 */
+	uint32_t v0 = c->migrated ? 0 : h->index * per, v1 = c->migrated ? c->nvms : v0 + per;
 
 	snprintf(h->cfg.server, sizeof(h->cfg.server), "%s", n->name);
 	h->cfg.node = h->index + 1;
@@ -148,11 +165,13 @@ static void host_config(struct chaos *c, struct chaos_host *h)
 		snprintf(h->cfg.nic[i], sizeof(h->cfg.nic[i]), "nic%u", i);
 		h->cfg.nic_ifindex[i] = i + 1;
 	}
-	for (uint32_t v = 0; v < c->nvms && k < AGENT_MAX_VMS; v++) {
-		struct agent_vm_cfg *vc = &h->vms[k];
+	for (uint32_t v = v0; v < v1 && k < AGENT_MAX_VMS; v++) {
+		struct agent_vm_cfg *vc;
 
 		if (c->vm_at[v] != h->index)
 			continue;
+		host_vm_room(h, k);
+		vc = &h->vms[k];
 		memset(vc, 0, sizeof(*vc));
 		snprintf(vc->name, sizeof(vc->name), "vm%u", v);
 		snprintf(vc->port, sizeof(vc->port), "p%u", v);
@@ -269,9 +288,6 @@ int chaos_hosts_init(struct chaos *c)
 		h->c = c;
 		h->index = s;
 		h->node = c->t->servers[s];
-		h->vms = calloc(AGENT_MAX_VMS, sizeof(*h->vms));
-		if (!h->vms)
-			die("out of memory");
 		hmap_init(&h->garp, 64, 21);
 		hmap_init(&h->vmtab, 16, 22);
 	}
@@ -292,6 +308,7 @@ void chaos_hosts_free(struct chaos *c)
 		free(h->gkey);
 		free(h->gfree);
 		free(h->gset);
+		free(h->gsw);
 		hmap_free(&h->garp);
 		hmap_free(&h->vmtab);
 	}
@@ -377,6 +394,13 @@ static uint32_t walk(struct chaos *c, uint32_t from, uint16_t port, const uint8_
 		if (port == ROUTE_NO_PORT)
 			return UINT32_MAX;
 	}
+}
+
+static void miss(struct chaos *c, struct chaos_host *h, uint32_t src, uint32_t vdc, uint32_t ip);
+
+void chaos_host_miss(struct chaos *c, uint32_t src, uint32_t vdc, uint32_t ip)
+{
+	miss(c, &c->host[c->vm_at[src]], src, vdc, ip);
 }
 
 static void miss(struct chaos *c, struct chaos_host *h, uint32_t src, uint32_t vdc, uint32_t ip)

@@ -51,6 +51,9 @@ enum chaos_ev {
 	CEV_QUIET_SAMPLE,	/* every ms: have all cached pairs recovered? */
 	CEV_QUIET_PROBE,	/* b: round */
 	CEV_QUIET_WATCH,	/* every cached entry is the directory's version */
+	CEV_SCALE_WARM,		/* --fail: every VM looks up its peers */
+	CEV_SCALE_FAIL,		/* --fail: the one failure */
+	CEV_SCALE_END,		/* --fail: the measurement window closes */
 };
 
 struct chaos_msg {
@@ -72,12 +75,15 @@ struct chaos_host {
 	struct dirc *dc;
 	uint64_t last_tick;
 	struct agent_config cfg;
-	struct agent_vm_cfg *vms;	/* cfg.vms: room for every VM */
+	struct agent_vm_cfg *vms;	/* cfg.vms */
+	uint32_t capvms;
 	/* the data plane's maps (they outlive an agent restart) */
 	struct hmap garp;	/* vdc << 32 | ip -> slot */
 	struct pgr_garp_entry *gent;
 	uint64_t *gkey;
 	uint64_t *gset;		/* when each entry was last written by a reply */
+	uint64_t *gsw;		/* --fail: per entry and tree, when it first
+				 * showed the RAS's change (0: not yet) */
 	bool in_push;
 	uint32_t ngent, gcap, *gfree, ngfree;
 	struct hmap vmtab;	/* VM primary id -> 1 */
@@ -142,6 +148,9 @@ struct chaos {
 	/* fault rates: mean ms between faults of each kind (0: never) */
 	uint32_t ms_link, ms_switch, ms_crash, ms_part, ms_migrate;
 	uint64_t quiet_at;	/* when the quiet failure happened */
+	uint32_t vms_per_server;
+	bool migrated;		/* a VM moved: servers' VMs are no longer v / per */
+	struct chaos_scale *sc;	/* --fail only */
 };
 
 uint32_t chaos_neps(const struct chaos *c);
@@ -182,6 +191,21 @@ const struct pgr_garp_entry *chaos_host_garp(const struct chaos_host *h, uint32_
 int chaos_ras_intent(const struct chaos *c, uint32_t s, unsigned tree);
 /* A link carries traffic: not failed, not set down, both ends alive. */
 bool chaos_link_live(const struct chaos *c, uint32_t l);
+
+void chaos_switch_set(struct chaos *c, uint32_t node, bool up);
+void chaos_link_set(struct chaos *c, uint32_t l, bool up);
+
+/* chaos_scale.c (--fail) */
+void chaos_scale_init(struct chaos *c);
+void chaos_scale_free(struct chaos *c);
+void chaos_scale_start(struct chaos *c);
+void chaos_scale_step(struct chaos *c, const struct sim_event *ev);
+/* The RAS said server s's MAC of `tree` is (un)available. */
+void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail);
+/* Host h wrote GARP slot i. */
+void chaos_scale_garp(struct chaos *c, struct chaos_host *h, uint32_t i);
+/* A miss from VM src for (vdc, ip) at its server, sent to the agent. */
+void chaos_host_miss(struct chaos *c, uint32_t src, uint32_t vdc, uint32_t ip);
 
 /* chaos_check.c */
 void chaos_check_dir_out(struct chaos *c, const struct dir_out *o);

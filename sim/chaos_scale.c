@@ -1,0 +1,285 @@
+/* `peregrine sim chaos --fail spine|link`: the same world as a chaos run
+ * (the real directory, RAS, switchd and agent cores), without faults or
+ * invariant checks, at data-center scale: every VM looks up a few peers in
+ * its VDC, then one spine or one leaf-spine link fails, and the run
+ * measures how long each affected agent takes to switch trees
+ * (docs/chaos.md, "Scale").
+ *
+ * An agent is affected when, at the failure, it holds a GARP entry toward a
+ * server whose intermediary MAC the RAS then changes (withdraws, mostly).
+ * It has switched once the map entry has been written, since that change,
+ * with the change or with the RAS's word at the time of the write (the
+ * directory may hold a withdrawal and the return that follows before it
+ * pushes, and push the last); its switch time is the latest over its
+ * entries.  The RAS's changes are seen where the
+ * harness records them (ras_deliver in chaos.c), the map writes where the
+ * agent makes them (chaos_host.c op_garp_set). */
+#include "sim/chaos_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/pgr.h"
+
+enum {
+	SCALE_WARM_MS = 1000,	/* every VM looks up its peers */
+	SCALE_FAIL_MS = 1500,	/* the failure: every lookup answered by then */
+};
+
+struct chaos_scale {
+	uint64_t fail_at;		/* 0: not yet */
+	uint64_t *changed_at;		/* per server MAC (s * 2 + tree): the RAS's
+					 * first change after the failure, 0: none */
+	uint8_t *changed_to;		/* that change: 1 available, 0 not */
+	uint64_t msgs0, pushes0, pdg0;
+	uint64_t last_change;
+};
+
+void chaos_scale_init(struct chaos *c)
+{
+	c->sc = xcalloc(1, sizeof(*c->sc));
+	c->sc->changed_at = xcalloc(2 * (size_t)c->t->nservers, sizeof(uint64_t));
+	c->sc->changed_to = xcalloc(2 * (size_t)c->t->nservers, 1);
+}
+
+void chaos_scale_free(struct chaos *c)
+{
+	if (!c->sc)
+		return;
+	free(c->sc->changed_at);
+	free(c->sc->changed_to);
+	free(c->sc);
+	c->sc = NULL;
+}
+
+void chaos_scale_start(struct chaos *c)
+{
+	sim_event_at(&c->q, SCALE_WARM_MS * CHAOS_MS, CEV_SCALE_WARM, 0, 0, 0);
+	sim_event_at(&c->q, SCALE_FAIL_MS * CHAOS_MS, CEV_SCALE_FAIL, 0, 0, 0);
+	sim_event_at(&c->q, (SCALE_FAIL_MS + CHAOS_SCALE_WINDOW_MS) * CHAOS_MS, CEV_SCALE_END, 0,
+		     0, 0);
+}
+
+/* ---- warm-up: every VM resolves `peers` VMs of its own VDC ----------------------------- */
+
+static void warm(struct chaos *c)
+{
+	uint32_t peers = c->o->peers ? c->o->peers : CHAOS_SCALE_PEERS;
+	uint32_t per_vdc = c->nvms / c->vdcs;
+
+	if (per_vdc < 2)
+		return;
+	for (uint32_t v = 0; v < c->nvms; v++)
+		for (uint32_t k = 0; k < peers; k++) {
+			/* VMs v' with v' % vdcs == v % vdcs share v's VDC */
+			uint32_t d = (uint32_t)rng_below(&c->q.rng, per_vdc) * c->vdcs + v % c->vdcs;
+
+			if (d != v && d < c->nvms)
+				chaos_host_miss(c, v, c->vm_vdc[v], c->vm_ip[d]);
+		}
+	chaos_trace(c, "scale: %u VMs look up %u peers each", c->nvms, peers);
+}
+
+/* ---- the failure ----------------------------------------------------------------------- */
+
+static bool is_spine(const struct chaos *c, uint32_t n)
+{
+	if (topo_is_server(c->t, n))
+		return false;
+	for (uint16_t p = 0; p < c->t->nodes[n].degree; p++)
+		if (topo_is_server(c->t, topo_port(c->t, n, p)->peer))
+			return false;
+	return true;
+}
+
+/* A spine (a switch with no server), or a link between two switches. */
+static uint32_t pick(struct chaos *c, bool spine)
+{
+	uint32_t n = spine ? c->t->nswitches : c->t->nlinks, start = rng_below(&c->q.rng, n);
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t x = (start + i) % n;
+
+		if (spine && is_spine(c, c->t->switches[x]))
+			return c->t->switches[x];
+		if (!spine && !topo_is_server(c->t, c->t->links[x].a) &&
+		    !topo_is_server(c->t, c->t->links[x].b))
+			return x;
+	}
+	return UINT32_MAX;
+}
+
+static uint64_t dir_stat(const struct chaos *c, int which)
+{
+	uint64_t st[DIR_STAT_COUNT];
+
+	if (!c->dir)
+		return 0;
+	dir_get_stats(c->dir, st);
+	return st[which];
+}
+
+static void count_entries(struct chaos *c)
+{
+	uint64_t n = 0;
+
+	for (uint32_t s = 0; s < c->t->nservers; s++)
+		n += c->host[s].ngent - c->host[s].ngfree;
+	c->res->scale.entries = n;
+}
+
+static void fail(struct chaos *c)
+{
+	struct chaos_scale_result *r = &c->res->scale;
+	bool spine = c->o->fail == CHAOS_FAIL_SPINE;
+	uint32_t x = pick(c, spine);
+
+	if (x == UINT32_MAX) {
+		chaos_trace(c, "scale: no %s to fail", spine ? "spine" : "leaf-spine link");
+		return;
+	}
+	count_entries(c);
+	r->vms = c->nvms;
+	c->sc->fail_at = c->q.now;
+	c->sc->msgs0 = c->res->messages;
+	c->sc->pushes0 = dir_stat(c, DIR_STAT_pushes);
+	c->sc->pdg0 = dir_stat(c, DIR_STAT_push_datagrams);
+	r->failed = x;
+	r->setup_ns = c->q.now;
+	if (spine) {
+		chaos_trace(c, "scale: spine %s fails", c->t->nodes[x].name);
+		chaos_switch_set(c, x, false);
+	} else {
+		chaos_trace(c, "scale: link %u (%s - %s) fails", x,
+			    c->t->nodes[c->t->links[x].a].name, c->t->nodes[c->t->links[x].b].name);
+		chaos_link_set(c, x, false);
+	}
+}
+
+void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail)
+{
+	struct chaos_scale *sc = c->sc;
+	size_t k = (size_t)s * 2 + tree;
+
+	if (!sc || !sc->fail_at || sc->changed_at[k])
+		return;
+	sc->changed_at[k] = c->q.now;
+	sc->changed_to[k] = avail;
+	sc->last_change = c->q.now;
+	c->res->scale.macs_changed++;
+}
+
+/* The owner server index of a GARP entry's intermediary MACs, or UINT32_MAX. */
+static uint32_t entry_owner(const struct chaos *c, const struct pgr_garp_entry *g)
+{
+	uint32_t node;
+
+	if ((g->flags & PGR_GARP_LOCAL) || !pgr_mac_valid(g->im_mac[0]))
+		return UINT32_MAX;
+	node = pgr_id_node(pgr_mac_id(g->im_mac[0]));
+	return node >= 1 && node <= c->t->nservers ? node - 1 : UINT32_MAX;
+}
+
+void chaos_scale_garp(struct chaos *c, struct chaos_host *h, uint32_t i)
+{
+	struct chaos_scale *sc = c->sc;
+	const struct pgr_garp_entry *g = &h->gent[i];
+	uint32_t s;
+
+	if (!sc || !sc->fail_at || (s = entry_owner(c, g)) == UINT32_MAX)
+		return;
+	for (unsigned tr = 0; tr < 2; tr++) {
+		size_t k = (size_t)s * 2 + tr;
+		bool have = g->avail & (PGR_AVAIL_IM_PRI << tr);
+
+		/* the withdrawal, or the RAS's word since (the directory may
+		 * have both changes before it pushes, and push the last) */
+		if (sc->changed_at[k] && !h->gsw[2 * i + tr] &&
+		    (have == sc->changed_to[k] || (int)have == c->intent[k]))
+			h->gsw[2 * i + tr] = c->q.now;
+	}
+}
+
+/* ---- the figures ------------------------------------------------------------------------ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Host h's switch time: UINT64_MAX not switched, 0 not affected (else +1). */
+static uint64_t host_switch(const struct chaos *c, const struct chaos_host *h)
+{
+	const struct chaos_scale *sc = c->sc;
+	uint64_t worst = 0;
+
+	for (uint32_t i = 0; i < h->ngent; i++) {
+		uint32_t s;
+
+		if (h->gkey[i] == UINT64_MAX || (s = entry_owner(c, &h->gent[i])) == UINT32_MAX)
+			continue;
+		for (unsigned tr = 0; tr < 2; tr++) {
+			size_t k = (size_t)s * 2 + tr;
+			uint64_t at = h->gsw[2 * i + tr];
+
+			if (!sc->changed_at[k])
+				continue;
+			if (!at)
+				return UINT64_MAX;
+			worst = MAX(worst, at - sc->fail_at + 1);
+		}
+	}
+	return worst;
+}
+
+static void finish(struct chaos *c)
+{
+	struct chaos_scale_result *r = &c->res->scale;
+	uint64_t *t = xcalloc(c->t->nservers + 1, sizeof(uint64_t));
+	uint32_t n = 0;
+
+	if (!c->sc->fail_at)
+		goto out;
+	for (uint32_t s = 0; s < c->t->nservers; s++) {
+		uint64_t w = host_switch(c, &c->host[s]);
+
+		if (!w)
+			continue;
+		r->agents_affected++;
+		if (w != UINT64_MAX)
+			t[n++] = w - 1;
+	}
+	r->agents_switched = n;
+	if (n) {
+		qsort(t, n, sizeof(*t), cmp_u64);
+		r->switch_ns_p50 = t[(n - 1) / 2];
+		r->switch_ns_p99 = t[(uint64_t)(n - 1) * 99 / 100];
+		r->switch_ns_max = t[n - 1];
+	}
+	r->messages = c->res->messages - c->sc->msgs0;
+	r->pushes = dir_stat(c, DIR_STAT_pushes) - c->sc->pushes0;
+	r->push_datagrams = dir_stat(c, DIR_STAT_push_datagrams) - c->sc->pdg0;
+	r->ras_ns = c->sc->last_change ? c->sc->last_change - c->sc->fail_at : 0;
+	chaos_trace(c, "scale: %llu of %llu affected agents switched",
+		    (unsigned long long)r->agents_switched, (unsigned long long)r->agents_affected);
+out:
+	free(t);
+	c->stop = true;
+}
+
+void chaos_scale_step(struct chaos *c, const struct sim_event *ev)
+{
+	switch (ev->type) {
+	case CEV_SCALE_WARM:
+		warm(c);
+		break;
+	case CEV_SCALE_FAIL:
+		fail(c);
+		break;
+	case CEV_SCALE_END:
+		finish(c);
+		break;
+	}
+}
