@@ -11,7 +11,12 @@
 
 #include "wire/pgr.h"
 
-enum { HOST_TICK_MS = 100, VM_IFINDEX = 1000, WALK_SHOWN = 12 };
+enum {
+	HOST_TICK_MS = 100, VM_IFINDEX = 1000, WALK_SHOWN = 12,
+	HOST_SCALE_PENDING = 64,	/* --fail: a directory client's requests in
+					 * flight (1.4 KiB each; a server asks for
+					 * 32 VMs' peers in a few datagrams) */
+};
 
 /* ---- the maps ---------------------------------------------------------------------------- */
 
@@ -196,7 +201,8 @@ void chaos_host_start(struct chaos *c, uint32_t s)
 	struct agent_ops ops = { h, op_garp_set, op_garp_del, op_vm_add, op_vm_del, op_arp_reply,
 				 op_resend, op_ras_send, { NULL, NULL } };
 	struct dirc_cfg dc = { .key = &c->key, .seed = rng_next(&c->q.rng), .send = dc_send,
-			       .send_arg = h, .on_push = dc_push, .push_arg = h };
+			       .send_arg = h, .on_push = dc_push, .push_arg = h,
+			       .max_pending = c->o->fail ? HOST_SCALE_PENDING : 0 };
 
 	h->dc = dirc_new(&dc);
 	char err[256];
@@ -204,7 +210,8 @@ void chaos_host_start(struct chaos *c, uint32_t s)
 	h->a = agent_new(&ops, h->dc, &c->key, chaos_now(c));
 	if (!h->dc || !h->a)
 		die("chaos: agent %u: out of memory", s);
-	if (agent_topology(h->a, c->t, c->t->nodes[h->node].name, s + 1, err, sizeof(err)))
+	if (agent_topology_shared(h->a, c->agent_rt, c->t->nodes[h->node].name, s + 1, err,
+				  sizeof(err)))
 		die("chaos: agent %u: %s", s, err);
 	host_config(c, h);
 	agent_configure(h->a, &h->cfg, chaos_now(c));
@@ -279,6 +286,12 @@ void chaos_host_reconfigure(struct chaos *c, uint32_t s)
 
 int chaos_hosts_init(struct chaos *c)
 {
+	char err[256];
+
+	/* every agent computes the same trees of the whole fabric (no
+	 * failures): computed once, shared (agent_topology_shared) */
+	if (route_trees_new(c->t, NULL, NULL, &c->agent_rt, err, sizeof(err)))
+		die("chaos: agents' trees: %s", err);
 	c->host = calloc(c->t->nservers, sizeof(*c->host));
 	if (!c->host)
 		die("out of memory");
@@ -313,6 +326,7 @@ void chaos_hosts_free(struct chaos *c)
 		hmap_free(&h->vmtab);
 	}
 	free(c->host);
+	route_trees_free(c->agent_rt);
 }
 
 /* ---- the data plane ---------------------------------------------------------------------------

@@ -128,6 +128,7 @@ struct chaos {
 
 	struct chaos_switch *sw;	/* per node (unused for servers) */
 	struct chaos_host *host;	/* per server index */
+	struct route_trees *agent_rt;	/* the agents' trees, shared */
 	uint8_t *link_cut;	/* per link: failed by a fault */
 	uint8_t *link_admin;	/* per link: set down by its switch (uplink tracking) */
 	int8_t *intent;		/* per server * 2 + tree: the RAS's last word on
