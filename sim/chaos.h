@@ -118,7 +118,9 @@ struct chaos_scale_result {
 	uint32_t failed;		/* the node (spine) or link that failed */
 	uint64_t vms;
 	uint64_t entries;		/* GARP entries agents held at the failure */
-	uint64_t macs_changed;		/* server MACs whose availability the RAS changed */
+	uint64_t macs_changed;		/* server MACs the RAS withdrew */
+	uint64_t restored;		/* affected entries the agent had not switched
+					 * when the RAS gave their tree back */
 	uint64_t agents_affected;	/* held an entry of such a MAC */
 	uint64_t agents_switched;	/* of those, every such entry switched */
 	uint64_t switch_ns_p50, switch_ns_p99, switch_ns_max;	/* over switched agents */

@@ -5,13 +5,12 @@
  * measures how long each affected agent takes to switch trees
  * (docs/chaos.md, "Scale").
  *
- * An agent is affected when, at the failure, it holds a GARP entry toward a
- * server whose intermediary MAC the RAS then changes (withdraws, mostly).
- * It has switched once the map entry has been written, since that change,
- * with the change or with the RAS's word at the time of the write (the
- * directory may hold a withdrawal and the return that follows before it
- * pushes, and push the last); its switch time is the latest over its
- * entries.  The RAS's changes are seen where the
+ * An agent is affected when, at the failure, it holds a GARP entry sent on
+ * a tree whose MAC the RAS then withdraws.  The entry has switched once the
+ * agent's map selects the other tree (from_vm: the primary while its bit is
+ * set, else the backup), or, if that comes later or never, once the RAS
+ * gives the tree back (it works again); the agent's switch time is the
+ * latest over its entries, counted from the failure.  The RAS's changes are seen where the
  * harness records them (ras_deliver in chaos.c), the map writes where the
  * agent makes them (chaos_host.c op_garp_set). */
 #include "sim/chaos_int.h"
@@ -28,9 +27,9 @@ enum {
 
 struct chaos_scale {
 	uint64_t fail_at;		/* 0: not yet */
-	uint64_t *changed_at;		/* per server MAC (s * 2 + tree): the RAS's
-					 * first change after the failure, 0: none */
-	uint8_t *changed_to;		/* that change: 1 available, 0 not */
+	uint64_t *down_at;		/* per server MAC (s * 2 + tree): the RAS's
+					 * first withdrawal after the failure, 0: none */
+	uint64_t *up_at;		/* its return after that, 0: none */
 	uint64_t msgs0, pushes0, pdg0;
 	uint64_t last_change;
 };
@@ -38,16 +37,16 @@ struct chaos_scale {
 void chaos_scale_init(struct chaos *c)
 {
 	c->sc = xcalloc(1, sizeof(*c->sc));
-	c->sc->changed_at = xcalloc(2 * (size_t)c->t->nservers, sizeof(uint64_t));
-	c->sc->changed_to = xcalloc(2 * (size_t)c->t->nservers, 1);
+	c->sc->down_at = xcalloc(2 * (size_t)c->t->nservers, sizeof(uint64_t));
+	c->sc->up_at = xcalloc(2 * (size_t)c->t->nservers, sizeof(uint64_t));
 }
 
 void chaos_scale_free(struct chaos *c)
 {
 	if (!c->sc)
 		return;
-	free(c->sc->changed_at);
-	free(c->sc->changed_to);
+	free(c->sc->down_at);
+	free(c->sc->up_at);
 	free(c->sc);
 	c->sc = NULL;
 }
@@ -119,14 +118,7 @@ static uint64_t dir_stat(const struct chaos *c, int which)
 	return st[which];
 }
 
-static void count_entries(struct chaos *c)
-{
-	uint64_t n = 0;
-
-	for (uint32_t s = 0; s < c->t->nservers; s++)
-		n += c->host[s].ngent - c->host[s].ngfree;
-	c->res->scale.entries = n;
-}
+static void snapshot(struct chaos *c);
 
 static void fail(struct chaos *c)
 {
@@ -138,7 +130,7 @@ static void fail(struct chaos *c)
 		chaos_trace(c, "scale: no %s to fail", spine ? "spine" : "leaf-spine link");
 		return;
 	}
-	count_entries(c);
+	snapshot(c);
 	r->vms = c->nvms;
 	c->sc->fail_at = c->q.now;
 	c->sc->msgs0 = c->res->messages;
@@ -161,12 +153,15 @@ void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail)
 	struct chaos_scale *sc = c->sc;
 	size_t k = (size_t)s * 2 + tree;
 
-	if (!sc || !sc->fail_at || sc->changed_at[k])
+	if (!sc || !sc->fail_at)
 		return;
-	sc->changed_at[k] = c->q.now;
-	sc->changed_to[k] = avail;
-	sc->last_change = c->q.now;
-	c->res->scale.macs_changed++;
+	if (!sc->down_at[k] && !avail) {
+		sc->down_at[k] = c->q.now;
+		sc->last_change = c->q.now;
+		c->res->scale.macs_changed++;
+	} else if (sc->down_at[k] && !sc->up_at[k] && avail) {
+		sc->up_at[k] = c->q.now;
+	}
 }
 
 /* The owner server index of a GARP entry's intermediary MACs, or UINT32_MAX. */
@@ -180,24 +175,57 @@ static uint32_t entry_owner(const struct chaos *c, const struct pgr_garp_entry *
 	return node >= 1 && node <= c->t->nservers ? node - 1 : UINT32_MAX;
 }
 
+/* The tree the data plane sends an entry on (from_vm: the primary while
+ * its bit is set, else the backup), or -1. */
+static int entry_tree(const struct pgr_garp_entry *g)
+{
+	if (g->avail & PGR_AVAIL_IM_PRI)
+		return 0;
+	return g->avail & PGR_AVAIL_IM_BAK ? 1 : -1;
+}
+
+/* At the failure: the tree each entry is sent on (h->gsw[2i + 1] = tree + 1;
+ * 0: none) and no switch yet (h->gsw[2i] = 0). */
+static void snapshot(struct chaos *c)
+{
+	uint64_t n = 0;
+
+	for (uint32_t s = 0; s < c->t->nservers; s++) {
+		struct chaos_host *h = &c->host[s];
+
+		for (uint32_t i = 0; i < h->ngent; i++) {
+			int tr = entry_tree(&h->gent[i]);
+
+			h->gsw[2 * i] = 0;
+			h->gsw[2 * i + 1] = h->gkey[i] == UINT64_MAX ||
+					    entry_owner(c, &h->gent[i]) == UINT32_MAX ? 0 :
+					    (uint64_t)(tr + 1);
+			n += h->gkey[i] != UINT64_MAX;
+		}
+	}
+	c->res->scale.entries = n;
+}
+
+/* Entry i was sent on tree T at the failure: it has switched once its map
+ * entry selects another tree while T is withdrawn. */
 void chaos_scale_garp(struct chaos *c, struct chaos_host *h, uint32_t i)
 {
 	struct chaos_scale *sc = c->sc;
 	const struct pgr_garp_entry *g = &h->gent[i];
 	uint32_t s;
+	size_t k;
+	int tr;
 
-	if (!sc || !sc->fail_at || (s = entry_owner(c, g)) == UINT32_MAX)
+	if (!sc || !sc->fail_at || !h->gsw[2 * i + 1] || h->gsw[2 * i] ||
+	    (s = entry_owner(c, g)) == UINT32_MAX)
 		return;
-	for (unsigned tr = 0; tr < 2; tr++) {
-		size_t k = (size_t)s * 2 + tr;
-		bool have = g->avail & (PGR_AVAIL_IM_PRI << tr);
-
-		/* the withdrawal, or the RAS's word since (the directory may
-		 * have both changes before it pushes, and push the last) */
-		if (sc->changed_at[k] && !h->gsw[2 * i + tr] &&
-		    (have == sc->changed_to[k] || (int)have == c->intent[k]))
-			h->gsw[2 * i + tr] = c->q.now;
-	}
+	tr = (int)h->gsw[2 * i + 1] - 1;
+	k = (size_t)s * 2 + (size_t)tr;
+	if (!sc->down_at[k] || sc->up_at[k] || entry_tree(g) == tr)
+		return;
+	h->gsw[2 * i] = c->q.now;
+	chaos_trace(c, "scale: %s leaves %s tree %d", c->t->nodes[h->node].name,
+		    c->t->nodes[c->t->servers[s]].name, tr);
 }
 
 /* ---- the figures ------------------------------------------------------------------------ */
@@ -209,27 +237,33 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Host h's switch time: UINT64_MAX not switched, 0 not affected (else +1). */
-static uint64_t host_switch(const struct chaos *c, const struct chaos_host *h)
+/* Host h's switch time + 1: 0 not affected, UINT64_MAX not switched.  An
+ * entry whose tree came back before the agent left it counts from its
+ * return (the tree works again); r->restored counts them. */
+static uint64_t host_switch(struct chaos *c, const struct chaos_host *h)
 {
 	const struct chaos_scale *sc = c->sc;
 	uint64_t worst = 0;
 
 	for (uint32_t i = 0; i < h->ngent; i++) {
 		uint32_t s;
+		uint64_t at;
+		size_t k;
 
-		if (h->gkey[i] == UINT64_MAX || (s = entry_owner(c, &h->gent[i])) == UINT32_MAX)
+		if (h->gkey[i] == UINT64_MAX || !h->gsw[2 * i + 1] ||
+		    (s = entry_owner(c, &h->gent[i])) == UINT32_MAX)
 			continue;
-		for (unsigned tr = 0; tr < 2; tr++) {
-			size_t k = (size_t)s * 2 + tr;
-			uint64_t at = h->gsw[2 * i + tr];
-
-			if (!sc->changed_at[k])
-				continue;
-			if (!at)
+		k = (size_t)s * 2 + h->gsw[2 * i + 1] - 1;
+		if (!sc->down_at[k])
+			continue;
+		at = h->gsw[2 * i];
+		if (!at || (sc->up_at[k] && sc->up_at[k] < at)) {
+			if (!sc->up_at[k])
 				return UINT64_MAX;
-			worst = MAX(worst, at - sc->fail_at + 1);
+			at = sc->up_at[k];
+			c->res->scale.restored++;
 		}
+		worst = MAX(worst, at - sc->fail_at + 1);
 	}
 	return worst;
 }
@@ -252,6 +286,15 @@ static void finish(struct chaos *c)
 			t[n++] = w - 1;
 	}
 	r->agents_switched = n;
+	for (uint32_t i = 0; i < c->t->nswitches; i++) {
+		const struct chaos_switch *w = &c->sw[c->t->switches[i]];
+
+		for (int d = 0; w->sw && d < SW_DROP_COUNT; d++)
+			if (sw_stats(w->sw)->drops[d])
+				chaos_trace(c, "scale: %s dropped %llu datagrams (reason %d)",
+					    c->t->nodes[c->t->switches[i]].name,
+					    (unsigned long long)sw_stats(w->sw)->drops[d], d);
+	}
 	if (n) {
 		qsort(t, n, sizeof(*t), cmp_u64);
 		r->switch_ns_p50 = t[(n - 1) / 2];

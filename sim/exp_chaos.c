@@ -320,6 +320,7 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		JSET(j, "entries", JINT(s->entries));
 		JSET(j, "macs_changed", JINT(s->macs_changed));
 		JSET(j, "agents_affected", JINT(s->agents_affected));
+		JSET(j, "entries_restored_first", JINT(s->restored));
 		JSET(j, "agents_switched", JINT(s->agents_switched));
 		JSET(j, "switch_ms_p50", JREAL(ms(s->switch_ns_p50)));
 		JSET(j, "switch_ms_p99", JREAL(ms(s->switch_ns_p99)));
@@ -333,8 +334,10 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 	} else {
 		printf("%s: %s failure (%u), %llu VMs, %llu GARP entries held\n", a->o.topo, what,
 		       s->failed, (unsigned long long)s->vms, (unsigned long long)s->entries);
-		printf("  RAS: %llu server MACs changed, the last %.3f ms after the failure\n",
+		printf("  RAS: %llu server MACs withdrawn, the last %.3f ms after the failure\n",
 		       (unsigned long long)s->macs_changed, ms(s->ras_ns));
+		printf("  %llu affected entries got their tree back before their agent left it\n",
+		       (unsigned long long)s->restored);
 		printf("  agents switched: %llu of %llu affected; p50 %.3f ms, p99 %.3f ms, "
 		       "max %.3f ms (simulated)\n", (unsigned long long)s->agents_switched,
 		       (unsigned long long)s->agents_affected, ms(s->switch_ns_p50),
