@@ -768,7 +768,7 @@ static void draw_rates(struct chaos *c)
 	c->ms_crash = means[rng_below(r, 4)] * 2;
 	c->ms_part = means[rng_below(r, 4)] * 2;
 	c->ms_migrate = means[rng_below(r, 4)];
-	if (c->o->no_faults)
+	if (c->o->no_faults || c->o->fail)	/* --fail: a quiet network */
 		on = 0;
 	if (!(on & 1u << CHAOS_F_reorder))
 		c->jitter_ns = 0;

@@ -21,8 +21,10 @@
 #include "wire/pgr.h"
 
 enum {
-	SCALE_WARM_MS = 1000,	/* every VM looks up its peers */
-	SCALE_FAIL_MS = 1500,	/* the failure: every lookup answered by then */
+	SCALE_WARM_MS = 1000,	/* first look: has the RAS programmed the fabric? */
+	SCALE_POLL_MS = 100,	/* if not, look again this much later */
+	SCALE_SETUP_MS = 120000,	/* give up waiting after this */
+	SCALE_FAIL_MS = 500,	/* after the lookups: the failure */
 };
 
 struct chaos_scale {
@@ -54,18 +56,23 @@ void chaos_scale_free(struct chaos *c)
 void chaos_scale_start(struct chaos *c)
 {
 	sim_event_at(&c->q, SCALE_WARM_MS * CHAOS_MS, CEV_SCALE_WARM, 0, 0, 0);
-	sim_event_at(&c->q, SCALE_FAIL_MS * CHAOS_MS, CEV_SCALE_FAIL, 0, 0, 0);
-	sim_event_at(&c->q, (SCALE_FAIL_MS + CHAOS_SCALE_WINDOW_MS) * CHAOS_MS, CEV_SCALE_END, 0,
-		     0, 0);
 }
 
 /* ---- warm-up: every VM resolves `peers` VMs of its own VDC ----------------------------- */
 
+/* Once the RAS has programmed every switch: the lookups, then the failure. */
 static void warm(struct chaos *c)
 {
 	uint32_t peers = c->o->peers ? c->o->peers : CHAOS_SCALE_PEERS;
 	uint32_t per_vdc = c->nvms / c->vdcs;
 
+	if (!ras_stats(c->ras)->converged && c->q.now < SCALE_SETUP_MS * CHAOS_MS) {
+		sim_event_after(&c->q, SCALE_POLL_MS * CHAOS_MS, CEV_SCALE_WARM, 0, 0, 0);
+		return;
+	}
+	sim_event_after(&c->q, SCALE_FAIL_MS * CHAOS_MS, CEV_SCALE_FAIL, 0, 0, 0);
+	sim_event_after(&c->q, (SCALE_FAIL_MS + CHAOS_SCALE_WINDOW_MS) * CHAOS_MS, CEV_SCALE_END,
+			0, 0, 0);
 	if (per_vdc < 2)
 		return;
 	for (uint32_t v = 0; v < c->nvms; v++)
@@ -76,7 +83,8 @@ static void warm(struct chaos *c)
 			if (d != v && d < c->nvms)
 				chaos_host_miss(c, v, c->vm_vdc[v], c->vm_ip[d]);
 		}
-	chaos_trace(c, "scale: %u VMs look up %u peers each", c->nvms, peers);
+	chaos_trace(c, "scale: the RAS %s converged; %u VMs look up %u peers each",
+		    ras_stats(c->ras)->converged ? "has" : "has NOT", c->nvms, peers);
 }
 
 /* ---- the failure ----------------------------------------------------------------------- */

@@ -326,6 +326,7 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		JSET(j, "switch_ms_p99", JREAL(ms(s->switch_ns_p99)));
 		JSET(j, "switch_ms_max", JREAL(ms(s->switch_ns_max)));
 		JSET(j, "ras_ms", JREAL(ms(s->ras_ns)));
+		JSET(j, "setup_ms", JREAL(ms(s->setup_ns)));
 		JSET(j, "messages", JINT(s->messages));
 		JSET(j, "pushes", JINT(s->pushes));
 		JSET(j, "push_datagrams", JINT(s->push_datagrams));
@@ -345,6 +346,8 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		printf("  after the failure: %llu datagrams, %llu directory pushes in %llu "
 		       "datagrams\n", (unsigned long long)s->messages, (unsigned long long)s->pushes,
 		       (unsigned long long)s->push_datagrams);
+		printf("  failure at %.0f ms of simulated time (the RAS had programmed the fabric)\n",
+		       ms(s->setup_ns));
 		printf("  %llu events, hash %016llx, %.1f s wall, peak RSS %.0f MiB\n",
 		       (unsigned long long)r->events, (unsigned long long)r->hash, secs,
 		       peak_rss_mib());
