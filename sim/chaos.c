@@ -153,7 +153,8 @@ static bool blocked(const struct chaos *c, uint32_t from, uint32_t to)
 
 static void queue_copy(struct chaos *c, uint64_t from, uint64_t to, const void *buf, size_t len)
 {
-	uint64_t delay = c->delay_ns + (c->jitter_ns ? rng_next(&c->q.rng) % c->jitter_ns : 0);
+	uint64_t delay = c->delay_ns + c->send_extra_ns +
+			 (c->jitter_ns ? rng_next(&c->q.rng) % c->jitter_ns : 0);
 	uint32_t slot;
 
 	if (c->nmfree) {
@@ -292,6 +293,16 @@ static void store_power_loss(struct chaos_store *s)
 
 static void crash(struct chaos *c, uint32_t ep, bool power);
 
+/* --fail: the directory is one thread, and each datagram it sends costs it
+ * CHAOS_DIR_SEND_NS: the next leaves that much after the last. */
+static void dir_charge(struct chaos *c)
+{
+	if (!c->o->fail)
+		return;
+	c->dir_busy = MAX(c->dir_busy, c->q.now) + CHAOS_DIR_SEND_NS;
+	c->send_extra_ns = c->dir_busy - c->q.now;
+}
+
 static void dir_deliver(struct chaos *c)
 {
 	struct dir_out *o = &c->dout;
@@ -313,9 +324,12 @@ static void dir_deliver(struct chaos *c)
 	store_apply(&c->store, o->ops, o->nops);
 	chaos_check_dir_out(c, o);
 	for (size_t i = 0; i < o->nsends; i++)
-		for (uint32_t j = 0; j < o->sends[i].ndst; j++)
+		for (uint32_t j = 0; j < o->sends[i].ndst; j++) {
+			dir_charge(c);
 			chaos_send(c, from, o->dsts[o->sends[i].dst + j], o->buf + o->sends[i].off,
 				   o->sends[i].len);
+		}
+	c->send_extra_ns = 0;
 	dir_out_reset(o);
 }
 

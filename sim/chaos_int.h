@@ -21,6 +21,10 @@
 #define CHAOS_MS 1000000ull
 #define CHAOS_T0_WALL 1700000000000ull	/* wall clock at simulated time 0 */
 #define CHAOS_UPLINK_DELAY_MS 1000ull	/* switchd's --uplink-delay default */
+/* --fail: what one datagram costs the directory to send, from `peregrine
+ * bench directory` (docs/directory.md, "Fan-out"): 10,000 push datagrams
+ * in 19.4 ms (fanout_ms, on par with the kernel's floor), 1.94 us each. */
+#define CHAOS_DIR_SEND_NS 1940ull
 
 /* Management-network endpoints: ip = CHAOS_NET + endpoint. */
 enum chaos_ep {
@@ -149,6 +153,8 @@ struct chaos {
 	/* fault rates: mean ms between faults of each kind (0: never) */
 	uint32_t ms_link, ms_switch, ms_crash, ms_part, ms_migrate;
 	uint64_t quiet_at;	/* when the quiet failure happened */
+	uint64_t send_extra_ns;	/* added to the next datagrams' delay */
+	uint64_t dir_busy;	/* --fail: the directory sends until then */
 	uint32_t vms_per_server;
 	bool migrated;		/* a VM moved: servers' VMs are no longer v / per */
 	struct chaos_scale *sc;	/* --fail only */
