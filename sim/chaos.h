@@ -118,6 +118,7 @@ struct chaos_scale_result {
 	uint32_t failed;		/* the node (spine) or link that failed */
 	uint64_t vms;
 	uint64_t entries;		/* GARP entries agents held at the failure */
+	uint64_t lookups_failed;	/* by then: not found, timed out or refused */
 	uint64_t macs_changed;		/* server MACs the RAS withdrew */
 	uint64_t restored;		/* affected entries the agent had not switched
 					 * when the RAS gave their tree back */

@@ -212,6 +212,13 @@ static void snapshot(struct chaos *c)
 		}
 	}
 	c->res->scale.entries = n;
+	for (uint32_t s = 0; s < c->t->nservers; s++)
+		if (c->host[s].a) {
+			const struct agent_stats *st = agent_get_stats(c->host[s].a);
+
+			c->res->scale.lookups_failed += st->not_found + st->lookup_timeouts +
+							st->miss_bad;
+		}
 }
 
 /* Entry i was sent on tree T at the failure: it has switched once its map

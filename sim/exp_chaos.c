@@ -318,6 +318,7 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		JSET(j, "seconds", JREAL(secs));
 		JSET(j, "vms", JINT(s->vms));
 		JSET(j, "entries", JINT(s->entries));
+		JSET(j, "lookups_failed", JINT(s->lookups_failed));
 		JSET(j, "macs_changed", JINT(s->macs_changed));
 		JSET(j, "agents_affected", JINT(s->agents_affected));
 		JSET(j, "entries_restored_first", JINT(s->restored));
@@ -333,8 +334,9 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		JSET(j, "peak_rss_mib", JREAL(peak_rss_mib()));
 		json_print(stdout, j);
 	} else {
-		printf("%s: %s failure (%u), %llu VMs, %llu GARP entries held\n", a->o.topo, what,
-		       s->failed, (unsigned long long)s->vms, (unsigned long long)s->entries);
+		printf("%s: %s failure (%u), %llu VMs, %llu GARP entries held (%llu lookups "
+		       "failed)\n", a->o.topo, what, s->failed, (unsigned long long)s->vms,
+		       (unsigned long long)s->entries, (unsigned long long)s->lookups_failed);
 		printf("  RAS: %llu server MACs withdrawn, the last %.3f ms after the failure\n",
 		       (unsigned long long)s->macs_changed, ms(s->ras_ns));
 		printf("  %llu affected entries got their tree back before their agent left it\n",
