@@ -1088,10 +1088,12 @@ struct agent *agent_new(const struct agent_ops *ops, struct dirc *dirc,
 	for (uint32_t i = 0; i < AGENT_HOLD_MAX; i++)
 		a->hold_free[i] = AGENT_HOLD_MAX - 1 - i;
 	a->nhold_free = AGENT_HOLD_MAX;
-	hmap_init(&a->by_key, 1024, 0x5eed);
-	hmap_init(&a->by_dst, 1024, 0x5eee);
-	hmap_init(&a->direct, 64, 0x5eef);
-	hmap_init(&a->prev_at, 1024, 0x5ef0);
+	/* small to start, grown as entries come (nothing walks them, so the
+	 * size changes no order): thousands of agents run in one simulator */
+	hmap_init(&a->by_key, 64, 0x5eed);
+	hmap_init(&a->by_dst, 64, 0x5eee);
+	hmap_init(&a->direct, 16, 0x5eef);
+	hmap_init(&a->prev_at, 64, 0x5ef0);
 	/* sequence numbers start at our start time (ns) and only grow */
 	a->ras_seq = now.wall_ms * 1000000;
 	a->now_ns = now.ns;

@@ -632,10 +632,10 @@ static void test_cache_bound(void **state)
 	fill(&h, IP(5));
 	bad = agent_get_stats(h.n[0].a)->miss_bad;
 	for (uint32_t i = 1; i < AGENT_CACHE_MAX; i++)	/* pending, never flushed */
-		miss(&h, 0, PGR_EV_IP_MISS, 2, 0x0b000000u + i, 9, 101);
+		miss(&h, 0, PGR_EV_IP_MISS, 1, 0x0b000000u + i, 9, 101);
 	assert_int_equal(agent_cache_size(h.n[0].a), AGENT_CACHE_MAX);
 	assert_int_equal(agent_get_stats(h.n[0].a)->miss_bad, bad);
-	miss(&h, 0, PGR_EV_IP_MISS, 2, 0x0c000000u, 9, 101);
+	miss(&h, 0, PGR_EV_IP_MISS, 1, 0x0c000000u, 9, 101);
 	assert_int_equal(agent_cache_size(h.n[0].a), AGENT_CACHE_MAX);
 	assert_int_equal(agent_get_stats(h.n[0].a)->miss_bad, bad + 1);
 	assert_non_null(agent_cached(h.n[0].a, 1, IP(5)));

@@ -11,7 +11,7 @@
 #include "sim/chaos.h"
 
 #define CHAOS_BENCH_100K "leafspine:spines=16,leaves=250,servers=40,homing=2"
-#define CHAOS_BENCH_1M "leafspine:spines=16,leaves=625,servers=50,homing=2"
+#define CHAOS_BENCH_1M "leafspine:spines=16,leaves=626,servers=50,homing=2"
 #define CHAOS_BENCH_SWITCH_MS 10.0
 #define CHAOS_BENCH_RSS_MIB (16.0 * 1024)
 

@@ -13,9 +13,9 @@
 
 enum {
 	HOST_TICK_MS = 100, VM_IFINDEX = 1000, WALK_SHOWN = 12,
-	HOST_SCALE_PENDING = 64,	/* --fail: a directory client's requests in
+	HOST_SCALE_PENDING = 16,	/* --fail: a directory client's requests in
 					 * flight (1.4 KiB each; a server asks for
-					 * 32 VMs' peers in a few datagrams) */
+					 * its VMs' peers in one or two datagrams) */
 };
 
 /* ---- the maps ---------------------------------------------------------------------------- */
@@ -410,11 +410,22 @@ static uint32_t walk(struct chaos *c, uint32_t from, uint16_t port, const uint8_
 	}
 }
 
-static void miss(struct chaos *c, struct chaos_host *h, uint32_t src, uint32_t vdc, uint32_t ip);
 
 void chaos_host_miss(struct chaos *c, uint32_t src, uint32_t vdc, uint32_t ip)
 {
-	miss(c, &c->host[c->vm_at[src]], src, vdc, ip);
+	struct chaos_host *h = &c->host[c->vm_at[src]];
+	struct pgr_event ev = { .type = PGR_EV_IP_MISS, .vdc = vdc, .ip = htonl(ip),
+				.vm_id = pgr_id_of(chaos_vm_node(c, src), PGR_PRIMARY),
+				.ifindex = VM_IFINDEX + src };
+
+	if (h->a)
+		agent_miss(h->a, &ev, NULL, 0, chaos_now(c));
+}
+
+void chaos_host_flush(struct chaos *c, uint32_t s)
+{
+	if (c->host[s].a)
+		agent_flush(c->host[s].a, chaos_now(c));
 }
 
 static void miss(struct chaos *c, struct chaos_host *h, uint32_t src, uint32_t vdc, uint32_t ip)

@@ -211,8 +211,10 @@ void chaos_scale_step(struct chaos *c, const struct sim_event *ev);
 void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail);
 /* Host h wrote GARP slot i. */
 void chaos_scale_garp(struct chaos *c, struct chaos_host *h, uint32_t i);
-/* A miss from VM src for (vdc, ip) at its server, sent to the agent. */
+/* A miss from VM src for (vdc, ip) to the agent of its server, and the
+ * LOOKUPs of server s's misses so far (agent_flush). */
 void chaos_host_miss(struct chaos *c, uint32_t src, uint32_t vdc, uint32_t ip);
+void chaos_host_flush(struct chaos *c, uint32_t s);
 
 /* chaos_check.c */
 void chaos_check_dir_out(struct chaos *c, const struct dir_out *o);

@@ -24,7 +24,8 @@ enum {
 	SCALE_WARM_MS = 1000,	/* first look: has the RAS programmed the fabric? */
 	SCALE_POLL_MS = 100,	/* if not, look again this much later */
 	SCALE_SETUP_MS = 120000,	/* give up waiting after this */
-	SCALE_FAIL_MS = 500,	/* after the lookups: the failure */
+	SCALE_FAIL_MS = 500,	/* after the lookups: the failure (later if the
+				 * directory is still sending their replies) */
 };
 
 struct chaos_scale {
@@ -71,11 +72,9 @@ static void warm(struct chaos *c)
 		return;
 	}
 	sim_event_after(&c->q, SCALE_FAIL_MS * CHAOS_MS, CEV_SCALE_FAIL, 0, 0, 0);
-	sim_event_after(&c->q, (SCALE_FAIL_MS + CHAOS_SCALE_WINDOW_MS) * CHAOS_MS, CEV_SCALE_END,
-			0, 0, 0);
 	if (per_vdc < 2)
 		return;
-	for (uint32_t v = 0; v < c->nvms; v++)
+	for (uint32_t v = 0; v < c->nvms; v++) {
 		for (uint32_t k = 0; k < peers; k++) {
 			/* VMs v' with v' % vdcs == v % vdcs share v's VDC */
 			uint32_t d = (uint32_t)rng_below(&c->q.rng, per_vdc) * c->vdcs + v % c->vdcs;
@@ -83,6 +82,10 @@ static void warm(struct chaos *c)
 			if (d != v && d < c->nvms)
 				chaos_host_miss(c, v, c->vm_vdc[v], c->vm_ip[d]);
 		}
+		/* each agent batches its VMs' misses, as between two flushes */
+		if (v + 1 == c->nvms || c->vm_at[v + 1] != c->vm_at[v])
+			chaos_host_flush(c, c->vm_at[v]);
+	}
 	chaos_trace(c, "scale: the RAS %s converged; %u VMs look up %u peers each",
 		    ras_stats(c->ras)->converged ? "has" : "has NOT", c->nvms, peers);
 }
@@ -132,8 +135,14 @@ static void fail(struct chaos *c)
 {
 	struct chaos_scale_result *r = &c->res->scale;
 	bool spine = c->o->fail == CHAOS_FAIL_SPINE;
-	uint32_t x = pick(c, spine);
+	uint32_t x;
 
+	if (c->dir_busy > c->q.now) {	/* the lookups' replies are still going out */
+		sim_event_at(&c->q, c->dir_busy + CHAOS_MS, CEV_SCALE_FAIL, 0, 0, 0);
+		return;
+	}
+	sim_event_after(&c->q, CHAOS_SCALE_WINDOW_MS * CHAOS_MS, CEV_SCALE_END, 0, 0, 0);
+	x = pick(c, spine);
 	if (x == UINT32_MAX) {
 		chaos_trace(c, "scale: no %s to fail", spine ? "spine" : "leaf-spine link");
 		return;
