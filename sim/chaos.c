@@ -337,7 +337,8 @@ static void dir_start(struct chaos *c)
 {
 	struct dir_cfg cfg = { .key = &c->key, .seed = rng_next(&c->q.rng),
 			       .lease_ms = c->o->fail ? CHAOS_SCALE_LEASE_MS : CHAOS_LEASE_MS,
-			       .neg_lease_ms = 200 };
+			       .neg_lease_ms = 200,
+			       .table_reserve = CHAOS_DIR_TABLE_RESERVE };
 
 	c->dir = dir_new(&cfg);
 	for (uint32_t i = 0; i < c->store.n; i++)

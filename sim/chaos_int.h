@@ -25,6 +25,9 @@
  * bench directory` (docs/directory.md, "Fan-out"): 10,000 push datagrams
  * in 19.4 ms (fanout_ms, on par with the kernel's floor), 1.94 us each. */
 #define CHAOS_DIR_SEND_NS 1940ull
+/* The directory's big tables reserve this much address space each (16 GiB
+ * in the daemon): a run of 1,000,000 VMs fits under `prlimit --as`. */
+#define CHAOS_DIR_TABLE_RESERVE ((size_t)256 << 20)
 
 /* Management-network endpoints: ip = CHAOS_NET + endpoint. */
 enum chaos_ep {
