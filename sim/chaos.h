@@ -125,6 +125,10 @@ struct chaos_scale_result {
 	uint64_t agents_affected;	/* held an entry of such a MAC */
 	uint64_t agents_switched;	/* of those, every such entry switched */
 	uint64_t switch_ns_p50, switch_ns_p99, switch_ns_max;	/* over switched agents */
+	/* the directory's part: until every affected entry of an agent showed
+	 * the withdrawal in its map (agents that saw every one) */
+	uint64_t agents_heard;
+	uint64_t heard_ns_p50, heard_ns_p99, heard_ns_max;
 	uint64_t messages;		/* management datagrams from the failure on */
 	uint64_t pushes, push_datagrams;	/* the directory's, from the failure on */
 	uint64_t ras_ns;		/* failure to the RAS's last availability change */

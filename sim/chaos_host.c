@@ -56,7 +56,7 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 			h->gkey = realloc(h->gkey, h->gcap * sizeof(*h->gkey));
 			h->gfree = realloc(h->gfree, h->gcap * sizeof(*h->gfree));
 			h->gset = realloc(h->gset, h->gcap * sizeof(*h->gset));
-			h->gsw = realloc(h->gsw, 2 * h->gcap * sizeof(*h->gsw));
+			h->gsw = realloc(h->gsw, 3 * h->gcap * sizeof(*h->gsw));
 			if (!h->gent || !h->gkey || !h->gfree || !h->gset || !h->gsw)
 				die("out of memory");
 		}
@@ -65,7 +65,7 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 	h->gent[i] = *g;
 	h->gkey[i] = key;
 	h->gset[i] = h->c->q.now;
-	h->gsw[2 * i] = h->gsw[2 * i + 1] = 0;
+	h->gsw[3 * i] = h->gsw[3 * i + 1] = h->gsw[3 * i + 2] = 0;
 	hmap_put(&h->garp, key, i);
 	chaos_scale_garp(h->c, h, i);
 	return 0;

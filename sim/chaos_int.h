@@ -89,8 +89,7 @@ struct chaos_host {
 	struct pgr_garp_entry *gent;
 	uint64_t *gkey;
 	uint64_t *gset;		/* when each entry was last written by a reply */
-	uint64_t *gsw;		/* --fail: per entry and tree, when it first
-				 * showed the RAS's change (0: not yet) */
+	uint64_t *gsw;		/* --fail: 3 per entry (chaos_scale.c) */
 	bool in_push;
 	uint32_t ngent, gcap, *gfree, ngfree;
 	struct hmap vmtab;	/* VM primary id -> 1 */

@@ -201,8 +201,9 @@ static int entry_tree(const struct pgr_garp_entry *g)
 	return g->avail & PGR_AVAIL_IM_BAK ? 1 : -1;
 }
 
-/* At the failure: the tree each entry is sent on (h->gsw[2i + 1] = tree + 1;
- * 0: none) and no switch yet (h->gsw[2i] = 0). */
+/* At the failure: the tree each entry is sent on (h->gsw[3i + 1] = tree + 1;
+ * 0: none), no switch yet (h->gsw[3i] = 0) and no withdrawal heard yet
+ * (h->gsw[3i + 2] = 0). */
 static void snapshot(struct chaos *c)
 {
 	uint64_t n = 0;
@@ -213,8 +214,8 @@ static void snapshot(struct chaos *c)
 		for (uint32_t i = 0; i < h->ngent; i++) {
 			int tr = entry_tree(&h->gent[i]);
 
-			h->gsw[2 * i] = 0;
-			h->gsw[2 * i + 1] = h->gkey[i] == UINT64_MAX ||
+			h->gsw[3 * i] = h->gsw[3 * i + 2] = 0;
+			h->gsw[3 * i + 1] = h->gkey[i] == UINT64_MAX ||
 					    entry_owner(c, &h->gent[i]) == UINT32_MAX ? 0 :
 					    (uint64_t)(tr + 1);
 			n += h->gkey[i] != UINT64_MAX;
@@ -240,14 +241,18 @@ void chaos_scale_garp(struct chaos *c, struct chaos_host *h, uint32_t i)
 	size_t k;
 	int tr;
 
-	if (!sc || !sc->fail_at || !h->gsw[2 * i + 1] || h->gsw[2 * i] ||
-	    (s = entry_owner(c, g)) == UINT32_MAX)
+	if (!sc || !sc->fail_at || !h->gsw[3 * i + 1] || (s = entry_owner(c, g)) == UINT32_MAX)
 		return;
-	tr = (int)h->gsw[2 * i + 1] - 1;
+	tr = (int)h->gsw[3 * i + 1] - 1;
 	k = (size_t)s * 2 + (size_t)tr;
-	if (!sc->down_at[k] || sc->up_at[k] || entry_tree(g) == tr)
+	if (!sc->down_at[k])
 		return;
-	h->gsw[2 * i] = c->q.now;
+	/* the withdrawal reached the map through the directory */
+	if (!h->gsw[3 * i + 2] && !(g->avail & (PGR_AVAIL_IM_PRI << tr)))
+		h->gsw[3 * i + 2] = c->q.now;
+	if (h->gsw[3 * i] || sc->up_at[k] || entry_tree(g) == tr)
+		return;
+	h->gsw[3 * i] = c->q.now;
 	chaos_trace(c, "scale: %s leaves %s tree %d", c->t->nodes[h->node].name,
 		    c->t->nodes[c->t->servers[s]].name, tr);
 }
@@ -274,13 +279,13 @@ static uint64_t host_switch(struct chaos *c, const struct chaos_host *h)
 		uint64_t at;
 		size_t k;
 
-		if (h->gkey[i] == UINT64_MAX || !h->gsw[2 * i + 1] ||
+		if (h->gkey[i] == UINT64_MAX || !h->gsw[3 * i + 1] ||
 		    (s = entry_owner(c, &h->gent[i])) == UINT32_MAX)
 			continue;
-		k = (size_t)s * 2 + h->gsw[2 * i + 1] - 1;
+		k = (size_t)s * 2 + h->gsw[3 * i + 1] - 1;
 		if (!sc->down_at[k])
 			continue;
-		at = h->gsw[2 * i];
+		at = h->gsw[3 * i];
 		if (!at || (sc->up_at[k] && sc->up_at[k] < at)) {
 			if (!sc->up_at[k])
 				return UINT64_MAX;
@@ -290,6 +295,35 @@ static uint64_t host_switch(struct chaos *c, const struct chaos_host *h)
 		worst = MAX(worst, at - sc->fail_at + 1);
 	}
 	return worst;
+}
+
+/* Host h's time until every affected entry's map showed the withdrawal
+ * (the directory's push) + 1: 0 not affected, UINT64_MAX not every one. */
+static uint64_t host_heard(const struct chaos *c, const struct chaos_host *h)
+{
+	const struct chaos_scale *sc = c->sc;
+	uint64_t worst = 0;
+
+	for (uint32_t i = 0; i < h->ngent; i++) {
+		if (h->gkey[i] == UINT64_MAX || !h->gsw[3 * i + 1] ||
+		    entry_owner(c, &h->gent[i]) == UINT32_MAX ||
+		    !sc->down_at[(size_t)entry_owner(c, &h->gent[i]) * 2 + h->gsw[3 * i + 1] - 1])
+			continue;
+		if (!h->gsw[3 * i + 2])
+			return UINT64_MAX;
+		worst = MAX(worst, h->gsw[3 * i + 2] - sc->fail_at + 1);
+	}
+	return worst;
+}
+
+static void percentiles(uint64_t *t, uint32_t n, uint64_t *p50, uint64_t *p99, uint64_t *max)
+{
+	if (!n)
+		return;
+	qsort(t, n, sizeof(*t), cmp_u64);
+	*p50 = t[(n - 1) / 2];
+	*p99 = t[(uint64_t)(n - 1) * 99 / 100];
+	*max = t[n - 1];
 }
 
 static void finish(struct chaos *c)
@@ -310,6 +344,16 @@ static void finish(struct chaos *c)
 			t[n++] = w - 1;
 	}
 	r->agents_switched = n;
+	percentiles(t, n, &r->switch_ns_p50, &r->switch_ns_p99, &r->switch_ns_max);
+	n = 0;
+	for (uint32_t s = 0; s < c->t->nservers; s++) {
+		uint64_t w = host_heard(c, &c->host[s]);
+
+		if (w && w != UINT64_MAX)
+			t[n++] = w - 1;
+	}
+	r->agents_heard = n;
+	percentiles(t, n, &r->heard_ns_p50, &r->heard_ns_p99, &r->heard_ns_max);
 	for (uint32_t i = 0; i < c->t->nswitches; i++) {
 		const struct chaos_switch *w = &c->sw[c->t->switches[i]];
 
@@ -318,12 +362,6 @@ static void finish(struct chaos *c)
 				chaos_trace(c, "scale: %s dropped %llu datagrams (reason %d)",
 					    c->t->nodes[c->t->switches[i]].name,
 					    (unsigned long long)sw_stats(w->sw)->drops[d], d);
-	}
-	if (n) {
-		qsort(t, n, sizeof(*t), cmp_u64);
-		r->switch_ns_p50 = t[(n - 1) / 2];
-		r->switch_ns_p99 = t[(uint64_t)(n - 1) * 99 / 100];
-		r->switch_ns_max = t[n - 1];
 	}
 	r->messages = c->res->messages - c->sc->msgs0;
 	r->pushes = dir_stat(c, DIR_STAT_pushes) - c->sc->pushes0;

@@ -327,6 +327,10 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		JSET(j, "switch_ms_p99", JREAL(ms(s->switch_ns_p99)));
 		JSET(j, "switch_ms_max", JREAL(ms(s->switch_ns_max)));
 		JSET(j, "ras_ms", JREAL(ms(s->ras_ns)));
+		JSET(j, "agents_heard", JINT(s->agents_heard));
+		JSET(j, "heard_ms_p50", JREAL(ms(s->heard_ns_p50)));
+		JSET(j, "heard_ms_p99", JREAL(ms(s->heard_ns_p99)));
+		JSET(j, "heard_ms_max", JREAL(ms(s->heard_ns_max)));
 		JSET(j, "setup_ms", JREAL(ms(s->setup_ns)));
 		JSET(j, "messages", JINT(s->messages));
 		JSET(j, "pushes", JINT(s->pushes));
@@ -345,6 +349,9 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		       "max %.3f ms (simulated)\n", (unsigned long long)s->agents_switched,
 		       (unsigned long long)s->agents_affected, ms(s->switch_ns_p50),
 		       ms(s->switch_ns_p99), ms(s->switch_ns_max));
+		printf("  withdrawal in the agents' maps (the directory's push): %llu agents; "
+		       "p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", (unsigned long long)s->agents_heard,
+		       ms(s->heard_ns_p50), ms(s->heard_ns_p99), ms(s->heard_ns_max));
 		printf("  after the failure: %llu datagrams, %llu directory pushes in %llu "
 		       "datagrams\n", (unsigned long long)s->messages, (unsigned long long)s->pushes,
 		       (unsigned long long)s->push_datagrams);
