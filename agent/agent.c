@@ -39,6 +39,7 @@ struct waiter {
 };
 
 struct entry {
+	uint32_t slot;		/* its index */
 	uint8_t state;
 	bool used;		/* traffic since the last renewal */
 	bool direct;
@@ -80,6 +81,7 @@ struct agent {
 	/* the fabric (agent_topology) */
 	const struct topo *t;
 	struct route_trees *rt;
+	bool rt_shared;			/* rt is the caller's (agent_topology_shared) */
 	uint32_t self;			/* topology node id */
 
 	/* the configuration */
@@ -94,8 +96,12 @@ struct agent {
 	bool configured;
 
 	/* the cache */
-	struct entry *ent;	/* AGENT_CACHE_MAX slots */
-	uint32_t *free_list;	/* slots are taken lowest first */
+	struct entry **chunk;	/* slot i: chunk[i / ENT_CHUNK][i % ENT_CHUNK],
+				 * allocated as slots are first taken: an
+				 * agent holding a few entries costs a few
+				 * KiB, not AGENT_CACHE_MAX slots */
+	uint32_t nchunks;
+	uint32_t *free_list;	/* freed slots (taken first), then nslots up */
 	uint32_t nfree;
 	uint32_t nslots;	/* slots ever taken: every slot from here up is
 				 * free, so walks stop here (an idle agent with
@@ -104,7 +110,7 @@ struct agent {
 	struct hmap by_key;	/* vdc << 32 | ip -> slot */
 	struct hmap by_dst;	/* destination VM id -> slot */
 	struct hmap direct;	/* destination VM id -> tree + 1 (RAS DIRECT) */
-	uint32_t *queue;	/* slots waiting for a LOOKUP */
+	uint32_t *queue;	/* slots waiting for a LOOKUP (room for every slot) */
 	uint32_t nqueue;
 
 	/* held frames */
@@ -136,11 +142,36 @@ static void bad(struct agent *a, uint64_t *counter, const char *fmt, const char 
 	core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN, fmt, what);
 }
 
+enum { ENT_CHUNK = 256 };	/* cache slots allocated at a time */
+
+static struct entry *ent_at(const struct agent *a, uint32_t slot)
+{
+	return &a->chunk[slot / ENT_CHUNK][slot % ENT_CHUNK];
+}
+
+/* A slot never taken before: nslots, with room for it. */
+static bool grow_slots(struct agent *a)
+{
+	uint32_t cap = a->nchunks * ENT_CHUNK;
+
+	if (a->nslots >= AGENT_CACHE_MAX)
+		return false;
+	if (a->nslots == cap) {
+		a->chunk = xreallocarray(a->chunk, a->nchunks + 1, sizeof(*a->chunk));
+		a->chunk[a->nchunks++] = xcalloc(ENT_CHUNK, sizeof(struct entry));
+		cap += ENT_CHUNK;
+		a->free_list = xreallocarray(a->free_list, cap, sizeof(*a->free_list));
+		a->queue = xreallocarray(a->queue, cap, sizeof(*a->queue));
+	}
+	a->free_list[a->nfree++] = a->nslots;
+	return true;
+}
+
 static struct entry *find(const struct agent *a, uint32_t vdc, uint32_t ip)
 {
 	uint64_t *v = hmap_get(&a->by_key, key64(vdc, ip));
 
-	return v ? &a->ent[*v] : NULL;
+	return v ? ent_at(a, *v) : NULL;
 }
 
 static struct entry *alloc_entry(struct agent *a, uint32_t vdc, uint32_t ip)
@@ -148,12 +179,13 @@ static struct entry *alloc_entry(struct agent *a, uint32_t vdc, uint32_t ip)
 	struct entry *e;
 	uint32_t slot;
 
-	if (!a->nfree)
+	if (!a->nfree && !grow_slots(a))
 		return NULL;
 	slot = a->free_list[--a->nfree];
 	a->nslots = MAX(a->nslots, slot + 1);
-	e = &a->ent[slot];
+	e = ent_at(a, slot);
 	memset(e, 0, sizeof(*e));
+	e->slot = slot;
 	e->vdc = vdc;
 	e->ip = ip;
 	e->nic[0] = e->nic[1] = -1;
@@ -215,6 +247,8 @@ static void hold_push(struct agent *a, struct entry *e, uint32_t ifindex, const 
 		a->st.held_drop_pool++;
 		return;
 	}
+	if (!a->hold)	/* the frames' room, on the first frame held */
+		a->hold = xmalloc(AGENT_HOLD_MAX * sizeof(*a->hold));
 	slot = a->hold_free[--a->nhold_free];
 	h = &a->hold[slot];
 	h->next = HOLD_NONE;
@@ -273,7 +307,7 @@ static void garp_key(const struct entry *e, struct pgr_garp_key *k)
 
 static void free_entry(struct agent *a, struct entry *e)
 {
-	uint32_t slot = (uint32_t)(e - a->ent);
+	uint32_t slot = e->slot;
 	uint64_t *d;
 
 	if (e->state == E_VALID) {
@@ -356,7 +390,7 @@ static void write_entry(struct agent *a, struct entry *e)
 /* Take a directory record (status OK) into e: MACs, availability, NICs. */
 static bool take_record(struct agent *a, struct entry *e, const struct dirp_entry *r)
 {
-	uint32_t im_node, slot = (uint32_t)(e - a->ent);
+	uint32_t im_node, slot = e->slot;
 	uint32_t old_im = e->state == E_VALID ? pgr_id_node(pgr_mac_id(e->g.im_mac[PGR_PRIMARY])) : 0;
 	uint64_t *dir;
 
@@ -464,7 +498,7 @@ static void on_lookup_reply(void *arg, uint64_t req_id, const struct dirp_msg *m
 	if (!m) {
 		a->st.lookup_timeouts++;
 		for (uint32_t i = 0; i < a->nslots; i++) {
-			struct entry *e = &a->ent[i];
+			struct entry *e = ent_at(a, i);
 
 			if (e->state == E_FREE || e->req != (int64_t)req_id)
 				continue;
@@ -492,12 +526,12 @@ static void send_lookups(struct agent *a, struct dir_now now, uint8_t type, uint
 		int64_t id;
 
 		for (uint32_t i = 0; i < k; i++) {
-			keys[i].vdc = a->ent[slots[done + i]].vdc;
-			keys[i].ip = a->ent[slots[done + i]].ip;
+			keys[i].vdc = ent_at(a, slots[done + i])->vdc;
+			keys[i].ip = ent_at(a, slots[done + i])->ip;
 		}
 		id = dirc_request(a->dirc, now, type, keys, k, on_lookup_reply, a);
 		for (uint32_t i = 0; i < k; i++) {
-			struct entry *e = &a->ent[slots[done + i]];
+			struct entry *e = ent_at(a, slots[done + i]);
 
 			e->req = id > 0 ? id : 0;
 			e->sent_ns = now.ns;
@@ -505,8 +539,8 @@ static void send_lookups(struct agent *a, struct dir_now now, uint8_t type, uint
 		if (id <= 0) {
 			a->st.lookup_timeouts++;
 			for (uint32_t i = 0; i < k; i++)
-				if (a->ent[slots[done + i]].state == E_PENDING)
-					free_entry(a, &a->ent[slots[done + i]]);
+				if (ent_at(a, slots[done + i])->state == E_PENDING)
+					free_entry(a, ent_at(a, slots[done + i]));
 		} else if (type == DIRP_LOOKUP) {
 			a->st.lookups++;
 			a->st.lookup_keys += k;
@@ -575,7 +609,7 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 			return;
 		}
 		e->state = E_PENDING;
-		a->queue[a->nqueue++] = (uint32_t)(e - a->ent);
+		a->queue[a->nqueue++] = e->slot;
 	}
 	if (ev->type == PGR_EV_IP_MISS && frame && len)
 		miss_frame(a, e, ev, frame, len);
@@ -621,8 +655,8 @@ void agent_on_push(struct agent *a, uint8_t type, const struct dirp_entry *r, st
 	}
 	/* the shared service range: that address in every VDC */
 	for (uint32_t i = 0; i < a->nslots; i++)
-		if (a->ent[i].state == E_VALID && a->ent[i].ip == r->ip)
-			push_one(a, &a->ent[i], type, r);
+		if (ent_at(a, i)->state == E_VALID && ent_at(a, i)->ip == r->ip)
+			push_one(a, ent_at(a, i), type, r);
 }
 
 /* ---- registration and configuration ------------------------------------------ */
@@ -776,7 +810,7 @@ uint64_t agent_tick(struct agent *a, struct dir_now now)
 
 	a->now_ns = now.ns;
 	for (uint32_t i = 0; i < a->nslots; i++) {
-		struct entry *e = &a->ent[i];
+		struct entry *e = ent_at(a, i);
 
 		if (e->nhold)
 			hold_expire(a, e, now.ns);
@@ -809,7 +843,7 @@ void agent_nic_state(struct agent *a, unsigned nic, bool up)
 	a->nic_down[nic] = !up;
 	a->st.nic_changes++;
 	for (uint32_t i = 0; i < a->nslots; i++) {
-		struct entry *e = &a->ent[i];
+		struct entry *e = ent_at(a, i);
 
 		if (e->state == E_VALID && (e->nic[0] == (int)nic || e->nic[1] == (int)nic))
 			write_entry(a, e);
@@ -871,13 +905,13 @@ void agent_traffic_pair(struct agent *a, const struct pgr_pair *p, const struct 
 		return;
 	at = hmap_get(&a->by_dst, p->dst_id);
 	if (at)
-		a->ent[*at].used = true;
+		ent_at(a, *at)->used = true;
 	if (a->nflows == a->cap_flows)
 		grow((void **)&a->flows, &a->cap_flows, sizeof(*a->flows));
 	/* the destination's server: the node of its intermediary MAC */
 	a->flows[a->nflows++] = (struct rasp_flow){
 		p->src_id, p->dst_id, db, dp,
-		at ? pgr_id_node(pgr_mac_id(a->ent[*at].g.im_mac[PGR_PRIMARY])) : RASP_NO_SERVER };
+		at ? pgr_id_node(pgr_mac_id(ent_at(a, *at)->g.im_mac[PGR_PRIMARY])) : RASP_NO_SERVER };
 }
 
 /* Forget pairs the map no longer holds. */
@@ -933,9 +967,9 @@ static void apply_direct(struct agent *a, const struct rasp_direct *d)
 	a->st.direct_applied++;
 	if (!(at = hmap_get(&a->by_dst, d->vm_id)))
 		return;
-	a->ent[*at].direct = d->on;
-	a->ent[*at].direct_tree = d->tree;
-	write_entry(a, &a->ent[*at]);
+	ent_at(a, *at)->direct = d->on;
+	ent_at(a, *at)->direct_tree = d->tree;
+	write_entry(a, ent_at(a, *at));
 }
 
 void agent_ras_input(struct agent *a, const uint8_t *buf, size_t len, struct dir_now now)
@@ -976,12 +1010,10 @@ void agent_ras_input(struct agent *a, const uint8_t *buf, size_t len, struct dir
 
 /* ---- life --------------------------------------------------------------------------- */
 
-int agent_topology(struct agent *a, const struct topo *t, const char *server, uint32_t node,
-		   char *err, size_t errlen)
+static int check_server(const struct topo *t, const char *server, uint32_t node,
+			char *err, size_t errlen)
 {
 	uint32_t self = topo_find(t, server);
-	struct route_trees *rt;
-	int rc;
 
 	if (self == UINT32_MAX || !topo_is_server(t, self) || node < 1 || node > t->nservers ||
 	    t->servers[node - 1] != self) {
@@ -989,12 +1021,43 @@ int agent_topology(struct agent *a, const struct topo *t, const char *server, ui
 			 node);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static void set_trees(struct agent *a, const struct topo *t, const char *server,
+		      struct route_trees *rt, bool shared)
+{
+	if (!a->rt_shared)
+		route_trees_free(a->rt);
+	a->rt = rt;
+	a->rt_shared = shared;
+	a->t = t;
+	a->self = topo_find(t, server);
+}
+
+int agent_topology(struct agent *a, const struct topo *t, const char *server, uint32_t node,
+		   char *err, size_t errlen)
+{
+	struct route_trees *rt;
+	int rc;
+
+	if ((rc = check_server(t, server, node, err, errlen)))
+		return rc;
 	if ((rc = route_trees_new(t, NULL, NULL, &rt, err, errlen)))
 		return rc;
-	route_trees_free(a->rt);
-	a->rt = rt;
-	a->t = t;
-	a->self = self;
+	set_trees(a, t, server, rt, false);
+	return 0;
+}
+
+int agent_topology_shared(struct agent *a, struct route_trees *rt, const char *server,
+			  uint32_t node, char *err, size_t errlen)
+{
+	const struct topo *t = route_topo(rt);
+	int rc;
+
+	if ((rc = check_server(t, server, node, err, errlen)))
+		return rc;
+	set_trees(a, t, server, rt, true);
 	return 0;
 }
 
@@ -1019,23 +1082,18 @@ struct agent *agent_new(const struct agent_ops *ops, struct dirc *dirc,
 	a->dirc = dirc;
 	a->key = key;
 	a->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
-	a->ent = calloc(AGENT_CACHE_MAX, sizeof(*a->ent));
-	a->free_list = malloc(AGENT_CACHE_MAX * sizeof(*a->free_list));
-	a->queue = malloc(AGENT_CACHE_MAX * sizeof(*a->queue));
 	a->ras_replay = rasp_replay_new();
-	a->hold = malloc(AGENT_HOLD_MAX * sizeof(*a->hold));
 	a->hold_free = malloc(AGENT_HOLD_MAX * sizeof(*a->hold_free));
-	assert(a->ent && a->free_list && a->queue && a->ras_replay && a->hold && a->hold_free);
+	assert(a->ras_replay && a->hold_free);
 	for (uint32_t i = 0; i < AGENT_HOLD_MAX; i++)
 		a->hold_free[i] = AGENT_HOLD_MAX - 1 - i;
 	a->nhold_free = AGENT_HOLD_MAX;
-	for (uint32_t i = 0; i < AGENT_CACHE_MAX; i++)
-		a->free_list[i] = AGENT_CACHE_MAX - 1 - i;
-	a->nfree = AGENT_CACHE_MAX;
-	hmap_init(&a->by_key, 1024, 0x5eed);
-	hmap_init(&a->by_dst, 1024, 0x5eee);
-	hmap_init(&a->direct, 64, 0x5eef);
-	hmap_init(&a->prev_at, 1024, 0x5ef0);
+	/* small to start, grown as entries come (nothing walks them, so the
+	 * size changes no order): thousands of agents run in one simulator */
+	hmap_init(&a->by_key, 64, 0x5eed);
+	hmap_init(&a->by_dst, 64, 0x5eee);
+	hmap_init(&a->direct, 16, 0x5eef);
+	hmap_init(&a->prev_at, 64, 0x5ef0);
 	/* sequence numbers start at our start time (ns) and only grow */
 	a->ras_seq = now.wall_ms * 1000000;
 	a->now_ns = now.ns;
@@ -1046,13 +1104,16 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
-	route_trees_free(a->rt);
+	if (!a->rt_shared)
+		route_trees_free(a->rt);
 	hmap_free(&a->by_key);
 	hmap_free(&a->by_dst);
 	hmap_free(&a->direct);
 	hmap_free(&a->prev_at);
 	rasp_replay_free(a->ras_replay);
-	free(a->ent);
+	for (uint32_t i = 0; i < a->nchunks; i++)
+		free(a->chunk[i]);
+	free(a->chunk);
 	free(a->free_list);
 	free(a->queue);
 	free(a->hold);
@@ -1080,7 +1141,7 @@ void agent_adopt(struct agent *a, const struct pgr_garp_key *k, const struct pgr
 		for (unsigned n = 0; n < a->nnics; n++)
 			if (g->egress_ifindex[t] && g->egress_ifindex[t] == a->nic_ifindex[n])
 				e->nic[t] = (int8_t)n;
-	hmap_put(&a->by_dst, e->dst_id, (uint32_t)(e - a->ent));
+	hmap_put(&a->by_dst, e->dst_id, e->slot);
 	e->used = true;		/* refresh it now; it expires if nothing uses it */
 	e->renew_ns = now.ns;
 	e->expire_ns = now.ns + (uint64_t)AGENT_ADOPT_MS * 1000000;
@@ -1098,7 +1159,7 @@ const struct agent_stats *agent_get_stats(const struct agent *a)
 
 size_t agent_cache_size(const struct agent *a)
 {
-	return AGENT_CACHE_MAX - a->nfree;
+	return a->nslots - a->nfree;
 }
 
 size_t agent_held_frames(const struct agent *a)

@@ -116,6 +116,11 @@ void agent_free(struct agent *a);
  * Without a topology no entry gets a NIC. */
 int agent_topology(struct agent *a, const struct topo *t, const char *server, uint32_t node,
 		   char *err, size_t errlen);
+/* The same with the trees computed already (route_trees_new(t, NULL, NULL)),
+ * shared by the agents of one process (the simulator runs thousands): the
+ * agent reads them and never frees them; they must outlive it. */
+int agent_topology_shared(struct agent *a, struct route_trees *rt, const char *server,
+			  uint32_t node, char *err, size_t errlen);
 /* The NIC (index into the configuration's) toward server Peregrine node
  * number `pgr_node` in tree t, or -1. */
 int agent_tree_nic(const struct agent *a, uint32_t pgr_node, unsigned tree);

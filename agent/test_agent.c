@@ -618,6 +618,30 @@ static int walk_used(struct h *h, uint64_t *pkts)
 	return 0;
 }
 
+/* The cache's slots are allocated as they are first taken, a chunk at a
+ * time: entries across chunk boundaries are found again, every slot up to
+ * AGENT_CACHE_MAX can be taken, and a miss beyond that is refused and
+ * counted as the fixed table refused it. */
+static void test_cache_bound(void **state)
+{
+	struct h h;
+	uint64_t bad;
+
+	(void)state;
+	h_init(&h);
+	fill(&h, IP(5));
+	bad = agent_get_stats(h.n[0].a)->miss_bad;
+	for (uint32_t i = 1; i < AGENT_CACHE_MAX; i++)	/* pending, never flushed */
+		miss(&h, 0, PGR_EV_IP_MISS, 1, 0x0b000000u + i, 9, 101);
+	assert_int_equal(agent_cache_size(h.n[0].a), AGENT_CACHE_MAX);
+	assert_int_equal(agent_get_stats(h.n[0].a)->miss_bad, bad);
+	miss(&h, 0, PGR_EV_IP_MISS, 1, 0x0c000000u, 9, 101);
+	assert_int_equal(agent_cache_size(h.n[0].a), AGENT_CACHE_MAX);
+	assert_int_equal(agent_get_stats(h.n[0].a)->miss_bad, bad + 1);
+	assert_non_null(agent_cached(h.n[0].a, 1, IP(5)));
+	h_fini(&h);
+}
+
 /* Leases: the used entry (10.0.0.5) is renewed and stays; the idle one
  * (10.0.0.6) expires and leaves the map. */
 static void test_leases(void **state)
@@ -1259,6 +1283,7 @@ int main(void)
 		cmocka_unit_test(test_hold_frame_checks),
 		cmocka_unit_test(test_ras_direct),
 		cmocka_unit_test(test_bad_misses),
+		cmocka_unit_test(test_cache_bound),
 		cmocka_unit_test(test_config_round_trip),
 		cmocka_unit_test(test_config_errors),
 	};

@@ -2,6 +2,7 @@ CMD_SRCS += cmd/main.c cmd/topo.c cmd/bench.c cmd/keygen.c cmd/sim.c cmd/probe.c
 CMD_SRCS += cmd/fabric.c cmd/monitor.c
 CMD_SRCS += cmd/agent_bcube.c
 CMD_SRCS += cmd/bench_policy.c cmd/policy.c cmd/agent_policy.c
+CMD_SRCS += cmd/bench_sim_chaos.c
 SH_TESTS += cmd/test_probe.sh
 SH_TESTS += cmd/test_trace.sh
 # NetLord's data plane by hand (docs/netlord.md).

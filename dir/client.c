@@ -28,7 +28,8 @@ struct srv_session {
 struct dirc {
 	struct dirc_cfg cfg;
 	uint64_t session, seq, next_req;
-	struct pending *p;		/* DIRC_MAX_PENDING slots */
+	struct pending *p;		/* cfg.max_pending slots */
+	uint32_t mask;			/* cfg.max_pending - 1 */
 	uint32_t head, tail;		/* in-flight list, oldest first */
 	unsigned nflight;
 	struct srv_session srv[DIRC_SESSIONS];
@@ -51,7 +52,12 @@ struct dirc *dirc_new(const struct dirc_cfg *cfg)
 	rng_seed(&r, cfg->seed);
 	c->session = rng_next(&r) | 1;
 	c->next_req = (rng_next(&r) >> 16) | 1;
-	c->p = xcalloc(DIRC_MAX_PENDING, sizeof(*c->p));
+	if (!c->cfg.max_pending)
+		c->cfg.max_pending = DIRC_MAX_PENDING;
+	assert(c->cfg.max_pending <= DIRC_MAX_PENDING &&
+	       !(c->cfg.max_pending & (c->cfg.max_pending - 1)));
+	c->mask = c->cfg.max_pending - 1;
+	c->p = xcalloc(c->cfg.max_pending, sizeof(*c->p));
 	c->head = c->tail = NONE;
 	return c;
 }
@@ -146,7 +152,7 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 	    n > dirp_max_records(type) || (n && !recs))
 		return -EINVAL;
 	h.req_id = c->next_req;
-	i = (uint32_t)(h.req_id & (DIRC_MAX_PENDING - 1));
+	i = (uint32_t)(h.req_id & c->mask);
 	if (c->p[i].used)
 		return -EBUSY;
 	c->next_req++;
@@ -170,7 +176,7 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 
 static void on_reply(struct dirc *c, const struct dirp_msg *m)
 {
-	uint32_t i = (uint32_t)(m->h.req_id & (DIRC_MAX_PENDING - 1));
+	uint32_t i = (uint32_t)(m->h.req_id & c->mask);
 	struct pending *p = &c->p[i];
 	dirc_reply_fn cb;
 	void *arg;

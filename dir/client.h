@@ -47,6 +47,9 @@ struct dirc_cfg {
 	uint32_t rto_ms;		/* 0: DIRC_RTO_MS */
 	uint32_t tries;			/* 0: DIRC_TRIES */
 	uint32_t skew_ms;		/* 0: DIR_SKEW_MS */
+	uint32_t max_pending;		/* requests in flight, a power of two up to
+					 * DIRC_MAX_PENDING (0): each slot holds a
+					 * datagram, 1.4 KiB */
 };
 
 struct dirc_stats {
@@ -67,7 +70,7 @@ void dirc_free(struct dirc *c);
 /* Send a request of `type` with n records: struct dirp_entry for REGISTER,
  * struct dirp_key for LOOKUP, RENEW and UNREGISTER, struct dirp_avail for
  * SET_AVAIL, struct dirp_move for MOVE, none for STATS.  Returns the request
- * id (> 0), -EINVAL for a bad type or count, -EBUSY when DIRC_MAX_PENDING
+ * id (> 0), -EINVAL for a bad type or count, -EBUSY when max_pending
  * requests are in flight. */
 int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 		     const void *recs, unsigned n, dirc_reply_fn cb, void *arg);

@@ -143,9 +143,9 @@ _Static_assert(DIR_PUSH_RTO_MS == 20 && DIR_PUSH_RTO_MAX_MS == 1000, "rto table"
  * milliseconds), and the table never moves, so the huge pages it asks for
  * stay whole (big tables are read at random; TLB misses dominate a lookup's
  * cost).  Past the reservation, mremap moves page tables, not data. */
-static size_t table_span(size_t bytes)
+static size_t table_span(const struct dir_cfg *cfg, size_t bytes)
 {
-	return MAX(bytes, DIR_TABLE_RESERVE);
+	return MAX(bytes, cfg->table_reserve);
 }
 
 static void *table_grow(const struct dir_cfg *cfg, void *a, size_t old_n, size_t new_n,
@@ -158,33 +158,33 @@ static void *table_grow(const struct dir_cfg *cfg, void *a, size_t old_n, size_t
 	if (new_b < DIR_BIG_TABLE)
 		return xreallocarray(a, new_n, size);
 	if (old_b < DIR_BIG_TABLE) {
-		p = mmap(NULL, table_span(new_b), PROT_READ | PROT_WRITE,
+		p = mmap(NULL, table_span(cfg, new_b), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)
 			die("out of memory (%zu bytes): %s", new_b, strerror(errno));
-		madvise(p, table_span(new_b), MADV_HUGEPAGE);
+		madvise(p, table_span(cfg, new_b), MADV_HUGEPAGE);
 		if (old_b)
 			memcpy(p, a, old_b);
 		free(a);
 		return p;
 	}
-	if (new_b <= table_span(old_b))
+	if (new_b <= table_span(cfg, old_b))
 		return a;
 	if (cfg->table_moving)	/* see dir_big_tables */
 		cfg->table_moving(cfg->table_arg);
-	p = mremap(a, table_span(old_b), new_b, MREMAP_MAYMOVE);
+	p = mremap(a, table_span(cfg, old_b), new_b, MREMAP_MAYMOVE);
 	if (p == MAP_FAILED)
 		die("out of memory (%zu bytes): %s", new_b, strerror(errno));
 	madvise(p, new_b, MADV_HUGEPAGE);
 	return p;
 }
 
-static void table_free(void *a, size_t n, size_t size)
+static void table_free(const struct dir_cfg *cfg, void *a, size_t n, size_t size)
 {
 	if (n * size < DIR_BIG_TABLE)
 		free(a);
 	else
-		munmap(a, table_span(n * size));
+		munmap(a, table_span(cfg, n * size));
 }
 
 static uint32_t pool_alloc_(const struct dir_cfg *cfg, void **a, size_t size, uint32_t *n,
@@ -327,6 +327,8 @@ struct dir *dir_new(const struct dir_cfg *cfg)
 	struct rng r;
 
 	d->cfg = *cfg;
+	if (!d->cfg.table_reserve)
+		d->cfg.table_reserve = DIR_TABLE_RESERVE;
 	if (!d->cfg.lease_ms)
 		d->cfg.lease_ms = DIR_LEASE_MS;
 	if (!d->cfg.neg_lease_ms)
@@ -362,11 +364,11 @@ void dir_free(struct dir *d)
 	hmap_free(&d->by_addr);
 	hmap_free(&d->by_push);
 	hmap_free(&d->by_session);
-	table_free(d->e.a, d->e.cap, sizeof(*d->e.a));
-	table_free(d->l.a, d->l.cap, sizeof(*d->l.a));
-	table_free(d->c.a, d->c.cap, sizeof(*d->c.a));
-	table_free(d->p.a, d->p.cap, sizeof(*d->p.a));
-	table_free(d->s.a, d->s.cap, sizeof(*d->s.a));
+	table_free(&d->cfg, d->e.a, d->e.cap, sizeof(*d->e.a));
+	table_free(&d->cfg, d->l.a, d->l.cap, sizeof(*d->l.a));
+	table_free(&d->cfg, d->c.a, d->c.cap, sizeof(*d->c.a));
+	table_free(&d->cfg, d->p.a, d->p.cap, sizeof(*d->p.a));
+	table_free(&d->cfg, d->s.a, d->s.cap, sizeof(*d->s.a));
 	free(d->scratch);
 	free(d->batch);
 	free(d->spans);
@@ -388,21 +390,22 @@ size_t dir_mem_bytes(const struct dir *d)
 	return n;
 }
 
-static struct prefault_span span_of(void *a, uint32_t n, uint32_t cap, size_t size)
+static struct prefault_span span_of(const struct dir_cfg *cfg, void *a, uint32_t n,
+				    uint32_t cap, size_t size)
 {
 	if ((size_t)cap * size < DIR_BIG_TABLE)
 		return (struct prefault_span){ 0 };
 	return (struct prefault_span){ .base = a, .used = (size_t)n * size,
-				       .reserved = table_span((size_t)cap * size) };
+				       .reserved = table_span(cfg, (size_t)cap * size) };
 }
 
 void dir_big_tables(const struct dir *d, struct prefault_span out[DIR_SPANS])
 {
-	out[0] = span_of(d->e.a, d->e.n, d->e.cap, sizeof(*d->e.a));
-	out[1] = span_of(d->l.a, d->l.n, d->l.cap, sizeof(*d->l.a));
-	out[2] = span_of(d->c.a, d->c.n, d->c.cap, sizeof(*d->c.a));
-	out[3] = span_of(d->p.a, d->p.n, d->p.cap, sizeof(*d->p.a));
-	out[4] = span_of(d->s.a, d->s.n, d->s.cap, sizeof(*d->s.a));
+	out[0] = span_of(&d->cfg, d->e.a, d->e.n, d->e.cap, sizeof(*d->e.a));
+	out[1] = span_of(&d->cfg, d->l.a, d->l.n, d->l.cap, sizeof(*d->l.a));
+	out[2] = span_of(&d->cfg, d->c.a, d->c.n, d->c.cap, sizeof(*d->c.a));
+	out[3] = span_of(&d->cfg, d->p.a, d->p.n, d->p.cap, sizeof(*d->p.a));
+	out[4] = span_of(&d->cfg, d->s.a, d->s.n, d->s.cap, sizeof(*d->s.a));
 }
 
 void dir_get_stats(const struct dir *d, uint64_t st[DIR_STAT_COUNT])

@@ -61,6 +61,10 @@ struct dir_cfg {
 	uint32_t service_mask;
 	uint32_t max_entries;		/* 0: DIR_MAX_ENTRIES */
 	uint32_t max_leases;		/* 0: DIR_MAX_LEASES */
+	/* Address space reserved for each big table (its pages exist only once
+	 * touched); 0: 16 GiB.  A process with many cores under an address-space
+	 * limit (the simulator) takes less; a table outgrowing it is remapped. */
+	size_t table_reserve;
 	/* Called before a big table's mapping moves or goes (dir_big_tables);
 	 * NULL: nothing to tell. */
 	void (*table_moving)(void *arg);

@@ -153,7 +153,8 @@ static bool blocked(const struct chaos *c, uint32_t from, uint32_t to)
 
 static void queue_copy(struct chaos *c, uint64_t from, uint64_t to, const void *buf, size_t len)
 {
-	uint64_t delay = c->delay_ns + (c->jitter_ns ? rng_next(&c->q.rng) % c->jitter_ns : 0);
+	uint64_t delay = c->delay_ns + c->send_extra_ns +
+			 (c->jitter_ns ? rng_next(&c->q.rng) % c->jitter_ns : 0);
 	uint32_t slot;
 
 	if (c->nmfree) {
@@ -292,6 +293,16 @@ static void store_power_loss(struct chaos_store *s)
 
 static void crash(struct chaos *c, uint32_t ep, bool power);
 
+/* --fail: the directory is one thread, and each datagram it sends costs it
+ * CHAOS_DIR_SEND_NS: the next leaves that much after the last. */
+static void dir_charge(struct chaos *c)
+{
+	if (!c->o->fail)
+		return;
+	c->dir_busy = MAX(c->dir_busy, c->q.now) + CHAOS_DIR_SEND_NS;
+	c->send_extra_ns = c->dir_busy - c->q.now;
+}
+
 static void dir_deliver(struct chaos *c)
 {
 	struct dir_out *o = &c->dout;
@@ -313,16 +324,21 @@ static void dir_deliver(struct chaos *c)
 	store_apply(&c->store, o->ops, o->nops);
 	chaos_check_dir_out(c, o);
 	for (size_t i = 0; i < o->nsends; i++)
-		for (uint32_t j = 0; j < o->sends[i].ndst; j++)
+		for (uint32_t j = 0; j < o->sends[i].ndst; j++) {
+			dir_charge(c);
 			chaos_send(c, from, o->dsts[o->sends[i].dst + j], o->buf + o->sends[i].off,
 				   o->sends[i].len);
+		}
+	c->send_extra_ns = 0;
 	dir_out_reset(o);
 }
 
 static void dir_start(struct chaos *c)
 {
-	struct dir_cfg cfg = { .key = &c->key, .seed = rng_next(&c->q.rng), .lease_ms = CHAOS_LEASE_MS,
-			       .neg_lease_ms = 200 };
+	struct dir_cfg cfg = { .key = &c->key, .seed = rng_next(&c->q.rng),
+			       .lease_ms = c->o->fail ? CHAOS_SCALE_LEASE_MS : CHAOS_LEASE_MS,
+			       .neg_lease_ms = 200,
+			       .table_reserve = CHAOS_DIR_TABLE_RESERVE };
 
 	c->dir = dir_new(&cfg);
 	for (uint32_t i = 0; i < c->store.n; i++)
@@ -353,6 +369,7 @@ static void ras_record_avail(struct chaos *c, const struct ras_out *o)
 		if (node < 1 || node > c->t->nservers)
 			continue;
 		c->intent[(node - 1) * 2 + pgr_id_tree(id)] = (int8_t)(o->avail[i].avail ? 1 : 0);
+		chaos_scale_avail(c, node - 1, pgr_id_tree(id), o->avail[i].avail);
 		chaos_trace(c, "ras: %s tree %u %savailable", c->t->nodes[c->t->servers[node - 1]].name,
 			    pgr_id_tree(id), o->avail[i].avail ? "" : "un");
 	}
@@ -610,6 +627,19 @@ static void switch_set(struct chaos *c, uint32_t node, bool up)
 	}
 }
 
+void chaos_switch_set(struct chaos *c, uint32_t node, bool up)
+{
+	switch_set(c, node, up);
+}
+
+void chaos_link_set(struct chaos *c, uint32_t l, bool up)
+{
+	if (c->link_cut[l] == !up)
+		return;
+	c->link_cut[l] = !up;
+	link_ends_changed(c, l);
+}
+
 /* ---- garbage ---------------------------------------------------------------------------- */
 
 static void garbage(struct chaos *c, uint32_t ep)
@@ -753,7 +783,7 @@ static void draw_rates(struct chaos *c)
 	c->ms_crash = means[rng_below(r, 4)] * 2;
 	c->ms_part = means[rng_below(r, 4)] * 2;
 	c->ms_migrate = means[rng_below(r, 4)];
-	if (c->o->no_faults)
+	if (c->o->no_faults || c->o->fail)	/* --fail: a quiet network */
 		on = 0;
 	if (!(on & 1u << CHAOS_F_reorder))
 		c->jitter_ns = 0;
@@ -890,6 +920,7 @@ static void migrate(struct chaos *c, uint32_t vm, uint32_t to)
 	chaos_trace(c, "migrate vm%u %s -> %s", vm, c->t->nodes[c->t->servers[from]].name,
 		    c->t->nodes[c->t->servers[to]].name);
 	c->vm_at[vm] = to;	/* the port moves at once */
+	c->migrated = true;
 	chaos_host_reconfigure(c, to);
 	chaos_host_reconfigure(c, from);
 }
@@ -1049,6 +1080,11 @@ static void step(struct chaos *c, const struct sim_event *ev)
 	case CEV_NEXT_FAULT:
 		fault(c, ev->a);
 		break;
+	case CEV_SCALE_WARM:
+	case CEV_SCALE_FAIL:
+	case CEV_SCALE_END:
+		chaos_scale_step(c, ev);
+		break;
 	}
 }
 
@@ -1056,9 +1092,12 @@ static void step(struct chaos *c, const struct sim_event *ev)
 
 static int world_check(const struct chaos *c, char *err, size_t errlen)
 {
-	if (c->t->nnodes > CHAOS_MAX_NODES) {
-		snprintf(err, errlen, "%u nodes: the harness takes at most %u", c->t->nnodes,
-			 CHAOS_MAX_NODES);
+	uint32_t max_nodes = c->o->fail ? CHAOS_SCALE_MAX_NODES : CHAOS_MAX_NODES;
+	uint64_t max_vms = c->o->fail ? CHAOS_SCALE_MAX_VMS : CHAOS_MAX_VMS;
+
+	if (c->t->nnodes > max_nodes) {
+		snprintf(err, errlen, "%u nodes: the harness takes at most %u%s", c->t->nnodes,
+			 max_nodes, c->o->fail ? "" : " (with --fail more)");
 		return -EINVAL;
 	}
 	if (!c->t->nswitches || !c->t->nlinks) {
@@ -1073,8 +1112,9 @@ static int world_check(const struct chaos *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	if ((uint64_t)c->t->nservers * (c->o->vms_per_server ? c->o->vms_per_server :
-					CHAOS_VMS_PER_SERVER) > CHAOS_MAX_VMS) {
-		snprintf(err, errlen, "more than %u VMs", CHAOS_MAX_VMS);
+					CHAOS_VMS_PER_SERVER) > max_vms) {
+		snprintf(err, errlen, "more than %llu VMs%s", (unsigned long long)max_vms,
+			 c->o->fail ? "" : " (with --fail more)");
 		return -EINVAL;
 	}
 	return 0;
@@ -1085,6 +1125,7 @@ static void world_vms(struct chaos *c)
 	uint32_t per = c->o->vms_per_server ? c->o->vms_per_server : CHAOS_VMS_PER_SERVER;
 
 	c->vdcs = c->o->vdcs ? c->o->vdcs : CHAOS_VDCS;
+	c->vms_per_server = per;
 	c->nvms = c->t->nservers * per;
 	c->vm_vdc = xcalloc(c->nvms, sizeof(uint32_t));
 	c->vm_ip = xcalloc(c->nvms, sizeof(uint32_t));
@@ -1131,12 +1172,15 @@ static int world_new(struct chaos *c, char *err, size_t errlen)
 	if ((rc = chaos_hosts_init(c)))
 		return rc;
 	chaos_check_init(c);
+	if (c->o->fail)
+		chaos_scale_init(c);
 	return 0;
 }
 
 static void world_free(struct chaos *c)
 {
 	chaos_check_free(c);
+	chaos_scale_free(c);
 	chaos_hosts_free(c);
 	free(c->intent);
 	free(c->link_admin);
@@ -1187,6 +1231,10 @@ static void world_start(struct chaos *c)
 	for (uint32_t s = 0; s < c->t->nservers; s++)
 		chaos_host_start(c, s);
 	chaos_timer_at(c, CHAOS_EP_CHECK, 1);
+	if (c->o->fail) {
+		chaos_scale_start(c);	/* no faults, no traffic, no checks */
+		return;
+	}
 	c->faults = !c->o->no_faults;
 	/* faults begin once the fabric has had a moment to come up */
 	for (unsigned k = 0; k < F_KINDS; k++)

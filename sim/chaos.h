@@ -38,6 +38,13 @@ enum chaos_limits {
 	CHAOS_MAX_VMS = 1 << 16,	/* VMs in one run (small fabrics) */
 	CHAOS_MAX_NODES = 1 << 14,	/* topology nodes in one run */
 	CHAOS_MAX_SEEDS = 1000000,
+	/* --fail (sim/chaos_scale.c): one failure in a quiet fabric, at scale */
+	CHAOS_SCALE_MAX_VMS = 1 << 21,
+	CHAOS_SCALE_MAX_NODES = 1 << 17,
+	CHAOS_SCALE_PEERS = 4,		/* default: destinations each VM resolves */
+	CHAOS_SCALE_MAX_PEERS = 64,
+	CHAOS_SCALE_LEASE_MS = 60000,	/* no lease ends during a measurement */
+	CHAOS_SCALE_WINDOW_MS = 1000,	/* agents switched within this after the failure */
 	CHAOS_MAX_MS = 3600 * 1000,	/* longest --fault-ms / --settle-ms */
 };
 
@@ -98,6 +105,34 @@ struct chaos_opts {
 	uint32_t faults;		/* 1 << CHAOS_F_*; 0: every kind */
 	bool strict_loops;		/* a loop while the RAS reprograms is a violation too */
 	FILE *trace;			/* NULL: no readable trace */
+	/* --fail: no faults, no invariant checks; warm up, fail one spine or
+	 * one leaf-spine link, measure the agents' switch (chaos_scale.c) */
+	int fail;			/* enum chaos_fail */
+	uint32_t peers;			/* 0: CHAOS_SCALE_PEERS */
+};
+
+enum chaos_fail { CHAOS_FAIL_NONE, CHAOS_FAIL_SPINE, CHAOS_FAIL_LINK };
+
+/* What one --fail run measured. */
+struct chaos_scale_result {
+	uint32_t failed;		/* the node (spine) or link that failed */
+	uint64_t vms;
+	uint64_t entries;		/* GARP entries agents held at the failure */
+	uint64_t lookups_failed;	/* by then: not found, timed out or refused */
+	uint64_t macs_changed;		/* server MACs the RAS withdrew */
+	uint64_t restored;		/* affected entries the agent had not switched
+					 * when the RAS gave their tree back */
+	uint64_t agents_affected;	/* held an entry of such a MAC */
+	uint64_t agents_switched;	/* of those, every such entry switched */
+	uint64_t switch_ns_p50, switch_ns_p99, switch_ns_max;	/* over switched agents */
+	/* the directory's part: until every affected entry of an agent showed
+	 * the withdrawal in its map (agents that saw every one) */
+	uint64_t agents_heard;
+	uint64_t heard_ns_p50, heard_ns_p99, heard_ns_max;
+	uint64_t messages;		/* management datagrams from the failure on */
+	uint64_t pushes, push_datagrams;	/* the directory's, from the failure on */
+	uint64_t ras_ns;		/* failure to the RAS's last availability change */
+	uint64_t setup_ns;		/* simulated time before the failure */
 };
 
 struct chaos_result {
@@ -114,6 +149,7 @@ struct chaos_result {
 	uint64_t loops_transient;	/* loops while the RAS reprograms or on withdrawn trees */
 	uint64_t crashes, link_faults, switch_faults, partitions, migrations;
 	double rate_loss, rate_dup;	/* the rates this seed drew */
+	struct chaos_scale_result scale;	/* --fail only */
 };
 
 /* Run one seed.  0, or -EINVAL with a reason in err (a topology that cannot

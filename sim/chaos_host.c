@@ -11,7 +11,12 @@
 
 #include "wire/pgr.h"
 
-enum { HOST_TICK_MS = 100, VM_IFINDEX = 1000, WALK_SHOWN = 12 };
+enum {
+	HOST_TICK_MS = 100, VM_IFINDEX = 1000, WALK_SHOWN = 12,
+	HOST_SCALE_PENDING = 16,	/* --fail: a directory client's requests in
+					 * flight (1.4 KiB each; a server asks for
+					 * its VMs' peers in one or two datagrams) */
+};
 
 /* ---- the maps ---------------------------------------------------------------------------- */
 
@@ -39,6 +44,7 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 		h->gent[*slot] = *g;
 		if (!h->in_push)	/* a push does not extend the lease */
 			h->gset[*slot] = h->c->q.now;
+		chaos_scale_garp(h->c, h, (uint32_t)*slot);
 		return 0;
 	}
 	if (h->ngfree) {
@@ -50,7 +56,8 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 			h->gkey = realloc(h->gkey, h->gcap * sizeof(*h->gkey));
 			h->gfree = realloc(h->gfree, h->gcap * sizeof(*h->gfree));
 			h->gset = realloc(h->gset, h->gcap * sizeof(*h->gset));
-			if (!h->gent || !h->gkey || !h->gfree || !h->gset)
+			h->gsw = realloc(h->gsw, 3 * h->gcap * sizeof(*h->gsw));
+			if (!h->gent || !h->gkey || !h->gfree || !h->gset || !h->gsw)
 				die("out of memory");
 		}
 		i = h->ngent++;
@@ -58,7 +65,9 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 	h->gent[i] = *g;
 	h->gkey[i] = key;
 	h->gset[i] = h->c->q.now;
+	h->gsw[3 * i] = h->gsw[3 * i + 1] = h->gsw[3 * i + 2] = 0;
 	hmap_put(&h->garp, key, i);
+	chaos_scale_garp(h->c, h, i);
 	return 0;
 }
 
@@ -136,10 +145,23 @@ static void dc_push(void *arg, uint8_t type, const struct dirp_entry *e)
 
 /* ---- the agent ------------------------------------------------------------------------------ */
 
+/* Room for one more VM in h's configuration. */
+static void host_vm_room(struct chaos_host *h, uint32_t k)
+{
+	if (k < h->capvms)
+		return;
+	h->capvms = h->capvms ? 2 * h->capvms : 8;
+	h->vms = realloc(h->vms, h->capvms * sizeof(*h->vms));
+	if (!h->vms)
+		die("out of memory");
+}
+
 static void host_config(struct chaos *c, struct chaos_host *h)
 {
 	const struct topo_node *n = &c->t->nodes[h->node];
-	uint32_t k = 0;
+	uint32_t k = 0, per = c->vms_per_server;
+	/* until a VM moves, server s has VMs s * per .. s * per + per - 1 */
+	uint32_t v0 = c->migrated ? 0 : h->index * per, v1 = c->migrated ? c->nvms : v0 + per;
 
 	snprintf(h->cfg.server, sizeof(h->cfg.server), "%s", n->name);
 	h->cfg.node = h->index + 1;
@@ -148,11 +170,13 @@ static void host_config(struct chaos *c, struct chaos_host *h)
 		snprintf(h->cfg.nic[i], sizeof(h->cfg.nic[i]), "nic%u", i);
 		h->cfg.nic_ifindex[i] = i + 1;
 	}
-	for (uint32_t v = 0; v < c->nvms && k < AGENT_MAX_VMS; v++) {
-		struct agent_vm_cfg *vc = &h->vms[k];
+	for (uint32_t v = v0; v < v1 && k < AGENT_MAX_VMS; v++) {
+		struct agent_vm_cfg *vc;
 
 		if (c->vm_at[v] != h->index)
 			continue;
+		host_vm_room(h, k);
+		vc = &h->vms[k];
 		memset(vc, 0, sizeof(*vc));
 		snprintf(vc->name, sizeof(vc->name), "vm%u", v);
 		snprintf(vc->port, sizeof(vc->port), "p%u", v);
@@ -177,7 +201,8 @@ void chaos_host_start(struct chaos *c, uint32_t s)
 	struct agent_ops ops = { h, op_garp_set, op_garp_del, op_vm_add, op_vm_del, op_arp_reply,
 				 op_resend, op_ras_send, { NULL, NULL } };
 	struct dirc_cfg dc = { .key = &c->key, .seed = rng_next(&c->q.rng), .send = dc_send,
-			       .send_arg = h, .on_push = dc_push, .push_arg = h };
+			       .send_arg = h, .on_push = dc_push, .push_arg = h,
+			       .max_pending = c->o->fail ? HOST_SCALE_PENDING : 0 };
 
 	h->dc = dirc_new(&dc);
 	char err[256];
@@ -185,7 +210,8 @@ void chaos_host_start(struct chaos *c, uint32_t s)
 	h->a = agent_new(&ops, h->dc, &c->key, chaos_now(c));
 	if (!h->dc || !h->a)
 		die("chaos: agent %u: out of memory", s);
-	if (agent_topology(h->a, c->t, c->t->nodes[h->node].name, s + 1, err, sizeof(err)))
+	if (agent_topology_shared(h->a, c->agent_rt, c->t->nodes[h->node].name, s + 1, err,
+				  sizeof(err)))
 		die("chaos: agent %u: %s", s, err);
 	host_config(c, h);
 	agent_configure(h->a, &h->cfg, chaos_now(c));
@@ -260,6 +286,12 @@ void chaos_host_reconfigure(struct chaos *c, uint32_t s)
 
 int chaos_hosts_init(struct chaos *c)
 {
+	char err[256];
+
+	/* every agent computes the same trees of the whole fabric (no
+	 * failures): computed once, shared (agent_topology_shared) */
+	if (route_trees_new(c->t, NULL, NULL, &c->agent_rt, err, sizeof(err)))
+		die("chaos: agents' trees: %s", err);
 	c->host = calloc(c->t->nservers, sizeof(*c->host));
 	if (!c->host)
 		die("out of memory");
@@ -269,9 +301,6 @@ int chaos_hosts_init(struct chaos *c)
 		h->c = c;
 		h->index = s;
 		h->node = c->t->servers[s];
-		h->vms = calloc(AGENT_MAX_VMS, sizeof(*h->vms));
-		if (!h->vms)
-			die("out of memory");
 		hmap_init(&h->garp, 64, 21);
 		hmap_init(&h->vmtab, 16, 22);
 	}
@@ -292,10 +321,12 @@ void chaos_hosts_free(struct chaos *c)
 		free(h->gkey);
 		free(h->gfree);
 		free(h->gset);
+		free(h->gsw);
 		hmap_free(&h->garp);
 		hmap_free(&h->vmtab);
 	}
 	free(c->host);
+	route_trees_free(c->agent_rt);
 }
 
 /* ---- the data plane ---------------------------------------------------------------------------
@@ -377,6 +408,24 @@ static uint32_t walk(struct chaos *c, uint32_t from, uint16_t port, const uint8_
 		if (port == ROUTE_NO_PORT)
 			return UINT32_MAX;
 	}
+}
+
+
+void chaos_host_miss(struct chaos *c, uint32_t src, uint32_t vdc, uint32_t ip)
+{
+	struct chaos_host *h = &c->host[c->vm_at[src]];
+	struct pgr_event ev = { .type = PGR_EV_IP_MISS, .vdc = vdc, .ip = htonl(ip),
+				.vm_id = pgr_id_of(chaos_vm_node(c, src), PGR_PRIMARY),
+				.ifindex = VM_IFINDEX + src };
+
+	if (h->a)
+		agent_miss(h->a, &ev, NULL, 0, chaos_now(c));
+}
+
+void chaos_host_flush(struct chaos *c, uint32_t s)
+{
+	if (c->host[s].a)
+		agent_flush(c->host[s].a, chaos_now(c));
 }
 
 static void miss(struct chaos *c, struct chaos_host *h, uint32_t src, uint32_t vdc, uint32_t ip)

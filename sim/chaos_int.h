@@ -21,6 +21,13 @@
 #define CHAOS_MS 1000000ull
 #define CHAOS_T0_WALL 1700000000000ull	/* wall clock at simulated time 0 */
 #define CHAOS_UPLINK_DELAY_MS 1000ull	/* switchd's --uplink-delay default */
+/* --fail: what one datagram costs the directory to send, from `peregrine
+ * bench directory` (docs/directory.md, "Fan-out"): 10,000 push datagrams
+ * in 19.4 ms (fanout_ms, on par with the kernel's floor), 1.94 us each. */
+#define CHAOS_DIR_SEND_NS 1940ull
+/* The directory's big tables reserve this much address space each (16 GiB
+ * in the daemon): a run of 1,000,000 VMs fits under `prlimit --as`. */
+#define CHAOS_DIR_TABLE_RESERVE ((size_t)256 << 20)
 
 /* Management-network endpoints: ip = CHAOS_NET + endpoint. */
 enum chaos_ep {
@@ -51,6 +58,9 @@ enum chaos_ev {
 	CEV_QUIET_SAMPLE,	/* every ms: have all cached pairs recovered? */
 	CEV_QUIET_PROBE,	/* b: round */
 	CEV_QUIET_WATCH,	/* every cached entry is the directory's version */
+	CEV_SCALE_WARM,		/* --fail: every VM looks up its peers */
+	CEV_SCALE_FAIL,		/* --fail: the one failure */
+	CEV_SCALE_END,		/* --fail: the measurement window closes */
 };
 
 struct chaos_msg {
@@ -72,12 +82,14 @@ struct chaos_host {
 	struct dirc *dc;
 	uint64_t last_tick;
 	struct agent_config cfg;
-	struct agent_vm_cfg *vms;	/* cfg.vms: room for every VM */
+	struct agent_vm_cfg *vms;	/* cfg.vms */
+	uint32_t capvms;
 	/* the data plane's maps (they outlive an agent restart) */
 	struct hmap garp;	/* vdc << 32 | ip -> slot */
 	struct pgr_garp_entry *gent;
 	uint64_t *gkey;
 	uint64_t *gset;		/* when each entry was last written by a reply */
+	uint64_t *gsw;		/* --fail: 3 per entry (chaos_scale.c) */
 	bool in_push;
 	uint32_t ngent, gcap, *gfree, ngfree;
 	struct hmap vmtab;	/* VM primary id -> 1 */
@@ -122,6 +134,7 @@ struct chaos {
 
 	struct chaos_switch *sw;	/* per node (unused for servers) */
 	struct chaos_host *host;	/* per server index */
+	struct route_trees *agent_rt;	/* the agents' trees, shared */
 	uint8_t *link_cut;	/* per link: failed by a fault */
 	uint8_t *link_admin;	/* per link: set down by its switch (uplink tracking) */
 	int8_t *intent;		/* per server * 2 + tree: the RAS's last word on
@@ -142,6 +155,11 @@ struct chaos {
 	/* fault rates: mean ms between faults of each kind (0: never) */
 	uint32_t ms_link, ms_switch, ms_crash, ms_part, ms_migrate;
 	uint64_t quiet_at;	/* when the quiet failure happened */
+	uint64_t send_extra_ns;	/* added to the next datagrams' delay */
+	uint64_t dir_busy;	/* --fail: the directory sends until then */
+	uint32_t vms_per_server;
+	bool migrated;		/* a VM moved: servers' VMs are no longer v / per */
+	struct chaos_scale *sc;	/* --fail only */
 };
 
 uint32_t chaos_neps(const struct chaos *c);
@@ -182,6 +200,23 @@ const struct pgr_garp_entry *chaos_host_garp(const struct chaos_host *h, uint32_
 int chaos_ras_intent(const struct chaos *c, uint32_t s, unsigned tree);
 /* A link carries traffic: not failed, not set down, both ends alive. */
 bool chaos_link_live(const struct chaos *c, uint32_t l);
+
+void chaos_switch_set(struct chaos *c, uint32_t node, bool up);
+void chaos_link_set(struct chaos *c, uint32_t l, bool up);
+
+/* chaos_scale.c (--fail) */
+void chaos_scale_init(struct chaos *c);
+void chaos_scale_free(struct chaos *c);
+void chaos_scale_start(struct chaos *c);
+void chaos_scale_step(struct chaos *c, const struct sim_event *ev);
+/* The RAS said server s's MAC of `tree` is (un)available. */
+void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail);
+/* Host h wrote GARP slot i. */
+void chaos_scale_garp(struct chaos *c, struct chaos_host *h, uint32_t i);
+/* A miss from VM src for (vdc, ip) to the agent of its server, and the
+ * LOOKUPs of server s's misses so far (agent_flush). */
+void chaos_host_miss(struct chaos *c, uint32_t src, uint32_t vdc, uint32_t ip);
+void chaos_host_flush(struct chaos *c, uint32_t s);
 
 /* chaos_check.c */
 void chaos_check_dir_out(struct chaos *c, const struct dir_out *o);

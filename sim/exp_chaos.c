@@ -2,6 +2,7 @@
  * (docs/chaos.md). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "sim/chaos.h"
 #include "sim/exp.h"
@@ -15,6 +16,8 @@ static const char chaos_help[] =
 	"                           [--vdcs K] [--partition-ms MS] [--faults LIST]\n"
 	"                           [--strict-loops] [--until-violation] [--no-faults]\n"
 	"                           [--trace] [--json]\n"
+	"       peregrine sim chaos --topo SPEC --fail spine|link [--peers P] [--seed S]\n"
+	"                           [--vms-per-server V] [--vdcs K] [--trace] [--json]\n"
 	"\n"
 	"Runs the real directory, RAS, switchd and agent cores of a whole data center\n"
 	"in one process, on a simulated clock, management network and fabric, under\n"
@@ -54,11 +57,24 @@ static const char chaos_help[] =
 	"  --trace              a readable trace of every event on stderr (one seed)\n"
 	"  --json               seeds_run, violations [{seed, invariant, sim_time_ms,\n"
 	"                       detail}], events, trace_hashes, seconds, failover_ms\n"
-	"                       (per passing seed: the quiet failure's fail-over time)\n";
+	"                       (per passing seed: the quiet failure's fail-over time)\n"
+	"\n"
+	"Scale (--fail): the same cores, no faults and no invariant checks, on a\n"
+	"fabric of up to 1,000,000 VMs: every VM looks up P peers of its VDC, then\n"
+	"one spine (spine) or one leaf-spine link (link), chosen by the seed, fails.\n"
+	"Reported: how long each agent holding an entry toward a server whose MAC\n"
+	"the RAS withdrew takes to switch trees (p50, p99, max of simulated time),\n"
+	"the datagrams sent and the directory's pushes after the failure, wall\n"
+	"time and peak memory.\n"
+	"  --fail spine|link    one failure at 1.5 s of simulated time; one seed\n"
+	"  --peers P            destinations each VM looks up (default 4, at most 64)\n"
+	"  --json               also agents_affected, agents_switched, switch_ms_p50,\n"
+	"                       switch_ms_p99, switch_ms_max, messages, pushes,\n"
+	"                       push_datagrams, entries, macs_changed, peak_rss_mib\n";
 
 enum {
 	O_TOPO = 256, O_SEED, O_SEEDS, O_FOR, O_FAULT, O_SETTLE, O_VMS, O_VDCS, O_QUIET,
-	O_TRACE, O_JSON, O_PART, O_FAULTS, O_STRICT, O_UNTIL,
+	O_TRACE, O_JSON, O_PART, O_FAULTS, O_STRICT, O_UNTIL, O_FAIL, O_PEERS,
 };
 
 struct chaos_cli {
@@ -152,6 +168,20 @@ static bool parse_one(struct chaos_cli *a, int c, const char *arg)
 	case O_QUIET: a->o.no_faults = true; return true;
 	case O_TRACE: a->trace = true; return true;
 	case O_JSON: a->json = true; return true;
+	case O_FAIL:
+		if (!strcmp(arg, "spine"))
+			a->o.fail = CHAOS_FAIL_SPINE;
+		else if (!strcmp(arg, "link"))
+			a->o.fail = CHAOS_FAIL_LINK;
+		else
+			sim_exp_usage(EXP, "--fail: spine or link, not '%s'", arg);
+		return a->o.fail != CHAOS_FAIL_NONE;
+	case O_PEERS:
+		if (!sim_exp_u32(EXP, "--peers", arg, CHAOS_SCALE_MAX_PEERS, &a->o.peers))
+			return false;
+		if (!a->o.peers)
+			sim_exp_usage(EXP, "--peers: at least 1");
+		return a->o.peers > 0;
 	}
 	sim_exp_usage(EXP, "bad option");
 	return false;
@@ -175,6 +205,8 @@ static int parse(int argc, char **argv, struct chaos_cli *a)
 		{ "no-faults", no_argument, NULL, O_QUIET },
 		{ "trace", no_argument, NULL, O_TRACE },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "fail", required_argument, NULL, O_FAIL },
+		{ "peers", required_argument, NULL, O_PEERS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -202,6 +234,14 @@ static int parse(int argc, char **argv, struct chaos_cli *a)
 		a->seeds = a->for_s ? CHAOS_MAX_SEEDS : 1;
 	if (a->trace && a->seeds > 1)
 		return sim_exp_usage(EXP, "--trace takes one seed");
+	if (a->o.peers && !a->o.fail)
+		return sim_exp_usage(EXP, "--peers goes with --fail");
+	if (a->o.fail && (a->seeds > 1 || a->for_s || a->until || a->o.no_faults ||
+			  a->o.faults || a->o.strict_loops || a->o.fault_ms || a->o.settle_ms ||
+			  a->o.partition_ms))
+		return sim_exp_usage(EXP, "--fail runs one seed without faults: it takes "
+				     "--topo, --seed, --peers, --vms-per-server, --vdcs, "
+				     "--trace and --json");
 	return -1;
 }
 
@@ -245,6 +285,85 @@ static json_t *violation_json(uint64_t seed, const struct chaos_result *r)
 	return v;
 }
 
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static double peak_rss_mib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_maxrss / 1024;
+}
+
+static int scale_report(const struct chaos_cli *a, const struct chaos_result *r, double secs)
+{
+	const struct chaos_scale_result *s = &r->scale;
+	const char *what = a->o.fail == CHAOS_FAIL_SPINE ? "spine" : "link";
+
+	if (a->json) {
+		json_t *j = json_object(), *viol = json_array(), *hashes = json_array();
+		char hex[20];
+
+		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)r->hash);
+		json_array_append_new(hashes, JSTR(hex));
+		JSET(j, "topo", JSTR(a->o.topo));
+		JSET(j, "fail", JSTR(what));
+		JSET(j, "seeds_run", JINT(1));
+		JSET(j, "violations", viol);
+		JSET(j, "events", JINT(r->events));
+		JSET(j, "trace_hashes", hashes);
+		JSET(j, "seconds", JREAL(secs));
+		JSET(j, "vms", JINT(s->vms));
+		JSET(j, "entries", JINT(s->entries));
+		JSET(j, "lookups_failed", JINT(s->lookups_failed));
+		JSET(j, "macs_changed", JINT(s->macs_changed));
+		JSET(j, "agents_affected", JINT(s->agents_affected));
+		JSET(j, "entries_restored_first", JINT(s->restored));
+		JSET(j, "agents_switched", JINT(s->agents_switched));
+		JSET(j, "switch_ms_p50", JREAL(ms(s->switch_ns_p50)));
+		JSET(j, "switch_ms_p99", JREAL(ms(s->switch_ns_p99)));
+		JSET(j, "switch_ms_max", JREAL(ms(s->switch_ns_max)));
+		JSET(j, "ras_ms", JREAL(ms(s->ras_ns)));
+		JSET(j, "agents_heard", JINT(s->agents_heard));
+		JSET(j, "heard_ms_p50", JREAL(ms(s->heard_ns_p50)));
+		JSET(j, "heard_ms_p99", JREAL(ms(s->heard_ns_p99)));
+		JSET(j, "heard_ms_max", JREAL(ms(s->heard_ns_max)));
+		JSET(j, "setup_ms", JREAL(ms(s->setup_ns)));
+		JSET(j, "messages", JINT(s->messages));
+		JSET(j, "pushes", JINT(s->pushes));
+		JSET(j, "push_datagrams", JINT(s->push_datagrams));
+		JSET(j, "peak_rss_mib", JREAL(peak_rss_mib()));
+		json_print(stdout, j);
+	} else {
+		printf("%s: %s failure (%u), %llu VMs, %llu GARP entries held (%llu lookups "
+		       "failed)\n", a->o.topo, what, s->failed, (unsigned long long)s->vms,
+		       (unsigned long long)s->entries, (unsigned long long)s->lookups_failed);
+		printf("  RAS: %llu server MACs withdrawn, the last %.3f ms after the failure\n",
+		       (unsigned long long)s->macs_changed, ms(s->ras_ns));
+		printf("  %llu affected entries got their tree back before their agent left it\n",
+		       (unsigned long long)s->restored);
+		printf("  agents switched: %llu of %llu affected; p50 %.3f ms, p99 %.3f ms, "
+		       "max %.3f ms (simulated)\n", (unsigned long long)s->agents_switched,
+		       (unsigned long long)s->agents_affected, ms(s->switch_ns_p50),
+		       ms(s->switch_ns_p99), ms(s->switch_ns_max));
+		printf("  withdrawal in the agents' maps (the directory's push): %llu agents; "
+		       "p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", (unsigned long long)s->agents_heard,
+		       ms(s->heard_ns_p50), ms(s->heard_ns_p99), ms(s->heard_ns_max));
+		printf("  after the failure: %llu datagrams, %llu directory pushes in %llu "
+		       "datagrams\n", (unsigned long long)s->messages, (unsigned long long)s->pushes,
+		       (unsigned long long)s->push_datagrams);
+		printf("  failure at %.0f ms of simulated time (the RAS had programmed the fabric)\n",
+		       ms(s->setup_ns));
+		printf("  %llu events, hash %016llx, %.1f s wall, peak RSS %.0f MiB\n",
+		       (unsigned long long)r->events, (unsigned long long)r->hash, secs,
+		       peak_rss_mib());
+	}
+	return s->agents_switched == s->agents_affected ? 0 : 1;
+}
+
 int sim_exp_chaos(int argc, char **argv)
 {
 	struct chaos_cli a;
@@ -272,6 +391,12 @@ int sim_exp_chaos(int argc, char **argv)
 			json_decref(hashes);
 			json_decref(fo);
 			return sim_exp_error(EXP, "%s", err);
+		}
+		if (a.o.fail) {
+			json_decref(viol);
+			json_decref(hashes);
+			json_decref(fo);
+			return scale_report(&a, &r, (double)(mono_ns() - t0) / 1e9);
 		}
 		run++;
 		events += r.events;
