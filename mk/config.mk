@@ -10,7 +10,7 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS  += -I. -I$(BUILD)/bpf -MMD -MP
 OPT       ?= -O2 -g
-LDLIBS    += -lev -ljansson -lyaml -lsodium -llmdb -lmnl -lmicrohttpd -lbpf -lelf -lz -lm -lpthread
+LDLIBS    += -lev -ljansson -lyaml -lsodium -llmdb -lmnl -lmicrohttpd -lcurl -lbpf -lelf -lz -lm -lpthread
 TEST_LIBS := -lcmocka
 
 # The sanitizer variant used by `make check`.
