@@ -304,15 +304,25 @@ int etcd_del(struct etcd *e, const void *key, size_t klen, int64_t *rev)
 
 int etcd_txn(struct etcd *e, const struct etcd_op *ops, size_t n, int64_t *rev)
 {
-	json_t *success, *reply;
+	json_t *success, *compare, *reply;
+	bool ok;
 	int rc;
 
 	if (n == 0 || n > ETCD_TXN_OPS)
 		return -EINVAL;
 	success = json_array();
+	compare = json_array();
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].check && ops[i].klen && ops[i].klen <= ETCD_KEY_MAX)
+			json_array_append_new(compare, json_pack("{s:o, s:s, s:s, s:o}", "key",
+								 b64(ops[i].key, ops[i].klen),
+								 "target", "MOD", "result", "EQUAL",
+								 "mod_revision",
+								 i64_str(ops[i].expect_mod)));
 	for (size_t i = 0; i < n; i++) {
 		if (ops[i].klen == 0 || ops[i].klen > ETCD_KEY_MAX) {
 			json_decref(success);
+			json_decref(compare);
 			return -EINVAL;
 		}
 		if (ops[i].del)
@@ -324,11 +334,17 @@ int etcd_txn(struct etcd *e, const struct etcd_op *ops, size_t n, int64_t *rev)
 									 ops[i].val, ops[i].vlen,
 									 ops[i].lease)));
 	}
-	if ((rc = post(e, "/v3/kv/txn", json_pack("{s:o}", "success", success), &reply)))
+	if ((rc = post(e, "/v3/kv/txn", json_pack("{s:o, s:o}", "compare", compare, "success",
+						   success), &reply)))
 		return rc;
 	if (rev)
 		*rev = header_rev(reply);
+	ok = json_is_true(json_object_get(reply, "succeeded"));
 	json_decref(reply);
+	if (!ok) {
+		e->st.compare_failed++;
+		return -ECANCELED;
+	}
 	return 0;
 }
 
@@ -379,7 +395,7 @@ int etcd_range_prefix(struct etcd *e, const void *prefix, size_t plen, etcd_kv_f
 }
 
 int etcd_get(struct etcd *e, const void *key, size_t klen, void *val, size_t cap,
-	     size_t *vlen, int64_t *create_rev)
+	     size_t *vlen, int64_t *create_rev, int64_t *mod_rev)
 {
 	const json_t *kv;
 	json_t *reply;
@@ -401,6 +417,8 @@ int etcd_get(struct etcd *e, const void *key, size_t klen, void *val, size_t cap
 			*vlen = (size_t)n;
 			if (create_rev)
 				*create_rev = i64(json_object_get(kv, "create_revision"));
+			if (mod_rev)
+				*mod_rev = i64(json_object_get(kv, "mod_revision"));
 			rc = 1;
 		}
 	}

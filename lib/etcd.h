@@ -66,6 +66,10 @@ struct etcd_op {
 	const void *val;		/* puts only */
 	size_t vlen;
 	int64_t lease;			/* puts only; 0: none */
+	/* When check is set, the transaction happens only if the key's
+	 * mod_revision is expect_mod (0: the key does not exist). */
+	bool check;
+	int64_t expect_mod;
 };
 
 /* Each returns 0 or -errno (-ETIMEDOUT, -EHOSTUNREACH, -EPROTO, -EINVAL)
@@ -73,7 +77,8 @@ struct etcd_op {
 int etcd_put(struct etcd *e, const void *key, size_t klen, const void *val, size_t vlen,
 	     int64_t lease, int64_t *rev);
 int etcd_del(struct etcd *e, const void *key, size_t klen, int64_t *rev);
-/* All operations in one transaction (at most ETCD_TXN_OPS): all or none. */
+/* All operations in one transaction (at most ETCD_TXN_OPS): all or none.
+ * -ECANCELED (counted in compare_failed) when a checked key had moved on. */
 int etcd_txn(struct etcd *e, const struct etcd_op *ops, size_t n, int64_t *rev);
 
 /* Every key under prefix, in key order, to fn (which returns 0 to go on);
@@ -85,7 +90,7 @@ int etcd_range_prefix(struct etcd *e, const void *prefix, size_t plen, etcd_kv_f
 /* One key: 1 and its value (at most cap bytes, *vlen set) if it exists, 0 if
  * not, -errno on error. */
 int etcd_get(struct etcd *e, const void *key, size_t klen, void *val, size_t cap,
-	     size_t *vlen, int64_t *create_rev);
+	     size_t *vlen, int64_t *create_rev, int64_t *mod_rev);
 
 /* Compact the history before revision rev (watches from earlier ones are
  * cancelled with a RESYNC). */

@@ -89,7 +89,7 @@ static void test_kv(void **state)
 {
 	char err[128];
 	struct etcd *e = etcd_new(url, 2000, err, sizeof(err));
-	int64_t r1 = 0, r2 = 0, r3 = 0, cr;
+	int64_t r1 = 0, r2 = 0, r3 = 0, cr, mr;
 	uint8_t val[16];
 	size_t vl;
 	int n = 0;
@@ -99,17 +99,18 @@ static void test_kv(void **state)
 	assert_int_equal(etcd_put(e, "/t/kv/a", 7, "one", 3, 0, &r1), 0);
 	assert_int_equal(etcd_put(e, "/t/kv/b", 7, "two", 3, 0, &r2), 0);
 	assert_true(r2 > r1 && r1 > 0);
-	assert_int_equal(etcd_get(e, "/t/kv/a", 7, val, sizeof(val), &vl, &cr), 1);
+	assert_int_equal(etcd_get(e, "/t/kv/a", 7, val, sizeof(val), &vl, &cr, &mr), 1);
 	assert_int_equal(vl, 3);
 	assert_memory_equal(val, "one", 3);
 	assert_int_equal(cr, r1);
+	assert_int_equal(mr, r1);
 	assert_int_equal(etcd_range_prefix(e, "/t/kv/", 6, range_count, &n, &r3), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(r3, r2);
 	assert_int_equal(etcd_del(e, "/t/kv/a", 7, &r3), 0);
 	assert_true(r3 > r2);
-	assert_int_equal(etcd_get(e, "/t/kv/a", 7, val, sizeof(val), &vl, NULL), 0);
-	assert_int_equal(etcd_get(e, "/t/kv/b", 7, val, 2, &vl, NULL), -EPROTO);	/* too big */
+	assert_int_equal(etcd_get(e, "/t/kv/a", 7, val, sizeof(val), &vl, NULL, NULL), 0);
+	assert_int_equal(etcd_get(e, "/t/kv/b", 7, val, 2, &vl, NULL, NULL), -EPROTO);	/* too big */
 	assert_int_equal(etcd_put(e, "", 0, "x", 1, 0, NULL), -EINVAL);
 	etcd_free(e);
 }
@@ -133,7 +134,19 @@ static void test_txn(void **state)
 	assert_int_equal(etcd_range_prefix(e, "/t/txn/", 7, range_count, &n, &rev2), 0);
 	assert_int_equal(n, ETCD_TXN_OPS);
 	assert_int_equal(rev, rev2);	/* one revision for all of them */
+	/* Checked: only if the key has not moved on since rev. */
+	ops[0].check = true;
+	ops[0].expect_mod = rev - 1;
+	assert_int_equal(etcd_txn(e, ops, 1, NULL), -ECANCELED);
+	assert_int_equal(etcd_get_stats(e)->compare_failed, 1);
+	ops[0].expect_mod = rev;
 	ops[0].del = true;
+	assert_int_equal(etcd_txn(e, ops, 1, NULL), 0);
+	ops[0].expect_mod = 0;	/* gone: mod_revision 0 */
+	ops[0].del = false;
+	assert_int_equal(etcd_txn(e, ops, 1, &rev2), 0);
+	ops[0].del = true;
+	ops[0].expect_mod = rev2;
 	assert_int_equal(etcd_txn(e, ops, 1, NULL), 0);
 	n = 0;
 	assert_int_equal(etcd_range_prefix(e, "/t/txn/", 7, range_count, &n, NULL), 0);
@@ -156,7 +169,7 @@ static void test_lease(void **state)
 	assert_int_equal(etcd_lease_keepalive(e, id, &ttl), 0);
 	assert_true(ttl > 0 && ttl <= 5);
 	assert_int_equal(etcd_lease_revoke(e, id), 0);
-	assert_int_equal(etcd_get(e, "/t/lease/k", 10, v, sizeof(v), &vl, NULL), 0);
+	assert_int_equal(etcd_get(e, "/t/lease/k", 10, v, sizeof(v), &vl, NULL, NULL), 0);
 	assert_int_equal(etcd_lease_keepalive(e, id, &ttl), -ENOENT);
 	assert_int_equal(etcd_get_stats(e)->lease_lost, 1);
 	etcd_free(e);
