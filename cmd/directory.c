@@ -23,6 +23,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/daemon.h"
+#include "cmd/directory_etcd.h"
 #include "lib/auth.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -171,6 +172,7 @@ struct server {
 	struct dir *d;
 	int fd;
 	struct dstore *store;
+	struct dsync *sync;		/* the registrations in etcd (NULL: store) */
 	struct loop *loop;
 	struct loop_timer *timer;
 	uint64_t timer_due;		/* when the timer fires next */
@@ -199,6 +201,8 @@ static uint64_t thread_cpu_ns(void)
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+static void arm_timer(struct server *s, uint64_t next);
 
 static void tx_flush(struct server *s, unsigned n)
 {
@@ -236,6 +240,13 @@ static uint64_t flush_out(struct server *s)
 	uint64_t total = 0;
 	unsigned n = 0;
 
+	if (o->nops && s->sync && !dsync_write(s->sync, s->d, o->ops, o->nops)) {
+		/* Not all in etcd: nothing of the batch is acknowledged; the
+		 * keys are read back from etcd at once (on_timer). */
+		dir_out_reset(o);
+		arm_timer(s, mono_ns());
+		return 0;
+	}
 	if (o->nops && s->store && dstore_apply(s->store, o->ops, o->nops)) {
 		/* Nothing of this batch may be acknowledged: stop; a restart
 		 * reloads the last durable state. */
@@ -291,7 +302,11 @@ static void publish_spans(struct server *s)
 static void on_timer(void *arg)
 {
 	struct server *s = arg;
-	uint64_t next = dir_tick(s->d, now_sys(), &s->out);
+	struct dir_now now = now_sys();
+	uint64_t next = dir_tick(s->d, now, &s->out);
+
+	if (s->sync)
+		next = MIN(next, dsync_tick(s->sync, s->d, now, &s->out));
 
 	/* Availability written without a sync (the pushes went first) is
 	 * made durable here, at most a push retransmission later. */
@@ -343,6 +358,19 @@ static void on_readable(void *arg, int fd)
 	}
 }
 
+/* What the etcd watch delivered: other servers' changes, pushed to our
+ * lease holders. */
+static void on_etcd(void *arg, int fd)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	dsync_events(s->sync, s->d, now_sys(), &s->out);
+	flush_out(s);
+	if (s->out.nops == 0 && mono_ns() + (uint64_t)DIR_PUSH_RTO_MS * 1000000ull < s->timer_due)
+		arm_timer(s, mono_ns() + (uint64_t)DIR_PUSH_RTO_MS * 1000000ull);
+}
+
 /* The core's counters as Prometheus metrics (docs/metrics.md). */
 static void render_metrics(void *arg, struct metrics_text *t)
 {
@@ -385,13 +413,15 @@ static void render_metrics(void *arg, struct metrics_text *t)
 	}
 	metrics_sample(t, METRICS_GAUGE, "peregrine_directory_memory_bytes",
 		       "bytes the core's tables hold", (double)dir_mem_bytes(s->d), NULL);
+	if (s->sync)
+		dsync_metrics(s->sync, t);
 }
 
-int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
-		    volatile struct dserve_timing *timing, struct daemon *dm)
+static int serve(struct dir *d, int fd, struct dstore *store, struct dsync *sync,
+		 struct prefault *pf, volatile struct dserve_timing *timing, struct daemon *dm)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
-	struct loop_io *io;
+	struct loop_io *io, *eio = NULL;
 	int ret, buf = DS_SOCKBUF;
 
 	/* Past the sysctl caps when we may (root): fan-outs send in bursts. */
@@ -401,6 +431,7 @@ int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault
 	s->d = d;
 	s->fd = fd;
 	s->store = store;
+	s->sync = sync;
 	s->timing = timing;
 	s->pf = pf;
 	s->rl = (struct log_rl)LOG_RL_INIT(1000, 5);
@@ -425,9 +456,13 @@ int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault
 		}
 	}
 	io = loop_io_add(s->loop, fd, on_readable, s);
+	if (sync)
+		eio = loop_io_add(s->loop, dsync_fd(sync), on_etcd, s);
 	s->timer = loop_timer_add(s->loop, 0, 0, on_timer, s);
 	loop_run(s->loop);
 	loop_timer_del(s->loop, s->timer);
+	if (eio)
+		loop_io_del(s->loop, eio);
 	loop_io_del(s->loop, io);
 	if (dm) {
 		daemon_free(dm);	/* the metrics server, and the loop with it */
@@ -438,6 +473,18 @@ int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault
 	ret = s->failed;
 	free(s);
 	return ret;
+}
+
+int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
+		    volatile struct dserve_timing *timing, struct daemon *dm)
+{
+	return serve(d, fd, store, NULL, pf, timing, dm);
+}
+
+int directory_serve_etcd(struct dir *d, int fd, struct dsync *sync, struct prefault *pf,
+			 struct daemon *dm)
+{
+	return serve(d, fd, NULL, sync, pf, NULL, dm);
 }
 
 /* ---- the command ------------------------------------------------------------------ */
@@ -466,6 +513,12 @@ static const char directory_help[] =
 	"  --max-leases N       cap on leases (default 33554432); past it lookups\n"
 	"                       are answered with lease 0 (do not cache)\n"
 	"  --db-size MIB        LMDB map size (default 1024)\n"
+	"  --etcd URL[,URL...]  keep the registrations in etcd instead of --db, shared\n"
+	"                       with every directory server given the same etcd and\n"
+	"                       prefix (a replicated directory: docs/ha.md); each\n"
+	"                       registration is in etcd before it is acknowledged\n"
+	"  --etcd-prefix P      key prefix in etcd (default /peregrine/dir/)\n"
+	"  --etcd-timeout MS    bound on one etcd request (default 1000)\n"
 	"  --log-level LEVEL    error, warn, info (default) or debug\n"
 	DAEMON_HELP_METRICS
 	"  --name NAME          name in log lines (the lab also finds its daemons\n"
@@ -477,6 +530,8 @@ static const char directory_help[] =
 
 struct ds_opts {
 	const char *listen, *db, *key;
+	const char *etcd, *etcd_prefix;
+	uint32_t etcd_timeout_ms;
 	struct dir_cfg cfg;
 	size_t map_bytes;
 };
@@ -491,6 +546,9 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o, struct daemon *d
 		{ "max-entries", required_argument, NULL, 'E' },
 		{ "max-leases", required_argument, NULL, 'M' },
 		{ "db-size", required_argument, NULL, 'z' },
+		{ "etcd", required_argument, NULL, 'e' },
+		{ "etcd-prefix", required_argument, NULL, 'P' },
+		{ "etcd-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' }, DAEMON_OPTIONS,
 		{ 0 },
 	};
@@ -541,6 +599,13 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o, struct daemon *d
 				return cli_usage_error("directory", "--db-size: MiB, 1..1048576");
 			o->map_bytes = (size_t)v << 20;
 			break;
+		case 'e': o->etcd = optarg; break;
+		case 'P': o->etcd_prefix = optarg; break;
+		case 'T':
+			if (!parse_u32(optarg, 60000, &v) || !v)
+				return cli_usage_error("directory", "--etcd-timeout: 1..60000 ms");
+			o->etcd_timeout_ms = v;
+			break;
 		case 'h':
 			fputs(directory_help, stdout);
 			return -1;
@@ -554,8 +619,10 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o, struct daemon *d
 	}
 	if (optind < argc)
 		return cli_usage_error("directory", "unexpected argument '%s'", argv[optind]);
-	if (!o->listen || !o->db || !o->key)
-		return cli_usage_error("directory", "--listen, --db and --key are required");
+	if (!o->listen || !(o->db || o->etcd) || !o->key)
+		return cli_usage_error("directory", "--listen, --db (or --etcd) and --key are required");
+	if (o->db && o->etcd)
+		return cli_usage_error("directory", "--db and --etcd: one store or the other");
 	return 0;
 }
 
@@ -565,7 +632,8 @@ int cmd_directory(int argc, char **argv)
 	struct daemon dm;
 	struct sockaddr_in addr;
 	struct auth_key key;
-	struct dstore *store;
+	struct dstore *store = NULL;
+	struct dsync *sync = NULL;
 	struct dir *d;
 	struct prefault *pf;
 	char err[256], buf[64];
@@ -586,12 +654,17 @@ int cmd_directory(int argc, char **argv)
 	o.cfg.table_arg = pf;
 	o.cfg.seed = wall_ns() ^ ((uint64_t)getpid() << 32);
 	o.cfg.log = CORE_LOG_STDERR;
-	if (!(store = dstore_open(o.db, o.map_bytes, err, sizeof(err)))) {
+	if (o.db && !(store = dstore_open(o.db, o.map_bytes, err, sizeof(err)))) {
 		prefault_stop(pf);
 		return cli_error("store %s", err);
 	}
 	d = dir_new(&o.cfg);
-	if ((n = dstore_load(store, d)) < 0) {
+	if (o.etcd && !(sync = dsync_open(o.etcd, o.etcd_prefix ? o.etcd_prefix : "/peregrine/dir/",
+					  o.etcd_timeout_ms, d, &n, err, sizeof(err)))) {
+		cli_error("%s", err);
+		goto out;
+	}
+	if (store && (n = dstore_load(store, d)) < 0) {
 		cli_error("store %s: cannot read it", o.db);
 		goto out;
 	}
@@ -604,12 +677,15 @@ int cmd_directory(int argc, char **argv)
 
 		getsockname(fd, (struct sockaddr *)&addr, &alen);	/* the real port */
 	}
-	log_info("serving %s, %ld entries from %s", udp_addr_str(&addr, buf, sizeof(buf)), n, o.db);
-	ret = directory_serve(d, fd, store, pf, NULL, &dm);
+	log_info("serving %s, %ld entries from %s%s", udp_addr_str(&addr, buf, sizeof(buf)), n,
+		 o.etcd ? "etcd " : "", o.etcd ? o.etcd : o.db);
+	ret = sync ? directory_serve_etcd(d, fd, sync, pf, &dm)
+		   : directory_serve(d, fd, store, pf, NULL, &dm);
 	close(fd);
 	log_info("stopped%s", ret ? " after a store failure" : "");
 out:
 	prefault_stop(pf);	/* before the tables it may be touching go */
+	dsync_close(sync);	/* the watch thread, before the core it fed */
 	dir_free(d);
 	dstore_close(store);
 	return ret;
