@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -775,6 +776,8 @@ struct etcd_watch *etcd_watch_start(const char *urls, const void *prefix, size_t
 				    int64_t from, char *err, size_t errlen)
 {
 	struct etcd_watch *w = xcalloc(1, sizeof(*w));
+	sigset_t all, old;
+	int rc;
 
 	if (plen == 0 || plen > ETCD_KEY_MAX) {
 		snprintf(err, errlen, "etcd watch: bad prefix");
@@ -792,7 +795,13 @@ struct etcd_watch *etcd_watch_start(const char *urls, const void *prefix, size_t
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	if (pthread_create(&w->thread, NULL, watch_main, w)) {
+	/* Signals are the caller's loop's (SIGTERM stops a daemon): the
+	 * thread is created with every signal blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
 		snprintf(err, errlen, "etcd watch: cannot start a thread");
 		close(w->pipe[0]);
 		close(w->pipe[1]);
