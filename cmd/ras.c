@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "lib/json.h"
 #include "cmd/cli.h"
+#include "cmd/ras_ha.h"
 #include "cmd/daemon.h"
 #include "lab/run.h"
 #include "lib/auth.h"
@@ -30,6 +31,7 @@
 #include "lib/udp.h"
 #include "ras/ras.h"
 #include "route/failover.h"
+#include "switchd/switchd.h"
 #include "wire/pgr.h"
 
 enum ras_cmd_limits {
@@ -52,6 +54,8 @@ struct rasd {
 	uint64_t last_done, last_acked, dir_restarts;
 	uint64_t t0_ns;
 	struct log_rl rl;
+	struct ras_ha *ha;		/* --etcd: the election (NULL: alone) */
+	bool ha_lost;
 };
 
 static void send_dgrams(struct rasd *d, const struct ras_dgram *dg, size_t n)
@@ -269,6 +273,17 @@ static int print_status(const char *path, bool json)
 }
 
 /* ---- configuration ------------------------------------------------------------- */
+static const char ras_help_ha[] =
+	"\n"
+	"Standby RAS (docs/ha.md):\n"
+	"  --etcd URL[,URL...]   campaign for leadership in etcd first; a standby waits\n"
+	"                        and takes over (from the switches' tables) when the\n"
+	"                        leader's lease ends.  Requests to switchd carry the\n"
+	"                        leader's term, so a switch refuses an older leader\n"
+	"  --ha-ttl SECONDS      the leader's lease (default 2): a dead leader is\n"
+	"                        replaced within it\n"
+	"  --leader              with --etcd: print who leads (name, address, term)\n";
+
 static const char ras_help[] =
 	"Usage: peregrine ras --lab PREFIX [OPTIONS]\n"
 	"       peregrine ras --topo SPEC --key FILE --listen ADDR:PORT --directory ADDR:PORT\n"
@@ -334,6 +349,9 @@ struct rc_opts {
 	int nfails;
 	bool print, json, status, no_direct;
 	const char *status_file;
+	const char *etcd;
+	bool leader;
+	uint32_t ha_ttl;
 	uint32_t lb_ms, max_pairs, fib_cap;
 	double min_mbps, share;
 };
@@ -357,6 +375,9 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *d
 		{ "share", required_argument, NULL, 'z' },
 		{ "fib-capacity", required_argument, NULL, 'c' },
 		{ "no-direct", no_argument, NULL, 'D' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "ha-ttl", required_argument, NULL, 'T' },
+		{ "leader", no_argument, NULL, 'W' },
 		{ 0 },
 	};
 	int c;
@@ -388,6 +409,12 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *d
 		case 'S': o->status = true; break;
 		case 'f': o->status_file = optarg; break;
 		case 'D': o->no_direct = true; break;
+		case 'E': o->etcd = optarg; break;
+		case 'W': o->leader = true; break;
+		case 'T':
+			if (!parse_u32(optarg, 60, &o->ha_ttl) || !o->ha_ttl)
+				return cli_usage_error("ras", "--ha-ttl: 1 to 60 seconds");
+			break;
 		case 'i':
 			if (!parse_u32(optarg, 3600000, &o->lb_ms) || o->lb_ms < 10)
 				return cli_usage_error("ras", "--lb-interval: 10 to 3600000 ms");
@@ -409,7 +436,10 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *d
 			if (!parse_double(optarg, &o->share) || !(o->share > 0 && o->share < 1))
 				return cli_usage_error("ras", "--share: between 0 and 1");
 			break;
-		case 'h': printf(ras_help, RAS_LB_MS, RAS_MAX_PAIRS, RAS_MIN_MBPS); exit(0);
+		case 'h':
+			printf(ras_help, RAS_LB_MS, RAS_MAX_PAIRS, RAS_MIN_MBPS);
+			fputs(ras_help_ha, stdout);
+			exit(0);
 		default: {
 			int rc = daemon_opt(dm, c, optarg);
 
@@ -420,6 +450,8 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *d
 	}
 	if (optind < argc)
 		return cli_usage_error("ras", "unexpected argument '%s'", argv[optind]);
+	if (o->leader)
+		return o->etcd ? 0 : cli_usage_error("ras", "--leader needs --etcd");
 	if (o->status && !o->lab && !o->status_file)
 		return cli_usage_error("ras", "--status needs --lab or --status-file");
 	if (!o->status && !o->lab == !o->topo)
@@ -682,6 +714,53 @@ static void render_metrics(void *arg, struct metrics_text *t)
 }
 
 /* ---- running ------------------------------------------------------------------ */
+static volatile sig_atomic_t ha_stop;
+
+static void on_ha_signal(int sig)
+{
+	(void)sig;
+	ha_stop = 1;
+}
+
+/* Campaign until we lead: 0 and the term, 1 to stop (a signal or an error). */
+static int ha_campaign(const struct rc_opts *o, const struct rc_setup *s, struct daemon *dm,
+		       struct rasd *d, int64_t *term)
+{
+	struct sigaction sa = { .sa_handler = on_ha_signal }, old_int, old_term;
+	char name[160], ab[32], err[256];
+	int rc;
+
+	snprintf(name, sizeof(name), "%s %s", dm->name, udp_addr_str(&s->listen, ab, sizeof(ab)));
+	if (!(d->ha = ras_ha_open(o->etcd, name, o->ha_ttl, err, sizeof(err)))) {
+		cli_error("ras: %s", err);
+		return 1;
+	}
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	log_info("campaigning for leadership in etcd as '%s'", name);
+	rc = ras_ha_wait(d->ha, &ha_stop, term);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc) {
+		log_info("stopped while standing by");
+		ras_ha_close(d->ha);
+		d->ha = NULL;
+		return 1;
+	}
+	log_info("leading (term %" PRId64 "): taking over from the switches' tables", *term);
+	return 0;
+}
+
+static void on_ha_keepalive(void *arg)
+{
+	struct rasd *d = arg;
+
+	if (!ras_ha_keepalive(d->ha)) {
+		d->ha_lost = true;
+		loop_stop(d->loop);	/* a standby takes over; the switches fence us */
+	}
+}
+
 static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 {
 	struct rasd d = { .rl = LOG_RL_INIT(1000, 5), .t = s->t, .status_path = s->status_path,
@@ -696,7 +775,14 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	struct loop_io *io;
 	char err[256], ab[32];
 	int buf = RC_SOCKBUF;
+	int64_t term = 0;
 
+	if (o->etcd) {
+		if (ha_campaign(o, s, dm, &d, &term))
+			return ha_stop ? 0 : 1;
+		/* Every request above every request of an older leader. */
+		c.seq_base = (uint64_t)term << SW_TERM_SHIFT;
+	}
 	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err)))
 		return cli_error("ras: %s", err);
 	if ((d.fd = udp_open(&s->listen, RC_SOCKBUF)) < 0) {
@@ -712,6 +798,8 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	d.loop = dm->loop;
 	io = loop_io_add(d.loop, d.fd, on_readable, &d);
 	daemon_every(dm, RC_STATUS_MS, on_status, &d);
+	if (d.ha)
+		daemon_every(dm, (o->ha_ttl ? o->ha_ttl : RAS_HA_TTL_S) * 1000 / 4, on_ha_keepalive, &d);
 	if (daemon_metrics(dm, render_metrics, &d)) {
 		loop_io_del(d.loop, io);
 		daemon_free(dm);
@@ -736,7 +824,12 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	close(d.fd);
 	ras_out_free(&d.out);
 	ras_free(d.r);
-	return 0;
+	if (d.ha) {
+		if (!d.ha_lost)
+			ras_ha_resign(d.ha);	/* a standby takes over at once */
+		ras_ha_close(d.ha);
+	}
+	return d.ha_lost ? 3 : 0;
 }
 
 int cmd_ras(int argc, char **argv)
@@ -751,6 +844,25 @@ int cmd_ras(int argc, char **argv)
 	if ((rc = parse_opts(argc, argv, &o, &dm)))
 		return rc;
 	log_set_ident(dm.name);
+	if (o.leader) {
+		char v[RAS_HA_VALUE_MAX + 32];
+
+		rc = ras_ha_leader(o.etcd, v, sizeof(v));
+		if (rc < 0)
+			return cli_error("ras: etcd %s: %s", o.etcd, strerror(-rc));
+		if (o.json) {
+			char nm[RAS_HA_VALUE_MAX + 32] = "", ad[64] = "";
+			long long tm = 0;
+
+			if (rc == 1)
+				sscanf(v, "%159s %63s %lld", nm, ad, &tm);
+			printf("{\"leader\": %s%s%s, \"address\": \"%s\", \"term\": %lld}\n",
+			       rc == 1 ? "\"" : "", rc == 1 ? nm : "null", rc == 1 ? "\"" : "", ad, tm);
+		} else {
+			printf("%s\n", rc == 1 ? v : "no leader");
+		}
+		return 0;
+	}
 	/* Tests of a bare fabric program the switches by hand. */
 	if (o.lab && !o.print && getenv("PEREGRINE_NO_RAS")) {
 		log_info("PEREGRINE_NO_RAS is set: not running");
