@@ -36,6 +36,7 @@ enum check_limits {
 struct check_key {
 	uint32_t version;		/* highest seen */
 	uint8_t state;			/* 0 sent, 1 acked, 2 refused/unanswered */
+	uint64_t sent_ns;		/* the registration's first transmission */
 };
 
 struct check {
@@ -49,6 +50,7 @@ struct check {
 	uint64_t lookups_ok, lookups_lost_answer, not_found_acked, regressions;
 	uint64_t refused, unanswered, pushes_checked;
 	uint32_t lost, verified;
+	float *reg_ms;			/* latency of each acknowledged registration */
 	bool verifying;
 	struct rng_lite { uint64_t s; } rng;
 };
@@ -126,6 +128,7 @@ static void on_register(void *arg, uint64_t id, const struct dirp_msg *m)
 		return;
 	if (r.status == DIRP_OK) {
 		k->keys[i].state = 1;
+		k->reg_ms[k->nacked] = (float)(mono_ns() - k->keys[i].sent_ns) / 1e6f;
 		k->nacked++;
 		saw_version(k, i, r.version);
 	} else {
@@ -190,6 +193,7 @@ static void send_register(struct check *k)
 	if (k->nkeys == CHECK_MAX_KEYS)
 		return;
 	e = entry_of(k, k->nkeys);
+	k->keys[k->nkeys].sent_ns = mono_ns();
 	k->keys[k->nkeys++].state = 0;
 	if (dirc_request(k->c, dir_now_sys(), DIRP_REGISTER, &e, 1, on_register, k) > 0)
 		k->in_flight++;
@@ -262,6 +266,18 @@ static void verify(struct check *k)
 	serve_until(k, until, false);
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const float *v, uint32_t n, double p)
+{
+	return n ? (double)v[(uint32_t)MIN((double)(n - 1), p * n)] : 0;
+}
+
 int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 {
 	struct check k = { .u = u, .c = dirc_udp_client(u), .vdc = 4242, .rng = { 0x9e3779b97f4a7c15ull } };
@@ -273,6 +289,7 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 	    (argc == 2 && !parse_u32(argv[1], UINT32_MAX - 1, &k.vdc)))
 		return cli_usage_error("dirctl", "check SECONDS [VDC]");
 	k.keys = xcalloc(CHECK_MAX_KEYS, sizeof(*k.keys));
+	k.reg_ms = xcalloc(CHECK_MAX_KEYS, sizeof(*k.reg_ms));
 	the_check = &k;
 	k.t0 = mono_ns();
 	serve_until(&k, k.t0 + (uint64_t)secs * 1000000000ull, true);
@@ -280,7 +297,8 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 	verify(&k);
 	if (k.verified < k.nacked)
 		k.lost += k.nacked - k.verified;	/* never answered: not shown present */
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I}",
+	qsort(k.reg_ms, k.nacked, sizeof(*k.reg_ms), cmp_float);
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
 		      "registrations_sent", (json_int_t)k.nkeys,
 		      "registrations_acked", (json_int_t)k.nacked,
 		      "registrations_lost", (json_int_t)k.lost,
@@ -292,7 +310,10 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 		      "not_found_acked", (json_int_t)k.not_found_acked,
 		      "version_regressions", (json_int_t)k.regressions,
 		      "pushes_checked", (json_int_t)k.pushes_checked,
-		      "failovers", (json_int_t)dirc_udp_failovers(u));
+		      "failovers", (json_int_t)dirc_udp_failovers(u),
+		      "register_p50_ms", pct(k.reg_ms, k.nacked, 0.5),
+		      "register_p99_ms", pct(k.reg_ms, k.nacked, 0.99),
+		      "register_max_ms", pct(k.reg_ms, k.nacked, 1.0));
 	if (json) {
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -307,5 +328,6 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 	rc = k.lost || k.regressions ? 1 : 0;
 	the_check = NULL;
 	free(k.keys);
+	free(k.reg_ms);
 	return rc;
 }

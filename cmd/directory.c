@@ -203,6 +203,7 @@ static uint64_t thread_cpu_ns(void)
 }
 
 static void arm_timer(struct server *s, uint64_t next);
+static void send_written(void *arg, const struct dir_out *o, bool only_writes);
 
 static void tx_flush(struct server *s, unsigned n)
 {
@@ -232,32 +233,18 @@ static void tx_flush(struct server *s, unsigned n)
 	}
 }
 
-/* Make the batch's store writes durable, then send its datagrams; returns
- * how many were sent. */
-static uint64_t flush_out(struct server *s)
+/* Send the datagrams of o (which: -1 all, 1 only the acknowledgements of
+ * writes, 0 all but those); returns how many. */
+static uint64_t send_dgrams(struct server *s, const struct dir_out *o, int which)
 {
-	struct dir_out *o = &s->out;
 	uint64_t total = 0;
 	unsigned n = 0;
 
-	if (o->nops && s->sync && !dsync_write(s->sync, s->d, o->ops, o->nops)) {
-		/* Not all in etcd: nothing of the batch is acknowledged; the
-		 * keys are read back from etcd at once (on_timer). */
-		dir_out_reset(o);
-		arm_timer(s, mono_ns());
-		return 0;
-	}
-	if (o->nops && s->store && dstore_apply(s->store, o->ops, o->nops)) {
-		/* Nothing of this batch may be acknowledged: stop; a restart
-		 * reloads the last durable state. */
-		s->failed = 1;
-		loop_stop(s->loop);
-		dir_out_reset(o);
-		return 0;
-	}
 	for (size_t i = 0; i < o->nsends; i++) {
 		const struct dir_send *snd = &o->sends[i];
 
+		if (which >= 0 && dsync_is_write_ack(o->buf + snd->off, snd->len) != (which == 1))
+			continue;
 		for (uint32_t j = 0; j < snd->ndst; j++) {
 			uint64_t a = o->dsts[snd->dst + j];
 
@@ -274,6 +261,38 @@ static uint64_t flush_out(struct server *s)
 		}
 	}
 	tx_flush(s, n);
+	return total;
+}
+
+/* Make the batch's store writes durable, then send its datagrams; returns
+ * how many were sent.  With etcd the batch goes to the writer thread and
+ * its datagrams leave when etcd has committed (on_etcd_written). */
+static uint64_t flush_out(struct server *s)
+{
+	struct dir_out *o = &s->out;
+	uint64_t total;
+
+	if (o->nops && s->sync) {
+		if (!dsync_submit(s->sync, s->d, o))
+			arm_timer(s, mono_ns());	/* read its keys back */
+		dir_out_reset(o);
+		return 0;
+	}
+	if (s->sync && dsync_busy(s->sync)) {
+		/* What shows a write in flight waits behind it. */
+		total = dsync_send_or_hold(s->sync, s->d, o, send_written, s);
+		dir_out_reset(o);
+		return total;
+	}
+	if (o->nops && s->store && dstore_apply(s->store, o->ops, o->nops)) {
+		/* Nothing of this batch may be acknowledged: stop; a restart
+		 * reloads the last durable state. */
+		s->failed = 1;
+		loop_stop(s->loop);
+		dir_out_reset(o);
+		return 0;
+	}
+	total = send_dgrams(s, o, -1);
 	dir_out_reset(o);
 	return total;
 }
@@ -358,6 +377,22 @@ static void on_readable(void *arg, int fd)
 	}
 }
 
+static void send_written(void *arg, const struct dir_out *o, bool only_writes)
+{
+	send_dgrams(arg, o, only_writes ? 1 : -1);
+}
+
+/* Batches back from etcd: send what etcd committed. */
+static void on_etcd_written(void *arg, int fd)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	dsync_completed(s->sync, s->d, send_written, s);
+	if (dsync_waiting(s->sync))
+		arm_timer(s, mono_ns());	/* read back what failed */
+}
+
 /* What the etcd watch delivered: other servers' changes, pushed to our
  * lease holders. */
 static void on_etcd(void *arg, int fd)
@@ -421,7 +456,7 @@ static int serve(struct dir *d, int fd, struct dstore *store, struct dsync *sync
 		 struct prefault *pf, volatile struct dserve_timing *timing, struct daemon *dm)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
-	struct loop_io *io, *eio = NULL;
+	struct loop_io *io, *eio = NULL, *wio = NULL;
 	int ret, buf = DS_SOCKBUF;
 
 	/* Past the sysctl caps when we may (root): fan-outs send in bursts. */
@@ -456,13 +491,17 @@ static int serve(struct dir *d, int fd, struct dstore *store, struct dsync *sync
 		}
 	}
 	io = loop_io_add(s->loop, fd, on_readable, s);
-	if (sync)
+	if (sync) {
 		eio = loop_io_add(s->loop, dsync_fd(sync), on_etcd, s);
+		wio = loop_io_add(s->loop, dsync_done_fd(sync), on_etcd_written, s);
+	}
 	s->timer = loop_timer_add(s->loop, 0, 0, on_timer, s);
 	loop_run(s->loop);
 	loop_timer_del(s->loop, s->timer);
 	if (eio)
 		loop_io_del(s->loop, eio);
+	if (wio)
+		loop_io_del(s->loop, wio);
 	loop_io_del(s->loop, io);
 	if (dm) {
 		daemon_free(dm);	/* the metrics server, and the loop with it */

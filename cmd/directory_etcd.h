@@ -21,12 +21,13 @@ enum dsync_limits {
 	DSYNC_RETRY_MS = 100,		/* retry of the dirty keys while etcd fails */
 	DSYNC_EVENTS_PER_READ = 4096,	/* watch events per loop wake-up */
 	DSYNC_TIMEOUT_MS = 1000,	/* default per request */
+	DSYNC_QUEUE_MAX = 4096,		/* batches waiting for etcd */
 };
 
 #define DSYNC_STATS(X) \
 	X(writes) X(write_ops) X(write_failures) X(write_conflicts) X(batches_held) \
 	X(remote_events) X(own_echoes) X(bad_events) X(resyncs) X(dirty_keys) \
-	X(dirty_overflow) X(resynced_keys) X(read_only)
+	X(dirty_overflow) X(resynced_keys) X(read_only) X(queue_full) X(queued)
 
 enum dsync_stat {
 #define X(n) DSYNC_##n,
@@ -44,11 +45,30 @@ struct dsync *dsync_open(const char *urls, const char *prefix, unsigned timeout_
 void dsync_close(struct dsync *s);
 int dsync_fd(const struct dsync *s);
 
-/* Write the core's store operations of one batch.  True if the batch's
- * datagrams may be sent; false if they must be dropped (the writes did not
- * all reach etcd: the keys are read back from etcd at the next
- * dsync_tick, which should come at once). */
-bool dsync_write(struct dsync *s, struct dir *d, const struct dir_op *ops, size_t n);
+/* Hand a batch with store operations to the writer thread: its operations
+ * go to etcd and its datagrams (copied) wait for them, while the loop goes
+ * on serving.  False if the queue is full (the batch is dropped, its keys
+ * read back from etcd at the next dsync_tick). */
+bool dsync_submit(struct dsync *s, struct dir *d, const struct dir_out *o);
+/* Batches are on their way to etcd. */
+bool dsync_busy(struct dsync *s);
+/* A datagram acknowledging a write (REGISTER, UNREGISTER, MOVE, SET_AVAIL
+ * reply). */
+bool dsync_is_write_ack(const uint8_t *dgram, size_t len);
+/* Readable when batches came back from etcd. */
+int dsync_done_fd(const struct dsync *s);
+/* For each batch back, in order: its datagrams to send() when etcd took its
+ * writes (or they were availability only); otherwise its keys are read back
+ * at the next dsync_tick, which should come at once. */
+typedef void (*dsync_send_fn)(void *arg, const struct dir_out *o, bool only_writes);
+void dsync_completed(struct dsync *s, struct dir *d, dsync_send_fn send, void *arg);
+/* A batch without store operations while writes are in flight: what must
+ * not overtake them waits behind them (acknowledgements of writes -- a
+ * retransmitted registration the core answers from memory -- and lookup
+ * replies or pushes showing an entry whose write is in flight, which etcd
+ * may yet refuse); the rest is sent at once.  Returns how many went. */
+uint64_t dsync_send_or_hold(struct dsync *s, struct dir *d, const struct dir_out *o,
+			    dsync_send_fn send, void *arg);
 
 /* Apply what the watch delivered (pushes into out). */
 void dsync_events(struct dsync *s, struct dir *d, struct dir_now now, struct dir_out *out);
@@ -57,7 +77,10 @@ void dsync_events(struct dsync *s, struct dir *d, struct dir_now now, struct dir
  * next deadline it wants (CORE_NEVER when nothing waits). */
 uint64_t dsync_tick(struct dsync *s, struct dir *d, struct dir_now now, struct dir_out *out);
 
-void dsync_get_stats(const struct dsync *s, uint64_t st[DSYNC_STAT_COUNT]);
-void dsync_metrics(const struct dsync *s, struct metrics_text *t);
+/* Keys wait to be read back or written again (call dsync_tick soon). */
+bool dsync_waiting(const struct dsync *s);
+
+void dsync_get_stats(struct dsync *s, uint64_t st[DSYNC_STAT_COUNT]);
+void dsync_metrics(struct dsync *s, struct metrics_text *t);
 
 #endif
