@@ -388,7 +388,8 @@ static void on_etcd_written(void *arg, int fd)
 	struct server *s = arg;
 
 	(void)fd;
-	dsync_completed(s->sync, s->d, send_written, s);
+	dsync_completed(s->sync, s->d, now_sys(), &s->out, send_written, s);
+	flush_out(s);
 	if (dsync_waiting(s->sync))
 		arm_timer(s, mono_ns());	/* read back what failed */
 }

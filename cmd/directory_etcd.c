@@ -605,8 +605,10 @@ int dsync_done_fd(const struct dsync *s)
 	return s->done_pipe[0];
 }
 
-void dsync_completed(struct dsync *s, struct dir *d, dsync_send_fn send, void *arg)
+void dsync_completed(struct dsync *s, struct dir *d, struct dir_now now, struct dir_out *out,
+		     dsync_send_fn send, void *arg)
 {
+	bool failed = false;
 	char drain[64];
 	struct wjob *list;
 
@@ -632,12 +634,19 @@ void dsync_completed(struct dsync *s, struct dir *d, dsync_send_fn send, void *a
 			else
 				hmap_del(&s->inflight, key);
 		}
-		if (j->rc)
+		if (j->rc) {
 			job_failed(s, d, j->ops + j->done, j->nops - j->done, j->soft, j->rc);
+			failed = true;
+		}
 		if (!j->rc || (j->soft && j->rc != -ECANCELED))
 			send(arg, &j->dg, j->only_writes);
 		job_free(j);
 	}
+	/* Read the failed keys back at once, before anything else is
+	 * answered from memory about them (a conflict: etcd holds another
+	 * server's newer write). */
+	if (failed)
+		dsync_tick(s, d, now, out);
 }
 
 /* ---- the dirty keys ------------------------------------------------------------------------ */

@@ -59,9 +59,10 @@ bool dsync_is_write_ack(const uint8_t *dgram, size_t len);
 int dsync_done_fd(const struct dsync *s);
 /* For each batch back, in order: its datagrams to send() when etcd took its
  * writes (or they were availability only); otherwise its keys are read back
- * at the next dsync_tick, which should come at once. */
+ * at once (pushes into out), and while that fails at every dsync_tick. */
 typedef void (*dsync_send_fn)(void *arg, const struct dir_out *o, bool only_writes);
-void dsync_completed(struct dsync *s, struct dir *d, dsync_send_fn send, void *arg);
+void dsync_completed(struct dsync *s, struct dir *d, struct dir_now now, struct dir_out *out,
+		     dsync_send_fn send, void *arg);
 /* A batch without store operations while writes are in flight: what must
  * not overtake them waits behind them (acknowledgements of writes -- a
  * retransmitted registration the core answers from memory -- and lookup
