@@ -64,6 +64,7 @@ struct dsync {
 	size_t ndirty, dirty_cap;
 	struct hmap dirty_at;	/* store key -> index in dirty */
 	uint64_t retry_due;	/* mono ns */
+	uint32_t backoff_ms;	/* retry interval while etcd fails; 0: not failing */
 	uint64_t st[DSYNC_STAT_COUNT];
 	struct log_rl rl;
 	struct dir *load_into;	/* during a range */
@@ -447,7 +448,11 @@ static void job_failed(struct dsync *s, struct dir *d, const struct dir_op *ops,
 		dir_set_read_only(d, true);
 		s->st[DSYNC_batches_held]++;
 	}
-	s->retry_due = 0;
+	/* Read back at once after a conflict (etcd answered) or a first
+	 * failure; while etcd keeps failing, at the backoff's pace (a read
+	 * back blocks the loop for up to the request timeout). */
+	if (rc == -ECANCELED || !s->backoff_ms)
+		s->retry_due = 0;
 }
 
 bool dsync_submit(struct dsync *s, struct dir *d, const struct dir_out *o)
@@ -715,9 +720,14 @@ uint64_t dsync_tick(struct dsync *s, struct dir *d, struct dir_now now, struct d
 	}
 	s->ndirty = kept;
 	dir_set_read_only(d, hard);
-	if (!kept)
+	if (!kept) {
+		s->backoff_ms = 0;
 		return CORE_NEVER;
-	s->retry_due = now.ns + DSYNC_RETRY_MS * 1000000ull;
+	}
+	if (rc)
+		s->backoff_ms = s->backoff_ms ? MIN(s->backoff_ms * 2, (uint32_t)DSYNC_RETRY_MAX_MS)
+					      : DSYNC_RETRY_MS;
+	s->retry_due = mono_ns() + (uint64_t)(s->backoff_ms ? s->backoff_ms : DSYNC_RETRY_MS) * 1000000ull;
 	return s->retry_due;
 }
 

@@ -18,7 +18,10 @@
 
 enum dsync_limits {
 	DSYNC_DIRTY_MAX = 1 << 16,	/* keys waiting for etcd to come back */
-	DSYNC_RETRY_MS = 100,		/* retry of the dirty keys while etcd fails */
+	DSYNC_RETRY_MS = 100,		/* first retry of the dirty keys while etcd fails */
+	DSYNC_RETRY_MAX_MS = 3200,	/* backoff cap: a read back blocks the loop for
+					 * up to the request timeout, so a partition
+					 * from etcd costs lookups at most 1/3 of it */
 	DSYNC_EVENTS_PER_READ = 4096,	/* watch events per loop wake-up */
 	DSYNC_TIMEOUT_MS = 1000,	/* default per request */
 	DSYNC_QUEUE_MAX = 4096,		/* batches waiting for etcd */

@@ -120,8 +120,8 @@ void ras_ha_resign(struct ras_ha *h)
 {
 	if (!h->lease)
 		return;
-	if (h->leading)
-		etcd_resign(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), h->term);
+	if (h->leading && !etcd_resign(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), h->term))
+		log_info("resigned leadership (term %" PRId64 ")", h->term);
 	etcd_lease_revoke(h->e, h->lease);
 	h->lease = 0;
 	h->leading = false;
