@@ -63,7 +63,7 @@ struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg
 	u->c = dirc_new(cfg);
 	u->servers[0] = *server;
 	u->nservers = 1;
-	u->failover_ms = cfg->rto_ms ? cfg->rto_ms : DIRC_RTO_MS;
+	u->failover_ms = DIRC_UDP_FAILOVER_MS;
 	return u;
 }
 
@@ -103,7 +103,7 @@ int dirc_udp_add_server(struct dirc_udp *u, const struct sockaddr_in *server)
 
 void dirc_udp_set_failover_ms(struct dirc_udp *u, uint32_t ms)
 {
-	u->failover_ms = ms ? ms : DIRC_RTO_MS;
+	u->failover_ms = ms ? ms : DIRC_UDP_FAILOVER_MS;
 }
 
 void dirc_udp_on_failover(struct dirc_udp *u, void (*fn)(void *arg, unsigned server), void *arg)
@@ -146,6 +146,7 @@ static void failover(struct dirc_udp *u, uint64_t now)
 		return;	/* tried again at the next tick */
 	u->cur = next;
 	u->failovers++;
+	dirc_expedite(u->c, now);
 	u->waiting_since = dirc_in_flight(u->c) ? now : 0;
 	if (u->on_failover)
 		u->on_failover(u->failover_arg, next);

@@ -14,6 +14,11 @@ struct dirc_udp;
 
 enum dirc_udp_limits {
 	DIRC_UDP_SERVERS = 8,		/* directory servers to fail over between */
+	/* A server silent this long with a request in flight is given up for
+	 * the next (a loaded server answers something every few ms; a lookup
+	 * waiting behind a write in etcd may take longer, and is then asked
+	 * of the next server, which is harmless in a replicated directory). */
+	DIRC_UDP_FAILOVER_MS = 30,
 };
 
 /* The current time from the system clocks. */
@@ -27,9 +32,9 @@ void dirc_udp_close(struct dirc_udp *u);
 
 /* A replicated directory (docs/ha.md): another server to move to when the
  * one in use stops answering, that is when a request has gone unanswered
- * for failover_ms (0: the client's first retransmission timeout) and no
- * datagram came from it meanwhile.  Servers are tried in turn.  0, -ENOSPC
- * past DIRC_UDP_SERVERS. */
+ * for failover_ms (0: DIRC_UDP_FAILOVER_MS) and no datagram came from it
+ * meanwhile.  Servers are tried in turn; what is in flight is sent to the
+ * new one at once.  0, -ENOSPC past DIRC_UDP_SERVERS. */
 int dirc_udp_add_server(struct dirc_udp *u, const struct sockaddr_in *server);
 void dirc_udp_set_failover_ms(struct dirc_udp *u, uint32_t ms);
 /* Called after each move to another server (the caller renews its leases
