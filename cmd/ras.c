@@ -751,14 +751,14 @@ static int ha_campaign(const struct rc_opts *o, const struct rc_setup *s, struct
 	return 0;
 }
 
-static void on_ha_keepalive(void *arg)
+/* The keep-alive thread found our lease gone: a standby may lead now. */
+static void on_ha_lost(void *arg, int fd)
 {
 	struct rasd *d = arg;
 
-	if (!ras_ha_keepalive(d->ha)) {
-		d->ha_lost = true;
-		loop_stop(d->loop);	/* a standby takes over; the switches fence us */
-	}
+	(void)fd;
+	d->ha_lost = true;
+	loop_stop(d->loop);	/* a standby takes over; the switches fence us */
 }
 
 static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
@@ -776,6 +776,7 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	char err[256], ab[32];
 	int buf = RC_SOCKBUF;
 	int64_t term = 0;
+	struct loop_io *hio = NULL;
 
 	if (o->etcd) {
 		if (ha_campaign(o, s, dm, &d, &term))
@@ -798,8 +799,21 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	d.loop = dm->loop;
 	io = loop_io_add(d.loop, d.fd, on_readable, &d);
 	daemon_every(dm, RC_STATUS_MS, on_status, &d);
-	if (d.ha)
-		daemon_every(dm, (o->ha_ttl ? o->ha_ttl : RAS_HA_TTL_S) * 1000 / 4, on_ha_keepalive, &d);
+	if (d.ha) {
+		int lfd = ras_ha_keepalive_start(d.ha);
+
+		if (lfd < 0) {
+			cli_error("ras: keep-alive thread: %s", strerror(-lfd));
+			loop_io_del(d.loop, io);
+			daemon_free(dm);
+			close(d.fd);
+			ras_out_free(&d.out);
+			ras_free(d.r);
+			ras_ha_close(d.ha);
+			return 1;
+		}
+		hio = loop_io_add(d.loop, lfd, on_ha_lost, &d);
+	}
 	if (daemon_metrics(dm, render_metrics, &d)) {
 		loop_io_del(d.loop, io);
 		daemon_free(dm);
@@ -819,12 +833,15 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 		 " retransmits", ras_stats(d.r)->link_reports, ras_stats(d.r)->ops_sent,
 		 ras_stats(d.r)->retransmits);
 	write_status(&d);
+	if (hio)
+		loop_io_del(d.loop, hio);
 	loop_io_del(d.loop, io);
 	daemon_free(dm);
 	close(d.fd);
 	ras_out_free(&d.out);
 	ras_free(d.r);
 	if (d.ha) {
+		ras_ha_keepalive_stop(d.ha);
 		if (!d.ha_lost)
 			ras_ha_resign(d.ha);	/* a standby takes over at once */
 		ras_ha_close(d.ha);

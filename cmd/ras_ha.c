@@ -2,7 +2,12 @@
 #include "cmd/ras_ha.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,10 @@
 
 struct ras_ha {
 	struct etcd *e;
+	pthread_t ka;
+	bool ka_running;
+	atomic_bool ka_stop, lost;
+	int lost_pipe[2];
 	char value[RAS_HA_VALUE_MAX];
 	unsigned ttl_s;
 	int64_t lease, term;
@@ -39,6 +48,7 @@ void ras_ha_close(struct ras_ha *h)
 {
 	if (!h)
 		return;
+	ras_ha_keepalive_stop(h);
 	etcd_free(h->e);
 	free(h);
 }
@@ -90,30 +100,67 @@ int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term)
 	return -EINTR;
 }
 
-bool ras_ha_keepalive(struct ras_ha *h)
+static void *keepalive_main(void *arg)
 {
+	struct ras_ha *h = arg;
+	unsigned period = h->ttl_s * 1000 / 4, unreachable = 0;
+
+	while (!atomic_load(&h->ka_stop)) {
+		int rc = etcd_lease_keepalive(h->e, h->lease, NULL);
+
+		if (rc == -ENOENT) {
+			log_err("leadership lost: the lease ended (term %" PRId64 ")", h->term);
+			atomic_store(&h->lost, true);
+			if (write(h->lost_pipe[1], "", 1) < 0) {
+				/* the loop finds `lost` set anyway */
+			}
+			break;
+		}
+		if (rc) {
+			if (!unreachable++)
+				log_warn("etcd: keep-alive: %s; leading on (switches fence a newer leader)",
+					 strerror(-rc));
+		} else if (unreachable) {
+			log_info("etcd: keep-alive answered again after %u failures", unreachable);
+			unreachable = 0;
+		}
+		for (unsigned t = 0; t < period && !atomic_load(&h->ka_stop); t += 20)
+			nap_ms(20);
+	}
+	return NULL;
+}
+
+int ras_ha_keepalive_start(struct ras_ha *h)
+{
+	sigset_t all, old;
 	int rc;
 
-	if (!h->leading)
-		return false;
-	rc = etcd_lease_keepalive(h->e, h->lease, NULL);
-	if (rc == 0) {
-		h->last_ok_ns = mono_ns();
-		return true;
+	if (pipe2(h->lost_pipe, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	sigfillset(&all);	/* signals stay the loop's */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&h->ka, NULL, keepalive_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		close(h->lost_pipe[0]);
+		close(h->lost_pipe[1]);
+		return -rc;
 	}
-	if (rc == -ENOENT) {
-		log_err("leadership lost: the lease ended (term %" PRId64 ")", h->term);
+	h->ka_running = true;
+	return h->lost_pipe[0];
+}
+
+void ras_ha_keepalive_stop(struct ras_ha *h)
+{
+	if (!h->ka_running)
+		return;
+	atomic_store(&h->ka_stop, true);
+	pthread_join(h->ka, NULL);
+	close(h->lost_pipe[0]);
+	close(h->lost_pipe[1]);
+	h->ka_running = false;
+	if (atomic_load(&h->lost))
 		h->leading = false;
-		return false;
-	}
-	/* etcd unreachable: we lead until our lease would have ended. */
-	if (mono_ns() - h->last_ok_ns >= (uint64_t)h->ttl_s * 1000000000ull) {
-		log_err("leadership lost: etcd unreachable for %u s (%s)", h->ttl_s, strerror(-rc));
-		h->leading = false;
-		return false;
-	}
-	log_warn("etcd: keep-alive: %s", strerror(-rc));
-	return true;
 }
 
 void ras_ha_resign(struct ras_ha *h)

@@ -26,9 +26,14 @@ void ras_ha_close(struct ras_ha *h);
 /* Block until we lead; *term is the leadership's term (grows with every
  * leader).  Returns 0, or -EINTR when *stop became true. */
 int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term);
-/* Keep the lease alive; false when leadership is lost (the lease ended, or
- * etcd was unreachable for longer than the lease). */
-bool ras_ha_keepalive(struct ras_ha *h);
+/* Keep the lease alive from a thread of its own (the RAS's loop never waits
+ * on etcd): the returned fd becomes readable when leadership is lost, that
+ * is when a keep-alive finds the lease gone (another may be elected now).
+ * While etcd cannot be reached at all the leader goes on: nobody can be
+ * elected without etcd, and a leader elected on the other side of a
+ * partition is fenced by the switches.  -errno if the thread cannot start. */
+int ras_ha_keepalive_start(struct ras_ha *h);
+void ras_ha_keepalive_stop(struct ras_ha *h);
 /* Give up leadership (a clean stop: a standby takes over at once). */
 void ras_ha_resign(struct ras_ha *h);
 /* The leader's value now ("NAME ADDR:PORT TERM"), into buf; 1 if there is

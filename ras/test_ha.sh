@@ -10,6 +10,7 @@
 # 2. kill -9 of the leader: the standby leads within the lease (2 s) plus a
 #    campaign interval, with a higher term (its requests fence the old one).
 # 3. SIGTERM of the leader: it resigns, and a new standby takes over at once.
+# 4. etcd killed: the leader goes on leading.
 set -eu
 . "$(dirname "$0")/../tests/lib.sh"
 need_cmd etcd
@@ -84,6 +85,13 @@ leader_is c || fail "ras-c did not take over: $(cat "$logs/ras-c.log")"
 t1=$(date +%s%N)
 echo "take-over after SIGTERM of the leader: $(( (t1 - t0) / 1000000 )) ms"
 grep -q "resigned leadership (term $term_b)" "$logs/ras-b.log" || fail "ras-b did not resign: $(cat "$logs/ras-b.log")"
+
+# 4. etcd gone altogether: the leader leads on (nobody can be elected without
+#    etcd; switches would fence a leader elected elsewhere).
+kill -9 "${pids[0]}"
+sleep 3
+kill -0 "$ras_c" 2>/dev/null || fail "the leader stopped when etcd went away: $(cat "$logs/ras-c.log")"
+grep -q "leading on" "$logs/ras-c.log" || fail "no word of etcd's absence: $(cat "$logs/ras-c.log")"
 kill -TERM "$ras_c"
 wait "$ras_c" || fail "ras-c exited with $? on SIGTERM"
 echo "PASS"
