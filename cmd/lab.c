@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/lab_ha.h"
 #include "cmd/swctl.h"
 #include "lab/run.h"
 #include "wire/scheme.h"
@@ -308,7 +309,7 @@ static json_t *status_daemons(const struct lab *l, uint32_t node)
 	const char *name = node == LAB_NS_MGMT ? "mgmt" : l->topo->nodes[node].name;
 
 	for (size_t i = 0; i < lab_ndaemons; i++) {
-		bool here = node == LAB_NS_MGMT ? lab_daemons[i].where == LAB_ON_MGMT
+		bool here = node == LAB_NS_MGMT ? lab_daemons[i].where == LAB_ON_MGMT && !lab_ha_on(l)
 			: topo_is_server(l->topo, node) ? lab_daemons[i].where == LAB_ON_SERVER
 			: lab_daemons[i].where == LAB_ON_SWITCH;
 		pid_t pid;
@@ -422,6 +423,8 @@ static json_t *status_json(const struct lab *l)
 	JSET(j, "links", links);
 	JSET(j, "vms", JINT(l->nvms));
 	JSET(j, "vm_list", vm_list(l));
+	if (lab_ha_on(l))
+		JSET(j, "ha", lab_ha_status_json(l));
 	return j;
 }
 
@@ -474,6 +477,7 @@ static void print_status(const json_t *j)
 		}
 	}
 	printf("links: %zu, %zu down\n", json_array_size(links), down);
+	lab_ha_status_print(json_object_get(j, "ha"));
 }
 
 static int do_status(struct lab_cli *c)
@@ -712,12 +716,19 @@ static int do_logs(struct lab_cli *c)
 	if (load(c, &l))
 		return 1;
 	lab_state_dir(l.prefix, dir, sizeof(dir));
-	for (uint32_t n = 0; n <= l.topo->nnodes; n++) {
-		const char *name = n == l.topo->nnodes ? "mgmt" : l.topo->nodes[n].name;
+	for (uint32_t n = 0; n <= l.topo->nnodes + LAB_HA_KINDS * LAB_HA_MAX; n++) {
+		uint32_t h = n - l.topo->nnodes - 1, which = lab_ha_which(h / LAB_HA_MAX, h % LAB_HA_MAX);
+		char hbuf[16];
+		const char *name = n == l.topo->nnodes ? "mgmt" : n < l.topo->nnodes
+			? l.topo->nodes[n].name : lab_ha_name(which, hbuf, sizeof(hbuf));
 
+		if (n > l.topo->nnodes && h % LAB_HA_MAX >= l.ha.n[h / LAB_HA_MAX])
+			continue;	/* a replicated control plane's namespaces */
 		if (c->argc == 2 && strcmp(c->argv[1], name))
 			continue;
 		for (size_t i = 0; i < lab_ndaemons; i++) {
+			if (i > 0 && lab_daemon_first(lab_daemons[i].name) != i)
+				continue;	/* a name in the table twice: one log */
 			snprintf(path, sizeof(path), "%s/logs/%s.%s.log", dir, name,
 				 lab_daemons[i].name);
 			snprintf(title, sizeof(title), "%s %s", name, lab_daemons[i].name);

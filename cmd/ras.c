@@ -494,6 +494,10 @@ static int setup_lab(const struct rc_opts *o, struct rc_setup *s, char *err, siz
 					  .sin_port = htons(s->lab.ras_port) };
 	s->dir = s->listen;
 	s->dir.sin_port = htons(LAB_DIR_PORT);
+	/* a lab with a replicated control plane (lab/ha.c): our own namespace */
+	if ((o->listen && udp_parse_addr(o->listen, &s->listen, err, n)) ||
+	    (o->directory && udp_parse_addr(o->directory, &s->dir, err, n)))
+		return -1;
 	for (uint32_t i = 0; i < s->t->nnodes; i++)
 		if (!topo_is_server(s->t, i))
 			s->t->nodes[i].fib_cap = lab_switch_fib(&s->lab, i);
