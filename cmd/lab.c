@@ -25,7 +25,7 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--scheme peregrine|vl2] [--prefix P] [--json]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2 | --ha] [--prefix P] [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
 	"       peregrine lab fib dump SWITCH [--json]\n"
@@ -54,7 +54,9 @@ static const char lab_help[] =
 	"           reachability and isolation, throughput, fail-over and migration\n"
 	"           gaps, forwarding entries per switch; then tear it down\n"
 	"           (scripts/lab-demo.sh; about a minute).  --scheme vl2: the\n"
-	"           same for a VL2 lab (scripts/lab-demo-vl2.sh, docs/vl2.md)\n"
+	"           same for a VL2 lab (scripts/lab-demo-vl2.sh, docs/vl2.md).\n"
+	"           --ha: a lab with a replicated control plane under kills and\n"
+	"           a partition (scripts/lab-demo-ha.sh, docs/ha.md)\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
@@ -67,6 +69,7 @@ static const char lab_help[] =
 struct lab_cli {
 	const char *prefix;
 	enum pgr_scheme scheme;	/* --scheme: which demo */
+	bool ha;		/* --ha: the replicated control plane's demo */
 	bool json;
 	int argc;		/* positional arguments */
 	char **argv;
@@ -89,6 +92,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->prefix = argv[i] + 9;
 		} else if (!strcmp(argv[i], "--json")) {
 			c->json = true;
+		} else if (!strcmp(argv[i], "--ha")) {
+			c->ha = true;
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
 			if (!pgr_scheme_parse(argv[++i], &c->scheme))
 				return cli_usage_error("lab", "--scheme '%s' is not peregrine or vl2",
@@ -663,7 +668,7 @@ static const char *const demo_scripts[PGR_SCHEME_COUNT] = {
 static int do_demo(struct lab_cli *c)
 {
 	char exe[4096], script[4200], *dir;
-	const char *name = demo_scripts[c->scheme];
+	const char *name = c->ha ? "lab-demo-ha.sh" : demo_scripts[c->scheme];
 	ssize_t n;
 
 	if (c->argc != 1)
