@@ -178,7 +178,7 @@ static void st_route(void *arg, const struct ras_direct_info *i)
 	X(lb_considered) X(lb_routed) X(lb_kept) X(lb_skipped_fib) X(lb_no_attach)   \
 	X(matrix_pairs) X(vms_direct) X(pairs_direct) X(entries_direct) X(agents_known) \
 	X(avail_requests) X(avail_records) X(avail_acked) X(avail_timeouts)          \
-	X(dir_restarts) X(avail_pending)
+	X(dir_restarts) X(dir_moves) X(avail_pending)
 
 static json_t *status_json(const struct ras *r, const struct topo *t, double lb_last_ms)
 {
@@ -311,7 +311,11 @@ static const char ras_help[] =
 	"                        are not programmed)\n"
 	"  --key FILE            shared key of the management network\n"
 	"  --listen ADDR:PORT    where switchds send link reports\n"
-	"  --directory ADDR:PORT the directory server\n"
+	"  --directory ADDR:PORT[,ADDR:PORT...] the directory server; several: the\n"
+	"                        servers of a replicated directory, the next one\n"
+	"                        used when the last stops answering (docs/ha.md).\n"
+	"                        With --lab, --listen and --directory replace the\n"
+	"                        lab's management addresses (a lab's ha: section)\n"
 	"  --print-fib           print the computed forwarding tables and exit\n"
 	"  --status              print the running RAS's status (counters, direct\n"
 	"                        routes) from its status file and exit\n"
@@ -469,9 +473,43 @@ struct rc_setup {
 	struct ras_addr *sw;
 	struct auth_key key;
 	struct sockaddr_in listen, dir;
+	struct ras_addr more_dirs[RAS_MAX_MORE_DIRS];	/* --directory A,B,... */
+	unsigned nmore_dirs;
 	char status_buf[300];
 	const char *status_path;
 };
+
+/* --directory A[,B...]: the first into s->dir, the others (servers of a
+ * replicated directory, tried in turn) into s->more_dirs. */
+static int parse_dirs(const char *list, struct rc_setup *s, char *err, size_t n)
+{
+	char buf[512], *save = NULL, *tok;
+	unsigned k = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	s->nmore_dirs = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), k++) {
+		struct sockaddr_in a;
+
+		if (udp_parse_addr(tok, &a, err, n))
+			return -1;
+		if (k == 0) {
+			s->dir = a;
+			continue;
+		}
+		if (s->nmore_dirs == RAS_MAX_MORE_DIRS) {
+			snprintf(err, n, "--directory: at most %d servers", RAS_MAX_MORE_DIRS + 1);
+			return -1;
+		}
+		s->more_dirs[s->nmore_dirs++] =
+			(struct ras_addr){ ntohl(a.sin_addr.s_addr), ntohs(a.sin_port) };
+	}
+	if (!k) {
+		snprintf(err, n, "--directory: no address");
+		return -1;
+	}
+	return 0;
+}
 
 static int setup_lab(const struct rc_opts *o, struct rc_setup *s, char *err, size_t n)
 {
@@ -496,7 +534,7 @@ static int setup_lab(const struct rc_opts *o, struct rc_setup *s, char *err, siz
 	s->dir.sin_port = htons(LAB_DIR_PORT);
 	/* a lab with a replicated control plane (lab/ha.c): our own namespace */
 	if ((o->listen && udp_parse_addr(o->listen, &s->listen, err, n)) ||
-	    (o->directory && udp_parse_addr(o->directory, &s->dir, err, n)))
+	    (o->directory && parse_dirs(o->directory, s, err, n)))
 		return -1;
 	for (uint32_t i = 0; i < s->t->nnodes; i++)
 		if (!topo_is_server(s->t, i))
@@ -535,7 +573,7 @@ static int setup_generic(const struct rc_opts *o, struct rc_setup *s, char *err,
 	if (o->print)
 		return 0;
 	if (auth_key_load(o->key, &s->key, err, n) || udp_parse_addr(o->listen, &s->listen, err, n) ||
-	    udp_parse_addr(o->directory, &s->dir, err, n))
+	    parse_dirs(o->directory, s, err, n))
 		return -1;
 	return 0;
 }
@@ -674,6 +712,7 @@ static const struct ras_metric ras_metrics[] = {
 	RC_C(avail_requests, "SET_AVAIL requests sent to the directory"),
 	RC_C(avail_acked, "availability records the directory acknowledged"),
 	RC_C(avail_timeouts, "SET_AVAIL requests never answered (sent afresh)"),
+	RC_C(dir_moves, "moves to another directory server (--directory A,B,...)"),
 	RC_C(dir_restarts, "directory restarts seen"),
 	RC_G32(matrix_pairs, "VM pairs in the traffic window"),
 	RC_G32(vms_direct, "destination VMs some agent sends direct to"),
@@ -775,13 +814,14 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 			     .dir = { ntohl(s->dir.sin_addr.s_addr), ntohs(s->dir.sin_port) },
 			     .wall_offset_ms = (int64_t)(wall_ns() / 1000000) -
 					       (int64_t)(mono_ns() / 1000000),
-			     .log = CORE_LOG_STDERR };
+			     .log = CORE_LOG_STDERR, .nmore_dirs = s->nmore_dirs };
 	struct loop_io *io;
 	char err[256], ab[32];
 	int buf = RC_SOCKBUF;
 	int64_t term = 0;
 	struct loop_io *hio = NULL;
 
+	memcpy(c.more_dirs, s->more_dirs, sizeof(c.more_dirs));
 	if (o->etcd) {
 		if (ha_campaign(o, s, dm, &d, &term))
 			return ha_stop ? 0 : 1;
