@@ -132,6 +132,11 @@ say "   switches refused $((f1 - f0)) requests of $l1"
 stop_stream
 
 gap() { gap_after "$tmp/s.json" "$1"; }
+# each kill fell inside the stream (0.5 s after its first arrival, 0.5 s
+# before its last): otherwise its gap of 0 would say nothing
+inside() { jq --argjson t "$1" '.first_ns + 500000000 < $t and $t + 500000000 < .last_ns' "$tmp/s.json"; }
+during=$(jq -n --argjson a "$(inside $t1ns)" --argjson b "$(inside "$t_link")" \
+	--argjson c "$(inside $((t3 * 1000000)))" '$a and $b and $c')
 lg() { jq '.lookup_gap_max_ms // null' "$tmp/$1.check"; }
 acked=0; lost=0; regr=0
 for k in k1 k2 k3; do
@@ -145,11 +150,11 @@ out=$(jq -n -c \
 	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
 	--argjson takeover "$takeover" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
-	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" \
+	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
 	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
 		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, stream_gap_ms: $g2},
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
 	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
 	  ras_takeover_ms: $takeover, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
-	  fenced_writes_refused: $fenced, stream_lost_ms: $lost_ms}')
+	  fenced_writes_refused: $fenced, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi
