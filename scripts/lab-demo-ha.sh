@@ -13,7 +13,8 @@
 #   4. a partition isolating the leading RAS from etcd (blackhole routes in
 #      its namespace): the standby takes over; then the link comes back,
 #      and what the isolated leader still sends the switches is refused
-#      (switchd's fenced counter).
+#      (switchd's fenced counter); the isolated leader must send nothing
+#      (the new leader claimed every switch, so link reports go to it).
 #
 # Prints (with --json) kills [{target, lookup_gap_ms, stream_gap_ms}],
 # registrations_acked, registrations_lost, version_regressions,
@@ -123,12 +124,21 @@ f0=$(fenced)
 for e in etcd0 etcd1 etcd2; do ip -n "$X-$n1" route add blackhole "$(ip_of $e)/32"; done
 l2=""
 for _ in $(seq 80); do l2=$(leader); [ -n "$l2" ] && [ "$l2" != "$l1" ] && break; sleep 0.1; done
-say "   ${l2:-nobody} leads now; the link comes back (the isolated leader hears of it too)"
+say "   ${l2:-nobody} leads now; the link comes back"
 sleep 1
+# what the isolated leader sends the switches from now on (its metrics
+# are still reachable: only etcd is cut off)
+batches() {
+	ip netns exec "$X-mgmt" curl -s -m 2 "http://$(ip_of "$n1"):9462/metrics" |
+		awk '/^peregrine_ras_batches_total/ { print $2 }'
+}
+b0=$(batches)
 $P lab link up "$leaf" "$spine" --prefix "$X" >/dev/null
 sleep 3
+b1=$(batches)
 f1=$(fenced)
-say "   switches refused $((f1 - f0)) requests of $l1"
+iso=$(( ${b1:-0} - ${b0:-0} ))
+say "   the isolated $l1 sent $iso batches since; switches refused $((f1 - f0))"
 stop_stream
 
 gap() { gap_after "$tmp/s.json" "$1"; }
@@ -148,7 +158,7 @@ out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
 	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
 	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
-	--argjson takeover "$takeover" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) \
+	--argjson takeover "$takeover" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
 	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
@@ -156,5 +166,5 @@ out=$(jq -n -c \
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
 	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
 	  ras_takeover_ms: $takeover, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
-	  fenced_writes_refused: $fenced, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
+	  fenced_writes_refused: $fenced, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi

@@ -44,4 +44,7 @@ j() { jq -r "$1" "$out"; }
 # the stream lost no more than its faults' gaps and some slack: it came back
 [ "$(j '.stream_lost_ms < 10000')" = true ] || fail "the stream did not come back"
 [ "$(j '.fenced_writes_refused >= 0')" = true ] || fail "fenced count missing"
+# two leaders never program the fabric: the isolated one sent nothing once
+# the new one led (it had claimed every switch, so link reports went there)
+[ "$(j .isolated_leader_batches)" = 0 ] || fail "the isolated RAS leader programmed switches"
 echo "ok"
