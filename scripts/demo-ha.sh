@@ -11,7 +11,7 @@
 # Needs etcd and etcdctl (Debian's etcd-server, etcd-client); no root: every
 # process listens on 127.0.0.1 and is stopped by PID at exit.  The data
 # plane is not part of this demo (no stream gap, no switchd to fence): those
-# need the lab, which does not run a replicated control plane yet.
+# need the lab: `peregrine lab demo --ha` (scripts/lab-demo-ha.sh).
 set -eu
 P=build/peregrine
 json=""
