@@ -1147,6 +1147,18 @@ void agent_adopt(struct agent *a, const struct pgr_garp_key *k, const struct pgr
 	e->expire_ns = now.ns + (uint64_t)AGENT_ADOPT_MS * 1000000;
 }
 
+void agent_directory_changed(struct agent *a, struct dir_now now)
+{
+	for (uint32_t i = 0; i < a->nslots; i++) {
+		struct entry *e = ent_at(a, i);
+
+		if (e->state == E_VALID) {
+			e->used = true;
+			e->renew_ns = now.ns;
+		}
+	}
+}
+
 void agent_clock(struct agent *a, struct dir_now now)
 {
 	a->now_ns = now.ns;

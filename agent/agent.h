@@ -168,6 +168,11 @@ void agent_adopt(struct agent *a, const struct pgr_garp_key *k, const struct pgr
 /* The time, before feeding the directory client (replies have no clock). */
 void agent_clock(struct agent *a, struct dir_now now);
 
+/* The directory client moved to another server of a replicated directory
+ * (docs/ha.md): every cached entry is renewed at the next agent_tick, so
+ * that the new server holds our leases and pushes their changes to us. */
+void agent_directory_changed(struct agent *a, struct dir_now now);
+
 /* A datagram from the RAS. */
 void agent_ras_input(struct agent *a, const uint8_t *buf, size_t len, struct dir_now now);
 

@@ -36,6 +36,23 @@ static bool read_addr(struct yconf *yc, ynode *n, const char *what, struct socka
 	return true;
 }
 
+/* directories: ["A.B.C.D:PORT", ...], the servers after `directory`. */
+static bool read_more_dirs(struct yconf *yc, ynode *n, struct agent_config *c)
+{
+	size_t len;
+
+	if (!yconf_is_seq(n))
+		return yconf_fail(yc, n, "directories: expected a list of ADDRESS:PORT");
+	len = yconf_seq_len(n);
+	if (len > AGENT_MAX_MORE_DIRS)
+		return yconf_fail(yc, n, "directories: at most %d", AGENT_MAX_MORE_DIRS);
+	for (size_t i = 0; i < len; i++)
+		if (!read_addr(yc, yconf_seq_at(yc, n, i), "directories", &c->more_dirs[i]))
+			return false;
+	c->nmore_dirs = (unsigned)len;
+	return true;
+}
+
 static bool read_nics(struct yconf *yc, ynode *n, struct agent_config *c)
 {
 	size_t len = yconf_seq_len(n);
@@ -119,18 +136,21 @@ static bool read_vms(struct yconf *yc, ynode *n, struct agent_config *c)
 static bool read_root(struct yconf *yc, ynode *root, struct agent_config *c)
 {
 	static const char *const keys[] = { "server", "node", "nics", "directory", "ras",
-					    "key", "topology", "vms", "workloads", NULL };
+					    "key", "topology", "vms", "workloads", "directories",
+					    NULL };
 	ynode *w;
 
 	if (!root || !yconf_is_map(root))
 		return yconf_fail(yc, root, "expected a mapping with server, node, nics, ...");
 	if (!yconf_only_keys(yc, root, "agent configuration", keys))
 		return false;
-	for (size_t i = 0; keys[i + 2]; i++)	/* all but vms and workloads are required */
+	for (size_t i = 0; keys[i + 3]; i++)	/* all but the last three are required */
 		if (!yconf_get(yc, root, keys[i]))
 			return yconf_fail(yc, root, "%s: missing", keys[i]);
 	if ((w = yconf_get(yc, root, "workloads")) &&
 	    !yconf_name(yc, w, "workloads", c->workloads, sizeof(c->workloads)))
+		return false;
+	if ((w = yconf_get(yc, root, "directories")) && !read_more_dirs(yc, w, c))
 		return false;
 	return yconf_name(yc, yconf_get(yc, root, "server"), "server", c->server,
 			 sizeof(c->server)) &&
@@ -324,6 +344,9 @@ int agent_config_write(const struct agent_config *c, FILE *f)
 		c->key, c->topology);
 	if (c->workloads[0])
 		fprintf(f, "workloads: \"%s\"\n", c->workloads);
+	for (unsigned i = 0; i < c->nmore_dirs; i++)
+		fprintf(f, "%s\"%s\"%s", i ? ", " : "directories: [",
+			addr_str(&c->more_dirs[i], b1, sizeof(b1)), i + 1 == c->nmore_dirs ? "]\n" : "");
 	fprintf(f, "vms:%s\n", own ? "" : " []");
 	for (unsigned i = 0; i < own; i++) {
 		fputs("  - ", f);

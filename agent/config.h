@@ -14,6 +14,7 @@
 
 enum agent_config_limits {
 	AGENT_MAX_NICS = 2,
+	AGENT_MAX_MORE_DIRS = 7,	/* `directories`: replicated directory servers */
 	AGENT_MAX_VMS = 1024,
 	AGENT_IFNAMSIZ = 16,
 	AGENT_NAME_MAX = 63,
@@ -39,6 +40,10 @@ struct agent_config {
 	char nic[AGENT_MAX_NICS][AGENT_IFNAMSIZ];
 	uint32_t nic_ifindex[AGENT_MAX_NICS];	/* filled in by the shell */
 	struct sockaddr_in directory, ras;
+	/* More directory servers of a replicated directory (docs/ha.md): the
+	 * agent moves to the next when its server stops answering. */
+	unsigned nmore_dirs;
+	struct sockaddr_in more_dirs[AGENT_MAX_MORE_DIRS];
 	char key[AGENT_PATH_MAX + 1];
 	char topology[256];			/* a topology spec */
 	char workloads[AGENT_PATH_MAX + 1];	/* directory of workload files; "" none */

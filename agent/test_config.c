@@ -1,6 +1,7 @@
 /* The agent configuration's workloads directory: one VM per file, read with
  * the configuration, checked against its VMs, and left out when the
  * configuration is written back. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,6 +87,39 @@ static void test_no_directory(void **state)
 	agent_config_free(&c);
 }
 
+/* A replicated directory's servers (docs/ha.md): read, written back the
+ * same, and a bad list refused with its reason. */
+static void test_more_directories(void **state)
+{
+	struct fixture *x = *state;
+	struct agent_config c, d;
+	char err[512], text[1024], out[2048];
+	FILE *f;
+
+	(void)state;
+	snprintf(text, sizeof(text), base_cfg, x->wdir);
+	strcat(text, "directories: [\"172.31.0.2:7300\", 172.31.0.3:7301]\n");
+	put(x->cfg, text);
+	assert_int_equal(agent_config_load_file(&c, x->cfg, err, sizeof(err)), 0);
+	assert_int_equal(c.nmore_dirs, 2);
+	assert_int_equal(ntohs(c.more_dirs[1].sin_port), 7301);
+	assert_int_equal(ntohl(c.more_dirs[0].sin_addr.s_addr), 0xac1f0002);
+	f = fmemopen(out, sizeof(out), "w");
+	assert_int_equal(agent_config_write(&c, f), 0);
+	fclose(f);
+	put(x->cfg, out);
+	assert_int_equal(agent_config_load_file(&d, x->cfg, err, sizeof(err)), 0);
+	assert_int_equal(d.nmore_dirs, 2);
+	assert_memory_equal(d.more_dirs, c.more_dirs, sizeof(c.more_dirs[0]) * 2);
+	agent_config_free(&c);
+	agent_config_free(&d);
+	snprintf(text, sizeof(text), base_cfg, x->wdir);
+	strcat(text, "directories: [\"172.31.0.2\"]\n");
+	put(x->cfg, text);
+	assert_int_equal(agent_config_load_file(&c, x->cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "directories: expected ADDRESS:PORT"));
+}
+
 static void test_workloads_appended(void **state)
 {
 	struct fixture *x = *state;
@@ -167,6 +201,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workloads_appended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workload_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workload_too_big, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_more_directories, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

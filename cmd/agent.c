@@ -654,6 +654,17 @@ static int netlink_open(void)
 	return fd;
 }
 
+/* The directory client moved to another directory server (docs/ha.md). */
+static void on_dir_failover(void *arg, unsigned server)
+{
+	struct shell *s = arg;
+
+	log_warn("directory server %u of %u in use: the last stopped answering", server + 1,
+		 s->cfg.nmore_dirs + 1);
+	if (s->agent)
+		agent_directory_changed(s->agent, dir_now_sys());
+}
+
 static int sockets_open(struct shell *s)
 {
 	struct dirc_cfg dc = { .key = &s->key, .seed = (uint64_t)getpid() << 32 ^ dir_now_sys().ns,
@@ -675,6 +686,9 @@ static int sockets_open(struct shell *s)
 		log_err("sockets: %s", strerror(err ? -err : errno));
 		return -1;
 	}
+	for (unsigned i = 0; i < s->cfg.nmore_dirs; i++)
+		dirc_udp_add_server(s->du, &s->cfg.more_dirs[i]);
+	dirc_udp_on_failover(s->du, on_dir_failover, s);
 	return 0;
 }
 

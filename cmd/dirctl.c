@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "cmd/dirctl_check.h"
 #include "dir/client_udp.h"
 #include "lib/parse.h"
 #include "lib/udp.h"
@@ -34,12 +35,19 @@ static const char dirctl_help[] =
 	"  move VDC IP SERVER SRV_MAC SRV_MAC2\n"
 	"                      move a VM to another server\n"
 	"  stats               the server's counters\n"
+	"  check SECONDS [VDC] history check of a replicated directory (docs/ha.md):\n"
+	"                      register and look up at a bounded rate for SECONDS,\n"
+	"                      then verify every acknowledged registration is there\n"
+	"                      and no version went back; prints the longest lookup\n"
+	"                      gap (exit status 1 on a loss or a regression)\n"
 	"  batch               read commands from standard input, one per line, and\n"
 	"                      run them in order on one socket; a failing command\n"
 	"                      prints its error and the batch goes on\n"
 	"\n"
 	"Options:\n"
-	"  --server ADDR:PORT  the directory (default 127.0.0.1:7400)\n"
+	"  --server ADDR:PORT[,ADDR:PORT...]\n"
+	"                      the directory (default 127.0.0.1:7400); with several,\n"
+	"                      the next is used when one stops answering\n"
 	"  --key FILE          the shared key (required)\n"
 	"  --timeout MS        give up after MS milliseconds (default 3000)\n"
 	"  --json              machine-readable output\n"
@@ -51,6 +59,7 @@ struct ctl {
 	struct dirc_udp *u;
 	struct dirc *c;
 	bool json, done;
+	bool checking;		/* pushes go to the history checker */
 	int timeout_ms;
 	struct dirp_msg reply;
 	uint8_t buf[DIRP_MAX_DGRAM];
@@ -265,6 +274,10 @@ static void on_push(void *arg, uint8_t type, const struct dirp_entry *e)
 	const char *ev = type == DIRP_UPDATE ? "update" :
 			 type == DIRP_INVALIDATE ? "invalidate" : "lookup";
 
+	if (c->checking) {
+		dirctl_check_push(type, e);
+		return;
+	}
 	if (c->json) {
 		json_t *j = entry_json(e, ev);
 		char *s = json_dumps(j, JSON_COMPACT);
@@ -435,6 +448,10 @@ static int run(struct ctl *c, int argc, char **argv)
 		return do_move(c, argc, argv);
 	if (!strcmp(cmd, "batch"))
 		return argc ? cli_usage_error("dirctl", "batch takes no arguments") : do_batch(c);
+	if (!strcmp(cmd, "check")) {
+		c->checking = true;
+		return dirctl_check(c->u, argc, argv, c->json);
+	}
 	if (!strcmp(cmd, "stats"))
 		return argc ? cli_usage_error("dirctl", "stats takes no arguments") : do_stats(c);
 	return cli_usage_error("dirctl", "unknown command '%s'", cmd);
@@ -476,8 +493,15 @@ int cmd_dirctl(int argc, char **argv)
 		return cli_usage_error("dirctl", "name a command");
 	if (!keyfile)
 		return cli_usage_error("dirctl", "--key FILE is required");
-	if (udp_parse_addr(server, &addr, err, sizeof(err)))
-		return cli_usage_error("dirctl", "--server %s", err);
+	{
+		char first[128];
+		const char *comma = strchr(server, ',');
+
+		snprintf(first, sizeof(first), "%.*s", comma ? (int)(comma - server) : (int)strlen(server),
+			 server);
+		if (udp_parse_addr(first, &addr, err, sizeof(err)))
+			return cli_usage_error("dirctl", "--server %s", err);
+	}
 	if (auth_key_load(keyfile, &key, err, sizeof(err)))
 		return cli_error("%s", err);
 	cfg.key = &key;
@@ -487,6 +511,17 @@ int cmd_dirctl(int argc, char **argv)
 	if (!(c.u = dirc_udp_open(&addr, &cfg, &rc)))
 		return cli_error("dirctl: socket: %s", strerror(-rc));
 	c.c = dirc_udp_client(c.u);
+	for (const char *p = strchr(server, ','); p; p = strchr(p + 1, ',')) {
+		struct sockaddr_in more;
+		char one[128];
+		const char *end = strchr(p + 1, ',');
+
+		snprintf(one, sizeof(one), "%.*s", end ? (int)(end - p - 1) : (int)strlen(p + 1), p + 1);
+		if (udp_parse_addr(one, &more, err, sizeof(err)) || dirc_udp_add_server(c.u, &more)) {
+			dirc_udp_close(c.u);
+			return cli_usage_error("dirctl", "--server %s: %s", one, err);
+		}
+	}
 	rc = run(&c, argc - optind, argv + optind);
 	dirc_udp_close(c.u);
 	return rc;

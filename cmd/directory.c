@@ -24,6 +24,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/daemon.h"
+#include "cmd/directory_etcd.h"
 #include "lib/auth.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -172,6 +173,7 @@ struct server {
 	struct dir *d;
 	int fd;
 	struct dstore *store;
+	struct dsync *sync;		/* the registrations in etcd (NULL: store) */
 	struct loop *loop;
 	struct loop_timer *timer;
 	uint64_t timer_due;		/* when the timer fires next */
@@ -226,6 +228,9 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void arm_timer(struct server *s, uint64_t next);
+static void send_written(void *arg, const struct dir_out *o, bool only_writes);
+
 static void tx_flush(struct server *s, unsigned n)
 {
 	unsigned sent = 0, waits = 0;
@@ -254,25 +259,18 @@ static void tx_flush(struct server *s, unsigned n)
 	}
 }
 
-/* Make the batch's store writes durable, then send its datagrams; returns
- * how many were sent. */
-static uint64_t flush_out(struct server *s)
+/* Send the datagrams of o (which: -1 all, 1 only the acknowledgements of
+ * writes, 0 all but those); returns how many. */
+static uint64_t send_dgrams(struct server *s, const struct dir_out *o, int which)
 {
-	struct dir_out *o = &s->out;
 	uint64_t total = 0;
 	unsigned n = 0;
 
-	if (o->nops && s->store && dstore_apply(s->store, o->ops, o->nops)) {
-		/* Nothing of this batch may be acknowledged: stop; a restart
-		 * reloads the last durable state. */
-		s->failed = 1;
-		loop_stop(s->loop);
-		dir_out_reset(o);
-		return 0;
-	}
 	for (size_t i = 0; i < o->nsends; i++) {
 		const struct dir_send *snd = &o->sends[i];
 
+		if (which >= 0 && dsync_is_write_ack(o->buf + snd->off, snd->len) != (which == 1))
+			continue;
 		for (uint32_t j = 0; j < snd->ndst; j++) {
 			uint64_t a = o->dsts[snd->dst + j];
 
@@ -289,6 +287,38 @@ static uint64_t flush_out(struct server *s)
 		}
 	}
 	tx_flush(s, n);
+	return total;
+}
+
+/* Make the batch's store writes durable, then send its datagrams; returns
+ * how many were sent.  With etcd the batch goes to the writer thread and
+ * its datagrams leave when etcd has committed (on_etcd_written). */
+static uint64_t flush_out(struct server *s)
+{
+	struct dir_out *o = &s->out;
+	uint64_t total;
+
+	if (o->nops && s->sync) {
+		if (!dsync_submit(s->sync, s->d, o))
+			arm_timer(s, mono_ns());	/* read its keys back */
+		dir_out_reset(o);
+		return 0;
+	}
+	if (s->sync && dsync_busy(s->sync)) {
+		/* What shows a write in flight waits behind it. */
+		total = dsync_send_or_hold(s->sync, s->d, o, send_written, s);
+		dir_out_reset(o);
+		return total;
+	}
+	if (o->nops && s->store && dstore_apply(s->store, o->ops, o->nops)) {
+		/* Nothing of this batch may be acknowledged: stop; a restart
+		 * reloads the last durable state. */
+		s->failed = 1;
+		loop_stop(s->loop);
+		dir_out_reset(o);
+		return 0;
+	}
+	total = send_dgrams(s, o, -1);
 	dir_out_reset(o);
 	return total;
 }
@@ -317,7 +347,11 @@ static void publish_spans(struct server *s)
 static void on_timer(void *arg)
 {
 	struct server *s = arg;
-	uint64_t next = dir_tick(s->d, now_sys(), &s->out);
+	struct dir_now now = now_sys();
+	uint64_t next = dir_tick(s->d, now, &s->out);
+
+	if (s->sync)
+		next = MIN(next, dsync_tick(s->sync, s->d, now, &s->out));
 
 	/* Availability written without a sync (the pushes went first) is
 	 * made durable here, at most a push retransmission later. */
@@ -371,6 +405,36 @@ static void on_readable(void *arg, int fd)
 	}
 }
 
+static void send_written(void *arg, const struct dir_out *o, bool only_writes)
+{
+	send_dgrams(arg, o, only_writes ? 1 : -1);
+}
+
+/* Batches back from etcd: send what etcd committed. */
+static void on_etcd_written(void *arg, int fd)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	dsync_completed(s->sync, s->d, now_sys(), &s->out, send_written, s);
+	flush_out(s);
+	if (dsync_waiting(s->sync))
+		arm_timer(s, mono_ns());	/* read back what failed */
+}
+
+/* What the etcd watch delivered: other servers' changes, pushed to our
+ * lease holders. */
+static void on_etcd(void *arg, int fd)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	dsync_events(s->sync, s->d, now_sys(), &s->out);
+	flush_out(s);
+	if (s->out.nops == 0 && mono_ns() + (uint64_t)DIR_PUSH_RTO_MS * 1000000ull < s->timer_due)
+		arm_timer(s, mono_ns() + (uint64_t)DIR_PUSH_RTO_MS * 1000000ull);
+}
+
 /* The core's counters as Prometheus metrics (docs/metrics.md). */
 static void render_metrics(void *arg, struct metrics_text *t)
 {
@@ -413,13 +477,15 @@ static void render_metrics(void *arg, struct metrics_text *t)
 	}
 	metrics_sample(t, METRICS_GAUGE, "peregrine_directory_memory_bytes",
 		       "bytes the core's tables hold", (double)dir_mem_bytes(s->d), NULL);
+	if (s->sync)
+		dsync_metrics(s->sync, t);
 }
 
-int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
-		    volatile struct dserve_timing *timing, struct daemon *dm)
+static int serve(struct dir *d, int fd, struct dstore *store, struct dsync *sync,
+		 struct prefault *pf, volatile struct dserve_timing *timing, struct daemon *dm)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
-	struct loop_io *io;
+	struct loop_io *io, *eio = NULL, *wio = NULL;
 	int ret, buf = DS_SOCKBUF;
 
 	/* Past the sysctl caps when we may (root): fan-outs send in bursts. */
@@ -429,6 +495,7 @@ int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault
 	s->d = d;
 	s->fd = fd;
 	s->store = store;
+	s->sync = sync;
 	s->timing = timing;
 	s->pf = pf;
 	s->dm = dm;
@@ -454,9 +521,17 @@ int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault
 		}
 	}
 	io = loop_io_add(s->loop, fd, on_readable, s);
+	if (sync) {
+		eio = loop_io_add(s->loop, dsync_fd(sync), on_etcd, s);
+		wio = loop_io_add(s->loop, dsync_done_fd(sync), on_etcd_written, s);
+	}
 	s->timer = loop_timer_add(s->loop, 0, 0, on_timer, s);
 	loop_run(s->loop);
 	loop_timer_del(s->loop, s->timer);
+	if (eio)
+		loop_io_del(s->loop, eio);
+	if (wio)
+		loop_io_del(s->loop, wio);
 	loop_io_del(s->loop, io);
 	if (dm) {
 		daemon_free(dm);	/* the metrics server, and the loop with it */
@@ -467,6 +542,18 @@ int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault
 	ret = s->failed;
 	free(s);
 	return ret;
+}
+
+int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
+		    volatile struct dserve_timing *timing, struct daemon *dm)
+{
+	return serve(d, fd, store, NULL, pf, timing, dm);
+}
+
+int directory_serve_etcd(struct dir *d, int fd, struct dsync *sync, struct prefault *pf,
+			 struct daemon *dm)
+{
+	return serve(d, fd, NULL, sync, pf, NULL, dm);
 }
 
 /* ---- the command ------------------------------------------------------------------ */
@@ -495,6 +582,12 @@ static const char directory_help[] =
 	"  --max-leases N       cap on leases (default 33554432); past it lookups\n"
 	"                       are answered with lease 0 (do not cache)\n"
 	"  --db-size MIB        LMDB map size (default 1024)\n"
+	"  --etcd URL[,URL...]  keep the registrations in etcd instead of --db, shared\n"
+	"                       with every directory server given the same etcd and\n"
+	"                       prefix (a replicated directory: docs/ha.md); each\n"
+	"                       registration is in etcd before it is acknowledged\n"
+	"  --etcd-prefix P      key prefix in etcd (default /peregrine/dir/)\n"
+	"  --etcd-timeout MS    bound on one etcd request (default 1000)\n"
 	"  --log-level LEVEL    error, warn, info (default) or debug\n"
 	DAEMON_HELP_METRICS
 	"  --name NAME          name in log lines (the lab also finds its daemons\n"
@@ -506,6 +599,8 @@ static const char directory_help[] =
 
 struct ds_opts {
 	const char *listen, *db, *key;
+	const char *etcd, *etcd_prefix;
+	uint32_t etcd_timeout_ms;
 	struct dir_cfg cfg;
 	size_t map_bytes;
 };
@@ -520,6 +615,9 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o, struct daemon *d
 		{ "max-entries", required_argument, NULL, 'E' },
 		{ "max-leases", required_argument, NULL, 'M' },
 		{ "db-size", required_argument, NULL, 'z' },
+		{ "etcd", required_argument, NULL, 'e' },
+		{ "etcd-prefix", required_argument, NULL, 'P' },
+		{ "etcd-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' }, DAEMON_OPTIONS,
 		{ 0 },
 	};
@@ -570,6 +668,13 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o, struct daemon *d
 				return cli_usage_error("directory", "--db-size: MiB, 1..1048576");
 			o->map_bytes = (size_t)v << 20;
 			break;
+		case 'e': o->etcd = optarg; break;
+		case 'P': o->etcd_prefix = optarg; break;
+		case 'T':
+			if (!parse_u32(optarg, 60000, &v) || !v)
+				return cli_usage_error("directory", "--etcd-timeout: 1..60000 ms");
+			o->etcd_timeout_ms = v;
+			break;
 		case 'h':
 			fputs(directory_help, stdout);
 			return -1;
@@ -583,8 +688,10 @@ static int parse_opts(int argc, char **argv, struct ds_opts *o, struct daemon *d
 	}
 	if (optind < argc)
 		return cli_usage_error("directory", "unexpected argument '%s'", argv[optind]);
-	if (!o->listen || !o->db || !o->key)
-		return cli_usage_error("directory", "--listen, --db and --key are required");
+	if (!o->listen || !(o->db || o->etcd) || !o->key)
+		return cli_usage_error("directory", "--listen, --db (or --etcd) and --key are required");
+	if (o->db && o->etcd)
+		return cli_usage_error("directory", "--db and --etcd: one store or the other");
 	return 0;
 }
 
@@ -594,7 +701,8 @@ int cmd_directory(int argc, char **argv)
 	struct daemon dm;
 	struct sockaddr_in addr;
 	struct auth_key key;
-	struct dstore *store;
+	struct dstore *store = NULL;
+	struct dsync *sync = NULL;
 	struct dir *d;
 	struct prefault *pf;
 	char err[256], buf[64];
@@ -615,12 +723,17 @@ int cmd_directory(int argc, char **argv)
 	o.cfg.table_arg = pf;
 	o.cfg.seed = wall_ns() ^ ((uint64_t)getpid() << 32);
 	o.cfg.log = CORE_LOG_STDERR;
-	if (!(store = dstore_open(o.db, o.map_bytes, err, sizeof(err)))) {
+	if (o.db && !(store = dstore_open(o.db, o.map_bytes, err, sizeof(err)))) {
 		prefault_stop(pf);
 		return cli_error("store %s", err);
 	}
 	d = dir_new(&o.cfg);
-	if ((n = dstore_load(store, d)) < 0) {
+	if (o.etcd && !(sync = dsync_open(o.etcd, o.etcd_prefix ? o.etcd_prefix : "/peregrine/dir/",
+					  o.etcd_timeout_ms, d, &n, err, sizeof(err)))) {
+		cli_error("%s", err);
+		goto out;
+	}
+	if (store && (n = dstore_load(store, d)) < 0) {
 		cli_error("store %s: cannot read it", o.db);
 		goto out;
 	}
@@ -633,12 +746,15 @@ int cmd_directory(int argc, char **argv)
 
 		getsockname(fd, (struct sockaddr *)&addr, &alen);	/* the real port */
 	}
-	log_info("serving %s, %ld entries from %s", udp_addr_str(&addr, buf, sizeof(buf)), n, o.db);
-	ret = directory_serve(d, fd, store, pf, NULL, &dm);
+	log_info("serving %s, %ld entries from %s%s", udp_addr_str(&addr, buf, sizeof(buf)), n,
+		 o.etcd ? "etcd " : "", o.etcd ? o.etcd : o.db);
+	ret = sync ? directory_serve_etcd(d, fd, sync, pf, &dm)
+		   : directory_serve(d, fd, store, pf, NULL, &dm);
 	close(fd);
 	log_info("stopped%s", ret ? " after a store failure" : "");
 out:
 	prefault_stop(pf);	/* before the tables it may be touching go */
+	dsync_close(sync);	/* the watch thread, before the core it fed */
 	dir_free(d);
 	dstore_close(store);
 	return ret;

@@ -38,4 +38,10 @@ struct dserve_timing {
 int directory_serve(struct dir *d, int fd, struct dstore *store, struct prefault *pf,
 		    volatile struct dserve_timing *timing, struct daemon *dm);
 
+/* The same with the registrations in etcd instead of a local store
+ * (cmd/directory_etcd.h, docs/ha.md). */
+struct dsync;
+int directory_serve_etcd(struct dir *d, int fd, struct dsync *sync, struct prefault *pf,
+			 struct daemon *dm);
+
 #endif

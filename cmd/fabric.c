@@ -310,6 +310,12 @@ static int fabric_load(struct fabric *f, const char *file, const char *prefix, c
 		free(text);
 		return -1;
 	}
+	if (lab_ha_on(&f->l)) {
+		snprintf(err, errlen, "%s: ha: a replicated control plane is not deployable by "
+			 "fabric gen yet (the lab runs it: docs/ha.md)", file);
+		free(text);
+		return -1;
+	}
 	snprintf(f->bin, sizeof(f->bin), "/usr/sbin/peregrine");
 	snprintf(f->etc, sizeof(f->etc), "/etc/peregrine");
 	snprintf(f->state, sizeof(f->state), "/var/lib/peregrine");

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/lab_ha.h"
 #include "cmd/swctl.h"
 #include "lab/run.h"
 #include "wire/scheme.h"
@@ -24,7 +25,7 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn] [--prefix P] [--json]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn | --ha] [--prefix P] [--json]\n"
 	"       peregrine lab compare [--prefix P] [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
@@ -59,6 +60,8 @@ static const char lab_help[] =
 	"           docs/bcube.md)\n"
 	"           --scheme evpn: for the BGP EVPN baseline (scripts/lab-demo-evpn.sh,\n"
 	"           docs/evpn.md; UNDERLAY_MTU=9000 for a jumbo underlay)\n"
+	"           --ha: a lab with a replicated control plane under kills and\n"
+	"           a partition (scripts/lab-demo-ha.sh, docs/ha.md)\n"
 	"  compare  every scheme's demo, EVPN first, and one table of what each\n"
 	"           costs, with Peregrine's targets against EVPN as ratios\n"
 	"           (scripts/lab-compare.sh, docs/evpn.md; about seven minutes)\n"
@@ -77,6 +80,7 @@ static const char lab_help[] =
 struct lab_cli {
 	const char *prefix;
 	enum pgr_scheme scheme;	/* --scheme: which demo */
+	bool ha;		/* --ha: the replicated control plane's demo */
 	bool json;
 	bool no_daemons;	/* up --no-daemons */
 	int argc;		/* positional arguments */
@@ -102,6 +106,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->json = true;
 		} else if (!strcmp(argv[i], "--no-daemons")) {
 			c->no_daemons = true;
+		} else if (!strcmp(argv[i], "--ha")) {
+			c->ha = true;
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
 			if (!pgr_scheme_parse(argv[++i], &c->scheme))
 				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2, bcube "
@@ -324,7 +330,7 @@ static json_t *status_daemons(const struct lab *l, uint32_t node)
 	const char *name = node == LAB_NS_MGMT ? "mgmt" : l->topo->nodes[node].name;
 
 	for (size_t i = 0; i < lab_ndaemons; i++) {
-		bool here = node == LAB_NS_MGMT ? lab_daemons[i].where == LAB_ON_MGMT
+		bool here = node == LAB_NS_MGMT ? lab_daemons[i].where == LAB_ON_MGMT && !lab_ha_on(l)
 			: topo_is_server(l->topo, node) ? lab_daemons[i].where == LAB_ON_SERVER
 			: lab_daemons[i].where == LAB_ON_SWITCH;
 		pid_t pid;
@@ -438,6 +444,8 @@ static json_t *status_json(const struct lab *l)
 	JSET(j, "links", links);
 	JSET(j, "vms", JINT(l->nvms));
 	JSET(j, "vm_list", vm_list(l));
+	if (lab_ha_on(l))
+		JSET(j, "ha", lab_ha_status_json(l));
 	return j;
 }
 
@@ -490,6 +498,7 @@ static void print_status(const json_t *j)
 		}
 	}
 	printf("links: %zu, %zu down\n", json_array_size(links), down);
+	lab_ha_status_print(json_object_get(j, "ha"));
 }
 
 static int do_status(struct lab_cli *c)
@@ -704,7 +713,7 @@ static int run_script(struct lab_cli *c, const char *what, const char *name)
 
 static int do_demo(struct lab_cli *c)
 {
-	return run_script(c, "demo", demo_scripts[c->scheme]);
+	return run_script(c, "demo", c->ha ? "lab-demo-ha.sh" : demo_scripts[c->scheme]);
 }
 
 /* Every scheme's demo and one table (scripts/lab-compare.sh, docs/evpn.md). */
@@ -741,12 +750,19 @@ static int do_logs(struct lab_cli *c)
 	if (load(c, &l))
 		return 1;
 	lab_state_dir(l.prefix, dir, sizeof(dir));
-	for (uint32_t n = 0; n <= l.topo->nnodes; n++) {
-		const char *name = n == l.topo->nnodes ? "mgmt" : l.topo->nodes[n].name;
+	for (uint32_t n = 0; n <= l.topo->nnodes + LAB_HA_KINDS * LAB_HA_MAX; n++) {
+		uint32_t h = n - l.topo->nnodes - 1, which = lab_ha_which(h / LAB_HA_MAX, h % LAB_HA_MAX);
+		char hbuf[16];
+		const char *name = n == l.topo->nnodes ? "mgmt" : n < l.topo->nnodes
+			? l.topo->nodes[n].name : lab_ha_name(which, hbuf, sizeof(hbuf));
 
+		if (n > l.topo->nnodes && h % LAB_HA_MAX >= l.ha.n[h / LAB_HA_MAX])
+			continue;	/* a replicated control plane's namespaces */
 		if (c->argc == 2 && strcmp(c->argv[1], name))
 			continue;
 		for (size_t i = 0; i < lab_ndaemons; i++) {
+			if (i > 0 && lab_daemon_first(lab_daemons[i].name) != i)
+				continue;	/* a name in the table twice: one log */
 			snprintf(path, sizeof(path), "%s/logs/%s.%s.log", dir, name,
 				 lab_daemons[i].name);
 			snprintf(title, sizeof(title), "%s %s", name, lab_daemons[i].name);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "lib/json.h"
 #include "cmd/cli.h"
+#include "cmd/ras_ha.h"
 #include "cmd/daemon.h"
 #include "lab/run.h"
 #include "lib/auth.h"
@@ -30,6 +31,7 @@
 #include "lib/udp.h"
 #include "ras/ras.h"
 #include "route/failover.h"
+#include "switchd/switchd.h"
 #include "wire/pgr.h"
 
 enum ras_cmd_limits {
@@ -53,6 +55,8 @@ struct rasd {
 	uint64_t last_on, last_off, last_moved;	/* what `peregrine monitor` was told */
 	uint64_t t0_ns;
 	struct log_rl rl;
+	struct ras_ha *ha;		/* --etcd: the election (NULL: alone) */
+	bool ha_lost;
 };
 
 static void send_dgrams(struct rasd *d, const struct ras_dgram *dg, size_t n)
@@ -192,7 +196,7 @@ static void st_route(void *arg, const struct ras_direct_info *i)
 	X(lb_considered) X(lb_routed) X(lb_kept) X(lb_skipped_fib) X(lb_no_attach)   \
 	X(matrix_pairs) X(vms_direct) X(pairs_direct) X(entries_direct) X(agents_known) \
 	X(avail_requests) X(avail_records) X(avail_acked) X(avail_timeouts)          \
-	X(dir_restarts) X(avail_pending)
+	X(dir_restarts) X(dir_moves) X(avail_pending)
 
 static json_t *status_json(const struct ras *r, const struct topo *t, double lb_last_ms)
 {
@@ -287,6 +291,17 @@ static int print_status(const char *path, bool json)
 }
 
 /* ---- configuration ------------------------------------------------------------- */
+static const char ras_help_ha[] =
+	"\n"
+	"Standby RAS (docs/ha.md):\n"
+	"  --etcd URL[,URL...]   campaign for leadership in etcd first; a standby waits\n"
+	"                        and takes over (from the switches' tables) when the\n"
+	"                        leader's lease ends.  Requests to switchd carry the\n"
+	"                        leader's term, so a switch refuses an older leader\n"
+	"  --ha-ttl SECONDS      the leader's lease (default 2): a dead leader is\n"
+	"                        replaced within it\n"
+	"  --leader              with --etcd: print who leads (name, address, term)\n";
+
 static const char ras_help[] =
 	"Usage: peregrine ras --lab PREFIX [OPTIONS]\n"
 	"       peregrine ras --topo SPEC --key FILE --listen ADDR:PORT --directory ADDR:PORT\n"
@@ -314,7 +329,11 @@ static const char ras_help[] =
 	"                        are not programmed)\n"
 	"  --key FILE            shared key of the management network\n"
 	"  --listen ADDR:PORT    where switchds send link reports\n"
-	"  --directory ADDR:PORT the directory server\n"
+	"  --directory ADDR:PORT[,ADDR:PORT...] the directory server; several: the\n"
+	"                        servers of a replicated directory, the next one\n"
+	"                        used when the last stops answering (docs/ha.md).\n"
+	"                        With --lab, --listen and --directory replace the\n"
+	"                        lab's management addresses (a lab's ha: section)\n"
 	"  --print-fib           print the computed forwarding tables and exit\n"
 	"  --status              print the running RAS's status (counters, direct\n"
 	"                        routes) from its status file and exit\n"
@@ -352,6 +371,9 @@ struct rc_opts {
 	int nfails;
 	bool print, json, status, no_direct;
 	const char *status_file;
+	const char *etcd;
+	bool leader;
+	uint32_t ha_ttl;
 	uint32_t lb_ms, max_pairs, fib_cap;
 	double min_mbps, share;
 };
@@ -375,6 +397,9 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *d
 		{ "share", required_argument, NULL, 'z' },
 		{ "fib-capacity", required_argument, NULL, 'c' },
 		{ "no-direct", no_argument, NULL, 'D' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "ha-ttl", required_argument, NULL, 'T' },
+		{ "leader", no_argument, NULL, 'W' },
 		{ 0 },
 	};
 	int c;
@@ -406,6 +431,12 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *d
 		case 'S': o->status = true; break;
 		case 'f': o->status_file = optarg; break;
 		case 'D': o->no_direct = true; break;
+		case 'E': o->etcd = optarg; break;
+		case 'W': o->leader = true; break;
+		case 'T':
+			if (!parse_u32(optarg, 60, &o->ha_ttl) || !o->ha_ttl)
+				return cli_usage_error("ras", "--ha-ttl: 1 to 60 seconds");
+			break;
 		case 'i':
 			if (!parse_u32(optarg, 3600000, &o->lb_ms) || o->lb_ms < 10)
 				return cli_usage_error("ras", "--lb-interval: 10 to 3600000 ms");
@@ -427,7 +458,10 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *d
 			if (!parse_double(optarg, &o->share) || !(o->share > 0 && o->share < 1))
 				return cli_usage_error("ras", "--share: between 0 and 1");
 			break;
-		case 'h': printf(ras_help, RAS_LB_MS, RAS_MAX_PAIRS, RAS_MIN_MBPS); exit(0);
+		case 'h':
+			printf(ras_help, RAS_LB_MS, RAS_MAX_PAIRS, RAS_MIN_MBPS);
+			fputs(ras_help_ha, stdout);
+			exit(0);
 		default: {
 			int rc = daemon_opt(dm, c, optarg);
 
@@ -438,6 +472,8 @@ static int parse_opts(int argc, char **argv, struct rc_opts *o, struct daemon *d
 	}
 	if (optind < argc)
 		return cli_usage_error("ras", "unexpected argument '%s'", argv[optind]);
+	if (o->leader)
+		return o->etcd ? 0 : cli_usage_error("ras", "--leader needs --etcd");
 	if (o->status && !o->lab && !o->status_file)
 		return cli_usage_error("ras", "--status needs --lab or --status-file");
 	if (!o->status && !o->lab == !o->topo)
@@ -455,9 +491,43 @@ struct rc_setup {
 	struct ras_addr *sw;
 	struct auth_key key;
 	struct sockaddr_in listen, dir;
+	struct ras_addr more_dirs[RAS_MAX_MORE_DIRS];	/* --directory A,B,... */
+	unsigned nmore_dirs;
 	char status_buf[300];
 	const char *status_path;
 };
+
+/* --directory A[,B...]: the first into s->dir, the others (servers of a
+ * replicated directory, tried in turn) into s->more_dirs. */
+static int parse_dirs(const char *list, struct rc_setup *s, char *err, size_t n)
+{
+	char buf[512], *save = NULL, *tok;
+	unsigned k = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	s->nmore_dirs = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), k++) {
+		struct sockaddr_in a;
+
+		if (udp_parse_addr(tok, &a, err, n))
+			return -1;
+		if (k == 0) {
+			s->dir = a;
+			continue;
+		}
+		if (s->nmore_dirs == RAS_MAX_MORE_DIRS) {
+			snprintf(err, n, "--directory: at most %d servers", RAS_MAX_MORE_DIRS + 1);
+			return -1;
+		}
+		s->more_dirs[s->nmore_dirs++] =
+			(struct ras_addr){ ntohl(a.sin_addr.s_addr), ntohs(a.sin_port) };
+	}
+	if (!k) {
+		snprintf(err, n, "--directory: no address");
+		return -1;
+	}
+	return 0;
+}
 
 static int setup_lab(const struct rc_opts *o, struct rc_setup *s, char *err, size_t n)
 {
@@ -480,6 +550,10 @@ static int setup_lab(const struct rc_opts *o, struct rc_setup *s, char *err, siz
 					  .sin_port = htons(s->lab.ras_port) };
 	s->dir = s->listen;
 	s->dir.sin_port = htons(LAB_DIR_PORT);
+	/* a lab with a replicated control plane (lab/ha.c): our own namespace */
+	if ((o->listen && udp_parse_addr(o->listen, &s->listen, err, n)) ||
+	    (o->directory && parse_dirs(o->directory, s, err, n)))
+		return -1;
 	for (uint32_t i = 0; i < s->t->nnodes; i++)
 		if (!topo_is_server(s->t, i))
 			s->t->nodes[i].fib_cap = lab_switch_fib(&s->lab, i);
@@ -517,7 +591,7 @@ static int setup_generic(const struct rc_opts *o, struct rc_setup *s, char *err,
 	if (o->print)
 		return 0;
 	if (auth_key_load(o->key, &s->key, err, n) || udp_parse_addr(o->listen, &s->listen, err, n) ||
-	    udp_parse_addr(o->directory, &s->dir, err, n))
+	    parse_dirs(o->directory, s, err, n))
 		return -1;
 	return 0;
 }
@@ -656,6 +730,7 @@ static const struct ras_metric ras_metrics[] = {
 	RC_C(avail_requests, "SET_AVAIL requests sent to the directory"),
 	RC_C(avail_acked, "availability records the directory acknowledged"),
 	RC_C(avail_timeouts, "SET_AVAIL requests never answered (sent afresh)"),
+	RC_C(dir_moves, "moves to another directory server (--directory A,B,...)"),
 	RC_C(dir_restarts, "directory restarts seen"),
 	RC_G32(matrix_pairs, "VM pairs in the traffic window"),
 	RC_G32(vms_direct, "destination VMs some agent sends direct to"),
@@ -700,6 +775,53 @@ static void render_metrics(void *arg, struct metrics_text *t)
 }
 
 /* ---- running ------------------------------------------------------------------ */
+static volatile sig_atomic_t ha_stop;
+
+static void on_ha_signal(int sig)
+{
+	(void)sig;
+	ha_stop = 1;
+}
+
+/* Campaign until we lead: 0 and the term, 1 to stop (a signal or an error). */
+static int ha_campaign(const struct rc_opts *o, const struct rc_setup *s, struct daemon *dm,
+		       struct rasd *d, int64_t *term)
+{
+	struct sigaction sa = { .sa_handler = on_ha_signal }, old_int, old_term;
+	char name[160], ab[32], err[256];
+	int rc;
+
+	snprintf(name, sizeof(name), "%s %s", dm->name, udp_addr_str(&s->listen, ab, sizeof(ab)));
+	if (!(d->ha = ras_ha_open(o->etcd, name, o->ha_ttl, err, sizeof(err)))) {
+		cli_error("ras: %s", err);
+		return 1;
+	}
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	log_info("campaigning for leadership in etcd as '%s'", name);
+	rc = ras_ha_wait(d->ha, &ha_stop, term);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc) {
+		log_info("stopped while standing by");
+		ras_ha_close(d->ha);
+		d->ha = NULL;
+		return 1;
+	}
+	log_info("leading (term %" PRId64 "): taking over from the switches' tables", *term);
+	return 0;
+}
+
+/* The keep-alive thread found our lease gone: a standby may lead now. */
+static void on_ha_lost(void *arg, int fd)
+{
+	struct rasd *d = arg;
+
+	(void)fd;
+	d->ha_lost = true;
+	loop_stop(d->loop);	/* a standby takes over; the switches fence us */
+}
+
 static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 {
 	struct rasd d = { .rl = LOG_RL_INIT(1000, 5), .t = s->t, .status_path = s->status_path,
@@ -710,11 +832,20 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 			     .dir = { ntohl(s->dir.sin_addr.s_addr), ntohs(s->dir.sin_port) },
 			     .wall_offset_ms = (int64_t)(wall_ns() / 1000000) -
 					       (int64_t)(mono_ns() / 1000000),
-			     .log = CORE_LOG_STDERR };
+			     .log = CORE_LOG_STDERR, .nmore_dirs = s->nmore_dirs };
 	struct loop_io *io;
 	char err[256], ab[32];
 	int buf = RC_SOCKBUF;
+	int64_t term = 0;
+	struct loop_io *hio = NULL;
 
+	memcpy(c.more_dirs, s->more_dirs, sizeof(c.more_dirs));
+	if (o->etcd) {
+		if (ha_campaign(o, s, dm, &d, &term))
+			return ha_stop ? 0 : 1;
+		/* Every request above every request of an older leader. */
+		c.seq_base = (uint64_t)term << SW_TERM_SHIFT;
+	}
 	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err)))
 		return cli_error("ras: %s", err);
 	if ((d.fd = udp_open(&s->listen, RC_SOCKBUF)) < 0) {
@@ -730,6 +861,21 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	d.loop = dm->loop;
 	io = loop_io_add(d.loop, d.fd, on_readable, &d);
 	daemon_every(dm, RC_STATUS_MS, on_status, &d);
+	if (d.ha) {
+		int lfd = ras_ha_keepalive_start(d.ha);
+
+		if (lfd < 0) {
+			cli_error("ras: keep-alive thread: %s", strerror(-lfd));
+			loop_io_del(d.loop, io);
+			daemon_free(dm);
+			close(d.fd);
+			ras_out_free(&d.out);
+			ras_free(d.r);
+			ras_ha_close(d.ha);
+			return 1;
+		}
+		hio = loop_io_add(d.loop, lfd, on_ha_lost, &d);
+	}
 	if (daemon_metrics(dm, render_metrics, &d)) {
 		loop_io_del(d.loop, io);
 		daemon_free(dm);
@@ -749,12 +895,20 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 		 " retransmits", ras_stats(d.r)->link_reports, ras_stats(d.r)->ops_sent,
 		 ras_stats(d.r)->retransmits);
 	write_status(&d);
+	if (hio)
+		loop_io_del(d.loop, hio);
 	loop_io_del(d.loop, io);
 	daemon_free(dm);
 	close(d.fd);
 	ras_out_free(&d.out);
 	ras_free(d.r);
-	return 0;
+	if (d.ha) {
+		ras_ha_keepalive_stop(d.ha);
+		if (!d.ha_lost)
+			ras_ha_resign(d.ha);	/* a standby takes over at once */
+		ras_ha_close(d.ha);
+	}
+	return d.ha_lost ? 3 : 0;
 }
 
 int cmd_ras(int argc, char **argv)
@@ -769,6 +923,25 @@ int cmd_ras(int argc, char **argv)
 	if ((rc = parse_opts(argc, argv, &o, &dm)))
 		return rc;
 	log_set_ident(dm.name);
+	if (o.leader) {
+		char v[RAS_HA_VALUE_MAX + 32];
+
+		rc = ras_ha_leader(o.etcd, v, sizeof(v));
+		if (rc < 0)
+			return cli_error("ras: etcd %s: %s", o.etcd, strerror(-rc));
+		if (o.json) {
+			char nm[RAS_HA_VALUE_MAX + 32] = "", ad[64] = "";
+			long long tm = 0;
+
+			if (rc == 1)
+				sscanf(v, "%159s %63s %lld", nm, ad, &tm);
+			printf("{\"leader\": %s%s%s, \"address\": \"%s\", \"term\": %lld}\n",
+			       rc == 1 ? "\"" : "", rc == 1 ? nm : "null", rc == 1 ? "\"" : "", ad, tm);
+		} else {
+			printf("%s\n", rc == 1 ? v : "no leader");
+		}
+		return 0;
+	}
 	/* Tests of a bare fabric program the switches by hand. */
 	if (o.lab && !o.print && getenv("PEREGRINE_NO_RAS")) {
 		log_info("PEREGRINE_NO_RAS is set: not running");

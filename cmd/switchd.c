@@ -28,6 +28,7 @@
 #include "lib/loop.h"
 #include "lib/parse.h"
 #include "lib/udp.h"
+#include "ras/ras.h"
 #include "switchd/switchd.h"
 
 enum swd_limits {
@@ -77,6 +78,10 @@ static const char switchd_help[] =
 	"  --id N               this switch's node id (sender of its messages); 0\n"
 	"  --fib N              FIB capacity in entries; 65536\n"
 	"  --ras ADDR:PORT      where to report link changes (none: not reported)\n"
+	"  --ras-follow         several RAS processes, one leading (docs/ha.md): link\n"
+	"                       reports go to the one that programmed this switch\n"
+	"                       with the highest term; requests of an older term are\n"
+	"                       refused (fencing)\n"
 	"  --flush              delete the bridge's static entries at start (a\n"
 	"                       rebooted switch); default: adopt them\n"
 	"  --uplinks N,N,...    the ports that lead to other switches.  When all\n"
@@ -506,6 +511,9 @@ static void log_stats(const struct swd *d)
 		 (unsigned long long)st->dumps, (unsigned long long)st->link_reports,
 		 (unsigned long long)st->link_retransmits,
 		 (unsigned long long)st->link_given_up, (unsigned long long)d->nl_errors);
+	if (st->fenced)
+		log_info("refused %llu requests of a RAS no longer leading (fenced)",
+			 (unsigned long long)st->fenced);
 	if (st->entries_lost)
 		log_info("%llu entries went with ports that vanished",
 			 (unsigned long long)st->entries_lost);
@@ -519,7 +527,7 @@ static void log_stats(const struct swd *d)
 struct swd_opts {
 	const char *listen, *key, *bridge, *prefix, *ras, *uplinks;
 	uint32_t id, fib, uplink_delay_ms;
-	bool flush;
+	bool flush, ras_follow;
 };
 
 static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *dm)
@@ -535,6 +543,7 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *
 		{ "flush", no_argument, NULL, 'F' },
 		{ "uplinks", required_argument, NULL, 'u' },
 		{ "uplink-delay", required_argument, NULL, 'D' },
+		{ "ras-follow", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		DAEMON_OPTIONS,
 		{ 0 }
@@ -551,6 +560,7 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *
 		case 'p': o->prefix = optarg; break;
 		case 'r': o->ras = optarg; break;
 		case 'F': o->flush = true; break;
+		case 'R': o->ras_follow = true; break;
 		case 'u': o->uplinks = optarg; break;
 		case 'D':
 			if (!parse_u32(optarg, 600000, &o->uplink_delay_ms))
@@ -634,6 +644,8 @@ static int setup(struct swd *d, const struct swd_opts *o)
 	    (o->ras && udp_parse_addr(o->ras, &ra, err, sizeof(err))) ||
 	    auth_key_load(o->key, &c.key, err, sizeof(err)))
 		return cli_error("switchd: %s", err);
+	c.ras_follows_leader = o->ras_follow;
+	c.ras_id = RAS_SENDER_ID;
 	if (o->ras) {
 		c.has_ras = true;
 		c.ras = (struct sw_addr){ ntohl(ra.sin_addr.s_addr), ntohs(ra.sin_port) };
@@ -723,6 +735,8 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		SWD_C(ports_shut, "server ports shut by uplink tracking"),
 		SWD_C(ports_raised, "server ports raised by uplink tracking"),
 		SWD_C(admin_errors, "port state changes the kernel refused"),
+		SWD_C(fenced, "FIB_OPS refused: from a RAS whose leadership ended (docs/ha.md)"),
+		SWD_C(leader_changes, "link reports moved to a new leading RAS"),
 #undef SWD_C
 	};
 	const struct swd *d = arg;

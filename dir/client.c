@@ -276,6 +276,12 @@ void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t l
 
 /* ---- timers ----------------------------------------------------------------- */
 
+void dirc_expedite(struct dirc *c, uint64_t now_ns)
+{
+	for (uint32_t i = c->head; i != NONE; i = c->p[i].next)
+		c->p[i].due = MIN(c->p[i].due, now_ns);
+}
+
 uint64_t dirc_tick(struct dirc *c, struct dir_now now)
 {
 	uint64_t next = UINT64_MAX;

@@ -83,6 +83,9 @@ void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t l
 uint64_t dirc_tick(struct dirc *c, struct dir_now now);
 
 unsigned dirc_in_flight(const struct dirc *c);
+/* Make every request in flight due now (the next dirc_tick sends them
+ * again): after moving to another server, nothing waits for a timeout. */
+void dirc_expedite(struct dirc *c, uint64_t now_ns);
 const struct dirc_stats *dirc_get_stats(const struct dirc *c);
 
 #endif

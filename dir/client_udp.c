@@ -12,6 +12,13 @@ struct dirc_udp {
 	int fd;
 	struct dirc *c;
 	struct udp_batch rx;
+	struct sockaddr_in servers[DIRC_UDP_SERVERS];
+	unsigned nservers, cur;
+	uint32_t failover_ms;
+	uint64_t waiting_since;		/* mono ns: first unanswered send; 0 none */
+	uint64_t failovers;
+	void (*on_failover)(void *arg, unsigned server);
+	void *failover_arg;
 };
 
 struct dir_now dir_now_sys(void)
@@ -23,6 +30,8 @@ static void send_cb(void *arg, const uint8_t *buf, size_t len)
 {
 	struct dirc_udp *u = arg;
 
+	if (!u->waiting_since)
+		u->waiting_since = mono_ns();
 	/* UDP: a datagram the kernel refuses is lost and retransmitted later. */
 	(void)!send(u->fd, buf, len, MSG_DONTWAIT);
 }
@@ -52,6 +61,9 @@ struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg
 	cfg->send = send_cb;
 	cfg->send_arg = u;
 	u->c = dirc_new(cfg);
+	u->servers[0] = *server;
+	u->nservers = 1;
+	u->failover_ms = DIRC_UDP_FAILOVER_MS;
 	return u;
 }
 
@@ -81,6 +93,35 @@ int dirc_udp_local(const struct dirc_udp *u, struct sockaddr_in *a)
 	return getsockname(u->fd, (struct sockaddr *)a, &len) < 0 ? -errno : 0;
 }
 
+int dirc_udp_add_server(struct dirc_udp *u, const struct sockaddr_in *server)
+{
+	if (u->nservers == DIRC_UDP_SERVERS)
+		return -ENOSPC;
+	u->servers[u->nservers++] = *server;
+	return 0;
+}
+
+void dirc_udp_set_failover_ms(struct dirc_udp *u, uint32_t ms)
+{
+	u->failover_ms = ms ? ms : DIRC_UDP_FAILOVER_MS;
+}
+
+void dirc_udp_on_failover(struct dirc_udp *u, void (*fn)(void *arg, unsigned server), void *arg)
+{
+	u->on_failover = fn;
+	u->failover_arg = arg;
+}
+
+unsigned dirc_udp_server(const struct dirc_udp *u)
+{
+	return u->cur;
+}
+
+uint64_t dirc_udp_failovers(const struct dirc_udp *u)
+{
+	return u->failovers;
+}
+
 void dirc_udp_readable(struct dirc_udp *u)
 {
 	int n;
@@ -90,12 +131,41 @@ void dirc_udp_readable(struct dirc_udp *u)
 
 		for (int i = 0; i < n; i++)
 			dirc_input(u->c, now, u->rx.bufs[i], u->rx.msgs[i].msg_len);
+		/* The server is alive: what is still in flight waits anew. */
+		u->waiting_since = dirc_in_flight(u->c) ? now.ns : 0;
 	}
+}
+
+/* Move to the next server: connect the socket to it (replies and pushes
+ * from the old one are no longer received). */
+static void failover(struct dirc_udp *u, uint64_t now)
+{
+	unsigned next = (u->cur + 1) % u->nservers;
+
+	if (connect(u->fd, (const struct sockaddr *)&u->servers[next], sizeof(u->servers[next])))
+		return;	/* tried again at the next tick */
+	u->cur = next;
+	u->failovers++;
+	dirc_expedite(u->c, now);
+	u->waiting_since = dirc_in_flight(u->c) ? now : 0;
+	if (u->on_failover)
+		u->on_failover(u->failover_arg, next);
 }
 
 uint64_t dirc_udp_tick(struct dirc_udp *u)
 {
-	return dirc_tick(u->c, dir_now_sys());
+	struct dir_now now = dir_now_sys();
+	uint64_t next;
+
+	if (!dirc_in_flight(u->c))
+		u->waiting_since = 0;
+	if (u->nservers > 1 && u->waiting_since &&
+	    now.ns - u->waiting_since >= (uint64_t)u->failover_ms * 1000000ull)
+		failover(u, now.ns);
+	next = dirc_tick(u->c, now);
+	if (u->nservers > 1 && u->waiting_since)
+		next = MIN(next, u->waiting_since + (uint64_t)u->failover_ms * 1000000ull);
+	return next;
 }
 
 int dirc_udp_wait(struct dirc_udp *u, bool (*cond)(void *arg), void *arg, int timeout_ms)

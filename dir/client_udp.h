@@ -12,6 +12,15 @@
 
 struct dirc_udp;
 
+enum dirc_udp_limits {
+	DIRC_UDP_SERVERS = 8,		/* directory servers to fail over between */
+	/* A server silent this long with a request in flight is given up for
+	 * the next (a loaded server answers something every few ms; a lookup
+	 * waiting behind a write in etcd may take longer, and is then asked
+	 * of the next server, which is harmless in a replicated directory). */
+	DIRC_UDP_FAILOVER_MS = 30,
+};
+
 /* The current time from the system clocks. */
 struct dir_now dir_now_sys(void);
 
@@ -20,6 +29,21 @@ struct dir_now dir_now_sys(void);
 struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg *cfg,
 			       int *err);
 void dirc_udp_close(struct dirc_udp *u);
+
+/* A replicated directory (docs/ha.md): another server to move to when the
+ * one in use stops answering, that is when a request has gone unanswered
+ * for failover_ms (0: DIRC_UDP_FAILOVER_MS) and no datagram came from it
+ * meanwhile.  Servers are tried in turn; what is in flight is sent to the
+ * new one at once.  0, -ENOSPC past DIRC_UDP_SERVERS. */
+int dirc_udp_add_server(struct dirc_udp *u, const struct sockaddr_in *server);
+void dirc_udp_set_failover_ms(struct dirc_udp *u, uint32_t ms);
+/* Called after each move to another server (the caller renews its leases
+ * there: the new server pushes only what it has leased). */
+void dirc_udp_on_failover(struct dirc_udp *u, void (*fn)(void *arg, unsigned server),
+			  void *arg);
+/* The server in use (0: the one given to dirc_udp_open), and moves so far. */
+unsigned dirc_udp_server(const struct dirc_udp *u);
+uint64_t dirc_udp_failovers(const struct dirc_udp *u);
 struct dirc *dirc_udp_client(struct dirc_udp *u);
 int dirc_udp_fd(const struct dirc_udp *u);
 /* The socket's local address (for tests and logs). */

@@ -122,6 +122,7 @@ struct dir {
 	size_t spans_cap;
 	uint64_t st[DIR_STAT_COUNT];
 	struct log_rl rl;
+	bool read_only;			/* dir_set_read_only */
 };
 
 static const uint32_t push_rto_ms[DIR_PUSH_LEVELS] = { 20, 40, 80, 160, 320, 640, 1000 };
@@ -1178,6 +1179,10 @@ static uint8_t register_one(struct req *q, struct dirp_entry *r)
 	if (!macs_ok(r->mac) || r->status || r->version || r->lease_ms ||
 	    (r->vdc == DIR_VDC_SERVICE && !in_service(d, r->ip)))
 		return DIRP_INVALID;
+	if (d->read_only) {
+		d->st[DIR_STAT_refused_read_only]++;
+		return DIRP_TRY_LATER;
+	}
 	if (v) {
 		ei = (uint32_t)*v;
 		if (d->e.a[ei].state == E_LIVE && same_content(&d->e.a[ei], r))
@@ -1228,7 +1233,10 @@ static void do_unregister(struct req *q)
 
 		dirp_get_key(q->m, i, &k);
 		ei = find_entry(d, k.vdc, k.ip);
-		if (ei != NONE && d->e.a[ei].state == E_LIVE) {
+		if (ei != NONE && d->e.a[ei].state == E_LIVE && d->read_only) {
+			out.status = DIRP_TRY_LATER;
+			d->st[DIR_STAT_refused_read_only]++;
+		} else if (ei != NONE && d->e.a[ei].state == E_LIVE) {
 			mac_index(d, ei, false);
 			d->e.a[ei].state = E_DRAINING;
 			d->st[DIR_STAT_draining]++;
@@ -1257,7 +1265,10 @@ static void do_move(struct req *q)
 
 		dirp_get_move(q->m, i, &mv);
 		ei = find_entry(d, mv.vdc, mv.ip);
-		if (ei != NONE && d->e.a[ei].state == E_LIVE) {
+		if (ei != NONE && d->e.a[ei].state == E_LIVE && d->read_only) {
+			out.status = DIRP_TRY_LATER;
+			d->st[DIR_STAT_refused_read_only]++;
+		} else if (ei != NONE && d->e.a[ei].state == E_LIVE) {
 			entry_record(d, ei, &r);
 			r.server = mv.server;
 			memcpy(r.mac[DIRP_IM_PRI], mv.im[0], 6);
@@ -1330,6 +1341,77 @@ static void do_set_avail(struct req *q)
 		q->d->st[DIR_STAT_avail_changes] += res.affected;
 		dirp_put_avail_res(&q->w, &res);
 	}
+}
+
+/* ---- changes from the shared store ---- */
+
+static int apply_delete(struct dir *d, struct dir_now now, uint64_t k, struct dir_out *out)
+{
+	uint64_t *v = hmap_get(&d->by_key, k);
+	uint32_t ei;
+
+	if (!v || d->e.a[*v].state != E_LIVE)
+		return 0;
+	ei = (uint32_t)*v;
+	mac_index(d, ei, false);
+	d->e.a[ei].state = E_DRAINING;
+	d->st[DIR_STAT_draining]++;
+	bump(d, ei);
+	entry_changed(d, ei, now, out);
+	entry_maybe_free(d, ei);
+	return 1;
+}
+
+int dir_apply(struct dir *d, struct dir_now now, const uint8_t *key, size_t klen,
+	      const uint8_t *val, size_t vlen, struct dir_out *out)
+{
+	struct dirp_entry r = { 0 };
+	uint64_t k, *v;
+	uint32_t ei;
+	int rc;
+
+	if (klen != DIR_STORE_KEY_LEN)
+		return -EINVAL;
+	k = (uint64_t)wire_get32(key) << 32 | wire_get32(key + 4);
+	if (!val) {
+		rc = apply_delete(d, now, k, out);
+	} else {
+		if (vlen != DIR_STORE_VAL_LEN || val[0] != DIR_STORE_FORMAT ||
+		    val[1] > DIRP_AVAIL_ALL)
+			return -EINVAL;
+		r.avail = val[1];
+		r.server = wire_get32(val + 8);
+		memcpy(r.mac, val + 12, sizeof(r.mac));
+		if (!macs_ok(r.mac))
+			return -EINVAL;
+		v = hmap_get(&d->by_key, k);
+		if (v && d->e.a[*v].state == E_LIVE && same_content(&d->e.a[*v], &r) &&
+		    d->e.a[*v].version == wire_get32(val + 4))
+			return 0;	/* what we hold already (our own write) */
+		if (v) {
+			ei = (uint32_t)*v;
+			if (d->e.a[ei].state == E_DRAINING)
+				d->st[DIR_STAT_draining]--;
+		} else {
+			if (d->e.used >= d->cfg.max_entries)
+				return -ENOSPC;
+			ei = entry_add(d, k);
+		}
+		set_content(d, ei, &r);
+		d->e.a[ei].state = E_LIVE;
+		d->e.a[ei].version = wire_get32(val + 4);
+		d->vclock = MAX(d->vclock, d->e.a[ei].version);
+		entry_changed(d, ei, now, out);
+		rc = 1;
+	}
+	d->st[DIR_STAT_remote_changes] += (uint64_t)rc;
+	push_flush(d, now, out);
+	return rc;
+}
+
+void dir_set_read_only(struct dir *d, bool ro)
+{
+	d->read_only = ro;
 }
 
 static void do_stats(struct req *q)

@@ -139,7 +139,8 @@ const char *dir_drop_name(int reason);
 	X(entries) X(draining) X(leases) X(clients) X(pending_pushes) X(sessions) \
 	X(drop_short) X(drop_oversize) X(drop_magic) X(drop_version) X(drop_type) \
 	X(drop_length) X(drop_tag) X(drop_field) X(drop_stale) X(drop_replay) \
-	X(drop_too_old) X(drop_sessions) X(drop_unexpected) X(push_datagrams)
+	X(drop_too_old) X(drop_sessions) X(drop_unexpected) X(push_datagrams) \
+	X(remote_changes) X(refused_read_only)
 
 enum dir_stat {
 #define X(n) DIR_STAT_##n,
@@ -160,6 +161,20 @@ void dir_free(struct dir *d);
  * 0, or -EINVAL for a record this version cannot read. */
 int dir_restore(struct dir *d, const uint8_t *key, size_t klen,
 		const uint8_t *val, size_t vlen);
+
+/* Replicated directory (docs/ha.md): a change another server made, as the
+ * shared store holds it (key and value of a dir_op; val NULL: the entry was
+ * deleted).  Applied whatever the versions say: the caller hands changes in
+ * the store's order.  Lease holders get the change pushed (in out); no store
+ * write comes out of it.  1 if the entry changed, 0 if not, -EINVAL for a
+ * record this version cannot read. */
+int dir_apply(struct dir *d, struct dir_now now, const uint8_t *key, size_t klen,
+	      const uint8_t *val, size_t vlen, struct dir_out *out);
+
+/* While read-only (the shared store cannot take writes), registrations,
+ * unregistrations and moves are answered DIRP_TRY_LATER and counted in
+ * refused_read_only; lookups, renewals and availability go on. */
+void dir_set_read_only(struct dir *d, bool ro);
 
 /* A datagram from `from` (dir_addr()). */
 void dir_input(struct dir *d, struct dir_now now, uint64_t from,

@@ -5,3 +5,4 @@ FUZZERS  += wire/fuzz_dirproto dir/fuzz_dir
 SH_TESTS += dir/test_directory.sh
 SH_TESTS += dir/test_crash.sh
 SH_TESTS += dir/test_bench_directory.sh
+SH_TESTS += dir/test_ha.sh

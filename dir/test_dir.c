@@ -654,6 +654,80 @@ static void test_restore_from_store(void **st)
 	h_fini(&h2);
 }
 
+/* Replicated directory: server A's store writes applied to server B in the
+ * store's order (dir_apply) reach B's lease holders as pushes with A's
+ * versions; B's own echo is a no-op; a delete invalidates with a higher
+ * version; read-only refuses writes with TRY_LATER but keeps lookups. */
+static void test_apply_from_shared_store(void **st)
+{
+	struct h a, b;
+	struct dirp_entry r, e = vm(1, 0x0a000001, 5, 9);
+	struct dirp_msg m;
+	struct dir_op op;
+	uint32_t v1;
+
+	(void)st;
+	h_init(&a, 0);
+	h_init(&b, 0);
+	reg(&a, e, DIRP_OK);
+	op = a.out.ops[0];
+	dir_out_reset(&b.out);
+	assert_int_equal(dir_apply(b.d, now_of(&b), op.key, 8, op.val, DIR_STORE_VAL_LEN, &b.out), 1);
+	r = lookup(&b, A1, 1, 0x0a000001);
+	assert_int_equal(r.status, DIRP_OK);
+	v1 = r.version;
+	assert_int_equal(v1, lookup(&a, A2, 1, 0x0a000001).version);
+	/* The same record again (our own write coming back): nothing. */
+	dir_out_reset(&b.out);
+	assert_int_equal(dir_apply(b.d, now_of(&b), op.key, 8, op.val, DIR_STORE_VAL_LEN, &b.out), 0);
+	assert_int_equal(b.out.nsends, 0);
+	/* A moves it: B's holder A1 gets an UPDATE with A's newer version. */
+	reg(&a, vm(1, 0x0a000001, 5, 12), DIRP_OK);
+	op = a.out.ops[0];
+	dir_out_reset(&b.out);
+	assert_int_equal(dir_apply(b.d, now_of(&b), op.key, 8, op.val, DIR_STORE_VAL_LEN, &b.out), 1);
+	assert_int_equal(b.out.nops, 0);	/* no store write comes back out */
+	assert_int_equal(h_pushes(&b, A1, &m), 1);
+	assert_int_equal(m.h.type, DIRP_UPDATE);
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.server, 12);
+	assert_true(r.version > v1);
+	v1 = r.version;
+	/* A unregisters: B invalidates with a version above the last one. */
+	h_send(&a, RAS, DIRP_UNREGISTER, &(struct dirp_key){ 1, 0x0a000001 }, 1);
+	op = a.out.ops[0];
+	assert_true(op.del);
+	dir_out_reset(&b.out);
+	assert_int_equal(dir_apply(b.d, now_of(&b), op.key, 8, NULL, 0, &b.out), 1);
+	assert_int_equal(h_pushes(&b, A1, &m), 1);
+	assert_int_equal(m.h.type, DIRP_INVALIDATE);
+	dirp_get_entry(&m, 0, &r);
+	assert_true(r.version > v1);
+	assert_int_equal(lookup(&b, A2, 1, 0x0a000001).status, DIRP_NOT_FOUND);
+	assert_int_equal(h_stat(&b, DIR_STAT_remote_changes), 3);
+	/* Garbage from the store is refused. */
+	op.val[0] = 99;
+	assert_int_equal(dir_apply(b.d, now_of(&b), op.key, 8, op.val, DIR_STORE_VAL_LEN, &b.out),
+			 -EINVAL);
+	assert_int_equal(dir_apply(b.d, now_of(&b), op.key, 7, NULL, 0, &b.out), -EINVAL);
+	/* Read-only: writes are refused, lookups answered. */
+	reg(&b, vm(2, 0x0a000002, 6, 9), DIRP_OK);
+	dir_set_read_only(b.d, true);
+	reg(&b, vm(3, 0x0a000003, 7, 9), DIRP_TRY_LATER);
+	assert_int_equal(b.out.nops, 0);
+	h_send(&b, RAS, DIRP_UNREGISTER, &(struct dirp_key){ 2, 0x0a000002 }, 1);
+	assert_int_equal(b.out.nops, 0);
+	assert_true(h_reply(&b, RAS, &m));
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.status, DIRP_TRY_LATER);
+	assert_int_equal(lookup(&b, A2, 2, 0x0a000002).status, DIRP_OK);
+	assert_int_equal(h_stat(&b, DIR_STAT_refused_read_only), 2);
+	dir_set_read_only(b.d, false);
+	reg(&b, vm(3, 0x0a000003, 7, 9), DIRP_OK);
+	h_fini(&a);
+	h_fini(&b);
+}
+
 /* Tables past the size where they move to mappings of their own (entries:
  * 64 B each, 4 MB from 65,536 on; the lease slab likewise): every entry
  * registered is still found with its content after the tables grew, and
@@ -1280,6 +1354,7 @@ int main(void)
 		cmocka_unit_test(test_replay_and_bad_input),
 		cmocka_unit_test(test_lease_limit),
 		cmocka_unit_test(test_restore_from_store),
+		cmocka_unit_test(test_apply_from_shared_store),
 		cmocka_unit_test(test_multi_lookup),
 		cmocka_unit_test(test_big_tables),
 		cmocka_unit_test(test_client_library),

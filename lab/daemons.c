@@ -77,6 +77,12 @@ static int switchd_args(const struct lab *l, const char *dir, uint32_t node, cha
 	/* A switch with servers and other switches below it tracks its
 	 * uplinks: cut off from every switch, it takes its server ports down
 	 * so that dual-homed servers leave by their other NIC. */
+	if (lab_ha_on(l)) {
+		/* several RAS processes: link reports go to the leader */
+		snprintf(b[6], 128, "%s:%u",
+			 lab_ip_str(lab_ha_ip(l, lab_ha_which(LAB_HA_RAS, 0)), ras), l->ras_port);
+		argv[n++] = "--ras-follow";
+	}
 	if (lab_switch_uplinks(l->topo, node, b[8], 128)) {
 		argv[n++] = "--uplinks";
 		argv[n++] = b[8];
@@ -144,6 +150,8 @@ void lab_agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 		.sin_port = htons(LAB_DIR_PORT), .sin_addr.s_addr = htonl(lab_mgmt_self_ip(l)) };
 	c->ras = c->directory;
 	c->ras.sin_port = htons(l->ras_port);
+	if (lab_ha_on(l))
+		lab_ha_agent_dirs(l, node, c);
 	snprintf(c->key, sizeof(c->key), "%s/key", dir);
 	snprintf(c->topology, sizeof(c->topology), "%s", l->topo->spec);
 	/* containers attached at run time (docs/cni.md) */
@@ -355,6 +363,9 @@ const struct lab_daemon lab_daemons[] = {
 	{ "switchd", LAB_ON_SWITCH, switchd_args, PGR, NULL, 9463 },
 	{ "ras", LAB_ON_MGMT, ras_args, PGR, NULL, 9462 },
 	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2 | BCUBE, NULL, 9464 },
+	{ "etcd", LAB_ON_HA_ETCD, lab_ha_etcd_args, PGR, "/usr/bin/etcd", 0 },
+	{ "directory", LAB_ON_HA_DIR, lab_ha_directory_args, PGR, NULL, 9461 },
+	{ "ras", LAB_ON_HA_RAS, lab_ha_ras_args, PGR, NULL, 9462 },
 	{ "zebra", LAB_ON_SWITCH, zebra_args, VL2 | EVPN, FRR_DIR "zebra", 0 },
 	{ "bfdd", LAB_ON_SWITCH, bfdd_args, VL2 | EVPN, FRR_DIR "bfdd", 0 },
 	{ "ospfd", LAB_ON_SWITCH, ospfd_args, VL2, FRR_DIR "ospfd", 0 },
@@ -374,8 +385,18 @@ bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t n
 	if (!d->metrics_port || !(d->schemes & LAB_IN(l->scheme)) ||
 	    (l->scheme != PGR_SCHEME_PEREGRINE && !strcmp(d->name, "agent")))
 		return false;
-	lab_ip_str(node == LAB_NS_MGMT ? lab_mgmt_self_ip(l) : lab_mgmt_ip(l, node), ip);
+	lab_ip_str(node == LAB_NS_MGMT ? lab_mgmt_self_ip(l)
+		   : node & LAB_NS_HA ? lab_ha_ip(l, node) : lab_mgmt_ip(l, node), ip);
 	snprintf(buf, len, "http://%s:%u/metrics", ip, d->metrics_port);
 	return true;
 }
 const size_t lab_ndaemons = ARRAY_SIZE(lab_daemons);
+
+size_t lab_daemon_first(const char *name)
+{
+	size_t i = 0;
+
+	while (i < lab_ndaemons && strcmp(lab_daemons[i].name, name))
+		i++;
+	return i;
+}

@@ -205,6 +205,36 @@ static bool read_mgmt(struct yconf *yc, ynode *m, struct lab *l)
 	return true;
 }
 
+/* ha: {etcd: N, directories: N, ras: N} (docs/ha.md, "In the lab"). */
+static bool read_ha(struct yconf *yc, ynode *m, struct lab *l)
+{
+	static const char *const keys[] = { "etcd", "directories", "ras", NULL };
+	/* etcd: its client URLs must fit one argument (lab/ha.c) */
+	static const uint32_t max[LAB_HA_KINDS] = { 3, LAB_HA_MAX, LAB_HA_MAX };
+	uint64_t hosts = 1ull << (32 - l->mgmt_plen);
+
+	if (!yconf_is_map(m))
+		return yconf_fail(yc, m, "ha: expected {etcd, directories, ras}");
+	if (!yconf_only_keys(yc, m, "ha", keys))
+		return false;
+	for (unsigned k = 0; k < LAB_HA_KINDS; k++) {
+		char what[32];
+		ynode *v = yconf_get(yc, m, keys[k]);
+
+		snprintf(what, sizeof(what), "ha.%s", keys[k]);
+		if (!v)
+			return yconf_fail(yc, m, "%s: missing (1 to %u)", what, max[k]);
+		if (!yconf_u32(yc, v, what, 1, max[k], &l->ha.n[k]))
+			return false;
+	}
+	if (l->scheme != PGR_SCHEME_PEREGRINE)
+		return yconf_fail(yc, m, "ha: only in the peregrine scheme");
+	if (l->topo->nnodes + 3 + LAB_HA_KINDS * LAB_HA_MAX > hosts)
+		return yconf_fail(yc, m, "mgmt.subnet: too small for %u nodes and the ha "
+				  "namespaces", l->topo->nnodes);
+	return true;
+}
+
 static bool read_vdc(struct yconf *yc, ynode *it, size_t i, struct lab *l)
 {
 	static const char *const keys[] = { "name", "id", "subnet", NULL };
@@ -548,7 +578,7 @@ static bool read_root(struct yconf *yc, struct lab *l)
 {
 	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
 					     "vdcs", "vms", "placement", "deploy", "underlay_mtu",
-					     "policy", NULL };
+					     "policy", "ha", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
 
@@ -583,6 +613,8 @@ static bool read_root(struct yconf *yc, struct lab *l)
 	if ((v = yconf_get(yc, root, "vdcs")) && !read_vdcs(yc, v, l))
 		return false;
 	if (!check_scheme(yc, root, l))
+		return false;
+	if ((v = yconf_get(yc, root, "ha")) && !read_ha(yc, v, l))
 		return false;
 	l->vms = xcalloc(LAB_MAX_VMS, sizeof(*l->vms));
 	if ((v = yconf_get(yc, root, "vms")) && !read_vms(yc, v, l))

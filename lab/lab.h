@@ -68,6 +68,16 @@ struct lab_vm {
 	uint32_t nrules;
 };
 
+/* A replicated control plane (`ha:`, lab/ha.c, docs/ha.md): etcd members,
+ * directory servers and RAS processes, each in a namespace of its own on
+ * the management network.  All zero: the single directory and RAS in the
+ * management namespace (the default). */
+enum lab_ha_kind { LAB_HA_ETCD, LAB_HA_DIR, LAB_HA_RAS, LAB_HA_KINDS };
+enum { LAB_HA_MAX = 5 };	/* of each kind */
+struct lab_ha {
+	uint32_t n[LAB_HA_KINDS];
+};
+
 struct lab {
 	char name[64];
 	char prefix[LAB_MAX_PREFIX + 1];
@@ -85,6 +95,7 @@ struct lab {
 	struct lab_vm *vms;
 	char *topo_text;	/* an inline `topology:` as YAML (NULL for a spec) */
 	bool no_daemons;	/* `lab up --no-daemons`: namespaces and links only */
+	struct lab_ha ha;
 };
 
 /* ---- lab files (lab/file.c) ------------------------------------------------ */
@@ -194,7 +205,7 @@ void lab_each_ns(const struct lab *l, lab_ns_fn fn, void *arg);
 void lab_script_host(const struct lab *l, FILE *f);
 /* `ip -n NS -batch` input for one namespace: bridges, addresses, links up,
  * neighbour entries.  `which`: a node id, LAB_NS_MGMT, or LAB_NS_VM + vm. */
-enum { LAB_NS_MGMT = 0x40000000, LAB_NS_VM = 0x20000000 };
+enum { LAB_NS_MGMT = 0x40000000, LAB_NS_VM = 0x20000000, LAB_NS_HA = 0x10000000 };
 void lab_script_ns(const struct lab *l, uint32_t which, FILE *f);
 /* A server's permanent neighbour entries for every other server's NICs
  * (part of lab_script_ns; again after its NICs were down). */
@@ -214,5 +225,24 @@ struct lab_scheme {
 	unsigned vm_mtu;
 };
 extern const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT];
+
+/* ---- a replicated control plane (lab/ha.c) ------------------------------------- */
+/* Its namespaces are `which` = LAB_NS_HA | kind << 8 | index (lab_script_ns),
+ * named etcd0.., dir0.., ras0.. */
+bool lab_ha_on(const struct lab *l);
+uint32_t lab_ha_which(enum lab_ha_kind kind, uint32_t i);
+const char *lab_ha_name(uint32_t which, char *buf, size_t len);
+uint32_t lab_ha_ip(const struct lab *l, uint32_t which);
+/* Every HA namespace, in start order (etcd, directories, RAS). */
+void lab_ha_each_ns(const struct lab *l, lab_ns_fn fn, void *arg);
+/* Their veths to the management bridge (veth numbers from *k on), the
+ * bridge's side, and one HA namespace's own script. */
+void lab_ha_script_host(const struct lab *l, FILE *f, uint32_t *k,
+			void (*veth)(FILE *, uint32_t, const char *, const char *, const char *,
+				     const char *));
+void lab_ha_script_mgmt(const struct lab *l, FILE *f);
+void lab_ha_script_ns(const struct lab *l, uint32_t which, FILE *f);
+/* "http://A:2379,http://B:2379": the etcd members' client URLs. */
+void lab_ha_etcd_urls(const struct lab *l, char *buf, size_t len);
 
 #endif

@@ -499,21 +499,33 @@ static pid_t spawn(const struct lab *l, const char *ns, const char *node,
 	return pid;
 }
 
-static bool runs_on(const struct lab *l, const struct lab_daemon *d, uint32_t node)
+bool lab_daemon_runs_on(const struct lab *l, const struct lab_daemon *d, uint32_t node)
 {
 	if (!(d->schemes & LAB_IN(l->scheme)))
 		return false;
-	if (node == LAB_NS_MGMT)
-		return d->where == LAB_ON_MGMT;
+	if (node & LAB_NS_HA)
+		return (unsigned)d->where == LAB_ON_HA_ETCD + ((node >> 8) & 0xff);
+	if (node == LAB_NS_MGMT)	/* a replicated control plane replaces it */
+		return d->where == LAB_ON_MGMT && !lab_ha_on(l);
 	if (topo_is_server(l->topo, node))
 		return d->where == LAB_ON_SERVER;
 	return d->where == LAB_ON_SWITCH;
 }
 
+const char *lab_node_name(const struct lab *l, uint32_t node, char *buf, size_t len)
+{
+	if (node == LAB_NS_MGMT)
+		return "mgmt";
+	if (node & LAB_NS_HA)
+		return lab_ha_name(node, buf, len);
+	return l->topo->nodes[node].name;
+}
+
 int lab_start_daemons(const struct lab *l, uint32_t node, char *err,
 		      size_t errlen)
 {
-	const char *name = node == LAB_NS_MGMT ? "mgmt" : l->topo->nodes[node].name;
+	char nbuf[16];
+	const char *name = lab_node_name(l, node, nbuf, sizeof(nbuf));
 	char dir[256], ns[128], bufs[LAB_MAX_ARGS][128];
 	char *args[LAB_MAX_ARGS];
 
@@ -526,7 +538,7 @@ int lab_start_daemons(const struct lab *l, uint32_t node, char *err,
 		char kind[32];
 		int n;
 
-		if (!runs_on(l, d, node))
+		if (!lab_daemon_runs_on(l, d, node))
 			continue;
 		n = d->args(l, dir, node, args, bufs);
 		if (n + 2 <= LAB_MAX_ARGS &&
@@ -741,18 +753,16 @@ static int script_and_run(const struct lab *l, struct batch_pool *p, const char 
 			  uint32_t which)
 {
 	const char *name;
-	char ns[128], *text = NULL;
+	char ns[128], *text = NULL, nbuf[16];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 	bool any = true;
 	int rc;
 
-	if (which == LAB_NS_MGMT)
-		name = "mgmt";
-	else if (which & LAB_NS_VM)
+	if (which & LAB_NS_VM)
 		name = l->vms[which & ~(uint32_t)LAB_NS_VM].name;
 	else
-		name = l->topo->nodes[which].name;
+		name = lab_node_name(l, which, nbuf, sizeof(nbuf));
 	if (!strcmp(tool, "tc"))
 		any = lab_script_tc(l, which, f);
 	else
@@ -791,6 +801,9 @@ static int build(const struct lab *l, char *err, size_t errlen)
 		rc = script_and_run(l, &p, "ip", n);
 	for (uint32_t v = 0; !rc && v < l->nvms; v++)
 		rc = script_and_run(l, &p, "ip", LAB_NS_VM | v);
+	for (unsigned k = 0; !rc && k < LAB_HA_KINDS; k++)
+		for (uint32_t i = 0; !rc && i < l->ha.n[k]; i++)
+			rc = script_and_run(l, &p, "ip", lab_ha_which(k, i));
 	if (pool_finish(&p) || rc)
 		return -1;
 	for (uint32_t n = 0; !rc && n < l->topo->nnodes; n++)
@@ -842,6 +855,8 @@ int lab_wait_switch(const struct lab *l, uint32_t node)
 static int start_all(const struct lab *l, char *err, size_t errlen)
 {
 	if (run_schemes[l->scheme].prepare && run_schemes[l->scheme].prepare(l, err, errlen))
+		return -1;
+	if (lab_ha_start(l, err, errlen))
 		return -1;
 	if (lab_start_daemons(l, LAB_NS_MGMT, err, errlen))
 		return -1;

@@ -29,7 +29,9 @@ enum lab_run_limits {
 };
 
 /* Where a daemon runs. */
-enum lab_where { LAB_ON_SWITCH, LAB_ON_SERVER, LAB_ON_MGMT };
+enum lab_where { LAB_ON_SWITCH, LAB_ON_SERVER, LAB_ON_MGMT,
+		 /* a replicated control plane's namespaces (lab/ha.c) */
+		 LAB_ON_HA_ETCD, LAB_ON_HA_DIR, LAB_ON_HA_RAS };
 
 /* A daemon the lab starts.  The table in lab/daemons.c lists those that
  * exist; the directory, the RAS and the host agent join it as they land. */
@@ -55,7 +57,30 @@ enum { LAB_MAX_ARGS = 24 };
 bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t node, char *buf,
 		     size_t len);
 
+/* The replicated control plane's daemons (lab/ha.c); `node` is an HA
+ * namespace's `which`. */
+int lab_ha_etcd_args(const struct lab *l, const char *dir, uint32_t which, char **argv,
+		     char (*b)[128]);
+int lab_ha_directory_args(const struct lab *l, const char *dir, uint32_t which, char **argv,
+			  char (*b)[128]);
+int lab_ha_ras_args(const struct lab *l, const char *dir, uint32_t which, char **argv,
+		    char (*b)[128]);
+/* A replicated control plane's daemons: etcd members, wait until etcd
+ * answers (a step of `up`), directory servers, RAS processes.  0 or -1. */
+int lab_ha_start(const struct lab *l, char *err, size_t errlen);
+struct agent_config;
+/* An agent's directory servers: its own first (server index modulo their
+ * number), then the others. */
+void lab_ha_agent_dirs(const struct lab *l, uint32_t node, struct agent_config *c);
+/* The name of a node's namespace (without the prefix): "mgmt", an HA
+ * namespace's, a topology node's. */
+const char *lab_node_name(const struct lab *l, uint32_t node, char *buf, size_t len);
+/* Does daemon d run on node (LAB_NS_MGMT, an HA namespace, a topology node)? */
+bool lab_daemon_runs_on(const struct lab *l, const struct lab_daemon *d, uint32_t node);
+
 extern const struct lab_daemon lab_daemons[];
+/* The first entry of lab_daemons with this name. */
+size_t lab_daemon_first(const char *name);
 extern const size_t lab_ndaemons;
 /* Traffic-matrix pairs of each of the lab's agents (agent --traffic-pairs). */
 uint32_t lab_traffic_pairs(const struct lab *l);

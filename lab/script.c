@@ -20,6 +20,7 @@ void lab_each_ns(const struct lab *l, lab_ns_fn fn, void *arg)
 
 	lab_ns(l, "mgmt", ns, sizeof(ns));
 	fn(arg, ns);
+	lab_ha_each_ns(l, fn, arg);
 	for (uint32_t n = 0; n < l->topo->nnodes; n++)
 		fn(arg, ns_of_node(l, n, ns, sizeof(ns)));
 	for (uint32_t v = 0; v < l->nvms; v++) {
@@ -72,6 +73,7 @@ void lab_script_host(const struct lab *l, FILE *f)
 		veth(f, k++, a_if, ns_of_node(l, l->vms[v].server, a_ns, sizeof(a_ns)), b_if,
 		     b_ns);
 	}
+	lab_ha_script_host(l, f, &k, veth);
 }
 
 /* ---- one namespace ----------------------------------------------------------- */
@@ -180,6 +182,7 @@ static void script_mgmt(const struct lab *l, FILE *f)
 		fprintf(f, "link set %s master %s\n", ifn, br);
 		fprintf(f, "link set %s up\n", ifn);
 	}
+	lab_ha_script_mgmt(l, f);
 	fprintf(f, "addr add %s/%u dev %s\n", lab_ip_str(lab_mgmt_self_ip(l), ip),
 		l->mgmt_plen, br);
 	fprintf(f, "link set %s up\n", br);
@@ -193,6 +196,10 @@ void lab_script_ns(const struct lab *l, uint32_t which, FILE *f)
 	}
 	if (which & LAB_NS_VM) {
 		script_vm(l, which & ~(uint32_t)LAB_NS_VM, f);
+		return;
+	}
+	if (which & LAB_NS_HA) {
+		lab_ha_script_ns(l, which, f);
 		return;
 	}
 	fprintf(f, "link set lo up\n");

@@ -468,6 +468,74 @@ static void test_scheme_bcube(void **state)
 				     "onlink mtu lock 1476 src 10.210.0.6\n"));
 	free(text);
 	lab_free(&l);
+/* ha: a replicated control plane's namespaces, veths, addresses; its
+ * errors. */
+static void test_ha(void **state)
+{
+	static const char base[] = "topology: leafspine:spines=2,leaves=2,servers=1\n";
+	char yaml[256], *text = NULL, name[16];
+	size_t len = 0;
+	struct lab l;
+	FILE *f;
+	int nets = 0;
+
+	(void)state;
+	l = load_ok(base, "hq");
+	assert_false(lab_ha_on(&l));	/* the default: none */
+	lab_free(&l);
+	snprintf(yaml, sizeof(yaml), "%sha: {etcd: 3, directories: 2, ras: 2}\n", base);
+	l = load_ok(yaml, "hq");
+	assert_true(lab_ha_on(&l));
+	assert_int_equal(l.ha.n[LAB_HA_ETCD], 3);
+	assert_int_equal(l.ha.n[LAB_HA_DIR], 2);
+	assert_int_equal(l.ha.n[LAB_HA_RAS], 2);
+	f = open_memstream(&text, &len);
+	lab_script_host(&l, f);
+	fclose(f);
+	for (char *p = text; (p = strstr(p, "netns add")); p++)
+		nets++;
+	assert_int_equal(nets, 1 + 6 + 7);	/* mgmt, nodes, the 7 processes */
+	assert_non_null(strstr(text, "netns add hq-etcd2\n"));
+	assert_non_null(strstr(text, "netns add hq-ras1\n"));
+	assert_null(strstr(text, "hq-ras2"));
+	/* each one's leg on the management bridge: h(kind * 5 + i) */
+	assert_non_null(strstr(text, "hq-mgmt netns hq-dir1 index"));
+	assert_non_null(strstr(text, "peer name hq-h6 netns hq-mgmt"));
+	free(text);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	lab_script_ns(&l, LAB_NS_MGMT, f);
+	fclose(f);
+	assert_non_null(strstr(text, "link set hq-h11 master hq-mbr"));
+	free(text);
+	/* addresses after the 6 nodes' (172.31.0.2 .. .7) */
+	text = NULL;
+	f = open_memstream(&text, &len);
+	lab_script_ns(&l, lab_ha_which(LAB_HA_RAS, 1), f);
+	fclose(f);
+	assert_non_null(strstr(text, "addr add 172.31.0.19/16 dev hq-mgmt"));
+	free(text);
+	assert_string_equal(lab_ha_name(lab_ha_which(LAB_HA_DIR, 1), name, sizeof(name)), "dir1");
+	{
+		char urls[256];
+
+		lab_ha_etcd_urls(&l, urls, sizeof(urls));
+		assert_string_equal(urls, "http://172.31.0.8:2379,http://172.31.0.9:2379,"
+				    "http://172.31.0.10:2379");
+	}
+	lab_free(&l);
+
+	snprintf(yaml, sizeof(yaml), "%sha: {etcd: 4, directories: 2, ras: 2}\n", base);
+	expect_err(yaml, "hq", "t.yaml:2: ha.etcd: expected an integer from 1 to 3");
+	snprintf(yaml, sizeof(yaml), "%sha: {etcd: 1, ras: 2}\n", base);
+	expect_err(yaml, "hq", "ha.directories: missing");
+	snprintf(yaml, sizeof(yaml), "%sha: {etcd: 1, directories: 1, ras: 1, x: 1}\n", base);
+	expect_err(yaml, "hq", "x");
+	snprintf(yaml, sizeof(yaml), "%sha: 3\n", base);
+	expect_err(yaml, "hq", "ha: expected");
+	snprintf(yaml, sizeof(yaml), "%smgmt: {subnet: 10.1.0.0/28}\n"
+		 "ha: {etcd: 1, directories: 1, ras: 1}\n", base);
+	expect_err(yaml, "hq", "too small for 6 nodes and the ha namespaces");
 }
 
 int main(void)
@@ -480,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_scheme),
 		cmocka_unit_test(test_scheme_bcube),
 		cmocka_unit_test(test_evpn),
+		cmocka_unit_test(test_ha),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,9 @@ struct ras_avq {
 	uint64_t session;	/* the directory's, 0 until its first reply */
 	int64_t probe_id;
 	uint64_t probe_at;
+	unsigned dir_cur;	/* 0: c.dir, k: c.more_dirs[k - 1] */
+	struct ras_addr dir0;	/* c.dir as configured */
+	uint64_t moved_at;
 };
 
 static struct dir_now dnow(const struct ras *r, uint64_t now)
@@ -69,9 +72,10 @@ struct ras_avq *ra_new(struct ras *r)
 	size_t n = r->nidx ? r->nidx : 1;
 	struct dirc_cfg dc = { .key = &r->c.key, .seed = r->c.seq_base ^ 0x7261766171ull,
 			       .send = dir_send, .send_arg = av, .rto_ms = RAS_AVAIL_RTO_MS,
-			       .tries = RAS_AVAIL_TRIES };
+			       .tries = r->c.nmore_dirs ? RAS_AVAIL_TRIES_HA : RAS_AVAIL_TRIES };
 
 	av->r = r;
+	av->dir0 = r->c.dir;
 	av->c = dirc_new(&dc);
 	av->want = xmalloc(n);
 	memset(av->want, RA_NONE, n);
@@ -136,11 +140,32 @@ static void note_session(struct ras_avq *av, uint64_t session)
 	av->session = session;
 }
 
+/* A request went unanswered: with several directory servers, the next
+ * one (the session it answers with differs, so everything is said again). */
+static void dir_move(struct ras_avq *av)
+{
+	struct ras *r = av->r;
+	unsigned n = r->c.nmore_dirs + 1;
+
+	if (n == 1 || (av->moved_at && av->now < av->moved_at + RAS_DIR_MOVE_HOLD_MS * 1000000ull))
+		return;
+	av->dir_cur = (av->dir_cur + 1) % n;
+	r->c.dir = av->dir_cur ? r->c.more_dirs[av->dir_cur - 1] : av->dir0;
+	av->moved_at = av->now;
+	r->st.dir_moves++;
+	if (r->c.log.fn)
+		core_log(&r->c.log, LOG_WARN, "directory server %u of %u in use: the last did "
+			 "not answer", av->dir_cur + 1, n);
+}
+
 static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
 {
 	struct ras_avq *av = arg;
 	struct ras_stats *st = &av->r->st;
 	struct ra_req *q = NULL;
+
+	if (!m)
+		dir_move(av);
 
 	if ((int64_t)req_id == av->probe_id) {
 		av->probe_id = 0;

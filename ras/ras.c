@@ -159,6 +159,7 @@ static void begin_dump(struct ras *r, uint32_t node, uint64_t now, struct ras_ou
 	s->state = RS_DUMPING;
 	s->dump_offset = 0;
 	s->nforeign = 0;
+	s->claimed = false;	/* a restarted switch learns our term again */
 	for (uint32_t i = 0; i < r->nidx; i++)
 		s->have[i] = ROUTE_NO_PORT;
 	s->nhave = 0;
@@ -307,8 +308,9 @@ static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out
 	dcollect(r, node, false);
 	collect(r, node, true);
 	dcollect(r, node, true);
-	if (!s->nops)
+	if (!s->nops && s->claimed)
 		return;
+	s->claimed = true;
 	h.seq = ++r->seq;
 	s->len = swp_enc_fib_ops(s->buf, sizeof(s->buf), &h, s->ops, s->nops, &r->c.key);
 	assert(s->len);

@@ -72,6 +72,14 @@ enum ras_limits {
 					 * directory's first push retransmission */
 	RAS_AVAIL_TRIES = 8,		/* 20 ms ... 1 s, about 3.3 s: then the
 					 * records are queued and sent afresh */
+	/* Several directory servers (a replicated directory, docs/ha.md):
+	 * a request unanswered after these tries (20+40+80+160 ms) moves
+	 * the RAS to the next server, and it moves again no sooner than
+	 * RAS_DIR_MOVE_HOLD_MS later (requests still out to the old one
+	 * time out meanwhile) */
+	RAS_AVAIL_TRIES_HA = 4,
+	RAS_DIR_MOVE_HOLD_MS = 500,
+	RAS_MAX_MORE_DIRS = 7,
 	RAS_DIR_PROBE_MS = 1000,	/* idle: the directory is asked (STATS)
 					 * this often, to notice a restart */
 };
@@ -100,6 +108,10 @@ struct ras_cfg {
 	bool no_direct;			/* count traffic, route nothing direct */
 	/* The directory (ip 0: none; changes only listed in ras_out.avail) */
 	struct ras_addr dir;
+	/* more directory servers of a replicated directory, tried in turn
+	 * after dir when it stops answering */
+	struct ras_addr more_dirs[RAS_MAX_MORE_DIRS];
+	unsigned nmore_dirs;
 	/* Message timestamps for the directory: wall clock ms = now / 1e6 +
 	 * wall_offset_ms (the shell: wall clock minus monotonic clock). */
 	int64_t wall_offset_ms;
@@ -186,6 +198,7 @@ struct ras_stats {
 	uint64_t avail_records, avail_acked;	/* records sent, acknowledged */
 	uint64_t avail_timeouts;	/* requests never answered: sent afresh */
 	uint64_t dir_restarts;		/* the directory's session changed */
+	uint64_t dir_moves;		/* moved to another directory server */
 	uint64_t avail_acked_ns;	/* when the last SET_AVAIL was answered */
 	uint32_t avail_pending;		/* now: MACs queued or in flight */
 };

@@ -27,6 +27,10 @@ struct ras_sw {
 	uint16_t *have;			/* per (server, tree): its port or NO_PORT */
 	uint32_t nhave;			/* entries in have[] */
 	bool ports_known;		/* start-up: its port states are read */
+	/* a request of ours was sent to it (empty if nothing differed): it
+	 * carries our term, so the switch fences an older leader from then
+	 * on and sends link reports here (docs/ha.md) */
+	bool claimed;
 	uint64_t audit_at;
 	uint8_t *is_dirty;
 	uint32_t *dirty, ndirty;

@@ -58,6 +58,7 @@ struct sw {
 	uint32_t nuplinks, nshut;
 	uint32_t nports;		/* highest port seen + 1 */
 	bool started, isolated;
+	uint64_t ras_term;		/* ras_follows_leader: highest term seen */
 	bool admin_more;		/* admin requests left over (out full) */
 	uint64_t restore_at;		/* 0: no restore pending */
 };
@@ -487,7 +488,15 @@ static void on_fib_ops(struct sw *s, struct sw_addr from, const struct swp_msg *
 	}
 	if (peer->ack_len && m->h.seq < peer->last_seq) {
 		s->st.drops[SW_DROP_REPLAY]++;
+		s->st.fenced += m->h.seq >> SW_TERM_SHIFT < peer->last_seq >> SW_TERM_SHIFT;
 		return;
+	}
+	if (s->c.ras_follows_leader && m->h.sender == s->c.ras_id &&
+	    m->h.seq >> SW_TERM_SHIFT > s->ras_term) {
+		s->ras_term = m->h.seq >> SW_TERM_SHIFT;
+		s->c.ras = from;	/* link reports to the new leader */
+		s->c.has_ras = true;
+		s->st.leader_changes++;
 	}
 	s->st.requests++;
 	peer->last_seq = m->h.seq;

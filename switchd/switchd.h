@@ -66,6 +66,14 @@ struct sw_addr {
 	uint16_t port;
 };
 
+/* Fencing of a standby RAS (docs/ha.md): the RAS processes of a replicated
+ * control plane share one sender id and number their requests
+ * term << SW_TERM_SHIFT | n, the term being the leader's etcd election
+ * revision.  A new leader's requests are thus above every request of an
+ * older one, and the replay check refuses the old leader's (counted in
+ * sw_stats.fenced). */
+enum { SW_TERM_SHIFT = 40 };
+
 struct sw_config {
 	uint32_t id;		/* this switch's node id: the sender of its messages */
 	uint32_t fib_cap;	/* entries the FIB may hold */
@@ -75,6 +83,11 @@ struct sw_config {
 	struct auth_key key;
 	uint64_t uplink_delay_ns;	/* uplink tracking: up this long before the
 					 * server ports come back */
+	/* Several RAS processes, one leading: link reports go to the
+	 * address that sent the FIB_OPS of the highest term so far
+	 * (`ras` until then). */
+	bool ras_follows_leader;
+	uint32_t ras_id;	/* the RAS processes' shared sender id */
 };
 
 enum sw_nl_kind { SW_NL_ADD = 1, SW_NL_DEL = 2 };
@@ -132,6 +145,9 @@ struct sw_stats {
 	uint64_t isolations;	/* every uplink went down */
 	uint64_t restores;	/* an uplink stayed up: server ports raised */
 	uint64_t ports_shut, ports_raised, admin_errors;
+	/* FIB_OPS of an older leader's term (also in drops[SW_DROP_REPLAY]) */
+	uint64_t fenced;
+	uint64_t leader_changes;	/* ras_follows_leader: moves to a new term */
 };
 
 struct sw;

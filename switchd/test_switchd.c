@@ -169,6 +169,63 @@ static void test_retransmit_and_replay(void **state)
 	sw_free(s);
 }
 
+/* Fencing (docs/ha.md): two RAS processes share the RAS sender id and
+ * number requests term << SW_TERM_SHIFT | n.  Once the new leader (a higher
+ * term) has programmed the switch, the old leader's requests are refused and
+ * counted as fenced, and link reports go to the new leader's address. */
+static void fib_ops_from(struct sw *s, struct sw_addr from, uint64_t seq, uint32_t i)
+{
+	uint8_t buf[SWP_MAX_DGRAM];
+	struct swp_hdr h = { .sender = 0xfffffe00u, .seq = seq };
+	struct swp_op op = { SWP_OP_ADD, 1, { 0 } };
+	size_t len;
+
+	mac_of(i, op.mac);
+	len = swp_enc_fib_ops(buf, sizeof(buf), &h, &op, 1, &key);
+	sw_out_reset(&out);
+	sw_input(s, from, buf, len, 0, &out);
+	for (int k = 0; k < out.nnl; k++)
+		out.nl[k].err = 0;
+	if (out.pending)
+		sw_commit(s, &out);
+}
+
+static void test_fencing(void **state)
+{
+	struct sw_config c = { .id = 5, .fib_cap = 10, .has_ras = true, .ras = ras,
+			       .seq_base = 1000, .key = key, .ras_follows_leader = true,
+			       .ras_id = 0xfffffe00u };
+	const struct sw_addr old = { 0xac1f0002, 7500 }, new = { 0xac1f0003, 7500 };
+	struct sw *s = sw_new(&c);
+
+	(void)state;
+	sw_out_reset(&out);
+	for (uint16_t p = 0; p < 4; p++)
+		sw_port(s, p, true, true, 0, &out);
+	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 5, 1);
+	assert_int_equal(out.ndg, 1);
+	assert_int_equal(sw_fib_used(s), 1);
+	assert_int_equal(sw_stats(s)->leader_changes, 1);
+	fib_ops_from(s, new, 9ull << SW_TERM_SHIFT | 1, 2);	/* the new leader */
+	assert_int_equal(sw_fib_used(s), 2);
+	assert_int_equal(sw_stats(s)->leader_changes, 2);
+	/* the old leader, however far its counter went: refused, no ACK */
+	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 999999, 3);
+	assert_int_equal(out.ndg, 0);
+	assert_int_equal(sw_fib_used(s), 2);
+	assert_int_equal(sw_stats(s)->fenced, 1);
+	/* a link report goes to the new leader */
+	sw_out_reset(&out);
+	sw_port(s, 2, true, false, 1000, &out);
+	assert_int_equal(out.ndg, 1);
+	assert_int_equal(out.dg[0].to.ip, new.ip);
+	/* an older request of the same term is a replay, not fenced */
+	fib_ops_from(s, new, 9ull << SW_TERM_SHIFT | 0, 4);
+	assert_int_equal(sw_stats(s)->fenced, 1);
+	assert_int_equal(sw_stats(s)->drops[SW_DROP_REPLAY], 2);
+	sw_free(s);
+}
+
 static void test_kernel_refusal(void **state)
 {
 	struct sw *s = mk(10, 4);
@@ -499,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_bad_ops),
 		cmocka_unit_test(test_retransmit_and_replay),
+		cmocka_unit_test(test_fencing),
 		cmocka_unit_test(test_kernel_refusal),
 		cmocka_unit_test(test_link_reports),
 		cmocka_unit_test(test_uplink_tracking),

@@ -1,0 +1,333 @@
+/* dirctl check: a history checker for the replicated directory (docs/ha.md).
+ *
+ * For SECONDS it registers new entries and looks up entries it registered,
+ * at a bounded rate and with a bounded number of requests in flight, through
+ * one client that knows every directory server (dirctl --server A,B,...) and
+ * moves to another when its server stops answering.  It keeps a log of
+ * every acknowledged registration and of the versions it saw, then checks:
+ *
+ *   - every acknowledged registration is found afterwards with its content
+ *     (lost = acknowledged but not found, or found with other content);
+ *   - no answer or push shows an entry at an older version than one seen
+ *     before (version_regressions);
+ *   - the longest time without an answered lookup (lookup_gap_max_ms): the
+ *     client's fail-over time when a server is killed under it.
+ */
+#include "cmd/dirctl_check.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cli.h"
+#include "lib/common.h"
+#include "lib/parse.h"
+
+enum check_limits {
+	CHECK_MAX_KEYS = 1 << 20,	/* registrations per run */
+	CHECK_IN_FLIGHT = 32,
+	CHECK_RATE = 400,		/* requests a second (half lookups) */
+	CHECK_SETTLE_MS = 3000,		/* verification phase bound */
+};
+
+struct check_key {
+	uint32_t version;		/* highest seen */
+	uint8_t state;			/* 0 sent, 1 acked, 2 refused/unanswered */
+	uint64_t sent_ns;		/* the registration's first transmission */
+};
+
+struct check {
+	struct dirc_udp *u;
+	struct dirc *c;
+	uint32_t vdc;
+	struct check_key *keys;
+	uint32_t nkeys, nacked;
+	unsigned in_flight;
+	uint64_t last_ok_ns, gap_max_ns, gap_at_ns, t0;
+	uint64_t lookups_ok, lookups_lost_answer, not_found_acked, regressions;
+	uint64_t refused, unanswered, pushes_checked;
+	uint32_t lost, verified;
+	float *reg_ms;			/* latency of each acknowledged registration */
+	bool verifying;
+	struct rng_lite { uint64_t s; } rng;
+};
+
+static struct check *the_check;	/* for the push callback (one per process) */
+
+static uint32_t key_ip(uint32_t i)
+{
+	return 0x0a400000u + i;	/* 10.64.0.0/10 */
+}
+
+static struct dirp_entry entry_of(const struct check *k, uint32_t i)
+{
+	struct dirp_entry e = { .vdc = k->vdc, .ip = key_ip(i), .avail = DIRP_AVAIL_ALL,
+				.server = 1000 + i % 7 };
+
+	wire_put48(e.mac[DIRP_VM_PRI], 0x06c000000000ull | (uint64_t)i << 1);
+	wire_put48(e.mac[DIRP_VM_BAK], 0x06c000000001ull | (uint64_t)i << 1);
+	wire_put48(e.mac[DIRP_IM_PRI], 0x06d000000000ull | (uint64_t)(i % 7) << 1);
+	wire_put48(e.mac[DIRP_IM_BAK], 0x06d000000001ull | (uint64_t)(i % 7) << 1);
+	return e;
+}
+
+static uint64_t next_rand(struct check *k)
+{
+	k->rng.s ^= k->rng.s << 13;
+	k->rng.s ^= k->rng.s >> 7;
+	k->rng.s ^= k->rng.s << 17;
+	return k->rng.s;
+}
+
+/* A version seen for key i: it must never go back. */
+static void saw_version(struct check *k, uint32_t i, uint32_t v)
+{
+	if (v < k->keys[i].version)
+		k->regressions++;
+	else
+		k->keys[i].version = v;
+}
+
+static bool our_key(const struct check *k, uint32_t vdc, uint32_t ip, uint32_t *i)
+{
+	if (vdc != k->vdc || ip < key_ip(0) || ip - key_ip(0) >= k->nkeys)
+		return false;
+	*i = ip - key_ip(0);
+	return true;
+}
+
+void dirctl_check_push(uint8_t type, const struct dirp_entry *e)
+{
+	struct check *k = the_check;
+	uint32_t i;
+
+	if (k && our_key(k, e->vdc, e->ip, &i)) {
+		saw_version(k, i, e->version);
+		k->pushes_checked++;
+	}
+	(void)type;
+}
+
+static void on_register(void *arg, uint64_t id, const struct dirp_msg *m)
+{
+	struct check *k = arg;
+	struct dirp_entry r;
+	uint32_t i;
+
+	k->in_flight--;
+	(void)id;
+	if (!m) {
+		k->unanswered++;
+		return;
+	}
+	dirp_get_entry(m, 0, &r);
+	if (!our_key(k, r.vdc, r.ip, &i))
+		return;
+	if (r.status == DIRP_OK) {
+		k->keys[i].state = 1;
+		k->reg_ms[k->nacked] = (float)(mono_ns() - k->keys[i].sent_ns) / 1e6f;
+		k->nacked++;
+		saw_version(k, i, r.version);
+	} else {
+		k->keys[i].state = 2;
+		k->refused++;
+	}
+}
+
+static void lookup_answered(struct check *k, uint64_t now)
+{
+	if (k->last_ok_ns && now - k->last_ok_ns > k->gap_max_ns) {
+		k->gap_max_ns = now - k->last_ok_ns;
+		k->gap_at_ns = k->last_ok_ns - k->t0;
+	}
+	k->last_ok_ns = now;
+	k->lookups_ok++;
+}
+
+static void on_lookup(void *arg, uint64_t id, const struct dirp_msg *m)
+{
+	struct check *k = arg;
+	uint64_t now = mono_ns();
+
+	k->in_flight--;
+	(void)id;
+	if (!m) {
+		k->lookups_lost_answer++;
+		return;
+	}
+	if (!k->verifying)
+		lookup_answered(k, now);
+	for (unsigned j = 0; j < m->h.count; j++) {
+		struct dirp_entry r, want;
+		uint32_t i;
+
+		dirp_get_entry(m, j, &r);
+		if (!our_key(k, r.vdc, r.ip, &i))
+			continue;
+		if (r.status == DIRP_OK) {
+			saw_version(k, i, r.version);
+			want = entry_of(k, i);
+			if (k->verifying) {
+				k->verified++;
+				if (r.server != want.server || memcmp(r.mac, want.mac, sizeof(r.mac)))
+					k->lost++;
+			}
+		} else if (k->keys[i].state == 1) {
+			if (k->verifying) {
+				k->verified++;
+				k->lost++;
+			} else {
+				k->not_found_acked++;
+			}
+		}
+	}
+}
+
+static void send_register(struct check *k)
+{
+	struct dirp_entry e;
+
+	if (k->nkeys == CHECK_MAX_KEYS)
+		return;
+	e = entry_of(k, k->nkeys);
+	k->keys[k->nkeys].sent_ns = mono_ns();
+	k->keys[k->nkeys++].state = 0;
+	if (dirc_request(k->c, dir_now_sys(), DIRP_REGISTER, &e, 1, on_register, k) > 0)
+		k->in_flight++;
+}
+
+static void send_lookup(struct check *k)
+{
+	struct dirp_key key;
+	uint32_t i;
+
+	if (!k->nkeys)
+		return;
+	i = (uint32_t)(next_rand(k) % k->nkeys);
+	key = (struct dirp_key){ k->vdc, key_ip(i) };
+	if (dirc_request(k->c, dir_now_sys(), DIRP_LOOKUP, &key, 1, on_lookup, k) > 0)
+		k->in_flight++;
+}
+
+static void serve_until(struct check *k, uint64_t until, bool load)
+{
+	uint64_t next_op = mono_ns(), step = 1000000000ull / CHECK_RATE;
+	bool reg = true;
+
+	for (;;) {
+		uint64_t now = mono_ns(), due = dirc_udp_tick(k->u);
+		struct pollfd p = { .fd = dirc_udp_fd(k->u), .events = POLLIN };
+		int ms;
+
+		if (now >= until || (!load && !k->in_flight))
+			break;
+		if (load && now >= next_op && k->in_flight < CHECK_IN_FLIGHT) {
+			if (reg)
+				send_register(k);
+			else
+				send_lookup(k);
+			reg = !reg;
+			next_op += step;
+			if (next_op < now)
+				next_op = now;	/* behind: no burst to catch up */
+			continue;
+		}
+		due = MIN(due, until);
+		if (load)
+			due = MIN(due, next_op);
+		ms = due > now ? (int)MIN((due - now + 999999) / 1000000, 10u) : 0;
+		if (poll(&p, 1, ms) > 0)
+			dirc_udp_readable(k->u);
+	}
+}
+
+/* Look up every acknowledged key again, DIRP_MAX_RECORDS at a time. */
+static void verify(struct check *k)
+{
+	uint64_t until = mono_ns() + (uint64_t)CHECK_SETTLE_MS * 1000000ull;
+	uint32_t i = 0;
+
+	k->verifying = true;
+	while (i < k->nkeys && mono_ns() < until) {
+		struct dirp_key keys[DIRP_MAX_RECORDS];
+		unsigned n = 0;
+
+		for (; i < k->nkeys && n < DIRP_MAX_RECORDS; i++)
+			if (k->keys[i].state == 1)
+				keys[n++] = (struct dirp_key){ k->vdc, key_ip(i) };
+		if (n && dirc_request(k->c, dir_now_sys(), DIRP_LOOKUP, keys, n, on_lookup, k) > 0)
+			k->in_flight++;
+		if (k->in_flight >= CHECK_IN_FLIGHT)
+			serve_until(k, until, false);
+	}
+	serve_until(k, until, false);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const float *v, uint32_t n, double p)
+{
+	return n ? (double)v[(uint32_t)MIN((double)(n - 1), p * n)] : 0;
+}
+
+int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
+{
+	struct check k = { .u = u, .c = dirc_udp_client(u), .vdc = 4242, .rng = { 0x9e3779b97f4a7c15ull } };
+	uint32_t secs;
+	json_t *j;
+	int rc;
+
+	if (argc < 1 || argc > 2 || !parse_u32(argv[0], 3600, &secs) || !secs ||
+	    (argc == 2 && !parse_u32(argv[1], UINT32_MAX - 1, &k.vdc)))
+		return cli_usage_error("dirctl", "check SECONDS [VDC]");
+	k.keys = xcalloc(CHECK_MAX_KEYS, sizeof(*k.keys));
+	k.reg_ms = xcalloc(CHECK_MAX_KEYS, sizeof(*k.reg_ms));
+	the_check = &k;
+	k.t0 = mono_ns();
+	serve_until(&k, k.t0 + (uint64_t)secs * 1000000000ull, true);
+	serve_until(&k, mono_ns() + (uint64_t)CHECK_SETTLE_MS * 1000000ull, false);
+	verify(&k);
+	if (k.verified < k.nacked)
+		k.lost += k.nacked - k.verified;	/* never answered: not shown present */
+	qsort(k.reg_ms, k.nacked, sizeof(*k.reg_ms), cmp_float);
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+		      "registrations_sent", (json_int_t)k.nkeys,
+		      "registrations_acked", (json_int_t)k.nacked,
+		      "registrations_lost", (json_int_t)k.lost,
+		      "registrations_refused", (json_int_t)k.refused,
+		      "registrations_unanswered", (json_int_t)k.unanswered,
+		      "lookup_gap_max_ms", (double)k.gap_max_ns / 1e6,
+		      "lookup_gap_at_s", (double)k.gap_at_ns / 1e9,
+		      "lookups_ok", (json_int_t)k.lookups_ok,
+		      "not_found_acked", (json_int_t)k.not_found_acked,
+		      "version_regressions", (json_int_t)k.regressions,
+		      "pushes_checked", (json_int_t)k.pushes_checked,
+		      "failovers", (json_int_t)dirc_udp_failovers(u),
+		      "register_p50_ms", pct(k.reg_ms, k.nacked, 0.5),
+		      "register_p99_ms", pct(k.reg_ms, k.nacked, 0.99),
+		      "register_max_ms", pct(k.reg_ms, k.nacked, 1.0));
+	if (json) {
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		printf("acked %lld, lost %lld, refused %lld, unanswered %lld; longest lookup gap %.1f ms; "
+		       "version regressions %lld; fail-overs %lld\n",
+		       (long long)k.nacked, (long long)k.lost, (long long)k.refused,
+		       (long long)k.unanswered, (double)k.gap_max_ns / 1e6, (long long)k.regressions,
+		       (long long)dirc_udp_failovers(u));
+	}
+	json_decref(j);
+	rc = k.lost || k.regressions ? 1 : 0;
+	the_check = NULL;
+	free(k.keys);
+	free(k.reg_ms);
+	return rc;
+}

@@ -1,0 +1,194 @@
+/* The standby RAS's election on etcd (cmd/ras_ha.h). */
+#include "cmd/ras_ha.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/common.h"
+#include "lib/etcd.h"
+#include "lib/log.h"
+
+struct ras_ha {
+	struct etcd *e;
+	pthread_t ka;
+	bool ka_running;
+	atomic_bool ka_stop, lost;
+	int lost_pipe[2];
+	char value[RAS_HA_VALUE_MAX];
+	unsigned ttl_s;
+	int64_t lease, term;
+	uint64_t last_ok_ns;
+	bool leading;
+};
+
+struct ras_ha *ras_ha_open(const char *urls, const char *name, unsigned ttl_s, char *err,
+			   size_t errlen)
+{
+	struct ras_ha *h = xcalloc(1, sizeof(*h));
+
+	if (!(h->e = etcd_new(urls, RAS_HA_TIMEOUT_MS, err, errlen))) {
+		free(h);
+		return NULL;
+	}
+	h->ttl_s = ttl_s ? ttl_s : RAS_HA_TTL_S;
+	snprintf(h->value, sizeof(h->value), "%s", name);
+	return h;
+}
+
+void ras_ha_close(struct ras_ha *h)
+{
+	if (!h)
+		return;
+	ras_ha_keepalive_stop(h);
+	etcd_free(h->e);
+	free(h);
+}
+
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term)
+{
+	char other[RAS_HA_VALUE_MAX + 1], seen[RAS_HA_VALUE_MAX + 1] = "";
+	size_t olen = 0;
+	int rc;
+
+	while (!*stop) {
+		if (!h->lease && (rc = etcd_lease_grant(h->e, h->ttl_s, &h->lease))) {
+			h->lease = 0;
+			log_warn("etcd: cannot get a lease: %s", strerror(-rc));
+			nap_ms(RAS_HA_CAMPAIGN_MS * 5);
+			continue;
+		}
+		rc = etcd_campaign(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), h->value,
+				   strlen(h->value), h->lease, &h->term, other, RAS_HA_VALUE_MAX,
+				   &olen);
+		if (rc == 1) {
+			h->leading = true;
+			h->last_ok_ns = mono_ns();
+			*term = h->term;
+			return 0;
+		}
+		if (rc == 0) {
+			other[olen] = 0;
+			if (strcmp(other, seen)) {
+				log_info("standby: %s leads (term %" PRId64 ")", other, h->term);
+				snprintf(seen, sizeof(seen), "%s", other);
+			}
+			/* Our lease must live while we wait, or the campaign
+			 * that wins would carry a dead one. */
+			if (etcd_lease_keepalive(h->e, h->lease, NULL) == -ENOENT)
+				h->lease = 0;
+		} else {
+			log_warn("etcd: campaign: %s", strerror(-rc));
+		}
+		nap_ms(RAS_HA_CAMPAIGN_MS);
+	}
+	return -EINTR;
+}
+
+static void *keepalive_main(void *arg)
+{
+	struct ras_ha *h = arg;
+	unsigned period = h->ttl_s * 1000 / 4, unreachable = 0;
+
+	while (!atomic_load(&h->ka_stop)) {
+		int rc = etcd_lease_keepalive(h->e, h->lease, NULL);
+
+		if (rc == -ENOENT) {
+			log_err("leadership lost: the lease ended (term %" PRId64 ")", h->term);
+			atomic_store(&h->lost, true);
+			if (write(h->lost_pipe[1], "", 1) < 0) {
+				/* the loop finds `lost` set anyway */
+			}
+			break;
+		}
+		if (rc) {
+			if (!unreachable++)
+				log_warn("etcd: keep-alive: %s; leading on (switches fence a newer leader)",
+					 strerror(-rc));
+		} else if (unreachable) {
+			log_info("etcd: keep-alive answered again after %u failures", unreachable);
+			unreachable = 0;
+		}
+		for (unsigned t = 0; t < period && !atomic_load(&h->ka_stop); t += 20)
+			nap_ms(20);
+	}
+	return NULL;
+}
+
+int ras_ha_keepalive_start(struct ras_ha *h)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (pipe2(h->lost_pipe, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	sigfillset(&all);	/* signals stay the loop's */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&h->ka, NULL, keepalive_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		close(h->lost_pipe[0]);
+		close(h->lost_pipe[1]);
+		return -rc;
+	}
+	h->ka_running = true;
+	return h->lost_pipe[0];
+}
+
+void ras_ha_keepalive_stop(struct ras_ha *h)
+{
+	if (!h->ka_running)
+		return;
+	atomic_store(&h->ka_stop, true);
+	pthread_join(h->ka, NULL);
+	close(h->lost_pipe[0]);
+	close(h->lost_pipe[1]);
+	h->ka_running = false;
+	if (atomic_load(&h->lost))
+		h->leading = false;
+}
+
+void ras_ha_resign(struct ras_ha *h)
+{
+	if (!h->lease)
+		return;
+	if (h->leading && !etcd_resign(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), h->term))
+		log_info("resigned leadership (term %" PRId64 ")", h->term);
+	etcd_lease_revoke(h->e, h->lease);
+	h->lease = 0;
+	h->leading = false;
+}
+
+int ras_ha_leader(const char *urls, char *buf, size_t len)
+{
+	char err[128], v[RAS_HA_VALUE_MAX + 1];
+	struct etcd *e = etcd_new(urls, RAS_HA_TIMEOUT_MS, err, sizeof(err));
+	int64_t term = 0;
+	size_t vlen = 0;
+	int rc;
+
+	if (!e)
+		return -EINVAL;
+	rc = etcd_get(e, RAS_HA_KEY, strlen(RAS_HA_KEY), v, RAS_HA_VALUE_MAX, &vlen, &term, NULL);
+	if (rc == 1) {
+		v[vlen] = 0;
+		snprintf(buf, len, "%s %" PRId64, v, term);
+	}
+	etcd_free(e);
+	return rc;
+}

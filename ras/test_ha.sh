@@ -1,0 +1,97 @@
+#!/bin/bash
+# The standby RAS over loopback: one etcd member, two RAS processes for the
+# same fabric campaigning for leadership.
+#
+#   ras-a --etcd --+                      (no switchds: the RAS only retries
+#                  +--> etcd (127.0.0.1)   its requests to them; fencing is in
+#   ras-b --etcd --+                       switchd/test_switchd.c)
+#
+# 1. One leads, the other stands by; `ras --leader` names the leader.
+# 2. kill -9 of the leader: the standby leads within the lease (2 s) plus a
+#    campaign interval, with a higher term (its requests fence the old one).
+# 3. SIGTERM of the leader: it resigns, and a new standby takes over at once.
+# 4. etcd killed: the leader goes on leading.
+set -eu
+. "$(dirname "$0")/../tests/lib.sh"
+need_cmd etcd
+need_cmd jq
+
+tmp=$(mktemp -d /tmp/pgras-ha.XXXXXX)
+logs=$(test_logs "$tmp")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+P=$PEREGRINE_BIN
+"$P" keygen "$tmp/key"
+
+c=$((32000 + ($$ % 2000) * 2))
+url="http://127.0.0.1:$c"
+etcd --name m1 --data-dir "$tmp/etcd" --listen-client-urls "$url" --advertise-client-urls "$url" \
+	--listen-peer-urls "http://127.0.0.1:$((c + 1))" \
+	--initial-advertise-peer-urls "http://127.0.0.1:$((c + 1))" \
+	--initial-cluster "m1=http://127.0.0.1:$((c + 1))" >"$logs/etcd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do etcdctl --endpoints "$url" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+
+expect_fail "--leader without --etcd" "$P" ras --leader
+expect_fail "bad --ha-ttl" "$P" ras --etcd "$url" --ha-ttl 0 --topo leafspine:spines=2,leaves=2,servers=2 \
+	--key "$tmp/key" --listen 127.0.0.1:0 --directory 127.0.0.1:9
+"$P" ras --etcd "$url" --leader | grep -q "no leader" || fail "a leader before any RAS ran"
+
+start_ras() {	# start_ras NAME
+	: >"$logs/ras-$1.log"
+	"$P" ras --name "ras-$1" --etcd "$url" --topo leafspine:spines=2,leaves=2,servers=2 \
+		--key "$tmp/key" --listen "127.0.0.1:$(udp_port)" --directory 127.0.0.1:9 \
+		2>>"$logs/ras-$1.log" &
+	pids+=($!)
+	eval "ras_$1=$!"
+}
+leader_is() {	# leader_is NAME: wait until `ras --leader` names it
+	for _ in $(seq 100); do
+		"$P" ras --etcd "$url" --leader --json | jq -e ".leader == \"ras-$1\"" >/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+start_ras a
+leader_is a || fail "ras-a does not lead: $(cat "$logs/ras-a.log")"
+start_ras b
+for _ in $(seq 100); do grep -q "standby: ras-a" "$logs/ras-b.log" && break; sleep 0.05; done
+grep -q "standby: ras-a .* leads" "$logs/ras-b.log" || fail "ras-b is not standing by: $(cat "$logs/ras-b.log")"
+grep -q "leading" "$logs/ras-b.log" && fail "two leaders"
+term_a=$("$P" ras --etcd "$url" --leader --json | jq .term)
+
+# 2. kill -9 of the leader.
+t0=$(date +%s%N)
+kill -9 "$ras_a"
+leader_is b || fail "ras-b did not take over: $(cat "$logs/ras-b.log")"
+t1=$(date +%s%N)
+term_b=$("$P" ras --etcd "$url" --leader --json | jq .term)
+[ "$term_b" -gt "$term_a" ] || fail "the new term $term_b is not above $term_a"
+grep -q "leading (term $term_b)" "$logs/ras-b.log" || fail "ras-b's log: $(cat "$logs/ras-b.log")"
+echo "take-over after kill -9 of the leader: $(( (t1 - t0) / 1000000 )) ms (lease 2 s)"
+
+# 3. A clean stop resigns: the standby leads at once.
+start_ras c
+for _ in $(seq 100); do grep -q "standby: ras-b" "$logs/ras-c.log" && break; sleep 0.05; done
+t0=$(date +%s%N)
+kill -TERM "$ras_b"
+wait "$ras_b" || fail "ras-b exited with $? on SIGTERM"
+leader_is c || fail "ras-c did not take over: $(cat "$logs/ras-c.log")"
+t1=$(date +%s%N)
+echo "take-over after SIGTERM of the leader: $(( (t1 - t0) / 1000000 )) ms"
+grep -q "resigned leadership (term $term_b)" "$logs/ras-b.log" || fail "ras-b did not resign: $(cat "$logs/ras-b.log")"
+
+# 4. etcd gone altogether: the leader leads on (nobody can be elected without
+#    etcd; switches would fence a leader elected elsewhere).
+kill -9 "${pids[0]}"
+sleep 3
+kill -0 "$ras_c" 2>/dev/null || fail "the leader stopped when etcd went away: $(cat "$logs/ras-c.log")"
+grep -q "leading on" "$logs/ras-c.log" || fail "no word of etcd's absence: $(cat "$logs/ras-c.log")"
+kill -TERM "$ras_c"
+wait "$ras_c" || fail "ras-c exited with $? on SIGTERM"
+echo "PASS"

@@ -1,0 +1,170 @@
+#!/bin/bash
+# peregrine lab demo --ha: a lab with a replicated control plane (three etcd
+# members, two directory servers, three RAS processes; docs/ha.md) under a
+# running stream (10,000 datagrams/s red-srv0 -> red-srv3) and the
+# directory's history checker (dirctl check: registrations and lookups,
+# every acknowledgement logged), through four faults:
+#
+#   1. kill -9 of the directory server srv0's agent and the checker use
+#      first (dir0);
+#   2. kill -9 of the leading RAS, then 100 ms later a link failure on the
+#      stream's path: the stream's gap, and when the new leader reprogrammed;
+#   3. kill -9 of one etcd member;
+#   4. a partition isolating the leading RAS from etcd (blackhole routes in
+#      its namespace): the standby takes over; then the link comes back,
+#      and what the isolated leader still sends the switches is refused
+#      (switchd's fenced counter); the isolated leader must send nothing
+#      (the new leader claimed every switch, so link reports go to it).
+#
+# Prints (with --json) kills [{target, lookup_gap_ms, stream_gap_ms}],
+# registrations_acked, registrations_lost, version_regressions,
+# ras_takeover_ms, ras_reprogrammed_ms, fenced_writes_refused.
+set -euo pipefail
+. "$(dirname "$0")/demo-lib.sh"
+command -v etcd >/dev/null || { echo "lab demo --ha: needs etcd (etcd-server)" >&2; exit 1; }
+
+cat >"$tmp/ha.yaml" <<EOF
+name: ha-demo
+topology: leafspine:spines=2,leaves=2,servers=2,homing=2
+vdcs: [{name: red, id: 1, subnet: 10.0.0.0/24}]
+placement: {per_server: 1}
+ha: {etcd: 3, directories: 2, ras: 3}
+EOF
+say "== a lab with a replicated control plane (3 etcd, 2 directory servers, 3 RAS)"
+$P lab up "$tmp/ha.yaml" --prefix "$X" >&2
+state=/run/peregrine/lab-$X
+st() { $P lab status --prefix "$X" --json; }
+leader() { st | jq -r '.ha.ras_leader // ""'; }
+pid_of() { st | jq -r --arg n "$1" '[.ha[] | arrays | .[] | select(.name == $n) | .pid][0]'; }
+ip_of() { st | jq -r --arg n "$1" '[.ha[] | arrays | .[] | select(.name == $n) | .address][0]'; }
+for _ in $(seq 100); do [ -n "$(leader)" ] && break; sleep 0.1; done
+l0=$(leader)
+[ -n "$l0" ] || { echo "no RAS leads" >&2; exit 1; }
+say "   $l0 leads"
+dirs="$(ip_of dir0):7300,$(ip_of dir1):7300"
+
+# check NAME SECONDS: the history checker from the management namespace,
+# in the background (its JSON in $tmp/NAME.check)
+check() {
+	ip netns exec "$X-mgmt" "$P" dirctl --server "$dirs" --key "$state/key" --json \
+		check "$2" 77 >"$tmp/$1.check" 2>"$tmp/$1.check.err" &
+	checker=$!
+}
+# log_ms NODE PATTERN AFTER_MS: wall-clock ms of the first log line of NODE
+# matching PATTERN at or after AFTER_MS (the logs' HH:MM:SS.mmm, UTC)
+log_ms() {
+	local day=$(( $(date -u +%s) / 86400 * 86400000 ))
+	$P lab logs "$1" --prefix "$X" | grep -E "$2" | awk -v day="$day" -v after="$3" '
+		{ split($1, t, /[:.]/); ms = day + ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4]
+		  if (ms >= after) { printf "%.0f\n", ms; exit } }'
+}
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+fenced() {	# switchd's fenced requests, summed over the switches
+	local sum=0 n ip
+	for n in $(st | jq -r '.nodes[] | select(.kind == "switch") | .name'); do
+		ip=$(st | jq -r --arg n "$n" '.nodes[] | select(.name == $n) | .metrics_url.switchd // empty')
+		[ -n "$ip" ] || continue
+		v=$(ip netns exec "$X-mgmt" curl -s -m 2 "$ip" | awk '/^peregrine_switchd_fenced_total/ { print $2 }')
+		sum=$((sum + ${v:-0}))
+	done
+	echo $sum
+}
+
+say "== stream red-srv0 -> red-srv3 (10,000/s) and the history checker"
+stream() {
+	local name=$1 from=$2 to_vm=$3 ip=$4
+	ex "$from" ping -c 3 -i 0.2 -W 1 -q "$ip" >/dev/null 2>&1 || true
+	ex "$to_vm" "$P" probe recv --listen "$ip:9000" --duration 60 --idle 3 --gaps 16 --json \
+		> "$tmp/$name.json" & bg+=($!)
+	for _ in $(seq 100); do
+		ip netns exec "$X-$to_vm" ss -Hlun "sport = :9000" | grep -q . && break
+		sleep 0.05
+	done
+	$P lab exec "$from" --prefix "$X" -- "$P" probe send --to "$ip:9000" --rate 10000 \
+		--count 600000 2>/dev/null & sender=$!
+	bg+=($sender)
+}
+stream s red-srv0 red-srv3 10.0.0.4
+sleep 1
+
+say "== 1. kill -9 of dir0 (srv0's agent's directory server)"
+check k1 4
+sleep 1.5
+t1=$(now_ms); kill -9 "$(pid_of dir0)"; t1ns=$((t1 * 1000000))
+wait "$checker" || true
+
+say "== 2. kill -9 of the leading RAS ($l0), a link failure 100 ms later"
+path=$($P trace red 10.0.0.1 10.0.0.4 --prefix "$X" --json)
+leaf=$(echo "$path" | jq -r '.hops[0].node'); spine=$(echo "$path" | jq -r '.hops[0].next')
+check k2 4
+sleep 1
+t2=$(now_ms); kill -9 "$(pid_of "${l0#"$X"-}")"
+sleep 0.1
+t_link=$($P lab link down "$leaf" "$spine" --prefix "$X" --json | jq .at_ns)
+say "   cut $leaf -- $spine"
+wait "$checker" || true
+l1=""
+for _ in $(seq 50); do l1=$(leader); [ -n "$l1" ] && [ "$l1" != "$l0" ] && break; sleep 0.1; done
+n1=${l1#"$X"-}
+t_prog=$(log_ms "$n1" "fabric programmed" "$t2")
+t_link_ms=$((t_link / 1000000))
+t_reprog=$(log_ms "$n1" "fabric programmed" "$t_link_ms")
+takeover=$(( ${t_prog:-0} ? t_prog - t2 : -1 ))
+reprog=$(( ${t_reprog:-0} ? t_reprog - t_link_ms : -1 ))
+say "   $l1 leads; programmed ${takeover} ms after the kill, ${reprog} ms after the link failure"
+
+say "== 3. kill -9 of etcd1"
+check k3 4
+sleep 1.5
+t3=$(now_ms); kill -9 "$(pid_of etcd1)"
+wait "$checker" || true
+
+say "== 4. a partition isolating the leading RAS ($l1) from etcd"
+f0=$(fenced)
+for e in etcd0 etcd1 etcd2; do ip -n "$X-$n1" route add blackhole "$(ip_of $e)/32"; done
+l2=""
+for _ in $(seq 80); do l2=$(leader); [ -n "$l2" ] && [ "$l2" != "$l1" ] && break; sleep 0.1; done
+say "   ${l2:-nobody} leads now; the link comes back"
+sleep 1
+# what the isolated leader sends the switches from now on (its metrics
+# are still reachable: only etcd is cut off)
+batches() {
+	ip netns exec "$X-mgmt" curl -s -m 2 "http://$(ip_of "$n1"):9462/metrics" |
+		awk '/^peregrine_ras_batches_total/ { print $2 }'
+}
+b0=$(batches)
+$P lab link up "$leaf" "$spine" --prefix "$X" >/dev/null
+sleep 3
+b1=$(batches)
+f1=$(fenced)
+iso=$(( ${b1:-0} - ${b0:-0} ))
+say "   the isolated $l1 sent $iso batches since; switches refused $((f1 - f0))"
+stop_stream
+
+gap() { gap_after "$tmp/s.json" "$1"; }
+# each kill fell inside the stream (0.5 s after its first arrival, 0.5 s
+# before its last): otherwise its gap of 0 would say nothing
+inside() { jq --argjson t "$1" '.first_ns + 500000000 < $t and $t + 500000000 < .last_ns' "$tmp/s.json"; }
+during=$(jq -n --argjson a "$(inside $t1ns)" --argjson b "$(inside "$t_link")" \
+	--argjson c "$(inside $((t3 * 1000000)))" '$a and $b and $c')
+lg() { jq '.lookup_gap_max_ms // null' "$tmp/$1.check"; }
+acked=0; lost=0; regr=0
+for k in k1 k2 k3; do
+	acked=$((acked + $(jq '.registrations_acked // 0' "$tmp/$k.check")))
+	lost=$((lost + $(jq '.registrations_lost // 0' "$tmp/$k.check")))
+	regr=$((regr + $(jq '.version_regressions // 0' "$tmp/$k.check")))
+done
+out=$(jq -n -c \
+	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
+	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
+	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
+	--argjson takeover "$takeover" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
+	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
+	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
+	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
+		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, stream_gap_ms: $g2},
+		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
+	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
+	  ras_takeover_ms: $takeover, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
+	  fenced_writes_refused: $fenced, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
+if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi

@@ -1,0 +1,50 @@
+#!/bin/bash
+# peregrine lab demo --ha as a test (docs/ha.md): a lab with a replicated
+# control plane keeps working through kill -9 of a directory server, of the
+# leading RAS (with a link failure 100 ms later), of an etcd member, and a
+# partition of the RAS leader from etcd.  Asserted: every acknowledged
+# registration is there afterwards and no entry's version went back (the
+# history checker), a new RAS leads after each loss of the leader, the
+# stream comes back after every fault (each inside the stream), and bounds
+# a loaded 2-core machine holds (the issue's targets are reported by the
+# demo, docs/ha.md has the figures measured).
+set -eu
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+need_root
+need_cmd jq
+need_cmd curl
+[ -x /usr/bin/etcd ] || skip "needs etcd (Debian's etcd-server)"
+P=$PEREGRINE_BIN
+X=$(test_prefix e)
+out=$(mktemp)
+human=$(mktemp)
+cleanup() { $P lab down --prefix "$X" >/dev/null 2>&1 || true; rm -f "$out" "$human"; }
+trap cleanup EXIT
+
+$P lab demo --ha --prefix "$X" --json > "$out" 2> "$human"
+cat "$human" "$out"
+j() { jq -r "$1" "$out"; }
+[ "$(j '.kills | length')" = 3 ] || fail "three kills"
+[ "$(j .kills_during_stream)" = true ] || fail "a kill fell outside the stream"
+[ "$(j .registrations_acked)" -ge 200 ] || fail "too few registrations acknowledged"
+[ "$(j .registrations_lost)" = 0 ] || fail "acknowledged registrations lost"
+[ "$(j .version_regressions)" = 0 ] || fail "an entry's version went back"
+# three different leaders: the first, after its kill, after the partition
+[ "$(j '.ras_leaders | unique | length')" = 3 ] || fail "leaders: $(j -c .ras_leaders)"
+[ "$(j '[.ras_leaders[] | select(. == "")] | length')" = 0 ] || fail "a RAS did not take over"
+# bounds for a shared 2-core machine under ASan (the targets: docs/ha.md)
+[ "$(j '[.kills[].lookup_gap_ms | . != null and . < 2000] | all')" = true ] ||
+	fail "a lookup gap over 2 s"
+[ "$(j '[.kills[].stream_gap_ms | . != null and . < 5000] | all')" = true ] ||
+	fail "a stream gap over 5 s"
+[ "$(j '.ras_takeover_ms > 0 and .ras_takeover_ms < 8000')" = true ] || fail "take-over"
+[ "$(j '.ras_reprogrammed_ms >= 0 and .ras_reprogrammed_ms < 8000')" = true ] ||
+	fail "the new leader did not reprogram after the link failure"
+# the stream lost no more than its faults' gaps and some slack: it came back
+[ "$(j '.stream_lost_ms < 10000')" = true ] || fail "the stream did not come back"
+[ "$(j '.fenced_writes_refused >= 0')" = true ] || fail "fenced count missing"
+# two leaders never program the fabric: the isolated one sent nothing once
+# the new one led (it had claimed every switch, so link reports went there)
+[ "$(j .isolated_leader_batches)" = 0 ] || fail "the isolated RAS leader programmed switches"
+echo "ok"
