@@ -468,6 +468,8 @@ static void test_scheme_bcube(void **state)
 				     "onlink mtu lock 1476 src 10.210.0.6\n"));
 	free(text);
 	lab_free(&l);
+}
+
 /* ha: a replicated control plane's namespaces, veths, addresses; its
  * errors. */
 static void test_ha(void **state)
