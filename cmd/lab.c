@@ -672,6 +672,7 @@ static const char *const demo_scripts[PGR_SCHEME_COUNT] = {
 	[PGR_SCHEME_VL2] = "lab-demo-vl2.sh",
 	[PGR_SCHEME_BCUBE] = "lab-demo-bcube.sh",
 	[PGR_SCHEME_EVPN] = "lab-demo-evpn.sh",
+	[PGR_SCHEME_NETLORD] = "lab-demo-netlord.sh",
 };
 
 /* Run scripts/NAME (beside the binary's tree) with PEREGRINE and PREFIX. */

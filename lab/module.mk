@@ -1,5 +1,6 @@
 LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/swclient.c lab/migrate.c lab/vl2.c lab/vl2_run.c
 LIB_SRCS += lab/bcube.c
+LIB_SRCS += lab/netlord.c
 LIB_SRCS += lab/evpn.c lab/evpn_run.c
 TESTS    += lab/test_lab
 SH_TESTS += lab/test_updown.sh
