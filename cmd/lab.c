@@ -24,7 +24,7 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn] [--prefix P] [--json]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn|netlord] [--prefix P] [--json]\n"
 	"       peregrine lab compare [--prefix P] [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
@@ -59,6 +59,8 @@ static const char lab_help[] =
 	"           docs/bcube.md)\n"
 	"           --scheme evpn: for the BGP EVPN baseline (scripts/lab-demo-evpn.sh,\n"
 	"           docs/evpn.md; UNDERLAY_MTU=9000 for a jumbo underlay)\n"
+	"           --scheme netlord: NetLord on SPAIN's VLANs (scripts/lab-demo-netlord.sh,\n"
+	"           docs/netlord.md)\n"
 	"  compare  every scheme's demo, EVPN first, and one table of what each\n"
 	"           costs, with Peregrine's targets against EVPN as ratios\n"
 	"           (scripts/lab-compare.sh, docs/evpn.md; about seven minutes)\n"
@@ -104,8 +106,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->no_daemons = true;
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
 			if (!pgr_scheme_parse(argv[++i], &c->scheme))
-				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2, bcube "
-						       "or evpn",
+				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2, bcube, "
+						       "evpn or netlord",
 						       argv[i]);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(lab_help, stdout);

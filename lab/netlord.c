@@ -268,6 +268,33 @@ static int run_in(const struct lab *l, uint32_t node, struct args *a)
 	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -1;
 }
 
+/* STATE/netlord-macs: "NAME=MAC" for every switch, the --mac arguments of
+ * `peregrine netlord reselect` (docs/netlord.md). */
+static int write_macs(const struct lab *l, char *err, size_t errlen)
+{
+	char path[256], macs[18];
+	uint8_t mac[6];
+	FILE *f;
+
+	lab_state_dir(l->prefix, path, sizeof(path) - 16);
+	strcat(path, "/netlord-macs");
+	if (!(f = fopen(path, "w"))) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
+		if (topo_is_server(l->topo, n))
+			continue;
+		lab_netlord_switch_mac(n, mac);
+		fprintf(f, "%s=%s\n", l->topo->nodes[n].name, swp_mac_str(mac, macs));
+	}
+	if (fclose(f)) {
+		snprintf(err, errlen, "%s: cannot write", path);
+		return -1;
+	}
+	return 0;
+}
+
 int lab_netlord_prepare(const struct lab *l, char *err, size_t errlen)
 {
 	const struct topo *t = l->topo;
@@ -276,6 +303,8 @@ int lab_netlord_prepare(const struct lab *l, char *err, size_t errlen)
 
 	if (route_spain_build(t, LAB_NETLORD_K, &s, err, errlen))
 		return -1;
+	if (write_macs(l, err, errlen))
+		goto out;
 	if (mkdir(PGR_DP_PIN_ROOT, 0700) && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", PGR_DP_PIN_ROOT, strerror(errno));
 		goto out;
