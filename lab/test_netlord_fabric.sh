@@ -105,16 +105,21 @@ echo "ok: the spines hold only edge-switch MACs ($(nlstat spine0 fib_used) and $
 
 flows() {	# 32 UDP flows red-srv0 -> red-srv5, 10 datagrams each: datagrams that arrived
 	rm -f "$tmp/sink.ready"
-	# a sink that counts datagrams until none came for 2 s (at most 20 s)
-	ip netns exec "$X-red-srv5" timeout 20 python3 -c '
-import socket, sys
+	# a sink that counts datagrams until 320 came or none for 3 s (at
+	# most 60 s: then it says how many it had)
+	ip netns exec "$X-red-srv5" timeout 60 python3 -c '
+import signal, socket, sys
+n = 0
+def done(*_):
+    print(n)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, done)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("10.0.0.6", 9100))
 open(sys.argv[1], "w").close()
-s.settimeout(2)
-n = 0
+s.settimeout(3)
 try:
-    while True:
+    while n < 320:
         s.recv(2048)
         n += 1
 except socket.timeout:

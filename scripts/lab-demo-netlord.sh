@@ -100,8 +100,8 @@ ex red-srv7 iperf3 -s -1 -p 5201 >/dev/null 2>&1 & bg+=($!)
 sleep 0.5
 gbps=$(ex red-srv0 iperf3 -c 10.0.0.8 -p 5201 -t 3 -J 2>/dev/null | jq '.end.sum_received.bits_per_second / 1e9' || echo 0)
 say "   iperf3 red-srv0 -> red-srv7: $(human_round "$gbps" 2) Gbit/s"
-# a sink, so that no port-unreachable comes back (at most 15 s)
-ip netns exec "$X-red-srv7" timeout 15 python3 -c '
+# a sink, so that no port-unreachable comes back (at most 60 s)
+ip netns exec "$X-red-srv7" timeout 60 python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("10.0.0.8", 9100))
