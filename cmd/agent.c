@@ -729,6 +729,10 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 			if (!pgr_scheme_parse(optarg, &s->scheme))
 				return cli_usage_error("agent", "--scheme: '%s' is not peregrine, "
 						       "vl2 or bcube", optarg);
+			/* NetLord's NLA has no daemon yet (docs/netlord.md) */
+			if (s->scheme == PGR_SCHEME_NETLORD)
+				return cli_usage_error("agent", "--scheme netlord: the NLA runs "
+						       "no daemon yet (peregrine netlord nla)");
 			break;
 		case 'h': fputs(agent_help, stdout); exit(0);
 		default: {

@@ -25,7 +25,8 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn | --ha] [--prefix P] [--json]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn|netlord | --ha] [--prefix P]\n"
+	"                          [--json]\n"
 	"       peregrine lab compare [--prefix P] [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
@@ -60,6 +61,8 @@ static const char lab_help[] =
 	"           docs/bcube.md)\n"
 	"           --scheme evpn: for the BGP EVPN baseline (scripts/lab-demo-evpn.sh,\n"
 	"           docs/evpn.md; UNDERLAY_MTU=9000 for a jumbo underlay)\n"
+	"           --scheme netlord: NetLord on SPAIN's VLANs (scripts/lab-demo-netlord.sh,\n"
+	"           docs/netlord.md)\n"
 	"           --ha: a lab with a replicated control plane under kills and\n"
 	"           a partition (scripts/lab-demo-ha.sh, docs/ha.md)\n"
 	"  compare  every scheme's demo, EVPN first, and one table of what each\n"
@@ -110,8 +113,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->ha = true;
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
 			if (!pgr_scheme_parse(argv[++i], &c->scheme))
-				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2, bcube "
-						       "or evpn",
+				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2, bcube, "
+						       "evpn or netlord",
 						       argv[i]);
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(lab_help, stdout);
@@ -681,6 +684,7 @@ static const char *const demo_scripts[PGR_SCHEME_COUNT] = {
 	[PGR_SCHEME_VL2] = "lab-demo-vl2.sh",
 	[PGR_SCHEME_BCUBE] = "lab-demo-bcube.sh",
 	[PGR_SCHEME_EVPN] = "lab-demo-evpn.sh",
+	[PGR_SCHEME_NETLORD] = "lab-demo-netlord.sh",
 };
 
 /* Run scripts/NAME (beside the binary's tree) with PEREGRINE and PREFIX. */

@@ -38,3 +38,10 @@ fi
 echo "$out" | grep -q 'PEREGRINE_NO_AGENT is ignored outside a lab' || fail "no warning: $out"
 echo "$out" | grep -q "$missing" || fail "the agent did not go on to read its configuration: $out"
 echo "ok: PEREGRINE_NO_AGENT outside a lab is ignored"
+
+# no NLA daemon yet: refused, not the Peregrine agent started in its place
+if out=$($P agent --scheme netlord 2>&1); then
+	fail "agent --scheme netlord ran: $out"
+fi
+echo "$out" | grep -q 'the NLA runs no daemon yet' || fail "agent --scheme netlord: $out"
+echo "ok: agent --scheme netlord is refused"

@@ -354,12 +354,13 @@ static int ospfd_args(const struct lab *l, const char *dir, uint32_t node, char 
 #define VL2 LAB_IN(PGR_SCHEME_VL2)
 #define BCUBE LAB_IN(PGR_SCHEME_BCUBE)
 #define EVPN LAB_IN(PGR_SCHEME_EVPN)
+#define NETLORD LAB_IN(PGR_SCHEME_NETLORD)
 #define FRR_DIR "/usr/lib/frr/"
 
 /* In start order; the last field is the metrics port (docs/metrics.md).  A new scheme adds its bit to the daemons it shares and
  * its own entries. */
 const struct lab_daemon lab_daemons[] = {
-	{ "directory", LAB_ON_MGMT, directory_args, PGR | VL2 | BCUBE, NULL, 9461 },
+	{ "directory", LAB_ON_MGMT, directory_args, PGR | VL2 | BCUBE | NETLORD, NULL, 9461 },
 	{ "switchd", LAB_ON_SWITCH, switchd_args, PGR, NULL, 9463 },
 	{ "ras", LAB_ON_MGMT, ras_args, PGR, NULL, 9462 },
 	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2 | BCUBE, NULL, 9464 },

@@ -9,6 +9,7 @@
 
 #include "bpf/bcube.h"
 #include "agent/policy.h"
+#include "bpf/netlord.h"
 #include "lib/yconf.h"
 #include "wire/pgr.h"
 
@@ -496,6 +497,10 @@ static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
 				  "leafspine: topology)");
 	if (l->scheme == PGR_SCHEME_BCUBE)
 		return check_bcube(yc, at ? at : root, l);
+	if (l->scheme == PGR_SCHEME_NETLORD && lab_netlord_check(l->topo) < 0)
+		return yconf_fail(yc, at ? at : root, "scheme: netlord needs every server on one "
+				  "edge switch port (below %u) and switches of at most %u ports",
+				  NL_EDGE_PORTS, NL_VLAN_PORTS_MAX);
 	if (l->scheme != PGR_SCHEME_VL2)
 		return true;
 	if (lab_vl2_check(l->topo) < 0)

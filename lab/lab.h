@@ -171,6 +171,16 @@ uint32_t lab_bcube_ip(uint32_t server_index);	/* host order */
 void lab_bcube_script_switch(const struct lab *l, uint32_t node, FILE *f);
 void lab_bcube_script_server(const struct lab *l, uint32_t node, FILE *f);
 void lab_bcube_script_neigh(const struct lab *l, uint32_t node, FILE *f);
+/* ---- the NetLord scheme (lab/netlord.c, docs/netlord.md) -------------------- */
+#define LAB_NETLORD_K 2		/* SPAIN's paths per pair of edge switches */
+/* Every server has one NIC (on its edge switch, at a port < NL_EDGE_PORTS);
+ * no switch has more ports than a VLAN can hold.  0 or -EINVAL / -E2BIG. */
+int lab_netlord_check(const struct topo *t);
+/* Switch node's MAC: 02:4e:4c and the node id. */
+void lab_netlord_switch_mac(uint32_t node, uint8_t mac[6]);
+void lab_netlord_script_switch(const struct lab *l, uint32_t node, FILE *f);
+void lab_netlord_script_server(const struct lab *l, uint32_t node, FILE *f);
+
 /* ---- the EVPN scheme (lab/evpn.c, docs/evpn.md) ------------------------------ */
 /* Addresses as in VL2 (above): a /31 per link, every node (servers too:
  * their VTEP address) lab_vl2_switch_la(node) on its loopback. */

@@ -1,5 +1,6 @@
 LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/swclient.c lab/migrate.c lab/vl2.c lab/vl2_run.c
 LIB_SRCS += lab/bcube.c
+LIB_SRCS += lab/netlord.c
 LIB_SRCS += lab/evpn.c lab/evpn_run.c
 LIB_SRCS += lab/ha.c
 TESTS    += lab/test_lab
@@ -13,6 +14,7 @@ SH_TESTS += lab/test_monitor.sh
 SH_TESTS += lab/test_vl2_fabric.sh
 SH_TESTS += lab/test_vl2_tenants.sh
 SH_TESTS += lab/test_bcube_fabric.sh
+SH_TESTS += lab/test_netlord_fabric.sh
 SH_TESTS += lab/test_evpn_fabric.sh
 FUZZERS  += lab/fuzz_lab_file
 SH_TESTS += lab/test_policy_lab.sh

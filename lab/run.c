@@ -836,6 +836,8 @@ static const struct {
 			       NULL },
 	[PGR_SCHEME_EVPN] = { lab_evpn_prepare, lab_evpn_ready, lab_evpn_wait_bgp,
 			      LAB_BGP_WAIT_MS, lab_evpn_moved },
+	[PGR_SCHEME_NETLORD] = { lab_netlord_prepare, lab_netlord_ready,
+				 lab_netlord_switch_ready, 0, NULL },
 };
 
 int lab_scheme_moved(const struct lab *l, const struct lab_vm *vm, uint32_t from, uint32_t to,

@@ -204,4 +204,10 @@ struct lab_migration {
 int lab_migrate(struct lab *l, const char *vm, const char *server, struct lab_migration *m,
 		char *err, size_t errlen);
 
+/* ---- the NetLord scheme (lab/netlord.c) -------------------------------------- */
+/* Loads netlord_switch on every switch and the NLA on every server. */
+int lab_netlord_prepare(const struct lab *l, char *err, size_t errlen);
+int lab_netlord_ready(const struct lab *l, char *err, size_t errlen);
+int lab_netlord_switch_ready(const struct lab *l, uint32_t node, int timeout_ms);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "bpf/netlord.h"
 #include "bpf/vl2.h"
 #include "wire/swproto.h"
 
@@ -218,6 +219,8 @@ const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT] = {
 			       lab_bcube_script_neigh, 0 },
 	/* the VMs' MTU depends on the underlay's: lab_evpn_vm_mtu() */
 	[PGR_SCHEME_EVPN] = { lab_evpn_script_switch, lab_evpn_script_server, NULL, 0 },
+	[PGR_SCHEME_NETLORD] = { lab_netlord_script_switch, lab_netlord_script_server, NULL,
+				 NL_TENANT_MTU },
 };
 
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f)

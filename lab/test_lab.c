@@ -540,6 +540,51 @@ static void test_ha(void **state)
 	expect_err(yaml, "hq", "too small for 6 nodes and the ha namespaces");
 }
 
+/* scheme: netlord: one NIC per server, ports below 128; switches without
+ * a bridge (netlord_switch is loaded by `up`), servers' NICs without an
+ * address, the VMs at NetLord's tenant MTU. */
+static void test_scheme_netlord(void **state)
+{
+	struct lab l;
+	char *text;
+	uint8_t mac[6];
+
+	(void)state;
+	expect_err("scheme: netlord\ntopology: leafspine:spines=2,leaves=2,servers=1,homing=2\n",
+		   "pg", "t.yaml:1: scheme: netlord needs every server on one edge switch port");
+	expect_err("scheme: netlord\ntopology: leafspine:spines=2,leaves=2,servers=130\n",
+		   "pg", "scheme: netlord needs every server on one edge switch port");
+	l = load_ok("scheme: netlord\ntopology: leafspine:spines=2,leaves=2,servers=1\n"
+		    "vdcs: [{name: a, id: 7, subnet: 10.0.0.0/24}]\nplacement: {per_server: 1}\n",
+		    "pg");
+	assert_int_equal(l.scheme, PGR_SCHEME_NETLORD);
+	assert_string_equal(pgr_scheme_name(l.scheme), "netlord");
+	assert_int_equal(lab_netlord_check(l.topo), 0);
+	text = script_of(&l, "leaf0");
+	assert_null(strstr(text, "bridge"));
+	assert_non_null(strstr(text, " up\n"));
+	free(text);
+	text = script_of(&l, "srv1");	/* an address only on the management side */
+	for (const char *a = strstr(text, "addr add"); a; a = strstr(a + 1, "addr add"))
+		assert_null(strstr(a, "dev pg-nic0\n") == strchr(a, '\n') - 11 ? a : NULL);
+	assert_non_null(strstr(text, "link set pg-nic0 up\n"));
+	free(text);
+	{	/* the first VM */
+		size_t len = 0;
+		FILE *f;
+
+		text = NULL;
+		f = open_memstream(&text, &len);
+		lab_script_ns(&l, LAB_NS_VM | 0, f);
+		fclose(f);
+		assert_non_null(strstr(text, "mtu 1466 gso_max_size 1466"));
+		free(text);
+	}
+	lab_netlord_switch_mac(0x10203, mac);
+	assert_memory_equal(mac, ((uint8_t[]){ 0x02, 0x4e, 0x4c, 0x01, 0x02, 0x03 }), 6);
+	lab_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_scripts),
 		cmocka_unit_test(test_scheme),
 		cmocka_unit_test(test_scheme_bcube),
+		cmocka_unit_test(test_scheme_netlord),
 		cmocka_unit_test(test_evpn),
 		cmocka_unit_test(test_ha),
 	};

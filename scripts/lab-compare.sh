@@ -28,6 +28,7 @@ SIM=leafspine:spines=16,leaves=256,servers=40	# 10,240 servers, 1,024,000 VMs
 ROWS=(
 	"evpn       evpn      -                  $SIM"
 	"evpn-jumbo evpn      UNDERLAY_MTU=9000  -"
+	"netlord    netlord   -                  $SIM"
 	"peregrine  peregrine -                  $SIM"
 	"vl2        vl2       -                  $SIM"
 )

@@ -9,6 +9,7 @@ static const char *const names[PGR_SCHEME_COUNT] = {
 	[PGR_SCHEME_VL2] = "vl2",
 	[PGR_SCHEME_BCUBE] = "bcube",
 	[PGR_SCHEME_EVPN] = "evpn",
+	[PGR_SCHEME_NETLORD] = "netlord",
 };
 
 const char *pgr_scheme_name(enum pgr_scheme s)

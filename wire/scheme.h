@@ -18,6 +18,7 @@ enum pgr_scheme {
 	PGR_SCHEME_VL2,			/* IP-in-IP to a random intermediate, OSPF+ECMP */
 	PGR_SCHEME_BCUBE,		/* server-centric source routing through servers */
 	PGR_SCHEME_EVPN,		/* the baseline: VXLAN, BGP EVPN, eBGP+BFD underlay */
+	PGR_SCHEME_NETLORD,		/* NLA encapsulation to edge switches, SPAIN VLANs */
 	PGR_SCHEME_COUNT,
 };
 
