@@ -59,6 +59,7 @@ struct entry {
 
 struct local_vm {
 	struct agent_vm_cfg c;
+	struct agent_dhcp_bucket dhcp;	/* its DHCP messages' rate */
 	bool registered;
 	bool seen;		/* in the configuration being applied */
 };
@@ -553,6 +554,60 @@ static void miss_frame(struct agent *a, struct entry *e, const struct pgr_event 
 	}
 }
 
+/* ---- DHCP (agent/dhcp.h) ------------------------------------------------------ */
+
+static void dhcp_vm(const struct agent *a, const struct local_vm *vm, struct agent_dhcp_vm *d)
+{
+	d->c = &vm->c;
+	pgr_mac_make(d->mac, pgr_id_of(vm->c.node, PGR_PRIMARY));
+	pgr_mac_make(d->server_mac, pgr_id_of(a->node, PGR_PRIMARY));
+}
+
+static void dhcp_count(struct agent *a, enum agent_dhcp_verdict v)
+{
+	a->st.dhcp[v]++;
+	if (v >= AGENT_DHCP_drop_frame)
+		core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN,
+			    "DHCP from a VM dropped: %s", agent_dhcp_desc(v));
+}
+
+/* A DHCP frame from the VM behind ev->ifindex (PGR_EV_DHCP). */
+static void dhcp_input(struct agent *a, struct local_vm *vm, const uint8_t *frame, size_t len)
+{
+	uint8_t out[AGENT_DHCP_FRAME_MAX];
+	struct agent_dhcp_vm d;
+	enum agent_dhcp_verdict v;
+	size_t n;
+
+	if (!agent_dhcp_admit(&vm->dhcp, a->now_ns)) {
+		dhcp_count(a, AGENT_DHCP_drop_rate);
+		return;
+	}
+	dhcp_vm(a, vm, &d);
+	v = agent_dhcp_answer(&d, frame, len, out, &n);
+	if (n && a->ops.arp_reply(a->ops.arg, vm->c.ifindex, out, n))
+		v = AGENT_DHCP_drop_send;
+	dhcp_count(a, v);
+}
+
+/* An ARP request for the DHCP server's address (a client renews by unicast
+ * to it): the server's MAC, at once. */
+static bool dhcp_arp(struct agent *a, const struct local_vm *vm, uint32_t ip)
+{
+	uint8_t f[AGENT_ARP_LEN];
+	struct agent_dhcp_vm d;
+	size_t len;
+
+	if (!vm->c.plen || ip != agent_dhcp_server_id(&vm->c))
+		return false;
+	dhcp_vm(a, vm, &d);
+	len = wire_build_arp(f, sizeof(f), WIRE_ARP_REPLY, d.mac, d.server_mac, htonl(ip), d.mac,
+			     htonl(vm->c.ip));
+	dhcp_count(a, a->ops.arp_reply(a->ops.arg, vm->c.ifindex, f, len) ? AGENT_DHCP_drop_send
+									    : AGENT_DHCP_arp);
+	return true;
+}
+
 void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *frame, size_t len,
 		struct dir_now now)
 {
@@ -561,11 +616,17 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 	struct entry *e;
 
 	a->now_ns = now.ns;
+	if (ev->type == PGR_EV_DHCP && vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY)) {
+		dhcp_input(a, vm, frame, frame ? len : 0);
+		return;
+	}
 	a->st.misses++;
 	if (!valid_event(ev, vm)) {
 		bad(a, &a->st.miss_bad, "miss event dropped: %s", "bad type, port or VM");
 		return;
 	}
+	if (ev->type == PGR_EV_ARP_MISS && dhcp_arp(a, vm, ip))
+		return;
 	e = find(a, ev->vdc, ip);
 	if (e && e->state == E_NEGATIVE && now.ns >= e->expire_ns)
 		free_entry(a, e), e = NULL;
@@ -736,9 +797,10 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 	for (unsigned i = 0; i < a->nvms; i++) {
 		const struct agent_vm_cfg *c = cfg_vm(cfg, a->vms[i].c.port);
 
-		if (c && same_vm(c, &a->vms[i].c) && a->configured)
-			a->vms[kept++] = a->vms[i];
-		else
+		if (c && same_vm(c, &a->vms[i].c) && a->configured) {
+			a->vms[kept] = a->vms[i];
+			a->vms[kept++].c = *c;	/* its DHCP options may change */
+		} else
 			vm_detach(a, &a->vms[i]);
 	}
 	a->nvms = kept;
@@ -1128,4 +1190,10 @@ void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg)
 #define AGENT_STAT_CALL(name, desc) fn(arg, #name, desc, a->st.name);
 	AGENT_STATS(AGENT_STAT_CALL)
 #undef AGENT_STAT_CALL
+	for (unsigned v = 0; v < AGENT_DHCP_COUNT; v++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "dhcp_%s", agent_dhcp_name(v));
+		fn(arg, name, agent_dhcp_desc(v), a->st.dhcp[v]);
+	}
 }

@@ -15,6 +15,7 @@
 #define PEREGRINE_AGENT_AGENT_H
 
 #include "agent/config.h"
+#include "agent/dhcp.h"
 #include "bpf/dp.h"
 #include "dir/client.h"
 #include "lib/auth.h"
@@ -97,6 +98,7 @@ struct agent_stats {
 #define AGENT_STAT_FIELD(name, desc) uint64_t name;
 	AGENT_STATS(AGENT_STAT_FIELD)
 #undef AGENT_STAT_FIELD
+	uint64_t dhcp[AGENT_DHCP_COUNT];	/* agent/dhcp.h: "dhcp_" NAME */
 };
 
 struct agent;
@@ -174,7 +176,8 @@ size_t agent_held_bytes(const struct agent *a);
 size_t agent_vm_count(const struct agent *a);
 /* The entry held for (vdc, ip host order), or NULL. */
 const struct pgr_garp_entry *agent_cached(const struct agent *a, uint32_t vdc, uint32_t ip);
-/* Each counter's name and description, for printing. */
+/* Each counter's name and description, for printing (the DHCP server's
+ * as "dhcp_" NAME). */
 typedef void (*agent_stat_fn)(void *arg, const char *name, const char *desc, uint64_t v);
 void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg);
 

@@ -50,15 +50,46 @@ static bool read_nics(struct yconf *yc, ynode *n, struct agent_config *c)
 	return true;
 }
 
+/* plen, gateway, dns: what DHCP gives the VM (docs/tenant-network.md). */
+static bool read_vm_dhcp(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
+{
+	ynode *p = yconf_get(yc, n, "plen"), *g = yconf_get(yc, n, "gateway");
+	ynode *d = yconf_get(yc, n, "dns");
+	uint32_t plen = 0, mask;
+
+	if (p && !yconf_u32(yc, p, "vms[].plen", 1, 30, &plen))
+		return false;
+	vm->plen = (uint8_t)plen;
+	if ((g || d) && !p)
+		return yconf_fail(yc, n, "vms[]: gateway and dns need plen");
+	if (g && !yconf_ipv4(yc, g, "vms[].gateway", &vm->gateway))
+		return false;
+	mask = plen ? 0xffffffffu << (32 - plen) : 0;
+	if (g && ((vm->gateway & mask) != (vm->ip & mask) || vm->gateway == vm->ip))
+		return yconf_fail(yc, g, "vms[].gateway: not another address of the VM's prefix");
+	if (!d)
+		return true;
+	if (!yconf_is_seq(d) || yconf_seq_len(d) > AGENT_MAX_DNS)
+		return yconf_fail(yc, d, "vms[].dns: expected a list of at most %d addresses",
+				  AGENT_MAX_DNS);
+	vm->ndns = (unsigned)yconf_seq_len(d);
+	for (unsigned i = 0; i < vm->ndns; i++)
+		if (!yconf_ipv4(yc, yconf_seq_at(yc, d, i), "vms[].dns[]", &vm->dns[i]))
+			return false;
+	return true;
+}
+
 static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 {
 	/* messages say vms[] for a workload file too: its lines are the same */
 	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", NULL };
+	static const char *const all[] = { "name", "vdc", "ip", "node", "port",
+					   "plen", "gateway", "dns", NULL };
 	ynode *v;
 
 	if (!yconf_is_map(n))
 		return yconf_fail(yc, n, "vms[]: expected a mapping");
-	if (!yconf_only_keys(yc, n, "vms[]", keys))
+	if (!yconf_only_keys(yc, n, "vms[]", all))
 		return false;
 	for (size_t i = 0; keys[i]; i++)
 		if (!yconf_get(yc, n, keys[i]))
@@ -72,7 +103,7 @@ static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	v = yconf_get(yc, n, "ip");
 	if (vm->ip == 0 || vm->ip == 0xffffffffu)
 		return yconf_fail(yc, v, "vms[].ip: not a host address");
-	return true;
+	return read_vm_dhcp(yc, n, vm);
 }
 
 /* The index of a VM before i sharing i's node, port or (vdc, ip); -1. */
@@ -292,14 +323,28 @@ static const char *addr_str(const struct sockaddr_in *a, char *buf, size_t len)
 	return buf;
 }
 
+static const char *ipv4_str(uint32_t host, char buf[INET_ADDRSTRLEN])
+{
+	struct in_addr a = { htonl(host) };
+
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
 int agent_workload_write(const struct agent_vm_cfg *v, FILE *f)
 {
 	char ip[INET_ADDRSTRLEN];
 	struct in_addr a = { htonl(v->ip) };
 
 	inet_ntop(AF_INET, &a, ip, sizeof(ip));
-	fprintf(f, "{ name: %s, vdc: %u, ip: %s, node: %u, port: %s }\n", v->name, v->vdc, ip,
+	fprintf(f, "{ name: %s, vdc: %u, ip: %s, node: %u, port: %s", v->name, v->vdc, ip,
 		v->node, v->port);
+	if (v->plen)
+		fprintf(f, ", plen: %u", v->plen);
+	if (v->gateway)
+		fprintf(f, ", gateway: %s", ipv4_str(v->gateway, ip));
+	for (unsigned i = 0; i < v->ndns; i++)
+		fprintf(f, "%s%s", i ? ", " : ", dns: [", ipv4_str(v->dns[i], ip));
+	fprintf(f, "%s }\n", v->ndns ? "]" : "");
 	return ferror(f) ? -EIO : 0;
 }
 

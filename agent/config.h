@@ -20,6 +20,7 @@ enum agent_config_limits {
 	AGENT_PATH_MAX = 255,
 	/* a workload file holds one VM: a few hundred bytes */
 	AGENT_WORKLOAD_MAX_BYTES = 4096,
+	AGENT_MAX_DNS = 4,		/* DNS servers given to a VM by DHCP */
 };
 
 struct agent_vm_cfg {
@@ -29,6 +30,12 @@ struct agent_vm_cfg {
 	uint32_t node;			/* Peregrine node number (MACs: pgr_id_of) */
 	char port[AGENT_IFNAMSIZ];	/* server end of its veth */
 	uint32_t ifindex;		/* filled in by the shell; 0: missing */
+	/* What DHCP gives the VM besides its ip (agent/dhcp.h): optional,
+	 * plen 0 means the agent answers no DHCP for this VM. */
+	uint8_t plen;			/* its VDC's prefix length, 1 .. 30 */
+	uint32_t gateway;		/* host order; 0: none */
+	uint32_t dns[AGENT_MAX_DNS];	/* host order */
+	unsigned ndns;
 };
 
 struct agent_config {

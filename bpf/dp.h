@@ -102,6 +102,8 @@ _Static_assert(sizeof(struct pgr_counter) == 16, "counter");
 enum pgr_event_type {
 	PGR_EV_ARP_MISS = 1,	/* a VM asked for (vdc, ip) and the GARP map missed */
 	PGR_EV_IP_MISS = 2,	/* a VM sent IPv4 to (vdc, ip) with no entry */
+	PGR_EV_DHCP = 3,	/* a VM's DHCP message, with its frame (bpf/dhcp.h);
+				 * ip: the frame's source address */
 };
 
 struct pgr_event {
@@ -161,6 +163,9 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(VM_DROP_GROUP, "vm drop: broadcast/multicast other than ARP")              \
 	X(VM_DROP_IPV6, "vm drop: IPv6 (not supported yet)")                         \
 	X(VM_DROP_ETHERTYPE, "vm drop: other EtherType")                             \
+	X(VM_DHCP, "vm: DHCP message copied to the agent")                           \
+	X(VM_DROP_DHCP, "vm drop: DHCP message longer than a frame, or sent back")  \
+	X(VM_DROP_DHCP_LOST, "vm drop: DHCP message not copied (ring busy or full)") \
 	X(NET_DECAP, "net: indirect frame decapsulated and delivered")               \
 	X(NET_DIRECT, "net: direct frame delivered")                                 \
 	X(NET_PASS, "net: foreign frame passed to the stack")                        \

@@ -121,6 +121,8 @@ WIRE_INLINE const struct pgr_garp_entry *pgr_fwd_garp_lookup(const struct pgr_fw
 	return pgr_fwd_garp(t, &k);
 }
 
+#include "bpf/dhcp.h"
+
 /* ---- from a VM ---------------------------------------------------------------- */
 
 WIRE_INLINE struct pgr_fwd pgr_fwd_vm_arp(const struct pgr_fwd_tables *t, struct wire_eth *e,
@@ -209,6 +211,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struc
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_SHORT);
 	if (!wire_ipv4_hlen(ip))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_IP_BAD);
+	if (pgr_dhcp_is_client(ip, wire_ipv4_hlen(ip), end))	/* bpf/dhcp.h */
+		return pgr_fwd_dhcp(vm, ip, len, resent);
 	if (wire_mac_is_group(e->dst))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	if (!wire_mac_eq(e->src, vm->mac))

@@ -187,6 +187,15 @@ static struct frame udp(enum side s, struct mac dst, struct mac src, uint32_t si
 	return f;
 }
 
+/* A DHCP client's message (UDP 68 -> 67, bpf/dhcp.h) from src at sip. */
+static struct frame dhcp(struct mac dst, struct mac src, uint32_t sip, uint32_t dip)
+{
+	struct frame f = { .side = FROM_VM };
+
+	f.len = wire_build_udp4(f.b, sizeof(f.b), dst.b, src.b, sip, dip, 68, 67, "dhcp", 4);
+	return f;
+}
+
 static struct frame arp(enum side s, uint16_t op, struct mac src, struct mac sha, uint32_t spa,
 			uint32_t tpa)
 {
@@ -267,6 +276,7 @@ static struct vcase *verdict_cases(size_t *n)
 {
 	static struct vcase c[64];
 	struct frame tr = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP), big, resent, runt, stray, ihl4;
+	struct frame dhcp_big;
 	size_t i = 0;
 
 	tr.len = 14 + 10;
@@ -280,6 +290,8 @@ static struct vcase *verdict_cases(size_t *n)
 	stray.port = 5;
 	ihl4 = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP);
 	ihl4.b[WIRE_ETH_HLEN] = 0x44;
+	dhcp_big = dhcp(BCAST, M(VA, 0), 0, 0xffffffffu);
+	dhcp_big.len = PGR_DP_HOLD_FRAME + 1;
 #define CASE(d, i_, w_) c[i++] = (struct vcase){ d, i_, w_, false, { 0 } }
 #define CASEO(d, i_, w_, o_) c[i++] = (struct vcase){ d, i_, w_, true, o_ }
 	CASEO("ARP request answered", arp(FROM_VM, 1, M(VA, 0), M(VA, 0), A_IP, B_IP),
@@ -325,6 +337,16 @@ static struct vcase *verdict_cases(size_t *n)
 	CASE("unresolved again after the resend", resent, ((struct want)DROP(VM_DROP_RESEND_MISS)));
 	CASE("foreign intermediary", udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 99)),
 	     ((struct want)DROP(VM_DROP_BAD_ENTRY)));
+	CASE("DHCP DISCOVER (0.0.0.0 to broadcast): to the agent",
+	     dhcp(BCAST, M(VA, 0), 0, 0xffffffffu),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_DHCP, 0, NT, PGR_EV_DHCP }));
+	CASE("DHCP renewal (unicast to the server, any MAC): to the agent",
+	     dhcp(M(S1, 0), M(VA, 0), A_IP, IP(10, 0, 0, 254)),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_DHCP, 0, NT, PGR_EV_DHCP }));
+	CASE("DHCP with a spoofed source: to the agent, which checks it",
+	     dhcp(BCAST, M(VC, 0), IP(10, 0, 0, 3), 0xffffffffu),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_DHCP, 0, NT, PGR_EV_DHCP }));
+	CASE("DHCP longer than a full frame", dhcp_big, ((struct want)DROP(VM_DROP_DHCP)));
 	CASE("IPv4 broadcast", udp(FROM_VM, BCAST, M(VA, 0), A_IP, B_IP), ((struct want)DROP(VM_DROP_GROUP)));
 	CASE("IPv4 header length 4", ihl4, ((struct want)DROP(VM_DROP_IP_BAD)));
 	CASE("truncated IPv4", tr, ((struct want)DROP(VM_DROP_SHORT)));
@@ -356,10 +378,11 @@ static struct vcase *verdict_cases(size_t *n)
 }
 
 /* The counters outside the decision: the port's egress hook (no decision
- * to make) and a full ring. */
+ * to make) and a full ring (an event or a DHCP frame lost). */
 static bool decision_stat(int s)
 {
-	return s != PGR_STAT_PORT_RESEND && s != PGR_STAT_PORT_OUT && s != PGR_STAT_EVENT_LOST;
+	return s != PGR_STAT_PORT_RESEND && s != PGR_STAT_PORT_OUT && s != PGR_STAT_EVENT_LOST &&
+	       s != PGR_STAT_VM_DROP_DHCP_LOST;
 }
 
 static void test_every_verdict(void **state)
@@ -555,6 +578,10 @@ static struct frame random_frame(struct rng *r)
 
 			if (g)
 				memcpy(f.b, g->vm_mac[rng_below(r, 2)], 6);
+		}
+		if (rng_below(r, 8) == 0) {	/* to the DHCP server's port */
+			f.b[14 + 20 + 2] = 0;
+			f.b[14 + 20 + 3] = 67;
 		}
 	} else if (k < 7) {
 		f = arp(s, rng_below(r, 4) ? 1 : 2, src, rng_below(r, 4) ? src : pick_mac(r),

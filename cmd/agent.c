@@ -774,6 +774,13 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		       (double)st->n, NULL);
 	AGENT_STATS(AGENT_METRIC)
 #undef AGENT_METRIC
+	for (unsigned v = 0; v < AGENT_DHCP_COUNT; v++) {	/* agent/dhcp.h */
+		char name[64];
+
+		snprintf(name, sizeof(name), "peregrine_agent_dhcp_%s_total", agent_dhcp_name(v));
+		metrics_sample(t, METRICS_COUNTER, name, agent_dhcp_desc(v),
+			       (double)st->dhcp[v], NULL);
+	}
 	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_cache_entries",
 		       "directory entries the agent caches", (double)agent_cache_size(s->agent),
 		       NULL);
