@@ -412,6 +412,63 @@ static void arp_reply(struct agent *a, const struct entry *e, const struct waite
 		a->st.arp_replies++;
 }
 
+/* ---- DHCP (agent/dhcp.h) ------------------------------------------------------ */
+
+static void dhcp_vm(const struct agent *a, const struct local_vm *vm, struct agent_dhcp_vm *d)
+{
+	d->c = &vm->c;
+	pgr_mac_make(d->mac, pgr_id_of(vm->c.node, PGR_PRIMARY));
+	pgr_mac_make(d->server_mac, pgr_id_of(a->node, PGR_PRIMARY));
+}
+
+static void dhcp_count(struct agent *a, enum agent_dhcp_verdict v)
+{
+	a->st.dhcp[v]++;
+	if (v >= AGENT_DHCP_drop_frame)
+		core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN,
+			    "DHCP from a VM dropped: %s", agent_dhcp_desc(v));
+}
+
+/* A DHCP frame from the VM behind ev->ifindex (PGR_EV_DHCP). */
+static void dhcp_input(struct agent *a, struct local_vm *vm, const uint8_t *frame, size_t len)
+{
+	uint8_t out[AGENT_DHCP_FRAME_MAX];
+	struct agent_dhcp_vm d;
+	enum agent_dhcp_verdict v;
+	size_t n;
+
+	if (!agent_dhcp_admit(&vm->dhcp, a->now_ns)) {
+		dhcp_count(a, AGENT_DHCP_drop_rate);
+		return;
+	}
+	dhcp_vm(a, vm, &d);
+	v = agent_dhcp_answer(&d, frame, len, out, &n);
+	if (n && a->ops.arp_reply(a->ops.arg, vm->c.ifindex, out, n))
+		v = AGENT_DHCP_drop_send;
+	dhcp_count(a, v);
+}
+
+/* An ARP request for the DHCP server's address (a client renews by unicast
+ * to it) that the directory does not know: the server's MAC.  Asked only
+ * after NOT FOUND, so that a VM holding that address stays reachable (a
+ * renewal sent to it is still the agent's: from_vm hands every datagram to
+ * port 67 over, whatever its destination MAC). */
+static bool dhcp_arp(struct agent *a, const struct local_vm *vm, uint32_t ip)
+{
+	uint8_t f[AGENT_ARP_LEN];
+	struct agent_dhcp_vm d;
+	size_t len;
+
+	if (!vm || !vm->c.plen || ip != agent_dhcp_server_id(&vm->c))
+		return false;
+	dhcp_vm(a, vm, &d);
+	len = wire_build_arp(f, sizeof(f), WIRE_ARP_REPLY, d.mac, d.server_mac, htonl(ip), d.mac,
+			     htonl(vm->c.ip));
+	dhcp_count(a, a->ops.arp_reply(a->ops.arg, vm->c.ifindex, f, len) ? AGENT_DHCP_drop_send
+									    : AGENT_DHCP_arp);
+	return true;
+}
+
 /* ---- lookups ----------------------------------------------------------------- */
 
 static void lookup_record(struct agent *a, const struct dirp_entry *r)
@@ -432,6 +489,8 @@ static void lookup_record(struct agent *a, const struct dirp_entry *r)
 		}
 		e->state = E_NEGATIVE;
 		e->req = 0;
+		for (unsigned i = 0; i < e->nwait; i++)	/* the DHCP server's address? */
+			dhcp_arp(a, vm_by_port(a, e->wait[i].ifindex), e->ip);
 		e->nwait = 0;
 		hold_drop_all(a, e, &a->st.held_drop_unresolved);
 		e->expire_ns = e->sent_ns + (uint64_t)(r->lease_ms ? r->lease_ms : DIR_NEG_LEASE_MS) * 1000000;
@@ -554,60 +613,6 @@ static void miss_frame(struct agent *a, struct entry *e, const struct pgr_event 
 	}
 }
 
-/* ---- DHCP (agent/dhcp.h) ------------------------------------------------------ */
-
-static void dhcp_vm(const struct agent *a, const struct local_vm *vm, struct agent_dhcp_vm *d)
-{
-	d->c = &vm->c;
-	pgr_mac_make(d->mac, pgr_id_of(vm->c.node, PGR_PRIMARY));
-	pgr_mac_make(d->server_mac, pgr_id_of(a->node, PGR_PRIMARY));
-}
-
-static void dhcp_count(struct agent *a, enum agent_dhcp_verdict v)
-{
-	a->st.dhcp[v]++;
-	if (v >= AGENT_DHCP_drop_frame)
-		core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN,
-			    "DHCP from a VM dropped: %s", agent_dhcp_desc(v));
-}
-
-/* A DHCP frame from the VM behind ev->ifindex (PGR_EV_DHCP). */
-static void dhcp_input(struct agent *a, struct local_vm *vm, const uint8_t *frame, size_t len)
-{
-	uint8_t out[AGENT_DHCP_FRAME_MAX];
-	struct agent_dhcp_vm d;
-	enum agent_dhcp_verdict v;
-	size_t n;
-
-	if (!agent_dhcp_admit(&vm->dhcp, a->now_ns)) {
-		dhcp_count(a, AGENT_DHCP_drop_rate);
-		return;
-	}
-	dhcp_vm(a, vm, &d);
-	v = agent_dhcp_answer(&d, frame, len, out, &n);
-	if (n && a->ops.arp_reply(a->ops.arg, vm->c.ifindex, out, n))
-		v = AGENT_DHCP_drop_send;
-	dhcp_count(a, v);
-}
-
-/* An ARP request for the DHCP server's address (a client renews by unicast
- * to it): the server's MAC, at once. */
-static bool dhcp_arp(struct agent *a, const struct local_vm *vm, uint32_t ip)
-{
-	uint8_t f[AGENT_ARP_LEN];
-	struct agent_dhcp_vm d;
-	size_t len;
-
-	if (!vm->c.plen || ip != agent_dhcp_server_id(&vm->c))
-		return false;
-	dhcp_vm(a, vm, &d);
-	len = wire_build_arp(f, sizeof(f), WIRE_ARP_REPLY, d.mac, d.server_mac, htonl(ip), d.mac,
-			     htonl(vm->c.ip));
-	dhcp_count(a, a->ops.arp_reply(a->ops.arg, vm->c.ifindex, f, len) ? AGENT_DHCP_drop_send
-									    : AGENT_DHCP_arp);
-	return true;
-}
-
 void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *frame, size_t len,
 		struct dir_now now)
 {
@@ -625,8 +630,6 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 		bad(a, &a->st.miss_bad, "miss event dropped: %s", "bad type, port or VM");
 		return;
 	}
-	if (ev->type == PGR_EV_ARP_MISS && dhcp_arp(a, vm, ip))
-		return;
 	e = find(a, ev->vdc, ip);
 	if (e && e->state == E_NEGATIVE && now.ns >= e->expire_ns)
 		free_entry(a, e), e = NULL;
@@ -640,6 +643,8 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 	}
 	if (ev->type == PGR_EV_IP_MISS && frame && len)
 		miss_frame(a, e, ev, frame, len);
+	if (ev->type == PGR_EV_ARP_MISS && e->state == E_NEGATIVE)
+		dhcp_arp(a, vm, ip);	/* the DHCP server's address? */
 	if (ev->type != PGR_EV_ARP_MISS || e->state == E_NEGATIVE)
 		return;
 	struct waiter w = { .ifindex = vm->c.ifindex, .ip = vm->c.ip };

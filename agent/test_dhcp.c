@@ -13,6 +13,7 @@
 
 #include "agent/agent.h"
 #include "agent/dhcp.h"
+#include "dir/dir.h"
 #include "wire/frame.h"
 
 #define VM_IP 0x0a000005u	/* 10.0.0.5 */
@@ -309,18 +310,47 @@ static int f_ras(void *arg, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* A directory core behind the client: requests queued, then pumped. */
+struct dirq {
+	uint8_t buf[4][DIRP_MAX_DGRAM];
+	size_t len[4];
+	unsigned n;
+};
+
 static void f_dir(void *arg, const uint8_t *buf, size_t len)
 {
-	(void)arg, (void)buf, (void)len;
+	struct dirq *q = arg;
+
+	assert_true(q->n < 4);
+	memcpy(q->buf[q->n], buf, len);
+	q->len[q->n++] = len;
+}
+
+static void pump(struct dir *d, struct dirc *c, struct dirq *q, struct dir_now now)
+{
+	struct dir_out out;
+
+	dir_out_init(&out);
+	for (unsigned i = 0; i < q->n; i++) {
+		dir_input(d, now, 1, q->buf[i], q->len[i], &out);
+		for (size_t k = 0; k < out.nsends; k++)
+			dirc_input(c, now, out.buf + out.sends[k].off, out.sends[k].len);
+		dir_out_reset(&out);
+	}
+	q->n = 0;
+	dir_out_free(&out);
 }
 
 static void core_answers_dhcp_events(void **state)
 {
 	static const struct auth_key key = { { 1, 2, 3 } };
-	struct sent s = { 0 };
+	static struct sent s;
+	static struct dirq q;
 	struct agent_ops ops = { &s, f_garp, f_del, f_vm, f_vm, f_send, f_send, f_ras, { 0 } };
-	struct dirc_cfg dc = { .key = &key, .seed = 1, .send = f_dir };
+	struct dirc_cfg dc = { .key = &key, .seed = 1, .send = f_dir, .send_arg = &q };
+	struct dir_cfg dsc = { .key = &key, .seed = 2 };
 	struct dirc *c = dirc_new(&dc);
+	struct dir *d = dir_new(&dsc);
 	struct agent_vm_cfg vms[1] = { cfg };
 	struct agent_config conf = { .server = "srv0", .node = 1, .nnics = 1, .nvms = 1,
 				     .vms = vms };
@@ -354,17 +384,36 @@ static void core_answers_dhcp_events(void **state)
 	}
 	assert_int_equal(agent_get_stats(a)->dhcp[AGENT_DHCP_offer], AGENT_DHCP_BURST);
 	assert_int_equal(agent_get_stats(a)->dhcp[AGENT_DHCP_drop_rate], 20 - AGENT_DHCP_BURST + 1);
-	/* the VM's ARP for the server's address (before a unicast renewal) */
+	/* the VM's ARP for the server's address (before a unicast renewal):
+	 * answered once the directory says no VM has it */
+	pump(d, c, &q, now);	/* the registration */
 	ev = (struct pgr_event){ .type = PGR_EV_ARP_MISS, .vdc = 1, .ip = htonl(cfg.gateway),
 				 .vm_id = pgr_id_of(13, 0), .ifindex = 7 };
 	agent_miss(a, &ev, NULL, 0, now);
+	agent_flush(a, now);
+	assert_int_equal(s.n, 0);
+	pump(d, c, &q, now);
+	assert_int_equal(agent_get_stats(a)->not_found, 1);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(wire_frame_parse(s.frame[0], s.len[0], &f), WIRE_OK);
 	assert_non_null(f.arp);
 	assert_memory_equal(f.arp->sha, v.server_mac, 6);
 	assert_int_equal(agent_get_stats(a)->dhcp[AGENT_DHCP_arp], 1);
+	/* asked again while the NOT FOUND is remembered: answered at once */
+	s.n = 0;
+	agent_miss(a, &ev, NULL, 0, now);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(agent_get_stats(a)->dhcp[AGENT_DHCP_arp], 2);
+	/* another address nobody has: no answer */
+	ev.ip = htonl(0x0a000063);
+	s.n = 0;
+	agent_miss(a, &ev, NULL, 0, now);
+	agent_flush(a, now);
+	pump(d, c, &q, now);
+	assert_int_equal(s.n, 0);
 	agent_free(a);
 	dirc_free(c);
+	dir_free(d);
 }
 
 int main(void)

@@ -159,6 +159,7 @@ static void agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 		a->vdc = l->vdcs[vm->vdc].id;
 		a->ip = vm->ip;
 		a->node = lab_vm_node(l, vm);
+		a->plen = l->vdcs[vm->vdc].plen;	/* DHCP (docs/tenant-network.md) */
 		lab_ifname(l, a->port, "v%u", vm->id);
 	}
 }

@@ -8,7 +8,8 @@ PKGS="make gcc clang llvm lld libclang-rt-14-dev pkg-config \
 libbpf-dev bpftool libelf-dev zlib1g-dev \
 libev-dev libmicrohttpd-dev libjansson-dev libyaml-dev libsodium-dev liblmdb-dev libcmocka-dev libmnl-dev \
 iproute2 iperf3 iputils-ping procps python3 jq curl \
-redis-server redis-tools gnuplot-nox valgrind containernetworking-plugins prometheus frr"
+redis-server redis-tools gnuplot-nox valgrind containernetworking-plugins prometheus frr \
+udhcpc isc-dhcp-client"
 
 missing=""
 for p in $PKGS; do
