@@ -9,6 +9,7 @@
 #
 # 1. reachability: every VM pings every VM of its VDC; the other VDC's VM with
 #    the same address hears nothing; a spoofed source is dropped
+# 1b. DHCP: a VM that lost its address gets its own back from the agent
 # 2. throughput: iperf3 between VMs on different leaf pairs
 # 3. fail-over: a 10,000 packet/s stream while a link on its primary path is
 #    cut, then while the spine it then crosses fails; the longest loss gap
@@ -79,6 +80,22 @@ ex red-srv0 ping -c 3 -i 0.2 -W 1 -I 10.0.0.99 10.0.0.5 >/dev/null 2>&1 || true
 ex red-srv0 ip addr del 10.0.0.99/32 dev "$X-eth0"
 spoof_dropped=$(( $(drops) - d0 ))
 say "   spoofed source: 3 sent, $spoof_dropped dropped by the agent's data plane"
+
+say "== 1b. DHCP: blue-srv3 drops its address and asks its server's agent (udhcpc)"
+# docs/tenant-network.md: the agent answers from what it holds for the VM
+want=$(vms blue | awk '$1 == "blue-srv3" {print $2}')
+peer=$(vms blue | awk '$1 == "blue-srv0" {print $2}')
+printf '#!/bin/sh\n[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"\nexit 0\n' \
+	> "$tmp/udhcpc.sh"
+chmod +x "$tmp/udhcpc.sh"
+dhcp_ok=false
+ex blue-srv3 ip -4 addr flush dev "$X-eth0"
+if ex blue-srv3 udhcpc -i "$X-eth0" -f -q -n -t 3 -T 1 -s "$tmp/udhcpc.sh" >/dev/null 2>&1; then
+	got=$(ex blue-srv3 ip -4 -o addr show dev "$X-eth0" | awk '{print $4}')
+	[ "${got%/*}" = "$want" ] && ex blue-srv3 ping -c 1 -W 2 "$peer" >/dev/null 2>&1 && dhcp_ok=true
+fi
+[ $dhcp_ok = true ] || ex blue-srv3 ip addr replace "$want/24" dev "$X-eth0"
+say "   blue-srv3 got ${got:-nothing} (its own: $want) and reaches blue-srv0: $dhcp_ok"
 
 say "== 2. throughput (iperf3, red-srv0 -> red-srv4, 3 s)"
 ex red-srv4 iperf3 -s -1 -p 5201 >/dev/null 2>&1 & bg+=($!)
@@ -179,8 +196,9 @@ if [ $JSON = 1 ]; then
 	      --argjson lf "$lost_fo_ms" --argjson lm "$lost_mig_ms" \
 	      --argjson am "$after_mig" --argjson mm "$move_ms" \
 	      --argjson of "$other_fo_ms" --argjson om "$other_mig_ms" \
-	      --argjson fd "$fo_during" --argjson md "$mig_during" \
+	      --argjson fd "$fo_during" --argjson md "$mig_during" --argjson dh "$dhcp_ok" \
 	   '{pairs_ok: $ok, pairs_total: $total, isolation_violations: $v, spoofed_dropped: $sp,
+	     dhcp_ok: $dh,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
 	     failover_unattributed_ms: $of, failover_during_stream: $fd,
 	     migration_gap_ms: $gm, migration_after_attach_ms: $am, migration_port_move_ms: $mm,
