@@ -234,6 +234,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struc
 	return f;
 }
 
+#include "bpf/fwd6.h"
+
 /* A frame a VM sent on port ifindex: data .. end its linear bytes, len its
  * full length; resent: a held frame the agent sent back (PGR_MARK_RESEND). */
 WIRE_INLINE struct pgr_fwd pgr_fwd_from_vm(const struct pgr_fwd_tables *t, void *data, void *end,
@@ -253,8 +255,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_from_vm(const struct pgr_fwd_tables *t, void 
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_ARP))
 		return pgr_fwd_vm_arp(t, e, end, vm, ifindex);
-	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV6))
-		return pgr_fwd_drop(PGR_STAT_VM_DROP_IPV6);
+	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV6))	/* bpf/fwd6.h */
+		return pgr_fwd_vm_ipv6(t, e, end, vm, ifindex);
 	if (wire_mac_is_group(e->dst))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);
