@@ -91,6 +91,7 @@ struct agent {
 
 	struct local_vm *vms;
 	unsigned nvms, cap_vms;
+	struct agent6 v6;		/* IPv6: agent/agent6.c */
 	uint64_t next_register_ns;
 	bool configured;
 
@@ -613,6 +614,17 @@ static void miss_frame(struct agent *a, struct entry *e, const struct pgr_event 
 	}
 }
 
+static struct agent6_env env6(const struct agent *a)
+{
+	return (struct agent6_env){ .a = a, .ops = &a->ops, .dirc = a->dirc, .node = a->node,
+				    .nnics = a->nnics, .nic_ifindex = a->nic_ifindex };
+}
+
+const struct agent6_stats *agent_stats6(const struct agent *a)
+{
+	return &a->v6.st;
+}
+
 void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *frame, size_t len,
 		struct dir_now now)
 {
@@ -621,6 +633,14 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 	struct entry *e;
 
 	a->now_ns = now.ns;
+	if (ev->type == PGR_EV_ND_MISS) {
+		struct agent6_env env = env6(a);
+
+		agent6_nd_miss(&a->v6, &env, now,
+			       vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY) ? &vm->c : NULL,
+			       frame, frame ? len : 0);
+		return;
+	}
 	if (ev->type == PGR_EV_DHCP && vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY)) {
 		dhcp_input(a, vm, frame, frame ? len : 0);
 		return;
@@ -727,6 +747,24 @@ static void on_register_reply(void *arg, uint64_t req_id, const struct dirp_msg 
 	}
 }
 
+static struct agent6_env env6(const struct agent *a);
+
+static void register_all6(struct agent *a, struct dir_now now)
+{
+	struct agent_vm_cfg cfg[DIRP_MAX_RECORDS6 / 2];
+	struct agent6_env env = env6(a);
+	unsigned n = 0;
+
+	for (unsigned i = 0; i <= a->nvms; i++) {
+		if (i < a->nvms)
+			cfg[n++] = a->vms[i].c;
+		if (n && (n == ARRAY_SIZE(cfg) || i == a->nvms)) {
+			agent6_register(&a->v6, &env, now, cfg, n);
+			n = 0;
+		}
+	}
+}
+
 static void register_all(struct agent *a, struct dir_now now)
 {
 	struct dirp_entry recs[DIRP_MAX_RECORDS];
@@ -756,6 +794,7 @@ static void register_all(struct agent *a, struct dir_now now)
 		}
 	}
 	a->next_register_ns = now.ns + (uint64_t)AGENT_REREG_MS * 1000000;
+	register_all6(a, now);
 }
 
 static const struct agent_vm_cfg *cfg_vm(const struct agent_config *cfg, const char *port)

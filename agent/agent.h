@@ -14,6 +14,7 @@
 #ifndef PEREGRINE_AGENT_AGENT_H
 #define PEREGRINE_AGENT_AGENT_H
 
+#include "agent/agent6.h"
 #include "agent/config.h"
 #include "agent/dhcp.h"
 #include "bpf/dp.h"
@@ -59,6 +60,8 @@ struct agent_ops {
 	int (*resend)(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len);
 	int (*ras_send)(void *arg, const uint8_t *buf, size_t len);
 	struct core_log log;	/* lib/core.h; zero: no log lines */
+	/* (VDC, IPv6) into the GARP6 map (agent/agent6.h); NULL: none */
+	int (*garp6_set)(void *arg, const struct pgr_garp6_key *k, const struct pgr_garp_entry *g);
 };
 
 #define AGENT_STATS(X)                                                        \
@@ -180,5 +183,8 @@ const struct pgr_garp_entry *agent_cached(const struct agent *a, uint32_t vdc, u
  * as "dhcp_" NAME). */
 typedef void (*agent_stat_fn)(void *arg, const char *name, const char *desc, uint64_t v);
 void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg);
+
+/* The IPv6 control plane's counters (agent/agent6.h). */
+const struct agent6_stats *agent_stats6(const struct agent *a);
 
 #endif

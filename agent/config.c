@@ -79,12 +79,38 @@ static bool read_vm_dhcp(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	return true;
 }
 
+/* prefix6: the VDC's IPv6 /64, "fd00:0:0:1::/64" (SLAAC needs a /64). */
+static bool read_vm_prefix6(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
+{
+	ynode *p = yconf_get(yc, n, "prefix6");
+	const char *txt = p ? yconf_scalar(yc, p) : NULL;
+	char buf[INET6_ADDRSTRLEN + 4], *slash;
+	uint8_t a[16];
+	static const uint8_t zero[8];
+
+	if (!p)
+		return true;
+	if (!txt || strlen(txt) >= sizeof(buf))
+		return yconf_fail(yc, p, "vms[].prefix6: expected an IPv6 /64 prefix");
+	strcpy(buf, txt);
+	slash = strchr(buf, '/');
+	if (!slash || strcmp(slash, "/64"))
+		return yconf_fail(yc, p, "vms[].prefix6: expected a /64 (SLAAC)");
+	*slash = 0;
+	if (inet_pton(AF_INET6, buf, a) != 1 || memcmp(a + 8, zero, 8) || a[0] == 0xff ||
+	    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return yconf_fail(yc, p, "vms[].prefix6: not a unicast /64 prefix");
+	memcpy(vm->prefix6, a, 8);
+	vm->has_prefix6 = true;
+	return true;
+}
+
 static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 {
 	/* messages say vms[] for a workload file too: its lines are the same */
 	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", NULL };
 	static const char *const all[] = { "name", "vdc", "ip", "node", "port",
-					   "plen", "gateway", "dns", NULL };
+					   "plen", "gateway", "dns", "prefix6", NULL };
 	ynode *v;
 
 	if (!yconf_is_map(n))
@@ -103,7 +129,7 @@ static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	v = yconf_get(yc, n, "ip");
 	if (vm->ip == 0 || vm->ip == 0xffffffffu)
 		return yconf_fail(yc, v, "vms[].ip: not a host address");
-	return read_vm_dhcp(yc, n, vm);
+	return read_vm_dhcp(yc, n, vm) && read_vm_prefix6(yc, n, vm);
 }
 
 /* The index of a VM before i sharing i's node, port or (vdc, ip); -1. */
@@ -344,7 +370,15 @@ int agent_workload_write(const struct agent_vm_cfg *v, FILE *f)
 		fprintf(f, ", gateway: %s", ipv4_str(v->gateway, ip));
 	for (unsigned i = 0; i < v->ndns; i++)
 		fprintf(f, "%s%s", i ? ", " : ", dns: [", ipv4_str(v->dns[i], ip));
-	fprintf(f, "%s }\n", v->ndns ? "]" : "");
+	fprintf(f, "%s", v->ndns ? "]" : "");
+	if (v->has_prefix6) {
+		uint8_t a6[16] = { 0 };
+		char p6[INET6_ADDRSTRLEN];
+
+		memcpy(a6, v->prefix6, 8);
+		fprintf(f, ", prefix6: \"%s/64\"", inet_ntop(AF_INET6, a6, p6, sizeof(p6)));
+	}
+	fprintf(f, " }\n");
 	return ferror(f) ? -EIO : 0;
 }
 

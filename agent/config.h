@@ -36,6 +36,10 @@ struct agent_vm_cfg {
 	uint32_t gateway;		/* host order; 0: none */
 	uint32_t dns[AGENT_MAX_DNS];	/* host order */
 	unsigned ndns;
+	/* The VDC's IPv6 /64 (prefix6: "fd00:0:0:1::/64"): the agent registers
+	 * and advertises the VM's SLAAC address under it (agent/agent6.h). */
+	bool has_prefix6;
+	uint8_t prefix6[8];
 };
 
 struct agent_config {

@@ -111,6 +111,8 @@ enum pgr_event_type {
 	PGR_EV_IP_MISS = 2,	/* a VM sent IPv4 to (vdc, ip) with no entry */
 	PGR_EV_DHCP = 3,	/* a VM's DHCP message, with its frame (bpf/dhcp.h);
 				 * ip: the frame's source address */
+	PGR_EV_ND_MISS = 4,	/* a VM's Neighbour Solicitation for a target not
+				 * in GARP6, with its frame (bpf/fwd6.h); ip 0 */
 };
 
 struct pgr_event {
@@ -174,7 +176,7 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(VM_DROP_DHCP, "vm drop: DHCP message longer than a frame, or sent back")  \
 	X(VM_DROP_DHCP_LOST, "vm drop: DHCP message not copied (ring busy or full)") \
 	X(VM_ND_REPLY, "vm: Neighbour Solicitation answered from the GARP6 map")      \
-	X(VM_ND_MISS, "vm drop: Neighbour Solicitation for an address not in GARP6")  \
+	X(VM_ND_MISS, "vm: Neighbour Solicitation for an address not in GARP6, to the agent")  \
 	X(VM_ND_DAD, "vm drop: duplicate address detection probe (left unanswered)")  \
 	X(VM_DROP_ND_BAD, "vm drop: Neighbour Solicitation malformed or not the VM's") \
 	X(VM_DROP_SRC_IP6, "vm drop: IPv6 source is not the VM's (interface id)")     \

@@ -55,6 +55,8 @@ static __always_inline int hold_miss(struct __sk_buff *skb, const struct pgr_fwd
 plain:
 	if (f->event == PGR_EV_DHCP)	/* a DHCP frame without its frame is nothing */
 		PGR_DROP(VM_DROP_DHCP_LOST);
+	if (f->event == PGR_EV_ND_MISS)	/* nor an NS: the VM asks again */
+		PGR_DROP(VM_ND_MISS);
 	miss_event(skb, f);
 	PGR_DROP(VM_DROP_NO_GARP);
 }

@@ -251,12 +251,12 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_from_vm(const struct pgr_fwd_tables *t, void 
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_NO_PORT);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV4))
 		return pgr_fwd_vm_ipv4(t, e, end, len, vm, resent);
-	if (resent)	/* the agent sends back IPv4 only */
+	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV6))	/* bpf/fwd6.h */
+		return pgr_fwd_vm_ipv6(t, e, end, vm, ifindex, resent);
+	if (resent)	/* the agent sends back IPv4 and Neighbour Solicitations only */
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_ARP))
 		return pgr_fwd_vm_arp(t, e, end, vm, ifindex);
-	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV6))	/* bpf/fwd6.h */
-		return pgr_fwd_vm_ipv6(t, e, end, vm, ifindex);
 	if (wire_mac_is_group(e->dst))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);

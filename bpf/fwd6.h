@@ -18,8 +18,10 @@
  * option, as Linux sends it) becomes the NA (with the target link-layer
  * option: the destination's primary VM MAC); same length, checksum
  * recomputed.  A duplicate address detection probe (source ::) is left
- * unanswered: the address is the VM's.  A miss is dropped (no event yet:
- * the directory does not hold IPv6 addresses). */
+ * unanswered: the address is the VM's.  A miss goes to the agent with its
+ * frame (event PGR_EV_ND_MISS, like a DHCP message): the agent asks the
+ * directory for (VDC, target), writes GARP6 and sends the NS back through
+ * from_vm, which then answers it. */
 #ifndef PEREGRINE_BPF_FWD6_H
 #define PEREGRINE_BPF_FWD6_H
 
@@ -46,7 +48,7 @@ WIRE_INLINE const struct pgr_garp_entry *pgr_fwd_garp6_lookup(const struct pgr_f
 /* A Neighbour Solicitation from the VM (ICMPv6 type 135 seen by the caller). */
 WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ns(const struct pgr_fwd_tables *t, struct wire_eth *e,
 					 struct wire_ipv6 *ip, void *end,
-					 const struct pgr_vm *vm, uint32_t ifindex)
+					 const struct pgr_vm *vm, uint32_t ifindex, bool resent)
 {
 	struct wire_nd *nd = (void *)(ip + 1);
 	const struct pgr_garp_entry *g;
@@ -65,8 +67,12 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ns(const struct pgr_fwd_tables *t, struct 
 	    wire_ipv6_is_multicast(nd->target))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_ND_BAD);
 	g = pgr_fwd_garp6_lookup(t, vm->vdc, nd->target);
-	if (!g)
-		return pgr_fwd_drop(PGR_STAT_VM_ND_MISS);
+	if (!g) {
+		if (resent)	/* the agent sent it back and GARP6 still misses */
+			return pgr_fwd_drop(PGR_STAT_VM_DROP_RESEND_MISS);
+		return pgr_fwd_event(pgr_fwd_verdict(PGR_FWD_HOLD, PGR_STAT_VM_ND_MISS, 0),
+				     PGR_EV_ND_MISS, vm, 0);
+	}
 	/* the NS becomes the NA, to the VM from the target */
 	wire_mac_copy(e->dst, e->src);
 	wire_mac_copy(e->src, g->vm_mac[PGR_PRIMARY]);
@@ -81,7 +87,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ns(const struct pgr_fwd_tables *t, struct 
 }
 
 WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv6(const struct pgr_fwd_tables *t, struct wire_eth *e,
-					   void *end, const struct pgr_vm *vm, uint32_t ifindex)
+					   void *end, const struct pgr_vm *vm, uint32_t ifindex,
+					   bool resent)
 {
 	struct wire_ipv6 *ip = (void *)(e + 1);
 	const struct pgr_garp_entry *g;
@@ -95,7 +102,9 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv6(const struct pgr_fwd_tables *t, struc
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_MAC);
 	if (ip->next == WIRE_IPPROTO_ICMPV6 && (void *)((uint8_t *)(ip + 1) + 1) <= end &&
 	    *(uint8_t *)(ip + 1) == WIRE_ND_NS)
-		return pgr_fwd_vm_ns(t, e, ip, end, vm, ifindex);
+		return pgr_fwd_vm_ns(t, e, ip, end, vm, ifindex, resent);
+	if (resent)	/* the agent sends back IPv4 and Neighbour Solicitations only */
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);
 	if (wire_mac_is_group(e->dst) || wire_ipv6_is_multicast(ip->daddr))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	if (!wire_ipv6_iid_is(ip->saddr, vm->mac))

@@ -408,9 +408,9 @@ static void check_case(const struct vcase *c)
 
 static struct vcase *verdict_cases(size_t *n)
 {
-	static struct vcase c[64];
+	static struct vcase c[80];
 	struct frame tr = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP), big, resent, runt, stray, ihl4;
-	struct frame dhcp_big, ns_hop, dad, ip6_short;
+	struct frame dhcp_big, ns_hop, dad, ip6_short, ns_back, ns_back_hit, ip6_back;
 	struct ip6 ALL_NODES = { { 0xff, 0x02, [15] = 1 } };
 	struct mac MC_ALL = { { 0x33, 0x33, 0, 0, 0, 1 } };
 	size_t i = 0;
@@ -420,6 +420,12 @@ static struct vcase *verdict_cases(size_t *n)
 	big.len = PGR_DP_HOLD_FRAME + 1;
 	resent = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77));
 	resent.resent = true;
+	ns_back = ns(M(VA, 0), A6_OF(VA), A6_OF(50), M(VA, 0));
+	ns_back.resent = true;
+	ns_back_hit = ns(M(VA, 0), A6_OF(VA), A6_OF(VB), M(VA, 0));
+	ns_back_hit.resent = true;
+	ip6_back = udp6(M(VB, 0), M(VA, 0), A6_OF(VA), A6_OF(VB));
+	ip6_back.resent = true;
 	runt = udp(FROM_NET, M(VA, 0), M(VB, 0), B_IP, A_IP);
 	runt.len = 13;
 	stray = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP);
@@ -515,7 +521,14 @@ static struct vcase *verdict_cases(size_t *n)
 	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_VM_ND_REPLY, PORT_A, NT, 0 }),
 	      nd(136, M(VA, 0), M(VB, 0), A6_OF(VB), A6_OF(VA), A6_OF(VB), 2, M(VB, 0)));
 	CASE("Neighbour Solicitation for an address with no entry",
-	     ns(M(VA, 0), A6_OF(VA), A6_OF(50), M(VA, 0)), ((struct want)DROP(VM_ND_MISS)));
+	     ns(M(VA, 0), A6_OF(VA), A6_OF(50), M(VA, 0)),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_ND_MISS, 0, NT, PGR_EV_ND_MISS }));
+	CASE("Neighbour Solicitation sent back by the agent, still no entry", ns_back,
+	     ((struct want)DROP(VM_DROP_RESEND_MISS)));
+	CASEO("Neighbour Solicitation sent back by the agent, answered", ns_back_hit,
+	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_VM_ND_REPLY, PORT_A, NT, 0 }),
+	      nd(136, M(VA, 0), M(VB, 0), A6_OF(VB), A6_OF(VA), A6_OF(VB), 2, M(VB, 0)));
+	CASE("IPv6 datagram sent back by the agent", ip6_back, ((struct want)DROP(VM_DROP_ETHERTYPE)));
 	CASE("Neighbour Solicitation with another VM's link-layer address",
 	     ns(M(VA, 0), A6_OF(VA), A6_OF(VB), M(VC, 0)), ((struct want)DROP(VM_DROP_ND_BAD)));
 	CASE("Neighbour Solicitation with hop limit 64", ns_hop, ((struct want)DROP(VM_DROP_ND_BAD)));

@@ -120,6 +120,13 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 	return pgr_dp_garp_set(&s->maps, k, g);
 }
 
+static int op_garp6_set(void *arg, const struct pgr_garp6_key *k, const struct pgr_garp_entry *g)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_garp6_set(&s->maps, k, g);
+}
+
 static int op_garp_del(void *arg, const struct pgr_garp_key *k)
 {
 	struct shell *s = arg;
@@ -678,7 +685,8 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
-				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR };
+				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR,
+				 op_garp6_set };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))

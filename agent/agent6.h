@@ -1,0 +1,78 @@
+/* The host agent's IPv6 control plane (docs/tenant-network.md, "IPv6"):
+ * registering each VM's addresses under its VDC's prefix with the
+ * directory (REGISTER6), and resolving the Neighbour Solicitations the
+ * data plane could not answer (PGR_EV_ND_MISS) through LOOKUP6 into the
+ * GARP6 map, then sending the NS back to be answered.  I/O-free: requests
+ * go through the dirc, map writes and the NS through struct agent_ops.
+ * The agent core (agent/agent.c) owns one and hands it its surroundings
+ * in a struct agent6_env at every call. */
+#ifndef PEREGRINE_AGENT_AGENT6_H
+#define PEREGRINE_AGENT_AGENT6_H
+
+#include "agent/config.h"
+#include "bpf/dp.h"
+#include "dir/client.h"
+
+struct agent;
+struct agent_ops;
+
+enum agent6_limits {
+	AGENT6_PENDING = 32,		/* NS frames waiting for LOOKUP6 */
+	AGENT6_FRAME = 128,		/* an NS with its option is 86 bytes */
+};
+
+#define AGENT6_STATS(X)                                                        \
+	X(nd_miss, "Neighbour Solicitations the data plane could not answer")  \
+	X(nd_bad, "ND miss events dropped: not a well-formed NS from that VM") \
+	X(nd_busy, "ND miss events dropped: AGENT6_PENDING lookups pending")   \
+	X(nd_resolved, "NS targets found by LOOKUP6, written to GARP6")        \
+	X(nd_not_found, "NS targets the directory does not hold")             \
+	X(nd_timeouts, "LOOKUP6 requests the directory never answered")       \
+	X(nd_map_fail, "GARP6 writes or NS resends that failed")              \
+	X(registers6, "REGISTER6 requests sent")                              \
+	X(register6_fail, "REGISTER6 records refused or unanswered")
+
+struct agent6_stats {
+#define X(n, d) uint64_t n;
+	AGENT6_STATS(X)
+#undef X
+};
+
+/* What the agent core lends at each call. */
+struct agent6_env {
+	const struct agent *a;		/* for agent_tree_nic */
+	const struct agent_ops *ops;
+	struct dirc *dirc;
+	uint32_t node;			/* this server's Peregrine node */
+	unsigned nnics;
+	const uint32_t *nic_ifindex;
+};
+
+struct agent6_pending {
+	bool used;
+	uint32_t vdc, ifindex, len;
+	int64_t req;
+	uint8_t target[16];
+	uint8_t frame[AGENT6_FRAME];
+};
+
+struct agent6 {
+	struct agent6_env env;
+	struct agent6_pending p[AGENT6_PENDING];
+	struct agent6_stats st;
+};
+
+/* The VM's addresses: fe80::/64 and, with a prefix, prefix::/64, each with
+ * the modified EUI-64 identifier of its primary MAC.  Returns how many (1
+ * or 2) were written to out. */
+unsigned agent6_vm_addrs(const struct agent_vm_cfg *v, uint8_t out[2][16]);
+
+/* REGISTER6 of every VM's addresses. */
+void agent6_register(struct agent6 *s, const struct agent6_env *env, struct dir_now now,
+		     const struct agent_vm_cfg *vms, unsigned nvms);
+
+/* A PGR_EV_ND_MISS from the VM vm (NULL: unknown port) with its frame. */
+void agent6_nd_miss(struct agent6 *s, const struct agent6_env *env, struct dir_now now,
+		    const struct agent_vm_cfg *vm, const uint8_t *frame, size_t len);
+
+#endif
