@@ -873,6 +873,20 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 
 /* ---- leases -------------------------------------------------------------------- */
 
+/* IPv6 router advertisements to the VMs (agent/agent6.c). */
+static uint64_t tick6(struct agent *a, struct dir_now now)
+{
+	struct agent6_env env = env6(a);
+
+	if (!a->configured)
+		return UINT64_MAX;
+	if (!agent6_ra_due(&a->v6, now))
+		return a->v6.next_ra_ns;
+	for (unsigned i = 0; i < a->nvms; i++)
+		agent6_ra_vm(&a->v6, &env, &a->vms[i].c);
+	return agent6_ra_done(&a->v6, now);
+}
+
 uint64_t agent_tick(struct agent *a, struct dir_now now)
 {
 	uint64_t next = now.ns + AGENT_TRAFFIC_MS * 1000000ull;
@@ -903,7 +917,7 @@ uint64_t agent_tick(struct agent *a, struct dir_now now)
 		register_all(a, now);
 	if (a->configured && a->next_register_ns < next)
 		next = a->next_register_ns;
-	return next;
+	return MIN(next, tick6(a, now));
 }
 
 /* ---- NIC state ----------------------------------------------------------------- */

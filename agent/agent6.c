@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "wire/be.h"
 #include "wire/eth.h"
+#include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/pgr.h"
 
@@ -214,4 +216,89 @@ void agent6_nd_miss(struct agent6 *s, const struct agent6_env *env, struct dir_n
 				      .len = (uint32_t)len, .req = req };
 	memcpy(p->target, k.ip6, 16);
 	memcpy(p->frame, frame, len);
+}
+
+/* ---- router advertisements ---------------------------------------------------- */
+
+static void iid_of(uint8_t iid[8], const uint8_t mac[6])
+{
+	iid[0] = mac[0] ^ 0x02;
+	iid[1] = mac[1];
+	iid[2] = mac[2];
+	iid[3] = 0xff;
+	iid[4] = 0xfe;
+	memcpy(iid + 5, mac + 3, 3);
+}
+
+/* The ICMPv6 checksum of the message at ip + 40 (RFC 8200 8.1). */
+static uint16_t icmp6_csum(const uint8_t *ip, size_t mlen)
+{
+	uint8_t buf[40 + AGENT6_RA_LEN];
+
+	memcpy(buf, ip + 8, 32);		/* source, destination */
+	wire_put32(buf + 32, (uint32_t)mlen);
+	memset(buf + 36, 0, 3);
+	buf[39] = 58;
+	memcpy(buf + 40, ip + 40, mlen);
+	return wire_csum(buf, 40 + mlen);
+}
+
+size_t agent6_ra_frame(uint32_t node, const struct agent_vm_cfg *vm, uint8_t f[AGENT6_RA_LEN])
+{
+	uint8_t mac[6], *ip = f + WIRE_ETH_HLEN, *ra = ip + 40, *o = ra + 16;
+	uint16_t csum;
+
+	memset(f, 0, AGENT6_RA_LEN);
+	pgr_mac_make(mac, pgr_id_of(node, PGR_PRIMARY));
+	memcpy(f, "\x33\x33\x00\x00\x00\x01", 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x86, f[13] = 0xdd;
+	ip[0] = 0x60;
+	wire_put16(ip + 4, AGENT6_RA_LEN - WIRE_ETH_HLEN - 40);
+	ip[6] = 58;
+	ip[7] = 255;
+	ip[8] = 0xfe, ip[9] = 0x80;
+	iid_of(ip + 16, mac);
+	ip[24] = 0xff, ip[25] = 0x02, ip[39] = 1;
+	ra[0] = 134;			/* router advertisement, code 0 */
+	ra[4] = 64;			/* cur hop limit; flags 0; router lifetime 0 */
+	o[0] = 1, o[1] = 1;		/* source link-layer address */
+	memcpy(o + 2, mac, 6);
+	o += 8;
+	o[0] = 5, o[1] = 1;		/* MTU */
+	wire_put32(o + 4, 1500);
+	o += 8;
+	o[0] = 3, o[1] = 4;		/* prefix information */
+	o[2] = 64;
+	o[3] = 0xc0;			/* on-link, autonomous */
+	wire_put32(o + 4, AGENT6_VALID_S);
+	wire_put32(o + 8, AGENT6_PREFERRED_S);
+	memcpy(o + 16, vm->prefix6, 8);
+	csum = icmp6_csum(ip, AGENT6_RA_LEN - WIRE_ETH_HLEN - 40);
+	memcpy(ra + 2, &csum, 2);
+	return AGENT6_RA_LEN;
+}
+
+bool agent6_ra_due(const struct agent6 *s, struct dir_now now)
+{
+	return now.ns >= s->next_ra_ns;
+}
+
+void agent6_ra_vm(struct agent6 *s, const struct agent6_env *env, const struct agent_vm_cfg *vm)
+{
+	uint8_t f[AGENT6_RA_LEN];
+
+	if (!vm->has_prefix6 || !vm->ifindex)
+		return;
+	agent6_ra_frame(env->node, vm, f);
+	if (env->ops->arp_reply(env->ops->arg, vm->ifindex, f, sizeof(f)))
+		s->st.ra_fail++;
+	else
+		s->st.ra_sent++;
+}
+
+uint64_t agent6_ra_done(struct agent6 *s, struct dir_now now)
+{
+	s->next_ra_ns = now.ns + (uint64_t)AGENT6_RA_MS * 1000000;
+	return s->next_ra_ns;
 }

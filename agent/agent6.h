@@ -19,6 +19,11 @@ struct agent_ops;
 enum agent6_limits {
 	AGENT6_PENDING = 32,		/* NS frames waiting for LOOKUP6 */
 	AGENT6_FRAME = 128,		/* an NS with its option is 86 bytes */
+	AGENT6_RA_MS = 3000,		/* router advertisements to every VM this often:
+					 * a booting VM has its address within 3 s */
+	AGENT6_RA_LEN = 118,		/* Ethernet, IPv6, RA, SLLA, MTU, prefix */
+	AGENT6_VALID_S = 86400,		/* the prefix's lifetimes */
+	AGENT6_PREFERRED_S = 14400,
 };
 
 #define AGENT6_STATS(X)                                                        \
@@ -30,6 +35,8 @@ enum agent6_limits {
 	X(nd_timeouts, "LOOKUP6 requests the directory never answered")       \
 	X(nd_map_fail, "GARP6 writes or NS resends that failed")              \
 	X(registers6, "REGISTER6 requests sent")                              \
+	X(ra_sent, "router advertisements sent to VMs")                       \
+	X(ra_fail, "router advertisements the shell failed to send")          \
 	X(register6_fail, "REGISTER6 records refused or unanswered")
 
 struct agent6_stats {
@@ -58,6 +65,7 @@ struct agent6_pending {
 
 struct agent6 {
 	struct agent6_env env;
+	uint64_t next_ra_ns;
 	struct agent6_pending p[AGENT6_PENDING];
 	struct agent6_stats st;
 };
@@ -66,6 +74,20 @@ struct agent6 {
  * the modified EUI-64 identifier of its primary MAC.  Returns how many (1
  * or 2) were written to out. */
 unsigned agent6_vm_addrs(const struct agent_vm_cfg *v, uint8_t out[2][16]);
+
+/* The router advertisement for the VM (its prefix6 set) from the server
+ * node: to all nodes (33:33:00:00:00:01, ff02::1) from the server's primary
+ * MAC and link-local address, hop limit 255, router lifetime 0 (the fabric
+ * has no IPv6 router: no default route), MTU 1500, the prefix on-link and
+ * autonomous (SLAAC).  Returns AGENT6_RA_LEN. */
+size_t agent6_ra_frame(uint32_t node, const struct agent_vm_cfg *vm, uint8_t out[AGENT6_RA_LEN]);
+
+/* Router advertisements, every AGENT6_RA_MS (the first at the first call):
+ * if agent6_ra_due, the caller hands every VM to agent6_ra_vm, then
+ * agent6_ra_done returns the next deadline (ns). */
+bool agent6_ra_due(const struct agent6 *s, struct dir_now now);
+void agent6_ra_vm(struct agent6 *s, const struct agent6_env *env, const struct agent_vm_cfg *vm);
+uint64_t agent6_ra_done(struct agent6 *s, struct dir_now now);
 
 /* REGISTER6 of every VM's addresses. */
 void agent6_register(struct agent6 *s, const struct agent6_env *env, struct dir_now now,

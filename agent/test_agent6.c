@@ -51,9 +51,18 @@ static int f_vm(void *arg, const struct pgr_vm *vm, uint32_t b)
 	return 0;
 }
 
+static unsigned nsent;
+static uint32_t sent_ifindex[8];
+static uint8_t sent_frame[8][AGENT6_RA_LEN];
+
 static int f_send(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
 {
-	(void)arg, (void)ifindex, (void)frame, (void)len;
+	(void)arg;
+	if (nsent < 8 && len == AGENT6_RA_LEN) {
+		sent_ifindex[nsent] = ifindex;
+		memcpy(sent_frame[nsent], frame, len);
+	}
+	nsent++;
 	return 0;
 }
 
@@ -257,11 +266,99 @@ static void addresses_are_eui64(void **state)
 	assert_int_equal(agent6_vm_addrs(&v, a), 1);
 }
 
+
+/* The one's-complement sum of the pseudo-header and the ICMPv6 message,
+ * summed here independently of the agent's code: 0xffff when the checksum
+ * is right. */
+static uint16_t icmp6_sum(const uint8_t *ip)
+{
+	size_t mlen = (size_t)ip[4] << 8 | ip[5];
+	uint32_t sum = (uint32_t)mlen + 58;
+
+	for (size_t i = 8; i < 40; i += 2)
+		sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+	for (size_t i = 0; i < mlen; i += 2)
+		sum += (uint32_t)ip[40 + i] << 8 | (i + 1 < mlen ? ip[41 + i] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static void router_advertisement(void **state)
+{
+	struct agent_vm_cfg v = vm_cfg("x", 1, 13, 7);
+	uint8_t f[AGENT6_RA_LEN], mac[6];
+	const uint8_t *ip = f + 14, *ra = ip + 40;
+
+	(void)state;
+	assert_int_equal(agent6_ra_frame(1, &v, f), AGENT6_RA_LEN);
+	pgr_mac_make(mac, pgr_id_of(1, PGR_PRIMARY));
+	assert_memory_equal(f, "\x33\x33\0\0\0\x01", 6);
+	assert_memory_equal(f + 6, mac, 6);
+	assert_memory_equal(f + 12, "\x86\xdd\x60", 3);
+	assert_int_equal(ip[4] << 8 | ip[5], 64);
+	assert_int_equal(ip[6], 58);
+	assert_int_equal(ip[7], 255);
+	assert_memory_equal(ip + 8, "\xfe\x80\0\0\0\0\0\0", 8);
+	assert_int_equal(ip[16], mac[0] ^ 2);
+	assert_memory_equal(ip + 24, "\xff\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+	assert_int_equal(ra[0], 134);
+	assert_int_equal(ra[1], 0);
+	assert_int_equal(ra[6] << 8 | ra[7], 0);		/* router lifetime: no default route */
+	assert_memory_equal(ra + 16, "\x01\x01", 2);		/* source link-layer */
+	assert_memory_equal(ra + 18, mac, 6);
+	assert_memory_equal(ra + 24, "\x05\x01\0\0\0\0\x05\xdc", 8);	/* MTU 1500 */
+	assert_memory_equal(ra + 32, "\x03\x04\x40\xc0", 4);	/* /64, on-link, autonomous */
+	assert_memory_equal(ra + 48, "\xfd\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0", 16);
+	assert_int_equal(icmp6_sum(ip), 0xffff);
+	f[AGENT6_RA_LEN - 9] ^= 1;				/* any other prefix: wrong */
+	assert_int_not_equal(icmp6_sum(ip), 0xffff);
+}
+
+/* The agent's tick sends one RA to each VM with a prefix, then again
+ * AGENT6_RA_MS later, not before. */
+static void ra_from_tick(void **state)
+{
+	static struct fake f;
+	struct agent_ops o = { &f, f_garp, f_del, f_vm, f_vm, f_send, f_resend, f_ras,
+			       { NULL, NULL }, f_garp6 };
+	struct dirc_cfg c = { .key = &key, .seed = 1, .send = f_dir, .send_arg = &f };
+	struct dirc *dc = dirc_new(&c);
+	struct dir_now now = { .ns = SEC, .wall_ms = 1700000000000ull };
+	struct agent_vm_cfg v[2] = { vm_cfg("a", 1, 13, 7), vm_cfg("b", 2, 14, 8) };
+	struct agent_config k = { .server = "srv1", .node = 1, .nnics = 1, .nvms = 2, .vms = v };
+	struct agent *a;
+	uint64_t next;
+
+	(void)state;
+	v[1].has_prefix6 = false;
+	a = agent_new(&o, dc, &key, now);
+	agent_configure(a, &k, now);
+	nsent = 0;
+	next = agent_tick(a, now);
+	assert_int_equal(nsent, 1);
+	assert_int_equal(sent_ifindex[0], 7);
+	assert_int_equal(sent_frame[0][14 + 40], 134);
+	assert_true(next <= now.ns + (uint64_t)AGENT6_RA_MS * 1000000);
+	now.ns += (uint64_t)AGENT6_RA_MS * 1000000 / 2;
+	now.wall_ms += AGENT6_RA_MS / 2;
+	agent_tick(a, now);
+	assert_int_equal(nsent, 1);
+	now.ns += (uint64_t)AGENT6_RA_MS * 1000000 / 2;
+	agent_tick(a, now);
+	assert_int_equal(nsent, 2);
+	assert_int_equal(agent_stats6(a)->ra_sent, 2);
+	agent_free(a);
+	dirc_free(dc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(addresses_are_eui64),
 		cmocka_unit_test(agent6_end_to_end),
+		cmocka_unit_test(router_advertisement),
+		cmocka_unit_test(ra_from_tick),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
