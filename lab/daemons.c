@@ -160,6 +160,8 @@ static void agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 		a->ip = vm->ip;
 		a->node = lab_vm_node(l, vm);
 		a->plen = l->vdcs[vm->vdc].plen;	/* DHCP (docs/tenant-network.md) */
+		a->has_prefix6 = l->vdcs[vm->vdc].has_net6;	/* SLAAC */
+		memcpy(a->prefix6, l->vdcs[vm->vdc].net6, sizeof(a->prefix6));
 		lab_ifname(l, a->port, "v%u", vm->id);
 	}
 }

@@ -1,4 +1,4 @@
-LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/swclient.c lab/migrate.c lab/vl2.c lab/vl2_run.c
+LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/swclient.c lab/migrate.c lab/vl2.c lab/vl2_run.c lab/ipv6.c
 TESTS    += lab/test_lab
 SH_TESTS += lab/test_updown.sh
 SH_TESTS += lab/test_fabric.sh
