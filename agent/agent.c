@@ -868,6 +868,7 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 		vm_attach(a, &a->vms[a->nvms++]);
 	}
 	a->configured = true;
+	agent6_ra_restart(&a->v6);
 	register_all(a, now);
 }
 

@@ -299,6 +299,14 @@ void agent6_ra_vm(struct agent6 *s, const struct agent6_env *env, const struct a
 
 uint64_t agent6_ra_done(struct agent6 *s, struct dir_now now)
 {
-	s->next_ra_ns = now.ns + (uint64_t)AGENT6_RA_MS * 1000000;
+	uint32_t ms = ++s->ra_rounds < AGENT6_RA_INITIAL ? AGENT6_RA_INITIAL_MS : AGENT6_RA_MS;
+
+	s->next_ra_ns = now.ns + (uint64_t)ms * 1000000;
 	return s->next_ra_ns;
+}
+
+void agent6_ra_restart(struct agent6 *s)
+{
+	s->ra_rounds = 0;
+	s->next_ra_ns = 0;
 }

@@ -19,8 +19,14 @@ struct agent_ops;
 enum agent6_limits {
 	AGENT6_PENDING = 32,		/* NS frames waiting for LOOKUP6 */
 	AGENT6_FRAME = 128,		/* an NS with its option is 86 bytes */
-	AGENT6_RA_MS = 3000,		/* router advertisements to every VM this often:
-					 * a booting VM has its address within 3 s */
+	/* Router advertisements to every VM with a prefix: AGENT6_RA_INITIAL
+	 * of them AGENT6_RA_INITIAL_MS apart after each configuration (the
+	 * lab's VMs are up before their agent starts: they have their address
+	 * within a second), then every AGENT6_RA_MS (RFC 4861's default
+	 * MaxRtrAdvInterval), so that a VM's traffic counters stay quiet. */
+	AGENT6_RA_INITIAL = 3,
+	AGENT6_RA_INITIAL_MS = 500,
+	AGENT6_RA_MS = 600000,
 	AGENT6_RA_LEN = 118,		/* Ethernet, IPv6, RA, SLLA, MTU, prefix */
 	AGENT6_VALID_S = 86400,		/* the prefix's lifetimes */
 	AGENT6_PREFERRED_S = 14400,
@@ -66,6 +72,7 @@ struct agent6_pending {
 struct agent6 {
 	struct agent6_env env;
 	uint64_t next_ra_ns;
+	unsigned ra_rounds;		/* since the last configuration */
 	struct agent6_pending p[AGENT6_PENDING];
 	struct agent6_stats st;
 };
@@ -82,7 +89,10 @@ unsigned agent6_vm_addrs(const struct agent_vm_cfg *v, uint8_t out[2][16]);
  * autonomous (SLAAC).  Returns AGENT6_RA_LEN. */
 size_t agent6_ra_frame(uint32_t node, const struct agent_vm_cfg *vm, uint8_t out[AGENT6_RA_LEN]);
 
-/* Router advertisements, every AGENT6_RA_MS (the first at the first call):
+/* A new configuration: the initial router advertisements again. */
+void agent6_ra_restart(struct agent6 *s);
+/* Router advertisements, on the schedule of AGENT6_RA_* (the first at the
+ * first call):
  * if agent6_ra_due, the caller hands every VM to agent6_ra_vm, then
  * agent6_ra_done returns the next deadline (ns). */
 bool agent6_ra_due(const struct agent6 *s, struct dir_now now);

@@ -315,8 +315,9 @@ static void router_advertisement(void **state)
 	assert_int_not_equal(icmp6_sum(ip), 0xffff);
 }
 
-/* The agent's tick sends one RA to each VM with a prefix, then again
- * AGENT6_RA_MS later, not before. */
+/* The agent's tick sends one RA to each VM with a prefix, AGENT6_RA_INITIAL
+ * of them AGENT6_RA_INITIAL_MS apart, then one every AGENT6_RA_MS; a new
+ * configuration starts the initial ones again. */
 static void ra_from_tick(void **state)
 {
 	static struct fake f;
@@ -327,6 +328,7 @@ static void ra_from_tick(void **state)
 	struct dir_now now = { .ns = SEC, .wall_ms = 1700000000000ull };
 	struct agent_vm_cfg v[2] = { vm_cfg("a", 1, 13, 7), vm_cfg("b", 2, 14, 8) };
 	struct agent_config k = { .server = "srv1", .node = 1, .nnics = 1, .nvms = 2, .vms = v };
+	const uint64_t MS = 1000000;
 	struct agent *a;
 	uint64_t next;
 
@@ -339,15 +341,27 @@ static void ra_from_tick(void **state)
 	assert_int_equal(nsent, 1);
 	assert_int_equal(sent_ifindex[0], 7);
 	assert_int_equal(sent_frame[0][14 + 40], 134);
-	assert_true(next <= now.ns + (uint64_t)AGENT6_RA_MS * 1000000);
-	now.ns += (uint64_t)AGENT6_RA_MS * 1000000 / 2;
-	now.wall_ms += AGENT6_RA_MS / 2;
+	assert_true(next <= now.ns + AGENT6_RA_INITIAL_MS * MS);
+	for (unsigned i = 1; i < AGENT6_RA_INITIAL; i++) {
+		now.ns += AGENT6_RA_INITIAL_MS * MS - 1;
+		agent_tick(a, now);
+		assert_int_equal(nsent, i);		/* not before its time */
+		now.ns += 1;
+		agent_tick(a, now);
+		assert_int_equal(nsent, i + 1);
+	}
+	now.ns += AGENT6_RA_INITIAL_MS * MS;
+	next = agent_tick(a, now);
+	assert_int_equal(nsent, AGENT6_RA_INITIAL);	/* the slow rate now */
+	now.ns += (uint64_t)AGENT6_RA_MS * MS - AGENT6_RA_INITIAL_MS * MS;
 	agent_tick(a, now);
-	assert_int_equal(nsent, 1);
-	now.ns += (uint64_t)AGENT6_RA_MS * 1000000 / 2;
+	assert_int_equal(nsent, AGENT6_RA_INITIAL + 1);
+	agent_configure(a, &k, now);			/* SIGHUP: again at once */
+	now.ns += 1;
 	agent_tick(a, now);
-	assert_int_equal(nsent, 2);
-	assert_int_equal(agent_stats6(a)->ra_sent, 2);
+	assert_int_equal(nsent, AGENT6_RA_INITIAL + 2);
+	assert_int_equal(agent_stats6(a)->ra_sent, AGENT6_RA_INITIAL + 2);
+	(void)next;
 	agent_free(a);
 	dirc_free(dc);
 }
