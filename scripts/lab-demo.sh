@@ -43,6 +43,22 @@ for _ in $(seq 100); do
 done
 [ "$used" -ge 16 ] || { echo "lab demo: the RAS did not program the switches (min FIB $used)" >&2; exit 1; }
 
+# The VMs' SLAAC addresses (docs/tenant-network.md): their agents send three
+# router advertisements in their first second, then one every 600 s; wait
+# for the addresses and for that first second to pass, so that the frame
+# counts of step 1 are not read while an advertisement arrives.
+addr6() {
+	ex "$1" ip -6 -o addr show dev "$X-eth0" scope global 2>/dev/null |
+		awk '!/tentative|dadfailed/ { sub("/.*", "", $4); print $4; exit }'
+}
+declare -A a6
+for vdc in red blue; do
+	for vm in $(vms $vdc | cut -d' ' -f1); do
+		for _ in $(seq 50); do a6[$vm]=$(addr6 "$vm"); [ -n "${a6[$vm]}" ] && break; sleep 0.1; done
+	done
+done
+sleep 1
+
 say "== 1. reachability and isolation"
 rx_of() { # rx packets of every VM of a VDC, but its agent's router advertisements
 	for vm in $(vms "$1" | cut -d' ' -f1); do
@@ -85,16 +101,6 @@ say "   spoofed source: 3 sent, $spoof_dropped dropped by the agent's data plane
 say "== 1a. IPv6: SLAAC addresses from the agents, every pair of each VDC, and across VDCs"
 # docs/tenant-network.md: both VDCs have fd00:0:0:1::/64; an NS goes to the
 # directory (VDC, IPv6); a VM of the other VDC has another address.
-addr6() {
-	ex "$1" ip -6 -o addr show dev "$X-eth0" scope global 2>/dev/null |
-		awk '!/tentative|dadfailed/ { sub("/.*", "", $4); print $4; exit }'
-}
-declare -A a6
-for vdc in red blue; do
-	for vm in $(vms $vdc | cut -d' ' -f1); do
-		for _ in $(seq 50); do a6[$vm]=$(addr6 "$vm"); [ -n "${a6[$vm]}" ] && break; sleep 0.1; done
-	done
-done
 ipv6_ok=0 ipv6_total=0 ipv6_violations=0
 for vdc in red blue; do
 	other=$([ $vdc = red ] && echo blue || echo red)
