@@ -1,5 +1,5 @@
 # The host agent: configuration file and core state machine (cmd/agent.c is the shell).
 LIB_SRCS += agent/config.c agent/agent.c agent/agent6.c agent/vl2.c agent/dhcp.c
 TESTS    += agent/test_agent agent/test_config agent/test_vl2 agent/test_dhcp agent/test_agent6
-FUZZERS  += agent/fuzz_config agent/fuzz_dhcp
+FUZZERS  += agent/fuzz_config agent/fuzz_dhcp agent/fuzz_nd6
 SH_TESTS += agent/test_lab.sh agent/test_hold.sh agent/test_dhcp.sh agent/test_ipv6.sh
