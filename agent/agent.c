@@ -60,6 +60,7 @@ struct entry {
 
 struct local_vm {
 	struct agent_vm_cfg c;
+	struct agent_dhcp_bucket dhcp;	/* its DHCP messages' rate */
 	bool registered;
 	bool seen;		/* in the configuration being applied */
 };
@@ -92,6 +93,7 @@ struct agent {
 
 	struct local_vm *vms;
 	unsigned nvms, cap_vms;
+	struct agent6 v6;		/* IPv6: agent/agent6.c */
 	uint64_t next_register_ns;
 	bool configured;
 
@@ -445,6 +447,63 @@ static void arp_reply(struct agent *a, const struct entry *e, const struct waite
 		a->st.arp_replies++;
 }
 
+/* ---- DHCP (agent/dhcp.h) ------------------------------------------------------ */
+
+static void dhcp_vm(const struct agent *a, const struct local_vm *vm, struct agent_dhcp_vm *d)
+{
+	d->c = &vm->c;
+	pgr_mac_make(d->mac, pgr_id_of(vm->c.node, PGR_PRIMARY));
+	pgr_mac_make(d->server_mac, pgr_id_of(a->node, PGR_PRIMARY));
+}
+
+static void dhcp_count(struct agent *a, enum agent_dhcp_verdict v)
+{
+	a->st.dhcp[v]++;
+	if (v >= AGENT_DHCP_drop_frame)
+		core_log_rl(&a->ops.log, &a->rl, a->now_ns, LOG_WARN,
+			    "DHCP from a VM dropped: %s", agent_dhcp_desc(v));
+}
+
+/* A DHCP frame from the VM behind ev->ifindex (PGR_EV_DHCP). */
+static void dhcp_input(struct agent *a, struct local_vm *vm, const uint8_t *frame, size_t len)
+{
+	uint8_t out[AGENT_DHCP_FRAME_MAX];
+	struct agent_dhcp_vm d;
+	enum agent_dhcp_verdict v;
+	size_t n;
+
+	if (!agent_dhcp_admit(&vm->dhcp, a->now_ns)) {
+		dhcp_count(a, AGENT_DHCP_drop_rate);
+		return;
+	}
+	dhcp_vm(a, vm, &d);
+	v = agent_dhcp_answer(&d, frame, len, out, &n);
+	if (n && a->ops.arp_reply(a->ops.arg, vm->c.ifindex, out, n))
+		v = AGENT_DHCP_drop_send;
+	dhcp_count(a, v);
+}
+
+/* An ARP request for the DHCP server's address (a client renews by unicast
+ * to it) that the directory does not know: the server's MAC.  Asked only
+ * after NOT FOUND, so that a VM holding that address stays reachable (a
+ * renewal sent to it is still the agent's: from_vm hands every datagram to
+ * port 67 over, whatever its destination MAC). */
+static bool dhcp_arp(struct agent *a, const struct local_vm *vm, uint32_t ip)
+{
+	uint8_t f[AGENT_ARP_LEN];
+	struct agent_dhcp_vm d;
+	size_t len;
+
+	if (!vm || !vm->c.plen || ip != agent_dhcp_server_id(&vm->c))
+		return false;
+	dhcp_vm(a, vm, &d);
+	len = wire_build_arp(f, sizeof(f), WIRE_ARP_REPLY, d.mac, d.server_mac, htonl(ip), d.mac,
+			     htonl(vm->c.ip));
+	dhcp_count(a, a->ops.arp_reply(a->ops.arg, vm->c.ifindex, f, len) ? AGENT_DHCP_drop_send
+									    : AGENT_DHCP_arp);
+	return true;
+}
+
 /* ---- lookups ----------------------------------------------------------------- */
 
 static void lookup_record(struct agent *a, const struct dirp_entry *r)
@@ -465,6 +524,8 @@ static void lookup_record(struct agent *a, const struct dirp_entry *r)
 		}
 		e->state = E_NEGATIVE;
 		e->req = 0;
+		for (unsigned i = 0; i < e->nwait; i++)	/* the DHCP server's address? */
+			dhcp_arp(a, vm_by_port(a, e->wait[i].ifindex), e->ip);
 		e->nwait = 0;
 		hold_drop_all(a, e, &a->st.held_drop_unresolved);
 		e->expire_ns = e->sent_ns + (uint64_t)(r->lease_ms ? r->lease_ms : DIR_NEG_LEASE_MS) * 1000000;
@@ -587,6 +648,17 @@ static void miss_frame(struct agent *a, struct entry *e, const struct pgr_event 
 	}
 }
 
+static struct agent6_env env6(const struct agent *a)
+{
+	return (struct agent6_env){ .a = a, .ops = &a->ops, .dirc = a->dirc, .node = a->node,
+				    .nnics = a->nnics, .nic_ifindex = a->nic_ifindex };
+}
+
+const struct agent6_stats *agent_stats6(const struct agent *a)
+{
+	return &a->v6.st;
+}
+
 void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *frame, size_t len,
 		struct dir_now now)
 {
@@ -595,6 +667,18 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 	struct entry *e;
 
 	a->now_ns = now.ns;
+	if (ev->type == PGR_EV_ND_MISS) {
+		struct agent6_env env = env6(a);
+
+		agent6_nd_miss(&a->v6, &env, now,
+			       vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY) ? &vm->c : NULL,
+			       frame, frame ? len : 0);
+		return;
+	}
+	if (ev->type == PGR_EV_DHCP && vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY)) {
+		dhcp_input(a, vm, frame, frame ? len : 0);
+		return;
+	}
 	a->st.misses++;
 	if (!valid_event(ev, vm)) {
 		bad(a, &a->st.miss_bad, "miss event dropped: %s", "bad type, port or VM");
@@ -613,6 +697,8 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 	}
 	if (ev->type == PGR_EV_IP_MISS && frame && len)
 		miss_frame(a, e, ev, frame, len);
+	if (ev->type == PGR_EV_ARP_MISS && e->state == E_NEGATIVE)
+		dhcp_arp(a, vm, ip);	/* the DHCP server's address? */
 	if (ev->type != PGR_EV_ARP_MISS || e->state == E_NEGATIVE)
 		return;
 	struct waiter w = { .ifindex = vm->c.ifindex, .ip = vm->c.ip };
@@ -695,6 +781,24 @@ static void on_register_reply(void *arg, uint64_t req_id, const struct dirp_msg 
 	}
 }
 
+static struct agent6_env env6(const struct agent *a);
+
+static void register_all6(struct agent *a, struct dir_now now)
+{
+	struct agent_vm_cfg cfg[DIRP_MAX_RECORDS6 / 2];
+	struct agent6_env env = env6(a);
+	unsigned n = 0;
+
+	for (unsigned i = 0; i <= a->nvms; i++) {
+		if (i < a->nvms)
+			cfg[n++] = a->vms[i].c;
+		if (n && (n == ARRAY_SIZE(cfg) || i == a->nvms)) {
+			agent6_register(&a->v6, &env, now, cfg, n);
+			n = 0;
+		}
+	}
+}
+
 static void register_all(struct agent *a, struct dir_now now)
 {
 	struct dirp_entry recs[DIRP_MAX_RECORDS];
@@ -724,6 +828,7 @@ static void register_all(struct agent *a, struct dir_now now)
 		}
 	}
 	a->next_register_ns = now.ns + (uint64_t)AGENT_REREG_MS * 1000000;
+	register_all6(a, now);
 }
 
 static const struct agent_vm_cfg *cfg_vm(const struct agent_config *cfg, const char *port)
@@ -770,9 +875,10 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 	for (unsigned i = 0; i < a->nvms; i++) {
 		const struct agent_vm_cfg *c = cfg_vm(cfg, a->vms[i].c.port);
 
-		if (c && same_vm(c, &a->vms[i].c) && a->configured)
-			a->vms[kept++] = a->vms[i];
-		else
+		if (c && same_vm(c, &a->vms[i].c) && a->configured) {
+			a->vms[kept] = a->vms[i];
+			a->vms[kept++].c = *c;	/* its DHCP options may change */
+		} else
 			vm_detach(a, &a->vms[i]);
 	}
 	a->nvms = kept;
@@ -796,10 +902,25 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 		vm_attach(a, &a->vms[a->nvms++]);
 	}
 	a->configured = true;
+	agent6_ra_restart(&a->v6);
 	register_all(a, now);
 }
 
 /* ---- leases -------------------------------------------------------------------- */
+
+/* IPv6 router advertisements to the VMs (agent/agent6.c). */
+static uint64_t tick6(struct agent *a, struct dir_now now)
+{
+	struct agent6_env env = env6(a);
+
+	if (!a->configured)
+		return UINT64_MAX;
+	if (!agent6_ra_due(&a->v6, now))
+		return a->v6.next_ra_ns;
+	for (unsigned i = 0; i < a->nvms; i++)
+		agent6_ra_vm(&a->v6, &env, &a->vms[i].c);
+	return agent6_ra_done(&a->v6, now);
+}
 
 uint64_t agent_tick(struct agent *a, struct dir_now now)
 {
@@ -831,7 +952,7 @@ uint64_t agent_tick(struct agent *a, struct dir_now now)
 		register_all(a, now);
 	if (a->configured && a->next_register_ns < next)
 		next = a->next_register_ns;
-	return next;
+	return MIN(next, tick6(a, now));
 }
 
 /* ---- NIC state ----------------------------------------------------------------- */
@@ -1201,4 +1322,10 @@ void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg)
 #define AGENT_STAT_CALL(name, desc) fn(arg, #name, desc, a->st.name);
 	AGENT_STATS(AGENT_STAT_CALL)
 #undef AGENT_STAT_CALL
+	for (unsigned v = 0; v < AGENT_DHCP_COUNT; v++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "dhcp_%s", agent_dhcp_name(v));
+		fn(arg, name, agent_dhcp_desc(v), a->st.dhcp[v]);
+	}
 }

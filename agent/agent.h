@@ -14,7 +14,9 @@
 #ifndef PEREGRINE_AGENT_AGENT_H
 #define PEREGRINE_AGENT_AGENT_H
 
+#include "agent/agent6.h"
 #include "agent/config.h"
+#include "agent/dhcp.h"
 #include "bpf/dp.h"
 #include "dir/client.h"
 #include "lib/auth.h"
@@ -58,6 +60,8 @@ struct agent_ops {
 	int (*resend)(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len);
 	int (*ras_send)(void *arg, const uint8_t *buf, size_t len);
 	struct core_log log;	/* lib/core.h; zero: no log lines */
+	/* (VDC, IPv6) into the GARP6 map (agent/agent6.h); NULL: none */
+	int (*garp6_set)(void *arg, const struct pgr_garp6_key *k, const struct pgr_garp_entry *g);
 };
 
 #define AGENT_STATS(X)                                                        \
@@ -97,6 +101,7 @@ struct agent_stats {
 #define AGENT_STAT_FIELD(name, desc) uint64_t name;
 	AGENT_STATS(AGENT_STAT_FIELD)
 #undef AGENT_STAT_FIELD
+	uint64_t dhcp[AGENT_DHCP_COUNT];	/* agent/dhcp.h: "dhcp_" NAME */
 };
 
 struct agent;
@@ -184,8 +189,12 @@ size_t agent_held_bytes(const struct agent *a);
 size_t agent_vm_count(const struct agent *a);
 /* The entry held for (vdc, ip host order), or NULL. */
 const struct pgr_garp_entry *agent_cached(const struct agent *a, uint32_t vdc, uint32_t ip);
-/* Each counter's name and description, for printing. */
+/* Each counter's name and description, for printing (the DHCP server's
+ * as "dhcp_" NAME). */
 typedef void (*agent_stat_fn)(void *arg, const char *name, const char *desc, uint64_t v);
 void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg);
+
+/* The IPv6 control plane's counters (agent/agent6.h). */
+const struct agent6_stats *agent_stats6(const struct agent *a);
 
 #endif

@@ -67,16 +67,73 @@ static bool read_nics(struct yconf *yc, ynode *n, struct agent_config *c)
 	return true;
 }
 
+/* plen, gateway, dns: what DHCP gives the VM (docs/tenant-network.md). */
+static bool read_vm_dhcp(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
+{
+	ynode *p = yconf_get(yc, n, "plen"), *g = yconf_get(yc, n, "gateway");
+	ynode *d = yconf_get(yc, n, "dns");
+	uint32_t plen = 0, mask;
+
+	if (p && !yconf_u32(yc, p, "vms[].plen", 1, 30, &plen))
+		return false;
+	vm->plen = (uint8_t)plen;
+	if ((g || d) && !p)
+		return yconf_fail(yc, n, "vms[]: gateway and dns need plen");
+	if (g && !yconf_ipv4(yc, g, "vms[].gateway", &vm->gateway))
+		return false;
+	mask = plen ? 0xffffffffu << (32 - plen) : 0;
+	if (g && ((vm->gateway & mask) != (vm->ip & mask) || vm->gateway == vm->ip))
+		return yconf_fail(yc, g, "vms[].gateway: not another address of the VM's prefix");
+	if (!d)
+		return true;
+	if (!yconf_is_seq(d) || yconf_seq_len(d) > AGENT_MAX_DNS)
+		return yconf_fail(yc, d, "vms[].dns: expected a list of at most %d addresses",
+				  AGENT_MAX_DNS);
+	vm->ndns = (unsigned)yconf_seq_len(d);
+	for (unsigned i = 0; i < vm->ndns; i++)
+		if (!yconf_ipv4(yc, yconf_seq_at(yc, d, i), "vms[].dns[]", &vm->dns[i]))
+			return false;
+	return true;
+}
+
+/* prefix6: the VDC's IPv6 /64, "fd00:0:0:1::/64" (SLAAC needs a /64). */
+static bool read_vm_prefix6(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
+{
+	ynode *p = yconf_get(yc, n, "prefix6");
+	const char *txt = p ? yconf_scalar(yc, p) : NULL;
+	char buf[INET6_ADDRSTRLEN + 4], *slash;
+	uint8_t a[16];
+	static const uint8_t zero[8];
+
+	if (!p)
+		return true;
+	if (!txt || strlen(txt) >= sizeof(buf))
+		return yconf_fail(yc, p, "vms[].prefix6: expected an IPv6 /64 prefix");
+	strcpy(buf, txt);
+	slash = strchr(buf, '/');
+	if (!slash || strcmp(slash, "/64"))
+		return yconf_fail(yc, p, "vms[].prefix6: expected a /64 (SLAAC)");
+	*slash = 0;
+	if (inet_pton(AF_INET6, buf, a) != 1 || memcmp(a + 8, zero, 8) || a[0] == 0xff ||
+	    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return yconf_fail(yc, p, "vms[].prefix6: not a unicast /64 prefix");
+	memcpy(vm->prefix6, a, 8);
+	vm->has_prefix6 = true;
+	return true;
+}
+
 static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 {
 	/* messages say vms[] for a workload file too: its lines are the same */
-	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", "policy", NULL };
-	enum { REQUIRED = 5 };	/* all but policy (docs/policy.md) */
+	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", NULL };
+	enum { REQUIRED = 5 };	/* all but the optional ones below */
+	static const char *const all[] = { "name", "vdc", "ip", "node", "port", "policy",
+					   "plen", "gateway", "dns", "prefix6", NULL };
 	ynode *v;
 
 	if (!yconf_is_map(n))
 		return yconf_fail(yc, n, "vms[]: expected a mapping");
-	if (!yconf_only_keys(yc, n, "vms[]", keys))
+	if (!yconf_only_keys(yc, n, "vms[]", all))
 		return false;
 	for (size_t i = 0; i < REQUIRED; i++)
 		if (!yconf_get(yc, n, keys[i]))
@@ -93,7 +150,7 @@ static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	v = yconf_get(yc, n, "ip");
 	if (vm->ip == 0 || vm->ip == 0xffffffffu)
 		return yconf_fail(yc, v, "vms[].ip: not a host address");
-	return true;
+	return read_vm_dhcp(yc, n, vm) && read_vm_prefix6(yc, n, vm);
 }
 
 /* The index of a VM before i sharing i's node, port or (vdc, ip); -1. */
@@ -316,6 +373,13 @@ static const char *addr_str(const struct sockaddr_in *a, char *buf, size_t len)
 	return buf;
 }
 
+static const char *ipv4_str(uint32_t host, char buf[INET_ADDRSTRLEN])
+{
+	struct in_addr a = { htonl(host) };
+
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
 int agent_workload_write(const struct agent_vm_cfg *v, FILE *f)
 {
 	char ip[INET_ADDRSTRLEN];
@@ -326,6 +390,20 @@ int agent_workload_write(const struct agent_vm_cfg *v, FILE *f)
 		v->node, v->port);
 	if (v->policy[0])
 		fprintf(f, ", policy: \"%s\"", v->policy);
+	if (v->plen)
+		fprintf(f, ", plen: %u", v->plen);
+	if (v->gateway)
+		fprintf(f, ", gateway: %s", ipv4_str(v->gateway, ip));
+	for (unsigned i = 0; i < v->ndns; i++)
+		fprintf(f, "%s%s", i ? ", " : ", dns: [", ipv4_str(v->dns[i], ip));
+	fprintf(f, "%s", v->ndns ? "]" : "");
+	if (v->has_prefix6) {
+		uint8_t a6[16] = { 0 };
+		char p6[INET6_ADDRSTRLEN];
+
+		memcpy(a6, v->prefix6, 8);
+		fprintf(f, ", prefix6: \"%s/64\"", inet_ntop(AF_INET6, a6, p6, sizeof(p6)));
+	}
 	fprintf(f, " }\n");
 	return ferror(f) ? -EIO : 0;
 }

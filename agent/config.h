@@ -21,6 +21,7 @@ enum agent_config_limits {
 	AGENT_PATH_MAX = 255,
 	/* a workload file holds one VM: a few hundred bytes */
 	AGENT_WORKLOAD_MAX_BYTES = 4096,
+	AGENT_MAX_DNS = 4,		/* DNS servers given to a VM by DHCP */
 };
 
 struct agent_vm_cfg {
@@ -31,6 +32,16 @@ struct agent_vm_cfg {
 	char port[AGENT_IFNAMSIZ];	/* server end of its veth */
 	uint32_t ifindex;		/* filled in by the shell; 0: missing */
 	char policy[AGENT_PATH_MAX + 1];	/* its security group's file; "" none */
+	/* What DHCP gives the VM besides its ip (agent/dhcp.h): optional,
+	 * plen 0 means the agent answers no DHCP for this VM. */
+	uint8_t plen;			/* its VDC's prefix length, 1 .. 30 */
+	uint32_t gateway;		/* host order; 0: none */
+	uint32_t dns[AGENT_MAX_DNS];	/* host order */
+	unsigned ndns;
+	/* The VDC's IPv6 /64 (prefix6: "fd00:0:0:1::/64"): the agent registers
+	 * and advertises the VM's SLAAC address under it (agent/agent6.h). */
+	bool has_prefix6;
+	uint8_t prefix6[8];
 };
 
 struct agent_config {

@@ -194,6 +194,52 @@ static void test_workload_too_big(void **state)
 	assert_non_null(strstr(err, "larger than"));
 }
 
+
+/* prefix6: a unicast /64, kept through a write and a read. */
+static void test_prefix6(void **state)
+{
+	static const struct { const char *val, *msg; } bad[] = {
+		{ "\"fd00:0:0:1::/48\"", "expected a /64" },
+		{ "\"fd00:0:0:1::\"", "expected a /64" },
+		{ "\"fd00:0:0:1::5/64\"", "not a unicast /64" },
+		{ "\"ff02::/64\"", "not a unicast /64" },
+		{ "\"fe80::/64\"", "not a unicast /64" },
+		{ "\"10.0.0.0/64\"", "not a unicast /64" },
+		{ "[1]", "expected an IPv6 /64" },
+	};
+	char text[512], err[512], *buf = NULL;
+	struct agent_config c, d;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "server: s\nnode: 1\nnics: [n]\ndirectory: \"127.0.0.1:1\"\n"
+			 "ras: 127.0.0.1:2\nkey: /k\ntopology: t\n"
+			 "vms:\n  - { name: a, vdc: 1, ip: 10.0.0.1, node: 9, port: p, prefix6: %s }\n",
+			 bad[i].val);
+		assert_int_equal(agent_config_load_buf(&c, "c.yaml", text, strlen(text), err, sizeof(err)),
+				 -EINVAL);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].msg);
+	}
+	snprintf(text, sizeof(text), "server: s\nnode: 1\nnics: [n]\ndirectory: \"127.0.0.1:1\"\n"
+		 "ras: 127.0.0.1:2\nkey: /k\ntopology: t\n"
+		 "vms:\n  - { name: a, vdc: 1, ip: 10.0.0.1, node: 9, port: p, prefix6: \"fd00:0:0:7::/64\" }\n");
+	assert_int_equal(agent_config_load_buf(&c, "c.yaml", text, strlen(text), err, sizeof(err)), 0);
+	assert_true(c.vms[0].has_prefix6);
+	assert_memory_equal(c.vms[0].prefix6, "\xfd\0\0\0\0\0\0\x07", 8);
+	f = open_memstream(&buf, &len);
+	assert_int_equal(agent_config_write(&c, f), 0);
+	fclose(f);
+	assert_int_equal(agent_config_load_buf(&d, "d.yaml", buf, len, err, sizeof(err)), 0);
+	assert_true(d.vms[0].has_prefix6);
+	assert_memory_equal(d.vms[0].prefix6, c.vms[0].prefix6, 8);
+	free(buf);
+	agent_config_free(&c);
+	agent_config_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +248,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workload_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workload_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_more_directories, setup, teardown),
+		cmocka_unit_test(test_prefix6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,7 +66,14 @@ struct pgr_garp_entry {
 	uint32_t version;	/* the directory's version (user space only) */
 };
 
+/* (VDC, IPv6) -> the same entry as IPv4's (bpf/fwd6.h) */
+struct pgr_garp6_key {
+	uint32_t vdc;
+	uint8_t ip[16];
+};
+
 _Static_assert(sizeof(struct pgr_garp_key) == 8, "garp key");
+_Static_assert(sizeof(struct pgr_garp6_key) == 20, "garp6 key");
 _Static_assert(sizeof(struct pgr_garp_entry) == 40, "garp entry");
 
 /* ---- local VMs: by ID (both of a VM's IDs) and by port ifindex ---------- */
@@ -102,6 +109,10 @@ _Static_assert(sizeof(struct pgr_counter) == 16, "counter");
 enum pgr_event_type {
 	PGR_EV_ARP_MISS = 1,	/* a VM asked for (vdc, ip) and the GARP map missed */
 	PGR_EV_IP_MISS = 2,	/* a VM sent IPv4 to (vdc, ip) with no entry */
+	PGR_EV_DHCP = 3,	/* a VM's DHCP message, with its frame (bpf/dhcp.h);
+				 * ip: the frame's source address */
+	PGR_EV_ND_MISS = 4,	/* a VM's Neighbour Solicitation for a target not
+				 * in GARP6, with its frame (bpf/fwd6.h); ip 0 */
 };
 
 struct pgr_event {
@@ -159,8 +170,17 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(VM_DROP_ARP_BAD, "vm drop: ARP not a well-formed request from the VM")     \
 	X(VM_DROP_IP_BAD, "vm drop: malformed IPv4 header")                          \
 	X(VM_DROP_GROUP, "vm drop: broadcast/multicast other than ARP")              \
-	X(VM_DROP_IPV6, "vm drop: IPv6 (not supported yet)")                         \
+	X(VM_DROP_IPV6, "vm drop: malformed IPv6 header")                            \
 	X(VM_DROP_ETHERTYPE, "vm drop: other EtherType")                             \
+	X(VM_DHCP, "vm: DHCP message copied to the agent")                           \
+	X(VM_DROP_DHCP, "vm drop: DHCP message longer than a frame, or sent back")  \
+	X(VM_DROP_DHCP_LOST, "vm drop: DHCP message not copied (ring busy or full)") \
+	X(VM_ND_REPLY, "vm: Neighbour Solicitation answered from the GARP6 map")      \
+	X(VM_ND_MISS, "vm: Neighbour Solicitation for an address not in GARP6, to the agent")  \
+	X(VM_ND_DAD, "vm drop: duplicate address detection probe (left unanswered)")  \
+	X(VM_DROP_ND_BAD, "vm drop: Neighbour Solicitation malformed or not the VM's") \
+	X(VM_DROP_SRC_IP6, "vm drop: IPv6 source is not the VM's (interface id)")     \
+	X(VM_DROP_NO_GARP6, "vm drop: no GARP6 entry for the IPv6 destination")      \
 	X(NET_DECAP, "net: indirect frame decapsulated and delivered")               \
 	X(NET_DIRECT, "net: direct frame delivered")                                 \
 	X(NET_PASS, "net: foreign frame passed to the stack")                        \
@@ -198,6 +218,14 @@ struct {
 	__type(key, struct pgr_garp_key);
 	__type(value, struct pgr_garp_entry);
 } pgr_garp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PGR_DP_GARP_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory as entries come */
+	__type(key, struct pgr_garp6_key);
+	__type(value, struct pgr_garp_entry);
+} pgr_garp6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -54,6 +54,10 @@ static __always_inline int hold_miss(struct __sk_buff *skb, const struct pgr_fwd
 		goto plain;
 	return pgr_verdict(skb, f->stat, TC_ACT_SHOT);
 plain:
+	if (f->event == PGR_EV_DHCP)	/* a DHCP frame without its frame is nothing */
+		PGR_DROP(VM_DROP_DHCP_LOST);
+	if (f->event == PGR_EV_ND_MISS)	/* nor an NS: the VM asks again */
+		PGR_DROP(VM_ND_MISS);
 	miss_event(skb, f);
 	PGR_DROP(VM_DROP_NO_GARP);
 }

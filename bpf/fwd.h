@@ -121,6 +121,8 @@ WIRE_INLINE const struct pgr_garp_entry *pgr_fwd_garp_lookup(const struct pgr_fw
 	return pgr_fwd_garp(t, &k);
 }
 
+#include "bpf/dhcp.h"
+
 /* ---- from a VM ---------------------------------------------------------------- */
 
 WIRE_INLINE struct pgr_fwd pgr_fwd_vm_arp(const struct pgr_fwd_tables *t, struct wire_eth *e,
@@ -209,6 +211,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struc
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_SHORT);
 	if (!wire_ipv4_hlen(ip))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_IP_BAD);
+	if (pgr_dhcp_is_client(ip, wire_ipv4_hlen(ip), end))	/* bpf/dhcp.h */
+		return pgr_fwd_dhcp(vm, ip, len, resent);
 	if (wire_mac_is_group(e->dst))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	if (!wire_mac_eq(e->src, vm->mac))
@@ -230,6 +234,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struc
 	return f;
 }
 
+#include "bpf/fwd6.h"
+
 /* A frame a VM sent on port ifindex: data .. end its linear bytes, len its
  * full length; resent: a held frame the agent sent back (PGR_MARK_RESEND). */
 WIRE_INLINE struct pgr_fwd pgr_fwd_from_vm(const struct pgr_fwd_tables *t, void *data, void *end,
@@ -245,12 +251,12 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_from_vm(const struct pgr_fwd_tables *t, void 
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_NO_PORT);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV4))
 		return pgr_fwd_vm_ipv4(t, e, end, len, vm, resent);
-	if (resent)	/* the agent sends back IPv4 only */
+	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV6))	/* bpf/fwd6.h */
+		return pgr_fwd_vm_ipv6(t, e, end, vm, ifindex, resent);
+	if (resent)	/* the agent sends back IPv4 and Neighbour Solicitations only */
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_ARP))
 		return pgr_fwd_vm_arp(t, e, end, vm, ifindex);
-	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV6))
-		return pgr_fwd_drop(PGR_STAT_VM_DROP_IPV6);
 	if (wire_mac_is_group(e->dst))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);

@@ -14,6 +14,7 @@ void pgr_fwd_tables_init(struct pgr_fwd_tables *t)
 	hmap_init(&t->garp, 16, FWD_SEED);
 	hmap_init(&t->vms, 16, FWD_SEED);
 	hmap_init(&t->ports, 16, FWD_SEED);
+	hmap_init(&t->garp6, 16, FWD_SEED);
 }
 
 static void free_values(struct hmap *m)
@@ -32,6 +33,7 @@ void pgr_fwd_tables_free(struct pgr_fwd_tables *t)
 	free_values(&t->garp);
 	free_values(&t->vms);
 	free_values(&t->ports);
+	free_values(&t->garp6);
 }
 
 static const void *get(const struct hmap *m, uint64_t key)
@@ -156,6 +158,30 @@ const struct pgr_garp_entry *pgr_fwd_garp(const struct pgr_fwd_tables *t,
 					  const struct pgr_garp_key *k)
 {
 	return get(&t->garp, garp_key(k));
+}
+
+static uint64_t garp6_key(const struct pgr_garp6_key *k)
+{
+	return hash_bytes(k, sizeof(*k), FWD_SEED);
+}
+
+int pgr_fwd_garp6_put(struct pgr_fwd_tables *t, const struct pgr_garp6_key *k,
+		      const struct pgr_garp_entry *g)
+{
+	const struct pgr_fwd_garp6 *old = get(&t->garp6, garp6_key(k));
+	struct pgr_fwd_garp6 v = { .k = *k, .g = *g };
+
+	if (old && memcmp(&old->k, k, sizeof(*k)))
+		return -EEXIST;
+	return put(&t->garp6, garp6_key(k), &v, sizeof(v), PGR_DP_GARP_MAX);
+}
+
+const struct pgr_garp_entry *pgr_fwd_garp6(const struct pgr_fwd_tables *t,
+					   const struct pgr_garp6_key *k)
+{
+	const struct pgr_fwd_garp6 *v = get(&t->garp6, garp6_key(k));
+
+	return v && !memcmp(&v->k, k, sizeof(*k)) ? &v->g : NULL;
 }
 
 const struct pgr_vm *pgr_fwd_vm(const struct pgr_fwd_tables *t, uint32_t id)

@@ -1,8 +1,8 @@
 /* A server's data-plane tables in user space, for the forwarding decision of
  * bpf/fwd.h outside the kernel: `peregrine trace` and the simulator.
  *
- * The same three tables as the eBPF maps of bpf/dp.h, with the same keys,
- * values and limits: the GARP map, the local VMs by ID and by port.  Puts
+ * The same four tables as the eBPF maps of bpf/dp.h, with the same keys,
+ * values and limits: the GARP and GARP6 maps, the local VMs by ID and by port.  Puts
  * beyond a map's max_entries fail with -E2BIG as the kernel's do.  The caller
  * fills them (from the pinned maps, from an agent core's state); the
  * decision only reads them. */
@@ -16,6 +16,14 @@ struct pgr_fwd_tables {
 	struct hmap garp;	/* vdc << 32 | ip -> struct pgr_garp_entry * */
 	struct hmap vms;	/* ID -> struct pgr_vm * */
 	struct hmap ports;	/* ifindex -> struct pgr_vm * */
+	struct hmap garp6;	/* hash of the (vdc, IPv6) key -> struct pgr_fwd_garp6 * */
+};
+
+/* A GARP6 value with its key: the hash map's 64-bit key is a hash of the
+ * 20-byte key, so the lookup compares the whole key. */
+struct pgr_fwd_garp6 {
+	struct pgr_garp6_key k;
+	struct pgr_garp_entry g;
 };
 
 void pgr_fwd_tables_init(struct pgr_fwd_tables *t);
@@ -26,6 +34,9 @@ int pgr_fwd_garp_put(struct pgr_fwd_tables *t, const struct pgr_garp_key *k,
 		     const struct pgr_garp_entry *g);
 int pgr_fwd_vm_put(struct pgr_fwd_tables *t, uint32_t id, const struct pgr_vm *vm);
 int pgr_fwd_port_put(struct pgr_fwd_tables *t, uint32_t ifindex, const struct pgr_vm *vm);
+/* 0, -E2BIG, or -EEXIST if another key has the same 64-bit hash */
+int pgr_fwd_garp6_put(struct pgr_fwd_tables *t, const struct pgr_garp6_key *k,
+		      const struct pgr_garp_entry *g);
 /* true if it was there */
 bool pgr_fwd_garp_del(struct pgr_fwd_tables *t, const struct pgr_garp_key *k);
 bool pgr_fwd_vm_del(struct pgr_fwd_tables *t, uint32_t id);
@@ -48,6 +59,8 @@ int pgr_fwd_op_vm_del(void *arg, const struct pgr_vm *vm, uint32_t backup_id);
 /* The lookups bpf/fwd.h's decision reads (NULL: no entry). */
 const struct pgr_garp_entry *pgr_fwd_garp(const struct pgr_fwd_tables *t,
 					  const struct pgr_garp_key *k);
+const struct pgr_garp_entry *pgr_fwd_garp6(const struct pgr_fwd_tables *t,
+					   const struct pgr_garp6_key *k);
 const struct pgr_vm *pgr_fwd_vm(const struct pgr_fwd_tables *t, uint32_t id);
 const struct pgr_vm *pgr_fwd_port(const struct pgr_fwd_tables *t, uint32_t ifindex);
 

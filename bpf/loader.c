@@ -34,11 +34,13 @@ struct pgr_dp {
 /* The shared maps, by name, in one order: pin names are the map names. */
 static const char *const map_names[] = {
 	"pgr_garp", "pgr_vms", "pgr_ports", "pgr_traffic", "pgr_stats", "pgr_events",
+	"pgr_garp6",
 };
 
 static int *map_slot(struct pgr_dp_maps *m, size_t i)
 {
-	int *slots[] = { &m->garp, &m->vms, &m->ports, &m->traffic, &m->stats, &m->events };
+	int *slots[] = { &m->garp, &m->vms, &m->ports, &m->traffic, &m->stats, &m->events,
+			 &m->garp6 };
 
 	_Static_assert(ARRAY_SIZE(slots) == ARRAY_SIZE(map_names), "map table");
 	return slots[i];
@@ -433,6 +435,15 @@ int pgr_dp_garp_set(const struct pgr_dp_maps *m, const struct pgr_garp_key *k,
 		if (!pgr_mac_valid(g->vm_mac[t]) || !pgr_mac_valid(g->im_mac[t]))
 			return -EINVAL;
 	return upd(m->garp, k, g);
+}
+
+int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
+		     const struct pgr_garp_entry *g)
+{
+	for (int t = 0; t < PGR_TREES; t++)
+		if (!pgr_mac_valid(g->vm_mac[t]) || !pgr_mac_valid(g->im_mac[t]))
+			return -EINVAL;
+	return upd(m->garp6, k, g);
 }
 
 int pgr_dp_garp_del(const struct pgr_dp_maps *m, const struct pgr_garp_key *k)

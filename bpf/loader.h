@@ -21,6 +21,7 @@ enum pgr_dp_loader_limits {
 /* The maps' file descriptors (owned by whoever opened them). */
 struct pgr_dp_maps {
 	int garp, vms, ports, traffic, stats, events;
+	int garp6;		/* (VDC, IPv6) -> entry (bpf/fwd6.h) */
 };
 
 struct pgr_dp_opts {
@@ -87,6 +88,9 @@ int pgr_dp_vm_del(const struct pgr_dp_maps *m, const struct pgr_vm *vm, uint32_t
 int pgr_dp_garp_set(const struct pgr_dp_maps *m, const struct pgr_garp_key *k,
 		    const struct pgr_garp_entry *g);
 int pgr_dp_garp_del(const struct pgr_dp_maps *m, const struct pgr_garp_key *k);
+/* An IPv6 destination's entry (the same entry as IPv4's); -EINVAL as above. */
+int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
+		     const struct pgr_garp_entry *g);
 
 /* Counters summed over CPUs: out[PGR_STAT_COUNT].  0 or -errno. */
 int pgr_dp_stats_read(const struct pgr_dp_maps *m, struct pgr_counter *out);

@@ -7,7 +7,8 @@ BPF_PROGS += bpf/policy.bpf.c
 TESTS     += bpf/test_policy
 LIB_SRCS  += bpf/loader.c bpf/fwd_tables.c bpf/policy_maps.c
 TESTS     += bpf/test_dp bpf/test_fwd bpf/test_vl2
-SH_TESTS  += bpf/test_netns.sh bpf/test_netlord_netns.sh bpf/test_policy_netns.sh
+FUZZERS   += bpf/fuzz_fwd
+SH_TESTS  += bpf/test_netns.sh bpf/test_netlord_netns.sh bpf/test_policy_netns.sh bpf/test_netns6.sh
 # The server load balancer's XDP program and its floor (docs/slb.md).
 BPF_PROGS += bpf/slb.bpf.c bpf/slb_floor.bpf.c
 LIB_SRCS  += bpf/slb_loader.c

@@ -69,6 +69,7 @@ struct pkt {
 	struct mac sha, tha;		/* ARP */
 	uint8_t ver_ihl;		/* UDP: 0 = 0x45 */
 	size_t trunc;			/* cut the frame to this length */
+	bool dhcp;			/* UDP: 68 -> 67, a DHCP client's */
 };
 
 static size_t build(const struct pkt *p, uint8_t *buf)
@@ -78,7 +79,7 @@ static size_t build(const struct pkt *p, uint8_t *buf)
 	switch (p->kind) {
 	case PKT_UDP:
 		n = wire_build_udp4(buf, WIRE_FRAME_MAX, p->dst.b, p->src.b, p->saddr,
-				    p->daddr, 4000, 5000, "payload", 7);
+				    p->daddr, p->dhcp ? 68 : 4000, p->dhcp ? 67 : 5000, "payload", 7);
 		if (p->ver_ihl)
 			buf[WIRE_ETH_HLEN] = p->ver_ihl;
 		break;
@@ -304,8 +305,9 @@ static void run_case(struct pgr_dp *dp, const struct dp_case *c)
 		assert_int_equal(ev.vdc, VDC1);
 		assert_int_equal(ev.vm_id, pgr_id_of(VA, 0));
 		assert_int_equal(ev.ifindex, PORT_A);
-		/* a held miss carries the whole frame; a plain one nothing */
-		assert_int_equal(ev.frame_len, c->stat == PGR_STAT_VM_MISS_HELD ? inlen : 0);
+		/* a held miss and DHCP carry the whole frame; a plain one nothing */
+		assert_int_equal(ev.frame_len, c->stat == PGR_STAT_VM_MISS_HELD ||
+					       c->stat == PGR_STAT_VM_DHCP ? inlen : 0);
 		assert_memory_equal(last_ev.frame, in, ev.frame_len);
 	}
 	ring_buffer__free(rb);
@@ -408,6 +410,20 @@ static void test_from_vm(void **state)
 		  UDP(M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 99)), SHOT, PGR_STAT_VM_DROP_BAD_ENTRY },
 		{ "IPv4 broadcast", FROM_VM,
 		  UDP(BCAST, M(VA, 0), A_IP, IP(10, 0, 0, 255)), SHOT, PGR_STAT_VM_DROP_GROUP },
+		{ "DHCP DISCOVER from 0.0.0.0 to broadcast: frame to the agent", FROM_VM,
+		  { .kind = PKT_UDP, .dst = BCAST, .src = M(VA, 0), .saddr = 0,
+		    .daddr = 0xffffffffu, .dhcp = true }, SHOT, PGR_STAT_VM_DHCP,
+		  .event = PGR_EV_DHCP, .event_ip = 0 },
+		{ "DHCP renewal, unicast to any MAC: frame to the agent", FROM_VM,
+		  { .kind = PKT_UDP, .dst = M(S1, 0), .src = M(VA, 0), .saddr = A_IP,
+		    .daddr = IP(10, 0, 0, 254), .dhcp = true }, SHOT, PGR_STAT_VM_DHCP,
+		  .event = PGR_EV_DHCP, .event_ip = A_IP },
+		{ "DHCP longer than a full frame: dropped, no event", FROM_VM,
+		  { .kind = PKT_UDP, .dst = BCAST, .src = M(VA, 0), .daddr = 0xffffffffu,
+		    .dhcp = true, .trunc = PGR_DP_HOLD_FRAME + 1 }, SHOT, PGR_STAT_VM_DROP_DHCP },
+		{ "DHCP sent back by the agent (never): dropped, no event", FROM_VM,
+		  { .kind = PKT_UDP, .dst = BCAST, .src = M(VA, 0), .daddr = 0xffffffffu,
+		    .dhcp = true }, SHOT, PGR_STAT_VM_DROP_DHCP, .mark = PGR_MARK_RESEND },
 		{ "IPv4 header length 4", FROM_VM,
 		  { .kind = PKT_UDP, .dst = M(VB, 0), .src = M(VA, 0), .saddr = A_IP,
 		    .daddr = B_IP, .ver_ihl = 0x44 }, SHOT, PGR_STAT_VM_DROP_IP_BAD },

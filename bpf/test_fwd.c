@@ -108,6 +108,47 @@ static void set_garp(uint32_t vdc, uint32_t ip, uint32_t vm, uint32_t server, ui
 	put_garp(vdc, ip, &g);
 }
 
+/* ---- IPv6: 2001:db8:1::/64 plus the EUI-64 of a VM's primary MAC ----------- */
+
+struct ip6 {
+	uint8_t b[16];
+};
+
+static struct ip6 A6_OF(uint32_t node)
+{
+	struct ip6 a = { { 0x20, 0x01, 0x0d, 0xb8, 0, 1 } };
+	struct mac m = M(node, 0);
+
+	a.b[8] = m.b[0] ^ 0x02;
+	a.b[9] = m.b[1];
+	a.b[10] = m.b[2];
+	a.b[11] = 0xff;
+	a.b[12] = 0xfe;
+	memcpy(a.b + 13, m.b + 3, 3);
+	return a;
+}
+
+static const struct ip6 UNSPEC6 = { { 0 } };
+
+static void set_garp6(uint32_t vdc, uint32_t addr_node, uint32_t vm, uint32_t server,
+		      uint8_t avail, uint8_t flags)
+{
+	struct pgr_garp_entry g = { .avail = avail, .flags = flags,
+				    .egress_ifindex = { NIC1, NIC2 } };
+	struct pgr_garp6_key k = { .vdc = vdc };
+
+	memcpy(k.ip, A6_OF(addr_node).b, 16);
+	for (int t = 0; t < PGR_TREES; t++) {
+		pgr_mac_make(g.vm_mac[t], pgr_id_of(vm, (uint32_t)t));
+		pgr_mac_make(g.im_mac[t], pgr_id_of(server, (uint32_t)t));
+	}
+	assert_int_equal(pgr_fwd_garp6_put(&tab, &k, &g), 0);
+	if (have_root) {
+		assert_int_equal(pgr_dp_garp6_set(pgr_dp_maps(dp), &k, &g), 0);
+		assert_int_equal(pgr_dp_garp6_set(pgr_dp_maps(dp_pass), &k, &g), 0);
+	}
+}
+
 static struct pgr_dp *open_dp(struct pgr_config *c, uint32_t flags)
 {
 	struct pgr_dp_opts o = { .cfg.flags = flags };
@@ -153,6 +194,10 @@ static int setup(void **state)
 	bad = *pgr_fwd_garp(&tab, &(struct pgr_garp_key){ .vdc = VDC1, .ip = IP(10, 0, 0, 99) });
 	memcpy(bad.im_mac[0], FOREIGN_MAC.b, 6);
 	put_garp(VDC1, IP(10, 0, 0, 99), &bad);
+	set_garp6(VDC1, VB, VB, S2, AV_ALL, 0);
+	set_garp6(VDC2, VB, VD, S2, AV_ALL, 0);	/* VDC 2 reuses the address */
+	set_garp6(VDC1, VC, VC, S1, AV_ALL, PGR_GARP_LOCAL);
+	set_garp6(VDC1, VE, VE, S2, AV_ALL, PGR_GARP_DIRECT);
 	return 0;
 }
 
@@ -185,6 +230,104 @@ static struct frame udp(enum side s, struct mac dst, struct mac src, uint32_t si
 
 	f.len = wire_build_udp4(f.b, sizeof(f.b), dst.b, src.b, sip, dip, 4000, 5000, "payload", 7);
 	return f;
+}
+
+/* A DHCP client's message (UDP 68 -> 67, bpf/dhcp.h) from src at sip. */
+static struct frame dhcp(struct mac dst, struct mac src, uint32_t sip, uint32_t dip)
+{
+	struct frame f = { .side = FROM_VM };
+
+	f.len = wire_build_udp4(f.b, sizeof(f.b), dst.b, src.b, sip, dip, 68, 67, "dhcp", 4);
+	return f;
+}
+
+/* IPv6: Ethernet, the fixed header, then the payload (next header nh). */
+static struct frame ip6(struct mac dst, struct mac src, struct ip6 sa, struct ip6 da, uint8_t nh,
+			uint8_t hop, const void *payload, size_t plen)
+{
+	struct frame f = { .side = FROM_VM };
+	uint8_t *h = f.b + 14;
+
+	memcpy(f.b, dst.b, 6);
+	memcpy(f.b + 6, src.b, 6);
+	f.b[12] = 0x86;
+	f.b[13] = 0xdd;
+	h[0] = 0x60;
+	h[4] = (uint8_t)(plen >> 8);
+	h[5] = (uint8_t)plen;
+	h[6] = nh;
+	h[7] = hop;
+	memcpy(h + 8, sa.b, 16);
+	memcpy(h + 24, da.b, 16);
+	memcpy(h + 40, payload, plen);
+	f.len = 14 + 40 + plen;
+	return f;
+}
+
+static struct frame udp6(struct mac dst, struct mac src, struct ip6 sa, struct ip6 da)
+{
+	static const uint8_t udp[15] = { 0x0f, 0xa0, 0x13, 0x88, 0, 15, 0, 0, 'p', 'a', 'y', 'l',
+					 'o', 'a', 'd' };
+
+	return ip6(dst, src, sa, da, 17, 64, udp, sizeof(udp));
+}
+
+/* The ICMPv6 checksum the slow way: the pseudo-header and the message in
+ * one buffer, through wire_csum. */
+static uint16_t icmp6_csum(const struct ip6 *sa, const struct ip6 *da, const uint8_t *m, size_t n)
+{
+	uint8_t buf[40 + 64] = { 0 };
+
+	memcpy(buf, sa->b, 16);
+	memcpy(buf + 16, da->b, 16);
+	buf[35] = (uint8_t)n;
+	buf[39] = 58;
+	memcpy(buf + 40, m, n);
+	buf[40 + 2] = buf[40 + 3] = 0;
+	return wire_csum(buf, 40 + n);
+}
+
+/* A Neighbour Solicitation (type 135) or Advertisement (136) for target
+ * from sa to da, with a link-layer option (SLLA, TLLA) of lla unless
+ * opt_type is 0; checksum right. */
+static struct frame nd(uint8_t type, struct mac dst, struct mac src, struct ip6 sa, struct ip6 da,
+		       struct ip6 target, uint8_t opt_type, struct mac lla)
+{
+	uint8_t m[32] = { type };
+	size_t n = opt_type ? 32 : 24;
+	uint16_t c;
+
+	if (type == 136)
+		m[4] = 0x60;	/* solicited, override */
+	memcpy(m + 8, target.b, 16);
+	m[24] = opt_type;
+	m[25] = 1;
+	memcpy(m + 26, lla.b, 6);
+	c = icmp6_csum(&sa, &da, m, n);
+	memcpy(m + 2, &c, 2);
+	return ip6(dst, src, sa, da, 58, 255, m, n);
+}
+
+/* ff02::1:ffXX:XXXX and 33:33:ff:XX:XX:XX for target */
+static struct ip6 SOLICITED(struct ip6 t)
+{
+	struct ip6 a = { { 0xff, 0x02, [11] = 1, [12] = 0xff } };
+
+	memcpy(a.b + 13, t.b + 13, 3);
+	return a;
+}
+
+static struct mac SOLICITED_MAC(struct ip6 t)
+{
+	struct mac m = { { 0x33, 0x33, 0xff } };
+
+	memcpy(m.b + 3, t.b + 13, 3);
+	return m;
+}
+
+static struct frame ns(struct mac src, struct ip6 sa, struct ip6 target, struct mac lla)
+{
+	return nd(135, SOLICITED_MAC(target), src, sa, SOLICITED(target), target, 1, lla);
 }
 
 static struct frame arp(enum side s, uint16_t op, struct mac src, struct mac sha, uint32_t spa,
@@ -265,8 +408,11 @@ static void check_case(const struct vcase *c)
 
 static struct vcase *verdict_cases(size_t *n)
 {
-	static struct vcase c[64];
+	static struct vcase c[80];
 	struct frame tr = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP), big, resent, runt, stray, ihl4;
+	struct frame dhcp_big, ns_hop, dad, ip6_short, ns_back, ns_back_hit, ip6_back;
+	struct ip6 ALL_NODES = { { 0xff, 0x02, [15] = 1 } };
+	struct mac MC_ALL = { { 0x33, 0x33, 0, 0, 0, 1 } };
 	size_t i = 0;
 
 	tr.len = 14 + 10;
@@ -274,12 +420,26 @@ static struct vcase *verdict_cases(size_t *n)
 	big.len = PGR_DP_HOLD_FRAME + 1;
 	resent = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77));
 	resent.resent = true;
+	ns_back = ns(M(VA, 0), A6_OF(VA), A6_OF(50), M(VA, 0));
+	ns_back.resent = true;
+	ns_back_hit = ns(M(VA, 0), A6_OF(VA), A6_OF(VB), M(VA, 0));
+	ns_back_hit.resent = true;
+	ip6_back = udp6(M(VB, 0), M(VA, 0), A6_OF(VA), A6_OF(VB));
+	ip6_back.resent = true;
 	runt = udp(FROM_NET, M(VA, 0), M(VB, 0), B_IP, A_IP);
 	runt.len = 13;
 	stray = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP);
 	stray.port = 5;
 	ihl4 = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP);
 	ihl4.b[WIRE_ETH_HLEN] = 0x44;
+	dhcp_big = dhcp(BCAST, M(VA, 0), 0, 0xffffffffu);
+	dhcp_big.len = PGR_DP_HOLD_FRAME + 1;
+	ns_hop = ns(M(VA, 0), A6_OF(VA), A6_OF(VB), M(VA, 0));
+	ns_hop.b[14 + 7] = 64;	/* hop limit must be 255 */
+	dad = nd(135, SOLICITED_MAC(A6_OF(VA)), M(VA, 0), UNSPEC6, SOLICITED(A6_OF(VA)),
+		 A6_OF(VA), 0, M(VA, 0));
+	ip6_short = udp6(M(VB, 0), M(VA, 0), A6_OF(VA), A6_OF(VB));
+	ip6_short.len = 14 + 30;
 #define CASE(d, i_, w_) c[i++] = (struct vcase){ d, i_, w_, false, { 0 } }
 #define CASEO(d, i_, w_, o_) c[i++] = (struct vcase){ d, i_, w_, true, o_ }
 	CASEO("ARP request answered", arp(FROM_VM, 1, M(VA, 0), M(VA, 0), A_IP, B_IP),
@@ -325,6 +485,54 @@ static struct vcase *verdict_cases(size_t *n)
 	CASE("unresolved again after the resend", resent, ((struct want)DROP(VM_DROP_RESEND_MISS)));
 	CASE("foreign intermediary", udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 99)),
 	     ((struct want)DROP(VM_DROP_BAD_ENTRY)));
+	CASE("DHCP DISCOVER (0.0.0.0 to broadcast): to the agent",
+	     dhcp(BCAST, M(VA, 0), 0, 0xffffffffu),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_DHCP, 0, NT, PGR_EV_DHCP }));
+	CASE("DHCP renewal (unicast to the server, any MAC): to the agent",
+	     dhcp(M(S1, 0), M(VA, 0), A_IP, IP(10, 0, 0, 254)),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_DHCP, 0, NT, PGR_EV_DHCP }));
+	CASE("DHCP with a spoofed source: to the agent, which checks it",
+	     dhcp(BCAST, M(VC, 0), IP(10, 0, 0, 3), 0xffffffffu),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_DHCP, 0, NT, PGR_EV_DHCP }));
+	CASE("DHCP longer than a full frame", dhcp_big, ((struct want)DROP(VM_DROP_DHCP)));
+	CASEO("IPv6 indirect: encapsulated as IPv4 is, no bytes added",
+	      udp6(M(VB, 0), M(VA, 0), A6_OF(VA), A6_OF(VB)),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_INDIRECT, NIC1, PGR_PRIMARY, 0 }),
+	      udp6(M(S2, 0), ENC(VB, 0, VA), A6_OF(VA), A6_OF(VB)));
+	CASEO("IPv6 direct", udp6(M(VE, 0), M(VA, 0), A6_OF(VA), A6_OF(VE)),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_DIRECT, NIC1, PGR_PRIMARY, 0 }),
+	      udp6(M(VE, 0), M(VA, 0), A6_OF(VA), A6_OF(VE)));
+	CASEO("IPv6 local", udp6(M(VC, 1), M(VA, 0), A6_OF(VA), A6_OF(VC)),
+	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_VM_LOCAL, PORT_C, NT, 0 }),
+	      udp6(M(VC, 0), M(VA, 0), A6_OF(VA), A6_OF(VC)));
+	CASE("IPv6 to another VDC's VM with the same address",
+	     udp6(M(VD, 0), M(VA, 0), A6_OF(VA), A6_OF(VB)), ((struct want)DROP(VM_DROP_DST_MAC)));
+	CASE("IPv6 from another VM's address", udp6(M(VB, 0), M(VA, 0), A6_OF(VC), A6_OF(VB)),
+	     ((struct want)DROP(VM_DROP_SRC_IP6)));
+	CASE("IPv6 from another VM's MAC", udp6(M(VB, 0), M(VC, 0), A6_OF(VA), A6_OF(VB)),
+	     ((struct want)DROP(VM_DROP_SRC_MAC)));
+	CASE("IPv6 to an address with no entry", udp6(M(VB, 0), M(VA, 0), A6_OF(VA), A6_OF(50)),
+	     ((struct want)DROP(VM_DROP_NO_GARP6)));
+	CASE("IPv6 multicast", udp6(MC_ALL, M(VA, 0), A6_OF(VA), ALL_NODES),
+	     ((struct want)DROP(VM_DROP_GROUP)));
+	CASE("truncated IPv6", ip6_short, ((struct want)DROP(VM_DROP_SHORT)));
+	CASEO("Neighbour Solicitation answered from the GARP6 map",
+	      ns(M(VA, 0), A6_OF(VA), A6_OF(VB), M(VA, 0)),
+	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_VM_ND_REPLY, PORT_A, NT, 0 }),
+	      nd(136, M(VA, 0), M(VB, 0), A6_OF(VB), A6_OF(VA), A6_OF(VB), 2, M(VB, 0)));
+	CASE("Neighbour Solicitation for an address with no entry",
+	     ns(M(VA, 0), A6_OF(VA), A6_OF(50), M(VA, 0)),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_ND_MISS, 0, NT, PGR_EV_ND_MISS }));
+	CASE("Neighbour Solicitation sent back by the agent, still no entry", ns_back,
+	     ((struct want)DROP(VM_DROP_RESEND_MISS)));
+	CASEO("Neighbour Solicitation sent back by the agent, answered", ns_back_hit,
+	      ((struct want){ PGR_FWD_DELIVER, PGR_STAT_VM_ND_REPLY, PORT_A, NT, 0 }),
+	      nd(136, M(VA, 0), M(VB, 0), A6_OF(VB), A6_OF(VA), A6_OF(VB), 2, M(VB, 0)));
+	CASE("IPv6 datagram sent back by the agent", ip6_back, ((struct want)DROP(VM_DROP_ETHERTYPE)));
+	CASE("Neighbour Solicitation with another VM's link-layer address",
+	     ns(M(VA, 0), A6_OF(VA), A6_OF(VB), M(VC, 0)), ((struct want)DROP(VM_DROP_ND_BAD)));
+	CASE("Neighbour Solicitation with hop limit 64", ns_hop, ((struct want)DROP(VM_DROP_ND_BAD)));
+	CASE("duplicate address detection: unanswered", dad, ((struct want)DROP(VM_ND_DAD)));
 	CASE("IPv4 broadcast", udp(FROM_VM, BCAST, M(VA, 0), A_IP, B_IP), ((struct want)DROP(VM_DROP_GROUP)));
 	CASE("IPv4 header length 4", ihl4, ((struct want)DROP(VM_DROP_IP_BAD)));
 	CASE("truncated IPv4", tr, ((struct want)DROP(VM_DROP_SHORT)));
@@ -356,10 +564,11 @@ static struct vcase *verdict_cases(size_t *n)
 }
 
 /* The counters outside the decision: the port's egress hook (no decision
- * to make) and a full ring. */
+ * to make) and a full ring (an event or a DHCP frame lost). */
 static bool decision_stat(int s)
 {
-	return s != PGR_STAT_PORT_RESEND && s != PGR_STAT_PORT_OUT && s != PGR_STAT_EVENT_LOST;
+	return s != PGR_STAT_PORT_RESEND && s != PGR_STAT_PORT_OUT && s != PGR_STAT_EVENT_LOST &&
+	       s != PGR_STAT_VM_DROP_DHCP_LOST;
 }
 
 static void test_every_verdict(void **state)
@@ -545,9 +754,22 @@ static struct frame random_frame(struct rng *r)
 	enum side s = (enum side)rng_below(r, 3);
 	struct mac src = s == FROM_VM && rng_below(r, 4) ? M(VA, 0) : pick_mac(r);
 	struct frame f;
-	uint32_t k = rng_below(r, 10);
+	uint32_t k = rng_below(r, 12);
 
-	if (k < 5) {
+	if (k >= 10 && s == FROM_VM) {	/* IPv6 aimed at the fixture */
+		static const uint32_t dst[] = { VB, VC, VE, 50 };
+		uint32_t d = dst[rng_below(r, 4)];
+		struct ip6 sa = rng_below(r, 4) ? A6_OF(VA) : A6_OF(VC);
+		struct mac dm = rng_below(r, 4) ? M(d, rng_below(r, 2)) : M(VD, 0);
+
+		if (k == 10)
+			f = udp6(dm, src, sa, A6_OF(d));
+		else if (rng_below(r, 4))
+			f = ns(src, sa, A6_OF(d), rng_below(r, 4) ? src : M(VC, 0));
+		else
+			f = nd(135, SOLICITED_MAC(A6_OF(VA)), src, UNSPEC6, SOLICITED(A6_OF(VA)),
+			       A6_OF(VA), 0, src);
+	} else if (k < 5) {
 		f = udp(s, pick_mac(r), src, rng_below(r, 4) ? A_IP : pick_ip(r), pick_ip(r));
 		if (s == FROM_VM && rng_below(r, 2)) {
 			const struct pgr_garp_entry *g = pgr_fwd_garp_lookup(&tab, VDC1,
@@ -555,6 +777,10 @@ static struct frame random_frame(struct rng *r)
 
 			if (g)
 				memcpy(f.b, g->vm_mac[rng_below(r, 2)], 6);
+		}
+		if (rng_below(r, 8) == 0) {	/* to the DHCP server's port */
+			f.b[14 + 20 + 2] = 0;
+			f.b[14 + 20 + 3] = 67;
 		}
 	} else if (k < 7) {
 		f = arp(s, rng_below(r, 4) ? 1 : 2, src, rng_below(r, 4) ? src : pick_mac(r),

@@ -145,6 +145,13 @@ static int op_garp_set(void *arg, const struct pgr_garp_key *k, const struct pgr
 	return pgr_dp_garp_set(&s->maps, k, g);
 }
 
+static int op_garp6_set(void *arg, const struct pgr_garp6_key *k, const struct pgr_garp_entry *g)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_garp6_set(&s->maps, k, g);
+}
+
 static int op_garp_del(void *arg, const struct pgr_garp_key *k)
 {
 	struct shell *s = arg;
@@ -753,7 +760,8 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
-				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR };
+				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR,
+				 op_garp6_set };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))
@@ -850,6 +858,13 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		       (double)st->n, NULL);
 	AGENT_STATS(AGENT_METRIC)
 #undef AGENT_METRIC
+	for (unsigned v = 0; v < AGENT_DHCP_COUNT; v++) {	/* agent/dhcp.h */
+		char name[64];
+
+		snprintf(name, sizeof(name), "peregrine_agent_dhcp_%s_total", agent_dhcp_name(v));
+		metrics_sample(t, METRICS_COUNTER, name, agent_dhcp_desc(v),
+			       (double)st->dhcp[v], NULL);
+	}
 	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_cache_entries",
 		       "directory entries the agent caches", (double)agent_cache_size(s->agent),
 		       NULL);

@@ -38,6 +38,7 @@ static const char dp_help[] =
 	"  port    add a local VM: its port (the server side of its veth, where\n"
 	"          from_vm is attached), its MACs (primary = interface), IP and VDC\n"
 	"  garp    insert or replace a GARP entry (VDC, IP) -> VM MACs (primary,\n"
+	"          (an IPv6 --ip goes to the GARP6 map, docs/tenant-network.md)\n"
 	"          backup), intermediary MACs, egress NIC per tree\n"
 	"  stats   every verdict counter (packets, bytes); --traffic adds the\n"
 	"          traffic matrix.  NAME may be left out when only one is pinned\n"
@@ -69,7 +70,8 @@ struct dp_args {
 	uint8_t mac[6], backup_mac[6];
 	uint8_t macs[2][6];		/* --server-mac / --vm-mac */
 	uint8_t im[2][6];
-	bool have_mac, have_backup, have_macs, have_im, have_ip, have_vdc;
+	bool have_mac, have_backup, have_macs, have_im, have_ip, have_vdc, have_ip6;
+	uint8_t ip6[16];		/* --ip, when IPv6 */
 	uint32_t ip, vdc, count, timeout_ms;
 	uint8_t avail, flags;
 	bool json, traffic, pass_foreign, no_peer, veth_nics;
@@ -150,9 +152,10 @@ static int parse_opt(int c, const char *arg, struct dp_args *a)
 		a->have_macs = parse_mac_pair(arg, a->macs);
 		return a->have_macs ? 0 : -1;
 	case 'I': a->have_im = parse_mac_pair(arg, a->im); return a->have_im ? 0 : -1;
-	case 'a':
-		a->have_ip = inet_pton(AF_INET, arg, &in) == 1;
-		a->ip = in.s_addr;
+	case 'a':	/* garp also takes an IPv6 address (the GARP6 map) */
+		a->have_ip6 = inet_pton(AF_INET6, arg, a->ip6) == 1;
+		a->have_ip = a->have_ip6 || inet_pton(AF_INET, arg, &in) == 1;
+		a->ip = a->have_ip6 ? 0 : in.s_addr;
 		return a->have_ip ? 0 : -1;
 	case 'v': a->have_vdc = parse_u32(arg, UINT32_MAX, &a->vdc); return a->have_vdc ? 0 : -1;
 	case 'A': return parse_avail(arg, &a->avail) ? 0 : -1;
@@ -308,6 +311,9 @@ static int dp_port(struct dp_args *a)
 		return ret;
 	if (!a->port || !a->have_mac || !a->have_backup || !a->have_ip || !a->have_vdc)
 		return usage("%s", "port needs --port, --mac, --backup-mac, --ip and --vdc");
+	if (a->have_ip6)
+		return usage("%s", "port --ip is the VM's IPv4 address (its IPv6 addresses carry "
+			     "its MAC's interface identifier)");
 	if (!pgr_mac_valid(a->mac) || !pgr_mac_valid(a->backup_mac))
 		return usage("%s", "VM MACs must be Peregrine MACs (02:00:00:ID)");
 	if ((ret = cli_enter_netns(a->netns)) || (ret = ifindex_of(a->port, &vm.ifindex)) ||
@@ -369,7 +375,14 @@ static int dp_garp(struct dp_args *a)
 	k = (struct pgr_garp_key){ .vdc = a->vdc, .ip = a->ip };
 	if ((ret = open_maps(dir, &m)))
 		return ret;
-	ret = pgr_dp_garp_set(&m, &k, &g);
+	if (a->have_ip6) {	/* bpf/fwd6.h */
+		struct pgr_garp6_key k6 = { .vdc = a->vdc };
+
+		memcpy(k6.ip, a->ip6, sizeof(k6.ip));
+		ret = pgr_dp_garp6_set(&m, &k6, &g);
+	} else {
+		ret = pgr_dp_garp_set(&m, &k, &g);
+	}
 	pgr_dp_maps_close(&m);
 	if (ret)
 		return cli_error("set GARP entry: %s", ret == -EINVAL ?
@@ -495,7 +508,8 @@ static int print_event(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&ev, data, sizeof(ev));
 	inet_ntop(AF_INET, &ev.ip, ip, sizeof(ip));
-	type = ev.type == PGR_EV_ARP_MISS ? "arp_miss" : ev.type == PGR_EV_IP_MISS ? "ip_miss" : "?";
+	type = ev.type == PGR_EV_ARP_MISS ? "arp_miss" : ev.type == PGR_EV_IP_MISS ? "ip_miss" :
+	       ev.type == PGR_EV_DHCP ? "dhcp" : "?";
 	if (o->json)
 		printf("{\"type\": \"%s\", \"vdc\": %u, \"ip\": \"%s\", \"vm_id\": %u, "
 		       "\"ifindex\": %u, \"frame_len\": %u}\n", type, ev.vdc, ip, ev.vm_id,

@@ -69,7 +69,8 @@ void dirc_free(struct dirc *c);
 
 /* Send a request of `type` with n records: struct dirp_entry for REGISTER,
  * struct dirp_key for LOOKUP, RENEW and UNREGISTER, struct dirp_avail for
- * SET_AVAIL, struct dirp_move for MOVE, none for STATS.  Returns the request
+ * SET_AVAIL, struct dirp_move for MOVE, none for STATS, struct dirp_entry6
+ * for REGISTER6, struct dirp_key6 for LOOKUP6 and UNREGISTER6.  Returns the request
  * id (> 0), -EINVAL for a bad type or count, -EBUSY when max_pending
  * requests are in flight. */
 int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,

@@ -27,6 +27,7 @@
 #include "lib/hash.h"
 #include "lib/core.h"
 #include "lib/rng.h"
+#include "dir/dir6.h"
 
 #define NONE UINT32_MAX
 #define DIR_BIG_TABLE ((size_t)4 << 20)	/* tables from this size on are mappings */
@@ -123,6 +124,7 @@ struct dir {
 	uint64_t st[DIR_STAT_COUNT];
 	struct log_rl rl;
 	bool read_only;			/* dir_set_read_only */
+	struct dir6 *v6;		/* (VDC, IPv6) keys: dir/dir6.c */
 };
 
 static const uint32_t push_rto_ms[DIR_PUSH_LEVELS] = { 20, 40, 80, 160, 320, 640, 1000 };
@@ -353,6 +355,8 @@ struct dir *dir_new(const struct dir_cfg *cfg)
 	for (int i = 0; i < DIR_PUSH_LEVELS; i++)
 		d->qhead[i] = d->qtail[i] = NONE;
 	d->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
+	d->v6 = dir6_new(rng_next(&r), MIN(d->cfg.max_entries, (uint32_t)DIR6_MAX_ENTRIES),
+			 d->cfg.neg_lease_ms);
 	return d;
 }
 
@@ -360,6 +364,7 @@ void dir_free(struct dir *d)
 {
 	if (!d)
 		return;
+	dir6_free(d->v6);
 	hmap_free(&d->by_key);
 	hmap_free(&d->by_mac);
 	hmap_free(&d->by_addr);
@@ -388,6 +393,7 @@ size_t dir_mem_bytes(const struct dir *d)
 	n += d->batch_cap * sizeof(uint64_t) + d->spans_cap * sizeof(struct push_span);
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
 		n += hmap_bytes(maps[i]);
+	n += dir6_mem_bytes(d->v6);
 	return n;
 }
 
@@ -419,6 +425,13 @@ void dir_get_stats(const struct dir *d, uint64_t st[DIR_STAT_COUNT])
 	st[DIR_STAT_pending_pushes] = d->p.used;
 	st[DIR_STAT_sessions] = d->s.used;
 	st[DIR_STAT_entries] -= d->st[DIR_STAT_draining];
+	st[DIR_STAT_v6_entries] = dir6_count(d->v6);
+	st[DIR_STAT_v6_registers] = dir6_stats(d->v6)->registers;
+	st[DIR_STAT_v6_unregisters] = dir6_stats(d->v6)->unregisters;
+	st[DIR_STAT_v6_lookups] = dir6_stats(d->v6)->lookups;
+	st[DIR_STAT_v6_lookup_misses] = dir6_stats(d->v6)->misses;
+	st[DIR_STAT_v6_invalid] = dir6_stats(d->v6)->invalid;
+	st[DIR_STAT_v6_full] = dir6_stats(d->v6)->full;
 }
 
 /* ---- keys, MACs and the MAC index ------------------------------------------------ */
@@ -1551,6 +1564,9 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	case DIRP_MOVE: do_move(&q); break;
 	case DIRP_SET_AVAIL: do_set_avail(&q); break;
 	case DIRP_STATS: do_stats(&q); break;
+	case DIRP_REGISTER6:
+	case DIRP_UNREGISTER6:
+	case DIRP_LOOKUP6: dir6_request(d->v6, &m, &q.w); break;
 	default: assert(!"decoder let an unknown type through");
 	}
 	push_flush(d, now, out);	/* the pushes go before the reply, as they did */

@@ -140,7 +140,9 @@ const char *dir_drop_name(int reason);
 	X(drop_short) X(drop_oversize) X(drop_magic) X(drop_version) X(drop_type) \
 	X(drop_length) X(drop_tag) X(drop_field) X(drop_stale) X(drop_replay) \
 	X(drop_too_old) X(drop_sessions) X(drop_unexpected) X(push_datagrams) \
-	X(remote_changes) X(refused_read_only)
+	X(remote_changes) X(refused_read_only) \
+	X(v6_entries) X(v6_registers) X(v6_unregisters) X(v6_lookups) \
+	X(v6_lookup_misses) X(v6_invalid) X(v6_full)
 
 enum dir_stat {
 #define X(n) DIR_STAT_##n,

@@ -120,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(st[DIR_STAT_pending_pushes] <= st[DIR_STAT_leases]);
 		assert(st[DIR_STAT_entries] + st[DIR_STAT_draining] <= 64);
 		assert(st[DIR_STAT_leases] <= 64);
+		assert(st[DIR_STAT_v6_entries] <= 64);
 	}
 	dir_out_free(&f.out);
 	dir_free(f.d);

@@ -11,6 +11,7 @@
 
 #include "dir/client.h"
 #include "dir/dir.h"
+#include "dir/dir6.h"
 #include "lib/rng.h"
 
 #define MS 1000000ull
@@ -76,6 +77,9 @@ static size_t h_msg(struct h *h, uint64_t from, uint8_t type, const void *recs, 
 		case DIRP_ACK: dirp_put_ack(&w, (const struct dirp_ack *)recs + i); break;
 		case DIRP_SET_AVAIL: dirp_put_avail(&w, (const struct dirp_avail *)recs + i); break;
 		case DIRP_MOVE: dirp_put_move(&w, (const struct dirp_move *)recs + i); break;
+		case DIRP_REGISTER6: dirp_put_entry6(&w, (const struct dirp_entry6 *)recs + i); break;
+		case DIRP_UNREGISTER6:
+		case DIRP_LOOKUP6: dirp_put_key6(&w, (const struct dirp_key6 *)recs + i); break;
 		default: dirp_put_key(&w, (const struct dirp_key *)recs + i); break;
 		}
 	}
@@ -1336,6 +1340,185 @@ static void test_many_holders(void **st)
 	h_fini(&h);
 }
 
+
+/* ---- IPv6 keys (dir/dir6.c) ------------------------------------------------------ */
+
+static struct dirp_entry6 v6_entry(uint32_t vdc, uint16_t tail, uint8_t node)
+{
+	struct dirp_entry6 e = { .vdc = vdc, .server = 100 + node, .avail = DIRP_AVAIL_ALL };
+	static const uint8_t pfx[8] = { 0xfd, 0, 0, 0, 0, 0, 0, 1 };
+
+	memcpy(e.ip6, pfx, 8);
+	e.ip6[14] = (uint8_t)(tail >> 8);
+	e.ip6[15] = (uint8_t)tail;
+	for (int s = 0; s < DIRP_NMACS; s++) {
+		uint8_t m[6] = { 0x02, 0x50, 0x47, (uint8_t)s, (uint8_t)(tail >> 8), (uint8_t)(tail + node) };
+
+		memcpy(e.mac[s], m, 6);
+	}
+	return e;
+}
+
+static struct dirp_key6 v6_key(const struct dirp_entry6 *e, uint32_t vdc)
+{
+	struct dirp_key6 k = { .vdc = vdc };
+
+	memcpy(k.ip6, e->ip6, 16);
+	return k;
+}
+
+static void v6_reply(struct h *h, uint8_t type, unsigned i, struct dirp_entry6 *r)
+{
+	struct dirp_msg m;
+
+	assert_true(h_reply(h, A1, &m));
+	assert_int_equal(m.h.type, type | DIRP_REPLY_BIT);
+	dirp_get_entry6(&m, i, r);
+}
+
+static void test_ipv6_keys(void **state)
+{
+	struct h h;
+	struct dirp_entry6 e = v6_entry(7, 1, 3), r;
+	struct dirp_key6 k = v6_key(&e, 7), other_vdc = v6_key(&e, 8);
+	struct dirp_key k4 = { .vdc = 7, .ip = 1 };
+	uint64_t st[DIR_STAT_COUNT];
+
+	(void)state;
+	h_init(&h, 0);
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	v6_reply(&h, DIRP_REGISTER6, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_memory_equal(r.ip6, e.ip6, 16);
+	assert_true(r.version > 0);
+	h_send(&h, A1, DIRP_LOOKUP6, &k, 1);
+	v6_reply(&h, DIRP_LOOKUP6, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.server, e.server);
+	assert_memory_equal(r.mac, e.mac, sizeof(e.mac));
+	assert_int_equal(r.lease_ms, DIR6_LEASE_MS);
+	/* Another VDC, same address: nothing (VDCs reuse addresses). */
+	h_send(&h, A1, DIRP_LOOKUP6, &other_vdc, 1);
+	v6_reply(&h, DIRP_LOOKUP6, 0, &r);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	assert_int_equal(r.lease_ms, 100);
+	assert_int_equal(r.vdc, 8);
+	/* The IPv4 table is another key family. */
+	h_send(&h, A1, DIRP_LOOKUP, &k4, 1);
+	{
+		struct dirp_msg m;
+		struct dirp_entry r4;
+
+		assert_true(h_reply(&h, A1, &m));
+		dirp_get_entry(&m, 0, &r4);
+		assert_int_equal(r4.status, DIRP_NOT_FOUND);
+	}
+	/* Same content again: no new version. */
+	{
+		uint32_t v;
+
+		h_send(&h, A1, DIRP_LOOKUP6, &k, 1);
+		v6_reply(&h, DIRP_LOOKUP6, 0, &r);
+		v = r.version;
+
+		h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+		v6_reply(&h, DIRP_REGISTER6, 0, &r);
+		assert_int_equal(r.status, DIRP_OK);
+		assert_int_equal(r.version, v);
+	}
+	dir_get_stats(h.d, st);
+	assert_int_equal(st[DIR_STAT_v6_entries], 1);
+	assert_int_equal(st[DIR_STAT_v6_registers], 1);
+	assert_int_equal(st[DIR_STAT_v6_lookup_misses], 1);
+	assert_int_equal(st[DIR_STAT_entries], 0);
+	h_send(&h, A1, DIRP_UNREGISTER6, &k, 1);
+	v6_reply(&h, DIRP_UNREGISTER6, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	h_send(&h, A1, DIRP_UNREGISTER6, &k, 1);
+	v6_reply(&h, DIRP_UNREGISTER6, 0, &r);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	h_send(&h, A1, DIRP_LOOKUP6, &k, 1);
+	v6_reply(&h, DIRP_LOOKUP6, 0, &r);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	h_fini(&h);
+}
+
+static void test_ipv6_invalid(void **state)
+{
+	struct h h;
+	struct dirp_entry6 bad[4], r;
+	uint64_t st[DIR_STAT_COUNT];
+
+	(void)state;
+	h_init(&h, 0);
+	for (int i = 0; i < 4; i++)
+		bad[i] = v6_entry(7, (uint16_t)(10 + i), 1);
+	bad[0].ip6[0] = 0xff;			/* multicast */
+	memset(bad[1].ip6, 0, 16);		/* unspecified */
+	memcpy(bad[2].mac[1], bad[2].mac[0], 6);	/* two slots the same MAC */
+	bad[3].mac[0][0] |= 1;			/* a group MAC */
+	h_send(&h, A1, DIRP_REGISTER6, bad, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		v6_reply(&h, DIRP_REGISTER6, i, &r);
+		assert_int_equal(r.status, DIRP_INVALID);
+	}
+	dir_get_stats(h.d, st);
+	assert_int_equal(st[DIR_STAT_v6_entries], 0);
+	assert_int_equal(st[DIR_STAT_v6_invalid], 4);
+	h_fini(&h);
+}
+
+/* Random registrations and removals against a naive list. */
+static void test_ipv6_randomized(void **state)
+{
+	enum { N = 300, OPS = 6000 };
+	struct h h;
+	static bool held[2][N];
+	static uint8_t node[2][N];
+	struct rng r;
+
+	(void)state;
+	memset(held, 0, sizeof(held));
+	h_init(&h, 0);
+	rng_seed(&r, 6);
+	for (int op = 0; op < OPS; op++) {
+		unsigned v = (unsigned)(rng_next(&r) % 2), a = (unsigned)(rng_next(&r) % N);
+		unsigned what = (unsigned)(rng_next(&r) % 3);
+		struct dirp_entry6 e = v6_entry(1 + v, (uint16_t)a, (uint8_t)(rng_next(&r) % 4)), x;
+		struct dirp_key6 k = v6_key(&e, 1 + v);
+
+		if (what == 0) {
+			h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+			v6_reply(&h, DIRP_REGISTER6, 0, &x);
+			assert_int_equal(x.status, DIRP_OK);
+			held[v][a] = true;
+			node[v][a] = (uint8_t)(e.server - 100);
+		} else if (what == 1) {
+			h_send(&h, A1, DIRP_UNREGISTER6, &k, 1);
+			v6_reply(&h, DIRP_UNREGISTER6, 0, &x);
+			assert_int_equal(x.status, held[v][a] ? DIRP_OK : DIRP_NOT_FOUND);
+			held[v][a] = false;
+		} else {
+			h_send(&h, A1, DIRP_LOOKUP6, &k, 1);
+			v6_reply(&h, DIRP_LOOKUP6, 0, &x);
+			assert_int_equal(x.status, held[v][a] ? DIRP_OK : DIRP_NOT_FOUND);
+			if (held[v][a])
+				assert_int_equal(x.server, 100u + node[v][a]);
+		}
+	}
+	{
+		uint64_t st[DIR_STAT_COUNT];
+		unsigned n = 0;
+
+		for (unsigned v = 0; v < 2; v++)
+			for (unsigned a = 0; a < N; a++)
+				n += held[v][a];
+		dir_get_stats(h.d, st);
+		assert_int_equal(st[DIR_STAT_v6_entries], n);
+	}
+	h_fini(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1361,6 +1544,9 @@ int main(void)
 		cmocka_unit_test(test_randomized_against_model),
 		cmocka_unit_test(test_many_holders),
 		cmocka_unit_test(test_big_tables_and_sweep),
+		cmocka_unit_test(test_ipv6_keys),
+		cmocka_unit_test(test_ipv6_invalid),
+		cmocka_unit_test(test_ipv6_randomized),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -169,6 +169,9 @@ void lab_agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 		a->vdc = l->vdcs[vm->vdc].id;
 		a->ip = vm->ip;
 		a->node = lab_vm_node(l, vm);
+		a->plen = l->vdcs[vm->vdc].plen;	/* DHCP (docs/tenant-network.md) */
+		a->has_prefix6 = l->vdcs[vm->vdc].has_net6;	/* SLAAC */
+		memcpy(a->prefix6, l->vdcs[vm->vdc].net6, sizeof(a->prefix6));
 		lab_ifname(l, a->port, "v%u", vm->id);
 		/* written by lab_agent_config_write; a path that does not fit
 		 * leaves the VM without a policy */

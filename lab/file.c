@@ -19,8 +19,8 @@ const char lab_default_yaml[] =
 	"name: default\n"
 	"topology: leafspine:spines=2,leaves=4,servers=2,homing=2\n"
 	"vdcs:\n"
-	"  - {name: red, id: 1, subnet: 10.0.0.0/24}\n"
-	"  - {name: blue, id: 2, subnet: 10.0.0.0/24}\n"
+	"  - {name: red, id: 1, subnet: 10.0.0.0/24, subnet6: \"fd00:0:0:1::/64\"}\n"
+	"  - {name: blue, id: 2, subnet: 10.0.0.0/24, subnet6: \"fd00:0:0:1::/64\"}\n"
 	"placement:\n"
 	"  per_server: 1\n";
 
@@ -236,9 +236,28 @@ static bool read_ha(struct yconf *yc, ynode *m, struct lab *l)
 	return true;
 }
 
+/* "fd00:0:0:1::/64": a unicast /64, not link-local. */
+static bool parse_subnet6(const char *s, uint8_t net6[8])
+{
+	static const uint8_t zero[8];
+	char buf[INET6_ADDRSTRLEN + 4];
+	const char *slash = strchr(s, '/');
+	uint8_t a[16];
+
+	if (!slash || strcmp(slash, "/64") || (size_t)(slash - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = 0;
+	if (inet_pton(AF_INET6, buf, a) != 1 || memcmp(a + 8, zero, 8) || a[0] == 0xff ||
+	    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || !memcmp(a, zero, 8))
+		return false;
+	memcpy(net6, a, 8);
+	return true;
+}
+
 static bool read_vdc(struct yconf *yc, ynode *it, size_t i, struct lab *l)
 {
-	static const char *const keys[] = { "name", "id", "subnet", NULL };
+	static const char *const keys[] = { "name", "id", "subnet", "subnet6", NULL };
 	struct lab_vdc *d = &l->vdcs[i];
 	char what[48];
 	const char *s;
@@ -267,6 +286,10 @@ static bool read_vdc(struct yconf *yc, ynode *it, size_t i, struct lab *l)
 	    !parse_subnet(s, &d->net, &d->plen))
 		return yconf_fail(yc, v ? v : it, "%s.subnet: expected a.b.c.d/8..30", what);
 	d->next_host = 1;
+	if ((v = yconf_get(yc, it, "subnet6")) &&
+	    (!yconf_str(yc, v, what, &s) || !parse_subnet6(s, d->net6)))
+		return yconf_fail(yc, v, "%s.subnet6: expected a unicast IPv6 /64 (SLAAC)", what);
+	d->has_net6 = v != NULL;
 	return true;
 }
 

@@ -56,6 +56,8 @@ struct lab_vdc {
 	uint32_t net;		/* host order */
 	uint8_t plen;
 	uint32_t next_host;	/* auto addresses: next host number */
+	bool has_net6;		/* subnet6: the VDC's IPv6 /64 (SLAAC) */
+	uint8_t net6[8];
 };
 
 struct lab_vm {

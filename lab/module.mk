@@ -3,6 +3,7 @@ LIB_SRCS += lab/bcube.c
 LIB_SRCS += lab/netlord.c
 LIB_SRCS += lab/evpn.c lab/evpn_run.c
 LIB_SRCS += lab/ha.c
+LIB_SRCS += lab/ipv6.c
 TESTS    += lab/test_lab
 SH_TESTS += lab/test_updown.sh
 SH_TESTS += lab/test_ha.sh

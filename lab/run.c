@@ -796,6 +796,10 @@ static int build(const struct lab *l, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot switch IPv6 off in the lab's namespaces");
 		return -1;
 	}
+	if (lab_ipv6_vms(l)) {
+		snprintf(err, errlen, "cannot switch IPv6 on in the VMs of IPv6 VDCs");
+		return -1;
+	}
 	rc = script_and_run(l, &p, "ip", LAB_NS_MGMT);
 	for (uint32_t n = 0; !rc && n < l->topo->nnodes; n++)
 		rc = script_and_run(l, &p, "ip", n);

@@ -115,6 +115,8 @@ pid_t lab_daemon_pid(const struct lab *l, const char *node, const char *daemon);
 
 /* Namespaces and commands. */
 int lab_enter_ns(const char *ns);
+/* IPv6 back on in the VMs of VDCs with subnet6 (lab/ipv6.c); 0 or -1. */
+int lab_ipv6_vms(const struct lab *l);
 bool lab_ns_exists(const char *ns);
 /* Run argv (no shell), stderr captured into err.  Returns the exit status. */
 int lab_run(char *const argv[], char *err, size_t errlen);

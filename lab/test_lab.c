@@ -58,6 +58,11 @@ static void test_default(void **state)
 	assert_string_equal(l.vms[0].name, "red-srv0");
 	assert_string_equal(l.vms[1].name, "blue-srv0");
 	assert_int_equal(l.vms[0].ip, l.vms[1].ip);
+	/* both VDCs have the same IPv6 /64 too (docs/tenant-network.md) */
+	for (uint32_t v = 0; v < 2; v++) {
+		assert_true(l.vdcs[v].has_net6);
+		assert_memory_equal(l.vdcs[v].net6, "\xfd\0\0\0\0\0\0\x01", 8);
+	}
 	/* docs/wire-format.md: node n, tree t -> 02:00:00 : ID of index 2n+t */
 	lab_vm_mac(&l, &l.vms[0], mac);		/* VM 1 = node 9, primary */
 	assert_memory_equal(mac, ((uint8_t[6]){ 0x02, 0, 0, 0x02, 0x00, 0x12 }), 6);
@@ -124,6 +129,14 @@ static void test_bad_files(void **state)
 	expect_err("topology: fattree:k=4\nvdcs: [{name: a, id: 1, subnet: 10.0.0.0/24}]\n"
 		   "vms: [{name: x, vdc: a, server: srv0, ip: 10.0.1.1}]\n", "pg", "vms[0].ip");
 	expect_err("topology: fattree:k=4\nlinks: {mbps: 0}\n", "pg", "links.mbps");
+	expect_err("topology: fattree:k=4\nvdcs:\n  - {name: a, id: 1, subnet: 10.0.0.0/24, "
+		   "subnet6: \"fd00::/48\"}\n", "pg", "t.yaml:3: vdcs[0].subnet6");
+	expect_err("topology: fattree:k=4\nvdcs:\n  - {name: a, id: 1, subnet: 10.0.0.0/24, "
+		   "subnet6: \"fd00::1/64\"}\n", "pg", "vdcs[0].subnet6");
+	expect_err("topology: fattree:k=4\nvdcs:\n  - {name: a, id: 1, subnet: 10.0.0.0/24, "
+		   "subnet6: \"fe80::/64\"}\n", "pg", "vdcs[0].subnet6");
+	expect_err("topology: fattree:k=4\nvdcs:\n  - {name: a, id: 1, subnet: 10.0.0.0/24, "
+		   "subnet6: 10.0.0.0/24}\n", "pg", "vdcs[0].subnet6");
 	expect_err("topology: fattree:k=4\nmgmt: {subnet: 10.0.0.0/30}\n", "pg", "too small");
 	expect_err("topology: fattree:k=64\n", "pg", "at most");
 	/* an inline topology's errors keep the lab file's line numbers */

@@ -9,6 +9,7 @@
 #
 # 1. reachability: every VM pings every VM of its VDC; the other VDC's VM with
 #    the same address hears nothing; a spoofed source is dropped
+# 1b. DHCP: a VM that lost its address gets its own back from the agent
 # 2. throughput: iperf3 between VMs on different leaf pairs
 # 3. fail-over: a 10,000 packet/s stream while a link on its primary path is
 #    cut, then while the spine it then crosses fails; the longest loss gap
@@ -42,10 +43,27 @@ for _ in $(seq 100); do
 done
 [ "$used" -ge 16 ] || { echo "lab demo: the RAS did not program the switches (min FIB $used)" >&2; exit 1; }
 
+# The VMs' SLAAC addresses (docs/tenant-network.md): their agents send three
+# router advertisements in their first second, then one every 600 s; wait
+# for the addresses and for that first second to pass, so that the frame
+# counts of step 1 are not read while an advertisement arrives.
+addr6() {
+	ex "$1" ip -6 -o addr show dev "$X-eth0" scope global 2>/dev/null |
+		awk '!/tentative|dadfailed/ { sub("/.*", "", $4); print $4; exit }'
+}
+declare -A a6
+for vdc in red blue; do
+	for vm in $(vms $vdc | cut -d' ' -f1); do
+		for _ in $(seq 50); do a6[$vm]=$(addr6 "$vm"); [ -n "${a6[$vm]}" ] && break; sleep 0.1; done
+	done
+done
+sleep 1
+
 say "== 1. reachability and isolation"
-rx_of() { # rx packets of every VM of a VDC
+rx_of() { # rx packets of every VM of a VDC, but its agent's router advertisements
 	for vm in $(vms "$1" | cut -d' ' -f1); do
-		ex "$vm" ip -s -j link show "$X-eth0" | jq '.[0].stats64.rx.packets'
+		echo $(( $(ex "$vm" ip -s -j link show "$X-eth0" | jq '.[0].stats64.rx.packets') -
+			 $(ex "$vm" awk '$1 == "Icmp6InRouterAdvertisements" { print $2 }' /proc/net/snmp6) ))
 	done | paste -sd' '
 }
 pairs_ok=0 pairs_total=0 violations=0
@@ -79,6 +97,50 @@ ex red-srv0 ping -c 3 -i 0.2 -W 1 -I 10.0.0.99 10.0.0.5 >/dev/null 2>&1 || true
 ex red-srv0 ip addr del 10.0.0.99/32 dev "$X-eth0"
 spoof_dropped=$(( $(drops) - d0 ))
 say "   spoofed source: 3 sent, $spoof_dropped dropped by the agent's data plane"
+
+say "== 1a. IPv6: SLAAC addresses from the agents, every pair of each VDC, and across VDCs"
+# docs/tenant-network.md: both VDCs have fd00:0:0:1::/64; an NS goes to the
+# directory (VDC, IPv6); a VM of the other VDC has another address.
+ipv6_ok=0 ipv6_total=0 ipv6_violations=0
+for vdc in red blue; do
+	other=$([ $vdc = red ] && echo blue || echo red)
+	mapfile -t list < <(vms $vdc | cut -d' ' -f1)
+	mapfile -t olist < <(vms $other | cut -d' ' -f1)
+	for i in "${!list[@]}"; do
+		src=${list[$i]}
+		for d in "${list[@]}"; do
+			[ "$d" = "$src" ] && continue
+			( [ -n "${a6[$src]}" ] && [ -n "${a6[$d]}" ] &&
+			  ex "$src" ping -6 -c 1 -W 2 "${a6[$d]}" >/dev/null 2>&1 && echo ok || echo fail ) \
+				>> "$tmp/ping6-$vdc" &
+		done
+		# across: one VM of the other VDC, on another server
+		o=${olist[$(( (i + 1) % ${#olist[@]} ))]}
+		( [ -n "${a6[$o]}" ] && ex "$src" ping -6 -c 1 -W 1 "${a6[$o]}" >/dev/null 2>&1 &&
+		  echo crossed || echo held ) >> "$tmp/cross6-$vdc" &
+		wait
+	done
+	ipv6_total=$((ipv6_total + $(wc -l < "$tmp/ping6-$vdc")))
+	ipv6_ok=$((ipv6_ok + $(grep -c ok "$tmp/ping6-$vdc" || true)))
+	ipv6_violations=$((ipv6_violations + $(grep -c crossed "$tmp/cross6-$vdc" || true)))
+done
+say "   $ipv6_ok of $ipv6_total IPv6 pairs reachable within their VDC; $ipv6_violations of 16 cross-VDC pings answered"
+
+say "== 1b. DHCP: blue-srv3 drops its address and asks its server's agent (udhcpc)"
+# docs/tenant-network.md: the agent answers from what it holds for the VM
+want=$(vms blue | awk '$1 == "blue-srv3" {print $2}')
+peer=$(vms blue | awk '$1 == "blue-srv0" {print $2}')
+printf '#!/bin/sh\n[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"\nexit 0\n' \
+	> "$tmp/udhcpc.sh"
+chmod +x "$tmp/udhcpc.sh"
+dhcp_ok=false
+ex blue-srv3 ip -4 addr flush dev "$X-eth0"
+if ex blue-srv3 udhcpc -i "$X-eth0" -f -q -n -t 3 -T 1 -s "$tmp/udhcpc.sh" >/dev/null 2>&1; then
+	got=$(ex blue-srv3 ip -4 -o addr show dev "$X-eth0" | awk '{print $4}')
+	[ "${got%/*}" = "$want" ] && ex blue-srv3 ping -c 1 -W 2 "$peer" >/dev/null 2>&1 && dhcp_ok=true
+fi
+[ $dhcp_ok = true ] || ex blue-srv3 ip addr replace "$want/24" dev "$X-eth0"
+say "   blue-srv3 got ${got:-nothing} (its own: $want) and reaches blue-srv0: $dhcp_ok"
 
 say "== 2. throughput (iperf3, red-srv0 -> red-srv4, 3 s)"
 ex red-srv4 iperf3 -s -1 -p 5201 >/dev/null 2>&1 & bg+=($!)
@@ -179,12 +241,15 @@ if [ $JSON = 1 ]; then
 	      --argjson lf "$lost_fo_ms" --argjson lm "$lost_mig_ms" \
 	      --argjson am "$after_mig" --argjson mm "$move_ms" \
 	      --argjson of "$other_fo_ms" --argjson om "$other_mig_ms" \
-	      --argjson fd "$fo_during" --argjson md "$mig_during" \
+	      --argjson fd "$fo_during" --argjson md "$mig_during" --argjson dh "$dhcp_ok" \
+	      --argjson o6 "$ipv6_ok" --argjson t6 "$ipv6_total" --argjson v6 "$ipv6_violations" \
 	   '{pairs_ok: $ok, pairs_total: $total, isolation_violations: $v, spoofed_dropped: $sp,
+	     dhcp_ok: $dh, ipv6_pairs_ok: $o6, ipv6_pairs_total: $t6, ipv6_isolation_violations: $v6,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
 	     failover_unattributed_ms: $of, failover_during_stream: $fd,
 	     migration_gap_ms: $gm, migration_after_attach_ms: $am, migration_port_move_ms: $mm,
 	     migration_lost_ms: $lm, migration_unattributed_ms: $om, migration_during_stream: $md,
 	     fib: $fib, seconds: $s}'
 fi
-[ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ]
+[ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ] &&
+	[ "$ipv6_ok" -eq "$ipv6_total" ] && [ "$ipv6_violations" -eq 0 ]

@@ -24,6 +24,10 @@ j() { jq -r "$1" "$out"; }
 [ "$(j .pairs_ok)" = 112 ] || fail "not every pair reachable"
 [ "$(j .isolation_violations)" = 0 ] || fail "isolation violated"
 [ "$(j .spoofed_dropped)" = 3 ] || fail "spoofed frames not all dropped"
+[ "$(j .dhcp_ok)" = true ] || fail "blue-srv3 did not get its own address by DHCP"
+[ "$(j .ipv6_pairs_total)" = 112 ] || fail "ipv6_pairs_total"
+[ "$(j .ipv6_pairs_ok)" = 112 ] || fail "not every IPv6 pair reachable"
+[ "$(j .ipv6_isolation_violations)" = 0 ] || fail "IPv6 isolation violated"
 [ "$(j '[.fib[]] | min')" -ge 16 ] || fail "a switch lacks the 16 server entries"
 # Each failure happened while its stream ran (after it, a gap would be 0).
 [ "$(j .failover_during_stream)" = true ] || fail "a failure fell outside the fail-over stream"

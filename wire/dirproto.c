@@ -30,6 +30,12 @@ static const struct type_info types[] = {
 	{ DIRP_SET_AVAIL | DIRP_REPLY_BIT, DIRP_AVAIL_RES_LEN, DIRP_MAX_RECORDS, "set-avail-reply" },
 	{ DIRP_MOVE | DIRP_REPLY_BIT, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "move-reply" },
 	{ DIRP_STATS | DIRP_REPLY_BIT, DIRP_STAT_LEN, DIRP_MAX_STATS, "stats-reply" },
+	{ DIRP_REGISTER6, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "register6" },
+	{ DIRP_UNREGISTER6, DIRP_KEY6_LEN, DIRP_MAX_RECORDS6, "unregister6" },
+	{ DIRP_LOOKUP6, DIRP_KEY6_LEN, DIRP_MAX_RECORDS6, "lookup6" },
+	{ DIRP_REGISTER6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "register6-reply" },
+	{ DIRP_UNREGISTER6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "unregister6-reply" },
+	{ DIRP_LOOKUP6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "lookup6-reply" },
 	{ DIRP_UPDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "update" },
 	{ DIRP_INVALIDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "invalidate" },
 };
@@ -109,6 +115,12 @@ static bool record_ok(uint8_t type, const uint8_t *r)
 		if (dirp_record_len(type) != DIRP_ENTRY_LEN)
 			return true;	/* key and move records: any value */
 		return r[8] <= DIRP_STATUS_MAX && r[9] <= DIRP_AVAIL_ALL && wire_get16(r + 10) == 0;
+	case DIRP_REGISTER6:
+	case DIRP_UNREGISTER6:
+	case DIRP_LOOKUP6:
+		if (dirp_record_len(type) != DIRP_ENTRY6_LEN)
+			return true;	/* key6 records: any value */
+		return r[20] <= DIRP_STATUS_MAX && r[21] <= DIRP_AVAIL_ALL && wire_get16(r + 22) == 0;
 	case DIRP_SET_AVAIL:
 		if (type & DIRP_REPLY_BIT)
 			return r[6] <= DIRP_STATUS_MAX && r[7] == 0;
@@ -225,6 +237,28 @@ uint64_t dirp_get_stat(const struct dirp_msg *m, unsigned i)
 	return wire_get64(rec(m, i));
 }
 
+void dirp_get_key6(const struct dirp_msg *m, unsigned i, struct dirp_key6 *k)
+{
+	const uint8_t *r = rec(m, i);
+
+	k->vdc = wire_get32(r);
+	memcpy(k->ip6, r + 4, 16);
+}
+
+void dirp_get_entry6(const struct dirp_msg *m, unsigned i, struct dirp_entry6 *e)
+{
+	const uint8_t *r = rec(m, i);
+
+	e->vdc = wire_get32(r);
+	memcpy(e->ip6, r + 4, 16);
+	e->status = r[20];
+	e->avail = r[21];
+	e->version = wire_get32(r + 24);
+	e->lease_ms = wire_get32(r + 28);
+	e->server = wire_get32(r + 32);
+	memcpy(e->mac, r + 36, sizeof(e->mac));
+}
+
 /* ---- encoding ---------------------------------------------------------------------- */
 
 static void put_hdr(uint8_t *p, const struct dirp_hdr *h)
@@ -332,6 +366,29 @@ void dirp_put_move(struct dirp_writer *w, const struct dirp_move *mv)
 void dirp_put_stat(struct dirp_writer *w, uint64_t v)
 {
 	wire_put64(next_rec(w, DIRP_STAT_LEN), v);
+}
+
+void dirp_put_key6(struct dirp_writer *w, const struct dirp_key6 *k)
+{
+	uint8_t *r = next_rec(w, DIRP_KEY6_LEN);
+
+	wire_put32(r, k->vdc);
+	memcpy(r + 4, k->ip6, 16);
+}
+
+void dirp_put_entry6(struct dirp_writer *w, const struct dirp_entry6 *e)
+{
+	uint8_t *r = next_rec(w, DIRP_ENTRY6_LEN);
+
+	wire_put32(r, e->vdc);
+	memcpy(r + 4, e->ip6, 16);
+	r[20] = e->status;
+	r[21] = e->avail;
+	wire_put16(r + 22, 0);
+	wire_put32(r + 24, e->version);
+	wire_put32(r + 28, e->lease_ms);
+	wire_put32(r + 32, e->server);
+	memcpy(r + 36, e->mac, sizeof(e->mac));
 }
 
 size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key)

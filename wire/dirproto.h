@@ -29,12 +29,16 @@ enum dirp_limits {
 	DIRP_AVAIL_RES_LEN = 12,	/* mac, status, pad, affected */
 	DIRP_MOVE_LEN = 24,		/* vdc, ip, server, im pri, im bak */
 	DIRP_STAT_LEN = 8,		/* one u64 counter */
+	DIRP_KEY6_LEN = 20,		/* vdc, IPv6 address */
+	DIRP_ENTRY6_LEN = 60,		/* see struct dirp_entry6 */
+	DIRP_MAX_RECORDS6 = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_ENTRY6_LEN,
 	/* The most records of the largest shape that fit one datagram. */
 	DIRP_MAX_RECORDS = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_ENTRY_LEN,
 	DIRP_MAX_STATS = 64,
 };
 
 _Static_assert(DIRP_MAX_RECORDS == 29, "records per datagram");
+_Static_assert(DIRP_MAX_RECORDS6 == 23, "IPv6 records per datagram");
 
 enum dirp_type {
 	/* agent -> directory */
@@ -48,6 +52,12 @@ enum dirp_type {
 	DIRP_MOVE = 7,		/* move records */
 	/* anyone -> directory */
 	DIRP_STATS = 8,		/* no records */
+	/* agent -> directory, IPv6 keys (VDC, IPv6 address); added in the same
+	 * version 1: a directory that predates them drops them as an unknown
+	 * type (drop_type) and answers nothing, IPv4 messages are unchanged. */
+	DIRP_REGISTER6 = 9,	/* entry6 records */
+	DIRP_UNREGISTER6 = 10,	/* key6 records */
+	DIRP_LOOKUP6 = 11,	/* key6 records */
 	/* directory -> requester: request type | DIRP_REPLY_BIT, same req_id */
 	DIRP_REPLY_BIT = 0x80,
 	/* directory -> caching clients */
@@ -118,6 +128,23 @@ struct dirp_entry {
 	uint8_t mac[DIRP_NMACS][6];
 };
 
+/* The IPv6 forms: the same record with a 16-byte address. */
+struct dirp_key6 {
+	uint32_t vdc;
+	uint8_t ip6[16];
+};
+
+struct dirp_entry6 {
+	uint32_t vdc;
+	uint8_t ip6[16];
+	uint8_t status;
+	uint8_t avail;
+	uint32_t version;
+	uint32_t lease_ms;
+	uint32_t server;
+	uint8_t mac[DIRP_NMACS][6];
+};
+
 struct dirp_ack {
 	uint32_t vdc, ip, version;
 };
@@ -166,6 +193,8 @@ void dirp_get_avail(const struct dirp_msg *m, unsigned i, struct dirp_avail *a);
 void dirp_get_avail_res(const struct dirp_msg *m, unsigned i, struct dirp_avail_res *a);
 void dirp_get_move(const struct dirp_msg *m, unsigned i, struct dirp_move *mv);
 uint64_t dirp_get_stat(const struct dirp_msg *m, unsigned i);
+void dirp_get_key6(const struct dirp_msg *m, unsigned i, struct dirp_key6 *k);
+void dirp_get_entry6(const struct dirp_msg *m, unsigned i, struct dirp_entry6 *e);
 
 /* Building a message: begin, put records, finish. */
 struct dirp_writer {
@@ -187,6 +216,8 @@ void dirp_put_avail(struct dirp_writer *w, const struct dirp_avail *a);
 void dirp_put_avail_res(struct dirp_writer *w, const struct dirp_avail_res *a);
 void dirp_put_move(struct dirp_writer *w, const struct dirp_move *mv);
 void dirp_put_stat(struct dirp_writer *w, uint64_t v);
+void dirp_put_key6(struct dirp_writer *w, const struct dirp_key6 *k);
+void dirp_put_entry6(struct dirp_writer *w, const struct dirp_entry6 *e);
 /* Fill in count, tag the message; returns its length. */
 size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key);
 /* Rewrite seq and time of a finished message and re-tag it (retransmission). */

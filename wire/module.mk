@@ -1,4 +1,4 @@
-LIB_SRCS += wire/rasproto.c wire/frame.c wire/scheme.c
+LIB_SRCS += wire/rasproto.c wire/frame.c wire/scheme.c wire/dhcp.c
 TESTS    += wire/test_rasproto wire/test_wire
 FUZZERS  += wire/fuzz_rasproto wire/fuzz_frame
 # The load balancer's control messages (docs/slb.md).

@@ -142,11 +142,71 @@ static void test_limits_and_restamp(void **st)
 	assert_true(DIRP_HDR_LEN + DIRP_MAX_RECORDS * DIRP_ENTRY_LEN + DIRP_TAG_LEN <= DIRP_MAX_DGRAM);
 }
 
+
+/* The IPv6 forms: 60-byte entries, 20-byte keys, 23 to a datagram; the
+ * reserved bytes and the status of an entry6 are checked like an entry's. */
+static void test_entry6_layout(void **st)
+{
+	struct dirp_hdr h = { .type = DIRP_REGISTER6 | DIRP_REPLY_BIT };
+	struct dirp_entry6 e = { .vdc = 7, .status = DIRP_NOT_FOUND, .avail = 0x0b,
+				 .version = 0x01020304, .lease_ms = 5000, .server = 12 }, back;
+	struct dirp_key6 k = { .vdc = 9 }, kb;
+	uint8_t buf[DIRP_MAX_DGRAM], *r = buf + DIRP_HDR_LEN;
+	struct dirp_writer w;
+	struct dirp_msg m;
+	size_t len;
+
+	(void)st;
+	for (int i = 0; i < 16; i++)
+		e.ip6[i] = k.ip6[i] = (uint8_t)(0xf0 + i);
+	for (int s = 0; s < DIRP_NMACS; s++)
+		wire_put48(e.mac[s], 0x020000000010ull + (uint64_t)s);
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	dirp_put_entry6(&w, &e);
+	len = dirp_finish(&w, &key);
+	assert_int_equal(len, DIRP_HDR_LEN + 60 + DIRP_TAG_LEN);
+	assert_memory_equal(r, "\x00\x00\x00\x07\xf0\xf1", 6);
+	assert_int_equal(r[19], 0xff);
+	assert_memory_equal(r + 20, "\x01\x0b\x00\x00\x01\x02\x03\x04\x00\x00\x13\x88\x00\x00\x00\x0c", 16);
+	assert_memory_equal(r + 36, "\x02\x00\x00\x00\x00\x10", 6);	/* vm_mac */
+	assert_memory_equal(r + 54, "\x02\x00\x00\x00\x00\x13", 6);	/* server_mac_backup */
+	assert_int_equal(dirp_decode(buf, len, &key, &m), 0);
+	dirp_get_entry6(&m, 0, &back);
+	assert_true(back.vdc == e.vdc && back.status == e.status && back.avail == e.avail &&
+		    back.version == e.version && back.lease_ms == e.lease_ms &&
+		    back.server == e.server);
+	assert_memory_equal(back.ip6, e.ip6, 16);
+	assert_memory_equal(back.mac, e.mac, sizeof(e.mac));
+	r[22] = 1;					/* reserved */
+	auth_tag(&key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN);
+	assert_int_equal(dirp_decode(buf, len, &key, &m), -DIRP_E_FIELD);
+	r[22] = 0;
+	r[20] = DIRP_STATUS_MAX + 1;			/* status */
+	auth_tag(&key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN);
+	assert_int_equal(dirp_decode(buf, len, &key, &m), -DIRP_E_FIELD);
+
+	h.type = DIRP_LOOKUP6;
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	while (dirp_room(&w))
+		dirp_put_key6(&w, &k);
+	assert_int_equal(w.count, 23);
+	len = dirp_finish(&w, &key);
+	assert_int_equal(len, DIRP_HDR_LEN + 23 * 20 + DIRP_TAG_LEN);
+	assert_int_equal(dirp_decode(buf, len, &key, &m), 0);
+	dirp_get_key6(&m, 22, &kb);
+	assert_int_equal(kb.vdc, 9);
+	assert_memory_equal(kb.ip6, k.ip6, 16);
+	assert_string_equal(dirp_type_name(DIRP_LOOKUP6 | DIRP_REPLY_BIT), "lookup6-reply");
+	/* A length that is not a whole number of keys. */
+	assert_int_equal(dirp_decode(buf, len - 20 + 8, &key, &m), -DIRP_E_LENGTH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_and_key_layout),
 		cmocka_unit_test(test_entry_layout),
+		cmocka_unit_test(test_entry6_layout),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_limits_and_restamp),
 	};
