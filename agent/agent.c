@@ -912,8 +912,11 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 static uint64_t tick6(struct agent *a, struct dir_now now)
 {
 	struct agent6_env env = env6(a);
+	bool any = false;
 
-	if (!a->configured)
+	for (unsigned i = 0; i < a->nvms && !any; i++)
+		any = a->vms[i].c.has_prefix6;
+	if (!a->configured || !any)	/* no VM with an IPv6 prefix: nothing to advertise */
 		return UINT64_MAX;
 	if (!agent6_ra_due(&a->v6, now))
 		return a->v6.next_ra_ns;
