@@ -214,6 +214,17 @@ gap_mig=$(gap_after "$tmp/mig.json" "$t_mig")
 lost_mig_ms=$(jq '.lost / 10' "$tmp/mig.json")
 move_ms=$(jq '.port_move_ms * 10 | round / 10' "$tmp/migrate.json")
 say "   longest gap $(human_round "$gap_mig" 1) ms (the port moved in $move_ms ms); $lost_mig_ms ms of the stream lost"
+# MAC mobility (RFC 7432 section 15): what FRR holds for the moved MAC at
+# a remote VTEP (srv0), the new one (srv2) and the old one (srv7)
+mac_seq() {	# NODE: {type, vtep, local_seq, remote_seq} of red-srv7's MAC in VNI 1
+	vtysh --vty_socket "$st/frr/$1" -c "show evpn mac vni all json" |
+		jq -c --arg m "${mac[red-srv7]}" '[.. | objects | .[$m]? // empty | objects] | first // {}
+			| {type, vtep: (.remoteVtep // null), local_seq: .localSequence,
+			   remote_seq: .remoteSequence}'
+}
+sleep 1	# the type-2 route of srv2 reaches every VTEP
+mac_seqs=$(for n in srv0 srv2 srv7; do echo "{\"$n\": $(mac_seq $n)}"; done | jq -s -c add)
+say "   red-srv7's MAC after the move (show evpn mac vni all json): $mac_seqs"
 
 say "== 5. forwarding entries per switch (IPv4 routes)"
 fib=$(for sw in spine0 spine1 leaf0 leaf1 leaf2 leaf3; do
@@ -230,10 +241,12 @@ if [ $JSON = 1 ]; then
 	      --argjson lf "$lost_fo_ms" --argjson lm "$lost_mig_ms" --argjson mm "$move_ms" \
 	      --argjson hb "$header_bytes" --argjson mtu "$tenant_mtu" --argjson um "$nic_mtu" \
 	      --argjson vm "$vtep_macs" --argjson gg "$gap_grey" \
+	      --argjson ms "$mac_seqs" \
 	   '{scheme: "evpn", pairs_ok: $ok, pairs_total: $total, isolation_violations: $v,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
 	     grey_gap_ms: $gg,
 	     migration_gap_ms: $gm, migration_port_move_ms: $mm, migration_lost_ms: $lm,
+	     migration_mac_seq: $ms,
 	     fib: $fib, vtep_macs: $vm, header_bytes: $hb, tenant_mtu: $mtu, underlay_mtu: $um,
 	     seconds: $s}'
 fi

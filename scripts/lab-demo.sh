@@ -146,6 +146,30 @@ say "   in all $lost_fo_ms ms of the stream lost ($(jq .lost "$tmp/fo.json") of 
 $P lab node up "${spine2:-spine1}" --prefix "$X"
 $P lab link up "$leaf" "$spine" --prefix "$X"
 
+say "== 3b. grey failure: the spine the stream uses stops forwarding, its links stay up"
+# an nftables table of the bridge family drops every frame the spine's
+# bridge would forward; no port loses its carrier, so switchd sees no
+# link change.  Held 3 s, then lifted: a gap of about 3000 ms means
+# nothing found it (docs/evpn.md, "A grey failure")
+stream grey red-srv0 red-srv4 10.0.0.5
+sleep 1.5
+# the spine whose ports received the most bytes in 0.2 s carries the stream
+spine_rx() { ip netns exec "$X-$1" sh -c 'cat /sys/class/net/*/statistics/rx_bytes' | awk '{ t += $1 } END { print t }'; }
+a0=$(spine_rx spine0); b0=$(spine_rx spine1); sleep 0.2; a1=$(spine_rx spine0); b1=$(spine_rx spine1)
+spine3=$([ $((a1 - a0)) -gt $((b1 - b0)) ] && echo spine0 || echo spine1)
+t_grey=$(now_ns)
+ip netns exec "$X-${spine3:-spine0}" nft -f - <<NFT
+table bridge grey {
+	chain drop_fwd { type filter hook forward priority -300; policy drop; }
+}
+NFT
+say "   ${spine3:-spine0} drops every frame it would forward (nftables); its links stay up"
+sleep 3
+ip netns exec "$X-${spine3:-spine0}" nft delete table bridge grey
+stop_stream
+gap_grey=$(jq --argjson t "$t_grey" '[.loss_gaps[] | select(.start_ns >= $t - 20000000 and .start_ns <= $t + 1000000000) | .gap_ms] | max // 0' "$tmp/grey.json")
+say "   longest gap $(human_round "$gap_grey" 1) ms (the drop held 3000 ms)"
+
 say "== 4. migration (stream to red-srv7, which moves to srv2)"
 stream mig red-srv0 red-srv7 10.0.0.8
 sleep 1.5
@@ -179,10 +203,10 @@ if [ $JSON = 1 ]; then
 	      --argjson lf "$lost_fo_ms" --argjson lm "$lost_mig_ms" \
 	      --argjson am "$after_mig" --argjson mm "$move_ms" \
 	      --argjson of "$other_fo_ms" --argjson om "$other_mig_ms" \
-	      --argjson fd "$fo_during" --argjson md "$mig_during" \
+	      --argjson fd "$fo_during" --argjson md "$mig_during" --argjson gg "$gap_grey" \
 	   '{pairs_ok: $ok, pairs_total: $total, isolation_violations: $v, spoofed_dropped: $sp,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
-	     failover_unattributed_ms: $of, failover_during_stream: $fd,
+	     failover_unattributed_ms: $of, failover_during_stream: $fd, grey_gap_ms: $gg,
 	     migration_gap_ms: $gm, migration_after_attach_ms: $am, migration_port_move_ms: $mm,
 	     migration_lost_ms: $lm, migration_unattributed_ms: $om, migration_during_stream: $md,
 	     fib: $fib, seconds: $s}'
