@@ -154,7 +154,7 @@ say "== 3b. grey failure: the spine the stream uses stops forwarding, its links 
 stream grey red-srv0 red-srv4 10.0.0.5
 sleep 1.5
 # the spine whose ports received the most bytes in 0.2 s carries the stream
-spine_rx() { ip netns exec "$X-$1" sh -c 'cat /sys/class/net/*/statistics/rx_bytes' | awk '{ t += $1 } END { print t }'; }
+spine_rx() { ip netns exec "$X-$1" sh -c 'cat /sys/class/net/*/statistics/rx_bytes' | awk '{ t += $1 } END { printf "%.0f\n", t }'; }
 a0=$(spine_rx spine0); b0=$(spine_rx spine1); sleep 0.2; a1=$(spine_rx spine0); b1=$(spine_rx spine1)
 spine3=$([ $((a1 - a0)) -gt $((b1 - b0)) ] && echo spine0 || echo spine1)
 t_grey=$(now_ns)
