@@ -77,7 +77,7 @@ jq '
 	   value: ratio($e.failover_gap_ms[0]?; $p.failover_gap_ms[0]?)},
 	  {target: "spine failure gap: EVPN / Peregrine >= 10",
 	   value: ratio($e.failover_gap_ms[1]?; $p.failover_gap_ms[1]?)},
-	  {target: "grey failure (spine stops forwarding, links up) gap: EVPN / Peregrine (no target; only EVPN measured: BFD finds it, Peregrine'"'"'s switchd sees no link change)",
+	  {target: "grey failure (spine stops forwarding, links up) gap: EVPN / Peregrine (no target; EVPN: BFD finds it; Peregrine: nothing does, the gap lasts as long as the drop, 2 s)",
 	   value: ratio($e.grey_gap_ms; $p.grey_gap_ms)},
 	  {target: "throughput, tenant MTU 1500: Peregrine / EVPN (jumbo underlay) >= 1",
 	   value: ratio($p.iperf_gbps; $j.iperf_gbps)},
