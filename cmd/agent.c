@@ -740,6 +740,13 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 			if (s->scheme == PGR_SCHEME_NETLORD)
 				return cli_usage_error("agent", "--scheme netlord: the NLA runs "
 						       "no daemon yet (peregrine netlord nla)");
+			/* EVPN's servers run FRR and the kernel's VXLAN, not an
+			 * agent (docs/evpn.md) */
+			if (s->scheme == PGR_SCHEME_EVPN)
+				return cli_usage_error("agent", "--scheme evpn: an EVPN server "
+						       "runs FRR (zebra, bgpd, bfdd) and the "
+						       "kernel's VXLAN devices, not a Peregrine "
+						       "agent (peregrine lab up with scheme: evpn)");
 			break;
 		case 'h': fputs(agent_help, stdout); exit(0);
 		default: {

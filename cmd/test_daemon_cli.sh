@@ -45,3 +45,10 @@ if out=$($P agent --scheme netlord 2>&1); then
 fi
 echo "$out" | grep -q 'the NLA runs no daemon yet' || fail "agent --scheme netlord: $out"
 echo "ok: agent --scheme netlord is refused"
+
+# EVPN's VTEPs run FRR: refused too, not the Peregrine agent in its place
+if out=$($P agent --scheme evpn 2>&1); then
+	fail "agent --scheme evpn ran: $out"
+fi
+echo "$out" | grep -q -- '--scheme evpn: an EVPN server runs FRR' || fail "agent --scheme evpn: $out"
+echo "ok: agent --scheme evpn is refused"

@@ -103,6 +103,11 @@ void lab_evpn_script_server(const struct lab *l, uint32_t node, FILE *f)
 		fprintf(f, "link set %s addrgenmode none\n", vx);
 		fprintf(f, "link set %s master %s\n", vx, br);
 		fprintf(f, "link set dev %s type bridge_slave learning off\n", vx);
+		/* ARP suppression: the bridge answers a local VM's ARP request
+		 * for a remote VM from the neighbour zebra installed on the SVI
+		 * (the bridge itself; from the type-2 route's MAC+IP), and does
+		 * not flood it over the VXLAN port */
+		fprintf(f, "link set dev %s type bridge_slave neigh_suppress on\n", vx);
 		fprintf(f, "link set %s up\n", vx);
 		fprintf(f, "link set %s up\n", br);
 	}

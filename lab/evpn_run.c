@@ -51,6 +51,27 @@ static int put_seed(uint32_t node)
 	return rc == -ENOENT ? 0 : rc;
 }
 
+/* A VTEP's bridges are the VNIs' SVIs (no address: the tenant sees none).
+ * zebra learns the local VMs' MAC+IP pairs from the SVI's neighbour table,
+ * which a bridge without an address fills only with arp_accept: every ARP
+ * a local VM sends creates (or refreshes) its sender's entry.  No IPv6
+ * on the SVI either (no address, no router solicitations into the VNI). */
+static int svi_settings(const struct lab *l)
+{
+	char path[160], br[LAB_IFNAMSIZ];
+
+	for (uint32_t d = 0; d < l->nvdcs; d++) {
+		lab_ifname(l, br, "br%u", l->vdcs[d].id);
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_accept", br);
+		if (lab_write_sysctl(path, "1"))
+			return -1;
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", br);
+		if (lab_write_sysctl(path, "1"))
+			return -1;
+	}
+	return 0;
+}
+
 /* In a child: each node's settings in its namespace. */
 static int set_all(const struct lab *l)
 {
@@ -66,6 +87,8 @@ static int set_all(const struct lab *l)
 			if (lab_write_sysctl(kv[i][0], kv[i][1]))
 				return -1;
 		if (put_seed(n))
+			return -1;
+		if (topo_is_server(l->topo, n) && svi_settings(l))
 			return -1;
 	}
 	return 0;
@@ -194,6 +217,8 @@ int lab_evpn_wait_bgp(const struct lab *l, uint32_t node, int timeout_ms)
 	return ok ? 0 : -ETIMEDOUT;
 }
 
+static int garp_in_vm(const struct lab *l, const struct lab_vm *vm);
+
 int lab_evpn_ready(const struct lab *l, char *err, size_t errlen)
 {
 	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
@@ -207,6 +232,16 @@ int lab_evpn_ready(const struct lab *l, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* Every VM announces itself once, as a VM does when its interface
+	 * comes up (arp_notify): its VTEP's SVI learns its MAC+IP (the
+	 * bridge has arp_accept), zebra hands the pair to bgpd, and the
+	 * type-2 route carries the IP, which ARP suppression answers from. */
+	for (uint32_t v = 0; v < l->nvms; v++)
+		if (garp_in_vm(l, &l->vms[v])) {
+			snprintf(err, errlen, "%s: cannot announce the VM (gratuitous ARP)",
+				 l->vms[v].name);
+			return -1;
+		}
 	return 0;
 }
 

@@ -118,6 +118,40 @@ for vdc in red blue; do
 done
 echo "ok: all 112 pairs reachable within their VDC, each answer from its own VDC, none across"
 
+# ARP suppression: srv0 holds every remote VM's MAC+IP (type-2 routes
+# with the IP), and its bridge answers red-srv0's ARP request for a remote
+# VM itself: the only frame its VXLAN device sends is the echo request
+# (without suppression, the request floods to the 7 other VTEPs first)
+for vni in 1 2; do
+	vdc=$([ $vni = 1 ] && echo red || echo blue)
+	for _ in $(seq 50); do
+		cache=$(vty srv0 "show evpn arp-cache vni $vni json")
+		n=$(echo "$cache" | jq '[to_entries[] | select(.value | type == "object" and .type == "remote")] | length')
+		[ "$n" -eq 7 ] && break
+		sleep 0.1
+	done
+	[ "$n" -eq 7 ] || fail "srv0 holds $n remote MAC+IP pairs in VNI $vni, not 7: $cache"
+	for d in 1 2 3 4 5 6 7; do
+		got=$(echo "$cache" | jq -r --arg ip "10.0.0.$((d + 1))" '.[$ip].mac')
+		[ "$got" = "${mac[$vdc-srv$d]}" ] ||
+			fail "srv0's VNI $vni has 10.0.0.$((d + 1)) at $got, not $vdc-srv$d's ${mac[$vdc-srv$d]}"
+	done
+done
+[ "$(ip -n "$X-srv0" -d -j link show "$X-vx1" | jq -r '.[0].linkinfo.info_slave_data.neigh_suppress')" = true ] ||
+	fail "srv0's $X-vx1 does not suppress ARP"
+vx_tx() { ip netns exec "$X-srv0" cat "/sys/class/net/$X-vx1/statistics/tx_packets"; }
+for d in 1 4 7; do
+	ip -n "$X-red-srv0" neigh flush all
+	a=$(vx_tx)
+	ex red-srv0 ping -c 1 -W 2 -q "10.0.0.$((d + 1))" >/dev/null || fail "red-srv0 -> red-srv$d"
+	b=$(vx_tx)
+	got=$(ip -n "$X-red-srv0" -j neigh show "10.0.0.$((d + 1))" | jq -r '.[0].lladdr')
+	[ "$got" = "${mac[red-srv$d]}" ] || fail "suppressed ARP answered $got for red-srv$d"
+	[ $((b - a)) -eq 1 ] ||
+		fail "ARP for red-srv$d crossed the fabric: srv0's VXLAN device sent $((b - a)) frames, not 1"
+done
+echo "ok: ARP suppression: srv0 holds the 14 remote MAC+IP pairs; ARP for a remote VM is answered locally (1 frame over VXLAN per ping)"
+
 # a spine failure under a stream
 ex red-srv4 "$P" probe recv --listen 10.0.0.5:9000 --duration 30 --idle 3 --gaps 8 --json \
 	>"$tmp/recv.json" & rpid=$!

@@ -16,7 +16,9 @@
 #    VDC may receive an echo request (its ICMP InEchos)
 # 2. throughput: iperf3 red-srv0 -> red-srv4
 # 3. fail-over: a 10,000 datagram/s stream red-srv0 -> red-srv4 while the
-#    leaf-spine link it uses is cut, then while the spine it moved to fails
+#    leaf-spine link it uses is cut, then while the spine it moved to fails;
+#    3b. a grey failure: the spine a new stream uses stops forwarding (and
+#    answering BFD) while its links stay up (nftables drop rules)
 # 4. migration: the stream's loss gap while red-srv7 moves to srv2 (EVPN
 #    learns it from the VM's gratuitous ARP: a type-2 route from srv2)
 # 5. forwarding entries per switch (an EVPN switch's FIB: its IPv4 routes)
@@ -31,6 +33,7 @@ counter() { ip netns exec "$X-$1" cat "/sys/class/net/$X-$2/statistics/$3"; }
 in_echos() { ip netns exec "$X-$1" awk '/^Icmp:/ { n++ } /^Icmp:/ && n == 2 { print $9 }' /proc/net/snmp; }
 mac_of() { ip -n "$X-$1" -j link show "$X-eth0" | jq -r '.[0].address'; }
 MTU=${UNDERLAY_MTU:-1500}
+st=/run/peregrine/lab-$X
 t_start=$(now_ns)
 
 {
@@ -166,6 +169,41 @@ say "   longest gap: link cut $(human_round "$gap_link" 1) ms, switch failure $(
 $P lab link up "$leaf" "$spine" --prefix "$X" >/dev/null
 $P lab node up "$spine2" --prefix "$X" >/dev/null
 
+say "== 3b. grey failure: the spine the stream uses stops forwarding, its links stay up"
+# nftables in the spine's namespace drops every IP packet it receives,
+# forwards or sends (tenant traffic, BGP and BFD alike: a hung switch);
+# no port loses its carrier, so only BFD's 3 x 300 ms can find it
+for _ in $(seq 300); do	# the restored spine's sessions first (30 s at most)
+	est=$(vtysh --vty_socket "$st/frr/$spine2" -c "show bgp ipv4 unicast summary json" |
+		jq '[.peers[] | select(.state == "Established")] | length')
+	[ "$est" -eq 4 ] && break
+	sleep 0.1
+done
+stream grey red-srv4 10.0.0.5
+sleep 1.5
+nic=$(busiest srv0 nic0 nic1); leaf3=$(peer_of srv0 "$nic")
+mapfile -t up < <(uplinks "$leaf3")
+spine3=$(peer_of "$leaf3" "$(busiest "$leaf3" "${up[@]}")")
+t_grey=$(now_ns)
+ip netns exec "$X-$spine3" nft -f - <<NFT
+table inet grey {
+	chain drop_in { type filter hook input priority -300; policy drop; }
+	chain drop_fwd { type filter hook forward priority -300; policy drop; }
+	chain drop_out { type filter hook output priority -300; policy drop; }
+}
+NFT
+say "   $spine3 drops everything (nftables); its links stay up"
+stop_stream
+ip netns exec "$X-$spine3" nft delete table inet grey
+gap_grey=$(gap_after "$tmp/grey.json" "$t_grey")
+say "   longest gap $(human_round "$gap_grey" 1) ms (BFD detects at 3 x 300 ms = 900 ms)"
+for _ in $(seq 300); do	# its sessions back before the migration
+	est=$(vtysh --vty_socket "$st/frr/$spine3" -c "show bgp ipv4 unicast summary json" |
+		jq '[.peers[] | select(.state == "Established")] | length')
+	[ "$est" -eq 4 ] && break
+	sleep 0.1
+done
+
 say "== 4. migration (stream to red-srv7, which moves to srv2)"
 stream mig red-srv7 10.0.0.8
 sleep 1.5
@@ -176,6 +214,17 @@ gap_mig=$(gap_after "$tmp/mig.json" "$t_mig")
 lost_mig_ms=$(jq '.lost / 10' "$tmp/mig.json")
 move_ms=$(jq '.port_move_ms * 10 | round / 10' "$tmp/migrate.json")
 say "   longest gap $(human_round "$gap_mig" 1) ms (the port moved in $move_ms ms); $lost_mig_ms ms of the stream lost"
+# MAC mobility (RFC 7432 section 15): what FRR holds for the moved MAC at
+# a remote VTEP (srv0), the new one (srv2) and the old one (srv7)
+mac_seq() {	# NODE: {type, vtep, local_seq, remote_seq} of red-srv7's MAC in VNI 1
+	vtysh --vty_socket "$st/frr/$1" -c "show evpn mac vni all json" |
+		jq -c --arg m "${mac[red-srv7]}" '[.. | objects | .[$m]? // empty | objects] | first // {}
+			| {type, vtep: (.remoteVtep // null), local_seq: .localSequence,
+			   remote_seq: .remoteSequence}'
+}
+sleep 1	# the type-2 route of srv2 reaches every VTEP
+mac_seqs=$(for n in srv0 srv2 srv7; do echo "{\"$n\": $(mac_seq $n)}"; done | jq -s -c add)
+say "   red-srv7's MAC after the move (show evpn mac vni all json): $mac_seqs"
 
 say "== 5. forwarding entries per switch (IPv4 routes)"
 fib=$(for sw in spine0 spine1 leaf0 leaf1 leaf2 leaf3; do
@@ -191,10 +240,13 @@ if [ $JSON = 1 ]; then
 	      --argjson gn "$gap_node" --argjson gm "$gap_mig" --argjson fib "$fib" --argjson s "$secs" \
 	      --argjson lf "$lost_fo_ms" --argjson lm "$lost_mig_ms" --argjson mm "$move_ms" \
 	      --argjson hb "$header_bytes" --argjson mtu "$tenant_mtu" --argjson um "$nic_mtu" \
-	      --argjson vm "$vtep_macs" \
+	      --argjson vm "$vtep_macs" --argjson gg "$gap_grey" \
+	      --argjson ms "$mac_seqs" \
 	   '{scheme: "evpn", pairs_ok: $ok, pairs_total: $total, isolation_violations: $v,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
+	     grey_gap_ms: $gg,
 	     migration_gap_ms: $gm, migration_port_move_ms: $mm, migration_lost_ms: $lm,
+	     migration_mac_seq: $ms,
 	     fib: $fib, vtep_macs: $vm, header_bytes: $hb, tenant_mtu: $mtu, underlay_mtu: $um,
 	     seconds: $s}'
 fi

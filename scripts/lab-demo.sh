@@ -208,6 +208,35 @@ say "   in all $lost_fo_ms ms of the stream lost ($(jq .lost "$tmp/fo.json") of 
 $P lab node up "${spine2:-spine1}" --prefix "$X"
 $P lab link up "$leaf" "$spine" --prefix "$X"
 
+say "== 3b. grey failure: the spine the stream uses stops forwarding, its links stay up"
+# an nftables table of the bridge family drops every frame the spine's
+# bridge would forward; no port loses its carrier, so switchd sees no
+# link change.  Held 2 s, then lifted: a gap of about 2000 ms means
+# nothing found it (docs/evpn.md, "A grey failure")
+stream grey red-srv0 red-srv4 10.0.0.5
+sleep 1.5
+# the spine whose bridge forwards the most frames in 0.3 s carries the
+# stream: a counting chain on both, then a drop rule on that one
+for sp in spine0 spine1; do
+	ip netns exec "$X-$sp" nft -f - <<NFT
+table bridge grey {
+	chain drop_fwd { type filter hook forward priority -300; policy accept; counter; }
+}
+NFT
+done
+fwd_frames() { ip netns exec "$X-$1" nft -j list chain bridge grey drop_fwd |
+	jq '[.nftables[] | .rule? // empty | .expr[] | .counter? // empty | .packets] | add // 0'; }
+a0=$(fwd_frames spine0); b0=$(fwd_frames spine1); sleep 0.3; a1=$(fwd_frames spine0); b1=$(fwd_frames spine1)
+spine3=$([ $((a1 - a0)) -gt $((b1 - b0)) ] && echo spine0 || echo spine1)
+t_grey=$(now_ns)
+ip netns exec "$X-$spine3" nft add rule bridge grey drop_fwd drop
+say "   $spine3 (forwarded $((a1 - a0)) and $((b1 - b0)) frames in 0.3 s: spine0, spine1) drops every frame it would forward (nftables); its links stay up"
+sleep 2	# under the receiver's --idle 3, which would end the stream
+for sp in spine0 spine1; do ip netns exec "$X-$sp" nft delete table bridge grey; done
+stop_stream
+gap_grey=$(jq --argjson t "$t_grey" '[.loss_gaps[] | select(.start_ns >= $t - 20000000 and .start_ns <= $t + 1000000000) | .gap_ms] | max // 0' "$tmp/grey.json")
+say "   longest gap $(human_round "$gap_grey" 1) ms (the drop held 2000 ms)"
+
 say "== 4. migration (stream to red-srv7, which moves to srv2)"
 stream mig red-srv0 red-srv7 10.0.0.8
 sleep 1.5
@@ -243,10 +272,11 @@ if [ $JSON = 1 ]; then
 	      --argjson of "$other_fo_ms" --argjson om "$other_mig_ms" \
 	      --argjson fd "$fo_during" --argjson md "$mig_during" --argjson dh "$dhcp_ok" \
 	      --argjson o6 "$ipv6_ok" --argjson t6 "$ipv6_total" --argjson v6 "$ipv6_violations" \
+	      --argjson gg "$gap_grey" \
 	   '{pairs_ok: $ok, pairs_total: $total, isolation_violations: $v, spoofed_dropped: $sp,
 	     dhcp_ok: $dh, ipv6_pairs_ok: $o6, ipv6_pairs_total: $t6, ipv6_isolation_violations: $v6,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
-	     failover_unattributed_ms: $of, failover_during_stream: $fd,
+	     failover_unattributed_ms: $of, failover_during_stream: $fd, grey_gap_ms: $gg,
 	     migration_gap_ms: $gm, migration_after_attach_ms: $am, migration_port_move_ms: $mm,
 	     migration_lost_ms: $lm, migration_unattributed_ms: $om, migration_during_stream: $md,
 	     fib: $fib, seconds: $s}'
