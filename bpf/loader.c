@@ -458,26 +458,31 @@ static int ncpus(void)
 	return n > 0 ? n : 1;
 }
 
-int pgr_dp_stats_read(const struct pgr_dp_maps *m, struct pgr_counter *out)
+int pgr_counters_read(int map_fd, uint32_t n, struct pgr_counter *out)
 {
-	int n = ncpus();
-	struct pgr_counter *per = xcalloc((size_t)n, sizeof(*per));
+	int ncpu = ncpus();
+	struct pgr_counter *per = xcalloc((size_t)ncpu, sizeof(*per));
 
-	for (uint32_t s = 0; s < PGR_STAT_COUNT; s++) {
+	for (uint32_t s = 0; s < n; s++) {
 		out[s] = (struct pgr_counter){ 0 };
-		if (bpf_map_lookup_elem(m->stats, &s, per)) {
+		if (bpf_map_lookup_elem(map_fd, &s, per)) {
 			int e = errno;
 
 			free(per);
 			return -e;
 		}
-		for (int c = 0; c < n; c++) {
+		for (int c = 0; c < ncpu; c++) {
 			out[s].packets += per[c].packets;
 			out[s].bytes += per[c].bytes;
 		}
 	}
 	free(per);
 	return 0;
+}
+
+int pgr_dp_stats_read(const struct pgr_dp_maps *m, struct pgr_counter *out)
+{
+	return pgr_counters_read(m->stats, PGR_STAT_COUNT, out);
 }
 
 static const char *const stat_upper[PGR_STAT_COUNT] = {

@@ -94,6 +94,10 @@ int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
 
 /* Counters summed over CPUs: out[PGR_STAT_COUNT].  0 or -errno. */
 int pgr_dp_stats_read(const struct pgr_dp_maps *m, struct pgr_counter *out);
+/* Counters 0..n-1 of any per-CPU array of {packets, bytes} (the schemes'
+ * programs keep theirs so: vl2_counter, nl_counter, bcube_counter), summed
+ * over the CPUs.  0 or -errno. */
+int pgr_counters_read(int map_fd, uint32_t n, struct pgr_counter *out);
 const char *pgr_dp_stat_name(enum pgr_stat s);	/* "vm_arp_reply" */
 const char *pgr_dp_stat_desc(enum pgr_stat s);
 

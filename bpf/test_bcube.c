@@ -21,6 +21,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf/loader.h"
+
 #include "bpf/bcube.h"
 #include "bcube_fwd.skel.h"
 #include "bcube_send.skel.h"
@@ -103,15 +105,12 @@ static void set_probe_bw(struct frame *f, uint32_t bw)
 
 static void stats(int map_fd, uint64_t *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct bcube_counter c[ncpu];
+	struct pgr_counter c[BCUBE_STAT_COUNT];
 
-	for (uint32_t k = 0; k < BCUBE_STAT_COUNT; k++) {
-		out[k] = 0;
-		assert_int_equal(bpf_map_lookup_elem(map_fd, &k, c), 0);
-		for (int i = 0; i < ncpu; i++)
-			out[k] += c[i].packets;
-	}
+	_Static_assert(sizeof(struct bcube_counter) == sizeof(struct pgr_counter), "counter layout");
+	assert_int_equal(pgr_counters_read(map_fd, BCUBE_STAT_COUNT, c), 0);
+	for (uint32_t k = 0; k < BCUBE_STAT_COUNT; k++)
+		out[k] = c[k].packets;
 }
 
 struct kase {

@@ -21,6 +21,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf/loader.h"
+
 #include "bpf/netlord.h"
 #include "netlord_decap.skel.h"
 #include "netlord_encap.skel.h"
@@ -130,15 +132,12 @@ static struct frame tagged(const struct frame *in, uint16_t vid)
 
 static void stats(int map_fd, uint64_t *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct nl_counter c[ncpu];
+	struct pgr_counter c[NL_STAT_COUNT];
 
-	for (uint32_t k = 0; k < NL_STAT_COUNT; k++) {
-		out[k] = 0;
-		assert_int_equal(bpf_map_lookup_elem(map_fd, &k, c), 0);
-		for (int i = 0; i < ncpu; i++)
-			out[k] += c[i].packets;
-	}
+	_Static_assert(sizeof(struct nl_counter) == sizeof(struct pgr_counter), "counter layout");
+	assert_int_equal(pgr_counters_read(map_fd, NL_STAT_COUNT, c), 0);
+	for (uint32_t k = 0; k < NL_STAT_COUNT; k++)
+		out[k] = c[k].packets;
 }
 
 struct kase {

@@ -17,6 +17,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf/loader.h"
+
 #include "bpf/vl2.h"
 #include "vl2_decap.skel.h"
 #include "vl2_encap.skel.h"
@@ -84,15 +86,12 @@ static struct frame encapsulated(const struct frame *in, uint32_t outer_dst, uin
 
 static void stats(int map_fd, uint64_t *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct vl2_counter c[ncpu];
+	struct pgr_counter c[VL2_STAT_COUNT];
 
-	for (uint32_t k = 0; k < VL2_STAT_COUNT; k++) {
-		out[k] = 0;
-		assert_int_equal(bpf_map_lookup_elem(map_fd, &k, c), 0);
-		for (int i = 0; i < ncpu; i++)
-			out[k] += c[i].packets;
-	}
+	_Static_assert(sizeof(struct vl2_counter) == sizeof(struct pgr_counter), "counter layout");
+	assert_int_equal(pgr_counters_read(map_fd, VL2_STAT_COUNT, c), 0);
+	for (uint32_t k = 0; k < VL2_STAT_COUNT; k++)
+		out[k] = c[k].packets;
 }
 
 struct kase {
