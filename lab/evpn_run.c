@@ -40,17 +40,6 @@ static const char *const server_sysctls[][2] = {
 	{ NULL, NULL },
 };
 
-/* A multipath hash seed per node, for the reason lab/vl2_run.c gives. */
-static int put_seed(uint32_t node)
-{
-	char seed[16];
-	int rc;
-
-	snprintf(seed, sizeof(seed), "%u", (uint32_t)((node + 1) * 2654435761u) | 1u);
-	rc = lab_write_sysctl("/proc/sys/net/ipv4/fib_multipath_hash_seed", seed);
-	return rc == -ENOENT ? 0 : rc;
-}
-
 /* A VTEP's bridges are the VNIs' SVIs (no address: the tenant sees none).
  * zebra learns the local VMs' MAC+IP pairs from the SVI's neighbour table,
  * which a bridge without an address fills only with arp_accept: every ARP
@@ -86,7 +75,7 @@ static int set_all(const struct lab *l)
 		for (size_t i = 0; kv[i][0]; i++)
 			if (lab_write_sysctl(kv[i][0], kv[i][1]))
 				return -1;
-		if (put_seed(n))
+		if (lab_multipath_seed(n))
 			return -1;
 		if (topo_is_server(l->topo, n) && svi_settings(l))
 			return -1;

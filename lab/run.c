@@ -342,6 +342,16 @@ int lab_write_sysctl(const char *path, const char *val)
 	return ok ? 0 : -EIO;
 }
 
+int lab_multipath_seed(uint32_t node)
+{
+	char seed[16];
+	int rc;
+
+	snprintf(seed, sizeof(seed), "%u", (uint32_t)((node + 1) * 2654435761u) | 1u);
+	rc = lab_write_sysctl("/proc/sys/net/ipv4/fib_multipath_hash_seed", seed);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 /* In a child: enter each namespace and switch IPv6 off, so that nothing
  * but what a test sends (router solicitations, DAD, MLD) ever moves. */
 static void quiet_one(void *arg, const char *ns)

@@ -89,6 +89,12 @@ void lab_state_dir(const char *prefix, char *buf, size_t len);
 /* Write val to the /proc/sys file path (in the caller's network
  * namespace).  0 or -errno. */
 int lab_write_sysctl(const char *path, const char *val);
+/* A multipath hash seed of the calling namespace's own (routed schemes).
+ * Left unset, every namespace hashes with the same boot-time key: a ToR and
+ * the switch after it then compute the same hash for a flow, and the second
+ * choice follows the first (polarisation; measured in docs/vl2.md).
+ * Kernels before 6.11 have no such setting: 0, as if set.  0 or -errno. */
+int lab_multipath_seed(uint32_t node);
 
 /* Build the lab.  On failure everything created is removed again.  `yaml`
  * is the lab file's text (saved to the state directory).  Returns 0 or -1

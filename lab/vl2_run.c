@@ -46,21 +46,6 @@ static const char *const server_sysctls[][2] = {
 	{ NULL, NULL },
 };
 
-/* A multipath hash seed of the switch's own.  Left unset, every namespace
- * hashes with the same boot-time key: a ToR and the agg after it then
- * compute the same hash for a flow, and the agg's choice of intermediate
- * follows the ToR's choice of agg (polarisation; measured in docs/vl2.md).
- * Kernels before 6.11 have no such setting and hash as before. */
-static int put_seed(uint32_t node)
-{
-	char seed[16];
-	int rc;
-
-	snprintf(seed, sizeof(seed), "%u", (uint32_t)((node + 1) * 2654435761u) | 1u);
-	rc = lab_write_sysctl("/proc/sys/net/ipv4/fib_multipath_hash_seed", seed);
-	return rc == -ENOENT ? 0 : rc;
-}
-
 /* The decapsulation on every port of a switch (in its namespace): the
  * tc filters hold the program after this process is gone. */
 static int attach_decap(const struct lab *l, uint32_t node)
@@ -105,7 +90,7 @@ static int set_all(const struct lab *l)
 		for (size_t i = 0; kv[i][0]; i++)
 			if (lab_write_sysctl(kv[i][0], kv[i][1]))
 				return -1;
-		if (!server && put_seed(n))
+		if (!server && lab_multipath_seed(n))
 			return -1;
 		if (!server && attach_decap(l, n))
 			return -2;
