@@ -18,6 +18,9 @@ struct slb_ring {
 	uint64_t mine[SLB_RING_VIPS_MAX / 64];
 	uint32_t above, below, quiet;
 	uint64_t leaving;		/* master: released, VIPs moved off, until gone */
+	uint8_t stale[SLB_RING_MAX + 1];	/* master: reports in a row of an older version */
+	bool resync;			/* master: announce again at the next tick */
+	uint64_t ticks;
 	uint64_t ctr[SLB_RING_CTR_COUNT];
 	bool started;
 };
@@ -127,6 +130,9 @@ static void announce(struct slb_ring *r, struct slb_ring_out *out)
 {
 	struct slb_ring_msg m = { .type = SLB_RING_ASSIGN, .from = r->cfg.self };
 
+	r->resync = false;
+	memset(r->stale, 0, sizeof(r->stale));
+
 	r->version = (((r->version >> 6) + 1) << 6) | (r->cfg.self - 1);
 	m.version = r->version;
 	memcpy(m.owner, r->owner, sizeof(m.owner));
@@ -210,6 +216,7 @@ static void set_live(struct slb_ring *r, uint32_t id, bool live, uint64_t now,
 	if (live) {
 		r->live |= bit(id);
 		r->ctr[SLB_RING_CTR_rejoins]++;
+		r->resync = true;	/* it missed what was announced while it was away */
 	} else {
 		r->live &= ~bit(id);
 		r->leaving &= ~bit(id);
@@ -271,8 +278,18 @@ static void tick(struct slb_ring *r, uint64_t now, struct slb_ring_out *out)
 		send_to(r, out, r->succ, SLB_RING_HB)->load_pct = r->own_load;
 		r->ctr[SLB_RING_CTR_hb_sent]++;
 	}
-	if (r->master != r->cfg.self)
-		send_to(r, out, r->master, SLB_RING_LOAD)->load_pct = r->own_load;
+	if (r->master != r->cfg.self) {
+		struct slb_ring_msg *m = send_to(r, out, r->master, SLB_RING_LOAD);
+
+		m->load_pct = r->own_load;
+		m->version = r->version;	/* the master resends a view we lack */
+	}
+	/* members we think dead are asked once a window: after a partition
+	 * heals, nobody would speak to them otherwise */
+	if (++r->ticks % r->cfg.misses == 0)
+		for (uint32_t id = 1; id <= SLB_RING_MAX; id++)
+			if (id != r->cfg.self && (r->cfg.members & bit(id)) && !is_live(r, id))
+				send_to(r, out, id, SLB_RING_HB)->load_pct = r->own_load;
 	if (r->pred != r->cfg.self && now > r->pred_seen + window) {
 		struct slb_ring_msg m = { .type = SLB_RING_DEAD, .from = r->cfg.self, .who = r->pred };
 
@@ -281,7 +298,11 @@ static void tick(struct slb_ring *r, uint64_t now, struct slb_ring_out *out)
 		to_all(r, out, &m);
 	}
 	if (r->master == r->cfg.self) {
-		if (rebalance_one(r)) {
+		if (r->resync) {
+			adopt_orphans(r);
+			announce(r, out);
+			report_mine(r, out);
+		} else if (rebalance_one(r)) {
 			announce(r, out);
 			report_mine(r, out);
 		}
@@ -322,6 +343,19 @@ static void on_msg(struct slb_ring *r, uint64_t now, const struct slb_ring_msg *
 		break;
 	case SLB_RING_LOAD:
 		r->load[m->from] = m->load_pct;
+		if (r->master != r->cfg.self)
+			break;
+		/* A member holds an assignment we never made (announced while we
+		 * were cut off from it) or has missed ours twice in a row: ours
+		 * again, with a version above both. */
+		if (m->version > r->version) {
+			r->version = m->version;
+			r->resync = true;
+		} else if (m->version < r->version && ++r->stale[m->from] >= 2) {
+			r->resync = true;
+		} else if (m->version == r->version) {
+			r->stale[m->from] = 0;
+		}
 		break;
 	case SLB_RING_DEAD:
 		if (m->who == r->cfg.self) {	/* not dead: say so */

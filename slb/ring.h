@@ -20,6 +20,13 @@
  *     differ by more than one.  Each change is sent to all (ASSIGN, with a
  *     version that only grows) and reported to the shell as the VIPs this
  *     member must now announce.
+ *   - Views that diverged converge: each LOAD carries the member's
+ *     assignment version; a member with a newer version than the master's
+ *     (it followed another master while cut off from this one), one that
+ *     stays behind for two reports, or a member coming back makes the
+ *     master announce its assignment again, above every version seen.
+ *     Members believed dead get a heartbeat once a window, so that a
+ *     healed partition is noticed from both sides.
  *   - Auto scaling (master): average load above `high_pct` for `hold`
  *     intervals asks for one more server (the lowest id not live), below
  *     `low_pct` releases the highest live id (never below `min_live`): its

@@ -6,6 +6,9 @@
  *     window, every survivor agrees, its VIPs move, others' VIPs stay;
  *   - the master fails: the next lowest id takes over, assignments go on;
  *   - a server comes back: it rejoins and VIPs move to it until balanced;
+ *   - views that diverged converge: the lower id starts after the higher one
+ *     declared it dead and took every VIP (with a higher version than the
+ *     newcomer's first assignment), or a partition heals;
  *   - auto scaling: one more server above the high watermark, one fewer
  *     below the low one, never below the minimum;
  *   - bad messages are refused and counted. */
@@ -39,6 +42,7 @@ struct sim {
 	size_t nq;
 	uint64_t now;
 	uint64_t members;
+	uint64_t cut;		/* servers whose messages are lost both ways */
 	int scale;		/* the last scaling step asked for, and by whom */
 	uint32_t scale_id;
 };
@@ -128,7 +132,8 @@ static void run(struct sim *s, uint64_t until)
 
 			memmove(&s->q[i], &s->q[i + 1], (s->nq - i - 1) * sizeof(s->q[0]));
 			s->nq--;
-			if (s->node[m.to]) {
+			if (s->node[m.to] && !(s->cut & (1ull << (m.to - 1))) &&
+			    !(s->cut & (1ull << (m.msg.from - 1)))) {
 				struct slb_ring_event ev = { .type = SLB_RING_EV_MSG, .msg = m.msg };
 
 				feed(s, m.to, &ev);
@@ -307,6 +312,52 @@ static void test_rejoin(void **state)
 	sim_free(&s);
 }
 
+/* Servers 2 and 3 start first, declare 1 dead, then 3 fails: server 2, the
+ * master now, has announced twice. Then 1 starts, is master by its id, and
+ * announces with a lower version than 2's: both must still agree on one
+ * assignment (a rejoin or a member's newer version makes the master
+ * announce again, above every version seen). */
+static void test_late_master(void **state)
+{
+	struct sim s;
+
+	(void)state;
+	sim_init(&s, 0x07);
+	power_on(&s, 2, 0x07);
+	power_on(&s, 3, 0x07);
+	run(&s, 100 * MS);
+	power_off(&s, 3);
+	run(&s, s.now + 100 * MS);
+	assert_int_equal(slb_ring_master(s.node[2]), 2);
+	power_on(&s, 1, 0x03);
+	assert_true(slb_ring_version(s.node[1]) < slb_ring_version(s.node[2]));
+	run(&s, s.now + 200 * MS);
+	check_agreement(&s, 0x03, 1, 1);
+	sim_free(&s);
+}
+
+/* Server 1 (the master) is cut off: both sides assign on their own; when
+ * the cut heals, one assignment wins everywhere. */
+static void test_partition_heals(void **state)
+{
+	struct sim s;
+
+	(void)state;
+	sim_init(&s, 0x1f);
+	for (uint32_t id = 1; id <= 4; id++)
+		power_on(&s, id, ALL4);
+	run(&s, 100 * MS);
+	s.cut = 0x01;
+	run(&s, s.now + 300 * MS);
+	assert_int_equal(slb_ring_master(s.node[2]), 2);
+	for (uint32_t v = 0; v < VIPS; v++)
+		assert_int_not_equal(slb_ring_owner(s.node[2], v), 1);
+	s.cut = 0;
+	run(&s, s.now + 300 * MS);
+	check_agreement(&s, ALL4, 1, 1);
+	sim_free(&s);
+}
+
 static void test_autoscale(void **state)
 {
 	struct sim s;
@@ -383,6 +434,8 @@ int main(void)
 		cmocka_unit_test(test_server_fails),
 		cmocka_unit_test(test_master_fails),
 		cmocka_unit_test(test_rejoin),
+		cmocka_unit_test(test_late_master),
+		cmocka_unit_test(test_partition_heals),
 		cmocka_unit_test(test_autoscale),
 		cmocka_unit_test(test_bad),
 	};
