@@ -77,7 +77,7 @@ run_fuzz_corpus() {
 # test's output fails the test, whatever its exit status, and $keep stays.
 run_shell() {
 	local t=$1 log="$log_dir/$(echo "$1" | tr / _).log" rc reports
-	local keep="$abs_log_dir/$(echo "$1" | tr / _)"
+	local keep="$abs_log_dir/$(echo "$1" | tr / _)" t0=$SECONDS took
 
 	rm -rf "$keep"
 	mkdir -p "$keep"
@@ -86,17 +86,18 @@ run_shell() {
 	UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$keep/sanitizer" \
 		timeout 900 bash "$t" >"$log" 2>&1
 	rc=$?
+	took="$((SECONDS - t0)) s"	# the suite has a time budget (docs/building.md)
 	if reports=$(sanitizer_reports "$keep" "$log"); then
 		failed=$((failed + 1)); failures+=("$t (sanitizer reports, logs: $keep/)")
-		printf 'FAIL %-40s exit %d, sanitizer reports:\n' "$t" "$rc"
+		printf 'FAIL %-40s exit %d, %s, sanitizer reports:\n' "$t" "$rc" "$took"
 		echo "$reports" | head -20 | sed 's/^/     /'
 		return
 	fi
 	case $rc in
-	0) passed=$((passed + 1)); printf 'ok   %-40s\n' "$t" ;;
+	0) passed=$((passed + 1)); printf 'ok   %-40s %s\n' "$t" "$took" ;;
 	77) skipped=$((skipped + 1)); printf 'skip %-40s %s\n' "$t" "$(tail -1 "$log")" ;;
 	*) failed=$((failed + 1)); failures+=("$t (log: $log, daemon logs: $keep/)")
-	   printf 'FAIL %-40s exit %d\n' "$t" "$rc"; tail -15 "$log" | sed 's/^/     /'
+	   printf 'FAIL %-40s exit %d, %s\n' "$t" "$rc" "$took"; tail -15 "$log" | sed 's/^/     /'
 	   return ;;
 	esac
 	rm -rf "$keep"
