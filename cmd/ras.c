@@ -189,9 +189,10 @@ static void st_route(void *arg, const struct ras_direct_info *i)
 #define RC_COUNTERS(X)                                                              \
 	X(link_reports) X(link_events) X(node_events) X(old_reports) X(batches)      \
 	X(retransmits) X(lost) X(ops_sent) X(ops_ok) X(dumps) X(avail_down)          \
-	X(avail_up) X(audits) X(audits_failed) X(traffic_reports) X(traffic_flows)   \
-	X(moved) X(acks_sent) X(lb_runs) X(direct_sent) X(direct_retransmits)         \
-	X(direct_acked) X(direct_on) X(direct_off) X(agents_lost) X(agent_restarts)  \
+	X(avail_up) X(audits) X(audits_failed) X(port_audits) X(ports_wrong)         \
+	X(traffic_reports) X(traffic_flows) X(moved) X(acks_sent) X(lb_runs)         \
+	X(direct_sent) X(direct_retransmits) X(direct_acked) X(direct_on)            \
+	X(direct_off) X(agents_lost) X(agent_restarts)                               \
 	X(withdrawn_broken) X(withdrawn_moved) X(dops_sent) X(dops_refused)          \
 	X(lb_considered) X(lb_routed) X(lb_kept) X(lb_skipped_fib) X(lb_no_attach)   \
 	X(matrix_pairs) X(vms_direct) X(pairs_direct) X(entries_direct) X(agents_known) \
@@ -718,6 +719,8 @@ static const struct ras_metric ras_metrics[] = {
 	RC_C(avail_up, "(server, tree) pairs marked available again"),
 	RC_C(audits, "switch entry counts checked"),
 	RC_C(audits_failed, "switch entry counts found wrong"),
+	RC_C(port_audits, "switch port states read by an audit"),
+	RC_C(ports_wrong, "switch ports found in another state than the RAS held"),
 	RC_C(traffic_reports, "traffic reports from agents"),
 	RC_C(lb_runs, "direct-route computations"),
 	RC_C(direct_sent, "DIRECT datagrams sent to agents"),

@@ -233,6 +233,8 @@ static void on_link_msg(struct swd *d, const struct nlmsghdr *nlh)
 	}
 	set_port(d, port, li.ifindex, true,
 		 (li.flags & IFF_UP) && (li.flags & IFF_LOWER_UP));
+	if (!(li.flags & IFF_UP))	/* at start-up only (the core ignores it later) */
+		sw_port_shut_found(d->core, (uint16_t)port);
 }
 
 /* ---- netlink: requests ----------------------------------------------------- */
@@ -734,6 +736,7 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		SWD_C(restores, "an uplink came back: server ports raised"),
 		SWD_C(ports_shut, "server ports shut by uplink tracking"),
 		SWD_C(ports_raised, "server ports raised by uplink tracking"),
+		SWD_C(shut_found, "server ports found administratively down at start (a crashed switchd's)"),
 		SWD_C(admin_errors, "port state changes the kernel refused"),
 		SWD_C(fenced, "FIB_OPS refused: from a RAS whose leadership ended (docs/ha.md)"),
 		SWD_C(leader_changes, "link reports moved to a new leading RAS"),

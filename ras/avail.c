@@ -8,6 +8,13 @@
  * client core (dir/client.h), which retransmits them.  A request's reply
  * delivers the values it carried; a value changed meanwhile is queued again
  * by ra_want, so the directory always ends with the latest one.
+ *
+ * A MAC may be in two requests in flight (a link failure's "unavailable",
+ * then the reprogrammed fabric's "available", sent at once: the fail-back
+ * must not wait for a round trip).  The older one's retransmission could
+ * then land after the newer one, acknowledged as it is: so a MAC sent
+ * while an older request of it was in flight is sent once more, with its
+ * latest value, when the last request that carried it ends.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -31,6 +38,8 @@ struct ras_avq {
 	uint64_t now;
 	uint8_t *want;		/* per idx: 0, 1 or RA_NONE */
 	uint8_t *queued;	/* per idx: in q[] */
+	uint16_t *flying;	/* per idx: requests in flight that carry it */
+	uint8_t *again;		/* per idx: sent while in flight: once more at the end */
 	uint32_t *q, qhead, qn;	/* ring of nidx */
 	struct ra_req req[RAS_AVAIL_INFLIGHT];
 	uint32_t inflight;	/* records in req[] */
@@ -80,6 +89,8 @@ struct ras_avq *ra_new(struct ras *r)
 	av->want = xmalloc(n);
 	memset(av->want, RA_NONE, n);
 	av->queued = xcalloc(n, 1);
+	av->flying = xcalloc(n, sizeof(*av->flying));
+	av->again = xcalloc(n, 1);
 	av->q = xcalloc(n, sizeof(*av->q));
 	return av;
 }
@@ -91,6 +102,8 @@ void ra_free(struct ras_avq *av)
 	dirc_free(av->c);
 	free(av->want);
 	free(av->queued);
+	free(av->flying);
+	free(av->again);
 	free(av->q);
 	free(av);
 }
@@ -187,6 +200,14 @@ static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
 		for (uint16_t k = 0; k < q->n; k++)
 			enqueue(av, q->idx[k]);
 	}
+	for (uint16_t k = 0; k < q->n; k++) {
+		uint32_t idx = q->idx[k];
+
+		if (--av->flying[idx] == 0 && av->again[idx]) {
+			av->again[idx] = 0;
+			enqueue(av, idx);
+		}
+	}
 	av->inflight -= q->n;
 	q->id = 0;
 	pending(av->r);
@@ -233,8 +254,13 @@ static bool send_one(struct ras_avq *av, struct ra_req *q)
 		return false;
 	q->id = id;
 	q->n = (uint16_t)n;
-	for (unsigned k = 0; k < n; k++)
-		q->idx[k] = dequeue(av);
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t idx = dequeue(av);
+
+		q->idx[k] = idx;
+		if (av->flying[idx]++)
+			av->again[idx] = 1;
+	}
 	av->inflight += n;
 	r->st.avail_requests++;
 	r->st.avail_records += n;

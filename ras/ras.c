@@ -136,8 +136,9 @@ static void send_dump(struct ras *r, uint32_t node, uint8_t kind, uint64_t now,
 	struct swp_hdr h = { .type = SWP_DUMP_REQ, .sender = r->c.id, .seq = ++r->seq };
 
 	s->len = swp_enc_dump_req(s->buf, sizeof(s->buf), &h,
-				  kind == RS_PORTS ? SWP_WHAT_PORTS : SWP_WHAT_FIB,
-				  kind == RS_AUDIT ? 0 : s->dump_offset, &r->c.key);
+				  kind == RS_PORTS || kind == RS_PORT_AUDIT ? SWP_WHAT_PORTS : SWP_WHAT_FIB,
+				  kind == RS_AUDIT ? 0 :
+				  kind == RS_PORT_AUDIT ? s->audit_port_off : s->dump_offset, &r->c.key);
 	assert(s->len);
 	s->seq = h.seq;
 	s->busy = kind;
@@ -293,7 +294,8 @@ static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out
 	if (!s || s->state != RS_READY || r->ports_pending)
 		return;
 	/* An audit in flight must not delay a change: its reply is dropped. */
-	if (s->busy == RS_AUDIT && (s->ndirty || s->nforeign || s->nddirty))
+	if ((s->busy == RS_AUDIT || s->busy == RS_PORT_AUDIT) &&
+	    (s->ndirty || s->nforeign || s->nddirty))
 		s->busy = RS_IDLE;
 	if (s->busy)
 		return;
@@ -526,11 +528,52 @@ static void startup_link_down(struct ras *r, uint32_t l, uint64_t now, struct ra
 	}
 }
 
+static void link_event(struct ras *r, uint32_t l, bool up, uint64_t now, struct ras_out *o);
+
+/* A port audit's page: a port whose state is not what we hold for its link
+ * (a change while its switchd was down or restarting, or while the switch
+ * had failed: a fresh switchd does not report what it first sees) is applied
+ * as a link report would be, unless a report came in since the audit was
+ * sent (the report is newer than the page). */
+static void on_port_audit(struct ras *r, uint32_t node, const struct swp_msg *m, uint64_t now,
+			  struct ras_out *o)
+{
+	struct ras_sw *s = r->sw[node];
+
+	s->busy = RS_IDLE;
+	r->st.port_audits++;
+	for (uint16_t i = 0; i < m->u.dump_ports.n; i++) {
+		struct swp_port p;
+		uint32_t l;
+		bool up;
+
+		swp_port_at(m, i, &p);
+		if (p.port >= r->t->nodes[node].degree || s->port_at[p.port] > s->audit_sent)
+			continue;
+		l = topo_port(r->t, node, p.port)->link;
+		up = p.state == SWP_PORT_UP;
+		if (!route_link_dead(r->rt)[l] == up)
+			continue;
+		r->st.ports_wrong++;
+		core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s port %u is %s, not as we held it: applied",
+			    r->t->nodes[node].name, p.port, up ? "up" : "down");
+		link_event(r, l, up, now, o);
+	}
+	s->audit_port_off += m->u.dump_ports.n;
+	if (!m->u.dump_ports.n || s->audit_port_off >= m->u.dump_ports.total)
+		s->audit_port_off = 0;
+	reconcile(r, node, now, o);
+}
+
 static void on_ports(struct ras *r, uint32_t node, const struct swp_msg *m, uint64_t now,
 		     struct ras_out *o)
 {
 	struct ras_sw *s = r->sw[node];
 
+	if (s->busy == RS_PORT_AUDIT && m->h.seq == s->seq) {
+		on_port_audit(r, node, m, now, o);
+		return;
+	}
 	if (s->busy != RS_PORTS || m->h.seq != s->seq ||
 	    m->u.dump_ports.offset != s->dump_offset) {
 		ras_drop(r, RAS_DROP_STALE, now);
@@ -766,6 +809,7 @@ static void on_link(struct ras *r, struct ras_addr from, uint32_t node,
 		return;
 	}
 	r->sw[node]->port_seq[m->u.link.port] = m->h.seq;
+	r->sw[node]->port_at[m->u.link.port] = now;
 	link_event(r, topo_port(r->t, node, m->u.link.port)->link,
 		   m->u.link.state == SWP_PORT_UP, now, o);
 }
@@ -825,8 +869,17 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 		return now >= s->resync_at ? (begin_dump(r, node, now, o), s->due) : s->resync_at;
 	if (!s->busy && s->state == RS_READY && now >= s->audit_at) {
 		s->audit_at = now + (uint64_t)RAS_AUDIT_MS * 1000000ull;
-		r->st.audits++;
-		send_dump(r, node, RS_AUDIT, now, o);
+		/* entry counts and port states in turn, counts first */
+		bool ports = s->audit_ports;
+
+		s->audit_ports = !ports;
+		if (ports) {
+			s->audit_sent = now;
+			send_dump(r, node, RS_PORT_AUDIT, now, o);
+		} else {
+			r->st.audits++;
+			send_dump(r, node, RS_AUDIT, now, o);
+		}
 		return s->due;
 	}
 	if (!s->busy)
@@ -941,6 +994,7 @@ int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, 
 		s->dirty = xcalloc(r->nidx + 1, sizeof(*s->dirty));
 		s->foreign = xcalloc(RAS_MAX_FOREIGN, sizeof(*s->foreign));
 		s->port_seq = xcalloc(t->nodes[n].degree + 1u, sizeof(*s->port_seq));
+		s->port_at = xcalloc(t->nodes[n].degree + 1u, sizeof(*s->port_at));
 		hmap_init(&s->dhave, 16, 0x6468ull + n);
 		hmap_init(&s->dmark, 16, 0x646dull + n);
 		s->state = c->sw[n].ip ? RS_READY : RS_NONE;
@@ -967,6 +1021,7 @@ void ras_free(struct ras *r)
 		free(s->dirty);
 		free(s->foreign);
 		free(s->port_seq);
+		free(s->port_at);
 		hmap_free(&s->dhave);
 		hmap_free(&s->dmark);
 		free(s->ddirty);

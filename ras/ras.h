@@ -169,6 +169,7 @@ struct ras_stats {
 	uint64_t dumps, avail_down, avail_up;
 	uint64_t deferred_ops;		/* recovery tree-1 changes run second */
 	uint64_t audits, audits_failed;	/* entry counts checked, found wrong */
+	uint64_t port_audits, ports_wrong;	/* port states read, found not as we held */
 	/* The last event: when it came in and when the fabric was programmed. */
 	uint64_t ev_at_ns, ev_done_ns, ev_ops;
 	uint32_t ev_pairs;		/* (server, tree) pairs it marked unavailable */

@@ -18,7 +18,7 @@ enum ras_sw_state {
 	RS_DEAD,	/* failed (route_node_down) */
 };
 
-enum { RS_IDLE = 0, RS_FIB_OPS, RS_DUMP, RS_AUDIT, RS_PORTS };
+enum { RS_IDLE = 0, RS_FIB_OPS, RS_DUMP, RS_AUDIT, RS_PORTS, RS_PORT_AUDIT };
 #define RAS_FOREIGN UINT32_MAX	/* op on an entry that is no server's */
 
 struct ras_sw {
@@ -35,6 +35,10 @@ struct ras_sw {
 	uint8_t *is_dirty;
 	uint32_t *dirty, ndirty;
 	uint64_t *port_seq;		/* per port: the newest link report's seq */
+	uint64_t *port_at;		/* per port: when that report came in */
+	bool audit_ports;		/* the next audit reads the port states */
+	uint64_t audit_sent;		/* when the port audit in flight was sent */
+	uint32_t audit_port_off;	/* the port audit's next page */
 	uint64_t *foreign;		/* entries of no server nor VM: to delete */
 	/* direct entries (VM MACs, ras/direct.c): what it has, what may differ */
 	struct hmap dhave;		/* VM id -> port + 1 */

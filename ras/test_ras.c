@@ -12,6 +12,9 @@
  *     exactly the repairs when something did;
  *   - a switch whose table was lost unseen is found by the entry-count
  *     audit and refilled;
+ *   - a link that changed while its switch's switchd was down (a fresh
+ *     switchd does not report what it first sees) is found by the port
+ *     audit, both ways, and the tables follow;
  *   - bad datagrams are counted and change nothing;
  *   - with the real directory core behind a lossy network, the directory
  *     ends holding every availability change the RAS made, also after it
@@ -60,6 +63,7 @@ struct net {
 	struct rng rng;
 	uint32_t loss_pct;
 	uint32_t dir_loss_pct;	/* datagrams to and from the directory */
+	uint32_t dir_drop_next;	/* datagrams to the directory: drop these next */
 	bool sw_mute;		/* the switches hear nothing from the RAS */
 	uint32_t ras_tries;	/* 0: the default */
 	uint8_t *cut;		/* per link: cut by the test */
@@ -171,6 +175,10 @@ static void deliver(struct net *n)
 {
 	for (size_t i = 0; i < n->o.ndir; i++) {
 		assert_true(n->o.dir[i].to.ip == DIR_IP && n->o.dir[i].to.port == DIR_PORT);
+		if (n->dir_drop_next) {
+			n->dir_drop_next--;
+			continue;
+		}
 		if (!n->d || dir_lost(n))
 			continue;
 		dir_input(n->d, dnow(n), dir_addr(RAS_IP, 7500), n->o.dir[i].buf, n->o.dir[i].len,
@@ -701,6 +709,55 @@ static void test_restart(void **state)
 	net_free(&n);
 }
 
+/* Restart leaf's switchd after `link` (one of its server links) changed
+ * while it was down: nobody reports the change. */
+static void switchd_restart_with(struct net *n, uint32_t leaf, uint32_t link, bool up)
+{
+	sw_free(n->sw[leaf]);
+	n->sw[leaf] = NULL;
+	n->cut[link] = !up;
+	n->now += 1000000000ull;
+	n->sw[leaf] = new_switch(n, leaf);
+}
+
+static void test_port_audit(void **state)
+{
+	struct net n;
+	uint32_t leaf = UINT32_MAX, link = UINT32_MAX;
+	uint64_t wrong;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 5);
+	for (uint32_t l = 0; l < n.t->nlinks && link == UINT32_MAX; l++)
+		if (topo_is_server(n.t, n.t->links[l].a) != topo_is_server(n.t, n.t->links[l].b)) {
+			link = l;
+			leaf = topo_is_server(n.t, n.t->links[l].a) ? n.t->links[l].b : n.t->links[l].a;
+		}
+	assert_true(link != UINT32_MAX);
+	/* down while its switchd was away */
+	switchd_restart_with(&n, leaf, link, false);
+	settle(&n);
+	assert_false(route_link_dead(ras_routes(n.r))[link]);	/* unseen so far */
+	wrong = ras_stats(n.r)->ports_wrong;
+	run_for(&n, 2 * RAS_AUDIT_MS + 100);	/* a count audit, then a port audit */
+	settle(&n);
+	assert_true(route_link_dead(ras_routes(n.r))[link]);
+	assert_int_equal(ras_stats(n.r)->ports_wrong, wrong + 1);
+	assert_true(ras_stats(n.r)->port_audits >= 1);
+	check_fibs(&n);
+	/* and back up while it was away again */
+	switchd_restart_with(&n, leaf, link, true);
+	run_for(&n, 2 * RAS_AUDIT_MS + 100);
+	settle(&n);
+	assert_false(route_link_dead(ras_routes(n.r))[link]);
+	assert_int_equal(ras_stats(n.r)->ports_wrong, wrong + 2);
+	check_fibs(&n);
+	/* a steady fabric: audits find nothing */
+	run_for(&n, 4 * RAS_AUDIT_MS);
+	assert_int_equal(ras_stats(n.r)->ports_wrong, wrong + 2);
+	net_free(&n);
+}
+
 static void test_bad_input(void **state)
 {
 	struct net n;
@@ -875,6 +932,18 @@ static void test_directory_delivery(void **state)
 	n.sw_mute = false;
 	settle(&n);
 	assert_int_equal(check_dir_avail(&n), 0);
+	/* A link fails and its users are marked unavailable, then available
+	 * again once the switches are reprogrammed, while the first request
+	 * is lost: its retransmission lands after the second value, and the
+	 * MAC is sent once more with its latest value. */
+	for (uint32_t l = 0; l < 6; l++) {
+		n.dir_drop_next = 1;
+		link_set(&n, l, false);
+		settle(&n);
+		assert_int_equal(check_dir_avail(&n), 0);
+		link_set(&n, l, true);
+		settle(&n);
+	}
 	/* Garbage "from the directory" is counted, not taken. */
 	{
 		uint8_t junk[40] = { 0x50, 0x44, 1 };
@@ -893,6 +962,7 @@ int main(void)
 		cmocka_unit_test(test_failover_order),
 		cmocka_unit_test(test_recovery_keeps_a_tree),
 		cmocka_unit_test(test_random_failures),
+		cmocka_unit_test(test_port_audit),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_directory_delivery),

@@ -502,9 +502,13 @@ static void switchd_start(struct chaos *c, uint32_t node)
 		pgr_mac_make(mac, pgr_id_of(k / 2 + 1, k & 1));
 		sw_adopt(s->sw, mac, s->fib[k]);
 	}
-	for (uint16_t p = 0; p < c->t->nodes[node].degree; p++)
-		sw_port(s->sw, p, true, chaos_link_live(c, topo_port(c->t, node, p)->link),
-			c->q.now + 1, o);
+	for (uint16_t p = 0; p < c->t->nodes[node].degree; p++) {
+		uint32_t l = topo_port(c->t, node, p)->link;
+
+		sw_port(s->sw, p, true, chaos_link_live(c, l), c->q.now + 1, o);
+		if (c->link_admin[l])	/* a crashed predecessor shut it */
+			sw_port_shut_found(s->sw, p);
+	}
 	sw_start(s->sw, c->q.now + 1, o);
 	sw_deliver(c, node, o);
 	chaos_timer_at(c, CHAOS_EP_NODE + node, c->q.now + 1);

@@ -268,7 +268,8 @@ static void admin_sync(struct sw *s, struct sw_out *o)
 {
 	s->admin_more = false;
 	if (!s->isolated) {
-		raise_shut(s, o);
+		if (!s->restore_at)	/* else: ports found shut wait for the delay */
+			raise_shut(s, o);
 		return;
 	}
 	for (uint32_t p = 0; p < s->nports; p++) {
@@ -301,13 +302,30 @@ static void track_uplinks(struct sw *s, uint64_t now, struct sw_out *o)
 		s->isolated = false;
 		s->restore_at = 0;
 		s->st.restores++;
+	} else if (any && !s->isolated && s->restore_at && now >= s->restore_at) {
+		s->restore_at = 0;	/* the ports found shut at start may come back */
 	}
 	admin_sync(s, o);
+}
+
+void sw_port_shut_found(struct sw *s, uint16_t port)
+{
+	if (s->started || !s->nuplinks || s->uplink[port] || s->shut[port])
+		return;
+	s->shut[port] = 1;
+	s->nshut++;
+	s->nports = MAX(s->nports, (uint32_t)port + 1);
+	s->st.shut_found++;
 }
 
 void sw_start(struct sw *s, uint64_t now, struct sw_out *o)
 {
 	s->started = true;
+	/* ports a crashed predecessor shut come back after the uplink delay,
+	 * as after an isolation (the RAS reprograms meanwhile); the others
+	 * stay as they are */
+	if (s->nshut)
+		s->restore_at = MAX(now + s->c.uplink_delay_ns, (uint64_t)1);
 	track_uplinks(s, now, o);
 }
 

@@ -145,6 +145,7 @@ struct sw_stats {
 	uint64_t isolations;	/* every uplink went down */
 	uint64_t restores;	/* an uplink stayed up: server ports raised */
 	uint64_t ports_shut, ports_raised, admin_errors;
+	uint64_t shut_found;	/* server ports found down at start, raised later */
 	/* FIB_OPS of an older leader's term (also in drops[SW_DROP_REPLAY]) */
 	uint64_t fenced;
 	uint64_t leader_changes;	/* ras_follows_leader: moves to a new term */
@@ -171,6 +172,13 @@ void sw_commit(struct sw *s, struct sw_out *o);
 /* Port `port` leads to another switch (uplink tracking).  Call before
  * sw_start; a switch with no uplink marked does no tracking. */
 void sw_uplink(struct sw *s, uint16_t port);
+/* A server port found administratively down at start-up, before sw_start:
+ * a switchd that crashed while cut off left it so (the kernel keeps the
+ * state; one that stops cleanly raises its ports, sw_release).  The core
+ * takes it as shut by its own tracking and raises it by the same rule: once
+ * an uplink has been up for uplink_delay_ns.  Ignored for an uplink, after
+ * sw_start, or on a switch with no uplink marked. */
+void sw_port_shut_found(struct sw *s, uint16_t port);
 /* After the first sightings of the ports (sw_port at start-up): begin
  * tracking.  A switch that starts cut off takes its server ports down. */
 void sw_start(struct sw *s, uint64_t now, struct sw_out *o);

@@ -406,6 +406,55 @@ static void test_uplink_tracking(void **state)
 	sw_free(s);
 }
 
+/* A switchd that crashed while cut off left server ports 2 and 3 down (4
+ * came up since): its successor, started with both uplinks up, raises them
+ * after the delay (and not before), leaves port 4 alone all along, and
+ * ignores the call for an uplink or once started. */
+static void test_uplink_shut_found(void **state)
+{
+	struct sw_config c = { .id = 5, .fib_cap = 10, .has_ras = true, .ras = ras,
+			       .seq_base = 1000, .key = key, .uplink_delay_ns = DELAY_NS };
+	struct sw *s = sw_new(&c);
+
+	(void)state;
+	sw_out_reset(&out);
+	sw_uplink(s, 0);
+	sw_uplink(s, 1);
+	for (uint16_t p = 0; p < 5; p++) {
+		sw_port(s, p, true, p < 2 || p == 4, 0, &out);
+		if (p == 2 || p == 3)
+			sw_port_shut_found(s, p);
+	}
+	sw_port_shut_found(s, 0);	/* an uplink: not ours to raise */
+	assert_int_equal(sw_stats(s)->shut_found, 2);
+	sw_out_reset(&out);
+	sw_start(s, 0, &out);
+	assert_int_equal(out.nadmin, 0);	/* port 4 stays up */
+	assert_false(sw_isolated(s));
+	assert_true(sw_tick(s, 0, &out) <= DELAY_NS);
+	sw_out_reset(&out);
+	sw_tick(s, DELAY_NS - 1, &out);
+	assert_int_equal(out.nadmin, 0);
+	sw_out_reset(&out);
+	sw_tick(s, DELAY_NS, &out);
+	assert_int_equal(out.nadmin, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(out.admin[i].port, 2 + i);
+		assert_true(out.admin[i].up);
+	}
+	sw_admin_done(s, &out);
+	assert_int_equal(sw_stats(s)->ports_raised, 2);
+	assert_int_equal(sw_stats(s)->ports_shut, 0);
+	assert_false(sw_isolated(s));
+	/* after the start: ignored */
+	sw_port_shut_found(s, 3);
+	assert_int_equal(sw_stats(s)->shut_found, 2);
+	sw_out_reset(&out);
+	assert_true(sw_release(s, &out));
+	assert_int_equal(out.nadmin, 0);
+	sw_free(s);
+}
+
 static void test_uplink_start_cut_off(void **state)
 {
 	struct sw *s = mk_tracking(false);
@@ -561,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_link_reports),
 		cmocka_unit_test(test_uplink_tracking),
 		cmocka_unit_test(test_uplink_start_cut_off),
+		cmocka_unit_test(test_uplink_shut_found),
 		cmocka_unit_test(test_no_uplinks_no_tracking),
 		cmocka_unit_test(test_dump_pages),
 		cmocka_unit_test(test_vs_naive),
