@@ -756,6 +756,7 @@ static void vm_struct(const struct agent *a, const struct local_vm *v, struct pg
 	out->ifindex = v->c.ifindex;
 	out->vdc = v->c.vdc;
 	out->ip = htonl(v->c.ip);
+	out->flags = v->c.router ? PGR_VM_ROUTER : 0;
 }
 
 static void on_register_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
@@ -818,8 +819,12 @@ static void register_all(struct agent *a, struct dir_now now)
 				pgr_mac_make(r->mac[DIRP_VM_PRI + t], pgr_id_of(v->node, t));
 				pgr_mac_make(r->mac[DIRP_IM_PRI + t], pgr_id_of(a->node, t));
 			}
+			if (v->router) {	/* also the VDC's default route (docs/edge.md) */
+				recs[n] = *r;
+				recs[n++].ip = 0;
+			}
 		}
-		if (n && (n == DIRP_MAX_RECORDS || i == a->nvms)) {
+		if (n && (n >= DIRP_MAX_RECORDS - 1 || i == a->nvms)) {
 			if (dirc_request(a->dirc, now, DIRP_REGISTER, recs, n, on_register_reply, a) <= 0)
 				a->st.register_fail += n;
 			else
@@ -842,7 +847,7 @@ static const struct agent_vm_cfg *cfg_vm(const struct agent_config *cfg, const c
 static bool same_vm(const struct agent_vm_cfg *x, const struct agent_vm_cfg *y)
 {
 	return x->vdc == y->vdc && x->ip == y->ip && x->node == y->node &&
-	       x->ifindex == y->ifindex && !strcmp(x->port, y->port);
+	       x->ifindex == y->ifindex && !strcmp(x->port, y->port) && x->router == y->router;
 }
 
 static void vm_detach(struct agent *a, struct local_vm *v)

@@ -1125,6 +1125,25 @@ static void lookup_prefetch(const struct dir *d, const struct dirp_msg *m, uint3
 			__builtin_prefetch(&d->l.a[d->e.a[eis[i]].lv], 1);
 }
 
+/* An address the VDC has not registered resolves to the VDC's default
+ * route, the entry registered at (VDC, 0.0.0.0): its leg of the Internet
+ * gateway (docs/edge.md).  The answer keeps the asked address, so the agent
+ * caches (VDC, outside address) -> the gateway's MACs, and the lease is the
+ * gateway entry's.  Without such an entry a miss stays a miss. */
+static uint32_t default_route(struct dir *d, uint32_t ei, const struct dirp_key *k)
+{
+	uint32_t gw;
+
+	if ((ei != NONE && d->e.a[ei].state == E_LIVE) || k->ip == 0 || k->vdc == DIR_VDC_SERVICE ||
+	    in_service(d, k->ip))
+		return ei;
+	gw = find_entry(d, k->vdc, 0);
+	if (gw == NONE || d->e.a[gw].state != E_LIVE)
+		return ei;
+	d->st[DIR_STAT_lookup_default]++;
+	return gw;
+}
+
 static void do_lookup(struct req *q)
 {
 	struct dir *d = q->d;
@@ -1141,6 +1160,7 @@ static void do_lookup(struct req *q)
 
 		dirp_get_key(q->m, i, &k);
 		d->st[DIR_STAT_lookups]++;
+		ei = default_route(d, ei, &k);
 		if (ei == NONE || d->e.a[ei].state != E_LIVE) {
 			memset(&r, 0, sizeof(r));
 			r.status = DIRP_NOT_FOUND;
