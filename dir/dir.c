@@ -1144,6 +1144,35 @@ static uint32_t default_route(struct dir *d, uint32_t ei, const struct dirp_key 
 	return gw;
 }
 
+/* An address that has just become live in a VDC with a default route may
+ * have been answered with the gateway until now (a lookup made before its VM
+ * registered, at start-up): every holder of the default route's lease gets
+ * a lease on the new entry until the default route's lease ends, so the
+ * push that follows replaces the gateway in its cache (an agent that never
+ * asked for the address ignores the push, and the lease runs out).  */
+static void default_holders_lease(struct dir *d, uint32_t ei, uint32_t now_ms)
+{
+	const struct entry *e = &d->e.a[ei];
+	uint32_t gw;
+
+	if (e->ip == 0 || e->vdc == DIR_VDC_SERVICE)
+		return;
+	gw = find_entry(d, e->vdc, 0);
+	if (gw == NONE || d->e.a[gw].state != E_LIVE)
+		return;
+	/* by index: granting a lease on ei may move the lease pool */
+	for (uint32_t i = 0; i < d->e.a[gw].nl; i++) {
+		struct lease l = d->l.a[d->e.a[gw].lv + i];
+
+		if (l.expiry <= now_ms)
+			continue;
+		if (lease_grant(d, ei, l.client, l.expiry))
+			d->st[DIR_STAT_default_repushes]++;
+		else
+			d->st[DIR_STAT_leases_refused]++;
+	}
+}
+
 static void do_lookup(struct req *q)
 {
 	struct dir *d = q->d;
@@ -1227,10 +1256,14 @@ static uint8_t register_one(struct req *q, struct dirp_entry *r)
 			return DIRP_FULL;
 		ei = entry_add(d, key);
 	}
+	bool was_live = d->e.a[ei].state == E_LIVE;
+
 	set_content(d, ei, r);
 	d->e.a[ei].state = E_LIVE;
 	bump(d, ei);
 	store_put(q->o, &d->e.a[ei]);
+	if (!was_live)
+		default_holders_lease(d, ei, lease_ms_now(d, q->now.ns));
 	entry_changed(d, ei, q->now, q->o);
 	d->st[DIR_STAT_registers]++;
 	return DIRP_OK;

@@ -338,6 +338,45 @@ static void test_default_route(void **st)
 	h_fini(&h);
 }
 
+/* The start-up race: a lookup of an address of the VDC made before its VM
+ * registers is answered with the default route; the VM's registration is
+ * then pushed to that holder (and to every holder of the default route's
+ * lease), which replaces the gateway in its cache at once. */
+static void test_default_route_then_register(void **st)
+{
+	const uint32_t early = 0x0a000005;	/* 10.0.0.5, not registered yet */
+	struct dirp_entry gw = vm(1, 0, 40, 3), r;
+	struct dirp_msg m;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, gw, DIRP_OK);
+	r = lookup(&h, A1, 1, early);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.server, 3);		/* the gateway, for now */
+	reg(&h, vm(1, early, 7, 12), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	assert_int_equal(m.h.type, DIRP_UPDATE);
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.vdc, 1);
+	assert_int_equal(r.ip, early);
+	assert_int_equal(r.server, 12);
+	assert_int_equal(h_stat(&h, DIR_STAT_default_repushes), 1);
+	/* The lease given with the push is a lease: the VM's next change
+	 * reaches the holder too. */
+	reg(&h, vm(1, early, 7, 13), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	/* A re-registration with the same content, another VDC, or a VDC
+	 * without a default route pushes nothing to the holder. */
+	reg(&h, vm(1, early, 7, 13), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, NULL), 0);
+	reg(&h, vm(2, 0x0a000006, 8, 12), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, NULL), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_default_repushes), 1);
+	h_fini(&h);
+}
+
 static void test_service_range_shared(void **st)
 {
 	struct h h;
@@ -1558,6 +1597,7 @@ int main(void)
 		cmocka_unit_test(test_vdc_isolation),
 		cmocka_unit_test(test_service_range_shared),
 		cmocka_unit_test(test_default_route),
+		cmocka_unit_test(test_default_route_then_register),
 		cmocka_unit_test(test_push_ack_stops_retransmission),
 		cmocka_unit_test(test_retransmit_until_lease_ends),
 		cmocka_unit_test(test_lease_expiry_sweep),
