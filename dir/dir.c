@@ -1186,10 +1186,12 @@ static void do_lookup(struct req *q)
 		struct dirp_key k;
 		struct dirp_entry r;
 		uint32_t ei = eis[i];
+		bool via_default;
 
 		dirp_get_key(q->m, i, &k);
 		d->st[DIR_STAT_lookups]++;
 		ei = default_route(d, ei, &k);
+		via_default = ei != NONE && k.ip != 0 && d->e.a[ei].ip == 0;
 		if (ei == NONE || d->e.a[ei].state != E_LIVE) {
 			memset(&r, 0, sizeof(r));
 			r.status = DIRP_NOT_FOUND;
@@ -1205,6 +1207,8 @@ static void do_lookup(struct req *q)
 		}
 		r.vdc = k.vdc;		/* answer in the asker's terms */
 		r.ip = k.ip;
+		if (via_default && r.status == DIRP_OK)
+			r.flags = DIRP_ENTRY_DEFAULT;
 		dirp_put_entry(&q->w, &r);
 	}
 	if (ci != NONE && d->c.a[ci].nleases == 0) {
@@ -1238,7 +1242,7 @@ static uint8_t register_one(struct req *q, struct dirp_entry *r)
 	uint64_t *v = hmap_get(&d->by_key, key);
 	uint32_t ei;
 
-	if (!macs_ok(r->mac) || r->status || r->version || r->lease_ms ||
+	if (!macs_ok(r->mac) || r->status || r->flags || r->version || r->lease_ms ||
 	    (r->vdc == DIR_VDC_SERVICE && !in_service(d, r->ip)))
 		return DIRP_INVALID;
 	if (d->read_only) {
