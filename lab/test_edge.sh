@@ -214,7 +214,11 @@ for i in $(seq 700); do	# 70 s at most; the clients give up after 50
 	[ -s "$tmp/red.json" ] && [ -s "$tmp/blue.json" ] && break
 	sleep 0.1
 done
-sleep 0.6	# the server's next stats, with every connection still open
+for i in $(seq 30); do	# the server's stats with every connection open (3 s at most)
+	"$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["open_max"] < int(sys.argv[2]))' \
+		"$tmp/server.json" $((N_RED + N_BLUE)) 2>/dev/null && break
+	sleep 0.1
+done
 stamp "connections done"
 [ -s "$tmp/red.json" ] && [ -s "$tmp/blue.json" ] || fail "the clients did not finish"
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["public"]=len(d["public"]); print("red:", d)' "$tmp/red.json"
@@ -237,11 +241,13 @@ ns edge nft list counter ip peregrine_edge leak_drop | grep packets
 # ---- the 1:1 address and the edge firewall ---------------------------------
 get() { ns inet "$PY" -c '
 import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
 print(s.recv(64).decode())' "$@" 2>/dev/null || true; }
 allowed=false denied=false
-[ "$(get 203.0.113.12 8080)" = red-srv2 ] && allowed=true
-[ -z "$(get 203.0.113.12 8081)" ] && denied=true
+get 203.0.113.12 8081 1 > "$tmp/denied.txt" & dpid=$!	# a drop costs its whole timeout (1 s; the counter below confirms it)
+[ "$(get 203.0.113.12 8080 3)" = red-srv2 ] && allowed=true
+wait $dpid
+[ -z "$(cat "$tmp/denied.txt")" ] && denied=true
 ns edge nft list counter ip peregrine_edge inbound_drop | grep -q "packets [1-9]" || denied=false
 # red-srv2's own outbound connections leave from its public address
 ns red-srv2 "$PY" -c '
