@@ -43,6 +43,7 @@ struct entry {
 	uint8_t state;
 	bool used;		/* traffic since the last renewal */
 	bool direct;
+	bool via_default;	/* the VDC's default route answered it (docs/edge.md) */
 	uint8_t direct_tree;
 	uint8_t dir_avail;	/* the directory's availability */
 	uint8_t nwait;
@@ -404,6 +405,7 @@ static bool take_record(struct agent *a, struct entry *e, const struct dirp_entr
 	memcpy(e->g.vm_mac, r->mac[DIRP_VM_PRI], sizeof(e->g.vm_mac));
 	memcpy(e->g.im_mac, r->mac[DIRP_IM_PRI], sizeof(e->g.im_mac));
 	e->g.version = r->version;
+	e->via_default = r->flags & DIRP_ENTRY_DEFAULT;
 	e->dir_avail = r->avail & DIRP_AVAIL_ALL;
 	im_node = pgr_id_node(pgr_mac_id(r->mac[DIRP_IM_PRI]));
 	/* The VM moved to another server: its direct route leads to the old
@@ -735,6 +737,20 @@ static void push_one(struct agent *a, struct entry *e, uint8_t type, const struc
 void agent_on_push(struct agent *a, uint8_t type, const struct dirp_entry *r, struct dir_now now)
 {
 	a->now_ns = now.ns;
+	if (r->vdc != DIR_VDC_SERVICE && r->ip == 0) {
+		/* the VDC's default route changed: every address cached from it
+		 * follows, under its own key (docs/edge.md) */
+		for (uint32_t i = 0; i < a->nslots; i++) {
+			struct entry *e = ent_at(a, i);
+			struct dirp_entry c = *r;
+
+			if (e->state != E_VALID || !e->via_default || e->vdc != r->vdc)
+				continue;
+			c.ip = e->ip;
+			c.flags = DIRP_ENTRY_DEFAULT;
+			push_one(a, e, type, &c);
+		}
+	}
 	if (r->vdc != DIR_VDC_SERVICE) {
 		push_one(a, find(a, r->vdc, r->ip), type, r);
 		return;
@@ -756,6 +772,7 @@ static void vm_struct(const struct agent *a, const struct local_vm *v, struct pg
 	out->ifindex = v->c.ifindex;
 	out->vdc = v->c.vdc;
 	out->ip = htonl(v->c.ip);
+	out->flags = v->c.router ? PGR_VM_ROUTER : 0;
 }
 
 static void on_register_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
@@ -818,8 +835,12 @@ static void register_all(struct agent *a, struct dir_now now)
 				pgr_mac_make(r->mac[DIRP_VM_PRI + t], pgr_id_of(v->node, t));
 				pgr_mac_make(r->mac[DIRP_IM_PRI + t], pgr_id_of(a->node, t));
 			}
+			if (v->router) {	/* also the VDC's default route (docs/edge.md) */
+				recs[n] = *r;
+				recs[n++].ip = 0;
+			}
 		}
-		if (n && (n == DIRP_MAX_RECORDS || i == a->nvms)) {
+		if (n && (n >= DIRP_MAX_RECORDS - 1 || i == a->nvms)) {
 			if (dirc_request(a->dirc, now, DIRP_REGISTER, recs, n, on_register_reply, a) <= 0)
 				a->st.register_fail += n;
 			else
@@ -842,7 +863,7 @@ static const struct agent_vm_cfg *cfg_vm(const struct agent_config *cfg, const c
 static bool same_vm(const struct agent_vm_cfg *x, const struct agent_vm_cfg *y)
 {
 	return x->vdc == y->vdc && x->ip == y->ip && x->node == y->node &&
-	       x->ifindex == y->ifindex && !strcmp(x->port, y->port);
+	       x->ifindex == y->ifindex && !strcmp(x->port, y->port) && x->router == y->router;
 }
 
 static void vm_detach(struct agent *a, struct local_vm *v)

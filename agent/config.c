@@ -128,7 +128,7 @@ static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", NULL };
 	enum { REQUIRED = 5 };	/* all but the optional ones below */
 	static const char *const all[] = { "name", "vdc", "ip", "node", "port", "policy",
-					   "plen", "gateway", "dns", "prefix6", NULL };
+					   "plen", "gateway", "dns", "prefix6", "router", NULL };
 	ynode *v;
 
 	if (!yconf_is_map(n))
@@ -147,6 +147,13 @@ static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	    !yconf_u32(yc, yconf_get(yc, n, "node"), "vms[].node", 1, PGR_NODE_MAX, &vm->node) ||
 	    !yconf_name(yc, yconf_get(yc, n, "port"), "vms[].port", vm->port, AGENT_IFNAMSIZ))
 		return false;
+	if ((v = yconf_get(yc, n, "router"))) {
+		const char *b;
+
+		if (!yconf_str(yc, v, "vms[].router", &b) || (strcmp(b, "true") && strcmp(b, "false")))
+			return yconf_fail(yc, v, "vms[].router: true or false");
+		vm->router = !strcmp(b, "true");
+	}
 	v = yconf_get(yc, n, "ip");
 	if (vm->ip == 0 || vm->ip == 0xffffffffu)
 		return yconf_fail(yc, v, "vms[].ip: not a host address");
@@ -390,6 +397,8 @@ int agent_workload_write(const struct agent_vm_cfg *v, FILE *f)
 		v->node, v->port);
 	if (v->policy[0])
 		fprintf(f, ", policy: \"%s\"", v->policy);
+	if (v->router)
+		fprintf(f, ", router: true");
 	if (v->plen)
 		fprintf(f, ", plen: %u", v->plen);
 	if (v->gateway)

@@ -32,6 +32,10 @@ struct agent_vm_cfg {
 	char port[AGENT_IFNAMSIZ];	/* server end of its veth */
 	uint32_t ifindex;		/* filled in by the shell; 0: missing */
 	char policy[AGENT_PATH_MAX + 1];	/* its security group's file; "" none */
+	/* `router: true`: the port is its VDC's leg of the Internet gateway
+	 * (docs/edge.md): frames from it may carry any source address, and the
+	 * agent registers it also as the VDC's default route (VDC, 0.0.0.0). */
+	bool router;
 	/* What DHCP gives the VM besides its ip (agent/dhcp.h): optional,
 	 * plen 0 means the agent answers no DHCP for this VM. */
 	uint8_t plen;			/* its VDC's prefix length, 1 .. 30 */

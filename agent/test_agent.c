@@ -558,6 +558,72 @@ static void test_push_changes_availability(void **state)
 	h_fini(&h);
 }
 
+/* A REGISTER or UNREGISTER of one record at the directory, as a third
+ * party sends it (the gateway leg's agent), and its pushes delivered. */
+static void dir_send1(struct h *h, uint8_t type, const struct dirp_entry *e)
+{
+	struct dirp_hdr hd = { .type = type, .session = 998, .seq = ++h->ras_seq,
+			       .req_id = h->ras_seq };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+	size_t len;
+
+	hd.time_ms = now_of(h).wall_ms;
+	dirp_begin(&w, buf, sizeof(buf), &hd);
+	if (type == DIRP_REGISTER)
+		dirp_put_entry(&w, e);
+	else
+		dirp_put_key(&w, &(struct dirp_key){ e->vdc, e->ip });
+	len = dirp_finish(&w, &key);
+	dir_input(h->d, now_of(h), dir_addr(0x7f000001, 2001), buf, len, &h->out);
+	deliver_out(h);
+	pump(h);
+}
+
+static struct dirp_entry leg_on(uint32_t server)
+{
+	struct dirp_entry e = { .vdc = 1, .ip = 0, .avail = DIRP_AVAIL_ALL, .server = server };
+
+	for (unsigned t = 0; t < 2; t++) {
+		mac_of(40, t, e.mac[DIRP_VM_PRI + t]);
+		mac_of(server, t, e.mac[DIRP_IM_PRI + t]);
+	}
+	return e;
+}
+
+/* An outside address cached from the VDC's default route follows the
+ * default route's changes, though the push names (VDC, 0.0.0.0) and the
+ * cache holds (VDC, outside address). */
+static void test_default_route_push_follows(void **state)
+{
+	const uint32_t outside = 0xc6336407;	/* 198.51.100.7 */
+	struct dirp_entry leg = leg_on(5);
+	uint8_t im[6];
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	dir_send1(&h, DIRP_REGISTER, &leg);
+	fill(&h, outside);
+	mac_of(5, 0, im);
+	assert_memory_equal(f_garp(&h.n[0].f, 1, outside)->im_mac[0], im, 6);
+	/* the leg moves to server 1: the cached answer follows at once */
+	leg = leg_on(1);
+	dir_send1(&h, DIRP_REGISTER, &leg);
+	assert_non_null(f_garp(&h.n[0].f, 1, outside));
+	mac_of(1, 0, im);
+	assert_memory_equal(f_garp(&h.n[0].f, 1, outside)->im_mac[0], im, 6);
+	/* a VM's own entry (registered, not from the default route) stays */
+	fill(&h, IP(5));
+	mac_of(5, 0, im);
+	/* the leg goes: the cached answer goes too */
+	dir_send1(&h, DIRP_UNREGISTER, &leg);
+	assert_null(f_garp(&h.n[0].f, 1, outside));
+	assert_non_null(f_garp(&h.n[0].f, 1, IP(5)));
+	assert_memory_equal(f_garp(&h.n[0].f, 1, IP(5))->im_mac[0], im, 6);
+	h_fini(&h);
+}
+
 /* SET_AVAIL of one of the server's MACs (tree t) as the RAS sends it. */
 static void set_im_avail(struct h *h, uint32_t node, unsigned t, uint8_t avail)
 {
@@ -1268,6 +1334,7 @@ int main(void)
 		cmocka_unit_test(test_miss_fills_and_answers),
 		cmocka_unit_test(test_isolation),
 		cmocka_unit_test(test_push_changes_availability),
+		cmocka_unit_test(test_default_route_push_follows),
 		cmocka_unit_test(test_leases),
 		cmocka_unit_test(test_traffic_report),
 		cmocka_unit_test(test_traffic_restart),

@@ -80,7 +80,7 @@ _Static_assert(sizeof(struct pgr_garp_entry) == 40, "garp entry");
 
 struct pgr_vm {
 	uint8_t mac[WIRE_MAC_LEN];	/* the VM's interface MAC (its primary) */
-	uint16_t flags;			/* none yet: must be 0 */
+	uint16_t flags;			/* PGR_VM_*: 0 for a tenant's VM */
 	uint32_t ifindex;		/* the server-side end of its veth */
 	uint32_t vdc;
 	uint32_t ip;			/* network order */
@@ -88,6 +88,12 @@ struct pgr_vm {
 };
 
 _Static_assert(sizeof(struct pgr_vm) == 24, "vm");
+
+/* pgr_vm.flags.  ROUTER: the port is a VDC's leg of the Internet gateway
+ * (docs/edge.md): it forwards the VDC's traffic to and from outside
+ * addresses, so its frames may carry any source IP (still its own MAC, and
+ * still only to the VDC's own entries). */
+enum { PGR_VM_ROUTER = 1 };
 
 /* ---- traffic matrix: (source VM, destination VM) primary IDs ------------ */
 

@@ -217,7 +217,7 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struc
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	if (!wire_mac_eq(e->src, vm->mac))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_MAC);
-	if (ip->saddr != vm->ip)
+	if (ip->saddr != vm->ip && !(vm->flags & PGR_VM_ROUTER))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_IP);
 	g = pgr_fwd_garp_lookup(t, vm->vdc, ip->daddr);
 	if (!g)

@@ -111,7 +111,7 @@ int pgr_fwd_vm_add(struct pgr_fwd_tables *t, const struct pgr_vm *vm, uint32_t b
 	int rc;
 
 	if (!pgr_mac_valid(vm->mac) || pgr_mac_id(vm->mac) != vm->id ||
-	    !pgr_id_valid(backup_id) || vm->flags)
+	    !pgr_id_valid(backup_id) || (vm->flags & ~PGR_VM_ROUTER))
 		return -EINVAL;
 	rc = pgr_fwd_vm_put(t, vm->id, vm);
 	if (!rc)

@@ -407,7 +407,7 @@ int pgr_dp_vm_add(const struct pgr_dp_maps *m, const struct pgr_vm *vm, uint32_t
 	int err;
 
 	if (!pgr_mac_valid(vm->mac) || pgr_mac_id(vm->mac) != vm->id ||
-	    !pgr_id_valid(backup_id) || vm->flags)
+	    !pgr_id_valid(backup_id) || (vm->flags & ~PGR_VM_ROUTER))
 		return -EINVAL;
 	if ((err = upd(m->vms, &vm->id, vm)) || (err = upd(m->vms, &backup_id, vm)) ||
 	    (err = upd(m->ports, &vm->ifindex, vm)))

@@ -462,6 +462,40 @@ static void test_from_vm_unknown_port(void **state)
 	assert_int_equal(bpf_map_update_elem(pgr_dp_maps(dp1)->ports, &port, &saved, BPF_ANY), 0);
 }
 
+/* A VDC's leg of the Internet gateway (PGR_VM_ROUTER) forwards outside
+ * addresses: any source IP passes, its own MAC is still required, and it
+ * still reaches only its VDC's entries. */
+static void test_from_vm_router_port(void **state)
+{
+	const uint32_t outside = IP(198, 51, 100, 7);
+	const struct dp_case cases[] = {
+		{ "router leg: an outside source address is forwarded", FROM_VM,
+		  UDP(M(VB, 0), M(VA, 0), outside, B_IP), REDIR, PGR_STAT_VM_INDIRECT,
+		  UDP(M(S2, 0), ENC(VB, 0, VA), outside, B_IP) },
+		{ "router leg: a spoofed source MAC is still dropped", FROM_VM,
+		  UDP(M(VB, 0), M(VC, 0), outside, B_IP), SHOT, PGR_STAT_VM_DROP_SRC_MAC },
+		{ "router leg: another VDC's VM is still out of reach", FROM_VM,
+		  UDP(M(VD, 0), M(VA, 0), outside, B_IP), SHOT, PGR_STAT_VM_DROP_DST_MAC },
+	};
+	const struct dp_case tenant = { "a tenant's VM: the same frame is spoofed", FROM_VM,
+		UDP(M(VB, 0), M(VA, 0), outside, B_IP), SHOT, PGR_STAT_VM_DROP_SRC_IP };
+	uint32_t port = PORT_A;
+	struct pgr_vm saved, router;
+
+	(void)state;
+	if (!have_root)
+		skip();
+	run_case(dp1, &tenant);
+	assert_int_equal(bpf_map_lookup_elem(pgr_dp_maps(dp1)->ports, &port, &saved), 0);
+	router = saved;
+	router.flags = PGR_VM_ROUTER;
+	assert_int_equal(bpf_map_update_elem(pgr_dp_maps(dp1)->ports, &port, &router, BPF_ANY), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		run_case(dp1, &cases[i]);
+	assert_int_equal(bpf_map_update_elem(pgr_dp_maps(dp1)->ports, &port, &saved, BPF_ANY), 0);
+	run_case(dp1, &tenant);
+}
+
 static void test_from_net(void **state)
 {
 	const struct dp_case cases[] = {
@@ -887,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_stat_names),
 		cmocka_unit_test(test_from_vm),
 		cmocka_unit_test(test_from_vm_unknown_port),
+		cmocka_unit_test(test_from_vm_router_port),
 		cmocka_unit_test(test_from_net),
 		cmocka_unit_test(test_from_net_pass_foreign),
 		cmocka_unit_test(test_round_trip),

@@ -1125,6 +1125,54 @@ static void lookup_prefetch(const struct dir *d, const struct dirp_msg *m, uint3
 			__builtin_prefetch(&d->l.a[d->e.a[eis[i]].lv], 1);
 }
 
+/* An address the VDC has not registered resolves to the VDC's default
+ * route, the entry registered at (VDC, 0.0.0.0): its leg of the Internet
+ * gateway (docs/edge.md).  The answer keeps the asked address, so the agent
+ * caches (VDC, outside address) -> the gateway's MACs, and the lease is the
+ * gateway entry's.  Without such an entry a miss stays a miss. */
+static uint32_t default_route(struct dir *d, uint32_t ei, const struct dirp_key *k)
+{
+	uint32_t gw;
+
+	if ((ei != NONE && d->e.a[ei].state == E_LIVE) || k->ip == 0 || k->vdc == DIR_VDC_SERVICE ||
+	    in_service(d, k->ip))
+		return ei;
+	gw = find_entry(d, k->vdc, 0);
+	if (gw == NONE || d->e.a[gw].state != E_LIVE)
+		return ei;
+	d->st[DIR_STAT_lookup_default]++;
+	return gw;
+}
+
+/* An address that has just become live in a VDC with a default route may
+ * have been answered with the gateway until now (a lookup made before its VM
+ * registered, at start-up): every holder of the default route's lease gets
+ * a lease on the new entry until the default route's lease ends, so the
+ * push that follows replaces the gateway in its cache (an agent that never
+ * asked for the address ignores the push, and the lease runs out).  */
+static void default_holders_lease(struct dir *d, uint32_t ei, uint32_t now_ms)
+{
+	const struct entry *e = &d->e.a[ei];
+	uint32_t gw;
+
+	if (e->ip == 0 || e->vdc == DIR_VDC_SERVICE)
+		return;
+	gw = find_entry(d, e->vdc, 0);
+	if (gw == NONE || d->e.a[gw].state != E_LIVE)
+		return;
+	/* by index: granting a lease on ei may move the lease pool */
+	for (uint32_t i = 0; i < d->e.a[gw].nl; i++) {
+		struct lease l = d->l.a[d->e.a[gw].lv + i];
+
+		if (l.expiry <= now_ms)
+			continue;
+		if (lease_grant(d, ei, l.client, l.expiry))
+			d->st[DIR_STAT_default_repushes]++;
+		else
+			d->st[DIR_STAT_leases_refused]++;
+	}
+}
+
 static void do_lookup(struct req *q)
 {
 	struct dir *d = q->d;
@@ -1138,9 +1186,12 @@ static void do_lookup(struct req *q)
 		struct dirp_key k;
 		struct dirp_entry r;
 		uint32_t ei = eis[i];
+		bool via_default;
 
 		dirp_get_key(q->m, i, &k);
 		d->st[DIR_STAT_lookups]++;
+		ei = default_route(d, ei, &k);
+		via_default = ei != NONE && k.ip != 0 && d->e.a[ei].ip == 0;
 		if (ei == NONE || d->e.a[ei].state != E_LIVE) {
 			memset(&r, 0, sizeof(r));
 			r.status = DIRP_NOT_FOUND;
@@ -1156,6 +1207,8 @@ static void do_lookup(struct req *q)
 		}
 		r.vdc = k.vdc;		/* answer in the asker's terms */
 		r.ip = k.ip;
+		if (via_default && r.status == DIRP_OK)
+			r.flags = DIRP_ENTRY_DEFAULT;
 		dirp_put_entry(&q->w, &r);
 	}
 	if (ci != NONE && d->c.a[ci].nleases == 0) {
@@ -1189,7 +1242,7 @@ static uint8_t register_one(struct req *q, struct dirp_entry *r)
 	uint64_t *v = hmap_get(&d->by_key, key);
 	uint32_t ei;
 
-	if (!macs_ok(r->mac) || r->status || r->version || r->lease_ms ||
+	if (!macs_ok(r->mac) || r->status || r->flags || r->version || r->lease_ms ||
 	    (r->vdc == DIR_VDC_SERVICE && !in_service(d, r->ip)))
 		return DIRP_INVALID;
 	if (d->read_only) {
@@ -1207,10 +1260,14 @@ static uint8_t register_one(struct req *q, struct dirp_entry *r)
 			return DIRP_FULL;
 		ei = entry_add(d, key);
 	}
+	bool was_live = d->e.a[ei].state == E_LIVE;
+
 	set_content(d, ei, r);
 	d->e.a[ei].state = E_LIVE;
 	bump(d, ei);
 	store_put(q->o, &d->e.a[ei]);
+	if (!was_live)
+		default_holders_lease(d, ei, lease_ms_now(d, q->now.ns));
 	entry_changed(d, ei, q->now, q->o);
 	d->st[DIR_STAT_registers]++;
 	return DIRP_OK;

@@ -308,6 +308,75 @@ static void test_vdc_isolation(void **st)
 	h_fini(&h);
 }
 
+/* (VDC, 0.0.0.0) is the VDC's default route (its Internet gateway leg):
+ * an address the VDC has not registered resolves to it, in the asker's
+ * terms; a registered address, another VDC, and a VDC without one do not. */
+static void test_default_route(void **st)
+{
+	const uint32_t outside = 0xc6336407;	/* 198.51.100.7 */
+	struct dirp_entry gw = vm(1, 0, 40, 3), r;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	assert_int_equal(lookup(&h, A1, 1, outside).status, DIRP_NOT_FOUND);
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	reg(&h, gw, DIRP_OK);
+	r = lookup(&h, A1, 1, outside);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.server, 3);
+	assert_memory_equal(r.mac, gw.mac, sizeof(gw.mac));
+	assert_int_equal(r.lease_ms, LEASE_MS);
+	assert_int_equal(h_stat(&h, DIR_STAT_lookup_default), 1);
+	assert_int_equal(lookup(&h, A1, 1, 0x0a000001).server, 9);	/* its own entry */
+	assert_int_equal(lookup(&h, A1, 2, outside).status, DIRP_NOT_FOUND);	/* VDC 2: none */
+	/* The gateway's change reaches the holders of its lease. */
+	h_send(&h, RAS, DIRP_UNREGISTER, &(struct dirp_key){ 1, 0 }, 1);
+	assert_int_equal(h_pushes(&h, A1, NULL), 1);
+	assert_int_equal(lookup(&h, A2, 1, outside).status, DIRP_NOT_FOUND);
+	assert_int_equal(h_stat(&h, DIR_STAT_lookup_default), 1);
+	h_fini(&h);
+}
+
+/* The start-up race: a lookup of an address of the VDC made before its VM
+ * registers is answered with the default route; the VM's registration is
+ * then pushed to that holder (and to every holder of the default route's
+ * lease), which replaces the gateway in its cache at once. */
+static void test_default_route_then_register(void **st)
+{
+	const uint32_t early = 0x0a000005;	/* 10.0.0.5, not registered yet */
+	struct dirp_entry gw = vm(1, 0, 40, 3), r;
+	struct dirp_msg m;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	reg(&h, gw, DIRP_OK);
+	r = lookup(&h, A1, 1, early);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.server, 3);		/* the gateway, for now */
+	reg(&h, vm(1, early, 7, 12), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	assert_int_equal(m.h.type, DIRP_UPDATE);
+	dirp_get_entry(&m, 0, &r);
+	assert_int_equal(r.vdc, 1);
+	assert_int_equal(r.ip, early);
+	assert_int_equal(r.server, 12);
+	assert_int_equal(h_stat(&h, DIR_STAT_default_repushes), 1);
+	/* The lease given with the push is a lease: the VM's next change
+	 * reaches the holder too. */
+	reg(&h, vm(1, early, 7, 13), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, &m), 1);
+	/* A re-registration with the same content, another VDC, or a VDC
+	 * without a default route pushes nothing to the holder. */
+	reg(&h, vm(1, early, 7, 13), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, NULL), 0);
+	reg(&h, vm(2, 0x0a000006, 8, 12), DIRP_OK);
+	assert_int_equal(h_pushes(&h, A1, NULL), 0);
+	assert_int_equal(h_stat(&h, DIR_STAT_default_repushes), 1);
+	h_fini(&h);
+}
+
 static void test_service_range_shared(void **st)
 {
 	struct h h;
@@ -1527,6 +1596,8 @@ int main(void)
 		cmocka_unit_test(test_invalid_registrations),
 		cmocka_unit_test(test_vdc_isolation),
 		cmocka_unit_test(test_service_range_shared),
+		cmocka_unit_test(test_default_route),
+		cmocka_unit_test(test_default_route_then_register),
 		cmocka_unit_test(test_push_ack_stops_retransmission),
 		cmocka_unit_test(test_retransmit_until_lease_ends),
 		cmocka_unit_test(test_lease_expiry_sweep),

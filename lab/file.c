@@ -606,7 +606,7 @@ static bool read_root(struct yconf *yc, struct lab *l)
 {
 	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
 					     "vdcs", "vms", "placement", "deploy", "underlay_mtu",
-					     "policy", "ha", NULL };
+					     "policy", "ha", "edge", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
 
@@ -656,7 +656,9 @@ static bool read_root(struct yconf *yc, struct lab *l)
 	}
 	if (!assign_ips(yc, root, l))
 		return false;
-	return !(v = yconf_get(yc, root, "policy")) || read_policy(yc, v, l);
+	if ((v = yconf_get(yc, root, "policy")) && !read_policy(yc, v, l))
+		return false;
+	return !(v = yconf_get(yc, root, "edge")) || lab_edge_read(yc, v, l);	/* lab/edge.c */
 }
 
 int lab_load_buf(struct lab *l, const char *name, const void *buf, size_t len,
@@ -704,5 +706,6 @@ void lab_free(struct lab *l)
 		free(l->vms[i].rules);
 	}
 	free(l->vms);
+	free(l->edge);
 	memset(l, 0, sizeof(*l));
 }

@@ -68,6 +68,26 @@ struct lab_vm {
 	uint32_t ip;		/* host order */
 	char **rules;		/* its security group (`policy:`), nrules lines */
 	uint32_t nrules;
+	bool router;		/* a VDC's leg of the Internet gateway (`edge:`) */
+	uint32_t public_ip;	/* `edge.nat[]`: its 1:1 public address; 0 none */
+};
+
+/* The Internet edge (`edge:`, lab/edge.c, docs/edge.md): a client namespace
+ * P-inet outside the fabric and a gateway namespace P-edge between it and
+ * the VDCs; each VDC's leg of the gateway is a VM of the VDC (router flag)
+ * whose interface the gateway holds.  NULL: no edge (the default). */
+enum lab_edge_limits {
+	LAB_EDGE_NAT_MAX = 1024,	/* 1:1 public addresses */
+	LAB_EDGE_TABLE0 = 1000,		/* the gateway's routing table of VDC leg 0 */
+};
+struct lab_edge {
+	uint32_t server;		/* topology node hosting the legs */
+	uint32_t client;		/* host order: the Internet client's address */
+	uint8_t client_plen;		/* the gateway's uplink: first host of it */
+	uint32_t pub_net;		/* host order: the public range; first host: SNAT */
+	uint8_t pub_plen;
+	uint32_t nlegs;
+	uint32_t leg[LAB_MAX_VDCS];	/* VM index of each leg, in VDC order */
 };
 
 /* A replicated control plane (`ha:`, lab/ha.c, docs/ha.md): etcd members,
@@ -97,6 +117,7 @@ struct lab {
 	struct lab_vm *vms;
 	char *topo_text;	/* an inline `topology:` as YAML (NULL for a spec) */
 	bool no_daemons;	/* `lab up --no-daemons`: namespaces and links only */
+	struct lab_edge *edge;	/* `edge:`; NULL: none */
 	struct lab_ha ha;
 };
 
@@ -107,6 +128,17 @@ int lab_load_buf(struct lab *l, const char *name, const void *buf, size_t len,
 		 const char *prefix, char *err, size_t errlen);
 void lab_free(struct lab *l);
 bool lab_prefix_ok(const char *prefix);
+
+/* ---- the Internet edge (lab/edge.c, docs/edge.md) ---------------------------- */
+struct yconf;
+struct ynode;
+/* `edge:` (after the VMs, their addresses and `policy:`): adds each VDC's
+ * gateway leg as a VM.  false with the file, line and field in yc. */
+bool lab_edge_read(struct yconf *yc, struct ynode *node, struct lab *l);
+/* Build the edge after the namespaces exist: the gateway and client
+ * namespaces, the legs moved into the gateway, routes, nftables.  0 or -1
+ * with err. */
+int lab_edge_build(const struct lab *l, char *err, size_t errlen);
 
 /* ---- names and addresses (lab/addr.c) ---------------------------------------- */
 /* Namespace of a node, a VM or the management network ("mgmt"). */

@@ -937,7 +937,8 @@ int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t 
 	}
 	state_path(l, path, sizeof(path), "setup/steps");
 	steps.log = fopen(path, "we");
-	if (build(l, err, errlen) || (!l->no_daemons && start_all(l, err, errlen)))
+	if (build(l, err, errlen) || lab_edge_build(l, err, errlen) ||
+	    (!l->no_daemons && start_all(l, err, errlen)))
 		goto fail;
 	if (steps.log)
 		fclose(steps.log);

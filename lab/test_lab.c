@@ -556,6 +556,71 @@ static void test_ha(void **state)
 /* scheme: netlord: one NIC per server, ports below 128; switches without
  * a bridge (netlord_switch is loaded by `up`), servers' NICs without an
  * address, the VMs at NetLord's tenant MTU. */
+/* `edge:` (lab/edge.c, docs/edge.md): a leg per VDC at its subnet's last
+ * host address, on the edge server, after every other VM; 1:1 addresses;
+ * every refusal with its line and field; no edge, no legs. */
+static void test_edge(void **state)
+{
+	const char *base = "topology: leafspine:spines=1,leaves=2,servers=1\n"
+			   "vdcs:\n  - {name: red, id: 1, subnet: 10.0.0.0/24}\n"
+			   "  - {name: blue, id: 2, subnet: 10.0.0.0/24}\n"
+			   "placement: {per_server: 1}\n";
+	char text[1024];
+	struct lab l;
+
+	(void)state;
+	l = load_ok(base, "pg");
+	assert_null(l.edge);
+	assert_int_equal(l.nvms, 4);
+	lab_free(&l);
+	snprintf(text, sizeof(text), "%sedge:\n  server: srv1\n  vdcs: [blue]\n"
+		 "  nat: [{vm: blue-srv0, public: 203.0.113.9}]\n", base);
+	l = load_ok(text, "pg");
+	assert_non_null(l.edge);
+	assert_int_equal(l.nvms, 5);
+	assert_int_equal(l.edge->nlegs, 1);
+	assert_string_equal(l.vms[4].name, "blue-gw");
+	assert_true(l.vms[4].router);
+	assert_int_equal(l.vms[4].ip, 0x0a0000fe);
+	assert_int_equal(l.vms[4].vdc, 1);
+	assert_int_equal(l.vms[4].server, topo_find(l.topo, "srv1"));
+	assert_int_equal(l.vms[1].public_ip, 0xcb007109);	/* blue-srv0 */
+	assert_int_equal(l.edge->client, 0xc6336407);
+	assert_int_equal(l.edge->pub_net + 1, 0xcb007101);
+	lab_free(&l);
+	snprintf(text, sizeof(text), "%sedge: {client: 10.9.0.5/16}\n", base);
+	l = load_ok(text, "pg");
+	assert_int_equal(l.edge->nlegs, 2);
+	assert_int_equal(l.edge->client_plen, 16);
+	lab_free(&l);
+#define EDGE_BAD(extra, want) do { \
+		snprintf(text, sizeof(text), "%s%s", base, extra); \
+		expect_err(text, "pg", want); \
+	} while (0)
+	EDGE_BAD("edge: {bogus: 1}\n", "t.yaml:6: ");
+	EDGE_BAD("edge: {server: leaf0}\n", "t.yaml:6: edge.server");
+	EDGE_BAD("edge: {client: 198.51.100.1/24}\n", "t.yaml:6: edge.client");
+	EDGE_BAD("edge: {client: 198.51.100.7}\n", "t.yaml:6: edge.client");
+	EDGE_BAD("edge: {public: 203.0.113.1/24}\n", "t.yaml:6: edge.public");
+	EDGE_BAD("edge: {vdcs: [green]}\n", "t.yaml:6: edge.vdcs[]");
+	EDGE_BAD("edge: {vdcs: [red, red]}\n", "t.yaml:6: edge.vdcs[]");
+	EDGE_BAD("edge:\n  vdcs: [red]\n  nat: [{vm: blue-srv0, public: 203.0.113.9}]\n",
+		 "t.yaml:8: edge.nat[].vm: blue-srv0's VDC has no way out");
+	EDGE_BAD("edge:\n  nat: [{vm: red-srv0, public: 203.0.113.1}]\n",
+		 "t.yaml:7: edge.nat[].public");
+	EDGE_BAD("edge:\n  nat: [{vm: red-srv0, public: 203.0.114.9}]\n",
+		 "t.yaml:7: edge.nat[].public");
+	EDGE_BAD("edge:\n  nat: [{vm: red-srv0, public: 203.0.113.9}, "
+		 "{vm: blue-srv0, public: 203.0.113.9}]\n", "is red-srv0's already");
+	EDGE_BAD("edge:\n  nat: [{vm: red-gw, public: 203.0.113.9}]\n",
+		 "t.yaml:7: edge.nat[].vm: not a VM");
+	EDGE_BAD("vms: [{name: x, vdc: red, server: srv0, ip: 10.0.0.254}]\n"
+		 "edge: {vdcs: [red]}\n", "the gateway's address");
+	EDGE_BAD("vms: [{name: red-gw, vdc: red, server: srv0}]\nedge: {}\n", "taken");
+	EDGE_BAD("scheme: netlord\nedge: {}\n", "edge: the peregrine scheme only");
+#undef EDGE_BAD
+}
+
 static void test_scheme_netlord(void **state)
 {
 	struct lab l;
@@ -610,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_scheme_netlord),
 		cmocka_unit_test(test_evpn),
 		cmocka_unit_test(test_ha),
+		cmocka_unit_test(test_edge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

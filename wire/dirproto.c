@@ -114,7 +114,8 @@ static bool record_ok(uint8_t type, const uint8_t *r)
 	case DIRP_MOVE:
 		if (dirp_record_len(type) != DIRP_ENTRY_LEN)
 			return true;	/* key and move records: any value */
-		return r[8] <= DIRP_STATUS_MAX && r[9] <= DIRP_AVAIL_ALL && wire_get16(r + 10) == 0;
+		return r[8] <= DIRP_STATUS_MAX && r[9] <= DIRP_AVAIL_ALL && r[10] <= DIRP_ENTRY_FLAGS_ALL &&
+		       r[11] == 0;
 	case DIRP_REGISTER6:
 	case DIRP_UNREGISTER6:
 	case DIRP_LOOKUP6:
@@ -189,6 +190,7 @@ void dirp_get_entry(const struct dirp_msg *m, unsigned i, struct dirp_entry *e)
 	e->ip = wire_get32(r + 4);
 	e->status = r[8];
 	e->avail = r[9];
+	e->flags = r[10];
 	e->version = wire_get32(r + 12);
 	e->lease_ms = wire_get32(r + 16);
 	e->server = wire_get32(r + 20);
@@ -318,7 +320,8 @@ void dirp_put_entry(struct dirp_writer *w, const struct dirp_entry *e)
 	wire_put32(r + 4, e->ip);
 	r[8] = e->status;
 	r[9] = e->avail;
-	wire_put16(r + 10, 0);
+	r[10] = e->flags;
+	r[11] = 0;
 	wire_put32(r + 12, e->version);
 	wire_put32(r + 16, e->lease_ms);
 	wire_put32(r + 20, e->server);

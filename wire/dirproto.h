@@ -117,11 +117,21 @@ struct dirp_key {
 	uint32_t ip;		/* host byte order */
 };
 
+/* Flags of an IPv4 entry record, in the byte after avail (once padding,
+ * always 0 before them). */
+enum dirp_entry_flags {
+	/* a lookup reply answered with the VDC's default route, (VDC, 0.0.0.0):
+	 * the gateway leg's entry under the asked address (docs/edge.md) */
+	DIRP_ENTRY_DEFAULT = 1,
+	DIRP_ENTRY_FLAGS_ALL = 1,
+};
+
 struct dirp_entry {
 	uint32_t vdc;
 	uint32_t ip;
 	uint8_t status;		/* enum dirp_status (replies); 0 elsewhere */
 	uint8_t avail;		/* bit i: MAC slot i available */
+	uint8_t flags;		/* enum dirp_entry_flags (lookup replies); 0 elsewhere */
 	uint32_t version;
 	uint32_t lease_ms;	/* how long the reader may use it */
 	uint32_t server;	/* the server the VM lives on */
