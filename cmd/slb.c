@@ -22,6 +22,7 @@
 
 #include "bpf/slb_loader.h"
 #include "cmd/cli.h"
+#include "cmd/slb_load.h"
 #include "lib/auth.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -71,7 +72,8 @@ static void usage(FILE *f)
 		"                         [--ring-interval-ms 10] [--ring-misses 3]]\n"
 		"       peregrine slb status --status FILE [--json]\n"
 		"       peregrine slb send --to ADDR:PORT [--to ...] --key FILE health|load|drain\n"
-		"                          --vdc N --ip IP [--a N] [--b N]\n\n"
+		"                          --vdc N --ip IP [--a N] [--b N]\n"
+		"       peregrine slb load serve|connect ...  (a TCP load for the lab figures)\n\n"
 		"The server load balancer of Internet-facing virtual clusters: Maglev\n"
 		"tables and a connection table in XDP, direct server return through the\n"
 		"fabric, health, draining and weights from load (docs/slb.md).\n");
@@ -625,6 +627,8 @@ int cmd_slb(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
+	if (!strcmp(sub, "load"))
+		return slb_load_main(argc - 1, argv + 1);
 	argc--;
 	argv++;
 	optind = 1;
