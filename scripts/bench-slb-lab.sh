@@ -14,7 +14,7 @@
 #               +---|---|----|----+         $P-s1 (node 1)  $P-s2 (node 2)      |
 #                   |   |    |                  |              |                |
 #                   |   |    +------------- $P-vm1 (node 10) $P-vm2 (node 11)   |
-#                   |   +-------------------------------------+ (pgsin)        |
+#                   |   +-------------------------------------+ (pgsin: HAProxy, direct)
 #                   +-----------------------------------------------------------+
 #
 # The same client, the same two backend VMs (each runs `peregrine slb load
@@ -25,7 +25,8 @@
 #     server's fabric NIC, XDP picks a backend (Maglev) and sends the frame
 #     through the fabric's encapsulation to the backend's server, whose data
 #     plane hands it to the VM; the VM answers from the VIP straight to the
-#     client (direct server return, through pgsin and the gateway).
+#     client (direct server return: its server's data plane sends the
+#     replies to the gateway's fabric MAC, `peregrine dp vip`).
 #   - HAProxy in TCP mode (Debian's haproxy, round robin, its default
 #     threads) in the SLB server's namespace on 203.0.113.30:9000: the
 #     gateway sends that address to the same NIC (XDP passes it to the
@@ -80,8 +81,8 @@ port gw pgsf pgsp0 "$(mac 30 0)"
 port slb pgsnic pgsp3 "$(mac 3 0)"
 port s1 pgsnic pgsp1 "$(mac 1 0)"
 port s2 pgsnic pgsp2 "$(mac 2 0)"
-for i in 3 1 2; do
-	for t in 0 1; do in_ns sw bridge fdb add "$(mac $i $t)" dev pgsp$i master static; done
+for i in 30 3 1 2; do
+	for t in 0 1; do in_ns sw bridge fdb add "$(mac $i $t)" dev pgsp$((i % 30)) master static; done
 done
 
 # ---- the Internet edge: client, gateway --------------------------------------
@@ -123,6 +124,13 @@ for i in 1 2; do
 	"$BIN" dp port "$P-s$i" --netns "$P-s$i" --port pgsvm --mac "$(mac $vm 0)" \
 		--backup-mac "$(mac $vm 1)" --ip 10.0.0.$i --vdc 7
 	in_ns vm$i ip addr add $VIP/32 dev lo
+	# DSR through the fabric: the data plane lets the VM send from the VIP,
+	# to the gateway's fabric MAC (docs/slb.md, "The return path")
+	"$BIN" dp vip "$P-s$i" --netns "$P-s$i" --port pgsvm --ip $VIP --vdc 7 \
+		--edge-mac "$(mac 30 0),$(mac 30 1)" --nic pgsnic
+	in_ns vm$i ip rule add from $VIP table 100
+	in_ns vm$i ip neigh add 10.0.0.254 lladdr "$(mac 30 0)" dev pgseth nud permanent
+	in_ns vm$i ip route add default via 10.0.0.254 dev pgseth table 100
 	ip link add pgsin netns "$P-vm$i" type veth peer name pgsr$i netns "$P-gw"
 	in_ns gw ip link set pgsr$i master pgsrb up
 	in_ns vm$i ip link set pgsin up
