@@ -383,9 +383,9 @@ sleep 1.5
 	[ "$(in_ns gw ip neigh show $VIP1 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')" = "$(mac 3 0)" ] ||
 	fail "before the failure: ring $(owners "$STATUS") / $(owners "$STATUS2")," \
 		"gateway $(in_ns gw ip neigh show $VIP1)"
-t_fail=$EPOCHREALTIME
-in_ns slb ip link set pgsnic down	# the server fails: NIC down, daemon killed
+t_fail=$EPOCHREALTIME	# the server fails: daemon killed (a builtin: at once), NIC down
 kill -9 "$SLB_PID"
+in_ns slb ip link set pgsnic down
 echo "$t_fail" > "$TMP/go.tmp" && mv "$TMP/go.tmp" "$TMP/go"	# attempts start
 wait "$SLB_PID" 2>/dev/null || true; SLB_PID=
 wait "$CONNECT_PID" || fail "no new connection through slb2 within 5 s"
@@ -393,6 +393,21 @@ read -r ms started t0 < "$TMP/connect.out"
 # the gateway's log: "MONOTONIC VIP -> MAC" for each switch
 sw=$(awk -v v=$VIP1 -v m="$(mac 4 0)" -v t0="$t0" '$2 == v && $4 == m && $1 >= t0 {
 	printf "%.1f", ($1 - t0) * 1000; exit }' "$LOGS/gateway.log")
+# slb2's log: "HH:MM:SS.mmm slb info: ring: version V, master 2" when it took over
+det=$(python3 - "$t_fail" "$LOGS/slb2.log" <<'PYEOF'
+import sys
+t = float(sys.argv[1])
+day = t // 86400 * 86400	# the log's times are UTC
+for line in open(sys.argv[2], errors="replace"):
+    if "ring: version" in line and line.rstrip().endswith("master 2"):
+        h, m, sec = line.split()[0].split(":")
+        at = day + int(h) * 3600 + int(m) * 60 + float(sec)
+        if at >= t - 0.001:
+            print("%.0f" % ((at - t) * 1000))
+            break
+PYEOF
+)
+echo "slb2 took over as master after ${det:-?} ms (log time, 1 ms resolution)"
 echo "SLB server 1 failed: the gateway sent its VIP to slb2 after ${sw:-?} ms (the ring's" \
 	"detection and assignment, the status file, the gateway's poll and neighbour update);" \
 	"a new connection succeeded after $ms ms (started at $started ms)"
