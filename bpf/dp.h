@@ -15,6 +15,7 @@ enum pgr_dp_limits {
 	PGR_DP_GARP_MAX = 65536,	/* cached (VDC, IP) entries per server */
 	PGR_DP_VMS_MAX = 4096,		/* local VM IDs (two per VM) */
 	PGR_DP_PORTS_MAX = 2048,	/* local VM ports */
+	PGR_DP_VIP_SRC_MAX = 4096,	/* (port, VIP) pairs a VM may answer from (docs/slb.md) */
 	PGR_DP_TRAFFIC_MAX = 65536,	/* (src VM, dst VM) pairs counted (LRU); the
 					 * loader may size it down (a lab's agents) */
 	PGR_DP_TRAFFIC_MIN = 1024,	/* ... but not below this */
@@ -94,6 +95,35 @@ _Static_assert(sizeof(struct pgr_vm) == 24, "vm");
  * addresses, so its frames may carry any source IP (still its own MAC, and
  * still only to the VDC's own entries). */
 enum { PGR_VM_ROUTER = 1 };
+
+/* ---- VIPs a VM may answer from: direct server return (docs/slb.md) ------ *
+ *
+ * A VM that is a backend of a virtual cluster holds the VC's VIP and answers
+ * the clients from it.  Such a frame (source IP the VIP, not the VM's own)
+ * is allowed only when (the VM's port, the VIP) has an entry here whose VDC
+ * is the VM's; it then goes straight to the Internet edge, a plain frame to
+ * the edge's MAC on the first available tree (the VM addresses it so: its
+ * route for the VIP's replies).  Every other source is still
+ * PGR_STAT_VM_DROP_SRC_IP. */
+
+struct pgr_vip_src_key {
+	uint32_t ifindex;		/* the VM's port */
+	uint32_t vip;			/* network order */
+};
+
+#define PGR_VIP_SRC_PRI 0x01	/* edge_mac[0] usable */
+#define PGR_VIP_SRC_BAK 0x02	/* edge_mac[1] usable */
+
+struct pgr_vip_src {
+	uint8_t edge_mac[PGR_TREES][WIRE_MAC_LEN];	/* the Internet edge (gateway) */
+	uint32_t egress_ifindex[PGR_TREES];		/* this server's NIC per tree */
+	uint32_t vdc;			/* the VC's VDC: must be the VM's */
+	uint8_t avail;			/* PGR_VIP_SRC_* */
+	uint8_t pad[3];			/* must be 0 */
+};
+
+_Static_assert(sizeof(struct pgr_vip_src_key) == 8, "vip src key");
+_Static_assert(sizeof(struct pgr_vip_src) == 28, "vip src");
 
 /* ---- traffic matrix: (source VM, destination VM) primary IDs ------------ */
 
@@ -198,7 +228,9 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(NET_DROP_FOREIGN, "net drop: not addressed to this server or its VMs")     \
 	X(PORT_RESEND, "port: a held frame the agent sent back, to from_vm again")  \
 	X(PORT_OUT, "port: a frame to the VM")                                      \
-	X(EVENT_LOST, "events lost: ring buffer full")
+	X(EVENT_LOST, "events lost: ring buffer full")                               \
+	X(VM_VIP_OUT, "vm: sent from a VIP of its VCs to the Internet edge (DSR)")    \
+	X(VM_DROP_VIP_DST, "vm drop: from a VIP, but not to the Internet edge's MAC")
 
 enum pgr_stat {
 #define PGR_STAT_ENUM(name, desc) PGR_STAT_##name,
@@ -248,6 +280,14 @@ struct {
 	__type(key, uint32_t);			/* ifindex */
 	__type(value, struct pgr_vm);
 } pgr_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PGR_DP_VIP_SRC_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory as entries come */
+	__type(key, struct pgr_vip_src_key);
+	__type(value, struct pgr_vip_src);
+} pgr_vip_src SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);

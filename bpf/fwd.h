@@ -18,6 +18,7 @@
  *   pgr_fwd_garp(t, key)      (VDC, IPv4) -> struct pgr_garp_entry
  *   pgr_fwd_vm(t, id)         a local VM by either of its IDs
  *   pgr_fwd_port(t, ifindex)  a local VM by its port
+ *   pgr_fwd_vip_src(t, k)     (port, VIP) -> struct pgr_vip_src (DSR)
  *
  * For eBPF (__bpf__) they are bpf_map_lookup_elem() on the maps of bpf/dp.h
  * and t is unused (NULL); in user space they are bpf/fwd_tables.c's tables,
@@ -77,6 +78,13 @@ WIRE_INLINE const struct pgr_vm *pgr_fwd_port(const struct pgr_fwd_tables *t, ui
 {
 	(void)t;
 	return bpf_map_lookup_elem(&pgr_ports, &ifindex);
+}
+
+WIRE_INLINE const struct pgr_vip_src *pgr_fwd_vip_src(const struct pgr_fwd_tables *t,
+						      const struct pgr_vip_src_key *k)
+{
+	(void)t;
+	return bpf_map_lookup_elem(&pgr_vip_src, k);
 }
 #else
 #include "bpf/fwd_tables.h"
@@ -199,6 +207,34 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_send(struct wire_eth *e, const struct pgr_gar
 	return f;
 }
 
+/* A VM's IPv4 frame from an address not its own: allowed only from a VIP of
+ * its VCs (bpf/dp.h, struct pgr_vip_src), and then only to the Internet
+ * edge. */
+WIRE_INLINE struct pgr_fwd pgr_fwd_vm_vip(const struct pgr_fwd_tables *t, struct wire_eth *e,
+					  const struct pgr_vm *vm, uint32_t saddr)
+{
+	struct pgr_vip_src_key k = { .ifindex = vm->ifindex, .vip = saddr };
+	const struct pgr_vip_src *v = pgr_fwd_vip_src(t, &k);
+	struct pgr_fwd f;
+	int tree;
+
+	if (!v || v->vdc != vm->vdc)
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_IP);
+	if (!wire_mac_eq(e->dst, v->edge_mac[PGR_PRIMARY]) &&
+	    !wire_mac_eq(e->dst, v->edge_mac[PGR_BACKUP]))
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_VIP_DST);
+	if (v->avail & PGR_VIP_SRC_PRI)
+		tree = PGR_PRIMARY;
+	else if (v->avail & PGR_VIP_SRC_BAK)
+		tree = PGR_BACKUP;
+	else
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_NO_ROUTE);
+	wire_mac_copy(e->dst, v->edge_mac[tree]);
+	f = pgr_fwd_verdict(PGR_FWD_TRANSMIT, PGR_STAT_VM_VIP_OUT, v->egress_ifindex[tree]);
+	f.tree = (uint8_t)tree;
+	return f;
+}
+
 WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struct wire_eth *e,
 					   void *end, uint32_t len, const struct pgr_vm *vm,
 					   bool resent)
@@ -218,7 +254,7 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struc
 	if (!wire_mac_eq(e->src, vm->mac))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_MAC);
 	if (ip->saddr != vm->ip && !(vm->flags & PGR_VM_ROUTER))
-		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_IP);
+		return pgr_fwd_vm_vip(t, e, vm, ip->saddr);
 	g = pgr_fwd_garp_lookup(t, vm->vdc, ip->daddr);
 	if (!g)
 		return pgr_fwd_miss(vm, ip->daddr, len, resent);

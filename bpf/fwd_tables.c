@@ -15,6 +15,7 @@ void pgr_fwd_tables_init(struct pgr_fwd_tables *t)
 	hmap_init(&t->vms, 16, FWD_SEED);
 	hmap_init(&t->ports, 16, FWD_SEED);
 	hmap_init(&t->garp6, 16, FWD_SEED);
+	hmap_init(&t->vip_src, 16, FWD_SEED);
 }
 
 static void free_values(struct hmap *m)
@@ -34,6 +35,7 @@ void pgr_fwd_tables_free(struct pgr_fwd_tables *t)
 	free_values(&t->vms);
 	free_values(&t->ports);
 	free_values(&t->garp6);
+	free_values(&t->vip_src);
 }
 
 static const void *get(const struct hmap *m, uint64_t key)
@@ -192,4 +194,21 @@ const struct pgr_vm *pgr_fwd_vm(const struct pgr_fwd_tables *t, uint32_t id)
 const struct pgr_vm *pgr_fwd_port(const struct pgr_fwd_tables *t, uint32_t ifindex)
 {
 	return get(&t->ports, ifindex);
+}
+
+static uint64_t vip_src_key(const struct pgr_vip_src_key *k)
+{
+	return (uint64_t)k->ifindex << 32 | k->vip;
+}
+
+int pgr_fwd_vip_src_put(struct pgr_fwd_tables *t, const struct pgr_vip_src_key *k,
+			const struct pgr_vip_src *v)
+{
+	return put(&t->vip_src, vip_src_key(k), v, sizeof(*v), PGR_DP_VIP_SRC_MAX);
+}
+
+const struct pgr_vip_src *pgr_fwd_vip_src(const struct pgr_fwd_tables *t,
+					  const struct pgr_vip_src_key *k)
+{
+	return get(&t->vip_src, vip_src_key(k));
 }

@@ -17,6 +17,7 @@ struct pgr_fwd_tables {
 	struct hmap vms;	/* ID -> struct pgr_vm * */
 	struct hmap ports;	/* ifindex -> struct pgr_vm * */
 	struct hmap garp6;	/* hash of the (vdc, IPv6) key -> struct pgr_fwd_garp6 * */
+	struct hmap vip_src;	/* ifindex << 32 | vip -> struct pgr_vip_src * */
 };
 
 /* A GARP6 value with its key: the hash map's 64-bit key is a hash of the
@@ -37,6 +38,8 @@ int pgr_fwd_port_put(struct pgr_fwd_tables *t, uint32_t ifindex, const struct pg
 /* 0, -E2BIG, or -EEXIST if another key has the same 64-bit hash */
 int pgr_fwd_garp6_put(struct pgr_fwd_tables *t, const struct pgr_garp6_key *k,
 		      const struct pgr_garp_entry *g);
+int pgr_fwd_vip_src_put(struct pgr_fwd_tables *t, const struct pgr_vip_src_key *k,
+			const struct pgr_vip_src *v);
 /* true if it was there */
 bool pgr_fwd_garp_del(struct pgr_fwd_tables *t, const struct pgr_garp_key *k);
 bool pgr_fwd_vm_del(struct pgr_fwd_tables *t, uint32_t id);
@@ -63,5 +66,7 @@ const struct pgr_garp_entry *pgr_fwd_garp6(const struct pgr_fwd_tables *t,
 					   const struct pgr_garp6_key *k);
 const struct pgr_vm *pgr_fwd_vm(const struct pgr_fwd_tables *t, uint32_t id);
 const struct pgr_vm *pgr_fwd_port(const struct pgr_fwd_tables *t, uint32_t ifindex);
+const struct pgr_vip_src *pgr_fwd_vip_src(const struct pgr_fwd_tables *t,
+					  const struct pgr_vip_src_key *k);
 
 #endif

@@ -34,13 +34,13 @@ struct pgr_dp {
 /* The shared maps, by name, in one order: pin names are the map names. */
 static const char *const map_names[] = {
 	"pgr_garp", "pgr_vms", "pgr_ports", "pgr_traffic", "pgr_stats", "pgr_events",
-	"pgr_garp6",
+	"pgr_garp6", "pgr_vip_src",
 };
 
 static int *map_slot(struct pgr_dp_maps *m, size_t i)
 {
 	int *slots[] = { &m->garp, &m->vms, &m->ports, &m->traffic, &m->stats, &m->events,
-			 &m->garp6 };
+			 &m->garp6, &m->vip_src };
 
 	_Static_assert(ARRAY_SIZE(slots) == ARRAY_SIZE(map_names), "map table");
 	return slots[i];
@@ -449,6 +449,22 @@ int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
 int pgr_dp_garp_del(const struct pgr_dp_maps *m, const struct pgr_garp_key *k)
 {
 	return bpf_map_delete_elem(m->garp, k) ? -errno : 0;
+}
+
+int pgr_dp_vip_src_set(const struct pgr_dp_maps *m, const struct pgr_vip_src_key *k,
+		       const struct pgr_vip_src *v)
+{
+	for (int t = 0; t < PGR_TREES; t++)
+		if (wire_mac_is_group(v->edge_mac[t]) || wire_mac_is_zero(v->edge_mac[t]))
+			return -EINVAL;
+	if (v->pad[0] || v->pad[1] || v->pad[2] || !v->vdc)
+		return -EINVAL;
+	return upd(m->vip_src, k, v);
+}
+
+int pgr_dp_vip_src_del(const struct pgr_dp_maps *m, const struct pgr_vip_src_key *k)
+{
+	return bpf_map_delete_elem(m->vip_src, k) ? -errno : 0;
 }
 
 static int ncpus(void)

@@ -22,6 +22,7 @@ enum pgr_dp_loader_limits {
 struct pgr_dp_maps {
 	int garp, vms, ports, traffic, stats, events;
 	int garp6;		/* (VDC, IPv6) -> entry (bpf/fwd6.h) */
+	int vip_src;		/* (port, VIP) a VM may answer from (DSR, docs/slb.md) */
 };
 
 struct pgr_dp_opts {
@@ -88,6 +89,11 @@ int pgr_dp_vm_del(const struct pgr_dp_maps *m, const struct pgr_vm *vm, uint32_t
 int pgr_dp_garp_set(const struct pgr_dp_maps *m, const struct pgr_garp_key *k,
 		    const struct pgr_garp_entry *g);
 int pgr_dp_garp_del(const struct pgr_dp_maps *m, const struct pgr_garp_key *k);
+/* Allow a VM (its port) to answer from a VIP of its VCs: 0, -EINVAL (edge
+ * MACs not unicast, pad not zero) or the map's error. */
+int pgr_dp_vip_src_set(const struct pgr_dp_maps *m, const struct pgr_vip_src_key *k,
+		       const struct pgr_vip_src *v);
+int pgr_dp_vip_src_del(const struct pgr_dp_maps *m, const struct pgr_vip_src_key *k);
 /* An IPv6 destination's entry (the same entry as IPv4's); -EINVAL as above. */
 int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
 		     const struct pgr_garp_entry *g);

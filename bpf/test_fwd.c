@@ -29,13 +29,21 @@
 
 /* Nodes (wire numbering): servers 1 (this one) and 2, VMs from 10 on. */
 enum { S1 = 1, S2 = 2, VA = 10, VB = 11, VC = 12, VD = 13, VE = 14, VF = 15,
-       VG = 16, VH = 17, VSVC = 18, VX = 19 };
+       VG = 16, VH = 17, VSVC = 18, VX = 19, EDGE = 30 /* the Internet edge (gateway) */ };
 enum { PORT_A = 1 /* loopback: test runs need an existing ifindex */, PORT_C = 7,
        NIC1 = 21, NIC2 = 22 };
 enum { VDC1 = 1, VDC2 = 2 };
 enum { RANDOM_FRAMES = 12000, BIG = 2048 };
 
 #define A_IP IP(10, 0, 0, 1)
+/* VIPs of VCs whose backend VM A is (docs/slb.md): VIP_OK usable on both
+ * trees, VIP_BAK on the backup only, VIP_NONE on none, VIP_VDC2 a VC of
+ * another VDC; CLIENT is outside the fabric. */
+#define VIP_OK IP(203, 0, 113, 10)
+#define VIP_BAK IP(203, 0, 113, 11)
+#define VIP_NONE IP(203, 0, 113, 12)
+#define VIP_VDC2 IP(203, 0, 113, 13)
+#define CLIENT IP(198, 51, 100, 7)
 #define B_IP IP(10, 0, 0, 2)
 #define AV_ALL (PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK)
 
@@ -106,6 +114,20 @@ static void set_garp(uint32_t vdc, uint32_t ip, uint32_t vm, uint32_t server, ui
 		pgr_mac_make(g.im_mac[t], pgr_id_of(server, (uint32_t)t));
 	}
 	put_garp(vdc, ip, &g);
+}
+
+static void set_vip_src(uint32_t ifindex, uint32_t vip, uint32_t vdc, uint8_t avail)
+{
+	struct pgr_vip_src_key k = { .ifindex = ifindex, .vip = vip };
+	struct pgr_vip_src v = { .vdc = vdc, .avail = avail, .egress_ifindex = { NIC1, NIC2 } };
+
+	for (int t = 0; t < PGR_TREES; t++)
+		pgr_mac_make(v.edge_mac[t], pgr_id_of(EDGE, (uint32_t)t));
+	assert_int_equal(pgr_fwd_vip_src_put(&tab, &k, &v), 0);
+	if (have_root) {
+		assert_int_equal(pgr_dp_vip_src_set(pgr_dp_maps(dp), &k, &v), 0);
+		assert_int_equal(pgr_dp_vip_src_set(pgr_dp_maps(dp_pass), &k, &v), 0);
+	}
 }
 
 /* ---- IPv6: 2001:db8:1::/64 plus the EUI-64 of a VM's primary MAC ----------- */
@@ -198,6 +220,10 @@ static int setup(void **state)
 	set_garp6(VDC2, VB, VD, S2, AV_ALL, 0);	/* VDC 2 reuses the address */
 	set_garp6(VDC1, VC, VC, S1, AV_ALL, PGR_GARP_LOCAL);
 	set_garp6(VDC1, VE, VE, S2, AV_ALL, PGR_GARP_DIRECT);
+	set_vip_src(PORT_A, VIP_OK, VDC1, PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK);
+	set_vip_src(PORT_A, VIP_BAK, VDC1, PGR_VIP_SRC_BAK);
+	set_vip_src(PORT_A, VIP_NONE, VDC1, 0);
+	set_vip_src(PORT_A, VIP_VDC2, VDC2, PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK);
 	return 0;
 }
 
@@ -408,9 +434,9 @@ static void check_case(const struct vcase *c)
 
 static struct vcase *verdict_cases(size_t *n)
 {
-	static struct vcase c[80];
+	static struct vcase c[96];
 	struct frame tr = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP), big, resent, runt, stray, ihl4;
-	struct frame dhcp_big, ns_hop, dad, ip6_short, ns_back, ns_back_hit, ip6_back;
+	struct frame dhcp_big, ns_hop, dad, ip6_short, ns_back, ns_back_hit, ip6_back, vip_c;
 	struct ip6 ALL_NODES = { { 0xff, 0x02, [15] = 1 } };
 	struct mac MC_ALL = { { 0x33, 0x33, 0, 0, 0, 1 } };
 	size_t i = 0;
@@ -440,6 +466,8 @@ static struct vcase *verdict_cases(size_t *n)
 		 A6_OF(VA), 0, M(VA, 0));
 	ip6_short = udp6(M(VB, 0), M(VA, 0), A6_OF(VA), A6_OF(VB));
 	ip6_short.len = 14 + 30;
+	vip_c = udp(FROM_VM, M(EDGE, 0), M(VC, 0), VIP_OK, CLIENT);
+	vip_c.port = PORT_C;	/* VM C is no backend of the VC */
 #define CASE(d, i_, w_) c[i++] = (struct vcase){ d, i_, w_, false, { 0 } }
 #define CASEO(d, i_, w_, o_) c[i++] = (struct vcase){ d, i_, w_, true, o_ }
 	CASEO("ARP request answered", arp(FROM_VM, 1, M(VA, 0), M(VA, 0), A_IP, B_IP),
@@ -478,6 +506,27 @@ static struct vcase *verdict_cases(size_t *n)
 	     ((struct want)DROP(VM_DROP_SRC_MAC)));
 	CASE("spoofed source IP", udp(FROM_VM, M(VB, 0), M(VA, 0), IP(10, 0, 0, 3), B_IP),
 	     ((struct want)DROP(VM_DROP_SRC_IP)));
+	CASEO("from a VIP of its VC: to the Internet edge (DSR)",
+	      udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_OK, CLIENT),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_VIP_OUT, NIC1, PGR_PRIMARY, 0 }),
+	      udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_OK, CLIENT));
+	CASEO("from a VIP, to the edge's backup MAC: the primary tree while it is usable",
+	      udp(FROM_VM, M(EDGE, 1), M(VA, 0), VIP_OK, CLIENT),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_VIP_OUT, NIC1, PGR_PRIMARY, 0 }),
+	      udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_OK, CLIENT));
+	CASEO("from a VIP, the edge's primary unusable: backup tree",
+	      udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_BAK, CLIENT),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_VIP_OUT, NIC2, PGR_BACKUP, 0 }),
+	      udp(FROM_VM, M(EDGE, 1), M(VA, 0), VIP_BAK, CLIENT));
+	CASE("from a VIP, neither tree usable", udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_NONE, CLIENT),
+	     ((struct want)DROP(VM_DROP_NO_ROUTE)));
+	CASE("from a VIP, to a VM rather than the edge",
+	     udp(FROM_VM, M(VB, 0), M(VA, 0), VIP_OK, B_IP), ((struct want)DROP(VM_DROP_VIP_DST)));
+	CASE("from the VIP of another VDC's VC", udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_VDC2, CLIENT),
+	     ((struct want)DROP(VM_DROP_SRC_IP)));
+	CASE("from a VIP of no VC of the VM", udp(FROM_VM, M(EDGE, 0), M(VA, 0),
+	     IP(203, 0, 113, 99), CLIENT), ((struct want)DROP(VM_DROP_SRC_IP)));
+	CASE("from a VIP another VM may use", vip_c, ((struct want)DROP(VM_DROP_SRC_IP)));
 	CASE("unresolved: held", udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, IP(10, 0, 0, 77)),
 	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_MISS_HELD, 0, NT, PGR_EV_IP_MISS }));
 	CASE("unresolved, longer than a full frame", big,
@@ -710,7 +759,9 @@ static bool compare(const struct frame *in, const char *what, struct ring_buffer
 			 (int)o.retval, expected_retval(&f), pgr_dp_stat_name(f.stat),
 			 after[f.stat].packets == before[f.stat].packets + 1 ? "same" : "differs",
 			 o.data_size_out == u.len && !memcmp(out, u.b, u.len) ? "same" : "differs");
-	assert_int_equal(got_ev, f.event != 0);
+	if (got_ev != (f.event != 0))
+		fail_msg("%s: eBPF sent %s event, user space %s (%s)", what, got_ev ? "an" : "no",
+			 f.event ? "one" : "none", pgr_dp_stat_name(f.stat));
 	if (f.event) {
 		assert_int_equal(last_ev.ev.type, f.event);
 		assert_int_equal(last_ev.ev.vdc, f.ev_vdc);
@@ -746,6 +797,8 @@ static uint32_t pick_ip(struct rng *r)
 	return pool[rng_below(r, ARRAY_SIZE(pool))];
 }
 
+static struct rng vip_rng;
+
 /* A random frame: well-formed ones aimed at the fixture (so that the deep
  * paths are reached), then with some bytes flipped, cut short or replaced by
  * noise altogether. */
@@ -777,6 +830,17 @@ static struct frame random_frame(struct rng *r)
 
 			if (g)
 				memcpy(f.b, g->vm_mac[rng_below(r, 2)], 6);
+		}
+		/* from a VIP (DSR), drawn from a generator of its own so that the
+		 * other frames stay what they were */
+		if (s == FROM_VM && rng_below(&vip_rng, 3) == 0) {
+			static const uint32_t vips[] = { VIP_OK, VIP_BAK, VIP_NONE, VIP_VDC2,
+							 IP(203, 0, 113, 99) };
+			struct mac edge = M(EDGE, rng_below(&vip_rng, 2));
+
+			wire_ip_put(f.b + 26, vips[rng_below(&vip_rng, ARRAY_SIZE(vips))]);
+			if (rng_below(&vip_rng, 4))
+				memcpy(f.b, edge.b, 6);
 		}
 		if (rng_below(r, 8) == 0) {	/* to the DHCP server's port */
 			f.b[14 + 20 + 2] = 0;
@@ -821,6 +885,7 @@ static void test_same_as_ebpf(void **state)
 	for (size_t i = 0; i < n; i++)
 		compare(&c[i].in, c[i].desc, rb, hits);
 	rng_seed(&r, 7);
+	rng_seed(&vip_rng, 11);
 	for (int i = 0; i < RANDOM_FRAMES; i++) {
 		struct frame f = random_frame(&r);
 

@@ -12,8 +12,13 @@
  *    (max/mean slots per backend) and the share of the other backends' slots
  *    that move when one backend is removed; build time.
  *
- * Not measured yet (null in the JSON): connections per second through the
- * VIP against HAProxy in the lab (slb_cps, haproxy_cps, ratio_cps). */
+ * 3. In a lab of namespaces, side by side in one run (scripts/bench-slb-lab.sh,
+ *    which this runs and whose last line of output is a JSON object): new
+ *    TCP connections per second through the VIP with the Peregrine SLB and
+ *    through HAProxy in TCP mode on the same servers (slb_cps, haproxy_cps,
+ *    ratio_cps), and a 100 MB download through the VIP against one straight
+ *    from a VM.  `--no-lab` skips it (its keys are then null, with the
+ *    reason in lab_reason, as without root). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +41,15 @@ enum bench_slb_limits {
 	BENCH_SLB_ROUNDS = 7,		/* test runs per figure (median) */
 	BENCH_SLB_BACKENDS = 100,	/* in the VIP's table for the cost figures */
 	BENCH_SLB_MAGLEV_N = 1000,	/* backends for the Maglev figures */
+	BENCH_SLB_LAB_ROUNDS = 5,	/* alternating rounds of each lab figure (median) */
+	BENCH_SLB_LAB_SECONDS = 3,	/* one connection-rate round */
+	BENCH_SLB_LAB_CONC = 64,	/* client connections in flight */
+	BENCH_SLB_LAB_TIMEOUT_S = 300,	/* the whole lab script, bring-up to teardown */
+	BENCH_SLB_LAB_OUT = 65536,	/* bytes of the script's output kept */
 };
+
+#define BENCH_SLB_RATIO_CPS 2.0
+#define BENCH_SLB_RATIO_DOWNLOAD 0.9
 
 #define BENCH_SLB_EST_NS 80.0
 #define BENCH_SLB_NEW_NS 200.0
@@ -230,13 +243,146 @@ static void maglev_case(double *fig)
 	free(count);
 }
 
+/* scripts/NAME beside the binary's tree (build/ or build/asan/); the
+ * binary's path in exe. */
+static int find_script(const char *name, char *exe, size_t exelen, char *script, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", exe, exelen - 1);
+	char *dir;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	if (!(dir = strrchr(exe, '/')))
+		return -1;
+	*dir = '\0';
+	snprintf(script, len, "%s/../scripts/%s", exe, name);
+	if (access(script, R_OK))
+		snprintf(script, len, "%s/../../scripts/%s", exe, name);
+	*dir = '/';
+	return access(script, R_OK) ? -1 : 0;
+}
+
+/* Run the lab script under `timeout`; its last line, parsed.  NULL and a
+ * reason when it cannot. */
+static json_t *lab_run(const char **reason)
+{
+	char exe[4096], script[4300], cmd[9000], *out = xcalloc(1, BENCH_SLB_LAB_OUT), *last;
+	size_t n = 0;
+	json_t *j = NULL;
+	FILE *p;
+	int st;
+
+	if (find_script("bench-slb-lab.sh", exe, sizeof(exe), script, sizeof(script))) {
+		*reason = "scripts/bench-slb-lab.sh not found beside the binary";
+		goto out;
+	}
+	if (system("command -v haproxy >/dev/null")) {
+		*reason = "haproxy is not installed (scripts/deps.sh)";
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd), "timeout -s TERM %d bash '%s' '%s' %d %d %d",
+		 BENCH_SLB_LAB_TIMEOUT_S, script, exe, BENCH_SLB_LAB_ROUNDS, BENCH_SLB_LAB_SECONDS,
+		 BENCH_SLB_LAB_CONC);
+	if (!(p = popen(cmd, "r"))) {
+		*reason = "cannot start the lab script";
+		goto out;
+	}
+	while (n < BENCH_SLB_LAB_OUT - 1) {
+		size_t r = fread(out + n, 1, BENCH_SLB_LAB_OUT - 1 - n, p);
+
+		if (!r)
+			break;
+		n += r;
+	}
+	st = pclose(p);
+	while (n && out[n - 1] == '\n')
+		out[--n] = '\0';
+	last = strrchr(out, '\n');
+	last = last ? last + 1 : out;
+	if (st != 0 || !(j = json_loads(last, 0, NULL)) || !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+		*reason = "the lab script failed (its errors are above)";
+	}
+out:
+	free(out);
+	return j;
+}
+
+static const char *const lab_keys[] = {
+	"slb_cps", "haproxy_cps", "ratio_cps", "vip_download_mbit_s", "haproxy_download_mbit_s",
+	"direct_download_mbit_s", "ratio_download", "dsr_slb_bytes_pct",
+};
+
+/* The lab's keys into res (null where not measured); whether it met the
+ * targets. */
+static bool lab_case(bool run, const char *reason, json_t *res)
+{
+	json_t *lab = run ? lab_run(&reason) : NULL;
+	double rc, rd;
+
+	for (size_t i = 0; i < sizeof(lab_keys) / sizeof(lab_keys[0]); i++) {
+		json_t *v = lab ? json_object_get(lab, lab_keys[i]) : NULL;
+
+		JSET(res, lab_keys[i], v ? json_incref(v) : json_null());
+	}
+	if (lab) {
+		json_object_set(res, "lab", lab);
+		json_decref(lab);
+		JSET(res, "lab_reason", json_null());
+	} else {
+		JSET(res, "lab_reason", json_string(reason));
+	}
+	rc = json_number_value(json_object_get(res, "ratio_cps"));
+	rd = json_number_value(json_object_get(res, "ratio_download"));
+	return lab && rc >= BENCH_SLB_RATIO_CPS && rd >= BENCH_SLB_RATIO_DOWNLOAD;
+}
+
+static void lab_print(json_t *res)
+{
+	if (json_is_null(json_object_get(res, "slb_cps"))) {
+		printf("slb: lab (connections per second vs HAProxy): not measured: %s\n",
+		       json_string_value(json_object_get(res, "lab_reason")));
+		return;
+	}
+	printf("slb: lab, %d rounds of %d s, %d connections in flight, median\n"
+	       "  new connections/s through the VIP, Peregrine SLB   %8.0f\n"
+	       "  new connections/s through HAProxy (TCP mode)       %8.0f\n"
+	       "  ratio                                              %8.2f   (target >= %.0f)\n"
+	       "  100 MB download through the VIP                    %8.0f Mbit/s\n"
+	       "  100 MB download through HAProxy                    %8.0f Mbit/s\n"
+	       "  100 MB download straight from the VM               %8.0f Mbit/s\n"
+	       "  ratio VIP / direct                                 %8.2f   (target >= %.1f)\n"
+	       "  bytes of a VIP download the SLB server forwarded   %8.3f %%\n",
+	       BENCH_SLB_LAB_ROUNDS, BENCH_SLB_LAB_SECONDS, BENCH_SLB_LAB_CONC,
+	       json_number_value(json_object_get(res, "slb_cps")),
+	       json_number_value(json_object_get(res, "haproxy_cps")),
+	       json_number_value(json_object_get(res, "ratio_cps")), BENCH_SLB_RATIO_CPS,
+	       json_number_value(json_object_get(res, "vip_download_mbit_s")),
+	       json_number_value(json_object_get(res, "haproxy_download_mbit_s")),
+	       json_number_value(json_object_get(res, "direct_download_mbit_s")),
+	       json_number_value(json_object_get(res, "ratio_download")), BENCH_SLB_RATIO_DOWNLOAD,
+	       json_number_value(json_object_get(res, "dsr_slb_bytes_pct")));
+}
+
 int bench_slb(const struct bench_opts *o, json_t *res)
 {
 	double fig[F_N] = { 0 };
-	bool ok;
+	bool ok, no_lab = false;
 
+	for (int i = 0; i < o->argc; i++) {
+		if (strcmp(o->argv[i], "--no-lab")) {
+			fprintf(stderr, "bench slb: unknown option '%s' (--no-lab)\n", o->argv[i]);
+			return 2;
+		}
+		no_lab = true;
+	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "bench slb: needs root (BPF_PROG_TEST_RUN)\n");
+		fprintf(stderr, "bench slb: needs root (BPF_PROG_TEST_RUN, namespaces)\n");
+		for (size_t i = 0; i < sizeof(lab_keys) / sizeof(lab_keys[0]); i++)
+			JSET(res, lab_keys[i], json_null());
+		JSET(res, "lab_reason", json_string("needs root (network namespaces)"));
 		return 1;
 	}
 	if (cost_case(fig))
@@ -250,9 +396,9 @@ int bench_slb(const struct bench_opts *o, json_t *res)
 	JSET(res, "maglev_moved_pct", JREAL(fig[F_MOVED]));
 	JSET(res, "maglev_imbalance", JREAL(fig[F_IMBAL]));
 	JSET(res, "maglev_build_ms", JREAL(fig[F_BUILD_MS]));
-	JSET(res, "slb_cps", json_null());
-	JSET(res, "haproxy_cps", json_null());
-	JSET(res, "ratio_cps", json_null());
+	if (!o->json)
+		printf("slb: lab, Peregrine SLB and HAProxy side by side (about a minute) ...\n");
+	ok = lab_case(!no_lab, "--no-lab", res) && ok;
 	JSET(res, "meets_targets", JBOOL(ok));
 	if (o->json)
 		return ok ? 0 : 1;
@@ -264,10 +410,11 @@ int bench_slb(const struct bench_opts *o, json_t *res)
 	       "  imbalance max/mean                    %6.4f     (target <= %.2f)\n"
 	       "  one removed: others' slots moved      %6.3f %%   (target <= %.0f %%)\n"
 	       "  build                                 %6.1f ms\n"
-	       "  %s; connections per second vs HAProxy: not measured yet\n",
+	       "  %s\n",
 	       BENCH_SLB_REPEAT, BENCH_SLB_ROUNDS, fig[F_EST], BENCH_SLB_EST_NS, fig[F_NEW],
 	       BENCH_SLB_NEW_NS, fig[F_FLOOR], BENCH_SLB_MAGLEV_N, PGR_SLB_RING, fig[F_IMBAL],
 	       BENCH_SLB_IMBALANCE, fig[F_MOVED], BENCH_SLB_MOVED_PCT, fig[F_BUILD_MS],
-	       ok ? "targets met" : "MISSES A TARGET");
+	       ok ? "targets met" : "MISSES A TARGET (or not measured)");
+	lab_print(res);
 	return ok ? 0 : 1;
 }

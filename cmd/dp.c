@@ -27,6 +27,8 @@ static const char dp_help[] =
 	"                   [--netns NS]\n"
 	"       peregrine dp garp NAME --vdc N --ip IP --vm-mac MAC,MAC --im-mac MAC,MAC\n"
 	"                   --nic IF[,IF] [--avail BITS] [--direct] [--local] [--netns NS]\n"
+	"       peregrine dp vip NAME --port IF --ip VIP --vdc N --edge-mac MAC,MAC --nic IF[,IF]\n"
+	"                   [--netns NS]\n"
 	"       peregrine dp stats [NAME] [--json] [--traffic]\n"
 	"       peregrine dp events NAME [--count N] [--timeout MS] [--json]\n"
 	"       peregrine dp unload NAME [--nic IF]... [--port IF]... [--netns NS]\n"
@@ -40,6 +42,9 @@ static const char dp_help[] =
 	"  garp    insert or replace a GARP entry (VDC, IP) -> VM MACs (primary,\n"
 	"          (an IPv6 --ip goes to the GARP6 map, docs/tenant-network.md)\n"
 	"          backup), intermediary MACs, egress NIC per tree\n"
+	"  vip     let the VM behind --port answer from VIP --ip of a VC of VDC --vdc\n"
+	"          (direct server return): such frames go to the Internet edge's\n"
+	"          MACs (--edge-mac, one per tree) out of --nic (docs/slb.md)\n"
 	"  stats   every verdict counter (packets, bytes); --traffic adds the\n"
 	"          traffic matrix.  NAME may be left out when only one is pinned\n"
 	"  events  read the miss events of the ring buffer (ARP or IPv4 to an\n"
@@ -179,7 +184,8 @@ static int parse_args(int argc, char **argv, struct dp_args *a)
 		{ "port", required_argument, 0, 'p' }, { "mac", required_argument, 0, 'm' },
 		{ "backup-mac", required_argument, 0, 'b' },
 		{ "server-mac", required_argument, 0, 's' },
-		{ "vm-mac", required_argument, 0, 'V' }, { "im-mac", required_argument, 0, 'I' },
+		{ "vm-mac", required_argument, 0, 'V' },
+		{ "edge-mac", required_argument, 0, 'V' }, { "im-mac", required_argument, 0, 'I' },
 		{ "ip", required_argument, 0, 'a' }, { "vdc", required_argument, 0, 'v' },
 		{ "avail", required_argument, 0, 'A' }, { "direct", no_argument, 0, 'd' },
 		{ "local", no_argument, 0, 'l' }, { "json", no_argument, 0, 'j' },
@@ -344,6 +350,54 @@ static int dp_port(struct dp_args *a)
 	return 0;
 }
 
+/* --nic IF[,IF]: the NIC of each tree (one name: both). */
+static int nic_pair(const char *arg, uint32_t ifindex[PGR_TREES])
+{
+	for (int t = 0; t < PGR_TREES; t++) {
+		char nic[IF_NAMESIZE + 1];
+		const char *s = arg, *comma = strchr(s, ',');
+		int ret;
+
+		if (t == 1 && comma)
+			s = comma + 1;
+		snprintf(nic, sizeof(nic), "%.*s", (int)(t == 0 && comma ? comma - s : (long)strlen(s)), s);
+		if ((ret = ifindex_of(nic, &ifindex[t])))
+			return ret;
+	}
+	return 0;
+}
+
+/* Let the VM behind --port answer from VIP --ip of a VC of VDC --vdc,
+ * straight to the Internet edge's MACs (docs/slb.md, "Return path"). */
+static int dp_vip(struct dp_args *a)
+{
+	struct pgr_vip_src v = { .avail = PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK };
+	struct pgr_vip_src_key k = { 0 };
+	char dir[PGR_DP_PATH_MAX];
+	struct pgr_dp_maps m;
+	int ret;
+
+	if ((ret = pin_dir(a->name, dir, sizeof(dir))))
+		return ret;
+	if (!a->port || !a->have_ip || a->have_ip6 || !a->have_vdc || !a->vdc || !a->have_macs ||
+	    !a->nnics)
+		return usage("%s", "vip needs --port, --ip (IPv4), --vdc, --edge-mac and --nic");
+	if ((ret = cli_enter_netns(a->netns)) || (ret = ifindex_of(a->port, &k.ifindex)) ||
+	    (ret = nic_pair(a->nics[0], v.egress_ifindex)))
+		return ret;
+	k.vip = a->ip;
+	v.vdc = a->vdc;
+	memcpy(v.edge_mac, a->macs, sizeof(v.edge_mac));
+	if ((ret = open_maps(dir, &m)))
+		return ret;
+	ret = pgr_dp_vip_src_set(&m, &k, &v);
+	pgr_dp_maps_close(&m);
+	if (ret)
+		return cli_error("set VIP source: %s", ret == -EINVAL ?
+				 "edge MACs must be unicast" : strerror(-ret));
+	return 0;
+}
+
 static int dp_garp(struct dp_args *a)
 {
 	struct pgr_garp_entry g = { 0 };
@@ -358,16 +412,8 @@ static int dp_garp(struct dp_args *a)
 		return usage("%s", "garp needs --vdc, --ip, --vm-mac, --im-mac and --nic");
 	if ((ret = cli_enter_netns(a->netns)))
 		return ret;
-	for (int t = 0; t < PGR_TREES; t++) {
-		char nic[IF_NAMESIZE + 1];
-		const char *s = a->nics[0], *comma = strchr(s, ',');
-
-		if (t == 1 && comma)
-			s = comma + 1;
-		snprintf(nic, sizeof(nic), "%.*s", (int)(t == 0 && comma ? comma - s : (long)strlen(s)), s);
-		if ((ret = ifindex_of(nic, &g.egress_ifindex[t])))
-			return ret;
-	}
+	if ((ret = nic_pair(a->nics[0], g.egress_ifindex)))
+		return ret;
 	memcpy(g.vm_mac, a->macs, sizeof(g.vm_mac));
 	memcpy(g.im_mac, a->im, sizeof(g.im_mac));
 	g.avail = a->avail;
@@ -560,7 +606,7 @@ int cmd_dp(int argc, char **argv)
 		int (*fn)(struct dp_args *);
 	} subs[] = {
 		{ "load", dp_load }, { "unload", dp_unload }, { "port", dp_port },
-		{ "garp", dp_garp }, { "stats", dp_stats }, { "events", dp_events },
+		{ "garp", dp_garp }, { "vip", dp_vip }, { "stats", dp_stats }, { "events", dp_events },
 	};
 	struct dp_args a = { 0 };
 	int ret;

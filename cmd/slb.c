@@ -14,6 +14,7 @@
  * deadline, and writes a status file. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "bpf/slb_loader.h"
 #include "cmd/cli.h"
+#include "cmd/slb_load.h"
 #include "lib/auth.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -68,10 +70,11 @@ static void usage(FILE *f)
 		"       peregrine slb run --config FILE --node N --nic IF [--netns NS]\n"
 		"                         [--listen ADDR:PORT] [--key FILE] [--status FILE] [--conns N]\n"
 		"                         [--xdp-generic] [--ring-id N --ring-peer ID=ADDR:PORT...\n"
-		"                         [--ring-interval-ms 10] [--ring-misses 3]]\n"
+		"                         [--ring-interval-ms 10] [--ring-misses 3]] [--rt-priority N]\n"
 		"       peregrine slb status --status FILE [--json]\n"
 		"       peregrine slb send --to ADDR:PORT [--to ...] --key FILE health|load|drain\n"
-		"                          --vdc N --ip IP [--a N] [--b N]\n\n"
+		"                          --vdc N --ip IP [--a N] [--b N]\n"
+		"       peregrine slb load serve|connect ...  (a TCP load for the lab figures)\n\n"
 		"The server load balancer of Internet-facing virtual clusters: Maglev\n"
 		"tables and a connection table in XDP, direct server return through the\n"
 		"fabric, health, draining and weights from load (docs/slb.md).\n");
@@ -390,6 +393,7 @@ struct run_opts {
 	bool generic;
 	uint32_t ring_id, ring_interval_ms, ring_misses, npeers;
 	const char *peers[SLB_RING_MAX];	/* "ID=ADDR:PORT" */
+	uint32_t rt_priority;		/* SCHED_FIFO priority; 0: the default policy */
 };
 
 /* --ring-id and --ring-peer: the ring core and the peers' addresses. */
@@ -442,6 +446,15 @@ static int serve(struct slbd *d, const struct run_opts *o)
 		if ((d->fd = udp_open(&listen, SLBD_SOCKBUF)) < 0)
 			return cli_error("slb: %s: %s", o->listen, strerror(-d->fd));
 	}
+	/* The ring's failure detection is a window of a few heartbeat
+	 * intervals: a daemon the scheduler leaves waiting longer than that on
+	 * a busy server is declared dead although it is not.  Real-time
+	 * priority keeps the heartbeats on time (the daemon is idle between
+	 * them), as failure detectors such as BFD daemons are run. */
+	struct sched_param sp = { .sched_priority = (int)o->rt_priority };
+
+	if (o->rt_priority && sched_setscheduler(0, SCHED_FIFO, &sp))
+		return cli_error("slb: --rt-priority %u: %s", o->rt_priority, strerror(errno));
 	d->loop = loop_new();
 	loop_stop_on_signals(d->loop);
 	if (d->fd >= 0)
@@ -612,7 +625,8 @@ int cmd_slb(int argc, char **argv)
 		{ "to", 1, 0, 't' }, { "vdc", 1, 0, 'v' }, { "ip", 1, 0, 'I' }, { "a", 1, 0, 'a' },
 		{ "b", 1, 0, 'b' }, { "xdp-generic", 0, 0, 'g' }, { "ring-id", 1, 0, 'R' },
 		{ "ring-peer", 1, 0, 'P' }, { "ring-interval-ms", 1, 0, 'T' },
-		{ "ring-misses", 1, 0, 'M' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "ring-misses", 1, 0, 'M' }, { "rt-priority", 1, 0, 'r' }, { "help", 0, 0, 'h' },
+		{ 0 },
 	};
 	struct run_opts r = { .ring_interval_ms = 10, .ring_misses = 3 };
 	struct send_opts s = { 0 };
@@ -625,6 +639,8 @@ int cmd_slb(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
+	if (!strcmp(sub, "load"))
+		return slb_load_main(argc - 1, argv + 1);
 	argc--;
 	argv++;
 	optind = 1;
@@ -663,6 +679,10 @@ int cmd_slb(int argc, char **argv)
 		case 'M':
 			if (!parse_u32(optarg, 1000, &r.ring_misses) || !r.ring_misses)
 				return cli_usage_error("slb", "--ring-misses: 1 to 1000");
+			break;
+		case 'r':
+			if (!parse_u32(optarg, 99, &r.rt_priority) || !r.rt_priority)
+				return cli_usage_error("slb", "--rt-priority: 1 to 99");
 			break;
 		case 't':
 			if (s.nto == SLB_SEND_TO_MAX)

@@ -15,17 +15,19 @@
 #               +---|--------|----+         $P-s1 (node 1)  $P-s2 (node 2)   from_net: decap
 #                   |        |                  |              |
 #                   |        +------------- $P-vm1 (node 10) $P-vm2 (node 11)  VIPs on lo
-#                   +--------------------------------------------+  (pgsin: the return path)
+#                   +--------------------------------------------+  (pgsin: health probes)
 #
 # Client 198.51.100.7; VIPs 203.0.113.10 (VC web) and 203.0.113.20 (VC app,
 # sticky), TCP 80; VMs 10.0.0.1 and 10.0.0.2 in VDC 7, each running an HTTP
 # server; the SLB server is node 3, the gateway's fabric port node 30.  The
-# VMs' replies leave through a second interface to the gateway (pgsin): the
-# agent's source check would refuse the VIP as a VM's source address
-# (docs/slb.md, "What is left").  A process in the gateway plays the
-# backends' agents: it probes each VM's server over that interface and
-# reports health to the SLB daemons over management links (pgsmg,
-# 10.254.0.1 - 10.254.0.2, and pgsmg2, 10.254.0.5 - 10.254.0.6).
+# VMs answer from the VIPs through the fabric: each backend's data plane
+# allows its VM the VIPs of its VCs as source addresses (`peregrine dp
+# vip`), and sends such frames straight to the gateway's fabric MAC (the
+# VM's route for replies from a VIP); any other source is still dropped.
+# A process in the gateway plays the backends' agents: it probes each VM's
+# server over a second interface (pgsin) and reports health to the SLB
+# daemons over management links (pgsmg, 10.254.0.1 - 10.254.0.2, and
+# pgsmg2, 10.254.0.5 - 10.254.0.6).
 #
 # A second SLB server, $P-slb2 (node 4, port pgsp4, management 10.254.0.6),
 # runs the same VC file; the two form a ring (slb/ring.h: ids 1 and 2,
@@ -38,7 +40,8 @@
 #
 # Checks: requests spread over both backends; every connection of one client
 # to the sticky VIP reaches one backend; direct server return (the SLB
-# carries < 2% of a 20 MB download's bytes); an SLB server fails during 8
+# carries < 2% of a 20 MB download's bytes, the replies leave through the
+# backends' data planes, and a VM's other source addresses are dropped); an SLB server fails during 8
 # downloads: all 8 complete, and new connections succeed again at once
 # after the gateway's switch; a backend whose server stops is taken out
 # within the health bound and new connections keep succeeding; draining;
@@ -57,6 +60,7 @@ TMP=$(mktemp -d)
 LOGS=$(test_logs "$TMP")
 SLB_PID= SLB2_PID= HEALTH_PID= WEB_PIDS= DL_PIDS= CONNECT_PID=
 VIP1=203.0.113.10 VIP2=203.0.113.20 CLIENT=198.51.100.7
+MISSES=${SLB_TEST_MISSES:-5}	# ring heartbeats every 10 ms: a 50 ms window
 
 mac() { local i=$(($1 * 2 + $2)); printf '02:00:00:02:%02x:%02x' $((i >> 8)) $((i & 255)); }
 
@@ -91,7 +95,8 @@ port slb pgsnic pgsp3 "$(mac 3 0)"
 port slb2 pgsnic pgsp4 "$(mac 4 0)"
 port s1 pgsnic pgsp1 "$(mac 1 0)"
 port s2 pgsnic pgsp2 "$(mac 2 0)"
-for m in "$(mac 3 0) pgsp3" "$(mac 3 1) pgsp3" "$(mac 4 0) pgsp4" "$(mac 4 1) pgsp4" \
+for m in "$(mac 30 0) pgsp0" "$(mac 30 1) pgsp0" \
+	 "$(mac 3 0) pgsp3" "$(mac 3 1) pgsp3" "$(mac 4 0) pgsp4" "$(mac 4 1) pgsp4" \
 	 "$(mac 1 0) pgsp1" "$(mac 1 1) pgsp1" \
 	 "$(mac 2 0) pgsp2" "$(mac 2 1) pgsp2"; do
 	set -- $m
@@ -143,11 +148,19 @@ for i in 1 2; do
 		--backup-mac "$(mac $vm 1)" --ip 10.0.0.$i --vdc 7
 	in_ns vm$i ip addr add $VIP1/32 dev lo
 	in_ns vm$i ip addr add $VIP2/32 dev lo
+	# DSR through the fabric: replies from a VIP go to the gateway's fabric
+	# MAC, and the data plane lets this VM send from its VCs' VIPs only
+	for v in $VIP1 $VIP2; do
+		"$BIN" dp vip "$P-s$i" --netns "$P-s$i" --port pgsvm --ip $v --vdc 7 \
+			--edge-mac "$(mac 30 0),$(mac 30 1)" --nic pgsnic
+		in_ns vm$i ip rule add from $v table 100
+	done
+	in_ns vm$i ip neigh add 10.0.0.254 lladdr "$(mac 30 0)" dev pgseth nud permanent
+	in_ns vm$i ip route add default via 10.0.0.254 dev pgseth table 100
 	ip link add pgsin netns "$P-vm$i" type veth peer name pgsr$i netns "$P-gw"
 	in_ns gw ip link set pgsr$i master pgsrb up
 	in_ns vm$i ip link set pgsin up
-	in_ns vm$i ip addr add 192.0.2.1$i/24 dev pgsin
-	in_ns vm$i ip route add default via 192.0.2.1
+	in_ns vm$i ip addr add 192.0.2.1$i/24 dev pgsin	# no default route: replies go by the fabric
 	in_ns vm$i sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 		net.ipv4.conf.pgseth.rp_filter=0
 	mkdir -p "$TMP/www$i"
@@ -182,12 +195,12 @@ EOF
 STATUS=$TMP/status.json
 "$BIN" slb run --config "$TMP/slb.yaml" --node 3 --nic pgsnic --netns "$P-slb" \
 	--listen 10.254.0.2:7400 --key "$KEY" --status "$STATUS" --xdp-generic \
-	--ring-id 1 --ring-peer 2=10.254.0.6:7400 --ring-misses 20 >>"$LOGS/slb.log" 2>&1 &
+	--ring-id 1 --ring-peer 2=10.254.0.6:7400 --ring-misses $MISSES --rt-priority 10 >>"$LOGS/slb.log" 2>&1 &
 SLB_PID=$!
 STATUS2=$TMP/status2.json
 "$BIN" slb run --config "$TMP/slb.yaml" --node 4 --nic pgsnic --netns "$P-slb2" \
 	--listen 10.254.0.6:7400 --key "$KEY" --status "$STATUS2" --xdp-generic \
-	--ring-id 2 --ring-peer 1=10.254.0.2:7400 --ring-misses 20 >>"$LOGS/slb2.log" 2>&1 &
+	--ring-id 2 --ring-peer 1=10.254.0.2:7400 --ring-misses $MISSES --rt-priority 10 >>"$LOGS/slb2.log" 2>&1 &
 SLB2_PID=$!
 
 # The backends' agents: probe each VM's server, report health to both SLB
@@ -205,7 +218,7 @@ while True:
     for ip, probe in vms:
         try:
             urllib.request.urlopen("http://%s/name" % probe, timeout=1).read()
-        except OSError:
+        except Exception:	# refused, timed out, cut short (a server killed mid-answer)
             continue
         now = time.time_ns()
         msg = struct.pack(">HBBIQQ", 0x5053, 1, 1, os.getpid(), now, now)
@@ -241,7 +254,7 @@ while True:
             print("%.3f %s -> %s" % (time.monotonic(), vc["vip"], mac), flush=True)
     time.sleep(0.002)
 PYEOF
-ip netns exec "$P-gw" python3 "$TMP/gateway.py" "$STATUS" "$STATUS2" "$(mac 3 0)" "$(mac 4 0)" \
+ip netns exec "$P-gw" chrt -f 10 python3 "$TMP/gateway.py" "$STATUS" "$STATUS2" "$(mac 3 0)" "$(mac 4 0)" \
 	>>"$LOGS/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 HEALTH_PID="$AGENTS_PID $GATEWAY_PID"
@@ -301,31 +314,65 @@ b1=$(stat_bytes)
 pct=$(python3 -c "print(f'{100.0 * ($b1 - $b0) / 20000000:.3f}')")
 echo "the SLB carried $((b1 - b0)) bytes: $pct% of the download"
 python3 -c "import sys; sys.exit(0 if $pct < 2.0 else 1)" || fail "SLB carried $pct% (>= 2%)"
+dpstat() {	# dpstat SERVER COUNTER [packets|bytes]
+	"$BIN" dp stats "$P-$1" --json |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['counters']['$2']['${3:-packets}'])"
+}
+out=$(( $(dpstat s1 vm_vip_out bytes) + $(dpstat s2 vm_vip_out bytes) ))
+echo "the backends' data planes sent $out bytes from the VIPs to the gateway (vm_vip_out)"
+[ "$out" -gt 20000000 ] || fail "the replies did not return through the fabric: vm_vip_out $out bytes"
+# a source that is neither the VM's own nor a VIP of its VCs: still dropped
+spoof0=$(dpstat s1 vm_drop_src_ip)
+in_ns vm1 ip addr add 203.0.113.99/32 dev lo
+in_ns vm1 ip rule add from 203.0.113.99 table 100
+in_ns vm1 ping -c 3 -i 0.2 -W 1 -I 203.0.113.99 $CLIENT >/dev/null 2>&1 &&
+	fail "a VM reached the client from an address not its own"
+spoof=$(( $(dpstat s1 vm_drop_src_ip) - spoof0 ))
+[ "$spoof" -ge 3 ] || fail "spoofed source: vm_drop_src_ip moved by $spoof, want >= 3"
+echo "a VM's frames from 203.0.113.99 (no VIP of its VCs) dropped: vm_drop_src_ip +$spoof"
 
 echo "== an SLB server fails during 8 downloads"
 for k in $(seq 8); do
 	ip netns exec "$P-cl" curl -s -m 30 --limit-rate 4M -o "$TMP/dl$k" "http://$VIP1/big" &
 	DL_PIDS="$DL_PIDS $!"
 done
-# a client that, from the moment the gateway switches, tries a new
-# connection every 5 ms (each waits at most 50 ms) and says when one worked
+# a client that, from the moment of the failure, starts a new connection
+# every 2 ms (each given 200 ms, at most 100 in flight, non-blocking) and
+# says when the first one completed: the time until new connections succeed
+# again, to within 2 ms (one connection at a time would add its timeout)
 cat > "$TMP/connect.py" <<'PYEOF'
-import os, socket, sys, time
+import errno, os, selectors, socket, sys, time
 go, vip = sys.argv[1], sys.argv[2]
-while not os.path.exists(go):
+while not os.path.exists(go) or not open(go).read().strip():
     time.sleep(0.0005)
-t0 = time.monotonic()
+# the failure's moment (realtime, $EPOCHREALTIME): the clock starts there,
+# before the NIC goes down and the daemon is killed, not when we hear of it
+t0 = time.monotonic() - (time.time() - float(open(go).read()))
+sel = selectors.DefaultSelector()
+next_start = t0
 while time.monotonic() - t0 < 5:
-    s = socket.socket()
-    s.settimeout(0.05)
-    try:
-        s.connect((vip, 80))
-        print("%.1f" % ((time.monotonic() - t0) * 1000))
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.005)
-    finally:
+    now = time.monotonic()
+    if now >= next_start:
+        s = socket.socket()
+        s.setblocking(False)
+        if s.connect_ex((vip, 80)) not in (0, errno.EINPROGRESS):
+            s.close()
+        else:
+            sel.register(s, selectors.EVENT_WRITE, now)
+        next_start += 0.002
+    for key, _ in sel.select(timeout=max(0, next_start - time.monotonic())):
+        s = key.fileobj
+        sel.unregister(s)
+        ok = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
         s.close()
+        if ok:
+            done = time.monotonic()
+            print("%.1f %.1f %.6f" % ((done - t0) * 1000, (key.data - t0) * 1000, t0))
+            sys.exit(0)
+    for key in list(sel.get_map().values()):
+        if time.monotonic() - key.data > 0.2:
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
 sys.exit(1)
 PYEOF
 ip netns exec "$P-cl" python3 "$TMP/connect.py" "$TMP/go" $VIP1 > "$TMP/connect.out" &
@@ -336,15 +383,35 @@ sleep 1.5
 	[ "$(in_ns gw ip neigh show $VIP1 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')" = "$(mac 3 0)" ] ||
 	fail "before the failure: ring $(owners "$STATUS") / $(owners "$STATUS2")," \
 		"gateway $(in_ns gw ip neigh show $VIP1)"
-in_ns slb ip link set pgsnic down	# the server fails: NIC down, daemon killed
+t_fail=$EPOCHREALTIME	# the server fails: daemon killed (a builtin: at once), NIC down
 kill -9 "$SLB_PID"
-touch "$TMP/go"	# the clock starts when both are gone
+in_ns slb ip link set pgsnic down
+echo "$t_fail" > "$TMP/go.tmp" && mv "$TMP/go.tmp" "$TMP/go"	# attempts start
 wait "$SLB_PID" 2>/dev/null || true; SLB_PID=
 wait "$CONNECT_PID" || fail "no new connection through slb2 within 5 s"
-ms=$(cat "$TMP/connect.out")
-echo "SLB server 1 failed: a new connection to its VIP succeeded after $ms ms" \
-	"(the ring's detection, its assignment, the gateway's switch)"
-python3 -c "import sys; sys.exit(0 if $ms < 1000 else 1)" || fail "new connections back after $ms ms"
+read -r ms started t0 < "$TMP/connect.out"
+# the gateway's log: "MONOTONIC VIP -> MAC" for each switch
+sw=$(awk -v v=$VIP1 -v m="$(mac 4 0)" -v t0="$t0" '$2 == v && $4 == m && $1 >= t0 {
+	printf "%.1f", ($1 - t0) * 1000; exit }' "$LOGS/gateway.log")
+# slb2's log: "HH:MM:SS.mmm slb info: ring: version V, master 2" when it took over
+det=$(python3 - "$t_fail" "$LOGS/slb2.log" <<'PYEOF'
+import sys
+t = float(sys.argv[1])
+day = t // 86400 * 86400	# the log's times are UTC
+for line in open(sys.argv[2], errors="replace"):
+    if "ring: version" in line and line.rstrip().endswith("master 2"):
+        h, m, sec = line.split()[0].split(":")
+        at = day + int(h) * 3600 + int(m) * 60 + float(sec)
+        if at >= t - 0.001:
+            print("%.0f" % ((at - t) * 1000))
+            break
+PYEOF
+)
+echo "slb2 took over as master after ${det:-?} ms (log time, 1 ms resolution)"
+echo "SLB server 1 failed: the gateway sent its VIP to slb2 after ${sw:-?} ms (the ring's" \
+	"detection and assignment, the status file, the gateway's poll and neighbour update);" \
+	"a new connection succeeded after $ms ms (started at $started ms)"
+python3 -c "import sys; sys.exit(0 if $ms < 300 else 1)" || fail "new connections back after $ms ms (bound 300)"
 [ "$(owners "$STATUS2")" = "2 2 2" ] || fail "ring: slb2 sees $(owners "$STATUS2"), want 2 2 2"
 survived=0
 for p in $DL_PIDS; do wait "$p" || true; done
