@@ -62,6 +62,7 @@ struct entry {
 struct local_vm {
 	struct agent_vm_cfg c;
 	struct agent_dhcp_bucket dhcp;	/* its DHCP messages' rate */
+	struct agent_mcast_state mcast;	/* its groups, its reports' rate */
 	bool registered;
 	bool seen;		/* in the configuration being applied */
 };
@@ -650,6 +651,30 @@ static void miss_frame(struct agent *a, struct entry *e, const struct pgr_event 
 	}
 }
 
+static struct agent_mcast_env mcast_env(struct agent *a, const struct local_vm *vm)
+{
+	struct agent_mcast_env env = { .dirc = a->dirc, .vdc = vm->c.vdc, .server = a->node,
+				       .st = a->st.mcast, .send_fail = &a->st.mcast_send_fail };
+
+	pgr_mac_make(env.vm_mac, pgr_id_of(vm->c.node, PGR_PRIMARY));
+	for (unsigned t = 0; t < PGR_TREES; t++)
+		pgr_mac_make(env.server_mac[t], pgr_id_of(a->node, t));
+	return env;
+}
+
+/* Every VM into its VDC's broadcast group, and its groups again. */
+static void register_groups(struct agent *a, struct dir_now now)
+{
+	for (unsigned i = 0; i < a->nvms; i++) {
+		struct agent_mcast_env env;
+
+		if (!a->vms[i].c.ifindex)
+			continue;
+		env = mcast_env(a, &a->vms[i]);
+		agent_mcast_refresh(&env, &a->vms[i].mcast, now);
+	}
+}
+
 static struct agent6_env env6(const struct agent *a)
 {
 	return (struct agent6_env){ .a = a, .ops = &a->ops, .dirc = a->dirc, .node = a->node,
@@ -675,6 +700,12 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 		agent6_nd_miss(&a->v6, &env, now,
 			       vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY) ? &vm->c : NULL,
 			       frame, frame ? len : 0);
+		return;
+	}
+	if (ev->type == PGR_EV_MCAST && vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY)) {
+		struct agent_mcast_env env = mcast_env(a, vm);
+
+		agent_mcast_input(&env, &vm->mcast, now, vm->c.ip, frame, frame ? len : 0);
 		return;
 	}
 	if (ev->type == PGR_EV_DHCP && vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY)) {
@@ -850,6 +881,7 @@ static void register_all(struct agent *a, struct dir_now now)
 	}
 	a->next_register_ns = now.ns + (uint64_t)AGENT_REREG_MS * 1000000;
 	register_all6(a, now);
+	register_groups(a, now);
 }
 
 static const struct agent_vm_cfg *cfg_vm(const struct agent_config *cfg, const char *port)
@@ -1352,4 +1384,12 @@ void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg)
 		snprintf(name, sizeof(name), "dhcp_%s", agent_dhcp_name(v));
 		fn(arg, name, agent_dhcp_desc(v), a->st.dhcp[v]);
 	}
+	for (unsigned v = 0; v < AGENT_MCAST_COUNT; v++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "mcast_%s", agent_mcast_verdict_name((int)v));
+		fn(arg, name, agent_mcast_desc((int)v), a->st.mcast[v]);
+	}
+	fn(arg, "mcast_send_fail", "JOIN/LEAVE records the directory client refused",
+	   a->st.mcast_send_fail);
 }

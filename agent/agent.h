@@ -17,6 +17,7 @@
 #include "agent/agent6.h"
 #include "agent/config.h"
 #include "agent/dhcp.h"
+#include "agent/mcast.h"
 #include "bpf/dp.h"
 #include "dir/client.h"
 #include "lib/auth.h"
@@ -102,6 +103,8 @@ struct agent_stats {
 	AGENT_STATS(AGENT_STAT_FIELD)
 #undef AGENT_STAT_FIELD
 	uint64_t dhcp[AGENT_DHCP_COUNT];	/* agent/dhcp.h: "dhcp_" NAME */
+	uint64_t mcast[AGENT_MCAST_COUNT];	/* agent/mcast.h: "mcast_" NAME */
+	uint64_t mcast_send_fail;		/* JOIN/LEAVE records not sent */
 };
 
 struct agent;

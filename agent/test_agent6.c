@@ -28,8 +28,8 @@ struct fake {
 	uint8_t resend[128];
 	size_t resend_len;
 	/* datagrams to the directory */
-	uint8_t q[8][DIRP_MAX_DGRAM];
-	size_t qlen[8];
+	uint8_t q[16][DIRP_MAX_DGRAM];
+	size_t qlen[16];
 	unsigned nq;
 };
 
@@ -98,7 +98,7 @@ static void f_dir(void *arg, const uint8_t *buf, size_t len)
 {
 	struct fake *f = arg;
 
-	assert_true(f->nq < 8);
+	assert_true(f->nq < 16);	/* IPv4, IPv6 and group registrations */
 	memcpy(f->q[f->nq], buf, len);
 	f->qlen[f->nq++] = len;
 }

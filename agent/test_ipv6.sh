@@ -4,7 +4,8 @@
 # fd00:0:0:1::/64) take their SLAAC address from their agent's router
 # advertisements, duplicate address detection succeeds, an NS for a VM on
 # another server is resolved through the directory (LOOKUP6) and answered,
-# and nothing crosses a VDC.
+# and nothing crosses a VDC.  Then group membership: the VDCs' broadcast
+# groups and an IGMP join and leave reach the directory, one group per VDC.
 #
 #            spine0        spine1
 #           /  |   \      /  |   \
@@ -82,4 +83,23 @@ if vm blue-srv0 ip -6 neigh show "$(addr6 red-srv4)" | grep -q lladdr; then
 	fail "blue-srv0 has a neighbour entry for red-srv4"
 fi
 echo "isolation: blue-srv0 cannot reach red-srv4 over IPv6"
+
+# multicast membership (docs/multicast.md): every VM is in its VDC's
+# broadcast group; an IGMP join of one address from VMs of two VDCs makes
+# two groups in the directory, a leave removes its VDC's one only
+ST=/run/peregrine/lab-${PT}
+dirctl() { ip netns exec ${PT}-mgmt $P dirctl --server 172.31.0.1:7300 --key "$ST/key" "$@"; }
+dstat() { dirctl --json stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+# wait up to 5 s for counter $1 to be $2
+dwait() { for _ in $(seq 50); do [ "$(dstat "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+dwait grp_groups 2 || fail "directory groups: $(dstat grp_groups), not the 2 VDCs' broadcast groups"
+m=$(dstat grp_members)
+[ "$m" -ge 10 ] || fail "broadcast members: $m, fewer than the 10 VMs checked above"
+vm red-srv1 ip addr add 239.1.2.3/32 dev $IF autojoin
+vm blue-srv0 ip addr add 239.1.2.3/32 dev $IF autojoin
+dwait grp_groups 4 || fail "IGMP joins: $(dstat grp_groups) groups, not 4 (one per VDC)"
+dwait grp_members $((m + 2)) || fail "IGMP joins: $(dstat grp_members) members, not $((m + 2))"
+vm red-srv1 ip addr del 239.1.2.3/32 dev $IF
+dwait grp_groups 3 || fail "IGMP leave: $(dstat grp_groups) groups, not 3"
+echo "multicast: $m VMs in their VDC's broadcast group; 239.1.2.3 joined in two VDCs, left in one"
 echo PASS

@@ -149,6 +149,8 @@ enum pgr_event_type {
 				 * ip: the frame's source address */
 	PGR_EV_ND_MISS = 4,	/* a VM's Neighbour Solicitation for a target not
 				 * in GARP6, with its frame (bpf/fwd6.h); ip 0 */
+	PGR_EV_MCAST = 5,	/* a VM's IGMP or MLD message, with its frame
+				 * (bpf/mcast.h); ip 0 */
 };
 
 struct pgr_event {
@@ -217,6 +219,9 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(VM_DROP_ND_BAD, "vm drop: Neighbour Solicitation malformed or not the VM's") \
 	X(VM_DROP_SRC_IP6, "vm drop: IPv6 source is not the VM's (interface id)")     \
 	X(VM_DROP_NO_GARP6, "vm drop: no GARP6 entry for the IPv6 destination")      \
+	X(VM_MCAST_REPORT, "vm: IGMP/MLD message copied to the agent")               \
+	X(VM_DROP_MCAST, "vm drop: IGMP/MLD message longer than a frame, or sent back") \
+	X(VM_DROP_MCAST_LOST, "vm drop: IGMP/MLD message not copied (ring busy or full)") \
 	X(NET_DECAP, "net: indirect frame decapsulated and delivered")               \
 	X(NET_DIRECT, "net: direct frame delivered")                                 \
 	X(NET_PASS, "net: foreign frame passed to the stack")                        \

@@ -58,6 +58,8 @@ plain:
 		PGR_DROP(VM_DROP_DHCP_LOST);
 	if (f->event == PGR_EV_ND_MISS)	/* nor an NS: the VM asks again */
 		PGR_DROP(VM_ND_MISS);
+	if (f->event == PGR_EV_MCAST)	/* nor a report: the VM reports again */
+		PGR_DROP(VM_DROP_MCAST_LOST);
 	miss_event(skb, f);
 	PGR_DROP(VM_DROP_NO_GARP);
 }

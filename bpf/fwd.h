@@ -130,6 +130,8 @@ WIRE_INLINE const struct pgr_garp_entry *pgr_fwd_garp_lookup(const struct pgr_fw
 }
 
 #include "bpf/dhcp.h"
+#include "wire/ipv6.h"
+#include "bpf/mcast.h"
 
 /* ---- from a VM ---------------------------------------------------------------- */
 
@@ -249,6 +251,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struc
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_IP_BAD);
 	if (pgr_dhcp_is_client(ip, wire_ipv4_hlen(ip), end))	/* bpf/dhcp.h */
 		return pgr_fwd_dhcp(vm, ip, len, resent);
+	if (ip->proto == PGR_IPPROTO_IGMP)			/* bpf/mcast.h */
+		return pgr_fwd_mcast_report(vm, len, resent);
 	if (wire_mac_is_group(e->dst))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	if (!wire_mac_eq(e->src, vm->mac))
@@ -288,7 +292,7 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_from_vm(const struct pgr_fwd_tables *t, void 
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV4))
 		return pgr_fwd_vm_ipv4(t, e, end, len, vm, resent);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV6))	/* bpf/fwd6.h */
-		return pgr_fwd_vm_ipv6(t, e, end, vm, ifindex, resent);
+		return pgr_fwd_vm_ipv6(t, e, end, len, vm, ifindex, resent);
 	if (resent)	/* the agent sends back IPv4 and Neighbour Solicitations only */
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);
 	if (e->type == WIRE_HTONS(WIRE_ETH_P_ARP))

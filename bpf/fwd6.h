@@ -87,8 +87,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ns(const struct pgr_fwd_tables *t, struct 
 }
 
 WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv6(const struct pgr_fwd_tables *t, struct wire_eth *e,
-					   void *end, const struct pgr_vm *vm, uint32_t ifindex,
-					   bool resent)
+					   void *end, uint32_t len, const struct pgr_vm *vm,
+					   uint32_t ifindex, bool resent)
 {
 	struct wire_ipv6 *ip = (void *)(e + 1);
 	const struct pgr_garp_entry *g;
@@ -103,6 +103,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv6(const struct pgr_fwd_tables *t, struc
 	if (ip->next == WIRE_IPPROTO_ICMPV6 && (void *)((uint8_t *)(ip + 1) + 1) <= end &&
 	    *(uint8_t *)(ip + 1) == WIRE_ND_NS)
 		return pgr_fwd_vm_ns(t, e, ip, end, vm, ifindex, resent);
+	if (pgr_mcast_is_mld(ip, end))				/* bpf/mcast.h */
+		return pgr_fwd_mcast_report(vm, len, resent);
 	if (resent)	/* the agent sends back IPv4 and Neighbour Solicitations only */
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_ETHERTYPE);
 	if (wire_mac_is_group(e->dst) || wire_ipv6_is_multicast(ip->daddr))

@@ -290,6 +290,30 @@ static struct frame ip6(struct mac dst, struct mac src, struct ip6 sa, struct ip
 	return f;
 }
 
+/* An IGMPv2 report for 224.1.2.3 from VM A (bpf/mcast.h: protocol 2 is
+ * all the data plane looks at; the agent checks the rest). */
+static struct frame igmp(void)
+{
+	struct mac dst = { { 0x01, 0x00, 0x5e, 0x01, 0x02, 0x03 } };
+	struct frame f = udp(FROM_VM, dst, M(VA, 0), A_IP, IP(224, 1, 2, 3));
+
+	f.b[14 + 9] = 2;
+	return f;
+}
+
+/* An MLD message of type `type` from VM A to ff02::16, after an 8-byte
+ * hop-by-hop header with the router alert (hbh) or directly. */
+static struct frame mld(uint8_t type, bool hbh)
+{
+	struct mac dst = { { 0x33, 0x33, 0, 0, 0, 0x16 } };
+	struct ip6 da = { { 0xff, 0x02, [15] = 0x16 } };
+	uint8_t p[8 + 28] = { 58, 0, 5, 2, 0, 0, 1, 0 };
+
+	p[hbh ? 8 : 0] = type;
+	return hbh ? ip6(dst, M(VA, 0), A6_OF(VA), da, 0, 1, p, sizeof(p))
+		   : ip6(dst, M(VA, 0), A6_OF(VA), da, 58, 1, p, 28);
+}
+
 static struct frame udp6(struct mac dst, struct mac src, struct ip6 sa, struct ip6 da)
 {
 	static const uint8_t udp[15] = { 0x0f, 0xa0, 0x13, 0x88, 0, 15, 0, 0, 'p', 'a', 'y', 'l',
@@ -434,9 +458,11 @@ static void check_case(const struct vcase *c)
 
 static struct vcase *verdict_cases(size_t *n)
 {
-	static struct vcase c[96];
+	static struct vcase c[128];
 	struct frame tr = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP), big, resent, runt, stray, ihl4;
 	struct frame dhcp_big, ns_hop, dad, ip6_short, ns_back, ns_back_hit, ip6_back, vip_c;
+	struct frame igmp_big = igmp(), igmp_back = igmp(), mld_back = mld(143, true);
+	struct frame hbh_udp = mld(17, true);
 	struct ip6 ALL_NODES = { { 0xff, 0x02, [15] = 1 } };
 	struct mac MC_ALL = { { 0x33, 0x33, 0, 0, 0, 1 } };
 	size_t i = 0;
@@ -544,6 +570,20 @@ static struct vcase *verdict_cases(size_t *n)
 	     dhcp(BCAST, M(VC, 0), IP(10, 0, 0, 3), 0xffffffffu),
 	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_DHCP, 0, NT, PGR_EV_DHCP }));
 	CASE("DHCP longer than a full frame", dhcp_big, ((struct want)DROP(VM_DROP_DHCP)));
+	igmp_big.len = PGR_DP_HOLD_FRAME + 1;
+	igmp_back.resent = mld_back.resent = true;
+	hbh_udp.b[14 + 40] = 17;	/* a hop-by-hop header, then not ICMPv6 */
+	CASE("IGMPv2 report: to the agent", igmp(),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_MCAST_REPORT, 0, NT, PGR_EV_MCAST }));
+	CASE("IGMP longer than a full frame", igmp_big, ((struct want)DROP(VM_DROP_MCAST)));
+	CASE("IGMP sent back by the agent", igmp_back, ((struct want)DROP(VM_DROP_MCAST)));
+	CASE("MLDv2 report after the router alert: to the agent", mld(143, true),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_MCAST_REPORT, 0, NT, PGR_EV_MCAST }));
+	CASE("MLDv1 done without a hop-by-hop header: to the agent", mld(132, false),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_MCAST_REPORT, 0, NT, PGR_EV_MCAST }));
+	CASE("MLD sent back by the agent", mld_back, ((struct want)DROP(VM_DROP_MCAST)));
+	CASE("hop-by-hop header, then UDP to a group", hbh_udp, ((struct want)DROP(VM_DROP_GROUP)));
+	CASE("ICMPv6 echo to a group (not MLD)", mld(128, false), ((struct want)DROP(VM_DROP_GROUP)));
 	CASEO("IPv6 indirect: encapsulated as IPv4 is, no bytes added",
 	      udp6(M(VB, 0), M(VA, 0), A6_OF(VA), A6_OF(VB)),
 	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_INDIRECT, NIC1, PGR_PRIMARY, 0 }),
@@ -617,7 +657,7 @@ static struct vcase *verdict_cases(size_t *n)
 static bool decision_stat(int s)
 {
 	return s != PGR_STAT_PORT_RESEND && s != PGR_STAT_PORT_OUT && s != PGR_STAT_EVENT_LOST &&
-	       s != PGR_STAT_VM_DROP_DHCP_LOST;
+	       s != PGR_STAT_VM_DROP_DHCP_LOST && s != PGR_STAT_VM_DROP_MCAST_LOST;
 }
 
 static void test_every_verdict(void **state)
@@ -815,7 +855,9 @@ static struct frame random_frame(struct rng *r)
 		struct ip6 sa = rng_below(r, 4) ? A6_OF(VA) : A6_OF(VC);
 		struct mac dm = rng_below(r, 4) ? M(d, rng_below(r, 2)) : M(VD, 0);
 
-		if (k == 10)
+		if (k == 10 && rng_below(r, 4) == 0)
+			f = mld((uint8_t)(130 + rng_below(r, 4)), rng_below(r, 2));
+		else if (k == 10)
 			f = udp6(dm, src, sa, A6_OF(d));
 		else if (rng_below(r, 4))
 			f = ns(src, sa, A6_OF(d), rng_below(r, 4) ? src : M(VC, 0));
@@ -845,6 +887,8 @@ static struct frame random_frame(struct rng *r)
 		if (rng_below(r, 8) == 0) {	/* to the DHCP server's port */
 			f.b[14 + 20 + 2] = 0;
 			f.b[14 + 20 + 3] = 67;
+		} else if (rng_below(r, 8) == 0) {	/* IGMP */
+			f.b[14 + 9] = 2;
 		}
 	} else if (k < 7) {
 		f = arp(s, rng_below(r, 4) ? 1 : 2, src, rng_below(r, 4) ? src : pick_mac(r),

@@ -872,6 +872,14 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		metrics_sample(t, METRICS_COUNTER, name, agent_dhcp_desc(v),
 			       (double)st->dhcp[v], NULL);
 	}
+	for (unsigned v = 0; v < AGENT_MCAST_COUNT; v++) {	/* agent/mcast.h */
+		char name[64];
+
+		snprintf(name, sizeof(name), "peregrine_agent_mcast_%s_total",
+			 agent_mcast_verdict_name((int)v));
+		metrics_sample(t, METRICS_COUNTER, name, agent_mcast_desc((int)v),
+			       (double)st->mcast[v], NULL);
+	}
 	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_cache_entries",
 		       "directory entries the agent caches", (double)agent_cache_size(s->agent),
 		       NULL);

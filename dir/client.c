@@ -126,7 +126,12 @@ static void put_records(struct dirp_writer *w, uint8_t type, const void *recs, u
 			break;
 		case DIRP_LOOKUP6:
 		case DIRP_UNREGISTER6:
+		case DIRP_MEMBERS:
 			dirp_put_key6(w, (const struct dirp_key6 *)recs + i);
+			break;
+		case DIRP_JOIN:
+		case DIRP_LEAVE:
+			dirp_put_member(w, (const struct dirp_member *)recs + i);
 			break;
 		case DIRP_SET_AVAIL:
 			dirp_put_avail(w, (const struct dirp_avail *)recs + i);
@@ -155,7 +160,7 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 	struct pending *p;
 	uint32_t i;
 
-	if (type < DIRP_REGISTER || type > DIRP_LOOKUP6 || type == DIRP_ACK ||
+	if (type < DIRP_REGISTER || type > DIRP_MEMBERS || type == DIRP_ACK ||
 	    n > dirp_max_records(type) || (n && !recs))
 		return -EINVAL;
 	h.req_id = c->next_req;

@@ -28,6 +28,7 @@
 #include "lib/core.h"
 #include "lib/rng.h"
 #include "dir/dir6.h"
+#include "dir/dirgrp.h"
 
 #define NONE UINT32_MAX
 #define DIR_BIG_TABLE ((size_t)4 << 20)	/* tables from this size on are mappings */
@@ -125,6 +126,7 @@ struct dir {
 	struct log_rl rl;
 	bool read_only;			/* dir_set_read_only */
 	struct dir6 *v6;		/* (VDC, IPv6) keys: dir/dir6.c */
+	struct dirgrp *grp;		/* (VDC, group) members: dir/dirgrp.c */
 };
 
 static const uint32_t push_rto_ms[DIR_PUSH_LEVELS] = { 20, 40, 80, 160, 320, 640, 1000 };
@@ -357,6 +359,7 @@ struct dir *dir_new(const struct dir_cfg *cfg)
 	d->rl = (struct log_rl)LOG_RL_INIT(1000, 10);
 	d->v6 = dir6_new(rng_next(&r), MIN(d->cfg.max_entries, (uint32_t)DIR6_MAX_ENTRIES),
 			 d->cfg.neg_lease_ms);
+	d->grp = dirgrp_new(rng_next(&r), d->cfg.neg_lease_ms);
 	return d;
 }
 
@@ -365,6 +368,7 @@ void dir_free(struct dir *d)
 	if (!d)
 		return;
 	dir6_free(d->v6);
+	dirgrp_free(d->grp);
 	hmap_free(&d->by_key);
 	hmap_free(&d->by_mac);
 	hmap_free(&d->by_addr);
@@ -393,7 +397,7 @@ size_t dir_mem_bytes(const struct dir *d)
 	n += d->batch_cap * sizeof(uint64_t) + d->spans_cap * sizeof(struct push_span);
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
 		n += hmap_bytes(maps[i]);
-	n += dir6_mem_bytes(d->v6);
+	n += dir6_mem_bytes(d->v6) + dirgrp_mem_bytes(d->grp);
 	return n;
 }
 
@@ -432,6 +436,16 @@ void dir_get_stats(const struct dir *d, uint64_t st[DIR_STAT_COUNT])
 	st[DIR_STAT_v6_lookup_misses] = dir6_stats(d->v6)->misses;
 	st[DIR_STAT_v6_invalid] = dir6_stats(d->v6)->invalid;
 	st[DIR_STAT_v6_full] = dir6_stats(d->v6)->full;
+	st[DIR_STAT_grp_groups] = dirgrp_count(d->grp);
+	st[DIR_STAT_grp_members] = dirgrp_members(d->grp);
+	st[DIR_STAT_grp_joins] = dirgrp_stats(d->grp)->joins;
+	st[DIR_STAT_grp_leaves] = dirgrp_stats(d->grp)->leaves;
+	st[DIR_STAT_grp_lookups] = dirgrp_stats(d->grp)->lookups;
+	st[DIR_STAT_grp_lookup_misses] = dirgrp_stats(d->grp)->misses;
+	st[DIR_STAT_grp_invalid] = dirgrp_stats(d->grp)->invalid;
+	st[DIR_STAT_grp_full_vdc] = dirgrp_stats(d->grp)->full_vdc;
+	st[DIR_STAT_grp_full_group] = dirgrp_stats(d->grp)->full_group +
+				      dirgrp_stats(d->grp)->full_table;
 }
 
 /* ---- keys, MACs and the MAC index ------------------------------------------------ */
@@ -1624,6 +1638,9 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	case DIRP_REGISTER6:
 	case DIRP_UNREGISTER6:
 	case DIRP_LOOKUP6: dir6_request(d->v6, &m, &q.w); break;
+	case DIRP_JOIN:
+	case DIRP_LEAVE:
+	case DIRP_MEMBERS: dirgrp_request(d->grp, &m, &q.w); break;
 	default: assert(!"decoder let an unknown type through");
 	}
 	push_flush(d, now, out);	/* the pushes go before the reply, as they did */

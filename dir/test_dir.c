@@ -12,7 +12,10 @@
 #include "dir/client.h"
 #include "dir/dir.h"
 #include "dir/dir6.h"
+#include "dir/dirgrp.h"
 #include "lib/rng.h"
+#include "wire/be.h"
+#include "wire/eth.h"
 
 #define MS 1000000ull
 #define T0_WALL 1700000000000ull
@@ -79,7 +82,10 @@ static size_t h_msg(struct h *h, uint64_t from, uint8_t type, const void *recs, 
 		case DIRP_MOVE: dirp_put_move(&w, (const struct dirp_move *)recs + i); break;
 		case DIRP_REGISTER6: dirp_put_entry6(&w, (const struct dirp_entry6 *)recs + i); break;
 		case DIRP_UNREGISTER6:
+		case DIRP_MEMBERS:
 		case DIRP_LOOKUP6: dirp_put_key6(&w, (const struct dirp_key6 *)recs + i); break;
+		case DIRP_JOIN:
+		case DIRP_LEAVE: dirp_put_member(&w, (const struct dirp_member *)recs + i); break;
 		default: dirp_put_key(&w, (const struct dirp_key *)recs + i); break;
 		}
 	}
@@ -1410,6 +1416,164 @@ static void test_many_holders(void **st)
 }
 
 
+/* ---- groups (dir/dirgrp.c) ---------------------------------------------------------- */
+
+/* VM `vm` of server `server` joins (vdc, 224.1.0.g). */
+static struct dirp_member grp_rec(uint32_t vdc, uint32_t g, uint32_t vm, uint32_t server)
+{
+	struct dirp_member r = { .vdc = vdc, .server = server };
+
+	dirp_group4(r.group, 0xe0010000u | g);
+	wire_put48(r.vm, 0x020000100000ull | (uint64_t)vm << 1);
+	wire_put48(r.im[0], 0x020000200000ull | (uint64_t)server << 1);
+	wire_put48(r.im[1], 0x020000200001ull | (uint64_t)server << 1);
+	return r;
+}
+
+static struct dirp_key6 grp_key(const struct dirp_member *r, uint32_t vdc)
+{
+	struct dirp_key6 k = { .vdc = vdc };
+
+	memcpy(k.ip6, r->group, 16);
+	return k;
+}
+
+/* Send one request, return the reply's count; *r its record i. */
+static unsigned grp_ask(struct h *h, uint8_t type, const void *recs, unsigned n, unsigned i,
+			struct dirp_member *r)
+{
+	struct dirp_msg m;
+
+	h_send(h, A1, type, recs, n);
+	assert_true(h_reply(h, A1, &m));
+	assert_int_equal(m.h.type, type | DIRP_REPLY_BIT);
+	if (i < m.h.count)
+		dirp_get_member(&m, i, r);
+	return m.h.count;
+}
+
+static void test_groups(void **state)
+{
+	struct h h;
+	struct dirp_member j[4] = { grp_rec(7, 1, 1, 10), grp_rec(7, 1, 2, 10),
+				    grp_rec(7, 1, 3, 11), grp_rec(8, 1, 4, 12) }, r;
+	struct dirp_key6 k7 = grp_key(&j[0], 7), k8 = grp_key(&j[0], 8), k9 = grp_key(&j[0], 9);
+	uint64_t st[DIR_STAT_COUNT];
+	bool seen10 = false, seen11 = false;
+
+	(void)state;
+	h_init(&h, 0);
+	assert_int_equal(grp_ask(&h, DIRP_JOIN, j, 4, 3, &r), 4);
+	assert_int_equal(r.status, DIRP_OK);
+	/* VDC 7's group: two servers (10 twice), never VDC 8's member. */
+	assert_int_equal(grp_ask(&h, DIRP_MEMBERS, &k7, 1, 0, &r), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		grp_ask(&h, DIRP_MEMBERS, &k7, 1, i, &r);
+		assert_int_equal(r.status, DIRP_OK);
+		assert_int_equal(r.vdc, 7);
+		assert_int_equal(r.lease_ms, DIRGRP_LEASE_MS);
+		assert_true(wire_mac_is_zero(r.vm));
+		seen10 |= r.server == 10 && !memcmp(r.im, j[0].im, 12);
+		seen11 |= r.server == 11 && !memcmp(r.im, j[2].im, 12);
+	}
+	assert_true(seen10 && seen11);
+	assert_int_equal(grp_ask(&h, DIRP_MEMBERS, &k8, 1, 0, &r), 1);
+	assert_int_equal(r.server, 12);
+	assert_int_equal(grp_ask(&h, DIRP_MEMBERS, &k9, 1, 0, &r), 1);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	assert_int_equal(r.lease_ms, 100);
+	/* A join again changes nothing; a leave of a non-member is NOT FOUND. */
+	grp_ask(&h, DIRP_JOIN, j, 1, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	grp_ask(&h, DIRP_LEAVE, &j[2], 1, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	grp_ask(&h, DIRP_LEAVE, &j[2], 1, 0, &r);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	assert_int_equal(grp_ask(&h, DIRP_MEMBERS, &k7, 1, 0, &r), 1);
+	assert_int_equal(r.server, 10);
+	/* The last member leaves: the group is gone. */
+	grp_ask(&h, DIRP_LEAVE, j, 2, 0, &r);
+	assert_int_equal(grp_ask(&h, DIRP_MEMBERS, &k7, 1, 0, &r), 1);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	dir_get_stats(h.d, st);
+	assert_int_equal(st[DIR_STAT_grp_groups], 1);
+	assert_int_equal(st[DIR_STAT_grp_members], 1);
+	assert_int_equal(st[DIR_STAT_grp_leaves], 3);
+	assert_int_equal(st[DIR_STAT_grp_lookup_misses], 2);
+	h_fini(&h);
+}
+
+/* Every limit refuses (FULL) and counts; a bad record is INVALID. */
+static void test_group_limits(void **state)
+{
+	struct h h;
+	struct dirp_member r, bad[4];
+	uint64_t st[DIR_STAT_COUNT];
+	uint32_t g;
+
+	(void)state;
+	h_init(&h, 0);
+	for (g = 0; g < DIRGRP_MAX_PER_VDC; g++) {
+		struct dirp_member j = grp_rec(7, g + 1, 1, 10);
+
+		grp_ask(&h, DIRP_JOIN, &j, 1, 0, &r);
+		assert_int_equal(r.status, DIRP_OK);
+	}
+	r = grp_rec(7, g + 1, 1, 10);
+	grp_ask(&h, DIRP_JOIN, &r, 1, 0, &r);
+	assert_int_equal(r.status, DIRP_FULL);
+	r = grp_rec(8, g + 1, 1, 10);			/* another VDC has its own */
+	grp_ask(&h, DIRP_JOIN, &r, 1, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	/* VMs per group: 64 VMs on two servers, the 65th refused. */
+	for (uint32_t v = 0; v < DIRGRP_MAX_VMS; v++) {
+		r = grp_rec(9, 1, 100 + v, 20 + v % 2);
+		grp_ask(&h, DIRP_JOIN, &r, 1, 0, &r);
+		assert_int_equal(r.status, DIRP_OK);
+	}
+	r = grp_rec(9, 1, 999, 20);
+	grp_ask(&h, DIRP_JOIN, &r, 1, 0, &r);
+	assert_int_equal(r.status, DIRP_FULL);
+	/* Servers per group: what one MEMBERS reply lists. */
+	for (uint32_t s = 0; s < DIRGRP_MAX_SERVERS; s++) {
+		r = grp_rec(9, 2, 200 + s, 100 + s);
+		grp_ask(&h, DIRP_JOIN, &r, 1, 0, &r);
+		assert_int_equal(r.status, DIRP_OK);
+	}
+	r = grp_rec(9, 2, 999, 999);
+	grp_ask(&h, DIRP_JOIN, &r, 1, 0, &r);
+	assert_int_equal(r.status, DIRP_FULL);
+	r = grp_rec(9, 2, 998, 100);			/* a server already in */
+	grp_ask(&h, DIRP_JOIN, &r, 1, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	{
+		struct dirp_key6 k = grp_key(&r, 9);
+
+		assert_int_equal(grp_ask(&h, DIRP_MEMBERS, &k, 1, 0, &r), DIRGRP_MAX_SERVERS);
+	}
+	/* Invalid: a unicast "group", a group MAC, the same MAC twice, server 0. */
+	for (int i = 0; i < 4; i++)
+		bad[i] = grp_rec(10, 1, 1, 10);
+	dirp_group4(bad[0].group, 0x0a000001);
+	bad[1].vm[0] |= 1;
+	memcpy(bad[2].im[1], bad[2].im[0], 6);
+	bad[3].server = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		grp_ask(&h, DIRP_JOIN, bad, 4, i, &r);
+		assert_int_equal(r.status, DIRP_INVALID);
+	}
+	/* The broadcast group may be joined (the agents put every VM in it). */
+	r = grp_rec(10, 1, 1, 10);
+	dirp_group4(r.group, 0xffffffffu);
+	grp_ask(&h, DIRP_JOIN, &r, 1, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	dir_get_stats(h.d, st);
+	assert_int_equal(st[DIR_STAT_grp_full_vdc], 1);
+	assert_int_equal(st[DIR_STAT_grp_full_group], 2);
+	assert_int_equal(st[DIR_STAT_grp_invalid], 16);
+	h_fini(&h);
+}
+
 /* ---- IPv6 keys (dir/dir6.c) ------------------------------------------------------ */
 
 static struct dirp_entry6 v6_entry(uint32_t vdc, uint16_t tail, uint8_t node)
@@ -1616,6 +1780,8 @@ int main(void)
 		cmocka_unit_test(test_many_holders),
 		cmocka_unit_test(test_big_tables_and_sweep),
 		cmocka_unit_test(test_ipv6_keys),
+		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_group_limits),
 		cmocka_unit_test(test_ipv6_invalid),
 		cmocka_unit_test(test_ipv6_randomized),
 	};

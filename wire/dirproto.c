@@ -36,6 +36,12 @@ static const struct type_info types[] = {
 	{ DIRP_REGISTER6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "register6-reply" },
 	{ DIRP_UNREGISTER6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "unregister6-reply" },
 	{ DIRP_LOOKUP6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "lookup6-reply" },
+	{ DIRP_JOIN, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "join" },
+	{ DIRP_LEAVE, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "leave" },
+	{ DIRP_MEMBERS, DIRP_KEY6_LEN, 1, "members" },
+	{ DIRP_JOIN | DIRP_REPLY_BIT, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "join-reply" },
+	{ DIRP_LEAVE | DIRP_REPLY_BIT, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "leave-reply" },
+	{ DIRP_MEMBERS | DIRP_REPLY_BIT, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "members-reply" },
 	{ DIRP_UPDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "update" },
 	{ DIRP_INVALIDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "invalidate" },
 };
@@ -122,6 +128,12 @@ static bool record_ok(uint8_t type, const uint8_t *r)
 		if (dirp_record_len(type) != DIRP_ENTRY6_LEN)
 			return true;	/* key6 records: any value */
 		return r[20] <= DIRP_STATUS_MAX && r[21] <= DIRP_AVAIL_ALL && wire_get16(r + 22) == 0;
+	case DIRP_JOIN:
+	case DIRP_LEAVE:
+	case DIRP_MEMBERS:
+		if (dirp_record_len(type) != DIRP_MEMBER_LEN)
+			return true;	/* group keys: any value (the directory checks) */
+		return r[20] <= DIRP_STATUS_MAX && r[21] == 0 && wire_get16(r + 22) == 0;
 	case DIRP_SET_AVAIL:
 		if (type & DIRP_REPLY_BIT)
 			return r[6] <= DIRP_STATUS_MAX && r[7] == 0;
@@ -261,6 +273,52 @@ void dirp_get_entry6(const struct dirp_msg *m, unsigned i, struct dirp_entry6 *e
 	memcpy(e->mac, r + 36, sizeof(e->mac));
 }
 
+void dirp_get_member(const struct dirp_msg *m, unsigned i, struct dirp_member *g)
+{
+	const uint8_t *r = rec(m, i);
+
+	g->vdc = wire_get32(r);
+	memcpy(g->group, r + 4, 16);
+	g->status = r[20];
+	g->lease_ms = wire_get32(r + 24);
+	g->server = wire_get32(r + 28);
+	memcpy(g->vm, r + 32, 6);
+	memcpy(g->im, r + 38, sizeof(g->im));
+}
+
+/* ---- groups -------------------------------------------------------------------------- */
+
+void dirp_group4(uint8_t group[16], uint32_t ip)
+{
+	memset(group, 0, 10);
+	group[10] = group[11] = 0xff;
+	wire_put32(group + 12, ip);
+}
+
+static bool group_is_v4(const uint8_t g[16])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(g, mapped, 12);
+}
+
+bool dirp_group_is_bcast(const uint8_t g[16])
+{
+	return group_is_v4(g) && wire_get32(g + 12) == 0xffffffffu;
+}
+
+bool dirp_group_ok(const uint8_t g[16])
+{
+	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	uint32_t ip;
+
+	if (!group_is_v4(g))
+		return g[0] == 0xff && memcmp(g, all_nodes, 16) != 0 &&
+		       !(g[1] == 0x01 && !memcmp(g + 2, all_nodes + 2, 14));
+	ip = wire_get32(g + 12);
+	return (ip >> 28) == 0xe && ip != 0xe0000001u;
+}
+
 /* ---- encoding ---------------------------------------------------------------------- */
 
 static void put_hdr(uint8_t *p, const struct dirp_hdr *h)
@@ -392,6 +450,21 @@ void dirp_put_entry6(struct dirp_writer *w, const struct dirp_entry6 *e)
 	wire_put32(r + 28, e->lease_ms);
 	wire_put32(r + 32, e->server);
 	memcpy(r + 36, e->mac, sizeof(e->mac));
+}
+
+void dirp_put_member(struct dirp_writer *w, const struct dirp_member *g)
+{
+	uint8_t *r = next_rec(w, DIRP_MEMBER_LEN);
+
+	wire_put32(r, g->vdc);
+	memcpy(r + 4, g->group, 16);
+	r[20] = g->status;
+	r[21] = 0;
+	wire_put16(r + 22, 0);
+	wire_put32(r + 24, g->lease_ms);
+	wire_put32(r + 28, g->server);
+	memcpy(r + 32, g->vm, 6);
+	memcpy(r + 38, g->im, sizeof(g->im));
 }
 
 size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key)

@@ -32,6 +32,10 @@ enum dirp_limits {
 	DIRP_KEY6_LEN = 20,		/* vdc, IPv6 address */
 	DIRP_ENTRY6_LEN = 60,		/* see struct dirp_entry6 */
 	DIRP_MAX_RECORDS6 = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_ENTRY6_LEN,
+	DIRP_MEMBER_LEN = 50,		/* see struct dirp_member */
+	/* A MEMBERS reply lists every member server of one group in one
+	 * datagram, so a group has at most this many member servers. */
+	DIRP_MAX_MEMBERS = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_MEMBER_LEN,
 	/* The most records of the largest shape that fit one datagram. */
 	DIRP_MAX_RECORDS = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_ENTRY_LEN,
 	DIRP_MAX_STATS = 64,
@@ -39,6 +43,7 @@ enum dirp_limits {
 
 _Static_assert(DIRP_MAX_RECORDS == 29, "records per datagram");
 _Static_assert(DIRP_MAX_RECORDS6 == 23, "IPv6 records per datagram");
+_Static_assert(DIRP_MAX_MEMBERS == 28, "member records per datagram");
 
 enum dirp_type {
 	/* agent -> directory */
@@ -58,6 +63,12 @@ enum dirp_type {
 	DIRP_REGISTER6 = 9,	/* entry6 records */
 	DIRP_UNREGISTER6 = 10,	/* key6 records */
 	DIRP_LOOKUP6 = 11,	/* key6 records */
+	/* agent -> directory, group membership (VDC, group) -> member VMs and
+	 * their servers (docs/directory-protocol.md, "Groups"); added to
+	 * version 1 as IPv6 was: an older directory drops them (drop_type). */
+	DIRP_JOIN = 12,		/* member records */
+	DIRP_LEAVE = 13,	/* member records */
+	DIRP_MEMBERS = 14,	/* one group6 (key6) record; reply: member records */
 	/* directory -> requester: request type | DIRP_REPLY_BIT, same req_id */
 	DIRP_REPLY_BIT = 0x80,
 	/* directory -> caching clients */
@@ -155,6 +166,19 @@ struct dirp_entry6 {
 	uint8_t mac[DIRP_NMACS][6];
 };
 
+/* A group: IPv6 groups as they are, IPv4 groups and the VDC's broadcast
+ * (255.255.255.255) as IPv4-mapped addresses (::ffff:a.b.c.d). */
+struct dirp_member {
+	uint32_t vdc;
+	uint8_t group[16];
+	uint8_t status;		/* enum dirp_status (replies); 0 elsewhere */
+	uint32_t lease_ms;	/* MEMBERS reply: how long the reader may use it */
+	uint32_t server;	/* the member VM's server */
+	uint8_t vm[6];		/* JOIN, LEAVE: the member VM's primary MAC;
+				 * MEMBERS reply: zero (servers are listed) */
+	uint8_t im[2][6];	/* the server's primary and backup MACs */
+};
+
 struct dirp_ack {
 	uint32_t vdc, ip, version;
 };
@@ -205,6 +229,16 @@ void dirp_get_move(const struct dirp_msg *m, unsigned i, struct dirp_move *mv);
 uint64_t dirp_get_stat(const struct dirp_msg *m, unsigned i);
 void dirp_get_key6(const struct dirp_msg *m, unsigned i, struct dirp_key6 *k);
 void dirp_get_entry6(const struct dirp_msg *m, unsigned i, struct dirp_entry6 *e);
+void dirp_get_member(const struct dirp_msg *m, unsigned i, struct dirp_member *r);
+
+/* Groups: the IPv4-mapped form of an IPv4 group, and the checks. */
+void dirp_group4(uint8_t group[16], uint32_t ip);
+/* A group a VM may join: an IPv6 multicast address (ff00::/8) other than
+ * the all-nodes groups, or a mapped IPv4 multicast address (224.0.0.0/4)
+ * other than 224.0.0.1; the broadcast group is not joined, every VM of a
+ * VDC is in it. */
+bool dirp_group_ok(const uint8_t group[16]);
+bool dirp_group_is_bcast(const uint8_t group[16]);
 
 /* Building a message: begin, put records, finish. */
 struct dirp_writer {
@@ -228,6 +262,7 @@ void dirp_put_move(struct dirp_writer *w, const struct dirp_move *mv);
 void dirp_put_stat(struct dirp_writer *w, uint64_t v);
 void dirp_put_key6(struct dirp_writer *w, const struct dirp_key6 *k);
 void dirp_put_entry6(struct dirp_writer *w, const struct dirp_entry6 *e);
+void dirp_put_member(struct dirp_writer *w, const struct dirp_member *r);
 /* Fill in count, tag the message; returns its length. */
 size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key);
 /* Rewrite seq and time of a finished message and re-tag it (retransmission). */

@@ -201,12 +201,86 @@ static void test_entry6_layout(void **st)
 	assert_int_equal(dirp_decode(buf, len - 20 + 8, &key, &m), -DIRP_E_LENGTH);
 }
 
+/* Group membership: 50-byte member records, 28 to a datagram, a MEMBERS
+ * request of exactly one group key; flags and reserved bytes zero. */
+static void test_member_layout(void **st)
+{
+	struct dirp_hdr h = { .type = DIRP_JOIN | DIRP_REPLY_BIT };
+	struct dirp_member g = { .vdc = 7, .status = DIRP_FULL, .lease_ms = 2000, .server = 12 }, back;
+	struct dirp_key6 k = { .vdc = 9 };
+	uint8_t buf[DIRP_MAX_DGRAM], *r = buf + DIRP_HDR_LEN;
+	struct dirp_writer w;
+	struct dirp_msg m;
+	size_t len;
+
+	(void)st;
+	dirp_group4(g.group, 0xe0010203);		/* 224.1.2.3 */
+	wire_put48(g.vm, 0x020000000010ull);
+	wire_put48(g.im[0], 0x020000000020ull);
+	wire_put48(g.im[1], 0x020000000021ull);
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	dirp_put_member(&w, &g);
+	len = dirp_finish(&w, &key);
+	assert_int_equal(len, DIRP_HDR_LEN + 50 + DIRP_TAG_LEN);
+	assert_memory_equal(r, "\x00\x00\x00\x07\0\0\0\0\0\0\0\0\0\0\xff\xff\xe0\x01\x02\x03", 20);
+	assert_memory_equal(r + 20, "\x03\x00\x00\x00\x00\x00\x07\xd0\x00\x00\x00\x0c", 12);
+	assert_memory_equal(r + 32, "\x02\x00\x00\x00\x00\x10", 6);
+	assert_memory_equal(r + 44, "\x02\x00\x00\x00\x00\x21", 6);
+	assert_int_equal(dirp_decode(buf, len, &key, &m), 0);
+	dirp_get_member(&m, 0, &back);
+	assert_true(back.vdc == 7 && back.status == DIRP_FULL && back.lease_ms == 2000 &&
+		    back.server == 12);
+	assert_memory_equal(back.group, g.group, 16);
+	assert_memory_equal(back.vm, g.vm, 6);
+	assert_memory_equal(back.im, g.im, 12);
+	r[21] = 1;					/* flags */
+	auth_tag(&key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN);
+	assert_int_equal(dirp_decode(buf, len, &key, &m), -DIRP_E_FIELD);
+	r[21] = 0;
+	r[20] = DIRP_STATUS_MAX + 1;
+	auth_tag(&key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN);
+	assert_int_equal(dirp_decode(buf, len, &key, &m), -DIRP_E_FIELD);
+
+	h.type = DIRP_JOIN;
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	while (dirp_room(&w))
+		dirp_put_member(&w, &g);
+	assert_int_equal(w.count, DIRP_MAX_MEMBERS);
+	assert_int_equal(DIRP_MAX_MEMBERS, 28);
+	/* one group per MEMBERS request */
+	h.type = DIRP_MEMBERS;
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	dirp_put_key6(&w, &k);
+	assert_false(dirp_room(&w));
+	assert_string_equal(dirp_type_name(DIRP_MEMBERS | DIRP_REPLY_BIT), "members-reply");
+	/* which groups a VM may join */
+	assert_true(dirp_group_ok(g.group));
+	dirp_group4(g.group, 0xe0000001);		/* 224.0.0.1: all hosts */
+	assert_false(dirp_group_ok(g.group));
+	dirp_group4(g.group, 0xffffffff);
+	assert_false(dirp_group_ok(g.group));
+	assert_true(dirp_group_is_bcast(g.group));
+	dirp_group4(g.group, 0x0a000001);		/* unicast */
+	assert_false(dirp_group_ok(g.group));
+	memset(g.group, 0, 16);
+	g.group[0] = 0xff;
+	g.group[1] = 0x02;
+	g.group[15] = 1;				/* ff02::1 */
+	assert_false(dirp_group_ok(g.group));
+	g.group[15] = 0xfb;				/* ff02::fb */
+	assert_true(dirp_group_ok(g.group));
+	assert_false(dirp_group_is_bcast(g.group));
+	g.group[0] = 0xfd;
+	assert_false(dirp_group_ok(g.group));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_and_key_layout),
 		cmocka_unit_test(test_entry_layout),
 		cmocka_unit_test(test_entry6_layout),
+		cmocka_unit_test(test_member_layout),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_limits_and_restamp),
 	};
