@@ -158,8 +158,11 @@ _Static_assert(sizeof(struct nl_vm_key) == 12, "netlord vm key");
 struct nl_event {
 	uint32_t tenant;
 	uint32_t ip;		/* network order */
+	uint32_t ifindex;	/* the VM's port */
+	uint32_t arp;		/* 1: its ARP request missed (the NLA answers it
+				 * once the directory has) */
 };
-_Static_assert(sizeof(struct nl_event) == 8, "netlord event");
+_Static_assert(sizeof(struct nl_event) == 16, "netlord event");
 
 struct nl_counter {
 	uint64_t packets;

@@ -48,9 +48,10 @@ struct {
 } nl_events SEC(".maps");
 
 /* Tell the NLA about a miss; a full ring loses it (the VM asks again). */
-static __always_inline void miss(uint32_t tenant, uint32_t ip)
+static __always_inline void miss(struct __sk_buff *skb, uint32_t tenant, uint32_t ip,
+				 uint32_t arp)
 {
-	struct nl_event ev = { tenant, ip };
+	struct nl_event ev = { tenant, ip, skb->ifindex, arp };
 
 	bpf_ringbuf_output(&nl_events, &ev, sizeof(ev), 0);
 }
@@ -71,7 +72,7 @@ static __always_inline int arp(struct __sk_buff *skb, struct wire_eth *e, void *
 	key.ip = wire_ip_get(a->tpa);
 	ent = bpf_map_lookup_elem(&nl_dir, &key);
 	if (!ent) {
-		miss(key.tenant, key.ip);
+		miss(skb, key.tenant, key.ip, 1);
 		NL_DROP(ENC_ARP_MISS);
 	}
 	__builtin_memcpy(mac, ent->mac, 6);
@@ -132,7 +133,7 @@ static __always_inline int encap(struct __sk_buff *skb, struct wire_eth *e,
 
 	ent = bpf_map_lookup_elem(&nl_dir, &key);
 	if (!ent) {
-		miss(key.tenant, key.ip);
+		miss(skb, key.tenant, key.ip, 0);
 		NL_DROP(ENC_MISS);
 	}
 	if (!wire_mac_eq(e->dst, ent->mac))

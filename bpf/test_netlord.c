@@ -426,6 +426,21 @@ static void test_deliver(void **state)
 }
 
 /* ---- the NLA: encapsulation -------------------------------------------------- */
+struct misses {
+	int n;
+	struct nl_event ev[8];
+};
+
+static int collect_miss(void *ctx, void *data, size_t size)
+{
+	struct misses *m = ctx;
+
+	if (size == sizeof(struct nl_event) && m->n < 8)
+		memcpy(&m->ev[m->n], data, size);
+	m->n++;
+	return 0;
+}
+
 static void test_encap(void **state)
 {
 	struct frame a_b = udp(VM_B, VM_A, A, B, 1, 100), big, exact, arp_req, arp_miss, arp_reply,
@@ -494,8 +509,28 @@ static void test_encap(void **state)
 			  NO_OUT },
 		};
 
+		struct misses got = { 0 };
+		struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(enc->maps.nl_events),
+							  collect_miss, &got, NULL);
+
+		assert_non_null(rb);
+		ring_buffer__consume(rb);	/* what earlier tests left */
+		got.n = 0;
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			run(prog, st, &cases[i]);
+		/* the three misses reached the NLA: tenant, address, the VM's
+		 * port, and whether an ARP request missed (the NLA answers it) */
+		ring_buffer__consume(rb);
+		ring_buffer__free(rb);
+		assert_int_equal(got.n, 3);
+		assert_int_equal(got.ev[0].tenant, RED);
+		assert_int_equal(got.ev[0].ip, C);
+		assert_int_equal(got.ev[1].ip, G);
+		assert_int_equal(got.ev[2].ip, C);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(got.ev[i].ifindex, IN);
+			assert_int_equal(got.ev[i].arp, i == 2);
+		}
 	}
 	{
 		uint32_t ifindex = IN;

@@ -41,12 +41,13 @@
 #include "wire/scheme.h"
 #include "cmd/agent_bcube.h"
 #include "cmd/agent_policy.h"
+#include "cmd/agent_netlord.h"
 #include "cmd/agent_vl2.h"
 
 static const char agent_help[] =
 	"Usage: peregrine agent --config FILE [--name NAME] [--veth-nics]\n"
 	"                       [--traffic-pairs N] [--netns NS] [--lab PREFIX]\n"
-	"                       [--scheme peregrine|vl2|bcube] [--log-level LEVEL]\n"
+	"                       [--scheme peregrine|vl2|bcube|netlord] [--log-level LEVEL]\n"
 	"                       [--metrics A.B.C.D:PORT]\n"
 	"\n"
 	"The host agent of one server: attaches the data plane to the server's\n"
@@ -76,7 +77,8 @@ static const char agent_help[] =
 	"                     whose tests send plain traffic between servers)\n"
 	"  --scheme S         peregrine (default) or vl2: the VL2 agent\n"
 	"                     (docs/vl2.md; same configuration file); bcube:\n"
-	"                     the BCube server daemon (docs/bcube.md)\n"
+	"                     the BCube server daemon (docs/bcube.md); netlord:\n"
+	"                     the NetLord agent, NLA (docs/netlord.md)\n"
 	"  --log-level LEVEL  error, warn, info (default) or debug\n"
 	DAEMON_HELP_METRICS
 	"  -h, --help\n";
@@ -735,11 +737,7 @@ static int parse_args(int argc, char **argv, struct shell *s, struct daemon *dm)
 		case 'S':
 			if (!pgr_scheme_parse(optarg, &s->scheme))
 				return cli_usage_error("agent", "--scheme: '%s' is not peregrine, "
-						       "vl2 or bcube", optarg);
-			/* NetLord's NLA has no daemon yet (docs/netlord.md) */
-			if (s->scheme == PGR_SCHEME_NETLORD)
-				return cli_usage_error("agent", "--scheme netlord: the NLA runs "
-						       "no daemon yet (peregrine netlord nla)");
+						       "vl2, bcube or netlord", optarg);
 			/* EVPN's servers run FRR and the kernel's VXLAN, not an
 			 * agent (docs/evpn.md) */
 			if (s->scheme == PGR_SCHEME_EVPN)
@@ -917,6 +915,10 @@ int cmd_agent(int argc, char **argv)
 	if (s.scheme == PGR_SCHEME_BCUBE) {
 		signal(SIGPIPE, SIG_IGN);
 		return agent_bcube_run(s.config_path);
+	}
+	if (s.scheme == PGR_SCHEME_NETLORD) {
+		signal(SIGPIPE, SIG_IGN);
+		return agent_netlord_run(s.config_path, s.lab);
 	}
 	daemon_start(&dm);	/* SIGPIPE ignored, SIGINT and SIGTERM stop the loop */
 	s.loop = dm.loop;

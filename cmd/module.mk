@@ -6,8 +6,8 @@ CMD_SRCS += cmd/bench_sim_chaos.c
 CMD_SRCS += cmd/lab_ha.c cmd/directory_etcd.c cmd/dirctl_check.c cmd/ras_ha.c
 SH_TESTS += cmd/test_probe.sh
 SH_TESTS += cmd/test_trace.sh
-# NetLord's data plane by hand (docs/netlord.md).
-CMD_SRCS += cmd/netlord.c
+# NetLord's data plane by hand, and its agent (docs/netlord.md).
+CMD_SRCS += cmd/netlord.c cmd/agent_netlord.c
 SH_TESTS += cmd/test_daemon_cli.sh
 SH_TESTS += cmd/test_cni.sh
 SH_TESTS += cmd/test_fabric_gen.sh

@@ -39,12 +39,24 @@ echo "$out" | grep -q 'PEREGRINE_NO_AGENT is ignored outside a lab' || fail "no 
 echo "$out" | grep -q "$missing" || fail "the agent did not go on to read its configuration: $out"
 echo "ok: PEREGRINE_NO_AGENT outside a lab is ignored"
 
-# no NLA daemon yet: refused, not the Peregrine agent started in its place
-if out=$($P agent --scheme netlord 2>&1); then
-	fail "agent --scheme netlord ran: $out"
+# --scheme netlord runs the NLA (cmd/agent_netlord.c), not the Peregrine
+# agent: a server that is not on a NetLord topology is refused by it
+$P keygen "$tmp/key" >/dev/null
+cat >"$tmp/nl.yaml" <<YAML
+server: srv0
+node: 1
+nics: [nonic0]
+directory: 127.0.0.1:9461
+ras: 127.0.0.1:9462
+key: $tmp/key
+topology: bcube:n=2,k=1
+vms: []
+YAML
+if out=$($P agent --scheme netlord --config "$tmp/nl.yaml" 2>&1); then
+	fail "agent --scheme netlord ran on a BCube topology: $out"
 fi
-echo "$out" | grep -q 'the NLA runs no daemon yet' || fail "agent --scheme netlord: $out"
-echo "ok: agent --scheme netlord is refused"
+echo "$out" | grep -q 'srv0: not a server of a NetLord topology' || fail "agent --scheme netlord: $out"
+echo "ok: agent --scheme netlord is the NLA (a BCube server refused)"
 
 # EVPN's VTEPs run FRR: refused too, not the Peregrine agent in its place
 if out=$($P agent --scheme evpn 2>&1); then

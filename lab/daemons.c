@@ -367,7 +367,7 @@ const struct lab_daemon lab_daemons[] = {
 	{ "directory", LAB_ON_MGMT, directory_args, PGR | VL2 | BCUBE | NETLORD, NULL, 9461 },
 	{ "switchd", LAB_ON_SWITCH, switchd_args, PGR, NULL, 9463 },
 	{ "ras", LAB_ON_MGMT, ras_args, PGR, NULL, 9462 },
-	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2 | BCUBE, NULL, 9464 },
+	{ "agent", LAB_ON_SERVER, agent_args, PGR | VL2 | BCUBE | NETLORD, NULL, 9464 },
 	{ "etcd", LAB_ON_HA_ETCD, lab_ha_etcd_args, PGR, "/usr/bin/etcd", 0 },
 	{ "directory", LAB_ON_HA_DIR, lab_ha_directory_args, PGR, NULL, 9461 },
 	{ "ras", LAB_ON_HA_RAS, lab_ha_ras_args, PGR, NULL, 9462 },

@@ -212,6 +212,8 @@ void lab_bcube_script_neigh(const struct lab *l, uint32_t node, FILE *f);
 int lab_netlord_check(const struct topo *t);
 /* Switch node's MAC: 02:4e:4c and the node id. */
 void lab_netlord_switch_mac(uint32_t node, uint8_t mac[6]);
+/* A server's edge switch, and its port P there (the switch's port + 1). */
+uint32_t lab_netlord_edge(const struct topo *t, uint32_t server, uint32_t *port);
 void lab_netlord_script_switch(const struct lab *l, uint32_t node, FILE *f);
 void lab_netlord_script_server(const struct lab *l, uint32_t node, FILE *f);
 

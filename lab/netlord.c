@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "agent/netlord.h"
 #include "bpf/loader.h"
 #include "bpf/netlord.h"
 #include "route/spain.h"
@@ -32,8 +32,7 @@ void lab_netlord_switch_mac(uint32_t node, uint8_t mac[6])
 	mac[5] = (uint8_t)node;
 }
 
-/* The server's edge switch and its port P there (switch port + 1). */
-static uint32_t edge_of(const struct topo *t, uint32_t server, uint32_t *port)
+uint32_t lab_netlord_edge(const struct topo *t, uint32_t server, uint32_t *port)
 {
 	const struct topo_adj *a = topo_port(t, server, 0);
 	const struct topo_link *lk = &t->links[a->link];
@@ -49,7 +48,7 @@ int lab_netlord_check(const struct topo *t)
 
 		if (t->nodes[n].degree != 1)
 			return -EINVAL;
-		edge_of(t, n, &port);
+		lab_netlord_edge(t, n, &port);
 		if (port >= NL_EDGE_PORTS)
 			return -E2BIG;
 	}
@@ -191,60 +190,6 @@ static int switch_args(const struct lab *l, const struct route_spain *s, uint32_
 	return rc ? -ENOMEM : 0;
 }
 
-static int nla_args(const struct lab *l, const struct route_spain *s, uint32_t node,
-		    struct args *a, char *err, size_t errlen)
-{
-	const struct topo *t = l->topo;
-	char pin[256], ifn[LAB_IFNAMSIZ], macs[18], macs2[18], ip[16];
-	uint32_t port, edge = edge_of(t, node, &port);
-	struct nla_plan p;
-	uint8_t mac[6], emac[6];
-	int rc = 0;
-
-	if (nla_plan_build(&p, t, s, edge, err, errlen))
-		return -EINVAL;
-	pin_of(l, node, pin, sizeof(pin));
-	lab_ifname(l, ifn, "nic0");
-	lab_nic_mac(t->nodes[node].index, 0, mac);
-	lab_netlord_switch_mac(edge, emac);
-	rc |= add(a, "netlord") | add(a, "nla") | add(a, "%s", pin);
-	rc |= add(a, "--nic") | add(a, "%s", ifn) | add(a, "--nic-mac") |
-	      add(a, "%s", swp_mac_str(mac, macs));
-	rc |= add(a, "--edge-mac") | add(a, "%s", swp_mac_str(emac, macs)) | add(a, "--port") |
-	      add(a, "%u", port);
-	for (uint32_t v = 0; v < l->nvms; v++) {
-		const struct lab_vm *vm = &l->vms[v];
-		uint32_t vport, vedge = edge_of(t, vm->server, &vport);
-
-		lab_vm_mac(l, vm, mac);
-		lab_netlord_switch_mac(vedge, emac);
-		if (vm->server == node) {
-			lab_ifname(l, ifn, "v%u", vm->id);
-			rc |= add(a, "--vm") | add(a, "%s,%u,%s,%s", ifn, l->vdcs[vm->vdc].id,
-						   lab_ip_str(vm->ip, ip), swp_mac_str(mac, macs));
-		}
-		rc |= add(a, "--dir") | add(a, "%u,%s,%s,%s,%u", l->vdcs[vm->vdc].id,
-					    lab_ip_str(vm->ip, ip), swp_mac_str(mac, macs),
-					    swp_mac_str(emac, macs2), vport);
-	}
-	for (uint32_t e = 0; e < s->nends; e++) {
-		struct nl_vlan_choice c;
-		char list[NL_K_MAX * 6] = "";
-		size_t off = 0;
-
-		nla_plan_choice(&p, e, &c);
-		if (!c.n)
-			continue;
-		for (uint32_t i = 0; i < c.n; i++)
-			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u",
-						i ? "," : "", c.vid[i]);
-		lab_netlord_switch_mac(s->ends[e], emac);
-		rc |= add(a, "--path") | add(a, "%s=%s", swp_mac_str(emac, macs), list);
-	}
-	nla_plan_free(&p);
-	return rc ? -ENOMEM : 0;
-}
-
 /* Run `peregrine netlord ARGS` in node's namespace and wait for it. */
 static int run_in(const struct lab *l, uint32_t node, struct args *a)
 {
@@ -311,13 +256,13 @@ int lab_netlord_prepare(const struct lab *l, char *err, size_t errlen)
 	}
 	for (uint32_t n = 0; n < t->nnodes; n++) {
 		struct args a = { 0 };
-		bool server = topo_is_server(t, n);
 		int r;
 
-		if (lab_step(server ? "netlord-nla" : "netlord-switch", t->nodes[n].name, err,
-			     errlen))
+		if (topo_is_server(t, n))
+			continue;	/* the NLA is the agent's (cmd/agent_netlord.c) */
+		if (lab_step("netlord-switch", t->nodes[n].name, err, errlen))
 			goto out;
-		r = server ? nla_args(l, &s, n, &a, err, errlen) : switch_args(l, &s, n, &a);
+		r = switch_args(l, &s, n, &a);
 		if (!r)
 			r = run_in(l, n, &a);
 		args_free(&a);
@@ -334,12 +279,35 @@ out:
 	return rc;
 }
 
-/* The programs forward as soon as `prepare` attached them. */
+/* The switches forward as soon as `prepare` attached their program; a
+ * server is ready once its agent pinned the NLA's maps, which it does last,
+ * after attaching its programs and registering its VMs. */
 int lab_netlord_ready(const struct lab *l, char *err, size_t errlen)
 {
-	(void)l;
-	(void)err;
-	(void)errlen;
+	struct timespec ts = { 0, 20 * 1000000 };
+
+	for (uint32_t n = 0; n < l->topo->nnodes; n++) {
+		char pin[256], path[300];
+		struct stat st;
+		int waited = 0;
+
+		if (!topo_is_server(l->topo, n))
+			continue;
+		if (lab_step("wait-nla", l->topo->nodes[n].name, err, errlen))
+			return -1;
+		pin_of(l, n, pin, sizeof(pin));
+		snprintf(path, sizeof(path), "%s/dec/nl_stats", pin);
+		while (stat(path, &st) && waited < LAB_READY_WAIT_MS) {
+			nanosleep(&ts, NULL);
+			waited += 20;
+		}
+		if (waited >= LAB_READY_WAIT_MS) {
+			snprintf(err, errlen, "the NetLord agent on %s did not load its programs "
+				 "within %d ms (see peregrine lab logs %s)", l->topo->nodes[n].name,
+				 LAB_READY_WAIT_MS, l->topo->nodes[n].name);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -16,11 +16,12 @@
 #    VDC may receive an echo request (its ICMP InEchos)
 # 2. throughput: iperf3 red-srv0 -> red-srv7; 32 UDP flows over the VLANs
 # 3. fail-over: a 10,000 datagram/s stream red-srv0 -> red-srv7 while the
-#    leaf0-spine link it uses is cut, and every NLA told by `peregrine
-#    netlord reselect` (nothing in the lab reports the cut to the NLAs yet:
-#    the gap is the cut plus these commands); then the link back, and the
-#    spine the stream moved to failing, with the same re-selection
-# 4. migration: not supported yet (null)
+#    leaf0-spine link it uses is cut; the NLAs' probes find the dead VLAN
+#    and re-select on their own (peregrine agent --scheme netlord); then
+#    the link back, and the spine the stream moved to failing
+# 4. migration: the same stream while red-srv7 moves to srv2 (lab migrate:
+#    the new NLA registers it, the directory pushes the new edge switch and
+#    port to the NLAs holding it)
 # 5. forwarding entries per switch (each switch's learned (VLAN, MAC)s)
 #
 # Usage: lab-demo-netlord.sh [--json] (PEREGRINE = the binary, PREFIX = the
@@ -30,7 +31,7 @@ set -euo pipefail
 in_echos() { ip netns exec "$X-$1" awk '/^Icmp:/ { n++ } /^Icmp:/ && n == 2 { print $9 }' /proc/net/snmp; }
 mac_of() { ip -n "$X-$1" -j link show "$X-eth0" | jq -r '.[0].address'; }
 pin=/sys/fs/bpf/peregrine
-nlstat() { nsenter --net="/run/netns/$X-$1" "$P" netlord stats "$pin/$X-$1-nl" --json | jq ".$2 // 0"; }
+nlstat() { "$P" netlord stats "$pin/$X-$1-nl" --json | jq ".$2 // 0"; }	# pins are global
 TOPO=leafspine:spines=2,leaves=4,servers=2
 SERVERS="0 1 2 3 4 5 6 7"
 SWITCHES="spine0 spine1 leaf0 leaf1 leaf2 leaf3"
@@ -48,19 +49,6 @@ YAML
 say "== building a NetLord lab (prefix $X)"
 $P lab down --prefix "$X" >/dev/null 2>&1 || true
 $P lab up "$tmp/netlord.yaml" --prefix "$X" >&2
-macs=$(sed 's/^/--mac /' "/run/peregrine/lab-$X/netlord-macs" | paste -sd' ')
-# reselect LINK...: every NLA re-selects with these links down (in parallel)
-reselect() {
-	local s pids=() downs=()
-	for l in "$@"; do downs+=(--down "$l"); done
-	for s in $SERVERS; do
-		# shellcheck disable=SC2086
-		nsenter --net="/run/netns/$X-srv$s" "$P" netlord reselect "$pin/$X-srv$s-nl" "$TOPO" \
-			--edge "leaf$((s / 2))" --k 2 $macs "${downs[@]}" >/dev/null & pids+=($!)
-	done
-	for s in "${pids[@]}"; do wait "$s"; done
-}
-
 say "== 1. reachability and isolation"
 pairs_ok=0 pairs_total=0 violations=0
 declare -A mac
@@ -110,14 +98,17 @@ while True:
 sleep 0.5
 a0=$(nlstat spine0 SW_FORWARD); b0=$(nlstat spine1 SW_FORWARD)
 for port in $(seq 40000 40031); do
-	ex red-srv0 "$P" probe send --to 10.0.0.8:9100 --bind "10.0.0.1:$port" --rate 1000 \
-		--count 10 >/dev/null 2>&1
+	ex red-srv0 "$P" probe send --to 10.0.0.8:9100 --bind "10.0.0.1:$port" --rate 10000 \
+		--count 100 >/dev/null 2>&1
 done
 a=$(($(nlstat spine0 SW_FORWARD) - a0)); b=$(($(nlstat spine1 SW_FORWARD) - b0))
+# the NLAs' probes cross both spines at one rate: of the 3200 frames of the
+# flows, spine0 carried about (a - b + 3200) / 2
+a=$(( (a - b + 3200) / 2 )); a=$(( a < 0 ? 0 : a > 3200 ? 3200 : a )); b=$((3200 - a))
 vlans_used=0
 [ $((a * 10)) -ge $((a + b)) ] && [ "$a" -gt 0 ] && vlans_used=$((vlans_used + 1))
 [ $((b * 10)) -ge $((a + b)) ] && [ "$b" -gt 0 ] && vlans_used=$((vlans_used + 1))
-say "   32 flows red-srv0 -> red-srv7: spine0 (VLAN 1) forwarded $a frames, spine1 (VLAN 2) $b: $vlans_used VLANs used"
+say "   32 flows x 100 datagrams red-srv0 -> red-srv7: spine0 (VLAN 1) forwarded about $a of their frames, spine1 (VLAN 2) $b: $vlans_used VLANs used"
 
 stream() {	# NAME TO_VM IP: 10,000 datagrams/s red-srv0 -> IP until stop_stream
 	local name=$1 to_vm=$2 ip=$3
@@ -143,27 +134,29 @@ stream fo red-srv7 10.0.0.8
 sleep 1.5
 spine=$(busiest_spine)
 t_link=$($P lab link down leaf0 "$spine" --prefix "$X" --json | jq .at_ns)
-reselect "leaf0-$spine"
-t_re=$(now_ns)
-say "   cut leaf0 -- $spine; every NLA re-selected $(( (t_re - t_link) / 1000000 )) ms later"
+say "   cut leaf0 -- $spine (the NLAs re-select on their own)"
 sleep 2
 $P lab link up leaf0 "$spine" --prefix "$X" >/dev/null
-reselect
 sleep 1
 spine2=$(busiest_spine)
-links2=$(for l in leaf0 leaf1 leaf2 leaf3; do echo "$l-$spine2"; done)
 t_node=$(now_ns)
 $P lab node down "$spine2" --prefix "$X" >/dev/null
-# shellcheck disable=SC2086
-reselect $links2
-t_re2=$(now_ns)
-say "   failed switch $spine2; every NLA re-selected $(( (t_re2 - t_node) / 1000000 )) ms later"
+say "   failed switch $spine2"
+sleep 2
 stop_stream
 gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
 say "   longest gap: link cut $(human_round "$gap_link" 1) ms, switch failure $(human_round "$gap_node" 1) ms; in all $lost_fo_ms ms of the stream lost"
 
-say "== 4. migration: not supported by the NetLord lab yet"
+say "== 4. migration (stream to red-srv7, which moves to srv2)"
+stream mig red-srv7 10.0.0.8
+sleep 1.5
+$P lab migrate red-srv7 srv2 --prefix "$X" --json > "$tmp/migrate.json"
+t_mig=$(jq .detach_ns "$tmp/migrate.json")
+sleep 2
+stop_stream
+gap_mig=$(gap_after "$tmp/mig.json" "$t_mig")
+say "   longest gap: $(human_round "$gap_mig" 1) ms; in all $(jq '.lost / 10' "$tmp/mig.json") ms of the stream lost"
 
 say "== 5. forwarding entries per switch (learned (VLAN, MAC)s)"
 fib=$(for sw in $SWITCHES; do
@@ -179,9 +172,10 @@ if [ $JSON = 1 ]; then
 	      --argjson fib "$fib" --argjson s "$secs" --argjson lf "$lost_fo_ms" \
 	      --argjson hb "$header_bytes" --argjson mtu "$tenant_mtu" \
 	      --argjson vu "$vlans_used" --argjson cf "$core_fib_max" \
+	      --argjson gm "$gap_mig" \
 	   '{scheme: "netlord", pairs_ok: $ok, pairs_total: $total, isolation_violations: $v,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
-	     migration_gap_ms: null, fib: $fib, header_bytes: $hb, tenant_mtu: $mtu,
+	     migration_gap_ms: $gm, fib: $fib, header_bytes: $hb, tenant_mtu: $mtu,
 	     vlans_used: $vu, core_fib_max: $cf, seconds: $s}'
 fi
 [ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ]
