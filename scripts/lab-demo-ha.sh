@@ -18,7 +18,8 @@
 #
 # Prints (with --json) kills [{target, lookup_gap_ms, stream_gap_ms}],
 # registrations_acked, registrations_lost, version_regressions,
-# ras_takeover_ms, ras_reprogrammed_ms, fenced_writes_refused.
+# ras_takeover_ms (of which ras_elected_ms: the kill to the new leader's
+# "leading" line), ras_reprogrammed_ms, fenced_writes_refused.
 set -euo pipefail
 . "$(dirname "$0")/demo-lib.sh"
 command -v etcd >/dev/null || { echo "lab demo --ha: needs etcd (etcd-server)" >&2; exit 1; }
@@ -90,7 +91,10 @@ sleep 1
 say "== 1. kill -9 of dir0 (srv0's agent's directory server)"
 check k1 4
 sleep 1.5
-t1=$(now_ms); kill -9 "$(pid_of dir0)"; t1ns=$((t1 * 1000000))
+# (each pid is looked up before the clock is read: `lab status` takes a
+# while on a loaded machine, and would count in the times measured)
+pid=$(pid_of dir0)
+t1=$(now_ms); kill -9 "$pid"; t1ns=$((t1 * 1000000))
 wait "$checker" || true
 
 say "== 2. kill -9 of the leading RAS ($l0), a link failure 100 ms later"
@@ -98,7 +102,8 @@ path=$($P trace red 10.0.0.1 10.0.0.4 --prefix "$X" --json)
 leaf=$(echo "$path" | jq -r '.hops[0].node'); spine=$(echo "$path" | jq -r '.hops[0].next')
 check k2 4
 sleep 1
-t2=$(now_ms); kill -9 "$(pid_of "${l0#"$X"-}")"
+pid=$(pid_of "${l0#"$X"-}")
+t2=$(now_ms); kill -9 "$pid"
 sleep 0.1
 t_link=$($P lab link down "$leaf" "$spine" --prefix "$X" --json | jq .at_ns)
 say "   cut $leaf -- $spine"
@@ -106,17 +111,20 @@ wait "$checker" || true
 l1=""
 for _ in $(seq 50); do l1=$(leader); [ -n "$l1" ] && [ "$l1" != "$l0" ] && break; sleep 0.1; done
 n1=${l1#"$X"-}
+t_lead=$(log_ms "$n1" "leading \\(term" "$t2")
 t_prog=$(log_ms "$n1" "fabric programmed" "$t2")
 t_link_ms=$((t_link / 1000000))
 t_reprog=$(log_ms "$n1" "fabric programmed" "$t_link_ms")
 takeover=$(( ${t_prog:-0} ? t_prog - t2 : -1 ))
+elected=$(( ${t_lead:-0} ? t_lead - t2 : -1 ))
 reprog=$(( ${t_reprog:-0} ? t_reprog - t_link_ms : -1 ))
-say "   $l1 leads; programmed ${takeover} ms after the kill, ${reprog} ms after the link failure"
+say "   $l1 leads; elected ${elected} ms and programmed ${takeover} ms after the kill, ${reprog} ms after the link failure"
 
 say "== 3. kill -9 of etcd1"
 check k3 4
 sleep 1.5
-t3=$(now_ms); kill -9 "$(pid_of etcd1)"
+pid=$(pid_of etcd1)
+t3=$(now_ms); kill -9 "$pid"
 wait "$checker" || true
 
 say "== 4. a partition isolating the leading RAS ($l1) from etcd"
@@ -158,13 +166,13 @@ out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
 	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
 	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
-	--argjson takeover "$takeover" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
+	--argjson takeover "$takeover" --argjson elected "$elected" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
 	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
 		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, stream_gap_ms: $g2},
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
 	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
-	  ras_takeover_ms: $takeover, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
+	  ras_takeover_ms: $takeover, ras_elected_ms: $elected, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
 	  fenced_writes_refused: $fenced, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi
