@@ -19,7 +19,9 @@
 # Prints (with --json) kills [{target, lookup_gap_ms, stream_gap_ms}],
 # registrations_acked, registrations_lost, version_regressions,
 # ras_takeover_ms (of which ras_elected_ms: the kill to the new leader's
-# "leading" line), ras_reprogrammed_ms, fenced_writes_refused.
+# "leading" line), ras_dead_leader_found_by ("probe" or "lease"),
+# ras_reprogrammed_ms, fenced_writes_refused, switch_notices_answered (the
+# switches' port-down notices the directory servers answered).
 set -euo pipefail
 . "$(dirname "$0")/demo-lib.sh"
 command -v etcd >/dev/null || { echo "lab demo --ha: needs etcd (etcd-server)" >&2; exit 1; }
@@ -60,16 +62,17 @@ log_ms() {
 		  if (ms >= after) { printf "%.0f\n", ms; exit } }'
 }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-fenced() {	# switchd's fenced requests, summed over the switches
+sw_sum() {	# switchd's counter $1, summed over the switches
 	local sum=0 n ip
 	for n in $(st | jq -r '.nodes[] | select(.kind == "switch") | .name'); do
 		ip=$(st | jq -r --arg n "$n" '.nodes[] | select(.name == $n) | .metrics_url.switchd // empty')
 		[ -n "$ip" ] || continue
-		v=$(ip netns exec "$X-mgmt" curl -s -m 2 "$ip" | awk '/^peregrine_switchd_fenced_total/ { print $2 }')
+		v=$(ip netns exec "$X-mgmt" curl -s -m 2 "$ip" | awk -v m="peregrine_switchd_$1_total" '$1 == m { print $2 }')
 		sum=$((sum + ${v:-0}))
 	done
 	echo $sum
 }
+fenced() { sw_sum fenced; }
 
 say "== stream red-srv0 -> red-srv3 (10,000/s) and the history checker"
 stream() {
@@ -112,6 +115,12 @@ l1=""
 for _ in $(seq 50); do l1=$(leader); [ -n "$l1" ] && [ "$l1" != "$l0" ] && break; sleep 0.1; done
 n1=${l1#"$X"-}
 t_lead=$(log_ms "$n1" "leading \\(term" "$t2")
+# how the standby found the leader gone: its address refused datagrams
+# (the probe), or else its lease ran out
+t_probe=$(log_ms "$n1" "refuses datagrams" "$t2")
+by=lease; [ -n "$t_probe" ] && by=probe
+# the switches' own notices to the directory (docs/ha.md): answered ones
+notices=$(sw_sum notice_replies)
 t_prog=$(log_ms "$n1" "fabric programmed" "$t2")
 t_link_ms=$((t_link / 1000000))
 t_reprog=$(log_ms "$n1" "fabric programmed" "$t_link_ms")
@@ -166,13 +175,13 @@ out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
 	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
 	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
-	--argjson takeover "$takeover" --argjson elected "$elected" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
+	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
 	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
 		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, stream_gap_ms: $g2},
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
 	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
-	  ras_takeover_ms: $takeover, ras_elected_ms: $elected, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
-	  fenced_writes_refused: $fenced, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
+	  ras_takeover_ms: $takeover, ras_elected_ms: $elected, ras_dead_leader_found_by: $by, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
+	  fenced_writes_refused: $fenced, switch_notices_answered: $notices, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi
