@@ -20,8 +20,9 @@
 # registrations_acked, registrations_lost, version_regressions,
 # ras_takeover_ms (of which ras_elected_ms: the kill to the new leader's
 # "leading" line), ras_dead_leader_found_by ("probe" or "lease"),
-# ras_reprogrammed_ms, fenced_writes_refused, switch_notices_answered (the
-# switches' port-down notices the directory servers answered).
+# ras_reprogrammed_ms, fenced_writes_refused, switch_notices and
+# switch_notices_answered (the switches' port-down notices to the directory
+# servers, and their answers).
 set -euo pipefail
 . "$(dirname "$0")/demo-lib.sh"
 command -v etcd >/dev/null || { echo "lab demo --ha: needs etcd (etcd-server)" >&2; exit 1; }
@@ -119,8 +120,11 @@ t_lead=$(log_ms "$n1" "leading \\(term" "$t2")
 # (the probe), or else its lease ran out
 t_probe=$(log_ms "$n1" "refuses datagrams" "$t2" || true)
 by=lease; [ -n "$t_probe" ] && by=probe
-# the switches' own notices to the directory (docs/ha.md): answered ones
-notices=$(sw_sum notice_replies)
+# the switches' own notices to the directory (docs/ha.md): made, and
+# answered (in time or late: the answer waits for etcd's commit, the
+# pushes do not)
+notices=$(sw_sum notices)
+answered=$(( $(sw_sum notice_replies) + $(sw_sum notice_late_replies) ))
 t_prog=$(log_ms "$n1" "fabric programmed" "$t2")
 t_link_ms=$((t_link / 1000000))
 t_reprog=$(log_ms "$n1" "fabric programmed" "$t_link_ms")
@@ -175,7 +179,7 @@ out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
 	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
 	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
-	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
+	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson answered "$answered" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
 	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
@@ -183,5 +187,5 @@ out=$(jq -n -c \
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
 	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
 	  ras_takeover_ms: $takeover, ras_elected_ms: $elected, ras_dead_leader_found_by: $by, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
-	  fenced_writes_refused: $fenced, switch_notices_answered: $notices, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
+	  fenced_writes_refused: $fenced, switch_notices: $notices, switch_notices_answered: $answered, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi
