@@ -120,11 +120,6 @@ t_lead=$(log_ms "$n1" "leading \\(term" "$t2")
 # (the probe), or else its lease ran out
 t_probe=$(log_ms "$n1" "refuses datagrams" "$t2" || true)
 by=lease; [ -n "$t_probe" ] && by=probe
-# the switches' own notices to the directory (docs/ha.md): made, and
-# answered (in time or late: the answer waits for etcd's commit, the
-# pushes do not)
-notices=$(sw_sum notices)
-answered=$(( $(sw_sum notice_replies) + $(sw_sum notice_late_replies) ))
 t_prog=$(log_ms "$n1" "fabric programmed" "$t2")
 t_link_ms=$((t_link / 1000000))
 t_reprog=$(log_ms "$n1" "fabric programmed" "$t_link_ms")
@@ -161,6 +156,11 @@ f1=$(fenced)
 iso=$(( ${b1:-0} - ${b0:-0} ))
 say "   the isolated $l1 sent $iso batches since; switches refused $((f1 - f0))"
 stop_stream
+# the switches' own notices to the directory (docs/ha.md): made, and
+# answered (in time or late: the answer waits for etcd's commit, the
+# pushes do not); read after the stream, `lab status` is slow when loaded
+notices=$(sw_sum notices)
+answered=$(( $(sw_sum notice_replies) + $(sw_sum notice_late_replies) ))
 
 gap() { gap_after "$tmp/s.json" "$1"; }
 # each kill fell inside the stream (0.5 s after its first arrival, 0.5 s
