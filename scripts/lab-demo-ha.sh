@@ -63,12 +63,12 @@ log_ms() {
 		  if (ms >= after) { printf "%.0f\n", ms; exit } }'
 }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# the switches' metrics URLs, read once (`lab status` is slow when loaded)
+swurls=$(st | jq -r '.nodes[] | select(.kind == "switch") | .metrics_url.switchd // empty')
 sw_sum() {	# switchd's counter $1, summed over the switches
-	local sum=0 n ip
-	for n in $(st | jq -r '.nodes[] | select(.kind == "switch") | .name'); do
-		ip=$(st | jq -r --arg n "$n" '.nodes[] | select(.name == $n) | .metrics_url.switchd // empty')
-		[ -n "$ip" ] || continue
-		v=$(ip netns exec "$X-mgmt" curl -s -m 2 "$ip" | awk -v m="peregrine_switchd_$1_total" '$1 == m { print $2 }')
+	local sum=0 u v
+	for u in $swurls; do
+		v=$(ip netns exec "$X-mgmt" curl -s -m 2 "$u" | awk -v m="peregrine_switchd_$1_total" '$1 == m { print $2 }')
 		sum=$((sum + ${v:-0}))
 	done
 	echo $sum
