@@ -290,6 +290,14 @@ static uint64_t send_dgrams(struct server *s, const struct dir_out *o, int which
 	return total;
 }
 
+static bool ops_soft(const struct dir_out *o)
+{
+	for (size_t i = 0; i < o->nops; i++)
+		if (!o->ops[i].soft)
+			return false;
+	return true;
+}
+
 /* Make the batch's store writes durable, then send its datagrams; returns
  * how many were sent.  With etcd the batch goes to the writer thread and
  * its datagrams leave when etcd has committed (on_etcd_written). */
@@ -298,6 +306,22 @@ static uint64_t flush_out(struct server *s)
 	struct dir_out *o = &s->out;
 	uint64_t total;
 
+	if (o->nops && s->sync && ops_soft(o)) {
+		/* Availability alone (soft state: a RAS marks it again, a
+		 * switch's port-down notice is fail-over's critical path,
+		 * docs/ha.md): its pushes leave now, unless they show an entry
+		 * whose write is in flight, and etcd gets the writes behind
+		 * them.  With etcd down they would otherwise wait for its
+		 * timeout. */
+		struct dir_out writes = *o;
+
+		total = dsync_send_or_hold(s->sync, s->d, o, send_written, s);
+		writes.nsends = 0;
+		if (!dsync_submit(s->sync, s->d, &writes))
+			arm_timer(s, mono_ns());
+		dir_out_reset(o);
+		return total;
+	}
 	if (o->nops && s->sync) {
 		if (!dsync_submit(s->sync, s->d, o))
 			arm_timer(s, mono_ns());	/* read its keys back */

@@ -149,6 +149,10 @@ static void on_readable(void *arg, int fd)
 			uint64_t now = mono_ns();
 			uint64_t before = ras_stats(d->r)->link_events;
 
+			/* an empty datagram is a standby's probe of whether
+			 * we still listen (cmd/ras_ha.h), not input */
+			if (!d->rx.msgs[i].msg_len)
+				continue;
 			ras_input(d->r, from, d->rx.bufs[i], d->rx.msgs[i].msg_len, now, &d->out);
 			if (ras_stats(d->r)->link_events != before)
 				d->t0_ns = now;

@@ -2,7 +2,10 @@
 #include "cmd/ras_ha.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +31,10 @@ struct ras_ha {
 	int64_t lease, term;
 	uint64_t last_ok_ns;
 	bool leading;
+	/* the probe of the leader (RAS_HA_REFUSALS) */
+	int probe_fd;
+	char probe_to[RAS_HA_VALUE_MAX + 1];
+	unsigned refusals;
 };
 
 struct ras_ha *ras_ha_open(const char *urls, const char *name, unsigned ttl_s, char *err,
@@ -40,6 +47,7 @@ struct ras_ha *ras_ha_open(const char *urls, const char *name, unsigned ttl_s, c
 		return NULL;
 	}
 	h->ttl_s = ttl_s ? ttl_s : RAS_HA_TTL_S;
+	h->probe_fd = -1;
 	snprintf(h->value, sizeof(h->value), "%s", name);
 	return h;
 }
@@ -49,6 +57,8 @@ void ras_ha_close(struct ras_ha *h)
 	if (!h)
 		return;
 	ras_ha_keepalive_stop(h);
+	if (h->probe_fd >= 0)
+		close(h->probe_fd);
 	etcd_free(h->e);
 	free(h);
 }
@@ -58,6 +68,55 @@ static void nap_ms(unsigned ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/* The leader's address from its value "NAME ADDR:PORT": a connected UDP
+ * socket to it, kept while the leader stays the same. */
+static int probe_open(struct ras_ha *h, const char *leader)
+{
+	const char *sp = strrchr(leader, ' ');
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	char ip[64];
+	unsigned port;
+
+	if (h->probe_fd >= 0 && !strcmp(h->probe_to, leader))
+		return 0;
+	if (h->probe_fd >= 0)
+		close(h->probe_fd);
+	h->probe_fd = -1;
+	h->refusals = 0;
+	snprintf(h->probe_to, sizeof(h->probe_to), "%s", leader);
+	if (!sp || sscanf(sp + 1, "%63[0-9.]:%u", ip, &port) != 2 || port > 65535 ||
+	    inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		return -EINVAL;
+	a.sin_port = htons((uint16_t)port);
+	h->probe_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (h->probe_fd < 0)
+		return -errno;
+	if (connect(h->probe_fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(h->probe_fd);
+		h->probe_fd = -1;
+		return -errno;
+	}
+	return 0;
+}
+
+/* One round of the probe: true once the leader's address refused
+ * RAS_HA_REFUSALS rounds in a row.  The refusal of the previous round's
+ * datagram (ICMP port unreachable) is the socket's pending error. */
+static bool probe_dead(struct ras_ha *h, const char *leader)
+{
+	char b;
+
+	if (probe_open(h, leader))
+		return false;
+	if (recv(h->probe_fd, &b, 1, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED)
+		h->refusals++;
+	else
+		h->refusals = 0;
+	if (send(h->probe_fd, "", 0, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED)
+		h->refusals++;
+	return h->refusals >= RAS_HA_REFUSALS;
 }
 
 int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term)
@@ -92,6 +151,16 @@ int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term)
 			 * that wins would carry a dead one. */
 			if (etcd_lease_keepalive(h->e, h->lease, NULL) == -ENOENT)
 				h->lease = 0;
+			/* A leader whose address refuses datagrams is dead:
+			 * end its term now rather than when its lease runs
+			 * out (only that term's key is deleted). */
+			if (probe_dead(h, other) &&
+			    etcd_resign(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), h->term) == 0) {
+				log_warn("standby: %s refuses datagrams: its term %" PRId64
+					 " ended", other, h->term);
+				h->refusals = 0;
+				continue;
+			}
 		} else {
 			log_warn("etcd: campaign: %s", strerror(-rc));
 		}

@@ -13,6 +13,13 @@ enum ras_ha_limits {
 	RAS_HA_CAMPAIGN_MS = 100,	/* a standby asks this often */
 	RAS_HA_TIMEOUT_MS = 500,	/* per etcd request */
 	RAS_HA_VALUE_MAX = 256,
+	/* A standby probes the leader's UDP address each round (an empty
+	 * datagram); after this many rounds in a row answered by ICMP port
+	 * unreachable (nothing listens there: the process died) it deletes
+	 * the leader key of that term instead of waiting for the lease to
+	 * expire.  A leader that does not answer at all (a partition) is
+	 * left to its lease. */
+	RAS_HA_REFUSALS = 2,
 };
 
 #define RAS_HA_KEY "/peregrine/ras/leader"

@@ -82,6 +82,10 @@ static const char switchd_help[] =
 	"                       reports go to the one that programmed this switch\n"
 	"                       with the highest term; requests of an older term are\n"
 	"                       refused (fencing)\n"
+	"  --directory ADDR:PORT[,ADDR:PORT...] directory servers to tell, when a\n"
+	"                       port goes down, that the server MACs this switch\n"
+	"                       forwarded out of it are unavailable (agents then\n"
+	"                       fail over without a RAS: docs/ha.md); default: none\n"
 	"  --flush              delete the bridge's static entries at start (a\n"
 	"                       rebooted switch); default: adopt them\n"
 	"  --uplinks N,N,...    the ports that lead to other switches.  When all\n"
@@ -527,7 +531,7 @@ static void log_stats(const struct swd *d)
 
 /* ---- set-up ------------------------------------------------------------------- */
 struct swd_opts {
-	const char *listen, *key, *bridge, *prefix, *ras, *uplinks;
+	const char *listen, *key, *bridge, *prefix, *ras, *uplinks, *dirs;
 	uint32_t id, fib, uplink_delay_ms;
 	bool flush, ras_follow;
 };
@@ -546,6 +550,7 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *
 		{ "uplinks", required_argument, NULL, 'u' },
 		{ "uplink-delay", required_argument, NULL, 'D' },
 		{ "ras-follow", no_argument, NULL, 'R' },
+		{ "directory", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		DAEMON_OPTIONS,
 		{ 0 }
@@ -563,6 +568,7 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *
 		case 'r': o->ras = optarg; break;
 		case 'F': o->flush = true; break;
 		case 'R': o->ras_follow = true; break;
+		case 'd': o->dirs = optarg; break;
 		case 'u': o->uplinks = optarg; break;
 		case 'D':
 			if (!parse_u32(optarg, 600000, &o->uplink_delay_ms))
@@ -634,6 +640,30 @@ static int parse_uplinks(struct swd *d, const char *list)
 	return 0;
 }
 
+/* --directory A:P,B:P: the directory servers the witness's notice goes to. */
+static int parse_dirs(const char *list, struct sw_config *c)
+{
+	char buf[1024], err[256], *save, *tok;
+
+	if (strlen(list) >= sizeof(buf))
+		return cli_usage_error("switchd", "--directory: list too long");
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct sockaddr_in a;
+
+		if (c->ndirs == SW_MAX_DIRS)
+			return cli_usage_error("switchd", "--directory: at most %d servers",
+					       SW_MAX_DIRS);
+		if (udp_parse_addr(tok, &a, err, sizeof(err)))
+			return cli_usage_error("switchd", "--directory: %s", err);
+		c->dirs[c->ndirs++] = (struct sw_addr){ ntohl(a.sin_addr.s_addr),
+							ntohs(a.sin_port) };
+	}
+	if (!c->ndirs)
+		return cli_usage_error("switchd", "--directory: no server given");
+	return 0;
+}
+
 static int setup(struct swd *d, const struct swd_opts *o)
 {
 	struct sw_config c = { .id = o->id, .fib_cap = o->fib, .seq_base = wall_ns(),
@@ -648,6 +678,9 @@ static int setup(struct swd *d, const struct swd_opts *o)
 		return cli_error("switchd: %s", err);
 	c.ras_follows_leader = o->ras_follow;
 	c.ras_id = RAS_SENDER_ID;
+	if (o->dirs && parse_dirs(o->dirs, &c))
+		return 1;
+	c.wall_offset_ms = (int64_t)(wall_ns() / 1000000) - (int64_t)(mono_ns() / 1000000);
 	if (o->ras) {
 		c.has_ras = true;
 		c.ras = (struct sw_addr){ ntohl(ra.sin_addr.s_addr), ntohs(ra.sin_port) };
@@ -740,6 +773,15 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		SWD_C(admin_errors, "port state changes the kernel refused"),
 		SWD_C(fenced, "FIB_OPS refused: from a RAS whose leadership ended (docs/ha.md)"),
 		SWD_C(leader_changes, "link reports moved to a new leading RAS"),
+		SWD_C(notices, "port-down notices to the directory (docs/ha.md)"),
+		SWD_C(notice_macs, "server MACs the notices marked unavailable"),
+		SWD_C(notices_sent, "notice datagrams sent (per server and try)"),
+		SWD_C(notice_retransmits, "notices sent again"),
+		SWD_C(notice_replies, "notices answered by a directory server"),
+		SWD_C(notice_ras_acked, "notices stopped: a RAS took the link report"),
+		SWD_C(notice_unanswered, "notices some directory server never answered"),
+		SWD_C(notice_late_replies, "directory answers to no pending notice"),
+		SWD_C(notice_bad_replies, "datagrams from a directory server that are no answer"),
 #undef SWD_C
 	};
 	const struct swd *d = arg;

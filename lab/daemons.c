@@ -82,6 +82,11 @@ static int switchd_args(const struct lab *l, const char *dir, uint32_t node, cha
 		snprintf(b[6], 128, "%s:%u",
 			 lab_ip_str(lab_ha_ip(l, lab_ha_which(LAB_HA_RAS, 0)), ras), l->ras_port);
 		argv[n++] = "--ras-follow";
+		/* a port going down is told to every directory server too,
+		 * so agents fail over while no RAS leads (docs/ha.md) */
+		lab_ha_dir_list(l, node, b[9], 128);
+		argv[n++] = "--directory";
+		argv[n++] = b[9];
 	}
 	if (lab_switch_uplinks(l->topo, node, b[8], 128)) {
 		argv[n++] = "--uplinks";

@@ -205,6 +205,21 @@ int lab_ha_directory_args(const struct lab *l, const char *dir, uint32_t which, 
 	return n;
 }
 
+void lab_ha_dir_list(const struct lab *l, uint32_t first, char *buf, size_t len)
+{
+	uint32_t n = l->ha.n[LAB_HA_DIR];
+	size_t off = 0;
+	char ip[16];
+
+	buf[0] = 0;
+	for (uint32_t k = 0; k < n && off < len; k++) {
+		uint32_t w = lab_ha_which(LAB_HA_DIR, (first + k) % n);
+
+		off += (size_t)snprintf(buf + off, len - off, "%s%s:%u", k ? "," : "",
+					lab_ip_str(lab_ha_ip(l, w), ip), LAB_DIR_PORT);
+	}
+}
+
 /* A RAS process: it campaigns in etcd and leads or waits.  It tells the
  * directory server of its own number (modulo their count) about
  * availability, and the next ones when that one stops answering. */
@@ -219,12 +234,7 @@ int lab_ha_ras_args(const struct lab *l, const char *dir, uint32_t which, char *
 	snprintf(b[0], 128, "%s", l->prefix);
 	lab_ns(l, lab_ha_name(which, name, sizeof(name)), b[1], 128);
 	snprintf(b[2], 128, "%s:%u", lab_ip_str(lab_ha_ip(l, which), ip), l->ras_port);
-	for (uint32_t k = 0, off = 0; k < l->ha.n[LAB_HA_DIR]; k++) {
-		uint32_t w = lab_ha_which(LAB_HA_DIR, (d + k) % l->ha.n[LAB_HA_DIR]);
-
-		off += (uint32_t)snprintf(b[3] + off, 128 - off, "%s%s:%u", k ? "," : "",
-					  lab_ip_str(lab_ha_ip(l, w), ip), LAB_DIR_PORT);
-	}
+	lab_ha_dir_list(l, d, b[3], 128);
 	lab_ha_etcd_urls(l, b[4], 128);
 	snprintf(b[5], 128, "%d", LAB_HA_RAS_TTL_S);
 	argv[n++] = "--lab";

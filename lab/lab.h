@@ -290,5 +290,8 @@ void lab_ha_script_mgmt(const struct lab *l, FILE *f);
 void lab_ha_script_ns(const struct lab *l, uint32_t which, FILE *f);
 /* "http://A:2379,http://B:2379": the etcd members' client URLs. */
 void lab_ha_etcd_urls(const struct lab *l, char *buf, size_t len);
+/* "A:7300,B:7300": every directory server, number `first` (modulo their
+ * count) first. */
+void lab_ha_dir_list(const struct lab *l, uint32_t first, char *buf, size_t len);
 
 #endif

@@ -18,7 +18,11 @@
 #
 # Prints (with --json) kills [{target, lookup_gap_ms, stream_gap_ms}],
 # registrations_acked, registrations_lost, version_regressions,
-# ras_takeover_ms, ras_reprogrammed_ms, fenced_writes_refused.
+# ras_takeover_ms (of which ras_elected_ms: the kill to the new leader's
+# "leading" line), ras_dead_leader_found_by ("probe" or "lease"),
+# ras_reprogrammed_ms, fenced_writes_refused, switch_notices and
+# switch_notices_answered (the switches' port-down notices to the directory
+# servers, and their answers).
 set -euo pipefail
 . "$(dirname "$0")/demo-lib.sh"
 command -v etcd >/dev/null || { echo "lab demo --ha: needs etcd (etcd-server)" >&2; exit 1; }
@@ -59,16 +63,17 @@ log_ms() {
 		  if (ms >= after) { printf "%.0f\n", ms; exit } }'
 }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-fenced() {	# switchd's fenced requests, summed over the switches
-	local sum=0 n ip
-	for n in $(st | jq -r '.nodes[] | select(.kind == "switch") | .name'); do
-		ip=$(st | jq -r --arg n "$n" '.nodes[] | select(.name == $n) | .metrics_url.switchd // empty')
-		[ -n "$ip" ] || continue
-		v=$(ip netns exec "$X-mgmt" curl -s -m 2 "$ip" | awk '/^peregrine_switchd_fenced_total/ { print $2 }')
+# the switches' metrics URLs, read once (`lab status` is slow when loaded)
+swurls=$(st | jq -r '.nodes[] | select(.kind == "switch") | .metrics_url.switchd // empty')
+sw_sum() {	# switchd's counter $1, summed over the switches
+	local sum=0 u v
+	for u in $swurls; do
+		v=$(ip netns exec "$X-mgmt" curl -s -m 2 "$u" | awk -v m="peregrine_switchd_$1_total" '$1 == m { print $2 }')
 		sum=$((sum + ${v:-0}))
 	done
 	echo $sum
 }
+fenced() { sw_sum fenced; }
 
 say "== stream red-srv0 -> red-srv3 (10,000/s) and the history checker"
 stream() {
@@ -90,7 +95,10 @@ sleep 1
 say "== 1. kill -9 of dir0 (srv0's agent's directory server)"
 check k1 4
 sleep 1.5
-t1=$(now_ms); kill -9 "$(pid_of dir0)"; t1ns=$((t1 * 1000000))
+# (each pid is looked up before the clock is read: `lab status` takes a
+# while on a loaded machine, and would count in the times measured)
+pid=$(pid_of dir0)
+t1=$(now_ms); kill -9 "$pid"; t1ns=$((t1 * 1000000))
 wait "$checker" || true
 
 say "== 2. kill -9 of the leading RAS ($l0), a link failure 100 ms later"
@@ -98,7 +106,8 @@ path=$($P trace red 10.0.0.1 10.0.0.4 --prefix "$X" --json)
 leaf=$(echo "$path" | jq -r '.hops[0].node'); spine=$(echo "$path" | jq -r '.hops[0].next')
 check k2 4
 sleep 1
-t2=$(now_ms); kill -9 "$(pid_of "${l0#"$X"-}")"
+pid=$(pid_of "${l0#"$X"-}")
+t2=$(now_ms); kill -9 "$pid"
 sleep 0.1
 t_link=$($P lab link down "$leaf" "$spine" --prefix "$X" --json | jq .at_ns)
 say "   cut $leaf -- $spine"
@@ -106,17 +115,24 @@ wait "$checker" || true
 l1=""
 for _ in $(seq 50); do l1=$(leader); [ -n "$l1" ] && [ "$l1" != "$l0" ] && break; sleep 0.1; done
 n1=${l1#"$X"-}
+t_lead=$(log_ms "$n1" "leading \\(term" "$t2")
+# how the standby found the leader gone: its address refused datagrams
+# (the probe), or else its lease ran out
+t_probe=$(log_ms "$n1" "refuses datagrams" "$t2" || true)
+by=lease; [ -n "$t_probe" ] && by=probe
 t_prog=$(log_ms "$n1" "fabric programmed" "$t2")
 t_link_ms=$((t_link / 1000000))
 t_reprog=$(log_ms "$n1" "fabric programmed" "$t_link_ms")
 takeover=$(( ${t_prog:-0} ? t_prog - t2 : -1 ))
+elected=$(( ${t_lead:-0} ? t_lead - t2 : -1 ))
 reprog=$(( ${t_reprog:-0} ? t_reprog - t_link_ms : -1 ))
-say "   $l1 leads; programmed ${takeover} ms after the kill, ${reprog} ms after the link failure"
+say "   $l1 leads; elected ${elected} ms and programmed ${takeover} ms after the kill, ${reprog} ms after the link failure"
 
 say "== 3. kill -9 of etcd1"
 check k3 4
 sleep 1.5
-t3=$(now_ms); kill -9 "$(pid_of etcd1)"
+pid=$(pid_of etcd1)
+t3=$(now_ms); kill -9 "$pid"
 wait "$checker" || true
 
 say "== 4. a partition isolating the leading RAS ($l1) from etcd"
@@ -140,6 +156,11 @@ f1=$(fenced)
 iso=$(( ${b1:-0} - ${b0:-0} ))
 say "   the isolated $l1 sent $iso batches since; switches refused $((f1 - f0))"
 stop_stream
+# the switches' own notices to the directory (docs/ha.md): made, and
+# answered (in time or late: the answer waits for etcd's commit, the
+# pushes do not); read after the stream, `lab status` is slow when loaded
+notices=$(sw_sum notices)
+answered=$(( $(sw_sum notice_replies) + $(sw_sum notice_late_replies) ))
 
 gap() { gap_after "$tmp/s.json" "$1"; }
 # each kill fell inside the stream (0.5 s after its first arrival, 0.5 s
@@ -158,13 +179,13 @@ out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
 	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
 	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
-	--argjson takeover "$takeover" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
+	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson answered "$answered" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
 	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
 		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, stream_gap_ms: $g2},
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
 	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
-	  ras_takeover_ms: $takeover, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
-	  fenced_writes_refused: $fenced, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
+	  ras_takeover_ms: $takeover, ras_elected_ms: $elected, ras_dead_leader_found_by: $by, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
+	  fenced_writes_refused: $fenced, switch_notices: $notices, switch_notices_answered: $answered, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/hash.h"
+#include "switchd/notice.h"
 
 enum { PORT_ABSENT = 0, PORT_DOWN = 1, PORT_UP = 2 };
 
@@ -61,6 +62,7 @@ struct sw {
 	uint64_t ras_term;		/* ras_follows_leader: highest term seen */
 	bool admin_more;		/* admin requests left over (out full) */
 	uint64_t restore_at;		/* 0: no restore pending */
+	struct swn *notice;		/* the witness's notice (notice.h) */
 };
 
 struct sw *sw_new(const struct sw_config *c)
@@ -74,6 +76,8 @@ struct sw *sw_new(const struct sw_config *c)
 	s->shut = xcalloc(SW_MAX_PORTS, 1);
 	s->link_seq = c->seq_base;
 	s->snap_gen = UINT64_MAX;
+	assert(c->ndirs <= SW_MAX_DIRS);
+	s->notice = swn_new(&s->c, &s->st);
 	return s;
 }
 
@@ -81,6 +85,7 @@ void sw_free(struct sw *s)
 {
 	if (!s)
 		return;
+	swn_free(s->notice);
 	hmap_free(&s->fib);
 	free(s->ports);
 	free(s->uplink);
@@ -182,13 +187,14 @@ static void send_link(struct sw *s, struct sw_link_report *r, uint64_t now,
 		r->tries++;
 }
 
-static void report_link(struct sw *s, uint16_t port, bool up, uint64_t now,
-			struct sw_out *o)
+/* The report's seq, or 0 when there is no RAS to tell. */
+static uint64_t report_link(struct sw *s, uint16_t port, bool up, uint64_t now,
+			    struct sw_out *o)
 {
 	struct sw_link_report *r;
 
 	if (!s->c.has_ras)
-		return;
+		return 0;
 	if (s->nlinks == SW_MAX_PENDING_LINK) {
 		/* The oldest report is the least useful: a newer one supersedes
 		 * it on the same port, and the RAS can always dump. */
@@ -201,6 +207,31 @@ static void report_link(struct sw *s, uint16_t port, bool up, uint64_t now,
 				      .state = up ? SWP_PORT_UP : SWP_PORT_DOWN };
 	s->st.link_reports++;
 	send_link(s, r, now, o);
+	return r->seq;
+}
+
+/* The witness's notice (notice.h): the MACs the port forwarded. */
+static void notice_port(struct sw *s, uint16_t port, bool up, uint64_t link_seq,
+			uint64_t now, struct sw_out *o)
+{
+	uint64_t k, v, *macs = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!s->c.ndirs)
+		return;
+	if (up) {
+		swn_port_up(s->notice, port);
+		return;
+	}
+	for (size_t it = 0; hmap_next(&s->fib, &it, &k, &v);) {
+		if (v != port)
+			continue;
+		if (n == cap)
+			macs = xreallocarray(macs, cap = cap ? 2 * cap : 64, sizeof(*macs));
+		macs[n++] = k;
+	}
+	swn_port_down(s->notice, port, link_seq, macs, n, now, o);
+	free(macs);
 }
 
 /* The kernel drops a port's entries with the port: so does the table. */
@@ -370,7 +401,9 @@ void sw_port(struct sw *s, uint16_t port, bool present, bool up, uint64_t now,
 		return;
 	/* A vanished port is down as far as forwarding goes. */
 	if ((old == PORT_UP) != (cur == PORT_UP)) {
-		report_link(s, port, cur == PORT_UP, now, o);
+		uint64_t seq = report_link(s, port, cur == PORT_UP, now, o);
+
+		notice_port(s, port, cur == PORT_UP, seq, now, o);
 		track_uplinks(s, now, o);
 	}
 }
@@ -406,6 +439,7 @@ uint64_t sw_tick(struct sw *s, uint64_t now, struct sw_out *o)
 	uint64_t next = UINT64_MAX;
 
 	retransmit_links(s, now, o);
+	next = swn_tick(s->notice, now, o);
 	if (s->restore_at || s->admin_more)
 		track_uplinks(s, now, o);
 	for (uint32_t i = 0; i < s->nlinks; i++)
@@ -421,6 +455,7 @@ static void on_link_ack(struct sw *s, const struct swp_msg *m)
 {
 	for (uint32_t i = 0; i < s->nlinks; i++) {
 		if (s->links[i].seq == m->u.link_ack.acked) {
+			swn_link_acked(s->notice, s->links[i].seq);
 			drop_link_report(s, i);
 			return;
 		}
@@ -677,9 +712,14 @@ void sw_input(struct sw *s, struct sw_addr from, const uint8_t *buf, size_t len,
 	      uint64_t now, struct sw_out *o)
 {
 	struct swp_msg m;
-	int err = swp_decode(buf, len, &s->c.key, &m);
+	int err;
 
 	assert(!o->pending);
+	if (s->c.ndirs && swn_is_dir(s->notice, from)) {
+		swn_input(s->notice, from, buf, len);
+		return;
+	}
+	err = swp_decode(buf, len, &s->c.key, &m);
 	if (err) {
 		s->st.drops[SW_DROP_DECODE - err]++;
 		return;

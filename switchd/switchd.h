@@ -49,7 +49,17 @@ enum sw_limits {
 	SW_OUT_DGRAMS = 64,		/* datagrams one call may queue */
 	SW_OUT_ADMIN = 512,		/* port up/down requests one call may
 					 * queue; more wait for the next call */
+	/* the witness's notice to the directory (switchd/notice.h) */
+	SW_MAX_DIRS = 8,		/* directory servers told */
+	SW_MAX_NOTICES = 64,		/* notices waiting for answers; past
+					 * it the oldest is dropped */
+	SWN_MACS_PER_NOTICE = 29,	/* SET_AVAIL records per datagram
+					 * (DIRP_MAX_RECORDS) */
+	SW_NOTICE_TRIES = 5,		/* transmissions of one notice */
 };
+
+/* A notice unanswered by a directory server goes again after this. */
+#define SW_NOTICE_RETRY_NS (20ull * 1000 * 1000)
 
 /* Link reports are retransmitted every SW_LINK_RETRY_NS, SW_LINK_RETRIES
  * times, then every SW_LINK_SLOW_RETRY_NS, until acknowledged: a report is
@@ -88,6 +98,13 @@ struct sw_config {
 	 * (`ras` until then). */
 	bool ras_follows_leader;
 	uint32_t ras_id;	/* the RAS processes' shared sender id */
+	/* The witness's own notice (switchd/notice.h): a port that goes
+	 * down makes the switch tell these directory servers that the
+	 * server MACs it forwarded out of the port are unavailable, so
+	 * agents fail over without a RAS.  ndirs 0: off. */
+	uint32_t ndirs;
+	struct sw_addr dirs[SW_MAX_DIRS];
+	int64_t wall_offset_ms;	/* wall clock minus `now`: message timestamps */
 };
 
 enum sw_nl_kind { SW_NL_ADD = 1, SW_NL_DEL = 2 };
@@ -149,6 +166,16 @@ struct sw_stats {
 	/* FIB_OPS of an older leader's term (also in drops[SW_DROP_REPLAY]) */
 	uint64_t fenced;
 	uint64_t leader_changes;	/* ras_follows_leader: moves to a new term */
+	/* the witness's notices to the directory (switchd/notice.h) */
+	uint64_t notices;		/* made (one per SWN_MACS_PER_NOTICE MACs) */
+	uint64_t notice_macs;		/* MACs they carried */
+	uint64_t notices_sent;		/* datagrams, one per server and try */
+	uint64_t notice_retransmits;	/* tries after the first */
+	uint64_t notice_replies;	/* answers from a directory server */
+	uint64_t notice_ras_acked;	/* stopped: a RAS took the link report */
+	uint64_t notice_unanswered;	/* ended with a server not answering */
+	uint64_t notice_late_replies;	/* answers to nothing pending */
+	uint64_t notice_bad_replies;	/* from a server: unreadable or no reply */
 };
 
 struct sw;

@@ -13,6 +13,7 @@
 
 #include "lib/rng.h"
 #include "switchd/switchd.h"
+#include "wire/dirproto.h"
 
 static const struct auth_key key = { { 7, 7, 7 } };
 static const struct sw_addr ctl = { 0x7f000001, 9000 }, ras = { 0xac1f0001, 7500 };
@@ -540,6 +541,205 @@ static void test_dump_pages(void **state)
 }
 
 /* Random requests against a plain array: same statuses, same table. */
+/* ---- the witness's notice to the directory (switchd/notice.h) ---------- */
+static const struct sw_addr dir_a = { 0xac1f0010, 7300 }, dir_b = { 0xac1f0011, 7300 };
+
+static struct sw *mk_notice(uint32_t ndirs, uint16_t nports)
+{
+	struct sw_config c = { .id = 5, .fib_cap = 1000, .has_ras = true, .ras = ras,
+			       .seq_base = 1000, .key = key, .ndirs = ndirs,
+			       .dirs = { dir_a, dir_b }, .wall_offset_ms = 1700000000000 };
+	struct sw *s = sw_new(&c);
+
+	sw_out_reset(&out);
+	for (uint16_t p = 0; p < nports; p++)
+		sw_port(s, p, true, true, 0, &out);
+	return s;
+}
+
+/* The datagrams in `out` to `to` that are SET_AVAIL requests: their MACs
+ * (as mac_of numbers) or'ed into a bitmap; returns how many datagrams. */
+static int notices_to(struct sw_addr to, uint64_t req_id[8], uint8_t *seen, uint32_t nseen)
+{
+	int k = 0;
+
+	for (int i = 0; i < out.ndg; i++) {
+		struct dirp_msg m;
+
+		if (out.dg[i].to.ip != to.ip || out.dg[i].to.port != to.port)
+			continue;
+		assert_int_equal(dirp_decode(out.dg[i].buf, out.dg[i].len, &key, &m), 0);
+		assert_int_equal(m.h.type, DIRP_SET_AVAIL);
+		assert_true(m.h.time_ms >= 1700000000000ull);
+		if (k < 8)
+			req_id[k] = m.h.req_id;
+		k++;
+		for (unsigned r = 0; r < m.h.count; r++) {
+			struct dirp_avail a;
+			uint64_t v;
+
+			dirp_get_avail(&m, r, &a);
+			assert_int_equal(a.scope, DIRP_SCOPE_INTERMEDIARY);
+			assert_int_equal(a.avail, 0);
+			v = wire_get48(a.mac) & 0xffffff;
+			assert_true(v < nseen);
+			seen[v]++;
+		}
+	}
+	return k;
+}
+
+/* The directory's answer to request req_id. */
+static void dir_reply(struct sw *s, struct sw_addr from, uint64_t req_id)
+{
+	struct dirp_hdr h = { .type = DIRP_SET_AVAIL | DIRP_REPLY_BIT, .session = 9, .seq = 1,
+			      .time_ms = 1700000000000, .req_id = req_id };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+	size_t len;
+
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	len = dirp_finish(&w, &key);
+	sw_out_reset(&out);
+	sw_input(s, from, buf, len, 0, &out);
+}
+
+static void add_on_port(struct sw *s, uint32_t first, uint32_t n, uint16_t port)
+{
+	for (uint32_t i = first; i < first + n; i++) {
+		uint8_t mac[6];
+
+		mac_of(i, mac);
+		sw_adopt(s, mac, port);
+	}
+}
+
+static void test_notice(void **state)
+{
+	struct sw *s = mk_notice(2, 4);
+	uint8_t seen_a[300] = { 0 }, seen_b[300] = { 0 }, ackb[128];
+	struct swp_hdr h = { .sender = 0, .seq = 1 };
+	uint64_t ra[8], rb[8], t = 1000;
+	struct swp_msg m;
+	size_t len;
+
+	(void)state;
+	add_on_port(s, 0, 200, 1);	/* 200 MACs out of port 1 */
+	add_on_port(s, 200, 10, 2);
+	/* port 1 down: the link report and, to each server, the 200 MACs in
+	 * seven notices (29 per datagram); nothing of port 2 */
+	sw_out_reset(&out);
+	sw_port(s, 1, true, false, t, &out);
+	assert_int_equal(out.ndg, 15);
+	assert_int_equal(out.dg[0].to.ip, ras.ip);
+	assert_int_equal(notices_to(dir_a, ra, seen_a, 300), 7);
+	assert_int_equal(notices_to(dir_b, rb, seen_b, 300), 7);
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(seen_a[i], i < 200);
+		assert_int_equal(seen_b[i], i < 200);
+	}
+	assert_int_equal(sw_stats(s)->notices, 7);
+	assert_int_equal(sw_stats(s)->notice_macs, 200);
+	/* server A answers all, B all but the last: the last goes again to
+	 * B alone, after the retry interval and not before */
+	for (int i = 0; i < 7; i++)
+		dir_reply(s, dir_a, ra[i]);
+	for (int i = 0; i < 6; i++)
+		dir_reply(s, dir_b, rb[i]);
+	assert_int_equal(sw_stats(s)->notice_replies, 13);
+	sw_out_reset(&out);
+	sw_tick(s, t + SW_NOTICE_RETRY_NS - 1, &out);
+	assert_int_equal(out.ndg, 0);
+	sw_out_reset(&out);
+	sw_tick(s, t + SW_NOTICE_RETRY_NS, &out);
+	assert_int_equal(out.ndg, 2);	/* the link report and one notice */
+	memset(seen_b, 0, sizeof(seen_b));
+	assert_int_equal(notices_to(dir_a, ra, seen_a, 300), 0);
+	assert_int_equal(notices_to(dir_b, rb, seen_b, 300), 1);
+	/* the last notice's 26 MACs (200 - 6 x 29), each once */
+	for (int i = 0, n = 0; i < 300; i++) {
+		assert_true(seen_b[i] <= (i < 200));
+		n += seen_b[i];
+		if (i == 299)
+			assert_int_equal(n, 26);
+	}
+	/* never answered: SW_NOTICE_TRIES transmissions in all, then quiet */
+	for (int i = 2; i <= SW_NOTICE_TRIES + 2; i++) {
+		sw_out_reset(&out);
+		sw_tick(s, t + (uint64_t)i * SW_NOTICE_RETRY_NS, &out);
+	}
+	assert_int_equal(sw_stats(s)->notice_retransmits, SW_NOTICE_TRIES - 1);
+	assert_int_equal(sw_stats(s)->notice_unanswered, 1);
+	sw_out_reset(&out);
+	sw_tick(s, t + 100 * SW_NOTICE_RETRY_NS, &out);
+	assert_int_equal(notices_to(dir_b, rb, seen_b, 300), 0);
+	/* a late answer is counted, not taken for anything */
+	dir_reply(s, dir_b, rb[0]);
+	assert_int_equal(sw_stats(s)->notice_late_replies, 1);
+	assert_int_equal(out.ndg, 0);
+	/* port 2 down, then the RAS acknowledges the report: the RAS owns
+	 * the availability now, no notice goes again */
+	sw_out_reset(&out);
+	t = 200 * SW_NOTICE_RETRY_NS;
+	sw_port(s, 2, true, false, t, &out);
+	assert_int_equal(swp_decode(out.dg[0].buf, out.dg[0].len, &key, &m), 0);
+	assert_int_equal(m.h.type, SWP_LINK);
+	len = swp_enc_link_ack(ackb, sizeof(ackb), &h, m.h.seq, &key);
+	sw_out_reset(&out);
+	sw_input(s, ras, ackb, len, t, &out);
+	assert_int_equal(sw_stats(s)->notice_ras_acked, 1);
+	sw_out_reset(&out);
+	sw_tick(s, t + 5 * SW_NOTICE_RETRY_NS, &out);
+	assert_int_equal(notices_to(dir_a, ra, seen_a, 300) + notices_to(dir_b, rb, seen_b, 300), 0);
+	/* port 0 (no entries) down tells no one but the RAS; port 1 up sends
+	 * nothing to the directory (availability comes back from the RAS) */
+	sw_out_reset(&out);
+	sw_port(s, 0, true, false, t, &out);
+	sw_port(s, 1, true, true, t, &out);
+	assert_int_equal(out.ndg, 2);
+	assert_int_equal(notices_to(dir_a, ra, seen_a, 300) + notices_to(dir_b, rb, seen_b, 300), 0);
+	/* bad input from a server's address is counted and dropped */
+	sw_out_reset(&out);
+	sw_input(s, dir_a, ackb, len, t, &out);
+	assert_int_equal(sw_stats(s)->notice_bad_replies, 1);
+	assert_int_equal(out.ndg, 0);
+	sw_free(s);
+}
+
+static void test_notice_port_up_stops(void **state)
+{
+	struct sw *s = mk_notice(1, 2);
+	uint8_t seen[20] = { 0 };
+	uint64_t r[8];
+
+	(void)state;
+	add_on_port(s, 0, 3, 1);
+	sw_out_reset(&out);
+	sw_port(s, 1, true, false, 1000, &out);
+	assert_int_equal(notices_to(dir_a, r, seen, 20), 1);
+	sw_out_reset(&out);
+	sw_port(s, 1, true, true, 2000, &out);	/* back before any answer */
+	sw_out_reset(&out);
+	sw_tick(s, 1000 + 3 * SW_NOTICE_RETRY_NS, &out);
+	assert_int_equal(notices_to(dir_a, r, seen, 20), 0);
+	sw_free(s);
+}
+
+static void test_no_dirs_no_notice(void **state)
+{
+	struct sw *s = mk(10, 2);
+	uint8_t mac[6];
+
+	(void)state;
+	mac_of(1, mac);
+	sw_adopt(s, mac, 1);
+	sw_out_reset(&out);
+	sw_port(s, 1, true, false, 1000, &out);
+	assert_int_equal(out.ndg, 1);	/* the link report alone */
+	assert_int_equal(sw_stats(s)->notices, 0);
+	sw_free(s);
+}
+
 static void test_vs_naive(void **state)
 {
 	enum { MACS = 64, PORTS = 6, CAP = 20, ROUNDS = 3000 };
@@ -614,6 +814,9 @@ int main(void)
 		cmocka_unit_test(test_no_uplinks_no_tracking),
 		cmocka_unit_test(test_dump_pages),
 		cmocka_unit_test(test_vs_naive),
+		cmocka_unit_test(test_notice),
+		cmocka_unit_test(test_notice_port_up_stops),
+		cmocka_unit_test(test_no_dirs_no_notice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
