@@ -19,3 +19,4 @@ SH_TESTS += lab/test_netlord_fabric.sh
 SH_TESTS += lab/test_evpn_fabric.sh
 FUZZERS  += lab/fuzz_lab_file
 SH_TESTS += lab/test_policy_lab.sh
+SH_TESTS += lab/test_report.sh
