@@ -743,9 +743,10 @@ static int run_script(struct lab_cli *c, const char *what, const char *name)
 
 static int do_demo(struct lab_cli *c)
 {
-	if (c->report && (c->ha || c->scheme != PGR_SCHEME_PEREGRINE))
-		return cli_usage_error("lab", "--report: only the Peregrine demo writes a "
-				       "report so far (docs/lab-report.md)");
+	if (c->report && (c->ha || (c->scheme != PGR_SCHEME_PEREGRINE &&
+				    c->scheme != PGR_SCHEME_VL2)))
+		return cli_usage_error("lab", "--report: only the Peregrine and VL2 demos "
+				       "write a report so far (docs/lab-report.md)");
 	return run_script(c, "demo", c->ha ? "lab-demo-ha.sh" : demo_scripts[c->scheme]);
 }
 

@@ -110,7 +110,8 @@ static void status_state(const struct topo *t, const json_t *status, uint8_t *li
 		if (n == UINT32_MAX)
 			continue;
 		down[n] = json_is_null(json_object_get(o, "namespace"));
-		used[n] = json_is_integer(u) ? json_integer_value(u) : -1;
+		/* null: its switchd did not answer; absent: the scheme has none */
+		used[n] = json_is_integer(u) ? json_integer_value(u) : u ? -1 : -2;
 		cap[n] = json_integer_value(json_object_get(o, "fib_capacity"));
 	}
 	json_array_foreach(json_object_get(status, "links"), i, o) {
@@ -127,6 +128,14 @@ static void status_state(const struct topo *t, const json_t *status, uint8_t *li
 					  : !strcmp(s, "down") ? TOPO_DOT_DOWN : TOPO_DOT_ABSENT;
 		}
 	}
+	/* No switch answered: the scheme's switches have no FIB to ask
+	 * (VL2's run FRR, not switchd), so none is labelled. */
+	bool any = false;
+
+	for (uint32_t n = 0; n < t->nnodes; n++)
+		any |= !topo_is_server(t, n) && used[n] >= 0;
+	for (uint32_t n = 0; n < t->nnodes && !any; n++)
+		used[n] = -2;
 	/* A failed switch (`lab node down`) keeps its namespace: its switchd
 	 * does not answer and none of its links is up. */
 	for (uint32_t n = 0; n < t->nnodes; n++) {

@@ -52,6 +52,16 @@ grep -q '<th>failover_gap_ms</th><td>\[0,18.1\]</td>' "$page" || fail "the figur
 # Every picture renders: 14 nodes, 3 charts with 2 marks each.
 lab/report-check.sh "$tmp/ok" 14 3 2,2,2
 
+# A VL2 run (lab/testdata/report-vl2: FRR's switches have no FIB to ask):
+# no FIB labels, the failed intermediate switch drawn down, 18 nodes and
+# 2 charts rendered.
+rm -rf "$tmp/vl2" && mkdir -p "$tmp/vl2" && cp -r lab/testdata/report-vl2/data "$tmp/vl2/data"
+$P lab report "$tmp/vl2" >/dev/null
+! grep -q 'FIB' "$tmp/vl2/data/topology.dot" || fail "vl2: FIB labels on switches without one"
+grep -q '"int0" \[.*fillcolor=grey80.*\\ndown"' "$tmp/vl2/data/topology.dot" ||
+	fail "vl2: the failed int0 is not drawn down"
+lab/report-check.sh "$tmp/vl2" 18 2 2,2
+
 # The checker itself fails on a page whose chart is empty or that fetches.
 sed 's|<polyline[^>]*/>||' "$page" > "$tmp/noline.html"
 mkdir -p "$tmp/noline2" && mv "$tmp/noline.html" "$tmp/noline2/index.html"

@@ -20,7 +20,7 @@ static void write_node(const struct topo *t, uint32_t i, const struct topo_dot_s
 		fprintf(f, "\\nFIB %" PRId64, st->fib_used[i]);
 		if (st->fib_capacity && st->fib_capacity[i] > 0)
 			fprintf(f, " / %" PRId64, st->fib_capacity[i]);
-	} else if (st && st->fib_used) {
+	} else if (st && st->fib_used && (st->fib_used[i] == -1 || down)) {
 		fprintf(f, "\\n%s", down ? "down" : "FIB ?");
 	}
 	fprintf(f, "\"];\n");

@@ -14,7 +14,8 @@ void topo_write_dot(const struct topo *t, FILE *f);
 enum topo_dot_link { TOPO_DOT_UP, TOPO_DOT_DOWN, TOPO_DOT_ABSENT };
 struct topo_dot_state {
 	const uint8_t *link;		/* enum topo_dot_link per link */
-	const int64_t *fib_used;	/* per node; < 0: switch not answering */
+	const int64_t *fib_used;	/* per node; -1: switch not answering,
+					 * < -1: it has no FIB to ask (no switchd) */
 	const int64_t *fib_capacity;	/* per node; <= 0: not known */
 	const uint8_t *node_down;	/* per node: its namespace is gone */
 };
