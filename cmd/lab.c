@@ -755,8 +755,8 @@ static int do_demo(struct lab_cli *c)
 static int do_compare(struct lab_cli *c)
 {
 	if (c->report)
-		return cli_usage_error("lab", "--report: only the Peregrine demo writes a "
-				       "report so far (docs/lab-report.md)");
+		return cli_usage_error("lab", "--report: lab compare writes no report yet; "
+				       "the Peregrine and VL2 demos do (docs/lab-report.md)");
 	return run_script(c, "compare", "lab-compare.sh");
 }
 
