@@ -57,6 +57,7 @@ struct entry {
 	uint64_t expire_ns, renew_ns;
 	struct pgr_garp_entry g;	/* as written to the map */
 	struct waiter wait[AGENT_WAITERS];
+	struct agent_failover_entry fo;	/* agent/failover.h */
 };
 
 struct local_vm {
@@ -78,6 +79,7 @@ struct agent {
 	struct dirc *dirc;
 	const struct auth_key *key;
 	struct agent_stats st;
+	struct agent_failover_hist fo_hist;	/* agent/failover.h */
 	struct log_rl rl;
 	uint64_t now_ns;
 
@@ -407,6 +409,12 @@ static bool take_record(struct agent *a, struct entry *e, const struct dirp_entr
 	memcpy(e->g.im_mac, r->mac[DIRP_IM_PRI], sizeof(e->g.im_mac));
 	e->g.version = r->version;
 	e->via_default = r->flags & DIRP_ENTRY_DEFAULT;
+	if (e->state == E_VALID)	/* a push or a renewal: a fail-over or back? */
+		switch (agent_failover_update(&a->fo_hist, &e->fo, e->dir_avail, r->avail,
+					      DIRP_AVAIL_ALL, a->now_ns)) {
+		case 1: a->st.failovers++; break;
+		case -1: a->st.failbacks++; break;
+		}
 	e->dir_avail = r->avail & DIRP_AVAIL_ALL;
 	im_node = pgr_id_node(pgr_mac_id(r->mac[DIRP_IM_PRI]));
 	/* The VM moved to another server: its direct route leads to the old
@@ -1339,6 +1347,11 @@ void agent_directory_changed(struct agent *a, struct dir_now now)
 void agent_clock(struct agent *a, struct dir_now now)
 {
 	a->now_ns = now.ns;
+}
+
+const struct agent_failover_hist *agent_get_failover_hist(const struct agent *a)
+{
+	return &a->fo_hist;
 }
 
 const struct agent_stats *agent_get_stats(const struct agent *a)

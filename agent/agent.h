@@ -17,6 +17,7 @@
 #include "agent/agent6.h"
 #include "agent/config.h"
 #include "agent/dhcp.h"
+#include "agent/failover.h"
 #include "agent/mcast.h"
 #include "bpf/dp.h"
 #include "dir/client.h"
@@ -96,7 +97,9 @@ struct agent_ops {
 	X(held_drop_pool, "held frames dropped: all slots or bytes in use")  \
 	X(held_drop_age, "held frames dropped: older than AGENT_HOLD_MS")   \
 	X(held_drop_unresolved, "held frames dropped: NOT FOUND, no answer or entry gone") \
-	X(held_drop_send, "held frames the shell failed to send")
+	X(held_drop_send, "held frames the shell failed to send")             \
+	X(failovers, "cached entries that lost a MAC (tree) to a failure")   \
+	X(failbacks, "cached entries whose every MAC is available again")
 
 struct agent_stats {
 #define AGENT_STAT_FIELD(name, desc) uint64_t name;
@@ -185,6 +188,8 @@ void agent_directory_changed(struct agent *a, struct dir_now now);
 void agent_ras_input(struct agent *a, const uint8_t *buf, size_t len, struct dir_now now);
 
 const struct agent_stats *agent_get_stats(const struct agent *a);
+/* How long cached entries ran on fewer trees (agent/failover.h). */
+const struct agent_failover_hist *agent_get_failover_hist(const struct agent *a);
 /* Entries held, VMs attached, frames and bytes held. */
 size_t agent_cache_size(const struct agent *a);
 size_t agent_held_frames(const struct agent *a);

@@ -644,6 +644,67 @@ static void set_im_avail(struct h *h, uint32_t node, unsigned t, uint8_t avail)
 	pump(h);
 }
 
+/* A fail-over, timed: the directory takes tree 0 of the destination's
+ * server away, then tree 1 as well (the same fail-over), gives tree 0
+ * back (still degraded) and then tree 1: one fail-over of 50 ms, from
+ * the first push to the last. */
+static void test_failover_duration(void **state)
+{
+	const struct agent_failover_hist *fh;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	fill(&h, IP(5));
+	fh = agent_get_failover_hist(h.n[0].a);
+	set_im_avail(&h, 5, 0, 0);
+	assert_int_equal(agent_get_stats(h.n[0].a)->failovers, 1);
+	h_advance(&h, 30);
+	set_im_avail(&h, 5, 1, 0);
+	assert_int_equal(agent_get_stats(h.n[0].a)->failovers, 1);
+	h_advance(&h, 10);
+	set_im_avail(&h, 5, 0, 1);
+	assert_int_equal(agent_get_stats(h.n[0].a)->failbacks, 0);
+	assert_int_equal(fh->count, 0);
+	h_advance(&h, 10);
+	set_im_avail(&h, 5, 1, 1);
+	assert_int_equal(agent_get_stats(h.n[0].a)->failbacks, 1);
+	assert_int_equal(fh->count, 1);
+	assert_int_equal(fh->sum_ns, 50 * MS);
+	assert_int_equal(fh->bucket[5], 1);	/* (20, 50] ms */
+	/* a push that changes nothing of the availability is no fail-over */
+	h_advance(&h, 10);
+	set_im_avail(&h, 5, 1, 1);
+	assert_int_equal(agent_get_stats(h.n[0].a)->failovers, 1);
+	assert_int_equal(fh->count, 1);
+	h_fini(&h);
+}
+
+/* The histogram's buckets: a bound belongs to its bucket; past the last
+ * bucket a duration is counted (+Inf) but in no bucket. */
+static void test_failover_buckets(void **state)
+{
+	struct agent_failover_hist fh = { 0 };
+	struct agent_failover_entry e = { 0 };
+	uint64_t in_buckets = 0;
+
+	(void)state;
+	agent_failover_observe(&fh, 1 * MS);
+	agent_failover_observe(&fh, 1 * MS + 1);
+	agent_failover_observe(&fh, 61000 * MS);
+	assert_int_equal(fh.bucket[0], 1);
+	assert_int_equal(fh.bucket[1], 1);
+	for (int b = 0; b < AGENT_FO_BUCKETS; b++)
+		in_buckets += fh.bucket[b];
+	assert_int_equal(in_buckets, 2);
+	assert_int_equal(fh.count, 3);
+	/* a MAC that was never available does not make a fail-back wait */
+	assert_int_equal(agent_failover_update(&fh, &e, 0x7, 0x5, 0xf, 100), 1);
+	assert_int_equal(agent_failover_update(&fh, &e, 0x5, 0x7, 0xf, 300), -1);
+	assert_int_equal(fh.count, 4);
+	assert_int_equal(fh.sum_ns, 1 * MS + 1 * MS + 1 + 61000 * MS + 200);
+}
+
 /* Both trees held by the directory (a recovery moving both): the entry
  * keeps sending on what its NICs allow instead of dropping; one tree
  * released: back to the normal choice. */
@@ -1335,6 +1396,8 @@ int main(void)
 		cmocka_unit_test(test_isolation),
 		cmocka_unit_test(test_push_changes_availability),
 		cmocka_unit_test(test_default_route_push_follows),
+		cmocka_unit_test(test_failover_duration),
+		cmocka_unit_test(test_failover_buckets),
 		cmocka_unit_test(test_leases),
 		cmocka_unit_test(test_traffic_report),
 		cmocka_unit_test(test_traffic_restart),

@@ -852,6 +852,23 @@ static void teardown(struct shell *s)
 	agent_config_free(&s->cfg);
 }
 
+/* How long cached entries ran on fewer trees: the agent's fail-overs. */
+static void render_failover(struct metrics_text *t, const struct agent_failover_hist *h)
+{
+	static const uint32_t ub_ms[AGENT_FO_BUCKETS] = AGENT_FO_BUCKETS_MS;
+	double le[AGENT_FO_BUCKETS];
+	uint64_t cum[AGENT_FO_BUCKETS], c = 0;
+
+	for (int b = 0; b < AGENT_FO_BUCKETS; b++) {
+		le[b] = (double)ub_ms[b] / 1000.0;
+		cum[b] = (c += h->bucket[b]);
+	}
+	metrics_histogram(t, "peregrine_agent_failover_seconds",
+			  "time a cached entry ran without one of its MACs (trees): from the "
+			  "record that took it away to the one that gave every MAC back",
+			  le, cum, AGENT_FO_BUCKETS, h->count, (double)h->sum_ns / 1e9, NULL);
+}
+
 /* The core's counters as Prometheus metrics (docs/metrics.md). */
 static void render_metrics(void *arg, struct metrics_text *t)
 {
@@ -883,6 +900,7 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		       NULL);
 	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_vms", "VMs attached",
 		       (double)agent_vm_count(s->agent), NULL);
+	render_failover(t, agent_get_failover_hist(s->agent));
 }
 
 int cmd_agent(int argc, char **argv)

@@ -11,6 +11,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/lab_ha.h"
+#include "cmd/lab_report.h"
 #include "cmd/swctl.h"
 #include "lab/run.h"
 #include "wire/scheme.h"
@@ -26,8 +27,9 @@ static const char lab_help[] =
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
 	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn|netlord | --ha] [--prefix P]\n"
-	"                          [--json]\n"
+	"                          [--json] [--report DIR]\n"
 	"       peregrine lab compare [--prefix P] [--json]\n"
+	"       peregrine lab report DIR\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
 	"       peregrine lab fib dump SWITCH [--json]\n"
@@ -68,6 +70,8 @@ static const char lab_help[] =
 	"  compare  every scheme's demo, EVPN first, and one table of what each\n"
 	"           costs, with Peregrine's targets against EVPN as ratios\n"
 	"           (scripts/lab-compare.sh, docs/evpn.md; about seven minutes)\n"
+	"  report   DIR/index.html from the measurements a demo left in DIR/data\n"
+	"           (docs/lab-report.md)\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
@@ -75,6 +79,10 @@ static const char lab_help[] =
 	"  --json       machine-readable output\n"
 	"  --scheme S   demo only: which scheme's demo (the lab file names the\n"
 	"               scheme for everything else)\n"
+	"  --report DIR demo (the Peregrine and VL2 demos so far): also write\n"
+	"               DIR/index.html, a report with the topology, each stream's\n"
+	"               receive rate over time with the failures marked, and the\n"
+	"               figures (docs/lab-report.md)\n"
 	"  --no-daemons up only: namespaces, links and addresses, no daemon;\n"
 	"               start them from `peregrine fabric gen`'s units\n"
 	"               (docs/deploy.md)\n"
@@ -86,6 +94,7 @@ struct lab_cli {
 	bool ha;		/* --ha: the replicated control plane's demo */
 	bool json;
 	bool no_daemons;	/* up --no-daemons */
+	const char *report;	/* demo, compare --report DIR */
 	int argc;		/* positional arguments */
 	char **argv;
 	char **cmd;		/* after "--" */
@@ -109,6 +118,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->json = true;
 		} else if (!strcmp(argv[i], "--no-daemons")) {
 			c->no_daemons = true;
+		} else if (!strcmp(argv[i], "--report") && i + 1 < argc) {
+			c->report = argv[++i];
 		} else if (!strcmp(argv[i], "--ha")) {
 			c->ha = true;
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
@@ -687,6 +698,20 @@ static const char *const demo_scripts[PGR_SCHEME_COUNT] = {
 	[PGR_SCHEME_NETLORD] = "lab-demo-netlord.sh",
 };
 
+/* --report DIR: made if need be, given to the script as an absolute path
+ * in PEREGRINE_REPORT (docs/lab-report.md). */
+static int report_dir(const char *dir)
+{
+	char abs[4096];
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return cli_error("lab: --report %s: %s", dir, strerror(errno));
+	if (!realpath(dir, abs))
+		return cli_error("lab: --report %s: %s", dir, strerror(errno));
+	setenv("PEREGRINE_REPORT", abs, 1);
+	return 0;
+}
+
 /* Run scripts/NAME (beside the binary's tree) with PEREGRINE and PREFIX. */
 static int run_script(struct lab_cli *c, const char *what, const char *name)
 {
@@ -709,6 +734,8 @@ static int run_script(struct lab_cli *c, const char *what, const char *name)
 			return cli_error("lab %s: scripts/%s not found near %s", what, name, exe);
 	}
 	*dir = '/';
+	if (c->report && report_dir(c->report))
+		return 1;
 	setenv("PEREGRINE", exe, 1);
 	setenv("PREFIX", c->prefix, 1);
 	execl("/bin/bash", "bash", script, c->json ? "--json" : NULL, (char *)NULL);
@@ -717,13 +744,27 @@ static int run_script(struct lab_cli *c, const char *what, const char *name)
 
 static int do_demo(struct lab_cli *c)
 {
+	if (c->report && (c->ha || (c->scheme != PGR_SCHEME_PEREGRINE &&
+				    c->scheme != PGR_SCHEME_VL2)))
+		return cli_usage_error("lab", "--report: only the Peregrine and VL2 demos "
+				       "write a report so far (docs/lab-report.md)");
 	return run_script(c, "demo", c->ha ? "lab-demo-ha.sh" : demo_scripts[c->scheme]);
 }
 
 /* Every scheme's demo and one table (scripts/lab-compare.sh, docs/evpn.md). */
 static int do_compare(struct lab_cli *c)
 {
+	if (c->report)
+		return cli_usage_error("lab", "--report: lab compare writes no report yet; "
+				       "the Peregrine and VL2 demos do (docs/lab-report.md)");
 	return run_script(c, "compare", "lab-compare.sh");
+}
+
+static int do_report(struct lab_cli *c)
+{
+	if (c->argc != 2)
+		return cli_usage_error("lab", "report DIR");
+	return lab_report(c->argv[1]);
 }
 
 static int cat_file(const char *path, const char *title)
@@ -862,7 +903,7 @@ int cmd_lab(int argc, char **argv)
 		{ "up", do_up }, { "down", do_down }, { "status", do_status },
 		{ "exec", do_exec }, { "link", do_link }, { "node", do_node },
 		{ "logs", do_logs }, { "fib", do_fib }, { "migrate", do_migrate },
-		{ "demo", do_demo }, { "compare", do_compare },
+		{ "demo", do_demo }, { "compare", do_compare }, { "report", do_report },
 	};
 	struct lab_cli c = { 0 };
 	int rc;
@@ -874,6 +915,10 @@ int cmd_lab(int argc, char **argv)
 	if (c.argc == 0) {
 		free(c.argv);
 		return cli_usage_error("lab", "expected a subcommand");
+	}
+	if (c.report && strcmp(c.argv[0], "demo") && strcmp(c.argv[0], "compare")) {
+		free(c.argv);
+		return cli_usage_error("lab", "--report is an option of 'demo' and 'compare' only");
 	}
 	if (c.no_daemons && strcmp(c.argv[0], "up")) {
 		free(c.argv);

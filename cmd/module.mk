@@ -11,3 +11,4 @@ CMD_SRCS += cmd/netlord.c cmd/agent_netlord.c
 SH_TESTS += cmd/test_daemon_cli.sh
 SH_TESTS += cmd/test_cni.sh
 SH_TESTS += cmd/test_fabric_gen.sh
+CMD_SRCS += cmd/lab_report.c

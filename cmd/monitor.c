@@ -353,28 +353,34 @@ static bool endpoint_ok(const char *s)
 	return inet_pton(AF_INET, host, &a) == 1;
 }
 
-/* Every daemon of lab l that serves metrics; the VDC and VM filters by
- * name.  0, or an exit status after printing why. */
+/* The daemons of one of lab l's namespaces that serve metrics. */
+static void from_node(struct mon *m, const struct lab *l, uint32_t node)
+{
+	for (size_t i = 0; i < lab_ndaemons; i++) {
+		char url[128], *p;
+
+		if (!lab_daemon_runs_on(l, &lab_daemons[i], node) ||
+		    !lab_metrics_url(l, &lab_daemons[i], node, url, sizeof(url)))
+			continue;
+		/* "http://A:P/metrics" -> "A:P" */
+		p = url + strlen("http://");
+		*strchr(p, '/') = 0;
+		add_endpoint(m, p);
+	}
+}
+
+/* Every daemon of lab l that serves metrics: its nodes', the management
+ * namespace's, and a replicated control plane's in namespaces of their own
+ * (docs/ha.md), which replace the management namespace's; the VDC and VM
+ * filters by name.  0, or an exit status after printing why. */
 static int from_lab(struct mon *m, const struct lab *l, const char *vdc, const char *vm)
 {
-	for (uint32_t n = 0; n <= l->topo->nnodes; n++) {
-		uint32_t node = n == l->topo->nnodes ? (uint32_t)LAB_NS_MGMT : n;
-
-		for (size_t i = 0; i < lab_ndaemons; i++) {
-			char url[128], *p;
-
-			enum lab_where w = node == (uint32_t)LAB_NS_MGMT ? LAB_ON_MGMT :
-					   topo_is_server(l->topo, node) ? LAB_ON_SERVER : LAB_ON_SWITCH;
-
-			if (lab_daemons[i].where != w ||
-			    !lab_metrics_url(l, &lab_daemons[i], node, url, sizeof(url)))
-				continue;
-			/* "http://A:P/metrics" -> "A:P" */
-			p = url + strlen("http://");
-			*strchr(p, '/') = 0;
-			add_endpoint(m, p);
-		}
-	}
+	for (uint32_t n = 0; n < l->topo->nnodes; n++)
+		from_node(m, l, n);
+	from_node(m, l, LAB_NS_MGMT);
+	for (unsigned k = 0; k < LAB_HA_KINDS; k++)
+		for (uint32_t i = 0; i < l->ha.n[k]; i++)
+			from_node(m, l, lab_ha_which((enum lab_ha_kind)k, i));
 	if (vdc && m->vdc < 0) {
 		for (uint32_t i = 0; i < l->nvdcs; i++)
 			if (!strcmp(l->vdcs[i].name, vdc))

@@ -33,6 +33,7 @@ enum probe_limits {
 	PROBE_MAX_DURATION_S = 3600,
 	PROBE_TOP_GAPS = 16,
 	PROBE_END_COPIES = 3,	/* END datagrams a stopped sender sends */
+	PROBE_MAX_BINS = 60000,	/* --bin-ms: 60 s of 1 ms bins, 240 KB */
 };
 
 #define PROBE_MAGIC 0x50475052u	/* "PGPR" */
@@ -51,7 +52,7 @@ static const char probe_help[] =
 	"                            [--bind ADDR:PORT] [--pause-at SEQ --pause-ms MS]\n"
 	"                            [--drop-at SEQ --drop-count N]\n"
 	"       peregrine probe recv --listen ADDR:PORT [--duration S] [--count N]\n"
-	"                            [--idle S] [--gaps K] [--json]\n"
+	"                            [--idle S] [--gaps K] [--bin-ms MS] [--json]\n"
 	"\n"
 	"A paced UDP stream with sequence numbers, and a receiver that measures it.\n"
 	"\n"
@@ -73,6 +74,9 @@ static const char probe_help[] =
 	"       numbers around it.  Datagrams lost before the first arrival (no\n"
 	"       path yet) count as lost and show in first_seq; so do those lost\n"
 	"       after the last arrival (the sender says how many it sends).\n"
+	"       --bin-ms MS (with --json): also the arrivals in every MS ms from\n"
+	"       the first one, `rate.counts` (at most 60,000 bins; the receive\n"
+	"       rate over time that `lab demo --report` draws)\n"
 	"\n"
 	"Send only to addresses of your own lab or to loopback.\n";
 
@@ -181,7 +185,24 @@ struct recv_state {
 	int ntop, nloss, want_top;
 	uint32_t hi_seq;			/* highest sequence received */
 	uint64_t hi_at;				/* its arrival time */
+	uint32_t *bins;		/* --bin-ms: arrivals per bin from first_ns */
+	uint32_t nbins, bin_ms, bins_used;
 };
+
+/* Count an arrival in its --bin-ms bin (arrivals past the last bin are not
+ * binned; the clock stepping back puts one in bin 0). */
+static void bin_arrival(struct recv_state *s, uint64_t at)
+{
+	uint64_t i;
+
+	if (!s->bins)
+		return;
+	i = at > s->first_ns ? (at - s->first_ns) / (s->bin_ms * 1000000ull) : 0;
+	if (i >= s->nbins)
+		return;
+	s->bins[i]++;
+	s->bins_used = MAX(s->bins_used, (uint32_t)i + 1);
+}
 
 /* Keep the `want` longest gaps in top[], longest first. */
 static void note_gap(struct gap *top, int *n, int want, const struct gap *g)
@@ -253,6 +274,7 @@ static void on_datagram(struct recv_state *s, const uint8_t *p, size_t len, uint
 		s->hi_seq = seq;
 		s->hi_at = at;
 	}
+	bin_arrival(s, at);
 	s->max_seq = seq > s->max_seq ? seq : s->max_seq;
 	s->last_ns = at;
 	s->last_seq = seq;
@@ -298,6 +320,16 @@ static void recv_report(const struct recv_state *s, bool json)
 		     JREAL(s->nloss ? (double)s->loss[0].len_ns / 1e6 : 0.0));
 		JSET(j, "gaps", gaps_json(s->top, s->ntop));
 		JSET(j, "loss_gaps", gaps_json(s->loss, s->nloss));
+		if (s->bins) {
+			json_t *r = json_object(), *c = json_array();
+
+			for (uint32_t i = 0; i < s->bins_used; i++)
+				json_array_append_new(c, JINT(s->bins[i]));
+			JSET(r, "bin_ms", JINT(s->bin_ms));
+			JSET(r, "start_ns", JINT(s->first_ns));
+			JSET(r, "counts", c);
+			JSET(j, "rate", r);
+		}
 		json_print(stdout, j);
 		return;
 	}
@@ -319,7 +351,7 @@ static void recv_report(const struct recv_state *s, bool json)
 
 struct recv_opts {
 	struct sockaddr_in listen;
-	uint32_t duration_s, count, idle_s, gaps;
+	uint32_t duration_s, count, idle_s, gaps, bin_ms;
 	bool json;
 };
 
@@ -333,6 +365,12 @@ static int probe_recv(const struct recv_opts *o)
 	if (fd < 0)
 		return cli_error("probe recv: cannot listen: %s", strerror(-fd));
 	s.seen = xcalloc(PROBE_MAX_COUNT / 8 + 1, 1);
+	if (o->bin_ms) {
+		s.bin_ms = o->bin_ms;
+		s.nbins = (uint32_t)MIN((uint64_t)o->duration_s * 1000 / o->bin_ms + 1,
+					(uint64_t)PROBE_MAX_BINS);
+		s.bins = xcalloc(s.nbins, sizeof(*s.bins));
+	}
 	udp_batch_init(&b);
 	while (mono_ns() < end && s.received < o->count) {
 		int n = udp_recv_batch(fd, &b);
@@ -340,6 +378,7 @@ static int probe_recv(const struct recv_opts *o)
 		if (n < 0) {
 			close(fd);
 			free(s.seen);
+			free(s.bins);
 			return cli_error("probe recv: %s", strerror(-n));
 		}
 		if (n == 0) {
@@ -357,6 +396,7 @@ static int probe_recv(const struct recv_opts *o)
 	close(fd);
 	recv_report(&s, o->json);
 	free(s.seen);
+	free(s.bins);
 	return 0;
 }
 
@@ -423,7 +463,8 @@ static int cmd_probe_recv(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "count", required_argument, NULL, 'c' }, { "idle", required_argument, NULL, 'i' },
-		{ "gaps", required_argument, NULL, 'g' }, { "json", no_argument, NULL, 'j' }, { 0 }
+		{ "gaps", required_argument, NULL, 'g' }, { "json", no_argument, NULL, 'j' },
+		{ "bin-ms", required_argument, NULL, 'b' }, { 0 }
 	};
 	struct recv_opts o = { .duration_s = 30, .count = PROBE_MAX_COUNT, .idle_s = 2, .gaps = 5 };
 	char err[200];
@@ -444,6 +485,7 @@ static int cmd_probe_recv(int argc, char **argv)
 		case 'c': r = opt_u32("--count", optarg, 1, PROBE_MAX_COUNT, &o.count); break;
 		case 'i': r = opt_u32("--idle", optarg, 1, PROBE_MAX_DURATION_S, &o.idle_s); break;
 		case 'g': r = opt_u32("--gaps", optarg, 1, PROBE_TOP_GAPS, &o.gaps); break;
+		case 'b': r = opt_u32("--bin-ms", optarg, 1, 60000, &o.bin_ms); break;
 		case 'j': o.json = true; break;
 		default: return cli_usage_error("probe", "bad option");
 		}

@@ -17,7 +17,7 @@ run_pair() {
 	local out=$1 port
 	shift
 	port=$((40000 + RANDOM % 20000))
-	$P probe recv --listen 127.0.0.1:$port --duration 20 --idle 1 --json > "$out" &
+	$P probe recv --listen 127.0.0.1:$port --duration 20 --idle 1 --json ${RECV_ARGS:-} > "$out" &
 	rpid=$!
 	sleep 0.3
 	$P probe send --to 127.0.0.1:$port "$@" 2>/dev/null
@@ -74,6 +74,23 @@ sent=$(sed -n 's/^probe send: \([0-9]*\) datagrams.*/\1/p' "$tmp/stop.err")
 [ "$(jget "$tmp/stop.json" "['received']")" = "$sent" ] || fail "received != $sent sent"
 [ "$sent" -gt 1000 ] && [ "$sent" -lt 1000000 ] || fail "sent $sent"
 
+# --bin-ms: the arrivals per bin from the first one add up to all that
+# arrived; 3,000 at 10,000/s with 1,000 skipped take 0.4 s: 4 or 5 bins of
+# 100 ms (a slow start may add one), one of them short by the skip
+RECV_ARGS="--bin-ms 100" run_pair "$tmp/bins.json" --rate 10000 --count 3000 --drop-at 1500 --drop-count 1000
+python3 - "$tmp/bins.json" <<'PY' || fail "rate bins: $(cat "$tmp/bins.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["rate"]
+assert r["bin_ms"] == 100 and r["start_ns"] == d["first_ns"], r
+assert sum(r["counts"]) == d["received"] == 2000, (sum(r["counts"]), d["received"])
+assert 4 <= len(r["counts"]) <= 6, r["counts"]
+assert min(r["counts"][1:-1]) < 600, r["counts"]
+PY
+run_pair "$tmp/nobins.json" --rate 10000 --count 100
+python3 -c "import json; assert 'rate' not in json.load(open('$tmp/nobins.json'))" ||
+	fail "rate without --bin-ms"
+expect_fail "bad --bin-ms" $P probe recv --listen 127.0.0.1:9 --bin-ms 0
 expect_fail "no --to" $P probe send --count 1
 expect_fail "bad rate" $P probe send --to 127.0.0.1:9 --rate 0
 expect_fail "bad size" $P probe send --to 127.0.0.1:9 --size 4000

@@ -21,3 +21,4 @@ SH_TESTS += lab/test_evpn_fabric.sh
 FUZZERS  += lab/fuzz_lab_file
 SH_TESTS += lab/test_policy_lab.sh
 SH_TESTS += lab/test_edge.sh
+SH_TESTS += lab/test_report.sh

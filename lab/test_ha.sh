@@ -4,7 +4,8 @@
 # a namespace of its own on the management network.  Up: everything runs,
 # one RAS leads (lab status, text and --json), the fabric forwards; kill -9
 # of the leading RAS: the other leads with a higher term and the fabric
-# still forwards; down leaves nothing; a failure injected at the HA steps
+# still forwards; `peregrine monitor` hears the control plane's
+# namespaces; down leaves nothing; a failure injected at the HA steps
 # of up (etcd, its wait, directory servers, RAS) rolls back completely.
 #
 #            spine0      spine1
@@ -84,6 +85,33 @@ ps -e -o args= | grep -- "--name $PH-leaf0" | grep -q -- "--ras-follow" || fail 
 ping_ok() { $P lab exec red-srv0 --prefix "$PH" -- ping -c 3 -i 0.2 -W 1 10.0.0.4 >/dev/null; }
 for _ in $(seq 20); do ping_ok && break; sleep 0.5; done
 ping_ok || fail "red-srv0 cannot reach red-srv3"
+
+# `peregrine monitor` follows the replicated control plane in its own
+# namespaces (docs/monitor.md): a link cut shows the leading RAS's
+# reprogramming and a directory server's push.  The management namespace
+# runs neither daemon here, so only the standby RAS, which serves nothing
+# until it leads, may be reported as not answering.
+$P monitor --prefix "$PH" --json --duration 4 >"$tmp/mon.json" 2>"$tmp/mon.err" &
+mon=$!
+sleep 1.5
+$P lab link down leaf0 spine0 --prefix "$PH" >/dev/null
+wait "$mon" || fail "monitor: $(cat "$tmp/mon.err")"
+standby=$(echo "$st" | jget "[r['address'] for r in d['ha']['ras'] if not r['leader']][0]")
+if grep -v "http://$standby:9462/" "$tmp/mon.err" | grep -q .; then
+	fail "the monitor complained: $(cat "$tmp/mon.err")"
+fi
+python3 - "$tmp/mon.json" "$PH" "$leader" <<'PY' || fail "monitor of the HA lab: $(cat "$tmp/mon.json")"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+p, leader = sys.argv[2], sys.argv[3]
+assert any(e["kind"] == "reprogrammed" and e["daemon"] == "ras" and e["node"] == leader
+           for e in ev), "no reprogramming from the leading RAS"
+assert any(e["kind"] == "push" and e["daemon"] == "directory" and e["node"] in (f"{p}-dir0", f"{p}-dir1")
+           for e in ev), "no push from a directory server"
+PY
+echo "ok: monitor: $(wc -l <"$tmp/mon.json") events, the leading $leader's reprogramming, a directory server's push"
+$P lab link up leaf0 spine0 --prefix "$PH" >/dev/null
+for _ in $(seq 20); do ping_ok && break; sleep 0.5; done
 
 # kill -9 of the leading RAS: the other leads, with a higher term.
 lpid=$(echo "$st" | jget "[r['pid'] for r in d['ha']['ras'] if r['leader']][0]")

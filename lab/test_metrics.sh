@@ -3,7 +3,8 @@
 # management address (docs/metrics.md): `lab status --json` names each URL,
 # every page passes `promtool check metrics`, holds the daemon's own
 # counters and moves when the fabric does (a link cut shows in the RAS's
-# reprogramming histogram and the switches' link reports); the endpoint
+# reprogramming histogram, the switches' link reports and, timed, in the
+# fail-over histogram of an agent that caches a pair across it); the endpoint
 # answers 404 and 405 to what it does not serve and is not reachable on
 # the node's loopback.
 set -eu
@@ -59,7 +60,17 @@ echo "ok: $n endpoints pass promtool check metrics"
 [ "$(value directory peregrine_directory_entries)" -ge 16 ] || fail "the directory's 16 VMs"
 [ "$(value ras peregrine_ras_converged)" = 1 ] || fail "the RAS is not converged"
 before=$(value ras peregrine_ras_reprogram_seconds_count)
-$P lab link down leaf0 spine0 $L >/dev/null
+# srv0's agent caches red-srv4 (a ping), and the cut is on that pair's
+# primary path: the directory takes that tree away from srv0's entry and
+# gives it back once the RAS has reprogrammed, a fail-over srv0's agent
+# times (peregrine_agent_failover_seconds)
+$P lab exec red-srv0 $L -- ping -c 2 -i 0.2 -W 1 -q 10.0.0.5 >/dev/null
+path=$($P trace red 10.0.0.1 10.0.0.5 $L --json)
+cut_a=$(echo "$path" | jq -r '.hops[0].node'); cut_b=$(echo "$path" | jq -r '.hops[0].next')
+srv0=$(jq -r '.nodes[] | select(.name == "srv0") | .metrics_url.agent' "$tmp/status.json")
+fo_before=$(get "$srv0" | awk '$1 == "peregrine_agent_failover_seconds_count" { print $2 }')
+[ "$fo_before" = 0 ] || fail "srv0's agent timed $fo_before fail-overs before any failure"
+$P lab link down "$cut_a" "$cut_b" $L >/dev/null
 for _ in $(seq 50); do
 	after=$(value ras peregrine_ras_reprogram_seconds_count)
 	[ "$after" -gt "$before" ] && break
@@ -68,6 +79,23 @@ done
 [ "$after" -gt "$before" ] || fail "a link cut did not show in peregrine_ras_reprogram_seconds ($before -> $after)"
 reports=$(get "$(page switchd)" | awk '$1 == "peregrine_switchd_link_reports_total" { print $2 }')
 echo "ok: a link cut: RAS reprogrammings $before -> $after; a switchd reported $reports link changes"
+for _ in $(seq 50); do
+	get "$srv0" >"$tmp/srv0.prom"
+	fo=$(awk '$1 == "peregrine_agent_failover_seconds_count" { print $2 }' "$tmp/srv0.prom")
+	[ "${fo:-0}" -gt 0 ] && break
+	sleep 0.1
+done
+[ "${fo:-0}" -gt 0 ] || fail "srv0's agent timed no fail-over after $cut_a -- $cut_b was cut"
+promtool check metrics <"$tmp/srv0.prom" >"$tmp/lint" 2>&1 || { cat "$tmp/lint"; fail "srv0's agent after the cut: promtool"; }
+n_fo=$(awk '$1 == "peregrine_agent_failovers_total" { print $2 }' "$tmp/srv0.prom")
+n_fb=$(awk '$1 == "peregrine_agent_failbacks_total" { print $2 }' "$tmp/srv0.prom")
+inf=$(awk '$1 == "peregrine_agent_failover_seconds_bucket{le=\"+Inf\"}" { print $2 }' "$tmp/srv0.prom")
+[ "$n_fb" = "$fo" ] && [ "$inf" = "$fo" ] && [ "$n_fo" -ge "$fo" ] ||
+	fail "srv0's fail-overs $n_fo, fail-backs $n_fb, timed $fo, +Inf bucket $inf"
+sum=$(awk '$1 == "peregrine_agent_failover_seconds_sum" { print $2 }' "$tmp/srv0.prom")
+awk -v s="$sum" -v n="$fo" 'BEGIN { exit !(s > 0 && s / n < 5) }' ||
+	fail "srv0's fail-overs took $sum s in all ($fo)"
+echo "ok: $cut_a -- $cut_b cut: srv0's agent failed over $n_fo times and back $n_fb, $sum s in all"
 
 # what the endpoint does not serve
 url=$(page directory)

@@ -92,7 +92,7 @@ stream() {	# NAME: 10,000 datagrams/s red-srv0 -> red-srv7 until stop_stream
 	local name=$1
 	ex red-srv0 ping -c 3 -i 0.2 -W 1 -q 10.0.0.8 >/dev/null 2>&1 || true
 	ex red-srv7 "$P" probe recv --listen 10.0.0.8:9000 --duration 40 --idle 3 --gaps 16 \
-		--json > "$tmp/$name.json" & bg+=($!)
+		--json --bin-ms 10 > "$tmp/$name.json" & bg+=($!)
 	for _ in $(seq 100); do
 		ip netns exec "$X-red-srv7" ss -Hlun "sport = :9000" | grep -q . && break
 		sleep 0.05
@@ -124,10 +124,14 @@ i0=$(int_bytes int0); i1=$(int_bytes int1); sleep 0.2
 i0=$(($(int_bytes int0) - i0)); i1=$(($(int_bytes int1) - i1))
 int=$([ "$i0" -gt "$i1" ] && echo int0 || echo int1)
 t_node=$($P lab node down "$int" --prefix "$X" --json | jq .at_ns)
+report_status "While both failures held: tor0 -- $agg cut, $int failed."
 stop_stream
 gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
 say "   tor0-$agg cut: longest gap $(human_round "$gap_link" 1) ms; $int down: $(human_round "$gap_node" 1) ms; in all $lost_fo_ms ms of the stream lost"
+report_stream "fail-over: red-srv0 -> red-srv7, 10,000 datagrams/s" "$tmp/fo.json" \
+	"A ToR's uplink on the stream's path is cut, then the busier intermediate switch fails." \
+	"link tor0 -- $agg cut" "$t_link" "$int fails" "$t_node"
 $P lab link up tor0 "$agg" --prefix "$X" >/dev/null
 $P lab node up "$int" --prefix "$X" >/dev/null
 
@@ -141,6 +145,9 @@ gap_mig=$(gap_after "$tmp/mig.json" "$t_mig")
 lost_mig_ms=$(jq '.lost / 10' "$tmp/mig.json")
 move_ms=$(jq '.port_move_ms * 10 | round / 10' "$tmp/migrate.json")
 say "   longest gap $(human_round "$gap_mig" 1) ms (the port moved in $move_ms ms); $lost_mig_ms ms of the stream lost"
+report_stream "migration: red-srv0 -> red-srv7, which moves to srv2" "$tmp/mig.json" \
+	"The stream's receiver moves to a server under another ToR." \
+	"red-srv7 detached" "$t_mig" "port up in srv2" "$(jq .attach_ns "$tmp/migrate.json")"
 
 say "== 5. routes per switch"
 fib=$(for sw in int0 int1 agg0 agg1 agg2 agg3 tor0 tor1 tor2 tor3; do
@@ -149,7 +156,7 @@ done | jq -s -c add)
 say "   $fib"
 secs=$(( ($(now_ns) - t_start) / 1000000000 ))
 say "== done in $secs s"
-if [ $JSON = 1 ]; then
+figures=$(
 	jq -n --argjson ok "$pairs_ok" --argjson total "$pairs_total" --argjson v "$violations" \
 	      --argjson sp "$spoof_dropped" --argjson g "${gbps:-0}" --argjson gl "$gap_link" \
 	      --argjson gn "$gap_node" --argjson gm "$gap_mig" --argjson fib "$fib" --argjson s "$secs" \
@@ -158,6 +165,9 @@ if [ $JSON = 1 ]; then
 	   '{scheme: "vl2", pairs_ok: $ok, pairs_total: $total, isolation_violations: $v,
 	     spoofed_dropped: $sp, iperf_gbps: $g, failover_gap_ms: [$gl, $gn],
 	     failover_lost_ms: $lf, migration_gap_ms: $gm, migration_port_move_ms: $mm,
-	     migration_lost_ms: $lm, fib: $fib, header_bytes: $hb, tenant_mtu: $mtu, seconds: $s}'
-fi
+	     migration_lost_ms: $lm, fib: $fib, header_bytes: $hb, tenant_mtu: $mtu, seconds: $s}')
+if [ $JSON = 1 ]; then echo "$figures"; fi
+report_write "VL2 lab demo" \
+	"VL2 in the lab (scripts/lab-demo-vl2.sh, docs/vl2.md): FRR's OSPF and ECMP, IP-in-IP to the ToR through a random intermediate." \
+	"$figures"
 [ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ]

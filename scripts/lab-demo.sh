@@ -24,7 +24,8 @@
 #    its stream, which a failure after the stream ended would not)
 # 5. forwarding entries per switch
 #
-# Usage: lab-demo.sh [--json] (PEREGRINE = the binary, PREFIX = the lab's prefix)
+# Usage: lab-demo.sh [--json] (PEREGRINE = the binary, PREFIX = the lab's prefix;
+# PEREGRINE_REPORT = a directory for the HTML report, docs/lab-report.md)
 # Figures for people are rounded (scripts/human.sh); --json keeps them whole.
 # Bounded: every stream has a fixed count, every wait a timeout.
 set -euo pipefail
@@ -158,6 +159,7 @@ stream() {
 	# the agent asks the directory; that is not what the events measure)
 	ex "$from" ping -c 3 -i 0.2 -W 1 -q "$ip" >/dev/null 2>&1 || true
 	ex "$to_vm" "$P" probe recv --listen "$ip:9000" --duration 40 --idle 3 --gaps 16 --json \
+		--bin-ms 10 \
 		> "$tmp/$name.json" & bg+=($!)
 	# the sender starts once the receiver listens (5 s at most): datagrams
 	# sent before that would count as lost
@@ -197,6 +199,7 @@ path=$($P trace red 10.0.0.1 10.0.0.5 --prefix "$X" --json)
 spine2=$(echo "$path" | jq -r '.hops[1].node // empty')
 t_node=$($P lab node down "${spine2:-spine1}" --prefix "$X" --json | jq .at_ns)
 say "   failed switch ${spine2:-spine1}"
+report_status "While both failures held: $leaf -- $spine cut, ${spine2:-spine1} failed."
 stop_stream
 gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
@@ -205,6 +208,9 @@ fo_during=$( [ "$(during "$tmp/fo.json" "$t_link")" = true ] && during "$tmp/fo.
 say "   longest gap: link cut $(human_round "$gap_link" 1) ms, switch failure $(human_round "$gap_node" 1) ms"
 say "   in all $lost_fo_ms ms of the stream lost ($(jq .lost "$tmp/fo.json") of $(jq '.received + .lost' "$tmp/fo.json")), $other_fo_ms ms of it outside both failures"
 [ "$fo_during" = true ] || say "   (a failure fell outside the stream: the gaps above say nothing)"
+report_stream "fail-over: red-srv0 -> red-srv4, 10,000 packets/s" "$tmp/fo.json" \
+	"A link on the stream's primary path is cut, then the spine it then crosses fails." \
+	"link $leaf -- $spine cut" "$t_link" "${spine2:-spine1} fails" "$t_node"
 $P lab node up "${spine2:-spine1}" --prefix "$X"
 $P lab link up "$leaf" "$spine" --prefix "$X"
 
@@ -233,9 +239,13 @@ ip netns exec "$X-$spine3" nft add rule bridge grey drop_fwd drop
 say "   $spine3 (forwarded $((a1 - a0)) and $((b1 - b0)) frames in 0.3 s: spine0, spine1) drops every frame it would forward (nftables); its links stay up"
 sleep 2	# under the receiver's --idle 3, which would end the stream
 for sp in spine0 spine1; do ip netns exec "$X-$sp" nft delete table bridge grey; done
+t_grey_end=$(now_ns)
 stop_stream
 gap_grey=$(jq --argjson t "$t_grey" '[.loss_gaps[] | select(.start_ns >= $t - 20000000 and .start_ns <= $t + 1000000000) | .gap_ms] | max // 0' "$tmp/grey.json")
 say "   longest gap $(human_round "$gap_grey" 1) ms (the drop held 2000 ms)"
+report_stream "grey failure: red-srv0 -> red-srv4" "$tmp/grey.json" \
+	"$spine3 stops forwarding with its links up for 2 s." \
+	"$spine3 drops all" "$t_grey" "lifted" "$t_grey_end"
 
 say "== 4. migration (stream to red-srv7, which moves to srv2)"
 stream mig red-srv0 red-srv7 10.0.0.8
@@ -257,13 +267,16 @@ after_mig=$(jq --argjson t "$t_mig" --argjson a "$t_att" "[.loss_gaps[] | . as \
 say "   longest gap: $(human_round "$gap_mig" 1) ms, of which $after_mig ms after the port was up in srv2"
 say "   (moving the port took $move_ms ms); in all $lost_mig_ms ms of the stream lost ($(jq .lost "$tmp/mig.json") of $(jq '.received + .lost' "$tmp/mig.json")), $other_mig_ms ms of it outside the move"
 [ "$mig_during" = true ] || say "   (the move fell outside the stream: the gap above says nothing)"
+report_stream "migration: red-srv0 -> red-srv7, which moves to srv2" "$tmp/mig.json" \
+	"The stream's receiver moves to another server." \
+	"red-srv7 detached" "$t_mig" "port up in srv2" "$t_att"
 
 say "== 5. forwarding entries per switch"
 fib=$($P lab status --prefix "$X" --json | jq -c '[.nodes[] | select(.kind == "switch") | {(.name): .fib_used}] | add')
 say "   $fib"
 secs=$(( ($(now_ns) - t_start) / 1000000000 ))
 say "== done in $secs s"
-if [ $JSON = 1 ]; then
+figures=$(
 	jq -n --argjson ok "$pairs_ok" --argjson total "$pairs_total" --argjson v "$violations" \
 	      --argjson sp "$spoof_dropped" --argjson g "${gbps:-0}" --argjson gl "$gap_link" \
 	      --argjson gn "$gap_node" --argjson gm "$gap_mig" --argjson fib "$fib" --argjson s "$secs" \
@@ -279,7 +292,10 @@ if [ $JSON = 1 ]; then
 	     failover_unattributed_ms: $of, failover_during_stream: $fd, grey_gap_ms: $gg,
 	     migration_gap_ms: $gm, migration_after_attach_ms: $am, migration_port_move_ms: $mm,
 	     migration_lost_ms: $lm, migration_unattributed_ms: $om, migration_during_stream: $md,
-	     fib: $fib, seconds: $s}'
-fi
+	     fib: $fib, seconds: $s}')
+if [ $JSON = 1 ]; then echo "$figures"; fi
+report_write "Peregrine lab demo" \
+	"The default lab (2 spines, 4 leaves, 8 dual-homed servers, VDCs red and blue) measured by scripts/lab-demo.sh." \
+	"$figures"
 [ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ] &&
 	[ "$ipv6_ok" -eq "$ipv6_total" ] && [ "$ipv6_violations" -eq 0 ]
