@@ -130,7 +130,7 @@ out:
 
 static const char shuffle_help[] =
 	"Usage: peregrine sim shuffle --topo SPEC --scheme S [--routing R] [--size MB]\n"
-	"                             [--seed N] [--json]\n"
+	"                             [--seed N] [--link-mbps M] [--json]\n"
 	"\n"
 	"All-to-all shuffle: every server sends MB megabytes to every other, each\n"
 	"flow on one path as the scheme routes, links shared max-min fairly and\n"
@@ -144,6 +144,8 @@ static const char shuffle_help[] =
 	"                  next hop), vlb, two-level, tree, spain, bsr, trees\n"
 	"  --size MB       per server pair (default 500, as VL2's testbed)\n"
 	"  --seed N        random path choices (default 1)\n"
+	"  --link-mbps M   every link at M Mbit/s instead of the builder's rates\n"
+	"                  (what a lab with links.mbps: M shapes them to)\n"
 	"  --json          machine-readable: efficiency, seconds, ideal_seconds, ...\n";
 
 static int shuffle_usage_error(const char *msg, const char *arg)
@@ -158,6 +160,7 @@ struct shuffle_opts {
 	int scheme, routing;
 	uint32_t mb;
 	uint64_t seed;
+	uint32_t link_mbps;	/* 0: the builder's rates */
 	bool json;
 };
 
@@ -167,6 +170,7 @@ static int parse_shuffle(int argc, char **argv, struct shuffle_opts *o)
 		{ "topo", required_argument, NULL, 't' }, { "scheme", required_argument, NULL, 's' },
 		{ "routing", required_argument, NULL, 'r' }, { "size", required_argument, NULL, 'z' },
 		{ "seed", required_argument, NULL, 'S' }, { "json", no_argument, NULL, 'j' },
+		{ "link-mbps", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
 	int c;
@@ -194,6 +198,10 @@ static int parse_shuffle(int argc, char **argv, struct shuffle_opts *o)
 		case 'S':
 			if (!parse_u64(optarg, UINT64_MAX, &o->seed))
 				return shuffle_usage_error("bad --seed", optarg);
+			break;
+		case 'L':
+			if (!parse_u32(optarg, SIM_MAX_LINK_MBPS, &o->link_mbps) || !o->link_mbps)
+				return shuffle_usage_error("--link-mbps takes 1 .. 1000000", optarg);
 			break;
 		default:
 			return shuffle_usage_error("bad option", argv[optind - 1]);
@@ -227,6 +235,10 @@ static void report(const struct shuffle_opts *o, const struct sim_paths *n,
 		JSET(j, "goodput_gbps", JREAL(r->goodput_gbps));
 		JSET(j, "first_done_s", JREAL(r->first_done_s));
 		JSET(j, "events", JINT(r->events));
+		JSET(j, "ideal_gbps", JREAL(r->ideal_seconds > 0
+					    ? o->mb * 8.0 * (double)r->flows / r->ideal_seconds / 1000 : 0));
+		if (o->link_mbps)
+			JSET(j, "link_mbps", JINT(o->link_mbps));
 		json_print(stdout, j);
 		return;
 	}
@@ -257,6 +269,8 @@ int sim_exp_shuffle(int argc, char **argv)
 		fprintf(stderr, "peregrine: %s\n", err);
 		return 1;
 	}
+	if (o.link_mbps)
+		sim_topo_set_link_mbps(t, o.link_mbps);
 	if ((uint64_t)t->nservers * (t->nservers - 1) > SHUFFLE_MAX_FLOWS) {
 		fprintf(stderr, "peregrine: %u servers make too many shuffle flows (at most %u)\n",
 			t->nservers, SHUFFLE_MAX_FLOWS);

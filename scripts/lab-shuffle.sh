@@ -1,0 +1,202 @@
+#!/bin/bash
+# The all-to-all shuffle (`peregrine lab shuffle`, docs/lab-shuffle.md):
+# every server sends the same number of bytes to every other at once, over
+# links shaped by tbf, and the goodput is set against the max-min optimum
+# that `peregrine sim shuffle` computes for the same topology, link rates
+# and traffic.
+#
+#   every endpoint E (a VM of each server; BCube: each server itself)
+#     runs `probe sink`  (accepts N-1 flows, reads each to its end)
+#     runs `probe blast` (from a common start, BYTES to each of the N-1 others)
+#   lab_goodput = all bytes received / (last byte's arrival - start)
+#   optimal     = sim shuffle's goodput (median over seeds 1..5: VLB and
+#                 hashing draw random paths), every link at the lab's rate
+#
+# On the running lab of PREFIX if there is one (its scheme and links.mbps:
+# nothing is re-shaped, and failed nodes stay failed: servers whose links
+# are all down take no part), else on a lab it brings up for the scheme and
+# takes down at the end:
+#   vl2, peregrine  vl2:da=4,di=4,per_tor=2 (8 servers), VDC red, a VM each
+#   bcube           bcube:n=4,k=1 (16 servers, 2 NICs each)
+#
+# Usage: lab-shuffle.sh [--json]; PEREGRINE = the binary, PREFIX = the
+# prefix, SHUFFLE_SCHEME, SHUFFLE_BYTES (default 4000000), SHUFFLE_RATE
+# (Mbit/s, default 40): empty means the default.
+# Bounded: a fixed number of bytes per flow; every sender and sink stops at
+# a deadline of five times the ideal time plus 20 s (at most 600 s).
+set -euo pipefail
+. "$(dirname "$0")/human.sh"
+P=${PEREGRINE:-build/peregrine}
+X=${PREFIX:-pg}
+JSON=0
+[ "${1:-}" = --json ] && JSON=1
+scheme=${SHUFFLE_SCHEME:-}
+bytes=${SHUFFLE_BYTES:-4000000}
+rate=${SHUFFLE_RATE:-}
+port=5300
+seeds="1 2 3 4 5"
+tmp=$(mktemp -d)
+bg=()
+own=0
+cleanup() {
+	for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ $own = 1 ] && $P lab down --prefix "$X" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+say() { if [ $JSON = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
+die() { echo "peregrine lab shuffle: $*" >&2; exit 1; }
+now_ns() { date +%s%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
+	else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+cpu_idle() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+
+if $P lab status --prefix "$X" --json > "$tmp/status.json" 2>/dev/null &&
+   [ "$(jq '[.nodes[].namespace | select(. != null)] | length' "$tmp/status.json")" -gt 0 ]; then
+	have=$(jq -r .scheme "$tmp/status.json")
+	[ -z "$scheme" ] || [ "$scheme" = "$have" ] ||
+		die "the lab of prefix $X runs scheme $have, not $scheme"
+	scheme=$have
+	lab_rate=$(jq .links_mbps "$tmp/status.json")
+	[ "$lab_rate" -gt 0 ] || die "the lab of prefix $X shapes no links (links.mbps): the optimum needs known link rates"
+	[ -z "$rate" ] || [ "$rate" = "$lab_rate" ] ||
+		die "the lab of prefix $X shapes its links to $lab_rate Mbit/s, not $rate"
+	rate=$lab_rate
+	say "== the running lab of prefix $X: scheme $scheme, links at $rate Mbit/s"
+else
+	scheme=${scheme:-peregrine}
+	rate=${rate:-40}
+	case $scheme in
+	vl2|peregrine) cat > "$tmp/lab.yaml" <<YAML
+name: shuffle
+scheme: $scheme
+topology: vl2:da=4,di=4,per_tor=2
+links: {mbps: $rate}
+vdcs:
+  - {name: red, id: 1, subnet: 10.0.0.0/24}
+placement: {per_server: 1}
+YAML
+	;;
+	bcube) cat > "$tmp/lab.yaml" <<YAML
+name: shuffle
+scheme: bcube
+topology: bcube:n=4,k=1
+links: {mbps: $rate}
+YAML
+	;;
+	*) die "no shuffle lab for scheme $scheme (vl2, peregrine or bcube)" ;;
+	esac
+	say "== building a $scheme lab (prefix $X), links at $rate Mbit/s"
+	$P lab down --prefix "$X" >/dev/null 2>&1 || true
+	own=1
+	$P lab up "$tmp/lab.yaml" --prefix "$X" >&2
+	$P lab status --prefix "$X" --json > "$tmp/status.json"
+fi
+topo=$(jq -r .topology "$tmp/status.json")
+
+# Live servers: those with a namespace and at least one link up.  Each
+# server's endpoint: its first VM, or (BCube) the server itself.
+jq -r '.nodes[] | select(.kind == "server" and .namespace != null) | .name' "$tmp/status.json" |
+while read -r s; do
+	up=$(jq --arg s "$s" '[.links[] | select((.a == $s or .b == $s) and .state == "up")] | length' \
+		"$tmp/status.json")
+	[ "$up" -gt 0 ] || continue
+	if [ "$scheme" = bcube ]; then
+		jq -r --arg s "$s" '.nodes[] | select(.name == $s) | "\(.name) \(.ip)"' "$tmp/status.json"
+	else
+		jq -r --arg s "$s" '[.vm_list[] | select(.server == $s)][0] // empty | "\(.name) \(.ip)"' \
+			"$tmp/status.json"
+	fi
+done > "$tmp/ends"
+n=$(wc -l < "$tmp/ends")
+[ "$n" -ge 2 ] || die "fewer than two live servers with an endpoint"
+servers_total=$(jq '[.nodes[] | select(.kind == "server")] | length' "$tmp/status.json")
+flows=$((n * (n - 1)))
+ideal_s=$(awk -v b="$bytes" -v n="$n" -v r="$rate" 'BEGIN { print b * 8 * (n - 1) / (r * 1e6) }')
+limit=$(awk -v i="$ideal_s" 'BEGIN { l = int(5 * i + 20); print (l > 600 ? 600 : l) }')
+say "== $n endpoints, $flows flows of $bytes bytes (one NIC's ideal: $(human_round "$ideal_s" 1) s; deadline $limit s)"
+
+# Every pair once first: the first packet to a new address is a miss that
+# starts a directory lookup (VL2, Peregrine, BCube alike), not shuffle time.
+while read -r e ip; do
+	others=$(awk -v me="$e" '$1 != me { print $2 }' "$tmp/ends" | tr '\n' ' ')
+	$P lab exec "$e" --prefix "$X" -- sh -c "for d in $others; do
+		ping -n -q -c 1 -W 2 \$d >/dev/null 2>&1 || ping -n -q -c 1 -W 2 \$d >/dev/null 2>&1 || true
+	done" &
+done < "$tmp/ends"
+wait
+
+while read -r e ip; do
+	$P lab exec "$e" --prefix "$X" -- "$P" probe sink --listen "$ip:$port" --flows $((n - 1)) \
+		--duration "$((limit + 5))" --json > "$tmp/sink-$e.json" 2>"$tmp/sink-$e.err" & bg+=($!)
+done < "$tmp/ends"
+while read -r e ip; do
+	for _ in $(seq 100); do
+		$P lab exec "$e" --prefix "$X" -- ss -Hltn "sport = :$port" | grep -q . && break
+		sleep 0.05
+	done
+done < "$tmp/ends"
+
+start=$(( $(now_ns) + 1000000000 ))
+read -r idle0 total0 < <(cpu_idle)
+senders=()
+while read -r e ip; do
+	to=$(awk -v me="$e" -v p=$port '$1 != me { printf "%s%s:%s", sep, $2, p; sep = "," }' "$tmp/ends")
+	$P lab exec "$e" --prefix "$X" -- "$P" probe blast --to "$to" --bytes "$bytes" \
+		--start-at "$start" --duration "$limit" --json > "$tmp/blast-$e.json" 2>&1 & senders+=($!)
+done < "$tmp/ends"
+bg+=("${senders[@]}")
+failed_senders=0
+for p in "${senders[@]}"; do wait "$p" || failed_senders=$((failed_senders + 1)); done
+read -r idle1 total1 < <(cpu_idle)
+for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done
+bg=()
+
+cat "$tmp"/sink-*.json | jq -s --argjson start "$start" '{
+	bytes: (map(.bytes) | add), ended: (map(.ended) | add),
+	last: (map(.last_ns) | max), first_done: (map(.flow_list[].last_ns) | min)}' > "$tmp/sum.json"
+recv_bytes=$(jq .bytes "$tmp/sum.json")
+ended=$(jq .ended "$tmp/sum.json")
+seconds=$(jq --argjson s "$start" '(.last - $s) / 1e9' "$tmp/sum.json")
+goodput=$(awk -v b="$recv_bytes" -v s="$seconds" 'BEGIN { print (s > 0 ? b * 8 / s / 1e9 : 0) }')
+cpu_busy=$(awk -v a="$idle0" -v b="$total0" -v c="$idle1" -v d="$total1" \
+	'BEGIN { print (d > b ? 1 - (c - a) / (d - b) : 0) }')
+
+# The optimum: the simulator's max-min shuffle on the same topology, every
+# link at the lab's rate, among the same live servers.
+sim_args=(--topo "$topo" --scheme "$scheme" --link-mbps "$rate")
+fail_note=""
+if [ "$n" -lt "$servers_total" ]; then
+	fail_note="($((servers_total - n)) failed servers: the simulator runs on the intact topology)"
+fi
+for s in $seeds; do
+	$P sim shuffle "${sim_args[@]}" --size 1 --seed "$s" --json
+done | jq -s . > "$tmp/sim.json"
+optimal=$(jq -r '.[].goodput_gbps' "$tmp/sim.json" | median)
+ideal=$(jq -r '.[0].ideal_gbps' "$tmp/sim.json")
+abt_sim=null formula=null
+if [ "$scheme" = bcube ]; then
+	$P sim abt "${sim_args[@]}" --json > "$tmp/abt.json"
+	abt_sim=$(jq .abt "$tmp/abt.json"); formula=$(jq .formula "$tmp/abt.json")
+fi
+eff=$(awk -v g="$goodput" -v o="$optimal" 'BEGIN { print (o > 0 ? g / o : 0) }')
+eff_ideal=$(awk -v g="$goodput" -v o="$ideal" 'BEGIN { print (o > 0 ? g / o : 0) }')
+
+say "   $ended of $flows flows ended, $recv_bytes bytes in $(human_round "$seconds" 2) s; CPU $(human_round "$(awk -v c="$cpu_busy" 'BEGIN { print 100 * c }')" 0) % busy"
+say "   lab goodput $(human_round "$goodput" 3) Gbit/s; simulator's max-min optimum $(human_round "$optimal" 3) (every NIC saturated: $(human_round "$ideal" 3)) $fail_note"
+[ "$scheme" = bcube ] && say "   ABT: formula n/(n-1)(N-1) $(human_round "$formula" 3) Gbit/s, simulator $(human_round "$abt_sim" 3)"
+say "   efficiency $(human_round "$eff" 3) (against every NIC saturated: $(human_round "$eff_ideal" 3))"
+if [ $JSON = 1 ]; then
+	jq -n --arg scheme "$scheme" --arg topo "$topo" --argjson n "$n" --argjson total "$servers_total" \
+	      --argjson flows "$flows" --argjson ended "$ended" --argjson bytes "$bytes" \
+	      --argjson rate "$rate" --argjson secs "$seconds" --argjson g "$goodput" \
+	      --argjson o "$optimal" --argjson i "$ideal" --argjson e "$eff" --argjson ei "$eff_ideal" \
+	      --argjson cpu "$cpu_busy" --argjson abt "$abt_sim" --argjson f "$formula" \
+	      --argjson fs "$failed_senders" --slurpfile sim "$tmp/sim.json" \
+	   '{scheme: $scheme, topology: $topo, servers: $n, servers_total: $total, flows: $flows,
+	     flows_ended: $ended, failed_senders: $fs, bytes_per_flow: $bytes, link_mbps: $rate,
+	     seconds: $secs, lab_goodput_gbps: $g, optimal_gbps: $o, ideal_gbps: $i,
+	     efficiency: $e, efficiency_vs_ideal: $ei, cpu_busy: $cpu,
+	     sim_goodput_gbps: [$sim[0][].goodput_gbps], sim_abt_gbps: $abt, abt_formula_gbps: $f}'
+fi
+[ "$ended" -eq "$flows" ]
