@@ -13,6 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
@@ -33,18 +34,23 @@ enum probe_tcp_limits {
 	PTCP_BUF = 64 * 1024,			/* bytes per read or write call */
 	PTCP_POLL_MS = 50,			/* poll timeout: deadline checks */
 	PTCP_CONNECT_TRIES = 50,		/* a sink not yet listening: 100 ms apart */
+	PTCP_START_POLL_US = 1000,		/* --start-file: looked for every ms */
 };
 
 static const char probe_tcp_help[] =
 	"Usage: peregrine probe blast --to ADDR:PORT[,ADDR:PORT...] --bytes N\n"
-	"                             [--start-at NS] [--duration S] [--json]\n"
+	"                             [--start-at NS | --ready-file F --start-file G]\n"
+	"                             [--duration S] [--json]\n"
 	"       peregrine probe sink --listen ADDR:PORT --flows N [--duration S] [--json]\n"
 	"\n"
 	"Bulk TCP for the lab's shuffle (peregrine lab shuffle).\n"
 	"\n"
-	"blast  waits until --start-at (CLOCK_REALTIME ns; default now), connects\n"
-	"       to every sink at once and writes N bytes to each (1 .. 2^40), then\n"
-	"       closes; gives up after --duration S (default 120).\n"
+	"blast  connects to every sink at once, creates --ready-file F, waits until\n"
+	"       --start-file G exists (looked for every ms) or until --start-at\n"
+	"       (CLOCK_REALTIME ns; default: as soon as all are connected), writes\n"
+	"       N bytes to each (1 .. 2^40) and closes; gives up after --duration S\n"
+	"       (default 120).  It reports when it started (started_ns) and when\n"
+	"       each flow's last byte was written.\n"
 	"sink   accepts N connections (1 .. 1024) and reads each to its end, or\n"
 	"       until --duration S (default 120) has passed.  It reports the bytes\n"
 	"       of every flow and when its first and last bytes came (ns since the\n"
@@ -109,9 +115,10 @@ static int blast_connect(struct blast_flow *f, const struct sockaddr_in *to)
 	return 0;
 }
 
-/* One writable or connected event.  Returns false when the flow failed. */
+/* One writable or connected event; before the start (!sending) only the
+ * connection is completed.  Returns false when the flow failed. */
 static bool blast_step(struct blast_flow *f, const struct sockaddr_in *to, short rev,
-		       const uint8_t *buf)
+		       const uint8_t *buf, bool sending)
 {
 	if (!f->connected) {
 		int soerr = 0;
@@ -130,6 +137,8 @@ static bool blast_step(struct blast_flow *f, const struct sockaddr_in *to, short
 		}
 		f->connected = true;
 	}
+	if (!sending)
+		return true;
 	while (f->left) {
 		size_t want = f->left < PTCP_BUF ? (size_t)f->left : PTCP_BUF;
 		ssize_t n = send(f->fd, buf, want, MSG_NOSIGNAL);
@@ -148,8 +157,32 @@ struct blast_opts {
 	struct sockaddr_in to[PTCP_MAX_FLOWS];
 	uint32_t n, duration_s;
 	uint64_t bytes, start_at;
+	const char *ready_file, *start_file;
 	bool json;
 };
+
+/* Before the start: say that every flow is connected (create ready_file),
+ * then wait for start_file to appear or for start_at.  A start file lets
+ * many senders start within a millisecond however long each took to be
+ * launched. */
+static void blast_wait_start(const struct blast_opts *o, uint64_t deadline)
+{
+	uint64_t now = real_ns();
+
+	if (o->ready_file) {
+		int fd = open(o->ready_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	if (o->start_file) {
+		while (access(o->start_file, F_OK) && real_ns() < deadline)
+			usleep(PTCP_START_POLL_US);
+		return;
+	}
+	if (o->start_at > now)
+		usleep((useconds_t)MIN((o->start_at - now) / 1000, 60000000ull));
+}
 
 static int blast_run(const struct blast_opts *o)
 {
@@ -157,11 +190,11 @@ static int blast_run(const struct blast_opts *o)
 	struct pollfd *pfd = xcalloc(o->n, sizeof(*pfd));
 	uint32_t *idx = xcalloc(o->n, sizeof(*idx)), open_flows = 0, failed = 0;
 	uint8_t *buf = xcalloc(1, PTCP_BUF);
-	uint64_t now = real_ns(), deadline;
+	uint64_t started = 0, deadline = real_ns() + (uint64_t)o->duration_s * 1000000000ull;
+	bool sending = false;
 
-	if (o->start_at > now)
-		usleep((useconds_t)MIN((o->start_at - now) / 1000, 60000000ull));
-	deadline = real_ns() + (uint64_t)o->duration_s * 1000000000ull;
+	/* Connections first, the bytes from the start on: a lost SYN waits
+	 * out TCP's 1 s retransmission timer, which is not transfer time. */
 	for (uint32_t i = 0; i < o->n; i++) {
 		fl[i].left = o->bytes;
 		if (blast_connect(&fl[i], &o->to[i])) {
@@ -173,17 +206,23 @@ static int blast_run(const struct blast_opts *o)
 		uint32_t np = 0;
 
 		for (uint32_t i = 0; i < o->n; i++)
-			if (fl[i].fd >= 0) {
+			if (fl[i].fd >= 0 && (sending || !fl[i].connected)) {
 				pfd[np] = (struct pollfd){ .fd = fl[i].fd, .events = POLLOUT };
 				idx[np++] = i;
 			}
+		if (!np && !sending) {
+			blast_wait_start(o, deadline);
+			sending = true;
+			started = real_ns();
+			continue;
+		}
 		if (!np || real_ns() >= deadline)
 			break;
 		if (poll(pfd, np, PTCP_POLL_MS) < 0 && errno != EINTR)
 			break;
 		for (uint32_t k = 0; k < np; k++)
 			if (pfd[k].revents && !blast_step(&fl[idx[k]], &o->to[idx[k]],
-							  pfd[k].revents, buf)) {
+							  pfd[k].revents, buf, sending)) {
 				if (fl[idx[k]].fd >= 0)
 					close(fl[idx[k]].fd);
 				fl[idx[k]].fd = -1;
@@ -205,6 +244,7 @@ static int blast_run(const struct blast_opts *o)
 		JSET(j, "flows", JINT(o->n));
 		JSET(j, "completed", JINT(open_flows));
 		JSET(j, "failed", JINT(failed));
+		JSET(j, "started_ns", JINT(started));
 		JSET(j, "done_ns", done);
 		json_print(stdout, j);
 	} else {
@@ -222,6 +262,8 @@ static int cmd_probe_blast(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' }, { "bytes", required_argument, NULL, 'b' },
 		{ "start-at", required_argument, NULL, 's' },
+		{ "ready-file", required_argument, NULL, 'r' },
+		{ "start-file", required_argument, NULL, 'F' },
 		{ "duration", required_argument, NULL, 'd' }, { "json", no_argument, NULL, 'j' },
 		{ 0 }
 	};
@@ -248,6 +290,8 @@ static int cmd_probe_blast(int argc, char **argv)
 				rc = cli_usage_error("probe", "--duration takes 1 .. %d s",
 						     PTCP_MAX_DURATION_S);
 			break;
+		case 'r': o->ready_file = optarg; break;
+		case 'F': o->start_file = optarg; break;
 		case 'j': o->json = true; break;
 		default: rc = cli_usage_error("probe", "bad option");
 		}

@@ -41,14 +41,26 @@ own=0
 cleanup() {
 	for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
 	[ $own = 1 ] && $P lab down --prefix "$X" >/dev/null 2>&1
+	[ -n "${SHUFFLE_KEEP:-}" ] && cp -r "$tmp" "$SHUFFLE_KEEP"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 say() { if [ $JSON = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
 die() { echo "peregrine lab shuffle: $*" >&2; exit 1; }
 now_ns() { date +%s%N; }
+# nsx NODE CMD...: straight into the node's namespace (`lab exec` costs a
+# process that reads the lab: seconds for 16 of them on a busy machine)
+nsx() { ip netns exec "$X-$1" "${@:2}"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
 	else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# tc_drops: packets every tbf of the lab dropped so far (queues over their
+# 50 ms limit): shaping losses, one of the reasons a shuffle falls short.
+tc_drops() {
+	jq -r '.nodes[] | select(.namespace != null) | .namespace' "$tmp/status.json" |
+	while read -r ns; do tc -n "$ns" -s -j qdisc show 2>/dev/null |
+		jq '[.[] | select(.kind == "tbf") | .drops] | add // 0'; done |
+	awk '{ s += $1 } END { print s + 0 }'
+}
 cpu_idle() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
 if $P lab status --prefix "$X" --json > "$tmp/status.json" 2>/dev/null &&
@@ -120,45 +132,61 @@ say "== $n endpoints, $flows flows of $bytes bytes (one NIC's ideal: $(human_rou
 # starts a directory lookup (VL2, Peregrine, BCube alike), not shuffle time.
 while read -r e ip; do
 	others=$(awk -v me="$e" '$1 != me { print $2 }' "$tmp/ends" | tr '\n' ' ')
-	$P lab exec "$e" --prefix "$X" -- sh -c "for d in $others; do
+	nsx "$e" sh -c "for d in $others; do
 		ping -n -q -c 1 -W 2 \$d >/dev/null 2>&1 || ping -n -q -c 1 -W 2 \$d >/dev/null 2>&1 || true
 	done" &
 done < "$tmp/ends"
 wait
 
 while read -r e ip; do
-	$P lab exec "$e" --prefix "$X" -- "$P" probe sink --listen "$ip:$port" --flows $((n - 1)) \
+	nsx "$e" "$P" probe sink --listen "$ip:$port" --flows $((n - 1)) \
 		--duration "$((limit + 5))" --json > "$tmp/sink-$e.json" 2>"$tmp/sink-$e.err" & bg+=($!)
 done < "$tmp/ends"
 while read -r e ip; do
 	for _ in $(seq 100); do
-		$P lab exec "$e" --prefix "$X" -- ss -Hltn "sport = :$port" | grep -q . && break
+		nsx "$e" ss -Hltn "sport = :$port" | grep -q . && break
 		sleep 0.05
 	done
 done < "$tmp/ends"
 
-start=$(( $(now_ns) + 1000000000 ))
+# The senders connect first, each says so with a ready file, and all start
+# when the start file appears (within a millisecond of each other: a
+# launch barrier, since starting 16 processes takes seconds on a busy
+# machine); last_sender_start_s says how late the last one really began.
+drops0=$(tc_drops)
 read -r idle0 total0 < <(cpu_idle)
 senders=()
 while read -r e ip; do
 	to=$(awk -v me="$e" -v p=$port '$1 != me { printf "%s%s:%s", sep, $2, p; sep = "," }' "$tmp/ends")
-	$P lab exec "$e" --prefix "$X" -- "$P" probe blast --to "$to" --bytes "$bytes" \
-		--start-at "$start" --duration "$limit" --json > "$tmp/blast-$e.json" 2>&1 & senders+=($!)
+	nsx "$e" "$P" probe blast --to "$to" --bytes "$bytes" \
+		--ready-file "$tmp/ready-$e" --start-file "$tmp/start" --duration "$limit" --json \
+		> "$tmp/blast-$e.json" 2>&1 & senders+=($!)
 done < "$tmp/ends"
 bg+=("${senders[@]}")
+for _ in $(seq 600); do
+	[ "$(ls "$tmp" | grep -c '^ready-')" -ge "$n" ] && break
+	sleep 0.1
+done
+start=$(now_ns)
+touch "$tmp/start"
 failed_senders=0
 for p in "${senders[@]}"; do wait "$p" || failed_senders=$((failed_senders + 1)); done
 read -r idle1 total1 < <(cpu_idle)
+tbf_drops=$(($(tc_drops) - drops0))
 for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done
 bg=()
 
 cat "$tmp"/sink-*.json | jq -s --argjson start "$start" '{
 	bytes: (map(.bytes) | add), ended: (map(.ended) | add),
-	last: (map(.last_ns) | max), first_done: (map(.flow_list[].last_ns) | min)}' > "$tmp/sum.json"
+	last: (map(.last_ns) | max), first_done: (map(.flow_list[].last_ns) | min),
+	first_byte: (map(.flow_list[].first_ns) | max)}' > "$tmp/sum.json"
 recv_bytes=$(jq .bytes "$tmp/sum.json")
 ended=$(jq .ended "$tmp/sum.json")
 seconds=$(jq --argjson s "$start" '(.last - $s) / 1e9' "$tmp/sum.json")
 goodput=$(awk -v b="$recv_bytes" -v s="$seconds" 'BEGIN { print (s > 0 ? b * 8 / s / 1e9 : 0) }')
+late=$(cat "$tmp"/blast-*.json | jq -s --argjson s "$start" '(map(.started_ns) | max) - $s | . / 1e9')
+first_done=$(jq --argjson s "$start" '(.first_done - $s) / 1e9' "$tmp/sum.json")
+last_start=$(jq --argjson s "$start" '(.first_byte - $s) / 1e9' "$tmp/sum.json")
 cpu_busy=$(awk -v a="$idle0" -v b="$total0" -v c="$idle1" -v d="$total1" \
 	'BEGIN { print (d > b ? 1 - (c - a) / (d - b) : 0) }')
 
@@ -182,7 +210,8 @@ fi
 eff=$(awk -v g="$goodput" -v o="$optimal" 'BEGIN { print (o > 0 ? g / o : 0) }')
 eff_ideal=$(awk -v g="$goodput" -v o="$ideal" 'BEGIN { print (o > 0 ? g / o : 0) }')
 
-say "   $ended of $flows flows ended, $recv_bytes bytes in $(human_round "$seconds" 2) s; CPU $(human_round "$(awk -v c="$cpu_busy" 'BEGIN { print 100 * c }')" 0) % busy"
+say "   $ended of $flows flows ended, $recv_bytes bytes in $(human_round "$seconds" 2) s; CPU $(human_round "$(awk -v c="$cpu_busy" 'BEGIN { print 100 * c }')" 0) % busy (the whole machine)"
+say "   first flow done at $(human_round "$first_done" 2) s, last sender began at $(human_round "$late" 2) s, every flow's first byte by $(human_round "$last_start" 2) s; $tbf_drops packets dropped by tbf"
 say "   lab goodput $(human_round "$goodput" 3) Gbit/s; simulator's max-min optimum $(human_round "$optimal" 3) (every NIC saturated: $(human_round "$ideal" 3)) $fail_note"
 [ "$scheme" = bcube ] && say "   ABT: formula n/(n-1)(N-1) $(human_round "$formula" 3) Gbit/s, simulator $(human_round "$abt_sim" 3)"
 say "   efficiency $(human_round "$eff" 3) (against every NIC saturated: $(human_round "$eff_ideal" 3))"
@@ -193,10 +222,13 @@ if [ $JSON = 1 ]; then
 	      --argjson o "$optimal" --argjson i "$ideal" --argjson e "$eff" --argjson ei "$eff_ideal" \
 	      --argjson cpu "$cpu_busy" --argjson abt "$abt_sim" --argjson f "$formula" \
 	      --argjson fs "$failed_senders" --slurpfile sim "$tmp/sim.json" \
+	      --argjson late "$late" --argjson fd "$first_done" --argjson ls "$last_start" --argjson td "$tbf_drops" \
+	      --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
 	   '{scheme: $scheme, topology: $topo, servers: $n, servers_total: $total, flows: $flows,
 	     flows_ended: $ended, failed_senders: $fs, bytes_per_flow: $bytes, link_mbps: $rate,
 	     seconds: $secs, lab_goodput_gbps: $g, optimal_gbps: $o, ideal_gbps: $i,
-	     efficiency: $e, efficiency_vs_ideal: $ei, cpu_busy: $cpu,
+	     efficiency: $e, efficiency_vs_ideal: $ei, cpu_busy: $cpu, load_average: $load,
+	     last_sender_start_s: $late, first_flow_done_s: $fd, last_flow_started_s: $ls, tbf_drops: $td,
 	     sim_goodput_gbps: [$sim[0][].goodput_gbps], sim_abt_gbps: $abt, abt_formula_gbps: $f}'
 fi
 [ "$ended" -eq "$flows" ]
