@@ -20,8 +20,8 @@
 #   bcube           bcube:n=4,k=1 (16 servers, 2 NICs each)
 #
 # Usage: lab-shuffle.sh [--json]; PEREGRINE = the binary, PREFIX = the
-# prefix, SHUFFLE_SCHEME, SHUFFLE_BYTES (default 4000000), SHUFFLE_RATE
-# (Mbit/s, default 40): empty means the default.
+# prefix, SHUFFLE_SCHEME, SHUFFLE_BYTES (default 2000000), SHUFFLE_RATE
+# (Mbit/s, default 20): empty means the default.
 # Bounded: a fixed number of bytes per flow; every sender and sink stops at
 # a deadline of five times the ideal time plus 20 s (at most 600 s).
 set -euo pipefail
@@ -31,7 +31,7 @@ X=${PREFIX:-pg}
 JSON=0
 [ "${1:-}" = --json ] && JSON=1
 scheme=${SHUFFLE_SCHEME:-}
-bytes=${SHUFFLE_BYTES:-4000000}
+bytes=${SHUFFLE_BYTES:-2000000}
 rate=${SHUFFLE_RATE:-}
 port=5300
 seeds="1 2 3 4 5"
@@ -77,7 +77,7 @@ if $P lab status --prefix "$X" --json > "$tmp/status.json" 2>/dev/null &&
 	say "== the running lab of prefix $X: scheme $scheme, links at $rate Mbit/s"
 else
 	scheme=${scheme:-peregrine}
-	rate=${rate:-40}
+	rate=${rate:-20}
 	case $scheme in
 	vl2|peregrine) cat > "$tmp/lab.yaml" <<YAML
 name: shuffle
@@ -192,10 +192,32 @@ cpu_busy=$(awk -v a="$idle0" -v b="$total0" -v c="$idle1" -v d="$total1" \
 
 # The optimum: the simulator's max-min shuffle on the same topology, every
 # link at the lab's rate, among the same live servers.
+# Failed nodes (every link down) and links (down between live nodes) of
+# the lab become the simulator's --fail: of one kind only, since sim takes
+# one; the same number of them (which ones is the seed's choice: BCube's
+# servers, and its switches, are all alike).
+jq -r '.nodes[] | "\(.name) \(.kind)"' "$tmp/status.json" | while read -r nd kind; do
+	if jq -e --arg s "$nd" '[.links[] | select((.a == $s or .b == $s) and .state == "up")] | length == 0' \
+		"$tmp/status.json" >/dev/null; then echo "$kind"; fi
+done > "$tmp/failed"
+f_srv=$(grep -c '^server' "$tmp/failed" || true)
+f_sw=$(grep -c '^switch' "$tmp/failed" || true)
+f_link=$(jq '[.links[] | select(.state != "up")] | length' "$tmp/status.json")
+n_sw=$(jq '[.nodes[] | select(.kind == "switch")] | length' "$tmp/status.json")
+n_link=$(jq '.links | length' "$tmp/status.json")
 sim_args=(--topo "$topo" --scheme "$scheme" --link-mbps "$rate")
+sim_fail=none
 fail_note=""
-if [ "$n" -lt "$servers_total" ]; then
-	fail_note="($((servers_total - n)) failed servers: the simulator runs on the intact topology)"
+if [ "$f_srv" -gt 0 ]; then
+	sim_fail="servers:$f_srv"
+	sim_args+=(--fail servers --rate "$(awk -v a="$f_srv" -v b="$servers_total" 'BEGIN { print a / b }')")
+	[ "$f_sw" -eq 0 ] || fail_note="(the simulator fails only the $f_srv servers, not the $f_sw switches)"
+elif [ "$f_sw" -gt 0 ]; then
+	sim_fail="switches:$f_sw"
+	sim_args+=(--fail switches --rate "$(awk -v a="$f_sw" -v b="$n_sw" 'BEGIN { print a / b }')")
+elif [ "$f_link" -gt 0 ]; then
+	sim_fail="links:$f_link"
+	sim_args+=(--fail links --rate "$(awk -v a="$f_link" -v b="$n_link" 'BEGIN { print a / b }')")
 fi
 for s in $seeds; do
 	$P sim shuffle "${sim_args[@]}" --size 1 --seed "$s" --json
@@ -214,6 +236,7 @@ say "   $ended of $flows flows ended, $recv_bytes bytes in $(human_round "$secon
 say "   first flow done at $(human_round "$first_done" 2) s, last sender began at $(human_round "$late" 2) s, every flow's first byte by $(human_round "$last_start" 2) s; $tbf_drops packets dropped by tbf"
 say "   lab goodput $(human_round "$goodput" 3) Gbit/s; simulator's max-min optimum $(human_round "$optimal" 3) (every NIC saturated: $(human_round "$ideal" 3)) $fail_note"
 [ "$scheme" = bcube ] && say "   ABT: formula n/(n-1)(N-1) $(human_round "$formula" 3) Gbit/s, simulator $(human_round "$abt_sim" 3)"
+[ "$sim_fail" = none ] || say "   failed in the lab and in the simulator: $sim_fail"
 say "   efficiency $(human_round "$eff" 3) (against every NIC saturated: $(human_round "$eff_ideal" 3))"
 if [ $JSON = 1 ]; then
 	jq -n --arg scheme "$scheme" --arg topo "$topo" --argjson n "$n" --argjson total "$servers_total" \
@@ -223,12 +246,12 @@ if [ $JSON = 1 ]; then
 	      --argjson cpu "$cpu_busy" --argjson abt "$abt_sim" --argjson f "$formula" \
 	      --argjson fs "$failed_senders" --slurpfile sim "$tmp/sim.json" \
 	      --argjson late "$late" --argjson fd "$first_done" --argjson ls "$last_start" --argjson td "$tbf_drops" \
-	      --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	      --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg sf "$sim_fail" \
 	   '{scheme: $scheme, topology: $topo, servers: $n, servers_total: $total, flows: $flows,
 	     flows_ended: $ended, failed_senders: $fs, bytes_per_flow: $bytes, link_mbps: $rate,
 	     seconds: $secs, lab_goodput_gbps: $g, optimal_gbps: $o, ideal_gbps: $i,
 	     efficiency: $e, efficiency_vs_ideal: $ei, cpu_busy: $cpu, load_average: $load,
 	     last_sender_start_s: $late, first_flow_done_s: $fd, last_flow_started_s: $ls, tbf_drops: $td,
-	     sim_goodput_gbps: [$sim[0][].goodput_gbps], sim_abt_gbps: $abt, abt_formula_gbps: $f}'
+	     sim_goodput_gbps: [$sim[0][].goodput_gbps], sim_fail: $sf, sim_abt_gbps: $abt, abt_formula_gbps: $f}'
 fi
 [ "$ended" -eq "$flows" ]
