@@ -35,6 +35,7 @@ enum probe_tcp_limits {
 	PTCP_POLL_MS = 50,			/* poll timeout: deadline checks */
 	PTCP_CONNECT_TRIES = 50,		/* a sink not yet listening: 100 ms apart */
 	PTCP_START_POLL_US = 1000,		/* --start-file: looked for every ms */
+	PTCP_CONNECT_S = 10,			/* flows not connected by then fail */
 };
 
 static const char probe_tcp_help[] =
@@ -191,6 +192,7 @@ static int blast_run(const struct blast_opts *o)
 	uint32_t *idx = xcalloc(o->n, sizeof(*idx)), open_flows = 0, failed = 0;
 	uint8_t *buf = xcalloc(1, PTCP_BUF);
 	uint64_t started = 0, deadline = real_ns() + (uint64_t)o->duration_s * 1000000000ull;
+	uint64_t connect_by = real_ns() + (uint64_t)PTCP_CONNECT_S * 1000000000ull;
 	bool sending = false;
 
 	/* Connections first, the bytes from the start on: a lost SYN waits
@@ -210,6 +212,15 @@ static int blast_run(const struct blast_opts *o)
 				pfd[np] = (struct pollfd){ .fd = fl[i].fd, .events = POLLOUT };
 				idx[np++] = i;
 			}
+		if (!sending && np && real_ns() >= connect_by) {
+			/* a sink that never answers: start without it */
+			for (uint32_t k = 0; k < np; k++) {
+				close(fl[idx[k]].fd);
+				fl[idx[k]].fd = -1;
+				failed++;
+			}
+			np = 0;
+		}
 		if (!np && !sending) {
 			blast_wait_start(o, deadline);
 			sending = true;

@@ -133,8 +133,8 @@ say "== $n endpoints, $flows flows of $bytes bytes (one NIC's ideal: $(human_rou
 while read -r e ip; do
 	others=$(awk -v me="$e" '$1 != me { print $2 }' "$tmp/ends" | tr '\n' ' ')
 	nsx "$e" sh -c "for d in $others; do
-		ping -n -q -c 1 -W 2 \$d >/dev/null 2>&1 || ping -n -q -c 1 -W 2 \$d >/dev/null 2>&1 || true
-	done" &
+		{ ping -n -q -c 1 -W 1 \$d || ping -n -q -c 1 -W 2 \$d; } >/dev/null 2>&1 &
+	done; wait" &
 done < "$tmp/ends"
 wait
 
