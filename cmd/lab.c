@@ -30,6 +30,8 @@ static const char lab_help[] =
 	"                          [--json] [--report DIR]\n"
 	"       peregrine lab compare [--prefix P] [--json]\n"
 	"       peregrine lab report DIR\n"
+	"       peregrine lab shuffle [--scheme S] [--bytes N] [--rate MBIT] [--prefix P]\n"
+	"                             [--json]\n"
 	"       peregrine lab fib add SWITCH MAC PORT|NEIGHBOUR [MAC PORT...] [--json]\n"
 	"       peregrine lab fib del SWITCH MAC [MAC...] [--json]\n"
 	"       peregrine lab fib dump SWITCH [--json]\n"
@@ -72,17 +74,27 @@ static const char lab_help[] =
 	"           (scripts/lab-compare.sh, docs/evpn.md; about seven minutes)\n"
 	"  report   DIR/index.html from the measurements a demo left in DIR/data\n"
 	"           (docs/lab-report.md)\n"
+	"  shuffle  all-to-all: every server (a VM of it; BCube: the server itself)\n"
+	"           sends --bytes (default 2 MB) to every other at once over\n"
+	"           links shaped to --rate Mbit/s (default 20); goodput against\n"
+	"           the max-min optimum of `peregrine sim shuffle` for the same\n"
+	"           topology, link rates and traffic (scripts/lab-shuffle.sh,\n"
+	"           docs/lab-shuffle.md).  On the lab of --prefix if one runs\n"
+	"           (its own scheme and links.mbps), else on one it brings up\n"
+	"           for --scheme (vl2, peregrine or bcube) and takes down\n"
 	"\n"
 	"Options:\n"
 	"  --prefix P   names of everything the lab makes start with P (1-5 of\n"
 	"               a-z 0-9); default pg.  Labs with different prefixes coexist\n"
 	"  --json       machine-readable output\n"
-	"  --scheme S   demo only: which scheme's demo (the lab file names the\n"
-	"               scheme for everything else)\n"
+	"  --scheme S   demo and shuffle only: which scheme's demo or shuffle lab\n"
+	"               (the lab file names the scheme for everything else)\n"
 	"  --report DIR demo (the Peregrine and VL2 demos so far): also write\n"
 	"               DIR/index.html, a report with the topology, each stream's\n"
 	"               receive rate over time with the failures marked, and the\n"
 	"               figures (docs/lab-report.md)\n"
+	"  --bytes N    shuffle only: bytes per server pair (1 .. 2^32)\n"
+	"  --rate MBIT  shuffle only: every link's tbf rate (1 .. 10000)\n"
 	"  --no-daemons up only: namespaces, links and addresses, no daemon;\n"
 	"               start them from `peregrine fabric gen`'s units\n"
 	"               (docs/deploy.md)\n"
@@ -90,7 +102,9 @@ static const char lab_help[] =
 
 struct lab_cli {
 	const char *prefix;
-	enum pgr_scheme scheme;	/* --scheme: which demo */
+	enum pgr_scheme scheme;	/* --scheme: which demo or shuffle lab */
+	bool have_scheme;
+	const char *bytes, *rate;	/* shuffle --bytes, --rate (checked) */
 	bool ha;		/* --ha: the replicated control plane's demo */
 	bool json;
 	bool no_daemons;	/* up --no-daemons */
@@ -122,7 +136,20 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->report = argv[++i];
 		} else if (!strcmp(argv[i], "--ha")) {
 			c->ha = true;
+		} else if (!strcmp(argv[i], "--bytes") && i + 1 < argc) {
+			uint64_t v;
+
+			if (!parse_u64(argv[++i], 1ull << 32, &v) || !v)
+				return cli_usage_error("lab", "--bytes takes 1 .. 2^32");
+			c->bytes = argv[i];
+		} else if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
+			uint32_t v;
+
+			if (!parse_u32(argv[++i], 10000, &v) || !v)
+				return cli_usage_error("lab", "--rate takes 1 .. 10000 Mbit/s");
+			c->rate = argv[i];
 		} else if (!strcmp(argv[i], "--scheme") && i + 1 < argc) {
+			c->have_scheme = true;
 			if (!pgr_scheme_parse(argv[++i], &c->scheme))
 				return cli_usage_error("lab", "--scheme '%s' is not peregrine, vl2, bcube, "
 						       "evpn or netlord",
@@ -406,6 +433,8 @@ static json_t *status_json(const struct lab *l)
 	JSET(j, "name", JSTR(l->name));
 	JSET(j, "prefix", JSTR(l->prefix));
 	JSET(j, "topology", JSTR(t->spec));
+	JSET(j, "scheme", JSTR(pgr_scheme_name(l->scheme)));
+	JSET(j, "links_mbps", JINT(l->mbps));
 	for (uint32_t n = 0; n < t->nnodes; n++) {
 		json_t *o = json_object();
 
@@ -416,6 +445,11 @@ static json_t *status_json(const struct lab *l)
 		JSET(o, "namespace", lab_ns_exists(ns) ? JSTR(ns) : json_null());
 		JSET(o, "daemons", status_daemons(l, n));
 		JSET(o, "metrics_url", status_metrics(l, n));
+		if (l->scheme == PGR_SCHEME_BCUBE && topo_is_server(t, n)) {
+			char ip[16];
+
+			JSET(o, "ip", JSTR(lab_ip_str(lab_bcube_ip(t->nodes[n].index), ip)));
+		}
 		if (!topo_is_server(t, n)) {
 			struct swc sc;
 			uint32_t used, cap;
@@ -751,6 +785,16 @@ static int do_demo(struct lab_cli *c)
 	return run_script(c, "demo", c->ha ? "lab-demo-ha.sh" : demo_scripts[c->scheme]);
 }
 
+/* The all-to-all shuffle against the simulator's optimum
+ * (scripts/lab-shuffle.sh, docs/lab-shuffle.md). */
+static int do_shuffle(struct lab_cli *c)
+{
+	setenv("SHUFFLE_SCHEME", c->have_scheme ? pgr_scheme_name(c->scheme) : "", 1);
+	setenv("SHUFFLE_BYTES", c->bytes ? c->bytes : "", 1);
+	setenv("SHUFFLE_RATE", c->rate ? c->rate : "", 1);
+	return run_script(c, "shuffle", "lab-shuffle.sh");
+}
+
 /* Every scheme's demo and one table (scripts/lab-compare.sh, docs/evpn.md). */
 static int do_compare(struct lab_cli *c)
 {
@@ -904,6 +948,7 @@ int cmd_lab(int argc, char **argv)
 		{ "exec", do_exec }, { "link", do_link }, { "node", do_node },
 		{ "logs", do_logs }, { "fib", do_fib }, { "migrate", do_migrate },
 		{ "demo", do_demo }, { "compare", do_compare }, { "report", do_report },
+		{ "demo", do_demo }, { "compare", do_compare }, { "shuffle", do_shuffle },
 	};
 	struct lab_cli c = { 0 };
 	int rc;

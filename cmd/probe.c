@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/probe_tcp.h"
 #include "lib/parse.h"
 #include "lib/udp.h"
 
@@ -499,12 +500,18 @@ static int cmd_probe_recv(int argc, char **argv)
 
 int cmd_probe(int argc, char **argv)
 {
+	int rc;
+
 	if (argc < 2)
 		return cli_usage_error("probe", "expected 'send' or 'recv'");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fputs(probe_help, stdout);
+		putchar('\n');
+		probe_tcp_help_print();
 		return 0;
 	}
+	if (probe_tcp_dispatch(argc, argv, &rc))
+		return rc;
 	if (!strcmp(argv[1], "send"))
 		return cmd_probe_send(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "recv"))

@@ -16,6 +16,7 @@ SH_TESTS += lab/test_monitor.sh
 SH_TESTS += lab/test_vl2_fabric.sh
 SH_TESTS += lab/test_vl2_tenants.sh
 SH_TESTS += lab/test_bcube_fabric.sh
+SH_TESTS += lab/test_shuffle.sh
 SH_TESTS += lab/test_netlord_fabric.sh
 SH_TESTS += lab/test_evpn_fabric.sh
 FUZZERS  += lab/fuzz_lab_file

@@ -673,6 +673,12 @@ int sim_all_to_all(struct sim_paths *n, struct maxmin *m, uint64_t *unreachable)
 
 /* ---- ABT -------------------------------------------------------------------- */
 
+void sim_topo_set_link_mbps(struct topo *t, uint32_t mbps)
+{
+	for (uint32_t i = 0; i < t->nlinks; i++)
+		t->links[i].mbps = mbps;
+}
+
 double sim_bcube_abt_formula(const struct topo *t)
 {
 	double n = t->p.n, N = t->nservers;
@@ -729,7 +735,7 @@ int sim_abt_run(const struct topo *t, enum sim_scheme scheme, enum sim_routing r
 static const char abt_help[] =
 	"Usage: peregrine sim abt --topo SPEC --scheme S [--routing R]\n"
 	"                         [--fail servers|switches|links [--rate R]] [--seed N]\n"
-	"                         [--json] [--plot FILE]\n"
+	"                         [--link-mbps M] [--json] [--plot FILE]\n"
 	"\n"
 	"All-to-all aggregate bottleneck throughput (ABT): every live server sends\n"
 	"one flow to every other, each flow on one path chosen as the scheme routes,\n"
@@ -747,6 +753,8 @@ static const char abt_help[] =
 	"                    sweep 0, 2, .., 20 %% (graceful degradation)\n"
 	"  --rate R          fraction failed, 0 .. 1\n"
 	"  --seed N          failures and random path choices (default 1)\n"
+	"  --link-mbps M     every link at M Mbit/s instead of the builder's rates\n"
+	"                    (what a lab with links.mbps: M shapes them to)\n"
 	"  --json            machine-readable: servers, abt, flows, ... (and sweep)\n"
 	"  --plot FILE       with a sweep, draw ABT against the failure rate (SVG or\n"
 	"                    PNG by extension, through gnuplot)\n";
@@ -757,6 +765,7 @@ struct abt_opts {
 	double rate;
 	bool have_rate, json;
 	uint64_t seed;
+	uint32_t link_mbps;	/* 0: the builder's rates */
 };
 
 static int abt_usage_error(const char *msg, const char *arg)
@@ -773,6 +782,7 @@ static int parse_abt(int argc, char **argv, struct abt_opts *o)
 		{ "routing", required_argument, NULL, 'r' }, { "fail", required_argument, NULL, 'f' },
 		{ "rate", required_argument, NULL, 'R' }, { "seed", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' }, { "plot", required_argument, NULL, 'p' },
+		{ "link-mbps", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
 	int c;
@@ -807,6 +817,10 @@ static int parse_abt(int argc, char **argv, struct abt_opts *o)
 		case 'S':
 			if (!parse_u64(optarg, UINT64_MAX, &o->seed))
 				return abt_usage_error("bad --seed", optarg);
+			break;
+		case 'L':
+			if (!parse_u32(optarg, SIM_MAX_LINK_MBPS, &o->link_mbps) || !o->link_mbps)
+				return abt_usage_error("--link-mbps takes 1 .. 1000000", optarg);
 			break;
 		default:
 			return abt_usage_error("bad option", argv[optind - 1]);
@@ -956,9 +970,13 @@ int sim_exp_abt(int argc, char **argv)
 		fprintf(stderr, "peregrine: %s\n", err);
 		return 1;
 	}
+	if (o.link_mbps)
+		sim_topo_set_link_mbps(t, o.link_mbps);
 	j = json_object();
 	JSET(j, "topo", JSTR(t->spec));
 	JSET(j, "scheme", JSTR(sim_scheme_name((enum sim_scheme)o.scheme)));
+	if (o.link_mbps)
+		JSET(j, "link_mbps", JINT(o.link_mbps));
 	ret = run_abt(&o, t, j);
 	JSET(j, "peak_rss_mib", JREAL((double)peak_rss_bytes() / (1 << 20)));
 	if (!ret && o.json)

@@ -22,6 +22,7 @@ enum sim_abt_limits {
 	SIM_SWEEP_POINTS = 11,			/* 0, 2, .., 20 % failed */
 	SIM_PATH_GUESS = 8,			/* links per flow reserved up front */
 	SIM_REBALANCE_ROUNDS = 2,		/* re-placements of moved flows */
+	SIM_MAX_LINK_MBPS = 1000000,		/* --link-mbps: up to 1 Tbit/s */
 };
 
 enum sim_fail_kind { SIM_FAIL_NONE, SIM_FAIL_SERVERS, SIM_FAIL_SWITCHES, SIM_FAIL_LINKS };
@@ -110,7 +111,11 @@ int sim_abt_run(const struct topo *t, enum sim_scheme scheme, enum sim_routing r
 int sim_exp_abt(int argc, char **argv);
 int sim_exp_shuffle(int argc, char **argv);
 
-/* BCube's ABT, n / (n - 1) * (N - 1) link rates, in Gbit/s for 1G links. */
+/* Every link at mbps (--link-mbps: the rates a lab shapes its links to). */
+void sim_topo_set_link_mbps(struct topo *t, uint32_t mbps);
+
+/* BCube's ABT, n / (n - 1) * (N - 1) link rates, in Gbit/s (at the first
+ * link's rate: 1G as built). */
 double sim_bcube_abt_formula(const struct topo *t);
 
 #endif

@@ -130,7 +130,8 @@ out:
 
 static const char shuffle_help[] =
 	"Usage: peregrine sim shuffle --topo SPEC --scheme S [--routing R] [--size MB]\n"
-	"                             [--seed N] [--json]\n"
+	"                             [--fail servers|switches|links --rate R]\n"
+	"                             [--seed N] [--link-mbps M] [--json]\n"
 	"\n"
 	"All-to-all shuffle: every server sends MB megabytes to every other, each\n"
 	"flow on one path as the scheme routes, links shared max-min fairly and\n"
@@ -143,7 +144,11 @@ static const char shuffle_help[] =
 	"  --routing R     override the path choice: ecmp (shortest paths, random\n"
 	"                  next hop), vlb, two-level, tree, spain, bsr, trees\n"
 	"  --size MB       per server pair (default 500, as VL2's testbed)\n"
-	"  --seed N        random path choices (default 1)\n"
+	"  --fail KIND     fail random servers, switches or links first (as sim abt)\n"
+	"  --rate R        the fraction failed, 0 .. 1 (round(R * population))\n"
+	"  --seed N        failures and random path choices (default 1)\n"
+	"  --link-mbps M   every link at M Mbit/s instead of the builder's rates\n"
+	"                  (what a lab with links.mbps: M shapes them to)\n"
 	"  --json          machine-readable: efficiency, seconds, ideal_seconds, ...\n";
 
 static int shuffle_usage_error(const char *msg, const char *arg)
@@ -155,9 +160,11 @@ static int shuffle_usage_error(const char *msg, const char *arg)
 
 struct shuffle_opts {
 	const char *topo;
-	int scheme, routing;
+	int scheme, routing, fail;
+	double rate;
 	uint32_t mb;
 	uint64_t seed;
+	uint32_t link_mbps;	/* 0: the builder's rates */
 	bool json;
 };
 
@@ -167,6 +174,8 @@ static int parse_shuffle(int argc, char **argv, struct shuffle_opts *o)
 		{ "topo", required_argument, NULL, 't' }, { "scheme", required_argument, NULL, 's' },
 		{ "routing", required_argument, NULL, 'r' }, { "size", required_argument, NULL, 'z' },
 		{ "seed", required_argument, NULL, 'S' }, { "json", no_argument, NULL, 'j' },
+		{ "link-mbps", required_argument, NULL, 'L' },
+		{ "fail", required_argument, NULL, 'f' }, { "rate", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
 	int c;
@@ -195,6 +204,19 @@ static int parse_shuffle(int argc, char **argv, struct shuffle_opts *o)
 			if (!parse_u64(optarg, UINT64_MAX, &o->seed))
 				return shuffle_usage_error("bad --seed", optarg);
 			break;
+		case 'L':
+			if (!parse_u32(optarg, SIM_MAX_LINK_MBPS, &o->link_mbps) || !o->link_mbps)
+				return shuffle_usage_error("--link-mbps takes 1 .. 1000000", optarg);
+			break;
+		case 'f':
+			if ((o->fail = sim_fail_parse(optarg)) <= 0)
+				return shuffle_usage_error("--fail takes servers, switches or links",
+							   optarg);
+			break;
+		case 'R':
+			if (!parse_double(optarg, &o->rate) || o->rate < 0 || o->rate > 1)
+				return shuffle_usage_error("--rate takes a fraction 0 .. 1", optarg);
+			break;
 		default:
 			return shuffle_usage_error("bad option", argv[optind - 1]);
 		}
@@ -203,6 +225,8 @@ static int parse_shuffle(int argc, char **argv, struct shuffle_opts *o)
 		return shuffle_usage_error("unexpected argument", argv[optind]);
 	if (!o->topo || o->scheme < 0)
 		return shuffle_usage_error("--topo and --scheme are required", NULL);
+	if (o->rate > 0 && o->fail == SIM_FAIL_NONE)
+		return shuffle_usage_error("--rate needs --fail", NULL);
 	return 0;
 }
 
@@ -218,6 +242,7 @@ static void report(const struct shuffle_opts *o, const struct sim_paths *n,
 		JSET(j, "scheme", JSTR(sim_scheme_name((enum sim_scheme)o->scheme)));
 		JSET(j, "routing", JSTR(sim_routing_name(n->routing)));
 		JSET(j, "servers", JINT(r->servers));
+		JSET(j, "failed", JINT(n->failed));
 		JSET(j, "flows", JINT(r->flows));
 		JSET(j, "unreachable_pairs", JINT(r->unreachable));
 		JSET(j, "size_mb", JINT(o->mb));
@@ -227,6 +252,10 @@ static void report(const struct shuffle_opts *o, const struct sim_paths *n,
 		JSET(j, "goodput_gbps", JREAL(r->goodput_gbps));
 		JSET(j, "first_done_s", JREAL(r->first_done_s));
 		JSET(j, "events", JINT(r->events));
+		JSET(j, "ideal_gbps", JREAL(r->ideal_seconds > 0
+					    ? o->mb * 8.0 * (double)r->flows / r->ideal_seconds / 1000 : 0));
+		if (o->link_mbps)
+			JSET(j, "link_mbps", JINT(o->link_mbps));
 		json_print(stdout, j);
 		return;
 	}
@@ -257,6 +286,8 @@ int sim_exp_shuffle(int argc, char **argv)
 		fprintf(stderr, "peregrine: %s\n", err);
 		return 1;
 	}
+	if (o.link_mbps)
+		sim_topo_set_link_mbps(t, o.link_mbps);
 	if ((uint64_t)t->nservers * (t->nservers - 1) > SHUFFLE_MAX_FLOWS) {
 		fprintf(stderr, "peregrine: %u servers make too many shuffle flows (at most %u)\n",
 			t->nservers, SHUFFLE_MAX_FLOWS);
@@ -264,7 +295,7 @@ int sim_exp_shuffle(int argc, char **argv)
 		return 1;
 	}
 	if (sim_paths_init(&n, t, (enum sim_scheme)o.scheme, (enum sim_routing)o.routing,
-			 SIM_FAIL_NONE, 0, o.seed, err, sizeof(err))) {
+			 (enum sim_fail_kind)o.fail, o.rate, o.seed, err, sizeof(err))) {
 		fprintf(stderr, "peregrine: %s\n", err);
 		topo_free(t);
 		return 1;

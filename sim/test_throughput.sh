@@ -5,6 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 need_cmd python3
+need_cmd jq
 P=$PEREGRINE_BIN
 tmp=$(mktemp -d)
 cleanup() { rm -rf "$tmp"; }
@@ -55,6 +56,19 @@ expect_fail "abt plot quote" $P sim abt --topo fattree:k=4 --scheme vl2 --fail l
 $P sim abt --topo fattree:k=4 --scheme peregrine | grep -q 'peregrine, trees routing' || fail "peregrine trees"
 expect_fail "shuffle too big" $P sim shuffle --topo vl2:da=144,di=144 --scheme vl2
 expect_fail "shuffle bad size" $P sim shuffle --topo fattree:k=4 --scheme vl2 --size 0
+# --link-mbps: every link at the lab's shaped rate (lab shuffle's optimum)
+out=$($P sim abt --topo bcube:n=4,k=1 --scheme bcube --link-mbps 20 --json)
+echo "$out" | jq -e '.abt == 0.4 and .formula == 0.4 and .link_mbps == 20' >/dev/null ||
+	fail "abt --link-mbps 20: $out"
+out=$($P sim shuffle --topo bcube:n=4,k=1 --scheme bcube --link-mbps 20 --size 1 --json)
+echo "$out" | jq -e '.goodput_gbps == 0.4 and .ideal_gbps == 0.64' >/dev/null ||
+	fail "shuffle --link-mbps 20: $out"
+out=$($P sim shuffle --topo bcube:n=4,k=1 --scheme bcube --link-mbps 20 --size 1 \
+	--fail servers --rate 0.0625 --json)
+echo "$out" | jq -e '.failed == 1 and .servers == 15 and (.goodput_gbps - 0.35 | fabs) < 1e-9' \
+	>/dev/null || fail "shuffle --fail servers: $out"
+expect_fail "shuffle rate without fail" $P sim shuffle --topo fattree:k=4 --scheme vl2 --rate 0.1
+expect_fail "shuffle bad link rate" $P sim shuffle --topo fattree:k=4 --scheme vl2 --link-mbps 0
 $P sim abt --help | grep -q 'Usage: peregrine sim abt' || fail "abt help"
 $P sim shuffle --help | grep -q 'Usage: peregrine sim shuffle' || fail "shuffle help"
 echo "sim throughput cli: all checks passed"
