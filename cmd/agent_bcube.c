@@ -71,14 +71,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static uint64_t mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void apply(struct bcube_shell *s, const struct bca_out *out);
 
 static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
@@ -91,7 +83,7 @@ static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
 	s->out->n = 0;
 	if (m && m->h.count >= 1) {
 		dirp_get_entry(m, 0, &e);
-		bca_on_resolved(&s->core, mono(), ip, e.status == DIRP_OK, e.server, s->out);
+		bca_on_resolved(&s->core, mono_ns(), ip, e.status == DIRP_OK, e.server, s->out);
 	}
 	apply(s, s->out);
 }
@@ -125,7 +117,7 @@ static void apply(struct bcube_shell *s, const struct bca_out *out)
 		case BCA_ROUTE:
 			/* the route's use goes on (a new route: in use from now) */
 			r = a->route;
-			r.used_ns = bpf_map_lookup_elem(s->routes_fd, &a->ip, &old) ? mono()
+			r.used_ns = bpf_map_lookup_elem(s->routes_fd, &a->ip, &old) ? mono_ns()
 										    : old.used_ns;
 			if (!a->route.npaths)
 				bpf_map_delete_elem(s->routes_fd, &a->ip);
@@ -157,7 +149,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*ev))
 		return 0;
 	s->out->n = 0;
-	bca_on_miss(&s->core, mono(), ev->ip, s->out);
+	bca_on_miss(&s->core, mono_ns(), ev->ip, s->out);
 	apply(s, s->out);
 	return 0;
 }
@@ -335,7 +327,7 @@ static int setup(struct bcube_shell *s, const char *config_path)
 	s->nlevels = s->topo->p.k + 1;
 	if (find_nics(s, macs))
 		return -1;
-	dc.seed = mono() ^ ((uint64_t)getpid() << 32);
+	dc.seed = mono_ns() ^ ((uint64_t)getpid() << 32);
 	if (!(s->du = dirc_udp_open(&s->cfg.directory, &dc, &e))) {
 		log_err("directory socket: %s", strerror(-e));
 		return -1;
@@ -388,7 +380,7 @@ static void read_frames(struct bcube_shell *s, uint32_t l, struct bca_out *out)
 
 	for (int i = 0; i < 64 && (n = recv(s->sock[l], buf, sizeof(buf), 0)) > 0; i++) {
 		out->n = 0;
-		bca_on_frame(&s->core, mono(), l, buf, (size_t)n, out);
+		bca_on_frame(&s->core, mono_ns(), l, buf, (size_t)n, out);
 		apply(s, out);
 	}
 }
@@ -400,7 +392,7 @@ static int loop(struct bcube_shell *s)
 	uint64_t next = 0;
 
 	while (!stop) {
-		uint64_t now = mono(), due;
+		uint64_t now = mono_ns(), due;
 		int ms;
 
 		if (now - s->avail_at >= AVAIL_MS * 1000000ull) {
@@ -413,7 +405,7 @@ static int loop(struct bcube_shell *s)
 			apply(s, out);
 		}
 		due = MIN(next, dirc_udp_tick(s->du));
-		now = mono();
+		now = mono_ns();
 		ms = due <= now ? 0 : (int)MIN((due - now) / 1000000 + 1, AVAIL_MS);
 		p[0] = (struct pollfd){ ring_buffer__epoll_fd(s->ring), POLLIN, 0 };
 		p[1] = (struct pollfd){ dirc_udp_fd(s->du), POLLIN, 0 };

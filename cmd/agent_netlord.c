@@ -65,14 +65,6 @@ static void on_signal(int sig)
 		stop = 1;
 }
 
-static uint64_t mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void apply(struct nl_shell *s, const struct nla_out *out);
 
 static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
@@ -89,7 +81,7 @@ static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
 		struct dirp_entry e;
 
 		dirp_get_entry(m, i, &e);
-		nla_on_entry(&s->core, mono(), &e, false, out);
+		nla_on_entry(&s->core, mono_ns(), &e, false, out);
 	}
 	apply(s, out);
 	free(out);
@@ -105,7 +97,7 @@ static void on_push(void *arg, uint8_t type, const struct dirp_entry *e)
 	/* only what this server holds */
 	if (bpf_map_lookup_elem(s->dir_fd, &k, &v) || !(out = calloc(1, sizeof(*out))))
 		return;
-	nla_on_entry(&s->core, mono(), e, type == DIRP_INVALIDATE, out);
+	nla_on_entry(&s->core, mono_ns(), e, type == DIRP_INVALIDATE, out);
 	apply(s, out);
 	free(out);
 }
@@ -198,7 +190,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*ev))
 		return 0;
 	out.n = 0;
-	nla_on_miss(&s->core, mono(), ev->tenant, ev->ip, ev->arp ? ev->ifindex : 0, &out);
+	nla_on_miss(&s->core, mono_ns(), ev->tenant, ev->ip, ev->arp ? ev->ifindex : 0, &out);
 	apply(s, &out);
 	return 0;
 }
@@ -212,7 +204,7 @@ static void on_frames(struct nl_shell *s)
 	for (int i = 0; i < 256 && (n = recv(s->pkt_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0;
 	     i++) {
 		out.n = 0;
-		nla_on_frame(&s->core, mono(), buf, (size_t)n, &out);
+		nla_on_frame(&s->core, mono_ns(), buf, (size_t)n, &out);
 		apply(s, &out);
 	}
 }
@@ -472,7 +464,7 @@ static int setup(struct nl_shell *s, const char *config, const char *lab)
 		log_err("probe socket on %s: %s", s->cfg.nic[0], strerror(-s->pkt_fd));
 		return -1;
 	}
-	dc.seed = mono() ^ ((uint64_t)getpid() << 32);
+	dc.seed = mono_ns() ^ ((uint64_t)getpid() << 32);
 	if (!(s->du = dirc_udp_open(&s->cfg.directory, &dc, &e))) {
 		log_err("directory socket: %s", strerror(-e));
 		return -1;
@@ -525,7 +517,7 @@ static int run(struct nl_shell *s, const char *config)
 		struct pollfd p[3] = { { ring_buffer__epoll_fd(s->ring), POLLIN, 0 },
 				       { dirc_udp_fd(s->du), POLLIN, 0 },
 				       { s->pkt_fd, POLLIN, 0 } };
-		uint64_t now = mono(), dd = dirc_udp_tick(s->du);
+		uint64_t now = mono_ns(), dd = dirc_udp_tick(s->du);
 		int ms;
 
 		if (now >= due) {
@@ -534,7 +526,7 @@ static int run(struct nl_shell *s, const char *config)
 			apply(s, &out);
 		}
 		due = MIN(due, dd);
-		now = mono();
+		now = mono_ns();
 		ms = due <= now ? 0 : (int)MIN((due - now) / 1000000 + 1, 1000);
 		if (poll(p, 3, ms) < 0 && errno != EINTR)
 			return 1;

@@ -49,14 +49,6 @@ static void on_signal(int sig)
 		stop = 1;
 }
 
-static uint64_t mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void apply(struct vl2_shell *s, const struct vl2a_out *out);
 
 static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
@@ -71,7 +63,7 @@ static void on_reply(void *arg, uint64_t req_id, const struct dirp_msg *m)
 		struct dirp_entry e;
 
 		dirp_get_entry(m, i, &e);
-		vl2a_on_entry(&s->core, mono(), &e, false, &out);
+		vl2a_on_entry(&s->core, mono_ns(), &e, false, &out);
 	}
 	apply(s, &out);
 }
@@ -87,7 +79,7 @@ static void on_push(void *arg, uint8_t type, const struct dirp_entry *e)
 	 * is acknowledged and nothing more */
 	if (bpf_map_lookup_elem(s->aa_fd, &k, &v))
 		return;
-	vl2a_on_entry(&s->core, mono(), e, type == DIRP_INVALIDATE, &out);
+	vl2a_on_entry(&s->core, mono_ns(), e, type == DIRP_INVALIDATE, &out);
 	apply(s, &out);
 }
 
@@ -124,7 +116,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*ev))
 		return 0;
-	vl2a_on_miss(&s->core, mono(), ev->vdc, ev->aa, &out);
+	vl2a_on_miss(&s->core, mono_ns(), ev->vdc, ev->aa, &out);
 	apply(s, &out);
 	return 0;
 }
@@ -260,7 +252,7 @@ static int setup(struct vl2_shell *s, const char *config)
 	}
 	s->self_la = lab_vl2_server_la(s->topo, node);
 	s->tor_la = lab_vl2_switch_la(lab_vl2_tor(s->topo, node));
-	dc.seed = mono() ^ ((uint64_t)getpid() << 32);
+	dc.seed = mono_ns() ^ ((uint64_t)getpid() << 32);
 	if (!(s->du = dirc_udp_open(&s->cfg.directory, &dc, &e))) {
 		log_err("directory socket: %s", strerror(-e));
 		return -1;
@@ -307,16 +299,16 @@ int agent_vl2_run(const char *config)
 	uint64_t renew_at = 0;
 
 	while (!stop) {
-		if (mono() >= renew_at) {
+		if (mono_ns() >= renew_at) {
 			struct vl2a_out out = { 0 };
 
-			vl2a_tick(&s->core, mono(), &out);
+			vl2a_tick(&s->core, mono_ns(), &out);
 			apply(s, &out);
-			renew_at = mono() + 1000000000ull;	/* a scan a second */
+			renew_at = mono_ns() + 1000000000ull;	/* a scan a second */
 		}
 		struct pollfd p[2] = { { ring_buffer__epoll_fd(s->ring), POLLIN, 0 },
 				       { dirc_udp_fd(s->du), POLLIN, 0 } };
-		uint64_t due = dirc_udp_tick(s->du), now = mono();
+		uint64_t due = dirc_udp_tick(s->du), now = mono_ns();
 		int ms = due == UINT64_MAX ? 1000 : due <= now ? 0 : (int)MIN((due - now) / 1000000 + 1, 1000);
 
 		if (poll(p, 2, ms) < 0 && errno != EINTR) {
