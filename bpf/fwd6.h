@@ -47,7 +47,7 @@ WIRE_INLINE const struct pgr_garp_entry *pgr_fwd_garp6_lookup(const struct pgr_f
 
 /* A Neighbour Solicitation from the VM (ICMPv6 type 135 seen by the caller). */
 WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ns(const struct pgr_fwd_tables *t, struct wire_eth *e,
-					 struct wire_ipv6 *ip, void *end,
+					 struct wire_ipv6 *ip, void *end, uint32_t len,
 					 const struct pgr_vm *vm, uint32_t ifindex, bool resent)
 {
 	struct wire_nd *nd = (void *)(ip + 1);
@@ -70,6 +70,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ns(const struct pgr_fwd_tables *t, struct 
 	if (!g) {
 		if (resent)	/* the agent sent it back and GARP6 still misses */
 			return pgr_fwd_drop(PGR_STAT_VM_DROP_RESEND_MISS);
+		if (len > PGR_DP_HOLD_FRAME)	/* too long to hold: the VM asks again */
+			return pgr_fwd_drop(PGR_STAT_VM_ND_MISS);
 		return pgr_fwd_event(pgr_fwd_verdict(PGR_FWD_HOLD, PGR_STAT_VM_ND_MISS, 0),
 				     PGR_EV_ND_MISS, vm, 0);
 	}
@@ -102,7 +104,7 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv6(const struct pgr_fwd_tables *t, struc
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_MAC);
 	if (ip->next == WIRE_IPPROTO_ICMPV6 && (void *)((uint8_t *)(ip + 1) + 1) <= end &&
 	    *(uint8_t *)(ip + 1) == WIRE_ND_NS)
-		return pgr_fwd_vm_ns(t, e, ip, end, vm, ifindex, resent);
+		return pgr_fwd_vm_ns(t, e, ip, end, len, vm, ifindex, resent);
 	if (pgr_mcast_is_mld(ip, end))				/* bpf/mcast.h */
 		return pgr_fwd_mcast_report(vm, len, resent);
 	if (resent)	/* the agent sends back IPv4 and Neighbour Solicitations only */

@@ -33,7 +33,7 @@ enum { S1 = 1, S2 = 2, VA = 10, VB = 11, VC = 12, VD = 13, VE = 14, VF = 15,
 enum { PORT_A = 1 /* loopback: test runs need an existing ifindex */, PORT_C = 7,
        NIC1 = 21, NIC2 = 22 };
 enum { VDC1 = 1, VDC2 = 2 };
-enum { RANDOM_FRAMES = 12000, BIG = 2048 };
+enum { RANDOM_FRAMES = 18000, BIG = 2048 };
 
 #define A_IP IP(10, 0, 0, 1)
 /* VIPs of VCs whose backend VM A is (docs/slb.md): VIP_OK usable on both
@@ -941,9 +941,13 @@ static void test_same_as_ebpf(void **state)
 		if (hits[s])
 			print_message("  %-22s %u\n", pgr_dp_stat_name(s), hits[s]);
 	print_message("  refused by the kernel (short headers): %u\n", refused);
+	/* An IPv4 miss too long to hold (vm_drop_no_garp) needs a padded frame
+	 * from a VM to a missing address with its own source: a few in 18,000
+	 * since the VIP and group frames took their share (the fixture "big"
+	 * holds the verdict exactly); every other verdict at least 5 times. */
 	for (int s = 0; s < PGR_STAT_COUNT; s++)
 		if (decision_stat(s) && s != PGR_STAT_VM_DROP_NO_PORT &&
-		    s != PGR_STAT_NET_DROP_SHORT && hits[s] < 5)
+		    s != PGR_STAT_NET_DROP_SHORT && hits[s] < (s == PGR_STAT_VM_DROP_NO_GARP ? 2u : 5u))
 			fail_msg("random frames reached %s only %u times", pgr_dp_stat_name(s), hits[s]);
 }
 

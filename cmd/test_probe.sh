@@ -75,8 +75,9 @@ sent=$(sed -n 's/^probe send: \([0-9]*\) datagrams.*/\1/p' "$tmp/stop.err")
 [ "$sent" -gt 1000 ] && [ "$sent" -lt 1000000 ] || fail "sent $sent"
 
 # --bin-ms: the arrivals per bin from the first one add up to all that
-# arrived; 3,000 at 10,000/s with 1,000 skipped take 0.4 s: 4 or 5 bins of
-# 100 ms (a slow start may add one), one of them short by the skip
+# arrived; 3,000 sequence numbers at 10,000/s (the 1,000 skipped take their
+# time too) last 0.3 s: 3 bins of 100 ms, more on a slow machine (up to 6),
+# the middle ones short by the skip
 RECV_ARGS="--bin-ms 100" run_pair "$tmp/bins.json" --rate 10000 --count 3000 --drop-at 1500 --drop-count 1000
 python3 - "$tmp/bins.json" <<'PY' || fail "rate bins: $(cat "$tmp/bins.json")"
 import json, sys
@@ -84,7 +85,7 @@ d = json.load(open(sys.argv[1]))
 r = d["rate"]
 assert r["bin_ms"] == 100 and r["start_ns"] == d["first_ns"], r
 assert sum(r["counts"]) == d["received"] == 2000, (sum(r["counts"]), d["received"])
-assert 4 <= len(r["counts"]) <= 6, r["counts"]
+assert 3 <= len(r["counts"]) <= 6, r["counts"]
 assert min(r["counts"][1:-1]) < 600, r["counts"]
 PY
 run_pair "$tmp/nobins.json" --rate 10000 --count 100

@@ -275,6 +275,10 @@ static void do_members(struct dirgrp *t, const struct dirp_msg *m, struct dirp_w
 	bool clash;
 	uint32_t i;
 
+	if (m->h.count != 1) {	/* one group per question: nothing to answer */
+		t->st.invalid++;
+		return;
+	}
 	dirp_get_key6(m, 0, &key);
 	out.vdc = key.vdc;
 	memcpy(out.group, key.ip6, 16);

@@ -91,7 +91,7 @@ line clean | grep -q "^ok " || fail "the clean lab test did not pass: $(line cle
 [ ! -e "$(kept clean)" ] || fail "a clean pass kept its logs"
 echo "ok: a clean lab test passes and keeps no logs"
 
-line injected | grep -q "^FAIL .*exit 0, sanitizer reports" || fail "injected: $(line injected)"
+line injected | grep -q "^FAIL .*exit 0, [0-9]* s, sanitizer reports" || fail "injected: $(line injected)"
 f="$(kept injected)/lab-$X.1/s1.switchd.log"
 [ -f "$f" ] || fail "the switchd log was not kept ($f)"
 echo "$run" | grep -qF "$f: " || fail "the failure output does not name $f"
