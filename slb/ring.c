@@ -20,7 +20,7 @@ struct slb_ring {
 	uint64_t leaving;		/* master: released, VIPs moved off, until gone */
 	uint8_t stale[SLB_RING_MAX + 1];	/* master: reports in a row of an older version */
 	bool resync;			/* master: announce again at the next tick */
-	uint64_t ticks;
+	uint64_t ticks;			/* since start: dead members are probed every `misses` */
 	uint64_t ctr[SLB_RING_CTR_COUNT];
 	bool started;
 };
@@ -132,7 +132,6 @@ static void announce(struct slb_ring *r, struct slb_ring_out *out)
 
 	r->resync = false;
 	memset(r->stale, 0, sizeof(r->stale));
-
 	r->version = (((r->version >> 6) + 1) << 6) | (r->cfg.self - 1);
 	m.version = r->version;
 	memcpy(m.owner, r->owner, sizeof(m.owner));

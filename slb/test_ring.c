@@ -202,15 +202,22 @@ static void check_agreement(struct sim *s, uint64_t want_live, uint32_t want_mas
 
 #define ALL4 0x0full	/* servers 1-4 */
 
+/* Servers 1-4 (of members 1-5) powered on, each knowing the others, and
+ * 100 ms for the ring to form. */
+static void start_all4(struct sim *s)
+{
+	sim_init(s, 0x1f);
+	for (uint32_t id = 1; id <= 4; id++)
+		power_on(s, id, ALL4);
+	run(s, 100 * MS);
+}
+
 static void test_start(void **state)
 {
 	struct sim s;
 
 	(void)state;
-	sim_init(&s, 0x1f);
-	for (uint32_t id = 1; id <= 4; id++)
-		power_on(&s, id, ALL4);
-	run(&s, 100 * MS);
+	start_all4(&s);
 	check_agreement(&s, ALL4, 1, 1);
 	sim_free(&s);
 }
@@ -243,10 +250,7 @@ static void test_server_fails(void **state)
 	uint64_t t0, t;
 
 	(void)state;
-	sim_init(&s, 0x1f);
-	for (uint32_t id = 1; id <= 4; id++)
-		power_on(&s, id, ALL4);
-	run(&s, 100 * MS);
+	start_all4(&s);
 	for (uint32_t v = 0; v < VIPS; v++)
 		before[v] = slb_ring_owner(s.node[1], v);
 	t0 = s.now;
@@ -272,10 +276,7 @@ static void test_master_fails(void **state)
 	uint64_t t0, t, v0;
 
 	(void)state;
-	sim_init(&s, 0x1f);
-	for (uint32_t id = 1; id <= 4; id++)
-		power_on(&s, id, ALL4);
-	run(&s, 100 * MS);
+	start_all4(&s);
 	v0 = slb_ring_version(s.node[2]);
 	t0 = s.now;
 	power_off(&s, 1);
@@ -299,10 +300,7 @@ static void test_rejoin(void **state)
 	struct sim s;
 
 	(void)state;
-	sim_init(&s, 0x1f);
-	for (uint32_t id = 1; id <= 4; id++)
-		power_on(&s, id, ALL4);
-	run(&s, 100 * MS);
+	start_all4(&s);
 	power_off(&s, 3);
 	run_until_moved(&s, 3, s.now + 1000 * MS);
 	power_on(&s, 3, ALL4);	/* back, knowing the others */
@@ -343,10 +341,7 @@ static void test_partition_heals(void **state)
 	struct sim s;
 
 	(void)state;
-	sim_init(&s, 0x1f);
-	for (uint32_t id = 1; id <= 4; id++)
-		power_on(&s, id, ALL4);
-	run(&s, 100 * MS);
+	start_all4(&s);
 	s.cut = 0x01;
 	run(&s, s.now + 300 * MS);
 	assert_int_equal(slb_ring_master(s.node[2]), 2);
