@@ -182,15 +182,52 @@ static bool read_nat(struct yconf *yc, ynode *seq, struct lab *l)
 	return true;
 }
 
+/* limits: [{vdc: NAME, rate: RATE}, ...]: a VC's external bandwidth, shaped
+ * both ways on its leg (docs/policy.md, "The VC's external limit"). */
+static bool read_limits(struct yconf *yc, ynode *seq, struct lab *l)
+{
+	static const char *const keys[] = { "vdc", "rate", NULL };
+	struct lab_edge *e = l->edge;
+	const char *name, *rate;
+
+	if (!yconf_is_seq(seq))
+		return yconf_fail(yc, seq, "edge.limits: expected a list of {vdc, rate}");
+	for (size_t i = 0; i < yconf_seq_len(seq); i++) {
+		ynode *it = yconf_seq_at(yc, seq, i), *v, *r;
+		struct pol_tbf t;
+		struct pol_error pe;
+		uint32_t g;
+
+		if (!yconf_is_map(it) || !yconf_only_keys(yc, it, "edge.limits[]", keys))
+			return yconf_fail(yc, it, "edge.limits[]: expected {vdc: NAME, rate: RATE}");
+		if (!(v = yconf_get(yc, it, "vdc")) || !yconf_str(yc, v, "edge.limits[].vdc", &name))
+			return yconf_fail(yc, v ? v : it, "edge.limits[].vdc: a VDC's name");
+		for (g = 0; g < e->nlegs && strcmp(l->vdcs[l->vms[e->leg[g]].vdc].name, name); g++)
+			;
+		if (g == e->nlegs)
+			return yconf_fail(yc, v, "edge.limits[].vdc: '%s' is not a VDC with a "
+					  "leg (edge.vdcs)", name);
+		if (e->limit[g].rate_bps)
+			return yconf_fail(yc, v, "edge.limits[].vdc: '%s' twice", name);
+		if (!(r = yconf_get(yc, it, "rate")) || !yconf_str(yc, r, "edge.limits[].rate", &rate))
+			return yconf_fail(yc, r ? r : it, "edge.limits[].rate: a rate (200m, 1g)");
+		if (pol_tbf_parse(rate, &t, &pe))
+			return yconf_fail(yc, r, "edge.limits[].rate: %s", pe.msg);
+		e->limit[g] = (struct lab_edge_limit){ t.rate_bps, t.burst, t.limit };
+	}
+	return true;
+}
+
 bool lab_edge_read(struct yconf *yc, ynode *m, struct lab *l)
 {
-	static const char *const keys[] = { "server", "client", "public", "vdcs", "nat", NULL };
+	static const char *const keys[] = { "server", "client", "public", "vdcs", "nat",
+					    "limits", NULL };
 	bool want[LAB_MAX_VDCS] = { false };
 	const char *s;
 	ynode *v;
 
 	if (!yconf_is_map(m))
-		return yconf_fail(yc, m, "edge: expected {server, client, public, vdcs, nat}");
+		return yconf_fail(yc, m, "edge: expected {server, client, public, vdcs, nat, limits}");
 	if (!yconf_only_keys(yc, m, "edge", keys))
 		return false;
 	if (l->scheme != PGR_SCHEME_PEREGRINE)
@@ -225,7 +262,9 @@ bool lab_edge_read(struct yconf *yc, ynode *m, struct lab *l)
 		return yconf_fail(yc, v, "edge.public: a prefix NET/LEN (8..30), no host bits");
 	if (!read_vdcs(yc, yconf_get(yc, m, "vdcs"), l, want) || !add_legs(yc, m, l, want))
 		return false;
-	return !(v = yconf_get(yc, m, "nat")) || read_nat(yc, v, l);
+	if ((v = yconf_get(yc, m, "nat")) && !read_nat(yc, v, l))
+		return false;
+	return !(v = yconf_get(yc, m, "limits")) || read_limits(yc, v, l);
 }
 
 /* ---- up ------------------------------------------------------------------- */
@@ -246,7 +285,8 @@ static int run(char *err, size_t errlen, const char *what, char *const argv[])
 	return 0;
 }
 
-/* `ip [-n NS] -batch FILE` or `ip netns exec NS nft -f FILE` of text. */
+/* `ip [-n NS] -batch FILE`, `tc -n NS -batch FILE` or `ip netns exec NS nft
+ * -f FILE` of text. */
 static int run_text(const struct lab *l, const char *ns, const char *tool, const char *text,
 		    char *err, size_t errlen)
 {
@@ -261,6 +301,11 @@ static int run_text(const struct lab *l, const char *ns, const char *tool, const
 	}
 	if (!strcmp(tool, "nft")) {
 		char *argv[] = { "ip", "netns", "exec", (char *)ns, "nft", "-f", path, NULL };
+
+		return run(err, errlen, path, argv);
+	}
+	if (!strcmp(tool, "tc")) {
+		char *argv[] = { "tc", "-n", (char *)ns, "-batch", path, NULL };
 
 		return run(err, errlen, path, argv);
 	}
@@ -401,7 +446,15 @@ static void nft_script(const struct lab *l, FILE *f)
 			fprintf(f, "\t\toifname \"%s\" ct mark %u ip saddr %s snat to %s\n", up,
 				l->vdcs[l->vms[v].vdc].id, ipstr(l->vms[v].ip, a),
 				ipstr(l->vms[v].public_ip, b));
-	fprintf(f, "\t\toifname \"%s\" snat to %s\n\t}\n}\n", up, ipstr(e->pub_net + 1, a));
+	fprintf(f, "\t\toifname \"%s\" snat to %s\n\t}\n", up, ipstr(e->pub_net + 1, a));
+	/* each limited VC's way out: its class of the uplink's htb (leg_limits) */
+	fprintf(f, "\tchain shape {\n\t\ttype filter hook postrouting priority filter; "
+		"policy accept;\n");
+	for (uint32_t i = 0; i < e->nlegs; i++)
+		if (e->limit[i].rate_bps)
+			fprintf(f, "\t\toifname \"%s\" ct mark %u meta priority set 1:%x\n", up,
+				l->vdcs[l->vms[e->leg[i]].vdc].id, i + 1);
+	fprintf(f, "\t}\n}\n");
 }
 
 static int build_host(const struct lab *l, char *err, size_t errlen)
@@ -518,6 +571,56 @@ static int vm_routes(const struct lab *l, char *err, size_t errlen)
 	return 0;
 }
 
+static bool any_limit(const struct lab_edge *e)
+{
+	for (uint32_t i = 0; i < e->nlegs; i++)
+		if (e->limit[i].rate_bps)
+			return true;
+	return false;
+}
+
+/* A VC's external limit, both ways, in the gateway.  Into the VC: tbf on
+ * its leg (P-gN sends only what comes from the Internet to that VC).  Out
+ * of it: the uplink P-up carries every VC's traffic from one shared public
+ * address, so it gets an htb with a class per limited VC (1:N for leg N-1,
+ * rate = ceil = the limit); nftables puts each packet in its VC's class
+ * from the connection's mark (`meta priority`, chain shape), and traffic
+ * of VCs without a limit goes through htb's direct queue, unshaped.  (The
+ * edge server's end of the leg cannot shape the way out: its agent hands
+ * frames to the leg with bpf_redirect_peer, past that device's qdisc.) */
+static int leg_limits(const struct lab *l, char *err, size_t errlen)
+{
+	char gw[128], leg[LAB_IFNAMSIZ], up[LAB_IFNAMSIZ], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if (!any_limit(l->edge))
+		return 0;
+	lab_ns(l, "edge", gw, sizeof(gw));
+	lab_ifname(l, up, "up");
+	f = open_memstream(&text, &len);
+	fprintf(f, "qdisc replace dev %s root handle 1: htb default 0\n", up);
+	for (uint32_t i = 0; i < l->edge->nlegs; i++) {
+		const struct lab_edge_limit *x = &l->edge->limit[i];
+
+		if (!x->rate_bps)
+			continue;
+		leg_ifname(l, i, leg);
+		fprintf(f, "qdisc replace dev %s root tbf rate %llubit burst %u limit %u\n", leg,
+			(unsigned long long)x->rate_bps, x->burst, x->queue);
+		fprintf(f, "class add dev %s parent 1: classid 1:%x htb rate %llubit ceil %llubit "
+			"burst %u cburst %u\n", up, i + 1, (unsigned long long)x->rate_bps,
+			(unsigned long long)x->rate_bps, x->burst, x->burst);
+		fprintf(f, "qdisc add dev %s parent 1:%x handle %x: pfifo limit %u\n", up, i + 1,
+			i + 2, x->queue / 1500 + 1);
+	}
+	fclose(f);
+	rc = run_text(l, gw, "tc", text, err, errlen);
+	free(text);
+	return rc;
+}
+
 int lab_edge_build(const struct lab *l, char *err, size_t errlen)
 {
 	if (!l->edge)
@@ -526,5 +629,5 @@ int lab_edge_build(const struct lab *l, char *err, size_t errlen)
 		return -1;
 	return build_host(l, err, errlen) || move_legs(l, err, errlen) ||
 	       build_gateway(l, err, errlen) || build_client(l, err, errlen) ||
-	       vm_routes(l, err, errlen) ? -1 : 0;
+	       vm_routes(l, err, errlen) || leg_limits(l, err, errlen) ? -1 : 0;
 }

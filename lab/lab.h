@@ -88,6 +88,10 @@ struct lab_edge {
 	uint8_t pub_plen;
 	uint32_t nlegs;
 	uint32_t leg[LAB_MAX_VDCS];	/* VM index of each leg, in VDC order */
+	struct lab_edge_limit {		/* `edge.limits[]`: the VC's external rate */
+		uint64_t rate_bps;	/* 0: none; else both ways through the leg */
+		uint32_t burst, queue;	/* bytes: tbf's bucket and queue (pol_tbf) */
+	} limit[LAB_MAX_VDCS];		/* by leg, as leg[] */
 };
 
 /* A replicated control plane (`ha:`, lab/ha.c, docs/ha.md): etcd members,

@@ -592,6 +592,15 @@ static void test_edge(void **state)
 	l = load_ok(text, "pg");
 	assert_int_equal(l.edge->nlegs, 2);
 	assert_int_equal(l.edge->client_plen, 16);
+	assert_int_equal(l.edge->limit[0].rate_bps, 0);
+	lab_free(&l);
+	/* the VC external limit: by leg; blue's leg is the second */
+	snprintf(text, sizeof(text), "%sedge:\n  limits: [{vdc: blue, rate: 200m}]\n", base);
+	l = load_ok(text, "pg");
+	assert_int_equal(l.edge->limit[0].rate_bps, 0);
+	assert_true(l.edge->limit[1].rate_bps == 200000000);
+	assert_int_equal(l.edge->limit[1].burst, 131072);	/* two GSO segments > 4 ms */
+	assert_int_equal(l.edge->limit[1].queue, 500000);	/* 20 ms */
 	lab_free(&l);
 #define EDGE_BAD(extra, want) do { \
 		snprintf(text, sizeof(text), "%s%s", base, extra); \
@@ -618,6 +627,14 @@ static void test_edge(void **state)
 		 "edge: {vdcs: [red]}\n", "the gateway's address");
 	EDGE_BAD("vms: [{name: red-gw, vdc: red, server: srv0}]\nedge: {}\n", "taken");
 	EDGE_BAD("scheme: netlord\nedge: {}\n", "edge: the peregrine scheme only");
+	EDGE_BAD("edge:\n  limits: [{vdc: red, rate: 2x}]\n",
+		 "t.yaml:7: edge.limits[].rate: '2x' is not a rate");
+	EDGE_BAD("edge:\n  vdcs: [red]\n  limits: [{vdc: blue, rate: 1g}]\n",
+		 "t.yaml:8: edge.limits[].vdc: 'blue' is not a VDC with a leg");
+	EDGE_BAD("edge:\n  limits: [{vdc: red, rate: 1g}, {vdc: red, rate: 2g}]\n",
+		 "t.yaml:7: edge.limits[].vdc: 'red' twice");
+	EDGE_BAD("edge:\n  limits: [{vdc: red}]\n", "t.yaml:7: edge.limits[].rate");
+	EDGE_BAD("edge:\n  limits: [{vdc: red, rate: 1g, burst: 9}]\n", "t.yaml:7: ");
 #undef EDGE_BAD
 }
 
