@@ -32,6 +32,8 @@ need_root
 need_cmd ip
 need_cmd nft
 need_cmd python3
+need_cmd iperf3
+need_cmd jq
 # Debian's interpreter, not a version manager's shim (one start costs seconds
 # on a loaded machine, and the test starts a dozen)
 PY=/usr/bin/python3
@@ -74,6 +76,8 @@ edge:
   public: 203.0.113.0/24
   nat:
     - {vm: red-srv2, public: 203.0.113.12}
+  limits:
+    - {vdc: red, rate: 50m}
 EOF2
 
 # bad input: the file, the line and the field, before anything is made
@@ -261,3 +265,29 @@ touch "$tmp/release"
 stamp "edge firewall checked"
 setup=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["setup_s"])' "$tmp/red.json")
 echo "{\"nat_connections_ok\": $nat_ok, \"nat_connections\": $N_RED, \"nat_setup_s\": $setup, \"edge_inbound_allowed_ok\": $allowed, \"edge_inbound_denied_ok\": $denied}"
+
+# ---- the demo's policy and edge keys, measured on this lab -----------------
+# (scripts/demo-policy-measure.sh, what `peregrine lab demo --policy` runs):
+# red-srv2's policy swapped for the demo's and back, red's external limit
+# (edge.limits) both ways, 500 + 500 connections with the same tuples
+for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+PIDS=
+PEREGRINE=$P PREFIX=$PT NAT_CONNECTIONS=500 scripts/demo-policy-measure.sh > "$tmp/demo.json"
+stamp "demo keys measured"
+cat "$tmp/demo.json"
+dj() { jq -r "$1" "$tmp/demo.json"; }
+[ "$(dj .policy_allowed_ok)" = true ] || fail "demo: the allowed peer did not get through"
+[ "$(dj .policy_denied_ok)" = true ] || fail "demo: the denied peer was not dropped by rule"
+[ "$(dj '.policy_update_ms > 0')" = true ] || fail "demo: no policy_update_ms"
+[ "$(dj .policy_update_lost)" = 0 ] || fail "demo: the update under a ping train lost $(dj .policy_update_lost)"
+[ "$(dj .rate_limit_mbps)" = 50 ] || fail "demo: red's external limit not found at the gateway"
+[ "$(dj '.rate_limit_error_pct < 5')" = true ] ||
+	fail "red's external limit: out $(dj .rate_limit_out_mbps), in $(dj .rate_limit_in_mbps) Mbit/s against 50"
+[ "$(dj .nat_connections_ok)" = true ] || fail "demo: NAT connections"
+[ "$(dj .nat_vdcs)" = 2 ] || fail "demo: NAT from one VDC only"
+# the declared policy is back: the client reaches red-srv2 on 8080 again
+rm -f "$tmp/red-listen"
+ns red-srv2 "$PY" "$tmp/listen.py" red-srv2 "$tmp/red-listen" & PIDS="$PIDS $!"
+for i in $(seq 50); do [ -e "$tmp/red-listen" ] && break; sleep 0.1; done
+[ "$(get 203.0.113.12 8080 3)" = red-srv2 ] || fail "demo: red-srv2's own policy was not restored"
+stamp "done"

@@ -119,6 +119,7 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/peregrine
 	./scripts/demo.sh $(BUILD)/peregrine
 	$(BUILD)/peregrine lab demo
+	$(BUILD)/peregrine lab demo --policy
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then ./scripts/deps.sh; fi
