@@ -3,8 +3,10 @@
  *
  * Ours: bpf/policy.bpf.c's fixture under BPF_PROG_TEST_RUN, repeated on one
  * 64-byte TCP frame, minus the same frame through a program that does
- * nothing (the floor, same run).  For 10, 1,000 and 10,000 rules of the
- * form `in tcp PORT from 10.A.B.0/24` (each its own port and prefix):
+ * nothing (the floor), paired: each round runs the floor, then the fixture,
+ * and the median of the rounds' differences is the figure.  For 10, 1,000
+ * and 10,000 rules of the form `in tcp PORT from 10.A.B.0/24` (each its own
+ * port and prefix):
  *   new flow:    a SYN that the last rule allows, not tracked (a repeated
  *                test run cannot make a new flow each time: it measures the
  *                lookup, the two tries; the tracker's insert comes on top)
@@ -103,6 +105,19 @@ static void frame(uint8_t *f, int nrules, uint8_t flags)
 	t[13] = flags;
 }
 
+/* One round: the mean ns per run of BENCH_POL_REPEAT runs; -1 on failure. */
+static double one_round_ns(int prog, const uint8_t *f, uint32_t vm, bool track, int *retval)
+{
+	struct __sk_buff ctx = { .cb = { PGR_POL_IN, vm, VM_IP, track } };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = 64, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = BENCH_POL_REPEAT);
+
+	if (bpf_prog_test_run_opts(prog, &o))
+		return -1;
+	*retval = (int)o.retval;
+	return o.duration;
+}
+
 /* Median over rounds of the mean ns per run; -1 on failure. */
 static double repeated_ns(int prog, const uint8_t *f, uint32_t vm, bool track, int *retval)
 {
@@ -120,6 +135,29 @@ static double repeated_ns(int prog, const uint8_t *f, uint32_t vm, bool track, i
 	}
 	qsort(ns, BENCH_POL_ROUNDS, sizeof(ns[0]), cmp_double);
 	return ns[BENCH_POL_ROUNDS / 2];
+}
+
+/* The program's cost above the floor, paired: each round runs the floor
+ * program and then prog on the same frame, and the median of the rounds'
+ * differences is returned, so that a change of the machine's speed between
+ * rounds (a loaded, shared machine) falls on both sides of each difference
+ * instead of between a floor measured once and a figure measured later. */
+static double paired_ns(int prog, int floor, const uint8_t *f, uint32_t vm, bool track,
+			int *retval)
+{
+	double d[BENCH_POL_ROUNDS];
+
+	for (int i = 0; i < BENCH_POL_ROUNDS; i++) {
+		double a, b;
+		int frv;
+
+		if ((a = one_round_ns(floor, f, vm, false, &frv)) < 0 ||
+		    (b = one_round_ns(prog, f, vm, track, retval)) < 0)
+			return -1e9;
+		d[i] = b - a;
+	}
+	qsort(d, BENCH_POL_ROUNDS, sizeof(d[0]), cmp_double);
+	return d[BENCH_POL_ROUNDS / 2];
 }
 
 /* Median of single runs, each with its own source port: every one a new
@@ -158,6 +196,7 @@ static double now_ms(void)
 static int ours_case(struct policy *sk, const struct pgr_pol_maps *m, int k, double *fig)
 {
 	int n = rule_counts[k], prog = bpf_program__fd(sk->progs.pgr_policy_fixture), rv = 0;
+	int floor_prog = bpf_program__fd(sk->progs.pgr_policy_floor);
 	uint32_t vm = 100 + (uint32_t)k;
 	struct pol_policy p;
 	struct pol_compiled c;
@@ -180,7 +219,7 @@ static int ours_case(struct policy *sk, const struct pgr_pol_maps *m, int k, dou
 	if (pgr_pol_apply(m, vm, &c, NULL))
 		goto bad_maps;
 	frame(f, n, 0x02);	/* SYN */
-	fig[F_NEW0 + k] = repeated_ns(prog, f, vm, false, &rv) - fig[F_FLOOR];
+	fig[F_NEW0 + k] = paired_ns(prog, floor_prog, f, vm, false, &rv);
 	if (rv != PGR_POL_STAT_NEW)
 		goto bad_maps;
 	if (k == 1) {	/* 1,000 rules: each run a new flow, tracked */
@@ -191,7 +230,7 @@ static int ours_case(struct policy *sk, const struct pgr_pol_maps *m, int k, dou
 	}
 	repeated_ns(prog, f, vm, true, &rv);	/* now tracked */
 	frame(f, n, 0x10);	/* ACK */
-	fig[F_EST0 + k] = repeated_ns(prog, f, vm, false, &rv) - fig[F_FLOOR];
+	fig[F_EST0 + k] = paired_ns(prog, floor_prog, f, vm, false, &rv);
 	if (rv != PGR_POL_STAT_ESTABLISHED)
 		goto bad_maps;
 	pgr_pol_remove(m, vm, &c);
@@ -226,8 +265,8 @@ static int ours(double *fig)
 			bpf_map__fd(bpf_object__find_map_by_name(sk->obj, pgr_pol_map_names[i]));
 	frame(f, 1, 0x02);
 	fig[F_FLOOR] = repeated_ns(bpf_program__fd(sk->progs.pgr_policy_floor), f, 1, false, &rv);
-	fig[F_NONE] = repeated_ns(bpf_program__fd(sk->progs.pgr_policy_fixture), f, 1, false, &rv) -
-		      fig[F_FLOOR];
+	fig[F_NONE] = paired_ns(bpf_program__fd(sk->progs.pgr_policy_fixture),
+				bpf_program__fd(sk->progs.pgr_policy_floor), f, 1, false, &rv);
 	for (int k = 0; k < (int)ARRAY_SIZE(rule_counts) && !ret; k++)
 		ret = ours_case(sk, &m, k, fig);
 	policy__destroy(sk);
