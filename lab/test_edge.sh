@@ -204,16 +204,17 @@ ulimit -n "$(ulimit -Hn)"	# the client's server holds every connection in one pr
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((N_RED + N_BLUE + 100)) ] ||
 	fail "open-file limit $(ulimit -n) is below the $((N_RED + N_BLUE)) connections"
 ns inet sysctl -qw net.core.somaxconn=16384 net.ipv4.tcp_max_syn_backlog=16384
-ns inet "$PY" "$tmp/server.py" 9000 "$tmp/server.json" 90 & PIDS="$PIDS $!"
+# each started by ip netns exec itself, so that $! is the program: a kill reaches it
+ip netns exec "${PT}-inet" "$PY" "$tmp/server.py" 9000 "$tmp/server.json" 90 & PIDS="$PIDS $!"
 # red-srv2 (public 203.0.113.12) and blue-srv2 (the same private address)
-ns red-srv2 "$PY" "$tmp/listen.py" red-srv2 "$tmp/red-listen" & PIDS="$PIDS $!"
-ns blue-srv2 "$PY" "$tmp/listen.py" blue-srv2 "$tmp/blue-listen" & PIDS="$PIDS $!"
+ip netns exec "${PT}-red-srv2" "$PY" "$tmp/listen.py" red-srv2 "$tmp/red-listen" & PIDS="$PIDS $!"
+ip netns exec "${PT}-blue-srv2" "$PY" "$tmp/listen.py" blue-srv2 "$tmp/blue-listen" & PIDS="$PIDS $!"
 for i in $(seq 100); do
 	[ -e "$tmp/server.json" ] && [ -e "$tmp/red-listen" ] && [ -e "$tmp/blue-listen" ] && break
 	sleep 0.1
 done
-ns red-srv1 "$PY" "$tmp/client.py" r 30000 "$N_RED" 198.51.100.7 9000 "$tmp/red.json" "$tmp/release" & PIDS="$PIDS $!"
-ns blue-srv1 "$PY" "$tmp/client.py" b 30000 "$N_BLUE" 198.51.100.7 9000 "$tmp/blue.json" "$tmp/release" & PIDS="$PIDS $!"
+ip netns exec "${PT}-red-srv1" "$PY" "$tmp/client.py" r 30000 "$N_RED" 198.51.100.7 9000 "$tmp/red.json" "$tmp/release" & PIDS="$PIDS $!"
+ip netns exec "${PT}-blue-srv1" "$PY" "$tmp/client.py" b 30000 "$N_BLUE" 198.51.100.7 9000 "$tmp/blue.json" "$tmp/release" & PIDS="$PIDS $!"
 for i in $(seq 700); do	# 70 s at most; the clients give up after 50
 	[ -s "$tmp/red.json" ] && [ -s "$tmp/blue.json" ] && break
 	sleep 0.1
@@ -270,7 +271,7 @@ echo "{\"nat_connections_ok\": $nat_ok, \"nat_connections\": $N_RED, \"nat_setup
 # (scripts/demo-policy-measure.sh, what `peregrine lab demo --policy` runs):
 # red-srv2's policy swapped for the demo's and back, red's external limit
 # (edge.limits) both ways, 500 + 500 connections with the same tuples
-for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+for p in $PIDS; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 PIDS=
 PEREGRINE=$P PREFIX=$PT NAT_CONNECTIONS=500 scripts/demo-policy-measure.sh > "$tmp/demo.json"
 stamp "demo keys measured"
@@ -287,7 +288,7 @@ dj() { jq -r "$1" "$tmp/demo.json"; }
 [ "$(dj .nat_vdcs)" = 2 ] || fail "demo: NAT from one VDC only"
 # the declared policy is back: the client reaches red-srv2 on 8080 again
 rm -f "$tmp/red-listen"
-ns red-srv2 "$PY" "$tmp/listen.py" red-srv2 "$tmp/red-listen" & PIDS="$PIDS $!"
+ip netns exec "${PT}-red-srv2" "$PY" "$tmp/listen.py" red-srv2 "$tmp/red-listen" & PIDS="$PIDS $!"
 for i in $(seq 50); do [ -e "$tmp/red-listen" ] && break; sleep 0.1; done
 [ "$(get 203.0.113.12 8080 3)" = red-srv2 ] || fail "demo: red-srv2's own policy was not restored"
 stamp "done"

@@ -95,9 +95,9 @@ if [ -n "$shape" ]; then
 	leg_bytes() { ns edge tc -j -s qdisc show dev "$X-$leg" | jq '.[] | select(.kind == "tbf") | .bytes'; }
 	# window RUN_FLAG PORT BYTES_FN: Mbit/s BYTES_FN grew by from 1 s to 4 s of a 5 s run
 	window() {
-		ns inet iperf3 -s -1 -p "$2" >/dev/null 2>&1 & local s=$!
+		ip netns exec "$X-inet" iperf3 -s -1 -p "$2" >/dev/null 2>&1 & local s=$!
 		sleep 0.3
-		ns "$U" iperf3 -c "$client" -p "$2" -t 5 $1 >/dev/null 2>&1 & local c=$!
+		ip netns exec "$X-$U" iperf3 -c "$client" -p "$2" -t 5 $1 >/dev/null 2>&1 & local c=$!
 		sleep 1
 		local b0 t0 b1 t1 u
 		# each read between two clocks, taken at their midpoint: on a
