@@ -7,6 +7,11 @@
  * output.  This writes DIR/index.html, one file that fetches nothing: the
  * topology is Graphviz's SVG (from topo_write_dot_state, `dot -Tsvg`)
  * inlined, each stream's receive rate is an SVG chart drawn here.
+ *
+ * `lab compare --report DIR` runs each scheme's demo with --report
+ * DIR/NAME; its DIR/data/report.json holds the comparison (`compare`: the
+ * rows and the targets' ratios) and `parts`, the NAMEs, each drawn on the
+ * same page from DIR/NAME/data as a demo's report is.
  */
 #include <errno.h>
 #include <math.h>
@@ -28,6 +33,7 @@ enum report_limits {
 	REPORT_MAX_EVENTS = 32,		/* marks on one stream */
 	REPORT_MAX_POINTS = 1000,	/* a chart's points: bins are summed to fit */
 	REPORT_MAX_BINS = 100000,	/* bins of one stream read at all */
+	REPORT_MAX_PARTS = 16,		/* schemes on a comparison's page */
 	REPORT_CHART_W = 900,
 	REPORT_CHART_H = 280,
 };
@@ -36,6 +42,7 @@ struct report {
 	const char *dir;
 	char data[4096];
 	FILE *out;
+	int h;			/* the level of its section headings: 2, or 3 in a part */
 };
 
 /* A JSON file under DIR/data, bounded in size. */
@@ -98,6 +105,7 @@ static uint32_t node_index(const struct topo *t, const char *name)
 static void status_state(const struct topo *t, const json_t *status, uint8_t *link,
 			 int64_t *used, int64_t *cap, uint8_t *down)
 {
+	uint8_t *agent = xcalloc(t->nnodes, 1);
 	size_t i;
 	json_t *o;
 
@@ -110,6 +118,8 @@ static void status_state(const struct topo *t, const json_t *status, uint8_t *li
 		if (n == UINT32_MAX)
 			continue;
 		down[n] = json_is_null(json_object_get(o, "namespace"));
+		/* a server whose agent stopped (`lab node down`, BCube's relays) */
+		agent[n] = json_is_null(json_object_get(json_object_get(o, "daemons"), "agent"));
 		/* null: its switchd did not answer; absent: the scheme has none */
 		used[n] = json_is_integer(u) ? json_integer_value(u) : u ? -1 : -2;
 		cap[n] = json_integer_value(json_object_get(o, "fib_capacity"));
@@ -137,17 +147,20 @@ static void status_state(const struct topo *t, const json_t *status, uint8_t *li
 	for (uint32_t n = 0; n < t->nnodes && !any; n++)
 		used[n] = -2;
 	/* A failed switch (`lab node down`) keeps its namespace: its switchd
-	 * does not answer and none of its links is up. */
+	 * does not answer and none of its links is up.  So does a failed
+	 * server, whose agent has stopped too (a server whose ports a leaf's
+	 * uplink tracking took down still runs its agent). */
 	for (uint32_t n = 0; n < t->nnodes; n++) {
 		bool any_up = false;
 
-		if (topo_is_server(t, n) || used[n] >= 0)
+		if (topo_is_server(t, n) ? !agent[n] : used[n] >= 0)
 			continue;
 		for (uint32_t l = 0; l < t->nlinks; l++)
 			if ((t->links[l].a == n || t->links[l].b == n) && link[l] == TOPO_DOT_UP)
 				any_up = true;
 		down[n] |= !any_up;
 	}
+	free(agent);
 }
 
 /* Run `dot -Tsvg IN -o OUT`; 0 or -1 after saying why. */
@@ -234,7 +247,7 @@ static int write_topology(struct report *r, const json_t *m)
 	snprintf(svg, sizeof(svg), "%s/topology.svg", r->data);
 	if ((rc = run_dot(dot, svg)))
 		goto out;
-	fputs("<h2>Topology</h2>\n<p>", r->out);
+	fprintf(r->out, "<h%d>Topology</h%d>\n<p>", r->h, r->h);
 	html_esc(r->out, jstr(m, "status_caption"));
 	fputs(" Links down are red and dashed, a failed switch is grey; each switch shows "
 	      "its forwarding entries against its capacity.</p>\n<figure class=\"topo\">",
@@ -363,9 +376,9 @@ static int write_stream(struct report *r, const json_t *s)
 	c.y0 = REPORT_CHART_H - 30;
 	c.ys = (REPORT_CHART_H - 50) / c.rmax;
 
-	fputs("<h3>", r->out);
+	fprintf(r->out, "<h%d>", r->h + 1);
 	html_esc(r->out, jstr(s, "name"));
-	fputs("</h3>\n<p>", r->out);
+	fprintf(r->out, "</h%d>\n<p>", r->h + 1);
 	html_esc(r->out, jstr(s, "caption"));
 	fprintf(r->out, " Received %lld, lost %lld; bins of %g ms.</p>\n",
 		json_integer_value(json_object_get(probe, "received")),
@@ -390,12 +403,12 @@ static int write_stream(struct report *r, const json_t *s)
 }
 
 /* ---- figures ------------------------------------------------------------------------- */
-static void write_figures(FILE *f, const json_t *fig)
+static void write_figures(FILE *f, const json_t *fig, int h)
 {
 	const char *key;
 	json_t *v;
 
-	fputs("<h2>Figures</h2>\n<table>\n", f);
+	fprintf(f, "<h%d>Figures</h%d>\n<table>\n", h, h);
 	json_object_foreach((json_t *)fig, key, v) {
 		char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
 
@@ -413,11 +426,112 @@ static const char report_css[] =
 	"body{font-family:sans-serif;margin:2em;max-width:1000px}"
 	"table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 8px;"
 	"text-align:left;font-size:13px}th{background:#f4f4f4}"
-	"figure{margin:1em 0}figure.topo svg{max-width:100%;height:auto}";
+	"figure{margin:1em 0}figure.topo,div.wide{overflow-x:auto}"
+	"section.part{border-top:2px solid #888;margin-top:2em}";
+
+static void write_compare(FILE *f, const json_t *cmp);
+
+/* A demo's run: its summary, (a comparison's tables,) topology, streams
+ * and figures. */
+static int write_run(struct report *r, const json_t *m)
+{
+	json_t *streams = json_object_get(m, "streams"), *s;
+	size_t i;
+	int rc = 0;
+
+	fputs("<p>", r->out);
+	html_esc(r->out, jstr(m, "summary"));
+	fputs("</p>\n", r->out);
+	if (json_is_object(json_object_get(m, "compare")))
+		write_compare(r->out, json_object_get(m, "compare"));
+	if (json_is_string(json_object_get(m, "status")))
+		rc |= write_topology(r, m);
+	if (json_array_size(streams))
+		fprintf(r->out, "<h%d>Streams</h%d>\n<p>Each measured stream's receive rate over "
+			"time; red lines mark the failures and the migration, orange bands the "
+			"datagrams lost.</p>\n", r->h, r->h);
+	json_array_foreach(streams, i, s)
+		if (i < REPORT_MAX_STREAMS)
+			rc |= write_stream(r, s);
+	if (json_is_object(json_object_get(m, "figures")))
+		write_figures(r->out, json_object_get(m, "figures"), r->h);
+	return rc;
+}
+
+static void cell(FILE *f, const json_t *v)
+{
+	char *txt = json_is_string(v) ? NULL
+		    : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+
+	fputs("<td>", f);
+	html_esc(f, txt ? txt : json_is_string(v) ? json_string_value(v) : "");
+	fputs("</td>", f);
+	free(txt);
+}
+
+/* The comparison: one row per scheme (the columns of the first row), then
+ * the targets with their ratios. */
+static void write_compare(FILE *f, const json_t *cmp)
+{
+	json_t *rows = json_object_get(cmp, "rows"), *row, *first = json_array_get(rows, 0), *v;
+	json_t *targets = json_object_get(cmp, "targets"), *t;
+	const char *key;
+	size_t i;
+
+	fputs("<h2>Schemes</h2>\n<div class=\"wide\"><table class=\"rows\">\n<tr>", f);
+	json_object_foreach(first, key, v) {
+		fputs("<th>", f);
+		html_esc(f, key);
+		fputs("</th>", f);
+	}
+	fputs("</tr>\n", f);
+	json_array_foreach(rows, i, row) {
+		fputs("<tr>", f);
+		json_object_foreach(first, key, v)
+			cell(f, json_object_get(row, key));
+		fputs("</tr>\n", f);
+	}
+	fputs("</table></div>\n<h2>Targets</h2>\n<table class=\"targets\">\n"
+	      "<tr><th>target</th><th>ratio</th><th>met</th></tr>\n", f);
+	json_array_foreach(targets, i, t) {
+		json_t *met = json_object_get(t, "met");
+
+		fputs("<tr>", f);
+		cell(f, json_object_get(t, "target"));
+		cell(f, json_object_get(t, "value"));
+		fprintf(f, "<td>%s</td></tr>\n", json_is_true(met) ? "met"
+			: json_is_false(met) ? "<b>not met</b>" : "no target");
+	}
+	fputs("</table>\n", f);
+}
+
+/* Each scheme's run of a comparison, from DIR/NAME/data. */
+static int write_part(const struct report *r, const char *name)
+{
+	struct report p = { .dir = r->dir, .out = r->out, .h = 3 };
+	json_t *m;
+	int rc;
+
+	if (!name || !*name || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, ".")) {
+		cli_error("lab report: part '%s' is not a directory name in %s",
+			  name ? name : "(none)", r->dir);
+		return -1;
+	}
+	snprintf(p.data, sizeof(p.data), "%s/%s/data", r->dir, name);
+	if (!(m = load_data(&p, "report.json")))
+		return -1;
+	fputs("<section class=\"part\"><h2>", r->out);
+	html_esc(r->out, json_is_string(json_object_get(m, "title")) ? jstr(m, "title") : name);
+	fputs("</h2>\n", r->out);
+	rc = json_is_object(m) ? write_run(&p, m) : -1;
+	fputs("</section>\n", r->out);
+	json_decref(m);
+	return rc;
+}
 
 static int write_report(struct report *r, const json_t *m)
 {
-	json_t *streams = json_object_get(m, "streams"), *s;
+	json_t *parts = json_object_get(m, "parts"), *part;
 	size_t i;
 	int rc = 0;
 
@@ -425,27 +539,22 @@ static int write_report(struct report *r, const json_t *m)
 	html_esc(r->out, jstr(m, "title"));
 	fprintf(r->out, "</title><style>%s</style></head><body>\n<h1>", report_css);
 	html_esc(r->out, jstr(m, "title"));
-	fputs("</h1>\n<p>", r->out);
-	html_esc(r->out, jstr(m, "summary"));
-	fputs("</p>\n", r->out);
-	if (json_is_string(json_object_get(m, "status")))
-		rc |= write_topology(r, m);
-	if (json_array_size(streams))
-		fputs("<h2>Streams</h2>\n<p>Each measured stream's receive rate over time; red "
-		      "lines mark the failures and the migration, orange bands the datagrams "
-		      "lost.</p>\n", r->out);
-	json_array_foreach(streams, i, s)
-		if (i < REPORT_MAX_STREAMS)
-			rc |= write_stream(r, s);
-	if (json_is_object(json_object_get(m, "figures")))
-		write_figures(r->out, json_object_get(m, "figures"));
+	fputs("</h1>\n", r->out);
+	rc |= write_run(r, m);
+	if (json_array_size(parts) > REPORT_MAX_PARTS) {
+		cli_error("lab report: more than %d parts", REPORT_MAX_PARTS);
+		rc = -1;
+	}
+	json_array_foreach(parts, i, part)
+		if (i < REPORT_MAX_PARTS)
+			rc |= write_part(r, json_string_value(part));
 	fputs("</body></html>\n", r->out);
 	return rc;
 }
 
 int lab_report(const char *dir)
 {
-	struct report r = { .dir = dir };
+	struct report r = { .dir = dir, .h = 2 };
 	char path[8192], tmp[8200];
 	json_t *m;
 	int rc;

@@ -4,6 +4,8 @@
 # renders: the topology's SVG has a size and NODES drawn nodes, and each of
 # the STREAMS charts has a size, a drawn rate line of many points and its
 # marks (EVENTS: the number of red lines each chart holds, comma-separated).
+# A page with several topologies (`lab compare --report`) gives NODES of
+# each, comma-separated, in the page's order.
 # The page must fetch nothing: no src, href, url() or script of its own.
 # Prints what the page measured; exit 1 with the reason when a check fails.
 set -eu
@@ -51,13 +53,14 @@ got=$(sed -n 's|.*<pre id="pgr-check">\(.*\)</pre>.*|\1|p' "$work/dom.html" | se
 echo "$got"
 j() { jq -r "$1" <<< "$got"; }
 [ "$(j '.images_blank')" = 0 ] || fail "an <img> did not load"
-[ "$(j '[.figures[] | select(.kind == "topo")] | length')" = 1 ] || fail "no topology picture"
+[ "$(j '[.figures[] | select(.kind == "topo")] | length')" = "$(tr ',' '\n' <<< "$nodes" | wc -l)" ] ||
+	fail "expected $(tr ',' '\n' <<< "$nodes" | wc -l) topology pictures"
 [ "$(j '[.figures[] | select(.kind == "stream")] | length')" = "$streams" ] ||
 	fail "expected $streams stream charts"
 [ "$(j '[.figures[] | select(.w < 100 or .h < 100)] | length')" = 0 ] ||
 	fail "a picture is smaller than 100x100 px"
-[ "$(j '.figures[] | select(.kind == "topo") | .nodes')" = "$nodes" ] ||
-	fail "the topology does not draw $nodes nodes"
+[ "$(j '[.figures[] | select(.kind == "topo") | .nodes] | map(tostring) | join(",")')" = "$nodes" ] ||
+	fail "the topologies do not draw $nodes nodes"
 [ "$(j '[.figures[] | select(.kind == "stream" and (.points < 50 or .line_w < 100 or .line_h < 10))] | length')" = 0 ] ||
 	fail "a stream chart has no drawn rate line"
 [ "$(j '[.figures[] | select(.kind == "stream") | .events] | map(tostring) | join(",")')" = "$events" ] ||

@@ -9,7 +9,8 @@ libbpf-dev bpftool libelf-dev zlib1g-dev \
 libev-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libsodium-dev liblmdb-dev libcmocka-dev libmnl-dev \
 iproute2 iperf3 iputils-ping procps util-linux python3 jq curl \
 redis-server redis-tools gnuplot-nox valgrind containernetworking-plugins prometheus frr nftables \
-etcd-server etcd-client udhcpc isc-dhcp-client haproxy graphviz chromium"
+etcd-server etcd-client udhcpc isc-dhcp-client haproxy graphviz chromium \
+podman runc busybox"
 
 missing=""
 for p in $PKGS; do

@@ -10,7 +10,10 @@
 # extrapolates on, about 1M VMs at 100 per server, or - for none).
 #
 # Usage: lab-compare.sh [--json] (PEREGRINE = the binary, PREFIX = a prefix
-# of at most 4 characters: row i runs under PREFIX + i).  Each demo is
+# of at most 4 characters: row i runs under PREFIX + i; PEREGRINE_REPORT =
+# a directory for the HTML report: each demo runs with --report
+# PEREGRINE_REPORT/NAME and `lab report` puts them on one page with the
+# table and the targets, docs/lab-report.md).  Each demo is
 # bounded in time and count as its own script says; the whole is about
 # six to seven minutes on two cores.
 set -euo pipefail
@@ -23,6 +26,8 @@ JSON=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 say() { if [ $JSON = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
+REPORT=${PEREGRINE_REPORT:-}
+unset PEREGRINE_REPORT
 
 SIM=leafspine:spines=16,leaves=256,servers=40	# 10,240 servers, 1,024,000 VMs
 ROWS=(
@@ -40,7 +45,8 @@ for row in "${ROWS[@]}"; do
 	t0=$(date +%s)
 	rc=0
 	( [ "$env" = - ] || export "${env?}"
-	  PREFIX="$X$i" "$P" lab demo --scheme "$scheme" --prefix "$X$i" --json ) \
+	  PREFIX="$X$i" "$P" lab demo --scheme "$scheme" --prefix "$X$i" --json \
+		${REPORT:+--report "$REPORT/$name"} ) \
 		>"$tmp/$name.json" 2>"$tmp/$name.err" || rc=$?
 	jq -e . "$tmp/$name.json" >/dev/null 2>&1 || echo '{}' >"$tmp/$name.json"
 	sim='{}'
@@ -92,6 +98,21 @@ jq '
 		else .value >= (.target | capture(">= (?<n>[0-9]+)").n | tonumber) end)})
 ' "$tmp/rows.json" >"$tmp/targets.json"
 
+if [ -n "$REPORT" ]; then
+	mkdir -p "$REPORT/data"
+	parts=$(for row in "${ROWS[@]}"; do
+		read -r name _ <<<"$row"
+		[ -f "$REPORT/$name/data/report.json" ] && echo "$name"
+	done | jq -R . | jq -s -c .)
+	jq -n --slurpfile r "$tmp/rows.json" --slurpfile t "$tmp/targets.json" --arg sim "$SIM" \
+		--argjson parts "$parts" \
+		'{title: "Peregrine and the other schemes: lab compare",
+		  summary: "Every scheme'"'"'s demo on the same machine, one after the other (scripts/lab-compare.sh, docs/evpn.md \"The comparison\"); the targets are ratios of Peregrine to the EVPN baseline. Below the tables, each demo'"'"'s own report.",
+		  compare: {rows: $r[0], targets: $t[0]},
+		  figures: {sim_topology: $sim, sim_vms_per_server: 100},
+		  parts: $parts}' >"$REPORT/data/report.json"
+	"$P" lab report "$REPORT" >&2
+fi
 if [ $JSON = 1 ]; then
 	jq -n --slurpfile r "$tmp/rows.json" --slurpfile t "$tmp/targets.json" --arg sim "$SIM" \
 		'{rows: $r[0], targets: $t[0], sim_topology: $sim, sim_vms_per_server: 100}'

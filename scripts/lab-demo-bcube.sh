@@ -71,7 +71,7 @@ say "   8 streams srv0 -> srv15: $(human_round "$par_gbps" 2) Gbit/s, $paths_use
 stream() {	# NAME: 10,000 datagrams/s srv0 -> srv15 until stop_stream
 	local name=$1
 	ex srv15 "$P" probe recv --listen 10.210.0.16:9000 --duration 40 --idle 3 --gaps 16 \
-		--json > "$tmp/$name.json" & bg+=($!)
+		--json --bin-ms 10 > "$tmp/$name.json" & bg+=($!)
 	for _ in $(seq 100); do
 		ip netns exec "$X-srv15" ss -Hlun "sport = :9000" | grep -q . && break
 		sleep 0.05
@@ -102,10 +102,14 @@ r2=$(relay)
 # its links down and reports at_ns: the failure starts here
 t_node=$(now_ns)
 $P lab node down "$r2" --prefix "$X" >/dev/null
+report_status "While the relaying server $r2 was down (the link $(echo $cut | sed 's/ / -- /') cut before it was up again)."
 stop_stream
 gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
 say "   $cut cut (after relay $r): longest gap $(human_round "$gap_link" 1) ms; relay $r2 down: $(human_round "$gap_node" 1) ms; in all $lost_fo_ms ms of the stream lost"
+report_stream "fail-over: srv0 -> srv15, 10,000 datagrams/s" "$tmp/fo.json" \
+	"The link after the stream's relay is cut for 1.5 s; then the relay the stream uses next goes down." \
+	"link $(echo $cut | sed 's/ / -- /') cut" "$t_link" "relay $r2 down" "$t_node"
 $P lab node up "$r2" --prefix "$X" >/dev/null
 
 say "== 4. forwarding entries per switch (learned by each bridge)"
@@ -117,13 +121,16 @@ tenant_mtu=$(ip -n "$X-srv0" route get 10.210.0.16 | grep -o 'mtu lock [0-9]*' |
 header_bytes=$((1500 - tenant_mtu))
 secs=$(( ($(now_ns) - t_start) / 1000000000 ))
 say "== done in $secs s"
-if [ $JSON = 1 ]; then
+figures=$(
 	jq -n --argjson ok "$pairs_ok" --argjson total "$pairs_total" --argjson g "${gbps:-0}" \
 	      --argjson rg "${relay_gbps:-0}" --argjson pu "$paths_used" --argjson gl "$gap_link" \
 	      --argjson gn "$gap_node" --argjson fib "$fib" --argjson s "$secs" \
 	      --argjson lf "$lost_fo_ms" --argjson hb "$header_bytes" --argjson mtu "$tenant_mtu" \
 	   '{scheme: "bcube", pairs_ok: $ok, pairs_total: $total, isolation_violations: null,
 	     iperf_gbps: $g, relay_gbps: $rg, paths_used: $pu, failover_gap_ms: [$gl, $gn],
-	     failover_lost_ms: $lf, fib: $fib, header_bytes: $hb, tenant_mtu: $mtu, seconds: $s}'
-fi
+	     failover_lost_ms: $lf, fib: $fib, header_bytes: $hb, tenant_mtu: $mtu, seconds: $s}')
+if [ $JSON = 1 ]; then echo "$figures"; fi
+report_write "BCube lab demo" \
+	"BCube(4,1) in the lab (scripts/lab-demo-bcube.sh, docs/bcube.md): servers with a NIC on each level relay for each other over plain learning switches; BCube has no tenants." \
+	"$figures"
 [ "$pairs_ok" -eq "$pairs_total" ]

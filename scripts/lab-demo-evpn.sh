@@ -99,7 +99,7 @@ stream() {	# NAME TO_VM IP: 10,000 datagrams/s from red-srv0 until stop_stream
 	local name=$1 to_vm=$2 ip=$3
 	ex red-srv0 ping -c 3 -i 0.2 -W 1 -q "$ip" >/dev/null 2>&1 || true
 	ex "$to_vm" "$P" probe recv --listen "$ip:9000" --duration 40 --idle 3 --gaps 16 \
-		--json > "$tmp/$name.json" & bg+=($!)
+		--json --bin-ms 10 > "$tmp/$name.json" & bg+=($!)
 	for _ in $(seq 100); do
 		ip netns exec "$X-$to_vm" ss -Hlun "sport = :9000" | grep -q . && break
 		sleep 0.05
@@ -159,11 +159,15 @@ spine2=$(peer_of "$leaf2" "$(busiest "$leaf2" "${up[@]}")")
 t_node=$(now_ns)
 $P lab node down "$spine2" --prefix "$X" >/dev/null
 say "   failed switch $spine2"
+report_status "While both failures held: $leaf -- $spine cut, $spine2 failed."
 stop_stream
 gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
 say "   loss gaps (ms after the cut: length): $(jq -c --argjson t "$t_link" '[.loss_gaps[] | "\((.start_ns - $t) / 1e6 | round): \(.gap_ms)"]' "$tmp/fo.json"); the switch failed $(( (t_node - t_link) / 1000000 )) ms after the cut"
 say "   longest gap: link cut $(human_round "$gap_link" 1) ms, switch failure $(human_round "$gap_node" 1) ms; in all $lost_fo_ms ms of the stream lost"
+report_stream "fail-over: red-srv0 -> red-srv4, 10,000 datagrams/s" "$tmp/fo.json" \
+	"The link from the leaf the stream left by to the spine it crossed is cut; 2 s later the spine it crossed then fails." \
+	"link $leaf -- $spine cut" "$t_link" "$spine2 fails" "$t_node"
 # the link first: `node up` waits until the spine has a route to every
 # leaf and server, which it cannot while one of its links is cut
 $P lab link up "$leaf" "$spine" --prefix "$X" >/dev/null
@@ -197,6 +201,9 @@ stop_stream
 ip netns exec "$X-$spine3" nft delete table inet grey
 gap_grey=$(gap_after "$tmp/grey.json" "$t_grey")
 say "   longest gap $(human_round "$gap_grey" 1) ms (BFD detects at 3 x 300 ms = 900 ms)"
+report_stream "grey failure: red-srv0 -> red-srv4" "$tmp/grey.json" \
+	"The spine the stream crossed drops every packet (nftables) while its links stay up, until the stream ends; BFD (3 x 300 ms) finds it." \
+	"$spine3 drops everything" "$t_grey"
 for _ in $(seq 300); do	# its sessions back before the migration
 	est=$(vtysh --vty_socket "$st/frr/$spine3" -c "show bgp ipv4 unicast summary json" |
 		jq '[.peers[] | select(.state == "Established")] | length')
@@ -214,6 +221,9 @@ gap_mig=$(gap_after "$tmp/mig.json" "$t_mig")
 lost_mig_ms=$(jq '.lost / 10' "$tmp/mig.json")
 move_ms=$(jq '.port_move_ms * 10 | round / 10' "$tmp/migrate.json")
 say "   longest gap $(human_round "$gap_mig" 1) ms (the port moved in $move_ms ms); $lost_mig_ms ms of the stream lost"
+report_stream "migration: red-srv0 -> red-srv7, which moves to srv2" "$tmp/mig.json" \
+	"The stream's receiver moves to a server under other leaves." \
+	"red-srv7 detached" "$t_mig" "port up in srv2" "$(jq .attach_ns "$tmp/migrate.json")"
 # MAC mobility (RFC 7432 section 15): what FRR holds for the moved MAC at
 # a remote VTEP (srv0), the new one (srv2) and the old one (srv7)
 mac_seq() {	# NODE: {type, vtep, local_seq, remote_seq} of red-srv7's MAC in VNI 1
@@ -234,7 +244,7 @@ vtep_macs=$(bridge -n "$X-srv0" -j fdb show | jq '[.[] | select(.master != null 
 say "   $fib; srv0's bridges hold $vtep_macs VM MACs"
 secs=$(( ($(now_ns) - t_start) / 1000000000 ))
 say "== done in $secs s"
-if [ $JSON = 1 ]; then
+figures=$(
 	jq -n --argjson ok "$pairs_ok" --argjson total "$pairs_total" --argjson v "$violations" \
 	      --argjson g "${gbps:-0}" --argjson gl "$gap_link" \
 	      --argjson gn "$gap_node" --argjson gm "$gap_mig" --argjson fib "$fib" --argjson s "$secs" \
@@ -248,6 +258,9 @@ if [ $JSON = 1 ]; then
 	     migration_gap_ms: $gm, migration_port_move_ms: $mm, migration_lost_ms: $lm,
 	     migration_mac_seq: $ms,
 	     fib: $fib, vtep_macs: $vm, header_bytes: $hb, tenant_mtu: $mtu, underlay_mtu: $um,
-	     seconds: $s}'
-fi
+	     seconds: $s}')
+if [ $JSON = 1 ]; then echo "$figures"; fi
+report_write "EVPN lab demo (underlay MTU $MTU)" \
+	"The EVPN baseline in the lab (scripts/lab-demo-evpn.sh, docs/evpn.md): FRR's BGP EVPN with VXLAN between the servers' VTEPs, eBGP and BFD in the underlay." \
+	"$figures"
 [ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ]

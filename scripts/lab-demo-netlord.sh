@@ -113,7 +113,7 @@ say "   32 flows x 100 datagrams red-srv0 -> red-srv7: spine0 (VLAN 1) forwarded
 stream() {	# NAME TO_VM IP: 10,000 datagrams/s red-srv0 -> IP until stop_stream
 	local name=$1 to_vm=$2 ip=$3
 	ex "$to_vm" "$P" probe recv --listen "$ip:9000" --duration 60 --idle 5 --gaps 16 \
-		--json > "$tmp/$name.json" & bg+=($!)
+		--json --bin-ms 10 > "$tmp/$name.json" & bg+=($!)
 	for _ in $(seq 100); do
 		ip netns exec "$X-$to_vm" ss -Hlun "sport = :9000" | grep -q . && break
 		sleep 0.05
@@ -142,11 +142,15 @@ spine2=$(busiest_spine)
 t_node=$(now_ns)
 $P lab node down "$spine2" --prefix "$X" >/dev/null
 say "   failed switch $spine2"
+report_status "While $spine2 was failed (the link leaf0 -- $spine cut before it was up again)."
 sleep 2
 stop_stream
 gap_link=$(gap_after "$tmp/fo.json" "$t_link"); gap_node=$(gap_after "$tmp/fo.json" "$t_node")
 lost_fo_ms=$(jq '.lost / 10' "$tmp/fo.json")
 say "   longest gap: link cut $(human_round "$gap_link" 1) ms, switch failure $(human_round "$gap_node" 1) ms; in all $lost_fo_ms ms of the stream lost"
+report_stream "fail-over: red-srv0 -> red-srv7, 10,000 datagrams/s" "$tmp/fo.json" \
+	"The link from leaf0 to the spine the stream crossed is cut for 2 s; then the spine it crossed next fails." \
+	"link leaf0 -- $spine cut" "$t_link" "$spine2 fails" "$t_node"
 
 say "== 4. migration (stream to red-srv7, which moves to srv2)"
 stream mig red-srv7 10.0.0.8
@@ -157,6 +161,9 @@ sleep 2
 stop_stream
 gap_mig=$(gap_after "$tmp/mig.json" "$t_mig")
 say "   longest gap: $(human_round "$gap_mig" 1) ms; in all $(jq '.lost / 10' "$tmp/mig.json") ms of the stream lost"
+report_stream "migration: red-srv0 -> red-srv7, which moves to srv2" "$tmp/mig.json" \
+	"The stream's receiver moves to a server under another leaf." \
+	"red-srv7 detached" "$t_mig" "port up in srv2" "$(jq .attach_ns "$tmp/migrate.json")"
 
 say "== 5. forwarding entries per switch (learned (VLAN, MAC)s)"
 fib=$(for sw in $SWITCHES; do
@@ -166,7 +173,7 @@ core_fib_max=$(echo "$fib" | jq '[.spine0, .spine1] | max')
 say "   $fib; the core's largest: $core_fib_max"
 secs=$(( ($(now_ns) - t_start) / 1000000000 ))
 say "== done in $secs s"
-if [ $JSON = 1 ]; then
+figures=$(
 	jq -n --argjson ok "$pairs_ok" --argjson total "$pairs_total" --argjson v "$violations" \
 	      --argjson g "${gbps:-0}" --argjson gl "$gap_link" --argjson gn "$gap_node" \
 	      --argjson fib "$fib" --argjson s "$secs" --argjson lf "$lost_fo_ms" \
@@ -176,6 +183,9 @@ if [ $JSON = 1 ]; then
 	   '{scheme: "netlord", pairs_ok: $ok, pairs_total: $total, isolation_violations: $v,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
 	     migration_gap_ms: $gm, fib: $fib, header_bytes: $hb, tenant_mtu: $mtu,
-	     vlans_used: $vu, core_fib_max: $cf, seconds: $s}'
-fi
+	     vlans_used: $vu, core_fib_max: $cf, seconds: $s}')
+if [ $JSON = 1 ]; then echo "$figures"; fi
+report_write "NetLord lab demo" \
+	"NetLord in the lab (scripts/lab-demo-netlord.sh, docs/netlord.md): each tenant frame inside an outer Ethernet, VLAN and IPv4 header between the servers' NetLord agents, one VLAN per spine over learning switches." \
+	"$figures"
 [ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ]

@@ -9,8 +9,12 @@ static void write_node(const struct topo *t, uint32_t i, const struct topo_dot_s
 	bool down = st && st->node_down && st->node_down[i];
 
 	if (n->kind == TOPO_SERVER) {
-		fprintf(f, "  \"%s\" [shape=box, style=filled, fillcolor=%s];\n", n->name,
-			down ? "grey80" : "lightyellow");
+		if (down)	/* a failed server: BCube's relays */
+			fprintf(f, "  \"%s\" [shape=box, style=\"filled,dashed\", fillcolor=grey80, "
+				"label=\"%s\\ndown\"];\n", n->name, n->name);
+		else
+			fprintf(f, "  \"%s\" [shape=box, style=filled, fillcolor=lightyellow];\n",
+				n->name);
 		return;
 	}
 	fprintf(f, "  \"%s\" [shape=ellipse, style=\"filled%s\", fillcolor=%s, rank=%u, "
