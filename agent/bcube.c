@@ -34,14 +34,34 @@ void bca_init(struct bca *c, const struct topo *t, uint32_t self, const uint8_t 
 	topo_bcube_digits(t, self, c->digits);
 	for (uint32_t l = 0; l <= c->k; l++) {
 		memcpy(c->nic_mac[l], macs[l], 6);
-		c->avail[l] = 1000;
+		c->cap[l] = c->avail[l] = BCA_LINK_MBPS;
 	}
 }
 
-void bca_set_avail(struct bca *c, uint32_t level, uint32_t mbps)
+void bca_set_capacity(struct bca *c, uint32_t level, uint32_t mbps)
 {
-	if (level <= c->k)
-		c->avail[level] = mbps;
+	if (level <= c->k && mbps)
+		c->cap[level] = c->avail[level] = mbps;
+}
+
+uint32_t bca_on_tx(struct bca *c, uint64_t now, uint32_t level, uint64_t tx_bytes)
+{
+	uint64_t used;
+
+	if (level > c->k)
+		return 0;
+	if (c->tx_ns[level] && now > c->tx_ns[level] && tx_bytes >= c->tx_bytes[level]) {
+		/* bytes * 8 / ns = Gbit/s; * 1000 = Mbit/s */
+		uint64_t free_now;
+
+		used = (tx_bytes - c->tx_bytes[level]) * 8000 / (now - c->tx_ns[level]);
+		free_now = used >= c->cap[level] ? 0 : c->cap[level] - used;
+		c->avail[level] = (uint32_t)(((uint64_t)c->avail[level] * (BCA_AVAIL_AVG - 1) +
+					      free_now) / BCA_AVAIL_AVG);
+	}
+	c->tx_bytes[level] = tx_bytes;
+	c->tx_ns[level] = now;
+	return c->avail[level];
 }
 
 uint32_t bca_addr(const struct bca *c, const uint8_t *digits)
@@ -205,23 +225,45 @@ static bool pending(const struct bca_dest *d, const struct bca_path *p, uint64_t
 	       now - d->since_ns <= BCA_PATH_DEAD_MS * MS;
 }
 
-/* Install the flows' paths: the alive ones within 1/BCA_GOOD_DIV of the
- * best bandwidth, and the pending ones (not answered yet since probing
- * started: no reason to move flows off them before their answer is due);
- * none: all of them (traffic finds out, and the first replies choose
- * again). */
+/* Bandwidths that tie: within 1/BCA_TIE_DIV of this server's largest NIC
+ * capacity (at 20 Mbit/s, 10).  Links that a shuffle fills all read a
+ * few Mbit/s, up and down: with a quarter of the capacity as the
+ * tolerance, the flows of a one-hop destination still moved to its 3-hop
+ * path and back several times a second. */
+static uint32_t tie_mbps(const struct bca *c)
+{
+	uint32_t cap = 0;
+
+	for (uint32_t l = 0; l <= c->k; l++)
+		cap = cap > c->cap[l] ? cap : c->cap[l];
+	return cap / BCA_TIE_DIV;
+}
+
+/* Install the flows' paths: of the alive paths about as good as the best
+ * (within 1/BCA_GOOD_DIV of its bandwidth, or tied with it), the shortest
+ * ones; and the pending ones (not answered yet since probing started: no
+ * reason to move flows off them before their answer is due); none: all
+ * of them (traffic finds out, and the first replies choose again). */
 static void choose(struct bca *c, struct bca_dest *d, uint64_t now, struct bca_out *out,
 		   bool force)
 {
-	uint32_t best = 0;
-	uint8_t chosen = 0;
+	uint32_t best = 0, tie = tie_mbps(c), hops = BCUBE_NHA_MAX + 1;
+	uint8_t good = 0, chosen = 0;
 	struct bca_act *a;
 
 	for (uint32_t i = 0; i < d->npaths; i++)
 		if (d->paths[i].alive && d->paths[i].bw_mbps > best)
 			best = d->paths[i].bw_mbps;
+	for (uint32_t i = 0; i < d->npaths; i++) {
+		const struct bca_path *p = &d->paths[i];
+
+		if (p->alive && (p->bw_mbps * BCA_GOOD_DIV >= best || best - p->bw_mbps <= tie)) {
+			good |= (uint8_t)(1u << i);
+			hops = p->p.nha_len < hops ? p->p.nha_len : hops;
+		}
+	}
 	for (uint32_t i = 0; i < d->npaths; i++)
-		if ((d->paths[i].alive && d->paths[i].bw_mbps * BCA_GOOD_DIV >= best) ||
+		if (((good & (1u << i)) && d->paths[i].p.nha_len == hops) ||
 		    pending(d, &d->paths[i], now))
 			chosen |= (uint8_t)(1u << i);
 	if (!chosen) {

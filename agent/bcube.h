@@ -12,7 +12,15 @@
  *   what their NICs have available, the destination answers on the
  *   reverse path.  A path is alive while its replies keep coming (none
  *   for BCA_PATH_DEAD_MS: dead).  Flows are spread over the alive paths
- *   whose available bandwidth is at least 1/BCA_GOOD_DIV of the best.
+ *   whose available bandwidth is about the best (at least 1/BCA_GOOD_DIV
+ *   of it, or within 1/BCA_TIE_DIV of this server's NIC capacity) and,
+ *   among those, the shortest: bandwidths that tie go to the shortest
+ *   path, as the paper's BSR does.
+ * - Available bandwidth: a NIC's capacity (bca_set_capacity: the shell
+ *   learns it from its configuration or the kernel) less what it sent
+ *   (bca_on_tx, the NIC's byte counter every so often), a moving average
+ *   (each reading counts 1/BCA_AVAIL_AVG): one 100 ms reading of a
+ *   shaped link is noisy.
  */
 #ifndef PEREGRINE_AGENT_BCUBE_H
 #define PEREGRINE_AGENT_BCUBE_H
@@ -33,6 +41,9 @@ enum bca_limits {
 	BCA_IDLE_MS = 2000,		/* a destination not sent to for this long is not probed */
 	BCA_DESTS = 1024,		/* destinations a server sends to */
 	BCA_GOOD_DIV = 2,
+	BCA_TIE_DIV = 2,		/* bandwidths this close (of the NIC capacity) tie */
+	BCA_AVAIL_AVG = 4,		/* a reading moves the available bandwidth 1/4 of the way */
+	BCA_LINK_MBPS = 1000,		/* a NIC's capacity when nothing says otherwise */
 	/* actions per event: a tick's probes to every destination and a
 	 * route each, plus hellos and neighbour changes (about 1.6 MB of
 	 * output, allocated once by the shell) */
@@ -90,7 +101,9 @@ struct bca {
 	uint32_t self, n, k;	/* self: this server's BCube address (= index) */
 	uint8_t digits[BCUBE_MAX_LEVELS];
 	uint8_t nic_mac[BCUBE_MAX_LEVELS][6];
-	uint32_t avail[BCUBE_MAX_LEVELS];	/* Mbit/s, the shell's estimate */
+	uint32_t cap[BCUBE_MAX_LEVELS];		/* Mbit/s, each NIC's capacity */
+	uint32_t avail[BCUBE_MAX_LEVELS];	/* Mbit/s, capacity less what it sent */
+	uint64_t tx_bytes[BCUBE_MAX_LEVELS], tx_ns[BCUBE_MAX_LEVELS];	/* last reading */
 	struct {
 		uint8_t mac[6];
 		bool up;
@@ -105,7 +118,15 @@ struct bca {
 /* t must be a BCube the data plane can address (lab_bcube_check); self a
  * server index; macs[l] the MAC of NIC l. */
 void bca_init(struct bca *c, const struct topo *t, uint32_t self, const uint8_t (*macs)[6]);
-void bca_set_avail(struct bca *c, uint32_t level, uint32_t mbps);
+/* NIC `level`'s capacity in Mbit/s (0: left as it is; BCA_LINK_MBPS
+ * until set).  Its available bandwidth starts at the capacity. */
+void bca_set_capacity(struct bca *c, uint32_t level, uint32_t mbps);
+/* NIC `level` has sent tx_bytes in all (its kernel counter) at now_ns:
+ * returns its available bandwidth, the moving average of the capacity
+ * less the rate it sent at since the last reading (the first reading:
+ * the capacity), which the core uses for its probes and the shell writes
+ * to bcube_nics. */
+uint32_t bca_on_tx(struct bca *c, uint64_t now_ns, uint32_t level, uint64_t tx_bytes);
 /* Hellos, expiries, probes, lookups to repeat; returns the next deadline. */
 uint64_t bca_tick(struct bca *c, uint64_t now_ns, struct bca_out *out);
 /* A BCube frame NIC `level` received for this server (a hello, a probe or

@@ -201,20 +201,23 @@ static bool read_root(struct yconf *yc, ynode *root, struct agent_config *c)
 {
 	static const char *const keys[] = { "server", "node", "nics", "directory", "ras",
 					    "key", "topology", "vms", "workloads", "directories",
-					    NULL };
+					    "nic_mbps", NULL };
 	ynode *w;
 
 	if (!root || !yconf_is_map(root))
 		return yconf_fail(yc, root, "expected a mapping with server, node, nics, ...");
 	if (!yconf_only_keys(yc, root, "agent configuration", keys))
 		return false;
-	for (size_t i = 0; keys[i + 3]; i++)	/* all but the last three are required */
+	for (size_t i = 0; keys[i + 4]; i++)	/* all but the last four are required */
 		if (!yconf_get(yc, root, keys[i]))
 			return yconf_fail(yc, root, "%s: missing", keys[i]);
 	if ((w = yconf_get(yc, root, "workloads")) &&
 	    !yconf_name(yc, w, "workloads", c->workloads, sizeof(c->workloads)))
 		return false;
 	if ((w = yconf_get(yc, root, "directories")) && !read_more_dirs(yc, w, c))
+		return false;
+	if ((w = yconf_get(yc, root, "nic_mbps")) &&
+	    !yconf_u32(yc, w, "nic_mbps", 1, 1000000, &c->nic_mbps))
 		return false;
 	return yconf_name(yc, yconf_get(yc, root, "server"), "server", c->server,
 			 sizeof(c->server)) &&
@@ -431,6 +434,8 @@ int agent_config_write(const struct agent_config *c, FILE *f)
 		c->key, c->topology);
 	if (c->workloads[0])
 		fprintf(f, "workloads: \"%s\"\n", c->workloads);
+	if (c->nic_mbps)
+		fprintf(f, "nic_mbps: %u\n", c->nic_mbps);
 	for (unsigned i = 0; i < c->nmore_dirs; i++)
 		fprintf(f, "%s\"%s\"%s", i ? ", " : "directories: [",
 			addr_str(&c->more_dirs[i], b1, sizeof(b1)), i + 1 == c->nmore_dirs ? "]\n" : "");

@@ -61,6 +61,9 @@ struct agent_config {
 	struct sockaddr_in more_dirs[AGENT_MAX_MORE_DIRS];
 	char key[AGENT_PATH_MAX + 1];
 	char topology[256];			/* a topology spec */
+	/* `nic_mbps`: each NIC's capacity in Mbit/s (the lab's links.mbps);
+	 * 0: not given, the agent asks the kernel (BCube: docs/bcube.md) */
+	uint32_t nic_mbps;
 	char workloads[AGENT_PATH_MAX + 1];	/* directory of workload files; "" none */
 	unsigned nvms;
 	struct agent_vm_cfg *vms;		/* owned */

@@ -2,7 +2,9 @@
  * server 0 = digits (0, 0): neighbour maintenance from hellos, paths as
  * NHAs and their reversal (against a naive walk on random paths), and BSR:
  * a miss asked once, the k+1 paths installed and probed, the flows moved
- * by the probes' answers and away from a path that stops answering. */
+ * by the probes' answers and away from a path that stops answering; a
+ * NIC's available bandwidth from its capacity, and ties to the shortest
+ * path. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +200,15 @@ static unsigned route_paths(const struct bca_out *o, uint8_t *first)
 	return a->route.npaths;
 }
 
+static const struct bca_dest *dest_of(const struct bca *c, uint32_t ip)
+{
+	for (uint32_t i = 0; i < BCA_DESTS; i++)
+		if (c->dest[i].ip == ip)
+			return &c->dest[i];
+	fail_msg("no destination %08x", ntohl(ip));
+	return NULL;
+}
+
 static void test_bsr(void **state)
 {
 	struct bca *c = core();
@@ -278,6 +289,148 @@ static void test_bsr(void **state)
 	free(c);
 }
 
+/* A NIC's available bandwidth: its capacity (1000 Mbit/s until told;
+ * the shell sets the lab's 20) less the rate its counter says it sent,
+ * averaged; the probes start with it. */
+static void test_capacity(void **state)
+{
+	struct bca *c = core();
+	struct bca_out *o = calloc(1, sizeof(*o));
+	struct bcube_probe pr;
+	unsigned probes = 0;
+
+	(void)state;
+	assert_int_equal(c->cap[0], BCA_LINK_MBPS);
+	bca_set_capacity(c, 0, 20);
+	bca_set_capacity(c, 1, 0);		/* 0: left as it is */
+	bca_set_capacity(c, 5, 20);		/* no such level: ignored */
+	assert_int_equal(c->cap[1], BCA_LINK_MBPS);
+	/* each reading moves the average a quarter of the way to capacity
+	 * less the rate sent */
+	assert_int_equal(bca_on_tx(c, 1 * MS, 0, 1000), 20);		/* first reading */
+	assert_int_equal(bca_on_tx(c, 101 * MS, 0, 1000 + 125000), 17);	/* 10 free: (60+10)/4 */
+	assert_int_equal(bca_on_tx(c, 201 * MS, 0, 1000 + 125000 + 300000), 12);	/* 24 sent: 0 free */
+	assert_int_equal(bca_on_tx(c, 301 * MS, 0, 1000 + 425000 + 25000), 13);	/* 18 free */
+	for (uint64_t ms = 401; ms < 2000; ms += 100)			/* saturated: to 0 */
+		bca_on_tx(c, ms * MS, 0, 451000 + (ms - 301) / 100 * 250000);
+	assert_int_equal(c->avail[0], 0);
+	assert_int_equal(bca_on_tx(c, 1 * MS, 1, 0), BCA_LINK_MBPS);
+	assert_int_equal(bca_on_tx(c, 101 * MS, 1, 1250000), 975);	/* 100 sent: (3000+900)/4 */
+	/* a counter that went back (a NIC recreated): no rate, a new start */
+	assert_int_equal(bca_on_tx(c, 201 * MS, 1, 10), 975);
+	assert_int_equal(bca_on_tx(c, 301 * MS, 1, 10), 981);		/* (2925+1000)/4 */
+	/* probes leave with their first NIC's available bandwidth */
+	for (uint32_t d = 1; d < 4; d++) {
+		hello(c, 400 * MS, 0, d, o);
+		hello(c, 400 * MS, 1, 4 * d, o);
+	}
+	o->n = 0;
+	bca_on_miss(c, 400 * MS, IP15, o);
+	bca_on_resolved(c, 400 * MS, IP15, true, 15, o);
+	for (unsigned i = 0; i < o->n; i++) {
+		if (o->a[i].kind != BCA_SEND)
+			continue;
+		memcpy(&pr, o->a[i].frame + 14 + sizeof(struct bcube_hdr), sizeof(pr));
+		assert_int_equal(ntohl(pr.bw_mbps), o->a[i].level ? 981 : 0);
+		probes++;
+	}
+	assert_int_equal(probes, 2);
+	free(o);
+	free(c);
+}
+
+#define IP3 htonl(0x0ad20004u)
+
+static void reply_from3(struct bca *c, uint64_t now, uint8_t path, uint32_t bw,
+			struct bca_out *o)
+{
+	struct bcube_probe pr = { .seq = htonl(1), .bw_mbps = htonl(bw), .path = path,
+				  .sent_ns = now - 1 * MS };
+	uint8_t nha[1] = { bcube_nha_entry(0, 0) }, b[BCA_FRAME];
+
+	frame(b, 3, 0, BCUBE_P_PROBE_REPLY, nha, 1, &pr, 3);
+	bca_on_frame(c, now, 0, b, sizeof(b), o);
+}
+
+/* The paths of the last route to IP3: how many, and their hop counts. */
+static unsigned route3(const struct bca_out *o, unsigned *hops)
+{
+	const struct bca_act *a = NULL;
+
+	for (unsigned i = 0; i < o->n; i++)
+		if (o->a[i].kind == BCA_ROUTE && o->a[i].ip == IP3)
+			a = &o->a[i];
+	if (!a)
+		return 0;
+	for (unsigned i = 0; i < a->route.npaths; i++)
+		hops[i] = a->route.paths[i].nha_len;
+	return a->route.npaths;
+}
+
+/* Bandwidths that tie go to the shortest path, as the paper's BSR does:
+ * 0 -> 3 = (3, 0) has a 1-hop path (level 0) and a 3-hop one (0 -> 4 ->
+ * 7 -> 3).  At 20 Mbit/s links, 2 against 6 Mbit/s is a tie (links the
+ * shuffle fills read a few): the 1-hop path alone; 0 against 20 is not:
+ * the 3-hop path.  Two paths of equal length that tie both carry. */
+static void test_shortest_on_tie(void **state)
+{
+	struct bca *c = core();
+	struct bca_out *o = calloc(1, sizeof(*o));
+	uint64_t now = 10 * MS;
+	unsigned hops[BCUBE_MAX_PATHS] = { 0 };
+	uint8_t shrt = 0, lng = 0, first;
+
+	(void)state;
+	bca_set_capacity(c, 0, 20);
+	bca_set_capacity(c, 1, 20);
+	for (uint32_t d = 1; d < 4; d++) {
+		hello(c, now, 0, d, o);
+		hello(c, now, 1, 4 * d, o);
+	}
+	o->n = 0;
+	bca_on_miss(c, now, IP3, o);
+	bca_on_resolved(c, now, IP3, true, 3, o);
+	assert_int_equal(route3(o, hops), 2);		/* both until the probes tell */
+	for (uint8_t i = 0; i < 2; i++) {
+		const struct bcube_path *p = &dest_of(c, IP3)->paths[i].p;
+
+		if (p->nha_len == 1)
+			shrt = i;
+		else
+			lng = i;
+	}
+	assert_int_equal(dest_of(c, IP3)->paths[shrt].p.nha_len, 1);
+	assert_int_equal(dest_of(c, IP3)->paths[lng].p.nha_len, 3);
+	o->n = 0;
+	reply_from3(c, now + 1 * MS, shrt, 2, o);
+	reply_from3(c, now + 2 * MS, lng, 6, o);
+	assert_int_equal(route3(o, hops), 1);
+	assert_int_equal(hops[0], 1);
+	o->n = 0;
+	reply_from3(c, now + 3 * MS, lng, 20, o);	/* 2 against 20: the 3-hop path */
+	reply_from3(c, now + 4 * MS, shrt, 0, o);
+	assert_int_equal(route3(o, hops), 1);
+	assert_int_equal(hops[0], 3);
+	o->n = 0;
+	reply_from3(c, now + 5 * MS, shrt, 16, o);	/* 16 against 20: a tie again */
+	assert_int_equal(route3(o, hops), 1);
+	assert_int_equal(hops[0], 1);
+	/* 0 -> 15: both paths 2 hops; 3 and 7 tie: both carry */
+	o->n = 0;
+	bca_on_miss(c, now, IP15, o);
+	bca_on_resolved(c, now, IP15, true, 15, o);
+	o->n = 0;
+	reply(c, now + 6 * MS, 0, 3, o);
+	reply(c, now + 7 * MS, 1, 7, o);
+	assert_int_equal(route_paths(o, &first), 0);	/* both carried already */
+	o->n = 0;
+	reply(c, now + 8 * MS, 0, 20, o);	/* 7 against 20 (> 10 apart): path 0 alone */
+	assert_int_equal(route_paths(o, &first), 1);
+	assert_int_equal(first >> 5, 0);
+	free(o);
+	free(c);
+}
+
 /* A probe for this server is answered along the reversed path, out of the
  * NIC of its first hop, with the bandwidth it arrived with. */
 static void test_probe_answered(void **state)
@@ -322,6 +475,8 @@ int main(void)
 		cmocka_unit_test(test_neighbours),
 		cmocka_unit_test(test_bsr),
 		cmocka_unit_test(test_probe_answered),
+		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_shortest_on_tie),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

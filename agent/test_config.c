@@ -240,6 +240,38 @@ static void test_prefix6(void **state)
 	agent_config_free(&d);
 }
 
+/* nic_mbps: optional (0 when absent), 1 .. 1000000, kept through a write
+ * and a read. */
+static void test_nic_mbps(void **state)
+{
+	static const char head[] = "server: s\nnode: 1\nnics: [n]\ndirectory: \"127.0.0.1:1\"\n"
+				   "ras: 127.0.0.1:2\nkey: /k\ntopology: t\nvms: []\n";
+	char text[512], err[512], *buf = NULL;
+	struct agent_config c, d;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(agent_config_load_buf(&c, "c.yaml", head, strlen(head), err, sizeof(err)), 0);
+	assert_int_equal(c.nic_mbps, 0);
+	agent_config_free(&c);
+	snprintf(text, sizeof(text), "%snic_mbps: 0\n", head);
+	assert_int_equal(agent_config_load_buf(&c, "c.yaml", text, strlen(text), err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "nic_mbps"));
+	snprintf(text, sizeof(text), "%snic_mbps: 20\n", head);
+	assert_int_equal(agent_config_load_buf(&c, "c.yaml", text, strlen(text), err, sizeof(err)), 0);
+	assert_int_equal(c.nic_mbps, 20);
+	f = open_memstream(&buf, &len);
+	assert_int_equal(agent_config_write(&c, f), 0);
+	fclose(f);
+	assert_int_equal(agent_config_load_buf(&d, "d.yaml", buf, len, err, sizeof(err)), 0);
+	assert_int_equal(d.nic_mbps, 20);
+	free(buf);
+	agent_config_free(&c);
+	agent_config_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workload_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_more_directories, setup, teardown),
 		cmocka_unit_test(test_prefix6),
+		cmocka_unit_test(test_nic_mbps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,8 +2,9 @@
  * docs/bcube.md): bcube_send on NIC 0's egress and bcube_fwd on every
  * NIC's ingress, a packet socket per NIC for hellos, probes and replies,
  * the server's IP -> BCube address registered with the directory and the
- * data plane's misses resolved there, each NIC's available bandwidth
- * measured from its counters.  The decisions are agent/bcube.c's. */
+ * data plane's misses resolved there, each NIC's capacity found and its
+ * available bandwidth measured from its counters.  The decisions are
+ * agent/bcube.c's. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -21,6 +22,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <libmnl/libmnl.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 
 #include "agent/bcube.h"
 #include "agent/config.h"
@@ -39,7 +43,6 @@
 #define BCUBE_DIR_VDC 1u
 
 enum {
-	LINK_MBPS = 1000,	/* a NIC's capacity when the link is not shaped */
 	AVAIL_MS = 100,		/* how often the NICs' counters are read */
 };
 
@@ -58,7 +61,7 @@ struct bcube_shell {
 	uint32_t ifindex[BCUBE_MAX_LEVELS];
 	bool created[BCUBE_MAX_LEVELS];
 	int sock[BCUBE_MAX_LEVELS];
-	uint64_t tx_bytes[BCUBE_MAX_LEVELS], avail_at;
+	uint64_t avail_at;
 	int routes_fd, nbrs_fd, nics_fd;
 };
 
@@ -154,12 +157,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Available bandwidth of each NIC: its capacity less what it sent since
- * the last reading (relayed frames included), into bcube_nics and the core. */
+/* Available bandwidth of each NIC (the core's: its capacity less what it
+ * sent since the last reading, relayed frames included), into bcube_nics. */
 static void measure(struct bcube_shell *s, uint64_t now)
 {
 	struct ifaddrs *ifa, *i;
-	uint64_t dt = now - s->avail_at;
 
 	if (getifaddrs(&ifa))
 		return;
@@ -169,21 +171,131 @@ static void measure(struct bcube_shell *s, uint64_t now)
 		for (uint32_t l = 0; l < s->nlevels; l++) {
 			const struct rtnl_link_stats *st = i->ifa_data;
 			struct bcube_nic nic;
-			uint64_t used, tx = st->tx_bytes;
+			uint32_t avail;
 
 			if (strcmp(i->ifa_name, s->nic[l]))
 				continue;
-			used = s->avail_at && dt ? (tx - s->tx_bytes[l]) * 8000 / dt : 0;	/* Mbit/s */
-			s->tx_bytes[l] = tx;
+			avail = bca_on_tx(&s->core, now, l, st->tx_bytes);
 			if (bpf_map_lookup_elem(s->nics_fd, &l, &nic))
 				continue;
-			nic.avail_mbps = used >= LINK_MBPS ? 0 : (uint32_t)(LINK_MBPS - used);
+			nic.avail_mbps = avail;
 			bpf_map_update_elem(s->nics_fd, &l, &nic, BPF_ANY);
-			bca_set_avail(&s->core, l, nic.avail_mbps);
 		}
 	}
 	freeifaddrs(ifa);
 	s->avail_at = now;
+}
+
+/* ---- a NIC's capacity ------------------------------------------------------------ */
+struct tbf_query {
+	uint32_t ifindex;
+	uint64_t bytes_per_s;	/* the root tbf's rate; 0: none */
+};
+
+static int tbf_opt_cb(const struct nlattr *a, void *data)
+{
+	struct tbf_query *q = data;
+	const struct tc_tbf_qopt *p;
+
+	if (mnl_attr_get_type(a) == TCA_TBF_PARMS &&
+	    mnl_attr_get_payload_len(a) >= sizeof(*p)) {
+		p = mnl_attr_get_payload(a);
+		if (!q->bytes_per_s)	/* TCA_TBF_RATE64, if any, is exact */
+			q->bytes_per_s = p->rate.rate;
+	} else if (mnl_attr_get_type(a) == TCA_TBF_RATE64 &&
+		   !mnl_attr_validate(a, MNL_TYPE_U64)) {
+		q->bytes_per_s = mnl_attr_get_u64(a);
+	}
+	return MNL_CB_OK;
+}
+
+static int qdisc_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct tcmsg *tc = mnl_nlmsg_get_payload(nlh);
+	struct tbf_query *q = data;
+	const struct nlattr *a, *opts = NULL;
+	bool tbf = false;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*tc)) || (uint32_t)tc->tcm_ifindex != q->ifindex ||
+	    tc->tcm_parent != TC_H_ROOT)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*tc)) {
+		if (mnl_attr_get_type(a) == TCA_KIND && !mnl_attr_validate(a, MNL_TYPE_STRING))
+			tbf = !strcmp(mnl_attr_get_str(a), "tbf");
+		else if (mnl_attr_get_type(a) == TCA_OPTIONS)
+			opts = a;
+	}
+	if (tbf && opts)
+		mnl_attr_parse_nested(opts, tbf_opt_cb, q);
+	return MNL_CB_OK;
+}
+
+/* The rate of the tbf at the root of ifindex, in Mbit/s; 0: none. */
+static uint32_t tbf_mbps(uint32_t ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct tbf_query q = { .ifindex = ifindex };
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct tcmsg *tc;
+	uint32_t seq = (uint32_t)time(NULL), port;
+	ssize_t n;
+	int rc = MNL_CB_OK;
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID))
+		goto out;
+	nlh->nlmsg_type = RTM_GETQDISC;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	tc = mnl_nlmsg_put_extra_header(nlh, sizeof(*tc));
+	tc->tcm_family = AF_UNSPEC;
+	tc->tcm_ifindex = (int)ifindex;
+	port = mnl_socket_get_portid(nl);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	while (rc > MNL_CB_STOP && (n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
+		rc = mnl_cb_run(buf, (size_t)n, seq, port, qdisc_cb, &q);
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	return (uint32_t)MIN(q.bytes_per_s * 8 / 1000000, (uint64_t)UINT32_MAX);
+}
+
+/* The speed the driver reports (/sys/class/net/NIC/speed), Mbit/s; 0:
+ * none (-1 or unreadable). */
+static uint32_t speed_mbps(const char *nic)
+{
+	char path[64];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/speed", nic);
+	if ((f = fopen(path, "r"))) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v > 0 && v <= 1000000 ? (uint32_t)v : 0;
+}
+
+/* NIC l's capacity: the configuration's nic_mbps (the lab's links.mbps),
+ * else the rate of a tbf at its root (what it can really send), else the
+ * speed its driver reports, else the core's BCA_LINK_MBPS. */
+static void capacities(struct bcube_shell *s)
+{
+	for (uint32_t l = 0; l < s->nlevels; l++) {
+		const char *from = "configuration";
+		uint32_t mbps = s->cfg.nic_mbps;
+
+		if (!mbps && (mbps = tbf_mbps(s->ifindex[l])))
+			from = "tbf";
+		if (!mbps && (mbps = speed_mbps(s->nic[l])))
+			from = "speed";
+		if (!mbps)
+			from = "default";
+		bca_set_capacity(&s->core, l, mbps);
+		log_info("%s: capacity %u Mbit/s (%s)", s->nic[l], s->core.cap[l], from);
+	}
 }
 
 /* Which destinations are in use (bcube_send stamps their routes). */
@@ -256,7 +368,7 @@ static int attach(struct bcube_shell *s, uint8_t (*macs)[6])
 	s->nbrs_fd = bpf_map__fd(s->snd->maps.bcube_nbrs);
 	s->nics_fd = bpf_map__fd(s->snd->maps.bcube_nics);
 	for (uint32_t l = 0; l < s->nlevels; l++) {
-		struct bcube_nic nic = { .ifindex = s->ifindex[l], .avail_mbps = LINK_MBPS };
+		struct bcube_nic nic = { .ifindex = s->ifindex[l], .avail_mbps = s->core.cap[l] };
 		int fwd = bpf_program__fd(s->fwd->progs.bcube_fwd), rc;
 
 		memcpy(nic.mac, macs[l], 6);
@@ -333,6 +445,7 @@ static int setup(struct bcube_shell *s, const char *config_path)
 		return -1;
 	}
 	bca_init(&s->core, s->topo, s->self, (const uint8_t (*)[6])macs);
+	capacities(s);
 	return attach(s, macs);
 }
 

@@ -159,6 +159,7 @@ void lab_agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 		lab_ha_agent_dirs(l, node, c);
 	snprintf(c->key, sizeof(c->key), "%s/key", dir);
 	snprintf(c->topology, sizeof(c->topology), "%s", l->topo->spec);
+	c->nic_mbps = l->mbps;	/* every fabric link shaped to this (lab_script_tc) */
 	/* containers attached at run time (docs/cni.md) */
 	snprintf(c->workloads, sizeof(c->workloads), "%s/workloads/%s", dir, n->name);
 	c->vms = calloc(l->nvms ? l->nvms : 1, sizeof(*c->vms));
