@@ -178,14 +178,14 @@ bg=()
 
 cat "$tmp"/sink-*.json | jq -s --argjson start "$start" '{
 	bytes: (map(.bytes) | add), ended: (map(.ended) | add),
-	last: (map(.last_ns) | max), first_done: (map(.flow_list[].last_ns) | min),
+	last: (map(.last_ns) | max), first_done: ([.[].flow_list[].last_ns | select(. > 0)] | min),
 	first_byte: (map(.flow_list[].first_ns) | max)}' > "$tmp/sum.json"
 recv_bytes=$(jq .bytes "$tmp/sum.json")
 ended=$(jq .ended "$tmp/sum.json")
 seconds=$(jq --argjson s "$start" '(.last - $s) / 1e9' "$tmp/sum.json")
 goodput=$(awk -v b="$recv_bytes" -v s="$seconds" 'BEGIN { print (s > 0 ? b * 8 / s / 1e9 : 0) }')
 late=$(cat "$tmp"/blast-*.json | jq -s --argjson s "$start" '(map(.started_ns) | max) - $s | . / 1e9')
-first_done=$(jq --argjson s "$start" '(.first_done - $s) / 1e9' "$tmp/sum.json")
+first_done=$(jq --argjson s "$start" 'if .first_done then (.first_done - $s) / 1e9 else null end' "$tmp/sum.json")
 last_start=$(jq --argjson s "$start" '(.first_byte - $s) / 1e9' "$tmp/sum.json")
 cpu_busy=$(awk -v a="$idle0" -v b="$total0" -v c="$idle1" -v d="$total1" \
 	'BEGIN { print (d > b ? 1 - (c - a) / (d - b) : 0) }')
@@ -233,7 +233,8 @@ eff=$(awk -v g="$goodput" -v o="$optimal" 'BEGIN { print (o > 0 ? g / o : 0) }')
 eff_ideal=$(awk -v g="$goodput" -v o="$ideal" 'BEGIN { print (o > 0 ? g / o : 0) }')
 
 say "   $ended of $flows flows ended, $recv_bytes bytes in $(human_round "$seconds" 2) s; CPU $(human_round "$(awk -v c="$cpu_busy" 'BEGIN { print 100 * c }')" 0) % busy (the whole machine)"
-say "   first flow done at $(human_round "$first_done" 2) s, last sender began at $(human_round "$late" 2) s, every flow's first byte by $(human_round "$last_start" 2) s; $tbf_drops packets dropped by tbf"
+[ "$first_done" = null ] && done_txt="no flow done" || done_txt="first flow done at $(human_round "$first_done" 2) s"
+say "   $done_txt, last sender began at $(human_round "$late" 2) s, every flow's first byte by $(human_round "$last_start" 2) s; $tbf_drops packets dropped by tbf"
 say "   lab goodput $(human_round "$goodput" 3) Gbit/s; simulator's max-min optimum $(human_round "$optimal" 3) (every NIC saturated: $(human_round "$ideal" 3)) $fail_note"
 [ "$scheme" = bcube ] && say "   ABT: formula n/(n-1)(N-1) $(human_round "$formula" 3) Gbit/s, simulator $(human_round "$abt_sim" 3)"
 [ "$sim_fail" = none ] || say "   failed in the lab and in the simulator: $sim_fail"
