@@ -64,6 +64,7 @@ struct local_vm {
 	struct agent_vm_cfg c;
 	struct agent_dhcp_bucket dhcp;	/* its DHCP messages' rate */
 	struct agent_mcast_state mcast;	/* its groups, its reports' rate */
+	struct agent6_rs_bucket rs;	/* its router solicitations' rate */
 	bool registered;
 	bool seen;		/* in the configuration being applied */
 };
@@ -689,6 +690,11 @@ static struct agent6_env env6(const struct agent *a)
 				    .nnics = a->nnics, .nic_ifindex = a->nic_ifindex };
 }
 
+void agent_on_push6(struct agent *a, const struct dirp_entry6 *e)
+{
+	agent6_on_push(&a->v6, e);
+}
+
 const struct agent6_stats *agent_stats6(const struct agent *a)
 {
 	return &a->v6.st;
@@ -708,6 +714,14 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 		agent6_nd_miss(&a->v6, &env, now,
 			       vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY) ? &vm->c : NULL,
 			       frame, frame ? len : 0);
+		return;
+	}
+	if (ev->type == PGR_EV_RS) {
+		struct agent6_env env = env6(a);
+		bool own = vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY);
+
+		agent6_rs(&a->v6, &env, now, own ? &vm->c : NULL, own ? &vm->rs : NULL,
+			  frame, frame ? len : 0);
 		return;
 	}
 	if (ev->type == PGR_EV_MCAST && vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY)) {
@@ -969,21 +983,24 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 
 /* ---- leases -------------------------------------------------------------------- */
 
-/* IPv6 router advertisements to the VMs (agent/agent6.c). */
+/* IPv6 (agent/agent6.c): the GARP6 leases, router advertisements to the
+ * VMs. */
 static uint64_t tick6(struct agent *a, struct dir_now now)
 {
 	struct agent6_env env = env6(a);
+	uint64_t leases = agent6_tick(&a->v6, &env, now), next_ra;
 	bool any = false;
 
 	for (unsigned i = 0; i < a->nvms && !any; i++)
 		any = a->vms[i].c.has_prefix6;
 	if (!a->configured || !any)	/* no VM with an IPv6 prefix: nothing to advertise */
-		return UINT64_MAX;
+		return leases;
 	if (!agent6_ra_due(&a->v6, now))
-		return a->v6.next_ra_ns;
+		return MIN(leases, a->v6.next_ra_ns);
 	for (unsigned i = 0; i < a->nvms; i++)
 		agent6_ra_vm(&a->v6, &env, &a->vms[i].c);
-	return agent6_ra_done(&a->v6, now);
+	next_ra = agent6_ra_done(&a->v6, now);	/* once: MIN evaluates twice */
+	return MIN(leases, next_ra);
 }
 
 uint64_t agent_tick(struct agent *a, struct dir_now now)
@@ -1405,4 +1422,7 @@ void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg)
 	}
 	fn(arg, "mcast_send_fail", "JOIN/LEAVE records the directory client refused",
 	   a->st.mcast_send_fail);
+#define AGENT6_STAT_CALL(name, desc) fn(arg, #name, desc, a->v6.st.name);
+	AGENT6_STATS(AGENT6_STAT_CALL)	/* agent/agent6.h */
+#undef AGENT6_STAT_CALL
 }

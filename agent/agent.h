@@ -64,6 +64,8 @@ struct agent_ops {
 	struct core_log log;	/* lib/core.h; zero: no log lines */
 	/* (VDC, IPv6) into the GARP6 map (agent/agent6.h); NULL: none */
 	int (*garp6_set)(void *arg, const struct pgr_garp6_key *k, const struct pgr_garp_entry *g);
+	/* (VDC, IPv6) out of the GARP6 map; NULL: none */
+	int (*garp6_del)(void *arg, const struct pgr_garp6_key *k);
 };
 
 #define AGENT_STATS(X)                                                        \
@@ -153,6 +155,8 @@ void agent_flush(struct agent *a, struct dir_now now);
 
 /* A pushed record (dirc's on_push). */
 void agent_on_push(struct agent *a, uint8_t type, const struct dirp_entry *e, struct dir_now now);
+/* A pushed IPv6 record (the dirc's on_push6; agent/agent6.h). */
+void agent_on_push6(struct agent *a, const struct dirp_entry6 *e);
 
 /* The traffic matrix: begin, one call per (src, dst) pair with the
  * cumulative counter, end (sends the deltas to the RAS). */

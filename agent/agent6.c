@@ -129,6 +129,71 @@ static struct agent6_pending *pending_by_req(struct agent6 *s, uint64_t req)
 	return NULL;
 }
 
+/* ---- the GARP6 entries written, and their leases ------------------------------- */
+
+static struct agent6_cached *cached_find(struct agent6 *s, uint32_t vdc, const uint8_t ip6[16])
+{
+	for (unsigned i = 0; i < s->ncached; i++)
+		if (s->c[i].used && s->c[i].vdc == vdc && !memcmp(s->c[i].ip6, ip6, 16))
+			return &s->c[i];
+	return NULL;
+}
+
+static void cached_del(struct agent6 *s, struct agent6_cached *c)
+{
+	struct pgr_garp6_key k = { .vdc = c->vdc };
+
+	memcpy(k.ip, c->ip6, 16);
+	if (s->env.ops->garp6_del && s->env.ops->garp6_del(s->env.ops->arg, &k))
+		s->st.nd_map_fail++;
+	c->used = false;
+	while (s->ncached && !s->c[s->ncached - 1].used)
+		s->ncached--;
+}
+
+/* A slot for (vdc, ip6): its own, a free one, or the one whose lease ends
+ * first, removed. */
+static struct agent6_cached *cached_slot(struct agent6 *s, uint32_t vdc, const uint8_t ip6[16])
+{
+	struct agent6_cached *c = cached_find(s, vdc, ip6), *oldest = NULL;
+
+	if (c)
+		return c;
+	for (unsigned i = 0; i < AGENT6_CACHE; i++) {
+		if (!s->c[i].used) {
+			s->ncached = MAX(s->ncached, i + 1);
+			return &s->c[i];
+		}
+		if (!oldest || s->c[i].expire_ns < oldest->expire_ns)
+			oldest = &s->c[i];
+	}
+	s->st.nd_evicted++;
+	cached_del(s, oldest);
+	s->ncached = AGENT6_CACHE;
+	return oldest;
+}
+
+/* The lease of an answer r to a request sent at ask_ns. */
+static void cached_lease(struct agent6_cached *c, const struct dirp_entry6 *r, uint64_t ask_ns)
+{
+	uint64_t lease_ns = (uint64_t)r->lease_ms * 1000000;
+
+	c->version = r->version;
+	c->req = 0;
+	c->renew_ns = ask_ns + lease_ns / 2;
+	c->expire_ns = ask_ns + lease_ns;
+}
+
+static void cached_note(struct agent6 *s, uint32_t vdc, const uint8_t ip6[16],
+			const struct dirp_entry6 *r, uint64_t ask_ns)
+{
+	struct agent6_cached *c = cached_slot(s, vdc, ip6);
+
+	*c = (struct agent6_cached){ .used = true, .vdc = vdc };
+	memcpy(c->ip6, ip6, 16);
+	cached_lease(c, r, ask_ns);
+}
+
 static void on_lookup6(void *arg, uint64_t req_id, const struct dirp_msg *m)
 {
 	struct agent6 *s = arg;
@@ -156,12 +221,139 @@ static void on_lookup6(void *arg, uint64_t req_id, const struct dirp_msg *m)
 	}
 	k.vdc = p->vdc;
 	memcpy(k.ip, p->target, 16);
-	if (!env->ops->garp6_set || env->ops->garp6_set(env->ops->arg, &k, &g) ||
-	    env->ops->resend(env->ops->arg, p->ifindex, p->frame, p->len)) {
+	if (!env->ops->garp6_set || env->ops->garp6_set(env->ops->arg, &k, &g)) {
+		s->st.nd_map_fail++;
+		return;
+	}
+	cached_note(s, p->vdc, p->target, &r, p->ask_ns);
+	if (env->ops->resend(env->ops->arg, p->ifindex, p->frame, p->len)) {
 		s->st.nd_map_fail++;
 		return;
 	}
 	s->st.nd_resolved++;
+}
+
+/* One renewed record: the entry's lease again, rewritten if it changed,
+ * removed if the directory no longer holds it. */
+static void renewed(struct agent6 *s, uint64_t req_id, const struct dirp_entry6 *r)
+{
+	struct agent6_cached *c = cached_find(s, r->vdc, r->ip6);
+	struct pgr_garp6_key k = { .vdc = r->vdc };
+	struct pgr_garp_entry g;
+
+	if (!c || (uint64_t)c->req != req_id)
+		return;		/* removed, or asked again since */
+	if (r->status != DIRP_OK || !to_garp(&s->env, r, &g)) {
+		s->st.nd_expired++;
+		cached_del(s, c);
+		return;
+	}
+	memcpy(k.ip, r->ip6, 16);
+	if (r->version != c->version) {
+		if (!s->env.ops->garp6_set || s->env.ops->garp6_set(s->env.ops->arg, &k, &g)) {
+			s->st.nd_map_fail++;
+			c->req = 0;	/* the old entry stays until its lease ends */
+			return;
+		}
+		s->st.nd_updated++;
+	}
+	s->st.nd_renewed++;
+	cached_lease(c, r, c->ask_ns);
+}
+
+void agent6_on_push(struct agent6 *s, const struct dirp_entry6 *r)
+{
+	struct agent6_cached *c = cached_find(s, r->vdc, r->ip6);
+	struct pgr_garp6_key k = { .vdc = r->vdc };
+	struct pgr_garp_entry g;
+
+	if (!c || (int32_t)(r->version - c->version) <= 0 || !s->env.ops) {
+		s->st.nd_push_stale++;
+		return;
+	}
+	s->st.nd_pushed++;
+	if (r->status != DIRP_OK || !to_garp(&s->env, r, &g)) {
+		cached_del(s, c);
+		return;
+	}
+	memcpy(k.ip, r->ip6, 16);
+	if (!s->env.ops->garp6_set || s->env.ops->garp6_set(s->env.ops->arg, &k, &g)) {
+		s->st.nd_map_fail++;
+		return;
+	}
+	c->version = r->version;
+}
+
+static void on_renew6(void *arg, uint64_t req_id, const struct dirp_msg *m)
+{
+	struct agent6 *s = arg;
+
+	if (!m) {
+		s->st.nd_timeouts++;
+		for (unsigned i = 0; i < s->ncached; i++)
+			if (s->c[i].used && (uint64_t)s->c[i].req == req_id) {
+				s->c[i].req = 0;
+				s->c[i].renew_ns = s->c[i].ask_ns +
+						   AGENT6_RENEW_RETRY_MS * 1000000ull;
+			}
+		return;
+	}
+	for (unsigned i = 0; i < m->h.count; i++) {
+		struct dirp_entry6 r;
+
+		dirp_get_entry6(m, i, &r);
+		renewed(s, req_id, &r);
+	}
+}
+
+static void renew_flush(struct agent6 *s, const struct agent6_env *env, struct dir_now now,
+			struct agent6_cached **due, unsigned *n)
+{
+	struct dirp_key6 keys[DIRP_MAX_RECORDS6];
+	int64_t req;
+
+	if (!*n)
+		return;
+	for (unsigned i = 0; i < *n; i++) {
+		keys[i].vdc = due[i]->vdc;
+		memcpy(keys[i].ip6, due[i]->ip6, 16);
+	}
+	req = dirc_request(env->dirc, now, DIRP_LOOKUP6, keys, *n, on_renew6, s);
+	for (unsigned i = 0; i < *n && req > 0; i++) {
+		due[i]->req = req;
+		due[i]->ask_ns = now.ns;
+	}
+	if (req <= 0)		/* the client is busy: again at the next tick */
+		s->st.nd_timeouts++;
+	*n = 0;
+}
+
+uint64_t agent6_tick(struct agent6 *s, const struct agent6_env *env, struct dir_now now)
+{
+	struct agent6_cached *due[DIRP_MAX_RECORDS6];
+	uint64_t next = UINT64_MAX;
+	unsigned n = 0;
+
+	s->env = *env;
+	for (unsigned i = 0; i < s->ncached; i++) {
+		struct agent6_cached *c = &s->c[i];
+
+		if (!c->used)
+			continue;
+		if (now.ns >= c->expire_ns) {
+			s->st.nd_expired++;
+			cached_del(s, c);
+			continue;
+		}
+		if (!c->req && now.ns >= c->renew_ns) {
+			due[n++] = c;
+			if (n == DIRP_MAX_RECORDS6)
+				renew_flush(s, env, now, due, &n);
+		}
+		next = MIN(next, c->req ? c->expire_ns : MIN(c->renew_ns, c->expire_ns));
+	}
+	renew_flush(s, env, now, due, &n);
+	return next <= now.ns ? now.ns + AGENT6_RENEW_RETRY_MS * 1000000ull : next;
 }
 
 /* A Neighbour Solicitation from vm, as the data plane checked it: Ethernet
@@ -213,7 +405,7 @@ void agent6_nd_miss(struct agent6 *s, const struct agent6_env *env, struct dir_n
 		return;
 	}
 	*p = (struct agent6_pending){ .used = true, .vdc = k.vdc, .ifindex = vm->ifindex,
-				      .len = (uint32_t)len, .req = req };
+				      .len = (uint32_t)len, .req = req, .ask_ns = now.ns };
 	memcpy(p->target, k.ip6, 16);
 	memcpy(p->frame, frame, len);
 }
@@ -309,4 +501,59 @@ void agent6_ra_restart(struct agent6 *s)
 {
 	s->ra_rounds = 0;
 	s->next_ra_ns = 0;
+}
+
+/* ---- router solicitations ------------------------------------------------------ */
+
+static bool rs_admit(struct agent6_rs_bucket *b, uint64_t now_ns)
+{
+	uint64_t step = AGENT6_RS_MS * 1000000ull;
+
+	if (!b->started || now_ns < b->at_ns) {
+		*b = (struct agent6_rs_bucket){ .at_ns = now_ns, .tokens = AGENT6_RS_BURST,
+						.started = true };
+	} else if (now_ns - b->at_ns >= step) {
+		uint64_t add = (now_ns - b->at_ns) / step;
+
+		b->tokens = (uint32_t)MIN((uint64_t)AGENT6_RS_BURST, b->tokens + add);
+		b->at_ns += add * step;
+	}
+	if (!b->tokens)
+		return false;
+	b->tokens--;
+	return true;
+}
+
+/* A Router Solicitation from vm, as the data plane checked it: Ethernet
+ * from the VM's MAC, IPv6 with ICMPv6 type 133 code 0, hop limit 255. */
+static bool rs_ok(const struct agent_vm_cfg *vm, const uint8_t *f, size_t len)
+{
+	uint8_t mac[6];
+	const uint8_t *ip = f + WIRE_ETH_HLEN, *rs = ip + 40;
+
+	if (len < WIRE_ETH_HLEN + 40 + 8)
+		return false;
+	pgr_mac_make(mac, pgr_id_of(vm->node, PGR_PRIMARY));
+	return !memcmp(f + 6, mac, 6) && f[12] == 0x86 && f[13] == 0xdd && (ip[0] >> 4) == 6 &&
+	       ip[6] == 58 && ip[7] == 255 && rs[0] == 133 && rs[1] == 0;
+}
+
+void agent6_rs(struct agent6 *s, const struct agent6_env *env, struct dir_now now,
+	       const struct agent_vm_cfg *vm, struct agent6_rs_bucket *b,
+	       const uint8_t *frame, size_t len)
+{
+	uint64_t sent;
+
+	s->env = *env;
+	if (!vm || !frame || !b || !vm->has_prefix6 || !rs_ok(vm, frame, len)) {
+		s->st.rs_bad++;
+		return;
+	}
+	if (!rs_admit(b, now.ns)) {
+		s->st.rs_rate++;
+		return;
+	}
+	sent = s->st.ra_sent;
+	agent6_ra_vm(s, env, vm);
+	s->st.rs_answered += s->st.ra_sent != sent;
 }

@@ -30,6 +30,17 @@ enum agent6_limits {
 	AGENT6_RA_LEN = 118,		/* Ethernet, IPv6, RA, SLLA, MTU, prefix */
 	AGENT6_VALID_S = 86400,		/* the prefix's lifetimes */
 	AGENT6_PREFERRED_S = 14400,
+	/* GARP6 entries the agent wrote, each renewed (LOOKUP6) at half its
+	 * lease and removed when the lease ends unanswered or the directory
+	 * no longer holds it; when all are in use the one closest to its end
+	 * is removed to make room (counted nd_evicted). */
+	AGENT6_CACHE = 1024,
+	AGENT6_RENEW_RETRY_MS = 250,	/* a renewal that timed out, again */
+	/* Router solicitations answered at once, per VM at most
+	 * AGENT6_RS_BURST at once, then one every AGENT6_RS_MS: a VM sends 3
+	 * at boot (RFC 4861), a flooding one costs one parse per second. */
+	AGENT6_RS_BURST = 3,
+	AGENT6_RS_MS = 1000,
 };
 
 #define AGENT6_STATS(X)                                                        \
@@ -43,7 +54,16 @@ enum agent6_limits {
 	X(registers6, "REGISTER6 requests sent")                              \
 	X(ra_sent, "router advertisements sent to VMs")                       \
 	X(ra_fail, "router advertisements the shell failed to send")          \
-	X(register6_fail, "REGISTER6 records refused or unanswered")
+	X(register6_fail, "REGISTER6 records refused or unanswered")         \
+	X(nd_renewed, "GARP6 leases renewed (LOOKUP6 answered)")               \
+	X(nd_updated, "GARP6 entries rewritten: the directory's record changed") \
+	X(nd_expired, "GARP6 entries removed: lease ended or entry gone")      \
+	X(nd_evicted, "GARP6 entries removed to make room (AGENT6_CACHE)")     \
+	X(nd_pushed, "pushed IPv6 records applied to GARP6 (changed or removed)") \
+	X(nd_push_stale, "pushed IPv6 records ignored: not newer or not written") \
+	X(rs_answered, "router solicitations answered with an advertisement")   \
+	X(rs_bad, "router solicitation events dropped: not a well-formed RS")  \
+	X(rs_rate, "router solicitations over the VM's rate, not answered")
 
 struct agent6_stats {
 #define X(n, d) uint64_t n;
@@ -65,8 +85,26 @@ struct agent6_pending {
 	bool used;
 	uint32_t vdc, ifindex, len;
 	int64_t req;
+	uint64_t ask_ns;		/* the lease runs from the request */
 	uint8_t target[16];
 	uint8_t frame[AGENT6_FRAME];
+};
+
+/* A GARP6 entry the agent wrote, and its lease. */
+struct agent6_cached {
+	bool used;
+	uint32_t vdc, version;
+	uint8_t ip6[16];
+	int64_t req;			/* its renewal in flight, 0: none */
+	uint64_t ask_ns;		/* when that renewal left */
+	uint64_t renew_ns, expire_ns;
+};
+
+/* A VM's router solicitations: a token bucket. */
+struct agent6_rs_bucket {
+	uint64_t at_ns;
+	uint32_t tokens;
+	bool started;
 };
 
 struct agent6 {
@@ -74,6 +112,8 @@ struct agent6 {
 	uint64_t next_ra_ns;
 	unsigned ra_rounds;		/* since the last configuration */
 	struct agent6_pending p[AGENT6_PENDING];
+	struct agent6_cached c[AGENT6_CACHE];
+	unsigned ncached;
 	struct agent6_stats st;
 };
 
@@ -106,5 +146,23 @@ void agent6_register(struct agent6 *s, const struct agent6_env *env, struct dir_
 /* A PGR_EV_ND_MISS from the VM vm (NULL: unknown port) with its frame. */
 void agent6_nd_miss(struct agent6 *s, const struct agent6_env *env, struct dir_now now,
 		    const struct agent_vm_cfg *vm, const uint8_t *frame, size_t len);
+
+/* Renew the GARP6 entries due (LOOKUP6, up to DIRP_MAX_RECORDS6 keys a
+ * request) and remove those whose lease ended.  Returns the next deadline
+ * (ns), UINT64_MAX with nothing cached.  A renewal's answer rewrites the
+ * entry if the record changed (the VM moved, a tree failed), removes it if
+ * NOT FOUND. */
+uint64_t agent6_tick(struct agent6 *s, const struct agent6_env *env, struct dir_now now);
+
+/* A record the directory pushed (DIRP_UPDATE6): the GARP6 entry rewritten
+ * if the record is newer than the one written, removed if NOT_FOUND; its
+ * lease is kept. */
+void agent6_on_push(struct agent6 *s, const struct dirp_entry6 *r);
+
+/* A PGR_EV_RS from the VM vm (NULL: unknown port) with its frame: the VM's
+ * router advertisement at once, within the VM's rate (b). */
+void agent6_rs(struct agent6 *s, const struct agent6_env *env, struct dir_now now,
+	       const struct agent_vm_cfg *vm, struct agent6_rs_bucket *b,
+	       const uint8_t *frame, size_t len);
 
 #endif

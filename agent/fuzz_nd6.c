@@ -3,7 +3,9 @@
  * NS check never reads past the frame (ASan, the frame in a heap block of
  * exactly its length); at most one LOOKUP6 leaves per distinct target; a
  * GARP6 entry is written only for the target the frame asked, in the VM's
- * VDC, and the frame sent back is the VM's, byte for byte. */
+ * VDC, and the frame sent back is the VM's, byte for byte.  The same frame
+ * as a router solicitation (PGR_EV_RS): read only within it, answered (if
+ * at all) with the VM's own advertisement and nothing else. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +37,18 @@ static int op_resend(void *arg, uint32_t ifindex, const uint8_t *f, size_t len)
 	return 0;
 }
 
+static unsigned nra;
+static uint8_t ra_want[AGENT6_RA_LEN];
+
+static int op_ra(void *arg, uint32_t ifindex, const uint8_t *f, size_t len)
+{
+	(void)arg;
+	if (ifindex != 7 || len != AGENT6_RA_LEN || memcmp(f, ra_want, len))
+		abort();
+	nra++;
+	return 0;
+}
+
 static void to_dir(void *arg, const uint8_t *buf, size_t len)
 {
 	(void)arg;
@@ -48,7 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct agent_ops ops = { .resend = op_resend, .garp6_set = op_garp6 };
+	struct agent_ops ops = { .resend = op_resend, .garp6_set = op_garp6,
+				 .arp_reply = op_ra };
+	struct agent6_rs_bucket rs = { 0 };
 	struct dirc_cfg dc = { .key = &key, .seed = 1, .send = to_dir };
 	struct dir_cfg ds = { .key = &key, .seed = 2 };
 	struct agent_vm_cfg vm = { .vdc = 1, .node = 13, .ifindex = 7, .has_prefix6 = true,
@@ -75,6 +91,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dir_out_reset(&out);
 	}
 	if (nset > 1 || s->st.nd_resolved != nset)
+		abort();
+	/* the frame as a router solicitation */
+	agent6_ra_frame(1, &vm, ra_want);
+	nra = 0;
+	agent6_rs(s, &env, now, &vm, &rs, f, size);
+	agent6_rs(s, &env, now, &vm, &rs, f, size);
+	if (nra != s->st.rs_answered || (nra && nra != 2) || s->st.rs_bad + nra != 2)
 		abort();
 	dir_out_free(&out);
 	dir_free(d);

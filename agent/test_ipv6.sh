@@ -4,7 +4,11 @@
 # fd00:0:0:1::/64) take their SLAAC address from their agent's router
 # advertisements, duplicate address detection succeeds, an NS for a VM on
 # another server is resolved through the directory (LOOKUP6) and answered,
-# and nothing crosses a VDC.  Then group membership: the VDCs' broadcast
+# and nothing crosses a VDC.  A VM whose interface comes up after its
+# agent's initial advertisements has its address at once (its router
+# solicitation answered), and after red-srv4 moves from srv4 to srv5 red-srv0
+# reaches it again within the GARP6 lease's renewal (its agent renews the
+# entry it wrote and follows the move).  Then group membership: the VDCs' broadcast
 # groups and an IGMP join and leave reach the directory, one group per VDC.
 #
 #            spine0        spine1
@@ -14,18 +18,25 @@
 #     srv0..srv3   srv4..srv7     one agent each; red-srvN, blue-srvN on srvN
 #     red-srv0  --ping6--> red-srv1..7   (SLAAC addresses, NS through LOOKUP6)
 #     blue-srv0 --ping6--> red-srv4      nothing (VDC 2 has no such address)
+#     blue-srv4: link down and up        SLAAC again at once (RS answered)
+#     red-srv4: srv4 -> srv5             red-srv0's pings come back (gap printed)
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 need_root
 need_cmd ip
 need_cmd ping
+need_cmd jq
+need_cmd curl
+need_cmd promtool
 P=$PEREGRINE_BIN
 PT=$(test_prefix s)
 L="--prefix ${PT}"
 IF=${PT}-eth0	# a VM's interface
+ST_TMP=$(mktemp -d)
 cleanup() {
 	$P lab down $L >/dev/null 2>&1 || true
+	rm -rf "$ST_TMP"
 }
 trap cleanup EXIT
 
@@ -83,6 +94,52 @@ if vm blue-srv0 ip -6 neigh show "$(addr6 red-srv4)" | grep -q lladdr; then
 	fail "blue-srv0 has a neighbour entry for red-srv4"
 fi
 echo "isolation: blue-srv0 cannot reach red-srv4 over IPv6"
+
+# router solicitation: blue-srv4's interface down and up loses its address;
+# the kernel solicits (after its 1 s delay and link-local DAD) and the agent
+# answers at once; without the answer the next advertisement is 600 s away
+t0=$(date +%s%N)
+vm blue-srv4 ip link set dev $IF down
+vm blue-srv4 ip link set dev $IF up
+for _ in $(seq 100); do [ -n "$(addr6 blue-srv4)" ] && break; sleep 0.1; done
+[ -n "$(addr6 blue-srv4)" ] || fail "blue-srv4: no SLAAC address 10 s after its link came up"
+echo "router solicitation: blue-srv4 has its address $(( ($(date +%s%N) - t0) / 1000000 )) ms after link up"
+# srv4's agent counts it, on its metrics page (promtool-clean)
+url=$($P lab status $L --json | jq -r '.nodes[] | select(.name == "srv4") | .metrics_url.agent')
+for _ in $(seq 30); do	# the page is published once a second
+	ip netns exec ${PT}-mgmt curl -sS --max-time 5 "$url" >"$ST_TMP/srv4.prom" || true
+	rs=$(awk '$1 == "peregrine_agent_rs_answered_total" { print $2 }' "$ST_TMP/srv4.prom")
+	[ "${rs:-0}" -ge 1 ] && break
+	sleep 0.1
+done
+promtool check metrics <"$ST_TMP/srv4.prom" >"$ST_TMP/lint" 2>&1 || { cat "$ST_TMP/lint"; fail "srv4's agent metrics: promtool"; }
+ra=$(awk '$1 == "peregrine_agent_ra_sent_total" { print $2 }' "$ST_TMP/srv4.prom")
+[ "${rs:-0}" -ge 1 ] || fail "srv4's agent: rs_answered_total '${rs}', not >= 1"
+[ "${ra:-0}" -gt "${rs:-0}" ] || fail "srv4's agent: ra_sent_total '${ra}' not above the answers"
+echo "metrics: srv4's agent answered $rs router solicitations, sent $ra advertisements"
+
+# migration: red-srv0's agent holds red-srv4's GARP6 entry (pinged above);
+# red-srv4 moves to srv5 while red-srv0 pings it every 50 ms; the agent's
+# renewal (at half the directory's 5 s lease) follows the move
+a4=$(addr6 red-srv4)
+vm red-srv0 ping -6 -D -i 0.05 -W 1 -w 12 "$a4" >"$ST_TMP/ping6" 2>&1 &
+pid=$!
+sleep 1
+tm=$(date +%s.%N)
+$P lab migrate red-srv4 srv5 $L >/dev/null
+for _ in $(seq 100); do
+	last=$(awk -F'[][]' '/bytes from/ { t = $2 } END { print t }' "$ST_TMP/ping6")
+	[ -n "$last" ] && python3 -c "import sys; sys.exit(0 if $last > $tm + 0.2 else 1)" && break
+	sleep 0.1
+done
+kill "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+gap=$(awk -F'[][]' -v tm="$tm" '/bytes from/ { t = $2 + 0; if (p && t > tm - 1 && t - p > g) g = t - p; p = t }
+	END { printf "%d", g * 1000 }' "$ST_TMP/ping6")
+after=$(awk -F'[][]' -v tm="$tm" '/bytes from/ && $2 + 0 > tm { n++ } END { print n + 0 }' "$ST_TMP/ping6")
+[ "$after" -gt 0 ] || fail "red-srv0 -> red-srv4 over IPv6: no answer after the move to srv5"
+echo "migration: red-srv4 srv4 -> srv5, red-srv0's IPv6 pings answered again; gap $gap ms"
+[ "$gap" -lt 4000 ] || fail "IPv6 migration gap $gap ms (the lease renewal bounds it by 2.5 s)"
 
 # multicast membership (docs/multicast.md): every VM is in its VDC's
 # broadcast group; an IGMP join of one address from VMs of two VDCs makes

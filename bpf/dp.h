@@ -151,6 +151,8 @@ enum pgr_event_type {
 				 * in GARP6, with its frame (bpf/fwd6.h); ip 0 */
 	PGR_EV_MCAST = 5,	/* a VM's IGMP or MLD message, with its frame
 				 * (bpf/mcast.h); ip 0 */
+	PGR_EV_RS = 6,		/* a VM's Router Solicitation, with its frame
+				 * (bpf/fwd6.h); ip 0 */
 };
 
 struct pgr_event {
@@ -235,7 +237,9 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(PORT_OUT, "port: a frame to the VM")                                      \
 	X(EVENT_LOST, "events lost: ring buffer full")                               \
 	X(VM_VIP_OUT, "vm: sent from a VIP of its VCs to the Internet edge (DSR)")    \
-	X(VM_DROP_VIP_DST, "vm drop: from a VIP, but not to the Internet edge's MAC")
+	X(VM_DROP_VIP_DST, "vm drop: from a VIP, but not to the Internet edge's MAC") \
+	X(VM_RS, "vm: Router Solicitation copied to the agent")                    \
+	X(VM_DROP_RS, "vm drop: Router Solicitation malformed, too long, sent back or not copied")
 
 enum pgr_stat {
 #define PGR_STAT_ENUM(name, desc) PGR_STAT_##name,

@@ -60,6 +60,8 @@ plain:
 		PGR_DROP(VM_ND_MISS);
 	if (f->event == PGR_EV_MCAST)	/* nor a report: the VM reports again */
 		PGR_DROP(VM_DROP_MCAST_LOST);
+	if (f->event == PGR_EV_RS)	/* nor a solicitation: the VM solicits again */
+		PGR_DROP(VM_DROP_RS);
 	miss_event(skb, f);
 	PGR_DROP(VM_DROP_NO_GARP);
 }

@@ -21,7 +21,12 @@
  * unanswered: the address is the VM's.  A miss goes to the agent with its
  * frame (event PGR_EV_ND_MISS, like a DHCP message): the agent asks the
  * directory for (VDC, target), writes GARP6 and sends the NS back through
- * from_vm, which then answers it. */
+ * from_vm, which then answers it.
+ *
+ * A Router Solicitation (hop limit 255, code 0, from :: or the VM's own
+ * address) goes to the agent with its frame (event PGR_EV_RS), which
+ * answers at once with the VM's router advertisement, within a per-VM
+ * rate (agent/agent6.h, AGENT6_RS_*). */
 #ifndef PEREGRINE_BPF_FWD6_H
 #define PEREGRINE_BPF_FWD6_H
 
@@ -88,6 +93,19 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ns(const struct pgr_fwd_tables *t, struct 
 	return pgr_fwd_verdict(PGR_FWD_DELIVER, PGR_STAT_VM_ND_REPLY, ifindex);
 }
 
+/* A Router Solicitation from the VM (ICMPv6 type 133 seen by the caller). */
+WIRE_INLINE struct pgr_fwd pgr_fwd_vm_rs(const struct wire_ipv6 *ip, void *end, uint32_t len,
+					 const struct pgr_vm *vm, bool resent)
+{
+	const uint8_t *rs = (const uint8_t *)(ip + 1);
+
+	if ((const void *)(rs + 8) > end || ip->hop_limit != 255 || rs[1] != 0 || resent ||
+	    len > PGR_DP_HOLD_FRAME ||
+	    !(wire_ipv6_is_unspecified(ip->saddr) || wire_ipv6_iid_is(ip->saddr, vm->mac)))
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_RS);
+	return pgr_fwd_event(pgr_fwd_verdict(PGR_FWD_HOLD, PGR_STAT_VM_RS, 0), PGR_EV_RS, vm, 0);
+}
+
 WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv6(const struct pgr_fwd_tables *t, struct wire_eth *e,
 					   void *end, uint32_t len, const struct pgr_vm *vm,
 					   uint32_t ifindex, bool resent)
@@ -105,6 +123,9 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv6(const struct pgr_fwd_tables *t, struc
 	if (ip->next == WIRE_IPPROTO_ICMPV6 && (void *)((uint8_t *)(ip + 1) + 1) <= end &&
 	    *(uint8_t *)(ip + 1) == WIRE_ND_NS)
 		return pgr_fwd_vm_ns(t, e, ip, end, len, vm, ifindex, resent);
+	if (ip->next == WIRE_IPPROTO_ICMPV6 && (void *)((uint8_t *)(ip + 1) + 1) <= end &&
+	    *(uint8_t *)(ip + 1) == WIRE_ND_RS)
+		return pgr_fwd_vm_rs(ip, end, len, vm, resent);
 	if (pgr_mcast_is_mld(ip, end))				/* bpf/mcast.h */
 		return pgr_fwd_mcast_report(vm, len, resent);
 	if (resent)	/* the agent sends back IPv4 and Neighbour Solicitations only */

@@ -446,6 +446,11 @@ int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
 	return upd(m->garp6, k, g);
 }
 
+int pgr_dp_garp6_del(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k)
+{
+	return bpf_map_delete_elem(m->garp6, k) ? -errno : 0;
+}
+
 int pgr_dp_garp_del(const struct pgr_dp_maps *m, const struct pgr_garp_key *k)
 {
 	return bpf_map_delete_elem(m->garp, k) ? -errno : 0;

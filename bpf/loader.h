@@ -97,6 +97,7 @@ int pgr_dp_vip_src_del(const struct pgr_dp_maps *m, const struct pgr_vip_src_key
 /* An IPv6 destination's entry (the same entry as IPv4's); -EINVAL as above. */
 int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
 		     const struct pgr_garp_entry *g);
+int pgr_dp_garp6_del(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k);
 
 /* Counters summed over CPUs: out[PGR_STAT_COUNT].  0 or -errno. */
 int pgr_dp_stats_read(const struct pgr_dp_maps *m, struct pgr_counter *out);

@@ -456,6 +456,21 @@ static void check_case(const struct vcase *c)
 	}
 }
 
+/* A Router Solicitation from src (sa) to ff02::2, hop limit hop, with its
+ * source link-layer option. */
+static struct frame rs(struct mac src, struct ip6 sa, uint8_t hop)
+{
+	struct mac dst = { { 0x33, 0x33, 0, 0, 0, 2 } };
+	struct ip6 da = { { 0xff, 0x02, [15] = 2 } };
+	uint8_t m[16] = { 133, 0, 0, 0, 0, 0, 0, 0, 1, 1 };
+	uint16_t c;
+
+	memcpy(m + 10, src.b, 6);
+	c = icmp6_csum(&sa, &da, m, sizeof(m));
+	memcpy(m + 2, &c, 2);
+	return ip6(dst, src, sa, da, 58, hop, m, sizeof(m));
+}
+
 static struct vcase *verdict_cases(size_t *n)
 {
 	static struct vcase c[128];
@@ -463,6 +478,7 @@ static struct vcase *verdict_cases(size_t *n)
 	struct frame dhcp_big, ns_hop, dad, ip6_short, ns_back, ns_back_hit, ip6_back, vip_c;
 	struct frame igmp_big = igmp(), igmp_back = igmp(), mld_back = mld(143, true);
 	struct frame hbh_udp = mld(17, true);
+	struct frame rs_back = rs(M(VA, 0), A6_OF(VA), 255), rs_short = rs(M(VA, 0), A6_OF(VA), 255);
 	struct ip6 ALL_NODES = { { 0xff, 0x02, [15] = 1 } };
 	struct mac MC_ALL = { { 0x33, 0x33, 0, 0, 0, 1 } };
 	size_t i = 0;
@@ -478,6 +494,9 @@ static struct vcase *verdict_cases(size_t *n)
 	ns_back_hit.resent = true;
 	ip6_back = udp6(M(VB, 0), M(VA, 0), A6_OF(VA), A6_OF(VB));
 	ip6_back.resent = true;
+	rs_back.resent = true;
+	rs_short.len -= 12;	/* 4 bytes of the 8-byte RS header */
+	rs_short.b[14 + 5] = 4;
 	runt = udp(FROM_NET, M(VA, 0), M(VB, 0), B_IP, A_IP);
 	runt.len = 13;
 	stray = udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, B_IP);
@@ -622,6 +641,18 @@ static struct vcase *verdict_cases(size_t *n)
 	     ns(M(VA, 0), A6_OF(VA), A6_OF(VB), M(VC, 0)), ((struct want)DROP(VM_DROP_ND_BAD)));
 	CASE("Neighbour Solicitation with hop limit 64", ns_hop, ((struct want)DROP(VM_DROP_ND_BAD)));
 	CASE("duplicate address detection: unanswered", dad, ((struct want)DROP(VM_ND_DAD)));
+	CASE("Router Solicitation: to the agent", rs(M(VA, 0), A6_OF(VA), 255),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_RS, 0, NT, PGR_EV_RS }));
+	CASE("Router Solicitation from ::, to the agent", rs(M(VA, 0), UNSPEC6, 255),
+	     ((struct want){ PGR_FWD_HOLD, PGR_STAT_VM_RS, 0, NT, PGR_EV_RS }));
+	CASE("Router Solicitation with hop limit 64", rs(M(VA, 0), A6_OF(VA), 64),
+	     ((struct want)DROP(VM_DROP_RS)));
+	CASE("Router Solicitation from another VM's address", rs(M(VA, 0), A6_OF(VC), 255),
+	     ((struct want)DROP(VM_DROP_RS)));
+	CASE("Router Solicitation from another VM's MAC", rs(M(VC, 0), A6_OF(VA), 255),
+	     ((struct want)DROP(VM_DROP_SRC_MAC)));
+	CASE("Router Solicitation sent back by the agent", rs_back, ((struct want)DROP(VM_DROP_RS)));
+	CASE("Router Solicitation truncated", rs_short, ((struct want)DROP(VM_DROP_RS)));
 	CASE("IPv4 broadcast", udp(FROM_VM, BCAST, M(VA, 0), A_IP, B_IP), ((struct want)DROP(VM_DROP_GROUP)));
 	CASE("IPv4 header length 4", ihl4, ((struct want)DROP(VM_DROP_IP_BAD)));
 	CASE("truncated IPv4", tr, ((struct want)DROP(VM_DROP_SHORT)));
@@ -837,7 +868,7 @@ static uint32_t pick_ip(struct rng *r)
 	return pool[rng_below(r, ARRAY_SIZE(pool))];
 }
 
-static struct rng vip_rng;
+static struct rng vip_rng, rs_rng;
 
 /* A random frame: well-formed ones aimed at the fixture (so that the deep
  * paths are reached), then with some bytes flipped, cut short or replaced by
@@ -855,8 +886,13 @@ static struct frame random_frame(struct rng *r)
 		struct ip6 sa = rng_below(r, 4) ? A6_OF(VA) : A6_OF(VC);
 		struct mac dm = rng_below(r, 4) ? M(d, rng_below(r, 2)) : M(VD, 0);
 
-		if (k == 10 && rng_below(r, 4) == 0)
+		if (k == 10 && rng_below(r, 4) == 0) {
 			f = mld((uint8_t)(130 + rng_below(r, 4)), rng_below(r, 2));
+			/* or a router solicitation, from a generator of its own */
+			if (rng_below(&rs_rng, 2))
+				f = rs(src, rng_below(&rs_rng, 4) ? sa : UNSPEC6,
+				       rng_below(&rs_rng, 4) ? 255 : 64);
+		}
 		else if (k == 10)
 			f = udp6(dm, src, sa, A6_OF(d));
 		else if (rng_below(r, 4))
@@ -930,6 +966,7 @@ static void test_same_as_ebpf(void **state)
 		compare(&c[i].in, c[i].desc, rb, hits);
 	rng_seed(&r, 7);
 	rng_seed(&vip_rng, 11);
+	rng_seed(&rs_rng, 13);
 	for (int i = 0; i < RANDOM_FRAMES; i++) {
 		struct frame f = random_frame(&r);
 

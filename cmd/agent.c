@@ -154,6 +154,13 @@ static int op_garp6_set(void *arg, const struct pgr_garp6_key *k, const struct p
 	return pgr_dp_garp6_set(&s->maps, k, g);
 }
 
+static int op_garp6_del(void *arg, const struct pgr_garp6_key *k)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_garp6_del(&s->maps, k);
+}
+
 static int op_garp_del(void *arg, const struct pgr_garp_key *k)
 {
 	struct shell *s = arg;
@@ -484,6 +491,13 @@ static void on_dir(void *arg, int fd)
 	dirc_rearm(s);
 }
 
+static void on_push6(void *arg, const struct dirp_entry6 *e)
+{
+	struct shell *s = arg;
+
+	agent_on_push6(s->agent, e);
+}
+
 static void on_push(void *arg, uint8_t type, const struct dirp_entry *e)
 {
 	struct shell *s = arg;
@@ -677,7 +691,8 @@ static void on_dir_failover(void *arg, unsigned server)
 static int sockets_open(struct shell *s)
 {
 	struct dirc_cfg dc = { .key = &s->key, .seed = (uint64_t)getpid() << 32 ^ dir_now_sys().ns,
-			       .on_push = on_push, .push_arg = s };
+			       .on_push = on_push, .push_arg = s,
+			       .on_push6 = on_push6 };
 	uint32_t mark = PGR_MARK_RESEND;
 	int err = 0;
 
@@ -766,7 +781,7 @@ static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
 				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR,
-				 op_garp6_set };
+				 op_garp6_set, op_garp6_del };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))
@@ -895,6 +910,11 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		metrics_sample(t, METRICS_COUNTER, name, agent_mcast_desc((int)v),
 			       (double)st->mcast[v], NULL);
 	}
+#define AGENT6_METRIC(n, desc) \
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_" #n "_total", desc, \
+		       (double)agent_stats6(s->agent)->n, NULL);
+	AGENT6_STATS(AGENT6_METRIC)	/* agent/agent6.h: nd_*, ra_*, rs_* */
+#undef AGENT6_METRIC
 	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_cache_entries",
 		       "directory entries the agent caches", (double)agent_cache_size(s->agent),
 		       NULL);

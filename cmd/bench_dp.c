@@ -10,8 +10,10 @@
  *    dropped at once) is printed as the floor of the method.
  * 2. iperf3 VM to VM: through the programs (two servers, a static-only
  *    bridge), against the two VM namespaces on the plain bridge, and against
- *    kernel VXLAN over the same bridge.  One stream, alternating, 5 runs each,
- *    medians and ratios.
+ *    kernel VXLAN over the same bridge; and IPv6 through the programs on the
+ *    same pair of VMs (their EUI-64 addresses, GARP6 entries), against IPv4
+ *    on that pair (docs/tenant-network.md: within 5%).  One stream,
+ *    alternating, 5 runs each, medians and ratios.
  */
 #include <errno.h>
 #include <signal.h>
@@ -253,6 +255,8 @@ static const char tput_teardown[] =
 static const char tput_setup[] =
 	"set -e\n"
 	"mac() { local i=$(($1 * 2 + $2)); printf '02:00:00:02:%02x:%02x' $((i >> 8)) $((i & 255)); }\n"
+	"# fd00:0:0:1::/64 and the modified EUI-64 of mac N T (02:00:00:02:HH:LL)\n"
+	"ip6() { printf 'fd00:0:0:1:0:ff:fe02:%x' $(($1 * 2 + $2)); }\n"
 	"ns() { local n=$1; shift; ip netns exec $P-$n \"$@\"; }\n"
 	"for n in vm1 s1 sw s2 vm2 pv1 pv2 psw xv1 xv2 xsw; do ip netns add $P-$n; ns $n ip link set lo up; done\n"
 	"bridge_ns() {\n"
@@ -282,6 +286,10 @@ static const char tput_setup[] =
 	"for i in 1 2; do j=$((3 - i))\n"
 	"  $BIN dp garp $P-s$i --netns $P-s$i --vdc 1 --ip 10.0.0.$j --vm-mac $(mac $((9 + j)) 0),$(mac $((9 + j)) 1)"
 	" --im-mac $(mac $j 0),$(mac $j 1) --nic pgdpnic,pgdpnic\n"
+	"  $BIN dp garp $P-s$i --netns $P-s$i --vdc 1 --ip $(ip6 $((9 + j)) 0)"
+	" --vm-mac $(mac $((9 + j)) 0),$(mac $((9 + j)) 1)"
+	" --im-mac $(mac $j 0),$(mac $j 1) --nic pgdpnic,pgdpnic\n"
+	"  ns vm$i ip -6 addr add $(ip6 $((9 + i)) 0)/64 dev pgdpeth nodad\n"
 	"done\n"
 	"# plain bridge\n"
 	"bridge_ns psw\n"
@@ -313,12 +321,13 @@ static const char tput_setup[] =
 	"ns xv2 ip neigh replace 10.0.0.1 lladdr $(mac 10 0) dev pgdpvx nud permanent\n"
 	"# every path works before anything is measured\n"
 	"ns vm1 ping -c 2 -i 0.2 -W 2 10.0.0.2 >/dev/null\n"
+	"ns vm1 ping -6 -c 2 -i 0.2 -W 2 $(ip6 11 0) >/dev/null\n"
 	"ns pv1 ping -c 2 -i 0.2 -W 2 10.0.0.2 >/dev/null\n"
 	"ns xv1 ping -c 2 -i 0.2 -W 2 10.0.0.2 >/dev/null\n";
 
-/* One iperf3 run, client in pgdp-b-CLIENT, server in pgdp-b-SERVER; Gbit/s
- * received, or a negative number. */
-static double iperf_once(const char *client, const char *server)
+/* One iperf3 run, client in pgdp-b-CLIENT, server in pgdp-b-SERVER at
+ * address addr; Gbit/s received, or a negative number. */
+static double iperf_once(const char *client, const char *server, const char *addr)
 {
 	char cmd[BENCH_DP_CMD_MAX], out[65536];
 	json_t *j, *bps;
@@ -328,11 +337,11 @@ static double iperf_once(const char *client, const char *server)
 	FILE *p;
 
 	snprintf(cmd, sizeof(cmd),
-		 "timeout %d ip netns exec $P-%s iperf3 -s -1 -B 10.0.0.2 >/dev/null 2>&1 &\n"
+		 "timeout %d ip netns exec $P-%s iperf3 -s -1 -B %s >/dev/null 2>&1 &\n"
 		 "sleep 0.3\n"
-		 "timeout %d ip netns exec $P-%s iperf3 -c 10.0.0.2 -t %d -J\n"
-		 "wait\n", BENCH_DP_TPUT_SECONDS + 15, server, BENCH_DP_TPUT_SECONDS + 10,
-		 client, BENCH_DP_TPUT_SECONDS);
+		 "timeout %d ip netns exec $P-%s iperf3 -c %s -t %d -J\n"
+		 "wait\n", BENCH_DP_TPUT_SECONDS + 15, server, addr, BENCH_DP_TPUT_SECONDS + 10,
+		 client, addr, BENCH_DP_TPUT_SECONDS);
 	p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -389,15 +398,18 @@ static double median_of(double *v, int n)
 
 static int bench_tput(const struct bench_opts *o, json_t *res)
 {
-	static const struct { const char *name, *client, *server; } setups[] = {
-		{ "peregrine", "vm1", "vm2" }, { "bridge", "pv1", "pv2" },
-		{ "vxlan", "xv1", "xv2" },
+	/* vm2's IPv6 address: ip6 11 0 of tput_setup */
+	static const struct { const char *name, *client, *server, *addr; } setups[] = {
+		{ "peregrine", "vm1", "vm2", "10.0.0.2" }, { "ipv6", "vm1", "vm2", "fd00:0:0:1:0:ff:fe02:16" },
+		{ "bridge", "pv1", "pv2", "10.0.0.2" }, { "vxlan", "xv1", "xv2", "10.0.0.2" },
 	};
-	double g[3][BENCH_DP_TPUT_ROUNDS], med[3], rb[BENCH_DP_TPUT_ROUNDS], rv[BENCH_DP_TPUT_ROUNDS];
+	enum { PG, V6, BR, VX, NSETUPS };
+	double g[NSETUPS][BENCH_DP_TPUT_ROUNDS], med[NSETUPS], rb[BENCH_DP_TPUT_ROUNDS],
+	       rv[BENCH_DP_TPUT_ROUNDS], r6[BENCH_DP_TPUT_ROUNDS];
 	struct sigaction stop_action = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
 	char bin[4096], prefix[32];
 	ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
-	bool ok;
+	bool ok, ok6;
 
 	if (n <= 0)
 		return 1;
@@ -415,8 +427,9 @@ static int bench_tput(const struct bench_opts *o, json_t *res)
 		printf("dataplane: iperf3 VM to VM, one stream, %d s, %d runs each, alternating\n",
 		       BENCH_DP_TPUT_SECONDS, BENCH_DP_TPUT_ROUNDS);
 	for (int r = 0; r < BENCH_DP_TPUT_ROUNDS; r++) {
-		for (int s = 0; s < 3; s++) {
-			g[s][r] = tput_stop ? -1 : iperf_once(setups[s].client, setups[s].server);
+		for (int s = 0; s < NSETUPS; s++) {
+			g[s][r] = tput_stop ? -1 : iperf_once(setups[s].client, setups[s].server,
+							      setups[s].addr);
 			if (g[s][r] < 0) {
 				fprintf(stderr, "bench dataplane: iperf3 over %s %s\n",
 					setups[s].name, tput_stop ? "interrupted" : "failed");
@@ -430,29 +443,37 @@ static int bench_tput(const struct bench_opts *o, json_t *res)
 	run_script(tput_teardown, bin);
 	/* Paired ratios (same round) cancel slow drifts in the machine's load. */
 	for (int r = 0; r < BENCH_DP_TPUT_ROUNDS; r++) {
-		rb[r] = g[0][r] / g[1][r];
-		rv[r] = g[0][r] / g[2][r];
+		rb[r] = g[PG][r] / g[BR][r];
+		rv[r] = g[PG][r] / g[VX][r];
+		r6[r] = g[V6][r] / g[PG][r];
 	}
-	for (int s = 0; s < 3; s++)
+	for (int s = 0; s < NSETUPS; s++)
 		med[s] = median_of(g[s], BENCH_DP_TPUT_ROUNDS);
-	ok = med[0] >= 0.95 * med[1] && med[0] >= med[2];
-	JSET(res, "tput_gbps", JREAL(med[0]));
-	JSET(res, "bridge_gbps", JREAL(med[1]));
-	JSET(res, "vxlan_gbps", JREAL(med[2]));
-	JSET(res, "ratio_bridge", JREAL(med[0] / med[1]));
-	JSET(res, "ratio_vxlan", JREAL(med[0] / med[2]));
+	ok = med[PG] >= 0.95 * med[BR] && med[PG] >= med[VX];
+	ok6 = med[V6] >= 0.95 * med[PG];
+	JSET(res, "tput_gbps", JREAL(med[PG]));
+	JSET(res, "bridge_gbps", JREAL(med[BR]));
+	JSET(res, "vxlan_gbps", JREAL(med[VX]));
+	JSET(res, "ipv6_gbps", JREAL(med[V6]));
+	JSET(res, "ratio_bridge", JREAL(med[PG] / med[BR]));
+	JSET(res, "ratio_vxlan", JREAL(med[PG] / med[VX]));
+	JSET(res, "ratio_ipv6", JREAL(med[V6] / med[PG]));
 	JSET(res, "ratio_bridge_paired", JREAL(median_of(rb, BENCH_DP_TPUT_ROUNDS)));
 	JSET(res, "ratio_vxlan_paired", JREAL(median_of(rv, BENCH_DP_TPUT_ROUNDS)));
+	JSET(res, "ratio_ipv6_paired", JREAL(median_of(r6, BENCH_DP_TPUT_ROUNDS)));
 	JSET(res, "tput_meets_target", JBOOL(ok));
+	JSET(res, "ipv6_meets_target", JBOOL(ok6));
 	if (!o->json)
-		printf("  medians: peregrine %.2f, bridge %.2f, vxlan %.2f Gbit/s\n"
+		printf("  medians: peregrine %.2f, ipv6 %.2f, bridge %.2f, vxlan %.2f Gbit/s\n"
 		       "  peregrine / bridge %.3f (target >= 0.95), peregrine / vxlan %.3f "
 		       "(target >= 1)   %s\n"
-		       "  median of per-round ratios: vs bridge %.3f, vs vxlan %.3f\n",
-		       med[0], med[1], med[2], med[0] / med[1], med[0] / med[2],
-		       ok ? "ok" : "MISSES TARGET", median_of(rb, BENCH_DP_TPUT_ROUNDS),
-		       median_of(rv, BENCH_DP_TPUT_ROUNDS));
-	return ok ? 0 : 1;
+		       "  ipv6 / ipv4 on the same pair %.3f (target >= 0.95)   %s\n"
+		       "  median of per-round ratios: vs bridge %.3f, vs vxlan %.3f, ipv6 / ipv4 %.3f\n",
+		       med[PG], med[V6], med[BR], med[VX], med[PG] / med[BR], med[PG] / med[VX],
+		       ok ? "ok" : "MISSES TARGET", med[V6] / med[PG], ok6 ? "ok" : "MISSES TARGET",
+		       median_of(rb, BENCH_DP_TPUT_ROUNDS), median_of(rv, BENCH_DP_TPUT_ROUNDS),
+		       median_of(r6, BENCH_DP_TPUT_ROUNDS));
+	return ok && ok6 ? 0 : 1;
 }
 
 int bench_dataplane(const struct bench_opts *o, json_t *res)

@@ -270,6 +270,24 @@ static void on_push(struct dirc *c, const struct dirp_msg *m, struct dir_now now
 	c->st.acks_sent++;
 }
 
+/* IPv6 pushes: checked as IPv4 ones, handed over, not acknowledged. */
+static void on_push6(struct dirc *c, const struct dirp_msg *m, struct dir_now now)
+{
+	if (!push_fresh(c, &m->h, now)) {
+		c->st.dropped++;
+		return;
+	}
+	c->st.pushes++;
+	for (unsigned i = 0; i < m->h.count; i++) {
+		struct dirp_entry6 e;
+
+		dirp_get_entry6(m, i, &e);
+		if (c->cfg.on_push6)
+			c->cfg.on_push6(c->cfg.push_arg, &e);
+		c->st.push_records++;
+	}
+}
+
 void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len)
 {
 	struct dirp_msg m;
@@ -280,6 +298,8 @@ void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t l
 	}
 	if (m.h.type == DIRP_UPDATE || m.h.type == DIRP_INVALIDATE)
 		on_push(c, &m, now);
+	else if (m.h.type == DIRP_UPDATE6)
+		on_push6(c, &m, now);
 	else if (m.h.type & DIRP_REPLY_BIT)
 		on_reply(c, &m);
 	else

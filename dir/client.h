@@ -36,6 +36,8 @@ typedef void (*dirc_send_fn)(void *arg, const uint8_t *buf, size_t len);
 typedef void (*dirc_reply_fn)(void *arg, uint64_t req_id, const struct dirp_msg *m);
 /* One pushed record (type DIRP_UPDATE or DIRP_INVALIDATE). */
 typedef void (*dirc_push_fn)(void *arg, uint8_t type, const struct dirp_entry *e);
+/* One pushed IPv6 record (type DIRP_UPDATE6; not acknowledged). */
+typedef void (*dirc_push6_fn)(void *arg, const struct dirp_entry6 *e);
 
 struct dirc_cfg {
 	const struct auth_key *key;
@@ -44,6 +46,7 @@ struct dirc_cfg {
 	void *send_arg;
 	dirc_push_fn on_push;		/* may be NULL: pushes are still acked */
 	void *push_arg;
+	dirc_push6_fn on_push6;		/* may be NULL; called with push_arg */
 	uint32_t rto_ms;		/* 0: DIRC_RTO_MS */
 	uint32_t tries;			/* 0: DIRC_TRIES */
 	uint32_t skew_ms;		/* 0: DIR_SKEW_MS */

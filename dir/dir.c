@@ -436,6 +436,8 @@ void dir_get_stats(const struct dir *d, uint64_t st[DIR_STAT_COUNT])
 	st[DIR_STAT_v6_lookup_misses] = dir6_stats(d->v6)->misses;
 	st[DIR_STAT_v6_invalid] = dir6_stats(d->v6)->invalid;
 	st[DIR_STAT_v6_full] = dir6_stats(d->v6)->full;
+	st[DIR_STAT_v6_pushes] = dir6_stats(d->v6)->pushes;
+	st[DIR_STAT_v6_untracked] = dir6_stats(d->v6)->untracked;
 	st[DIR_STAT_grp_groups] = dirgrp_count(d->grp);
 	st[DIR_STAT_grp_members] = dirgrp_members(d->grp);
 	st[DIR_STAT_grp_joins] = dirgrp_stats(d->grp)->joins;
@@ -1601,6 +1603,24 @@ static int replay_check(struct dir *d, const struct dirp_hdr *h, struct dir_now 
 	return 0;
 }
 
+/* A change to an IPv6 entry (dir/dir6.c): one UPDATE6 to its holders. */
+static void push6(void *arg, const struct dirp_entry6 *r, const uint64_t *addrs, size_t n)
+{
+	struct req *q = arg;
+	struct dir *d = q->d;
+	struct dirp_hdr h = { .type = DIRP_UPDATE6, .session = d->session, .seq = ++d->push_seq,
+			      .time_ms = q->now.wall_ms };
+	struct dirp_writer w;
+	struct dir_send *s;
+
+	dirp_begin(&w, out_reserve(q->o), DIRP_MAX_DGRAM, &h);
+	dirp_put_entry6(&w, r);
+	s = out_commit(q->o, dirp_finish(&w, d->cfg.key));
+	for (size_t i = 0; i < n; i++)
+		out_dst(q->o, s, addrs[i]);
+	d->st[DIR_STAT_push_datagrams]++;
+}
+
 void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *buf,
 	       size_t len, struct dir_out *out)
 {
@@ -1637,7 +1657,13 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	case DIRP_STATS: do_stats(&q); break;
 	case DIRP_REGISTER6:
 	case DIRP_UNREGISTER6:
-	case DIRP_LOOKUP6: dir6_request(d->v6, &m, &q.w); break;
+	case DIRP_LOOKUP6: {
+		struct dir6_ctx ctx = { .from = from, .now_ms = now.ns / 1000000,
+					.push = push6, .arg = &q };
+
+		dir6_request(d->v6, &m, &q.w, &ctx);
+		break;
+	}
 	case DIRP_JOIN:
 	case DIRP_LEAVE:
 	case DIRP_MEMBERS: dirgrp_request(d->grp, &m, &q.w); break;

@@ -142,7 +142,8 @@ const char *dir_drop_name(int reason);
 	X(drop_too_old) X(drop_sessions) X(drop_unexpected) X(push_datagrams) \
 	X(remote_changes) X(refused_read_only) \
 	X(v6_entries) X(v6_registers) X(v6_unregisters) X(v6_lookups) \
-	X(v6_lookup_misses) X(v6_invalid) X(v6_full) X(lookup_default) \
+	X(v6_lookup_misses) X(v6_invalid) X(v6_full) X(v6_pushes) X(v6_untracked) \
+	X(lookup_default) \
 	X(default_repushes) \
 	X(grp_groups) X(grp_members) X(grp_joins) X(grp_leaves) X(grp_lookups) \
 	X(grp_lookup_misses) X(grp_invalid) X(grp_full_vdc) X(grp_full_group)

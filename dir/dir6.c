@@ -13,12 +13,19 @@
 #include "lib/hash.h"
 #include "wire/be.h"
 
+struct holder6 {
+	uint64_t addr;
+	uint64_t until_ms;
+};
+
 struct entry6 {
 	uint32_t vdc;
 	uint8_t ip6[16];
 	uint8_t avail;
 	uint32_t version, server;
 	uint8_t mac[DIRP_NMACS][6];
+	struct holder6 *h;		/* lease holders, nh of caph */
+	uint32_t nh, caph;
 };
 
 struct dir6 {
@@ -28,6 +35,7 @@ struct dir6 {
 	uint32_t neg_lease_ms;
 	uint64_t seed;
 	struct hmap by_key;
+	size_t holder_bytes;
 	struct dir6_stats st;
 };
 
@@ -47,6 +55,8 @@ void dir6_free(struct dir6 *t)
 	if (!t)
 		return;
 	hmap_free(&t->by_key);
+	for (uint32_t i = 0; i < t->n; i++)
+		free(t->a[i].h);
 	free(t->a);
 	free(t);
 }
@@ -58,7 +68,7 @@ size_t dir6_count(const struct dir6 *t)
 
 size_t dir6_mem_bytes(const struct dir6 *t)
 {
-	return (size_t)t->cap * sizeof(*t->a) + hmap_bytes(&t->by_key);
+	return (size_t)t->cap * sizeof(*t->a) + hmap_bytes(&t->by_key) + t->holder_bytes;
 }
 
 const struct dir6_stats *dir6_stats(const struct dir6 *t)
@@ -120,7 +130,73 @@ static void record(const struct entry6 *e, struct dirp_entry6 *r)
 	memcpy(r->mac, e->mac, sizeof(r->mac));
 }
 
-static uint8_t register_one(struct dir6 *t, const struct dirp_entry6 *r)
+/* ---- leases ------------------------------------------------------------------- */
+
+/* Drop the holders whose lease ended. */
+static void holders_prune(struct entry6 *e, uint64_t now_ms)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < e->nh; i++)
+		if (e->h[i].until_ms > now_ms)
+			e->h[k++] = e->h[i];
+	e->nh = k;
+}
+
+static void holders_free(struct dir6 *t, struct entry6 *e)
+{
+	t->holder_bytes -= (size_t)e->caph * sizeof(*e->h);
+	free(e->h);
+	e->h = NULL;
+	e->nh = e->caph = 0;
+}
+
+/* A lease for ctx->from on e until until_ms. */
+static void lease_grant(struct dir6 *t, struct entry6 *e, const struct dir6_ctx *ctx,
+			uint64_t until_ms)
+{
+	for (uint32_t i = 0; i < e->nh; i++)
+		if (e->h[i].addr == ctx->from) {
+			e->h[i].until_ms = until_ms;
+			return;
+		}
+	if (e->nh == e->caph)
+		holders_prune(e, ctx->now_ms);
+	if (e->nh == e->caph) {
+		uint32_t cap = e->caph ? e->caph * 2 : 4;
+
+		if (cap > DIR6_HOLDERS) {
+			t->st.untracked++;
+			return;
+		}
+		e->h = xreallocarray(e->h, cap, sizeof(*e->h));
+		t->holder_bytes += (size_t)(cap - e->caph) * sizeof(*e->h);
+		e->caph = cap;
+	}
+	e->h[e->nh++] = (struct holder6){ .addr = ctx->from, .until_ms = until_ms };
+}
+
+/* Push r to the holders of e whose lease runs. */
+static void push_holders(struct dir6 *t, struct entry6 *e, const struct dirp_entry6 *r,
+			 const struct dir6_ctx *ctx)
+{
+	uint64_t addrs[64];
+	size_t n = 0;
+
+	holders_prune(e, ctx->now_ms);
+	for (uint32_t i = 0; i < e->nh; i++) {
+		addrs[n++] = e->h[i].addr;
+		if (n == ARRAY_SIZE(addrs) || i + 1 == e->nh) {
+			if (ctx->push)
+				ctx->push(ctx->arg, r, addrs, n);
+			t->st.pushes += n;
+			n = 0;
+		}
+	}
+}
+
+static uint8_t register_one(struct dir6 *t, const struct dirp_entry6 *r,
+			    const struct dir6_ctx *ctx)
 {
 	uint64_t h;
 	uint32_t i = find(t, r->vdc, r->ip6, &h);
@@ -152,10 +228,18 @@ static uint8_t register_one(struct dir6 *t, const struct dirp_entry6 *r)
 	memcpy(e->mac, r->mac, sizeof(e->mac));
 	e->version = ++t->vclock;
 	t->st.registers++;
+	if (e->nh) {
+		struct dirp_entry6 p = { .vdc = e->vdc };
+
+		memcpy(p.ip6, e->ip6, 16);
+		record(e, &p);
+		push_holders(t, e, &p, ctx);
+	}
 	return DIRP_OK;
 }
 
-static void do_register(struct dir6 *t, const struct dirp_msg *m, struct dirp_writer *w)
+static void do_register(struct dir6 *t, const struct dirp_msg *m, struct dirp_writer *w,
+			const struct dir6_ctx *ctx)
 {
 	for (unsigned k = 0; k < m->h.count; k++) {
 		struct dirp_entry6 r, out = { 0 };
@@ -163,7 +247,7 @@ static void do_register(struct dir6 *t, const struct dirp_msg *m, struct dirp_wr
 		uint32_t i;
 
 		dirp_get_entry6(m, k, &r);
-		out.status = register_one(t, &r);
+		out.status = register_one(t, &r, ctx);
 		if (out.status == DIRP_OK && (i = find(t, r.vdc, r.ip6, &h)) != NONE6)
 			record(&t->a[i], &out);
 		t->st.invalid += out.status == DIRP_INVALID;
@@ -179,6 +263,7 @@ static void remove_at(struct dir6 *t, uint32_t i, uint64_t h)
 {
 	uint32_t last = --t->n;
 
+	holders_free(t, &t->a[i]);
 	hmap_del(&t->by_key, h);
 	if (i != last) {
 		t->a[i] = t->a[last];
@@ -186,7 +271,8 @@ static void remove_at(struct dir6 *t, uint32_t i, uint64_t h)
 	}
 }
 
-static void do_unregister(struct dir6 *t, const struct dirp_msg *m, struct dirp_writer *w)
+static void do_unregister(struct dir6 *t, const struct dirp_msg *m, struct dirp_writer *w,
+			  const struct dir6_ctx *ctx)
 {
 	for (unsigned k = 0; k < m->h.count; k++) {
 		struct dirp_entry6 out = { .status = DIRP_NOT_FOUND };
@@ -197,8 +283,13 @@ static void do_unregister(struct dir6 *t, const struct dirp_msg *m, struct dirp_
 		dirp_get_key6(m, k, &key);
 		i = find(t, key.vdc, key.ip6, &h);
 		if (i != NONE6 && same_key(&t->a[i], key.vdc, key.ip6)) {
+			struct dirp_entry6 p = { .vdc = key.vdc, .status = DIRP_NOT_FOUND };
+
 			out.status = DIRP_OK;
 			out.version = ++t->vclock;
+			p.version = out.version;
+			memcpy(p.ip6, key.ip6, 16);
+			push_holders(t, &t->a[i], &p, ctx);
 			remove_at(t, i, h);
 			t->st.unregisters++;
 		}
@@ -208,7 +299,8 @@ static void do_unregister(struct dir6 *t, const struct dirp_msg *m, struct dirp_
 	}
 }
 
-static void do_lookup(struct dir6 *t, const struct dirp_msg *m, struct dirp_writer *w)
+static void do_lookup(struct dir6 *t, const struct dirp_msg *m, struct dirp_writer *w,
+		      const struct dir6_ctx *ctx)
 {
 	for (unsigned k = 0; k < m->h.count; k++) {
 		struct dirp_entry6 out = { 0 };
@@ -222,6 +314,7 @@ static void do_lookup(struct dir6 *t, const struct dirp_msg *m, struct dirp_writ
 		if (i != NONE6 && same_key(&t->a[i], key.vdc, key.ip6)) {
 			record(&t->a[i], &out);
 			out.lease_ms = DIR6_LEASE_MS;
+			lease_grant(t, &t->a[i], ctx, ctx->now_ms + DIR6_LEASE_MS);
 		} else {
 			out.status = DIRP_NOT_FOUND;
 			out.lease_ms = t->neg_lease_ms;
@@ -233,12 +326,13 @@ static void do_lookup(struct dir6 *t, const struct dirp_msg *m, struct dirp_writ
 	}
 }
 
-void dir6_request(struct dir6 *t, const struct dirp_msg *m, struct dirp_writer *w)
+void dir6_request(struct dir6 *t, const struct dirp_msg *m, struct dirp_writer *w,
+		  const struct dir6_ctx *ctx)
 {
 	switch (m->h.type) {
-	case DIRP_REGISTER6: do_register(t, m, w); break;
-	case DIRP_UNREGISTER6: do_unregister(t, m, w); break;
-	case DIRP_LOOKUP6: do_lookup(t, m, w); break;
+	case DIRP_REGISTER6: do_register(t, m, w, ctx); break;
+	case DIRP_UNREGISTER6: do_unregister(t, m, w, ctx); break;
+	case DIRP_LOOKUP6: do_lookup(t, m, w, ctx); break;
 	default: break;
 	}
 }

@@ -1676,6 +1676,97 @@ static void test_ipv6_keys(void **state)
 	h_fini(&h);
 }
 
+/* The UPDATE6 datagrams to `to` in the last output: records, last in r. */
+static int v6_pushes(struct h *h, uint64_t to, struct dirp_entry6 *r, unsigned *ndst)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < h->out.nsends; i++) {
+		const struct dir_send *s = &h->out.sends[i];
+		struct dirp_msg x;
+
+		assert_int_equal(dirp_decode(h->out.buf + s->off, s->len, &key, &x), 0);
+		if (x.h.type != DIRP_UPDATE6)
+			continue;
+		for (uint32_t j = 0; j < s->ndst; j++)
+			if (h->out.dsts[s->dst + j] == to) {
+				n += x.h.count;
+				dirp_get_entry6(&x, 0, r);
+				*ndst = s->ndst;
+			}
+	}
+	return n;
+}
+
+/* IPv6 leases: a LOOKUP6 answer is a lease; a change is pushed at once to
+ * every holder whose lease runs (one datagram to all), a removal too (NOT
+ * FOUND); a registration that changes nothing pushes nothing; a lease
+ * that ended is not pushed. */
+static void test_ipv6_pushes(void **state)
+{
+	struct h h;
+	struct dirp_entry6 e = v6_entry(7, 1, 3), r, p;
+	struct dirp_key6 k = v6_key(&e, 7);
+	unsigned ndst = 0;
+	uint32_t v;
+
+	(void)state;
+	h_init(&h, 0);
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	h_send(&h, A2, DIRP_LOOKUP6, &k, 1);
+	h_send(&h, A3, DIRP_LOOKUP6, &k, 1);
+	h_send(&h, A3, DIRP_LOOKUP6, &k, 1);		/* asked again: one lease */
+	{
+		struct dirp_msg m;
+
+		assert_true(h_reply(&h, A3, &m));
+		dirp_get_entry6(&m, 0, &r);
+		v = r.version;
+	}
+
+	/* the VM moves to server 104: one UPDATE6 to A2 and A3, none to A1 */
+	e.server = 104;
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	assert_int_equal(ndst, 2);
+	assert_int_equal(v6_pushes(&h, A3, &p, &ndst), 1);
+	assert_int_equal(v6_pushes(&h, A1, &p, &ndst), 0);
+	assert_int_equal(p.status, DIRP_OK);
+	assert_int_equal(p.vdc, 7);
+	assert_memory_equal(p.ip6, e.ip6, 16);
+	assert_int_equal(p.server, 104);
+	assert_true(p.version > v);
+	assert_memory_equal(p.mac, e.mac, sizeof(e.mac));
+	assert_int_equal(h_stat(&h, DIR_STAT_v6_pushes), 2);
+
+	/* the same again: nothing to push */
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 0);
+
+	/* A2 renews within its lease, A3 does not: only A2 is told */
+	h.t += (DIR6_LEASE_MS - 1000) * MS;
+	h_send(&h, A2, DIRP_LOOKUP6, &k, 1);
+	h.t += 2000 * MS;
+	e.server = 105;
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	assert_int_equal(ndst, 1);
+	assert_int_equal(p.server, 105);
+	assert_int_equal(v6_pushes(&h, A3, &p, &ndst), 0);
+
+	/* removed: NOT FOUND pushed to the holder */
+	h_send(&h, A1, DIRP_UNREGISTER6, &k, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	assert_int_equal(p.status, DIRP_NOT_FOUND);
+	assert_memory_equal(p.ip6, e.ip6, 16);
+	assert_int_equal(h_stat(&h, DIR_STAT_v6_pushes), 4);
+
+	/* registered again: nobody holds it any more */
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 0);
+	h_fini(&h);
+}
+
 static void test_ipv6_invalid(void **state)
 {
 	struct h h;
@@ -1783,6 +1874,7 @@ int main(void)
 		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_group_limits),
 		cmocka_unit_test(test_ipv6_invalid),
+		cmocka_unit_test(test_ipv6_pushes),
 		cmocka_unit_test(test_ipv6_randomized),
 	};
 

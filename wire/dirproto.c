@@ -44,6 +44,7 @@ static const struct type_info types[] = {
 	{ DIRP_MEMBERS | DIRP_REPLY_BIT, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "members-reply" },
 	{ DIRP_UPDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "update" },
 	{ DIRP_INVALIDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "invalidate" },
+	{ DIRP_UPDATE6, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "update6" },
 };
 
 static const struct type_info *type_info(uint8_t type)
@@ -122,6 +123,7 @@ static bool record_ok(uint8_t type, const uint8_t *r)
 			return true;	/* key and move records: any value */
 		return r[8] <= DIRP_STATUS_MAX && r[9] <= DIRP_AVAIL_ALL && r[10] <= DIRP_ENTRY_FLAGS_ALL &&
 		       r[11] == 0;
+	case DIRP_UPDATE6:
 	case DIRP_REGISTER6:
 	case DIRP_UNREGISTER6:
 	case DIRP_LOOKUP6:

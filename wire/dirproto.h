@@ -74,6 +74,11 @@ enum dirp_type {
 	/* directory -> caching clients */
 	DIRP_UPDATE = 0x40,	/* entry records */
 	DIRP_INVALIDATE = 0x41,	/* entry records (key and version only meaningful) */
+	/* directory -> caching clients, IPv6 keys: entry6 records, status OK
+	 * (the entry changed) or NOT_FOUND (it was removed).  Not acknowledged
+	 * (an ACK record holds an IPv4 key) and so not retransmitted: a lost
+	 * one is made good by the holder's renewal (docs/directory-protocol.md). */
+	DIRP_UPDATE6 = 0x42,
 };
 
 /* Per-record status in replies. */
