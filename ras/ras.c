@@ -344,14 +344,36 @@ static bool reachable(const struct ras *r, uint32_t idx)
 
 static void apply_deferred(struct ras *r, uint64_t now, struct ras_out *o);
 
+/* A switch that stopped answering (RS_LOST: a partition of the management
+ * network, its switchd down) still forwards with the table it had: an entry
+ * of (server, tree) idx there that is not what the routes say may send the
+ * tree's packets back where they came from (an Ethernet loop: no TTL).  Such
+ * a pair stays held until the switch is read and reprogrammed. */
+static bool stale_on_lost(const struct ras *r, uint32_t idx, bool any_lost)
+{
+	if (!any_lost)
+		return false;
+	for (uint32_t n = 0; n < r->t->nnodes; n++) {
+		const struct ras_sw *s = r->sw[n];
+
+		if (s && s->state == RS_LOST && s->have[idx] != want_port(r, n, idx))
+			return true;
+	}
+	return false;
+}
+
 /* When every live switch holds what it should: release the held MACs, then
  * start the recovery's deferred tree-1 changes if there are any. */
 static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 {
+	bool any_lost = false;
+
 	if (r->st.converged)
 		return;
 	for (uint32_t i = 0; i < r->t->nnodes; i++) {
 		const struct ras_sw *s = r->sw[i];
+
+		any_lost |= s && s->state == RS_LOST;
 
 		if (s && (s->state == RS_DUMPING ||
 			  (s->state == RS_READY &&
@@ -360,7 +382,7 @@ static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 			return;
 	}
 	for (uint32_t idx = 0; idx < r->nidx; idx++) {
-		if (r->held[idx] && reachable(r, idx)) {
+		if (r->held[idx] && reachable(r, idx) && !stale_on_lost(r, idx, any_lost)) {
 			r->held[idx] = 0;
 			out_avail(r, o, idx, true);
 		}

@@ -65,6 +65,7 @@ struct net {
 	uint32_t dir_loss_pct;	/* datagrams to and from the directory */
 	uint32_t dir_drop_next;	/* datagrams to the directory: drop these next */
 	bool sw_mute;		/* the switches hear nothing from the RAS */
+	uint32_t mute_node;	/* node + 1: this switch hears nothing (0: none) */
 	uint32_t ras_tries;	/* 0: the default */
 	uint8_t *cut;		/* per link: cut by the test */
 	uint8_t *dead;		/* per node: switch failed by the test */
@@ -205,7 +206,7 @@ static void deliver(struct net *n)
 			if (n->addr[k].ip == g->to.ip)
 				node = k;
 		assert_int_not_equal(node, UINT32_MAX);
-		if (!n->sw[node] || n->sw_mute || lost(n))
+		if (!n->sw[node] || n->sw_mute || node + 1 == n->mute_node || lost(n))
 			continue;
 		sw_out_reset(n->so);
 		sw_input(n->sw[node], (struct sw_addr){ RAS_IP, 7500 }, g->buf, g->len, n->now,
@@ -758,6 +759,77 @@ static void test_port_audit(void **state)
 	net_free(&n);
 }
 
+/* The last availability the directory was told for (server, tree) idx: 1,
+ * 0, or -1 if none. */
+static int last_avail(const struct net *n, uint32_t idx)
+{
+	int v = -1;
+
+	for (size_t i = 0; i < n->ndir; i++) {
+		uint32_t id = pgr_mac_id(n->dir[i].mac);
+
+		if ((pgr_id_node(id) - 1) * 2 + pgr_id_tree(id) == idx)
+			v = n->dir[i].avail;
+	}
+	return v;
+}
+
+/* A switch the RAS cannot reach (RS_LOST) keeps forwarding with its old
+ * table.  A failure that changes its entries must leave those trees held
+ * until it is read and reprogrammed: released while it still sends them
+ * the old way, they loop (chaos seeds 52 and 171 of --faults=all did:
+ * leaf1 kept a tree's uplink that spine1 now sent back down to it). */
+static void test_lost_switch_holds(void **state)
+{
+	struct net n;
+	struct route_trees *after;
+	uint8_t *dead;
+	uint32_t link, x = UINT32_MAX, stale = 0;
+	char err[256];
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 6);
+	link = link_between(n.t, "leaf1", "spine0");
+	dead = calloc(n.t->nlinks, 1);
+	dead[link] = 1;
+	assert_int_equal(route_trees_new(n.t, dead, NULL, &after, err, sizeof(err)), 0);
+	/* a switch other than the link's ends whose entries the failure moves */
+	for (uint32_t sw = 0; sw < n.t->nnodes && x == UINT32_MAX; sw++) {
+		if (!n.sw[sw] || sw == n.t->links[link].a || sw == n.t->links[link].b)
+			continue;
+		for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
+			if (route_egress(after, sw, n.t->servers[i / 2], i % 2) !=
+			    route_egress(ras_routes(n.r), sw, n.t->servers[i / 2], i % 2))
+				x = sw;
+	}
+	assert_int_not_equal(x, UINT32_MAX);
+	n.mute_node = x + 1;
+	link_set(&n, link, false);
+	run_for(&n, 6000);	/* x is given up on (RAS_TRIES) */
+	assert_true(ras_stats(n.r)->lost >= 1);
+	for (uint32_t i = 0; i < 2 * n.t->nservers; i++) {
+		uint8_t mac[6];
+		uint16_t want = route_egress(after, x, n.t->servers[i / 2], i % 2);
+
+		ras_server_mac(i / 2, i % 2, mac);
+		if (sw_fib_lookup(n.sw[x], mac) == (want == ROUTE_NO_PORT ? -1 : (int)want))
+			continue;
+		stale++;
+		assert_int_equal(last_avail(&n, i), 0);	/* still held */
+	}
+	assert_true(stale > 0);
+	/* x answers again: read, reprogrammed, and the trees given back */
+	n.mute_node = 0;
+	run_for(&n, RAS_RESYNC_MS + 500);
+	settle(&n);
+	check_fibs(&n);
+	for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
+		assert_int_equal(last_avail(&n, i), 1);
+	route_trees_free(after);
+	free(dead);
+	net_free(&n);
+}
+
 static void test_bad_input(void **state)
 {
 	struct net n;
@@ -963,6 +1035,7 @@ int main(void)
 		cmocka_unit_test(test_recovery_keeps_a_tree),
 		cmocka_unit_test(test_random_failures),
 		cmocka_unit_test(test_port_audit),
+		cmocka_unit_test(test_lost_switch_holds),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_directory_delivery),
