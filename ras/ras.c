@@ -164,6 +164,7 @@ static void begin_dump(struct ras *r, uint32_t node, uint64_t now, struct ras_ou
 	for (uint32_t i = 0; i < r->nidx; i++)
 		s->have[i] = ROUTE_NO_PORT;
 	s->nhave = 0;
+	s->sum = 0;
 	r->st.entries_direct -= (uint32_t)s->dhave.count;
 	hmap_clear(&s->dhave);
 	dclear(s);
@@ -172,8 +173,21 @@ static void begin_dump(struct ras *r, uint32_t node, uint64_t now, struct ras_ou
 }
 
 /* ---- reconciling ----------------------------------------------------------- */
+/* What the switch holds for MAC: the count and the sum follow. */
+static void sum_move(struct ras_sw *s, const uint8_t mac[6], uint16_t from, uint16_t to)
+{
+	if (from != ROUTE_NO_PORT)
+		s->sum -= swp_entry_hash(mac, from);
+	if (to != ROUTE_NO_PORT)
+		s->sum += swp_entry_hash(mac, to);
+}
+
 static void set_have(struct ras_sw *s, uint32_t idx, uint16_t port)
 {
+	uint8_t mac[6];
+
+	ras_server_mac(idx / 2, idx % 2, mac);
+	sum_move(s, mac, s->have[idx], port);
 	s->nhave += (port != ROUTE_NO_PORT) - (s->have[idx] != ROUTE_NO_PORT);
 	s->have[idx] = port;
 }
@@ -210,7 +224,10 @@ static uint16_t dhave_port(const struct ras_sw *s, uint32_t vm_id)
 static void dset_have(struct ras *r, struct ras_sw *s, uint32_t vm_id, uint16_t port)
 {
 	bool had = hmap_get(&s->dhave, vm_id) != NULL;
+	uint8_t mac[6];
 
+	pgr_mac_make(mac, vm_id);
+	sum_move(s, mac, dhave_port(s, vm_id), port);
 	if (port == ROUTE_NO_PORT)
 		hmap_del(&s->dhave, vm_id);
 	else
@@ -303,7 +320,10 @@ static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out
 	while (s->nforeign && s->nops < SWP_MAX_OPS) {
 		uint8_t mac[6];
 
-		wire_put48(mac, s->foreign[--s->nforeign]);
+		uint64_t f = s->foreign[--s->nforeign];
+
+		wire_put48(mac, f & 0xffffffffffffull);
+		sum_move(s, mac, (uint16_t)(f >> 48), ROUTE_NO_PORT);
 		add_op(s, RAS_FOREIGN, SWP_OP_DEL, 0, mac);
 	}
 	collect(r, node, false);
@@ -408,19 +428,22 @@ static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 }
 
 /* ---- replies from switches --------------------------------------------------- */
-/* The switch says how many entries it holds: if that is not what we
- * believe (its switchd restarted with an empty table, someone else changed
- * it), read the whole table again. */
-static bool audit_ok(struct ras *r, uint32_t node, uint32_t used, uint64_t now,
+/* The switch says how many entries it holds and their sum: if that is not
+ * what we believe (its switchd restarted with an empty table, someone else
+ * changed it, an entry's port is not the one we hold), read the whole table
+ * again.  The count alone cannot see a wrong port. */
+static bool audit_ok(struct ras *r, uint32_t node, uint32_t used, uint64_t sum, uint64_t now,
 		     struct ras_out *o)
 {
 	struct ras_sw *s = r->sw[node];
+	uint32_t have = s->nhave + s->nforeign + (uint32_t)s->dhave.count;
 
-	if (used == s->nhave + s->nforeign + s->dhave.count)
+	if (used == have && sum == s->sum)
 		return true;
 	r->st.audits_failed++;
-	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s holds %u entries, not %u: reading it again",
-		   r->t->nodes[node].name, used, s->nhave + s->nforeign + (uint32_t)s->dhave.count);
+	r->st.audits_sum_failed += used == have;
+	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s holds %u entries%s, not %u: reading it again",
+		   r->t->nodes[node].name, used, used == have ? " with other ports" : "", have);
 	begin_dump(r, node, now, o);
 	return false;
 }
@@ -458,7 +481,7 @@ static void on_fib_ack(struct ras *r, uint32_t node, const struct swp_msg *m, ui
 			   swp_mac_str(op->mac, mb), op->port, swp_status_name(st));
 	}
 	s->busy = RS_IDLE;
-	if (!audit_ok(r, node, m->u.fib_ack.used, now, o))
+	if (!audit_ok(r, node, m->u.fib_ack.used, m->u.fib_ack.sum, now, o))
 		return;
 	reconcile(r, node, now, o);
 }
@@ -470,7 +493,7 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 
 	if (s->busy == RS_AUDIT && m->h.seq == s->seq) {
 		s->busy = RS_IDLE;
-		if (audit_ok(r, node, m->u.dump_fib.used, now, o))
+		if (audit_ok(r, node, m->u.dump_fib.used, m->u.dump_fib.sum, now, o))
 			reconcile(r, node, now, o);
 		return;
 	}
@@ -490,8 +513,10 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 			 pgr_id_node(pgr_mac_id(e.mac)) > r->t->nservers) {
 			dset_have(r, s, pgr_mac_id(e.mac), e.port);
 			rd_dumped(r, node, pgr_mac_id(e.mac), e.port);
-		} else if (s->nforeign < RAS_MAX_FOREIGN)
-			s->foreign[s->nforeign++] = wire_get48(e.mac);
+		} else if (s->nforeign < RAS_MAX_FOREIGN) {
+			s->foreign[s->nforeign++] = (uint64_t)e.port << 48 | wire_get48(e.mac);
+			sum_move(s, e.mac, ROUTE_NO_PORT, e.port);
+		}
 	}
 	s->dump_offset += m->u.dump_fib.n;
 	s->busy = RS_IDLE;

@@ -11,7 +11,8 @@
  *     changed (also with links down: their ports are read first), and
  *     exactly the repairs when something did;
  *   - a switch whose table was lost unseen is found by the entry-count
- *     audit and refilled;
+ *     audit and refilled, one with a wrong port by the table sum;
+ *   - a switch the RAS cannot reach keeps its trees held;
  *   - a link that changed while its switch's switchd was down (a fresh
  *     switchd does not report what it first sees) is found by the port
  *     audit, both ways, and the tables follow;
@@ -830,10 +831,40 @@ static void test_lost_switch_holds(void **state)
 	net_free(&n);
 }
 
+/* A switch whose table holds the right number of entries with a wrong port
+ * (a divergence the entry count cannot see): the table sum in the audit
+ * finds it, the table is read again and repaired. */
+static void test_sum_audit(void **state)
+{
+	struct net n;
+	uint32_t leaf;
+	uint8_t mac[6];
+	int port;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 7);
+	leaf = topo_find(n.t, "leaf1");
+	ras_server_mac(0, 0, mac);
+	port = sw_fib_lookup(n.sw[leaf], mac);
+	assert_true(port >= 0);
+	/* behind the RAS's back: same count, another port */
+	sw_adopt(n.sw[leaf], mac, (uint16_t)((port + 1) % n.t->nodes[leaf].degree));
+	run_for(&n, RAS_AUDIT_MS + 100);
+	settle(&n);
+	assert_int_equal(ras_stats(n.r)->audits_sum_failed, 1);
+	assert_int_equal(ras_stats(n.r)->audits_failed, 1);
+	assert_int_equal(sw_fib_lookup(n.sw[leaf], mac), port);
+	check_fibs(&n);
+	/* a steady fabric: every audit agrees */
+	run_for(&n, 3 * RAS_AUDIT_MS);
+	assert_int_equal(ras_stats(n.r)->audits_failed, 1);
+	net_free(&n);
+}
+
 static void test_bad_input(void **state)
 {
 	struct net n;
-	uint8_t buf[SWP_MAX_DGRAM] = { 0x50, 0x53, 1, SWP_LINK };
+	uint8_t buf[SWP_MAX_DGRAM] = { 0x50, 0x53, SWP_VERSION, SWP_LINK };
 	struct auth_key other = { { 1 } };
 	struct swp_hdr h = { .type = SWP_LINK, .sender = 0, .seq = 5 };
 	const struct ras_stats *st;
@@ -856,7 +887,7 @@ static void test_bad_input(void **state)
 	len = swp_enc_link(buf, sizeof(buf), &h, 999, SWP_PORT_DOWN, 1, &key);
 	ras_input(n.r, n.addr[0], buf, len, n.now, &n.o);	/* no such port */
 	h.type = SWP_FIB_ACK;
-	len = swp_enc_fib_ack(buf, sizeof(buf), &h, 0, 10, (const uint8_t *)"\0", 1, &key);
+	len = swp_enc_fib_ack(buf, sizeof(buf), &h, 0, 10, 0, (const uint8_t *)"\0", 1, &key);
 	ras_input(n.r, n.addr[0], buf, len, n.now, &n.o);	/* acks nothing */
 	assert_int_equal(st->drops[RAS_DROP_DECODE + SWP_E_SHORT], 1);
 	assert_true(st->drops[RAS_DROP_DECODE + SWP_E_AUTH] >= 1);
@@ -1036,6 +1067,7 @@ int main(void)
 		cmocka_unit_test(test_random_failures),
 		cmocka_unit_test(test_port_audit),
 		cmocka_unit_test(test_lost_switch_holds),
+		cmocka_unit_test(test_sum_audit),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_directory_delivery),
