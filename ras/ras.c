@@ -246,8 +246,30 @@ static void add_op(struct ras_sw *s, uint32_t idx, uint8_t kind, uint16_t port,
 	s->op_idx[s->nops++] = idx;
 }
 
+/* Trees are reprogrammed from the root outward: switch node's new entry
+ * for (server, tree) idx, port `want`, waits while the switch it leads to
+ * (its parent in the new tree) does not hold its own new entry yet and
+ * will: that entry is dirty or may be in the batch in flight there.  A
+ * packet then follows old entries until it meets a switch that holds its
+ * new one, and new ones from there to the root, all of which are
+ * installed (each switch's parent was before it): no loop, at any moment
+ * of the change.  In any order, a switch with its new entry can send a
+ * packet to one whose old entry sends it back (an Ethernet loop: no TTL).
+ * A parent that is lost, dead, being read, or that refused its entry
+ * (idle, nothing dirty) is not waited for. */
+static bool wait_parent(const struct ras *r, uint32_t node, uint32_t idx, uint16_t want)
+{
+	uint32_t parent = topo_port(r->t, node, want)->peer;
+	const struct ras_sw *p = r->sw[parent];
+
+	if (!p || p->state != RS_READY || p->have[idx] == want_port(r, parent, idx))
+		return false;
+	return p->is_dirty[idx] || p->busy == RS_FIB_OPS;
+}
+
 /* One pass over the dirty list: deletes (adds == false) or adds.  Entries
- * already right leave the list; entries put in the batch too. */
+ * already right leave the list; entries put in the batch too; adds whose
+ * parent is not ready (wait_parent) stay. */
 static void collect(struct ras *r, uint32_t node, bool adds)
 {
 	struct ras_sw *s = r->sw[node];
@@ -263,7 +285,7 @@ static void collect(struct ras *r, uint32_t node, bool adds)
 			s->is_dirty[idx] = 0;
 			continue;
 		}
-		if (del != adds && s->nops < SWP_MAX_OPS) {
+		if (del != adds && s->nops < SWP_MAX_OPS && (del || !wait_parent(r, node, idx, want))) {
 			ras_server_mac(idx / 2, idx % 2, mac);
 			add_op(s, idx, del ? SWP_OP_DEL : SWP_OP_ADD, want, mac);
 			s->is_dirty[idx] = 0;
@@ -481,9 +503,15 @@ static void on_fib_ack(struct ras *r, uint32_t node, const struct swp_msg *m, ui
 			   swp_mac_str(op->mac, mb), op->port, swp_status_name(st));
 	}
 	s->busy = RS_IDLE;
-	if (!audit_ok(r, node, m->u.fib_ack.used, m->u.fib_ack.sum, now, o))
-		return;
-	reconcile(r, node, now, o);
+	if (audit_ok(r, node, m->u.fib_ack.used, m->u.fib_ack.sum, now, o))
+		reconcile(r, node, now, o);
+	/* its neighbours' entries may have waited for these (wait_parent) */
+	for (uint32_t p = 0; p < r->t->nodes[node].degree; p++) {
+		uint32_t peer = topo_port(r->t, node, p)->peer;
+
+		if (r->sw[peer] && r->sw[peer]->ndirty)
+			reconcile(r, peer, now, o);
+	}
 }
 
 static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint64_t now,
@@ -928,6 +956,12 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 			send_dump(r, node, RS_AUDIT, now, o);
 		}
 		return s->due;
+	}
+	if (!s->busy && s->state == RS_READY && s->ndirty) {
+		/* entries that waited for a parent that is gone or gave up */
+		reconcile(r, node, now, o);
+		if (s->busy)
+			return s->due;
 	}
 	if (!s->busy)
 		return s->state == RS_READY ? s->audit_at : UINT64_MAX;

@@ -67,6 +67,8 @@ struct net {
 	uint32_t dir_drop_next;	/* datagrams to the directory: drop these next */
 	bool sw_mute;		/* the switches hear nothing from the RAS */
 	uint32_t mute_node;	/* node + 1: this switch hears nothing (0: none) */
+	bool check_loops;	/* after every batch a switch applies: no loop */
+	uint64_t loop_checks;
 	uint32_t ras_tries;	/* 0: the default */
 	uint8_t *cut;		/* per link: cut by the test */
 	uint8_t *dead;		/* per node: switch failed by the test */
@@ -172,6 +174,38 @@ static void dir_carry(struct net *n)
 }
 
 
+/* No packet toward any server's tree loops among the switches' tables as
+ * they are now (live links only). */
+static void check_no_loop(struct net *n)
+{
+	for (uint32_t s = 0; s < n->t->nservers; s++) {
+		for (unsigned tr = 0; tr < 2; tr++) {
+			uint8_t mac[6];
+
+			ras_server_mac(s, tr, mac);
+			for (uint32_t start = 0; start < n->t->nnodes; start++) {
+				uint32_t node = start, hops = 0;
+
+				while (n->sw[node]) {
+					int port = sw_fib_lookup(n->sw[node], mac);
+					const struct topo_adj *a;
+
+					if (port < 0 || port >= n->t->nodes[node].degree)
+						break;
+					a = topo_port(n->t, node, (uint16_t)port);
+					if (n->cut[a->link])
+						break;
+					node = a->peer;
+					if (++hops > n->t->nswitches)
+						fail_msg("server %u tree %u loops from %s", s, tr,
+							 n->t->nodes[start].name);
+				}
+			}
+		}
+	}
+	n->loop_checks++;
+}
+
 /* Carry out the RAS's output: the directory first, then the switches. */
 static void deliver(struct net *n)
 {
@@ -217,6 +251,8 @@ static void deliver(struct net *n)
 				n->so->nl[k].err = 0;
 			n->applied += n->so->nnl;
 			sw_commit(n->sw[node], n->so);
+			if (n->check_loops)
+				check_no_loop(n);
 		}
 		queue_sw_out(n, node);
 	}
@@ -861,6 +897,36 @@ static void test_sum_audit(void **state)
 	net_free(&n);
 }
 
+/* Trees are reprogrammed from the root outward (wait_parent): after every
+ * batch any switch applies, during single failures and recoveries of every
+ * link between switches, no tree loops. */
+static void test_no_loop_while_reprogramming(void **state)
+{
+	static const char *const specs[] = {
+		"leafspine:spines=2,leaves=4,servers=2,homing=2",
+		"leafspine:spines=3,leaves=6,servers=1,homing=2",
+	};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
+		struct net n;
+
+		net_init(&n, specs[k], 8 + k);
+		n.check_loops = true;
+		for (uint32_t l = 0; l < n.t->nlinks; l++) {
+			if (topo_is_server(n.t, n.t->links[l].a) || topo_is_server(n.t, n.t->links[l].b))
+				continue;
+			link_set(&n, l, false);
+			settle(&n);
+			link_set(&n, l, true);
+			settle(&n);
+			check_fibs(&n);
+		}
+		assert_true(n.loop_checks > 0);
+		net_free(&n);
+	}
+}
+
 static void test_bad_input(void **state)
 {
 	struct net n;
@@ -1068,6 +1134,7 @@ int main(void)
 		cmocka_unit_test(test_port_audit),
 		cmocka_unit_test(test_lost_switch_holds),
 		cmocka_unit_test(test_sum_audit),
+		cmocka_unit_test(test_no_loop_while_reprogramming),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_directory_delivery),
