@@ -13,6 +13,8 @@
  *   - a switch whose table was lost unseen is found by the entry-count
  *     audit and refilled, one with a wrong port by the table sum;
  *   - a switch the RAS cannot reach keeps its trees held;
+ *   - trees are reprogrammed root outward: no table state between two
+ *     batches of a single failure or recovery has a loop;
  *   - a link that changed while its switch's switchd was down (a fresh
  *     switchd does not report what it first sees) is found by the port
  *     audit, both ways, and the tables follow;
