@@ -193,7 +193,7 @@ static void st_route(void *arg, const struct ras_direct_info *i)
 #define RC_COUNTERS(X)                                                              \
 	X(link_reports) X(link_events) X(node_events) X(old_reports) X(batches)      \
 	X(retransmits) X(lost) X(ops_sent) X(ops_ok) X(dumps) X(avail_down)          \
-	X(avail_up) X(audits) X(audits_failed) X(port_audits) X(ports_wrong)         \
+	X(avail_up) X(audits) X(audits_failed) X(audits_sum_failed) X(port_audits) X(ports_wrong)         \
 	X(traffic_reports) X(traffic_flows) X(moved) X(acks_sent) X(lb_runs)         \
 	X(direct_sent) X(direct_retransmits) X(direct_acked) X(direct_on)            \
 	X(direct_off) X(agents_lost) X(agent_restarts)                               \
@@ -721,8 +721,9 @@ static const struct ras_metric ras_metrics[] = {
 	RC_C(dumps, "switch tables read back whole"),
 	RC_C(avail_down, "(server, tree) pairs marked unavailable"),
 	RC_C(avail_up, "(server, tree) pairs marked available again"),
-	RC_C(audits, "switch entry counts checked"),
-	RC_C(audits_failed, "switch entry counts found wrong"),
+	RC_C(audits, "switch tables checked (entry count and sum)"),
+	RC_C(audits_failed, "switch tables found not as the RAS held them"),
+	RC_C(audits_sum_failed, "switch tables with the right entry count and wrong entries"),
 	RC_C(port_audits, "switch port states read by an audit"),
 	RC_C(ports_wrong, "switch ports found in another state than the RAS held"),
 	RC_C(traffic_reports, "traffic reports from agents"),

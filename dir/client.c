@@ -220,9 +220,17 @@ static bool push_fresh(struct dirc *c, const struct dirp_hdr *h, struct dir_now 
 			oldest = &c->srv[i];
 	}
 	if (!s) {
-		/* Forgetting a session is safe once its pushes are stale. */
+		/* A new server session (a directory that restarted) takes the
+		 * slot of the one heard from longest ago, even if that one is
+		 * still within the skew window: refusing it (as before) left an
+		 * agent deaf to every push after DIRC_SESSIONS directory starts
+		 * in 2 x skew, its entries stale until their leases ended.  What
+		 * forgetting a live window gives away is small: a captured push of
+		 * the forgotten session, replayed within the skew, is applied only
+		 * where it carries a version newer than the one held (the agent
+		 * keeps the highest version), so it cannot roll an entry back. */
 		if (oldest->id && oldest->last_ms + 2ull * c->cfg.skew_ms >= now.wall_ms)
-			return false;
+			c->st.sessions_evicted++;
 		s = oldest;
 		memset(s, 0, sizeof(*s));
 		s->id = h->session;

@@ -63,6 +63,9 @@ struct dirc_stats {
 	 * to a retransmitted request, or one that came after the request was
 	 * given up (expected under load; not counted in dropped) */
 	uint64_t late_replies;
+	/* a new server session took the slot of one heard from within
+	 * 2 x skew (more than DIRC_SESSIONS directory starts in that time) */
+	uint64_t sessions_evicted;
 };
 
 struct dirc;

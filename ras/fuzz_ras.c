@@ -131,7 +131,7 @@ static void answer(struct fz *f, uint32_t sw, const uint8_t *p, size_t n)
 		h.type = SWP_FIB_ACK;
 		for (uint16_t i = 0; i < k; i++)
 			st[i] = i + 2 < n ? p[i + 2] % (SWP_STATUS_MAX + 1) : 0;
-		len = swp_enc_fib_ack(buf, sizeof(buf), &h, p[1], 1000, st, k, &key);
+		len = swp_enc_fib_ack(buf, sizeof(buf), &h, p[1], 1000, n > 2 ? p[2] : 0, st, k, &key);
 	} else {
 		uint16_t ne = 0;
 
@@ -142,7 +142,7 @@ static void answer(struct fz *f, uint32_t sw, const uint8_t *p, size_t n)
 			e[ne].mac[5] |= 1;
 			e[ne].port = (uint16_t)(p[i + 6] % 8);
 		}
-		len = swp_enc_dump_fib(buf, sizeof(buf), &h, p[1], 1000, 0, e, ne, &key);
+		len = swp_enc_dump_fib(buf, sizeof(buf), &h, p[1], 1000, n > 2 ? p[2] : 0, 0, e, ne, &key);
 	}
 	if (len)
 		ras_input(f->r, f->addr[sw], buf, len, f->now, &f->o);

@@ -164,6 +164,7 @@ static void begin_dump(struct ras *r, uint32_t node, uint64_t now, struct ras_ou
 	for (uint32_t i = 0; i < r->nidx; i++)
 		s->have[i] = ROUTE_NO_PORT;
 	s->nhave = 0;
+	s->sum = 0;
 	r->st.entries_direct -= (uint32_t)s->dhave.count;
 	hmap_clear(&s->dhave);
 	dclear(s);
@@ -172,8 +173,21 @@ static void begin_dump(struct ras *r, uint32_t node, uint64_t now, struct ras_ou
 }
 
 /* ---- reconciling ----------------------------------------------------------- */
+/* What the switch holds for MAC: the count and the sum follow. */
+static void sum_move(struct ras_sw *s, const uint8_t mac[6], uint16_t from, uint16_t to)
+{
+	if (from != ROUTE_NO_PORT)
+		s->sum -= swp_entry_hash(mac, from);
+	if (to != ROUTE_NO_PORT)
+		s->sum += swp_entry_hash(mac, to);
+}
+
 static void set_have(struct ras_sw *s, uint32_t idx, uint16_t port)
 {
+	uint8_t mac[6];
+
+	ras_server_mac(idx / 2, idx % 2, mac);
+	sum_move(s, mac, s->have[idx], port);
 	s->nhave += (port != ROUTE_NO_PORT) - (s->have[idx] != ROUTE_NO_PORT);
 	s->have[idx] = port;
 }
@@ -210,7 +224,10 @@ static uint16_t dhave_port(const struct ras_sw *s, uint32_t vm_id)
 static void dset_have(struct ras *r, struct ras_sw *s, uint32_t vm_id, uint16_t port)
 {
 	bool had = hmap_get(&s->dhave, vm_id) != NULL;
+	uint8_t mac[6];
 
+	pgr_mac_make(mac, vm_id);
+	sum_move(s, mac, dhave_port(s, vm_id), port);
 	if (port == ROUTE_NO_PORT)
 		hmap_del(&s->dhave, vm_id);
 	else
@@ -229,8 +246,30 @@ static void add_op(struct ras_sw *s, uint32_t idx, uint8_t kind, uint16_t port,
 	s->op_idx[s->nops++] = idx;
 }
 
+/* Trees are reprogrammed from the root outward: switch node's new entry
+ * for (server, tree) idx, port `want`, waits while the switch it leads to
+ * (its parent in the new tree) does not hold its own new entry yet and
+ * will: that entry is dirty or may be in the batch in flight there.  A
+ * packet then follows old entries until it meets a switch that holds its
+ * new one, and new ones from there to the root, all of which are
+ * installed (each switch's parent was before it): no loop, at any moment
+ * of the change.  In any order, a switch with its new entry can send a
+ * packet to one whose old entry sends it back (an Ethernet loop: no TTL).
+ * A parent that is lost, dead, being read, or that refused its entry
+ * (idle, nothing dirty) is not waited for. */
+static bool wait_parent(const struct ras *r, uint32_t node, uint32_t idx, uint16_t want)
+{
+	uint32_t parent = topo_port(r->t, node, want)->peer;
+	const struct ras_sw *p = r->sw[parent];
+
+	if (!p || p->state != RS_READY || p->have[idx] == want_port(r, parent, idx))
+		return false;
+	return p->is_dirty[idx] || p->busy == RS_FIB_OPS;
+}
+
 /* One pass over the dirty list: deletes (adds == false) or adds.  Entries
- * already right leave the list; entries put in the batch too. */
+ * already right leave the list; entries put in the batch too; adds whose
+ * parent is not ready (wait_parent) stay. */
 static void collect(struct ras *r, uint32_t node, bool adds)
 {
 	struct ras_sw *s = r->sw[node];
@@ -246,7 +285,7 @@ static void collect(struct ras *r, uint32_t node, bool adds)
 			s->is_dirty[idx] = 0;
 			continue;
 		}
-		if (del != adds && s->nops < SWP_MAX_OPS) {
+		if (del != adds && s->nops < SWP_MAX_OPS && (del || !wait_parent(r, node, idx, want))) {
 			ras_server_mac(idx / 2, idx % 2, mac);
 			add_op(s, idx, del ? SWP_OP_DEL : SWP_OP_ADD, want, mac);
 			s->is_dirty[idx] = 0;
@@ -303,7 +342,10 @@ static void reconcile(struct ras *r, uint32_t node, uint64_t now, struct ras_out
 	while (s->nforeign && s->nops < SWP_MAX_OPS) {
 		uint8_t mac[6];
 
-		wire_put48(mac, s->foreign[--s->nforeign]);
+		uint64_t f = s->foreign[--s->nforeign];
+
+		wire_put48(mac, f & 0xffffffffffffull);
+		sum_move(s, mac, (uint16_t)(f >> 48), ROUTE_NO_PORT);
 		add_op(s, RAS_FOREIGN, SWP_OP_DEL, 0, mac);
 	}
 	collect(r, node, false);
@@ -344,14 +386,36 @@ static bool reachable(const struct ras *r, uint32_t idx)
 
 static void apply_deferred(struct ras *r, uint64_t now, struct ras_out *o);
 
+/* A switch that stopped answering (RS_LOST: a partition of the management
+ * network, its switchd down) still forwards with the table it had: an entry
+ * of (server, tree) idx there that is not what the routes say may send the
+ * tree's packets back where they came from (an Ethernet loop: no TTL).  Such
+ * a pair stays held until the switch is read and reprogrammed. */
+static bool stale_on_lost(const struct ras *r, uint32_t idx, bool any_lost)
+{
+	if (!any_lost)
+		return false;
+	for (uint32_t n = 0; n < r->t->nnodes; n++) {
+		const struct ras_sw *s = r->sw[n];
+
+		if (s && s->state == RS_LOST && s->have[idx] != want_port(r, n, idx))
+			return true;
+	}
+	return false;
+}
+
 /* When every live switch holds what it should: release the held MACs, then
  * start the recovery's deferred tree-1 changes if there are any. */
 static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 {
+	bool any_lost = false;
+
 	if (r->st.converged)
 		return;
 	for (uint32_t i = 0; i < r->t->nnodes; i++) {
 		const struct ras_sw *s = r->sw[i];
+
+		any_lost |= s && s->state == RS_LOST;
 
 		if (s && (s->state == RS_DUMPING ||
 			  (s->state == RS_READY &&
@@ -360,7 +424,7 @@ static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 			return;
 	}
 	for (uint32_t idx = 0; idx < r->nidx; idx++) {
-		if (r->held[idx] && reachable(r, idx)) {
+		if (r->held[idx] && reachable(r, idx) && !stale_on_lost(r, idx, any_lost)) {
 			r->held[idx] = 0;
 			out_avail(r, o, idx, true);
 		}
@@ -386,19 +450,22 @@ static void check_converged(struct ras *r, uint64_t now, struct ras_out *o)
 }
 
 /* ---- replies from switches --------------------------------------------------- */
-/* The switch says how many entries it holds: if that is not what we
- * believe (its switchd restarted with an empty table, someone else changed
- * it), read the whole table again. */
-static bool audit_ok(struct ras *r, uint32_t node, uint32_t used, uint64_t now,
+/* The switch says how many entries it holds and their sum: if that is not
+ * what we believe (its switchd restarted with an empty table, someone else
+ * changed it, an entry's port is not the one we hold), read the whole table
+ * again.  The count alone cannot see a wrong port. */
+static bool audit_ok(struct ras *r, uint32_t node, uint32_t used, uint64_t sum, uint64_t now,
 		     struct ras_out *o)
 {
 	struct ras_sw *s = r->sw[node];
+	uint32_t have = s->nhave + s->nforeign + (uint32_t)s->dhave.count;
 
-	if (used == s->nhave + s->nforeign + s->dhave.count)
+	if (used == have && sum == s->sum)
 		return true;
 	r->st.audits_failed++;
-	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s holds %u entries, not %u: reading it again",
-		   r->t->nodes[node].name, used, s->nhave + s->nforeign + (uint32_t)s->dhave.count);
+	r->st.audits_sum_failed += used == have;
+	core_log_rl(&r->c.log, &r->rl, now, LOG_WARN, "switch %s holds %u entries%s, not %u: reading it again",
+		   r->t->nodes[node].name, used, used == have ? " with other ports" : "", have);
 	begin_dump(r, node, now, o);
 	return false;
 }
@@ -436,9 +503,15 @@ static void on_fib_ack(struct ras *r, uint32_t node, const struct swp_msg *m, ui
 			   swp_mac_str(op->mac, mb), op->port, swp_status_name(st));
 	}
 	s->busy = RS_IDLE;
-	if (!audit_ok(r, node, m->u.fib_ack.used, now, o))
-		return;
-	reconcile(r, node, now, o);
+	if (audit_ok(r, node, m->u.fib_ack.used, m->u.fib_ack.sum, now, o))
+		reconcile(r, node, now, o);
+	/* its neighbours' entries may have waited for these (wait_parent) */
+	for (uint32_t p = 0; p < r->t->nodes[node].degree; p++) {
+		uint32_t peer = topo_port(r->t, node, p)->peer;
+
+		if (r->sw[peer] && r->sw[peer]->ndirty)
+			reconcile(r, peer, now, o);
+	}
 }
 
 static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint64_t now,
@@ -448,7 +521,7 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 
 	if (s->busy == RS_AUDIT && m->h.seq == s->seq) {
 		s->busy = RS_IDLE;
-		if (audit_ok(r, node, m->u.dump_fib.used, now, o))
+		if (audit_ok(r, node, m->u.dump_fib.used, m->u.dump_fib.sum, now, o))
 			reconcile(r, node, now, o);
 		return;
 	}
@@ -468,8 +541,10 @@ static void on_dump(struct ras *r, uint32_t node, const struct swp_msg *m, uint6
 			 pgr_id_node(pgr_mac_id(e.mac)) > r->t->nservers) {
 			dset_have(r, s, pgr_mac_id(e.mac), e.port);
 			rd_dumped(r, node, pgr_mac_id(e.mac), e.port);
-		} else if (s->nforeign < RAS_MAX_FOREIGN)
-			s->foreign[s->nforeign++] = wire_get48(e.mac);
+		} else if (s->nforeign < RAS_MAX_FOREIGN) {
+			s->foreign[s->nforeign++] = (uint64_t)e.port << 48 | wire_get48(e.mac);
+			sum_move(s, e.mac, ROUTE_NO_PORT, e.port);
+		}
 	}
 	s->dump_offset += m->u.dump_fib.n;
 	s->busy = RS_IDLE;
@@ -881,6 +956,12 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 			send_dump(r, node, RS_AUDIT, now, o);
 		}
 		return s->due;
+	}
+	if (!s->busy && s->state == RS_READY && s->ndirty) {
+		/* entries that waited for a parent that is gone or gave up */
+		reconcile(r, node, now, o);
+		if (s->busy)
+			return s->due;
 	}
 	if (!s->busy)
 		return s->state == RS_READY ? s->audit_at : UINT64_MAX;

@@ -168,7 +168,8 @@ struct ras_stats {
 	uint64_t ops_sent, ops_ok, ops_refused[SWP_STATUS_MAX + 1];
 	uint64_t dumps, avail_down, avail_up;
 	uint64_t deferred_ops;		/* recovery tree-1 changes run second */
-	uint64_t audits, audits_failed;	/* entry counts checked, found wrong */
+	uint64_t audits, audits_failed;	/* tables checked, found wrong (count or sum) */
+	uint64_t audits_sum_failed;	/* of those: the count right, the entries not */
 	uint64_t port_audits, ports_wrong;	/* port states read, found not as we held */
 	/* The last event: when it came in and when the fabric was programmed. */
 	uint64_t ev_at_ns, ev_done_ns, ev_ops;

@@ -26,6 +26,9 @@ struct ras_sw {
 	uint8_t busy;			/* RS_IDLE, RS_FIB_OPS, RS_DUMP */
 	uint16_t *have;			/* per (server, tree): its port or NO_PORT */
 	uint32_t nhave;			/* entries in have[] */
+	/* the table sum (wire/swproto.h) of what we believe it holds: have[],
+	 * dhave and foreign[] */
+	uint64_t sum;
 	bool ports_known;		/* start-up: its port states are read */
 	/* a request of ours was sent to it (empty if nothing differed): it
 	 * carries our term, so the switch fences an older leader from then
@@ -39,7 +42,8 @@ struct ras_sw {
 	bool audit_ports;		/* the next audit reads the port states */
 	uint64_t audit_sent;		/* when the port audit in flight was sent */
 	uint32_t audit_port_off;	/* the port audit's next page */
-	uint64_t *foreign;		/* entries of no server nor VM: to delete */
+	uint64_t *foreign;		/* entries of no server nor VM: to delete
+					 * (port << 48 | MAC) */
 	/* direct entries (VM MACs, ras/direct.c): what it has, what may differ */
 	struct hmap dhave;		/* VM id -> port + 1 */
 	struct hmap dmark;		/* VM id in ddirty */

@@ -11,7 +11,10 @@
  *     changed (also with links down: their ports are read first), and
  *     exactly the repairs when something did;
  *   - a switch whose table was lost unseen is found by the entry-count
- *     audit and refilled;
+ *     audit and refilled, one with a wrong port by the table sum;
+ *   - a switch the RAS cannot reach keeps its trees held;
+ *   - trees are reprogrammed root outward: no table state between two
+ *     batches of a single failure or recovery has a loop;
  *   - a link that changed while its switch's switchd was down (a fresh
  *     switchd does not report what it first sees) is found by the port
  *     audit, both ways, and the tables follow;
@@ -65,6 +68,9 @@ struct net {
 	uint32_t dir_loss_pct;	/* datagrams to and from the directory */
 	uint32_t dir_drop_next;	/* datagrams to the directory: drop these next */
 	bool sw_mute;		/* the switches hear nothing from the RAS */
+	uint32_t mute_node;	/* node + 1: this switch hears nothing (0: none) */
+	bool check_loops;	/* after every batch a switch applies: no loop */
+	uint64_t loop_checks;
 	uint32_t ras_tries;	/* 0: the default */
 	uint8_t *cut;		/* per link: cut by the test */
 	uint8_t *dead;		/* per node: switch failed by the test */
@@ -170,6 +176,38 @@ static void dir_carry(struct net *n)
 }
 
 
+/* No packet toward any server's tree loops among the switches' tables as
+ * they are now (live links only). */
+static void check_no_loop(struct net *n)
+{
+	for (uint32_t s = 0; s < n->t->nservers; s++) {
+		for (unsigned tr = 0; tr < 2; tr++) {
+			uint8_t mac[6];
+
+			ras_server_mac(s, tr, mac);
+			for (uint32_t start = 0; start < n->t->nnodes; start++) {
+				uint32_t node = start, hops = 0;
+
+				while (n->sw[node]) {
+					int port = sw_fib_lookup(n->sw[node], mac);
+					const struct topo_adj *a;
+
+					if (port < 0 || port >= n->t->nodes[node].degree)
+						break;
+					a = topo_port(n->t, node, (uint16_t)port);
+					if (n->cut[a->link])
+						break;
+					node = a->peer;
+					if (++hops > n->t->nswitches)
+						fail_msg("server %u tree %u loops from %s", s, tr,
+							 n->t->nodes[start].name);
+				}
+			}
+		}
+	}
+	n->loop_checks++;
+}
+
 /* Carry out the RAS's output: the directory first, then the switches. */
 static void deliver(struct net *n)
 {
@@ -205,7 +243,7 @@ static void deliver(struct net *n)
 			if (n->addr[k].ip == g->to.ip)
 				node = k;
 		assert_int_not_equal(node, UINT32_MAX);
-		if (!n->sw[node] || n->sw_mute || lost(n))
+		if (!n->sw[node] || n->sw_mute || node + 1 == n->mute_node || lost(n))
 			continue;
 		sw_out_reset(n->so);
 		sw_input(n->sw[node], (struct sw_addr){ RAS_IP, 7500 }, g->buf, g->len, n->now,
@@ -215,6 +253,8 @@ static void deliver(struct net *n)
 				n->so->nl[k].err = 0;
 			n->applied += n->so->nnl;
 			sw_commit(n->sw[node], n->so);
+			if (n->check_loops)
+				check_no_loop(n);
 		}
 		queue_sw_out(n, node);
 	}
@@ -758,10 +798,141 @@ static void test_port_audit(void **state)
 	net_free(&n);
 }
 
+/* The last availability the directory was told for (server, tree) idx: 1,
+ * 0, or -1 if none. */
+static int last_avail(const struct net *n, uint32_t idx)
+{
+	int v = -1;
+
+	for (size_t i = 0; i < n->ndir; i++) {
+		uint32_t id = pgr_mac_id(n->dir[i].mac);
+
+		if ((pgr_id_node(id) - 1) * 2 + pgr_id_tree(id) == idx)
+			v = n->dir[i].avail;
+	}
+	return v;
+}
+
+/* A switch the RAS cannot reach (RS_LOST) keeps forwarding with its old
+ * table.  A failure that changes its entries must leave those trees held
+ * until it is read and reprogrammed: released while it still sends them
+ * the old way, they loop (chaos seeds 52 and 171 of --faults=all did:
+ * leaf1 kept a tree's uplink that spine1 now sent back down to it). */
+static void test_lost_switch_holds(void **state)
+{
+	struct net n;
+	struct route_trees *after;
+	uint8_t *dead;
+	uint32_t link, x = UINT32_MAX, stale = 0;
+	char err[256];
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 6);
+	link = link_between(n.t, "leaf1", "spine0");
+	dead = calloc(n.t->nlinks, 1);
+	dead[link] = 1;
+	assert_int_equal(route_trees_new(n.t, dead, NULL, &after, err, sizeof(err)), 0);
+	/* a switch other than the link's ends whose entries the failure moves */
+	for (uint32_t sw = 0; sw < n.t->nnodes && x == UINT32_MAX; sw++) {
+		if (!n.sw[sw] || sw == n.t->links[link].a || sw == n.t->links[link].b)
+			continue;
+		for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
+			if (route_egress(after, sw, n.t->servers[i / 2], i % 2) !=
+			    route_egress(ras_routes(n.r), sw, n.t->servers[i / 2], i % 2))
+				x = sw;
+	}
+	assert_int_not_equal(x, UINT32_MAX);
+	n.mute_node = x + 1;
+	link_set(&n, link, false);
+	run_for(&n, 6000);	/* x is given up on (RAS_TRIES) */
+	assert_true(ras_stats(n.r)->lost >= 1);
+	for (uint32_t i = 0; i < 2 * n.t->nservers; i++) {
+		uint8_t mac[6];
+		uint16_t want = route_egress(after, x, n.t->servers[i / 2], i % 2);
+
+		ras_server_mac(i / 2, i % 2, mac);
+		if (sw_fib_lookup(n.sw[x], mac) == (want == ROUTE_NO_PORT ? -1 : (int)want))
+			continue;
+		stale++;
+		assert_int_equal(last_avail(&n, i), 0);	/* still held */
+	}
+	assert_true(stale > 0);
+	/* x answers again: read, reprogrammed, and the trees given back */
+	n.mute_node = 0;
+	run_for(&n, RAS_RESYNC_MS + 500);
+	settle(&n);
+	check_fibs(&n);
+	for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
+		assert_int_equal(last_avail(&n, i), 1);
+	route_trees_free(after);
+	free(dead);
+	net_free(&n);
+}
+
+/* A switch whose table holds the right number of entries with a wrong port
+ * (a divergence the entry count cannot see): the table sum in the audit
+ * finds it, the table is read again and repaired. */
+static void test_sum_audit(void **state)
+{
+	struct net n;
+	uint32_t leaf;
+	uint8_t mac[6];
+	int port;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 7);
+	leaf = topo_find(n.t, "leaf1");
+	ras_server_mac(0, 0, mac);
+	port = sw_fib_lookup(n.sw[leaf], mac);
+	assert_true(port >= 0);
+	/* behind the RAS's back: same count, another port */
+	sw_adopt(n.sw[leaf], mac, (uint16_t)((port + 1) % n.t->nodes[leaf].degree));
+	run_for(&n, RAS_AUDIT_MS + 100);
+	settle(&n);
+	assert_int_equal(ras_stats(n.r)->audits_sum_failed, 1);
+	assert_int_equal(ras_stats(n.r)->audits_failed, 1);
+	assert_int_equal(sw_fib_lookup(n.sw[leaf], mac), port);
+	check_fibs(&n);
+	/* a steady fabric: every audit agrees */
+	run_for(&n, 3 * RAS_AUDIT_MS);
+	assert_int_equal(ras_stats(n.r)->audits_failed, 1);
+	net_free(&n);
+}
+
+/* Trees are reprogrammed from the root outward (wait_parent): after every
+ * batch any switch applies, during single failures and recoveries of every
+ * link between switches, no tree loops. */
+static void test_no_loop_while_reprogramming(void **state)
+{
+	static const char *const specs[] = {
+		"leafspine:spines=2,leaves=4,servers=2,homing=2",
+		"leafspine:spines=3,leaves=6,servers=1,homing=2",
+	};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
+		struct net n;
+
+		net_init(&n, specs[k], 8 + k);
+		n.check_loops = true;
+		for (uint32_t l = 0; l < n.t->nlinks; l++) {
+			if (topo_is_server(n.t, n.t->links[l].a) || topo_is_server(n.t, n.t->links[l].b))
+				continue;
+			link_set(&n, l, false);
+			settle(&n);
+			link_set(&n, l, true);
+			settle(&n);
+			check_fibs(&n);
+		}
+		assert_true(n.loop_checks > 0);
+		net_free(&n);
+	}
+}
+
 static void test_bad_input(void **state)
 {
 	struct net n;
-	uint8_t buf[SWP_MAX_DGRAM] = { 0x50, 0x53, 1, SWP_LINK };
+	uint8_t buf[SWP_MAX_DGRAM] = { 0x50, 0x53, SWP_VERSION, SWP_LINK };
 	struct auth_key other = { { 1 } };
 	struct swp_hdr h = { .type = SWP_LINK, .sender = 0, .seq = 5 };
 	const struct ras_stats *st;
@@ -784,7 +955,7 @@ static void test_bad_input(void **state)
 	len = swp_enc_link(buf, sizeof(buf), &h, 999, SWP_PORT_DOWN, 1, &key);
 	ras_input(n.r, n.addr[0], buf, len, n.now, &n.o);	/* no such port */
 	h.type = SWP_FIB_ACK;
-	len = swp_enc_fib_ack(buf, sizeof(buf), &h, 0, 10, (const uint8_t *)"\0", 1, &key);
+	len = swp_enc_fib_ack(buf, sizeof(buf), &h, 0, 10, 0, (const uint8_t *)"\0", 1, &key);
 	ras_input(n.r, n.addr[0], buf, len, n.now, &n.o);	/* acks nothing */
 	assert_int_equal(st->drops[RAS_DROP_DECODE + SWP_E_SHORT], 1);
 	assert_true(st->drops[RAS_DROP_DECODE + SWP_E_AUTH] >= 1);
@@ -963,6 +1134,9 @@ int main(void)
 		cmocka_unit_test(test_recovery_keeps_a_tree),
 		cmocka_unit_test(test_random_failures),
 		cmocka_unit_test(test_port_audit),
+		cmocka_unit_test(test_lost_switch_holds),
+		cmocka_unit_test(test_sum_audit),
+		cmocka_unit_test(test_no_loop_while_reprogramming),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_directory_delivery),

@@ -42,6 +42,7 @@ struct sw {
 	struct sw_config c;
 	struct hmap fib;		/* mac (u64) -> port */
 	uint8_t *ports;			/* SW_MAX_PORTS states */
+	uint64_t sum;			/* the table sum (wire/swproto.h) of fib */
 	uint64_t gen;			/* bumped on every FIB change */
 	struct swp_fib_entry *snap;	/* sorted FIB for dumps */
 	uint32_t nsnap;
@@ -103,6 +104,40 @@ void sw_out_reset(struct sw_out *o)
 	o->nadmin = 0;
 }
 
+/* Every change of the table goes through these two: they keep its sum. */
+static uint64_t key_hash(uint64_t key, uint16_t port)
+{
+	uint8_t mac[6];
+
+	wire_put48(mac, key);
+	return swp_entry_hash(mac, port);
+}
+
+static void fib_set(struct sw *s, uint64_t key, uint16_t port)
+{
+	uint64_t *cur = hmap_get(&s->fib, key);
+
+	if (cur)
+		s->sum -= key_hash(key, (uint16_t)*cur);
+	s->sum += key_hash(key, port);
+	hmap_put(&s->fib, key, port);
+}
+
+static void fib_del(struct sw *s, uint64_t key)
+{
+	uint64_t *cur = hmap_get(&s->fib, key);
+
+	if (!cur)
+		return;
+	s->sum -= key_hash(key, (uint16_t)*cur);
+	hmap_del(&s->fib, key);
+}
+
+uint64_t sw_fib_sum(const struct sw *s)
+{
+	return s->sum;
+}
+
 uint32_t sw_fib_used(const struct sw *s)
 {
 	return (uint32_t)s->fib.count;
@@ -147,7 +182,7 @@ const char *sw_drop_name(int reason)
 
 void sw_adopt(struct sw *s, const uint8_t mac[6], uint16_t port)
 {
-	hmap_put(&s->fib, wire_get48(mac), port);
+	fib_set(s, wire_get48(mac), port);
 	s->gen++;
 }
 
@@ -248,7 +283,7 @@ static void forget_port(struct sw *s, uint16_t port)
 		keys[n++] = k;
 	}
 	for (size_t i = 0; i < n; i++)
-		hmap_del(&s->fib, keys[i]);
+		fib_del(s, keys[i]);
 	s->gen += n > 0;
 	s->st.entries_lost += n;
 	free(keys);
@@ -518,9 +553,9 @@ static void apply_op(struct sw *s, const struct swp_op *op, uint16_t idx, struct
 	memcpy(nl->mac, op->mac, 6);
 	o->nnl++;
 	if (op->kind == SWP_OP_ADD)
-		hmap_put(&s->fib, key, op->port);
+		fib_set(s, key, op->port);
 	else
-		hmap_del(&s->fib, key);
+		fib_del(s, key);
 	s->gen++;
 }
 
@@ -593,9 +628,9 @@ static void redo_mac(struct sw *s, const struct sw_out *o, uint16_t i)
 		port = o->nl[j].port;
 	}
 	if (had)
-		hmap_put(&s->fib, key, port);
+		fib_set(s, key, port);
 	else
-		hmap_del(&s->fib, key);
+		fib_del(s, key);
 	s->gen++;
 }
 
@@ -621,7 +656,7 @@ void sw_commit(struct sw *s, struct sw_out *o)
 			s->st.ops_refused[p->status[i]]++;
 	}
 	p->peer->ack_len = swp_enc_fib_ack(p->peer->ack, sizeof(p->peer->ack), &h,
-					   sw_fib_used(s), s->c.fib_cap, p->status, p->nops,
+					   sw_fib_used(s), s->c.fib_cap, s->sum, p->status, p->nops,
 					   &s->c.key);
 	assert(p->peer->ack_len);
 	if ((d = out_dgram(o, p->peer->addr))) {
@@ -668,7 +703,7 @@ static void dump_fib(struct sw *s, const struct swp_hdr *h, uint32_t off,
 	off = MIN(off, s->nsnap);
 	n = MIN(s->nsnap - off, (uint32_t)SWP_MAX_DUMP_FIB);
 	d->len = swp_enc_dump_fib(d->buf, sizeof(d->buf), h, sw_fib_used(s), s->c.fib_cap,
-				  off, s->snap + off, (uint16_t)n, &s->c.key);
+				  s->sum, off, s->snap + off, (uint16_t)n, &s->c.key);
 }
 
 static void dump_ports(struct sw *s, const struct swp_hdr *h, uint32_t off,

@@ -43,7 +43,7 @@
 enum sw_limits {
 	SW_MAX_PORTS = SWP_MAX_PORT + 1,
 	SW_MAX_PEERS = 64,		/* controllers tracked for replay checks */
-	SW_ACK_CACHE = 1024,		/* bytes: largest ACK (844) fits */
+	SW_ACK_CACHE = 1024,		/* bytes: largest ACK (852) fits */
 	SW_MAX_PENDING_LINK = 256,	/* unacknowledged link reports */
 	SW_LINK_RETRIES = 50,		/* fast transmissions of one report */
 	SW_OUT_DGRAMS = 64,		/* datagrams one call may queue */
@@ -223,6 +223,8 @@ uint64_t sw_tick(struct sw *s, uint64_t now, struct sw_out *o);
 bool sw_isolated(const struct sw *s);
 
 uint32_t sw_fib_used(const struct sw *s);
+/* The table sum FIB_ACK and DUMP_FIB carry (wire/swproto.h). */
+uint64_t sw_fib_sum(const struct sw *s);
 uint32_t sw_fib_cap(const struct sw *s);
 /* Port: -1 absent, 0 down, 1 up. */
 int sw_port_state(const struct sw *s, uint16_t port);

@@ -499,7 +499,7 @@ static void test_dump_pages(void **state)
 	struct sw *s = mk(N, 16);
 	uint8_t buf[64], seen[N] = { 0 };
 	struct swp_hdr h = { .sender = 1, .seq = 5 };
-	uint64_t last = 0;
+	uint64_t last = 0, sum = 0;
 	uint32_t off = 0, total = 0;
 
 	(void)state;
@@ -530,11 +530,14 @@ static void test_dump_pages(void **state)
 			last = v;
 			seen[(v & 0xffffff) - 1]++;
 			assert_int_equal(sw_fib_lookup(s, e.mac), e.port);
+			sum += swp_entry_hash(e.mac, e.port);
 		}
+		assert_true(m.u.dump_fib.sum == sw_fib_sum(s));
 		off += m.u.dump_fib.n;
 		total += m.u.dump_fib.n;
 	}
 	assert_int_equal(total, N);
+	assert_true(sum == sw_fib_sum(s));	/* the pages add up to the sum */
 	for (int i = 0; i < N; i++)
 		assert_int_equal(seen[i], 1);
 	sw_free(s);
@@ -787,6 +790,8 @@ static void test_vs_naive(void **state)
 				model[mi] = port;
 			}
 		}
+		uint64_t sum = 0;
+
 		request(s, seq++, ops, n, -1, &ack, ab);
 		assert_memory_equal(ack.u.fib_ack.status, want, n);
 		for (int i = 0; i < MACS; i++) {
@@ -794,7 +799,12 @@ static void test_vs_naive(void **state)
 
 			mac_of((uint32_t)i + 1, mac);
 			assert_int_equal(sw_fib_lookup(s, mac), model[i]);
+			if (model[i] >= 0)
+				sum += swp_entry_hash(mac, (uint16_t)model[i]);
 		}
+		/* the ACK's table sum is the model's */
+		assert_true(ack.u.fib_ack.sum == sum);
+		assert_true(sw_fib_sum(s) == sum);
 	}
 	sw_free(s);
 }

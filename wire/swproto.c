@@ -99,10 +99,10 @@ size_t swp_enc_fib_ops(uint8_t *buf, size_t cap, const struct swp_hdr *h,
 }
 
 size_t swp_enc_fib_ack(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint32_t used,
-		       uint32_t fib_cap, const uint8_t *status, uint16_t n,
+		       uint32_t fib_cap, uint64_t sum, const uint8_t *status, uint16_t n,
 		       const struct auth_key *key)
 {
-	size_t body = 12 + n;
+	size_t body = 20 + n;
 	struct swp_hdr t = typed(h, SWP_FIB_ACK);
 	uint8_t *p = buf + SWP_HDR_BYTES;
 
@@ -110,9 +110,10 @@ size_t swp_enc_fib_ack(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint32
 		return 0;
 	wire_put32(p, used);
 	wire_put32(p + 4, fib_cap);
-	wire_put16(p + 8, n);
-	wire_put16(p + 10, 0);
-	memcpy(p + 12, status, n);
+	wire_put64(p + 8, sum);
+	wire_put16(p + 16, n);
+	wire_put16(p + 18, 0);
+	memcpy(p + 20, status, n);
 	return seal(buf, cap, &t, body, key);
 }
 
@@ -131,11 +132,11 @@ size_t swp_enc_dump_req(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint8
 }
 
 size_t swp_enc_dump_fib(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint32_t used,
-			uint32_t fib_cap, uint32_t offset,
+			uint32_t fib_cap, uint64_t sum, uint32_t offset,
 			const struct swp_fib_entry *e, uint16_t n,
 			const struct auth_key *key)
 {
-	size_t body = 16 + (size_t)n * SWP_FIB_ENTRY_BYTES;
+	size_t body = 24 + (size_t)n * SWP_FIB_ENTRY_BYTES;
 	struct swp_hdr t = typed(h, SWP_DUMP_FIB);
 	uint8_t *p = buf + SWP_HDR_BYTES;
 
@@ -143,11 +144,12 @@ size_t swp_enc_dump_fib(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint3
 		return 0;
 	wire_put32(p, used);
 	wire_put32(p + 4, fib_cap);
-	wire_put32(p + 8, offset);
-	wire_put16(p + 12, n);
-	wire_put16(p + 14, 0);
+	wire_put64(p + 8, sum);
+	wire_put32(p + 16, offset);
+	wire_put16(p + 20, n);
+	wire_put16(p + 22, 0);
 	for (uint16_t i = 0; i < n; i++) {
-		uint8_t *o = p + 16 + (size_t)i * SWP_FIB_ENTRY_BYTES;
+		uint8_t *o = p + 24 + (size_t)i * SWP_FIB_ENTRY_BYTES;
 
 		memcpy(o, e[i].mac, 6);
 		wire_put16(o + 6, e[i].port);
@@ -233,20 +235,21 @@ static int dec_fib_ack(const uint8_t *p, size_t len, struct swp_msg *m)
 {
 	uint16_t n;
 
-	if (len < 12)
+	if (len < 20)
 		return -SWP_E_LENGTH;
-	n = wire_get16(p + 8);
-	if (wire_get16(p + 10) || n > SWP_MAX_OPS)
+	n = wire_get16(p + 16);
+	if (wire_get16(p + 18) || n > SWP_MAX_OPS)
 		return -SWP_E_FIELD;
-	if (len != 12 + (size_t)n)
+	if (len != 20 + (size_t)n)
 		return -SWP_E_LENGTH;
 	for (uint16_t i = 0; i < n; i++)
-		if (p[12 + i] > SWP_STATUS_MAX)
+		if (p[20 + i] > SWP_STATUS_MAX)
 			return -SWP_E_FIELD;
 	m->u.fib_ack.used = wire_get32(p);
 	m->u.fib_ack.cap = wire_get32(p + 4);
+	m->u.fib_ack.sum = wire_get64(p + 8);
 	m->u.fib_ack.n = n;
-	m->u.fib_ack.status = p + 12;
+	m->u.fib_ack.status = p + 20;
 	return 0;
 }
 
@@ -265,18 +268,19 @@ static int dec_dump_fib(const uint8_t *p, size_t len, struct swp_msg *m)
 {
 	uint16_t n;
 
-	if (len < 16)
+	if (len < 24)
 		return -SWP_E_LENGTH;
-	n = wire_get16(p + 12);
-	if (wire_get16(p + 14) || n > SWP_MAX_DUMP_FIB)
+	n = wire_get16(p + 20);
+	if (wire_get16(p + 22) || n > SWP_MAX_DUMP_FIB)
 		return -SWP_E_FIELD;
-	if (len != 16 + (size_t)n * SWP_FIB_ENTRY_BYTES)
+	if (len != 24 + (size_t)n * SWP_FIB_ENTRY_BYTES)
 		return -SWP_E_LENGTH;
 	m->u.dump_fib.used = wire_get32(p);
 	m->u.dump_fib.cap = wire_get32(p + 4);
-	m->u.dump_fib.offset = wire_get32(p + 8);
+	m->u.dump_fib.sum = wire_get64(p + 8);
+	m->u.dump_fib.offset = wire_get32(p + 16);
 	m->u.dump_fib.n = n;
-	m->u.dump_fib.entries = p + 16;
+	m->u.dump_fib.entries = p + 24;
 	return 0;
 }
 

@@ -22,7 +22,7 @@
 
 enum swp_limits {
 	SWP_MAGIC = 0x5053,		/* "PS" */
-	SWP_VERSION = 1,
+	SWP_VERSION = 2,		/* 2: FIB_ACK and DUMP_FIB carry the table sum */
 	SWP_HDR_BYTES = 16,
 	SWP_MAX_DGRAM = 9000,		/* lib/udp.h UDP_MAX_DGRAM */
 	SWP_OP_BYTES = 10,
@@ -102,12 +102,14 @@ struct swp_msg {
 		struct { uint16_t n; const uint8_t *ops; } fib_ops;
 		struct {
 			uint32_t used, cap;
+			uint64_t sum;	/* the table sum: swp_entry_hash() */
 			uint16_t n;
 			const uint8_t *status;
 		} fib_ack;
 		struct { uint8_t what; uint32_t offset; } dump_req;
 		struct {
 			uint32_t used, cap, offset;
+			uint64_t sum;	/* the table sum: swp_entry_hash() */
 			uint16_t n;
 			const uint8_t *entries;
 		} dump_fib;
@@ -138,12 +140,12 @@ void swp_port_at(const struct swp_msg *m, uint16_t i, struct swp_port *p);
 size_t swp_enc_fib_ops(uint8_t *buf, size_t cap, const struct swp_hdr *h,
 		       const struct swp_op *ops, uint16_t n, const struct auth_key *key);
 size_t swp_enc_fib_ack(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint32_t used,
-		       uint32_t fib_cap, const uint8_t *status, uint16_t n,
+		       uint32_t fib_cap, uint64_t sum, const uint8_t *status, uint16_t n,
 		       const struct auth_key *key);
 size_t swp_enc_dump_req(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint8_t what,
 			uint32_t offset, const struct auth_key *key);
 size_t swp_enc_dump_fib(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint32_t used,
-			uint32_t fib_cap, uint32_t offset,
+			uint32_t fib_cap, uint64_t sum, uint32_t offset,
 			const struct swp_fib_entry *e, uint16_t n,
 			const struct auth_key *key);
 size_t swp_enc_dump_ports(uint8_t *buf, size_t cap, const struct swp_hdr *h,
@@ -153,6 +155,22 @@ size_t swp_enc_link(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint16_t 
 		    uint8_t state, uint64_t at_ns, const struct auth_key *key);
 size_t swp_enc_link_ack(uint8_t *buf, size_t cap, const struct swp_hdr *h, uint64_t acked,
 			const struct auth_key *key);
+
+/* The table sum that FIB_ACK and DUMP_FIB carry: the sum (mod 2^64) of
+ * swp_entry_hash() over every entry, so that either side can keep it as
+ * entries come and go, and a controller that believes the table holds what
+ * it does not (a wrong port, not only a wrong count) sees a different sum.
+ * Not a secret: the messages are authenticated. */
+static inline uint64_t swp_entry_hash(const uint8_t mac[6], uint16_t port)
+{
+	uint64_t x = wire_get48(mac) << 16 | port;
+
+	/* splitmix64's finaliser */
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
 
 /* A unicast, non-zero MAC: what a forwarding entry may hold. */
 static inline bool swp_mac_ok(const uint8_t mac[6])

@@ -61,11 +61,12 @@ static void test_other_roundtrips(void **state)
 	size_t len;
 
 	(void)state;
-	len = swp_enc_fib_ack(buf, sizeof(buf), &h, 10, 20, st, 3, &key);
+	len = swp_enc_fib_ack(buf, sizeof(buf), &h, 10, 20, 0x0102030405060708ull, st, 3, &key);
 	assert_int_equal(swp_decode(buf, len, &key, &m), 0);
 	assert_int_equal(m.h.type, SWP_FIB_ACK);
 	assert_int_equal(m.u.fib_ack.used, 10);
 	assert_int_equal(m.u.fib_ack.cap, 20);
+	assert_true(m.u.fib_ack.sum == 0x0102030405060708ull);
 	assert_memory_equal(m.u.fib_ack.status, st, 3);
 
 	len = swp_enc_dump_req(buf, sizeof(buf), &h, SWP_WHAT_PORTS, 1234, &key);
@@ -73,9 +74,11 @@ static void test_other_roundtrips(void **state)
 	assert_int_equal(m.u.dump_req.what, SWP_WHAT_PORTS);
 	assert_int_equal(m.u.dump_req.offset, 1234);
 
-	len = swp_enc_dump_fib(buf, sizeof(buf), &h, 2, 8, 0, e, 2, &key);
+	len = swp_enc_dump_fib(buf, sizeof(buf), &h, 2, 8, 0xfedcba9876543210ull, 3, e, 2, &key);
 	assert_int_equal(swp_decode(buf, len, &key, &m), 0);
 	assert_int_equal(m.u.dump_fib.n, 2);
+	assert_int_equal(m.u.dump_fib.offset, 3);
+	assert_true(m.u.dump_fib.sum == 0xfedcba9876543210ull);
 	swp_fib_entry_at(&m, 1, &ee);
 	assert_memory_equal(ee.mac, e[1].mac, 6);
 	assert_int_equal(ee.port, 6);
@@ -124,7 +127,7 @@ static void test_refusals(void **state)
 	copy[0] = 0;
 	assert_int_equal(swp_decode(copy, len, &key, &m), -SWP_E_MAGIC);
 	memcpy(copy, buf, len);
-	copy[2] = 2;
+	copy[2] = SWP_VERSION + 1;
 	assert_int_equal(swp_decode(copy, len, &key, &m), -SWP_E_VERSION);
 	memcpy(copy, buf, len);
 	copy[3] = 99;
