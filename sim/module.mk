@@ -7,7 +7,7 @@ LIB_SRCS += sim/maxmin.c sim/abt.c sim/shuffle.c
 LIB_SRCS += sim/chaos.c sim/chaos_host.c sim/chaos_check.c sim/chaos_scale.c sim/exp_chaos.c
 TESTS    += sim/test_maxmin sim/test_abt
 SH_TESTS += sim/test_throughput.sh
-SH_TESTS += sim/test_chaos.sh sim/test_chaos_scale.sh
+SH_TESTS += sim/test_chaos.sh sim/test_chaos_scale.sh sim/test_mutants.sh
 
 # make chaos: seeds with every kind of fault for CHAOS_SECONDS, failing
 # seeds' traces kept in $(BUILD)/chaos/ (docs/chaos.md).
