@@ -876,6 +876,7 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	int buf = RC_SOCKBUF;
 	int64_t term = 0;
 	struct loop_io *hio = NULL;
+	int lfd = -1;
 
 	memcpy(c.more_dirs, s->more_dirs, sizeof(c.more_dirs));
 	if (o->etcd) {
@@ -883,11 +884,21 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 			return ha_stop ? 0 : 1;
 		/* Every request above every request of an older leader. */
 		c.seq_base = (uint64_t)term << SW_TERM_SHIFT;
+		/* at once: the lease must be renewed while we set up, or we
+		 * would step down before leading (ha_may_act) */
+		if ((lfd = ras_ha_keepalive_start(d.ha)) < 0) {
+			cli_error("ras: keep-alive thread: %s", strerror(-lfd));
+			ras_ha_close(d.ha);
+			return 1;
+		}
 	}
-	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err)))
+	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err))) {
+		ras_ha_close(d.ha);
 		return cli_error("ras: %s", err);
+	}
 	if ((d.fd = udp_open(&s->listen, RC_SOCKBUF)) < 0) {
 		ras_free(d.r);
+		ras_ha_close(d.ha);
 		return cli_error("ras: listen %s: %s", udp_addr_str(&s->listen, ab, sizeof(ab)),
 				 strerror(-d.fd));
 	}
@@ -900,27 +911,18 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	io = loop_io_add(d.loop, d.fd, on_readable, &d);
 	daemon_every(dm, RC_STATUS_MS, on_status, &d);
 	if (d.ha) {
-		int lfd = ras_ha_keepalive_start(d.ha);
-
-		if (lfd < 0) {
-			cli_error("ras: keep-alive thread: %s", strerror(-lfd));
-			loop_io_del(d.loop, io);
-			daemon_free(dm);
-			close(d.fd);
-			ras_out_free(&d.out);
-			ras_free(d.r);
-			ras_ha_close(d.ha);
-			return 1;
-		}
 		hio = loop_io_add(d.loop, lfd, on_ha_lost, &d);
 		daemon_every(dm, RAS_HA_STEP_CHECK_MS, on_ha_check, &d);
 	}
 	if (daemon_metrics(dm, render_metrics, &d)) {
+		if (hio)
+			loop_io_del(d.loop, hio);
 		loop_io_del(d.loop, io);
 		daemon_free(dm);
 		close(d.fd);
 		ras_out_free(&d.out);
 		ras_free(d.r);
+		ras_ha_close(d.ha);
 		return 1;
 	}
 	log_info("listening on %s, %u switches, %u servers",

@@ -214,7 +214,7 @@ int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term)
 static void *keepalive_main(void *arg)
 {
 	struct ras_ha *h = arg;
-	unsigned period = h->ttl_s * 1000 / 4, unreachable = 0;
+	unsigned period = MIN(h->ttl_s * 1000 / 4, (unsigned)RAS_HA_KEEPALIVE_MS), unreachable = 0;
 
 	while (!atomic_load(&h->ka_stop)) {
 		uint64_t sent = mono_ns();

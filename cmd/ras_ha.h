@@ -28,6 +28,10 @@ enum ras_ha_limits {
 	 * the TTL (real clocks differ by parts per million). */
 	RAS_HA_DRIFT_PERMILLE = 100,
 	RAS_HA_RETRY_MS = 40,		/* a failed keep-alive is tried again after */
+	/* A leader renews its lease this often (or a quarter TTL if less):
+	 * each renewal answered moves the step-down instant on, so under a
+	 * slow etcd one answer in time is enough. */
+	RAS_HA_KEEPALIVE_MS = 100,
 	RAS_HA_STEP_CHECK_MS = 10,	/* the leader's loop checks its lease this often */
 };
 
