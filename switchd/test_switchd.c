@@ -227,6 +227,13 @@ static void test_fencing(void **state)
 	sw_free(s);
 }
 
+static void add_ports(struct sw *s)
+{
+	sw_out_reset(&out);
+	for (uint16_t p = 0; p < 4; p++)
+		sw_port(s, p, true, true, 0, &out);
+}
+
 /* A restarted switchd (docs/ha.md): the peers' last requests are gone with
  * the process, the highest RAS term is not (the shell keeps save_term in
  * --term-file and starts the next core with it as sw_config.ras_term).
@@ -241,7 +248,7 @@ static void test_fencing_after_restart(void **state)
 	uint64_t kept;
 
 	(void)state;
-	sw_out_reset(&out);
+	add_ports(s);
 	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 5, 1);
 	assert_int_equal(out.save_term, 7);		/* a new term: to be kept */
 	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 6, 2);
@@ -256,6 +263,7 @@ static void test_fencing_after_restart(void **state)
 	/* restarted with the term kept: the old leader is fenced */
 	c.ras_term = kept;
 	s = sw_new(&c);
+	add_ports(s);
 	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 999999, 4);
 	assert_int_equal(out.ndg, 0);
 	assert_int_equal(out.save_term, 0);
@@ -273,6 +281,7 @@ static void test_fencing_after_restart(void **state)
 	 * deposed leader's programming was taken */
 	c.ras_term = 0;
 	s = sw_new(&c);
+	add_ports(s);
 	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 999999, 6);
 	assert_int_equal(out.ndg, 1);
 	assert_int_equal(sw_stats(s)->fenced, 0);
@@ -290,8 +299,9 @@ static void test_term_only_for_ras(void **state)
 	struct swp_msg ack;
 
 	(void)state;
+	add_ports(s);
 	mac_of(1, op.mac);
-	request(s, 1, &op, 1, 0, &ack, ab);
+	request(s, 1, &op, 1, -1, &ack, ab);
 	assert_int_equal(ack.u.fib_ack.status[0], SWP_OK);
 	assert_int_equal(sw_stats(s)->fenced, 0);
 	assert_int_equal(sw_ras_term(s), 1000);
