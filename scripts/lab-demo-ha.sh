@@ -18,7 +18,8 @@
 #      it stops leading before its lease can have expired at etcd.
 #
 # Prints (with --json) kills [{target, lookup_gap_ms, stream_gap_ms}],
-# registrations_acked, registrations_lost, version_regressions,
+# registrations_acked, registrations_lost, registrations_unverified (acked,
+# but the verifying lookup never answered), version_regressions,
 # ras_takeover_ms (of which ras_elected_ms: the kill to the new leader's
 # "leading" line), ras_dead_leader_found_by ("probe" or "lease"),
 # ras_reprogrammed_ms, fenced_writes_refused, switch_notices and
@@ -179,23 +180,24 @@ inside() { jq --argjson t "$1" '.first_ns + 500000000 < $t and $t + 500000000 < 
 during=$(jq -n --argjson a "$(inside $t1ns)" --argjson b "$(inside "$t_link")" \
 	--argjson c "$(inside $((t3 * 1000000)))" '$a and $b and $c')
 lg() { jq '.lookup_gap_max_ms // null' "$tmp/$1.check"; }
-acked=0; lost=0; regr=0
+acked=0; lost=0; unver=0; regr=0
 for k in k1 k2 k3; do
 	acked=$((acked + $(jq '.registrations_acked // 0' "$tmp/$k.check")))
 	lost=$((lost + $(jq '.registrations_lost // 0' "$tmp/$k.check")))
+	unver=$((unver + $(jq '.registrations_unverified // 0' "$tmp/$k.check")))
 	regr=$((regr + $(jq '.version_regressions // 0' "$tmp/$k.check")))
 done
 out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
 	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
-	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
+	--argjson acked $acked --argjson lost $lost --argjson unver $unver --argjson regr $regr \
 	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson answered "$answered" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" --argjson stepped "$stepped" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
 	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
 		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, stream_gap_ms: $g2},
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
-	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
+	  registrations_acked: $acked, registrations_lost: $lost, registrations_unverified: $unver, version_regressions: $regr,
 	  ras_takeover_ms: $takeover, ras_elected_ms: $elected, ras_dead_leader_found_by: $by, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
 	  fenced_writes_refused: $fenced, switch_notices: $notices, switch_notices_answered: $answered, isolated_leader_batches: $iso, isolated_leader_stepped_down_ms: $stepped, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi

@@ -31,6 +31,8 @@ j() { jq -r "$1" "$out"; }
 [ "$(j .kills_during_stream)" = true ] || fail "a kill fell outside the stream"
 [ "$(j .registrations_acked)" -ge 200 ] || fail "too few registrations acknowledged"
 [ "$(j .registrations_lost)" = 0 ] || fail "acknowledged registrations lost"
+[ "$(j .registrations_unverified)" = 0 ] || fail "acknowledged registrations not verified"
+
 [ "$(j .version_regressions)" = 0 ] || fail "an entry's version went back"
 # three different leaders: the first, after its kill, after the partition
 [ "$(j '.ras_leaders | unique | length')" = 3 ] || fail "leaders: $(j -c .ras_leaders)"
