@@ -151,10 +151,10 @@ for ((i = 1; i < ${#swargs[@]}; i++)); do
 	args+=("${swargs[i]}")
 done
 echo garbage >"$tmp/bad.term"
-out=$(ip netns exec "$PH-leaf0" "${swargs[0]}" "${args[@]}" --term-file "$tmp/bad.term" 2>&1) &&
+out=$(ip netns exec "$PH-leaf0" "$P" "${args[@]}" --term-file "$tmp/bad.term" 2>&1) &&
 	fail "switchd started on a term file without a term"
 echo "$out" | grep -q "holds no RAS term" || fail "bad term file: $out"
-ip netns exec "$PH-leaf0" "${swargs[0]}" "${args[@]}" >"$tmp/leaf0.log" 2>&1 &
+ip netns exec "$PH-leaf0" "$P" "${args[@]}" >"$tmp/leaf0.log" 2>&1 &
 for _ in $(seq 50); do grep -q "highest RAS term accepted so far" "$tmp/leaf0.log" && break; sleep 0.1; done
 grep -q "highest RAS term accepted so far: $term2 " "$tmp/leaf0.log" || fail "restarted leaf0: $(cat "$tmp/leaf0.log")"
 sleep 0.3	# listening
