@@ -238,7 +238,26 @@ static void *keepalive_main(void *arg)
 					 1000000);
 			nap = RAS_HA_RETRY_MS;	/* renew in time if etcd answers again */
 		} else {
+			char v[RAS_HA_VALUE_MAX];
+			size_t vlen = 0;
+			int64_t cr = 0;
+			int g;
+
 			lease_renewed(h, sent, ttl);
+			/* A standby whose probe found our address refusing (we
+			 * had not opened it yet) deletes our key while our lease
+			 * lives: then another leads, and so must not we. */
+			g = etcd_get(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), v, sizeof(v), &vlen, &cr,
+				     NULL);
+			if (g == 0 || (g == 1 && cr != h->term)) {
+				log_err("leadership lost: the leader key is %s (our term %" PRId64 ")",
+					g ? "another's" : "gone", h->term);
+				atomic_store(&h->lost, true);
+				if (write(h->lost_pipe[1], "", 1) < 0) {
+					/* the loop finds `lost` set anyway */
+				}
+				break;
+			}
 			if (unreachable)
 				log_info("etcd: keep-alive answered again after %u failures",
 					 unreachable);
