@@ -7,7 +7,9 @@
  * every acknowledged registration and of the versions it saw, then checks:
  *
  *   - every acknowledged registration is found afterwards with its content
- *     (lost = acknowledged but not found, or found with other content);
+ *     (lost = acknowledged but not found, or found with other content;
+ *     one whose verifying lookup is never answered, after CHECK_VERIFY_ROUNDS
+ *     tries, is unverified: not shown present, not shown absent);
  *   - no answer or push shows an entry at an older version than one seen
  *     before (version_regressions);
  *   - the longest time without an answered lookup (lookup_gap_max_ms): the
@@ -31,11 +33,13 @@ enum check_limits {
 	CHECK_IN_FLIGHT = 32,
 	CHECK_RATE = 400,		/* requests a second (half lookups) */
 	CHECK_SETTLE_MS = 3000,		/* verification phase bound */
+	CHECK_VERIFY_ROUNDS = 3,	/* lookups of a key whose answer is lost */
 };
 
 struct check_key {
 	uint32_t version;		/* highest seen */
 	uint8_t state;			/* 0 sent, 1 acked, 2 refused/unanswered */
+	bool checked;			/* its verifying lookup was answered */
 	uint64_t sent_ns;		/* the registration's first transmission */
 };
 
@@ -49,7 +53,7 @@ struct check {
 	uint64_t last_ok_ns, gap_max_ns, gap_at_ns, t0;
 	uint64_t lookups_ok, lookups_lost_answer, not_found_acked, regressions;
 	uint64_t refused, unanswered, pushes_checked;
-	uint32_t lost, verified;
+	uint32_t lost, verified, unverified;
 	float *reg_ms;			/* latency of each acknowledged registration */
 	bool verifying;
 	struct rng_lite { uint64_t s; } rng;
@@ -167,6 +171,10 @@ static void on_lookup(void *arg, uint64_t id, const struct dirp_msg *m)
 		dirp_get_entry(m, j, &r);
 		if (!our_key(k, r.vdc, r.ip, &i))
 			continue;
+		if (k->verifying && (k->keys[i].state != 1 || k->keys[i].checked))
+			continue;	/* not acked, or a second answer */
+		if (k->verifying)
+			k->keys[i].checked = true;
 		if (r.status == DIRP_OK) {
 			saw_version(k, i, r.version);
 			want = entry_of(k, i);
@@ -244,26 +252,34 @@ static void serve_until(struct check *k, uint64_t until, bool load)
 	}
 }
 
-/* Look up every acknowledged key again, DIRP_MAX_RECORDS at a time. */
+/* Look up every acknowledged key again, DIRP_MAX_RECORDS at a time; the
+ * keys whose answer was lost (the client gave up on the request) are asked
+ * again, CHECK_VERIFY_ROUNDS times in all. */
 static void verify(struct check *k)
 {
 	uint64_t until = mono_ns() + (uint64_t)CHECK_SETTLE_MS * 1000000ull;
-	uint32_t i = 0;
 
 	k->verifying = true;
-	while (i < k->nkeys && mono_ns() < until) {
-		struct dirp_key keys[DIRP_MAX_RECORDS];
-		unsigned n = 0;
+	for (int round = 0; round < CHECK_VERIFY_ROUNDS && mono_ns() < until; round++) {
+		uint32_t i = 0;
 
-		for (; i < k->nkeys && n < DIRP_MAX_RECORDS; i++)
-			if (k->keys[i].state == 1)
-				keys[n++] = (struct dirp_key){ k->vdc, key_ip(i) };
-		if (n && dirc_request(k->c, dir_now_sys(), DIRP_LOOKUP, keys, n, on_lookup, k) > 0)
-			k->in_flight++;
-		if (k->in_flight >= CHECK_IN_FLIGHT)
-			serve_until(k, until, false);
+		while (i < k->nkeys && mono_ns() < until) {
+			struct dirp_key keys[DIRP_MAX_RECORDS];
+			unsigned n = 0;
+
+			for (; i < k->nkeys && n < DIRP_MAX_RECORDS; i++)
+				if (k->keys[i].state == 1 && !k->keys[i].checked)
+					keys[n++] = (struct dirp_key){ k->vdc, key_ip(i) };
+			if (n && dirc_request(k->c, dir_now_sys(), DIRP_LOOKUP, keys, n, on_lookup,
+					      k) > 0)
+				k->in_flight++;
+			if (k->in_flight >= CHECK_IN_FLIGHT)
+				serve_until(k, until, false);
+		}
+		serve_until(k, until, false);
+		if (k->verified == k->nacked)
+			break;
 	}
-	serve_until(k, until, false);
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -296,12 +312,13 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 	serve_until(&k, mono_ns() + (uint64_t)CHECK_SETTLE_MS * 1000000ull, false);
 	verify(&k);
 	if (k.verified < k.nacked)
-		k.lost += k.nacked - k.verified;	/* never answered: not shown present */
+		k.unverified = k.nacked - k.verified;	/* never answered */
 	qsort(k.reg_ms, k.nacked, sizeof(*k.reg_ms), cmp_float);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
 		      "registrations_sent", (json_int_t)k.nkeys,
 		      "registrations_acked", (json_int_t)k.nacked,
 		      "registrations_lost", (json_int_t)k.lost,
+		      "registrations_unverified", (json_int_t)k.unverified,
 		      "registrations_refused", (json_int_t)k.refused,
 		      "registrations_unanswered", (json_int_t)k.unanswered,
 		      "lookup_gap_max_ms", (double)k.gap_max_ns / 1e6,
@@ -311,6 +328,7 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 		      "version_regressions", (json_int_t)k.regressions,
 		      "pushes_checked", (json_int_t)k.pushes_checked,
 		      "failovers", (json_int_t)dirc_udp_failovers(u),
+		      "failovers_refused", (json_int_t)dirc_udp_refusals(u),
 		      "register_p50_ms", pct(k.reg_ms, k.nacked, 0.5),
 		      "register_p99_ms", pct(k.reg_ms, k.nacked, 0.99),
 		      "register_max_ms", pct(k.reg_ms, k.nacked, 1.0));
@@ -318,14 +336,15 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else {
-		printf("acked %lld, lost %lld, refused %lld, unanswered %lld; longest lookup gap %.1f ms; "
-		       "version regressions %lld; fail-overs %lld\n",
-		       (long long)k.nacked, (long long)k.lost, (long long)k.refused,
+		printf("acked %lld, lost %lld, unverified %lld, refused %lld, unanswered %lld; longest "
+		       "lookup gap %.1f ms; version regressions %lld; fail-overs %lld\n",
+		       (long long)k.nacked, (long long)k.lost, (long long)k.unverified,
+		       (long long)k.refused,
 		       (long long)k.unanswered, (double)k.gap_max_ns / 1e6, (long long)k.regressions,
 		       (long long)dirc_udp_failovers(u));
 	}
 	json_decref(j);
-	rc = k.lost || k.regressions ? 1 : 0;
+	rc = k.lost || k.unverified || k.regressions ? 1 : 0;
 	the_check = NULL;
 	free(k.keys);
 	free(k.reg_ms);

@@ -57,7 +57,32 @@ struct rasd {
 	struct log_rl rl;
 	struct ras_ha *ha;		/* --etcd: the election (NULL: alone) */
 	bool ha_lost;
+	bool ha_stepped_down;		/* our lease can have expired: we stopped */
 };
+
+enum { RC_STEPPED_DOWN = -1 };	/* serve(): campaign again */
+
+/* A leader cut off from etcd: once its lease can have expired a standby
+ * may lead, so it must not send anything more (docs/ha.md, "Losing
+ * leadership").  True when we may still act. */
+static bool ha_may_act(struct rasd *d)
+{
+	if (!d->ha || d->ha_stepped_down)
+		return !d->ha_stepped_down;
+	if (mono_ns() < ras_ha_valid_until(d->ha))
+		return true;
+	log_err("stepping down: etcd renewed no keep-alive in time, our lease can have "
+		"expired and a standby may lead");
+	daemon_event(d->dm, "stepped_down", NULL);
+	d->ha_stepped_down = true;
+	loop_stop(d->loop);
+	return false;
+}
+
+static void on_ha_check(void *arg)
+{
+	ha_may_act(arg);
+}
 
 static void send_dgrams(struct rasd *d, const struct ras_dgram *dg, size_t n)
 {
@@ -81,6 +106,10 @@ static void flush_out(struct rasd *d)
 {
 	const struct ras_stats *st = ras_stats(d->r);
 
+	if (!ha_may_act(d)) {
+		ras_out_reset(&d->out);
+		return;
+	}
 	send_dgrams(d, d->out.dir, d->out.ndir);	/* the directory first */
 	send_dgrams(d, d->out.dg, d->out.ndg);
 	ras_out_reset(&d->out);
@@ -304,7 +333,9 @@ static const char ras_help_ha[] =
 	"                        leader's lease ends.  Requests to switchd carry the\n"
 	"                        leader's term, so a switch refuses an older leader\n"
 	"  --ha-ttl SECONDS      the leader's lease (default 2): a dead leader is\n"
-	"                        replaced within it\n"
+	"                        replaced within it; a leader that cannot renew it\n"
+	"                        steps down (by its own clock) before it can expire\n"
+	"                        and stands by again\n"
 	"  --leader              with --etcd: print who leads (name, address, term)\n";
 
 static const char ras_help[] =
@@ -846,6 +877,7 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	int buf = RC_SOCKBUF;
 	int64_t term = 0;
 	struct loop_io *hio = NULL;
+	int lfd = -1;
 
 	memcpy(c.more_dirs, s->more_dirs, sizeof(c.more_dirs));
 	if (o->etcd) {
@@ -853,11 +885,21 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 			return ha_stop ? 0 : 1;
 		/* Every request above every request of an older leader. */
 		c.seq_base = (uint64_t)term << SW_TERM_SHIFT;
+		/* at once: the lease must be renewed while we set up, or we
+		 * would step down before leading (ha_may_act) */
+		if ((lfd = ras_ha_keepalive_start(d.ha)) < 0) {
+			cli_error("ras: keep-alive thread: %s", strerror(-lfd));
+			ras_ha_close(d.ha);
+			return 1;
+		}
 	}
-	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err)))
+	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err))) {
+		ras_ha_close(d.ha);
 		return cli_error("ras: %s", err);
+	}
 	if ((d.fd = udp_open(&s->listen, RC_SOCKBUF)) < 0) {
 		ras_free(d.r);
+		ras_ha_close(d.ha);
 		return cli_error("ras: listen %s: %s", udp_addr_str(&s->listen, ab, sizeof(ab)),
 				 strerror(-d.fd));
 	}
@@ -870,26 +912,18 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	io = loop_io_add(d.loop, d.fd, on_readable, &d);
 	daemon_every(dm, RC_STATUS_MS, on_status, &d);
 	if (d.ha) {
-		int lfd = ras_ha_keepalive_start(d.ha);
-
-		if (lfd < 0) {
-			cli_error("ras: keep-alive thread: %s", strerror(-lfd));
-			loop_io_del(d.loop, io);
-			daemon_free(dm);
-			close(d.fd);
-			ras_out_free(&d.out);
-			ras_free(d.r);
-			ras_ha_close(d.ha);
-			return 1;
-		}
 		hio = loop_io_add(d.loop, lfd, on_ha_lost, &d);
+		daemon_every(dm, RAS_HA_STEP_CHECK_MS, on_ha_check, &d);
 	}
 	if (daemon_metrics(dm, render_metrics, &d)) {
+		if (hio)
+			loop_io_del(d.loop, hio);
 		loop_io_del(d.loop, io);
 		daemon_free(dm);
 		close(d.fd);
 		ras_out_free(&d.out);
 		ras_free(d.r);
+		ras_ha_close(d.ha);
 		return 1;
 	}
 	log_info("listening on %s, %u switches, %u servers",
@@ -916,6 +950,8 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 			ras_ha_resign(d.ha);	/* a standby takes over at once */
 		ras_ha_close(d.ha);
 	}
+	if (d.ha_stepped_down && !d.ha_lost)
+		return RC_STEPPED_DOWN;
 	return d.ha_lost ? 3 : 0;
 }
 
@@ -972,7 +1008,11 @@ int cmd_ras(int argc, char **argv)
 		for (uint32_t i = 0; i < s.t->nnodes; i++)
 			if (!topo_is_server(s.t, i))
 				s.t->nodes[i].fib_cap = o.fib_cap;
-	rc = o.print ? print_fib(s.t, &o) : serve(&s, &o, &dm);
+	if (o.print)
+		rc = print_fib(s.t, &o);
+	else
+		while ((rc = serve(&s, &o, &dm)) == RC_STEPPED_DOWN)
+			log_info("standing by again: campaigning for leadership");
 	setup_free(&s);
 	return rc;
 }

@@ -29,7 +29,9 @@ struct ras_ha {
 	char value[RAS_HA_VALUE_MAX];
 	unsigned ttl_s;
 	int64_t lease, term;
-	uint64_t last_ok_ns;
+	/* When our lease can first have expired at etcd, by our clock
+	 * (ras_ha_valid_until); written by the keep-alive thread. */
+	_Atomic uint64_t valid_until_ns;
 	bool leading;
 	/* the probe of the leader (RAS_HA_REFUSALS) */
 	int probe_fd;
@@ -61,6 +63,35 @@ void ras_ha_close(struct ras_ha *h)
 		close(h->probe_fd);
 	etcd_free(h->e);
 	free(h);
+}
+
+/* A lease that etcd renewed (or granted) for ttl_s seconds in answer to a
+ * request we sent at sent_ns: etcd starts the TTL when the request arrives,
+ * later than sent_ns, and a new etcd leader extends every lease, so the
+ * lease cannot expire before sent_ns + TTL.  We stop leading earlier by
+ * the margin (a clock running up to RAS_HA_DRIFT_PERMILLE slow against
+ * etcd's, and RAS_HA_MARGIN_MS for a datagram already on its way). */
+uint64_t ras_ha_lease_valid_until(uint64_t sent_ns, int64_t ttl_s)
+{
+	uint64_t ttl_ms = ttl_s > 0 ? (uint64_t)ttl_s * 1000 : 0;
+	uint64_t margin_ms = RAS_HA_MARGIN_MS + ttl_ms * RAS_HA_DRIFT_PERMILLE / 1000;
+
+	if (ttl_ms <= margin_ms)
+		return sent_ns;	/* never valid: cannot lead on so short a lease */
+	return sent_ns + (ttl_ms - margin_ms) * 1000000;
+}
+
+static void lease_renewed(struct ras_ha *h, uint64_t sent_ns, int64_t ttl_s)
+{
+	uint64_t v = ras_ha_lease_valid_until(sent_ns, ttl_s);
+
+	if (v > atomic_load(&h->valid_until_ns))
+		atomic_store(&h->valid_until_ns, v);
+}
+
+uint64_t ras_ha_valid_until(struct ras_ha *h)
+{
+	return atomic_load(&h->valid_until_ns);
 }
 
 static void nap_ms(unsigned ms)
@@ -126,18 +157,25 @@ int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term)
 	int rc;
 
 	while (!*stop) {
-		if (!h->lease && (rc = etcd_lease_grant(h->e, h->ttl_s, &h->lease))) {
-			h->lease = 0;
-			log_warn("etcd: cannot get a lease: %s", strerror(-rc));
-			nap_ms(RAS_HA_CAMPAIGN_MS * 5);
-			continue;
+		uint64_t sent = mono_ns();
+		int64_t ttl = 0;
+
+		if (!h->lease) {
+			atomic_store(&h->valid_until_ns, 0);
+			if ((rc = etcd_lease_grant(h->e, h->ttl_s, &h->lease))) {
+				h->lease = 0;
+				log_warn("etcd: cannot get a lease: %s", strerror(-rc));
+				nap_ms(RAS_HA_CAMPAIGN_MS * 5);
+				continue;
+			}
+			/* etcd grants at least the TTL asked for */
+			lease_renewed(h, sent, h->ttl_s);
 		}
 		rc = etcd_campaign(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), h->value,
 				   strlen(h->value), h->lease, &h->term, other, RAS_HA_VALUE_MAX,
 				   &olen);
 		if (rc == 1) {
 			h->leading = true;
-			h->last_ok_ns = mono_ns();
 			*term = h->term;
 			return 0;
 		}
@@ -149,8 +187,12 @@ int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term)
 			}
 			/* Our lease must live while we wait, or the campaign
 			 * that wins would carry a dead one. */
-			if (etcd_lease_keepalive(h->e, h->lease, NULL) == -ENOENT)
+			sent = mono_ns();
+			rc = etcd_lease_keepalive(h->e, h->lease, &ttl);
+			if (rc == -ENOENT)
 				h->lease = 0;
+			else if (!rc)
+				lease_renewed(h, sent, ttl);
 			/* A leader whose address refuses datagrams is dead:
 			 * end its term now rather than when its lease runs
 			 * out (only that term's key is deleted). */
@@ -172,10 +214,13 @@ int ras_ha_wait(struct ras_ha *h, volatile sig_atomic_t *stop, int64_t *term)
 static void *keepalive_main(void *arg)
 {
 	struct ras_ha *h = arg;
-	unsigned period = h->ttl_s * 1000 / 4, unreachable = 0;
+	unsigned period = MIN(h->ttl_s * 1000 / 4, (unsigned)RAS_HA_KEEPALIVE_MS), unreachable = 0;
 
 	while (!atomic_load(&h->ka_stop)) {
-		int rc = etcd_lease_keepalive(h->e, h->lease, NULL);
+		uint64_t sent = mono_ns();
+		int64_t ttl = 0;
+		int rc = etcd_lease_keepalive(h->e, h->lease, &ttl);
+		unsigned nap = period;
 
 		if (rc == -ENOENT) {
 			log_err("leadership lost: the lease ended (term %" PRId64 ")", h->term);
@@ -187,13 +232,38 @@ static void *keepalive_main(void *arg)
 		}
 		if (rc) {
 			if (!unreachable++)
-				log_warn("etcd: keep-alive: %s; leading on (switches fence a newer leader)",
-					 strerror(-rc));
-		} else if (unreachable) {
-			log_info("etcd: keep-alive answered again after %u failures", unreachable);
+				log_warn("etcd: keep-alive: %s; leading until the lease can have "
+					 "expired, %" PRId64 " ms from now", strerror(-rc),
+					 ((int64_t)ras_ha_valid_until(h) - (int64_t)mono_ns()) /
+					 1000000);
+			nap = RAS_HA_RETRY_MS;	/* renew in time if etcd answers again */
+		} else {
+			char v[RAS_HA_VALUE_MAX];
+			size_t vlen = 0;
+			int64_t cr = 0;
+			int g;
+
+			lease_renewed(h, sent, ttl);
+			/* A standby whose probe found our address refusing (we
+			 * had not opened it yet) deletes our key while our lease
+			 * lives: then another leads, and so must not we. */
+			g = etcd_get(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), v, sizeof(v), &vlen, &cr,
+				     NULL);
+			if (g == 0 || (g == 1 && cr != h->term)) {
+				log_err("leadership lost: the leader key is %s (our term %" PRId64 ")",
+					g ? "another's" : "gone", h->term);
+				atomic_store(&h->lost, true);
+				if (write(h->lost_pipe[1], "", 1) < 0) {
+					/* the loop finds `lost` set anyway */
+				}
+				break;
+			}
+			if (unreachable)
+				log_info("etcd: keep-alive answered again after %u failures",
+					 unreachable);
 			unreachable = 0;
 		}
-		for (unsigned t = 0; t < period && !atomic_load(&h->ka_stop); t += 20)
+		for (unsigned t = 0; t < nap && !atomic_load(&h->ka_stop); t += 20)
 			nap_ms(20);
 	}
 	return NULL;

@@ -8,6 +8,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/swctl.h"
+#include "switchd/switchd.h"
 #include "lib/parse.h"
 #include "lib/udp.h"
 
@@ -33,6 +34,9 @@ static const char swctl_help[] =
 	"  --to ADDR:PORT   the switchd\n"
 	"  --key FILE       the management key\n"
 	"  --id N           sender id in requests; 4294967040\n"
+	"  --term N         number requests as a leading RAS of term N does\n"
+	"                   (N << 40 | n; with --id 4294966784, the RAS's id,\n"
+	"                   this tests the fence: docs/ha.md)\n"
 	"  --json           machine-readable output (listen: one object per line)\n"
 	"  -h, --help\n"
 	"\n"
@@ -279,12 +283,13 @@ int cmd_swctl(int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "term", required_argument, NULL, 'E' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *to = NULL, *keyf = NULL, *sub;
-	uint32_t id = 0xffffff00u, v;
+	uint32_t id = 0xffffff00u, v, term = 0;
 	long count = -1, timeout = -1;
 	struct sockaddr_in ta;
 	struct auth_key key;
@@ -302,10 +307,13 @@ int cmd_swctl(int argc, char **argv)
 		case 'i':
 		case 'c':
 		case 'T':
+		case 'E':
 			if (!parse_u32(optarg, UINT32_MAX, &v))
 				return cli_usage_error("swctl", "'%s' is not a number", optarg);
 			if (ch == 'i')
 				id = v;
+			else if (ch == 'E')
+				term = v;
 			else if (ch == 'c')
 				count = v;
 			else
@@ -347,6 +355,8 @@ int cmd_swctl(int argc, char **argv)
 		return cli_usage_error("swctl", "%s", err);
 	if ((rc = swc_open(&c, &ta, &key, id)))
 		return cli_error("socket: %s", strerror(-rc));
+	if (term)	/* numbered as a RAS leader of that term (docs/ha.md) */
+		c.seq = (uint64_t)term << SW_TERM_SHIFT | (c.seq & ((1ull << SW_TERM_SHIFT) - 1));
 	if (!strcmp(sub, "add") || !strcmp(sub, "del")) {
 		struct swp_op *ops;
 		int n = parse_ops(argv + optind, argc - optind, !strcmp(sub, "add"), &ops);

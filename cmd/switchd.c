@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
@@ -23,6 +24,7 @@
 
 #include "cmd/cli.h"
 #include "cmd/daemon.h"
+#include "cmd/switchd_term.h"
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -53,6 +55,8 @@ struct swd {
 	struct hmap ifindex_port;	/* ifindex -> port */
 	bool flush;
 	uint64_t nl_errors, resyncs;
+	const char *term_path;		/* --term-file: NULL, not kept */
+	uint64_t term_save_errors;
 	uint8_t *nlbuf, *nlrecv;
 	struct sw_nl_op *flush_ops;	/* start-up only */
 	uint16_t nflush;
@@ -86,6 +90,11 @@ static const char switchd_help[] =
 	"                       port goes down, that the server MACs this switch\n"
 	"                       forwarded out of it are unavailable (agents then\n"
 	"                       fail over without a RAS: docs/ha.md); default: none\n"
+	"  --term-file FILE     keep the highest RAS term accepted in FILE (written\n"
+	"                       before the request that raised it is acknowledged)\n"
+	"                       and start from it, so that a restarted switchd\n"
+	"                       still refuses a deposed leader (docs/ha.md); a\n"
+	"                       FILE that holds no term stops the start\n"
 	"  --flush              delete the bridge's static entries at start (a\n"
 	"                       rebooted switch); default: adopt them\n"
 	"  --uplinks N,N,...    the ports that lead to other switches.  When all\n"
@@ -428,6 +437,21 @@ static void send_out(struct swd *d)
 	sw_out_reset(d->out);
 }
 
+/* A request raised the RAS term: on disk before its acknowledgement leaves
+ * (send_out), so a restart cannot forget a term a RAS was told we took.  A
+ * failure is logged and counted; the term still holds until a restart. */
+static void save_term(struct swd *d)
+{
+	int rc;
+
+	if (d->term_path && (rc = swd_term_save(d->term_path, d->out->save_term))) {
+		d->term_save_errors++;
+		log_rl_msg(&d->rl, mono_ns(), LOG_ERR, "cannot keep RAS term %" PRIu64 " in %s: %s",
+		       d->out->save_term, d->term_path, strerror(-rc));
+	}
+	d->out->save_term = 0;
+}
+
 /* After inputs: the core may have a new deadline (lib/core.h). */
 static void core_tick(struct swd *d)
 {
@@ -448,6 +472,8 @@ static void on_udp(void *arg, int fd)
 						ntohs(d->in->addrs[i].sin_port) };
 
 			sw_input(d->core, from, d->in->bufs[i], d->in->msgs[i].msg_len, now, d->out);
+			if (d->out->save_term)
+				save_term(d);
 			if (d->out->pending) {
 				nl_apply(d, d->out->nl, d->out->nnl);
 				sw_commit(d->core, d->out);
@@ -531,7 +557,7 @@ static void log_stats(const struct swd *d)
 
 /* ---- set-up ------------------------------------------------------------------- */
 struct swd_opts {
-	const char *listen, *key, *bridge, *prefix, *ras, *uplinks, *dirs;
+	const char *listen, *key, *bridge, *prefix, *ras, *uplinks, *dirs, *term_file;
 	uint32_t id, fib, uplink_delay_ms;
 	bool flush, ras_follow;
 };
@@ -551,6 +577,7 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *
 		{ "uplink-delay", required_argument, NULL, 'D' },
 		{ "ras-follow", no_argument, NULL, 'R' },
 		{ "directory", required_argument, NULL, 'd' },
+		{ "term-file", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		DAEMON_OPTIONS,
 		{ 0 }
@@ -569,6 +596,7 @@ static int parse_opts(int argc, char **argv, struct swd_opts *o, struct daemon *
 		case 'F': o->flush = true; break;
 		case 'R': o->ras_follow = true; break;
 		case 'd': o->dirs = optarg; break;
+		case 'T': o->term_file = optarg; break;
 		case 'u': o->uplinks = optarg; break;
 		case 'D':
 			if (!parse_u32(optarg, 600000, &o->uplink_delay_ms))
@@ -678,6 +706,13 @@ static int setup(struct swd *d, const struct swd_opts *o)
 		return cli_error("switchd: %s", err);
 	c.ras_follows_leader = o->ras_follow;
 	c.ras_id = RAS_SENDER_ID;
+	if (o->term_file) {
+		if (swd_term_load(o->term_file, &c.ras_term, err, sizeof(err)))
+			return cli_error("switchd: %s", err);
+		d->term_path = o->term_file;
+		log_info("highest RAS term accepted so far: %" PRIu64 " (%s)", c.ras_term,
+			 o->term_file);
+	}
 	if (o->dirs && parse_dirs(o->dirs, &c))
 		return 1;
 	c.wall_offset_ms = (int64_t)(wall_ns() / 1000000) - (int64_t)(mono_ns() / 1000000);
@@ -799,6 +834,11 @@ static void render_metrics(void *arg, struct metrics_text *t)
 			       (double)*(const uint64_t *)(const void *)((const char *)st +
 									 counters[i].off),
 			       NULL);
+	metrics_sample(t, METRICS_COUNTER, "peregrine_switchd_term_save_errors_total",
+		       "RAS terms that could not be written to --term-file",
+		       (double)d->term_save_errors, NULL);
+	metrics_sample(t, METRICS_GAUGE, "peregrine_switchd_ras_term",
+		       "highest RAS term accepted (docs/ha.md)", (double)sw_ras_term(d->core), NULL);
 	metrics_sample(t, METRICS_GAUGE, "peregrine_switchd_fib_entries",
 		       "forwarding entries the switch holds", sw_fib_used(d->core), NULL);
 	metrics_sample(t, METRICS_GAUGE, "peregrine_switchd_fib_capacity",

@@ -16,7 +16,9 @@ struct dirc_udp {
 	unsigned nservers, cur;
 	uint32_t failover_ms;
 	uint64_t waiting_since;		/* mono ns: first unanswered send; 0 none */
-	uint64_t failovers;
+	uint64_t suspect_until[DIRC_UDP_SERVERS];	/* mono ns; 0: never given up */
+	bool refused;			/* the server's address refused a datagram */
+	uint64_t failovers, refusals;
 	void (*on_failover)(void *arg, unsigned server);
 	void *failover_arg;
 };
@@ -32,8 +34,10 @@ static void send_cb(void *arg, const uint8_t *buf, size_t len)
 
 	if (!u->waiting_since)
 		u->waiting_since = mono_ns();
-	/* UDP: a datagram the kernel refuses is lost and retransmitted later. */
-	(void)!send(u->fd, buf, len, MSG_DONTWAIT);
+	/* UDP: a datagram the kernel refuses is lost and retransmitted later.
+	 * ECONNREFUSED is an earlier datagram's ICMP port unreachable. */
+	if (send(u->fd, buf, len, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED)
+		u->refused = true;
 }
 
 struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg *cfg, int *err)
@@ -122,13 +126,30 @@ uint64_t dirc_udp_failovers(const struct dirc_udp *u)
 	return u->failovers;
 }
 
+uint64_t dirc_udp_refusals(const struct dirc_udp *u)
+{
+	return u->refusals;
+}
+
+static void failover(struct dirc_udp *u, uint64_t now, bool refused);
+
 void dirc_udp_readable(struct dirc_udp *u)
 {
 	int n;
 
-	while ((n = udp_recv_batch(u->fd, &u->rx)) > 0) {
+	for (;;) {
 		struct dir_now now = dir_now_sys();
 
+		n = udp_recv_batch(u->fd, &u->rx);
+		if (n == -ECONNREFUSED)
+			u->refused = true;
+		if (u->refused && u->nservers > 1) {
+			failover(u, now.ns, true);
+			continue;	/* the new server's socket may hold data */
+		}
+		u->refused = false;	/* alone: keep asking it */
+		if (n <= 0)
+			break;
 		for (int i = 0; i < n; i++)
 			dirc_input(u->c, now, u->rx.bufs[i], u->rx.msgs[i].msg_len);
 		/* The server is alive: what is still in flight waits anew. */
@@ -136,16 +157,42 @@ void dirc_udp_readable(struct dirc_udp *u)
 	}
 }
 
-/* Move to the next server: connect the socket to it (replies and pushes
- * from the old one are no longer received). */
-static void failover(struct dirc_udp *u, uint64_t now)
+/* The server to move to from cur: the next in turn that is not suspect;
+ * when every other one is, cur itself if it was only silent, else the one
+ * suspected longest ago. */
+static unsigned pick_next(const struct dirc_udp *u, uint64_t now, bool refused)
 {
-	unsigned next = (u->cur + 1) % u->nservers;
+	unsigned best = u->cur;
 
+	for (unsigned k = 1; k < u->nservers; k++) {
+		unsigned i = (u->cur + k) % u->nservers;
+
+		if (u->suspect_until[i] <= now)
+			return i;
+		if (best == u->cur || u->suspect_until[i] < u->suspect_until[best])
+			best = i;
+	}
+	return refused ? best : u->cur;
+}
+
+/* Move to another server: connect the socket to it (replies and pushes
+ * from the old one are no longer received). */
+static void failover(struct dirc_udp *u, uint64_t now, bool refused)
+{
+	unsigned next = pick_next(u, now, refused);
+
+	u->refused = false;
+	if (next == u->cur) {	/* every other one is suspect: wait here */
+		u->waiting_since = dirc_in_flight(u->c) ? now : 0;
+		return;
+	}
 	if (connect(u->fd, (const struct sockaddr *)&u->servers[next], sizeof(u->servers[next])))
 		return;	/* tried again at the next tick */
+	u->suspect_until[u->cur] = now + (uint64_t)DIRC_UDP_SUSPECT_MS * 1000000ull;
+	u->suspect_until[next] = 0;
 	u->cur = next;
 	u->failovers++;
+	u->refusals += refused;
 	dirc_expedite(u->c, now);
 	u->waiting_since = dirc_in_flight(u->c) ? now : 0;
 	if (u->on_failover)
@@ -159,9 +206,11 @@ uint64_t dirc_udp_tick(struct dirc_udp *u)
 
 	if (!dirc_in_flight(u->c))
 		u->waiting_since = 0;
-	if (u->nservers > 1 && u->waiting_since &&
-	    now.ns - u->waiting_since >= (uint64_t)u->failover_ms * 1000000ull)
-		failover(u, now.ns);
+	if (u->nservers > 1 && u->refused)
+		failover(u, now.ns, true);
+	else if (u->nservers > 1 && u->waiting_since &&
+		 now.ns - u->waiting_since >= (uint64_t)u->failover_ms * 1000000ull)
+		failover(u, now.ns, false);
 	next = dirc_tick(u->c, now);
 	if (u->nservers > 1 && u->waiting_since)
 		next = MIN(next, u->waiting_since + (uint64_t)u->failover_ms * 1000000ull);

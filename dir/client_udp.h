@@ -19,6 +19,11 @@ enum dirc_udp_limits {
 	 * waiting behind a write in etcd may take longer, and is then asked
 	 * of the next server, which is harmless in a replicated directory). */
 	DIRC_UDP_FAILOVER_MS = 30,
+	/* A server given up is *suspect* this long: the client does not move
+	 * back to it while another server is not suspect (a dead server and
+	 * one slowed by etcd commits would otherwise take turns, 30 ms lost
+	 * on the dead one each time). */
+	DIRC_UDP_SUSPECT_MS = 1000,
 };
 
 /* The current time from the system clocks. */
@@ -31,10 +36,15 @@ struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg
 void dirc_udp_close(struct dirc_udp *u);
 
 /* A replicated directory (docs/ha.md): another server to move to when the
- * one in use stops answering, that is when a request has gone unanswered
- * for failover_ms (0: DIRC_UDP_FAILOVER_MS) and no datagram came from it
- * meanwhile.  Servers are tried in turn; what is in flight is sent to the
- * new one at once.  0, -ENOSPC past DIRC_UDP_SERVERS. */
+ * one in use stops answering, that is when its address refuses datagrams
+ * (ICMP port unreachable: nothing listens there, the process died; moved
+ * at once), or a request has gone unanswered for failover_ms (0:
+ * DIRC_UDP_FAILOVER_MS) and no datagram came from it meanwhile.  The
+ * server left is suspect for DIRC_UDP_SUSPECT_MS: the next server in turn
+ * that is not suspect is taken; when every other one is, a silent server
+ * is kept (it may be slow, the others are known bad) and a refusing one is
+ * left for the one suspected longest ago.  What is in flight is sent to the
+ * new server at once.  0, -ENOSPC past DIRC_UDP_SERVERS. */
 int dirc_udp_add_server(struct dirc_udp *u, const struct sockaddr_in *server);
 void dirc_udp_set_failover_ms(struct dirc_udp *u, uint32_t ms);
 /* Called after each move to another server (the caller renews its leases
@@ -44,6 +54,8 @@ void dirc_udp_on_failover(struct dirc_udp *u, void (*fn)(void *arg, unsigned ser
 /* The server in use (0: the one given to dirc_udp_open), and moves so far. */
 unsigned dirc_udp_server(const struct dirc_udp *u);
 uint64_t dirc_udp_failovers(const struct dirc_udp *u);
+/* Moves because the server's address refused datagrams (of the above). */
+uint64_t dirc_udp_refusals(const struct dirc_udp *u);
 struct dirc *dirc_udp_client(struct dirc_udp *u);
 int dirc_udp_fd(const struct dirc_udp *u);
 /* The socket's local address (for tests and logs). */

@@ -87,6 +87,11 @@ static int switchd_args(const struct lab *l, const char *dir, uint32_t node, cha
 		lab_ha_dir_list(l, node, b[9], 128);
 		argv[n++] = "--directory";
 		argv[n++] = b[9];
+		/* the highest RAS term survives a restart of switchd, which
+		 * would otherwise take a deposed leader's requests again */
+		snprintf(b[10], 128, "%s/%s.ras-term", dir, l->topo->nodes[node].name);
+		argv[n++] = "--term-file";
+		argv[n++] = b[10];
 	}
 	if (lab_switch_uplinks(l->topo, node, b[8], 128)) {
 		argv[n++] = "--uplinks";

@@ -4,7 +4,8 @@
 # a namespace of its own on the management network.  Up: everything runs,
 # one RAS leads (lab status, text and --json), the fabric forwards; kill -9
 # of the leading RAS: the other leads with a higher term and the fabric
-# still forwards; `peregrine monitor` hears the control plane's
+# still forwards; a restarted switchd keeps the new term and refuses the
+# deposed leader's; `peregrine monitor` hears the control plane's
 # namespaces; down leaves nothing; a failure injected at the HA steps
 # of up (etcd, its wait, directory servers, RAS) rolls back completely.
 #
@@ -131,6 +132,41 @@ term2=$(echo "$st" | jget "d['ha']['ras_term']")
 echo "ok: $new leads after kill -9 of $leader (term $term1 -> $term2), seen after $ms ms"
 [ "$ms" -lt 10000 ] || fail "take-over seen after $ms ms (lease 1 s; bound 10 s)"
 ping_ok || fail "no forwarding after the take-over"
+
+# A restarted switchd still refuses the deposed leader: leaf0 keeps the
+# highest RAS term in its --term-file (the new leader claimed it), reads it
+# back when restarted (kill -9, the same command line without --flush, so
+# its table is adopted), and refuses a request numbered in the old term.
+tf=/run/peregrine/lab-$PH/leaf0.ras-term
+for _ in $(seq 50); do [ "$(cat "$tf" 2>/dev/null)" = "$term2" ] && break; sleep 0.1; done
+[ "$(cat "$tf" 2>/dev/null)" = "$term2" ] || fail "leaf0's term file holds '$(cat "$tf" 2>/dev/null)', not $term2"
+swpid=$(ps -e -o pid=,args= | awk -v n="--name $PH-leaf0" 'index($0, " switchd ") && index($0, n) { print $1; exit }')
+[ -n "$swpid" ] || fail "no switchd of leaf0"
+mapfile -d '' swargs <"/proc/$swpid/cmdline"
+kill -9 "$swpid"
+args=(); listen=
+for ((i = 1; i < ${#swargs[@]}; i++)); do
+	[ "${swargs[i]}" = --flush ] && continue
+	[ "${swargs[i - 1]}" = --listen ] && listen=${swargs[i]}
+	args+=("${swargs[i]}")
+done
+echo garbage >"$tmp/bad.term"
+out=$(ip netns exec "$PH-leaf0" "$P" "${args[@]}" --term-file "$tmp/bad.term" 2>&1) &&
+	fail "switchd started on a term file without a term"
+echo "$out" | grep -q "holds no RAS term" || fail "bad term file: $out"
+ip netns exec "$PH-leaf0" "$P" "${args[@]}" >"$tmp/leaf0.log" 2>&1 &
+for _ in $(seq 50); do grep -q "highest RAS term accepted so far" "$tmp/leaf0.log" && break; sleep 0.1; done
+grep -q "highest RAS term accepted so far: $term2 " "$tmp/leaf0.log" || fail "restarted leaf0: $(cat "$tmp/leaf0.log")"
+sleep 0.3	# listening
+if $P lab exec mgmt --prefix "$PH" -- $P swctl --to "$listen" --key "/run/peregrine/lab-$PH/key" \
+	--id 4294966784 --term "$term1" add 02:00:00:00:00:99 1 >"$tmp/swctl.out" 2>&1; then
+	fail "restarted leaf0 took a request of the deposed leader's term $term1"
+fi
+murl=$($P lab status --prefix "$PH" --json | jget "[n['metrics_url']['switchd'] for n in d['nodes'] if n['name'] == 'leaf0'][0]")
+fenced=$($P lab exec mgmt --prefix "$PH" -- curl -s -m 2 "$murl" | awk '$1 == "peregrine_switchd_fenced_total" { print $2 }')
+[ "${fenced:-0}" -ge 1 ] || fail "restarted leaf0 counted no fenced request (${fenced:-none})"
+echo "ok: restarted leaf0 kept term $term2 and refused the deposed leader's term $term1 ($fenced fenced)"
+ping_ok || fail "no forwarding after leaf0's switchd restarted"
 
 $P lab down --prefix "$PH"
 snapshot >"$tmp/after"

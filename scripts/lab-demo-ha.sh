@@ -14,15 +14,18 @@
 #      its namespace): the standby takes over; then the link comes back,
 #      and what the isolated leader still sends the switches is refused
 #      (switchd's fenced counter); the isolated leader must send nothing
-#      (the new leader claimed every switch, so link reports go to it).
+#      (the new leader claimed every switch, so link reports go to it), and
+#      it stops leading before its lease can have expired at etcd.
 #
 # Prints (with --json) kills [{target, lookup_gap_ms, stream_gap_ms}],
-# registrations_acked, registrations_lost, version_regressions,
+# registrations_acked, registrations_lost, registrations_unverified (acked,
+# but the verifying lookup never answered), version_regressions,
 # ras_takeover_ms (of which ras_elected_ms: the kill to the new leader's
 # "leading" line), ras_dead_leader_found_by ("probe" or "lease"),
 # ras_reprogrammed_ms, fenced_writes_refused, switch_notices and
 # switch_notices_answered (the switches' port-down notices to the directory
-# servers, and their answers).
+# servers, and their answers), isolated_leader_stepped_down_ms (the
+# partition to the isolated leader's "stepping down").
 set -euo pipefail
 . "$(dirname "$0")/demo-lib.sh"
 command -v etcd >/dev/null || { echo "lab demo --ha: needs etcd (etcd-server)" >&2; exit 1; }
@@ -138,16 +141,19 @@ wait "$checker" || true
 
 say "== 4. a partition isolating the leading RAS ($l1) from etcd"
 f0=$(fenced)
+eips=$(for e in etcd0 etcd1 etcd2; do ip_of $e; done)	# `lab status` is slow when loaded
 t_part=$(now_ns)
-for e in etcd0 etcd1 etcd2; do ip -n "$X-$n1" route add blackhole "$(ip_of $e)/32"; done
+for e in $eips; do ip -n "$X-$n1" route add blackhole "$e/32"; done
+t4=$(now_ms)	# cut off from every member from now on
 l2=""
 for _ in $(seq 80); do l2=$(leader); [ -n "$l2" ] && [ "$l2" != "$l1" ] && break; sleep 0.1; done
 say "   ${l2:-nobody} leads now; the link comes back"
 sleep 1
 # what the isolated leader sends the switches from now on (its metrics
-# are still reachable: only etcd is cut off)
+# are reachable while it leads: only etcd is cut off; once it stepped
+# down it stands by, serves no metrics and sends nothing: 0)
 batches() {
-	ip netns exec "$X-mgmt" curl -s -m 2 "http://$(ip_of "$n1"):9462/metrics" |
+	{ ip netns exec "$X-mgmt" curl -s -m 2 "http://$(ip_of "$n1"):9462/metrics" || true; } |
 		awk '/^peregrine_ras_batches_total/ { print $2 }'
 }
 b0=$(batches)
@@ -156,8 +162,13 @@ $P lab link up "$leaf" "$spine" --prefix "$X" >/dev/null
 sleep 3
 b1=$(batches)
 f1=$(fenced)
+[ -n "$b1" ] || b1=${b0:-0}	# it stepped down between the two reads
 iso=$(( ${b1:-0} - ${b0:-0} ))
 say "   the isolated $l1 sent $iso batches since; switches refused $((f1 - f0))"
+# the isolated leader stopped acting before its lease (1 s) could expire
+t_down=$(log_ms "$n1" "stepping down" "$t4" || true)
+stepped=$(( ${t_down:-0} ? t_down - t4 : -1 ))
+say "   $l1 stepped down ${stepped} ms after the partition"
 stop_stream
 # the switches' own notices to the directory (docs/ha.md): made, and
 # answered (in time or late: the answer waits for etcd's commit, the
@@ -172,25 +183,26 @@ inside() { jq --argjson t "$1" '.first_ns + 500000000 < $t and $t + 500000000 < 
 during=$(jq -n --argjson a "$(inside $t1ns)" --argjson b "$(inside "$t_link")" \
 	--argjson c "$(inside $((t3 * 1000000)))" '$a and $b and $c')
 lg() { jq '.lookup_gap_max_ms // null' "$tmp/$1.check"; }
-acked=0; lost=0; regr=0
+acked=0; lost=0; unver=0; regr=0
 for k in k1 k2 k3; do
 	acked=$((acked + $(jq '.registrations_acked // 0' "$tmp/$k.check")))
 	lost=$((lost + $(jq '.registrations_lost // 0' "$tmp/$k.check")))
+	unver=$((unver + $(jq '.registrations_unverified // 0' "$tmp/$k.check")))
 	regr=$((regr + $(jq '.version_regressions // 0' "$tmp/$k.check")))
 done
 out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
 	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
-	--argjson acked $acked --argjson lost $lost --argjson regr $regr \
-	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson answered "$answered" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" \
+	--argjson acked $acked --argjson lost $lost --argjson unver $unver --argjson regr $regr \
+	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson answered "$answered" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" --argjson stepped "$stepped" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
 	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
 		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, stream_gap_ms: $g2},
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
-	  registrations_acked: $acked, registrations_lost: $lost, version_regressions: $regr,
+	  registrations_acked: $acked, registrations_lost: $lost, registrations_unverified: $unver, version_regressions: $regr,
 	  ras_takeover_ms: $takeover, ras_elected_ms: $elected, ras_dead_leader_found_by: $by, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
-	  fenced_writes_refused: $fenced, switch_notices: $notices, switch_notices_answered: $answered, isolated_leader_batches: $iso, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
+	  fenced_writes_refused: $fenced, switch_notices: $notices, switch_notices_answered: $answered, isolated_leader_batches: $iso, isolated_leader_stepped_down_ms: $stepped, stream_lost_ms: $lost_ms, kills_during_stream: $during}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi
 report_stream "red-srv0 -> red-srv3, 10,000 datagrams/s, through every fault" "$tmp/s.json" \
 	"One stream through the four faults: the control plane's failures must not stop it, the link cut is the only one on its path." \

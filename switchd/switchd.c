@@ -60,7 +60,7 @@ struct sw {
 	uint32_t nuplinks, nshut;
 	uint32_t nports;		/* highest port seen + 1 */
 	bool started, isolated;
-	uint64_t ras_term;		/* ras_follows_leader: highest term seen */
+	uint64_t ras_term;		/* highest term of ras_id accepted */
 	bool admin_more;		/* admin requests left over (out full) */
 	uint64_t restore_at;		/* 0: no restore pending */
 	struct swn *notice;		/* the witness's notice (notice.h) */
@@ -71,6 +71,7 @@ struct sw *sw_new(const struct sw_config *c)
 	struct sw *s = xcalloc(1, sizeof(*s));
 
 	s->c = *c;
+	s->ras_term = c->ras_term;
 	hmap_init(&s->fib, MIN(c->fib_cap, 1u << 16) + 16, c->seq_base ^ c->id);
 	s->ports = xcalloc(SW_MAX_PORTS, 1);
 	s->uplink = xcalloc(SW_MAX_PORTS, 1);
@@ -100,6 +101,7 @@ void sw_out_reset(struct sw_out *o)
 {
 	o->nnl = 0;
 	o->pending = false;
+	o->save_term = 0;
 	o->ndg = 0;
 	o->nadmin = 0;
 }
@@ -136,6 +138,11 @@ static void fib_del(struct sw *s, uint64_t key)
 uint64_t sw_fib_sum(const struct sw *s)
 {
 	return s->sum;
+}
+
+uint64_t sw_ras_term(const struct sw *s)
+{
+	return s->ras_term;
 }
 
 uint32_t sw_fib_used(const struct sw *s)
@@ -574,17 +581,26 @@ static void on_fib_ops(struct sw *s, struct sw_addr from, const struct swp_msg *
 		}
 		return;
 	}
+	/* A RAS term below the highest accepted, also before a restart
+	 * (the peer's last_seq is gone then, the term is not) */
+	if (m->h.sender == s->c.ras_id && m->h.seq >> SW_TERM_SHIFT < s->ras_term) {
+		s->st.drops[SW_DROP_REPLAY]++;
+		s->st.fenced++;
+		return;
+	}
 	if (peer->ack_len && m->h.seq < peer->last_seq) {
 		s->st.drops[SW_DROP_REPLAY]++;
 		s->st.fenced += m->h.seq >> SW_TERM_SHIFT < peer->last_seq >> SW_TERM_SHIFT;
 		return;
 	}
-	if (s->c.ras_follows_leader && m->h.sender == s->c.ras_id &&
-	    m->h.seq >> SW_TERM_SHIFT > s->ras_term) {
+	if (m->h.sender == s->c.ras_id && m->h.seq >> SW_TERM_SHIFT > s->ras_term) {
 		s->ras_term = m->h.seq >> SW_TERM_SHIFT;
-		s->c.ras = from;	/* link reports to the new leader */
-		s->c.has_ras = true;
-		s->st.leader_changes++;
+		o->save_term = s->ras_term;
+		if (s->c.ras_follows_leader) {
+			s->c.ras = from;	/* link reports to the new leader */
+			s->c.has_ras = true;
+			s->st.leader_changes++;
+		}
 	}
 	s->st.requests++;
 	peer->last_seq = m->h.seq;

@@ -98,6 +98,11 @@ struct sw_config {
 	 * (`ras` until then). */
 	bool ras_follows_leader;
 	uint32_t ras_id;	/* the RAS processes' shared sender id */
+	/* The highest RAS term this switch accepted before it (re)started
+	 * (the shell keeps it in a file: sw_out.save_term).  FIB_OPS of
+	 * ras_id below it are refused as fenced, so a restart does not let
+	 * a deposed leader in again.  0: none known. */
+	uint64_t ras_term;
 	/* The witness's own notice (switchd/notice.h): a port that goes
 	 * down makes the switch tell these directory servers that the
 	 * server MACs it forwarded out of the port are unavailable, so
@@ -138,6 +143,10 @@ struct sw_out {
 	uint16_t nnl;
 	struct sw_nl_op nl[SWP_MAX_OPS];
 	bool pending;		/* a FIB_OPS waits for sw_commit() */
+	/* Nonzero: a FIB_OPS raised the highest RAS term to this.  The shell
+	 * stores it (sw_config.ras_term of the next start) before any
+	 * datagram of this call leaves. */
+	uint64_t save_term;
 	int ndg;
 	struct sw_dgram dg[SW_OUT_DGRAMS];
 	uint16_t nadmin;
@@ -226,6 +235,8 @@ uint32_t sw_fib_used(const struct sw *s);
 /* The table sum FIB_ACK and DUMP_FIB carry (wire/swproto.h). */
 uint64_t sw_fib_sum(const struct sw *s);
 uint32_t sw_fib_cap(const struct sw *s);
+/* The highest RAS term accepted (sw_config.ras_term at start). */
+uint64_t sw_ras_term(const struct sw *s);
 /* Port: -1 absent, 0 down, 1 up. */
 int sw_port_state(const struct sw *s, uint16_t port);
 /* The entry for mac: its port, or -1. */

@@ -227,6 +227,87 @@ static void test_fencing(void **state)
 	sw_free(s);
 }
 
+static void add_ports(struct sw *s)
+{
+	sw_out_reset(&out);
+	for (uint16_t p = 0; p < 4; p++)
+		sw_port(s, p, true, true, 0, &out);
+}
+
+/* A restarted switchd (docs/ha.md): the peers' last requests are gone with
+ * the process, the highest RAS term is not (the shell keeps save_term in
+ * --term-file and starts the next core with it as sw_config.ras_term).
+ * The deposed leader is refused after the restart as before it. */
+static void test_fencing_after_restart(void **state)
+{
+	struct sw_config c = { .id = 5, .fib_cap = 10, .has_ras = true, .ras = ras,
+			       .seq_base = 1000, .key = key, .ras_follows_leader = true,
+			       .ras_id = 0xfffffe00u };
+	const struct sw_addr old = { 0xac1f0002, 7500 }, new = { 0xac1f0003, 7500 };
+	struct sw *s = sw_new(&c);
+	uint64_t kept;
+
+	(void)state;
+	add_ports(s);
+	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 5, 1);
+	assert_int_equal(out.save_term, 7);		/* a new term: to be kept */
+	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 6, 2);
+	assert_int_equal(out.save_term, 0);		/* the same term: nothing new */
+	fib_ops_from(s, new, 9ull << SW_TERM_SHIFT | 1, 3);
+	assert_int_equal(out.save_term, 9);
+	assert_int_equal(out.ndg, 1);			/* acknowledged */
+	kept = sw_ras_term(s);
+	assert_int_equal(kept, 9);
+	sw_free(s);
+
+	/* restarted with the term kept: the old leader is fenced */
+	c.ras_term = kept;
+	s = sw_new(&c);
+	add_ports(s);
+	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 999999, 4);
+	assert_int_equal(out.ndg, 0);
+	assert_int_equal(out.save_term, 0);
+	assert_int_equal(sw_fib_used(s), 0);
+	assert_int_equal(sw_stats(s)->fenced, 1);
+	assert_int_equal(sw_stats(s)->drops[SW_DROP_REPLAY], 1);
+	/* the current leader goes on, from any request number of its term */
+	fib_ops_from(s, new, 9ull << SW_TERM_SHIFT | 2, 5);
+	assert_int_equal(out.ndg, 1);
+	assert_int_equal(sw_fib_used(s), 1);
+	assert_int_equal(out.save_term, 0);
+	sw_free(s);
+
+	/* restarted knowing no term (what happened before --term-file): the
+	 * deposed leader's programming was taken */
+	c.ras_term = 0;
+	s = sw_new(&c);
+	add_ports(s);
+	fib_ops_from(s, old, 7ull << SW_TERM_SHIFT | 999999, 6);
+	assert_int_equal(out.ndg, 1);
+	assert_int_equal(sw_stats(s)->fenced, 0);
+	sw_free(s);
+}
+
+/* Not the RAS's sender id: the term does not apply (swctl, tests). */
+static void test_term_only_for_ras(void **state)
+{
+	struct sw_config c = { .id = 5, .fib_cap = 10, .seq_base = 1000, .key = key,
+			       .ras_id = 0xfffffe00u, .ras_term = 1000 };
+	struct sw *s = sw_new(&c);
+	struct swp_op op = { SWP_OP_ADD, 1, { 0 } };
+	uint8_t ab[SWP_MAX_DGRAM];
+	struct swp_msg ack;
+
+	(void)state;
+	add_ports(s);
+	mac_of(1, op.mac);
+	request(s, 1, &op, 1, -1, &ack, ab);
+	assert_int_equal(ack.u.fib_ack.status[0], SWP_OK);
+	assert_int_equal(sw_stats(s)->fenced, 0);
+	assert_int_equal(sw_ras_term(s), 1000);
+	sw_free(s);
+}
+
 static void test_kernel_refusal(void **state)
 {
 	struct sw *s = mk(10, 4);
@@ -816,6 +897,8 @@ int main(void)
 		cmocka_unit_test(test_bad_ops),
 		cmocka_unit_test(test_retransmit_and_replay),
 		cmocka_unit_test(test_fencing),
+		cmocka_unit_test(test_fencing_after_restart),
+		cmocka_unit_test(test_term_only_for_ras),
 		cmocka_unit_test(test_kernel_refusal),
 		cmocka_unit_test(test_link_reports),
 		cmocka_unit_test(test_uplink_tracking),
