@@ -26,7 +26,8 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn|netlord | --ha] [--prefix P]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn|netlord | --ha | --slb]\n"
+	"                          [--prefix P]\n"
 	"                          [--json] [--report DIR]\n"
 	"       peregrine lab compare [--prefix P] [--json]\n"
 	"       peregrine lab report DIR\n"
@@ -69,6 +70,9 @@ static const char lab_help[] =
 	"           docs/netlord.md)\n"
 	"           --ha: a lab with a replicated control plane under kills and\n"
 	"           a partition (scripts/lab-demo-ha.sh, docs/ha.md)\n"
+	"           --slb: the server load balancer behind an Internet edge: requests\n"
+	"           spread, stickiness, direct server return, an SLB server failure\n"
+	"           (scripts/lab-demo-slb.sh, docs/slb.md; about a minute)\n"
 	"  compare  every scheme's demo, EVPN first, and one table of what each\n"
 	"           costs, with Peregrine's targets against EVPN as ratios\n"
 	"           (scripts/lab-compare.sh, docs/evpn.md; about seven minutes)\n"
@@ -106,6 +110,7 @@ struct lab_cli {
 	bool have_scheme;
 	const char *bytes, *rate;	/* shuffle --bytes, --rate (checked) */
 	bool ha;		/* --ha: the replicated control plane's demo */
+	bool slb;		/* --slb: the load balancer's demo */
 	bool json;
 	bool no_daemons;	/* up --no-daemons */
 	const char *report;	/* demo, compare --report DIR */
@@ -136,6 +141,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->report = argv[++i];
 		} else if (!strcmp(argv[i], "--ha")) {
 			c->ha = true;
+		} else if (!strcmp(argv[i], "--slb")) {
+			c->slb = true;
 		} else if (!strcmp(argv[i], "--bytes") && i + 1 < argc) {
 			uint64_t v;
 
@@ -778,11 +785,14 @@ static int run_script(struct lab_cli *c, const char *what, const char *name)
 
 static int do_demo(struct lab_cli *c)
 {
+	if (c->slb && (c->ha || c->have_scheme || c->report))
+		return cli_usage_error("lab", "--slb: a demo of its own (no --ha, --scheme, --report)");
 	if (c->report && (c->ha || (c->scheme != PGR_SCHEME_PEREGRINE &&
 				    c->scheme != PGR_SCHEME_VL2)))
 		return cli_usage_error("lab", "--report: only the Peregrine and VL2 demos "
 				       "write a report so far (docs/lab-report.md)");
-	return run_script(c, "demo", c->ha ? "lab-demo-ha.sh" : demo_scripts[c->scheme]);
+	return run_script(c, "demo", c->slb ? "lab-demo-slb.sh" : c->ha ? "lab-demo-ha.sh"
+				   : demo_scripts[c->scheme]);
 }
 
 /* The all-to-all shuffle against the simulator's optimum
