@@ -114,8 +114,15 @@ struct pgr_vip_src_key {
 #define PGR_VIP_SRC_PRI 0x01	/* edge_mac[0] usable */
 #define PGR_VIP_SRC_BAK 0x02	/* edge_mac[1] usable */
 
+/* im_mac all zero: the frame leaves plain, to edge_mac (a gateway with a
+ * port of its own in the fabric).  Otherwise the edge is a VM of the VDC (a
+ * gateway leg, docs/edge.md) on the server whose MACs im_mac holds: the
+ * frame is encapsulated to it like any indirect frame (DA := im_mac[tree],
+ * destination ID := edge_mac[tree]'s), and that server's agent delivers it
+ * to the leg. */
 struct pgr_vip_src {
 	uint8_t edge_mac[PGR_TREES][WIRE_MAC_LEN];	/* the Internet edge (gateway) */
+	uint8_t im_mac[PGR_TREES][WIRE_MAC_LEN];	/* the leg's server; zero: plain */
 	uint32_t egress_ifindex[PGR_TREES];		/* this server's NIC per tree */
 	uint32_t vdc;			/* the VC's VDC: must be the VM's */
 	uint8_t avail;			/* PGR_VIP_SRC_* */
@@ -123,7 +130,7 @@ struct pgr_vip_src {
 };
 
 _Static_assert(sizeof(struct pgr_vip_src_key) == 8, "vip src key");
-_Static_assert(sizeof(struct pgr_vip_src) == 28, "vip src");
+_Static_assert(sizeof(struct pgr_vip_src) == 40, "vip src");
 
 /* ---- traffic matrix: (source VM, destination VM) primary IDs ------------ */
 

@@ -231,7 +231,10 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_vip(const struct pgr_fwd_tables *t, struct
 		tree = PGR_BACKUP;
 	else
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_NO_ROUTE);
-	wire_mac_copy(e->dst, v->edge_mac[tree]);
+	if (wire_mac_is_zero(v->im_mac[tree]))
+		wire_mac_copy(e->dst, v->edge_mac[tree]);
+	else if (pgr_encap(e, v->im_mac[tree], v->edge_mac[tree]))	/* to a leg VM */
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_BAD_ENTRY);
 	f = pgr_fwd_verdict(PGR_FWD_TRANSMIT, PGR_STAT_VM_VIP_OUT, v->egress_ifindex[tree]);
 	f.tree = (uint8_t)tree;
 	return f;

@@ -460,7 +460,9 @@ int pgr_dp_vip_src_set(const struct pgr_dp_maps *m, const struct pgr_vip_src_key
 		       const struct pgr_vip_src *v)
 {
 	for (int t = 0; t < PGR_TREES; t++)
-		if (wire_mac_is_group(v->edge_mac[t]) || wire_mac_is_zero(v->edge_mac[t]))
+		if (wire_mac_is_group(v->edge_mac[t]) || wire_mac_is_zero(v->edge_mac[t]) ||
+		    wire_mac_is_group(v->im_mac[t]) ||
+		    wire_mac_is_zero(v->im_mac[t]) != wire_mac_is_zero(v->im_mac[0]))
 			return -EINVAL;
 	if (v->pad[0] || v->pad[1] || v->pad[2] || !v->vdc)
 		return -EINVAL;

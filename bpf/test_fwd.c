@@ -43,6 +43,7 @@ enum { RANDOM_FRAMES = 18000, BIG = 2048 };
 #define VIP_BAK IP(203, 0, 113, 11)
 #define VIP_NONE IP(203, 0, 113, 12)
 #define VIP_VDC2 IP(203, 0, 113, 13)
+#define VIP_LEG IP(203, 0, 113, 14)	/* the edge is a gateway leg VM (EDGE) on S2 */
 #define CLIENT IP(198, 51, 100, 7)
 #define B_IP IP(10, 0, 0, 2)
 #define AV_ALL (PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK)
@@ -116,18 +117,29 @@ static void set_garp(uint32_t vdc, uint32_t ip, uint32_t vm, uint32_t server, ui
 	put_garp(vdc, ip, &g);
 }
 
-static void set_vip_src(uint32_t ifindex, uint32_t vip, uint32_t vdc, uint8_t avail)
+/* leg_server: 0, the edge's MACs are its own port's (plain frames); else
+ * the edge is a leg VM on that server (encapsulated frames). */
+static void set_vip_src_leg(uint32_t ifindex, uint32_t vip, uint32_t vdc, uint8_t avail,
+			    uint32_t leg_server)
 {
 	struct pgr_vip_src_key k = { .ifindex = ifindex, .vip = vip };
 	struct pgr_vip_src v = { .vdc = vdc, .avail = avail, .egress_ifindex = { NIC1, NIC2 } };
 
-	for (int t = 0; t < PGR_TREES; t++)
+	for (int t = 0; t < PGR_TREES; t++) {
 		pgr_mac_make(v.edge_mac[t], pgr_id_of(EDGE, (uint32_t)t));
+		if (leg_server)
+			pgr_mac_make(v.im_mac[t], pgr_id_of(leg_server, (uint32_t)t));
+	}
 	assert_int_equal(pgr_fwd_vip_src_put(&tab, &k, &v), 0);
 	if (have_root) {
 		assert_int_equal(pgr_dp_vip_src_set(pgr_dp_maps(dp), &k, &v), 0);
 		assert_int_equal(pgr_dp_vip_src_set(pgr_dp_maps(dp_pass), &k, &v), 0);
 	}
+}
+
+static void set_vip_src(uint32_t ifindex, uint32_t vip, uint32_t vdc, uint8_t avail)
+{
+	set_vip_src_leg(ifindex, vip, vdc, avail, 0);
 }
 
 /* ---- IPv6: 2001:db8:1::/64 plus the EUI-64 of a VM's primary MAC ----------- */
@@ -224,6 +236,7 @@ static int setup(void **state)
 	set_vip_src(PORT_A, VIP_BAK, VDC1, PGR_VIP_SRC_BAK);
 	set_vip_src(PORT_A, VIP_NONE, VDC1, 0);
 	set_vip_src(PORT_A, VIP_VDC2, VDC2, PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK);
+	set_vip_src_leg(PORT_A, VIP_LEG, VDC1, PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK, S2);
 	return 0;
 }
 
@@ -563,6 +576,12 @@ static struct vcase *verdict_cases(size_t *n)
 	      udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_BAK, CLIENT),
 	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_VIP_OUT, NIC2, PGR_BACKUP, 0 }),
 	      udp(FROM_VM, M(EDGE, 1), M(VA, 0), VIP_BAK, CLIENT));
+	CASEO("from a VIP, the edge a gateway leg VM: encapsulated to the leg's server",
+	      udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_LEG, CLIENT),
+	      ((struct want){ PGR_FWD_TRANSMIT, PGR_STAT_VM_VIP_OUT, NIC1, PGR_PRIMARY, 0 }),
+	      udp(FROM_VM, M(S2, 0), ENC(EDGE, 0, VA), VIP_LEG, CLIENT));
+	CASE("from a VIP, the edge a gateway leg VM, to another VM",
+	     udp(FROM_VM, M(VB, 0), M(VA, 0), VIP_LEG, B_IP), ((struct want)DROP(VM_DROP_VIP_DST)));
 	CASE("from a VIP, neither tree usable", udp(FROM_VM, M(EDGE, 0), M(VA, 0), VIP_NONE, CLIENT),
 	     ((struct want)DROP(VM_DROP_NO_ROUTE)));
 	CASE("from a VIP, to a VM rather than the edge",

@@ -28,7 +28,7 @@ static const char dp_help[] =
 	"       peregrine dp garp NAME --vdc N --ip IP --vm-mac MAC,MAC --im-mac MAC,MAC\n"
 	"                   --nic IF[,IF] [--avail BITS] [--direct] [--local] [--netns NS]\n"
 	"       peregrine dp vip NAME --port IF --ip VIP --vdc N --edge-mac MAC,MAC --nic IF[,IF]\n"
-	"                   [--netns NS]\n"
+	"                   [--im-mac MAC,MAC] [--netns NS]\n"
 	"       peregrine dp stats [NAME] [--json] [--traffic]\n"
 	"       peregrine dp events NAME [--count N] [--timeout MS] [--json]\n"
 	"       peregrine dp unload NAME [--nic IF]... [--port IF]... [--netns NS]\n"
@@ -44,7 +44,9 @@ static const char dp_help[] =
 	"          backup), intermediary MACs, egress NIC per tree\n"
 	"  vip     let the VM behind --port answer from VIP --ip of a VC of VDC --vdc\n"
 	"          (direct server return): such frames go to the Internet edge's\n"
-	"          MACs (--edge-mac, one per tree) out of --nic (docs/slb.md)\n"
+	"          MACs (--edge-mac, one per tree) out of --nic (docs/slb.md); with\n"
+	"          --im-mac the edge is a gateway leg VM (--edge-mac its MACs) on the\n"
+	"          server of those MACs, and the frames are encapsulated to it\n"
 	"  stats   every verdict counter (packets, bytes); --traffic adds the\n"
 	"          traffic matrix.  NAME may be left out when only one is pinned\n"
 	"  events  read the miss events of the ring buffer (ARP or IPv4 to an\n"
@@ -388,6 +390,8 @@ static int dp_vip(struct dp_args *a)
 	k.vip = a->ip;
 	v.vdc = a->vdc;
 	memcpy(v.edge_mac, a->macs, sizeof(v.edge_mac));
+	if (a->have_im)
+		memcpy(v.im_mac, a->im, sizeof(v.im_mac));
 	if ((ret = open_maps(dir, &m)))
 		return ret;
 	ret = pgr_dp_vip_src_set(&m, &k, &v);

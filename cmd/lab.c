@@ -26,7 +26,8 @@ static const char lab_help[] =
 	"       peregrine lab node down|up NAME [--prefix P] [--json]\n"
 	"       peregrine lab logs [NODE] [--prefix P]\n"
 	"       peregrine lab migrate VM SERVER [--prefix P]\n"
-	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn|netlord | --ha | --policy]\n"
+	"       peregrine lab demo [--scheme peregrine|vl2|bcube|evpn|netlord | --ha | --policy\n"
+	"                          | --slb]\n"
 	"                          [--prefix P]\n"
 	"                          [--json] [--report DIR]\n"
 	"       peregrine lab compare [--prefix P] [--json]\n"
@@ -73,6 +74,9 @@ static const char lab_help[] =
 	"           --policy: a lab that declares security groups and an edge\n"
 	"           with a VC external limit: the policy, rate-limit and NAT\n"
 	"           keys (scripts/lab-demo-policy.sh, docs/policy.md)\n"
+	"           --slb: the server load balancer behind an Internet edge: requests\n"
+	"           spread, stickiness, direct server return, an SLB server failure\n"
+	"           (scripts/lab-demo-slb.sh, docs/slb.md; about a minute)\n"
 	"  compare  every scheme's demo, EVPN first, and one table of what each\n"
 	"           costs, with Peregrine's targets against EVPN as ratios\n"
 	"           (scripts/lab-compare.sh, docs/evpn.md; about seven minutes)\n"
@@ -112,6 +116,7 @@ struct lab_cli {
 	const char *bytes, *rate;	/* shuffle --bytes, --rate (checked) */
 	bool ha;		/* --ha: the replicated control plane's demo */
 	bool policy;		/* --policy: the security group and edge demo */
+	bool slb;		/* --slb: the load balancer's demo */
 	bool json;
 	bool no_daemons;	/* up --no-daemons */
 	const char *report;	/* demo, compare --report DIR */
@@ -144,6 +149,8 @@ static int parse_cli(int argc, char **argv, struct lab_cli *c)
 			c->ha = true;
 		} else if (!strcmp(argv[i], "--policy")) {
 			c->policy = true;
+		} else if (!strcmp(argv[i], "--slb")) {
+			c->slb = true;
 		} else if (!strcmp(argv[i], "--bytes") && i + 1 < argc) {
 			uint64_t v;
 
@@ -786,12 +793,15 @@ static int run_script(struct lab_cli *c, const char *what, const char *name)
 
 static int do_demo(struct lab_cli *c)
 {
+	if (c->slb && (c->ha || c->have_scheme || c->report || c->policy))
+		return cli_usage_error("lab", "--slb: a demo of its own (no --ha, --scheme, --report, --policy)");
 	if (c->policy && (c->ha || c->scheme != PGR_SCHEME_PEREGRINE))
 		return cli_usage_error("lab", "--policy: the Peregrine scheme's demo only");
 	if (c->policy)
 		return c->report ? cli_usage_error("lab", "--policy writes no report")
 				 : run_script(c, "demo", "lab-demo-policy.sh");
-	return run_script(c, "demo", c->ha ? "lab-demo-ha.sh" : demo_scripts[c->scheme]);
+	return run_script(c, "demo", c->slb ? "lab-demo-slb.sh" : c->ha ? "lab-demo-ha.sh"
+				   : demo_scripts[c->scheme]);
 }
 
 /* The all-to-all shuffle against the simulator's optimum

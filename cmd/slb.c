@@ -71,6 +71,7 @@ static void usage(FILE *f)
 		"                         [--listen ADDR:PORT] [--key FILE] [--status FILE] [--conns N]\n"
 		"                         [--xdp-generic] [--ring-id N --ring-peer ID=ADDR:PORT...\n"
 		"                         [--ring-interval-ms 10] [--ring-misses 3]] [--rt-priority N]\n"
+		"                         [--name NAME]  (NAME: a label on the command line)\n"
 		"       peregrine slb status --status FILE [--json]\n"
 		"       peregrine slb send --to ADDR:PORT [--to ...] --key FILE health|load|drain\n"
 		"                          --vdc N --ip IP [--a N] [--b N]\n"
@@ -626,6 +627,7 @@ int cmd_slb(int argc, char **argv)
 		{ "b", 1, 0, 'b' }, { "xdp-generic", 0, 0, 'g' }, { "ring-id", 1, 0, 'R' },
 		{ "ring-peer", 1, 0, 'P' }, { "ring-interval-ms", 1, 0, 'T' },
 		{ "ring-misses", 1, 0, 'M' }, { "rt-priority", 1, 0, 'r' }, { "help", 0, 0, 'h' },
+		{ "name", 1, 0, 'e' },
 		{ 0 },
 	};
 	struct run_opts r = { .ring_interval_ms = 10, .ring_misses = 3 };
@@ -702,6 +704,7 @@ int cmd_slb(int argc, char **argv)
 			if (!parse_u32(optarg, 255, &s.b))
 				return cli_usage_error("slb", "--b: 0 to 255");
 			break;
+		case 'e': break;	/* --name: how a lab knows its process */
 		case 'h': usage(stdout); return 0;
 		default: return 2;
 		}

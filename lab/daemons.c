@@ -390,6 +390,9 @@ const struct lab_daemon lab_daemons[] = {
 	{ "zebra", LAB_ON_SERVER, zebra_args, EVPN, FRR_DIR "zebra", 0 },
 	{ "bfdd", LAB_ON_SERVER, bfdd_args, EVPN, FRR_DIR "bfdd", 0 },
 	{ "bgpd", LAB_ON_SERVER, bgpd_args, EVPN, FRR_DIR "bgpd", 0 },
+	/* the load balancer (`slb:`, lab/slb.c): after the agents */
+	{ "slb", LAB_ON_SLB, lab_slb_args, PGR, NULL, 0 },
+	{ "slb-edge", LAB_ON_SLB_EDGE, lab_slb_edge_args, PGR, "/usr/bin/python3", 0 },
 };
 
 bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t node, char *buf,

@@ -407,6 +407,11 @@ static void nft_script(const struct lab *l, FILE *f)
 		if (l->vms[v].public_ip)
 			fprintf(f, "\t\tiifname \"%s\" ip daddr %s ct state new ct mark set %u\n", up,
 				ipstr(l->vms[v].public_ip, a), l->vdcs[l->vms[v].vdc].id);
+	/* a connection to a VIP of the load balancer is its VC's VDC's: its
+	 * replies come back from the backends through that VDC's leg */
+	for (uint32_t v = 0; l->slb && v < l->slb->nvcs; v++)
+		fprintf(f, "\t\tiifname \"%s\" ip daddr %s ct state new ct mark set %u\n", up,
+			ipstr(l->slb->vc[v].vip, a), l->vdcs[l->slb->vc[v].vdc].id);
 	fprintf(f, "\t\tiifname \"%s\" meta mark set ct mark\n\t}\n", up);
 	fprintf(f, "\tchain inbound_nat {\n\t\ttype nat hook prerouting priority dstnat; "
 		"policy accept;\n");
@@ -437,6 +442,12 @@ static void nft_script(const struct lab *l, FILE *f)
 		for (uint32_t v = 0; v < l->nvms; v++)
 			if (l->vms[v].public_ip && l->vms[v].vdc == l->vms[e->leg[i]].vdc)
 				nft_in_rules(f, l, &l->vms[v], leg);
+	}
+	if (l->slb) {	/* to the VIPs, by the edge server (lab/slb.c) */
+		char sx[LAB_IFNAMSIZ];
+
+		lab_ifname(l, sx, "sx");
+		fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" accept\n", up, sx);
 	}
 	fprintf(f, "\t\tiifname \"%s\" counter name inbound_drop drop\n\t}\n", up);
 	fprintf(f, "\tchain outbound_nat {\n\t\ttype nat hook postrouting priority srcnat; "

@@ -606,7 +606,7 @@ static bool read_root(struct yconf *yc, struct lab *l)
 {
 	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
 					     "vdcs", "vms", "placement", "deploy", "underlay_mtu",
-					     "policy", "ha", "edge", NULL };
+					     "policy", "ha", "edge", "slb", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
 
@@ -658,7 +658,9 @@ static bool read_root(struct yconf *yc, struct lab *l)
 		return false;
 	if ((v = yconf_get(yc, root, "policy")) && !read_policy(yc, v, l))
 		return false;
-	return !(v = yconf_get(yc, root, "edge")) || lab_edge_read(yc, v, l);	/* lab/edge.c */
+	if ((v = yconf_get(yc, root, "edge")) && !lab_edge_read(yc, v, l))	/* lab/edge.c */
+		return false;
+	return !(v = yconf_get(yc, root, "slb")) || lab_slb_read(yc, v, l);	/* lab/slb.c */
 }
 
 int lab_load_buf(struct lab *l, const char *name, const void *buf, size_t len,
@@ -707,5 +709,6 @@ void lab_free(struct lab *l)
 	}
 	free(l->vms);
 	free(l->edge);
+	lab_slb_free(l);
 	memset(l, 0, sizeof(*l));
 }

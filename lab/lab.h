@@ -94,6 +94,33 @@ struct lab_edge {
 	} limit[LAB_MAX_VDCS];		/* by leg, as leg[] */
 };
 
+/* The server load balancer (`slb:`, lab/slb.c, docs/slb.md "In the lab"):
+ * SLB servers among the fabric's servers and the VCs behind the edge.
+ * NULL: none (the default). */
+enum lab_slb_limits {
+	LAB_SLB_SERVERS_MAX = 4,	/* a ring's members: their peers fit a command line */
+	LAB_SLB_VCS_MAX = 8,
+	LAB_SLB_BACKENDS_MAX = 64,	/* per VC */
+	LAB_SLB_PORT = 7600,		/* `peregrine slb run --listen` on the management network */
+};
+#define LAB_SLB_RING_MISSES "5"		/* 10 ms heartbeats: a 50 ms window (docs/slb.md) */
+#define LAB_SLB_GW_ADDR "169.254.77.1"	/* the gateway's end of P-sx */
+#define LAB_SLB_SRV_ADDR "169.254.77.2"	/* the edge server's end */
+struct lab_slb_vc {
+	uint16_t vdc;			/* index into vdcs */
+	uint32_t vip;			/* host order */
+	uint32_t leg;			/* VM index of the VDC's gateway leg */
+	uint32_t nbackends;
+	uint32_t backend[LAB_SLB_BACKENDS_MAX];	/* VM indices */
+};
+struct lab_slb {
+	uint32_t nservers;
+	uint32_t server[LAB_SLB_SERVERS_MAX];	/* topology nodes; ring id = place + 1 */
+	uint32_t nvcs;
+	struct lab_slb_vc vc[LAB_SLB_VCS_MAX];
+	char *vc_yaml;			/* the VC file (slb/vc.h) of every SLB server */
+};
+
 /* A replicated control plane (`ha:`, lab/ha.c, docs/ha.md): etcd members,
  * directory servers and RAS processes, each in a namespace of its own on
  * the management network.  All zero: the single directory and RAS in the
@@ -122,6 +149,7 @@ struct lab {
 	char *topo_text;	/* an inline `topology:` as YAML (NULL for a spec) */
 	bool no_daemons;	/* `lab up --no-daemons`: namespaces and links only */
 	struct lab_edge *edge;	/* `edge:`; NULL: none */
+	struct lab_slb *slb;	/* `slb:`; NULL: none */
 	struct lab_ha ha;
 };
 
@@ -143,6 +171,20 @@ bool lab_edge_read(struct yconf *yc, struct ynode *node, struct lab *l);
  * namespaces, the legs moved into the gateway, routes, nftables.  0 or -1
  * with err. */
 int lab_edge_build(const struct lab *l, char *err, size_t errlen);
+
+/* ---- the server load balancer (lab/slb.c, docs/slb.md) ----------------------- */
+/* `slb:` (after `edge:`).  false with the file, line and field in yc. */
+bool lab_slb_read(struct yconf *yc, struct ynode *node, struct lab *l);
+void lab_slb_free(struct lab *l);
+/* A server's ring id (1, 2, ...) or 0: not an SLB server. */
+int lab_slb_ring_id(const struct lab *l, uint32_t node);
+/* STATE/slb/FILE. */
+void lab_slb_path(const struct lab *l, const char *file, char *buf, size_t len);
+/* STATE/slb/vcs.yaml and edge.json, before the daemons start.  0 or -1. */
+int lab_slb_files(const struct lab *l, char *err, size_t errlen);
+/* After the daemons: the gateway's link to the edge server, the VIPs'
+ * routes, the backends' VIPs and their data planes' allowances.  0 or -1. */
+int lab_slb_build(const struct lab *l, char *err, size_t errlen);
 
 /* ---- names and addresses (lab/addr.c) ---------------------------------------- */
 /* Namespace of a node, a VM or the management network ("mgmt"). */

@@ -381,7 +381,7 @@ static int quiet_namespaces(const struct lab *l)
 }
 
 /* ---- processes ----------------------------------------------------------------- */
-static bool self_exe(char *buf, size_t len)
+bool lab_self_exe(char *buf, size_t len)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
 
@@ -480,7 +480,7 @@ static pid_t spawn(const struct lab *l, const char *ns, const char *node,
 		memcpy(argv + 1, args, (size_t)nargs * sizeof(char *));
 		argv[nargs + 1] = NULL;
 	} else {
-		if (!self_exe(exe, sizeof(exe)))
+		if (!lab_self_exe(exe, sizeof(exe)))
 			return -1;
 		argv[0] = "peregrine";
 		argv[1] = (char *)d->name;
@@ -518,7 +518,9 @@ bool lab_daemon_runs_on(const struct lab *l, const struct lab_daemon *d, uint32_
 	if (node == LAB_NS_MGMT)	/* a replicated control plane replaces it */
 		return d->where == LAB_ON_MGMT && !lab_ha_on(l);
 	if (topo_is_server(l->topo, node))
-		return d->where == LAB_ON_SERVER;
+		return d->where == LAB_ON_SERVER ||
+		       (d->where == LAB_ON_SLB && lab_slb_ring_id(l, node)) ||
+		       (d->where == LAB_ON_SLB_EDGE && l->slb && l->edge->server == node);
 	return d->where == LAB_ON_SWITCH;
 }
 
@@ -938,7 +940,9 @@ int lab_up(const struct lab *l, const char *yaml, size_t len, char *err, size_t 
 	state_path(l, path, sizeof(path), "setup/steps");
 	steps.log = fopen(path, "we");
 	if (build(l, err, errlen) || lab_edge_build(l, err, errlen) ||
-	    (!l->no_daemons && start_all(l, err, errlen)))
+	    (l->slb && lab_slb_files(l, err, errlen)) ||
+	    (!l->no_daemons && start_all(l, err, errlen)) ||
+	    (!l->no_daemons && lab_slb_build(l, err, errlen)))
 		goto fail;
 	if (steps.log)
 		fclose(steps.log);

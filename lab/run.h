@@ -31,7 +31,9 @@ enum lab_run_limits {
 /* Where a daemon runs. */
 enum lab_where { LAB_ON_SWITCH, LAB_ON_SERVER, LAB_ON_MGMT,
 		 /* a replicated control plane's namespaces (lab/ha.c) */
-		 LAB_ON_HA_ETCD, LAB_ON_HA_DIR, LAB_ON_HA_RAS };
+		 LAB_ON_HA_ETCD, LAB_ON_HA_DIR, LAB_ON_HA_RAS,
+		 /* the load balancer's servers and the edge server (lab/slb.c) */
+		 LAB_ON_SLB, LAB_ON_SLB_EDGE };
 
 /* A daemon the lab starts.  The table in lab/daemons.c lists those that
  * exist; the directory, the RAS and the host agent join it as they land. */
@@ -77,6 +79,13 @@ void lab_ha_agent_dirs(const struct lab *l, uint32_t node, struct agent_config *
 const char *lab_node_name(const struct lab *l, uint32_t node, char *buf, size_t len);
 /* Does daemon d run on node (LAB_NS_MGMT, an HA namespace, a topology node)? */
 bool lab_daemon_runs_on(const struct lab *l, const struct lab_daemon *d, uint32_t node);
+
+int lab_slb_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		 char (*b)[128]);
+int lab_slb_edge_args(const struct lab *l, const char *dir, uint32_t node, char **argv,
+		      char (*b)[128]);
+/* This program's path (/proc/self/exe). */
+bool lab_self_exe(char *buf, size_t len);
 
 extern const struct lab_daemon lab_daemons[];
 /* The first entry of lab_daemons with this name. */

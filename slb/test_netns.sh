@@ -340,43 +340,9 @@ done
 # every 2 ms (each given 200 ms, at most 100 in flight, non-blocking) and
 # says when the first one completed: the time until new connections succeed
 # again, to within 2 ms (one connection at a time would add its timeout)
-cat > "$TMP/connect.py" <<'PYEOF'
-import errno, os, selectors, socket, sys, time
-go, vip = sys.argv[1], sys.argv[2]
-while not os.path.exists(go) or not open(go).read().strip():
-    time.sleep(0.0005)
-# the failure's moment (realtime, $EPOCHREALTIME): the clock starts there,
-# before the NIC goes down and the daemon is killed, not when we hear of it
-t0 = time.monotonic() - (time.time() - float(open(go).read()))
-sel = selectors.DefaultSelector()
-next_start = t0
-while time.monotonic() - t0 < 5:
-    now = time.monotonic()
-    if now >= next_start:
-        s = socket.socket()
-        s.setblocking(False)
-        if s.connect_ex((vip, 80)) not in (0, errno.EINPROGRESS):
-            s.close()
-        else:
-            sel.register(s, selectors.EVENT_WRITE, now)
-        next_start += 0.002
-    for key, _ in sel.select(timeout=max(0, next_start - time.monotonic())):
-        s = key.fileobj
-        sel.unregister(s)
-        ok = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
-        s.close()
-        if ok:
-            done = time.monotonic()
-            print("%.1f %.1f %.6f" % ((done - t0) * 1000, (key.data - t0) * 1000, t0))
-            sys.exit(0)
-    for key in list(sel.get_map().values()):
-        if time.monotonic() - key.data > 0.2:
-            sel.unregister(key.fileobj)
-            key.fileobj.close()
-sys.exit(1)
-PYEOF
-ip netns exec "$P-cl" python3 "$TMP/connect.py" "$TMP/go" $VIP1 > "$TMP/connect.out" &
+ip netns exec "$P-cl" python3 "$(dirname "$0")/../scripts/slb-connect.py" "$TMP/go" $VIP1 > "$TMP/connect.out" &
 CONNECT_PID=$!
+for _ in $(seq 300); do [ -e "$TMP/go.ready" ] && break; sleep 0.05; done
 sleep 1.5
 # VC web is on SLB server 1 and the gateway sends its VIP there
 [ "$(owners "$STATUS")" = "1 1 2" ] && [ "$(owners "$STATUS2")" = "1 1 2" ] &&

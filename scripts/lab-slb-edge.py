@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""The load balancer's edge in a lab (lab/slb.c, docs/slb.md "In the lab").
+
+Started by `peregrine lab up` on the edge server of a lab with `slb:`, with
+--config STATE/slb/edge.json.  It stands in for two things the project does
+not have yet:
+
+- the backends' agents' HEALTH messages: every 50 ms it connects to each
+  backend VM's first service port from inside the VM's namespace and, when
+  the VM answers, sends a HEALTH message (wire/slbproto.h; tag
+  HMAC-SHA-512 cut to 16 bytes, lib/auth.c) to every SLB server;
+- the gateway's routing: every 2 ms it reads the SLB servers' status files
+  and routes each VIP (in this, the edge server's namespace) to the NIC
+  address of the SLB server the newest ring assignment names.  Each change
+  is logged as "REALTIME VIP -> ID".
+"""
+import argparse, ctypes, hashlib, hmac, json, os, socket, struct, subprocess, time
+
+CLONE_NEWNET = 0x40000000
+HEALTH_S, ROUTE_S = 0.05, 0.002
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--config", required=True)
+ap.add_argument("--name")  # how the lab knows this process
+args = ap.parse_args()
+cfg = json.load(open(args.config))
+key = bytes.fromhex("".join(open(cfg["key"]).read().split()))
+libc = ctypes.CDLL(None, use_errno=True)
+home = os.open("/proc/self/ns/net", os.O_RDONLY)
+nsfd = {}
+try:
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+except OSError:
+    pass
+
+
+def probe(b):
+    """A TCP connection to the backend, opened inside its namespace."""
+    if b["proto"] != 6:
+        return True  # no UDP probe: taken as answering
+    if b["ns"] not in nsfd:
+        nsfd[b["ns"]] = os.open("/run/netns/" + b["ns"], os.O_RDONLY)
+    if libc.setns(nsfd[b["ns"]], CLONE_NEWNET):
+        return False
+    try:
+        s = socket.socket()
+    finally:
+        libc.setns(home, CLONE_NEWNET)
+    s.settimeout(0.2)
+    try:
+        s.connect((b["ip"], b["port"]))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def health(sock, b, seq):
+    msg = struct.pack(">HBBIQQ", 0x5053, 1, 1, os.getpid(), seq, seq)
+    msg += struct.pack(">I", b["vdc"]) + socket.inet_aton(b["ip"]) + bytes([1, 0, 0, 0])
+    msg += hmac.new(key, msg, hashlib.sha512).digest()[:16]
+    for s in cfg["slbs"]:
+        try:
+            sock.sendto(msg, (s["mgmt"], cfg["port"]))
+        except OSError:
+            pass
+
+
+def newest_ring():
+    best = None
+    for s in cfg["slbs"]:
+        try:
+            with open(s["status"]) as f:
+                r = json.load(f)["ring"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if r["id"] in r["live"] and (best is None or r["version"] > best["version"]):
+            best = r
+    return best
+
+
+def main():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    by_id = {s["id"]: s for s in cfg["slbs"]}
+    now_owner, next_health = {}, 0.0
+    while True:
+        t = time.monotonic()
+        if t >= next_health:
+            next_health = t + HEALTH_S
+            for b in cfg["backends"]:
+                if probe(b):
+                    health(sock, b, time.time_ns())
+        for vc in (newest_ring() or {}).get("vcs", []):
+            s = by_id.get(vc["owner"])
+            if s and now_owner.get(vc["vip"]) != s["id"]:
+                subprocess.run(["ip", "route", "replace", vc["vip"] + "/32", "via",
+                                s["nexthop"], "dev", s["dev"]], check=False)
+                now_owner[vc["vip"]] = s["id"]
+                print("%.6f %s -> %d" % (time.time(), vc["vip"], s["id"]), flush=True)
+        time.sleep(ROUTE_S)
+
+
+main()
