@@ -33,10 +33,12 @@ enum pgr_dp_limits {
 	PGR_MCAST_SERVERS = 28,		/* member servers a source copies to:
 					 * DIRP_MAX_MEMBERS, one MEMBERS reply */
 	PGR_MCAST_LOCAL = 16,		/* local member ports per group */
-	/* group frames a VM may send: a bucket of this many ... */
-	PGR_MCAST_BURST = 2048,
-	/* ... refilled at this rate per second (the issue's stream is
-	 * 10,000/s; more is counted PGR_STAT_VM_DROP_GROUP_RATE) */
+	/* group frames a VM may send: a bucket of this many (a second of a
+	 * 10,000/s stream: a sender that stalls and catches up sends that
+	 * many back to back) ... */
+	PGR_MCAST_BURST = 10000,
+	/* ... refilled at this rate per second (twice the issue's stream;
+	 * more is counted PGR_STAT_VM_DROP_GROUP_RATE) */
 	PGR_MCAST_PER_S = 20000,
 };
 
