@@ -152,18 +152,20 @@ echo "non-members red-srv2, blue-srv0: 0; busiest link of the source server: $bu
 	fail "source server's busiest link carried $busiest frames, not 2 copies per datagram"
 
 # a broadcast: every red VM but the sender, no blue one
-bcast_recv() {
+bcast_recv() {	# count datagrams to port 5002 until 1 s after the sender is done (at most 20 s)
 	vm "$1" python3 -c '
-import socket, sys
+import os, socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 5002)); s.settimeout(3); n = 0
+s.bind(("0.0.0.0", 5002)); s.settimeout(0.2); n = 0; end = time.time() + 20
 open(sys.argv[1], "w").close()	# bound: ready
-try:
-    while True:
+while time.time() < end:
+    if os.path.exists(sys.argv[2]):
+        end = min(end, os.path.getmtime(sys.argv[2]) + 1)
+    try:
         s.recv(100); n += 1
-except socket.timeout:
-    pass
-print(n)' "$tmp/ready-$1" > "$tmp/b-$1"
+    except socket.timeout:
+        pass
+print(n)' "$tmp/ready-$1" "$tmp/sent" > "$tmp/b-$1"
 }
 bcast_send() {	# N datagrams from red-srv0 to 255.255.255.255 port $2
 	vm red-srv0 python3 -c '
@@ -175,15 +177,25 @@ for i in range(int(sys.argv[2])):
     s.sendto(b"broadcast %d" % i, ("255.255.255.255", int(sys.argv[3]))); time.sleep(0.01)' $IF "$1" "$2"
 }
 vms_all="red-srv1 red-srv2 red-srv3 red-srv4 red-srv5 red-srv6 red-srv7 blue-srv0 blue-srv1 blue-srv4 blue-srv7"
-bcast_send 1 5000	# the broadcast group established at the source, as above
-sleep 0.5
+# the broadcast group established at the source, as above: a broadcast now
+# and then until srv0 sends copies to the other servers (at most 5 s)
+c=$(dpc 0 vm_group_copy)
+for _ in $(seq 10); do
+	bcast_send 1 5000
+	sleep 0.5
+	[ "$(dpc 0 vm_group_copy)" -gt "$c" ] && break
+done
 for v in $vms_all; do bcast_recv $v & done
 for _ in $(seq 100); do	# every receiver bound (python starts slowly on a busy machine)
 	[ "$(ls "$tmp" | grep -c '^ready-')" -eq $(echo $vms_all | wc -w) ] && break
 	sleep 0.1
 done
+c0="$(dpc 0 vm_group_sent) $(dpc 0 vm_group_copy) $(dpc 0 vm_drop_group_none)"
 bcast_send 20 5002
+touch "$tmp/sent"
 wait
+echo "broadcast received: $(for v in $vms_all; do printf '%s=%s ' $v "$(cat "$tmp/b-$v")"; done)"
+echo "srv0 sent, copies, unknown: before $c0, after $(dpc 0 vm_group_sent) $(dpc 0 vm_group_copy) $(dpc 0 vm_drop_group_none)"
 for v in $vms_all; do
 	r=$(cat "$tmp/b-$v")
 	case $v in
