@@ -76,6 +76,7 @@ for r in $(seq "$RUNS"); do
 		[ "$g" -ge 19980 ] && ok=$((ok + 1))
 	done
 	for v in $others; do leaks=$((leaks + $(got "$v"))); done
+	say "run $r: each member: $(for v in $members; do printf '%s=%s ' "$v" "$(got "$v")"; done)"
 	busiest=$(join "$tmp/tx0" "$tmp/tx1" | awk '{ d = $3 - $2; if (d > m) { m = d; n = $1 } } END { print n, m + 0 }')
 	say "run $r: members with >= 99.9%: $ok of 8 (lowest $min of 20000); at non-members: $leaks;" \
 		"busiest link ${busiest% *}: ${busiest#* } frames ($(echo "${busiest#* }" | awk '{ printf "%.2f", $1 / 20000 }') per datagram)"
