@@ -99,6 +99,10 @@ struct agent {
 	struct local_vm *vms;
 	unsigned nvms, cap_vms;
 	struct agent6 v6;		/* IPv6: agent/agent6.c */
+	struct agent_grps grps;		/* group replication: agent/grp.c */
+	struct agent_grp_env genv;	/* what grps is lent (grp_env) */
+	struct agent_grp_vm *gvms;	/* cap_vms */
+	struct agent_group_ops gops;
 	uint64_t next_register_ns;
 	bool configured;
 
@@ -684,6 +688,44 @@ static void register_groups(struct agent *a, struct dir_now now)
 	}
 }
 
+static int grp_tree_nic(const void *arg, uint32_t node, unsigned tree)
+{
+	return agent_tree_nic(arg, node, tree);
+}
+
+/* The group table's view of this agent, refreshed before every call. */
+static const struct agent_grp_env *grp_env(struct agent *a)
+{
+	struct agent_grp_env *g = &a->genv;
+
+	*g = (struct agent_grp_env){ .dirc = a->dirc, .node = a->node, .nnics = a->nnics,
+				     .nic_ifindex = a->nic_ifindex, .nic_down = a->nic_down,
+				     .tree_nic = grp_tree_nic, .tree_arg = a,
+				     .set = a->gops.set, .del = a->gops.del,
+				     .arg = a->ops.arg, .vms = a->gvms, .nvms = a->nvms };
+	for (unsigned i = 0; i < a->nvms; i++)
+		a->gvms[i] = (struct agent_grp_vm){ .vdc = a->vms[i].c.vdc,
+						    .ifindex = a->vms[i].c.ifindex,
+						    .m = &a->vms[i].mcast };
+	return g;
+}
+
+static void grp_sync(struct agent *a)
+{
+	if (a->configured)
+		agent_grps_sync(&a->grps, grp_env(a), (struct dir_now){ .ns = a->now_ns });
+}
+
+void agent_set_group_ops(struct agent *a, const struct agent_group_ops *ops)
+{
+	a->gops = *ops;
+}
+
+const struct agent_grps *agent_groups(const struct agent *a)
+{
+	return &a->grps;
+}
+
 static struct agent6_env env6(const struct agent *a)
 {
 	return (struct agent6_env){ .a = a, .ops = &a->ops, .dirc = a->dirc, .node = a->node,
@@ -728,6 +770,15 @@ void agent_miss(struct agent *a, const struct pgr_event *ev, const uint8_t *fram
 		struct agent_mcast_env env = mcast_env(a, vm);
 
 		agent_mcast_input(&env, &vm->mcast, now, vm->c.ip, frame, frame ? len : 0);
+		grp_sync(a);	/* its local copies follow its groups */
+		return;
+	}
+	if (ev->type == PGR_EV_GROUP_MISS) {
+		if (vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY) && ev->vdc == vm->c.vdc &&
+		    a->configured)
+			agent_grps_miss(&a->grps, grp_env(a), ev->vdc, ev->ip, now);
+		else
+			a->grps.st[AGENT_GRP_miss_bad]++;
 		return;
 	}
 	if (ev->type == PGR_EV_DHCP && vm && ev->vm_id == pgr_id_of(vm->c.node, PGR_PRIMARY)) {
@@ -959,9 +1010,11 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 	a->nvms = kept;
 	if (cfg->nvms > a->cap_vms) {
 		struct local_vm *n = realloc(a->vms, cfg->nvms * sizeof(*n));
+		struct agent_grp_vm *gv = realloc(a->gvms, cfg->nvms * sizeof(*gv));
 
-		assert(n);	/* out of memory in a daemon is fatal */
+		assert(n && gv);	/* out of memory in a daemon is fatal */
 		a->vms = n;
+		a->gvms = gv;
 		a->cap_vms = cfg->nvms;
 	}
 	/* attach what is new (and, the first time, everything: maps may be
@@ -979,6 +1032,7 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 	a->configured = true;
 	agent6_ra_restart(&a->v6);
 	register_all(a, now);
+	grp_sync(a);
 }
 
 /* ---- leases -------------------------------------------------------------------- */
@@ -1029,6 +1083,7 @@ uint64_t agent_tick(struct agent *a, struct dir_now now)
 		}
 	}
 	send_lookups(a, now, DIRP_RENEW, renew, nrenew);
+	grp_sync(a);	/* leases of member servers, idle groups */
 	if (a->configured && now.ns >= a->next_register_ns)
 		register_all(a, now);
 	if (a->configured && a->next_register_ns < next)
@@ -1050,6 +1105,7 @@ void agent_nic_state(struct agent *a, unsigned nic, bool up)
 		if (e->state == E_VALID && (e->nic[0] == (int)nic || e->nic[1] == (int)nic))
 			write_entry(a, e);
 	}
+	grp_sync(a);	/* replicas leave by the other tree */
 }
 
 /* ---- traffic --------------------------------------------------------------------- */
@@ -1321,6 +1377,8 @@ void agent_free(struct agent *a)
 	free(a->hold);
 	free(a->hold_free);
 	free(a->vms);
+	free(a->gvms);
+	agent_grps_free(&a->grps);
 	free(a->prev);
 	free(a->flows);
 	free(a);
@@ -1425,4 +1483,10 @@ void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg)
 #define AGENT6_STAT_CALL(name, desc) fn(arg, #name, desc, a->v6.st.name);
 	AGENT6_STATS(AGENT6_STAT_CALL)	/* agent/agent6.h */
 #undef AGENT6_STAT_CALL
+	for (int v = 0; v < AGENT_GRP_COUNT; v++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "grp_%s", agent_grp_stat_name(v));
+		fn(arg, name, agent_grp_stat_desc(v), a->grps.st[v]);
+	}
 }

@@ -1,13 +1,18 @@
 /* IGMP and MLD reports from a VM (agent/mcast.c): every message kind and
- * record type, every drop reason, the per-VM group limit and rate. */
+ * record type, every drop reason, the per-VM group limit and rate.  The
+ * group replication table (agent/grp.c) against a real directory core:
+ * member servers learnt, VDCs apart, leases, idle groups, limits. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <string.h>
 
+#include "agent/grp.h"
 #include "agent/mcast.h"
+#include "bpf/fwd_tables.h"
 #include "dir/dir.h"
+#include "dir/dirgrp.h"
 #include "wire/be.h"
 #include "wire/dirproto.h"
 
@@ -419,6 +424,167 @@ static void test_core(void **st)
 	dir_free(dir);
 }
 
+/* ---- group replication: agent/grp.c ----------------------------------------------- */
+
+/* The directory's answers wait here until deliver() hands them to the
+ * client, as a socket would between two calls. */
+static struct {
+	uint8_t buf[8][DIRP_MAX_DGRAM];
+	size_t len[8];
+	unsigned n;
+} q;
+
+static void to_dir_queued(void *arg, const uint8_t *buf, size_t len)
+{
+	(void)arg;
+	dir_out_reset(&dout);
+	dir_input(dir, t0, 1, buf, len, &dout);
+	for (unsigned i = 0; i < dout.nsends && q.n < 8; i++) {
+		memcpy(q.buf[q.n], dout.buf + dout.sends[i].off, dout.sends[i].len);
+		q.len[q.n++] = dout.sends[i].len;
+	}
+}
+
+static void deliver(struct dirc *c, struct dir_now now)
+{
+	for (unsigned i = 0; i < q.n; i++)
+		dirc_input(c, now, q.buf[i], q.len[i]);
+	q.n = 0;
+}
+
+static int nic_of(const void *arg, uint32_t node, unsigned tree)
+{
+	(void)arg;
+	return node == 12 && tree == 0 ? -1 : (int)tree;	/* server 12: no primary path */
+}
+
+#define G4(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+
+static void test_grp(void **st)
+{
+	struct dir_cfg cfg = { .key = &dkey, .seed = 5, .neg_lease_ms = 100 };
+	struct dirc_cfg cc = { .key = &dkey, .seed = 9, .send = to_dir_queued };
+	uint64_t c[AGENT_MCAST_COUNT] = { 0 }, fail = 0;
+	const uint32_t G = G4(239, 1, 2, 3), BC = 0xffffffffu, nics[2] = { 21, 22 };
+	const bool down[2] = { false, false };
+	struct agent_mcast_state s[24] = { 0 };
+	struct agent_grp_vm vms[24];
+	struct agent_grps t = { 0 };
+	struct pgr_fwd_tables tab;
+	const struct pgr_mcast_entry *e;
+	struct dir_now now = t0;
+	struct dirc *dc;
+	uint8_t g16[16];
+
+	(void)st;
+	dir = dir_new(&cfg);
+	dir_out_init(&dout);
+	dc = dirc_new(&cc);
+	pgr_fwd_tables_init(&tab);
+	dirp_group4(g16, 0xef010203);
+	/* members: VDC 1's G on servers 10 (here), 11, 12; VDC 2's G on 13 */
+	for (uint32_t srv = 10; srv <= 13; srv++) {
+		struct agent_mcast_state m = { .n = 1 };
+		struct agent_mcast_env env = env_of(dc, srv == 13 ? 2 : 1, srv + 20, srv, c, &fail);
+
+		memcpy(m.group[0], g16, 16);
+		assert_int_equal(agent_mcast_refresh(&env, &m, now), 2);
+	}
+	deliver(dc, now);
+	/* here: VM 0 (VDC 1, in G), VM 1 (VDC 1), VM 2 (VDC 2, in G: VDC 2's) */
+	s[0].n = s[2].n = 1;
+	memcpy(s[0].group[0], g16, 16);
+	memcpy(s[2].group[0], g16, 16);
+	for (unsigned i = 0; i < 24; i++)
+		vms[i] = (struct agent_grp_vm){ .vdc = i == 2 ? 2 : 1, .ifindex = 100 + i, .m = &s[i] };
+	struct agent_grp_env env = { .dirc = dc, .node = 10, .nnics = 2, .nic_ifindex = nics,
+				     .nic_down = down, .tree_nic = nic_of,
+				     .set = pgr_fwd_op_mcast_set, .del = pgr_fwd_op_mcast_del,
+				     .arg = &tab, .vms = vms, .nvms = 3 };
+
+	/* local members only, until a VM sends */
+	agent_grps_sync(&t, &env, now);
+	assert_int_equal(agent_grps_count(&t), 4);	/* two broadcasts, two G */
+	e = pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, BC });
+	assert_non_null(e);
+	assert_int_equal(e->nlocal, 2);
+	assert_int_equal(e->nsrv, 0);
+	assert_int_equal(e->flags, PGR_MCAST_NO_SERVERS);
+	e = pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, G });
+	assert_int_equal(e->nlocal, 1);
+	assert_int_equal(e->local_ifindex[0], 100);
+	e = pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 2, G });
+	assert_int_equal(e->nlocal, 1);
+	assert_int_equal(e->local_ifindex[0], 102);
+	/* a send misses: MEMBERS; servers 11 and 12, not this one, not VDC 2's 13 */
+	agent_grps_miss(&t, &env, 1, G, now);
+	agent_grps_miss(&t, &env, 1, G, now);	/* asked already: nothing more */
+	assert_int_equal(t.st[AGENT_GRP_members_sent], 1);
+	deliver(dc, now);
+	e = pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, G });
+	assert_int_equal(e->flags, 0);
+	assert_int_equal(e->nsrv, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct pgr_mcast_srv *v = &e->srv[i];
+		uint32_t node = (uint32_t)v->im_mac[0][5] / 2;
+
+		assert_true(node == 11 || node == 12);
+		assert_int_equal(v->vm_mac[5], (node + 20) * 2);	/* its member VM: DST_ID */
+		/* server 12 has no primary path here: backup only */
+		assert_int_equal(v->avail, node == 12 ? PGR_AVAIL_IM_BAK
+						      : PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK);
+		assert_int_equal(v->egress_ifindex[1], 22);
+	}
+	/* the lease runs out: stale, still used; the next miss asks again */
+	now.ns += DIRGRP_LEASE_MS * 1000000ull;
+	agent_grps_sync(&t, &env, now);
+	e = pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, G });
+	assert_int_equal(e->flags, PGR_MCAST_STALE);
+	assert_int_equal(e->nsrv, 2);
+	agent_grps_miss(&t, &env, 1, G, now);
+	assert_int_equal(t.st[AGENT_GRP_members_sent], 2);
+	deliver(dc, now);
+	assert_int_equal(pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, G })->flags, 0);
+	/* VDC 2's G: server 13 only */
+	agent_grps_miss(&t, &env, 2, G, now);
+	deliver(dc, now);
+	e = pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 2, G });
+	assert_int_equal(e->nsrv, 1);
+	assert_int_equal(e->srv[0].im_mac[0][5], 26);
+	/* a group with no member anywhere: known, none; not a group: refused */
+	agent_grps_miss(&t, &env, 1, G4(239, 9, 9, 9), now);
+	deliver(dc, now);
+	e = pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, G4(239, 9, 9, 9) });
+	assert_non_null(e);
+	assert_int_equal(e->nsrv + e->nlocal + e->flags, 0);
+	agent_grps_miss(&t, &env, 1, G4(10, 0, 0, 1), now);
+	agent_grps_miss(&t, &env, 7, G, now);		/* no VM here in VDC 7 */
+	assert_int_equal(t.st[AGENT_GRP_miss_bad], 2);
+	/* idle: member servers forgotten; a group with no local member removed */
+	now.ns += AGENT_GRP_IDLE_MS * 1000000ull;
+	agent_grps_sync(&t, &env, now);
+	assert_null(pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, G4(239, 9, 9, 9) }));
+	e = pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, G });
+	assert_int_equal(e->nsrv, 0);
+	assert_int_equal(e->nlocal, 1);
+	assert_int_equal(e->flags, PGR_MCAST_NO_SERVERS);
+	assert_int_equal(t.st[AGENT_GRP_removed], 1);
+	/* VM 0 leaves G: its local copy goes; 24 VMs: the broadcast keeps 16 */
+	s[0].n = 0;
+	env.nvms = 24;
+	agent_grps_sync(&t, &env, now);
+	assert_null(pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, G }));
+	assert_int_equal(pgr_fwd_mcast(&tab, &(struct pgr_mcast_key){ 1, BC })->nlocal,
+			 PGR_MCAST_LOCAL);
+	assert_int_equal(t.st[AGENT_GRP_too_many_local], 23 - PGR_MCAST_LOCAL);
+	assert_int_equal(fail, 0);
+	agent_grps_free(&t);
+	pgr_fwd_tables_free(&tab);
+	dirc_free(dc);
+	dir_out_free(&dout);
+	dir_free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_mld),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_core),
+		cmocka_unit_test(test_grp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

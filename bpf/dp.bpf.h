@@ -52,4 +52,28 @@ static __always_inline int pgr_transmit(uint32_t ifindex)
 	return (int)bpf_redirect(ifindex, 0);
 }
 
+/* ---- group replication (bpf/mcast.h) ---------------------------------------- */
+
+/* A copy of the frame as it stands to each local member port of m, except
+ * `skip` (the sender's port).  The copy goes out of the port's egress
+ * (pgr_to_vm passes it to the VM): bpf_clone_redirect cannot reach a peer. */
+static __always_inline void pgr_group_local(struct __sk_buff *skb,
+					    const struct pgr_mcast_entry *m, uint32_t skip,
+					    enum pgr_stat ok)
+{
+	for (int i = 0; i < PGR_MCAST_LOCAL; i++) {
+		uint32_t port;
+
+		if (i >= m->nlocal)
+			break;
+		port = m->local_ifindex[i];
+		if (!port || port == skip)
+			continue;
+		if (bpf_clone_redirect(skb, port, 0))
+			pgr_count(skb, PGR_STAT_VM_DROP_GROUP_COPY);
+		else
+			pgr_count(skb, ok);
+	}
+}
+
 #endif

@@ -28,6 +28,18 @@ enum pgr_dp_limits {
 	 * this unread, so that a flood of misses still leaves room for the
 	 * plain events of other VMs */
 	PGR_DP_HOLD_RING_FILL = PGR_DP_EVENTS_BYTES / 2,
+	/* group replication (bpf/mcast.h, docs/multicast.md) */
+	PGR_DP_MCAST_MAX = 4096,	/* (VDC, group) entries per server */
+	PGR_MCAST_SERVERS = 28,		/* member servers a source copies to:
+					 * DIRP_MAX_MEMBERS, one MEMBERS reply */
+	PGR_MCAST_LOCAL = 16,		/* local member ports per group */
+	/* group frames a VM may send: a bucket of this many (a second of a
+	 * 10,000/s stream: a sender that stalls and catches up sends that
+	 * many back to back) ... */
+	PGR_MCAST_BURST = 10000,
+	/* ... refilled at this rate per second (twice the issue's stream;
+	 * more is counted PGR_STAT_VM_DROP_GROUP_RATE) */
+	PGR_MCAST_PER_S = 20000,
 };
 
 /* skb->mark of a held frame the agent sends back (AF_PACKET, SO_MARK) out of
@@ -147,6 +159,56 @@ struct pgr_counter {
 _Static_assert(sizeof(struct pgr_pair) == 8, "pair");
 _Static_assert(sizeof(struct pgr_counter) == 16, "counter");
 
+/* ---- group replication: (VDC, group) -> member servers and local ports --- *
+ *
+ * One entry per (VDC, IPv4 group) this server sends to or has members of
+ * (the broadcast 255.255.255.255 included), written by the agent: the
+ * member servers other than this one (from the directory's MEMBERS answer)
+ * and the ports of the local member VMs.  from_vm sends one encapsulated
+ * copy per member server and one plain copy per local member (the sender's
+ * own port excepted); from_net delivers a replica to the local ports only.
+ * docs/multicast.md, "Replication: at the source". */
+
+struct pgr_mcast_key {
+	uint32_t vdc;
+	uint32_t group;			/* IPv4, network order */
+};
+
+struct pgr_mcast_srv {
+	uint8_t im_mac[PGR_TREES][WIRE_MAC_LEN];	/* the server's primary, backup */
+	uint8_t vm_mac[WIRE_MAC_LEN];	/* a member VM there: the replica's DST_ID */
+	uint8_t avail;			/* PGR_AVAIL_IM_PRI, PGR_AVAIL_IM_BAK */
+	uint8_t pad;
+	uint32_t egress_ifindex[PGR_TREES];	/* this server's NIC per tree */
+};
+
+/* flags */
+#define PGR_MCAST_STALE 0x01	/* the member servers' lease ran out: still
+				 * used, and a use asks the agent again
+				 * (PGR_EV_GROUP_MISS) */
+#define PGR_MCAST_NO_SERVERS 0x02	/* never asked yet: local members only */
+
+struct pgr_mcast_entry {
+	uint8_t nsrv;			/* at most PGR_MCAST_SERVERS */
+	uint8_t nlocal;			/* at most PGR_MCAST_LOCAL */
+	uint8_t flags;			/* PGR_MCAST_* */
+	uint8_t pad;
+	uint32_t local_ifindex[PGR_MCAST_LOCAL];
+	struct pgr_mcast_srv srv[PGR_MCAST_SERVERS];
+};
+
+/* A VM's group frames: a token bucket (the data plane's clock) */
+struct pgr_mcast_rate {
+	uint64_t at_ns;
+	uint64_t tokens;
+};
+
+_Static_assert(sizeof(struct pgr_mcast_key) == 8, "mcast key");
+_Static_assert(sizeof(struct pgr_mcast_srv) == 28, "mcast server");
+_Static_assert(sizeof(struct pgr_mcast_entry) == 4 + 4 * PGR_MCAST_LOCAL + 28 * PGR_MCAST_SERVERS,
+	       "mcast entry");
+_Static_assert(sizeof(struct pgr_mcast_rate) == 16, "mcast rate");
+
 /* ---- events to user space (ring buffer) ---------------------------------- */
 
 enum pgr_event_type {
@@ -160,6 +222,8 @@ enum pgr_event_type {
 				 * (bpf/mcast.h); ip 0 */
 	PGR_EV_RS = 6,		/* a VM's Router Solicitation, with its frame
 				 * (bpf/fwd6.h); ip 0 */
+	PGR_EV_GROUP_MISS = 7,	/* a VM sent to (vdc, IPv4 group ip) whose member
+				 * servers are unknown or stale (bpf/mcast.h) */
 };
 
 struct pgr_event {
@@ -231,6 +295,15 @@ _Static_assert(sizeof(struct pgr_config) == 16, "config");
 	X(VM_MCAST_REPORT, "vm: IGMP/MLD message copied to the agent")               \
 	X(VM_DROP_MCAST, "vm drop: IGMP/MLD message longer than a frame, or sent back") \
 	X(VM_DROP_MCAST_LOST, "vm drop: IGMP/MLD message not copied (ring busy or full)") \
+	X(VM_GROUP_SENT, "vm: group frame replicated (one count per frame sent)")   \
+	X(VM_GROUP_COPY, "vm: group copies to member servers")                    \
+	X(VM_GROUP_LOCAL, "vm: group copies to local members")                    \
+	X(VM_DROP_GROUP_NONE, "vm drop: group frame, no members known (asked the agent)") \
+	X(VM_DROP_GROUP_RATE, "vm drop: group frame over the VM's rate (PGR_MCAST_PER_S)") \
+	X(VM_DROP_GROUP_MAC, "vm drop: group frame whose MAC is not its group address's") \
+	X(VM_DROP_GROUP_COPY, "vm drop: a group copy the kernel refused")          \
+	X(NET_GROUP_LOCAL, "net: replica copies to local members")                  \
+	X(NET_DROP_GROUP_NONE, "net drop: replica of a group with no local member")  \
 	X(NET_DECAP, "net: indirect frame decapsulated and delivered")               \
 	X(NET_DIRECT, "net: direct frame delivered")                                 \
 	X(NET_PASS, "net: foreign frame passed to the stack")                        \
@@ -318,6 +391,22 @@ struct {
 	__type(key, uint32_t);
 	__type(value, struct pgr_counter);
 } pgr_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PGR_DP_MCAST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory as entries come */
+	__type(key, struct pgr_mcast_key);
+	__type(value, struct pgr_mcast_entry);
+} pgr_mcast SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PGR_DP_PORTS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory as entries come */
+	__type(key, uint32_t);			/* the VM's port */
+	__type(value, struct pgr_mcast_rate);
+} pgr_mcast_rate SEC(".maps");
 
 /* from_vm's scratch space for a held frame's ring record (one per CPU) */
 struct {

@@ -23,6 +23,15 @@ int pgr_from_net(struct __sk_buff *skb)
 		return TC_ACT_SHOT;	/* security groups: counted in pgr_pol_stats */
 	if (f.act == PGR_FWD_DELIVER)
 		return pgr_verdict(skb, f.stat, pgr_deliver(f.ifindex));
+	if (f.act == PGR_FWD_REPLICATE) {	/* a replica, decapsulated: bpf/mcast.h */
+		struct pgr_mcast_key k = { .vdc = f.ev_vdc, .group = f.ev_ip };
+		const struct pgr_mcast_entry *m = bpf_map_lookup_elem(&pgr_mcast, &k);
+
+		if (!m)
+			PGR_DROP(NET_DROP_GROUP_NONE);
+		pgr_group_local(skb, m, 0, PGR_STAT_NET_GROUP_LOCAL);
+		return TC_ACT_SHOT;
+	}
 	if (f.act == PGR_FWD_PASS)
 		return pgr_verdict(skb, f.stat, TC_ACT_OK);
 	return pgr_verdict(skb, f.stat, TC_ACT_SHOT);

@@ -81,6 +81,68 @@ static __always_inline void count_pair(struct __sk_buff *skb, uint32_t src, uint
 	}
 }
 
+/* A VM's frames to groups: its bucket (bpf/mcast.h), made on its first. */
+static __always_inline bool group_rate_ok(struct __sk_buff *skb)
+{
+	uint32_t port = skb->ifindex;
+	uint64_t now = bpf_ktime_get_ns();
+	struct pgr_mcast_rate *r = bpf_map_lookup_elem(&pgr_mcast_rate, &port);
+
+	if (!r) {
+		struct pgr_mcast_rate n = { .at_ns = now, .tokens = PGR_MCAST_BURST - 1 };
+
+		return !bpf_map_update_elem(&pgr_mcast_rate, &port, &n, BPF_ANY);
+	}
+	return pgr_mcast_take(r, now);
+}
+
+/* One encapsulated copy per member server (the header rewritten for each,
+ * then restored), then a plain copy per local member; the frame itself is
+ * dropped.  Copies the kernel refuses are counted VM_DROP_GROUP_COPY, a
+ * server with no usable tree VM_DROP_NO_ROUTE. */
+static __always_inline int group_out(struct __sk_buff *skb, const struct pgr_fwd *f)
+{
+	struct pgr_mcast_key k = { .vdc = f->ev_vdc, .group = f->ev_ip };
+	const struct pgr_mcast_entry *m;
+	uint8_t orig[12], hdr[12];
+
+	if (!group_rate_ok(skb))
+		PGR_DROP(VM_DROP_GROUP_RATE);
+	if (f->event)
+		miss_event(skb, f);
+	m = bpf_map_lookup_elem(&pgr_mcast, &k);
+	if (!m)		/* deleted since the decision */
+		PGR_DROP(VM_DROP_GROUP_NONE);
+	pgr_group_local(skb, m, skb->ifindex, PGR_STAT_VM_GROUP_LOCAL);
+	if (bpf_skb_load_bytes(skb, 0, orig, sizeof(orig)))
+		PGR_DROP(VM_DROP_SHORT);
+	__builtin_memcpy(hdr + 9, orig + 9, 3);		/* SRC_ID: the VM's */
+	for (int i = 0; i < PGR_MCAST_SERVERS; i++) {
+		const struct pgr_mcast_srv *s = &m->srv[i];
+		int tree;
+
+		if (i >= m->nsrv)
+			break;
+		if (s->avail & PGR_AVAIL_IM_PRI)
+			tree = PGR_PRIMARY;
+		else if (s->avail & PGR_AVAIL_IM_BAK)
+			tree = PGR_BACKUP;
+		else {
+			pgr_count(skb, PGR_STAT_VM_DROP_NO_ROUTE);
+			continue;
+		}
+		__builtin_memcpy(hdr, s->im_mac[tree], 6);
+		__builtin_memcpy(hdr + 6, s->vm_mac + 3, 3);	/* DST_ID */
+		if (bpf_skb_store_bytes(skb, 0, hdr, sizeof(hdr), 0) ||
+		    bpf_clone_redirect(skb, s->egress_ifindex[tree], 0))
+			pgr_count(skb, PGR_STAT_VM_DROP_GROUP_COPY);
+		else
+			pgr_count(skb, PGR_STAT_VM_GROUP_COPY);
+	}
+	bpf_skb_store_bytes(skb, 0, orig, sizeof(orig), 0);
+	return pgr_verdict(skb, PGR_STAT_VM_GROUP_SENT, TC_ACT_SHOT);
+}
+
 SEC("tc")
 int pgr_from_vm(struct __sk_buff *skb)
 {
@@ -103,6 +165,8 @@ int pgr_from_vm(struct __sk_buff *skb)
 		return pgr_verdict(skb, f.stat, pgr_deliver(f.ifindex));
 	if (f.act == PGR_FWD_HOLD)
 		return hold_miss(skb, &f);
+	if (f.act == PGR_FWD_REPLICATE)
+		return group_out(skb, &f);
 	if (f.event)
 		miss_event(skb, &f);
 	return pgr_verdict(skb, f.stat, TC_ACT_SHOT);

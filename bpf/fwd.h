@@ -19,6 +19,7 @@
  *   pgr_fwd_vm(t, id)         a local VM by either of its IDs
  *   pgr_fwd_port(t, ifindex)  a local VM by its port
  *   pgr_fwd_vip_src(t, k)     (port, VIP) -> struct pgr_vip_src (DSR)
+ *   pgr_fwd_mcast(t, k)       (VDC, IPv4 group) -> struct pgr_mcast_entry
  *
  * For eBPF (__bpf__) they are bpf_map_lookup_elem() on the maps of bpf/dp.h
  * and t is unused (NULL); in user space they are bpf/fwd_tables.c's tables,
@@ -40,6 +41,10 @@ enum pgr_fwd_act {
 	PGR_FWD_HOLD,		/* copy the frame to the agent with the miss event,
 				 * then drop; if the copy fails: the plain event and
 				 * PGR_STAT_VM_DROP_NO_GARP */
+	PGR_FWD_REPLICATE,	/* a group frame: a copy to each member of
+				 * (ev_vdc, group ev_ip) in pgr_mcast (from a VM:
+				 * the sender's port .ifindex excepted; and the
+				 * event if .event), then drop (bpf/mcast.h) */
 };
 
 #define PGR_FWD_NO_TREE 0xff
@@ -85,6 +90,13 @@ WIRE_INLINE const struct pgr_vip_src *pgr_fwd_vip_src(const struct pgr_fwd_table
 {
 	(void)t;
 	return bpf_map_lookup_elem(&pgr_vip_src, k);
+}
+
+WIRE_INLINE const struct pgr_mcast_entry *pgr_fwd_mcast(const struct pgr_fwd_tables *t,
+							const struct pgr_mcast_key *k)
+{
+	(void)t;
+	return bpf_map_lookup_elem(&pgr_mcast, k);
 }
 #else
 #include "bpf/fwd_tables.h"
@@ -256,6 +268,8 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_vm_ipv4(const struct pgr_fwd_tables *t, struc
 		return pgr_fwd_dhcp(vm, ip, len, resent);
 	if (ip->proto == PGR_IPPROTO_IGMP)			/* bpf/mcast.h */
 		return pgr_fwd_mcast_report(vm, len, resent);
+	if (pgr_ipv4_is_group(ip->daddr))			/* bpf/mcast.h */
+		return pgr_fwd_vm_group(t, e, ip, vm, resent);
 	if (wire_mac_is_group(e->dst))
 		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP);
 	if (!wire_mac_eq(e->src, vm->mac))
@@ -314,8 +328,10 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_foreign(const struct pgr_config *cfg, enum pg
 	return pgr_fwd_drop(drop);
 }
 
-WIRE_INLINE struct pgr_fwd pgr_fwd_decap(const struct pgr_fwd_tables *t, struct wire_eth *e)
+WIRE_INLINE struct pgr_fwd pgr_fwd_decap(const struct pgr_fwd_tables *t, struct wire_eth *e,
+					 void *end)
 {
+	const struct wire_ipv4 *ip = (const void *)(e + 1);
 	const struct pgr_vm *vm;
 
 	if (pgr_src_kind(e->src) != PGR_SRC_ENCAP)
@@ -323,6 +339,9 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_decap(const struct pgr_fwd_tables *t, struct 
 	vm = pgr_fwd_vm(t, pgr_encap_dst_id(e));
 	if (!vm)
 		return pgr_fwd_drop(PGR_STAT_NET_DROP_NO_VM);
+	if (e->type == WIRE_HTONS(WIRE_ETH_P_IPV4) && (const void *)(ip + 1) <= end &&
+	    pgr_ipv4_is_group(ip->daddr))			/* a replica: bpf/mcast.h */
+		return pgr_fwd_net_group(t, e, vm, ip->daddr);
 	pgr_decap(e);
 	wire_mac_copy(e->dst, vm->mac);
 	return pgr_fwd_verdict(PGR_FWD_DELIVER, PGR_STAT_NET_DECAP, vm->ifindex);
@@ -341,7 +360,7 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_from_net(const struct pgr_fwd_tables *t,
 		return pgr_fwd_foreign(cfg, PGR_STAT_NET_DROP_GROUP);
 	if (wire_mac_eq(e->dst, cfg->server_mac[PGR_PRIMARY]) ||
 	    wire_mac_eq(e->dst, cfg->server_mac[PGR_BACKUP]))
-		return pgr_fwd_decap(t, e);
+		return pgr_fwd_decap(t, e, end);
 	if (!pgr_is_prefix(e->dst))
 		return pgr_fwd_foreign(cfg, PGR_STAT_NET_DROP_FOREIGN);
 	vm = pgr_fwd_vm(t, pgr_mac_id(e->dst));

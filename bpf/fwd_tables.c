@@ -16,6 +16,7 @@ void pgr_fwd_tables_init(struct pgr_fwd_tables *t)
 	hmap_init(&t->ports, 16, FWD_SEED);
 	hmap_init(&t->garp6, 16, FWD_SEED);
 	hmap_init(&t->vip_src, 16, FWD_SEED);
+	hmap_init(&t->mcast, 16, FWD_SEED);
 }
 
 static void free_values(struct hmap *m)
@@ -36,6 +37,7 @@ void pgr_fwd_tables_free(struct pgr_fwd_tables *t)
 	free_values(&t->ports);
 	free_values(&t->garp6);
 	free_values(&t->vip_src);
+	free_values(&t->mcast);
 }
 
 static const void *get(const struct hmap *m, uint64_t key)
@@ -211,4 +213,36 @@ const struct pgr_vip_src *pgr_fwd_vip_src(const struct pgr_fwd_tables *t,
 					  const struct pgr_vip_src_key *k)
 {
 	return get(&t->vip_src, vip_src_key(k));
+}
+
+static uint64_t mcast_key(const struct pgr_mcast_key *k)
+{
+	return (uint64_t)k->vdc << 32 | k->group;
+}
+
+int pgr_fwd_mcast_put(struct pgr_fwd_tables *t, const struct pgr_mcast_key *k,
+		      const struct pgr_mcast_entry *m)
+{
+	return put(&t->mcast, mcast_key(k), m, sizeof(*m), PGR_DP_MCAST_MAX);
+}
+
+bool pgr_fwd_mcast_del(struct pgr_fwd_tables *t, const struct pgr_mcast_key *k)
+{
+	return del(&t->mcast, mcast_key(k));
+}
+
+const struct pgr_mcast_entry *pgr_fwd_mcast(const struct pgr_fwd_tables *t,
+					    const struct pgr_mcast_key *k)
+{
+	return get(&t->mcast, mcast_key(k));
+}
+
+int pgr_fwd_op_mcast_set(void *arg, const struct pgr_mcast_key *k, const struct pgr_mcast_entry *m)
+{
+	return pgr_fwd_mcast_put(arg, k, m);
+}
+
+int pgr_fwd_op_mcast_del(void *arg, const struct pgr_mcast_key *k)
+{
+	return pgr_fwd_mcast_del(arg, k) ? 0 : -ENOENT;
 }

@@ -18,6 +18,7 @@ struct pgr_fwd_tables {
 	struct hmap ports;	/* ifindex -> struct pgr_vm * */
 	struct hmap garp6;	/* hash of the (vdc, IPv6) key -> struct pgr_fwd_garp6 * */
 	struct hmap vip_src;	/* ifindex << 32 | vip -> struct pgr_vip_src * */
+	struct hmap mcast;	/* vdc << 32 | group -> struct pgr_mcast_entry * */
 };
 
 /* A GARP6 value with its key: the hash map's 64-bit key is a hash of the
@@ -59,6 +60,15 @@ int pgr_fwd_op_garp_del(void *arg, const struct pgr_garp_key *k);
 int pgr_fwd_op_vm_add(void *arg, const struct pgr_vm *vm, uint32_t backup_id);
 int pgr_fwd_op_vm_del(void *arg, const struct pgr_vm *vm, uint32_t backup_id);
 
+/* (VDC, IPv4 group) -> member servers and local ports (bpf/dp.h); put: 0 or
+ * -E2BIG.  The op_ forms have agent_ops' mcast_set and mcast_del
+ * signatures (arg: the tables). */
+int pgr_fwd_mcast_put(struct pgr_fwd_tables *t, const struct pgr_mcast_key *k,
+		      const struct pgr_mcast_entry *m);
+bool pgr_fwd_mcast_del(struct pgr_fwd_tables *t, const struct pgr_mcast_key *k);
+int pgr_fwd_op_mcast_set(void *arg, const struct pgr_mcast_key *k, const struct pgr_mcast_entry *m);
+int pgr_fwd_op_mcast_del(void *arg, const struct pgr_mcast_key *k);
+
 /* The lookups bpf/fwd.h's decision reads (NULL: no entry). */
 const struct pgr_garp_entry *pgr_fwd_garp(const struct pgr_fwd_tables *t,
 					  const struct pgr_garp_key *k);
@@ -68,5 +78,7 @@ const struct pgr_vm *pgr_fwd_vm(const struct pgr_fwd_tables *t, uint32_t id);
 const struct pgr_vm *pgr_fwd_port(const struct pgr_fwd_tables *t, uint32_t ifindex);
 const struct pgr_vip_src *pgr_fwd_vip_src(const struct pgr_fwd_tables *t,
 					  const struct pgr_vip_src_key *k);
+const struct pgr_mcast_entry *pgr_fwd_mcast(const struct pgr_fwd_tables *t,
+					    const struct pgr_mcast_key *k);
 
 #endif

@@ -34,13 +34,13 @@ struct pgr_dp {
 /* The shared maps, by name, in one order: pin names are the map names. */
 static const char *const map_names[] = {
 	"pgr_garp", "pgr_vms", "pgr_ports", "pgr_traffic", "pgr_stats", "pgr_events",
-	"pgr_garp6", "pgr_vip_src",
+	"pgr_garp6", "pgr_vip_src", "pgr_mcast",
 };
 
 static int *map_slot(struct pgr_dp_maps *m, size_t i)
 {
 	int *slots[] = { &m->garp, &m->vms, &m->ports, &m->traffic, &m->stats, &m->events,
-			 &m->garp6, &m->vip_src };
+			 &m->garp6, &m->vip_src, &m->mcast };
 
 	_Static_assert(ARRAY_SIZE(slots) == ARRAY_SIZE(map_names), "map table");
 	return slots[i];
@@ -449,6 +449,23 @@ int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
 int pgr_dp_garp6_del(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k)
 {
 	return bpf_map_delete_elem(m->garp6, k) ? -errno : 0;
+}
+
+int pgr_dp_mcast_set(const struct pgr_dp_maps *m, const struct pgr_mcast_key *k,
+		     const struct pgr_mcast_entry *e)
+{
+	if (e->nsrv > PGR_MCAST_SERVERS || e->nlocal > PGR_MCAST_LOCAL)
+		return -EINVAL;
+	for (unsigned i = 0; i < e->nsrv; i++)
+		for (int t = 0; t < PGR_TREES; t++)
+			if (!pgr_mac_valid(e->srv[i].im_mac[t]) || !pgr_mac_valid(e->srv[i].vm_mac))
+				return -EINVAL;
+	return upd(m->mcast, k, e);
+}
+
+int pgr_dp_mcast_del(const struct pgr_dp_maps *m, const struct pgr_mcast_key *k)
+{
+	return bpf_map_delete_elem(m->mcast, k) ? -errno : 0;
 }
 
 int pgr_dp_garp_del(const struct pgr_dp_maps *m, const struct pgr_garp_key *k)

@@ -23,6 +23,7 @@ struct pgr_dp_maps {
 	int garp, vms, ports, traffic, stats, events;
 	int garp6;		/* (VDC, IPv6) -> entry (bpf/fwd6.h) */
 	int vip_src;		/* (port, VIP) a VM may answer from (DSR, docs/slb.md) */
+	int mcast;		/* (VDC, group) -> members (docs/multicast.md) */
 };
 
 struct pgr_dp_opts {
@@ -98,6 +99,13 @@ int pgr_dp_vip_src_del(const struct pgr_dp_maps *m, const struct pgr_vip_src_key
 int pgr_dp_garp6_set(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k,
 		     const struct pgr_garp_entry *g);
 int pgr_dp_garp6_del(const struct pgr_dp_maps *m, const struct pgr_garp6_key *k);
+
+/* A group's member servers and local ports (bpf/dp.h, struct
+ * pgr_mcast_entry); -EINVAL if a count is past its limit or a MAC is not
+ * Peregrine's. */
+int pgr_dp_mcast_set(const struct pgr_dp_maps *m, const struct pgr_mcast_key *k,
+		     const struct pgr_mcast_entry *e);
+int pgr_dp_mcast_del(const struct pgr_dp_maps *m, const struct pgr_mcast_key *k);
 
 /* Counters summed over CPUs: out[PGR_STAT_COUNT].  0 or -errno. */
 int pgr_dp_stats_read(const struct pgr_dp_maps *m, struct pgr_counter *out);

@@ -42,4 +42,113 @@ WIRE_INLINE struct pgr_fwd pgr_fwd_mcast_report(const struct pgr_vm *vm, uint32_
 			     PGR_EV_MCAST, vm, 0);
 }
 
+/* ---- group data frames: replication at the source ------------------------- *
+ *
+ * An IPv4 datagram from a VM to a group (224.0.0.0/4) or to the broadcast
+ * 255.255.255.255 is checked as any frame from the VM (its own MAC and
+ * address) and then addressed to the group's Ethernet address (01:00:5e +
+ * 23 bits, ff:ff:ff:ff:ff:ff): anything else is a frame crafted to reach
+ * somewhere else.  The decision is PGR_FWD_REPLICATE with (VDC, group) in
+ * ev_vdc, ev_ip; the program then sends the copies (pgr_mcast of bpf/dp.h):
+ * one encapsulated copy to each member server, a plain one to each local
+ * member.  An unknown group is dropped with a miss event (the agent asks the
+ * directory's MEMBERS); a known one with stale or no member servers is sent
+ * and asks again.  On the receiving server a replica (encapsulated, its
+ * DST_ID a local VM, which names the VDC) is delivered to the local members
+ * of (that VDC, group), its destination MAC rebuilt from the group. */
+
+WIRE_INLINE bool pgr_ipv4_is_group(uint32_t daddr)	/* network order */
+{
+	return (WIRE_HTONL(daddr) >> 28) == 0xe || daddr == 0xffffffffu;
+}
+
+/* The Ethernet destination of an IPv4 group, RFC 1112 6.4. */
+WIRE_INLINE void pgr_group_mac(uint8_t *mac, uint32_t daddr)
+{
+	uint32_t h = WIRE_HTONL(daddr);
+
+	if (daddr == 0xffffffffu) {
+		for (int i = 0; i < 6; i++)
+			mac[i] = 0xff;
+		return;
+	}
+	mac[0] = 0x01;
+	mac[1] = 0x00;
+	mac[2] = 0x5e;
+	mac[3] = (uint8_t)((h >> 16) & 0x7f);
+	mac[4] = (uint8_t)(h >> 8);
+	mac[5] = (uint8_t)h;
+}
+
+/* A VM's IPv4 frame to a group: ip is its header (checked to fit). */
+WIRE_INLINE struct pgr_fwd pgr_fwd_vm_group(const struct pgr_fwd_tables *t, struct wire_eth *e,
+					    const struct wire_ipv4 *ip, const struct pgr_vm *vm,
+					    bool resent)
+{
+	struct pgr_mcast_key k = { .vdc = vm->vdc, .group = ip->daddr };
+	const struct pgr_mcast_entry *m;
+	uint8_t want[WIRE_MAC_LEN];
+	struct pgr_fwd f;
+
+	if (resent)		/* the agent holds no group frames */
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_RESEND_MISS);
+	if (!wire_mac_eq(e->src, vm->mac))
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_MAC);
+	if (ip->saddr != vm->ip)	/* a router or a VIP sends no groups */
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_SRC_IP);
+	pgr_group_mac(want, ip->daddr);
+	if (!wire_mac_eq(e->dst, want))
+		return pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP_MAC);
+	m = pgr_fwd_mcast(t, &k);
+	if (!m)
+		return pgr_fwd_event(pgr_fwd_drop(PGR_STAT_VM_DROP_GROUP_NONE), PGR_EV_GROUP_MISS,
+				     vm, ip->daddr);
+	f = pgr_fwd_verdict(PGR_FWD_REPLICATE, PGR_STAT_VM_GROUP_SENT, vm->ifindex);
+	if (m->flags & (PGR_MCAST_STALE | PGR_MCAST_NO_SERVERS))
+		return pgr_fwd_event(f, PGR_EV_GROUP_MISS, vm, ip->daddr);
+	f.ev_vdc = vm->vdc;
+	f.ev_ip = ip->daddr;
+	return f;
+}
+
+/* A replica from the fabric, for local VM vm (its DST_ID): to the local
+ * members of (vm's VDC, group), decapsulated, the destination MAC the
+ * group's. */
+WIRE_INLINE struct pgr_fwd pgr_fwd_net_group(const struct pgr_fwd_tables *t, struct wire_eth *e,
+					     const struct pgr_vm *vm, uint32_t daddr)
+{
+	struct pgr_mcast_key k = { .vdc = vm->vdc, .group = daddr };
+	const struct pgr_mcast_entry *m = pgr_fwd_mcast(t, &k);
+	struct pgr_fwd f;
+
+	if (!m || !m->nlocal)
+		return pgr_fwd_drop(PGR_STAT_NET_DROP_GROUP_NONE);
+	pgr_decap(e);
+	pgr_group_mac(e->dst, daddr);
+	f = pgr_fwd_verdict(PGR_FWD_REPLICATE, PGR_STAT_NET_GROUP_LOCAL, 0);
+	f.ev_vdc = vm->vdc;
+	f.ev_ip = daddr;
+	return f;
+}
+
+/* The token bucket of a VM's group frames: true if one may go at now_ns. */
+WIRE_INLINE bool pgr_mcast_take(struct pgr_mcast_rate *r, uint64_t now_ns)
+{
+	const uint64_t step = 1000000000ull / PGR_MCAST_PER_S;	/* ns per token */
+
+	if (now_ns > r->at_ns) {
+		uint64_t add = (now_ns - r->at_ns) / step;
+
+		if (add) {
+			r->tokens = r->tokens + add > PGR_MCAST_BURST ? PGR_MCAST_BURST
+								: r->tokens + add;
+			r->at_ns = r->tokens == PGR_MCAST_BURST ? now_ns : r->at_ns + add * step;
+		}
+	}
+	if (!r->tokens)
+		return false;
+	r->tokens--;
+	return true;
+}
+
 #endif

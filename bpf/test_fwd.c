@@ -34,6 +34,9 @@ enum { PORT_A = 1 /* loopback: test runs need an existing ifindex */, PORT_C = 7
        NIC1 = 21, NIC2 = 22 };
 enum { VDC1 = 1, VDC2 = 2 };
 enum { RANDOM_FRAMES = 18000, BIG = 2048 };
+/* Ports and NICs of the group entries: no such interface, so that a test
+ * run's bpf_clone_redirect (which sends at once) sends nothing anywhere. */
+enum { NO_IF = 0x7ffff000 };
 
 #define A_IP IP(10, 0, 0, 1)
 /* VIPs of VCs whose backend VM A is (docs/slb.md): VIP_OK usable on both
@@ -46,6 +49,12 @@ enum { RANDOM_FRAMES = 18000, BIG = 2048 };
 #define VIP_LEG IP(203, 0, 113, 14)	/* the edge is a gateway leg VM (EDGE) on S2 */
 #define CLIENT IP(198, 51, 100, 7)
 #define B_IP IP(10, 0, 0, 2)
+/* Groups: G1 with members (local and on S2), G_STALE whose member servers'
+ * lease ran out, G_NONE unknown here; BCAST_IP VDC 1's broadcast. */
+#define G1 IP(239, 1, 1, 1)
+#define G_STALE IP(239, 1, 1, 2)
+#define G_NONE IP(239, 1, 1, 3)
+#define BCAST_IP 0xffffffffu
 #define AV_ALL (PGR_AVAIL_VM_PRI | PGR_AVAIL_VM_BAK | PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK)
 
 static bool have_root;
@@ -75,6 +84,14 @@ static struct mac ENC(uint32_t dst_node, uint32_t dst_tree, uint32_t src_node)
 }
 
 static const struct mac BCAST = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+
+static struct mac GMAC(uint32_t group)
+{
+	struct mac m;
+
+	pgr_group_mac(m.b, group);
+	return m;
+}
 static const struct mac FOREIGN_MAC = { { 0x00, 0x1b, 0x21, 0x0a, 0x0b, 0x0c } };
 
 /* ---- the fixture, in both builds --------------------------------------------- */
@@ -183,6 +200,27 @@ static void set_garp6(uint32_t vdc, uint32_t addr_node, uint32_t vm, uint32_t se
 	}
 }
 
+/* (vdc, group): local ports PORT_A (the sender's own: skipped) and a
+ * missing one, member server S2 on both trees out of missing NICs. */
+static void set_mcast(uint32_t vdc, uint32_t group, uint8_t flags)
+{
+	struct pgr_mcast_key k = { .vdc = vdc, .group = group };
+	struct pgr_mcast_entry e = { .nsrv = 1, .nlocal = 2, .flags = flags,
+				     .local_ifindex = { PORT_A, NO_IF } };
+
+	for (int t = 0; t < PGR_TREES; t++) {
+		pgr_mac_make(e.srv[0].im_mac[t], pgr_id_of(S2, (uint32_t)t));
+		e.srv[0].egress_ifindex[t] = NO_IF;
+	}
+	pgr_mac_make(e.srv[0].vm_mac, pgr_id_of(VB, 0));
+	e.srv[0].avail = PGR_AVAIL_IM_PRI | PGR_AVAIL_IM_BAK;
+	assert_int_equal(pgr_fwd_mcast_put(&tab, &k, &e), 0);
+	if (have_root) {
+		assert_int_equal(pgr_dp_mcast_set(pgr_dp_maps(dp), &k, &e), 0);
+		assert_int_equal(pgr_dp_mcast_set(pgr_dp_maps(dp_pass), &k, &e), 0);
+	}
+}
+
 static struct pgr_dp *open_dp(struct pgr_config *c, uint32_t flags)
 {
 	struct pgr_dp_opts o = { .cfg.flags = flags };
@@ -237,6 +275,10 @@ static int setup(void **state)
 	set_vip_src(PORT_A, VIP_NONE, VDC1, 0);
 	set_vip_src(PORT_A, VIP_VDC2, VDC2, PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK);
 	set_vip_src_leg(PORT_A, VIP_LEG, VDC1, PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK, S2);
+	set_mcast(VDC1, G1, 0);
+	set_mcast(VDC1, BCAST_IP, 0);
+	set_mcast(VDC1, G_STALE, PGR_MCAST_STALE);
+	set_mcast(VDC2, G_NONE, 0);	/* VDC 2's group: never VDC 1's */
 	return 0;
 }
 
@@ -687,6 +729,37 @@ static struct vcase *verdict_cases(size_t *n)
 	      udp(FROM_NET, M(VC, 0), M(VB, 0), B_IP, A_IP));
 	CASE("not encapsulated", udp(FROM_NET, M(S1, 0), M(VB, 0), B_IP, A_IP),
 	     ((struct want)DROP(NET_DROP_BAD_ENCAP)));
+	CASE("group frame: replicated (the copies: bpf/test_dp)",
+	     udp(FROM_VM, GMAC(G1), M(VA, 0), A_IP, G1),
+	     ((struct want){ PGR_FWD_REPLICATE, PGR_STAT_VM_GROUP_SENT, PORT_A, NT, 0 }));
+	CASE("broadcast 255.255.255.255: replicated to the VDC's broadcast group",
+	     udp(FROM_VM, BCAST, M(VA, 0), A_IP, BCAST_IP),
+	     ((struct want){ PGR_FWD_REPLICATE, PGR_STAT_VM_GROUP_SENT, PORT_A, NT, 0 }));
+	CASE("group whose member servers are stale: replicated, and asks again",
+	     udp(FROM_VM, GMAC(G_STALE), M(VA, 0), A_IP, G_STALE),
+	     ((struct want){ PGR_FWD_REPLICATE, PGR_STAT_VM_GROUP_SENT, PORT_A, NT,
+			     PGR_EV_GROUP_MISS }));
+	CASE("group unknown in the VM's VDC (another VDC's): dropped, asks",
+	     udp(FROM_VM, GMAC(G_NONE), M(VA, 0), A_IP, G_NONE),
+	     ((struct want){ PGR_FWD_DROP, PGR_STAT_VM_DROP_GROUP_NONE, 0, NT, PGR_EV_GROUP_MISS }));
+	CASE("group frame to another group's MAC", udp(FROM_VM, GMAC(G_STALE), M(VA, 0), A_IP, G1),
+	     ((struct want)DROP(VM_DROP_GROUP_MAC)));
+	CASE("group frame to a unicast MAC", udp(FROM_VM, M(VB, 0), M(VA, 0), A_IP, G1),
+	     ((struct want)DROP(VM_DROP_GROUP_MAC)));
+	CASE("group frame from another VM's address", udp(FROM_VM, GMAC(G1), M(VA, 0), B_IP, G1),
+	     ((struct want)DROP(VM_DROP_SRC_IP)));
+	CASE("group frame from another MAC", udp(FROM_VM, GMAC(G1), M(VC, 0), A_IP, G1),
+	     ((struct want)DROP(VM_DROP_SRC_MAC)));
+	CASEO("replica: decapsulated, the group's MAC, to the local members",
+	      udp(FROM_NET, M(S1, 1), ENC(VA, 0, VB), B_IP, G1),
+	      ((struct want){ PGR_FWD_REPLICATE, PGR_STAT_NET_GROUP_LOCAL, 0, NT, 0 }),
+	      udp(FROM_NET, GMAC(G1), M(VB, 0), B_IP, G1));
+	CASEO("broadcast replica", udp(FROM_NET, M(S1, 0), ENC(VC, 1, VB), B_IP, BCAST_IP),
+	      ((struct want){ PGR_FWD_REPLICATE, PGR_STAT_NET_GROUP_LOCAL, 0, NT, 0 }),
+	      udp(FROM_NET, BCAST, M(VB, 0), B_IP, BCAST_IP));
+	CASE("replica of a group with no member here (VDC 2's group, a VDC 1 VM's ID)",
+	     udp(FROM_NET, M(S1, 0), ENC(VA, 0, VB), B_IP, G_NONE),
+	     ((struct want)DROP(NET_DROP_GROUP_NONE)));
 	CASE("no such VM", udp(FROM_NET, M(S1, 0), ENC(VB, 0, VA), A_IP, B_IP),
 	     ((struct want)DROP(NET_DROP_NO_VM)));
 	CASE("direct, bad source", udp(FROM_NET, M(VA, 0), FOREIGN_MAC, B_IP, A_IP),
@@ -707,7 +780,9 @@ static struct vcase *verdict_cases(size_t *n)
 static bool decision_stat(int s)
 {
 	return s != PGR_STAT_PORT_RESEND && s != PGR_STAT_PORT_OUT && s != PGR_STAT_EVENT_LOST &&
-	       s != PGR_STAT_VM_DROP_DHCP_LOST && s != PGR_STAT_VM_DROP_MCAST_LOST;
+	       s != PGR_STAT_VM_DROP_DHCP_LOST && s != PGR_STAT_VM_DROP_MCAST_LOST &&
+	       s != PGR_STAT_VM_GROUP_COPY && s != PGR_STAT_VM_GROUP_LOCAL &&
+	       s != PGR_STAT_VM_DROP_GROUP_COPY && s != PGR_STAT_VM_DROP_GROUP_RATE;
 }
 
 static void test_every_verdict(void **state)
@@ -887,7 +962,7 @@ static uint32_t pick_ip(struct rng *r)
 	return pool[rng_below(r, ARRAY_SIZE(pool))];
 }
 
-static struct rng vip_rng, rs_rng;
+static struct rng vip_rng, rs_rng, grp_rng;
 
 /* A random frame: well-formed ones aimed at the fixture (so that the deep
  * paths are reached), then with some bytes flipped, cut short or replaced by
@@ -939,6 +1014,20 @@ static struct frame random_frame(struct rng *r)
 			if (rng_below(&vip_rng, 4))
 				memcpy(f.b, edge.b, 6);
 		}
+		/* to a group, from a generator of its own as the VIPs */
+		if (rng_below(&grp_rng, 5) == 0) {
+			static const uint32_t gs[] = { G1, G_STALE, G_NONE, BCAST_IP };
+			uint32_t g = gs[rng_below(&grp_rng, ARRAY_SIZE(gs))];
+
+			wire_ip_put(f.b + 30, g);
+			if (s == FROM_VM && rng_below(&grp_rng, 4))
+				memcpy(f.b, GMAC(g).b, 6);
+			if (s != FROM_VM && rng_below(&grp_rng, 2)) {
+				memcpy(f.b, M(S1, rng_below(&grp_rng, 2)).b, 6);
+				memcpy(f.b + 6, (rng_below(&grp_rng, 4) ? ENC(VA, 0, VB)
+									: ENC(VC, 1, VA)).b, 6);
+			}
+		}
 		if (rng_below(r, 8) == 0) {	/* to the DHCP server's port */
 			f.b[14 + 20 + 2] = 0;
 			f.b[14 + 20 + 3] = 67;
@@ -986,6 +1075,7 @@ static void test_same_as_ebpf(void **state)
 	rng_seed(&r, 7);
 	rng_seed(&vip_rng, 11);
 	rng_seed(&rs_rng, 13);
+	rng_seed(&grp_rng, 17);
 	for (int i = 0; i < RANDOM_FRAMES; i++) {
 		struct frame f = random_frame(&r);
 

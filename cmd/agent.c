@@ -161,6 +161,20 @@ static int op_garp6_del(void *arg, const struct pgr_garp6_key *k)
 	return pgr_dp_garp6_del(&s->maps, k);
 }
 
+static int op_mcast_set(void *arg, const struct pgr_mcast_key *k, const struct pgr_mcast_entry *e)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_mcast_set(&s->maps, k, e);
+}
+
+static int op_mcast_del(void *arg, const struct pgr_mcast_key *k)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_mcast_del(&s->maps, k);
+}
+
 static int op_garp_del(void *arg, const struct pgr_garp_key *k)
 {
 	struct shell *s = arg;
@@ -782,6 +796,7 @@ static int setup(struct shell *s)
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
 				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR,
 				 op_garp6_set, op_garp6_del };
+	static const struct agent_group_ops gops = { op_mcast_set, op_mcast_del };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))
@@ -800,6 +815,7 @@ static int setup(struct shell *s)
 		return -1;
 	}
 	s->agent = agent_new(&ops, dirc_udp_client(s->du), &s->key, dir_now_sys());
+	agent_set_group_ops(s->agent, &gops);
 	if (agent_topology(s->agent, s->topo, s->cfg.server, s->cfg.node, err, sizeof(err))) {
 		log_err("topology %s: %s", s->cfg.topology, err);
 		return -1;
@@ -915,6 +931,13 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		       (double)agent_stats6(s->agent)->n, NULL);
 	AGENT6_STATS(AGENT6_METRIC)	/* agent/agent6.h: nd_*, ra_*, rs_* */
 #undef AGENT6_METRIC
+	for (int v = 0; v < AGENT_GRP_COUNT; v++) {	/* agent/grp.h */
+		char name[64];
+
+		snprintf(name, sizeof(name), "peregrine_agent_grp_%s_total", agent_grp_stat_name(v));
+		metrics_sample(t, METRICS_COUNTER, name, agent_grp_stat_desc(v),
+			       (double)agent_groups(s->agent)->st[v], NULL);
+	}
 	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_cache_entries",
 		       "directory entries the agent caches", (double)agent_cache_size(s->agent),
 		       NULL);

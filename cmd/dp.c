@@ -560,7 +560,7 @@ static int print_event(void *ctx, void *data, size_t size)
 	inet_ntop(AF_INET, &ev.ip, ip, sizeof(ip));
 	type = ev.type == PGR_EV_ARP_MISS ? "arp_miss" : ev.type == PGR_EV_IP_MISS ? "ip_miss" :
 	       ev.type == PGR_EV_DHCP ? "dhcp" : ev.type == PGR_EV_ND_MISS ? "nd_miss" :
-	       ev.type == PGR_EV_MCAST ? "mcast" : "?";
+	       ev.type == PGR_EV_MCAST ? "mcast" : ev.type == PGR_EV_GROUP_MISS ? "group_miss" : "?";
 	if (o->json)
 		printf("{\"type\": \"%s\", \"vdc\": %u, \"ip\": \"%s\", \"vm_id\": %u, "
 		       "\"ifindex\": %u, \"frame_len\": %u}\n", type, ev.vdc, ip, ev.vm_id,

@@ -301,6 +301,7 @@ static void do_members(struct dirgrp *t, const struct dirp_msg *m, struct dirp_w
 		if (seen)
 			continue;
 		out.server = gr->m[k].server;
+		memcpy(out.vm, gr->m[k].vm, 6);	/* the replicas' DST_ID there */
 		memcpy(out.im, gr->m[k].im, sizeof(out.im));
 		dirp_put_member(w, &out);	/* at most DIRGRP_MAX_SERVERS: fits */
 	}

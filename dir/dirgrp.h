@@ -41,8 +41,10 @@ const struct dirgrp_stats *dirgrp_stats(const struct dirgrp *t);
 
 /* One request of type DIRP_JOIN, DIRP_LEAVE or DIRP_MEMBERS: the reply's
  * records into w (begun with the reply type).  JOIN and LEAVE answer each
- * record with its status; MEMBERS lists the group's member servers (VM MAC
- * zero), or one NOT_FOUND record with the negative lease. */
+ * record with its status; MEMBERS lists the group's member servers, each
+ * with the MAC of its first member VM there (a sender's replicas carry its
+ * ID, which names the VDC on that server), or one NOT_FOUND record with the
+ * negative lease. */
 void dirgrp_request(struct dirgrp *t, const struct dirp_msg *m, struct dirp_writer *w);
 
 #endif

@@ -1526,9 +1526,10 @@ static void test_groups(void **state)
 		assert_int_equal(r.status, DIRP_OK);
 		assert_int_equal(r.vdc, 7);
 		assert_int_equal(r.lease_ms, DIRGRP_LEASE_MS);
-		assert_true(wire_mac_is_zero(r.vm));
-		seen10 |= r.server == 10 && !memcmp(r.im, j[0].im, 12);
-		seen11 |= r.server == 11 && !memcmp(r.im, j[2].im, 12);
+		/* a member VM of that server: the replicas' DST_ID */
+		seen10 |= r.server == 10 && !memcmp(r.im, j[0].im, 12) &&
+			  (!memcmp(r.vm, j[0].vm, 6) || !memcmp(r.vm, j[1].vm, 6));
+		seen11 |= r.server == 11 && !memcmp(r.im, j[2].im, 12) && !memcmp(r.vm, j[2].vm, 6);
 	}
 	assert_true(seen10 && seen11);
 	assert_int_equal(grp_ask(&h, DIRP_MEMBERS, &k8, 1, 0, &r), 1);

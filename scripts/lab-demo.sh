@@ -10,6 +10,9 @@
 # 1. reachability: every VM pings every VM of its VDC; the other VDC's VM with
 #    the same address hears nothing; a spoofed source is dropped
 # 1b. DHCP: a VM that lost its address gets its own back from the agent
+# 1c. multicast: the lab's group 239.1.2.3 in red (red-srv1, 5, 6 join it by
+#    IGMP; blue-srv1 joins blue's group of that address); a 10,000/s stream
+#    from red-srv0 reaches the members and no other VM
 # 2. throughput: iperf3 between VMs on different leaf pairs
 # 3. fail-over: a 10,000 packet/s stream while a link on its primary path is
 #    cut, then while the spine it then crosses fails; the longest loss gap
@@ -142,6 +145,31 @@ if ex blue-srv3 udhcpc -i "$X-eth0" -f -q -n -t 3 -T 1 -s "$tmp/udhcpc.sh" >/dev
 fi
 [ $dhcp_ok = true ] || ex blue-srv3 ip addr replace "$want/24" dev "$X-eth0"
 say "   blue-srv3 got ${got:-nothing} (its own: $want) and reaches blue-srv0: $dhcp_ok"
+
+say "== 1c. multicast: red's 239.1.2.3 (members red-srv1, 5, 6; blue-srv1 in blue's), 10,000/s from red-srv0"
+# docs/multicast.md: the source's data plane sends one copy per member
+# server; the receiving server delivers to its members of (VDC, group)
+mc_members="red-srv1 red-srv5 red-srv6" mc_others="red-srv2 red-srv4 blue-srv0 blue-srv1"
+for v in $mc_members blue-srv1; do ex "$v" ip addr add 239.1.2.3/32 dev "$X-eth0" autojoin; done
+sleep 1	# the joins reach the directory (a JOIN each)
+for v in $mc_members $mc_others; do
+	ex "$v" "$P" probe recv --listen 0.0.0.0:5003 --duration 5 --idle 1 --json > "$tmp/mc-$v" 2>/dev/null &
+done
+sleep 0.5
+ex red-srv0 ip route replace 224.0.0.0/4 dev "$X-eth0"
+# established first, as the unicast streams below: frames sent before the
+# source's agent has the group's member servers are dropped
+ex red-srv0 "$P" probe send --to 239.1.2.3:5000 --rate 100 --count 10 >/dev/null 2>&1 || true
+sleep 0.5
+ex red-srv0 "$P" probe send --to 239.1.2.3:5003 --rate 10000 --count 10000 >/dev/null 2>&1 || true
+wait
+mc_got() { jq '.received // 0' "$tmp/mc-$1" 2>/dev/null || echo 0; }
+multicast_members_ok=0 multicast_leaks=0
+for v in $mc_members; do
+	[ "$(mc_got "$v")" -ge 9990 ] && multicast_members_ok=$((multicast_members_ok + 1))
+done
+for v in $mc_others; do multicast_leaks=$((multicast_leaks + $(mc_got "$v"))); done
+say "   members with >= 99.9% of 10000: $multicast_members_ok of 3 ($(for v in $mc_members; do printf '%s ' "$(mc_got "$v")"; done)); datagrams at non-members: $multicast_leaks"
 
 say "== 2. throughput (iperf3, red-srv0 -> red-srv4, 3 s)"
 ex red-srv4 iperf3 -s -1 -p 5201 >/dev/null 2>&1 & bg+=($!)
@@ -286,8 +314,10 @@ figures=$(
 	      --argjson fd "$fo_during" --argjson md "$mig_during" --argjson dh "$dhcp_ok" \
 	      --argjson o6 "$ipv6_ok" --argjson t6 "$ipv6_total" --argjson v6 "$ipv6_violations" \
 	      --argjson gg "$gap_grey" \
+	      --argjson mo "$multicast_members_ok" --argjson ml "$multicast_leaks" \
 	   '{pairs_ok: $ok, pairs_total: $total, isolation_violations: $v, spoofed_dropped: $sp,
 	     dhcp_ok: $dh, ipv6_pairs_ok: $o6, ipv6_pairs_total: $t6, ipv6_isolation_violations: $v6,
+	     multicast_members_ok: $mo, multicast_leaks: $ml,
 	     iperf_gbps: $g, failover_gap_ms: [$gl, $gn], failover_lost_ms: $lf,
 	     failover_unattributed_ms: $of, failover_during_stream: $fd, grey_gap_ms: $gg,
 	     migration_gap_ms: $gm, migration_after_attach_ms: $am, migration_port_move_ms: $mm,
@@ -298,4 +328,4 @@ report_write "Peregrine lab demo" \
 	"The default lab (2 spines, 4 leaves, 8 dual-homed servers, VDCs red and blue) measured by scripts/lab-demo.sh." \
 	"$figures"
 [ "$pairs_ok" -eq "$pairs_total" ] && [ "$violations" -eq 0 ] &&
-	[ "$ipv6_ok" -eq "$ipv6_total" ] && [ "$ipv6_violations" -eq 0 ]
+	[ "$ipv6_ok" -eq "$ipv6_total" ] && [ "$ipv6_violations" -eq 0 ] && [ "$multicast_leaks" -eq 0 ]

@@ -33,6 +33,8 @@ j() { jq -r "$1" "$out"; }
 [ "$(j .ipv6_pairs_total)" = 112 ] || fail "ipv6_pairs_total"
 [ "$(j .ipv6_pairs_ok)" = 112 ] || fail "not every IPv6 pair reachable"
 [ "$(j .ipv6_isolation_violations)" = 0 ] || fail "IPv6 isolation violated"
+[ "$(j .multicast_members_ok)" = 3 ] || fail "multicast: $(j .multicast_members_ok) of 3 members got 99.9% of the stream"
+[ "$(j .multicast_leaks)" = 0 ] || fail "multicast: $(j .multicast_leaks) datagrams reached non-members"
 [ "$(j '[.fib[]] | min')" -ge 16 ] || fail "a switch lacks the 16 server entries"
 # Each failure happened while its stream ran (after it, a gap would be 0).
 [ "$(j .failover_during_stream)" = true ] || fail "a failure fell outside the fail-over stream"
