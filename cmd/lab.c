@@ -470,7 +470,10 @@ static json_t *status_json(const struct lab *l)
 			uint32_t used, cap;
 
 			JSET(o, "fib_capacity", JINT(lab_switch_fib(l, n)));
-			if (open_switch(l, n, &sc) == 0) {
+			if (l->scheme == PGR_SCHEME_NETLORD) {	/* no switchd: its program's count */
+				JSET(o, "fib_used", lab_netlord_fib_used(l, n, &used) == 0 ? JINT(used)
+											: json_null());
+			} else if (open_switch(l, n, &sc) == 0) {
 				sc.tries = 2;
 				if (swc_fib_use(&sc, &used, &cap) == 0)
 					JSET(o, "fib_used", JINT(used));

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "bpf/loader.h"
 #include "bpf/netlord.h"
 #include "route/spain.h"
@@ -131,6 +133,23 @@ static void args_free(struct args *a)
 static void pin_of(const struct lab *l, uint32_t node, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s-%s-nl", PGR_DP_PIN_ROOT, l->prefix, l->topo->nodes[node].name);
+}
+
+int lab_netlord_fib_used(const struct lab *l, uint32_t node, uint32_t *used)
+{
+	char pin[256], path[300];
+	uint64_t v = 0;
+	uint32_t zero = 0;
+	int fd, rc;
+
+	pin_of(l, node, pin, sizeof(pin));
+	snprintf(path, sizeof(path), "%s/nl_fib_used", pin);
+	if ((fd = bpf_obj_get(path)) < 0)
+		return -errno;
+	rc = bpf_map_lookup_elem(fd, &zero, &v) ? -errno : 0;
+	close(fd);
+	*used = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+	return rc;
 }
 
 static bool is_end(const struct route_spain *s, uint32_t node)

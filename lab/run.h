@@ -225,6 +225,9 @@ int lab_migrate(struct lab *l, const char *vm, const char *server, struct lab_mi
 /* Loads netlord_switch on every switch and the NLA on every server. */
 int lab_netlord_prepare(const struct lab *l, char *err, size_t errlen);
 int lab_netlord_ready(const struct lab *l, char *err, size_t errlen);
+/* The entries a NetLord switch's program has learned (its pinned
+ * nl_fib_used), for `lab status`; negative errno if it is not running. */
+int lab_netlord_fib_used(const struct lab *l, uint32_t node, uint32_t *used);
 int lab_netlord_switch_ready(const struct lab *l, uint32_t node, int timeout_ms);
 
 #endif
