@@ -113,6 +113,13 @@ for n in spine0 spine1; do
 	[ "$f" -le 3 ] || fail "$n learned $f entries: more than the 3 edge switches"
 done
 echo "ok: the spines hold only edge-switch MACs ($(nlstat spine0 fib_used) and $(nlstat spine1 fib_used) entries)"
+# `lab status` gives every switch its program's count (reports draw it)
+st=$($P lab status --prefix "$X" --json)
+for n in spine0 spine1; do	# stable: the 3 edge switches learned
+	[ "$(echo "$st" | jq --arg n $n '.nodes[] | select(.name == $n) | .fib_used')" = "$(nlstat $n fib_used)" ] ||
+		fail "lab status: $n's fib_used is not its program's count: $(echo "$st" | jq -c --arg n $n '.nodes[] | select(.name == $n)')"
+done
+echo "ok: lab status gives each switch the entries its program learned"
 
 flows() {	# 32 UDP flows red-srv0 -> red-srv5, 100 datagrams each: datagrams that arrived
 	rm -f "$tmp/sink.ready"

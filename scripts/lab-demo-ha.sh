@@ -139,6 +139,18 @@ pid=$(pid_of etcd1)
 t3=$(now_ms); kill -9 "$pid"
 wait "$checker" || true
 
+# The leader may have changed since step 2: a RAS leader whose keep-alives
+# stall while etcd elects a new leader of its own (etcd1 may have been it)
+# steps down before its lease can expire (docs/ha.md).  Partition the RAS
+# that leads now: the one the leader key names and that serves its metrics
+# (a RAS standing by serves none).
+serves() { ip netns exec "$X-mgmt" curl -s -m 1 "http://$(ip_of "${1#"$X"-}"):9462/metrics" 2>/dev/null |
+	grep -q '^peregrine_ras_batches_total'; }
+for _ in $(seq 50); do
+	l=$(leader); [ -n "$l" ] && serves "$l" && break; sleep 0.1
+done
+[ "${l:-}" = "$l1" ] || say "   the leader changed after etcd1's kill: ${l:-nobody} leads (${l1} stepped down)"
+l1=${l:-$l1}; n1=${l1#"$X"-}
 say "== 4. a partition isolating the leading RAS ($l1) from etcd"
 f0=$(fenced)
 eips=$(for e in etcd0 etcd1 etcd2; do ip_of $e; done)	# `lab status` is slow when loaded
