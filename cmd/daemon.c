@@ -173,4 +173,14 @@ void daemon_free(struct daemon *d)
 	if (d->loop)
 		loop_free(d->loop);	/* and every timer still registered */
 	d->loop = NULL;
+	/* The timers went with the loop: a shell that serves again (a RAS
+	 * standing by after it led) registers its hooks anew. */
+	d->core_timer = NULL;
+	d->core_due = 0;
+	d->tick = NULL;
+	d->tick_arg = NULL;
+	d->nevery = 0;
+	d->metrics_timer = NULL;
+	d->render = NULL;
+	d->render_arg = NULL;
 }

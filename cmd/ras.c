@@ -950,9 +950,11 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 			ras_ha_resign(d.ha);	/* a standby takes over at once */
 		ras_ha_close(d.ha);
 	}
-	if (d.ha_stepped_down && !d.ha_lost)
+	/* Stepped down, or our lease or key gone: another may lead now, so
+	 * stand by again (a new lease, a new term if we win). */
+	if (d.ha_stepped_down || d.ha_lost)
 		return RC_STEPPED_DOWN;
-	return d.ha_lost ? 3 : 0;
+	return 0;
 }
 
 int cmd_ras(int argc, char **argv)

@@ -12,6 +12,8 @@
 # 3. SIGTERM of the leader: it resigns, and a new standby takes over at once.
 # 4. etcd stops answering: the leader steps down before its lease can have
 #    expired, and leads again (a new term) once etcd answers.
+# 5. its lease revoked at etcd: the leader stops leading, stays up, stands
+#    by again and leads with a new term.
 set -eu
 . "$(dirname "$0")/../tests/lib.sh"
 need_cmd etcd
@@ -115,6 +117,29 @@ done
 [ "${t:-0}" -gt "$term_c" ] || fail "no new term after etcd came back: $(cat "$logs/ras-c.log")"
 grep -q "standing by again" "$logs/ras-c.log" || fail "ras-c did not campaign again: $(cat "$logs/ras-c.log")"
 leader_is c || fail "ras-c does not lead again: $(cat "$logs/ras-c.log")"
+
+# 5. The leader's lease ends at etcd while the leader lives (revoked here,
+#    as an operator would, or as etcd does after a stall longer than the
+#    TTL): its keep-alive finds the lease gone, it stops leading, stays
+#    up and campaigns again, and leads with a new term.
+term_c2=$("$P" ras --etcd "$url" --leader --json | jq .term)
+again=$(grep -c "standing by again" "$logs/ras-c.log")
+for l in $(etcdctl --endpoints "$url" lease list | tail -n +2); do
+	etcdctl --endpoints "$url" lease revoke "$l" >/dev/null
+done
+for _ in $(seq 100); do grep -q "leadership lost" "$logs/ras-c.log" && break; sleep 0.05; done
+grep -q "leadership lost" "$logs/ras-c.log" || fail "ras-c did not see its lease gone: $(cat "$logs/ras-c.log")"
+for _ in $(seq 100); do
+	t=$("$P" ras --etcd "$url" --leader --json 2>/dev/null | jq '.term // 0')
+	[ "${t:-0}" -gt "$term_c2" ] && break
+	sleep 0.05
+done
+kill -0 "$ras_c" 2>/dev/null || fail "ras-c exited when its lease was gone: $(cat "$logs/ras-c.log")"
+[ "$(grep -c "standing by again" "$logs/ras-c.log")" -gt "$again" ] ||
+	fail "ras-c did not stand by again: $(cat "$logs/ras-c.log")"
+leader_is c || fail "ras-c does not lead after its lease was revoked: $(cat "$logs/ras-c.log")"
+[ "${t:-0}" -gt "$term_c2" ] || fail "no new term after the lease was revoked ($t, was $term_c2)"
+echo "a leader whose lease was revoked stood by again and leads with term $t (was $term_c2)"
 kill -TERM "$ras_c"
 wait "$ras_c" || fail "ras-c exited with $? on SIGTERM"
 echo "PASS"
