@@ -102,7 +102,6 @@ struct agent {
 	struct agent_grps grps;		/* group replication: agent/grp.c */
 	struct agent_grp_env genv;	/* what grps is lent (grp_env) */
 	struct agent_grp_vm *gvms;	/* cap_vms */
-	struct agent_group_ops gops;
 	uint64_t next_register_ns;
 	bool configured;
 
@@ -701,7 +700,7 @@ static const struct agent_grp_env *grp_env(struct agent *a)
 	*g = (struct agent_grp_env){ .dirc = a->dirc, .node = a->node, .nnics = a->nnics,
 				     .nic_ifindex = a->nic_ifindex, .nic_down = a->nic_down,
 				     .tree_nic = grp_tree_nic, .tree_arg = a,
-				     .set = a->gops.set, .del = a->gops.del,
+				     .set = a->ops.mcast_set, .del = a->ops.mcast_del,
 				     .arg = a->ops.arg, .vms = a->gvms, .nvms = a->nvms };
 	for (unsigned i = 0; i < a->nvms; i++)
 		a->gvms[i] = (struct agent_grp_vm){ .vdc = a->vms[i].c.vdc,
@@ -714,11 +713,6 @@ static void grp_sync(struct agent *a)
 {
 	if (a->configured)
 		agent_grps_sync(&a->grps, grp_env(a), (struct dir_now){ .ns = a->now_ns });
-}
-
-void agent_set_group_ops(struct agent *a, const struct agent_group_ops *ops)
-{
-	a->gops = *ops;
 }
 
 const struct agent_grps *agent_groups(const struct agent *a)

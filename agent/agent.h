@@ -67,13 +67,10 @@ struct agent_ops {
 	int (*garp6_set)(void *arg, const struct pgr_garp6_key *k, const struct pgr_garp_entry *g);
 	/* (VDC, IPv6) out of the GARP6 map; NULL: none */
 	int (*garp6_del)(void *arg, const struct pgr_garp6_key *k);
-};
-
-/* (VDC, IPv4 group) into the replication map (agent/grp.h), arg the ops'
- * arg; without them (agent_set_group_ops not called) no group is written. */
-struct agent_group_ops {
-	int (*set)(void *arg, const struct pgr_mcast_key *k, const struct pgr_mcast_entry *e);
-	int (*del)(void *arg, const struct pgr_mcast_key *k);
+	/* (VDC, IPv4 group) into and out of the replication map (agent/grp.h);
+	 * NULL: no group is written */
+	int (*mcast_set)(void *arg, const struct pgr_mcast_key *k, const struct pgr_mcast_entry *e);
+	int (*mcast_del)(void *arg, const struct pgr_mcast_key *k);
 };
 
 #define AGENT_STATS(X)                                                        \
@@ -213,8 +210,6 @@ const struct pgr_garp_entry *agent_cached(const struct agent *a, uint32_t vdc, u
  * as "dhcp_" NAME). */
 typedef void (*agent_stat_fn)(void *arg, const char *name, const char *desc, uint64_t v);
 void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg);
-
-void agent_set_group_ops(struct agent *a, const struct agent_group_ops *ops);
 
 /* The group replication table (agent/grp.h): its counters, entries. */
 const struct agent_grps *agent_groups(const struct agent *a);

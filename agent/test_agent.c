@@ -271,7 +271,7 @@ static void node_client(struct node *n, uint64_t seed)
 static void node_agent(struct h *h, struct node *n)
 {
 	struct agent_ops ops = { &n->f, f_garp_set, f_garp_del, f_vm_add, f_vm_del, f_arp,
-				 f_resend, f_ras, { NULL, NULL }, NULL, NULL };
+				 f_resend, f_ras, { NULL, NULL }, NULL, NULL, NULL, NULL };
 
 	char err[256];
 
@@ -1323,7 +1323,7 @@ static void test_config_errors(void **state)
 static void check_tree_nics(const char *sp)
 {
 	struct agent_ops ops = { NULL, f_garp_set, f_garp_del, f_vm_add, f_vm_del, f_arp,
-				 f_resend, f_ras, { NULL, NULL }, NULL, NULL };
+				 f_resend, f_ras, { NULL, NULL }, NULL, NULL, NULL, NULL };
 	struct dir_now now = { 1, T0_WALL };
 	struct topo *t = spec(sp);
 	struct route_trees *rt;

@@ -795,8 +795,7 @@ static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
 				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR,
-				 op_garp6_set, op_garp6_del };
-	static const struct agent_group_ops gops = { op_mcast_set, op_mcast_del };
+				 op_garp6_set, op_garp6_del, op_mcast_set, op_mcast_del };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))
@@ -815,7 +814,6 @@ static int setup(struct shell *s)
 		return -1;
 	}
 	s->agent = agent_new(&ops, dirc_udp_client(s->du), &s->key, dir_now_sys());
-	agent_set_group_ops(s->agent, &gops);
 	if (agent_topology(s->agent, s->topo, s->cfg.server, s->cfg.node, err, sizeof(err))) {
 		log_err("topology %s: %s", s->cfg.topology, err);
 		return -1;
