@@ -144,10 +144,12 @@ wait "$checker" || true
 # steps down before its lease can expire (docs/ha.md).  Partition the RAS
 # that leads now: the one the leader key names and that serves its metrics
 # (a RAS standing by serves none).
-serves() { ip netns exec "$X-mgmt" curl -s -m 1 "http://$(ip_of "${1#"$X"-}"):9462/metrics" 2>/dev/null |
-	grep -q '^peregrine_ras_batches_total'; }
+ras_batches() {	# ras_batches NODE: its batches sent, empty if it serves no metrics
+	{ ip netns exec "$X-mgmt" curl -s -m 2 "http://$(ip_of "$1"):9462/metrics" || true; } |
+		awk '/^peregrine_ras_batches_total/ { print $2 }'
+}
 for _ in $(seq 50); do
-	l=$(leader); [ -n "$l" ] && serves "$l" && break; sleep 0.1
+	l=$(leader); [ -n "$l" ] && [ -n "$(ras_batches "${l#"$X"-}")" ] && break; sleep 0.1
 done
 [ "${l:-}" = "$l1" ] || say "   the leader changed after etcd1's kill: ${l:-nobody} leads (${l1} stepped down)"
 l1=${l:-$l1}; n1=${l1#"$X"-}
@@ -164,15 +166,11 @@ sleep 1
 # what the isolated leader sends the switches from now on (its metrics
 # are reachable while it leads: only etcd is cut off; once it stepped
 # down it stands by, serves no metrics and sends nothing: 0)
-batches() {
-	{ ip netns exec "$X-mgmt" curl -s -m 2 "http://$(ip_of "$n1"):9462/metrics" || true; } |
-		awk '/^peregrine_ras_batches_total/ { print $2 }'
-}
-b0=$(batches)
+b0=$(ras_batches "$n1")
 t_up=$(now_ns)
 $P lab link up "$leaf" "$spine" --prefix "$X" >/dev/null
 sleep 3
-b1=$(batches)
+b1=$(ras_batches "$n1")
 f1=$(fenced)
 [ -n "$b1" ] || b1=${b0:-0}	# it stepped down between the two reads
 iso=$(( ${b1:-0} - ${b0:-0} ))
