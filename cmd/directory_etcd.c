@@ -41,6 +41,9 @@ struct wjob {
 	size_t nops, done;		/* done: written before a failure */
 	bool soft;
 	bool only_writes;		/* no ops: hold its write acknowledgements */
+	/* dsync.failed_jobs when queued: a job ahead of it failed if that
+	 * moved on by the time it completes (jobs complete in order). */
+	uint64_t fail_mark;
 	int rc;
 	struct dir_out dg;		/* buf, sends, dsts copied; no ops */
 };
@@ -54,6 +57,7 @@ struct dsync {
 	struct wjob *todo, **todo_tail, *done, **done_tail;
 	size_t queued;
 	struct hmap inflight;	/* store key -> writes in flight (loop only) */
+	uint64_t failed_jobs;	/* jobs completed with a failure (loop only) */
 	bool stopping;
 	int done_pipe[2];
 	struct etcd_watch *watch;
@@ -465,6 +469,7 @@ bool dsync_submit(struct dsync *s, struct dir *d, const struct dir_out *o)
 	j->ops = xmalloc(MAX(k, (size_t)1) * sizeof(*j->ops));
 	j->nops = k;
 	j->only_writes = false;
+	j->fail_mark = s->failed_jobs;
 	j->soft = true;
 	for (size_t i = 0; i < k; i++) {
 		j->ops[i] = *uniq[i];
@@ -563,6 +568,7 @@ uint64_t dsync_send_or_hold(struct dsync *s, struct dir *d, const struct dir_out
 			j = xcalloc(1, sizeof(*j));
 			j->ops = xmalloc(sizeof(*j->ops));
 			j->soft = true;
+			j->fail_mark = s->failed_jobs;
 			dir_out_init(&j->dg);
 		}
 		/* Copy the datagram and its destinations into the job. */
@@ -642,6 +648,17 @@ void dsync_completed(struct dsync *s, struct dir *d, struct dir_now now, struct 
 		if (j->rc) {
 			job_failed(s, d, j->ops + j->done, j->nops - j->done, j->soft, j->rc);
 			failed = true;
+			s->failed_jobs++;
+		} else if (j->fail_mark != s->failed_jobs) {
+			/* Queued behind a job that failed: what it holds was
+			 * answered from memory that showed the failed writes
+			 * (a retransmitted registration acknowledged, an
+			 * entry at its unwritten version), which etcd may not
+			 * have.  Drop it: the clients ask again, and are
+			 * answered once the keys are read back. */
+			s->st[DSYNC_held_dropped]++;
+			job_free(j);
+			continue;
 		}
 		if (!j->rc || (j->soft && j->rc != -ECANCELED))
 			send(arg, &j->dg, j->only_writes);

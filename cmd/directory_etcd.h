@@ -30,7 +30,8 @@ enum dsync_limits {
 #define DSYNC_STATS(X) \
 	X(writes) X(write_ops) X(write_failures) X(write_conflicts) X(batches_held) \
 	X(remote_events) X(own_echoes) X(bad_events) X(resyncs) X(dirty_keys) \
-	X(dirty_overflow) X(resynced_keys) X(read_only) X(queue_full) X(queued)
+	X(dirty_overflow) X(resynced_keys) X(read_only) X(queue_full) X(queued) \
+	X(held_dropped)
 
 enum dsync_stat {
 #define X(n) DSYNC_##n,
