@@ -66,7 +66,12 @@ struct check {
 	/* when (ns after t0) the client moved, and to which server; the
 	 * longest lookup gaps: where they fall against the moves */
 	uint64_t moved_at[CHECK_TIMELINE], gap_start[CHECK_TIMELINE], gap_len[CHECK_TIMELINE];
-	unsigned moved_to[CHECK_TIMELINE], nmoved, ngaps;
+	/* the lookup gap across each move: from the last answer before it
+	 * to the first after it (0: none answered yet) */
+	uint64_t moved_gap[CHECK_TIMELINE];
+	bool moved_refused[CHECK_TIMELINE];
+	unsigned moved_to[CHECK_TIMELINE], nmoved, ngaps, gap_open;
+	uint64_t refusals_seen;
 	struct rng_lite { uint64_t s; } rng;
 };
 
@@ -176,6 +181,10 @@ static void lookup_answered(struct check *k, uint64_t now)
 			k->gap_len[at] = now - k->last_ok_ns;
 		}
 	}
+	/* the moves since the last answer: this gap is theirs */
+	for (; k->gap_open < k->nmoved; k->gap_open++)
+		if (k->last_ok_ns)
+			k->moved_gap[k->gap_open] = now - k->last_ok_ns;
 	k->last_ok_ns = now;
 	k->lookups_ok++;
 }
@@ -338,10 +347,14 @@ static void on_moved(void *arg, unsigned server)
 {
 	struct check *k = arg;
 
+	uint64_t r = dirc_udp_refusals(k->u);
+
 	if (k->nmoved < CHECK_TIMELINE) {
 		k->moved_at[k->nmoved] = mono_ns() - k->t0;
+		k->moved_refused[k->nmoved] = r != k->refusals_seen;
 		k->moved_to[k->nmoved++] = server;
 	}
+	k->refusals_seen = r;
 }
 
 /* [{"at_s": S, "server": N}...] of the moves, [{"at_s": S, "ms": M}...] of
@@ -355,9 +368,13 @@ static json_t *timeline(const struct check *k, bool gaps)
 		json_array_append_new(a, gaps ? json_pack("{s:f, s:f}", "at_s",
 							  (double)k->gap_start[i] / 1e9, "ms",
 							  (double)k->gap_len[i] / 1e6)
-					      : json_pack("{s:f, s:i}", "at_s",
+					      : json_pack("{s:f, s:i, s:b, s:o}", "at_s",
 							  (double)k->moved_at[i] / 1e9, "server",
-							  (int)k->moved_to[i]));
+							  (int)k->moved_to[i], "refused",
+							  k->moved_refused[i], "lookup_gap_ms",
+							  k->moved_gap[i]
+								  ? json_real((double)k->moved_gap[i] / 1e6)
+								  : json_null()));
 	return a;
 }
 
