@@ -399,7 +399,8 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 	if (k.verified < k.nacked)
 		k.unverified = k.nacked - k.verified;	/* never answered */
 	qsort(k.reg_ms, k.nacked, sizeof(*k.reg_ms), cmp_float);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:o, s:o}",
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, "
+		      "s:f, s:f, s:f, s:o, s:o}",
 		      "registrations_sent", (json_int_t)k.nkeys,
 		      "registrations_acked", (json_int_t)k.nacked,
 		      "registrations_lost", (json_int_t)k.lost,
