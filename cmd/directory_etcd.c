@@ -546,6 +546,36 @@ static bool must_wait(struct dsync *s, const uint8_t *dg, size_t len)
 	return false;
 }
 
+/* Is a key's write failed and not read back yet (etcd unreachable): what
+ * memory holds about it may not be in etcd, and the read-back may take
+ * it back. */
+static bool unknown(const struct dsync *s, uint64_t key)
+{
+	const uint64_t *at = hmap_get(&s->dirty_at, key);
+
+	return at && !s->dirty[*at].soft && !s->dirty[*at].settled;
+}
+
+/* Does a lookup reply or a push show an entry whose state is unknown? */
+static bool shows_unknown(const struct dsync *s, const uint8_t *dg, size_t len)
+{
+	struct dirp_msg m;
+
+	if (!s->ndirty || dirp_decode(dg, len, NULL, &m) < 0 ||
+	    (m.h.type != (DIRP_LOOKUP | DIRP_REPLY_BIT) && m.h.type != (DIRP_RENEW | DIRP_REPLY_BIT) &&
+	     m.h.type != DIRP_UPDATE && m.h.type != DIRP_INVALIDATE))
+		return false;
+	for (unsigned i = 0; i < m.h.count; i++) {
+		struct dirp_entry e;
+
+		dirp_get_entry(&m, i, &e);
+		if (unknown(s, (uint64_t)e.vdc << 32 | e.ip) ||
+		    unknown(s, (uint64_t)DIR_VDC_SERVICE << 32 | e.ip))
+			return true;
+	}
+	return false;
+}
+
 uint64_t dsync_send_or_hold(struct dsync *s, struct dir *d, const struct dir_out *o,
 			    dsync_send_fn send, void *arg)
 {
@@ -555,6 +585,12 @@ uint64_t dsync_send_or_hold(struct dsync *s, struct dir *d, const struct dir_out
 	for (size_t i = 0; i < o->nsends; i++) {
 		const struct dir_send *snd = &o->sends[i];
 
+		if (shows_unknown(s, o->buf + snd->off, snd->len)) {
+			/* unanswered: the client asks again, and is answered
+			 * once the key is read back */
+			s->st[DSYNC_unknown_dropped]++;
+			continue;
+		}
 		if (!must_wait(s, o->buf + snd->off, snd->len)) {
 			struct dir_out one = { .buf = o->buf, .len = o->len,
 					       .sends = (struct dir_send *)snd, .nsends = 1,
