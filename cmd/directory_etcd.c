@@ -684,14 +684,17 @@ void dsync_completed(struct dsync *s, struct dir *d, struct dir_now now, struct 
 		if (j->rc) {
 			job_failed(s, d, j->ops + j->done, j->nops - j->done, j->soft, j->rc);
 			failed = true;
-			s->failed_jobs++;
+			/* availability is soft state: its pushes go before
+			 * etcd's commit anyway (dsync_submit's callers) */
+			s->failed_jobs += !j->soft;
 		} else if (j->fail_mark != s->failed_jobs) {
-			/* Queued behind a job that failed: what it holds was
-			 * answered from memory that showed the failed writes
-			 * (a retransmitted registration acknowledged, an
-			 * entry at its unwritten version), which etcd may not
-			 * have.  Drop it: the clients ask again, and are
-			 * answered once the keys are read back. */
+			/* Queued behind a job of registrations, removals or
+			 * moves that failed: what it holds was answered from
+			 * memory that showed the failed writes (a
+			 * retransmitted registration acknowledged, an entry at
+			 * its unwritten version), which etcd may not have.
+			 * Drop it: the clients ask again, and are answered
+			 * once the keys are read back. */
 			s->st[DSYNC_held_dropped]++;
 			job_free(j);
 			continue;
