@@ -328,8 +328,9 @@ static uint64_t flush_out(struct server *s)
 		dir_out_reset(o);
 		return 0;
 	}
-	if (s->sync && dsync_busy(s->sync)) {
-		/* What shows a write in flight waits behind it. */
+	if (s->sync && (dsync_busy(s->sync) || dsync_waiting(s->sync))) {
+		/* What shows a write in flight waits behind it; what shows
+		 * a key to read back is not sent. */
 		total = dsync_send_or_hold(s->sync, s->d, o, send_written, s);
 		dir_out_reset(o);
 		return total;

@@ -14,6 +14,7 @@ struct pending {
 	uint8_t tries;
 	uint64_t req_id;
 	uint64_t due;
+	uint64_t first_ns;		/* its first transmission */
 	uint32_t prev, next;		/* the in-flight list */
 	dirc_reply_fn cb;
 	void *arg;
@@ -175,6 +176,7 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 	p->len = dirp_finish(&w, c->cfg.key);
 	p->req_id = h.req_id;
 	p->tries = 1;
+	p->first_ns = now.ns;
 	p->due = now.ns + rto_ns(c, 0);
 	p->cb = cb;
 	p->arg = arg;
@@ -320,6 +322,26 @@ void dirc_expedite(struct dirc *c, uint64_t now_ns)
 {
 	for (uint32_t i = c->head; i != NONE; i = c->p[i].next)
 		c->p[i].due = MIN(c->p[i].due, now_ns);
+}
+
+/* Requests the server answers only once its store took them. */
+static bool is_write(uint8_t type)
+{
+	switch (type) {
+	case DIRP_REGISTER: case DIRP_UNREGISTER: case DIRP_SET_AVAIL: case DIRP_MOVE:
+	case DIRP_REGISTER6: case DIRP_UNREGISTER6: case DIRP_JOIN: case DIRP_LEAVE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint64_t dirc_oldest(const struct dirc *c, bool writes)
+{
+	for (uint32_t i = c->head; i != NONE; i = c->p[i].next)
+		if (is_write(c->p[i].buf[3]) == writes)
+			return c->p[i].first_ns;
+	return 0;
 }
 
 uint64_t dirc_tick(struct dirc *c, struct dir_now now)

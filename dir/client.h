@@ -90,6 +90,11 @@ void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t l
 uint64_t dirc_tick(struct dirc *c, struct dir_now now);
 
 unsigned dirc_in_flight(const struct dirc *c);
+/* When the oldest request in flight that writes (REGISTER, UNREGISTER,
+ * SET_AVAIL, MOVE and their IPv6 and group kin: answered once the server's
+ * store took them) or that reads (the others: answered from memory) was
+ * first sent, in ns; 0 when there is none. */
+uint64_t dirc_oldest(const struct dirc *c, bool writes);
 /* Make every request in flight due now (the next dirc_tick sends them
  * again): after moving to another server, nothing waits for a timeout. */
 void dirc_expedite(struct dirc *c, uint64_t now_ns);

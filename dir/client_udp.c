@@ -15,7 +15,8 @@ struct dirc_udp {
 	struct sockaddr_in servers[DIRC_UDP_SERVERS];
 	unsigned nservers, cur;
 	uint32_t failover_ms;
-	uint64_t waiting_since;		/* mono ns: first unanswered send; 0 none */
+	uint64_t heard_ns;		/* mono ns: the last datagram from the server
+					 * in use, or the move to it */
 	uint64_t suspect_until[DIRC_UDP_SERVERS];	/* mono ns; 0: never given up */
 	bool refused;			/* the server's address refused a datagram */
 	uint64_t failovers, refusals;
@@ -32,8 +33,6 @@ static void send_cb(void *arg, const uint8_t *buf, size_t len)
 {
 	struct dirc_udp *u = arg;
 
-	if (!u->waiting_since)
-		u->waiting_since = mono_ns();
 	/* UDP: a datagram the kernel refuses is lost and retransmitted later.
 	 * ECONNREFUSED is an earlier datagram's ICMP port unreachable. */
 	if (send(u->fd, buf, len, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED)
@@ -153,7 +152,7 @@ void dirc_udp_readable(struct dirc_udp *u)
 		for (int i = 0; i < n; i++)
 			dirc_input(u->c, now, u->rx.bufs[i], u->rx.msgs[i].msg_len);
 		/* The server is alive: what is still in flight waits anew. */
-		u->waiting_since = dirc_in_flight(u->c) ? now.ns : 0;
+		u->heard_ns = now.ns;
 	}
 }
 
@@ -183,7 +182,7 @@ static void failover(struct dirc_udp *u, uint64_t now, bool refused)
 
 	u->refused = false;
 	if (next == u->cur) {	/* every other one is suspect: wait here */
-		u->waiting_since = dirc_in_flight(u->c) ? now : 0;
+		u->heard_ns = now;
 		return;
 	}
 	if (connect(u->fd, (const struct sockaddr *)&u->servers[next], sizeof(u->servers[next])))
@@ -194,9 +193,25 @@ static void failover(struct dirc_udp *u, uint64_t now, bool refused)
 	u->failovers++;
 	u->refusals += refused;
 	dirc_expedite(u->c, now);
-	u->waiting_since = dirc_in_flight(u->c) ? now : 0;
+	u->heard_ns = now;
 	if (u->on_failover)
 		u->on_failover(u->failover_arg, next);
+}
+
+/* When the server in use has been silent too long: failover_ms after the
+ * oldest read in flight was sent (or after we last heard from it, if
+ * later), DIRC_UDP_WRITE_FAILOVER_MS after the oldest write; UINT64_MAX
+ * with nothing in flight. */
+static uint64_t silence_due(const struct dirc_udp *u)
+{
+	uint64_t r = dirc_oldest(u->c, false), w = dirc_oldest(u->c, true), due = UINT64_MAX;
+	uint64_t wms = MAX(u->failover_ms, (uint32_t)DIRC_UDP_WRITE_FAILOVER_MS);
+
+	if (r)
+		due = MAX(r, u->heard_ns) + (uint64_t)u->failover_ms * 1000000ull;
+	if (w)
+		due = MIN(due, MAX(w, u->heard_ns) + wms * 1000000ull);
+	return due;
 }
 
 uint64_t dirc_udp_tick(struct dirc_udp *u)
@@ -204,16 +219,13 @@ uint64_t dirc_udp_tick(struct dirc_udp *u)
 	struct dir_now now = dir_now_sys();
 	uint64_t next;
 
-	if (!dirc_in_flight(u->c))
-		u->waiting_since = 0;
 	if (u->nservers > 1 && u->refused)
 		failover(u, now.ns, true);
-	else if (u->nservers > 1 && u->waiting_since &&
-		 now.ns - u->waiting_since >= (uint64_t)u->failover_ms * 1000000ull)
+	else if (u->nservers > 1 && now.ns >= silence_due(u))
 		failover(u, now.ns, false);
 	next = dirc_tick(u->c, now);
-	if (u->nservers > 1 && u->waiting_since)
-		next = MIN(next, u->waiting_since + (uint64_t)u->failover_ms * 1000000ull);
+	if (u->nservers > 1)
+		next = MIN(next, silence_due(u));
 	return next;
 }
 

@@ -19,6 +19,12 @@ enum dirc_udp_limits {
 	 * waiting behind a write in etcd may take longer, and is then asked
 	 * of the next server, which is harmless in a replicated directory). */
 	DIRC_UDP_FAILOVER_MS = 30,
+	/* The same for writes (REGISTER, SET_AVAIL, ...): a replicated
+	 * server answers them once etcd committed, which a loaded etcd takes
+	 * 100 ms or more to do; with only writes in flight a slow server is
+	 * not taken for a dead one (a dead one refuses datagrams: left at
+	 * once).  At least failover_ms. */
+	DIRC_UDP_WRITE_FAILOVER_MS = 300,
 	/* A server given up is *suspect* this long: the client does not move
 	 * back to it while another server is not suspect (a dead server and
 	 * one slowed by etcd commits would otherwise take turns, 30 ms lost
@@ -38,8 +44,9 @@ void dirc_udp_close(struct dirc_udp *u);
 /* A replicated directory (docs/ha.md): another server to move to when the
  * one in use stops answering, that is when its address refuses datagrams
  * (ICMP port unreachable: nothing listens there, the process died; moved
- * at once), or a request has gone unanswered for failover_ms (0:
- * DIRC_UDP_FAILOVER_MS) and no datagram came from it meanwhile.  The
+ * at once), or a read (a lookup, a renewal) has gone unanswered for
+ * failover_ms (0: DIRC_UDP_FAILOVER_MS), or a write for
+ * DIRC_UDP_WRITE_FAILOVER_MS, and no datagram came from it meanwhile.  The
  * server left is suspect for DIRC_UDP_SUSPECT_MS: the next server in turn
  * that is not suspect is taken; when every other one is, a silent server
  * is kept (it may be slow, the others are known bad) and a refusing one is
