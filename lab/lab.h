@@ -185,6 +185,10 @@ int lab_slb_files(const struct lab *l, char *err, size_t errlen);
 /* After the daemons: the gateway's link to the edge server, the VIPs'
  * routes, the backends' VIPs and their data planes' allowances.  0 or -1. */
 int lab_slb_build(const struct lab *l, char *err, size_t errlen);
+struct agent_vm_cfg;
+/* The VIPs of the VCs VM vm (index) is a backend of, into its agent's
+ * configuration: the agent lets it answer from them (docs/slb.md). */
+void lab_slb_vm_vips(const struct lab *l, uint32_t vm, struct agent_vm_cfg *a);
 
 /* ---- names and addresses (lab/addr.c) ---------------------------------------- */
 /* Namespace of a node, a VM or the management network ("mgmt"). */

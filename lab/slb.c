@@ -15,8 +15,9 @@
  * SLB server that owns the VIP (a plain frame to that server's MAC); the
  * SLB server's XDP program sends each connection to a backend through the
  * fabric's encapsulation.  The backend VM holds the VIP on its loopback and
- * answers through its default route, the gateway leg of its VDC; its data
- * plane allows it the VIPs of its VCs as sources (`dp vip ... --im-mac`).
+ * answers through its default route, the gateway leg of its VDC; its agent
+ * lets it answer from the VIPs of its VCs (the `vips` of its VM in the
+ * agent's configuration, lab_slb_vm_vips: they move with the VM).
  * `peregrine slb run` runs on each SLB server (a ring: ids 1, 2, ... in
  * `servers` order), and one process on the edge server (scripts/
  * lab-slb-edge.py) stands in for the backends' agents' HEALTH messages and
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "agent/config.h"
 #include "lab/run.h"
 #include "lib/yconf.h"
 #include "slb/vc.h"
@@ -262,11 +264,6 @@ static int write_text(const char *path, const char *text)
 	return 0;
 }
 
-static void mac_str(const uint8_t m[6], char buf[18])
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
-
 /* STATE/slb/vcs.yaml (every SLB server's VC file) and STATE/slb/edge.json
  * (the edge process's: SLB servers, backends to probe). */
 int lab_slb_files(const struct lab *l, char *err, size_t errlen)
@@ -382,58 +379,45 @@ static int build_edge_link(const struct lab *l, char *err, size_t errlen)
 	return 0;
 }
 
-/* Each backend VM holds its VCs' VIPs and may answer from them. */
+void lab_slb_vm_vips(const struct lab *l, uint32_t vm, struct agent_vm_cfg *a)
+{
+	a->nvips = 0;
+	for (uint32_t v = 0; l->slb && v < l->slb->nvcs; v++) {
+		const struct lab_slb_vc *vc = &l->slb->vc[v];
+
+		for (uint32_t k = 0; k < vc->nbackends && a->nvips < AGENT_VM_MAX_VIPS; k++)
+			if (vc->backend[k] == vm)
+				a->vips[a->nvips++] = (struct agent_vip_cfg){
+					.ip = vc->vip,
+					.edge = lab_vm_node(l, &l->vms[vc->leg]),
+					.via = lab_server_node(l->topo->nodes[l->edge->server].index),
+				};
+	}
+}
+
+/* Each backend VM holds its VCs' VIPs on its loopback; its agent lets it
+ * answer from them (lab_slb_vm_vips). */
 static int build_backends(const struct lab *l, char *err, size_t errlen)
 {
-	const struct topo_node *es = &l->topo->nodes[l->edge->server];
-	char ns[128], srv[128], port[LAB_IFNAMSIZ], nics[40], n0[LAB_IFNAMSIZ], n1[LAB_IFNAMSIZ];
-	char ip[16], vip[24], vdc[16], edge[40], im[40], a[18], b[18];
-	uint8_t m[6];
+	char ns[128], ip[16], vip[24];
 
 	for (uint32_t v = 0; v < l->slb->nvcs; v++) {
 		const struct lab_slb_vc *vc = &l->slb->vc[v];
-		const struct lab_vm *leg = &l->vms[vc->leg];
 
-		lab_vm_mac(l, leg, m);
-		mac_str(m, a);
-		pgr_mac_make(m, pgr_id_of(lab_vm_node(l, leg), PGR_BACKUP));
-		mac_str(m, b);
-		snprintf(edge, sizeof(edge), "%s,%s", a, b);
-		lab_nic_mac(es->index, 0, m);
-		mac_str(m, a);
-		lab_nic_mac(es->index, 1, m);
-		mac_str(m, b);
-		snprintf(im, sizeof(im), "%s,%s", a, b);
-		snprintf(vdc, sizeof(vdc), "%u", l->vdcs[vc->vdc].id);
 		lab_ip_str(vc->vip, ip);
 		snprintf(vip, sizeof(vip), "%s/32", ip);
 		for (uint32_t k = 0; k < vc->nbackends; k++) {
 			const struct lab_vm *vm = &l->vms[vc->backend[k]];
-			const struct topo_node *sn = &l->topo->nodes[vm->server];
 
 			lab_ns(l, vm->name, ns, sizeof(ns));
-			lab_ns(l, sn->name, srv, sizeof(srv));
-			lab_ifname(l, port, "v%u", vm->id);
-			lab_ifname(l, n0, "nic0");
-			lab_ifname(l, n1, "nic1");
-			snprintf(nics, sizeof(nics), "%s%s%s", n0, sn->ports > 1 ? "," : "",
-				 sn->ports > 1 ? n1 : "");
 			char *lo[] = { "ip", "-n", ns, "addr", "replace", vip, "dev", "lo", NULL };
 			/* ARP from the VM's own address, never from the VIP (its
 			 * agent answers only that) */
 			char *arp[] = { "ip", "netns", "exec", ns, "sysctl", "-qw",
 					"net.ipv4.conf.all.arp_announce=2", NULL };
-			char *dp[] = { "peregrine", "dp", "vip", srv, "--netns", srv, "--port", port,
-				       "--ip", ip, "--vdc", vdc, "--edge-mac", edge, "--im-mac", im,
-				       "--nic", nics, NULL };
-			char exe[512];
 
-			if (!lab_self_exe(exe, sizeof(exe)))
-				return snprintf(err, errlen, "slb: cannot find my binary"), -1;
-			dp[0] = exe;
 			if (run(err, errlen, "VIP on a backend", lo) ||
-			    run(err, errlen, "arp_announce", arp) ||
-			    run(err, errlen, "dp vip", dp))
+			    run(err, errlen, "arp_announce", arp))
 				return -1;
 		}
 	}

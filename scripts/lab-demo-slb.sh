@@ -18,6 +18,9 @@
 #      succeeds after it (slb_failure_new_conn_ms, scripts/slb-connect.py)
 #      and how many of the downloads receiving at the failure completed
 #      (slb_failure_conns_survived_pct of slb_failure_conns_crossing);
+#   0. the backends' agents let their VMs answer from the VIPs (each agent's
+#      configuration lists its VMs' VIPs; vip_sources_by_agents: the
+#      entries they wrote, by their logs);
 #   5. autoscale_steps: null.  The daemons measure no load of their own yet,
 #      so the ring's scaling (slb/ring.h, tested in slb/test_ring.c) never
 #      fires in a lab; autoscale_reason says so.
@@ -65,6 +68,10 @@ for _ in $(seq 200); do
 	sleep 0.1
 done
 req() { ip netns exec "$X-inet" curl -s -m 2 "http://$1/name" || true; }
+# (VM, VIP) sources the backends' agents wrote: 2 VCs on 2 VMs
+vsrc=$(cat "$state/logs/srv3.agent.log" "$state/logs/srv4.agent.log" 2>/dev/null |
+	grep -c "VIP source written" || true)
+say "== the backends' agents wrote $vsrc VIP sources"
 
 say "== 40 requests to $VIP1"
 ok=0
@@ -140,7 +147,8 @@ out=$(jq -n -c --argjson ok $ok --argjson used "$used" --argjson sticky $sticky 
 	--argjson dsr "$dsr" --argjson new_ms "$new_ms" --argjson sw "${sw_ms:-null}" \
 	--argjson surv "$([ ${#crossing[@]} -gt 0 ] && jq -n "$survived * 100 / ${#crossing[@]}" || echo null)" \
 	--argjson crossed ${#crossing[@]} --argjson completed $completed --arg victim "$victim" \
-	'{requests_ok: $ok, requests_total: 40, backends_used: $used, sticky_ok: $sticky,
+	--argjson vsrc "${vsrc:-0}" \
+	'{vip_sources_by_agents: $vsrc, requests_ok: $ok, requests_total: 40, backends_used: $used, sticky_ok: $sticky,
 	  dsr_slb_bytes_pct: $dsr, slb_failure_new_conn_ms: $new_ms,
 	  slb_failure_edge_switch_ms: $sw, slb_failure_conns_survived_pct: $surv,
 	  slb_failure_conns_crossing: $crossed, slb_failure_downloads_completed: $completed,

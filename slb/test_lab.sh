@@ -52,6 +52,10 @@ echo "bad slb: sections refused with file, line and field"
 
 PEREGRINE=$P PREFIX=$PT bash scripts/lab-demo-slb.sh --json > "$tmp/demo.json"
 cat "$tmp/demo.json"
+# the VMs answer from the VIPs because their agents allow it (lab up writes
+# no entry of its own): 2 VCs on each of 2 backends
+jq -e '.vip_sources_by_agents == 4' "$tmp/demo.json" >/dev/null ||
+	fail "the backends' agents did not write the VIP sources"
 jq -e '.requests_ok == 40 and .requests_total == 40' "$tmp/demo.json" >/dev/null ||
 	fail "requests through the VIP failed"
 jq -e '.backends_used == 2' "$tmp/demo.json" >/dev/null || fail "requests not spread over both backends"
