@@ -21,9 +21,15 @@
 #   0. the backends' agents let their VMs answer from the VIPs (each agent's
 #      configuration lists its VMs' VIPs; vip_sources_by_agents: the
 #      entries they wrote, by their logs);
-#   5. autoscale_steps: null.  The daemons measure no load of their own yet,
-#      so the ring's scaling (slb/ring.h, tested in slb/test_ring.c) never
-#      fires in a lab; autoscale_reason says so.
+#   5. auto scaling (before 4): srv5 is a standby SLB server (powered off);
+#      new connections to web's port 9000 (peregrine slb load) load the
+#      owner of web above the high watermark (each daemon's load: new flows
+#      per second against capacity_cps), the ring's master asks for one more
+#      server and the lab's edge process starts srv5's daemon; it joins the
+#      ring; the load stops, below the low watermark the master releases it
+#      and the edge process stops it (autoscale_steps: the steps carried
+#      out, by the edge process's log; autoscale_up_ms: from the load's
+#      start to srv5's daemon starting).
 set -euo pipefail
 . "$(dirname "$0")/demo-lib.sh"
 VIP1=203.0.113.10 VIP2=203.0.113.20 BIG=20000000
@@ -40,8 +46,10 @@ placement: {per_server: 1}
 edge: {server: srv0, client: 198.51.100.7/24, public: 203.0.113.0/24}
 slb:
   servers: [srv1, srv2]
+  standby: [srv5]
+  scaling: {capacity_cps: 100, high: 40, low: 5, hold: 30, min: 2}
   vcs:
-    - {name: web, vdc: red, vip: $VIP1, ports: [tcp/80], backends: [red-srv3, red-srv4],
+    - {name: web, vdc: red, vip: $VIP1, ports: [tcp/80, tcp/9000], backends: [red-srv3, red-srv4],
        health: {interval_ms: 100, fails: 30}}
     - {name: app, vdc: red, vip: $VIP2, ports: [tcp/80], sticky: true,
        backends: [red-srv3, red-srv4], health: {interval_ms: 100, fails: 30}}
@@ -55,6 +63,9 @@ for v in 3 4; do
 	head -c $BIG /dev/zero >"$tmp/www$v/big"
 	ip netns exec "$X-red-srv$v" $PY -m http.server 80 --directory "$tmp/www$v" \
 		>"$tmp/web$v.log" 2>&1 &
+	bg+=($!)
+	$P slb load serve --listen 0.0.0.0:9000 --duration 300 --netns "$X-red-srv$v" \
+		>"$tmp/load$v.log" 2>&1 &
 	bg+=($!)
 done
 st() { $P slb status --status "$state/slb/$1.json" --json 2>/dev/null; }
@@ -100,6 +111,33 @@ got=$(stat -c %s "$tmp/got" 2>/dev/null || echo 0)
 dsr=null
 [ "$got" = $BIG ] && dsr=$(jq -n "100 * ($b1 - $b0) / $BIG * 1000 | round / 1000")
 say "   $got bytes received; the SLB servers forwarded $((b1 - b0)) bytes: $dsr%"
+
+say "== auto scaling: new connections to $VIP1:9000 until the master asks for srv5"
+elog=$state/logs/srv0.slb-edge.log
+t_load=$EPOCHREALTIME
+$P slb load connect --to $VIP1:9000 --concurrency 16 --duration 5 --netns "$X-inet" \
+	>"$tmp/loadc.out" 2>&1 &
+lc=$!
+for _ in $(seq 100); do grep -q " scale on " "$elog" && break; sleep 0.05; done
+up_ms=$(awk -v t="$t_load" '$2 == "scale" && $3 == "on" && $1 >= t {
+	printf "%.1f", ($1 - t) * 1000; exit }' "$elog")
+# srv5 (ring id 3) joins: live in the master's view; then the load stops
+for _ in $(seq 100); do
+	[ -n "$up_ms" ] || break
+	[ "$(st srv1 | jq '.ring.live | index(3) != null')" = true ] && break
+	sleep 0.05
+done
+joined=$(st srv1 | jq '.ring.live | index(3) != null')
+kill "$lc" 2>/dev/null || true
+wait "$lc" 2>/dev/null || true
+for _ in $(seq 100); do
+	[ -n "$up_ms" ] || break
+	grep -q " scale off " "$elog" && break
+	sleep 0.05
+done
+steps=$(awk -v t="$t_load" '$2 == "scale" && $1 >= t' "$elog" | grep -c . || true)
+say "   srv5 powered on after ${up_ms:-?} ms of load (joined the ring: $joined), then" \
+	"off: $steps steps: $(awk -v t="$t_load" '$2 == "scale" && $1 >= t {printf "%s %s; ", $3, $5}' "$elog")"
 
 o=$(owner $VIP1)
 victim=srv$o
@@ -147,11 +185,12 @@ out=$(jq -n -c --argjson ok $ok --argjson used "$used" --argjson sticky $sticky 
 	--argjson dsr "$dsr" --argjson new_ms "$new_ms" --argjson sw "${sw_ms:-null}" \
 	--argjson surv "$([ ${#crossing[@]} -gt 0 ] && jq -n "$survived * 100 / ${#crossing[@]}" || echo null)" \
 	--argjson crossed ${#crossing[@]} --argjson completed $completed --arg victim "$victim" \
-	--argjson vsrc "${vsrc:-0}" \
+	--argjson vsrc "${vsrc:-0}" --argjson steps "${steps:-0}" --argjson up "${up_ms:-null}" \
+	--argjson joined "${joined:-false}" \
 	'{vip_sources_by_agents: $vsrc, requests_ok: $ok, requests_total: 40, backends_used: $used, sticky_ok: $sticky,
 	  dsr_slb_bytes_pct: $dsr, slb_failure_new_conn_ms: $new_ms,
 	  slb_failure_edge_switch_ms: $sw, slb_failure_conns_survived_pct: $surv,
 	  slb_failure_conns_crossing: $crossed, slb_failure_downloads_completed: $completed,
-	  slb_failed_server: $victim, autoscale_steps: null,
-	  autoscale_reason: "the SLB daemons measure no load of their own yet: the ring never scales in a lab"}')
+	  slb_failed_server: $victim, autoscale_steps: $steps, autoscale_up_ms: $up,
+	  autoscale_joined: $joined}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi

@@ -69,5 +69,9 @@ jq -e '.slb_failure_conns_crossing >= 4 and .slb_failure_conns_survived_pct == 1
 # here for a loaded 2-core machine (docs/slb.md has the figures)
 jq -e '.slb_failure_new_conn_ms != null and .slb_failure_new_conn_ms < 2000' "$tmp/demo.json" >/dev/null ||
 	fail "no new connection within 2 s of the SLB server's failure"
+# auto scaling: the master asked for the standby srv5 under load, the lab
+# started it, it joined the ring; idle, it was released and stopped
+jq -e '.autoscale_steps == 2 and .autoscale_joined == true' "$tmp/demo.json" >/dev/null ||
+	fail "auto scaling: no power-on and power-off step carried out"
 ip netns list | grep -q "^${PT}-" && fail "the demo left namespaces"
 echo PASS
