@@ -148,22 +148,35 @@ for k in $(seq 8); do
 		-w '%{exitcode} %{size_download} %{time_total}\n' "http://$VIP1/big" >"$tmp/dl$k.w" 2>&1 &
 	dl+=($!)
 done
-ip netns exec "$X-inet" $PY "$(dirname "$0")/slb-connect.py" "$tmp/go" $VIP1 >"$tmp/connect.out" &
+# (at real-time priority, as the edge process: on a loaded machine a client
+# left waiting measures the scheduler, not the failure)
+ip netns exec "$X-inet" chrt -f 10 $PY "$(dirname "$0")/slb-connect.py" "$tmp/go" $VIP1 >"$tmp/connect.out" &
 conn=$!
-for _ in $(seq 300); do [ -e "$tmp/go.ready" ] && break; sleep 0.05; done
+# the failure's NIC down, by a process running already in the server
+# (scripts/slb-fail.py: one ioctl, then the attempts start)
+mkfifo "$tmp/fail"
+ip netns exec "$X-$victim" chrt -f 10 $PY "$(dirname "$0")/slb-fail.py" "$X-nic0" "$tmp/fail" \
+	"$tmp/go" &
+bg+=($!)
+exec {failfd}<>"$tmp/fail"	# read-write: never blocks, whatever became of it
+for _ in $(seq 300); do [ -e "$tmp/go.ready" ] && [ -e "$tmp/fail.ready" ] && break; sleep 0.05; done
 sleep 0.5
-t_fail=$EPOCHREALTIME	# the daemon killed (a builtin: at once), then its NIC down
-kill -9 "$(cat "$state/pids/$victim.slb")"
-ip -n "$X-$victim" link set "$X-nic0" down
-# the downloads that cross the failure: receiving then, not yet complete
+# the downloads that cross the failure: receiving just before it, not yet
+# complete (read before the failure: nothing but the failure itself between
+# its clock's start and the attempts' start)
 crossing=()
 for k in $(seq 8); do
 	b=$(stat -c %s "$tmp/dl$k" 2>/dev/null || echo 0)
 	[ "$b" -gt 0 ] && [ "$b" -lt $BIG ] && crossing+=("$k")
 done
-echo "$t_fail" >"$tmp/go.tmp" && mv "$tmp/go.tmp" "$tmp/go"
-new_ms=null
-wait $conn && new_ms=$(awk '{print $1}' "$tmp/connect.out")
+vpid=$(cat "$state/pids/$victim.slb")
+t_fail=$EPOCHREALTIME	# the daemon killed, its NIC down (builtins: at once)
+kill -9 "$vpid"
+echo "$t_fail" >&$failfd	# slb-fail.py: the NIC down, then the attempts start
+new_ms=null new_start_ms=null new_first_ms=null
+wait $conn && read -r new_ms new_start_ms _ new_first_ms <"$tmp/connect.out"
+# (new_start_ms: when the first connection that completed was started;
+# new_first_ms: when the attempts began, once the NIC was down)
 survived=0 completed=0
 for p in "${dl[@]}"; do wait "$p" || true; done
 for k in $(seq 8); do
@@ -186,9 +199,11 @@ out=$(jq -n -c --argjson ok $ok --argjson used "$used" --argjson sticky $sticky 
 	--argjson surv "$([ ${#crossing[@]} -gt 0 ] && jq -n "$survived * 100 / ${#crossing[@]}" || echo null)" \
 	--argjson crossed ${#crossing[@]} --argjson completed $completed --arg victim "$victim" \
 	--argjson vsrc "${vsrc:-0}" --argjson steps "${steps:-0}" --argjson up "${up_ms:-null}" \
-	--argjson joined "${joined:-false}" \
+	--argjson joined "${joined:-false}" --argjson new_start "$new_start_ms" \
+	--argjson new_first "${new_first_ms:-null}" \
 	'{vip_sources_by_agents: $vsrc, requests_ok: $ok, requests_total: 40, backends_used: $used, sticky_ok: $sticky,
 	  dsr_slb_bytes_pct: $dsr, slb_failure_new_conn_ms: $new_ms,
+	  slb_failure_new_conn_started_ms: $new_start, slb_failure_attempts_from_ms: $new_first,
 	  slb_failure_edge_switch_ms: $sw, slb_failure_conns_survived_pct: $surv,
 	  slb_failure_conns_crossing: $crossed, slb_failure_downloads_completed: $completed,
 	  slb_failed_server: $victim, autoscale_steps: $steps, autoscale_up_ms: $up,

@@ -64,11 +64,10 @@ jq -e '.dsr_slb_bytes_pct != null and .dsr_slb_bytes_pct < 2' "$tmp/demo.json" >
 	fail "direct server return: the SLB servers carried >= 2% of a download"
 jq -e '.slb_failure_conns_crossing >= 4 and .slb_failure_conns_survived_pct == 100' \
 	"$tmp/demo.json" >/dev/null || fail "downloads across the failed SLB server broke"
-# the bound of slb/test_netns.sh is 300 ms; the lab's path (the edge
-# process's status polling and route change) is measured, bounded loosely
-# here for a loaded 2-core machine (docs/slb.md has the figures)
-jq -e '.slb_failure_new_conn_ms != null and .slb_failure_new_conn_ms < 2000' "$tmp/demo.json" >/dev/null ||
-	fail "no new connection within 2 s of the SLB server's failure"
+# the target is 100 ms; bounded at 300 ms, as slb/test_netns.sh, for
+# a loaded 2-core machine (docs/slb.md has the figures)
+jq -e '.slb_failure_new_conn_ms != null and .slb_failure_new_conn_ms < 300' "$tmp/demo.json" >/dev/null ||
+	fail "no new connection within 300 ms of the SLB server's failure"
 # auto scaling: the master asked for the standby srv5 under load, the lab
 # started it, it joined the ring; idle, it was released and stopped
 jq -e '.autoscale_steps == 2 and .autoscale_joined == true' "$tmp/demo.json" >/dev/null ||
