@@ -175,6 +175,21 @@ static int op_mcast_del(void *arg, const struct pgr_mcast_key *k)
 	return pgr_dp_mcast_del(&s->maps, k);
 }
 
+static int op_vip_set(void *arg, const struct pgr_vip_src_key *k, const struct pgr_vip_src *v)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_vip_src_set(&s->maps, k, v);
+}
+
+static int op_vip_del(void *arg, const struct pgr_vip_src_key *k)
+{
+	struct shell *s = arg;
+	int ret = pgr_dp_vip_src_del(&s->maps, k);
+
+	return ret == -ENOENT ? 0 : ret;
+}
+
 static int op_garp_del(void *arg, const struct pgr_garp_key *k)
 {
 	struct shell *s = arg;
@@ -795,7 +810,8 @@ static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
 				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR,
-				 op_garp6_set, op_garp6_del, op_mcast_set, op_mcast_del };
+				 op_garp6_set, op_garp6_del, op_mcast_set, op_mcast_del,
+				 op_vip_set, op_vip_del };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))

@@ -185,6 +185,7 @@ void lab_agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 		memcpy(a->prefix6, l->vdcs[vm->vdc].net6, sizeof(a->prefix6));
 		lab_ifname(l, a->port, "v%u", vm->id);
 		a->router = vm->router;	/* a gateway leg (lab/edge.c) */
+		lab_slb_vm_vips(l, v, a);	/* a backend of VCs (lab/slb.c) */
 		/* written by lab_agent_config_write; a path that does not fit
 		 * leaves the VM without a policy */
 		if (vm->rules && snprintf(a->policy, sizeof(a->policy), "%s/policy/%s.pol", dir,

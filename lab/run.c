@@ -519,7 +519,8 @@ bool lab_daemon_runs_on(const struct lab *l, const struct lab_daemon *d, uint32_
 		return d->where == LAB_ON_MGMT && !lab_ha_on(l);
 	if (topo_is_server(l->topo, node))
 		return d->where == LAB_ON_SERVER ||
-		       (d->where == LAB_ON_SLB && lab_slb_ring_id(l, node)) ||
+		       (d->where == LAB_ON_SLB && lab_slb_ring_id(l, node) &&
+			!lab_slb_standby(l, node)) ||
 		       (d->where == LAB_ON_SLB_EDGE && l->slb && l->edge->server == node);
 	return d->where == LAB_ON_SWITCH;
 }

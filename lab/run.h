@@ -53,7 +53,9 @@ struct lab_daemon {
 	uint16_t metrics_port;
 };
 #define LAB_IN(s) (1u << (s))
-enum { LAB_MAX_ARGS = 32 };	/* switchd in an HA lab: 24, and --metrics */
+/* an SLB server with 3 peers, a standby and scaling: 34; switchd in an HA
+ * lab: 24; and --metrics */
+enum { LAB_MAX_ARGS = 40 };
 /* "http://A.B.C.D:PORT/metrics" of daemon d on node (LAB_NS_MGMT or a
  * topology node) into buf; false if d serves none. */
 bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t node, char *buf,
