@@ -19,54 +19,23 @@
 
 struct pctl {
 	struct dirc_udp *u;
-	struct dirc *c;
 	int timeout_ms;
-	bool done, timed_out;
-	struct dirp_pol r;		/* the reply; r.data points into buf */
-	uint8_t buf[DIRP_POL_CHUNK + 1];
+	uint32_t vdc;
+	struct dirc_pol_answer a;
 };
 
-static void on_reply(void *arg, uint64_t id, const struct dirp_msg *m)
+/* After a blocking call: 0 when answered ok, else 1 after saying why. */
+static int outcome(const struct pctl *c, int ret, const char *what)
 {
-	struct pctl *c = arg;
-
-	(void)id;
-	c->done = true;
-	c->timed_out = !m;
-	if (!m || m->h.count != 1) {
-		c->timed_out = true;
-		return;
-	}
-	dirp_get_pol(m, 0, &c->r);
-	memcpy(c->buf, c->r.data, c->r.len);
-	c->buf[c->r.len] = 0;
-	c->r.data = c->buf;
-}
-
-static bool is_done(void *arg)
-{
-	return ((struct pctl *)arg)->done;
-}
-
-/* One request, its reply in c->r; 0, or 1 after saying why not. */
-static int call(struct pctl *c, uint8_t type, const struct dirp_pol *rq)
-{
-	int64_t id;
-
-	c->done = false;
-	id = dirc_request(c->c, dir_now_sys(), type, rq, 1, on_reply, c);
-	if (id < 0)
-		return cli_error("policy: request: %s", strerror((int)-id));
-	if (dirc_udp_wait(c->u, is_done, c, c->timeout_ms) || c->timed_out)
+	if (ret == -ETIMEDOUT)
 		return cli_error("policy: no authenticated answer from the directory within %d ms "
-				 "(is --key the shared key or VDC %u's key?)", c->timeout_ms, rq->vdc);
+				 "(is --key the shared key or VDC %u's key?)", c->timeout_ms, c->vdc);
+	if (ret)
+		return cli_error("policy: %s: %s", what, strerror(-ret));
+	if (c->a.status != DIRP_OK)
+		return cli_error("policy: %s: %s%s%s", what, dirp_status_name(c->a.status),
+				 c->a.why[0] ? ": " : "", c->a.why);
 	return 0;
-}
-
-static int refused(const struct pctl *c, const char *what)
-{
-	return cli_error("policy: %s: %s%s%s", what, dirp_status_name(c->r.status),
-			 c->r.len ? ": " : "", c->r.len ? (const char *)c->buf : "");
 }
 
 static char *read_text(const char *path, size_t *len)
@@ -87,13 +56,12 @@ static char *read_text(const char *path, size_t *len)
 	return buf;
 }
 
-static int do_set(struct pctl *c, uint32_t vdc, uint32_t ip, const char *file)
+static int do_set(struct pctl *c, uint32_t ip, const char *file)
 {
 	struct pol_policy p;
 	char err[400];
 	size_t len;
 	char *text = read_text(file, &len);
-	uint32_t off = 0, xfer = (uint32_t)(wall_ns() ^ mono_ns()) | 1;
 	int ret;
 
 	if (!text)
@@ -105,54 +73,31 @@ static int do_set(struct pctl *c, uint32_t vdc, uint32_t ip, const char *file)
 		free(text);
 		return cli_error("%s", err);
 	}
-	do {
-		struct dirp_pol rq = { .vdc = vdc, .ip = ip, .total = (uint32_t)len, .offset = off,
-				       .xfer = xfer, .data = (const uint8_t *)text + off };
-
-		rq.len = (uint16_t)MIN(len - off, (size_t)DIRP_POL_CHUNK);
-		if ((ret = call(c, DIRP_POL_SET, &rq)))
-			break;
-		if (c->r.status != DIRP_OK) {
-			ret = refused(c, file);
-			break;
-		}
-		off += rq.len;
-	} while (off < len);
+	ret = dirc_udp_pol_set(c->u, c->vdc, ip, text, (uint32_t)len, c->timeout_ms, &c->a);
 	free(text);
-	if (!ret)
-		printf("policy of %u/%s: version %u, %zu bytes\n", vdc,
-		       inet_ntoa((struct in_addr){ htonl(ip) }), c->r.version, len);
-	return ret;
-}
-
-static int do_get(struct pctl *c, uint32_t vdc, uint32_t ip)
-{
-	uint32_t off = 0, total;
-
-	do {
-		struct dirp_pol rq = { .vdc = vdc, .ip = ip, .offset = off };
-
-		if (call(c, DIRP_POL_GET, &rq))
-			return 1;
-		if (c->r.status != DIRP_OK)
-			return refused(c, "get");
-		if (c->r.offset != off)
-			return cli_error("policy: get: the directory answered offset %u for %u",
-					 c->r.offset, off);
-		fwrite(c->buf, 1, c->r.len, stdout);
-		off += c->r.len;
-		total = c->r.total;
-	} while (off < total && c->r.len);
+	if ((ret = outcome(c, ret, file)))
+		return ret;
+	printf("policy of %u/%s: version %u, %zu bytes\n", c->vdc,
+	       inet_ntoa((struct in_addr){ htonl(ip) }), c->a.version, len);
 	return 0;
 }
 
-static int do_del(struct pctl *c, uint32_t vdc, uint32_t ip)
+static int do_get(struct pctl *c, uint32_t ip)
 {
-	struct dirp_pol rq = { .vdc = vdc, .ip = ip };
+	uint32_t len;
+	char *text;
+	int ret = dirc_udp_pol_get(c->u, c->vdc, ip, c->timeout_ms, &text, &len, &c->a);
 
-	if (call(c, DIRP_POL_DEL, &rq))
-		return 1;
-	return c->r.status == DIRP_OK ? 0 : refused(c, "del");
+	if ((ret = outcome(c, ret, "get")))
+		return ret;
+	fwrite(text, 1, len, stdout);
+	free(text);
+	return 0;
+}
+
+static int do_del(struct pctl *c, uint32_t ip)
+{
+	return outcome(c, dirc_udp_pol_del(c->u, c->vdc, ip, c->timeout_ms, &c->a), "del");
 }
 
 static int usage(const char *fmt, const char *arg)
@@ -215,13 +160,13 @@ int policy_dir_cmd(int argc, char **argv)
 	cfg.seed = wall_ns() ^ mono_ns();
 	if (!(c.u = dirc_udp_open(&addr, &cfg, &rc)))
 		return cli_error("policy: socket: %s", strerror(-rc));
-	c.c = dirc_udp_client(c.u);
+	c.vdc = vdc;
 	if (!strcmp(sub, "set"))
-		rc = do_set(&c, vdc, ip, argv[optind]);
+		rc = do_set(&c, ip, argv[optind]);
 	else if (!strcmp(sub, "get"))
-		rc = do_get(&c, vdc, ip);
+		rc = do_get(&c, ip);
 	else
-		rc = do_del(&c, vdc, ip);
+		rc = do_del(&c, ip);
 	dirc_udp_close(c.u);
 	return rc;
 }
