@@ -1,14 +1,21 @@
 #!/bin/bash
-# Security groups in the default lab, enforced by the lab's own agents.  A
-# lab file with a bad rule is refused with its line and field; the lab
-# file's policy for red-srv6 is installed by srv6's agent at start.  Then a
-# policy applied to red-srv4's data plane (srv4's agent, pinned as P-srv4)
-# lets red-srv0 in and keeps red-srv1 out; blue-srv4, the same address in
-# the other VDC, is not affected; an update under a ping train from red-srv0
-# loses nothing.  Then the agent's own: a policy file named in srv4's
-# configuration (vms[].policy) installed on SIGHUP, edited, refused when it
-# does not parse (the old one stays), taken away with its key.  Prints the demo keys policy_allowed_ok, policy_denied_ok
-# and policy_update_ms as JSON.
+# Security groups in the default lab, enforced by the lab's own agents, kept
+# by the directory.  A lab file with a bad rule is refused with its line and
+# field; the lab file's policy for red-srv6 goes to the directory and srv6's
+# agent gets it from there at start.  A policy applied to red-srv4's data
+# plane by hand (srv4's agent, pinned as P-srv4) lets red-srv0 in and keeps
+# red-srv1 out; blue-srv4, the same address in the other VDC, is not
+# affected.  Then VDC 1's tenant sets red-srv4's policy in the directory
+# with its own key (peregrine policy set): the directory pushes it to srv4's
+# agent, which applies it under a ping train and an open TCP connection the
+# new rules still allow, losing nothing; the time from the request to the
+# data plane is policy_update_ms.  VDC 2's key can neither read nor change
+# it.  Then the agent's own: a policy file named in srv4's configuration
+# (vms[].policy) wins over the directory's, is installed on SIGHUP, edited,
+# refused when it does not parse (the old one stays), taken away with its
+# key (the directory's comes back); the directory's is deleted (the rules
+# go).  Prints the demo keys policy_allowed_ok, policy_denied_ok and
+# policy_update_ms as JSON.
 #
 #            spine0        spine1
 #           /  |   \      /  |   \
@@ -17,18 +24,22 @@
 #     srv0..srv3   srv4..srv7     one agent each, pinned as P-srvN
 #     red-srvN  10.0.0.(N+1)  VDC 1, the policy on red-srv4 (10.0.0.5)
 #     blue-srvN 10.0.0.(N+1)  VDC 2
+#     mgmt: the directory (policies of VDC 1 set with VDC 1's key)
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 need_root
 need_cmd ip
 need_cmd ping
+need_cmd python3
 P=$PEREGRINE_BIN
 PT=$(test_prefix g)
 L="--prefix ${PT}"
 ST=/run/peregrine/lab-${PT}
 tmp=
+tcp=
 cleanup() {
+	[ -n "$tcp" ] && kill "$tcp" 2>/dev/null || true
 	$P lab down $L >/dev/null 2>&1 || true	# also the agents' pinned data planes
 	[ -n "$tmp" ] && rm -rf "$tmp"
 }
@@ -69,8 +80,13 @@ done
 [ "$n" = 8 ] || fail "only $n of 8 agents started"
 lab_tree_fib $TOPO "$PT" || fail "cannot install the tree FIBs"
 
-# the lab file's policy, installed by srv6's agent at its start
-grep -q "policy of red-srv6: 2 rules" "$ST/logs/srv6.agent.log" || fail "srv6's agent did not install the lab file's policy"
+# the lab file's policy, set in the directory, installed by srv6's agent
+for i in $(seq 50); do
+	grep -q "policy of red-srv6: 2 rules.*(the directory's)" "$ST/logs/srv6.agent.log" && break
+	sleep 0.1
+done
+grep -q "policy of red-srv6: 2 rules.*(the directory's)" "$ST/logs/srv6.agent.log" || fail "srv6's agent did not install the lab file's policy from the directory"
+! grep -q "policy:" "$ST/agents/srv6.yaml" || fail "srv6's configuration names a policy file beside the directory's"
 vm red-srv0 ping -c 1 -W 2 -q 10.0.0.7 >/dev/null || fail "lab policy: red-srv0 -> red-srv6 denied"
 ! vm red-srv1 ping -c 1 -W 1 -q 10.0.0.7 >/dev/null || fail "lab policy: red-srv1 -> red-srv6 allowed"
 vm blue-srv1 ping -c 1 -W 2 -q 10.0.0.7 >/dev/null || fail "lab policy: blue-srv6 affected"
@@ -81,6 +97,18 @@ MAC=$(mac "$node")
 vm red-srv0 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "red-srv0 cannot reach red-srv4 before the policy"
 vm red-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "red-srv1 cannot reach red-srv4 before the policy"
 
+# red-srv4's TCP echo server on port 22, for the update below
+vm red-srv4 python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.0.0.5", 22)); s.listen(1); s.settimeout(30)
+c, _ = s.accept(); c.settimeout(10)
+while True:
+    d = c.recv(64)
+    if not d: break
+    c.sendall(d)
+' &
+tcp=$!
 printf '%s\n' "in icmp from 10.0.0.1" "in tcp 22 from 10.0.0.0/24" > "$tmp/v1.pol"
 $P policy apply "${PT}-srv4" --mac "$MAC" --file "$tmp/v1.pol" --json > "$tmp/apply1.json"
 allowed=false denied=false
@@ -94,17 +122,57 @@ $denied || fail "the denied ping got through"
 [ "$d1" -gt "$d0" ] || fail "the denied pings were not counted on srv4"
 vm blue-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "blue-srv4 (same address, VDC 2) was affected"
 
-# an update that still allows red-srv0, under a 50 pps ping train
+# VDC 1's tenant, with VDC 1's key only, through the directory (in the
+# management namespace); VDC 2's key can neither read nor change it
+DIR=$(sed -n 's/^directory: "\(.*\)"$/\1/p' "$ST/agents/srv4.yaml")
+[ -n "$DIR" ] || fail "no directory in srv4's configuration"
+$P keygen --vdc 1 --key "$ST/key" "$tmp/vdc1.key"
+$P keygen --vdc 2 --key "$ST/key" "$tmp/vdc2.key"
+pol() {	# pol VDC_KEY_FILE ARGS...: peregrine policy in the management namespace
+	ip netns exec "${PT}-mgmt" $P policy "${@:2}" --dir "$DIR" --key "$1" --vdc 1 --ip 10.0.0.5
+}
+dirlog="$ST/logs/srv4.agent.log"
+napplied() { grep -c "policy of red-srv4: .*(the directory's)" "$dirlog" || true; }
+# an update that still allows red-srv0's pings and its TCP connection, under
+# a 50 pps ping train and a message every 20 ms on the connection
+vm red-srv0 python3 -c '
+import socket, sys, time
+c = socket.create_connection(("10.0.0.5", 22), timeout=2)
+for i in range(100):
+    c.sendall(b"%05d" % i)
+    if c.recv(64) != b"%05d" % i: sys.exit("echo %d lost" % i)
+    time.sleep(0.02)
+print("tcp ok")
+' > "$tmp/tcp.txt" 2>&1 &
+client=$!
 vm red-srv0 ping -c 100 -i 0.02 -W 1 10.0.0.5 > "$tmp/train.txt" &
 train=$!
 sleep 0.5
-printf '%s\n' "in icmp from 10.0.0.0/30" "in tcp 80 from any" > "$tmp/v2.pol"
-$P policy apply "${PT}-srv4" --mac "$MAC" --file "$tmp/v2.pol" --json > "$tmp/apply2.json"
+printf '%s\n' "in icmp from 10.0.0.0/30" "in tcp 22 from 10.0.0.1" "in tcp 80 from any" > "$tmp/v2.pol"
+n0=$(napplied)
+t0=$(date -u +%H:%M:%S.%N)	# the agents log UTC times
+pol "$tmp/vdc1.key" set "$tmp/v2.pol" > "$tmp/set.txt" || fail "policy set: $(cat "$tmp/set.txt")"
+for i in $(seq 200); do [ "$(napplied)" -gt "$n0" ] && break; sleep 0.01; done
+[ "$(napplied)" -gt "$n0" ] || fail "srv4's agent did not apply the directory's policy"
+t1=$(grep "policy of red-srv4: .*(the directory's)" "$dirlog" | tail -1 | cut -d' ' -f1)
+ms=$(echo "$t0 $t1" | awk '{ split($1, a, ":"); split($2, b, ":")
+	printf "%.3f", ((b[1] - a[1]) * 3600 + (b[2] - a[2]) * 60 + b[3] - a[3]) * 1000 }')
 wait "$train" || true
+wait "$client" || fail "the TCP connection the new rules allow broke: $(cat "$tmp/tcp.txt")"
+wait "$tcp" || true
+tcp=
+grep -q "tcp ok" "$tmp/tcp.txt" || fail "the TCP connection: $(cat "$tmp/tcp.txt")"
 grep -q ' 0% packet loss' "$tmp/train.txt" || fail "the update lost pings: $(grep loss "$tmp/train.txt")"
-ms=$(grep -o '"apply_ms": [0-9.]*' "$tmp/apply2.json" | awk '{print $2}')
+awk -v ms="$ms" 'BEGIN { exit !(ms >= 0 && ms < 1000) }' || fail "policy_update_ms $ms: not within 1 s"
 vm red-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "red-srv1 (10.0.0.2) still denied after the update"
 ! vm red-srv3 ping -c 1 -W 1 -q 10.0.0.5 >/dev/null || fail "red-srv3 (10.0.0.4) allowed after the update"
+pol "$tmp/vdc1.key" get > "$tmp/get.txt" && cmp -s "$tmp/get.txt" "$tmp/v2.pol" || fail "VDC 1 cannot read its policy back"
+! pol "$tmp/vdc2.key" get --timeout 200 > "$tmp/get2.txt" 2>&1 || fail "VDC 2's key read VDC 1's policy"
+grep -q "no authenticated answer" "$tmp/get2.txt" || fail "VDC 2's read: $(cat "$tmp/get2.txt")"
+printf 'in icmp from any\n' > "$tmp/open.pol"
+! pol "$tmp/vdc2.key" set "$tmp/open.pol" --timeout 200 >/dev/null 2>&1 || fail "VDC 2's key changed VDC 1's policy"
+! pol "$tmp/vdc2.key" del --timeout 200 >/dev/null 2>&1 || fail "VDC 2's key deleted VDC 1's policy"
+pol "$tmp/vdc1.key" get > "$tmp/get.txt" && cmp -s "$tmp/get.txt" "$tmp/v2.pol" || fail "VDC 1's policy changed"
 # the agent's own: red-srv4's policy file named in srv4's configuration,
 # installed on SIGHUP, changed on the next, taken away when the key goes
 agent_hup() {	# agent_hup: SIGHUP srv4's agent, wait for its reload's log line
@@ -131,9 +199,15 @@ printf '%s\n' "in icmp from 10.0.0.1" "in tcp 99999 from any" > "$tmp/agent.pol"
 agent_hup
 grep -q "agent.pol:2: ports:" "$ST/logs/srv4.agent.log" || fail "the agent did not name the bad line and field"
 vm red-srv0 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "a bad file replaced the policy in force"
+n0=$(napplied)
 sed -i "/name: red-srv4,/ s|, policy: \"[^\"]*\"||" "$ST/agents/srv4.yaml"
 agent_hup
-vm red-srv3 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "the policy was not taken away with its key"
+for i in $(seq 100); do [ "$(napplied)" -gt "$n0" ] && break; sleep 0.02; done
+[ "$(napplied)" -gt "$n0" ] || fail "the directory's policy did not come back when the file's key went"
+vm red-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "the directory's policy back: red-srv1 denied"
+pol "$tmp/vdc1.key" del || fail "VDC 1 cannot delete its policy"
+for i in $(seq 100); do grep -q "policy of red-srv4: removed" "$dirlog" && break; sleep 0.02; done
+vm red-srv3 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "the policy was not taken away when the directory's went"
 
 echo "{\"policy_allowed_ok\": $allowed, \"policy_denied_ok\": $denied, \"policy_update_ms\": $ms}"
 echo PASS
