@@ -34,38 +34,6 @@ static uint64_t addr_of(unsigned who)
 	return dir_addr(0x7f000001, (uint16_t)(5000 + who));
 }
 
-static void send_signed(struct fz *f, unsigned who, const uint8_t *p, size_t n)
-{
-	uint8_t buf[DIRP_MAX_DGRAM];
-	struct dirp_hdr h;
-	struct dirp_writer w;
-	size_t rl, len;
-
-	if (n < 1)
-		return;
-	if (p[0] == 0xfe) {
-		send_pol(f, who, p + 1, n - 1);
-		return;
-	}
-	h = (struct dirp_hdr){ .type = p[0], .session = who + 1, .seq = ++f->seq[who],
-			       .time_ms = now_of(f).wall_ms, .req_id = f->seq[who] };
-	rl = dirp_record_len(p[0]);
-	if (!rl)
-		return;
-	dirp_begin(&w, buf, sizeof(buf), &h);
-	len = w.len;
-	p++, n--;
-	/* Copy whole records verbatim (whatever the fuzzer chose), as many as fit. */
-	for (; n >= rl && dirp_room(&w); p += rl, n -= rl) {
-		memcpy(buf + len, p, rl);
-		len += rl;
-		w.len = len;
-		w.count++;
-	}
-	len = dirp_finish(&w, &key);
-	dir_input(f->d, now_of(f), addr_of(who), buf, len, &f->out);
-}
-
 /* p: [kind][vm][offset lo][total lo][signer] then the chunk's data */
 static void send_pol(struct fz *f, unsigned who, const uint8_t *p, size_t n)
 {
@@ -96,6 +64,38 @@ static void send_pol(struct fz *f, unsigned who, const uint8_t *p, size_t n)
 	auth_vdc_key(&key, p[4] & 3, &vk);
 	dir_input(f->d, now_of(f), addr_of(who), buf, dirp_finish(&w, p[4] & 4 ? &vk : &key),
 		  &f->out);
+}
+
+static void send_signed(struct fz *f, unsigned who, const uint8_t *p, size_t n)
+{
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_hdr h;
+	struct dirp_writer w;
+	size_t rl, len;
+
+	if (n < 1)
+		return;
+	if (p[0] == 0xfe) {
+		send_pol(f, who, p + 1, n - 1);
+		return;
+	}
+	h = (struct dirp_hdr){ .type = p[0], .session = who + 1, .seq = ++f->seq[who],
+			       .time_ms = now_of(f).wall_ms, .req_id = f->seq[who] };
+	rl = dirp_record_len(p[0]);
+	if (!rl)
+		return;
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	len = w.len;
+	p++, n--;
+	/* Copy whole records verbatim (whatever the fuzzer chose), as many as fit. */
+	for (; n >= rl && dirp_room(&w); p += rl, n -= rl) {
+		memcpy(buf + len, p, rl);
+		len += rl;
+		w.len = len;
+		w.count++;
+	}
+	len = dirp_finish(&w, &key);
+	dir_input(f->d, now_of(f), addr_of(who), buf, len, &f->out);
 }
 
 static void ack_all(struct fz *f)
