@@ -375,6 +375,8 @@ static const char *upload_refusal(const struct dirpol *p, const struct dirp_pol 
 		return "the directory holds 65536 policies (DIRPOL_MAX)";
 	if ((uint64_t)b - old + rq->total > DIRPOL_VDC_BYTES)
 		return "the VDC's policies would pass 16 MiB of text (DIRPOL_VDC_BYTES)";
+	if ((uint64_t)p->bytes - old + rq->total > DIRPOL_BYTES)
+		return "the directory's policies would pass 64 MiB of text (DIRPOL_BYTES)";
 	return NULL;
 }
 

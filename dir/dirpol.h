@@ -19,6 +19,9 @@ enum dirpol_limits {
 	DIRPOL_MAX = 1 << 16,		/* policies in one directory */
 	DIRPOL_VDC_MAX = 4096,		/* policies of one VDC */
 	DIRPOL_VDC_BYTES = 16 << 20,	/* bytes of text of one VDC's policies */
+	/* bytes of text of all policies: they share the LMDB map (1 GiB by
+	 * default, DS_MAP_BYTES) with up to ~10M registrations */
+	DIRPOL_BYTES = 64 << 20,
 	DIRPOL_UPLOADS = 16,		/* SETs being assembled at once (1 MiB each at most) */
 	DIRPOL_UPLOAD_MS = 5000,	/* an upload idle this long gives its slot up */
 	DIRPOL_VAL_HDR = 8,		/* stored value: format, 3 zero bytes, version */
