@@ -72,6 +72,10 @@ sed 's|in tcp 22 from 10.0.0.0/24|in tcp 22 from 10.0.0.1/24|' "$tmp/lab.yaml" >
 ! $P lab up "$tmp/bad.yaml" $L > "$tmp/bad.txt" 2>&1 || fail "a lab file with a bad rule was accepted"
 grep -q "bad.yaml:12: policy\[\].rules\[\]: peer:" "$tmp/bad.txt" || fail "the bad rule's file, line and field: $(cat "$tmp/bad.txt")"
 $P lab up "$tmp/lab.yaml" $L >/dev/null
+# VDC 1's and VDC 2's own keys, for their tenants (while the agents start)
+{ $P keygen --vdc 1 --key "$ST/key" "$tmp/vdc1.key" &&
+  $P keygen --vdc 2 --key "$ST/key" "$tmp/vdc2.key"; } &
+keys=$!
 for i in $(seq 100); do	# every agent attached (10 s at most)
 	n=$(cat "$ST"/logs/srv*.agent.log 2>/dev/null | grep -c "VMs, 2 NICs" || true)
 	[ "$n" = 8 ] && break
@@ -126,8 +130,7 @@ vm blue-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "blue-srv4 (same addr
 # management namespace); VDC 2's key can neither read nor change it
 DIR=$(sed -n 's/^directory: "\(.*\)"$/\1/p' "$ST/agents/srv4.yaml")
 [ -n "$DIR" ] || fail "no directory in srv4's configuration"
-$P keygen --vdc 1 --key "$ST/key" "$tmp/vdc1.key"
-$P keygen --vdc 2 --key "$ST/key" "$tmp/vdc2.key"
+wait "$keys" || fail "cannot derive the VDCs' keys"
 pol() {	# pol VDC_KEY_FILE ARGS...: peregrine policy in the management namespace
 	ip netns exec "${PT}-mgmt" $P policy "${@:2}" --dir "$DIR" --key "$1" --vdc 1 --ip 10.0.0.5
 }
@@ -164,14 +167,19 @@ tcp=
 grep -q "tcp ok" "$tmp/tcp.txt" || fail "the TCP connection: $(cat "$tmp/tcp.txt")"
 grep -q ' 0% packet loss' "$tmp/train.txt" || fail "the update lost pings: $(grep loss "$tmp/train.txt")"
 awk -v ms="$ms" 'BEGIN { exit !(ms >= 0 && ms < 2000) }' || fail "policy_update_ms $ms: not within 2 s"
+pol "$tmp/vdc1.key" get > "$tmp/get.txt" && cmp -s "$tmp/get.txt" "$tmp/v2.pol" || fail "VDC 1 cannot read its policy back"
+# VDC 2's key tries to read, change and delete it (side by side with the
+# ping checks: each waits 100 ms for an answer that must not come)
+printf 'in icmp from any\n' > "$tmp/open.pol"
+pol "$tmp/vdc2.key" get --timeout 100 > "$tmp/get2.txt" 2>&1 & g2=$!
+pol "$tmp/vdc2.key" set "$tmp/open.pol" --timeout 100 > "$tmp/set2.txt" 2>&1 & s2=$!
+pol "$tmp/vdc2.key" del --timeout 100 > "$tmp/del2.txt" 2>&1 & d2=$!
 vm red-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "red-srv1 (10.0.0.2) still denied after the update"
 ! vm red-srv3 ping -c 1 -W 0.5 -q 10.0.0.5 >/dev/null || fail "red-srv3 (10.0.0.4) allowed after the update"
-pol "$tmp/vdc1.key" get > "$tmp/get.txt" && cmp -s "$tmp/get.txt" "$tmp/v2.pol" || fail "VDC 1 cannot read its policy back"
-! pol "$tmp/vdc2.key" get --timeout 100 > "$tmp/get2.txt" 2>&1 || fail "VDC 2's key read VDC 1's policy"
+! wait "$g2" || fail "VDC 2's key read VDC 1's policy"
 grep -q "no authenticated answer" "$tmp/get2.txt" || fail "VDC 2's read: $(cat "$tmp/get2.txt")"
-printf 'in icmp from any\n' > "$tmp/open.pol"
-! pol "$tmp/vdc2.key" set "$tmp/open.pol" --timeout 100 >/dev/null 2>&1 || fail "VDC 2's key changed VDC 1's policy"
-! pol "$tmp/vdc2.key" del --timeout 100 >/dev/null 2>&1 || fail "VDC 2's key deleted VDC 1's policy"
+! wait "$s2" || fail "VDC 2's key changed VDC 1's policy"
+! wait "$d2" || fail "VDC 2's key deleted VDC 1's policy"
 pol "$tmp/vdc1.key" get > "$tmp/get.txt" && cmp -s "$tmp/get.txt" "$tmp/v2.pol" || fail "VDC 1's policy changed"
 # the agent's own: red-srv4's policy file named in srv4's configuration,
 # installed on SIGHUP, changed on the next, taken away when the key goes
