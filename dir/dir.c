@@ -1283,7 +1283,8 @@ static struct dirpol_ctx pol_ctx(struct req *q)
 {
 	return (struct dirpol_ctx){ .from = q->from, .agent = q->rkey == q->d->cfg.key, .now_ms = q->now.ns / 1000000,
 				    .read_only = q->d->read_only, .no_store = q->d->cfg.no_policies,
-				    .note = pol_note, .arg = q, .out = q->o, .st = q->d->st };
+				    .note = pol_note, .arg = q, .out = q->o, .st = q->d->st,
+				    .log = &q->d->cfg.log, .now_ns = q->now.ns };
 }
 
 static uint8_t register_one(struct req *q, struct dirp_entry *r)

@@ -9,6 +9,7 @@
 
 #include "agent/policy.h"
 #include "lib/hash.h"
+#include "lib/log.h"
 #include "wire/be.h"
 
 #define NONE UINT32_MAX
@@ -45,6 +46,7 @@ struct dirpol {
 	struct hmap holders;
 	size_t count, bytes;
 	struct upload up[DIRPOL_UPLOADS];
+	struct log_rl rl;		/* changes and refusals: a tenant makes them */
 };
 
 static uint64_t key_of(uint32_t vdc, uint32_t ip)
@@ -60,6 +62,7 @@ struct dirpol *dirpol_new(uint64_t seed)
 	hmap_init(&p->by_vdc, 16, seed ^ 0x9e3779b97f4a7c15ull);
 	hmap_init(&p->holders, 64, seed ^ 0x632be59bd9b4e019ull);
 	p->free = NONE;
+	p->rl = (struct log_rl)LOG_RL_INIT(1000, 20);
 	return p;
 }
 
@@ -328,6 +331,20 @@ static struct upload *upload_slot(struct dirpol *p, const struct dirp_pol *rq, u
 	return best;
 }
 
+/* "directory: policy of VDC 1 10.0.0.5: WHAT" (rate-limited). */
+static void say(struct dirpol *p, const struct dirpol_ctx *ctx, uint32_t vdc, uint32_t ip,
+		const char *what, const char *detail)
+{
+	struct in_addr a = { htonl(ip) };
+	char ipb[INET_ADDRSTRLEN];
+
+	if (!ctx->log || !ctx->log->fn)
+		return;
+	inet_ntop(AF_INET, &a, ipb, sizeof(ipb));
+	core_log_rl(ctx->log, &p->rl, ctx->now_ns, LOG_INFO, "directory: policy of VDC %u %s: %s%s",
+		    vdc, ipb, what, detail);
+}
+
 static void upload_end(struct upload *u, const struct dirp_pol *rq, uint8_t status,
 		       uint32_t version, const char *why)
 {
@@ -350,6 +367,7 @@ static void commit(struct dirpol *p, struct upload *u, const struct dirp_pol *rq
 
 	if (check_text(u->buf, u->total, err, sizeof(err))) {
 		ctx->st[DIR_STAT_pol_refused]++;
+		say(p, ctx, u->vdc, u->ip, "refused: ", err);
 		upload_end(u, rq, DIRP_INVALID, 0, err);
 		return;
 	}
@@ -357,6 +375,12 @@ static void commit(struct dirpol *p, struct upload *u, const struct dirp_pol *rq
 	i = put(p, u->vdc, u->ip, version, u->buf, u->total);
 	u->buf = NULL;
 	store_write(ctx->out, &p->a[i], false);
+	{
+		char v[48];
+
+		snprintf(v, sizeof(v), "version %u, %u bytes", version, p->a[i].len);
+		say(p, ctx, u->vdc, u->ip, v, "");
+	}
 	ctx->st[DIR_STAT_pol_changes]++;
 	note(p, &p->a[i], u->vdc, u->ip, ctx);
 	upload_end(u, rq, DIRP_OK, version, NULL);
@@ -468,6 +492,7 @@ static void do_del(struct dirpol *p, const struct dirp_pol *rq, struct dirp_writ
 	version = p->a[i].version;
 	store_write(ctx->out, &p->a[i], true);
 	del(p, i);
+	say(p, ctx, rq->vdc, rq->ip, "deleted", "");
 	ctx->st[DIR_STAT_pol_changes]++;
 	note(p, NULL, rq->vdc, rq->ip, ctx);
 	answer(w, rq, DIRP_OK, version, NULL);

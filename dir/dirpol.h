@@ -42,6 +42,8 @@ struct dirpol_ctx {
 	void *arg;
 	struct dir_out *out;		/* store writes go here */
 	uint64_t *st;			/* the directory's counters (enum dir_stat) */
+	const struct core_log *log;	/* a line per change and refusal (rate-limited) */
+	uint64_t now_ns;
 };
 
 struct dirpol *dirpol_new(uint64_t seed);
