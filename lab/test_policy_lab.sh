@@ -14,7 +14,7 @@
 # (vms[].policy) wins over the directory's, is installed on SIGHUP, edited,
 # refused when it does not parse (the old one stays), taken away with its
 # key (the directory's comes back); the directory's is deleted (the rules
-# go).  Prints the demo keys policy_allowed_ok, policy_denied_ok and
+# go).  Last, red-srv6 migrates to srv5 and its policy follows it.  Prints the demo keys policy_allowed_ok, policy_denied_ok and
 # policy_update_ms as JSON.
 #
 #            spine0        spine1
@@ -222,6 +222,18 @@ vm red-srv1 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "the directory's polic
 pol "$tmp/vdc1.key" del || fail "VDC 1 cannot delete its policy"
 for i in $(seq 100); do grep -q "policy of red-srv4: removed" "$dirlog" && break; sleep 0.02; done
 vm red-srv3 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "the policy was not taken away when the directory's went"
+
+# the lab file's red-srv6 migrates to srv5: its policy follows it (srv5's
+# agent gets it from the directory, srv6's lets it go)
+$P lab migrate red-srv6 srv5 $L >/dev/null || fail "cannot migrate red-srv6"
+for i in $(seq 100); do
+	grep -q "policy of red-srv6: 2 rules.*(the directory's)" "$ST/logs/srv5.agent.log" && break
+	sleep 0.02
+done
+grep -q "policy of red-srv6: 2 rules.*(the directory's)" "$ST/logs/srv5.agent.log" || fail "red-srv6's policy did not follow it to srv5"
+grep -q "policy of red-srv6: removed" "$ST/logs/srv6.agent.log" || fail "srv6 kept red-srv6's policy"
+vm red-srv0 ping -c 1 -W 2 -q 10.0.0.7 >/dev/null || fail "migrated: red-srv0 -> red-srv6 denied"
+! vm red-srv1 ping -c 1 -W 0.5 -q 10.0.0.7 >/dev/null || fail "migrated: red-srv1 -> red-srv6 allowed"
 
 echo "{\"policy_allowed_ok\": $allowed, \"policy_denied_ok\": $denied, \"policy_update_ms\": $ms}"
 echo PASS
