@@ -140,6 +140,11 @@ static void put_records(struct dirp_writer *w, uint8_t type, const void *recs, u
 		case DIRP_MOVE:
 			dirp_put_move(w, (const struct dirp_move *)recs + i);
 			break;
+		case DIRP_POL_SET:
+		case DIRP_POL_GET:
+		case DIRP_POL_DEL:
+			dirp_put_pol(w, (const struct dirp_pol *)recs + i);
+			break;
 		default:
 			assert(!"checked by dirc_request");
 		}
@@ -161,7 +166,7 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 	struct pending *p;
 	uint32_t i;
 
-	if (type < DIRP_REGISTER || type > DIRP_MEMBERS || type == DIRP_ACK ||
+	if (type < DIRP_REGISTER || type > DIRP_POL_DEL || type == DIRP_ACK ||
 	    n > dirp_max_records(type) || (n && !recs))
 		return -EINVAL;
 	h.req_id = c->next_req;
@@ -298,6 +303,22 @@ static void on_push6(struct dirc *c, const struct dirp_msg *m, struct dir_now no
 	}
 }
 
+/* A policy's note: checked as pushes, handed over, not acknowledged. */
+static void on_pol_note(struct dirc *c, const struct dirp_msg *m, struct dir_now now)
+{
+	struct dirp_pol p;
+
+	if (!push_fresh(c, &m->h, now) || m->h.count != 1) {
+		c->st.dropped++;
+		return;
+	}
+	c->st.pushes++;
+	dirp_get_pol(m, 0, &p);
+	if (c->cfg.on_pol)
+		c->cfg.on_pol(c->cfg.push_arg, &p);
+	c->st.push_records++;
+}
+
 void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len)
 {
 	struct dirp_msg m;
@@ -310,6 +331,8 @@ void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t l
 		on_push(c, &m, now);
 	else if (m.h.type == DIRP_UPDATE6)
 		on_push6(c, &m, now);
+	else if (m.h.type == DIRP_POL_NOTE)
+		on_pol_note(c, &m, now);
 	else if (m.h.type & DIRP_REPLY_BIT)
 		on_reply(c, &m);
 	else

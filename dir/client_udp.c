@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -248,4 +249,126 @@ int dirc_udp_wait(struct dirc_udp *u, bool (*cond)(void *arg), void *arg, int ti
 			dirc_udp_readable(u);
 	}
 	return 0;
+}
+
+/* ---- policies, blocking ------------------------------------------------------ */
+
+struct pol_call {
+	bool done, answered;
+	struct dirp_pol r;		/* r.data points into data */
+	uint8_t data[DIRP_POL_CHUNK];
+};
+
+static void pol_reply(void *arg, uint64_t id, const struct dirp_msg *m)
+{
+	struct pol_call *c = arg;
+
+	(void)id;
+	c->done = true;
+	if (!m || m->h.count != 1)
+		return;
+	dirp_get_pol(m, 0, &c->r);
+	memcpy(c->data, c->r.data, c->r.len);
+	c->r.data = c->data;
+	c->answered = true;
+}
+
+static bool pol_done(void *arg)
+{
+	return ((struct pol_call *)arg)->done;
+}
+
+/* One request and its answer: 0 (answer in c->r and *a), or -errno. */
+static int pol_call(struct dirc_udp *u, uint8_t type, const struct dirp_pol *rq, int timeout_ms,
+		    struct pol_call *c, struct dirc_pol_answer *a)
+{
+	int64_t id;
+
+	memset(c, 0, sizeof(*c));
+	id = dirc_request(dirc_udp_client(u), dir_now_sys(), type, rq, 1, pol_reply, c);
+	if (id < 0)
+		return (int)id;
+	if (dirc_udp_wait(u, pol_done, c, timeout_ms) || !c->answered)
+		return -ETIMEDOUT;
+	a->status = c->r.status;
+	a->version = c->r.version;
+	a->why[0] = 0;
+	if (c->r.status != DIRP_OK) {
+		memcpy(a->why, c->data, c->r.len);
+		a->why[c->r.len] = 0;
+	}
+	return 0;
+}
+
+int dirc_udp_pol_set(struct dirc_udp *u, uint32_t vdc, uint32_t ip, const char *text,
+		     uint32_t len, int timeout_ms, struct dirc_pol_answer *a)
+{
+	uint32_t off = 0, xfer = (uint32_t)(dir_now_sys().ns ^ (uint64_t)(uintptr_t)u) | 2;
+	struct pol_call c;
+	int ret;
+
+	if (len > DIRP_POL_TEXT_MAX)
+		return -EINVAL;
+	do {
+		struct dirp_pol rq = { .vdc = vdc, .ip = ip, .total = len, .offset = off,
+				       .xfer = xfer, .data = (const uint8_t *)text + off };
+
+		rq.len = (uint16_t)MIN(len - off, (uint32_t)DIRP_POL_CHUNK);
+		if ((ret = pol_call(u, DIRP_POL_SET, &rq, timeout_ms, &c, a)))
+			return ret;
+		off += rq.len;
+	} while (a->status == DIRP_OK && off < len);
+	return 0;
+}
+
+int dirc_udp_pol_get(struct dirc_udp *u, uint32_t vdc, uint32_t ip, int timeout_ms,
+		     char **text, uint32_t *len, struct dirc_pol_answer *a)
+{
+	uint32_t off = 0, version = 0;
+	struct pol_call c;
+	char *t = NULL;
+	int ret = 0;
+
+	*text = NULL;
+	*len = 0;
+	for (int restarts = 0; restarts < 4;) {
+		struct dirp_pol rq = { .vdc = vdc, .ip = ip, .offset = off };
+
+		if ((ret = pol_call(u, DIRP_POL_GET, &rq, timeout_ms, &c, a)))
+			break;
+		if (a->status != DIRP_OK)
+			break;
+		if (off && (c.r.version != version || c.r.total != *len || c.r.offset != off)) {
+			off = 0;		/* it changed while being read */
+			restarts++;
+			continue;
+		}
+		if (!off) {
+			free(t);
+			t = xmalloc((size_t)c.r.total + 1);
+			version = c.r.version;
+			*len = c.r.total;
+		}
+		memcpy(t + off, c.data, c.r.len);
+		off += c.r.len;
+		if (off >= *len) {
+			t[*len] = 0;
+			*text = t;
+			return 0;
+		}
+		if (!c.r.len)
+			break;
+	}
+	free(t);
+	*len = 0;
+	return ret ? ret : (a->status == DIRP_OK ? -EAGAIN : 0);
+}
+
+int dirc_udp_pol_del(struct dirc_udp *u, uint32_t vdc, uint32_t ip, int timeout_ms,
+		     struct dirc_pol_answer *a)
+{
+	struct dirp_pol rq = { .vdc = vdc, .ip = ip };
+	struct pol_call c;
+
+	return pol_call(u, DIRP_POL_DEL, &rq, timeout_ms, &c, a);
 }

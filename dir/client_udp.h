@@ -76,4 +76,25 @@ uint64_t dirc_udp_tick(struct dirc_udp *u);
  * -ETIMEDOUT. */
 int dirc_udp_wait(struct dirc_udp *u, bool (*cond)(void *arg), void *arg, int timeout_ms);
 
+/* ---- policies, blocking (command-line tools, the lab) -------------------------
+ * docs/directory-protocol.md, "Policies".  Each request waits up to
+ * timeout_ms for its answer (the client retransmits meanwhile). */
+struct dirc_pol_answer {
+	uint8_t status;			/* enum dirp_status */
+	uint32_t version;
+	char why[DIRP_POL_CHUNK + 1];	/* a refusal's reason; "" */
+};
+
+/* Set (vdc, ip)'s policy to text, chunk by chunk: 0 with the directory's
+ * last answer in *a (a refusal stops it), or -ETIMEDOUT, -EINVAL, -EBUSY. */
+int dirc_udp_pol_set(struct dirc_udp *u, uint32_t vdc, uint32_t ip, const char *text,
+		     uint32_t len, int timeout_ms, struct dirc_pol_answer *a);
+/* Read (vdc, ip)'s policy: 0 with *a (status ok: *text malloc'd, *len
+ * bytes, NUL-terminated), or -ETIMEDOUT, -EINVAL, -EBUSY. */
+int dirc_udp_pol_get(struct dirc_udp *u, uint32_t vdc, uint32_t ip, int timeout_ms,
+		     char **text, uint32_t *len, struct dirc_pol_answer *a);
+/* Remove it: 0 with *a, or -ETIMEDOUT, -EINVAL, -EBUSY. */
+int dirc_udp_pol_del(struct dirc_udp *u, uint32_t vdc, uint32_t ip, int timeout_ms,
+		     struct dirc_pol_answer *a);
+
 #endif

@@ -877,7 +877,8 @@ static int start_all(const struct lab *l, char *err, size_t errlen)
 		return -1;
 	if (lab_ha_start(l, err, errlen))
 		return -1;
-	if (lab_start_daemons(l, LAB_NS_MGMT, err, errlen))
+	if (lab_start_daemons(l, LAB_NS_MGMT, err, errlen) ||
+	    lab_policies_to_directory(l, err, errlen))
 		return -1;
 	for (uint32_t n = 0; n < l->topo->nnodes; n++)
 		if (lab_start_daemons(l, n, err, errlen))

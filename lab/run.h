@@ -124,6 +124,11 @@ int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen
  * PEREGRINE_LAB_FAIL_AFTER says it is to fail. */
 int lab_step(const char *kind, const char *name, char *err, size_t errlen);
 
+/* The lab file's `policy:` set in the running directory (lab/policy.c;
+ * nothing with ha:, whose directory keeps no policies).  0, or -1 with
+ * err naming the VM and why. */
+int lab_policies_to_directory(const struct lab *l, char *err, size_t errlen);
+
 /* Processes. */
 int lab_start_daemons(const struct lab *l, uint32_t node, char *err, size_t errlen);
 void lab_stop_daemons(const struct lab *l, const char *node);
