@@ -29,7 +29,7 @@ enum bcube_limits {
 	BCUBE_DV_MASK = 0x1f,
 	BCUBE_MAX_PATHS = BCUBE_MAX_LEVELS,	/* BuildPathSet: k + 1 */
 	BCUBE_ROUTES_MAX = 65536,	/* destinations a server sends to */
-	BCUBE_FLOWS_MAX = 65536,	/* flows bcube_send remembers the path of (LRU) */
+	BCUBE_FLOWS_MAX = 16384,	/* flows bcube_send remembers the path of (LRU; about 1 MB) */
 	BCUBE_EVENTS_BYTES = 64 * 1024,	/* ring buffer of misses */
 	BCUBE_UNDERLAY_MTU = 1500,
 	BCUBE_HDR_BYTES = 24,
