@@ -4,7 +4,8 @@
  *   op % 4 == 1  payload[0] is a type, the rest records: sent as a correctly
  *                authenticated, fresh message, so it reaches the handlers
  *   op % 4 == 2  time passes (payload[0] * 8 ms) and the timer runs
- *   op % 4 == 3  the clients acknowledge every push of the last output
+ *   op % 4 == 3  the clients acknowledge every push of the last output (ACK
+ *                for UPDATE/INVALIDATE, ACK6 for UPDATE6: its first record)
  * (op >> 2) % 4 picks the sender.  The core must never crash, and its
  * counters must stay consistent. */
 #include <assert.h>
@@ -70,6 +71,19 @@ static void ack_all(struct fz *f)
 		struct dirp_entry e;
 
 		assert(dirp_decode(b, o.sends[i].len, &key, &m) == 0);	/* we sent it */
+		if (m.h.type == DIRP_UPDATE6) {
+			uint8_t rec6[1 + DIRP_ACK6_LEN] = { DIRP_ACK6 };
+			struct dirp_entry6 e6;
+
+			dirp_get_entry6(&m, 0, &e6);
+			memcpy(rec6 + 1, m.body, 20);		/* vdc, address */
+			for (int k = 0; k < 4; k++)
+				rec6[21 + k] = (uint8_t)(e6.version >> (24 - 8 * k));
+			for (uint32_t j = 0; j < o.sends[i].ndst; j++)
+				send_signed(f, (unsigned)((o.dsts[o.sends[i].dst + j] & 0xffff) - 5000) & 3,
+					    rec6, sizeof(rec6));
+			continue;
+		}
 		if (m.h.type != DIRP_UPDATE && m.h.type != DIRP_INVALIDATE)
 			continue;
 		dirp_get_entry(&m, 0, &e);
