@@ -168,6 +168,33 @@ static void pump(struct dir *d, struct dirc *c, struct fake *f, struct dir_now n
 	dir_out_free(&out);
 }
 
+/* The directory's timer: what it sends goes to the clients as in pump;
+ * returns the UPDATE6 datagrams delivered. */
+static int tick_dir(struct dir *d, struct dirc *c, struct dir_now now)
+{
+	struct dir_out out;
+	int n = 0;
+
+	dir_out_init(&out);
+	dir_tick(d, now, &out);
+	for (size_t k = 0; k < out.nsends; k++) {
+		const struct dir_send *sd = &out.sends[k];
+		const uint8_t *b = out.buf + sd->off;
+
+		for (uint32_t j = 0; j < sd->ndst; j++) {
+			struct dirc *to = c;
+
+			for (unsigned i = 0; i < 4; i++)
+				if (clients[i].c && clients[i].addr == out.dsts[sd->dst + j])
+					to = clients[i].c;
+			n += b[3] == DIRP_UPDATE6;
+			dirc_input(to, now, b, sd->len);
+		}
+	}
+	dir_out_free(&out);
+	return n;
+}
+
 static struct agent_vm_cfg vm_cfg(const char *name, uint32_t vdc, uint32_t node, uint32_t ifindex)
 {
 	struct agent_vm_cfg v = { .vdc = vdc, .ip = 0x0a000000u + node, .node = node,
@@ -547,6 +574,34 @@ static void garp6_leases(void **state)
 	assert_int_equal(f1.ndel, 3);
 	assert_memory_equal(f1.del.ip, addr[0], 16);
 	assert_int_equal(agent_stats6(a1)->nd_expired, 2);
+
+	/* resolved again, then red-b moves to srv3 and the push is lost: the
+	 * directory sends it again 20 ms later (not at the renewal), the
+	 * agent acknowledges it (ACK6), and nothing more is sent */
+	agent_configure(a2, &k2, now);
+	pump(d, dc2, &f2, now);
+	n = ns_frame(frame, 13, addr[1]);
+	agent_miss(a1, &ev, frame, n, now);
+	pump(d, dc1, &f1, now);
+	assert_int_equal(f1.nset, 6);
+	drop_pushes = true;
+	agent_configure(a3, &k3, now);
+	pump(d, dc3, &f3, now);
+	drop_pushes = false;
+	assert_int_equal(f1.nset, 6);
+	now.ns += 19000000ull;		/* 19 ms */
+	assert_int_equal(tick_dir(d, dc1, now), 0);
+	now.ns += 1000000ull;
+	assert_int_equal(tick_dir(d, dc1, now), 1);
+	assert_int_equal(f1.nset, 7);
+	pgr_mac_make(mac, pgr_id_of(3, PGR_PRIMARY));
+	assert_memory_equal(f1.g.im_mac[PGR_PRIMARY], mac, 6);
+	assert_int_equal(agent_stats6(a1)->nd_pushed, 3);
+	pump(d, dc1, &f1, now);			/* the ACK6 */
+	for (int i = 0; i < 20; i++) {
+		now.ns += 100000000ull;	/* 100 ms */
+		assert_int_equal(tick_dir(d, dc1, now), 0);
+	}
 	agent_free(a1);
 	agent_free(a2);
 	agent_free(a3);

@@ -53,7 +53,9 @@ static const char dirctl_help[] =
 	"  --json              machine-readable output\n"
 	"  -h, --help          this text\n"
 	"\n"
-	"MACs are written 02:00:00:00:00:01; VDC and SERVER are numbers.\n";
+	"MACs are written 02:00:00:00:00:01; VDC and SERVER are numbers.  An IP\n"
+	"may be IPv6 (fd00::1) in register, unregister and lookup: the request is\n"
+	"then REGISTER6, UNREGISTER6 or LOOKUP6 (up to 23 addresses, all IPv6).\n";
 
 struct ctl {
 	struct dirc_udp *u;
@@ -92,6 +94,16 @@ static bool parse_ip(const char *s, uint32_t *ip)
 		return false;
 	*ip = ntohl(a.s_addr);
 	return true;
+}
+
+static bool parse_ip6(const char *s, uint8_t ip6[16])
+{
+	return inet_pton(AF_INET6, s, ip6) == 1;
+}
+
+static bool is_ip6(const char *s)
+{
+	return strchr(s, ':') != NULL;
 }
 
 static bool parse_key(char **argv, struct dirp_key *k)
@@ -163,6 +175,41 @@ static void entry_print(const struct dirp_entry *e, const char *event)
 	fflush(stdout);
 }
 
+static json_t *entry6_json(const struct dirp_entry6 *e)
+{
+	struct dirp_entry e4 = { .vdc = e->vdc, .status = e->status, .avail = e->avail,
+				 .version = e->version, .lease_ms = e->lease_ms, .server = e->server };
+	char b[INET6_ADDRSTRLEN];
+	json_t *j;
+
+	memcpy(e4.mac, e->mac, sizeof(e4.mac));
+	j = entry_json(&e4, NULL);
+	JSET(j, "ip", JSTR(inet_ntop(AF_INET6, e->ip6, b, sizeof(b))));
+	return j;
+}
+
+static void entry6_print(const struct dirp_entry6 *e)
+{
+	char ip[INET6_ADDRSTRLEN], m[DIRP_NMACS][18];
+
+	inet_ntop(AF_INET6, e->ip6, ip, sizeof(ip));
+	printf("vdc %u ip %s: %s", e->vdc, ip, dirp_status_name(e->status));
+	if (e->status == DIRP_OK && !dirp_mac_ok(e->mac[0])) {
+		printf(" version %u (removed)", e->version);	/* an unregister reply */
+	} else if (e->status == DIRP_OK) {
+		for (int s = 0; s < DIRP_NMACS; s++)
+			mac_str(e->mac[s], m[s]);
+		printf(" version %u lease %u ms server %u vm %s%s backup %s%s via %s%s backup %s%s",
+		       e->version, e->lease_ms, e->server, m[0], e->avail & 1 ? "" : " (down)",
+		       m[1], e->avail & 2 ? "" : " (down)", m[2], e->avail & 4 ? "" : " (down)",
+		       m[3], e->avail & 8 ? "" : " (down)");
+	} else if (e->status == DIRP_NOT_FOUND) {
+		printf(" version %u lease %u ms", e->version, e->lease_ms);
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
 /* ---- requests -------------------------------------------------------------------- */
 
 static void on_reply(void *arg, uint64_t id, const struct dirp_msg *m)
@@ -222,6 +269,64 @@ static int print_entries(struct ctl *c)
 	return bad;
 }
 
+/* The entry6 records of the reply, as print_entries. */
+static int print_entries6(struct ctl *c)
+{
+	json_t *arr = json_array();
+	int bad = 0;
+
+	for (unsigned i = 0; i < c->reply.h.count; i++) {
+		struct dirp_entry6 e;
+
+		dirp_get_entry6(&c->reply, i, &e);
+		bad += e.status != DIRP_OK;
+		if (c->json)
+			json_array_append_new(arr, entry6_json(&e));
+		else
+			entry6_print(&e);
+	}
+	if (c->json)
+		json_print(stdout, arr);
+	else
+		json_decref(arr);
+	return bad;
+}
+
+static int do_register6(struct ctl *c, char **argv)
+{
+	struct dirp_entry6 e = { .avail = DIRP_AVAIL_ALL };
+
+	if (!parse_u32(argv[0], UINT32_MAX, &e.vdc) || !parse_ip6(argv[1], e.ip6))
+		return cli_usage_error("dirctl", "register: bad VDC or IP '%s %s'", argv[0], argv[1]);
+	for (int s = 0; s < DIRP_NMACS; s++)
+		if (!parse_mac(argv[2 + s], e.mac[s]))
+			return cli_usage_error("dirctl", "register: bad MAC '%s'", argv[2 + s]);
+	if (!parse_u32(argv[6], UINT32_MAX, &e.server))
+		return cli_usage_error("dirctl", "register: bad SERVER '%s'", argv[6]);
+	if (call(c, DIRP_REGISTER6, &e, 1))
+		return 1;
+	return print_entries6(c) ? 1 : 0;
+}
+
+/* lookup or unregister of IPv6 addresses: every pair VDC IPv6. */
+static int do_keys6(struct ctl *c, uint8_t type, int argc, char **argv)
+{
+	struct dirp_key6 keys[DIRP_MAX_RECORDS6];
+	unsigned n;
+
+	if (argc < 2 || argc % 2 || argc / 2 > DIRP_MAX_RECORDS6)
+		return cli_usage_error("dirctl", "expected 1 to %d pairs of VDC IPv6", DIRP_MAX_RECORDS6);
+	n = (unsigned)argc / 2;
+	for (unsigned i = 0; i < n; i++)
+		if (!parse_u32(argv[2 * i], UINT32_MAX, &keys[i].vdc) ||
+		    !parse_ip6(argv[2 * i + 1], keys[i].ip6))
+			return cli_usage_error("dirctl", "bad VDC IPv6 '%s %s'", argv[2 * i],
+					       argv[2 * i + 1]);
+	if (call(c, type == DIRP_LOOKUP ? DIRP_LOOKUP6 : DIRP_UNREGISTER6, keys, n))
+		return 1;
+	return print_entries6(c) ? 1 : 0;
+}
+
 static int do_register(struct ctl *c, int argc, char **argv)
 {
 	struct dirp_entry e = { .avail = DIRP_AVAIL_ALL };
@@ -229,6 +334,8 @@ static int do_register(struct ctl *c, int argc, char **argv)
 
 	if (argc != 7)
 		return cli_usage_error("dirctl", "register VDC IP VM_MAC VM_MAC2 SRV_MAC SRV_MAC2 SERVER");
+	if (is_ip6(argv[1]))
+		return do_register6(c, argv);
 	if (!parse_key(argv, &k))
 		return cli_usage_error("dirctl", "register: bad VDC or IP '%s %s'", argv[0], argv[1]);
 	e.vdc = k.vdc;
@@ -261,6 +368,8 @@ static int do_keys(struct ctl *c, uint8_t type, int argc, char **argv)
 	unsigned n;
 	int rc;
 
+	if (argc >= 2 && is_ip6(argv[1]))
+		return do_keys6(c, type, argc, argv);
 	if ((rc = read_keys(argc, argv, keys, &n)))
 		return rc;
 	if (call(c, type, keys, n))

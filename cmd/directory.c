@@ -128,7 +128,7 @@ int dstore_apply_out(struct dstore *s, const struct dir_out *o)
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		goto fail;
 	for (size_t i = 0; i < o->nops; i++) {
-		MDB_val k = { DIR_STORE_KEY_LEN, (void *)o->ops[i].key };
+		MDB_val k = { o->ops[i].klen, (void *)o->ops[i].key };	/* IPv4 or IPv6 key */
 		MDB_val v = { DIR_STORE_VAL_LEN, (void *)o->ops[i].val };
 
 		rc = o->ops[i].del ? mdb_del(txn, s->dbi, &k, NULL) : mdb_put(txn, s->dbi, &k, &v, 0);
@@ -310,6 +310,19 @@ static bool ops_soft(const struct dir_out *o)
 	return true;
 }
 
+/* The replicated store (etcd) holds IPv4 entries only (docs/ha.md): IPv6
+ * entries stay in each server's memory and their agents register them
+ * again (every 10 s), so their writes are left out of what goes to etcd. */
+static void keep_ipv4_ops(struct dir_out *o)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < o->nops; i++)
+		if (o->ops[i].klen == DIR_STORE_KEY_LEN)
+			o->ops[k++] = o->ops[i];
+	o->nops = k;
+}
+
 /* Make the batch's store writes durable, then send its datagrams; returns
  * how many were sent.  With etcd the batch goes to the writer thread and
  * its datagrams leave when etcd has committed (on_etcd_written). */
@@ -318,6 +331,8 @@ static uint64_t flush_out(struct server *s)
 	struct dir_out *o = &s->out;
 	uint64_t total;
 
+	if (s->sync)
+		keep_ipv4_ops(o);
 	if (o->nops && s->sync && ops_soft(o)) {
 		/* Availability alone (soft state: a RAS marks it again, a
 		 * switch's port-down notice is fail-over's critical path,

@@ -285,22 +285,34 @@ static void on_push(struct dirc *c, const struct dirp_msg *m, struct dir_now now
 	c->st.acks_sent++;
 }
 
-/* IPv6 pushes: checked as IPv4 ones, handed over, not acknowledged. */
+/* IPv6 pushes: checked, handed over and acknowledged (ACK6) as IPv4 ones. */
 static void on_push6(struct dirc *c, const struct dirp_msg *m, struct dir_now now)
 {
+	struct dirp_hdr h = { .type = DIRP_ACK6, .session = c->session, .seq = ++c->seq,
+			      .time_ms = now.wall_ms };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+
 	if (!push_fresh(c, &m->h, now)) {
 		c->st.dropped++;
 		return;
 	}
 	c->st.pushes++;
+	dirp_begin(&w, buf, sizeof(buf), &h);
 	for (unsigned i = 0; i < m->h.count; i++) {
 		struct dirp_entry6 e;
+		struct dirp_ack6 a;
 
 		dirp_get_entry6(m, i, &e);
 		if (c->cfg.on_push6)
 			c->cfg.on_push6(c->cfg.push_arg, &e);
+		a = (struct dirp_ack6){ .vdc = e.vdc, .version = e.version };
+		memcpy(a.ip6, e.ip6, 16);
+		dirp_put_ack6(&w, &a);
 		c->st.push_records++;
 	}
+	c->cfg.send(c->cfg.send_arg, buf, dirp_finish(&w, c->cfg.key));
+	c->st.acks_sent++;
 }
 
 /* A policy's note: checked as pushes, handed over, not acknowledged. */

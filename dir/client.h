@@ -10,7 +10,8 @@
  *   - request ids, retransmission with backoff, matching replies (a reply
  *     calls the request's callback once; giving up calls it with m == NULL);
  *   - pushes: checks them (tag, timestamp, replay window per server
- *     session), hands every record to on_push, then acknowledges them.
+ *     session), hands every record to on_push (on_push6 for UPDATE6), then
+ *     acknowledges them (ACK, ACK6).
  * What it leaves to the caller: the cache itself.  A pushed record carries
  * the entry's version: apply it only if it is newer than what you hold, and
  * keep your lease expiry (pushes do not extend leases).  Pushes for entries
@@ -36,7 +37,7 @@ typedef void (*dirc_send_fn)(void *arg, const uint8_t *buf, size_t len);
 typedef void (*dirc_reply_fn)(void *arg, uint64_t req_id, const struct dirp_msg *m);
 /* One pushed record (type DIRP_UPDATE or DIRP_INVALIDATE). */
 typedef void (*dirc_push_fn)(void *arg, uint8_t type, const struct dirp_entry *e);
-/* One pushed IPv6 record (type DIRP_UPDATE6; not acknowledged). */
+/* One pushed IPv6 record (type DIRP_UPDATE6; acknowledged by ACK6). */
 typedef void (*dirc_push6_fn)(void *arg, const struct dirp_entry6 *e);
 /* A VM's policy changed (DIRP_POL_NOTE; not acknowledged): p->data points
  * into the datagram. */

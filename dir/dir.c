@@ -445,6 +445,8 @@ void dir_get_stats(const struct dir *d, uint64_t st[DIR_STAT_COUNT])
 	st[DIR_STAT_v6_full] = dir6_stats(d->v6)->full;
 	st[DIR_STAT_v6_pushes] = dir6_stats(d->v6)->pushes;
 	st[DIR_STAT_v6_untracked] = dir6_stats(d->v6)->untracked;
+	st[DIR_STAT_v6_push_retx] = dir6_stats(d->v6)->retx;
+	st[DIR_STAT_v6_push_acked] = dir6_stats(d->v6)->acked;
 	st[DIR_STAT_grp_groups] = dirgrp_count(d->grp);
 	st[DIR_STAT_pol_policies] = dirpol_count(d->pol);
 	st[DIR_STAT_grp_members] = dirgrp_members(d->grp);
@@ -557,6 +559,7 @@ static struct dir_op *store_put(struct dir_out *o, const struct entry *e)
 {
 	struct dir_op *op = out_op(o);
 
+	op->klen = DIR_STORE_KEY_LEN;
 	wire_put32(op->key, e->vdc);
 	wire_put32(op->key + 4, e->ip);
 	op->val[0] = DIR_STORE_FORMAT;
@@ -572,6 +575,7 @@ static void store_del(struct dir_out *o, const struct entry *e)
 	struct dir_op *op = out_op(o);
 
 	op->del = true;
+	op->klen = DIR_STORE_KEY_LEN;
 	wire_put32(op->key, e->vdc);
 	wire_put32(op->key + 4, e->ip);
 }
@@ -587,6 +591,36 @@ static uint32_t entry_add(struct dir *d, uint64_t key)
 	return ei;
 }
 
+/* An IPv6 entry's store write: key (VDC, address), the IPv4 value. */
+static void store6(struct dir_out *o, const struct dirp_entry6 *r, bool del, bool soft)
+{
+	struct dir_op *op = out_op(o);
+
+	op->del = del;
+	op->soft = soft;
+	op->klen = DIR_STORE_KEY6_LEN;
+	wire_put32(op->key, r->vdc);
+	memcpy(op->key + 4, r->ip6, 16);
+	if (del)
+		return;
+	op->val[0] = DIR_STORE_FORMAT;
+	op->val[1] = r->avail;
+	wire_put32(op->val + 4, r->version);
+	wire_put32(op->val + 8, r->server);
+	memcpy(op->val + 12, r->mac, sizeof(r->mac));
+}
+
+static int restore6(struct dir *d, const uint8_t *key, const uint8_t *val)
+{
+	struct dirp_entry6 r = { .vdc = wire_get32(key), .avail = val[1] };
+
+	memcpy(r.ip6, key + 4, 16);
+	r.version = wire_get32(val + 4);
+	r.server = wire_get32(val + 8);
+	memcpy(r.mac, val + 12, sizeof(r.mac));
+	return dir6_restore(d->v6, &r);
+}
+
 int dir_restore(struct dir *d, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
 	uint64_t k;
@@ -595,6 +629,9 @@ int dir_restore(struct dir *d, const uint8_t *key, size_t klen, const uint8_t *v
 
 	if (dirpol_is_key(key, klen))
 		return dirpol_restore(d->pol, key, klen, val, vlen);
+	if (klen == DIR_STORE_KEY6_LEN && vlen == DIR_STORE_VAL_LEN && val[0] == DIR_STORE_FORMAT &&
+	    val[1] <= DIRP_AVAIL_ALL)
+		return restore6(d, key, val);
 	if (klen != DIR_STORE_KEY_LEN || vlen != DIR_STORE_VAL_LEN || val[0] != DIR_STORE_FORMAT ||
 	    val[1] > DIRP_AVAIL_ALL)
 		return -EINVAL;
@@ -1105,6 +1142,8 @@ struct req {
 	uint8_t reply[DIRP_MAX_DGRAM];
 };
 
+static struct dir6_ctx ctx6(struct req *q);
+
 static void reply_begin(struct req *q)
 {
 	struct dirp_hdr h = {
@@ -1412,8 +1451,15 @@ static void do_move(struct req *q)
 				entry_changed(d, ei, q->now, q->o);
 				d->st[DIR_STAT_moves]++;
 			}
-			if (out.status != DIRP_INVALID)
+			if (out.status != DIRP_INVALID) {
+				struct dir6_ctx ctx = ctx6(q);
+
 				entry_record(d, ei, &out);
+				/* the VM's IPv6 addresses go with it */
+				d->st[DIR_STAT_moves] += dir6_move(d->v6, mv.vdc,
+								   d->e.a[ei].mac[DIRP_VM_PRI],
+								   mv.server, mv.im, &ctx);
+			}
 		}
 		out.vdc = mv.vdc;
 		out.ip = mv.ip;
@@ -1460,11 +1506,16 @@ static void do_set_avail(struct req *q)
 	for (unsigned i = 0; i < q->m->h.count; i++) {
 		struct dirp_avail a;
 		struct dirp_avail_res res = { 0 };
+		struct dir6_ctx ctx = ctx6(q);
+		bool seen6;
 
 		dirp_get_avail(q->m, i, &a);
 		memcpy(res.mac, a.mac, 6);
-		res.status = hmap_get(&q->d->by_mac, wire_get48(a.mac)) ? DIRP_OK : DIRP_NOT_FOUND;
 		res.affected = set_avail(q, &a);
+		/* the server's (or VM's) IPv6 entries follow its IPv4 ones */
+		res.affected += dir6_set_avail(q->d->v6, &a, &seen6, &ctx);
+		res.status = hmap_get(&q->d->by_mac, wire_get48(a.mac)) || seen6 ? DIRP_OK
+										  : DIRP_NOT_FOUND;
 		q->d->st[DIR_STAT_avail_changes] += res.affected;
 		dirp_put_avail_res(&q->w, &res);
 	}
@@ -1644,8 +1695,9 @@ static int replay_check(struct dir *d, const struct dirp_hdr *h, struct dir_now 
 	return 0;
 }
 
-/* A change to an IPv6 entry (dir/dir6.c): one UPDATE6 to its holders. */
-static void push6(void *arg, const struct dirp_entry6 *r, const uint64_t *addrs, size_t n)
+/* IPv6 pushes (dir/dir6.c): one UPDATE6 datagram. */
+static void push6(void *arg, const struct dirp_entry6 *recs, size_t n, const uint64_t *addrs,
+		  size_t naddrs)
 {
 	struct req *q = arg;
 	struct dir *d = q->d;
@@ -1655,11 +1707,23 @@ static void push6(void *arg, const struct dirp_entry6 *r, const uint64_t *addrs,
 	struct dir_send *s;
 
 	dirp_begin(&w, out_reserve(q->o), DIRP_MAX_DGRAM, &h);
-	dirp_put_entry6(&w, r);
-	s = out_commit(q->o, dirp_finish(&w, d->cfg.key));
 	for (size_t i = 0; i < n; i++)
+		dirp_put_entry6(&w, &recs[i]);
+	s = out_commit(q->o, dirp_finish(&w, d->cfg.key));
+	for (size_t i = 0; i < naddrs; i++)
 		out_dst(q->o, s, addrs[i]);
 	d->st[DIR_STAT_push_datagrams]++;
+}
+
+static void store6_cb(void *arg, const struct dirp_entry6 *r, bool del, bool soft)
+{
+	store6(((struct req *)arg)->o, r, del, soft);
+}
+
+static struct dir6_ctx ctx6(struct req *q)
+{
+	return (struct dir6_ctx){ .from = q->from, .now_ms = q->now.ns / 1000000, .push = push6,
+				  .store = store6_cb, .arg = q };
 }
 
 void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *buf,
@@ -1692,6 +1756,12 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 		push_flush(d, now, out);
 		return;
 	}
+	if (m.h.type == DIRP_ACK6) {
+		struct dir6_ctx ctx = ctx6(&q);
+
+		dir6_ack(d->v6, &m, &ctx);
+		return;
+	}
 	reply_begin(&q);
 	switch (m.h.type) {
 	case DIRP_LOOKUP:
@@ -1704,8 +1774,7 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	case DIRP_REGISTER6:
 	case DIRP_UNREGISTER6:
 	case DIRP_LOOKUP6: {
-		struct dir6_ctx ctx = { .from = from, .now_ms = now.ns / 1000000,
-					.push = push6, .arg = &q };
+		struct dir6_ctx ctx = ctx6(&q);
 
 		dir6_request(d->v6, &m, &q.w, &ctx);
 		break;
@@ -1724,6 +1793,11 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	default: assert(!"decoder let an unknown type through");
 	}
 	push_flush(d, now, out);	/* the pushes go before the reply, as they did */
+	{
+		struct dir6_ctx ctx = ctx6(&q);
+
+		dir6_flush(d->v6, &ctx);
+	}
 	reply_end(&q);
 }
 
@@ -1808,11 +1882,18 @@ uint64_t dir_tick(struct dir *d, struct dir_now now, struct dir_out *out)
 	/* Tables one slice sweeps whole need no more than the slow tick. */
 	bool big = (d->l.used && d->e.n > DIR_SWEEP_PER_TICK) || d->s.n > DIR_SWEEP_PER_TICK;
 	uint64_t next = now.ns + (uint64_t)(big ? DIR_SWEEP_TICK_MS : DIR_TICK_MS) * 1000000ull;
+	struct req q = { .d = d, .now = now, .o = out };	/* for the IPv6 pushes */
+	struct dir6_ctx ctx = ctx6(&q);
+	uint64_t next6;
 
 	rebase(d, now.ns);
 	retransmit(d, now, out);
 	sweep(d, now.ns, now.wall_ms);
 	push_flush(d, now, out);
+	next6 = dir6_tick(d->v6, &ctx);
+	dir6_flush(d->v6, &ctx);
+	if (next6 != UINT64_MAX)
+		next = MIN(next, MAX(next6 * 1000000ull, now.ns + 1000000ull));
 	for (int lv = 0; lv < DIR_PUSH_LEVELS; lv++)
 		if (d->qhead[lv] != NONE)
 			next = MIN(next, MAX(d->p.a[d->qhead[lv]].due, now.ns + 1000000ull));

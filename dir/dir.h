@@ -43,7 +43,8 @@ enum dir_limits {
 	DIR_SWEEP_PER_TICK = 512,
 	DIR_SWEEP_TICK_MS = 5,
 	DIR_TICK_MS = 50,		/* longest sleep between ticks */
-	DIR_STORE_KEY_LEN = 8,
+	DIR_STORE_KEY_LEN = 8,		/* vdc, IPv4 address */
+	DIR_STORE_KEY6_LEN = 20,	/* vdc, IPv6 address (same value) */
 	DIR_STORE_VAL_LEN = 40,
 	DIR_STORE_FORMAT = 1,
 	DIR_POL_KEY_LEN = 9,		/* a policy's store key: 'P', vdc, ip (dir/dirpol.h) */
@@ -92,10 +93,15 @@ struct dir_send {
 	uint32_t dst, ndst;		/* its destinations in out->dsts */
 };
 
+/* A store write.  The key is DIR_STORE_KEY_LEN bytes for an IPv4 entry,
+ * DIR_STORE_KEY6_LEN for an IPv6 one (klen says which); the value is the
+ * same for both.  A store written before IPv6 entries were stored holds
+ * 8-byte keys only and reads as it did. */
 struct dir_op {
 	bool del;
 	bool soft;	/* availability only: written, not synced, before sending */
-	uint8_t key[DIR_STORE_KEY_LEN];
+	uint8_t klen;
+	uint8_t key[DIR_STORE_KEY6_LEN];
 	uint8_t val[DIR_STORE_VAL_LEN];
 };
 
@@ -164,7 +170,8 @@ const char *dir_drop_name(int reason);
 	X(default_repushes) \
 	X(grp_groups) X(grp_members) X(grp_joins) X(grp_leaves) X(grp_lookups) \
 	X(grp_lookup_misses) X(grp_invalid) X(grp_full_vdc) X(grp_full_group) \
-	X(pol_policies) X(pol_changes) X(pol_gets) X(pol_refused) X(pol_notes)
+	X(pol_policies) X(pol_changes) X(pol_gets) X(pol_refused) X(pol_notes) \
+	X(v6_push_retx) X(v6_push_acked)
 
 enum dir_stat {
 #define X(n) DIR_STAT_##n,
@@ -181,16 +188,18 @@ struct dir;
 struct dir *dir_new(const struct dir_cfg *cfg);
 void dir_free(struct dir *d);
 
-/* Start-up: an entry as the store holds it (key and value from a dir_op),
- * or a policy (from a dir_pol_op, key DIR_POL_KEY_LEN bytes).
- * 0, or -EINVAL for a record this version cannot read. */
+/* Start-up: an entry as the store holds it (key and value from a dir_op,
+ * IPv4 or IPv6 by the key's length), or a policy (from a dir_pol_op, key
+ * DIR_POL_KEY_LEN bytes).  0, or -EINVAL for a record this version cannot
+ * read. */
 int dir_restore(struct dir *d, const uint8_t *key, size_t klen,
 		const uint8_t *val, size_t vlen);
 
 /* Replicated directory (docs/ha.md): a change another server made, as the
  * shared store holds it (key and value of a dir_op; val NULL: the entry was
  * deleted).  Applied whatever the versions say: the caller hands changes in
- * the store's order.  Lease holders get the change pushed (in out); no store
+ * the store's order.  IPv4 keys only: the replicated store does not hold
+ * IPv6 entries (docs/ha.md), so a 20-byte key is -EINVAL.  Lease holders get the change pushed (in out); no store
  * write comes out of it.  1 if the entry changed, 0 if not, -EINVAL for a
  * record this version cannot read. */
 int dir_apply(struct dir *d, struct dir_now now, const uint8_t *key, size_t klen,

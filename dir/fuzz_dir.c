@@ -4,7 +4,8 @@
  *   op % 4 == 1  payload[0] is a type, the rest records: sent as a correctly
  *                authenticated, fresh message, so it reaches the handlers
  *   op % 4 == 2  time passes (payload[0] * 8 ms) and the timer runs
- *   op % 4 == 3  the clients acknowledge every push of the last output
+ *   op % 4 == 3  the clients acknowledge every push of the last output (ACK
+ *                for UPDATE/INVALIDATE, ACK6 for UPDATE6: its first record)
  * (op >> 2) % 4 picks the sender.  A type byte of 0xfe makes a well-formed
  * policy request (POL_SET, POL_GET or POL_DEL) of the rest: a chunk of
  * fuzzed text for one of a few VMs, tagged with the shared key or with a
@@ -115,6 +116,19 @@ static void ack_all(struct fz *f)
 			assert(m.h.type == (DIRP_POL_SET | DIRP_REPLY_BIT) ||
 			       m.h.type == (DIRP_POL_GET | DIRP_REPLY_BIT) ||
 			       m.h.type == (DIRP_POL_DEL | DIRP_REPLY_BIT));
+			continue;
+		}
+		if (m.h.type == DIRP_UPDATE6) {
+			uint8_t rec6[1 + DIRP_ACK6_LEN] = { DIRP_ACK6 };
+			struct dirp_entry6 e6;
+
+			dirp_get_entry6(&m, 0, &e6);
+			memcpy(rec6 + 1, m.body, 20);		/* vdc, address */
+			for (int k = 0; k < 4; k++)
+				rec6[21 + k] = (uint8_t)(e6.version >> (24 - 8 * k));
+			for (uint32_t j = 0; j < o.sends[i].ndst; j++)
+				send_signed(f, (unsigned)((o.dsts[o.sends[i].dst + j] & 0xffff) - 5000) & 3,
+					    rec6, sizeof(rec6));
 			continue;
 		}
 		if (m.h.type != DIRP_UPDATE && m.h.type != DIRP_INVALIDATE)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Crash test: registrations are acknowledged while the directory is killed
 # with SIGKILL at random moments and restarted; afterwards every
-# acknowledged registration must be there.
+# acknowledged registration must be there, and so must the IPv6 ones made
+# before the kills (they are stored as the IPv4 ones are).
 #
 #   dirctl batch (one VM per line) ---> peregrine directory (LMDB in $tmp/db)
 #                                          ^
@@ -78,6 +79,17 @@ awk -v n="$N" 'function mac(p, v) { return sprintf("%02x:00:00:%02x:%02x:%02x", 
 			int(i / 256) % 256, i % 256, mac(2, 2 * i), mac(2, 2 * i + 1),
 			mac(10, i % 50 * 2), mac(10, i % 50 * 2 + 1), i % 50 }' >"$tmp/cmds"
 
+# IPv6 registrations first (VM i: fd00::1:i, its IPv4 entry's MACs).
+awk 'function mac(p, v) { return sprintf("%02x:00:00:%02x:%02x:%02x", p,
+	int(v / 65536) % 256, int(v / 256) % 256, v % 256) }
+	BEGIN { for (i = 1; i <= 20; i++)
+		printf "register 1 fd00::1:%x %s %s %s %s %d\n", i, mac(2, 2 * i),
+			mac(2, 2 * i + 1), mac(10, i % 50 * 2), mac(10, i % 50 * 2 + 1), i % 50 }' \
+	>"$tmp/cmds6"
+"$P" dirctl --server "127.0.0.1:$port" --key "$tmp/key" --timeout 3000 \
+	batch <"$tmp/cmds6" >"$tmp/out6"
+[ "$(grep -c ': ok version' "$tmp/out6")" -eq 20 ] || fail "IPv6 registrations: $(cat "$tmp/out6")"
+
 # One client registers them in order; a registration counts as acknowledged
 # only when the directory answered "ok".  Meanwhile, SIGKILL at random
 # moments and a restart at once on the same port.
@@ -113,4 +125,12 @@ found=$(grep -c ": ok version" "$tmp/found" || true)
 	grep -v ": ok version" "$tmp/found" | head
 	fail "$((acked - found)) acknowledged registrations lost or unanswered"
 }
-echo "PASS: all $acked acknowledged registrations survived $starts starts and kill -9s"
+sed -n 's/^register \(1 [^ ]*\) .*/lookup \1/p' "$tmp/cmds6" >"$tmp/lookups6"
+"$P" dirctl --server "127.0.0.1:$port" --key "$tmp/key" --timeout 3000 \
+	batch <"$tmp/lookups6" >"$tmp/found6" 2>&1 || true
+found6=$(grep -c ": ok version" "$tmp/found6" || true)
+[ "$found6" -eq 20 ] || {
+	grep -v ": ok version" "$tmp/found6" | head
+	fail "$((20 - found6)) of 20 IPv6 registrations lost over the kill -9s"
+}
+echo "PASS: all $acked acknowledged registrations and 20 IPv6 ones survived $starts starts and kill -9s"

@@ -84,6 +84,7 @@ static size_t h_msg(struct h *h, uint64_t from, uint8_t type, const void *recs, 
 		case DIRP_SET_AVAIL: dirp_put_avail(&w, (const struct dirp_avail *)recs + i); break;
 		case DIRP_MOVE: dirp_put_move(&w, (const struct dirp_move *)recs + i); break;
 		case DIRP_REGISTER6: dirp_put_entry6(&w, (const struct dirp_entry6 *)recs + i); break;
+		case DIRP_ACK6: dirp_put_ack6(&w, (const struct dirp_ack6 *)recs + i); break;
 		case DIRP_UNREGISTER6:
 		case DIRP_MEMBERS:
 		case DIRP_LOOKUP6: dirp_put_key6(&w, (const struct dirp_key6 *)recs + i); break;
@@ -2298,6 +2299,351 @@ static void test_policy_pushes_follow_the_vm(void **st)
 	h_fini(&h);
 }
 
+/* The IPv6 entry of a VM as vm() makes its IPv4 one: same MACs, server. */
+static struct dirp_entry6 v6_vm(uint32_t vdc, uint16_t tail, uint32_t vmid, uint32_t server)
+{
+	struct dirp_entry e4 = vm(vdc, 0, vmid, server);
+	struct dirp_entry6 e = v6_entry(vdc, tail, 0);
+
+	e.server = server;
+	memcpy(e.mac, e4.mac, sizeof(e.mac));
+	return e;
+}
+
+static void ack6(struct h *h, uint64_t from, const struct dirp_entry6 *r)
+{
+	struct dirp_ack6 a = { .vdc = r->vdc, .version = r->version };
+
+	memcpy(a.ip6, r->ip6, 16);
+	h_send(h, from, DIRP_ACK6, &a, 1);
+	assert_int_equal(h->out.nsends, 0);	/* acks get no reply */
+}
+
+/* UPDATE6 is retransmitted with the IPv4 backoff until an ACK6 of its
+ * version (an older version's ack settles nothing), a renewal, or the end
+ * of the holder's lease. */
+static void test_ipv6_push_ack_retransmit(void **state)
+{
+	struct h h;
+	struct dirp_entry6 e = v6_entry(7, 1, 3), p, old;
+	struct dirp_key6 k = v6_key(&e, 7);
+	unsigned ndst = 0;
+
+	(void)state;
+	h_init(&h, 0);
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	h_send(&h, A2, DIRP_LOOKUP6, &k, 1);
+	h_send(&h, A3, DIRP_LOOKUP6, &k, 1);
+	e.server = 104;
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	assert_int_equal(p.server, 104);
+	/* 19 ms: not yet; 20 ms: again to both */
+	h_tick(&h, 19);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 0);
+	h_tick(&h, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	assert_int_equal(ndst, 2);
+	assert_int_equal(p.server, 104);
+	assert_int_equal(h_stat(&h, DIR_STAT_v6_push_retx), 2);
+	/* A2 acknowledges an older version: still owed */
+	old = p;
+	old.version--;
+	ack6(&h, A2, &old);
+	assert_int_equal(h_stat(&h, DIR_STAT_v6_push_acked), 0);
+	/* backoff: 40 ms after the first retransmission */
+	h_tick(&h, 39);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 0);
+	h_tick(&h, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	/* A2 acknowledges it; A3 renews (the answer carries the entry) */
+	ack6(&h, A2, &p);
+	assert_int_equal(h_stat(&h, DIR_STAT_v6_push_acked), 1);
+	h_send(&h, A3, DIRP_LOOKUP6, &k, 1);
+	for (int i = 0; i < 20; i++) {
+		h_tick(&h, 100);
+		assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 0);
+		assert_int_equal(v6_pushes(&h, A3, &p, &ndst), 0);
+	}
+	/* A change nobody acknowledges is sent until the lease ends, then
+	 * dropped: A2's lease (taken at 0) ends at DIR6_LEASE_MS. */
+	e.server = 105;
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	{
+		int sent = 0;
+
+		for (int i = 0; i < 100; i++) {
+			h_tick(&h, 100);
+			sent += v6_pushes(&h, A2, &p, &ndst);
+		}
+		/* at 20, 60, 140, 300, 620, 1260 ms, then every 1 s while the
+		 * lease runs (taken at 0, 2 s before this change): 2.9 s left */
+		assert_true(sent >= 6 && sent <= 8);
+		assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 0);
+	}
+	assert_true(h_stat(&h, DIR_STAT_v6_push_retx) >= 2 + 1 + 6);
+	h_fini(&h);
+}
+
+/* The client library acknowledges UPDATE6 records (ACK6): one push, then
+ * silence on the directory's side. */
+static void wire_push6(void *arg, const struct dirp_entry6 *e)
+{
+	struct wire *w = arg;
+
+	w->pushes++;
+	w->last_push.server = e->server;
+	w->last_push.version = e->version;
+}
+
+static void test_ipv6_client_acks(void **state)
+{
+	struct h h;
+	struct wire w = { .h = &h, .addr = A2 };
+	struct dirc_cfg cfg = { .key = &key, .seed = 7, .send = wire_send, .send_arg = &w,
+				.on_push6 = wire_push6, .push_arg = &w };
+	struct dirp_entry6 e = v6_entry(7, 1, 3);
+	struct dirp_key6 k = v6_key(&e, 7);
+	struct dirc *c;
+
+	(void)state;
+	h_init(&h, 0);
+	c = dirc_new(&cfg);
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	dir_out_reset(&h.out);
+	assert_true(dirc_request(c, now_of(&h), DIRP_LOOKUP6, &k, 1, wire_reply, &w) > 0);
+	wire_deliver(&w, c);
+	assert_int_equal(w.replies, 1);
+	e.server = 104;
+	dir_out_reset(&h.out);
+	h_send(&h, A1, DIRP_REGISTER6, &e, 1);
+	wire_deliver(&w, c);
+	assert_int_equal(w.pushes, 1);
+	assert_int_equal(w.last_push.server, 104);
+	assert_int_equal(dirc_get_stats(c)->acks_sent, 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_v6_push_acked), 1);
+	for (int i = 0; i < 10; i++) {
+		h_tick(&h, 100);
+		wire_deliver(&w, c);
+	}
+	assert_int_equal(w.pushes, 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_v6_push_retx), 0);
+	dirc_free(c);
+	h_fini(&h);
+}
+
+/* SET_AVAIL reaches IPv6 entries: a server's MAC withdrawn marks every
+ * IPv6 entry behind it, the IPv4 ones too, in one reply; each holder gets
+ * its records in one UPDATE6 datagram; the writes are soft.  A VM's MAC
+ * (scope VM) touches only that VM's entries. */
+static void test_ipv6_availability(void **state)
+{
+	struct h h;
+	struct dirp_entry6 a1 = v6_vm(1, 1, 5, 9), a2 = v6_vm(1, 2, 5, 9), b = v6_vm(1, 3, 6, 9);
+	struct dirp_entry6 far = v6_vm(1, 4, 7, 10), recs[4], p, r;
+	struct dirp_key6 keys[4] = { v6_key(&a1, 1), v6_key(&a2, 1), v6_key(&b, 1), v6_key(&far, 1) };
+	struct dirp_avail a = { .scope = DIRP_SCOPE_INTERMEDIARY, .avail = 0 };
+	struct dirp_avail_res res;
+	struct dirp_entry srv = vm(1, 0, 0, 9);
+	struct dirp_msg m;
+	unsigned ndst = 0;
+	size_t soft = 0;
+
+	(void)state;
+	h_init(&h, 0);
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);	/* the VM's IPv4 entry */
+	recs[0] = a1, recs[1] = a2, recs[2] = b, recs[3] = far;
+	h_send(&h, A1, DIRP_REGISTER6, recs, 4);
+	h_send(&h, A2, DIRP_LOOKUP6, keys, 4);
+	memcpy(a.mac, srv.mac[DIRP_IM_PRI], 6);
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.status, DIRP_OK);
+	assert_int_equal(res.affected, 1 + 3);		/* IPv4 and IPv6 entries */
+	assert_int_equal(h.out.nops, 4);
+	for (size_t i = 0; i < h.out.nops; i++) {
+		assert_true(h.out.ops[i].soft);
+		soft += h.out.ops[i].klen == DIR_STORE_KEY6_LEN;
+	}
+	assert_int_equal(soft, 3);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 3);	/* in one datagram: */
+	assert_int_equal(h_stat(&h, DIR_STAT_push_datagrams), 1);
+	assert_int_equal(p.avail, DIRP_AVAIL_ALL & ~(1 << DIRP_IM_PRI));
+	h_send(&h, A3, DIRP_LOOKUP6, &keys[3], 1);
+	{
+		assert_true(h_reply(&h, A3, &m));
+		dirp_get_entry6(&m, 0, &r);
+		assert_int_equal(r.avail, DIRP_AVAIL_ALL);	/* another server */
+	}
+	/* back: the bit returns */
+	a.avail = 1;
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.affected, 4);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 3);
+	assert_int_equal(p.avail, DIRP_AVAIL_ALL);
+	/* VM scope: VM 6's backup MAC; only b changes */
+	srv = vm(1, 0, 6, 0);
+	a = (struct dirp_avail){ .scope = DIRP_SCOPE_VM, .avail = 0 };
+	memcpy(a.mac, srv.mac[DIRP_VM_BAK], 6);
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.status, DIRP_OK);		/* known to the IPv6 table */
+	assert_int_equal(res.affected, 1);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	assert_memory_equal(p.ip6, b.ip6, 16);
+	assert_int_equal(p.avail, DIRP_AVAIL_ALL & ~(1 << DIRP_VM_BAK));
+	/* after removing b, its MACs are gone from the index */
+	h_send(&h, A1, DIRP_UNREGISTER6, &keys[2], 1);
+	h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_avail_res(&m, 0, &res);
+	assert_int_equal(res.status, DIRP_NOT_FOUND);
+	h_fini(&h);
+}
+
+/* MOVE of a VM (its IPv4 key) takes its IPv6 entries along: same
+ * addresses, the new server and intermediaries, pushed to their holders
+ * and stored (not soft).  Another VM and another VDC stay. */
+static void test_ipv6_migration(void **state)
+{
+	struct h h;
+	struct dirp_entry6 a1 = v6_vm(1, 1, 5, 9), a2 = v6_vm(1, 2, 5, 9), other = v6_vm(1, 3, 6, 9);
+	struct dirp_entry6 elsewhere = v6_vm(2, 1, 5, 9), recs[4], p, r;
+	struct dirp_key6 k1 = v6_key(&a1, 1), k3 = v6_key(&other, 1), k4 = v6_key(&elsewhere, 2);
+	struct dirp_entry to = vm(1, 0, 0, 30), r4;
+	struct dirp_move mv = { .vdc = 1, .ip = 0x0a000001, .server = 30 };
+	struct dirp_msg m;
+	unsigned ndst = 0;
+	size_t hard = 0;
+
+	(void)state;
+	h_init(&h, 0);
+	reg(&h, vm(1, 0x0a000001, 5, 9), DIRP_OK);
+	recs[0] = a1, recs[1] = a2, recs[2] = other, recs[3] = elsewhere;
+	h_send(&h, A1, DIRP_REGISTER6, recs, 4);
+	h_send(&h, A2, DIRP_LOOKUP6, &k1, 1);
+	memcpy(mv.im[0], to.mac[DIRP_IM_PRI], 6);
+	memcpy(mv.im[1], to.mac[DIRP_IM_BAK], 6);
+	h_send(&h, RAS, DIRP_MOVE, &mv, 1);
+	assert_true(h_reply(&h, RAS, &m));
+	dirp_get_entry(&m, 0, &r4);
+	assert_int_equal(r4.status, DIRP_OK);
+	for (size_t i = 0; i < h.out.nops; i++)
+		hard += h.out.ops[i].klen == DIR_STORE_KEY6_LEN && !h.out.ops[i].soft;
+	assert_int_equal(hard, 2);			/* a1 and a2 */
+	assert_int_equal(h_stat(&h, DIR_STAT_moves), 3);
+	assert_int_equal(v6_pushes(&h, A2, &p, &ndst), 1);
+	assert_memory_equal(p.ip6, a1.ip6, 16);	/* the address is kept */
+	assert_int_equal(p.server, 30);
+	assert_memory_equal(p.mac[DIRP_IM_PRI], to.mac[DIRP_IM_PRI], 6);
+	assert_memory_equal(p.mac[DIRP_VM_PRI], a1.mac[DIRP_VM_PRI], 6);
+	h_send(&h, A2, DIRP_LOOKUP6, &k3, 1);
+	assert_true(h_reply(&h, A2, &m));
+	dirp_get_entry6(&m, 0, &r);
+	assert_int_equal(r.server, 9);
+	h_send(&h, A2, DIRP_LOOKUP6, &k4, 1);
+	assert_true(h_reply(&h, A2, &m));
+	dirp_get_entry6(&m, 0, &r);
+	assert_int_equal(r.server, 9);
+	/* the MAC index follows: the new server's MAC now covers a1, a2 */
+	{
+		struct dirp_avail a = { .scope = DIRP_SCOPE_INTERMEDIARY };
+		struct dirp_avail_res res;
+
+		memcpy(a.mac, to.mac[DIRP_IM_PRI], 6);
+		h_send(&h, RAS, DIRP_SET_AVAIL, &a, 1);
+		assert_true(h_reply(&h, RAS, &m));
+		dirp_get_avail_res(&m, 0, &res);
+		assert_int_equal(res.affected, 1 + 2);
+	}
+	h_fini(&h);
+}
+
+/* IPv6 entries are written to the store (20-byte keys, the IPv4 value)
+ * and read back at start-up beside the IPv4 ones; a store written before
+ * (8-byte keys only) reads as it did. */
+static void test_ipv6_restore(void **state)
+{
+	struct h h, h2;
+	struct dirp_entry6 a = v6_vm(1, 1, 5, 9), b = v6_vm(1, 2, 6, 9), r;
+	struct dirp_key6 kb = v6_key(&b, 1), ka = v6_key(&a, 1);
+	struct dir_op ops[16];
+	size_t n = 0;
+	/* (VDC 3, 10.0.0.7) on server 9, as the first store format holds it */
+	static const uint8_t old_key[8] = { 0, 0, 0, 3, 10, 0, 0, 7 };
+	uint8_t old_val[DIR_STORE_VAL_LEN] = { DIR_STORE_FORMAT, DIRP_AVAIL_ALL, 0, 0, 0, 0, 0, 4,
+					       0, 0, 0, 9 };
+	struct dirp_entry e4 = vm(3, 0x0a000007, 8, 9), r4;
+
+	(void)state;
+	memcpy(old_val + 12, e4.mac, sizeof(e4.mac));
+	h_init(&h, 0);
+	h_send(&h, A1, DIRP_REGISTER6, &a, 1);
+	h_send(&h, A1, DIRP_REGISTER6, &b, 1);
+	/* b's changes: its availability (soft) and its removal */
+	{
+		struct dirp_avail av = { .scope = DIRP_SCOPE_VM, .avail = 0 };
+
+		memcpy(av.mac, b.mac[DIRP_VM_BAK], 6);
+		h_send(&h, RAS, DIRP_SET_AVAIL, &av, 1);
+		assert_int_equal(h.out.nops, 1);
+		assert_int_equal(h.out.ops[0].klen, DIR_STORE_KEY6_LEN);
+		memcpy(av.mac, a.mac[DIRP_VM_BAK], 6);
+		h_send(&h, RAS, DIRP_SET_AVAIL, &av, 1);
+		ops[n++] = h.out.ops[0];
+	}
+	h_send(&h, A1, DIRP_UNREGISTER6, &kb, 1);
+	assert_int_equal(h.out.nops, 1);
+	assert_true(h.out.ops[0].del);
+	assert_int_equal(h.out.ops[0].klen, DIR_STORE_KEY6_LEN);
+	h_init(&h2, 0);
+	/* the store holds a's last write (the soft one) and the old record */
+	assert_int_equal(dir_restore(h2.d, ops[0].key, ops[0].klen, ops[0].val, DIR_STORE_VAL_LEN), 0);
+	assert_int_equal(dir_restore(h2.d, old_key, 8, old_val, DIR_STORE_VAL_LEN), 0);
+	/* twice the same key, or a key of neither length: refused */
+	assert_int_equal(dir_restore(h2.d, ops[0].key, ops[0].klen, ops[0].val, DIR_STORE_VAL_LEN),
+			 -EINVAL);
+	assert_int_equal(dir_restore(h2.d, ops[0].key, 19, ops[0].val, DIR_STORE_VAL_LEN), -EINVAL);
+	h_send(&h2, A1, DIRP_LOOKUP6, &ka, 1);
+	v6_reply(&h2, DIRP_LOOKUP6, 0, &r);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.server, 9);
+	assert_int_equal(r.avail, DIRP_AVAIL_ALL & ~(1 << DIRP_VM_BAK));
+	assert_memory_equal(r.mac, a.mac, sizeof(a.mac));
+	assert_int_equal(r.version, 4);		/* a 1, b 2, b 3, a 4 */
+	h_send(&h2, A1, DIRP_LOOKUP6, &kb, 1);
+	v6_reply(&h2, DIRP_LOOKUP6, 0, &r);
+	assert_int_equal(r.status, DIRP_NOT_FOUND);
+	r4 = lookup(&h2, A1, 3, 0x0a000007);
+	assert_int_equal(r4.status, DIRP_OK);
+	assert_int_equal(r4.version, 4);
+	assert_memory_equal(r4.mac, e4.mac, sizeof(e4.mac));
+	assert_int_equal(h_stat(&h2, DIR_STAT_v6_entries), 1);
+	/* versions go on above the stored ones; the MAC index is rebuilt */
+	a.server = 10;
+	h_send(&h2, A1, DIRP_REGISTER6, &a, 1);
+	v6_reply(&h2, DIRP_REGISTER6, 0, &r);
+	assert_int_equal(r.version, 5);
+	{
+		struct dirp_avail av = { .scope = DIRP_SCOPE_VM, .avail = 0 };
+		struct dirp_avail_res res;
+		struct dirp_msg m;
+
+		memcpy(av.mac, a.mac[DIRP_VM_BAK], 6);
+		h_send(&h2, RAS, DIRP_SET_AVAIL, &av, 1);
+		assert_true(h_reply(&h2, RAS, &m));
+		dirp_get_avail_res(&m, 0, &res);
+		assert_int_equal(res.affected, 1);
+	}
+	h_fini(&h);
+	h_fini(&h2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2337,6 +2683,11 @@ int main(void)
 		cmocka_unit_test(test_policy_bad_input),
 		cmocka_unit_test(test_policy_vdc_cannot_cross),
 		cmocka_unit_test(test_policy_pushes_follow_the_vm),
+		cmocka_unit_test(test_ipv6_push_ack_retransmit),
+		cmocka_unit_test(test_ipv6_client_acks),
+		cmocka_unit_test(test_ipv6_availability),
+		cmocka_unit_test(test_ipv6_migration),
+		cmocka_unit_test(test_ipv6_restore),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

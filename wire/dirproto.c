@@ -33,6 +33,7 @@ static const struct type_info types[] = {
 	{ DIRP_REGISTER6, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "register6" },
 	{ DIRP_UNREGISTER6, DIRP_KEY6_LEN, DIRP_MAX_RECORDS6, "unregister6" },
 	{ DIRP_LOOKUP6, DIRP_KEY6_LEN, DIRP_MAX_RECORDS6, "lookup6" },
+	{ DIRP_ACK6, DIRP_ACK6_LEN, DIRP_MAX_RECORDS6, "ack6" },
 	{ DIRP_REGISTER6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "register6-reply" },
 	{ DIRP_UNREGISTER6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "unregister6-reply" },
 	{ DIRP_LOOKUP6 | DIRP_REPLY_BIT, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "lookup6-reply" },
@@ -338,6 +339,15 @@ void dirp_get_entry6(const struct dirp_msg *m, unsigned i, struct dirp_entry6 *e
 	memcpy(e->mac, r + 36, sizeof(e->mac));
 }
 
+void dirp_get_ack6(const struct dirp_msg *m, unsigned i, struct dirp_ack6 *a)
+{
+	const uint8_t *r = rec(m, i);
+
+	a->vdc = wire_get32(r);
+	memcpy(a->ip6, r + 4, 16);
+	a->version = wire_get32(r + 20);
+}
+
 void dirp_get_member(const struct dirp_msg *m, unsigned i, struct dirp_member *g)
 {
 	const uint8_t *r = rec(m, i);
@@ -530,6 +540,15 @@ void dirp_put_entry6(struct dirp_writer *w, const struct dirp_entry6 *e)
 	wire_put32(r + 28, e->lease_ms);
 	wire_put32(r + 32, e->server);
 	memcpy(r + 36, e->mac, sizeof(e->mac));
+}
+
+void dirp_put_ack6(struct dirp_writer *w, const struct dirp_ack6 *a)
+{
+	uint8_t *r = next_rec(w, DIRP_ACK6_LEN);
+
+	wire_put32(r, a->vdc);
+	memcpy(r + 4, a->ip6, 16);
+	wire_put32(r + 20, a->version);
 }
 
 void dirp_put_member(struct dirp_writer *w, const struct dirp_member *g)

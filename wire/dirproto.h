@@ -31,6 +31,7 @@ enum dirp_limits {
 	DIRP_STAT_LEN = 8,		/* one u64 counter */
 	DIRP_KEY6_LEN = 20,		/* vdc, IPv6 address */
 	DIRP_ENTRY6_LEN = 60,		/* see struct dirp_entry6 */
+	DIRP_ACK6_LEN = 24,		/* vdc, IPv6 address, version */
 	DIRP_MAX_RECORDS6 = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_ENTRY6_LEN,
 	DIRP_MEMBER_LEN = 50,		/* see struct dirp_member */
 	/* A MEMBERS reply lists every member server of one group in one
@@ -38,7 +39,7 @@ enum dirp_limits {
 	DIRP_MAX_MEMBERS = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_MEMBER_LEN,
 	/* The most records of the largest shape that fit one datagram. */
 	DIRP_MAX_RECORDS = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_ENTRY_LEN,
-	DIRP_MAX_STATS = 64,
+	DIRP_MAX_STATS = 128,
 	/* Policies (docs/directory-protocol.md, "Policies"): a policy's text
 	 * travels in chunks, one pol record per datagram, the record filling
 	 * the datagram. */
@@ -89,15 +90,18 @@ enum dirp_type {
 	DIRP_POL_SET = 15,	/* one chunk of a VM's policy text */
 	DIRP_POL_GET = 16,	/* (vdc, ip, offset): reply one chunk */
 	DIRP_POL_DEL = 17,	/* (vdc, ip) */
+	/* agent -> directory: acknowledges UPDATE6 records as ACK does
+	 * UPDATE ones; no reply.  Added to version 1 as IPv6 was: an older
+	 * directory drops it (drop_type) and retransmits nothing anyway. */
+	DIRP_ACK6 = 0x20,	/* ack6 records */
 	/* directory -> requester: request type | DIRP_REPLY_BIT, same req_id */
 	DIRP_REPLY_BIT = 0x80,
 	/* directory -> caching clients */
 	DIRP_UPDATE = 0x40,	/* entry records */
 	DIRP_INVALIDATE = 0x41,	/* entry records (key and version only meaningful) */
 	/* directory -> caching clients, IPv6 keys: entry6 records, status OK
-	 * (the entry changed) or NOT_FOUND (it was removed).  Not acknowledged
-	 * (an ACK record holds an IPv4 key) and so not retransmitted: a lost
-	 * one is made good by the holder's renewal (docs/directory-protocol.md). */
+	 * (the entry changed) or NOT_FOUND (it was removed); acknowledged by
+	 * ACK6 and retransmitted until then, as UPDATE is. */
 	DIRP_UPDATE6 = 0x42,
 	/* directory -> the agent holding a VM's registration: its policy
 	 * changed (or went: status NOT_FOUND).  One pol record: version,
@@ -229,6 +233,12 @@ struct dirp_ack {
 	uint32_t vdc, ip, version;
 };
 
+struct dirp_ack6 {
+	uint32_t vdc;
+	uint8_t ip6[16];
+	uint32_t version;
+};
+
 struct dirp_avail {
 	uint8_t mac[6];
 	uint8_t scope;		/* enum dirp_scope */
@@ -284,6 +294,7 @@ void dirp_get_key6(const struct dirp_msg *m, unsigned i, struct dirp_key6 *k);
 void dirp_get_entry6(const struct dirp_msg *m, unsigned i, struct dirp_entry6 *e);
 void dirp_get_member(const struct dirp_msg *m, unsigned i, struct dirp_member *r);
 void dirp_get_pol(const struct dirp_msg *m, unsigned i, struct dirp_pol *p);
+void dirp_get_ack6(const struct dirp_msg *m, unsigned i, struct dirp_ack6 *a);
 
 /* Groups: the IPv4-mapped form of an IPv4 group, and the checks. */
 void dirp_group4(uint8_t group[16], uint32_t ip);
@@ -318,6 +329,7 @@ void dirp_put_key6(struct dirp_writer *w, const struct dirp_key6 *k);
 void dirp_put_entry6(struct dirp_writer *w, const struct dirp_entry6 *e);
 void dirp_put_member(struct dirp_writer *w, const struct dirp_member *r);
 void dirp_put_pol(struct dirp_writer *w, const struct dirp_pol *p);
+void dirp_put_ack6(struct dirp_writer *w, const struct dirp_ack6 *a);
 /* Fill in count, tag the message; returns its length. */
 size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key);
 /* Rewrite seq and time of a finished message and re-tag it (retransmission). */

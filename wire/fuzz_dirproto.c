@@ -45,7 +45,19 @@ static void reencode(const uint8_t *data, size_t size, const struct dirp_msg *m)
 				dirp_put_avail_res(&w, &r);
 			}
 			break;
-		case DIRP_MOVE_LEN: { struct dirp_move mv; dirp_get_move(m, i, &mv); dirp_put_move(&w, &mv); break; }
+		case DIRP_MOVE_LEN:
+			if (m->h.type == DIRP_ACK6) {
+				struct dirp_ack6 a;
+
+				dirp_get_ack6(m, i, &a);
+				dirp_put_ack6(&w, &a);
+			} else {
+				struct dirp_move mv;
+
+				dirp_get_move(m, i, &mv);
+				dirp_put_move(&w, &mv);
+			}
+			break;
 		case DIRP_ENTRY6_LEN: { struct dirp_entry6 e; dirp_get_entry6(m, i, &e); dirp_put_entry6(&w, &e); break; }
 		case DIRP_MEMBER_LEN: { struct dirp_member g; dirp_get_member(m, i, &g); dirp_put_member(&w, &g); break; }
 		case DIRP_KEY6_LEN: { struct dirp_key6 k; dirp_get_key6(m, i, &k); dirp_put_key6(&w, &k); break; }

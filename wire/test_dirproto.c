@@ -274,12 +274,49 @@ static void test_member_layout(void **st)
 	assert_false(dirp_group_ok(g.group));
 }
 
+/* ACK6: 24-byte records (VDC, IPv6 address, version), as many as an
+ * UPDATE6 carries; a directory-bound type (no reply or push bit). */
+static void test_ack6_layout(void **st)
+{
+	struct dirp_hdr h = { .type = DIRP_ACK6 };
+	struct dirp_ack6 a = { .vdc = 7, .version = 0x01020304 }, back;
+	uint8_t buf[DIRP_MAX_DGRAM], *r = buf + DIRP_HDR_LEN;
+	struct dirp_writer w;
+	struct dirp_msg m;
+	size_t len;
+
+	(void)st;
+	for (int i = 0; i < 16; i++)
+		a.ip6[i] = (uint8_t)(0xf0 + i);
+	assert_int_equal(h.type & (DIRP_REPLY_BIT | DIRP_UPDATE), 0);
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	while (dirp_room(&w))
+		dirp_put_ack6(&w, &a);
+	assert_int_equal(w.count, DIRP_MAX_RECORDS6);
+	len = dirp_finish(&w, &key);
+	assert_int_equal(len, DIRP_HDR_LEN + DIRP_MAX_RECORDS6 * 24 + DIRP_TAG_LEN);
+	assert_memory_equal(r, "\x00\x00\x00\x07\xf0\xf1", 6);
+	assert_memory_equal(r + 20, "\x01\x02\x03\x04", 4);
+	assert_int_equal(dirp_decode(buf, len, &key, &m), 0);
+	dirp_get_ack6(&m, 22, &back);
+	assert_int_equal(back.vdc, 7);
+	assert_int_equal(back.version, 0x01020304);
+	assert_memory_equal(back.ip6, a.ip6, 16);
+	assert_string_equal(dirp_type_name(DIRP_ACK6), "ack6");
+	/* not a whole number of records */
+	buf[5] = 1;
+	auth_tag(&key, buf, DIRP_HDR_LEN + 25, buf + DIRP_HDR_LEN + 25);
+	assert_int_equal(dirp_decode(buf, DIRP_HDR_LEN + 25 + DIRP_TAG_LEN, &key, &m),
+			 -DIRP_E_LENGTH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_and_key_layout),
 		cmocka_unit_test(test_entry_layout),
 		cmocka_unit_test(test_entry6_layout),
+		cmocka_unit_test(test_ack6_layout),
 		cmocka_unit_test(test_member_layout),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_limits_and_restamp),
