@@ -285,6 +285,33 @@ enum agent_mcast_verdict agent_mcast_parse(const struct agent_mcast_vm *vm, cons
 
 /* ---- per-VM state ------------------------------------------------------------- */
 
+size_t agent_mcast_query_frame(const uint8_t src_mac[6], uint8_t f[AGENT_MCAST_QUERY_LEN])
+{
+	uint8_t *ip = f + WIRE_ETH_HLEN, *q = ip + 24;
+	uint16_t csum;
+
+	memset(f, 0, AGENT_MCAST_QUERY_LEN);
+	memcpy(f, "\x01\x00\x5e\x00\x00\x01", 6);	/* 224.0.0.1's MAC */
+	memcpy(f + 6, src_mac, 6);
+	f[12] = 0x08;
+	ip[0] = 0x46;				/* IPv4, 24-byte header */
+	ip[1] = 0xc0;				/* internetwork control, as Linux sends IGMP */
+	wire_put16(ip + 2, 24 + 12);
+	ip[8] = 1;				/* TTL */
+	ip[9] = 2;				/* IGMP */
+	wire_put32(ip + 16, 0xe0000001);	/* 224.0.0.1; source 0.0.0.0 */
+	ip[20] = 0x94, ip[21] = 4;		/* router alert (RFC 2113), value 0 */
+	csum = wire_csum(ip, 24);
+	memcpy(ip + 10, &csum, 2);
+	q[0] = 0x11;				/* membership query; group 0: general */
+	q[1] = AGENT_MCAST_QUERY_RESP_DS;
+	q[8] = 2;				/* S 0, QRV 2 */
+	q[9] = 125;				/* QQIC: 125 s */
+	csum = wire_csum(q, 12);
+	memcpy(q + 2, &csum, 2);
+	return AGENT_MCAST_QUERY_LEN;
+}
+
 bool agent_mcast_take(struct agent_mcast_state *s, uint64_t now_ns)
 {
 	uint64_t add;

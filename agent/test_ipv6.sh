@@ -11,8 +11,10 @@
 # entry it wrote and follows the move).  Then group membership: the VDCs' broadcast
 # groups and an IGMP join and leave reach the directory, one group per VDC;
 # and replication (docs/multicast.md): a 10,000/s stream from red-srv0 to
-# 239.1.2.3 reaches its members red-srv1 and red-srv5 (each at least 99.9%),
-# never red-srv2 (no member) nor blue-srv0 (a member of blue's 239.1.2.3);
+# 239.1.2.3 reaches its members red-srv1 (moved to srv2 after its join: its
+# new agent's IGMP query has it report again) and red-srv5 (each at least
+# 99.9%), never red-srv2 (no member, on srv2 with red-srv1) nor blue-srv0 (a
+# member of blue's 239.1.2.3);
 # a broadcast to 255.255.255.255 reaches the 7 other red VMs and no blue one.
 #
 #            spine0        spine1
@@ -24,6 +26,7 @@
 #     blue-srv0 --ping6--> red-srv4      nothing (VDC 2 has no such address)
 #     blue-srv4: link down and up        SLAAC again at once (RS answered)
 #     red-srv4: srv4 -> srv5             red-srv0's pings come back (gap printed)
+#     red-srv1: srv1 -> srv2             still a member of red's 239.1.2.3
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -162,10 +165,24 @@ dwait grp_groups 4 || fail "IGMP joins: $(dstat grp_groups) groups, not 4 (one p
 dwait grp_members $((m + 2)) || fail "IGMP joins: $(dstat grp_members) members, not $((m + 2))"
 
 t_mc=$SECONDS
-# replication: red-srv5 joins too; red-srv0 sends 20,000 datagrams at
+# replication: red-srv5 joins too; red-srv1, a member, moves to srv2 (red-srv2,
+# no member, is there): srv2's agent, its VMs' IGMP querier, queries it and
+# JOINs the group for it from srv2 (without that the copies would go on
+# to srv1, where no member is left); red-srv0 sends 20,000 datagrams at
 # 10,000/s; each VM runs a receiver on the stream's port
 vm red-srv5 ip addr add 239.1.2.3/32 dev $IF autojoin
 dwait grp_members $((m + 3)) || fail "IGMP join: $(dstat grp_members) members, not $((m + 3))"
+url2=$($P lab status $L --json | jq -r '.nodes[] | select(.name == "srv2") | .metrics_url.agent')
+ajoins() {	# srv2's agent: groups joined for its VMs
+	ip netns exec ${PT}-mgmt curl -sS --max-time 5 "$url2" |
+		awk '$1 == "peregrine_agent_mcast_join_total" { print $2 }'
+}
+j2=$(ajoins)
+$P lab migrate red-srv1 srv2 $L >/dev/null
+for _ in $(seq 50); do [ "$(ajoins)" -gt "${j2:-0}" ] && break; sleep 0.1; done
+[ "$(ajoins)" -gt "${j2:-0}" ] || fail "red-srv1 moved to srv2: srv2's agent joined no group for it"
+echo "migration: red-srv1 srv1 -> srv2, its group joined by srv2's agent ($(ajoins) joins, $j2 before)"
+sleep 1.1	# the source's member list (a 1 s lease) asked again
 tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
 # tx packets of srv0's NICs: the source server's links into the fabric
@@ -174,10 +191,19 @@ nic_tx() {
 		case $f in */lo/*) ;; *) echo "${f%/statistics/*} $(cat $f)";; esac; done'
 }
 nic_tx > "$tmp/tx0"
+# members stop at 20,000 datagrams, non-members are stopped (SIGTERM: they
+# report what they got) once the members are done; every receiver listens
+# before the stream starts (a receiver that starts late or stops early on a
+# busy machine misses datagrams the fabric delivered: UDP IgnoredMulti)
+mpids="" opids=""
 for v in red-srv1 red-srv5 red-srv2 blue-srv0; do
-	vm $v $P probe recv --listen 0.0.0.0:5001 --duration 6 --idle 1 --json > "$tmp/$v" &
+	ip netns exec "${PT}-$v" $P probe recv --listen 0.0.0.0:5001 --count 20000 --duration 30 \
+		--idle 5 --json > "$tmp/$v" &
+	case $v in red-srv[15]) mpids+=" $!";; *) opids+=" $!";; esac
 done
-sleep 0.5
+for v in red-srv1 red-srv5 red-srv2 blue-srv0; do
+	for _ in $(seq 100); do vm $v grep -q ':1389 ' /proc/net/udp && break; sleep 0.1; done
+done
 vm red-srv0 ip route replace 224.0.0.0/4 dev $IF
 # the group established at the source first, as the demo's unicast streams
 # are: frames sent before its agent has the MEMBERS answer are dropped
@@ -185,7 +211,10 @@ vm red-srv0 ip route replace 224.0.0.0/4 dev $IF
 vm red-srv0 $P probe send --to 239.1.2.3:5000 --rate 100 --count 10 >/dev/null
 sleep 0.5
 vm red-srv0 $P probe send --to 239.1.2.3:5001 --rate 10000 --count 20000 >/dev/null
-wait
+wait $mpids || true
+sleep 0.5
+kill -TERM $opids 2>/dev/null || true
+wait $opids || true
 nic_tx > "$tmp/tx1"
 got() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['received'])" "$tmp/$1"; }
 dpc() { $P dp stats "${PT}-srv$1" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['counters']['$2']['packets'])"; }
