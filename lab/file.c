@@ -22,7 +22,11 @@ const char lab_default_yaml[] =
 	"  - {name: red, id: 1, subnet: 10.0.0.0/24, subnet6: \"fd00:0:0:1::/64\"}\n"
 	"  - {name: blue, id: 2, subnet: 10.0.0.0/24, subnet6: \"fd00:0:0:1::/64\"}\n"
 	"placement:\n"
-	"  per_server: 1\n";
+	"  per_server: 1\n"
+	"# One multicast group in each VDC, the same address (docs/multicast.md).\n"
+	"groups:\n"
+	"  - {vdc: red, group: 239.1.2.3, members: [red-srv1, red-srv5, red-srv6]}\n"
+	"  - {vdc: blue, group: 239.1.2.3, members: [blue-srv1]}\n";
 
 bool lab_prefix_ok(const char *p)
 {
