@@ -1055,22 +1055,31 @@ static uint64_t tick6(struct agent *a, struct dir_now now)
 	return MIN(leases, next_ra);
 }
 
-/* The agent as its VMs' IGMP querier: a general query to each VM on the
+/* The agent as its VMs' IGMP and MLD querier: a general query to each VM on the
  * schedule of AGENT_MCAST_QUERY_* (agent/mcast.h); their reports come back
  * through PGR_EV_MCAST.  Returns the next query's time. */
 static uint64_t tick_query(struct agent *a, struct dir_now now)
 {
-	uint8_t f[AGENT_MCAST_QUERY_LEN], mac[6];
+	uint8_t f[AGENT_MCAST_QUERY_LEN], f6[AGENT_MCAST_QUERY6_LEN], mac[6];
 	uint32_t ms;
 
 	if (!a->configured || now.ns < a->next_query_ns)
 		return a->configured ? a->next_query_ns : UINT64_MAX;
 	pgr_mac_make(mac, pgr_id_of(a->node, PGR_PRIMARY));
 	agent_mcast_query_frame(mac, f);
+	agent_mcast_query6_frame(mac, f6);
 	for (unsigned i = 0; i < a->nvms; i++) {
-		if (!a->vms[i].c.ifindex)
+		const struct agent_vm_cfg *c = &a->vms[i].c;
+
+		if (!c->ifindex)
 			continue;
-		if (a->ops.arp_reply(a->ops.arg, a->vms[i].c.ifindex, f, sizeof(f)))
+		if (a->ops.arp_reply(a->ops.arg, c->ifindex, f, sizeof(f)))
+			a->st.mcast_query_fail++;
+		else
+			a->st.mcast_queries++;
+		if (!c->has_prefix6)	/* MLD: the VMs of a VDC with IPv6 */
+			continue;
+		if (a->ops.arp_reply(a->ops.arg, c->ifindex, f6, sizeof(f6)))
 			a->st.mcast_query_fail++;
 		else
 			a->st.mcast_queries++;
@@ -1505,9 +1514,9 @@ void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg)
 	}
 	fn(arg, "mcast_send_fail", "JOIN/LEAVE records the directory client refused",
 	   a->st.mcast_send_fail);
-	fn(arg, "mcast_queries", "IGMP general queries sent to VMs (the agent is their querier)",
+	fn(arg, "mcast_queries", "IGMP/MLD general queries sent to VMs (the agent is their querier)",
 	   a->st.mcast_queries);
-	fn(arg, "mcast_query_fail", "IGMP general queries the shell failed to send",
+	fn(arg, "mcast_query_fail", "IGMP/MLD general queries the shell failed to send",
 	   a->st.mcast_query_fail);
 #define AGENT6_STAT_CALL(name, desc) fn(arg, #name, desc, a->v6.st.name);
 	AGENT6_STATS(AGENT6_STAT_CALL)	/* agent/agent6.h */

@@ -42,6 +42,7 @@ struct fake {
 	uint32_t frame_if[FAKE_FRAMES];
 	unsigned nframes;
 	unsigned nqueries;	/* IGMP general queries (agent/mcast.h), not in frames */
+	unsigned nqueries6;	/* MLD general queries, likewise */
 	uint32_t query_if;	/* the last one's port */
 	uint8_t ras[FAKE_RAS][RASP_MAX_DGRAM];
 	size_t ras_len[FAKE_RAS];
@@ -137,6 +138,13 @@ static int f_arp(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
 		f->query_if = ifindex;
 		return 0;
 	}
+	if (len == AGENT_MCAST_QUERY6_LEN && frame[14 + 48] == 130) {	/* MLD query */
+		f->nqueries6++;
+		f->query_if = ifindex;
+		return 0;
+	}
+	if (len == AGENT6_RA_LEN)	/* a router advertisement (agent/test_agent6.c) */
+		return 0;
 	assert_int_equal(len, AGENT_ARP_LEN);
 	assert_true(f->nframes < FAKE_FRAMES);
 	memcpy(f->frames[f->nframes], frame, len);
@@ -973,6 +981,16 @@ static void test_querier(void **state)
 	agent_tick(h.n[1].a, now_of(&h));
 	assert_int_equal(h.n[1].f.nqueries, 3 * AGENT_MCAST_QUERY_INITIAL + 5);
 	assert_int_equal(h.n[1].f.query_if, 204);
+	assert_int_equal(h.n[1].f.nqueries6, 0);	/* no VM with IPv6 yet */
+	/* a VM of a VDC with IPv6 gets an MLD query too */
+	h.n[1].vms[1].has_prefix6 = true;
+	agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+	h.t += MS;
+	agent_tick(h.n[1].a, now_of(&h));
+	assert_int_equal(h.n[1].f.nqueries, 3 * AGENT_MCAST_QUERY_INITIAL + 7);
+	assert_int_equal(h.n[1].f.nqueries6, 1);
+	assert_int_equal(h.n[1].f.query_if, 204);
+	assert_int_equal(st->mcast_queries, 3 * AGENT_MCAST_QUERY_INITIAL + 8);
 	assert_int_equal(st->mcast_query_fail, 0);
 	h_fini(&h);
 }

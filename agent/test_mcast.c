@@ -134,6 +134,33 @@ static void test_query_frame(void **st)
 	assert_int_equal(parse(bad, sizeof(bad), ops, &n), AGENT_MCAST_drop_csum);
 }
 
+/* The MLDv2 query likewise: from the EUI-64 link-local address of the MAC
+ * (the parser's spoof check), hop limit 1, the hop-by-hop header, the
+ * ICMPv6 checksum over the pseudo-header. */
+static void test_query6_frame(void **st)
+{
+	uint8_t f[AGENT_MCAST_QUERY6_LEN], bad[AGENT_MCAST_QUERY6_LEN];
+	struct agent_mcast_op ops[AGENT_MCAST_OPS];
+	unsigned n;
+
+	(void)st;
+	assert_int_equal(agent_mcast_query6_frame(vm.mac, f), AGENT_MCAST_QUERY6_LEN);
+	assert_memory_equal(f, "\x33\x33\x00\x00\x00\x01", 6);
+	assert_int_equal(f[14 + 7], 1);				/* hop limit */
+	assert_int_equal(f[14 + 8], 0xfe);			/* fe80:: */
+	assert_int_equal(f[14 + 24], 0xff);			/* ff02::1 */
+	assert_int_equal(f[14 + 39], 1);
+	assert_int_equal(f[14 + 48], 130);			/* listener query */
+	assert_int_equal(wire_get16(f + 14 + 48 + 4), AGENT_MCAST_QUERY6_RESP_MS);
+	assert_int_equal(parse(f, sizeof(f), ops, &n), AGENT_MCAST_drop_type);
+	memcpy(bad, f, sizeof(f));
+	bad[14 + 48 + 25] ^= 1;			/* QQIC: the checksum fails */
+	assert_int_equal(parse(bad, sizeof(bad), ops, &n), AGENT_MCAST_drop_csum);
+	memcpy(bad, f, sizeof(f));
+	bad[14 + 23] ^= 1;			/* not the MAC's link-local address */
+	assert_int_equal(parse(bad, sizeof(bad), ops, &n), AGENT_MCAST_drop_spoof);
+}
+
 static void test_igmp(void **st)
 {
 	uint8_t f[1600], msg[64] = { 0 }, g[16];
@@ -617,6 +644,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query_frame),
+		cmocka_unit_test(test_query6_frame),
 		cmocka_unit_test(test_igmp),
 		cmocka_unit_test(test_igmp_bad),
 		cmocka_unit_test(test_mld),
