@@ -266,18 +266,21 @@ for i in range(int(sys.argv[2])):
     s.sendto(b"broadcast %d" % i, ("255.255.255.255", int(sys.argv[3]))); time.sleep(0.01)' $IF "$1" "$2"
 }
 vms_all="red-srv1 red-srv2 red-srv3 red-srv4 red-srv5 red-srv6 red-srv7 blue-srv0 blue-srv1 blue-srv4 blue-srv7"
-# the broadcast group established at the source, as above: a broadcast now
-# and then until srv0 sends copies to the other servers (at most 5 s)
+for v in $vms_all; do bcast_recv $v & done
+for _ in $(seq 100); do	# every receiver bound (python starts slowly on a busy machine)
+	[ "$(ls "$tmp" | grep -c '^ready-')" -eq $(echo $vms_all | wc -w) ] && break
+	sleep 0.1
+done
+# the broadcast group established at the source, as above: a broadcast (to
+# another port) now and then until srv0 sends copies to the other servers
+# (at most 5 s); after the receivers are bound, not before: a group nobody
+# sends to for 10 s (AGENT_GRP_IDLE_MS) loses its member servers, and the
+# receivers may take that long to start on a busy machine
 c=$(dpc 0 vm_group_copy)
 for _ in $(seq 10); do
 	bcast_send 1 5000
 	sleep 0.5
 	[ "$(dpc 0 vm_group_copy)" -gt "$c" ] && break
-done
-for v in $vms_all; do bcast_recv $v & done
-for _ in $(seq 100); do	# every receiver bound (python starts slowly on a busy machine)
-	[ "$(ls "$tmp" | grep -c '^ready-')" -eq $(echo $vms_all | wc -w) ] && break
-	sleep 0.1
 done
 c0="$(dpc 0 vm_group_sent) $(dpc 0 vm_group_copy) $(dpc 0 vm_drop_group_none)"
 bcast_send 20 5002
