@@ -103,6 +103,8 @@ struct agent {
 	struct agent_grp_env genv;	/* what grps is lent (grp_env) */
 	struct agent_grp_vm *gvms;	/* cap_vms */
 	uint64_t next_register_ns;
+	uint64_t next_query_ns;		/* IGMP general queries (agent/mcast.h) */
+	unsigned query_rounds;		/* since the last configuration */
 	bool configured;
 
 	/* the cache */
@@ -1090,6 +1092,8 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 	}
 	a->configured = true;
 	agent6_ra_restart(&a->v6);
+	a->query_rounds = 0;	/* the VMs' groups again: joined unseen, or migrated */
+	a->next_query_ns = 0;
 	register_all(a, now);
 	grp_sync(a);
 }
@@ -1114,6 +1118,41 @@ static uint64_t tick6(struct agent *a, struct dir_now now)
 		agent6_ra_vm(&a->v6, &env, &a->vms[i].c);
 	next_ra = agent6_ra_done(&a->v6, now);	/* once: MIN evaluates twice */
 	return MIN(leases, next_ra);
+}
+
+/* The agent as its VMs' IGMP and MLD querier: a general query to each VM on the
+ * schedule of AGENT_MCAST_QUERY_* (agent/mcast.h); their reports come back
+ * through PGR_EV_MCAST.  Returns the next query's time. */
+static uint64_t tick_query(struct agent *a, struct dir_now now)
+{
+	uint8_t f[AGENT_MCAST_QUERY_LEN], f6[AGENT_MCAST_QUERY6_LEN], mac[6];
+	uint32_t ms;
+
+	if (!a->configured || now.ns < a->next_query_ns)
+		return a->configured ? a->next_query_ns : UINT64_MAX;
+	pgr_mac_make(mac, pgr_id_of(a->node, PGR_PRIMARY));
+	agent_mcast_query_frame(mac, f);
+	agent_mcast_query6_frame(mac, f6);
+	for (unsigned i = 0; i < a->nvms; i++) {
+		const struct agent_vm_cfg *c = &a->vms[i].c;
+
+		if (!c->ifindex)
+			continue;
+		if (a->ops.arp_reply(a->ops.arg, c->ifindex, f, sizeof(f)))
+			a->st.mcast_query_fail++;
+		else
+			a->st.mcast_queries++;
+		if (!c->has_prefix6)	/* MLD: the VMs of a VDC with IPv6 */
+			continue;
+		if (a->ops.arp_reply(a->ops.arg, c->ifindex, f6, sizeof(f6)))
+			a->st.mcast_query_fail++;
+		else
+			a->st.mcast_queries++;
+	}
+	ms = ++a->query_rounds < AGENT_MCAST_QUERY_INITIAL ? AGENT_MCAST_QUERY_INITIAL_MS
+							  : AGENT_MCAST_QUERY_MS;
+	a->next_query_ns = now.ns + (uint64_t)ms * 1000000;
+	return a->next_query_ns;
 }
 
 uint64_t agent_tick(struct agent *a, struct dir_now now)
@@ -1147,6 +1186,7 @@ uint64_t agent_tick(struct agent *a, struct dir_now now)
 		register_all(a, now);
 	if (a->configured && a->next_register_ns < next)
 		next = a->next_register_ns;
+	next = MIN(next, tick_query(a, now));
 	return MIN(next, tick6(a, now));
 }
 
@@ -1539,6 +1579,10 @@ void agent_stats_foreach(const struct agent *a, agent_stat_fn fn, void *arg)
 	}
 	fn(arg, "mcast_send_fail", "JOIN/LEAVE records the directory client refused",
 	   a->st.mcast_send_fail);
+	fn(arg, "mcast_queries", "IGMP/MLD general queries sent to VMs (the agent is their querier)",
+	   a->st.mcast_queries);
+	fn(arg, "mcast_query_fail", "IGMP/MLD general queries the shell failed to send",
+	   a->st.mcast_query_fail);
 #define AGENT6_STAT_CALL(name, desc) fn(arg, #name, desc, a->v6.st.name);
 	AGENT6_STATS(AGENT6_STAT_CALL)	/* agent/agent6.h */
 #undef AGENT6_STAT_CALL

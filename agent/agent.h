@@ -122,6 +122,8 @@ struct agent_stats {
 	uint64_t dhcp[AGENT_DHCP_COUNT];	/* agent/dhcp.h: "dhcp_" NAME */
 	uint64_t mcast[AGENT_MCAST_COUNT];	/* agent/mcast.h: "mcast_" NAME */
 	uint64_t mcast_send_fail;		/* JOIN/LEAVE records not sent */
+	uint64_t mcast_queries;			/* IGMP/MLD general queries sent to VMs */
+	uint64_t mcast_query_fail;		/* ... that the shell failed to send */
 };
 
 struct agent;

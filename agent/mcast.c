@@ -285,6 +285,67 @@ enum agent_mcast_verdict agent_mcast_parse(const struct agent_mcast_vm *vm, cons
 
 /* ---- per-VM state ------------------------------------------------------------- */
 
+size_t agent_mcast_query_frame(const uint8_t src_mac[6], uint8_t f[AGENT_MCAST_QUERY_LEN])
+{
+	uint8_t *ip = f + WIRE_ETH_HLEN, *q = ip + 24;
+	uint16_t csum;
+
+	memset(f, 0, AGENT_MCAST_QUERY_LEN);
+	memcpy(f, "\x01\x00\x5e\x00\x00\x01", 6);	/* 224.0.0.1's MAC */
+	memcpy(f + 6, src_mac, 6);
+	f[12] = 0x08;
+	ip[0] = 0x46;				/* IPv4, 24-byte header */
+	ip[1] = 0xc0;				/* internetwork control, as Linux sends IGMP */
+	wire_put16(ip + 2, 24 + 12);
+	ip[8] = 1;				/* TTL */
+	ip[9] = 2;				/* IGMP */
+	wire_put32(ip + 16, 0xe0000001);	/* 224.0.0.1; source 0.0.0.0 */
+	ip[20] = 0x94, ip[21] = 4;		/* router alert (RFC 2113), value 0 */
+	csum = wire_csum(ip, 24);
+	memcpy(ip + 10, &csum, 2);
+	q[0] = 0x11;				/* membership query; group 0: general */
+	q[1] = AGENT_MCAST_QUERY_RESP_DS;
+	q[8] = 2;				/* S 0, QRV 2 */
+	q[9] = 125;				/* QQIC: 125 s */
+	csum = wire_csum(q, 12);
+	memcpy(q + 2, &csum, 2);
+	return AGENT_MCAST_QUERY_LEN;
+}
+
+size_t agent_mcast_query6_frame(const uint8_t src_mac[6], uint8_t f[AGENT_MCAST_QUERY6_LEN])
+{
+	uint8_t *ip = f + WIRE_ETH_HLEN, *h = ip + 40, *q = h + 8;
+	const size_t mlen = 28;
+	uint32_t sum;
+
+	memset(f, 0, AGENT_MCAST_QUERY6_LEN);
+	memcpy(f, "\x33\x33\x00\x00\x00\x01", 6);	/* ff02::1's MAC */
+	memcpy(f + 6, src_mac, 6);
+	f[12] = 0x86, f[13] = 0xdd;
+	ip[0] = 0x60;
+	wire_put16(ip + 4, 8 + mlen);
+	ip[6] = IPV6_HOPOPTS;
+	ip[7] = 1;				/* hop limit */
+	ip[8] = 0xfe, ip[9] = 0x80;		/* fe80:: + the MAC's EUI-64 */
+	ip[16] = src_mac[0] ^ 0x02, ip[17] = src_mac[1], ip[18] = src_mac[2];
+	ip[19] = 0xff, ip[20] = 0xfe;
+	ip[21] = src_mac[3], ip[22] = src_mac[4], ip[23] = src_mac[5];
+	ip[24] = 0xff, ip[25] = 0x02, ip[39] = 1;	/* ff02::1 */
+	h[0] = WIRE_IPPROTO_ICMPV6;		/* hop-by-hop, 8 bytes */
+	h[2] = 5, h[3] = 2;			/* router alert (RFC 2711): MLD, 0 */
+	h[6] = 1;				/* PadN of 0 */
+	q[0] = 130;				/* listener query; address ::: general */
+	wire_put16(q + 4, AGENT_MCAST_QUERY6_RESP_MS);
+	q[24] = 2;				/* S 0, QRV 2 */
+	q[25] = 125;				/* QQIC: 125 s */
+	sum = sum16(0, ip + 8, 32) + (uint32_t)mlen + WIRE_IPPROTO_ICMPV6;
+	sum = sum16(sum, q, mlen);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	wire_put16(q + 2, (uint16_t)~sum);
+	return AGENT_MCAST_QUERY6_LEN;
+}
+
 bool agent_mcast_take(struct agent_mcast_state *s, uint64_t now_ns)
 {
 	uint64_t add;

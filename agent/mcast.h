@@ -25,6 +25,20 @@ enum agent_mcast_limits {
 					 * a report per group when it joins and
 					 * a few more on a querier's query */
 	AGENT_MCAST_FRAME_MAX = 1514,	/* longer: not one of a VM's reports */
+	/* The agent is its VMs' querier (RFC 3376 and 3810 as a router): an
+	 * IGMPv3 general query to every VM (and an MLDv2 one to every VM of a
+	 * VDC with IPv6) AGENT_MCAST_QUERY_INITIAL times
+	 * AGENT_MCAST_QUERY_INITIAL_MS apart after each configuration (a VM
+	 * that joined before its port was watched, or that has just migrated
+	 * here, reports its groups within a second or two), then every
+	 * AGENT_MCAST_QUERY_MS (RFC 3376's default query interval). */
+	AGENT_MCAST_QUERY_INITIAL = 3,
+	AGENT_MCAST_QUERY_INITIAL_MS = 1000,
+	AGENT_MCAST_QUERY_MS = 125000,
+	AGENT_MCAST_QUERY_RESP_DS = 10,	/* max response time, 1/10 s: 1 s */
+	AGENT_MCAST_QUERY_LEN = 14 + 24 + 12,	/* Ethernet, IPv4 + router alert, query */
+	AGENT_MCAST_QUERY6_RESP_MS = 1000,	/* the MLDv2 query's max response */
+	AGENT_MCAST_QUERY6_LEN = 14 + 40 + 8 + 28,	/* Ethernet, IPv6, hop-by-hop, query */
 };
 
 /* What happened to a report from a VM: a counter each (agent stats
@@ -75,6 +89,22 @@ struct agent_mcast_vm {
  * drop reason; reads nothing outside data .. data + len. */
 enum agent_mcast_verdict agent_mcast_parse(const struct agent_mcast_vm *vm, const uint8_t *data,
 					   size_t len, struct agent_mcast_op *ops, unsigned *nops);
+
+/* An IGMPv3 general query (RFC 3376 4.1) from the server's MAC src_mac to
+ * 224.0.0.1: source address 0.0.0.0 (as the Linux bridge's querier sends
+ * it: the agent has no address in the VM's subnet, and a VM's report does
+ * not depend on it), TTL 1, the router alert option, max response time
+ * AGENT_MCAST_QUERY_RESP_DS, QRV 2, QQIC 125 s.  A VM answers with a
+ * report of every group it is in.  Returns AGENT_MCAST_QUERY_LEN. */
+size_t agent_mcast_query_frame(const uint8_t src_mac[6], uint8_t f[AGENT_MCAST_QUERY_LEN]);
+
+/* An MLDv2 general query (RFC 3810 5.1), for the VMs of a VDC with IPv6:
+ * from the server's MAC src_mac and its link-local address (EUI-64; a VM
+ * takes queries from link-local sources only) to ff02::1, hop limit 1,
+ * after a hop-by-hop header with the router alert; max response
+ * AGENT_MCAST_QUERY6_RESP_MS, QRV 2, QQIC 125 s.  Returns
+ * AGENT_MCAST_QUERY6_LEN. */
+size_t agent_mcast_query6_frame(const uint8_t src_mac[6], uint8_t f[AGENT_MCAST_QUERY6_LEN]);
 
 /* A VM's groups and its report rate. */
 struct agent_mcast_state {

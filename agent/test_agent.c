@@ -42,6 +42,9 @@ struct fake {
 	uint8_t frames[FAKE_FRAMES][AGENT_ARP_LEN];
 	uint32_t frame_if[FAKE_FRAMES];
 	unsigned nframes;
+	unsigned nqueries;	/* IGMP general queries (agent/mcast.h), not in frames */
+	unsigned nqueries6;	/* MLD general queries, likewise */
+	uint32_t query_if;	/* the last one's port */
 	uint8_t ras[FAKE_RAS][RASP_MAX_DGRAM];
 	size_t ras_len[FAKE_RAS];
 	unsigned nras;
@@ -186,6 +189,18 @@ static int f_arp(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
 {
 	struct fake *f = arg;
 
+	if (len == AGENT_MCAST_QUERY_LEN && frame[0] == 0x01) {	/* to 224.0.0.1 */
+		f->nqueries++;
+		f->query_if = ifindex;
+		return 0;
+	}
+	if (len == AGENT_MCAST_QUERY6_LEN && frame[14 + 48] == 130) {	/* MLD query */
+		f->nqueries6++;
+		f->query_if = ifindex;
+		return 0;
+	}
+	if (len == AGENT6_RA_LEN)	/* a router advertisement (agent/test_agent6.c) */
+		return 0;
 	assert_int_equal(len, AGENT_ARP_LEN);
 	assert_true(f->nframes < FAKE_FRAMES);
 	memcpy(f->frames[f->nframes], frame, len);
@@ -982,6 +997,61 @@ static void test_reconfigure(void **state)
 	h_fini(&h);
 }
 
+/* The agent is its VMs' IGMP querier: a general query into every VM's port
+ * at the first tick after a configuration, AGENT_MCAST_QUERY_INITIAL of
+ * them AGENT_MCAST_QUERY_INITIAL_MS apart, then one every
+ * AGENT_MCAST_QUERY_MS; a new configuration (a VM migrated here) starts the
+ * quick ones again.  The frame itself: agent/test_mcast.c. */
+static void test_querier(void **state)
+{
+	const uint32_t now_vms[][4] = { { 1, 5, 13, 201 }, { 1, 8, 17, 204 } };
+	const struct agent_stats *st;
+	uint64_t next;
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	st = agent_get_stats(h.n[1].a);
+	assert_int_equal(h.n[1].f.nqueries, 0);		/* none before a tick */
+	next = agent_tick(h.n[1].a, now_of(&h));
+	assert_int_equal(h.n[1].f.nqueries, 3);		/* its 3 VMs */
+	assert_int_equal(st->mcast_queries, 3);
+	assert_int_equal(next, now_of(&h).ns + AGENT_MCAST_QUERY_INITIAL_MS * MS);
+	for (unsigned r = 1; r < AGENT_MCAST_QUERY_INITIAL; r++) {
+		h.t += AGENT_MCAST_QUERY_INITIAL_MS * MS - MS;
+		agent_tick(h.n[1].a, now_of(&h));
+		assert_int_equal(h.n[1].f.nqueries, 3 * r);	/* not before its time */
+		h.t += MS;
+		agent_tick(h.n[1].a, now_of(&h));
+		assert_int_equal(h.n[1].f.nqueries, 3 * (r + 1));
+	}
+	h.t += AGENT_MCAST_QUERY_INITIAL_MS * MS;
+	agent_tick(h.n[1].a, now_of(&h));		/* the slow rate now */
+	assert_int_equal(h.n[1].f.nqueries, 3 * AGENT_MCAST_QUERY_INITIAL);
+	h.t += AGENT_MCAST_QUERY_MS * MS;
+	agent_tick(h.n[1].a, now_of(&h));
+	assert_int_equal(h.n[1].f.nqueries, 3 * AGENT_MCAST_QUERY_INITIAL + 3);
+	/* a VM arrives (migration): queried at the next tick, 2 VMs now */
+	node_config(&h.n[1], 5, 2, now_vms);
+	agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+	h.t += MS;
+	agent_tick(h.n[1].a, now_of(&h));
+	assert_int_equal(h.n[1].f.nqueries, 3 * AGENT_MCAST_QUERY_INITIAL + 5);
+	assert_int_equal(h.n[1].f.query_if, 204);
+	assert_int_equal(h.n[1].f.nqueries6, 0);	/* no VM with IPv6 yet */
+	/* a VM of a VDC with IPv6 gets an MLD query too */
+	h.n[1].vms[1].has_prefix6 = true;
+	agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+	h.t += MS;
+	agent_tick(h.n[1].a, now_of(&h));
+	assert_int_equal(h.n[1].f.nqueries, 3 * AGENT_MCAST_QUERY_INITIAL + 7);
+	assert_int_equal(h.n[1].f.nqueries6, 1);
+	assert_int_equal(h.n[1].f.query_if, 204);
+	assert_int_equal(st->mcast_queries, 3 * AGENT_MCAST_QUERY_INITIAL + 8);
+	assert_int_equal(st->mcast_query_fail, 0);
+	h_fini(&h);
+}
+
 /* A restarted agent adopts what the pinned map holds, registers again, and
  * keeps the entries that are in use; the directory losing its state is
  * repaired by the periodic registration. */
@@ -1558,6 +1628,7 @@ int main(void)
 		cmocka_unit_test(test_ras_direct),
 		cmocka_unit_test(test_bad_misses),
 		cmocka_unit_test(test_cache_bound),
+		cmocka_unit_test(test_querier),
 		cmocka_unit_test(test_config_round_trip),
 		cmocka_unit_test(test_config_errors),
 	};

@@ -106,6 +106,61 @@ static enum agent_mcast_verdict parse(const uint8_t *f, size_t n, struct agent_m
 	return agent_mcast_parse(&vm, f, n, ops, nops);
 }
 
+/* The agent's general query (it is its VMs' querier): a frame the parser
+ * reads through to the message type, so its lengths, TTL and both checksums
+ * are right; a query is never taken from a VM (drop_type). */
+static void test_query_frame(void **st)
+{
+	uint8_t f[AGENT_MCAST_QUERY_LEN], bad[AGENT_MCAST_QUERY_LEN];
+	struct agent_mcast_op ops[AGENT_MCAST_OPS];
+	unsigned n;
+
+	(void)st;
+	assert_int_equal(agent_mcast_query_frame(vm.mac, f), AGENT_MCAST_QUERY_LEN);
+	assert_memory_equal(f, "\x01\x00\x5e\x00\x00\x01", 6);
+	assert_int_equal(wire_get32(f + 14 + 16), 0xe0000001u);	/* 224.0.0.1 */
+	assert_int_equal(wire_get32(f + 14 + 12), 0);			/* from 0.0.0.0 */
+	assert_int_equal(f[14 + 8], 1);					/* TTL */
+	assert_int_equal(f[14 + 24], 0x11);				/* query */
+	assert_int_equal(f[14 + 24 + 1], AGENT_MCAST_QUERY_RESP_DS);
+	assert_int_equal(wire_get32(f + 14 + 24 + 4), 0);		/* general */
+	assert_int_equal(parse(f, sizeof(f), ops, &n), AGENT_MCAST_drop_type);
+	assert_int_equal(n, 0);
+	memcpy(bad, f, sizeof(f));
+	bad[14 + 24 + 9] ^= 1;			/* QQIC: the message's checksum fails */
+	assert_int_equal(parse(bad, sizeof(bad), ops, &n), AGENT_MCAST_drop_csum);
+	memcpy(bad, f, sizeof(f));
+	bad[14 + 21] ^= 1;			/* the router alert: the header's fails */
+	assert_int_equal(parse(bad, sizeof(bad), ops, &n), AGENT_MCAST_drop_csum);
+}
+
+/* The MLDv2 query likewise: from the EUI-64 link-local address of the MAC
+ * (the parser's spoof check), hop limit 1, the hop-by-hop header, the
+ * ICMPv6 checksum over the pseudo-header. */
+static void test_query6_frame(void **st)
+{
+	uint8_t f[AGENT_MCAST_QUERY6_LEN], bad[AGENT_MCAST_QUERY6_LEN];
+	struct agent_mcast_op ops[AGENT_MCAST_OPS];
+	unsigned n;
+
+	(void)st;
+	assert_int_equal(agent_mcast_query6_frame(vm.mac, f), AGENT_MCAST_QUERY6_LEN);
+	assert_memory_equal(f, "\x33\x33\x00\x00\x00\x01", 6);
+	assert_int_equal(f[14 + 7], 1);				/* hop limit */
+	assert_int_equal(f[14 + 8], 0xfe);			/* fe80:: */
+	assert_int_equal(f[14 + 24], 0xff);			/* ff02::1 */
+	assert_int_equal(f[14 + 39], 1);
+	assert_int_equal(f[14 + 48], 130);			/* listener query */
+	assert_int_equal(wire_get16(f + 14 + 48 + 4), AGENT_MCAST_QUERY6_RESP_MS);
+	assert_int_equal(parse(f, sizeof(f), ops, &n), AGENT_MCAST_drop_type);
+	memcpy(bad, f, sizeof(f));
+	bad[14 + 48 + 25] ^= 1;			/* QQIC: the checksum fails */
+	assert_int_equal(parse(bad, sizeof(bad), ops, &n), AGENT_MCAST_drop_csum);
+	memcpy(bad, f, sizeof(f));
+	bad[14 + 23] ^= 1;			/* not the MAC's link-local address */
+	assert_int_equal(parse(bad, sizeof(bad), ops, &n), AGENT_MCAST_drop_spoof);
+}
+
 static void test_igmp(void **st)
 {
 	uint8_t f[1600], msg[64] = { 0 }, g[16];
@@ -588,6 +643,8 @@ static void test_grp(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_query_frame),
+		cmocka_unit_test(test_query6_frame),
 		cmocka_unit_test(test_igmp),
 		cmocka_unit_test(test_igmp_bad),
 		cmocka_unit_test(test_mld),

@@ -973,6 +973,15 @@ static void render_metrics(void *arg, struct metrics_text *t)
 		metrics_sample(t, METRICS_COUNTER, name, agent_mcast_desc((int)v),
 			       (double)st->mcast[v], NULL);
 	}
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_mcast_send_fail_total",
+		       "JOIN/LEAVE records the directory client refused",
+		       (double)st->mcast_send_fail, NULL);
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_mcast_queries_total",
+		       "IGMP/MLD general queries sent to VMs (the agent is their querier)",
+		       (double)st->mcast_queries, NULL);
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_mcast_query_fail_total",
+		       "IGMP/MLD general queries the shell failed to send",
+		       (double)st->mcast_query_fail, NULL);
 #define AGENT6_METRIC(n, desc) \
 	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_" #n "_total", desc, \
 		       (double)agent_stats6(s->agent)->n, NULL);

@@ -3,6 +3,7 @@ CMD_SRCS += cmd/fabric.c cmd/monitor.c
 CMD_SRCS += cmd/agent_bcube.c
 CMD_SRCS += cmd/bench_policy.c cmd/policy.c cmd/agent_policy.c cmd/policy_dir.c
 CMD_SRCS += cmd/bench_sim_chaos.c
+CMD_SRCS += cmd/bench_mcast.c
 CMD_SRCS += cmd/probe_tcp.c
 CMD_SRCS += cmd/lab_ha.c cmd/directory_etcd.c cmd/dirctl_check.c cmd/ras_ha.c
 SH_TESTS += cmd/test_probe.sh

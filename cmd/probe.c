@@ -65,8 +65,9 @@ static const char probe_help[] =
 	"       tells the receiver how many it sent.\n"
 	"recv   counts what arrives until --duration S (default 30) has passed,\n"
 	"       --count N datagrams have arrived, or nothing has arrived for --idle S\n"
-	"       (default 2) after the first one.  It reports received, lost,\n"
-	"       duplicated and reordered datagrams, the K (default 5) longest gaps\n"
+	"       (default 2) after the first one, or SIGINT or SIGTERM stops it.\n"
+	"       It reports received, lost, duplicated and reordered datagrams,\n"
+	"       the K (default 5) longest gaps\n"
 	"       between consecutive arrivals, and the K longest loss gaps: for a run\n"
 	"       of lost datagrams, (sequence after - sequence before) times the\n"
 	"       sender's interval.  Loss gaps are what the network dropped; stalls\n"
@@ -361,10 +362,13 @@ static int probe_recv(const struct recv_opts *o)
 	static struct udp_batch b;
 	struct recv_state s = { .want_top = (int)o->gaps };
 	uint64_t end = mono_ns() + (uint64_t)o->duration_s * 1000000000ull, last_mono = 0;
+	struct sigaction sa = { .sa_handler = on_stop };	/* stops, then reports */
 	int fd = udp_open(&o->listen, 4 << 20);
 
 	if (fd < 0)
 		return cli_error("probe recv: cannot listen: %s", strerror(-fd));
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	s.seen = xcalloc(PROBE_MAX_COUNT / 8 + 1, 1);
 	if (o->bin_ms) {
 		s.bin_ms = o->bin_ms;
@@ -373,7 +377,7 @@ static int probe_recv(const struct recv_opts *o)
 		s.bins = xcalloc(s.nbins, sizeof(*s.bins));
 	}
 	udp_batch_init(&b);
-	while (mono_ns() < end && s.received < o->count) {
+	while (mono_ns() < end && s.received < o->count && !probe_stop) {
 		int n = udp_recv_batch(fd, &b);
 
 		if (n < 0) {

@@ -22,7 +22,11 @@ const char lab_default_yaml[] =
 	"  - {name: red, id: 1, subnet: 10.0.0.0/24, subnet6: \"fd00:0:0:1::/64\"}\n"
 	"  - {name: blue, id: 2, subnet: 10.0.0.0/24, subnet6: \"fd00:0:0:1::/64\"}\n"
 	"placement:\n"
-	"  per_server: 1\n";
+	"  per_server: 1\n"
+	"# One multicast group in each VDC, the same address (docs/multicast.md).\n"
+	"groups:\n"
+	"  - {vdc: red, group: 239.1.2.3, members: [red-srv1, red-srv5, red-srv6]}\n"
+	"  - {vdc: blue, group: 239.1.2.3, members: [blue-srv1]}\n";
 
 bool lab_prefix_ok(const char *p)
 {
@@ -602,11 +606,93 @@ static bool read_policy(struct yconf *yc, ynode *seq, struct lab *l)
 	return true;
 }
 
+/* groups: a list of { vdc: NAME, group: A.B.C.D, members: [VM, ...] }: the
+ * members (VMs of that VDC) join the group when the lab comes up
+ * (lab/script.c), as a tenant's program would (docs/multicast.md). */
+static bool read_group_members(struct yconf *yc, ynode *m, struct lab *l,
+			       const struct lab_group *g)
+{
+	const char *name;
+	size_t n = yconf_is_seq(m) ? yconf_seq_len(m) : 0;
+
+	if (!n)
+		return yconf_fail(yc, m, "groups[].members: expected a list of VM names");
+	for (size_t i = 0; i < n; i++) {
+		ynode *x = yconf_seq_at(yc, m, i);
+		struct lab_vm *vm = NULL;
+
+		if (!yconf_str(yc, x, "groups[].members[]", &name))
+			return false;
+		for (uint32_t k = 0; k < l->nvms && !vm; k++)
+			if (!strcmp(l->vms[k].name, name))
+				vm = &l->vms[k];
+		if (!vm)
+			return yconf_fail(yc, x, "groups[].members: no VM '%s'", name);
+		if (vm->vdc != g->vdc)
+			return yconf_fail(yc, x, "groups[].members: '%s' is a VM of VDC %s, not %s",
+					  name, l->vdcs[vm->vdc].name, l->vdcs[g->vdc].name);
+		for (unsigned k = 0; k < vm->ngroups; k++)
+			if (vm->group[k] == g->group)
+				return yconf_fail(yc, x, "groups[].members: '%s' listed twice", name);
+		if (vm->ngroups >= LAB_VM_GROUPS_MAX)
+			return yconf_fail(yc, x, "groups[].members: '%s' is in %d groups already "
+					  "(a VM's limit)", name, LAB_VM_GROUPS_MAX);
+		vm->group[vm->ngroups++] = g->group;
+	}
+	return true;
+}
+
+static bool read_group(struct yconf *yc, ynode *it, struct lab *l)
+{
+	static const char *const keys[] = { "vdc", "group", "members", NULL };
+	struct lab_group *g = &l->groups[l->ngroups];
+	ynode *v;
+	const char *s;
+	int d;
+
+	if (!yconf_is_map(it) || !yconf_only_keys(yc, it, "groups[]", keys))
+		return yconf_fail(yc, it, "groups[]: expected { vdc: NAME, group: A.B.C.D, "
+				  "members: [VM, ...] }");
+	if (!(v = yconf_get(yc, it, "vdc")) || !yconf_str(yc, v, "groups[].vdc", &s))
+		return yconf_fail(yc, v ? v : it, "groups[].vdc: missing");
+	if ((d = find_vdc(l, s)) < 0)
+		return yconf_fail(yc, v, "groups[].vdc: no VDC '%s'", s);
+	g->vdc = (uint16_t)d;
+	if (!(v = yconf_get(yc, it, "group")) || !yconf_str(yc, v, "groups[].group", &s) ||
+	    !parse_ip(s, &g->group) || (g->group >> 28) != 0xe || (g->group >> 8) == 0xe00000)
+		return yconf_fail(yc, v ? v : it, "groups[].group: expected an IPv4 multicast "
+				  "address, 224.0.1.0 to 239.255.255.255 (224.0.0.0/24 is the "
+				  "link's own)");
+	for (uint32_t i = 0; i < l->ngroups; i++)
+		if (l->groups[i].vdc == g->vdc && l->groups[i].group == g->group)
+			return yconf_fail(yc, v, "groups[].group: '%s' of VDC %s listed twice", s,
+					  l->vdcs[g->vdc].name);
+	if (!(v = yconf_get(yc, it, "members")))
+		return yconf_fail(yc, it, "groups[].members: missing");
+	if (!read_group_members(yc, v, l, g))
+		return false;
+	l->ngroups++;
+	return true;
+}
+
+static bool read_groups(struct yconf *yc, ynode *seq, struct lab *l)
+{
+	if (l->scheme != PGR_SCHEME_PEREGRINE)
+		return yconf_fail(yc, seq, "groups: only the peregrine scheme replicates groups");
+	if (!yconf_is_seq(seq) || yconf_seq_len(seq) > LAB_GROUPS_MAX)
+		return yconf_fail(yc, seq, "groups: expected a list of at most %d "
+				  "{ vdc, group, members }", LAB_GROUPS_MAX);
+	for (size_t i = 0; i < yconf_seq_len(seq); i++)
+		if (!read_group(yc, yconf_seq_at(yc, seq, i), l))
+			return false;
+	return true;
+}
+
 static bool read_root(struct yconf *yc, struct lab *l)
 {
 	static const char *const keys[] = { "name", "scheme", "topology", "fib", "links", "mgmt",
 					     "vdcs", "vms", "placement", "deploy", "underlay_mtu",
-					     "policy", "ha", "edge", "slb", NULL };
+					     "policy", "ha", "edge", "slb", "groups", NULL };
 	ynode *root = yconf_root(yc), *v;
 	const char *s;
 
@@ -657,6 +743,8 @@ static bool read_root(struct yconf *yc, struct lab *l)
 	if (!assign_ips(yc, root, l))
 		return false;
 	if ((v = yconf_get(yc, root, "policy")) && !read_policy(yc, v, l))
+		return false;
+	if ((v = yconf_get(yc, root, "groups")) && !read_groups(yc, v, l))
 		return false;
 	if ((v = yconf_get(yc, root, "edge")) && !lab_edge_read(yc, v, l))	/* lab/edge.c */
 		return false;

@@ -33,6 +33,11 @@ enum lab_limits {
 	LAB_SWITCHD_PORT = 7400,	/* default management ports */
 	LAB_RAS_PORT = 7500,
 	LAB_DIR_PORT = 7300,
+	/* `groups:` (docs/lab.md, docs/multicast.md): multicast groups whose
+	 * member VMs `lab up` joins */
+	LAB_GROUPS_MAX = 64,		/* (VDC, group) entries in a lab file */
+	LAB_VM_GROUPS_MAX = 16,		/* groups of one VM: the agent's
+					 * AGENT_MCAST_VM_GROUPS */
 };
 
 /* MACs follow docs/wire-format.md (wire/pgr.h): the Peregrine prefix and
@@ -70,6 +75,14 @@ struct lab_vm {
 	uint32_t nrules;
 	bool router;		/* a VDC's leg of the Internet gateway (`edge:`) */
 	uint32_t public_ip;	/* `edge.nat[]`: its 1:1 public address; 0 none */
+	uint32_t group[LAB_VM_GROUPS_MAX];	/* `groups:` it joins, host order */
+	uint8_t ngroups;
+};
+
+/* One `groups:` entry: a VDC's IPv4 group (its members are in lab_vm). */
+struct lab_group {
+	uint16_t vdc;		/* index into vdcs */
+	uint32_t group;		/* host order, 224.0.1.0 .. 239.255.255.255 */
 };
 
 /* The Internet edge (`edge:`, lab/edge.c, docs/edge.md): a client namespace
@@ -156,6 +169,8 @@ struct lab {
 	struct lab_edge *edge;	/* `edge:`; NULL: none */
 	struct lab_slb *slb;	/* `slb:`; NULL: none */
 	struct lab_ha ha;
+	uint32_t ngroups;
+	struct lab_group groups[LAB_GROUPS_MAX];
 };
 
 /* ---- lab files (lab/file.c) ------------------------------------------------ */

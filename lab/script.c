@@ -169,6 +169,11 @@ static void script_vm(const struct lab *l, uint32_t v, FILE *f)
 		fprintf(f, "link set %s mtu %u gso_max_size %u\n", ifn,
 			lab_schemes[l->scheme].vm_mtu, lab_schemes[l->scheme].vm_mtu);
 	fprintf(f, "link set %s up\n", ifn);
+	/* `groups:`: joined as a tenant's program would (IGMP); the report
+	 * goes out before the agent watches the port, and its query (the
+	 * agent is the VMs' querier) has the VM report again */
+	for (unsigned g = 0; g < vm->ngroups; g++)
+		fprintf(f, "addr add %s/32 dev %s autojoin\n", lab_ip_str(vm->group[g], ip), ifn);
 }
 
 static void script_mgmt(const struct lab *l, FILE *f)

@@ -151,6 +151,80 @@ static void test_bad_files(void **state)
 	expect_err("topology: [1, 2\n", "pg", "t.yaml:");
 }
 
+/* `groups:`: the member VMs of a VDC's group join it in their namespace's
+ * script; every mistake is named with its line and field. */
+#define GRP_LAB "topology: leafspine:spines=2,leaves=2,servers=2,homing=2\n" \
+	"vdcs:\n  - {name: red, id: 1, subnet: 10.0.0.0/24}\n" \
+	"  - {name: blue, id: 2, subnet: 10.0.0.0/24}\nplacement: {per_server: 1}\n"
+
+static void test_groups(void **state)
+{
+	struct lab l = load_ok(GRP_LAB "groups:\n"
+			       "  - {vdc: red, group: 239.1.2.3, members: [red-srv1, red-srv3]}\n"
+			       "  - {vdc: blue, group: 239.1.2.3, members: [blue-srv1]}\n"
+			       "  - {vdc: red, group: 239.1.2.4, members: [red-srv1]}\n", "pg");
+	char *text = NULL;
+	size_t len = 0;
+	unsigned joined = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(l.ngroups, 3);
+	for (uint32_t v = 0; v < l.nvms; v++) {
+		const struct lab_vm *vm = &l.vms[v];
+		unsigned want = !strcmp(vm->name, "red-srv1") ? 2 : !strcmp(vm->name, "red-srv3") ||
+				!strcmp(vm->name, "blue-srv1") ? 1 : 0;
+
+		assert_int_equal(vm->ngroups, want);
+		joined += vm->ngroups;
+		f = open_memstream(&text, &len);
+		lab_script_ns(&l, LAB_NS_VM | v, f);
+		fclose(f);
+		assert_int_equal(strstr(text, "addr add 239.1.2.3/32 dev pg-eth0 autojoin\n") != NULL,
+				 want >= 1);
+		assert_int_equal(strstr(text, "addr add 239.1.2.4/32 dev pg-eth0 autojoin\n") != NULL,
+				 want == 2);
+		free(text);
+		text = NULL;
+	}
+	assert_int_equal(joined, 4);
+	lab_free(&l);
+	expect_err(GRP_LAB "groups:\n  - {vdc: green, group: 239.1.2.3, members: [red-srv1]}\n",
+		   "pg", "t.yaml:7: groups[].vdc: no VDC 'green'");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 10.0.0.1, members: [red-srv1]}\n",
+		   "pg", "t.yaml:7: groups[].group: expected an IPv4 multicast");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 224.0.0.1, members: [red-srv1]}\n",
+		   "pg", "t.yaml:7: groups[].group:");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 239.1.2.3, members: [blue-srv1]}\n",
+		   "pg", "t.yaml:7: groups[].members: 'blue-srv1' is a VM of VDC blue, not red");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 239.1.2.3, members: [red-srv9]}\n",
+		   "pg", "groups[].members: no VM 'red-srv9'");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 239.1.2.3,\n"
+		   "      members: [red-srv1, red-srv1]}\n", "pg", "t.yaml:8: groups[].members: "
+		   "'red-srv1' listed twice");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 239.1.2.3, members: [red-srv1]}\n"
+		   "  - {vdc: red, group: 239.1.2.3, members: [red-srv2]}\n", "pg",
+		   "t.yaml:8: groups[].group: '239.1.2.3' of VDC red listed twice");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 239.1.2.3}\n", "pg",
+		   "groups[].members: missing");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 239.1.2.3, members: []}\n", "pg",
+		   "groups[].members: expected a list");
+	expect_err(GRP_LAB "groups:\n  - {vdc: red, group: 239.1.2.3, members: [red-srv1], "
+		   "ttl: 1}\n", "pg", "t.yaml:7:");
+	expect_err("scheme: vl2\ntopology: vl2:da=4,di=4,per_tor=2\n"
+		   "vdcs: [{name: red, id: 1, subnet: 10.0.0.0/24}]\nplacement: {per_server: 1}\n"
+		   "groups: []\n", "pg", "t.yaml:5: groups: only the peregrine scheme");
+	{	/* a VM in more groups than the agent lets it join */
+		char buf[4096];
+		int n = snprintf(buf, sizeof(buf), GRP_LAB "groups:\n");
+
+		for (int i = 0; i <= LAB_VM_GROUPS_MAX; i++)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+				      "  - {vdc: red, group: 239.1.2.%d, members: [red-srv1]}\n", i + 1);
+		expect_err(buf, "pg", "'red-srv1' is in 16 groups already");
+	}
+}
+
 static const char vl2_yaml[] =
 	"scheme: vl2\n"
 	"topology: vl2:da=4,di=4,per_tor=2\n"
@@ -793,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_scripts),
 		cmocka_unit_test(test_scheme),
 		cmocka_unit_test(test_scheme_bcube),

@@ -10,9 +10,10 @@
 # 1. reachability: every VM pings every VM of its VDC; the other VDC's VM with
 #    the same address hears nothing; a spoofed source is dropped
 # 1b. DHCP: a VM that lost its address gets its own back from the agent
-# 1c. multicast: the lab's group 239.1.2.3 in red (red-srv1, 5, 6 join it by
-#    IGMP; blue-srv1 joins blue's group of that address); a 10,000/s stream
-#    from red-srv0 reaches the members and no other VM
+# 1c. multicast: the lab's group 239.1.2.3 in red (red-srv1, 5, 6; blue-srv1
+#    in blue's group of that address: the default lab file's `groups:`,
+#    joined by IGMP at lab up); a 10,000/s stream from red-srv0 reaches the
+#    members and no other VM
 # 2. throughput: iperf3 between VMs on different leaf pairs
 # 3. fail-over: a 10,000 packet/s stream while a link on its primary path is
 #    cut, then while the spine it then crosses fails; the longest loss gap
@@ -149,20 +150,30 @@ say "   blue-srv3 got ${got:-nothing} (its own: $want) and reaches blue-srv0: $d
 say "== 1c. multicast: red's 239.1.2.3 (members red-srv1, 5, 6; blue-srv1 in blue's), 10,000/s from red-srv0"
 # docs/multicast.md: the source's data plane sends one copy per member
 # server; the receiving server delivers to its members of (VDC, group)
+# the members are the lab file's (`groups:` of the default lab: `lab up`
+# joined them); members stop at the stream's 10,000 datagrams, the others
+# are stopped (SIGTERM: they report) after them, and every receiver listens
+# before the stream starts
 mc_members="red-srv1 red-srv5 red-srv6" mc_others="red-srv2 red-srv4 blue-srv0 blue-srv1"
-for v in $mc_members blue-srv1; do ex "$v" ip addr add 239.1.2.3/32 dev "$X-eth0" autojoin; done
-sleep 1	# the joins reach the directory (a JOIN each)
+mc_mpids="" mc_opids=""
 for v in $mc_members $mc_others; do
-	ex "$v" "$P" probe recv --listen 0.0.0.0:5003 --duration 5 --idle 1 --json > "$tmp/mc-$v" 2>/dev/null &
+	ip netns exec "$X-$v" "$P" probe recv --listen 0.0.0.0:5003 --count 10000 --duration 30 \
+		--idle 5 --json > "$tmp/mc-$v" 2>/dev/null &
+	case " $mc_members " in *" $v "*) mc_mpids+=" $!";; *) mc_opids+=" $!";; esac
 done
-sleep 0.5
+for v in $mc_members $mc_others; do	# 5003 = 0x138B
+	for _ in $(seq 100); do ex "$v" grep -q ':138B ' /proc/net/udp && break; sleep 0.1; done
+done
 ex red-srv0 ip route replace 224.0.0.0/4 dev "$X-eth0"
 # established first, as the unicast streams below: frames sent before the
 # source's agent has the group's member servers are dropped
 ex red-srv0 "$P" probe send --to 239.1.2.3:5000 --rate 100 --count 10 >/dev/null 2>&1 || true
 sleep 0.5
 ex red-srv0 "$P" probe send --to 239.1.2.3:5003 --rate 10000 --count 10000 >/dev/null 2>&1 || true
-wait
+wait $mc_mpids || true
+sleep 0.5
+kill -TERM $mc_opids 2>/dev/null || true
+wait $mc_opids || true
 mc_got() { jq '.received // 0' "$tmp/mc-$1" 2>/dev/null || echo 0; }
 multicast_members_ok=0 multicast_leaks=0
 for v in $mc_members; do
