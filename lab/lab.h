@@ -70,6 +70,9 @@ struct lab_vm {
 	uint32_t nrules;
 	bool router;		/* a VDC's leg of the Internet gateway (`edge:`) */
 	uint32_t public_ip;	/* `edge.nat[]`: its 1:1 public address; 0 none */
+	/* `policy[].rate`: its egress limit, a tbf on its eth0 (pol_tbf) */
+	uint64_t rate_bps;	/* 0: none */
+	uint32_t rate_burst, rate_queue;	/* bytes: tbf's bucket and queue */
 };
 
 /* The Internet edge (`edge:`, lab/edge.c, docs/edge.md): a client namespace
@@ -302,7 +305,8 @@ void lab_script_ns(const struct lab *l, uint32_t which, FILE *f);
 /* A server's permanent neighbour entries for every other server's NICs
  * (part of lab_script_ns; again after its NICs were down). */
 void lab_script_neigh(const struct lab *l, uint32_t node, FILE *f);
-/* `tc -n NS -batch` input for a node's fabric links; false if nothing to do. */
+/* `tc -n NS -batch` input for a node's fabric links, or (LAB_NS_VM + vm) a VM's
+ * egress limit (`policy[].rate`); false if nothing to do. */
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f);
 
 /* What differs between schemes in a lab's scripts, indexed by enum

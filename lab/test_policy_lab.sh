@@ -1,7 +1,8 @@
 #!/bin/bash
 # Security groups in the default lab, enforced by the lab's own agents.  A
 # lab file with a bad rule is refused with its line and field; the lab
-# file's policy for red-srv6 is installed by srv6's agent at start.  Then a
+# file's policy for red-srv6 is installed by srv6's agent at start, and its
+# egress limit for red-srv5 (policy[].rate) holds within 5%.  Then a
 # policy applied to red-srv4's data plane (srv4's agent, pinned as P-srv4)
 # lets red-srv0 in and keeps red-srv1 out; blue-srv4, the same address in
 # the other VDC, is not affected; an update under a ping train from red-srv0
@@ -23,6 +24,8 @@ cd "$(dirname "$0")/.."
 need_root
 need_cmd ip
 need_cmd ping
+need_cmd iperf3
+need_cmd jq
 P=$PEREGRINE_BIN
 PT=$(test_prefix g)
 L="--prefix ${PT}"
@@ -56,6 +59,7 @@ policy:
     rules:
       - in icmp from 10.0.0.1
       - in tcp 22 from 10.0.0.0/24
+  - {vm: red-srv5, rate: 100m}
 EOF2
 sed 's|in tcp 22 from 10.0.0.0/24|in tcp 22 from 10.0.0.1/24|' "$tmp/lab.yaml" > "$tmp/bad.yaml"
 ! $P lab up "$tmp/bad.yaml" $L > "$tmp/bad.txt" 2>&1 || fail "a lab file with a bad rule was accepted"
@@ -134,6 +138,27 @@ vm red-srv0 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "a bad file replaced t
 sed -i "/name: red-srv4,/ s|, policy: \"[^\"]*\"||" "$ST/agents/srv4.yaml"
 agent_hup
 vm red-srv3 ping -c 1 -W 2 -q 10.0.0.5 >/dev/null || fail "the policy was not taken away with its key"
+
+# the lab file's egress limit of red-srv5 (policy[].rate): a tbf on its
+# eth0 that holds the bytes it sends in 2 s of a 3 s iperf3 run to red-srv1
+# (from its first 2 MB on) within 5% of the rate
+tbf() { vm red-srv5 tc -j -s qdisc show dev "${PT}-eth0" | jq ".[] | select(.kind == \"tbf\") | .$1"; }
+[ "$(tbf options.rate)" = 12500000 ] || fail "red-srv5's tbf: $(vm red-srv5 tc qdisc show)"
+vm red-srv1 timeout 10 iperf3 -s -1 -p 5311 >/dev/null 2>&1 & srv=$!
+sleep 0.3
+vm red-srv5 timeout 10 iperf3 -c 10.0.0.2 -p 5311 -t 3 >/dev/null 2>&1 & cli=$!
+for i in $(seq 50); do	# the window opens once the stream runs (a loaded machine starts iperf3 late)
+	[ "$(tbf bytes)" -gt 2000000 ] && break
+	sleep 0.05
+done
+u=$(date +%s%N); b0=$(tbf bytes); t0=$(( (u + $(date +%s%N)) / 2 ))
+sleep 2
+u=$(date +%s%N); b1=$(tbf bytes); t1=$(( (u + $(date +%s%N)) / 2 ))
+wait "$cli" || fail "iperf3 from red-srv5 failed"
+wait "$srv" || true
+mbps=$(jq -n "($b1 - $b0) * 8 * 1000 / ($t1 - $t0)")
+echo "red-srv5's egress limit 100 Mbit/s: $mbps Mbit/s on the wire"
+jq -e -n "$mbps >= 95 and $mbps <= 105" >/dev/null || fail "red-srv5's limit: $mbps Mbit/s, not 100 within 5%"
 
 echo "{\"policy_allowed_ok\": $allowed, \"policy_denied_ok\": $denied, \"policy_update_ms\": $ms}"
 echo PASS
