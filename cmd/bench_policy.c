@@ -26,7 +26,11 @@
  * empty (the drift of a loaded machine cancels to first order), the median
  * of the rounds.  ratio_nft = new_flow_ns_1000 / the cheaper of the two
  * (the stronger nftables), ratio_nft_list and ratio_nft_set each.
- * docs/policy.md, "Cost". */
+ * docs/policy.md, "Cost".
+ *
+ * `--rate` instead: a VM's egress limit of 1 Gbit/s on a lab, side by side
+ * with an unlimited pair on the same path (scripts/bench-policy-rate.sh,
+ * docs/policy.md "The 1 Gbit/s target"). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -63,6 +67,10 @@ enum bench_policy_limits {
 };
 
 #define BENCH_POL_RATIO 0.5	/* target: at most half of nftables' cost */
+#define BENCH_POL_RATE_ERR_PCT 5.0	/* target: the limit within 5% */
+#define BENCH_POL_RATE_SHARE_PCT 90.0	/* each of two flows: >= 90% of an even share */
+#define BENCH_POL_RATE_TIMEOUT_S 180	/* the rate script: 4 x 10 s of iperf3 and a lab */
+#define BENCH_POL_RATE_OUT 65536
 #define IP4(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define VM_IP IP4(10, 200, 0, 1)
 
@@ -433,6 +441,91 @@ static int nft(double *fig)
 	return 0;
 }
 
+/* ---- --rate: a VM's egress limit at 1 Gbit/s (scripts/bench-policy-rate.sh) */
+
+static int find_script(const char *name, char *exe, size_t exelen, char *script, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", exe, exelen - 1);
+	char *dir;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	if (!(dir = strrchr(exe, '/')))
+		return -1;
+	*dir = '\0';
+	snprintf(script, len, "%s/../scripts/%s", exe, name);
+	if (access(script, R_OK))
+		snprintf(script, len, "%s/../../scripts/%s", exe, name);
+	*dir = '/';
+	return access(script, R_OK) ? -1 : 0;
+}
+
+/* Run the script under `timeout`; its last line, parsed; NULL on failure. */
+static json_t *rate_run(void)
+{
+	char exe[4096], script[4300], cmd[9000], *out = xcalloc(1, BENCH_POL_RATE_OUT), *last;
+	json_t *j = NULL;
+	size_t n = 0, r;
+	FILE *p;
+
+	if (find_script("bench-policy-rate.sh", exe, sizeof(exe), script, sizeof(script))) {
+		fprintf(stderr, "bench policy: scripts/bench-policy-rate.sh not found beside the binary\n");
+		goto out;
+	}
+	snprintf(cmd, sizeof(cmd), "PEREGRINE='%s' timeout -s TERM %d bash '%s' --json", exe,
+		 BENCH_POL_RATE_TIMEOUT_S, script);
+	if (!(p = popen(cmd, "r")))
+		goto out;
+	while (n < BENCH_POL_RATE_OUT - 1 && (r = fread(out + n, 1, BENCH_POL_RATE_OUT - 1 - n, p)))
+		n += r;
+	if (pclose(p) != 0)
+		goto out;
+	while (n && out[n - 1] == '\n')
+		out[--n] = '\0';
+	last = strrchr(out, '\n');
+	last = last ? last + 1 : out;
+	if (!(j = json_loads(last, 0, NULL)) || !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+out:
+	if (!j)
+		fprintf(stderr, "bench policy: the rate script failed\n");
+	free(out);
+	return j;
+}
+
+/* --rate: the script's keys into res; targets: the limit within 5% and
+ * each of two flows of the VM at least 90% of an even share. */
+static int bench_policy_rate(const struct bench_opts *o, json_t *res)
+{
+	json_t *j = rate_run();
+	double err, share;
+	bool ok;
+
+	if (!j)
+		return 1;
+	json_object_update(res, j);
+	err = json_number_value(json_object_get(j, "rate_limit_error_pct"));
+	share = json_number_value(json_object_get(j, "share_min_pct"));
+	ok = json_is_number(json_object_get(j, "rate_limit_error_pct")) &&
+	     err <= BENCH_POL_RATE_ERR_PCT && share >= BENCH_POL_RATE_SHARE_PCT;
+	JSET(res, "meets_targets", JBOOL(ok));
+	if (!o->json)
+		printf("policy --rate: %.3f Gbit/s limit: %.3f on the wire (%.2f%% off, target <= %.0f%%), "
+		       "two flows %.0f%% of an even share at least (target >= %.0f%%); the path "
+		       "unlimited %.3f and %.3f Gbit/s\n  %s\n",
+		       json_number_value(json_object_get(j, "rate_gbps")),
+		       json_number_value(json_object_get(j, "limited_wire_gbps")), err,
+		       BENCH_POL_RATE_ERR_PCT, share, BENCH_POL_RATE_SHARE_PCT,
+		       json_number_value(json_object_get(j, "path_gbps")),
+		       json_number_value(json_object_get(j, "path_after_gbps")),
+		       ok ? "targets met" : "MISSES A TARGET");
+	json_decref(j);
+	return ok ? 0 : 1;
+}
+
 static double ratio_of(double ours, double theirs)
 {
 	return theirs > 0 ? ours / theirs : -1;
@@ -448,6 +541,13 @@ int bench_policy(const struct bench_opts *o, json_t *res)
 		fprintf(stderr, "bench policy: needs root (BPF_PROG_TEST_RUN, namespaces)\n");
 		return 1;
 	}
+	for (int i = 0; i < o->argc; i++)
+		if (strcmp(o->argv[i], "--rate")) {
+			fprintf(stderr, "bench policy: unknown option '%s' (--rate)\n", o->argv[i]);
+			return 2;
+		}
+	if (o->argc)
+		return bench_policy_rate(o, res);
 	if (ours(fig) || nft(fig))
 		return 1;
 	for (int k = 0; k < (int)ARRAY_SIZE(rule_counts); k++)
