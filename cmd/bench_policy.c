@@ -383,7 +383,7 @@ static int nft_child(void *arg, double *fig, int nfig)
 	double list[BENCH_POL_NFT_ROUNDS], set[BENCH_POL_NFT_ROUNDS], base[BENCH_POL_NFT_ROUNDS];
 	int fd, dev[NFT_CHAINS], one = 1;
 	uint8_t f[64];
-	char name[16];
+	char name[32];
 
 	if (cli_enter_netns(arg))
 		return -1;
