@@ -965,10 +965,70 @@ static bool same_vm(const struct agent_vm_cfg *x, const struct agent_vm_cfg *y)
 	       x->ifindex == y->ifindex && !strcmp(x->port, y->port) && x->router == y->router;
 }
 
+/* The VM's VIP sources (docs/slb.md, "The return path"): from VIP i of its
+ * VCs it may send to the edge's MACs, out of this server's NIC per tree;
+ * through the leg's server (encapsulated) when the edge is a gateway leg. */
+static void vip_entry(const struct agent *a, const struct agent_vm_cfg *c, unsigned i,
+		      struct pgr_vip_src_key *k, struct pgr_vip_src *v)
+{
+	const struct agent_vip_cfg *p = &c->vips[i];
+
+	memset(k, 0, sizeof(*k));
+	memset(v, 0, sizeof(*v));
+	k->ifindex = c->ifindex;
+	k->vip = htonl(p->ip);
+	v->vdc = c->vdc;
+	v->avail = PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK;
+	for (unsigned t = 0; t < PGR_TREES; t++) {
+		pgr_mac_make(v->edge_mac[t], pgr_id_of(p->edge, t));
+		if (p->via)
+			pgr_mac_make(v->im_mac[t], pgr_id_of(p->via, t));
+		v->egress_ifindex[t] = a->nic_ifindex[a->nnics > 1 ? t : 0];
+	}
+}
+
+static bool has_vip(const struct agent_vm_cfg *c, uint32_t ip)
+{
+	for (unsigned i = 0; i < c->nvips; i++)
+		if (c->vips[i].ip == ip)
+			return true;
+	return false;
+}
+
+/* Write (add) or remove c's VIP sources; removing, those that keep stays
+ * lists (NULL: none) are left alone. */
+static void vips_set(struct agent *a, const struct agent_vm_cfg *c, bool add,
+		     const struct agent_vm_cfg *stays)
+{
+	struct pgr_vip_src_key k;
+	struct pgr_vip_src v;
+
+	if (!c->ifindex || (add && !a->ops.vip_set) || (!add && !a->ops.vip_del))
+		return;
+	for (unsigned i = 0; i < c->nvips; i++) {
+		if (!add && stays && has_vip(stays, c->vips[i].ip))
+			continue;
+		vip_entry(a, c, i, &k, &v);
+		if (add ? a->ops.vip_set(a->ops.arg, &k, &v) : a->ops.vip_del(a->ops.arg, &k)) {
+			a->st.map_errors++;
+			continue;
+		}
+		if (add)
+			a->st.vips++;
+		else
+			a->st.vips_removed++;
+		core_log(&a->ops.log, LOG_INFO, "VIP source %s: %s may answer from %u.%u.%u.%u",
+			 add ? "written" : "removed", c->name, c->vips[i].ip >> 24,
+			 (c->vips[i].ip >> 16) & 0xff, (c->vips[i].ip >> 8) & 0xff,
+			 c->vips[i].ip & 0xff);
+	}
+}
+
 static void vm_detach(struct agent *a, struct local_vm *v)
 {
 	struct pgr_vm pv;
 
+	vips_set(a, &v->c, false, NULL);
 	vm_struct(a, v, &pv);
 	if (v->c.ifindex && a->ops.vm_del(a->ops.arg, &pv, pgr_id_of(v->c.node, PGR_BACKUP)))
 		a->st.map_errors++;
@@ -981,6 +1041,7 @@ static void vm_attach(struct agent *a, struct local_vm *v)
 	vm_struct(a, v, &pv);
 	if (v->c.ifindex && a->ops.vm_add(a->ops.arg, &pv, pgr_id_of(v->c.node, PGR_BACKUP)))
 		a->st.map_errors++;
+	vips_set(a, &v->c, true, NULL);
 }
 
 void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir_now now)
@@ -996,8 +1057,12 @@ void agent_configure(struct agent *a, const struct agent_config *cfg, struct dir
 		const struct agent_vm_cfg *c = cfg_vm(cfg, a->vms[i].c.port);
 
 		if (c && same_vm(c, &a->vms[i].c) && a->configured) {
+			/* its DHCP options and VIPs may change */
+			vips_set(a, &a->vms[i].c, false, c);
+			if (a->vms[i].c.nvips || c->nvips)
+				vips_set(a, c, true, NULL);
 			a->vms[kept] = a->vms[i];
-			a->vms[kept++].c = *c;	/* its DHCP options may change */
+			a->vms[kept++].c = *c;
 		} else
 			vm_detach(a, &a->vms[i]);
 	}

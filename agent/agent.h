@@ -71,6 +71,11 @@ struct agent_ops {
 	 * NULL: no group is written */
 	int (*mcast_set)(void *arg, const struct pgr_mcast_key *k, const struct pgr_mcast_entry *e);
 	int (*mcast_del)(void *arg, const struct pgr_mcast_key *k);
+	/* (VM port, VIP) into and out of the VIP sources (bpf/dp.h,
+	 * pgr_vip_src): a local VM that is a backend of a VC may answer from
+	 * its VIP (docs/slb.md).  NULL: none written */
+	int (*vip_set)(void *arg, const struct pgr_vip_src_key *k, const struct pgr_vip_src *v);
+	int (*vip_del)(void *arg, const struct pgr_vip_src_key *k);
 };
 
 #define AGENT_STATS(X)                                                        \
@@ -106,7 +111,9 @@ struct agent_ops {
 	X(held_drop_unresolved, "held frames dropped: NOT FOUND, no answer or entry gone") \
 	X(held_drop_send, "held frames the shell failed to send")             \
 	X(failovers, "cached entries that lost a MAC (tree) to a failure")   \
-	X(failbacks, "cached entries whose every MAC is available again")
+	X(failbacks, "cached entries whose every MAC is available again")   \
+	X(vips, "VIP sources written: a local VM may answer from a VC's VIP") \
+	X(vips_removed, "VIP sources removed: the VM or its VC left")
 
 struct agent_stats {
 #define AGENT_STAT_FIELD(name, desc) uint64_t name;

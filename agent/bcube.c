@@ -280,9 +280,14 @@ static void choose(struct bca *c, struct bca_dest *d, uint64_t now, struct bca_o
 		return;
 	a->ip = d->ip;
 	a->route.dst = WIRE_HTONL(d->addr);
-	for (uint32_t i = 0; i < d->npaths; i++)
+	/* BSR's own path first (the first flow takes it), then the others
+	 * from the next lower level down */
+	for (uint32_t j = 0; j < d->npaths; j++) {
+		uint32_t i = (d->first + d->npaths - j) % d->npaths;
+
 		if (chosen & (1u << i))
 			a->route.paths[a->route.npaths++] = d->paths[i].p;
+	}
 }
 
 static void on_probe(struct bca *c, const struct bcube_hdr *h, const struct bcube_probe *pr,
@@ -408,6 +413,10 @@ void bca_on_resolved(struct bca *c, uint64_t now, uint32_t ip, bool found, uint3
 		return;
 	}
 	d->addr = addr;
+	d->first = 0;
+	for (uint32_t l = 0, a = addr, me = c->self; l <= c->k; l++, a /= c->n, me /= c->n)
+		if (a % c->n != me % c->n && l < d->npaths)
+			d->first = (uint8_t)l;
 	d->resolved = true;
 	d->chosen = 0;
 	d->since_ns = now;

@@ -15,7 +15,10 @@
  *   whose available bandwidth is about the best (at least 1/BCA_GOOD_DIV
  *   of it, or within 1/BCA_TIE_DIV of this server's NIC capacity) and,
  *   among those, the shortest: bandwidths that tie go to the shortest
- *   path, as the paper's BSR does.
+ *   path, as the paper's BSR does.  The route lists BSR's own path
+ *   (DCRouting from the highest differing digit) first: the first flow to
+ *   a destination takes it, the next ones the others in turn (bcube_send),
+ *   so that one flow to every server spreads over every link evenly.
  * - Available bandwidth: a NIC's capacity (bca_set_capacity: the shell
  *   learns it from its configuration or the kernel) less what it sent
  *   (bca_on_tx, the NIC's byte counter every so often), a moving average
@@ -88,6 +91,8 @@ struct bca_dest {
 				 * pending, and carries flows, for BCA_PATH_DEAD_MS */
 	uint8_t npaths;
 	uint8_t chosen;		/* bit i: paths[i] carries flows */
+	uint8_t first;		/* BSR's own path: DCRouting from the highest
+				 * differing digit, paths[first]; first in the route */
 	struct bca_path paths[BCUBE_MAX_PATHS];
 };
 

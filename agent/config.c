@@ -122,13 +122,59 @@ static bool read_vm_prefix6(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	return true;
 }
 
+/* vips: [{ip: VIP, edge: NODE, via: NODE}, ...]: the VCs' VIPs the VM
+ * answers from (docs/slb.md, "The return path"). */
+static bool read_vm_vips(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
+{
+	static const char *const keys[] = { "ip", "edge", "via", NULL };
+	ynode *l = yconf_get(yc, n, "vips");
+	size_t len;
+
+	if (!l)
+		return true;
+	len = yconf_seq_len(l);
+	if (!yconf_is_seq(l) || len > AGENT_VM_MAX_VIPS)
+		return yconf_fail(yc, l, "vms[].vips: expected a list of at most %d VIPs",
+				  AGENT_VM_MAX_VIPS);
+	for (size_t i = 0; i < len; i++) {
+		struct agent_vip_cfg *p = &vm->vips[i];
+		ynode *e = yconf_seq_at(yc, l, i), *v;
+
+		if (!yconf_is_map(e))
+			return yconf_fail(yc, e, "vms[].vips[]: expected {ip, edge, via}");
+		if (!yconf_only_keys(yc, e, "vms[].vips[]", keys))
+			return false;
+		if (!(v = yconf_get(yc, e, "ip")))
+			return yconf_fail(yc, e, "vms[].vips[].ip: missing");
+		if (!yconf_ipv4(yc, v, "vms[].vips[].ip", &p->ip))
+			return false;
+		if (p->ip == 0 || p->ip == 0xffffffffu || p->ip >> 28 >= 14 || p->ip >> 24 == 127)
+			return yconf_fail(yc, v, "vms[].vips[].ip: not a unicast host address");
+		if (p->ip == vm->ip)
+			return yconf_fail(yc, v, "vms[].vips[].ip: the VM's own address");
+		for (size_t j = 0; j < i; j++)
+			if (vm->vips[j].ip == p->ip)
+				return yconf_fail(yc, v, "vms[].vips[].ip: listed twice");
+		if (!(v = yconf_get(yc, e, "edge")))
+			return yconf_fail(yc, e, "vms[].vips[].edge: missing");
+		if (!yconf_u32(yc, v, "vms[].vips[].edge", 1, PGR_NODE_MAX, &p->edge))
+			return false;
+		if ((v = yconf_get(yc, e, "via")) &&
+		    !yconf_u32(yc, v, "vms[].vips[].via", 1, PGR_NODE_MAX, &p->via))
+			return false;
+	}
+	vm->nvips = (unsigned)len;
+	return true;
+}
+
 static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 {
 	/* messages say vms[] for a workload file too: its lines are the same */
 	static const char *const keys[] = { "name", "vdc", "ip", "node", "port", NULL };
 	enum { REQUIRED = 5 };	/* all but the optional ones below */
 	static const char *const all[] = { "name", "vdc", "ip", "node", "port", "policy",
-					   "plen", "gateway", "dns", "prefix6", "router", NULL };
+					   "plen", "gateway", "dns", "prefix6", "router", "vips",
+					   NULL };
 	ynode *v;
 
 	if (!yconf_is_map(n))
@@ -157,7 +203,7 @@ static bool read_vm(struct yconf *yc, ynode *n, struct agent_vm_cfg *vm)
 	v = yconf_get(yc, n, "ip");
 	if (vm->ip == 0 || vm->ip == 0xffffffffu)
 		return yconf_fail(yc, v, "vms[].ip: not a host address");
-	return read_vm_dhcp(yc, n, vm) && read_vm_prefix6(yc, n, vm);
+	return read_vm_dhcp(yc, n, vm) && read_vm_prefix6(yc, n, vm) && read_vm_vips(yc, n, vm);
 }
 
 /* The index of a VM before i sharing i's node, port or (vdc, ip); -1. */
@@ -415,6 +461,13 @@ int agent_workload_write(const struct agent_vm_cfg *v, FILE *f)
 
 		memcpy(a6, v->prefix6, 8);
 		fprintf(f, ", prefix6: \"%s/64\"", inet_ntop(AF_INET6, a6, p6, sizeof(p6)));
+	}
+	for (unsigned i = 0; i < v->nvips; i++) {
+		fprintf(f, "%s{ip: %s, edge: %u", i ? ", " : ", vips: [", ipv4_str(v->vips[i].ip, ip),
+			v->vips[i].edge);
+		if (v->vips[i].via)
+			fprintf(f, ", via: %u", v->vips[i].via);
+		fprintf(f, "}%s", i + 1 == v->nvips ? "]" : "");
 	}
 	fprintf(f, " }\n");
 	return ferror(f) ? -EIO : 0;

@@ -22,6 +22,19 @@ enum agent_config_limits {
 	/* a workload file holds one VM: a few hundred bytes */
 	AGENT_WORKLOAD_MAX_BYTES = 4096,
 	AGENT_MAX_DNS = 4,		/* DNS servers given to a VM by DHCP */
+	AGENT_VM_MAX_VIPS = 8,		/* VIPs a VM answers from: the lab's VCs (8) */
+};
+
+/* A VIP of a virtual cluster (docs/slb.md) that a VM is a backend of: the VM
+ * holds it and answers the VC's clients from it, straight to the Internet
+ * edge (direct server return).  The agent lets the VM's port send from it
+ * (bpf/dp.h, pgr_vip_src) while the VM is on its server. */
+struct agent_vip_cfg {
+	uint32_t ip;			/* host order */
+	uint32_t edge;			/* the edge's node: a gateway leg (a VM of the
+					 * VDC) or a gateway with a port of its own */
+	uint32_t via;			/* the leg's server node; 0: the edge has a
+					 * port of its own, frames go to it plain */
 };
 
 struct agent_vm_cfg {
@@ -46,6 +59,10 @@ struct agent_vm_cfg {
 	 * and advertises the VM's SLAAC address under it (agent/agent6.h). */
 	bool has_prefix6;
 	uint8_t prefix6[8];
+	/* `vips`: the VIPs of the VCs it is a backend of (the lab writes them
+	 * from its `slb:` section); they move with the VM. */
+	unsigned nvips;
+	struct agent_vip_cfg vips[AGENT_VM_MAX_VIPS];
 };
 
 struct agent_config {

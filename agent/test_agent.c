@@ -29,7 +29,8 @@ static struct auth_key key = { { 9, 8, 7, 6, 5, 4, 3, 2 } };
 
 /* ---- the fake server: maps, ports, RAS socket -------------------------- */
 
-enum { FAKE_GARP = 64, FAKE_VMS = 16, FAKE_FRAMES = 16, FAKE_RAS = 16, FAKE_SENT = 16 };
+enum { FAKE_GARP = 64, FAKE_VMS = 16, FAKE_FRAMES = 16, FAKE_RAS = 16, FAKE_SENT = 16,
+       FAKE_VIPS = 8 };
 
 struct fake {
 	struct pgr_garp_key gk[FAKE_GARP];
@@ -51,6 +52,10 @@ struct fake {
 	uint32_t sent_if[FAKE_SENT];
 	bool sent_mapped[FAKE_SENT];
 	unsigned nsent;
+	/* VIP sources (pgr_vip_src) */
+	struct pgr_vip_src_key vk[FAKE_VIPS];
+	struct pgr_vip_src vv[FAKE_VIPS];
+	bool vipused[FAKE_VIPS];
 };
 
 static int garp_slot(struct fake *f, const struct pgr_garp_key *k)
@@ -124,6 +129,57 @@ static int f_vm_del(void *arg, const struct pgr_vm *vm, uint32_t backup_id)
 			return 0;
 		}
 	return -ENOENT;
+}
+
+static int vip_slot(struct fake *f, const struct pgr_vip_src_key *k)
+{
+	for (int i = 0; i < FAKE_VIPS; i++)
+		if (f->vipused[i] && !memcmp(&f->vk[i], k, sizeof(*k)))
+			return i;
+	return -1;
+}
+
+static int f_vip_set(void *arg, const struct pgr_vip_src_key *k, const struct pgr_vip_src *v)
+{
+	struct fake *f = arg;
+	int i = vip_slot(f, k);
+
+	for (int j = 0; i < 0 && j < FAKE_VIPS; j++)
+		if (!f->vipused[j])
+			i = j;
+	assert_true(i >= 0);
+	f->vipused[i] = true;
+	f->vk[i] = *k;
+	f->vv[i] = *v;
+	return 0;
+}
+
+static int f_vip_del(void *arg, const struct pgr_vip_src_key *k)
+{
+	struct fake *f = arg;
+	int i = vip_slot(f, k);
+
+	if (i < 0)
+		return -ENOENT;
+	f->vipused[i] = false;
+	return 0;
+}
+
+static const struct pgr_vip_src *f_vip(struct fake *f, uint32_t port, uint32_t vip)
+{
+	struct pgr_vip_src_key k = { port, htonl(vip) };
+	int i = vip_slot(f, &k);
+
+	return i < 0 ? NULL : &f->vv[i];
+}
+
+static unsigned f_nvips(const struct fake *f)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < FAKE_VIPS; i++)
+		n += f->vipused[i];
+	return n;
 }
 
 static int f_arp(void *arg, uint32_t ifindex, const uint8_t *frame, size_t len)
@@ -271,7 +327,8 @@ static void node_client(struct node *n, uint64_t seed)
 static void node_agent(struct h *h, struct node *n)
 {
 	struct agent_ops ops = { &n->f, f_garp_set, f_garp_del, f_vm_add, f_vm_del, f_arp,
-				 f_resend, f_ras, { NULL, NULL }, NULL, NULL, NULL, NULL };
+				 f_resend, f_ras, { NULL, NULL }, NULL, NULL, NULL, NULL,
+				 f_vip_set, f_vip_del };
 
 	char err[256];
 
@@ -928,6 +985,72 @@ static void test_reconfigure(void **state)
 /* A restarted agent adopts what the pinned map holds, registers again, and
  * keeps the entries that are in use; the directory losing its state is
  * repaired by the periodic registration. */
+/* A VM that is a backend of VCs may answer from their VIPs: the agent writes
+ * (its port, VIP) with the VM's VDC, the edge's MACs and, for a gateway leg,
+ * the leg's server's MACs; the entries follow the VM: gone when it leaves
+ * the server (a migration), written on the server it arrives at, rewritten
+ * when its VCs change. */
+static void test_vips_follow_vm(void **state)
+{
+	const uint32_t one[][4] = { { 1, 5, 13, 201 }, { 2, 7, 15, 203 } };
+	const uint32_t arrived[][4] = { { 1, 1, 9, 101 }, { 1, 6, 14, 301 } };
+	const struct pgr_vip_src *v;
+	struct agent_vip_cfg vips;
+	uint8_t m[6];
+	struct h h;
+
+	(void)state;
+	h_init(&h);
+	assert_int_equal(f_nvips(&h.n[1].f), 0);
+	/* red 10.0.0.6 (node 14) backs two VCs: the edge a leg (node 40) on
+	 * server node 2, and a gateway of its own (node 41) */
+	h.n[1].vms[1].vips[0] = (struct agent_vip_cfg){ IP(200), 40, 2 };
+	h.n[1].vms[1].vips[1] = (struct agent_vip_cfg){ IP(201), 41, 0 };
+	h.n[1].vms[1].nvips = 2;
+	agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+	assert_int_equal(f_nvips(&h.n[1].f), 2);
+	assert_int_equal(agent_get_stats(h.n[1].a)->vips, 2);
+	assert_non_null(v = f_vip(&h.n[1].f, 202, IP(200)));
+	assert_int_equal(v->vdc, 1);
+	assert_int_equal(v->avail, PGR_VIP_SRC_PRI | PGR_VIP_SRC_BAK);
+	for (unsigned t = 0; t < PGR_TREES; t++) {
+		mac_of(40, t, m);
+		assert_memory_equal(v->edge_mac[t], m, 6);
+		mac_of(2, t, m);
+		assert_memory_equal(v->im_mac[t], m, 6);
+		assert_int_equal(v->egress_ifindex[t], 51 + t);	/* node 5's NICs */
+	}
+	assert_non_null(v = f_vip(&h.n[1].f, 202, IP(201)));
+	mac_of(41, 1, m);
+	assert_memory_equal(v->edge_mac[1], m, 6);
+	memset(m, 0, sizeof(m));
+	assert_memory_equal(v->im_mac[0], m, 6);	/* plain frames */
+	assert_null(f_vip(&h.n[1].f, 201, IP(200)));	/* not the other VMs' */
+	/* one VC left: its entry goes, the other is rewritten */
+	h.n[1].vms[1].vips[0] = h.n[1].vms[1].vips[1];
+	h.n[1].vms[1].nvips = 1;
+	agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+	assert_int_equal(f_nvips(&h.n[1].f), 1);
+	assert_null(f_vip(&h.n[1].f, 202, IP(200)));
+	assert_non_null(f_vip(&h.n[1].f, 202, IP(201)));
+	assert_int_equal(h.n[1].f.vm_dels, 0);	/* the VM itself left alone */
+	assert_int_equal(agent_get_stats(h.n[1].a)->vips_removed, 1);
+	/* the VM migrates from node 5 to node 1 (a new port there) */
+	vips = h.n[1].vms[1].vips[0];
+	node_config(&h.n[1], 5, 2, one);
+	agent_configure(h.n[1].a, &h.n[1].cfg, now_of(&h));
+	assert_int_equal(f_nvips(&h.n[1].f), 0);
+	assert_int_equal(agent_get_stats(h.n[1].a)->vips_removed, 2);
+	node_config(&h.n[0], 1, 2, arrived);
+	h.n[0].vms[1].vips[0] = vips;
+	h.n[0].vms[1].nvips = 1;
+	agent_configure(h.n[0].a, &h.n[0].cfg, now_of(&h));
+	assert_int_equal(f_nvips(&h.n[0].f), 1);
+	assert_non_null(v = f_vip(&h.n[0].f, 301, IP(201)));
+	assert_int_equal(v->egress_ifindex[0], 11);	/* node 1's NIC */
+	h_fini(&h);
+}
+
 static void test_restart(void **state)
 {
 	struct dir_cfg dc = { .key = &key, .seed = 8, .lease_ms = LEASE_MS, .neg_lease_ms = 100 };
@@ -1252,7 +1375,8 @@ static const char good_cfg[] =
 	"directory: \"172.31.0.1:7300\"\nras: 172.31.0.1:7500\nkey: /tmp/key\n"
 	"topology: leafspine:spines=2,leaves=4,servers=2,homing=2\n"
 	"vms:\n  - { name: red-srv0, vdc: 1, ip: 10.0.0.1, node: 9, port: p-v1 }\n"
-	"  - { name: blue-srv0, vdc: 2, ip: 10.0.0.1, node: 10, port: p-v2 }\n";
+	"  - { name: blue-srv0, vdc: 2, ip: 10.0.0.1, node: 10, port: p-v2,\n"
+	"      vips: [{ip: 203.0.113.10, edge: 40, via: 3}, {ip: 203.0.113.11, edge: 41}] }\n";
 
 static void test_config_round_trip(void **state)
 {
@@ -1269,6 +1393,12 @@ static void test_config_round_trip(void **state)
 	assert_int_equal(c.nvms, 2);
 	assert_int_equal(c.vms[1].vdc, 2);
 	assert_int_equal(c.vms[1].ip, IP(1));
+	assert_int_equal(c.vms[0].nvips, 0);
+	assert_int_equal(c.vms[1].nvips, 2);
+	assert_int_equal(c.vms[1].vips[0].ip, 0xcb00710a);
+	assert_int_equal(c.vms[1].vips[0].edge, 40);
+	assert_int_equal(c.vms[1].vips[0].via, 3);
+	assert_int_equal(c.vms[1].vips[1].via, 0);
 	assert_int_equal(ntohs(c.ras.sin_port), 7500);
 	f = open_memstream(&buf, &len);
 	assert_int_equal(agent_config_write(&c, f), 0);
@@ -1300,6 +1430,19 @@ static void test_config_errors(void **state)
 		  "  - { name: y, vdc: 1, ip: 10.0.0.1, node: 10, port: q }\n", "same node" },
 		{ "server: srv0\nnode: 1\nnics: [a]\ndirectory: 1.2.3.4:1\nras: 1.2.3.4:2\n"
 		  "key: k\ntopology: t\nbogus: 1\n", "bogus" },
+#define VIPS_CFG(x) "server: srv0\nnode: 1\nnics: [a]\ndirectory: 1.2.3.4:1\nras: 1.2.3.4:2\n" \
+	"key: k\ntopology: t\nvms:\n  - { name: x, vdc: 1, ip: 10.0.0.1, node: 9, port: p,\n" \
+	"      vips: " x " }\n"
+		{ VIPS_CFG("[{ip: 10.0.0.1, edge: 4}]"), "a.yaml:10: vms[].vips[].ip: the VM's own" },
+		{ VIPS_CFG("[{ip: 224.0.0.1, edge: 4}]"), "vips[].ip: not a unicast host" },
+		{ VIPS_CFG("[{ip: 1.2.3.4, edge: 4}, {ip: 1.2.3.4, edge: 5}]"), "listed twice" },
+		{ VIPS_CFG("[{ip: 1.2.3.4}]"), "vips[].edge: missing" },
+		{ VIPS_CFG("[{ip: 1.2.3.4, edge: 0}]"), "vips[].edge: expected an integer" },
+		{ VIPS_CFG("[{ip: 1.2.3.4, edge: 4, via: 0}]"), "vips[].via: expected an integer" },
+		{ VIPS_CFG("[{ip: 1.2.3.4, edge: 4, port: 80}]"), "port" },
+		{ VIPS_CFG("[1, 2, 3, 4, 5, 6, 7, 8, 9]"), "at most 8 VIPs" },
+		{ VIPS_CFG("[5]"), "vms[].vips[]: expected {ip, edge, via}" },
+#undef VIPS_CFG
 	};
 
 	(void)state;
@@ -1323,7 +1466,7 @@ static void test_config_errors(void **state)
 static void check_tree_nics(const char *sp)
 {
 	struct agent_ops ops = { NULL, f_garp_set, f_garp_del, f_vm_add, f_vm_del, f_arp,
-				 f_resend, f_ras, { NULL, NULL }, NULL, NULL, NULL, NULL };
+				 f_resend, f_ras, { NULL, NULL }, NULL, NULL, NULL, NULL, NULL, NULL };
 	struct dir_now now = { 1, T0_WALL };
 	struct topo *t = spec(sp);
 	struct route_trees *rt;
@@ -1404,6 +1547,7 @@ int main(void)
 		cmocka_unit_test(test_nic_down),
 		cmocka_unit_test(test_both_trees_held),
 		cmocka_unit_test(test_reconfigure),
+		cmocka_unit_test(test_vips_follow_vm),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_lookup_timeout),
 		cmocka_unit_test(test_hold_flush_on_answer),

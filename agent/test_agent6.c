@@ -210,9 +210,9 @@ static void agent6_end_to_end(void **state)
 {
 	static struct fake f1, f2;
 	struct agent_ops o1 = { &f1, f_garp, f_del, f_vm, f_vm, f_send, f_resend, f_ras,
-				{ NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL };
+				{ NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL, NULL, NULL };
 	struct agent_ops o2 = { &f2, f_garp, f_del, f_vm, f_vm, f_send, f_resend, f_ras,
-				{ NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL };
+				{ NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL, NULL, NULL };
 	struct dirc_cfg c1 = { .key = &key, .seed = 1, .send = f_dir, .send_arg = &f1 };
 	struct dirc_cfg c2 = { .key = &key, .seed = 2, .send = f_dir, .send_arg = &f2 };
 	struct dir_cfg dc = { .key = &key, .seed = 3 };
@@ -372,7 +372,7 @@ static void ra_from_tick(void **state)
 {
 	static struct fake f;
 	struct agent_ops o = { &f, f_garp, f_del, f_vm, f_vm, f_send, f_resend, f_ras,
-			       { NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL };
+			       { NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL, NULL, NULL };
 	struct dirc_cfg c = { .key = &key, .seed = 1, .send = f_dir, .send_arg = &f };
 	struct dirc *dc = dirc_new(&c);
 	struct dir_now now = { .ns = SEC, .wall_ms = 1700000000000ull };
@@ -428,7 +428,7 @@ static void garp6_leases(void **state)
 {
 	static struct fake f1, f2, f3;
 	struct agent_ops o1 = { &f1, f_garp, f_del, f_vm, f_vm, f_send, f_resend, f_ras,
-				{ NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL };
+				{ NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL, NULL, NULL };
 	struct agent_ops o2 = o1, o3 = o1;
 	struct dirc_cfg c1 = { .key = &key, .seed = 1, .send = f_dir, .send_arg = &f1,
 			       .on_push6 = push6, .push_arg = NULL };
@@ -588,7 +588,7 @@ static void rs_answered(void **state)
 {
 	static struct fake f;
 	struct agent_ops o = { &f, f_garp, f_del, f_vm, f_vm, f_send, f_resend, f_ras,
-			       { NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL };
+			       { NULL, NULL }, f_garp6, f_garp6_del, NULL, NULL, NULL, NULL };
 	struct dirc_cfg c = { .key = &key, .seed = 1, .send = f_dir, .send_arg = &f };
 	struct dirc *dc = dirc_new(&c);
 	struct dir_now now = { .ns = SEC, .wall_ms = 1700000000000ull };

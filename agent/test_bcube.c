@@ -231,6 +231,9 @@ static void test_bsr(void **state)
 	/* resolved: both paths at once, and a probe along each */
 	bca_on_resolved(c, now, IP15, true, 15, o);
 	assert_int_equal(route_paths(o, &first), 2);
+	/* BSR's own path first (the one the first flow takes): DCRouting from
+	 * the highest differing digit, 0 = (0, 0) to 15 = (3, 3): level 1 */
+	assert_int_equal(first, bcube_nha_entry(1, 3));
 	assert_int_equal(count(o, BCA_SEND), 2);
 	for (unsigned i = 0; i < o->n; i++) {
 		const struct bca_act *a = &o->a[i];
@@ -391,6 +394,7 @@ static void test_shortest_on_tie(void **state)
 	bca_on_miss(c, now, IP3, o);
 	bca_on_resolved(c, now, IP3, true, 3, o);
 	assert_int_equal(route3(o, hops), 2);		/* both until the probes tell */
+	assert_int_equal(hops[0], 1);	/* BSR's own (the 1-hop) path first: the first flow's */
 	for (uint8_t i = 0; i < 2; i++) {
 		const struct bcube_path *p = &dest_of(c, IP3)->paths[i].p;
 

@@ -346,7 +346,8 @@ static void core_answers_dhcp_events(void **state)
 	static const struct auth_key key = { { 1, 2, 3 } };
 	static struct sent s;
 	static struct dirq q;
-	struct agent_ops ops = { &s, f_garp, f_del, f_vm, f_vm, f_send, f_send, f_ras, { 0 }, NULL, NULL, NULL, NULL };
+	struct agent_ops ops = { &s, f_garp, f_del, f_vm, f_vm, f_send, f_send, f_ras, { 0 },
+				 NULL, NULL, NULL, NULL, NULL, NULL };
 	struct dirc_cfg dc = { .key = &key, .seed = 1, .send = f_dir, .send_arg = &q };
 	struct dir_cfg dsc = { .key = &key, .seed = 2 };
 	struct dirc *c = dirc_new(&dc);

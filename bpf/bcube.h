@@ -29,6 +29,7 @@ enum bcube_limits {
 	BCUBE_DV_MASK = 0x1f,
 	BCUBE_MAX_PATHS = BCUBE_MAX_LEVELS,	/* BuildPathSet: k + 1 */
 	BCUBE_ROUTES_MAX = 65536,	/* destinations a server sends to */
+	BCUBE_FLOWS_MAX = 16384,	/* flows bcube_send remembers the path of (LRU; about 1 MB) */
 	BCUBE_EVENTS_BYTES = 64 * 1024,	/* ring buffer of misses */
 	BCUBE_UNDERLAY_MTU = 1500,
 	BCUBE_HDR_BYTES = 24,
@@ -117,7 +118,13 @@ struct bcube_path {
 };
 
 /* bcube_routes: destination IP (network order) -> its BCube address and
- * the paths flows may take; a flow takes paths[hash % npaths]. */
+ * the paths flows may take, the preferred first (BSR's own: DCRouting from
+ * the highest differing digit).  A flow this server starts (a TCP SYN, a
+ * UDP datagram not seen before) takes paths[flows % npaths] and flows goes
+ * up by one: the first flow to a destination takes paths[0], the next ones
+ * the others in turn; bcube_flows remembers its slot.  Other packets of no
+ * remembered flow (a SYN-ACK and the acknowledgements of a connection the
+ * other side started, ICMP) take paths[hash % npaths]. */
 struct bcube_route {
 	uint32_t dst;		/* network order */
 	uint8_t npaths;		/* 1 .. BCUBE_MAX_PATHS */
@@ -127,8 +134,20 @@ struct bcube_route {
 	 * written at most every BCUBE_USED_NS): the daemon probes only the
 	 * destinations in use */
 	uint64_t used_ns;
+	/* bcube_send: flows started to the destination so far (the next
+	 * one's slot); plain increments, so two CPUs may give two flows the
+	 * same slot: a path takes one more flow, nothing breaks */
+	uint32_t flows;
+	uint32_t pad2;
 };
-_Static_assert(sizeof(struct bcube_route) == 88, "bcube route");
+_Static_assert(sizeof(struct bcube_route) == 96, "bcube route");
+
+/* bcube_flows: a flow (destination IP and the packet's hash) -> its slot
+ * (the route's `flows` when it started; the path is paths[slot % npaths]). */
+struct bcube_flow_key {
+	uint32_t ip;		/* network order */
+	uint32_t hash;
+};
 
 /* To the daemon (ring buffer bcube_events): a packet for an IP it has no
  * route to. */

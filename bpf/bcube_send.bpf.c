@@ -3,8 +3,9 @@
  *
  * An IPv4 packet to an address in the range gets the BCube header of its
  * source route: the route (bcube_routes, filled by the server's daemon)
- * gives the destination's BCube address and up to k+1 paths; the flow's
- * hash picks one.  The sender takes the path's first hop itself (NHA entry
+ * gives the destination's BCube address and up to k+1 paths; a flow this
+ * server starts takes the next path in turn, the first flow the preferred
+ * one (bcube_flows remembers which), other packets the path of their hash.  The sender takes the path's first hop itself (NHA entry
  * 0): out of its NIC on that level, to the neighbour's MAC, NHI = 1.  A
  * destination without a route is reported to the daemon and the packet
  * dropped (the daemon asks the directory and probes the paths).  Anything
@@ -17,12 +18,21 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+enum { TCP_SYN = 0x02, TCP_ACK = 0x10 };	/* flags, byte 13 of the TCP header */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, BCUBE_ROUTES_MAX);
 	__type(key, uint32_t);
 	__type(value, struct bcube_route);
 } bcube_routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BCUBE_FLOWS_MAX);
+	__type(key, struct bcube_flow_key);
+	__type(value, uint32_t);
+} bcube_flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -33,6 +43,38 @@ struct bcube_front {
 	struct wire_eth e;
 	struct bcube_hdr h;
 } __attribute__((packed));
+
+/* Does this packet start a flow of this server's: a TCP SYN (not a
+ * SYN-ACK: the answer to the other side's flow) or a UDP datagram?  TCP
+ * with IP options counts as no start (its hash picks the path). */
+static __always_inline bool flow_start(const struct wire_ipv4 *ip, const void *end)
+{
+	const uint8_t *l4 = (const void *)(ip + 1);
+
+	if (ip->proto == WIRE_IPPROTO_UDP)
+		return true;
+	if (ip->proto != WIRE_IPPROTO_TCP || wire_ipv4_hlen(ip) != sizeof(*ip) ||
+	    (const void *)(l4 + 14) > end)
+		return false;
+	return (l4[13] & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+/* The slot of the packet's flow in the route's paths (modulo npaths). */
+static __always_inline uint32_t flow_slot(struct bcube_route *r, uint32_t daddr, uint32_t hash,
+					  const struct wire_ipv4 *ip, const void *end)
+{
+	struct bcube_flow_key key = { daddr, hash };
+	uint32_t *slot = bpf_map_lookup_elem(&bcube_flows, &key), s;
+
+	if (slot)
+		return *slot;
+	if (!flow_start(ip, end))
+		return hash;
+	s = r->flows;
+	r->flows = s + 1;
+	bpf_map_update_elem(&bcube_flows, &key, &s, BPF_ANY);
+	return s;
+}
 
 SEC("tc")
 int bcube_send(struct __sk_buff *skb)
@@ -45,7 +87,7 @@ int bcube_send(struct __sk_buff *skb)
 	struct bcube_nic *nic = NULL;
 	struct bcube_nbr *nb;
 	struct wire_ipv4 *ip;
-	uint32_t daddr, hash, i;
+	uint32_t daddr, hash, slot, i;
 	bool down;
 
 	if ((void *)(e + 1) > end)
@@ -78,7 +120,13 @@ int bcube_send(struct __sk_buff *skb)
 			r->used_ns = now;
 	}
 	hash = bpf_get_hash_recalc(skb);
-	p = &r->paths[(hash % r->npaths) & (BCUBE_MAX_PATHS - 1)];
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	ip = data + WIRE_ETH_HLEN;
+	if ((void *)(ip + 1) > end)
+		BCUBE_DROP(SEND_DROP_SHORT);
+	slot = flow_slot(r, daddr, hash, ip, end);
+	p = &r->paths[(slot % r->npaths) & (BCUBE_MAX_PATHS - 1)];
 	if (!p->nha_len || p->nha_len > BCUBE_NHA_MAX)
 		BCUBE_DROP(SEND_DROP_BAD_ROUTE);
 	nb = bcube_hop(p->nha[0], &nic, &down);

@@ -36,7 +36,8 @@ enum { SELF = 5, CTX_IF = 1 /* loopback: a test run needs an existing ifindex */
 
 static const uint32_t SELF_IP = IP(10, 210, 0, 6), IP_6 = IP(10, 210, 0, 7),
 	IP_1 = IP(10, 210, 0, 2), IP_7 = IP(10, 210, 0, 8), IP_BAD = IP(10, 210, 0, 99),
-	IP_2 = IP(10, 210, 0, 3), IP_NONE = IP(10, 210, 0, 50);
+	IP_2 = IP(10, 210, 0, 3), IP_NONE = IP(10, 210, 0, 50),
+	IP_2B = IP(10, 210, 0, 60) /* the same two paths, for the TCP cases */;
 static const uint8_t NIC0_MAC[6] = { 0x02, 0, 0, 0x05, 0, 0 },
 	NIC1_MAC[6] = { 0x02, 0, 0, 0x05, 0, 1 }, GW_MAC[6] = { 0x02, 0x42, 0x43, 0, 0, 1 },
 	MAC_4[6] = { 0x02, 0, 0, 0x04, 0, 0 }, MAC_6[6] = { 0x02, 0, 0, 0x06, 0, 0 },
@@ -236,6 +237,7 @@ static int setup(void **state)
 	route(IP_7, 7, &p7, 1);
 	route(IP_BAD, 9, &p6, 0);
 	route(IP_2, 2, p2, 2);
+	route(IP_2B, 2, p2, 2);
 	return 0;
 }
 
@@ -303,9 +305,43 @@ static void test_send(void **state)
 	}
 }
 
-/* Flows to a destination with two paths take both: 64 flows (source
- * ports), each path at least 10 of them.  Fails if every flow took the
- * same path. */
+/* The first hop bcube_send gave `in` (one test run): 0 for the
+ * level-0-first path to 2, 1 for the level-1-first one. */
+static unsigned sent_path(int prog, const struct frame *in)
+{
+	struct __sk_buff ctx = { .ifindex = CTX_IF };
+	uint8_t out[256];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->b, .data_size_in = (uint32_t)in->len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+	struct bcube_hdr h;
+
+	assert_int_equal(bpf_prog_test_run_opts(prog, &opts), 0);
+	memcpy(&h, out + 14, sizeof(h));
+	assert_int_equal(h.nha_len, 2);
+	assert_int_equal(ntohl(h.dst), 2);
+	if (h.nha[0] == bcube_nha_entry(0, 2))
+		return 0;
+	if (h.nha[0] == bcube_nha_entry(1, 0))
+		return 1;
+	fail_msg("first hop %02x", h.nha[0]);
+	return 2;
+}
+
+/* The route's count of flows started (bcube_send's `flows`). */
+static uint32_t flows_started(uint32_t ip)
+{
+	struct bcube_route r;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(snd->maps.bcube_routes), &ip, &r), 0);
+	return r.flows;
+}
+
+/* Flows this server starts to a destination with two paths take them in
+ * turn, the route's first (BSR's own) path first: 64 UDP flows (source
+ * ports), flow i on path i % 2, and each keeps its path.  The old choice
+ * by hash failed this: one flow per destination went either way, and an
+ * all-to-all loaded some links 17 flows where every one carries 12. */
 static void test_send_spreads(void **state)
 {
 	unsigned used[2] = { 0 };
@@ -317,28 +353,66 @@ static void test_send_spreads(void **state)
 	prog = bpf_program__fd(snd->progs.bcube_send);
 	for (uint16_t sport = 1000; sport < 1064; sport++) {
 		struct frame in = udp(SELF_IP, IP_2, sport, 50);
-		struct __sk_buff ctx = { .ifindex = CTX_IF };
-		uint8_t out[256];
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.b,
-			    .data_size_in = (uint32_t)in.len, .data_out = out,
-			    .data_size_out = sizeof(out), .ctx_in = &ctx,
-			    .ctx_size_in = sizeof(ctx));
-		struct bcube_hdr h;
+		unsigned p = sent_path(prog, &in);
 
-		assert_int_equal(bpf_prog_test_run_opts(prog, &opts), 0);
-		memcpy(&h, out + 14, sizeof(h));
-		assert_int_equal(h.nha_len, 2);
-		assert_int_equal(ntohl(h.dst), 2);
-		if (h.nha[0] == bcube_nha_entry(0, 2))
-			used[0]++;
-		else if (h.nha[0] == bcube_nha_entry(1, 0))
-			used[1]++;
-		else
-			fail_msg("flow %u: first hop %02x", sport, h.nha[0]);
+		assert_int_equal(p, (sport - 1000u) % 2);
+		used[p]++;
 	}
+	assert_int_equal(flows_started(IP_2), 64);
+	/* the same flows again: the same paths, no new flow counted */
+	for (uint16_t sport = 1000; sport < 1064; sport++) {
+		struct frame in = udp(SELF_IP, IP_2, sport, 50);
+
+		assert_int_equal(sent_path(prog, &in), (sport - 1000u) % 2);
+	}
+	assert_int_equal(flows_started(IP_2), 64);
 	printf("64 flows: %u on the level-0-first path, %u on the level-1-first path\n",
 	       used[0], used[1]);
-	assert_true(used[0] >= 10 && used[1] >= 10);
+}
+
+/* A TCP segment: the UDP frame's bytes made a 20-byte TCP header with
+ * these flags (checksums are not looked at). */
+static struct frame tcp(uint32_t dst, uint16_t sport, uint8_t flags)
+{
+	struct frame f = udp(SELF_IP, dst, sport, 12);
+
+	f.b[14 + 9] = 6;			/* protocol TCP */
+	memset(f.b + 14 + 20 + 4, 0, 16);	/* sequence, acknowledgement, ... */
+	f.b[14 + 20 + 12] = 5 << 4;		/* data offset: 20 bytes */
+	f.b[14 + 20 + 13] = flags;
+	return f;
+}
+
+/* TCP: a SYN starts a flow (the route's next path, remembered); a SYN-ACK
+ * (the answer to the other side's flow), a segment of a flow not seen
+ * start, ICMP take the path of their hash and start nothing. */
+static void test_send_tcp(void **state)
+{
+	enum { SYN = 0x02, ACK = 0x10 };
+	struct frame a_syn = tcp(IP_2B, 2000, SYN), a_data = tcp(IP_2B, 2000, ACK),
+		b_syn = tcp(IP_2B, 2001, SYN), b_data = tcp(IP_2B, 2001, ACK),
+		synack = tcp(IP_2B, 2002, SYN | ACK), mid = tcp(IP_2B, 2003, ACK), icmp;
+	int prog;
+
+	(void)state;
+	if (!have_root)
+		skip();
+	prog = bpf_program__fd(snd->progs.bcube_send);
+	icmp = udp(SELF_IP, IP_2B, 7, 20);
+	icmp.b[14 + 9] = 1;
+	sent_path(prog, &synack);
+	sent_path(prog, &mid);
+	sent_path(prog, &icmp);
+	assert_int_equal(flows_started(IP_2B), 0);
+	assert_int_equal(sent_path(prog, &a_syn), 0);	/* the first flow: the route's first path */
+	assert_int_equal(sent_path(prog, &b_syn), 1);
+	assert_int_equal(flows_started(IP_2B), 2);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(sent_path(prog, &a_data), 0);
+		assert_int_equal(sent_path(prog, &b_data), 1);
+	}
+	assert_int_equal(sent_path(prog, &synack), sent_path(prog, &synack));
+	assert_int_equal(flows_started(IP_2B), 2);
 }
 
 /* ---- the relay and the destination ------------------------------------------ */
@@ -464,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_send),
 		cmocka_unit_test(test_send_spreads),
+		cmocka_unit_test(test_send_tcp),
 		cmocka_unit_test(test_fwd),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

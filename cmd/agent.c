@@ -115,6 +115,7 @@ struct shell {
 	bool nics_attached;
 	bool keep;			/* SIGUSR1: exit, leave the data plane */
 	struct daemon *dm;		/* events for `peregrine monitor` */
+	struct agent_poldir *poldir;	/* policies from the directory */
 	uint64_t drops_told[PGR_STAT_COUNT];	/* data-plane counters it was told */
 	bool drops_seen;
 };
@@ -136,6 +137,25 @@ static void policy_sync(struct shell *s, const struct agent_config *old)
 	}
 	agent_policy_sync(old, &s->cfg, &m);
 	pgr_pol_maps_close(&m);
+}
+
+/* The policy maps for the directory's policies (agent_pol_maps_fn). */
+static int pol_maps(void *arg, struct pgr_pol_maps *m, bool *opened)
+{
+	struct shell *s = arg;
+	char err[300];
+
+	*opened = false;
+	if (s->dp) {
+		*m = *pgr_dp_pol_maps(s->dp);
+		return 0;
+	}
+	if (!s->pin_dir[0] || pgr_pol_maps_open_pinned(s->pin_dir, m, err, sizeof(err))) {
+		log_warn("policy: %s", s->pin_dir[0] ? err : "no data plane");
+		return -1;
+	}
+	*opened = true;
+	return 0;
 }
 
 /* ---- agent_ops ------------------------------------------------------------ */
@@ -173,6 +193,21 @@ static int op_mcast_del(void *arg, const struct pgr_mcast_key *k)
 	struct shell *s = arg;
 
 	return pgr_dp_mcast_del(&s->maps, k);
+}
+
+static int op_vip_set(void *arg, const struct pgr_vip_src_key *k, const struct pgr_vip_src *v)
+{
+	struct shell *s = arg;
+
+	return pgr_dp_vip_src_set(&s->maps, k, v);
+}
+
+static int op_vip_del(void *arg, const struct pgr_vip_src_key *k)
+{
+	struct shell *s = arg;
+	int ret = pgr_dp_vip_src_del(&s->maps, k);
+
+	return ret == -ENOENT ? 0 : ret;
 }
 
 static int op_garp_del(void *arg, const struct pgr_garp_key *k)
@@ -505,6 +540,14 @@ static void on_dir(void *arg, int fd)
 	dirc_rearm(s);
 }
 
+static void on_pol(void *arg, const struct dirp_pol *p)
+{
+	struct shell *s = arg;
+
+	if (s->poldir)
+		agent_poldir_note(s->poldir, p);
+}
+
 static void on_push6(void *arg, const struct dirp_entry6 *e)
 {
 	struct shell *s = arg;
@@ -578,6 +621,7 @@ static void on_second(void *arg)
 	pgr_dp_traffic_walk(&s->maps, traffic_pair, s->agent);
 	agent_traffic_end(s->agent, now);
 	agent_tick(s->agent, now);
+	agent_poldir_tick(s->poldir, now.ns / 1000000);
 	dirc_rearm(s);
 	drop_events(s);
 }
@@ -648,6 +692,7 @@ static void on_hup(void *arg, int signo)
 	t1 = mono_ns();
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
 	policy_sync(s, &old);
+	agent_poldir_sync(s->poldir, &old, &s->cfg, mono_ns() / 1000000);
 	agent_config_free(&old);
 	nics_attach(s);
 	dirc_rearm(s);
@@ -706,7 +751,7 @@ static int sockets_open(struct shell *s)
 {
 	struct dirc_cfg dc = { .key = &s->key, .seed = (uint64_t)getpid() << 32 ^ dir_now_sys().ns,
 			       .on_push = on_push, .push_arg = s,
-			       .on_push6 = on_push6 };
+			       .on_push6 = on_push6, .on_pol = on_pol };
 	uint32_t mark = PGR_MARK_RESEND;
 	int err = 0;
 
@@ -795,7 +840,8 @@ static int setup(struct shell *s)
 {
 	struct agent_ops ops = { s, op_garp_set, op_garp_del, op_vm_add, op_vm_del,
 				 op_arp_reply, op_resend, op_ras_send, CORE_LOG_STDERR,
-				 op_garp6_set, op_garp6_del, op_mcast_set, op_mcast_del };
+				 op_garp6_set, op_garp6_del, op_mcast_set, op_mcast_del,
+				 op_vip_set, op_vip_del };
 	char err[256];
 
 	if (load_config(s, &s->cfg) || load_topology(s))
@@ -821,6 +867,8 @@ static int setup(struct shell *s)
 	nic_initial(s);
 	agent_configure(s->agent, &s->cfg, dir_now_sys());
 	policy_sync(s, NULL);
+	s->poldir = agent_poldir_new(dirc_udp_client(s->du), pol_maps, s);
+	agent_poldir_sync(s->poldir, NULL, &s->cfg, mono_ns() / 1000000);
 	if (nics_attach(s))
 		return -1;
 	adopt_garp(s);
@@ -854,6 +902,7 @@ static void teardown(struct shell *s)
 			dp_remove(s);
 	}
 	/* the loop (and its timers) is the scaffold's: daemon_free */
+	agent_poldir_free(s->poldir);
 	agent_free(s->agent);
 	if (s->rb)
 		ring_buffer__free(s->rb);

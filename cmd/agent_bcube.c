@@ -120,8 +120,12 @@ static void apply(struct bcube_shell *s, const struct bca_out *out)
 		case BCA_ROUTE:
 			/* the route's use goes on (a new route: in use from now) */
 			r = a->route;
-			r.used_ns = bpf_map_lookup_elem(s->routes_fd, &a->ip, &old) ? mono_ns()
-										    : old.used_ns;
+			if (bpf_map_lookup_elem(s->routes_fd, &a->ip, &old)) {
+				r.used_ns = mono_ns();
+			} else {
+				r.used_ns = old.used_ns;
+				r.flows = old.flows;	/* the next flow's path, in turn */
+			}
 			if (!a->route.npaths)
 				bpf_map_delete_elem(s->routes_fd, &a->ip);
 			else if (bpf_map_update_elem(s->routes_fd, &a->ip, &r, BPF_ANY))

@@ -30,10 +30,17 @@
 
 enum check_limits {
 	CHECK_MAX_KEYS = 1 << 20,	/* registrations per run */
+	/* requests in flight, registrations and lookups each: lookups must
+	 * not wait for free slots behind registrations that wait for etcd
+	 * (the lookup gap would measure etcd's commit time) */
 	CHECK_IN_FLIGHT = 32,
 	CHECK_RATE = 400,		/* requests a second (half lookups) */
 	CHECK_SETTLE_MS = 3000,		/* verification phase bound */
 	CHECK_VERIFY_ROUNDS = 3,	/* lookups of a key whose answer is lost */
+	CHECK_PICKS = 8,		/* random tries for an acknowledged key to look up */
+	CHECK_TIMELINE = 16,		/* fail-overs and lookup gaps listed */
+	CHECK_GAP_LISTED_MS = 20,	/* lookup gaps at least this long are listed
+					 * (the longest CHECK_TIMELINE) */
 };
 
 struct check_key {
@@ -49,13 +56,22 @@ struct check {
 	uint32_t vdc;
 	struct check_key *keys;
 	uint32_t nkeys, nacked;
-	unsigned in_flight;
+	unsigned in_flight, regs_in_flight;
 	uint64_t last_ok_ns, gap_max_ns, gap_at_ns, t0;
 	uint64_t lookups_ok, lookups_lost_answer, not_found_acked, regressions;
 	uint64_t refused, unanswered, pushes_checked;
 	uint32_t lost, verified, unverified;
 	float *reg_ms;			/* latency of each acknowledged registration */
 	bool verifying;
+	/* when (ns after t0) the client moved, and to which server; the
+	 * longest lookup gaps: where they fall against the moves */
+	uint64_t moved_at[CHECK_TIMELINE], gap_start[CHECK_TIMELINE], gap_len[CHECK_TIMELINE];
+	/* the lookup gap across each move: from the last answer before it
+	 * to the first after it (0: none answered yet) */
+	uint64_t moved_gap[CHECK_TIMELINE];
+	bool moved_refused[CHECK_TIMELINE];
+	unsigned moved_to[CHECK_TIMELINE], nmoved, ngaps, gap_open;
+	uint64_t refusals_seen;
 	struct rng_lite { uint64_t s; } rng;
 };
 
@@ -122,6 +138,7 @@ static void on_register(void *arg, uint64_t id, const struct dirp_msg *m)
 	uint32_t i;
 
 	k->in_flight--;
+	k->regs_in_flight--;
 	(void)id;
 	if (!m) {
 		k->unanswered++;
@@ -147,6 +164,27 @@ static void lookup_answered(struct check *k, uint64_t now)
 		k->gap_max_ns = now - k->last_ok_ns;
 		k->gap_at_ns = k->last_ok_ns - k->t0;
 	}
+	if (k->last_ok_ns && now - k->last_ok_ns >= CHECK_GAP_LISTED_MS * 1000000ull) {
+		unsigned at = k->ngaps, i;	/* kept: the longest */
+
+		if (k->ngaps == CHECK_TIMELINE) {
+			for (at = 0, i = 1; i < k->ngaps; i++)
+				if (k->gap_len[i] < k->gap_len[at])
+					at = i;
+			if (k->gap_len[at] >= now - k->last_ok_ns)
+				at = CHECK_TIMELINE;
+		} else {
+			k->ngaps++;
+		}
+		if (at < CHECK_TIMELINE) {
+			k->gap_start[at] = k->last_ok_ns - k->t0;
+			k->gap_len[at] = now - k->last_ok_ns;
+		}
+	}
+	/* the moves since the last answer: this gap is theirs */
+	for (; k->gap_open < k->nmoved; k->gap_open++)
+		if (k->last_ok_ns)
+			k->moved_gap[k->gap_open] = now - k->last_ok_ns;
 	k->last_ok_ns = now;
 	k->lookups_ok++;
 }
@@ -203,8 +241,10 @@ static void send_register(struct check *k)
 	e = entry_of(k, k->nkeys);
 	k->keys[k->nkeys].sent_ns = mono_ns();
 	k->keys[k->nkeys++].state = 0;
-	if (dirc_request(k->c, dir_now_sys(), DIRP_REGISTER, &e, 1, on_register, k) > 0)
+	if (dirc_request(k->c, dir_now_sys(), DIRP_REGISTER, &e, 1, on_register, k) > 0) {
 		k->in_flight++;
+		k->regs_in_flight++;
+	}
 }
 
 static void send_lookup(struct check *k)
@@ -212,9 +252,17 @@ static void send_lookup(struct check *k)
 	struct dirp_key key;
 	uint32_t i;
 
-	if (!k->nkeys)
-		return;
-	i = (uint32_t)(next_rand(k) % k->nkeys);
+	/* An acknowledged one: a lookup of an entry whose registration is
+	 * still being written waits for that write by design (docs/ha.md),
+	 * so it would measure the registration's latency, not the lookups'
+	 * availability. */
+	for (int t = 0;; t++) {
+		if (!k->nacked || t == CHECK_PICKS)
+			return;
+		i = (uint32_t)(next_rand(k) % k->nkeys);
+		if (k->keys[i].state == 1)
+			break;
+	}
 	key = (struct dirp_key){ k->vdc, key_ip(i) };
 	if (dirc_request(k->c, dir_now_sys(), DIRP_LOOKUP, &key, 1, on_lookup, k) > 0)
 		k->in_flight++;
@@ -232,10 +280,11 @@ static void serve_until(struct check *k, uint64_t until, bool load)
 
 		if (now >= until || (!load && !k->in_flight))
 			break;
-		if (load && now >= next_op && k->in_flight < CHECK_IN_FLIGHT) {
-			if (reg)
+		if (load && now >= next_op) {
+			/* one that finds its kind's slots full is skipped */
+			if (reg && k->regs_in_flight < CHECK_IN_FLIGHT)
 				send_register(k);
-			else
+			else if (!reg && k->in_flight - k->regs_in_flight < CHECK_IN_FLIGHT)
 				send_lookup(k);
 			reg = !reg;
 			next_op += step;
@@ -294,6 +343,41 @@ static double pct(const float *v, uint32_t n, double p)
 	return n ? (double)v[(uint32_t)MIN((double)(n - 1), p * n)] : 0;
 }
 
+static void on_moved(void *arg, unsigned server)
+{
+	struct check *k = arg;
+
+	uint64_t r = dirc_udp_refusals(k->u);
+
+	if (k->nmoved < CHECK_TIMELINE) {
+		k->moved_at[k->nmoved] = mono_ns() - k->t0;
+		k->moved_refused[k->nmoved] = r != k->refusals_seen;
+		k->moved_to[k->nmoved++] = server;
+	}
+	k->refusals_seen = r;
+}
+
+/* [{"at_s": S, "server": N}...] of the moves, [{"at_s": S, "ms": M}...] of
+ * the gaps */
+static json_t *timeline(const struct check *k, bool gaps)
+{
+	json_t *a = json_array();
+	unsigned n = gaps ? k->ngaps : k->nmoved;
+
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, gaps ? json_pack("{s:f, s:f}", "at_s",
+							  (double)k->gap_start[i] / 1e9, "ms",
+							  (double)k->gap_len[i] / 1e6)
+					      : json_pack("{s:f, s:i, s:b, s:o}", "at_s",
+							  (double)k->moved_at[i] / 1e9, "server",
+							  (int)k->moved_to[i], "refused",
+							  k->moved_refused[i], "lookup_gap_ms",
+							  k->moved_gap[i]
+								  ? json_real((double)k->moved_gap[i] / 1e6)
+								  : json_null()));
+	return a;
+}
+
 int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 {
 	struct check k = { .u = u, .c = dirc_udp_client(u), .vdc = 4242, .rng = { 0x9e3779b97f4a7c15ull } };
@@ -308,13 +392,15 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 	k.reg_ms = xcalloc(CHECK_MAX_KEYS, sizeof(*k.reg_ms));
 	the_check = &k;
 	k.t0 = mono_ns();
+	dirc_udp_on_failover(u, on_moved, &k);
 	serve_until(&k, k.t0 + (uint64_t)secs * 1000000000ull, true);
 	serve_until(&k, mono_ns() + (uint64_t)CHECK_SETTLE_MS * 1000000ull, false);
 	verify(&k);
 	if (k.verified < k.nacked)
 		k.unverified = k.nacked - k.verified;	/* never answered */
 	qsort(k.reg_ms, k.nacked, sizeof(*k.reg_ms), cmp_float);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, "
+		      "s:f, s:f, s:f, s:o, s:o}",
 		      "registrations_sent", (json_int_t)k.nkeys,
 		      "registrations_acked", (json_int_t)k.nacked,
 		      "registrations_lost", (json_int_t)k.lost,
@@ -331,7 +417,9 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 		      "failovers_refused", (json_int_t)dirc_udp_refusals(u),
 		      "register_p50_ms", pct(k.reg_ms, k.nacked, 0.5),
 		      "register_p99_ms", pct(k.reg_ms, k.nacked, 0.99),
-		      "register_max_ms", pct(k.reg_ms, k.nacked, 1.0));
+		      "register_max_ms", pct(k.reg_ms, k.nacked, 1.0),
+		      "failover_times", timeline(&k, false),
+		      "lookup_gaps", timeline(&k, true));
 	if (json) {
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');

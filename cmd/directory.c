@@ -113,24 +113,36 @@ long dstore_load(struct dstore *s, struct dir *d)
 	return rc == MDB_NOTFOUND ? n : -1;
 }
 
-/* One transaction for a batch.  Durable (LMDB syncs on commit) unless every
- * operation is soft: then it is committed without a sync, and
+/* One transaction for a batch: the entries' writes and the policies'.
+ * Durable (LMDB syncs on commit) unless every operation is soft (a
+ * policy's never is): then it is committed without a sync, and
  * dstore_sync() makes it durable shortly after, off the critical path. */
-int dstore_apply(struct dstore *s, const struct dir_op *ops, size_t n)
+int dstore_apply_out(struct dstore *s, const struct dir_out *o)
 {
-	bool soft = true;
+	bool soft = o->npops == 0;
 	MDB_txn *txn;
 	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		soft &= ops[i].soft;
+	for (size_t i = 0; i < o->nops; i++)
+		soft &= o->ops[i].soft;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		MDB_val k = { DIR_STORE_KEY_LEN, (void *)ops[i].key };
-		MDB_val v = { DIR_STORE_VAL_LEN, (void *)ops[i].val };
+	for (size_t i = 0; i < o->nops; i++) {
+		MDB_val k = { DIR_STORE_KEY_LEN, (void *)o->ops[i].key };
+		MDB_val v = { DIR_STORE_VAL_LEN, (void *)o->ops[i].val };
 
-		rc = ops[i].del ? mdb_del(txn, s->dbi, &k, NULL) : mdb_put(txn, s->dbi, &k, &v, 0);
+		rc = o->ops[i].del ? mdb_del(txn, s->dbi, &k, NULL) : mdb_put(txn, s->dbi, &k, &v, 0);
+		if (rc && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < o->npops; i++) {
+		const struct dir_pol_op *p = &o->pops[i];
+		MDB_val k = { DIR_POL_KEY_LEN, (void *)p->key };
+		MDB_val v = { p->len, o->pbuf + p->off };
+
+		rc = p->del ? mdb_del(txn, s->dbi, &k, NULL) : mdb_put(txn, s->dbi, &k, &v, 0);
 		if (rc && rc != MDB_NOTFOUND) {
 			mdb_txn_abort(txn);
 			goto fail;
@@ -328,13 +340,14 @@ static uint64_t flush_out(struct server *s)
 		dir_out_reset(o);
 		return 0;
 	}
-	if (s->sync && dsync_busy(s->sync)) {
-		/* What shows a write in flight waits behind it. */
+	if (s->sync && (dsync_busy(s->sync) || dsync_waiting(s->sync))) {
+		/* What shows a write in flight waits behind it; what shows
+		 * a key to read back is not sent. */
 		total = dsync_send_or_hold(s->sync, s->d, o, send_written, s);
 		dir_out_reset(o);
 		return total;
 	}
-	if (o->nops && s->store && dstore_apply(s->store, o->ops, o->nops)) {
+	if ((o->nops || o->npops) && s->store && dstore_apply_out(s->store, o)) {
 		/* Nothing of this batch may be acknowledged: stop; a restart
 		 * reloads the last durable state. */
 		s->failed = 1;
@@ -751,6 +764,7 @@ int cmd_directory(int argc, char **argv)
 		prefault_stop(pf);
 		return cli_error("store %s", err);
 	}
+	o.cfg.no_policies = o.etcd != NULL;	/* the replicated store keeps none yet */
 	d = dir_new(&o.cfg);
 	if (o.etcd && !(sync = dsync_open(o.etcd, o.etcd_prefix ? o.etcd_prefix : "/peregrine/dir/",
 					  o.etcd_timeout_ms, d, &n, err, sizeof(err)))) {

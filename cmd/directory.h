@@ -13,9 +13,9 @@ struct dstore *dstore_open(const char *path, size_t map_bytes, char *err, size_t
 void dstore_close(struct dstore *s);
 /* Feed every stored entry to dir_restore; returns how many, -1 on error. */
 long dstore_load(struct dstore *s, struct dir *d);
-/* Apply a batch of writes in one transaction, durable unless every write is
- * soft (dir/dir.h); 0 or -errno. */
-int dstore_apply(struct dstore *s, const struct dir_op *ops, size_t n);
+/* Apply a batch's writes (entries' and policies') in one transaction,
+ * durable unless every write is soft (dir/dir.h); 0 or -errno. */
+int dstore_apply_out(struct dstore *s, const struct dir_out *o);
 /* Make the soft batches committed since the last sync durable; 0 or -EIO. */
 int dstore_sync(struct dstore *s);
 

@@ -41,6 +41,9 @@ struct wjob {
 	size_t nops, done;		/* done: written before a failure */
 	bool soft;
 	bool only_writes;		/* no ops: hold its write acknowledgements */
+	/* dsync.failed_jobs when queued: a job ahead of it failed if that
+	 * moved on by the time it completes (jobs complete in order). */
+	uint64_t fail_mark;
 	int rc;
 	struct dir_out dg;		/* buf, sends, dsts copied; no ops */
 };
@@ -54,6 +57,7 @@ struct dsync {
 	struct wjob *todo, **todo_tail, *done, **done_tail;
 	size_t queued;
 	struct hmap inflight;	/* store key -> writes in flight (loop only) */
+	uint64_t failed_jobs;	/* jobs completed with a failure (loop only) */
 	bool stopping;
 	int done_pipe[2];
 	struct etcd_watch *watch;
@@ -465,6 +469,7 @@ bool dsync_submit(struct dsync *s, struct dir *d, const struct dir_out *o)
 	j->ops = xmalloc(MAX(k, (size_t)1) * sizeof(*j->ops));
 	j->nops = k;
 	j->only_writes = false;
+	j->fail_mark = s->failed_jobs;
 	j->soft = true;
 	for (size_t i = 0; i < k; i++) {
 		j->ops[i] = *uniq[i];
@@ -541,6 +546,36 @@ static bool must_wait(struct dsync *s, const uint8_t *dg, size_t len)
 	return false;
 }
 
+/* Is a key's write failed and not read back yet (etcd unreachable): what
+ * memory holds about it may not be in etcd, and the read-back may take
+ * it back. */
+static bool unknown(const struct dsync *s, uint64_t key)
+{
+	const uint64_t *at = hmap_get(&s->dirty_at, key);
+
+	return at && !s->dirty[*at].soft && !s->dirty[*at].settled;
+}
+
+/* Does a lookup reply or a push show an entry whose state is unknown? */
+static bool shows_unknown(const struct dsync *s, const uint8_t *dg, size_t len)
+{
+	struct dirp_msg m;
+
+	if (!s->ndirty || dirp_decode(dg, len, NULL, &m) < 0 ||
+	    (m.h.type != (DIRP_LOOKUP | DIRP_REPLY_BIT) && m.h.type != (DIRP_RENEW | DIRP_REPLY_BIT) &&
+	     m.h.type != DIRP_UPDATE && m.h.type != DIRP_INVALIDATE))
+		return false;
+	for (unsigned i = 0; i < m.h.count; i++) {
+		struct dirp_entry e;
+
+		dirp_get_entry(&m, i, &e);
+		if (unknown(s, (uint64_t)e.vdc << 32 | e.ip) ||
+		    unknown(s, (uint64_t)DIR_VDC_SERVICE << 32 | e.ip))
+			return true;
+	}
+	return false;
+}
+
 uint64_t dsync_send_or_hold(struct dsync *s, struct dir *d, const struct dir_out *o,
 			    dsync_send_fn send, void *arg)
 {
@@ -550,6 +585,12 @@ uint64_t dsync_send_or_hold(struct dsync *s, struct dir *d, const struct dir_out
 	for (size_t i = 0; i < o->nsends; i++) {
 		const struct dir_send *snd = &o->sends[i];
 
+		if (shows_unknown(s, o->buf + snd->off, snd->len)) {
+			/* unanswered: the client asks again, and is answered
+			 * once the key is read back */
+			s->st[DSYNC_unknown_dropped]++;
+			continue;
+		}
 		if (!must_wait(s, o->buf + snd->off, snd->len)) {
 			struct dir_out one = { .buf = o->buf, .len = o->len,
 					       .sends = (struct dir_send *)snd, .nsends = 1,
@@ -563,6 +604,7 @@ uint64_t dsync_send_or_hold(struct dsync *s, struct dir *d, const struct dir_out
 			j = xcalloc(1, sizeof(*j));
 			j->ops = xmalloc(sizeof(*j->ops));
 			j->soft = true;
+			j->fail_mark = s->failed_jobs;
 			dir_out_init(&j->dg);
 		}
 		/* Copy the datagram and its destinations into the job. */
@@ -642,6 +684,20 @@ void dsync_completed(struct dsync *s, struct dir *d, struct dir_now now, struct 
 		if (j->rc) {
 			job_failed(s, d, j->ops + j->done, j->nops - j->done, j->soft, j->rc);
 			failed = true;
+			/* availability is soft state: its pushes go before
+			 * etcd's commit anyway (dsync_submit's callers) */
+			s->failed_jobs += !j->soft;
+		} else if (j->fail_mark != s->failed_jobs) {
+			/* Queued behind a job of registrations, removals or
+			 * moves that failed: what it holds was answered from
+			 * memory that showed the failed writes (a
+			 * retransmitted registration acknowledged, an entry at
+			 * its unwritten version), which etcd may not have.
+			 * Drop it: the clients ask again, and are answered
+			 * once the keys are read back. */
+			s->st[DSYNC_held_dropped]++;
+			job_free(j);
+			continue;
 		}
 		if (!j->rc || (j->soft && j->rc != -ECANCELED))
 			send(arg, &j->dg, j->only_writes);

@@ -30,7 +30,8 @@ enum dsync_limits {
 #define DSYNC_STATS(X) \
 	X(writes) X(write_ops) X(write_failures) X(write_conflicts) X(batches_held) \
 	X(remote_events) X(own_echoes) X(bad_events) X(resyncs) X(dirty_keys) \
-	X(dirty_overflow) X(resynced_keys) X(read_only) X(queue_full) X(queued)
+	X(dirty_overflow) X(resynced_keys) X(read_only) X(queue_full) X(queued) \
+	X(held_dropped) X(unknown_dropped)
 
 enum dsync_stat {
 #define X(n) DSYNC_##n,
@@ -66,11 +67,14 @@ int dsync_done_fd(const struct dsync *s);
 typedef void (*dsync_send_fn)(void *arg, const struct dir_out *o, bool only_writes);
 void dsync_completed(struct dsync *s, struct dir *d, struct dir_now now, struct dir_out *out,
 		     dsync_send_fn send, void *arg);
-/* A batch without store operations while writes are in flight: what must
- * not overtake them waits behind them (acknowledgements of writes -- a
- * retransmitted registration the core answers from memory -- and lookup
- * replies or pushes showing an entry whose write is in flight, which etcd
- * may yet refuse); the rest is sent at once.  Returns how many went. */
+/* A batch without store operations while writes are in flight or keys
+ * wait to be read back: what must not overtake the writes waits behind them
+ * (acknowledgements of writes -- a retransmitted registration the core
+ * answers from memory -- and lookup replies or pushes showing an entry
+ * whose write is in flight, which etcd may yet refuse); lookup replies and
+ * pushes showing an entry whose write failed and is not read back yet are
+ * dropped (etcd may not hold what memory does); the rest is sent at once.
+ * Returns how many went. */
 uint64_t dsync_send_or_hold(struct dsync *s, struct dir *d, const struct dir_out *o,
 			    dsync_send_fn send, void *arg);
 

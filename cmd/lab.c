@@ -764,10 +764,12 @@ static int report_dir(const char *dir)
 	return 0;
 }
 
-/* Run scripts/NAME (beside the binary's tree) with PEREGRINE and PREFIX. */
+/* Run NAME from $PEREGRINE_SCRIPTS, or else from scripts/ beside the
+ * binary's tree, with PEREGRINE and PREFIX. */
 static int run_script(struct lab_cli *c, const char *what, const char *name)
 {
 	char exe[4096], script[4200], *dir;
+	const char *env = getenv("PEREGRINE_SCRIPTS");
 	ssize_t n;
 
 	if (c->argc != 1)
@@ -779,11 +781,20 @@ static int run_script(struct lab_cli *c, const char *what, const char *name)
 	exe[n] = 0;
 	dir = strrchr(exe, '/');
 	*dir = 0;
-	snprintf(script, sizeof(script), "%s/../scripts/%s", exe, name);
-	if (access(script, R_OK)) {
-		snprintf(script, sizeof(script), "%s/../../scripts/%s", exe, name);
+	if (env && *env) {
+		snprintf(script, sizeof(script), "%s/%s", env, name);
 		if (access(script, R_OK))
-			return cli_error("lab %s: scripts/%s not found near %s", what, name, exe);
+			return cli_error("lab %s: %s: %s (PEREGRINE_SCRIPTS)", what, script,
+					 strerror(errno));
+	} else {
+		snprintf(script, sizeof(script), "%s/../scripts/%s", exe, name);
+		if (access(script, R_OK)) {
+			snprintf(script, sizeof(script), "%s/../../scripts/%s", exe, name);
+			if (access(script, R_OK))
+				return cli_error("lab %s: scripts/%s not found near %s (set "
+						 "PEREGRINE_SCRIPTS to the scripts directory)",
+						 what, name, exe);
+		}
 	}
 	*dir = '/';
 	if (c->report && report_dir(c->report))

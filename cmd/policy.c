@@ -12,6 +12,7 @@
 #include "bpf/loader.h"
 #include "bpf/policy_maps.h"
 #include "cmd/cli.h"
+#include "cmd/policy_dir.h"
 #include "lib/json.h"
 #include "wire/frame.h"
 #include "wire/pgr.h"
@@ -26,6 +27,9 @@ static const char policy_help[] =
 	"       peregrine policy remove NAME --mac VM_MAC\n"
 	"       peregrine policy stats NAME [--json]\n"
 	"       peregrine policy rate --dev DEV --rate RATE [--netns NS]\n"
+	"       peregrine policy set --dir ADDR --key KEY --vdc N --ip IP FILE\n"
+	"       peregrine policy get --dir ADDR --key KEY --vdc N --ip IP\n"
+	"       peregrine policy del --dir ADDR --key KEY --vdc N --ip IP\n"
 	"\n"
 	"Security groups on the data plane pinned as NAME (`peregrine dp load`,\n"
 	"or a lab agent's P-SERVER).  A policy file holds one rule per line\n"
@@ -36,7 +40,15 @@ static const char policy_help[] =
 	"connections the new rules still allow go on, the others are dropped at\n"
 	"their next packet.  Errors name FILE:LINE: FIELD.  rate limits what a VM\n"
 	"sends to RATE bits/s (500m, 1g) with a tbf qdisc on DEV, its interface\n"
-	"(in namespace NS); RATE 0 removes the limit.\n";
+	"(in namespace NS); RATE 0 removes the limit.\n"
+	"\n"
+	"set, get and del keep the policy of VM IP of VDC N in the directory at\n"
+	"ADDR (default 127.0.0.1:7400), which pushes it to the agent hosting the\n"
+	"VM (docs/policy.md, \"Where policy lives\").  KEY is the shared key or\n"
+	"the VDC's own (`peregrine keygen --vdc N --key SHARED FILE`): a VDC's key\n"
+	"reads and changes that VDC's policies and no other's.  set checks FILE\n"
+	"first (FILE:LINE: FIELD); the directory checks it again and refuses it\n"
+	"with the line and field.  [--timeout MS] waits that long per answer.\n";
 
 struct policy_args {
 	const char *name, *file, *dev, *rate, *netns;
@@ -309,12 +321,14 @@ int cmd_policy(int argc, char **argv)
 	int ret;
 
 	if (argc < 2)
-		return usage("%s", "expected a command: check, apply, remove, stats, rate");
+		return usage("%s", "expected a command: check, apply, remove, stats, rate, set, get, del");
 	for (int k = 1; k < argc; k++)
 		if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
 			fputs(policy_help, stdout);
 			return 0;
 		}
+	if (!strcmp(argv[1], "set") || !strcmp(argv[1], "get") || !strcmp(argv[1], "del"))
+		return policy_dir_cmd(argc - 1, argv + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 		if (strcmp(argv[1], subs[i].name))
 			continue;

@@ -39,6 +39,8 @@ enum ras_cmd_limits {
 	RC_RX_BATCHES = 16,
 	RC_MAX_SWITCH_OPTS = 4096,
 	RC_STATUS_MS = 1000,		/* the status file is rewritten this often */
+	RC_DRAIN_MAX = 1 << 16,		/* datagrams dropped at most after standing by
+					 * (more than RC_SOCKBUF holds) */
 };
 
 struct rasd {
@@ -822,6 +824,20 @@ static void on_ha_signal(int sig)
 	ha_stop = 1;
 }
 
+/* What reached our socket while we stood by (other standbys' probes,
+ * reports meant for the leader of then) is stale: the take-over reads
+ * every switch's table instead. */
+static void drain_standby_input(int fd)
+{
+	char b[64];
+	unsigned n = 0;
+
+	while (n < RC_DRAIN_MAX && recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) >= 0)
+		n++;
+	if (n)
+		log_info("dropped %u datagrams that arrived while standing by", n);
+}
+
 /* Campaign until we lead: 0 and the term, 1 to stop (a signal or an error). */
 static int ha_campaign(const struct rc_opts *o, const struct rc_setup *s, struct daemon *dm,
 		       struct rasd *d, int64_t *term)
@@ -880,9 +896,18 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 	int lfd = -1;
 
 	memcpy(c.more_dirs, s->more_dirs, sizeof(c.more_dirs));
+	/* Listen before campaigning: a standby's probe takes a refusing
+	 * address for a dead leader and ends its term (cmd/ras_ha.h), so a
+	 * leader must never be elected with its port still closed. */
+	if ((d.fd = udp_open(&s->listen, RC_SOCKBUF)) < 0)
+		return cli_error("ras: listen %s: %s", udp_addr_str(&s->listen, ab, sizeof(ab)),
+				 strerror(-d.fd));
 	if (o->etcd) {
-		if (ha_campaign(o, s, dm, &d, &term))
+		if (ha_campaign(o, s, dm, &d, &term)) {
+			close(d.fd);
 			return ha_stop ? 0 : 1;
+		}
+		drain_standby_input(d.fd);
 		/* Every request above every request of an older leader. */
 		c.seq_base = (uint64_t)term << SW_TERM_SHIFT;
 		/* at once: the lease must be renewed while we set up, or we
@@ -890,18 +915,14 @@ static int serve(struct rc_setup *s, const struct rc_opts *o, struct daemon *dm)
 		if ((lfd = ras_ha_keepalive_start(d.ha)) < 0) {
 			cli_error("ras: keep-alive thread: %s", strerror(-lfd));
 			ras_ha_close(d.ha);
+			close(d.fd);
 			return 1;
 		}
 	}
 	if (ras_new(&c, mono_ns(), &d.r, err, sizeof(err))) {
 		ras_ha_close(d.ha);
+		close(d.fd);
 		return cli_error("ras: %s", err);
-	}
-	if ((d.fd = udp_open(&s->listen, RC_SOCKBUF)) < 0) {
-		ras_free(d.r);
-		ras_ha_close(d.ha);
-		return cli_error("ras: listen %s: %s", udp_addr_str(&s->listen, ab, sizeof(ab)),
-				 strerror(-d.fd));
 	}
 	setsockopt(d.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
 	ras_out_init(&d.out);

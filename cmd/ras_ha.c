@@ -244,9 +244,11 @@ static void *keepalive_main(void *arg)
 			int g;
 
 			lease_renewed(h, sent, ttl);
-			/* A standby whose probe found our address refusing (we
-			 * had not opened it yet) deletes our key while our lease
-			 * lives: then another leads, and so must not we. */
+			/* A standby whose probe found our address refusing
+			 * deletes our key while our lease lives (we open our
+			 * socket before campaigning, so only if it closed or
+			 * the refusal came from elsewhere): then another
+			 * leads, and so must not we. */
 			g = etcd_get(h->e, RAS_HA_KEY, strlen(RAS_HA_KEY), v, sizeof(v), &vlen, &cr,
 				     NULL);
 			if (g == 0 || (g == 1 && cr != h->term)) {

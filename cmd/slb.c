@@ -39,6 +39,7 @@ enum slbd_limits {
 	SLBD_STATUS_MS = 500,		/* status file refresh */
 	SLBD_SOCKBUF = 1 << 20,
 	SLBD_LOG_BURST = 10,		/* log lines per second a peer can cause */
+	SLBD_LOAD_MS = 100,		/* own load measured and given to the ring */
 };
 
 struct slbd {
@@ -61,6 +62,12 @@ struct slbd {
 	uint32_t ring_id;
 	uint64_t ring_seq, scale_asks;
 	const struct slb_config *cfg;
+	/* own load (--capacity-cps): new flows per second against capacity */
+	struct loop_timer *ltimer;
+	uint32_t capacity_cps, load_pct;
+	uint64_t load_flows, load_at_ns;
+	int last_scale;			/* the ring's last ask: +1 on, -1 off */
+	uint32_t last_scale_id;
 };
 
 static void usage(FILE *f)
@@ -70,7 +77,9 @@ static void usage(FILE *f)
 		"       peregrine slb run --config FILE --node N --nic IF [--netns NS]\n"
 		"                         [--listen ADDR:PORT] [--key FILE] [--status FILE] [--conns N]\n"
 		"                         [--xdp-generic] [--ring-id N --ring-peer ID=ADDR:PORT...\n"
-		"                         [--ring-interval-ms 10] [--ring-misses 3]] [--rt-priority N]\n"
+		"                         [--ring-interval-ms 10] [--ring-misses 3]\n"
+		"                         [--ring-standby ID...] [--capacity-cps N\n"
+		"                         [--scale HIGH,LOW,HOLD,MIN]]] [--rt-priority N]\n"
 		"                         [--name NAME]  (NAME: a label on the command line)\n"
 		"       peregrine slb status --status FILE [--json]\n"
 		"       peregrine slb send --to ADDR:PORT [--to ...] --key FILE health|load|drain\n"
@@ -194,10 +203,12 @@ static void ring_apply(struct slbd *d)
 	}
 	if (d->rout.scale) {
 		d->scale_asks++;
-		log_info("ring: asks to power %s SLB server %u", d->rout.scale > 0 ? "on" : "off",
-			 d->rout.scale_id);
+		d->last_scale = d->rout.scale;
+		d->last_scale_id = d->rout.scale_id;
+		log_info("ring: asks to power %s SLB server %u (load %u%%)",
+			 d->rout.scale > 0 ? "on" : "off", d->rout.scale_id, d->load_pct);
 	}
-	if (d->rout.vips_changed) {
+	if (d->rout.vips_changed || d->rout.scale) {
 		log_info("ring: version %llu, master %u", (unsigned long long)slb_ring_version(d->ring),
 			 slb_ring_master(d->ring));
 		on_status_timer(d);	/* the gateway reads it: now, not in 500 ms */
@@ -222,6 +233,28 @@ static void on_ring_timer(void *arg)
 	struct slb_ring_event ev = { .type = SLB_RING_EV_TIMER };
 
 	ring_input(d, &ev);
+}
+
+/* Own load, every SLBD_LOAD_MS: the new flows the data plane forwarded
+ * (fwd_new: the Maglev table's work) against --capacity-cps. */
+static void on_load_timer(void *arg)
+{
+	struct slbd *d = arg;
+	struct pgr_slb_counter st[PGR_SLB_STAT_COUNT];
+	struct slb_ring_event ev = { .type = SLB_RING_EV_LOAD };
+	uint64_t now = loop_now_ns(d->loop), flows;
+
+	if (pgr_slb_stats_read(pgr_slb_dp_maps(d->dp), st))
+		return;
+	flows = st[PGR_SLB_STAT_FWD_NEW].packets;
+	if (d->load_at_ns) {
+		d->load_pct = slb_ring_load_pct(flows - d->load_flows, now - d->load_at_ns,
+						d->capacity_cps);
+		ev.load_pct = d->load_pct;
+		ring_input(d, &ev);
+	}
+	d->load_flows = flows;
+	d->load_at_ns = now;
 }
 
 static void on_ring_message(struct slbd *d, const struct slbp_msg *m)
@@ -360,6 +393,12 @@ static json_t *status_json(struct slbd *d)
 		JSET(ring, "live", live);
 		JSET(ring, "vcs", vcs);
 		JSET(ring, "scale_asks", json_integer((json_int_t)d->scale_asks));
+		JSET(ring, "load_pct", d->capacity_cps ? json_integer(d->load_pct) : json_null());
+		/* the last ask, for whoever powers servers on and off (the lab's
+		 * edge process): seq grows with each */
+		JSET(ring, "scale", d->scale_asks ? json_pack("{s:I, s:s, s:i}", "seq",
+			(json_int_t)d->scale_asks, "action", d->last_scale > 0 ? "on" : "off", "id",
+			(json_int_t)d->last_scale_id) : json_null());
 		for (int k = 0; k < SLB_RING_CTR_COUNT; k++)
 			JSET(ring, slb_ring_counter_name(k),
 			     json_integer((json_int_t)slb_ring_counter(d->ring, k)));
@@ -394,6 +433,9 @@ struct run_opts {
 	bool generic;
 	uint32_t ring_id, ring_interval_ms, ring_misses, npeers;
 	const char *peers[SLB_RING_MAX];	/* "ID=ADDR:PORT" */
+	uint64_t standby;		/* bit id-1: powered off at start */
+	uint32_t capacity_cps;		/* 0: no load of its own, no scaling */
+	uint32_t scale[4];		/* high %, low %, hold (intervals), min live */
 	uint32_t rt_priority;		/* SCHED_FIFO priority; 0: the default policy */
 };
 
@@ -402,7 +444,7 @@ static int ring_setup(struct slbd *d, const struct run_opts *o)
 {
 	struct slb_ring_cfg rc = { .self = o->ring_id, .interval_ns = o->ring_interval_ms * 1000000ull,
 				   .misses = o->ring_misses, .nvips = d->cfg->nvcs,
-				   /* no auto scaling: the daemon measures no load yet */
+				   /* without --capacity-cps no load: never above 100% */
 				   .high_pct = 100, .low_pct = 0, .hold = 100, .min_live = 1 };
 	char err[256];
 
@@ -424,7 +466,14 @@ static int ring_setup(struct slbd *d, const struct run_opts *o)
 			return cli_usage_error("slb", "--ring-peer: %s", err);
 		rc.members |= 1ull << (id - 1);
 	}
-	rc.live = rc.members;
+	rc.live = rc.members & ~(o->standby & ~(1ull << (o->ring_id - 1)));
+	if (o->capacity_cps && o->scale[2]) {
+		rc.high_pct = o->scale[0];
+		rc.low_pct = o->scale[1];
+		rc.hold = o->scale[2];
+		rc.min_live = o->scale[3];
+	}
+	d->capacity_cps = o->capacity_cps;
 	d->ring_id = o->ring_id;
 	d->ring = slb_ring_new(&rc);
 	if (!d->ring)
@@ -463,6 +512,8 @@ static int serve(struct slbd *d, const struct run_opts *o)
 	d->timer = loop_timer_add(d->loop, UINT64_MAX / 2, 0, on_timer, d);
 	d->stimer = loop_timer_add(d->loop, 0, SLBD_STATUS_MS * 1000000ull, on_status_timer, d);
 	d->rtimer = loop_timer_add(d->loop, UINT64_MAX / 2, 0, on_ring_timer, d);
+	if (d->ring && d->capacity_cps)
+		d->ltimer = loop_timer_add(d->loop, 0, SLBD_LOAD_MS * 1000000ull, on_load_timer, d);
 	input(d, &start);
 	if (d->ring) {
 		struct slb_ring_event rs = { .type = SLB_RING_EV_START };
@@ -477,6 +528,8 @@ static int serve(struct slbd *d, const struct run_opts *o)
 	loop_timer_del(d->loop, d->timer);
 	loop_timer_del(d->loop, d->stimer);
 	loop_timer_del(d->loop, d->rtimer);
+	if (d->ltimer)
+		loop_timer_del(d->loop, d->ltimer);
 	loop_free(d->loop);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -627,7 +680,8 @@ int cmd_slb(int argc, char **argv)
 		{ "b", 1, 0, 'b' }, { "xdp-generic", 0, 0, 'g' }, { "ring-id", 1, 0, 'R' },
 		{ "ring-peer", 1, 0, 'P' }, { "ring-interval-ms", 1, 0, 'T' },
 		{ "ring-misses", 1, 0, 'M' }, { "rt-priority", 1, 0, 'r' }, { "help", 0, 0, 'h' },
-		{ "name", 1, 0, 'e' },
+		{ "name", 1, 0, 'e' }, { "ring-standby", 1, 0, 'S' }, { "capacity-cps", 1, 0, 'x' },
+		{ "scale", 1, 0, 'W' },
 		{ 0 },
 	};
 	struct run_opts r = { .ring_interval_ms = 10, .ring_misses = 3 };
@@ -703,6 +757,27 @@ int cmd_slb(int argc, char **argv)
 		case 'b':
 			if (!parse_u32(optarg, 255, &s.b))
 				return cli_usage_error("slb", "--b: 0 to 255");
+			break;
+		case 'S': {
+			uint32_t id;
+
+			if (!parse_u32(optarg, SLB_RING_MAX, &id) || !id)
+				return cli_usage_error("slb", "--ring-standby: 1 to %d", SLB_RING_MAX);
+			r.standby |= 1ull << (id - 1);
+			break;
+		}
+		case 'x':
+			if (!parse_u32(optarg, 100000000, &r.capacity_cps) || !r.capacity_cps)
+				return cli_usage_error("slb", "--capacity-cps: 1 to 100000000");
+			break;
+		case 'W':
+			if (sscanf(optarg, "%u,%u,%u,%u", &r.scale[0], &r.scale[1], &r.scale[2],
+				   &r.scale[3]) != 4 || r.scale[0] > 100 || r.scale[1] > r.scale[0] ||
+			    !r.scale[2] || r.scale[2] > 100000 || !r.scale[3] ||
+			    r.scale[3] > SLB_RING_MAX)
+				return cli_usage_error("slb", "--scale: HIGH,LOW,HOLD,MIN: percentages "
+						       "HIGH >= LOW, HOLD 1 to 100000 intervals, MIN "
+						       "1 to %d servers", SLB_RING_MAX);
 			break;
 		case 'e': break;	/* --name: how a lab knows its process */
 		case 'h': usage(stdout); return 0;

@@ -14,6 +14,7 @@ struct pending {
 	uint8_t tries;
 	uint64_t req_id;
 	uint64_t due;
+	uint64_t first_ns;		/* its first transmission */
 	uint32_t prev, next;		/* the in-flight list */
 	dirc_reply_fn cb;
 	void *arg;
@@ -139,6 +140,11 @@ static void put_records(struct dirp_writer *w, uint8_t type, const void *recs, u
 		case DIRP_MOVE:
 			dirp_put_move(w, (const struct dirp_move *)recs + i);
 			break;
+		case DIRP_POL_SET:
+		case DIRP_POL_GET:
+		case DIRP_POL_DEL:
+			dirp_put_pol(w, (const struct dirp_pol *)recs + i);
+			break;
 		default:
 			assert(!"checked by dirc_request");
 		}
@@ -160,7 +166,7 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 	struct pending *p;
 	uint32_t i;
 
-	if (type < DIRP_REGISTER || type > DIRP_MEMBERS || type == DIRP_ACK ||
+	if (type < DIRP_REGISTER || type > DIRP_POL_DEL || type == DIRP_ACK ||
 	    n > dirp_max_records(type) || (n && !recs))
 		return -EINVAL;
 	h.req_id = c->next_req;
@@ -175,6 +181,7 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 	p->len = dirp_finish(&w, c->cfg.key);
 	p->req_id = h.req_id;
 	p->tries = 1;
+	p->first_ns = now.ns;
 	p->due = now.ns + rto_ns(c, 0);
 	p->cb = cb;
 	p->arg = arg;
@@ -296,6 +303,22 @@ static void on_push6(struct dirc *c, const struct dirp_msg *m, struct dir_now no
 	}
 }
 
+/* A policy's note: checked as pushes, handed over, not acknowledged. */
+static void on_pol_note(struct dirc *c, const struct dirp_msg *m, struct dir_now now)
+{
+	struct dirp_pol p;
+
+	if (!push_fresh(c, &m->h, now) || m->h.count != 1) {
+		c->st.dropped++;
+		return;
+	}
+	c->st.pushes++;
+	dirp_get_pol(m, 0, &p);
+	if (c->cfg.on_pol)
+		c->cfg.on_pol(c->cfg.push_arg, &p);
+	c->st.push_records++;
+}
+
 void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len)
 {
 	struct dirp_msg m;
@@ -308,6 +331,8 @@ void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t l
 		on_push(c, &m, now);
 	else if (m.h.type == DIRP_UPDATE6)
 		on_push6(c, &m, now);
+	else if (m.h.type == DIRP_POL_NOTE)
+		on_pol_note(c, &m, now);
 	else if (m.h.type & DIRP_REPLY_BIT)
 		on_reply(c, &m);
 	else
@@ -320,6 +345,26 @@ void dirc_expedite(struct dirc *c, uint64_t now_ns)
 {
 	for (uint32_t i = c->head; i != NONE; i = c->p[i].next)
 		c->p[i].due = MIN(c->p[i].due, now_ns);
+}
+
+/* Requests the server answers only once its store took them. */
+static bool is_write(uint8_t type)
+{
+	switch (type) {
+	case DIRP_REGISTER: case DIRP_UNREGISTER: case DIRP_SET_AVAIL: case DIRP_MOVE:
+	case DIRP_REGISTER6: case DIRP_UNREGISTER6: case DIRP_JOIN: case DIRP_LEAVE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint64_t dirc_oldest(const struct dirc *c, bool writes)
+{
+	for (uint32_t i = c->head; i != NONE; i = c->p[i].next)
+		if (is_write(c->p[i].buf[3]) == writes)
+			return c->p[i].first_ns;
+	return 0;
 }
 
 uint64_t dirc_tick(struct dirc *c, struct dir_now now)

@@ -38,6 +38,9 @@ typedef void (*dirc_reply_fn)(void *arg, uint64_t req_id, const struct dirp_msg 
 typedef void (*dirc_push_fn)(void *arg, uint8_t type, const struct dirp_entry *e);
 /* One pushed IPv6 record (type DIRP_UPDATE6; not acknowledged). */
 typedef void (*dirc_push6_fn)(void *arg, const struct dirp_entry6 *e);
+/* A VM's policy changed (DIRP_POL_NOTE; not acknowledged): p->data points
+ * into the datagram. */
+typedef void (*dirc_pol_fn)(void *arg, const struct dirp_pol *p);
 
 struct dirc_cfg {
 	const struct auth_key *key;
@@ -47,6 +50,7 @@ struct dirc_cfg {
 	dirc_push_fn on_push;		/* may be NULL: pushes are still acked */
 	void *push_arg;
 	dirc_push6_fn on_push6;		/* may be NULL; called with push_arg */
+	dirc_pol_fn on_pol;		/* may be NULL; called with push_arg */
 	uint32_t rto_ms;		/* 0: DIRC_RTO_MS */
 	uint32_t tries;			/* 0: DIRC_TRIES */
 	uint32_t skew_ms;		/* 0: DIR_SKEW_MS */
@@ -76,7 +80,9 @@ void dirc_free(struct dirc *c);
 /* Send a request of `type` with n records: struct dirp_entry for REGISTER,
  * struct dirp_key for LOOKUP, RENEW and UNREGISTER, struct dirp_avail for
  * SET_AVAIL, struct dirp_move for MOVE, none for STATS, struct dirp_entry6
- * for REGISTER6, struct dirp_key6 for LOOKUP6 and UNREGISTER6.  Returns the request
+ * for REGISTER6, struct dirp_key6 for LOOKUP6 and UNREGISTER6, struct
+ * dirp_pol for POL_SET, POL_GET and POL_DEL (one; a tenant's client is
+ * made with its VDC's key, auth_vdc_key).  Returns the request
  * id (> 0), -EINVAL for a bad type or count, -EBUSY when max_pending
  * requests are in flight. */
 int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
@@ -90,6 +96,11 @@ void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t l
 uint64_t dirc_tick(struct dirc *c, struct dir_now now);
 
 unsigned dirc_in_flight(const struct dirc *c);
+/* When the oldest request in flight that writes (REGISTER, UNREGISTER,
+ * SET_AVAIL, MOVE and their IPv6 and group kin: answered once the server's
+ * store took them) or that reads (the others: answered from memory) was
+ * first sent, in ns; 0 when there is none. */
+uint64_t dirc_oldest(const struct dirc *c, bool writes);
 /* Make every request in flight due now (the next dirc_tick sends them
  * again): after moving to another server, nothing waits for a timeout. */
 void dirc_expedite(struct dirc *c, uint64_t now_ns);

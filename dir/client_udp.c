@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,7 +16,8 @@ struct dirc_udp {
 	struct sockaddr_in servers[DIRC_UDP_SERVERS];
 	unsigned nservers, cur;
 	uint32_t failover_ms;
-	uint64_t waiting_since;		/* mono ns: first unanswered send; 0 none */
+	uint64_t heard_ns;		/* mono ns: the last datagram from the server
+					 * in use, or the move to it */
 	uint64_t suspect_until[DIRC_UDP_SERVERS];	/* mono ns; 0: never given up */
 	bool refused;			/* the server's address refused a datagram */
 	uint64_t failovers, refusals;
@@ -32,8 +34,6 @@ static void send_cb(void *arg, const uint8_t *buf, size_t len)
 {
 	struct dirc_udp *u = arg;
 
-	if (!u->waiting_since)
-		u->waiting_since = mono_ns();
 	/* UDP: a datagram the kernel refuses is lost and retransmitted later.
 	 * ECONNREFUSED is an earlier datagram's ICMP port unreachable. */
 	if (send(u->fd, buf, len, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED)
@@ -153,7 +153,7 @@ void dirc_udp_readable(struct dirc_udp *u)
 		for (int i = 0; i < n; i++)
 			dirc_input(u->c, now, u->rx.bufs[i], u->rx.msgs[i].msg_len);
 		/* The server is alive: what is still in flight waits anew. */
-		u->waiting_since = dirc_in_flight(u->c) ? now.ns : 0;
+		u->heard_ns = now.ns;
 	}
 }
 
@@ -183,7 +183,7 @@ static void failover(struct dirc_udp *u, uint64_t now, bool refused)
 
 	u->refused = false;
 	if (next == u->cur) {	/* every other one is suspect: wait here */
-		u->waiting_since = dirc_in_flight(u->c) ? now : 0;
+		u->heard_ns = now;
 		return;
 	}
 	if (connect(u->fd, (const struct sockaddr *)&u->servers[next], sizeof(u->servers[next])))
@@ -194,9 +194,25 @@ static void failover(struct dirc_udp *u, uint64_t now, bool refused)
 	u->failovers++;
 	u->refusals += refused;
 	dirc_expedite(u->c, now);
-	u->waiting_since = dirc_in_flight(u->c) ? now : 0;
+	u->heard_ns = now;
 	if (u->on_failover)
 		u->on_failover(u->failover_arg, next);
+}
+
+/* When the server in use has been silent too long: failover_ms after the
+ * oldest read in flight was sent (or after we last heard from it, if
+ * later), DIRC_UDP_WRITE_FAILOVER_MS after the oldest write; UINT64_MAX
+ * with nothing in flight. */
+static uint64_t silence_due(const struct dirc_udp *u)
+{
+	uint64_t r = dirc_oldest(u->c, false), w = dirc_oldest(u->c, true), due = UINT64_MAX;
+	uint64_t wms = MAX(u->failover_ms, (uint32_t)DIRC_UDP_WRITE_FAILOVER_MS);
+
+	if (r)
+		due = MAX(r, u->heard_ns) + (uint64_t)u->failover_ms * 1000000ull;
+	if (w)
+		due = MIN(due, MAX(w, u->heard_ns) + wms * 1000000ull);
+	return due;
 }
 
 uint64_t dirc_udp_tick(struct dirc_udp *u)
@@ -204,16 +220,13 @@ uint64_t dirc_udp_tick(struct dirc_udp *u)
 	struct dir_now now = dir_now_sys();
 	uint64_t next;
 
-	if (!dirc_in_flight(u->c))
-		u->waiting_since = 0;
 	if (u->nservers > 1 && u->refused)
 		failover(u, now.ns, true);
-	else if (u->nservers > 1 && u->waiting_since &&
-		 now.ns - u->waiting_since >= (uint64_t)u->failover_ms * 1000000ull)
+	else if (u->nservers > 1 && now.ns >= silence_due(u))
 		failover(u, now.ns, false);
 	next = dirc_tick(u->c, now);
-	if (u->nservers > 1 && u->waiting_since)
-		next = MIN(next, u->waiting_since + (uint64_t)u->failover_ms * 1000000ull);
+	if (u->nservers > 1)
+		next = MIN(next, silence_due(u));
 	return next;
 }
 
@@ -236,4 +249,126 @@ int dirc_udp_wait(struct dirc_udp *u, bool (*cond)(void *arg), void *arg, int ti
 			dirc_udp_readable(u);
 	}
 	return 0;
+}
+
+/* ---- policies, blocking ------------------------------------------------------ */
+
+struct pol_call {
+	bool done, answered;
+	struct dirp_pol r;		/* r.data points into data */
+	uint8_t data[DIRP_POL_CHUNK];
+};
+
+static void pol_reply(void *arg, uint64_t id, const struct dirp_msg *m)
+{
+	struct pol_call *c = arg;
+
+	(void)id;
+	c->done = true;
+	if (!m || m->h.count != 1)
+		return;
+	dirp_get_pol(m, 0, &c->r);
+	memcpy(c->data, c->r.data, c->r.len);
+	c->r.data = c->data;
+	c->answered = true;
+}
+
+static bool pol_done(void *arg)
+{
+	return ((struct pol_call *)arg)->done;
+}
+
+/* One request and its answer: 0 (answer in c->r and *a), or -errno. */
+static int pol_call(struct dirc_udp *u, uint8_t type, const struct dirp_pol *rq, int timeout_ms,
+		    struct pol_call *c, struct dirc_pol_answer *a)
+{
+	int64_t id;
+
+	memset(c, 0, sizeof(*c));
+	id = dirc_request(dirc_udp_client(u), dir_now_sys(), type, rq, 1, pol_reply, c);
+	if (id < 0)
+		return (int)id;
+	if (dirc_udp_wait(u, pol_done, c, timeout_ms) || !c->answered)
+		return -ETIMEDOUT;
+	a->status = c->r.status;
+	a->version = c->r.version;
+	a->why[0] = 0;
+	if (c->r.status != DIRP_OK) {
+		memcpy(a->why, c->data, c->r.len);
+		a->why[c->r.len] = 0;
+	}
+	return 0;
+}
+
+int dirc_udp_pol_set(struct dirc_udp *u, uint32_t vdc, uint32_t ip, const char *text,
+		     uint32_t len, int timeout_ms, struct dirc_pol_answer *a)
+{
+	uint32_t off = 0, xfer = (uint32_t)(dir_now_sys().ns ^ (uint64_t)(uintptr_t)u) | 2;
+	struct pol_call c;
+	int ret;
+
+	if (len > DIRP_POL_TEXT_MAX)
+		return -EINVAL;
+	do {
+		struct dirp_pol rq = { .vdc = vdc, .ip = ip, .total = len, .offset = off,
+				       .xfer = xfer, .data = (const uint8_t *)text + off };
+
+		rq.len = (uint16_t)MIN(len - off, (uint32_t)DIRP_POL_CHUNK);
+		if ((ret = pol_call(u, DIRP_POL_SET, &rq, timeout_ms, &c, a)))
+			return ret;
+		off += rq.len;
+	} while (a->status == DIRP_OK && off < len);
+	return 0;
+}
+
+int dirc_udp_pol_get(struct dirc_udp *u, uint32_t vdc, uint32_t ip, int timeout_ms,
+		     char **text, uint32_t *len, struct dirc_pol_answer *a)
+{
+	uint32_t off = 0, version = 0;
+	struct pol_call c;
+	char *t = NULL;
+	int ret = 0;
+
+	*text = NULL;
+	*len = 0;
+	for (int restarts = 0; restarts < 4;) {
+		struct dirp_pol rq = { .vdc = vdc, .ip = ip, .offset = off };
+
+		if ((ret = pol_call(u, DIRP_POL_GET, &rq, timeout_ms, &c, a)))
+			break;
+		if (a->status != DIRP_OK)
+			break;
+		if (off && (c.r.version != version || c.r.total != *len || c.r.offset != off)) {
+			off = 0;		/* it changed while being read */
+			restarts++;
+			continue;
+		}
+		if (!off) {
+			free(t);
+			t = xmalloc((size_t)c.r.total + 1);
+			version = c.r.version;
+			*len = c.r.total;
+		}
+		memcpy(t + off, c.data, c.r.len);
+		off += c.r.len;
+		if (off >= *len) {
+			t[*len] = 0;
+			*text = t;
+			return 0;
+		}
+		if (!c.r.len)
+			break;
+	}
+	free(t);
+	*len = 0;
+	return ret ? ret : (a->status == DIRP_OK ? -EAGAIN : 0);
+}
+
+int dirc_udp_pol_del(struct dirc_udp *u, uint32_t vdc, uint32_t ip, int timeout_ms,
+		     struct dirc_pol_answer *a)
+{
+	struct dirp_pol rq = { .vdc = vdc, .ip = ip };
+	struct pol_call c;
+
+	return pol_call(u, DIRP_POL_DEL, &rq, timeout_ms, &c, a);
 }

@@ -19,6 +19,12 @@ enum dirc_udp_limits {
 	 * waiting behind a write in etcd may take longer, and is then asked
 	 * of the next server, which is harmless in a replicated directory). */
 	DIRC_UDP_FAILOVER_MS = 30,
+	/* The same for writes (REGISTER, SET_AVAIL, ...): a replicated
+	 * server answers them once etcd committed, which a loaded etcd takes
+	 * 100 ms or more to do; with only writes in flight a slow server is
+	 * not taken for a dead one (a dead one refuses datagrams: left at
+	 * once).  At least failover_ms. */
+	DIRC_UDP_WRITE_FAILOVER_MS = 300,
 	/* A server given up is *suspect* this long: the client does not move
 	 * back to it while another server is not suspect (a dead server and
 	 * one slowed by etcd commits would otherwise take turns, 30 ms lost
@@ -38,8 +44,9 @@ void dirc_udp_close(struct dirc_udp *u);
 /* A replicated directory (docs/ha.md): another server to move to when the
  * one in use stops answering, that is when its address refuses datagrams
  * (ICMP port unreachable: nothing listens there, the process died; moved
- * at once), or a request has gone unanswered for failover_ms (0:
- * DIRC_UDP_FAILOVER_MS) and no datagram came from it meanwhile.  The
+ * at once), or a read (a lookup, a renewal) has gone unanswered for
+ * failover_ms (0: DIRC_UDP_FAILOVER_MS), or a write for
+ * DIRC_UDP_WRITE_FAILOVER_MS, and no datagram came from it meanwhile.  The
  * server left is suspect for DIRC_UDP_SUSPECT_MS: the next server in turn
  * that is not suspect is taken; when every other one is, a silent server
  * is kept (it may be slow, the others are known bad) and a refusing one is
@@ -68,5 +75,26 @@ uint64_t dirc_udp_tick(struct dirc_udp *u);
 /* Serve the socket until cond(arg) is true or `timeout_ms` passes; 0 or
  * -ETIMEDOUT. */
 int dirc_udp_wait(struct dirc_udp *u, bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* ---- policies, blocking (command-line tools, the lab) -------------------------
+ * docs/directory-protocol.md, "Policies".  Each request waits up to
+ * timeout_ms for its answer (the client retransmits meanwhile). */
+struct dirc_pol_answer {
+	uint8_t status;			/* enum dirp_status */
+	uint32_t version;
+	char why[DIRP_POL_CHUNK + 1];	/* a refusal's reason; "" */
+};
+
+/* Set (vdc, ip)'s policy to text, chunk by chunk: 0 with the directory's
+ * last answer in *a (a refusal stops it), or -ETIMEDOUT, -EINVAL, -EBUSY. */
+int dirc_udp_pol_set(struct dirc_udp *u, uint32_t vdc, uint32_t ip, const char *text,
+		     uint32_t len, int timeout_ms, struct dirc_pol_answer *a);
+/* Read (vdc, ip)'s policy: 0 with *a (status ok: *text malloc'd, *len
+ * bytes, NUL-terminated), or -ETIMEDOUT, -EINVAL, -EBUSY. */
+int dirc_udp_pol_get(struct dirc_udp *u, uint32_t vdc, uint32_t ip, int timeout_ms,
+		     char **text, uint32_t *len, struct dirc_pol_answer *a);
+/* Remove it: 0 with *a, or -ETIMEDOUT, -EINVAL, -EBUSY. */
+int dirc_udp_pol_del(struct dirc_udp *u, uint32_t vdc, uint32_t ip, int timeout_ms,
+		     struct dirc_pol_answer *a);
 
 #endif

@@ -29,6 +29,7 @@
 #include "lib/rng.h"
 #include "dir/dir6.h"
 #include "dir/dirgrp.h"
+#include "dir/dirpol.h"
 
 #define NONE UINT32_MAX
 #define DIR_BIG_TABLE ((size_t)4 << 20)	/* tables from this size on are mappings */
@@ -127,6 +128,7 @@ struct dir {
 	bool read_only;			/* dir_set_read_only */
 	struct dir6 *v6;		/* (VDC, IPv6) keys: dir/dir6.c */
 	struct dirgrp *grp;		/* (VDC, group) members: dir/dirgrp.c */
+	struct dirpol *pol;		/* (VDC, IP) policies: dir/dirpol.c */
 };
 
 static const uint32_t push_rto_ms[DIR_PUSH_LEVELS] = { 20, 40, 80, 160, 320, 640, 1000 };
@@ -224,6 +226,7 @@ void dir_out_init(struct dir_out *o)
 void dir_out_reset(struct dir_out *o)
 {
 	o->len = o->nsends = o->ndsts = o->nops = 0;
+	o->npops = o->plen = 0;
 }
 
 void dir_out_free(struct dir_out *o)
@@ -232,6 +235,8 @@ void dir_out_free(struct dir_out *o)
 	free(o->sends);
 	free(o->dsts);
 	free(o->ops);
+	free(o->pops);
+	free(o->pbuf);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -360,6 +365,7 @@ struct dir *dir_new(const struct dir_cfg *cfg)
 	d->v6 = dir6_new(rng_next(&r), MIN(d->cfg.max_entries, (uint32_t)DIR6_MAX_ENTRIES),
 			 d->cfg.neg_lease_ms);
 	d->grp = dirgrp_new(rng_next(&r), d->cfg.neg_lease_ms);
+	d->pol = dirpol_new(rng_next(&r));
 	return d;
 }
 
@@ -369,6 +375,7 @@ void dir_free(struct dir *d)
 		return;
 	dir6_free(d->v6);
 	dirgrp_free(d->grp);
+	dirpol_free(d->pol);
 	hmap_free(&d->by_key);
 	hmap_free(&d->by_mac);
 	hmap_free(&d->by_addr);
@@ -397,7 +404,7 @@ size_t dir_mem_bytes(const struct dir *d)
 	n += d->batch_cap * sizeof(uint64_t) + d->spans_cap * sizeof(struct push_span);
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
 		n += hmap_bytes(maps[i]);
-	n += dir6_mem_bytes(d->v6) + dirgrp_mem_bytes(d->grp);
+	n += dir6_mem_bytes(d->v6) + dirgrp_mem_bytes(d->grp) + dirpol_mem_bytes(d->pol);
 	return n;
 }
 
@@ -439,6 +446,7 @@ void dir_get_stats(const struct dir *d, uint64_t st[DIR_STAT_COUNT])
 	st[DIR_STAT_v6_pushes] = dir6_stats(d->v6)->pushes;
 	st[DIR_STAT_v6_untracked] = dir6_stats(d->v6)->untracked;
 	st[DIR_STAT_grp_groups] = dirgrp_count(d->grp);
+	st[DIR_STAT_pol_policies] = dirpol_count(d->pol);
 	st[DIR_STAT_grp_members] = dirgrp_members(d->grp);
 	st[DIR_STAT_grp_joins] = dirgrp_stats(d->grp)->joins;
 	st[DIR_STAT_grp_leaves] = dirgrp_stats(d->grp)->leaves;
@@ -585,6 +593,8 @@ int dir_restore(struct dir *d, const uint8_t *key, size_t klen, const uint8_t *v
 	uint32_t ei;
 	struct entry *e;
 
+	if (dirpol_is_key(key, klen))
+		return dirpol_restore(d->pol, key, klen, val, vlen);
 	if (klen != DIR_STORE_KEY_LEN || vlen != DIR_STORE_VAL_LEN || val[0] != DIR_STORE_FORMAT ||
 	    val[1] > DIRP_AVAIL_ALL)
 		return -EINVAL;
@@ -1089,6 +1099,7 @@ struct req {
 	const struct dirp_msg *m;
 	struct dir_out *o;
 	struct dirp_writer w;
+	const struct auth_key *rkey;	/* tags the reply: the key that tagged the request */
 	/* The reply is built here, not in o->buf: pushes made while handling
 	 * the request may move o->buf. */
 	uint8_t reply[DIRP_MAX_DGRAM];
@@ -1106,7 +1117,7 @@ static void reply_begin(struct req *q)
 
 static void reply_end(struct req *q)
 {
-	size_t len = dirp_finish(&q->w, q->d->cfg.key);
+	size_t len = dirp_finish(&q->w, q->rkey);
 	struct dir_send *s;
 
 	memcpy(out_reserve(q->o), q->reply, len);
@@ -1251,6 +1262,31 @@ static void set_content(struct dir *d, uint32_t ei, const struct dirp_entry *r)
 	mac_index(d, ei, true);
 }
 
+/* A POL_NOTE to the agent at addr (dir/dirpol.c). */
+static void pol_note(void *arg, const struct dirp_pol *r, uint64_t addr)
+{
+	struct req *q = arg;
+	struct dir *d = q->d;
+	struct dirp_hdr h = { .type = DIRP_POL_NOTE, .session = d->session, .seq = ++d->push_seq,
+			      .time_ms = q->now.wall_ms };
+	struct dirp_writer w;
+	struct dir_send *s;
+
+	dirp_begin(&w, out_reserve(q->o), DIRP_MAX_DGRAM, &h);
+	dirp_put_pol(&w, r);
+	s = out_commit(q->o, dirp_finish(&w, d->cfg.key));
+	out_dst(q->o, s, addr);
+	d->st[DIR_STAT_push_datagrams]++;
+}
+
+static struct dirpol_ctx pol_ctx(struct req *q)
+{
+	return (struct dirpol_ctx){ .from = q->from, .agent = q->rkey == q->d->cfg.key, .now_ms = q->now.ns / 1000000,
+				    .read_only = q->d->read_only, .no_store = q->d->cfg.no_policies,
+				    .note = pol_note, .arg = q, .out = q->o, .st = q->d->st,
+				    .log = &q->d->cfg.log, .now_ns = q->now.ns };
+}
+
 static uint8_t register_one(struct req *q, struct dirp_entry *r)
 {
 	struct dir *d = q->d;
@@ -1298,8 +1334,12 @@ static void do_register(struct req *q)
 		dirp_get_entry(q->m, i, &r);
 		memset(&out, 0, sizeof(out));
 		out.status = register_one(q, &r);
-		if (out.status == DIRP_OK && (ei = find_entry(q->d, r.vdc, r.ip)) != NONE)
+		if (out.status == DIRP_OK && (ei = find_entry(q->d, r.vdc, r.ip)) != NONE) {
+			struct dirpol_ctx ctx = pol_ctx(q);
+
 			entry_record(q->d, ei, &out);
+			dirpol_registered(q->d->pol, r.vdc, r.ip, &ctx);
+		}
 		else
 			q->d->st[DIR_STAT_invalid_records] += out.status == DIRP_INVALID;
 		out.vdc = r.vdc;
@@ -1332,6 +1372,7 @@ static void do_unregister(struct req *q)
 			out.version = d->e.a[ei].version;
 			entry_changed(d, ei, q->now, q->o);
 			entry_maybe_free(d, ei);
+			dirpol_unregistered(d->pol, k.vdc, k.ip, q->from);
 			d->st[DIR_STAT_unregisters]++;
 		}
 		out.vdc = k.vdc;
@@ -1625,11 +1666,16 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	       size_t len, struct dir_out *out)
 {
 	struct dirp_msg m;
-	struct req q = { .d = d, .now = now, .from = from, .m = &m, .o = out };
+	struct req q = { .d = d, .now = now, .from = from, .m = &m, .o = out, .rkey = d->cfg.key };
+	struct auth_key vdc_key;
+	bool by_vdc;
 	int err;
 
 	d->st[DIR_STAT_rx]++;
-	if ((err = dirp_decode(buf, len, d->cfg.key, &m)) < 0) {
+	err = dirp_decode_auth(buf, len, d->cfg.key, &m, &by_vdc, &vdc_key);
+	if (by_vdc)
+		q.rkey = &vdc_key;
+	if (err < 0) {
 		drop(d, now, from, -err);
 		return;
 	}
@@ -1667,6 +1713,14 @@ void dir_input(struct dir *d, struct dir_now now, uint64_t from, const uint8_t *
 	case DIRP_JOIN:
 	case DIRP_LEAVE:
 	case DIRP_MEMBERS: dirgrp_request(d->grp, &m, &q.w); break;
+	case DIRP_POL_SET:
+	case DIRP_POL_GET:
+	case DIRP_POL_DEL: {
+		struct dirpol_ctx ctx = pol_ctx(&q);
+
+		dirpol_request(d->pol, &m, &q.w, &ctx);
+		break;
+	}
 	default: assert(!"decoder let an unknown type through");
 	}
 	push_flush(d, now, out);	/* the pushes go before the reply, as they did */

@@ -46,6 +46,7 @@ enum dir_limits {
 	DIR_STORE_KEY_LEN = 8,
 	DIR_STORE_VAL_LEN = 40,
 	DIR_STORE_FORMAT = 1,
+	DIR_POL_KEY_LEN = 9,		/* a policy's store key: 'P', vdc, ip (dir/dirpol.h) */
 };
 
 /* The normalised VDC of the shared service-node range. */
@@ -70,6 +71,9 @@ struct dir_cfg {
 	void (*table_moving)(void *arg);
 	void *table_arg;
 	struct core_log log;		/* lib/core.h; zero: no log lines */
+	/* The store cannot hold policies (the replicated store: docs/ha.md):
+	 * POL_SET and POL_DEL are answered DIRP_TRY_LATER with the reason. */
+	bool no_policies;
 };
 
 struct dir_now {
@@ -95,7 +99,20 @@ struct dir_op {
 	uint8_t val[DIR_STORE_VAL_LEN];
 };
 
+/* A policy's store write (dir/dirpol.h): its key, and its value as
+ * out->pbuf[off, off + len) (nothing for a delete). */
+struct dir_pol_op {
+	bool del;
+	uint8_t key[DIR_POL_KEY_LEN];
+	size_t off, len;
+};
+
 struct dir_out {
+	/* policies' writes, made durable with ops (same rule) */
+	struct dir_pol_op *pops;
+	size_t npops, pops_cap;
+	uint8_t *pbuf;
+	size_t plen, pcap;
 	uint8_t *buf;
 	size_t len, cap;
 	struct dir_send *sends;
@@ -146,7 +163,8 @@ const char *dir_drop_name(int reason);
 	X(lookup_default) \
 	X(default_repushes) \
 	X(grp_groups) X(grp_members) X(grp_joins) X(grp_leaves) X(grp_lookups) \
-	X(grp_lookup_misses) X(grp_invalid) X(grp_full_vdc) X(grp_full_group)
+	X(grp_lookup_misses) X(grp_invalid) X(grp_full_vdc) X(grp_full_group) \
+	X(pol_policies) X(pol_changes) X(pol_gets) X(pol_refused) X(pol_notes)
 
 enum dir_stat {
 #define X(n) DIR_STAT_##n,
@@ -163,7 +181,8 @@ struct dir;
 struct dir *dir_new(const struct dir_cfg *cfg);
 void dir_free(struct dir *d);
 
-/* Start-up: an entry as the store holds it (key and value from a dir_op).
+/* Start-up: an entry as the store holds it (key and value from a dir_op),
+ * or a policy (from a dir_pol_op, key DIR_POL_KEY_LEN bytes).
  * 0, or -EINVAL for a record this version cannot read. */
 int dir_restore(struct dir *d, const uint8_t *key, size_t klen,
 		const uint8_t *val, size_t vlen);

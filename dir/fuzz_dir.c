@@ -5,8 +5,12 @@
  *                authenticated, fresh message, so it reaches the handlers
  *   op % 4 == 2  time passes (payload[0] * 8 ms) and the timer runs
  *   op % 4 == 3  the clients acknowledge every push of the last output
- * (op >> 2) % 4 picks the sender.  The core must never crash, and its
- * counters must stay consistent. */
+ * (op >> 2) % 4 picks the sender.  A type byte of 0xfe makes a well-formed
+ * policy request (POL_SET, POL_GET or POL_DEL) of the rest: a chunk of
+ * fuzzed text for one of a few VMs, tagged with the shared key or with a
+ * VDC's key (its own or another's), so that the assembly of chunks, the
+ * policy parser behind it and the VDC check are reached.  The core must
+ * never crash, and its counters must stay consistent. */
 #include <assert.h>
 #include <string.h>
 
@@ -30,6 +34,38 @@ static uint64_t addr_of(unsigned who)
 	return dir_addr(0x7f000001, (uint16_t)(5000 + who));
 }
 
+/* p: [kind][vm][offset lo][total lo][signer] then the chunk's data */
+static void send_pol(struct fz *f, unsigned who, const uint8_t *p, size_t n)
+{
+	static const uint8_t types[3] = { DIRP_POL_SET, DIRP_POL_GET, DIRP_POL_DEL };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_hdr h;
+	struct dirp_writer w;
+	struct dirp_pol r = { 0 };
+	struct auth_key vk;
+
+	if (n < 5)
+		return;
+	h = (struct dirp_hdr){ .type = types[p[0] % 3], .session = who + 1, .seq = ++f->seq[who],
+			       .time_ms = now_of(f).wall_ms, .req_id = f->seq[who] };
+	r.vdc = p[1] & 3;
+	r.ip = p[1] >> 2;
+	r.xfer = p[0] >> 2;
+	if (h.type == DIRP_POL_SET) {
+		r.len = (uint16_t)MIN(n - 5, (size_t)DIRP_POL_CHUNK);
+		r.offset = (uint32_t)p[2] * 64;
+		r.total = r.offset + r.len + p[3];
+		r.data = p + 5;
+	} else if (h.type == DIRP_POL_GET) {
+		r.offset = (uint32_t)p[2] * 8;
+	}
+	dirp_begin(&w, buf, sizeof(buf), &h);
+	dirp_put_pol(&w, &r);
+	auth_vdc_key(&key, p[4] & 3, &vk);
+	dir_input(f->d, now_of(f), addr_of(who), buf, dirp_finish(&w, p[4] & 4 ? &vk : &key),
+		  &f->out);
+}
+
 static void send_signed(struct fz *f, unsigned who, const uint8_t *p, size_t n)
 {
 	uint8_t buf[DIRP_MAX_DGRAM];
@@ -39,6 +75,10 @@ static void send_signed(struct fz *f, unsigned who, const uint8_t *p, size_t n)
 
 	if (n < 1)
 		return;
+	if (p[0] == 0xfe) {
+		send_pol(f, who, p + 1, n - 1);
+		return;
+	}
 	h = (struct dirp_hdr){ .type = p[0], .session = who + 1, .seq = ++f->seq[who],
 			       .time_ms = now_of(f).wall_ms, .req_id = f->seq[who] };
 	rl = dirp_record_len(p[0]);
@@ -69,7 +109,14 @@ static void ack_all(struct fz *f)
 		struct dirp_msg m;
 		struct dirp_entry e;
 
-		assert(dirp_decode(b, o.sends[i].len, &key, &m) == 0);	/* we sent it */
+		/* we sent it: with the shared key, or a tenant's reply with its own */
+		if (dirp_decode(b, o.sends[i].len, &key, &m)) {
+			assert(dirp_decode(b, o.sends[i].len, NULL, &m) == 0);
+			assert(m.h.type == (DIRP_POL_SET | DIRP_REPLY_BIT) ||
+			       m.h.type == (DIRP_POL_GET | DIRP_REPLY_BIT) ||
+			       m.h.type == (DIRP_POL_DEL | DIRP_REPLY_BIT));
+			continue;
+		}
 		if (m.h.type != DIRP_UPDATE && m.h.type != DIRP_INVALIDATE)
 			continue;
 		dirp_get_entry(&m, 0, &e);
@@ -121,6 +168,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(st[DIR_STAT_entries] + st[DIR_STAT_draining] <= 64);
 		assert(st[DIR_STAT_leases] <= 64);
 		assert(st[DIR_STAT_v6_entries] <= 64);
+		assert(st[DIR_STAT_pol_policies] <= 4 * 64);	/* 4 VDCs, 64 addresses */
+		for (size_t i = 0; i < f.out.npops; i++)
+			assert(f.out.pops[i].off + f.out.pops[i].len <= f.out.plen);
 	}
 	dir_out_free(&f.out);
 	dir_free(f.d);

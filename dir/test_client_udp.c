@@ -1,7 +1,9 @@
 /* The directory client's choice of server (dir/client_udp.h) over loopback:
  * a server whose address refuses datagrams (its process died) is left at
  * once, not after the silence timeout, and a server given up is suspect: a
- * client on a silent server does not go back to it. */
+ * client on a silent server does not go back to it; a server slow to
+ * answer writes (behind etcd) is not left as soon as one slow to answer
+ * reads. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -138,6 +140,40 @@ static void test_silent_servers_alternate(void **state)
 	close(fb);
 }
 
+/* A server that holds a registration's answer (until etcd commits it) is
+ * not left for that after failover_ms, only after
+ * DIRC_UDP_WRITE_FAILOVER_MS; a lookup it leaves unanswered meanwhile
+ * moves the client after failover_ms. */
+static void test_writes_wait_longer(void **state)
+{
+	struct sockaddr_in a, b;
+	int fa = bound(&a), fb = bound(&b);
+	struct dirp_entry e = { .vdc = 1, .ip = 0x0a000002, .server = 3 };
+	struct dirc_udp *u;
+	uint64_t t0;
+
+	(void)state;
+	e.mac[DIRP_VM_PRI][0] = 2;
+	e.mac[DIRP_VM_BAK][0] = 2;
+	e.mac[DIRP_IM_PRI][0] = 2;
+	e.mac[DIRP_IM_BAK][0] = 2;
+	u = client(&a, &b, 20);
+	assert_true(dirc_request(dirc_udp_client(u), dir_now_sys(), DIRP_REGISTER, &e, 1, on_reply,
+				 NULL) > 0);
+	assert_int_equal(dirc_udp_wait(u, never, NULL, 150), -ETIMEDOUT);
+	assert_int_equal(dirc_udp_failovers(u), 0);	/* 7 failover periods */
+	assert_false(has_datagram(&fb));
+	t0 = mono_ns();
+	lookup(u);
+	assert_int_equal(dirc_udp_wait(u, has_datagram, &fb, 2000), 0);
+	assert_int_equal(dirc_udp_server(u), 1);
+	/* well before the write's own limit, counted from its send */
+	assert_true(mono_ns() - t0 < (DIRC_UDP_WRITE_FAILOVER_MS - 150) * 1000000ull);
+	dirc_udp_close(u);
+	close(fa);
+	close(fb);
+}
+
 /* Alone, a refusing server is kept (there is nowhere else to go). */
 static void test_single_server_kept(void **state)
 {
@@ -164,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_no_return_to_suspect),
 		cmocka_unit_test(test_silent_servers_alternate),
 		cmocka_unit_test(test_single_server_kept),
+		cmocka_unit_test(test_writes_wait_longer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

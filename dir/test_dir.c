@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,8 @@
 #include "dir/dir.h"
 #include "dir/dir6.h"
 #include "dir/dirgrp.h"
+#include "dir/dirpol.h"
+#include "bpf/policy.h"
 #include "lib/rng.h"
 #include "wire/be.h"
 #include "wire/eth.h"
@@ -1898,6 +1901,403 @@ static void test_ipv6_randomized(void **state)
 	h_fini(&h);
 }
 
+/* ---- policies (dir/dirpol.c) ------------------------------------------------------ */
+
+#define TENANT dir_addr(0x7f000001, 3000)
+
+/* Send one pol record tagged with k from `from`; true and *r filled when a
+ * reply tagged with k came back (r->data points into h->out). */
+static bool pol_req(struct h *h, uint64_t from, const struct auth_key *k, uint8_t type,
+		    const struct dirp_pol *rq, struct dirp_pol *r)
+{
+	struct dirp_hdr hd = { .type = type, .session = from, .seq = ++h->seq,
+			       .time_ms = now_of(h).wall_ms, .req_id = ++h->req };
+	uint8_t buf[DIRP_MAX_DGRAM];
+	struct dirp_writer w;
+	struct dirp_msg m;
+
+	dirp_begin(&w, buf, sizeof(buf), &hd);
+	dirp_put_pol(&w, rq);
+	dir_out_reset(&h->out);
+	dir_input(h->d, now_of(h), from, buf, dirp_finish(&w, k), &h->out);
+	for (size_t i = 0; i < h->out.nsends; i++) {
+		const struct dir_send *s = &h->out.sends[i];
+
+		if (s->ndst != 1 || h->out.dsts[s->dst] != from)
+			continue;
+		if (dirp_decode(h->out.buf + s->off, s->len, k, &m) == 0 &&
+		    m.h.type == (type | DIRP_REPLY_BIT)) {
+			assert_int_equal(m.h.req_id, hd.req_id);
+			dirp_get_pol(&m, 0, r);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Set (vdc, ip)'s policy to text in chunks; the last reply's status, its
+ * version in *version and its reason in why (may be NULL). */
+static uint8_t pol_set(struct h *h, uint64_t from, const struct auth_key *k, uint32_t vdc,
+		       uint32_t ip, const char *text, uint32_t *version, char *why)
+{
+	uint32_t total = (uint32_t)strlen(text), off = 0;
+	static uint32_t xfer;
+	struct dirp_pol r;
+
+	xfer++;
+	do {
+		struct dirp_pol rq = { .vdc = vdc, .ip = ip, .total = total, .offset = off,
+				       .xfer = xfer, .data = (const uint8_t *)text + off };
+
+		rq.len = (uint16_t)MIN(total - off, (uint32_t)DIRP_POL_CHUNK);
+		assert_true(pol_req(h, from, k, DIRP_POL_SET, &rq, &r));
+		off += rq.len;
+		if (r.status != DIRP_OK)
+			break;
+	} while (off < total);
+	if (version)
+		*version = r.version;
+	if (why) {
+		memcpy(why, r.data, r.status ? r.len : 0);
+		why[r.status ? r.len : 0] = 0;
+	}
+	return r.status;
+}
+
+/* Read (vdc, ip)'s policy in chunks into a new string; NULL when not found. */
+static char *pol_get(struct h *h, uint64_t from, const struct auth_key *k, uint32_t vdc,
+		     uint32_t ip, uint32_t *version)
+{
+	char *text = NULL;
+	uint32_t off = 0;
+	struct dirp_pol r;
+
+	do {
+		struct dirp_pol rq = { .vdc = vdc, .ip = ip, .offset = off };
+
+		assert_true(pol_req(h, from, k, DIRP_POL_GET, &rq, &r));
+		if (r.status != DIRP_OK) {
+			assert_int_equal(r.status, DIRP_NOT_FOUND);
+			free(text);
+			return NULL;
+		}
+		if (!text)
+			text = calloc(1, r.total + 1);
+		assert_int_equal(r.offset, off);
+		memcpy(text + off, r.data, r.len);
+		off += r.len;
+		*version = r.version;
+	} while (off < r.total);
+	return text ? text : calloc(1, 1);
+}
+
+/* POL_NOTE records sent to `to` in the last output: how many; the last in *r. */
+static int pol_notes(struct h *h, uint64_t to, struct dirp_pol *r)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < h->out.nsends; i++) {
+		const struct dir_send *s = &h->out.sends[i];
+		struct dirp_msg m;
+
+		if (s->ndst != 1 || h->out.dsts[s->dst] != to)
+			continue;
+		/* notes carry the shared key's tag; a tenant's replies its own */
+		if (dirp_decode(h->out.buf + s->off, s->len, &key, &m) || m.h.type != DIRP_POL_NOTE)
+			continue;
+		dirp_get_pol(&m, 0, r);
+		n++;
+	}
+	return n;
+}
+
+static const char pol_web[] = "# web\nin tcp 80 from any\nin icmp from 10.0.0.0/24\n";
+
+static void test_policy_set_get_del_restore(void **st)
+{
+	struct h h, h2;
+	struct auth_key k1;
+	uint32_t v;
+	char *text;
+
+	(void)st;
+	h_init(&h, 0);
+	auth_vdc_key(&key, 1, &k1);
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 0x0a000005, pol_web, &v, NULL), DIRP_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(h.out.npops, 1);	/* one store write, before the reply */
+	text = pol_get(&h, TENANT, &k1, 1, 0x0a000005, &v);
+	assert_string_equal(text, pol_web);
+	assert_int_equal(v, 1);
+	free(text);
+	/* the shared key (an agent, the operator) reads it too */
+	text = pol_get(&h, A1, &key, 1, 0x0a000005, &v);
+	assert_string_equal(text, pol_web);
+	free(text);
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 0x0a000005, "in udp 53 from any\n", &v, NULL),
+			 DIRP_OK);
+	assert_int_equal(v, 2);
+	/* an empty policy is a policy: inbound denied */
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 0x0a000006, "", &v, NULL), DIRP_OK);
+	assert_int_equal(h_stat(&h, DIR_STAT_pol_policies), 2);
+
+	/* a restart: the store's records give back both */
+	h_init(&h2, 0);
+	{
+		struct h h3;
+		struct dirp_pol r;
+		struct dirp_pol rq = { .vdc = 1, .ip = 0x0a000005 };
+
+		/* collect the writes of a fresh directory taking the same sets */
+		h_init(&h3, 0);
+		assert_int_equal(pol_set(&h3, TENANT, &k1, 1, 0x0a000005, pol_web, &v, NULL), DIRP_OK);
+		for (size_t i = 0; i < h3.out.npops; i++)
+			assert_int_equal(dir_restore(h2.d, h3.out.pops[i].key, DIR_POL_KEY_LEN,
+						     h3.out.pbuf + h3.out.pops[i].off,
+						     h3.out.pops[i].len), 0);
+		/* a value this version cannot read */
+		h3.out.pbuf[h3.out.pops[0].off] = 99;
+		assert_int_equal(dir_restore(h2.d, h3.out.pops[0].key, DIR_POL_KEY_LEN,
+					     h3.out.pbuf + h3.out.pops[0].off, h3.out.pops[0].len),
+				 -EINVAL);
+		h_fini(&h3);
+		text = pol_get(&h2, TENANT, &k1, 1, 0x0a000005, &v);
+		assert_string_equal(text, pol_web);
+		assert_int_equal(v, 1);
+		free(text);
+		/* delete: written as a delete, gone */
+		assert_true(pol_req(&h2, TENANT, &k1, DIRP_POL_DEL, &rq, &r));
+		assert_int_equal(r.status, DIRP_OK);
+		assert_int_equal(h2.out.npops, 1);
+		assert_true(h2.out.pops[0].del);
+		assert_null(pol_get(&h2, TENANT, &k1, 1, 0x0a000005, &v));
+		assert_true(pol_req(&h2, TENANT, &k1, DIRP_POL_DEL, &rq, &r));
+		assert_int_equal(r.status, DIRP_NOT_FOUND);
+	}
+	h_fini(&h2);
+	h_fini(&h);
+}
+
+static void test_policy_large_chunked(void **st)
+{
+	size_t cap = (size_t)PGR_POL_RULES_MAX * 40 + 64, len = 0;
+	char *big = malloc(cap), *text;
+	struct auth_key k1;
+	char why[DIRP_POL_CHUNK + 1];
+	uint32_t v;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	auth_vdc_key(&key, 1, &k1);
+	for (int i = 0; i < PGR_POL_RULES_MAX; i++)
+		len += (size_t)snprintf(big + len, cap - len, "in tcp %d from 10.%d.%d.0/24\n",
+					1 + i % 60000, i / 256 % 256, i % 256);
+	assert_true(len > 20 * DIRP_POL_CHUNK);
+	/* the most rules a policy may have (bpf/test_policy.c checks one more
+	 * is refused; test_policy_bad_input that the directory names the line) */
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 7, big, &v, why), DIRP_OK);
+	text = pol_get(&h, A1, &key, 1, 7, &v);
+	assert_string_equal(text, big);
+	assert_int_equal(v, 1);
+	free(text);
+	free(big);
+	h_fini(&h);
+}
+
+static void test_policy_bad_input(void **st)
+{
+	struct auth_key k1;
+	char why[DIRP_POL_CHUNK + 1];
+	struct dirp_pol r;
+	uint32_t v;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	auth_vdc_key(&key, 1, &k1);
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 5, pol_web, &v, NULL), DIRP_OK);
+	/* a rule that does not parse: its line and field, the old policy kept */
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 5, "in tcp 22 from any\n\nin tcp 70000 from any\n",
+				 &v, why), DIRP_INVALID);
+	assert_non_null(strstr(why, "policy:3: ports: "));
+	free(pol_get(&h, TENANT, &k1, 1, 5, &v));
+	assert_int_equal(v, 1);
+	assert_int_equal(h_stat(&h, DIR_STAT_pol_refused), 1);
+	/* a chunk that is not the next one of its transfer */
+	{
+		struct dirp_pol rq = { .vdc = 1, .ip = 5, .total = 4000, .offset = 0, .xfer = 77,
+				       .len = 10, .data = (const uint8_t *)"in icmp fr" };
+
+		assert_true(pol_req(&h, TENANT, &k1, DIRP_POL_SET, &rq, &r));
+		assert_int_equal(r.status, DIRP_OK);
+		rq.offset = 2000;
+		assert_true(pol_req(&h, TENANT, &k1, DIRP_POL_SET, &rq, &r));
+		assert_int_equal(r.status, DIRP_INVALID);
+		rq.offset = 10;
+		rq.xfer = 78;
+		assert_true(pol_req(&h, TENANT, &k1, DIRP_POL_SET, &rq, &r));
+		assert_int_equal(r.status, DIRP_INVALID);
+	}
+	/* a retransmitted last chunk gets the same answer, no second write */
+	{
+		const char *t = "in tcp 443 from any\n";
+		struct dirp_pol rq = { .vdc = 1, .ip = 9, .total = (uint32_t)strlen(t), .xfer = 90,
+				       .len = (uint16_t)strlen(t), .data = (const uint8_t *)t };
+
+		assert_true(pol_req(&h, TENANT, &k1, DIRP_POL_SET, &rq, &r));
+		assert_int_equal(r.status, DIRP_OK);
+		assert_int_equal(h.out.npops, 1);
+		assert_true(pol_req(&h, TENANT, &k1, DIRP_POL_SET, &rq, &r));
+		assert_int_equal(r.status, DIRP_OK);
+		assert_int_equal(r.version, 1);
+		assert_int_equal(h.out.npops, 0);
+	}
+	/* a GET past the end */
+	{
+		struct dirp_pol rq = { .vdc = 1, .ip = 5, .offset = 100000 };
+
+		assert_true(pol_req(&h, TENANT, &k1, DIRP_POL_GET, &rq, &r));
+		assert_int_equal(r.status, DIRP_INVALID);
+	}
+	/* the VDC's limit on policies: empty ones, cheap to set */
+	for (uint32_t ip = 100; ip < 100 + DIRPOL_VDC_MAX; ip++) {
+		uint8_t s = pol_set(&h, TENANT, &k1, 1, ip, "", &v, why);
+
+		if (s != DIRP_OK) {
+			assert_int_equal(s, DIRP_FULL);
+			assert_int_equal(h_stat(&h, DIR_STAT_pol_policies), DIRPOL_VDC_MAX);
+			assert_non_null(strstr(why, "DIRPOL_VDC_MAX"));
+			break;
+		}
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_pol_policies), DIRPOL_VDC_MAX);
+	/* another VDC is not held back by it */
+	{
+		struct auth_key k2;
+
+		auth_vdc_key(&key, 2, &k2);
+		assert_int_equal(pol_set(&h, TENANT, &k2, 2, 5, pol_web, &v, NULL), DIRP_OK);
+	}
+	/* read-only (the shared store down): changes wait, reads go on */
+	dir_set_read_only(h.d, true);
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 5, pol_web, &v, why), DIRP_TRY_LATER);
+	free(pol_get(&h, TENANT, &k1, 1, 5, &v));
+	h_fini(&h);
+}
+
+static void test_policy_vdc_cannot_cross(void **st)
+{
+	struct auth_key k1, k2;
+	struct dirp_pol r;
+	uint32_t v;
+	char *text;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	auth_vdc_key(&key, 1, &k1);
+	auth_vdc_key(&key, 2, &k2);
+	assert_true(memcmp(&k1, &k2, sizeof(k1)) != 0);
+	assert_int_equal(pol_set(&h, TENANT, &k2, 2, 5, "in tcp 22 from any\n", &v, NULL), DIRP_OK);
+	/* VDC 1's key reads nothing of VDC 2, changes nothing, deletes nothing */
+	{
+		struct dirp_pol rq = { .vdc = 2, .ip = 5 };
+		uint64_t tags = h_stat(&h, DIR_STAT_drop_tag);
+
+		assert_false(pol_req(&h, TENANT, &k1, DIRP_POL_GET, &rq, &r));
+		assert_int_equal(h.out.nsends, 0);
+		assert_false(pol_req(&h, TENANT, &k1, DIRP_POL_DEL, &rq, &r));
+		rq = (struct dirp_pol){ .vdc = 2, .ip = 5, .total = 3, .len = 3, .xfer = 1,
+					.data = (const uint8_t *)"in " };
+		assert_false(pol_req(&h, TENANT, &k1, DIRP_POL_SET, &rq, &r));
+		assert_int_equal(h_stat(&h, DIR_STAT_drop_tag), tags + 3);
+		assert_int_equal(h.out.npops, 0);
+	}
+	text = pol_get(&h, TENANT, &k2, 2, 5, &v);
+	assert_string_equal(text, "in tcp 22 from any\n");
+	assert_int_equal(v, 1);
+	free(text);
+	/* a VDC's key makes nothing else: a registration tagged with it is dropped */
+	{
+		struct dirp_entry e = vm(1, 5, 5, 1);
+		struct dirp_hdr hd = { .type = DIRP_REGISTER, .session = TENANT, .seq = ++h.seq,
+				       .time_ms = now_of(&h).wall_ms, .req_id = 1 };
+		uint8_t buf[DIRP_MAX_DGRAM];
+		struct dirp_writer w;
+
+		dirp_begin(&w, buf, sizeof(buf), &hd);
+		dirp_put_entry(&w, &e);
+		dir_out_reset(&h.out);
+		dir_input(h.d, now_of(&h), TENANT, buf, dirp_finish(&w, &k1), &h.out);
+		assert_int_equal(h.out.nsends, 0);
+		assert_int_equal(h.out.nops, 0);
+	}
+	/* and the reply to a tenant is tagged with its key, not the shared one */
+	{
+		struct dirp_pol rq = { .vdc = 2, .ip = 5 };
+		struct dirp_msg m;
+
+		assert_true(pol_req(&h, TENANT, &k2, DIRP_POL_GET, &rq, &r));
+		assert_int_equal(dirp_decode(h.out.buf, h.out.sends[0].len, &key, &m), -DIRP_E_TAG);
+	}
+	h_fini(&h);
+}
+
+static void test_policy_pushes_follow_the_vm(void **st)
+{
+	struct dirp_entry e = vm(1, 0x0a000005, 5, 1);
+	struct auth_key k1;
+	struct dirp_pol r;
+	uint32_t v;
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	auth_vdc_key(&key, 1, &k1);
+	/* A1 registers the VM and asks for its policy: none yet; A3 reads
+	 * it with the shared key without saying it hosts it */
+	h_send(&h, A1, DIRP_REGISTER, &e, 1);
+	assert_int_equal(pol_notes(&h, A1, &r), 0);
+	{
+		struct dirp_pol rq = { .vdc = 1, .ip = 0x0a000005, .xfer = DIRP_POL_WATCH };
+
+		assert_true(pol_req(&h, A1, &key, DIRP_POL_GET, &rq, &r));
+		assert_int_equal(r.status, DIRP_NOT_FOUND);
+	}
+	assert_null(pol_get(&h, A3, &key, 1, 0x0a000005, &v));
+	/* set: A1 is told, the text in the note */
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 0x0a000005, pol_web, &v, NULL), DIRP_OK);
+	assert_int_equal(pol_notes(&h, A1, &r), 1);
+	assert_int_equal(r.status, DIRP_OK);
+	assert_int_equal(r.version, 1);
+	assert_int_equal(r.total, strlen(pol_web));
+	assert_memory_equal(r.data, pol_web, r.len);
+	assert_int_equal(pol_notes(&h, TENANT, &r), 0);
+	assert_int_equal(pol_notes(&h, A3, &r), 0);
+	/* the VM moves: A2 registers it and gets the policy */
+	e.server = 2;
+	h_send(&h, A2, DIRP_REGISTER, &e, 1);
+	assert_int_equal(pol_notes(&h, A2, &r), 1);
+	assert_int_equal(r.version, 1);
+	/* a change goes to A2 now, not to A1 */
+	assert_int_equal(pol_set(&h, TENANT, &k1, 1, 0x0a000005, "in tcp 22 from any\n", &v, NULL),
+			 DIRP_OK);
+	assert_int_equal(pol_notes(&h, A2, &r), 1);
+	assert_int_equal(r.version, 2);
+	assert_int_equal(pol_notes(&h, A1, &r), 0);
+	/* deleted: A2 is told it has none */
+	{
+		struct dirp_pol rq = { .vdc = 1, .ip = 0x0a000005 };
+
+		assert_true(pol_req(&h, TENANT, &k1, DIRP_POL_DEL, &rq, &r));
+		assert_int_equal(pol_notes(&h, A2, &r), 1);
+		assert_int_equal(r.status, DIRP_NOT_FOUND);
+	}
+	assert_int_equal(h_stat(&h, DIR_STAT_pol_notes), 4);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1932,6 +2332,11 @@ int main(void)
 		cmocka_unit_test(test_ipv6_invalid),
 		cmocka_unit_test(test_ipv6_pushes),
 		cmocka_unit_test(test_ipv6_randomized),
+		cmocka_unit_test(test_policy_set_get_del_restore),
+		cmocka_unit_test(test_policy_large_chunked),
+		cmocka_unit_test(test_policy_bad_input),
+		cmocka_unit_test(test_policy_vdc_cannot_cross),
+		cmocka_unit_test(test_policy_pushes_follow_the_vm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

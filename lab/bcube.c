@@ -86,10 +86,17 @@ void lab_bcube_script_server(const struct lab *l, uint32_t node, FILE *f)
 }
 
 /* A stripped packet comes up on whichever NIC the path ended on, while
- * the route back is out of NIC 0: no reverse-path filter. */
+ * the route back is out of NIC 0: no reverse-path filter.  TCP is Reno, a
+ * loss-based congestion control like the paper's testbed's: with BBR (the
+ * default some hosts set, which a namespace inherits) an all-to-all over
+ * shaped links lost about 15,000 packets a run in the tbf queues, since
+ * BBR does not slow down for losses (docs/bcube.md).  A namespace may
+ * choose only a congestion control the host allows ("reno" always;
+ * cubic is refused there unless the host's allowed list names it). */
 static const char *const server_sysctls[][2] = {
 	{ "/proc/sys/net/ipv4/conf/all/rp_filter", "0" },
 	{ "/proc/sys/net/ipv4/conf/default/rp_filter", "0" },
+	{ "/proc/sys/net/ipv4/tcp_congestion_control", "reno" },
 	{ NULL, NULL },
 };
 

@@ -185,16 +185,21 @@ void lab_agent_config_of(const struct lab *l, const char *dir, uint32_t node,
 		memcpy(a->prefix6, l->vdcs[vm->vdc].net6, sizeof(a->prefix6));
 		lab_ifname(l, a->port, "v%u", vm->id);
 		a->router = vm->router;	/* a gateway leg (lab/edge.c) */
-		/* written by lab_agent_config_write; a path that does not fit
+		lab_slb_vm_vips(l, v, a);	/* a backend of VCs (lab/slb.c) */
+		/* written by lab_agent_config_write, with ha: only (its
+		 * replicated directory keeps no policies; otherwise they are
+		 * the directory's, lab/policy.c); a path that does not fit
 		 * leaves the VM without a policy */
-		if (vm->rules && snprintf(a->policy, sizeof(a->policy), "%s/policy/%s.pol", dir,
+		if (vm->rules && lab_ha_on(l) && snprintf(a->policy, sizeof(a->policy), "%s/policy/%s.pol", dir,
 					  vm->name) >= (int)sizeof(a->policy))
 			a->policy[0] = '\0';
 	}
 }
 
 /* STATE/policy/VM.pol for each VM of node with a `policy:` (docs/policy.md):
- * a server's agent reads only its own VMs' files. */
+ * what the lab declared, for tools (scripts/demo-policy-measure.sh); the
+ * agents get the rules from the directory (lab/policy.c), or, with ha:,
+ * from these files, a server's agent its own VMs' only. */
 static void policy_files_write(const struct lab *l, const char *dir, uint32_t node)
 {
 	char path[400];

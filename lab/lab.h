@@ -119,6 +119,11 @@ struct lab_slb_vc {
 struct lab_slb {
 	uint32_t nservers;
 	uint32_t server[LAB_SLB_SERVERS_MAX];	/* topology nodes; ring id = place + 1 */
+	/* `standby`: the last nstandby of server[], powered off at start: the
+	 * ring's auto scaling powers them on (docs/slb.md, "Auto scaling") */
+	uint32_t nstandby;
+	/* `scaling: {capacity_cps, high, low, hold, min}`; capacity 0: none */
+	uint32_t capacity_cps, scale[4];
 	uint32_t nvcs;
 	struct lab_slb_vc vc[LAB_SLB_VCS_MAX];
 	char *vc_yaml;			/* the VC file (slb/vc.h) of every SLB server */
@@ -181,6 +186,9 @@ bool lab_slb_read(struct yconf *yc, struct ynode *node, struct lab *l);
 void lab_slb_free(struct lab *l);
 /* A server's ring id (1, 2, ...) or 0: not an SLB server. */
 int lab_slb_ring_id(const struct lab *l, uint32_t node);
+/* A standby SLB server: its daemon is not started by `lab up`; the edge
+ * process starts and stops it when the ring asks (auto scaling). */
+bool lab_slb_standby(const struct lab *l, uint32_t node);
 /* STATE/slb/FILE. */
 void lab_slb_path(const struct lab *l, const char *file, char *buf, size_t len);
 /* STATE/slb/vcs.yaml and edge.json, before the daemons start.  0 or -1. */
@@ -188,6 +196,10 @@ int lab_slb_files(const struct lab *l, char *err, size_t errlen);
 /* After the daemons: the gateway's link to the edge server, the VIPs'
  * routes, the backends' VIPs and their data planes' allowances.  0 or -1. */
 int lab_slb_build(const struct lab *l, char *err, size_t errlen);
+struct agent_vm_cfg;
+/* The VIPs of the VCs VM vm (index) is a backend of, into its agent's
+ * configuration: the agent lets it answer from them (docs/slb.md). */
+void lab_slb_vm_vips(const struct lab *l, uint32_t vm, struct agent_vm_cfg *a);
 
 /* ---- names and addresses (lab/addr.c) ---------------------------------------- */
 /* Namespace of a node, a VM or the management network ("mgmt"). */

@@ -1,4 +1,4 @@
-LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/swclient.c lab/migrate.c lab/vl2.c lab/vl2_run.c
+LIB_SRCS += lab/file.c lab/addr.c lab/script.c lab/run.c lab/daemons.c lab/policy.c lab/swclient.c lab/migrate.c lab/vl2.c lab/vl2_run.c
 LIB_SRCS += lab/bcube.c
 LIB_SRCS += lab/netlord.c
 LIB_SRCS += lab/evpn.c lab/evpn_run.c

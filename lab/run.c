@@ -519,7 +519,8 @@ bool lab_daemon_runs_on(const struct lab *l, const struct lab_daemon *d, uint32_
 		return d->where == LAB_ON_MGMT && !lab_ha_on(l);
 	if (topo_is_server(l->topo, node))
 		return d->where == LAB_ON_SERVER ||
-		       (d->where == LAB_ON_SLB && lab_slb_ring_id(l, node)) ||
+		       (d->where == LAB_ON_SLB && lab_slb_ring_id(l, node) &&
+			!lab_slb_standby(l, node)) ||
 		       (d->where == LAB_ON_SLB_EDGE && l->slb && l->edge->server == node);
 	return d->where == LAB_ON_SWITCH;
 }
@@ -878,7 +879,8 @@ static int start_all(const struct lab *l, char *err, size_t errlen)
 		return -1;
 	if (lab_ha_start(l, err, errlen))
 		return -1;
-	if (lab_start_daemons(l, LAB_NS_MGMT, err, errlen))
+	if (lab_start_daemons(l, LAB_NS_MGMT, err, errlen) ||
+	    lab_policies_to_directory(l, err, errlen))
 		return -1;
 	for (uint32_t n = 0; n < l->topo->nnodes; n++)
 		if (lab_start_daemons(l, n, err, errlen))

@@ -53,7 +53,9 @@ struct lab_daemon {
 	uint16_t metrics_port;
 };
 #define LAB_IN(s) (1u << (s))
-enum { LAB_MAX_ARGS = 32 };	/* switchd in an HA lab: 24, and --metrics */
+/* an SLB server with 3 peers, a standby and scaling: 34; switchd in an HA
+ * lab: 24; and --metrics */
+enum { LAB_MAX_ARGS = 40 };
 /* "http://A.B.C.D:PORT/metrics" of daemon d on node (LAB_NS_MGMT or a
  * topology node) into buf; false if d serves none. */
 bool lab_metrics_url(const struct lab *l, const struct lab_daemon *d, uint32_t node, char *buf,
@@ -121,6 +123,11 @@ int lab_load_running(const char *prefix, struct lab *l, char *err, size_t errlen
 /* A numbered step of `up` (KIND NAME in setup/steps); -1 with err set when
  * PEREGRINE_LAB_FAIL_AFTER says it is to fail. */
 int lab_step(const char *kind, const char *name, char *err, size_t errlen);
+
+/* The lab file's `policy:` set in the running directory (lab/policy.c;
+ * nothing with ha:, whose directory keeps no policies).  0, or -1 with
+ * err naming the VM and why. */
+int lab_policies_to_directory(const struct lab *l, char *err, size_t errlen);
 
 /* Processes. */
 int lab_start_daemons(const struct lab *l, uint32_t node, char *err, size_t errlen);

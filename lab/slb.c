@@ -15,8 +15,9 @@
  * SLB server that owns the VIP (a plain frame to that server's MAC); the
  * SLB server's XDP program sends each connection to a backend through the
  * fabric's encapsulation.  The backend VM holds the VIP on its loopback and
- * answers through its default route, the gateway leg of its VDC; its data
- * plane allows it the VIPs of its VCs as sources (`dp vip ... --im-mac`).
+ * answers through its default route, the gateway leg of its VDC; its agent
+ * lets it answer from the VIPs of its VCs (the `vips` of its VM in the
+ * agent's configuration, lab_slb_vm_vips: they move with the VM).
  * `peregrine slb run` runs on each SLB server (a ring: ids 1, 2, ... in
  * `servers` order), and one process on the edge server (scripts/
  * lab-slb-edge.py) stands in for the backends' agents' HEALTH messages and
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "agent/config.h"
 #include "lab/run.h"
 #include "lib/yconf.h"
 #include "slb/vc.h"
@@ -36,15 +38,16 @@
 
 /* ---- the lab file --------------------------------------------------------- */
 
-static bool read_servers(struct yconf *yc, ynode *seq, struct lab *l)
+/* `servers` or `standby` (what): appended to server[]. */
+static bool read_servers(struct yconf *yc, ynode *seq, struct lab *l, const char *what)
 {
 	struct lab_slb *s = l->slb;
 	const char *name;
 
 	if (!seq || !yconf_is_seq(seq) || !yconf_seq_len(seq) ||
-	    yconf_seq_len(seq) > LAB_SLB_SERVERS_MAX)
-		return yconf_fail(yc, seq, "slb.servers: a list of 1 to %d servers",
-				  LAB_SLB_SERVERS_MAX);
+	    s->nservers + yconf_seq_len(seq) > LAB_SLB_SERVERS_MAX)
+		return yconf_fail(yc, seq, "slb.%s: a list of servers, at most %d SLB servers in all",
+				  what, LAB_SLB_SERVERS_MAX);
 	for (size_t i = 0; i < yconf_seq_len(seq); i++) {
 		ynode *v = yconf_seq_at(yc, seq, i);
 		uint32_t n;
@@ -53,14 +56,42 @@ static bool read_servers(struct yconf *yc, ynode *seq, struct lab *l)
 			return false;
 		n = topo_find(l->topo, name);
 		if (n == UINT32_MAX || !topo_is_server(l->topo, n))
-			return yconf_fail(yc, v, "slb.servers[]: '%s' is not a server", name);
+			return yconf_fail(yc, v, "slb.%s[]: '%s' is not a server", what, name);
 		if (n == l->edge->server)
-			return yconf_fail(yc, v, "slb.servers[]: '%s' is the edge server", name);
+			return yconf_fail(yc, v, "slb.%s[]: '%s' is the edge server", what, name);
 		for (uint32_t j = 0; j < s->nservers; j++)
 			if (s->server[j] == n)
-				return yconf_fail(yc, v, "slb.servers[]: '%s' twice", name);
+				return yconf_fail(yc, v, "slb.%s[]: '%s' twice", what, name);
 		s->server[s->nservers++] = n;
 	}
+	return true;
+}
+
+/* scaling: {capacity_cps: N, high: PCT, low: PCT, hold: INTERVALS, min: N} */
+static bool read_scaling(struct yconf *yc, ynode *m, struct lab_slb *s)
+{
+	static const char *const keys[] = { "capacity_cps", "high", "low", "hold", "min", NULL };
+	static const uint32_t max[] = { 100000000, 100, 100, 100000, LAB_SLB_SERVERS_MAX };
+	uint32_t v[5];
+
+	if (!yconf_is_map(m) || !yconf_only_keys(yc, m, "slb.scaling", keys))
+		return yconf_fail(yc, m, "slb.scaling: expected {capacity_cps, high, low, hold, min}");
+	for (int i = 0; i < 5; i++) {
+		char what[40];
+		ynode *n = yconf_get(yc, m, keys[i]);
+
+		snprintf(what, sizeof(what), "slb.scaling.%s", keys[i]);
+		if (!n)
+			return yconf_fail(yc, m, "%s: missing", what);
+		if (!yconf_u32(yc, n, what, i == 1 || i == 2 ? 0 : 1, max[i], &v[i]))
+			return false;
+	}
+	if (v[2] > v[1])
+		return yconf_fail(yc, m, "slb.scaling.low: above high");
+	if (v[4] > s->nservers - s->nstandby)
+		return yconf_fail(yc, m, "slb.scaling.min: more than the servers powered on");
+	s->capacity_cps = v[0];
+	memcpy(s->scale, v + 1, sizeof(s->scale));
 	return true;
 }
 
@@ -192,7 +223,7 @@ static bool read_vc(struct yconf *yc, ynode *m, struct lab *l, FILE *f)
 
 bool lab_slb_read(struct yconf *yc, ynode *m, struct lab *l)
 {
-	static const char *const keys[] = { "servers", "vcs", NULL };
+	static const char *const keys[] = { "servers", "standby", "scaling", "vcs", NULL };
 	struct slb_config c;
 	char err[600];
 	size_t len = 0;
@@ -205,7 +236,16 @@ bool lab_slb_read(struct yconf *yc, ynode *m, struct lab *l)
 	if (!l->edge)
 		return yconf_fail(yc, m, "slb: needs an Internet edge (edge:)");
 	l->slb = xcalloc(1, sizeof(*l->slb));
-	if (!read_servers(yc, yconf_get(yc, m, "servers"), l))
+	if (!read_servers(yc, yconf_get(yc, m, "servers"), l, "servers"))
+		return false;
+	if ((vcs = yconf_get(yc, m, "standby"))) {
+		uint32_t on = l->slb->nservers;
+
+		if (!read_servers(yc, vcs, l, "standby"))
+			return false;
+		l->slb->nstandby = l->slb->nservers - on;
+	}
+	if ((vcs = yconf_get(yc, m, "scaling")) && !read_scaling(yc, vcs, l->slb))
 		return false;
 	vcs = yconf_get(yc, m, "vcs");
 	if (!vcs || !yconf_is_seq(vcs) || !yconf_seq_len(vcs) ||
@@ -262,9 +302,26 @@ static int write_text(const char *path, const char *text)
 	return 0;
 }
 
-static void mac_str(const uint8_t m[6], char buf[18])
+/* A standby server's daemon, for the edge process to start in its
+ * namespace when the ring asks (and to stop): "name", "ns", "argv",
+ * "pidfile" (the lab's: `lab down` stops it), "log". */
+static void standby_json(const struct lab *l, uint32_t node, FILE *f)
 {
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	char dir[256], exe[512], ns[128], bufs[LAB_MAX_ARGS][128], *args[LAB_MAX_ARGS];
+	const char *name = l->topo->nodes[node].name;
+	int n;
+
+	lab_state_dir(l->prefix, dir, sizeof(dir));
+	lab_ns(l, name, ns, sizeof(ns));
+	n = lab_slb_args(l, dir, node, args, bufs);
+	if (!lab_self_exe(exe, sizeof(exe)))
+		return;
+	fprintf(f, ", \"standby\": {\"name\": \"%s\", \"ns\": \"%s\", \"argv\": [\"%s\", \"slb\"",
+		name, ns, exe);
+	for (int i = 0; i < n; i++)
+		fprintf(f, ", \"%s\"", args[i]);
+	fprintf(f, "], \"pidfile\": \"%s/pids/%s.slb\", \"log\": \"%s/logs/%s.slb.log\"}", dir,
+		name, dir, name);
 }
 
 /* STATE/slb/vcs.yaml (every SLB server's VC file) and STATE/slb/edge.json
@@ -298,9 +355,12 @@ int lab_slb_files(const struct lab *l, char *err, size_t errlen)
 		lab_slb_path(l, n->name, st, sizeof(st));
 		lab_ifname(l, nic, "nic0");
 		fprintf(f, "%s{\"id\": %u, \"mgmt\": \"%s\", \"status\": \"%s.json\", "
-			"\"nexthop\": \"%s\", \"dev\": \"%s\"}", j ? ",\n  " : "", j + 1,
+			"\"nexthop\": \"%s\", \"dev\": \"%s\"", j ? ",\n  " : "", j + 1,
 			lab_ip_str(lab_mgmt_ip(l, l->slb->server[j]), ip), st,
 			lab_ip_str(lab_nic_ip(n->index, 0), nh), nic);
+		if (lab_slb_standby(l, l->slb->server[j]))
+			standby_json(l, l->slb->server[j], f);
+		fprintf(f, "}");
 	}
 	fprintf(f, "],\n \"backends\": [");
 	/* read when the file was: cannot fail */
@@ -382,58 +442,45 @@ static int build_edge_link(const struct lab *l, char *err, size_t errlen)
 	return 0;
 }
 
-/* Each backend VM holds its VCs' VIPs and may answer from them. */
+void lab_slb_vm_vips(const struct lab *l, uint32_t vm, struct agent_vm_cfg *a)
+{
+	a->nvips = 0;
+	for (uint32_t v = 0; l->slb && v < l->slb->nvcs; v++) {
+		const struct lab_slb_vc *vc = &l->slb->vc[v];
+
+		for (uint32_t k = 0; k < vc->nbackends && a->nvips < AGENT_VM_MAX_VIPS; k++)
+			if (vc->backend[k] == vm)
+				a->vips[a->nvips++] = (struct agent_vip_cfg){
+					.ip = vc->vip,
+					.edge = lab_vm_node(l, &l->vms[vc->leg]),
+					.via = lab_server_node(l->topo->nodes[l->edge->server].index),
+				};
+	}
+}
+
+/* Each backend VM holds its VCs' VIPs on its loopback; its agent lets it
+ * answer from them (lab_slb_vm_vips). */
 static int build_backends(const struct lab *l, char *err, size_t errlen)
 {
-	const struct topo_node *es = &l->topo->nodes[l->edge->server];
-	char ns[128], srv[128], port[LAB_IFNAMSIZ], nics[40], n0[LAB_IFNAMSIZ], n1[LAB_IFNAMSIZ];
-	char ip[16], vip[24], vdc[16], edge[40], im[40], a[18], b[18];
-	uint8_t m[6];
+	char ns[128], ip[16], vip[24];
 
 	for (uint32_t v = 0; v < l->slb->nvcs; v++) {
 		const struct lab_slb_vc *vc = &l->slb->vc[v];
-		const struct lab_vm *leg = &l->vms[vc->leg];
 
-		lab_vm_mac(l, leg, m);
-		mac_str(m, a);
-		pgr_mac_make(m, pgr_id_of(lab_vm_node(l, leg), PGR_BACKUP));
-		mac_str(m, b);
-		snprintf(edge, sizeof(edge), "%s,%s", a, b);
-		lab_nic_mac(es->index, 0, m);
-		mac_str(m, a);
-		lab_nic_mac(es->index, 1, m);
-		mac_str(m, b);
-		snprintf(im, sizeof(im), "%s,%s", a, b);
-		snprintf(vdc, sizeof(vdc), "%u", l->vdcs[vc->vdc].id);
 		lab_ip_str(vc->vip, ip);
 		snprintf(vip, sizeof(vip), "%s/32", ip);
 		for (uint32_t k = 0; k < vc->nbackends; k++) {
 			const struct lab_vm *vm = &l->vms[vc->backend[k]];
-			const struct topo_node *sn = &l->topo->nodes[vm->server];
 
 			lab_ns(l, vm->name, ns, sizeof(ns));
-			lab_ns(l, sn->name, srv, sizeof(srv));
-			lab_ifname(l, port, "v%u", vm->id);
-			lab_ifname(l, n0, "nic0");
-			lab_ifname(l, n1, "nic1");
-			snprintf(nics, sizeof(nics), "%s%s%s", n0, sn->ports > 1 ? "," : "",
-				 sn->ports > 1 ? n1 : "");
 			char *lo[] = { "ip", "-n", ns, "addr", "replace", vip, "dev", "lo", NULL };
 			/* ARP from the VM's own address, never from the VIP (its
 			 * agent answers only that) */
 			char *arp[] = { "ip", "netns", "exec", ns, "sysctl", "-qw",
 					"net.ipv4.conf.all.arp_announce=2", NULL };
-			char *dp[] = { "peregrine", "dp", "vip", srv, "--netns", srv, "--port", port,
-				       "--ip", ip, "--vdc", vdc, "--edge-mac", edge, "--im-mac", im,
-				       "--nic", nics, NULL };
-			char exe[512];
 
-			if (!lab_self_exe(exe, sizeof(exe)))
-				return snprintf(err, errlen, "slb: cannot find my binary"), -1;
-			dp[0] = exe;
 			if (run(err, errlen, "VIP on a backend", lo) ||
-			    run(err, errlen, "arp_announce", arp) ||
-			    run(err, errlen, "dp vip", dp))
+			    run(err, errlen, "arp_announce", arp))
 				return -1;
 		}
 	}
@@ -497,7 +544,31 @@ int lab_slb_args(const struct lab *l, const char *dir, uint32_t node, char **arg
 		argv[n++] = "--ring-peer";
 		argv[n++] = b[k + 1];
 	}
+	/* the servers powered off at start, and the ring's auto scaling */
+	for (uint32_t j = l->slb->nservers - l->slb->nstandby; j < l->slb->nservers &&
+	     n + 2 <= LAB_MAX_ARGS - 2 && k + 2 < LAB_MAX_ARGS - 1; j++) {
+		snprintf(b[++k + 1], 128, "%u", j + 1);
+		argv[n++] = "--ring-standby";
+		argv[n++] = b[k + 1];
+	}
+	if (l->slb->capacity_cps && n + 4 <= LAB_MAX_ARGS - 2 && k + 3 < LAB_MAX_ARGS - 1) {
+		const uint32_t *w = l->slb->scale;
+
+		snprintf(b[++k + 1], 128, "%u", l->slb->capacity_cps);
+		argv[n++] = "--capacity-cps";
+		argv[n++] = b[k + 1];
+		snprintf(b[++k + 1], 128, "%u,%u,%u,%u", w[0], w[1], w[2], w[3]);
+		argv[n++] = "--scale";
+		argv[n++] = b[k + 1];
+	}
 	return n;
+}
+
+bool lab_slb_standby(const struct lab *l, uint32_t node)
+{
+	int id = lab_slb_ring_id(l, node);
+
+	return id && (uint32_t)id > l->slb->nservers - l->slb->nstandby;
 }
 
 /* scripts/lab-slb-edge.py on the edge server (python3 SCRIPT --config

@@ -10,7 +10,9 @@
 
 #include <stdio.h>
 
+#include "agent/config.h"
 #include "lab/lab.h"
+#include "lab/run.h"
 
 static struct lab load_ok(const char *text, const char *prefix)
 {
@@ -734,6 +736,111 @@ static void test_scheme_netlord(void **state)
 	lab_free(&l);
 }
 
+static int vm_index(const struct lab *l, const char *name)
+{
+	for (uint32_t i = 0; i < l->nvms; i++)
+		if (!strcmp(l->vms[i].name, name))
+			return (int)i;
+	fail_msg("no VM %s", name);
+	return -1;
+}
+
+/* `slb:` (lab/slb.c): a backend VM's agent configuration lists the VIPs of
+ * its VCs, the edge its VDC's leg, via the edge server; other VMs none; the
+ * VIPs follow the VM to another server (a migration rewrites both agents'
+ * configurations). */
+static void test_slb_vips(void **state)
+{
+	const char *text = "topology: leafspine:spines=1,leaves=2,servers=3\n"
+			   "vdcs: [{name: red, id: 1, subnet: 10.0.0.0/24}]\n"
+			   "placement: {per_server: 1}\nedge: {server: srv0}\n"
+			   "slb:\n  servers: [srv1]\n  vcs:\n"
+			   "    - {name: web, vdc: red, vip: 203.0.113.10, ports: [tcp/80],"
+			   " backends: [red-srv2, red-srv4]}\n"
+			   "    - {name: app, vdc: red, vip: 203.0.113.20, ports: [tcp/80],"
+			   " backends: [red-srv2]}\n";
+	struct lab l = load_ok(text, "pg");
+	int b = vm_index(&l, "red-srv2"), leg = vm_index(&l, "red-gw");
+	uint32_t srv2 = l.vms[b].server, srv5 = l.vms[vm_index(&l, "red-srv5")].server;
+	struct agent_config c;
+
+	(void)state;
+	lab_agent_config_of(&l, "/nonexistent", srv2, &c);
+	assert_int_equal(c.nvms, 1);
+	assert_int_equal(c.vms[0].nvips, 2);
+	assert_int_equal(c.vms[0].vips[0].ip, 0xcb00710a);
+	assert_int_equal(c.vms[0].vips[1].ip, 0xcb007114);
+	assert_int_equal(c.vms[0].vips[0].edge, lab_vm_node(&l, &l.vms[leg]));
+	assert_int_equal(c.vms[0].vips[0].via,
+			 lab_server_node(l.topo->nodes[l.vms[leg].server].index));
+	agent_config_free(&c);
+	lab_agent_config_of(&l, "/nonexistent", l.vms[leg].server, &c);
+	for (unsigned i = 0; i < c.nvms; i++)
+		assert_int_equal(c.vms[i].nvips, 0);	/* the leg, red-srv0 */
+	agent_config_free(&c);
+	l.vms[b].server = srv5;		/* red-srv2 migrates to srv5 */
+	lab_agent_config_of(&l, "/nonexistent", srv2, &c);
+	assert_int_equal(c.nvms, 0);
+	agent_config_free(&c);
+	lab_agent_config_of(&l, "/nonexistent", srv5, &c);
+	assert_int_equal(c.nvms, 2);
+	for (unsigned i = 0; i < c.nvms; i++)
+		assert_int_equal(c.vms[i].nvips, strcmp(c.vms[i].name, "red-srv2") ? 0 : 2);
+	agent_config_free(&c);
+	lab_free(&l);
+}
+
+/* `slb: {standby, scaling}`: a standby server's daemon is not started by
+ * `lab up` and every daemon knows it as powered off; the watermarks reach
+ * the daemons' command lines; bad sections are refused with line and field. */
+static void test_slb_scaling(void **state)
+{
+	const char *base = "topology: leafspine:spines=1,leaves=2,servers=3\n"
+			   "vdcs: [{name: red, id: 1, subnet: 10.0.0.0/24}]\n"
+			   "placement: {per_server: 1}\nedge: {server: srv0}\n"
+			   "slb:\n  servers: [srv1, srv2]\n%s"
+			   "  vcs:\n    - {name: web, vdc: red, vip: 203.0.113.10, ports: [tcp/80],"
+			   " backends: [red-srv3]}\n";
+	char text[1024], bufs[LAB_MAX_ARGS][128], *argv[LAB_MAX_ARGS], all[2048] = "";
+	struct lab l;
+	int n;
+
+	(void)state;
+	snprintf(text, sizeof(text), base, "  standby: [srv5]\n"
+		 "  scaling: {capacity_cps: 100, high: 40, low: 5, hold: 30, min: 2}\n");
+	l = load_ok(text, "pg");
+	assert_int_equal(l.slb->nservers, 3);
+	assert_int_equal(l.slb->nstandby, 1);
+	assert_int_equal(lab_slb_ring_id(&l, l.slb->server[2]), 3);
+	assert_true(lab_slb_standby(&l, l.slb->server[2]));
+	assert_false(lab_slb_standby(&l, l.slb->server[0]));
+	n = lab_slb_args(&l, "/s", l.slb->server[0], argv, bufs);
+	assert_true(n > 0 && n <= LAB_MAX_ARGS - 2);
+	for (int i = 0; i < n; i++)
+		snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s ", argv[i]);
+	if (!strstr(all, "--ring-peer 3=") || !strstr(all, "--ring-standby 3 ") ||
+	    !strstr(all, "--capacity-cps 100 --scale 40,5,30,2 "))
+		fail_msg("slb run args: %s", all);
+	lab_free(&l);
+#define SCALE_BAD(sec, want)                                       \
+	do {                                                       \
+		snprintf(text, sizeof(text), base, sec);           \
+		expect_err(text, "pg", want);                      \
+	} while (0)
+	SCALE_BAD("  standby: [srv1]\n", "t.yaml:7: slb.standby[]: 'srv1' twice");
+	SCALE_BAD("  standby: [srv0]\n", "slb.standby[]: 'srv0' is the edge server");
+	SCALE_BAD("  standby: [srv3, srv4, srv5]\n", "at most 4 SLB servers in all");
+	SCALE_BAD("  scaling: {capacity_cps: 100, high: 40, low: 50, hold: 30, min: 2}\n",
+		  "t.yaml:7: slb.scaling.low: above high");
+	SCALE_BAD("  scaling: {capacity_cps: 100, high: 40, low: 5, hold: 30, min: 3}\n",
+		  "slb.scaling.min: more than the servers powered on");
+	SCALE_BAD("  scaling: {capacity_cps: 0, high: 40, low: 5, hold: 30, min: 2}\n",
+		  "slb.scaling.capacity_cps: expected an integer");
+	SCALE_BAD("  scaling: {high: 40, low: 5, hold: 30, min: 2}\n",
+		  "slb.scaling.capacity_cps: missing");
+#undef SCALE_BAD
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -747,6 +854,8 @@ int main(void)
 		cmocka_unit_test(test_evpn),
 		cmocka_unit_test(test_ha),
 		cmocka_unit_test(test_edge),
+		cmocka_unit_test(test_slb_vips),
+		cmocka_unit_test(test_slb_scaling),
 		cmocka_unit_test(test_vm_rate),
 	};
 

@@ -149,3 +149,20 @@ bool auth_verify(const struct auth_key *key, const void *msg, size_t len,
 	auth_full(key, msg, len, full);
 	return sodium_memcmp(full, tag, AUTH_TAG_BYTES) == 0;
 }
+
+void auth_vdc_key(const struct auth_key *master, uint32_t vdc, struct auth_key *out)
+{
+	static const char label[] = "peregrine vdc";
+	uint8_t msg[sizeof(label) - 1 + 4];
+	uint8_t full[crypto_auth_hmacsha512256_BYTES];
+
+	_Static_assert(crypto_auth_hmacsha512256_BYTES == AUTH_KEY_BYTES, "a tag is a key");
+	memcpy(msg, label, sizeof(label) - 1);
+	msg[sizeof(label) - 1] = (uint8_t)(vdc >> 24);
+	msg[sizeof(label)] = (uint8_t)(vdc >> 16);
+	msg[sizeof(label) + 1] = (uint8_t)(vdc >> 8);
+	msg[sizeof(label) + 2] = (uint8_t)vdc;
+	auth_full(master, msg, sizeof(msg), full);
+	memcpy(out->k, full, AUTH_KEY_BYTES);
+	sodium_memzero(full, sizeof(full));
+}

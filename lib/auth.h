@@ -32,4 +32,10 @@ void auth_tag(const struct auth_key *key, const void *msg, size_t len,
 bool auth_verify(const struct auth_key *key, const void *msg, size_t len,
 		 const uint8_t tag[AUTH_TAG_BYTES]);
 
+/* A VDC's own key: HMAC(master, "peregrine vdc" | vdc as 4 big-endian
+ * bytes).  The directory derives it to check a tenant's policy requests; a
+ * tenant holds its VDC's key only, which tags requests for that VDC and no
+ * other (docs/directory-protocol.md, "Policies"). */
+void auth_vdc_key(const struct auth_key *master, uint32_t vdc, struct auth_key *out);
+
 #endif

@@ -83,11 +83,33 @@ static void test_key_changed_in_place(void **state)
 	assert_false(auth_verify(&k, msg, sizeof(msg), want));
 }
 
+/* A VDC's key is HMAC-SHA-512-256(shared key, "peregrine vdc" | vdc as 4
+ * big-endian bytes) (docs/directory-protocol.md, "Policies"): checked
+ * against libsodium's one-shot HMAC; different VDCs get different keys. */
+static void test_vdc_key(void **state)
+{
+	struct auth_key master, a, b;
+	uint8_t msg[17] = "peregrine vdc", want[crypto_auth_hmacsha512256_BYTES];
+	struct rng r;
+
+	(void)state;
+	rng_seed(&r, 23);
+	random_bytes(&r, master.k, AUTH_KEY_BYTES);
+	msg[13] = 0x01, msg[14] = 0x02, msg[15] = 0x03, msg[16] = 0x04;
+	crypto_auth_hmacsha512256(want, msg, sizeof(msg), master.k);
+	auth_vdc_key(&master, 0x01020304, &a);
+	assert_memory_equal(a.k, want, AUTH_KEY_BYTES);
+	auth_vdc_key(&master, 0x01020305, &b);
+	assert_memory_not_equal(a.k, b.k, AUTH_KEY_BYTES);
+	assert_memory_not_equal(a.k, master.k, AUTH_KEY_BYTES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tag_equals_crypto_auth),
 		cmocka_unit_test(test_key_changed_in_place),
+		cmocka_unit_test(test_vdc_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

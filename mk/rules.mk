@@ -70,8 +70,12 @@ check-run:
 	@ASAN_BIN=$(ASAN) FUZZ_BIN=$(FUZZ) TESTS="$(TESTS)" FUZZERS="$(FUZZERS)" \
 	  SH_TESTS="$(SH_TESTS)" ./tests/run.sh
 
+# The build runs one job per CPU unless MAKEFLAGS already says how many
+# (make -jN check): the suite has a time budget (docs/building.md).
+CHECK_JOBS ?= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
+
 check: deps
-	@$(MAKE) --no-print-directory check-build
+	@$(MAKE) --no-print-directory $(CHECK_JOBS) check-build
 	@$(MAKE) --no-print-directory check-run
 
 # ---- fuzzers ---------------------------------------------------------------

@@ -6,7 +6,9 @@
 #                  +--> etcd (127.0.0.1)   its requests to them; fencing is in
 #   ras-b --etcd --+                       switchd/test_switchd.c)
 #
-# 1. One leads, the other stands by; `ras --leader` names the leader.
+# 1. One leads, the other stands by (already listening on its port, so a
+#    probe never finds a just-elected leader's port closed); `ras --leader`
+#    names the leader.
 # 2. kill -9 of the leader: the standby leads within the lease (2 s) plus a
 #    campaign interval, with a higher term (its requests fence the old one).
 # 3. SIGTERM of the leader: it resigns, and a new standby takes over at once.
@@ -46,12 +48,14 @@ expect_fail "bad --ha-ttl" "$P" ras --etcd "$url" --ha-ttl 0 --topo leafspine:sp
 "$P" ras --etcd "$url" --leader | grep -q "no leader" || fail "a leader before any RAS ran"
 
 start_ras() {	# start_ras NAME
+	local port
+	port=$(udp_port)
 	: >"$logs/ras-$1.log"
 	"$P" ras --name "ras-$1" --etcd "$url" --topo leafspine:spines=2,leaves=2,servers=2 \
-		--key "$tmp/key" --listen "127.0.0.1:$(udp_port)" --directory 127.0.0.1:9 \
+		--key "$tmp/key" --listen "127.0.0.1:$port" --directory 127.0.0.1:9 \
 		2>>"$logs/ras-$1.log" &
 	pids+=($!)
-	eval "ras_$1=$!"
+	eval "ras_$1=$! port_$1=$port"
 }
 leader_is() {	# leader_is NAME: wait until `ras --leader` names it
 	for _ in $(seq 100); do
@@ -66,6 +70,10 @@ start_ras b
 for _ in $(seq 100); do grep -q "standby: ras-a" "$logs/ras-b.log" && break; sleep 0.05; done
 grep -q "standby: ras-a .* leads" "$logs/ras-b.log" || fail "ras-b is not standing by: $(cat "$logs/ras-b.log")"
 grep -q "leading" "$logs/ras-b.log" && fail "two leaders"
+# A standby already listens: were its port closed when it wins, another
+# standby's probe would take the refusal for a dead leader and end the
+# live leader's term.
+[ -n "$(ss -H -uln "sport = :$port_b")" ] || fail "the standby ras-b does not listen on $port_b"
 term_a=$("$P" ras --etcd "$url" --leader --json | jq .term)
 
 # 2. kill -9 of the leader.

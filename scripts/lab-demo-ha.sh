@@ -17,7 +17,11 @@
 #      (the new leader claimed every switch, so link reports go to it), and
 #      it stops leading before its lease can have expired at etcd.
 #
-# Prints (with --json) kills [{target, lookup_gap_ms, stream_gap_ms}],
+# Prints (with --json) kills [{target, lookup_gap_ms, lookup_gap_window_ms,
+# stream_gap_ms}] (for dir0, lookup_gap_ms is the checker's gap across its
+# move away from the dead server: its lookups answered again; the window's
+# longest gap, 4 s around the kill, is lookup_gap_window_ms),
+# register_p50_ms and register_p99_ms (through etcd, one per checker run),
 # registrations_acked, registrations_lost, registrations_unverified (acked,
 # but the verifying lookup never answered), version_regressions,
 # ras_takeover_ms (of which ras_elected_ms: the kill to the new leader's
@@ -193,6 +197,14 @@ inside() { jq --argjson t "$1" '.first_ns + 500000000 < $t and $t + 500000000 < 
 during=$(jq -n --argjson a "$(inside $t1ns)" --argjson b "$(inside "$t_link")" \
 	--argjson c "$(inside $((t3 * 1000000)))" '$a and $b and $c')
 lg() { jq '.lookup_gap_max_ms // null' "$tmp/$1.check"; }
+# the kill of dir0: the checker's lookups answered again after it, that is
+# the lookup gap across its move away from the refusing dir0 (the window's
+# longest gap if it did not move by a refusal: it was elsewhere already)
+lg_kill() {
+	jq '([.failover_times[]? | select(.refused and .lookup_gap_ms != null)][0].lookup_gap_ms) //
+		.lookup_gap_max_ms // null' "$tmp/$1.check"
+}
+
 acked=0; lost=0; unver=0; regr=0
 for k in k1 k2 k3; do
 	acked=$((acked + $(jq '.registrations_acked // 0' "$tmp/$k.check")))
@@ -202,14 +214,17 @@ for k in k1 k2 k3; do
 done
 out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
-	--argjson l1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
+	--argjson l1 "$(lg_kill k1)" --argjson w1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
+	--argjson p50 "$(jq -s -c 'map(.register_p50_ms)' "$tmp/k1.check" "$tmp/k2.check" "$tmp/k3.check")" \
+	--argjson p99 "$(jq -s -c 'map(.register_p99_ms)' "$tmp/k1.check" "$tmp/k2.check" "$tmp/k3.check")" \
 	--argjson acked $acked --argjson lost $lost --argjson unver $unver --argjson regr $regr \
 	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson answered "$answered" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" --argjson stepped "$stepped" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
-	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, stream_gap_ms: $g1},
-		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, stream_gap_ms: $g2},
-		  {target: "etcd member etcd1", lookup_gap_ms: $l3, stream_gap_ms: $g3}],
+	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, lookup_gap_window_ms: $w1, stream_gap_ms: $g1},
+		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, lookup_gap_window_ms: $l2, stream_gap_ms: $g2},
+		  {target: "etcd member etcd1", lookup_gap_ms: $l3, lookup_gap_window_ms: $l3, stream_gap_ms: $g3}],
+	  register_p50_ms: $p50, register_p99_ms: $p99,
 	  registrations_acked: $acked, registrations_lost: $lost, registrations_unverified: $unver, version_regressions: $regr,
 	  ras_takeover_ms: $takeover, ras_elected_ms: $elected, ras_dead_leader_found_by: $by, ras_reprogrammed_ms: $reprog, ras_leaders: [$old, $new, $third],
 	  fenced_writes_refused: $fenced, switch_notices: $notices, switch_notices_answered: $answered, isolated_leader_batches: $iso, isolated_leader_stepped_down_ms: $stepped, stream_lost_ms: $lost_ms, kills_during_stream: $during}')

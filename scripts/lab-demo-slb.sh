@@ -18,9 +18,18 @@
 #      succeeds after it (slb_failure_new_conn_ms, scripts/slb-connect.py)
 #      and how many of the downloads receiving at the failure completed
 #      (slb_failure_conns_survived_pct of slb_failure_conns_crossing);
-#   5. autoscale_steps: null.  The daemons measure no load of their own yet,
-#      so the ring's scaling (slb/ring.h, tested in slb/test_ring.c) never
-#      fires in a lab; autoscale_reason says so.
+#   0. the backends' agents let their VMs answer from the VIPs (each agent's
+#      configuration lists its VMs' VIPs; vip_sources_by_agents: the
+#      entries they wrote, by their logs);
+#   5. auto scaling (before 4): srv5 is a standby SLB server (powered off);
+#      new connections to web's port 9000 (peregrine slb load) load the
+#      owner of web above the high watermark (each daemon's load: new flows
+#      per second against capacity_cps), the ring's master asks for one more
+#      server and the lab's edge process starts srv5's daemon; it joins the
+#      ring; the load stops, below the low watermark the master releases it
+#      and the edge process stops it (autoscale_steps: the steps carried
+#      out, by the edge process's log; autoscale_up_ms: from the load's
+#      start to srv5's daemon starting).
 set -euo pipefail
 . "$(dirname "$0")/demo-lib.sh"
 VIP1=203.0.113.10 VIP2=203.0.113.20 BIG=20000000
@@ -37,8 +46,10 @@ placement: {per_server: 1}
 edge: {server: srv0, client: 198.51.100.7/24, public: 203.0.113.0/24}
 slb:
   servers: [srv1, srv2]
+  standby: [srv5]
+  scaling: {capacity_cps: 100, high: 40, low: 5, hold: 30, min: 2}
   vcs:
-    - {name: web, vdc: red, vip: $VIP1, ports: [tcp/80], backends: [red-srv3, red-srv4],
+    - {name: web, vdc: red, vip: $VIP1, ports: [tcp/80, tcp/9000], backends: [red-srv3, red-srv4],
        health: {interval_ms: 100, fails: 30}}
     - {name: app, vdc: red, vip: $VIP2, ports: [tcp/80], sticky: true,
        backends: [red-srv3, red-srv4], health: {interval_ms: 100, fails: 30}}
@@ -53,6 +64,9 @@ for v in 3 4; do
 	ip netns exec "$X-red-srv$v" $PY -m http.server 80 --directory "$tmp/www$v" \
 		>"$tmp/web$v.log" 2>&1 &
 	bg+=($!)
+	$P slb load serve --listen 0.0.0.0:9000 --duration 300 --netns "$X-red-srv$v" \
+		>"$tmp/load$v.log" 2>&1 &
+	bg+=($!)
 done
 st() { $P slb status --status "$state/slb/$1.json" --json 2>/dev/null; }
 # the ring's owner of VC NAME as srv1 sees it (ring id 1 = srv1, 2 = srv2)
@@ -65,6 +79,10 @@ for _ in $(seq 200); do
 	sleep 0.1
 done
 req() { ip netns exec "$X-inet" curl -s -m 2 "http://$1/name" || true; }
+# (VM, VIP) sources the backends' agents wrote: 2 VCs on 2 VMs
+vsrc=$(cat "$state/logs/srv3.agent.log" "$state/logs/srv4.agent.log" 2>/dev/null |
+	grep -c "VIP source written" || true)
+say "== the backends' agents wrote $vsrc VIP sources"
 
 say "== 40 requests to $VIP1"
 ok=0
@@ -94,6 +112,33 @@ dsr=null
 [ "$got" = $BIG ] && dsr=$(jq -n "100 * ($b1 - $b0) / $BIG * 1000 | round / 1000")
 say "   $got bytes received; the SLB servers forwarded $((b1 - b0)) bytes: $dsr%"
 
+say "== auto scaling: new connections to $VIP1:9000 until the master asks for srv5"
+elog=$state/logs/srv0.slb-edge.log
+t_load=$EPOCHREALTIME
+$P slb load connect --to $VIP1:9000 --concurrency 16 --duration 5 --netns "$X-inet" \
+	>"$tmp/loadc.out" 2>&1 &
+lc=$!
+for _ in $(seq 100); do grep -q " scale on " "$elog" && break; sleep 0.05; done
+up_ms=$(awk -v t="$t_load" '$2 == "scale" && $3 == "on" && $1 >= t {
+	printf "%.1f", ($1 - t) * 1000; exit }' "$elog")
+# srv5 (ring id 3) joins: live in the master's view; then the load stops
+for _ in $(seq 100); do
+	[ -n "$up_ms" ] || break
+	[ "$(st srv1 | jq '.ring.live | index(3) != null')" = true ] && break
+	sleep 0.05
+done
+joined=$(st srv1 | jq '.ring.live | index(3) != null')
+kill "$lc" 2>/dev/null || true
+wait "$lc" 2>/dev/null || true
+for _ in $(seq 100); do
+	[ -n "$up_ms" ] || break
+	grep -q " scale off " "$elog" && break
+	sleep 0.05
+done
+steps=$(awk -v t="$t_load" '$2 == "scale" && $1 >= t' "$elog" | grep -c . || true)
+say "   srv5 powered on after ${up_ms:-?} ms of load (joined the ring: $joined), then" \
+	"off: $steps steps: $(awk -v t="$t_load" '$2 == "scale" && $1 >= t {printf "%s %s; ", $3, $5}' "$elog")"
+
 o=$(owner $VIP1)
 victim=srv$o
 say "== SLB server $victim (owner of $VIP1) fails during 8 downloads"
@@ -103,22 +148,35 @@ for k in $(seq 8); do
 		-w '%{exitcode} %{size_download} %{time_total}\n' "http://$VIP1/big" >"$tmp/dl$k.w" 2>&1 &
 	dl+=($!)
 done
-ip netns exec "$X-inet" $PY "$(dirname "$0")/slb-connect.py" "$tmp/go" $VIP1 >"$tmp/connect.out" &
+# (at real-time priority, as the edge process: on a loaded machine a client
+# left waiting measures the scheduler, not the failure)
+ip netns exec "$X-inet" chrt -f 10 $PY "$(dirname "$0")/slb-connect.py" "$tmp/go" $VIP1 >"$tmp/connect.out" &
 conn=$!
-for _ in $(seq 300); do [ -e "$tmp/go.ready" ] && break; sleep 0.05; done
+# the failure's NIC down, by a process running already in the server
+# (scripts/slb-fail.py: one ioctl, then the attempts start)
+mkfifo "$tmp/fail"
+ip netns exec "$X-$victim" chrt -f 10 $PY "$(dirname "$0")/slb-fail.py" "$X-nic0" "$tmp/fail" \
+	"$tmp/go" &
+bg+=($!)
+exec {failfd}<>"$tmp/fail"	# read-write: never blocks, whatever became of it
+for _ in $(seq 300); do [ -e "$tmp/go.ready" ] && [ -e "$tmp/fail.ready" ] && break; sleep 0.05; done
 sleep 0.5
-t_fail=$EPOCHREALTIME	# the daemon killed (a builtin: at once), then its NIC down
-kill -9 "$(cat "$state/pids/$victim.slb")"
-ip -n "$X-$victim" link set "$X-nic0" down
-# the downloads that cross the failure: receiving then, not yet complete
+# the downloads that cross the failure: receiving just before it, not yet
+# complete (read before the failure: nothing but the failure itself between
+# its clock's start and the attempts' start)
 crossing=()
 for k in $(seq 8); do
 	b=$(stat -c %s "$tmp/dl$k" 2>/dev/null || echo 0)
 	[ "$b" -gt 0 ] && [ "$b" -lt $BIG ] && crossing+=("$k")
 done
-echo "$t_fail" >"$tmp/go.tmp" && mv "$tmp/go.tmp" "$tmp/go"
-new_ms=null
-wait $conn && new_ms=$(awk '{print $1}' "$tmp/connect.out")
+vpid=$(cat "$state/pids/$victim.slb")
+t_fail=$EPOCHREALTIME	# the daemon killed, its NIC down (builtins: at once)
+kill -9 "$vpid"
+echo "$t_fail" >&$failfd	# slb-fail.py: the NIC down, then the attempts start
+new_ms=null new_start_ms=null new_first_ms=null
+wait $conn && read -r new_ms new_start_ms _ new_first_ms <"$tmp/connect.out"
+# (new_start_ms: when the first connection that completed was started;
+# new_first_ms: when the attempts began, once the NIC was down)
 survived=0 completed=0
 for p in "${dl[@]}"; do wait "$p" || true; done
 for k in $(seq 8); do
@@ -140,10 +198,14 @@ out=$(jq -n -c --argjson ok $ok --argjson used "$used" --argjson sticky $sticky 
 	--argjson dsr "$dsr" --argjson new_ms "$new_ms" --argjson sw "${sw_ms:-null}" \
 	--argjson surv "$([ ${#crossing[@]} -gt 0 ] && jq -n "$survived * 100 / ${#crossing[@]}" || echo null)" \
 	--argjson crossed ${#crossing[@]} --argjson completed $completed --arg victim "$victim" \
-	'{requests_ok: $ok, requests_total: 40, backends_used: $used, sticky_ok: $sticky,
+	--argjson vsrc "${vsrc:-0}" --argjson steps "${steps:-0}" --argjson up "${up_ms:-null}" \
+	--argjson joined "${joined:-false}" --argjson new_start "$new_start_ms" \
+	--argjson new_first "${new_first_ms:-null}" \
+	'{vip_sources_by_agents: $vsrc, requests_ok: $ok, requests_total: 40, backends_used: $used, sticky_ok: $sticky,
 	  dsr_slb_bytes_pct: $dsr, slb_failure_new_conn_ms: $new_ms,
+	  slb_failure_new_conn_started_ms: $new_start, slb_failure_attempts_from_ms: $new_first,
 	  slb_failure_edge_switch_ms: $sw, slb_failure_conns_survived_pct: $surv,
 	  slb_failure_conns_crossing: $crossed, slb_failure_downloads_completed: $completed,
-	  slb_failed_server: $victim, autoscale_steps: null,
-	  autoscale_reason: "the SLB daemons measure no load of their own yet: the ring never scales in a lab"}')
+	  slb_failed_server: $victim, autoscale_steps: $steps, autoscale_up_ms: $up,
+	  autoscale_joined: $joined}')
 if [ $JSON = 1 ]; then echo "$out"; else echo "$out" | jq .; fi

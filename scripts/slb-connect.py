@@ -5,8 +5,9 @@ slb-connect.py GO VIP [PORT]: waits until the file GO holds the failure's
 moment (realtime seconds, as bash's $EPOCHREALTIME), then from that moment
 starts a new TCP connection to VIP:PORT (default 80) every 2 ms, each given
 200 ms, at most 100 in flight, non-blocking, and prints, when the first one
-completes, "MS_AFTER_FAILURE STARTED_MS T0" (T0: the failure's moment on
-the monotonic clock); exit 1 if none completed within 5 s.  One connection
+completes, "MS_AFTER_FAILURE STARTED_MS T0 FIRST_MS" (T0: the failure's
+moment on the monotonic clock; FIRST_MS: when the first attempt began, after
+the failure: attempts begin only once GO is written); exit 1 if none completed within 5 s.  One connection
 at a time would add its timeout to the figure.  It creates GO.ready once it
 runs (a loaded machine may take seconds to start Python): fail only then.
 """
@@ -21,6 +22,7 @@ while not os.path.exists(go) or not open(go).read().strip():
 t0 = time.monotonic() - (time.time() - float(open(go).read()))
 sel = selectors.DefaultSelector()
 next_start = t0
+first = None
 while time.monotonic() - t0 < 5:
     now = time.monotonic()
     if now >= next_start:
@@ -30,6 +32,8 @@ while time.monotonic() - t0 < 5:
             s.close()
         else:
             sel.register(s, selectors.EVENT_WRITE, now)
+        if first is None:
+            first = now  # attempts begin only once GO is written
         next_start += 0.002
     for key, _ in sel.select(timeout=max(0, next_start - time.monotonic())):
         s = key.fileobj
@@ -38,7 +42,8 @@ while time.monotonic() - t0 < 5:
         s.close()
         if ok:
             done = time.monotonic()
-            print("%.1f %.1f %.6f" % ((done - t0) * 1000, (key.data - t0) * 1000, t0))
+            print("%.1f %.1f %.6f %.1f" % ((done - t0) * 1000, (key.data - t0) * 1000, t0,
+                                         (first - t0) * 1000))
             sys.exit(0)
     for key in list(sel.get_map().values()):
         if time.monotonic() - key.data > 0.2:

@@ -34,6 +34,9 @@ j() { jq -r "$1" "$out"; }
 [ "$(j .registrations_unverified)" = 0 ] || fail "acknowledged registrations not verified"
 
 [ "$(j .version_regressions)" = 0 ] || fail "an entry's version went back"
+# registration latency through etcd, one p50 and p99 per checker run
+[ "$(j '.register_p50_ms as $a | .register_p99_ms as $b | ($a | length) == 3 and ($b | length) == 3 and ([range(3) | $a[.] > 0 and $a[.] <= $b[.]] | all)')" = true ] ||
+	fail "registration latencies: $(j -c '[.register_p50_ms, .register_p99_ms]')"
 # three different leaders: the first, after its kill, after the partition
 [ "$(j '.ras_leaders | unique | length')" = 3 ] || fail "leaders: $(j -c .ras_leaders)"
 [ "$(j '[.ras_leaders[] | select(. == "")] | length')" = 0 ] || fail "a RAS did not take over"

@@ -4,6 +4,7 @@
 #include "sim/chaos_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,11 +341,23 @@ static void dir_start(struct chaos *c)
 			       .neg_lease_ms = 200,
 			       .table_reserve = CHAOS_DIR_TABLE_RESERVE };
 
+	uint64_t st[DIR_STAT_COUNT];
+	uint32_t restored = 0;
+
 	c->dir = dir_new(&cfg);
 	for (uint32_t i = 0; i < c->store.n; i++)
 		if (dir_restore(c->dir, c->store.key[i], DIR_STORE_KEY_LEN, c->store.val[i],
 				DIR_STORE_VAL_LEN))
 			chaos_trace(c, "directory: record %u unreadable", i);
+		else
+			restored++;
+	/* A restarted directory serves every record it took from its store at
+	 * once, not once the agents register again. */
+	dir_get_stats(c->dir, st);
+	if (st[DIR_STAT_entries] + st[DIR_STAT_v6_entries] != restored)
+		chaos_violation(c, CHAOS_INV_durability, "the restarted directory holds %" PRIu64
+				" entries of the %u records it restored from its store",
+				st[DIR_STAT_entries] + st[DIR_STAT_v6_entries], restored);
 	chaos_timer_at(c, CHAOS_EP_DIR, c->q.now + 1);
 }
 
@@ -952,6 +965,7 @@ static void quiet_fail(struct chaos *c)
 	chaos_check_probe(c, false, -1);	/* forget which pairs delivered */
 	sim_event_after(&c->q, 0, CEV_QUIET_SAMPLE, 0, 0, 0);
 	sim_event_after(&c->q, CHAOS_FRESH_MS * CHAOS_MS, CEV_QUIET_WATCH, 0, 0, 0);
+	sim_event_after(&c->q, CHAOS_REPAIR_MS * CHAOS_MS, CEV_QUIET_REPAIR, 0, 0, 0);
 }
 
 static void hash_event(struct chaos *c, const struct sim_event *ev)
@@ -1077,6 +1091,9 @@ static void step(struct chaos *c, const struct sim_event *ev)
 		break;
 	case CEV_QUIET_WATCH:
 		chaos_check_fresh(c);
+		break;
+	case CEV_QUIET_REPAIR:
+		chaos_check_repair(c);
 		break;
 	case CEV_QUIET_PROBE:
 		chaos_check_probe(c, ev->b == CHAOS_PROBE_TRIES, CHAOS_INV_failover);

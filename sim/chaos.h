@@ -33,6 +33,7 @@ enum chaos_limits {
 	CHAOS_SPIN_TICKS = 1000,	/* ticks in a row asking for now: a spin */
 	CHAOS_LEASE_MS = 2000,		/* the directory's lease on a found entry */
 	CHAOS_FRESH_MS = 300,		/* after it, every cached entry is current */
+	CHAOS_REPAIR_MS = 2000,		/* after it, the tables and bits are repaired */
 	CHAOS_VMS_PER_SERVER = 2,
 	CHAOS_VDCS = 3,
 	CHAOS_MAX_VMS = 1 << 16,	/* VMs in one run (small fabrics) */
@@ -58,7 +59,8 @@ enum chaos_limits {
 	X(availability, "an agent's availability bits differ from the RAS's after settling") \
 	X(delivery, "a same-VDC pair does not deliver after settling")                  \
 	X(spin, "a core's next deadline stays in the past (its daemon would spin)")     \
-	X(failover, "after one link failure in a settled fabric, an agent holds an old version of an entry, or a pair does not deliver")
+	X(failover, "after one link failure in a settled fabric, an agent holds an old version of an entry, or a pair does not deliver") \
+	X(repair, "2 s after one link failure in a settled fabric, a switch's table or an availability bit is not yet what a fresh computation gives")
 
 enum chaos_invariant {
 #define CHAOS_INV_ENUM(name, desc) CHAOS_INV_##name,

@@ -199,7 +199,8 @@ void chaos_host_start(struct chaos *c, uint32_t s)
 {
 	struct chaos_host *h = &c->host[s];
 	struct agent_ops ops = { h, op_garp_set, op_garp_del, op_vm_add, op_vm_del, op_arp_reply,
-				 op_resend, op_ras_send, { NULL, NULL }, NULL, NULL, NULL, NULL };
+				 op_resend, op_ras_send, { NULL, NULL }, NULL, NULL, NULL, NULL, NULL,
+				 NULL };
 	struct dirc_cfg dc = { .key = &c->key, .seed = rng_next(&c->q.rng), .send = dc_send,
 			       .send_arg = h, .on_push = dc_push, .push_arg = h,
 			       .max_pending = c->o->fail ? HOST_SCALE_PENDING : 0 };

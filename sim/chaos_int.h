@@ -58,6 +58,7 @@ enum chaos_ev {
 	CEV_QUIET_SAMPLE,	/* every ms: have all cached pairs recovered? */
 	CEV_QUIET_PROBE,	/* b: round */
 	CEV_QUIET_WATCH,	/* every cached entry is the directory's version */
+	CEV_QUIET_REPAIR,	/* the tables and availability bits are repaired */
 	CEV_SCALE_WARM,		/* --fail: every VM looks up its peers */
 	CEV_SCALE_FAIL,		/* --fail: the one failure */
 	CEV_SCALE_END,		/* --fail: the measurement window closes */
@@ -222,6 +223,7 @@ void chaos_host_flush(struct chaos *c, uint32_t s);
 void chaos_check_dir_out(struct chaos *c, const struct dir_out *o);
 void chaos_check_final_send(struct chaos *c);
 void chaos_check_final(struct chaos *c);
+void chaos_check_repair(struct chaos *c);
 void chaos_check_chk_input(struct chaos *c, const uint8_t *buf, size_t len);
 void chaos_check_probe(struct chaos *c, bool last, int inv);
 /* After the quiet failure: true once every same-VDC pair whose source

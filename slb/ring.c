@@ -476,3 +476,14 @@ const char *slb_ring_counter_name(enum slb_ring_counter k)
 
 	return (unsigned)k < SLB_RING_CTR_COUNT ? names[k] : "?";
 }
+
+uint32_t slb_ring_load_pct(uint64_t flows, uint64_t elapsed_ns, uint32_t capacity_cps)
+{
+	/* flows * 100 / (capacity * seconds), without overflow for a day's flows */
+	long double pct;
+
+	if (!elapsed_ns || !capacity_cps)
+		return 0;
+	pct = (long double)flows * 1e11L / ((long double)capacity_cps * (long double)elapsed_ns);
+	return pct >= 100 ? 100 : (uint32_t)pct;
+}

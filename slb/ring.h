@@ -129,6 +129,10 @@ void slb_ring_free(struct slb_ring *r);
 int slb_ring_input(struct slb_ring *r, uint64_t now, const struct slb_ring_event *ev,
 		   struct slb_ring_out *out);
 void slb_ring_out_free(struct slb_ring_out *out);
+/* A server's load for the ring: `flows` new flows in `elapsed_ns` against a
+ * capacity of `capacity_cps` new flows per second, in percent, at most
+ * 100 (0 for no time or no capacity). */
+uint32_t slb_ring_load_pct(uint64_t flows, uint64_t elapsed_ns, uint32_t capacity_cps);
 
 uint32_t slb_ring_master(const struct slb_ring *r);
 uint64_t slb_ring_live(const struct slb_ring *r);

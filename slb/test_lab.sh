@@ -52,6 +52,10 @@ echo "bad slb: sections refused with file, line and field"
 
 PEREGRINE=$P PREFIX=$PT bash scripts/lab-demo-slb.sh --json > "$tmp/demo.json"
 cat "$tmp/demo.json"
+# the VMs answer from the VIPs because their agents allow it (lab up writes
+# no entry of its own): 2 VCs on each of 2 backends
+jq -e '.vip_sources_by_agents == 4' "$tmp/demo.json" >/dev/null ||
+	fail "the backends' agents did not write the VIP sources"
 jq -e '.requests_ok == 40 and .requests_total == 40' "$tmp/demo.json" >/dev/null ||
 	fail "requests through the VIP failed"
 jq -e '.backends_used == 2' "$tmp/demo.json" >/dev/null || fail "requests not spread over both backends"
@@ -60,10 +64,13 @@ jq -e '.dsr_slb_bytes_pct != null and .dsr_slb_bytes_pct < 2' "$tmp/demo.json" >
 	fail "direct server return: the SLB servers carried >= 2% of a download"
 jq -e '.slb_failure_conns_crossing >= 4 and .slb_failure_conns_survived_pct == 100' \
 	"$tmp/demo.json" >/dev/null || fail "downloads across the failed SLB server broke"
-# the bound of slb/test_netns.sh is 300 ms; the lab's path (the edge
-# process's status polling and route change) is measured, bounded loosely
-# here for a loaded 2-core machine (docs/slb.md has the figures)
-jq -e '.slb_failure_new_conn_ms != null and .slb_failure_new_conn_ms < 2000' "$tmp/demo.json" >/dev/null ||
-	fail "no new connection within 2 s of the SLB server's failure"
+# the issue's target is 100 ms; bounded at 300 ms, as slb/test_netns.sh, for
+# a loaded 2-core machine (docs/slb.md has the figures)
+jq -e '.slb_failure_new_conn_ms != null and .slb_failure_new_conn_ms < 300' "$tmp/demo.json" >/dev/null ||
+	fail "no new connection within 300 ms of the SLB server's failure"
+# auto scaling: the master asked for the standby srv5 under load, the lab
+# started it, it joined the ring; idle, it was released and stopped
+jq -e '.autoscale_steps == 2 and .autoscale_joined == true' "$tmp/demo.json" >/dev/null ||
+	fail "auto scaling: no power-on and power-off step carried out"
 ip netns list | grep -q "^${PT}-" && fail "the demo left namespaces"
 echo PASS

@@ -391,6 +391,20 @@ static void test_autoscale(void **state)
 	sim_free(&s);
 }
 
+/* A daemon's own load: new flows per second against its capacity. */
+static void test_load_pct(void **state)
+{
+	(void)state;
+	assert_int_equal(slb_ring_load_pct(50, 100 * MS, 1000), 50);	/* 500/s of 1,000 */
+	assert_int_equal(slb_ring_load_pct(0, 100 * MS, 1000), 0);
+	assert_int_equal(slb_ring_load_pct(9, 100 * MS, 1000), 9);
+	assert_int_equal(slb_ring_load_pct(1, 1000 * MS, 1000), 0);	/* 0.1%: down */
+	assert_int_equal(slb_ring_load_pct(200, 100 * MS, 1000), 100);	/* capped */
+	assert_int_equal(slb_ring_load_pct(UINT64_MAX, 1, 1), 100);
+	assert_int_equal(slb_ring_load_pct(5, 0, 1000), 0);
+	assert_int_equal(slb_ring_load_pct(5, 100 * MS, 0), 0);
+}
+
 static void test_bad(void **state)
 {
 	struct slb_ring_cfg c = cfg_for(1, 0x0f, 0x0f);
@@ -432,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_late_master),
 		cmocka_unit_test(test_partition_heals),
 		cmocka_unit_test(test_autoscale),
+		cmocka_unit_test(test_load_pct),
 		cmocka_unit_test(test_bad),
 	};
 

@@ -52,17 +52,42 @@ run_unit() {
 	fi
 }
 
-run_fuzz_corpus() {
-	local f=$1 corpus log="$log_dir/$(echo "$1" | tr / _).log"
-	corpus="$(dirname "$f")/corpus/$(basename "$f")"
+# A fuzzer's run: every corpus file, then 10 s of fresh mutations.  Its
+# exit status goes to LOG.rc, so that fuzzers can run side by side.
+fuzz_one() {
+	local f=$1 log=$2 corpus=$3
+	timeout 120 "$FUZZ_BIN/$f" -max_total_time=10 -timeout=10 \
+		"$(mktemp -d)" "$corpus" >"$log" 2>&1
+	echo $? >"$log.rc"
+}
+
+fuzz_log() { echo "$log_dir/$(echo "$1" | tr / _).log"; }
+fuzz_corpus() { echo "$(dirname "$1")/corpus/$(basename "$1")"; }
+
+# Fuzzers are CPU-bound and independent: run FUZZ_JOBS of them at a time
+# (default: one per CPU), then report them in order.
+run_fuzzers() {
+	local f log jobs=${FUZZ_JOBS:-$(nproc)} running=0
+	for f in "$@"; do
+		[ -d "$(fuzz_corpus "$f")" ] || continue
+		log=$(fuzz_log "$f"); rm -f "$log.rc"
+		if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+		fuzz_one "$f" "$log" "$(fuzz_corpus "$f")" &
+		running=$((running + 1))
+	done
+	wait
+	for f in "$@"; do report_fuzz "$f"; done
+}
+
+report_fuzz() {
+	local f=$1 log corpus
+	log=$(fuzz_log "$f"); corpus=$(fuzz_corpus "$f")
 	if [ ! -d "$corpus" ]; then
 		failed=$((failed + 1)); failures+=("$f (no corpus at $corpus)")
 		printf 'FAIL %-40s no corpus at %s\n' "$f" "$corpus"
 		return
 	fi
-	# Every corpus file, then 10 s of fresh mutations.
-	if timeout 120 "$FUZZ_BIN/$f" -max_total_time=10 -timeout=10 \
-		"$(mktemp -d)" "$corpus" >"$log" 2>&1; then
+	if [ "$(cat "$log.rc" 2>/dev/null)" = 0 ]; then
 		passed=$((passed + 1))
 		printf 'ok   %-40s %s\n' "$f" "$(grep -o 'Done [0-9]* runs' "$log" | tail -1)"
 	else
@@ -70,6 +95,7 @@ run_fuzz_corpus() {
 		printf 'FAIL %-40s\n' "$f"
 		grep -E 'ERROR|SUMMARY' "$log" | head -5 | sed 's/^/     /'
 	fi
+	rm -f "$log.rc"
 }
 
 # A shell test's daemons log into $keep (tests/lib.sh: test_logs, sanitizer
@@ -104,7 +130,9 @@ run_shell() {
 }
 
 for t in ${TESTS:-}; do want "$t" && run_unit "$t"; done
-for f in ${FUZZERS:-}; do want "$f" && run_fuzz_corpus "$f"; done
+fuzzers=()
+for f in ${FUZZERS:-}; do want "$f" && fuzzers+=("$f"); done
+[ ${#fuzzers[@]} -eq 0 ] || run_fuzzers "${fuzzers[@]}"
 for s in ${SH_TESTS:-}; do want "$s" && run_shell "$s"; done
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -9,7 +9,7 @@
 
 struct type_info {
 	uint8_t type;
-	uint8_t rec_len;
+	uint16_t rec_len;
 	uint8_t max;
 	const char *name;
 };
@@ -42,6 +42,13 @@ static const struct type_info types[] = {
 	{ DIRP_JOIN | DIRP_REPLY_BIT, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "join-reply" },
 	{ DIRP_LEAVE | DIRP_REPLY_BIT, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "leave-reply" },
 	{ DIRP_MEMBERS | DIRP_REPLY_BIT, DIRP_MEMBER_LEN, DIRP_MAX_MEMBERS, "members-reply" },
+	{ DIRP_POL_SET, DIRP_POL_LEN, 1, "pol-set" },
+	{ DIRP_POL_GET, DIRP_POL_LEN, 1, "pol-get" },
+	{ DIRP_POL_DEL, DIRP_POL_LEN, 1, "pol-del" },
+	{ DIRP_POL_SET | DIRP_REPLY_BIT, DIRP_POL_LEN, 1, "pol-set-reply" },
+	{ DIRP_POL_GET | DIRP_REPLY_BIT, DIRP_POL_LEN, 1, "pol-get-reply" },
+	{ DIRP_POL_DEL | DIRP_REPLY_BIT, DIRP_POL_LEN, 1, "pol-del-reply" },
+	{ DIRP_POL_NOTE, DIRP_POL_LEN, 1, "pol-note" },
 	{ DIRP_UPDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "update" },
 	{ DIRP_INVALIDATE, DIRP_ENTRY_LEN, DIRP_MAX_RECORDS, "invalidate" },
 	{ DIRP_UPDATE6, DIRP_ENTRY6_LEN, DIRP_MAX_RECORDS6, "update6" },
@@ -107,6 +114,33 @@ bool dirp_mac_ok(const uint8_t mac[6])
 
 /* ---- decoding ---------------------------------------------------------------------- */
 
+/* A pol record: the chunk within the text, the text within its limit,
+ * the bytes past the data zero, requests without status or version. */
+static bool pol_record_ok(uint8_t type, const uint8_t *r)
+{
+	uint32_t total = wire_get32(r + 12), off = wire_get32(r + 16);
+	uint16_t len = wire_get16(r + 24);
+	bool request = !(type & DIRP_REPLY_BIT) && type != DIRP_POL_NOTE;
+
+	if (r[26] > DIRP_STATUS_MAX || r[27] != 0 || len > DIRP_POL_CHUNK)
+		return false;
+	if (request && (r[26] != 0 || wire_get32(r + 8) != 0))
+		return false;
+	if (type == DIRP_POL_GET) {		/* offset: where to read */
+		if (len != 0 || total != 0 || off > DIRP_POL_TEXT_MAX)
+			return false;
+	} else if (type == DIRP_POL_DEL) {
+		if (len != 0 || total != 0 || off != 0)
+			return false;
+	} else if (total > DIRP_POL_TEXT_MAX || off > total || total - off < len) {
+		return false;
+	}
+	for (size_t i = DIRP_POL_HDR_LEN + len; i < DIRP_POL_LEN; i++)
+		if (r[i])
+			return false;
+	return true;
+}
+
 /* Wire-level rules of one record: reserved bytes zero, small fields in range.
  * What a record means (valid MACs and so on) is the directory's business. */
 static bool record_ok(uint8_t type, const uint8_t *r)
@@ -136,6 +170,11 @@ static bool record_ok(uint8_t type, const uint8_t *r)
 		if (dirp_record_len(type) != DIRP_MEMBER_LEN)
 			return true;	/* group keys: any value (the directory checks) */
 		return r[20] <= DIRP_STATUS_MAX && r[21] == 0 && wire_get16(r + 22) == 0;
+	case DIRP_POL_SET:
+	case DIRP_POL_GET:
+	case DIRP_POL_DEL:
+	case DIRP_POL_NOTE:
+		return pol_record_ok(type, r);
 	case DIRP_SET_AVAIL:
 		if (type & DIRP_REPLY_BIT)
 			return r[6] <= DIRP_STATUS_MAX && r[7] == 0;
@@ -179,6 +218,30 @@ int dirp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
 	for (unsigned i = 0; i < m->h.count; i++)
 		if (!record_ok(m->h.type, m->body + i * m->rec_len))
 			return -DIRP_E_FIELD;
+	return 0;
+}
+
+bool dirp_is_pol_request(uint8_t type)
+{
+	return type == DIRP_POL_SET || type == DIRP_POL_GET || type == DIRP_POL_DEL;
+}
+
+int dirp_decode_auth(const uint8_t *buf, size_t len, const struct auth_key *key,
+		     struct dirp_msg *m, bool *by_vdc, struct auth_key *vdc_key)
+{
+	int err = dirp_decode(buf, len, key, m);
+
+	*by_vdc = false;
+	if (err != -DIRP_E_TAG || !dirp_is_pol_request(buf[3]))
+		return err;
+	if ((err = dirp_decode(buf, len, NULL, m)) < 0)
+		return err;
+	if (m->h.count != 1)
+		return -DIRP_E_TAG;
+	auth_vdc_key(key, wire_get32(m->body), vdc_key);
+	if (!auth_verify(vdc_key, buf, len - DIRP_TAG_LEN, buf + len - DIRP_TAG_LEN))
+		return -DIRP_E_TAG;
+	*by_vdc = true;
 	return 0;
 }
 
@@ -289,6 +352,21 @@ void dirp_get_member(const struct dirp_msg *m, unsigned i, struct dirp_member *g
 }
 
 /* ---- groups -------------------------------------------------------------------------- */
+
+void dirp_get_pol(const struct dirp_msg *m, unsigned i, struct dirp_pol *p)
+{
+	const uint8_t *r = rec(m, i);
+
+	p->vdc = wire_get32(r);
+	p->ip = wire_get32(r + 4);
+	p->version = wire_get32(r + 8);
+	p->total = wire_get32(r + 12);
+	p->offset = wire_get32(r + 16);
+	p->xfer = wire_get32(r + 20);
+	p->len = wire_get16(r + 24);
+	p->status = r[26];
+	p->data = r + DIRP_POL_HDR_LEN;
+}
 
 void dirp_group4(uint8_t group[16], uint32_t ip)
 {
@@ -467,6 +545,25 @@ void dirp_put_member(struct dirp_writer *w, const struct dirp_member *g)
 	wire_put32(r + 28, g->server);
 	memcpy(r + 32, g->vm, 6);
 	memcpy(r + 38, g->im, sizeof(g->im));
+}
+
+void dirp_put_pol(struct dirp_writer *w, const struct dirp_pol *p)
+{
+	uint8_t *r = next_rec(w, DIRP_POL_LEN);
+
+	assert(p->len <= DIRP_POL_CHUNK);
+	wire_put32(r, p->vdc);
+	wire_put32(r + 4, p->ip);
+	wire_put32(r + 8, p->version);
+	wire_put32(r + 12, p->total);
+	wire_put32(r + 16, p->offset);
+	wire_put32(r + 20, p->xfer);
+	wire_put16(r + 24, p->len);
+	r[26] = p->status;
+	r[27] = 0;
+	if (p->len)
+		memcpy(r + DIRP_POL_HDR_LEN, p->data, p->len);
+	memset(r + DIRP_POL_HDR_LEN + p->len, 0, DIRP_POL_CHUNK - p->len);
 }
 
 size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key)

@@ -39,11 +39,23 @@ enum dirp_limits {
 	/* The most records of the largest shape that fit one datagram. */
 	DIRP_MAX_RECORDS = (DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN) / DIRP_ENTRY_LEN,
 	DIRP_MAX_STATS = 64,
+	/* Policies (docs/directory-protocol.md, "Policies"): a policy's text
+	 * travels in chunks, one pol record per datagram, the record filling
+	 * the datagram. */
+	DIRP_POL_HDR_LEN = 28,		/* the pol record before its data */
+	DIRP_POL_LEN = DIRP_MAX_DGRAM - DIRP_HDR_LEN - DIRP_TAG_LEN,
+	DIRP_POL_CHUNK = DIRP_POL_LEN - DIRP_POL_HDR_LEN,
+	/* bytes of one policy's text: 10,000 rules of up to ~100 characters */
+	DIRP_POL_TEXT_MAX = 1 << 20,
+	/* A POL_GET at offset 0 with this xfer, tagged with the shared key:
+	 * "I host this VM, push me its changes" (an agent). */
+	DIRP_POL_WATCH = 1,
 };
 
 _Static_assert(DIRP_MAX_RECORDS == 29, "records per datagram");
 _Static_assert(DIRP_MAX_RECORDS6 == 23, "IPv6 records per datagram");
 _Static_assert(DIRP_MAX_MEMBERS == 28, "member records per datagram");
+_Static_assert(DIRP_POL_LEN == 1416 && DIRP_POL_CHUNK == 1388, "a policy chunk fills a datagram");
 
 enum dirp_type {
 	/* agent -> directory */
@@ -69,6 +81,14 @@ enum dirp_type {
 	DIRP_JOIN = 12,		/* member records */
 	DIRP_LEAVE = 13,	/* member records */
 	DIRP_MEMBERS = 14,	/* one group6 (key6) record; reply: member records */
+	/* policy requests (docs/directory-protocol.md, "Policies"): one pol
+	 * record each, tagged with the shared key or with the key of the
+	 * record's VDC (auth_vdc_key); the reply is tagged with the same key.
+	 * Added to version 1 as the groups were (an older directory drops
+	 * them, drop_type). */
+	DIRP_POL_SET = 15,	/* one chunk of a VM's policy text */
+	DIRP_POL_GET = 16,	/* (vdc, ip, offset): reply one chunk */
+	DIRP_POL_DEL = 17,	/* (vdc, ip) */
 	/* directory -> requester: request type | DIRP_REPLY_BIT, same req_id */
 	DIRP_REPLY_BIT = 0x80,
 	/* directory -> caching clients */
@@ -79,6 +99,12 @@ enum dirp_type {
 	 * (an ACK record holds an IPv4 key) and so not retransmitted: a lost
 	 * one is made good by the holder's renewal (docs/directory-protocol.md). */
 	DIRP_UPDATE6 = 0x42,
+	/* directory -> the agent holding a VM's registration: its policy
+	 * changed (or went: status NOT_FOUND).  One pol record: version,
+	 * total and the first chunk; the agent fetches the rest with
+	 * POL_GET.  Not acknowledged: the agent asks again when it registers
+	 * the VM and every AGENT_POL_RECHECK_MS (agent/polfetch.h). */
+	DIRP_POL_NOTE = 0x43,
 };
 
 /* Per-record status in replies. */
@@ -184,6 +210,21 @@ struct dirp_member {
 	uint8_t im[2][6];	/* the server's primary and backup MACs */
 };
 
+/* One chunk of a VM's policy text (or, in a reply whose status is not OK,
+ * the reason as text: offset 0, total = len). */
+struct dirp_pol {
+	uint32_t vdc;
+	uint32_t ip;		/* the VM's address, host order */
+	uint32_t version;	/* the policy's version (replies, NOTE); 0 in requests */
+	uint32_t total;		/* bytes of the whole text, <= DIRP_POL_TEXT_MAX */
+	uint32_t offset;	/* of this chunk's data in the text */
+	uint32_t xfer;		/* SET: the sender's transfer id, echoed; GET:
+				 * DIRP_POL_WATCH from an agent hosting the VM */
+	uint16_t len;		/* data bytes, <= DIRP_POL_CHUNK; offset + len <= total */
+	uint8_t status;		/* enum dirp_status (replies, NOTE); 0 in requests */
+	const uint8_t *data;	/* get: points into the message; put: copied */
+};
+
 struct dirp_ack {
 	uint32_t vdc, ip, version;
 };
@@ -224,6 +265,13 @@ const char *dirp_status_name(uint8_t status);
  * points into buf.  key NULL skips the tag check (tests and fuzzers only). */
 int dirp_decode(const uint8_t *buf, size_t len, const struct auth_key *key,
 		struct dirp_msg *m);
+/* The directory's decoder: as dirp_decode with the shared key, and a
+ * policy request (POL_SET, POL_GET, POL_DEL) whose tag is not the shared
+ * key's is accepted when it is the key of its record's VDC.  *by_vdc tells
+ * which: a reply must be tagged with that key (vdc_key filled). */
+int dirp_decode_auth(const uint8_t *buf, size_t len, const struct auth_key *key,
+		     struct dirp_msg *m, bool *by_vdc, struct auth_key *vdc_key);
+bool dirp_is_pol_request(uint8_t type);
 
 void dirp_get_key(const struct dirp_msg *m, unsigned i, struct dirp_key *k);
 void dirp_get_entry(const struct dirp_msg *m, unsigned i, struct dirp_entry *e);
@@ -235,6 +283,7 @@ uint64_t dirp_get_stat(const struct dirp_msg *m, unsigned i);
 void dirp_get_key6(const struct dirp_msg *m, unsigned i, struct dirp_key6 *k);
 void dirp_get_entry6(const struct dirp_msg *m, unsigned i, struct dirp_entry6 *e);
 void dirp_get_member(const struct dirp_msg *m, unsigned i, struct dirp_member *r);
+void dirp_get_pol(const struct dirp_msg *m, unsigned i, struct dirp_pol *p);
 
 /* Groups: the IPv4-mapped form of an IPv4 group, and the checks. */
 void dirp_group4(uint8_t group[16], uint32_t ip);
@@ -268,6 +317,7 @@ void dirp_put_stat(struct dirp_writer *w, uint64_t v);
 void dirp_put_key6(struct dirp_writer *w, const struct dirp_key6 *k);
 void dirp_put_entry6(struct dirp_writer *w, const struct dirp_entry6 *e);
 void dirp_put_member(struct dirp_writer *w, const struct dirp_member *r);
+void dirp_put_pol(struct dirp_writer *w, const struct dirp_pol *p);
 /* Fill in count, tag the message; returns its length. */
 size_t dirp_finish(struct dirp_writer *w, const struct auth_key *key);
 /* Rewrite seq and time of a finished message and re-tag it (retransmission). */

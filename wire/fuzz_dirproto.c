@@ -49,6 +49,7 @@ static void reencode(const uint8_t *data, size_t size, const struct dirp_msg *m)
 		case DIRP_ENTRY6_LEN: { struct dirp_entry6 e; dirp_get_entry6(m, i, &e); dirp_put_entry6(&w, &e); break; }
 		case DIRP_MEMBER_LEN: { struct dirp_member g; dirp_get_member(m, i, &g); dirp_put_member(&w, &g); break; }
 		case DIRP_KEY6_LEN: { struct dirp_key6 k; dirp_get_key6(m, i, &k); dirp_put_key6(&w, &k); break; }
+		case DIRP_POL_LEN: { struct dirp_pol p; dirp_get_pol(m, i, &p); dirp_put_pol(&w, &p); break; }
 		default: assert(!"unknown record length");
 		}
 	}
@@ -68,5 +69,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		reencode(data, size, &m);
 	if (dirp_decode(data, size, NULL, &m) == 0)
 		reencode(data, size, &m);
+	{
+		struct auth_key vk;
+		bool by_vdc;
+
+		/* the directory's decoder: a VDC's key for policy requests */
+		if (dirp_decode_auth(data, size, &key, &m, &by_vdc, &vk) == 0)
+			assert(by_vdc ? dirp_is_pol_request(m.h.type) : true);
+	}
 	return 0;
 }
