@@ -246,9 +246,10 @@ tbf() { vm red-srv5 tc -j -s qdisc show dev "${PT}-eth0" | jq ".[] | select(.kin
 [ "$(tbf options.rate)" = 12500000 ] || fail "red-srv5's tbf: $(vm red-srv5 tc qdisc show)"
 vm red-srv1 timeout 10 iperf3 -s -1 -p 5311 >/dev/null 2>&1 & srv=$!
 sleep 0.3
+start=$(tbf bytes)
 vm red-srv5 timeout 10 iperf3 -c 10.0.0.2 -p 5311 -t 3 >/dev/null 2>&1 & cli=$!
 for i in $(seq 50); do	# the window opens once the stream runs (a loaded machine starts iperf3 late)
-	[ "$(tbf bytes)" -gt 2000000 ] && break
+	[ "$(tbf bytes)" -gt $((start + 2000000)) ] && break
 	sleep 0.05
 done
 u=$(date +%s%N); b0=$(tbf bytes); t0=$(( (u + $(date +%s%N)) / 2 ))
