@@ -23,7 +23,16 @@
  * the VM's pgr_pol_vm entry is switched to it in one map update, and the old
  * one is deleted.  A tracked connection remembers the set it was last
  * checked against; when the VM's set has changed it is checked once against
- * the new rules, and passes on or is dropped (PGR_POL_DROP_REVOKED). */
+ * the new rules, and passes on or is dropped (PGR_POL_DROP_REVOKED).
+ *
+ * An established packet costs one hash lookup, the tracker's: the VM's slot
+ * in pgr_pol_slots (an array, indexed by the VM's ID modulo
+ * PGR_POL_SLOTS: a lookup the verifier inlines) counts the VMs of that slot
+ * with a policy and carries a generation that every change of their
+ * policies bumps.  A slot without a policed VM means no policy (nothing is
+ * parsed or tracked); a tracked connection whose generation is the slot's
+ * passes on the tracker's entry alone, and only when the generation moved
+ * is pgr_pol_vms read to see whether its VM's set did. */
 #ifndef PEREGRINE_BPF_POLICY_H
 #define PEREGRINE_BPF_POLICY_H
 
@@ -42,6 +51,11 @@ enum pgr_pol_limits {
 	PGR_POL_VMS_MAX = PGR_DP_VMS_MAX,	/* VMs with a policy per server */
 	PGR_POL_CT_MAX = 65536,		/* tracked connections per server (LRU) */
 	PGR_POL_CLASSES_MAX = 65535,	/* port classes per (set, dir, proto) */
+	/* pgr_pol_slots: a power of two, 4 times the VM IDs a server holds
+	 * (128 KiB), so that an unpoliced VM rarely shares a slot with a
+	 * policed one (it then pays the tracker's and pgr_pol_vms' lookups,
+	 * and is still not policed) */
+	PGR_POL_SLOTS = 16384,
 	/* bytes: a TCP segment whose sequence number is further than this from
 	 * the highest seen in its direction, or that acknowledges more than
 	 * this beyond what the other side sent, is out of window */
@@ -69,6 +83,15 @@ enum pgr_pol_dir { PGR_POL_IN = 0, PGR_POL_OUT = 1 };
 struct pgr_pol_vm {
 	uint32_t set;		/* the active rule set, never 0 */
 	uint32_t flags;		/* PGR_POL_ALLOW_* */
+};
+
+/* One slot of pgr_pol_slots (key: the VM's ID % PGR_POL_SLOTS).  User space
+ * changes both with atomic operations on the mmapped array
+ * (bpf/policy_maps.c): `vms` before a VM's first set is installed and after
+ * its last is removed, `gen` after every change of pgr_pol_vms. */
+struct pgr_pol_slot {
+	uint32_t vms;		/* VMs of this slot with a policy */
+	uint32_t gen;		/* bumped at every policy change of one of them */
 };
 
 struct pgr_pol_port_key {
@@ -114,10 +137,13 @@ struct pgr_ct {
 	uint8_t seq_flags;	/* PGR_CT_SEQ_* */
 	uint8_t pad;
 	uint32_t next[2];	/* TCP: highest sequence end seen, per direction */
-	uint32_t pad2;
+	uint32_t gen;		/* the VM's slot generation when `set` was checked */
 };
 
 _Static_assert(sizeof(struct pgr_pol_vm) == 8, "policy vm");
+_Static_assert(sizeof(struct pgr_pol_slot) == 8, "policy slot");
+_Static_assert((PGR_POL_SLOTS & (PGR_POL_SLOTS - 1)) == 0, "slots: a power of two");
+_Static_assert(PGR_POL_SLOTS >= 4 * PGR_POL_VMS_MAX, "slots: sparse");
 _Static_assert(sizeof(struct pgr_pol_port_key) == 12, "port key");
 _Static_assert(sizeof(struct pgr_pol_peer_key) == 16, "peer key");
 _Static_assert(sizeof(struct pgr_ct_key) == 16, "ct key");
@@ -163,6 +189,14 @@ struct {
 	__type(key, uint32_t);
 	__type(value, struct pgr_pol_vm);
 } pgr_pol_vms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PGR_POL_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* user space's atomics */
+	__type(key, uint32_t);
+	__type(value, struct pgr_pol_slot);
+} pgr_pol_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -379,11 +413,23 @@ static __always_inline enum pgr_pol_stat pgr_pol_tcp(struct pgr_ct *ct, const st
 	return PGR_POL_STAT_ESTABLISHED;
 }
 
-/* A tracked connection: re-checked once against a new rule set, then TCP's
- * window. */
+/* A tracked connection whose check still holds: TCP's window. */
+static __always_inline enum pgr_pol_stat pgr_pol_established(struct pgr_ct *ct,
+							      const struct pgr_pol_pkt *p,
+							      uint64_t now)
+{
+	ct->seen_ns = now;
+	if (p->k.proto == WIRE_IPPROTO_TCP)
+		return pgr_pol_tcp(ct, p);
+	return PGR_POL_STAT_ESTABLISHED;
+}
+
+/* A tracked connection whose slot generation moved: re-checked once
+ * against a new rule set, then TCP's window; it then holds generation gen. */
 static __always_inline enum pgr_pol_stat pgr_pol_tracked(const struct pgr_pol_vm *pv,
 							  struct pgr_ct *ct,
-							  const struct pgr_pol_pkt *p, uint64_t now)
+							  const struct pgr_pol_pkt *p, uint64_t now,
+							  uint32_t gen)
 {
 	if (ct->set != pv->set) {
 		uint16_t port = ct->origin == PGR_POL_OUT ? p->k.pport : p->k.lport;
@@ -394,21 +440,19 @@ static __always_inline enum pgr_pol_stat pgr_pol_tracked(const struct pgr_pol_vm
 		}
 		ct->set = pv->set;
 	}
-	ct->seen_ns = now;
-	if (p->k.proto == WIRE_IPPROTO_TCP)
-		return pgr_pol_tcp(ct, p);
-	return PGR_POL_STAT_ESTABLISHED;
+	ct->gen = gen;
+	return pgr_pol_established(ct, p, now);
 }
 
 /* A new flow: TCP opens with a SYN only; a rule must allow it; then it is
  * tracked (unless !track: the benchmark's repeated lookups). */
 static __always_inline enum pgr_pol_stat pgr_pol_new(const struct pgr_pol_vm *pv,
 						      const struct pgr_pol_pkt *p, uint64_t now,
-						      bool track)
+						      uint32_t gen, bool track)
 {
 	uint16_t port = p->dir == PGR_POL_OUT ? p->k.pport : p->k.lport;
 	struct pgr_ct ct = { .seen_ns = now, .set = pv->set, .origin = p->dir,
-			     .state = PGR_CT_OPEN };
+			     .state = PGR_CT_OPEN, .gen = gen };
 
 	if (p->k.proto == WIRE_IPPROTO_TCP &&
 	    (p->tcp_flags & (PGR_TCP_SYN | PGR_TCP_ACK | PGR_TCP_RST | PGR_TCP_FIN)) != PGR_TCP_SYN)
@@ -427,50 +471,78 @@ static __always_inline enum pgr_pol_stat pgr_pol_new(const struct pgr_pol_vm *pv
 	return PGR_POL_STAT_NEW;
 }
 
+/* The IPv4 header, then the transport header into p.  0, or the verdict
+ * (*related: an ICMP error, already judged). */
+static __always_inline int pgr_pol_parse_ip(const struct pgr_vm *vm, struct wire_ipv4 *ip,
+					    void *end, struct pgr_pol_pkt *p, uint64_t now,
+					    bool *related)
+{
+	uint32_t hlen;
+
+	if ((void *)(ip + 1) > end)
+		return PGR_POL_STAT_DROP_SHORT;
+	hlen = wire_ipv4_hlen(ip);
+	if (hlen < WIRE_IPV4_HLEN || hlen > WIRE_IPV4_HLEN_MAX)
+		return PGR_POL_STAT_DROP_SHORT;
+	if (ip->frag & WIRE_HTONS(0x3fff))	/* MF or an offset */
+		return PGR_POL_STAT_DROP_FRAG;
+	p->k.vm = vm->id;
+	p->k.peer = p->dir == PGR_POL_OUT ? ip->daddr : ip->saddr;
+	p->k.proto = pgr_pol_proto_key(ip->proto);
+	return pgr_pol_parse(vm, ip, hlen, end, p, now, related);
+}
+
 /* The check: a frame (data .. end, len bytes) to (dir IN) or from (OUT) the
  * local VM vm.  Returns the verdict, counted; drop when
- * PGR_POL_STAT_IS_DROP().  The frame is not changed. */
+ * PGR_POL_STAT_IS_DROP().  The frame is not changed.
+ *
+ * The order keeps an established packet to one hash lookup: the VM's slot
+ * (an inlined array lookup; no policed VM there: no policy), the tracker;
+ * pgr_pol_vms only when the connection is new, or its generation is not
+ * the slot's (a policy of the slot changed since its last check), or the
+ * packet would be dropped before the tracker is reached (a VM without a
+ * policy that shares the slot must not see its fragments dropped). */
 static __always_inline enum pgr_pol_stat pgr_pol_check(void *data, void *end, uint32_t len,
 						        const struct pgr_vm *vm, uint8_t dir,
 						        bool track)
 {
 	struct wire_eth *e = data;
-	struct wire_ipv4 *ip = (void *)(e + 1);
 	struct pgr_pol_pkt p = { .dir = dir };
+	uint32_t slot = vm->id & (PGR_POL_SLOTS - 1), gen;
+	const struct pgr_pol_slot *sl;
 	const struct pgr_pol_vm *pv;
+	struct pgr_ct *ct = NULL;
 	bool related = false;
-	struct pgr_ct *ct;
 	uint64_t now;
-	uint32_t hlen;
 	int r;
 
 	if ((void *)(e + 1) > end || e->type != WIRE_HTONS(WIRE_ETH_P_IPV4))
 		return pgr_pol_count(PGR_POL_STAT_NOT_IP, len);
-	pv = bpf_map_lookup_elem(&pgr_pol_vms, &vm->id);
-	if (!pv)
+	sl = bpf_map_lookup_elem(&pgr_pol_slots, &slot);
+	if (!sl || !*(volatile const uint32_t *)&sl->vms)
 		return pgr_pol_count(PGR_POL_STAT_NONE, len);
-	if ((void *)(ip + 1) > end)
-		return pgr_pol_count(PGR_POL_STAT_DROP_SHORT, len);
-	hlen = wire_ipv4_hlen(ip);
-	if (hlen < WIRE_IPV4_HLEN || hlen > WIRE_IPV4_HLEN_MAX)
-		return pgr_pol_count(PGR_POL_STAT_DROP_SHORT, len);
-	if (ip->frag & WIRE_HTONS(0x3fff))	/* MF or an offset */
-		return pgr_pol_count(PGR_POL_STAT_DROP_FRAG, len);
-	p.k.vm = vm->id;
-	p.k.peer = dir == PGR_POL_OUT ? ip->daddr : ip->saddr;
-	p.k.proto = pgr_pol_proto_key(ip->proto);
+	gen = *(volatile const uint32_t *)&sl->gen;
 	now = bpf_ktime_get_coarse_ns();	/* a tick is precision enough for timeouts */
-	r = pgr_pol_parse(vm, ip, hlen, end, &p, now, &related);
+	r = pgr_pol_parse_ip(vm, (void *)(e + 1), end, &p, now, &related);
+	if (!r && !related)
+		ct = bpf_map_lookup_elem(&pgr_ct, &p.k);
+	if (ct && ct->gen == gen && now - ct->seen_ns <= pgr_pol_timeout(ct, p.k.proto))
+		return pgr_pol_count(pgr_pol_established(ct, &p, now), len);
+	pv = bpf_map_lookup_elem(&pgr_pol_vms, &vm->id);
+	if (!pv) {
+		if (ct)	/* its policy was removed */
+			bpf_map_delete_elem(&pgr_ct, &p.k);
+		return pgr_pol_count(PGR_POL_STAT_NONE, len);
+	}
 	if (r || related)
 		return pgr_pol_count((enum pgr_pol_stat)r, len);
-	ct = bpf_map_lookup_elem(&pgr_ct, &p.k);
 	if (ct && now - ct->seen_ns > pgr_pol_timeout(ct, p.k.proto)) {
 		bpf_map_delete_elem(&pgr_ct, &p.k);
 		ct = NULL;
 	}
 	if (ct)
-		return pgr_pol_count(pgr_pol_tracked(pv, ct, &p, now), len);
-	return pgr_pol_count(pgr_pol_new(pv, &p, now, track), len);
+		return pgr_pol_count(pgr_pol_tracked(pv, ct, &p, now, gen), len);
+	return pgr_pol_count(pgr_pol_new(pv, &p, now, gen, track), len);
 }
 
 /* The data plane's hook, after the forwarding decision: whether the policy

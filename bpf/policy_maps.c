@@ -5,19 +5,20 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "lib/common.h"
 
-const char *const pgr_pol_map_names[5] = {
-	"pgr_pol_vms", "pgr_pol_port", "pgr_pol_peer", "pgr_ct", "pgr_pol_stats",
+const char *const pgr_pol_map_names[6] = {
+	"pgr_pol_vms", "pgr_pol_port", "pgr_pol_peer", "pgr_ct", "pgr_pol_stats", "pgr_pol_slots",
 };
 
 int *pgr_pol_map_slot(struct pgr_pol_maps *m, size_t i)
 {
-	int *slots[] = { &m->vms, &m->port, &m->peer, &m->ct, &m->stats };
+	int *slots[] = { &m->vms, &m->port, &m->peer, &m->ct, &m->stats, &m->slots };
 
 	_Static_assert(ARRAY_SIZE(slots) == ARRAY_SIZE(pgr_pol_map_names), "map table");
 	return slots[i];
@@ -114,26 +115,56 @@ static void delete_entries(const struct pgr_pol_maps *m, const struct pol_compil
 		bpf_map_delete_elem(m->peer, &c->peer[i].k);
 }
 
+/* The VM's slot of pgr_pol_slots, in the array mmapped (*base, to be
+ * unmapped with slots_unmap()); NULL with errno on failure. */
+static struct pgr_pol_slot *slot_map(const struct pgr_pol_maps *m, uint32_t vm_id, void **base)
+{
+	*base = mmap(NULL, PGR_POL_SLOTS * sizeof(struct pgr_pol_slot), PROT_READ | PROT_WRITE,
+		     MAP_SHARED, m->slots, 0);
+	if (*base == MAP_FAILED)
+		return NULL;
+	return (struct pgr_pol_slot *)*base + (vm_id & (PGR_POL_SLOTS - 1));
+}
+
+static void slots_unmap(void *base)
+{
+	munmap(base, PGR_POL_SLOTS * sizeof(struct pgr_pol_slot));
+}
+
 int pgr_pol_apply(const struct pgr_pol_maps *m, uint32_t vm_id, const struct pol_compiled *c,
 		  const struct pol_compiled *old)
 {
+	bool first = !pgr_pol_current_set(m, vm_id);
+	struct pgr_pol_slot *slot;
 	size_t np = 0, nr = 0;
+	void *base;
 	int err = 0;
 
 	if (!c->vm.set || (old && old->vm.set == c->vm.set))
 		return -EINVAL;	/* a new version needs a set of its own */
+	slot = slot_map(m, vm_id, &base);
+	if (!slot)
+		return -errno;
 	for (; np < c->nport && !err; np++)
 		if (bpf_map_update_elem(m->port, &c->port[np].k, &c->port[np].cls, BPF_ANY))
 			err = -errno;
 	for (; nr < c->npeer && !err; nr++)
 		if (bpf_map_update_elem(m->peer, &c->peer[nr].k, &c->peer[nr].rule, BPF_ANY))
 			err = -errno;
-	if (!err && bpf_map_update_elem(m->vms, &vm_id, &c->vm, BPF_ANY))
+	if (!err && first)	/* counted before its entry: the data plane then looks */
+		__atomic_add_fetch(&slot->vms, 1, __ATOMIC_SEQ_CST);
+	if (!err && bpf_map_update_elem(m->vms, &vm_id, &c->vm, BPF_ANY)) {
 		err = -errno;
+		if (first)
+			__atomic_sub_fetch(&slot->vms, 1, __ATOMIC_SEQ_CST);
+	}
 	if (err) {
+		slots_unmap(base);
 		delete_entries(m, c, np, nr);
 		return err;
 	}
+	__atomic_add_fetch(&slot->gen, 1, __ATOMIC_SEQ_CST);	/* after the switch */
+	slots_unmap(base);
 	if (old)
 		delete_entries(m, old, old->nport, old->npeer);
 	return 0;
@@ -141,10 +172,20 @@ int pgr_pol_apply(const struct pgr_pol_maps *m, uint32_t vm_id, const struct pol
 
 int pgr_pol_remove(const struct pgr_pol_maps *m, uint32_t vm_id, const struct pol_compiled *old)
 {
+	struct pgr_pol_slot *slot;
+	void *base;
 	int err = 0;
 
-	if (bpf_map_delete_elem(m->vms, &vm_id) && errno != ENOENT)
+	slot = slot_map(m, vm_id, &base);
+	if (!slot)
+		return -errno;
+	if (!bpf_map_delete_elem(m->vms, &vm_id)) {
+		__atomic_add_fetch(&slot->gen, 1, __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&slot->vms, 1, __ATOMIC_SEQ_CST);
+	} else if (errno != ENOENT) {
 		err = -errno;
+	}
+	slots_unmap(base);
 	if (old)
 		delete_entries(m, old, old->nport, old->npeer);
 	return err;

@@ -9,11 +9,11 @@
 
 /* The maps' file descriptors (owned by whoever opened them). */
 struct pgr_pol_maps {
-	int vms, port, peer, ct, stats;
+	int vms, port, peer, ct, stats, slots;
 };
 
 /* The map names, in the order of struct pgr_pol_maps. */
-extern const char *const pgr_pol_map_names[5];
+extern const char *const pgr_pol_map_names[6];
 int *pgr_pol_map_slot(struct pgr_pol_maps *m, size_t i);
 
 /* Open the maps pinned in dir (a data plane's pins, bpf/loader.h).  0 or
@@ -32,14 +32,19 @@ uint32_t pgr_pol_current_set(const struct pgr_pol_maps *m, uint32_t vm_id);
 size_t pgr_pol_delete_set(const struct pgr_pol_maps *m, uint32_t set);
 
 /* Install c for the VM with primary ID vm_id: its entries first, then the
- * VM's switch to c->vm.set, then old's entries (the version it replaces;
- * NULL: none) are deleted.  A packet sees either the old rules or the new
- * ones, never a mix.  0 or -errno (on failure the VM keeps the old set and
- * what was written of the new one is deleted). */
+ * VM's switch to c->vm.set (for a VM without a policy before, its slot
+ * counts it first), then its slot's generation is bumped (its tracked
+ * connections are checked again), then old's entries (the version it
+ * replaces; NULL: none) are deleted.  A packet sees either the old rules or
+ * the new ones, never a mix.  0 or -errno (on failure the VM keeps the old
+ * set and what was written of the new one is deleted).  Two writers may
+ * change different VMs' policies at once (the slot is changed with atomic
+ * operations), not the same VM's. */
 int pgr_pol_apply(const struct pgr_pol_maps *m, uint32_t vm_id, const struct pol_compiled *c,
 		  const struct pol_compiled *old);
-/* Take the VM's policy away (it is no longer policed) and delete old's
- * entries.  0 or -errno. */
+/* Take the VM's policy away (it is no longer policed; its slot's generation
+ * is bumped and its count dropped, so its tracked connections are forgotten
+ * at their next packet) and delete old's entries.  0 or -errno. */
 int pgr_pol_remove(const struct pgr_pol_maps *m, uint32_t vm_id, const struct pol_compiled *old);
 
 /* Counters summed over CPUs: out[PGR_POL_STAT_COUNT].  0 or -errno. */

@@ -575,6 +575,63 @@ static void test_update(void **state)
 	pol_free(&p2);
 }
 
+/* The slot shortcut (pgr_pol_slots): a VM without a policy that shares a
+ * policed VM's slot is still not policed, its fragments included; a
+ * removed policy forgets the VM's connections at their next packet, so the
+ * same flow under a policy installed again must open anew. */
+static void test_slots(void **state)
+{
+	static const char *const v[] = { "in tcp 80 from 10.0.1.0/24" };
+	const uint32_t vm = VM + 2, other = VM + 2 + PGR_POL_SLOTS;
+	struct pgr_ct_key ck = { .vm = vm, .peer = PEER, .lport = htons(80), .pport = htons(42000),
+				 .proto = WIRE_IPPROTO_TCP };
+	struct pol_compiled c = { 0 }, c2 = { 0 };
+	struct pol_policy p;
+	struct pgr_ct ct;
+	struct pk k;
+
+	if (!have_root)
+		skip();
+	pol_init(&p);
+	rules(&p, v, ARRAY_SIZE(v));
+	install(vm, &p, 3000, &c, NULL);
+	k = tcp_in(PEER, 42000, 80, SYN, 1, 0);
+	k.frag = 0x2000;	/* MF */
+	expect(run(&k, PGR_POL_IN, other, VM_IP, true), PGR_POL_STAT_NONE,
+	       "a fragment to an unpoliced VM of a policed slot");
+	expect(run(&k, PGR_POL_IN, vm, VM_IP, true), PGR_POL_STAT_DROP_FRAG,
+	       "the same fragment to the policed VM");
+	k = tcp_in(PEER, 42000, 22, SYN, 1, 0);
+	expect(run(&k, PGR_POL_IN, other, VM_IP, true), PGR_POL_STAT_NONE, "port 22, unpoliced");
+	expect(run(&k, PGR_POL_IN, vm, VM_IP, true), PGR_POL_STAT_DROP_RULE, "port 22, policed");
+	k = tcp_in(PEER, 42000, 80, ACK, 2, 0);
+	expect(run(&k, PGR_POL_IN, other, VM_IP, true), PGR_POL_STAT_NONE, "an ACK, unpoliced");
+	k = tcp_in(PEER, 42000, 80, SYN, 1, 0);
+	expect(run(&k, PGR_POL_IN, vm, VM_IP, true), PGR_POL_STAT_NEW, "SYN");
+	k = tcp_in(PEER, 42000, 80, ACK, 2, 0);
+	expect(run(&k, PGR_POL_IN, vm, VM_IP, true), PGR_POL_STAT_ESTABLISHED, "ACK");
+	assert_int_equal(bpf_map_lookup_elem(maps.ct, &ck, &ct), 0);
+
+	assert_int_equal(pgr_pol_remove(&maps, vm, &c), 0);
+	expect(run(&k, PGR_POL_IN, other, VM_IP, true), PGR_POL_STAT_NONE, "the slot is empty");
+	expect(run(&k, PGR_POL_IN, vm, VM_IP, true), PGR_POL_STAT_NONE, "policy removed");
+	assert_int_equal(bpf_map_lookup_elem(maps.ct, &ck, &ct), 0);	/* the slot empty: not read */
+
+	install(other, &p, 3001, &c2, NULL);	/* the slot policed again, by the other VM */
+	expect(run(&k, PGR_POL_IN, vm, VM_IP, true), PGR_POL_STAT_NONE,
+	       "policy removed, the slot policed by another VM");
+	assert_int_not_equal(bpf_map_lookup_elem(maps.ct, &ck, &ct), 0);	/* forgotten */
+	pol_compiled_free(&c);
+	install(vm, &p, 3002, &c, NULL);
+	expect(run(&k, PGR_POL_IN, vm, VM_IP, true), PGR_POL_STAT_DROP_UNSOLICITED,
+	       "policy installed again: the old connection must open anew");
+	pgr_pol_remove(&maps, vm, &c);
+	pgr_pol_remove(&maps, other, &c2);
+	pol_compiled_free(&c);
+	pol_compiled_free(&c2);
+	pol_free(&p);
+}
+
 static void test_rate(void **state)
 {
 	struct pol_tbf t;
@@ -603,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_random_vs_naive),
 		cmocka_unit_test(test_tracker),
 		cmocka_unit_test(test_update),
+		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_rate),
 	};
 

@@ -549,12 +549,31 @@ static bool check_scheme(struct yconf *yc, ynode *root, struct lab *l)
 	return true;
 }
 
-/* policy: a list of { vm: NAME, rules: [RULE, ...] } (docs/policy.md);
- * every rule checked as the agent will check it. */
+/* policy[].rate: the VM's egress limit, sized as pol_tbf_parse() sizes it. */
+static bool read_vm_rate(struct yconf *yc, ynode *r, struct lab_vm *vm)
+{
+	struct pol_error e;
+	struct pol_tbf t;
+	const char *rate;
+
+	if (!yconf_str(yc, r, "policy[].rate", &rate))
+		return yconf_fail(yc, r, "policy[].rate: a rate (200m, 1g)");
+	if (pol_tbf_parse(rate, &t, &e))
+		return yconf_fail(yc, r, "policy[].rate: %s", e.msg);
+	vm->rate_bps = t.rate_bps;
+	vm->rate_burst = t.burst;
+	vm->rate_queue = t.limit;
+	return true;
+}
+
+/* policy: a list of { vm: NAME, rules: [RULE, ...], rate: RATE }
+ * (docs/policy.md), rules or rate or both; every rule checked as the agent
+ * will check it. */
 static bool read_policy_entry(struct yconf *yc, ynode *it, struct lab *l)
 {
-	static const char *const keys[] = { "vm", "rules", NULL };
+	static const char *const keys[] = { "vm", "rules", "rate", NULL };
 	ynode *v = yconf_get(yc, it, "vm"), *r = yconf_get(yc, it, "rules");
+	ynode *rate = yconf_get(yc, it, "rate");
 	struct lab_vm *vm = NULL;
 	struct pol_policy p;
 	struct pol_error e;
@@ -562,7 +581,7 @@ static bool read_policy_entry(struct yconf *yc, ynode *it, struct lab *l)
 	size_t n;
 
 	if (!yconf_is_map(it) || !yconf_only_keys(yc, it, "policy[]", keys))
-		return yconf_fail(yc, it, "policy[]: expected { vm: NAME, rules: [...] }");
+		return yconf_fail(yc, it, "policy[]: expected { vm: NAME, rules: [...], rate: RATE }");
 	if (!v || !yconf_str(yc, v, "policy[].vm", &name))
 		return yconf_fail(yc, it, "policy[].vm: missing");
 	for (uint32_t i = 0; i < l->nvms && !vm; i++)
@@ -570,8 +589,12 @@ static bool read_policy_entry(struct yconf *yc, ynode *it, struct lab *l)
 			vm = &l->vms[i];
 	if (!vm)
 		return yconf_fail(yc, v, "policy[].vm: no VM '%s'", name);
-	if (vm->rules)
+	if (vm->rules || vm->rate_bps)
 		return yconf_fail(yc, v, "policy[].vm: '%s' has a policy already", name);
+	if (rate && !read_vm_rate(yc, rate, vm))
+		return false;
+	if (!r && rate)
+		return true;	/* a limit alone: no security group */
 	n = r ? yconf_seq_len(r) : 0;
 	if (!r || !yconf_is_seq(r) || n > PGR_POL_RULES_MAX)
 		return yconf_fail(yc, r ? r : it, "policy[].rules: expected a list of at most %d rules",

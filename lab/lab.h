@@ -77,6 +77,9 @@ struct lab_vm {
 	uint32_t public_ip;	/* `edge.nat[]`: its 1:1 public address; 0 none */
 	uint32_t group[LAB_VM_GROUPS_MAX];	/* `groups:` it joins, host order */
 	uint8_t ngroups;
+	/* `policy[].rate`: its egress limit, a tbf on its eth0 (pol_tbf) */
+	uint64_t rate_bps;	/* 0: none */
+	uint32_t rate_burst, rate_queue;	/* bytes: tbf's bucket and queue */
 };
 
 /* One `groups:` entry: a VDC's IPv4 group (its members are in lab_vm). */
@@ -329,7 +332,8 @@ void lab_script_ns(const struct lab *l, uint32_t which, FILE *f);
 /* A server's permanent neighbour entries for every other server's NICs
  * (part of lab_script_ns; again after its NICs were down). */
 void lab_script_neigh(const struct lab *l, uint32_t node, FILE *f);
-/* `tc -n NS -batch` input for a node's fabric links; false if nothing to do. */
+/* `tc -n NS -batch` input for a node's fabric links, or (LAB_NS_VM + vm) a VM's
+ * egress limit (`policy[].rate`); false if nothing to do. */
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f);
 
 /* What differs between schemes in a lab's scripts, indexed by enum

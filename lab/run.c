@@ -825,6 +825,8 @@ static int build(const struct lab *l, char *err, size_t errlen)
 		return -1;
 	for (uint32_t n = 0; !rc && n < l->topo->nnodes; n++)
 		rc = script_and_run(l, &p, "tc", n);
+	for (uint32_t v = 0; !rc && v < l->nvms; v++)	/* policy[].rate */
+		rc = script_and_run(l, &p, "tc", LAB_NS_VM | v);
 	if (pool_finish(&p) || rc)
 		return -1;
 	return 0;

@@ -228,10 +228,28 @@ const struct lab_scheme lab_schemes[PGR_SCHEME_COUNT] = {
 				 NL_TENANT_MTU },
 };
 
+/* A VM's egress limit (`policy[].rate`): tbf on its own interface, where
+ * its frames leave a device with a qdisc (docs/policy.md, "Bandwidth
+ * limits"). */
+static bool script_vm_tc(const struct lab *l, uint32_t v, FILE *f)
+{
+	const struct lab_vm *vm = &l->vms[v];
+	char ifn[LAB_IFNAMSIZ];
+
+	if (!vm->rate_bps)
+		return false;
+	lab_ifname(l, ifn, "eth0");
+	fprintf(f, "qdisc replace dev %s root tbf rate %llubit burst %u limit %u\n", ifn,
+		(unsigned long long)vm->rate_bps, vm->rate_burst, vm->rate_queue);
+	return true;
+}
+
 bool lab_script_tc(const struct lab *l, uint32_t node, FILE *f)
 {
 	char ifn[LAB_IFNAMSIZ];
 
+	if (node & LAB_NS_VM)
+		return script_vm_tc(l, node & ~(uint32_t)LAB_NS_VM, f);
 	if (!l->mbps && l->delay_ms <= 0)
 		return false;
 	for (uint32_t p = 0; p < l->topo->nodes[node].degree; p++) {

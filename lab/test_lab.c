@@ -714,6 +714,60 @@ static void test_edge(void **state)
 #undef EDGE_BAD
 }
 
+/* policy[].rate: a VM's egress limit, sized as pol_tbf_parse() sizes it,
+ * applied as a tbf on the VM's eth0 by its tc script; a rate alone is no
+ * security group; refusals name the line and the field. */
+static void test_vm_rate(void **state)
+{
+	const char *base = "topology: leafspine:spines=1,leaves=2,servers=1\n"
+			   "vdcs:\n  - {name: red, id: 1, subnet: 10.0.0.0/24}\n"
+			   "placement: {per_server: 1}\n";
+	char text[1024], *script = NULL;
+	size_t len = 0;
+	struct lab l;
+	FILE *f;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%spolicy:\n  - {vm: red-srv1, rate: 1g}\n"
+		 "  - {vm: red-srv0, rules: [in icmp from any]}\n", base);
+	l = load_ok(text, "pg");
+	assert_true(l.vms[1].rate_bps == 1000000000ull);
+	assert_int_equal(l.vms[1].rate_burst, 500000);	/* 4 ms at the rate */
+	assert_int_equal(l.vms[1].rate_queue, 2500000);	/* 20 ms */
+	assert_null(l.vms[1].rules);
+	assert_int_equal(l.vms[0].rate_bps, 0);
+	assert_int_equal(l.vms[0].nrules, 1);
+	f = open_memstream(&script, &len);
+	assert_true(lab_script_tc(&l, LAB_NS_VM | 1, f));
+	fclose(f);
+	assert_non_null(strstr(script, "qdisc replace dev pg-eth0 root tbf rate 1000000000bit "
+				       "burst 500000 limit 2500000\n"));
+	free(script);
+	f = open_memstream(&script, &len);
+	assert_false(lab_script_tc(&l, LAB_NS_VM | 0, f));	/* rules, no limit */
+	fclose(f);
+	free(script);
+	lab_free(&l);
+	snprintf(text, sizeof(text), "%spolicy:\n"
+		 "  - {vm: red-srv0, rules: [in icmp from any], rate: 200m}\n", base);
+	l = load_ok(text, "pg");
+	assert_true(l.vms[0].rate_bps == 200000000ull);
+	assert_int_equal(l.vms[0].nrules, 1);
+	lab_free(&l);
+#define RATE_BAD(extra, want) do { \
+		snprintf(text, sizeof(text), "%s%s", base, extra); \
+		expect_err(text, "pg", want); \
+	} while (0)
+	RATE_BAD("policy:\n  - {vm: red-srv0, rate: 2x}\n",
+		 "t.yaml:6: policy[].rate: '2x' is not a rate");
+	RATE_BAD("policy:\n  - {vm: red-srv0, rate: 500k}\n", "t.yaml:6: policy[].rate: ");
+	RATE_BAD("policy:\n  - {vm: red-srv0, rate: [1g]}\n", "t.yaml:6: policy[].rate");
+	RATE_BAD("policy:\n  - {vm: red-srv0, rate: 1g}\n  - {vm: red-srv0, rate: 2g}\n",
+		 "t.yaml:7: policy[].vm: 'red-srv0' has a policy already");
+	RATE_BAD("policy:\n  - {vm: red-srv0, limit: 1g}\n", "t.yaml:6: ");
+#undef RATE_BAD
+}
+
 static void test_scheme_netlord(void **state)
 {
 	struct lab l;
@@ -877,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_edge),
 		cmocka_unit_test(test_slb_vips),
 		cmocka_unit_test(test_slb_scaling),
+		cmocka_unit_test(test_vm_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,8 @@
 # (vms[].policy) wins over the directory's, is installed on SIGHUP, edited,
 # refused when it does not parse (the old one stays), taken away with its
 # key (the directory's comes back); the directory's is deleted (the rules
-# go).  Last, red-srv6 migrates to srv5 and its policy follows it.  Prints the demo keys policy_allowed_ok, policy_denied_ok and
+# go).  Last, red-srv6 migrates to srv5 and its policy follows it, and the
+# lab file's egress limit for red-srv5 (policy[].rate) holds within 5%.  Prints the demo keys policy_allowed_ok, policy_denied_ok and
 # policy_update_ms as JSON.
 #
 #            spine0        spine1
@@ -32,6 +33,8 @@ need_root
 need_cmd ip
 need_cmd ping
 need_cmd python3
+need_cmd iperf3
+need_cmd jq
 P=$PEREGRINE_BIN
 PT=$(test_prefix g)
 L="--prefix ${PT}"
@@ -67,6 +70,7 @@ policy:
     rules:
       - in icmp from 10.0.0.1
       - in tcp 22 from 10.0.0.0/24
+  - {vm: red-srv5, rate: 100m}
 EOF2
 sed 's|in tcp 22 from 10.0.0.0/24|in tcp 22 from 10.0.0.1/24|' "$tmp/lab.yaml" > "$tmp/bad.yaml"
 ! $P lab up "$tmp/bad.yaml" $L > "$tmp/bad.txt" 2>&1 || fail "a lab file with a bad rule was accepted"
@@ -234,6 +238,28 @@ grep -q "policy of red-srv6: 2 rules.*(the directory's)" "$ST/logs/srv5.agent.lo
 grep -q "policy of red-srv6: removed" "$ST/logs/srv6.agent.log" || fail "srv6 kept red-srv6's policy"
 vm red-srv0 ping -c 1 -W 2 -q 10.0.0.7 >/dev/null || fail "migrated: red-srv0 -> red-srv6 denied"
 ! vm red-srv1 ping -c 1 -W 0.5 -q 10.0.0.7 >/dev/null || fail "migrated: red-srv1 -> red-srv6 allowed"
+
+# the lab file's egress limit of red-srv5 (policy[].rate): a tbf on its
+# eth0 that holds the bytes it sends in 2 s of a 3 s iperf3 run to red-srv1
+# (from its first 2 MB on) within 5% of the rate
+tbf() { vm red-srv5 tc -j -s qdisc show dev "${PT}-eth0" | jq ".[] | select(.kind == \"tbf\") | .$1"; }
+[ "$(tbf options.rate)" = 12500000 ] || fail "red-srv5's tbf: $(vm red-srv5 tc qdisc show)"
+vm red-srv1 timeout 10 iperf3 -s -1 -p 5311 >/dev/null 2>&1 & srv=$!
+sleep 0.3
+start=$(tbf bytes)
+vm red-srv5 timeout 10 iperf3 -c 10.0.0.2 -p 5311 -t 3 >/dev/null 2>&1 & cli=$!
+for i in $(seq 50); do	# the window opens once the stream runs (a loaded machine starts iperf3 late)
+	[ "$(tbf bytes)" -gt $((start + 2000000)) ] && break
+	sleep 0.05
+done
+u=$(date +%s%N); b0=$(tbf bytes); t0=$(( (u + $(date +%s%N)) / 2 ))
+sleep 2
+u=$(date +%s%N); b1=$(tbf bytes); t1=$(( (u + $(date +%s%N)) / 2 ))
+wait "$cli" || fail "iperf3 from red-srv5 failed"
+wait "$srv" || true
+mbps=$(jq -n "($b1 - $b0) * 8 * 1000 / ($t1 - $t0)")
+echo "red-srv5's egress limit 100 Mbit/s: $mbps Mbit/s on the wire"
+jq -e -n "$mbps >= 95 and $mbps <= 105" >/dev/null || fail "red-srv5's limit: $mbps Mbit/s, not 100 within 5%"
 
 echo "{\"policy_allowed_ok\": $allowed, \"policy_denied_ok\": $denied, \"policy_update_ms\": $ms}"
 echo PASS
