@@ -399,7 +399,9 @@ static void ras_record_avail(struct chaos *c, const struct ras_out *o)
 		if (node < 1 || node > c->t->nservers)
 			continue;
 		c->intent[(node - 1) * 2 + pgr_id_tree(id)] = (int8_t)(o->avail[i].avail ? 1 : 0);
-		chaos_scale_avail(c, node - 1, pgr_id_tree(id), o->avail[i].avail);
+		/* when it leaves the RAS (after its charged work) */
+		chaos_scale_avail(c, node - 1, pgr_id_tree(id), o->avail[i].avail,
+				  c->q.now + c->send_extra_ns);
 		chaos_trace(c, "ras: %s tree %u %savailable", c->t->nodes[c->t->servers[node - 1]].name,
 			    pgr_id_tree(id), o->avail[i].avail ? "" : "un");
 	}

@@ -209,7 +209,7 @@ void chaos_scale_free(struct chaos *c);
 void chaos_scale_start(struct chaos *c);
 void chaos_scale_step(struct chaos *c, const struct sim_event *ev);
 /* The RAS said server s's MAC of `tree` is (un)available. */
-void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail);
+void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail, uint64_t at);
 /* A cost charged (sim/chaos.c): counted from the failure on. */
 enum { CHAOS_COST_RAS, CHAOS_COST_DIR };
 void chaos_scale_charged(struct chaos *c, int kind, uint64_t ns);

@@ -168,7 +168,7 @@ static void fail(struct chaos *c)
 	}
 }
 
-void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail)
+void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail, uint64_t at)
 {
 	struct chaos_scale *sc = c->sc;
 	size_t k = (size_t)s * 2 + tree;
@@ -176,11 +176,11 @@ void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail)
 	if (!sc || !sc->fail_at)
 		return;
 	if (!sc->down_at[k] && !avail) {
-		sc->down_at[k] = c->q.now;
-		sc->last_change = c->q.now;
+		sc->down_at[k] = at;
+		sc->last_change = at;
 		c->res->scale.macs_changed++;
 	} else if (sc->down_at[k] && !sc->up_at[k] && avail) {
-		sc->up_at[k] = c->q.now;
+		sc->up_at[k] = at;
 	}
 }
 
