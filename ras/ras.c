@@ -875,8 +875,9 @@ static void schedule(struct ras *r, const struct route_fib_op *ops, size_t n)
 /* Apply the delta: every touched entry is dirty, then reconcile.
  *
  * A pair is held while its tree is broken or its entries change in a way
- * that could loop, and the agents send on the other tree.  A failure breaks one of a server's two trees at most (they
- * are disjoint), but a recovery (a link or a switch back) may move both
+ * that could loop, and the agents send on the other tree.  A link failure
+ * breaks one of a server's two trees at most (they are disjoint), but a
+ * recovery (a link or a switch back) may move both
  * trees of many servers at once: held together, those servers would be
  * unreachable until every switch answered.  Nothing is broken in a
  * recovery, so it goes in phases (schedule()): no server has both trees
@@ -1187,8 +1188,6 @@ int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, 
 	}
 	if ((rc = route_trees_new(t, NULL, NULL, &r->base, err, errlen))) {
 		route_trees_free(r->rt);
-	route_trees_free(r->base);
-	hmap_free(&r->carry);
 		free(r);
 		return rc;
 	}
@@ -1249,6 +1248,8 @@ void ras_free(struct ras *r)
 	free(r->held);
 	route_delta_free(&r->delta);
 	route_trees_free(r->rt);
+	route_trees_free(r->base);
+	hmap_free(&r->carry);
 	free(r);
 }
 
