@@ -685,6 +685,89 @@ static void hold_pair(void *arg, uint32_t owner, unsigned tree)
 	}
 }
 
+/* Whether switch node's entry of (server, tree) idx sends on port: what it
+ * holds, or, with a batch in flight, may hold (the routes' entry; an entry
+ * the routes moved but that waits for its parent, wait_parent, sends
+ * nothing there yet).  A switch not read yet: by the routes. */
+static bool sends_to(const struct ras *r, uint32_t node, uint32_t idx, uint16_t port)
+{
+	const struct ras_sw *s = r->sw[node];
+	bool want = want_port(r, node, idx) == port;
+
+	if (!s || s->state != RS_READY)
+		return want;
+	return s->have[idx] == port || (s->busy == RS_FIB_OPS && want);
+}
+
+/* Whether switch w carries traffic of owner's tree: an attached server
+ * sends that tree to it, by the routes or by the base trees (an agent
+ * computes its NICs from the whole topology, agent_topology), or a live
+ * neighbour that carries the tree sends it there (sends_to).  A failed
+ * link that only w's own entry of a tree crosses, w carrying nothing of
+ * that tree (a failed spine's entry in a tree where no switch sends through
+ * it), loses no packet: the tree stays available, and the agents sending on
+ * it need not switch.  Relaying servers (BCube) always carry, and so does a
+ * switch further than RAS_CARRY_DEPTH hops from any source checked.  The
+ * answer is the same for every server of owner's attachment group (they
+ * share their trees): kept in r->carry until the next event. */
+static bool carries_d(struct ras *r, uint32_t w, uint32_t owner, unsigned tree, unsigned depth)
+{
+	const uint8_t *ldead = route_link_dead(r->rt);
+	uint32_t idx = r->t->nodes[owner].index * 2 + tree;
+	uint32_t g = route_server_group(r->rt, owner);
+	uint64_t key = ((uint64_t)g * r->t->nnodes + w) * 2 + tree, *memo;
+	bool yes = false;
+
+	if (topo_is_server(r->t, w) || depth == 0)
+		return true;
+	if (route_node_dead(r->rt)[w])
+		return false;
+	if (g != UINT32_MAX && (memo = hmap_get(&r->carry, key)))
+		return *memo;
+	for (uint32_t p = 0; p < r->t->nodes[w].degree && !yes; p++) {
+		const struct topo_adj *a = topo_port(r->t, w, p);
+		const struct topo_link *lk = &r->t->links[a->link];
+		uint16_t back = lk->a == w ? lk->pb : lk->pa;
+
+		if (ldead[a->link] || a->peer == owner)
+			continue;
+		if (topo_is_server(r->t, a->peer))
+			yes = route_egress(r->rt, a->peer, owner, tree) == back ||
+			      route_egress(r->base, a->peer, owner, tree) == back;
+		else
+			yes = sends_to(r, a->peer, idx, back) &&
+			      carries_d(r, a->peer, owner, tree, depth - 1);
+	}
+	if (g != UINT32_MAX)
+		hmap_put(&r->carry, key, yes);
+	return yes;
+}
+
+static bool carries(struct ras *r, uint32_t w, uint32_t owner, unsigned tree)
+{
+	return carries_d(r, w, owner, tree, RAS_CARRY_DEPTH);
+}
+
+struct link_users {
+	struct ras *r;
+	uint32_t link;
+};
+
+/* A (server, tree) whose entry at one end of a failing link sends over it:
+ * held if that end carries the tree's traffic (checked before the routes
+ * drop the link). */
+static void hold_user(void *arg, uint32_t owner, unsigned tree)
+{
+	struct link_users *u = arg;
+	const struct topo_link *lk = &u->r->t->links[u->link];
+	uint32_t end = route_egress(u->r->rt, lk->a, owner, tree) == lk->pa ? lk->a : lk->b;
+
+	if (carries(u->r, end, owner, tree))
+		hold_pair(u->r, owner, tree);
+	else
+		u->r->st.pairs_spared++;
+}
+
 static void announce_held(struct ras *r, struct ras_out *o)
 {
 	for (uint32_t idx = 0; idx < r->nidx; idx++) {
@@ -714,13 +797,45 @@ static bool switch_links_dead(const struct ras *r, uint32_t node)
 	return nsw > 0;
 }
 
-static void take_op(struct ras *r, const struct route_fib_op *op)
+/* An op of the delta: its entry is dirty, and its pair held if hold says
+ * so. */
+static void take_op(struct ras *r, const struct route_fib_op *op, bool hold)
 {
 	struct ras_sw *s = r->sw[op->sw];
 
-	hold_pair(r, op->owner, op->tree);
+	if (hold)
+		hold_pair(r, op->owner, op->tree);
 	if (s && s->state != RS_NONE)
 		mark_dirty(s, r->t->nodes[op->owner].index * 2 + op->tree);
+}
+
+/* Switch node stops answering: its entries that are not what the routes
+ * say (a change a failure made without holding the pair, in_order) may now
+ * send packets back where they came from; their pairs are held until it is
+ * read and reprogrammed (stale_on_lost). */
+static void hold_stale(struct ras *r, uint32_t node, struct ras_out *o)
+{
+	const struct ras_sw *s = r->sw[node];
+
+	for (uint32_t idx = 0; idx < r->nidx; idx++)
+		if (s->have[idx] != want_port(r, node, idx))
+			hold_pair(r, idx_owner(r, idx), idx % 2);
+	for (uint32_t idx = 0; idx < r->nidx; idx++)
+		if (r->held[idx] == 2) {
+			r->st.converged = false;
+			break;
+		}
+	announce_held(r, o);
+}
+
+/* Every switch that holds entries is programmed in order (wait_parent):
+ * none is being read or lost. */
+static bool in_order(const struct ras *r)
+{
+	for (uint32_t n = 0; n < r->t->nnodes; n++)
+		if (r->sw[n] && (r->sw[n]->state == RS_DUMPING || r->sw[n]->state == RS_LOST))
+			return false;
+	return true;
 }
 
 static void defer_op(struct ras *r, const struct route_fib_op *op)
@@ -753,16 +868,16 @@ static void schedule(struct ras *r, const struct route_fib_op *ops, size_t n)
 		if ((r->held[other] && reachable(r, other)) || (ops[i].tree == 1 && r->owner_t0[si]))
 			defer_op(r, &ops[i]);
 		else
-			take_op(r, &ops[i]);
+			take_op(r, &ops[i], true);
 	}
 }
 
-/* Apply the delta: every touched entry is dirty (its pair held at the
- * directory), then reconcile.
+/* Apply the delta: every touched entry is dirty, then reconcile.
  *
- * A pair is held while its tree's entries change, and the agents send on
- * the other tree.  A failure breaks one of a server's two trees at most (they
- * are disjoint), but a recovery (a link or a switch back) may move both
+ * A pair is held while its tree is broken or its entries change in a way
+ * that could loop, and the agents send on the other tree.  A link failure
+ * breaks one of a server's two trees at most (they are disjoint), but a
+ * recovery (a link or a switch back) may move both
  * trees of many servers at once: held together, those servers would be
  * unreachable until every switch answered.  Nothing is broken in a
  * recovery, so it goes in phases (schedule()): no server has both trees
@@ -775,10 +890,19 @@ static void apply_delta(struct ras *r, bool recovery, uint64_t now, struct ras_o
 	if (recovery) {
 		schedule(r, d->ops, d->nops);
 	} else {
-		/* What a failure broke is held and reprogrammed now, also in
-		 * the middle of a recovery. */
+		/* What a failure broke was held as it came in (hold_user) and
+		 * is reprogrammed now, also in the middle of a recovery.  The
+		 * other trees it changes (a recomputed group moves entries of
+		 * trees the failure did not cut) lose no packet while they
+		 * change: their old paths work, and root-outward programming
+		 * (wait_parent) sends a packet that meets a new entry along new
+		 * entries only, all installed.  That holds while every switch
+		 * is programmed in order; with one being read or lost, the
+		 * changed pairs are held as before. */
+		bool hold = !in_order(r);
+
 		for (size_t i = 0; i < d->nops; i++)
-			take_op(r, &d->ops[i]);
+			take_op(r, &d->ops[i], hold);
 	}
 	announce_held(r, o);	/* to the directory before the switches */
 	r->st.ev_ops = d->nops;
@@ -845,7 +969,10 @@ static void link_event(struct ras *r, uint32_t l, bool up, uint64_t now, struct 
 				switch_back(r, ends[i], now, o);
 		route_link_up(r->rt, l, &r->delta);
 	} else {
-		route_link_users(r->rt, l, hold_pair, r);
+		struct link_users u = { r, l };
+
+		hmap_clear(&r->carry);
+		route_link_users(r->rt, l, hold_user, &u);
 		route_link_down(r->rt, l, &r->delta);
 		for (int i = 0; i < 2; i++)
 			if (!topo_is_server(r->t, ends[i]) && !route_node_dead(r->rt)[ends[i]] &&
@@ -977,6 +1104,7 @@ static uint64_t tick_switch(struct ras *r, uint32_t node, uint64_t now, struct r
 	r->st.lost++;
 	s->busy = RS_IDLE;
 	ports_settled(r, node, now, o);
+	hold_stale(r, node, o);
 	s->state = RS_LOST;
 	s->ndirty = 0;
 	memset(s->is_dirty, 0, r->nidx);
@@ -1058,7 +1186,13 @@ int ras_new(const struct ras_cfg *c, uint64_t now, struct ras **out, char *err, 
 		free(r);
 		return rc;
 	}
+	if ((rc = route_trees_new(t, NULL, NULL, &r->base, err, errlen))) {
+		route_trees_free(r->rt);
+		free(r);
+		return rc;
+	}
 	route_delta_init(&r->delta);
+	hmap_init(&r->carry, 64, c->seq_base);
 	r->nidx = t->nservers * 2;
 	r->held = xmalloc(r->nidx ? r->nidx : 1);
 	memset(r->held, 1, r->nidx);	/* announced available once programmed */
@@ -1114,6 +1248,8 @@ void ras_free(struct ras *r)
 	free(r->held);
 	route_delta_free(&r->delta);
 	route_trees_free(r->rt);
+	route_trees_free(r->base);
+	hmap_free(&r->carry);
 	free(r);
 }
 

@@ -174,6 +174,10 @@ struct ras_stats {
 	/* The last event: when it came in and when the fabric was programmed. */
 	uint64_t ev_at_ns, ev_done_ns, ev_ops;
 	uint32_t ev_pairs;		/* (server, tree) pairs it marked unavailable */
+	/* (server, tree) pairs whose entry crossed a failed link and that were
+	 * not held for it: that entry's switch carries none of the tree's
+	 * traffic (ras.c carries) */
+	uint64_t pairs_spared;
 	bool converged;			/* every live switch holds what it should */
 	/* every event's time to converge: per bucket (not cumulative), count
 	 * and sum */

@@ -18,6 +18,8 @@ enum ras_sw_state {
 	RS_DEAD,	/* failed (route_node_down) */
 };
 
+enum { RAS_CARRY_DEPTH = 8 };	/* hops from a source that carries() follows */
+
 enum { RS_IDLE = 0, RS_FIB_OPS, RS_DUMP, RS_AUDIT, RS_PORTS, RS_PORT_AUDIT };
 #define RAS_FOREIGN UINT32_MAX	/* op on an entry that is no server's */
 
@@ -63,6 +65,8 @@ struct ras {
 	struct ras_cfg c;
 	const struct topo *t;
 	struct route_trees *rt;
+	struct route_trees *base;	/* with no failure: the agents' NIC choices */
+	struct hmap carry;		/* (group, switch, tree) -> carries (ras.c) */
 	struct route_delta delta;
 	uint32_t nidx;			/* 2 per server */
 	struct ras_sw **sw;		/* per node id; NULL for servers */

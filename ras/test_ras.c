@@ -504,6 +504,7 @@ static void test_failover_order(void **state)
 	struct users u;
 	uint64_t before;
 	uint32_t link = UINT32_MAX, downs = 0, ups = 0;
+	uint8_t *crossed;
 
 	(void)state;
 	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 2);
@@ -514,6 +515,19 @@ static void test_failover_order(void **state)
 	u = (struct users){ &n, calloc(2 * n.t->nservers, 1), 0 };
 	route_link_users(ras_routes(n.r), link, user, &u);
 	assert_true(u.count > 0);
+	/* the naive view: trees on which some server's path crosses the link */
+	crossed = calloc(2 * n.t->nservers, 1);
+	for (uint32_t d = 0; d < n.t->nservers; d++)
+		for (uint32_t s = 0; s < n.t->nservers; s++)
+			for (unsigned tr = 0; tr < 2 && s != d; tr++) {
+				uint32_t path[64];
+				uint32_t len = route_tree_path(ras_routes(n.r), n.t->servers[s],
+							       n.t->servers[d], tr, path, 64);
+
+				for (uint32_t k = 0; len != UINT32_MAX && k < len; k++)
+					if (path[k] == link)
+						crossed[d * 2 + tr] = 1;
+			}
 	n.ndir = 0;
 	before = n.applied;
 	link_set(&n, link, false);
@@ -534,15 +548,23 @@ static void test_failover_order(void **state)
 			assert_int_equal(n.dir[i].applied, n.applied);
 		}
 	}
-	/* every user of the link was marked unavailable, and each came back */
-	for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
-		assert_int_not_equal(u.mask[i], 1);
+	/* Every tree some server's path of which crossed the link was marked
+	 * unavailable (mask 2), none that did not use the link (3), and each
+	 * came back.  A user whose entry on the link no path crossed (a
+	 * spine's own entry) may stay available (1). */
+	for (uint32_t i = 0; i < 2 * n.t->nservers; i++) {
+		assert_int_not_equal(u.mask[i], 3);
+		if (crossed[i])
+			assert_int_equal(u.mask[i], 2);
+	}
 	assert_int_equal(downs, ups);
-	assert_true(downs >= u.count);
+	assert_true(downs > 0);
+	assert_true(downs + ras_stats(n.r)->pairs_spared >= u.count);
 	check_fibs(&n);
 	link_set(&n, link, true);
 	settle(&n);
 	check_fibs(&n);
+	free(crossed);
 	free(u.mask);
 	net_free(&n);
 }
@@ -599,6 +621,61 @@ static void test_recovery_keeps_a_tree(void **state)
 	for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
 		assert_int_equal(held[i], 0);	/* all released in the end */
 	check_fibs(&n);
+	free(held);
+	net_free(&n);
+}
+
+/* A spine failure holds only the trees some server's path crossed the
+ * spine on, not every tree the spine has an entry of (all of them, in a
+ * leaf-spine): here each server has a tree the spine is not on, which stays
+ * available, so its agents switch at once instead of waiting for the
+ * fabric to be reprogrammed.  Every FIB ends equal to a fresh computation. */
+static void test_spine_failure_keeps_a_tree(void **state)
+{
+	struct net n;
+	uint32_t spine0, both = 0, nheld = 0;
+	uint8_t *held, *crossed;
+
+	(void)state;
+	net_init(&n, "leafspine:spines=2,leaves=4,servers=2,homing=2", 3);
+	spine0 = topo_find(n.t, "spine0");
+	held = calloc(2 * n.t->nservers, 1);
+	crossed = calloc(2 * n.t->nservers, 1);
+	for (uint32_t d = 0; d < n.t->nservers; d++)
+		for (uint32_t s = 0; s < n.t->nservers; s++)
+			for (unsigned tr = 0; tr < 2 && s != d; tr++) {
+				uint32_t path[64];
+				uint32_t len = route_tree_path(ras_routes(n.r), n.t->servers[s],
+							       n.t->servers[d], tr, path, 64);
+
+				for (uint32_t k = 0; len != UINT32_MAX && k < len; k++)
+					if (n.t->links[path[k]].a == spine0 || n.t->links[path[k]].b == spine0)
+						crossed[d * 2 + tr] = 1;
+			}
+	n.ndir = 0;
+	switch_set(&n, spine0, false);
+	settle(&n);
+	for (size_t i = 0; i < n.ndir; i++) {
+		uint32_t id = pgr_mac_id(n.dir[i].mac);
+		uint32_t idx = (pgr_id_node(id) - 1) * 2 + pgr_id_tree(id);
+
+		if (!n.dir[i].avail && !held[idx]) {
+			held[idx] = 1;
+			nheld++;
+			if (held[idx ^ 1])
+				both++;
+		}
+	}
+	for (uint32_t i = 0; i < 2 * n.t->nservers; i++)
+		assert_int_equal(held[i], crossed[i]);	/* here exactly those */
+	assert_int_equal(both, 0);
+	assert_true(nheld > 0 && nheld < 2 * n.t->nservers);
+	assert_true(ras_stats(n.r)->pairs_spared > 0);
+	check_fibs(&n);
+	switch_set(&n, spine0, true);
+	settle(&n);
+	check_fibs(&n);
+	free(crossed);
 	free(held);
 	net_free(&n);
 }
@@ -1131,6 +1208,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_programs_fabric),
 		cmocka_unit_test(test_failover_order),
+		cmocka_unit_test(test_spine_failure_keeps_a_tree),
 		cmocka_unit_test(test_recovery_keeps_a_tree),
 		cmocka_unit_test(test_random_failures),
 		cmocka_unit_test(test_port_audit),

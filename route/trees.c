@@ -936,6 +936,11 @@ uint16_t route_egress(const struct route_trees *rt, uint32_t node, uint32_t dst,
 	return rt_resolve(rt, rt_view(rt, &rt->groups[gi], tree, v), v, dst);
 }
 
+uint32_t route_server_group(const struct route_trees *rt, uint32_t s)
+{
+	return rt->srv_group[s] == RT_NONE ? UINT32_MAX : rt->srv_group[s];
+}
+
 uint32_t route_tree_path(const struct route_trees *rt, uint32_t src, uint32_t dst,
 			 unsigned tree, uint32_t *links, uint32_t max)
 {

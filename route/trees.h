@@ -61,6 +61,11 @@ bool route_servers_relay(const struct route_trees *rt);
 uint16_t route_egress(const struct route_trees *rt, uint32_t node, uint32_t dst,
 		      unsigned tree);
 
+/* The attachment group of server s (servers of one group share their trees
+ * but for the last hop), or UINT32_MAX.  Ids stay valid until the next
+ * event. */
+uint32_t route_server_group(const struct route_trees *rt, uint32_t s);
+
 /* The links of the tree path from src to dst, in order, into links[max].
  * Returns the number of links, or UINT32_MAX if src does not reach dst in
  * that tree (or the path is longer than max). */

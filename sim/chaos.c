@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wire/dirproto.h"
 #include "wire/pgr.h"
@@ -298,10 +299,39 @@ static void crash(struct chaos *c, uint32_t ep, bool power);
  * CHAOS_DIR_SEND_NS: the next leaves that much after the last. */
 static void dir_charge(struct chaos *c)
 {
-	if (!c->o->fail)
+	uint64_t ns = c->o->dir_send_ns ? c->o->dir_send_ns : CHAOS_DIR_SEND_NS;
+
+	if (!c->costs)
 		return;
-	c->dir_busy = MAX(c->dir_busy, c->q.now) + CHAOS_DIR_SEND_NS;
+	c->dir_busy = MAX(c->dir_busy, c->q.now) + ns;
 	c->send_extra_ns = c->dir_busy - c->q.now;
+	if (c->sc)
+		chaos_scale_charged(c, CHAOS_COST_DIR, ns);
+}
+
+/* --fail: the RAS core's CPU time for one call, measured around it (the
+ * harness, not the core, reads the clock): the RAS is one thread, its
+ * datagrams leave once it has done the work before them.  The core's state
+ * changes at once; only what it sends waits. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void ras_charge(struct chaos *c, uint64_t t0)
+{
+	uint64_t ns;
+
+	if (!c->costs)
+		return;
+	ns = cpu_ns() - t0;
+	c->ras_busy = MAX(c->ras_busy, c->q.now) + ns;
+	c->send_extra_ns = c->ras_busy - c->q.now;
+	if (c->sc)
+		chaos_scale_charged(c, CHAOS_COST_RAS, ns);
 }
 
 static void dir_deliver(struct chaos *c)
@@ -382,7 +412,9 @@ static void ras_record_avail(struct chaos *c, const struct ras_out *o)
 		if (node < 1 || node > c->t->nservers)
 			continue;
 		c->intent[(node - 1) * 2 + pgr_id_tree(id)] = (int8_t)(o->avail[i].avail ? 1 : 0);
-		chaos_scale_avail(c, node - 1, pgr_id_tree(id), o->avail[i].avail);
+		/* when it leaves the RAS (after its charged work) */
+		chaos_scale_avail(c, node - 1, pgr_id_tree(id), o->avail[i].avail,
+				  c->q.now + c->send_extra_ns);
 		chaos_trace(c, "ras: %s tree %u %savailable", c->t->nodes[c->t->servers[node - 1]].name,
 			    pgr_id_tree(id), o->avail[i].avail ? "" : "un");
 	}
@@ -400,6 +432,7 @@ static void ras_deliver(struct chaos *c)
 	for (size_t i = 0; i < o->ndg; i++)
 		chaos_send(c, from, dir_addr(o->dg[i].to.ip, o->dg[i].to.port), o->dg[i].buf,
 			   o->dg[i].len);
+	c->send_extra_ns = 0;
 	ras_out_reset(o);
 }
 
@@ -443,6 +476,21 @@ static long fib_slot(const struct chaos *c, const uint8_t mac[6])
 
 static void link_ends_changed(struct chaos *c, uint32_t l);
 
+/* --fail: switchd gives n entries to the kernel, one netlink request each,
+ * at the netlink rate; its answers (the FIB_ACK) leave when they are done.
+ * The harness's kernel table changes at once (no packets flow in --fail). */
+static void netlink_charge(struct chaos *c, struct chaos_switch *s, uint32_t n)
+{
+	uint64_t rate = c->o->netlink_rate ? c->o->netlink_rate : CHAOS_NETLINK_RATE;
+	uint64_t ns = n * 1000000000ull / rate;
+
+	if (!c->costs || !n)
+		return;
+	s->busy = MAX(s->busy, c->q.now) + ns;
+	if (c->sc)
+		chaos_scale_netlink(c, (uint32_t)(s - c->sw), n, ns);
+}
+
 static void sw_deliver(struct chaos *c, uint32_t node, struct sw_out *o)
 {
 	struct chaos_switch *s = &c->sw[node];
@@ -475,10 +523,14 @@ static void sw_deliver(struct chaos *c, uint32_t node, struct sw_out *o)
 				s->fib[k] = o->nl[i].kind == SW_NL_ADD ? o->nl[i].port : ROUTE_NO_PORT;
 		}
 		sw_commit(s->sw, o);
+		netlink_charge(c, s, o->nnl);
 	}
+	if (c->costs && s->busy > c->q.now)
+		c->send_extra_ns = s->busy - c->q.now;
 	for (int i = 0; i < o->ndg; i++)
 		chaos_send(c, from, dir_addr(o->dg[i].to.ip, o->dg[i].to.port), o->dg[i].buf,
 			   o->dg[i].len);
+	c->send_extra_ns = 0;
 	sw_out_reset(o);
 	for (uint32_t i = 0; i < nchanged; i++)
 		link_ends_changed(c, changed[i]);
@@ -863,7 +915,10 @@ static void deliver_msg(struct chaos *c, const struct chaos_msg *m)
 		if (c->ras) {
 			struct ras_addr from = { (uint32_t)(m->from >> 16), (uint16_t)m->from };
 
+			uint64_t t0 = c->costs ? cpu_ns() : 0;
+
 			ras_input(c->ras, from, m->buf, m->len, c->q.now + 1, &c->rout);
+			ras_charge(c, t0);
 			ras_deliver(c);
 		}
 	} else if (ep == CHAOS_EP_CHECK) {
@@ -906,7 +961,10 @@ static void timer(struct chaos *c, uint32_t ep)
 		c->store.nundo = 0;	/* the shell syncs soft batches after a tick */
 		next = next < c->q.now + 10 * CHAOS_MS ? next : c->q.now + 10 * CHAOS_MS;
 	} else if (ep == CHAOS_EP_RAS) {
+		uint64_t t0 = c->costs ? cpu_ns() : 0;
+
 		next = ras_tick(c->ras, c->q.now + 1, &c->rout);
+		ras_charge(c, t0);
 		spin_check(c, ep, next);
 		ras_deliver(c);
 		next = next < c->q.now + 10 * CHAOS_MS ? next : c->q.now + 10 * CHAOS_MS;
@@ -1195,6 +1253,7 @@ static int world_new(struct chaos *c, char *err, size_t errlen)
 	chaos_check_init(c);
 	if (c->o->fail)
 		chaos_scale_init(c);
+	c->costs = c->o->fail && !c->o->no_costs;
 	return 0;
 }
 

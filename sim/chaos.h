@@ -111,9 +111,24 @@ struct chaos_opts {
 	 * one leaf-spine link, measure the agents' switch (chaos_scale.c) */
 	int fail;			/* enum chaos_fail */
 	uint32_t peers;			/* 0: CHAOS_SCALE_PEERS */
+	/* --fail: what the daemons' work costs in simulated time (docs/chaos.md,
+	 * "Costs charged"); each daemon is one thread, its datagrams leave when
+	 * the work before them is done */
+	bool no_costs;			/* charge nothing */
+	uint32_t netlink_rate;		/* switchd: entries/s; 0: CHAOS_NETLINK_RATE */
+	uint32_t dir_send_ns;		/* directory: per datagram; 0: CHAOS_DIR_SEND_NS */
 };
 
 enum chaos_fail { CHAOS_FAIL_NONE, CHAOS_FAIL_SPINE, CHAOS_FAIL_LINK };
+
+/* --fail: what one datagram costs the directory to send, from `peregrine
+ * bench directory` (docs/directory.md, "Fan-out"): 10,000 push datagrams
+ * in 19.4 ms (fanout_ms, on par with the kernel's floor), 1.94 us each. */
+#define CHAOS_DIR_SEND_NS 1940ull
+/* --fail: what switchd and the kernel take to install one bridge entry:
+ * `peregrine bench lab` measured 80,000-226,000 entries/s through switchd
+ * and netlink (docs/lab.md); the slow end is charged. */
+#define CHAOS_NETLINK_RATE 80000u
 
 /* What one --fail run measured. */
 struct chaos_scale_result {
@@ -134,6 +149,11 @@ struct chaos_scale_result {
 	uint64_t messages;		/* management datagrams from the failure on */
 	uint64_t pushes, push_datagrams;	/* the directory's, from the failure on */
 	uint64_t ras_ns;		/* failure to the RAS's last availability change */
+	/* the costs charged from the failure to the end (0 with no_costs) */
+	uint64_t ras_cpu_ns;		/* the RAS core's CPU time, measured */
+	uint64_t netlink_entries;	/* entries switchds gave the kernel */
+	uint64_t netlink_ns_max;	/* the busiest switchd's netlink time */
+	uint64_t dir_send_ns;		/* the directory's sending time */
 	uint64_t setup_ns;		/* simulated time before the failure */
 };
 

@@ -21,10 +21,6 @@
 #define CHAOS_MS 1000000ull
 #define CHAOS_T0_WALL 1700000000000ull	/* wall clock at simulated time 0 */
 #define CHAOS_UPLINK_DELAY_MS 1000ull	/* switchd's --uplink-delay default */
-/* --fail: what one datagram costs the directory to send, from `peregrine
- * bench directory` (docs/directory.md, "Fan-out"): 10,000 push datagrams
- * in 19.4 ms (fanout_ms, on par with the kernel's floor), 1.94 us each. */
-#define CHAOS_DIR_SEND_NS 1940ull
 /* The directory's big tables reserve this much address space each (16 GiB
  * in the daemon): a run of 1,000,000 VMs fits under `prlimit --as`. */
 #define CHAOS_DIR_TABLE_RESERVE ((size_t)256 << 20)
@@ -74,6 +70,7 @@ struct chaos_switch {
 	struct sw *sw;		/* NULL while switchd is down */
 	bool dead;		/* the switch itself failed */
 	uint16_t *fib;		/* the kernel's table: 2 per server, ROUTE_NO_PORT */
+	uint64_t busy;		/* --fail: its netlink work ends then */
 };
 
 struct chaos_host {
@@ -158,6 +155,8 @@ struct chaos {
 	uint64_t quiet_at;	/* when the quiet failure happened */
 	uint64_t send_extra_ns;	/* added to the next datagrams' delay */
 	uint64_t dir_busy;	/* --fail: the directory sends until then */
+	uint64_t ras_busy;	/* --fail: the RAS computes until then */
+	bool costs;		/* --fail without --no-costs */
 	uint32_t vms_per_server;
 	bool migrated;		/* a VM moved: servers' VMs are no longer v / per */
 	struct chaos_scale *sc;	/* --fail only */
@@ -211,7 +210,11 @@ void chaos_scale_free(struct chaos *c);
 void chaos_scale_start(struct chaos *c);
 void chaos_scale_step(struct chaos *c, const struct sim_event *ev);
 /* The RAS said server s's MAC of `tree` is (un)available. */
-void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail);
+void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail, uint64_t at);
+/* A cost charged (sim/chaos.c): counted from the failure on. */
+enum { CHAOS_COST_RAS, CHAOS_COST_DIR };
+void chaos_scale_charged(struct chaos *c, int kind, uint64_t ns);
+void chaos_scale_netlink(struct chaos *c, uint32_t node, uint32_t entries, uint64_t ns);
 /* Host h wrote GARP slot i. */
 void chaos_scale_garp(struct chaos *c, struct chaos_host *h, uint32_t i);
 /* A miss from VM src for (vdc, ip) to the agent of its server, and the

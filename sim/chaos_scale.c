@@ -35,6 +35,7 @@ struct chaos_scale {
 	uint64_t *up_at;		/* its return after that, 0: none */
 	uint64_t msgs0, pushes0, pdg0;
 	uint64_t last_change;
+	uint64_t *netlink_ns;		/* per node: switchd's netlink time since */
 };
 
 void chaos_scale_init(struct chaos *c)
@@ -42,6 +43,7 @@ void chaos_scale_init(struct chaos *c)
 	c->sc = xcalloc(1, sizeof(*c->sc));
 	c->sc->down_at = xcalloc(2 * (size_t)c->t->nservers, sizeof(uint64_t));
 	c->sc->up_at = xcalloc(2 * (size_t)c->t->nservers, sizeof(uint64_t));
+	c->sc->netlink_ns = xcalloc(c->t->nnodes, sizeof(uint64_t));
 }
 
 void chaos_scale_free(struct chaos *c)
@@ -50,6 +52,7 @@ void chaos_scale_free(struct chaos *c)
 		return;
 	free(c->sc->down_at);
 	free(c->sc->up_at);
+	free(c->sc->netlink_ns);
 	free(c->sc);
 	c->sc = NULL;
 }
@@ -165,7 +168,7 @@ static void fail(struct chaos *c)
 	}
 }
 
-void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail)
+void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail, uint64_t at)
 {
 	struct chaos_scale *sc = c->sc;
 	size_t k = (size_t)s * 2 + tree;
@@ -173,12 +176,33 @@ void chaos_scale_avail(struct chaos *c, uint32_t s, unsigned tree, bool avail)
 	if (!sc || !sc->fail_at)
 		return;
 	if (!sc->down_at[k] && !avail) {
-		sc->down_at[k] = c->q.now;
-		sc->last_change = c->q.now;
+		sc->down_at[k] = at;
+		sc->last_change = at;
 		c->res->scale.macs_changed++;
 	} else if (sc->down_at[k] && !sc->up_at[k] && avail) {
-		sc->up_at[k] = c->q.now;
+		sc->up_at[k] = at;
 	}
+}
+
+void chaos_scale_charged(struct chaos *c, int kind, uint64_t ns)
+{
+	if (!c->sc->fail_at)
+		return;
+	if (kind == CHAOS_COST_RAS)
+		c->res->scale.ras_cpu_ns += ns;
+	else
+		c->res->scale.dir_send_ns += ns;
+}
+
+void chaos_scale_netlink(struct chaos *c, uint32_t node, uint32_t entries, uint64_t ns)
+{
+	struct chaos_scale_result *r = &c->res->scale;
+
+	if (!c->sc->fail_at)
+		return;
+	r->netlink_entries += entries;
+	c->sc->netlink_ns[node] += ns;
+	r->netlink_ns_max = MAX(r->netlink_ns_max, c->sc->netlink_ns[node]);
 }
 
 /* The owner server index of a GARP entry's intermediary MACs, or UINT32_MAX. */

@@ -68,6 +68,14 @@ static const char chaos_help[] =
 	"time and peak memory.\n"
 	"  --fail spine|link    one failure at 1.5 s of simulated time; one seed\n"
 	"  --peers P            destinations each VM looks up (default 4, at most 64)\n"
+	"  --no-costs           charge no time for the daemons' work (by default the\n"
+	"                       RAS's measured CPU time, switchd's netlink entries and\n"
+	"                       the directory's datagrams are charged: each daemon is\n"
+	"                       one thread, its datagrams leave when its work is done)\n"
+	"  --netlink-rate N     switchd's entries per second (default 80000, from\n"
+	"                       `peregrine bench lab`)\n"
+	"  --dir-send-ns N      the directory's time per datagram (default 1940, from\n"
+	"                       `peregrine bench directory`'s fan-out)\n"
 	"  --json               also agents_affected, agents_switched, switch_ms_p50,\n"
 	"                       switch_ms_p99, switch_ms_max, messages, pushes,\n"
 	"                       push_datagrams, entries, macs_changed, peak_rss_mib\n";
@@ -75,6 +83,7 @@ static const char chaos_help[] =
 enum {
 	O_TOPO = 256, O_SEED, O_SEEDS, O_FOR, O_FAULT, O_SETTLE, O_VMS, O_VDCS, O_QUIET,
 	O_TRACE, O_JSON, O_PART, O_FAULTS, O_STRICT, O_UNTIL, O_FAIL, O_PEERS,
+	O_NO_COSTS, O_NETLINK_RATE, O_DIR_SEND_NS,
 };
 
 struct chaos_cli {
@@ -182,6 +191,19 @@ static bool parse_one(struct chaos_cli *a, int c, const char *arg)
 		if (!a->o.peers)
 			sim_exp_usage(EXP, "--peers: at least 1");
 		return a->o.peers > 0;
+	case O_NO_COSTS: a->o.no_costs = true; return true;
+	case O_NETLINK_RATE:
+		if (!sim_exp_u32(EXP, "--netlink-rate", arg, 100000000, &a->o.netlink_rate))
+			return false;
+		if (!a->o.netlink_rate)
+			sim_exp_usage(EXP, "--netlink-rate: at least 1 entry/s");
+		return a->o.netlink_rate > 0;
+	case O_DIR_SEND_NS:
+		if (!sim_exp_u32(EXP, "--dir-send-ns", arg, 1000000, &a->o.dir_send_ns))
+			return false;
+		if (!a->o.dir_send_ns)
+			sim_exp_usage(EXP, "--dir-send-ns: at least 1 (--no-costs charges nothing)");
+		return a->o.dir_send_ns > 0;
 	}
 	sim_exp_usage(EXP, "bad option");
 	return false;
@@ -207,6 +229,9 @@ static int parse(int argc, char **argv, struct chaos_cli *a)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "fail", required_argument, NULL, O_FAIL },
 		{ "peers", required_argument, NULL, O_PEERS },
+		{ "no-costs", no_argument, NULL, O_NO_COSTS },
+		{ "netlink-rate", required_argument, NULL, O_NETLINK_RATE },
+		{ "dir-send-ns", required_argument, NULL, O_DIR_SEND_NS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -234,14 +259,18 @@ static int parse(int argc, char **argv, struct chaos_cli *a)
 		a->seeds = a->for_s ? CHAOS_MAX_SEEDS : 1;
 	if (a->trace && a->seeds > 1)
 		return sim_exp_usage(EXP, "--trace takes one seed");
-	if (a->o.peers && !a->o.fail)
-		return sim_exp_usage(EXP, "--peers goes with --fail");
+	if ((a->o.peers || a->o.no_costs || a->o.netlink_rate || a->o.dir_send_ns) && !a->o.fail)
+		return sim_exp_usage(EXP, "--peers, --no-costs, --netlink-rate and "
+				     "--dir-send-ns go with --fail");
+	if (a->o.no_costs && (a->o.netlink_rate || a->o.dir_send_ns))
+		return sim_exp_usage(EXP, "--no-costs charges nothing: not with --netlink-rate "
+				     "or --dir-send-ns");
 	if (a->o.fail && (a->seeds > 1 || a->for_s || a->until || a->o.no_faults ||
 			  a->o.faults || a->o.strict_loops || a->o.fault_ms || a->o.settle_ms ||
 			  a->o.partition_ms))
 		return sim_exp_usage(EXP, "--fail runs one seed without faults: it takes "
 				     "--topo, --seed, --peers, --vms-per-server, --vdcs, "
-				     "--trace and --json");
+				     "the costs, --trace and --json");
 	return -1;
 }
 
@@ -335,6 +364,15 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		JSET(j, "messages", JINT(s->messages));
 		JSET(j, "pushes", JINT(s->pushes));
 		JSET(j, "push_datagrams", JINT(s->push_datagrams));
+		JSET(j, "costs", json_boolean(!a->o.no_costs));
+		JSET(j, "netlink_rate", JINT(a->o.no_costs ? 0 : a->o.netlink_rate ?
+					     a->o.netlink_rate : CHAOS_NETLINK_RATE));
+		JSET(j, "dir_send_ns_each", JINT(a->o.no_costs ? 0 : a->o.dir_send_ns ?
+						 a->o.dir_send_ns : CHAOS_DIR_SEND_NS));
+		JSET(j, "ras_cpu_ms", JREAL(ms(s->ras_cpu_ns)));
+		JSET(j, "netlink_entries", JINT(s->netlink_entries));
+		JSET(j, "netlink_ms_max", JREAL(ms(s->netlink_ns_max)));
+		JSET(j, "dir_send_ms", JREAL(ms(s->dir_send_ns)));
 		JSET(j, "peak_rss_mib", JREAL(peak_rss_mib()));
 		json_print(stdout, j);
 	} else {
@@ -355,6 +393,15 @@ static int scale_report(const struct chaos_cli *a, const struct chaos_result *r,
 		printf("  after the failure: %llu datagrams, %llu directory pushes in %llu "
 		       "datagrams\n", (unsigned long long)s->messages, (unsigned long long)s->pushes,
 		       (unsigned long long)s->push_datagrams);
+		if (a->o.no_costs)
+			printf("  costs: none charged (--no-costs)\n");
+		else
+			printf("  costs charged after the failure: the RAS's CPU %.3f ms (measured), "
+			       "%llu netlink entries (busiest switch %.3f ms at %u/s), the "
+			       "directory's sends %.3f ms (%u ns each)\n", ms(s->ras_cpu_ns),
+			       (unsigned long long)s->netlink_entries, ms(s->netlink_ns_max),
+			       a->o.netlink_rate ? a->o.netlink_rate : CHAOS_NETLINK_RATE,
+			       ms(s->dir_send_ns), a->o.dir_send_ns ? a->o.dir_send_ns : (unsigned)CHAOS_DIR_SEND_NS);
 		printf("  failure at %.0f ms of simulated time (the RAS had programmed the fabric)\n",
 		       ms(s->setup_ns));
 		printf("  %llu events, hash %016llx, %.1f s wall, peak RSS %.0f MiB\n",
