@@ -58,26 +58,6 @@ int bench_in_child(int (*fn)(void *arg, double *figures, int nfig), void *arg,
 	return 0;
 }
 
-int bench_find_script(const char *name, char *exe, size_t exelen, char *script, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", exe, exelen - 1);
-	char *dir;
-
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	if (!(dir = strrchr(exe, '/')))
-		return -1;
-	*dir = '\0';
-	snprintf(script, len, "%s/../scripts/%s", exe, name);
-	if (access(script, R_OK))
-		snprintf(script, len, "%s/../../scripts/%s", exe, name);
-	if (access(script, R_OK))	/* a build directory outside the tree */
-		snprintf(script, len, "scripts/%s", name);
-	*dir = '/';
-	return access(script, R_OK) ? -1 : 0;
-}
-
 /* ---- topo ----------------------------------------------------------------- */
 
 /* figures: [0] build s, [1] check s, [2] servers, [3] bridges */

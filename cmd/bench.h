@@ -9,10 +9,4 @@
 int bench_in_child(int (*fn)(void *arg, double *figures, int nfig), void *arg,
 		   double *figures, int nfig, uint64_t *peak_rss);
 
-/* scripts/NAME beside the binary (BIN/../scripts or BIN/../../scripts) or
- * in the working directory (a build directory outside the tree):
- * the binary's path into exe, the script's into script; 0, or -1 if there
- * is none. */
-int bench_find_script(const char *name, char *exe, size_t exelen, char *script, size_t len);
-
 #endif

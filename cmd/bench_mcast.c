@@ -109,8 +109,8 @@ int bench_mcast(const struct bench_opts *o, json_t *res)
 		JSET(res, "skipped", JSTR("needs root"));
 		return 0;
 	}
-	if (bench_find_script("lab-mcast.sh", exe, sizeof(exe), script, sizeof(script)))
-		return cli_error("bench mcast: scripts/lab-mcast.sh not found beside the binary");
+	if (cli_find_script("lab-mcast.sh", exe, sizeof(exe), script, sizeof(script)))
+		return cli_error("bench mcast: scripts/lab-mcast.sh not found (set PEREGRINE_SCRIPTS)");
 	if (!o->json)
 		printf("mcast: 10,000/s to 8 members in 16 servers, %u runs of 20,000 "
 		       "(target: every member >= 99.9%%, nothing at non-members)\n", runs);

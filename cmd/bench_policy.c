@@ -443,24 +443,6 @@ static int nft(double *fig)
 
 /* ---- --rate: a VM's egress limit at 1 Gbit/s (scripts/bench-policy-rate.sh) */
 
-static int find_script(const char *name, char *exe, size_t exelen, char *script, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", exe, exelen - 1);
-	char *dir;
-
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	if (!(dir = strrchr(exe, '/')))
-		return -1;
-	*dir = '\0';
-	snprintf(script, len, "%s/../scripts/%s", exe, name);
-	if (access(script, R_OK))
-		snprintf(script, len, "%s/../../scripts/%s", exe, name);
-	*dir = '/';
-	return access(script, R_OK) ? -1 : 0;
-}
-
 /* Run the script under `timeout`; its last line, parsed; NULL on failure. */
 static json_t *rate_run(void)
 {
@@ -469,8 +451,8 @@ static json_t *rate_run(void)
 	size_t n = 0, r;
 	FILE *p;
 
-	if (find_script("bench-policy-rate.sh", exe, sizeof(exe), script, sizeof(script))) {
-		fprintf(stderr, "bench policy: scripts/bench-policy-rate.sh not found beside the binary\n");
+	if (cli_find_script("bench-policy-rate.sh", exe, sizeof(exe), script, sizeof(script))) {
+		fprintf(stderr, "bench policy: scripts/bench-policy-rate.sh not found (set PEREGRINE_SCRIPTS)\n");
 		goto out;
 	}
 	snprintf(cmd, sizeof(cmd), "PEREGRINE='%s' timeout -s TERM %d bash '%s' --json", exe,

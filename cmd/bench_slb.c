@@ -243,26 +243,6 @@ static void maglev_case(double *fig)
 	free(count);
 }
 
-/* scripts/NAME beside the binary's tree (build/ or build/asan/); the
- * binary's path in exe. */
-static int find_script(const char *name, char *exe, size_t exelen, char *script, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", exe, exelen - 1);
-	char *dir;
-
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	if (!(dir = strrchr(exe, '/')))
-		return -1;
-	*dir = '\0';
-	snprintf(script, len, "%s/../scripts/%s", exe, name);
-	if (access(script, R_OK))
-		snprintf(script, len, "%s/../../scripts/%s", exe, name);
-	*dir = '/';
-	return access(script, R_OK) ? -1 : 0;
-}
-
 /* Run the lab script under `timeout`; its last line, parsed.  NULL and a
  * reason when it cannot. */
 static json_t *lab_run(const char **reason)
@@ -273,8 +253,8 @@ static json_t *lab_run(const char **reason)
 	FILE *p;
 	int st;
 
-	if (find_script("bench-slb-lab.sh", exe, sizeof(exe), script, sizeof(script))) {
-		*reason = "scripts/bench-slb-lab.sh not found beside the binary";
+	if (cli_find_script("bench-slb-lab.sh", exe, sizeof(exe), script, sizeof(script))) {
+		*reason = "scripts/bench-slb-lab.sh not found (set PEREGRINE_SCRIPTS)";
 		goto out;
 	}
 	if (system("command -v haproxy >/dev/null")) {

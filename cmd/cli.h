@@ -27,6 +27,11 @@ int cli_error(const char *fmt, ...) PRINTF(1, 2);
 /* Move this process into network namespace /run/netns/NS (NULL: stay).
  * 0, or 1 after printing why not. */
 int cli_enter_netns(const char *ns);
+/* The script scripts/NAME that lab and bench commands run: from
+ * $PEREGRINE_SCRIPTS when set, else beside the binary's tree (build/ or
+ * build/asan/), else ./scripts (a build directory outside the tree).  The
+ * binary's own path goes to exe.  0, or -1 when there is none. */
+int cli_find_script(const char *name, char *exe, size_t exelen, char *script, size_t len);
 
 /* Human-readable "yes"/"no". */
 static inline const char *yesno(bool b)

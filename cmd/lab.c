@@ -764,39 +764,18 @@ static int report_dir(const char *dir)
 	return 0;
 }
 
-/* Run NAME from $PEREGRINE_SCRIPTS, or else from scripts/ beside the
- * binary's tree, with PEREGRINE and PREFIX. */
+/* Run scripts/NAME (cli_find_script) with PEREGRINE and PREFIX. */
 static int run_script(struct lab_cli *c, const char *what, const char *name)
 {
-	char exe[4096], script[4200], *dir;
-	const char *env = getenv("PEREGRINE_SCRIPTS");
-	ssize_t n;
+	char exe[4096], script[4300];
 
 	if (c->argc != 1)
 		return cli_usage_error("lab", "%s takes no arguments", what);
 	if (!need_root())
 		return 1;
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
-		return cli_error("lab %s: cannot find my own binary", what);
-	exe[n] = 0;
-	dir = strrchr(exe, '/');
-	*dir = 0;
-	if (env && *env) {
-		snprintf(script, sizeof(script), "%s/%s", env, name);
-		if (access(script, R_OK))
-			return cli_error("lab %s: %s: %s (PEREGRINE_SCRIPTS)", what, script,
-					 strerror(errno));
-	} else {
-		snprintf(script, sizeof(script), "%s/../scripts/%s", exe, name);
-		if (access(script, R_OK)) {
-			snprintf(script, sizeof(script), "%s/../../scripts/%s", exe, name);
-			if (access(script, R_OK))
-				return cli_error("lab %s: scripts/%s not found near %s (set "
-						 "PEREGRINE_SCRIPTS to the scripts directory)",
-						 what, name, exe);
-		}
-	}
-	*dir = '/';
+	if (cli_find_script(name, exe, sizeof(exe), script, sizeof(script)))
+		return cli_error("lab %s: scripts/%s not found (set PEREGRINE_SCRIPTS to the "
+				 "scripts directory)", what, name);
 	if (c->report && report_dir(c->report))
 		return 1;
 	setenv("PEREGRINE", exe, 1);

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,6 +43,31 @@ int cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	return 1;
+}
+
+int cli_find_script(const char *name, char *exe, size_t exelen, char *script, size_t len)
+{
+	const char *env = getenv("PEREGRINE_SCRIPTS");
+	ssize_t n = readlink("/proc/self/exe", exe, exelen - 1);
+	char *dir;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	if (env && *env) {
+		snprintf(script, len, "%s/%s", env, name);
+		return access(script, R_OK) ? -1 : 0;
+	}
+	if (!(dir = strrchr(exe, '/')))
+		return -1;
+	*dir = '\0';
+	snprintf(script, len, "%s/../scripts/%s", exe, name);
+	if (access(script, R_OK))
+		snprintf(script, len, "%s/../../scripts/%s", exe, name);
+	if (access(script, R_OK))
+		snprintf(script, len, "scripts/%s", name);
+	*dir = '/';
+	return access(script, R_OK) ? -1 : 0;
 }
 
 int cli_enter_netns(const char *ns)
