@@ -36,11 +36,11 @@ trap cleanup EXIT
 
 TOPO=leafspine:spines=2,leaves=4,servers=2,homing=2
 vm() { ip netns exec "${PT}-$1" "${@:2}"; }
-# IPv4 packets a VM received (the pings below are IPv4; its own agent's
-# IPv6 router advertisements are not another VDC's traffic, and counting
-# link frames minus advertisements raced with an advertisement arriving
-# between the two reads)
-rx() { vm "$1" awk '$1 == "Ip:" && $3 ~ /^[0-9]+$/ { print $3 }' /proc/net/snmp; }
+# ICMP echo requests a VM received (tests/lib.sh): the pings below are
+# echo requests; its own agent's router advertisements and IGMP/MLD queries
+# are not another VDC's traffic.  (This read Ip's second field before,
+# DefaultTTL, which never changes: the check could not fail.)
+rx() { vm "$1" awk "$IN_ECHOS_AWK" /proc/net/snmp; }
 stat() {	# stat SERVER COUNTER
 	$P dp stats ${PT}-$1 --json |
 		python3 -c "import json,sys; d=json.load(sys.stdin); print(d['counters']['$2']['packets'])"

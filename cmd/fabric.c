@@ -548,23 +548,23 @@ static void server_files(struct out *o, const struct fabric *f, uint32_t node)
 	snprintf(c.workloads, sizeof(c.workloads), "%s/workloads", f->state);
 	c.directory.sin_addr.s_addr = htonl(f->ctl.mgmt);
 	c.ras.sin_addr.s_addr = htonl(f->ctl.mgmt);
-	/* security groups (docs/policy.md): one file per VM beside agent.yaml */
-	for (unsigned i = 0; i < c.nvms; i++) {
+	/* security groups (docs/policy.md): one file per VM beside agent.yaml
+	 * (the lab sets them in its running directory instead; a generated
+	 * fabric has no directory to set them in yet) */
+	for (unsigned i = 0; i < c.nvms && !o->failed; i++) {
 		struct agent_vm_cfg *a = &c.vms[i];
 		char rel[160];
 
-		if (!a->policy[0])
-			continue;
-		if (snprintf(a->policy, sizeof(a->policy), "%s/policy/%s.pol", f->etc, a->name) >=
-		    (int)sizeof(a->policy)) {
-			snprintf(o->err, sizeof(o->err), "%s: the policy path of %s is too long",
-				 host, a->name);
-			o->failed = true;
-			break;
-		}
 		for (uint32_t v = 0; v < l->nvms; v++) {
-			if (strcmp(l->vms[v].name, a->name))
+			if (strcmp(l->vms[v].name, a->name) || !l->vms[v].nrules)
 				continue;
+			if (snprintf(a->policy, sizeof(a->policy), "%s/policy/%s.pol", f->etc,
+				     a->name) >= (int)sizeof(a->policy)) {
+				snprintf(o->err, sizeof(o->err), "%s: the policy path of %s is too "
+					 "long", host, a->name);
+				o->failed = true;
+				break;
+			}
 			s = text_open(&t);
 			for (uint32_t r = 0; r < l->vms[v].nrules; r++)
 				fprintf(s, "%s\n", l->vms[v].rules[r]);

@@ -3,7 +3,8 @@
 # serves its events at /events beside its metrics; the monitor merges them.
 # A link cut under traffic must show, in time order, both switchds' link
 # events, the RAS's reprogramming with its duration, the directory's push
-# and the agents' pushes applied; the filters keep only what they name;
+# and the pushes applied by the agent whose peer's tree was withdrawn; the
+# filters keep only what they name;
 # bad options are refused.
 set -eu
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ trap cleanup EXIT
 
 $P lab up $L >/dev/null
 ex() { $P lab exec "$1" $L -- "${@:2}"; }
-# the pair resolved at both ends, so the cut's pushes reach both agents
+# the pair resolved at both ends
 ex red-srv0 ping -c 3 -i 0.2 -W 1 -q 10.0.0.5 >/dev/null
 $P monitor $L --json --duration 8 >"$tmp/all.json" 2>"$tmp/all.err" &
 mon=$!
@@ -50,10 +51,12 @@ ms=$(jq -r 'select(.kind == "reprogrammed") | .ms' "$tmp/all.json" | head -1)
 [ -n "$ms" ] || fail "no reprogrammed event from the RAS"
 jq -s -e 'any(.[]; .daemon == "directory" and .kind == "push" and .pushes > 0)' "$tmp/all.json" >/dev/null ||
 	fail "no push event from the directory"
-for a in srv0 srv4; do
-	jq -s -e "any(.[]; .daemon == \"agent\" and .node == \"$PT-$a\" and .kind == \"push\")" "$tmp/all.json" \
-		>/dev/null || fail "no push applied by $a's agent"
-done
+# srv0 holds red-srv4's entry, whose tree the cut takes from srv0's leaf:
+# the RAS withdraws it and gives it back, and srv0's agent applies both
+# pushes.  (srv4 need not: a tree of srv0's that the RAS only moves, to
+# srv0's other leaf, stays available, docs/ras.md.)
+jq -s -e "any(.[]; .daemon == \"agent\" and .node == \"$PT-srv0\" and .kind == \"push\")" "$tmp/all.json" \
+	>/dev/null || fail "no push applied by srv0's agent"
 # in time order, the cut before what it caused
 jq -s -e '[.[].ts_ns] as $t | $t == ($t | sort)' "$tmp/all.json" >/dev/null || fail "not in time order"
 # (the agents' per-second drop reports come whenever their data plane

@@ -65,10 +65,13 @@ done
 sleep 1
 
 say "== 1. reachability and isolation"
-rx_of() { # IPv4 packets every VM of a VDC received (its agent's IPv6 router
-	# advertisements are not the other VDC's traffic; IPv6 isolation is step 1a)
+rx_of() { # ICMP echo requests every VM of a VDC received (InEchos): what a
+	# ping of the other VDC that crossed would add.  Not all packets: its
+	# agent's IGMP/MLD queries and router advertisements are its own
+	# server's, not the other VDC's traffic (IPv6 isolation is step 1a).
 	for vm in $(vms "$1" | cut -d' ' -f1); do
-		ex "$vm" awk '$1 == "Ip:" && $3 ~ /^[0-9]+$/ { print $3 }' /proc/net/snmp
+		ex "$vm" awk '$1 == "Icmp:" { if (!h) { for (i = 2; i <= NF; i++)
+			if ($i == "InEchos") c = i; h = 1 } else print $c }' /proc/net/snmp
 	done | paste -sd' '
 }
 pairs_ok=0 pairs_total=0 violations=0

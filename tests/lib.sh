@@ -91,3 +91,9 @@ udp_port() {
 	done
 	fail "no free UDP port below $lo"
 }
+
+# awk program printing the ICMP echo requests a network namespace received
+# (/proc/net/snmp's Icmp InEchos): what a ping that crossed a VDC would add,
+# and nothing the agents send to their own VMs (IGMP/MLD queries, router
+# advertisements).  Usage: ip netns exec NS awk "$IN_ECHOS_AWK" /proc/net/snmp
+IN_ECHOS_AWK='$1 == "Icmp:" { if (!h) { for (i = 2; i <= NF; i++) if ($i == "InEchos") c = i; h = 1 } else print $c }'
