@@ -165,6 +165,7 @@ for r in $(seq "$runs"); do
 	for t in 1 "$trees"; do
 		one_run "$t" "$r"
 		say "   run $r, $t tree(s): $(jq .ok "$tmp/$t-$r/sum.json") of $((N - 1)) receivers got every byte, aggregate $(human_round "$(jq .gbps "$tmp/$t-$r/sum.json")" 3) Gbit/s in $(human_round "$(jq '.seconds // 0' "$tmp/$t-$r/sum.json")" 2) s; NICs sent $(human_round "$(jq '.wire_ratio // 0' "$tmp/$t-$r/sum.json")" 3) x the bytes received"
+		say "      per receiver: $(jq -r '[.receivers[].gbps * 1000] | if length > 0 then "\(min * 10 | round / 10) to \(max * 10 | round / 10) Mbit/s" else "none" end' "$tmp/$t-$r/sum.json")"
 	done
 done
 one=$(for r in $(seq "$runs"); do jq .gbps "$tmp/1-$r/sum.json"; done | median)
