@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/probe_relay.h"
 #include "cmd/probe_tcp.h"
 #include "lib/parse.h"
 #include "lib/udp.h"
@@ -512,10 +513,14 @@ int cmd_probe(int argc, char **argv)
 		fputs(probe_help, stdout);
 		putchar('\n');
 		probe_tcp_help_print();
+		putchar('\n');
+		probe_relay_help_print();
 		return 0;
 	}
 	if (probe_tcp_dispatch(argc, argv, &rc))
 		return rc;
+	if (!strcmp(argv[1], "relay"))
+		return probe_relay_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "send"))
 		return cmd_probe_send(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "recv"))
