@@ -4,13 +4,19 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/udp.h"
 
+#define NO_SERVER UINT32_MAX
+
 struct dirc_udp {
-	int fd;
+	int fd;				/* connected to the server in use */
+	int hfd;			/* connected to the hedge server, hcur */
+	int efd;			/* epoll of both: dirc_udp_fd() */
+	unsigned hcur;			/* NO_SERVER before the first hedge */
 	struct dirc *c;
 	struct udp_batch rx;
 	struct sockaddr_in servers[DIRC_UDP_SERVERS];
@@ -40,30 +46,98 @@ static void send_cb(void *arg, const uint8_t *buf, size_t len)
 		u->refused = true;
 }
 
-struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg *cfg, int *err)
+static void suspect(struct dirc_udp *u, unsigned i, uint64_t now)
 {
-	struct dirc_udp *u = xcalloc(1, sizeof(*u));
+	u->suspect_until[i] = now + (uint64_t)DIRC_UDP_SUSPECT_MS * 1000000ull;
+}
+
+/* The hedge server: the next after the one in use that is not suspect. */
+static unsigned pick_hedge(const struct dirc_udp *u, uint64_t now)
+{
+	for (unsigned k = 1; k < u->nservers; k++) {
+		unsigned i = (u->cur + k) % u->nservers;
+
+		if (u->suspect_until[i] <= now)
+			return i;
+	}
+	return NO_SERVER;
+}
+
+/* A hedged lookup (or the ack of a push from the hedge server) on the
+ * second socket, so that the one in use stays connected to its server.  A
+ * hedge server whose address refuses datagrams is suspect (it died too). */
+static bool hedge_cb(void *arg, const uint8_t *buf, size_t len)
+{
+	struct dirc_udp *u = arg;
+	uint64_t now = mono_ns();
+	unsigned h = pick_hedge(u, now);
+
+	if (len > 3 && buf[3] == DIRP_ACK)	/* of a push: to the server that sent it */
+		return u->hcur != NO_SERVER && send(u->hfd, buf, len, MSG_DONTWAIT) == (ssize_t)len;
+	if (h == NO_SERVER)
+		return false;
+	if (h != u->hcur) {
+		if (connect(u->hfd, (const struct sockaddr *)&u->servers[h], sizeof(u->servers[h])))
+			return false;
+		u->hcur = h;
+	}
+	if (send(u->hfd, buf, len, MSG_DONTWAIT) == (ssize_t)len)
+		return true;
+	if (errno == ECONNREFUSED)
+		suspect(u, h, now);
+	return false;
+}
+
+/* Both sockets in one epoll set, whose fd the caller polls. */
+static int sockets_open(struct dirc_udp *u, const struct sockaddr_in *server)
+{
 	int buf = 1 << 20;
 
 	/* Not udp_open(): it sets SO_REUSEADDR, with which an ephemeral port
 	 * may be one a server already listens on, and the client would take
 	 * that server's traffic.  connect() picks a free port. */
 	u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (u->fd < 0) {
-		*err = -errno;
-		free(u);
-		return NULL;
-	}
+	if (u->fd < 0)
+		goto err;
 	setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-	if (connect(u->fd, (const struct sockaddr *)server, sizeof(*server)) < 0) {
-		*err = -errno;
-		close(u->fd);
+	if (connect(u->fd, (const struct sockaddr *)server, sizeof(*server)) < 0)
+		goto err_fd;
+	u->hfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u->hfd < 0)
+		goto err_fd;
+	u->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (u->efd < 0)
+		goto err_hfd;
+	if (epoll_ctl(u->efd, EPOLL_CTL_ADD, u->fd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.fd = u->fd }) ||
+	    epoll_ctl(u->efd, EPOLL_CTL_ADD, u->hfd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.fd = u->hfd }))
+		goto err_efd;
+	return 0;
+err_efd:
+	close(u->efd);
+err_hfd:
+	close(u->hfd);
+err_fd:
+	close(u->fd);
+err:
+	return -errno;
+}
+
+struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg *cfg, int *err)
+{
+	struct dirc_udp *u = xcalloc(1, sizeof(*u));
+
+	if ((*err = sockets_open(u, server))) {
 		free(u);
 		return NULL;
 	}
 	udp_batch_init(&u->rx);
 	cfg->send = send_cb;
 	cfg->send_arg = u;
+	cfg->hedge = hedge_cb;
+	cfg->hedge_arg = u;
+	u->hcur = NO_SERVER;
 	u->c = dirc_new(cfg);
 	u->servers[0] = *server;
 	u->nservers = 1;
@@ -76,6 +150,8 @@ void dirc_udp_close(struct dirc_udp *u)
 	if (!u)
 		return;
 	dirc_free(u->c);
+	close(u->efd);
+	close(u->hfd);
 	close(u->fd);
 	free(u);
 }
@@ -87,7 +163,7 @@ struct dirc *dirc_udp_client(struct dirc_udp *u)
 
 int dirc_udp_fd(const struct dirc_udp *u)
 {
-	return u->fd;
+	return u->efd;
 }
 
 int dirc_udp_local(const struct dirc_udp *u, struct sockaddr_in *a)
@@ -133,10 +209,29 @@ uint64_t dirc_udp_refusals(const struct dirc_udp *u)
 
 static void failover(struct dirc_udp *u, uint64_t now, bool refused);
 
+/* Answers to hedged lookups, and pushes from the hedge server. */
+static void hedge_readable(struct dirc_udp *u)
+{
+	int n;
+
+	while ((n = udp_recv_batch(u->hfd, &u->rx)) != 0) {
+		struct dir_now now = dir_now_sys();
+
+		if (n == -ECONNREFUSED && u->hcur != NO_SERVER)
+			suspect(u, u->hcur, now.ns);	/* no further hedges there */
+		if (n < 0)
+			break;
+		for (int i = 0; i < n; i++)
+			dirc_hedge_input(u->c, now, u->rx.bufs[i], u->rx.msgs[i].msg_len);
+	}
+}
+
 void dirc_udp_readable(struct dirc_udp *u)
 {
 	int n;
 
+	if (u->hcur != NO_SERVER)
+		hedge_readable(u);
 	for (;;) {
 		struct dir_now now = dir_now_sys();
 
@@ -188,7 +283,7 @@ static void failover(struct dirc_udp *u, uint64_t now, bool refused)
 	}
 	if (connect(u->fd, (const struct sockaddr *)&u->servers[next], sizeof(u->servers[next])))
 		return;	/* tried again at the next tick */
-	u->suspect_until[u->cur] = now + (uint64_t)DIRC_UDP_SUSPECT_MS * 1000000ull;
+	suspect(u, u->cur, now);
 	u->suspect_until[next] = 0;
 	u->cur = next;
 	u->failovers++;
@@ -236,7 +331,7 @@ int dirc_udp_wait(struct dirc_udp *u, bool (*cond)(void *arg), void *arg, int ti
 
 	while (!cond(arg)) {
 		uint64_t now = mono_ns(), next = dirc_udp_tick(u);
-		struct pollfd pfd = { .fd = u->fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = u->efd, .events = POLLIN };
 		int ms;
 
 		if (cond(arg))
