@@ -25,6 +25,7 @@ struct dirc_udp {
 	uint64_t heard_ns;		/* mono ns: the last datagram from the server
 					 * in use, or the move to it */
 	uint64_t suspect_until[DIRC_UDP_SERVERS];	/* mono ns; 0: never given up */
+	bool dead[DIRC_UDP_SERVERS];	/* suspect because its address refused */
 	bool refused;			/* the server's address refused a datagram */
 	uint64_t failovers, refusals;
 	void (*on_failover)(void *arg, unsigned server);
@@ -46,21 +47,29 @@ static void send_cb(void *arg, const uint8_t *buf, size_t len)
 		u->refused = true;
 }
 
-static void suspect(struct dirc_udp *u, unsigned i, uint64_t now)
+static void suspect(struct dirc_udp *u, unsigned i, uint64_t now, bool refused)
 {
 	u->suspect_until[i] = now + (uint64_t)DIRC_UDP_SUSPECT_MS * 1000000ull;
+	u->dead[i] = refused;
 }
 
-/* The hedge server: the next after the one in use that is not suspect. */
+/* The hedge server: the next after the one in use that is not suspect;
+ * else the next one left only for its silence (it may well be alive: a
+ * hedge costs one datagram, and its answer clears it), never one whose
+ * address refused datagrams within DIRC_UDP_SUSPECT_MS. */
 static unsigned pick_hedge(const struct dirc_udp *u, uint64_t now)
 {
+	unsigned silent = NO_SERVER;
+
 	for (unsigned k = 1; k < u->nservers; k++) {
 		unsigned i = (u->cur + k) % u->nservers;
 
 		if (u->suspect_until[i] <= now)
 			return i;
+		if (!u->dead[i] && silent == NO_SERVER)
+			silent = i;
 	}
-	return NO_SERVER;
+	return silent;
 }
 
 /* A hedged lookup (or the ack of a push from the hedge server) on the
@@ -84,7 +93,7 @@ static bool hedge_cb(void *arg, const uint8_t *buf, size_t len)
 	if (send(u->hfd, buf, len, MSG_DONTWAIT) == (ssize_t)len)
 		return true;
 	if (errno == ECONNREFUSED)
-		suspect(u, h, now);
+		suspect(u, h, now, true);
 	return false;
 }
 
@@ -209,21 +218,27 @@ uint64_t dirc_udp_refusals(const struct dirc_udp *u)
 
 static void failover(struct dirc_udp *u, uint64_t now, bool refused);
 
-/* Answers to hedged lookups, and pushes from the hedge server. */
+/* Answers to hedged lookups, and pushes from the hedge server.  A server
+ * that answers a hedge is alive: no longer suspect (the client may move
+ * there; before, a client that had left it for 30 ms of silence stayed on
+ * a hung server until the suspicion ran out). */
 static void hedge_readable(struct dirc_udp *u)
 {
+	uint64_t won = dirc_get_stats(u->c)->hedge_won;
 	int n;
 
 	while ((n = udp_recv_batch(u->hfd, &u->rx)) != 0) {
 		struct dir_now now = dir_now_sys();
 
-		if (n == -ECONNREFUSED && u->hcur != NO_SERVER)
-			suspect(u, u->hcur, now.ns);	/* no further hedges there */
+		if (n == -ECONNREFUSED)
+			suspect(u, u->hcur, now.ns, true);	/* no further hedges there */
 		if (n < 0)
 			break;
 		for (int i = 0; i < n; i++)
 			dirc_hedge_input(u->c, now, u->rx.bufs[i], u->rx.msgs[i].msg_len);
 	}
+	if (dirc_get_stats(u->c)->hedge_won != won && u->hcur != u->cur)
+		u->suspect_until[u->hcur] = 0;
 }
 
 void dirc_udp_readable(struct dirc_udp *u)
@@ -283,7 +298,7 @@ static void failover(struct dirc_udp *u, uint64_t now, bool refused)
 	}
 	if (connect(u->fd, (const struct sockaddr *)&u->servers[next], sizeof(u->servers[next])))
 		return;	/* tried again at the next tick */
-	suspect(u, u->cur, now);
+	suspect(u, u->cur, now, refused);
 	u->suspect_until[next] = 0;
 	u->cur = next;
 	u->failovers++;

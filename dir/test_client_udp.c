@@ -297,6 +297,7 @@ static void test_hedge_cap(void **state)
 
 struct responder {
 	int fd;				/* the live server's socket */
+	bool mute;			/* reads, does not answer */
 	bool done;
 };
 
@@ -311,8 +312,11 @@ static bool respond(void *arg)
 
 	while ((n = recvfrom(r->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
 			     &fl)) > 0) {
-		size_t len = answer(buf, (size_t)n, out, sizeof(out));
+		size_t len;
 
+		if (r->mute)
+			continue;
+		len = answer(buf, (size_t)n, out, sizeof(out));
 		assert_int_equal(sendto(r->fd, out, len, 0, (struct sockaddr *)&from, fl),
 				 (ssize_t)len);
 	}
@@ -467,6 +471,42 @@ static void test_single_server_kept(void **state)
 	dirc_udp_close(u);
 }
 
+/* A server left for its silence is suspect for DIRC_UDP_SUSPECT_MS, but
+ * still hedged to when the one moved to is silent too (a hung process:
+ * its socket stays open, nothing refuses); its answer shows it alive, and
+ * the client moves back to it after failover_ms, not after the suspicion. */
+static void test_hedge_to_silent_suspect(void **state)
+{
+	struct sockaddr_in hung, slow;
+	int fh = bound(&hung);
+	struct responder r = { .fd = bound(&slow), .mute = true };
+	struct dirp_key k = { .vdc = 1, .ip = 0x0a000001 };
+	struct dirc_udp *u;
+	uint64_t t0;
+
+	(void)state;
+	u = client(&slow, &hung, 20);
+	assert_true(dirc_request(dirc_udp_client(u), dir_now_sys(), DIRP_LOOKUP, &k, 1,
+				 on_answer, &r) > 0);
+	assert_int_equal(dirc_udp_wait(u, on_second, u, 2000), 0);	/* left slow */
+	/* That lookup had its hedge; the next one is hedged to slow. */
+	r.mute = false;
+	t0 = mono_ns();
+	assert_true(dirc_request(dirc_udp_client(u), dir_now_sys(), DIRP_LOOKUP, &k, 1,
+				 on_answer, &r) > 0);
+	assert_int_equal(dirc_udp_wait(u, respond, &r, 2000), 0);
+	assert_int_equal(dirc_get_stats(dirc_udp_client(u))->hedge_won, 1);
+	/* The first lookup, still on hung: answered once the client is back. */
+	r.done = false;
+	assert_int_equal(dirc_udp_wait(u, respond, &r, 2000), 0);
+	assert_true(mono_ns() - t0 < DIRC_UDP_SUSPECT_MS / 2 * MS);
+	assert_int_equal(dirc_udp_server(u), 0);	/* back on the live one */
+	assert_int_equal(dirc_udp_refusals(u), 0);
+	dirc_udp_close(u);
+	close(fh);
+	close(r.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_hedge_not_when_quick),
 		cmocka_unit_test(test_hedge_cap),
 		cmocka_unit_test(test_hedge_over_udp),
+		cmocka_unit_test(test_hedge_to_silent_suspect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
