@@ -947,6 +947,23 @@ static void render_failover(struct metrics_text *t, const struct agent_failover_
 			  le, cum, AGENT_FO_BUCKETS, h->count, (double)h->sum_ns / 1e9, NULL);
 }
 
+/* The directory client's moves and hedged lookups (dir/client_udp.h). */
+static void render_dirc(struct metrics_text *t, struct dirc_udp *du)
+{
+	const struct dirc_stats *st = dirc_get_stats(dirc_udp_client(du));
+
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_dir_failovers_total",
+		       "moves to another directory server", (double)dirc_udp_failovers(du), NULL);
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_dir_hedged_total",
+		       "lookups sent to a second directory server as well", (double)st->hedged,
+		       NULL);
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_dir_hedge_won_total",
+		       "hedged lookups answered by the second server first",
+		       (double)st->hedge_won, NULL);
+	metrics_sample(t, METRICS_COUNTER, "peregrine_agent_dir_hedge_dropped_total",
+		       "second answers to hedged lookups, dropped", (double)st->hedge_dropped, NULL);
+}
+
 /* The core's counters as Prometheus metrics (docs/metrics.md). */
 static void render_metrics(void *arg, struct metrics_text *t)
 {
@@ -1000,6 +1017,7 @@ static void render_metrics(void *arg, struct metrics_text *t)
 	metrics_sample(t, METRICS_GAUGE, "peregrine_agent_vms", "VMs attached",
 		       (double)agent_vm_count(s->agent), NULL);
 	render_failover(t, agent_get_failover_hist(s->agent));
+	render_dirc(t, s->du);
 }
 
 int cmd_agent(int argc, char **argv)

@@ -13,13 +13,17 @@
  *   - no answer or push shows an entry at an older version than one seen
  *     before (version_regressions);
  *   - the longest time without an answered lookup (lookup_gap_max_ms): the
- *     client's fail-over time when a server is killed under it.
+ *     client's fail-over time when a server is killed under it;
+ *   - the lookup gap across a moment the caller marks with SIGUSR1 (sent
+ *     just before it kills a server): from the last lookup answered before
+ *     the mark to the first answered after it (lookup_gap_at_mark_ms).
  */
 #include "cmd/dirctl_check.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +76,29 @@ struct check {
 	bool moved_refused[CHECK_TIMELINE];
 	unsigned moved_to[CHECK_TIMELINE], nmoved, ngaps, gap_open;
 	uint64_t refusals_seen;
+	/* SIGUSR1's mark: the last answer before it, the gap across it (0:
+	 * not yet) */
+	bool marked;
+	uint64_t mark_last_ok_ns, mark_gap_ns;
 	struct rng_lite { uint64_t s; } rng;
 };
+
+static volatile sig_atomic_t mark_signal;
+
+static void on_mark(int sig)
+{
+	(void)sig;
+	mark_signal = 1;
+}
+
+/* Take the mark when the signal came (before any answer read after it). */
+static void take_mark(struct check *k)
+{
+	if (!mark_signal || k->marked)
+		return;
+	k->marked = true;
+	k->mark_last_ok_ns = k->last_ok_ns;
+}
 
 static struct check *the_check;	/* for the push callback (one per process) */
 
@@ -181,6 +206,8 @@ static void lookup_answered(struct check *k, uint64_t now)
 			k->gap_len[at] = now - k->last_ok_ns;
 		}
 	}
+	if (k->marked && !k->mark_gap_ns && k->mark_last_ok_ns)
+		k->mark_gap_ns = now - k->mark_last_ok_ns;
 	/* the moves since the last answer: this gap is theirs */
 	for (; k->gap_open < k->nmoved; k->gap_open++)
 		if (k->last_ok_ns)
@@ -296,8 +323,11 @@ static void serve_until(struct check *k, uint64_t until, bool load)
 		if (load)
 			due = MIN(due, next_op);
 		ms = due > now ? (int)MIN((due - now + 999999) / 1000000, 10u) : 0;
-		if (poll(&p, 1, ms) > 0)
+		take_mark(k);
+		if (poll(&p, 1, ms) > 0) {
+			take_mark(k);
 			dirc_udp_readable(k->u);
+		}
 	}
 }
 
@@ -381,6 +411,7 @@ static json_t *timeline(const struct check *k, bool gaps)
 int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 {
 	struct check k = { .u = u, .c = dirc_udp_client(u), .vdc = 4242, .rng = { 0x9e3779b97f4a7c15ull } };
+	const struct dirc_stats *dst = dirc_get_stats(k.c);
 	uint32_t secs;
 	json_t *j;
 	int rc;
@@ -391,6 +422,7 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 	k.keys = xcalloc(CHECK_MAX_KEYS, sizeof(*k.keys));
 	k.reg_ms = xcalloc(CHECK_MAX_KEYS, sizeof(*k.reg_ms));
 	the_check = &k;
+	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = on_mark }, NULL);
 	k.t0 = mono_ns();
 	dirc_udp_on_failover(u, on_moved, &k);
 	serve_until(&k, k.t0 + (uint64_t)secs * 1000000000ull, true);
@@ -420,6 +452,10 @@ int dirctl_check(struct dirc_udp *u, int argc, char **argv, bool json)
 		      "register_max_ms", pct(k.reg_ms, k.nacked, 1.0),
 		      "failover_times", timeline(&k, false),
 		      "lookup_gaps", timeline(&k, true));
+	json_object_set_new(j, "lookup_gap_at_mark_ms",
+			    k.mark_gap_ns ? json_real((double)k.mark_gap_ns / 1e6) : json_null());
+	json_object_set_new(j, "hedged", json_integer((json_int_t)dst->hedged));
+	json_object_set_new(j, "hedge_won", json_integer((json_int_t)dst->hedge_won));
 	if (json) {
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');

@@ -11,6 +11,9 @@
 
 struct pending {
 	bool used;
+	bool hedged;			/* a hedge was tried (once per request) */
+	bool hedge_sent;		/* and sent; kept after the answer, so that
+					 * the other answer is known for what it is */
 	uint8_t tries;
 	uint64_t req_id;
 	uint64_t due;
@@ -33,6 +36,11 @@ struct dirc {
 	uint32_t mask;			/* cfg.max_pending - 1 */
 	uint32_t head, tail;		/* in-flight list, oldest first */
 	unsigned nflight;
+	unsigned hedges;		/* hedged lookups in flight */
+	uint64_t srtt_ns;		/* smoothed answer time of reads; 0: none yet */
+	uint64_t owed_ns;		/* first send of the oldest lookup the hedge
+					 * server answered since the server in use
+					 * last sent anything; 0: none */
 	struct srv_session srv[DIRC_SESSIONS];
 	struct dirc_stats st;
 };
@@ -55,6 +63,8 @@ struct dirc *dirc_new(const struct dirc_cfg *cfg)
 	c->next_req = (rng_next(&r) >> 16) | 1;
 	if (!c->cfg.max_pending)
 		c->cfg.max_pending = DIRC_MAX_PENDING;
+	if (!c->cfg.hedge_flight)
+		c->cfg.hedge_flight = DIRC_HEDGE_FLIGHT;
 	assert(c->cfg.max_pending <= DIRC_MAX_PENDING &&
 	       !(c->cfg.max_pending & (c->cfg.max_pending - 1)));
 	c->mask = c->cfg.max_pending - 1;
@@ -95,6 +105,7 @@ static void flight_unlink(struct dirc *c, uint32_t i)
 		c->tail = p->prev;
 	p->used = false;
 	c->nflight--;
+	c->hedges -= p->hedge_sent;
 }
 
 static void flight_append(struct dirc *c, uint32_t i)
@@ -181,6 +192,7 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 	p->len = dirp_finish(&w, c->cfg.key);
 	p->req_id = h.req_id;
 	p->tries = 1;
+	p->hedged = p->hedge_sent = false;
 	p->first_ns = now.ns;
 	p->due = now.ns + rto_ns(c, 0);
 	p->cb = cb;
@@ -193,7 +205,37 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 
 /* ---- input ----------------------------------------------------------------- */
 
-static void on_reply(struct dirc *c, const struct dirp_msg *m)
+/* Requests the server answers only once its store took them. */
+static bool is_write(uint8_t type)
+{
+	switch (type) {
+	case DIRP_REGISTER: case DIRP_UNREGISTER: case DIRP_SET_AVAIL: case DIRP_MOVE:
+	case DIRP_REGISTER6: case DIRP_UNREGISTER6: case DIRP_JOIN: case DIRP_LEAVE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Requests hedged: lookups alone (docs/directory-protocol.md, "Hedged
+ * lookups": writes are not, and a renewal holds a lease where it goes). */
+static bool is_hedged(uint8_t type)
+{
+	return type == DIRP_LOOKUP || type == DIRP_LOOKUP6;
+}
+
+/* A read's answer time, for the hedge delay (Karn: only requests sent
+ * once, answered by the server in use). */
+static void rtt_sample(struct dirc *c, const struct pending *p, uint64_t now_ns)
+{
+	uint64_t s = now_ns > p->first_ns ? now_ns - p->first_ns : 0;
+
+	if (p->tries != 1 || is_write(p->buf[3]))
+		return;
+	c->srtt_ns = c->srtt_ns ? c->srtt_ns - c->srtt_ns / 8 + s / 8 : MAX(s, (uint64_t)1);
+}
+
+static void on_reply(struct dirc *c, const struct dirp_msg *m, uint64_t now_ns, bool hedge)
 {
 	uint32_t i = (uint32_t)(m->h.req_id & c->mask);
 	struct pending *p = &c->p[i];
@@ -201,8 +243,18 @@ static void on_reply(struct dirc *c, const struct dirp_msg *m)
 	void *arg;
 
 	if (!p->used || p->req_id != m->h.req_id || (p->buf[3] | DIRP_REPLY_BIT) != m->h.type) {
-		c->st.late_replies++;	/* authentic (decoded with the key): late */
+		/* authentic (decoded with the key): late */
+		if (!p->used && p->req_id == m->h.req_id && p->hedge_sent)
+			c->st.hedge_dropped++;	/* the other answer */
+		else
+			c->st.late_replies++;
 		return;
+	}
+	if (hedge) {
+		c->st.hedge_won++;
+		c->owed_ns = c->owed_ns ? MIN(c->owed_ns, p->first_ns) : p->first_ns;
+	} else {
+		rtt_sample(c, p, now_ns);
 	}
 	cb = p->cb;
 	arg = p->arg;
@@ -257,7 +309,7 @@ static bool push_fresh(struct dirc *c, const struct dirp_hdr *h, struct dir_now 
 	return true;
 }
 
-static void on_push(struct dirc *c, const struct dirp_msg *m, struct dir_now now)
+static void on_push(struct dirc *c, const struct dirp_msg *m, struct dir_now now, bool hedge)
 {
 	struct dirp_hdr h = { .type = DIRP_ACK, .session = c->session, .seq = ++c->seq,
 			      .time_ms = now.wall_ms };
@@ -281,7 +333,10 @@ static void on_push(struct dirc *c, const struct dirp_msg *m, struct dir_now now
 		dirp_put_ack(&w, &a);
 		c->st.push_records++;
 	}
-	c->cfg.send(c->cfg.send_arg, buf, dirp_finish(&w, c->cfg.key));
+	if (hedge)
+		(void)c->cfg.hedge(c->cfg.hedge_arg, buf, dirp_finish(&w, c->cfg.key));
+	else
+		c->cfg.send(c->cfg.send_arg, buf, dirp_finish(&w, c->cfg.key));
 	c->st.acks_sent++;
 }
 
@@ -331,7 +386,8 @@ static void on_pol_note(struct dirc *c, const struct dirp_msg *m, struct dir_now
 	c->st.push_records++;
 }
 
-void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len)
+static void input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len,
+		  bool hedge)
 {
 	struct dirp_msg m;
 
@@ -339,49 +395,88 @@ void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t l
 		c->st.dropped++;
 		return;
 	}
+	if (!hedge)
+		c->owed_ns = 0;		/* the server in use is alive */
 	if (m.h.type == DIRP_UPDATE || m.h.type == DIRP_INVALIDATE)
-		on_push(c, &m, now);
+		on_push(c, &m, now, hedge);
 	else if (m.h.type == DIRP_UPDATE6)
 		on_push6(c, &m, now);
 	else if (m.h.type == DIRP_POL_NOTE)
 		on_pol_note(c, &m, now);
 	else if (m.h.type & DIRP_REPLY_BIT)
-		on_reply(c, &m);
+		on_reply(c, &m, now.ns, hedge);
 	else
 		c->st.dropped++;
+}
+
+void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len)
+{
+	input(c, now, buf, len, false);
+}
+
+void dirc_hedge_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len)
+{
+	if (!c->cfg.hedge) {
+		c->st.dropped++;
+		return;
+	}
+	input(c, now, buf, len, true);
 }
 
 /* ---- timers ----------------------------------------------------------------- */
 
 void dirc_expedite(struct dirc *c, uint64_t now_ns)
 {
+	c->owed_ns = 0;
 	for (uint32_t i = c->head; i != NONE; i = c->p[i].next)
 		c->p[i].due = MIN(c->p[i].due, now_ns);
 }
 
-/* Requests the server answers only once its store took them. */
-static bool is_write(uint8_t type)
-{
-	switch (type) {
-	case DIRP_REGISTER: case DIRP_UNREGISTER: case DIRP_SET_AVAIL: case DIRP_MOVE:
-	case DIRP_REGISTER6: case DIRP_UNREGISTER6: case DIRP_JOIN: case DIRP_LEAVE:
-		return true;
-	default:
-		return false;
-	}
-}
-
 uint64_t dirc_oldest(const struct dirc *c, bool writes)
 {
+	uint64_t owed = writes ? 0 : c->owed_ns;
+
 	for (uint32_t i = c->head; i != NONE; i = c->p[i].next)
 		if (is_write(c->p[i].buf[3]) == writes)
-			return c->p[i].first_ns;
-	return 0;
+			return owed ? MIN(owed, c->p[i].first_ns) : c->p[i].first_ns;
+	return owed;
+}
+
+uint64_t dirc_hedge_delay(const struct dirc *c)
+{
+	uint64_t ms = 1000000ull, d = c->srtt_ns * DIRC_HEDGE_RTT_MULT;
+
+	if (!c->srtt_ns)
+		return DIRC_HEDGE_MAX_MS * ms;
+	return MIN(MAX(d, DIRC_HEDGE_MIN_MS * ms), DIRC_HEDGE_MAX_MS * ms);
+}
+
+/* Hedge p if it is a lookup unanswered for the hedge delay and a hedge is
+ * free: once, through cfg.hedge, freshly stamped (the hedge server's
+ * replay window may have seen later numbers).  Returns when p is due for
+ * it, UINT64_MAX when never or not now (no hedge free: the next tick after
+ * an answer looks again). */
+static uint64_t hedge(struct dirc *c, struct pending *p, struct dir_now now, uint64_t delay)
+{
+	if (!c->cfg.hedge || p->hedged || !is_hedged(p->buf[3]))
+		return UINT64_MAX;
+	if (c->hedges >= c->cfg.hedge_flight)
+		return UINT64_MAX;
+	if (p->first_ns + delay > now.ns)
+		return p->first_ns + delay;
+	p->hedged = true;
+	dirp_restamp(p->buf, p->len, ++c->seq, now.wall_ms, c->cfg.key);
+	if (c->cfg.hedge(c->cfg.hedge_arg, p->buf, p->len)) {
+		p->hedge_sent = true;
+		c->hedges++;
+		c->st.hedged++;
+	}
+	return UINT64_MAX;
 }
 
 uint64_t dirc_tick(struct dirc *c, struct dir_now now)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = UINT64_MAX, delay = dirc_hedge_delay(c);
 	uint32_t i = c->head;
 
 	while (i != NONE) {
@@ -407,6 +502,7 @@ uint64_t dirc_tick(struct dirc *c, struct dir_now now)
 			c->st.retransmits++;
 			c->cfg.send(c->cfg.send_arg, p->buf, p->len);
 		}
+		next = MIN(next, hedge(c, p, now, delay));
 		next = MIN(next, p->due);
 		i = nx;
 	}

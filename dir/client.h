@@ -12,6 +12,10 @@
  *   - pushes: checks them (tag, timestamp, replay window per server
  *     session), hands every record to on_push (on_push6 for UPDATE6), then
  *     acknowledges them (ACK, ACK6).
+ *   - hedged lookups (with cfg.hedge): a LOOKUP unanswered for the hedge
+ *     delay (dirc_hedge_delay) is sent once more through cfg.hedge, to
+ *     another server, without moving; the first answer is taken, the other
+ *     dropped (counted).  docs/directory-protocol.md, "Hedged lookups".
  * What it leaves to the caller: the cache itself.  A pushed record carries
  * the entry's version: apply it only if it is newer than what you hold, and
  * keep your lease expiry (pushes do not extend leases).  Pushes for entries
@@ -30,6 +34,20 @@ enum dirc_limits {
 	DIRC_RTO_MAX_MS = 1000,
 	DIRC_TRIES = 6,			/* transmissions before giving up */
 	DIRC_SESSIONS = 4,		/* server sessions remembered (restarts) */
+	/* Hedged lookups.  The delay is DIRC_HEDGE_RTT_MULT times the smoothed
+	 * answer time of the server in use, within [MIN, MAX] ms (MAX until a
+	 * first answer).  MAX keeps a hedge plus the other server's answer
+	 * (a few ms, tens under load) well inside the 50 ms a killed server's
+	 * clients may wait; MIN keeps a loaded machine's scheduling stalls of
+	 * a few ms from hedging every lookup.  Below DIRC_UDP_FAILOVER_MS, so
+	 * a hedge goes out before the client moves. */
+	DIRC_HEDGE_MIN_MS = 5,
+	DIRC_HEDGE_MAX_MS = 15,
+	DIRC_HEDGE_RTT_MULT = 4,
+	/* Hedges in flight at once: bounds the extra load on the other server
+	 * (one datagram per lookup at most, and no more than this many
+	 * outstanding); lookups due meanwhile wait for a free one. */
+	DIRC_HEDGE_FLIGHT = 16,
 };
 
 typedef void (*dirc_send_fn)(void *arg, const uint8_t *buf, size_t len);
@@ -42,6 +60,10 @@ typedef void (*dirc_push6_fn)(void *arg, const struct dirp_entry6 *e);
 /* A VM's policy changed (DIRP_POL_NOTE; not acknowledged): p->data points
  * into the datagram. */
 typedef void (*dirc_pol_fn)(void *arg, const struct dirp_pol *p);
+/* Send a datagram to the hedge server (another than the one in use): true
+ * if it went out, false when there is none to send to (every other server
+ * suspect, or only one). */
+typedef bool (*dirc_hedge_fn)(void *arg, const uint8_t *buf, size_t len);
 
 struct dirc_cfg {
 	const struct auth_key *key;
@@ -58,6 +80,9 @@ struct dirc_cfg {
 	uint32_t max_pending;		/* requests in flight, a power of two up to
 					 * DIRC_MAX_PENDING (0): each slot holds a
 					 * datagram, 1.4 KiB */
+	dirc_hedge_fn hedge;		/* NULL: lookups are not hedged */
+	void *hedge_arg;
+	uint32_t hedge_flight;		/* 0: DIRC_HEDGE_FLIGHT */
 };
 
 struct dirc_stats {
@@ -71,6 +96,9 @@ struct dirc_stats {
 	/* a new server session took the slot of one heard from within
 	 * 2 x skew (more than DIRC_SESSIONS directory starts in that time) */
 	uint64_t sessions_evicted;
+	/* hedged lookups: sent to the hedge server; answered there first; the
+	 * second answer to a hedged lookup, dropped (not in late_replies) */
+	uint64_t hedged, hedge_won, hedge_dropped;
 };
 
 struct dirc;
@@ -91,19 +119,27 @@ int64_t dirc_request(struct dirc *c, struct dir_now now, uint8_t type,
 
 /* A datagram from the server. */
 void dirc_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len);
+/* A datagram from the hedge server (answers to hedged lookups, and pushes
+ * of the leases those gave it: acknowledged through cfg.hedge). */
+void dirc_hedge_input(struct dirc *c, struct dir_now now, const uint8_t *buf, size_t len);
 
-/* Retransmit or give up on due requests; returns the next deadline (ns),
- * or UINT64_MAX when nothing is in flight. */
+/* Retransmit or give up on due requests, hedge due lookups; returns the
+ * next deadline (ns), or UINT64_MAX when nothing is in flight. */
 uint64_t dirc_tick(struct dirc *c, struct dir_now now);
 
 unsigned dirc_in_flight(const struct dirc *c);
 /* When the oldest request in flight that writes (REGISTER, UNREGISTER,
  * SET_AVAIL, MOVE and their IPv6 and group kin: answered once the server's
  * store took them) or that reads (the others: answered from memory) was
- * first sent, in ns; 0 when there is none. */
+ * first sent, in ns; 0 when there is none.  The reads include lookups
+ * answered only by the hedge server since the server in use last sent
+ * anything: its silence is the same whether a hedge answered or not. */
 uint64_t dirc_oldest(const struct dirc *c, bool writes);
+/* How long a lookup waits unanswered before it is hedged (ns). */
+uint64_t dirc_hedge_delay(const struct dirc *c);
 /* Make every request in flight due now (the next dirc_tick sends them
- * again): after moving to another server, nothing waits for a timeout. */
+ * again): after moving to another server, nothing waits for a timeout.
+ * Forgets the lookups the hedge server answered for the server left. */
 void dirc_expedite(struct dirc *c, uint64_t now_ns);
 const struct dirc_stats *dirc_get_stats(const struct dirc *c);
 

@@ -4,13 +4,19 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/udp.h"
 
+#define NO_SERVER UINT32_MAX
+
 struct dirc_udp {
-	int fd;
+	int fd;				/* connected to the server in use */
+	int hfd;			/* connected to the hedge server, hcur */
+	int efd;			/* epoll of both: dirc_udp_fd() */
+	unsigned hcur;			/* NO_SERVER before the first hedge */
 	struct dirc *c;
 	struct udp_batch rx;
 	struct sockaddr_in servers[DIRC_UDP_SERVERS];
@@ -19,6 +25,7 @@ struct dirc_udp {
 	uint64_t heard_ns;		/* mono ns: the last datagram from the server
 					 * in use, or the move to it */
 	uint64_t suspect_until[DIRC_UDP_SERVERS];	/* mono ns; 0: never given up */
+	bool dead[DIRC_UDP_SERVERS];	/* suspect because its address refused */
 	bool refused;			/* the server's address refused a datagram */
 	uint64_t failovers, refusals;
 	void (*on_failover)(void *arg, unsigned server);
@@ -40,30 +47,106 @@ static void send_cb(void *arg, const uint8_t *buf, size_t len)
 		u->refused = true;
 }
 
-struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg *cfg, int *err)
+static void suspect(struct dirc_udp *u, unsigned i, uint64_t now, bool refused)
 {
-	struct dirc_udp *u = xcalloc(1, sizeof(*u));
+	u->suspect_until[i] = now + (uint64_t)DIRC_UDP_SUSPECT_MS * 1000000ull;
+	u->dead[i] = refused;
+}
+
+/* The hedge server: the next after the one in use that is not suspect;
+ * else the next one left only for its silence (it may well be alive: a
+ * hedge costs one datagram, and its answer clears it), never one whose
+ * address refused datagrams within DIRC_UDP_SUSPECT_MS. */
+static unsigned pick_hedge(const struct dirc_udp *u, uint64_t now)
+{
+	unsigned silent = NO_SERVER;
+
+	for (unsigned k = 1; k < u->nservers; k++) {
+		unsigned i = (u->cur + k) % u->nservers;
+
+		if (u->suspect_until[i] <= now)
+			return i;
+		if (!u->dead[i] && silent == NO_SERVER)
+			silent = i;
+	}
+	return silent;
+}
+
+/* A hedged lookup (or the ack of a push from the hedge server) on the
+ * second socket, so that the one in use stays connected to its server.  A
+ * hedge server whose address refuses datagrams is suspect (it died too). */
+static bool hedge_cb(void *arg, const uint8_t *buf, size_t len)
+{
+	struct dirc_udp *u = arg;
+	uint64_t now = mono_ns();
+	unsigned h = pick_hedge(u, now);
+
+	if (len > 3 && buf[3] == DIRP_ACK)	/* of a push: to the server that sent it */
+		return u->hcur != NO_SERVER && send(u->hfd, buf, len, MSG_DONTWAIT) == (ssize_t)len;
+	if (h == NO_SERVER)
+		return false;
+	if (h != u->hcur) {
+		if (connect(u->hfd, (const struct sockaddr *)&u->servers[h], sizeof(u->servers[h])))
+			return false;
+		u->hcur = h;
+	}
+	if (send(u->hfd, buf, len, MSG_DONTWAIT) == (ssize_t)len)
+		return true;
+	if (errno == ECONNREFUSED)
+		suspect(u, h, now, true);
+	return false;
+}
+
+/* Both sockets in one epoll set, whose fd the caller polls. */
+static int sockets_open(struct dirc_udp *u, const struct sockaddr_in *server)
+{
 	int buf = 1 << 20;
 
 	/* Not udp_open(): it sets SO_REUSEADDR, with which an ephemeral port
 	 * may be one a server already listens on, and the client would take
 	 * that server's traffic.  connect() picks a free port. */
 	u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (u->fd < 0) {
-		*err = -errno;
-		free(u);
-		return NULL;
-	}
+	if (u->fd < 0)
+		goto err;
 	setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-	if (connect(u->fd, (const struct sockaddr *)server, sizeof(*server)) < 0) {
-		*err = -errno;
-		close(u->fd);
+	if (connect(u->fd, (const struct sockaddr *)server, sizeof(*server)) < 0)
+		goto err_fd;
+	u->hfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u->hfd < 0)
+		goto err_fd;
+	u->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (u->efd < 0)
+		goto err_hfd;
+	if (epoll_ctl(u->efd, EPOLL_CTL_ADD, u->fd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.fd = u->fd }) ||
+	    epoll_ctl(u->efd, EPOLL_CTL_ADD, u->hfd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.fd = u->hfd }))
+		goto err_efd;
+	return 0;
+err_efd:
+	close(u->efd);
+err_hfd:
+	close(u->hfd);
+err_fd:
+	close(u->fd);
+err:
+	return -errno;
+}
+
+struct dirc_udp *dirc_udp_open(const struct sockaddr_in *server, struct dirc_cfg *cfg, int *err)
+{
+	struct dirc_udp *u = xcalloc(1, sizeof(*u));
+
+	if ((*err = sockets_open(u, server))) {
 		free(u);
 		return NULL;
 	}
 	udp_batch_init(&u->rx);
 	cfg->send = send_cb;
 	cfg->send_arg = u;
+	cfg->hedge = hedge_cb;
+	cfg->hedge_arg = u;
+	u->hcur = NO_SERVER;
 	u->c = dirc_new(cfg);
 	u->servers[0] = *server;
 	u->nservers = 1;
@@ -76,6 +159,8 @@ void dirc_udp_close(struct dirc_udp *u)
 	if (!u)
 		return;
 	dirc_free(u->c);
+	close(u->efd);
+	close(u->hfd);
 	close(u->fd);
 	free(u);
 }
@@ -87,7 +172,7 @@ struct dirc *dirc_udp_client(struct dirc_udp *u)
 
 int dirc_udp_fd(const struct dirc_udp *u)
 {
-	return u->fd;
+	return u->efd;
 }
 
 int dirc_udp_local(const struct dirc_udp *u, struct sockaddr_in *a)
@@ -133,10 +218,35 @@ uint64_t dirc_udp_refusals(const struct dirc_udp *u)
 
 static void failover(struct dirc_udp *u, uint64_t now, bool refused);
 
+/* Answers to hedged lookups, and pushes from the hedge server.  A server
+ * that answers a hedge is alive: no longer suspect (the client may move
+ * there; before, a client that had left it for 30 ms of silence stayed on
+ * a hung server until the suspicion ran out). */
+static void hedge_readable(struct dirc_udp *u)
+{
+	uint64_t won = dirc_get_stats(u->c)->hedge_won;
+	int n;
+
+	while ((n = udp_recv_batch(u->hfd, &u->rx)) != 0) {
+		struct dir_now now = dir_now_sys();
+
+		if (n == -ECONNREFUSED)
+			suspect(u, u->hcur, now.ns, true);	/* no further hedges there */
+		if (n < 0)
+			break;
+		for (int i = 0; i < n; i++)
+			dirc_hedge_input(u->c, now, u->rx.bufs[i], u->rx.msgs[i].msg_len);
+	}
+	if (dirc_get_stats(u->c)->hedge_won != won && u->hcur != u->cur)
+		u->suspect_until[u->hcur] = 0;
+}
+
 void dirc_udp_readable(struct dirc_udp *u)
 {
 	int n;
 
+	if (u->hcur != NO_SERVER)
+		hedge_readable(u);
 	for (;;) {
 		struct dir_now now = dir_now_sys();
 
@@ -188,7 +298,7 @@ static void failover(struct dirc_udp *u, uint64_t now, bool refused)
 	}
 	if (connect(u->fd, (const struct sockaddr *)&u->servers[next], sizeof(u->servers[next])))
 		return;	/* tried again at the next tick */
-	u->suspect_until[u->cur] = now + (uint64_t)DIRC_UDP_SUSPECT_MS * 1000000ull;
+	suspect(u, u->cur, now, refused);
 	u->suspect_until[next] = 0;
 	u->cur = next;
 	u->failovers++;
@@ -236,7 +346,7 @@ int dirc_udp_wait(struct dirc_udp *u, bool (*cond)(void *arg), void *arg, int ti
 
 	while (!cond(arg)) {
 		uint64_t now = mono_ns(), next = dirc_udp_tick(u);
-		struct pollfd pfd = { .fd = u->fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = u->efd, .events = POLLIN };
 		int ms;
 
 		if (cond(arg))

@@ -51,7 +51,10 @@ void dirc_udp_close(struct dirc_udp *u);
  * that is not suspect is taken; when every other one is, a silent server
  * is kept (it may be slow, the others are known bad) and a refusing one is
  * left for the one suspected longest ago.  What is in flight is sent to the
- * new server at once.  0, -ENOSPC past DIRC_UDP_SERVERS. */
+ * new server at once.  0, -ENOSPC past DIRC_UDP_SERVERS.
+ * Lookups are hedged (dir/client.h) to the next server not suspect, else
+ * to the next one left for silence only; its answer clears its suspicion.
+ * They go out on a second socket: dirc_udp_fd() is an epoll fd of both. */
 int dirc_udp_add_server(struct dirc_udp *u, const struct sockaddr_in *server);
 void dirc_udp_set_failover_ms(struct dirc_udp *u, uint32_t ms);
 /* Called after each move to another server (the caller renews its leases

@@ -18,9 +18,10 @@
 #      it stops leading before its lease can have expired at etcd.
 #
 # Prints (with --json) kills [{target, lookup_gap_ms, lookup_gap_window_ms,
-# stream_gap_ms}] (for dir0, lookup_gap_ms is the checker's gap across its
-# move away from the dead server: its lookups answered again; the window's
-# longest gap, 4 s around the kill, is lookup_gap_window_ms),
+# stream_gap_ms}] (for dir0, lookup_gap_ms is the checker's gap across the
+# kill: its lookups answered again; the window's longest gap, 4 s around the
+# kill, is lookup_gap_window_ms; hedged and hedge_won, the checker's hedged
+# lookups),
 # register_p50_ms and register_p99_ms (through etcd, one per checker run),
 # registrations_acked, registrations_lost, registrations_unverified (acked,
 # but the verifying lookup never answered), version_regressions,
@@ -105,7 +106,8 @@ sleep 1.5
 # (each pid is looked up before the clock is read: `lab status` takes a
 # while on a loaded machine, and would count in the times measured)
 pid=$(pid_of dir0)
-t1=$(now_ms); kill -9 "$pid"; t1ns=$((t1 * 1000000))
+# the checker marks the moment (SIGUSR1): its lookup gap across it
+kill -USR1 "$checker"; t1=$(now_ms); kill -9 "$pid"; t1ns=$((t1 * 1000000))
 wait "$checker" || true
 
 say "== 2. kill -9 of the leading RAS ($l0), a link failure 100 ms later"
@@ -198,12 +200,10 @@ during=$(jq -n --argjson a "$(inside $t1ns)" --argjson b "$(inside "$t_link")" \
 	--argjson c "$(inside $((t3 * 1000000)))" '$a and $b and $c')
 lg() { jq '.lookup_gap_max_ms // null' "$tmp/$1.check"; }
 # the kill of dir0: the checker's lookups answered again after it, that is
-# the lookup gap across its move away from the refusing dir0 (the window's
-# longest gap if it did not move by a refusal: it was elsewhere already)
-lg_kill() {
-	jq '([.failover_times[]? | select(.refused and .lookup_gap_ms != null)][0].lookup_gap_ms) //
-		.lookup_gap_max_ms // null' "$tmp/$1.check"
-}
+# the lookup gap across the kill (from the last lookup answered before the
+# checker's mark, sent just before the kill, to the first answered after;
+# answers to hedged lookups count: they are answers)
+lg_kill() { jq '.lookup_gap_at_mark_ms // null' "$tmp/$1.check"; }
 
 acked=0; lost=0; unver=0; regr=0
 for k in k1 k2 k3; do
@@ -214,14 +214,16 @@ for k in k1 k2 k3; do
 done
 out=$(jq -n -c \
 	--argjson g1 "$(gap $t1ns)" --argjson g2 "$(gap "$t_link")" --argjson g3 "$(gap $((t3 * 1000000)))" \
-	--argjson l1 "$(lg_kill k1)" --argjson w1 "$(lg k1)" --argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
+	--argjson l1 "$(lg_kill k1)" --argjson w1 "$(lg k1)" \
+	--argjson h1 "$(jq '.hedged // null' "$tmp/k1.check")" --argjson hw1 "$(jq '.hedge_won // null' "$tmp/k1.check")" \
+	--argjson l2 "$(lg k2)" --argjson l3 "$(lg k3)" \
 	--argjson p50 "$(jq -s -c 'map(.register_p50_ms)' "$tmp/k1.check" "$tmp/k2.check" "$tmp/k3.check")" \
 	--argjson p99 "$(jq -s -c 'map(.register_p99_ms)' "$tmp/k1.check" "$tmp/k2.check" "$tmp/k3.check")" \
 	--argjson acked $acked --argjson lost $lost --argjson unver $unver --argjson regr $regr \
 	--argjson takeover "$takeover" --argjson elected "$elected" --arg by "$by" --argjson notices "$notices" --argjson answered "$answered" --argjson reprog "$reprog" --argjson fenced $((f1 - f0)) --argjson iso "$iso" --argjson stepped "$stepped" \
 	--arg old "$l0" --arg new "$l1" --arg third "$l2" \
 	--argjson lost_ms "$(jq '.lost / 10' "$tmp/s.json")" --argjson during "$during" \
-	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, lookup_gap_window_ms: $w1, stream_gap_ms: $g1},
+	'{kills: [{target: "directory dir0", lookup_gap_ms: $l1, lookup_gap_window_ms: $w1, stream_gap_ms: $g1, hedged: $h1, hedge_won: $hw1},
 		  {target: ("ras leader " + $old + " + link 100 ms later"), lookup_gap_ms: $l2, lookup_gap_window_ms: $l2, stream_gap_ms: $g2},
 		  {target: "etcd member etcd1", lookup_gap_ms: $l3, lookup_gap_window_ms: $l3, stream_gap_ms: $g3}],
 	  register_p50_ms: $p50, register_p99_ms: $p99,
