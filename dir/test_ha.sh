@@ -33,8 +33,9 @@ trap cleanup EXIT
 P=$PEREGRINE_BIN
 "$P" keygen "$tmp/key"
 
-# Ports from our PID so that parallel runs do not meet.
-base=$((30000 + ($$ % 2000) * 10))
+# Ports no socket uses, below the ephemeral range (tests/lib.sh): a
+# member that cannot bind left the health wait below running for minutes.
+base=$(free_ports 6)
 cluster="m1=http://127.0.0.1:$((base + 1)),m2=http://127.0.0.1:$((base + 3)),m3=http://127.0.0.1:$((base + 5))"
 urls="http://127.0.0.1:$base,http://127.0.0.1:$((base + 2)),http://127.0.0.1:$((base + 4))"
 declare -A etcd_pid
@@ -52,10 +53,10 @@ start_member() {	# start_member N: member mN on ports base+2(N-1), +1
 }
 for n in 1 2 3; do start_member $n; done
 for _ in $(seq 100); do
-	etcdctl --endpoints "$urls" endpoint health >/dev/null 2>&1 && break
+	etcdctl --dial-timeout 500ms --command-timeout 1s --endpoints "$urls" endpoint health >/dev/null 2>&1 && break
 	sleep 0.1
 done
-etcdctl --endpoints "$urls" endpoint health >/dev/null 2>&1 || fail "etcd did not start"
+etcdctl --dial-timeout 500ms --command-timeout 1s --endpoints "$urls" endpoint health >/dev/null 2>&1 || fail "etcd did not start"
 
 expect_fail "--db and --etcd" "$P" directory --listen 127.0.0.1:0 --db "$tmp/db" --etcd "$urls" --key "$tmp/key"
 expect_fail "bad etcd URL" "$P" directory --listen 127.0.0.1:0 --etcd "127.0.0.1:1" --key "$tmp/key"

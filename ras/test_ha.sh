@@ -33,14 +33,14 @@ trap cleanup EXIT
 P=$PEREGRINE_BIN
 "$P" keygen "$tmp/key"
 
-c=$((32000 + ($$ % 2000) * 2))
+c=$(free_ports 2)	# tests/lib.sh
 url="http://127.0.0.1:$c"
 etcd --name m1 --data-dir "$tmp/etcd" --listen-client-urls "$url" --advertise-client-urls "$url" \
 	--listen-peer-urls "http://127.0.0.1:$((c + 1))" \
 	--initial-advertise-peer-urls "http://127.0.0.1:$((c + 1))" \
 	--initial-cluster "m1=http://127.0.0.1:$((c + 1))" >"$logs/etcd.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do etcdctl --endpoints "$url" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do etcdctl --dial-timeout 500ms --command-timeout 1s --endpoints "$url" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
 
 expect_fail "--leader without --etcd" "$P" ras --leader
 expect_fail "bad --ha-ttl" "$P" ras --etcd "$url" --ha-ttl 0 --topo leafspine:spines=2,leaves=2,servers=2 \

@@ -39,7 +39,9 @@ trap cleanup EXIT
 say() { [ -n "$json" ] || echo "$@"; }
 "$P" keygen "$tmp/key"
 
-base=$((34000 + ($$ % 1000) * 20))
+# below the ephemeral range (32768 up), where an outgoing connection may
+# hold a port between our choice and the bind
+base=$((20000 + ($$ % 600) * 20))
 cluster="m1=http://127.0.0.1:$((base + 1)),m2=http://127.0.0.1:$((base + 3)),m3=http://127.0.0.1:$((base + 5))"
 urls="http://127.0.0.1:$base,http://127.0.0.1:$((base + 2)),http://127.0.0.1:$((base + 4))"
 declare -A etcd_pid

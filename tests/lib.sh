@@ -97,3 +97,20 @@ udp_port() {
 # and nothing the agents send to their own VMs (IGMP/MLD queries, router
 # advertisements).  Usage: ip netns exec NS awk "$IN_ECHOS_AWK" /proc/net/snmp
 IN_ECHOS_AWK='$1 == "Icmp:" { if (!h) { for (i = 2; i <= NF; i++) if ($i == "InEchos") c = i; h = 1 } else print $c }'
+
+# free_ports N: the first of N consecutive TCP ports on 127.0.0.1 that no
+# socket uses, below the kernel's ephemeral range (32768 up, where an
+# outgoing connection may take any port between the check and the bind),
+# starting from a place our PID picks so that parallel runs do not meet.
+free_ports() {
+	local n=$1 base try used
+	used=$(ss -Htan | awk '{ sub(/.*:/, "", $4); print $4 }' | sort -un)
+	for try in $(seq 0 99); do
+		base=$((20000 + (($$ + try * 37) % 600) * 20))
+		if ! printf '%s\n' $used | awk -v b="$base" -v n="$n" '$1 >= b && $1 < b + n { f = 1 } END { exit !f }'; then
+			echo "$base"
+			return 0
+		fi
+	done
+	fail "no $n free ports below 32768"
+}
